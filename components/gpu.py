@@ -1,0 +1,99 @@
+"""GPU catalogue: neutral GPU names mapped to each cloud's instance/VM/machine type.
+
+Prices are approximate on-demand list prices per node-hour in the cheapest common region
+(us-east-1 / eastus / us-central1) at the time of writing, taken from the public price pages:
+
+- AWS: https://aws.amazon.com/ec2/pricing/on-demand/
+- Azure: https://azure.microsoft.com/en-us/pricing/details/virtual-machines/linux/
+- GCP: https://cloud.google.com/compute/gpus-pricing and https://cloud.google.com/compute/vm-instance-pricing
+
+They feed cost caps (``max_usd_per_hour``) and the GPU budget policy, so they err on the high side
+and are not a bill. Spot / low-priority capacity is priced at the on-demand rate for the same
+reason: a cap must hold when spot capacity is unavailable and the pool falls back.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+Cloud = Literal["aws", "azure", "gcp"]
+CLOUDS: tuple[Cloud, ...] = ("aws", "azure", "gcp")
+
+
+@dataclass(frozen=True)
+class GpuOffering:
+    """One cloud's node type for a GPU model."""
+
+    gpu: str
+    cloud: Cloud
+    node_type: str
+    """EC2 instance type, Azure VM size, or GCE machine type."""
+    accelerator: str
+    """Accelerator name as the cloud spells it (GKE guest accelerator type, product label)."""
+    gpus_per_node: int
+    usd_per_node_hour: float
+
+    @property
+    def usd_per_gpu_hour(self) -> float:
+        return self.usd_per_node_hour / self.gpus_per_node
+
+
+def _offer(gpu: str, cloud: Cloud, node: str, accel: str, count: int, usd: float) -> GpuOffering:
+    return GpuOffering(gpu, cloud, node, accel, count, usd)
+
+
+_OFFERINGS: tuple[GpuOffering, ...] = (
+    # AWS EC2
+    _offer("t4", "aws", "g4dn.xlarge", "nvidia-t4", 1, 0.526),
+    _offer("a10g", "aws", "g5.xlarge", "nvidia-a10g", 1, 1.006),
+    _offer("l4", "aws", "g6.xlarge", "nvidia-l4", 1, 0.805),
+    _offer("a100-40gb", "aws", "p4d.24xlarge", "nvidia-a100-40gb", 8, 21.96),
+    _offer("a100-80gb", "aws", "p4de.24xlarge", "nvidia-a100-80gb", 8, 27.45),
+    _offer("h100", "aws", "p5.48xlarge", "nvidia-h100-80gb", 8, 55.04),
+    # Azure (no A10G or L4 SKU is offered)
+    _offer("t4", "azure", "Standard_NC4as_T4_v3", "nvidia-t4", 1, 0.526),
+    _offer("a100-40gb", "azure", "Standard_ND96asr_v4", "nvidia-a100-40gb", 8, 27.20),
+    _offer("a100-80gb", "azure", "Standard_NC24ads_A100_v4", "nvidia-a100-80gb", 1, 3.673),
+    _offer("h100", "azure", "Standard_NC40ads_H100_v5", "nvidia-h100-94gb", 1, 6.98),
+    # GCP (machine price plus attached GPU price; no A10G)
+    _offer("t4", "gcp", "n1-standard-4", "nvidia-tesla-t4", 1, 0.54),
+    _offer("l4", "gcp", "g2-standard-4", "nvidia-l4", 1, 0.707),
+    _offer("a100-40gb", "gcp", "a2-highgpu-1g", "nvidia-tesla-a100", 1, 3.673),
+    _offer("a100-80gb", "gcp", "a2-ultragpu-1g", "nvidia-a100-80gb", 1, 5.069),
+    _offer("h100", "gcp", "a3-highgpu-8g", "nvidia-h100-80gb", 8, 88.25),
+)
+
+CATALOGUE: dict[tuple[str, Cloud], GpuOffering] = {(o.gpu, o.cloud): o for o in _OFFERINGS}
+GPU_NAMES: tuple[str, ...] = tuple(dict.fromkeys(o.gpu for o in _OFFERINGS))
+
+
+class UnknownGpuError(ValueError):
+    """A GPU name that is not in the catalogue, or not offered on the chosen cloud."""
+
+
+def gpus_for(cloud: Cloud) -> tuple[str, ...]:
+    """The neutral GPU names offered on ``cloud``, in catalogue order."""
+    return tuple(o.gpu for o in _OFFERINGS if o.cloud == cloud)
+
+
+def lookup(gpu: str, cloud: Cloud) -> GpuOffering:
+    """Return the offering of ``gpu`` on ``cloud``.
+
+    Raises ``UnknownGpuError`` naming the valid choices when the name is unknown or the cloud
+    does not offer that GPU.
+    """
+    if cloud not in CLOUDS:
+        raise UnknownGpuError(f"unknown cloud {cloud!r}; valid choices: {', '.join(CLOUDS)}")
+    offering = CATALOGUE.get((gpu, cloud))
+    if offering is not None:
+        return offering
+    valid = ", ".join(gpus_for(cloud))
+    if gpu in GPU_NAMES:
+        raise UnknownGpuError(f"GPU {gpu!r} is not offered on {cloud}; valid choices: {valid}")
+    raise UnknownGpuError(f"unknown GPU {gpu!r}; valid choices on {cloud}: {valid}")
+
+
+def max_usd_per_hour(gpu: str, cloud: Cloud, max_nodes: int) -> float:
+    """Worst-case hourly list price of a pool of ``max_nodes`` nodes of ``gpu`` on ``cloud``."""
+    return round(lookup(gpu, cloud).usd_per_node_hour * max_nodes, 2)
