@@ -1,0 +1,56 @@
+"""What every component shares: child options, secure-default resolution, prod protection."""
+
+from __future__ import annotations
+
+from typing import Any, TypeVar
+
+import pulumi
+
+T = TypeVar("T")
+
+PROD = "prod"
+
+
+def child_opts(
+    parent: pulumi.Resource,
+    *,
+    protect: bool = False,
+    depends_on: list[pulumi.Resource] | None = None,
+    **kwargs: Any,
+) -> pulumi.ResourceOptions:
+    """Options for a child: parented to the component; protected and retained when asked.
+
+    Protected children are also retained on delete, so removing a prod component from a program
+    never deletes the data behind it.
+    """
+    return pulumi.ResourceOptions(
+        parent=parent,
+        protect=protect or None,
+        retain_on_delete=protect or None,
+        depends_on=depends_on,
+        **kwargs,
+    )
+
+
+def component_opts(opts: pulumi.ResourceOptions | None) -> pulumi.ResourceOptions:
+    """The caller's options, merged rather than replaced (an empty set when none were given)."""
+    return pulumi.ResourceOptions.merge(pulumi.ResourceOptions(), opts)
+
+
+def secure_default(component: str, setting: str, value: T | None, default: T) -> T:
+    """``value`` if the caller set it, else the secure ``default``.
+
+    A caller who turns a secure default off gets a warning naming the component and setting, so
+    a weakened platform is visible in every ``pulumi up`` and offline plan.
+    """
+    if value is None:
+        return default
+    if value != default:
+        pulumi.log.warn(f"{component}: {setting} is {value!r}; the secure default is {default!r}")
+    return value
+
+
+def require_not_prod(component: str, environment: str, setting: str, enabled: bool) -> None:
+    """Refuse a setting that prod forbids (``force_destroy``, public endpoints)."""
+    if enabled and environment == PROD:
+        raise ValueError(f"{component}: {setting} is refused in prod")

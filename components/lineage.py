@@ -1,0 +1,168 @@
+"""Lineage and governance tags, sanitised per cloud, and the stack transform that applies them.
+
+Every taggable resource carries ``mlops:project``, ``mlops:environment``, ``mlops:owner``,
+``mlops:cost-center``, ``mlops:git-sha`` and ``mlops:dataset-version``; serving resources also carry
+``mlops:model``, ``mlops:model-version``, ``mlops:approved-by`` and ``mlops:approval-ticket``.
+
+Keys and values are sanitised for the provider a resource belongs to, not for the stack's cloud, so
+a team program that mixes providers still gets valid tags everywhere:
+
+- AWS tags: keys ≤ 128 and values ≤ 256 characters of letters, digits, spaces and ``_.:/=+-@``.
+- Azure tags: keys ≤ 512 characters without ``<>%&\\?/``, values ≤ 256 characters.
+- GCP labels: keys and values ≤ 63 characters of lowercase ``[a-z0-9_-]``, keys start with a letter
+  (``mlops:git-sha`` becomes ``mlops-git-sha``).
+"""
+
+from __future__ import annotations
+
+import functools
+import importlib
+import inspect
+import re
+from collections.abc import Mapping
+from typing import TYPE_CHECKING
+
+import pulumi
+
+if TYPE_CHECKING:
+    from components.spec import ModelRef, PlatformSpec
+
+PREFIX = "mlops"
+BASE_KEYS = ("project", "environment", "owner", "cost-center", "git-sha", "dataset-version")
+SERVING_KEYS = ("model", "model-version", "approved-by", "approval-ticket")
+UNSET = "none"
+"""Value of a lineage key the spec leaves empty (cost centre in dev): present, never blank."""
+
+# Provider package of a type token → the cloud whose tag rules apply.
+PACKAGE_CLOUD = {"aws": "aws", "azure-native": "azure", "gcp": "gcp"}
+
+# Input names that hold a resource's tags, in order of preference (GKE clusters call them
+# resourceLabels, monitoring policies userLabels).
+_TAG_INPUTS = {
+    "aws": (("tags", "tags"),),
+    "azure": (("tags", "tags"),),
+    "gcp": (
+        ("labels", "labels"),
+        ("resourceLabels", "resource_labels"),
+        ("userLabels", "user_labels"),
+    ),
+}
+
+
+def tag_key(key: str) -> str:
+    """The canonical (AWS/Azure) spelling of a lineage key: ``mlops:<key>``."""
+    return f"{PREFIX}:{key}"
+
+
+def base_tags(spec: PlatformSpec) -> dict[str, str]:
+    """The lineage tags every resource of the stack carries, in canonical spelling."""
+    values = {
+        "project": spec.project,
+        "environment": spec.environment,
+        "owner": spec.owner or UNSET,
+        "cost-center": spec.cost_center or UNSET,
+        "git-sha": spec.lineage.git_sha,
+        "dataset-version": spec.lineage.dataset_version,
+    }
+    return {tag_key(k): v for k, v in values.items()}
+
+
+def serving_tags(spec: PlatformSpec, model: ModelRef) -> dict[str, str]:
+    """Tags that say which model version a serving resource runs and who approved it."""
+    approval = spec.governance.approval_for(model)
+    values = {
+        "model": model.name,
+        "model-version": model.version,
+        "approved-by": approval.approved_by if approval else UNSET,
+        "approval-ticket": approval.ticket if approval else UNSET,
+    }
+    return {tag_key(k): v for k, v in values.items()}
+
+
+_AWS_BAD = re.compile(r"[^\w\s.:/=+\-@]", re.UNICODE)
+_AZURE_KEY_BAD = re.compile(r"[<>%&\\?/]")
+_GCP_BAD = re.compile(r"[^a-z0-9_-]")
+
+
+def sanitise(tags: Mapping[str, str], cloud: str) -> dict[str, str]:
+    """Rewrite canonical tags into what ``cloud`` accepts (see the module docstring)."""
+    if cloud == "aws":
+        return {_AWS_BAD.sub("_", k)[:128]: _AWS_BAD.sub("_", v)[:256] for k, v in tags.items()}
+    if cloud == "azure":
+        return {_AZURE_KEY_BAD.sub("_", k)[:512]: v[:256] for k, v in tags.items()}
+    if cloud == "gcp":
+        return {_gcp_label(k, key=True): _gcp_label(v, key=False) for k, v in tags.items()}
+    raise ValueError(f"unknown cloud {cloud!r}; valid choices: aws, azure, gcp")
+
+
+def _gcp_label(text: str, *, key: bool) -> str:
+    label = _GCP_BAD.sub("-" if key else "_", text.lower())
+    if key:
+        label = label.replace(":", "-")
+        if not label[:1].isalpha():
+            label = f"k-{label}"
+    return label[:63]
+
+
+@functools.cache
+def tag_input(type_token: str) -> str | None:
+    """The camelCase input that holds tags/labels for ``type_token``, or None if not taggable.
+
+    Looked up on the provider SDK's resource class, so it covers every resource type of the
+    three providers, including those team code creates outside our components. A ``tags`` input
+    that is a list (autoscaling groups) does not count: the transform only merges maps.
+    """
+    package, _, rest = type_token.partition(":")
+    cloud = PACKAGE_CLOUD.get(package)
+    if cloud is None or ":" not in rest:
+        return None
+    module = pulumi.runtime.rpc.get_resource_module(package, rest.split(":")[0], "")
+    mod_info = getattr(module, "mod_info", None)
+    if not mod_info or type_token not in mod_info.get("classes", {}):
+        return None
+    cls = getattr(importlib.import_module(mod_info["fqn"]), mod_info["classes"][type_token])
+    params = inspect.signature(cls._internal_init).parameters
+    for wire_name, python_name in _TAG_INPUTS[cloud]:
+        param = params.get(python_name)
+        if param is not None and "Mapping" in str(param.annotation):
+            return wire_name
+    return None
+
+
+def merge_tags(
+    type_token: str, props: Mapping[str, object], tags: Mapping[str, str]
+) -> dict[str, object] | None:
+    """Props with ``tags`` merged into the resource's tag input; None when nothing changes.
+
+    Tags the caller set explicitly win over the lineage set.
+    """
+    wire_name = tag_input(type_token)
+    if wire_name is None:
+        return None
+    cloud = PACKAGE_CLOUD[type_token.partition(":")[0]]
+    existing = props.get(wire_name)
+    explicit = dict(existing) if isinstance(existing, Mapping) else {}
+    merged = {**sanitise(tags, cloud), **explicit}
+    if merged == explicit:
+        return None
+    return {**props, wire_name: merged}
+
+
+def lineage_transform(tags: Mapping[str, str]) -> pulumi.ResourceTransform:
+    """A resource transform that adds ``tags`` to every taggable custom resource."""
+    canonical = dict(tags)
+
+    def transform(args: pulumi.ResourceTransformArgs) -> pulumi.ResourceTransformResult | None:
+        if not args.custom:
+            return None
+        props = merge_tags(args.type_, args.props, canonical)
+        if props is None:
+            return None
+        return pulumi.ResourceTransformResult(props=props, opts=args.opts)
+
+    return transform
+
+
+def register_lineage_transform(spec: PlatformSpec) -> None:
+    """Tag every taggable resource the program creates from now on with the stack's lineage."""
+    pulumi.runtime.register_resource_transform(lineage_transform(base_tags(spec)))

@@ -1,0 +1,433 @@
+"""The offline engine: run a Pulumi program under the SDK's mock engine and record everything.
+
+``run(program, config=…)`` runs a function; ``run_project(directory, stack)`` runs a program
+directory with a stack's config, the way ``pulumi preview`` would, but with no CLI, no plugins and
+no cloud. Both return a ``Recording``: every resource's urn, type, logical name, parent, inputs
+(camelCase, exactly what a policy sees), outputs, dependencies, property dependencies and
+``protect``, plus the stack exports and the warnings the program logged.
+
+Why a monitor of our own: ``Mocks.new_resource`` does not see parents, dependencies or options, and
+the SDK's mock monitor does not run stack transforms. ``RecordingMonitor`` reads the
+``RegisterResource`` requests themselves and runs registered transforms the way the engine does,
+so lineage tags show up in recordings exactly as they would in a deployment.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextvars
+import datetime as dt
+import json
+import logging
+import os
+import runpy
+import sys
+import threading
+from collections.abc import Callable, Iterator, Mapping
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pulumi
+import yaml
+from pulumi.runtime import mocks as pulumi_mocks
+from pulumi.runtime import rpc
+from pulumi.runtime._callbacks import _CallbackServicer
+from pulumi.runtime.proto import resource_pb2
+from pulumi.runtime.sync_await import _ensure_event_loop, _sync_await
+
+from components.testing.mocks import RealisticMocks
+
+SECRET_PLACEHOLDER = "offline-secret"
+"""What a ``secure:`` config value reads as offline: the ciphertext cannot be decrypted here."""
+
+
+class ProgramError(RuntimeError):
+    """The program failed under the offline engine (bad config, a raised error, a failed apply)."""
+
+
+@dataclass
+class RecordedResource:
+    """One registered resource, as the engine (and a policy) sees it."""
+
+    urn: str
+    type: str
+    name: str
+    parent: str | None
+    custom: bool
+    inputs: dict[str, Any]
+    outputs: dict[str, Any]
+    dependencies: list[str]
+    property_dependencies: dict[str, list[str]]
+    protect: bool
+    provider: str | None
+    id: str | None
+    retain_on_delete: bool = False
+    registered_outputs: dict[str, Any] = field(default_factory=dict)
+    """For components: what ``register_outputs`` received."""
+
+
+@dataclass
+class Recording:
+    """Everything one offline run registered."""
+
+    project: str
+    stack: str
+    resources: list[RecordedResource]
+    exports: dict[str, Any]
+    warnings: list[str]
+    unmocked_invokes: list[str]
+
+    def __iter__(self) -> Iterator[RecordedResource]:
+        return iter(self.resources)
+
+    def __len__(self) -> int:
+        return len(self.resources)
+
+    def of_type(self, type_token: str) -> list[RecordedResource]:
+        """All resources of one type token, in registration order."""
+        return [r for r in self.resources if r.type == type_token]
+
+    def named(self, name: str, type_token: str | None = None) -> RecordedResource:
+        """The one resource with this name (and type); KeyError lists the names otherwise."""
+        found = [
+            r
+            for r in self.resources
+            if r.name == name and (type_token is None or r.type == type_token)
+        ]
+        if len(found) != 1:
+            names = sorted(r.name for r in self.resources)
+            raise KeyError(f"{len(found)} resources named {name!r}; names: {names}")
+        return found[0]
+
+    def by_urn(self, urn: str) -> RecordedResource:
+        for resource in self.resources:
+            if resource.urn == urn:
+                return resource
+        raise KeyError(urn)
+
+    def children(self, parent: RecordedResource | str) -> list[RecordedResource]:
+        """Direct children of a resource (by resource or urn)."""
+        urn = parent if isinstance(parent, str) else parent.urn
+        return [r for r in self.resources if r.parent == urn]
+
+    def descendants(self, parent: RecordedResource | str) -> list[RecordedResource]:
+        """Children, grandchildren and so on, in registration order."""
+        urn = parent if isinstance(parent, str) else parent.urn
+        seen = {urn}
+        found = []
+        for resource in self.resources:
+            if resource.parent in seen:
+                seen.add(resource.urn)
+                found.append(resource)
+        return found
+
+
+class RecordingMonitor(pulumi_mocks.MockMonitor):
+    """A mock monitor that records each registration and runs stack transforms."""
+
+    def __init__(self, mocks: RealisticMocks) -> None:
+        super().__init__(mocks)
+        self.records: dict[str, RecordedResource] = {}
+        self.order: list[str] = []
+        self._transform_tokens: list[str] = []
+        self._lock = threading.Lock()
+
+    def RegisterStackTransform(self, request: Any) -> Any:  # noqa: N802 (gRPC method name)
+        self._transform_tokens.append(request.token)
+        return super().RegisterStackTransform(request)
+
+    def _apply_transforms(self, request: Any) -> None:
+        for token in self._transform_tokens:
+            callback = _find_callback(token)
+            if callback is None:
+                continue
+            transform_request = resource_pb2.TransformRequest(
+                type=request.type,
+                name=request.name,
+                custom=request.custom,
+                parent=request.parent,
+                properties=request.object,
+            )
+            response = _sync_await(callback(transform_request.SerializeToString()))
+            result = resource_pb2.TransformResponse.FromString(response.SerializeToString())
+            request.object.CopyFrom(result.properties)
+
+    def RegisterResource(self, request: Any) -> Any:  # noqa: N802
+        if request.type == "pulumi:pulumi:Stack":
+            return super().RegisterResource(request)
+        _ensure_event_loop()
+        if self._transform_tokens:
+            self._apply_transforms(request)
+        response = super().RegisterResource(request)
+        inputs = rpc.deserialize_properties(request.object)
+        registration = self.resources[response.urn]
+        record = RecordedResource(
+            urn=response.urn,
+            type=request.type,
+            name=request.name,
+            parent=request.parent or None,
+            custom=bool(request.custom),
+            inputs=_plain(inputs),
+            outputs=_plain(registration.state),
+            dependencies=list(request.dependencies),
+            property_dependencies={
+                key: list(deps.urns) for key, deps in request.propertyDependencies.items()
+            },
+            protect=bool(request.protect),
+            provider=request.provider or None,
+            id=registration.id or None,
+            retain_on_delete=bool(request.retainOnDelete),
+        )
+        with self._lock:
+            self.records[response.urn] = record
+            self.order.append(response.urn)
+        return response
+
+    def RegisterResourceOutputs(self, request: Any) -> Any:  # noqa: N802
+        _ensure_event_loop()
+        outputs = _plain(rpc.deserialize_properties(request.outputs))
+        with self._lock:
+            record = self.records.get(request.urn)
+            if record is not None:
+                record.registered_outputs = outputs
+        return super().RegisterResourceOutputs(request)
+
+
+def _find_callback(token: str) -> Callable[[bytes], Any] | None:
+    for servicer in _CallbackServicer._servicers:
+        callback = servicer._callbacks.get(token)
+        if callback is not None:
+            return callback
+    return None
+
+
+def _plain(value: Any) -> Any:
+    """Deserialized properties as plain JSON-like data (secrets unwrapped, resources as urns)."""
+    if isinstance(value, Mapping):
+        if rpc._special_sig_key in value:  # a secret or asset envelope
+            return _plain(value.get("value"))
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_plain(v) for v in value]
+    if isinstance(value, pulumi.Resource):
+        return getattr(value, "_mock_urn", None) or repr(value)
+    return value
+
+
+class _LogCollector(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__(logging.WARNING)
+        self.messages: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.messages.append(record.getMessage())
+
+
+def _config_strings(config: Mapping[str, Any]) -> tuple[dict[str, str], list[str]]:
+    """Config as the engine hands it to a program: strings, objects as JSON, secrets marked."""
+    values: dict[str, str] = {}
+    secrets: list[str] = []
+
+    def unwrap(value: Any) -> tuple[Any, bool]:
+        if isinstance(value, Mapping) and set(value) == {"secure"}:
+            return SECRET_PLACEHOLDER, True
+        if isinstance(value, Mapping):
+            out, secret = {}, False
+            for k, v in value.items():
+                out[k], s = unwrap(v)
+                secret = secret or s
+            return out, secret
+        if isinstance(value, list):
+            items = [unwrap(v) for v in value]
+            return [v for v, _ in items], any(s for _, s in items)
+        return value, False
+
+    for key, raw in config.items():
+        value, secret = unwrap(raw)
+        values[key] = value if isinstance(value, str) else json.dumps(value, default=_iso)
+        if secret:
+            secrets.append(key)
+    return values, secrets
+
+
+def _iso(value: Any) -> str:
+    """YAML reads unquoted dates as date objects; the CLI hands them to programs as strings."""
+    if isinstance(value, dt.date | dt.datetime):
+        return value.isoformat()
+    raise TypeError(f"config value of type {type(value).__name__} is not JSON-serialisable")
+
+
+def run(
+    program: Callable[[], Any],
+    *,
+    config: Mapping[str, Any] | None = None,
+    project: str = "project",
+    stack: str = "test",
+    mocks: RealisticMocks | None = None,
+) -> Recording:
+    """Run ``program`` under the recording mock engine and return what it registered.
+
+    ``config`` maps full keys (``aws:region``, ``mlops:platform``) to values as a stack file holds
+    them; objects are passed as JSON and ``secure:`` values read as ``SECRET_PLACEHOLDER``. Each
+    run gets a fresh event loop and fresh Pulumi settings, so runs do not leak into each other.
+    Raises ``ProgramError`` when the program fails.
+    """
+    context = contextvars.Context()
+    return context.run(_run_isolated, program, dict(config or {}), project, stack, mocks)
+
+
+def _run_isolated(
+    program: Callable[[], Any],
+    config: dict[str, Any],
+    project: str,
+    stack: str,
+    mocks: RealisticMocks | None,
+) -> Recording:
+    loop = asyncio.new_event_loop()
+    asyncio.set_event_loop(loop)
+    # The SDK runs monitor calls on executor threads, each of which opens an event loop of its own
+    # and never closes it. Give the pool an initializer that opens (and records) those loops, so
+    # they can be closed when the run ends instead of leaking sockets.
+    worker_loops: list[asyncio.AbstractEventLoop] = []
+    executor = ThreadPoolExecutor(
+        max_workers=8, initializer=lambda: worker_loops.append(_ensure_event_loop())
+    )
+    loop.set_default_executor(executor)
+    mocks = mocks or RealisticMocks(project=project, stack=stack, config=config)
+    monitor = RecordingMonitor(mocks)
+    logger = logging.getLogger(f"mlops_iac.offline.{id(monitor)}")
+    logger.propagate = False
+    collector = _LogCollector()
+    logger.addHandler(collector)
+    values, secret_keys = _config_strings(config)
+    pulumi.runtime.set_all_config(values, secret_keys)
+    pulumi.runtime.set_mocks(
+        mocks, project=project, stack=stack, preview=False, logger=logger, monitor=monitor
+    )
+    exports: dict[str, Any] = {}
+
+    def body() -> Any:
+        program()
+        root = pulumi.runtime.settings.get_root_resource()
+        outputs = dict(getattr(root, "outputs", {}) or {})
+        return pulumi.Output.from_input(outputs).apply(exports.update)
+
+    try:
+        _sync_await(
+            pulumi.runtime.stack.run_pulumi_func(
+                lambda: _sync_await(pulumi.Output.from_input(body()).future())
+            )
+        )
+    except pulumi.RunError as exc:
+        raise ProgramError(str(exc)) from None
+    except ProgramError:
+        raise
+    except Exception as exc:
+        raise ProgramError(f"{type(exc).__name__}: {exc}") from exc
+    finally:
+        logger.removeHandler(collector)
+        loop.run_until_complete(loop.shutdown_default_executor())
+        for worker_loop in worker_loops:
+            worker_loop.close()
+        loop.close()
+        asyncio.set_event_loop(None)
+    resources = [monitor.records[urn] for urn in monitor.order]
+    return Recording(
+        project=project,
+        stack=stack,
+        resources=resources,
+        exports=_plain(exports),
+        warnings=collector.messages,
+        unmocked_invokes=list(mocks.unmocked_invokes),
+    )
+
+
+@dataclass(frozen=True)
+class Project:
+    """A Pulumi program directory: its ``Pulumi.yaml`` and where its stack files live."""
+
+    directory: Path
+    name: str
+    main: Path
+    stack_config_dir: Path
+
+    @classmethod
+    def load(cls, directory: str | os.PathLike[str]) -> Project:
+        """Read ``Pulumi.yaml``. Raises ``ProgramError`` when it is missing or malformed."""
+        path = Path(directory).resolve()
+        manifest = path / "Pulumi.yaml"
+        if not manifest.is_file():
+            raise ProgramError(f"no Pulumi.yaml in {path}")
+        try:
+            data = yaml.safe_load(manifest.read_text()) or {}
+        except yaml.YAMLError as exc:
+            raise ProgramError(f"{manifest}: not valid YAML ({exc})") from None
+        if not isinstance(data, dict) or not data.get("name"):
+            raise ProgramError(f"{manifest}: needs a 'name'")
+        main = path / str(data.get("main", "."))
+        if main.is_dir():
+            main = main / "__main__.py"
+        return cls(path, str(data["name"]), main, path / str(data.get("stackConfigDir", ".")))
+
+    def stack_file(self, stack: str) -> Path:
+        return self.stack_config_dir / f"Pulumi.{stack}.yaml"
+
+    def stacks(self) -> list[str]:
+        """Names of the stacks that have a stack file."""
+        files = sorted(self.stack_config_dir.glob("Pulumi.*.yaml"))
+        return [f.name[len("Pulumi.") : -len(".yaml")] for f in files]
+
+    def read_config(self, stack: str, config_file: str | os.PathLike[str] | None = None) -> dict:
+        """The stack's config with keys made full (``key`` → ``<project>:key``), as the CLI does."""
+        path = Path(config_file) if config_file else self.stack_file(stack)
+        if not path.is_file():
+            known = ", ".join(self.stacks()) or "none"
+            raise ProgramError(f"no stack file {path} (known stacks: {known})")
+        try:
+            data = yaml.safe_load(path.read_text()) or {}
+        except yaml.YAMLError as exc:
+            raise ProgramError(f"{path}: not valid YAML ({exc})") from None
+        raw = data.get("config", {}) if isinstance(data, dict) else None
+        if not isinstance(raw, dict):
+            raise ProgramError(f"{path}: 'config' must be a mapping")
+        return {(k if ":" in k else f"{self.name}:{k}"): v for k, v in raw.items()}
+
+
+def run_project(
+    directory: str | os.PathLike[str],
+    stack: str,
+    *,
+    config_file: str | os.PathLike[str] | None = None,
+    extra_config: Mapping[str, Any] | None = None,
+) -> Recording:
+    """Run the program in ``directory`` with the config of ``stack`` (or ``config_file``)."""
+    project = Project.load(directory)
+    config = project.read_config(stack, config_file)
+    config.update(extra_config or {})
+    if not project.main.is_file():
+        raise ProgramError(f"program entry point {project.main} does not exist")
+
+    def program() -> None:
+        with _program_path(project.directory):
+            runpy.run_path(str(project.main), run_name="__main__")
+
+    return run(program, config=config, project=project.name, stack=stack)
+
+
+class _program_path:  # noqa: N801 (used as a context manager)
+    """Put the program directory first on sys.path and make it the working directory."""
+
+    def __init__(self, directory: Path) -> None:
+        self.directory = directory
+
+    def __enter__(self) -> None:
+        self.cwd = Path.cwd()
+        sys.path.insert(0, str(self.directory))
+        os.chdir(self.directory)
+
+    def __exit__(self, *exc: object) -> None:
+        os.chdir(self.cwd)
+        if str(self.directory) in sys.path:
+            sys.path.remove(str(self.directory))

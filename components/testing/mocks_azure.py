@@ -1,0 +1,141 @@
+"""Realistic outputs and invoke answers for pulumi-azure-native resource types."""
+
+from __future__ import annotations
+
+import hashlib
+import uuid
+from collections.abc import Mapping
+from typing import Any
+
+from components.testing.mocks import SUBSCRIPTION_ID, TENANT_ID, MockContext
+
+# Inputs that name the resource itself (the first one present wins); everything else ending in
+# "Name" names a parent (resourceGroupName, accountName of a container, …).
+_SELF_NAME_KEYS = ("name",)
+
+
+def _guid(ctx: MockContext, salt: str) -> str:
+    return str(uuid.uuid5(uuid.NAMESPACE_URL, f"{ctx.type}/{ctx.name}/{salt}"))
+
+
+def _self_name(ctx: MockContext) -> str:
+    """The resource's own name input (``accountName`` for a StorageAccount …) or an auto-name."""
+    kind = ctx.type.rsplit(":", 1)[-1]
+    candidates = [f"{kind[0].lower()}{kind[1:]}Name", *_SELF_NAME_KEYS]
+    for key in candidates:
+        if ctx.inputs.get(key):
+            return str(ctx.inputs[key])
+    # Azure storage/registry names allow only lowercase letters and digits.
+    return ctx.physical_name.replace("-", "")[:24] if kind in _ALNUM_KINDS else ctx.physical_name
+
+
+_ALNUM_KINDS = {"StorageAccount", "Registry"}
+
+
+def _arm_id(ctx: MockContext, name: str) -> str:
+    module, kind = ctx.type.split(":")[1], ctx.type.split(":")[2]
+    if kind == "ResourceGroup":
+        return f"/subscriptions/{SUBSCRIPTION_ID}/resourceGroups/{name}"
+    group = ctx.inputs.get("resourceGroupName") or "rg"
+    namespace = f"Microsoft.{module[0].upper()}{module[1:]}"
+    return (
+        f"/subscriptions/{SUBSCRIPTION_ID}/resourceGroups/{group}/providers/"
+        f"{namespace}/{kind[0].lower()}{kind[1:]}s/{name}"
+    )
+
+
+def _identity(ctx: MockContext) -> dict[str, Any] | None:
+    """Inputs take ``userAssignedIdentities`` as a list of ids; outputs return a map of them."""
+    identity = ctx.inputs.get("identity")
+    if not isinstance(identity, Mapping):
+        return None
+    out = dict(identity)
+    kind = str(identity.get("type", ""))
+    if "SystemAssigned" in kind:
+        out["principalId"] = _guid(ctx, "principal")
+        out["tenantId"] = TENANT_ID
+    assigned = identity.get("userAssignedIdentities")
+    if isinstance(assigned, list):
+        out["userAssignedIdentities"] = {
+            str(i): {"principalId": _guid(ctx, str(i)), "clientId": _guid(ctx, f"c{i}")}
+            for i in assigned
+        }
+    return out
+
+
+def _per_type(ctx: MockContext, name: str) -> dict[str, Any]:
+    kind = ctx.type.rsplit(":", 1)[-1]
+    if kind == "StorageAccount":
+        return {
+            "primaryEndpoints": {
+                "blob": f"https://{name}.blob.core.windows.net/",
+                "dfs": f"https://{name}.dfs.core.windows.net/",
+            }
+        }
+    if kind == "Vault":
+        props = dict(ctx.inputs.get("properties") or {})
+        props["vaultUri"] = f"https://{name}.vault.azure.net/"
+        return {"properties": props}
+    if kind == "Key":
+        vault = ctx.inputs.get("vaultName", "vault")
+        uri = f"https://{vault}.vault.azure.net/keys/{name}"
+        return {"keyUri": uri, "keyUriWithVersion": f"{uri}/{_guid(ctx, 'v').replace('-', '')}"}
+    if kind == "UserAssignedIdentity":
+        return {
+            "principalId": _guid(ctx, "principal"),
+            "clientId": _guid(ctx, "client"),
+            "tenantId": TENANT_ID,
+        }
+    if kind == "Registry":
+        return {"loginServer": f"{name}.azurecr.io"}
+    if kind == "Component":
+        key = _guid(ctx, "ikey")
+        return {
+            "instrumentationKey": key,
+            "connectionString": f"InstrumentationKey={key}",
+            "appId": _guid(ctx, "app"),
+        }
+    if kind == "Workspace" and ctx.type.startswith("azure-native:operationalinsights"):
+        return {"customerId": _guid(ctx, "customer")}
+    if kind == "OnlineEndpoint":
+        props = dict(ctx.inputs.get("onlineEndpointProperties") or {})
+        host = f"{name}.{ctx.azure_location}.inference.ml.azure.com"
+        props.update(scoringUri=f"https://{host}/score", swaggerUri=f"https://{host}/swagger.json")
+        return {"onlineEndpointProperties": props}
+    if kind == "Topic" and ctx.type.startswith("azure-native:eventgrid"):
+        return {"endpoint": f"https://{name}.{ctx.azure_location}-1.eventgrid.azure.net/api/events"}
+    return {}
+
+
+def outputs(ctx: MockContext) -> dict[str, Any]:
+    """Outputs for one Azure resource: ARM id, name, location, identity and per-type outputs."""
+    name = _self_name(ctx)
+    digest = hashlib.sha1(name.encode()).hexdigest()[:8]
+    out: dict[str, Any] = {
+        "__id": _arm_id(ctx, name),
+        "name": name,
+        "azureApiVersion": "2024-01-01",
+        "etag": f'W/"{digest}"',
+        "type": ctx.type.split(":")[1],
+    }
+    if "location" not in ctx.inputs:
+        out["location"] = ctx.azure_location
+    identity = _identity(ctx)
+    if identity is not None:
+        out["identity"] = identity
+    out.update(_per_type(ctx, name))
+    return out
+
+
+def _client_config(args: Mapping[str, Any], config: Mapping[str, Any]) -> dict[str, Any]:
+    return {
+        "clientId": "22222222-2222-2222-2222-222222222222",
+        "objectId": "33333333-3333-3333-3333-333333333333",
+        "subscriptionId": SUBSCRIPTION_ID,
+        "tenantId": TENANT_ID,
+    }
+
+
+INVOKES: dict[str, Any] = {
+    "azure-native:authorization:getClientConfig": _client_config,
+}

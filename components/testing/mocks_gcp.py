@@ -1,0 +1,150 @@
+"""Realistic outputs and invoke answers for pulumi-gcp resource types."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Mapping
+from typing import Any
+
+from components.testing.mocks import GCP_PROJECT, GCP_PROJECT_NUMBER, MockContext
+
+
+def _number(ctx: MockContext) -> str:
+    return str(int(hashlib.sha1(ctx.name.encode()).hexdigest()[:10], 16))
+
+
+def _name(ctx: MockContext) -> str:
+    return str(ctx.inputs.get("name") or ctx.physical_name)
+
+
+def _project(ctx: MockContext) -> str:
+    return str(ctx.inputs.get("project") or ctx.gcp_project)
+
+
+def _location(ctx: MockContext) -> str:
+    return str(ctx.inputs.get("location") or ctx.inputs.get("region") or ctx.gcp_region)
+
+
+def _per_type(ctx: MockContext, name: str) -> dict[str, Any]:
+    project, location = _project(ctx), _location(ctx)
+    kind = ctx.type.split(":")[1]
+    if kind == "storage/bucket":
+        return {
+            "__id": name,
+            "url": f"gs://{name}",
+            "project": project,
+            "selfLink": f"https://www.googleapis.com/storage/v1/b/{name}",
+        }
+    if kind == "kms/keyRing":
+        return {"__id": f"projects/{project}/locations/{location}/keyRings/{name}"}
+    if kind == "kms/cryptoKey":
+        ring = ctx.inputs.get("keyRing", f"projects/{project}/locations/{location}/keyRings/ring")
+        return {"__id": f"{ring}/cryptoKeys/{name}"}
+    if kind == "serviceaccount/account":
+        account = str(ctx.inputs.get("accountId") or name)[:30]
+        email = f"{account}@{project}.iam.gserviceaccount.com"
+        return {
+            "__id": f"projects/{project}/serviceAccounts/{email}",
+            "email": email,
+            "member": f"serviceAccount:{email}",
+            "uniqueId": _number(ctx),
+            "name": f"projects/{project}/serviceAccounts/{email}",
+        }
+    if kind == "container/cluster":
+        return {
+            "__id": f"projects/{project}/locations/{location}/clusters/{name}",
+            "endpoint": "10.0.0.2",
+            "masterVersion": "1.31.1-gke.100",
+            "masterAuth": {"clusterCaCertificate": "TU9DSy1DQQ=="},
+            "selfLink": f"https://container.googleapis.com/v1/projects/{project}/locations/"
+            f"{location}/clusters/{name}",
+        }
+    if kind == "container/nodePool":
+        return {
+            "__id": f"{location}/{ctx.inputs.get('cluster', 'cluster')}/{name}",
+            "instanceGroupUrls": [],
+            "managedInstanceGroupUrls": [],
+        }
+    if kind == "artifactregistry/repository":
+        repo = str(ctx.inputs.get("repositoryId") or name)
+        return {
+            "__id": f"projects/{project}/locations/{location}/repositories/{repo}",
+            "name": repo,
+            "registryUri": f"{location}-docker.pkg.dev/{project}/{repo}",
+        }
+    if kind == "cloudrunv2/service":
+        return {
+            "__id": f"projects/{project}/locations/{location}/services/{name}",
+            "uri": f"https://{name}-{_number(ctx)[:6]}-uc.a.run.app",
+            "latestReadyRevision": f"{name}-00001-abc",
+            "uid": _number(ctx),
+        }
+    if kind == "pubsub/topic":
+        return {"__id": f"projects/{project}/topics/{name}"}
+    if kind == "pubsub/subscription":
+        return {"__id": f"projects/{project}/subscriptions/{name}"}
+    if kind.startswith("monitoring/"):
+        collection = {
+            "monitoring/notificationChannel": "notificationChannels",
+            "monitoring/alertPolicy": "alertPolicies",
+            "monitoring/dashboard": "dashboards",
+        }.get(kind)
+        if collection:
+            full = f"projects/{project}/{collection}/{_number(ctx)}"
+            return {"__id": full, "name": full}
+    if kind == "vertex/aiEndpoint":
+        full = f"projects/{project}/locations/{location}/endpoints/{_number(ctx)}"
+        return {"__id": full, "name": name}
+    if kind in ("compute/network", "compute/subnetwork", "compute/router", "compute/routerNat"):
+        link = f"https://www.googleapis.com/compute/v1/projects/{project}/global/networks/{name}"
+        return {"__id": f"projects/{project}/global/networks/{name}", "selfLink": link}
+    return {}
+
+
+def outputs(ctx: MockContext) -> dict[str, Any]:
+    """Outputs for one GCP resource: name, project, a full id and per-type outputs."""
+    name = _name(ctx)
+    out: dict[str, Any] = {"name": name, "project": _project(ctx)}
+    out.update(_per_type(ctx, name))
+    out.setdefault("__id", f"projects/{_project(ctx)}/{ctx.type.split(':')[1]}/{name}")
+    if "labels" in ctx.inputs:
+        out.setdefault("effectiveLabels", ctx.inputs["labels"])
+        out.setdefault("pulumiLabels", ctx.inputs["labels"])
+    return out
+
+
+def _project_info(args: Mapping[str, Any], config: Mapping[str, Any]) -> dict[str, Any]:
+    project = str(args.get("projectId") or config.get("gcp:project", GCP_PROJECT))
+    return {
+        "projectId": project,
+        "number": GCP_PROJECT_NUMBER,
+        "name": project,
+        "id": f"projects/{project}",
+    }
+
+
+def _gcs_agent(args: Mapping[str, Any], config: Mapping[str, Any]) -> dict[str, Any]:
+    email = f"service-{GCP_PROJECT_NUMBER}@gs-project-accounts.iam.gserviceaccount.com"
+    return {
+        "emailAddress": email,
+        "member": f"serviceAccount:{email}",
+        "id": email,
+        "project": str(config.get("gcp:project", GCP_PROJECT)),
+    }
+
+
+def _client_config(args: Mapping[str, Any], config: Mapping[str, Any]) -> dict[str, Any]:
+    return {
+        "project": str(config.get("gcp:project", GCP_PROJECT)),
+        "region": str(config.get("gcp:region", "us-central1")),
+        "zone": "us-central1-a",
+        "accessToken": "offline",
+        "id": "offline",
+    }
+
+
+INVOKES: dict[str, Any] = {
+    "gcp:organizations/getProject:getProject": _project_info,
+    "gcp:storage/getProjectServiceAccount:getProjectServiceAccount": _gcs_agent,
+    "gcp:organizations/getClientConfig:getClientConfig": _client_config,
+}
