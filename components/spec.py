@@ -154,7 +154,9 @@ class ModelRef(_Model):
 class RolloutSpec(_Model):
     """How a new model version takes traffic."""
 
-    strategy: Literal["canary", "linear", "all-at-once"] = "canary"
+    strategy: Literal["canary", "linear", "all-at-once"] = Field(
+        "canary", description="Traffic shifting; alarms roll back automatically."
+    )
     canary_percent: int = Field(
         10, ge=1, le=50, description="Traffic share of the new version during the bake."
     )
@@ -165,8 +167,8 @@ class RolloutSpec(_Model):
 class ReplicasSpec(_Model):
     """Autoscaling bounds of the serving endpoint."""
 
-    min: int = Field(1, ge=1, le=100)
-    max: int = Field(2, ge=1, le=100)
+    min: int = Field(1, ge=1, le=100, description="Instances always running.")
+    max: int = Field(2, ge=1, le=100, description="Upper bound for autoscaling.")
 
     @model_validator(mode="after")
     def _bounds(self) -> ReplicasSpec:
@@ -178,11 +180,13 @@ class ReplicasSpec(_Model):
 class ServingSpec(_Model):
     """The serving endpoint: current and previous model versions and the rollout."""
 
-    model: ModelRef
-    previous_model: ModelRef | None = None
+    model: ModelRef = Field(description="The version to serve (the new one during a rollout).")
+    previous_model: ModelRef | None = Field(
+        None, description="The version kept deployable for rollback. Default: none."
+    )
     rollback: bool = Field(False, description="Serve previous_model instead of model.")
-    rollout: RolloutSpec = RolloutSpec()
-    replicas: ReplicasSpec = ReplicasSpec()
+    rollout: RolloutSpec = Field(RolloutSpec(), description="How a new version takes traffic.")
+    replicas: ReplicasSpec = Field(ReplicasSpec(), description="Autoscaling bounds.")
     instance_type: str | None = Field(
         None, description="Serving instance/VM type. Default: a small CPU type per cloud."
     )
@@ -220,9 +224,11 @@ class MonitoringSpec(_Model):
 
     alert_emails: list[str] = Field(default_factory=list, description="Alert subscribers.")
     webhook_url: SecretStr | None = Field(None, description="Chat webhook; keep it `secure:`.")
-    latency_p99_ms: int = Field(500, ge=1, le=600_000)
-    error_rate_percent: float = Field(1.0, gt=0, le=100)
-    drift: Literal["hourly", "daily", "weekly"] = "daily"
+    latency_p99_ms: int = Field(500, ge=1, le=600_000, description="p99 latency alarm threshold.")
+    error_rate_percent: float = Field(1.0, gt=0, le=100, description="5xx rate alarm threshold.")
+    drift: Literal["hourly", "daily", "weekly"] = Field(
+        "daily", description="Schedule of the data-drift / data-quality check."
+    )
 
     @field_validator("alert_emails")
     @classmethod
@@ -236,18 +242,22 @@ class MonitoringSpec(_Model):
 class Approval(_Model):
     """A human approval of one model version for production."""
 
-    model: str = Field(pattern=_NAME)
-    version: str = Field(pattern=r"^[A-Za-z0-9._-]{1,32}$")
-    approved_by: str = Field(pattern=_EMAIL)
-    ticket: str = Field(min_length=1, max_length=64)
-    approved_at: dt.date | dt.datetime
+    model: str = Field(pattern=_NAME, description="Model name.")
+    version: str = Field(pattern=r"^[A-Za-z0-9._-]{1,32}$", description="Approved version.")
+    approved_by: str = Field(pattern=_EMAIL, description="A governance approver, not the owner.")
+    ticket: str = Field(min_length=1, max_length=64, description="Change ticket.")
+    approved_at: dt.date | dt.datetime = Field(description="When (UTC).")
 
 
 class GovernanceSpec(_Model):
     """Approvers, recorded approvals, cost caps and the policy enforcement level."""
 
-    approvers: list[str] = Field(default_factory=list)
-    approvals: list[Approval] = Field(default_factory=list)
+    approvers: list[str] = Field(
+        default_factory=list, description="Who may approve a model version for prod."
+    )
+    approvals: list[Approval] = Field(
+        default_factory=list, description="Recorded approvals (`mlops-iac approve` appends)."
+    )
     gpu_budget_usd_per_hour: float | None = Field(
         None, gt=0, description="Cap on the training pool's max $/h. Default: no cap."
     )
@@ -274,9 +284,13 @@ class GovernanceSpec(_Model):
 class AwsSpec(_Model):
     """AWS-only settings."""
 
-    vpc_id: str | None = Field(None, pattern=r"^vpc-[0-9a-f]+$")
-    subnet_ids: list[str] = Field(default_factory=list)
-    availability_zones: int = Field(2, ge=2, le=6)
+    vpc_id: str | None = Field(
+        None, pattern=r"^vpc-[0-9a-f]+$", description="Existing VPC. Default: a new one."
+    )
+    subnet_ids: list[str] = Field(
+        default_factory=list, description="Private subnets of vpcId (two AZs or more)."
+    )
+    availability_zones: int = Field(2, ge=2, le=6, description="AZs of a created VPC.")
 
     @model_validator(mode="after")
     def _network(self) -> AwsSpec:
@@ -293,7 +307,7 @@ class AzureSpec(_Model):
     resource_group_name: str | None = Field(
         None, description="Existing resource group. Default: a new one."
     )
-    tenant_id: str | None = None
+    tenant_id: str | None = Field(None, description="Tenant. Default: the provider's.")
 
 
 class GcpSpec(_Model):
@@ -304,26 +318,32 @@ class GcpSpec(_Model):
         pattern=r"^[0-9A-F]{6}-[0-9A-F]{6}-[0-9A-F]{6}$",
         description="Billing account for the budget. Default: no budget (with a warning).",
     )
-    serving_backend: Literal["cloud-run", "vertex"] = "cloud-run"
+    serving_backend: Literal["cloud-run", "vertex"] = Field(
+        "cloud-run", description="Serving target with a traffic split between revisions."
+    )
 
 
 class PlatformSpec(_Model):
     """The whole stack file under ``mlops:platform``."""
 
-    cloud: Cloud
-    environment: Environment
-    project: str = Field(pattern=_NAME)
-    owner: str | None = Field(None, pattern=_EMAIL, description="Required in prod.")
-    cost_center: str | None = Field(None, min_length=1, max_length=64)
-    lineage: LineageSpec
-    artifacts: ArtifactsSpec = ArtifactsSpec()
-    training: TrainingSpec = TrainingSpec()
-    serving: ServingSpec
-    monitoring: MonitoringSpec = MonitoringSpec()
-    governance: GovernanceSpec = GovernanceSpec()
-    aws: AwsSpec | None = None
-    azure: AzureSpec | None = None
-    gcp: GcpSpec | None = None
+    cloud: Cloud = Field(description="Which cloud the platform runs on.")
+    environment: Environment = Field(description="Sets protection and policy levels.")
+    project: str = Field(pattern=_NAME, description="Project name; prefixes tags and budgets.")
+    owner: str | None = Field(
+        None, pattern=_EMAIL, description="Owning team's email. Required in prod."
+    )
+    cost_center: str | None = Field(
+        None, min_length=1, max_length=64, description="Cost centre tag."
+    )
+    lineage: LineageSpec = Field(description="Code and data versions behind the deployment.")
+    artifacts: ArtifactsSpec = Field(ArtifactsSpec(), description="Artifact store / DVC remote.")
+    training: TrainingSpec = Field(TrainingSpec(), description="GPU training cluster.")
+    serving: ServingSpec = Field(description="Serving endpoint and model versions.")
+    monitoring: MonitoringSpec = Field(MonitoringSpec(), description="Alerts and drift.")
+    governance: GovernanceSpec = Field(GovernanceSpec(), description="Approvals and cost caps.")
+    aws: AwsSpec | None = Field(None, description="AWS-only settings (cloud: aws).")
+    azure: AzureSpec | None = Field(None, description="Azure-only settings (cloud: azure).")
+    gcp: GcpSpec | None = Field(None, description="GCP-only settings (cloud: gcp).")
 
     @model_validator(mode="after")
     def _rules(self) -> PlatformSpec:
