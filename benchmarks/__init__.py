@@ -1,0 +1,1 @@
+"""Benchmarks: plan and policy scaling, import footprint. Run with ``python -m benchmarks``."""
