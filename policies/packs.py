@@ -1,0 +1,217 @@
+"""The mlops-governance pack: its policies, their levels per environment, and their config.
+
+Levels are advisory in dev and mandatory in staging and prod. The environment comes from, in
+order: an explicit argument (the stack file, via ``mlops-iac plan``), the stack config the
+Pulumi CLI hands the pack process (``PULUMI_CONFIG``), or the ``mlops:environment`` tag of the
+stack's resources; when nothing says, the pack assumes prod, so a forgotten tag fails closed.
+
+``pack_config`` turns plain values from the stack file into the policy pack config document (the
+same JSON ``pulumi preview --policy-pack-config`` reads), so ``mlops-iac plan`` and a config
+writer produce identical config.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+from pulumi_policy import EnforcementLevel, Policy
+
+from . import offline
+from .rules import RULES, Rule
+from .rules._base import ENVIRONMENTS, lineage_tag, tags_of
+
+PACK_NAME = offline.PACK_NAME
+PACK_DESCRIPTION = "Governance for the mlops-iac platform: data, lineage, approval, cost, security."
+DEFAULT_ENVIRONMENT = "prod"
+PLATFORM_CONFIG_KEY = "mlops:platform"
+
+_RANK = {env: i for i, env in enumerate(ENVIRONMENTS)}
+
+
+def rules() -> tuple[Rule, ...]:
+    """Every rule in the pack, in catalogue order."""
+    return RULES
+
+
+def policies() -> list[Policy]:
+    """The pulumi_policy objects of the pack (built once, shared by the pack and the evaluator)."""
+    return [rule.policy for rule in RULES]
+
+
+def levels(environment: str, enforcement: str | None = None) -> dict[str, str]:
+    """Each rule's level in ``environment``; ``enforcement`` (the stack file's
+    ``governance.enforcement``) overrides every rule."""
+    _check_environment(environment)
+    if enforcement is not None:
+        _check_level(enforcement)
+        return {rule.name: enforcement for rule in RULES}
+    return {rule.name: rule.levels[environment] for rule in RULES}
+
+
+def environment_of(resources: Iterable[Any]) -> str | None:
+    """The strictest ``mlops:environment`` tag among recorded resources' inputs, if any."""
+    found: str | None = None
+    for resource in resources:
+        tagged = lineage_tag(tags_of(resource.inputs or {}), "environment")
+        env = str(tagged).lower() if tagged else None
+        if env in _RANK and (found is None or _RANK[env] > _RANK[found]):
+            found = env
+    return found
+
+
+def environment_from_stack(stack: str | None) -> str | None:
+    """``aws-prod`` -> ``prod``: the environment a stack name ends with, if it ends with one."""
+    match = re.search(r"(?:^|[-_.])(dev|staging|prod)$", stack or "")
+    return match.group(1) if match else None
+
+
+def pack_config(
+    environment: str,
+    owner: str | None = None,
+    approvers: Sequence[str] = (),
+    approvals: Sequence[Mapping[str, Any]] = (),
+    gpu_budget: float | None = None,
+    node_type_prices: Mapping[str, float] | None = None,
+    *,
+    enforcement: str | None = None,
+    overrides: Mapping[str, Mapping[str, Any]] | None = None,
+) -> dict[str, dict[str, Any]]:
+    """The policy pack config document (JSON-ready) for one stack.
+
+    ``approvals`` items use the stack file's keys (``model``, ``version``, ``approvedBy``,
+    ``ticket``, ``approvedAt``); versions and dates are turned into strings. ``overrides`` is
+    merged last, per policy, for knobs such as ``{"mlops-gpu-pool-caps": {"maxNodes": 32}}``.
+    """
+    rule_levels = levels(environment, enforcement)
+    document: dict[str, dict[str, Any]] = {}
+    for rule in RULES:
+        entry: dict[str, Any] = {"enforcementLevel": rule_levels[rule.name]}
+        if "environment" in rule.config:
+            entry["environment"] = environment
+        document[rule.name] = entry
+    gate = document["mlops-approval-gate"]
+    if owner:
+        gate["owner"] = owner
+    gate["approvers"] = [str(a) for a in approvers]
+    gate["approvals"] = [_approval(a) for a in approvals]
+    budget = document["mlops-gpu-budget"]
+    if gpu_budget is not None:
+        budget["gpuBudgetUsdPerHour"] = float(gpu_budget)
+    budget["nodeTypePrices"] = {str(k): float(v) for k, v in (node_type_prices or {}).items()}
+    for name, values in (overrides or {}).items():
+        if name not in document and name != "all":
+            raise ValueError(f"unknown policy {name!r} in overrides")
+        document.setdefault(name, {}).update(values)
+    return document
+
+
+def _approval(approval: Mapping[str, Any]) -> dict[str, str]:
+    def text(value: Any) -> str:
+        return value.isoformat() if isinstance(value, dt.date) else str(value)
+
+    return {key: text(value) for key, value in approval.items() if value is not None}
+
+
+def initial_config(environment: str, enforcement: str | None = None) -> dict[str, Any]:
+    """Levels only, as ``PolicyPack(initial_config=...)`` takes them (EnforcementLevel values)."""
+    return {
+        name: EnforcementLevel(level) for name, level in levels(environment, enforcement).items()
+    }
+
+
+def to_initial_config(document: Mapping[str, Mapping[str, Any]]) -> dict[str, Any]:
+    """A ``pack_config`` document in the form ``PolicyPack(initial_config=...)`` accepts."""
+    converted: dict[str, Any] = {}
+    for name, entry in document.items():
+        entry = dict(entry)
+        if "enforcementLevel" in entry:
+            entry["enforcementLevel"] = EnforcementLevel(entry["enforcementLevel"])
+        converted[name] = entry
+    return converted
+
+
+def settings_from_stack_config(config_json: str | None, stack: str | None = None) -> dict[str, Any]:
+    """``pack_config`` keyword arguments from the stack config the CLI passes a policy pack.
+
+    The CLI sets ``PULUMI_CONFIG`` to a JSON object of the stack's config, where an object value
+    such as ``mlops:platform`` is itself JSON text. Anything unreadable yields the defaults:
+    the environment from the stack name, else prod.
+    """
+    platform: Mapping[str, Any] = {}
+    try:
+        raw = json.loads(config_json or "{}").get(PLATFORM_CONFIG_KEY, {})
+        platform = json.loads(raw) if isinstance(raw, str) else raw
+    except (ValueError, AttributeError):
+        platform = {}
+    if not isinstance(platform, Mapping):
+        platform = {}
+    governance = platform.get("governance") or {}
+    environment = platform.get("environment") or environment_from_stack(stack)
+    if environment not in ENVIRONMENTS:
+        environment = DEFAULT_ENVIRONMENT
+    return {
+        "environment": environment,
+        "owner": platform.get("owner"),
+        "approvers": list(governance.get("approvers") or ()),
+        "approvals": list(governance.get("approvals") or ()),
+        "gpu_budget": governance.get("gpuBudgetUsdPerHour"),
+        "enforcement": governance.get("enforcement"),
+    }
+
+
+def evaluate(
+    recording: offline.Recording,
+    config: Mapping[str, Any] | None = None,
+    *,
+    environment: str | None = None,
+) -> offline.ResultSet:
+    """Evaluate the pack over a recording with this environment's levels.
+
+    ``config`` is a policy pack config document (``pack_config``'s output or a user file). The
+    environment is ``environment``, else the strictest ``mlops:environment`` tag, else prod.
+    """
+    env = environment or environment_of(recording.resources) or DEFAULT_ENVIRONMENT
+    return offline.evaluate(
+        recording,
+        policies(),
+        enforcement_level=EnforcementLevel.MANDATORY,
+        initial_config=initial_config(env),
+        config=config,
+    )
+
+
+def catalogue() -> list[dict[str, Any]]:
+    """One entry per rule for the README table and SARIF rule metadata."""
+    return [
+        {
+            "name": rule.name,
+            "area": rule.area,
+            "kind": rule.kind,
+            "description": rule.description,
+            "remediation": rule.remediation,
+            "checkov": list(rule.checkov),
+            "awsguard": list(rule.awsguard),
+            "levels": {env: rule.levels[env] for env in ENVIRONMENTS},
+            "config": {
+                key: {k: v for k, v in spec.items() if k in ("type", "default", "description")}
+                for key, spec in rule.config.items()
+            },
+        }
+        for rule in RULES
+    ]
+
+
+def _check_environment(environment: str) -> None:
+    if environment not in ENVIRONMENTS:
+        raise ValueError(
+            f"unknown environment {environment!r}: use one of {', '.join(ENVIRONMENTS)}"
+        )
+
+
+def _check_level(level: str) -> None:
+    if level not in ("advisory", "mandatory", "disabled"):
+        raise ValueError(f"unknown enforcement level {level!r}: use advisory or mandatory")

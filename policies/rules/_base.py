@@ -1,0 +1,266 @@
+"""Rule metadata and the small helpers every rule module shares.
+
+Rules read camelCase property bags through pulumi_policy's proxies, so containers are
+``Mapping``/``Sequence`` (never ``dict``/``list``) and numbers may arrive as floats: the engine
+sends properties and config through a protobuf ``Struct``, which has no integers.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from functools import cached_property
+from typing import Any, Literal
+
+from pulumi_policy import (
+    Policy,
+    PolicyConfigSchema,
+    PolicyResource,
+    ReportViolation,
+    ResourceValidationArgs,
+    ResourceValidationPolicy,
+    StackValidationPolicy,
+)
+
+Kind = Literal["resource", "stack"]
+Level = Literal["advisory", "mandatory", "disabled"]
+ENVIRONMENTS: tuple[str, ...] = ("dev", "staging", "prod")
+
+#: Advisory while a team iterates, mandatory wherever real data or traffic lives.
+DEFAULT_LEVELS: Mapping[str, Level] = {
+    "dev": "advisory",
+    "staging": "mandatory",
+    "prod": "mandatory",
+}
+
+#: Lineage keys without their cloud prefix (``mlops:`` on AWS and Azure, ``mlops-`` on GCP).
+LINEAGE_KEYS: tuple[str, ...] = (
+    "project",
+    "environment",
+    "owner",
+    "cost-center",
+    "git-sha",
+    "dataset-version",
+)
+
+#: Config knob shared by the environment-aware rules; ``pack_config`` fills it in.
+ENVIRONMENT_SCHEMA: dict[str, Any] = {
+    "type": "string",
+    "enum": list(ENVIRONMENTS),
+    "description": "The stack's environment. Default: the resource's mlops:environment tag.",
+}
+
+
+def environments_schema(default: Sequence[str]) -> dict[str, Any]:
+    """Schema of the ``environments`` knob: where an environment-scoped rule applies."""
+    return {
+        "type": "array",
+        "items": {"type": "string", "enum": list(ENVIRONMENTS)},
+        "default": list(default),
+        "description": "Environments the rule applies in.",
+    }
+
+
+Validate = Callable[[Any, ReportViolation], None]
+
+
+@dataclass(frozen=True)
+class Rule:
+    """One governance rule: metadata for the catalogue plus the validation function."""
+
+    name: str
+    description: str
+    remediation: str
+    kind: Kind
+    validate: Validate = field(repr=False, compare=False)
+    checkov: tuple[str, ...] = ()
+    awsguard: tuple[str, ...] = ()
+    """AWSGuard / AWS Config managed-rule names the rule corresponds to."""
+    config: Mapping[str, dict[str, Any]] = field(default_factory=dict)
+    """JSON-schema ``properties`` of the rule's config knobs (empty when it has none)."""
+    required: tuple[str, ...] = ()
+    levels: Mapping[str, Level] = field(default_factory=lambda: dict(DEFAULT_LEVELS))
+
+    def __post_init__(self) -> None:
+        if not re.fullmatch(r"mlops-[a-z]+(-[a-z0-9]+)+", self.name):
+            raise ValueError(f"rule name {self.name!r} is not of the form mlops-<area>-<check>")
+
+    @property
+    def area(self) -> str:
+        return self.name.split("-")[1]
+
+    @cached_property
+    def policy(self) -> Policy:
+        """The pulumi_policy object, built once: the pack and the offline evaluator share it."""
+        schema = (
+            PolicyConfigSchema(dict(self.config), list(self.required) or None)
+            if self.config
+            else None
+        )
+        common: dict[str, Any] = {
+            "config_schema": schema,
+            "tags": [self.area],
+            "remediation_steps": self.remediation,
+        }
+        if self.kind == "resource":
+            return ResourceValidationPolicy(self.name, self.description, self.validate, **common)
+        return StackValidationPolicy(self.name, self.description, self.validate, **common)
+
+    def defaults(self) -> dict[str, Any]:
+        """The config defaults declared in the schema."""
+        return {k: v["default"] for k, v in self.config.items() if "default" in v}
+
+
+# --- value helpers -------------------------------------------------------------------------------
+
+
+def fmt(value: Any) -> str:
+    """Render a value for a message the same way whether it arrived as an int or a float."""
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)
+
+
+def items(value: Any) -> Sequence[Any]:
+    """A list-like view of ``value``: ``()`` for None, a 1-tuple for a scalar or mapping."""
+    if value is None:
+        return ()
+    if isinstance(value, Sequence) and not isinstance(value, str):
+        return value
+    return (value,)
+
+
+def get(props: Mapping[str, Any] | None, *path: str | int) -> Any:
+    """Walk a path of keys/indexes, returning None where anything is missing."""
+    value: Any = props
+    for key in path:
+        if isinstance(key, int):
+            if not isinstance(value, Sequence) or isinstance(value, str) or len(value) <= key:
+                return None
+            value = value[key]
+        else:
+            if not isinstance(value, Mapping):
+                return None
+            value = value.get(key)
+    return value
+
+
+def number(value: Any) -> float | None:
+    """A numeric value, or None for missing and non-numeric values (bools are not numbers)."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    return float(value)
+
+
+def truthy_text(value: Any) -> bool:
+    """A non-blank string (the test for tags, key ids and ARNs)."""
+    return isinstance(value, str) and value.strip() != ""
+
+
+def short_type(resource_type: str) -> str:
+    """``aws:s3/bucket:Bucket`` -> ``Bucket``."""
+    return resource_type.rsplit(":", 1)[-1]
+
+
+def parse_document(value: Any) -> Mapping[str, Any] | None:
+    """An IAM-style policy document given as a JSON string or a mapping; None if unreadable."""
+    if isinstance(value, Mapping):
+        return value
+    if isinstance(value, str):
+        try:
+            doc = json.loads(value)
+        except ValueError:
+            return None
+        return doc if isinstance(doc, Mapping) else None
+    return None
+
+
+# --- tags and environments -----------------------------------------------------------------------
+
+
+def tags_of(props: Mapping[str, Any]) -> Mapping[str, Any]:
+    """Tags (AWS, Azure) or labels (GCP) of a resource; empty when it has neither."""
+    for key in ("tags", "labels"):
+        value = props.get(key)
+        if isinstance(value, Mapping):
+            return value
+    return {}
+
+
+def lineage_tag(tags: Mapping[str, Any], key: str) -> Any:
+    """A lineage tag under any of its cloud spellings: ``mlops:git-sha``, ``mlops-git-sha``..."""
+    for spelled in (f"mlops:{key}", f"mlops-{key}", f"mlops_{key.replace('-', '_')}"):
+        if spelled in tags:
+            return tags[spelled]
+    return None
+
+
+def canonical(text: Any) -> str:
+    """Compare identities across tag sanitisers: GCP labels turn ``a@b.com`` into ``a_b_com``."""
+    return re.sub(r"[^a-z0-9]", "", str(text).lower())
+
+
+def environment(args: ResourceValidationArgs) -> str | None:
+    """The environment from config, else from the resource's own ``mlops:environment`` tag."""
+    configured = args.get_config().get("environment")
+    if configured:
+        return str(configured)
+    tagged = lineage_tag(tags_of(args.props), "environment")
+    return str(tagged).lower() if truthy_text(tagged) else None
+
+
+def skip_outside_environments(args: ResourceValidationArgs, default: Sequence[str]) -> str | None:
+    """Mark the rule not applicable outside its environments; returns the environment.
+
+    An unknown environment counts as in scope: a resource that hides its environment must not
+    slip past a production-only rule (the lineage rule reports the missing tag separately).
+    """
+    env = environment(args)
+    scope = args.get_config().get("environments", default)
+    if env is not None and env not in scope:
+        args.not_applicable(f"applies in {', '.join(scope)}; this resource is in {env}")
+    return env
+
+
+# --- stack helpers -------------------------------------------------------------------------------
+
+
+def of_type(resources: Iterable[PolicyResource], types: Iterable[str]) -> list[PolicyResource]:
+    wanted = set(types)
+    return [r for r in resources if r.resource_type in wanted]
+
+
+def identifiers(resource: PolicyResource, fields: Iterable[str]) -> set[str]:
+    """Non-empty string outputs that other resources use to refer to ``resource``."""
+    props = resource.props
+    return {v for f in fields if truthy_text(v := props.get(f))}
+
+
+def attached(
+    subjects: Sequence[PolicyResource],
+    configs: Iterable[PolicyResource],
+    key: str,
+    fields: Sequence[str] = ("id", "bucket", "name", "arn"),
+) -> dict[int, list[PolicyResource]]:
+    """Join each subject to the config resources whose ``key`` input refers to it.
+
+    A config resource refers to a subject when its property dependencies for ``key`` include the
+    subject (what the engine records for ``bucket=bucket.id``) or when the value of ``key`` equals
+    one of the subject's identifying outputs (a literal name, or a program without dependency
+    tracking). Keys of the result are ``id(subject)``.
+    """
+    joined: dict[int, list[PolicyResource]] = {id(s): [] for s in subjects}
+    by_ident: dict[str, PolicyResource] = {}
+    for subject in subjects:
+        for ident in identifiers(subject, fields):
+            by_ident.setdefault(ident, subject)
+    for config in configs:
+        targets = {id(d) for d in config.property_dependencies.get(key, ()) if id(d) in joined}
+        value = config.props.get(key)
+        if isinstance(value, str) and value in by_ident:
+            targets.add(id(by_ident[value]))
+        for target in targets:
+            joined[target].append(config)
+    return joined

@@ -1,0 +1,118 @@
+"""The human approval gate: a production endpoint serves only an approved model version.
+
+The recorded approvals in the rule's config are the source of truth (``mlops-iac plan`` and the
+pack entry point fill them from the stack file's ``governance`` block). The endpoint's
+``mlops:approved-by`` tag only has to agree with them: a tag alone can never approve.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from pulumi_policy import ReportViolation, ResourceValidationArgs
+
+from ._base import (
+    ENVIRONMENT_SCHEMA,
+    Rule,
+    canonical,
+    environments_schema,
+    lineage_tag,
+    skip_outside_environments,
+    tags_of,
+    truthy_text,
+)
+
+#: Serving endpoint types. ``True``: always gated. ``False``: gated only when the resource carries
+#: a model tag, because these types also serve things that are not models (Cloud Run services).
+ENDPOINT_TYPES: Mapping[str, bool] = {
+    "aws:sagemaker/endpoint:Endpoint": True,
+    "azure-native:machinelearningservices:OnlineEndpoint": False,
+    "gcp:vertex/aiEndpoint:AiEndpoint": False,
+    "gcp:cloudrunv2/service:Service": False,
+}
+
+_DEFAULT_ENVIRONMENTS = ("prod",)
+
+
+def _validate(args: ResourceValidationArgs, report: ReportViolation) -> None:
+    always = ENDPOINT_TYPES.get(args.resource_type)
+    if always is None:
+        return
+    tags = tags_of(args.props)
+    model, version = lineage_tag(tags, "model"), lineage_tag(tags, "model-version")
+    if not always and model is None:
+        return
+    skip_outside_environments(args, _DEFAULT_ENVIRONMENTS)
+    if not (truthy_text(model) and truthy_text(version)):
+        report("the endpoint does not say what it serves: tags mlops:model and mlops:model-version")
+        return
+    config = args.get_config()
+    approvers = {canonical(a): a for a in config.get("approvers", ())}
+    owners = {canonical(o) for o in (config.get("owner"), lineage_tag(tags, "owner")) if o}
+    recorded = [
+        a
+        for a in config.get("approvals", ())
+        if canonical(a.get("model")) == canonical(model)
+        and canonical(a.get("version")) == canonical(version)
+    ]
+    if not recorded:
+        report(f"no approval is recorded for model {model!r} version {version!r}")
+        return
+    valid: list[Mapping[str, Any]] = []
+    for approval in recorded:
+        who = canonical(approval.get("approvedBy"))
+        if who in owners:
+            report(
+                f"approval of {model!r} version {version!r} by {approval.get('approvedBy')!r} "
+                "does not count: the owner cannot approve their own model"
+            )
+        elif who not in approvers:
+            report(
+                f"approval of {model!r} version {version!r} by {approval.get('approvedBy')!r} "
+                "does not count: not a listed approver"
+            )
+        else:
+            valid.append(approval)
+    if not valid:
+        return
+    tagged = lineage_tag(tags, "approved-by")
+    if not any(canonical(a.get("approvedBy")) == canonical(tagged) for a in valid):
+        expected = " or ".join(repr(a.get("approvedBy")) for a in valid)
+        report(f"tag mlops:approved-by is {tagged!r}; the recorded approval is by {expected}")
+
+
+APPROVAL_GATE = Rule(
+    name="mlops-approval-gate",
+    description="A production endpoint serves only a model version approved by a listed approver.",
+    remediation=(
+        "Record an approval for exactly this model and version by someone in "
+        "governance.approvers who is not the stack owner (`mlops-iac approve`), then redeploy so "
+        "the endpoint's mlops:approved-by tag names that approver."
+    ),
+    kind="resource",
+    validate=_validate,
+    config={
+        "environment": ENVIRONMENT_SCHEMA,
+        "environments": environments_schema(_DEFAULT_ENVIRONMENTS),
+        "owner": {"type": "string", "description": "The stack owner, who may not approve."},
+        "approvers": {"type": "array", "items": {"type": "string"}, "default": []},
+        "approvals": {
+            "type": "array",
+            "default": [],
+            "items": {
+                "type": "object",
+                "properties": {
+                    "model": {"type": "string", "minLength": 1},
+                    "version": {"type": "string", "minLength": 1},
+                    "approvedBy": {"type": "string", "minLength": 1},
+                    "ticket": {"type": "string", "minLength": 1},
+                    "approvedAt": {"type": "string"},
+                },
+                "required": ["model", "version", "approvedBy", "ticket"],
+            },
+        },
+    },
+)
+
+RULES: tuple[Rule, ...] = (APPROVAL_GATE,)

@@ -1,0 +1,126 @@
+"""Serving rules: deployments roll back on alarms that exist, and replica counts stay in bounds."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from pulumi_policy import ReportViolation, ResourceValidationArgs, StackValidationArgs
+
+from ._base import Rule, fmt, get, identifiers, items, number, of_type, short_type, truthy_text
+
+# --- automatic rollback --------------------------------------------------------------------------
+
+#: Alarm types whose name an endpoint's rollback configuration can refer to.
+ALARM_TYPES: tuple[str, ...] = (
+    "aws:cloudwatch/metricAlarm:MetricAlarm",
+    "aws:cloudwatch/compositeAlarm:CompositeAlarm",
+)
+
+
+def _sagemaker_rollback(props: Mapping[str, Any]) -> tuple[str | None, list[str]]:
+    """(problem, alarm names) for a SageMaker endpoint's deploymentConfig."""
+    deployment = props.get("deploymentConfig")
+    if get(deployment, "blueGreenUpdatePolicy", "trafficRoutingConfiguration") is None:
+        return "deploymentConfig.blueGreenUpdatePolicy.trafficRoutingConfiguration is not set", []
+    alarms = [
+        get(a, "alarmName") for a in items(get(deployment, "autoRollbackConfiguration", "alarms"))
+    ]
+    if not alarms:
+        return "deploymentConfig.autoRollbackConfiguration has no alarms", []
+    return None, [a for a in alarms if truthy_text(a)]
+
+
+ROLLBACK_TYPES: Mapping[str, Callable[[Mapping[str, Any]], tuple[str | None, list[str]]]] = {
+    "aws:sagemaker/endpoint:Endpoint": _sagemaker_rollback,
+}
+
+
+def _validate_rollback(args: StackValidationArgs, report: ReportViolation) -> None:
+    endpoints = of_type(args.resources, ROLLBACK_TYPES)
+    if not endpoints:
+        args.not_applicable("no serving endpoints in the stack")
+    alarm_names: set[str] = set()
+    for alarm in of_type(args.resources, ALARM_TYPES):
+        alarm_names |= identifiers(alarm, ("alarmName", "name", "id"))
+    for endpoint in endpoints:
+        problem, names = ROLLBACK_TYPES[endpoint.resource_type](endpoint.props)
+        if problem is None and (missing := [n for n in names if n not in alarm_names]):
+            problem = f"rollback alarms not defined in this stack: {', '.join(missing)}"
+        if problem:
+            report(
+                f"{short_type(endpoint.resource_type)} '{endpoint.name}': {problem}", endpoint.urn
+            )
+
+
+ROLLBACK = Rule(
+    name="mlops-serving-rollback",
+    description="Endpoint deployments roll back automatically on alarms defined in the stack.",
+    remediation=(
+        "Deploy with a blue/green deploymentConfig (canary or linear traffic routing) whose "
+        "autoRollbackConfiguration.alarms name CloudWatch alarms created in the same stack "
+        "(ServingEndpoint wires its latency and error alarms by default)."
+    ),
+    kind="stack",
+    validate=_validate_rollback,
+)
+
+
+# --- autoscaling bounds --------------------------------------------------------------------------
+
+
+def _app_autoscaling(props: Mapping[str, Any]) -> tuple[Any, Any]:
+    return props.get("minCapacity"), props.get("maxCapacity")
+
+
+def _cloud_run(props: Mapping[str, Any]) -> tuple[Any, Any]:
+    scaling = get(props, "template", "scaling")
+    return get(scaling, "minInstanceCount"), get(scaling, "maxInstanceCount")
+
+
+def _azure_online_deployment(props: Mapping[str, Any]) -> tuple[Any, Any]:
+    scale = get(props, "onlineDeploymentProperties", "scaleSettings")
+    return get(scale, "minInstances"), get(scale, "maxInstances")
+
+
+SCALING_TYPES: Mapping[str, Callable[[Mapping[str, Any]], tuple[Any, Any]]] = {
+    "aws:appautoscaling/target:Target": _app_autoscaling,
+    "gcp:cloudrunv2/service:Service": _cloud_run,
+    "azure-native:machinelearningservices:OnlineDeployment": _azure_online_deployment,
+}
+
+
+def _validate_bounds(args: ResourceValidationArgs, report: ReportViolation) -> None:
+    extract = SCALING_TYPES.get(args.resource_type)
+    if extract is None:
+        return
+    low, high = (number(v) for v in extract(args.props))
+    config = args.get_config()
+    floor, ceiling = float(config.get("minCapacity", 1)), float(config.get("maxCapacity", 20))
+    if low is None or high is None:
+        report("minimum and maximum capacity must both be set")
+        return
+    if low < floor:
+        report(f"minimum capacity {fmt(low)} is below {fmt(floor)}: the endpoint can go dark")
+    if high > ceiling:
+        report(f"maximum capacity {fmt(high)} exceeds the limit of {fmt(ceiling)}")
+    if low > high:
+        report(f"minimum capacity {fmt(low)} is above maximum capacity {fmt(high)}")
+
+
+AUTOSCALING_BOUNDS = Rule(
+    name="mlops-serving-autoscaling-bounds",
+    description="Serving autoscaling keeps at least minCapacity and at most maxCapacity replicas.",
+    remediation=(
+        "Set serving.replicas.min and serving.replicas.max in the stack file within the limits, "
+        "or raise the limits in the policy config (minCapacity, maxCapacity)."
+    ),
+    kind="resource",
+    validate=_validate_bounds,
+    config={
+        "minCapacity": {"type": "number", "minimum": 0, "default": 1},
+        "maxCapacity": {"type": "number", "minimum": 1, "default": 20},
+    },
+)
+
+RULES: tuple[Rule, ...] = (ROLLBACK, AUTOSCALING_BOUNDS)

@@ -1,0 +1,326 @@
+"""Object-store rules: customer-key encryption, versioning, public access, TLS, lifecycle.
+
+These are stack policies. In pulumi-aws v7 a bucket's encryption, versioning, public-access block,
+policy and lifecycle are separate resources whose ``bucket`` input refers to the bucket; Azure
+keeps versioning and lifecycle in resources whose ``accountName`` names the account. A store is
+checked either inline (its own properties) or through the attached configuration resources,
+per store type, so a new cloud slots in as a row in each table.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from pulumi_policy import ReportViolation, StackValidationArgs
+
+from ._base import (
+    Rule,
+    attached,
+    get,
+    items,
+    number,
+    of_type,
+    parse_document,
+    short_type,
+    truthy_text,
+)
+
+AWS_BUCKET = "aws:s3/bucket:Bucket"
+AZURE_ACCOUNT = "azure-native:storage:StorageAccount"
+GCP_BUCKET = "gcp:storage/bucket:Bucket"
+
+Check = Callable[[Mapping[str, Any]], str | None]
+"""Returns None when compliant, else what is wrong."""
+
+
+@dataclass(frozen=True)
+class StoreCheck:
+    """How one store type satisfies one rule: inline, or via an attached config resource."""
+
+    inline: Check | None = None
+    config_type: str | None = None
+    config_key: str = "bucket"
+    config_check: Check | None = None
+
+
+def _store_rule(table: Mapping[str, StoreCheck]) -> Callable[[StackValidationArgs, Any], None]:
+    def validate(args: StackValidationArgs, report: ReportViolation) -> None:
+        stores = of_type(args.resources, table)
+        if not stores:
+            args.not_applicable("no object stores in the stack")
+        joins: dict[tuple[str, str], dict[int, list[Any]]] = {}
+        for store in stores:
+            check = table[store.resource_type]
+            problem = check.inline(store.props) if check.inline else None
+            if problem is None and check.config_type:
+                join_key = (store.resource_type, check.config_type)
+                if join_key not in joins:
+                    subjects = of_type(stores, [store.resource_type])
+                    configs = of_type(args.resources, [check.config_type])
+                    joins[join_key] = attached(subjects, configs, check.config_key)
+                configs = joins[join_key][id(store)]
+                if not configs:
+                    problem = f"no {short_type(check.config_type)} resource refers to it"
+                elif check.config_check:
+                    problems = [check.config_check(c.props) for c in configs]
+                    if all(problems):
+                        problem = problems[0]
+            if problem:
+                report(f"{short_type(store.resource_type)} '{store.name}': {problem}", store.urn)
+
+    return validate
+
+
+# --- encryption with a customer-managed key ------------------------------------------------------
+
+
+def _aws_sse(props: Mapping[str, Any]) -> str | None:
+    for rule in items(props.get("rules")):
+        default = get(rule, "applyServerSideEncryptionByDefault")
+        algorithm = get(default, "sseAlgorithm")
+        if algorithm in ("aws:kms", "aws:kms:dsse") and truthy_text(get(default, "kmsMasterKeyId")):
+            return None
+    return "default encryption is not SSE-KMS with a customer-managed key (kmsMasterKeyId)"
+
+
+def _azure_cmk(props: Mapping[str, Any]) -> str | None:
+    encryption = props.get("encryption")
+    if get(encryption, "keySource") == "Microsoft.Keyvault" and truthy_text(
+        get(encryption, "keyVaultProperties", "keyName")
+    ):
+        return None
+    return "encryption.keySource is not Microsoft.Keyvault with a key vault key"
+
+
+def _gcp_cmk(props: Mapping[str, Any]) -> str | None:
+    if truthy_text(get(props, "encryption", "defaultKmsKeyName")):
+        return None
+    return "encryption.defaultKmsKeyName is not set"
+
+
+ENCRYPTION: Mapping[str, StoreCheck] = {
+    AWS_BUCKET: StoreCheck(
+        config_type="aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration",
+        config_check=_aws_sse,
+    ),
+    AZURE_ACCOUNT: StoreCheck(inline=_azure_cmk),
+    GCP_BUCKET: StoreCheck(inline=_gcp_cmk),
+}
+
+ENCRYPTED_CMK = Rule(
+    name="mlops-storage-encrypted-cmk",
+    description="Object stores are encrypted at rest with a customer-managed key.",
+    remediation=(
+        "Attach a BucketServerSideEncryptionConfiguration with sseAlgorithm 'aws:kms' and the "
+        "ArtifactStore's kmsMasterKeyId (Azure: encryption.keySource Microsoft.Keyvault; GCP: "
+        "encryption.defaultKmsKeyName). ArtifactStore does this by default."
+    ),
+    kind="stack",
+    validate=_store_rule(ENCRYPTION),
+    checkov=("CKV_AWS_145", "CKV_AWS_19", "CKV2_AZURE_1"),
+    awsguard=("s3-default-encryption-kms",),
+)
+
+
+# --- versioning ----------------------------------------------------------------------------------
+
+
+def _aws_versioning(props: Mapping[str, Any]) -> str | None:
+    status = get(props, "versioningConfiguration", "status")
+    return None if status == "Enabled" else f"versioning status is {status!r}, not 'Enabled'"
+
+
+def _azure_versioning(props: Mapping[str, Any]) -> str | None:
+    return None if props.get("isVersioningEnabled") is True else "isVersioningEnabled is not true"
+
+
+def _gcp_versioning(props: Mapping[str, Any]) -> str | None:
+    return None if get(props, "versioning", "enabled") is True else "versioning.enabled is not true"
+
+
+VERSIONING: Mapping[str, StoreCheck] = {
+    AWS_BUCKET: StoreCheck(
+        config_type="aws:s3/bucketVersioning:BucketVersioning", config_check=_aws_versioning
+    ),
+    AZURE_ACCOUNT: StoreCheck(
+        config_type="azure-native:storage:BlobServiceProperties",
+        config_key="accountName",
+        config_check=_azure_versioning,
+    ),
+    GCP_BUCKET: StoreCheck(inline=_gcp_versioning),
+}
+
+VERSIONED = Rule(
+    name="mlops-storage-versioned",
+    description="Object stores keep object versions, so DVC data and models can be recovered.",
+    remediation=(
+        "Attach a BucketVersioning with versioningConfiguration.status 'Enabled' (Azure: "
+        "BlobServiceProperties.isVersioningEnabled; GCP: versioning.enabled)."
+    ),
+    kind="stack",
+    validate=_store_rule(VERSIONING),
+    checkov=("CKV_AWS_21", "CKV_GCP_78"),
+    awsguard=("s3-bucket-versioning-enabled",),
+)
+
+
+# --- public access -------------------------------------------------------------------------------
+
+_PAB_FLAGS = ("blockPublicAcls", "blockPublicPolicy", "ignorePublicAcls", "restrictPublicBuckets")
+
+
+def _aws_public_access(props: Mapping[str, Any]) -> str | None:
+    off = [flag for flag in _PAB_FLAGS if props.get(flag) is not True]
+    return f"public access block leaves {', '.join(off)} off" if off else None
+
+
+def _azure_public_access(props: Mapping[str, Any]) -> str | None:
+    return (
+        None
+        if props.get("allowBlobPublicAccess") is False
+        else "allowBlobPublicAccess is not false"
+    )
+
+
+def _gcp_public_access(props: Mapping[str, Any]) -> str | None:
+    value = props.get("publicAccessPrevention")
+    return None if value == "enforced" else f"publicAccessPrevention is {value!r}, not 'enforced'"
+
+
+PUBLIC_ACCESS: Mapping[str, StoreCheck] = {
+    AWS_BUCKET: StoreCheck(
+        config_type="aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock",
+        config_check=_aws_public_access,
+    ),
+    AZURE_ACCOUNT: StoreCheck(inline=_azure_public_access),
+    GCP_BUCKET: StoreCheck(inline=_gcp_public_access),
+}
+
+PUBLIC_ACCESS_BLOCKED = Rule(
+    name="mlops-storage-public-access-blocked",
+    description="Object stores block every form of public access.",
+    remediation=(
+        "Attach a BucketPublicAccessBlock with blockPublicAcls, blockPublicPolicy, "
+        "ignorePublicAcls and restrictPublicBuckets all true (Azure: allowBlobPublicAccess false; "
+        "GCP: publicAccessPrevention 'enforced')."
+    ),
+    kind="stack",
+    validate=_store_rule(PUBLIC_ACCESS),
+    checkov=("CKV2_AWS_6", "CKV_AWS_53", "CKV_AWS_54", "CKV_AWS_55", "CKV_AWS_56", "CKV_GCP_114"),
+    awsguard=("s3-bucket-level-public-access-prohibited",),
+)
+
+
+# --- TLS only ------------------------------------------------------------------------------------
+
+
+def _denies_plain_http(statement: Any) -> bool:
+    if get(statement, "Effect") != "Deny":
+        return False
+    secure = get(statement, "Condition", "Bool", "aws:SecureTransport")
+    return any(str(v).lower() == "false" for v in items(secure))
+
+
+def _aws_tls(props: Mapping[str, Any]) -> str | None:
+    document = parse_document(props.get("policy"))
+    if document is None:
+        return "bucket policy is not a readable JSON document"
+    if any(_denies_plain_http(s) for s in items(document.get("Statement"))):
+        return None
+    return "bucket policy has no Deny statement on aws:SecureTransport = false"
+
+
+def _azure_tls(props: Mapping[str, Any]) -> str | None:
+    if props.get("enableHttpsTrafficOnly") is False:
+        return "enableHttpsTrafficOnly is false"
+    if props.get("minimumTlsVersion") not in ("TLS1_2", "TLS1_3"):
+        return f"minimumTlsVersion is {props.get('minimumTlsVersion')!r}, not TLS1_2 or later"
+    return None
+
+
+# GCS serves its APIs over HTTPS only, so GCP buckets have nothing to check here.
+TLS: Mapping[str, StoreCheck] = {
+    AWS_BUCKET: StoreCheck(config_type="aws:s3/bucketPolicy:BucketPolicy", config_check=_aws_tls),
+    AZURE_ACCOUNT: StoreCheck(inline=_azure_tls),
+}
+
+TLS_ONLY = Rule(
+    name="mlops-storage-tls-only",
+    description="Object stores refuse requests that do not use TLS.",
+    remediation=(
+        "Attach a BucketPolicy with a Deny statement for all principals and s3:* actions under "
+        "the condition Bool aws:SecureTransport 'false' (Azure: enableHttpsTrafficOnly true and "
+        "minimumTlsVersion TLS1_2)."
+    ),
+    kind="stack",
+    validate=_store_rule(TLS),
+    awsguard=("s3-bucket-ssl-requests-only",),
+)
+
+
+# --- lifecycle -----------------------------------------------------------------------------------
+
+
+def _aws_lifecycle(props: Mapping[str, Any]) -> str | None:
+    enabled = [r for r in items(props.get("rules")) if get(r, "status") == "Enabled"]
+    noncurrent = any(
+        (number(get(r, "noncurrentVersionExpiration", "noncurrentDays")) or 0) > 0 for r in enabled
+    )
+    aborts = any(
+        (number(get(r, "abortIncompleteMultipartUpload", "daysAfterInitiation")) or 0) > 0
+        for r in enabled
+    )
+    missing = [
+        what
+        for what, ok in (
+            ("noncurrentVersionExpiration", noncurrent),
+            ("abortIncompleteMultipartUpload", aborts),
+        )
+        if not ok
+    ]
+    return f"no enabled lifecycle rule with {' or '.join(missing)}" if missing else None
+
+
+def _azure_lifecycle(props: Mapping[str, Any]) -> str | None:
+    return None if items(get(props, "policy", "rules")) else "management policy has no rules"
+
+
+def _gcp_lifecycle(props: Mapping[str, Any]) -> str | None:
+    return None if items(props.get("lifecycleRules")) else "lifecycleRules is empty"
+
+
+LIFECYCLE: Mapping[str, StoreCheck] = {
+    AWS_BUCKET: StoreCheck(
+        config_type="aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration",
+        config_check=_aws_lifecycle,
+    ),
+    AZURE_ACCOUNT: StoreCheck(
+        config_type="azure-native:storage:ManagementPolicy",
+        config_key="accountName",
+        config_check=_azure_lifecycle,
+    ),
+    GCP_BUCKET: StoreCheck(inline=_gcp_lifecycle),
+}
+
+LIFECYCLE_PRESENT = Rule(
+    name="mlops-storage-lifecycle",
+    description="Object stores expire noncurrent versions and abort incomplete uploads.",
+    remediation=(
+        "Attach a BucketLifecycleConfiguration with enabled rules for noncurrentVersionExpiration "
+        "and abortIncompleteMultipartUpload (Azure: a ManagementPolicy; GCP: lifecycleRules)."
+    ),
+    kind="stack",
+    validate=_store_rule(LIFECYCLE),
+    checkov=("CKV2_AWS_61", "CKV_AWS_300"),
+    awsguard=("s3-lifecycle-policy-check",),
+)
+
+RULES: tuple[Rule, ...] = (
+    ENCRYPTED_CMK,
+    VERSIONED,
+    PUBLIC_ACCESS_BLOCKED,
+    TLS_ONLY,
+    LIFECYCLE_PRESENT,
+)

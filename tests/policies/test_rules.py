@@ -1,0 +1,463 @@
+"""Every rule fires on one mutation of the compliant baseline and stays quiet on the baseline."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import pytest
+
+from policies import packs
+from policies.offline import ResultSet
+from policies.rules import BY_NAME, RULES
+
+from . import baseline
+from .baseline import Rec
+
+
+def run(rec: Rec, environment: str = "prod", **config: Any) -> ResultSet:
+    return packs.evaluate(rec, baseline.config(environment, **config), environment=environment)
+
+
+def fired(result: ResultSet) -> set[str]:
+    return {v.policy for v in result.violations}
+
+
+@dataclass(frozen=True)
+class Mutation:
+    rule: str
+    id: str
+    mutate: Callable[[Rec], Any]
+    fragment: str
+    config: dict[str, Any] = field(default_factory=dict)
+    environment: str = "prod"
+
+
+def _policy(rec: Rec, name: str, statement: dict[str, Any]) -> None:
+    document = json.loads(rec.get(name).inputs["policy"])
+    document["Statement"].append(statement)
+    rec.set(name, "policy", json.dumps(document))
+
+
+def _endpoint_tag(key: str, value: str | None) -> Callable[[Rec], Any]:
+    return lambda rec: rec.set("serving-endpoint", f"tags.{key}", value)
+
+
+APPROVAL_BY_OWNER = [
+    {**baseline.APPROVALS[0], "approvedBy": baseline.OWNER},
+]
+APPROVAL_BY_STRANGER = [
+    {**baseline.APPROVALS[0], "approvedBy": "mallory@example.com"},
+]
+
+MUTATIONS: list[Mutation] = [
+    # storage
+    Mutation(
+        "mlops-storage-encrypted-cmk",
+        "sse-s3-instead-of-kms",
+        lambda r: r.set(
+            "artifacts-encryption",
+            "rules",
+            [{"applyServerSideEncryptionByDefault": {"sseAlgorithm": "AES256"}}],
+        ),
+        "not SSE-KMS",
+    ),
+    Mutation(
+        "mlops-storage-encrypted-cmk",
+        "no-encryption-resource",
+        lambda r: r.remove("artifacts-encryption"),
+        "no BucketServerSideEncryptionConfiguration resource refers to it",
+    ),
+    Mutation(
+        "mlops-storage-versioned",
+        "suspended",
+        lambda r: r.set("artifacts-versioning", "versioningConfiguration.status", "Suspended"),
+        "'Suspended'",
+    ),
+    Mutation(
+        "mlops-storage-versioned",
+        "versioning-for-another-bucket",
+        lambda r: (
+            r.set("artifacts-versioning", "bucket", "someone-elses-bucket"),
+            r.get("artifacts-versioning").property_dependencies.clear(),
+        ),
+        "no BucketVersioning resource refers to it",
+    ),
+    Mutation(
+        "mlops-storage-public-access-blocked",
+        "policy-not-blocked",
+        lambda r: r.set("artifacts-public-access", "blockPublicPolicy", False),
+        "blockPublicPolicy",
+    ),
+    Mutation(
+        "mlops-storage-tls-only",
+        "no-secure-transport-deny",
+        lambda r: r.set(
+            "artifacts-tls-only",
+            "policy",
+            json.dumps({"Statement": [{"Effect": "Deny", "Principal": "*", "Action": "s3:*"}]}),
+        ),
+        "aws:SecureTransport",
+    ),
+    Mutation(
+        "mlops-storage-lifecycle",
+        "no-abort-incomplete-uploads",
+        lambda r: r.set(
+            "artifacts-lifecycle", "rules", [r.get("artifacts-lifecycle").inputs["rules"][0]]
+        ),
+        "abortIncompleteMultipartUpload",
+    ),
+    # kms
+    Mutation(
+        "mlops-kms-rotation",
+        "rotation-off",
+        lambda r: r.set("artifacts-key", "enableKeyRotation", False),
+        "enableKeyRotation is not true",
+    ),
+    Mutation(
+        "mlops-kms-rotation",
+        "period-too-long",
+        lambda r: r.set("artifacts-key", "rotationPeriodInDays", 730),
+        "rotationPeriodInDays 730 exceeds 365",
+    ),
+    Mutation(
+        "mlops-kms-encrypted-at-rest",
+        "topic-unencrypted",
+        lambda r: r.set("monitoring-alerts", "kmsMasterKeyId", None),
+        "kmsMasterKeyId is not set",
+    ),
+    Mutation(
+        "mlops-kms-encrypted-at-rest",
+        "eks-secrets-unencrypted",
+        lambda r: r.set("training-cluster", "encryptionConfig", None),
+        "Kubernetes secrets are not encrypted",
+    ),
+    # lineage
+    Mutation(
+        "mlops-lineage-tags",
+        "empty-git-sha",
+        lambda r: r.set("artifacts-bucket", "tags.mlops:git-sha", ""),
+        "mlops:git-sha",
+    ),
+    Mutation(
+        "mlops-lineage-tags",
+        "untagged-role",
+        lambda r: r.set("serving-role", "tags", None),
+        "mlops:project",
+    ),
+    # approval gate
+    Mutation(
+        "mlops-approval-gate",
+        "no-approval",
+        lambda r: None,
+        "no approval is recorded for model 'fraud-detector' version '7'",
+        config={"approvals": []},
+    ),
+    Mutation(
+        "mlops-approval-gate",
+        "unapproved-version",
+        lambda r: (_endpoint_tag("mlops:model-version", "8")(r),),
+        "version '8'",
+    ),
+    Mutation(
+        "mlops-approval-gate",
+        "self-approval-by-owner",
+        _endpoint_tag("mlops:approved-by", baseline.OWNER),
+        "the owner cannot approve their own model",
+        config={"approvals": APPROVAL_BY_OWNER, "approvers": [*baseline.APPROVERS, baseline.OWNER]},
+    ),
+    Mutation(
+        "mlops-approval-gate",
+        "approver-not-listed",
+        _endpoint_tag("mlops:approved-by", "mallory@example.com"),
+        "not a listed approver",
+        config={"approvals": APPROVAL_BY_STRANGER},
+    ),
+    Mutation(
+        "mlops-approval-gate",
+        "tag-cannot-approve",
+        _endpoint_tag("mlops:approved-by", "raj@example.com"),
+        "the recorded approval is by 'jane@example.com'",
+    ),
+    Mutation(
+        "mlops-approval-gate",
+        "no-model-tags",
+        _endpoint_tag("mlops:model", None),
+        "mlops:model",
+    ),
+    # serving
+    Mutation(
+        "mlops-serving-rollback",
+        "alarm-not-in-stack",
+        lambda r: r.set(
+            "serving-endpoint",
+            "deploymentConfig.autoRollbackConfiguration.alarms",
+            [{"alarmName": "fraud-detection-prod-latency"}, {"alarmName": "made-up-alarm"}],
+        ),
+        "rollback alarms not defined in this stack: made-up-alarm",
+    ),
+    Mutation(
+        "mlops-serving-rollback",
+        "no-alarms",
+        lambda r: r.set("serving-endpoint", "deploymentConfig.autoRollbackConfiguration", None),
+        "autoRollbackConfiguration has no alarms",
+    ),
+    Mutation(
+        "mlops-serving-rollback",
+        "no-blue-green",
+        lambda r: r.set("serving-endpoint", "deploymentConfig", None),
+        "blueGreenUpdatePolicy",
+    ),
+    Mutation(
+        "mlops-serving-autoscaling-bounds",
+        "max-over-limit",
+        lambda r: r.set("serving-scaling", "maxCapacity", 50),
+        "maximum capacity 50 exceeds the limit of 20",
+    ),
+    Mutation(
+        "mlops-serving-autoscaling-bounds",
+        "min-zero",
+        lambda r: r.set("serving-scaling", "minCapacity", 0),
+        "minimum capacity 0 is below 1",
+    ),
+    # network
+    Mutation(
+        "mlops-network-isolation",
+        "model-not-isolated",
+        lambda r: r.set("serving-model-v7", "enableNetworkIsolation", False),
+        "enableNetworkIsolation is not true",
+    ),
+    Mutation(
+        "mlops-network-isolation",
+        "public-control-plane",
+        lambda r: r.set("training-cluster", "vpcConfig.endpointPublicAccess", True),
+        "endpointPublicAccess is not false",
+    ),
+    # gpu
+    Mutation(
+        "mlops-gpu-pool-caps",
+        "does-not-scale-to-zero",
+        lambda r: r.set("training-gpu", "scalingConfig.minSize", 1),
+        "must scale to zero",
+    ),
+    Mutation(
+        "mlops-gpu-pool-caps",
+        "too-many-nodes",
+        lambda r: r.set("training-gpu", "scalingConfig.maxSize", 40),
+        "maximum size 40 exceeds the cap of 16 nodes",
+        config={"gpu_budget": 1000},
+    ),
+    Mutation(
+        "mlops-gpu-budget",
+        "over-budget",
+        lambda r: None,
+        "max GPU spend 4.02 $/h exceeds the budget of 3 $/h",
+        config={"gpu_budget": 3},
+    ),
+    Mutation(
+        "mlops-gpu-budget",
+        "unpriced-node-type-fails-closed",
+        lambda r: r.set("training-gpu", "instanceTypes", ["p5.48xlarge"]),
+        "no price for node type 'p5.48xlarge'",
+    ),
+    # alarms
+    Mutation(
+        "mlops-alarms-routed",
+        "no-actions",
+        lambda r: r.set("monitoring-drift", "alarmActions", []),
+        "alarmActions is empty",
+    ),
+    Mutation(
+        "mlops-alarms-routed",
+        "topic-outside-stack",
+        lambda r: (
+            r.set("serving-errors", "alarmActions", ["arn:aws:sns:us-east-1:1:elsewhere"]),
+            r.get("serving-errors").property_dependencies.pop("alarmActions"),
+        ),
+        "none of its alarmActions is an alert channel in this stack",
+    ),
+    Mutation(
+        "mlops-alarms-routed",
+        "actions-disabled",
+        lambda r: r.set("serving-latency", "actionsEnabled", False),
+        "actionsEnabled is false",
+    ),
+    # images
+    Mutation(
+        "mlops-images-immutable-scanned",
+        "mutable-tags",
+        lambda r: r.set("registry-images", "imageTagMutability", "MUTABLE"),
+        "'MUTABLE', not 'IMMUTABLE'",
+    ),
+    Mutation(
+        "mlops-images-immutable-scanned",
+        "not-scanned",
+        lambda r: r.set("registry-images", "imageScanningConfiguration.scanOnPush", False),
+        "scanOnPush is not true",
+    ),
+    # logs
+    Mutation(
+        "mlops-logs-retention-encrypted",
+        "never-expires",
+        lambda r: r.set("training-cluster-logs", "retentionInDays", None),
+        "logs never expire",
+    ),
+    Mutation(
+        "mlops-logs-retention-encrypted",
+        "short-retention",
+        lambda r: r.set("training-cluster-logs", "retentionInDays", 7),
+        "retentionInDays 7 is below the minimum of 30",
+    ),
+    Mutation(
+        "mlops-logs-retention-encrypted",
+        "no-key",
+        lambda r: r.set("training-cluster-logs", "kmsKeyId", None),
+        "kmsKeyId is not set",
+    ),
+    Mutation(
+        "mlops-logs-cluster-audit",
+        "audit-log-off",
+        lambda r: r.set("training-cluster", "enabledClusterLogTypes", ["api"]),
+        "missing audit, authenticator, controllerManager, scheduler",
+    ),
+    # iam
+    Mutation(
+        "mlops-iam-no-wildcard-actions",
+        "service-wildcard",
+        lambda r: _policy(
+            r, "artifacts-dvc", {"Effect": "Allow", "Action": "s3:*", "Resource": "*"}
+        ),
+        "allows wildcard actions: s3:*",
+    ),
+    Mutation(
+        "mlops-iam-no-wildcard-actions",
+        "star-in-role-policy",
+        lambda r: _policy(
+            r, "serving-role-policy", {"Effect": "Allow", "Action": ["*"], "Resource": "*"}
+        ),
+        "allows wildcard actions: *",
+    ),
+    Mutation(
+        "mlops-iam-no-wildcard-actions",
+        "not-action",
+        lambda r: _policy(
+            r, "artifacts-dvc", {"Effect": "Allow", "NotAction": "iam:*", "Resource": "*"}
+        ),
+        "NotAction",
+    ),
+    # protection
+    Mutation(
+        "mlops-data-protected",
+        "bucket-unprotected",
+        lambda r: setattr(r.get("artifacts-bucket"), "protect", False),
+        "protect is not set",
+    ),
+    Mutation(
+        "mlops-data-protected",
+        "force-destroy",
+        lambda r: r.set("artifacts-bucket", "forceDestroy", True),
+        "forceDestroy is true",
+    ),
+]
+
+
+def test_every_rule_has_a_mutation() -> None:
+    assert {m.rule for m in MUTATIONS} == {rule.name for rule in RULES}
+
+
+@pytest.mark.parametrize("environment", ["dev", "staging", "prod"])
+def test_baseline_is_compliant(environment: str) -> None:
+    result = run(baseline.aws_platform(environment), environment)
+    assert result.violations == ()
+    assert result.passed()
+
+
+@pytest.mark.parametrize("mutation", MUTATIONS, ids=lambda m: f"{m.rule}:{m.id}")
+def test_mutation_fires_only_its_rule(mutation: Mutation) -> None:
+    rec = baseline.aws_platform(mutation.environment)
+    mutation.mutate(rec)
+    result = run(rec, mutation.environment, **mutation.config)
+    assert fired(result) == {mutation.rule}, [v.message for v in result.violations]
+    messages = [v.message for v in result.violations]
+    assert any(mutation.fragment in m for m in messages), messages
+    assert all(v.level == "mandatory" for v in result.violations)
+    assert not result.passed()
+
+
+def test_violation_names_resource_and_remediation() -> None:
+    rec = baseline.aws_platform()
+    rec.set("registry-images", "imageTagMutability", "MUTABLE")
+    (violation,) = run(rec).violations
+    assert violation.urn == rec.get("registry-images").urn
+    assert violation.resource_name == "registry-images"
+    assert violation.resource_type == "aws:ecr/repository:Repository"
+    assert "IMMUTABLE" in violation.remediation
+    assert violation.description == BY_NAME["mlops-images-immutable-scanned"].description
+
+
+@pytest.mark.parametrize(
+    "rule, resource",
+    [
+        ("mlops-network-isolation", "serving-model-v7"),
+        ("mlops-data-protected", "artifacts-bucket"),
+        ("mlops-approval-gate", "serving-endpoint"),
+    ],
+)
+def test_production_rules_are_not_applicable_in_dev(rule: str, resource: str) -> None:
+    rec = baseline.aws_platform("dev")
+    result = run(rec, "dev", approvals=[])
+    reasons = [n for n in result.not_applicable if n.policy == rule]
+    assert rec.get(resource).urn in {n.urn for n in reasons}
+    assert all("applies in prod" in n.reason for n in reasons)
+    assert rule not in fired(result)
+
+
+def test_unknown_environment_counts_as_production() -> None:
+    rec = baseline.aws_platform("prod")
+    rec.set("serving-model-v7", "tags.mlops:environment", None)
+    rec.set("serving-model-v7", "enableNetworkIsolation", False)
+    result = packs.evaluate(rec, {"mlops-gpu-budget": {"nodeTypePrices": baseline.PRICES}})
+    messages = [v.message for v in result.violations if v.policy == "mlops-network-isolation"]
+    assert messages == ["enableNetworkIsolation is not true"]
+
+
+def test_stack_rules_without_subjects_are_not_applicable() -> None:
+    rec = baseline.aws_platform()
+    rec.resources = [r for r in rec.resources if r.type.startswith("pulumi:")]
+    result = run(rec)
+    assert result.violations == ()
+    stack_rules = {r.name for r in RULES if r.kind == "stack"}
+    assert {n.policy for n in result.not_applicable} == stack_rules
+
+
+def test_budget_not_applicable_without_a_budget() -> None:
+    result = run(baseline.aws_platform(), gpu_budget=None)
+    assert "mlops-gpu-budget" in {n.policy for n in result.not_applicable}
+
+
+def test_dvc_policy_prefix_wildcard_resource_is_fine_but_allowed_actions_exempt() -> None:
+    rec = baseline.aws_platform()
+    _policy(rec, "artifacts-dvc", {"Effect": "Allow", "Action": "s3:Get*", "Resource": "*"})
+    assert fired(run(rec)) == {"mlops-iam-no-wildcard-actions"}
+    exempt = {"mlops-iam-no-wildcard-actions": {"allowedActions": ["s3:Get*"]}}
+    assert fired(run(rec, overrides=exempt)) == set()
+
+
+def test_deny_statements_with_wildcards_are_fine() -> None:
+    rec = baseline.aws_platform()
+    _policy(rec, "artifacts-dvc", {"Effect": "Deny", "Action": "*", "Resource": "*"})
+    assert fired(run(rec)) == set()
+
+
+def test_gcp_labels_satisfy_lineage_and_gate() -> None:
+    rec = baseline.aws_platform()
+    endpoint = rec.get("serving-endpoint")
+    labels = {
+        key.replace(":", "-"): value.replace("@", "_").replace(".", "_")
+        for key, value in endpoint.inputs["tags"].items()
+    }
+    rec.set("serving-endpoint", "tags", None)
+    rec.set("serving-endpoint", "labels", labels)
+    assert fired(run(rec)) == set()
