@@ -393,8 +393,9 @@ def evaluate(
         f"{pack_name}@v{PACK_VERSION}",
     )
     providers = _providers(resources)
+    # Config reaches the servicer as a protobuf Struct too, so its numbers are floats there.
     active = [
-        (p, level, props)
+        (p, level, _normalise(props))
         for p in policies
         for level, props in [reconciled[p.name]]
         if level != EnforcementLevel.DISABLED
