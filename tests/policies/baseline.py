@@ -780,3 +780,27 @@ def config(environment: str = "prod", **overrides: Any) -> dict[str, dict[str, A
     }
     values.update(overrides)
     return packs.pack_config(environment, **values)
+
+
+def scaled(copies: int, environment: str = "prod") -> Rec:
+    """``copies`` platforms in one stack (renamed apart), for timing the evaluator at scale."""
+    resources: list[Res] = []
+    for i in range(copies):
+        rec = aws_platform(environment)
+        shared = {r.urn for r in rec.resources if r.type.startswith("pulumi:")}
+        if i:
+            rec.resources = [r for r in rec.resources if r.urn not in shared]
+        renamed = {r.urn: r.urn if r.urn in shared else f"{r.urn}-c{i}" for r in rec.resources}
+
+        def new(urn: str) -> str:
+            return renamed.get(urn, urn)  # noqa: B023 - used within this iteration only
+
+        for r in rec.resources:
+            r.urn, r.parent = new(r.urn), new(r.parent) if r.parent else None
+            r.name = r.name if r.urn in shared else f"{r.name}-c{i}"
+            r.dependencies = [new(d) for d in r.dependencies]
+            r.property_dependencies = {
+                k: [new(d) for d in v] for k, v in r.property_dependencies.items()
+            }
+        resources.extend(rec.resources)
+    return Rec(resources, {}, f"aws-{environment}", PROJECT)

@@ -1,0 +1,206 @@
+"""Reports of an evaluation: SARIF 2.1.0 for code scanning and a stable JSON document.
+
+SARIF results point at the stack file (``stacks/Pulumi.<stack>.yaml``), the one artifact a
+reviewer can change, and carry the resource URN as a logical location. Levels map mandatory to
+``error`` and advisory to ``warning``; disabled policies are listed with level ``none``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Mapping
+from importlib import metadata
+from typing import Any
+
+from pulumi_policy.deserialize import SPECIAL_SECRET_SIG, SPECIAL_SIG_KEY
+
+from .offline import Recording, ResultSet, Violation
+from .rules import BY_NAME
+
+SARIF_SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
+SARIF_VERSION = "2.1.0"
+JSON_SCHEMA_VERSION = 1
+TOOL_NAME = "mlops-iac-policies"
+_SARIF_LEVELS = {
+    "mandatory": "error",
+    "remediate": "error",
+    "advisory": "warning",
+    "disabled": "none",
+}
+
+
+def tool_version() -> str:
+    try:
+        return metadata.version("mlops-iac")
+    except metadata.PackageNotFoundError:  # running from a plain checkout
+        return "0.0.0"
+
+
+def stack_file(stack: str) -> str:
+    """Where a stack's config lives, relative to the project root."""
+    return f"stacks/Pulumi.{stack}.yaml"
+
+
+def _sarif_rule(summary: Any) -> dict[str, Any]:
+    rule = BY_NAME.get(summary.name)
+    checkov = list(rule.checkov) if rule else []
+    awsguard = list(rule.awsguard) if rule else []
+    ids = ", ".join(checkov + awsguard)
+    markdown = f"**Remediation:** {summary.remediation}"
+    if ids:
+        markdown += f"\n\n**Corresponds to:** {ids}"
+    return {
+        "id": summary.name,
+        "name": "".join(part.title() for part in summary.name.split("-")),
+        "shortDescription": {"text": summary.description},
+        "fullDescription": {"text": summary.description},
+        "help": {"text": f"Remediation: {summary.remediation}", "markdown": markdown},
+        "defaultConfiguration": {"level": _SARIF_LEVELS.get(summary.level, "warning")},
+        "properties": {
+            "tags": ["governance", *([rule.area] if rule else []), *checkov],
+            "kind": summary.kind,
+            "checkov": checkov,
+            "awsguard": awsguard,
+        },
+    }
+
+
+def _fingerprint(violation: Violation) -> str:
+    key = "\x1f".join((violation.policy, violation.urn, violation.message))
+    return hashlib.sha256(key.encode()).hexdigest()[:32]
+
+
+def _label(violation: Violation) -> str:
+    if violation.urn:
+        return f"{violation.resource_name} ({violation.resource_type})"
+    return "stack"
+
+
+def to_sarif(results: ResultSet, *, stack: str, artifact_uri: str | None = None) -> dict[str, Any]:
+    """A SARIF 2.1.0 log with one run: every policy as a rule and every violation as a result."""
+    uri = artifact_uri or stack_file(stack)
+    summaries = list(results.policies)
+    index = {s.name: i for i, s in enumerate(summaries)}
+    sarif_results = []
+    for violation in results.violations:
+        location: dict[str, Any] = {
+            "physicalLocation": {
+                "artifactLocation": {"uri": uri, "uriBaseId": "%SRCROOT%"},
+                "region": {"startLine": 1},
+            }
+        }
+        if violation.urn:
+            location["logicalLocations"] = [
+                {
+                    "fullyQualifiedName": violation.urn,
+                    "name": violation.resource_name,
+                    "kind": "resource",
+                }
+            ]
+        result: dict[str, Any] = {
+            "ruleId": violation.policy,
+            "level": _SARIF_LEVELS[violation.level],
+            "message": {
+                "text": f"{_label(violation)}: {violation.message or violation.description}"
+            },
+            "locations": [location],
+            "partialFingerprints": {"mlopsIacViolation/v1": _fingerprint(violation)},
+        }
+        if violation.policy in index:
+            result["ruleIndex"] = index[violation.policy]
+        sarif_results.append(result)
+    return {
+        "$schema": SARIF_SCHEMA,
+        "version": SARIF_VERSION,
+        "runs": [
+            {
+                "tool": {
+                    "driver": {
+                        "name": TOOL_NAME,
+                        "version": tool_version(),
+                        "rules": [_sarif_rule(s) for s in summaries],
+                    }
+                },
+                "automationDetails": {"id": f"mlops-iac/{stack}/"},
+                "results": sarif_results,
+            }
+        ],
+    }
+
+
+def _redact(value: Any) -> Any:
+    """Secret values stay secret in a report that CI may upload."""
+    if isinstance(value, Mapping):
+        if value.get(SPECIAL_SIG_KEY) == SPECIAL_SECRET_SIG:
+            return "[secret]"
+        return {str(k): _redact(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_redact(v) for v in value]
+    return value
+
+
+def to_json(
+    results: ResultSet,
+    *,
+    stack: str,
+    project: str | None = None,
+    environment: str | None = None,
+    recording: Recording | None = None,
+) -> dict[str, Any]:
+    """The JSON report: summary, policies with levels, violations and (optionally) resources.
+
+    Keys are stable (``schemaVersion`` changes when they do). With ``recording`` every resource
+    is listed with urn, type, name, parent and inputs, secrets redacted.
+    """
+    document: dict[str, Any] = {
+        "schemaVersion": JSON_SCHEMA_VERSION,
+        "stack": stack,
+        "project": project if project is not None else getattr(recording, "project", None),
+        "environment": environment,
+        "passed": results.passed(),
+        "summary": {
+            "resources": results.resource_count,
+            "policies": len(results.policies),
+            "mandatory": len(results.mandatory),
+            "advisory": len(results.advisory),
+            "notApplicable": len(results.not_applicable),
+        },
+        "policies": [
+            {
+                "name": s.name,
+                "kind": s.kind,
+                "level": s.level,
+                "description": s.description,
+                "remediation": s.remediation,
+                "checkov": list(BY_NAME[s.name].checkov) if s.name in BY_NAME else [],
+                "awsguard": list(BY_NAME[s.name].awsguard) if s.name in BY_NAME else [],
+            }
+            for s in results.policies
+        ],
+        "violations": [
+            {
+                "policy": v.policy,
+                "level": v.level,
+                "urn": v.urn,
+                "resourceName": v.resource_name,
+                "resourceType": v.resource_type,
+                "message": v.message,
+                "remediation": v.remediation,
+            }
+            for v in results.violations
+        ],
+    }
+    if recording is not None:
+        document["resources"] = [
+            {
+                "urn": r.urn,
+                "type": r.type,
+                "name": r.name,
+                "parent": r.parent,
+                "custom": r.custom,
+                "protect": r.protect,
+                "inputs": _redact(r.inputs),
+            }
+            for r in recording.resources
+        ]
+    return document
