@@ -172,9 +172,15 @@ def evaluate(
     """Evaluate the pack over a recording with this environment's levels.
 
     ``config`` is a policy pack config document (``pack_config``'s output or a user file). The
-    environment is ``environment``, else the strictest ``mlops:environment`` tag, else prod.
+    environment is ``environment``, else the one the config names, else the strictest
+    ``mlops:environment`` tag, else prod.
     """
-    env = environment or environment_of(recording.resources) or DEFAULT_ENVIRONMENT
+    env = (
+        environment
+        or _configured_environment(config)
+        or environment_of(recording.resources)
+        or DEFAULT_ENVIRONMENT
+    )
     return offline.evaluate(
         recording,
         policies(),
@@ -182,6 +188,13 @@ def evaluate(
         initial_config=initial_config(env),
         config=config,
     )
+
+
+def _configured_environment(config: Mapping[str, Any] | None) -> str | None:
+    for entry in (config or {}).values():
+        if isinstance(entry, Mapping) and entry.get("environment") in ENVIRONMENTS:
+            return str(entry["environment"])
+    return None
 
 
 def catalogue() -> list[dict[str, Any]]:

@@ -51,6 +51,11 @@ def test_environment_comes_from_resource_tags_when_not_given() -> None:
     assert [v.level for v in result.violations] == ["advisory"]
 
 
+def test_environment_comes_from_the_config_document() -> None:
+    result = _one_violation("prod", config=baseline.config("dev"))
+    assert [v.level for v in result.violations] == ["advisory"]
+
+
 def test_untagged_stack_fails_closed_as_prod() -> None:
     rec = baseline.aws_platform("dev")
     for resource in rec.resources:

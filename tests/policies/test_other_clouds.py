@@ -1,0 +1,179 @@
+"""The per-type tables cover Azure and GCP resources too (inline checks and joins)."""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+import pytest
+
+from policies import packs
+
+from .baseline import Rec, Res, lineage_tags
+
+
+def res(name: str, type_: str, inputs: dict[str, Any], **kwargs: Any) -> Res:
+    return Res(
+        urn=f"urn:pulumi:gcp-prod::proj::{type_}::{name}",
+        type=type_,
+        name=name,
+        parent=None,
+        inputs=inputs,
+        outputs={"id": f"{name}-id", "name": name, **copy.deepcopy(inputs)},
+        **kwargs,
+    )
+
+
+def labels(environment: str = "prod") -> dict[str, str]:
+    return {k.replace(":", "-"): v.replace("@", "_") for k, v in lineage_tags(environment).items()}
+
+
+def run(*resources: Res, **config: Any) -> set[tuple[str, str]]:
+    document = packs.pack_config(
+        "prod", gpu_budget=config.pop("gpu_budget", 10), node_type_prices=config.pop("prices", {})
+    )
+    result = packs.evaluate(Rec(list(resources), {}, "x-prod", "proj"), document)
+    return {(v.policy, v.resource_name) for v in result.violations}
+
+
+def gcs_bucket(**changes: Any) -> Res:
+    inputs = {
+        "location": "US",
+        "forceDestroy": False,
+        "publicAccessPrevention": "enforced",
+        "uniformBucketLevelAccess": True,
+        "versioning": {"enabled": True},
+        "encryption": {"defaultKmsKeyName": "projects/p/locations/us/keyRings/r/cryptoKeys/k"},
+        "lifecycleRules": [{"action": {"type": "Delete"}, "condition": {"numNewerVersions": 3}}],
+        "labels": labels(),
+    }
+    inputs.update(changes)
+    return res("artifacts", "gcp:storage/bucket:Bucket", inputs, protect=True)
+
+
+def test_compliant_gcs_bucket() -> None:
+    assert run(gcs_bucket()) == set()
+
+
+@pytest.mark.parametrize(
+    "changes, rule",
+    [
+        ({"publicAccessPrevention": "inherited"}, "mlops-storage-public-access-blocked"),
+        ({"versioning": {"enabled": False}}, "mlops-storage-versioned"),
+        ({"encryption": None}, "mlops-storage-encrypted-cmk"),
+        ({"lifecycleRules": []}, "mlops-storage-lifecycle"),
+        ({"forceDestroy": True}, "mlops-data-protected"),
+        ({"labels": {**labels(), "mlops-git-sha": ""}}, "mlops-lineage-tags"),
+    ],
+)
+def test_gcs_bucket_violations(changes: dict[str, Any], rule: str) -> None:
+    assert run(gcs_bucket(**changes)) == {(rule, "artifacts")}
+
+
+def azure_account(blob_versioning: bool = True) -> list[Res]:
+    account = res(
+        "artifacts",
+        "azure-native:storage:StorageAccount",
+        {
+            "allowBlobPublicAccess": False,
+            "enableHttpsTrafficOnly": True,
+            "minimumTlsVersion": "TLS1_2",
+            "encryption": {
+                "keySource": "Microsoft.Keyvault",
+                "keyVaultProperties": {
+                    "keyName": "cmk",
+                    "keyVaultUri": "https://v.vault.azure.net",
+                },
+            },
+            "tags": lineage_tags("prod"),
+        },
+        protect=True,
+    )
+    account.outputs["name"] = "artifactsa1b2c3"
+    blob = res(
+        "artifacts-blob",
+        "azure-native:storage:BlobServiceProperties",
+        {"accountName": "artifactsa1b2c3", "isVersioningEnabled": blob_versioning},
+    )
+    policy = res(
+        "artifacts-lifecycle",
+        "azure-native:storage:ManagementPolicy",
+        {"accountName": "artifactsa1b2c3", "policy": {"rules": [{"name": "noncurrent"}]}},
+    )
+    return [account, blob, policy]
+
+
+def test_azure_storage_joins_by_account_name() -> None:
+    assert run(*azure_account()) == set()
+    assert run(*azure_account(blob_versioning=False)) == {("mlops-storage-versioned", "artifacts")}
+    account, _, policy = azure_account()
+    assert run(account, policy) == {("mlops-storage-versioned", "artifacts")}
+
+
+def test_gke_gpu_pool_caps_and_budget() -> None:
+    pool = res(
+        "training-gpu",
+        "gcp:container/nodePool:NodePool",
+        {
+            "nodeConfig": {
+                "machineType": "g2-standard-4",
+                "guestAccelerators": [{"type": "nvidia-l4", "count": 1}],
+                "labels": labels(),
+            },
+            "autoscaling": {"minNodeCount": 0, "maxNodeCount": 4},
+        },
+    )
+    assert run(pool, prices={"g2-standard-4": 0.707}) == set()
+    assert run(pool, prices={}) == {("mlops-gpu-budget", "training-gpu")}
+    assert run(pool, prices={"g2-standard-4": 0.707}, gpu_budget=2) == {("mlops-gpu-budget", "")}
+    pool.inputs["autoscaling"]["minNodeCount"] = 1
+    assert ("mlops-gpu-pool-caps", "training-gpu") in run(pool, prices={"g2-standard-4": 0.707})
+
+
+def test_azure_gpu_compute_is_a_pool() -> None:
+    compute = res(
+        "training-gpu",
+        "azure-native:machinelearningservices:Compute",
+        {
+            "properties": {
+                "computeType": "AmlCompute",
+                "properties": {
+                    "vmSize": "Standard_NC4as_T4_v3",
+                    "scaleSettings": {"minNodeCount": 0, "maxNodeCount": 40},
+                },
+            }
+        },
+    )
+    found = run(compute, prices={"Standard_NC4as_T4_v3": 0.526}, gpu_budget=100)
+    assert found == {("mlops-gpu-pool-caps", "training-gpu")}
+
+
+def test_gcp_alert_policy_needs_a_channel_in_the_stack() -> None:
+    channel = res(
+        "oncall", "gcp:monitoring/notificationChannel:NotificationChannel", {"type": "email"}
+    )
+    channel.outputs["name"] = "projects/p/notificationChannels/123"
+    policy = res(
+        "latency",
+        "gcp:monitoring/alertPolicy:AlertPolicy",
+        {"notificationChannels": ["projects/p/notificationChannels/123"], "enabled": True},
+    )
+    assert run(channel, policy) == set()
+    assert run(policy) == {("mlops-alarms-routed", "latency")}
+
+
+def test_key_rotation_on_gcp_and_azure() -> None:
+    gcp_key = res(
+        "key", "gcp:kms/cryptoKey:CryptoKey", {"rotationPeriod": "7776000s"}, protect=True
+    )
+    assert run(gcp_key) == set()
+    gcp_key.inputs["rotationPeriod"] = "63072000s"
+    assert run(gcp_key) == {("mlops-kms-rotation", "key")}
+    azure_key = res(
+        "cmk",
+        "azure-native:keyvault:Key",
+        {"properties": {"rotationPolicy": {"lifetimeActions": [{"action": {"type": "Rotate"}}]}}},
+    )
+    assert run(azure_key) == set()
+    azure_key.inputs["properties"] = {}
+    assert run(azure_key) == {("mlops-kms-rotation", "cmk")}
