@@ -355,7 +355,7 @@ def _options(resource: RecordedResource) -> PolicyResourceOptions:
     )
 
 
-def _levels_name(level: EnforcementLevel) -> LevelName:
+def _level_name(level: EnforcementLevel) -> LevelName:
     return (
         "mandatory"
         if level in (EnforcementLevel.MANDATORY, EnforcementLevel.REMEDIATE)
@@ -484,7 +484,7 @@ def _check(
     resource: RecordedResource | None,
     by_urn: Mapping[str, RecordedResource],
 ) -> None:
-    level_name = _levels_name(level)
+    level_name = _level_name(level)
 
     def report(message: str, urn: str | None = None) -> None:
         if message and not isinstance(message, str):

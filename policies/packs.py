@@ -23,6 +23,8 @@ from pulumi_policy import EnforcementLevel, Policy
 from . import offline
 from .rules import RULES, Rule
 from .rules._base import ENVIRONMENTS, lineage_tag, tags_of
+from .rules.gpu import GpuSpend
+from .rules.gpu import gpu_spend as _gpu_spend
 
 PACK_NAME = offline.PACK_NAME
 PACK_DESCRIPTION = "Governance for the mlops-iac platform: data, lineage, approval, cost, security."
@@ -190,6 +192,14 @@ def evaluate(
     )
 
 
+def gpu_spend(recording: offline.Recording, node_type_prices: Mapping[str, float]) -> GpuSpend:
+    """The stack's worst-case GPU spend (every pool at max size), as the budget rule sees it.
+
+    ``GpuSpend.usd_per_hour`` is the total; ``unpriced`` lists pools whose node type has no price.
+    """
+    return _gpu_spend(((r.type, r.name, r.inputs) for r in recording.resources), node_type_prices)
+
+
 def _configured_environment(config: Mapping[str, Any] | None) -> str | None:
     for entry in (config or {}).values():
         if isinstance(entry, Mapping) and entry.get("environment") in ENVIRONMENTS:
@@ -228,3 +238,16 @@ def _check_environment(environment: str) -> None:
 def _check_level(level: str) -> None:
     if level not in ("advisory", "mandatory", "disabled"):
         raise ValueError(f"unknown enforcement level {level!r}: use advisory or mandatory")
+
+
+def catalogue_markdown() -> str:
+    """The rule catalogue as a Markdown table (for the README)."""
+    lines = [
+        "| rule | checks | dev / staging / prod | corresponds to |",
+        "|---|---|---|---|",
+    ]
+    for entry in catalogue():
+        levels = " / ".join(entry["levels"][env] for env in ENVIRONMENTS)
+        ids = ", ".join(entry["checkov"] + entry["awsguard"]) or "-"
+        lines.append(f"| `{entry['name']}` | {entry['description']} | {levels} | {ids} |")
+    return "\n".join(lines) + "\n"

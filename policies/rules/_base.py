@@ -108,10 +108,6 @@ class Rule:
             return ResourceValidationPolicy(self.name, self.description, self.validate, **common)
         return StackValidationPolicy(self.name, self.description, self.validate, **common)
 
-    def defaults(self) -> dict[str, Any]:
-        """The config defaults declared in the schema."""
-        return {k: v["default"] for k, v in self.config.items() if "default" in v}
-
 
 # --- value helpers -------------------------------------------------------------------------------
 

@@ -171,6 +171,23 @@ def test_catalogue_has_what_the_readme_needs() -> None:
     assert "CKV_AWS_145" in storage["checkov"]
 
 
+def test_catalogue_markdown_lists_every_rule() -> None:
+    table = packs.catalogue_markdown()
+    assert table.count("\n") == len(packs.rules()) + 2
+    assert "| `mlops-approval-gate` |" in table
+    assert "advisory / mandatory / mandatory" in table
+
+
+def test_gpu_spend_for_plan() -> None:
+    spend = packs.gpu_spend(baseline.aws_platform(), baseline.PRICES)
+    assert round(spend.usd_per_hour, 3) == 4.024
+    (pool,) = spend.pools
+    assert (pool.name, pool.node_type, pool.max_nodes) == ("training-gpu", "g5.xlarge", 4)
+    unpriced = packs.gpu_spend(baseline.aws_platform(), {})
+    assert [p.node_type for p in unpriced.unpriced] == ["g5.xlarge"]
+    assert unpriced.usd_per_hour == 0
+
+
 def test_policy_pack_project_file() -> None:
     project = yaml.safe_load((POLICIES_DIR / "PulumiPolicy.yaml").read_text())
     assert project["runtime"]["name"] == "python"
