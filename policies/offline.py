@@ -65,28 +65,56 @@ PACK_VERSION = "0.0.1"
 
 
 class RecordedResource(Protocol):
-    """One resource registration, as the offline engine records it."""
+    """One resource registration, as the offline engine records it (read-only view)."""
 
-    urn: str
-    type: str
-    name: str
-    parent: str | None
-    inputs: Mapping[str, Any]
-    outputs: Mapping[str, Any]
-    dependencies: Sequence[str]
-    property_dependencies: Mapping[str, Sequence[str]]
-    protect: bool
-    custom: bool
-    provider: str | None
+    @property
+    def urn(self) -> str: ...
+
+    @property
+    def type(self) -> str: ...
+
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def parent(self) -> str | None: ...
+
+    @property
+    def inputs(self) -> Mapping[str, Any]: ...
+
+    @property
+    def outputs(self) -> Mapping[str, Any]: ...
+
+    @property
+    def dependencies(self) -> Sequence[str]: ...
+
+    @property
+    def property_dependencies(self) -> Mapping[str, Sequence[str]]: ...
+
+    @property
+    def protect(self) -> bool: ...
+
+    @property
+    def custom(self) -> bool: ...
+
+    @property
+    def provider(self) -> str | None: ...
 
 
 class Recording(Protocol):
     """A whole program run: resources in registration order plus stack exports."""
 
-    resources: Sequence[RecordedResource]
-    exports: Mapping[str, Any]
-    stack: str
-    project: str
+    @property
+    def resources(self) -> Sequence[RecordedResource]: ...
+
+    @property
+    def exports(self) -> Mapping[str, Any]: ...
+
+    @property
+    def stack(self) -> str: ...
+
+    @property
+    def project(self) -> str: ...
 
 
 @dataclass(frozen=True, slots=True)

@@ -176,9 +176,14 @@ def parse_document(value: Any) -> Mapping[str, Any] | None:
 # --- tags and environments -----------------------------------------------------------------------
 
 
+#: Where resources keep their tags: AWS and Azure ``tags``, GCP ``labels`` (GKE clusters:
+#: ``resourceLabels``).
+TAG_KEYS: tuple[str, ...] = ("tags", "labels", "resourceLabels")
+
+
 def tags_of(props: Mapping[str, Any]) -> Mapping[str, Any]:
     """Tags (AWS, Azure) or labels (GCP) of a resource; empty when it has neither."""
-    for key in ("tags", "labels"):
+    for key in TAG_KEYS:
         value = props.get(key)
         if isinstance(value, Mapping):
             return value

@@ -60,21 +60,21 @@ def _validate(args: ResourceValidationArgs, report: ReportViolation) -> None:
         report(f"no approval is recorded for model {model!r} version {version!r}")
         return
     valid: list[Mapping[str, Any]] = []
+    refused: list[str] = []
     for approval in recorded:
         who = canonical(approval.get("approvedBy"))
         if who in owners:
-            report(
-                f"approval of {model!r} version {version!r} by {approval.get('approvedBy')!r} "
-                "does not count: the owner cannot approve their own model"
+            refused.append(
+                f"by {approval.get('approvedBy')!r}: the owner cannot approve their own model"
             )
         elif who not in approvers:
-            report(
-                f"approval of {model!r} version {version!r} by {approval.get('approvedBy')!r} "
-                "does not count: not a listed approver"
-            )
+            refused.append(f"by {approval.get('approvedBy')!r}: not a listed approver")
         else:
             valid.append(approval)
     if not valid:
+        # One valid approval is enough; refused ones only matter when nothing else approves.
+        for reason in refused:
+            report(f"approval of {model!r} version {version!r} does not count, {reason}")
         return
     tagged = lineage_tag(tags, "approved-by")
     if not any(canonical(a.get("approvedBy")) == canonical(tagged) for a in valid):

@@ -6,7 +6,7 @@ from collections.abc import Mapping
 
 from pulumi_policy import ReportViolation, ResourceValidationArgs
 
-from ._base import LINEAGE_KEYS, Rule, lineage_tag, truthy_text
+from ._base import LINEAGE_KEYS, TAG_KEYS, Rule, lineage_tag, truthy_text
 
 #: Resource types our components create that accept tags. Any other resource that already has a
 #: ``tags``/``labels`` property (a team's own resources) is checked too.
@@ -57,7 +57,7 @@ TAGGABLE_TYPES: frozenset[str] = frozenset(
 
 def _validate(args: ResourceValidationArgs, report: ReportViolation) -> None:
     props = args.props
-    tag_key = next((k for k in ("tags", "labels") if k in props), None)
+    tag_key = next((k for k in TAG_KEYS if k in props), None)
     if args.resource_type not in TAGGABLE_TYPES and tag_key is None:
         return
     tags = props.get(tag_key) if tag_key else None

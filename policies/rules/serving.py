@@ -69,21 +69,28 @@ ROLLBACK = Rule(
 # --- autoscaling bounds --------------------------------------------------------------------------
 
 
-def _app_autoscaling(props: Mapping[str, Any]) -> tuple[Any, Any]:
+Bounds = tuple[Any, Any] | None
+"""(min, max) replicas, or None when the resource does not scale a serving endpoint."""
+
+
+def _app_autoscaling(props: Mapping[str, Any]) -> Bounds:
+    # Application Auto Scaling also scales ECS, DynamoDB...: only SageMaker variants are serving.
+    if props.get("serviceNamespace") != "sagemaker":
+        return None
     return props.get("minCapacity"), props.get("maxCapacity")
 
 
-def _cloud_run(props: Mapping[str, Any]) -> tuple[Any, Any]:
+def _cloud_run(props: Mapping[str, Any]) -> Bounds:
     scaling = get(props, "template", "scaling")
     return get(scaling, "minInstanceCount"), get(scaling, "maxInstanceCount")
 
 
-def _azure_online_deployment(props: Mapping[str, Any]) -> tuple[Any, Any]:
+def _azure_online_deployment(props: Mapping[str, Any]) -> Bounds:
     scale = get(props, "onlineDeploymentProperties", "scaleSettings")
     return get(scale, "minInstances"), get(scale, "maxInstances")
 
 
-SCALING_TYPES: Mapping[str, Callable[[Mapping[str, Any]], tuple[Any, Any]]] = {
+SCALING_TYPES: Mapping[str, Callable[[Mapping[str, Any]], Bounds]] = {
     "aws:appautoscaling/target:Target": _app_autoscaling,
     "gcp:cloudrunv2/service:Service": _cloud_run,
     "azure-native:machinelearningservices:OnlineDeployment": _azure_online_deployment,
@@ -92,9 +99,10 @@ SCALING_TYPES: Mapping[str, Callable[[Mapping[str, Any]], tuple[Any, Any]]] = {
 
 def _validate_bounds(args: ResourceValidationArgs, report: ReportViolation) -> None:
     extract = SCALING_TYPES.get(args.resource_type)
-    if extract is None:
+    bounds = extract(args.props) if extract else None
+    if bounds is None:
         return
-    low, high = (number(v) for v in extract(args.props))
+    low, high = (number(v) for v in bounds)
     config = args.get_config()
     floor, ceiling = float(config.get("minCapacity", 1)), float(config.get("maxCapacity", 20))
     if low is None or high is None:

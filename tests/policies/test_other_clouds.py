@@ -177,3 +177,16 @@ def test_key_rotation_on_gcp_and_azure() -> None:
     assert run(azure_key) == set()
     azure_key.inputs["properties"] = {}
     assert run(azure_key) == {("mlops-kms-rotation", "cmk")}
+
+
+def test_gke_cluster_resource_labels_and_private_nodes() -> None:
+    cluster = res(
+        "training",
+        "gcp:container/cluster:Cluster",
+        {"resourceLabels": labels(), "privateClusterConfig": {"enablePrivateNodes": True}},
+    )
+    assert run(cluster) == set()
+    cluster.inputs["privateClusterConfig"] = {}
+    assert run(cluster) == {("mlops-network-isolation", "training")}
+    cluster.inputs["resourceLabels"] = {}
+    assert ("mlops-lineage-tags", "training") in run(cluster)

@@ -165,7 +165,7 @@ MUTATIONS: list[Mutation] = [
         "mlops-approval-gate",
         "self-approval-by-owner",
         _endpoint_tag("mlops:approved-by", baseline.OWNER),
-        "the owner cannot approve their own model",
+        "does not count, by 'ml-platform@example.com': the owner cannot approve their own model",
         config={"approvals": APPROVAL_BY_OWNER, "approvers": [*baseline.APPROVERS, baseline.OWNER]},
     ),
     Mutation(
@@ -443,6 +443,18 @@ def test_dvc_policy_prefix_wildcard_resource_is_fine_but_allowed_actions_exempt(
     assert fired(run(rec)) == {"mlops-iam-no-wildcard-actions"}
     exempt = {"mlops-iam-no-wildcard-actions": {"allowedActions": ["s3:Get*"]}}
     assert fired(run(rec, overrides=exempt)) == set()
+
+
+def test_one_valid_approval_is_enough() -> None:
+    approvals = [*baseline.APPROVALS, *APPROVAL_BY_OWNER, *APPROVAL_BY_STRANGER]
+    assert fired(run(baseline.aws_platform(), approvals=approvals)) == set()
+
+
+def test_autoscaling_of_other_services_is_not_serving() -> None:
+    rec = baseline.aws_platform()
+    rec.set("serving-scaling", "serviceNamespace", "ecs")
+    rec.set("serving-scaling", "maxCapacity", 500)
+    assert fired(run(rec)) == set()
 
 
 def test_deny_statements_with_wildcards_are_fine() -> None:
