@@ -176,9 +176,9 @@ def parse_document(value: Any) -> Mapping[str, Any] | None:
 # --- tags and environments -----------------------------------------------------------------------
 
 
-#: Where resources keep their tags: AWS and Azure ``tags``, GCP ``labels`` (GKE clusters:
-#: ``resourceLabels``).
-TAG_KEYS: tuple[str, ...] = ("tags", "labels", "resourceLabels")
+#: Where resources keep their tags: AWS and Azure ``tags``, GCP ``labels`` (GKE clusters
+#: ``resourceLabels``, monitoring policies and channels ``userLabels``).
+TAG_KEYS: tuple[str, ...] = ("tags", "labels", "resourceLabels", "userLabels")
 
 
 def tags_of(props: Mapping[str, Any]) -> Mapping[str, Any]:
