@@ -23,27 +23,23 @@ class Routing:
     enabled_key: str | None = None
 
 
+_SNS = Routing(
+    "alarmActions", ("aws:sns/topic:Topic",), ("arn", "id"), enabled_key="actionsEnabled"
+)
+_ACTION_GROUP = Routing(
+    "actions",
+    # azure-native v3 registers monitor:*; insights:* are the older tokens of the same resources.
+    ("azure-native:monitor:ActionGroup", "azure-native:insights:ActionGroup"),
+    ("id",),
+    action_field="actionGroupId",
+    enabled_key="enabled",
+)
+
 ROUTING: Mapping[str, Routing] = {
-    "aws:cloudwatch/metricAlarm:MetricAlarm": Routing(
-        "alarmActions", ("aws:sns/topic:Topic",), ("arn", "id"), enabled_key="actionsEnabled"
-    ),
-    "aws:cloudwatch/compositeAlarm:CompositeAlarm": Routing(
-        "alarmActions", ("aws:sns/topic:Topic",), ("arn", "id"), enabled_key="actionsEnabled"
-    ),
-    "azure-native:insights:MetricAlert": Routing(
-        "actions",
-        ("azure-native:insights:ActionGroup", "azure-native:monitor:ActionGroup"),
-        ("id",),
-        action_field="actionGroupId",
-        enabled_key="enabled",
-    ),
-    "azure-native:monitor:MetricAlert": Routing(
-        "actions",
-        ("azure-native:insights:ActionGroup", "azure-native:monitor:ActionGroup"),
-        ("id",),
-        action_field="actionGroupId",
-        enabled_key="enabled",
-    ),
+    "aws:cloudwatch/metricAlarm:MetricAlarm": _SNS,
+    "aws:cloudwatch/compositeAlarm:CompositeAlarm": _SNS,
+    "azure-native:monitor:MetricAlert": _ACTION_GROUP,
+    "azure-native:insights:MetricAlert": _ACTION_GROUP,
     "gcp:monitoring/alertPolicy:AlertPolicy": Routing(
         "notificationChannels",
         ("gcp:monitoring/notificationChannel:NotificationChannel",),

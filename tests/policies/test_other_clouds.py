@@ -190,3 +190,14 @@ def test_gke_cluster_resource_labels_and_private_nodes() -> None:
     assert run(cluster) == {("mlops-network-isolation", "training")}
     cluster.inputs["resourceLabels"] = {}
     assert ("mlops-lineage-tags", "training") in run(cluster)
+
+
+def test_azure_metric_alert_needs_an_action_group_in_the_stack() -> None:
+    group = res("oncall", "azure-native:monitor:ActionGroup", {"tags": lineage_tags("prod")})
+    alert = res(
+        "latency",
+        "azure-native:monitor:MetricAlert",
+        {"actions": [{"actionGroupId": group.outputs["id"]}], "enabled": True},
+    )
+    assert run(group, alert) == set()
+    assert run(alert) == {("mlops-alarms-routed", "latency")}
