@@ -1,40 +1,228 @@
-"""``mlops-iac plan``: run a stack's program offline and show what it would create."""
+"""``mlops-iac plan``: check a stack offline — no cloud, no credentials, no Pulumi CLI.
+
+Runs the program (this repository's root program or any team program directory) with a stack's
+config under the recording mock engine, evaluates the governance policy pack the way
+``pulumi preview --policy-pack policies`` would, and prints the resource tree per component, the
+violations by level with their remediation, the stack's worst-case GPU $/h and a verdict.
+
+Exit codes: 0 no mandatory violation, 1 at least one, 2 bad input (unknown stack, invalid stack
+file, a program that fails). This is the one CLI module that imports ``policies``.
+"""
 
 from __future__ import annotations
 
 import argparse
-import sys
+import json
+import os
 from collections import Counter
+from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
-from components.testing.engine import ProgramError, RecordedResource, Recording, run_project
+from rich.console import Console
+from rich.markup import escape
+from rich.table import Table
+
+from components import gpu
+from components.spec import ROOT, SpecError, parse_spec
+from components.testing.engine import (
+    ProgramError,
+    Project,
+    RecordedResource,
+    Recording,
+    run_project,
+)
+from policies import packs, report
+from policies.offline import ResultSet
 
 STACK_TYPE = "pulumi:pulumi:Stack"
+NODE_TYPE_PRICES = {o.node_type: o.usd_per_node_hour for o in gpu.CATALOGUE.values()}
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     """Add the ``plan`` subcommand."""
     parser = subparsers.add_parser(
         "plan",
-        help="run a stack offline (no cloud, no Pulumi CLI) and show its resources",
-        description="Run the program with a stack's config under the offline engine and print "
-        "the resources it would create, grouped by component.",
+        help="check a stack offline against the governance policy pack",
+        description=__doc__.split("\n\n")[1],
     )
     parser.add_argument("--stack", required=True, help="stack name (stacks/Pulumi.<stack>.yaml)")
-    parser.add_argument("--project", default=".", type=Path, help="program directory (default .)")
-    parser.add_argument("--config-file", type=Path, help="read the stack config from this file")
+    parser.add_argument(
+        "--project", default=Path("."), type=Path, help="program directory (default: .)"
+    )
+    parser.add_argument(
+        "--config-file", type=Path, help="read the stack config from this file instead"
+    )
+    parser.add_argument("--json", type=Path, metavar="FILE", help="write the JSON report here")
+    parser.add_argument("--sarif", type=Path, metavar="FILE", help="write SARIF 2.1.0 here")
+    parser.add_argument(
+        "--write-policy-config",
+        type=Path,
+        metavar="FILE",
+        help="write the pack config for `pulumi preview --policy-pack-config FILE`",
+    )
+    parser.add_argument(
+        "--quiet", action="store_true", help="no progress and no resource tree (CI logs)"
+    )
+    parser.add_argument("--no-color", action="store_true", help="plain text output")
     parser.set_defaults(func=run)
 
 
-def run(args: argparse.Namespace) -> int:
-    """Plan the stack; 0 on success, 2 on bad input."""
+@dataclass(frozen=True)
+class PlanResult:
+    """Everything one plan produced."""
+
+    recording: Recording
+    results: ResultSet
+    environment: str
+    gpu_usd_per_hour: float
+    unpriced_pools: tuple[str, ...]
+    pack_config: dict[str, dict[str, Any]]
+
+
+def pack_config_for(stack: str, config: Mapping[str, Any]) -> tuple[str, dict]:
+    """The environment and policy pack config of a stack, from its ``mlops:platform`` spec.
+
+    A team program without a platform spec gets the environment from the stack name (else the
+    pack reads it from the resources' ``mlops:environment`` tags, else prod) and no approvals.
+    Raises ``SpecError`` for an invalid spec.
+    """
+    raw = config.get(ROOT)
+    if raw is None:
+        environment = packs.environment_from_stack(stack) or ""
+        return environment, packs.pack_config(
+            environment or "prod", node_type_prices=NODE_TYPE_PRICES
+        )
+    spec = parse_spec(raw)
+    governance = spec.governance
+    approvals = [a.model_dump(by_alias=True) for a in governance.approvals]
+    return spec.environment, packs.pack_config(
+        spec.environment,
+        owner=spec.owner,
+        approvers=governance.approvers,
+        approvals=approvals,
+        gpu_budget=governance.gpu_budget_usd_per_hour,
+        node_type_prices=NODE_TYPE_PRICES,
+        enforcement=spec.enforcement,
+    )
+
+
+def plan(
+    project_dir: Path, stack: str, config_file: Path | None = None, console: Console | None = None
+) -> PlanResult:
+    """Run the program offline and evaluate the pack. Raises ProgramError or SpecError."""
+    project = Project.load(project_dir)
+    config = project.read_config(stack, config_file)
+    environment, document = pack_config_for(stack, config)
+    status = console.status("Running the program offline…") if console else None
+    if status:
+        status.start()
     try:
-        recording = run_project(args.project, args.stack, config_file=args.config_file)
-    except ProgramError as exc:
-        print(f"mlops-iac plan: {exc}", file=sys.stderr)
+        recording = run_project(project_dir, stack, config_file=config_file)
+        if status:
+            status.update(f"Evaluating the policy pack over {len(recording)} resources…")
+        results = packs.evaluate(recording, document, environment=environment or None)
+    finally:
+        if status:
+            status.stop()
+    spend = packs.gpu_spend(recording, NODE_TYPE_PRICES)
+    return PlanResult(
+        recording=recording,
+        results=results,
+        environment=environment or packs.environment_of(recording.resources) or "prod",
+        gpu_usd_per_hour=spend.usd_per_hour,
+        unpriced_pools=tuple(spend.unpriced),
+        pack_config=document,
+    )
+
+
+def evaluate_policies(recording: Recording) -> ResultSet:
+    """Evaluate the pack over a recording with its own environment (used by benchmarks)."""
+    return packs.evaluate(recording, packs.pack_config("dev", node_type_prices=NODE_TYPE_PRICES))
+
+
+def run(args: argparse.Namespace) -> int:
+    """The ``plan`` command."""
+    out = Console(no_color=args.no_color, highlight=False, soft_wrap=True)
+    err = Console(stderr=True, no_color=args.no_color, highlight=False, soft_wrap=True)
+    try:
+        result = plan(args.project, args.stack, args.config_file, None if args.quiet else err)
+    except SpecError as exc:
+        for line in exc.lines:
+            err.print(f"mlops-iac plan: {escape(line)}")
         return 2
-    print(render_tree(recording))
-    return 0
+    except ProgramError as exc:
+        err.print(f"mlops-iac plan: {escape(str(exc))}")
+        return 2
+
+    if not args.quiet:
+        out.print(render_tree(result.recording))
+        out.print()
+    _print_violations(out, result.results)
+    _print_gpu(out, result)
+    _write_reports(args, result)
+    verdict = _verdict(result.results)
+    out.print(verdict, style="bold red" if result.results.mandatory else "bold green")
+    return 1 if result.results.mandatory else 0
+
+
+def _write_reports(args: argparse.Namespace, result: PlanResult) -> None:
+    stack = args.stack
+    if args.json:
+        document = report.to_json(
+            result.results,
+            stack=stack,
+            project=result.recording.project,
+            environment=result.environment,
+            recording=result.recording,
+        )
+        document["maxGpuUsdPerHour"] = result.gpu_usd_per_hour
+        document["exports"] = result.recording.exports
+        _write(args.json, document)
+    if args.sarif:
+        source = args.config_file or Project.load(args.project).stack_file(stack)
+        artifact = os.path.relpath(source.resolve(), Path.cwd()).replace(os.sep, "/")
+        _write(args.sarif, report.to_sarif(result.results, stack=stack, artifact_uri=artifact))
+    if args.write_policy_config:
+        _write(args.write_policy_config, result.pack_config)
+
+
+def _write(path: Path, document: Mapping[str, Any]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(document, indent=2, sort_keys=True, default=str) + "\n")
+
+
+def _verdict(results: ResultSet) -> str:
+    mandatory, advisory = len(results.mandatory), len(results.advisory)
+    if mandatory:
+        return (
+            f"FAIL: {mandatory} mandatory and {advisory} advisory violation(s) "
+            f"over {results.resource_count} resources"
+        )
+    return f"PASS: no mandatory violation, {advisory} advisory, {results.resource_count} resources"
+
+
+def _print_violations(console: Console, results: ResultSet) -> None:
+    for level, violations in (("mandatory", results.mandatory), ("advisory", results.advisory)):
+        if not violations:
+            continue
+        table = Table(title=f"{level} violations ({len(violations)})", title_justify="left")
+        table.add_column("policy", no_wrap=True)
+        table.add_column("resource")
+        table.add_column("problem")
+        table.add_column("remediation")
+        for v in sorted(violations, key=lambda v: (v.policy, v.resource_name)):
+            resource = f"{v.resource_name} ({v.resource_type})" if v.urn else "(stack)"
+            table.add_row(v.policy, escape(resource), escape(v.message), escape(v.remediation))
+        console.print(table)
+
+
+def _print_gpu(console: Console, result: PlanResult) -> None:
+    line = f"Max GPU spend: ${result.gpu_usd_per_hour:,.2f}/h with every GPU pool at max size"
+    if result.unpriced_pools:
+        line += f" (unpriced pools: {', '.join(result.unpriced_pools)})"
+    console.print(escape(line))
 
 
 def render_tree(recording: Recording) -> str:
@@ -43,7 +231,7 @@ def render_tree(recording: Recording) -> str:
     roots = [r for r in recording if r.parent and r.parent.split("::")[2] == STACK_TYPE]
     for root in sorted(roots, key=lambda r: (r.custom, r.name)):
         lines.extend(_subtree(recording, root, 1))
-    return "\n".join(lines)
+    return escape("\n".join(lines))
 
 
 def _subtree(recording: Recording, node: RecordedResource, depth: int) -> list[str]:
@@ -53,8 +241,8 @@ def _subtree(recording: Recording, node: RecordedResource, depth: int) -> list[s
     children = recording.children(node)
     counts = Counter(c.type for c in children if c.custom)
     lines = [f"{pad}{node.type} {node.name} ({len(recording.descendants(node))} resources)"]
-    for comp in sorted((c for c in children if not c.custom), key=lambda c: c.name):
-        lines.extend(_subtree(recording, comp, depth + 1))
+    for component in sorted((c for c in children if not c.custom), key=lambda c: c.name):
+        lines.extend(_subtree(recording, component, depth + 1))
     for type_token, count in sorted(counts.items()):
         lines.append(f"{pad}  {count} × {type_token}")
     return lines

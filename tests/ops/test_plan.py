@@ -1,0 +1,123 @@
+from __future__ import annotations
+
+import json
+
+import pytest
+import yaml
+
+from components.cli import main
+from tests.conftest import REPO, stack_config
+
+
+def write_stack(tmp_path, stack: str, mutate) -> str:
+    config = stack_config(stack)
+    mutate(config["mlops:platform"])
+    path = tmp_path / f"Pulumi.{stack}-variant.yaml"
+    path.write_text(yaml.safe_dump({"config": config}, sort_keys=False))
+    return str(path)
+
+
+def plan(*args: str) -> int:
+    return main(["plan", "--project", str(REPO), "--no-color", *args])
+
+
+@pytest.mark.parametrize("stack", ["aws-dev", "aws-prod"])
+def test_reference_stacks_pass(stack, capsys, tmp_path):
+    report, sarif = tmp_path / "plan.json", tmp_path / "plan.sarif"
+    assert plan("--stack", stack, "--json", str(report), "--sarif", str(sarif)) == 0
+    out = capsys.readouterr().out
+    assert f"Stack mlops-platform/{stack}:" in out
+    assert "mlops:aws:ArtifactStore mlops-artifacts" in out
+    assert "PASS: no mandatory violation" in out
+    document = json.loads(report.read_text())
+    assert document["passed"] is True and document["stack"] == stack
+    assert {r["type"] for r in document["resources"]} >= {"aws:s3/bucket:Bucket"}
+    assert all({"urn", "type", "name", "parent", "inputs"} <= set(r) for r in document["resources"])
+    log = json.loads(sarif.read_text())
+    assert log["version"] == "2.1.0"
+    assert {r["id"] for r in log["runs"][0]["tool"]["driver"]["rules"]} >= {
+        "mlops-storage-encrypted-cmk",
+        "mlops-approval-gate",
+    }
+
+
+def _no_cmk_mandatory(platform):
+    platform["artifacts"]["customerManagedKey"] = False
+    platform["governance"]["enforcement"] = "mandatory"
+
+
+def _unapproved(platform):
+    platform["governance"]["approvals"] = [
+        a for a in platform["governance"]["approvals"] if a["version"] != "7"
+    ]
+
+
+def _self_approved(platform):
+    for approval in platform["governance"]["approvals"]:
+        approval["approvedBy"] = platform["owner"]
+    platform["governance"]["approvers"].append(platform["owner"])
+
+
+@pytest.mark.parametrize(
+    ("stack", "mutate", "rule"),
+    [
+        ("aws-dev", _no_cmk_mandatory, "mlops-storage-encrypted-cmk"),
+    ],
+)
+def test_insecure_variants_fail_naming_the_rule(stack, mutate, rule, tmp_path, capsys):
+    config_file = write_stack(tmp_path, stack, mutate)
+    sarif = tmp_path / "out.sarif"
+    assert plan("--stack", stack, "--config-file", config_file, "--sarif", str(sarif)) == 1
+    out = capsys.readouterr().out
+    assert rule in out and "FAIL:" in out
+    results = json.loads(sarif.read_text())["runs"][0]["results"]
+    assert any(r["ruleId"] == rule and r["level"] == "error" for r in results)
+    location = results[0]["locations"][0]["physicalLocation"]["artifactLocation"]["uri"]
+    assert location.endswith(f"Pulumi.{stack}-variant.yaml")
+
+
+def test_dev_violations_are_advisory(tmp_path, capsys):
+    config_file = write_stack(
+        tmp_path, "aws-dev", lambda p: p["artifacts"].update(customerManagedKey=False)
+    )
+    assert plan("--stack", "aws-dev", "--config-file", config_file) == 0
+    out = capsys.readouterr().out
+    assert "advisory violations" in out and "mlops-storage-encrypted-cmk" in out
+
+
+def test_malformed_stack_file_exits_2_with_the_key_path(tmp_path, capsys):
+    config_file = write_stack(tmp_path, "aws-prod", lambda p: p["training"].update(maxNodes=-3))
+    assert plan("--stack", "aws-prod", "--config-file", config_file) == 2
+    err = capsys.readouterr().err
+    assert "mlops:platform.training.maxNodes: Input should be greater than or equal to 0" in err
+    assert "Traceback" not in err
+
+
+def test_unknown_stack_exits_2(capsys):
+    assert plan("--stack", "nope") == 2
+    err = capsys.readouterr().err
+    assert "no stack file" in err and "known stacks: aws-dev, aws-prod" in err
+
+
+def test_quiet_prints_only_findings_and_verdict(capsys):
+    assert plan("--stack", "aws-dev", "--quiet") == 0
+    out = capsys.readouterr().out
+    assert "Stack mlops-platform" not in out
+    assert out.strip().splitlines()[-1].startswith("PASS:")
+
+
+def test_policy_config_for_the_real_engine(tmp_path):
+    target = tmp_path / "policy-config.json"
+    assert plan("--stack", "aws-prod", "--quiet", "--write-policy-config", str(target)) == 0
+    document = json.loads(target.read_text())
+    gate = document["mlops-approval-gate"]
+    assert gate["enforcementLevel"] == "mandatory"
+    assert gate["owner"] == "ml-platform@example.com"
+    assert {
+        "model": "fraud-detector",
+        "version": "7",
+        "approvedBy": "jane@example.com",
+        "ticket": "CHG-1234",
+        "approvedAt": "2026-11-20",
+    } in gate["approvals"]
+    assert document["mlops-gpu-budget"]["nodeTypePrices"]["g5.xlarge"] == pytest.approx(1.006)
