@@ -383,14 +383,26 @@ def _platform_rules(raw: Mapping[str, Any]) -> list[tuple[str, str]]:
         checks = [
             (not raw.get("owner"), "owner", "required in prod"),
             (not _get(raw, "monitoring.alertEmails"), "monitoring.alertEmails", "prod needs one"),
-            (_get(raw, "artifacts.forceDestroy") is True, "artifacts.forceDestroy", "refused in prod"),
+            (
+                _get(raw, "artifacts.forceDestroy") is True,
+                "artifacts.forceDestroy",
+                "refused in prod",
+            ),
             (
                 _get(raw, "artifacts.customerManagedKey") is False,
                 "artifacts.customerManagedKey",
                 "prod storage must be encrypted with a customer-managed key",
             ),
-            (_get(raw, "training.publicEndpoint") is True, "training.publicEndpoint", "refused in prod"),
-            (_get(raw, "serving.publicEndpoint") is True, "serving.publicEndpoint", "refused in prod"),
+            (
+                _get(raw, "training.publicEndpoint") is True,
+                "training.publicEndpoint",
+                "refused in prod",
+            ),
+            (
+                _get(raw, "serving.publicEndpoint") is True,
+                "serving.publicEndpoint",
+                "refused in prod",
+            ),
         ]
         problems.extend((path, message) for failed, path, message in checks if failed)
     return problems
@@ -420,9 +432,7 @@ def _model_at(loc: tuple[Any, ...]) -> type[BaseModel] | None:
         ]
         if not candidates:
             list_args = getattr(field.annotation, "__args__", ())
-            candidates = [
-                a for a in list_args if isinstance(a, type) and issubclass(a, BaseModel)
-            ]
+            candidates = [a for a in list_args if isinstance(a, type) and issubclass(a, BaseModel)]
         if not candidates:
             return None
         model = candidates[0]

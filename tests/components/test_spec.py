@@ -8,9 +8,7 @@ from components.spec import PlatformSpec, SpecError, parse_spec
 from tests.conftest import platform_raw
 
 
-@pytest.mark.parametrize(
-    "stack", ["aws-dev", "aws-prod"]
-)
+@pytest.mark.parametrize("stack", ["aws-dev", "aws-prod"])
 def test_reference_stacks_load(stack):
     spec = parse_spec(platform_raw(stack))
     assert isinstance(spec, PlatformSpec)
@@ -83,13 +81,23 @@ BAD_FILES = [
     ("aws-dev", "monitoring.drift", "monthly", "monitoring.drift", "hourly"),
     ("aws-dev", "azure", {"tenantId": "x"}, "azure", "only valid when cloud is azure"),
     ("aws-dev", "governance.gpuBudgetUsdPerHour", 0, "governance.gpuBudgetUsdPerHour", "greater"),
-    ("aws-dev", "governance.approvals", [{"model": "m1"}], "governance.approvals[0].version",
-     "required key is missing"),
+    (
+        "aws-dev",
+        "governance.approvals",
+        [{"model": "m1"}],
+        "governance.approvals[0].version",
+        "required key is missing",
+    ),
     ("aws-prod", "owner", None, "owner", "required in prod"),
     ("aws-prod", "monitoring.alertEmails", [], "monitoring.alertEmails", "prod needs one"),
     ("aws-prod", "artifacts.forceDestroy", True, "artifacts.forceDestroy", "refused in prod"),
-    ("aws-prod", "artifacts.customerManagedKey", False, "artifacts.customerManagedKey",
-     "customer-managed key"),
+    (
+        "aws-prod",
+        "artifacts.customerManagedKey",
+        False,
+        "artifacts.customerManagedKey",
+        "customer-managed key",
+    ),
     ("aws-prod", "serving.publicEndpoint", True, "serving.publicEndpoint", "refused in prod"),
     ("aws-prod", "training.publicEndpoint", True, "training.publicEndpoint", "refused in prod"),
     ("aws-prod", "aws.vpcId", "vpc-0abc", "aws.subnetIds", "together"),
@@ -110,7 +118,9 @@ def test_bad_file_names_the_key(stack, path, value, where, fragment):
     paths = [p for p, _ in excinfo.value.problems]
     assert f"mlops:platform.{where}" in paths, excinfo.value.lines
     if fragment:
-        line = next(line for line in excinfo.value.lines if line.startswith(f"mlops:platform.{where}:"))
+        line = next(
+            line for line in excinfo.value.lines if line.startswith(f"mlops:platform.{where}:")
+        )
         assert fragment in line
 
 
@@ -140,13 +150,28 @@ def test_not_a_mapping():
 
 _json = st.recursive(
     st.none() | st.booleans() | st.integers(-5, 500) | st.text(max_size=12),
-    lambda children: st.lists(children, max_size=3)
-    | st.dictionaries(st.text(max_size=12), children, max_size=4),
+    lambda children: (
+        st.lists(children, max_size=3) | st.dictionaries(st.text(max_size=12), children, max_size=4)
+    ),
     max_leaves=12,
 )
 _keys = st.sampled_from(
-    ["cloud", "environment", "project", "owner", "lineage", "training", "serving", "monitoring",
-     "governance", "artifacts", "aws", "azure", "gcp", "costCenter"]
+    [
+        "cloud",
+        "environment",
+        "project",
+        "owner",
+        "lineage",
+        "training",
+        "serving",
+        "monitoring",
+        "governance",
+        "artifacts",
+        "aws",
+        "azure",
+        "gcp",
+        "costCenter",
+    ]
 )
 
 
@@ -162,9 +187,17 @@ def test_generated_files_fail_only_with_spec_errors(raw):
 @settings(max_examples=100, deadline=None)
 @given(
     path=st.sampled_from(
-        ["training.maxNodes", "training.gpu", "serving.replicas.max", "serving.model.version",
-         "monitoring.latencyP99Ms", "governance.approvers", "artifacts.replicaRegion",
-         "serving.rollout", "lineage.datasetVersion"]
+        [
+            "training.maxNodes",
+            "training.gpu",
+            "serving.replicas.max",
+            "serving.model.version",
+            "monitoring.latencyP99Ms",
+            "governance.approvers",
+            "artifacts.replicaRegion",
+            "serving.rollout",
+            "lineage.datasetVersion",
+        ]
     ),
     value=_json,
 )
