@@ -56,6 +56,9 @@ def command(name: str) -> Callable[[Callable[[argparse.Namespace], int]], Callab
             except OpsError as exc:
                 error_line(name, str(exc))
                 return exc.code
+            except OSError as exc:  # disk full, permissions…: the files were left as they were
+                error_line(name, str(exc))
+                return EXIT_FAILED
             except Exception as exc:
                 # botocore is imported lazily: only AWS-facing commands pay for it.
                 if type(exc).__module__.startswith("botocore"):

@@ -132,7 +132,9 @@ def run(args: argparse.Namespace) -> int:
         keys = ["config", ROOT, "governance"]
 
         def splice(text: str, root: Any) -> str:
-            return stackfile.append_to_sequence(text, root, keys, "approvals", rendered)
+            return stackfile.append_to_sequence(
+                text, root, keys, "approvals", rendered, after="approvers"
+            )
 
         def change(platform: dict[str, Any]) -> None:
             platform.setdefault("governance", {}).setdefault("approvals", []).append(entry)

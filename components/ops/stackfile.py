@@ -268,12 +268,19 @@ def _block_key_col(mapping: MappingNode) -> int:
 
 
 def append_to_sequence(
-    text: str, root: Node, mapping_keys: list[str], key: str, item: list[tuple[str, str]]
+    text: str,
+    root: Node,
+    mapping_keys: list[str],
+    key: str,
+    item: list[tuple[str, str]],
+    *,
+    after: str | None = None,
 ) -> str:
     """Append the mapping ``item`` to the sequence at ``mapping_keys + [key]``, creating it.
 
     ``item`` is (key, rendered scalar) pairs. The new item copies the layout of the sequence's
-    existing items (or of a sibling sequence when it has to create the key).
+    existing items (or of a sibling sequence when it has to create the key). A new key goes right
+    after the sibling ``after`` when present, else at the end of the mapping.
     """
     parent = _walk(root, mapping_keys)
     if not isinstance(parent, MappingNode):
@@ -297,12 +304,13 @@ def append_to_sequence(
         return _insert_lines(text, _end(seq), _block_item(item, dash_col, key_col))
     if pair is not None:
         raise OpsError(f"cannot edit: {key} is not a list", EXIT_FAILED)
-    # The key is missing: add it at the end of the parent mapping.
+    # The key is missing: add it to the parent mapping.
+    anchor = _get(parent, after) if after else None
     if parent.flow_style:
         if not parent.value:
             at = parent.start_mark.index + 1  # just inside "{"
             return text[:at] + f"{key}: [{_flow_mapping(item)}]" + text[at:]
-        at = _end(parent.value[-1][1])
+        at = _end(anchor[1] if anchor else parent.value[-1][1])
         return text[:at] + f", {key}: [{_flow_mapping(item)}]" + text[at:]
     key_col = _block_key_col(parent)
     dash_col = key_col + 2
@@ -311,7 +319,7 @@ def append_to_sequence(
             dash_col = sibling.start_mark.column
             break
     lines = [" " * key_col + f"{key}:", *_block_item(item, dash_col, dash_col + 2)]
-    return _insert_lines(text, _end(parent), lines)
+    return _insert_lines(text, _end(anchor[1]) if anchor else _end(parent), lines)
 
 
 def set_scalar(

@@ -185,10 +185,10 @@ def endpoint_checks(
         described = sagemaker.describe_endpoint(EndpointName=endpoint)
     except ClientError as exc:
         detail = _error(exc)
-        return [
-            Check("endpoint-in-service", endpoint, False, detail),
-            Check("endpoint-approved-version", endpoint, False, detail),
-        ]
+        names = ["endpoint-in-service", "endpoint-approved-version"]
+        if deployed_config is not None:
+            names.append("endpoint-config")
+        return [Check(name, endpoint, False, detail) for name in names]
     status = described.get("EndpointStatus", "?")
     checks = [Check("endpoint-in-service", endpoint, status == "InService", f"status {status}")]
     config = described.get("EndpointConfigName", "")
@@ -319,7 +319,7 @@ def _print_table(checks: list[Check], stack: str) -> None:
     summary = f"{len(checks)} checks, {len(failed)} failed"
     if failed:
         summary += ": " + ", ".join(sorted({c.check for c in failed}))
-    console.print(summary, highlight=False)
+    console.print(summary, highlight=False, soft_wrap=True)
 
 
 @command(NAME)
@@ -331,8 +331,10 @@ def run(args: argparse.Namespace) -> int:
     outputs = load_outputs(args.outputs)
     region = args.region or sf.aws_region
 
+    shared = aws.session(args.profile)
+
     def client(service: str, client_region: str | None) -> Any:
-        return aws.client(service, region=client_region, profile=args.profile)
+        return aws.client(service, region=client_region, profile=args.profile, shared=shared)
 
     from rich.console import Console
 
