@@ -32,10 +32,18 @@ def error_line(command: str, message: str) -> None:
 
 def _aws_error_message(exc: Exception) -> tuple[str, int]:
     """One line and an exit code for a botocore failure."""
-    from botocore.exceptions import ClientError, NoCredentialsError, NoRegionError
+    from botocore.exceptions import (
+        ClientError,
+        NoCredentialsError,
+        NoRegionError,
+        ParamValidationError,
+        ProfileNotFound,
+    )
 
-    if isinstance(exc, NoCredentialsError | NoRegionError):
+    if isinstance(exc, NoCredentialsError | NoRegionError | ProfileNotFound):
         return f"{exc} (configure AWS credentials/region, e.g. AWS_PROFILE)", EXIT_BAD_INPUT
+    if isinstance(exc, ParamValidationError):
+        return f"invalid AWS request: {exc}", EXIT_BAD_INPUT
     if isinstance(exc, ClientError):
         err = exc.response.get("Error", {})
         return (

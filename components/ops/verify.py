@@ -87,6 +87,14 @@ def _guard(name: str, resource: str, probe: Callable[[], tuple[bool, str]]) -> C
     return Check(name, resource, passed, detail)
 
 
+def short(name: str) -> str:
+    """The readable tail of an ARN (``key/1234…``, a topic name); other names as they are."""
+    if not name.startswith("arn:"):
+        return name
+    tail = name.split(":", 5)[-1]
+    return tail if tail.startswith("key/") else tail.rsplit(":", 1)[-1]
+
+
 def _as_list(value: Any) -> list[Any]:
     if value is None:
         return []
@@ -142,8 +150,8 @@ def bucket_checks(s3: Any, kms: Any, bucket: str, kms_key: str) -> list[Check]:
             if not key:
                 return False, "SSE-KMS with the AWS-managed key, not the stack's key"
             if not _same_key(key, kms_key, kms):
-                return False, f"SSE-KMS with {key}, not the stack's key {kms_key}"
-            return True, f"SSE-KMS with {kms_key}"
+                return False, f"SSE-KMS with {short(key)}, not the stack's key {short(kms_key)}"
+            return True, f"SSE-KMS with the stack's key ({short(kms_key)})"
         return False, "no default encryption rule"
 
     def public_access() -> tuple[bool, str]:
@@ -257,7 +265,7 @@ def alarm_checks(cloudwatch: Any, names: list[str]) -> list[Check]:
         elif not alarm.get("AlarmActions"):
             checks.append(Check("alarm-actions", name, False, "no alarm actions"))
         else:
-            targets = ", ".join(alarm["AlarmActions"])
+            targets = ", ".join(short(action) for action in alarm["AlarmActions"])
             checks.append(Check("alarm-actions", name, True, f"notifies {targets}"))
     return checks
 
@@ -265,7 +273,9 @@ def alarm_checks(cloudwatch: Any, names: list[str]) -> list[Check]:
 def topic_check(sns: Any, name: str, arn: str) -> Check:
     def encrypted() -> tuple[bool, str]:
         key = sns.get_topic_attributes(TopicArn=arn)["Attributes"].get("KmsMasterKeyId")
-        return bool(key), f"encrypted with {key}" if key else "not encrypted (no KmsMasterKeyId)"
+        return bool(
+            key
+        ), f"encrypted with {short(key)}" if key else "not encrypted (no KmsMasterKeyId)"
 
     return _guard(name, arn, encrypted)
 
@@ -312,8 +322,10 @@ def _print_table(checks: list[Check], stack: str) -> None:
     table.add_column("detail", overflow="fold")
     for c in checks:
         result = "[green]PASS[/green]" if c.passed else "[bold red]FAIL[/bold red]"
-        table.add_row(c.check, c.resource, result, c.detail)
+        table.add_row(c.check, short(c.resource), result, c.detail)
     console = Console(file=sys.stdout)
+    if not console.is_terminal:
+        console.width = max(console.width, 120)  # CI logs: no need to wrap at 80
     console.print(table)
     failed = [c for c in checks if not c.passed]
     summary = f"{len(checks)} checks, {len(failed)} failed"
