@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import contextlib
 import copy
-import json
 import os
 import re
 import stat
@@ -151,6 +150,7 @@ def write_atomic(path: Path, data: bytes, *, expected: bytes | None = None) -> N
     With ``expected``, refuse (``OpsError``, exit 1) when the file changed on disk since it was
     read, so two concurrent edits cannot silently drop one another.
     """
+    path = path.resolve()  # a symlinked stack file stays a symlink; its target is replaced
     fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     tmp = Path(tmp_name)
     try:
@@ -188,8 +188,24 @@ def scalar(value: str | bool | int) -> str:
 
 
 def quoted(value: str) -> str:
-    """A double-quoted YAML scalar (JSON string syntax is valid YAML)."""
-    return json.dumps(value, ensure_ascii=False)
+    """A double-quoted YAML scalar that loads back as exactly ``value``.
+
+    Not ``json.dumps``: YAML does not join JSON's surrogate pairs, folds raw NEL/LS/PS as line
+    breaks and refuses raw control and non-characters, so those are escaped one code point at a
+    time (every code point round-trips).
+    """
+    out = []
+    for char in value:
+        code = ord(char)
+        if char in '"\\':
+            out.append("\\" + char)
+        elif code < 0x20 or 0x7F <= code <= 0x9F:
+            out.append(f"\\x{code:02x}")
+        elif code in (0x2028, 0x2029, 0xFEFF, 0xFFFE, 0xFFFF) or 0xD800 <= code <= 0xDFFF:
+            out.append(f"\\u{code:04x}")
+        else:
+            out.append(char)
+    return '"' + "".join(out) + '"'
 
 
 def _get(node: Node, key: str) -> tuple[Node, Node] | None:

@@ -6,6 +6,9 @@ import os
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from ruamel.yaml import YAML
 
 from components.ops import OpsError, stackfile
 
@@ -255,3 +258,10 @@ def test_an_edit_that_would_not_validate_is_refused(cli, project):
 )
 def test_scalar_rendering_round_trips(value, rendered):
     assert stackfile.scalar(value) == rendered
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(max_size=40))
+def test_any_string_round_trips_through_the_yaml_we_write(value):
+    loaded = YAML(typ="safe", pure=True).load(f"k: {stackfile.scalar(value)}\n")
+    assert loaded == {"k": value}
