@@ -245,3 +245,21 @@ def test_non_aws_stack_is_refused(cli, project, tmp_path):
     outputs = write_outputs(tmp_path / "o.json", {})
     assert cli("verify", "-s", "gcp-dev", "--project", project, "--outputs", outputs) == 2
     assert "verify supports AWS stacks only" in cli.one_error_line()
+
+
+def test_missing_credentials_is_one_line(cli, project, tmp_path, aws_env, monkeypatch):
+    # No mock: botocore finds no credentials and fails before sending anything.
+    monkeypatch.delenv("AWS_ACCESS_KEY_ID")
+    monkeypatch.delenv("AWS_SECRET_ACCESS_KEY")
+    outputs = write_outputs(
+        tmp_path / "outputs.json",
+        {
+            "artifact_bucket_name": BUCKET,
+            "kms_key_id": f"arn:aws:kms:{REGION}:123456789012:key/1234abcd-12ab",
+            "endpoint_name": "e",
+            "alarm_names": ["a"],
+            "approvers_topic": f"arn:aws:sns:{REGION}:123456789012:approvers",
+        },
+    )
+    assert _verify(cli, project, outputs) == 2
+    assert "Unable to locate credentials" in cli.one_error_line()
