@@ -391,8 +391,3 @@ def edit(
             EXIT_FAILED,
         )
     return new_text.encode("utf-8")
-
-
-def platform_keys() -> list[str]:
-    """Key path of the ``mlops:platform`` object inside the stack file."""
-    return ["config", ROOT]
