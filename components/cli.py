@@ -1,4 +1,9 @@
-"""The ``mlops-iac`` command: offline plan and day-2 operations."""
+"""``mlops-iac``: the command line of the toolkit.
+
+Each subcommand lives in its own module with ``register(subparsers)`` and ``run(args) -> int``;
+``_COMMANDS`` lists them in help order. Modules are imported when the parser is built, and the
+heavy libraries (boto3, rich) only when a command runs.
+"""
 
 from __future__ import annotations
 
@@ -6,25 +11,46 @@ import argparse
 import importlib
 import sys
 
-# Subcommand modules, each with register(subparsers) and run(args) -> exit code.
-_COMMANDS = ("components.ops.plan",)
+_COMMANDS = (
+    "components.ops.plan",
+    "components.ops.approve",
+    "components.ops.rollback",
+    "components.ops.verify",
+    "components.ops.dvc_remote",
+)
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse with one-line errors: ``prog: error: … (see prog --help)``."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
 
 
 def build_parser() -> argparse.ArgumentParser:
-    """The argument parser with every subcommand registered."""
-    parser = argparse.ArgumentParser(
-        prog="mlops-iac", description="Plan and operate a governed MLOps platform."
+    """The ``mlops-iac`` parser with every command registered."""
+    parser = _Parser(
+        prog="mlops-iac",
+        description="Plan, approve, roll back, verify and wire up a governed MLOps platform.",
     )
-    subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for module in _COMMANDS:
-        importlib.import_module(module).register(subparsers)
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    for module_name in _COMMANDS:
+        importlib.import_module(module_name).register(subparsers)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Entry point; returns the exit code (0 ok, 1 failed check, 2 bad input)."""
-    args = build_parser().parse_args(argv)
-    return int(args.func(args))
+    """Run one command; returns the exit code (0 ok, 1 failure or drift, 2 bad input)."""
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:  # --help and usage errors: return the code instead of exiting
+        return exc.code if isinstance(exc.code, int) else 2
+    try:
+        return int(args.func(args))
+    except KeyboardInterrupt:
+        print(f"mlops-iac {args.command}: interrupted", file=sys.stderr)
+        return 130
 
 
 if __name__ == "__main__":

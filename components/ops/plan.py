@@ -150,10 +150,10 @@ def run(args: argparse.Namespace) -> int:
         result = plan(args.project, args.stack, args.config_file, None if args.quiet else err)
     except SpecError as exc:
         for line in exc.lines:
-            err.print(f"mlops-iac plan: {escape(line)}")
+            err.print(f"mlops-iac plan: error: {escape(line)}")
         return 2
     except ProgramError as exc:
-        err.print(f"mlops-iac plan: {escape(str(exc))}")
+        err.print(f"mlops-iac plan: error: {escape(str(exc))}")
         return 2
 
     if not args.quiet:

@@ -1,0 +1,161 @@
+"""``mlops-iac approve``: record a human approval of one model version.
+
+The approval is appended to ``governance.approvals`` in the stack file (the audit trail lives in
+git, next to the change it approves); the approval gate policy reads it there. The approver must be
+listed in ``governance.approvers`` and must not be the stack owner. Running the same approval twice
+changes nothing. With ``--model-package-arn`` the SageMaker model package is also set to
+``Approved``, with a description naming approver and ticket.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+from typing import Any
+
+from components.ops import EXIT_OK, OpsError, add_stack_arguments, aws, command, describe, stackfile
+from components.spec import ROOT
+
+NAME = "approve"
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    """Add the ``approve`` subcommand."""
+    parser = subparsers.add_parser(
+        NAME,
+        help="record a human approval of a model version (stack file + SageMaker)",
+        description=describe(__doc__),
+    )
+    add_stack_arguments(parser)
+    parser.add_argument("--model", required=True, help="model name, e.g. fraud-detector")
+    parser.add_argument("--version", required=True, help="model version, e.g. 7")
+    parser.add_argument(
+        "--approver", required=True, help="approver's email (must be in governance.approvers)"
+    )
+    parser.add_argument("--ticket", required=True, help="change ticket, e.g. CHG-1234")
+    parser.add_argument(
+        "--model-package-arn",
+        metavar="ARN",
+        help="also set this SageMaker model package to Approved (AWS stacks)",
+    )
+    aws.add_aws_arguments(parser)
+    parser.set_defaults(func=run)
+
+
+def _canonical_approver(approver: str, approvers: list[str]) -> str | None:
+    # Emails compare case-insensitively; record the spelling the stack file lists.
+    for listed in approvers:
+        if listed.casefold() == approver.casefold():
+            return listed
+    return None
+
+
+def _already_recorded(approvals: list[Any], entry: dict[str, str]) -> bool:
+    return any(
+        (a.model, a.version, a.approved_by.casefold(), a.ticket)
+        == (entry["model"], entry["version"], entry["approvedBy"].casefold(), entry["ticket"])
+        for a in approvals
+    )
+
+
+def _check_model_package(sagemaker: Any, arn: str, version: str) -> dict[str, str]:
+    """The package's customer metadata; refuses a package of another version."""
+    from botocore.exceptions import ClientError
+
+    try:
+        package = sagemaker.describe_model_package(ModelPackageName=arn)
+    except ClientError as exc:
+        if exc.response.get("Error", {}).get("Code") not in (
+            "ValidationException",
+            "ResourceNotFound",
+        ):
+            raise
+        raise OpsError(
+            f"model package {arn} not found: {exc.response['Error'].get('Message', '')}"
+        ) from None
+    package_version = package.get("ModelPackageVersion")
+    if version.isdigit() and package_version is not None and int(version) != package_version:
+        group = package.get("ModelPackageGroupName", "?")
+        raise OpsError(
+            f"model package {arn} is version {package_version} of {group}, not version {version}"
+        )
+    return dict(package.get("CustomerMetadataProperties") or {})
+
+
+@command(NAME)
+def run(args: argparse.Namespace) -> int:
+    """Validate, append the approval atomically, then approve the model package if asked."""
+    sf = stackfile.load(args.project, args.stack)
+    spec = sf.spec
+    if spec.owner and args.approver.casefold() == spec.owner.casefold():
+        raise OpsError(f"{args.approver} owns the stack and cannot approve its models (four eyes)")
+    approver = _canonical_approver(args.approver, spec.governance.approvers)
+    if approver is None:
+        listed = ", ".join(spec.governance.approvers) or "nobody"
+        raise OpsError(
+            f"{args.approver} is not in governance.approvers of {sf.display} (listed: {listed})"
+        )
+
+    sagemaker = None
+    metadata: dict[str, str] = {}
+    if args.model_package_arn:
+        if spec.cloud != "aws":
+            raise OpsError(f"--model-package-arn is AWS-only (the stack's cloud is {spec.cloud})")
+        arn = aws.require_arn(args.model_package_arn, "sagemaker", "--model-package-arn")
+        region = aws.arn_region(arn) or args.region or sf.aws_region
+        sagemaker = aws.client("sagemaker", region=region, profile=args.profile)
+        # Read first: a wrong ARN fails before the stack file changes.
+        metadata = _check_model_package(sagemaker, arn, args.version)
+
+    now = dt.datetime.now(dt.UTC).replace(microsecond=0)
+    entry = {
+        "model": args.model,
+        "version": args.version,
+        "approvedBy": approver,
+        "ticket": args.ticket,
+        "approvedAt": now.strftime("%Y-%m-%dT%H:%M:%SZ"),
+    }
+    if _already_recorded(spec.governance.approvals, entry):
+        print(
+            f"{args.model} v{args.version}: approval by {approver} ({args.ticket}) already in "
+            f"{sf.display}; nothing to change"
+        )
+    else:
+        rendered = [
+            ("model", stackfile.scalar(entry["model"])),
+            # Quoted so that "7" stays a string and the timestamp is not retyped by YAML.
+            ("version", stackfile.quoted(entry["version"])),
+            ("approvedBy", stackfile.scalar(entry["approvedBy"])),
+            ("ticket", stackfile.scalar(entry["ticket"])),
+            ("approvedAt", stackfile.quoted(entry["approvedAt"])),
+        ]
+        keys = ["config", ROOT, "governance"]
+
+        def splice(text: str, root: Any) -> str:
+            return stackfile.append_to_sequence(
+                text, root, keys, "approvals", rendered, after="approvers"
+            )
+
+        def change(platform: dict[str, Any]) -> None:
+            platform.setdefault("governance", {}).setdefault("approvals", []).append(entry)
+
+        new = stackfile.edit(sf, splice, change)
+        stackfile.write_atomic(sf.path, new, expected=sf.raw)
+        print(
+            f"recorded approval of {args.model} v{args.version} by {approver} "
+            f"({args.ticket}) in {sf.display}"
+        )
+
+    if sagemaker is not None:
+        update: dict[str, Any] = {
+            "ModelPackageArn": args.model_package_arn,
+            "ModelApprovalStatus": "Approved",
+            "ApprovalDescription": f"Approved by {approver} (ticket {args.ticket})",
+        }
+        if metadata:
+            # Passed again on purpose: an update without it can drop the existing metadata.
+            update["CustomerMetadataProperties"] = metadata
+        sagemaker.update_model_package(**update)
+        print(f"model package {args.model_package_arn} set to Approved")
+    print("commit the stack file so the approval is part of the audit trail")
+    return EXIT_OK

@@ -1,0 +1,210 @@
+"""Fixtures for the day-2 commands: a throwaway project, fake AWS credentials, a moto platform."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from components.cli import main
+from tests.conftest import STACKS
+
+REGION = "us-east-1"
+ACCOUNT = "123456789012"
+BUCKET = "fraud-detection-artifacts-1a2b3c"
+
+
+@pytest.fixture
+def aws_env(monkeypatch, tmp_path):
+    """Fake credentials and no way to reach real AWS config, profiles or instance metadata."""
+    for var in ("AWS_PROFILE", "AWS_DEFAULT_PROFILE", "AWS_SESSION_TOKEN", "AWS_ENDPOINT_URL"):
+        monkeypatch.delenv(var, raising=False)
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    monkeypatch.setenv("AWS_DEFAULT_REGION", REGION)
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "no-aws-config"))
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "no-aws-credentials"))
+
+
+@pytest.fixture
+def project(tmp_path) -> Path:
+    """A project directory with copies of the reference stack files."""
+    root = tmp_path / "project"
+    shutil.copytree(STACKS, root / "stacks")
+    return root
+
+
+class Cli:
+    """Run ``mlops-iac`` in-process and capture exit code, stdout and stderr."""
+
+    def __init__(self, capsys: pytest.CaptureFixture[str]) -> None:
+        self.capsys = capsys
+        self.out = ""
+        self.err = ""
+
+    def __call__(self, *argv: str | Path) -> int:
+        self.capsys.readouterr()
+        code = main([str(a) for a in argv])
+        captured = self.capsys.readouterr()
+        self.out, self.err = captured.out, captured.err
+        return code
+
+    def one_error_line(self) -> str:
+        """The single stderr line of a refused command (fails the test otherwise)."""
+        lines = self.err.splitlines()
+        assert len(lines) == 1, self.err
+        assert "Traceback" not in self.err
+        return lines[0]
+
+
+@pytest.fixture
+def cli(capsys) -> Cli:
+    return Cli(capsys)
+
+
+def write_outputs(path: Path, outputs: dict[str, Any]) -> Path:
+    path.write_text(json.dumps(outputs, indent=2))
+    return path
+
+
+def tls_only_policy(bucket: str) -> str:
+    """The bucket policy ArtifactStore applies: deny every request that is not over TLS."""
+    return json.dumps(
+        {
+            "Version": "2012-10-17",
+            "Statement": [
+                {
+                    "Sid": "DenyInsecureTransport",
+                    "Effect": "Deny",
+                    "Principal": "*",
+                    "Action": "s3:*",
+                    "Resource": [f"arn:aws:s3:::{bucket}", f"arn:aws:s3:::{bucket}/*"],
+                    "Condition": {"Bool": {"aws:SecureTransport": "false"}},
+                }
+            ],
+        }
+    )
+
+
+def create_artifact_store(s3: Any, kms: Any, bucket: str, *, tls_policy: bool = True) -> str:
+    """A bucket configured like ArtifactStore's; returns the KMS key ARN."""
+    key_arn = kms.create_key(Description="artifact store")["KeyMetadata"]["Arn"]
+    kms.enable_key_rotation(KeyId=key_arn)
+    s3.create_bucket(Bucket=bucket)
+    s3.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})
+    s3.put_bucket_encryption(
+        Bucket=bucket,
+        ServerSideEncryptionConfiguration={
+            "Rules": [
+                {
+                    "ApplyServerSideEncryptionByDefault": {
+                        "SSEAlgorithm": "aws:kms",
+                        "KMSMasterKeyID": key_arn,
+                    },
+                    "BucketKeyEnabled": True,
+                }
+            ]
+        },
+    )
+    s3.put_public_access_block(
+        Bucket=bucket,
+        PublicAccessBlockConfiguration={
+            "BlockPublicAcls": True,
+            "IgnorePublicAcls": True,
+            "BlockPublicPolicy": True,
+            "RestrictPublicBuckets": True,
+        },
+    )
+    if tls_policy:
+        s3.put_bucket_policy(Bucket=bucket, Policy=tls_only_policy(bucket))
+    return key_arn
+
+
+def _serving_tags(version: str) -> list[dict[str, str]]:
+    return [
+        {"Key": "mlops:project", "Value": "fraud-detection"},
+        {"Key": "mlops:model", "Value": "fraud-detector"},
+        {"Key": "mlops:model-version", "Value": version},
+    ]
+
+
+def create_endpoint_config(sagemaker: Any, version: str) -> str:
+    """A model and endpoint config for one version (tagged like the lineage transform does)."""
+    model = f"fraud-detector-v{version}"
+    sagemaker.create_model(
+        ModelName=model,
+        PrimaryContainer={
+            "Image": f"{ACCOUNT}.dkr.ecr.{REGION}.amazonaws.com/fraud:{version}",
+            "ModelDataUrl": f"s3://{BUCKET}/models/{version}/model.tar.gz",
+        },
+        ExecutionRoleArn=f"arn:aws:iam::{ACCOUNT}:role/serving",
+        Tags=_serving_tags(version),
+    )
+    config = f"fraud-detector-config-v{version}"
+    sagemaker.create_endpoint_config(
+        EndpointConfigName=config,
+        ProductionVariants=[
+            {
+                "VariantName": "primary",
+                "ModelName": model,
+                "InitialInstanceCount": 1,
+                "InstanceType": "ml.m5.large",
+            }
+        ],
+        Tags=_serving_tags(version),
+    )
+    return config
+
+
+def build_platform(session: Any) -> dict[str, Any]:
+    """A compliant AWS platform in moto; returns its stack outputs (as pulumi prints them)."""
+    s3 = session.client("s3", region_name=REGION)
+    kms = session.client("kms", region_name=REGION)
+    sagemaker = session.client("sagemaker", region_name=REGION)
+    cloudwatch = session.client("cloudwatch", region_name=REGION)
+    sns = session.client("sns", region_name=REGION)
+
+    key_arn = create_artifact_store(s3, kms, BUCKET)
+    active = create_endpoint_config(sagemaker, "7")
+    previous = create_endpoint_config(sagemaker, "6")
+    endpoint = "fraud-detector-endpoint"
+    sagemaker.create_endpoint(
+        EndpointName=endpoint, EndpointConfigName=active, Tags=_serving_tags("7")
+    )
+    alert_topic = sns.create_topic(Name="alerts", Attributes={"KmsMasterKeyId": key_arn})
+    approvers_topic = sns.create_topic(Name="approvers", Attributes={"KmsMasterKeyId": key_arn})
+    alarms = ["fraud-detector-latency-p99", "fraud-detector-5xx-rate"]
+    for name in alarms:
+        cloudwatch.put_metric_alarm(
+            AlarmName=name,
+            Namespace="AWS/SageMaker",
+            MetricName="ModelLatency",
+            Dimensions=[{"Name": "EndpointName", "Value": endpoint}],
+            Statistic="Average",
+            Period=60,
+            EvaluationPeriods=3,
+            Threshold=250_000,
+            ComparisonOperator="GreaterThanThreshold",
+            AlarmActions=[alert_topic["TopicArn"]],
+        )
+    return {
+        "artifact_bucket_name": BUCKET,
+        "artifact_bucket_uri": f"s3://{BUCKET}",
+        "dvc_remote_url": f"s3://{BUCKET}/dvc",
+        "kms_key_id": key_arn,
+        "endpoint_name": endpoint,
+        "endpoint_url": f"https://runtime.sagemaker.{REGION}.amazonaws.com/endpoints/{endpoint}/invocations",
+        "active_model_version": "7",
+        "previous_model_version": "6",
+        "active_endpoint_config_name": active,
+        "previous_endpoint_config_name": previous,
+        "alarm_names": alarms,
+        "approvers_topic": approvers_topic["TopicArn"],
+        "alert_topic": alert_topic["TopicArn"],
+        "registry_name": "fraud-detector",
+        "image_repository_url": f"{ACCOUNT}.dkr.ecr.{REGION}.amazonaws.com/fraud",
+    }

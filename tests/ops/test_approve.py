@@ -1,0 +1,145 @@
+"""``mlops-iac approve``: the stack file record and the SageMaker model package."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import boto3
+import pytest
+from moto import mock_aws
+
+from components.ops import stackfile
+from tests.ops.conftest import REGION
+
+
+def _approve(cli, project, *extra, approver="raj@example.com", stack="aws-prod", version="8"):
+    return cli(
+        "approve", "--stack", stack, "--project", project, "--model", "fraud-detector",
+        "--version", version, "--approver", approver, "--ticket", "CHG-2001", *extra,
+    )  # fmt: skip
+
+
+def test_records_approval_that_validates(cli, project):
+    before = dt.datetime.now(dt.UTC).replace(microsecond=0)
+    assert _approve(cli, project) == 0, cli.err
+    assert "recorded approval of fraud-detector v8 by raj@example.com" in cli.out
+    spec = stackfile.load(project, "aws-prod").spec
+    approval = spec.governance.approvals[-1]
+    assert (approval.model, approval.version, approval.approved_by, approval.ticket) == (
+        "fraud-detector",
+        "8",
+        "raj@example.com",
+        "CHG-2001",
+    )
+    assert isinstance(approval.approved_at, dt.datetime)
+    assert approval.approved_at.utcoffset() == dt.timedelta(0)
+    assert before <= approval.approved_at <= dt.datetime.now(dt.UTC)
+
+
+def test_approver_spelling_is_taken_from_the_stack_file(cli, project):
+    assert _approve(cli, project, approver="Raj@Example.com") == 0, cli.err
+    assert "approvedBy: raj@example.com" in (project / "stacks/Pulumi.aws-prod.yaml").read_text()
+
+
+def test_reference_file_changes_only_by_the_new_item(cli, project):
+    path = project / "stacks/Pulumi.aws-prod.yaml"
+    original = path.read_text()
+    assert _approve(cli, project) == 0
+    new = path.read_text()
+    anchor = "approvedAt: 2026-10-02\n"
+    head, tail = new.split(anchor)
+    assert original == head + anchor + tail.split("\n", 5)[5]
+
+
+@pytest.mark.parametrize(
+    ("approver", "message"),
+    [
+        ("bob@example.com", "bob@example.com is not in governance.approvers"),
+        ("ml-platform@example.com", "owns the stack and cannot approve"),
+        ("ML-Platform@example.com", "owns the stack and cannot approve"),
+    ],
+)
+def test_refuses_unlisted_approver_and_owner(cli, project, approver, message):
+    path = project / "stacks/Pulumi.aws-prod.yaml"
+    original = path.read_bytes()
+    assert _approve(cli, project, approver=approver) == 2
+    line = cli.one_error_line()
+    assert line.startswith("mlops-iac approve: error: ")
+    assert message in line
+    assert path.read_bytes() == original
+
+
+def test_unknown_stack(cli, project):
+    assert _approve(cli, project, stack="aws-staging") == 2
+    assert cli.one_error_line() == (
+        "mlops-iac approve: error: no stack file "
+        f"{project}/stacks/Pulumi.aws-staging.yaml (known stacks: aws-dev, aws-prod)"
+    )
+
+
+def test_invalid_stack_file_is_one_line(cli, project):
+    path = project / "stacks/Pulumi.aws-prod.yaml"
+    path.write_text(path.read_text().replace("maxNodes: 4", "maxNodes: -1\n      colour: red"))
+    assert _approve(cli, project) == 2
+    line = cli.one_error_line()
+    assert "mlops:platform.training.maxNodes" in line
+    assert "mlops:platform.training.colour: unknown key" in line
+
+
+def test_broken_yaml_is_one_line(cli, project):
+    (project / "stacks/Pulumi.aws-prod.yaml").write_text("config:\n  a: [1, 2\n")
+    assert _approve(cli, project) == 2
+    assert "is not valid YAML" in cli.one_error_line()
+
+
+@pytest.fixture
+def model_package(aws_env):
+    with mock_aws():
+        sagemaker = boto3.client("sagemaker", region_name=REGION)
+        sagemaker.create_model_package_group(ModelPackageGroupName="fraud-detector")
+        arns = []
+        for version in ("1", "2"):
+            arns.append(
+                sagemaker.create_model_package(
+                    ModelPackageGroupName="fraud-detector",
+                    ModelApprovalStatus="PendingManualApproval",
+                    CustomerMetadataProperties={"mlops:git-sha": "4f2c1e9", "mlops:v": version},
+                )["ModelPackageArn"]
+            )
+        yield sagemaker, arns[-1]
+
+
+def test_model_package_is_approved_and_keeps_its_metadata(cli, project, model_package):
+    sagemaker, arn = model_package
+    assert _approve(cli, project, "--model-package-arn", arn, version="2") == 0, cli.err
+    package = sagemaker.describe_model_package(ModelPackageName=arn)
+    assert package["ModelApprovalStatus"] == "Approved"
+    assert package["ApprovalDescription"] == "Approved by raj@example.com (ticket CHG-2001)"
+    assert package["CustomerMetadataProperties"] == {"mlops:git-sha": "4f2c1e9", "mlops:v": "2"}
+    assert f"model package {arn} set to Approved" in cli.out
+    # Idempotent: a retry re-approves the package and leaves the file alone.
+    text = (project / "stacks/Pulumi.aws-prod.yaml").read_text()
+    assert _approve(cli, project, "--model-package-arn", arn, version="2") == 0
+    assert (project / "stacks/Pulumi.aws-prod.yaml").read_text() == text
+
+
+@pytest.mark.parametrize(
+    ("arn", "message"),
+    [
+        ("fraud-detector/2", "--model-package-arn must be an sagemaker ARN"),
+        (
+            "arn:aws:sagemaker:us-east-1:123456789012:model-package/fraud-detector/9",
+            "not found",
+        ),
+        (None, "is version 2 of fraud-detector, not version 8"),
+    ],
+)
+def test_bad_model_package_refused_before_the_file_changes(
+    cli, project, model_package, arn, message
+):
+    _, real_arn = model_package
+    path = project / "stacks/Pulumi.aws-prod.yaml"
+    original = path.read_bytes()
+    assert _approve(cli, project, "--model-package-arn", arn or real_arn) == 2
+    assert message in cli.one_error_line()
+    assert path.read_bytes() == original

@@ -1,0 +1,265 @@
+"""``mlops-iac verify`` against a compliant and a drifted moto account."""
+
+from __future__ import annotations
+
+import json
+
+import boto3
+import pytest
+from moto import mock_aws
+
+from components.ops import aws, verify
+from tests.ops.conftest import BUCKET, REGION, build_platform, write_outputs
+
+PROD = "stacks/Pulumi.aws-prod.yaml"
+ALL_CHECKS = [
+    "bucket-versioning",
+    "bucket-encryption",
+    "bucket-public-access",
+    "bucket-tls-only",
+    "kms-rotation",
+    "endpoint-in-service",
+    "endpoint-approved-version",
+    "endpoint-config",
+    "alarm-actions",
+    "alarm-actions",
+    "approvers-topic-encrypted",
+    "alert-topic-encrypted",
+]
+
+
+@pytest.fixture
+def platform(aws_env, tmp_path, monkeypatch):
+    """A compliant platform in moto, its outputs file, and a log of every AWS operation."""
+    operations: list[str] = []
+    real_client = aws.client
+
+    def recording_client(service, **kwargs):
+        client = real_client(service, **kwargs)
+        client.meta.events.register(
+            "before-call.*.*", lambda model, **_: operations.append(model.name)
+        )
+        return client
+
+    monkeypatch.setattr(aws, "client", recording_client)
+    with mock_aws():
+        session = boto3.Session(region_name=REGION)
+        outputs = build_platform(session)
+        yield session, outputs, write_outputs(tmp_path / "outputs.json", outputs), operations
+
+
+def _verify(cli, project, outputs_file, *extra):
+    return cli("verify", "--stack", "aws-prod", "--project", project,
+               "--outputs", outputs_file, *extra)  # fmt: skip
+
+
+def test_compliant_account_passes(cli, project, platform, tmp_path):
+    _, _, outputs_file, operations = platform
+    result = tmp_path / "verify.json"
+    assert _verify(cli, project, outputs_file, "--json", result) == 0, cli.out + cli.err
+    document = json.loads(result.read_text())
+    assert document["passed"] is True
+    assert [c["check"] for c in document["checks"]] == ALL_CHECKS
+    assert all(c["passed"] for c in document["checks"]), document
+    assert "12 checks, 0 failed" in cli.out
+    approved = next(c for c in document["checks"] if c["check"] == "endpoint-approved-version")
+    assert approved["detail"] == "fraud-detector v7 approved by jane@example.com (CHG-1234)"
+    # Read-only: nothing but Get/Describe/List calls reached AWS.
+    assert operations
+    assert all(op.startswith(("Get", "Describe", "List", "Head")) for op in operations), operations
+
+
+def test_drifted_account_names_every_drifted_check(cli, project, platform):
+    session, outputs, outputs_file, operations = platform
+    s3 = session.client("s3")
+    s3.put_bucket_versioning(Bucket=BUCKET, VersioningConfiguration={"Status": "Suspended"})
+    s3.put_bucket_encryption(
+        Bucket=BUCKET,
+        ServerSideEncryptionConfiguration={
+            "Rules": [{"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "AES256"}}]
+        },
+    )
+    s3.put_public_access_block(
+        Bucket=BUCKET,
+        PublicAccessBlockConfiguration={
+            "BlockPublicAcls": True,
+            "IgnorePublicAcls": True,
+            "BlockPublicPolicy": False,
+            "RestrictPublicBuckets": True,
+        },
+    )
+    s3.delete_bucket_policy(Bucket=BUCKET)
+    session.client("kms").disable_key_rotation(KeyId=outputs["kms_key_id"])
+    cloudwatch = session.client("cloudwatch")
+    cloudwatch.disable_alarm_actions(AlarmNames=[outputs["alarm_names"][0]])
+    cloudwatch.delete_alarms(AlarmNames=[outputs["alarm_names"][1]])
+    session.client("sns").set_topic_attributes(
+        TopicArn=outputs["approvers_topic"], AttributeName="KmsMasterKeyId", AttributeValue=""
+    )
+    # The served v7 loses its approval; the stack's deployed config differs from the live one.
+    path = project / PROD
+    path.write_text(
+        path.read_text().replace(
+            'version: "7"\n          approvedBy', 'version: "9"\n          approvedBy'
+        )
+    )
+    outputs["active_endpoint_config_name"] = "fraud-detector-config-v9"
+    outputs_file.write_text(json.dumps(outputs))
+    del operations[:]
+
+    assert _verify(cli, project, outputs_file, "--json") == 1
+    document = json.loads(cli.out)
+    failed = {
+        (c["check"], c["resource"]): c["detail"] for c in document["checks"] if not c["passed"]
+    }
+    assert failed == {
+        ("bucket-versioning", BUCKET): "versioning Suspended",
+        ("bucket-encryption", BUCKET): "default encryption is AES256, not SSE-KMS",
+        ("bucket-public-access", BUCKET): "not set: BlockPublicPolicy",
+        ("bucket-tls-only", BUCKET): "NoSuchBucketPolicy: The bucket policy does not exist",
+        ("kms-rotation", outputs["kms_key_id"]): "rotation disabled",
+        (
+            "endpoint-approved-version",
+            outputs["endpoint_name"],
+        ): "fraud-detector v7 has no valid approval in the stack file",
+        (
+            "endpoint-config",
+            outputs["endpoint_name"],
+        ): "uses fraud-detector-config-v7, the stack deployed fraud-detector-config-v9",
+        ("alarm-actions", outputs["alarm_names"][0]): "actions disabled",
+        ("alarm-actions", outputs["alarm_names"][1]): "alarm not found",
+        (
+            "approvers-topic-encrypted",
+            outputs["approvers_topic"],
+        ): "not encrypted (no KmsMasterKeyId)",
+    }
+    assert document["passed"] is False
+    assert all(op.startswith(("Get", "Describe", "List", "Head")) for op in operations), operations
+
+    # The table names the same drift for a human.
+    assert _verify(cli, project, outputs_file) == 1
+    summary = cli.out.strip().splitlines()[-1]
+    assert summary.startswith("12 checks, 10 failed: alarm-actions, approvers-topic-encrypted")
+    for check in {check for check, _ in failed}:
+        assert check in summary
+
+
+def test_owner_approval_does_not_count(cli, project, platform):
+    _, _, outputs_file, _ = platform
+    path = project / PROD
+    path.write_text(
+        path.read_text().replace(
+            "approvedBy: jane@example.com", "approvedBy: ml-platform@example.com"
+        )
+    )
+    assert _verify(cli, project, outputs_file, "--json") == 1
+    assert json.loads(cli.out)["failed"] == ["endpoint-approved-version"]
+
+
+def test_missing_endpoint_fails_both_endpoint_checks(cli, project, platform):
+    session, outputs, outputs_file, _ = platform
+    session.client("sagemaker").delete_endpoint(EndpointName=outputs["endpoint_name"])
+    assert _verify(cli, project, outputs_file, "--json") == 1
+    assert json.loads(cli.out)["failed"] == [
+        "endpoint-in-service",
+        "endpoint-approved-version",
+        "endpoint-config",
+    ]
+
+
+def test_key_given_as_alias_is_resolved(platform):
+    session, outputs, _, _ = platform
+    kms = session.client("kms")
+    kms.create_alias(AliasName="alias/artifacts", TargetKeyId=outputs["kms_key_id"])
+    s3 = session.client("s3")
+    s3.put_bucket_encryption(
+        Bucket=BUCKET,
+        ServerSideEncryptionConfiguration={
+            "Rules": [
+                {
+                    "ApplyServerSideEncryptionByDefault": {
+                        "SSEAlgorithm": "aws:kms",
+                        "KMSMasterKeyID": "alias/artifacts",
+                    }
+                }
+            ]
+        },
+    )
+    checks = verify.bucket_checks(s3, kms, BUCKET, outputs["kms_key_id"])
+    assert all(c.passed for c in checks), checks
+
+
+@pytest.mark.parametrize(
+    ("statement", "denies"),
+    [
+        ({}, True),
+        ({"Principal": {"AWS": "*"}, "Condition": {"Bool": {"aws:SecureTransport": False}}}, True),
+        ({"Effect": "Allow"}, False),
+        ({"Action": "s3:GetObject"}, False),
+        ({"Resource": f"arn:aws:s3:::{BUCKET}"}, False),
+        ({"Principal": {"AWS": "arn:aws:iam::123456789012:root"}}, False),
+        ({"Condition": {"Bool": {"aws:SecureTransport": "true"}}}, False),
+    ],
+)
+def test_tls_policy_recognition(statement, denies):
+    base = json.loads(
+        __import__("tests.ops.conftest", fromlist=["tls_only_policy"]).tls_only_policy(BUCKET)
+    )
+    base["Statement"][0].update(statement)
+    assert verify.denies_insecure_transport(base, BUCKET) is denies
+
+
+@pytest.mark.parametrize(
+    ("outputs", "message"),
+    [
+        ({}, "has no 'artifact_bucket_name'"),
+        ({"alarm_names": "one-alarm"}, "'alarm_names' must be a list of strings"),
+        ({"kms_key_id": "1234abcd-12ab"}, "output 'kms_key_id' must be an kms ARN"),
+        ({"approvers_topic": None}, "has no 'approvers_topic'"),
+    ],
+)
+def test_malformed_outputs_exit_2_before_any_call(
+    cli, project, tmp_path, monkeypatch, outputs, message
+):
+    def no_aws(service, **kwargs):
+        raise AssertionError(f"unexpected {service} client")
+
+    monkeypatch.setattr(aws, "client", no_aws)
+    good = {
+        "artifact_bucket_name": BUCKET,
+        "kms_key_id": f"arn:aws:kms:{REGION}:123456789012:key/1234abcd-12ab",
+        "endpoint_name": "e",
+        "alarm_names": ["a"],
+        "approvers_topic": f"arn:aws:sns:{REGION}:123456789012:approvers",
+    }
+    values = {**good, **outputs} if outputs else {}
+    outputs_file = write_outputs(tmp_path / "outputs.json", values)
+    assert _verify(cli, project, outputs_file) == 2
+    assert message in cli.one_error_line()
+
+
+def test_non_aws_stack_is_refused(cli, project, tmp_path):
+    path = project / "stacks/Pulumi.aws-dev.yaml"
+    text = path.read_text().replace("cloud: aws", "cloud: gcp").replace("gpu: t4", "gpu: l4")
+    (project / "stacks/Pulumi.gcp-dev.yaml").write_text(text)
+    outputs = write_outputs(tmp_path / "o.json", {})
+    assert cli("verify", "-s", "gcp-dev", "--project", project, "--outputs", outputs) == 2
+    assert "verify supports AWS stacks only" in cli.one_error_line()
+
+
+def test_missing_credentials_is_one_line(cli, project, tmp_path, aws_env, monkeypatch):
+    # No mock: botocore finds no credentials and fails before sending anything.
+    monkeypatch.delenv("AWS_ACCESS_KEY_ID")
+    monkeypatch.delenv("AWS_SECRET_ACCESS_KEY")
+    outputs = write_outputs(
+        tmp_path / "outputs.json",
+        {
+            "artifact_bucket_name": BUCKET,
+            "kms_key_id": f"arn:aws:kms:{REGION}:123456789012:key/1234abcd-12ab",
+            "endpoint_name": "e",
+            "alarm_names": ["a"],
+            "approvers_topic": f"arn:aws:sns:{REGION}:123456789012:approvers",
+        },
+    )
+    assert _verify(cli, project, outputs) == 2
+    assert "Unable to locate credentials" in cli.one_error_line()
