@@ -156,12 +156,10 @@ def sections() -> dict[str, Callable[[], str]]:
         package = f"components.{cloud}"
         if (Path(__file__).parent / cloud / "__init__.py").exists():
             found[f"defaults-{cloud}"] = lambda package=package: component_defaults(package)
-    try:
-        from policies.catalogue import markdown as policy_catalogue
-    except ImportError:
-        pass
-    else:
-        found["policy-catalogue"] = policy_catalogue
+    # The docs generator, like the CLI, may read the pack: components proper never do.
+    from policies.packs import catalogue_markdown
+
+    found["policy-catalogue"] = catalogue_markdown
     return found
 
 
