@@ -65,3 +65,68 @@ def bad_labels(recording) -> list[str]:
                 if not LABEL_KEY.match(key) or not LABEL_VALUE.match(str(value)):
                     problems.append(f"{resource.name}: {key}={value!r}")
     return problems
+
+
+def _snake(name: str) -> str:
+    return re.sub(r"(?<!^)(?=[A-Z])", "_", name).lower()
+
+
+def _args_dict(module, annotation) -> type | None:
+    """The ``…ArgsDict`` TypedDict an SDK parameter annotation refers to, if any."""
+    for name in re.findall(r"(\w+?)(?:Dict)?\b", str(annotation)):
+        if name.endswith("Args") and hasattr(module, f"{name}Dict"):
+            return getattr(module, f"{name}Dict")
+    return None
+
+
+def _unknown_keys(module, typed_dict, value, path: str) -> list[str]:
+    if isinstance(value, list):
+        return [
+            p
+            for i, v in enumerate(value)
+            for p in _unknown_keys(module, typed_dict, v, f"{path}[{i}]")
+        ]
+    if not isinstance(value, dict):
+        return []
+    fields = typed_dict.__annotations__
+    problems = []
+    for key, item in value.items():
+        if _snake(key) not in fields:
+            problems.append(f"{path}.{key}")
+            continue
+        nested = _args_dict(module, fields[_snake(key)])
+        if nested is not None:
+            problems.extend(_unknown_keys(module, nested, item, f"{path}.{key}"))
+    return problems
+
+
+def unknown_inputs(recording) -> list[str]:
+    """Input keys, at any depth, that the pulumi-gcp SDK does not define.
+
+    The mock engine accepts any dict, so a misspelt nested key
+    (``privateClusterConfig.enablePrivateNode``) would silently do nothing in a real deployment;
+    this catches it offline.
+    """
+    import importlib
+    import inspect
+
+    problems = []
+    for resource in recording:
+        if not resource.type.startswith("gcp:"):
+            continue
+        _, path, class_name = resource.type.split(":")
+        package = f"pulumi_gcp.{path.split('/')[0]}"
+        cls = getattr(importlib.import_module(package), class_name)
+        inputs_module = importlib.import_module(f"{package}._inputs")
+        params = inspect.signature(cls._internal_init).parameters
+        for key, value in resource.inputs.items():
+            param = params.get(_snake(key))
+            if param is None:
+                problems.append(f"{resource.name}.{key}")
+                continue
+            nested = _args_dict(inputs_module, param.annotation)
+            if nested is not None:
+                problems.extend(
+                    _unknown_keys(inputs_module, nested, value, f"{resource.name}.{key}")
+                )
+    return problems

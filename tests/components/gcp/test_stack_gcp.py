@@ -11,7 +11,7 @@ import yaml
 from components.lineage import base_tags, sanitise
 from components.spec import parse_spec
 from components.testing import ProgramError, run_project
-from tests.components.gcp._helpers import bad_labels, label_maps
+from tests.components.gcp._helpers import bad_labels, label_maps, unknown_inputs
 from tests.conftest import REPO, platform_raw, stack_config
 
 COMMON_EXPORTS = {
@@ -80,6 +80,20 @@ def test_every_label_map_satisfies_gcp_rules_and_carries_lineage(recordings, sta
     for resource in labelled:
         [labels, *_] = label_maps(resource)
         assert lineage.items() <= labels.items(), resource.name
+
+
+@pytest.mark.parametrize("stack", ["gcp-dev", "gcp-prod"])
+def test_every_input_key_exists_in_the_provider_sdk(recordings, stack):
+    assert unknown_inputs(recordings[stack]) == []
+
+
+def test_the_sdk_check_catches_a_misspelt_nested_key(recordings):
+    recording = copy.deepcopy(recordings["gcp-dev"])
+    cluster = recording.named("mlops-training-cluster")
+    cluster.inputs["privateClusterConfig"]["enablePrivateNode"] = True
+    assert unknown_inputs(recording) == [
+        "mlops-training-cluster.privateClusterConfig.enablePrivateNode"
+    ]
 
 
 def test_prod_serving_carries_the_approval_labels(recordings):
