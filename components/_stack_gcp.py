@@ -61,6 +61,7 @@ def build(parent: pulumi.Resource, name: str, spec: PlatformSpec) -> dict[str, A
             max_nodes=training.max_nodes,
             spot=training.spot,
             public_endpoint=training.public_endpoint,
+            gpu_zones=gcp.gpu_zones if gcp else (),
             budget_usd_per_hour=spec.governance.gpu_budget_usd_per_hour,
         ),
         opts=opts,

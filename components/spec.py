@@ -305,6 +305,11 @@ class GcpSpec(_Model):
         description="Billing account for the budget. Default: no budget (with a warning).",
     )
     serving_backend: Literal["cloud-run", "vertex"] = "cloud-run"
+    gpu_zones: list[str] = Field(
+        default_factory=list,
+        description="Zones of gcp:region offering the training GPU (e.g. us-central1-a). "
+        "Default: every zone of the regional cluster.",
+    )
 
 
 class PlatformSpec(_Model):

@@ -40,19 +40,20 @@ def agent_member(project_number: pulumi.Input[str], service: str) -> pulumi.Outp
     )
 
 
-def resource_id(name: str, role: str, *, limit: int) -> str:
-    """A GCP-valid id (``[a-z][a-z0-9-]``, at most ``limit`` characters) derived from ``name``.
+def resource_id(name: str, role: str, *, limit: int, scope: str | None = None) -> str:
+    """A GCP-valid id (``[a-z][a-z0-9-]``, at most ``limit`` characters): ``{name}-{role}-<hash>``.
 
-    Service accounts and repositories have no auto-naming in pulumi-gcp; a short hash keeps
-    long names unique after truncation.
+    Service accounts, repositories and Cloud Run services (whose revision names must start with
+    the service name) have no auto-naming in pulumi-gcp. Like Pulumi's auto-names, the suffix
+    makes the id unique per stack, so two stacks can share a GCP project; it is a hash of
+    ``scope`` (default: ``<pulumi project>/<stack>``) and the name, so it is stable across runs.
     """
-    base = re.sub(r"[^a-z0-9-]", "-", f"{name}-{role}".lower()).strip("-")
+    scope = scope if scope is not None else f"{pulumi.get_project()}/{pulumi.get_stack()}"
+    digest = hashlib.sha1(f"{scope}/{name}/{role}".encode()).hexdigest()[:6]
+    base = re.sub(r"[^a-z0-9-]+", "-", f"{name}-{role}".lower()).strip("-")
     if not base[:1].isalpha():
         base = f"m-{base}"
-    if len(base) > limit:
-        digest = hashlib.sha1(base.encode()).hexdigest()[:6]
-        base = f"{base[: limit - 7].rstrip('-')}-{digest}"
-    return base.ljust(6, "0")
+    return f"{base[: limit - 7].rstrip('-')}-{digest}"
 
 
 def crypto_key(

@@ -23,9 +23,10 @@ How versions move:
 Cloud Run has no alarm-driven automatic rollback; the Monitoring component's latency and 5xx
 policies page on-call, and rollback is the manual switch above.
 
-The service name is derived from the logical name instead of being auto-named, because revision
-names must start with it. Ingress is internal-only unless a non-prod caller asks for a public
-endpoint; invokers are explicit members (``allUsers`` is refused). With ``accelerator`` set
+The service name is derived from the logical name (plus a per-stack hash, see
+``_common.resource_id``) instead of being auto-named, because revision names must start with it.
+Ingress is internal-only unless a non-prod caller asks for a public endpoint; invokers are explicit
+members (``allUsers`` is refused). With ``accelerator`` set
 (``nvidia-l4``), each instance gets one GPU and GPU-sized CPU/memory.
 """
 

@@ -49,6 +49,9 @@ class TrainingClusterArgs:
     public_endpoint: bool = False
     """Expose the control plane on a public IP (still limited to ``authorized_networks``).
     Default: private endpoint only; refused in prod."""
+    gpu_zones: Sequence[str] = ()
+    """Zones of the region where the GPU pool may place nodes (GPU models are not offered in
+    every zone). Default: all zones of the cluster."""
     authorized_networks: Sequence[str] = ()
     """CIDR blocks that may reach the control plane. Default: none (only the VPC)."""
     network: pulumi.Input[str] | None = None
@@ -216,6 +219,7 @@ class TrainingCluster(pulumi.ComponentResource):
             cluster=cluster.id,
             location=region,
             initial_node_count=args.min_nodes,
+            node_locations=list(args.gpu_zones) or None,
             autoscaling={
                 "total_min_node_count": args.min_nodes,
                 "total_max_node_count": args.max_nodes,

@@ -130,3 +130,10 @@ def unknown_inputs(recording) -> list[str]:
                     _unknown_keys(inputs_module, nested, value, f"{resource.name}.{key}")
                 )
     return problems
+
+
+def rid(name: str, role: str, limit: int) -> str:
+    """The id a component derives for ``name``/``role`` in a ``run`` (project/test) program."""
+    from components.gcp._common import resource_id
+
+    return resource_id(name, role, limit=limit, scope="project/test")

@@ -11,6 +11,7 @@ from tests.components.gcp._helpers import (
     PROJECT,
     bad_labels,
     children,
+    rid,
     run_component,
 )
 
@@ -86,7 +87,7 @@ def test_lifecycle_deletes_noncurrent_versions_and_aborts_uploads():
 def test_dvc_account_is_object_admin_on_this_bucket_only():
     recording = build()
     account = recording.named("art-dvc")
-    assert account.inputs["accountId"] == "art-dvc"
+    assert account.inputs["accountId"] == rid("art", "dvc", 30)
     grant = recording.named("art-dvc-object-admin")
     assert grant.inputs == {
         "bucket": recording.named("art-bucket").outputs["name"],
@@ -103,7 +104,7 @@ def test_outputs():
         "bucket_uri": f"gs://{name}",
         "dvc_remote_url": f"gs://{name}/dvc",
         "kms_key_id": recording.named("art-key").id,
-        "dvc_service_account": f"art-dvc@{PROJECT}.iam.gserviceaccount.com",
+        "dvc_service_account": f"{rid('art', 'dvc', 30)}@{PROJECT}.iam.gserviceaccount.com",
     }
     registered = recording.named("art", COMPONENT).registered_outputs
     assert set(registered) == {

@@ -11,8 +11,11 @@ from tests.components.gcp._helpers import (
     PROJECT,
     agent,
     children,
+    rid,
     run_component,
 )
+
+REPO = rid("reg", "images", 63)
 
 COMPONENT = "mlops:gcp:ModelRegistry"
 CORE = {
@@ -93,7 +96,7 @@ def test_repository_is_cmek_immutable_scanned_and_cleaned():
     recording = build()
     repo = recording.named("reg-repository").inputs
     assert repo["format"] == "DOCKER"
-    assert repo["repositoryId"] == "reg-images"
+    assert repo["repositoryId"] == REPO
     assert repo["kmsKeyName"] == recording.named("reg-key").id
     assert repo["dockerConfig"] == {"immutableTags": True}
     assert repo["vulnerabilityScanningConfig"] == {"enablementConfig": "INHERITED"}
@@ -140,16 +143,16 @@ def test_registered_versions_notify_the_cmek_topic_and_the_approvers():
     assert policy["notificationChannels"] == [c.outputs["name"] for c in channels]
     [condition] = policy["conditions"]
     assert 'methodName="Docker-PutManifest"' in condition["conditionMatchedLog"]["filter"]
-    assert "repositories/reg-images/" in condition["conditionMatchedLog"]["filter"]
+    assert f"repositories/{REPO}/" in condition["conditionMatchedLog"]["filter"]
 
 
 def test_outputs():
     recording = build(approver_emails=APPROVERS)
     repo = recording.named("reg-repository")
-    assert recording.exports["registry_name"] == "reg-images"
+    assert recording.exports["registry_name"] == REPO
     assert recording.exports["registry_id"] == repo.id
     assert recording.exports["image_repository_url"] == (
-        f"us-central1-docker.pkg.dev/{PROJECT}/reg-images"
+        f"us-central1-docker.pkg.dev/{PROJECT}/{REPO}"
     )
     assert recording.exports["approvers_topic"] == recording.named("reg-approvals").id
     assert len(recording.exports["approver_channels"]) == 2

@@ -5,7 +5,7 @@ import pytest
 
 from components.gcp import ServingEndpoint, ServingEndpointArgs
 from components.testing import ProgramError
-from tests.components.gcp._helpers import KMS_ROLE, agent, children, run_component
+from tests.components.gcp._helpers import KMS_ROLE, agent, children, rid, run_component
 
 COMPONENT = "mlops:gcp:ServingEndpoint"
 IMAGE = "us-central1-docker.pkg.dev/p/images/fraud-detector:7"
@@ -16,7 +16,8 @@ CORE = {
     "srv-runtime": "gcp:serviceaccount/account:Account",
     "srv-service": "gcp:cloudrunv2/service:Service",
 }
-REVISION = "gcp:cloudrunv2/service:Service"
+SVC = rid("srv", "svc", 40)
+V7, V6 = f"{SVC}-v7", f"{SVC}-v6"
 
 
 def build(**kwargs):
@@ -73,7 +74,7 @@ def test_capture_and_invokers_add_scoped_grants():
     invoker = recording.named("srv-invoker-0").inputs
     assert invoker["role"] == "roles/run.invoker"
     assert invoker["member"] == "group:fraud@example.com"
-    assert invoker["name"] == "srv-svc"
+    assert invoker["name"] == SVC
     [container] = recording.named("srv-service").inputs["template"]["containers"]
     envs = {e["name"]: e["value"] for e in container["envs"]}
     assert envs["CAPTURE_URI"] == "gs://artifacts-123/capture/srv/"
@@ -82,14 +83,14 @@ def test_capture_and_invokers_add_scoped_grants():
 def test_canary_splits_between_the_current_and_the_pinned_previous_revision():
     recording = build(canary_percent=15)
     assert traffic(recording) == [
-        ("srv-svc-v7", 15, "current"),
-        ("srv-svc-v6", 85, "previous"),
+        (V7, 15, "current"),
+        (V6, 85, "previous"),
     ]
     service = recording.named("srv-service").inputs
-    assert service["name"] == "srv-svc"
-    assert service["template"]["revision"] == "srv-svc-v7"
+    assert service["name"] == SVC
+    assert service["template"]["revision"] == V7
     assert all(t["type"] == "TRAFFIC_TARGET_ALLOCATION_TYPE_REVISION" for t in service["traffics"])
-    assert recording.exports["traffic"] == {"srv-svc-v7": 15, "srv-svc-v6": 85}
+    assert recording.exports["traffic"] == {V7: 15, V6: 85}
 
 
 @pytest.mark.parametrize(
@@ -99,22 +100,22 @@ def test_canary_splits_between_the_current_and_the_pinned_previous_revision():
 def test_linear_and_all_at_once_keep_the_previous_revision_listed(kwargs, current_share):
     recording = build(**kwargs)
     assert traffic(recording) == [
-        ("srv-svc-v7", current_share, "current"),
-        ("srv-svc-v6", 100 - current_share, "previous"),
+        (V7, current_share, "current"),
+        (V6, 100 - current_share, "previous"),
     ]
 
 
 def test_rollback_moves_all_traffic_to_the_previous_revision_without_a_new_one():
     recording = build(rollback=True)
-    assert traffic(recording) == [("srv-svc-v7", 0, "current"), ("srv-svc-v6", 100, "previous")]
-    assert recording.named("srv-service").inputs["template"]["revision"] == "srv-svc-v7"
+    assert traffic(recording) == [(V7, 0, "current"), (V6, 100, "previous")]
+    assert recording.named("srv-service").inputs["template"]["revision"] == V7
     assert recording.exports["active_model_version"] == "6"
     assert recording.exports["previous_model_version"] == "7"
 
 
 def test_first_version_takes_all_traffic():
     recording = build(previous_model_version=None)
-    assert traffic(recording) == [("srv-svc-v7", 100, "current")]
+    assert traffic(recording) == [(V7, 100, "current")]
     assert recording.exports["previous_model_version"] is None
 
 
@@ -192,7 +193,7 @@ def test_bad_rollouts_are_refused(kwargs, message):
 def test_outputs():
     recording = build()
     service = recording.named("srv-service")
-    assert recording.exports["endpoint_name"] == "srv-svc"
+    assert recording.exports["endpoint_name"] == SVC
     assert recording.exports["endpoint_url"] == service.outputs["uri"]
     assert recording.exports["active_model_version"] == "7"
     assert recording.exports["previous_model_version"] == "6"

@@ -8,6 +8,7 @@ import textwrap
 import pytest
 import yaml
 
+from components.gcp._common import resource_id
 from components.lineage import base_tags, sanitise
 from components.spec import parse_spec
 from components.testing import ProgramError, run_project
@@ -113,9 +114,11 @@ def test_prod_wiring_and_security(recordings):
     assert service["ingress"] == "INGRESS_TRAFFIC_INTERNAL_ONLY"
     assert service["deletionProtection"] is True
     assert service["template"]["nodeSelector"] == {"accelerator": "nvidia-l4"}
+    name = resource_id("mlops-serving", "svc", limit=40, scope="mlops-platform/gcp-prod")
+    assert service["name"] == exports["endpoint_name"] == name
     assert [(t["revision"], t["percent"]) for t in service["traffics"]] == [
-        ("mlops-serving-svc-v7", 10),
-        ("mlops-serving-svc-v6", 90),
+        (f"{name}-v7", 10),
+        (f"{name}-v6", 90),
     ]
     capture = recording.named("mlops-serving-runtime-capture").inputs
     assert capture["bucket"] == exports["artifact_bucket_name"]
@@ -127,6 +130,10 @@ def test_prod_wiring_and_security(recordings):
     assert cluster["workloadIdentityConfig"] == {"workloadPool": "fraud-detection-prod.svc.id.goog"}
     gpu = recording.named("mlops-training-gpu").inputs["nodeConfig"]
     assert gpu["machineType"] == "a2-highgpu-1g"
+    assert recording.named("mlops-training-gpu").inputs["nodeLocations"] == [
+        "us-central1-a",
+        "us-central1-b",
+    ]
     assert exports["max_gpus"] == 4 and exports["max_usd_per_hour"] == 14.69
     budget = recording.named("mlops-monitoring-budget").inputs
     assert budget["amount"]["specifiedAmount"]["units"] == "36500"

@@ -135,6 +135,7 @@ def test_gpu_pool_scales_from_zero_with_catalogue_accelerators_and_taint():
         "locationPolicy": "ANY",
     }
     assert pool["initialNodeCount"] == 0
+    assert "nodeLocations" not in pool
     config = pool["nodeConfig"]
     assert config["machineType"] == "g2-standard-4"
     assert config["spot"] is True
@@ -156,6 +157,13 @@ def test_gpu_pool_scales_from_zero_with_catalogue_accelerators_and_taint():
     system = recording.named("tc-system").inputs
     assert system["autoscaling"]["totalMinNodeCount"] == 1
     assert "taints" not in system["nodeConfig"]
+
+
+def test_gpu_pool_can_be_pinned_to_zones_that_offer_the_gpu():
+    recording = build(gpu="a100-40gb", gpu_zones=["us-central1-a", "us-central1-b"])
+    pool = recording.named("tc-gpu").inputs
+    assert pool["nodeLocations"] == ["us-central1-a", "us-central1-b"]
+    assert pool["nodeConfig"]["machineType"] == "a2-highgpu-1g"
 
 
 def test_outputs_are_worst_case_caps():
