@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 
 import pulumi
 from pulumi_gcp import kms, organizations
@@ -92,7 +92,3 @@ def crypto_key(
         for suffix, member in grants.items()
     ]
     return key, members
-
-
-def as_list(values: Sequence[str] | None) -> list[str]:
-    return list(values or [])

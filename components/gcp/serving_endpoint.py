@@ -52,6 +52,7 @@ from components.gcp._common import (
 
 TYPE = "mlops:gcp:ServingEndpoint"
 STRATEGIES = ("canary", "linear", "all-at-once")
+MAX_REVISION_NAME = 63
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -141,6 +142,12 @@ class ServingEndpoint(pulumi.ComponentResource):
             if args.previous_model_version
             else None
         )
+        too_long = [r for r in (current, previous) if r and len(r) > MAX_REVISION_NAME]
+        if too_long:
+            raise ValueError(
+                f"{label}: revision name {too_long[0]!r} is longer than {MAX_REVISION_NAME} "
+                "characters; use a shorter component name or model version"
+            )
         split = traffic_split(current, previous, args)
 
         key_id: pulumi.Input[str]

@@ -190,6 +190,17 @@ def test_bad_rollouts_are_refused(kwargs, message):
         build(**kwargs)
 
 
+def test_revision_names_longer_than_cloud_run_allows_are_refused():
+    def program():
+        args = ServingEndpointArgs(
+            model_name="m", model_version="2026.11.27-" + "x" * 21, image=IMAGE
+        )
+        ServingEndpoint("fraud-detection-realtime-serving", args)
+
+    with pytest.raises(ProgramError, match="longer than 63 characters"):
+        run_component(program)
+
+
 def test_outputs():
     recording = build()
     service = recording.named("srv-service")
