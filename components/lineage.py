@@ -47,6 +47,9 @@ _TAG_INPUTS = {
         ("userLabels", "user_labels"),
     ),
 }
+# Types whose ``labels`` input is configuration, not resource labels: a notification channel's
+# ``labels`` hold its address (``email_address``, ``topic``); its resource labels are userLabels.
+_TAG_INPUT_OVERRIDES = {"gcp:monitoring/notificationChannel:NotificationChannel": "userLabels"}
 
 
 def tag_key(key: str) -> str:
@@ -112,6 +115,8 @@ def tag_input(type_token: str) -> str | None:
     three providers, including those team code creates outside our components. A ``tags`` input
     that is a list (autoscaling groups) does not count: the transform only merges maps.
     """
+    if type_token in _TAG_INPUT_OVERRIDES:
+        return _TAG_INPUT_OVERRIDES[type_token]
     package, _, rest = type_token.partition(":")
     cloud = PACKAGE_CLOUD.get(package)
     if cloud is None or ":" not in rest:

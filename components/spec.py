@@ -319,7 +319,14 @@ class GcpSpec(_Model):
         description="Billing account for the budget. Default: no budget (with a warning).",
     )
     serving_backend: Literal["cloud-run", "vertex"] = Field(
-        "cloud-run", description="Serving target with a traffic split between revisions."
+        "cloud-run",
+        description="Serving target with a traffic split between revisions (vertex is refused: "
+        "the provider cannot declare its deployments).",
+    )
+    gpu_zones: list[str] = Field(
+        default_factory=list,
+        description="Zones of gcp:region offering the training GPU (e.g. us-central1-a). "
+        "Default: every zone of the regional cluster.",
     )
 
 

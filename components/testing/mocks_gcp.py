@@ -95,9 +95,21 @@ def _per_type(ctx: MockContext, name: str) -> dict[str, Any]:
     if kind == "vertex/aiEndpoint":
         full = f"projects/{project}/locations/{location}/endpoints/{_number(ctx)}"
         return {"__id": full, "name": name}
-    if kind in ("compute/network", "compute/subnetwork", "compute/router", "compute/routerNat"):
+    if kind == "compute/network":
         link = f"https://www.googleapis.com/compute/v1/projects/{project}/global/networks/{name}"
         return {"__id": f"projects/{project}/global/networks/{name}", "selfLink": link}
+    if kind in ("compute/subnetwork", "compute/router"):
+        collection = "subnetworks" if kind == "compute/subnetwork" else "routers"
+        path = f"projects/{project}/regions/{location}/{collection}/{name}"
+        return {"__id": path, "selfLink": f"https://www.googleapis.com/compute/v1/{path}"}
+    if kind == "compute/routerNat":
+        return {"__id": f"{project}/{location}/{ctx.inputs.get('router', 'router')}/{name}"}
+    if kind == "storage/notification":
+        return {"__id": f"{ctx.inputs.get('bucket', 'bucket')}/notificationConfigs/1"}
+    if kind == "billing/budget":
+        account = ctx.inputs.get("billingAccount", "000000-000000-000000")
+        full = f"billingAccounts/{account}/budgets/{_number(ctx)}"
+        return {"__id": full, "name": full}
     return {}
 
 

@@ -182,12 +182,16 @@ TAG_KEYS: tuple[str, ...] = ("tags", "labels", "resourceLabels", "userLabels")
 
 
 def tags_of(props: Mapping[str, Any]) -> Mapping[str, Any]:
-    """Tags (AWS, Azure) or labels (GCP) of a resource; empty when it has neither."""
-    for key in TAG_KEYS:
-        value = props.get(key)
-        if isinstance(value, Mapping):
-            return value
-    return {}
+    """Tags (AWS, Azure) or labels (GCP) of a resource; empty when it has neither.
+
+    A resource may hold several maps (a GCP notification channel's ``labels`` is its channel
+    configuration, its lineage sits in ``userLabels``): the one carrying ``mlops`` keys wins.
+    """
+    maps = [v for key in TAG_KEYS if isinstance(v := props.get(key), Mapping)]
+    for candidate in maps:
+        if any(str(key).startswith("mlops") for key in candidate):
+            return candidate
+    return maps[0] if maps else {}
 
 
 def lineage_tag(tags: Mapping[str, Any], key: str) -> Any:

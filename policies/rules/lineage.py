@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-
 from pulumi_policy import ReportViolation, ResourceValidationArgs
 
-from ._base import LINEAGE_KEYS, TAG_KEYS, Rule, lineage_tag, truthy_text
+from ._base import LINEAGE_KEYS, TAG_KEYS, Rule, lineage_tag, tags_of, truthy_text
 
 #: Resource types our components create that accept tags. Any other resource that already has a
 #: ``tags``/``labels`` property (a team's own resources) is checked too.
@@ -60,9 +58,7 @@ def _validate(args: ResourceValidationArgs, report: ReportViolation) -> None:
     tag_key = next((k for k in TAG_KEYS if k in props), None)
     if args.resource_type not in TAGGABLE_TYPES and tag_key is None:
         return
-    tags = props.get(tag_key) if tag_key else None
-    if not isinstance(tags, Mapping):
-        tags = {}
+    tags = tags_of(props)
     required = args.get_config().get("requiredTags", LINEAGE_KEYS)
     missing = [key for key in required if not truthy_text(lineage_tag(tags, key))]
     if missing:

@@ -128,3 +128,11 @@ def test_transform_sanitises_per_provider():
 
     recording = run(program, config={"gcp:project": "p"})
     assert recording.named("gcs").inputs["labels"]["mlops-git-sha"] == "4f2c1e9"
+
+
+def test_gcp_notification_channels_get_lineage_in_user_labels_not_in_their_config():
+    assert tag_input("gcp:monitoring/notificationChannel:NotificationChannel") == "userLabels"
+    props = {"type": "email", "labels": {"email_address": "a@example.com"}}
+    merged = merge_tags("gcp:monitoring/notificationChannel:NotificationChannel", props, LINEAGE)
+    assert merged["labels"] == {"email_address": "a@example.com"}
+    assert merged["userLabels"]["mlops-git-sha"] == "4f2c1e9"

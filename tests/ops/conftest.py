@@ -32,9 +32,13 @@ def aws_env(monkeypatch, tmp_path):
 
 @pytest.fixture
 def project(tmp_path) -> Path:
-    """A project directory with copies of the reference stack files."""
+    """A project directory with copies of the reference AWS stack files."""
     root = tmp_path / "project"
-    shutil.copytree(STACKS, root / "stacks")
+    shutil.copytree(
+        STACKS,
+        root / "stacks",
+        ignore=lambda _dir, names: [n for n in names if not n.startswith("Pulumi.aws-")],
+    )
     return root
 
 

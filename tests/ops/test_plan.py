@@ -96,7 +96,7 @@ def test_malformed_stack_file_exits_2_with_the_key_path(tmp_path, capsys):
 def test_unknown_stack_exits_2(capsys):
     assert plan("--stack", "nope") == 2
     err = capsys.readouterr().err
-    assert "no stack file" in err and "known stacks: aws-dev, aws-prod" in err
+    assert "no stack file" in err and "known stacks: aws-dev, aws-prod," in err
 
 
 def test_quiet_prints_only_findings_and_verdict(capsys):

@@ -82,7 +82,7 @@ def test_refuses_without_previous_version(cli, project):
 
 
 def test_unknown_stack(cli, project):
-    assert cli("rollback", "--stack", "gcp-prod", "--project", project) == 2
+    assert cli("rollback", "--stack", "no-such-stack", "--project", project) == 2
     assert "no stack file" in cli.one_error_line()
     assert "(known stacks: aws-dev, aws-prod)" in cli.err
 

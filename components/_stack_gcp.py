@@ -1,0 +1,144 @@
+"""Spec → GCP component Args, and the wiring between the GCP components.
+
+Artifact store bucket → serving capture; registry image URL → the served image when the spec
+names none; serving service → the monitoring policies and dashboard. Serving resources carry the
+serving lineage labels (model, version, approval), sanitised for GCP.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pulumi
+
+from components.gcp import (
+    ArtifactStore,
+    ArtifactStoreArgs,
+    ModelRegistry,
+    ModelRegistryArgs,
+    Monitoring,
+    MonitoringArgs,
+    ServingEndpoint,
+    ServingEndpointArgs,
+    TrainingCluster,
+    TrainingClusterArgs,
+)
+from components.lineage import sanitise, serving_tags
+from components.spec import PlatformSpec
+
+
+def build(parent: pulumi.Resource, name: str, spec: PlatformSpec) -> dict[str, Any]:
+    """Create the GCP platform under ``parent``; return the stack exports."""
+    opts = pulumi.ResourceOptions(parent=parent)
+    gcp = spec.gcp
+    if gcp is not None and gcp.serving_backend == "vertex":
+        raise ValueError(
+            "gcp.servingBackend vertex is not supported: pulumi-gcp cannot declare Vertex AI "
+            "deployments or traffic splits; use cloud-run"
+        )
+    env = spec.environment
+    artifacts, training, serving = spec.artifacts, spec.training, spec.serving
+
+    store = ArtifactStore(
+        f"{name}-artifacts",
+        ArtifactStoreArgs(
+            environment=env,
+            customer_managed_key=artifacts.customer_managed_key,
+            noncurrent_version_days=artifacts.noncurrent_version_days,
+            incomplete_upload_days=artifacts.incomplete_upload_days,
+            replica_region=artifacts.replica_region,
+            access_log_bucket=artifacts.access_log_bucket,
+            force_destroy=artifacts.force_destroy,
+        ),
+        opts=opts,
+    )
+    cluster = TrainingCluster(
+        f"{name}-training",
+        TrainingClusterArgs(
+            environment=env,
+            gpu=training.gpu,
+            min_nodes=training.min_nodes,
+            max_nodes=training.max_nodes,
+            spot=training.spot,
+            public_endpoint=training.public_endpoint,
+            gpu_zones=gcp.gpu_zones if gcp else (),
+            budget_usd_per_hour=spec.governance.gpu_budget_usd_per_hour,
+        ),
+        opts=opts,
+    )
+    registry = ModelRegistry(
+        f"{name}-registry",
+        ModelRegistryArgs(environment=env, approver_emails=spec.governance.approvers),
+        opts=opts,
+    )
+
+    model, previous = serving.model, serving.previous_model
+    image: pulumi.Input[str] = model.image or pulumi.Output.concat(
+        registry.image_repository_url, f"/{model.name}:{model.version}"
+    )
+    endpoint = ServingEndpoint(
+        f"{name}-serving",
+        ServingEndpointArgs(
+            environment=env,
+            model_name=model.name,
+            model_version=model.version,
+            image=image,
+            model_uri=model.artifact_uri,
+            previous_model_version=previous.version if previous else None,
+            rollback=serving.rollback,
+            rollout=serving.rollout.strategy,
+            canary_percent=serving.rollout.canary_percent,
+            linear_step_percent=serving.rollout.linear_step_percent,
+            min_instances=serving.replicas.min,
+            max_instances=serving.replicas.max,
+            accelerator=_accelerator(serving.instance_type),
+            public_endpoint=serving.public_endpoint,
+            capture_bucket=store.bucket_name,
+            labels=sanitise(serving_tags(spec, serving.active_model), "gcp"),
+        ),
+        opts=opts,
+    )
+    monitor = Monitoring(
+        f"{name}-monitoring",
+        MonitoringArgs(
+            environment=env,
+            service_name=endpoint.endpoint_name,
+            alert_emails=spec.monitoring.alert_emails,
+            latency_p99_ms=spec.monitoring.latency_p99_ms,
+            error_rate_percent=spec.monitoring.error_rate_percent,
+            drift=spec.monitoring.drift,
+            billing_account=gcp.billing_account if gcp else None,
+            gpu_budget_usd_per_hour=spec.governance.gpu_budget_usd_per_hour,
+        ),
+        opts=opts,
+    )
+    return {
+        "artifact_bucket_name": store.bucket_name,
+        "artifact_bucket_uri": store.bucket_uri,
+        "dvc_remote_url": store.dvc_remote_url,
+        "kms_key_id": store.kms_key_id,
+        "dvc_service_account": store.dvc_service_account,
+        "cluster_name": cluster.cluster_name,
+        "gpu_pool_name": cluster.gpu_pool_name,
+        "max_gpus": cluster.max_gpus,
+        "max_usd_per_hour": cluster.max_usd_per_hour,
+        "registry_name": registry.registry_name,
+        "registry_id": registry.registry_id,
+        "image_repository_url": registry.image_repository_url,
+        "approvers_topic": registry.approvers_topic,
+        "model_bucket_name": registry.model_bucket_name,
+        "endpoint_name": endpoint.endpoint_name,
+        "endpoint_url": endpoint.endpoint_url,
+        "active_model_version": endpoint.active_model_version,
+        "previous_model_version": endpoint.previous_model_version,
+        "alert_topic": monitor.alert_topic,
+        "dashboard_url": monitor.dashboard_url,
+        "retraining_trigger": monitor.retraining_trigger,
+    }
+
+
+def _accelerator(instance_type: str | None) -> str | None:
+    """A Cloud Run GPU type (``nvidia-l4``) in ``serving.instanceType``; anything else is CPU."""
+    if instance_type and instance_type.startswith("nvidia-"):
+        return instance_type
+    return None

@@ -1,0 +1,95 @@
+"""What the GCP components share: service agents, account ids and the CMEK helper."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Mapping
+
+import pulumi
+from pulumi_gcp import kms, organizations
+
+from components._component import child_opts
+from components.gcp import _defaults as defaults
+
+# Google-managed service agents (service-<project number>@<domain>) that need CMEK grants.
+AGENT_DOMAINS = {
+    "gke": "container-engine-robot.iam.gserviceaccount.com",
+    "artifactregistry": "gcp-sa-artifactregistry.iam.gserviceaccount.com",
+    "pubsub": "gcp-sa-pubsub.iam.gserviceaccount.com",
+    "cloudrun": "serverless-robot-prod.iam.gserviceaccount.com",
+    "monitoring": "gcp-sa-monitoring-notification.iam.gserviceaccount.com",
+}
+Labels = pulumi.Input[Mapping[str, pulumi.Input[str]]]
+
+
+def region_or_default(region: str | None) -> str:
+    """``region``, else the provider's ``gcp:region``, else us-central1."""
+    return region or pulumi.Config("gcp").get("region") or defaults.DEFAULT_REGION
+
+
+def project_info(parent: pulumi.Resource) -> pulumi.Output[organizations.GetProjectResult]:
+    """The provider project (id and number), looked up once per component."""
+    return organizations.get_project_output(opts=pulumi.InvokeOutputOptions(parent=parent))
+
+
+def agent_member(project_number: pulumi.Input[str], service: str) -> pulumi.Output[str]:
+    """``serviceAccount:`` member of a Google service agent of the project."""
+    return pulumi.Output.concat(
+        "serviceAccount:service-", project_number, "@", AGENT_DOMAINS[service]
+    )
+
+
+def resource_id(name: str, role: str, *, limit: int, scope: str | None = None) -> str:
+    """A GCP-valid id (``[a-z][a-z0-9-]``, at most ``limit`` characters): ``{name}-{role}-<hash>``.
+
+    Service accounts, repositories and Cloud Run services (whose revision names must start with
+    the service name) have no auto-naming in pulumi-gcp. Like Pulumi's auto-names, the suffix
+    makes the id unique per stack, so two stacks can share a GCP project; it is a hash of
+    ``scope`` (default: ``<pulumi project>/<stack>``) and the name, so it is stable across runs.
+    """
+    scope = scope if scope is not None else f"{pulumi.get_project()}/{pulumi.get_stack()}"
+    digest = hashlib.sha1(f"{scope}/{name}/{role}".encode()).hexdigest()[:6]
+    base = re.sub(r"[^a-z0-9-]+", "-", f"{name}-{role}".lower()).strip("-")
+    if not base[:1].isalpha():
+        base = f"m-{base}"
+    return f"{base[: limit - 7].rstrip('-')}-{digest}"
+
+
+def crypto_key(
+    parent: pulumi.Resource,
+    name: str,
+    *,
+    location: str,
+    prod: bool,
+    grants: Mapping[str, pulumi.Input[str]],
+    labels: Labels | None = None,
+) -> tuple[kms.CryptoKey, list[kms.CryptoKeyIAMMember]]:
+    """Key ring ``{name}-ring`` and rotating key ``{name}`` with encrypt/decrypt grants.
+
+    ``grants`` maps a role suffix to a member: each becomes ``{name}-<suffix>``. Resources that
+    encrypt with the key must depend on the grants, or their creation fails on permissions. In
+    prod the key and its ring are protected and retained (the ``prevent_destroy`` of Terraform;
+    GCP cannot delete a key ring anyway, so a prod ``pulumi destroy`` must not pretend to).
+    """
+    ring = kms.KeyRing(f"{name}-ring", location=location, opts=child_opts(parent, protect=prod))
+    key = kms.CryptoKey(
+        name,
+        key_ring=ring.id,
+        purpose="ENCRYPT_DECRYPT",
+        rotation_period=defaults.KMS_ROTATION_PERIOD,
+        destroy_scheduled_duration=defaults.KMS_DESTROY_SCHEDULED_DURATION,
+        labels=labels,
+        opts=child_opts(parent, protect=prod),
+    )
+    members = [
+        kms.CryptoKeyIAMMember(
+            f"{name}-{suffix}",
+            crypto_key_id=key.id,
+            role=defaults.KMS_ROLE,
+            member=member,
+            opts=child_opts(parent),
+        )
+        for suffix, member in grants.items()
+    ]
+    return key, members

@@ -1,0 +1,81 @@
+"""Secure defaults of the GCP components, in one place.
+
+Each component resolves its Args through ``components._component.secure_default`` against these
+values, so that turning one off is a conscious, logged decision.
+"""
+
+from __future__ import annotations
+
+DEFAULT_REGION = "us-central1"
+
+# Cloud KMS
+KMS_ROTATION_PERIOD = "7776000s"
+"""90 days: the longest rotation period the policy pack accepts."""
+KMS_DESTROY_SCHEDULED_DURATION = "2592000s"
+"""30 days between 'destroy' and the key material being gone (the AWS deletion window)."""
+
+# Cloud Storage
+CUSTOMER_MANAGED_KEY = True
+UNIFORM_BUCKET_LEVEL_ACCESS = True
+PUBLIC_ACCESS_PREVENTION = "enforced"
+FORCE_DESTROY = False
+SOFT_DELETE_SECONDS = 7 * 24 * 3600
+NONCURRENT_VERSION_DAYS = 90
+INCOMPLETE_UPLOAD_DAYS = 7
+DVC_PREFIX = "dvc"
+CAPTURE_PREFIX = "capture"
+DVC_ROLE = "roles/storage.objectAdmin"
+KMS_ROLE = "roles/cloudkms.cryptoKeyEncrypterDecrypter"
+
+# GKE
+RELEASE_CHANNEL = "REGULAR"
+DATAPATH_PROVIDER = "ADVANCED_DATAPATH"
+"""Dataplane V2: Kubernetes network policy is enforced without a separate add-on."""
+WORKLOAD_METADATA_MODE = "GKE_METADATA"
+GPU_TAINT = {"key": "nvidia.com/gpu", "value": "present", "effect": "NO_SCHEDULE"}
+GPU_DRIVER_VERSION = "DEFAULT"
+SYSTEM_MACHINE_TYPE = "e2-standard-4"
+SYSTEM_MIN_NODES = 1
+SYSTEM_MAX_NODES = 3
+SUBNET_CIDR = "10.10.0.0/20"
+PODS_CIDR = "10.20.0.0/14"
+SERVICES_CIDR = "10.24.0.0/20"
+MASTER_CIDR = "172.16.0.0/28"
+NODE_ROLES = {
+    "log-writer": "roles/logging.logWriter",
+    "metric-writer": "roles/monitoring.metricWriter",
+    "monitoring-viewer": "roles/monitoring.viewer",
+    "registry-reader": "roles/artifactregistry.reader",
+}
+"""The least-privilege node identity GKE documents; nothing else runs as the node account."""
+NODE_OAUTH_SCOPES = ("https://www.googleapis.com/auth/cloud-platform",)
+CLUSTER_LOG_COMPONENTS = (
+    "SYSTEM_COMPONENTS",
+    "WORKLOADS",
+    "APISERVER",
+    "CONTROLLER_MANAGER",
+    "SCHEDULER",
+)
+
+# Artifact Registry and the model bucket
+IMMUTABLE_TAGS = True
+VULNERABILITY_SCANNING = True
+UNTAGGED_IMAGE_DAYS = 30
+KEEP_IMAGE_VERSIONS = 20
+MODEL_RETENTION_DAYS = 30
+
+# Serving (Cloud Run v2)
+PRIVATE_INGRESS = "INGRESS_TRAFFIC_INTERNAL_ONLY"
+PUBLIC_INGRESS = "INGRESS_TRAFFIC_ALL"
+SERVING_CPU = "2"
+SERVING_MEMORY = "4Gi"
+GPU_SERVING_CPU = "4"
+GPU_SERVING_MEMORY = "16Gi"
+PUBLIC_MEMBERS = ("allUsers", "allAuthenticatedUsers")
+
+# Monitoring
+ALERT_WINDOW = "300s"
+BUDGET_THRESHOLDS = (0.8, 1.0)
+HOURS_PER_MONTH = 730
+DRIFT_PERIODS = {"hourly": "3600s", "daily": "86400s", "weekly": "604800s"}
+TOPIC_MESSAGE_RETENTION = "604800s"

@@ -1,0 +1,225 @@
+"""ArtifactStore on GCP: a versioned GCS bucket with a rotating Cloud KMS key, the DVC remote.
+
+Location: a single region by default. ``multi_region=True`` (the default in prod) puts the bucket
+in the multi-region containing the region (``US``, ``EU``, ``ASIA``); a ``replica_region`` makes it
+a dual-region bucket (``custom_placement_config`` with both regions, location the multi-region
+code), which is GCS's replication: both copies are written by the service, so no second bucket or
+replication job exists. The KMS key ring lives where the bucket lives (``us`` for a multi- or
+dual-region US bucket), as CMEK requires.
+
+GCS serves every authenticated request over TLS, so there is no TLS-only policy to attach (the AWS
+bucket policy's equivalent). Uniform bucket-level access disables object ACLs and public access
+prevention is enforced, so no IAM binding can make the bucket public.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pulumi
+from pulumi_gcp import serviceaccount, storage
+
+from components._component import child_opts, component_opts, require_not_prod, secure_default
+from components.gcp import _defaults as defaults
+from components.gcp._common import Labels, crypto_key, region_or_default, resource_id
+
+TYPE = "mlops:gcp:ArtifactStore"
+_MULTI_REGIONS = {"us": "US", "northamerica": "US", "europe": "EU", "asia": "ASIA"}
+
+
+@dataclass(frozen=True, kw_only=True)
+class ArtifactStoreArgs:
+    """Inputs of ``ArtifactStore``. Every field is optional; defaults are the secure choice."""
+
+    environment: str = "dev"
+    """``dev``, ``staging`` or ``prod``. Default ``dev``. In prod the bucket and key are protected
+    and retained, the bucket is multi-region, and ``force_destroy`` is refused."""
+    region: str | None = None
+    """Region of the bucket (and of its key). Default: the provider's ``gcp:region``, else
+    us-central1."""
+    multi_region: bool | None = None
+    """Put the bucket in the multi-region containing ``region``. Default: true in prod only."""
+    replica_region: str | None = None
+    """Make the bucket dual-region (``region`` + this region). Default: no second region."""
+    customer_managed_key: bool | None = None
+    """Encrypt with a Cloud KMS key (90-day rotation). Default: true (false falls back to
+    Google-managed keys and logs a warning)."""
+    kms_key_id: pulumi.Input[str] | None = None
+    """Use an existing Cloud KMS key id instead of creating one (the caller grants the GCS service
+    agent on it). Default: a new key."""
+    noncurrent_version_days: pulumi.Input[int] | None = None
+    """Days before a noncurrent object version is deleted. Default: 90."""
+    incomplete_upload_days: pulumi.Input[int] | None = None
+    """Days before an incomplete multipart upload is aborted. Default: 7."""
+    soft_delete_seconds: pulumi.Input[int] | None = None
+    """Soft-delete retention of deleted objects. Default: 7 days."""
+    access_log_bucket: pulumi.Input[str] | None = None
+    """Existing bucket that receives usage logs. Default: no access logging."""
+    force_destroy: bool | None = None
+    """Let ``pulumi destroy`` delete a non-empty bucket. Default: false; refused in prod."""
+    dvc_prefix: str = defaults.DVC_PREFIX
+    """Object prefix of the DVC remote inside the bucket. Default ``dvc``."""
+    labels: Labels | None = None
+    """Extra labels (GCP-valid keys) on the bucket and key. Default: none (the stack's lineage
+    transform adds lineage)."""
+
+
+class ArtifactStore(pulumi.ComponentResource):
+    """Versioned GCS bucket encrypted with a rotating Cloud KMS key: the DVC remote.
+
+    Children (names derive from ``name``): ``{name}-key-ring`` (KeyRing), ``{name}-key``
+    (CryptoKey), ``{name}-key-gcs-agent`` (the GCS service agent may encrypt/decrypt),
+    ``{name}-bucket`` (auto-named; versioning, uniform access, public access prevention, default
+    KMS key, soft delete, lifecycle), ``{name}-dvc`` (service account) and
+    ``{name}-dvc-object-admin`` (object admin on the bucket).
+
+    Outputs: ``bucket_name``, ``bucket_uri`` (``gs://bucket``), ``dvc_remote_url``
+    (``gs://bucket/dvc``), ``kms_key_id`` (the CryptoKey id), ``dvc_service_account`` (email),
+    ``location``.
+    """
+
+    bucket_name: pulumi.Output[str]
+    bucket_uri: pulumi.Output[str]
+    dvc_remote_url: pulumi.Output[str]
+    kms_key_id: pulumi.Output[str | None]
+    dvc_service_account: pulumi.Output[str]
+    location: pulumi.Output[str]
+
+    def __init__(
+        self, name: str, args: ArtifactStoreArgs, opts: pulumi.ResourceOptions | None = None
+    ) -> None:
+        super().__init__(TYPE, name, None, component_opts(opts))
+        label = f"ArtifactStore {name}"
+        require_not_prod(label, args.environment, "force_destroy", bool(args.force_destroy))
+        prod = args.environment == "prod"
+        cmk = secure_default(
+            label, "customer_managed_key", args.customer_managed_key, defaults.CUSTOMER_MANAGED_KEY
+        )
+        force_destroy = secure_default(
+            label, "force_destroy", args.force_destroy, defaults.FORCE_DESTROY
+        )
+        region = region_or_default(args.region)
+        location, placement = _placement(region, args.replica_region, args.multi_region, prod)
+
+        key_id: pulumi.Input[str] | None = None
+        grants: list[pulumi.Resource] = []
+        if cmk and args.kms_key_id is not None:
+            key_id = args.kms_key_id
+        elif cmk:
+            agent = storage.get_project_service_account_output(
+                opts=pulumi.InvokeOutputOptions(parent=self)
+            )
+            key, grants = crypto_key(
+                self,
+                f"{name}-key",
+                location=location.lower(),
+                prod=prod,
+                grants={"gcs-agent": agent.member},
+                labels=args.labels,
+            )
+            key_id = key.id
+
+        logging = None
+        if args.access_log_bucket is not None:
+            logging = {
+                "log_bucket": args.access_log_bucket,
+                "log_object_prefix": f"gcs-access/{name}/",
+            }
+        bucket = storage.Bucket(
+            f"{name}-bucket",
+            location=location,
+            custom_placement_config=placement,
+            storage_class="STANDARD",
+            versioning={"enabled": True},
+            uniform_bucket_level_access=defaults.UNIFORM_BUCKET_LEVEL_ACCESS,
+            public_access_prevention=defaults.PUBLIC_ACCESS_PREVENTION,
+            encryption={"default_kms_key_name": key_id} if key_id is not None else None,
+            soft_delete_policy={
+                "retention_duration_seconds": args.soft_delete_seconds
+                or defaults.SOFT_DELETE_SECONDS
+            },
+            lifecycle_rules=lifecycle_rules(
+                args.noncurrent_version_days, args.incomplete_upload_days
+            ),
+            logging=logging,
+            force_destroy=force_destroy,
+            labels=args.labels,
+            # The bucket's first write is encrypted with the key: the agent must hold it first.
+            opts=child_opts(self, protect=prod, depends_on=grants or None),
+        )
+
+        account = serviceaccount.Account(
+            f"{name}-dvc",
+            account_id=resource_id(name, "dvc", limit=30),
+            display_name=f"DVC remote of {name}",
+            description="Reads and writes the DVC remote of the artifact store",
+            opts=child_opts(self),
+        )
+        storage.BucketIAMMember(
+            f"{name}-dvc-object-admin",
+            bucket=bucket.name,
+            role=defaults.DVC_ROLE,
+            member=account.member,
+            opts=child_opts(self),
+        )
+
+        self.bucket_name = bucket.name
+        self.bucket_uri = pulumi.Output.concat("gs://", bucket.name)
+        self.dvc_remote_url = pulumi.Output.concat("gs://", bucket.name, f"/{args.dvc_prefix}")
+        self.kms_key_id = pulumi.Output.from_input(key_id)
+        self.dvc_service_account = account.email
+        self.location = pulumi.Output.from_input(location)
+        self.register_outputs(
+            {
+                "bucket_name": self.bucket_name,
+                "bucket_uri": self.bucket_uri,
+                "dvc_remote_url": self.dvc_remote_url,
+                "kms_key_id": self.kms_key_id,
+                "dvc_service_account": self.dvc_service_account,
+                "location": self.location,
+            }
+        )
+
+
+def multi_region_of(region: str) -> str:
+    """The multi-region code that contains ``region`` (``us-central1`` → ``US``)."""
+    prefix = region.split("-")[0].lower()
+    if prefix not in _MULTI_REGIONS:
+        raise ValueError(f"no GCS multi-region contains {region!r}")
+    return _MULTI_REGIONS[prefix]
+
+
+def _placement(
+    region: str, replica_region: str | None, multi_region: bool | None, prod: bool
+) -> tuple[str, dict[str, list[str]] | None]:
+    if replica_region:
+        if multi_region_of(replica_region) != multi_region_of(region):
+            raise ValueError(
+                f"replica_region {replica_region!r} must share a continent with {region!r} "
+                "(GCS dual-regions stay within one multi-region)"
+            )
+        return multi_region_of(region), {"data_locations": [region.upper(), replica_region.upper()]}
+    if multi_region if multi_region is not None else prod:
+        return multi_region_of(region), None
+    return region.upper(), None
+
+
+def lifecycle_rules(
+    noncurrent_version_days: pulumi.Input[int] | None,
+    incomplete_upload_days: pulumi.Input[int] | None,
+) -> list[dict[str, object]]:
+    """Delete noncurrent versions after N days; abort incomplete multipart uploads after M."""
+    return [
+        {
+            "action": {"type": "Delete"},
+            "condition": {
+                "days_since_noncurrent_time": noncurrent_version_days
+                or defaults.NONCURRENT_VERSION_DAYS,
+                "with_state": "ARCHIVED",
+            },
+        },
+        {
+            "action": {"type": "AbortIncompleteMultipartUpload"},
+            "condition": {"age": incomplete_upload_days or defaults.INCOMPLETE_UPLOAD_DAYS},
+        },
+    ]

@@ -1,0 +1,380 @@
+"""Monitoring on GCP: notification channels, alert policies, a retraining topic, budget, dashboard.
+
+- ``alert_topic`` is the id (``projects/…/notificationChannels/…``) of the primary alert channel,
+  the first alert email; ``alert_channels`` lists them all. Every alert policy notifies all of them.
+- Latency: p99 of ``run.googleapis.com/request_latencies`` per revision above ``latency_p99_ms``
+  for 5 minutes. Errors: the ratio of 5xx to all ``run.googleapis.com/request_count`` per
+  revision above ``error_rate_percent``.
+- Retraining: a drift job (team code on the ``drift`` cadence) writes a structured log entry
+  ``jsonPayload.event="drift_detected"`` to the ``mlops-drift`` log; a log-match alert policy
+  fires a ``pubsub`` notification channel pointing at the CMEK retraining topic (and emails the
+  alert channels). The Monitoring notification agent is granted publish on the topic.
+- Budget: with a billing account, a monthly ``billing.Budget`` of ``gpu_budget_usd_per_hour ×
+  730`` for the project, alerting at 80% and 100% to the alert channels. Without one, the budget
+  is skipped with a warning.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import pulumi
+from pulumi_gcp import billing, monitoring, pubsub
+
+from components._component import child_opts, component_opts
+from components.gcp import _defaults as defaults
+from components.gcp._common import Labels, agent_member, crypto_key, project_info, region_or_default
+
+TYPE = "mlops:gcp:Monitoring"
+DRIFT_LOG = "mlops-drift"
+
+
+@dataclass(frozen=True, kw_only=True)
+class MonitoringArgs:
+    """Inputs of ``Monitoring``. ``service_name`` is required; the rest has defaults."""
+
+    service_name: pulumi.Input[str]
+    """Cloud Run service the latency and error policies watch."""
+    alert_emails: Sequence[str] = ()
+    """Subscribers of every alert. Default: none (a warning: alerts would reach nobody)."""
+    latency_p99_ms: float = 500
+    """p99 latency threshold in milliseconds. Default 500."""
+    error_rate_percent: float = 1.0
+    """5xx share threshold in percent. Default 1."""
+    drift: str = "daily"
+    """Drift check cadence (``hourly``, ``daily``, ``weekly``): the retraining alert's rate
+    limit. Default ``daily``."""
+    billing_account: str | None = None
+    """Billing account for the GPU budget. Default: no budget (with a warning)."""
+    gpu_budget_usd_per_hour: float | None = None
+    """GPU spend cap; the monthly budget is this × 730. Default: no budget."""
+    environment: str = "dev"
+    """``dev``, ``staging`` or ``prod``. Default ``dev``. Prod protects the key."""
+    region: str | None = None
+    """Region of the topic's key. Default: ``gcp:region``, else us-central1."""
+    kms_key_id: pulumi.Input[str] | None = None
+    """Cloud KMS key of the retraining topic (the Pub/Sub agent must hold it). Default: new."""
+    labels: Labels | None = None
+    """Extra labels on labelled children. Default: none."""
+
+
+class Monitoring(pulumi.ComponentResource):
+    """Alert channels and policies for a Cloud Run model service, plus retraining and budget.
+
+    Children: ``{name}-email-<i>`` (email channels), ``{name}-key-ring``, ``{name}-key``,
+    ``{name}-key-pubsub-agent`` (unless a key is given), ``{name}-retraining`` (topic),
+    ``{name}-retraining-publisher`` (the Monitoring agent may publish),
+    ``{name}-retraining-channel`` (pubsub channel), ``{name}-latency``, ``{name}-errors``,
+    ``{name}-drift`` (alert policies), ``{name}-budget`` (with a billing account and budget) and
+    ``{name}-dashboard``.
+
+    Outputs: ``alert_topic`` (primary channel id, None without emails), ``alert_channels``,
+    ``dashboard_url``, ``retraining_trigger`` (topic id), ``alert_policies``.
+    """
+
+    alert_topic: pulumi.Output[str | None]
+    alert_channels: pulumi.Output[list[str]]
+    dashboard_url: pulumi.Output[str]
+    retraining_trigger: pulumi.Output[str]
+    alert_policies: pulumi.Output[list[str]]
+
+    def __init__(
+        self, name: str, args: MonitoringArgs, opts: pulumi.ResourceOptions | None = None
+    ) -> None:
+        super().__init__(TYPE, name, None, component_opts(opts))
+        label = f"Monitoring {name}"
+        if args.drift not in defaults.DRIFT_PERIODS:
+            raise ValueError(f"{label}: drift must be one of {', '.join(defaults.DRIFT_PERIODS)}")
+        prod = args.environment == "prod"
+        region = region_or_default(args.region)
+        project = project_info(self)
+
+        emails = [
+            monitoring.NotificationChannel(
+                f"{name}-email-{i}",
+                type="email",
+                display_name=f"MLOps alerts {email}",
+                labels={"email_address": email},
+                user_labels=args.labels,
+                opts=child_opts(self),
+            )
+            for i, email in enumerate(args.alert_emails)
+        ]
+        if not emails:
+            pulumi.log.warn(f"{label}: no alert_emails; alert policies notify no channel")
+        email_ids = [c.name for c in emails]
+
+        key_id: pulumi.Input[str]
+        grants: list[pulumi.Resource] = []
+        if args.kms_key_id is not None:
+            key_id = args.kms_key_id
+        else:
+            key, grants = crypto_key(
+                self,
+                f"{name}-key",
+                location=region,
+                prod=prod,
+                grants={"pubsub-agent": agent_member(project.number, "pubsub")},
+                labels=args.labels,
+            )
+            key_id = key.id
+        topic = pubsub.Topic(
+            f"{name}-retraining",
+            kms_key_name=key_id,
+            message_retention_duration=defaults.TOPIC_MESSAGE_RETENTION,
+            labels=args.labels,
+            opts=child_opts(self, depends_on=grants or None),
+        )
+        publisher = pubsub.TopicIAMMember(
+            f"{name}-retraining-publisher",
+            topic=topic.id,
+            role="roles/pubsub.publisher",
+            member=agent_member(project.number, "monitoring"),
+            opts=child_opts(self),
+        )
+        retrain_channel = monitoring.NotificationChannel(
+            f"{name}-retraining-channel",
+            type="pubsub",
+            display_name=f"{name} retraining trigger",
+            labels={"topic": topic.id},
+            user_labels=args.labels,
+            opts=child_opts(self, depends_on=[publisher]),
+        )
+
+        service = pulumi.Output.from_input(args.service_name)
+        revision_filter = pulumi.Output.concat(
+            'resource.type = "cloud_run_revision" AND resource.labels.service_name = "',
+            service,
+            '"',
+        )
+        by_revision = ["resource.label.revision_name"]
+        latency = monitoring.AlertPolicy(
+            f"{name}-latency",
+            display_name=f"{name}: p99 latency above {args.latency_p99_ms} ms",
+            combiner="OR",
+            severity="ERROR",
+            conditions=[
+                {
+                    "display_name": "p99 request latency",
+                    "condition_threshold": {
+                        "filter": pulumi.Output.concat(
+                            revision_filter,
+                            ' AND metric.type = "run.googleapis.com/request_latencies"',
+                        ),
+                        "comparison": "COMPARISON_GT",
+                        "threshold_value": args.latency_p99_ms,
+                        "duration": defaults.ALERT_WINDOW,
+                        "aggregations": [
+                            {
+                                "alignment_period": "60s",
+                                "per_series_aligner": "ALIGN_PERCENTILE_99",
+                                "cross_series_reducer": "REDUCE_MAX",
+                                "group_by_fields": by_revision,
+                            }
+                        ],
+                        "trigger": {"count": 1},
+                    },
+                }
+            ],
+            documentation=_runbook("Latency"),
+            notification_channels=email_ids,
+            user_labels=args.labels,
+            opts=child_opts(self),
+        )
+        requests = pulumi.Output.concat(
+            revision_filter, ' AND metric.type = "run.googleapis.com/request_count"'
+        )
+        errors = monitoring.AlertPolicy(
+            f"{name}-errors",
+            display_name=f"{name}: 5xx rate above {args.error_rate_percent}%",
+            combiner="OR",
+            severity="ERROR",
+            conditions=[
+                {
+                    "display_name": "5xx share of requests",
+                    "condition_threshold": {
+                        "filter": pulumi.Output.concat(
+                            requests, ' AND metric.labels.response_code_class = "5xx"'
+                        ),
+                        "denominator_filter": requests,
+                        "comparison": "COMPARISON_GT",
+                        "threshold_value": args.error_rate_percent / 100,
+                        "duration": defaults.ALERT_WINDOW,
+                        "aggregations": [_rate(by_revision)],
+                        "denominator_aggregations": [_rate(by_revision)],
+                        "trigger": {"count": 1},
+                    },
+                }
+            ],
+            documentation=_runbook("Error rate"),
+            notification_channels=email_ids,
+            user_labels=args.labels,
+            opts=child_opts(self),
+        )
+        drift = monitoring.AlertPolicy(
+            f"{name}-drift",
+            display_name=f"{name}: data drift detected, retraining",
+            combiner="OR",
+            severity="WARNING",
+            conditions=[
+                {
+                    "display_name": "Drift job reported drift",
+                    "condition_matched_log": {
+                        "filter": pulumi.Output.concat(
+                            'logName:"logs/',
+                            DRIFT_LOG,
+                            '" AND jsonPayload.event="drift_detected" AND jsonPayload.service="',
+                            service,
+                            '"',
+                        )
+                    },
+                }
+            ],
+            alert_strategy={
+                "notification_rate_limit": {"period": defaults.DRIFT_PERIODS[args.drift]},
+                "auto_close": "86400s",
+            },
+            documentation={
+                "content": "Drift was detected; the retraining topic was notified.",
+                "mime_type": "text/markdown",
+            },
+            notification_channels=[retrain_channel.name, *email_ids],
+            user_labels=args.labels,
+            opts=child_opts(self),
+        )
+
+        if args.billing_account is None or args.gpu_budget_usd_per_hour is None:
+            pulumi.log.warn(
+                f"{label}: no billing account or GPU budget configured; "
+                "the GPU spend budget is skipped"
+            )
+        else:
+            monthly = round(args.gpu_budget_usd_per_hour * defaults.HOURS_PER_MONTH)
+            billing.Budget(
+                f"{name}-budget",
+                billing_account=args.billing_account,
+                display_name=f"{name} GPU budget",
+                budget_filter={
+                    "projects": [pulumi.Output.concat("projects/", project.number)],
+                    "calendar_period": "MONTH",
+                },
+                amount={"specified_amount": {"currency_code": "USD", "units": str(monthly)}},
+                threshold_rules=[
+                    {"threshold_percent": t, "spend_basis": "CURRENT_SPEND"}
+                    for t in defaults.BUDGET_THRESHOLDS
+                ],
+                all_updates_rule={
+                    # Budgets accept at most five monitoring channels.
+                    "monitoring_notification_channels": email_ids[:5],
+                    "disable_default_iam_recipients": False,
+                },
+                opts=child_opts(self),
+            )
+
+        dashboard = monitoring.Dashboard(
+            f"{name}-dashboard",
+            dashboard_json=pulumi.Output.all(service, args.latency_p99_ms).apply(
+                lambda values: _dashboard_json(name, *values)
+            ),
+            opts=child_opts(self),
+        )
+
+        self.alert_topic = email_ids[0] if email_ids else pulumi.Output.from_input(None)
+        self.alert_channels = pulumi.Output.all(*email_ids)
+        self.dashboard_url = pulumi.Output.all(dashboard.id, project.project_id).apply(
+            lambda v: (
+                "https://console.cloud.google.com/monitoring/dashboards/custom/"
+                f"{v[0].rsplit('/', 1)[-1]}?project={v[1]}"
+            )
+        )
+        self.retraining_trigger = topic.id
+        self.alert_policies = pulumi.Output.all(latency.name, errors.name, drift.name)
+        self.register_outputs(
+            {
+                "alert_topic": self.alert_topic,
+                "alert_channels": self.alert_channels,
+                "dashboard_url": self.dashboard_url,
+                "retraining_trigger": self.retraining_trigger,
+                "alert_policies": self.alert_policies,
+            }
+        )
+
+
+def _rate(group_by: list[str]) -> dict[str, object]:
+    return {
+        "alignment_period": "60s",
+        "per_series_aligner": "ALIGN_RATE",
+        "cross_series_reducer": "REDUCE_SUM",
+        "group_by_fields": group_by,
+    }
+
+
+def _runbook(what: str) -> dict[str, str]:
+    return {
+        "content": f"{what} of the model service is out of bounds. If it started with the "
+        "current revision, run `mlops-iac rollback` to send all traffic to the previous one.",
+        "mime_type": "text/markdown",
+    }
+
+
+def _dashboard_json(name: str, service: str, latency_ms: float) -> str:
+    base = f'resource.type="cloud_run_revision" resource.labels.service_name="{service}"'
+
+    def chart(title: str, metric: str, aligner: str, extra: str = "") -> dict[str, object]:
+        return {
+            "title": title,
+            "xyChart": {
+                "dataSets": [
+                    {
+                        "timeSeriesQuery": {
+                            "timeSeriesFilter": {
+                                "filter": f'{base} metric.type="{metric}"{extra}',
+                                "aggregation": {
+                                    "alignmentPeriod": "60s",
+                                    "perSeriesAligner": aligner,
+                                    "crossSeriesReducer": "REDUCE_SUM"
+                                    if aligner == "ALIGN_RATE"
+                                    else "REDUCE_MAX",
+                                    "groupByFields": ["resource.label.revision_name"],
+                                },
+                            }
+                        },
+                        "plotType": "LINE",
+                    }
+                ],
+                "thresholds": [{"value": latency_ms}] if "latenc" in metric else [],
+            },
+        }
+
+    return json.dumps(
+        {
+            "displayName": f"MLOps serving: {name}",
+            "gridLayout": {
+                "columns": "2",
+                "widgets": [
+                    chart(
+                        "p99 latency (ms) by revision",
+                        "run.googleapis.com/request_latencies",
+                        "ALIGN_PERCENTILE_99",
+                    ),
+                    chart(
+                        "Requests/s by revision", "run.googleapis.com/request_count", "ALIGN_RATE"
+                    ),
+                    chart(
+                        "5xx/s by revision",
+                        "run.googleapis.com/request_count",
+                        "ALIGN_RATE",
+                        ' metric.labels.response_code_class="5xx"',
+                    ),
+                    chart(
+                        "Instances by revision",
+                        "run.googleapis.com/container/instance_count",
+                        "ALIGN_MAX",
+                    ),
+                ],
+            },
+        },
+        sort_keys=True,
+    )

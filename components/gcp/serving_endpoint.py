@@ -1,0 +1,310 @@
+"""ServingEndpoint on GCP: a Cloud Run v2 service whose traffic is split between two revisions.
+
+Why Cloud Run and not Vertex AI: in pulumi-gcp 10.2, ``vertex.AiEndpoint.deployed_models`` is
+output-only and ``traffic_split`` maps deployed-model ids that only exist after an imperative
+``DeployModel`` call, so neither the deployed versions nor the split can be declared. A Cloud Run
+v2 service declares both: each model version is a revision with a fixed name
+``<service>-v<version>`` and ``traffics`` names revisions and percentages.
+
+How versions move:
+
+- Every apply describes one template, the *current* model (``model_version``); its revision is
+  ``<service>-v<model_version>``. The *previous* revision ``<service>-v<previous_model_version>``
+  must already exist: it is the revision an earlier apply created. Revisions are immutable, so a
+  pinned previous revision keeps serving exactly what it served.
+- ``rollout="canary"`` gives ``canary_percent`` to the current revision and the rest to the
+  previous one; ``"linear"`` starts at ``linear_step_percent``; ``"all-at-once"`` (or no previous
+  version) gives the current revision 100%, with the previous one kept at 0% under the
+  ``previous`` tag as the rollback target.
+- ``rollback=True`` (``mlops-iac rollback``) moves 100% to the previous revision without changing
+  the template, so no new revision is built: the switch is a traffic change only and takes
+  seconds. ``active_model_version`` then reports the previous version.
+
+Cloud Run has no alarm-driven automatic rollback; the Monitoring component's latency and 5xx
+policies page on-call, and rollback is the manual switch above.
+
+The service name is derived from the logical name (plus a per-stack hash, see
+``_common.resource_id``) instead of being auto-named, because revision names must start with it.
+Ingress is internal-only unless a non-prod caller asks for a public endpoint; invokers are explicit
+members (``allUsers`` is refused). With ``accelerator`` set
+(``nvidia-l4``), each instance gets one GPU and GPU-sized CPU/memory.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+
+import pulumi
+from pulumi_gcp import cloudrunv2, serviceaccount, storage
+
+from components._component import child_opts, component_opts, require_not_prod
+from components.gcp import _defaults as defaults
+from components.gcp._common import (
+    Labels,
+    agent_member,
+    crypto_key,
+    project_info,
+    region_or_default,
+    resource_id,
+)
+
+TYPE = "mlops:gcp:ServingEndpoint"
+STRATEGIES = ("canary", "linear", "all-at-once")
+MAX_REVISION_NAME = 63
+
+
+@dataclass(frozen=True, kw_only=True)
+class ServingEndpointArgs:
+    """Inputs of ``ServingEndpoint``. ``model_name``, ``model_version`` and ``image`` are
+    required; everything else defaults to the secure choice."""
+
+    model_name: str
+    """Name of the served model."""
+    model_version: str
+    """Version of the current model: the template revision of this apply."""
+    image: pulumi.Input[str]
+    """Inference image of the current model version."""
+    model_uri: pulumi.Input[str] | None = None
+    """Artifact of the current model version (passed as ``MODEL_URI``). Default: none."""
+    previous_model_version: str | None = None
+    """Version whose revision already exists and stays deployed for rollback. Default: none
+    (the current revision takes all traffic)."""
+    rollback: bool = False
+    """Send 100% of traffic to the previous revision. Default: false. Needs a previous version."""
+    rollout: str = "canary"
+    """``canary``, ``linear`` or ``all-at-once``. Default ``canary``."""
+    canary_percent: int = 10
+    """Share of the current revision during a canary. Default 10."""
+    linear_step_percent: int = 20
+    """Share of the current revision at the first linear step. Default 20."""
+    environment: str = "dev"
+    """``dev``, ``staging`` or ``prod``. Default ``dev``. Prod turns on deletion protection,
+    protects the key and refuses a public endpoint."""
+    region: str | None = None
+    """Region of the service. Default: ``gcp:region``, else us-central1."""
+    min_instances: int = 1
+    """Minimum instances per revision. Default 1."""
+    max_instances: int = 2
+    """Maximum instances per revision. Default 2."""
+    accelerator: str | None = None
+    """Cloud Run GPU type (``nvidia-l4``). Default: CPU only."""
+    public_endpoint: bool = False
+    """Accept traffic from the internet. Default: internal only; refused in prod."""
+    invokers: Sequence[str] = ()
+    """IAM members allowed to invoke the service. Default: none (only project owners)."""
+    capture_bucket: pulumi.Input[str] | None = None
+    """Bucket (the artifact store) that receives request/response capture under ``capture/``;
+    the runtime account may create objects there. Default: no capture."""
+    kms_key_id: pulumi.Input[str] | None = None
+    """Cloud KMS key for the revisions (the Cloud Run agent must hold it). Default: a new key."""
+    labels: Labels | None = None
+    """Serving labels (model, version, approval), GCP-valid. Default: none."""
+    env: Mapping[str, str] = field(default_factory=dict)
+    """Extra environment variables of the container. Default: none."""
+
+
+class ServingEndpoint(pulumi.ComponentResource):
+    """Cloud Run v2 service splitting traffic between the current and previous model revisions.
+
+    Children: ``{name}-key-ring``, ``{name}-key``, ``{name}-key-run-agent`` (unless a key is
+    given), ``{name}-runtime`` (runtime service account), ``{name}-runtime-capture`` (object
+    creator on the capture bucket, when given), ``{name}-service`` and one
+    ``{name}-invoker-<i>`` per invoker.
+
+    Outputs: ``endpoint_name``, ``endpoint_url``, ``active_model_version``,
+    ``previous_model_version`` (the standby version), ``current_revision``,
+    ``previous_revision``, ``traffic`` (revision → percent).
+    """
+
+    endpoint_name: pulumi.Output[str]
+    endpoint_url: pulumi.Output[str]
+    active_model_version: pulumi.Output[str]
+    previous_model_version: pulumi.Output[str | None]
+    current_revision: pulumi.Output[str]
+    previous_revision: pulumi.Output[str | None]
+    traffic: pulumi.Output[dict[str, int]]
+
+    def __init__(
+        self, name: str, args: ServingEndpointArgs, opts: pulumi.ResourceOptions | None = None
+    ) -> None:
+        super().__init__(TYPE, name, None, component_opts(opts))
+        label = f"ServingEndpoint {name}"
+        require_not_prod(label, args.environment, "public_endpoint", args.public_endpoint)
+        _check(label, args)
+        prod = args.environment == "prod"
+        region = region_or_default(args.region)
+        service_name = resource_id(name, "svc", limit=40)
+        current = revision_name(service_name, args.model_version)
+        previous = (
+            revision_name(service_name, args.previous_model_version)
+            if args.previous_model_version
+            else None
+        )
+        too_long = [r for r in (current, previous) if r and len(r) > MAX_REVISION_NAME]
+        if too_long:
+            raise ValueError(
+                f"{label}: revision name {too_long[0]!r} is longer than {MAX_REVISION_NAME} "
+                "characters; use a shorter component name or model version"
+            )
+        split = traffic_split(current, previous, args)
+
+        key_id: pulumi.Input[str]
+        grants: list[pulumi.Resource] = []
+        if args.kms_key_id is not None:
+            key_id = args.kms_key_id
+        else:
+            project = project_info(self)
+            key, grants = crypto_key(
+                self,
+                f"{name}-key",
+                location=region,
+                prod=prod,
+                grants={"run-agent": agent_member(project.number, "cloudrun")},
+                labels=args.labels,
+            )
+            key_id = key.id
+
+        account = serviceaccount.Account(
+            f"{name}-runtime",
+            account_id=resource_id(name, "run", limit=30),
+            display_name=f"Runtime of {name}",
+            description="Identity of the model server; may only write capture data",
+            opts=child_opts(self),
+        )
+        envs = {
+            "MODEL_NAME": args.model_name,
+            "MODEL_VERSION": args.model_version,
+            **({"MODEL_URI": args.model_uri} if args.model_uri is not None else {}),
+            **dict(args.env),
+        }
+        if args.capture_bucket is not None:
+            envs["CAPTURE_URI"] = pulumi.Output.concat(
+                "gs://", args.capture_bucket, f"/{defaults.CAPTURE_PREFIX}/{name}/"
+            )
+            storage.BucketIAMMember(
+                f"{name}-runtime-capture",
+                bucket=args.capture_bucket,
+                role="roles/storage.objectCreator",
+                member=account.member,
+                opts=child_opts(self),
+            )
+
+        gpu = args.accelerator is not None
+        limits = {
+            "cpu": defaults.GPU_SERVING_CPU if gpu else defaults.SERVING_CPU,
+            "memory": defaults.GPU_SERVING_MEMORY if gpu else defaults.SERVING_MEMORY,
+        }
+        if gpu:
+            limits["nvidia.com/gpu"] = "1"
+        template: dict[str, object] = {
+            "revision": current,
+            "service_account": account.email,
+            "encryption_key": key_id,
+            "labels": args.labels,
+            "scaling": {
+                "min_instance_count": args.min_instances,
+                "max_instance_count": args.max_instances,
+            },
+            "containers": [
+                {
+                    "image": args.image,
+                    "envs": [{"name": k, "value": v} for k, v in envs.items()],
+                    "resources": {"limits": limits, "cpu_idle": not gpu},
+                    "ports": {"container_port": 8080},
+                }
+            ],
+        }
+        if gpu:
+            template["node_selector"] = {"accelerator": args.accelerator}
+            template["gpu_zonal_redundancy_disabled"] = True
+
+        service = cloudrunv2.Service(
+            f"{name}-service",
+            name=service_name,
+            location=region,
+            ingress=defaults.PUBLIC_INGRESS if args.public_endpoint else defaults.PRIVATE_INGRESS,
+            invoker_iam_disabled=False,
+            deletion_protection=prod,
+            template=template,
+            traffics=[
+                {
+                    "type": "TRAFFIC_TARGET_ALLOCATION_TYPE_REVISION",
+                    "revision": revision,
+                    "percent": percent,
+                    "tag": tag,
+                }
+                for revision, percent, tag in split
+            ],
+            labels=args.labels,
+            opts=child_opts(self, depends_on=grants or None),
+        )
+        for i, member in enumerate(args.invokers):
+            cloudrunv2.ServiceIamMember(
+                f"{name}-invoker-{i}",
+                name=service.name,
+                location=region,
+                role="roles/run.invoker",
+                member=member,
+                opts=child_opts(self),
+            )
+
+        active = args.previous_model_version if args.rollback else args.model_version
+        standby = args.model_version if args.rollback else args.previous_model_version
+        self.endpoint_name = service.name
+        self.endpoint_url = service.uri
+        self.active_model_version = pulumi.Output.from_input(str(active))
+        self.previous_model_version = pulumi.Output.from_input(standby)
+        self.current_revision = pulumi.Output.from_input(current)
+        self.previous_revision = pulumi.Output.from_input(previous)
+        self.traffic = pulumi.Output.from_input({rev: pct for rev, pct, _ in split})
+        self.register_outputs(
+            {
+                "endpoint_name": self.endpoint_name,
+                "endpoint_url": self.endpoint_url,
+                "active_model_version": self.active_model_version,
+                "previous_model_version": self.previous_model_version,
+                "current_revision": self.current_revision,
+                "previous_revision": self.previous_revision,
+                "traffic": self.traffic,
+            }
+        )
+
+
+def revision_name(service_name: str, version: str) -> str:
+    """``<service>-v<version>`` with the version made DNS-safe (``1.2`` → ``1-2``)."""
+    return f"{service_name}-v{re.sub(r'[^a-z0-9-]', '-', version.lower())}"
+
+
+def traffic_split(
+    current: str, previous: str | None, args: ServingEndpointArgs
+) -> list[tuple[str, int, str]]:
+    """(revision, percent, tag) entries summing to 100; the previous revision is always listed."""
+    if previous is None:
+        return [(current, 100, "current")]
+    if args.rollback:
+        new_share = 0
+    elif args.rollout == "canary":
+        new_share = args.canary_percent
+    elif args.rollout == "linear":
+        new_share = args.linear_step_percent
+    else:
+        new_share = 100
+    return [(current, new_share, "current"), (previous, 100 - new_share, "previous")]
+
+
+def _check(label: str, args: ServingEndpointArgs) -> None:
+    if args.rollout not in STRATEGIES:
+        raise ValueError(f"{label}: rollout must be one of {', '.join(STRATEGIES)}")
+    if args.rollback and not args.previous_model_version:
+        raise ValueError(f"{label}: rollback needs previous_model_version")
+    if args.previous_model_version == args.model_version:
+        raise ValueError(f"{label}: previous_model_version must differ from model_version")
+    if not 1 <= args.min_instances <= args.max_instances:
+        raise ValueError(f"{label}: need 1 <= min_instances <= max_instances")
+    if not 0 < args.canary_percent < 100 or not 0 < args.linear_step_percent < 100:
+        raise ValueError(f"{label}: canary_percent and linear_step_percent must be in 1..99")
+    public = [m for m in args.invokers if m in defaults.PUBLIC_MEMBERS]
+    if public:
+        raise ValueError(f"{label}: public invokers are refused ({', '.join(public)})")

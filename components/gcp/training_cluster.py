@@ -1,0 +1,309 @@
+"""TrainingCluster on GCP: a private, regional GKE cluster with a GPU node pool that scales to zero.
+
+The GPU pool's bounds are totals across the region's zones (``total_min_node_count`` /
+``total_max_node_count`` with location policy ``ANY``), so ``max_nodes`` caps the whole pool and
+``max_gpus`` / ``max_usd_per_hour`` are true worst cases. GKE installs the NVIDIA driver
+(``gpu_driver_installation_config``); pods need the ``nvidia.com/gpu`` toleration to land there.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import pulumi
+from pulumi_gcp import compute, container, projects, serviceaccount
+
+from components import gpu as gpu_catalogue
+from components._component import child_opts, component_opts, require_not_prod
+from components.gcp import _defaults as defaults
+from components.gcp._common import (
+    Labels,
+    agent_member,
+    crypto_key,
+    project_info,
+    region_or_default,
+    resource_id,
+)
+
+TYPE = "mlops:gcp:TrainingCluster"
+
+
+@dataclass(frozen=True, kw_only=True)
+class TrainingClusterArgs:
+    """Inputs of ``TrainingCluster``. Every field is optional; defaults are the secure choice."""
+
+    environment: str = "dev"
+    """``dev``, ``staging`` or ``prod``. Default ``dev``. Prod turns on deletion protection and
+    refuses a public control-plane endpoint."""
+    region: str | None = None
+    """Region of the (regional) cluster. Default: ``gcp:region``, else us-central1."""
+    gpu: str = "t4"
+    """Neutral GPU name from ``components.gpu``. Default ``t4``."""
+    min_nodes: int = 0
+    """GPU nodes kept warm across the region. Default 0: scale to zero."""
+    max_nodes: int = 2
+    """Upper bound of GPU nodes across the region. Default 2."""
+    spot: bool = False
+    """Run GPU nodes on Spot VMs. Default: on-demand."""
+    public_endpoint: bool = False
+    """Expose the control plane on a public IP (still limited to ``authorized_networks``).
+    Default: private endpoint only; refused in prod."""
+    gpu_zones: Sequence[str] = ()
+    """Zones of the region where the GPU pool may place nodes (GPU models are not offered in
+    every zone). Default: all zones of the cluster."""
+    authorized_networks: Sequence[str] = ()
+    """CIDR blocks that may reach the control plane. Default: none (only the VPC)."""
+    network: pulumi.Input[str] | None = None
+    """Existing VPC network id. Default: a new VPC with a subnet, Cloud Router and NAT."""
+    subnetwork: pulumi.Input[str] | None = None
+    """Existing subnetwork id (with ``pods`` and ``services`` secondary ranges). Default: new."""
+    pods_range_name: str = "pods"
+    """Secondary range of the subnetwork for pods. Default ``pods``."""
+    services_range_name: str = "services"
+    """Secondary range of the subnetwork for services. Default ``services``."""
+    master_cidr: str = defaults.MASTER_CIDR
+    """/28 for the control plane's private endpoint. Default 172.16.0.0/28."""
+    kms_key_id: pulumi.Input[str] | None = None
+    """Cloud KMS key for Kubernetes secrets (the GKE agent must hold it). Default: a new key."""
+    system_machine_type: str = defaults.SYSTEM_MACHINE_TYPE
+    """Machine type of the system pool. Default e2-standard-4."""
+    budget_usd_per_hour: float | None = None
+    """Warn when the GPU pool's worst-case $/h exceeds this. Default: no cap."""
+    labels: Labels | None = None
+    """Extra labels on the cluster, its nodes and its key. Default: none."""
+
+
+class TrainingCluster(pulumi.ComponentResource):
+    """Private GKE cluster with a system pool and a GPU pool that scales to zero.
+
+    Children: ``{name}-network``, ``{name}-subnet``, ``{name}-router``, ``{name}-nat`` (unless a
+    network is given), ``{name}-secrets-key-ring``, ``{name}-secrets-key``,
+    ``{name}-secrets-key-gke-agent`` (unless a key is given), ``{name}-nodes`` (node service
+    account) and ``{name}-nodes-<role>`` (one project IAM member per role in
+    ``_defaults.NODE_ROLES``), ``{name}-cluster``, ``{name}-system`` and ``{name}-gpu`` (node
+    pools).
+
+    Outputs: ``cluster_name``, ``cluster_id``, ``gpu_pool_name``, ``max_gpus``,
+    ``max_usd_per_hour``, ``node_service_account``.
+    """
+
+    cluster_name: pulumi.Output[str]
+    cluster_id: pulumi.Output[str]
+    gpu_pool_name: pulumi.Output[str]
+    max_gpus: pulumi.Output[int]
+    max_usd_per_hour: pulumi.Output[float]
+    node_service_account: pulumi.Output[str]
+
+    def __init__(
+        self, name: str, args: TrainingClusterArgs, opts: pulumi.ResourceOptions | None = None
+    ) -> None:
+        super().__init__(TYPE, name, None, component_opts(opts))
+        label = f"TrainingCluster {name}"
+        require_not_prod(label, args.environment, "public_endpoint", args.public_endpoint)
+        if args.min_nodes < 0 or args.max_nodes < args.min_nodes:
+            raise ValueError(f"{label}: need 0 <= min_nodes <= max_nodes")
+        prod = args.environment == "prod"
+        region = region_or_default(args.region)
+        offering = gpu_catalogue.lookup(args.gpu, "gcp")
+        max_usd = gpu_catalogue.max_usd_per_hour(args.gpu, "gcp", args.max_nodes)
+        if args.budget_usd_per_hour is not None and max_usd > args.budget_usd_per_hour:
+            pulumi.log.warn(
+                f"{label}: the GPU pool can cost ${max_usd}/h, over the "
+                f"${args.budget_usd_per_hour}/h budget"
+            )
+        project = project_info(self)
+
+        network, subnetwork = args.network, args.subnetwork
+        if network is None or subnetwork is None:
+            network, subnetwork = self._network(name, region, args)
+
+        key_id: pulumi.Input[str] = args.kms_key_id or ""
+        grants: list[pulumi.Resource] = []
+        if args.kms_key_id is None:
+            key, grants = crypto_key(
+                self,
+                f"{name}-secrets-key",
+                location=region,
+                prod=prod,
+                grants={"gke-agent": agent_member(project.number, "gke")},
+                labels=args.labels,
+            )
+            key_id = key.id
+
+        account = serviceaccount.Account(
+            f"{name}-nodes",
+            account_id=resource_id(name, "nodes", limit=30),
+            display_name=f"GKE nodes of {name}",
+            description="Least-privilege identity of the training cluster's nodes",
+            opts=child_opts(self),
+        )
+        for role_name, role in defaults.NODE_ROLES.items():
+            projects.IAMMember(
+                f"{name}-nodes-{role_name}",
+                project=project.project_id,
+                role=role,
+                member=account.member,
+                opts=child_opts(self),
+            )
+        node_identity = {
+            "service_account": account.email,
+            "oauth_scopes": list(defaults.NODE_OAUTH_SCOPES),
+            "shielded_instance_config": {
+                "enable_secure_boot": True,
+                "enable_integrity_monitoring": True,
+            },
+            "workload_metadata_config": {"mode": defaults.WORKLOAD_METADATA_MODE},
+        }
+
+        cluster = container.Cluster(
+            f"{name}-cluster",
+            location=region,
+            network=network,
+            subnetwork=subnetwork,
+            networking_mode="VPC_NATIVE",
+            ip_allocation_policy={
+                "cluster_secondary_range_name": args.pods_range_name,
+                "services_secondary_range_name": args.services_range_name,
+            },
+            private_cluster_config={
+                "enable_private_nodes": True,
+                "enable_private_endpoint": not args.public_endpoint,
+                "master_ipv4_cidr_block": args.master_cidr,
+            },
+            master_authorized_networks_config={
+                "cidr_blocks": [
+                    {"cidr_block": cidr, "display_name": f"authorized-{i}"}
+                    for i, cidr in enumerate(args.authorized_networks)
+                ],
+            },
+            workload_identity_config={
+                "workload_pool": project.project_id.apply(lambda p: f"{p}.svc.id.goog")
+            },
+            enable_shielded_nodes=True,
+            enable_legacy_abac=False,
+            database_encryption={"state": "ENCRYPTED", "key_name": key_id},
+            release_channel={"channel": defaults.RELEASE_CHANNEL},
+            datapath_provider=defaults.DATAPATH_PROVIDER,
+            logging_config={"enable_components": list(defaults.CLUSTER_LOG_COMPONENTS)},
+            # The default pool is created and removed at once; give it the node identity so that
+            # not even it runs as the Compute Engine default service account.
+            remove_default_node_pool=True,
+            initial_node_count=1,
+            node_config=node_identity,
+            deletion_protection=prod,
+            resource_labels=args.labels,
+            opts=child_opts(self, depends_on=grants or None),
+        )
+        container.NodePool(
+            f"{name}-system",
+            cluster=cluster.id,
+            location=region,
+            initial_node_count=defaults.SYSTEM_MIN_NODES,
+            autoscaling={
+                "total_min_node_count": defaults.SYSTEM_MIN_NODES,
+                "total_max_node_count": defaults.SYSTEM_MAX_NODES,
+                "location_policy": "BALANCED",
+            },
+            management={"auto_repair": True, "auto_upgrade": True},
+            node_config={
+                **node_identity,
+                "machine_type": args.system_machine_type,
+                "labels": {"mlops-pool": "system"},
+                "resource_labels": args.labels,
+            },
+            opts=child_opts(self),
+        )
+        gpu_pool = container.NodePool(
+            f"{name}-gpu",
+            cluster=cluster.id,
+            location=region,
+            initial_node_count=args.min_nodes,
+            node_locations=list(args.gpu_zones) or None,
+            autoscaling={
+                "total_min_node_count": args.min_nodes,
+                "total_max_node_count": args.max_nodes,
+                "location_policy": "ANY",
+            },
+            management={"auto_repair": True, "auto_upgrade": True},
+            node_config={
+                **node_identity,
+                "machine_type": offering.node_type,
+                "spot": args.spot,
+                "guest_accelerators": [
+                    {
+                        "type": offering.accelerator,
+                        "count": offering.gpus_per_node,
+                        "gpu_driver_installation_config": {
+                            "gpu_driver_version": defaults.GPU_DRIVER_VERSION
+                        },
+                    }
+                ],
+                "taints": [dict(defaults.GPU_TAINT)],
+                "labels": {
+                    "mlops-pool": "gpu",
+                    "mlops-gpu": args.gpu,
+                    "mlops-accelerator": offering.accelerator,
+                },
+                "resource_labels": args.labels,
+            },
+            opts=child_opts(self),
+        )
+
+        self.cluster_name = cluster.name
+        self.cluster_id = cluster.id
+        self.gpu_pool_name = gpu_pool.name
+        self.max_gpus = pulumi.Output.from_input(args.max_nodes * offering.gpus_per_node)
+        self.max_usd_per_hour = pulumi.Output.from_input(max_usd)
+        self.node_service_account = account.email
+        self.register_outputs(
+            {
+                "cluster_name": self.cluster_name,
+                "cluster_id": self.cluster_id,
+                "gpu_pool_name": self.gpu_pool_name,
+                "max_gpus": self.max_gpus,
+                "max_usd_per_hour": self.max_usd_per_hour,
+                "node_service_account": self.node_service_account,
+            }
+        )
+
+    def _network(
+        self, name: str, region: str, args: TrainingClusterArgs
+    ) -> tuple[pulumi.Output[str], pulumi.Output[str]]:
+        """A VPC for private nodes: subnet with secondary ranges, and NAT for egress."""
+        network = compute.Network(
+            f"{name}-network",
+            auto_create_subnetworks=False,
+            routing_mode="REGIONAL",
+            opts=child_opts(self),
+        )
+        subnet = compute.Subnetwork(
+            f"{name}-subnet",
+            network=network.id,
+            region=region,
+            ip_cidr_range=defaults.SUBNET_CIDR,
+            private_ip_google_access=True,
+            secondary_ip_ranges=[
+                {"range_name": args.pods_range_name, "ip_cidr_range": defaults.PODS_CIDR},
+                {"range_name": args.services_range_name, "ip_cidr_range": defaults.SERVICES_CIDR},
+            ],
+            log_config={
+                "aggregation_interval": "INTERVAL_5_SEC",
+                "flow_sampling": 0.5,
+                "metadata": "INCLUDE_ALL_METADATA",
+            },
+            opts=child_opts(self),
+        )
+        router = compute.Router(
+            f"{name}-router", network=network.id, region=region, opts=child_opts(self)
+        )
+        compute.RouterNat(
+            f"{name}-nat",
+            router=router.name,
+            region=region,
+            nat_ip_allocate_option="AUTO_ONLY",
+            source_subnetwork_ip_ranges_to_nat="ALL_SUBNETWORKS_ALL_IP_RANGES",
+            log_config={"enable": True, "filter": "ERRORS_ONLY"},
+            opts=child_opts(self),
+        )
+        return network.id, subnet.id
