@@ -80,6 +80,8 @@ def build(parent: pulumi.Resource, name: str, spec: PlatformSpec) -> dict[str, A
             vpc_id=aws_spec.vpc_id if aws_spec else None,
             subnet_ids=list(aws_spec.subnet_ids) if aws_spec and aws_spec.subnet_ids else None,
             availability_zones=aws_spec.availability_zones if aws_spec else 2,
+            kubernetes_version=(aws_spec.kubernetes_version if aws_spec else None)
+            or defaults.KUBERNETES_VERSION,
         ),
         opts=opts,
     )
@@ -130,6 +132,7 @@ def build(parent: pulumi.Resource, name: str, spec: PlatformSpec) -> dict[str, A
             bake_minutes=rollout.bake_minutes,
             latency_p99_ms=monitoring.latency_p99_ms,
             error_rate_percent=monitoring.error_rate_percent,
+            capture_sampling_percent=aws_spec.capture_sampling_percent if aws_spec else None,
             # Prod model containers run in the training VPC's private subnets.
             vpc_id=cluster.vpc_id if spec.is_prod else None,
             subnet_ids=cluster.private_subnet_ids if spec.is_prod else None,

@@ -277,6 +277,17 @@ class AwsSpec(_Model):
     vpc_id: str | None = Field(None, pattern=r"^vpc-[0-9a-f]+$")
     subnet_ids: list[str] = Field(default_factory=list)
     availability_zones: int = Field(2, ge=2, le=6)
+    kubernetes_version: str | None = Field(
+        None,
+        pattern=r"^1\.[0-9]{2}$",
+        description="EKS Kubernetes version of the training cluster. Default: the library's.",
+    )
+    capture_sampling_percent: int | None = Field(
+        None,
+        ge=1,
+        le=100,
+        description="Share of endpoint requests captured for drift monitoring. Default: 100.",
+    )
 
     @model_validator(mode="after")
     def _network(self) -> AwsSpec:

@@ -99,8 +99,10 @@ def customer_key(
                 Effect="Allow",
                 Principal={"Service": list(services)},
                 Action=list(defaults.KEY_SERVICE_ACTIONS),
+                # No aws:SourceAccount condition: services encrypting on a publisher's behalf
+                # (SNS for EventBridge/CloudWatch) do not always set it, and the key would
+                # silently stop working.
                 Resource="*",
-                Condition={"StringEquals": {"aws:SourceAccount": account}},
             )
         )
     key = aws.kms.Key(

@@ -61,3 +61,26 @@ def test_the_program_reports_the_key_path_without_a_traceback():
     raw = _set(platform_raw("aws-dev"), "serving.rollout.canaryPercent", 75)
     with pytest.raises(ProgramError, match=r"mlops:platform\.serving\.rollout\.canaryPercent"):
         run_project(REPO, "aws-dev", extra_config={"mlops:platform": raw})
+
+
+def test_aws_block_fields_reach_the_components():
+    raw = platform_raw("aws-dev")
+    raw["aws"] = {"kubernetesVersion": "1.30", "captureSamplingPercent": 25}
+    recording = run_project(REPO, "aws-dev", extra_config={"mlops:platform": raw})
+    assert recording.named("mlops-training-cluster").inputs["version"] == "1.30"
+    for version in ("7", "6"):
+        capture = recording.named(f"mlops-serving-config-v{version}").inputs["dataCaptureConfig"]
+        assert capture["initialSamplingPercentage"] == 25
+    assert any("capture_sampling_percent is 25" in w for w in recording.warnings)
+
+
+@pytest.mark.parametrize(
+    "block, expected",
+    [
+        ({"kubernetesVersion": "latest"}, "mlops:platform.aws.kubernetesVersion:"),
+        ({"captureSamplingPercent": 0}, "mlops:platform.aws.captureSamplingPercent:"),
+    ],
+)
+def test_aws_block_values_are_checked(block, expected):
+    lines = problems(_set(platform_raw("aws-dev"), "aws", block))
+    assert any(line.startswith(expected) for line in lines), lines
