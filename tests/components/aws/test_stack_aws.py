@@ -188,3 +188,17 @@ def test_switching_to_the_previous_version_changes_only_the_endpoint(prod, how):
         rolled.exports["active_endpoint_config_name"]
         == prod.exports["previous_endpoint_config_name"]
     )
+
+
+def test_webhook_and_existing_network_flow_through():
+    def edit(raw):
+        raw["monitoring"]["webhookUrl"] = "https://chat.example.com/hook"
+        raw["aws"] = {"vpcId": "vpc-0abc", "subnetIds": ["subnet-a", "subnet-b"]}
+
+    recording = run_project(REPO, "aws-prod", extra_config=with_platform("aws-prod", edit))
+    webhook = recording.named("mlops-alerts-webhook").inputs
+    assert (webhook["protocol"], webhook["endpoint"]) == ("https", "https://chat.example.com/hook")
+    assert not recording.of_type("aws:ec2/vpc:Vpc")
+    model = recording.named("mlops-serving-model-v7").inputs
+    assert model["vpcConfig"]["subnets"] == ["subnet-a", "subnet-b"]
+    assert recording.named("mlops-serving-sg").inputs["vpcId"] == "vpc-0abc"
