@@ -338,7 +338,8 @@ class ServingEndpoint(pulumi.ComponentResource):
                 },
             },
             tags=dict(args.active.tags),
-            opts=child_opts(self),
+            # The name is explicit, so a replacement must delete the old endpoint first.
+            opts=child_opts(self, delete_before_replace=True),
         )
 
         target = aws.appautoscaling.Target(

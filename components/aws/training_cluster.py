@@ -199,7 +199,12 @@ class TrainingCluster(pulumi.ComponentResource):
             enabled_cluster_log_types=list(defaults.CLUSTER_LOG_TYPES),
             access_config={"authentication_mode": "API"},
             tags=tags,
-            opts=child_opts(self, depends_on=[log_group, cluster_policy, cluster_kms]),
+            # The name is explicit, so a replacement must delete the old cluster first.
+            opts=child_opts(
+                self,
+                depends_on=[log_group, cluster_policy, cluster_kms],
+                delete_before_replace=True,
+            ),
         )
 
         aws.eks.NodeGroup(

@@ -231,7 +231,9 @@ def test_alert_channel_on_its_own():
         AlertChannel("ch", AlertChannelArgs(emails=["a@example.com", "b@example.com"]))
 
     recording = run(program, config=REGION)
-    assert [r.name for r in recording.of_type("aws:sns/topicSubscription:TopicSubscription")] == [
+    assert sorted(
+        r.name for r in recording.of_type("aws:sns/topicSubscription:TopicSubscription")
+    ) == [
         "ch-email-0",
         "ch-email-1",
     ]
