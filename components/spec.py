@@ -291,6 +291,17 @@ class AwsSpec(_Model):
         default_factory=list, description="Private subnets of vpcId (two AZs or more)."
     )
     availability_zones: int = Field(2, ge=2, le=6, description="AZs of a created VPC.")
+    kubernetes_version: str | None = Field(
+        None,
+        pattern=r"^1\.[0-9]{2}$",
+        description="EKS Kubernetes version of the training cluster. Default: the library's.",
+    )
+    capture_sampling_percent: int | None = Field(
+        None,
+        ge=1,
+        le=100,
+        description="Share of endpoint requests captured for drift monitoring. Default: 100.",
+    )
 
     @model_validator(mode="after")
     def _network(self) -> AwsSpec:

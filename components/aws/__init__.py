@@ -1,5 +1,51 @@
-"""AWS components. Importing this package loads pulumi_aws only (never Azure or GCP SDKs)."""
+"""AWS components. Importing this package loads pulumi_aws only (never Azure or GCP SDKs).
+
+- ``ArtifactStore``: versioned, KMS-encrypted S3 bucket; the DVC remote and capture store.
+- ``TrainingCluster``: private EKS cluster, GPU managed node group that scales to zero.
+- ``ModelRegistry``: SageMaker model package group, ECR repository, approval notifications.
+- ``ServingEndpoint``: SageMaker endpoint serving one of two deployable versions, blue/green
+  canary/linear rollout with automatic rollback on its own alarms, autoscaling, data capture.
+- ``AlertChannel`` and ``Monitoring``: alert topic, alarms, dashboard, drift monitoring,
+  retraining trigger, GPU budget.
+
+Compose them in this order (``components/_stack_aws.py`` does)::
+
+    store = ArtifactStore("art", ArtifactStoreArgs(environment="prod"))
+    channel = AlertChannel("alerts", AlertChannelArgs(emails=["oncall@example.com"]))
+    registry = ModelRegistry("reg", ModelRegistryArgs(alert_topic_arn=channel.topic_arn))
+    serving = ServingEndpoint("srv", ServingEndpointArgs(
+        active=ModelVersion(name="fraud", version="7", artifact_uri="s3://…/model.tar.gz"),
+        artifact_bucket_name=store.bucket_name, kms_key_arn=store.kms_key_id,
+        image_repository_url=registry.image_repository_url, alert_topic_arn=channel.topic_arn))
+    Monitoring("mon", MonitoringArgs(alert_topic_arn=channel.topic_arn,
+        endpoint_name=serving.endpoint_name, serving_alarm_names=serving.alarm_names,
+        artifact_bucket_name=store.bucket_name, artifact_kms_key_arn=store.kms_key_id))
+"""
 
 from components.aws.artifact_store import ArtifactStore, ArtifactStoreArgs
+from components.aws.model_registry import ModelRegistry, ModelRegistryArgs
+from components.aws.monitoring import AlertChannel, AlertChannelArgs, Monitoring, MonitoringArgs
+from components.aws.serving_endpoint import (
+    ModelVersion,
+    ServingEndpoint,
+    ServingEndpointArgs,
+    endpoint_name_for,
+)
+from components.aws.training_cluster import TrainingCluster, TrainingClusterArgs
 
-__all__ = ["ArtifactStore", "ArtifactStoreArgs"]
+__all__ = [
+    "AlertChannel",
+    "AlertChannelArgs",
+    "ArtifactStore",
+    "ArtifactStoreArgs",
+    "ModelRegistry",
+    "ModelRegistryArgs",
+    "ModelVersion",
+    "Monitoring",
+    "MonitoringArgs",
+    "ServingEndpoint",
+    "ServingEndpointArgs",
+    "TrainingCluster",
+    "TrainingClusterArgs",
+    "endpoint_name_for",
+]

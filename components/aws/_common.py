@@ -1,0 +1,154 @@
+"""Helpers the AWS components share: IAM documents, customer-managed keys, stable names."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import pulumi
+import pulumi_aws as aws
+
+from components._component import child_opts
+from components.aws import _defaults as defaults
+
+Tags = pulumi.Input[Mapping[str, pulumi.Input[str]]] | None
+
+
+def stable_name(name: str, max_length: int = 63) -> str:
+    """A deterministic physical name: ``name`` plus a short hash of project, stack and name.
+
+    Used only where a physical name must be known before the resource exists (an EKS cluster's
+    log group, a SageMaker endpoint watched by its own rollback alarms). The hash keeps two
+    stacks of one project apart in the same account, the way auto-naming does.
+    """
+    seed = f"{pulumi.get_project()}/{pulumi.get_stack()}/{name}"
+    suffix = hashlib.sha1(seed.encode()).hexdigest()[:7]
+    return f"{name[: max_length - 8]}-{suffix}"
+
+
+def statement(**fields: Any) -> dict[str, Any]:
+    """An IAM statement without the fields left as None."""
+    return {key: value for key, value in fields.items() if value is not None}
+
+
+def document(statements: Sequence[Mapping[str, Any]]) -> pulumi.Output[str]:
+    """A JSON policy document; statements may hold Outputs anywhere (resolved, then dumped)."""
+    body = {"Version": "2012-10-17", "Statement": list(statements)}
+    return pulumi.Output.from_input(body).apply(lambda doc: json.dumps(doc, sort_keys=False))
+
+
+def assume_role_policy(service: str) -> str:
+    """Trust policy letting one AWS service assume a role."""
+    return json.dumps(
+        {
+            "Version": "2012-10-17",
+            "Statement": [
+                {
+                    "Effect": "Allow",
+                    "Principal": {"Service": service},
+                    "Action": "sts:AssumeRole",
+                }
+            ],
+        }
+    )
+
+
+def account_id(parent: pulumi.Resource) -> pulumi.Output[str]:
+    return aws.get_caller_identity_output(opts=pulumi.InvokeOptions(parent=parent)).account_id
+
+
+def region(parent: pulumi.Resource) -> pulumi.Output[str]:
+    return aws.get_region_output(opts=pulumi.InvokeOptions(parent=parent)).region
+
+
+def managed_policy_arn(policy: str) -> str:
+    return f"arn:aws:iam::aws:policy/{policy}"
+
+
+def customer_key(
+    parent: pulumi.Resource,
+    name: str,
+    purpose: str,
+    *,
+    prod: bool,
+    tags: Tags,
+    services: Sequence[pulumi.Input[str]] = (),
+) -> aws.kms.Key:
+    """A rotating customer-managed key (``name``) and its alias (``{name}-alias``).
+
+    The key policy lets the account administer and use the key with an explicit action list
+    (no ``kms:*``), and lets each of ``services`` (service principals such as
+    ``events.amazonaws.com``) encrypt and decrypt with it from this account only.
+    """
+    account = account_id(parent)
+    statements: list[dict[str, Any]] = [
+        statement(
+            Sid="AccountAdministersKey",
+            Effect="Allow",
+            Principal={"AWS": pulumi.Output.concat("arn:aws:iam::", account, ":root")},
+            Action=list(defaults.KEY_ADMIN_ACTIONS),
+            Resource="*",
+        )
+    ]
+    if services:
+        statements.append(
+            statement(
+                Sid="ServicesUseKey",
+                Effect="Allow",
+                Principal={"Service": list(services)},
+                Action=list(defaults.KEY_SERVICE_ACTIONS),
+                # No aws:SourceAccount condition: services encrypting on a publisher's behalf
+                # (SNS for EventBridge/CloudWatch) do not always set it, and the key would
+                # silently stop working.
+                Resource="*",
+            )
+        )
+    key = aws.kms.Key(
+        name,
+        description=f"mlops {purpose} ({name})",
+        enable_key_rotation=defaults.KMS_KEY_ROTATION,
+        deletion_window_in_days=defaults.KMS_DELETION_WINDOW_DAYS,
+        policy=document(statements),
+        tags=tags,
+        opts=child_opts(parent, protect=prod),
+    )
+    aws.kms.Alias(
+        f"{name}-alias",
+        name_prefix=f"alias/mlops-{name}-",
+        target_key_id=key.key_id,
+        opts=child_opts(parent),
+    )
+    return key
+
+
+def publish_policy(
+    topic_arn: pulumi.Input[str], services: Sequence[str], account: pulumi.Input[str]
+) -> pulumi.Output[str]:
+    """SNS topic policy: the account manages the topic; ``services`` may only publish to it."""
+    return document(
+        [
+            statement(
+                Sid="AccountManagesTopic",
+                Effect="Allow",
+                Principal={"AWS": pulumi.Output.concat("arn:aws:iam::", account, ":root")},
+                Action=[
+                    "sns:GetTopicAttributes",
+                    "sns:SetTopicAttributes",
+                    "sns:Subscribe",
+                    "sns:ListSubscriptionsByTopic",
+                    "sns:Publish",
+                ],
+                Resource=topic_arn,
+            ),
+            statement(
+                Sid="ServicesPublish",
+                Effect="Allow",
+                Principal={"Service": list(services)},
+                Action="sns:Publish",
+                Resource=topic_arn,
+                Condition={"StringEquals": {"aws:SourceAccount": account}},
+            ),
+        ]
+    )

@@ -1,0 +1,627 @@
+"""Monitoring on AWS: alerts, alarms, dashboard, drift monitoring, retraining trigger, budget.
+
+Dependency order in a stack: ``AlertChannel`` first (the registry and the serving rollback alarms
+notify it), then ``ModelRegistry`` and ``ServingEndpoint``, then ``Monitoring`` (it watches the
+endpoint and the GPU pool and reuses the channel through ``alert_topic_arn``). Used on its own,
+``Monitoring`` creates its channel as a child.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import pulumi
+import pulumi_aws as aws
+
+from components._component import child_opts, component_opts
+from components.aws import _defaults as defaults
+from components.aws._common import (
+    Tags,
+    account_id,
+    assume_role_policy,
+    customer_key,
+    document,
+    publish_policy,
+    region,
+    stable_name,
+    statement,
+)
+
+TYPE = "mlops:aws:Monitoring"
+CHANNEL_TYPE = "mlops:aws:AlertChannel"
+# Services that publish to the alert channel: EventBridge rules, CloudWatch alarms, Budgets.
+CHANNEL_SERVICES = ("events.amazonaws.com", "cloudwatch.amazonaws.com", "budgets.amazonaws.com")
+VIOLATIONS_DETAIL_TYPE = "SageMaker Processing Job State Change"
+VIOLATIONS_EXIT_PREFIX = "CompletedWithViolations"
+MONITOR_LOG_ACTIONS = ("logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents")
+
+
+@dataclass(frozen=True, kw_only=True)
+class AlertChannelArgs:
+    """Inputs of ``AlertChannel``."""
+
+    environment: str = "dev"
+    """``dev``, ``staging`` or ``prod``. Default ``dev``. In prod the key is protected."""
+    emails: Sequence[str] = ()
+    """Email subscribers. Default: none."""
+    webhook_url: pulumi.Input[str] | None = None
+    """HTTPS endpoint subscribed to the topic (chat webhook); kept a secret. Default: none."""
+    tags: Tags = None
+    """Extra tags on every child. Default: none."""
+
+
+class AlertChannel(pulumi.ComponentResource):
+    """KMS-encrypted SNS topic that alarms, EventBridge rules and budgets notify.
+
+    Children: ``{name}-key`` (+ alias; CloudWatch, EventBridge and Budgets may use it),
+    ``{name}-topic``, ``{name}-topic-policy`` (those services may publish, nothing else),
+    ``{name}-email-{i}`` per email and ``{name}-webhook`` (HTTPS, secret endpoint).
+
+    Outputs: ``topic_arn``, ``kms_key_id``.
+    """
+
+    topic_arn: pulumi.Output[str]
+    kms_key_id: pulumi.Output[str]
+
+    def __init__(
+        self, name: str, args: AlertChannelArgs, opts: pulumi.ResourceOptions | None = None
+    ) -> None:
+        super().__init__(CHANNEL_TYPE, name, None, component_opts(opts))
+        prod = args.environment == "prod"
+        key = customer_key(
+            self,
+            f"{name}-key",
+            "alert channel",
+            prod=prod,
+            tags=args.tags,
+            services=list(CHANNEL_SERVICES),
+        )
+        topic = aws.sns.Topic(
+            f"{name}-topic",
+            display_name=f"mlops alerts ({name})",
+            kms_master_key_id=key.arn,
+            tags=args.tags,
+            opts=child_opts(self),
+        )
+        aws.sns.TopicPolicy(
+            f"{name}-topic-policy",
+            arn=topic.arn,
+            policy=publish_policy(topic.arn, CHANNEL_SERVICES, account_id(self)),
+            opts=child_opts(self),
+        )
+        for i, email in enumerate(args.emails):
+            aws.sns.TopicSubscription(
+                f"{name}-email-{i}",
+                topic=topic.arn,
+                protocol="email",
+                endpoint=email,
+                opts=child_opts(self),
+            )
+        if args.webhook_url is not None:
+            aws.sns.TopicSubscription(
+                f"{name}-webhook",
+                topic=topic.arn,
+                protocol="https",
+                endpoint=pulumi.Output.secret(args.webhook_url),
+                endpoint_auto_confirms=False,
+                opts=child_opts(self, additional_secret_outputs=["endpoint"]),
+            )
+        self.topic_arn = topic.arn
+        self.kms_key_id = key.arn
+        self.register_outputs({"topic_arn": self.topic_arn, "kms_key_id": self.kms_key_id})
+
+
+@dataclass(frozen=True, kw_only=True)
+class MonitoringArgs:
+    """Inputs of ``Monitoring``. Every field is optional; what is not given is not watched."""
+
+    environment: str = "dev"
+    """``dev``, ``staging`` or ``prod``. Default ``dev``. Prod adds a zero-invocations alarm."""
+    project: str | None = None
+    """Value of the ``mlops:project`` cost allocation tag the budget filters on. Default: none
+    (then no budget)."""
+    alert_topic_arn: pulumi.Input[str] | None = None
+    """Existing alert topic (``AlertChannel``). Default: a new channel ``{name}-alerts``."""
+    alert_emails: Sequence[str] = ()
+    """Subscribers of a new channel and of the budget. Default: none."""
+    webhook_url: pulumi.Input[str] | None = None
+    """HTTPS subscriber of a new channel, kept secret. Default: none."""
+    kms_key_arn: pulumi.Input[str] | None = None
+    """Key for the retraining topic. Default: the new channel's key, else a new key."""
+    endpoint_name: pulumi.Input[str] | None = None
+    """SageMaker endpoint to watch. Default: none (no endpoint alarms, no drift monitoring)."""
+    serving_alarm_names: pulumi.Input[Sequence[pulumi.Input[str]]] | None = None
+    """Latency/5XX alarms that already watch the endpoint (``ServingEndpoint.alarm_names``): they
+    go on the dashboard instead of being duplicated. Default: Monitoring creates its own."""
+    latency_p99_ms: int = defaults.LATENCY_P99_MS
+    """p99 latency threshold of the endpoint. Default 500 ms."""
+    error_rate_percent: float = defaults.ERROR_RATE_PERCENT
+    """5XX share threshold of the endpoint. Default 1 %."""
+    artifact_bucket_name: pulumi.Input[str] | None = None
+    """Bucket with ``capture/`` data; drift reports go to ``monitoring/``. Default: none (no
+    drift monitoring)."""
+    artifact_kms_key_arn: pulumi.Input[str] | None = None
+    """Key of the artifact bucket, for the monitoring job. Default: none."""
+    baseline_uri: pulumi.Input[str] | None = None
+    """Prefix with ``constraints.json`` and ``statistics.json`` of the training data. Default:
+    ``s3://<bucket>/monitoring/baseline/`` (written by the training pipeline)."""
+    drift: str = "daily"
+    """``hourly``, ``daily`` or ``weekly`` data-quality checks. Default daily."""
+    gpu_asg_name: pulumi.Input[str] | None = None
+    """Auto Scaling group of the GPU pool. Default: none (no GPU capacity alarm)."""
+    gpu_max_nodes: int = 0
+    """Upper bound of the GPU pool; running at it for an hour alarms. Default 0."""
+    monthly_budget_usd: float | None = None
+    """Monthly GPU spend budget; notifications at 80 % and 100 %. Default: no budget."""
+    tags: Tags = None
+    """Extra tags on every child. Default: none."""
+
+
+class Monitoring(pulumi.ComponentResource):
+    """Alarms routed to the alert channel, a dashboard, drift monitoring and the retraining trigger.
+
+    Children (names derive from ``name``): ``{name}-alerts`` (``AlertChannel``, unless
+    ``alert_topic_arn``); with an endpoint, ``{name}-latency-alarm`` and ``{name}-5xx-alarm``
+    (unless ``serving_alarm_names``) and, in prod, ``{name}-zero-invocations-alarm``; with a GPU
+    pool, ``{name}-gpu-saturation-alarm``; ``{name}-dashboard``; with an endpoint and a bucket,
+    ``{name}-monitor-role`` (+ ``-monitor-role-policy``), ``{name}-data-quality`` and
+    ``{name}-drift-schedule``; ``{name}-retraining-key`` (unless a key is available),
+    ``{name}-retraining`` (SNS, KMS) + ``-retraining-policy``, ``{name}-violations-rule`` +
+    ``-violations-target`` (monitoring jobs completed with violations → retraining topic); with a
+    project and a budget, ``{name}-gpu-budget``.
+
+    The budget filters on the ``mlops:project`` tag, which must be activated as a cost allocation
+    tag in the billing console (once per payer account).
+
+    Outputs: ``alert_topic``, ``dashboard_url``, ``retraining_trigger``, ``alarm_names``.
+    """
+
+    alert_topic: pulumi.Output[str]
+    dashboard_url: pulumi.Output[str]
+    retraining_trigger: pulumi.Output[str]
+    alarm_names: pulumi.Output[list[str]]
+
+    def __init__(
+        self, name: str, args: MonitoringArgs, opts: pulumi.ResourceOptions | None = None
+    ) -> None:
+        super().__init__(TYPE, name, None, component_opts(opts))
+        if args.drift not in defaults.DRIFT_SCHEDULES:
+            raise ValueError(
+                f"Monitoring {name}: drift must be one of {', '.join(defaults.DRIFT_SCHEDULES)}"
+            )
+        prod = args.environment == "prod"
+        tags = args.tags
+        here = region(self)
+
+        topic_arn = args.alert_topic_arn
+        key_arn = args.kms_key_arn
+        if topic_arn is None:
+            channel = AlertChannel(
+                f"{name}-alerts",
+                AlertChannelArgs(
+                    environment=args.environment,
+                    emails=args.alert_emails,
+                    webhook_url=args.webhook_url,
+                    tags=tags,
+                ),
+                opts=pulumi.ResourceOptions(parent=self),
+            )
+            topic_arn = channel.topic_arn
+            key_arn = key_arn or channel.kms_key_id
+        if key_arn is None:
+            key_arn = customer_key(
+                self,
+                f"{name}-retraining-key",
+                "retraining trigger",
+                prod=prod,
+                tags=tags,
+                services=["events.amazonaws.com"],
+            ).arn
+        actions = [topic_arn]
+
+        alarms: list[aws.cloudwatch.MetricAlarm] = []
+        if args.endpoint_name is not None:
+            alarms += self._endpoint_alarms(name, args, actions, prod)
+        if args.gpu_asg_name is not None and args.gpu_max_nodes > 0:
+            periods = defaults.GPU_SATURATION_MINUTES // 5
+            alarms.append(
+                aws.cloudwatch.MetricAlarm(
+                    f"{name}-gpu-saturation-alarm",
+                    alarm_description=(
+                        f"GPU pool at its maximum of {args.gpu_max_nodes} node(s) for "
+                        f"{defaults.GPU_SATURATION_MINUTES} minutes: jobs queue and spend is "
+                        "at its cap (needs ASG group metrics collection)"
+                    ),
+                    namespace="AWS/AutoScaling",
+                    metric_name="GroupInServiceInstances",
+                    dimensions={"AutoScalingGroupName": args.gpu_asg_name},
+                    statistic="Minimum",
+                    period=300,
+                    evaluation_periods=periods,
+                    datapoints_to_alarm=periods,
+                    threshold=args.gpu_max_nodes,
+                    comparison_operator="GreaterThanOrEqualToThreshold",
+                    treat_missing_data="notBreaching",
+                    alarm_actions=actions,
+                    ok_actions=actions,
+                    tags=tags,
+                    opts=child_opts(self),
+                )
+            )
+        alarm_names = pulumi.Output.all(
+            args.serving_alarm_names or [], *(alarm.name for alarm in alarms)
+        ).apply(lambda names: [*names[0], *names[1:]])
+
+        dashboard_name = stable_name(name, 255)
+        aws.cloudwatch.Dashboard(
+            f"{name}-dashboard",
+            dashboard_name=dashboard_name,
+            dashboard_body=_dashboard_body(here, args.endpoint_name, args.gpu_asg_name),
+            opts=child_opts(self),
+        )
+
+        if args.endpoint_name is not None and args.artifact_bucket_name is not None:
+            self._drift(name, args, here)
+
+        retraining = aws.sns.Topic(
+            f"{name}-retraining",
+            display_name=f"Retrain: data drift detected ({name})",
+            kms_master_key_id=key_arn,
+            tags=tags,
+            opts=child_opts(self),
+        )
+        aws.sns.TopicPolicy(
+            f"{name}-retraining-policy",
+            arn=retraining.arn,
+            policy=publish_policy(retraining.arn, ["events.amazonaws.com"], account_id(self)),
+            opts=child_opts(self),
+        )
+        violations = aws.cloudwatch.EventRule(
+            f"{name}-violations-rule",
+            description="Model monitor jobs that found data-quality violations: retrain",
+            event_pattern=json.dumps(
+                {
+                    "source": ["aws.sagemaker"],
+                    "detail-type": [VIOLATIONS_DETAIL_TYPE],
+                    "detail": {
+                        "ProcessingJobStatus": ["Completed"],
+                        "ExitMessage": [{"prefix": VIOLATIONS_EXIT_PREFIX}],
+                    },
+                }
+            ),
+            tags=tags,
+            opts=child_opts(self),
+        )
+        aws.cloudwatch.EventTarget(
+            f"{name}-violations-target",
+            rule=violations.name,
+            arn=retraining.arn,
+            opts=child_opts(self),
+        )
+
+        if args.monthly_budget_usd and args.project:
+            aws.budgets.Budget(
+                f"{name}-gpu-budget",
+                budget_type="COST",
+                time_unit="MONTHLY",
+                limit_amount=f"{args.monthly_budget_usd:.2f}",
+                limit_unit="USD",
+                cost_filters=[
+                    {"name": "TagKeyValue", "values": [f"user:mlops:project${args.project}"]}
+                ],
+                notifications=[
+                    {
+                        "comparison_operator": "GREATER_THAN",
+                        "notification_type": "ACTUAL",
+                        "threshold": percent,
+                        "threshold_type": "PERCENTAGE",
+                        "subscriber_email_addresses": list(args.alert_emails) or None,
+                        "subscriber_sns_topic_arns": actions,
+                    }
+                    for percent in defaults.BUDGET_THRESHOLDS_PERCENT
+                ],
+                tags=tags,
+                opts=child_opts(self),
+            )
+
+        self.alert_topic = pulumi.Output.from_input(topic_arn)
+        self.dashboard_url = pulumi.Output.concat(
+            "https://",
+            here,
+            ".console.aws.amazon.com/cloudwatch/home?region=",
+            here,
+            f"#dashboards:name={dashboard_name}",
+        )
+        self.retraining_trigger = retraining.arn
+        self.alarm_names = alarm_names
+        self.register_outputs(
+            {
+                "alert_topic": self.alert_topic,
+                "dashboard_url": self.dashboard_url,
+                "retraining_trigger": self.retraining_trigger,
+                "alarm_names": self.alarm_names,
+            }
+        )
+
+    def _endpoint_alarms(
+        self, name: str, args: MonitoringArgs, actions: list[Any], prod: bool
+    ) -> list[aws.cloudwatch.MetricAlarm]:
+        endpoint = args.endpoint_name
+        dimensions = {"EndpointName": endpoint, "VariantName": defaults.VARIANT_NAME}
+        common: dict[str, Any] = {
+            "alarm_actions": actions,
+            "ok_actions": actions,
+            "tags": args.tags,
+            "opts": child_opts(self),
+        }
+        alarms = []
+        if args.serving_alarm_names is None:
+            alarms.append(
+                aws.cloudwatch.MetricAlarm(
+                    f"{name}-latency-alarm",
+                    alarm_description=f"p99 model latency above {args.latency_p99_ms} ms",
+                    namespace="AWS/SageMaker",
+                    metric_name="ModelLatency",
+                    dimensions=dimensions,
+                    extended_statistic="p99",
+                    period=defaults.ALARM_PERIOD_SECONDS,
+                    threshold=args.latency_p99_ms * 1000,
+                    comparison_operator="GreaterThanThreshold",
+                    evaluation_periods=defaults.ALARM_EVALUATION_PERIODS,
+                    treat_missing_data="notBreaching",
+                    **common,
+                )
+            )
+            alarms.append(
+                aws.cloudwatch.MetricAlarm(
+                    f"{name}-5xx-alarm",
+                    alarm_description=f"5XX share of invocations above {args.error_rate_percent}%",
+                    comparison_operator="GreaterThanThreshold",
+                    threshold=args.error_rate_percent,
+                    evaluation_periods=defaults.ALARM_EVALUATION_PERIODS,
+                    treat_missing_data="notBreaching",
+                    metric_queries=[
+                        _query("errors", "Invocation5XXErrors", dimensions),
+                        _query("invocations", "Invocations", dimensions),
+                        {
+                            "id": "rate",
+                            "expression": "IF(invocations > 0, 100 * errors / invocations, 0)",
+                            "label": "5XX rate (%)",
+                            "return_data": True,
+                        },
+                    ],
+                    **common,
+                )
+            )
+        if prod:
+            alarms.append(
+                aws.cloudwatch.MetricAlarm(
+                    f"{name}-zero-invocations-alarm",
+                    alarm_description="No invocations for 30 minutes: clients cannot reach "
+                    "the prod endpoint",
+                    namespace="AWS/SageMaker",
+                    metric_name="Invocations",
+                    dimensions=dimensions,
+                    statistic="Sum",
+                    period=300,
+                    evaluation_periods=6,
+                    threshold=1,
+                    comparison_operator="LessThanThreshold",
+                    treat_missing_data="breaching",
+                    **common,
+                )
+            )
+        return alarms
+
+    def _drift(self, name: str, args: MonitoringArgs, here: pulumi.Output[str]) -> None:
+        """Data-quality monitoring of the captured requests against the training baseline."""
+        bucket = args.artifact_bucket_name
+        bucket_arn = pulumi.Output.concat("arn:aws:s3:::", bucket)
+        baseline = args.baseline_uri or pulumi.Output.concat(
+            "s3://", bucket, "/monitoring/baseline/"
+        )
+        account = account_id(self)
+        statements = [
+            statement(
+                Sid="ListMonitoringPrefixes",
+                Effect="Allow",
+                Action=["s3:ListBucket"],
+                Resource=bucket_arn,
+                Condition={
+                    "StringLike": {"s3:prefix": [f"{defaults.CAPTURE_PREFIX}/*", "monitoring/*"]}
+                },
+            ),
+            statement(
+                Sid="ReadCaptureAndBaseline",
+                Effect="Allow",
+                Action=["s3:GetObject"],
+                Resource=[
+                    pulumi.Output.concat(bucket_arn, f"/{defaults.CAPTURE_PREFIX}/*"),
+                    pulumi.Output.concat(bucket_arn, "/monitoring/*"),
+                ],
+            ),
+            statement(
+                Sid="WriteReports",
+                Effect="Allow",
+                Action=["s3:PutObject"],
+                Resource=pulumi.Output.concat(bucket_arn, "/monitoring/*"),
+            ),
+            statement(
+                Sid="WriteLogs",
+                Effect="Allow",
+                Action=list(MONITOR_LOG_ACTIONS),
+                Resource=pulumi.Output.concat(
+                    "arn:aws:logs:", here, ":", account, ":log-group:/aws/sagemaker/*"
+                ),
+            ),
+            statement(
+                Sid="PutMetrics",
+                Effect="Allow",
+                Action=["cloudwatch:PutMetricData"],
+                # PutMetricData has no resource type; the namespace condition scopes it.
+                Resource="*",
+                Condition={"StringLike": {"cloudwatch:namespace": ["aws/sagemaker/*"]}},
+            ),
+        ]
+        if args.artifact_kms_key_arn is not None:
+            statements.append(
+                statement(
+                    Sid="UseKey",
+                    Effect="Allow",
+                    Action=["kms:Decrypt", "kms:GenerateDataKey"],
+                    Resource=args.artifact_kms_key_arn,
+                )
+            )
+        role = aws.iam.Role(
+            f"{name}-monitor-role",
+            description=f"SageMaker model monitor of {name}",
+            assume_role_policy=assume_role_policy("sagemaker.amazonaws.com"),
+            tags=args.tags,
+            opts=child_opts(self),
+        )
+        policy = aws.iam.RolePolicy(
+            f"{name}-monitor-role-policy",
+            role=role.id,
+            policy=document(statements),
+            opts=child_opts(self),
+        )
+        image = here.apply(_analyzer_image)
+        job = aws.sagemaker.DataQualityJobDefinition(
+            f"{name}-data-quality",
+            role_arn=role.arn,
+            data_quality_app_specification={"image_uri": image},
+            data_quality_baseline_config={
+                "constraints_resource": {
+                    "s3_uri": pulumi.Output.concat(baseline, "constraints.json")
+                },
+                "statistics_resource": {
+                    "s3_uri": pulumi.Output.concat(baseline, "statistics.json")
+                },
+            },
+            data_quality_job_input={
+                "endpoint_input": {
+                    "endpoint_name": args.endpoint_name,
+                    "local_path": "/opt/ml/processing/input/endpoint",
+                    "s3_data_distribution_type": "FullyReplicated",
+                    "s3_input_mode": "File",
+                }
+            },
+            data_quality_job_output_config={
+                "kms_key_id": args.artifact_kms_key_arn,
+                "monitoring_outputs": {
+                    "s3_output": {
+                        "s3_uri": pulumi.Output.concat("s3://", bucket, "/monitoring/reports/"),
+                        "local_path": "/opt/ml/processing/output",
+                        "s3_upload_mode": "EndOfJob",
+                    }
+                },
+            },
+            job_resources={
+                "cluster_config": {
+                    "instance_count": 1,
+                    "instance_type": defaults.MONITORING_INSTANCE_TYPE,
+                    "volume_size_in_gb": 20,
+                    "volume_kms_key_id": args.artifact_kms_key_arn,
+                }
+            },
+            network_config={
+                "enable_network_isolation": True,
+                "enable_inter_container_traffic_encryption": True,
+            },
+            stopping_condition={"max_runtime_in_seconds": defaults.MONITORING_MAX_RUNTIME_SECONDS},
+            tags=args.tags,
+            opts=child_opts(self, depends_on=[policy]),
+        )
+        aws.sagemaker.MonitoringSchedule(
+            f"{name}-drift-schedule",
+            monitoring_schedule_config={
+                "monitoring_job_definition_name": job.name,
+                "monitoring_type": "DataQuality",
+                "schedule_config": {"schedule_expression": defaults.DRIFT_SCHEDULES[args.drift]},
+            },
+            tags=args.tags,
+            opts=child_opts(self),
+        )
+
+
+def _analyzer_image(region_name: str) -> str:
+    account = defaults.MODEL_MONITOR_IMAGE_ACCOUNTS.get(region_name)
+    if account is None:
+        raise ValueError(
+            f"no SageMaker model monitor image known for region {region_name}; "
+            f"known: {', '.join(defaults.MODEL_MONITOR_IMAGE_ACCOUNTS)}"
+        )
+    return f"{account}.dkr.ecr.{region_name}.amazonaws.com/sagemaker-model-monitor-analyzer"
+
+
+def _query(query_id: str, metric: str, dimensions: Any) -> dict[str, Any]:
+    return {
+        "id": query_id,
+        "return_data": False,
+        "metric": {
+            "namespace": "AWS/SageMaker",
+            "metric_name": metric,
+            "dimensions": dimensions,
+            "period": defaults.ALARM_PERIOD_SECONDS,
+            "stat": "Sum",
+        },
+    }
+
+
+def _dashboard_body(
+    here: pulumi.Output[str],
+    endpoint: pulumi.Input[str] | None,
+    asg: pulumi.Input[str] | None,
+) -> pulumi.Output[str]:
+    def render(values: list[Any]) -> str:
+        region_name, endpoint_name, asg_name = values
+        widgets: list[dict[str, Any]] = []
+
+        def widget(title: str, metrics: list[list[Any]], stat: str, x: int, y: int) -> None:
+            widgets.append(
+                {
+                    "type": "metric",
+                    "x": x,
+                    "y": y,
+                    "width": 12,
+                    "height": 6,
+                    "properties": {
+                        "title": title,
+                        "region": region_name,
+                        "stat": stat,
+                        "period": 60,
+                        "metrics": metrics,
+                    },
+                }
+            )
+
+        if endpoint_name:
+            dims = ["EndpointName", endpoint_name, "VariantName", defaults.VARIANT_NAME]
+            widget("Invocations", [["AWS/SageMaker", "Invocations", *dims]], "Sum", 0, 0)
+            widget(
+                "p99 model latency (µs)", [["AWS/SageMaker", "ModelLatency", *dims]], "p99", 12, 0
+            )
+            widget(
+                "Errors",
+                [
+                    ["AWS/SageMaker", "Invocation5XXErrors", *dims],
+                    ["AWS/SageMaker", "Invocation4XXErrors", *dims],
+                ],
+                "Sum",
+                0,
+                6,
+            )
+        if asg_name:
+            widget(
+                "GPU nodes in service",
+                [["AWS/AutoScaling", "GroupInServiceInstances", "AutoScalingGroupName", asg_name]],
+                "Maximum",
+                12,
+                6,
+            )
+        return json.dumps({"widgets": widgets})
+
+    return pulumi.Output.all(here, endpoint, asg).apply(render)

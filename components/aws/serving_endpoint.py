@@ -1,0 +1,556 @@
+"""ServingEndpoint on AWS: a SageMaker endpoint with two deployable versions and guarded rollout."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import pulumi
+import pulumi_aws as aws
+
+from components._component import child_opts, component_opts, require_not_prod, secure_default
+from components.aws import _defaults as defaults
+from components.aws._common import (
+    Tags,
+    account_id,
+    assume_role_policy,
+    customer_key,
+    document,
+    region,
+    stable_name,
+    statement,
+)
+
+TYPE = "mlops:aws:ServingEndpoint"
+
+IMAGE_PULL_ACTIONS = (
+    "ecr:BatchCheckLayerAvailability",
+    "ecr:BatchGetImage",
+    "ecr:GetDownloadUrlForLayer",
+)
+LOG_ACTIONS = ("logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents")
+VPC_ACTIONS = (
+    "ec2:CreateNetworkInterface",
+    "ec2:CreateNetworkInterfacePermission",
+    "ec2:DeleteNetworkInterface",
+    "ec2:DeleteNetworkInterfacePermission",
+    "ec2:DescribeDhcpOptions",
+    "ec2:DescribeNetworkInterfaces",
+    "ec2:DescribeSecurityGroups",
+    "ec2:DescribeSubnets",
+    "ec2:DescribeVpcs",
+)
+_ECR_IMAGE = re.compile(
+    r"^(?P<account>\d{12})\.dkr\.ecr\.(?P<region>[a-z0-9-]+)\.amazonaws\.com/"
+    r"(?P<repo>[^:@]+)(?:[:@].*)?$"
+)
+STRATEGIES = ("canary", "linear", "all-at-once")
+
+
+@dataclass(frozen=True, kw_only=True)
+class ModelVersion:
+    """One deployable model version."""
+
+    name: str
+    """Model name."""
+    version: str
+    """Registry version; child names are keyed by it, so switching versions touches only the
+    endpoint."""
+    artifact_uri: str
+    """``s3://bucket/key`` of the model artifact (``model.tar.gz``), or a prefix ending in ``/``."""
+    image: str | None = None
+    """Inference image. Default: ``<image_repository_url>:<version>``."""
+    tags: Mapping[str, str] = field(default_factory=dict)
+    """Tags of the resources serving this version (``lineage.serving_tags``). Default: none."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class ServingEndpointArgs:
+    """Inputs of ``ServingEndpoint``. ``active`` and ``artifact_bucket_name`` are required."""
+
+    active: ModelVersion
+    """The version that takes traffic."""
+    standby: ModelVersion | None = None
+    """The version kept deployable for a rollback. Default: none."""
+    artifact_bucket_name: pulumi.Input[str]
+    """Bucket that receives request/response capture under ``capture/``."""
+    kms_key_arn: pulumi.Input[str] | None = None
+    """Key for capture, endpoint storage and model artifacts. Default: a new rotating key."""
+    environment: str = "dev"
+    """``dev``, ``staging`` or ``prod``. Default ``dev``."""
+    image_repository_arn: pulumi.Input[str] | None = None
+    """ECR repository the execution role may pull from (besides the models' image repos).
+    Default: only the repositories named by the models' images."""
+    image_repository_url: pulumi.Input[str] | None = None
+    """Repository for models without ``image``. Default: none (then every model needs one)."""
+    alert_topic_arn: pulumi.Input[str] | None = None
+    """Topic the rollback alarms notify. Default: none (alarms still roll back; a warning)."""
+    instance_type: str = defaults.SERVING_INSTANCE_TYPE
+    """Instance type. Default ``ml.m5.large``."""
+    min_replicas: int = 1
+    """Autoscaling lower bound and initial instance count. Default 1."""
+    max_replicas: int = 2
+    """Autoscaling upper bound. Default 2."""
+    invocations_per_instance: float = defaults.INVOCATIONS_PER_INSTANCE_TARGET
+    """Target-tracking value of ``SageMakerVariantInvocationsPerInstance``. Default 100."""
+    rollout_strategy: str = "canary"
+    """``canary``, ``linear`` or ``all-at-once`` blue/green traffic shifting. Default canary."""
+    canary_percent: int = 10
+    """Capacity share of the new fleet during the canary bake (1–50). Default 10."""
+    linear_step_percent: int = 20
+    """Capacity share per linear step (1–50). Default 20."""
+    bake_minutes: int = 10
+    """Wait between traffic shifts, watching the alarms. Default 10."""
+    latency_p99_ms: int = defaults.LATENCY_P99_MS
+    """p99 ``ModelLatency`` above which the rollout rolls back. Default 500 ms."""
+    error_rate_percent: float = defaults.ERROR_RATE_PERCENT
+    """5XX share of invocations above which the rollout rolls back. Default 1 %."""
+    capture_sampling_percent: int | None = None
+    """Share of requests captured. Default 100."""
+    network_isolation: bool | None = None
+    """Containers get no network access. Default: true (false warns; refused in prod)."""
+    vpc_id: pulumi.Input[str] | None = None
+    """VPC of ``subnet_ids``. Default: none."""
+    subnet_ids: pulumi.Input[Sequence[pulumi.Input[str]]] | None = None
+    """Private subnets for the model containers (``vpc_config``). Default: none; the stack passes
+    the training VPC's private subnets in prod."""
+    public_endpoint: bool = False
+    """Accepted for the cross-cloud contract; SageMaker endpoints are IAM-authenticated and have
+    no public/private switch. Refused in prod."""
+    tags: Tags = None
+    """Extra tags on children that serve no particular version. Default: none."""
+
+
+def endpoint_name_for(name: str) -> str:
+    """The deterministic endpoint name of ``ServingEndpoint(name, …)``.
+
+    The endpoint's ``auto_rollback_configuration`` names alarms whose dimensions name the
+    endpoint: with an auto-generated name that is a cycle. A name derived from ``name`` (plus a
+    stable stack hash) breaks it, and lets other components watch the endpoint before it exists.
+    """
+    return stable_name(name, 63)
+
+
+class ServingEndpoint(pulumi.ComponentResource):
+    """SageMaker endpoint serving the active version, the standby kept deployable.
+
+    Children (names derive from ``name``; per version ``v``): ``{name}-key`` (+ alias, unless
+    ``kms_key_arn``), ``{name}-role`` + ``-role-policy`` (execution role scoped to the artifacts,
+    image repositories, capture prefix, key, logs and metrics), ``{name}-sg`` (with subnets),
+    ``{name}-model-v{v}`` (network isolation) and ``{name}-config-v{v}`` (KMS, data capture to
+    ``s3://<bucket>/capture/``) for the active and standby versions, ``{name}-5xx-alarm`` and
+    ``{name}-latency-alarm`` (the rollback alarms, deterministic names), ``{name}-endpoint``
+    (blue/green, canary/linear/all-at-once, auto rollback on both alarms),
+    ``{name}-scaling-target`` and ``{name}-scaling-policy``.
+
+    Rolling back (serving the standby) changes only the endpoint's config name and tags: models
+    and configs are keyed by version, not by role.
+
+    Outputs: ``endpoint_name``, ``endpoint_url``, ``active_model_version``,
+    ``previous_model_version``, ``active_endpoint_config_name``,
+    ``previous_endpoint_config_name``, ``alarm_names``, ``execution_role_arn``.
+    """
+
+    endpoint_name: pulumi.Output[str]
+    endpoint_url: pulumi.Output[str]
+    active_model_version: pulumi.Output[str]
+    previous_model_version: pulumi.Output[str | None]
+    active_endpoint_config_name: pulumi.Output[str]
+    previous_endpoint_config_name: pulumi.Output[str | None]
+    alarm_names: pulumi.Output[list[str]]
+    execution_role_arn: pulumi.Output[str]
+
+    def __init__(
+        self, name: str, args: ServingEndpointArgs, opts: pulumi.ResourceOptions | None = None
+    ) -> None:
+        super().__init__(TYPE, name, None, component_opts(opts))
+        label = f"ServingEndpoint {name}"
+        prod = args.environment == "prod"
+        _validate(label, args)
+        require_not_prod(label, args.environment, "public_endpoint", args.public_endpoint)
+        isolation = secure_default(
+            label, "network_isolation", args.network_isolation, defaults.NETWORK_ISOLATION
+        )
+        require_not_prod(label, args.environment, "network_isolation off", not isolation)
+        sampling = secure_default(
+            label,
+            "capture_sampling_percent",
+            args.capture_sampling_percent,
+            defaults.CAPTURE_SAMPLING_PERCENT,
+        )
+        if args.alert_topic_arn is None:
+            pulumi.log.warn(f"{label}: no alert_topic_arn; rollback alarms notify nobody")
+        tags = args.tags
+        versions = [args.active] + ([args.standby] if args.standby else [])
+
+        key_arn = args.kms_key_arn
+        if key_arn is None:
+            key_arn = customer_key(self, f"{name}-key", "serving", prod=prod, tags=tags).arn
+        endpoint_name = endpoint_name_for(name)
+        bucket_arn = pulumi.Output.concat("arn:aws:s3:::", args.artifact_bucket_name)
+
+        role = aws.iam.Role(
+            f"{name}-role",
+            description=f"SageMaker execution role of {name}",
+            assume_role_policy=assume_role_policy("sagemaker.amazonaws.com"),
+            tags=tags,
+            opts=child_opts(self),
+        )
+        in_vpc = args.subnet_ids is not None
+        role_policy = aws.iam.RolePolicy(
+            f"{name}-role-policy",
+            role=role.id,
+            policy=self._execution_policy(
+                args, versions, bucket_arn, key_arn, endpoint_name, in_vpc
+            ),
+            opts=child_opts(self),
+        )
+
+        vpc_config = None
+        if in_vpc:
+            sg = aws.ec2.SecurityGroup(
+                f"{name}-sg",
+                description=f"Model containers of {name}: HTTPS out only",
+                vpc_id=args.vpc_id,
+                egress=[
+                    {
+                        "protocol": "tcp",
+                        "from_port": 443,
+                        "to_port": 443,
+                        "cidr_blocks": ["0.0.0.0/0"],
+                        "description": "HTTPS to AWS APIs via VPC endpoints or NAT",
+                    }
+                ],
+                tags=tags,
+                opts=child_opts(self),
+            )
+            vpc_config = {"subnets": args.subnet_ids, "security_group_ids": [sg.id]}
+
+        configs: dict[str, aws.sagemaker.EndpointConfiguration] = {}
+        capture_uri = pulumi.Output.concat(
+            "s3://", args.artifact_bucket_name, f"/{defaults.CAPTURE_PREFIX}/"
+        )
+        for model in versions:
+            image = model.image
+            if image is None:
+                if args.image_repository_url is None:
+                    raise ValueError(f"{label}: model version {model.version} has no image")
+                image = pulumi.Output.concat(args.image_repository_url, f":{model.version}")
+            sm_model = aws.sagemaker.Model(
+                f"{name}-model-v{model.version}",
+                execution_role_arn=role.arn,
+                primary_container={"image": image, "model_data_url": model.artifact_uri},
+                enable_network_isolation=isolation,
+                vpc_config=vpc_config,
+                tags=dict(model.tags),
+                # The role must hold its permissions before SageMaker validates the model.
+                opts=child_opts(self, depends_on=[role_policy]),
+            )
+            configs[model.version] = aws.sagemaker.EndpointConfiguration(
+                f"{name}-config-v{model.version}",
+                kms_key_arn=key_arn,
+                production_variants=[
+                    {
+                        "variant_name": defaults.VARIANT_NAME,
+                        "model_name": sm_model.name,
+                        "instance_type": args.instance_type,
+                        "initial_instance_count": args.min_replicas,
+                        "initial_variant_weight": 1.0,
+                    }
+                ],
+                data_capture_config={
+                    "enable_capture": True,
+                    "initial_sampling_percentage": sampling,
+                    "destination_s3_uri": capture_uri,
+                    "kms_key_id": key_arn,
+                    "capture_options": [{"capture_mode": "Input"}, {"capture_mode": "Output"}],
+                },
+                tags=dict(model.tags),
+                opts=child_opts(self),
+            )
+
+        actions = [args.alert_topic_arn] if args.alert_topic_arn is not None else []
+        error_alarm = aws.cloudwatch.MetricAlarm(
+            f"{name}-5xx-alarm",
+            name=f"{endpoint_name}-5xx-rate",
+            alarm_description=f"5XX share of invocations of {endpoint_name} above "
+            f"{args.error_rate_percent}% (rolls a deployment back)",
+            comparison_operator="GreaterThanThreshold",
+            threshold=args.error_rate_percent,
+            evaluation_periods=defaults.ALARM_EVALUATION_PERIODS,
+            datapoints_to_alarm=defaults.ALARM_EVALUATION_PERIODS,
+            treat_missing_data="notBreaching",
+            metric_queries=[
+                _metric_query("errors", "Invocation5XXErrors", endpoint_name),
+                _metric_query("invocations", "Invocations", endpoint_name),
+                {
+                    "id": "rate",
+                    "expression": "IF(invocations > 0, 100 * errors / invocations, 0)",
+                    "label": "5XX rate (%)",
+                    "return_data": True,
+                },
+            ],
+            alarm_actions=actions,
+            ok_actions=actions,
+            tags=tags,
+            opts=child_opts(self),
+        )
+        latency_alarm = aws.cloudwatch.MetricAlarm(
+            f"{name}-latency-alarm",
+            name=f"{endpoint_name}-p99-latency",
+            alarm_description=f"p99 model latency of {endpoint_name} above "
+            f"{args.latency_p99_ms} ms (rolls a deployment back)",
+            namespace="AWS/SageMaker",
+            metric_name="ModelLatency",
+            dimensions=_dimensions(endpoint_name),
+            extended_statistic="p99",
+            period=defaults.ALARM_PERIOD_SECONDS,
+            # ModelLatency is reported in microseconds.
+            threshold=args.latency_p99_ms * 1000,
+            comparison_operator="GreaterThanThreshold",
+            evaluation_periods=defaults.ALARM_EVALUATION_PERIODS,
+            datapoints_to_alarm=defaults.ALARM_EVALUATION_PERIODS,
+            treat_missing_data="notBreaching",
+            alarm_actions=actions,
+            ok_actions=actions,
+            tags=tags,
+            opts=child_opts(self),
+        )
+        alarms = [error_alarm, latency_alarm]
+
+        active_config = configs[args.active.version]
+        endpoint = aws.sagemaker.Endpoint(
+            f"{name}-endpoint",
+            name=endpoint_name,
+            endpoint_config_name=active_config.name,
+            deployment_config={
+                "blue_green_update_policy": {
+                    "traffic_routing_configuration": _traffic_routing(args),
+                    "termination_wait_in_seconds": defaults.TERMINATION_WAIT_SECONDS,
+                    "maximum_execution_timeout_in_seconds": (
+                        defaults.MAX_EXECUTION_TIMEOUT_SECONDS
+                    ),
+                },
+                "auto_rollback_configuration": {
+                    "alarms": [{"alarm_name": alarm.name} for alarm in alarms]
+                },
+            },
+            tags=dict(args.active.tags),
+            # The name is explicit, so a replacement must delete the old endpoint first.
+            opts=child_opts(self, delete_before_replace=True),
+        )
+
+        target = aws.appautoscaling.Target(
+            f"{name}-scaling-target",
+            service_namespace="sagemaker",
+            scalable_dimension="sagemaker:variant:DesiredInstanceCount",
+            resource_id=pulumi.Output.concat(
+                "endpoint/", endpoint.name, f"/variant/{defaults.VARIANT_NAME}"
+            ),
+            min_capacity=args.min_replicas,
+            max_capacity=args.max_replicas,
+            tags=tags,
+            opts=child_opts(self),
+        )
+        aws.appautoscaling.Policy(
+            f"{name}-scaling-policy",
+            policy_type="TargetTrackingScaling",
+            service_namespace=target.service_namespace,
+            scalable_dimension=target.scalable_dimension,
+            resource_id=target.resource_id,
+            target_tracking_scaling_policy_configuration={
+                "target_value": args.invocations_per_instance,
+                "predefined_metric_specification": {
+                    "predefined_metric_type": "SageMakerVariantInvocationsPerInstance"
+                },
+                "scale_in_cooldown": 300,
+                "scale_out_cooldown": 60,
+            },
+            opts=child_opts(self),
+        )
+
+        standby_config = configs.get(args.standby.version) if args.standby else None
+        self.endpoint_name = endpoint.name
+        self.endpoint_url = pulumi.Output.concat(
+            "https://runtime.sagemaker.",
+            region(self),
+            ".amazonaws.com/endpoints/",
+            endpoint.name,
+            "/invocations",
+        )
+        self.active_model_version = pulumi.Output.from_input(args.active.version)
+        self.previous_model_version = pulumi.Output.from_input(
+            args.standby.version if args.standby else None
+        )
+        self.active_endpoint_config_name = active_config.name
+        self.previous_endpoint_config_name = (
+            standby_config.name if standby_config else pulumi.Output.from_input(None)
+        )
+        self.alarm_names = pulumi.Output.all(*(alarm.name for alarm in alarms))
+        self.execution_role_arn = role.arn
+        self.register_outputs(
+            {
+                "endpoint_name": self.endpoint_name,
+                "endpoint_url": self.endpoint_url,
+                "active_model_version": self.active_model_version,
+                "previous_model_version": self.previous_model_version,
+                "active_endpoint_config_name": self.active_endpoint_config_name,
+                "previous_endpoint_config_name": self.previous_endpoint_config_name,
+                "alarm_names": self.alarm_names,
+                "execution_role_arn": self.execution_role_arn,
+            }
+        )
+
+    def _execution_policy(
+        self,
+        args: ServingEndpointArgs,
+        versions: list[ModelVersion],
+        bucket_arn: pulumi.Output[str],
+        key_arn: pulumi.Input[str],
+        endpoint_name: str,
+        in_vpc: bool,
+    ) -> pulumi.Output[str]:
+        """Exactly what the models need: their artifacts and images, capture, key, logs, metrics."""
+        account = account_id(self)
+        here = region(self)
+        repos: list[pulumi.Input[str]] = sorted(
+            {repo for model in versions if (repo := _repository_arn(model.image)) is not None}
+        )
+        if args.image_repository_arn is not None:
+            repos.append(args.image_repository_arn)
+        statements: list[dict[str, Any]] = [
+            statement(
+                Sid="ReadModelArtifacts",
+                Effect="Allow",
+                Action=["s3:GetObject"],
+                Resource=sorted({_object_arn(model.artifact_uri) for model in versions}),
+            ),
+            statement(
+                Sid="WriteCapture",
+                Effect="Allow",
+                Action=["s3:PutObject"],
+                Resource=pulumi.Output.concat(bucket_arn, f"/{defaults.CAPTURE_PREFIX}/*"),
+            ),
+            statement(
+                Sid="UseKey",
+                Effect="Allow",
+                Action=["kms:Decrypt", "kms:GenerateDataKey"],
+                Resource=key_arn,
+            ),
+            statement(
+                Sid="WriteLogs",
+                Effect="Allow",
+                Action=list(LOG_ACTIONS),
+                Resource=pulumi.Output.concat(
+                    "arn:aws:logs:",
+                    here,
+                    ":",
+                    account,
+                    f":log-group:/aws/sagemaker/Endpoints/{endpoint_name}:*",
+                ),
+            ),
+            statement(
+                Sid="PutMetrics",
+                Effect="Allow",
+                Action=["cloudwatch:PutMetricData"],
+                # PutMetricData has no resource type; the namespace condition scopes it.
+                Resource="*",
+                Condition={"StringLike": {"cloudwatch:namespace": ["/aws/sagemaker/*"]}},
+            ),
+            statement(
+                Sid="EcrLogin",
+                Effect="Allow",
+                Action=["ecr:GetAuthorizationToken"],
+                # GetAuthorizationToken supports no resource other than "*".
+                Resource="*",
+            ),
+        ]
+        if repos:
+            statements.append(
+                statement(
+                    Sid="PullImages",
+                    Effect="Allow",
+                    Action=list(IMAGE_PULL_ACTIONS),
+                    Resource=repos,
+                )
+            )
+        if in_vpc:
+            statements.append(
+                statement(
+                    Sid="VpcNetworkInterfaces",
+                    Effect="Allow",
+                    Action=list(VPC_ACTIONS),
+                    # ENI management for vpc_config has no narrower resource at creation time.
+                    Resource="*",
+                )
+            )
+        return document(statements)
+
+
+def _validate(label: str, args: ServingEndpointArgs) -> None:
+    problems = []
+    if not 1 <= args.min_replicas <= args.max_replicas:
+        problems.append("need 1 <= min_replicas <= max_replicas")
+    if args.rollout_strategy not in STRATEGIES:
+        problems.append(f"rollout_strategy must be one of {', '.join(STRATEGIES)}")
+    if not 1 <= args.canary_percent <= 50:
+        problems.append("canary_percent must be within 1..50")
+    if not 1 <= args.linear_step_percent <= 50:
+        problems.append("linear_step_percent must be within 1..50")
+    if args.standby is not None and args.standby.version == args.active.version:
+        problems.append("standby must be a different version from active")
+    if problems:
+        raise ValueError(f"{label}: " + "; ".join(problems))
+
+
+def _traffic_routing(args: ServingEndpointArgs) -> dict[str, Any]:
+    wait = args.bake_minutes * 60
+    if args.rollout_strategy == "canary":
+        return {
+            "type": "CANARY",
+            "wait_interval_in_seconds": wait,
+            "canary_size": {"type": "CAPACITY_PERCENT", "value": args.canary_percent},
+        }
+    if args.rollout_strategy == "linear":
+        return {
+            "type": "LINEAR",
+            "wait_interval_in_seconds": wait,
+            "linear_step_size": {"type": "CAPACITY_PERCENT", "value": args.linear_step_percent},
+        }
+    return {"type": "ALL_AT_ONCE", "wait_interval_in_seconds": wait}
+
+
+def _dimensions(endpoint_name: str) -> dict[str, str]:
+    return {"EndpointName": endpoint_name, "VariantName": defaults.VARIANT_NAME}
+
+
+def _metric_query(query_id: str, metric: str, endpoint_name: str) -> dict[str, Any]:
+    return {
+        "id": query_id,
+        "return_data": False,
+        "metric": {
+            "namespace": "AWS/SageMaker",
+            "metric_name": metric,
+            "dimensions": _dimensions(endpoint_name),
+            "period": defaults.ALARM_PERIOD_SECONDS,
+            "stat": "Sum",
+        },
+    }
+
+
+def _object_arn(uri: str) -> str:
+    """``s3://bucket/key`` → the object's ARN; a prefix ending in ``/`` covers objects under it."""
+    if not uri.startswith("s3://"):
+        raise ValueError(f"model artifact {uri!r} is not an s3:// URI")
+    path = uri[len("s3://") :]
+    return f"arn:aws:s3:::{path}*" if path.endswith("/") else f"arn:aws:s3:::{path}"
+
+
+def _repository_arn(image: str | None) -> str | None:
+    """ECR repository ARN of an image URI (``acct.dkr.ecr.region.amazonaws.com/repo:tag``)."""
+    match = _ECR_IMAGE.match(image or "")
+    if match is None:
+        return None
+    return f"arn:aws:ecr:{match['region']}:{match['account']}:repository/{match['repo']}"

@@ -1,0 +1,412 @@
+"""TrainingCluster on AWS: a private EKS cluster with a GPU node group that scales to zero."""
+
+from __future__ import annotations
+
+import ipaddress
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import pulumi
+import pulumi_aws as aws
+
+from components import gpu as gpu_catalogue
+from components._component import child_opts, component_opts, require_not_prod, secure_default
+from components.aws import _defaults as defaults
+from components.aws._common import (
+    Tags,
+    assume_role_policy,
+    customer_key,
+    document,
+    managed_policy_arn,
+    region,
+    stable_name,
+    statement,
+)
+
+TYPE = "mlops:aws:TrainingCluster"
+
+# What the cluster role needs on its secrets key (envelope encryption goes through grants).
+CLUSTER_KEY_ACTIONS = ("kms:Encrypt", "kms:Decrypt", "kms:DescribeKey", "kms:CreateGrant")
+INTERFACE_ENDPOINTS = {"ecr-api": "ecr.api", "ecr-dkr": "ecr.dkr", "sts": "sts"}
+
+
+@dataclass(frozen=True, kw_only=True)
+class TrainingClusterArgs:
+    """Inputs of ``TrainingCluster``. Every field is optional; defaults are the secure choice."""
+
+    environment: str = "dev"
+    """``dev``, ``staging`` or ``prod``. Default ``dev``. In prod the key is protected and a
+    public API endpoint is refused."""
+    gpu: str = "t4"
+    """Neutral GPU name from ``components.gpu``. Default ``t4`` (``g4dn.xlarge``)."""
+    min_nodes: int = 0
+    """GPU nodes kept running. Default 0: the pool scales to zero when idle."""
+    max_nodes: int = 2
+    """Upper bound of the GPU pool. Default 2."""
+    spot: bool = False
+    """Run GPU nodes on spot capacity. Default: on-demand."""
+    public_endpoint: bool | None = None
+    """Expose the Kubernetes API publicly. Default: private only; refused in prod."""
+    vpc_id: pulumi.Input[str] | None = None
+    """Existing VPC. Default: a new VPC with private subnets, NAT and VPC endpoints."""
+    subnet_ids: Sequence[pulumi.Input[str]] | None = None
+    """Existing private subnets (at least two AZs), with ``vpc_id``. Default: new subnets."""
+    availability_zones: int = 2
+    """AZs of a new VPC (at least 2). Default 2."""
+    vpc_cidr: str = defaults.VPC_CIDR
+    """CIDR of a new VPC. Default ``10.0.0.0/16``."""
+    kubernetes_version: str = defaults.KUBERNETES_VERSION
+    """EKS Kubernetes version. Default ``1.31``."""
+    system_instance_type: str = defaults.SYSTEM_INSTANCE_TYPE
+    """Instance type of the on-demand system node group. Default ``m6i.large``."""
+    log_retention_days: int = defaults.LOG_RETENTION_DAYS
+    """Retention of the control-plane log group. Default 365."""
+    tags: Tags = None
+    """Extra tags on every child. Default: none (the stack's lineage transform adds lineage)."""
+
+
+class TrainingCluster(pulumi.ComponentResource):
+    """Private EKS cluster for distributed training, with a GPU pool that scales to zero.
+
+    Children (names derive from ``name``): without ``vpc_id``, ``{name}-vpc``, ``-igw``,
+    ``-public-{i}`` / ``-private-{i}`` subnets per AZ, ``-public-rt`` (+ ``-public-{i}-rta``),
+    ``-nat-{i}-eip`` and ``-nat-{i}`` (one per AZ in prod, one shared in dev), ``-private-{i}-rt``
+    (+ ``-private-{i}-rta``), ``-endpoints-sg``, ``-s3-endpoint`` (gateway) and
+    ``-ecr-api-endpoint``, ``-ecr-dkr-endpoint``, ``-sts-endpoint`` (interface). Always:
+    ``{name}-key`` (+ alias; secrets envelope encryption and log encryption), ``-cluster-logs``
+    (``/aws/eks/<cluster>/cluster``), ``-cluster-role`` (+ ``-cluster-role-policy``,
+    ``-cluster-role-kms``), ``-node-role`` (+ ``-node-worker-policy``, ``-node-ecr-policy``,
+    ``-node-cni-policy``: AWS managed policies only), ``-cluster`` (EKS, private endpoint, all
+    five log types), ``-system`` (on-demand node group) and ``-gpu`` (GPU node group, min 0,
+    tainted ``nvidia.com/gpu=true:NoSchedule``).
+
+    The cluster has an explicit deterministic name (``stable_name``) because its log group must
+    exist, with retention and key, before EKS would create one of its own.
+
+    Outputs: ``cluster_name``, ``gpu_pool_name``, ``max_gpus``, ``max_usd_per_hour``,
+    ``cluster_endpoint``, ``kms_key_id``, ``vpc_id``, ``private_subnet_ids``, ``node_role_arn``,
+    ``gpu_asg_name``.
+    """
+
+    cluster_name: pulumi.Output[str]
+    gpu_pool_name: pulumi.Output[str]
+    max_gpus: pulumi.Output[int]
+    max_usd_per_hour: pulumi.Output[float]
+    cluster_endpoint: pulumi.Output[str]
+    kms_key_id: pulumi.Output[str]
+    vpc_id: pulumi.Output[str]
+    private_subnet_ids: pulumi.Output[list[str]]
+    node_role_arn: pulumi.Output[str]
+    gpu_asg_name: pulumi.Output[str]
+
+    def __init__(
+        self, name: str, args: TrainingClusterArgs, opts: pulumi.ResourceOptions | None = None
+    ) -> None:
+        super().__init__(TYPE, name, None, component_opts(opts))
+        label = f"TrainingCluster {name}"
+        prod = args.environment == "prod"
+        public = secure_default(
+            label, "public_endpoint", args.public_endpoint, defaults.PUBLIC_CLUSTER_ENDPOINT
+        )
+        require_not_prod(label, args.environment, "public_endpoint", public)
+        if args.min_nodes < 0 or args.max_nodes < args.min_nodes:
+            raise ValueError(f"{label}: need 0 <= min_nodes <= max_nodes")
+        if (args.vpc_id is None) != (not args.subnet_ids):
+            raise ValueError(f"{label}: give vpc_id and subnet_ids together, or neither")
+        offering = gpu_catalogue.lookup(args.gpu, "aws")
+        tags = args.tags
+
+        if args.vpc_id is not None and args.subnet_ids:
+            vpc_id: pulumi.Input[str] = args.vpc_id
+            subnet_ids: list[pulumi.Input[str]] = list(args.subnet_ids)
+        else:
+            vpc_id, subnet_ids = self._network(name, args, prod)
+
+        key = customer_key(
+            self,
+            f"{name}-key",
+            "EKS secrets and control-plane logs",
+            prod=prod,
+            tags=tags,
+            services=[pulumi.Output.concat("logs.", region(self), ".amazonaws.com")],
+        )
+        cluster_name = stable_name(f"{name}-eks", 100)
+        log_group = aws.cloudwatch.LogGroup(
+            f"{name}-cluster-logs",
+            name=f"/aws/eks/{cluster_name}/cluster",
+            retention_in_days=args.log_retention_days,
+            kms_key_id=key.arn,
+            tags=tags,
+            opts=child_opts(self),
+        )
+
+        cluster_role = aws.iam.Role(
+            f"{name}-cluster-role",
+            description=f"EKS control plane of {name}",
+            assume_role_policy=assume_role_policy("eks.amazonaws.com"),
+            tags=tags,
+            opts=child_opts(self),
+        )
+        cluster_policy = aws.iam.RolePolicyAttachment(
+            f"{name}-cluster-role-policy",
+            role=cluster_role.name,
+            policy_arn=managed_policy_arn(defaults.CLUSTER_MANAGED_POLICY),
+            opts=child_opts(self),
+        )
+        cluster_kms = aws.iam.RolePolicy(
+            f"{name}-cluster-role-kms",
+            role=cluster_role.id,
+            policy=document(
+                [
+                    statement(
+                        Sid="EnvelopeEncryption",
+                        Effect="Allow",
+                        Action=list(CLUSTER_KEY_ACTIONS),
+                        Resource=key.arn,
+                    )
+                ]
+            ),
+            opts=child_opts(self),
+        )
+        node_role = aws.iam.Role(
+            f"{name}-node-role",
+            description=f"EKS nodes of {name}",
+            assume_role_policy=assume_role_policy("ec2.amazonaws.com"),
+            tags=tags,
+            opts=child_opts(self),
+        )
+        node_policies = [
+            aws.iam.RolePolicyAttachment(
+                f"{name}-node-{role}-policy",
+                role=node_role.name,
+                policy_arn=managed_policy_arn(policy),
+                opts=child_opts(self),
+            )
+            for role, policy in defaults.NODE_MANAGED_POLICIES.items()
+        ]
+
+        cluster = aws.eks.Cluster(
+            f"{name}-cluster",
+            name=cluster_name,
+            version=args.kubernetes_version,
+            role_arn=cluster_role.arn,
+            vpc_config={
+                "subnet_ids": subnet_ids,
+                "endpoint_private_access": True,
+                "endpoint_public_access": public,
+            },
+            encryption_config={"provider": {"key_arn": key.arn}, "resources": ["secrets"]},
+            enabled_cluster_log_types=list(defaults.CLUSTER_LOG_TYPES),
+            access_config={"authentication_mode": "API"},
+            tags=tags,
+            # The name is explicit, so a replacement must delete the old cluster first.
+            opts=child_opts(
+                self,
+                depends_on=[log_group, cluster_policy, cluster_kms],
+                delete_before_replace=True,
+            ),
+        )
+
+        aws.eks.NodeGroup(
+            f"{name}-system",
+            cluster_name=cluster.name,
+            node_role_arn=node_role.arn,
+            subnet_ids=subnet_ids,
+            instance_types=[args.system_instance_type],
+            ami_type=defaults.SYSTEM_AMI_TYPE,
+            capacity_type="ON_DEMAND",
+            scaling_config={
+                "min_size": defaults.SYSTEM_MIN_NODES,
+                "desired_size": defaults.SYSTEM_MIN_NODES,
+                "max_size": defaults.SYSTEM_MAX_NODES,
+            },
+            labels={"mlops/pool": "system"},
+            tags=tags,
+            opts=child_opts(self, depends_on=node_policies),
+        )
+        gpu_pool = aws.eks.NodeGroup(
+            f"{name}-gpu",
+            cluster_name=cluster.name,
+            node_role_arn=node_role.arn,
+            subnet_ids=subnet_ids,
+            instance_types=[offering.node_type],
+            ami_type=defaults.GPU_AMI_TYPE,
+            capacity_type="SPOT" if args.spot else "ON_DEMAND",
+            scaling_config={
+                "min_size": args.min_nodes,
+                "desired_size": args.min_nodes,
+                "max_size": args.max_nodes,
+            },
+            taints=[dict(defaults.GPU_TAINT)],
+            labels={
+                "nvidia.com/gpu.product": offering.accelerator,
+                "nvidia.com/gpu.count": str(offering.gpus_per_node),
+                "mlops/gpu": offering.gpu,
+                "mlops/pool": "gpu",
+            },
+            tags=tags,
+            # The cluster autoscaler owns the desired size once the pool exists.
+            opts=child_opts(
+                self, depends_on=node_policies, ignore_changes=["scalingConfig.desiredSize"]
+            ),
+        )
+
+        self.cluster_name = cluster.name
+        self.gpu_pool_name = gpu_pool.node_group_name
+        self.max_gpus = pulumi.Output.from_input(args.max_nodes * offering.gpus_per_node)
+        self.max_usd_per_hour = pulumi.Output.from_input(
+            gpu_catalogue.max_usd_per_hour(args.gpu, "aws", args.max_nodes)
+        )
+        self.cluster_endpoint = cluster.endpoint
+        self.kms_key_id = key.arn
+        self.vpc_id = pulumi.Output.from_input(vpc_id)
+        self.private_subnet_ids = pulumi.Output.all(*subnet_ids)
+        self.node_role_arn = node_role.arn
+        self.gpu_asg_name = gpu_pool.resources.apply(
+            lambda res: res[0].autoscaling_groups[0].name if res else ""
+        )
+        self.register_outputs(
+            {
+                "cluster_name": self.cluster_name,
+                "gpu_pool_name": self.gpu_pool_name,
+                "max_gpus": self.max_gpus,
+                "max_usd_per_hour": self.max_usd_per_hour,
+                "cluster_endpoint": self.cluster_endpoint,
+                "kms_key_id": self.kms_key_id,
+                "vpc_id": self.vpc_id,
+                "private_subnet_ids": self.private_subnet_ids,
+                "node_role_arn": self.node_role_arn,
+                "gpu_asg_name": self.gpu_asg_name,
+            }
+        )
+
+    def _network(
+        self, name: str, args: TrainingClusterArgs, prod: bool
+    ) -> tuple[pulumi.Output[str], list[pulumi.Input[str]]]:
+        """A VPC with public and private subnets per AZ, NAT, and endpoints for S3, ECR, STS."""
+        if args.availability_zones < 2:
+            raise ValueError(f"TrainingCluster {name}: availability_zones must be >= 2")
+        tags = args.tags
+        zones = aws.get_availability_zones_output(
+            state="available", opts=pulumi.InvokeOptions(parent=self)
+        ).names
+        net = ipaddress.ip_network(args.vpc_cidr)
+        # Private subnets get the large blocks (pods take VPC IPs); public ones only hold NAT.
+        private_cidrs = list(net.subnets(new_prefix=net.prefixlen + 3))
+        public_cidrs = list(private_cidrs[-1].subnets(new_prefix=private_cidrs[-1].prefixlen + 3))
+        vpc = aws.ec2.Vpc(
+            f"{name}-vpc",
+            cidr_block=args.vpc_cidr,
+            enable_dns_hostnames=True,
+            enable_dns_support=True,
+            tags=tags,
+            opts=child_opts(self),
+        )
+        igw = aws.ec2.InternetGateway(
+            f"{name}-igw", vpc_id=vpc.id, tags=tags, opts=child_opts(self)
+        )
+        public_rt = aws.ec2.RouteTable(
+            f"{name}-public-rt",
+            vpc_id=vpc.id,
+            routes=[{"cidr_block": "0.0.0.0/0", "gateway_id": igw.id}],
+            tags=tags,
+            opts=child_opts(self),
+        )
+        nat_count = args.availability_zones if prod else 1
+        nats: list[aws.ec2.NatGateway] = []
+        private_subnets: list[aws.ec2.Subnet] = []
+        private_rts: list[aws.ec2.RouteTable] = []
+        for i in range(args.availability_zones):
+            zone = zones.apply(lambda names, i=i: names[i % len(names)])
+            public = aws.ec2.Subnet(
+                f"{name}-public-{i}",
+                vpc_id=vpc.id,
+                cidr_block=str(public_cidrs[i]),
+                availability_zone=zone,
+                map_public_ip_on_launch=False,
+                tags=tags,
+                opts=child_opts(self),
+            )
+            aws.ec2.RouteTableAssociation(
+                f"{name}-public-{i}-rta",
+                subnet_id=public.id,
+                route_table_id=public_rt.id,
+                opts=child_opts(self),
+            )
+            if i < nat_count:
+                eip = aws.ec2.Eip(
+                    f"{name}-nat-{i}-eip", domain="vpc", tags=tags, opts=child_opts(self)
+                )
+                nats.append(
+                    aws.ec2.NatGateway(
+                        f"{name}-nat-{i}",
+                        allocation_id=eip.allocation_id,
+                        subnet_id=public.id,
+                        tags=tags,
+                        opts=child_opts(self, depends_on=[igw]),
+                    )
+                )
+            private = aws.ec2.Subnet(
+                f"{name}-private-{i}",
+                vpc_id=vpc.id,
+                cidr_block=str(private_cidrs[i]),
+                availability_zone=zone,
+                map_public_ip_on_launch=False,
+                tags=tags,
+                opts=child_opts(self),
+            )
+            private_subnets.append(private)
+            rt = aws.ec2.RouteTable(
+                f"{name}-private-{i}-rt",
+                vpc_id=vpc.id,
+                routes=[{"cidr_block": "0.0.0.0/0", "nat_gateway_id": nats[i % nat_count].id}],
+                tags=tags,
+                opts=child_opts(self),
+            )
+            private_rts.append(rt)
+            aws.ec2.RouteTableAssociation(
+                f"{name}-private-{i}-rta",
+                subnet_id=private.id,
+                route_table_id=rt.id,
+                opts=child_opts(self),
+            )
+
+        here = region(self)
+        endpoints_sg = aws.ec2.SecurityGroup(
+            f"{name}-endpoints-sg",
+            description="HTTPS from the VPC to the interface endpoints",
+            vpc_id=vpc.id,
+            ingress=[
+                {
+                    "protocol": "tcp",
+                    "from_port": 443,
+                    "to_port": 443,
+                    "cidr_blocks": [args.vpc_cidr],
+                    "description": "HTTPS from the VPC",
+                }
+            ],
+            tags=tags,
+            opts=child_opts(self),
+        )
+        aws.ec2.VpcEndpoint(
+            f"{name}-s3-endpoint",
+            vpc_id=vpc.id,
+            service_name=pulumi.Output.concat("com.amazonaws.", here, ".s3"),
+            vpc_endpoint_type="Gateway",
+            route_table_ids=[rt.id for rt in private_rts],
+            tags=tags,
+            opts=child_opts(self),
+        )
+        for role, service in INTERFACE_ENDPOINTS.items():
+            aws.ec2.VpcEndpoint(
+                f"{name}-{role}-endpoint",
+                vpc_id=vpc.id,
+                service_name=pulumi.Output.concat("com.amazonaws.", here, f".{service}"),
+                vpc_endpoint_type="Interface",
+                private_dns_enabled=True,
+                subnet_ids=[s.id for s in private_subnets],
+                security_group_ids=[endpoints_sg.id],
+                tags=tags,
+                opts=child_opts(self),
+            )
+        return vpc.id, [s.id for s in private_subnets]

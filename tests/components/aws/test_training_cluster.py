@@ -1,0 +1,234 @@
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from components.aws import TrainingCluster, TrainingClusterArgs
+from components.testing import ProgramError, run
+from tests.components.aws._helpers import REGION, children_by_name, statements, wildcard_allows
+
+COMPONENT = "mlops:aws:TrainingCluster"
+CLUSTER_CHILDREN = {
+    "tc-key": "aws:kms/key:Key",
+    "tc-key-alias": "aws:kms/alias:Alias",
+    "tc-cluster-logs": "aws:cloudwatch/logGroup:LogGroup",
+    "tc-cluster-role": "aws:iam/role:Role",
+    "tc-cluster-role-policy": "aws:iam/rolePolicyAttachment:RolePolicyAttachment",
+    "tc-cluster-role-kms": "aws:iam/rolePolicy:RolePolicy",
+    "tc-node-role": "aws:iam/role:Role",
+    "tc-node-worker-policy": "aws:iam/rolePolicyAttachment:RolePolicyAttachment",
+    "tc-node-ecr-policy": "aws:iam/rolePolicyAttachment:RolePolicyAttachment",
+    "tc-node-cni-policy": "aws:iam/rolePolicyAttachment:RolePolicyAttachment",
+    "tc-cluster": "aws:eks/cluster:Cluster",
+    "tc-system": "aws:eks/nodeGroup:NodeGroup",
+    "tc-gpu": "aws:eks/nodeGroup:NodeGroup",
+}
+
+
+def network_children(zones: int, nats: int) -> dict[str, str]:
+    found = {
+        "tc-vpc": "aws:ec2/vpc:Vpc",
+        "tc-igw": "aws:ec2/internetGateway:InternetGateway",
+        "tc-public-rt": "aws:ec2/routeTable:RouteTable",
+        "tc-endpoints-sg": "aws:ec2/securityGroup:SecurityGroup",
+        "tc-s3-endpoint": "aws:ec2/vpcEndpoint:VpcEndpoint",
+        "tc-ecr-api-endpoint": "aws:ec2/vpcEndpoint:VpcEndpoint",
+        "tc-ecr-dkr-endpoint": "aws:ec2/vpcEndpoint:VpcEndpoint",
+        "tc-sts-endpoint": "aws:ec2/vpcEndpoint:VpcEndpoint",
+    }
+    for i in range(zones):
+        found[f"tc-public-{i}"] = "aws:ec2/subnet:Subnet"
+        found[f"tc-public-{i}-rta"] = "aws:ec2/routeTableAssociation:RouteTableAssociation"
+        found[f"tc-private-{i}"] = "aws:ec2/subnet:Subnet"
+        found[f"tc-private-{i}-rt"] = "aws:ec2/routeTable:RouteTable"
+        found[f"tc-private-{i}-rta"] = "aws:ec2/routeTableAssociation:RouteTableAssociation"
+    for i in range(nats):
+        found[f"tc-nat-{i}-eip"] = "aws:ec2/eip:Eip"
+        found[f"tc-nat-{i}"] = "aws:ec2/natGateway:NatGateway"
+    return found
+
+
+def build(**kwargs):
+    def program():
+        TrainingCluster("tc", TrainingClusterArgs(**kwargs))
+
+    return run(program, config=REGION)
+
+
+@pytest.fixture(scope="module")
+def dev():
+    return build(gpu="a10g", max_nodes=3, spot=True)
+
+
+@pytest.fixture(scope="module")
+def prod():
+    return build(environment="prod", gpu="a100-40gb", max_nodes=2, availability_zones=3)
+
+
+def test_dev_children_are_exact_and_parented(dev):
+    component = dev.named("tc", COMPONENT)
+    found = children_by_name(dev, component)
+    expected = {**CLUSTER_CHILDREN, **network_children(zones=2, nats=1)}
+    assert {name: r.type for name, r in found.items()} == expected
+    assert len(dev) == len(expected) + 1
+    assert not any(r.protect for r in dev)
+    assert dev.unmocked_invokes == []
+
+
+def test_prod_has_a_nat_per_zone_and_a_protected_key(prod):
+    component = prod.named("tc", COMPONENT)
+    found = children_by_name(prod, component)
+    assert {name: r.type for name, r in found.items()} == {
+        **CLUSTER_CHILDREN,
+        **network_children(zones=3, nats=3),
+    }
+    assert {r.name for r in prod if r.protect} == {"tc-key"}
+    zones = [prod.named(f"tc-private-{i}").inputs["availabilityZone"] for i in range(3)]
+    assert zones == ["us-east-1a", "us-east-1b", "us-east-1c"]
+    for i in range(3):
+        [route] = prod.named(f"tc-private-{i}-rt").inputs["routes"]
+        assert route["natGatewayId"] == prod.named(f"tc-nat-{i}").id
+
+
+def test_private_subnets_route_through_nat_and_endpoints(dev):
+    private_rts = [dev.named(f"tc-private-{i}-rt") for i in range(2)]
+    nat = dev.named("tc-nat-0")
+    for rt in private_rts:
+        assert rt.inputs["routes"] == [{"cidrBlock": "0.0.0.0/0", "natGatewayId": nat.id}]
+    for i in range(2):
+        assert dev.named(f"tc-private-{i}").inputs["mapPublicIpOnLaunch"] is False
+    s3 = dev.named("tc-s3-endpoint").inputs
+    assert s3["vpcEndpointType"] == "Gateway"
+    assert s3["serviceName"] == "com.amazonaws.us-east-1.s3"
+    assert s3["routeTableIds"] == [rt.id for rt in private_rts]
+    private_ids = [dev.named(f"tc-private-{i}").id for i in range(2)]
+    sg = dev.named("tc-endpoints-sg")
+    for role, service in (("ecr-api", "ecr.api"), ("ecr-dkr", "ecr.dkr"), ("sts", "sts")):
+        endpoint = dev.named(f"tc-{role}-endpoint").inputs
+        assert endpoint["serviceName"] == f"com.amazonaws.us-east-1.{service}"
+        assert endpoint["vpcEndpointType"] == "Interface"
+        assert endpoint["privateDnsEnabled"] is True
+        assert endpoint["subnetIds"] == private_ids
+        assert endpoint["securityGroupIds"] == [sg.id]
+    [ingress] = sg.inputs["ingress"]
+    assert (ingress["fromPort"], ingress["toPort"], ingress["cidrBlocks"]) == (
+        443,
+        443,
+        ["10.0.0.0/16"],
+    )
+
+
+def test_cluster_is_private_encrypted_and_logs_everything(dev):
+    key = dev.named("tc-key")
+    cluster = dev.named("tc-cluster")
+    inputs = cluster.inputs
+    assert inputs["vpcConfig"]["endpointPrivateAccess"] is True
+    assert inputs["vpcConfig"]["endpointPublicAccess"] is False
+    assert inputs["vpcConfig"]["subnetIds"] == [dev.named(f"tc-private-{i}").id for i in range(2)]
+    assert inputs["encryptionConfig"] == {
+        "provider": {"keyArn": key.outputs["arn"]},
+        "resources": ["secrets"],
+    }
+    assert sorted(inputs["enabledClusterLogTypes"]) == sorted(
+        ["api", "audit", "authenticator", "controllerManager", "scheduler"]
+    )
+    assert key.inputs["enableKeyRotation"] is True
+    logs = dev.named("tc-cluster-logs")
+    assert logs.inputs["name"] == f"/aws/eks/{inputs['name']}/cluster"
+    assert logs.inputs["retentionInDays"] == 365
+    assert logs.inputs["kmsKeyId"] == key.outputs["arn"]
+    assert logs.urn in cluster.dependencies
+    key_policy = {s["Sid"]: s for s in statements(key)}
+    assert key_policy["ServicesUseKey"]["Principal"] == {
+        "Service": ["logs.us-east-1.amazonaws.com"]
+    }
+
+
+def test_iam_is_least_privilege(dev):
+    node_role = dev.named("tc-node-role")
+    attached = {
+        dev.named(f"tc-node-{role}-policy").inputs["policyArn"] for role in ("worker", "ecr", "cni")
+    }
+    assert attached == {
+        "arn:aws:iam::aws:policy/AmazonEKSWorkerNodePolicy",
+        "arn:aws:iam::aws:policy/AmazonEC2ContainerRegistryReadOnly",
+        "arn:aws:iam::aws:policy/AmazonEKS_CNI_Policy",
+    }
+    assert all(
+        dev.named(f"tc-node-{role}-policy").inputs["role"] == node_role.outputs["name"]
+        for role in ("worker", "ecr", "cni")
+    )
+    assert not [r for r in dev.of_type("aws:iam/rolePolicy:RolePolicy") if "node" in r.name]
+    assert json.loads(node_role.inputs["assumeRolePolicy"])["Statement"][0]["Principal"] == {
+        "Service": "ec2.amazonaws.com"
+    }
+    [kms] = statements(dev.named("tc-cluster-role-kms"))
+    assert kms["Resource"] == dev.named("tc-key").outputs["arn"]
+    assert wildcard_allows(dev) == []
+
+
+def test_gpu_pool_scales_to_zero_and_is_tainted(dev):
+    gpu = dev.named("tc-gpu").inputs
+    assert gpu["amiType"] == "AL2023_x86_64_NVIDIA"
+    assert gpu["instanceTypes"] == ["g5.xlarge"]
+    assert gpu["capacityType"] == "SPOT"
+    assert gpu["scalingConfig"] == {"minSize": 0, "desiredSize": 0, "maxSize": 3}
+    assert gpu["taints"] == [{"key": "nvidia.com/gpu", "value": "true", "effect": "NO_SCHEDULE"}]
+    assert gpu["labels"]["nvidia.com/gpu.product"] == "nvidia-a10g"
+    assert gpu["labels"]["mlops/gpu"] == "a10g"
+    assert gpu["labels"]["mlops/pool"] == "gpu"
+    system = dev.named("tc-system").inputs
+    assert system["capacityType"] == "ON_DEMAND"
+    assert system["instanceTypes"] == ["m6i.large"]
+    assert system["scalingConfig"] == {"minSize": 1, "desiredSize": 1, "maxSize": 2}
+    assert "taints" not in system
+
+
+def test_outputs_come_from_the_catalogue():
+    def program():
+        import pulumi
+
+        tc = TrainingCluster("tc", TrainingClusterArgs(gpu="a100-40gb", max_nodes=2))
+        for key in ("cluster_name", "gpu_pool_name", "max_gpus", "max_usd_per_hour", "vpc_id"):
+            pulumi.export(key, getattr(tc, key))
+        pulumi.export("private_subnet_ids", tc.private_subnet_ids)
+
+    recording = run(program, config=REGION)
+    assert recording.exports["max_gpus"] == 16
+    assert recording.exports["max_usd_per_hour"] == pytest.approx(43.92)
+    assert recording.exports["cluster_name"] == recording.named("tc-cluster").inputs["name"]
+    assert recording.exports["gpu_pool_name"] == recording.named("tc-gpu").outputs["nodeGroupName"]
+    assert recording.exports["vpc_id"] == recording.named("tc-vpc").id
+    assert len(recording.exports["private_subnet_ids"]) == 2
+    assert recording.named("tc-gpu").inputs["capacityType"] == "ON_DEMAND"
+
+
+def test_existing_network_creates_no_vpc():
+    recording = build(vpc_id="vpc-0abc", subnet_ids=["subnet-a", "subnet-b"])
+    assert not recording.of_type("aws:ec2/vpc:Vpc")
+    assert not recording.of_type("aws:ec2/subnet:Subnet")
+    cluster = recording.named("tc-cluster").inputs
+    assert cluster["vpcConfig"]["subnetIds"] == ["subnet-a", "subnet-b"]
+    assert recording.named("tc-gpu").inputs["subnetIds"] == ["subnet-a", "subnet-b"]
+
+
+def test_public_endpoint_warns_in_dev_and_is_refused_in_prod():
+    recording = build(public_endpoint=True)
+    assert recording.named("tc-cluster").inputs["vpcConfig"]["endpointPublicAccess"] is True
+    assert any("public_endpoint is True" in w for w in recording.warnings)
+    with pytest.raises(ProgramError, match="public_endpoint is refused in prod"):
+        build(environment="prod", public_endpoint=True)
+
+
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        ({"gpu": "a100-80gb-x"}, "unknown GPU"),
+        ({"min_nodes": 3, "max_nodes": 2}, "min_nodes <= max_nodes"),
+        ({"vpc_id": "vpc-1"}, "vpc_id and subnet_ids together"),
+    ],
+)
+def test_bad_args_fail_clearly(kwargs, message):
+    with pytest.raises(ProgramError, match=message):
+        build(**kwargs)
