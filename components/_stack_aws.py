@@ -133,6 +133,7 @@ def build(parent: pulumi.Resource, name: str, spec: PlatformSpec) -> dict[str, A
             latency_p99_ms=monitoring.latency_p99_ms,
             error_rate_percent=monitoring.error_rate_percent,
             capture_sampling_percent=aws_spec.capture_sampling_percent if aws_spec else None,
+            extra_rollback_alarms=aws_spec.rollback_alarms if aws_spec else (),
             # Prod model containers run in the training VPC's private subnets.
             vpc_id=cluster.vpc_id if spec.is_prod else None,
             subnet_ids=cluster.private_subnet_ids if spec.is_prod else None,

@@ -302,6 +302,11 @@ class AwsSpec(_Model):
         le=100,
         description="Share of endpoint requests captured for drift monitoring. Default: 100.",
     )
+    rollback_alarms: list[str] = Field(
+        default_factory=list,
+        description="Further CloudWatch alarms (defined in this stack) that roll a deployment "
+        "back. Default: only the endpoint's latency and error alarms.",
+    )
 
     @model_validator(mode="after")
     def _network(self) -> AwsSpec:

@@ -107,6 +107,9 @@ class ServingEndpointArgs:
     """p99 ``ModelLatency`` above which the rollout rolls back. Default 500 ms."""
     error_rate_percent: float = defaults.ERROR_RATE_PERCENT
     """5XX share of invocations above which the rollout rolls back. Default 1 %."""
+    extra_rollback_alarms: Sequence[str] = ()
+    """Names of further CloudWatch alarms (a business metric, say) that also roll a deployment
+    back. They must be created in the same stack. Default: none, only this component's two."""
     capture_sampling_percent: int | None = None
     """Share of requests captured. Default 100."""
     network_isolation: bool | None = None
@@ -335,6 +338,7 @@ class ServingEndpoint(pulumi.ComponentResource):
                 },
                 "auto_rollback_configuration": {
                     "alarms": [{"alarm_name": alarm.name} for alarm in alarms]
+                    + [{"alarm_name": extra} for extra in args.extra_rollback_alarms]
                 },
             },
             tags=dict(args.active.tags),

@@ -58,10 +58,22 @@ def _self_approved(platform):
     platform["governance"]["approvers"].append(platform["owner"])
 
 
+def _missing_rollback_alarm(platform):
+    platform["aws"] = {"rollbackAlarms": ["fraud-precision-drop"]}  # defined nowhere
+
+
+def _over_gpu_budget(platform):
+    platform["training"]["maxNodes"] = 60  # 60 × g5.xlarge at $1.006/h > $50/h
+
+
 @pytest.mark.parametrize(
     ("stack", "mutate", "rule"),
     [
         ("aws-dev", _no_cmk_mandatory, "mlops-storage-encrypted-cmk"),
+        ("aws-prod", _unapproved, "mlops-approval-gate"),
+        ("aws-prod", _self_approved, "mlops-approval-gate"),
+        ("aws-prod", _over_gpu_budget, "mlops-gpu-budget"),
+        ("aws-prod", _missing_rollback_alarm, "mlops-serving-rollback"),
     ],
 )
 def test_insecure_variants_fail_naming_the_rule(stack, mutate, rule, tmp_path, capsys):

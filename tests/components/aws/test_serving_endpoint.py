@@ -320,3 +320,13 @@ def test_model_without_image_uses_the_registry():
     assert container["image"] == "123.dkr.ecr.us-east-1.amazonaws.com/m:8"
     with pytest.raises(ProgramError, match="has no image"):
         build(active=bare, standby=None)
+
+
+def test_extra_rollback_alarms_are_watched_too():
+    recording = build(extra_rollback_alarms=["fraud-precision-drop"])
+    endpoint = recording.of_type("aws:sagemaker/endpoint:Endpoint")[0]
+    rollback = endpoint.inputs["deploymentConfig"]["autoRollbackConfiguration"]["alarms"]
+    names = [a["alarmName"] for a in rollback]
+    assert names[-1] == "fraud-precision-drop"
+    own = {a.inputs["name"] for a in recording.of_type("aws:cloudwatch/metricAlarm:MetricAlarm")}
+    assert set(names[:-1]) == own and len(own) == 2
