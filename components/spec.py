@@ -294,6 +294,15 @@ class AzureSpec(_Model):
         None, description="Existing resource group. Default: a new one."
     )
     tenant_id: str | None = None
+    canary_in_progress: bool = Field(
+        False,
+        description=(
+            "A rollout of serving.model is baking: previousModel stays active on the blue "
+            "deployment and the new model takes rollout.canaryPercent (canary) or "
+            "rollout.linearStepPercent (linear) on green. Default: false (the new model takes "
+            "100% and previousModel is the warm standby)."
+        ),
+    )
 
 
 class GcpSpec(_Model):
