@@ -57,7 +57,12 @@ def serving_roles(spec: PlatformSpec) -> tuple[ModelRef, ModelRef | None, int]:
 
 def _deployment(spec: PlatformSpec, model: ModelRef) -> ModelDeployment:
     tags = lineage.sanitise(lineage.serving_tags(spec, model), "azure")
-    model_id = model.artifact_uri if model.artifact_uri.startswith("azureml:") else None
+    # An artifact URI that already names an AzureML model asset is deployed as is; anything else
+    # (a datastore path of the training output) is served from the platform's registry.
+    uri = model.artifact_uri
+    is_asset = "/models/" in uri if uri.startswith("azureml://registries/") else False
+    is_asset = is_asset or (uri.startswith("azureml:") and not uri.startswith("azureml://"))
+    model_id = uri if is_asset else None
     return ModelDeployment(name=model.name, version=model.version, model_id=model_id, tags=tags)
 
 
