@@ -160,7 +160,7 @@ def build(parent: pulumi.Resource, name: str, spec: PlatformSpec) -> dict[str, A
             ),
             drift=monitoring_spec.drift,
             monthly_budget_usd=round(budget_per_hour * HOURS_PER_MONTH, 2),
-            dashboard_url=pulumi.Output.concat(
+            studio_url=pulumi.Output.concat(
                 "https://ml.azure.com/endpoints/realtime/",
                 endpoint.endpoint_name,
                 "/detail?wsid=",

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 import pulumi
@@ -13,6 +13,7 @@ from pulumi_azure_native import (
     machinelearningservices,
     monitor,
     operationalinsights,
+    portal,
 )
 
 from components._component import child_opts, component_opts
@@ -71,8 +72,8 @@ class MonitoringArgs:
     """Monthly cost budget of the resource group. Default: none (with a warning)."""
     log_retention_days: int | None = None
     """Log Analytics retention. Default: 90 days (at least 30)."""
-    dashboard_url: pulumi.Input[str] | None = None
-    """Where on-call looks first. Default: the Log Analytics workspace in the Azure portal."""
+    studio_url: pulumi.Input[str] | None = None
+    """Link to the endpoint in AzureML studio, shown on the dashboard. Default: none."""
     tags: Tags = None
     """Extra tags on every child. Default: none (the stack's lineage transform adds lineage)."""
 
@@ -82,21 +83,25 @@ class Monitoring(pulumi.ComponentResource):
 
     Children: ``{name}-logs`` (Log Analytics, ≥ 30 days), ``{name}-alerts`` (action group with
     the alert emails), ``{name}-retraining`` (Event Grid topic, local auth off, TLS 1.2, no public
-    access in prod); with an endpoint ``{name}-latency-p99`` and ``{name}-5xx`` (metric alerts
-    acting on the group); with a workspace and deployment ``{name}-drift`` (AzureML schedule with
-    a ``CreateMonitor`` action: data drift of the deployment's collected inputs, emails on breach),
+    access in prod), ``{name}-dashboard`` (Azure portal dashboard: links, and p99 latency and
+    request charts of the endpoint); with an endpoint ``{name}-latency-p99`` and ``{name}-5xx``
+    (metric alerts acting on the group); with a workspace and deployment ``{name}-drift``
+    (AzureML schedule with a ``CreateMonitor`` action: data drift of the deployment's collected
+    inputs, emails on breach),
     ``{name}-ml-events`` (Event Grid system topic of the workspace) and ``{name}-drift-alert``
     (subscription raising an Azure Monitor alert to the group when a monitoring run breaches);
     with a budget ``{name}-budget`` (monthly; 80% actual and 100% forecast to the emails and
     the group).
 
     The retraining trigger is the Event Grid topic the retraining pipeline subscribes to. Event
-    Grid cannot forward a system-topic event into a custom topic (no such destination type), so
-    drift reaches it through the alert: the action group is where a relay (Function/Logic App
-    receiver) publishes to the topic. Documented gap.
+    Grid has no destination type that forwards a system-topic event into a custom topic, so the
+    drift event raises the Azure Monitor alert (action group) here, and publishing
+    ``mlops.drift.detected`` into the topic (Entra ID auth; local auth is off) is the job of a
+    relay subscribed to ``{name}-ml-events`` (Function or Logic App) outside this component.
+    Documented gap.
 
-    Outputs: ``alert_topic`` (action group id), ``dashboard_url``, ``retraining_trigger`` (topic
-    id), ``retraining_endpoint``, ``log_analytics_workspace_id``.
+    Outputs: ``alert_topic`` (action group id), ``dashboard_url`` (the portal dashboard),
+    ``retraining_trigger`` (topic id), ``retraining_endpoint``, ``log_analytics_workspace_id``.
     """
 
     alert_topic: pulumi.Output[str]
@@ -200,10 +205,9 @@ class Monitoring(pulumi.ComponentResource):
         self.retraining_trigger = topic.id
         self.retraining_endpoint = topic.endpoint
         self.log_analytics_workspace_id = logs.id
-        self.dashboard_url = (
-            pulumi.Output.from_input(args.dashboard_url)
-            if args.dashboard_url is not None
-            else pulumi.Output.concat("https://portal.azure.com/#resource", logs.id, "/overview")
+        dashboard = self._dashboard(name, args)
+        self.dashboard_url = pulumi.Output.concat(
+            "https://portal.azure.com/#dashboard/arm", dashboard.id
         )
         self.register_outputs(
             {
@@ -213,6 +217,46 @@ class Monitoring(pulumi.ComponentResource):
                 "retraining_endpoint": self.retraining_endpoint,
                 "log_analytics_workspace_id": self.log_analytics_workspace_id,
             }
+        )
+
+    def _dashboard(self, name: str, args: MonitoringArgs) -> portal.Dashboard:
+        links: list[pulumi.Input[str]] = [f"## mlops {name}\n\n"]
+        if args.studio_url is not None:
+            links += ["* [Endpoint in AzureML studio](", args.studio_url, ")\n"]
+        links += ["* Alerts go to the action group; drift runs are in the AzureML workspace.\n"]
+        parts: list[dict[str, object]] = [
+            _part(
+                0,
+                {
+                    "type": "Extension/HubsExtension/PartType/MarkdownPart",
+                    "inputs": [],
+                    "settings": {
+                        "content": {
+                            "settings": {
+                                "content": pulumi.Output.concat(*links),
+                                "title": "MLOps platform",
+                            }
+                        }
+                    },
+                },
+            )
+        ]
+        if args.endpoint_id is not None:
+            charts = [
+                ("RequestLatency_P99", "p99 latency (ms)", 4),
+                ("RequestsPerMinute", "requests per minute", 1),
+            ]
+            for index, (metric, title, aggregation) in enumerate(charts, start=1):
+                parts.append(_part(index, _chart(args.endpoint_id, metric, title, aggregation)))
+        tags = dict(args.tags) if isinstance(args.tags, Mapping) else {}
+        return portal.Dashboard(
+            f"{name}-dashboard",
+            resource_group_name=args.resource_group_name,
+            location=args.location,
+            properties={"lenses": [{"order": 0, "parts": parts}]},
+            # The portal shows this tag as the dashboard's title.
+            tags={**tags, "hidden-title": f"mlops {name}"},
+            opts=child_opts(self),
         )
 
     def _metric_alert(
@@ -404,3 +448,42 @@ class Monitoring(pulumi.ComponentResource):
             # The start date is this month's first day; later months must not replace it.
             opts=child_opts(self, ignore_changes=["timePeriod"]),
         )
+
+
+def _part(index: int, metadata: dict[str, object]) -> dict[str, object]:
+    """A 6x4 tile, laid out left to right."""
+    return {
+        "position": {"x": 6 * index, "y": 0, "col_span": 6, "row_span": 4},
+        "metadata": metadata,
+    }
+
+
+def _chart(
+    resource_id: pulumi.Input[str], metric: str, title: str, aggregation: int
+) -> dict[str, object]:
+    """A portal metrics chart (part settings are free-form JSON in the portal's own camelCase)."""
+    return {
+        "type": "Extension/HubsExtension/PartType/MonitorChartPart",
+        "inputs": [
+            {
+                "name": "options",
+                "isOptional": True,
+                "value": {
+                    "chart": {
+                        "title": title,
+                        "metrics": [
+                            {
+                                "resourceMetadata": {"id": resource_id},
+                                "name": metric,
+                                "namespace": ENDPOINT_METRICS.lower(),
+                                "aggregationType": aggregation,
+                                "metricVisualization": {"displayName": title},
+                            }
+                        ],
+                        "visualization": {"chartType": 2},
+                    }
+                },
+            }
+        ],
+        "settings": {},
+    }

@@ -19,6 +19,7 @@ CHILDREN = {
     "mon-logs": "azure-native:operationalinsights:Workspace",
     "mon-alerts": "azure-native:monitor:ActionGroup",
     "mon-retraining": "azure-native:eventgrid:Topic",
+    "mon-dashboard": "azure-native:portal:Dashboard",
     "mon-latency-p99": "azure-native:monitor:MetricAlert",
     "mon-5xx": "azure-native:monitor:MetricAlert",
     "mon-drift": "azure-native:machinelearningservices:Schedule",
@@ -155,9 +156,33 @@ def test_minimal_monitoring_warns_about_the_missing_budget():
     recording = build(
         endpoint_id=None, workspace_id=None, deployment_id=None, monthly_budget_usd=None
     )
-    assert set(children(recording)) == {"mon-logs", "mon-alerts", "mon-retraining"}
+    assert set(children(recording)) == {
+        "mon-logs",
+        "mon-alerts",
+        "mon-retraining",
+        "mon-dashboard",
+    }
     assert any("no monthly budget" in w for w in recording.warnings)
-    assert recording.exports["dashboard_url"].startswith("https://portal.azure.com/#resource/")
+    [lens] = recording.named("mon-dashboard").inputs["properties"]["lenses"]
+    assert [p["metadata"]["type"] for p in lens["parts"]] == [
+        "Extension/HubsExtension/PartType/MarkdownPart"
+    ]
+
+
+def test_dashboard_charts_the_endpoint():
+    recording = build(studio_url="https://ml.azure.com/endpoints/realtime/ep/detail")
+    dashboard = recording.named("mon-dashboard")
+    assert recording.exports["dashboard_url"] == (
+        f"https://portal.azure.com/#dashboard/arm{dashboard.id}"
+    )
+    assert dashboard.inputs["tags"]["hidden-title"] == "mlops mon"
+    [lens] = dashboard.inputs["properties"]["lenses"]
+    markdown, *charts = lens["parts"]
+    content = markdown["metadata"]["settings"]["content"]["settings"]["content"]
+    assert "https://ml.azure.com/endpoints/realtime/ep/detail" in content
+    metrics = [c["metadata"]["inputs"][0]["value"]["chart"]["metrics"][0] for c in charts]
+    assert [m["name"] for m in metrics] == ["RequestLatency_P99", "RequestsPerMinute"]
+    assert all(m["resourceMetadata"]["id"] == ENDPOINT for m in metrics)
 
 
 def test_drift_needs_the_collected_data():
