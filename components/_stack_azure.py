@@ -150,6 +150,11 @@ def build(parent: pulumi.Resource, name: str, spec: PlatformSpec) -> dict[str, A
             location=location,
             environment=env,
             alert_emails=tuple(monitoring_spec.alert_emails),
+            webhook_url=(
+                pulumi.Output.secret(monitoring_spec.webhook_url.get_secret_value())
+                if monitoring_spec.webhook_url is not None
+                else None
+            ),
             endpoint_id=endpoint.endpoint_id,
             latency_p99_ms=monitoring_spec.latency_p99_ms,
             workspace_name=cluster.workspace_name,

@@ -46,8 +46,11 @@ class MonitoringArgs:
     the retraining topic and the Log Analytics query/ingestion endpoints stay private-link ready."""
     alert_emails: Sequence[str] = field(default_factory=tuple)
     """Who the action group emails. Default: none (the group exists without receivers)."""
+    webhook_url: pulumi.Input[str] | None = None
+    """Chat webhook added to the action group (keep it a secret). Default: none."""
     endpoint_id: pulumi.Input[str] | None = None
-    """ARM id of the online endpoint to alert on. Default: no endpoint alerts."""
+    """ARM id of the online endpoint to alert on and collect logs from. Default: no endpoint
+    alerts, charts or logs."""
     latency_p99_ms: int = 500
     """Alert when the endpoint's p99 latency exceeds this. Default 500 ms."""
     error_count_threshold: int = 5
@@ -85,13 +88,13 @@ class Monitoring(pulumi.ComponentResource):
     the alert emails), ``{name}-retraining`` (Event Grid topic, local auth off, TLS 1.2, no public
     access in prod), ``{name}-dashboard`` (Azure portal dashboard: links, and p99 latency and
     request charts of the endpoint); with an endpoint ``{name}-latency-p99`` and ``{name}-5xx``
-    (metric alerts acting on the group); with a workspace and deployment ``{name}-drift``
-    (AzureML schedule with a ``CreateMonitor`` action: data drift of the deployment's collected
-    inputs, emails on breach),
-    ``{name}-ml-events`` (Event Grid system topic of the workspace) and ``{name}-drift-alert``
-    (subscription raising an Azure Monitor alert to the group when a monitoring run breaches);
-    with a budget ``{name}-budget`` (monthly; 80% actual and 100% forecast to the emails and
-    the group).
+    (metric alerts acting on the group) and ``{name}-endpoint-logs`` (diagnostic setting sending
+    the endpoint's request logs and metrics to the workspace); with a workspace and deployment
+    ``{name}-drift`` (AzureML schedule with a ``CreateMonitor`` action: data drift of the
+    deployment's collected inputs, emails on breach), ``{name}-ml-events`` (Event Grid system
+    topic of the workspace) and ``{name}-drift-alert`` (subscription raising an Azure Monitor
+    alert to the group when a monitoring run breaches); with a budget ``{name}-budget``
+    (monthly; 80% and 100% actual and 100% forecast, to the emails and the group).
 
     The retraining trigger is the Event Grid topic the retraining pipeline subscribes to. Event
     Grid has no destination type that forwards a system-topic event into a custom topic, so the
@@ -141,6 +144,17 @@ class Monitoring(pulumi.ComponentResource):
                 {"name": f"oncall-{i}", "email_address": email, "use_common_alert_schema": True}
                 for i, email in enumerate(emails)
             ],
+            webhook_receivers=(
+                [
+                    {
+                        "name": "chat",
+                        "service_uri": args.webhook_url,
+                        "use_common_alert_schema": True,
+                    }
+                ]
+                if args.webhook_url is not None
+                else None
+            ),
             tags=tags,
             opts=child_opts(self),
         )
@@ -157,6 +171,17 @@ class Monitoring(pulumi.ComponentResource):
         )
 
         if args.endpoint_id is not None:
+            # Request logs (traffic, console, events) and metrics of the endpoint, retained with
+            # the workspace: the request log that on-call and audits read.
+            monitor.DiagnosticSetting(
+                f"{name}-endpoint-logs",
+                resource_uri=args.endpoint_id,
+                workspace_id=logs.id,
+                log_analytics_destination_type="Dedicated",
+                logs=[{"category_group": "allLogs", "enabled": True}],
+                metrics=[{"category": "AllMetrics", "enabled": True}],
+                opts=child_opts(self),
+            )
             self._metric_alert(
                 f"{name}-latency-p99",
                 args,
@@ -432,6 +457,14 @@ class Monitoring(pulumi.ComponentResource):
                     "enabled": True,
                     "operator": "GreaterThanOrEqualTo",
                     "threshold": low,
+                    "threshold_type": "Actual",
+                    "contact_emails": emails,
+                    "contact_groups": [group.id],
+                },
+                f"actual-{high}": {
+                    "enabled": True,
+                    "operator": "GreaterThanOrEqualTo",
+                    "threshold": high,
                     "threshold_type": "Actual",
                     "contact_emails": emails,
                     "contact_groups": [group.id],

@@ -20,6 +20,7 @@ CHILDREN = {
     "mon-alerts": "azure-native:monitor:ActionGroup",
     "mon-retraining": "azure-native:eventgrid:Topic",
     "mon-dashboard": "azure-native:portal:Dashboard",
+    "mon-endpoint-logs": "azure-native:monitor:DiagnosticSetting",
     "mon-latency-p99": "azure-native:monitor:MetricAlert",
     "mon-5xx": "azure-native:monitor:MetricAlert",
     "mon-drift": "azure-native:machinelearningservices:Schedule",
@@ -70,6 +71,24 @@ def test_action_group_emails_on_call_and_logs_are_retained():
     assert [r["emailAddress"] for r in group["emailReceivers"]] == ["oncall@example.com"]
     assert recording.named("mon-logs").inputs["retentionInDays"] >= 30
     assert recording.exports["alert_topic"] == recording.named("mon-alerts").id
+
+
+def test_endpoint_request_logs_go_to_the_workspace():
+    recording = build()
+    setting = recording.named("mon-endpoint-logs").inputs
+    assert setting["resourceUri"] == ENDPOINT
+    assert setting["workspaceId"] == recording.named("mon-logs").id
+    assert setting["logs"] == [{"categoryGroup": "allLogs", "enabled": True}]
+
+
+def test_webhook_joins_the_action_group():
+    recording = build(webhook_url="https://chat.example.com/hook")
+    [receiver] = recording.named("mon-alerts").inputs["webhookReceivers"]
+    assert receiver == {
+        "name": "chat",
+        "serviceUri": "https://chat.example.com/hook",
+        "useCommonAlertSchema": True,
+    }
 
 
 def test_metric_alerts_watch_the_endpoint_and_act_on_the_group():
@@ -144,8 +163,8 @@ def test_budget_notifies_at_80_and_100_percent():
     assert budget["scope"] == f"/subscriptions/{SUBSCRIPTION_ID}/resourceGroups/rg"
     assert budget["amount"] == 36500.0
     assert budget["timeGrain"] == "Monthly" and budget["category"] == "Cost"
-    thresholds = {n["threshold"] for n in budget["notifications"].values()}
-    assert thresholds == {80, 100}
+    thresholds = {(n["thresholdType"], n["threshold"]) for n in budget["notifications"].values()}
+    assert thresholds == {("Actual", 80), ("Actual", 100), ("Forecasted", 100)}
     group_id = recording.named("mon-alerts").id
     for notification in budget["notifications"].values():
         assert notification["contactEmails"] == ["oncall@example.com"]

@@ -142,7 +142,11 @@ def test_serving_roles_follow_rollback_and_canary():
 
 
 def test_rollback_moves_all_traffic_to_the_previous_version():
-    spec = _spec(serving={"rollback": True})
+    raw_monitoring = platform_raw("azure-prod")["monitoring"]
+    spec = _spec(
+        serving={"rollback": True},
+        monitoring={**raw_monitoring, "webhookUrl": "https://chat.example.com/hook"},
+    )
 
     def program():
         stack = MlopsStack("mlops", spec)
@@ -155,6 +159,8 @@ def test_rollback_moves_all_traffic_to_the_previous_version():
     assert recording.named("mlops-serving-blue").inputs["tags"]["mlops:model-version"] == "6"
     assert recording.exports["active_model_version"] == "6"
     assert recording.exports["previous_model_version"] == "7"
+    [receiver] = recording.named("mlops-monitoring-alerts").inputs["webhookReceivers"]
+    assert receiver["serviceUri"] == "https://chat.example.com/hook"
 
 
 def test_importing_components_azure_loads_no_other_cloud_sdk():
