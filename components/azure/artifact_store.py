@@ -38,8 +38,8 @@ class ArtifactStoreArgs:
     soft_delete_days: int | None = None
     """Blob and container soft-delete retention. Default: 30 days."""
     force_destroy: bool | None = None
-    """Accepted for parity with AWS; Azure deletes a non-empty account anyway, so this only
-    controls whether the account is protected. Default: false; refused in prod."""
+    """Accepted for parity with AWS. Azure deletes a non-empty account anyway, so it changes no
+    resource; true only logs a warning. Default: false; refused in prod."""
     sku: str | None = None
     """Storage redundancy. Default: ``Standard_ZRS`` in prod, ``Standard_LRS`` elsewhere."""
     tags: Tags = None
@@ -103,6 +103,7 @@ class ArtifactStore(pulumi.ComponentResource):
             args.sku,
             defaults.STORAGE_SKU_PROD if prod else defaults.STORAGE_SKU_DEV,
         )
+        secure_default(label, "force_destroy", args.force_destroy, False)
         soft_delete_days = args.soft_delete_days or defaults.BLOB_SOFT_DELETE_DAYS
         tags = args.tags
         config = client_config(self)

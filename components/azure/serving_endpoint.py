@@ -64,7 +64,12 @@ class ServingEndpointArgs:
     max_replicas: int = 2
     """Autoscale upper bound per deployment. Default 2."""
     public_endpoint: bool = False
-    """Reachable from the internet. Default: false outside dev defaults; refused in prod."""
+    """Reachable from the internet. Default: false; refused in prod."""
+    bootstrap: bool = False
+    """Create the endpoint without a traffic split. ARM rejects ``traffic`` that names
+    deployments that do not exist yet, and deployments can only be created after their endpoint:
+    the first ``pulumi up`` of a new endpoint runs with ``bootstrap=True``, the next with the
+    default to set the split. Default: false (traffic is set)."""
     capture: bool = True
     """Collect request and response payloads (data collector: ``model_inputs``/``model_outputs``
     to the workspace's default datastore, the artifact store). Default: true."""
@@ -87,9 +92,8 @@ class ServingEndpoint(pulumi.ComponentResource):
     lineage serving tags), and ``{name}-blue-autoscale`` / ``{name}-green-autoscale`` (CPU-based
     autoscale between ``min_replicas`` and ``max_replicas``).
 
-    First creation: ARM validates ``traffic`` against existing deployments, which are created after
-    the endpoint; a brand-new endpoint needs one ``pulumi up`` with ``candidate_percent`` 0 and
-    the deployments present (a second ``up`` converges). Documented limitation.
+    First creation: ARM validates ``traffic`` against existing deployments, which are created
+    after the endpoint, so a new endpoint is created once with ``bootstrap=True`` (no traffic).
 
     Outputs: ``endpoint_name``, ``endpoint_url`` (scoring URI), ``endpoint_id``,
     ``active_model_version``, ``previous_model_version`` (None without a standby),
@@ -133,7 +137,7 @@ class ServingEndpoint(pulumi.ComponentResource):
             properties={
                 "auth_mode": "AADToken" if prod else "Key",
                 "public_network_access": "Enabled" if public else "Disabled",
-                "traffic": traffic,
+                "traffic": None if args.bootstrap else traffic,
                 "description": "mlops blue/green endpoint",
             },
             tags=args.tags,

@@ -5,7 +5,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import pulumi
-from pulumi_azure_native import applicationinsights, machinelearningservices, operationalinsights
+from pulumi_azure_native import (
+    applicationinsights,
+    machinelearningservices,
+    monitor,
+    operationalinsights,
+)
 
 from components import gpu as gpu_catalogue
 from components._component import child_opts, component_opts, require_not_prod
@@ -58,9 +63,14 @@ class TrainingCluster(pulumi.ComponentResource):
     Children: ``{name}-vault`` (only without ``key_vault_id``), ``{name}-logs`` (Log Analytics
     workspace), ``{name}-insights`` (workspace-based
     Application Insights, local auth off), ``{name}-workspace`` (AzureML, system-assigned
-    identity, identity-based datastore auth so the storage account keeps shared keys off) and
+    identity, identity-based datastore auth so the storage account keeps shared keys off),
+    ``{name}-audit-logs`` (diagnostic setting: all workspace logs and metrics to ``-logs``) and
     ``{name}-gpu`` (AmlCompute: catalogue VM size, low-priority or dedicated, min/max nodes,
     scale down after 10 idle minutes, no node public IP, SSH disabled, local auth disabled).
+
+    The workspace's own metadata is encrypted with Microsoft-managed keys (``hbi_workspace``
+    in prod adds encrypted local scratch disks and less telemetry); the data it reads and writes
+    lives in the artifact store under its customer-managed key.
 
     Outputs: ``cluster_name`` (the AzureML workspace name: the control plane that schedules jobs),
     ``gpu_pool_name`` (the AmlCompute cluster name), ``max_gpus``, ``max_usd_per_hour`` (list
@@ -140,6 +150,18 @@ class TrainingCluster(pulumi.ComponentResource):
                 "isolation_mode": "AllowOnlyApprovedOutbound" if prod else "AllowInternetOutbound"
             },
             tags=tags,
+            opts=child_opts(self),
+        )
+        # Audit trail: workspace, compute and job events kept with the workspace's logs.
+        monitor.DiagnosticSetting(
+            f"{name}-audit-logs",
+            resource_uri=workspace.id,
+            workspace_id=logs.id,
+            log_analytics_destination_type="Dedicated",
+            logs=[
+                {"category_group": "allLogs", "enabled": True},
+            ],
+            metrics=[{"category": "AllMetrics", "enabled": True}],
             opts=child_opts(self),
         )
         compute = machinelearningservices.Compute(

@@ -165,6 +165,11 @@ def test_prod_refuses_force_destroy():
         build(environment="prod", force_destroy=True)
 
 
+def test_force_destroy_outside_prod_only_warns():
+    recording = build(force_destroy=True)
+    assert any("force_destroy is True" in w for w in recording.warnings)
+
+
 def test_existing_resource_group_is_used():
     recording = build(resource_group_name="team-rg", location="westeurope")
     assert "art-rg" not in children(recording)

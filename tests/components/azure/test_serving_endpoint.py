@@ -145,6 +145,12 @@ def test_outputs():
     assert recording.exports["endpoint_url"].endswith(".inference.ml.azure.com/score")
 
 
+def test_bootstrap_creates_the_endpoint_without_traffic():
+    recording = build(bootstrap=True)
+    assert "traffic" not in recording.named("srv-endpoint").inputs["properties"]
+    assert {"srv-blue", "srv-green"} <= set(children(recording))
+
+
 def test_without_standby_only_blue():
     recording = build(standby_model=None)
     assert set(children(recording)) == {"srv-endpoint", "srv-blue", "srv-blue-autoscale"}

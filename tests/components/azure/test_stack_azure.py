@@ -141,6 +141,12 @@ def test_serving_roles_follow_rollback_and_canary():
     assert serving_roles(all_at_once)[2] == 0
 
 
+def test_endpoint_bootstrap_omits_the_traffic_split():
+    spec = _spec(azure={"endpointBootstrap": True})
+    recording = run(lambda: MlopsStack("mlops", spec), config={"azure-native:location": "eastus"})
+    assert "traffic" not in recording.named("mlops-serving-endpoint").inputs["properties"]
+
+
 def test_rollback_moves_all_traffic_to_the_previous_version():
     raw_monitoring = platform_raw("azure-prod")["monitoring"]
     spec = _spec(

@@ -15,6 +15,7 @@ CHILDREN = {
     "train-logs": "azure-native:operationalinsights:Workspace",
     "train-insights": "azure-native:applicationinsights:Component",
     "train-workspace": "azure-native:machinelearningservices:Workspace",
+    "train-audit-logs": "azure-native:monitor:DiagnosticSetting",
     "train-gpu": "azure-native:machinelearningservices:Compute",
 }
 
@@ -62,6 +63,14 @@ def test_workspace_links_storage_vault_insights_registry_and_is_private():
     assert insights["workspaceResourceId"] == recording.named("train-logs").id
     assert insights["disableLocalAuth"] is True
     assert recording.named("train-logs").inputs["retentionInDays"] == 90
+
+
+def test_workspace_audit_logs_go_to_log_analytics():
+    recording = build()
+    setting = recording.named("train-audit-logs").inputs
+    assert setting["resourceUri"] == recording.named("train-workspace").id
+    assert setting["workspaceId"] == recording.named("train-logs").id
+    assert setting["logs"] == [{"categoryGroup": "allLogs", "enabled": True}]
 
 
 def test_gpu_cluster_scales_to_zero_without_public_ips_or_local_auth():
