@@ -69,6 +69,9 @@ class MonitoringArgs:
     ``deployment_id``."""
     reference_data_uri: pulumi.Input[str] | None = None
     """Baseline data asset (training data). Default: the previous week of production data."""
+    task_type: str = "Classification"
+    """Model task the drift monitor assumes (``Classification``, ``Regression`` …). Default
+    ``Classification``."""
     drift: str = "daily"
     """``hourly``, ``daily`` or ``weekly`` drift evaluation. Default ``daily``."""
     monthly_budget_usd: pulumi.Input[float] | None = None
@@ -375,7 +378,7 @@ class Monitoring(pulumi.ComponentResource):
                             ),
                         ),
                         monitoring_target=ml.MonitoringTargetArgs(
-                            task_type="Classification", deployment_id=args.deployment_id
+                            task_type=args.task_type, deployment_id=args.deployment_id
                         ),
                         signals={
                             "data-drift": ml.DataDriftMonitoringSignalArgs(
@@ -397,8 +400,12 @@ class Monitoring(pulumi.ComponentResource):
                                 ],
                             )
                         },
-                        alert_notification_settings=ml.MonitorNotificationSettingsArgs(
-                            email_notification_settings={"emails": emails}
+                        alert_notification_settings=(
+                            ml.MonitorNotificationSettingsArgs(
+                                email_notification_settings={"emails": emails}
+                            )
+                            if emails
+                            else None
                         ),
                     ),
                 ),

@@ -15,6 +15,7 @@ from components.azure._common import Tags
 TYPE = "mlops:azure:ServingEndpoint"
 ACTIVE = "blue"
 STANDBY = "green"
+DEPLOYMENT_METRICS = "Microsoft.MachineLearningServices/workspaces/onlineEndpoints/deployments"
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -259,6 +260,7 @@ def _scale_rule(target: pulumi.Input[str], operator: str, threshold: int) -> dic
     return {
         "metric_trigger": {
             "metric_name": "CpuUtilizationPercentage",
+            "metric_namespace": DEPLOYMENT_METRICS,
             "metric_resource_uri": target,
             "operator": operator,
             "statistic": "Average",

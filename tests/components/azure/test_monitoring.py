@@ -132,6 +132,14 @@ def test_drift_monitor_watches_the_deployment_and_emails():
     assert emails == ["oncall@example.com"]
 
 
+def test_drift_monitor_without_emails_relies_on_the_event_alert():
+    recording = build(alert_emails=(), task_type="Regression")
+    definition = recording.named("mon-drift").inputs["properties"]["action"]["monitorDefinition"]
+    assert "alertNotificationSettings" not in definition
+    assert definition["monitoringTarget"]["taskType"] == "Regression"
+    assert "mon-drift-alert" in children(recording)
+
+
 def test_drift_events_raise_an_alert_on_the_group():
     recording = build()
     topic = recording.named("mon-ml-events").inputs

@@ -111,6 +111,9 @@ def test_autoscale_targets_each_deployment_within_bounds():
         assert scale["enabled"] is True
         [profile] = scale["profiles"]
         assert profile["capacity"] == {"minimum": "2", "maximum": "5", "default": "2"}
+        assert {r["metricTrigger"]["metricName"] for r in profile["rules"]} == {
+            "CpuUtilizationPercentage"
+        }
         directions = {r["scaleAction"]["direction"] for r in profile["rules"]}
         assert directions == {"Increase", "Decrease"}
         assert all(
