@@ -324,6 +324,23 @@ class AzureSpec(_Model):
         None, description="Existing resource group. Default: a new one."
     )
     tenant_id: str | None = Field(None, description="Tenant. Default: the provider's.")
+    canary_in_progress: bool = Field(
+        False,
+        description=(
+            "A rollout of serving.model is baking: previousModel stays active on the blue "
+            "deployment and the new model takes rollout.canaryPercent (canary) or "
+            "rollout.linearStepPercent (linear) on green. Default: false (the new model takes "
+            "100% and previousModel is the warm standby)."
+        ),
+    )
+    endpoint_bootstrap: bool = Field(
+        False,
+        description=(
+            "First deployment of a new online endpoint: create it without a traffic split "
+            "(ARM rejects traffic to deployments that do not exist yet); set back to false on "
+            "the next run."
+        ),
+    )
 
 
 class GcpSpec(_Model):

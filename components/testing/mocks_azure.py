@@ -18,10 +18,32 @@ def _guid(ctx: MockContext, salt: str) -> str:
     return str(uuid.uuid5(uuid.NAMESPACE_URL, f"{ctx.type}/{ctx.name}/{salt}"))
 
 
+# Types whose own-name input is not ``<kind>Name`` (``endpointName`` of an OnlineDeployment
+# names its parent; its own name is ``deploymentName``).
+_SELF_NAME_INPUT = {
+    "applicationinsights:Component": "resourceName",
+    "authorization:RoleAssignment": "roleAssignmentName",
+    "consumption:Budget": "budgetName",
+    "eventgrid:SystemTopicEventSubscription": "eventSubscriptionName",
+    "machinelearningservices:OnlineDeployment": "deploymentName",
+    "machinelearningservices:OnlineEndpoint": "endpointName",
+    "managedidentity:UserAssignedIdentity": "resourceName",
+    "monitor:MetricAlert": "ruleName",
+    "storage:BlobContainer": "containerName",
+    "storage:BlobServiceProperties": "blobServicesName",
+    "storage:StorageAccount": "accountName",
+}
+
+
 def _self_name(ctx: MockContext) -> str:
     """The resource's own name input (``accountName`` for a StorageAccount …) or an auto-name."""
-    kind = ctx.type.rsplit(":", 1)[-1]
-    candidates = [f"{kind[0].lower()}{kind[1:]}Name", *_SELF_NAME_KEYS]
+    module, kind = ctx.type.split(":")[1], ctx.type.rsplit(":", 1)[-1]
+    override = _SELF_NAME_INPUT.get(f"{module}:{kind}")
+    candidates = [override] if override else [f"{kind[0].lower()}{kind[1:]}Name"]
+    candidates += list(_SELF_NAME_KEYS)
+    if kind == "RoleAssignment" and not ctx.inputs.get("roleAssignmentName"):
+        # Role assignment names are GUIDs.
+        return _guid(ctx, "name")
     for key in candidates:
         if ctx.inputs.get(key):
             return str(ctx.inputs[key])
@@ -32,16 +54,66 @@ def _self_name(ctx: MockContext) -> str:
 _ALNUM_KINDS = {"StorageAccount", "Registry"}
 
 
+# ARM resource-provider namespace of each azure-native module (where it is not the module name).
+_NAMESPACES = {
+    "applicationinsights": "Microsoft.Insights",
+    "authorization": "Microsoft.Authorization",
+    "consumption": "Microsoft.Consumption",
+    "containerregistry": "Microsoft.ContainerRegistry",
+    "eventgrid": "Microsoft.EventGrid",
+    "keyvault": "Microsoft.KeyVault",
+    "machinelearningservices": "Microsoft.MachineLearningServices",
+    "managedidentity": "Microsoft.ManagedIdentity",
+    "monitor": "Microsoft.Insights",
+    "operationalinsights": "Microsoft.OperationalInsights",
+    "portal": "Microsoft.Portal",
+    "storage": "Microsoft.Storage",
+}
+
+# ARM path of each type below its provider namespace: ``{input}`` is an input's value, ``{name}``
+# the resource's own name. Types not listed get ``<kind>s/{name}``.
+_PATHS = {
+    "keyvault:Key": "vaults/{vaultName}/keys/{name}",
+    "storage:BlobContainer": "storageAccounts/{accountName}/blobServices/default/containers/{name}",
+    "storage:BlobServiceProperties": "storageAccounts/{accountName}/blobServices/{name}",
+    "storage:ManagementPolicy": "storageAccounts/{accountName}/managementPolicies/{name}",
+    "managedidentity:UserAssignedIdentity": "userAssignedIdentities/{name}",
+    "machinelearningservices:Registry": "registries/{name}",
+    "containerregistry:Registry": "registries/{name}",
+    "machinelearningservices:Compute": "workspaces/{workspaceName}/computes/{name}",
+    "machinelearningservices:OnlineEndpoint": "workspaces/{workspaceName}/onlineEndpoints/{name}",
+    "machinelearningservices:OnlineDeployment": (
+        "workspaces/{workspaceName}/onlineEndpoints/{endpointName}/deployments/{name}"
+    ),
+    "machinelearningservices:Schedule": "workspaces/{workspaceName}/schedules/{name}",
+    "eventgrid:SystemTopicEventSubscription": (
+        "systemTopics/{systemTopicName}/eventSubscriptions/{name}"
+    ),
+    "monitor:AutoscaleSetting": "autoscalesettings/{name}",
+}
+
+# Extension resources live below the resource (or scope) they apply to.
+_SCOPED = {
+    "authorization:RoleAssignment": "Microsoft.Authorization/roleAssignments",
+    "consumption:Budget": "Microsoft.Consumption/budgets",
+}
+
+
 def _arm_id(ctx: MockContext, name: str) -> str:
     module, kind = ctx.type.split(":")[1], ctx.type.split(":")[2]
+    subscription = f"/subscriptions/{SUBSCRIPTION_ID}"
     if kind == "ResourceGroup":
-        return f"/subscriptions/{SUBSCRIPTION_ID}/resourceGroups/{name}"
+        return f"{subscription}/resourceGroups/{name}"
+    scoped = _SCOPED.get(f"{module}:{kind}")
+    if scoped is not None:
+        scope = str(ctx.inputs.get("scope") or subscription)
+        return f"{scope}/providers/{scoped}/{name}"
     group = ctx.inputs.get("resourceGroupName") or "rg"
-    namespace = f"Microsoft.{module[0].upper()}{module[1:]}"
-    return (
-        f"/subscriptions/{SUBSCRIPTION_ID}/resourceGroups/{group}/providers/"
-        f"{namespace}/{kind[0].lower()}{kind[1:]}s/{name}"
-    )
+    namespace = _NAMESPACES.get(module, f"Microsoft.{module[0].upper()}{module[1:]}")
+    template = _PATHS.get(f"{module}:{kind}", f"{kind[0].lower()}{kind[1:]}s/{{name}}")
+    values = {key: str(value) for key, value in ctx.inputs.items() if isinstance(value, str)}
+    path = template.format_map({**values, "name": name})
+    return f"{subscription}/resourceGroups/{group}/providers/{namespace}/{path}"
 
 
 def _identity(ctx: MockContext) -> dict[str, Any] | None:
@@ -98,10 +170,10 @@ def _per_type(ctx: MockContext, name: str) -> dict[str, Any]:
     if kind == "Workspace" and ctx.type.startswith("azure-native:operationalinsights"):
         return {"customerId": _guid(ctx, "customer")}
     if kind == "OnlineEndpoint":
-        props = dict(ctx.inputs.get("onlineEndpointProperties") or {})
+        props = dict(ctx.inputs.get("properties") or {})
         host = f"{name}.{ctx.azure_location}.inference.ml.azure.com"
         props.update(scoringUri=f"https://{host}/score", swaggerUri=f"https://{host}/swagger.json")
-        return {"onlineEndpointProperties": props}
+        return {"properties": props}
     if kind == "Topic" and ctx.type.startswith("azure-native:eventgrid"):
         return {"endpoint": f"https://{name}.{ctx.azure_location}-1.eventgrid.azure.net/api/events"}
     return {}

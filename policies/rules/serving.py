@@ -85,15 +85,33 @@ def _cloud_run(props: Mapping[str, Any]) -> Bounds:
     return get(scaling, "minInstanceCount"), get(scaling, "maxInstanceCount")
 
 
-def _azure_online_deployment(props: Mapping[str, Any]) -> Bounds:
-    scale = get(props, "onlineDeploymentProperties", "scaleSettings")
-    return get(scale, "minInstances"), get(scale, "maxInstances")
+def _azure_autoscale(props: Mapping[str, Any]) -> Bounds:
+    # Autoscale settings also scale VM scale sets, App Service plans...: only online-endpoint
+    # deployments are serving. Azure writes capacities as strings.
+    if "/onlineendpoints/" not in str(props.get("targetResourceUri", "")).lower():
+        return None
+    profiles = items(props.get("profiles"))
+    if not profiles:
+        return None, None
+    capacity = get(profiles[0], "capacity")
+    return _numeric(get(capacity, "minimum")), _numeric(get(capacity, "maximum"))
+
+
+def _numeric(value: Any) -> Any:
+    """``"4"`` → 4.0; anything else unchanged (and judged by ``number`` as usual)."""
+    if isinstance(value, str):
+        try:
+            return float(value)
+        except ValueError:
+            return value
+    return value
 
 
 SCALING_TYPES: Mapping[str, Callable[[Mapping[str, Any]], Bounds]] = {
     "aws:appautoscaling/target:Target": _app_autoscaling,
     "gcp:cloudrunv2/service:Service": _cloud_run,
-    "azure-native:machinelearningservices:OnlineDeployment": _azure_online_deployment,
+    "azure-native:monitor:AutoscaleSetting": _azure_autoscale,
+    "azure-native:insights:AutoscaleSetting": _azure_autoscale,
 }
 
 

@@ -201,3 +201,34 @@ def test_azure_metric_alert_needs_an_action_group_in_the_stack() -> None:
     )
     assert run(group, alert) == set()
     assert run(alert) == {("mlops-alarms-routed", "latency")}
+
+
+ONLINE_DEPLOYMENT = (
+    "/subscriptions/0/resourceGroups/rg/providers/Microsoft.MachineLearningServices/workspaces/w"
+    "/onlineEndpoints/e/deployments/blue"
+)
+APP_SERVICE_PLAN = "/subscriptions/0/resourceGroups/rg/providers/Microsoft.Web/serverfarms/p"
+
+
+@pytest.mark.parametrize(
+    ("minimum", "maximum", "target", "fires"),
+    [
+        ("2", "4", ONLINE_DEPLOYMENT, False),
+        ("0", "4", ONLINE_DEPLOYMENT, True),  # the endpoint can go dark
+        ("2", "40", ONLINE_DEPLOYMENT, True),  # over the ceiling
+        ("0", "40", APP_SERVICE_PLAN, False),  # not serving: out of scope
+    ],
+)
+def test_azure_online_deployment_autoscale_bounds(minimum, maximum, target, fires) -> None:
+    capacity = {"minimum": minimum, "maximum": maximum, "default": minimum}
+    setting = res(
+        "scale",
+        "azure-native:monitor:AutoscaleSetting",
+        {
+            "targetResourceUri": target,
+            "enabled": True,
+            "profiles": [{"name": "cpu", "capacity": capacity}],
+            "tags": lineage_tags("prod"),
+        },
+    )
+    assert (("mlops-serving-autoscaling-bounds", "scale") in run(setting)) is fires

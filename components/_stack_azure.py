@@ -1,0 +1,200 @@
+"""Spec → Azure component Args, and the wiring between the Azure components.
+
+Serving roles (``blue`` = active, ``green`` = standby) follow the spec:
+
+- ``serving.rollback: true``: blue serves ``previousModel`` with 100%, green keeps ``model``.
+- ``azure.canaryInProgress: true`` (canary or linear strategy, with a ``previousModel``): blue keeps
+  serving ``previousModel`` with ``100 - share``; green takes ``model`` with ``share``
+  (``rollout.canaryPercent`` or ``rollout.linearStepPercent``).
+- otherwise: blue serves ``model`` with 100%; green keeps ``previousModel`` warm for a rollback.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pulumi
+
+from components import gpu as gpu_catalogue
+from components import lineage
+from components.azure import (
+    ArtifactStore,
+    ArtifactStoreArgs,
+    ModelDeployment,
+    ModelRegistry,
+    ModelRegistryArgs,
+    Monitoring,
+    MonitoringArgs,
+    ServingEndpoint,
+    ServingEndpointArgs,
+    TrainingCluster,
+    TrainingClusterArgs,
+)
+from components.azure._common import client_config
+from components.azure._defaults import HOURS_PER_MONTH
+from components.spec import ModelRef, PlatformSpec
+
+
+def serving_roles(spec: PlatformSpec) -> tuple[ModelRef, ModelRef | None, int]:
+    """(active model on blue, standby model on green, green's traffic percent)."""
+    serving = spec.serving
+    canary = spec.azure is not None and spec.azure.canary_in_progress
+    strategy = serving.rollout.strategy
+    if (
+        canary
+        and not serving.rollback
+        and serving.previous_model is not None
+        and strategy in ("canary", "linear")
+    ):
+        share = (
+            serving.rollout.canary_percent
+            if strategy == "canary"
+            else serving.rollout.linear_step_percent
+        )
+        return serving.previous_model, serving.model, share
+    return serving.active_model, serving.standby_model, 0
+
+
+def _deployment(spec: PlatformSpec, model: ModelRef) -> ModelDeployment:
+    tags = lineage.sanitise(lineage.serving_tags(spec, model), "azure")
+    # An artifact URI that already names an AzureML model asset is deployed as is; anything else
+    # (a datastore path of the training output) is served from the platform's registry.
+    uri = model.artifact_uri
+    is_asset = "/models/" in uri if uri.startswith("azureml://registries/") else False
+    is_asset = is_asset or (uri.startswith("azureml:") and not uri.startswith("azureml://"))
+    model_id = uri if is_asset else None
+    return ModelDeployment(name=model.name, version=model.version, model_id=model_id, tags=tags)
+
+
+def build(parent: pulumi.Resource, name: str, spec: PlatformSpec) -> dict[str, Any]:
+    """Create the Azure platform under ``parent``; return the stack exports."""
+    opts = pulumi.ResourceOptions(parent=parent)
+    env = spec.environment
+    azure = spec.azure
+    artifacts = spec.artifacts
+    training = spec.training
+
+    store = ArtifactStore(
+        f"{name}-artifacts",
+        ArtifactStoreArgs(
+            environment=env,
+            resource_group_name=azure.resource_group_name if azure else None,
+            customer_managed_key=artifacts.customer_managed_key,
+            noncurrent_version_days=artifacts.noncurrent_version_days,
+            force_destroy=artifacts.force_destroy,
+        ),
+        opts=opts,
+    )
+    rg = store.resource_group_name
+    location = store.location
+
+    registry = ModelRegistry(
+        f"{name}-registry",
+        ModelRegistryArgs(
+            resource_group_name=rg,
+            location=location,
+            environment=env,
+            approvers=tuple(spec.governance.approvers),
+        ),
+        opts=opts,
+    )
+    cluster = TrainingCluster(
+        f"{name}-training",
+        TrainingClusterArgs(
+            resource_group_name=rg,
+            location=location,
+            storage_account_id=store.storage_account_id,
+            key_vault_id=store.key_vault_id if artifacts.customer_managed_key else None,
+            container_registry_id=registry.container_registry_id,
+            environment=env,
+            gpu=training.gpu,
+            min_nodes=training.min_nodes,
+            max_nodes=training.max_nodes,
+            spot=training.spot,
+            public_endpoint=training.public_endpoint,
+        ),
+        opts=opts,
+    )
+
+    active, standby, share = serving_roles(spec)
+    serving = spec.serving
+    endpoint = ServingEndpoint(
+        f"{name}-serving",
+        ServingEndpointArgs(
+            resource_group_name=rg,
+            workspace_name=cluster.workspace_name,
+            location=location,
+            environment=env,
+            active_model=_deployment(spec, active),
+            standby_model=_deployment(spec, standby) if standby is not None else None,
+            candidate_percent=share,
+            registry_name=registry.registry_name,
+            instance_type=serving.instance_type,
+            min_replicas=serving.replicas.min,
+            max_replicas=serving.replicas.max,
+            public_endpoint=serving.public_endpoint,
+            bootstrap=azure is not None and azure.endpoint_bootstrap,
+        ),
+        opts=opts,
+    )
+
+    budget_per_hour = spec.governance.gpu_budget_usd_per_hour or gpu_catalogue.max_usd_per_hour(
+        training.gpu, "azure", training.max_nodes
+    )
+    monitoring_spec = spec.monitoring
+    config = client_config(parent)
+    monitoring = Monitoring(
+        f"{name}-monitoring",
+        MonitoringArgs(
+            resource_group_name=rg,
+            subscription_id=config.subscription_id,
+            location=location,
+            environment=env,
+            alert_emails=tuple(monitoring_spec.alert_emails),
+            webhook_url=(
+                pulumi.Output.secret(monitoring_spec.webhook_url.get_secret_value())
+                if monitoring_spec.webhook_url is not None
+                else None
+            ),
+            endpoint_id=endpoint.endpoint_id,
+            latency_p99_ms=monitoring_spec.latency_p99_ms,
+            workspace_name=cluster.workspace_name,
+            workspace_id=cluster.workspace_id,
+            deployment_id=endpoint.blue_deployment_id,
+            production_data_uri=pulumi.Output.concat(
+                "azureml:", endpoint.endpoint_name, "-blue-model_inputs:1"
+            ),
+            drift=monitoring_spec.drift,
+            monthly_budget_usd=round(budget_per_hour * HOURS_PER_MONTH, 2),
+            studio_url=pulumi.Output.concat(
+                "https://ml.azure.com/endpoints/realtime/",
+                endpoint.endpoint_name,
+                "/detail?wsid=",
+                cluster.workspace_id,
+            ),
+        ),
+        opts=opts,
+    )
+    return {
+        "artifact_bucket_name": store.bucket_name,
+        "artifact_bucket_uri": store.bucket_uri,
+        "dvc_remote_url": store.dvc_remote_url,
+        "kms_key_id": store.kms_key_id,
+        "storage_account_name": store.storage_account_name,
+        "resource_group_name": rg,
+        "cluster_name": cluster.cluster_name,
+        "gpu_pool_name": cluster.gpu_pool_name,
+        "max_gpus": cluster.max_gpus,
+        "max_usd_per_hour": cluster.max_usd_per_hour,
+        "registry_name": registry.registry_name,
+        "registry_id": registry.registry_id,
+        "image_repository_url": registry.image_repository_url,
+        "approvers_action_group": registry.approvers_action_group,
+        "endpoint_name": endpoint.endpoint_name,
+        "endpoint_url": endpoint.endpoint_url,
+        "active_model_version": endpoint.active_model_version,
+        "previous_model_version": endpoint.previous_model_version,
+        "alert_topic": monitoring.alert_topic,
+        "dashboard_url": monitoring.dashboard_url,
+        "retraining_trigger": monitoring.retraining_trigger,
+    }

@@ -1,0 +1,66 @@
+"""Secure defaults of the Azure components, in one place.
+
+Each component resolves its Args through ``components._component.secure_default`` against these
+values, so that turning one off is a conscious, logged decision.
+"""
+
+from __future__ import annotations
+
+# Built-in role definition ids (the same GUID in every tenant).
+ROLE_KEY_VAULT_CRYPTO_SERVICE_ENCRYPTION_USER = "e147488a-f6f5-4113-8e2d-b22465e65bf6"
+ROLE_STORAGE_BLOB_DATA_CONTRIBUTOR = "ba92f5b4-2d11-453d-a403-e96b0029c9fe"
+
+# Key Vault and its customer-managed key.
+CUSTOMER_MANAGED_KEY = True
+KEY_VAULT_SKU = "standard"
+KEY_VAULT_SOFT_DELETE_DAYS = 90
+KEY_VAULT_PURGE_PROTECTION = True
+KEY_TYPE = "RSA"
+KEY_SIZE = 3072
+KEY_EXPIRY = "P2Y"
+"""Keys expire two years after creation; the rotation policy renews them well before that."""
+KEY_ROTATE_AFTER = "P1Y"
+KEY_NOTIFY_BEFORE_EXPIRY = "P30D"
+
+# Storage account.
+STORAGE_KIND = "StorageV2"
+STORAGE_SKU_PROD = "Standard_ZRS"
+STORAGE_SKU_DEV = "Standard_LRS"
+MIN_TLS_VERSION = "TLS1_2"
+ALLOW_BLOB_PUBLIC_ACCESS = False
+ALLOW_SHARED_KEY_ACCESS = False
+INFRASTRUCTURE_ENCRYPTION = True
+NETWORK_DEFAULT_ACTION = "Deny"
+NETWORK_BYPASS = "AzureServices"
+BLOB_SOFT_DELETE_DAYS = 30
+CONTAINER_SOFT_DELETE_DAYS = 30
+CHANGE_FEED_RETENTION_DAYS = 90
+NONCURRENT_VERSION_DAYS = 90
+DVC_CONTAINER = "dvc"
+
+# Logs.
+LOG_RETENTION_DAYS = 90
+
+# Training.
+AML_IDLE_SCALE_DOWN = "PT10M"
+
+# Registry.
+ACR_SKU_PROD = "Premium"
+ACR_SKU_DEV = "Standard"
+ACR_ADMIN_USER = False
+ACR_ANONYMOUS_PULL = False
+ACR_UNTAGGED_RETENTION_DAYS = 30
+ACTION_GROUP_LOCATION = "global"
+
+# Serving.
+SERVING_INSTANCE_TYPE = "Standard_DS3_v2"
+SCALE_OUT_CPU_PERCENT = 70
+SCALE_IN_CPU_PERCENT = 25
+SCALE_COOLDOWN = "PT5M"
+
+# Monitoring.
+DRIFT_THRESHOLD = 0.1
+DRIFT_COMPUTE_INSTANCE = "standard_e4s_v3"
+DRIFT_SPARK_RUNTIME = "3.4"
+HOURS_PER_MONTH = 730
+BUDGET_THRESHOLDS = (80, 100)

@@ -1,0 +1,198 @@
+"""ModelRegistry on Azure: an AzureML registry, a hardened container registry, approver alerts."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import pulumi
+from pulumi_azure_native import containerregistry, machinelearningservices, monitor
+
+from components._component import child_opts, component_opts, secure_default
+from components.azure import _defaults as defaults
+from components.azure._common import Tags, location_or_config
+
+TYPE = "mlops:azure:ModelRegistry"
+
+# Activity-log operation recorded when a model version is written to an AzureML registry.
+MODEL_VERSION_WRITE = "Microsoft.MachineLearningServices/registries/models/versions/write"
+
+
+@dataclass(frozen=True, kw_only=True)
+class ModelRegistryArgs:
+    """Inputs of ``ModelRegistry``. Only the resource group is required."""
+
+    resource_group_name: pulumi.Input[str]
+    """Resource group of the registries and the action group. Required."""
+    location: pulumi.Input[str] | None = None
+    """Region of the registries. Default: the provider's ``azure-native:location``."""
+    environment: str = "dev"
+    """``dev``, ``staging`` or ``prod``. Default ``dev``. Prod uses a Premium, zone-redundant ACR
+    with public network access disabled and export disabled, and disables public access to the
+    AzureML registry."""
+    approvers: Sequence[str] = field(default_factory=tuple)
+    """Emails notified when a model version is registered. Default: none (no action group)."""
+    acr_sku: str | None = None
+    """Container registry SKU. Default: ``Premium`` in prod, ``Standard`` elsewhere. Content trust
+    and untagged-manifest retention need Premium."""
+    untagged_retention_days: int | None = None
+    """Days before untagged manifests are purged (Premium only). Default: 30."""
+    tags: Tags = None
+    """Extra tags on every child. Default: none (the stack's lineage transform adds lineage)."""
+
+
+class ModelRegistry(pulumi.ComponentResource):
+    """AzureML registry for model versions plus an ACR for serving images.
+
+    Children: ``{name}-registry`` (AzureML registry, system-assigned identity, system-created ACR
+    and storage without public blob access), ``{name}-images`` (ACR: admin user off, anonymous
+    pull off, trusted Azure services only; on Premium also content trust, retention of untagged
+    manifests, zone redundancy; in prod public network access and export disabled) and, with
+    approvers, ``{name}-approvers`` (action group emailing them) and ``{name}-model-registered``
+    (activity-log alert on model-version writes to the registry, acting on that group).
+
+    Tag immutability and image scanning: ACR has no registry-wide immutable-tags switch (tags are
+    locked per repository with ``az acr repository update --write-enabled false``), and scanning
+    is Microsoft Defender for Containers, a subscription-level plan; both are outside this
+    component (documented gap).
+
+    Outputs: ``registry_name``, ``registry_id`` (the AzureML registry), ``image_repository_url``
+    (ACR login server), ``container_registry_id``, ``container_registry_name``,
+    ``approvers_action_group`` (action group id; None without approvers).
+    """
+
+    registry_name: pulumi.Output[str]
+    registry_id: pulumi.Output[str]
+    image_repository_url: pulumi.Output[str]
+    container_registry_id: pulumi.Output[str]
+    container_registry_name: pulumi.Output[str]
+    approvers_action_group: pulumi.Output[str | None]
+
+    def __init__(
+        self, name: str, args: ModelRegistryArgs, opts: pulumi.ResourceOptions | None = None
+    ) -> None:
+        super().__init__(TYPE, name, None, component_opts(opts))
+        label = f"ModelRegistry {name}"
+        prod = args.environment == "prod"
+        sku = secure_default(
+            label,
+            "acr_sku",
+            args.acr_sku,
+            defaults.ACR_SKU_PROD if prod else defaults.ACR_SKU_DEV,
+        )
+        premium = sku == "Premium"
+        location = location_or_config(args.location)
+        if location is None:
+            raise ValueError(f"{label}: set location or the azure-native:location config")
+        tags = args.tags
+        rg = args.resource_group_name
+        network = "Disabled" if prod else "Enabled"
+
+        registry = machinelearningservices.Registry(
+            f"{name}-registry",
+            resource_group_name=rg,
+            location=location,
+            identity={"type": "SystemAssigned"},
+            public_network_access=network,
+            region_details=[
+                {
+                    "location": location,
+                    "acr_details": [
+                        {"system_created_acr_account": {"acr_account_sku": defaults.ACR_SKU_PROD}}
+                    ],
+                    "storage_account_details": [
+                        {
+                            "system_created_storage_account": {
+                                "allow_blob_public_access": False,
+                                "storage_account_hns_enabled": False,
+                                "storage_account_type": (
+                                    defaults.STORAGE_SKU_PROD if prod else defaults.STORAGE_SKU_DEV
+                                ),
+                            }
+                        }
+                    ],
+                }
+            ],
+            tags=tags,
+            opts=child_opts(self, protect=prod),
+        )
+        policies: dict[str, object] | None = None
+        if premium:
+            policies = {
+                "trust_policy": {"type": "Notary", "status": "enabled"},
+                "retention_policy": {
+                    "status": "enabled",
+                    "days": args.untagged_retention_days or defaults.ACR_UNTAGGED_RETENTION_DAYS,
+                },
+                # Export (import/transfer out) is only disabled together with public access.
+                "export_policy": {"status": "disabled" if prod else "enabled"},
+            }
+        images = containerregistry.Registry(
+            f"{name}-images",
+            resource_group_name=rg,
+            location=location,
+            sku={"name": sku},
+            admin_user_enabled=defaults.ACR_ADMIN_USER,
+            anonymous_pull_enabled=defaults.ACR_ANONYMOUS_PULL,
+            public_network_access=network,
+            network_rule_bypass_options="AzureServices",
+            zone_redundancy="Enabled" if premium and prod else "Disabled",
+            policies=policies,
+            tags=tags,
+            opts=child_opts(self, protect=prod),
+        )
+
+        group_id: pulumi.Output[str] | None = None
+        if args.approvers:
+            group = monitor.ActionGroup(
+                f"{name}-approvers",
+                resource_group_name=rg,
+                location=defaults.ACTION_GROUP_LOCATION,
+                group_short_name="mlapprove",
+                enabled=True,
+                email_receivers=[
+                    {
+                        "name": f"approver-{index}",
+                        "email_address": email,
+                        "use_common_alert_schema": True,
+                    }
+                    for index, email in enumerate(args.approvers)
+                ],
+                tags=tags,
+                opts=child_opts(self),
+            )
+            monitor.ActivityLogAlert(
+                f"{name}-model-registered",
+                resource_group_name=rg,
+                location=defaults.ACTION_GROUP_LOCATION,
+                enabled=True,
+                description="A model version was registered: review it and record an approval",
+                scopes=[registry.id],
+                condition={
+                    "all_of": [
+                        {"field": "category", "equals": "Administrative"},
+                        {"field": "operationName", "equals": MODEL_VERSION_WRITE},
+                    ]
+                },
+                actions={"action_groups": [{"action_group_id": group.id}]},
+                tags=tags,
+                opts=child_opts(self),
+            )
+            group_id = group.id
+
+        self.registry_name = registry.name
+        self.registry_id = registry.id
+        self.image_repository_url = images.login_server
+        self.container_registry_id = images.id
+        self.container_registry_name = images.name
+        self.approvers_action_group = pulumi.Output.from_input(group_id)
+        self.register_outputs(
+            {
+                "registry_name": self.registry_name,
+                "registry_id": self.registry_id,
+                "image_repository_url": self.image_repository_url,
+                "container_registry_id": self.container_registry_id,
+                "container_registry_name": self.container_registry_name,
+                "approvers_action_group": self.approvers_action_group,
+            }
+        )

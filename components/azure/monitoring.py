@@ -1,0 +1,529 @@
+"""Monitoring on Azure: action group, endpoint alerts, drift monitor, retraining topic, budget."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+
+import pulumi
+from pulumi_azure_native import (
+    consumption,
+    eventgrid,
+    machinelearningservices,
+    monitor,
+    operationalinsights,
+    portal,
+)
+
+from components._component import child_opts, component_opts
+from components.azure import _defaults as defaults
+from components.azure._common import Tags
+
+TYPE = "mlops:azure:Monitoring"
+ENDPOINT_METRICS = "Microsoft.MachineLearningServices/workspaces/onlineEndpoints"
+WORKSPACE_TOPIC_TYPE = "Microsoft.MachineLearningServices.Workspaces"
+RUN_STATUS_CHANGED = "Microsoft.MachineLearningServices.RunStatusChanged"
+# Run tag AzureML sets on a monitoring run whose signals breached their thresholds.
+DRIFT_TAG = "data.RunTags.azureml_modelmonitor_threshold_breached"
+DRIFT_TAG_TEXT = "has failed due to one or more features violating metric thresholds"
+_FREQUENCY = {"hourly": "Hour", "daily": "Day", "weekly": "Week"}
+
+
+@dataclass(frozen=True, kw_only=True)
+class MonitoringArgs:
+    """Inputs of ``Monitoring``."""
+
+    resource_group_name: pulumi.Input[str]
+    """Resource group of the monitoring resources (and the budget's scope). Required."""
+    subscription_id: pulumi.Input[str] | None = None
+    """Subscription of the resource group, for the budget scope. Default: no budget is created
+    without it (the stack passes it)."""
+    location: pulumi.Input[str] | None = None
+    """Region of the workspace and topics. Default: the resource group's."""
+    environment: str = "dev"
+    """``dev``, ``staging`` or ``prod``. Default ``dev``. Prod disables public network access to
+    the retraining topic and the Log Analytics query/ingestion endpoints stay private-link ready."""
+    alert_emails: Sequence[str] = field(default_factory=tuple)
+    """Who the action group emails. Default: none (the group exists without receivers)."""
+    webhook_url: pulumi.Input[str] | None = None
+    """Chat webhook added to the action group (keep it a secret). Default: none."""
+    endpoint_id: pulumi.Input[str] | None = None
+    """ARM id of the online endpoint to alert on and collect logs from. Default: no endpoint
+    alerts, charts or logs."""
+    latency_p99_ms: int = 500
+    """Alert when the endpoint's p99 latency exceeds this. Default 500 ms."""
+    error_count_threshold: int = 5
+    """Alert when more than this many 5xx responses occur in 5 minutes. Default 5. (Azure metric
+    alerts cannot divide two metrics, so a rate is approximated by a count.)"""
+    workspace_name: pulumi.Input[str] | None = None
+    """AzureML workspace of the endpoint; with ``workspace_id`` and ``deployment_id`` it enables
+    the drift monitor and its events. Default: no drift monitoring."""
+    workspace_id: pulumi.Input[str] | None = None
+    """ARM id of that workspace (source of the drift events). Default: none."""
+    deployment_id: pulumi.Input[str] | None = None
+    """ARM id of the deployment whose collected inputs are monitored. Default: none."""
+    production_data_uri: pulumi.Input[str] | None = None
+    """Data asset of the collected model inputs. Default:
+    ``azureml:<endpoint>-<deployment>-model_inputs:1`` is unknown here, so it is required with
+    ``deployment_id``."""
+    reference_data_uri: pulumi.Input[str] | None = None
+    """Baseline data asset (training data). Default: the previous week of production data."""
+    task_type: str = "Classification"
+    """Model task the drift monitor assumes (``Classification``, ``Regression`` …). Default
+    ``Classification``."""
+    drift: str = "daily"
+    """``hourly``, ``daily`` or ``weekly`` drift evaluation. Default ``daily``."""
+    monthly_budget_usd: pulumi.Input[float] | None = None
+    """Monthly cost budget of the resource group. Default: none (with a warning)."""
+    log_retention_days: int | None = None
+    """Log Analytics retention. Default: 90 days (at least 30)."""
+    studio_url: pulumi.Input[str] | None = None
+    """Link to the endpoint in AzureML studio, shown on the dashboard. Default: none."""
+    tags: Tags = None
+    """Extra tags on every child. Default: none (the stack's lineage transform adds lineage)."""
+
+
+class Monitoring(pulumi.ComponentResource):
+    """Alert channel, endpoint alerts, drift monitor, retraining trigger and GPU budget.
+
+    Children: ``{name}-logs`` (Log Analytics, ≥ 30 days), ``{name}-alerts`` (action group with
+    the alert emails), ``{name}-retraining`` (Event Grid topic, local auth off, TLS 1.2, no public
+    access in prod), ``{name}-dashboard`` (Azure portal dashboard: links, and p99 latency and
+    request charts of the endpoint); with an endpoint ``{name}-latency-p99`` and ``{name}-5xx``
+    (metric alerts acting on the group) and ``{name}-endpoint-logs`` (diagnostic setting sending
+    the endpoint's request logs and metrics to the workspace); with a workspace and deployment
+    ``{name}-drift`` (AzureML schedule with a ``CreateMonitor`` action: data drift of the
+    deployment's collected inputs, emails on breach), ``{name}-ml-events`` (Event Grid system
+    topic of the workspace) and ``{name}-drift-alert`` (subscription raising an Azure Monitor
+    alert to the group when a monitoring run breaches); with a budget ``{name}-budget``
+    (monthly; 80% and 100% actual and 100% forecast, to the emails and the group).
+
+    The retraining trigger is the Event Grid topic the retraining pipeline subscribes to. Event
+    Grid has no destination type that forwards a system-topic event into a custom topic, so the
+    drift event raises the Azure Monitor alert (action group) here, and publishing
+    ``mlops.drift.detected`` into the topic (Entra ID auth; local auth is off) is the job of a
+    relay subscribed to ``{name}-ml-events`` (Function or Logic App) outside this component.
+    Documented gap.
+
+    Outputs: ``alert_topic`` (action group id), ``dashboard_url`` (the portal dashboard),
+    ``retraining_trigger`` (topic id), ``retraining_endpoint``, ``log_analytics_workspace_id``.
+    """
+
+    alert_topic: pulumi.Output[str]
+    dashboard_url: pulumi.Output[str]
+    retraining_trigger: pulumi.Output[str]
+    retraining_endpoint: pulumi.Output[str]
+    log_analytics_workspace_id: pulumi.Output[str]
+
+    def __init__(
+        self, name: str, args: MonitoringArgs, opts: pulumi.ResourceOptions | None = None
+    ) -> None:
+        super().__init__(TYPE, name, None, component_opts(opts))
+        label = f"Monitoring {name}"
+        if args.drift not in _FREQUENCY:
+            raise ValueError(f"{label}: drift must be one of {', '.join(_FREQUENCY)}")
+        prod = args.environment == "prod"
+        tags = args.tags
+        rg = args.resource_group_name
+        emails = list(args.alert_emails)
+
+        logs = operationalinsights.Workspace(
+            f"{name}-logs",
+            resource_group_name=rg,
+            location=args.location,
+            sku={"name": "PerGB2018"},
+            retention_in_days=max(30, args.log_retention_days or defaults.LOG_RETENTION_DAYS),
+            tags=tags,
+            opts=child_opts(self),
+        )
+        group = monitor.ActionGroup(
+            f"{name}-alerts",
+            resource_group_name=rg,
+            location=defaults.ACTION_GROUP_LOCATION,
+            group_short_name="mlopsalert",
+            enabled=True,
+            email_receivers=[
+                {"name": f"oncall-{i}", "email_address": email, "use_common_alert_schema": True}
+                for i, email in enumerate(emails)
+            ],
+            webhook_receivers=(
+                [
+                    {
+                        "name": "chat",
+                        "service_uri": args.webhook_url,
+                        "use_common_alert_schema": True,
+                    }
+                ]
+                if args.webhook_url is not None
+                else None
+            ),
+            tags=tags,
+            opts=child_opts(self),
+        )
+        topic = eventgrid.Topic(
+            f"{name}-retraining",
+            resource_group_name=rg,
+            location=args.location,
+            disable_local_auth=True,
+            minimum_tls_version_allowed="1.2",
+            public_network_access="Disabled" if prod else "Enabled",
+            input_schema="CloudEventSchemaV1_0",
+            tags=tags,
+            opts=child_opts(self),
+        )
+
+        if args.endpoint_id is not None:
+            # Request logs (traffic, console, events) and metrics of the endpoint, retained with
+            # the workspace: the request log that on-call and audits read.
+            monitor.DiagnosticSetting(
+                f"{name}-endpoint-logs",
+                resource_uri=args.endpoint_id,
+                workspace_id=logs.id,
+                log_analytics_destination_type="Dedicated",
+                logs=[{"category_group": "allLogs", "enabled": True}],
+                metrics=[{"category": "AllMetrics", "enabled": True}],
+                opts=child_opts(self),
+            )
+            self._metric_alert(
+                f"{name}-latency-p99",
+                args,
+                group,
+                f"p99 latency above {args.latency_p99_ms} ms",
+                severity=2,
+                criterion={
+                    "name": "latency-p99",
+                    "metric_name": "RequestLatency_P99",
+                    "operator": "GreaterThan",
+                    "threshold": args.latency_p99_ms,
+                    "time_aggregation": "Average",
+                },
+            )
+            self._metric_alert(
+                f"{name}-5xx",
+                args,
+                group,
+                f"more than {args.error_count_threshold} 5xx responses in 5 minutes",
+                severity=1,
+                criterion={
+                    "name": "server-errors",
+                    "metric_name": "RequestsPerMinute",
+                    "operator": "GreaterThan",
+                    "threshold": args.error_count_threshold,
+                    "time_aggregation": "Total",
+                    "dimensions": [
+                        {"name": "statusCodeClass", "operator": "Include", "values": ["5xx"]}
+                    ],
+                },
+            )
+
+        if (
+            args.workspace_name is not None
+            and args.workspace_id is not None
+            and args.deployment_id is not None
+        ):
+            self._drift(name, args, emails, group, tags)
+
+        if args.monthly_budget_usd is not None and args.subscription_id is not None:
+            self._budget(name, args, emails, group)
+        else:
+            pulumi.log.warn(f"{label}: no monthly budget (give monthly_budget_usd)", self)
+
+        self.alert_topic = group.id
+        self.retraining_trigger = topic.id
+        self.retraining_endpoint = topic.endpoint
+        self.log_analytics_workspace_id = logs.id
+        dashboard = self._dashboard(name, args)
+        self.dashboard_url = pulumi.Output.concat(
+            "https://portal.azure.com/#dashboard/arm", dashboard.id
+        )
+        self.register_outputs(
+            {
+                "alert_topic": self.alert_topic,
+                "dashboard_url": self.dashboard_url,
+                "retraining_trigger": self.retraining_trigger,
+                "retraining_endpoint": self.retraining_endpoint,
+                "log_analytics_workspace_id": self.log_analytics_workspace_id,
+            }
+        )
+
+    def _dashboard(self, name: str, args: MonitoringArgs) -> portal.Dashboard:
+        links: list[pulumi.Input[str]] = [f"## mlops {name}\n\n"]
+        if args.studio_url is not None:
+            links += ["* [Endpoint in AzureML studio](", args.studio_url, ")\n"]
+        links += ["* Alerts go to the action group; drift runs are in the AzureML workspace.\n"]
+        parts: list[dict[str, object]] = [
+            _part(
+                0,
+                {
+                    "type": "Extension/HubsExtension/PartType/MarkdownPart",
+                    "inputs": [],
+                    "settings": {
+                        "content": {
+                            "settings": {
+                                "content": pulumi.Output.concat(*links),
+                                "title": "MLOps platform",
+                            }
+                        }
+                    },
+                },
+            )
+        ]
+        if args.endpoint_id is not None:
+            charts = [
+                ("RequestLatency_P99", "p99 latency (ms)", 4),
+                ("RequestsPerMinute", "requests per minute", 1),
+            ]
+            for index, (metric, title, aggregation) in enumerate(charts, start=1):
+                parts.append(_part(index, _chart(args.endpoint_id, metric, title, aggregation)))
+        tags = dict(args.tags) if isinstance(args.tags, Mapping) else {}
+        return portal.Dashboard(
+            f"{name}-dashboard",
+            resource_group_name=args.resource_group_name,
+            location=args.location,
+            properties={"lenses": [{"order": 0, "parts": parts}]},
+            # The portal shows this tag as the dashboard's title.
+            tags={**tags, "hidden-title": f"mlops {name}"},
+            opts=child_opts(self),
+        )
+
+    def _metric_alert(
+        self,
+        name: str,
+        args: MonitoringArgs,
+        group: monitor.ActionGroup,
+        description: str,
+        *,
+        severity: int,
+        criterion: dict[str, object],
+    ) -> monitor.MetricAlert:
+        return monitor.MetricAlert(
+            name,
+            resource_group_name=args.resource_group_name,
+            location="global",
+            description=description,
+            severity=severity,
+            enabled=True,
+            auto_mitigate=True,
+            scopes=[args.endpoint_id],
+            evaluation_frequency="PT1M",
+            window_size="PT5M",
+            criteria=monitor.MetricAlertSingleResourceMultipleMetricCriteriaArgs(
+                odata_type="Microsoft.Azure.Monitor.SingleResourceMultipleMetricCriteria",
+                all_of=[
+                    monitor.MetricCriteriaArgs(
+                        criterion_type="StaticThresholdCriterion",
+                        metric_namespace=ENDPOINT_METRICS,
+                        **criterion,  # type: ignore[arg-type]
+                    )
+                ],
+            ),
+            actions=[{"action_group_id": group.id}],
+            tags=args.tags,
+            opts=child_opts(self),
+        )
+
+    def _drift(
+        self,
+        name: str,
+        args: MonitoringArgs,
+        emails: list[str],
+        group: monitor.ActionGroup,
+        tags: Tags,
+    ) -> None:
+        ml = machinelearningservices
+        production_uri = args.production_data_uri
+        if production_uri is None:
+            raise ValueError(f"Monitoring {name}: production_data_uri is required for drift")
+        window = {"hourly": "PT1H", "daily": "P1D", "weekly": "P7D"}[args.drift]
+        production = ml.RollingInputDataArgs(
+            input_data_type="Rolling",
+            job_input_type="mltable",
+            uri=production_uri,
+            window_offset="P0D",
+            window_size=window,
+        )
+        if args.reference_data_uri is not None:
+            reference: object = ml.FixedInputDataArgs(
+                input_data_type="Fixed", job_input_type="mltable", uri=args.reference_data_uri
+            )
+        else:
+            reference = ml.RollingInputDataArgs(
+                input_data_type="Rolling",
+                job_input_type="mltable",
+                uri=production_uri,
+                window_offset="P7D",
+                window_size="P7D",
+            )
+        threshold = {"value": defaults.DRIFT_THRESHOLD}
+        ml.Schedule(
+            f"{name}-drift",
+            resource_group_name=args.resource_group_name,
+            workspace_name=args.workspace_name,
+            properties=ml.SchedulePropertiesArgs(
+                display_name="data drift of served inputs",
+                is_enabled=True,
+                trigger=ml.RecurrenceTriggerArgs(
+                    trigger_type="Recurrence", frequency=_FREQUENCY[args.drift], interval=1
+                ),
+                action=ml.CreateMonitorActionArgs(
+                    action_type="CreateMonitor",
+                    monitor_definition=ml.MonitorDefinitionArgs(
+                        compute_configuration=ml.MonitorServerlessSparkComputeArgs(
+                            compute_type="ServerlessSpark",
+                            instance_type=defaults.DRIFT_COMPUTE_INSTANCE,
+                            runtime_version=defaults.DRIFT_SPARK_RUNTIME,
+                            compute_identity=ml.AmlTokenComputeIdentityArgs(
+                                compute_identity_type="AmlToken"
+                            ),
+                        ),
+                        monitoring_target=ml.MonitoringTargetArgs(
+                            task_type=args.task_type, deployment_id=args.deployment_id
+                        ),
+                        signals={
+                            "data-drift": ml.DataDriftMonitoringSignalArgs(
+                                signal_type="DataDrift",
+                                production_data=production,
+                                reference_data=reference,  # type: ignore[arg-type]
+                                notification_types=["AmlNotification"],
+                                metric_thresholds=[
+                                    ml.NumericalDataDriftMetricThresholdArgs(
+                                        data_type="Numerical",
+                                        metric="JensenShannonDistance",
+                                        threshold=threshold,
+                                    ),
+                                    ml.CategoricalDataDriftMetricThresholdArgs(
+                                        data_type="Categorical",
+                                        metric="JensenShannonDistance",
+                                        threshold=threshold,
+                                    ),
+                                ],
+                            )
+                        },
+                        alert_notification_settings=(
+                            ml.MonitorNotificationSettingsArgs(
+                                email_notification_settings={"emails": emails}
+                            )
+                            if emails
+                            else None
+                        ),
+                    ),
+                ),
+            ),
+            opts=child_opts(self),
+        )
+        system_topic = eventgrid.SystemTopic(
+            f"{name}-ml-events",
+            resource_group_name=args.resource_group_name,
+            location=args.location,
+            source=args.workspace_id,
+            topic_type=WORKSPACE_TOPIC_TYPE,
+            tags=tags,
+            opts=child_opts(self),
+        )
+        eventgrid.SystemTopicEventSubscription(
+            f"{name}-drift-alert",
+            resource_group_name=args.resource_group_name,
+            system_topic_name=system_topic.name,
+            filter=eventgrid.EventSubscriptionFilterArgs(
+                included_event_types=[RUN_STATUS_CHANGED],
+                advanced_filters=[
+                    eventgrid.StringContainsAdvancedFilterArgs(
+                        operator_type="StringContains", key=DRIFT_TAG, values=[DRIFT_TAG_TEXT]
+                    )
+                ],
+            ),
+            destination=eventgrid.MonitorAlertEventSubscriptionDestinationArgs(
+                endpoint_type="MonitorAlert",
+                severity="Sev2",
+                description="Data drift detected on the served model: consider retraining",
+                action_groups=[group.id],
+            ),
+            opts=child_opts(self),
+        )
+
+    def _budget(
+        self, name: str, args: MonitoringArgs, emails: list[str], group: monitor.ActionGroup
+    ) -> None:
+        low, high = defaults.BUDGET_THRESHOLDS
+        start = dt.date.today().replace(day=1).isoformat() + "T00:00:00Z"
+        consumption.Budget(
+            f"{name}-budget",
+            scope=pulumi.Output.concat(
+                "/subscriptions/",
+                args.subscription_id,
+                "/resourceGroups/",
+                args.resource_group_name,
+            ),
+            amount=args.monthly_budget_usd,
+            category="Cost",
+            time_grain="Monthly",
+            time_period={"start_date": start},
+            notifications={
+                f"actual-{low}": {
+                    "enabled": True,
+                    "operator": "GreaterThanOrEqualTo",
+                    "threshold": low,
+                    "threshold_type": "Actual",
+                    "contact_emails": emails,
+                    "contact_groups": [group.id],
+                },
+                f"actual-{high}": {
+                    "enabled": True,
+                    "operator": "GreaterThanOrEqualTo",
+                    "threshold": high,
+                    "threshold_type": "Actual",
+                    "contact_emails": emails,
+                    "contact_groups": [group.id],
+                },
+                f"forecast-{high}": {
+                    "enabled": True,
+                    "operator": "GreaterThanOrEqualTo",
+                    "threshold": high,
+                    "threshold_type": "Forecasted",
+                    "contact_emails": emails,
+                    "contact_groups": [group.id],
+                },
+            },
+            # The start date is this month's first day; later months must not replace it.
+            opts=child_opts(self, ignore_changes=["timePeriod"]),
+        )
+
+
+def _part(index: int, metadata: dict[str, object]) -> dict[str, object]:
+    """A 6x4 tile, laid out left to right."""
+    return {
+        "position": {"x": 6 * index, "y": 0, "col_span": 6, "row_span": 4},
+        "metadata": metadata,
+    }
+
+
+def _chart(
+    resource_id: pulumi.Input[str], metric: str, title: str, aggregation: int
+) -> dict[str, object]:
+    """A portal metrics chart (part settings are free-form JSON in the portal's own camelCase)."""
+    return {
+        "type": "Extension/HubsExtension/PartType/MonitorChartPart",
+        "inputs": [
+            {
+                "name": "options",
+                "isOptional": True,
+                "value": {
+                    "chart": {
+                        "title": title,
+                        "metrics": [
+                            {
+                                "resourceMetadata": {"id": resource_id},
+                                "name": metric,
+                                "namespace": ENDPOINT_METRICS.lower(),
+                                "aggregationType": aggregation,
+                                "metricVisualization": {"displayName": title},
+                            }
+                        ],
+                        "visualization": {"chartType": 2},
+                    }
+                },
+            }
+        ],
+        "settings": {},
+    }

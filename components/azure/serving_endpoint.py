@@ -1,0 +1,278 @@
+"""ServingEndpoint on Azure: a managed online endpoint with blue/green deployments and a split."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+import pulumi
+from pulumi_azure_native import machinelearningservices, monitor
+
+from components._component import child_opts, component_opts, require_not_prod
+from components.azure import _defaults as defaults
+from components.azure._common import Tags
+
+TYPE = "mlops:azure:ServingEndpoint"
+ACTIVE = "blue"
+STANDBY = "green"
+DEPLOYMENT_METRICS = "Microsoft.MachineLearningServices/workspaces/onlineEndpoints/deployments"
+
+
+@dataclass(frozen=True, kw_only=True)
+class ModelDeployment:
+    """One model version to deploy."""
+
+    name: str
+    """Model name in the registry."""
+    version: str
+    """Model version in the registry."""
+    model_id: str | None = None
+    """AzureML model asset id. Default: ``azureml://registries/<registry>/models/<name>/versions/
+    <version>`` with ``registry_name``, else the workspace asset ``azureml:<name>:<version>``."""
+    environment_id: str | None = None
+    """AzureML environment asset (inference image). Default: none (MLflow models need none)."""
+    tags: Mapping[str, str] | None = None
+    """Lineage serving tags of this version (``lineage.serving_tags``, sanitised). Default: none."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class ServingEndpointArgs:
+    """Inputs of ``ServingEndpoint``."""
+
+    resource_group_name: pulumi.Input[str]
+    """Resource group of the AzureML workspace. Required."""
+    workspace_name: pulumi.Input[str]
+    """AzureML workspace that hosts the endpoint. Required."""
+    active_model: ModelDeployment
+    """The version deployed as ``blue``. Required."""
+    standby_model: ModelDeployment | None = None
+    """The version deployed as ``green``: the previous version (rollback target) or, during a
+    canary, the candidate. Default: none (no green deployment; rollback impossible)."""
+    candidate_percent: int = 0
+    """Traffic share of ``green``; ``blue`` gets the rest. Default 0 (green is a warm standby).
+    Manual rollback: swap active and standby and set 0."""
+    location: pulumi.Input[str] | None = None
+    """Azure region. Default: the resource group's."""
+    environment: str = "dev"
+    """``dev``, ``staging`` or ``prod``. Default ``dev``. Prod uses Entra ID tokens
+    (``AADToken``) instead of keys and disables public network access and deployment egress."""
+    registry_name: pulumi.Input[str] | None = None
+    """AzureML registry the models come from. Default: the workspace's own models."""
+    instance_type: str | None = None
+    """VM size of each replica. Default ``Standard_DS3_v2``."""
+    min_replicas: int = 1
+    """Autoscale lower bound per deployment. Default 1."""
+    max_replicas: int = 2
+    """Autoscale upper bound per deployment. Default 2."""
+    public_endpoint: bool = False
+    """Reachable from the internet. Default: false; refused in prod."""
+    bootstrap: bool = False
+    """Create the endpoint without a traffic split. ARM rejects ``traffic`` that names
+    deployments that do not exist yet, and deployments can only be created after their endpoint:
+    the first ``pulumi up`` of a new endpoint runs with ``bootstrap=True``, the next with the
+    default to set the split. Default: false (traffic is set)."""
+    capture: bool = True
+    """Collect request and response payloads (data collector: ``model_inputs``/``model_outputs``
+    to the workspace's default datastore, the artifact store). Default: true."""
+    tags: Tags = None
+    """Extra tags on every child. Default: none (the stack's lineage transform adds lineage)."""
+
+
+class ServingEndpoint(pulumi.ComponentResource):
+    """Managed online endpoint: ``blue`` serves the active model, ``green`` the standby.
+
+    Traffic is the endpoint's ``traffic`` map: ``{"blue": 100 - candidate_percent,
+    "green": candidate_percent}`` (``{"blue": 100}`` without a standby). A canary sends the
+    candidate's share to ``green``; a manual rollback swaps the models so that ``blue`` serves the
+    previous version with 100%. Azure has no alarm-driven automatic rollback for online endpoints:
+    the Monitoring alerts page on-call, who runs the rollback (``serving.rollback: true``).
+
+    Children: ``{name}-endpoint`` (system-assigned identity; ``AADToken`` auth and no public
+    network access in prod, ``Key`` in dev), ``{name}-blue`` and ``{name}-green`` (managed
+    deployments with Application Insights, request/response data collection and request logging,
+    lineage serving tags), and ``{name}-blue-autoscale`` / ``{name}-green-autoscale`` (CPU-based
+    autoscale between ``min_replicas`` and ``max_replicas``).
+
+    First creation: ARM validates ``traffic`` against existing deployments, which are created
+    after the endpoint, so a new endpoint is created once with ``bootstrap=True`` (no traffic).
+
+    Outputs: ``endpoint_name``, ``endpoint_url`` (scoring URI), ``endpoint_id``,
+    ``active_model_version``, ``previous_model_version`` (None without a standby),
+    ``blue_deployment_name``, ``blue_deployment_id``, ``green_deployment_name``, ``traffic``.
+    """
+
+    endpoint_name: pulumi.Output[str]
+    endpoint_url: pulumi.Output[str]
+    endpoint_id: pulumi.Output[str]
+    active_model_version: pulumi.Output[str]
+    previous_model_version: pulumi.Output[str | None]
+    blue_deployment_name: pulumi.Output[str]
+    blue_deployment_id: pulumi.Output[str]
+    green_deployment_name: pulumi.Output[str | None]
+    traffic: pulumi.Output[dict[str, int]]
+
+    def __init__(
+        self, name: str, args: ServingEndpointArgs, opts: pulumi.ResourceOptions | None = None
+    ) -> None:
+        super().__init__(TYPE, name, None, component_opts(opts))
+        label = f"ServingEndpoint {name}"
+        require_not_prod(label, args.environment, "public_endpoint", args.public_endpoint)
+        if not 1 <= args.min_replicas <= args.max_replicas:
+            raise ValueError(f"{label}: need 1 <= min_replicas <= max_replicas")
+        if not 0 <= args.candidate_percent <= 50:
+            raise ValueError(f"{label}: candidate_percent must be between 0 and 50")
+        if args.candidate_percent and args.standby_model is None:
+            raise ValueError(f"{label}: candidate_percent needs a standby_model")
+        prod = args.environment == "prod"
+        public = args.public_endpoint and not prod
+        traffic = {ACTIVE: 100 - args.candidate_percent}
+        if args.standby_model is not None:
+            traffic[STANDBY] = args.candidate_percent
+
+        endpoint = machinelearningservices.OnlineEndpoint(
+            f"{name}-endpoint",
+            resource_group_name=args.resource_group_name,
+            workspace_name=args.workspace_name,
+            location=args.location,
+            identity={"type": "SystemAssigned"},
+            properties={
+                "auth_mode": "AADToken" if prod else "Key",
+                "public_network_access": "Enabled" if public else "Disabled",
+                "traffic": None if args.bootstrap else traffic,
+                "description": "mlops blue/green endpoint",
+            },
+            tags=args.tags,
+            opts=child_opts(self),
+        )
+        blue = self._deployment(name, ACTIVE, endpoint, args.active_model, args, prod)
+        green = None
+        if args.standby_model is not None:
+            green = self._deployment(name, STANDBY, endpoint, args.standby_model, args, prod)
+
+        self.endpoint_name = endpoint.name
+        self.endpoint_url = endpoint.properties.scoring_uri
+        self.endpoint_id = endpoint.id
+        self.active_model_version = pulumi.Output.from_input(args.active_model.version)
+        self.previous_model_version = pulumi.Output.from_input(
+            args.standby_model.version if args.standby_model is not None else None
+        )
+        self.blue_deployment_name = blue.name
+        self.blue_deployment_id = blue.id
+        self.green_deployment_name = (
+            green.name if green is not None else pulumi.Output.from_input(None)
+        )
+        self.traffic = pulumi.Output.from_input(traffic)
+        self.register_outputs(
+            {
+                "endpoint_name": self.endpoint_name,
+                "endpoint_url": self.endpoint_url,
+                "endpoint_id": self.endpoint_id,
+                "active_model_version": self.active_model_version,
+                "previous_model_version": self.previous_model_version,
+                "blue_deployment_name": self.blue_deployment_name,
+                "blue_deployment_id": self.blue_deployment_id,
+                "green_deployment_name": self.green_deployment_name,
+                "traffic": self.traffic,
+            }
+        )
+
+    def _deployment(
+        self,
+        name: str,
+        slot: str,
+        endpoint: machinelearningservices.OnlineEndpoint,
+        model: ModelDeployment,
+        args: ServingEndpointArgs,
+        prod: bool,
+    ) -> machinelearningservices.OnlineDeployment:
+        collector = None
+        if args.capture:
+            collector = {
+                "collections": {
+                    "model_inputs": {"data_collection_mode": "Enabled", "sampling_rate": 1.0},
+                    "model_outputs": {"data_collection_mode": "Enabled", "sampling_rate": 1.0},
+                },
+                "request_logging": {"capture_headers": ["x-request-id", "x-ms-client-request-id"]},
+                "rolling_rate": "Hour",
+            }
+        tags = {**(model.tags or {}), "mlops:deployment-slot": slot}
+        deployment = machinelearningservices.OnlineDeployment(
+            f"{name}-{slot}",
+            resource_group_name=args.resource_group_name,
+            workspace_name=args.workspace_name,
+            endpoint_name=endpoint.name,
+            deployment_name=slot,
+            location=args.location,
+            sku={"name": "Default", "capacity": args.min_replicas},
+            properties=machinelearningservices.ManagedOnlineDeploymentArgs(
+                endpoint_compute_type="Managed",
+                model=_model_id(model, args.registry_name),
+                environment_id=model.environment_id,
+                instance_type=args.instance_type or defaults.SERVING_INSTANCE_TYPE,
+                app_insights_enabled=True,
+                egress_public_network_access="Disabled" if prod else "Enabled",
+                scale_settings=machinelearningservices.DefaultScaleSettingsArgs(
+                    scale_type="Default"
+                ),
+                data_collector=collector,
+                description=f"{model.name} version {model.version} ({slot})",
+            ),
+            tags=tags,
+            opts=child_opts(self),
+        )
+        monitor.AutoscaleSetting(
+            f"{name}-{slot}-autoscale",
+            resource_group_name=args.resource_group_name,
+            location=args.location,
+            enabled=True,
+            target_resource_uri=deployment.id,
+            profiles=[
+                {
+                    "name": "cpu",
+                    "capacity": {
+                        "minimum": str(args.min_replicas),
+                        "maximum": str(args.max_replicas),
+                        "default": str(args.min_replicas),
+                    },
+                    "rules": [
+                        _scale_rule(deployment.id, "GreaterThan", defaults.SCALE_OUT_CPU_PERCENT),
+                        _scale_rule(deployment.id, "LessThan", defaults.SCALE_IN_CPU_PERCENT),
+                    ],
+                }
+            ],
+            tags=args.tags,
+            opts=child_opts(self),
+        )
+        return deployment
+
+
+def _model_id(model: ModelDeployment, registry: pulumi.Input[str] | None) -> pulumi.Input[str]:
+    if model.model_id:
+        return model.model_id
+    if registry is not None:
+        return pulumi.Output.concat(
+            "azureml://registries/", registry, f"/models/{model.name}/versions/{model.version}"
+        )
+    return f"azureml:{model.name}:{model.version}"
+
+
+def _scale_rule(target: pulumi.Input[str], operator: str, threshold: int) -> dict[str, object]:
+    return {
+        "metric_trigger": {
+            "metric_name": "CpuUtilizationPercentage",
+            "metric_namespace": DEPLOYMENT_METRICS,
+            "metric_resource_uri": target,
+            "operator": operator,
+            "statistic": "Average",
+            "threshold": threshold,
+            "time_aggregation": "Average",
+            "time_grain": "PT1M",
+            "time_window": "PT5M",
+        },
+        "scale_action": {
+            "direction": "Increase" if operator == "GreaterThan" else "Decrease",
+            "type": "ChangeCount",
+            "value": "1",
+            "cooldown": defaults.SCALE_COOLDOWN,
+        },
+    }

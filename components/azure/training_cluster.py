@@ -1,0 +1,214 @@
+"""TrainingCluster on Azure: an AzureML workspace and a GPU AmlCompute cluster (scales to 0)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pulumi
+from pulumi_azure_native import (
+    applicationinsights,
+    machinelearningservices,
+    monitor,
+    operationalinsights,
+)
+
+from components import gpu as gpu_catalogue
+from components._component import child_opts, component_opts, require_not_prod
+from components.azure import _defaults as defaults
+from components.azure._common import Tags, client_config, secure_vault
+
+TYPE = "mlops:azure:TrainingCluster"
+
+
+@dataclass(frozen=True, kw_only=True)
+class TrainingClusterArgs:
+    """Inputs of ``TrainingCluster``. Azure needs a resource group and the workspace's storage
+    account and key vault; everything else is optional."""
+
+    resource_group_name: pulumi.Input[str]
+    """Resource group of the workspace and its logging. Required."""
+    storage_account_id: pulumi.Input[str]
+    """ARM id of the workspace's default storage (the artifact store's account). Required."""
+    key_vault_id: pulumi.Input[str] | None = None
+    """ARM id of the workspace's Key Vault (the stack passes the artifact store's vault).
+    Default: a new ``{name}-vault`` with the same secure settings."""
+    container_registry_id: pulumi.Input[str] | None = None
+    """ARM id of the registry for environment images. Default: none (AzureML creates one on first
+    image build); the stack passes the ModelRegistry's ACR."""
+    location: pulumi.Input[str] | None = None
+    """Azure region. Default: the resource group's."""
+    environment: str = "dev"
+    """``dev``, ``staging`` or ``prod``. Default ``dev``. Prod disables public network access,
+    isolates the managed network to approved outbound, and marks the workspace high business
+    impact (``hbi_workspace``)."""
+    gpu: str = "t4"
+    """Neutral GPU name from ``components.gpu``. Default ``t4`` (``Standard_NC4as_T4_v3``)."""
+    min_nodes: int = 0
+    """Nodes kept warm. Default 0: the cluster scales to zero."""
+    max_nodes: int = 2
+    """Upper bound of the cluster. Default 2."""
+    spot: bool = False
+    """Use low-priority (evictable) VMs. Default: dedicated."""
+    public_endpoint: bool = False
+    """Allow public network access to the workspace. Default: false; refused in prod."""
+    log_retention_days: int | None = None
+    """Retention of the workspace's Log Analytics logs. Default: 90 days."""
+    tags: Tags = None
+    """Extra tags on every child. Default: none (the stack's lineage transform adds lineage)."""
+
+
+class TrainingCluster(pulumi.ComponentResource):
+    """AzureML workspace with a GPU AmlCompute cluster: min 0, no public IPs, no local auth.
+
+    Children: ``{name}-vault`` (only without ``key_vault_id``), ``{name}-logs`` (Log Analytics
+    workspace), ``{name}-insights`` (workspace-based
+    Application Insights, local auth off), ``{name}-workspace`` (AzureML, system-assigned
+    identity, identity-based datastore auth so the storage account keeps shared keys off),
+    ``{name}-audit-logs`` (diagnostic setting: all workspace logs and metrics to ``-logs``) and
+    ``{name}-gpu`` (AmlCompute: catalogue VM size, low-priority or dedicated, min/max nodes,
+    scale down after 10 idle minutes, no node public IP, SSH disabled, local auth disabled).
+
+    The workspace's own metadata is encrypted with Microsoft-managed keys (``hbi_workspace``
+    in prod adds encrypted local scratch disks and less telemetry); the data it reads and writes
+    lives in the artifact store under its customer-managed key.
+
+    Outputs: ``cluster_name`` (the AzureML workspace name: the control plane that schedules jobs),
+    ``gpu_pool_name`` (the AmlCompute cluster name), ``max_gpus``, ``max_usd_per_hour`` (list
+    price of ``max_nodes`` nodes, spot priced as on-demand), ``workspace_name``, ``workspace_id``,
+    ``application_insights_id``, ``log_analytics_workspace_id``.
+    """
+
+    cluster_name: pulumi.Output[str]
+    gpu_pool_name: pulumi.Output[str]
+    max_gpus: pulumi.Output[int]
+    max_usd_per_hour: pulumi.Output[float]
+    workspace_name: pulumi.Output[str]
+    workspace_id: pulumi.Output[str]
+    application_insights_id: pulumi.Output[str]
+    log_analytics_workspace_id: pulumi.Output[str]
+
+    def __init__(
+        self, name: str, args: TrainingClusterArgs, opts: pulumi.ResourceOptions | None = None
+    ) -> None:
+        super().__init__(TYPE, name, None, component_opts(opts))
+        label = f"TrainingCluster {name}"
+        require_not_prod(label, args.environment, "public_endpoint", args.public_endpoint)
+        if args.min_nodes < 0 or args.max_nodes < args.min_nodes:
+            raise ValueError(f"{label}: need 0 <= min_nodes <= max_nodes")
+        prod = args.environment == "prod"
+        offering = gpu_catalogue.lookup(args.gpu, "azure")
+        tags = args.tags
+        rg = args.resource_group_name
+
+        key_vault_id = args.key_vault_id
+        if key_vault_id is None:
+            key_vault_id = secure_vault(
+                self,
+                f"{name}-vault",
+                resource_group_name=rg,
+                location=args.location,
+                tenant_id=client_config(self).tenant_id,
+                tags=tags,
+                protect=prod,
+            ).id
+        logs = operationalinsights.Workspace(
+            f"{name}-logs",
+            resource_group_name=rg,
+            location=args.location,
+            sku={"name": "PerGB2018"},
+            retention_in_days=args.log_retention_days or defaults.LOG_RETENTION_DAYS,
+            tags=tags,
+            opts=child_opts(self),
+        )
+        insights = applicationinsights.Component(
+            f"{name}-insights",
+            resource_group_name=rg,
+            location=args.location,
+            kind="web",
+            application_type="web",
+            ingestion_mode="LogAnalytics",
+            workspace_resource_id=logs.id,
+            disable_local_auth=True,
+            tags=tags,
+            opts=child_opts(self),
+        )
+        network = "Disabled" if prod or not args.public_endpoint else "Enabled"
+        workspace = machinelearningservices.Workspace(
+            f"{name}-workspace",
+            resource_group_name=rg,
+            location=args.location,
+            identity={"type": "SystemAssigned"},
+            sku={"name": "Basic", "tier": "Basic"},
+            storage_account=args.storage_account_id,
+            key_vault=key_vault_id,
+            application_insights=insights.id,
+            container_registry=args.container_registry_id,
+            public_network_access=network,
+            hbi_workspace=prod,
+            system_datastores_auth_mode="identity",
+            managed_network={
+                "isolation_mode": "AllowOnlyApprovedOutbound" if prod else "AllowInternetOutbound"
+            },
+            tags=tags,
+            opts=child_opts(self),
+        )
+        # Audit trail: workspace, compute and job events kept with the workspace's logs.
+        monitor.DiagnosticSetting(
+            f"{name}-audit-logs",
+            resource_uri=workspace.id,
+            workspace_id=logs.id,
+            log_analytics_destination_type="Dedicated",
+            logs=[
+                {"category_group": "allLogs", "enabled": True},
+            ],
+            metrics=[{"category": "AllMetrics", "enabled": True}],
+            opts=child_opts(self),
+        )
+        compute = machinelearningservices.Compute(
+            f"{name}-gpu",
+            resource_group_name=rg,
+            workspace_name=workspace.name,
+            location=args.location,
+            properties=machinelearningservices.AmlComputeArgs(
+                compute_type="AmlCompute",
+                disable_local_auth=True,
+                description=f"{offering.gpus_per_node}x {args.gpu} per node",
+                properties=machinelearningservices.AmlComputePropertiesArgs(
+                    vm_size=offering.node_type,
+                    vm_priority="LowPriority" if args.spot else "Dedicated",
+                    os_type="Linux",
+                    scale_settings=machinelearningservices.ScaleSettingsArgs(
+                        min_node_count=args.min_nodes,
+                        max_node_count=args.max_nodes,
+                        node_idle_time_before_scale_down=defaults.AML_IDLE_SCALE_DOWN,
+                    ),
+                    enable_node_public_ip=False,
+                    remote_login_port_public_access="Disabled",
+                ),
+            ),
+            tags=tags,
+            opts=child_opts(self),
+        )
+
+        self.cluster_name = workspace.name
+        self.gpu_pool_name = compute.name
+        self.max_gpus = pulumi.Output.from_input(offering.gpus_per_node * args.max_nodes)
+        self.max_usd_per_hour = pulumi.Output.from_input(
+            gpu_catalogue.max_usd_per_hour(args.gpu, "azure", args.max_nodes)
+        )
+        self.workspace_name = workspace.name
+        self.workspace_id = workspace.id
+        self.application_insights_id = insights.id
+        self.log_analytics_workspace_id = logs.id
+        self.register_outputs(
+            {
+                "cluster_name": self.cluster_name,
+                "gpu_pool_name": self.gpu_pool_name,
+                "max_gpus": self.max_gpus,
+                "max_usd_per_hour": self.max_usd_per_hour,
+                "workspace_name": self.workspace_name,
+                "workspace_id": self.workspace_id,
+                "application_insights_id": self.application_insights_id,
+                "log_analytics_workspace_id": self.log_analytics_workspace_id,
+            }
+        )

@@ -1,0 +1,199 @@
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pulumi
+import pytest
+
+from components._stack_azure import serving_roles
+from components.spec import parse_spec
+from components.stack import MlopsStack
+from components.testing import run, run_project
+from tests.conftest import REPO, platform_raw
+
+COMMON_EXPORTS = {
+    "artifact_bucket_name",
+    "artifact_bucket_uri",
+    "dvc_remote_url",
+    "kms_key_id",
+    "cluster_name",
+    "gpu_pool_name",
+    "max_gpus",
+    "max_usd_per_hour",
+    "registry_name",
+    "registry_id",
+    "image_repository_url",
+    "endpoint_name",
+    "endpoint_url",
+    "active_model_version",
+    "previous_model_version",
+    "alert_topic",
+    "dashboard_url",
+    "retraining_trigger",
+}
+COMPONENTS = {
+    "mlops-artifacts": "mlops:azure:ArtifactStore",
+    "mlops-registry": "mlops:azure:ModelRegistry",
+    "mlops-training": "mlops:azure:TrainingCluster",
+    "mlops-serving": "mlops:azure:ServingEndpoint",
+    "mlops-monitoring": "mlops:azure:Monitoring",
+}
+
+
+@pytest.fixture(scope="module")
+def prod():
+    return run_project(REPO, "azure-prod")
+
+
+@pytest.fixture(scope="module")
+def dev():
+    return run_project(REPO, "azure-dev")
+
+
+def test_prod_program_builds_the_five_components_under_the_stack(prod):
+    stack = prod.named("mlops", "mlops:index:MlopsStack")
+    assert {r.name: r.type for r in prod.children(stack)} == COMPONENTS
+    assert prod.unmocked_invokes == []
+    assert not any(r.type.startswith(("aws:", "gcp:")) for r in prod)
+
+
+@pytest.mark.parametrize("stack", ["dev", "prod"])
+def test_every_common_export_is_set(stack, request):
+    recording = request.getfixturevalue(stack)
+    assert not COMMON_EXPORTS - set(recording.exports)
+    assert all(recording.exports[name] is not None for name in COMMON_EXPORTS)
+    assert recording.exports["dvc_remote_url"] == "azure://dvc/"
+
+
+def test_prod_wiring(prod):
+    account = prod.named("mlops-artifacts-account")
+    workspace = prod.named("mlops-training-workspace")
+    assert workspace.inputs["storageAccount"] == account.id
+    assert workspace.inputs["keyVault"] == prod.named("mlops-artifacts-vault").id
+    assert workspace.inputs["containerRegistry"] == prod.named("mlops-registry-images").id
+    endpoint = prod.named("mlops-serving-endpoint")
+    assert endpoint.inputs["workspaceName"] == workspace.outputs["name"]
+    blue = prod.named("mlops-serving-blue")
+    registry = prod.named("mlops-registry-registry").outputs["name"]
+    assert blue.inputs["properties"]["model"] == (
+        f"azureml://registries/{registry}/models/fraud-detector/versions/7"
+    )
+    assert prod.named("mlops-monitoring-latency-p99").inputs["scopes"] == [endpoint.id]
+    drift = prod.named("mlops-monitoring-drift").inputs["properties"]["action"]
+    assert drift["monitorDefinition"]["monitoringTarget"]["deploymentId"] == blue.id
+    assert prod.exports["alert_topic"] == prod.named("mlops-monitoring-alerts").id
+    # gpu budget 50 $/h over a month of 730 hours.
+    assert prod.named("mlops-monitoring-budget").inputs["amount"] == 36500.0
+
+
+def test_prod_serves_the_approved_version_with_lineage_tags(prod):
+    blue = prod.named("mlops-serving-blue").inputs["tags"]
+    assert blue["mlops:model-version"] == "7"
+    assert blue["mlops:approved-by"] == "jane@example.com"
+    assert blue["mlops:approval-ticket"] == "CHG-1234"
+    assert blue["mlops:git-sha"] == "4f2c1e9", "the stack transform adds the base lineage"
+    assert prod.exports["active_model_version"] == "7"
+    assert prod.exports["previous_model_version"] == "6"
+
+
+def test_prod_is_private_and_protected(prod):
+    assert prod.named("mlops-training-workspace").inputs["publicNetworkAccess"] == "Disabled"
+    assert prod.named("mlops-serving-endpoint").inputs["properties"]["authMode"] == "AADToken"
+    assert prod.named("mlops-registry-images").inputs["sku"] == {"name": "Premium"}
+    protected = {r.name for r in prod if r.protect}
+    assert {"mlops-artifacts-account", "mlops-artifacts-vault", "mlops-artifacts-key"} <= protected
+    gpu = prod.named("mlops-training-gpu").inputs["properties"]["properties"]
+    assert gpu["vmSize"] == "Standard_NC24ads_A100_v4"
+    assert gpu["scaleSettings"]["minNodeCount"] == 0
+
+
+def test_dev_uses_t4_and_locally_redundant_storage(dev):
+    gpu = dev.named("mlops-training-gpu").inputs["properties"]["properties"]
+    assert gpu["vmSize"] == "Standard_NC4as_T4_v3" and gpu["vmPriority"] == "LowPriority"
+    assert dev.named("mlops-artifacts-account").inputs["sku"] == {"name": "Standard_LRS"}
+    assert not any(r.protect for r in dev)
+
+
+def _spec(**changes):
+    raw = platform_raw("azure-prod")
+    raw["serving"].update(changes.pop("serving", {}))
+    raw.update(changes)
+    return parse_spec(raw)
+
+
+def test_serving_roles_follow_rollback_and_canary():
+    active, standby, share = serving_roles(_spec())
+    assert (active.version, standby.version, share) == ("7", "6", 0)
+    active, standby, share = serving_roles(_spec(serving={"rollback": True}))
+    assert (active.version, standby.version, share) == ("6", "7", 0)
+    canary = _spec(azure={"canaryInProgress": True})
+    active, standby, share = serving_roles(canary)
+    assert (active.version, standby.version, share) == ("6", "7", 10)
+    linear = _spec(
+        azure={"canaryInProgress": True},
+        serving={"rollout": {"strategy": "linear", "linearStepPercent": 20}},
+    )
+    assert serving_roles(linear)[2] == 20
+    all_at_once = _spec(
+        azure={"canaryInProgress": True}, serving={"rollout": {"strategy": "all-at-once"}}
+    )
+    assert serving_roles(all_at_once)[2] == 0
+
+
+def test_endpoint_bootstrap_omits_the_traffic_split():
+    spec = _spec(azure={"endpointBootstrap": True})
+    recording = run(lambda: MlopsStack("mlops", spec), config={"azure-native:location": "eastus"})
+    assert "traffic" not in recording.named("mlops-serving-endpoint").inputs["properties"]
+
+
+def test_rollback_moves_all_traffic_to_the_previous_version():
+    raw_monitoring = platform_raw("azure-prod")["monitoring"]
+    spec = _spec(
+        serving={"rollback": True},
+        monitoring={**raw_monitoring, "webhookUrl": "https://chat.example.com/hook"},
+    )
+
+    def program():
+        stack = MlopsStack("mlops", spec)
+        for name, value in stack.exports.items():
+            pulumi.export(name, value)
+
+    recording = run(program, config={"azure-native:location": "eastus"})
+    endpoint = recording.named("mlops-serving-endpoint").inputs["properties"]
+    assert endpoint["traffic"] == {"blue": 100, "green": 0}
+    assert recording.named("mlops-serving-blue").inputs["tags"]["mlops:model-version"] == "6"
+    assert recording.exports["active_model_version"] == "6"
+    assert recording.exports["previous_model_version"] == "7"
+    [receiver] = recording.named("mlops-monitoring-alerts").inputs["webhookReceivers"]
+    assert receiver["serviceUri"] == "https://chat.example.com/hook"
+
+
+def test_importing_components_azure_loads_no_other_cloud_sdk():
+    code = (
+        "import sys, components.azure, components._stack_azure\n"
+        "bad = sorted(m for m in sys.modules if m.split('.')[0] in ('pulumi_aws', 'pulumi_gcp'))\n"
+        "print(','.join(bad))\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, check=True
+    )
+    assert result.stdout.strip() == ""
+
+
+@pytest.mark.parametrize(
+    ("uri", "model_id"),
+    [
+        ("azureml://registries/team/models/fraud-detector/versions/7", "same"),
+        ("azureml:fraud-detector:7", "same"),
+        ("azureml://datastores/workspaceblobstore/paths/models/fraud-detector/7/", None),
+    ],
+)
+def test_model_asset_ids_are_deployed_as_given(uri, model_id):
+    from components._stack_azure import _deployment
+
+    spec = _spec()
+    model = spec.serving.model.model_copy(update={"artifact_uri": uri})
+    deployment = _deployment(spec, model)
+    assert deployment.model_id == (uri if model_id == "same" else None)
+    assert deployment.tags["mlops:approved-by"] == "jane@example.com"
