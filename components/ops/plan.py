@@ -22,7 +22,6 @@ from typing import Any
 
 from rich.console import Console
 from rich.markup import escape
-from rich.table import Table
 
 from components import gpu
 from components.spec import ROOT, SpecError, parse_spec
@@ -204,18 +203,18 @@ def _verdict(results: ResultSet) -> str:
 
 
 def _print_violations(console: Console, results: ResultSet) -> None:
+    # A list, not a table: CI logs are narrow and a wrapped remediation is unreadable in a grid.
     for level, violations in (("mandatory", results.mandatory), ("advisory", results.advisory)):
         if not violations:
             continue
-        table = Table(title=f"{level} violations ({len(violations)})", title_justify="left")
-        table.add_column("policy", no_wrap=True)
-        table.add_column("resource")
-        table.add_column("problem")
-        table.add_column("remediation")
+        style = "bold red" if level == "mandatory" else "bold yellow"
+        console.print(f"{len(violations)} {level} violation(s)", style=style)
         for v in sorted(violations, key=lambda v: (v.policy, v.resource_name)):
             resource = f"{v.resource_name} ({v.resource_type})" if v.urn else "(stack)"
-            table.add_row(v.policy, escape(resource), escape(v.message), escape(v.remediation))
-        console.print(table)
+            console.print(f"  {v.policy}: {escape(resource)}", style="bold")
+            console.print(f"    problem: {escape(v.message)}")
+            console.print(f"    fix:     {escape(v.remediation)}")
+        console.print()
 
 
 def _print_gpu(console: Console, result: PlanResult) -> None:

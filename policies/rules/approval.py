@@ -28,6 +28,8 @@ from ._base import (
 ENDPOINT_TYPES: Mapping[str, bool] = {
     "aws:sagemaker/endpoint:Endpoint": True,
     "azure-native:machinelearningservices:OnlineEndpoint": False,
+    # Azure tags the deployments (blue/green) with the model each serves, not the endpoint.
+    "azure-native:machinelearningservices:OnlineDeployment": False,
     "gcp:vertex/aiEndpoint:AiEndpoint": False,
     "gcp:cloudrunv2/service:Service": False,
 }

@@ -21,17 +21,24 @@ def plan(*args: str) -> int:
     return main(["plan", "--project", str(REPO), "--no-color", *args])
 
 
-@pytest.mark.parametrize("stack", ["aws-dev", "aws-prod"])
+CLOUDS = ("aws", "azure", "gcp")
+COMPONENT_TYPES = {
+    "aws": "mlops:aws:ArtifactStore",
+    "azure": "mlops:azure:ArtifactStore",
+    "gcp": "mlops:gcp:ArtifactStore",
+}
+
+
+@pytest.mark.parametrize("stack", [f"{c}-{e}" for c in CLOUDS for e in ("dev", "prod")])
 def test_reference_stacks_pass(stack, capsys, tmp_path):
     report, sarif = tmp_path / "plan.json", tmp_path / "plan.sarif"
     assert plan("--stack", stack, "--json", str(report), "--sarif", str(sarif)) == 0
     out = capsys.readouterr().out
     assert f"Stack mlops-platform/{stack}:" in out
-    assert "mlops:aws:ArtifactStore mlops-artifacts" in out
+    assert f"{COMPONENT_TYPES[stack.split('-')[0]]} mlops-artifacts" in out
     assert "PASS: no mandatory violation" in out
     document = json.loads(report.read_text())
     assert document["passed"] is True and document["stack"] == stack
-    assert {r["type"] for r in document["resources"]} >= {"aws:s3/bucket:Bucket"}
     assert all({"urn", "type", "name", "parent", "inputs"} <= set(r) for r in document["resources"])
     log = json.loads(sarif.read_text())
     assert log["version"] == "2.1.0"
@@ -47,8 +54,9 @@ def _no_cmk_mandatory(platform):
 
 
 def _unapproved(platform):
+    served = platform["serving"]["model"]["version"]
     platform["governance"]["approvals"] = [
-        a for a in platform["governance"]["approvals"] if a["version"] != "7"
+        a for a in platform["governance"]["approvals"] if a["version"] != served
     ]
 
 
@@ -60,6 +68,12 @@ def _self_approved(platform):
 
 def _missing_rollback_alarm(platform):
     platform["aws"] = {"rollbackAlarms": ["fraud-precision-drop"]}  # defined nowhere
+
+
+def _public_staging(platform):
+    platform["environment"] = "staging"
+    platform["serving"]["publicEndpoint"] = True
+    platform["training"]["publicEndpoint"] = True
 
 
 def _over_gpu_budget(platform):
@@ -74,6 +88,13 @@ def _over_gpu_budget(platform):
         ("aws-prod", _self_approved, "mlops-approval-gate"),
         ("aws-prod", _over_gpu_budget, "mlops-gpu-budget"),
         ("aws-prod", _missing_rollback_alarm, "mlops-serving-rollback"),
+        ("aws-dev", _public_staging, "mlops-network-private-endpoints"),
+        ("azure-dev", _no_cmk_mandatory, "mlops-storage-encrypted-cmk"),
+        ("azure-dev", _public_staging, "mlops-network-private-endpoints"),
+        ("azure-prod", _unapproved, "mlops-approval-gate"),
+        ("gcp-dev", _no_cmk_mandatory, "mlops-storage-encrypted-cmk"),
+        ("gcp-dev", _public_staging, "mlops-network-private-endpoints"),
+        ("gcp-prod", _unapproved, "mlops-approval-gate"),
     ],
 )
 def test_insecure_variants_fail_naming_the_rule(stack, mutate, rule, tmp_path, capsys):
@@ -94,7 +115,7 @@ def test_dev_violations_are_advisory(tmp_path, capsys):
     )
     assert plan("--stack", "aws-dev", "--config-file", config_file) == 0
     out = capsys.readouterr().out
-    assert "advisory violations" in out and "mlops-storage-encrypted-cmk" in out
+    assert "1 advisory violation(s)" in out and "mlops-storage-encrypted-cmk:" in out
 
 
 def test_malformed_stack_file_exits_2_with_the_key_path(tmp_path, capsys):
@@ -133,3 +154,9 @@ def test_policy_config_for_the_real_engine(tmp_path):
         "approvedAt": "2026-11-20",
     } in gate["approvals"]
     assert document["mlops-gpu-budget"]["nodeTypePrices"]["g5.xlarge"] == pytest.approx(1.006)
+
+
+@pytest.mark.parametrize("cloud", CLOUDS)
+def test_staging_with_private_endpoints_passes(cloud, tmp_path):
+    config_file = write_stack(tmp_path, f"{cloud}-dev", lambda p: p.update(environment="staging"))
+    assert plan("--stack", f"{cloud}-dev", "--config-file", config_file, "--quiet") == 0

@@ -425,7 +425,7 @@ def aws_platform(environment: str = "prod") -> Rec:
                 "subnetIds": [Ref(s) for s in subnets],
                 "securityGroupIds": [Ref(sg)],
                 "endpointPrivateAccess": True,
-                "endpointPublicAccess": not prod,
+                "endpointPublicAccess": environment == "dev",
             },
             "encryptionConfig": {"provider": {"keyArn": Ref(key, "arn")}, "resources": ["secrets"]},
             "enabledClusterLogTypes": [

@@ -183,11 +183,19 @@ def test_gke_cluster_resource_labels_and_private_nodes() -> None:
     cluster = res(
         "training",
         "gcp:container/cluster:Cluster",
-        {"resourceLabels": labels(), "privateClusterConfig": {"enablePrivateNodes": True}},
+        {
+            "resourceLabels": labels(),
+            "privateClusterConfig": {"enablePrivateNodes": True, "enablePrivateEndpoint": True},
+        },
     )
     assert run(cluster) == set()
+    cluster.inputs["privateClusterConfig"] = {"enablePrivateNodes": True}
+    assert run(cluster) == {("mlops-network-private-endpoints", "training")}
     cluster.inputs["privateClusterConfig"] = {}
-    assert run(cluster) == {("mlops-network-isolation", "training")}
+    assert run(cluster) == {
+        ("mlops-network-isolation", "training"),
+        ("mlops-network-private-endpoints", "training"),
+    }
     cluster.inputs["resourceLabels"] = {}
     assert ("mlops-lineage-tags", "training") in run(cluster)
 

@@ -230,7 +230,7 @@ MUTATIONS: list[Mutation] = [
         "enableNetworkIsolation is not true",
     ),
     Mutation(
-        "mlops-network-isolation",
+        "mlops-network-private-endpoints",
         "public-control-plane",
         lambda r: r.set("training-cluster", "vpcConfig.endpointPublicAccess", True),
         "endpointPublicAccess is not false",
