@@ -3,6 +3,7 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 STACK  ?= aws-dev
+PROJECT ?= .
 STAMP  := $(VENV)/.installed
 
 .PHONY: plan test lint bench clean
@@ -14,7 +15,7 @@ $(STAMP): pyproject.toml constraints.txt
 	touch $(STAMP)
 
 plan: $(STAMP)
-	$(BIN)/mlops-iac plan --stack $(STACK)
+	$(BIN)/mlops-iac plan --stack $(STACK) --project $(PROJECT)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
