@@ -182,9 +182,17 @@ def scalar(value: str | bool | int) -> str:
         return "true" if value else "false"
     if isinstance(value, int):
         return str(value)
-    if _PLAIN.match(value) and _safe_yaml().load(f"k: {value}") == {"k": value}:
+    if _PLAIN.match(value) and _loads_back_plain(value):
         return value
     return quoted(value)
+
+
+def _loads_back_plain(value: str) -> bool:
+    # Some plain-looking strings do not even parse ("0:" reads as a nested mapping key).
+    try:
+        return _safe_yaml().load(f"k: {value}") == {"k": value}
+    except YAMLError:
+        return False
 
 
 def quoted(value: str) -> str:

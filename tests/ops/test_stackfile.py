@@ -265,3 +265,9 @@ def test_scalar_rendering_round_trips(value, rendered):
 def test_any_string_round_trips_through_the_yaml_we_write(value):
     loaded = YAML(typ="safe", pure=True).load(f"k: {stackfile.scalar(value)}\n")
     assert loaded == {"k": value}
+
+
+@pytest.mark.parametrize("value", ["0:", "a: b", "- x", "key:value"])
+def test_strings_that_do_not_parse_plain_are_quoted(value):
+    rendered = stackfile.scalar(value)
+    assert YAML(typ="safe", pure=True).load(f"k: {rendered}\n") == {"k": value}
