@@ -96,4 +96,28 @@ def lookup(gpu: str, cloud: Cloud) -> GpuOffering:
 
 def max_usd_per_hour(gpu: str, cloud: Cloud, max_nodes: int) -> float:
     """Worst-case hourly list price of a pool of ``max_nodes`` nodes of ``gpu`` on ``cloud``."""
-    return round(lookup(gpu, cloud).usd_per_node_hour * max_nodes, 2)
+    return GpuPool(lookup(gpu, cloud), 0, max_nodes).max_usd_per_hour
+
+
+@dataclass(frozen=True)
+class GpuPool:
+    """A scale-to-zero-capable GPU pool: its node offering and worst-case size and price."""
+
+    offering: GpuOffering
+    min_nodes: int
+    max_nodes: int
+
+    @property
+    def max_gpus(self) -> int:
+        return self.max_nodes * self.offering.gpus_per_node
+
+    @property
+    def max_usd_per_hour(self) -> float:
+        return round(self.offering.usd_per_node_hour * self.max_nodes, 2)
+
+
+def pool(gpu: str, cloud: Cloud, min_nodes: int, max_nodes: int, *, label: str) -> GpuPool:
+    """Validate a pool's bounds and look its GPU up; errors name ``label`` (the component)."""
+    if min_nodes < 0 or max_nodes < min_nodes:
+        raise ValueError(f"{label}: need 0 <= min_nodes <= max_nodes")
+    return GpuPool(lookup(gpu, cloud), min_nodes, max_nodes)

@@ -109,11 +109,12 @@ class TrainingCluster(pulumi.ComponentResource):
             label, "public_endpoint", args.public_endpoint, defaults.PUBLIC_CLUSTER_ENDPOINT
         )
         require_not_prod(label, args.environment, "public_endpoint", public)
-        if args.min_nodes < 0 or args.max_nodes < args.min_nodes:
-            raise ValueError(f"{label}: need 0 <= min_nodes <= max_nodes")
+        gpu_pool_caps = gpu_catalogue.pool(
+            args.gpu, "aws", args.min_nodes, args.max_nodes, label=label
+        )
         if (args.vpc_id is None) != (not args.subnet_ids):
             raise ValueError(f"{label}: give vpc_id and subnet_ids together, or neither")
-        offering = gpu_catalogue.lookup(args.gpu, "aws")
+        offering = gpu_pool_caps.offering
         tags = args.tags
 
         if args.vpc_id is not None and args.subnet_ids:
@@ -253,10 +254,8 @@ class TrainingCluster(pulumi.ComponentResource):
 
         self.cluster_name = cluster.name
         self.gpu_pool_name = gpu_pool.node_group_name
-        self.max_gpus = pulumi.Output.from_input(args.max_nodes * offering.gpus_per_node)
-        self.max_usd_per_hour = pulumi.Output.from_input(
-            gpu_catalogue.max_usd_per_hour(args.gpu, "aws", args.max_nodes)
-        )
+        self.max_gpus = pulumi.Output.from_input(gpu_pool_caps.max_gpus)
+        self.max_usd_per_hour = pulumi.Output.from_input(gpu_pool_caps.max_usd_per_hour)
         self.cluster_endpoint = cluster.endpoint
         self.kms_key_id = key.arn
         self.vpc_id = pulumi.Output.from_input(vpc_id)

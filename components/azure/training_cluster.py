@@ -93,10 +93,11 @@ class TrainingCluster(pulumi.ComponentResource):
         super().__init__(TYPE, name, None, component_opts(opts))
         label = f"TrainingCluster {name}"
         require_not_prod(label, args.environment, "public_endpoint", args.public_endpoint)
-        if args.min_nodes < 0 or args.max_nodes < args.min_nodes:
-            raise ValueError(f"{label}: need 0 <= min_nodes <= max_nodes")
+        gpu_pool_caps = gpu_catalogue.pool(
+            args.gpu, "azure", args.min_nodes, args.max_nodes, label=label
+        )
         prod = args.environment == "prod"
-        offering = gpu_catalogue.lookup(args.gpu, "azure")
+        offering = gpu_pool_caps.offering
         tags = args.tags
         rg = args.resource_group_name
 
@@ -192,10 +193,8 @@ class TrainingCluster(pulumi.ComponentResource):
 
         self.cluster_name = workspace.name
         self.gpu_pool_name = compute.name
-        self.max_gpus = pulumi.Output.from_input(offering.gpus_per_node * args.max_nodes)
-        self.max_usd_per_hour = pulumi.Output.from_input(
-            gpu_catalogue.max_usd_per_hour(args.gpu, "azure", args.max_nodes)
-        )
+        self.max_gpus = pulumi.Output.from_input(gpu_pool_caps.max_gpus)
+        self.max_usd_per_hour = pulumi.Output.from_input(gpu_pool_caps.max_usd_per_hour)
         self.workspace_name = workspace.name
         self.workspace_id = workspace.id
         self.application_insights_id = insights.id

@@ -101,12 +101,13 @@ class TrainingCluster(pulumi.ComponentResource):
         super().__init__(TYPE, name, None, component_opts(opts))
         label = f"TrainingCluster {name}"
         require_not_prod(label, args.environment, "public_endpoint", args.public_endpoint)
-        if args.min_nodes < 0 or args.max_nodes < args.min_nodes:
-            raise ValueError(f"{label}: need 0 <= min_nodes <= max_nodes")
+        gpu_pool_caps = gpu_catalogue.pool(
+            args.gpu, "gcp", args.min_nodes, args.max_nodes, label=label
+        )
         prod = args.environment == "prod"
         region = region_or_default(args.region)
-        offering = gpu_catalogue.lookup(args.gpu, "gcp")
-        max_usd = gpu_catalogue.max_usd_per_hour(args.gpu, "gcp", args.max_nodes)
+        offering = gpu_pool_caps.offering
+        max_usd = gpu_pool_caps.max_usd_per_hour
         if args.budget_usd_per_hour is not None and max_usd > args.budget_usd_per_hour:
             pulumi.log.warn(
                 f"{label}: the GPU pool can cost ${max_usd}/h, over the "
@@ -253,7 +254,7 @@ class TrainingCluster(pulumi.ComponentResource):
         self.cluster_name = cluster.name
         self.cluster_id = cluster.id
         self.gpu_pool_name = gpu_pool.name
-        self.max_gpus = pulumi.Output.from_input(args.max_nodes * offering.gpus_per_node)
+        self.max_gpus = pulumi.Output.from_input(gpu_pool_caps.max_gpus)
         self.max_usd_per_hour = pulumi.Output.from_input(max_usd)
         self.node_service_account = account.email
         self.register_outputs(
