@@ -17,6 +17,7 @@ from typing import Any
 import pulumi
 
 from components import gpu as gpu_catalogue
+from components._stack_common import artifact_store_kwargs, training_cluster_kwargs
 from components.aws import (
     AlertChannel,
     AlertChannelArgs,
@@ -54,15 +55,7 @@ def build(parent: pulumi.Resource, name: str, spec: PlatformSpec) -> dict[str, A
     artifacts = spec.artifacts
     store = ArtifactStore(
         f"{name}-artifacts",
-        ArtifactStoreArgs(
-            environment=env,
-            customer_managed_key=artifacts.customer_managed_key,
-            noncurrent_version_days=artifacts.noncurrent_version_days,
-            incomplete_upload_days=artifacts.incomplete_upload_days,
-            replica_region=artifacts.replica_region,
-            access_log_bucket=artifacts.access_log_bucket,
-            force_destroy=artifacts.force_destroy,
-        ),
+        ArtifactStoreArgs(**artifact_store_kwargs(spec)),
         opts=opts,
     )
 
@@ -71,12 +64,7 @@ def build(parent: pulumi.Resource, name: str, spec: PlatformSpec) -> dict[str, A
     cluster = TrainingCluster(
         f"{name}-training",
         TrainingClusterArgs(
-            environment=env,
-            gpu=training.gpu,
-            min_nodes=training.min_nodes,
-            max_nodes=training.max_nodes,
-            spot=training.spot,
-            public_endpoint=training.public_endpoint or None,
+            **training_cluster_kwargs(spec),
             vpc_id=aws_spec.vpc_id if aws_spec else None,
             subnet_ids=list(aws_spec.subnet_ids) if aws_spec and aws_spec.subnet_ids else None,
             availability_zones=aws_spec.availability_zones if aws_spec else 2,

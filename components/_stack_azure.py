@@ -17,6 +17,7 @@ import pulumi
 
 from components import gpu as gpu_catalogue
 from components import lineage
+from components._stack_common import training_cluster_kwargs
 from components.azure import (
     ArtifactStore,
     ArtifactStoreArgs,
@@ -106,12 +107,7 @@ def build(parent: pulumi.Resource, name: str, spec: PlatformSpec) -> dict[str, A
             storage_account_id=store.storage_account_id,
             key_vault_id=store.key_vault_id if artifacts.customer_managed_key else None,
             container_registry_id=registry.container_registry_id,
-            environment=env,
-            gpu=training.gpu,
-            min_nodes=training.min_nodes,
-            max_nodes=training.max_nodes,
-            spot=training.spot,
-            public_endpoint=training.public_endpoint,
+            **training_cluster_kwargs(spec),
         ),
         opts=opts,
     )

@@ -11,6 +11,7 @@ from typing import Any
 
 import pulumi
 
+from components._stack_common import artifact_store_kwargs, training_cluster_kwargs
 from components.gcp import (
     ArtifactStore,
     ArtifactStoreArgs,
@@ -37,30 +38,17 @@ def build(parent: pulumi.Resource, name: str, spec: PlatformSpec) -> dict[str, A
             "deployments or traffic splits; use cloud-run"
         )
     env = spec.environment
-    artifacts, training, serving = spec.artifacts, spec.training, spec.serving
+    serving = spec.serving
 
     store = ArtifactStore(
         f"{name}-artifacts",
-        ArtifactStoreArgs(
-            environment=env,
-            customer_managed_key=artifacts.customer_managed_key,
-            noncurrent_version_days=artifacts.noncurrent_version_days,
-            incomplete_upload_days=artifacts.incomplete_upload_days,
-            replica_region=artifacts.replica_region,
-            access_log_bucket=artifacts.access_log_bucket,
-            force_destroy=artifacts.force_destroy,
-        ),
+        ArtifactStoreArgs(**artifact_store_kwargs(spec)),
         opts=opts,
     )
     cluster = TrainingCluster(
         f"{name}-training",
         TrainingClusterArgs(
-            environment=env,
-            gpu=training.gpu,
-            min_nodes=training.min_nodes,
-            max_nodes=training.max_nodes,
-            spot=training.spot,
-            public_endpoint=training.public_endpoint,
+            **training_cluster_kwargs(spec),
             gpu_zones=gcp.gpu_zones if gcp else (),
             budget_usd_per_hour=spec.governance.gpu_budget_usd_per_hour,
         ),
