@@ -10,9 +10,14 @@ from typing import Any
 import pytest
 
 from components.cli import main
+from components.testing.moto_s3 import (  # noqa: F401 (re-exported for the ops tests)
+    REGION,
+    create_artifact_store,
+    fake_aws_environment,
+    tls_only_policy,
+)
 from tests.conftest import STACKS
 
-REGION = "us-east-1"
 ACCOUNT = "123456789012"
 BUCKET = "fraud-detection-artifacts-1a2b3c"
 
@@ -20,14 +25,11 @@ BUCKET = "fraud-detection-artifacts-1a2b3c"
 @pytest.fixture
 def aws_env(monkeypatch, tmp_path):
     """Fake credentials and no way to reach real AWS config, profiles or instance metadata."""
-    for var in ("AWS_PROFILE", "AWS_DEFAULT_PROFILE", "AWS_SESSION_TOKEN", "AWS_ENDPOINT_URL"):
+    values, unset = fake_aws_environment(tmp_path)
+    for var in unset:
         monkeypatch.delenv(var, raising=False)
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
-    monkeypatch.setenv("AWS_DEFAULT_REGION", REGION)
-    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
-    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "no-aws-config"))
-    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "no-aws-credentials"))
+    for var, value in values.items():
+        monkeypatch.setenv(var, value)
 
 
 @pytest.fixture
@@ -73,59 +75,6 @@ def cli(capsys) -> Cli:
 def write_outputs(path: Path, outputs: dict[str, Any]) -> Path:
     path.write_text(json.dumps(outputs, indent=2))
     return path
-
-
-def tls_only_policy(bucket: str) -> str:
-    """The bucket policy ArtifactStore applies: deny every request that is not over TLS."""
-    return json.dumps(
-        {
-            "Version": "2012-10-17",
-            "Statement": [
-                {
-                    "Sid": "DenyInsecureTransport",
-                    "Effect": "Deny",
-                    "Principal": "*",
-                    "Action": "s3:*",
-                    "Resource": [f"arn:aws:s3:::{bucket}", f"arn:aws:s3:::{bucket}/*"],
-                    "Condition": {"Bool": {"aws:SecureTransport": "false"}},
-                }
-            ],
-        }
-    )
-
-
-def create_artifact_store(s3: Any, kms: Any, bucket: str, *, tls_policy: bool = True) -> str:
-    """A bucket configured like ArtifactStore's; returns the KMS key ARN."""
-    key_arn = kms.create_key(Description="artifact store")["KeyMetadata"]["Arn"]
-    kms.enable_key_rotation(KeyId=key_arn)
-    s3.create_bucket(Bucket=bucket)
-    s3.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})
-    s3.put_bucket_encryption(
-        Bucket=bucket,
-        ServerSideEncryptionConfiguration={
-            "Rules": [
-                {
-                    "ApplyServerSideEncryptionByDefault": {
-                        "SSEAlgorithm": "aws:kms",
-                        "KMSMasterKeyID": key_arn,
-                    },
-                    "BucketKeyEnabled": True,
-                }
-            ]
-        },
-    )
-    s3.put_public_access_block(
-        Bucket=bucket,
-        PublicAccessBlockConfiguration={
-            "BlockPublicAcls": True,
-            "IgnorePublicAcls": True,
-            "BlockPublicPolicy": True,
-            "RestrictPublicBuckets": True,
-        },
-    )
-    if tls_policy:
-        s3.put_bucket_policy(Bucket=bucket, Policy=tls_only_policy(bucket))
-    return key_arn
 
 
 def _serving_tags(version: str) -> list[dict[str, str]]:

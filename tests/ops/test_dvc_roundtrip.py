@@ -14,16 +14,14 @@ stored object.
 
 from __future__ import annotations
 
-import os
 import shutil
-import subprocess
-import sys
-from pathlib import Path
 
 import pytest
 
 from components.ops import verify
-from tests.ops.conftest import REGION, create_artifact_store, write_outputs
+from components.testing import moto_s3
+from components.testing.moto_s3 import REGION, create_artifact_store, run_dvc
+from tests.ops.conftest import write_outputs
 
 pytest.importorskip("dvc", reason="the dvc extra is not installed (pip install '.[dvc]')")
 pytest.importorskip("dvc_s3", reason="the dvc extra is not installed (pip install '.[dvc]')")
@@ -34,40 +32,8 @@ DATA = b"transaction_id,amount,is_fraud\n1,12.50,0\n2,9999.99,1\n3,0.99,0\n"
 
 @pytest.fixture
 def moto_server(aws_env):
-    from moto.server import ThreadedMotoServer
-
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    yield f"http://{host}:{port}"
-    server.stop()
-
-
-def _dvc(repo: Path, env: dict[str, str], *args: str) -> str:
-    result = subprocess.run(
-        [sys.executable, "-m", "dvc", *args],
-        cwd=repo,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    assert result.returncode == 0, f"dvc {' '.join(args)} failed:\n{result.stdout}{result.stderr}"
-    return result.stdout
-
-
-def _dvc_env(tmp_path: Path) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if "proxy" not in k.lower()}
-    env.update(
-        DVC_NO_ANALYTICS="1",
-        DVC_GLOBAL_CONFIG_DIR=str(tmp_path / "dvc-global"),
-        DVC_SYSTEM_CONFIG_DIR=str(tmp_path / "dvc-system"),
-        DVC_SITE_CACHE_DIR=str(tmp_path / "dvc-site-cache"),
-        HOME=str(tmp_path / "home"),
-        NO_PROXY="127.0.0.1,localhost",
-        PYTHONWARNINGS="ignore",  # dvc's own dependencies warn; not this project's concern
-    )
-    return env
+    with moto_s3.moto_server() as endpoint:
+        yield endpoint
 
 
 def test_dvc_push_pull_round_trip(moto_server, project, tmp_path, cli):
@@ -92,20 +58,20 @@ def test_dvc_push_pull_round_trip(moto_server, project, tmp_path, cli):
     )
     repo = tmp_path / "repo"
     (repo / "data").mkdir(parents=True)
-    env = _dvc_env(tmp_path)
-    _dvc(repo, env, "init", "--no-scm", "--quiet")
+    env = moto_s3.dvc_environment(tmp_path)
+    run_dvc(repo, env, "init", "--no-scm", "--quiet")
 
     code = cli("dvc-remote", "--stack", "aws-dev", "--project", project,
                "--outputs", outputs, "--repo", repo)  # fmt: skip
     assert code == 0, cli.err
     # The test endpoint, as a user would add it: local config, not committed.
-    _dvc(repo, env, "remote", "modify", "--local", "aws-dev", "endpointurl", moto_server)
-    assert _dvc(repo, env, "config", "core.remote").strip() == "aws-dev"
+    run_dvc(repo, env, "remote", "modify", "--local", "aws-dev", "endpointurl", moto_server)
+    assert run_dvc(repo, env, "config", "core.remote").strip() == "aws-dev"
 
     raw = repo / "data" / "raw_data.csv"
     raw.write_bytes(DATA)
-    _dvc(repo, env, "add", "data/raw_data.csv", "--quiet")
-    _dvc(repo, env, "push", "--quiet")
+    run_dvc(repo, env, "add", "data/raw_data.csv", "--quiet")
+    run_dvc(repo, env, "push", "--quiet")
 
     objects = s3.list_objects_v2(Bucket=BUCKET, Prefix="dvc/")["Contents"]
     assert len(objects) == 1
@@ -116,5 +82,5 @@ def test_dvc_push_pull_round_trip(moto_server, project, tmp_path, cli):
 
     raw.unlink()
     shutil.rmtree(repo / ".dvc" / "cache")
-    _dvc(repo, env, "pull", "--quiet")
+    run_dvc(repo, env, "pull", "--quiet")
     assert raw.read_bytes() == DATA

@@ -1,0 +1,61 @@
+"""The recommendations team's serving on GCP, composed from mlops-iac components directly.
+
+``ArtifactStore`` (GCS with a Cloud KMS key; the DVC remote and the capture bucket) and
+``ServingEndpoint`` (Cloud Run with a traffic split between the current and previous revision),
+plus the team's own Pub/Sub topic for batch scoring requests. The lineage transform labels all of
+it with GCP-valid keys (``mlops-git-sha``, not ``mlops:git-sha``).
+"""
+
+import pulumi
+import pulumi_gcp as gcp
+
+from components.gcp import ArtifactStore, ArtifactStoreArgs, ServingEndpoint, ServingEndpointArgs
+from components.lineage import register_lineage_transform, sanitise, serving_tags
+from components.spec import SpecError, load_spec
+
+try:
+    spec = load_spec()
+except SpecError as exc:
+    raise pulumi.RunError(f"invalid stack file:\n{exc}") from None
+
+# Before any resource: the transform only sees resources registered after it.
+register_lineage_transform(spec)
+env = spec.environment
+serving = spec.serving
+model, previous = serving.model, serving.previous_model
+
+store = ArtifactStore(
+    "recsys-artifacts",
+    ArtifactStoreArgs(
+        environment=env, noncurrent_version_days=spec.artifacts.noncurrent_version_days
+    ),
+)
+endpoint = ServingEndpoint(
+    "recsys-serving",
+    ServingEndpointArgs(
+        environment=env,
+        model_name=model.name,
+        model_version=model.version,
+        image=model.image,  # the stack file names the image (no ModelRegistry in this program)
+        model_uri=model.artifact_uri,
+        previous_model_version=previous.version if previous else None,
+        rollback=serving.rollback,
+        rollout=serving.rollout.strategy,
+        canary_percent=serving.rollout.canary_percent,
+        min_instances=serving.replicas.min,
+        max_instances=serving.replicas.max,
+        capture_bucket=store.bucket_name,
+        # Which model version the service runs, and its approval: GCP label spelling.
+        labels=sanitise(serving_tags(spec, serving.active_model), "gcp"),
+    ),
+)
+
+# The team's own resource: batch scoring requests. No labels passed: the transform adds them.
+requests = gcp.pubsub.Topic("scoring-requests", message_retention_duration="86400s")
+
+pulumi.export("artifact_bucket_name", store.bucket_name)
+pulumi.export("dvc_remote_url", store.dvc_remote_url)
+pulumi.export("endpoint_url", endpoint.endpoint_url)
+pulumi.export("active_model_version", endpoint.active_model_version)
+pulumi.export("previous_model_version", endpoint.previous_model_version)
+pulumi.export("scoring_topic", requests.name)

@@ -1,0 +1,94 @@
+"""The new-user path: the commands the READMEs tell a user to run work as written.
+
+``make plan …`` lines are taken from the code blocks of README.md and every example's README and
+run as the Makefile's ``plan`` recipe would run them (in-process, from the repository root);
+``pytest`` lines must name directories that hold tests. A fresh clone then reaches a passing test
+run (``make test`` is this suite), a plan of the dev stack and a plan of each example.
+"""
+
+from __future__ import annotations
+
+import re
+import shlex
+from pathlib import Path
+
+import pytest
+
+from components.cli import main
+from tests.conftest import REPO
+
+READMES = [REPO / "README.md", *sorted(REPO.glob("examples/*/README.md"))]
+CODE_BLOCK = re.compile(r"^```(sh|console|bash)\n(.*?)^```", re.M | re.S)
+
+
+def _shell_lines(readme: Path) -> list[list[str]]:
+    """Each command of the README's shell blocks as argv (prompt and trailing comment dropped).
+
+    In ``console`` blocks only ``$ `` lines are commands; the rest is their output.
+    """
+    commands = []
+    for language, block in CODE_BLOCK.findall(readme.read_text()):
+        for raw in block.splitlines():
+            if language == "console" and not raw.startswith("$ "):
+                continue
+            line = raw.removeprefix("$ ").split(" #")[0].strip()
+            if line and not line.startswith("#"):
+                commands.append(shlex.split(line))
+    return commands
+
+
+def _make_variables() -> tuple[dict[str, str], str]:
+    """The Makefile's defaults (``STACK ?= aws-dev``) and the ``plan`` target's recipe."""
+    text = (REPO / "Makefile").read_text()
+    defaults = dict(re.findall(r"^(\w+)\s*\?=\s*(\S+)\s*$", text, re.M))
+    recipe = re.search(r"^plan:.*\n\t(.+)$", text, re.M)
+    assert recipe, "Makefile has no plan target"
+    return defaults, recipe.group(1)
+
+
+def _plan_argv(make_argv: list[str]) -> list[str]:
+    """``make plan STACK=x PROJECT=y`` as the argv of ``mlops-iac`` the recipe runs."""
+    defaults, recipe = _make_variables()
+    variables = {**defaults, **dict(a.split("=", 1) for a in make_argv[2:])}
+    command = re.sub(r"\$\((\w+)\)", lambda m: variables.get(m[1], ""), recipe)
+    argv = shlex.split(command)
+    assert Path(argv[0]).name == "mlops-iac", recipe
+    return argv[1:]
+
+
+PLANS = sorted(
+    {
+        " ".join(argv)
+        for readme in READMES
+        for argv in _shell_lines(readme)
+        if argv[:2] == ["make", "plan"]
+    }
+)
+
+
+def test_readmes_show_the_new_user_path():
+    top = [" ".join(a) for a in _shell_lines(REPO / "README.md")]
+    assert "make test" in top
+    assert "make plan" in top  # the dev stack
+    assert "make plan PROJECT=examples/team-stack-aws STACK=dev" in PLANS
+    for example in sorted(p.parent.name for p in REPO.glob("examples/*/Pulumi.yaml")):
+        assert f"[`{example}`](examples/{example})" in (REPO / "README.md").read_text()
+
+
+@pytest.mark.parametrize("make_line", PLANS)
+def test_make_plan_lines_exit_0(make_line, monkeypatch, capsys):
+    monkeypatch.chdir(REPO)
+    argv = _plan_argv(shlex.split(make_line))
+    code = main([*argv, "--quiet", "--no-color"])
+    out = capsys.readouterr().out
+    assert code == 0, f"{make_line}: {out}"
+    assert "PASS: no mandatory violation" in out
+
+
+def test_pytest_lines_name_test_directories():
+    lines = [a for r in READMES for a in _shell_lines(r) if "pytest" in a]
+    assert lines
+    for argv in lines:
+        targets = [a for a in argv[argv.index("pytest") + 1 :] if not a.startswith("-")]
+        for target in targets:
+            assert list((REPO / target).glob("test_*.py")), f"{' '.join(argv)}: no tests"
