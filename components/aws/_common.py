@@ -152,3 +152,57 @@ def publish_policy(
             ),
         ]
     )
+
+
+def encrypted_topic(
+    parent: pulumi.Resource,
+    name: str,
+    display_name: str,
+    key_arn: pulumi.Input[str] | None,
+    publishers: Sequence[str],
+    tags: Mapping[str, str] | None = None,
+) -> aws.sns.Topic:
+    """KMS-encrypted SNS topic ``name`` plus ``{name}-policy`` letting ``publishers`` publish."""
+    topic = aws.sns.Topic(
+        name,
+        display_name=display_name,
+        kms_master_key_id=key_arn,
+        tags=tags,
+        opts=child_opts(parent),
+    )
+    aws.sns.TopicPolicy(
+        f"{name}-policy",
+        arn=topic.arn,
+        policy=publish_policy(topic.arn, publishers, account_id(parent)),
+        opts=child_opts(parent),
+    )
+    return topic
+
+
+def sagemaker_sum(query_id: str, metric: str, dimensions: Any) -> dict[str, Any]:
+    """A CloudWatch metric query summing one SageMaker endpoint metric (not returned itself)."""
+    return {
+        "id": query_id,
+        "return_data": False,
+        "metric": {
+            "namespace": "AWS/SageMaker",
+            "metric_name": metric,
+            "dimensions": dimensions,
+            "period": defaults.ALARM_PERIOD_SECONDS,
+            "stat": "Sum",
+        },
+    }
+
+
+def error_rate_queries(dimensions: Any) -> list[dict[str, Any]]:
+    """Metric math for an endpoint's 5XX share of invocations, in percent (0 when idle)."""
+    return [
+        sagemaker_sum("errors", "Invocation5XXErrors", dimensions),
+        sagemaker_sum("invocations", "Invocations", dimensions),
+        {
+            "id": "rate",
+            "expression": "IF(invocations > 0, 100 * errors / invocations, 0)",
+            "label": "5XX rate (%)",
+            "return_data": True,
+        },
+    ]

@@ -11,7 +11,7 @@ import pulumi_aws as aws
 
 from components._component import child_opts, component_opts, secure_default
 from components.aws import _defaults as defaults
-from components.aws._common import Tags, account_id, customer_key, publish_policy, stable_name
+from components.aws._common import Tags, customer_key, encrypted_topic, stable_name
 
 TYPE = "mlops:aws:ModelRegistry"
 STATE_CHANGE = "SageMaker Model Package State Change"
@@ -111,18 +111,13 @@ class ModelRegistry(pulumi.ComponentResource):
             opts=child_opts(self),
         )
 
-        topic = aws.sns.Topic(
+        topic = encrypted_topic(
+            self,
             f"{name}-approvers",
-            display_name=f"Model versions of {name} awaiting approval",
-            kms_master_key_id=key_arn,
-            tags=tags,
-            opts=child_opts(self),
-        )
-        aws.sns.TopicPolicy(
-            f"{name}-approvers-policy",
-            arn=topic.arn,
-            policy=publish_policy(topic.arn, ["events.amazonaws.com"], account_id(self)),
-            opts=child_opts(self),
+            f"Model versions of {name} awaiting approval",
+            key_arn,
+            ["events.amazonaws.com"],
+            tags,
         )
         for i, email in enumerate(args.approvers):
             aws.sns.TopicSubscription(

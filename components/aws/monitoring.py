@@ -24,7 +24,8 @@ from components.aws._common import (
     assume_role_policy,
     customer_key,
     document,
-    publish_policy,
+    encrypted_topic,
+    error_rate_queries,
     region,
     stable_name,
     statement,
@@ -79,18 +80,8 @@ class AlertChannel(pulumi.ComponentResource):
             tags=args.tags,
             services=list(CHANNEL_SERVICES),
         )
-        topic = aws.sns.Topic(
-            f"{name}-topic",
-            display_name=f"mlops alerts ({name})",
-            kms_master_key_id=key.arn,
-            tags=args.tags,
-            opts=child_opts(self),
-        )
-        aws.sns.TopicPolicy(
-            f"{name}-topic-policy",
-            arn=topic.arn,
-            policy=publish_policy(topic.arn, CHANNEL_SERVICES, account_id(self)),
-            opts=child_opts(self),
+        topic = encrypted_topic(
+            self, f"{name}-topic", f"mlops alerts ({name})", key.arn, CHANNEL_SERVICES, args.tags
         )
         for i, email in enumerate(args.emails):
             aws.sns.TopicSubscription(
@@ -266,18 +257,13 @@ class Monitoring(pulumi.ComponentResource):
         if args.endpoint_name is not None and args.artifact_bucket_name is not None:
             self._drift(name, args, here)
 
-        retraining = aws.sns.Topic(
+        retraining = encrypted_topic(
+            self,
             f"{name}-retraining",
-            display_name=f"Retrain: data drift detected ({name})",
-            kms_master_key_id=key_arn,
-            tags=tags,
-            opts=child_opts(self),
-        )
-        aws.sns.TopicPolicy(
-            f"{name}-retraining-policy",
-            arn=retraining.arn,
-            policy=publish_policy(retraining.arn, ["events.amazonaws.com"], account_id(self)),
-            opts=child_opts(self),
+            f"Retrain: data drift detected ({name})",
+            key_arn,
+            ["events.amazonaws.com"],
+            tags,
         )
         violations = aws.cloudwatch.EventRule(
             f"{name}-violations-rule",
@@ -383,16 +369,7 @@ class Monitoring(pulumi.ComponentResource):
                     threshold=args.error_rate_percent,
                     evaluation_periods=defaults.ALARM_EVALUATION_PERIODS,
                     treat_missing_data="notBreaching",
-                    metric_queries=[
-                        _query("errors", "Invocation5XXErrors", dimensions),
-                        _query("invocations", "Invocations", dimensions),
-                        {
-                            "id": "rate",
-                            "expression": "IF(invocations > 0, 100 * errors / invocations, 0)",
-                            "label": "5XX rate (%)",
-                            "return_data": True,
-                        },
-                    ],
+                    metric_queries=error_rate_queries(dimensions),
                     **common,
                 )
             )
@@ -555,20 +532,6 @@ def _analyzer_image(region_name: str) -> str:
             f"known: {', '.join(defaults.MODEL_MONITOR_IMAGE_ACCOUNTS)}"
         )
     return f"{account}.dkr.ecr.{region_name}.amazonaws.com/sagemaker-model-monitor-analyzer"
-
-
-def _query(query_id: str, metric: str, dimensions: Any) -> dict[str, Any]:
-    return {
-        "id": query_id,
-        "return_data": False,
-        "metric": {
-            "namespace": "AWS/SageMaker",
-            "metric_name": metric,
-            "dimensions": dimensions,
-            "period": defaults.ALARM_PERIOD_SECONDS,
-            "stat": "Sum",
-        },
-    }
 
 
 def _dashboard_body(

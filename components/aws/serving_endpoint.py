@@ -18,6 +18,7 @@ from components.aws._common import (
     assume_role_policy,
     customer_key,
     document,
+    error_rate_queries,
     region,
     stable_name,
     statement,
@@ -285,16 +286,7 @@ class ServingEndpoint(pulumi.ComponentResource):
             evaluation_periods=defaults.ALARM_EVALUATION_PERIODS,
             datapoints_to_alarm=defaults.ALARM_EVALUATION_PERIODS,
             treat_missing_data="notBreaching",
-            metric_queries=[
-                _metric_query("errors", "Invocation5XXErrors", endpoint_name),
-                _metric_query("invocations", "Invocations", endpoint_name),
-                {
-                    "id": "rate",
-                    "expression": "IF(invocations > 0, 100 * errors / invocations, 0)",
-                    "label": "5XX rate (%)",
-                    "return_data": True,
-                },
-            ],
+            metric_queries=error_rate_queries(_dimensions(endpoint_name)),
             alarm_actions=actions,
             ok_actions=actions,
             tags=tags,
@@ -528,20 +520,6 @@ def _traffic_routing(args: ServingEndpointArgs) -> dict[str, Any]:
 
 def _dimensions(endpoint_name: str) -> dict[str, str]:
     return {"EndpointName": endpoint_name, "VariantName": defaults.VARIANT_NAME}
-
-
-def _metric_query(query_id: str, metric: str, endpoint_name: str) -> dict[str, Any]:
-    return {
-        "id": query_id,
-        "return_data": False,
-        "metric": {
-            "namespace": "AWS/SageMaker",
-            "metric_name": metric,
-            "dimensions": _dimensions(endpoint_name),
-            "period": defaults.ALARM_PERIOD_SECONDS,
-            "stat": "Sum",
-        },
-    }
 
 
 def _object_arn(uri: str) -> str:
