@@ -17,7 +17,11 @@ from typing import Any
 import pulumi
 
 from components import gpu as gpu_catalogue
-from components._stack_common import artifact_store_kwargs, training_cluster_kwargs
+from components._stack_common import (
+    artifact_store_kwargs,
+    contract_exports,
+    training_cluster_kwargs,
+)
 from components.aws import (
     AlertChannel,
     AlertChannelArgs,
@@ -156,27 +160,10 @@ def build(parent: pulumi.Resource, name: str, spec: PlatformSpec) -> dict[str, A
     )
 
     return {
-        "artifact_bucket_name": store.bucket_name,
-        "artifact_bucket_uri": store.bucket_uri,
-        "dvc_remote_url": store.dvc_remote_url,
-        "kms_key_id": store.kms_key_id,
+        **contract_exports(store, cluster, registry, endpoint, watch),
         "dvc_policy_arn": store.dvc_policy_arn,
-        "cluster_name": cluster.cluster_name,
-        "gpu_pool_name": cluster.gpu_pool_name,
-        "max_gpus": cluster.max_gpus,
-        "max_usd_per_hour": cluster.max_usd_per_hour,
-        "registry_name": registry.registry_name,
-        "registry_id": registry.registry_id,
-        "image_repository_url": registry.image_repository_url,
         "approvers_topic": registry.approvers_topic,
-        "endpoint_name": endpoint.endpoint_name,
-        "endpoint_url": endpoint.endpoint_url,
-        "active_model_version": endpoint.active_model_version,
-        "previous_model_version": endpoint.previous_model_version,
         "active_endpoint_config_name": endpoint.active_endpoint_config_name,
         "previous_endpoint_config_name": endpoint.previous_endpoint_config_name,
-        "alert_topic": watch.alert_topic,
-        "dashboard_url": watch.dashboard_url,
-        "retraining_trigger": watch.retraining_trigger,
         "alarm_names": watch.alarm_names,
     }

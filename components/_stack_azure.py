@@ -17,7 +17,7 @@ import pulumi
 
 from components import gpu as gpu_catalogue
 from components import lineage
-from components._stack_common import training_cluster_kwargs
+from components._stack_common import contract_exports, training_cluster_kwargs
 from components.azure import (
     ArtifactStore,
     ArtifactStoreArgs,
@@ -172,25 +172,8 @@ def build(parent: pulumi.Resource, name: str, spec: PlatformSpec) -> dict[str, A
         opts=opts,
     )
     return {
-        "artifact_bucket_name": store.bucket_name,
-        "artifact_bucket_uri": store.bucket_uri,
-        "dvc_remote_url": store.dvc_remote_url,
-        "kms_key_id": store.kms_key_id,
+        **contract_exports(store, cluster, registry, endpoint, monitoring),
         "storage_account_name": store.storage_account_name,
         "resource_group_name": rg,
-        "cluster_name": cluster.cluster_name,
-        "gpu_pool_name": cluster.gpu_pool_name,
-        "max_gpus": cluster.max_gpus,
-        "max_usd_per_hour": cluster.max_usd_per_hour,
-        "registry_name": registry.registry_name,
-        "registry_id": registry.registry_id,
-        "image_repository_url": registry.image_repository_url,
         "approvers_action_group": registry.approvers_action_group,
-        "endpoint_name": endpoint.endpoint_name,
-        "endpoint_url": endpoint.endpoint_url,
-        "active_model_version": endpoint.active_model_version,
-        "previous_model_version": endpoint.previous_model_version,
-        "alert_topic": monitoring.alert_topic,
-        "dashboard_url": monitoring.dashboard_url,
-        "retraining_trigger": monitoring.retraining_trigger,
     }

@@ -32,3 +32,29 @@ def training_cluster_kwargs(spec: PlatformSpec) -> dict[str, Any]:
         "spot": training.spot,
         "public_endpoint": training.public_endpoint,
     }
+
+
+def contract_exports(
+    store: Any, cluster: Any, registry: Any, endpoint: Any, monitoring: Any
+) -> dict[str, Any]:
+    """The stack outputs every cloud exports: the five components' contract outputs."""
+    return {
+        "artifact_bucket_name": store.bucket_name,
+        "artifact_bucket_uri": store.bucket_uri,
+        "dvc_remote_url": store.dvc_remote_url,
+        "kms_key_id": store.kms_key_id,
+        "cluster_name": cluster.cluster_name,
+        "gpu_pool_name": cluster.gpu_pool_name,
+        "max_gpus": cluster.max_gpus,
+        "max_usd_per_hour": cluster.max_usd_per_hour,
+        "registry_name": registry.registry_name,
+        "registry_id": registry.registry_id,
+        "image_repository_url": registry.image_repository_url,
+        "endpoint_name": endpoint.endpoint_name,
+        "endpoint_url": endpoint.endpoint_url,
+        "active_model_version": endpoint.active_model_version,
+        "previous_model_version": endpoint.previous_model_version,
+        "alert_topic": monitoring.alert_topic,
+        "dashboard_url": monitoring.dashboard_url,
+        "retraining_trigger": monitoring.retraining_trigger,
+    }

@@ -11,7 +11,11 @@ from typing import Any
 
 import pulumi
 
-from components._stack_common import artifact_store_kwargs, training_cluster_kwargs
+from components._stack_common import (
+    artifact_store_kwargs,
+    contract_exports,
+    training_cluster_kwargs,
+)
 from components.gcp import (
     ArtifactStore,
     ArtifactStoreArgs,
@@ -101,27 +105,10 @@ def build(parent: pulumi.Resource, name: str, spec: PlatformSpec) -> dict[str, A
         opts=opts,
     )
     return {
-        "artifact_bucket_name": store.bucket_name,
-        "artifact_bucket_uri": store.bucket_uri,
-        "dvc_remote_url": store.dvc_remote_url,
-        "kms_key_id": store.kms_key_id,
+        **contract_exports(store, cluster, registry, endpoint, monitor),
         "dvc_service_account": store.dvc_service_account,
-        "cluster_name": cluster.cluster_name,
-        "gpu_pool_name": cluster.gpu_pool_name,
-        "max_gpus": cluster.max_gpus,
-        "max_usd_per_hour": cluster.max_usd_per_hour,
-        "registry_name": registry.registry_name,
-        "registry_id": registry.registry_id,
-        "image_repository_url": registry.image_repository_url,
         "approvers_topic": registry.approvers_topic,
         "model_bucket_name": registry.model_bucket_name,
-        "endpoint_name": endpoint.endpoint_name,
-        "endpoint_url": endpoint.endpoint_url,
-        "active_model_version": endpoint.active_model_version,
-        "previous_model_version": endpoint.previous_model_version,
-        "alert_topic": monitor.alert_topic,
-        "dashboard_url": monitor.dashboard_url,
-        "retraining_trigger": monitor.retraining_trigger,
     }
 
 
