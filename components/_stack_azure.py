@@ -157,6 +157,8 @@ def build(parent: pulumi.Resource, name: str, spec: PlatformSpec) -> dict[str, A
             workspace_name=cluster.workspace_name,
             workspace_id=cluster.workspace_id,
             deployment_id=endpoint.blue_deployment_id,
+            retraining_account_name=store.storage_account_name,
+            retraining_account_id=store.storage_account_id,
             production_data_uri=pulumi.Output.concat(
                 "azureml:", endpoint.endpoint_name, "-blue-model_inputs:1"
             ),

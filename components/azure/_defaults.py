@@ -9,6 +9,7 @@ from __future__ import annotations
 # Built-in role definition ids (the same GUID in every tenant).
 ROLE_KEY_VAULT_CRYPTO_SERVICE_ENCRYPTION_USER = "e147488a-f6f5-4113-8e2d-b22465e65bf6"
 ROLE_STORAGE_BLOB_DATA_CONTRIBUTOR = "ba92f5b4-2d11-453d-a403-e96b0029c9fe"
+ROLE_STORAGE_QUEUE_DATA_MESSAGE_SENDER = "c6a89b2d-59bc-44d0-9896-0f6e12d7b80a"
 
 # Key Vault and its customer-managed key.
 CUSTOMER_MANAGED_KEY = True

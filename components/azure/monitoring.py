@@ -8,17 +8,19 @@ from dataclasses import dataclass, field
 
 import pulumi
 from pulumi_azure_native import (
+    authorization,
     consumption,
     eventgrid,
     machinelearningservices,
     monitor,
     operationalinsights,
     portal,
+    storage,
 )
 
 from components._component import child_opts, component_opts
 from components.azure import _defaults as defaults
-from components.azure._common import Tags
+from components.azure._common import Tags, client_config, role_definition_id
 
 TYPE = "mlops:azure:Monitoring"
 ENDPOINT_METRICS = "Microsoft.MachineLearningServices/workspaces/onlineEndpoints"
@@ -42,8 +44,7 @@ class MonitoringArgs:
     location: pulumi.Input[str] | None = None
     """Region of the workspace and topics. Default: the resource group's."""
     environment: str = "dev"
-    """``dev``, ``staging`` or ``prod``. Default ``dev``. Prod disables public network access to
-    the retraining topic and the Log Analytics query/ingestion endpoints stay private-link ready."""
+    """``dev``, ``staging`` or ``prod``. Default ``dev``."""
     alert_emails: Sequence[str] = field(default_factory=tuple)
     """Who the action group emails. Default: none (the group exists without receivers)."""
     webhook_url: pulumi.Input[str] | None = None
@@ -63,6 +64,11 @@ class MonitoringArgs:
     """ARM id of that workspace (source of the drift events). Default: none."""
     deployment_id: pulumi.Input[str] | None = None
     """ARM id of the deployment whose collected inputs are monitored. Default: none."""
+    retraining_account_name: pulumi.Input[str] | None = None
+    """Storage account (in ``resource_group_name``) that holds the retraining queue: the
+    artifact store's. Default: none, so drift only alerts (with a warning)."""
+    retraining_account_id: pulumi.Input[str] | None = None
+    """ARM id of that storage account (the queue sender role is scoped to it)."""
     production_data_uri: pulumi.Input[str] | None = None
     """Data asset of the collected model inputs. Default:
     ``azureml:<endpoint>-<deployment>-model_inputs:1`` is unknown here, so it is required with
@@ -88,32 +94,34 @@ class Monitoring(pulumi.ComponentResource):
     """Alert channel, endpoint alerts, drift monitor, retraining trigger and GPU budget.
 
     Children: ``{name}-logs`` (Log Analytics, ≥ 30 days), ``{name}-alerts`` (action group with
-    the alert emails), ``{name}-retraining`` (Event Grid topic, local auth off, TLS 1.2, no public
-    access in prod), ``{name}-dashboard`` (Azure portal dashboard: links, and p99 latency and
+    the alert emails), ``{name}-dashboard`` (Azure portal dashboard: links, and p99 latency and
     request charts of the endpoint); with an endpoint ``{name}-latency-p99`` and ``{name}-5xx``
     (metric alerts acting on the group) and ``{name}-endpoint-logs`` (diagnostic setting sending
     the endpoint's request logs and metrics to the workspace); with a workspace and deployment
     ``{name}-drift`` (AzureML schedule with a ``CreateMonitor`` action: data drift of the
     deployment's collected inputs, emails on breach), ``{name}-ml-events`` (Event Grid system
-    topic of the workspace) and ``{name}-drift-alert`` (subscription raising an Azure Monitor
-    alert to the group when a monitoring run breaches); with a budget ``{name}-budget``
-    (monthly; 80% and 100% actual and 100% forecast, to the emails and the group).
+    topic of the workspace, with a system-assigned identity) and ``{name}-drift-alert``
+    (subscription raising an Azure Monitor alert to the group when a monitoring run breaches);
+    with a retraining account as well ``{name}-retraining`` (storage queue),
+    ``{name}-retraining-sender`` (the system topic may only send queue messages to that account)
+    and ``{name}-retraining-trigger`` (subscription delivering the same breach event into the
+    queue with the topic's identity); with a budget ``{name}-budget`` (monthly; 80% and 100%
+    actual and 100% forecast, to the emails and the group).
 
-    The retraining trigger is the Event Grid topic the retraining pipeline subscribes to. Event
-    Grid has no destination type that forwards a system-topic event into a custom topic, so the
-    drift event raises the Azure Monitor alert (action group) here, and publishing
-    ``mlops.drift.detected`` into the topic (Entra ID auth; local auth is off) is the job of a
-    relay subscribed to ``{name}-ml-events`` (Function or Logic App) outside this component.
-    Documented gap.
+    The retraining trigger is that queue: the team's retraining pipeline reads it (an AzureML
+    pipeline trigger, a Function or a Logic App). A queue rather than a custom Event Grid topic,
+    because Event Grid cannot forward a system-topic event into a custom topic, while a storage
+    queue is a native, identity-authenticated destination (the account keeps shared keys off).
 
     Outputs: ``alert_topic`` (action group id), ``dashboard_url`` (the portal dashboard),
-    ``retraining_trigger`` (topic id), ``retraining_endpoint``, ``log_analytics_workspace_id``.
+    ``retraining_trigger`` (queue id, None without drift monitoring or a retraining account),
+    ``retraining_queue_url``, ``log_analytics_workspace_id``.
     """
 
     alert_topic: pulumi.Output[str]
     dashboard_url: pulumi.Output[str]
     retraining_trigger: pulumi.Output[str]
-    retraining_endpoint: pulumi.Output[str]
+    retraining_queue_url: pulumi.Output[str | None]
     log_analytics_workspace_id: pulumi.Output[str]
 
     def __init__(
@@ -123,7 +131,6 @@ class Monitoring(pulumi.ComponentResource):
         label = f"Monitoring {name}"
         if args.drift not in _FREQUENCY:
             raise ValueError(f"{label}: drift must be one of {', '.join(_FREQUENCY)}")
-        prod = args.environment == "prod"
         tags = args.tags
         rg = args.resource_group_name
         emails = list(args.alert_emails)
@@ -158,17 +165,6 @@ class Monitoring(pulumi.ComponentResource):
                 if args.webhook_url is not None
                 else None
             ),
-            tags=tags,
-            opts=child_opts(self),
-        )
-        topic = eventgrid.Topic(
-            f"{name}-retraining",
-            resource_group_name=rg,
-            location=args.location,
-            disable_local_auth=True,
-            minimum_tls_version_allowed="1.2",
-            public_network_access="Disabled" if prod else "Enabled",
-            input_schema="CloudEventSchemaV1_0",
             tags=tags,
             opts=child_opts(self),
         )
@@ -217,12 +213,13 @@ class Monitoring(pulumi.ComponentResource):
                 },
             )
 
+        queue: storage.Queue | None = None
         if (
             args.workspace_name is not None
             and args.workspace_id is not None
             and args.deployment_id is not None
         ):
-            self._drift(name, args, emails, group, tags)
+            queue = self._drift(name, args, emails, group, tags)
 
         if args.monthly_budget_usd is not None and args.subscription_id is not None:
             self._budget(name, args, emails, group)
@@ -230,8 +227,14 @@ class Monitoring(pulumi.ComponentResource):
             pulumi.log.warn(f"{label}: no monthly budget (give monthly_budget_usd)", self)
 
         self.alert_topic = group.id
-        self.retraining_trigger = topic.id
-        self.retraining_endpoint = topic.endpoint
+        self.retraining_trigger = pulumi.Output.from_input(queue.id if queue else None)
+        self.retraining_queue_url = pulumi.Output.from_input(
+            pulumi.Output.concat(
+                "https://", args.retraining_account_name, ".queue.core.windows.net/", queue.name
+            )
+            if queue
+            else None
+        )
         self.log_analytics_workspace_id = logs.id
         dashboard = self._dashboard(name, args)
         self.dashboard_url = pulumi.Output.concat(
@@ -242,7 +245,7 @@ class Monitoring(pulumi.ComponentResource):
                 "alert_topic": self.alert_topic,
                 "dashboard_url": self.dashboard_url,
                 "retraining_trigger": self.retraining_trigger,
-                "retraining_endpoint": self.retraining_endpoint,
+                "retraining_queue_url": self.retraining_queue_url,
                 "log_analytics_workspace_id": self.log_analytics_workspace_id,
             }
         )
@@ -330,7 +333,7 @@ class Monitoring(pulumi.ComponentResource):
         emails: list[str],
         group: monitor.ActionGroup,
         tags: Tags,
-    ) -> None:
+    ) -> storage.Queue | None:
         ml = machinelearningservices
         production_uri = args.production_data_uri
         if production_uri is None:
@@ -418,6 +421,8 @@ class Monitoring(pulumi.ComponentResource):
             location=args.location,
             source=args.workspace_id,
             topic_type=WORKSPACE_TOPIC_TYPE,
+            # Delivers drift events into the retraining queue without account keys.
+            identity={"type": "SystemAssigned"},
             tags=tags,
             opts=child_opts(self),
         )
@@ -425,14 +430,7 @@ class Monitoring(pulumi.ComponentResource):
             f"{name}-drift-alert",
             resource_group_name=args.resource_group_name,
             system_topic_name=system_topic.name,
-            filter=eventgrid.EventSubscriptionFilterArgs(
-                included_event_types=[RUN_STATUS_CHANGED],
-                advanced_filters=[
-                    eventgrid.StringContainsAdvancedFilterArgs(
-                        operator_type="StringContains", key=DRIFT_TAG, values=[DRIFT_TAG_TEXT]
-                    )
-                ],
-            ),
+            filter=_drift_breached(),
             destination=eventgrid.MonitorAlertEventSubscriptionDestinationArgs(
                 endpoint_type="MonitorAlert",
                 severity="Sev2",
@@ -441,6 +439,53 @@ class Monitoring(pulumi.ComponentResource):
             ),
             opts=child_opts(self),
         )
+        return self._retraining_queue(name, args, system_topic)
+
+    def _retraining_queue(
+        self, name: str, args: MonitoringArgs, system_topic: eventgrid.SystemTopic
+    ) -> storage.Queue | None:
+        if args.retraining_account_name is None or args.retraining_account_id is None:
+            pulumi.log.warn(
+                f"Monitoring {name}: no retraining account, so drift alerts but triggers no "
+                "retraining (give retraining_account_name and retraining_account_id)",
+                self,
+            )
+            return None
+        queue = storage.Queue(
+            f"{name}-retraining",
+            account_name=args.retraining_account_name,
+            resource_group_name=args.resource_group_name,
+            metadata={"purpose": "mlops-retraining-trigger"},
+            opts=child_opts(self),
+        )
+        sender = authorization.RoleAssignment(
+            f"{name}-retraining-sender",
+            scope=args.retraining_account_id,
+            principal_id=system_topic.identity.apply(lambda i: i.principal_id if i else ""),
+            principal_type="ServicePrincipal",
+            role_definition_id=role_definition_id(
+                client_config(self), defaults.ROLE_STORAGE_QUEUE_DATA_MESSAGE_SENDER
+            ),
+            description="Drift events from the workspace system topic into the retraining queue",
+            opts=child_opts(self),
+        )
+        eventgrid.SystemTopicEventSubscription(
+            f"{name}-retraining-trigger",
+            resource_group_name=args.resource_group_name,
+            system_topic_name=system_topic.name,
+            filter=_drift_breached(),
+            delivery_with_resource_identity=eventgrid.DeliveryWithResourceIdentityArgs(
+                identity=eventgrid.EventSubscriptionIdentityArgs(type="SystemAssigned"),
+                destination=eventgrid.StorageQueueEventSubscriptionDestinationArgs(
+                    endpoint_type="StorageQueue",
+                    resource_id=args.retraining_account_id,
+                    queue_name=queue.name,
+                ),
+            ),
+            # Delivery fails until the topic's identity may send to the queue.
+            opts=child_opts(self, depends_on=[sender]),
+        )
+        return queue
 
     def _budget(
         self, name: str, args: MonitoringArgs, emails: list[str], group: monitor.ActionGroup
@@ -527,3 +572,15 @@ def _chart(
         ],
         "settings": {},
     }
+
+
+def _drift_breached() -> eventgrid.EventSubscriptionFilterArgs:
+    """Workspace events of a monitoring run whose signals breached their thresholds."""
+    return eventgrid.EventSubscriptionFilterArgs(
+        included_event_types=[RUN_STATUS_CHANGED],
+        advanced_filters=[
+            eventgrid.StringContainsAdvancedFilterArgs(
+                operator_type="StringContains", key=DRIFT_TAG, values=[DRIFT_TAG_TEXT]
+            )
+        ],
+    )

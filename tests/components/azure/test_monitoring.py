@@ -15,10 +15,13 @@ WS = (
 )
 ENDPOINT = f"{WS}/onlineEndpoints/ep"
 DEPLOYMENT = f"{ENDPOINT}/deployments/blue"
+ACCOUNT = (
+    f"/subscriptions/{SUBSCRIPTION_ID}/resourceGroups/rg/providers/"
+    "Microsoft.Storage/storageAccounts/artifacts"
+)
 CHILDREN = {
     "mon-logs": "azure-native:operationalinsights:Workspace",
     "mon-alerts": "azure-native:monitor:ActionGroup",
-    "mon-retraining": "azure-native:eventgrid:Topic",
     "mon-dashboard": "azure-native:portal:Dashboard",
     "mon-endpoint-logs": "azure-native:monitor:DiagnosticSetting",
     "mon-latency-p99": "azure-native:monitor:MetricAlert",
@@ -26,6 +29,9 @@ CHILDREN = {
     "mon-drift": "azure-native:machinelearningservices:Schedule",
     "mon-ml-events": "azure-native:eventgrid:SystemTopic",
     "mon-drift-alert": "azure-native:eventgrid:SystemTopicEventSubscription",
+    "mon-retraining": "azure-native:storage:Queue",
+    "mon-retraining-sender": "azure-native:authorization:RoleAssignment",
+    "mon-retraining-trigger": "azure-native:eventgrid:SystemTopicEventSubscription",
     "mon-budget": "azure-native:consumption:Budget",
 }
 
@@ -42,6 +48,8 @@ def build(**kwargs):
         "deployment_id": DEPLOYMENT,
         "production_data_uri": "azureml:ep-blue-model_inputs:1",
         "monthly_budget_usd": 36500.0,
+        "retraining_account_name": "artifacts",
+        "retraining_account_id": ACCOUNT,
     }
 
     def program():
@@ -156,13 +164,38 @@ def test_drift_events_raise_an_alert_on_the_group():
     assert advanced["key"] == "data.RunTags.azureml_modelmonitor_threshold_breached"
 
 
-def test_retraining_topic_uses_entra_auth_only():
+def test_drift_breach_is_delivered_into_the_retraining_queue():
     recording = build(environment="prod")
-    topic = recording.named("mon-retraining")
-    assert topic.inputs["disableLocalAuth"] is True
-    assert topic.inputs["minimumTlsVersionAllowed"] == "1.2"
-    assert topic.inputs["publicNetworkAccess"] == "Disabled"
-    assert recording.exports["retraining_trigger"] == topic.id
+    queue = recording.named("mon-retraining")
+    assert queue.inputs["accountName"] == "artifacts"
+    assert recording.exports["retraining_trigger"] == queue.id
+    topic = recording.named("mon-ml-events")
+    assert topic.inputs["identity"] == {"type": "SystemAssigned"}
+    sender = recording.named("mon-retraining-sender").inputs
+    assert sender["scope"] == ACCOUNT
+    assert sender["principalId"] == topic.outputs["identity"]["principalId"]
+    assert sender["roleDefinitionId"].endswith("c6a89b2d-59bc-44d0-9896-0f6e12d7b80a")
+    trigger = recording.named("mon-retraining-trigger")
+    delivery = trigger.inputs["deliveryWithResourceIdentity"]
+    assert delivery["identity"] == {"type": "SystemAssigned"}
+    assert delivery["destination"] == {
+        "endpointType": "StorageQueue",
+        "resourceId": ACCOUNT,
+        "queueName": queue.outputs["name"],
+    }
+    # The same breach filter as the alert, and only once the identity may send.
+    alert = recording.named("mon-drift-alert").inputs
+    assert trigger.inputs["filter"] == alert["filter"]
+    assert recording.named("mon-retraining-sender").urn in trigger.dependencies
+
+
+def test_without_a_retraining_account_drift_only_alerts():
+    recording = build(retraining_account_name=None, retraining_account_id=None)
+    assert not recording.of_type("azure-native:storage:Queue")
+    assert (
+        "retraining_trigger" not in recording.exports or not recording.exports["retraining_trigger"]
+    )
+    assert any("no retraining account" in w for w in recording.warnings)
 
 
 def test_budget_notifies_at_80_and_100_percent():
@@ -183,12 +216,7 @@ def test_minimal_monitoring_warns_about_the_missing_budget():
     recording = build(
         endpoint_id=None, workspace_id=None, deployment_id=None, monthly_budget_usd=None
     )
-    assert set(children(recording)) == {
-        "mon-logs",
-        "mon-alerts",
-        "mon-retraining",
-        "mon-dashboard",
-    }
+    assert set(children(recording)) == {"mon-logs", "mon-alerts", "mon-dashboard"}
     assert any("no monthly budget" in w for w in recording.warnings)
     [lens] = recording.named("mon-dashboard").inputs["properties"]["lenses"]
     assert [p["metadata"]["type"] for p in lens["parts"]] == [
