@@ -154,6 +154,7 @@ def build(parent: pulumi.Resource, name: str, spec: PlatformSpec) -> dict[str, A
             ),
             endpoint_id=endpoint.endpoint_id,
             latency_p99_ms=monitoring_spec.latency_p99_ms,
+            error_rate_percent=monitoring_spec.error_rate_percent,
             workspace_name=cluster.workspace_name,
             workspace_id=cluster.workspace_id,
             deployment_id=endpoint.blue_deployment_id,

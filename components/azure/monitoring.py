@@ -54,9 +54,9 @@ class MonitoringArgs:
     alerts, charts or logs."""
     latency_p99_ms: int = 500
     """Alert when the endpoint's p99 latency exceeds this. Default 500 ms."""
-    error_count_threshold: int = 5
-    """Alert when more than this many 5xx responses occur in 5 minutes. Default 5. (Azure metric
-    alerts cannot divide two metrics, so a rate is approximated by a count.)"""
+    error_rate_percent: float = 1.0
+    """Alert when more than this share of the endpoint's requests fail with 5xx in 5 minutes.
+    Default 1 %. A log alert over the request log: metric alerts cannot divide two metrics."""
     workspace_name: pulumi.Input[str] | None = None
     """AzureML workspace of the endpoint; with ``workspace_id`` and ``deployment_id`` it enables
     the drift monitor and its events. Default: no drift monitoring."""
@@ -95,9 +95,10 @@ class Monitoring(pulumi.ComponentResource):
 
     Children: ``{name}-logs`` (Log Analytics, ≥ 30 days), ``{name}-alerts`` (action group with
     the alert emails), ``{name}-dashboard`` (Azure portal dashboard: links, and p99 latency and
-    request charts of the endpoint); with an endpoint ``{name}-latency-p99`` and ``{name}-5xx``
-    (metric alerts acting on the group) and ``{name}-endpoint-logs`` (diagnostic setting sending
-    the endpoint's request logs and metrics to the workspace); with a workspace and deployment
+    request charts of the endpoint); with an endpoint ``{name}-latency-p99`` (metric alert),
+    ``{name}-5xx`` (log alert on the 5xx share of requests), both acting on the group, and
+    ``{name}-endpoint-logs`` (diagnostic setting sending the endpoint's request logs and metrics
+    to the workspace); with a workspace and deployment
     ``{name}-drift`` (AzureML schedule with a ``CreateMonitor`` action: data drift of the
     deployment's collected inputs, emails on breach), ``{name}-ml-events`` (Event Grid system
     topic of the workspace, with a system-assigned identity) and ``{name}-drift-alert``
@@ -172,7 +173,7 @@ class Monitoring(pulumi.ComponentResource):
         if args.endpoint_id is not None:
             # Request logs (traffic, console, events) and metrics of the endpoint, retained with
             # the workspace: the request log that on-call and audits read.
-            monitor.DiagnosticSetting(
+            setting = monitor.DiagnosticSetting(
                 f"{name}-endpoint-logs",
                 resource_uri=args.endpoint_id,
                 workspace_id=logs.id,
@@ -195,23 +196,7 @@ class Monitoring(pulumi.ComponentResource):
                     "time_aggregation": "Average",
                 },
             )
-            self._metric_alert(
-                f"{name}-5xx",
-                args,
-                group,
-                f"more than {args.error_count_threshold} 5xx responses in 5 minutes",
-                severity=1,
-                criterion={
-                    "name": "server-errors",
-                    "metric_name": "RequestsPerMinute",
-                    "operator": "GreaterThan",
-                    "threshold": args.error_count_threshold,
-                    "time_aggregation": "Total",
-                    "dimensions": [
-                        {"name": "statusCodeClass", "operator": "Include", "values": ["5xx"]}
-                    ],
-                },
-            )
+            self._error_rate_alert(f"{name}-5xx", args, group, logs, setting)
 
         queue: storage.Queue | None = None
         if (
@@ -324,6 +309,53 @@ class Monitoring(pulumi.ComponentResource):
             actions=[{"action_group_id": group.id}],
             tags=args.tags,
             opts=child_opts(self),
+        )
+
+    def _error_rate_alert(
+        self,
+        name: str,
+        args: MonitoringArgs,
+        group: monitor.ActionGroup,
+        logs: operationalinsights.Workspace,
+        setting: monitor.DiagnosticSetting,
+    ) -> monitor.ScheduledQueryRule:
+        """Log alert on the 5xx share of the endpoint's requests (its request log)."""
+        query = pulumi.Output.concat(
+            "AmlOnlineEndpointTrafficLog | where _ResourceId =~ '",
+            args.endpoint_id,
+            "' | summarize Errors = countif(toint(ResponseCode) >= 500), Requests = count()",
+            " | extend ErrorRatePercent = iff(Requests == 0, 0.0, 100.0 * Errors / Requests)",
+        )
+        return monitor.ScheduledQueryRule(
+            name,
+            resource_group_name=args.resource_group_name,
+            location=args.location,
+            kind="LogAlert",
+            description=f"5xx share of requests above {args.error_rate_percent}%",
+            severity=1,
+            enabled=True,
+            auto_mitigate=True,
+            scopes=[logs.id],
+            evaluation_frequency="PT5M",
+            window_size="PT5M",
+            criteria=monitor.ScheduledQueryRuleCriteriaArgs(
+                all_of=[
+                    monitor.ConditionArgs(
+                        query=query,
+                        time_aggregation="Maximum",
+                        metric_measure_column="ErrorRatePercent",
+                        operator="GreaterThan",
+                        threshold=args.error_rate_percent,
+                        failing_periods=monitor.ConditionFailingPeriodsArgs(
+                            number_of_evaluation_periods=1, min_failing_periods_to_alert=1
+                        ),
+                    )
+                ]
+            ),
+            actions=monitor.ActionsArgs(action_groups=[group.id]),
+            tags=args.tags,
+            # The query reads the request log the diagnostic setting starts sending.
+            opts=child_opts(self, depends_on=[setting]),
         )
 
     def _drift(

@@ -21,6 +21,8 @@ class Routing:
     action_field: str | None = None
     """Key inside each action object holding the reference (Azure), or None for plain strings."""
     enabled_key: str | None = None
+    list_key: str | None = None
+    """Key of the list inside ``actions_key`` when the actions are an object (log alerts)."""
 
 
 _SNS = Routing(
@@ -40,6 +42,13 @@ ROUTING: Mapping[str, Routing] = {
     "aws:cloudwatch/compositeAlarm:CompositeAlarm": _SNS,
     "azure-native:monitor:MetricAlert": _ACTION_GROUP,
     "azure-native:insights:MetricAlert": _ACTION_GROUP,
+    "azure-native:monitor:ScheduledQueryRule": Routing(
+        "actions",
+        _ACTION_GROUP.channel_types,
+        ("id",),
+        enabled_key="enabled",
+        list_key="actionGroups",
+    ),
     "gcp:monitoring/alertPolicy:AlertPolicy": Routing(
         "notificationChannels",
         ("gcp:monitoring/notificationChannel:NotificationChannel",),
@@ -50,6 +59,8 @@ ROUTING: Mapping[str, Routing] = {
 
 
 def _targets(props: Mapping[str, Any], routing: Routing) -> list[Any]:
+    if routing.list_key:
+        return list(items(get(props, routing.actions_key, routing.list_key)))
     actions = items(props.get(routing.actions_key))
     if routing.action_field:
         return [get(a, routing.action_field) for a in actions]

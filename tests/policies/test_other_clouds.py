@@ -240,3 +240,16 @@ def test_azure_online_deployment_autoscale_bounds(minimum, maximum, target, fire
         },
     )
     assert (("mlops-serving-autoscaling-bounds", "scale") in run(setting)) is fires
+
+
+def test_azure_log_alert_needs_an_action_group_in_the_stack() -> None:
+    group = res("alerts", "azure-native:monitor:ActionGroup", {"tags": lineage_tags("prod")})
+    alert = res(
+        "errors",
+        "azure-native:monitor:ScheduledQueryRule",
+        {"enabled": True, "actions": {"actionGroups": ["alerts-id"]}, "tags": lineage_tags("prod")},
+    )
+    assert run(group, alert) == set()
+    alert.inputs["actions"] = {"actionGroups": ["/subscriptions/0/elsewhere"]}
+    alert.outputs["actions"] = alert.inputs["actions"]
+    assert run(group, alert) == {("mlops-alarms-routed", "errors")}

@@ -25,7 +25,7 @@ CHILDREN = {
     "mon-dashboard": "azure-native:portal:Dashboard",
     "mon-endpoint-logs": "azure-native:monitor:DiagnosticSetting",
     "mon-latency-p99": "azure-native:monitor:MetricAlert",
-    "mon-5xx": "azure-native:monitor:MetricAlert",
+    "mon-5xx": "azure-native:monitor:ScheduledQueryRule",
     "mon-drift": "azure-native:machinelearningservices:Schedule",
     "mon-ml-events": "azure-native:eventgrid:SystemTopic",
     "mon-drift-alert": "azure-native:eventgrid:SystemTopicEventSubscription",
@@ -103,22 +103,30 @@ def test_metric_alerts_watch_the_endpoint_and_act_on_the_group():
     recording = build()
     group_id = recording.named("mon-alerts").id
     latency = recording.named("mon-latency-p99").inputs
-    errors = recording.named("mon-5xx").inputs
-    for alert in (latency, errors):
-        assert alert["scopes"] == [ENDPOINT]
-        assert alert["enabled"] is True
-        assert alert["actions"] == [{"actionGroupId": group_id}]
-        assert alert["criteria"]["odataType"] == (
-            "Microsoft.Azure.Monitor.SingleResourceMultipleMetricCriteria"
-        )
+    assert latency["scopes"] == [ENDPOINT]
+    assert latency["enabled"] is True
+    assert latency["actions"] == [{"actionGroupId": group_id}]
+    assert latency["criteria"]["odataType"] == (
+        "Microsoft.Azure.Monitor.SingleResourceMultipleMetricCriteria"
+    )
     [criterion] = latency["criteria"]["allOf"]
     assert criterion["metricName"] == "RequestLatency_P99"
     assert criterion["threshold"] == 250 and criterion["operator"] == "GreaterThan"
-    [criterion] = errors["criteria"]["allOf"]
-    assert criterion["metricName"] == "RequestsPerMinute"
-    assert criterion["dimensions"] == [
-        {"name": "statusCodeClass", "operator": "Include", "values": ["5xx"]}
-    ]
+
+
+def test_error_rate_is_a_log_alert_on_the_endpoint_request_log():
+    recording = build(error_rate_percent=2.5)
+    errors = recording.named("mon-5xx")
+    assert errors.inputs["kind"] == "LogAlert"
+    assert errors.inputs["scopes"] == [recording.named("mon-logs").id]
+    assert errors.inputs["actions"] == {"actionGroups": [recording.named("mon-alerts").id]}
+    [condition] = errors.inputs["criteria"]["allOf"]
+    assert condition["threshold"] == 2.5 and condition["operator"] == "GreaterThan"
+    assert condition["metricMeasureColumn"] == "ErrorRatePercent"
+    query = condition["query"]
+    assert query.startswith("AmlOnlineEndpointTrafficLog | where _ResourceId =~ '")
+    assert ENDPOINT in query and "toint(ResponseCode) >= 500" in query
+    assert recording.named("mon-endpoint-logs").urn in errors.dependencies
 
 
 def test_drift_monitor_watches_the_deployment_and_emails():
