@@ -272,9 +272,9 @@ def batched_gc() -> Iterator[None]:
     ends, and CPython's default thresholds (700, 10, 10) then trigger a full collection each
     time the heap grows by a quarter, each walking every live object, the provider SDKs'
     hundreds of thousands of classes and functions included. Freezing what exists before the
-    run (imports, caches) and collecting the young generation 70x less often cut a 50-team
-    plan by about 2.5x (``benchmarks/README.md``). Garbage is still collected, in bigger batches;
-    settings are restored on exit. Nested uses are no-ops, so ``plan`` can wrap a run.
+    run (imports, caches) and collecting the young generation 70x less often nearly halved a
+    50-team plan (``benchmarks/README.md``). Garbage is still collected, in bigger batches;
+    settings are restored on exit, also on error. Nested uses are no-ops.
     """
     global _gc_depth
     if _gc_depth:
