@@ -4,6 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STACK  ?= aws-dev
 PROJECT ?= .
+BENCH_ARGS ?=
 STAMP  := $(VENV)/.installed
 
 .PHONY: plan test lint bench clean
@@ -24,8 +25,8 @@ lint: $(STAMP)
 test: lint
 	$(BIN)/python -m pytest
 
-bench: $(STAMP)
-	$(BIN)/python -m benchmarks
+bench: $(STAMP)  # BENCH_ARGS="--repeat 5 --teams 1,10,50,100"
+	$(BIN)/python -m benchmarks $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV)

@@ -1,11 +1,13 @@
 """One measurement in a fresh process; prints a JSON line with wall time and peak RSS.
 
 Each figure needs its own process: peak RSS only grows, and a warm import cache would hide the
-import cost that dominates a CI run of ``mlops-iac plan``.
+import cost that dominates a CI run of ``mlops-iac plan``. Times run from the first line of this
+module (before any import) to the end of the measured work; interpreter start-up, the same for
+every probe, is left out.
 
-    python -m benchmarks.probe plan STACK          # the whole offline plan of a reference stack
-    python -m benchmarks.probe floor MODULE…       # only import these modules (the import floor)
-    python -m benchmarks.probe teams N             # N teams' AWS platforms in one program
+    python -m benchmarks.probe plan STACK          # `mlops-iac plan --stack STACK --quiet`
+    python -m benchmarks.probe floor MODULE…       # only import (and load) these modules
+    python -m benchmarks.probe teams N             # `mlops-iac plan` of N teams' AWS platforms
     python -m benchmarks.probe import PACKAGE      # import one components package
 """
 
@@ -15,86 +17,153 @@ import time
 
 START = time.perf_counter()  # before any import: import cost is part of every figure
 
+import contextlib  # noqa: E402
 import importlib  # noqa: E402
 import json  # noqa: E402
+import os  # noqa: E402
 import resource  # noqa: E402
+import statistics  # noqa: E402
 import sys  # noqa: E402
 from pathlib import Path  # noqa: E402
+from typing import Any  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 PROVIDERS = ("pulumi_aws", "pulumi_azure_native", "pulumi_gcp")
+POLICY_REPEAT = 3
+"""Evaluations of the pack per probe (after the measured run); the median is reported."""
 
 
 def _rss_mib() -> float:
+    # Linux reports ru_maxrss in KiB.
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def _provider_modules() -> list[str]:
-    return sorted(m for m in sys.modules if m.split(".")[0] in PROVIDERS)
+def loaded_provider_modules() -> list[str]:
+    """Provider SDK modules that were actually executed in this process.
+
+    Provider packages register every submodule in ``sys.modules`` as a lazy placeholder at import
+    (pulumi's ``_LazyModule``); only the ones whose attributes were touched have been loaded.
+    """
+    lazy = _lazy_module_type()
+    return sorted(
+        name
+        for name, module in list(sys.modules.items())
+        if name.split(".")[0] in PROVIDERS and not (lazy and isinstance(module, lazy))
+    )
 
 
-def _evaluate(recording: object) -> tuple[float, int]:
-    """Seconds the policy pack takes over a recording, and how many results it produced."""
-    try:
-        from components.ops.plan import evaluate_policies
-    except ImportError:  # the pack is not wired into plan yet
-        return 0.0, 0
-    start = time.perf_counter()
-    results = evaluate_policies(recording)
-    return time.perf_counter() - start, len(results)
+def _lazy_module_type() -> type | None:
+    utils = sys.modules.get("pulumi._utils")
+    return getattr(utils, "_LazyModule", None)
 
 
-def plan(stack: str) -> dict:
-    from components.testing import run_project
+def _policy(recording: Any) -> dict:
+    """Per-resource cost of the whole pack over a recording (``evaluate_policies``), warm."""
+    from components.ops.plan import evaluate_policies
 
-    recording = run_project(REPO, stack)
-    run_seconds = time.perf_counter() - START
-    policy_seconds, results = _evaluate(recording)
+    timings = []
+    for _ in range(POLICY_REPEAT):
+        start = time.perf_counter()
+        results = evaluate_policies(recording)
+        timings.append(time.perf_counter() - start)
+    seconds = statistics.median(timings)
     return {
-        "seconds": run_seconds + policy_seconds,
-        "program_seconds": run_seconds,
-        "policy_seconds": policy_seconds,
-        "policy_results": results,
-        "resources": len(recording),
-        "rss_mib": _rss_mib(),
-        "provider_modules": _provider_modules(),
+        "policy_seconds": seconds,
+        "policy_us_per_resource": 1e6 * seconds / max(len(recording), 1),
+        "policy_violations": len(results),
     }
 
 
+def _cli_plan(*args: str) -> dict:
+    """Run ``mlops-iac plan ARGS --no-color`` in this process with stdout discarded.
+
+    The CLI runs unchanged; two spies note the ``PlanResult`` (for the recording) and how long
+    the CLI's own pack evaluation took.
+    """
+    from components import cli
+    from components.ops import plan as plan_module
+    from policies import packs
+
+    captured: list[Any] = []
+    in_plan: list[float] = []
+    original_plan, original_evaluate = plan_module.plan, packs.evaluate
+
+    def spy_plan(*a: Any, **kw: Any) -> Any:
+        captured.append(original_plan(*a, **kw))
+        return captured[-1]
+
+    def spy_evaluate(*a: Any, **kw: Any) -> Any:
+        start = time.perf_counter()
+        try:
+            return original_evaluate(*a, **kw)
+        finally:
+            in_plan.append(time.perf_counter() - start)
+
+    plan_module.plan, packs.evaluate = spy_plan, spy_evaluate
+    with open(os.devnull, "w") as devnull, contextlib.redirect_stdout(devnull):
+        code = cli.main(["plan", *args, "--no-color"])
+    seconds = time.perf_counter() - START
+    rss = _rss_mib()
+    plan_module.plan, packs.evaluate = original_plan, original_evaluate
+    if not captured:
+        raise SystemExit(f"mlops-iac plan {' '.join(args)} failed with exit code {code}")
+    recording = captured[-1].recording
+    return {
+        "seconds": seconds,
+        "rss_mib": rss,
+        "exit_code": code,
+        "resources": len(recording),
+        "plan_policy_seconds": sum(in_plan),
+        "recording": recording,
+    }
+
+
+def plan(stack: str) -> dict:
+    """``mlops-iac plan --stack STACK --quiet`` of a reference stack (the CI job)."""
+    result = _cli_plan("--stack", stack, "--project", str(REPO), "--quiet")
+    recording = result.pop("recording")
+    return {**result, "provider_modules": loaded_provider_modules(), **_policy(recording)}
+
+
 def floor(modules: list[str]) -> dict:
+    """Import ``modules`` and nothing else; touching an attribute loads a lazy placeholder."""
     import pulumi  # noqa: F401
 
     for name in modules:
-        importlib.import_module(name)
-    return {"seconds": time.perf_counter() - START, "rss_mib": _rss_mib()}
+        module = importlib.import_module(name)
+        getattr(module, "__all__", None)  # any non-dunder-metadata access runs a lazy module
+    return {
+        "seconds": time.perf_counter() - START,
+        "rss_mib": _rss_mib(),
+        "loaded": len(loaded_provider_modules()),
+    }
 
 
 def teams(count: int) -> dict:
-    import pulumi
+    """``mlops-iac plan`` (with the resource tree) of ``benchmarks/teams``: ``count`` teams' full
+    AWS platforms in one program, each the aws-dev spec under its own project name."""
+    import tempfile
 
-    from components.spec import parse_spec
-    from components.stack import MlopsStack
-    from components.testing import run
-    from components.testing.engine import Project
+    import yaml
 
-    config = Project.load(REPO).read_config("aws-dev")
-    base = config["mlops:platform"]
-
-    def program() -> None:
-        for index in range(count):
-            spec = parse_spec({**base, "project": f"team-{index:03d}"})
-            stack = MlopsStack(f"team-{index:03d}", spec)
-            pulumi.export(f"team-{index:03d}", stack.exports["dvc_remote_url"])
-
-    recording = run(program, config=config, project="bench", stack="teams")
-    run_seconds = time.perf_counter() - START
-    policy_seconds, _ = _evaluate(recording)
+    config = yaml.safe_load((REPO / "stacks" / "Pulumi.aws-dev.yaml").read_text())["config"]
+    config["bench:teams"] = count
+    with tempfile.TemporaryDirectory() as directory:
+        config_file = Path(directory) / "Pulumi.teams.yaml"
+        config_file.write_text(yaml.safe_dump({"config": config}))
+        project = Path(__file__).resolve().parent / "teams"
+        result = _cli_plan(
+            "--stack", "teams", "--project", str(project), "--config-file", str(config_file)
+        )
+    recording = result.pop("recording")
+    per_team = [r for r in recording if r.name.startswith("team-000")]
     return {
-        "seconds": run_seconds + policy_seconds,
-        "program_seconds": run_seconds,
-        "policy_seconds": policy_seconds,
-        "resources": len(recording),
-        "rss_mib": _rss_mib(),
+        **result,
+        "teams": count,
+        "resources_per_team": len(per_team),
+        "distinct_urns": len({r.urn for r in recording}),
+        "exports": len(recording.exports),
+        **_policy(recording),
     }
 
 
@@ -103,7 +172,7 @@ def import_package(package: str) -> dict:
     return {
         "seconds": time.perf_counter() - START,
         "rss_mib": _rss_mib(),
-        "provider_modules": _provider_modules(),
+        "provider_modules": loaded_provider_modules(),
     }
 
 

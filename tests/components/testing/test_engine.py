@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import gc
 import subprocess
 import sys
 import textwrap
@@ -9,6 +10,7 @@ import pulumi_aws as aws
 import pytest
 
 from components.testing import SECRET_PLACEHOLDER, ProgramError, Project, run, run_project
+from components.testing.engine import batched_gc
 from tests.conftest import REPO
 
 
@@ -53,6 +55,32 @@ def test_runs_are_isolated():
     assert len(first) == len(second) == 1
     assert first.resources[0].urn.startswith("urn:pulumi:a::")
     assert second.resources[0].urn.startswith("urn:pulumi:b::")
+
+
+def test_gc_is_batched_during_a_run_and_restored_after():
+    before = (gc.get_threshold(), gc.get_freeze_count())
+    seen = []
+
+    def program():
+        seen.append((gc.get_threshold(), gc.get_freeze_count()))
+        aws.s3.Bucket("only")
+
+    def failing():
+        program()
+        raise ValueError("boom")
+
+    run(program, config={"aws:region": "us-east-1"})
+    with pytest.raises(ProgramError):
+        run(failing, config={"aws:region": "us-east-1"})
+    with batched_gc():
+        outer = (gc.get_threshold(), gc.get_freeze_count())
+        run(program, config={"aws:region": "us-east-1"})
+        assert (gc.get_threshold(), gc.get_freeze_count()) == outer
+    assert (gc.get_threshold(), gc.get_freeze_count()) == before
+    for threshold, frozen in seen:
+        assert threshold[0] >= 50_000
+        assert threshold[1:] == before[0][1:]
+        assert frozen > 0
 
 
 def test_secure_config_reads_as_a_secret_placeholder():
