@@ -21,6 +21,7 @@ from components._stack_common import (
     artifact_store_kwargs,
     contract_exports,
     training_cluster_kwargs,
+    webhook_secret,
 )
 from components.aws import (
     AlertChannel,
@@ -79,11 +80,7 @@ def build(parent: pulumi.Resource, name: str, spec: PlatformSpec) -> dict[str, A
     )
 
     monitoring = spec.monitoring
-    webhook = (
-        pulumi.Output.secret(monitoring.webhook_url.get_secret_value())
-        if monitoring.webhook_url is not None
-        else None
-    )
+    webhook = webhook_secret(spec)
     channel = AlertChannel(
         f"{name}-alerts",
         AlertChannelArgs(environment=env, emails=monitoring.alert_emails, webhook_url=webhook),

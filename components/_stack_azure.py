@@ -17,7 +17,7 @@ import pulumi
 
 from components import gpu as gpu_catalogue
 from components import lineage
-from components._stack_common import contract_exports, training_cluster_kwargs
+from components._stack_common import contract_exports, training_cluster_kwargs, webhook_secret
 from components.azure import (
     ArtifactStore,
     ArtifactStoreArgs,
@@ -147,11 +147,7 @@ def build(parent: pulumi.Resource, name: str, spec: PlatformSpec) -> dict[str, A
             location=location,
             environment=env,
             alert_emails=tuple(monitoring_spec.alert_emails),
-            webhook_url=(
-                pulumi.Output.secret(monitoring_spec.webhook_url.get_secret_value())
-                if monitoring_spec.webhook_url is not None
-                else None
-            ),
+            webhook_url=webhook_secret(spec),
             endpoint_id=endpoint.endpoint_id,
             latency_p99_ms=monitoring_spec.latency_p99_ms,
             error_rate_percent=monitoring_spec.error_rate_percent,

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import pulumi
+
 from components.spec import PlatformSpec
 
 
@@ -58,3 +60,9 @@ def contract_exports(
         "dashboard_url": monitoring.dashboard_url,
         "retraining_trigger": monitoring.retraining_trigger,
     }
+
+
+def webhook_secret(spec: PlatformSpec) -> pulumi.Output[str] | None:
+    """The chat webhook URL as a Pulumi secret (it embeds a token), or None."""
+    url = spec.monitoring.webhook_url
+    return pulumi.Output.secret(url.get_secret_value()) if url is not None else None

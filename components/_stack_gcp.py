@@ -15,6 +15,7 @@ from components._stack_common import (
     artifact_store_kwargs,
     contract_exports,
     training_cluster_kwargs,
+    webhook_secret,
 )
 from components.gcp import (
     ArtifactStore,
@@ -96,6 +97,7 @@ def build(parent: pulumi.Resource, name: str, spec: PlatformSpec) -> dict[str, A
             environment=env,
             service_name=endpoint.endpoint_name,
             alert_emails=spec.monitoring.alert_emails,
+            webhook_url=webhook_secret(spec),
             latency_p99_ms=spec.monitoring.latency_p99_ms,
             error_rate_percent=spec.monitoring.error_rate_percent,
             drift=spec.monitoring.drift,

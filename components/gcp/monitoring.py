@@ -39,6 +39,8 @@ class MonitoringArgs:
     """Cloud Run service the latency and error policies watch."""
     alert_emails: Sequence[str] = ()
     """Subscribers of every alert. Default: none (a warning: alerts would reach nobody)."""
+    webhook_url: pulumi.Input[str] | None = None
+    """Chat webhook notified of every alert (keep it a secret). Default: none."""
     latency_p99_ms: float = 500
     """p99 latency threshold in milliseconds. Default 500."""
     error_rate_percent: float = 1.0
@@ -102,6 +104,17 @@ class Monitoring(pulumi.ComponentResource):
             )
             for i, email in enumerate(args.alert_emails)
         ]
+        if args.webhook_url is not None:
+            emails.append(
+                monitoring.NotificationChannel(
+                    f"{name}-webhook",
+                    type="webhook_tokenauth",
+                    display_name=f"MLOps alerts webhook ({name})",
+                    labels={"url": args.webhook_url},
+                    user_labels=args.labels,
+                    opts=child_opts(self),
+                )
+            )
         if not emails:
             pulumi.log.warn(f"{label}: no alert_emails; alert policies notify no channel")
         email_ids = [c.name for c in emails]

@@ -68,6 +68,8 @@ class RecordedResource:
     retain_on_delete: bool = False
     registered_outputs: dict[str, Any] = field(default_factory=dict)
     """For components: what ``register_outputs`` received."""
+    secret_inputs: list[str] = field(default_factory=list)
+    """Dotted paths of the inputs that are Pulumi secrets (encrypted in state, masked in logs)."""
 
 
 @dataclass
@@ -165,13 +167,14 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
         response = super().RegisterResource(request)
         inputs = rpc.deserialize_properties(request.object)
         registration = self.resources[response.urn]
+        secret_inputs: list[str] = []
         record = RecordedResource(
             urn=response.urn,
             type=request.type,
             name=request.name,
             parent=request.parent or None,
             custom=bool(request.custom),
-            inputs=_plain(inputs),
+            inputs=_plain(inputs, secret_inputs),
             outputs=_plain(registration.state),
             dependencies=list(request.dependencies),
             property_dependencies={
@@ -181,6 +184,7 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
             provider=request.provider or None,
             id=registration.id or None,
             retain_on_delete=bool(request.retainOnDelete),
+            secret_inputs=secret_inputs,
         )
         with self._lock:
             self.records[response.urn] = record
@@ -205,14 +209,21 @@ def _find_callback(token: str) -> Callable[[bytes], Any] | None:
     return None
 
 
-def _plain(value: Any) -> Any:
-    """Deserialized properties as plain JSON-like data (secrets unwrapped, resources as urns)."""
+def _plain(value: Any, secrets: list[str] | None = None, path: str = "") -> Any:
+    """Deserialized properties as plain JSON-like data (secrets unwrapped, resources as urns).
+
+    The dotted path of every secret unwrapped is appended to ``secrets`` when given.
+    """
     if isinstance(value, Mapping):
         if rpc._special_sig_key in value:  # a secret or asset envelope
-            return _plain(value.get("value"))
-        return {str(k): _plain(v) for k, v in value.items()}
+            if secrets is not None and value[rpc._special_sig_key] == rpc._special_secret_sig:
+                secrets.append(path)
+            return _plain(value.get("value"), secrets, path)
+        return {
+            str(k): _plain(v, secrets, f"{path}.{k}" if path else str(k)) for k, v in value.items()
+        }
     if isinstance(value, list | tuple):
-        return [_plain(v) for v in value]
+        return [_plain(v, secrets, f"{path}[{i}]") for i, v in enumerate(value)]
     if isinstance(value, pulumi.Resource):
         return getattr(value, "_mock_urn", None) or repr(value)
     return value

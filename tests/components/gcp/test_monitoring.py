@@ -161,3 +161,13 @@ def test_prod_protects_the_key_and_bad_drift_is_refused():
     assert {r.name for r in recording if r.protect} == {"mon-key", "mon-key-ring"}
     with pytest.raises(ProgramError, match="drift must be one of"):
         build(drift="monthly")
+
+
+def test_webhook_is_a_channel_of_every_alert():
+    recording = build(webhook_url="https://chat.example.com/hooks/T0KEN")
+    webhook = recording.named("mon-webhook")
+    assert webhook.inputs["type"] == "webhook_tokenauth"
+    assert webhook.inputs["labels"] == {"url": "https://chat.example.com/hooks/T0KEN"}
+    channels = [*channel_ids(recording), webhook.outputs["name"]]
+    for policy in ("mon-latency", "mon-errors"):
+        assert recording.named(policy).inputs["notificationChannels"] == channels
