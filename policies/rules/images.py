@@ -30,9 +30,21 @@ def _artifact_registry(props: Mapping[str, Any]) -> list[str]:
     return []
 
 
+def _acr(props: Mapping[str, Any]) -> list[str]:
+    # ACR has no per-registry tag immutability or scan switch (Defender for Containers scans
+    # per subscription): the registry itself must not hand out images without identity.
+    problems = []
+    if props.get("adminUserEnabled") is not False:
+        problems.append("adminUserEnabled is not false")
+    if props.get("anonymousPullEnabled") is True:
+        problems.append("anonymousPullEnabled is true")
+    return problems
+
+
 REPOSITORY_TYPES: Mapping[str, Callable[[Mapping[str, Any]], list[str]]] = {
     "aws:ecr/repository:Repository": _ecr,
     "gcp:artifactregistry/repository:Repository": _artifact_registry,
+    "azure-native:containerregistry:Registry": _acr,
 }
 
 
@@ -47,11 +59,12 @@ IMMUTABLE_SCANNED = Rule(
     description="Image repositories have immutable tags and scan images on push.",
     remediation=(
         "Set imageTagMutability 'IMMUTABLE' and imageScanningConfiguration.scanOnPush true on the "
-        "ECR repository (GCP: dockerConfig.immutableTags). ModelRegistry does this by default."
+        "ECR repository (GCP: dockerConfig.immutableTags; Azure: admin user and anonymous pull "
+        "off). ModelRegistry does this by default."
     ),
     kind="resource",
     validate=_validate,
-    checkov=("CKV_AWS_51", "CKV_AWS_163"),
+    checkov=("CKV_AWS_51", "CKV_AWS_163", "CKV_AZURE_137"),
     awsguard=("ecr-private-tag-immutability-enabled", "ecr-private-image-scanning-enabled"),
 )
 

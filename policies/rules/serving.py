@@ -5,9 +5,26 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from pulumi_policy import ReportViolation, ResourceValidationArgs, StackValidationArgs
+from pulumi_policy import (
+    PolicyResource,
+    ReportViolation,
+    ResourceValidationArgs,
+    StackValidationArgs,
+)
 
-from ._base import Rule, fmt, get, identifiers, items, number, of_type, short_type, truthy_text
+from ._base import (
+    Rule,
+    fmt,
+    get,
+    identifiers,
+    items,
+    lineage_tag,
+    number,
+    of_type,
+    short_type,
+    tags_of,
+    truthy_text,
+)
 
 # --- automatic rollback --------------------------------------------------------------------------
 
@@ -36,10 +53,67 @@ ROLLBACK_TYPES: Mapping[str, Callable[[Mapping[str, Any]], tuple[str | None, lis
 }
 
 
+def _split_total(percents: list[Any]) -> str | None:
+    total = sum(number(p) or 0.0 for p in percents)
+    return None if abs(total - 100) < 1e-6 else f"traffic sums to {fmt(total)}%, not 100%"
+
+
+def _cloud_run_split(service: PolicyResource, resources: list[PolicyResource]) -> str | None:
+    """A model service pins the previous revision beside the current one; traffic sums to 100."""
+    # pulumi-gcp names the list ``traffics`` (the API's ``traffic``).
+    traffic = items(service.props.get("traffics", service.props.get("traffic")))
+    revisions = {get(t, "revision") for t in traffic if truthy_text(get(t, "revision"))}
+    if len(revisions) < 2:
+        return "traffic names fewer than two revisions: no previous revision to roll back to"
+    return _split_total([get(t, "percent") for t in traffic])
+
+
+def _azure_split(endpoint: PolicyResource, resources: list[PolicyResource]) -> str | None:
+    """A previous deployment exists beside the current one; traffic names them and sums to 100."""
+    name = endpoint.props.get("name")
+    deployments = {
+        d.props.get("deploymentName") or d.props.get("name")
+        for d in of_type(resources, (AZURE_DEPLOYMENT,))
+        if d.props.get("endpointName") == name
+    }
+    if len(deployments) < 2:
+        return "fewer than two deployments: no previous deployment to roll back to"
+    traffic = get(endpoint.props, "properties", "traffic")
+    if not isinstance(traffic, Mapping) or not traffic:
+        return "properties.traffic is not set"
+    if unknown := sorted(str(k) for k in traffic if k not in deployments):
+        return f"traffic names deployments that do not exist: {', '.join(unknown)}"
+    return _split_total(list(traffic.values()))
+
+
+AZURE_DEPLOYMENT = "azure-native:machinelearningservices:OnlineDeployment"
+
+#: Endpoints that roll back by moving traffic to a previous revision or deployment kept beside
+#: the current one (Cloud Run, AzureML online endpoints have no alarm-driven rollback).
+SPLIT_TYPES: Mapping[str, Callable[[PolicyResource, list[PolicyResource]], str | None]] = {
+    "gcp:cloudrunv2/service:Service": _cloud_run_split,
+    "azure-native:machinelearningservices:OnlineEndpoint": _azure_split,
+}
+
+
+def _serves_a_model(resource: PolicyResource) -> bool:
+    # Cloud Run also runs things that are not models: only model services are endpoints here.
+    if resource.resource_type != "gcp:cloudrunv2/service:Service":
+        return True
+    return lineage_tag(tags_of(resource.props), "model") is not None
+
+
 def _validate_rollback(args: StackValidationArgs, report: ReportViolation) -> None:
-    endpoints = of_type(args.resources, ROLLBACK_TYPES)
-    if not endpoints:
+    resources = list(args.resources)
+    endpoints = of_type(resources, ROLLBACK_TYPES)
+    splits = [r for r in of_type(resources, SPLIT_TYPES) if _serves_a_model(r)]
+    if not endpoints and not splits:
         args.not_applicable("no serving endpoints in the stack")
+    for endpoint in splits:
+        if problem := SPLIT_TYPES[endpoint.resource_type](endpoint, resources):
+            report(
+                f"{short_type(endpoint.resource_type)} '{endpoint.name}': {problem}", endpoint.urn
+            )
     alarm_names: set[str] = set()
     for alarm in of_type(args.resources, ALARM_TYPES):
         alarm_names |= identifiers(alarm, ("alarmName", "name", "id"))
@@ -55,11 +129,12 @@ def _validate_rollback(args: StackValidationArgs, report: ReportViolation) -> No
 
 ROLLBACK = Rule(
     name="mlops-serving-rollback",
-    description="Endpoint deployments roll back automatically on alarms defined in the stack.",
+    description="Endpoints can roll back: on alarms in the stack, or to a kept previous version.",
     remediation=(
-        "Deploy with a blue/green deploymentConfig (canary or linear traffic routing) whose "
-        "autoRollbackConfiguration.alarms name CloudWatch alarms created in the same stack "
-        "(ServingEndpoint wires its latency and error alarms by default)."
+        "SageMaker: a blue/green deploymentConfig whose autoRollbackConfiguration.alarms name "
+        "CloudWatch alarms created in the same stack (ServingEndpoint wires its latency and "
+        "error alarms). Cloud Run and AzureML: keep serving.previousModel, so a previous "
+        "revision or deployment stays beside the current one, with traffic summing to 100."
     ),
     kind="stack",
     validate=_validate_rollback,

@@ -253,3 +253,100 @@ def test_azure_log_alert_needs_an_action_group_in_the_stack() -> None:
     alert.inputs["actions"] = {"actionGroups": ["/subscriptions/0/elsewhere"]}
     alert.outputs["actions"] = alert.inputs["actions"]
     assert run(group, alert) == {("mlops-alarms-routed", "errors")}
+
+
+def cloud_run(traffics: list[dict[str, Any]], model: bool = True) -> Res:
+    tags = {**labels(), "mlops-model": "fraud-detector"} if model else labels()
+    return res(
+        "serving",
+        "gcp:cloudrunv2/service:Service",
+        {
+            "labels": tags,
+            "ingress": "INGRESS_TRAFFIC_INTERNAL_ONLY",
+            "template": {"scaling": {"minInstanceCount": 1, "maxInstanceCount": 4}},
+            "traffics": traffics,
+        },
+    )
+
+
+def revision(name: str, percent: int) -> dict[str, Any]:
+    return {"type": "TRAFFIC_TARGET_ALLOCATION_TYPE_REVISION", "revision": name, "percent": percent}
+
+
+@pytest.mark.parametrize(
+    ("traffics", "model", "fires"),
+    [
+        ([revision("svc-v7", 90), revision("svc-v6", 10)], True, False),
+        ([revision("svc-v7", 100), revision("svc-v6", 0)], True, False),  # rollback target kept
+        ([revision("svc-v7", 100)], True, True),  # nothing to roll back to
+        ([revision("svc-v7", 90), revision("svc-v6", 5)], True, True),  # sums to 95
+        ([revision("svc-v7", 100)], False, False),  # not a model service
+    ],
+)
+def test_cloud_run_rollback_keeps_a_previous_revision(traffics, model, fires) -> None:
+    assert (("mlops-serving-rollback", "serving") in run(cloud_run(traffics, model))) is fires
+
+
+def azure_endpoint(traffic: dict[str, int] | None, deployments: tuple[str, ...]) -> list[Res]:
+    endpoint = res(
+        "endpoint",
+        "azure-native:machinelearningservices:OnlineEndpoint",
+        {
+            "endpointName": "ep",
+            "properties": {"publicNetworkAccess": "Disabled", "traffic": traffic or {}},
+            "tags": lineage_tags("prod"),
+        },
+    )
+    endpoint.outputs["name"] = "ep"
+    found = []
+    for deployment in deployments:
+        resource = res(
+            deployment,
+            "azure-native:machinelearningservices:OnlineDeployment",
+            {"endpointName": "ep", "deploymentName": deployment, "tags": lineage_tags("prod")},
+        )
+        resource.outputs["name"] = deployment
+        found.append(resource)
+    return [endpoint, *found]
+
+
+@pytest.mark.parametrize(
+    ("traffic", "deployments", "problem"),
+    [
+        ({"blue": 90, "green": 10}, ("blue", "green"), None),
+        ({"blue": 100, "green": 0}, ("blue", "green"), None),
+        ({"blue": 100}, ("blue",), "fewer than two deployments"),
+        ({"blue": 100, "red": 0}, ("blue", "green"), "do not exist: red"),
+        ({"blue": 60, "green": 10}, ("blue", "green"), "traffic sums to 70%"),
+        (None, ("blue", "green"), "properties.traffic is not set"),
+    ],
+)
+def test_azure_rollback_needs_a_previous_deployment(traffic, deployments, problem) -> None:
+    recording = Rec(azure_endpoint(traffic, deployments), {}, "x-prod", "proj")
+    result = packs.evaluate(recording, packs.pack_config("prod"))
+    messages = [v.message for v in result.violations if v.policy == "mlops-serving-rollback"]
+    if problem is None:
+        assert messages == []
+    else:
+        assert len(messages) == 1 and problem in messages[0]
+
+
+@pytest.mark.parametrize(
+    ("changes", "fires"),
+    [
+        ({}, False),
+        ({"adminUserEnabled": True}, True),
+        ({"adminUserEnabled": None}, True),  # the admin user must be switched off explicitly
+        ({"anonymousPullEnabled": True}, True),
+    ],
+)
+def test_container_registry_hardening(changes, fires) -> None:
+    inputs = {
+        "adminUserEnabled": False,
+        "anonymousPullEnabled": False,
+        "tags": lineage_tags("prod"),
+    }
+    inputs.update(changes)
+    inputs = {k: v for k, v in inputs.items() if v is not None}
+    registry = res("images", "azure-native:containerregistry:Registry", inputs)
+    assert (("mlops-images-immutable-scanned", "images") in run(registry)) is fires
