@@ -186,7 +186,12 @@ def _azure_public_access(props: Mapping[str, Any]) -> str | None:
 
 def _gcp_public_access(props: Mapping[str, Any]) -> str | None:
     value = props.get("publicAccessPrevention")
-    return None if value == "enforced" else f"publicAccessPrevention is {value!r}, not 'enforced'"
+    if value != "enforced":
+        return f"publicAccessPrevention is {value!r}, not 'enforced'"
+    # Without uniform access, object ACLs can still grant access object by object.
+    if props.get("uniformBucketLevelAccess") is not True:
+        return "uniformBucketLevelAccess is not true"
+    return None
 
 
 PUBLIC_ACCESS: Mapping[str, StoreCheck] = {
@@ -204,11 +209,19 @@ PUBLIC_ACCESS_BLOCKED = Rule(
     remediation=(
         "Attach a BucketPublicAccessBlock with blockPublicAcls, blockPublicPolicy, "
         "ignorePublicAcls and restrictPublicBuckets all true (Azure: allowBlobPublicAccess false; "
-        "GCP: publicAccessPrevention 'enforced')."
+        "GCP: publicAccessPrevention 'enforced' and uniformBucketLevelAccess)."
     ),
     kind="stack",
     validate=_store_rule(PUBLIC_ACCESS),
-    checkov=("CKV2_AWS_6", "CKV_AWS_53", "CKV_AWS_54", "CKV_AWS_55", "CKV_AWS_56", "CKV_GCP_114"),
+    checkov=(
+        "CKV2_AWS_6",
+        "CKV_AWS_53",
+        "CKV_AWS_54",
+        "CKV_AWS_55",
+        "CKV_AWS_56",
+        "CKV_GCP_114",
+        "CKV_GCP_29",
+    ),
     awsguard=("s3-bucket-level-public-access-prohibited",),
 )
 

@@ -59,6 +59,7 @@ def test_compliant_gcs_bucket() -> None:
     "changes, rule",
     [
         ({"publicAccessPrevention": "inherited"}, "mlops-storage-public-access-blocked"),
+        ({"uniformBucketLevelAccess": False}, "mlops-storage-public-access-blocked"),
         ({"versioning": {"enabled": False}}, "mlops-storage-versioned"),
         ({"encryption": None}, "mlops-storage-encrypted-cmk"),
         ({"lifecycleRules": []}, "mlops-storage-lifecycle"),
