@@ -339,34 +339,46 @@ def _statement(**fields: object) -> dict[str, object]:
     return {key: value for key, value in fields.items() if value is not None}
 
 
+def bucket_policy(bucket_arn: str, *, require_sse_kms: bool) -> dict[str, object]:
+    """The artifact bucket's policy: TLS only, and (with a customer key) no other encryption.
+
+    The upload statement denies a *different* SSE header only: ``s3:PutObject`` also authorises
+    multipart ``UploadPart`` calls, which never carry the header, and uploads without it get the
+    bucket's default SSE-KMS anyway. Denying a missing header would block every large upload.
+    """
+    statements = [
+        _statement(
+            Sid="DenyInsecureTransport",
+            Effect="Deny",
+            Principal="*",
+            Action="s3:*",
+            Resource=[bucket_arn, f"{bucket_arn}/*"],
+            Condition={"Bool": {"aws:SecureTransport": "false"}},
+        )
+    ]
+    if require_sse_kms:
+        statements.append(
+            _statement(
+                Sid="DenyUploadsWithOtherEncryption",
+                Effect="Deny",
+                Principal="*",
+                Action="s3:PutObject",
+                Resource=f"{bucket_arn}/*",
+                Condition={
+                    "StringNotEquals": {"s3:x-amz-server-side-encryption": "aws:kms"},
+                    "Null": {"s3:x-amz-server-side-encryption": "false"},
+                },
+            )
+        )
+    return {"Version": "2012-10-17", "Statement": statements}
+
+
 def _bucket_policy_document(
     bucket_arn: pulumi.Input[str], upload_sse_required: bool
 ) -> pulumi.Output[str]:
-    def render(arn: str) -> str:
-        statements = [
-            _statement(
-                Sid="DenyInsecureTransport",
-                Effect="Deny",
-                Principal="*",
-                Action="s3:*",
-                Resource=[arn, f"{arn}/*"],
-                Condition={"Bool": {"aws:SecureTransport": "false"}},
-            )
-        ]
-        if upload_sse_required:
-            statements.append(
-                _statement(
-                    Sid="DenyUploadsWithoutSseKms",
-                    Effect="Deny",
-                    Principal="*",
-                    Action="s3:PutObject",
-                    Resource=f"{arn}/*",
-                    Condition={"StringNotEquals": {"s3:x-amz-server-side-encryption": "aws:kms"}},
-                )
-            )
-        return json.dumps({"Version": "2012-10-17", "Statement": statements})
-
-    return pulumi.Output.from_input(bucket_arn).apply(render)
+    return pulumi.Output.from_input(bucket_arn).apply(
+        lambda arn: json.dumps(bucket_policy(arn, require_sse_kms=upload_sse_required))
+    )
 
 
 def _dvc_policy_document(

@@ -58,30 +58,18 @@ def moto_server() -> Iterator[str]:
         server.stop()
 
 
-def tls_only_policy(bucket: str) -> str:
-    """The bucket policy ArtifactStore applies: deny every request that is not over TLS."""
-    return json.dumps(
-        {
-            "Version": "2012-10-17",
-            "Statement": [
-                {
-                    "Sid": "DenyInsecureTransport",
-                    "Effect": "Deny",
-                    "Principal": "*",
-                    "Action": "s3:*",
-                    "Resource": [f"arn:aws:s3:::{bucket}", f"arn:aws:s3:::{bucket}/*"],
-                    "Condition": {"Bool": {"aws:SecureTransport": "false"}},
-                }
-            ],
-        }
-    )
+def artifact_bucket_policy(bucket: str) -> str:
+    """The bucket policy ArtifactStore applies (TLS only, no other encryption on upload)."""
+    from components.aws.artifact_store import bucket_policy
+
+    return json.dumps(bucket_policy(f"arn:aws:s3:::{bucket}", require_sse_kms=True))
 
 
 def create_artifact_store(s3: Any, kms: Any, bucket: str, *, tls_policy: bool = True) -> str:
     """A bucket configured like ArtifactStore's; returns the KMS key ARN.
 
-    ``tls_policy=False`` leaves out the TLS-only policy: moto 5.2.5 does not evaluate its
-    ``aws:SecureTransport`` condition and denies every object request, so DVC pushes need it off.
+    ``tls_policy=False`` leaves out the bucket policy: moto 5.2.5 does not evaluate policy
+    conditions and turns its conditional denies into unconditional ones, so DVC pushes need it off.
     """
     key_arn = kms.create_key(Description="artifact store")["KeyMetadata"]["Arn"]
     kms.enable_key_rotation(KeyId=key_arn)
@@ -111,7 +99,7 @@ def create_artifact_store(s3: Any, kms: Any, bucket: str, *, tls_policy: bool = 
         },
     )
     if tls_policy:
-        s3.put_bucket_policy(Bucket=bucket, Policy=tls_only_policy(bucket))
+        s3.put_bucket_policy(Bucket=bucket, Policy=artifact_bucket_policy(bucket))
     return key_arn
 
 

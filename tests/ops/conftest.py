@@ -12,9 +12,9 @@ import pytest
 from components.cli import main
 from components.testing.moto_s3 import (  # noqa: F401 (re-exported for the ops tests)
     REGION,
+    artifact_bucket_policy,
     create_artifact_store,
     fake_aws_environment,
-    tls_only_policy,
 )
 from tests.conftest import STACKS
 

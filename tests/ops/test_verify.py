@@ -203,7 +203,9 @@ def test_key_given_as_alias_is_resolved(platform):
 )
 def test_tls_policy_recognition(statement, denies):
     base = json.loads(
-        __import__("tests.ops.conftest", fromlist=["tls_only_policy"]).tls_only_policy(BUCKET)
+        __import__(
+            "tests.ops.conftest", fromlist=["artifact_bucket_policy"]
+        ).artifact_bucket_policy(BUCKET)
     )
     base["Statement"][0].update(statement)
     assert verify.denies_insecure_transport(base, BUCKET) is denies

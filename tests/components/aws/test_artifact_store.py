@@ -93,9 +93,13 @@ def test_bucket_policy_denies_plain_http_and_unencrypted_uploads():
     tls = statements["DenyInsecureTransport"]
     assert tls["Effect"] == "Deny" and tls["Resource"] == [arn, f"{arn}/*"]
     assert tls["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
-    sse = statements["DenyUploadsWithoutSseKms"]
+    sse = statements["DenyUploadsWithOtherEncryption"]
     assert sse["Action"] == "s3:PutObject"
-    assert sse["Condition"] == {"StringNotEquals": {"s3:x-amz-server-side-encryption": "aws:kms"}}
+    # Only a wrong header is denied: multipart UploadPart calls carry none and must pass.
+    assert sse["Condition"] == {
+        "StringNotEquals": {"s3:x-amz-server-side-encryption": "aws:kms"},
+        "Null": {"s3:x-amz-server-side-encryption": "false"},
+    }
     assert recording.named("art-public-access-block").urn in policy.dependencies
 
 
