@@ -37,11 +37,6 @@ def build(parent: pulumi.Resource, name: str, spec: PlatformSpec) -> dict[str, A
     """Create the GCP platform under ``parent``; return the stack exports."""
     opts = pulumi.ResourceOptions(parent=parent)
     gcp = spec.gcp
-    if gcp is not None and gcp.serving_backend == "vertex":
-        raise ValueError(
-            "gcp.servingBackend vertex is not supported: pulumi-gcp cannot declare Vertex AI "
-            "deployments or traffic splits; use cloud-run"
-        )
     env = spec.environment
     serving = spec.serving
 

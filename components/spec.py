@@ -78,6 +78,11 @@ def _rule_error(problems: list[tuple[str, str]]) -> PydanticCustomError:
     )
 
 
+def _version_text(value: object) -> object:
+    """``version: 7`` in YAML is an int; a registry version is text, so take it as ``"7"``."""
+    return str(value) if isinstance(value, int) and not isinstance(value, bool) else value
+
+
 class LineageSpec(_Model):
     """Where the deployed artifacts come from. Both values become lineage tags."""
 
@@ -149,6 +154,11 @@ class ModelRef(_Model):
     image: str | None = Field(
         None, description="Inference image. Default: the cloud's default for the framework."
     )
+
+    @field_validator("version", mode="before")
+    @classmethod
+    def _version_text(cls, value: object) -> object:
+        return _version_text(value)
 
 
 class RolloutSpec(_Model):
@@ -247,6 +257,11 @@ class Approval(_Model):
     approved_by: str = Field(pattern=_EMAIL, description="A governance approver, not the owner.")
     ticket: str = Field(min_length=1, max_length=64, description="Change ticket.")
     approved_at: dt.date | dt.datetime = Field(description="When (UTC).")
+
+    @field_validator("version", mode="before")
+    @classmethod
+    def _version_text(cls, value: object) -> object:
+        return _version_text(value)
 
 
 class GovernanceSpec(_Model):
@@ -356,6 +371,17 @@ class GcpSpec(_Model):
         description="Serving target with a traffic split between revisions (vertex is refused: "
         "the provider cannot declare its deployments).",
     )
+
+    @field_validator("serving_backend")
+    @classmethod
+    def _supported_backend(cls, value: str) -> str:
+        if value == "vertex":
+            raise ValueError(
+                "vertex is not supported: pulumi-gcp cannot declare Vertex AI deployments or "
+                "traffic splits; use cloud-run"
+            )
+        return value
+
     gpu_zones: list[str] = Field(
         default_factory=list,
         description="Zones of gcp:region offering the training GPU (e.g. us-central1-a). "

@@ -152,6 +152,9 @@ def run(args: argparse.Namespace) -> int:
     """The ``plan`` command."""
     out = Console(no_color=args.no_color, highlight=False, soft_wrap=True)
     err = Console(stderr=True, no_color=args.no_color, highlight=False, soft_wrap=True)
+    if problem := _unwritable(args):
+        err.print(f"mlops-iac plan: error: {escape(problem)}")
+        return 2
     try:
         result = plan(args.project, args.stack, args.config_file, None if args.quiet else err)
     except SpecError as exc:
@@ -167,7 +170,11 @@ def run(args: argparse.Namespace) -> int:
         out.print()
     _print_violations(out, result.results)
     _print_gpu(out, result)
-    _write_reports(args, result)
+    try:
+        _write_reports(args, result)
+    except OSError as exc:
+        err.print(f"mlops-iac plan: error: cannot write a report: {escape(str(exc))}")
+        return 2
     verdict = _verdict(result.results)
     out.print(verdict, style="bold red" if result.results.mandatory else "bold green")
     return 1 if result.results.mandatory else 0
@@ -194,8 +201,21 @@ def _write_reports(args: argparse.Namespace, result: PlanResult) -> None:
         _write(args.write_policy_config, result.pack_config)
 
 
+def _unwritable(args: argparse.Namespace) -> str | None:
+    """Why an output file cannot be written, checked before the program runs."""
+    for option in ("json", "sarif", "write_policy_config"):
+        path: Path | None = getattr(args, option)
+        if path is None:
+            continue
+        flag = "--" + option.replace("_", "-")
+        if path.is_dir():
+            return f"{flag} {path} is a directory"
+        if not path.parent.is_dir():
+            return f"{flag} {path}: directory {path.parent} does not exist"
+    return None
+
+
 def _write(path: Path, document: Mapping[str, Any]) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(document, indent=2, sort_keys=True, default=str) + "\n")
 
 

@@ -431,17 +431,31 @@ class Project:
     def read_config(self, stack: str, config_file: str | os.PathLike[str] | None = None) -> dict:
         """The stack's config with keys made full (``key`` → ``<project>:key``), as the CLI does."""
         path = Path(config_file) if config_file else self.stack_file(stack)
+        if config_file and not path.is_file():
+            raise ProgramError(f"config file {path} does not exist or is not a file")
         if not path.is_file():
             known = ", ".join(self.stacks()) or "none"
             raise ProgramError(f"no stack file {path} (known stacks: {known})")
         try:
             data = yaml.safe_load(path.read_text()) or {}
         except yaml.YAMLError as exc:
-            raise ProgramError(f"{path}: not valid YAML ({exc})") from None
-        raw = data.get("config", {}) if isinstance(data, dict) else None
+            raise ProgramError(f"{path}: not valid YAML: {_yaml_problem(exc)}") from None
+        except (OSError, UnicodeDecodeError) as exc:
+            raise ProgramError(f"{path}: cannot be read ({exc})") from None
+        if not isinstance(data, dict):
+            raise ProgramError(f"{path}: must be a mapping with a 'config' key")
+        raw = data.get("config", {})
         if not isinstance(raw, dict):
             raise ProgramError(f"{path}: 'config' must be a mapping")
         return {(k if ":" in k else f"{self.name}:{k}"): v for k, v in raw.items()}
+
+
+def _yaml_problem(exc: yaml.YAMLError) -> str:
+    """One line for a YAML error: the problem and where (the parser's text spans lines)."""
+    problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+    mark = getattr(exc, "problem_mark", None)
+    where = f" (line {mark.line + 1}, column {mark.column + 1})" if mark is not None else ""
+    return f"{problem}{where}"
 
 
 def run_project(

@@ -208,3 +208,14 @@ def test_mutated_reference_file_fails_only_with_spec_errors(path, value):
         parse_spec(raw)
     except SpecError as exc:
         assert exc.problems
+
+
+def test_unquoted_versions_are_taken_as_text(aws_prod_raw):
+    aws_prod_raw["serving"]["model"]["version"] = 7
+    aws_prod_raw["governance"]["approvals"][0]["version"] = 7
+    spec = parse_spec(aws_prod_raw)
+    assert spec.serving.model.version == "7"
+    assert spec.governance.approval_for(spec.serving.model) is not None
+    aws_prod_raw["serving"]["model"]["version"] = True
+    with pytest.raises(SpecError, match=r"serving\.model\.version: Input should be a valid string"):
+        parse_spec(aws_prod_raw)

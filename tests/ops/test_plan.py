@@ -160,3 +160,19 @@ def test_policy_config_for_the_real_engine(tmp_path):
 def test_staging_with_private_endpoints_passes(cloud, tmp_path):
     config_file = write_stack(tmp_path, f"{cloud}-dev", lambda p: p.update(environment="staging"))
     assert plan("--stack", f"{cloud}-dev", "--config-file", config_file, "--quiet") == 0
+
+
+@pytest.mark.parametrize(
+    ("option", "target", "message"),
+    [
+        ("--sarif", ".", "--sarif {} is a directory"),
+        ("--json", "missing/plan.json", "--json {}: directory"),
+        ("--write-policy-config", "missing/config.json", "--write-policy-config {}: directory"),
+    ],
+)
+def test_unwritable_report_paths_exit_2_before_running(option, target, message, tmp_path, capsys):
+    path = tmp_path / target
+    assert plan("--stack", "aws-dev", option, str(path)) == 2
+    err = capsys.readouterr().err
+    assert message.format(path) in err and "Traceback" not in err
+    assert not (tmp_path / "missing").exists()

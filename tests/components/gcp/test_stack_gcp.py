@@ -185,7 +185,10 @@ def test_vertex_backend_is_refused_with_a_reason(tmp_path):
     config["mlops:platform"]["gcp"] = {"servingBackend": "vertex"}
     stack_file = tmp_path / "Pulumi.gcp-vertex.yaml"
     stack_file.write_text(yaml.safe_dump({"config": config}))
-    with pytest.raises(ProgramError, match="pulumi-gcp cannot declare Vertex AI"):
+    with pytest.raises(
+        ProgramError,
+        match=r"mlops:platform\.gcp\.servingBackend: vertex is not supported: pulumi-gcp cannot",
+    ):
         run_project(REPO, "gcp-vertex", config_file=stack_file)
 
 

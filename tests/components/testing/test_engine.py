@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import gc
+import re
 import subprocess
 import sys
 import textwrap
@@ -173,3 +174,27 @@ def test_importing_a_package_does_not_load_other_clouds(package, forbidden):
         [sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO, check=True
     )
     assert result.stdout.strip() == "[]"
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        ("config: [a\n  b: c\n", r"not valid YAML: .*\(line \d+, column \d+\)$"),
+        ("- a\n- b\n", r"must be a mapping with a 'config' key$"),
+        ("config: [1, 2]\n", r"'config' must be a mapping$"),
+    ],
+)
+def test_bad_stack_files_give_one_line(tmp_path, content, message):
+    (tmp_path / "Pulumi.yaml").write_text("name: team\nruntime: python\n")
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(content)
+    with pytest.raises(ProgramError) as excinfo:
+        Project.load(tmp_path).read_config("dev", bad)
+    assert "\n" not in str(excinfo.value)
+    assert re.search(message, str(excinfo.value))
+
+
+def test_missing_config_file_is_named(tmp_path):
+    (tmp_path / "Pulumi.yaml").write_text("name: team\nruntime: python\n")
+    with pytest.raises(ProgramError, match=r"config file .*gone.yaml does not exist"):
+        Project.load(tmp_path).read_config("dev", tmp_path / "gone.yaml")
