@@ -177,11 +177,17 @@ def _aws_public_access(props: Mapping[str, Any]) -> str | None:
 
 
 def _azure_public_access(props: Mapping[str, Any]) -> str | None:
-    return (
-        None
-        if props.get("allowBlobPublicAccess") is False
-        else "allowBlobPublicAccess is not false"
-    )
+    if props.get("allowBlobPublicAccess") is not False:
+        return "allowBlobPublicAccess is not false"
+    # Shared keys bypass Entra ID and RBAC; an open network rule set exposes the endpoint.
+    if props.get("allowSharedKeyAccess") is not False:
+        return "allowSharedKeyAccess is not false"
+    if (
+        props.get("publicNetworkAccess") != "Disabled"
+        and get(props, "networkRuleSet", "defaultAction") != "Deny"
+    ):
+        return "networkRuleSet.defaultAction is not Deny (and publicNetworkAccess is not Disabled)"
+    return None
 
 
 def _gcp_public_access(props: Mapping[str, Any]) -> str | None:
@@ -209,7 +215,8 @@ PUBLIC_ACCESS_BLOCKED = Rule(
     remediation=(
         "Attach a BucketPublicAccessBlock with blockPublicAcls, blockPublicPolicy, "
         "ignorePublicAcls and restrictPublicBuckets all true (Azure: allowBlobPublicAccess false; "
-        "GCP: publicAccessPrevention 'enforced' and uniformBucketLevelAccess)."
+        "GCP: publicAccessPrevention 'enforced' and uniformBucketLevelAccess; Azure: no blob "
+        "public access, shared keys off, network default Deny)."
     ),
     kind="stack",
     validate=_store_rule(PUBLIC_ACCESS),

@@ -77,6 +77,8 @@ def azure_account(blob_versioning: bool = True) -> list[Res]:
         "azure-native:storage:StorageAccount",
         {
             "allowBlobPublicAccess": False,
+            "allowSharedKeyAccess": False,
+            "networkRuleSet": {"defaultAction": "Deny", "bypass": "AzureServices"},
             "enableHttpsTrafficOnly": True,
             "minimumTlsVersion": "TLS1_2",
             "encryption": {
@@ -351,3 +353,36 @@ def test_container_registry_hardening(changes, fires) -> None:
     inputs = {k: v for k, v in inputs.items() if v is not None}
     registry = res("images", "azure-native:containerregistry:Registry", inputs)
     assert (("mlops-images-immutable-scanned", "images") in run(registry)) is fires
+
+
+@pytest.mark.parametrize(
+    ("changes", "rule", "problem"),
+    [
+        ({}, None, None),
+        ({"allowBlobPublicAccess": True}, "mlops-storage-public-access-blocked", "allowBlob"),
+        ({"allowSharedKeyAccess": True}, "mlops-storage-public-access-blocked", "SharedKey"),
+        (
+            {"networkRuleSet": {"defaultAction": "Allow"}},
+            "mlops-storage-public-access-blocked",
+            "defaultAction",
+        ),
+        (
+            {"networkRuleSet": {"defaultAction": "Allow"}, "publicNetworkAccess": "Disabled"},
+            None,
+            None,
+        ),
+        ({"enableHttpsTrafficOnly": False}, "mlops-storage-tls-only", "enableHttpsTrafficOnly"),
+        ({"minimumTlsVersion": "TLS1_0"}, "mlops-storage-tls-only", "minimumTlsVersion"),
+        ({"encryption": {"keySource": "Microsoft.Storage"}}, "mlops-storage-encrypted-cmk", "key"),
+    ],
+)
+def test_azure_storage_account_rules(changes, rule, problem) -> None:
+    account, *rest = azure_account()
+    for props in (account.inputs, account.outputs):
+        props.update(copy.deepcopy(changes))
+    result = packs.evaluate(Rec([account, *rest], {}, "x-prod", "proj"), packs.pack_config("prod"))
+    found = [(v.policy, v.message) for v in result.violations]
+    if rule is None:
+        assert found == []
+    else:
+        assert len(found) == 1 and found[0][0] == rule and problem in found[0][1], found
