@@ -85,6 +85,16 @@ class DvcConfig:
                 sections[-1].end = index + 1
         return sections
 
+    def problem(self) -> str | None:
+        """The first line DVC (configobj) could not read, so we never append to a broken file."""
+        for number, line in enumerate(self.lines, start=1):
+            stripped = line.strip()
+            if not stripped or stripped.startswith(("#", ";")):
+                continue
+            if not (_SECTION.match(line) or _KEY.match(line)):
+                return f"line {number} is neither a [section] nor a key = value: {stripped!r}"
+        return None
+
     def _find(self, section: str) -> _Section | None:
         return next((s for s in self._sections() if s.name == section), None)
 
@@ -161,6 +171,8 @@ def run(args: argparse.Namespace) -> int:
         config = DvcConfig(raw.decode("utf-8"))
     except UnicodeDecodeError:
         raise OpsError(f"{path} is not UTF-8 text") from None
+    if problem := config.problem():
+        raise OpsError(f"{path}: {problem}; fix it (or `dvc config --list`) before adding a remote")
     previous = configure(config, name, url, kms_key)
     new = config.text().encode("utf-8")
     if new == raw:

@@ -120,3 +120,18 @@ def test_malformed_outputs(cli, project, repo, tmp_path, values, message):
 def test_bad_remote_name(cli, project, outputs, repo):
     assert _run(cli, project, outputs, repo, "--name", "my remote") == 2
     assert "invalid remote name" in cli.one_error_line()
+
+
+@pytest.mark.parametrize(
+    ("text", "line"),
+    [
+        ("[core\n    remote = x\n", "line 1"),
+        ("[core]\n    remote = x\ngarbage here\n", "line 3"),
+    ],
+)
+def test_refuses_a_config_dvc_could_not_read(cli, project, outputs, repo, text, line):
+    config = repo / ".dvc" / "config"
+    config.write_text(text)
+    assert _run(cli, project, outputs, repo) == 2
+    assert f"{line} is neither a [section] nor a key = value" in cli.one_error_line()
+    assert config.read_text() == text
