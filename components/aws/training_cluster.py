@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ipaddress
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -85,7 +86,14 @@ class TrainingCluster(pulumi.ComponentResource):
 
     Outputs: ``cluster_name``, ``gpu_pool_name``, ``max_gpus``, ``max_usd_per_hour``,
     ``cluster_endpoint``, ``kms_key_id``, ``vpc_id``, ``private_subnet_ids``, ``node_role_arn``,
-    ``gpu_asg_name``.
+    ``gpu_asg_name``, ``autoscaler_role_arn``.
+
+    Scaling the GPU pool from zero needs the Kubernetes cluster autoscaler and NVIDIA's device
+    plugin running in the cluster (Helm charts ``cluster-autoscaler`` with auto-discovery of this
+    cluster, and ``nvidia-device-plugin``): this component does not manage Kubernetes objects. It
+    gives the autoscaler its AWS identity: ``{name}-pod-identity-agent`` (EKS add-on),
+    ``{name}-autoscaler-role`` and ``-policy`` (describe, and resize only this cluster's groups)
+    and ``{name}-autoscaler`` (pod identity association for ``kube-system/cluster-autoscaler``).
     """
 
     cluster_name: pulumi.Output[str]
@@ -98,6 +106,7 @@ class TrainingCluster(pulumi.ComponentResource):
     private_subnet_ids: pulumi.Output[list[str]]
     node_role_arn: pulumi.Output[str]
     gpu_asg_name: pulumi.Output[str]
+    autoscaler_role_arn: pulumi.Output[str]
 
     def __init__(
         self, name: str, args: TrainingClusterArgs, opts: pulumi.ResourceOptions | None = None
@@ -251,6 +260,7 @@ class TrainingCluster(pulumi.ComponentResource):
                 self, depends_on=node_policies, ignore_changes=["scalingConfig.desiredSize"]
             ),
         )
+        autoscaler_role = self._autoscaler_identity(name, cluster, cluster_name, tags)
 
         self.cluster_name = cluster.name
         self.gpu_pool_name = gpu_pool.node_group_name
@@ -261,6 +271,7 @@ class TrainingCluster(pulumi.ComponentResource):
         self.vpc_id = pulumi.Output.from_input(vpc_id)
         self.private_subnet_ids = pulumi.Output.all(*subnet_ids)
         self.node_role_arn = node_role.arn
+        self.autoscaler_role_arn = autoscaler_role.arn
         self.gpu_asg_name = gpu_pool.resources.apply(
             lambda res: res[0].autoscaling_groups[0].name if res else ""
         )
@@ -276,8 +287,81 @@ class TrainingCluster(pulumi.ComponentResource):
                 "private_subnet_ids": self.private_subnet_ids,
                 "node_role_arn": self.node_role_arn,
                 "gpu_asg_name": self.gpu_asg_name,
+                "autoscaler_role_arn": self.autoscaler_role_arn,
             }
         )
+
+    def _autoscaler_identity(
+        self, name: str, cluster: aws.eks.Cluster, cluster_name: str, tags: Tags
+    ) -> aws.iam.Role:
+        """The AWS identity of the cluster autoscaler that scales the GPU pool from zero.
+
+        EKS Pod Identity (agent add-on plus an association) hands the role to the
+        ``kube-system/cluster-autoscaler`` service account. Describe calls only support resource
+        ``*``; changing a group's size is limited to the groups EKS tags as this cluster's.
+        """
+        agent = aws.eks.Addon(
+            f"{name}-pod-identity-agent",
+            cluster_name=cluster.name,
+            addon_name="eks-pod-identity-agent",
+            tags=tags,
+            opts=child_opts(self),
+        )
+        role = aws.iam.Role(
+            f"{name}-autoscaler-role",
+            assume_role_policy=json.dumps(
+                {
+                    "Version": "2012-10-17",
+                    "Statement": [
+                        {
+                            "Effect": "Allow",
+                            "Principal": {"Service": "pods.eks.amazonaws.com"},
+                            "Action": ["sts:AssumeRole", "sts:TagSession"],
+                        }
+                    ],
+                }
+            ),
+            tags=tags,
+            opts=child_opts(self),
+        )
+        aws.iam.RolePolicy(
+            f"{name}-autoscaler-policy",
+            role=role.id,
+            policy=document(
+                [
+                    statement(
+                        Sid="DiscoverNodeGroups",
+                        Effect="Allow",
+                        Action=list(defaults.AUTOSCALER_DESCRIBE_ACTIONS),
+                        Resource="*",
+                    ),
+                    statement(
+                        Sid="ScaleThisClustersGroups",
+                        Effect="Allow",
+                        Action=list(defaults.AUTOSCALER_SCALE_ACTIONS),
+                        Resource="*",
+                        Condition={
+                            "StringEquals": {
+                                f"aws:ResourceTag/k8s.io/cluster-autoscaler/{cluster_name}": (
+                                    "owned"
+                                )
+                            }
+                        },
+                    ),
+                ]
+            ),
+            opts=child_opts(self),
+        )
+        aws.eks.PodIdentityAssociation(
+            f"{name}-autoscaler",
+            cluster_name=cluster.name,
+            namespace="kube-system",
+            service_account="cluster-autoscaler",
+            role_arn=role.arn,
+            tags=tags,
+            opts=child_opts(self, depends_on=[agent]),
+        )
+        return role
 
     def _network(
         self, name: str, args: TrainingClusterArgs, prod: bool

@@ -23,6 +23,10 @@ CLUSTER_CHILDREN = {
     "tc-cluster": "aws:eks/cluster:Cluster",
     "tc-system": "aws:eks/nodeGroup:NodeGroup",
     "tc-gpu": "aws:eks/nodeGroup:NodeGroup",
+    "tc-pod-identity-agent": "aws:eks/addon:Addon",
+    "tc-autoscaler-role": "aws:iam/role:Role",
+    "tc-autoscaler-policy": "aws:iam/rolePolicy:RolePolicy",
+    "tc-autoscaler": "aws:eks/podIdentityAssociation:PodIdentityAssociation",
 }
 
 
@@ -232,3 +236,32 @@ def test_public_endpoint_warns_in_dev_and_is_refused_in_prod():
 def test_bad_args_fail_clearly(kwargs, message):
     with pytest.raises(ProgramError, match=message):
         build(**kwargs)
+
+
+def test_cluster_autoscaler_gets_a_scoped_pod_identity(dev):
+    cluster = dev.named("tc-cluster")
+    role = dev.named("tc-autoscaler-role")
+    trust = json.loads(role.inputs["assumeRolePolicy"])["Statement"][0]
+    assert trust["Principal"] == {"Service": "pods.eks.amazonaws.com"}
+    assert trust["Action"] == ["sts:AssumeRole", "sts:TagSession"]
+    association = dev.named("tc-autoscaler").inputs
+    assert association["clusterName"] == cluster.outputs["name"]
+    assert (association["namespace"], association["serviceAccount"]) == (
+        "kube-system",
+        "cluster-autoscaler",
+    )
+    assert association["roleArn"] == role.outputs["arn"]
+    assert dev.named("tc-pod-identity-agent").urn in dev.named("tc-autoscaler").dependencies
+    assert dev.named("tc-pod-identity-agent").inputs["addonName"] == "eks-pod-identity-agent"
+    policy = {s["Sid"]: s for s in statements(dev.named("tc-autoscaler-policy"))}
+    scale = policy["ScaleThisClustersGroups"]
+    assert scale["Action"] == [
+        "autoscaling:SetDesiredCapacity",
+        "autoscaling:TerminateInstanceInAutoScalingGroup",
+    ]
+    tag = f"aws:ResourceTag/k8s.io/cluster-autoscaler/{cluster.inputs['name']}"
+    assert scale["Condition"] == {"StringEquals": {tag: "owned"}}
+    assert "eks:DescribeNodegroup" in policy["DiscoverNodeGroups"]["Action"]
+    assert not wildcard_allows([dev.named("tc-autoscaler-policy")])
+    registered = dev.named("tc", "mlops:aws:TrainingCluster").registered_outputs
+    assert registered["autoscaler_role_arn"] == role.outputs["arn"]
