@@ -158,6 +158,7 @@ def build(parent: pulumi.Resource, name: str, spec: PlatformSpec) -> dict[str, A
 
     return {
         **contract_exports(store, cluster, registry, endpoint, watch),
+        "autoscaler_role_arn": cluster.autoscaler_role_arn,
         "dvc_policy_arn": store.dvc_policy_arn,
         "approvers_topic": registry.approvers_topic,
         "active_endpoint_config_name": endpoint.active_endpoint_config_name,

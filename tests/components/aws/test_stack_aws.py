@@ -35,6 +35,7 @@ AWS_EXTRAS = {
     "previous_endpoint_config_name",
     "alarm_names",
     "approvers_topic",
+    "autoscaler_role_arn",
 }
 COMPONENTS = {
     "mlops-artifacts": "mlops:aws:ArtifactStore",
