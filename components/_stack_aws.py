@@ -151,6 +151,7 @@ def build(parent: pulumi.Resource, name: str, spec: PlatformSpec) -> dict[str, A
             drift=monitoring.drift,
             gpu_asg_name=cluster.gpu_asg_name,
             gpu_max_nodes=training.max_nodes,
+            gpu_instance_types=[gpu_catalogue.lookup(training.gpu, "aws").node_type],
             monthly_budget_usd=budget * defaults.HOURS_PER_MONTH,
         ),
         opts=opts,

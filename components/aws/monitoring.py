@@ -145,6 +145,9 @@ class MonitoringArgs:
     """Auto Scaling group of the GPU pool. Default: none (no GPU capacity alarm)."""
     gpu_max_nodes: int = 0
     """Upper bound of the GPU pool; running at it for an hour alarms. Default 0."""
+    gpu_instance_types: Sequence[str] = ()
+    """EC2 types of the GPU pool; the budget counts only their spend. Default: none, so the
+    budget counts every cost tagged with the project."""
     monthly_budget_usd: float | None = None
     """Monthly GPU spend budget; notifications at 80 % and 100 %. Default: no budget."""
     tags: Tags = None
@@ -296,7 +299,13 @@ class Monitoring(pulumi.ComponentResource):
                 limit_amount=f"{args.monthly_budget_usd:.2f}",
                 limit_unit="USD",
                 cost_filters=[
-                    {"name": "TagKeyValue", "values": [f"user:mlops:project${args.project}"]}
+                    {"name": "TagKeyValue", "values": [f"user:mlops:project${args.project}"]},
+                    # GPU spend: the pool's instance types, not the whole project's bill.
+                    *(
+                        [{"name": "InstanceType", "values": list(args.gpu_instance_types)}]
+                        if args.gpu_instance_types
+                        else []
+                    ),
                 ],
                 notifications=[
                     {

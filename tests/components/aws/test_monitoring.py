@@ -193,6 +193,14 @@ def test_gpu_budget(prod):
         assert notification["thresholdType"] == "PERCENTAGE"
 
 
+def test_gpu_budget_counts_only_the_gpu_instance_types():
+    recording = build(**{**FULL, "gpu_instance_types": ["g5.xlarge"]})
+    assert recording.named("mon-gpu-budget").inputs["costFilters"] == [
+        {"name": "TagKeyValue", "values": ["user:mlops:project$fraud-detection"]},
+        {"name": "InstanceType", "values": ["g5.xlarge"]},
+    ]
+
+
 def test_dashboard(prod):
     dashboard = prod.named("mon-dashboard").inputs
     body = json.loads(dashboard["dashboardBody"])
