@@ -5,30 +5,11 @@ from __future__ import annotations
 import pytest
 
 from components.testing import run_project
+from tests.components._contract import REQUIRED_EXPORTS
 from tests.components.aws._helpers import statements as policy_statements
 from tests.components.aws._helpers import wildcard_allows
 from tests.conftest import REPO, platform_raw
 
-REQUIRED_EXPORTS = {
-    "artifact_bucket_name",
-    "artifact_bucket_uri",
-    "dvc_remote_url",
-    "kms_key_id",
-    "cluster_name",
-    "gpu_pool_name",
-    "max_gpus",
-    "max_usd_per_hour",
-    "registry_name",
-    "registry_id",
-    "image_repository_url",
-    "endpoint_name",
-    "endpoint_url",
-    "active_model_version",
-    "previous_model_version",
-    "alert_topic",
-    "dashboard_url",
-    "retraining_trigger",
-}
 AWS_EXTRAS = {
     "dvc_policy_arn",
     "active_endpoint_config_name",

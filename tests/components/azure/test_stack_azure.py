@@ -10,28 +10,9 @@ from components._stack_azure import serving_roles
 from components.spec import parse_spec
 from components.stack import MlopsStack
 from components.testing import run, run_project
+from tests.components._contract import REQUIRED_EXPORTS
 from tests.conftest import REPO, platform_raw
 
-COMMON_EXPORTS = {
-    "artifact_bucket_name",
-    "artifact_bucket_uri",
-    "dvc_remote_url",
-    "kms_key_id",
-    "cluster_name",
-    "gpu_pool_name",
-    "max_gpus",
-    "max_usd_per_hour",
-    "registry_name",
-    "registry_id",
-    "image_repository_url",
-    "endpoint_name",
-    "endpoint_url",
-    "active_model_version",
-    "previous_model_version",
-    "alert_topic",
-    "dashboard_url",
-    "retraining_trigger",
-}
 COMPONENTS = {
     "mlops-artifacts": "mlops:azure:ArtifactStore",
     "mlops-registry": "mlops:azure:ModelRegistry",
@@ -61,8 +42,8 @@ def test_prod_program_builds_the_five_components_under_the_stack(prod):
 @pytest.mark.parametrize("stack", ["dev", "prod"])
 def test_every_common_export_is_set(stack, request):
     recording = request.getfixturevalue(stack)
-    assert not COMMON_EXPORTS - set(recording.exports)
-    assert all(recording.exports[name] is not None for name in COMMON_EXPORTS)
+    assert not REQUIRED_EXPORTS - set(recording.exports)
+    assert all(recording.exports[name] is not None for name in REQUIRED_EXPORTS)
     assert recording.exports["dvc_remote_url"] == "azure://dvc/"
 
 

@@ -12,29 +12,10 @@ from components.gcp._common import resource_id
 from components.lineage import base_tags, sanitise
 from components.spec import parse_spec
 from components.testing import ProgramError, run_project
+from tests.components._contract import REQUIRED_EXPORTS
 from tests.components.gcp._helpers import bad_labels, label_maps, unknown_inputs
 from tests.conftest import REPO, platform_raw, stack_config
 
-COMMON_EXPORTS = {
-    "artifact_bucket_name",
-    "artifact_bucket_uri",
-    "dvc_remote_url",
-    "kms_key_id",
-    "cluster_name",
-    "gpu_pool_name",
-    "max_gpus",
-    "max_usd_per_hour",
-    "registry_name",
-    "registry_id",
-    "image_repository_url",
-    "endpoint_name",
-    "endpoint_url",
-    "active_model_version",
-    "previous_model_version",
-    "alert_topic",
-    "dashboard_url",
-    "retraining_trigger",
-}
 COMPONENTS = {
     "mlops-artifacts": "mlops:gcp:ArtifactStore",
     "mlops-training": "mlops:gcp:TrainingCluster",
@@ -63,8 +44,8 @@ def recordings():
 def test_root_program_wires_the_five_components_and_exports_every_common_name(recordings, stack):
     recording = recordings[stack]
     assert recording.unmocked_invokes == []
-    assert set(recording.exports) >= COMMON_EXPORTS
-    assert all(recording.exports[name] is not None for name in COMMON_EXPORTS)
+    assert set(recording.exports) >= REQUIRED_EXPORTS
+    assert all(recording.exports[name] is not None for name in REQUIRED_EXPORTS)
     root = recording.named("mlops", "mlops:index:MlopsStack")
     assert {r.name: r.type for r in recording.children(root)} == COMPONENTS
     assert not any(r.type.startswith(("aws:", "azure-native:")) for r in recording)
