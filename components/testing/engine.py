@@ -116,6 +116,10 @@ class Recording:
         urn = parent if isinstance(parent, str) else parent.urn
         return [r for r in self.resources if r.parent == urn]
 
+    def children_by_name(self, parent: RecordedResource | str) -> dict[str, RecordedResource]:
+        """Direct children keyed by logical name: what a component test compares."""
+        return {r.name: r for r in self.children(parent)}
+
     def descendants(self, parent: RecordedResource | str) -> list[RecordedResource]:
         """Children, grandchildren and so on, in registration order."""
         urn = parent if isinstance(parent, str) else parent.urn

@@ -45,4 +45,4 @@ def wildcard_allows(recording: Any) -> list[tuple[str, str]]:
 
 
 def children_by_name(recording: Any, component: Any) -> dict[str, Any]:
-    return {r.name: r for r in recording.children(component)}
+    return recording.children_by_name(component)

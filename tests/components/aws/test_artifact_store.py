@@ -38,7 +38,7 @@ def build(**kwargs):
 
 def children(recording):
     component = recording.named("art", COMPONENT)
-    return {r.name: r for r in recording.children(component)}
+    return recording.children_by_name(component)
 
 
 def test_dev_children_are_exact_and_parented():

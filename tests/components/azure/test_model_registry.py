@@ -30,7 +30,7 @@ def build(config=LOCATION, **kwargs):
 
 def children(recording):
     component = recording.named("reg", COMPONENT)
-    return {r.name: r for r in recording.children(component)}
+    return recording.children_by_name(component)
 
 
 def test_children_are_exact_and_parented():

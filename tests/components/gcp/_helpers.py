@@ -31,7 +31,7 @@ def run_component(program, **config):
 def children(recording, name: str, type_token: str) -> dict:
     """Direct children of the component, by logical name (and no grandchildren exist)."""
     component = recording.named(name, type_token)
-    found = {r.name: r for r in recording.children(component)}
+    found = recording.children_by_name(component)
     assert len(found) == len(recording.children(component)), "duplicate child names"
     assert len(recording.descendants(component)) == len(found), "children must be direct"
     return found

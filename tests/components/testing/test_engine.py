@@ -35,6 +35,7 @@ def test_records_parent_dependencies_and_invokes():
     alias = recording.named("alias")
     assert not group.custom and key.custom
     assert key.parent == group.urn and alias.parent == group.urn
+    assert recording.children_by_name(group) == {"key": key, "alias": alias}
     assert alias.property_dependencies["targetKeyId"] == [key.urn]
     assert key.urn in alias.dependencies
     assert alias.protect is True and key.protect is False
