@@ -12,7 +12,7 @@ STAMP  := $(VENV)/.installed
 $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
-	$(BIN)/pip install -q -c constraints.txt -e '.[test,dvc]'
+	$(BIN)/pip install -q -c constraints.txt -e '.[all,test,dvc]'
 	touch $(STAMP)
 
 plan: $(STAMP)

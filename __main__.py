@@ -2,9 +2,9 @@
 
 import pulumi
 
-from components.lineage import register_lineage_transform
-from components.spec import SpecError, load_spec
-from components.stack import MlopsStack
+from mlops_iac.components.lineage import register_lineage_transform
+from mlops_iac.components.platform.stack import MlopsStack
+from mlops_iac.components.spec import SpecError, load_spec
 
 try:
     spec = load_spec()

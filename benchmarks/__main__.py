@@ -59,9 +59,9 @@ TARGETS: tuple[tuple[str, str, float, Callable[[dict], float | None]], ...] = (
     ),
     (
         "import_aws_to_floor",
-        "import components.aws / floor of its pulumi_aws modules",
+        "import mlops_iac.components.aws / floor of its pulumi_aws modules",
         1.2,
-        lambda r: r["imports"].get("components.aws", {}).get("ratio"),
+        lambda r: r["imports"].get("mlops_iac.components.aws", {}).get("ratio"),
     ),
 )
 
@@ -141,7 +141,7 @@ def bench_imports(clouds: list[str], repeat: int) -> dict[str, dict[str, Any]]:
     )
     report = {}
     for cloud in clouds:
-        package = f"components.{cloud}"
+        package = f"mlops_iac.components.{cloud}"
         # The floor: `import pulumi` plus exactly the provider modules the import loaded.
         result = paired(("import", package), lambda run: run["provider_modules"], repeat)
         modules = result.pop("provider_modules")

@@ -59,7 +59,7 @@ def _lazy_module_type() -> type | None:
 
 def _policy(recording: Any) -> dict:
     """Per-resource cost of the whole pack over a recording (``evaluate_policies``), warm."""
-    from components.ops.plan import evaluate_policies
+    from mlops_iac.cli.plan import evaluate_policies
 
     timings = []
     for _ in range(POLICY_REPEAT):
@@ -80,9 +80,9 @@ def _cli_plan(*args: str) -> dict:
     The CLI runs unchanged; two spies note the ``PlanResult`` (for the recording) and how long
     the CLI's own pack evaluation took.
     """
-    from components import cli
-    from components.ops import plan as plan_module
-    from policies import packs
+    from mlops_iac.cli import main as cli
+    from mlops_iac.cli import plan as plan_module
+    from mlops_iac.policies import packs
 
     captured: list[Any] = []
     in_plan: list[float] = []

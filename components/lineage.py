@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING
 import pulumi
 
 if TYPE_CHECKING:
-    from components.spec import ModelRef, PlatformSpec
+    from mlops_iac.components.spec import ModelRef, PlatformSpec
 
 PREFIX = "mlops"
 BASE_KEYS = ("project", "environment", "owner", "cost-center", "git-sha", "dataset-version")
@@ -112,7 +112,8 @@ def tag_input(type_token: str) -> str | None:
     """The camelCase input that holds tags/labels for ``type_token``, or None if not taggable.
 
     Looked up on the provider SDK's resource class, so it covers every resource type of the
-    three providers, including those team code creates outside our components. A ``tags`` input
+    three providers, including those team code creates outside our components. A ``tags``
+    input
     that is a list (autoscaling groups) does not count: the transform only merges maps.
     """
     if type_token in _TAG_INPUT_OVERRIDES:

@@ -6,7 +6,8 @@ finds at once, one line each, naming the key path::
 
     mlops:platform.training.maxNodes: must be >= minNodes (2)
 
-Components never import this module: ``components.stack`` translates a ``PlatformSpec`` into
+Components never import this module: ``mlops_iac.components.platform.stack`` translates a
+``PlatformSpec`` into
 component Args.
 """
 
@@ -30,7 +31,7 @@ from pydantic import (
 from pydantic.alias_generators import to_camel
 from pydantic_core import PydanticCustomError
 
-from components import gpu as gpu_catalogue
+from mlops_iac.components import gpu as gpu_catalogue
 
 CONFIG_NAMESPACE = "mlops"
 CONFIG_KEY = "platform"
@@ -118,7 +119,9 @@ class ArtifactsSpec(_Model):
 class TrainingSpec(_Model):
     """The GPU training cluster."""
 
-    gpu: str = Field("t4", description="Neutral GPU name from the catalogue (components.gpu).")
+    gpu: str = Field(
+        "t4", description="Neutral GPU name from the catalogue (mlops_iac.components.gpu)."
+    )
     gpus_per_node: int | None = Field(
         None, ge=1, description="Must match the catalogue's node type. Default: the catalogue's."
     )

@@ -1,25 +1,20 @@
 """Entry point the Pulumi CLI runs for `pulumi preview --policy-pack policies`.
 
 This is the only module that constructs ``PolicyPack``: doing so starts the analyzer's gRPC
-server and blocks forever, so nothing may import it (tests use ``policies.offline``).
+server and blocks forever, so nothing may import it (tests use ``mlops_iac.policies.offline``).
 
 Levels and the approval-gate config come from the stack config the CLI passes the pack process
 (``PULUMI_CONFIG``), so a preview of ``aws-prod`` is mandatory and sees the stack file's
 approvals. GPU prices cannot come from there (this package does not import ``components``):
-pass them with ``--policy-pack-config`` (a document built by ``policies.packs.pack_config``).
+pass them with ``--policy-pack-config`` (a document built by
+``mlops_iac.policies.packs.pack_config``).
 """
 
 import os
-import sys
-from pathlib import Path
 
 from pulumi_policy import EnforcementLevel, PolicyPack
 
-try:
-    from policies import packs
-except ModuleNotFoundError:  # run from a checkout without `pip install -e .`
-    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-    from policies import packs
+from mlops_iac.policies import packs
 
 settings = packs.settings_from_stack_config(
     os.environ.get("PULUMI_CONFIG"), os.environ.get("PULUMI_STACK")

@@ -1,11 +1,11 @@
 from __future__ import annotations
 
-from components import docs
+from tools import docs
 
 
 def test_readme_generated_sections_are_current():
     current = docs.README.read_text()
-    assert docs.render(current) == current, "README.md is stale: run `python -m components.docs`"
+    assert docs.render(current) == current, "README.md is stale: run `python -m tools.docs`"
 
 
 def test_every_stack_key_is_in_the_reference():
@@ -22,6 +22,6 @@ def test_every_stack_key_is_in_the_reference():
 
 
 def test_defaults_section_lists_each_component_arg():
-    table = docs.component_defaults("components.aws")
-    assert "**ArtifactStore** (`components.aws`)" in table
+    table = docs.component_defaults("mlops_iac.components.aws")
+    assert "**ArtifactStore** (`mlops_iac.components.aws`)" in table
     assert "| `replica_region` | Replicate every object" in table

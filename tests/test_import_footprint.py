@@ -4,17 +4,17 @@ cloud's SDK only, and of it only the submodules the components' sources use.
 Provider SDKs are lazy: ``import pulumi_aws`` puts every submodule in ``sys.modules`` as a
 placeholder (``pulumi._utils._LazyModule``) and runs it on first attribute access, at about
 0.1 s and tens of MB each. A stray ``aws.<sub>`` reference or a helper that walks every
-submodule would multiply the cost of every ``import components.aws`` and every plan.
+submodule would multiply the cost of every ``import mlops_iac.components.aws`` and every plan.
 
 Each cloud is checked in a fresh interpreter, in three steps:
 
 1. ``import <provider>`` alone: what the package loads eagerly (``_utilities``, ``_inputs``,
    ``outputs``, ``provider``, the root functions…). That is the unavoidable price of using the
    SDK at all, so it is the allow-list of the package's own internals, measured, not guessed.
-2. ``import components.<cloud>``: no other cloud's SDK appears in ``sys.modules`` at all.
+2. ``import mlops_iac.components.<cloud>``: no other cloud's SDK appears in ``sys.modules`` at all.
 3. building the ``<cloud>-prod`` platform offline: no other cloud's SDK, and every loaded
    ``<provider>.<sub>`` (``pulumi_aws.s3.bucket`` counts as ``s3``) is in step 1's set or is
-   referenced by ``components/<cloud>/*.py`` or ``components/_stack_<cloud>.py`` (found with
+   referenced by ``components/<cloud>/*.py`` or ``components/platform/<cloud>.py`` (found with
    ``ast``: ``aws.<sub>`` attributes, ``from pulumi_aws import <sub>``,
    ``import pulumi_aws.<sub>``). Step 2 is held to the same allow-list.
 """
@@ -48,9 +48,9 @@ cloud, provider = sys.argv[1], sys.argv[2]
 result = {}
 __import__(provider)
 result["provider"] = snapshot()
-__import__(f"components.{cloud}")
+__import__(f"mlops_iac.components.{cloud}")
 result["components"] = snapshot()
-from components.testing import run_project
+from mlops_iac.components.testing import run_project
 recording = run_project(Path.cwd(), f"{cloud}-prod")
 result["platform"] = snapshot()
 result["resources"] = len(recording)
@@ -94,7 +94,7 @@ def referenced_submodules(sources: Iterable[Path], package: str) -> set[str]:
 
 def _sources(cloud: str) -> list[Path]:
     components = REPO / "components"
-    return sorted((components / cloud).glob("*.py")) + [components / f"_stack_{cloud}.py"]
+    return sorted((components / cloud).glob("*.py")) + [components / "platform" / f"{cloud}.py"]
 
 
 def _first_level(modules: Iterable[str], package: str) -> set[str]:
@@ -154,7 +154,7 @@ def test_components_load_only_submodules_they_use(footprint: tuple[str, dict]) -
         f"no {package} submodule loaded; is lazy-module detection broken?"
     )
     for step, what in (
-        ("components", f"import components.{cloud}"),
+        ("components", f"import mlops_iac.components.{cloud}"),
         ("platform", f"building the {cloud}-prod platform"),
     ):
         unexpected = sorted(_first_level(result[step]["loaded"], package) - allowed)

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from components.cli import main
+from mlops_iac.cli.main import main
 from tests.conftest import REPO
 
 READMES = [REPO / "README.md", *sorted(REPO.glob("examples/*/README.md"))]

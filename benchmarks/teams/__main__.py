@@ -7,9 +7,9 @@ so every resource takes the path a real plan takes.
 
 import pulumi
 
-from components.lineage import register_lineage_transform
-from components.spec import load_spec
-from components.stack import MlopsStack
+from mlops_iac.components.lineage import register_lineage_transform
+from mlops_iac.components.platform.stack import MlopsStack
+from mlops_iac.components.spec import load_spec
 
 spec = load_spec()
 register_lineage_transform(spec)

@@ -8,7 +8,7 @@
 - ``AlertChannel`` and ``Monitoring``: alert topic, alarms, dashboard, drift monitoring,
   retraining trigger, GPU budget.
 
-Compose them in this order (``components/_stack_aws.py`` does)::
+Compose them in this order (``components/platform/aws.py`` does)::
 
     store = ArtifactStore("art", ArtifactStoreArgs(environment="prod"))
     channel = AlertChannel("alerts", AlertChannelArgs(emails=["oncall@example.com"]))
@@ -22,16 +22,21 @@ Compose them in this order (``components/_stack_aws.py`` does)::
         artifact_bucket_name=store.bucket_name, artifact_kms_key_arn=store.kms_key_id))
 """
 
-from components.aws.artifact_store import ArtifactStore, ArtifactStoreArgs
-from components.aws.model_registry import ModelRegistry, ModelRegistryArgs
-from components.aws.monitoring import AlertChannel, AlertChannelArgs, Monitoring, MonitoringArgs
-from components.aws.serving_endpoint import (
+from mlops_iac.components.aws.artifact_store import ArtifactStore, ArtifactStoreArgs
+from mlops_iac.components.aws.model_registry import ModelRegistry, ModelRegistryArgs
+from mlops_iac.components.aws.monitoring import (
+    AlertChannel,
+    AlertChannelArgs,
+    Monitoring,
+    MonitoringArgs,
+)
+from mlops_iac.components.aws.serving_endpoint import (
     ModelVersion,
     ServingEndpoint,
     ServingEndpointArgs,
     endpoint_name_for,
 )
-from components.aws.training_cluster import TrainingCluster, TrainingClusterArgs
+from mlops_iac.components.aws.training_cluster import TrainingCluster, TrainingClusterArgs
 
 __all__ = [
     "AlertChannel",

@@ -10,8 +10,8 @@ from typing import Any
 import pulumi
 import pulumi_aws as aws
 
-from components._component import child_opts
-from components.aws import _defaults as defaults
+from mlops_iac.components._component import child_opts
+from mlops_iac.components.aws import _defaults as defaults
 
 Tags = pulumi.Input[Mapping[str, pulumi.Input[str]]] | None
 

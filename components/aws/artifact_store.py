@@ -9,13 +9,13 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_aws as aws
 
-from components._component import (
+from mlops_iac.components._component import (
     child_opts,
     component_opts,
     require_not_prod,
     secure_default,
 )
-from components.aws import _defaults as defaults
+from mlops_iac.components.aws import _defaults as defaults
 
 TYPE = "mlops:aws:ArtifactStore"
 

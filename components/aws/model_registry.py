@@ -9,9 +9,9 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_aws as aws
 
-from components._component import child_opts, component_opts, secure_default
-from components.aws import _defaults as defaults
-from components.aws._common import Tags, customer_key, encrypted_topic, stable_name
+from mlops_iac.components._component import child_opts, component_opts, secure_default
+from mlops_iac.components.aws import _defaults as defaults
+from mlops_iac.components.aws._common import Tags, customer_key, encrypted_topic, stable_name
 
 TYPE = "mlops:aws:ModelRegistry"
 STATE_CHANGE = "SageMaker Model Package State Change"

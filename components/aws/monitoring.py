@@ -16,9 +16,9 @@ from typing import Any
 import pulumi
 import pulumi_aws as aws
 
-from components._component import child_opts, component_opts
-from components.aws import _defaults as defaults
-from components.aws._common import (
+from mlops_iac.components._component import child_opts, component_opts
+from mlops_iac.components.aws import _defaults as defaults
+from mlops_iac.components.aws._common import (
     Tags,
     account_id,
     assume_role_policy,

@@ -10,10 +10,15 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_aws as aws
 
-from components import gpu as gpu_catalogue
-from components._component import child_opts, component_opts, require_not_prod, secure_default
-from components.aws import _defaults as defaults
-from components.aws._common import (
+from mlops_iac.components import gpu as gpu_catalogue
+from mlops_iac.components._component import (
+    child_opts,
+    component_opts,
+    require_not_prod,
+    secure_default,
+)
+from mlops_iac.components.aws import _defaults as defaults
+from mlops_iac.components.aws._common import (
     Tags,
     assume_role_policy,
     customer_key,
@@ -39,7 +44,7 @@ class TrainingClusterArgs:
     """``dev``, ``staging`` or ``prod``. Default ``dev``. In prod the key is protected and a
     public API endpoint is refused."""
     gpu: str = "t4"
-    """Neutral GPU name from ``components.gpu``. Default ``t4`` (``g4dn.xlarge``)."""
+    """Neutral GPU name from ``mlops_iac.components.gpu``. Default ``t4`` (``g4dn.xlarge``)."""
     min_nodes: int = 0
     """GPU nodes kept running. Default 0: the pool scales to zero when idle."""
     max_nodes: int = 2

@@ -1,11 +1,16 @@
-"""Azure components. Importing this package loads pulumi_azure_native only (never AWS or GCP SDKs),
+"""Azure components. Importing this package loads pulumi_azure_native only (never AWS or
+GCP SDKs),
 and only the azure-native submodules the components use."""
 
-from components.azure.artifact_store import ArtifactStore, ArtifactStoreArgs
-from components.azure.model_registry import ModelRegistry, ModelRegistryArgs
-from components.azure.monitoring import Monitoring, MonitoringArgs
-from components.azure.serving_endpoint import ModelDeployment, ServingEndpoint, ServingEndpointArgs
-from components.azure.training_cluster import TrainingCluster, TrainingClusterArgs
+from mlops_iac.components.azure.artifact_store import ArtifactStore, ArtifactStoreArgs
+from mlops_iac.components.azure.model_registry import ModelRegistry, ModelRegistryArgs
+from mlops_iac.components.azure.monitoring import Monitoring, MonitoringArgs
+from mlops_iac.components.azure.serving_endpoint import (
+    ModelDeployment,
+    ServingEndpoint,
+    ServingEndpointArgs,
+)
+from mlops_iac.components.azure.training_cluster import TrainingCluster, TrainingClusterArgs
 
 __all__ = [
     "ArtifactStore",

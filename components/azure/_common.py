@@ -7,8 +7,8 @@ from collections.abc import Mapping
 import pulumi
 from pulumi_azure_native import authorization, keyvault
 
-from components._component import child_opts
-from components.azure import _defaults as defaults
+from mlops_iac.components._component import child_opts
+from mlops_iac.components.azure import _defaults as defaults
 
 Tags = pulumi.Input[Mapping[str, pulumi.Input[str]]] | None
 

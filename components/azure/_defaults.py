@@ -1,6 +1,7 @@
 """Secure defaults of the Azure components, in one place.
 
-Each component resolves its Args through ``components._component.secure_default`` against these
+Each component resolves its Args through ``mlops_iac.components._component.secure_default`` against
+these
 values, so that turning one off is a conscious, logged decision.
 """
 

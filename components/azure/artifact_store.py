@@ -7,14 +7,14 @@ from dataclasses import dataclass
 import pulumi
 from pulumi_azure_native import authorization, keyvault, managedidentity, resources, storage
 
-from components._component import (
+from mlops_iac.components._component import (
     child_opts,
     component_opts,
     require_not_prod,
     secure_default,
 )
-from components.azure import _defaults as defaults
-from components.azure._common import Tags, client_config, role_definition_id, secure_vault
+from mlops_iac.components.azure import _defaults as defaults
+from mlops_iac.components.azure._common import Tags, client_config, role_definition_id, secure_vault
 
 TYPE = "mlops:azure:ArtifactStore"
 

@@ -8,9 +8,9 @@ from dataclasses import dataclass, field
 import pulumi
 from pulumi_azure_native import containerregistry, machinelearningservices, monitor
 
-from components._component import child_opts, component_opts, secure_default
-from components.azure import _defaults as defaults
-from components.azure._common import Tags, location_or_config
+from mlops_iac.components._component import child_opts, component_opts, secure_default
+from mlops_iac.components.azure import _defaults as defaults
+from mlops_iac.components.azure._common import Tags, location_or_config
 
 TYPE = "mlops:azure:ModelRegistry"
 

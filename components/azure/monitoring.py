@@ -18,9 +18,9 @@ from pulumi_azure_native import (
     storage,
 )
 
-from components._component import child_opts, component_opts
-from components.azure import _defaults as defaults
-from components.azure._common import Tags, client_config, role_definition_id
+from mlops_iac.components._component import child_opts, component_opts
+from mlops_iac.components.azure import _defaults as defaults
+from mlops_iac.components.azure._common import Tags, client_config, role_definition_id
 
 TYPE = "mlops:azure:Monitoring"
 ENDPOINT_METRICS = "Microsoft.MachineLearningServices/workspaces/onlineEndpoints"

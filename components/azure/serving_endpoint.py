@@ -8,9 +8,9 @@ from dataclasses import dataclass
 import pulumi
 from pulumi_azure_native import machinelearningservices, monitor
 
-from components._component import child_opts, component_opts, require_not_prod
-from components.azure import _defaults as defaults
-from components.azure._common import Tags
+from mlops_iac.components._component import child_opts, component_opts, require_not_prod
+from mlops_iac.components.azure import _defaults as defaults
+from mlops_iac.components.azure._common import Tags
 
 TYPE = "mlops:azure:ServingEndpoint"
 ACTIVE = "blue"

@@ -12,10 +12,10 @@ from pulumi_azure_native import (
     operationalinsights,
 )
 
-from components import gpu as gpu_catalogue
-from components._component import child_opts, component_opts, require_not_prod
-from components.azure import _defaults as defaults
-from components.azure._common import Tags, client_config, secure_vault
+from mlops_iac.components import gpu as gpu_catalogue
+from mlops_iac.components._component import child_opts, component_opts, require_not_prod
+from mlops_iac.components.azure import _defaults as defaults
+from mlops_iac.components.azure._common import Tags, client_config, secure_vault
 
 TYPE = "mlops:azure:TrainingCluster"
 
@@ -42,7 +42,8 @@ class TrainingClusterArgs:
     isolates the managed network to approved outbound, and marks the workspace high business
     impact (``hbi_workspace``)."""
     gpu: str = "t4"
-    """Neutral GPU name from ``components.gpu``. Default ``t4`` (``Standard_NC4as_T4_v3``)."""
+    """Neutral GPU name from ``mlops_iac.components.gpu``. Default ``t4``
+    (``Standard_NC4as_T4_v3``)."""
     min_nodes: int = 0
     """Nodes kept warm. Default 0: the cluster scales to zero."""
     max_nodes: int = 2

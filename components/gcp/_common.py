@@ -9,8 +9,8 @@ from collections.abc import Mapping
 import pulumi
 from pulumi_gcp import kms, organizations
 
-from components._component import child_opts
-from components.gcp import _defaults as defaults
+from mlops_iac.components._component import child_opts
+from mlops_iac.components.gcp import _defaults as defaults
 
 # Google-managed service agents (service-<project number>@<domain>) that need CMEK grants.
 AGENT_DOMAINS = {

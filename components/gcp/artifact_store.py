@@ -19,9 +19,14 @@ from dataclasses import dataclass
 import pulumi
 from pulumi_gcp import serviceaccount, storage
 
-from components._component import child_opts, component_opts, require_not_prod, secure_default
-from components.gcp import _defaults as defaults
-from components.gcp._common import Labels, crypto_key, region_or_default, resource_id
+from mlops_iac.components._component import (
+    child_opts,
+    component_opts,
+    require_not_prod,
+    secure_default,
+)
+from mlops_iac.components.gcp import _defaults as defaults
+from mlops_iac.components.gcp._common import Labels, crypto_key, region_or_default, resource_id
 
 TYPE = "mlops:gcp:ArtifactStore"
 _MULTI_REGIONS = {"us": "US", "northamerica": "US", "europe": "EU", "asia": "ASIA"}

@@ -18,9 +18,14 @@ from dataclasses import dataclass
 import pulumi
 from pulumi_gcp import artifactregistry, monitoring, pubsub, storage
 
-from components._component import child_opts, component_opts, require_not_prod, secure_default
-from components.gcp import _defaults as defaults
-from components.gcp._common import (
+from mlops_iac.components._component import (
+    child_opts,
+    component_opts,
+    require_not_prod,
+    secure_default,
+)
+from mlops_iac.components.gcp import _defaults as defaults
+from mlops_iac.components.gcp._common import (
     Labels,
     agent_member,
     crypto_key,
@@ -28,7 +33,7 @@ from components.gcp._common import (
     region_or_default,
     resource_id,
 )
-from components.gcp.artifact_store import lifecycle_rules
+from mlops_iac.components.gcp.artifact_store import lifecycle_rules
 
 TYPE = "mlops:gcp:ModelRegistry"
 

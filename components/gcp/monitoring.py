@@ -23,9 +23,15 @@ from dataclasses import dataclass
 import pulumi
 from pulumi_gcp import billing, monitoring, pubsub
 
-from components._component import child_opts, component_opts
-from components.gcp import _defaults as defaults
-from components.gcp._common import Labels, agent_member, crypto_key, project_info, region_or_default
+from mlops_iac.components._component import child_opts, component_opts
+from mlops_iac.components.gcp import _defaults as defaults
+from mlops_iac.components.gcp._common import (
+    Labels,
+    agent_member,
+    crypto_key,
+    project_info,
+    region_or_default,
+)
 
 TYPE = "mlops:gcp:Monitoring"
 DRIFT_LOG = "mlops-drift"

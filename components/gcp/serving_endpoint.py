@@ -39,9 +39,9 @@ from dataclasses import dataclass, field
 import pulumi
 from pulumi_gcp import cloudrunv2, serviceaccount, storage
 
-from components._component import child_opts, component_opts, require_not_prod
-from components.gcp import _defaults as defaults
-from components.gcp._common import (
+from mlops_iac.components._component import child_opts, component_opts, require_not_prod
+from mlops_iac.components.gcp import _defaults as defaults
+from mlops_iac.components.gcp._common import (
     Labels,
     agent_member,
     crypto_key,

@@ -14,10 +14,10 @@ from dataclasses import dataclass
 import pulumi
 from pulumi_gcp import compute, container, projects, serviceaccount
 
-from components import gpu as gpu_catalogue
-from components._component import child_opts, component_opts, require_not_prod
-from components.gcp import _defaults as defaults
-from components.gcp._common import (
+from mlops_iac.components import gpu as gpu_catalogue
+from mlops_iac.components._component import child_opts, component_opts, require_not_prod
+from mlops_iac.components.gcp import _defaults as defaults
+from mlops_iac.components.gcp._common import (
     Labels,
     agent_member,
     crypto_key,
@@ -39,7 +39,7 @@ class TrainingClusterArgs:
     region: str | None = None
     """Region of the (regional) cluster. Default: ``gcp:region``, else us-central1."""
     gpu: str = "t4"
-    """Neutral GPU name from ``components.gpu``. Default ``t4``."""
+    """Neutral GPU name from ``mlops_iac.components.gpu``. Default ``t4``."""
     min_nodes: int = 0
     """GPU nodes kept warm across the region. Default 0: scale to zero."""
     max_nodes: int = 2

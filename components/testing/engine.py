@@ -39,7 +39,7 @@ from pulumi.runtime._callbacks import _CallbackServicer
 from pulumi.runtime.proto import resource_pb2
 from pulumi.runtime.sync_await import _ensure_event_loop, _sync_await
 
-from components.testing.mocks import RealisticMocks
+from mlops_iac.components.testing.mocks import RealisticMocks
 
 SECRET_PLACEHOLDER = "offline-secret"
 """What a ``secure:`` config value reads as offline: the ciphertext cannot be decrypted here."""

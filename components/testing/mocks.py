@@ -70,7 +70,7 @@ class RealisticMocks(Mocks):
         stack: str = "test",
         config: Mapping[str, Any] | None = None,
     ) -> None:
-        from components.testing import mocks_aws, mocks_azure, mocks_gcp
+        from mlops_iac.components.testing import mocks_aws, mocks_azure, mocks_gcp
 
         self.project = project
         self.stack = stack

@@ -60,7 +60,7 @@ def moto_server() -> Iterator[str]:
 
 def artifact_bucket_policy(bucket: str) -> str:
     """The bucket policy ArtifactStore applies (TLS only, no other encryption on upload)."""
-    from components.aws.artifact_store import bucket_policy
+    from mlops_iac.components.aws.artifact_store import bucket_policy
 
     return json.dumps(bucket_policy(f"arn:aws:s3:::{bucket}", require_sse_kms=True))
 

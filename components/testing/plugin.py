@@ -18,7 +18,7 @@ from typing import Any
 
 import pytest
 
-from components.testing.engine import Recording, run, run_project
+from mlops_iac.components.testing.engine import Recording, run, run_project
 
 
 class OfflineEngine:
@@ -35,7 +35,7 @@ class OfflineEngine:
         project: str = "project",
         stack: str | None = None,
     ) -> Recording:
-        """Run a program function offline (see ``components.testing.run``)."""
+        """Run a program function offline (see ``mlops_iac.components.testing.run``)."""
         return run(program, config=config, project=project, stack=stack or self.stack)
 
     def run_project(

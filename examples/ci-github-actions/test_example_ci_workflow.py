@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 import yaml
 
-from components.cli import main
+from mlops_iac.cli.main import main
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parents[1]

@@ -6,9 +6,9 @@
 
 import pulumi
 
-from components.aws import ArtifactStore, ArtifactStoreArgs
-from components.lineage import register_lineage_transform
-from components.spec import SpecError, load_spec
+from mlops_iac.components.aws import ArtifactStore, ArtifactStoreArgs
+from mlops_iac.components.lineage import register_lineage_transform
+from mlops_iac.components.spec import SpecError, load_spec
 
 try:
     spec = load_spec()

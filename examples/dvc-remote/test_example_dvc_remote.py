@@ -1,7 +1,8 @@
 """The DVC example: its program exports what ``run.sh`` reads, and ``run.sh`` pushes to a store.
 
 The workflow runs for real (bash, git, dvc, ``mlops-iac`` in subprocesses) against moto's S3 server
-on 127.0.0.1, with a bucket configured like ArtifactStore's (see ``components.testing.moto_s3`` for
+on 127.0.0.1, with a bucket configured like ArtifactStore's (see
+``mlops_iac.components.testing.moto_s3`` for
 why the TLS-only policy is left off there).
 """
 
@@ -16,8 +17,8 @@ from pathlib import Path
 
 import pytest
 
-from components.ops.dvc_remote import DvcConfig
-from components.testing import moto_s3
+from mlops_iac.cli.dvc_remote import DvcConfig
+from mlops_iac.components.testing import moto_s3
 
 HERE = Path(__file__).resolve().parent
 SAMPLE_OUTPUTS = json.loads((HERE / "outputs.json").read_text())
@@ -40,7 +41,7 @@ def test_program_creates_one_artifact_store_and_exports_what_run_sh_reads(offlin
 
 
 def test_plan_passes(capsys):
-    from components.cli import main
+    from mlops_iac.cli.main import main
 
     code = main(["plan", "--stack", "dev", "--project", str(HERE), "--quiet", "--no-color"])
     assert code == 0

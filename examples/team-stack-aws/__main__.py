@@ -9,7 +9,7 @@ component) carries the stack's lineage tags without the team passing any.
 import pulumi
 import pulumi_aws as aws
 
-from components.aws import (
+from mlops_iac.components.aws import (
     AlertChannel,
     AlertChannelArgs,
     ArtifactStore,
@@ -20,8 +20,8 @@ from components.aws import (
     ServingEndpoint,
     ServingEndpointArgs,
 )
-from components.lineage import register_lineage_transform, sanitise, serving_tags
-from components.spec import ModelRef, PlatformSpec, SpecError, load_spec
+from mlops_iac.components.lineage import register_lineage_transform, sanitise, serving_tags
+from mlops_iac.components.spec import ModelRef, PlatformSpec, SpecError, load_spec
 
 try:
     spec = load_spec()  # the stack file's `mlops:platform` object

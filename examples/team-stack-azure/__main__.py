@@ -8,9 +8,14 @@ own user-assigned identity for its training jobs. The lineage transform tags all
 import pulumi
 import pulumi_azure_native.managedidentity as managedidentity
 
-from components.azure import ArtifactStore, ArtifactStoreArgs, TrainingCluster, TrainingClusterArgs
-from components.lineage import register_lineage_transform
-from components.spec import SpecError, load_spec
+from mlops_iac.components.azure import (
+    ArtifactStore,
+    ArtifactStoreArgs,
+    TrainingCluster,
+    TrainingClusterArgs,
+)
+from mlops_iac.components.lineage import register_lineage_transform
+from mlops_iac.components.spec import SpecError, load_spec
 
 try:
     spec = load_spec()

@@ -9,9 +9,14 @@ it with GCP-valid keys (``mlops-git-sha``, not ``mlops:git-sha``).
 import pulumi
 import pulumi_gcp as gcp
 
-from components.gcp import ArtifactStore, ArtifactStoreArgs, ServingEndpoint, ServingEndpointArgs
-from components.lineage import register_lineage_transform, sanitise, serving_tags
-from components.spec import SpecError, load_spec
+from mlops_iac.components.gcp import (
+    ArtifactStore,
+    ArtifactStoreArgs,
+    ServingEndpoint,
+    ServingEndpointArgs,
+)
+from mlops_iac.components.lineage import register_lineage_transform, sanitise, serving_tags
+from mlops_iac.components.spec import SpecError, load_spec
 
 try:
     spec = load_spec()

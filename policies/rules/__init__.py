@@ -1,7 +1,8 @@
 """The pure governance rules, one module per area.
 
 Nothing here constructs a ``PolicyPack`` (that starts a gRPC server): ``policies/__main__.py``
-does, for the Pulumi CLI, and ``policies.offline`` evaluates the same ``Policy`` objects in-process.
+does, for the Pulumi CLI, and ``mlops_iac.policies.offline`` evaluates the same ``Policy`` objects
+in-process.
 """
 
 from __future__ import annotations

@@ -69,7 +69,8 @@ LINEAGE_TAGS = Rule(
     name="mlops-lineage-tags",
     description="Taggable resources carry non-empty lineage tags (project, owner, commit, data).",
     remediation=(
-        "Register the lineage transform (components.lineage.register_lineage_transform) before "
+        "Register the lineage transform "
+        "(mlops_iac.components.lineage.register_lineage_transform) before "
         "creating resources, or pass tags mlops:project, mlops:environment, mlops:owner, "
         "mlops:cost-center, mlops:git-sha and mlops:dataset-version (GCP labels: mlops-git-sha...)."
     ),

@@ -6,15 +6,15 @@ import pulumi
 import pulumi_aws as aws
 import pytest
 
-from components.lineage import (
+from mlops_iac.components.lineage import (
     lineage_transform,
     merge_tags,
     sanitise,
     serving_tags,
     tag_input,
 )
-from components.spec import parse_spec
-from components.testing import run
+from mlops_iac.components.spec import parse_spec
+from mlops_iac.components.testing import run
 from tests.conftest import platform_raw
 
 LINEAGE = {
@@ -26,7 +26,7 @@ LINEAGE = {
 
 
 def test_base_tags_from_the_spec():
-    from components.lineage import base_tags
+    from mlops_iac.components.lineage import base_tags
 
     spec = parse_spec(platform_raw("aws-prod"))
     assert base_tags(spec) == {

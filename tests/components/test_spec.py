@@ -4,7 +4,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from components.spec import PlatformSpec, SpecError, parse_spec
+from mlops_iac.components.spec import PlatformSpec, SpecError, parse_spec
 from tests.conftest import platform_raw
 
 

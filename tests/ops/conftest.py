@@ -9,8 +9,8 @@ from typing import Any
 
 import pytest
 
-from components.cli import main
-from components.testing.moto_s3 import (  # noqa: F401 (re-exported for the ops tests)
+from mlops_iac.cli.main import main
+from mlops_iac.components.testing.moto_s3 import (  # noqa: F401 (re-exported for the ops tests)
     REGION,
     artifact_bucket_policy,
     create_artifact_store,

@@ -8,7 +8,7 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from components.ops import stackfile
+from mlops_iac.cli import stackfile
 from tests.ops.conftest import REGION
 
 

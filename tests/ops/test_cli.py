@@ -6,7 +6,7 @@ import importlib
 
 import pytest
 
-from components import cli as cli_module
+from mlops_iac.cli import main as cli_module
 
 COMMANDS = ["approve", "rollback", "verify", "dvc-remote"]
 
@@ -55,7 +55,7 @@ def test_file_only_commands_do_not_import_boto3(project):
     import sys
 
     code = (
-        "import sys; from components.cli import main; "
+        "import sys; from mlops_iac.cli.main import main; "
         f"rc = main(['rollback', '--stack', 'aws-dev', '--project', {str(project)!r}]); "
         "assert 'boto3' not in sys.modules, 'boto3 imported'; sys.exit(rc)"
     )

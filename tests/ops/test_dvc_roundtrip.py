@@ -18,9 +18,9 @@ import shutil
 
 import pytest
 
-from components.ops import verify
-from components.testing import moto_s3
-from components.testing.moto_s3 import REGION, create_artifact_store, run_dvc
+from mlops_iac.cli import verify
+from mlops_iac.components.testing import moto_s3
+from mlops_iac.components.testing.moto_s3 import REGION, create_artifact_store, run_dvc
 from tests.ops.conftest import write_outputs
 
 pytest.importorskip("dvc", reason="the dvc extra is not installed (pip install '.[dvc]')")

@@ -5,7 +5,7 @@ import json
 import pytest
 import yaml
 
-from components.cli import main
+from mlops_iac.cli.main import main
 from tests.conftest import REPO, stack_config
 
 

@@ -12,7 +12,7 @@ import pytest
 from botocore.stub import Stubber
 from moto import mock_aws
 
-from components.ops import aws, stackfile
+from mlops_iac.cli import aws, stackfile
 from tests.ops.conftest import REGION, build_platform, write_outputs
 
 PROD = "stacks/Pulumi.aws-prod.yaml"

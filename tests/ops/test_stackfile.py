@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from ruamel.yaml import YAML
 
-from components.ops import OpsError, stackfile
+from mlops_iac.cli import OpsError, stackfile
 
 APPROVAL = "approve --stack s --model fraud-detector --version 8 --approver raj@example.com"
 

@@ -8,7 +8,7 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from components.ops import aws, verify
+from mlops_iac.cli import aws, verify
 from tests.ops.conftest import BUCKET, REGION, build_platform, write_outputs
 
 PROD = "stacks/Pulumi.aws-prod.yaml"

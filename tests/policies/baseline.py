@@ -15,7 +15,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from policies import packs
+from mlops_iac.policies import packs
 
 PROJECT = "fraud-detection"
 OWNER = "ml-platform@example.com"
@@ -199,7 +199,7 @@ def _doc(*statements: dict[str, Any]) -> str:
 
 
 def aws_platform(environment: str = "prod") -> Rec:
-    """The five AWS components of one stack, as they should come out of the components."""
+    """The five AWS components of one stack, as they should come out of the mlops_iac.components."""
     b = Builder(f"aws-{environment}")
     prod = environment == "prod"
     tags = lineage_tags(environment)

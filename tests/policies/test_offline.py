@@ -18,7 +18,7 @@ from pulumi_policy.deserialize import SPECIAL_SECRET_SIG, SPECIAL_SIG_KEY
 from pulumi_policy.policy import _PolicyAnalyzerServicer
 from pulumi_policy.proxy import UNKNOWN_STRING_VALUE
 
-from policies import offline, packs
+from mlops_iac.policies import offline, packs
 
 from . import baseline
 from .baseline import Rec, Res

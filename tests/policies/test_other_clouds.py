@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from policies import packs
+from mlops_iac.policies import packs
 
 from .baseline import Rec, Res, lineage_tags
 

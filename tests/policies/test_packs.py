@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from policies import packs
+from mlops_iac.policies import packs
 
 from . import baseline
 
@@ -211,7 +211,7 @@ def test_only_the_entry_point_constructs_the_pack() -> None:
 
 def test_policies_import_no_provider_sdk_and_no_components() -> None:
     code = (
-        "import sys, policies.packs, policies.offline, policies.report;"
+        "import sys, mlops_iac.policies.packs, mlops_iac.policies.offline, policies.report;"
         "bad = [m for m in sys.modules if m.split('.')[0] in "
         "('components', 'pulumi_aws', 'pulumi_azure_native', 'pulumi_gcp')];"
         "print(bad)"

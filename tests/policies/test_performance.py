@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 
-from policies import packs
+from mlops_iac.policies import packs
 
 from . import baseline
 

@@ -11,9 +11,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from components import gpu
-from components.testing.engine import Recording, run_project
-from policies import packs
+from mlops_iac.components import gpu
+from mlops_iac.components.testing.engine import Recording, run_project
+from mlops_iac.policies import packs
 
 REPO = Path(__file__).resolve().parents[2]
 PRICES = {o.node_type: o.usd_per_node_hour for o in gpu.CATALOGUE.values()}

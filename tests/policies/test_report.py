@@ -6,7 +6,7 @@ import json
 
 from pulumi_policy.deserialize import SPECIAL_SECRET_SIG, SPECIAL_SIG_KEY
 
-from policies import packs, report
+from mlops_iac.policies import packs, report
 
 from . import baseline
 

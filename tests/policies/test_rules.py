@@ -9,9 +9,9 @@ from typing import Any
 
 import pytest
 
-from policies import packs
-from policies.offline import ResultSet
-from policies.rules import BY_NAME, RULES
+from mlops_iac.policies import packs
+from mlops_iac.policies.offline import ResultSet
+from mlops_iac.policies.rules import BY_NAME, RULES
 
 from . import baseline
 from .baseline import Rec

@@ -5,8 +5,8 @@ import json
 import pulumi
 import pytest
 
-from components.aws import ArtifactStore, ArtifactStoreArgs
-from components.testing import ProgramError, run
+from mlops_iac.components.aws import ArtifactStore, ArtifactStoreArgs
+from mlops_iac.components.testing import ProgramError, run
 
 REGION = {"aws:region": "us-east-1"}
 COMPONENT = "mlops:aws:ArtifactStore"

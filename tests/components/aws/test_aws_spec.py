@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from components.spec import SpecError, parse_spec
-from components.testing import ProgramError, run_project
+from mlops_iac.components.spec import SpecError, parse_spec
+from mlops_iac.components.testing import ProgramError, run_project
 from tests.conftest import REPO, platform_raw
 
 

@@ -3,9 +3,9 @@ from __future__ import annotations
 import pulumi
 import pytest
 
-from components.azure import ArtifactStore, ArtifactStoreArgs
-from components.testing import ProgramError, run
-from components.testing.mocks import SUBSCRIPTION_ID, TENANT_ID
+from mlops_iac.components.azure import ArtifactStore, ArtifactStoreArgs
+from mlops_iac.components.testing import ProgramError, run
+from mlops_iac.components.testing.mocks import SUBSCRIPTION_ID, TENANT_ID
 
 LOCATION = {"azure-native:location": "eastus"}
 COMPONENT = "mlops:azure:ArtifactStore"

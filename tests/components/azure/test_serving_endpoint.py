@@ -3,8 +3,8 @@ from __future__ import annotations
 import pulumi
 import pytest
 
-from components.azure import ModelDeployment, ServingEndpoint, ServingEndpointArgs
-from components.testing import ProgramError, run
+from mlops_iac.components.azure import ModelDeployment, ServingEndpoint, ServingEndpointArgs
+from mlops_iac.components.testing import ProgramError, run
 
 LOCATION = {"azure-native:location": "eastus"}
 COMPONENT = "mlops:azure:ServingEndpoint"

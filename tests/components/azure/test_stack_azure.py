@@ -6,10 +6,10 @@ import sys
 import pulumi
 import pytest
 
-from components._stack_azure import serving_roles
-from components.spec import parse_spec
-from components.stack import MlopsStack
-from components.testing import run, run_project
+from mlops_iac.components.platform.azure import serving_roles
+from mlops_iac.components.platform.stack import MlopsStack
+from mlops_iac.components.spec import parse_spec
+from mlops_iac.components.testing import run, run_project
 from tests.components._contract import REQUIRED_EXPORTS
 from tests.conftest import REPO, platform_raw
 
@@ -152,7 +152,7 @@ def test_rollback_moves_all_traffic_to_the_previous_version():
 
 def test_importing_components_azure_loads_no_other_cloud_sdk():
     code = (
-        "import sys, components.azure, components._stack_azure\n"
+        "import sys, mlops_iac.components.azure, mlops_iac.components.platform.azure\n"
         "bad = sorted(m for m in sys.modules if m.split('.')[0] in ('pulumi_aws', 'pulumi_gcp'))\n"
         "print(','.join(bad))\n"
     )
@@ -171,7 +171,7 @@ def test_importing_components_azure_loads_no_other_cloud_sdk():
     ],
 )
 def test_model_asset_ids_are_deployed_as_given(uri, model_id):
-    from components._stack_azure import _deployment
+    from mlops_iac.components.platform.azure import _deployment
 
     spec = _spec()
     model = spec.serving.model.model_copy(update={"artifact_uri": uri})

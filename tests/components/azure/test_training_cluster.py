@@ -3,8 +3,8 @@ from __future__ import annotations
 import pulumi
 import pytest
 
-from components.azure import TrainingCluster, TrainingClusterArgs
-from components.testing import ProgramError, run
+from mlops_iac.components.azure import TrainingCluster, TrainingClusterArgs
+from mlops_iac.components.testing import ProgramError, run
 
 LOCATION = {"azure-native:location": "eastus"}
 COMPONENT = "mlops:azure:TrainingCluster"

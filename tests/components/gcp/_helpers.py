@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import re
 
-from components.testing import run
-from components.testing.mocks import GCP_PROJECT_NUMBER
+from mlops_iac.components.testing import run
+from mlops_iac.components.testing.mocks import GCP_PROJECT_NUMBER
 
 PROJECT = "mlops-offline"
 REGION = "us-central1"
@@ -134,6 +134,6 @@ def unknown_inputs(recording) -> list[str]:
 
 def rid(name: str, role: str, limit: int) -> str:
     """The id a component derives for ``name``/``role`` in a ``run`` (project/test) program."""
-    from components.gcp._common import resource_id
+    from mlops_iac.components.gcp._common import resource_id
 
     return resource_id(name, role, limit=limit, scope="project/test")

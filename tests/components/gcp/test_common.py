@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import re
 
-from components.gcp._common import resource_id
+from mlops_iac.components.gcp._common import resource_id
 
 
 def test_derived_ids_are_valid_stable_and_unique_per_stack():

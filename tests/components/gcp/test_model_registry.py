@@ -3,8 +3,8 @@ from __future__ import annotations
 import pulumi
 import pytest
 
-from components.gcp import ModelRegistry, ModelRegistryArgs
-from components.testing import ProgramError
+from mlops_iac.components.gcp import ModelRegistry, ModelRegistryArgs
+from mlops_iac.components.testing import ProgramError
 from tests.components.gcp._helpers import (
     GCS_AGENT,
     KMS_ROLE,

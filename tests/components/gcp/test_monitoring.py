@@ -5,8 +5,8 @@ import json
 import pulumi
 import pytest
 
-from components.gcp import Monitoring, MonitoringArgs
-from components.testing import ProgramError
+from mlops_iac.components.gcp import Monitoring, MonitoringArgs
+from mlops_iac.components.testing import ProgramError
 from tests.components.gcp._helpers import KMS_ROLE, PROJECT, agent, children, run_component
 
 COMPONENT = "mlops:gcp:Monitoring"

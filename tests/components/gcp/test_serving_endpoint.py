@@ -3,8 +3,8 @@ from __future__ import annotations
 import pulumi
 import pytest
 
-from components.gcp import ServingEndpoint, ServingEndpointArgs
-from components.testing import ProgramError
+from mlops_iac.components.gcp import ServingEndpoint, ServingEndpointArgs
+from mlops_iac.components.testing import ProgramError
 from tests.components.gcp._helpers import KMS_ROLE, agent, children, rid, run_component
 
 COMPONENT = "mlops:gcp:ServingEndpoint"

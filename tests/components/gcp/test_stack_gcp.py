@@ -8,10 +8,10 @@ import textwrap
 import pytest
 import yaml
 
-from components.gcp._common import resource_id
-from components.lineage import base_tags, sanitise
-from components.spec import parse_spec
-from components.testing import ProgramError, run_project
+from mlops_iac.components.gcp._common import resource_id
+from mlops_iac.components.lineage import base_tags, sanitise
+from mlops_iac.components.spec import parse_spec
+from mlops_iac.components.testing import ProgramError, run_project
 from tests.components._contract import REQUIRED_EXPORTS
 from tests.components.gcp._helpers import bad_labels, label_maps, unknown_inputs
 from tests.conftest import REPO, platform_raw, stack_config
@@ -177,7 +177,7 @@ def test_importing_components_gcp_loads_no_other_cloud_sdk():
     code = textwrap.dedent(
         """
         import sys
-        import components.gcp
+        import mlops_iac.components.gcp
         loaded = sorted(m for m in sys.modules if m.startswith(("pulumi_aws", "pulumi_azure")))
         assert not loaded, loaded
         """

@@ -3,8 +3,8 @@ from __future__ import annotations
 import pulumi
 import pytest
 
-from components.gcp import TrainingCluster, TrainingClusterArgs
-from components.testing import ProgramError
+from mlops_iac.components.gcp import TrainingCluster, TrainingClusterArgs
+from mlops_iac.components.testing import ProgramError
 from tests.components.gcp._helpers import KMS_ROLE, PROJECT, agent, children, run_component
 
 COMPONENT = "mlops:gcp:TrainingCluster"

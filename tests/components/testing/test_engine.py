@@ -10,8 +10,8 @@ import pulumi
 import pulumi_aws as aws
 import pytest
 
-from components.testing import SECRET_PLACEHOLDER, ProgramError, Project, run, run_project
-from components.testing.engine import batched_gc
+from mlops_iac.components.testing import SECRET_PLACEHOLDER, ProgramError, Project, run, run_project
+from mlops_iac.components.testing.engine import batched_gc
 from tests.conftest import REPO
 
 
@@ -164,9 +164,9 @@ def test_root_program_rejects_a_bad_stack_file(tmp_path):
 @pytest.mark.parametrize(
     ("package", "forbidden"),
     [
-        ("components.aws", ("pulumi_azure_native", "pulumi_gcp")),
-        ("components.testing", ("pulumi_aws", "pulumi_azure_native", "pulumi_gcp")),
-        ("components.spec", ("pulumi_aws", "pulumi_azure_native", "pulumi_gcp")),
+        ("mlops_iac.components.aws", ("pulumi_azure_native", "pulumi_gcp")),
+        ("mlops_iac.components.testing", ("pulumi_aws", "pulumi_azure_native", "pulumi_gcp")),
+        ("mlops_iac.components.spec", ("pulumi_aws", "pulumi_azure_native", "pulumi_gcp")),
     ],
 )
 def test_importing_a_package_does_not_load_other_clouds(package, forbidden):

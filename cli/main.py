@@ -12,11 +12,11 @@ import importlib
 import sys
 
 _COMMANDS = (
-    "components.ops.plan",
-    "components.ops.approve",
-    "components.ops.rollback",
-    "components.ops.verify",
-    "components.ops.dvc_remote",
+    "mlops_iac.cli.plan",
+    "mlops_iac.cli.approve",
+    "mlops_iac.cli.rollback",
+    "mlops_iac.cli.verify",
+    "mlops_iac.cli.dvc_remote",
 )
 
 

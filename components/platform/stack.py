@@ -7,17 +7,17 @@ from typing import Any
 
 import pulumi
 
-from components._component import component_opts
-from components.spec import PlatformSpec
+from mlops_iac.components._component import component_opts
+from mlops_iac.components.spec import PlatformSpec
 
 TYPE = "mlops:index:MlopsStack"
 
 # Translation of the spec into one cloud's component Args lives beside this module, one per
 # cloud, and is imported lazily: a stack for one cloud never loads another cloud's SDK.
 _BUILDERS = {
-    "aws": "components._stack_aws",
-    "azure": "components._stack_azure",
-    "gcp": "components._stack_gcp",
+    "aws": "mlops_iac.components.platform.aws",
+    "azure": "mlops_iac.components.platform.azure",
+    "gcp": "mlops_iac.components.platform.gcp",
 }
 
 

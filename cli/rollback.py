@@ -19,9 +19,9 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from components.ops import EXIT_OK, OpsError, add_stack_arguments, aws, command, describe, stackfile
-from components.ops.outputs import load_outputs
-from components.spec import ROOT, ModelRef
+from mlops_iac.cli import EXIT_OK, OpsError, add_stack_arguments, aws, command, describe, stackfile
+from mlops_iac.cli.outputs import load_outputs
+from mlops_iac.components.spec import ROOT, ModelRef
 
 NAME = "rollback"
 VERSION_TAG = "mlops:model-version"

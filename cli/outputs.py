@@ -10,7 +10,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from components.ops import OpsError
+from mlops_iac.cli import OpsError
 
 _HINT = "write it with: pulumi stack output --json --show-secrets > F"
 

@@ -13,8 +13,8 @@ import argparse
 import datetime as dt
 from typing import Any
 
-from components.ops import EXIT_OK, OpsError, add_stack_arguments, aws, command, describe, stackfile
-from components.spec import ROOT
+from mlops_iac.cli import EXIT_OK, OpsError, add_stack_arguments, aws, command, describe, stackfile
+from mlops_iac.components.spec import ROOT
 
 NAME = "approve"
 

@@ -16,14 +16,8 @@ from typing import Any
 
 import pulumi
 
-from components import gpu as gpu_catalogue
-from components._stack_common import (
-    artifact_store_kwargs,
-    contract_exports,
-    training_cluster_kwargs,
-    webhook_secret,
-)
-from components.aws import (
+from mlops_iac.components import gpu as gpu_catalogue
+from mlops_iac.components.aws import (
     AlertChannel,
     AlertChannelArgs,
     ArtifactStore,
@@ -38,9 +32,15 @@ from components.aws import (
     TrainingCluster,
     TrainingClusterArgs,
 )
-from components.aws import _defaults as defaults
-from components.lineage import sanitise, serving_tags
-from components.spec import ModelRef, PlatformSpec
+from mlops_iac.components.aws import _defaults as defaults
+from mlops_iac.components.lineage import sanitise, serving_tags
+from mlops_iac.components.platform.common import (
+    artifact_store_kwargs,
+    contract_exports,
+    training_cluster_kwargs,
+    webhook_secret,
+)
+from mlops_iac.components.spec import ModelRef, PlatformSpec
 
 
 def _version(spec: PlatformSpec, model: ModelRef) -> ModelVersion:

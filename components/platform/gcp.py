@@ -11,13 +11,7 @@ from typing import Any
 
 import pulumi
 
-from components._stack_common import (
-    artifact_store_kwargs,
-    contract_exports,
-    training_cluster_kwargs,
-    webhook_secret,
-)
-from components.gcp import (
+from mlops_iac.components.gcp import (
     ArtifactStore,
     ArtifactStoreArgs,
     ModelRegistry,
@@ -29,8 +23,14 @@ from components.gcp import (
     TrainingCluster,
     TrainingClusterArgs,
 )
-from components.lineage import sanitise, serving_tags
-from components.spec import PlatformSpec
+from mlops_iac.components.lineage import sanitise, serving_tags
+from mlops_iac.components.platform.common import (
+    artifact_store_kwargs,
+    contract_exports,
+    training_cluster_kwargs,
+    webhook_secret,
+)
+from mlops_iac.components.spec import PlatformSpec
 
 
 def build(parent: pulumi.Resource, name: str, spec: PlatformSpec) -> dict[str, Any]:

@@ -4,7 +4,8 @@ Edits are text splices, not a re-dump: ruamel.yaml composes the file into nodes 
 positions, the edit inserts or replaces text at one place, and every other byte (comments, key
 order, quoting, indentation, line endings) stays as it was. Each edit is then checked: the edited
 file must load to exactly the old data plus the intended change, and must still validate with
-``components.spec``; otherwise nothing is written. Writes are atomic (temp file in the same
+``mlops_iac.components.spec``; otherwise nothing is written. Writes are atomic (temp file in the
+same
 directory, fsync, ``os.replace``), so a crash leaves either the old file or the new one.
 """
 
@@ -25,8 +26,8 @@ from ruamel.yaml import YAML
 from ruamel.yaml.error import YAMLError
 from ruamel.yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
-from components.ops import EXIT_FAILED, OpsError
-from components.spec import ROOT, PlatformSpec, SpecError, parse_spec
+from mlops_iac.cli import EXIT_FAILED, OpsError
+from mlops_iac.components.spec import ROOT, PlatformSpec, SpecError, parse_spec
 
 _STACK_NAME = re.compile(r"^[A-Za-z0-9_.-]+$")
 # Values that may be written as plain YAML scalars (anything else is double-quoted).

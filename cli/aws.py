@@ -6,7 +6,7 @@ import argparse
 import re
 from typing import Any
 
-from components.ops import OpsError
+from mlops_iac.cli import OpsError
 
 _ARN = re.compile(r"^arn:(?P<partition>aws[a-z-]*):(?P<service>[a-z0-9-]+):(?P<region>[a-z0-9-]*):")
 

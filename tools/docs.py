@@ -1,6 +1,6 @@
 """Generated reference documentation, kept in README.md between marker comments.
 
-``python -m components.docs`` rewrites the generated sections in place; ``--check`` exits 1 when
+``python -m tools.docs`` rewrites the generated sections in place; ``--check`` exits 1 when
 README.md is stale (the test suite runs the same check, so CI fails on an outdated reference).
 Each section sits between ``<!-- BEGIN generated:NAME -->`` and ``<!-- END generated:NAME -->``.
 """
@@ -22,7 +22,7 @@ from pydantic import BaseModel
 from pydantic.fields import FieldInfo
 from pydantic_core import PydanticUndefined
 
-from components.spec import ROOT, PlatformSpec
+from mlops_iac.components.spec import ROOT, PlatformSpec
 
 README = Path(__file__).resolve().parents[1] / "README.md"
 
@@ -153,11 +153,11 @@ def sections() -> dict[str, Callable[[], str]]:
     """Generated README sections by marker name."""
     found: dict[str, Callable[[], str]] = {"stack-reference": stack_reference}
     for cloud in ("aws", "azure", "gcp"):
-        package = f"components.{cloud}"
-        if (Path(__file__).parent / cloud / "__init__.py").exists():
+        package = f"mlops_iac.components.{cloud}"
+        if (Path(__file__).resolve().parents[1] / "components" / cloud / "__init__.py").exists():
             found[f"defaults-{cloud}"] = lambda package=package: component_defaults(package)
     # The docs generator, like the CLI, may read the pack: components proper never do.
-    from policies.packs import catalogue_markdown
+    from mlops_iac.policies.packs import catalogue_markdown
 
     found["policy-catalogue"] = catalogue_markdown
     return found
@@ -187,7 +187,7 @@ def main(argv: list[str] | None = None) -> int:
     fresh = render(current)
     if args.check:
         if fresh != current:
-            print("README.md is stale: run `python -m components.docs`", file=sys.stderr)
+            print("README.md is stale: run `python -m tools.docs`", file=sys.stderr)
             return 1
         return 0
     README.write_text(fresh)

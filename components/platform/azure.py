@@ -15,10 +15,9 @@ from typing import Any
 
 import pulumi
 
-from components import gpu as gpu_catalogue
-from components import lineage
-from components._stack_common import contract_exports, training_cluster_kwargs, webhook_secret
-from components.azure import (
+from mlops_iac.components import gpu as gpu_catalogue
+from mlops_iac.components import lineage
+from mlops_iac.components.azure import (
     ArtifactStore,
     ArtifactStoreArgs,
     ModelDeployment,
@@ -31,9 +30,14 @@ from components.azure import (
     TrainingCluster,
     TrainingClusterArgs,
 )
-from components.azure._common import client_config
-from components.azure._defaults import HOURS_PER_MONTH
-from components.spec import ModelRef, PlatformSpec
+from mlops_iac.components.azure._common import client_config
+from mlops_iac.components.azure._defaults import HOURS_PER_MONTH
+from mlops_iac.components.platform.common import (
+    contract_exports,
+    training_cluster_kwargs,
+    webhook_secret,
+)
+from mlops_iac.components.spec import ModelRef, PlatformSpec
 
 
 def serving_roles(spec: PlatformSpec) -> tuple[ModelRef, ModelRef | None, int]:

@@ -17,7 +17,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from components.ops import (
+from mlops_iac.cli import (
     EXIT_FAILED,
     EXIT_OK,
     OpsError,
@@ -27,8 +27,8 @@ from components.ops import (
     describe,
     stackfile,
 )
-from components.ops.outputs import Outputs, load_outputs
-from components.spec import PlatformSpec
+from mlops_iac.cli.outputs import Outputs, load_outputs
+from mlops_iac.components.spec import PlatformSpec
 
 NAME = "verify"
 MODEL_TAG = "mlops:model"

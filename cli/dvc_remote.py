@@ -14,8 +14,8 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from components.ops import EXIT_OK, OpsError, add_stack_arguments, aws, command, describe, stackfile
-from components.ops.outputs import load_outputs
+from mlops_iac.cli import EXIT_OK, OpsError, add_stack_arguments, aws, command, describe, stackfile
+from mlops_iac.cli.outputs import load_outputs
 
 NAME = "dvc-remote"
 _REMOTE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")

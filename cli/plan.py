@@ -23,9 +23,9 @@ from typing import Any
 from rich.console import Console
 from rich.markup import escape
 
-from components import gpu
-from components.spec import ROOT, SpecError, parse_spec
-from components.testing.engine import (
+from mlops_iac.components import gpu
+from mlops_iac.components.spec import ROOT, SpecError, parse_spec
+from mlops_iac.components.testing.engine import (
     ProgramError,
     Project,
     RecordedResource,
@@ -33,8 +33,8 @@ from components.testing.engine import (
     batched_gc,
     run_project,
 )
-from policies import packs, report
-from policies.offline import ResultSet
+from mlops_iac.policies import packs, report
+from mlops_iac.policies.offline import ResultSet
 
 STACK_TYPE = "pulumi:pulumi:Stack"
 NODE_TYPE_PRICES = {o.node_type: o.usd_per_node_hour for o in gpu.CATALOGUE.values()}
