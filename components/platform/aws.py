@@ -33,7 +33,7 @@ from mlops_iac.components.aws import (
     TrainingClusterArgs,
 )
 from mlops_iac.components.aws import _defaults as defaults
-from mlops_iac.components.lineage import sanitise, serving_tags
+from mlops_iac.components.lineage import base_tags, sanitise, serving_tags
 from mlops_iac.components.platform.common import (
     artifact_store_kwargs,
     contract_exports,
@@ -75,6 +75,8 @@ def build(parent: pulumi.Resource, name: str, spec: PlatformSpec) -> dict[str, A
             availability_zones=aws_spec.availability_zones if aws_spec else 2,
             kubernetes_version=(aws_spec.kubernetes_version if aws_spec else None)
             or defaults.KUBERNETES_VERSION,
+            # The GPU budget filters on mlops:project: the instances must carry it themselves.
+            node_tags=sanitise(base_tags(spec), "aws"),
         ),
         opts=opts,
     )
@@ -115,6 +117,7 @@ def build(parent: pulumi.Resource, name: str, spec: PlatformSpec) -> dict[str, A
             instance_type=serving.instance_type or defaults.SERVING_INSTANCE_TYPE,
             min_replicas=serving.replicas.min,
             max_replicas=serving.replicas.max,
+            autoscaling=aws_spec.serving_autoscaling if aws_spec else True,
             rollout_strategy=rollout.strategy,
             canary_percent=rollout.canary_percent,
             linear_step_percent=rollout.linear_step_percent,
@@ -149,6 +152,7 @@ def build(parent: pulumi.Resource, name: str, spec: PlatformSpec) -> dict[str, A
             artifact_bucket_name=store.bucket_name,
             artifact_kms_key_arn=store.kms_key_id if artifacts.customer_managed_key else None,
             drift=monitoring.drift,
+            model_monitor=aws_spec.model_monitor if aws_spec else False,
             gpu_asg_name=cluster.gpu_asg_name,
             gpu_max_nodes=training.max_nodes,
             gpu_instance_types=[gpu_catalogue.lookup(training.gpu, "aws").node_type],

@@ -98,7 +98,8 @@ def test_configs_encrypt_and_capture_to_the_artifact_store(dev):
         [variant] = config["productionVariants"]
         assert variant["modelName"] == dev.named(f"srv-model-v{model.version}").outputs["name"]
         assert variant["instanceType"] == "ml.m5.large"
-        assert variant["initialInstanceCount"] == 1
+        # Configs start at max_replicas: a new fleet serves peak load.
+        assert variant["initialInstanceCount"] == 3
         assert variant["variantName"] == "AllTraffic"
         capture = config["dataCaptureConfig"]
         assert capture["enableCapture"] is True
