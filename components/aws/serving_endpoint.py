@@ -105,6 +105,12 @@ class ServingEndpointArgs:
     """Register the variant with Application Auto Scaling. Turn it off for one deployment
     before changing ``instance_type`` (AWS refuses an instance-type change on an autoscaled
     variant), back on with the new type in the next. Default: true."""
+    deployed_instance_type: pulumi.Input[str | None] | None = None
+    """Instance type of the current deployment (e.g. a stack reference to the stack's own
+    outputs). With it, a change of ``instance_type`` while the deployment is autoscaled is
+    refused before anything is deployed. Default: none (not checked)."""
+    deployed_autoscaling: pulumi.Input[bool | None] | None = None
+    """Whether the current deployment is autoscaled. Default: none, read as autoscaled."""
     invocations_per_instance: float = defaults.INVOCATIONS_PER_INSTANCE_TARGET
     """Target-tracking value of ``SageMakerVariantInvocationsPerInstance``. Default 100."""
     rollout_strategy: str = "canary"
@@ -254,6 +260,7 @@ class ServingEndpoint(pulumi.ComponentResource):
         capture_uri = pulumi.Output.concat(
             "s3://", args.artifact_bucket_name, f"/{defaults.CAPTURE_PREFIX}/"
         )
+        instance_type = _checked_instance_type(label, args)
         for model in versions:
             image = model.image
             if image is None:
@@ -277,7 +284,7 @@ class ServingEndpoint(pulumi.ComponentResource):
                     {
                         "variant_name": defaults.VARIANT_NAME,
                         "model_name": sm_model.name,
-                        "instance_type": args.instance_type,
+                        "instance_type": instance_type,
                         # Every rollout and rollback provisions a new (green) fleet from this
                         # count, and the endpoint resource cannot ask UpdateEndpoint to retain
                         # the current one: start at the autoscaling maximum, so the new fleet
@@ -534,6 +541,30 @@ class ServingEndpoint(pulumi.ComponentResource):
                 )
             )
         return document(statements)
+
+
+def _checked_instance_type(label: str, args: ServingEndpointArgs) -> pulumi.Input[str]:
+    """``instance_type``, refused when it changes the type of an autoscaled deployment.
+
+    "If the update would change the instance type for any model that is a target for auto
+    scaling, the update fails": the variant must be deregistered first, which one Pulumi
+    deployment cannot order before the endpoint update (the scaling target depends on it).
+    https://docs.aws.amazon.com/sagemaker/latest/dg/endpoint-scaling-update.html
+    """
+    if args.deployed_instance_type is None:
+        return args.instance_type
+
+    def check(values: list[Any]) -> str:
+        deployed, autoscaled = values
+        if deployed and deployed != args.instance_type and autoscaled is not False:
+            raise ValueError(
+                f"{label}: instance_type {deployed} -> {args.instance_type} on an autoscaled "
+                "endpoint fails in AWS; deploy once with autoscaling off "
+                "(aws.servingAutoscaling: false), then change the instance type"
+            )
+        return args.instance_type
+
+    return pulumi.Output.all(args.deployed_instance_type, args.deployed_autoscaling).apply(check)
 
 
 def rollback_alarm_names(endpoint_name: str, extra: Sequence[str]) -> list[str]:

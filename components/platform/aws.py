@@ -103,6 +103,15 @@ def build(parent: pulumi.Resource, name: str, spec: PlatformSpec) -> dict[str, A
     serving = spec.serving
     standby = serving.standby_model
     rollout = serving.rollout
+    instance_type = serving.instance_type or defaults.SERVING_INSTANCE_TYPE
+    autoscaling = aws_spec.serving_autoscaling if aws_spec else True
+    # This stack's own last deployment: the serving instance type and autoscaling it exported,
+    # so a transition AWS refuses fails at preview rather than halfway through `pulumi up`.
+    deployed = pulumi.StackReference(
+        f"{name}-deployed",
+        stack_name=f"{pulumi.get_organization()}/{pulumi.get_project()}/{pulumi.get_stack()}",
+        opts=opts,
+    )
     endpoint = ServingEndpoint(
         f"{name}-serving",
         ServingEndpointArgs(
@@ -114,10 +123,12 @@ def build(parent: pulumi.Resource, name: str, spec: PlatformSpec) -> dict[str, A
             image_repository_arn=registry.image_repository_arn,
             image_repository_url=registry.image_repository_url,
             alert_topic_arn=channel.topic_arn,
-            instance_type=serving.instance_type or defaults.SERVING_INSTANCE_TYPE,
+            instance_type=instance_type,
+            deployed_instance_type=deployed.get_output("serving_instance_type"),
+            deployed_autoscaling=deployed.get_output("serving_autoscaling"),
             min_replicas=serving.replicas.min,
             max_replicas=serving.replicas.max,
-            autoscaling=aws_spec.serving_autoscaling if aws_spec else True,
+            autoscaling=autoscaling,
             rollout_strategy=rollout.strategy,
             canary_percent=rollout.canary_percent,
             linear_step_percent=rollout.linear_step_percent,
@@ -169,4 +180,7 @@ def build(parent: pulumi.Resource, name: str, spec: PlatformSpec) -> dict[str, A
         "active_endpoint_config_name": endpoint.active_endpoint_config_name,
         "previous_endpoint_config_name": endpoint.previous_endpoint_config_name,
         "alarm_names": watch.alarm_names,
+        # Read back by the next deployment (see `deployed` above).
+        "serving_instance_type": instance_type,
+        "serving_autoscaling": autoscaling,
     }

@@ -256,3 +256,37 @@ def test_bad_rollout_fails_the_program_with_the_key_path():
 
     with pytest.raises(ProgramError, match=r"mlops:platform\.serving\.rollout\.bakeMinutes"):
         run_project(REPO, "aws-dev", extra_config=_platform("aws-dev", edit))
+
+
+# 1. ...and the change AWS refuses is refused before anything deploys.
+PREVIOUS = "mlops-testing:previousOutputs"
+
+
+def _resize(raw, autoscaling=None):
+    raw["serving"]["instanceType"] = "ml.c5.xlarge"
+    if autoscaling is not None:
+        raw["aws"] = {"servingAutoscaling": autoscaling}
+
+
+def test_instance_type_change_of_an_autoscaled_deployment_is_refused(prod):
+    previous = {k: prod.exports[k] for k in ("serving_instance_type", "serving_autoscaling")}
+    assert previous == {"serving_instance_type": "ml.m5.large", "serving_autoscaling": True}
+    config = {**_platform("aws-prod", _resize), PREVIOUS: previous}
+    with pytest.raises(ProgramError, match=r"instance_type ml\.m5\.large -> ml\.c5\.xlarge"):
+        run_project(REPO, "aws-prod", extra_config=config)
+
+
+def test_instance_type_change_after_suspending_autoscaling_deploys():
+    previous = {"serving_instance_type": "ml.m5.large", "serving_autoscaling": False}
+    config = {**_platform("aws-prod", lambda raw: _resize(raw, True)), PREVIOUS: previous}
+    recording = run_project(REPO, "aws-prod", extra_config=config)
+    variant = recording.named("mlops-serving-config-v7").inputs["productionVariants"][0]
+    assert variant["instanceType"] == "ml.c5.xlarge"
+    target = recording.named("mlops-serving-scaling-target")
+    assert recording.named("mlops-serving-endpoint").urn in target.dependencies
+
+
+def test_unchanged_instance_type_deploys_with_autoscaling(prod):
+    previous = {"serving_instance_type": "ml.m5.large", "serving_autoscaling": True}
+    recording = run_project(REPO, "aws-prod", extra_config={PREVIOUS: previous})
+    assert recording.named("mlops-serving-scaling-target")

@@ -378,3 +378,22 @@ def test_extra_rollback_alarms_are_watched_too():
     assert names[-1] == "fraud-precision-drop"
     own = {a.inputs["name"] for a in recording.of_type("aws:cloudwatch/metricAlarm:MetricAlarm")}
     assert set(names[:-1]) == own and len(own) == 2
+
+
+def test_instance_type_change_of_an_autoscaled_deployment_is_refused():
+    with pytest.raises(ProgramError, match=r"instance_type ml\.m5\.large -> ml\.c5\.xlarge"):
+        build(instance_type="ml.c5.xlarge", deployed_instance_type="ml.m5.large")
+
+
+@pytest.mark.parametrize(
+    "deployed",
+    [
+        {"deployed_instance_type": "ml.c5.xlarge"},
+        {"deployed_instance_type": "ml.m5.large", "deployed_autoscaling": False},
+        {"deployed_instance_type": None},
+    ],
+)
+def test_instance_type_transitions_aws_accepts(deployed):
+    recording = build(instance_type="ml.c5.xlarge", **deployed)
+    variant = recording.named("srv-config-v7").inputs["productionVariants"][0]
+    assert variant["instanceType"] == "ml.c5.xlarge"

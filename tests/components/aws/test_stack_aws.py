@@ -11,6 +11,8 @@ from tests.components.aws._helpers import wildcard_allows
 from tests.conftest import REPO, platform_raw
 
 AWS_EXTRAS = {
+    "serving_instance_type",
+    "serving_autoscaling",
     "dvc_policy_arn",
     "active_endpoint_config_name",
     "previous_endpoint_config_name",
