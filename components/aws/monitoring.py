@@ -275,7 +275,7 @@ class Monitoring(pulumi.ComponentResource):
 
         # SageMaker Model Monitor is no longer open to new customers: the job definition and
         # schedule fail on a new account, so they exist only when the stack opts in.
-        # https://docs.aws.amazon.com/sagemaker/latest/dg/model-monitor.html
+        # https://docs.aws.amazon.com/sagemaker/latest/dg/model-monitor-availability-change.html
         if (
             args.model_monitor
             and args.endpoint_name is not None
@@ -473,7 +473,7 @@ class Monitoring(pulumi.ComponentResource):
                 # PutMetricData has no resource type; the namespace condition scopes it.
                 Resource="*",
                 # SageMaker's namespaces start with "/aws/sagemaker/".
-                # https://docs.aws.amazon.com/sagemaker/latest/dg/monitoring-cloudwatch.html
+                # https://docs.aws.amazon.com/sagemaker/latest/dg/model-monitor-interpreting-cloudwatch.html
                 Condition={"StringLike": {"cloudwatch:namespace": ["/aws/sagemaker/*"]}},
             ),
         ]

@@ -107,6 +107,8 @@ def build(parent: pulumi.Resource, name: str, spec: PlatformSpec) -> dict[str, A
     autoscaling = aws_spec.serving_autoscaling if aws_spec else True
     # This stack's own last deployment: the serving instance type and autoscaling it exported,
     # so a transition AWS refuses fails at preview rather than halfway through `pulumi up`.
+    # A stack may reference itself to read its previous outputs (a maintainer's example:
+    # https://github.com/pulumi/pulumi/issues/3722); a stack never deployed has none.
     deployed = pulumi.StackReference(
         f"{name}-deployed",
         stack_name=f"{pulumi.get_organization()}/{pulumi.get_project()}/{pulumi.get_stack()}",
