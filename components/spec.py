@@ -323,7 +323,19 @@ class AwsSpec(_Model):
     rollback_alarms: list[str] = Field(
         default_factory=list,
         description="Further CloudWatch alarms (defined in this stack) that roll a deployment "
-        "back. Default: only the endpoint's latency and error alarms.",
+        "back. Default: only the endpoint's latency and error alarms. Changing them replaces "
+        "the endpoint: refused in prod by protection (see docs/aws.md).",
+    )
+    serving_autoscaling: bool = Field(
+        True,
+        description="Register the endpoint with Application Auto Scaling. AWS refuses an "
+        "instance-type change on an autoscaled endpoint: deploy once with false, then change "
+        "serving.instanceType with true (see docs/aws.md).",
+    )
+    model_monitor: bool = Field(
+        False,
+        description="SageMaker Model Monitor data-quality schedule on the captured requests. "
+        "Closed to new customers: only for accounts that already have it. Default: false.",
     )
 
     @model_validator(mode="after")
@@ -470,6 +482,8 @@ def _platform_rules(raw: Mapping[str, Any]) -> list[tuple[str, str]]:
                         f"{offering.node_type} has {offering.gpus_per_node} GPU(s) per node",
                     )
                 )
+    if cloud == "aws":
+        problems.extend(_aws_rollout_rules(raw))
     if raw.get("environment") == "prod":
         checks = [
             (not raw.get("owner"), "owner", "required in prod"),
@@ -496,6 +510,49 @@ def _platform_rules(raw: Mapping[str, Any]) -> list[tuple[str, str]]:
             ),
         ]
         problems.extend((path, message) for failed, path, message in checks if failed)
+    return problems
+
+
+def _aws_rollout_rules(raw: Mapping[str, Any]) -> list[tuple[str, str]]:
+    """What SageMaker's TrafficRoutingConfig refuses, checked against the fleet a rollout starts.
+
+    LinearStepSize must be 10-50 % and CanarySize at most 50 % of the variant's instances, the
+    wait between steps at most 3600 s
+    (https://docs.aws.amazon.com/sagemaker/latest/APIReference/API_TrafficRoutingConfig.html).
+    Endpoint configs start at ``replicas.max`` instances; a percentage takes whole instances,
+    rounded up (AWS does not document the rounding; this is the conservative reading).
+    """
+    problems: list[tuple[str, str]] = []
+    strategy = _get(raw, "serving.rollout.strategy", "canary")
+    bake = _get(raw, "serving.rollout.bakeMinutes", 10)
+    fleet = _get(raw, "serving.replicas.max", 2)
+    if isinstance(bake, int) and bake > 60:
+        problems.append(("serving.rollout.bakeMinutes", "must be <= 60 on AWS (3600 s per step)"))
+    if not isinstance(fleet, int) or fleet < 1:
+        return problems
+    key, default, low = {
+        "canary": ("canaryPercent", 10, 1),
+        "linear": ("linearStepPercent", 20, 10),
+    }.get(strategy, (None, 0, 0))
+    if key is None:
+        return problems
+    percent = _get(raw, f"serving.rollout.{key}", default)
+    if not isinstance(percent, int) or not 1 <= percent <= 50:
+        return problems
+    path = f"serving.rollout.{key}"
+    if percent < low:
+        problems.append((path, f"must be >= {low} on AWS (linear steps are 10-50% of the fleet)"))
+        return problems
+    instances = -(-percent * fleet // 100)
+    if 2 * instances > fleet:
+        problems.append(
+            (
+                path,
+                f"{percent}% of serving.replicas.max ({fleet}) is {instances} instance(s), more "
+                "than half the fleet, which AWS refuses; raise serving.replicas.max or use "
+                "strategy all-at-once",
+            )
+        )
     return problems
 
 

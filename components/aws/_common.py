@@ -74,15 +74,22 @@ def customer_key(
     *,
     prod: bool,
     tags: Tags,
-    services: Sequence[pulumi.Input[str]] = (),
+    services: Sequence[str] = (),
+    log_group_arns: Sequence[pulumi.Input[str]] = (),
 ) -> aws.kms.Key:
     """A rotating customer-managed key (``name``) and its alias (``{name}-alias``).
 
     The key policy lets the account administer and use the key with an explicit action list
-    (no ``kms:*``), and lets each of ``services`` (service principals such as
-    ``events.amazonaws.com``) encrypt and decrypt with it from this account only.
+    (no ``kms:*``). Each of ``services`` (service principals that publish to SNS topics encrypted
+    with the key, such as ``events.amazonaws.com``) may use it only on behalf of this account's
+    own rules, alarms or budgets (``aws:SourceAccount`` and ``aws:SourceArn``, the confused-deputy
+    conditions of https://docs.aws.amazon.com/sns/latest/dg/sns-key-management.html). With
+    ``log_group_arns``, CloudWatch Logs of this region may use it for exactly those log groups
+    (``kms:EncryptionContext:aws:logs:arn``,
+    https://docs.aws.amazon.com/AmazonCloudWatch/latest/logs/encrypt-log-data-kms.html).
     """
     account = account_id(parent)
+    here = region(parent)
     statements: list[dict[str, Any]] = [
         statement(
             Sid="AccountAdministersKey",
@@ -92,17 +99,41 @@ def customer_key(
             Resource="*",
         )
     ]
-    if services:
+    for service in services:
+        pattern = defaults.SERVICE_SOURCE_ARNS.get(service)
+        if pattern is None:
+            raise ValueError(f"{name}: no aws:SourceArn pattern known for service {service}")
+        source_arn = pulumi.Output.all(here, account).apply(
+            lambda values, pattern=pattern: pattern.format(region=values[0], account=values[1])
+        )
         statements.append(
             statement(
-                Sid="ServicesUseKey",
+                Sid=f"{service.split('.')[0].capitalize()}UsesKeyForThisAccount",
                 Effect="Allow",
-                Principal={"Service": list(services)},
+                Principal={"Service": service},
                 Action=list(defaults.KEY_SERVICE_ACTIONS),
-                # No aws:SourceAccount condition: services encrypting on a publisher's behalf
-                # (SNS for EventBridge/CloudWatch) do not always set it, and the key would
-                # silently stop working.
                 Resource="*",
+                Condition={
+                    "StringEquals": {"aws:SourceAccount": account},
+                    "ArnLike": {"aws:SourceArn": [source_arn]},
+                },
+            )
+        )
+    if log_group_arns:
+        statements.append(
+            statement(
+                Sid="CloudWatchLogsUsesKeyForItsLogGroups",
+                Effect="Allow",
+                Principal={"Service": pulumi.Output.concat("logs.", here, ".amazonaws.com")},
+                Action=list(defaults.LOGS_KEY_ACTIONS),
+                Resource="*",
+                Condition={
+                    "ArnEquals": {
+                        "kms:EncryptionContext:aws:logs:arn": (
+                            log_group_arns[0] if len(log_group_arns) == 1 else list(log_group_arns)
+                        )
+                    }
+                },
             )
         )
     key = aws.kms.Key(

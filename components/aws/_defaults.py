@@ -7,6 +7,8 @@ values, so that turning one off is a conscious, logged decision.
 
 from __future__ import annotations
 
+import datetime
+
 KMS_KEY_ROTATION = True
 KMS_DELETION_WINDOW_DAYS = 30
 CUSTOMER_MANAGED_KEY = True
@@ -23,7 +25,18 @@ CAPTURE_PREFIX = "capture"
 LOG_RETENTION_DAYS = 365
 
 # Training cluster (EKS)
-KUBERNETES_VERSION = "1.31"
+# How the default is chosen: the newest EKS minor version whose end of standard support (14 months
+# after its EKS release) is at least three months after this library's release, so a new cluster
+# never starts in paid extended support. Review at every release.
+# https://docs.aws.amazon.com/eks/latest/userguide/kubernetes-versions.html (lifecycle: 14 months
+# standard, 12 months extended); dates as published in the EKS release calendar (1.35: released
+# 2026-01-28, standard support until 2027-03-27).
+KUBERNETES_VERSION = "1.35"
+EKS_STANDARD_SUPPORT_ENDS = {
+    "1.33": datetime.date(2026, 7, 29),
+    "1.34": datetime.date(2026, 12, 2),
+    "1.35": datetime.date(2027, 3, 27),
+}
 VPC_CIDR = "10.0.0.0/16"
 SYSTEM_INSTANCE_TYPE = "m6i.large"
 SYSTEM_MIN_NODES = 1
@@ -48,6 +61,13 @@ SCAN_ON_PUSH = True
 
 # Serving endpoint
 SERVING_INSTANCE_TYPE = "ml.m5.large"
+SERVING_AUTOSCALING = True
+# TrafficRoutingConfig limits: LinearStepSize 10-50 % and CanarySize <= 50 % of the variant's
+# instance count, WaitIntervalInSeconds <= 3600.
+# https://docs.aws.amazon.com/sagemaker/latest/APIReference/API_TrafficRoutingConfig.html
+LINEAR_STEP_PERCENT_MIN = 10
+ROLLOUT_STEP_PERCENT_MAX = 50
+BAKE_MINUTES_MAX = 60
 VARIANT_NAME = "AllTraffic"
 NETWORK_ISOLATION = True
 CAPTURE_SAMPLING_PERCENT = 100
@@ -67,9 +87,14 @@ DRIFT_SCHEDULES = {
 }
 MONITORING_INSTANCE_TYPE = "ml.m5.large"
 MONITORING_MAX_RUNTIME_SECONDS = 3300
+# SageMaker Model Monitor is closed to new customers: it runs only when a stack opts in.
+MODEL_MONITOR = False
 HOURS_PER_MONTH = 730
 BUDGET_THRESHOLDS_PERCENT = (80, 100)
 GPU_SATURATION_MINUTES = 60
+# EC2 basic monitoring publishes one CPUUtilization datapoint per instance every 5 minutes, also
+# aggregated by AutoScalingGroupName: its SampleCount per 5 minutes counts the running nodes.
+GPU_NODES_PERIOD_SECONDS = 300
 # Account that publishes the SageMaker Model Monitor analyzer image, per region.
 MODEL_MONITOR_IMAGE_ACCOUNTS = {
     "us-east-1": "156813124566",
@@ -112,6 +137,28 @@ KEY_ADMIN_ACTIONS = (
     "kms:UpdateKeyDescription",
 )
 KEY_SERVICE_ACTIONS = ("kms:Decrypt", "kms:GenerateDataKey", "kms:DescribeKey")
+# The action set CloudWatch Logs documents for a log group's key ("kms:Encrypt*", "kms:Decrypt*",
+# "kms:ReEncrypt*", "kms:GenerateDataKey*", "kms:Describe*"), written out without wildcards.
+# https://docs.aws.amazon.com/AmazonCloudWatch/latest/logs/encrypt-log-data-kms.html
+LOGS_KEY_ACTIONS = (
+    "kms:Encrypt",
+    "kms:Decrypt",
+    "kms:ReEncryptFrom",
+    "kms:ReEncryptTo",
+    "kms:GenerateDataKey",
+    "kms:GenerateDataKeyWithoutPlaintext",
+    "kms:GenerateDataKeyPair",
+    "kms:GenerateDataKeyPairWithoutPlaintext",
+    "kms:DescribeKey",
+)
+# The resources each publishing service acts for, by service principal: the aws:SourceArn
+# patterns of the confused-deputy condition on a key they encrypt SNS messages with
+# (``{region}``/``{account}`` filled in). https://docs.aws.amazon.com/sns/latest/dg/sns-key-management.html
+SERVICE_SOURCE_ARNS = {
+    "events.amazonaws.com": "arn:aws:events:{region}:{account}:rule/*",
+    "cloudwatch.amazonaws.com": "arn:aws:cloudwatch:{region}:{account}:alarm:*",
+    "budgets.amazonaws.com": "arn:aws:budgets::{account}:budget/*",
+}
 
 # What the Kubernetes cluster autoscaler calls (its documented minimum for auto-discovery and
 # scale-from-zero on managed node groups); describe calls support only resource "*".

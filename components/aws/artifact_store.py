@@ -23,6 +23,7 @@ TYPE = "mlops:aws:ArtifactStore"
 DVC_OBJECT_ACTIONS = ("s3:GetObject", "s3:PutObject", "s3:DeleteObject", "s3:AbortMultipartUpload")
 DVC_BUCKET_ACTIONS = ("s3:ListBucket",)
 DVC_KEY_ACTIONS = ("kms:Decrypt", "kms:GenerateDataKey")
+REPLICA_KEY_ACTIONS = ("kms:Encrypt", "kms:Decrypt", "kms:GenerateDataKey")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -444,7 +445,16 @@ def _replication_policy_document(
         if skey:
             statements.append(_statement(Effect="Allow", Action=["kms:Decrypt"], Resource=skey))
         if rkey:
-            statements.append(_statement(Effect="Allow", Action=["kms:Encrypt"], Resource=rkey))
+            # The replica bucket uses an S3 Bucket Key: replication then also needs kms:Decrypt
+            # on the replica key (it verifies the bucket key), and GenerateDataKey to make one.
+            # https://docs.aws.amazon.com/AmazonS3/latest/userguide/replication-config-for-kms-objects.html#bk-replication
+            statements.append(
+                _statement(
+                    Effect="Allow",
+                    Action=list(REPLICA_KEY_ACTIONS),
+                    Resource=rkey,
+                )
+            )
         return json.dumps({"Version": "2012-10-17", "Statement": statements})
 
     return pulumi.Output.all(source_arn, replica_arn, source_key, replica_key).apply(render)

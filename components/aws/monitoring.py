@@ -140,7 +140,12 @@ class MonitoringArgs:
     """Prefix with ``constraints.json`` and ``statistics.json`` of the training data. Default:
     ``s3://<bucket>/monitoring/baseline/`` (written by the training pipeline)."""
     drift: str = "daily"
-    """``hourly``, ``daily`` or ``weekly`` data-quality checks. Default daily."""
+    """``hourly``, ``daily`` or ``weekly`` data-quality checks (with ``model_monitor``).
+    Default daily."""
+    model_monitor: bool = defaults.MODEL_MONITOR
+    """Run SageMaker Model Monitor data-quality checks on the captured requests. Model Monitor
+    is closed to new customers, so only accounts that already have it may turn this on.
+    Default: false (no job definition, no schedule)."""
     gpu_asg_name: pulumi.Input[str] | None = None
     """Auto Scaling group of the GPU pool. Default: none (no GPU capacity alarm)."""
     gpu_max_nodes: int = 0
@@ -160,9 +165,10 @@ class Monitoring(pulumi.ComponentResource):
     Children (names derive from ``name``): ``{name}-alerts`` (``AlertChannel``, unless
     ``alert_topic_arn``); with an endpoint, ``{name}-latency-alarm`` and ``{name}-5xx-alarm``
     (unless ``serving_alarm_names``) and, in prod, ``{name}-zero-invocations-alarm``; with a GPU
-    pool, ``{name}-gpu-saturation-alarm``; ``{name}-dashboard``; with an endpoint and a bucket,
-    ``{name}-monitor-role`` (+ ``-monitor-role-policy``), ``{name}-data-quality`` and
-    ``{name}-drift-schedule``; ``{name}-retraining-key`` (unless a key is available),
+    pool, ``{name}-gpu-saturation-alarm``; ``{name}-dashboard``; with ``model_monitor``, an
+    endpoint and a bucket, ``{name}-monitor-role`` (+ ``-monitor-role-policy``),
+    ``{name}-data-quality`` and ``{name}-drift-schedule``; ``{name}-retraining-key`` (unless a
+    key is available),
     ``{name}-retraining`` (SNS, KMS) + ``-retraining-policy``, ``{name}-violations-rule`` +
     ``-violations-target`` (monitoring jobs completed with violations → retraining topic); with a
     project and a budget, ``{name}-gpu-budget``.
@@ -221,23 +227,33 @@ class Monitoring(pulumi.ComponentResource):
             alarms += self._endpoint_alarms(name, args, actions, prod)
         if args.gpu_asg_name is not None and args.gpu_max_nodes > 0:
             periods = defaults.GPU_SATURATION_MINUTES // 5
+            # AWS/AutoScaling group metrics exist only after EnableMetricsCollection, which
+            # nothing can call for an EKS managed node group's ASG (pulumi-aws has no resource
+            # for it). EC2 publishes instance metrics aggregated by AutoScalingGroupName with
+            # basic monitoring, one datapoint per instance per 5 minutes: the SampleCount of
+            # CPUUtilization per 5 minutes is the number of nodes running.
+            # https://docs.aws.amazon.com/autoscaling/ec2/userguide/ec2-auto-scaling-metrics.html
+            # https://docs.aws.amazon.com/AWSEC2/latest/UserGuide/viewing_metrics_with_cloudwatch.html
+            period = defaults.GPU_NODES_PERIOD_SECONDS
+            periods = defaults.GPU_SATURATION_MINUTES * 60 // period
             alarms.append(
                 aws.cloudwatch.MetricAlarm(
                     f"{name}-gpu-saturation-alarm",
                     alarm_description=(
                         f"GPU pool at its maximum of {args.gpu_max_nodes} node(s) for "
                         f"{defaults.GPU_SATURATION_MINUTES} minutes: jobs queue and spend is "
-                        "at its cap (needs ASG group metrics collection)"
+                        "at its cap"
                     ),
-                    namespace="AWS/AutoScaling",
-                    metric_name="GroupInServiceInstances",
+                    namespace="AWS/EC2",
+                    metric_name="CPUUtilization",
                     dimensions={"AutoScalingGroupName": args.gpu_asg_name},
-                    statistic="Minimum",
-                    period=300,
+                    statistic="SampleCount",
+                    period=period,
                     evaluation_periods=periods,
                     datapoints_to_alarm=periods,
                     threshold=args.gpu_max_nodes,
                     comparison_operator="GreaterThanOrEqualToThreshold",
+                    # No datapoints: no nodes are running, so the pool is not saturated.
                     treat_missing_data="notBreaching",
                     alarm_actions=actions,
                     ok_actions=actions,
@@ -257,7 +273,14 @@ class Monitoring(pulumi.ComponentResource):
             opts=child_opts(self),
         )
 
-        if args.endpoint_name is not None and args.artifact_bucket_name is not None:
+        # SageMaker Model Monitor is no longer open to new customers: the job definition and
+        # schedule fail on a new account, so they exist only when the stack opts in.
+        # https://docs.aws.amazon.com/sagemaker/latest/dg/model-monitor-availability-change.html
+        if (
+            args.model_monitor
+            and args.endpoint_name is not None
+            and args.artifact_bucket_name is not None
+        ):
             self._drift(name, args, here)
 
         retraining = encrypted_topic(
@@ -449,7 +472,9 @@ class Monitoring(pulumi.ComponentResource):
                 Action=["cloudwatch:PutMetricData"],
                 # PutMetricData has no resource type; the namespace condition scopes it.
                 Resource="*",
-                Condition={"StringLike": {"cloudwatch:namespace": ["aws/sagemaker/*"]}},
+                # SageMaker's namespaces start with "/aws/sagemaker/".
+                # https://docs.aws.amazon.com/sagemaker/latest/dg/model-monitor-interpreting-cloudwatch.html
+                Condition={"StringLike": {"cloudwatch:namespace": ["/aws/sagemaker/*"]}},
             ),
         ]
         if args.artifact_kms_key_arn is not None:
@@ -552,7 +577,9 @@ def _dashboard_body(
         region_name, endpoint_name, asg_name = values
         widgets: list[dict[str, Any]] = []
 
-        def widget(title: str, metrics: list[list[Any]], stat: str, x: int, y: int) -> None:
+        def widget(
+            title: str, metrics: list[list[Any]], stat: str, x: int, y: int, period: int = 60
+        ) -> None:
             widgets.append(
                 {
                     "type": "metric",
@@ -564,7 +591,7 @@ def _dashboard_body(
                         "title": title,
                         "region": region_name,
                         "stat": stat,
-                        "period": 60,
+                        "period": period,
                         "metrics": metrics,
                     },
                 }
@@ -588,11 +615,12 @@ def _dashboard_body(
             )
         if asg_name:
             widget(
-                "GPU nodes in service",
-                [["AWS/AutoScaling", "GroupInServiceInstances", "AutoScalingGroupName", asg_name]],
-                "Maximum",
+                "GPU nodes running",
+                [["AWS/EC2", "CPUUtilization", "AutoScalingGroupName", asg_name]],
+                "SampleCount",
                 12,
                 6,
+                defaults.GPU_NODES_PERIOD_SECONDS,
             )
         return json.dumps({"widgets": widgets})
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -96,19 +97,32 @@ class ServingEndpointArgs:
     instance_type: str = defaults.SERVING_INSTANCE_TYPE
     """Instance type. Default ``ml.m5.large``."""
     min_replicas: int = 1
-    """Autoscaling lower bound and initial instance count. Default 1."""
+    """Autoscaling lower bound. Default 1."""
     max_replicas: int = 2
-    """Autoscaling upper bound. Default 2."""
+    """Autoscaling upper bound, and the instance count every endpoint config starts with (a
+    rollout or rollback must not start the new fleet below the current load). Default 2."""
+    autoscaling: bool = defaults.SERVING_AUTOSCALING
+    """Register the variant with Application Auto Scaling. Turn it off for one deployment
+    before changing ``instance_type`` (AWS refuses an instance-type change on an autoscaled
+    variant), back on with the new type in the next. Default: true."""
+    deployed_instance_type: pulumi.Input[str | None] | None = None
+    """Instance type of the current deployment (e.g. a stack reference to the stack's own
+    outputs). With it, a change of ``instance_type`` while the deployment is autoscaled is
+    refused before anything is deployed. Default: none (not checked)."""
+    deployed_autoscaling: pulumi.Input[bool | None] | None = None
+    """Whether the current deployment is autoscaled. Default: none, read as autoscaled."""
     invocations_per_instance: float = defaults.INVOCATIONS_PER_INSTANCE_TARGET
     """Target-tracking value of ``SageMakerVariantInvocationsPerInstance``. Default 100."""
     rollout_strategy: str = "canary"
     """``canary``, ``linear`` or ``all-at-once`` blue/green traffic shifting. Default canary."""
     canary_percent: int = 10
-    """Capacity share of the new fleet during the canary bake (1–50). Default 10."""
+    """Capacity share of the new fleet during the canary bake; the canary (rounded up to whole
+    instances) must be at most half of ``max_replicas``. Default 10."""
     linear_step_percent: int = 20
-    """Capacity share per linear step (1–50). Default 20."""
+    """Capacity share per linear step (10–50, rounded up to whole instances, at most half of
+    ``max_replicas``). Default 20."""
     bake_minutes: int = 10
-    """Wait between traffic shifts, watching the alarms. Default 10."""
+    """Wait between traffic shifts, watching the alarms (0–60). Default 10."""
     latency_p99_ms: int = defaults.LATENCY_P99_MS
     """p99 ``ModelLatency`` above which the rollout rolls back. Default 500 ms."""
     error_rate_percent: float = defaults.ERROR_RATE_PERCENT
@@ -152,7 +166,12 @@ class ServingEndpoint(pulumi.ComponentResource):
     ``s3://<bucket>/capture/``) for the active and standby versions, ``{name}-5xx-alarm`` and
     ``{name}-latency-alarm`` (the rollback alarms, deterministic names), ``{name}-endpoint``
     (blue/green, canary/linear/all-at-once, auto rollback on both alarms),
-    ``{name}-scaling-target`` and ``{name}-scaling-policy``.
+    ``{name}-scaling-target`` and ``{name}-scaling-policy`` (with ``autoscaling``).
+
+    In prod the endpoint is protected: changing its rollback alarms (``extra_rollback_alarms``)
+    forces a replacement in the provider, and a replaced endpoint with a fixed name is deleted
+    first, an outage. Pulumi refuses to replace a protected resource, so the change stops at
+    preview; see ``docs/aws.md`` for the deliberate procedure.
 
     Rolling back (serving the standby) changes only the endpoint's config name and tags: models
     and configs are keyed by version, not by role.
@@ -241,6 +260,7 @@ class ServingEndpoint(pulumi.ComponentResource):
         capture_uri = pulumi.Output.concat(
             "s3://", args.artifact_bucket_name, f"/{defaults.CAPTURE_PREFIX}/"
         )
+        instance_type = _checked_instance_type(label, args)
         for model in versions:
             image = model.image
             if image is None:
@@ -264,8 +284,13 @@ class ServingEndpoint(pulumi.ComponentResource):
                     {
                         "variant_name": defaults.VARIANT_NAME,
                         "model_name": sm_model.name,
-                        "instance_type": args.instance_type,
-                        "initial_instance_count": args.min_replicas,
+                        "instance_type": instance_type,
+                        # Every rollout and rollback provisions a new (green) fleet from this
+                        # count, and the endpoint resource cannot ask UpdateEndpoint to retain
+                        # the current one: start at the autoscaling maximum, so the new fleet
+                        # serves peak load; autoscaling scales it in after the cooldown.
+                        # https://docs.aws.amazon.com/sagemaker/latest/dg/endpoint-scaling-update.html
+                        "initial_instance_count": args.max_replicas,
                         "initial_variant_weight": 1.0,
                     }
                 ],
@@ -281,9 +306,10 @@ class ServingEndpoint(pulumi.ComponentResource):
             )
 
         actions = [args.alert_topic_arn] if args.alert_topic_arn is not None else []
+        own_alarms = rollback_alarm_names(endpoint_name, ())
         error_alarm = aws.cloudwatch.MetricAlarm(
             f"{name}-5xx-alarm",
-            name=f"{endpoint_name}-5xx-rate",
+            name=own_alarms[0],
             alarm_description=f"5XX share of invocations of {endpoint_name} above "
             f"{args.error_rate_percent}% (rolls a deployment back)",
             comparison_operator="GreaterThanThreshold",
@@ -299,7 +325,7 @@ class ServingEndpoint(pulumi.ComponentResource):
         )
         latency_alarm = aws.cloudwatch.MetricAlarm(
             f"{name}-latency-alarm",
-            name=f"{endpoint_name}-p99-latency",
+            name=own_alarms[1],
             alarm_description=f"p99 model latency of {endpoint_name} above "
             f"{args.latency_p99_ms} ms (rolls a deployment back)",
             namespace="AWS/SageMaker",
@@ -339,38 +365,15 @@ class ServingEndpoint(pulumi.ComponentResource):
                 },
             },
             tags=dict(args.active.tags),
-            # The name is explicit, so a replacement must delete the old endpoint first.
-            opts=child_opts(self, delete_before_replace=True),
+            # The name is explicit, so a replacement must delete the old endpoint first. The
+            # provider replaces the endpoint when autoRollbackConfiguration changes (ForceNew in
+            # the bridged terraform-provider-aws schema of aws_sagemaker_endpoint), so in prod
+            # the endpoint is protected and Pulumi refuses that replacement at preview.
+            # https://www.pulumi.com/registry/packages/aws/api-docs/sagemaker/endpoint/
+            opts=child_opts(self, protect=prod, delete_before_replace=True),
         )
-
-        target = aws.appautoscaling.Target(
-            f"{name}-scaling-target",
-            service_namespace="sagemaker",
-            scalable_dimension="sagemaker:variant:DesiredInstanceCount",
-            resource_id=pulumi.Output.concat(
-                "endpoint/", endpoint.name, f"/variant/{defaults.VARIANT_NAME}"
-            ),
-            min_capacity=args.min_replicas,
-            max_capacity=args.max_replicas,
-            tags=tags,
-            opts=child_opts(self),
-        )
-        aws.appautoscaling.Policy(
-            f"{name}-scaling-policy",
-            policy_type="TargetTrackingScaling",
-            service_namespace=target.service_namespace,
-            scalable_dimension=target.scalable_dimension,
-            resource_id=target.resource_id,
-            target_tracking_scaling_policy_configuration={
-                "target_value": args.invocations_per_instance,
-                "predefined_metric_specification": {
-                    "predefined_metric_type": "SageMakerVariantInvocationsPerInstance"
-                },
-                "scale_in_cooldown": 300,
-                "scale_out_cooldown": 60,
-            },
-            opts=child_opts(self),
-        )
+        if args.autoscaling:
+            self._autoscaling(name, args, endpoint, tags)
 
         standby_config = configs.get(args.standby.version) if args.standby else None
         self.endpoint_name = endpoint.name
@@ -402,6 +405,43 @@ class ServingEndpoint(pulumi.ComponentResource):
                 "alarm_names": self.alarm_names,
                 "execution_role_arn": self.execution_role_arn,
             }
+        )
+
+    def _autoscaling(
+        self,
+        name: str,
+        args: ServingEndpointArgs,
+        endpoint: aws.sagemaker.Endpoint,
+        tags: Tags,
+    ) -> None:
+        """Target tracking on invocations per instance, between the replica bounds."""
+        target = aws.appautoscaling.Target(
+            f"{name}-scaling-target",
+            service_namespace="sagemaker",
+            scalable_dimension="sagemaker:variant:DesiredInstanceCount",
+            resource_id=pulumi.Output.concat(
+                "endpoint/", endpoint.name, f"/variant/{defaults.VARIANT_NAME}"
+            ),
+            min_capacity=args.min_replicas,
+            max_capacity=args.max_replicas,
+            tags=tags,
+            opts=child_opts(self),
+        )
+        aws.appautoscaling.Policy(
+            f"{name}-scaling-policy",
+            policy_type="TargetTrackingScaling",
+            service_namespace=target.service_namespace,
+            scalable_dimension=target.scalable_dimension,
+            resource_id=target.resource_id,
+            target_tracking_scaling_policy_configuration={
+                "target_value": args.invocations_per_instance,
+                "predefined_metric_specification": {
+                    "predefined_metric_type": "SageMakerVariantInvocationsPerInstance"
+                },
+                "scale_in_cooldown": 300,
+                "scale_out_cooldown": 60,
+            },
+            opts=child_opts(self),
         )
 
     def _execution_policy(
@@ -461,6 +501,19 @@ class ServingEndpoint(pulumi.ComponentResource):
                 Condition={"StringLike": {"cloudwatch:namespace": ["/aws/sagemaker/*"]}},
             ),
             statement(
+                Sid="DescribeRollbackAlarms",
+                Effect="Allow",
+                # Deployment guardrails read the auto-rollback alarms with the execution role.
+                # https://docs.aws.amazon.com/sagemaker/latest/dg/deployment-guardrails-configuration.html
+                Action=["cloudwatch:DescribeAlarms"],
+                Resource=[
+                    pulumi.Output.concat(
+                        "arn:aws:cloudwatch:", here, ":", account, f":alarm:{alarm}"
+                    )
+                    for alarm in rollback_alarm_names(endpoint_name, args.extra_rollback_alarms)
+                ],
+            ),
+            statement(
                 Sid="EcrLogin",
                 Effect="Allow",
                 Action=["ecr:GetAuthorizationToken"],
@@ -490,16 +543,91 @@ class ServingEndpoint(pulumi.ComponentResource):
         return document(statements)
 
 
+def _checked_instance_type(label: str, args: ServingEndpointArgs) -> pulumi.Input[str]:
+    """``instance_type``, refused when it changes the type of an autoscaled deployment.
+
+    "If the update would change the instance type for any model that is a target for auto
+    scaling, the update fails": the variant must be deregistered first, which one Pulumi
+    deployment cannot order before the endpoint update (the scaling target depends on it).
+    https://docs.aws.amazon.com/sagemaker/latest/dg/endpoint-scaling-update.html
+    """
+    if args.deployed_instance_type is None:
+        return args.instance_type
+
+    def check(values: list[Any]) -> str:
+        deployed, autoscaled = values
+        if deployed and deployed != args.instance_type and autoscaled is not False:
+            raise ValueError(
+                f"{label}: instance_type {deployed} -> {args.instance_type} on an autoscaled "
+                "endpoint fails in AWS; deploy once with autoscaling off "
+                "(aws.servingAutoscaling: false), then change the instance type"
+            )
+        return args.instance_type
+
+    return pulumi.Output.all(args.deployed_instance_type, args.deployed_autoscaling).apply(check)
+
+
+def rollback_alarm_names(endpoint_name: str, extra: Sequence[str]) -> list[str]:
+    """The alarms a deployment of ``endpoint_name`` rolls back on: its own two, then ``extra``."""
+    return [f"{endpoint_name}-5xx-rate", f"{endpoint_name}-p99-latency", *extra]
+
+
+def step_instances(percent: int, fleet: int) -> int:
+    """Instances a CAPACITY_PERCENT step activates on a fleet of ``fleet``.
+
+    AWS does not document the rounding; an instance cannot be split, so this assumes the
+    conservative reading: any fraction takes a whole instance (round up).
+    """
+    return max(1, math.ceil(percent * fleet / 100))
+
+
+def rollout_problems(strategy: str, canary: int, linear: int, bake: int, fleet: int) -> list[str]:
+    """What SageMaker's TrafficRoutingConfig refuses, as (field, message) texts.
+
+    LinearStepSize must be 10-50 % and CanarySize at most 50 % of the variant's instance count;
+    the wait between steps is at most 3600 s.
+    https://docs.aws.amazon.com/sagemaker/latest/APIReference/API_TrafficRoutingConfig.html
+    """
+    problems = []
+    top = defaults.ROLLOUT_STEP_PERCENT_MAX
+    if not 0 <= bake <= defaults.BAKE_MINUTES_MAX:
+        problems.append(f"bake_minutes must be within 0..{defaults.BAKE_MINUTES_MAX}")
+    if strategy == "canary":
+        if not 1 <= canary <= top:
+            problems.append(f"canary_percent must be within 1..{top}")
+        elif 2 * step_instances(canary, fleet) > fleet:
+            problems.append(
+                f"canary_percent {canary}% of {fleet} instance(s) is "
+                f"{step_instances(canary, fleet)} instance(s), more than half the fleet; "
+                "raise max_replicas or use all-at-once"
+            )
+    if strategy == "linear":
+        low = defaults.LINEAR_STEP_PERCENT_MIN
+        if not low <= linear <= top:
+            problems.append(f"linear_step_percent must be within {low}..{top}")
+        elif 2 * step_instances(linear, fleet) > fleet:
+            problems.append(
+                f"linear_step_percent {linear}% of {fleet} instance(s) is "
+                f"{step_instances(linear, fleet)} instance(s), more than half the fleet; "
+                "raise max_replicas or use all-at-once"
+            )
+    return problems
+
+
 def _validate(label: str, args: ServingEndpointArgs) -> None:
     problems = []
     if not 1 <= args.min_replicas <= args.max_replicas:
         problems.append("need 1 <= min_replicas <= max_replicas")
     if args.rollout_strategy not in STRATEGIES:
         problems.append(f"rollout_strategy must be one of {', '.join(STRATEGIES)}")
-    if not 1 <= args.canary_percent <= 50:
-        problems.append("canary_percent must be within 1..50")
-    if not 1 <= args.linear_step_percent <= 50:
-        problems.append("linear_step_percent must be within 1..50")
+    else:
+        problems += rollout_problems(
+            args.rollout_strategy,
+            args.canary_percent,
+            args.linear_step_percent,
+            args.bake_minutes,
+            args.max_replicas,
+        )
     if args.standby is not None and args.standby.version == args.active.version:
         problems.append("standby must be a different version from active")
     if problems:

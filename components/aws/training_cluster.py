@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import ipaddress
 import json
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 
 import pulumi
 import pulumi_aws as aws
@@ -20,6 +20,7 @@ from mlops_iac.components._component import (
 from mlops_iac.components.aws import _defaults as defaults
 from mlops_iac.components.aws._common import (
     Tags,
+    account_id,
     assume_role_policy,
     customer_key,
     document,
@@ -62,11 +63,16 @@ class TrainingClusterArgs:
     vpc_cidr: str = defaults.VPC_CIDR
     """CIDR of a new VPC. Default ``10.0.0.0/16``."""
     kubernetes_version: str = defaults.KUBERNETES_VERSION
-    """EKS Kubernetes version. Default ``1.31``."""
+    """EKS Kubernetes version. Default ``1.35``: the newest version in EKS standard support
+    (see ``_defaults.KUBERNETES_VERSION`` for how it is chosen)."""
     system_instance_type: str = defaults.SYSTEM_INSTANCE_TYPE
     """Instance type of the on-demand system node group. Default ``m6i.large``."""
     log_retention_days: int = defaults.LOG_RETENTION_DAYS
     """Retention of the control-plane log group. Default 365."""
+    node_tags: Mapping[str, str] = field(default_factory=dict)
+    """Tags the GPU nodes' EC2 instances and volumes carry, through a launch template
+    (``{name}-gpu-nodes``): node group tags do not reach the instances, so cost allocation and
+    the GPU budget see only these. Default: none (no launch template)."""
     tags: Tags = None
     """Extra tags on every child. Default: none (the stack's lineage transform adds lineage)."""
 
@@ -137,18 +143,28 @@ class TrainingCluster(pulumi.ComponentResource):
         else:
             vpc_id, subnet_ids = self._network(name, args, prod)
 
+        cluster_name = stable_name(f"{name}-eks", 100)
+        log_group_name = f"/aws/eks/{cluster_name}/cluster"
         key = customer_key(
             self,
             f"{name}-key",
             "EKS secrets and control-plane logs",
             prod=prod,
             tags=tags,
-            services=[pulumi.Output.concat("logs.", region(self), ".amazonaws.com")],
+            # CloudWatch Logs may use the key for this cluster's log group only.
+            log_group_arns=[
+                pulumi.Output.concat(
+                    "arn:aws:logs:",
+                    region(self),
+                    ":",
+                    account_id(self),
+                    f":log-group:{log_group_name}",
+                )
+            ],
         )
-        cluster_name = stable_name(f"{name}-eks", 100)
         log_group = aws.cloudwatch.LogGroup(
             f"{name}-cluster-logs",
-            name=f"/aws/eks/{cluster_name}/cluster",
+            name=log_group_name,
             retention_in_days=args.log_retention_days,
             kms_key_id=key.arn,
             tags=tags,
@@ -239,8 +255,28 @@ class TrainingCluster(pulumi.ComponentResource):
             tags=tags,
             opts=child_opts(self, depends_on=node_policies),
         )
+        launch_template = None
+        if args.node_tags:
+            # EKS managed node group tags stay on the node group; instance and volume tags come
+            # from the launch template's tag specifications.
+            # https://docs.aws.amazon.com/eks/latest/userguide/launch-templates.html
+            node_tags = dict(args.node_tags)
+            template = aws.ec2.LaunchTemplate(
+                f"{name}-gpu-nodes",
+                description=f"GPU nodes of {name}: instance and volume tags",
+                tag_specifications=[
+                    {"resource_type": kind, "tags": node_tags} for kind in ("instance", "volume")
+                ],
+                tags=tags,
+                opts=child_opts(self),
+            )
+            launch_template = {
+                "id": template.id,
+                "version": template.latest_version.apply(str),
+            }
         gpu_pool = aws.eks.NodeGroup(
             f"{name}-gpu",
+            launch_template=launch_template,
             cluster_name=cluster.name,
             node_role_arn=node_role.arn,
             subnet_ids=subnet_ids,

@@ -33,7 +33,7 @@ from mlops_iac.components.aws import (
     TrainingClusterArgs,
 )
 from mlops_iac.components.aws import _defaults as defaults
-from mlops_iac.components.lineage import sanitise, serving_tags
+from mlops_iac.components.lineage import base_tags, sanitise, serving_tags
 from mlops_iac.components.platform.common import (
     artifact_store_kwargs,
     contract_exports,
@@ -75,6 +75,8 @@ def build(parent: pulumi.Resource, name: str, spec: PlatformSpec) -> dict[str, A
             availability_zones=aws_spec.availability_zones if aws_spec else 2,
             kubernetes_version=(aws_spec.kubernetes_version if aws_spec else None)
             or defaults.KUBERNETES_VERSION,
+            # The GPU budget filters on mlops:project: the instances must carry it themselves.
+            node_tags=sanitise(base_tags(spec), "aws"),
         ),
         opts=opts,
     )
@@ -101,6 +103,17 @@ def build(parent: pulumi.Resource, name: str, spec: PlatformSpec) -> dict[str, A
     serving = spec.serving
     standby = serving.standby_model
     rollout = serving.rollout
+    instance_type = serving.instance_type or defaults.SERVING_INSTANCE_TYPE
+    autoscaling = aws_spec.serving_autoscaling if aws_spec else True
+    # This stack's own last deployment: the serving instance type and autoscaling it exported,
+    # so a transition AWS refuses fails at preview rather than halfway through `pulumi up`.
+    # A stack may reference itself to read its previous outputs (a maintainer's example:
+    # https://github.com/pulumi/pulumi/issues/3722); a stack never deployed has none.
+    deployed = pulumi.StackReference(
+        f"{name}-deployed",
+        stack_name=f"{pulumi.get_organization()}/{pulumi.get_project()}/{pulumi.get_stack()}",
+        opts=opts,
+    )
     endpoint = ServingEndpoint(
         f"{name}-serving",
         ServingEndpointArgs(
@@ -112,9 +125,12 @@ def build(parent: pulumi.Resource, name: str, spec: PlatformSpec) -> dict[str, A
             image_repository_arn=registry.image_repository_arn,
             image_repository_url=registry.image_repository_url,
             alert_topic_arn=channel.topic_arn,
-            instance_type=serving.instance_type or defaults.SERVING_INSTANCE_TYPE,
+            instance_type=instance_type,
+            deployed_instance_type=deployed.get_output("serving_instance_type"),
+            deployed_autoscaling=deployed.get_output("serving_autoscaling"),
             min_replicas=serving.replicas.min,
             max_replicas=serving.replicas.max,
+            autoscaling=autoscaling,
             rollout_strategy=rollout.strategy,
             canary_percent=rollout.canary_percent,
             linear_step_percent=rollout.linear_step_percent,
@@ -149,6 +165,7 @@ def build(parent: pulumi.Resource, name: str, spec: PlatformSpec) -> dict[str, A
             artifact_bucket_name=store.bucket_name,
             artifact_kms_key_arn=store.kms_key_id if artifacts.customer_managed_key else None,
             drift=monitoring.drift,
+            model_monitor=aws_spec.model_monitor if aws_spec else False,
             gpu_asg_name=cluster.gpu_asg_name,
             gpu_max_nodes=training.max_nodes,
             gpu_instance_types=[gpu_catalogue.lookup(training.gpu, "aws").node_type],
@@ -165,4 +182,7 @@ def build(parent: pulumi.Resource, name: str, spec: PlatformSpec) -> dict[str, A
         "active_endpoint_config_name": endpoint.active_endpoint_config_name,
         "previous_endpoint_config_name": endpoint.previous_endpoint_config_name,
         "alarm_names": watch.alarm_names,
+        # Read back by the next deployment (see `deployed` above).
+        "serving_instance_type": instance_type,
+        "serving_autoscaling": autoscaling,
     }

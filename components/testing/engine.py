@@ -25,6 +25,7 @@ import os
 import runpy
 import sys
 import threading
+import warnings
 from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -367,6 +368,7 @@ def _run_isolated(
         outputs = dict(getattr(root, "outputs", {}) or {})
         return pulumi.Output.from_input(outputs).apply(exports.update)
 
+    failure: ProgramError | None = None
     try:
         _sync_await(
             pulumi.runtime.stack.run_pulumi_func(
@@ -374,18 +376,44 @@ def _run_isolated(
             )
         )
     except pulumi.RunError as exc:
-        raise ProgramError(str(exc)) from None
+        failure = ProgramError(str(exc))
     except ProgramError:
         raise
     except Exception as exc:
-        raise ProgramError(f"{type(exc).__name__}: {exc}") from exc
+        # An error raised inside an apply reaches here wrapped once per input and resource it
+        # flowed into ("While processing input ..."): report the error itself. The exception is
+        # not chained, so the failed run's futures can be collected below.
+        root: BaseException = exc
+        while root.__cause__ is not None:
+            root = root.__cause__
+        failure = ProgramError(f"{type(root).__name__}: {root}")
     finally:
         logger.removeHandler(collector)
+        # A program that failed inside an apply leaves registrations pending: finish them here,
+        # on this run's loop, so that none outlives it and breaks the next run.
+        pending = [task for task in asyncio.all_tasks(loop) if not task.done()]
+        for task in pending:
+            task.cancel()
+        if pending:
+            loop.run_until_complete(asyncio.gather(*pending, return_exceptions=True))
+        # The SDK's set of outstanding outputs is shared across contexts: a failed run must not
+        # hand its tasks (bound to this loop, closed below) to the next run.
+        with pulumi.runtime.settings.SETTINGS.lock:
+            pulumi.runtime.settings.SETTINGS.outputs.clear()
+        if failure is not None:
+            # Its futures hold exceptions nobody retrieves and coroutines nobody awaits: collect
+            # them now, quietly, rather than in whichever test runs next.
+            loop.set_exception_handler(lambda _loop, _context: None)
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                gc.collect()
         loop.run_until_complete(loop.shutdown_default_executor())
         for worker_loop in worker_loops:
             worker_loop.close()
         loop.close()
         asyncio.set_event_loop(None)
+    if failure is not None:
+        raise failure
     resources = [monitor.records[urn] for urn in monitor.order]
     return Recording(
         project=project,

@@ -60,6 +60,11 @@ def physical_name(logical: str, *, length: int = 7) -> str:
     return f"{logical}-{digest}"
 
 
+STACK_REFERENCE = "pulumi:pulumi:StackReference"
+#: Config key whose object stands for the outputs of the stack's previous deployment.
+PREVIOUS_OUTPUTS_KEY = "mlops-testing:previousOutputs"
+
+
 class RealisticMocks(Mocks):
     """Mocks for the three providers; unknown types still get id/name/urn-derived outputs."""
 
@@ -84,6 +89,17 @@ class RealisticMocks(Mocks):
 
     def new_resource(self, args: MockResourceArgs) -> tuple[str | None, dict]:
         inputs = dict(args.inputs)
+        # Reads (a stack reference is one) arrive without the custom flag.
+        if args.typ == STACK_REFERENCE:
+            # A stack reference reads a deployment's outputs: the stack's config may hold them
+            # under PREVIOUS_OUTPUTS_KEY (as `pulumi stack output --json` prints them), so a
+            # test or an offline plan can check a transition from a known deployment.
+            previous = self.config.get(PREVIOUS_OUTPUTS_KEY) or {}
+            return str(inputs.get("name") or args.name), {
+                "name": inputs.get("name"),
+                "outputs": dict(previous),
+                "secretOutputNames": [],
+            }
         if not args.custom:
             return None, inputs
         package = args.typ.split(":", 1)[0]

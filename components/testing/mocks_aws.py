@@ -155,6 +155,9 @@ def _ec2(prefix: str) -> Any:
         if prefix == "vpc":
             out["defaultSecurityGroupId"] = _short_id("sg", ctx)
             out["mainRouteTableId"] = _short_id("rtb", ctx)
+        if prefix == "lt":
+            out["latestVersion"] = 1
+            out["defaultVersion"] = 1
         if prefix == "eipalloc":
             out["publicIp"] = "198.51.100.10"
             out["allocationId"] = resource_id

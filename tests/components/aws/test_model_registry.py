@@ -86,7 +86,12 @@ def test_approvers_are_notified_through_an_encrypted_topic(dev):
     assert publish["Action"] == "sns:Publish"
     assert publish["Resource"] == topic.outputs["arn"]
     key_policy = {s["Sid"]: s for s in statements(dev.named("reg-key"))}
-    assert key_policy["ServicesUseKey"]["Principal"] == {"Service": ["events.amazonaws.com"]}
+    events = key_policy["EventsUsesKeyForThisAccount"]
+    assert events["Principal"] == {"Service": "events.amazonaws.com"}
+    assert events["Condition"] == {
+        "StringEquals": {"aws:SourceAccount": "123456789012"},
+        "ArnLike": {"aws:SourceArn": ["arn:aws:events:us-east-1:123456789012:rule/*"]},
+    }
     assert wildcard_allows(dev) == []
 
 

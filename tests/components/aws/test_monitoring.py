@@ -58,6 +58,7 @@ FULL = {
     "artifact_bucket_name": "artifacts",
     "artifact_kms_key_arn": KEY,
     "drift": "hourly",
+    "model_monitor": True,
     "gpu_asg_name": "eks-gpu-asg",
     "gpu_max_nodes": 4,
     "monthly_budget_usd": 3650.0,
@@ -128,8 +129,9 @@ def test_endpoint_alarms(prod):
 
 def test_gpu_capacity_alarm(prod):
     gpu = prod.named("mon-gpu-saturation-alarm").inputs
-    assert gpu["namespace"] == "AWS/AutoScaling"
-    assert gpu["metricName"] == "GroupInServiceInstances"
+    # Published by EC2 without enabling ASG group metrics: running nodes per 5 minutes.
+    assert gpu["namespace"] == "AWS/EC2"
+    assert (gpu["metricName"], gpu["statistic"]) == ("CPUUtilization", "SampleCount")
     assert gpu["dimensions"] == {"AutoScalingGroupName": "eks-gpu-asg"}
     assert gpu["threshold"] == 4
     assert gpu["comparisonOperator"] == "GreaterThanOrEqualToThreshold"
@@ -163,7 +165,22 @@ def test_drift_monitoring_on_captured_data(prod):
     ]
     assert found["WriteReports"]["Resource"] == "arn:aws:s3:::artifacts/monitoring/*"
     assert found["UseKey"]["Resource"] == KEY
+    assert found["PutMetrics"]["Condition"] == {
+        "StringLike": {"cloudwatch:namespace": ["/aws/sagemaker/*"]}
+    }
     assert wildcard_allows(prod) == []
+
+
+def test_model_monitor_is_opt_in():
+    recording = build(**{**FULL, "model_monitor": False})
+    names = {r.name for r in recording}
+    assert not names & {
+        "mon-monitor-role",
+        "mon-monitor-role-policy",
+        "mon-data-quality",
+        "mon-drift-schedule",
+    }
+    assert recording.named("mon-retraining")
 
 
 def test_violations_fire_the_retraining_trigger(prod):
@@ -205,7 +222,7 @@ def test_dashboard(prod):
     dashboard = prod.named("mon-dashboard").inputs
     body = json.loads(dashboard["dashboardBody"])
     titles = [w["properties"]["title"] for w in body["widgets"]]
-    assert titles == ["Invocations", "p99 model latency (µs)", "Errors", "GPU nodes in service"]
+    assert titles == ["Invocations", "p99 model latency (µs)", "Errors", "GPU nodes running"]
     name = dashboard["dashboardName"]
     assert prod.exports["dashboard_url"] == (
         "https://us-east-1.console.aws.amazon.com/cloudwatch/home?region=us-east-1"

@@ -98,7 +98,8 @@ def test_configs_encrypt_and_capture_to_the_artifact_store(dev):
         [variant] = config["productionVariants"]
         assert variant["modelName"] == dev.named(f"srv-model-v{model.version}").outputs["name"]
         assert variant["instanceType"] == "ml.m5.large"
-        assert variant["initialInstanceCount"] == 1
+        # Configs start at max_replicas: a new fleet serves peak load.
+        assert variant["initialInstanceCount"] == 3
         assert variant["variantName"] == "AllTraffic"
         capture = config["dataCaptureConfig"]
         assert capture["enableCapture"] is True
@@ -301,6 +302,19 @@ def test_missing_topic_and_weakened_isolation_warn():
         ({"canary_percent": 0}, "canary_percent must be within 1..50"),
         ({"canary_percent": 51}, "canary_percent must be within 1..50"),
         ({"rollout_strategy": "blue"}, "rollout_strategy must be one of"),
+        (
+            {"rollout_strategy": "linear", "linear_step_percent": 5},
+            "linear_step_percent must be within 10..50",
+        ),
+        ({"bake_minutes": 61}, "bake_minutes must be within 0..60"),
+        (
+            {"min_replicas": 1, "max_replicas": 1},
+            r"canary_percent 10% of 1 instance\(s\) is 1 instance\(s\), more than half",
+        ),
+        (
+            {"rollout_strategy": "linear", "linear_step_percent": 40, "max_replicas": 3},
+            r"linear_step_percent 40% of 3 instance\(s\) is 2 instance\(s\)",
+        ),
         ({"standby": V7}, "standby must be a different version"),
         ({"environment": "prod", "network_isolation": False}, "network_isolation off"),
         ({"environment": "prod", "public_endpoint": True}, "public_endpoint is refused"),
@@ -309,6 +323,40 @@ def test_missing_topic_and_weakened_isolation_warn():
 def test_bad_args_fail_clearly(kwargs, message):
     with pytest.raises(ProgramError, match=message):
         build(**kwargs)
+
+
+def test_one_instance_fleet_can_deploy_all_at_once():
+    recording = build(min_replicas=1, max_replicas=1, rollout_strategy="all-at-once")
+    routing = recording.named("srv-endpoint").inputs["deploymentConfig"]["blueGreenUpdatePolicy"]
+    assert routing["trafficRoutingConfiguration"]["type"] == "ALL_AT_ONCE"
+
+
+def test_autoscaling_off_leaves_a_fixed_fleet_at_the_maximum():
+    recording = build(min_replicas=1, max_replicas=3, autoscaling=False)
+    names = {r.name for r in recording}
+    assert not names & {"srv-scaling-target", "srv-scaling-policy"}
+    variant = recording.named("srv-config-v7").inputs["productionVariants"][0]
+    assert variant["initialInstanceCount"] == 3
+
+
+def test_prod_endpoint_is_protected_against_replacement():
+    recording = build(
+        environment="prod", vpc_id="vpc-1", subnet_ids=["subnet-a", "subnet-b"], max_replicas=2
+    )
+    endpoint = recording.named("srv-endpoint")
+    assert endpoint.protect is True
+    assert recording.named("srv-5xx-alarm").protect is not True
+
+
+def test_execution_role_may_describe_exactly_the_rollback_alarms():
+    recording = build(extra_rollback_alarms=["business-kpi"])
+    alarms = recording.named("srv-endpoint").inputs["deploymentConfig"]
+    names = [a["alarmName"] for a in alarms["autoRollbackConfiguration"]["alarms"]]
+    found = {s["Sid"]: s for s in statements(recording.named("srv-role-policy"))}
+    assert found["DescribeRollbackAlarms"]["Resource"] == [
+        f"arn:aws:cloudwatch:us-east-1:123456789012:alarm:{name}" for name in names
+    ]
+    assert names[-1] == "business-kpi"
 
 
 def test_model_without_image_uses_the_registry():
@@ -330,3 +378,22 @@ def test_extra_rollback_alarms_are_watched_too():
     assert names[-1] == "fraud-precision-drop"
     own = {a.inputs["name"] for a in recording.of_type("aws:cloudwatch/metricAlarm:MetricAlarm")}
     assert set(names[:-1]) == own and len(own) == 2
+
+
+def test_instance_type_change_of_an_autoscaled_deployment_is_refused():
+    with pytest.raises(ProgramError, match=r"instance_type ml\.m5\.large -> ml\.c5\.xlarge"):
+        build(instance_type="ml.c5.xlarge", deployed_instance_type="ml.m5.large")
+
+
+@pytest.mark.parametrize(
+    "deployed",
+    [
+        {"deployed_instance_type": "ml.c5.xlarge"},
+        {"deployed_instance_type": "ml.m5.large", "deployed_autoscaling": False},
+        {"deployed_instance_type": None},
+    ],
+)
+def test_instance_type_transitions_aws_accepts(deployed):
+    recording = build(instance_type="ml.c5.xlarge", **deployed)
+    variant = recording.named("srv-config-v7").inputs["productionVariants"][0]
+    assert variant["instanceType"] == "ml.c5.xlarge"

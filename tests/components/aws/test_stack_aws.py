@@ -11,6 +11,8 @@ from tests.components.aws._helpers import wildcard_allows
 from tests.conftest import REPO, platform_raw
 
 AWS_EXTRAS = {
+    "serving_instance_type",
+    "serving_autoscaling",
     "dvc_policy_arn",
     "active_endpoint_config_name",
     "previous_endpoint_config_name",
@@ -63,6 +65,8 @@ def test_prod_protects_the_data_the_registry_and_every_key(prod):
         "mlops-artifacts-replica-bucket",
         "mlops-registry-group",
         "mlops-registry-images",
+        # Replacing the endpoint (e.g. new rollback alarms) deletes it first: refused in prod.
+        "mlops-serving-endpoint",
     }
     assert all(r.retain_on_delete for r in prod if r.protect)
 
@@ -104,7 +108,7 @@ def test_components_are_wired(prod):
     config = prod.named("mlops-serving-config-v7").inputs
     assert config["dataCaptureConfig"]["destinationS3Uri"] == f"s3://{bucket}/capture/"
     assert config["kmsKeyArn"] == key
-    assert config["productionVariants"][0]["initialInstanceCount"] == 2
+    assert config["productionVariants"][0]["initialInstanceCount"] == 4
     private = [prod.named(f"mlops-training-private-{i}").id for i in range(2)]
     model = prod.named("mlops-serving-model-v7").inputs
     assert model["vpcConfig"]["subnets"] == private
@@ -115,11 +119,6 @@ def test_components_are_wired(prod):
     gpu_alarm = prod.named("mlops-monitoring-gpu-saturation-alarm").inputs
     assert gpu_alarm["dimensions"] == {"AutoScalingGroupName": asg}
     assert gpu_alarm["threshold"] == 4
-    job = prod.named("mlops-monitoring-data-quality").inputs
-    assert (
-        job["dataQualityJobInput"]["endpointInput"]["endpointName"]
-        == (prod.exports["endpoint_name"])
-    )
     repo = prod.named("mlops-registry-images").outputs["arn"]
     statements = {s["Sid"]: s for s in policy_statements(prod.named("mlops-serving-role-policy"))}
     assert repo in statements["PullImages"]["Resource"]

@@ -144,8 +144,14 @@ def test_cluster_is_private_encrypted_and_logs_everything(dev):
     assert logs.inputs["kmsKeyId"] == key.outputs["arn"]
     assert logs.urn in cluster.dependencies
     key_policy = {s["Sid"]: s for s in statements(key)}
-    assert key_policy["ServicesUseKey"]["Principal"] == {
-        "Service": ["logs.us-east-1.amazonaws.com"]
+    logs_key = key_policy["CloudWatchLogsUsesKeyForItsLogGroups"]
+    assert logs_key["Principal"] == {"Service": "logs.us-east-1.amazonaws.com"}
+    assert logs_key["Condition"] == {
+        "ArnEquals": {
+            "kms:EncryptionContext:aws:logs:arn": (
+                f"arn:aws:logs:us-east-1:123456789012:log-group:/aws/eks/{inputs['name']}/cluster"
+            )
+        }
     }
 
 

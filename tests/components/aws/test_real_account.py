@@ -1,0 +1,292 @@
+"""What a real AWS account needs that the offline engine cannot see (issue 14).
+
+One test (or a few) per defect; each failed on the code before its fix.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+
+import pytest
+
+from mlops_iac.components.aws import _defaults as defaults
+from mlops_iac.components.spec import SpecError, parse_spec
+from mlops_iac.components.testing import ProgramError, run_project
+from tests.components.aws._helpers import statements
+from tests.conftest import REPO, platform_raw
+
+
+def _platform(stack: str, edit=None) -> dict:
+    raw = platform_raw(stack)
+    if edit is not None:
+        edit(raw)
+    return {"mlops:platform": raw}
+
+
+@pytest.fixture(scope="module")
+def prod():
+    return run_project(REPO, "aws-prod")
+
+
+@pytest.fixture(scope="module")
+def dev():
+    return run_project(REPO, "aws-dev")
+
+
+def _by_sid(resource, key: str = "policy") -> dict:
+    return {s.get("Sid"): s for s in statements(resource, key)}
+
+
+# 1. Instance-type change on an autoscaled variant: the two-step switch.
+def test_serving_autoscaling_can_be_suspended_for_an_instance_type_change():
+    def edit(raw):
+        raw["aws"] = {"servingAutoscaling": False}
+        raw["serving"]["instanceType"] = "ml.c5.xlarge"
+
+    recording = run_project(REPO, "aws-prod", extra_config=_platform("aws-prod", edit))
+    assert not recording.of_type("aws:appautoscaling/target:Target")
+    assert not recording.of_type("aws:appautoscaling/policy:Policy")
+    variant = recording.named("mlops-serving-config-v7").inputs["productionVariants"][0]
+    assert variant["instanceType"] == "ml.c5.xlarge"
+    # Without autoscaling the fleet is fixed: it must carry the peak load.
+    assert variant["initialInstanceCount"] == 4
+
+
+# 2. Model Monitor is closed to new customers: opt-in only.
+def test_model_monitor_is_off_by_default(prod, dev):
+    for recording in (prod, dev):
+        assert not recording.of_type(
+            "aws:sagemaker/dataQualityJobDefinition:DataQualityJobDefinition"
+        )
+        assert not recording.of_type("aws:sagemaker/monitoringSchedule:MonitoringSchedule")
+        assert "mlops-monitoring-monitor-role" not in {r.name for r in recording}
+
+
+def test_model_monitor_is_an_explicit_opt_in():
+    recording = run_project(
+        REPO,
+        "aws-prod",
+        extra_config=_platform("aws-prod", lambda raw: raw.update(aws={"modelMonitor": True})),
+    )
+    job = recording.named("mlops-monitoring-data-quality").inputs
+    assert (
+        job["dataQualityJobInput"]["endpointInput"]["endpointName"]
+        == (recording.exports["endpoint_name"])
+    )
+    assert recording.of_type("aws:sagemaker/monitoringSchedule:MonitoringSchedule")
+    # 7. SageMaker's namespaces start with "/aws/sagemaker/".
+    found = _by_sid(recording.named("mlops-monitoring-monitor-role-policy"))
+    assert found["PutMetrics"]["Condition"] == {
+        "StringLike": {"cloudwatch:namespace": ["/aws/sagemaker/*"]}
+    }
+
+
+# 3. Deployment guardrails read the rollback alarms with the execution role.
+def test_serving_role_may_describe_its_rollback_alarms(prod):
+    endpoint = prod.named("mlops-serving-endpoint").inputs
+    names = [
+        a["alarmName"] for a in endpoint["deploymentConfig"]["autoRollbackConfiguration"]["alarms"]
+    ]
+    found = _by_sid(prod.named("mlops-serving-role-policy"))
+    describe = found["DescribeRollbackAlarms"]
+    assert describe["Action"] == ["cloudwatch:DescribeAlarms"]
+    assert describe["Resource"] == [
+        f"arn:aws:cloudwatch:us-east-1:123456789012:alarm:{name}" for name in names
+    ]
+
+
+# 4. Replication with an S3 Bucket Key needs Decrypt (and GenerateDataKey) on the replica key.
+def test_replication_role_may_use_the_replica_key(prod):
+    replica_key = prod.named("mlops-artifacts-replica-key").outputs["arn"]
+    found = statements(prod.named("mlops-artifacts-replication-role-policy"))
+    on_replica = [s for s in found if s["Resource"] == replica_key]
+    assert len(on_replica) == 1
+    assert sorted(on_replica[0]["Action"]) == [
+        "kms:Decrypt",
+        "kms:Encrypt",
+        "kms:GenerateDataKey",
+    ]
+
+
+# 5. The GPU budget's tag filter matches the tags the GPU instances will carry.
+@pytest.mark.parametrize("stack", ["dev", "prod"])
+def test_gpu_instances_carry_the_tag_the_budget_filters_on(stack, request):
+    recording = request.getfixturevalue(stack)
+    template = recording.named("mlops-training-gpu-nodes")
+    assert template.type == "aws:ec2/launchTemplate:LaunchTemplate"
+    specs = {s["resourceType"]: s["tags"] for s in template.inputs["tagSpecifications"]}
+    assert set(specs) == {"instance", "volume"}
+    pool = recording.named("mlops-training-gpu").inputs
+    assert pool["launchTemplate"]["id"] == template.id
+    assert pool["launchTemplate"]["version"] == str(template.outputs["latestVersion"])
+    budget = recording.named("mlops-monitoring-gpu-budget").inputs
+    tag_filters = [f for f in budget["costFilters"] if f["name"] == "TagKeyValue"]
+    assert len(tag_filters) == 1
+    for tags in specs.values():
+        carried = {f"user:{key}${value}" for key, value in tags.items()}
+        assert set(tag_filters[0]["values"]) <= carried
+    # The lineage the rest of the platform carries, not just the project.
+    assert specs["instance"]["mlops:environment"] == platform_raw(f"aws-{stack}")["environment"]
+
+
+# 6. The GPU saturation alarm reads a metric EC2 publishes without a manual step.
+def test_gpu_saturation_alarm_reads_a_metric_published_by_default(prod):
+    alarm = prod.named("mlops-monitoring-gpu-saturation-alarm").inputs
+    asg = prod.named("mlops-training-gpu").outputs["resources"][0]["autoscalingGroups"][0]["name"]
+    assert alarm["namespace"] == "AWS/EC2"
+    assert alarm["dimensions"] == {"AutoScalingGroupName": asg}
+    assert alarm["statistic"] == "SampleCount"
+    assert alarm["period"] == 300
+    assert alarm["threshold"] == 4
+    body = json.loads(prod.named("mlops-monitoring-dashboard").inputs["dashboardBody"])
+    assert "AWS/AutoScaling" not in json.dumps(body)
+
+
+# 8. A rollout or rollback starts the new fleet at a capacity that serves peak load.
+def test_new_configs_start_at_the_autoscaling_maximum(prod):
+    for version in ("7", "6"):
+        config = prod.named(f"mlops-serving-config-v{version}").inputs
+        assert config["productionVariants"][0]["initialInstanceCount"] == 4
+
+
+# 10. Service principals on keys carry the confused-deputy conditions AWS documents.
+def test_channel_key_grants_services_only_for_this_account(prod):
+    key = prod.named("mlops-alerts-key")
+    found = [s for s in statements(key) if "Service" in s.get("Principal", {})]
+    assert found
+    for stmt in found:
+        condition = stmt["Condition"]
+        assert condition["StringEquals"]["aws:SourceAccount"] == "123456789012"
+        arns = condition["ArnLike"]["aws:SourceArn"]
+        assert arns and all(":123456789012:" in arn for arn in arns)
+
+
+def test_log_key_is_bound_to_the_cluster_log_group(prod):
+    key = prod.named("mlops-training-key")
+    log_group = prod.named("mlops-training-cluster-logs").inputs["name"]
+    found = [s for s in statements(key) if "Service" in s.get("Principal", {})]
+    assert len(found) == 1
+    stmt = found[0]
+    assert stmt["Principal"] == {"Service": "logs.us-east-1.amazonaws.com"}
+    assert sorted(stmt["Action"]) == sorted(defaults.LOGS_KEY_ACTIONS)
+    assert stmt["Condition"] == {
+        "ArnEquals": {
+            "kms:EncryptionContext:aws:logs:arn": (
+                f"arn:aws:logs:us-east-1:123456789012:log-group:{log_group}"
+            )
+        }
+    }
+
+
+# 11. The default EKS version is in standard support on the day of the review.
+def test_default_kubernetes_version_is_in_standard_support():
+    ends = defaults.EKS_STANDARD_SUPPORT_ENDS[defaults.KUBERNETES_VERSION]
+    assert ends > dt.date(2026, 11, 28)
+    newer = [v for v in defaults.EKS_STANDARD_SUPPORT_ENDS if v > defaults.KUBERNETES_VERSION]
+    assert newer == []
+
+
+# 12 and 14. Rollout settings AWS rejects are refused with the key path.
+@pytest.mark.parametrize(
+    ("edit", "path"),
+    [
+        (
+            lambda r: r["serving"]["rollout"].update(strategy="linear", linearStepPercent=5),
+            "mlops:platform.serving.rollout.linearStepPercent",
+        ),
+        (
+            lambda r: r["serving"]["rollout"].update(bakeMinutes=90),
+            "mlops:platform.serving.rollout.bakeMinutes",
+        ),
+        (
+            lambda r: r["serving"].update(replicas={"min": 1, "max": 1}),
+            "mlops:platform.serving.rollout.canaryPercent",
+        ),
+        (
+            lambda r: (
+                r["serving"]["rollout"].update(canaryPercent=50)
+                or r["serving"].update(replicas={"min": 1, "max": 3})
+            ),
+            "mlops:platform.serving.rollout.canaryPercent",
+        ),
+        (
+            lambda r: (
+                r["serving"]["rollout"].update(strategy="linear", linearStepPercent=40)
+                or r["serving"].update(replicas={"min": 1, "max": 3})
+            ),
+            "mlops:platform.serving.rollout.linearStepPercent",
+        ),
+    ],
+)
+def test_rollouts_aws_rejects_are_refused(edit, path):
+    raw = platform_raw("aws-dev")
+    edit(raw)
+    with pytest.raises(SpecError) as info:
+        parse_spec(raw)
+    assert [line.split(":", 2)[0] + ":" + line.split(":", 2)[1] for line in info.value.lines] == [
+        path
+    ]
+
+
+def test_rollout_limits_are_aws_only():
+    raw = platform_raw("aws-dev")
+    raw["serving"]["rollout"].update(bakeMinutes=90)
+    raw["cloud"] = "gcp"
+    parse_spec(raw)
+
+
+def test_one_instance_fleet_deploys_all_at_once():
+    raw = platform_raw("aws-dev")
+    raw["serving"]["replicas"] = {"min": 1, "max": 1}
+    raw["serving"]["rollout"] = {"strategy": "all-at-once", "bakeMinutes": 5}
+    parse_spec(raw)
+
+
+# 13. Changing the rollback alarms replaces the endpoint: refused in prod, by protection.
+def test_prod_endpoint_cannot_be_replaced(prod, dev):
+    endpoint = prod.named("mlops-serving-endpoint")
+    assert endpoint.protect is True
+    assert dev.named("mlops-serving-endpoint").protect is not True
+
+
+def test_bad_rollout_fails_the_program_with_the_key_path():
+    def edit(raw):
+        raw["serving"]["rollout"]["bakeMinutes"] = 61
+
+    with pytest.raises(ProgramError, match=r"mlops:platform\.serving\.rollout\.bakeMinutes"):
+        run_project(REPO, "aws-dev", extra_config=_platform("aws-dev", edit))
+
+
+# 1. ...and the change AWS refuses is refused before anything deploys.
+PREVIOUS = "mlops-testing:previousOutputs"
+
+
+def _resize(raw, autoscaling=None):
+    raw["serving"]["instanceType"] = "ml.c5.xlarge"
+    if autoscaling is not None:
+        raw["aws"] = {"servingAutoscaling": autoscaling}
+
+
+def test_instance_type_change_of_an_autoscaled_deployment_is_refused(prod):
+    previous = {k: prod.exports[k] for k in ("serving_instance_type", "serving_autoscaling")}
+    assert previous == {"serving_instance_type": "ml.m5.large", "serving_autoscaling": True}
+    config = {**_platform("aws-prod", _resize), PREVIOUS: previous}
+    with pytest.raises(ProgramError, match=r"instance_type ml\.m5\.large -> ml\.c5\.xlarge"):
+        run_project(REPO, "aws-prod", extra_config=config)
+
+
+def test_instance_type_change_after_suspending_autoscaling_deploys():
+    previous = {"serving_instance_type": "ml.m5.large", "serving_autoscaling": False}
+    config = {**_platform("aws-prod", lambda raw: _resize(raw, True)), PREVIOUS: previous}
+    recording = run_project(REPO, "aws-prod", extra_config=config)
+    variant = recording.named("mlops-serving-config-v7").inputs["productionVariants"][0]
+    assert variant["instanceType"] == "ml.c5.xlarge"
+    target = recording.named("mlops-serving-scaling-target")
+    assert recording.named("mlops-serving-endpoint").urn in target.dependencies
+
+
+def test_unchanged_instance_type_deploys_with_autoscaling(prod):
+    previous = {"serving_instance_type": "ml.m5.large", "serving_autoscaling": True}
+    recording = run_project(REPO, "aws-prod", extra_config={PREVIOUS: previous})
+    assert recording.named("mlops-serving-scaling-target")
