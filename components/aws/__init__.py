@@ -14,7 +14,7 @@ Compose them in this order (``components/platform/aws.py`` does)::
     channel = AlertChannel("alerts", AlertChannelArgs(emails=["oncall@example.com"]))
     registry = ModelRegistry("reg", ModelRegistryArgs(alert_topic_arn=channel.topic_arn))
     serving = ServingEndpoint("srv", ServingEndpointArgs(
-        active=ModelVersion(name="fraud", version="7", artifact_uri="s3://…/model.tar.gz"),
+        active_model=ModelVersion(name="fraud", version="7", artifact_uri="s3://…/model.tar.gz"),
         artifact_bucket_name=store.bucket_name, kms_key_arn=store.kms_key_id,
         image_repository_url=registry.image_repository_url, alert_topic_arn=channel.topic_arn))
     Monitoring("mon", MonitoringArgs(alert_topic_arn=channel.topic_arn,

@@ -74,11 +74,11 @@ class ModelVersion:
 
 @dataclass(frozen=True, kw_only=True)
 class ServingEndpointArgs:
-    """Inputs of ``ServingEndpoint``. ``active`` and ``artifact_bucket_name`` are required."""
+    """Inputs of ``ServingEndpoint``. ``active_model`` and ``artifact_bucket_name`` are required."""
 
-    active: ModelVersion
+    active_model: ModelVersion
     """The version that takes traffic."""
-    standby: ModelVersion | None = None
+    previous_model: ModelVersion | None = None
     """The version kept deployable for a rollback. Default: none."""
     artifact_bucket_name: pulumi.Input[str]
     """Bucket that receives request/response capture under ``capture/``."""
@@ -192,7 +192,7 @@ class ServingEndpoint(pulumi.ComponentResource):
         if args.alert_topic_arn is None:
             pulumi.log.warn(f"{label}: no alert_topic_arn; rollback alarms notify nobody")
         tags = args.tags
-        versions = [args.active] + ([args.standby] if args.standby else [])
+        versions = [args.active_model] + ([args.previous_model] if args.previous_model else [])
 
         key_arn = args.kms_key_arn
         if key_arn is None:
@@ -320,7 +320,7 @@ class ServingEndpoint(pulumi.ComponentResource):
         )
         alarms = [error_alarm, latency_alarm]
 
-        active_config = configs[args.active.version]
+        active_config = configs[args.active_model.version]
         endpoint = aws.sagemaker.Endpoint(
             f"{name}-endpoint",
             name=endpoint_name,
@@ -338,7 +338,7 @@ class ServingEndpoint(pulumi.ComponentResource):
                     + [{"alarm_name": extra} for extra in args.extra_rollback_alarms]
                 },
             },
-            tags=dict(args.active.tags),
+            tags=dict(args.active_model.tags),
             # The name is explicit, so a replacement must delete the old endpoint first.
             opts=child_opts(self, delete_before_replace=True),
         )
@@ -372,7 +372,7 @@ class ServingEndpoint(pulumi.ComponentResource):
             opts=child_opts(self),
         )
 
-        standby_config = configs.get(args.standby.version) if args.standby else None
+        standby_config = configs.get(args.previous_model.version) if args.previous_model else None
         self.endpoint_name = endpoint.name
         self.endpoint_url = pulumi.Output.concat(
             "https://runtime.sagemaker.",
@@ -381,9 +381,9 @@ class ServingEndpoint(pulumi.ComponentResource):
             endpoint.name,
             "/invocations",
         )
-        self.active_model_version = pulumi.Output.from_input(args.active.version)
+        self.active_model_version = pulumi.Output.from_input(args.active_model.version)
         self.previous_model_version = pulumi.Output.from_input(
-            args.standby.version if args.standby else None
+            args.previous_model.version if args.previous_model else None
         )
         self.active_endpoint_config_name = active_config.name
         self.previous_endpoint_config_name = (
@@ -500,8 +500,8 @@ def _validate(label: str, args: ServingEndpointArgs) -> None:
         problems.append("canary_percent must be within 1..50")
     if not 1 <= args.linear_step_percent <= 50:
         problems.append("linear_step_percent must be within 1..50")
-    if args.standby is not None and args.standby.version == args.active.version:
-        problems.append("standby must be a different version from active")
+    if args.previous_model is not None and args.previous_model.version == args.active_model.version:
+        problems.append("previous_model must be a different version from active_model")
     if problems:
         raise ValueError(f"{label}: " + "; ".join(problems))
 

@@ -45,7 +45,7 @@ class ServingEndpointArgs:
     """AzureML workspace that hosts the endpoint. Required."""
     active_model: ModelDeployment
     """The version deployed as ``blue``. Required."""
-    standby_model: ModelDeployment | None = None
+    previous_model: ModelDeployment | None = None
     """The version deployed as ``green``: the previous version (rollback target) or, during a
     canary, the candidate. Default: none (no green deployment; rollback impossible)."""
     candidate_percent: int = 0
@@ -121,12 +121,12 @@ class ServingEndpoint(pulumi.ComponentResource):
             raise ValueError(f"{label}: need 1 <= min_replicas <= max_replicas")
         if not 0 <= args.candidate_percent <= 50:
             raise ValueError(f"{label}: candidate_percent must be between 0 and 50")
-        if args.candidate_percent and args.standby_model is None:
-            raise ValueError(f"{label}: candidate_percent needs a standby_model")
+        if args.candidate_percent and args.previous_model is None:
+            raise ValueError(f"{label}: candidate_percent needs a previous_model")
         prod = args.environment == "prod"
         public = args.public_endpoint and not prod
         traffic = {ACTIVE: 100 - args.candidate_percent}
-        if args.standby_model is not None:
+        if args.previous_model is not None:
             traffic[STANDBY] = args.candidate_percent
 
         endpoint = machinelearningservices.OnlineEndpoint(
@@ -146,15 +146,15 @@ class ServingEndpoint(pulumi.ComponentResource):
         )
         blue = self._deployment(name, ACTIVE, endpoint, args.active_model, args, prod)
         green = None
-        if args.standby_model is not None:
-            green = self._deployment(name, STANDBY, endpoint, args.standby_model, args, prod)
+        if args.previous_model is not None:
+            green = self._deployment(name, STANDBY, endpoint, args.previous_model, args, prod)
 
         self.endpoint_name = endpoint.name
         self.endpoint_url = endpoint.properties.scoring_uri
         self.endpoint_id = endpoint.id
         self.active_model_version = pulumi.Output.from_input(args.active_model.version)
         self.previous_model_version = pulumi.Output.from_input(
-            args.standby_model.version if args.standby_model is not None else None
+            args.previous_model.version if args.previous_model is not None else None
         )
         self.blue_deployment_name = blue.name
         self.blue_deployment_id = blue.id

@@ -5,7 +5,11 @@ pulumi_gcp only the submodules the components use."""
 from mlops_iac.components.gcp.artifact_store import ArtifactStore, ArtifactStoreArgs
 from mlops_iac.components.gcp.model_registry import ModelRegistry, ModelRegistryArgs
 from mlops_iac.components.gcp.monitoring import Monitoring, MonitoringArgs
-from mlops_iac.components.gcp.serving_endpoint import ServingEndpoint, ServingEndpointArgs
+from mlops_iac.components.gcp.serving_endpoint import (
+    ModelVersion,
+    ServingEndpoint,
+    ServingEndpointArgs,
+)
 from mlops_iac.components.gcp.training_cluster import TrainingCluster, TrainingClusterArgs
 
 __all__ = [
@@ -13,6 +17,7 @@ __all__ = [
     "ArtifactStoreArgs",
     "ModelRegistry",
     "ModelRegistryArgs",
+    "ModelVersion",
     "Monitoring",
     "MonitoringArgs",
     "ServingEndpoint",

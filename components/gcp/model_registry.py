@@ -47,11 +47,11 @@ class ModelRegistryArgs:
     are protected and retained."""
     region: str | None = None
     """Region of the repository, bucket and key. Default: ``gcp:region``, else us-central1."""
-    approver_emails: Sequence[str] = ()
+    approvers: Sequence[str] = ()
     """Who is emailed when a version is registered. Default: nobody (topic only)."""
     immutable_tags: bool | None = None
     """Refuse moving or deleting image tags. Default: true."""
-    vulnerability_scanning: bool | None = None
+    scan_on_push: bool | None = None
     """Scan pushed images (inherits the project's Container Scanning API). Default: true."""
     retention_days: int = defaults.MODEL_RETENTION_DAYS
     """Days a registered model object is locked against deletion. Default: 30."""
@@ -100,8 +100,8 @@ class ModelRegistry(pulumi.ComponentResource):
         )
         scanning = secure_default(
             label,
-            "vulnerability_scanning",
-            args.vulnerability_scanning,
+            "scan_on_push",
+            args.scan_on_push,
             defaults.VULNERABILITY_SCANNING,
         )
         force_destroy = secure_default(
@@ -200,7 +200,7 @@ class ModelRegistry(pulumi.ComponentResource):
                 user_labels=args.labels,
                 opts=child_opts(self),
             )
-            for i, email in enumerate(args.approver_emails)
+            for i, email in enumerate(args.approvers)
         ]
         if channels:
             monitoring.AlertPolicy(

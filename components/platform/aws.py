@@ -105,8 +105,8 @@ def build(parent: pulumi.Resource, name: str, spec: PlatformSpec) -> dict[str, A
         f"{name}-serving",
         ServingEndpointArgs(
             environment=env,
-            active=_version(spec, serving.active_model),
-            standby=_version(spec, standby) if standby is not None else None,
+            active_model=_version(spec, serving.active_model),
+            previous_model=_version(spec, standby) if standby is not None else None,
             artifact_bucket_name=store.bucket_name,
             kms_key_arn=store.kms_key_id if artifacts.customer_managed_key else None,
             image_repository_arn=registry.image_repository_arn,

@@ -126,7 +126,7 @@ def build(parent: pulumi.Resource, name: str, spec: PlatformSpec) -> dict[str, A
             location=location,
             environment=env,
             active_model=_deployment(spec, active),
-            standby_model=_deployment(spec, standby) if standby is not None else None,
+            previous_model=_deployment(spec, standby) if standby is not None else None,
             candidate_percent=share,
             registry_name=registry.registry_name,
             instance_type=serving.instance_type,

@@ -16,6 +16,7 @@ from mlops_iac.components.gcp import (
     ArtifactStoreArgs,
     ModelRegistry,
     ModelRegistryArgs,
+    ModelVersion,
     Monitoring,
     MonitoringArgs,
     ServingEndpoint,
@@ -56,7 +57,7 @@ def build(parent: pulumi.Resource, name: str, spec: PlatformSpec) -> dict[str, A
     )
     registry = ModelRegistry(
         f"{name}-registry",
-        ModelRegistryArgs(environment=env, approver_emails=spec.governance.approvers),
+        ModelRegistryArgs(environment=env, approvers=spec.governance.approvers),
         opts=opts,
     )
 
@@ -68,17 +69,18 @@ def build(parent: pulumi.Resource, name: str, spec: PlatformSpec) -> dict[str, A
         f"{name}-serving",
         ServingEndpointArgs(
             environment=env,
-            model_name=model.name,
-            model_version=model.version,
-            image=image,
-            model_uri=model.artifact_uri,
-            previous_model_version=previous.version if previous else None,
+            active_model=ModelVersion(
+                name=model.name, version=model.version, image=image, artifact_uri=model.artifact_uri
+            ),
+            previous_model=(
+                ModelVersion(name=previous.name, version=previous.version) if previous else None
+            ),
             rollback=serving.rollback,
-            rollout=serving.rollout.strategy,
+            rollout_strategy=serving.rollout.strategy,
             canary_percent=serving.rollout.canary_percent,
             linear_step_percent=serving.rollout.linear_step_percent,
-            min_instances=serving.replicas.min,
-            max_instances=serving.replicas.max,
+            min_replicas=serving.replicas.min,
+            max_replicas=serving.replicas.max,
             accelerator=_accelerator(serving.instance_type),
             public_endpoint=serving.public_endpoint,
             capture_bucket=store.bucket_name,

@@ -66,8 +66,8 @@ endpoint = ServingEndpoint(
     "fraud-serving",
     ServingEndpointArgs(
         environment=env,
-        active=version(spec, serving.active_model),
-        standby=version(spec, serving.standby_model) if serving.standby_model else None,
+        active_model=version(spec, serving.active_model),
+        previous_model=version(spec, serving.standby_model) if serving.standby_model else None,
         artifact_bucket_name=store.bucket_name,
         kms_key_arn=store.kms_key_id,
         image_repository_arn=registry.image_repository_arn,
