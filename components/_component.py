@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any, TypeVar
 
 import pulumi
@@ -35,6 +36,28 @@ def child_opts(
 def component_opts(opts: pulumi.ResourceOptions | None) -> pulumi.ResourceOptions:
     """The caller's options, merged rather than replaced (an empty set when none were given)."""
     return pulumi.ResourceOptions.merge(pulumi.ResourceOptions(), opts)
+
+
+def unset(default: Any) -> Any:
+    """An Args field that is unset (``None``) unless the caller gives a value.
+
+    The component resolves ``None`` to ``default`` (usually through :func:`secure_default`);
+    the value is recorded in the field's metadata so the generated reference shows the value
+    actually used, and wiring code can pass ``None`` instead of repeating the default.
+    """
+    return dataclasses.field(default=None, metadata={"default": default})
+
+
+def default_of(args_class: type, setting: str) -> Any:
+    """The value an unset Args field resolves to (``None`` when the field has no such default)."""
+    for found in dataclasses.fields(args_class):
+        if found.name == setting:
+            if "default" in found.metadata:
+                return found.metadata["default"]
+            if found.default is not dataclasses.MISSING:
+                return found.default
+            return None
+    raise KeyError(f"{args_class.__name__} has no field {setting!r}")
 
 
 def secure_default(component: str, setting: str, value: T | None, default: T) -> T:

@@ -15,6 +15,7 @@ from mlops_iac.components._component import (
     component_opts,
     require_not_prod,
     secure_default,
+    unset,
 )
 from mlops_iac.components.aws import _defaults as defaults
 from mlops_iac.components.aws._common import (
@@ -84,7 +85,7 @@ class ServingEndpointArgs:
     """Bucket that receives request/response capture under ``capture/``."""
     kms_key_arn: pulumi.Input[str] | None = None
     """Key for capture, endpoint storage and model artifacts. Default: a new rotating key."""
-    environment: str = "dev"
+    environment: str = defaults.ENVIRONMENT
     """``dev``, ``staging`` or ``prod``. Default ``dev``."""
     image_repository_arn: pulumi.Input[str] | None = None
     """ECR repository the execution role may pull from (besides the models' image repos).
@@ -95,19 +96,19 @@ class ServingEndpointArgs:
     """Topic the rollback alarms notify. Default: none (alarms still roll back; a warning)."""
     instance_type: str = defaults.SERVING_INSTANCE_TYPE
     """Instance type. Default ``ml.m5.large``."""
-    min_replicas: int = 1
+    min_replicas: int = defaults.MIN_REPLICAS
     """Autoscaling lower bound and initial instance count. Default 1."""
-    max_replicas: int = 2
+    max_replicas: int = defaults.MAX_REPLICAS
     """Autoscaling upper bound. Default 2."""
     invocations_per_instance: float = defaults.INVOCATIONS_PER_INSTANCE_TARGET
     """Target-tracking value of ``SageMakerVariantInvocationsPerInstance``. Default 100."""
-    rollout_strategy: str = "canary"
+    rollout_strategy: str = defaults.ROLLOUT_STRATEGY
     """``canary``, ``linear`` or ``all-at-once`` blue/green traffic shifting. Default canary."""
-    canary_percent: int = 10
+    canary_percent: int = defaults.CANARY_PERCENT
     """Capacity share of the new fleet during the canary bake (1–50). Default 10."""
-    linear_step_percent: int = 20
+    linear_step_percent: int = defaults.LINEAR_STEP_PERCENT
     """Capacity share per linear step (1–50). Default 20."""
-    bake_minutes: int = 10
+    bake_minutes: int = defaults.BAKE_MINUTES
     """Wait between traffic shifts, watching the alarms. Default 10."""
     latency_p99_ms: int = defaults.LATENCY_P99_MS
     """p99 ``ModelLatency`` above which the rollout rolls back. Default 500 ms."""
@@ -116,16 +117,16 @@ class ServingEndpointArgs:
     extra_rollback_alarms: Sequence[str] = ()
     """Names of further CloudWatch alarms (a business metric, say) that also roll a deployment
     back. They must be created in the same stack. Default: none, only this component's two."""
-    capture_sampling_percent: int | None = None
+    capture_sampling_percent: int | None = unset(defaults.CAPTURE_SAMPLING_PERCENT)
     """Share of requests captured. Default 100."""
-    network_isolation: bool | None = None
+    network_isolation: bool | None = unset(defaults.NETWORK_ISOLATION)
     """Containers get no network access. Default: true (false warns; refused in prod)."""
     vpc_id: pulumi.Input[str] | None = None
     """VPC of ``subnet_ids``. Default: none."""
     subnet_ids: pulumi.Input[Sequence[pulumi.Input[str]]] | None = None
     """Private subnets for the model containers (``vpc_config``). Default: none; the stack passes
     the training VPC's private subnets in prod."""
-    public_endpoint: bool = False
+    public_endpoint: bool | None = unset(defaults.PUBLIC_ENDPOINT)
     """Accepted for the cross-cloud contract; SageMaker endpoints are IAM-authenticated and have
     no public/private switch. Refused in prod."""
     tags: Tags = None
@@ -178,7 +179,10 @@ class ServingEndpoint(pulumi.ComponentResource):
         label = f"ServingEndpoint {name}"
         prod = args.environment == "prod"
         _validate(label, args)
-        require_not_prod(label, args.environment, "public_endpoint", args.public_endpoint)
+        public = secure_default(
+            label, "public_endpoint", args.public_endpoint, defaults.PUBLIC_ENDPOINT
+        )
+        require_not_prod(label, args.environment, "public_endpoint", public)
         isolation = secure_default(
             label, "network_isolation", args.network_isolation, defaults.NETWORK_ISOLATION
         )

@@ -16,6 +16,7 @@ from mlops_iac.components._component import (
     component_opts,
     require_not_prod,
     secure_default,
+    unset,
 )
 from mlops_iac.components.aws import _defaults as defaults
 from mlops_iac.components.aws._common import (
@@ -40,18 +41,18 @@ INTERFACE_ENDPOINTS = {"ecr-api": "ecr.api", "ecr-dkr": "ecr.dkr", "sts": "sts"}
 class TrainingClusterArgs:
     """Inputs of ``TrainingCluster``. Every field is optional; defaults are the secure choice."""
 
-    environment: str = "dev"
+    environment: str = defaults.ENVIRONMENT
     """``dev``, ``staging`` or ``prod``. Default ``dev``. In prod the key is protected and a
     public API endpoint is refused."""
-    gpu: str = "t4"
+    gpu: str = defaults.GPU
     """Neutral GPU name from ``mlops_iac.components.gpu``. Default ``t4`` (``g4dn.xlarge``)."""
-    min_nodes: int = 0
+    min_nodes: int = defaults.MIN_NODES
     """GPU nodes kept running. Default 0: the pool scales to zero when idle."""
-    max_nodes: int = 2
+    max_nodes: int = defaults.MAX_NODES
     """Upper bound of the GPU pool. Default 2."""
-    spot: bool = False
+    spot: bool = defaults.SPOT
     """Run GPU nodes on spot capacity. Default: on-demand."""
-    public_endpoint: bool | None = None
+    public_endpoint: bool | None = unset(defaults.PUBLIC_ENDPOINT)
     """Expose the Kubernetes API publicly. Default: private only; refused in prod."""
     vpc_id: pulumi.Input[str] | None = None
     """Existing VPC. Default: a new VPC with private subnets, NAT and VPC endpoints."""
@@ -120,7 +121,7 @@ class TrainingCluster(pulumi.ComponentResource):
         label = f"TrainingCluster {name}"
         prod = args.environment == "prod"
         public = secure_default(
-            label, "public_endpoint", args.public_endpoint, defaults.PUBLIC_CLUSTER_ENDPOINT
+            label, "public_endpoint", args.public_endpoint, defaults.PUBLIC_ENDPOINT
         )
         require_not_prod(label, args.environment, "public_endpoint", public)
         gpu_pool_caps = gpu_catalogue.pool(

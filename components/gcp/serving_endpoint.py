@@ -39,7 +39,13 @@ from dataclasses import dataclass, field
 import pulumi
 from pulumi_gcp import cloudrunv2, serviceaccount, storage
 
-from mlops_iac.components._component import child_opts, component_opts, require_not_prod
+from mlops_iac.components._component import (
+    child_opts,
+    component_opts,
+    require_not_prod,
+    secure_default,
+    unset,
+)
 from mlops_iac.components.gcp import _defaults as defaults
 from mlops_iac.components.gcp._common import (
     Labels,
@@ -82,24 +88,24 @@ class ServingEndpointArgs:
     (the current revision takes all traffic)."""
     rollback: bool = False
     """Send 100% of traffic to the previous revision. Default: false. Needs a previous version."""
-    rollout_strategy: str = "canary"
+    rollout_strategy: str = defaults.ROLLOUT_STRATEGY
     """``canary``, ``linear`` or ``all-at-once``. Default ``canary``."""
-    canary_percent: int = 10
+    canary_percent: int = defaults.CANARY_PERCENT
     """Share of the current revision during a canary. Default 10."""
-    linear_step_percent: int = 20
+    linear_step_percent: int = defaults.LINEAR_STEP_PERCENT
     """Share of the current revision at the first linear step. Default 20."""
-    environment: str = "dev"
+    environment: str = defaults.ENVIRONMENT
     """``dev``, ``staging`` or ``prod``. Default ``dev``. Prod turns on deletion protection,
     protects the key and refuses a public endpoint."""
     region: str | None = None
     """Region of the service. Default: ``gcp:region``, else us-central1."""
-    min_replicas: int = 1
+    min_replicas: int = defaults.MIN_REPLICAS
     """Minimum instances per revision. Default 1."""
-    max_replicas: int = 2
+    max_replicas: int = defaults.MAX_REPLICAS
     """Maximum instances per revision. Default 2."""
     accelerator: str | None = None
     """Cloud Run GPU type (``nvidia-l4``). Default: CPU only."""
-    public_endpoint: bool = False
+    public_endpoint: bool | None = unset(defaults.PUBLIC_ENDPOINT)
     """Accept traffic from the internet. Default: internal only; refused in prod."""
     invokers: Sequence[str] = ()
     """IAM members allowed to invoke the service. Default: none (only project owners)."""
@@ -140,7 +146,10 @@ class ServingEndpoint(pulumi.ComponentResource):
     ) -> None:
         super().__init__(TYPE, name, None, component_opts(opts))
         label = f"ServingEndpoint {name}"
-        require_not_prod(label, args.environment, "public_endpoint", args.public_endpoint)
+        public = secure_default(
+            label, "public_endpoint", args.public_endpoint, defaults.PUBLIC_ENDPOINT
+        )
+        require_not_prod(label, args.environment, "public_endpoint", public)
         _check(label, args)
         prod = args.environment == "prod"
         region = region_or_default(args.region)
@@ -231,7 +240,7 @@ class ServingEndpoint(pulumi.ComponentResource):
             f"{name}-service",
             name=service_name,
             location=region,
-            ingress=defaults.PUBLIC_INGRESS if args.public_endpoint else defaults.PRIVATE_INGRESS,
+            ingress=defaults.PUBLIC_INGRESS if public else defaults.PRIVATE_INGRESS,
             invoker_iam_disabled=False,
             deletion_protection=prod,
             template=template,

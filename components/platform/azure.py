@@ -31,7 +31,7 @@ from mlops_iac.components.azure import (
     TrainingClusterArgs,
 )
 from mlops_iac.components.azure._common import client_config
-from mlops_iac.components.azure._defaults import HOURS_PER_MONTH
+from mlops_iac.components.defaults import HOURS_PER_MONTH
 from mlops_iac.components.platform.common import (
     contract_exports,
     training_cluster_kwargs,

@@ -11,6 +11,7 @@ from typing import Any
 
 import pulumi
 
+from mlops_iac.components.defaults import HOURS_PER_MONTH
 from mlops_iac.components.gcp import (
     ArtifactStore,
     ArtifactStoreArgs,
@@ -92,14 +93,18 @@ def build(parent: pulumi.Resource, name: str, spec: PlatformSpec) -> dict[str, A
         f"{name}-monitoring",
         MonitoringArgs(
             environment=env,
-            service_name=endpoint.endpoint_name,
+            endpoint_name=endpoint.endpoint_name,
             alert_emails=spec.monitoring.alert_emails,
             webhook_url=webhook_secret(spec),
             latency_p99_ms=spec.monitoring.latency_p99_ms,
             error_rate_percent=spec.monitoring.error_rate_percent,
             drift=spec.monitoring.drift,
             billing_account=gcp.billing_account if gcp else None,
-            gpu_budget_usd_per_hour=spec.governance.gpu_budget_usd_per_hour,
+            monthly_budget_usd=(
+                spec.governance.gpu_budget_usd_per_hour * HOURS_PER_MONTH
+                if spec.governance.gpu_budget_usd_per_hour is not None
+                else None
+            ),
         ),
         opts=opts,
     )
