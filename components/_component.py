@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import importlib
 from typing import Any, TypeVar
 
 import pulumi
@@ -10,6 +11,34 @@ import pulumi
 T = TypeVar("T")
 
 PROD = "prod"
+
+# Cloud → (import name, distribution) of the provider SDK its extra installs.
+CLOUD_SDKS = {
+    "aws": ("pulumi_aws", "pulumi-aws"),
+    "azure": ("pulumi_azure_native", "pulumi-azure-native"),
+    "gcp": ("pulumi_gcp", "pulumi-gcp"),
+}
+
+
+def require_cloud_sdk(cloud: str) -> None:
+    """Fail with the extra to install when ``cloud``'s provider SDK is missing.
+
+    Each cloud package calls this before importing its components, so ``import
+    mlops_iac.components.azure`` in an AWS-only install says ``pip install 'mlops-iac[azure]'``
+    instead of a bare ``No module named 'pulumi_azure_native'``. Provider SDKs load their
+    submodules lazily, so importing the top-level package here costs little.
+    """
+    module, distribution = CLOUD_SDKS[cloud]
+    try:
+        importlib.import_module(module)
+    except ModuleNotFoundError as exc:
+        if exc.name != module:
+            raise
+        raise ModuleNotFoundError(
+            f"mlops_iac.components.{cloud} needs {distribution}, which is not installed: "
+            f"pip install 'mlops-iac[{cloud}]'",
+            name=module,
+        ) from None
 
 
 def child_opts(

@@ -22,6 +22,12 @@ Compose them in this order (``components/platform/aws.py`` does)::
         artifact_bucket_name=store.bucket_name, artifact_kms_key_arn=store.kms_key_id))
 """
 
+# ruff: noqa: E402 (the SDK check runs before the components import it)
+from mlops_iac.components._component import require_cloud_sdk
+
+require_cloud_sdk("aws")
+
+
 from mlops_iac.components.aws.artifact_store import ArtifactStore, ArtifactStoreArgs
 from mlops_iac.components.aws.model_registry import ModelRegistry, ModelRegistryArgs
 from mlops_iac.components.aws.monitoring import (
