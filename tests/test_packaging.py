@@ -14,6 +14,7 @@ import sys
 from pathlib import Path
 
 import pytest
+import yaml
 
 REPO = Path(__file__).resolve().parents[1]
 SDKS = {"aws": "pulumi_aws", "azure": "pulumi_azure_native", "gcp": "pulumi_gcp"}
@@ -109,3 +110,152 @@ def test_the_policy_pack_loads_no_component_or_provider_sdk():
     found = loaded("mlops_iac.policies.packs", "mlops_iac.policies.offline", "mlops_iac.policies")
     assert [n for n in found["mlops"] if n.startswith("mlops_iac.components")] == []
     assert set(SDKS.values()) & set(found["roots"]) == set()
+
+
+# --- acceptance: the wheel, only the aws extra, a team repository outside this one -------------
+
+TEAM_TEST = """
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+
+
+def test_the_team_program_runs_offline(offline):
+    recording = offline.run_project(HERE, "dev")
+    assert recording.of_type("mlops:aws:ServingEndpoint")
+    assert recording.of_type("aws:sqs/queue:Queue")
+"""
+SHADOWS = "raise ImportError('the team folder {0}/ was imported instead of mlops_iac.{0}')\n"
+
+
+def _team_repository(root: Path) -> Path:
+    """A team repository: its own ``components/`` and ``policies/`` packages, a program that uses
+    the AWS components, its stacks (one approved prod, one unapproved) and an offline test."""
+    example = REPO / "examples" / "team-stack-aws"
+    team = root / "team"
+    team.mkdir()
+    for folder in ("components", "policies"):
+        (team / folder).mkdir()
+        (team / folder / "__init__.py").write_text(SHADOWS.format(folder))
+    (team / "__main__.py").write_text((example / "__main__.py").read_text())
+    (team / "Pulumi.yaml").write_text(
+        "name: fraud-serving\nruntime:\n  name: python\n  options:\n    toolchain: pip\n"
+        "    virtualenv: venv\n"
+    )
+    for stack in ("dev", "prod"):
+        (team / f"Pulumi.{stack}.yaml").write_text((example / f"Pulumi.{stack}.yaml").read_text())
+    unapproved = yaml.safe_load((example / "Pulumi.prod.yaml").read_text())
+    unapproved["config"]["mlops:platform"]["governance"]["approvals"] = []
+    (team / "Pulumi.unapproved.yaml").write_text(yaml.safe_dump(unapproved))
+    (team / "test_team.py").write_text(TEAM_TEST)
+    return team
+
+
+def _wheelhouse() -> Path:
+    """Dependency wheels for ``mlops-iac[aws]`` + pytest at the constraints.txt pins, downloaded
+    once from the package registry into ``.venv/wheelhouse`` and reused offline after that."""
+    house = Path(sys.prefix) / "wheelhouse"
+    stamp = house / ".complete"
+    if not stamp.exists():
+        requirements = [
+            "pulumi-aws",
+            "boto3",
+            "pulumi",
+            "pulumi-policy",
+            "pydantic",
+            "pyyaml",
+            "ruamel.yaml",
+            "jsonschema",
+            "rich",
+            "pytest",
+        ]
+        command = [sys.executable, "-m", "pip", "download", "-q", "-d", str(house)]
+        subprocess.run(
+            [*command, "-c", str(REPO / "constraints.txt"), *requirements],
+            check=True,
+            timeout=1200,
+        )
+        stamp.touch()
+    return house
+
+
+@pytest.mark.slow
+def test_the_wheel_with_only_the_aws_extra_serves_a_team_outside_the_repo(tmp_path):
+    import time
+
+    timings: dict[str, float] = {}
+    start = time.monotonic()
+    dist = tmp_path / "dist"
+    subprocess.run(
+        [sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", str(dist), str(REPO)],
+        check=True,
+        timeout=600,
+    )
+    [wheel] = dist.glob("mlops_iac-*.whl")
+    timings["wheel"] = time.monotonic() - start
+    house = _wheelhouse()
+    timings["wheelhouse"] = time.monotonic() - start - timings["wheel"]
+
+    team = _team_repository(tmp_path)
+    venv = team / "venv"
+    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True, timeout=600)
+    bin_dir = venv / "bin"
+    subprocess.run(
+        [
+            str(bin_dir / "python"),
+            "-m",
+            "pip",
+            "install",
+            "-q",
+            "--no-index",
+            "--find-links",
+            str(dist),
+            "--find-links",
+            str(house),
+            f"mlops-iac[aws] @ {wheel.as_uri()}",
+            "pytest",
+        ],
+        check=True,
+        timeout=900,
+    )
+    timings["venv+install"] = time.monotonic() - start - timings["wheel"] - timings["wheelhouse"]
+
+    def in_team(*command: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            command, cwd=team, capture_output=True, text=True, timeout=600, env=_clean_env()
+        )
+
+    missing = in_team(str(bin_dir / "python"), "-c", "import pulumi_azure_native")
+    assert missing.returncode == 1 and "No module named 'pulumi_azure_native'" in missing.stderr
+    extra = in_team(str(bin_dir / "python"), "-c", "import mlops_iac.components.azure")
+    assert "pip install 'mlops-iac[azure]'" in extra.stderr
+
+    plan = in_team(str(bin_dir / "mlops-iac"), "plan", "--stack", "prod", "--quiet", "--no-color")
+    assert plan.returncode == 0, plan.stdout + plan.stderr
+    assert "PASS: no mandatory violation" in plan.stdout
+    refused = in_team(
+        str(bin_dir / "mlops-iac"), "plan", "--stack", "unapproved", "--quiet", "--no-color"
+    )
+    assert refused.returncode == 1, refused.stdout + refused.stderr
+    assert "FAIL" in refused.stdout and "mlops-approval-gate" in refused.stdout
+
+    tests = in_team(str(bin_dir / "python"), "-m", "pytest", "-q", "-p", "no:cacheprovider")
+    assert tests.returncode == 0, tests.stdout + tests.stderr
+    assert "1 passed" in tests.stdout
+
+    pack = in_team(str(bin_dir / "mlops-iac"), "policy-pack", "--out", "pack")
+    assert pack.returncode == 0, pack.stderr
+    assert f"virtualenv: {venv.resolve()}" in (team / "pack" / "PulumiPolicy.yaml").read_text()
+    timings["total"] = time.monotonic() - start
+    print("timings (s):", {k: round(v, 1) for k, v in timings.items()})
+
+
+def _clean_env() -> dict[str, str]:
+    """The environment without this repository on the import path or its venv activated."""
+    import os
+
+    return {
+        k: v
+        for k, v in os.environ.items()
+        if k not in {"PYTHONPATH", "VIRTUAL_ENV", "PYTEST_ADDOPTS", "PYTHONSAFEPATH"}
+    }
