@@ -94,7 +94,7 @@ class ServingEndpointArgs:
     """Repository for models without ``image``. Default: none (then every model needs one)."""
     alert_topic_arn: pulumi.Input[str] | None = None
     """Topic the rollback alarms notify. Default: none (alarms still roll back; a warning)."""
-    instance_type: str = defaults.SERVING_INSTANCE_TYPE
+    instance_type: str | None = unset(defaults.SERVING_INSTANCE_TYPE)
     """Instance type. Default ``ml.m5.large``."""
     min_replicas: int = defaults.MIN_REPLICAS
     """Autoscaling lower bound and initial instance count. Default 1."""
@@ -268,7 +268,7 @@ class ServingEndpoint(pulumi.ComponentResource):
                     {
                         "variant_name": defaults.VARIANT_NAME,
                         "model_name": sm_model.name,
-                        "instance_type": args.instance_type,
+                        "instance_type": args.instance_type or defaults.SERVING_INSTANCE_TYPE,
                         "initial_instance_count": args.min_replicas,
                         "initial_variant_weight": 1.0,
                     }

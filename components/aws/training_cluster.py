@@ -62,7 +62,7 @@ class TrainingClusterArgs:
     """AZs of a new VPC (at least 2). Default 2."""
     vpc_cidr: str = defaults.VPC_CIDR
     """CIDR of a new VPC. Default ``10.0.0.0/16``."""
-    kubernetes_version: str = defaults.KUBERNETES_VERSION
+    kubernetes_version: str | None = unset(defaults.KUBERNETES_VERSION)
     """EKS Kubernetes version. Default ``1.31``."""
     system_instance_type: str = defaults.SYSTEM_INSTANCE_TYPE
     """Instance type of the on-demand system node group. Default ``m6i.large``."""
@@ -204,7 +204,7 @@ class TrainingCluster(pulumi.ComponentResource):
         cluster = aws.eks.Cluster(
             f"{name}-cluster",
             name=cluster_name,
-            version=args.kubernetes_version,
+            version=args.kubernetes_version or defaults.KUBERNETES_VERSION,
             role_arn=cluster_role.arn,
             vpc_config={
                 "subnet_ids": subnet_ids,

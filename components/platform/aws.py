@@ -32,7 +32,7 @@ from mlops_iac.components.aws import (
     TrainingCluster,
     TrainingClusterArgs,
 )
-from mlops_iac.components.aws import _defaults as defaults
+from mlops_iac.components.defaults import HOURS_PER_MONTH
 from mlops_iac.components.lineage import sanitise, serving_tags
 from mlops_iac.components.platform.common import (
     artifact_store_kwargs,
@@ -73,8 +73,7 @@ def build(parent: pulumi.Resource, name: str, spec: PlatformSpec) -> dict[str, A
             vpc_id=aws_spec.vpc_id if aws_spec else None,
             subnet_ids=list(aws_spec.subnet_ids) if aws_spec and aws_spec.subnet_ids else None,
             availability_zones=aws_spec.availability_zones if aws_spec else 2,
-            kubernetes_version=(aws_spec.kubernetes_version if aws_spec else None)
-            or defaults.KUBERNETES_VERSION,
+            kubernetes_version=aws_spec.kubernetes_version if aws_spec else None,
         ),
         opts=opts,
     )
@@ -112,7 +111,7 @@ def build(parent: pulumi.Resource, name: str, spec: PlatformSpec) -> dict[str, A
             image_repository_arn=registry.image_repository_arn,
             image_repository_url=registry.image_repository_url,
             alert_topic_arn=channel.topic_arn,
-            instance_type=serving.instance_type or defaults.SERVING_INSTANCE_TYPE,
+            instance_type=serving.instance_type,
             min_replicas=serving.replicas.min,
             max_replicas=serving.replicas.max,
             rollout_strategy=rollout.strategy,
@@ -152,7 +151,7 @@ def build(parent: pulumi.Resource, name: str, spec: PlatformSpec) -> dict[str, A
             gpu_asg_name=cluster.gpu_asg_name,
             gpu_max_nodes=training.max_nodes,
             gpu_instance_types=[gpu_catalogue.lookup(training.gpu, "aws").node_type],
-            monthly_budget_usd=budget * defaults.HOURS_PER_MONTH,
+            monthly_budget_usd=budget * HOURS_PER_MONTH,
         ),
         opts=opts,
     )

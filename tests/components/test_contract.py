@@ -142,3 +142,15 @@ def test_unset_fields_resolve_to_recorded_values():
 
     assert default_of(ServingEndpointArgs, "network_isolation") is True
     assert fields(ServingEndpointArgs)["network_isolation"].default is None
+
+
+def test_the_platform_wiring_does_not_re_supply_defaults():
+    """Unset Args resolve inside the component: the wiring passes the spec's value or None."""
+    import re
+    from pathlib import Path
+
+    platform = Path(contract.__file__).parent / "platform"
+    for path in platform.glob("*.py"):
+        text = path.read_text()
+        assert not re.search(r"\bor defaults\.[A-Z_]+", text), path.name
+        assert "_defaults import" not in text.replace("components.defaults import", ""), path.name
