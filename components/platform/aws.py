@@ -43,7 +43,9 @@ from mlops_iac.components.platform.common import (
 from mlops_iac.components.spec import ModelRef, PlatformSpec
 
 
-def _version(spec: PlatformSpec, model: ModelRef) -> ModelVersion:
+def serving_version(spec: PlatformSpec, model: ModelRef) -> ModelVersion:
+    """A served version with the lineage tags that name it and its approval (public: team
+    programs that compose the components call it too)."""
     return ModelVersion(
         name=model.name,
         version=model.version,
@@ -51,6 +53,9 @@ def _version(spec: PlatformSpec, model: ModelRef) -> ModelVersion:
         image=model.image,
         tags=sanitise(serving_tags(spec, model), "aws"),
     )
+
+
+_version = serving_version  # the former private name
 
 
 def build(parent: pulumi.Resource, name: str, spec: PlatformSpec) -> dict[str, Any]:
@@ -104,8 +109,8 @@ def build(parent: pulumi.Resource, name: str, spec: PlatformSpec) -> dict[str, A
         f"{name}-serving",
         ServingEndpointArgs(
             environment=env,
-            active_model=_version(spec, serving.active_model),
-            previous_model=_version(spec, standby) if standby is not None else None,
+            active_model=serving_version(spec, serving.active_model),
+            previous_model=serving_version(spec, standby) if standby is not None else None,
             artifact_bucket_name=store.bucket_name,
             kms_key_arn=store.kms_key_id if artifacts.customer_managed_key else None,
             image_repository_arn=registry.image_repository_arn,
