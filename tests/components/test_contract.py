@@ -102,6 +102,7 @@ def test_fields_shared_by_some_clouds_are_spelled_alike(thing, field):
         for thing, setting, value in (
             ("TrainingCluster", "public_endpoint", True),
             ("ArtifactStore", "force_destroy", True),
+            ("ArtifactStore", "customer_managed_key", False),
         )
     ],
 )
