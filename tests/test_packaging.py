@@ -260,3 +260,27 @@ def _clean_env() -> dict[str, str]:
         for k, v in os.environ.items()
         if k not in {"PYTHONPATH", "VIRTUAL_ENV", "PYTEST_ADDOPTS", "PYTHONSAFEPATH"}
     }
+
+
+def test_every_range_starts_at_the_tested_pin():
+    """docs/compatibility.md's promise: each declared range's lower bound is constraints.txt's
+    pin (the set every test runs against), and each range has an upper bound."""
+    import re
+    import tomllib
+
+    project = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]
+    pins = dict(
+        re.findall(r"^([A-Za-z0-9_.-]+)==(\S+)$", (REPO / "constraints.txt").read_text(), re.M)
+    )
+    pins = {name.lower().replace("_", "-"): version for name, version in pins.items()}
+    extras = project["optional-dependencies"]
+    ranged = [*project["dependencies"], *extras["aws"], *extras["azure"], *extras["gcp"]]
+    for requirement in ranged:
+        name, low, high = re.fullmatch(r"([A-Za-z0-9_.-]+)>=(\S+),<(\S+)", requirement).groups()
+        pinned = pins[name.lower().replace("_", "-")]
+        assert pinned.startswith(low) or pinned == low, (requirement, pinned)
+        assert high, requirement
+    assert set(extras) >= {"aws", "azure", "gcp", "all"}
+    assert project["requires-python"] == ">=3.11,<3.14"
+    for folder in ("components", "policies", "cli"):
+        assert (REPO / folder / "py.typed").exists()
