@@ -7,7 +7,7 @@ PROJECT ?= .
 BENCH_ARGS ?=
 STAMP  := $(VENV)/.installed
 
-.PHONY: plan test lint bench clean
+.PHONY: plan test lint test-install bench bench-first-plan docs clean
 
 $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -25,8 +25,20 @@ lint: $(STAMP)
 test: lint
 	$(BIN)/python -m pytest
 
-bench: $(STAMP)  # BENCH_ARGS="--repeat 5 --teams 1,10,50,100"
+# The acceptance run of the library as a team installs it: the wheel with only the `aws` extra in
+# a fresh venv outside the repository (slow: downloads the pinned wheels once into .venv/wheelhouse).
+test-install: $(STAMP)
+	$(BIN)/python -m pytest -m slow -s tests/test_packaging.py
+
+docs: $(STAMP)  # regenerate docs/reference.md
+	$(BIN)/python -m tools.docs
+
+bench: $(STAMP)  # BENCH_ARGS="--repeat 5 --teams 1,10,50,100"; FIRST_PLAN=1 adds the slow one below
 	$(BIN)/python -m benchmarks $(BENCH_ARGS)
+	$(if $(FIRST_PLAN),$(PYTHON) -m benchmarks.first_plan --stack $(STACK))
+
+bench-first-plan:  # the first `make plan` of a fresh clone, timed (slow; uses the package index)
+	$(PYTHON) -m benchmarks.first_plan --stack $(STACK)
 
 clean:
 	rm -rf $(VENV)

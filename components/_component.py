@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+import importlib
 from typing import Any, TypeVar
 
 import pulumi
@@ -9,6 +11,34 @@ import pulumi
 T = TypeVar("T")
 
 PROD = "prod"
+
+# Cloud → (import name, distribution) of the provider SDK its extra installs.
+CLOUD_SDKS = {
+    "aws": ("pulumi_aws", "pulumi-aws"),
+    "azure": ("pulumi_azure_native", "pulumi-azure-native"),
+    "gcp": ("pulumi_gcp", "pulumi-gcp"),
+}
+
+
+def require_cloud_sdk(cloud: str) -> None:
+    """Fail with the extra to install when ``cloud``'s provider SDK is missing.
+
+    Each cloud package calls this before importing its components, so ``import
+    mlops_iac.components.azure`` in an AWS-only install says ``pip install 'mlops-iac[azure]'``
+    instead of a bare ``No module named 'pulumi_azure_native'``. Provider SDKs load their
+    submodules lazily, so importing the top-level package here costs little.
+    """
+    module, distribution = CLOUD_SDKS[cloud]
+    try:
+        importlib.import_module(module)
+    except ModuleNotFoundError as exc:
+        if exc.name != module:
+            raise
+        raise ModuleNotFoundError(
+            f"mlops_iac.components.{cloud} needs {distribution}, which is not installed: "
+            f"pip install 'mlops-iac[{cloud}]'",
+            name=module,
+        ) from None
 
 
 def child_opts(
@@ -35,6 +65,28 @@ def child_opts(
 def component_opts(opts: pulumi.ResourceOptions | None) -> pulumi.ResourceOptions:
     """The caller's options, merged rather than replaced (an empty set when none were given)."""
     return pulumi.ResourceOptions.merge(pulumi.ResourceOptions(), opts)
+
+
+def unset(default: Any) -> Any:
+    """An Args field that is unset (``None``) unless the caller gives a value.
+
+    The component resolves ``None`` to ``default`` (usually through :func:`secure_default`);
+    the value is recorded in the field's metadata so the generated reference shows the value
+    actually used, and wiring code can pass ``None`` instead of repeating the default.
+    """
+    return dataclasses.field(default=None, metadata={"default": default})
+
+
+def default_of(args_class: type, setting: str) -> Any:
+    """The value an unset Args field resolves to (``None`` when the field has no such default)."""
+    for found in dataclasses.fields(args_class):
+        if found.name == setting:
+            if "default" in found.metadata:
+                return found.metadata["default"]
+            if found.default is not dataclasses.MISSING:
+                return found.default
+            return None
+    raise KeyError(f"{args_class.__name__} has no field {setting!r}")
 
 
 def secure_default(component: str, setting: str, value: T | None, default: T) -> T:

@@ -31,6 +31,7 @@ from pydantic import (
 from pydantic.alias_generators import to_camel
 from pydantic_core import PydanticCustomError
 
+from mlops_iac.components import defaults
 from mlops_iac.components import gpu as gpu_catalogue
 
 CONFIG_NAMESPACE = "mlops"
@@ -97,10 +98,16 @@ class ArtifactsSpec(_Model):
     """The artifact store (DVC remote, model artifacts, captured inference data)."""
 
     noncurrent_version_days: int = Field(
-        90, ge=1, le=3650, description="Days before noncurrent object versions expire."
+        defaults.NONCURRENT_VERSION_DAYS,
+        ge=1,
+        le=3650,
+        description="Days before noncurrent object versions expire.",
     )
     incomplete_upload_days: int = Field(
-        7, ge=1, le=365, description="Days before incomplete multipart uploads are aborted."
+        defaults.INCOMPLETE_UPLOAD_DAYS,
+        ge=1,
+        le=365,
+        description="Days before incomplete multipart uploads are aborted.",
     )
     replica_region: str | None = Field(
         None, description="Region for cross-region replication. Default: no replication."
@@ -109,10 +116,11 @@ class ArtifactsSpec(_Model):
         None, description="Existing bucket for server access logs. Default: no access logging."
     )
     customer_managed_key: bool = Field(
-        True, description="Encrypt with a customer-managed key. Prod refuses false."
+        defaults.CUSTOMER_MANAGED_KEY,
+        description="Encrypt with a customer-managed key. Prod refuses false.",
     )
     force_destroy: bool = Field(
-        False, description="Allow deleting a non-empty store. Prod refuses true."
+        defaults.FORCE_DESTROY, description="Allow deleting a non-empty store. Prod refuses true."
     )
 
 
@@ -120,16 +128,20 @@ class TrainingSpec(_Model):
     """The GPU training cluster."""
 
     gpu: str = Field(
-        "t4", description="Neutral GPU name from the catalogue (mlops_iac.components.gpu)."
+        defaults.GPU, description="Neutral GPU name from the catalogue (mlops_iac.components.gpu)."
     )
     gpus_per_node: int | None = Field(
         None, ge=1, description="Must match the catalogue's node type. Default: the catalogue's."
     )
-    min_nodes: int = Field(0, ge=0, description="GPU nodes kept warm. Default 0: scale to zero.")
-    max_nodes: int = Field(2, ge=0, le=1000, description="Upper bound of the GPU pool.")
-    spot: bool = Field(False, description="Use spot / low-priority capacity.")
+    min_nodes: int = Field(
+        defaults.MIN_NODES, ge=0, description="GPU nodes kept warm; 0 scales to zero."
+    )
+    max_nodes: int = Field(
+        defaults.MAX_NODES, ge=0, le=1000, description="Upper bound of the GPU pool."
+    )
+    spot: bool = Field(defaults.SPOT, description="Use spot / low-priority capacity.")
     public_endpoint: bool = Field(
-        False, description="Expose the cluster API publicly. Prod refuses true."
+        defaults.PUBLIC_ENDPOINT, description="Expose the cluster API publicly. Prod refuses true."
     )
 
     @field_validator("gpu")
@@ -168,20 +180,29 @@ class RolloutSpec(_Model):
     """How a new model version takes traffic."""
 
     strategy: Literal["canary", "linear", "all-at-once"] = Field(
-        "canary", description="Traffic shifting; alarms roll back automatically."
+        defaults.ROLLOUT_STRATEGY, description="Traffic shifting; alarms roll back automatically."
     )
     canary_percent: int = Field(
-        10, ge=1, le=50, description="Traffic share of the new version during the bake."
+        defaults.CANARY_PERCENT,
+        ge=1,
+        le=50,
+        description="Traffic share of the new version during the bake.",
     )
-    linear_step_percent: int = Field(20, ge=1, le=50, description="Step size for linear rollout.")
-    bake_minutes: int = Field(10, ge=0, le=120, description="Wait between steps, watching alarms.")
+    linear_step_percent: int = Field(
+        defaults.LINEAR_STEP_PERCENT, ge=1, le=50, description="Step size for linear rollout."
+    )
+    bake_minutes: int = Field(
+        defaults.BAKE_MINUTES, ge=0, le=120, description="Wait between steps, watching alarms."
+    )
 
 
 class ReplicasSpec(_Model):
     """Autoscaling bounds of the serving endpoint."""
 
-    min: int = Field(1, ge=1, le=100, description="Instances always running.")
-    max: int = Field(2, ge=1, le=100, description="Upper bound for autoscaling.")
+    min: int = Field(defaults.MIN_REPLICAS, ge=1, le=100, description="Instances always running.")
+    max: int = Field(
+        defaults.MAX_REPLICAS, ge=1, le=100, description="Upper bound for autoscaling."
+    )
 
     @model_validator(mode="after")
     def _bounds(self) -> ReplicasSpec:
@@ -204,7 +225,7 @@ class ServingSpec(_Model):
         None, description="Serving instance/VM type. Default: a small CPU type per cloud."
     )
     public_endpoint: bool = Field(
-        False, description="Reachable from the internet. Prod refuses true."
+        defaults.PUBLIC_ENDPOINT, description="Reachable from the internet. Prod refuses true."
     )
 
     @model_validator(mode="after")
@@ -237,10 +258,14 @@ class MonitoringSpec(_Model):
 
     alert_emails: list[str] = Field(default_factory=list, description="Alert subscribers.")
     webhook_url: SecretStr | None = Field(None, description="Chat webhook; keep it `secure:`.")
-    latency_p99_ms: int = Field(500, ge=1, le=600_000, description="p99 latency alarm threshold.")
-    error_rate_percent: float = Field(1.0, gt=0, le=100, description="5xx rate alarm threshold.")
+    latency_p99_ms: int = Field(
+        defaults.LATENCY_P99_MS, ge=1, le=600_000, description="p99 latency alarm threshold."
+    )
+    error_rate_percent: float = Field(
+        defaults.ERROR_RATE_PERCENT, gt=0, le=100, description="5xx rate alarm threshold."
+    )
     drift: Literal["hourly", "daily", "weekly"] = Field(
-        "daily", description="Schedule of the data-drift / data-quality check."
+        defaults.DRIFT, description="Schedule of the data-drift / data-quality check."
     )
 
     @field_validator("alert_emails")

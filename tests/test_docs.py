@@ -1,11 +1,15 @@
 from __future__ import annotations
 
+import dataclasses
+
+from mlops_iac.components import defaults
 from tools import docs
 
 
-def test_readme_generated_sections_are_current():
-    current = docs.README.read_text()
-    assert docs.render(current) == current, "README.md is stale: run `python -m tools.docs`"
+def test_the_reference_is_current():
+    assert docs.REFERENCE.read_text() == docs.render(), (
+        "docs/reference.md is stale: run `python -m tools.docs`"
+    )
 
 
 def test_every_stack_key_is_in_the_reference():
@@ -24,4 +28,29 @@ def test_every_stack_key_is_in_the_reference():
 def test_defaults_section_lists_each_component_arg():
     table = docs.component_defaults("mlops_iac.components.aws")
     assert "**ArtifactStore** (`mlops_iac.components.aws`)" in table
-    assert "| `replica_region` | Replicate every object" in table
+    assert "| `replica_region` | unset | Replicate every object" in table
+
+
+def test_defaults_are_rendered_from_values_not_docstrings(monkeypatch):
+    """Change a constant and the reference changes with it (the docstring still says t4)."""
+    from mlops_iac.components.aws import TrainingClusterArgs
+
+    field = next(f for f in dataclasses.fields(TrainingClusterArgs) if f.name == "gpu")
+    monkeypatch.setattr(field, "default", "a10g")
+    table = docs.component_defaults("mlops_iac.components.aws")
+    assert "| `gpu` | `'a10g'` |" in table
+    monkeypatch.setattr(defaults, "HOURS_PER_MONTH", 744)
+    assert "| `HOURS_PER_MONTH` | `744` |" in docs.neutral_defaults()
+
+
+def test_unset_fields_show_what_they_resolve_to():
+    table = docs.component_defaults("mlops_iac.components.aws")
+    assert "| `network_isolation` | unset → `true` |" in table
+    assert "| `customer_managed_key` | unset → `true` |" in table
+
+
+def test_the_contract_table_names_every_component():
+    table = docs.contract_table()
+    for thing in ("ArtifactStore", "TrainingCluster", "ModelRegistry", "ServingEndpoint"):
+        assert f"| `{thing}` |" in table
+    assert "`active_model`, `previous_model`, `min_replicas`, `max_replicas`" in table

@@ -92,3 +92,23 @@ def test_pytest_lines_name_test_directories():
         targets = [a for a in argv[argv.index("pytest") + 1 :] if not a.startswith("-")]
         for target in targets:
             assert list((REPO / target).glob("test_*.py")), f"{' '.join(argv)}: no tests"
+
+
+def test_the_tours_failing_plan_fails_as_shown(tmp_path, monkeypatch, capsys):
+    """README's tour: serving a version nobody approved fails the aws-prod plan."""
+    text = (REPO / "README.md").read_text()
+    sed = 's/^        version: "7"/        version: "8"/'
+    assert f"$ sed '{sed}' stacks/Pulumi.aws-prod.yaml" in text
+    unapproved = tmp_path / "unapproved.yaml"
+    source = (REPO / "stacks" / "Pulumi.aws-prod.yaml").read_text()
+    # What the sed line does: only the model's version line (8 spaces deep), not the approval's.
+    unapproved.write_text(
+        re.sub(r'^        version: "7"', '        version: "8"', source, flags=re.M)
+    )
+    monkeypatch.chdir(REPO)
+    argv = ["plan", "--stack", "aws-prod", "--config-file", str(unapproved), "--quiet"]
+    assert main([*argv, "--no-color"]) == 1
+    out = capsys.readouterr().out
+    assert "mlops-approval-gate: mlops-serving-endpoint" in out
+    assert "no approval is recorded for model 'fraud-detector' version '8'" in out
+    assert "FAIL: 1 mandatory" in out

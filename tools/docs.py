@@ -1,16 +1,19 @@
-"""Generated reference documentation, kept in README.md between marker comments.
+"""The generated reference, ``docs/reference.md``: stack keys, the component contract, every
+component's arguments with their default VALUES, and the policy catalogue.
 
-``python -m tools.docs`` rewrites the generated sections in place; ``--check`` exits 1 when
-README.md is stale (the test suite runs the same check, so CI fails on an outdated reference).
-Each section sits between ``<!-- BEGIN generated:NAME -->`` and ``<!-- END generated:NAME -->``.
+``python -m tools.docs`` rewrites the file; ``--check`` exits 1 when it is stale (the test suite
+runs the same check, so CI fails on an outdated reference). Defaults are read from the code (the
+spec's field defaults, the Args dataclasses' defaults and the values ``unset`` fields resolve to,
+``components/defaults.py``), never from docstring text: change a constant and the reference
+changes with it.
 """
 
 from __future__ import annotations
 
 import argparse
 import ast
+import dataclasses
 import inspect
-import re
 import sys
 import types
 import typing
@@ -24,7 +27,9 @@ from pydantic_core import PydanticUndefined
 
 from mlops_iac.components.spec import ROOT, PlatformSpec
 
-README = Path(__file__).resolve().parents[1] / "README.md"
+ROOT_DIR = Path(__file__).resolve().parents[1]
+REFERENCE = ROOT_DIR / "docs" / "reference.md"
+CLOUDS = ("aws", "azure", "gcp")
 
 
 def _type_name(annotation: Any) -> str:
@@ -112,85 +117,151 @@ def stack_reference() -> str:
     return "\n".join(header + _rows(PlatformSpec, ROOT))
 
 
-def _args_fields(cls: type) -> list[tuple[str, str, str]]:
-    """(field, default source, docstring) for a component Args dataclass, read from its source."""
-    tree = ast.parse(inspect.getsource(cls))
-    body = tree.body[0].body  # type: ignore[attr-defined]
-    fields = []
-    for index, node in enumerate(body):
-        if isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name):
-            default = ast.unparse(node.value) if node.value is not None else "required"
-            doc = ""
-            following = body[index + 1] if index + 1 < len(body) else None
-            if isinstance(following, ast.Expr) and isinstance(following.value, ast.Constant):
-                doc = " ".join(str(following.value.value).split())
-            fields.append((node.target.id, default, doc))
-    return fields
+def _value(value: Any) -> str:
+    """A default as the reference shows it: code-formatted, booleans lower-case."""
+    if isinstance(value, bool):
+        return f"`{str(value).lower()}`"
+    if isinstance(value, tuple | list | dict) and not value:
+        return "none"
+    if isinstance(value, str | int | float | tuple | list | dict):
+        return f"`{value!r}`"
+    return "—"
+
+
+def _field_default(found: dataclasses.Field) -> str:
+    """The value an Args field takes when the caller leaves it out."""
+    if "default" in found.metadata:  # components._component.unset: None resolves to this
+        return f"unset → {_value(found.metadata['default'])}"
+    if found.default is not dataclasses.MISSING:
+        return "unset" if found.default is None else _value(found.default)
+    if found.default_factory is not dataclasses.MISSING:
+        return _value(found.default_factory())
+    return "**required**"
+
+
+def _docstrings(cls: type) -> dict[str, str]:
+    """Each Args field's docstring (the string literal under it), flattened to one line."""
+    body = ast.parse(inspect.getsource(cls)).body[0].body  # type: ignore[attr-defined]
+    docs: dict[str, str] = {}
+    for node, following in zip(body, [*body[1:], None], strict=True):
+        named = isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name)
+        if named and isinstance(following, ast.Expr) and isinstance(following.value, ast.Constant):
+            docs[node.target.id] = " ".join(str(following.value.value).split())  # type: ignore[union-attr]
+    return docs
 
 
 def component_defaults(package: str) -> str:
-    """A "Default settings" table per component of one cloud package."""
+    """One table per component of a cloud package: argument, default value, meaning."""
     module = __import__(package, fromlist=["__all__"])
     lines = []
     for name in module.__all__:
         if not name.endswith("Args"):
             continue
         cls = getattr(module, name)
+        docs = _docstrings(cls)
         lines += [
             f"**{name[: -len('Args')]}** (`{package}`)",
             "",
-            "| arg | behaviour |",
-            "|---|---|",
+            "| arg | default | meaning |",
+            "|---|---|---|",
         ]
-        for field, _default_src, doc in _args_fields(cls):
-            cell = doc.replace("|", "\\|")
-            lines.append(f"| `{field}` | {cell} |")
+        for found in dataclasses.fields(cls):
+            cell = docs.get(found.name, "").replace("|", "\\|")
+            lines.append(f"| `{found.name}` | {_field_default(found)} | {cell} |")
         lines.append("")
     return "\n".join(lines).rstrip()
 
 
+def neutral_defaults() -> str:
+    """``components/defaults.py`` as a table: the values every cloud shares."""
+    from mlops_iac.components import defaults
+
+    tree = ast.parse(inspect.getsource(defaults))
+    rows = ["| name | value | meaning |", "|---|---|---|"]
+    for node, following in zip(tree.body, [*tree.body[1:], None], strict=True):
+        if isinstance(node, ast.Assign) and isinstance(node.targets[0], ast.Name):
+            name = node.targets[0].id
+            doc = ""
+            if isinstance(following, ast.Expr) and isinstance(following.value, ast.Constant):
+                doc = " ".join(str(following.value.value).split())
+            rows.append(f"| `{name}` | {_value(getattr(defaults, name))} | {doc} |")
+    return "\n".join(rows)
+
+
+def contract_table() -> str:
+    """The component contract: shared Args and outputs, per-cloud differences."""
+    from mlops_iac.components import contract
+
+    lines = [
+        "| component | Args on every cloud | outputs on every cloud | secure defaults (warn) |",
+        "|---|---|---|---|",
+    ]
+    for thing in contract.COMPONENTS:
+        args = ", ".join(f"`{a}`" for a in contract.ARGS[thing])
+        outputs = ", ".join(f"`{o}`" for o in contract.OUTPUTS[thing])
+        secure = ", ".join(f"`{s}`" for s in contract.SECURE_DEFAULTS.get(thing, ())) or "—"
+        lines.append(f"| `{thing}` | {args} | {outputs} | {secure} |")
+    lines += ["", "Fields only some clouds have (the same name wherever they exist):", ""]
+    lines += ["| component | field | clouds |", "|---|---|---|"]
+    for thing, fields in contract.SHARED_BY_SOME.items():
+        for field, clouds in fields.items():
+            lines.append(f"| `{thing}` | `{field}` | {', '.join(clouds)} |")
+    tags = ", ".join(f"{cloud}: `{name}`" for cloud, name in contract.TAGS_FIELD.items())
+    lines += ["", f"Extra metadata on every child: {tags} (GCP's own word, GCP-valid keys)."]
+    return "\n".join(lines)
+
+
 def sections() -> dict[str, Callable[[], str]]:
-    """Generated README sections by marker name."""
-    found: dict[str, Callable[[], str]] = {"stack-reference": stack_reference}
-    for cloud in ("aws", "azure", "gcp"):
+    """Generated sections of docs/reference.md, in order, by title."""
+    found: dict[str, Callable[[], str]] = {
+        "The stack file": stack_reference,
+        "The component contract": contract_table,
+        "Cloud-neutral defaults": neutral_defaults,
+    }
+    for cloud in CLOUDS:
         package = f"mlops_iac.components.{cloud}"
-        if (Path(__file__).resolve().parents[1] / "components" / cloud / "__init__.py").exists():
-            found[f"defaults-{cloud}"] = lambda package=package: component_defaults(package)
+        found[f"{cloud.upper() if cloud != 'azure' else 'Azure'} components"] = (
+            lambda package=package: component_defaults(package)
+        )
     # The docs generator, like the CLI, may read the pack: components proper never do.
     from mlops_iac.policies.packs import catalogue_markdown
 
-    found["policy-catalogue"] = catalogue_markdown
+    found["Policy catalogue"] = catalogue_markdown
     return found
 
 
-def render(text: str) -> str:
-    """README text with every generated section present in it brought up to date."""
-    for name, build in sections().items():
-        marker = re.escape(name)
-        pattern = re.compile(
-            rf"(<!-- BEGIN generated:{marker} -->\n).*?(<!-- END generated:{marker} -->)", re.S
-        )
-        if pattern.search(text):
-            content = build()
-            text = pattern.sub(
-                lambda m, content=content: f"{m.group(1)}{content}\n{m.group(2)}", text
-            )
-    return text
+INTRO = """# Reference
+
+Generated by `python -m tools.docs` from the code (do not edit by hand; `tests/test_docs.py`
+fails when this file is stale). Defaults are the values the code uses: an Args field shown as
+`unset → X` is `None` unless the caller sets it and resolves to `X`; overriding a secure default
+logs a warning naming the component and setting on every cloud. The versioning policy
+([CHANGELOG.md](../CHANGELOG.md)) treats every name on this page as public API.
+"""
+
+
+def render() -> str:
+    """The whole of docs/reference.md."""
+    parts = [INTRO]
+    for title, build in sections().items():
+        parts.append(f"## {title}\n\n{build()}\n")
+    return "\n".join(parts)
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Rewrite README.md's generated sections, or with ``--check`` report whether it is stale."""
+    """Rewrite docs/reference.md, or with ``--check`` report whether it is stale."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--check", action="store_true", help="exit 1 if README.md is stale")
+    parser.add_argument("--check", action="store_true", help="exit 1 if the reference is stale")
     args = parser.parse_args(argv)
-    current = README.read_text()
-    fresh = render(current)
+    fresh = render()
     if args.check:
+        current = REFERENCE.read_text() if REFERENCE.exists() else ""
         if fresh != current:
-            print("README.md is stale: run `python -m tools.docs`", file=sys.stderr)
+            print("docs/reference.md is stale: run `python -m tools.docs`", file=sys.stderr)
             return 1
         return 0
-    README.write_text(fresh)
+    REFERENCE.parent.mkdir(exist_ok=True)
+    REFERENCE.write_text(fresh)
     return 0
 
 

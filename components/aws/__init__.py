@@ -14,13 +14,19 @@ Compose them in this order (``components/platform/aws.py`` does)::
     channel = AlertChannel("alerts", AlertChannelArgs(emails=["oncall@example.com"]))
     registry = ModelRegistry("reg", ModelRegistryArgs(alert_topic_arn=channel.topic_arn))
     serving = ServingEndpoint("srv", ServingEndpointArgs(
-        active=ModelVersion(name="fraud", version="7", artifact_uri="s3://…/model.tar.gz"),
+        active_model=ModelVersion(name="fraud", version="7", artifact_uri="s3://…/model.tar.gz"),
         artifact_bucket_name=store.bucket_name, kms_key_arn=store.kms_key_id,
         image_repository_url=registry.image_repository_url, alert_topic_arn=channel.topic_arn))
     Monitoring("mon", MonitoringArgs(alert_topic_arn=channel.topic_arn,
         endpoint_name=serving.endpoint_name, serving_alarm_names=serving.alarm_names,
         artifact_bucket_name=store.bucket_name, artifact_kms_key_arn=store.kms_key_id))
 """
+
+# ruff: noqa: E402 (the SDK check runs before the components import it)
+from mlops_iac.components._component import require_cloud_sdk
+
+require_cloud_sdk("aws")
+
 
 from mlops_iac.components.aws.artifact_store import ArtifactStore, ArtifactStoreArgs
 from mlops_iac.components.aws.model_registry import ModelRegistry, ModelRegistryArgs

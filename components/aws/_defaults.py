@@ -9,18 +9,40 @@ from __future__ import annotations
 
 import datetime
 
+# Cloud-neutral values are defined once, in mlops_iac.components.defaults, and re-exported here.
+from mlops_iac.components.defaults import (  # noqa: F401
+    BAKE_MINUTES,
+    CANARY_PERCENT,
+    CUSTOMER_MANAGED_KEY,
+    DRIFT,
+    DVC_PREFIX,
+    ENVIRONMENT,
+    ERROR_RATE_PERCENT,
+    FORCE_DESTROY,
+    GPU,
+    HOURS_PER_MONTH,
+    IMMUTABLE_TAGS,
+    INCOMPLETE_UPLOAD_DAYS,
+    LATENCY_P99_MS,
+    LINEAR_STEP_PERCENT,
+    MAX_NODES,
+    MAX_REPLICAS,
+    MIN_NODES,
+    MIN_REPLICAS,
+    NONCURRENT_VERSION_DAYS,
+    PUBLIC_ENDPOINT,
+    ROLLOUT_STRATEGY,
+    SCAN_ON_PUSH,
+    SPOT,
+)
+
 KMS_KEY_ROTATION = True
 KMS_DELETION_WINDOW_DAYS = 30
-CUSTOMER_MANAGED_KEY = True
 BUCKET_KEY_ENABLED = True
 BLOCK_PUBLIC_ACCESS = True
 ENFORCE_TLS = True
 REQUIRE_SSE_KMS_UPLOADS = True
-FORCE_DESTROY = False
 OBJECT_OWNERSHIP = "BucketOwnerEnforced"
-NONCURRENT_VERSION_DAYS = 90
-INCOMPLETE_UPLOAD_DAYS = 7
-DVC_PREFIX = "dvc"
 CAPTURE_PREFIX = "capture"
 LOG_RETENTION_DAYS = 365
 
@@ -45,7 +67,6 @@ GPU_AMI_TYPE = "AL2023_x86_64_NVIDIA"
 SYSTEM_AMI_TYPE = "AL2023_x86_64_STANDARD"
 GPU_TAINT = {"key": "nvidia.com/gpu", "value": "true", "effect": "NO_SCHEDULE"}
 CLUSTER_LOG_TYPES = ("api", "audit", "authenticator", "controllerManager", "scheduler")
-PUBLIC_CLUSTER_ENDPOINT = False
 # Only the AWS managed policies an EKS node needs (no inline policy, no wildcard Allow).
 NODE_MANAGED_POLICIES = {
     "worker": "AmazonEKSWorkerNodePolicy",
@@ -56,8 +77,6 @@ CLUSTER_MANAGED_POLICY = "AmazonEKSClusterPolicy"
 
 # Model registry
 UNTAGGED_IMAGES_KEPT = 10
-IMMUTABLE_TAGS = True
-SCAN_ON_PUSH = True
 
 # Serving endpoint
 SERVING_INSTANCE_TYPE = "ml.m5.large"
@@ -74,8 +93,6 @@ CAPTURE_SAMPLING_PERCENT = 100
 INVOCATIONS_PER_INSTANCE_TARGET = 100.0
 TERMINATION_WAIT_SECONDS = 300
 MAX_EXECUTION_TIMEOUT_SECONDS = 3600
-LATENCY_P99_MS = 500
-ERROR_RATE_PERCENT = 1.0
 ALARM_PERIOD_SECONDS = 60
 ALARM_EVALUATION_PERIODS = 3
 
@@ -89,7 +106,6 @@ MONITORING_INSTANCE_TYPE = "ml.m5.large"
 MONITORING_MAX_RUNTIME_SECONDS = 3300
 # SageMaker Model Monitor is closed to new customers: it runs only when a stack opts in.
 MODEL_MONITOR = False
-HOURS_PER_MONTH = 730
 BUDGET_THRESHOLDS_PERCENT = (80, 100)
 GPU_SATURATION_MINUTES = 60
 # EC2 basic monitoring publishes one CPUUtilization datapoint per instance every 5 minutes, also

@@ -14,6 +14,7 @@ from mlops_iac.components._component import (
     component_opts,
     require_not_prod,
     secure_default,
+    unset,
 )
 from mlops_iac.components.aws import _defaults as defaults
 
@@ -30,24 +31,24 @@ REPLICA_KEY_ACTIONS = ("kms:Encrypt", "kms:Decrypt", "kms:GenerateDataKey")
 class ArtifactStoreArgs:
     """Inputs of ``ArtifactStore``. Every field is optional; defaults are the secure choice."""
 
-    environment: str = "dev"
+    environment: str = defaults.ENVIRONMENT
     """``dev``, ``staging`` or ``prod``. Default ``dev``. In prod the bucket and key are protected
     and retained, and ``force_destroy`` is refused."""
-    customer_managed_key: bool | None = None
+    customer_managed_key: bool | None = unset(defaults.CUSTOMER_MANAGED_KEY)
     """Encrypt with a customer-managed KMS key. Default: a new key with yearly rotation
     (``False`` falls back to S3-managed keys and logs a warning)."""
     kms_key_arn: pulumi.Input[str] | None = None
     """Use an existing KMS key instead of creating one. Default: a new key with rotation."""
-    noncurrent_version_days: pulumi.Input[int] | None = None
+    noncurrent_version_days: pulumi.Input[int] | None = unset(defaults.NONCURRENT_VERSION_DAYS)
     """Days before a noncurrent object version expires. Default: 90."""
-    incomplete_upload_days: pulumi.Input[int] | None = None
+    incomplete_upload_days: pulumi.Input[int] | None = unset(defaults.INCOMPLETE_UPLOAD_DAYS)
     """Days before an incomplete multipart upload is aborted. Default: 7."""
     replica_region: str | None = None
     """Replicate every object to a bucket in this region, encrypted with its own key.
     Default: no replication."""
     access_log_bucket: pulumi.Input[str] | None = None
     """Existing bucket that receives S3 server access logs. Default: no access logging."""
-    force_destroy: bool | None = None
+    force_destroy: bool | None = unset(defaults.FORCE_DESTROY)
     """Let ``pulumi destroy`` delete a non-empty bucket. Default: false; refused in prod."""
     dvc_prefix: str = defaults.DVC_PREFIX
     """Key prefix of the DVC remote inside the bucket. Default ``dvc``."""

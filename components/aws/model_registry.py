@@ -9,7 +9,7 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_aws as aws
 
-from mlops_iac.components._component import child_opts, component_opts, secure_default
+from mlops_iac.components._component import child_opts, component_opts, secure_default, unset
 from mlops_iac.components.aws import _defaults as defaults
 from mlops_iac.components.aws._common import Tags, customer_key, encrypted_topic, stable_name
 
@@ -21,7 +21,7 @@ STATE_CHANGE = "SageMaker Model Package State Change"
 class ModelRegistryArgs:
     """Inputs of ``ModelRegistry``. Every field is optional; defaults are the secure choice."""
 
-    environment: str = "dev"
+    environment: str = defaults.ENVIRONMENT
     """``dev``, ``staging`` or ``prod``. Default ``dev``. In prod the model package group, the
     image repository and the key are protected and retained."""
     description: str | None = None
@@ -35,9 +35,9 @@ class ModelRegistryArgs:
     ``events.amazonaws.com`` use it. Default: a new rotating key that does."""
     untagged_images_kept: int = defaults.UNTAGGED_IMAGES_KEPT
     """Untagged images the repository keeps; older ones expire. Default 10."""
-    immutable_tags: bool | None = None
+    immutable_tags: bool | None = unset(defaults.IMMUTABLE_TAGS)
     """Image tags cannot be overwritten. Default: true (false warns)."""
-    scan_on_push: bool | None = None
+    scan_on_push: bool | None = unset(defaults.SCAN_ON_PUSH)
     """Scan each pushed image for vulnerabilities. Default: true (false warns)."""
     tags: Tags = None
     """Extra tags on every child. Default: none (the stack's lineage transform adds lineage)."""

@@ -44,7 +44,7 @@ MONITOR_LOG_ACTIONS = ("logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutL
 class AlertChannelArgs:
     """Inputs of ``AlertChannel``."""
 
-    environment: str = "dev"
+    environment: str = defaults.ENVIRONMENT
     """``dev``, ``staging`` or ``prod``. Default ``dev``. In prod the key is protected."""
     emails: Sequence[str] = ()
     """Email subscribers. Default: none."""
@@ -109,7 +109,7 @@ class AlertChannel(pulumi.ComponentResource):
 class MonitoringArgs:
     """Inputs of ``Monitoring``. Every field is optional; what is not given is not watched."""
 
-    environment: str = "dev"
+    environment: str = defaults.ENVIRONMENT
     """``dev``, ``staging`` or ``prod``. Default ``dev``. Prod adds a zero-invocations alarm."""
     project: str | None = None
     """Value of the ``mlops:project`` cost allocation tag the budget filters on. Default: none
@@ -139,7 +139,7 @@ class MonitoringArgs:
     baseline_uri: pulumi.Input[str] | None = None
     """Prefix with ``constraints.json`` and ``statistics.json`` of the training data. Default:
     ``s3://<bucket>/monitoring/baseline/`` (written by the training pipeline)."""
-    drift: str = "daily"
+    drift: str = defaults.DRIFT
     """``hourly``, ``daily`` or ``weekly`` data-quality checks (with ``model_monitor``).
     Default daily."""
     model_monitor: bool = defaults.MODEL_MONITOR

@@ -16,6 +16,7 @@ from mlops_iac.components._component import (
     component_opts,
     require_not_prod,
     secure_default,
+    unset,
 )
 from mlops_iac.components.aws import _defaults as defaults
 from mlops_iac.components.aws._common import (
@@ -75,17 +76,17 @@ class ModelVersion:
 
 @dataclass(frozen=True, kw_only=True)
 class ServingEndpointArgs:
-    """Inputs of ``ServingEndpoint``. ``active`` and ``artifact_bucket_name`` are required."""
+    """Inputs of ``ServingEndpoint``. ``active_model`` and ``artifact_bucket_name`` are required."""
 
-    active: ModelVersion
+    active_model: ModelVersion
     """The version that takes traffic."""
-    standby: ModelVersion | None = None
+    previous_model: ModelVersion | None = None
     """The version kept deployable for a rollback. Default: none."""
     artifact_bucket_name: pulumi.Input[str]
     """Bucket that receives request/response capture under ``capture/``."""
     kms_key_arn: pulumi.Input[str] | None = None
     """Key for capture, endpoint storage and model artifacts. Default: a new rotating key."""
-    environment: str = "dev"
+    environment: str = defaults.ENVIRONMENT
     """``dev``, ``staging`` or ``prod``. Default ``dev``."""
     image_repository_arn: pulumi.Input[str] | None = None
     """ECR repository the execution role may pull from (besides the models' image repos).
@@ -94,11 +95,11 @@ class ServingEndpointArgs:
     """Repository for models without ``image``. Default: none (then every model needs one)."""
     alert_topic_arn: pulumi.Input[str] | None = None
     """Topic the rollback alarms notify. Default: none (alarms still roll back; a warning)."""
-    instance_type: str = defaults.SERVING_INSTANCE_TYPE
+    instance_type: str | None = unset(defaults.SERVING_INSTANCE_TYPE)
     """Instance type. Default ``ml.m5.large``."""
-    min_replicas: int = 1
+    min_replicas: int = defaults.MIN_REPLICAS
     """Autoscaling lower bound. Default 1."""
-    max_replicas: int = 2
+    max_replicas: int = defaults.MAX_REPLICAS
     """Autoscaling upper bound, and the instance count every endpoint config starts with (a
     rollout or rollback must not start the new fleet below the current load). Default 2."""
     autoscaling: bool = defaults.SERVING_AUTOSCALING
@@ -113,15 +114,15 @@ class ServingEndpointArgs:
     """Whether the current deployment is autoscaled. Default: none, read as autoscaled."""
     invocations_per_instance: float = defaults.INVOCATIONS_PER_INSTANCE_TARGET
     """Target-tracking value of ``SageMakerVariantInvocationsPerInstance``. Default 100."""
-    rollout_strategy: str = "canary"
+    rollout_strategy: str = defaults.ROLLOUT_STRATEGY
     """``canary``, ``linear`` or ``all-at-once`` blue/green traffic shifting. Default canary."""
-    canary_percent: int = 10
+    canary_percent: int = defaults.CANARY_PERCENT
     """Capacity share of the new fleet during the canary bake; the canary (rounded up to whole
     instances) must be at most half of ``max_replicas``. Default 10."""
-    linear_step_percent: int = 20
+    linear_step_percent: int = defaults.LINEAR_STEP_PERCENT
     """Capacity share per linear step (10–50, rounded up to whole instances, at most half of
     ``max_replicas``). Default 20."""
-    bake_minutes: int = 10
+    bake_minutes: int = defaults.BAKE_MINUTES
     """Wait between traffic shifts, watching the alarms (0–60). Default 10."""
     latency_p99_ms: int = defaults.LATENCY_P99_MS
     """p99 ``ModelLatency`` above which the rollout rolls back. Default 500 ms."""
@@ -130,16 +131,16 @@ class ServingEndpointArgs:
     extra_rollback_alarms: Sequence[str] = ()
     """Names of further CloudWatch alarms (a business metric, say) that also roll a deployment
     back. They must be created in the same stack. Default: none, only this component's two."""
-    capture_sampling_percent: int | None = None
+    capture_sampling_percent: int | None = unset(defaults.CAPTURE_SAMPLING_PERCENT)
     """Share of requests captured. Default 100."""
-    network_isolation: bool | None = None
+    network_isolation: bool | None = unset(defaults.NETWORK_ISOLATION)
     """Containers get no network access. Default: true (false warns; refused in prod)."""
     vpc_id: pulumi.Input[str] | None = None
     """VPC of ``subnet_ids``. Default: none."""
     subnet_ids: pulumi.Input[Sequence[pulumi.Input[str]]] | None = None
     """Private subnets for the model containers (``vpc_config``). Default: none; the stack passes
     the training VPC's private subnets in prod."""
-    public_endpoint: bool = False
+    public_endpoint: bool | None = unset(defaults.PUBLIC_ENDPOINT)
     """Accepted for the cross-cloud contract; SageMaker endpoints are IAM-authenticated and have
     no public/private switch. Refused in prod."""
     tags: Tags = None
@@ -197,7 +198,10 @@ class ServingEndpoint(pulumi.ComponentResource):
         label = f"ServingEndpoint {name}"
         prod = args.environment == "prod"
         _validate(label, args)
-        require_not_prod(label, args.environment, "public_endpoint", args.public_endpoint)
+        public = secure_default(
+            label, "public_endpoint", args.public_endpoint, defaults.PUBLIC_ENDPOINT
+        )
+        require_not_prod(label, args.environment, "public_endpoint", public)
         isolation = secure_default(
             label, "network_isolation", args.network_isolation, defaults.NETWORK_ISOLATION
         )
@@ -211,7 +215,7 @@ class ServingEndpoint(pulumi.ComponentResource):
         if args.alert_topic_arn is None:
             pulumi.log.warn(f"{label}: no alert_topic_arn; rollback alarms notify nobody")
         tags = args.tags
-        versions = [args.active] + ([args.standby] if args.standby else [])
+        versions = [args.active_model] + ([args.previous_model] if args.previous_model else [])
 
         key_arn = args.kms_key_arn
         if key_arn is None:
@@ -346,7 +350,7 @@ class ServingEndpoint(pulumi.ComponentResource):
         )
         alarms = [error_alarm, latency_alarm]
 
-        active_config = configs[args.active.version]
+        active_config = configs[args.active_model.version]
         endpoint = aws.sagemaker.Endpoint(
             f"{name}-endpoint",
             name=endpoint_name,
@@ -364,7 +368,7 @@ class ServingEndpoint(pulumi.ComponentResource):
                     + [{"alarm_name": extra} for extra in args.extra_rollback_alarms]
                 },
             },
-            tags=dict(args.active.tags),
+            tags=dict(args.active_model.tags),
             # The name is explicit, so a replacement must delete the old endpoint first. The
             # provider replaces the endpoint when autoRollbackConfiguration changes (ForceNew in
             # the bridged terraform-provider-aws schema of aws_sagemaker_endpoint), so in prod
@@ -375,8 +379,9 @@ class ServingEndpoint(pulumi.ComponentResource):
         if args.autoscaling:
             self._autoscaling(name, args, endpoint, tags)
 
-        standby_config = configs.get(args.standby.version) if args.standby else None
+        standby_config = configs.get(args.previous_model.version) if args.previous_model else None
         self.endpoint_name = endpoint.name
+        self.instance_type = pulumi.Output.from_input(instance_type)
         self.endpoint_url = pulumi.Output.concat(
             "https://runtime.sagemaker.",
             region(self),
@@ -384,9 +389,9 @@ class ServingEndpoint(pulumi.ComponentResource):
             endpoint.name,
             "/invocations",
         )
-        self.active_model_version = pulumi.Output.from_input(args.active.version)
+        self.active_model_version = pulumi.Output.from_input(args.active_model.version)
         self.previous_model_version = pulumi.Output.from_input(
-            args.standby.version if args.standby else None
+            args.previous_model.version if args.previous_model else None
         )
         self.active_endpoint_config_name = active_config.name
         self.previous_endpoint_config_name = (
@@ -404,6 +409,7 @@ class ServingEndpoint(pulumi.ComponentResource):
                 "previous_endpoint_config_name": self.previous_endpoint_config_name,
                 "alarm_names": self.alarm_names,
                 "execution_role_arn": self.execution_role_arn,
+                "instance_type": self.instance_type,
             }
         )
 
@@ -551,18 +557,19 @@ def _checked_instance_type(label: str, args: ServingEndpointArgs) -> pulumi.Inpu
     deployment cannot order before the endpoint update (the scaling target depends on it).
     https://docs.aws.amazon.com/sagemaker/latest/dg/endpoint-scaling-update.html
     """
+    wanted = args.instance_type or defaults.SERVING_INSTANCE_TYPE
     if args.deployed_instance_type is None:
-        return args.instance_type
+        return wanted
 
     def check(values: list[Any]) -> str:
         deployed, autoscaled = values
-        if deployed and deployed != args.instance_type and autoscaled is not False:
+        if deployed and deployed != wanted and autoscaled is not False:
             raise ValueError(
-                f"{label}: instance_type {deployed} -> {args.instance_type} on an autoscaled "
+                f"{label}: instance_type {deployed} -> {wanted} on an autoscaled "
                 "endpoint fails in AWS; deploy once with autoscaling off "
                 "(aws.servingAutoscaling: false), then change the instance type"
             )
-        return args.instance_type
+        return wanted
 
     return pulumi.Output.all(args.deployed_instance_type, args.deployed_autoscaling).apply(check)
 
@@ -628,8 +635,8 @@ def _validate(label: str, args: ServingEndpointArgs) -> None:
             args.bake_minutes,
             args.max_replicas,
         )
-    if args.standby is not None and args.standby.version == args.active.version:
-        problems.append("standby must be a different version from active")
+    if args.previous_model is not None and args.previous_model.version == args.active_model.version:
+        problems.append("previous_model must be a different version from active_model")
     if problems:
         raise ValueError(f"{label}: " + "; ".join(problems))
 

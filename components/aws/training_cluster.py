@@ -16,6 +16,7 @@ from mlops_iac.components._component import (
     component_opts,
     require_not_prod,
     secure_default,
+    unset,
 )
 from mlops_iac.components.aws import _defaults as defaults
 from mlops_iac.components.aws._common import (
@@ -41,18 +42,18 @@ INTERFACE_ENDPOINTS = {"ecr-api": "ecr.api", "ecr-dkr": "ecr.dkr", "sts": "sts"}
 class TrainingClusterArgs:
     """Inputs of ``TrainingCluster``. Every field is optional; defaults are the secure choice."""
 
-    environment: str = "dev"
+    environment: str = defaults.ENVIRONMENT
     """``dev``, ``staging`` or ``prod``. Default ``dev``. In prod the key is protected and a
     public API endpoint is refused."""
-    gpu: str = "t4"
+    gpu: str = defaults.GPU
     """Neutral GPU name from ``mlops_iac.components.gpu``. Default ``t4`` (``g4dn.xlarge``)."""
-    min_nodes: int = 0
+    min_nodes: int = defaults.MIN_NODES
     """GPU nodes kept running. Default 0: the pool scales to zero when idle."""
-    max_nodes: int = 2
+    max_nodes: int = defaults.MAX_NODES
     """Upper bound of the GPU pool. Default 2."""
-    spot: bool = False
+    spot: bool = defaults.SPOT
     """Run GPU nodes on spot capacity. Default: on-demand."""
-    public_endpoint: bool | None = None
+    public_endpoint: bool | None = unset(defaults.PUBLIC_ENDPOINT)
     """Expose the Kubernetes API publicly. Default: private only; refused in prod."""
     vpc_id: pulumi.Input[str] | None = None
     """Existing VPC. Default: a new VPC with private subnets, NAT and VPC endpoints."""
@@ -62,7 +63,7 @@ class TrainingClusterArgs:
     """AZs of a new VPC (at least 2). Default 2."""
     vpc_cidr: str = defaults.VPC_CIDR
     """CIDR of a new VPC. Default ``10.0.0.0/16``."""
-    kubernetes_version: str = defaults.KUBERNETES_VERSION
+    kubernetes_version: str | None = unset(defaults.KUBERNETES_VERSION)
     """EKS Kubernetes version. Default ``1.35``: the newest version in EKS standard support
     (see ``_defaults.KUBERNETES_VERSION`` for how it is chosen)."""
     system_instance_type: str = defaults.SYSTEM_INSTANCE_TYPE
@@ -126,7 +127,7 @@ class TrainingCluster(pulumi.ComponentResource):
         label = f"TrainingCluster {name}"
         prod = args.environment == "prod"
         public = secure_default(
-            label, "public_endpoint", args.public_endpoint, defaults.PUBLIC_CLUSTER_ENDPOINT
+            label, "public_endpoint", args.public_endpoint, defaults.PUBLIC_ENDPOINT
         )
         require_not_prod(label, args.environment, "public_endpoint", public)
         gpu_pool_caps = gpu_catalogue.pool(
@@ -219,7 +220,7 @@ class TrainingCluster(pulumi.ComponentResource):
         cluster = aws.eks.Cluster(
             f"{name}-cluster",
             name=cluster_name,
-            version=args.kubernetes_version,
+            version=args.kubernetes_version or defaults.KUBERNETES_VERSION,
             role_arn=cluster_role.arn,
             vpc_config={
                 "subnet_ids": subnet_ids,

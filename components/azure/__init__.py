@@ -2,6 +2,12 @@
 GCP SDKs),
 and only the azure-native submodules the components use."""
 
+# ruff: noqa: E402 (the SDK check runs before the components import it)
+from mlops_iac.components._component import require_cloud_sdk
+
+require_cloud_sdk("azure")
+
+
 from mlops_iac.components.azure.artifact_store import ArtifactStore, ArtifactStoreArgs
 from mlops_iac.components.azure.model_registry import ModelRegistry, ModelRegistryArgs
 from mlops_iac.components.azure.monitoring import Monitoring, MonitoringArgs

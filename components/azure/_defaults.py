@@ -7,13 +7,39 @@ values, so that turning one off is a conscious, logged decision.
 
 from __future__ import annotations
 
+# Cloud-neutral values are defined once, in mlops_iac.components.defaults, and re-exported here.
+from mlops_iac.components.defaults import (  # noqa: F401
+    BAKE_MINUTES,
+    CANARY_PERCENT,
+    CUSTOMER_MANAGED_KEY,
+    DRIFT,
+    DVC_PREFIX,
+    ENVIRONMENT,
+    ERROR_RATE_PERCENT,
+    FORCE_DESTROY,
+    GPU,
+    HOURS_PER_MONTH,
+    IMMUTABLE_TAGS,
+    INCOMPLETE_UPLOAD_DAYS,
+    LATENCY_P99_MS,
+    LINEAR_STEP_PERCENT,
+    MAX_NODES,
+    MAX_REPLICAS,
+    MIN_NODES,
+    MIN_REPLICAS,
+    NONCURRENT_VERSION_DAYS,
+    PUBLIC_ENDPOINT,
+    ROLLOUT_STRATEGY,
+    SCAN_ON_PUSH,
+    SPOT,
+)
+
 # Built-in role definition ids (the same GUID in every tenant).
 ROLE_KEY_VAULT_CRYPTO_SERVICE_ENCRYPTION_USER = "e147488a-f6f5-4113-8e2d-b22465e65bf6"
 ROLE_STORAGE_BLOB_DATA_CONTRIBUTOR = "ba92f5b4-2d11-453d-a403-e96b0029c9fe"
 ROLE_STORAGE_QUEUE_DATA_MESSAGE_SENDER = "c6a89b2d-59bc-44d0-9896-0f6e12d7b80a"
 
 # Key Vault and its customer-managed key.
-CUSTOMER_MANAGED_KEY = True
 KEY_VAULT_SKU = "standard"
 KEY_VAULT_SOFT_DELETE_DAYS = 90
 KEY_VAULT_PURGE_PROTECTION = True
@@ -37,7 +63,6 @@ NETWORK_BYPASS = "AzureServices"
 BLOB_SOFT_DELETE_DAYS = 30
 CONTAINER_SOFT_DELETE_DAYS = 30
 CHANGE_FEED_RETENTION_DAYS = 90
-NONCURRENT_VERSION_DAYS = 90
 DVC_CONTAINER = "dvc"
 
 # Logs.
@@ -64,5 +89,4 @@ SCALE_COOLDOWN = "PT5M"
 DRIFT_THRESHOLD = 0.1
 DRIFT_COMPUTE_INSTANCE = "standard_e4s_v3"
 DRIFT_SPARK_RUNTIME = "3.4"
-HOURS_PER_MONTH = 730
 BUDGET_THRESHOLDS = (80, 100)

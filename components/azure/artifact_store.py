@@ -12,6 +12,7 @@ from mlops_iac.components._component import (
     component_opts,
     require_not_prod,
     secure_default,
+    unset,
 )
 from mlops_iac.components.azure import _defaults as defaults
 from mlops_iac.components.azure._common import Tags, client_config, role_definition_id, secure_vault
@@ -23,21 +24,21 @@ TYPE = "mlops:azure:ArtifactStore"
 class ArtifactStoreArgs:
     """Inputs of ``ArtifactStore``. Every field is optional; defaults are the secure choice."""
 
-    environment: str = "dev"
+    environment: str = defaults.ENVIRONMENT
     """``dev``, ``staging`` or ``prod``. Default ``dev``. In prod the account, vault and key are
     protected and retained, and the account is zone-redundant (``Standard_ZRS``)."""
     resource_group_name: pulumi.Input[str] | None = None
     """Existing resource group. Default: a new one, ``{name}-rg``."""
     location: pulumi.Input[str] | None = None
     """Azure region. Default: the resource group's (the provider's ``azure-native:location``)."""
-    customer_managed_key: bool | None = None
+    customer_managed_key: bool | None = unset(defaults.CUSTOMER_MANAGED_KEY)
     """Encrypt with a Key Vault key through a user-assigned identity. Default: true
     (``False`` falls back to Microsoft-managed keys, creates no vault, and logs a warning)."""
-    noncurrent_version_days: pulumi.Input[int] | None = None
+    noncurrent_version_days: pulumi.Input[int] | None = unset(defaults.NONCURRENT_VERSION_DAYS)
     """Days before a noncurrent blob version is deleted. Default: 90."""
     soft_delete_days: int | None = None
     """Blob and container soft-delete retention. Default: 30 days."""
-    force_destroy: bool | None = None
+    force_destroy: bool | None = unset(defaults.FORCE_DESTROY)
     """Accepted for parity with AWS. Azure deletes a non-empty account anyway, so it changes no
     resource; true only logs a warning. Default: false; refused in prod."""
     sku: str | None = None
@@ -103,7 +104,7 @@ class ArtifactStore(pulumi.ComponentResource):
             args.sku,
             defaults.STORAGE_SKU_PROD if prod else defaults.STORAGE_SKU_DEV,
         )
-        secure_default(label, "force_destroy", args.force_destroy, False)
+        secure_default(label, "force_destroy", args.force_destroy, defaults.FORCE_DESTROY)
         soft_delete_days = args.soft_delete_days or defaults.BLOB_SOFT_DELETE_DAYS
         tags = args.tags
         config = client_config(self)

@@ -26,7 +26,7 @@ class ModelRegistryArgs:
     """Resource group of the registries and the action group. Required."""
     location: pulumi.Input[str] | None = None
     """Region of the registries. Default: the provider's ``azure-native:location``."""
-    environment: str = "dev"
+    environment: str = defaults.ENVIRONMENT
     """``dev``, ``staging`` or ``prod``. Default ``dev``. Prod uses a Premium, zone-redundant ACR
     with public network access disabled and export disabled, and disables public access to the
     AzureML registry."""

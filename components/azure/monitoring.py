@@ -43,7 +43,7 @@ class MonitoringArgs:
     without it (the stack passes it)."""
     location: pulumi.Input[str] | None = None
     """Region of the workspace and topics. Default: the resource group's."""
-    environment: str = "dev"
+    environment: str = defaults.ENVIRONMENT
     """``dev``, ``staging`` or ``prod``. Default ``dev``."""
     alert_emails: Sequence[str] = field(default_factory=tuple)
     """Who the action group emails. Default: none (the group exists without receivers)."""
@@ -52,9 +52,9 @@ class MonitoringArgs:
     endpoint_id: pulumi.Input[str] | None = None
     """ARM id of the online endpoint to alert on and collect logs from. Default: no endpoint
     alerts, charts or logs."""
-    latency_p99_ms: int = 500
+    latency_p99_ms: int = defaults.LATENCY_P99_MS
     """Alert when the endpoint's p99 latency exceeds this. Default 500 ms."""
-    error_rate_percent: float = 1.0
+    error_rate_percent: float = defaults.ERROR_RATE_PERCENT
     """Alert when more than this share of the endpoint's requests fail with 5xx in 5 minutes.
     Default 1 %. A log alert over the request log: metric alerts cannot divide two metrics."""
     workspace_name: pulumi.Input[str] | None = None
@@ -78,7 +78,7 @@ class MonitoringArgs:
     task_type: str = "Classification"
     """Model task the drift monitor assumes (``Classification``, ``Regression`` …). Default
     ``Classification``."""
-    drift: str = "daily"
+    drift: str = defaults.DRIFT
     """``hourly``, ``daily`` or ``weekly`` drift evaluation. Default ``daily``."""
     monthly_budget_usd: pulumi.Input[float] | None = None
     """Monthly cost budget of the resource group. Default: none (with a warning)."""

@@ -8,7 +8,13 @@ from dataclasses import dataclass
 import pulumi
 from pulumi_azure_native import machinelearningservices, monitor
 
-from mlops_iac.components._component import child_opts, component_opts, require_not_prod
+from mlops_iac.components._component import (
+    child_opts,
+    component_opts,
+    require_not_prod,
+    secure_default,
+    unset,
+)
 from mlops_iac.components.azure import _defaults as defaults
 from mlops_iac.components.azure._common import Tags
 
@@ -45,7 +51,7 @@ class ServingEndpointArgs:
     """AzureML workspace that hosts the endpoint. Required."""
     active_model: ModelDeployment
     """The version deployed as ``blue``. Required."""
-    standby_model: ModelDeployment | None = None
+    previous_model: ModelDeployment | None = None
     """The version deployed as ``green``: the previous version (rollback target) or, during a
     canary, the candidate. Default: none (no green deployment; rollback impossible)."""
     candidate_percent: int = 0
@@ -53,18 +59,18 @@ class ServingEndpointArgs:
     Manual rollback: swap active and standby and set 0."""
     location: pulumi.Input[str] | None = None
     """Azure region. Default: the resource group's."""
-    environment: str = "dev"
+    environment: str = defaults.ENVIRONMENT
     """``dev``, ``staging`` or ``prod``. Default ``dev``. Prod uses Entra ID tokens
     (``AADToken``) instead of keys and disables public network access and deployment egress."""
     registry_name: pulumi.Input[str] | None = None
     """AzureML registry the models come from. Default: the workspace's own models."""
     instance_type: str | None = None
     """VM size of each replica. Default ``Standard_DS3_v2``."""
-    min_replicas: int = 1
+    min_replicas: int = defaults.MIN_REPLICAS
     """Autoscale lower bound per deployment. Default 1."""
-    max_replicas: int = 2
+    max_replicas: int = defaults.MAX_REPLICAS
     """Autoscale upper bound per deployment. Default 2."""
-    public_endpoint: bool = False
+    public_endpoint: bool | None = unset(defaults.PUBLIC_ENDPOINT)
     """Reachable from the internet. Default: false; refused in prod."""
     bootstrap: bool = False
     """Create the endpoint without a traffic split. ARM rejects ``traffic`` that names
@@ -116,17 +122,20 @@ class ServingEndpoint(pulumi.ComponentResource):
     ) -> None:
         super().__init__(TYPE, name, None, component_opts(opts))
         label = f"ServingEndpoint {name}"
-        require_not_prod(label, args.environment, "public_endpoint", args.public_endpoint)
+        public = secure_default(
+            label, "public_endpoint", args.public_endpoint, defaults.PUBLIC_ENDPOINT
+        )
+        require_not_prod(label, args.environment, "public_endpoint", public)
         if not 1 <= args.min_replicas <= args.max_replicas:
             raise ValueError(f"{label}: need 1 <= min_replicas <= max_replicas")
         if not 0 <= args.candidate_percent <= 50:
             raise ValueError(f"{label}: candidate_percent must be between 0 and 50")
-        if args.candidate_percent and args.standby_model is None:
-            raise ValueError(f"{label}: candidate_percent needs a standby_model")
+        if args.candidate_percent and args.previous_model is None:
+            raise ValueError(f"{label}: candidate_percent needs a previous_model")
         prod = args.environment == "prod"
-        public = args.public_endpoint and not prod
+        public = public and not prod
         traffic = {ACTIVE: 100 - args.candidate_percent}
-        if args.standby_model is not None:
+        if args.previous_model is not None:
             traffic[STANDBY] = args.candidate_percent
 
         endpoint = machinelearningservices.OnlineEndpoint(
@@ -146,15 +155,15 @@ class ServingEndpoint(pulumi.ComponentResource):
         )
         blue = self._deployment(name, ACTIVE, endpoint, args.active_model, args, prod)
         green = None
-        if args.standby_model is not None:
-            green = self._deployment(name, STANDBY, endpoint, args.standby_model, args, prod)
+        if args.previous_model is not None:
+            green = self._deployment(name, STANDBY, endpoint, args.previous_model, args, prod)
 
         self.endpoint_name = endpoint.name
         self.endpoint_url = endpoint.properties.scoring_uri
         self.endpoint_id = endpoint.id
         self.active_model_version = pulumi.Output.from_input(args.active_model.version)
         self.previous_model_version = pulumi.Output.from_input(
-            args.standby_model.version if args.standby_model is not None else None
+            args.previous_model.version if args.previous_model is not None else None
         )
         self.blue_deployment_name = blue.name
         self.blue_deployment_id = blue.id

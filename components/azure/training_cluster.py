@@ -13,7 +13,13 @@ from pulumi_azure_native import (
 )
 
 from mlops_iac.components import gpu as gpu_catalogue
-from mlops_iac.components._component import child_opts, component_opts, require_not_prod
+from mlops_iac.components._component import (
+    child_opts,
+    component_opts,
+    require_not_prod,
+    secure_default,
+    unset,
+)
 from mlops_iac.components.azure import _defaults as defaults
 from mlops_iac.components.azure._common import Tags, client_config, secure_vault
 
@@ -37,20 +43,20 @@ class TrainingClusterArgs:
     image build); the stack passes the ModelRegistry's ACR."""
     location: pulumi.Input[str] | None = None
     """Azure region. Default: the resource group's."""
-    environment: str = "dev"
+    environment: str = defaults.ENVIRONMENT
     """``dev``, ``staging`` or ``prod``. Default ``dev``. Prod disables public network access,
     isolates the managed network to approved outbound, and marks the workspace high business
     impact (``hbi_workspace``)."""
-    gpu: str = "t4"
+    gpu: str = defaults.GPU
     """Neutral GPU name from ``mlops_iac.components.gpu``. Default ``t4``
     (``Standard_NC4as_T4_v3``)."""
-    min_nodes: int = 0
+    min_nodes: int = defaults.MIN_NODES
     """Nodes kept warm. Default 0: the cluster scales to zero."""
-    max_nodes: int = 2
+    max_nodes: int = defaults.MAX_NODES
     """Upper bound of the cluster. Default 2."""
-    spot: bool = False
+    spot: bool = defaults.SPOT
     """Use low-priority (evictable) VMs. Default: dedicated."""
-    public_endpoint: bool = False
+    public_endpoint: bool | None = unset(defaults.PUBLIC_ENDPOINT)
     """Allow public network access to the workspace. Default: false; refused in prod."""
     log_retention_days: int | None = None
     """Retention of the workspace's Log Analytics logs. Default: 90 days."""
@@ -93,7 +99,10 @@ class TrainingCluster(pulumi.ComponentResource):
     ) -> None:
         super().__init__(TYPE, name, None, component_opts(opts))
         label = f"TrainingCluster {name}"
-        require_not_prod(label, args.environment, "public_endpoint", args.public_endpoint)
+        public = secure_default(
+            label, "public_endpoint", args.public_endpoint, defaults.PUBLIC_ENDPOINT
+        )
+        require_not_prod(label, args.environment, "public_endpoint", public)
         gpu_pool_caps = gpu_catalogue.pool(
             args.gpu, "azure", args.min_nodes, args.max_nodes, label=label
         )
@@ -134,7 +143,7 @@ class TrainingCluster(pulumi.ComponentResource):
             tags=tags,
             opts=child_opts(self),
         )
-        network = "Disabled" if prod or not args.public_endpoint else "Enabled"
+        network = "Disabled" if prod or not public else "Enabled"
         workspace = machinelearningservices.Workspace(
             f"{name}-workspace",
             resource_group_name=rg,

@@ -2,10 +2,20 @@
 SDKs), and of
 pulumi_gcp only the submodules the components use."""
 
+# ruff: noqa: E402 (the SDK check runs before the components import it)
+from mlops_iac.components._component import require_cloud_sdk
+
+require_cloud_sdk("gcp")
+
+
 from mlops_iac.components.gcp.artifact_store import ArtifactStore, ArtifactStoreArgs
 from mlops_iac.components.gcp.model_registry import ModelRegistry, ModelRegistryArgs
 from mlops_iac.components.gcp.monitoring import Monitoring, MonitoringArgs
-from mlops_iac.components.gcp.serving_endpoint import ServingEndpoint, ServingEndpointArgs
+from mlops_iac.components.gcp.serving_endpoint import (
+    ModelVersion,
+    ServingEndpoint,
+    ServingEndpointArgs,
+)
 from mlops_iac.components.gcp.training_cluster import TrainingCluster, TrainingClusterArgs
 
 __all__ = [
@@ -13,6 +23,7 @@ __all__ = [
     "ArtifactStoreArgs",
     "ModelRegistry",
     "ModelRegistryArgs",
+    "ModelVersion",
     "Monitoring",
     "MonitoringArgs",
     "ServingEndpoint",

@@ -7,6 +7,33 @@ values, so that turning one off is a conscious, logged decision.
 
 from __future__ import annotations
 
+# Cloud-neutral values are defined once, in mlops_iac.components.defaults, and re-exported here.
+from mlops_iac.components.defaults import (  # noqa: F401
+    BAKE_MINUTES,
+    CANARY_PERCENT,
+    CUSTOMER_MANAGED_KEY,
+    DRIFT,
+    DVC_PREFIX,
+    ENVIRONMENT,
+    ERROR_RATE_PERCENT,
+    FORCE_DESTROY,
+    GPU,
+    HOURS_PER_MONTH,
+    IMMUTABLE_TAGS,
+    INCOMPLETE_UPLOAD_DAYS,
+    LATENCY_P99_MS,
+    LINEAR_STEP_PERCENT,
+    MAX_NODES,
+    MAX_REPLICAS,
+    MIN_NODES,
+    MIN_REPLICAS,
+    NONCURRENT_VERSION_DAYS,
+    PUBLIC_ENDPOINT,
+    ROLLOUT_STRATEGY,
+    SCAN_ON_PUSH,
+    SPOT,
+)
+
 DEFAULT_REGION = "us-central1"
 
 # Cloud KMS
@@ -16,14 +43,9 @@ KMS_DESTROY_SCHEDULED_DURATION = "2592000s"
 """30 days between 'destroy' and the key material being gone (the AWS deletion window)."""
 
 # Cloud Storage
-CUSTOMER_MANAGED_KEY = True
 UNIFORM_BUCKET_LEVEL_ACCESS = True
 PUBLIC_ACCESS_PREVENTION = "enforced"
-FORCE_DESTROY = False
 SOFT_DELETE_SECONDS = 7 * 24 * 3600
-NONCURRENT_VERSION_DAYS = 90
-INCOMPLETE_UPLOAD_DAYS = 7
-DVC_PREFIX = "dvc"
 CAPTURE_PREFIX = "capture"
 DVC_ROLE = "roles/storage.objectAdmin"
 KMS_ROLE = "roles/cloudkms.cryptoKeyEncrypterDecrypter"
@@ -59,8 +81,6 @@ CLUSTER_LOG_COMPONENTS = (
 )
 
 # Artifact Registry and the model bucket
-IMMUTABLE_TAGS = True
-VULNERABILITY_SCANNING = True
 UNTAGGED_IMAGE_DAYS = 30
 KEEP_IMAGE_VERSIONS = 20
 MODEL_RETENTION_DAYS = 30
@@ -77,6 +97,5 @@ PUBLIC_MEMBERS = ("allUsers", "allAuthenticatedUsers")
 # Monitoring
 ALERT_WINDOW = "300s"
 BUDGET_THRESHOLDS = (0.8, 1.0)
-HOURS_PER_MONTH = 730
 DRIFT_PERIODS = {"hourly": "3600s", "daily": "86400s", "weekly": "604800s"}
 TOPIC_MESSAGE_RETENTION = "604800s"

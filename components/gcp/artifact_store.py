@@ -24,6 +24,7 @@ from mlops_iac.components._component import (
     component_opts,
     require_not_prod,
     secure_default,
+    unset,
 )
 from mlops_iac.components.gcp import _defaults as defaults
 from mlops_iac.components.gcp._common import Labels, crypto_key, region_or_default, resource_id
@@ -36,7 +37,7 @@ _MULTI_REGIONS = {"us": "US", "northamerica": "US", "europe": "EU", "asia": "ASI
 class ArtifactStoreArgs:
     """Inputs of ``ArtifactStore``. Every field is optional; defaults are the secure choice."""
 
-    environment: str = "dev"
+    environment: str = defaults.ENVIRONMENT
     """``dev``, ``staging`` or ``prod``. Default ``dev``. In prod the bucket and key are protected
     and retained, the bucket is multi-region, and ``force_destroy`` is refused."""
     region: str | None = None
@@ -46,21 +47,21 @@ class ArtifactStoreArgs:
     """Put the bucket in the multi-region containing ``region``. Default: true in prod only."""
     replica_region: str | None = None
     """Make the bucket dual-region (``region`` + this region). Default: no second region."""
-    customer_managed_key: bool | None = None
+    customer_managed_key: bool | None = unset(defaults.CUSTOMER_MANAGED_KEY)
     """Encrypt with a Cloud KMS key (90-day rotation). Default: true (false falls back to
     Google-managed keys and logs a warning)."""
     kms_key_id: pulumi.Input[str] | None = None
     """Use an existing Cloud KMS key id instead of creating one (the caller grants the GCS service
     agent on it). Default: a new key."""
-    noncurrent_version_days: pulumi.Input[int] | None = None
+    noncurrent_version_days: pulumi.Input[int] | None = unset(defaults.NONCURRENT_VERSION_DAYS)
     """Days before a noncurrent object version is deleted. Default: 90."""
-    incomplete_upload_days: pulumi.Input[int] | None = None
+    incomplete_upload_days: pulumi.Input[int] | None = unset(defaults.INCOMPLETE_UPLOAD_DAYS)
     """Days before an incomplete multipart upload is aborted. Default: 7."""
     soft_delete_seconds: pulumi.Input[int] | None = None
     """Soft-delete retention of deleted objects. Default: 7 days."""
     access_log_bucket: pulumi.Input[str] | None = None
     """Existing bucket that receives usage logs. Default: no access logging."""
-    force_destroy: bool | None = None
+    force_destroy: bool | None = unset(defaults.FORCE_DESTROY)
     """Let ``pulumi destroy`` delete a non-empty bucket. Default: false; refused in prod."""
     dvc_prefix: str = defaults.DVC_PREFIX
     """Object prefix of the DVC remote inside the bucket. Default ``dvc``."""

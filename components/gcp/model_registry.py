@@ -23,6 +23,7 @@ from mlops_iac.components._component import (
     component_opts,
     require_not_prod,
     secure_default,
+    unset,
 )
 from mlops_iac.components.gcp import _defaults as defaults
 from mlops_iac.components.gcp._common import (
@@ -42,16 +43,16 @@ TYPE = "mlops:gcp:ModelRegistry"
 class ModelRegistryArgs:
     """Inputs of ``ModelRegistry``. Every field is optional; defaults are the secure choice."""
 
-    environment: str = "dev"
+    environment: str = defaults.ENVIRONMENT
     """``dev``, ``staging`` or ``prod``. Default ``dev``. In prod the repository, bucket and key
     are protected and retained."""
     region: str | None = None
     """Region of the repository, bucket and key. Default: ``gcp:region``, else us-central1."""
-    approver_emails: Sequence[str] = ()
+    approvers: Sequence[str] = ()
     """Who is emailed when a version is registered. Default: nobody (topic only)."""
-    immutable_tags: bool | None = None
+    immutable_tags: bool | None = unset(defaults.IMMUTABLE_TAGS)
     """Refuse moving or deleting image tags. Default: true."""
-    vulnerability_scanning: bool | None = None
+    scan_on_push: bool | None = unset(defaults.SCAN_ON_PUSH)
     """Scan pushed images (inherits the project's Container Scanning API). Default: true."""
     retention_days: int = defaults.MODEL_RETENTION_DAYS
     """Days a registered model object is locked against deletion. Default: 30."""
@@ -59,7 +60,7 @@ class ModelRegistryArgs:
     """Untagged images older than this are cleaned up. Default: 30."""
     keep_image_versions: int = defaults.KEEP_IMAGE_VERSIONS
     """Most recent image versions always kept by cleanup. Default: 20."""
-    force_destroy: bool | None = None
+    force_destroy: bool | None = unset(defaults.FORCE_DESTROY)
     """Let ``pulumi destroy`` delete a non-empty model bucket. Default: false; refused in prod."""
     labels: Labels | None = None
     """Extra labels on every labelled child. Default: none."""
@@ -100,9 +101,9 @@ class ModelRegistry(pulumi.ComponentResource):
         )
         scanning = secure_default(
             label,
-            "vulnerability_scanning",
-            args.vulnerability_scanning,
-            defaults.VULNERABILITY_SCANNING,
+            "scan_on_push",
+            args.scan_on_push,
+            defaults.SCAN_ON_PUSH,
         )
         force_destroy = secure_default(
             label, "force_destroy", args.force_destroy, defaults.FORCE_DESTROY
@@ -200,7 +201,7 @@ class ModelRegistry(pulumi.ComponentResource):
                 user_labels=args.labels,
                 opts=child_opts(self),
             )
-            for i, email in enumerate(args.approver_emails)
+            for i, email in enumerate(args.approvers)
         ]
         if channels:
             monitoring.AlertPolicy(

@@ -9,8 +9,8 @@
   ``jsonPayload.event="drift_detected"`` to the ``mlops-drift`` log; a log-match alert policy
   fires a ``pubsub`` notification channel pointing at the CMEK retraining topic (and emails the
   alert channels). The Monitoring notification agent is granted publish on the topic.
-- Budget: with a billing account, a monthly ``billing.Budget`` of ``gpu_budget_usd_per_hour ×
-  730`` for the project, alerting at 80% and 100% to the alert channels. Without one, the budget
+- Budget: with a billing account, a monthly ``billing.Budget`` of ``monthly_budget_usd``
+  for the project, alerting at 80% and 100% to the alert channels. Without one, the budget
   is skipped with a warning.
 """
 
@@ -39,26 +39,26 @@ DRIFT_LOG = "mlops-drift"
 
 @dataclass(frozen=True, kw_only=True)
 class MonitoringArgs:
-    """Inputs of ``Monitoring``. ``service_name`` is required; the rest has defaults."""
+    """Inputs of ``Monitoring``. ``endpoint_name`` is required; the rest has defaults."""
 
-    service_name: pulumi.Input[str]
+    endpoint_name: pulumi.Input[str]
     """Cloud Run service the latency and error policies watch."""
     alert_emails: Sequence[str] = ()
     """Subscribers of every alert. Default: none (a warning: alerts would reach nobody)."""
     webhook_url: pulumi.Input[str] | None = None
     """Chat webhook notified of every alert (keep it a secret). Default: none."""
-    latency_p99_ms: float = 500
+    latency_p99_ms: float = defaults.LATENCY_P99_MS
     """p99 latency threshold in milliseconds. Default 500."""
-    error_rate_percent: float = 1.0
+    error_rate_percent: float = defaults.ERROR_RATE_PERCENT
     """5xx share threshold in percent. Default 1."""
-    drift: str = "daily"
+    drift: str = defaults.DRIFT
     """Drift check cadence (``hourly``, ``daily``, ``weekly``): the retraining alert's rate
     limit. Default ``daily``."""
     billing_account: str | None = None
     """Billing account for the GPU budget. Default: no budget (with a warning)."""
-    gpu_budget_usd_per_hour: float | None = None
-    """GPU spend cap; the monthly budget is this × 730. Default: no budget."""
-    environment: str = "dev"
+    monthly_budget_usd: float | None = None
+    """Monthly GPU spend budget; alerts at 80 % and 100 %. Default: no budget."""
+    environment: str = defaults.ENVIRONMENT
     """``dev``, ``staging`` or ``prod``. Default ``dev``. Prod protects the key."""
     region: str | None = None
     """Region of the topic's key. Default: ``gcp:region``, else us-central1."""
@@ -162,7 +162,7 @@ class Monitoring(pulumi.ComponentResource):
             opts=child_opts(self, depends_on=[publisher]),
         )
 
-        service = pulumi.Output.from_input(args.service_name)
+        service = pulumi.Output.from_input(args.endpoint_name)
         revision_filter = pulumi.Output.concat(
             'resource.type = "cloud_run_revision" AND resource.labels.service_name = "',
             service,
@@ -264,13 +264,13 @@ class Monitoring(pulumi.ComponentResource):
             opts=child_opts(self),
         )
 
-        if args.billing_account is None or args.gpu_budget_usd_per_hour is None:
+        if args.billing_account is None or args.monthly_budget_usd is None:
             pulumi.log.warn(
                 f"{label}: no billing account or GPU budget configured; "
                 "the GPU spend budget is skipped"
             )
         else:
-            monthly = round(args.gpu_budget_usd_per_hour * defaults.HOURS_PER_MONTH)
+            monthly = round(args.monthly_budget_usd)
             billing.Budget(
                 f"{name}-budget",
                 billing_account=args.billing_account,

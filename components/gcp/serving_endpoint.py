@@ -8,11 +8,11 @@ v2 service declares both: each model version is a revision with a fixed name
 
 How versions move:
 
-- Every apply describes one template, the *current* model (``model_version``); its revision is
-  ``<service>-v<model_version>``. The *previous* revision ``<service>-v<previous_model_version>``
+- Every apply describes one template, the *current* model (``active_model``); its revision is
+  ``<service>-v<version>``. The *previous* revision (``previous_model``)
   must already exist: it is the revision an earlier apply created. Revisions are immutable, so a
   pinned previous revision keeps serving exactly what it served.
-- ``rollout="canary"`` gives ``canary_percent`` to the current revision and the rest to the
+- ``rollout_strategy="canary"`` gives ``canary_percent`` to the current revision and the rest to the
   previous one; ``"linear"`` starts at ``linear_step_percent``; ``"all-at-once"`` (or no previous
   version) gives the current revision 100%, with the previous one kept at 0% under the
   ``previous`` tag as the rollback target.
@@ -39,7 +39,13 @@ from dataclasses import dataclass, field
 import pulumi
 from pulumi_gcp import cloudrunv2, serviceaccount, storage
 
-from mlops_iac.components._component import child_opts, component_opts, require_not_prod
+from mlops_iac.components._component import (
+    child_opts,
+    component_opts,
+    require_not_prod,
+    secure_default,
+    unset,
+)
 from mlops_iac.components.gcp import _defaults as defaults
 from mlops_iac.components.gcp._common import (
     Labels,
@@ -56,41 +62,50 @@ MAX_REVISION_NAME = 63
 
 
 @dataclass(frozen=True, kw_only=True)
-class ServingEndpointArgs:
-    """Inputs of ``ServingEndpoint``. ``model_name``, ``model_version`` and ``image`` are
-    required; everything else defaults to the secure choice."""
+class ModelVersion:
+    """One model version (the same field names as on AWS and Azure)."""
 
-    model_name: str
+    name: str
     """Name of the served model."""
-    model_version: str
-    """Version of the current model: the template revision of this apply."""
-    image: pulumi.Input[str]
-    """Inference image of the current model version."""
-    model_uri: pulumi.Input[str] | None = None
-    """Artifact of the current model version (passed as ``MODEL_URI``). Default: none."""
-    previous_model_version: str | None = None
+    version: str
+    """Model version; its revision is ``<service>-v<version>``."""
+    image: pulumi.Input[str] | None = None
+    """Inference image. Required for ``active_model``; unused for ``previous_model``, whose
+    revision already exists."""
+    artifact_uri: pulumi.Input[str] | None = None
+    """Artifact of the version (passed as ``MODEL_URI``). Default: none."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class ServingEndpointArgs:
+    """Inputs of ``ServingEndpoint``. ``active_model`` (with an ``image``) is required;
+    everything else defaults to the secure choice."""
+
+    active_model: ModelVersion
+    """The version of this apply: the template revision. Required."""
+    previous_model: ModelVersion | None = None
     """Version whose revision already exists and stays deployed for rollback. Default: none
     (the current revision takes all traffic)."""
     rollback: bool = False
     """Send 100% of traffic to the previous revision. Default: false. Needs a previous version."""
-    rollout: str = "canary"
+    rollout_strategy: str = defaults.ROLLOUT_STRATEGY
     """``canary``, ``linear`` or ``all-at-once``. Default ``canary``."""
-    canary_percent: int = 10
+    canary_percent: int = defaults.CANARY_PERCENT
     """Share of the current revision during a canary. Default 10."""
-    linear_step_percent: int = 20
+    linear_step_percent: int = defaults.LINEAR_STEP_PERCENT
     """Share of the current revision at the first linear step. Default 20."""
-    environment: str = "dev"
+    environment: str = defaults.ENVIRONMENT
     """``dev``, ``staging`` or ``prod``. Default ``dev``. Prod turns on deletion protection,
     protects the key and refuses a public endpoint."""
     region: str | None = None
     """Region of the service. Default: ``gcp:region``, else us-central1."""
-    min_instances: int = 1
+    min_replicas: int = defaults.MIN_REPLICAS
     """Minimum instances per revision. Default 1."""
-    max_instances: int = 2
+    max_replicas: int = defaults.MAX_REPLICAS
     """Maximum instances per revision. Default 2."""
     accelerator: str | None = None
     """Cloud Run GPU type (``nvidia-l4``). Default: CPU only."""
-    public_endpoint: bool = False
+    public_endpoint: bool | None = unset(defaults.PUBLIC_ENDPOINT)
     """Accept traffic from the internet. Default: internal only; refused in prod."""
     invokers: Sequence[str] = ()
     """IAM members allowed to invoke the service. Default: none (only project owners)."""
@@ -131,17 +146,18 @@ class ServingEndpoint(pulumi.ComponentResource):
     ) -> None:
         super().__init__(TYPE, name, None, component_opts(opts))
         label = f"ServingEndpoint {name}"
-        require_not_prod(label, args.environment, "public_endpoint", args.public_endpoint)
+        public = secure_default(
+            label, "public_endpoint", args.public_endpoint, defaults.PUBLIC_ENDPOINT
+        )
+        require_not_prod(label, args.environment, "public_endpoint", public)
         _check(label, args)
         prod = args.environment == "prod"
         region = region_or_default(args.region)
         service_name = resource_id(name, "svc", limit=40)
-        current = revision_name(service_name, args.model_version)
-        previous = (
-            revision_name(service_name, args.previous_model_version)
-            if args.previous_model_version
-            else None
-        )
+        model = args.active_model
+        previous_version = args.previous_model.version if args.previous_model else None
+        current = revision_name(service_name, model.version)
+        previous = revision_name(service_name, previous_version) if previous_version else None
         too_long = [r for r in (current, previous) if r and len(r) > MAX_REVISION_NAME]
         if too_long:
             raise ValueError(
@@ -174,9 +190,9 @@ class ServingEndpoint(pulumi.ComponentResource):
             opts=child_opts(self),
         )
         envs = {
-            "MODEL_NAME": args.model_name,
-            "MODEL_VERSION": args.model_version,
-            **({"MODEL_URI": args.model_uri} if args.model_uri is not None else {}),
+            "MODEL_NAME": model.name,
+            "MODEL_VERSION": model.version,
+            **({"MODEL_URI": model.artifact_uri} if model.artifact_uri is not None else {}),
             **dict(args.env),
         }
         if args.capture_bucket is not None:
@@ -204,12 +220,12 @@ class ServingEndpoint(pulumi.ComponentResource):
             "encryption_key": key_id,
             "labels": args.labels,
             "scaling": {
-                "min_instance_count": args.min_instances,
-                "max_instance_count": args.max_instances,
+                "min_instance_count": args.min_replicas,
+                "max_instance_count": args.max_replicas,
             },
             "containers": [
                 {
-                    "image": args.image,
+                    "image": model.image,
                     "envs": [{"name": k, "value": v} for k, v in envs.items()],
                     "resources": {"limits": limits, "cpu_idle": not gpu},
                     "ports": {"container_port": 8080},
@@ -224,7 +240,7 @@ class ServingEndpoint(pulumi.ComponentResource):
             f"{name}-service",
             name=service_name,
             location=region,
-            ingress=defaults.PUBLIC_INGRESS if args.public_endpoint else defaults.PRIVATE_INGRESS,
+            ingress=defaults.PUBLIC_INGRESS if public else defaults.PRIVATE_INGRESS,
             invoker_iam_disabled=False,
             deletion_protection=prod,
             template=template,
@@ -250,8 +266,8 @@ class ServingEndpoint(pulumi.ComponentResource):
                 opts=child_opts(self),
             )
 
-        active = args.previous_model_version if args.rollback else args.model_version
-        standby = args.model_version if args.rollback else args.previous_model_version
+        active = previous_version if args.rollback else model.version
+        standby = model.version if args.rollback else previous_version
         self.endpoint_name = service.name
         self.endpoint_url = service.uri
         self.active_model_version = pulumi.Output.from_input(str(active))
@@ -285,9 +301,9 @@ def traffic_split(
         return [(current, 100, "current")]
     if args.rollback:
         new_share = 0
-    elif args.rollout == "canary":
+    elif args.rollout_strategy == "canary":
         new_share = args.canary_percent
-    elif args.rollout == "linear":
+    elif args.rollout_strategy == "linear":
         new_share = args.linear_step_percent
     else:
         new_share = 100
@@ -295,14 +311,17 @@ def traffic_split(
 
 
 def _check(label: str, args: ServingEndpointArgs) -> None:
-    if args.rollout not in STRATEGIES:
-        raise ValueError(f"{label}: rollout must be one of {', '.join(STRATEGIES)}")
-    if args.rollback and not args.previous_model_version:
-        raise ValueError(f"{label}: rollback needs previous_model_version")
-    if args.previous_model_version == args.model_version:
-        raise ValueError(f"{label}: previous_model_version must differ from model_version")
-    if not 1 <= args.min_instances <= args.max_instances:
-        raise ValueError(f"{label}: need 1 <= min_instances <= max_instances")
+    if args.rollout_strategy not in STRATEGIES:
+        raise ValueError(f"{label}: rollout_strategy must be one of {', '.join(STRATEGIES)}")
+    if args.active_model.image is None:
+        raise ValueError(f"{label}: active_model needs an image")
+    previous = args.previous_model
+    if args.rollback and previous is None:
+        raise ValueError(f"{label}: rollback needs previous_model")
+    if previous is not None and previous.version == args.active_model.version:
+        raise ValueError(f"{label}: previous_model must differ from active_model")
+    if not 1 <= args.min_replicas <= args.max_replicas:
+        raise ValueError(f"{label}: need 1 <= min_replicas <= max_replicas")
     if not 0 < args.canary_percent < 100 or not 0 < args.linear_step_percent < 100:
         raise ValueError(f"{label}: canary_percent and linear_step_percent must be in 1..99")
     public = [m for m in args.invokers if m in defaults.PUBLIC_MEMBERS]

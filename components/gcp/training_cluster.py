@@ -15,7 +15,13 @@ import pulumi
 from pulumi_gcp import compute, container, projects, serviceaccount
 
 from mlops_iac.components import gpu as gpu_catalogue
-from mlops_iac.components._component import child_opts, component_opts, require_not_prod
+from mlops_iac.components._component import (
+    child_opts,
+    component_opts,
+    require_not_prod,
+    secure_default,
+    unset,
+)
 from mlops_iac.components.gcp import _defaults as defaults
 from mlops_iac.components.gcp._common import (
     Labels,
@@ -33,20 +39,20 @@ TYPE = "mlops:gcp:TrainingCluster"
 class TrainingClusterArgs:
     """Inputs of ``TrainingCluster``. Every field is optional; defaults are the secure choice."""
 
-    environment: str = "dev"
+    environment: str = defaults.ENVIRONMENT
     """``dev``, ``staging`` or ``prod``. Default ``dev``. Prod turns on deletion protection and
     refuses a public control-plane endpoint."""
     region: str | None = None
     """Region of the (regional) cluster. Default: ``gcp:region``, else us-central1."""
-    gpu: str = "t4"
+    gpu: str = defaults.GPU
     """Neutral GPU name from ``mlops_iac.components.gpu``. Default ``t4``."""
-    min_nodes: int = 0
+    min_nodes: int = defaults.MIN_NODES
     """GPU nodes kept warm across the region. Default 0: scale to zero."""
-    max_nodes: int = 2
+    max_nodes: int = defaults.MAX_NODES
     """Upper bound of GPU nodes across the region. Default 2."""
-    spot: bool = False
+    spot: bool = defaults.SPOT
     """Run GPU nodes on Spot VMs. Default: on-demand."""
-    public_endpoint: bool = False
+    public_endpoint: bool | None = unset(defaults.PUBLIC_ENDPOINT)
     """Expose the control plane on a public IP (still limited to ``authorized_networks``).
     Default: private endpoint only; refused in prod."""
     gpu_zones: Sequence[str] = ()
@@ -100,7 +106,10 @@ class TrainingCluster(pulumi.ComponentResource):
     ) -> None:
         super().__init__(TYPE, name, None, component_opts(opts))
         label = f"TrainingCluster {name}"
-        require_not_prod(label, args.environment, "public_endpoint", args.public_endpoint)
+        public = secure_default(
+            label, "public_endpoint", args.public_endpoint, defaults.PUBLIC_ENDPOINT
+        )
+        require_not_prod(label, args.environment, "public_endpoint", public)
         gpu_pool_caps = gpu_catalogue.pool(
             args.gpu, "gcp", args.min_nodes, args.max_nodes, label=label
         )
@@ -169,7 +178,7 @@ class TrainingCluster(pulumi.ComponentResource):
             },
             private_cluster_config={
                 "enable_private_nodes": True,
-                "enable_private_endpoint": not args.public_endpoint,
+                "enable_private_endpoint": not public,
                 "master_ipv4_cidr_block": args.master_cidr,
             },
             master_authorized_networks_config={

@@ -32,7 +32,7 @@ from mlops_iac.components.aws import (
     TrainingCluster,
     TrainingClusterArgs,
 )
-from mlops_iac.components.aws import _defaults as defaults
+from mlops_iac.components.defaults import HOURS_PER_MONTH
 from mlops_iac.components.lineage import base_tags, sanitise, serving_tags
 from mlops_iac.components.platform.common import (
     artifact_store_kwargs,
@@ -43,7 +43,9 @@ from mlops_iac.components.platform.common import (
 from mlops_iac.components.spec import ModelRef, PlatformSpec
 
 
-def _version(spec: PlatformSpec, model: ModelRef) -> ModelVersion:
+def serving_version(spec: PlatformSpec, model: ModelRef) -> ModelVersion:
+    """A served version with the lineage tags that name it and its approval (public: team
+    programs that compose the components call it too)."""
     return ModelVersion(
         name=model.name,
         version=model.version,
@@ -51,6 +53,9 @@ def _version(spec: PlatformSpec, model: ModelRef) -> ModelVersion:
         image=model.image,
         tags=sanitise(serving_tags(spec, model), "aws"),
     )
+
+
+_version = serving_version  # the former private name
 
 
 def build(parent: pulumi.Resource, name: str, spec: PlatformSpec) -> dict[str, Any]:
@@ -73,8 +78,7 @@ def build(parent: pulumi.Resource, name: str, spec: PlatformSpec) -> dict[str, A
             vpc_id=aws_spec.vpc_id if aws_spec else None,
             subnet_ids=list(aws_spec.subnet_ids) if aws_spec and aws_spec.subnet_ids else None,
             availability_zones=aws_spec.availability_zones if aws_spec else 2,
-            kubernetes_version=(aws_spec.kubernetes_version if aws_spec else None)
-            or defaults.KUBERNETES_VERSION,
+            kubernetes_version=aws_spec.kubernetes_version if aws_spec else None,
             # The GPU budget filters on mlops:project: the instances must carry it themselves.
             node_tags=sanitise(base_tags(spec), "aws"),
         ),
@@ -103,7 +107,6 @@ def build(parent: pulumi.Resource, name: str, spec: PlatformSpec) -> dict[str, A
     serving = spec.serving
     standby = serving.standby_model
     rollout = serving.rollout
-    instance_type = serving.instance_type or defaults.SERVING_INSTANCE_TYPE
     autoscaling = aws_spec.serving_autoscaling if aws_spec else True
     # This stack's own last deployment: the serving instance type and autoscaling it exported,
     # so a transition AWS refuses fails at preview rather than halfway through `pulumi up`.
@@ -118,14 +121,14 @@ def build(parent: pulumi.Resource, name: str, spec: PlatformSpec) -> dict[str, A
         f"{name}-serving",
         ServingEndpointArgs(
             environment=env,
-            active=_version(spec, serving.active_model),
-            standby=_version(spec, standby) if standby is not None else None,
+            active_model=serving_version(spec, serving.active_model),
+            previous_model=serving_version(spec, standby) if standby is not None else None,
             artifact_bucket_name=store.bucket_name,
             kms_key_arn=store.kms_key_id if artifacts.customer_managed_key else None,
             image_repository_arn=registry.image_repository_arn,
             image_repository_url=registry.image_repository_url,
             alert_topic_arn=channel.topic_arn,
-            instance_type=instance_type,
+            instance_type=serving.instance_type,
             deployed_instance_type=deployed.get_output("serving_instance_type"),
             deployed_autoscaling=deployed.get_output("serving_autoscaling"),
             min_replicas=serving.replicas.min,
@@ -169,7 +172,7 @@ def build(parent: pulumi.Resource, name: str, spec: PlatformSpec) -> dict[str, A
             gpu_asg_name=cluster.gpu_asg_name,
             gpu_max_nodes=training.max_nodes,
             gpu_instance_types=[gpu_catalogue.lookup(training.gpu, "aws").node_type],
-            monthly_budget_usd=budget * defaults.HOURS_PER_MONTH,
+            monthly_budget_usd=budget * HOURS_PER_MONTH,
         ),
         opts=opts,
     )
@@ -183,6 +186,6 @@ def build(parent: pulumi.Resource, name: str, spec: PlatformSpec) -> dict[str, A
         "previous_endpoint_config_name": endpoint.previous_endpoint_config_name,
         "alarm_names": watch.alarm_names,
         # Read back by the next deployment (see `deployed` above).
-        "serving_instance_type": instance_type,
+        "serving_instance_type": endpoint.instance_type,
         "serving_autoscaling": autoscaling,
     }

@@ -31,7 +31,7 @@ from mlops_iac.components.azure import (
     TrainingClusterArgs,
 )
 from mlops_iac.components.azure._common import client_config
-from mlops_iac.components.azure._defaults import HOURS_PER_MONTH
+from mlops_iac.components.defaults import HOURS_PER_MONTH
 from mlops_iac.components.platform.common import (
     contract_exports,
     training_cluster_kwargs,
@@ -60,7 +60,8 @@ def serving_roles(spec: PlatformSpec) -> tuple[ModelRef, ModelRef | None, int]:
     return serving.active_model, serving.standby_model, 0
 
 
-def _deployment(spec: PlatformSpec, model: ModelRef) -> ModelDeployment:
+def serving_deployment(spec: PlatformSpec, model: ModelRef) -> ModelDeployment:
+    """A served version as an AzureML deployment, with its lineage tags (public)."""
     tags = lineage.sanitise(lineage.serving_tags(spec, model), "azure")
     # An artifact URI that already names an AzureML model asset is deployed as is; anything else
     # (a datastore path of the training output) is served from the platform's registry.
@@ -69,6 +70,9 @@ def _deployment(spec: PlatformSpec, model: ModelRef) -> ModelDeployment:
     is_asset = is_asset or (uri.startswith("azureml:") and not uri.startswith("azureml://"))
     model_id = uri if is_asset else None
     return ModelDeployment(name=model.name, version=model.version, model_id=model_id, tags=tags)
+
+
+_deployment = serving_deployment  # the former private name
 
 
 def build(parent: pulumi.Resource, name: str, spec: PlatformSpec) -> dict[str, Any]:
@@ -125,8 +129,8 @@ def build(parent: pulumi.Resource, name: str, spec: PlatformSpec) -> dict[str, A
             workspace_name=cluster.workspace_name,
             location=location,
             environment=env,
-            active_model=_deployment(spec, active),
-            standby_model=_deployment(spec, standby) if standby is not None else None,
+            active_model=serving_deployment(spec, active),
+            previous_model=serving_deployment(spec, standby) if standby is not None else None,
             candidate_percent=share,
             registry_name=registry.registry_name,
             instance_type=serving.instance_type,

@@ -11,11 +11,13 @@ from typing import Any
 
 import pulumi
 
+from mlops_iac.components.defaults import HOURS_PER_MONTH
 from mlops_iac.components.gcp import (
     ArtifactStore,
     ArtifactStoreArgs,
     ModelRegistry,
     ModelRegistryArgs,
+    ModelVersion,
     Monitoring,
     MonitoringArgs,
     ServingEndpoint,
@@ -56,7 +58,7 @@ def build(parent: pulumi.Resource, name: str, spec: PlatformSpec) -> dict[str, A
     )
     registry = ModelRegistry(
         f"{name}-registry",
-        ModelRegistryArgs(environment=env, approver_emails=spec.governance.approvers),
+        ModelRegistryArgs(environment=env, approvers=spec.governance.approvers),
         opts=opts,
     )
 
@@ -68,17 +70,18 @@ def build(parent: pulumi.Resource, name: str, spec: PlatformSpec) -> dict[str, A
         f"{name}-serving",
         ServingEndpointArgs(
             environment=env,
-            model_name=model.name,
-            model_version=model.version,
-            image=image,
-            model_uri=model.artifact_uri,
-            previous_model_version=previous.version if previous else None,
+            active_model=ModelVersion(
+                name=model.name, version=model.version, image=image, artifact_uri=model.artifact_uri
+            ),
+            previous_model=(
+                ModelVersion(name=previous.name, version=previous.version) if previous else None
+            ),
             rollback=serving.rollback,
-            rollout=serving.rollout.strategy,
+            rollout_strategy=serving.rollout.strategy,
             canary_percent=serving.rollout.canary_percent,
             linear_step_percent=serving.rollout.linear_step_percent,
-            min_instances=serving.replicas.min,
-            max_instances=serving.replicas.max,
+            min_replicas=serving.replicas.min,
+            max_replicas=serving.replicas.max,
             accelerator=_accelerator(serving.instance_type),
             public_endpoint=serving.public_endpoint,
             capture_bucket=store.bucket_name,
@@ -90,14 +93,18 @@ def build(parent: pulumi.Resource, name: str, spec: PlatformSpec) -> dict[str, A
         f"{name}-monitoring",
         MonitoringArgs(
             environment=env,
-            service_name=endpoint.endpoint_name,
+            endpoint_name=endpoint.endpoint_name,
             alert_emails=spec.monitoring.alert_emails,
             webhook_url=webhook_secret(spec),
             latency_p99_ms=spec.monitoring.latency_p99_ms,
             error_rate_percent=spec.monitoring.error_rate_percent,
             drift=spec.monitoring.drift,
             billing_account=gcp.billing_account if gcp else None,
-            gpu_budget_usd_per_hour=spec.governance.gpu_budget_usd_per_hour,
+            monthly_budget_usd=(
+                spec.governance.gpu_budget_usd_per_hour * HOURS_PER_MONTH
+                if spec.governance.gpu_budget_usd_per_hour is not None
+                else None
+            ),
         ),
         opts=opts,
     )

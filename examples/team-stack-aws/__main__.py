@@ -16,12 +16,14 @@ from mlops_iac.components.aws import (
     ArtifactStoreArgs,
     ModelRegistry,
     ModelRegistryArgs,
-    ModelVersion,
     ServingEndpoint,
     ServingEndpointArgs,
 )
-from mlops_iac.components.lineage import register_lineage_transform, sanitise, serving_tags
-from mlops_iac.components.spec import ModelRef, PlatformSpec, SpecError, load_spec
+from mlops_iac.components.lineage import register_lineage_transform
+
+# The platform's public translator: a spec ModelRef → ModelVersion with its serving tags.
+from mlops_iac.components.platform.aws import serving_version
+from mlops_iac.components.spec import SpecError, load_spec
 
 try:
     spec = load_spec()  # the stack file's `mlops:platform` object
@@ -32,17 +34,6 @@ except SpecError as exc:
 # Before any resource: the transform only sees resources registered after it.
 register_lineage_transform(spec)
 env = spec.environment
-
-
-def version(spec: PlatformSpec, model: ModelRef) -> ModelVersion:
-    """A served version with the tags that name it and its approval (for the approval gate)."""
-    return ModelVersion(
-        name=model.name,
-        version=model.version,
-        artifact_uri=model.artifact_uri,
-        image=model.image,
-        tags=sanitise(serving_tags(spec, model), "aws"),
-    )
 
 
 store = ArtifactStore(
@@ -66,8 +57,10 @@ endpoint = ServingEndpoint(
     "fraud-serving",
     ServingEndpointArgs(
         environment=env,
-        active=version(spec, serving.active_model),
-        standby=version(spec, serving.standby_model) if serving.standby_model else None,
+        active_model=serving_version(spec, serving.active_model),
+        previous_model=(
+            serving_version(spec, serving.standby_model) if serving.standby_model else None
+        ),
         artifact_bucket_name=store.bucket_name,
         kms_key_arn=store.kms_key_id,
         image_repository_arn=registry.image_repository_arn,

@@ -12,6 +12,7 @@ import pulumi_gcp as gcp
 from mlops_iac.components.gcp import (
     ArtifactStore,
     ArtifactStoreArgs,
+    ModelVersion,
     ServingEndpoint,
     ServingEndpointArgs,
 )
@@ -39,16 +40,21 @@ endpoint = ServingEndpoint(
     "recsys-serving",
     ServingEndpointArgs(
         environment=env,
-        model_name=model.name,
-        model_version=model.version,
-        image=model.image,  # the stack file names the image (no ModelRegistry in this program)
-        model_uri=model.artifact_uri,
-        previous_model_version=previous.version if previous else None,
+        # The stack file names the image (no ModelRegistry in this program).
+        active_model=ModelVersion(
+            name=model.name,
+            version=model.version,
+            image=model.image,
+            artifact_uri=model.artifact_uri,
+        ),
+        previous_model=ModelVersion(name=previous.name, version=previous.version)
+        if previous
+        else None,
         rollback=serving.rollback,
-        rollout=serving.rollout.strategy,
+        rollout_strategy=serving.rollout.strategy,
         canary_percent=serving.rollout.canary_percent,
-        min_instances=serving.replicas.min,
-        max_instances=serving.replicas.max,
+        min_replicas=serving.replicas.min,
+        max_replicas=serving.replicas.max,
         capture_bucket=store.bucket_name,
         # Which model version the service runs, and its approval: GCP label spelling.
         labels=sanitise(serving_tags(spec, serving.active_model), "gcp"),

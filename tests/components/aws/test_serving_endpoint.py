@@ -52,8 +52,8 @@ CHILDREN = {
 
 
 def build(**kwargs):
-    kwargs.setdefault("active", V7)
-    kwargs.setdefault("standby", V6)
+    kwargs.setdefault("active_model", V7)
+    kwargs.setdefault("previous_model", V6)
     kwargs.setdefault("artifact_bucket_name", "artifacts")
     kwargs.setdefault("kms_key_arn", KEY)
     kwargs.setdefault("alert_topic_arn", TOPIC)
@@ -208,8 +208,8 @@ def test_outputs(dev):
 
 def test_switching_versions_changes_only_the_endpoint(dev):
     rolled_back = build(
-        active=V6,
-        standby=V7,
+        active_model=V6,
+        previous_model=V7,
         min_replicas=1,
         max_replicas=3,
         latency_p99_ms=250,
@@ -249,7 +249,7 @@ def test_switching_versions_changes_only_the_endpoint(dev):
     ],
 )
 def test_other_rollout_strategies(kwargs, routing):
-    recording = build(standby=None, **kwargs)
+    recording = build(previous_model=None, **kwargs)
     policy = recording.named("srv-endpoint").inputs["deploymentConfig"]["blueGreenUpdatePolicy"]
     assert policy["trafficRoutingConfiguration"] == routing
     assert [m.name for m in recording.of_type("aws:sagemaker/model:Model")] == ["srv-model-v7"]
@@ -315,7 +315,7 @@ def test_missing_topic_and_weakened_isolation_warn():
             {"rollout_strategy": "linear", "linear_step_percent": 40, "max_replicas": 3},
             r"linear_step_percent 40% of 3 instance\(s\) is 2 instance\(s\)",
         ),
-        ({"standby": V7}, "standby must be a different version"),
+        ({"previous_model": V7}, "previous_model must be a different version"),
         ({"environment": "prod", "network_isolation": False}, "network_isolation off"),
         ({"environment": "prod", "public_endpoint": True}, "public_endpoint is refused"),
     ],
@@ -362,12 +362,14 @@ def test_execution_role_may_describe_exactly_the_rollback_alarms():
 def test_model_without_image_uses_the_registry():
     bare = ModelVersion(name="fraud", version="8", artifact_uri="s3://models/8/model.tar.gz")
     recording = build(
-        active=bare, standby=None, image_repository_url="123.dkr.ecr.us-east-1.amazonaws.com/m"
+        active_model=bare,
+        previous_model=None,
+        image_repository_url="123.dkr.ecr.us-east-1.amazonaws.com/m",
     )
     container = recording.named("srv-model-v8").inputs["primaryContainer"]
     assert container["image"] == "123.dkr.ecr.us-east-1.amazonaws.com/m:8"
     with pytest.raises(ProgramError, match="has no image"):
-        build(active=bare, standby=None)
+        build(active_model=bare, previous_model=None)
 
 
 def test_extra_rollback_alarms_are_watched_too():

@@ -28,7 +28,7 @@ def build(**kwargs):
         "resource_group_name": "rg",
         "workspace_name": "ws",
         "active_model": V7,
-        "standby_model": V6,
+        "previous_model": V6,
         "registry_name": "models",
         "min_replicas": 2,
         "max_replicas": 5,
@@ -77,7 +77,7 @@ def test_blue_serves_everything_and_green_is_a_warm_standby():
 
 
 def test_canary_splits_traffic_to_green():
-    recording = build(active_model=V6, standby_model=V7, candidate_percent=10)
+    recording = build(active_model=V6, previous_model=V7, candidate_percent=10)
     traffic = recording.named("srv-endpoint").inputs["properties"]["traffic"]
     assert traffic == {"blue": 90, "green": 10}
     assert sum(traffic.values()) == 100
@@ -155,7 +155,7 @@ def test_bootstrap_creates_the_endpoint_without_traffic():
 
 
 def test_without_standby_only_blue():
-    recording = build(standby_model=None)
+    recording = build(previous_model=None)
     assert set(children(recording)) == {"srv-endpoint", "srv-blue", "srv-blue-autoscale"}
     assert recording.named("srv-endpoint").inputs["properties"]["traffic"] == {"blue": 100}
     assert "previous_model_version" not in recording.exports or (
@@ -167,7 +167,7 @@ def test_without_standby_only_blue():
     ("kwargs", "message"),
     [
         ({"candidate_percent": 60}, "candidate_percent must be between 0 and 50"),
-        ({"standby_model": None, "candidate_percent": 10}, "candidate_percent needs a standby"),
+        ({"previous_model": None, "candidate_percent": 10}, "candidate_percent needs a previous"),
         ({"min_replicas": 3, "max_replicas": 2}, "min_replicas <= max_replicas"),
     ],
 )

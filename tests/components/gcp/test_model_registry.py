@@ -49,7 +49,7 @@ def build(**kwargs):
 
 
 def test_children_are_exact_and_parented():
-    recording = build(approver_emails=APPROVERS)
+    recording = build(approvers=APPROVERS)
     found = children(recording, "reg", COMPONENT)
     assert {name: r.type for name, r in found.items()} == {
         **CORE,
@@ -125,7 +125,7 @@ def test_model_bucket_is_versioned_retained_private_and_cmek():
 
 
 def test_registered_versions_notify_the_cmek_topic_and_the_approvers():
-    recording = build(approver_emails=APPROVERS)
+    recording = build(approvers=APPROVERS)
     topic = recording.named("reg-approvals")
     assert topic.inputs["kmsKeyName"] == recording.named("reg-key").id
     publisher = recording.named("reg-approvals-gcs-publisher").inputs
@@ -147,7 +147,7 @@ def test_registered_versions_notify_the_cmek_topic_and_the_approvers():
 
 
 def test_outputs():
-    recording = build(approver_emails=APPROVERS)
+    recording = build(approvers=APPROVERS)
     repo = recording.named("reg-repository")
     assert recording.exports["registry_name"] == REPO
     assert recording.exports["registry_id"] == repo.id
@@ -171,9 +171,9 @@ def test_prod_protects_registry_bucket_and_key():
 
 
 def test_turning_off_scanning_or_immutability_warns():
-    recording = build(vulnerability_scanning=False, immutable_tags=False)
+    recording = build(scan_on_push=False, immutable_tags=False)
     repo = recording.named("reg-repository").inputs
     assert repo["vulnerabilityScanningConfig"] == {"enablementConfig": "DISABLED"}
     assert repo["dockerConfig"] == {"immutableTags": False}
-    assert any("vulnerability_scanning is False" in w for w in recording.warnings)
+    assert any("scan_on_push is False" in w for w in recording.warnings)
     assert any("immutable_tags is False" in w for w in recording.warnings)

@@ -31,7 +31,7 @@ BILLING = "0A1B2C-3D4E5F-6A7B8C"
 
 
 def build(**kwargs):
-    fields = {"service_name": "fraud-svc", "alert_emails": EMAILS, **kwargs}
+    fields = {"endpoint_name": "fraud-svc", "alert_emails": EMAILS, **kwargs}
 
     def program():
         mon = Monitoring("mon", MonitoringArgs(**fields))
@@ -53,7 +53,7 @@ def test_children_are_exact_and_the_budget_is_skipped_with_a_warning():
 
 
 def test_budget_with_a_billing_account_alerts_at_80_and_100_percent():
-    recording = build(billing_account=BILLING, gpu_budget_usd_per_hour=50)
+    recording = build(billing_account=BILLING, monthly_budget_usd=50 * 730)
     found = children(recording, "mon", COMPONENT)
     assert {name: r.type for name, r in found.items()} == {
         **CORE,

@@ -3,7 +3,7 @@ from __future__ import annotations
 import pulumi
 import pytest
 
-from mlops_iac.components.gcp import ServingEndpoint, ServingEndpointArgs
+from mlops_iac.components.gcp import ModelVersion, ServingEndpoint, ServingEndpointArgs
 from mlops_iac.components.testing import ProgramError
 from tests.components.gcp._helpers import KMS_ROLE, agent, children, rid, run_component
 
@@ -20,14 +20,12 @@ SVC = rid("srv", "svc", 40)
 V7, V6 = f"{SVC}-v7", f"{SVC}-v6"
 
 
+ACTIVE = ModelVersion(name="fraud-detector", version="7", image=IMAGE)
+PREVIOUS = ModelVersion(name="fraud-detector", version="6")
+
+
 def build(**kwargs):
-    fields = {
-        "model_name": "fraud-detector",
-        "model_version": "7",
-        "image": IMAGE,
-        "previous_model_version": "6",
-        **kwargs,
-    }
+    fields = {"active_model": ACTIVE, "previous_model": PREVIOUS, **kwargs}
 
     def program():
         endpoint = ServingEndpoint("srv", ServingEndpointArgs(**fields))
@@ -95,7 +93,10 @@ def test_canary_splits_between_the_current_and_the_pinned_previous_revision():
 
 @pytest.mark.parametrize(
     ("kwargs", "current_share"),
-    [({"rollout": "linear", "linear_step_percent": 25}, 25), ({"rollout": "all-at-once"}, 100)],
+    [
+        ({"rollout_strategy": "linear", "linear_step_percent": 25}, 25),
+        ({"rollout_strategy": "all-at-once"}, 100),
+    ],
 )
 def test_linear_and_all_at_once_keep_the_previous_revision_listed(kwargs, current_share):
     recording = build(**kwargs)
@@ -114,13 +115,13 @@ def test_rollback_moves_all_traffic_to_the_previous_revision_without_a_new_one()
 
 
 def test_first_version_takes_all_traffic():
-    recording = build(previous_model_version=None)
+    recording = build(previous_model=None)
     assert traffic(recording) == [(V7, 100, "current")]
     assert recording.exports["previous_model_version"] is None
 
 
 def test_service_is_private_cmek_encrypted_and_bounded():
-    recording = build(min_instances=2, max_instances=5)
+    recording = build(min_replicas=2, max_replicas=5)
     service = recording.named("srv-service")
     inputs = service.inputs
     key = recording.named("srv-key")
@@ -179,10 +180,11 @@ def test_dev_public_endpoint_opens_ingress_but_never_public_invokers():
 @pytest.mark.parametrize(
     ("kwargs", "message"),
     [
-        ({"rollback": True, "previous_model_version": None}, "rollback needs"),
-        ({"previous_model_version": "7"}, "must differ"),
-        ({"min_instances": 3, "max_instances": 2}, "min_instances <= max_instances"),
-        ({"rollout": "blue-green"}, "rollout must be one of"),
+        ({"rollback": True, "previous_model": None}, "rollback needs"),
+        ({"previous_model": ACTIVE}, "must differ"),
+        ({"min_replicas": 3, "max_replicas": 2}, "min_replicas <= max_replicas"),
+        ({"rollout_strategy": "blue-green"}, "rollout_strategy must be one of"),
+        ({"active_model": PREVIOUS}, "needs an image"),
     ],
 )
 def test_bad_rollouts_are_refused(kwargs, message):
@@ -192,9 +194,8 @@ def test_bad_rollouts_are_refused(kwargs, message):
 
 def test_revision_names_longer_than_cloud_run_allows_are_refused():
     def program():
-        args = ServingEndpointArgs(
-            model_name="m", model_version="2026.11.27-" + "x" * 21, image=IMAGE
-        )
+        model = ModelVersion(name="m", version="2026.11.27-" + "x" * 21, image=IMAGE)
+        args = ServingEndpointArgs(active_model=model)
         ServingEndpoint("fraud-detection-realtime-serving", args)
 
     with pytest.raises(ProgramError, match="longer than 63 characters"):

@@ -1,0 +1,110 @@
+"""``mlops-iac policy-pack --out DIR``: write a policy pack directory for the real Pulumi engine.
+
+``pulumi preview --policy-pack DIR`` reads ``DIR/PulumiPolicy.yaml`` (the policy pack project
+file: ``runtime`` required, ``version``, ``description``, ``main`` optional; see
+https://www.pulumi.com/docs/discovery-governance/reference/policy-project-file/) and runs the
+pack's Python entry point, ``DIR/__main__.py`` (``main`` defaults to the directory), with the
+``virtualenv`` runtime option "activated" (https://github.com/pulumi/pulumi/issues/4645).
+
+The pack shipped in the repository (``policies/PulumiPolicy.yaml``) names ``../.venv``, which
+means nothing once the package is installed from a wheel. This command writes a pack whose
+``virtualenv`` is the environment this ``mlops-iac`` runs from (``sys.prefix``, an absolute path)
+and whose entry point runs the installed ``mlops_iac.policies`` pack: no copy of the rules, so
+upgrading the package upgrades the pack.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from importlib import metadata
+from pathlib import Path
+
+import yaml
+
+from mlops_iac.cli import EXIT_OK, OpsError, command, describe
+
+NAME = "policy-pack"
+PROJECT_FILE = "PulumiPolicy.yaml"
+ENTRY_POINT = "__main__.py"
+DESCRIPTION = "Governance for the mlops-iac platform (data, lineage, approval, cost, security)."
+ENTRY_SOURCE = '''\
+"""Entry point of the mlops-iac policy pack (written by `mlops-iac policy-pack`).
+
+The Pulumi CLI runs this file with the virtualenv named in PulumiPolicy.yaml; it runs the
+installed pack, ``mlops_iac.policies.__main__``, which constructs the ``PolicyPack`` (levels from
+the stack config the CLI passes in ``PULUMI_CONFIG``).
+"""
+
+import runpy
+
+runpy.run_module("mlops_iac.policies", run_name="__main__", alter_sys=True)
+'''
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    """Add the ``policy-pack`` subcommand."""
+    parser = subparsers.add_parser(
+        NAME,
+        help="write a policy pack directory for `pulumi preview --policy-pack DIR`",
+        description=describe(__doc__),
+    )
+    parser.add_argument("--out", required=True, type=Path, metavar="DIR", help="pack directory")
+    parser.add_argument(
+        "--force", action="store_true", help="overwrite the pack files if DIR already has them"
+    )
+    parser.set_defaults(func=run)
+
+
+def package_version() -> str:
+    """The installed mlops-iac version (the pack's version follows the package's)."""
+    try:
+        return metadata.version("mlops-iac")
+    except metadata.PackageNotFoundError:  # running from a source tree that is not installed
+        return "0.0.0"
+
+
+def project_file(virtualenv: Path) -> dict[str, object]:
+    """The content of ``PulumiPolicy.yaml`` for a pack run with ``virtualenv``."""
+    return {
+        "description": DESCRIPTION,
+        "version": package_version(),
+        "runtime": {
+            "name": "python",
+            "options": {"toolchain": "pip", "virtualenv": str(virtualenv)},
+        },
+    }
+
+
+def write_pack(out: Path, virtualenv: Path | None = None, force: bool = False) -> list[Path]:
+    """Write ``PulumiPolicy.yaml`` and ``__main__.py`` into ``out``; return the written paths."""
+    venv = (virtualenv or Path(sys.prefix)).resolve()
+    if not (venv / "pyvenv.cfg").is_file():
+        # The Pulumi CLI refuses a `virtualenv` that is not a virtual environment.
+        raise OpsError(
+            f"{venv} is not a virtual environment (no pyvenv.cfg): install mlops-iac into a "
+            "venv and run this command from it"
+        )
+    files = {
+        out / PROJECT_FILE: yaml.safe_dump(project_file(venv), sort_keys=False),
+        out / ENTRY_POINT: ENTRY_SOURCE,
+    }
+    existing = [path.name for path in files if path.exists()]
+    if existing and not force:
+        raise OpsError(f"{out} already has {', '.join(existing)} (use --force to overwrite)")
+    if out.exists() and not out.is_dir():
+        raise OpsError(f"{out} exists and is not a directory")
+    out.mkdir(parents=True, exist_ok=True)
+    for path, text in files.items():
+        path.write_text(text)
+    return list(files)
+
+
+@command(NAME)
+def run(args: argparse.Namespace) -> int:
+    """The ``policy-pack`` command."""
+    written = write_pack(args.out, force=args.force)
+    for path in written:
+        print(f"wrote {path}")
+    print(f"run: pulumi preview --policy-pack {args.out}")
+    return EXIT_OK

@@ -1,0 +1,157 @@
+"""One contract for the five components on three clouds (components/contract.py)."""
+
+from __future__ import annotations
+
+import dataclasses
+import importlib
+import inspect
+
+import pytest
+
+from mlops_iac.components import contract, defaults
+from mlops_iac.components._component import default_of
+from mlops_iac.components.testing import run
+
+CASES = [(cloud, thing) for cloud in contract.CLOUDS for thing in contract.COMPONENTS]
+CONFIG = {
+    "aws": {"aws:region": "us-east-1"},
+    "azure": {"azure-native:location": "eastus"},
+    "gcp": {"gcp:project": "mlops-offline", "gcp:region": "us-central1"},
+}
+STORAGE = "/subscriptions/s/resourceGroups/rg/providers/Microsoft.Storage/storageAccounts/art"
+# Required Args that are not part of the contract (cloud plumbing), per cloud and component.
+REQUIRED = {
+    ("azure", "TrainingCluster"): {
+        "resource_group_name": "rg",
+        "storage_account_id": STORAGE,
+        "key_vault_id": STORAGE.replace("Microsoft.Storage/storageAccounts/art", "x/vaults/kv"),
+        "container_registry_id": STORAGE.replace("Microsoft.Storage/storageAccounts", "x/r"),
+    },
+    ("azure", "ArtifactStore"): {"resource_group_name": "rg"},
+}
+
+
+def classes(cloud: str, thing: str) -> tuple[type, type]:
+    module = importlib.import_module(f"mlops_iac.components.{cloud}")
+    return getattr(module, thing), getattr(module, f"{thing}Args")
+
+
+def fields(args_class: type) -> dict[str, dataclasses.Field]:
+    return {f.name: f for f in dataclasses.fields(args_class)}
+
+
+@pytest.mark.parametrize(("cloud", "thing"), CASES)
+def test_same_args_outputs_constructor_and_type_token(cloud, thing):
+    component, args_class = classes(cloud, thing)
+    names = fields(args_class)
+    missing = [name for name in contract.ARGS[thing] if name not in names]
+    assert missing == [], f"{cloud} {thing}Args lacks {missing}"
+    declared = inspect.get_annotations(component)
+    assert [o for o in contract.OUTPUTS[thing] if o not in declared] == []
+    assert list(inspect.signature(component.__init__).parameters) == [
+        "self",
+        "name",
+        "args",
+        "opts",
+    ]
+    source = inspect.getsource(inspect.getmodule(component))
+    assert f'TYPE = "{contract.type_token(cloud, thing)}"' in source
+    assert contract.TAGS_FIELD[cloud] in names
+
+
+@pytest.mark.parametrize(("cloud", "thing"), CASES)
+def test_shared_fields_have_one_default(cloud, thing):
+    """The same concept defaults to the same value on every cloud (components/defaults.py)."""
+    _, args_class = classes(cloud, thing)
+    neutral = {
+        "environment": defaults.ENVIRONMENT,
+        "gpu": defaults.GPU,
+        "min_nodes": defaults.MIN_NODES,
+        "max_nodes": defaults.MAX_NODES,
+        "spot": defaults.SPOT,
+        "public_endpoint": defaults.PUBLIC_ENDPOINT,
+        "customer_managed_key": defaults.CUSTOMER_MANAGED_KEY,
+        "force_destroy": defaults.FORCE_DESTROY,
+        "noncurrent_version_days": defaults.NONCURRENT_VERSION_DAYS,
+        "min_replicas": defaults.MIN_REPLICAS,
+        "max_replicas": defaults.MAX_REPLICAS,
+        "latency_p99_ms": defaults.LATENCY_P99_MS,
+        "error_rate_percent": defaults.ERROR_RATE_PERCENT,
+        "drift": defaults.DRIFT,
+    }
+    for name in contract.ARGS[thing]:
+        if name in neutral:
+            assert default_of(args_class, name) == neutral[name], (cloud, thing, name)
+
+
+@pytest.mark.parametrize(
+    ("thing", "field"), [(t, f) for t, s in contract.SHARED_BY_SOME.items() for f in s]
+)
+def test_fields_shared_by_some_clouds_are_spelled_alike(thing, field):
+    having = contract.SHARED_BY_SOME[thing][field]
+    for cloud in contract.CLOUDS:
+        _, args_class = classes(cloud, thing)
+        assert (field in fields(args_class)) == (cloud in having), (cloud, thing, field)
+
+
+@pytest.mark.parametrize(
+    ("cloud", "thing", "setting", "value"),
+    [
+        (cloud, thing, setting, value)
+        for cloud in contract.CLOUDS
+        for thing, setting, value in (
+            ("TrainingCluster", "public_endpoint", True),
+            ("ArtifactStore", "force_destroy", True),
+            ("ArtifactStore", "customer_managed_key", False),
+        )
+    ],
+)
+def test_overriding_a_secure_default_warns_the_same_way(cloud, thing, setting, value):
+    component, args_class = classes(cloud, thing)
+    secure = default_of(args_class, setting)
+
+    def program():
+        kwargs = {**REQUIRED.get((cloud, thing), {}), setting: value}
+        component("x", args_class(**kwargs))
+
+    recording = run(program, config=CONFIG[cloud])
+    expected = f"{thing} x: {setting} is {value!r}; the secure default is {secure!r}"
+    assert [w for w in recording.warnings if expected in w] != [], recording.warnings
+
+    def quiet():
+        component("x", args_class(**REQUIRED.get((cloud, thing), {})))
+
+    recording = run(quiet, config=CONFIG[cloud])
+    assert not [w for w in recording.warnings if f"{setting} is" in w]
+
+
+def test_every_secure_default_is_in_the_contract():
+    for thing, settings in contract.SECURE_DEFAULTS.items():
+        assert set(settings) <= set(contract.ARGS[thing])
+
+
+def test_the_exports_contract_names_every_component_output():
+    from tests.components._contract import REQUIRED_EXPORTS
+
+    outputs = {o for names in contract.OUTPUTS.values() for o in names}
+    renamed = {"bucket_name": "artifact_bucket_name", "bucket_uri": "artifact_bucket_uri"}
+    assert {renamed.get(o, o) for o in outputs} == REQUIRED_EXPORTS
+
+
+def test_unset_fields_resolve_to_recorded_values():
+    from mlops_iac.components.aws import ServingEndpointArgs
+
+    assert default_of(ServingEndpointArgs, "network_isolation") is True
+    assert fields(ServingEndpointArgs)["network_isolation"].default is None
+
+
+def test_the_platform_wiring_does_not_re_supply_defaults():
+    """Unset Args resolve inside the component: the wiring passes the spec's value or None."""
+    import re
+    from pathlib import Path
+
+    platform = Path(contract.__file__).parent / "platform"
+    for path in platform.glob("*.py"):
+        text = path.read_text()
+        assert not re.search(r"\bor defaults\.[A-Z_]+", text), path.name
+        assert "_defaults import" not in text.replace("components.defaults import", ""), path.name

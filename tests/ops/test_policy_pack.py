@@ -1,0 +1,81 @@
+"""``mlops-iac policy-pack``: the files the Pulumi CLI reads, checked against what it expects.
+
+The policy pack project file (https://www.pulumi.com/docs/discovery-governance/reference/
+policy-project-file/): ``runtime`` is required and, for a Python pack, is ``python`` or an object
+``{name: python, options: {...}}``; ``version`` and ``description`` are optional; ``main``
+defaults to the directory holding the file, whose ``__main__.py`` the Python runtime runs. The
+``virtualenv`` option must name a virtual environment, or the CLI stops before running the pack.
+"""
+
+from __future__ import annotations
+
+import ast
+import importlib.util
+import sys
+from pathlib import Path
+
+import yaml
+
+from mlops_iac.cli.main import main
+from mlops_iac.cli.policy_pack import write_pack
+
+KNOWN_KEYS = {"runtime", "version", "main", "description", "author", "website", "license"}
+PYTHON_OPTIONS = {"toolchain", "virtualenv", "typechecker"}
+
+
+def test_writes_a_pack_the_pulumi_cli_accepts(tmp_path, capsys):
+    out = tmp_path / "pack"
+    assert main(["policy-pack", "--out", str(out)]) == 0
+    assert sorted(p.name for p in out.iterdir()) == ["PulumiPolicy.yaml", "__main__.py"]
+
+    project = yaml.safe_load((out / "PulumiPolicy.yaml").read_text())
+    assert set(project) <= KNOWN_KEYS
+    runtime = project["runtime"]
+    assert runtime["name"] == "python"
+    assert set(runtime["options"]) <= PYTHON_OPTIONS
+    assert runtime["options"]["toolchain"] == "pip"
+    venv = Path(runtime["options"]["virtualenv"])
+    assert venv.is_absolute() and venv == Path(sys.prefix).resolve()
+    assert (venv / "pyvenv.cfg").is_file()  # what the CLI checks before it runs the pack
+    assert (venv / "bin" / "python").exists()
+    assert ".." not in venv.parts
+    assert isinstance(project["version"], str) and project["version"].count(".") == 2
+    assert project["description"]
+    assert "main" not in project  # the entry point is the directory's __main__.py
+
+    source = (out / "__main__.py").read_text()
+    compile(source, str(out / "__main__.py"), "exec")
+    calls = [n for n in ast.walk(ast.parse(source)) if isinstance(n, ast.Call)]
+    assert [ast.unparse(c.args[0]) for c in calls] == ["'mlops_iac.policies'"]
+    # The module it runs is the installed pack's entry point, which constructs the PolicyPack.
+    spec = importlib.util.find_spec("mlops_iac.policies.__main__")
+    assert spec is not None and spec.origin is not None
+    assert "PolicyPack(" in Path(spec.origin).read_text()
+    assert f"pulumi preview --policy-pack {out}" in capsys.readouterr().out
+
+
+def test_refuses_to_overwrite_without_force(tmp_path, capsys):
+    write_pack(tmp_path)
+    assert main(["policy-pack", "--out", str(tmp_path)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "use --force" in err[0]
+    assert main(["policy-pack", "--out", str(tmp_path), "--force"]) == 0
+
+
+def test_refuses_an_interpreter_that_is_not_a_virtualenv(tmp_path, capsys):
+    from mlops_iac.cli import OpsError
+
+    try:
+        write_pack(tmp_path / "pack", virtualenv=tmp_path)
+    except OpsError as exc:
+        assert "not a virtual environment" in str(exc)
+    else:
+        raise AssertionError("a directory without pyvenv.cfg was accepted")
+    assert not (tmp_path / "pack").exists()
+
+
+def test_refuses_a_file_as_the_pack_directory(tmp_path, capsys):
+    target = tmp_path / "file"
+    target.write_text("x")
+    assert main(["policy-pack", "--out", str(target)]) == 2
+    assert "not a directory" in capsys.readouterr().err

@@ -1,0 +1,286 @@
+"""The installable library: clear errors for a missing extra, the dependency direction, and
+(``slow``) the acceptance run of a wheel installed with only the ``aws`` extra outside the repo.
+
+Every check runs in a fresh interpreter: what one test imports must not hide what another loads.
+A missing SDK is simulated with ``sys.modules[name] = None``, which makes ``import name`` raise
+``ModuleNotFoundError`` exactly as an absent distribution does.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+REPO = Path(__file__).resolve().parents[1]
+SDKS = {"aws": "pulumi_aws", "azure": "pulumi_azure_native", "gcp": "pulumi_gcp"}
+# The library proper: the cloud packages, the platform wiring and the shared modules. The
+# offline test engine (components/testing) is a test tool and may read botocore's API models.
+COMPONENT_MODULES = sorted(
+    f"mlops_iac.components.{path.parent.name}.{path.stem}"
+    if path.parent.name != "components"
+    else f"mlops_iac.components.{path.stem}"
+    for path in (REPO / "components").glob("**/*.py")
+    if path.parent.name in {*SDKS, "platform", "components"} and path.stem != "__init__"
+)
+
+
+def python(code: str, *args: str, cwd: Path = REPO) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-c", code, *args], cwd=cwd, capture_output=True, text=True, timeout=300
+    )
+
+
+def blocked(*modules: str) -> str:
+    return "import sys\n" + "".join(f"sys.modules[{m!r}] = None\n" for m in modules)
+
+
+@pytest.mark.parametrize("cloud", sorted(SDKS))
+def test_a_missing_cloud_sdk_names_the_extra(cloud):
+    result = python(blocked(SDKS[cloud]) + f"import mlops_iac.components.{cloud}")
+    last = result.stderr.strip().splitlines()[-1]
+    assert result.returncode == 1
+    assert last.startswith("ModuleNotFoundError: mlops_iac.components.")
+    assert f"pip install 'mlops-iac[{cloud}]'" in last
+
+
+def test_the_platform_builder_names_the_extra():
+    code = blocked("pulumi_azure_native") + (
+        "from mlops_iac.components.testing import ProgramError, run_project\n"
+        "try:\n"
+        "    run_project('.', 'azure-dev')\n"
+        "except ProgramError as exc:\n"
+        "    print(exc)\n"
+    )
+    result = python(code)
+    assert result.returncode == 0, result.stderr
+    assert "pip install 'mlops-iac[azure]'" in result.stdout
+
+
+def test_plan_without_the_extra_is_one_line_and_exit_2():
+    code = blocked("pulumi_gcp") + (
+        "from mlops_iac.cli.main import main\n"
+        "sys.exit(main(['plan', '--stack', 'gcp-dev', '--quiet', '--no-color']))\n"
+    )
+    result = python(code)
+    assert result.returncode == 2, result.stdout + result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, lines
+    assert lines[0].startswith("mlops-iac plan: error: ModuleNotFoundError: ")
+    assert "pip install 'mlops-iac[gcp]'" in lines[0]
+    assert "Traceback" not in result.stderr
+
+
+_LOADED = """
+import importlib, json, sys
+for name in sys.argv[1:]:
+    importlib.import_module(name)
+roots = {n.split(".")[0] for n in sys.modules}
+print(json.dumps({"roots": sorted(roots), "mlops": sorted(n for n in sys.modules
+                                                           if n.startswith("mlops_iac."))}))
+"""
+
+
+def loaded(*modules: str) -> dict[str, list[str]]:
+    result = python(_LOADED, *modules)
+    assert result.returncode == 0, result.stderr
+    return json.loads(result.stdout)
+
+
+@pytest.mark.parametrize("module", COMPONENT_MODULES)
+def test_components_load_no_policies_boto3_rich_or_ruamel(module):
+    found = loaded(module)
+    assert [n for n in found["mlops"] if n.startswith("mlops_iac.policies")] == []
+    assert [n for n in found["mlops"] if n.startswith("mlops_iac.cli")] == []
+    assert {"boto3", "botocore", "rich", "ruamel"} & set(found["roots"]) == set()
+
+
+def test_component_modules_are_all_checked():
+    assert "mlops_iac.components.aws.serving_endpoint" in COMPONENT_MODULES
+    assert "mlops_iac.components.spec" in COMPONENT_MODULES
+    assert "mlops_iac.components.defaults" in COMPONENT_MODULES
+    assert "mlops_iac.components.platform.stack" in COMPONENT_MODULES
+
+
+def test_the_policy_pack_loads_no_component_or_provider_sdk():
+    found = loaded("mlops_iac.policies.packs", "mlops_iac.policies.offline", "mlops_iac.policies")
+    assert [n for n in found["mlops"] if n.startswith("mlops_iac.components")] == []
+    assert set(SDKS.values()) & set(found["roots"]) == set()
+
+
+# --- acceptance: the wheel, only the aws extra, a team repository outside this one -------------
+
+TEAM_TEST = """
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+
+
+def test_the_team_program_runs_offline(offline):
+    recording = offline.run_project(HERE, "dev")
+    assert recording.of_type("mlops:aws:ServingEndpoint")
+    assert recording.of_type("aws:sqs/queue:Queue")
+"""
+SHADOWS = "raise ImportError('the team folder {0}/ was imported instead of mlops_iac.{0}')\n"
+
+
+def _team_repository(root: Path) -> Path:
+    """A team repository: its own ``components/`` and ``policies/`` packages, a program that uses
+    the AWS components, its stacks (one approved prod, one unapproved) and an offline test."""
+    example = REPO / "examples" / "team-stack-aws"
+    team = root / "team"
+    team.mkdir()
+    for folder in ("components", "policies"):
+        (team / folder).mkdir()
+        (team / folder / "__init__.py").write_text(SHADOWS.format(folder))
+    (team / "__main__.py").write_text((example / "__main__.py").read_text())
+    (team / "Pulumi.yaml").write_text(
+        "name: fraud-serving\nruntime:\n  name: python\n  options:\n    toolchain: pip\n"
+        "    virtualenv: venv\n"
+    )
+    for stack in ("dev", "prod"):
+        (team / f"Pulumi.{stack}.yaml").write_text((example / f"Pulumi.{stack}.yaml").read_text())
+    unapproved = yaml.safe_load((example / "Pulumi.prod.yaml").read_text())
+    unapproved["config"]["mlops:platform"]["governance"]["approvals"] = []
+    (team / "Pulumi.unapproved.yaml").write_text(yaml.safe_dump(unapproved))
+    (team / "test_team.py").write_text(TEAM_TEST)
+    return team
+
+
+def _wheelhouse() -> Path:
+    """Dependency wheels for ``mlops-iac[aws]`` + pytest at the constraints.txt pins, downloaded
+    once from the package registry into ``.venv/wheelhouse`` and reused offline after that."""
+    house = Path(sys.prefix) / "wheelhouse"
+    stamp = house / ".complete"
+    if not stamp.exists():
+        requirements = [
+            "pulumi-aws",
+            "boto3",
+            "pulumi",
+            "pulumi-policy",
+            "pydantic",
+            "pyyaml",
+            "ruamel.yaml",
+            "jsonschema",
+            "rich",
+            "pytest",
+        ]
+        command = [sys.executable, "-m", "pip", "download", "-q", "-d", str(house)]
+        subprocess.run(
+            [*command, "-c", str(REPO / "constraints.txt"), *requirements],
+            check=True,
+            timeout=1200,
+        )
+        stamp.touch()
+    return house
+
+
+@pytest.mark.slow
+def test_the_wheel_with_only_the_aws_extra_serves_a_team_outside_the_repo(tmp_path):
+    import time
+
+    timings: dict[str, float] = {}
+    start = time.monotonic()
+    dist = tmp_path / "dist"
+    subprocess.run(
+        [sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", str(dist), str(REPO)],
+        check=True,
+        timeout=600,
+    )
+    [wheel] = dist.glob("mlops_iac-*.whl")
+    timings["wheel"] = time.monotonic() - start
+    house = _wheelhouse()
+    timings["wheelhouse"] = time.monotonic() - start - timings["wheel"]
+
+    team = _team_repository(tmp_path)
+    venv = team / "venv"
+    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True, timeout=600)
+    bin_dir = venv / "bin"
+    subprocess.run(
+        [
+            str(bin_dir / "python"),
+            "-m",
+            "pip",
+            "install",
+            "-q",
+            "--no-compile",  # byte-compiling pulumi-aws's many modules dominates the install
+            "--no-index",
+            "--find-links",
+            str(dist),
+            "--find-links",
+            str(house),
+            f"mlops-iac[aws] @ {wheel.as_uri()}",
+            "pytest",
+        ],
+        check=True,
+        timeout=900,
+    )
+    timings["venv+install"] = time.monotonic() - start - timings["wheel"] - timings["wheelhouse"]
+
+    def in_team(*command: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            command, cwd=team, capture_output=True, text=True, timeout=600, env=_clean_env()
+        )
+
+    missing = in_team(str(bin_dir / "python"), "-c", "import pulumi_azure_native")
+    assert missing.returncode == 1 and "No module named 'pulumi_azure_native'" in missing.stderr
+    extra = in_team(str(bin_dir / "python"), "-c", "import mlops_iac.components.azure")
+    assert "pip install 'mlops-iac[azure]'" in extra.stderr
+
+    plan = in_team(str(bin_dir / "mlops-iac"), "plan", "--stack", "prod", "--quiet", "--no-color")
+    assert plan.returncode == 0, plan.stdout + plan.stderr
+    assert "PASS: no mandatory violation" in plan.stdout
+    refused = in_team(
+        str(bin_dir / "mlops-iac"), "plan", "--stack", "unapproved", "--quiet", "--no-color"
+    )
+    assert refused.returncode == 1, refused.stdout + refused.stderr
+    assert "FAIL" in refused.stdout and "mlops-approval-gate" in refused.stdout
+
+    tests = in_team(str(bin_dir / "python"), "-m", "pytest", "-q", "-p", "no:cacheprovider")
+    assert tests.returncode == 0, tests.stdout + tests.stderr
+    assert "1 passed" in tests.stdout
+
+    pack = in_team(str(bin_dir / "mlops-iac"), "policy-pack", "--out", "pack")
+    assert pack.returncode == 0, pack.stderr
+    assert f"virtualenv: {venv.resolve()}" in (team / "pack" / "PulumiPolicy.yaml").read_text()
+    timings["total"] = time.monotonic() - start
+    print("timings (s):", {k: round(v, 1) for k, v in timings.items()})
+
+
+def _clean_env() -> dict[str, str]:
+    """The environment without this repository on the import path or its venv activated."""
+    import os
+
+    return {
+        k: v
+        for k, v in os.environ.items()
+        if k not in {"PYTHONPATH", "VIRTUAL_ENV", "PYTEST_ADDOPTS", "PYTHONSAFEPATH"}
+    }
+
+
+def test_every_range_starts_at_the_tested_pin():
+    """docs/compatibility.md's promise: each declared range's lower bound is constraints.txt's
+    pin (the set every test runs against), and each range has an upper bound."""
+    import re
+    import tomllib
+
+    project = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]
+    pins = dict(
+        re.findall(r"^([A-Za-z0-9_.-]+)==(\S+)$", (REPO / "constraints.txt").read_text(), re.M)
+    )
+    pins = {name.lower().replace("_", "-"): version for name, version in pins.items()}
+    extras = project["optional-dependencies"]
+    ranged = [*project["dependencies"], *extras["aws"], *extras["azure"], *extras["gcp"]]
+    for requirement in ranged:
+        name, low, high = re.fullmatch(r"([A-Za-z0-9_.-]+)>=(\S+),<(\S+)", requirement).groups()
+        pinned = pins[name.lower().replace("_", "-")]
+        assert pinned.startswith(low) or pinned == low, (requirement, pinned)
+        assert high, requirement
+    assert set(extras) >= {"aws", "azure", "gcp", "all"}
+    assert project["requires-python"] == ">=3.11,<3.14"
+    for folder in ("components", "policies", "cli"):
+        assert (REPO / folder / "py.typed").exists()
