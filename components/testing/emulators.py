@@ -4,7 +4,7 @@ The Azure and GCP counterparts of ``moto_s3``: shipped so a team repository can 
 workflow against the artifact store's layout with no cloud account.
 
 - **Azurite** (Microsoft's Azure Storage emulator, npm package ``azurite``): installed on first
-  use with ``npm install --prefix <cache>`` (default ``.cache/azurite`` in the repository; set
+  use with ``npm install --prefix <cache>`` (default ``.cache/azurite`` in the working directory; set
   ``MLOPS_IAC_AZURITE_DIR`` to share one), started with ``--blobPort 0`` so the OS picks a free
   port, which is read back from its "listens on" line. ``--inMemoryPersistence`` leaves nothing
   on disk; ``--skipApiVersionCheck`` lets the azure-storage-blob pinned by dvc-azure speak a newer
@@ -41,7 +41,6 @@ AZURITE_KEY = (
 )
 
 _LISTENING = re.compile(r"listens on (http://127\.0\.0\.1:\d+)")
-_REPO = Path(__file__).resolve().parents[2]
 
 
 class EmulatorError(RuntimeError):
@@ -50,7 +49,7 @@ class EmulatorError(RuntimeError):
 
 def azurite_dir() -> Path:
     """Where Azurite is (or will be) installed."""
-    return Path(os.environ.get("MLOPS_IAC_AZURITE_DIR") or _REPO / ".cache" / "azurite")
+    return Path(os.environ.get("MLOPS_IAC_AZURITE_DIR") or Path.cwd() / ".cache" / "azurite")
 
 
 def azurite_binary(install: bool = True) -> Path:
