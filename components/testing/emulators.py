@@ -4,7 +4,8 @@ The Azure and GCP counterparts of ``moto_s3``: shipped so a team repository can 
 workflow against the artifact store's layout with no cloud account.
 
 - **Azurite** (Microsoft's Azure Storage emulator, npm package ``azurite``): installed on first
-  use with ``npm install --prefix <cache>`` (default ``.cache/azurite`` in the working directory; set
+  use with ``npm install --prefix <cache>`` (default: ``.cache/azurite`` under the current
+  directory; set
   ``MLOPS_IAC_AZURITE_DIR`` to share one), started with ``--blobPort 0`` so the OS picks a free
   port, which is read back from its "listens on" line. ``--inMemoryPersistence`` leaves nothing
   on disk; ``--skipApiVersionCheck`` lets the azure-storage-blob pinned by dvc-azure speak a newer
