@@ -25,7 +25,8 @@ NONCURRENT_VERSION_DAYS = 90
 INCOMPLETE_UPLOAD_DAYS = 7
 DVC_PREFIX = "dvc"
 CAPTURE_PREFIX = "capture"
-DVC_ROLE = "roles/storage.objectAdmin"
+DVC_ROLE = "roles/storage.objectAdmin"  # on objects under the DVC prefix only (IAM condition)
+DVC_LIST_ROLE = "roles/storage.objectViewer"  # on the bucket resource only: object listing
 KMS_ROLE = "roles/cloudkms.cryptoKeyEncrypterDecrypter"
 
 # GKE
