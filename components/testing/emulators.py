@@ -5,10 +5,9 @@ workflow against the artifact store's layout with no cloud account.
 
 - **Azurite** (Microsoft's Azure Storage emulator, npm package ``azurite``): installed on first
   use with ``npm install --prefix <cache>`` (default: ``.cache/azurite`` under the current
-  directory; set
-  ``MLOPS_IAC_AZURITE_DIR`` to share one), started with ``--blobPort 0`` so the OS picks a free
-  port, which is read back from its "listens on" line. ``--inMemoryPersistence`` leaves nothing
-  on disk; ``--skipApiVersionCheck`` lets the azure-storage-blob pinned by dvc-azure speak a newer
+  directory; ``MLOPS_IAC_AZURITE_DIR`` shares one), started with ``--blobPort 0`` so the OS picks
+  a free port, read back from its "listens on" line. ``--inMemoryPersistence`` leaves nothing on
+  disk; ``--skipApiVersionCheck`` lets the azure-storage-blob pinned by dvc-azure speak a newer
   API version than the emulator knows; ``--loose`` ignores headers Azurite does not implement.
 - **GCS**: ``gcp-storage-emulator`` (PyPI), a pure-Python JSON-API server run in a thread of this
   process, in memory. Chosen because it needs nothing but pip and it serves what gcsfs (dvc-gs)
