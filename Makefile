@@ -13,6 +13,8 @@ $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
 	$(BIN)/pip install -q -c constraints.txt -e '.[all,test,dvc]'
+	# Azurite (npm) for the dvc-azure round trip, into .cache/azurite (the test retries, then skips).
+	-$(BIN)/python -c 'from mlops_iac.components.testing.emulators import azurite_binary as a; a()'
 	touch $(STAMP)
 
 plan: $(STAMP)

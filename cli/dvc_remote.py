@@ -1,27 +1,43 @@
 """``mlops-iac dvc-remote``: make the stack's artifact store the default DVC remote.
 
-Same result as ``dvc remote add -d NAME URL`` plus ``dvc remote modify NAME sse aws:kms`` and
-``sse_kms_key_id <stack key>``, written straight into ``DIR/.dvc/config`` so DVC itself is not
-needed here. The bucket's policy requires SSE-KMS with its own key, so pushes name the key. Every
-other line of the file (other remotes, settings, comments) is kept as it is; an existing remote of
-the same name keeps its other options (``endpointurl``, ``profile``…).
+Same result as ``dvc remote add -d NAME URL`` plus the ``dvc remote modify`` options the cloud
+needs, written straight into ``DIR/.dvc/config`` so DVC itself is not needed here. AWS: ``sse
+aws:kms`` and ``sse_kms_key_id`` (the bucket policy requires the store's key). Azure: ``url
+azure://<container>/<prefix>`` and ``account_name``. GCP: ``url gs://<bucket>/<prefix>``. Every
+other line of the file (other remotes, settings, comments) is kept as it is; an existing remote
+of the same name keeps its other options (``endpointurl``, ``profile``…).
+
+Credentials never go to ``.dvc/config``: by default DVC uses the cloud's own chain (AWS profiles
+and roles; Azure ``az login``, a service principal or workload identity in ``AZURE_*`` variables,
+managed identity; GCP application default credentials, including workload identity federation).
+``--auth service-principal`` (Azure) and ``--auth credential-file`` (GCP) write to the Git-ignored
+``.dvc/config.local`` instead, created with mode 0600. See docs/dvc.md.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
 
 from mlops_iac.cli import EXIT_OK, OpsError, add_stack_arguments, aws, command, describe, stackfile
-from mlops_iac.cli.outputs import load_outputs
+from mlops_iac.cli.outputs import Outputs, load_outputs
 
 NAME = "dvc-remote"
 _REMOTE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 _SECTION = re.compile(r"^\s*\[\s*([^\[\]].*?)\s*\]\s*(#.*)?$")
 _KEY = re.compile(r"^(?P<indent>\s*)(?P<key>[^=#\s\[][^=]*?)\s*=\s*(?P<value>.*?)\s*$")
 _INDENT = "    "  # what DVC (configobj) writes
+AUTH_MODES = ("default", "service-principal", "credential-file")
+# https://learn.microsoft.com/en-us/azure/storage/common/storage-account-overview (3-24, a-z0-9)
+_AZURE_ACCOUNT = re.compile(r"^[a-z0-9]{3,24}$")
+# https://learn.microsoft.com/en-us/rest/api/storageservices/naming-and-referencing-containers--blobs--and-metadata
+_AZURE_CONTAINER = re.compile(r"^(?!.*--)[a-z0-9][a-z0-9-]{1,61}[a-z0-9]$")
+# https://cloud.google.com/storage/docs/buckets#naming (dots allowed, 3-222 with dots)
+_GCS_BUCKET = re.compile(r"^[a-z0-9][a-z0-9._-]{1,220}[a-z0-9]$")
+_SECRET_ENV = "AZURE_CLIENT_SECRET"
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -40,6 +56,23 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     parser.add_argument(
         "--name", metavar="NAME", help="remote name (default: the stack name, e.g. aws-prod)"
+    )
+    parser.add_argument(
+        "--auth",
+        choices=AUTH_MODES,
+        default="default",
+        help="default: the cloud's credential chain, nothing written (az login / ADC / AWS "
+        "profile, or CI's AZURE_* / workload identity); service-principal (Azure): tenant_id, "
+        "client_id and $AZURE_CLIENT_SECRET to .dvc/config.local; credential-file (GCP): "
+        "credentialpath to .dvc/config.local",
+    )
+    parser.add_argument("--tenant-id", metavar="ID", help="Azure tenant (service-principal)")
+    parser.add_argument("--client-id", metavar="ID", help="Azure app id (service-principal)")
+    parser.add_argument(
+        "--credential-path",
+        metavar="F",
+        help="GCP credential file (credential-file): a workload identity federation "
+        "configuration or a service account key",
     )
     parser.set_defaults(func=run)
 
@@ -133,31 +166,135 @@ class DvcConfig:
         return body + self.newline if self.lines else ""
 
 
-def configure(config: DvcConfig, name: str, url: str, kms_key: str | None) -> str | None:
+@dataclass
+class Remote:
+    """What one stack's store puts in the DVC config: project options and local-only ones."""
+
+    url: str
+    options: dict[str, str]
+    local: dict[str, str]
+    summary: str
+
+
+def configure(config: DvcConfig, name: str, url: str, options: dict[str, str]) -> str | None:
     """Apply ``dvc remote add -d`` semantics; returns the previous default remote."""
     previous = config.get("core", "remote")
     section = f'remote "{name}"'
     config.set(section, "url", url)
-    if kms_key is not None:
-        config.set(section, "sse", "aws:kms")
-        config.set(section, "sse_kms_key_id", kms_key)
+    for key, value in options.items():
+        config.set(section, key, value)
     config.set("core", "remote", name)
     return previous
 
 
+def _split(url: str, scheme: str, outputs: Outputs) -> tuple[str, str]:
+    """``scheme://first/rest`` -> (first, rest) or ``OpsError`` naming the outputs file."""
+    if not url.startswith(f"{scheme}://"):
+        raise OpsError(
+            f"outputs file {outputs.path}: 'dvc_remote_url' must be {scheme}://…, got {url!r} "
+            "(outputs of another stack?)"
+        )
+    first, _, rest = url[len(scheme) + 3 :].partition("/")
+    return first, rest
+
+
+def aws_remote(outputs: Outputs, args: argparse.Namespace) -> Remote:
+    url = outputs.string("dvc_remote_url")
+    _split(url, "s3", outputs)
+    kms_key = aws.require_arn(outputs.string("kms_key_id"), "kms", "output 'kms_key_id'")
+    if args.auth != "default":
+        raise OpsError(f"--auth {args.auth} is not for AWS (use AWS_PROFILE or a role)")
+    options = {"sse": "aws:kms", "sse_kms_key_id": kms_key}
+    return Remote(url, options, {}, f"SSE-KMS with {kms_key}")
+
+
+def azure_remote(outputs: Outputs, args: argparse.Namespace) -> Remote:
+    url = outputs.string("dvc_remote_url")
+    container, _ = _split(url, "azure", outputs)
+    if not _AZURE_CONTAINER.match(container):
+        raise OpsError(f"outputs file {outputs.path}: {container!r} is not a blob container name")
+    # The platform exports storage_account_name; a lone ArtifactStore's bucket_name is the same.
+    key = "storage_account_name"
+    if not outputs.has(key) and outputs.has("bucket_name"):
+        key = "bucket_name"
+    account = outputs.string(key)
+    if not _AZURE_ACCOUNT.match(account):
+        raise OpsError(
+            f"outputs file {outputs.path}: {key!r} must be a storage account name "
+            f"(3-24 lowercase letters and digits), got {account!r}"
+        )
+    local: dict[str, str] = {}
+    if args.auth == "service-principal":
+        if not (args.tenant_id and args.client_id):
+            raise OpsError("--auth service-principal needs --tenant-id and --client-id")
+        secret = os.environ.get(_SECRET_ENV)
+        if not secret:
+            raise OpsError(
+                f"--auth service-principal reads the secret from ${_SECRET_ENV} (never argv); "
+                "it is not set"
+            )
+        local = {"tenant_id": args.tenant_id, "client_id": args.client_id, "client_secret": secret}
+    elif args.auth != "default":
+        raise OpsError(f"--auth {args.auth} is not for Azure (default or service-principal)")
+    how = "service principal" if local else "DefaultAzureCredential (az login, AZURE_*, MI)"
+    return Remote(url, {"account_name": account}, local, f"account {account}, {how}")
+
+
+def gcp_remote(outputs: Outputs, args: argparse.Namespace) -> Remote:
+    url = outputs.string("dvc_remote_url")
+    bucket, _ = _split(url, "gs", outputs)
+    if not _GCS_BUCKET.match(bucket):
+        raise OpsError(f"outputs file {outputs.path}: {bucket!r} is not a GCS bucket name")
+    local: dict[str, str] = {}
+    if args.auth == "credential-file":
+        if not args.credential_path:
+            raise OpsError("--auth credential-file needs --credential-path")
+        path = Path(args.credential_path).expanduser()
+        if not path.is_file():
+            raise OpsError(f"credential file {args.credential_path} not found")
+        local = {"credentialpath": str(path.resolve())}
+    elif args.auth != "default":
+        raise OpsError(f"--auth {args.auth} is not for GCP (default or credential-file)")
+    how = "credential file" if local else "application default credentials"
+    return Remote(url, {}, local, how)
+
+
+_REMOTES = {"aws": aws_remote, "azure": azure_remote, "gcp": gcp_remote}
+
+
+def _read(path: Path) -> tuple[bytes, DvcConfig]:
+    raw = path.read_bytes() if path.exists() else b""
+    try:
+        config = DvcConfig(raw.decode("utf-8"))
+    except UnicodeDecodeError:
+        raise OpsError(f"{path} is not UTF-8 text") from None
+    if problem := config.problem():
+        raise OpsError(f"{path}: {problem}; fix it (or `dvc config --list`) before adding a remote")
+    return raw, config
+
+
+def _write(path: Path, raw: bytes, config: DvcConfig, private: bool = False) -> bool:
+    """Write ``config`` when it changed; a new private file is created 0600 before any secret."""
+    new = config.text().encode("utf-8")
+    if new == raw:
+        return False
+    if path.exists():
+        stackfile.write_atomic(path, new, expected=raw)
+        return True
+    if private:
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+        stackfile.write_atomic(path, new, expected=b"")
+    else:
+        stackfile.write_atomic(path, new)
+    return True
+
+
 @command(NAME)
 def run(args: argparse.Namespace) -> int:
-    """Write or update the default remote in ``<repo>/.dvc/config``."""
+    """Write or update the default remote in ``<repo>/.dvc/config`` (+ ``config.local``)."""
     sf = stackfile.load(args.project, args.stack)
-    if sf.spec.cloud != "aws":
-        raise OpsError(
-            f"dvc-remote supports AWS stacks only (the stack's cloud is {sf.spec.cloud})"
-        )
     outputs = load_outputs(args.outputs)
-    url = outputs.string("dvc_remote_url")
-    if not url.startswith("s3://"):
-        raise OpsError(f"outputs file {args.outputs}: 'dvc_remote_url' must be s3://…, got {url!r}")
-    kms_key = aws.require_arn(outputs.string("kms_key_id"), "kms", "output 'kms_key_id'")
+    remote = _REMOTES[sf.spec.cloud](outputs, args)
     name = args.name or args.stack.rsplit("/", 1)[-1]
     if not _REMOTE_NAME.match(name):
         raise OpsError(f"invalid remote name {name!r} (letters, digits, '.', '_', '-')")
@@ -166,22 +303,23 @@ def run(args: argparse.Namespace) -> int:
     if not dvc_dir.is_dir():
         raise OpsError(f"{args.repo} is not a DVC repository (no .dvc directory); run `dvc init`")
     path = dvc_dir / "config"
-    raw = path.read_bytes() if path.exists() else b""
-    try:
-        config = DvcConfig(raw.decode("utf-8"))
-    except UnicodeDecodeError:
-        raise OpsError(f"{path} is not UTF-8 text") from None
-    if problem := config.problem():
-        raise OpsError(f"{path}: {problem}; fix it (or `dvc config --list`) before adding a remote")
-    previous = configure(config, name, url, kms_key)
-    new = config.text().encode("utf-8")
-    if new == raw:
-        print(f"{path} already uses {name} -> {url} as the default remote; nothing to change")
+    local_path = dvc_dir / "config.local"
+    # Read (and refuse) both files before writing either: no half-applied remote.
+    raw, config = _read(path)
+    local_raw, local = _read(local_path) if remote.local or local_path.exists() else (b"", None)
+    previous = configure(config, name, remote.url, remote.options)
+    changed = _write(path, raw, config)
+    if remote.local and local is not None:
+        for key, value in remote.local.items():
+            local.set(f'remote "{name}"', key, value)
+        changed = _write(local_path, local_raw, local, private=True) or changed
+    if not changed:
+        print(
+            f"{path} already uses {name} -> {remote.url} as the default remote; nothing to change"
+        )
         return EXIT_OK
-    if path.exists():
-        stackfile.write_atomic(path, new, expected=raw)
-    else:
-        stackfile.write_atomic(path, new)
     was = f" (default was {previous})" if previous and previous != name else ""
-    print(f"default DVC remote {name} -> {url}, SSE-KMS with {kms_key}{was}; wrote {path}")
+    print(f"default DVC remote {name} -> {remote.url}, {remote.summary}{was}; wrote {path}")
+    if remote.local:
+        print(f"credentials of {name} ({', '.join(remote.local)}) in {local_path} (Git-ignored)")
     return EXIT_OK

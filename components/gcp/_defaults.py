@@ -47,7 +47,8 @@ UNIFORM_BUCKET_LEVEL_ACCESS = True
 PUBLIC_ACCESS_PREVENTION = "enforced"
 SOFT_DELETE_SECONDS = 7 * 24 * 3600
 CAPTURE_PREFIX = "capture"
-DVC_ROLE = "roles/storage.objectAdmin"
+DVC_ROLE = "roles/storage.objectAdmin"  # on objects under the DVC prefix only (IAM condition)
+DVC_LIST_ROLE = "roles/storage.objectViewer"  # on the bucket resource only: object listing
 KMS_ROLE = "roles/cloudkms.cryptoKeyEncrypterDecrypter"
 
 # GKE

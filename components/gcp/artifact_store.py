@@ -76,8 +76,10 @@ class ArtifactStore(pulumi.ComponentResource):
     Children (names derive from ``name``): ``{name}-key-ring`` (KeyRing), ``{name}-key``
     (CryptoKey), ``{name}-key-gcs-agent`` (the GCS service agent may encrypt/decrypt),
     ``{name}-bucket`` (auto-named; versioning, uniform access, public access prevention, default
-    KMS key, soft delete, lifecycle), ``{name}-dvc`` (service account) and
-    ``{name}-dvc-object-admin`` (object admin on the bucket).
+    KMS key, soft delete, lifecycle), ``{name}-dvc`` (service account), ``{name}-dvc-objects``
+    (object admin on objects under ``dvc_prefix/`` only, an IAM condition) and ``{name}-dvc-list``
+    (object listing, conditioned on the bucket's own name: what ``dvc status -c`` and ``gc -c``
+    need; it shows the names of other objects in the bucket, not their content).
 
     Outputs: ``bucket_name``, ``bucket_uri`` (``gs://bucket``), ``dvc_remote_url``
     (``gs://bucket/dvc``), ``kms_key_id`` (the CryptoKey id), ``dvc_service_account`` (email),
@@ -161,11 +163,40 @@ class ArtifactStore(pulumi.ComponentResource):
             description="Reads and writes the DVC remote of the artifact store",
             opts=child_opts(self),
         )
+        # IAM Conditions on Cloud Storage resource names: objects are
+        # projects/_/buckets/B/objects/NAME, so the prefix condition confines read, write and
+        # delete to the DVC prefix. Listing is authorised on the bucket itself, which no object
+        # prefix matches, hence a second binding whose condition is the bucket's own name: it
+        # lists object names and metadata, and cannot read an object (object reads are checked
+        # on the object's name). https://cloud.google.com/iam/docs/conditions-resource-attributes
+        # https://cloud.google.com/ruby/docs/reference/google-cloud-storage/1.40.0/Google-Cloud-Storage-Policy-Condition
         storage.BucketIAMMember(
-            f"{name}-dvc-object-admin",
+            f"{name}-dvc-objects",
             bucket=bucket.name,
             role=defaults.DVC_ROLE,
             member=account.member,
+            condition=_dvc_condition(
+                "dvc-prefix",
+                f"Objects under {args.dvc_prefix}/ only",
+                bucket.name.apply(
+                    lambda b: (
+                        f'resource.name.startsWith("projects/_/buckets/{b}/objects/'
+                        f'{args.dvc_prefix}/")'
+                    )
+                ),
+            ),
+            opts=child_opts(self),
+        )
+        storage.BucketIAMMember(
+            f"{name}-dvc-list",
+            bucket=bucket.name,
+            role=defaults.DVC_LIST_ROLE,
+            member=account.member,
+            condition=_dvc_condition(
+                "dvc-list",
+                "Listing the bucket (object names), no object reads",
+                bucket.name.apply(lambda b: f'resource.name == "projects/_/buckets/{b}"'),
+            ),
             opts=child_opts(self),
         )
 
@@ -185,6 +216,14 @@ class ArtifactStore(pulumi.ComponentResource):
                 "location": self.location,
             }
         )
+
+
+def _dvc_condition(
+    title: str, description: str, expression: pulumi.Input[str]
+) -> storage.BucketIAMMemberConditionArgs:
+    return storage.BucketIAMMemberConditionArgs(
+        title=title, description=description, expression=expression
+    )
 
 
 def multi_region_of(region: str) -> str:

@@ -181,6 +181,8 @@ def build(parent: pulumi.Resource, name: str, spec: PlatformSpec) -> dict[str, A
     return {
         **contract_exports(store, cluster, registry, endpoint, monitoring),
         "storage_account_name": store.storage_account_name,
+        # AZURE_CLIENT_ID for DVC under managed identity (docs/dvc.md).
+        "dvc_identity_client_id": store.dvc_identity_client_id,
         "resource_group_name": rg,
         "approvers_action_group": registry.approvers_action_group,
     }

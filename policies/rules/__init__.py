@@ -10,6 +10,7 @@ from __future__ import annotations
 from . import (
     alarms,
     approval,
+    dvc,
     gpu,
     iam,
     images,
@@ -35,6 +36,7 @@ RULES: tuple[Rule, ...] = (
     *images.RULES,
     *logs.RULES,
     *iam.RULES,
+    *dvc.RULES,
     *protection.RULES,
 )
 

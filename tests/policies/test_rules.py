@@ -41,6 +41,11 @@ def _policy(rec: Rec, name: str, statement: dict[str, Any]) -> None:
     rec.set(name, "policy", json.dumps(document))
 
 
+def _dvc_prefix(rec: Rec) -> str:
+    """The DVC prefix of the baseline's store (a DVC grant that stays in its prefix)."""
+    return rec.get("artifacts-bucket").outputs["arn"] + "/dvc/*"
+
+
 def _endpoint_tag(key: str, value: str | None) -> Callable[[Rec], Any]:
     return lambda rec: rec.set("serving-endpoint", f"tags.{key}", value)
 
@@ -327,7 +332,7 @@ MUTATIONS: list[Mutation] = [
         "mlops-iam-no-wildcard-actions",
         "service-wildcard",
         lambda r: _policy(
-            r, "artifacts-dvc", {"Effect": "Allow", "Action": "s3:*", "Resource": "*"}
+            r, "artifacts-dvc", {"Effect": "Allow", "Action": "s3:*", "Resource": _dvc_prefix(r)}
         ),
         "allows wildcard actions: s3:*",
     ),
@@ -343,9 +348,20 @@ MUTATIONS: list[Mutation] = [
         "mlops-iam-no-wildcard-actions",
         "not-action",
         lambda r: _policy(
-            r, "artifacts-dvc", {"Effect": "Allow", "NotAction": "iam:*", "Resource": "*"}
+            r,
+            "artifacts-dvc",
+            {"Effect": "Allow", "NotAction": "iam:*", "Resource": _dvc_prefix(r)},
         ),
         "NotAction",
+    ),
+    # dvc
+    Mutation(
+        "mlops-dvc-identity-scoped",
+        "whole-bucket",
+        lambda r: _policy(
+            r, "artifacts-dvc", {"Effect": "Allow", "Action": "s3:GetObject", "Resource": "*"}
+        ),
+        "s3:GetObject on every resource ('*')",
     ),
     # protection
     Mutation(
@@ -439,7 +455,9 @@ def test_budget_not_applicable_without_a_budget() -> None:
 
 def test_dvc_policy_prefix_wildcard_resource_is_fine_but_allowed_actions_exempt() -> None:
     rec = baseline.aws_platform()
-    _policy(rec, "artifacts-dvc", {"Effect": "Allow", "Action": "s3:Get*", "Resource": "*"})
+    _policy(
+        rec, "artifacts-dvc", {"Effect": "Allow", "Action": "s3:Get*", "Resource": _dvc_prefix(rec)}
+    )
     assert fired(run(rec)) == {"mlops-iam-no-wildcard-actions"}
     exempt = {"mlops-iam-no-wildcard-actions": {"allowedActions": ["s3:Get*"]}}
     assert fired(run(rec, overrides=exempt)) == set()

@@ -22,7 +22,8 @@ CHILDREN = {
     "art-key-gcs-agent": "gcp:kms/cryptoKeyIAMMember:CryptoKeyIAMMember",
     "art-bucket": "gcp:storage/bucket:Bucket",
     "art-dvc": "gcp:serviceaccount/account:Account",
-    "art-dvc-object-admin": "gcp:storage/bucketIAMMember:BucketIAMMember",
+    "art-dvc-objects": "gcp:storage/bucketIAMMember:BucketIAMMember",
+    "art-dvc-list": "gcp:storage/bucketIAMMember:BucketIAMMember",
 }
 
 
@@ -84,15 +85,30 @@ def test_lifecycle_deletes_noncurrent_versions_and_aborts_uploads():
     ]
 
 
-def test_dvc_account_is_object_admin_on_this_bucket_only():
-    recording = build()
+def test_dvc_account_is_object_admin_on_the_dvc_prefix_and_lists_the_bucket_only():
+    recording = build(dvc_prefix="data")
     account = recording.named("art-dvc")
     assert account.inputs["accountId"] == rid("art", "dvc", 30)
-    grant = recording.named("art-dvc-object-admin")
-    assert grant.inputs == {
-        "bucket": recording.named("art-bucket").outputs["name"],
+    bucket = recording.named("art-bucket").outputs["name"]
+    assert recording.named("art-dvc-objects").inputs == {
+        "bucket": bucket,
         "role": "roles/storage.objectAdmin",
         "member": account.outputs["member"],
+        "condition": {
+            "title": "dvc-prefix",
+            "description": "Objects under data/ only",
+            "expression": f'resource.name.startsWith("projects/_/buckets/{bucket}/objects/data/")',
+        },
+    }
+    assert recording.named("art-dvc-list").inputs == {
+        "bucket": bucket,
+        "role": "roles/storage.objectViewer",
+        "member": account.outputs["member"],
+        "condition": {
+            "title": "dvc-list",
+            "description": "Listing the bucket (object names), no object reads",
+            "expression": f'resource.name == "projects/_/buckets/{bucket}"',
+        },
     }
 
 
