@@ -86,6 +86,9 @@ class TrainingClusterArgs:
     artifact_policy_arn: pulumi.Input[str] | None = None
     """IAM policy giving read-write access to the artifact store; attached to the training
     pods' role. Default: none (the trainer role gets no data access)."""
+    artifact_bucket_arn: pulumi.Input[str] | None = None
+    """Artifact bucket: training pods may read and write its ``checkpoints/`` prefix (with
+    tags). Default: none."""
     kubernetes_labels: Mapping[str, str] | None = None
     """Lineage labels for the namespaces the cluster creates. Default: none."""
     manage_kubernetes: bool = True
@@ -307,7 +310,7 @@ class TrainingCluster(pulumi.ComponentResource):
             name, cluster, cluster_name, tags
         )
         access = self._access_entries(name, cluster, args.admin_role_arns, tags)
-        trainer_role = self._trainer_identity(name, cluster, args.artifact_policy_arn, tags)
+        trainer_role = self._trainer_identity(name, cluster, args, tags)
         here = region(self)
         self.kubeconfig = kubeconfig.eks(
             cluster.name, cluster.endpoint, cluster.certificate_authority.data, here
@@ -399,7 +402,7 @@ class TrainingCluster(pulumi.ComponentResource):
         self,
         name: str,
         cluster: aws.eks.Cluster,
-        artifact_policy_arn: pulumi.Input[str] | None,
+        args: TrainingClusterArgs,
         tags: Tags,
     ) -> aws.iam.Role:
         """The role training pods run as (``mlops-training/trainer`` via EKS Pod Identity)."""
@@ -411,11 +414,19 @@ class TrainingCluster(pulumi.ComponentResource):
             tags=tags,
             opts=child_opts(self),
         )
-        if artifact_policy_arn is not None:
+        if args.artifact_policy_arn is not None:
+            # Read the DVC-versioned data (the store's scoped policy: dvc/ prefix and its key).
             aws.iam.RolePolicyAttachment(
                 f"{name}-trainer-artifacts",
                 role=role.name,
-                policy_arn=artifact_policy_arn,
+                policy_arn=args.artifact_policy_arn,
+                opts=child_opts(self),
+            )
+        if args.artifact_bucket_arn is not None:
+            aws.iam.RolePolicy(
+                f"{name}-trainer-checkpoints",
+                role=role.id,
+                policy=_checkpoint_policy(args.artifact_bucket_arn),
                 opts=child_opts(self),
             )
         aws.eks.PodIdentityAssociation(
@@ -649,3 +660,30 @@ def _public_cidrs(
         if ipaddress.ip_network(cidr, strict=True).prefixlen == 0 and environment != "dev":
             raise ValueError(f"{label}: public_access_cidrs {cidr} is refused in {environment}")
     return list(cidrs)
+
+
+CHECKPOINT_PREFIX = "checkpoints"
+CHECKPOINT_OBJECT_ACTIONS = ("s3:GetObject", "s3:PutObject", "s3:PutObjectTagging")
+
+
+def _checkpoint_policy(bucket_arn: pulumi.Input[str]) -> pulumi.Output[str]:
+    """Training pods write checkpoints (tagged with lineage) under ``checkpoints/`` only."""
+    return document(
+        [
+            statement(
+                Sid="ListCheckpoints",
+                Effect="Allow",
+                Action=["s3:ListBucket"],
+                Resource=bucket_arn,
+                Condition={
+                    "StringLike": {"s3:prefix": [CHECKPOINT_PREFIX, f"{CHECKPOINT_PREFIX}/*"]}
+                },
+            ),
+            statement(
+                Sid="ReadWriteCheckpoints",
+                Effect="Allow",
+                Action=list(CHECKPOINT_OBJECT_ACTIONS),
+                Resource=pulumi.Output.concat(bucket_arn, f"/{CHECKPOINT_PREFIX}/*"),
+            ),
+        ]
+    )

@@ -30,6 +30,7 @@ from pulumi_kubernetes.helm.v3 import Release
 from mlops_iac.components._component import child_opts
 from mlops_iac.components.kubernetes import charts
 from mlops_iac.components.kubernetes.charts import Chart
+from mlops_iac.components.kubernetes.labels import DNS1123_LABEL, invalid_label
 
 RELEASE_TIMEOUT_SECONDS = 900
 RELEASE_HISTORY = 5
@@ -82,6 +83,18 @@ def autoscaler_image(kubernetes_version: str) -> str:
     return tag
 
 
+def _check_names(name: str, labels: Mapping[str, str]) -> None:
+    """Refuse, before declaring anything, names and labels the API server or Helm would refuse."""
+    for key, value in labels.items():
+        problem = invalid_label(key, value)
+        if problem:
+            raise ValueError(f"{name}: {problem}")
+    namespaces = [charts.TRAINING_NAMESPACE, *(c.namespace for c in charts.OPERATORS.values())]
+    for namespace in namespaces:
+        if not DNS1123_LABEL.match(namespace):
+            raise ValueError(f"{name}: namespace {namespace!r} is not a DNS-1123 label")
+
+
 def _release(
     parent: pulumi.Resource,
     name: str,
@@ -128,6 +141,7 @@ def install(
         raise ValueError(
             f"{name}: operator must be one of {', '.join([*charts.OPERATORS, 'none'])}"
         )
+    _check_names(name, labels)
     provider = Provider(
         f"{name}-k8s",
         kubeconfig=kubeconfig,
@@ -208,7 +222,11 @@ def install(
             opts=side_opts,
         )
         values: dict[str, object] = (
-            {"runtimes": {"defaultEnabled": True}} if operator == "kubeflow-trainer" else {}
+            # Only the torch-distributed ClusterTrainingRuntime (the chart's post-install hook
+            # applies it once the CRD is registered); the other frameworks stay off.
+            {"runtimes": {"torchDistributed": {"enabled": True}}}
+            if operator == "kubeflow-trainer"
+            else {}
         )
         side.releases["operator"] = _release(
             parent,

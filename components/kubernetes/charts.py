@@ -54,8 +54,9 @@ CLUSTER_AUTOSCALER_IMAGES = {
 }
 
 # Kubeflow Trainer v2: TrainJob + ClusterTrainingRuntimes (torch-distributed runs torchrun), on
-# JobSet. Since v2.3 the chart carries the CRDs in its templates and installs the default
-# runtimes with ``runtimes.defaultEnabled``.
+# JobSet (a chart dependency). In v2.3.0 the chart carries the CRDs in its templates and applies
+# the enabled runtimes from a post-install hook Job, after the CRD is registered
+# (charts/kubeflow-trainer/values.yaml at tag v2.3.0, github.com/kubeflow/trainer).
 KUBEFLOW_TRAINER = Chart(
     release="kubeflow-trainer",
     chart="oci://ghcr.io/kubeflow/charts/kubeflow-trainer",

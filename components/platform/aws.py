@@ -76,6 +76,7 @@ def build(parent: pulumi.Resource, name: str, spec: PlatformSpec) -> dict[str, A
             admin_role_arns=training.access.admin_role_arns,
             public_access_cidrs=training.access.public_cidrs,
             artifact_policy_arn=store.dvc_policy_arn,
+            artifact_bucket_arn=store.bucket_arn,
             vpc_id=aws_spec.vpc_id if aws_spec else None,
             subnet_ids=list(aws_spec.subnet_ids) if aws_spec and aws_spec.subnet_ids else None,
             availability_zones=aws_spec.availability_zones if aws_spec else 2,

@@ -1,8 +1,11 @@
 """Realistic outputs for pulumi-kubernetes types, and the names the API server would refuse.
 
 No network: a Helm release is recorded with its chart, version, repository and values, never
-fetched. Resource names are checked as the API server and Helm check them, so an invalid name
-fails the offline plan instead of ``pulumi up``:
+fetched. ``validate`` checks names as the API server and Helm check them (for the deploy-constraint
+catalogue to run over recorded resources, and for ``components.kubernetes.addons`` before it
+declares anything). ``outputs`` does not raise: an exception thrown inside a mock's
+``new_resource`` runs on an SDK worker thread and leaves the offline engine unable to run again in
+the same process, so refusals happen in the component (main thread) or after the run.
 
 - namespaces and services: RFC 1123 labels (≤ 63 characters of ``[a-z0-9-]``, alphanumeric at
   both ends); most other objects (service accounts, config maps…): RFC 1123 subdomains (≤ 253);
@@ -77,7 +80,6 @@ def validate(resource_type: str, inputs: Mapping[str, Any]) -> None:
 def outputs(ctx: MockContext) -> dict[str, Any]:
     """Outputs of a Kubernetes resource: the object with its name filled in, or a release's
     status. Unknown names are auto-named like the provider does (logical name + suffix)."""
-    validate(ctx.type, ctx.inputs)
     kind = ctx.type.split(":", 1)[1]
     if kind == "helm.sh/v3:Release":
         name = str(ctx.inputs.get("name") or ctx.physical_name)

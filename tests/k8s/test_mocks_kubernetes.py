@@ -54,11 +54,27 @@ def test_lineage_tags_become_valid_labels():
         validate(NS, {"metadata": {"name": "ns", "labels": {key: value}}})
 
 
-def test_a_bad_name_fails_the_offline_run():
+def test_invalid_lineage_labels_are_refused_before_anything_is_declared():
+    from mlops_iac.components.aws import TrainingCluster, TrainingClusterArgs
+
     def program():
-        from pulumi_kubernetes.core.v1 import Namespace
+        TrainingCluster("tc", TrainingClusterArgs(kubernetes_labels={"mlops/owner": "a@b.com"}))
 
-        Namespace("ns", metadata={"name": "Not_Valid"})
+    with pytest.raises(ProgramError, match="mlops/owner"):
+        run(program, config={"aws:region": "us-east-1"})
 
-    with pytest.raises(ProgramError, match="DNS-1123 label"):
-        run(program)
+
+@pytest.mark.parametrize("stack", ["aws-prod", "gcp-prod"])
+def test_reference_stacks_record_only_valid_kubernetes_names(stack):
+    from pathlib import Path
+
+    from mlops_iac.components.testing import run_project
+
+    recording = run_project(Path(__file__).resolve().parents[2], stack)
+    kube = [r for r in recording if r.type.startswith("kubernetes:")]
+    assert len(kube) >= 4
+    for resource in kube:
+        validate(resource.type, resource.inputs)
+    namespaces = [r for r in kube if r.type == NS]
+    for namespace in namespaces:
+        assert namespace.inputs["metadata"]["labels"]["mlops/project"]

@@ -92,7 +92,9 @@ def test_releases_are_pinned_by_version_and_repository(eks):
         assert inputs.get("repositoryOpts", {}).get("repo") == chart.repo
         assert inputs["atomic"] is True
     assert found["kubeflow-trainer"]["chart"].startswith("oci://ghcr.io/kubeflow/")
-    assert found["kubeflow-trainer"]["values"] == {"runtimes": {"defaultEnabled": True}}
+    assert found["kubeflow-trainer"]["values"] == {
+        "runtimes": {"torchDistributed": {"enabled": True}}
+    }
 
 
 def test_device_plugin_runs_only_on_the_tainted_gpu_pool(eks):
@@ -221,3 +223,19 @@ def test_gke_installs_only_the_operator_and_binds_workload_identity(gke):
         "gpuDriverVersion": "DEFAULT"
     }
     assert gke.named("tc-gpu").inputs["autoscaling"]["totalMinNodeCount"] == 0
+
+
+def test_training_pods_write_checkpoints_only_under_their_prefix():
+    bucket = "arn:aws:s3:::artifacts"
+    recording = aws(artifact_bucket_arn=bucket)
+    policy = json.loads(recording.named("tc-trainer-checkpoints").inputs["policy"])
+    by_sid = {s["Sid"]: s for s in policy["Statement"]}
+    assert by_sid["ReadWriteCheckpoints"]["Resource"] == f"{bucket}/checkpoints/*"
+    assert by_sid["ReadWriteCheckpoints"]["Action"] == [
+        "s3:GetObject",
+        "s3:PutObject",
+        "s3:PutObjectTagging",
+    ]
+    assert by_sid["ListCheckpoints"]["Condition"] == {
+        "StringLike": {"s3:prefix": ["checkpoints", "checkpoints/*"]}
+    }
