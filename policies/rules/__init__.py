@@ -14,6 +14,7 @@ from . import (
     iam,
     images,
     kms,
+    kubernetes,
     lineage,
     logs,
     network,
@@ -36,6 +37,7 @@ RULES: tuple[Rule, ...] = (
     *logs.RULES,
     *iam.RULES,
     *protection.RULES,
+    *kubernetes.RULES,
 )
 
 BY_NAME: dict[str, Rule] = {rule.name: rule for rule in RULES}
