@@ -1,10 +1,12 @@
-"""``mlops-iac train-smoke``: the two-worker GPU smoke job of a stack, as Kubernetes manifests.
+"""``mlops-iac train-smoke``: the two-worker GPU smoke job of a stack.
 
-Prints (or with ``--apply`` pipes to ``kubectl apply -f -``) a PyTorch DDP job for the stack's
-training operator: a Kubeflow Trainer TrainJob or a KubeRay RayJob with two workers of one GPU
-each, tolerating the GPU pool's taint, running as the training service account (the workload
-identity that reads the artifact store) and writing ``checkpoints/smoke/<job>/model.pt`` with the
-stack's lineage as object tags.
+EKS/GKE: prints (or with ``--apply`` pipes to ``kubectl apply -f -``) a PyTorch DDP job for the
+stack's training operator: a Kubeflow Trainer TrainJob or a KubeRay RayJob with two workers of
+one GPU each, tolerating the GPU pool's taint, running as the training service account (the
+workload identity that reads the artifact store) and writing ``checkpoints/smoke/<job>/model.pt``
+with the stack's lineage as object tags. Azure: prints an AzureML command job (no Kubernetes) on
+the GPU cluster with its managed identity, reading and writing the ``artifacts`` datastore; save
+it and run ``az ml job create -f job.yml`` beside the script (``--script smoke.py``).
 
 Values come from ``--outputs F`` (``pulumi stack output --json > F``) after ``pulumi up``; without
 it they come from an offline run of the program, whose bucket names are the mock engine's, which
@@ -17,6 +19,7 @@ import argparse
 import shutil
 import subprocess
 import sys
+from pathlib import Path
 from typing import Any
 
 from mlops_iac.cli import EXIT_OK, OpsError, add_stack_arguments, command, describe, stackfile
@@ -44,6 +47,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--apply", action="store_true", help="apply with `kubectl apply -f -` instead of printing"
     )
+    parser.add_argument(
+        "--script", metavar="PATH", help="also write the training script (smoke.py) to PATH"
+    )
     parser.set_defaults(func=run)
 
 
@@ -59,24 +65,26 @@ def _offline_outputs(project: str, stack: str) -> dict[str, Any]:
 def build_job(sf: stackfile.StackFile, values: dict[str, Any], name: str, image: str | None):  # noqa: ANN201
     """The ``SmokeJob`` of a stack file and its outputs (``OpsError`` on anything missing)."""
     from mlops_iac.components.kubernetes.labels import DNS1123_LABEL, kubernetes_labels
-    from mlops_iac.components.kubernetes.smoke import SmokeJob
+    from mlops_iac.components.kubernetes.smoke import AzureSmokeJob, SmokeJob
     from mlops_iac.components.lineage import base_tags
 
     spec = sf.spec
-    if spec.cloud == "azure":
-        raise OpsError(
-            "Azure trains on AzureML compute, not Kubernetes: submit an AzureML command job "
-            "(see docs/training-clusters.md)"
-        )
-    if spec.training.operator == "none":
+    if spec.training.operator == "none" and spec.cloud != "azure":
         raise OpsError(f"{sf.display}: training.operator is none; set kubeflow-trainer or kuberay")
     if not DNS1123_LABEL.match(name) or len(name) > 40:
         raise OpsError(f"--name {name!r}: a DNS-1123 label of at most 40 characters")
-    for key in _KEYS:
-        if not isinstance(values.get(key), str) or not values[key]:
-            raise OpsError(f"stack outputs have no {key!r} (run pulumi up with this version)")
-    bucket = values["artifact_bucket_uri"].rstrip("/")
     labels = kubernetes_labels(base_tags(spec))
+    if spec.cloud == "azure":
+        _require(values, ("gpu_pool_name", "datastore_name"))
+        return AzureSmokeJob(
+            compute=values["gpu_pool_name"],
+            datastore=values["datastore_name"],
+            labels=labels,
+            name=name,
+            image=image,
+        )
+    _require(values, _KEYS)
+    bucket = values["artifact_bucket_uri"].rstrip("/")
     return SmokeJob(
         cloud=spec.cloud,
         operator=spec.training.operator,
@@ -90,6 +98,12 @@ def build_job(sf: stackfile.StackFile, values: dict[str, Any], name: str, image:
         name=name,
         image=image,
     )
+
+
+def _require(values: dict[str, Any], keys: tuple[str, ...]) -> None:
+    for key in keys:
+        if not isinstance(values.get(key), str) or not values[key]:
+            raise OpsError(f"stack outputs have no {key!r} (run pulumi up with this version)")
 
 
 def render(documents: list[dict[str, Any]]) -> str:
@@ -113,11 +127,17 @@ def render(documents: list[dict[str, Any]]) -> str:
 @command(NAME)
 def run(args: argparse.Namespace) -> int:
     """Print or apply the smoke job."""
-    from mlops_iac.components.kubernetes.smoke import manifests
+    from mlops_iac.components.kubernetes.smoke import (
+        SCRIPT,
+        AzureSmokeJob,
+        azureml_command_job,
+        manifests,
+    )
 
     sf = stackfile.load(args.project, args.stack)
-    if sf.spec.cloud == "azure":
-        build_job(sf, {}, args.name, args.image)  # raises the Azure explanation
+    azure = sf.spec.cloud == "azure"
+    if args.apply and azure:
+        raise OpsError("--apply is for Kubernetes; on Azure save the job and run az ml job create")
     if args.outputs:
         values = load_outputs(args.outputs).values
     else:
@@ -127,7 +147,11 @@ def run(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         values = _offline_outputs(args.project, args.stack)
-    text = render(manifests(build_job(sf, values, args.name, args.image)))
+    job = build_job(sf, values, args.name, args.image)
+    documents = [azureml_command_job(job)] if isinstance(job, AzureSmokeJob) else manifests(job)
+    if args.script:
+        Path(args.script).write_text(SCRIPT, encoding="utf-8")
+    text = render(documents)
     if not args.apply:
         sys.stdout.write(text)
         return EXIT_OK

@@ -75,12 +75,10 @@ def put(uri, body, labels):
     blob.upload_from_string(body)
 
 
-def train(rank, local_rank, world):
+def train(rank, local_rank, world, seen, save):
     import torch
     from torch.nn.parallel import DistributedDataParallel
-    labels = json.loads(os.environ["LINEAGE"])
-    seen = count_objects(os.environ["DATA_URI"])
-    print(f"rank {rank}/{world}: {seen} objects under {os.environ['DATA_URI']}", flush=True)
+    print(f"rank {rank}/{world}: {seen} objects of training data", flush=True)
     torch.cuda.set_device(local_rank)
     model = torch.nn.Linear(16, 1).cuda()
     ddp = DistributedDataParallel(model, device_ids=[local_rank])
@@ -93,14 +91,21 @@ def train(rank, local_rank, world):
     if rank == 0:
         buffer = io.BytesIO()
         torch.save(model.state_dict(), buffer)
-        put(os.environ["CHECKPOINT_URI"], buffer.getvalue(), labels)
-        print(f"checkpoint written to {os.environ['CHECKPOINT_URI']}", flush=True)
+        save(buffer.getvalue())
+
+
+def to_store(body):
+    labels = json.loads(os.environ["LINEAGE"])
+    put(os.environ["CHECKPOINT_URI"], body, labels)
+    print(f"checkpoint written to {os.environ['CHECKPOINT_URI']}", flush=True)
 
 
 def torchrun_main():
     import torch.distributed as dist
     dist.init_process_group("nccl")
-    train(dist.get_rank(), int(os.environ.get("LOCAL_RANK", 0)), dist.get_world_size())
+    seen = count_objects(os.environ["DATA_URI"])
+    local = int(os.environ.get("LOCAL_RANK", 0))
+    train(dist.get_rank(), local, dist.get_world_size(), seen, to_store)
     dist.barrier()
     dist.destroy_process_group()
 
@@ -111,15 +116,40 @@ def ray_main(workers):
 
     def loop(_config):
         context = ray.train.get_context()
-        train(context.get_world_rank(), context.get_local_rank(), context.get_world_size())
+        seen = count_objects(os.environ["DATA_URI"])
+        rank, world = context.get_world_rank(), context.get_world_size()
+        train(rank, context.get_local_rank(), world, seen, to_store)
 
     scaling = ray.train.ScalingConfig(num_workers=workers, use_gpu=True)
     TorchTrainer(loop, scaling_config=scaling).fit()
 
 
+def azureml_main(data_dir, out_dir):
+    # AzureML's pytorch distribution sets MASTER_ADDR, RANK, WORLD_SIZE and LOCAL_RANK; the
+    # datastore paths are mounted with the compute's managed identity.
+    import torch.distributed as dist
+    dist.init_process_group("nccl")
+    seen = sum(len(files) for _, _, files in os.walk(data_dir))
+
+    def save(body):
+        os.makedirs(out_dir, exist_ok=True)
+        with open(os.path.join(out_dir, "model.pt"), "wb") as handle:
+            handle.write(body)
+        with open(os.path.join(out_dir, "lineage.json"), "w") as handle:
+            handle.write(os.environ["LINEAGE"])
+        print(f"checkpoint written to {out_dir}", flush=True)
+
+    local = int(os.environ.get("LOCAL_RANK", 0))
+    train(dist.get_rank(), local, dist.get_world_size(), seen, save)
+    dist.barrier()
+    dist.destroy_process_group()
+
+
 if __name__ == "__main__":
     if len(sys.argv) > 2 and sys.argv[1] == "--ray":
         ray_main(int(sys.argv[2]))
+    elif len(sys.argv) > 3 and sys.argv[1] == "--azureml":
+        azureml_main(sys.argv[2], sys.argv[3])
     else:
         torchrun_main()
 '''
@@ -308,6 +338,55 @@ def _ray_job(job: SmokeJob) -> dict[str, Any]:
                     }
                 ],
             },
+        },
+    }
+
+
+AZUREML_SCHEMA = "https://azuremlschemas.azureedge.net/latest/commandJob.schema.json"
+
+
+@dataclass(frozen=True)
+class AzureSmokeJob:
+    """The AzureML variant: no Kubernetes, a command job on the workspace's GPU cluster."""
+
+    compute: str
+    """The AmlCompute cluster (the stack's ``gpu_pool_name``)."""
+    datastore: str
+    """The identity-based datastore on the artifact store (``artifacts``)."""
+    labels: Mapping[str, str] = field(default_factory=dict)
+    name: str = "mlops-smoke-ddp"
+    workers: int = 2
+    image: str | None = None
+
+
+def azureml_command_job(job: AzureSmokeJob) -> dict[str, Any]:
+    """An AzureML CLI v2 command job (``az ml job create -f``): two GPU nodes, PyTorch
+    distribution, the compute's managed identity, data in and checkpoint out on the datastore
+    (https://learn.microsoft.com/azure/machine-learning/reference-yaml-job-command)."""
+    import json
+
+    root = f"azureml://datastores/{job.datastore}/paths"
+    return {
+        "$schema": AZUREML_SCHEMA,
+        "type": "command",
+        "display_name": job.name,
+        "experiment_name": "mlops-smoke",
+        "tags": dict(job.labels),
+        "code": ".",
+        "command": "python smoke.py --azureml ${{inputs.data}} ${{outputs.checkpoint}}",
+        "environment": {"image": job.image or TORCH_IMAGE},
+        "environment_variables": {"LINEAGE": json.dumps(dict(job.labels), sort_keys=True)},
+        "compute": f"azureml:{job.compute}",
+        "resources": {"instance_count": job.workers},
+        "distribution": {"type": "pytorch", "process_count_per_instance": 1},
+        "identity": {"type": "managed"},
+        "inputs": {"data": {"type": "uri_folder", "path": f"{root}/", "mode": "ro_mount"}},
+        "outputs": {
+            "checkpoint": {
+                "type": "uri_folder",
+                "path": f"{root}/checkpoints/smoke/{job.name}/",
+                "mode": "rw_mount",
+            }
         },
     }
 

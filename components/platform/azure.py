@@ -180,6 +180,7 @@ def build(parent: pulumi.Resource, name: str, spec: PlatformSpec) -> dict[str, A
     return {
         **contract_exports(store, cluster, registry, endpoint, monitoring),
         "storage_account_name": store.storage_account_name,
+        "datastore_name": cluster.datastore_name,
         "resource_group_name": rg,
         "approvers_action_group": registry.approvers_action_group,
     }

@@ -11,7 +11,11 @@ import yaml
 
 from mlops_iac.cli import stackfile
 from mlops_iac.cli.train_smoke import build_job
-from mlops_iac.components.kubernetes.smoke import manifests, worker_pod_specs
+from mlops_iac.components.kubernetes.smoke import (
+    azureml_command_job,
+    manifests,
+    worker_pod_specs,
+)
 from mlops_iac.components.testing import run_project
 from tests.ops.conftest import Cli, write_outputs
 
@@ -144,7 +148,7 @@ def test_cli_prints_the_manifests_from_an_outputs_file(cli, tmp_path):
 @pytest.mark.parametrize(
     "stack, outputs, message",
     [
-        ("azure-prod", AWS_OUTPUTS, "AzureML compute, not Kubernetes"),
+        ("azure-prod", AWS_OUTPUTS, "no 'gpu_pool_name'"),
         ("aws-prod", {"artifact_bucket_uri": "s3://b"}, "no 'dvc_remote_url'"),
     ],
 )
@@ -169,3 +173,48 @@ def test_apply_needs_kubectl(cli, tmp_path, monkeypatch):
     code = cli("train-smoke", "-s", "aws-prod", "--project", REPO, "--outputs", path, "--apply")
     assert code == 2
     assert "needs kubectl" in cli.one_error_line()
+
+
+def test_azure_gets_an_azureml_command_job_on_the_gpu_cluster_and_datastore():
+    recording = run_project(REPO, "azure-prod")
+    sf = stackfile.load(REPO, "azure-prod")
+    [job] = [azureml_command_job(build_job(sf, recording.exports, "mlops-smoke-ddp", None))]
+    [compute] = recording.of_type("azure-native:machinelearningservices:Compute")
+    [datastore] = recording.of_type("azure-native:machinelearningservices:Datastore")
+    assert job["compute"] == f"azureml:{compute.outputs['name']}"
+    assert job["resources"] == {"instance_count": 2}
+    assert job["distribution"] == {"type": "pytorch", "process_count_per_instance": 1}
+    # The compute's managed identity (the artifact store's DVC identity) reaches the data.
+    assert job["identity"] == {"type": "managed"}
+    assert compute.inputs["identity"]["type"] == "UserAssigned"
+    name = datastore.inputs["name"]
+    assert job["inputs"]["data"]["path"] == f"azureml://datastores/{name}/paths/"
+    assert job["outputs"]["checkpoint"]["path"].startswith(
+        f"azureml://datastores/{name}/paths/checkpoints/"
+    )
+    assert job["tags"]["mlops/git-sha"] == "4f2c1e9"
+
+
+def test_cli_writes_the_script_and_refuses_apply_on_azure(cli, tmp_path):
+    path = write_outputs(tmp_path / "out.json", AWS_OUTPUTS)
+    script = tmp_path / "smoke.py"
+    code = cli("train-smoke", "-s", "aws-prod", "--project", REPO, "--outputs", path,
+               "--script", script)  # fmt: skip
+    assert code == 0, cli.err
+    compile(script.read_text(), "smoke.py", "exec")
+    assert "def azureml_main" in script.read_text()
+    assert cli("train-smoke", "-s", "azure-prod", "--project", REPO, "--apply") == 2
+    assert "az ml job create" in cli.one_error_line()
+
+
+def test_apply_pipes_the_manifests_to_kubectl(cli, tmp_path, monkeypatch):
+    received = tmp_path / "applied.yaml"
+    kubectl = tmp_path / "kubectl"
+    kubectl.write_text(f"#!/bin/sh\n[ \"$1 $2 $3\" = 'apply -f -' ] && cat > {received}\n")
+    kubectl.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{tmp_path}:/usr/bin:/bin")
+    path = write_outputs(tmp_path / "out.json", AWS_OUTPUTS)
+    code = cli("train-smoke", "-s", "aws-prod", "--project", REPO, "--outputs", path, "--apply")
+    assert code == 0, cli.err
+    kinds = [d["kind"] for d in yaml.safe_load_all(received.read_text())]
+    assert kinds == ["ConfigMap", "TrainJob"]
