@@ -21,6 +21,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from mlops_iac.components.kubernetes import charts
@@ -37,122 +38,8 @@ GPU_TOLERATION = {"key": charts.GPU_TAINT_KEY, "operator": "Exists", "effect": "
 GPU_POOL_SELECTOR = {"aws": {"mlops/pool": "gpu"}, "gcp": {"mlops-pool": "gpu"}}
 STORAGE_PACKAGES = {"aws": "boto3", "gcp": "google-cloud-storage"}
 
-SCRIPT = '''\
-"""mlops-iac GPU smoke job: DDP over every worker, data from and checkpoint to the store."""
-import io, json, os, sys, urllib.parse
-
-
-def store(uri):
-    scheme, rest = uri.split("://", 1)
-    bucket, _, key = rest.partition("/")
-    return scheme, bucket, key
-
-
-def count_objects(uri):
-    scheme, bucket, prefix = store(uri)
-    if scheme == "s3":
-        import boto3
-        page = boto3.client("s3").list_objects_v2(Bucket=bucket, Prefix=prefix, MaxKeys=100)
-        return page.get("KeyCount", 0)
-    from google.cloud import storage
-    return sum(1 for _ in storage.Client().list_blobs(bucket, prefix=prefix, max_results=100))
-
-
-def put(uri, body, labels):
-    scheme, bucket, key = store(uri)
-    if scheme == "s3":
-        import boto3
-        extra = {"ServerSideEncryption": "aws:kms"}
-        if os.environ.get("KMS_KEY_ID"):
-            extra["SSEKMSKeyId"] = os.environ["KMS_KEY_ID"]
-        boto3.client("s3").put_object(
-            Bucket=bucket, Key=key, Body=body, Tagging=urllib.parse.urlencode(labels), **extra
-        )
-        return
-    from google.cloud import storage
-    blob = storage.Client().bucket(bucket).blob(key)
-    blob.metadata = labels
-    blob.upload_from_string(body)
-
-
-def train(rank, local_rank, world, seen, save):
-    import torch
-    from torch.nn.parallel import DistributedDataParallel
-    print(f"rank {rank}/{world}: {seen} objects of training data", flush=True)
-    torch.cuda.set_device(local_rank)
-    model = torch.nn.Linear(16, 1).cuda()
-    ddp = DistributedDataParallel(model, device_ids=[local_rank])
-    optimiser = torch.optim.SGD(ddp.parameters(), lr=0.01)
-    for _ in range(20):
-        loss = ddp(torch.randn(64, 16, device="cuda")).pow(2).mean()
-        optimiser.zero_grad()
-        loss.backward()
-        optimiser.step()
-    if rank == 0:
-        buffer = io.BytesIO()
-        torch.save(model.state_dict(), buffer)
-        save(buffer.getvalue())
-
-
-def to_store(body):
-    labels = json.loads(os.environ["LINEAGE"])
-    put(os.environ["CHECKPOINT_URI"], body, labels)
-    print(f"checkpoint written to {os.environ['CHECKPOINT_URI']}", flush=True)
-
-
-def torchrun_main():
-    import torch.distributed as dist
-    dist.init_process_group("nccl")
-    seen = count_objects(os.environ["DATA_URI"])
-    local = int(os.environ.get("LOCAL_RANK", 0))
-    train(dist.get_rank(), local, dist.get_world_size(), seen, to_store)
-    dist.barrier()
-    dist.destroy_process_group()
-
-
-def ray_main(workers):
-    import ray.train
-    from ray.train.torch import TorchTrainer
-
-    def loop(_config):
-        context = ray.train.get_context()
-        seen = count_objects(os.environ["DATA_URI"])
-        rank, world = context.get_world_rank(), context.get_world_size()
-        train(rank, context.get_local_rank(), world, seen, to_store)
-
-    scaling = ray.train.ScalingConfig(num_workers=workers, use_gpu=True)
-    TorchTrainer(loop, scaling_config=scaling).fit()
-
-
-def azureml_main(data_dir, out_dir):
-    # AzureML's pytorch distribution sets MASTER_ADDR, RANK, WORLD_SIZE and LOCAL_RANK; the
-    # datastore paths are mounted with the compute's managed identity.
-    import torch.distributed as dist
-    dist.init_process_group("nccl")
-    seen = sum(len(files) for _, _, files in os.walk(data_dir))
-
-    def save(body):
-        os.makedirs(out_dir, exist_ok=True)
-        with open(os.path.join(out_dir, "model.pt"), "wb") as handle:
-            handle.write(body)
-        with open(os.path.join(out_dir, "lineage.json"), "w") as handle:
-            handle.write(os.environ["LINEAGE"])
-        print(f"checkpoint written to {out_dir}", flush=True)
-
-    local = int(os.environ.get("LOCAL_RANK", 0))
-    train(dist.get_rank(), local, dist.get_world_size(), seen, save)
-    dist.barrier()
-    dist.destroy_process_group()
-
-
-if __name__ == "__main__":
-    if len(sys.argv) > 2 and sys.argv[1] == "--ray":
-        ray_main(int(sys.argv[2]))
-    elif len(sys.argv) > 3 and sys.argv[1] == "--azureml":
-        azureml_main(sys.argv[2], sys.argv[3])
-    else:
-        torchrun_main()
-'''
+# The training script the job runs (a plain module, linted like the rest; shipped as a ConfigMap).
+SCRIPT = (Path(__file__).parent / "smoke_job.py").read_text(encoding="utf-8")
 
 
 @dataclass(frozen=True)
