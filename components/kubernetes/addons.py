@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 
 import pulumi
 from pulumi_kubernetes import Provider
-from pulumi_kubernetes.core.v1 import Namespace, ServiceAccount
+from pulumi_kubernetes import _utilities as k8s_utilities
 from pulumi_kubernetes.helm.v3 import Release
 
 from mlops_iac.components._component import child_opts
@@ -47,13 +47,31 @@ class Autoscaler:
     system_selector: Mapping[str, str]
 
 
+class CoreV1Object(pulumi.CustomResource):
+    """A ``kubernetes:core/v1`` object (Namespace, ServiceAccount) declared exactly as the SDK's
+    typed class declares it (same type token, ``apiVersion``/``kind``, plugin defaults), without
+    importing ``pulumi_kubernetes.core.v1``: that package loads every core/v1 type on import,
+    seconds that every plan of every stack would pay for two objects."""
+
+    def __init__(
+        self,
+        kind: str,
+        resource_name: str,
+        props: Mapping[str, object],
+        opts: pulumi.ResourceOptions,
+    ) -> None:
+        merged = pulumi.ResourceOptions.merge(k8s_utilities.get_resource_opts_defaults(), opts)
+        body = {"apiVersion": "v1", "kind": kind, **props}
+        super().__init__(f"kubernetes:core/v1:{kind}", resource_name, body, merged)
+
+
 @dataclass
 class KubernetesSide:
     """What ``install`` created, for outputs and tests."""
 
     provider: Provider
-    training_namespace: Namespace
-    service_account: ServiceAccount
+    training_namespace: CoreV1Object
+    service_account: CoreV1Object
     releases: dict[str, Release] = field(default_factory=dict)
 
 
@@ -150,28 +168,35 @@ def install(
     )
     ready = list(depends_on)
     side_opts = child_opts(parent, provider=provider, depends_on=ready or None)
-    training_ns = Namespace(
+    training_ns = CoreV1Object(
+        "Namespace",
         f"{name}-training-ns",
-        metadata={
-            "name": charts.TRAINING_NAMESPACE,
-            "labels": {
-                **labels,
-                "pod-security.kubernetes.io/enforce": "baseline",
-                "pod-security.kubernetes.io/warn": "restricted",
-            },
+        {
+            "metadata": {
+                "name": charts.TRAINING_NAMESPACE,
+                "labels": {
+                    **labels,
+                    "pod-security.kubernetes.io/enforce": "baseline",
+                    "pod-security.kubernetes.io/warn": "restricted",
+                },
+            }
         },
-        opts=side_opts,
+        side_opts,
     )
-    service_account = ServiceAccount(
+    service_account = CoreV1Object(
+        "ServiceAccount",
         f"{name}-trainer-sa",
-        metadata={
-            "name": charts.TRAINER_SERVICE_ACCOUNT,
-            "namespace": training_ns.metadata.name,
-            "labels": dict(labels),
-            "annotations": dict(trainer_annotations or {}),
+        {
+            "metadata": {
+                "name": charts.TRAINER_SERVICE_ACCOUNT,
+                "namespace": charts.TRAINING_NAMESPACE,
+                "labels": dict(labels),
+                "annotations": dict(trainer_annotations or {}),
+            },
+            # Training code reaches the cloud through its identity, never the Kubernetes API.
+            "automountServiceAccountToken": False,
         },
-        automount_service_account_token=False,
-        opts=side_opts,
+        child_opts(parent, provider=provider, depends_on=[*ready, training_ns]),
     )
     side = KubernetesSide(provider, training_ns, service_account)
     pool_key, pool_value = gpu_pool_label
@@ -216,10 +241,11 @@ def install(
         )
     chart = charts.OPERATORS.get(operator)
     if chart is not None:
-        operator_ns = Namespace(
+        operator_ns = CoreV1Object(
+            "Namespace",
             f"{name}-operator-ns",
-            metadata={"name": chart.namespace, "labels": dict(labels)},
-            opts=side_opts,
+            {"metadata": {"name": chart.namespace, "labels": dict(labels)}},
+            side_opts,
         )
         values: dict[str, object] = (
             # Only the torch-distributed ClusterTrainingRuntime (the chart's post-install hook
@@ -234,7 +260,7 @@ def install(
             chart,
             values,
             provider,
-            namespace=operator_ns.metadata.name,
+            namespace=chart.namespace,
             depends_on=[*ready, operator_ns],
         )
     return side

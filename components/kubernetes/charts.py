@@ -47,6 +47,8 @@ CLUSTER_AUTOSCALER = Chart(
 # The autoscaler's minor version must match the cluster's; these tags are published releases
 # (registry.k8s.io/autoscaling/cluster-autoscaler), as kOps pins them per Kubernetes minor.
 CLUSTER_AUTOSCALER_IMAGES = {
+    "1.29": "v1.29.5",
+    "1.30": "v1.30.6",
     "1.31": "v1.31.4",
     "1.32": "v1.32.3",
     "1.33": "v1.33.1",

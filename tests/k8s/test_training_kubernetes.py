@@ -124,9 +124,9 @@ def test_autoscaler_uses_the_pod_identity_and_matches_the_cluster_version(eks):
 
 def test_unpinned_kubernetes_version_is_refused():
     with pytest.raises(
-        ProgramError, match="no cluster-autoscaler image is pinned for Kubernetes 1.29"
+        ProgramError, match="no cluster-autoscaler image is pinned for Kubernetes 1.28"
     ):
-        aws(kubernetes_version="1.29")
+        aws(kubernetes_version="1.28")
 
 
 def test_operator_waits_for_its_labelled_namespace(eks):
