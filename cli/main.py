@@ -18,6 +18,7 @@ _COMMANDS = (
     "mlops_iac.cli.verify",
     "mlops_iac.cli.dvc_remote",
     "mlops_iac.cli.policy_pack",
+    "mlops_iac.cli.train_smoke",
 )
 
 

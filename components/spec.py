@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import datetime as dt
 import difflib
+import ipaddress
 import re
 from collections.abc import Iterable, Mapping
 from typing import Any, Literal
@@ -124,6 +125,49 @@ class ArtifactsSpec(_Model):
     )
 
 
+_ROLE_ARN = r"^arn:aws[a-z-]*:iam::[0-9]{12}:role/[A-Za-z0-9+=,.@_/-]+$"
+TrainingOperator = Literal["kubeflow-trainer", "kuberay", "none"]
+
+
+class TrainingAccessSpec(_Model):
+    """Who may reach the training cluster's Kubernetes API, and from where."""
+
+    admin_role_arns: list[str] = Field(
+        default_factory=list,
+        description="AWS: IAM roles (CI, operators) given cluster-admin access entries on EKS. "
+        "Default: none (only the identity that creates the cluster).",
+    )
+    public_cidrs: list[str] = Field(
+        default_factory=list,
+        description="CIDRs allowed to reach a public control-plane endpoint (EKS "
+        "publicAccessCidrs, GKE authorized networks). Required with publicEndpoint; never "
+        "0.0.0.0/0 outside dev. Default: none.",
+    )
+    dns_endpoint: bool = Field(
+        True,
+        description="GCP: enable GKE's DNS-based control-plane endpoint (IAM-authorised, no "
+        "public IP) so CI can run pulumi up from outside the VPC. Default: true.",
+    )
+
+    @field_validator("admin_role_arns")
+    @classmethod
+    def _role_arns(cls, value: list[str]) -> list[str]:
+        for arn in value:
+            if not re.match(_ROLE_ARN, arn):
+                raise ValueError(f"{arn!r} is not an IAM role ARN (arn:aws:iam::<account>:role/…)")
+        return value
+
+    @field_validator("public_cidrs")
+    @classmethod
+    def _cidrs(cls, value: list[str]) -> list[str]:
+        for cidr in value:
+            try:
+                ipaddress.ip_network(cidr, strict=True)
+            except ValueError as exc:
+                raise ValueError(f"{cidr!r} is not a CIDR block ({exc})") from None
+        return value
+
+
 class TrainingSpec(_Model):
     """The GPU training cluster."""
 
@@ -142,6 +186,14 @@ class TrainingSpec(_Model):
     spot: bool = Field(defaults.SPOT, description="Use spot / low-priority capacity.")
     public_endpoint: bool = Field(
         defaults.PUBLIC_ENDPOINT, description="Expose the cluster API publicly. Prod refuses true."
+    )
+    operator: TrainingOperator = Field(
+        "kubeflow-trainer",
+        description="Training operator installed on EKS/GKE: kubeflow-trainer (TrainJob, "
+        "PyTorch DDP via torchrun), kuberay (RayJob) or none. Default: kubeflow-trainer.",
+    )
+    access: TrainingAccessSpec = Field(
+        TrainingAccessSpec(), description="Access path to the cluster's Kubernetes API."
     )
 
     @field_validator("gpu")
@@ -509,6 +561,7 @@ def _platform_rules(raw: Mapping[str, Any]) -> list[tuple[str, str]]:
                 )
     if cloud == "aws":
         problems.extend(_aws_rollout_rules(raw))
+    problems.extend(_access_rules(raw, cloud))
     if raw.get("environment") == "prod":
         checks = [
             (not raw.get("owner"), "owner", "required in prod"),
@@ -578,6 +631,31 @@ def _aws_rollout_rules(raw: Mapping[str, Any]) -> list[tuple[str, str]]:
                 "strategy all-at-once",
             )
         )
+    return problems
+
+
+def _access_rules(raw: Mapping[str, Any], cloud: str) -> list[tuple[str, str]]:
+    """The Kubernetes API access path: an explicit allow-list, never the whole internet."""
+    problems: list[tuple[str, str]] = []
+    cidrs = _get(raw, "training.access.publicCidrs", [])
+    if _get(raw, "training.publicEndpoint") is True and not cidrs:
+        problems.append(
+            (
+                "training.access.publicCidrs",
+                "a public endpoint needs an explicit CIDR allow-list",
+            )
+        )
+    if raw.get("environment") in ("staging", "prod") and isinstance(cidrs, list):
+        for i, cidr in enumerate(cidrs):
+            if isinstance(cidr, str) and cidr.endswith("/0"):
+                problems.append(
+                    (
+                        f"training.access.publicCidrs[{i}]",
+                        f"{cidr} opens the cluster API to the internet; refused in staging/prod",
+                    )
+                )
+    if cloud != "aws" and _get(raw, "training.access.adminRoleArns"):
+        problems.append(("training.access.adminRoleArns", "only used on AWS (EKS access entries)"))
     return problems
 
 

@@ -30,12 +30,17 @@ from mlops_iac.components.aws._common import (
     stable_name,
     statement,
 )
+from mlops_iac.components.kubernetes import addons, charts, kubeconfig
 
 TYPE = "mlops:aws:TrainingCluster"
 
 # What the cluster role needs on its secrets key (envelope encryption goes through grants).
 CLUSTER_KEY_ACTIONS = ("kms:Encrypt", "kms:Decrypt", "kms:DescribeKey", "kms:CreateGrant")
 INTERFACE_ENDPOINTS = {"ecr-api": "ecr.api", "ecr-dkr": "ecr.dkr", "sts": "sts"}
+# EKS access policy for named CI/operator roles (Kubernetes cluster-admin equivalent):
+# https://docs.aws.amazon.com/eks/latest/userguide/access-policies.html
+CLUSTER_ADMIN_POLICY = "arn:aws:eks::aws:cluster-access-policy/AmazonEKSClusterAdminPolicy"
+GPU_POOL_LABEL = ("mlops/pool", "gpu")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -76,6 +81,26 @@ class TrainingClusterArgs:
     the GPU budget see only these. Default: none (no launch template)."""
     tags: Tags = None
     """Extra tags on every child. Default: none (the stack's lineage transform adds lineage)."""
+    public_access_cidrs: Sequence[str] = ()
+    """CIDRs allowed to reach a public API endpoint. Required with ``public_endpoint``; never
+    ``0.0.0.0/0`` outside dev. Default: none."""
+    admin_role_arns: Sequence[str] = ()
+    """IAM roles (CI, operators) given an EKS access entry with ``AmazonEKSClusterAdminPolicy``.
+    Default: none (only the identity that creates the cluster is admin)."""
+    operator: str = "kubeflow-trainer"
+    """Training operator: ``kubeflow-trainer``, ``kuberay`` or ``none``. Default
+    ``kubeflow-trainer``."""
+    artifact_policy_arn: pulumi.Input[str] | None = None
+    """IAM policy giving read-write access to the artifact store; attached to the training
+    pods' role. Default: none (the trainer role gets no data access)."""
+    artifact_bucket_arn: pulumi.Input[str] | None = None
+    """Artifact bucket: training pods may read and write its ``checkpoints/`` prefix (with
+    tags). Default: none."""
+    kubernetes_labels: Mapping[str, str] | None = None
+    """Lineage labels for the namespaces the cluster creates. Default: none."""
+    manage_kubernetes: bool = True
+    """Declare the Kubernetes side (device plugin, autoscaler, operator, training namespace).
+    Default: true; ``pulumi up`` must then reach the API (see docs/training-clusters.md)."""
 
 
 class TrainingCluster(pulumi.ComponentResource):
@@ -100,12 +125,20 @@ class TrainingCluster(pulumi.ComponentResource):
     ``cluster_endpoint``, ``kms_key_id``, ``vpc_id``, ``private_subnet_ids``, ``node_role_arn``,
     ``gpu_asg_name``, ``autoscaler_role_arn``.
 
-    Scaling the GPU pool from zero needs the Kubernetes cluster autoscaler and NVIDIA's device
-    plugin running in the cluster (Helm charts ``cluster-autoscaler`` with auto-discovery of this
-    cluster, and ``nvidia-device-plugin``): this component does not manage Kubernetes objects. It
-    gives the autoscaler its AWS identity: ``{name}-pod-identity-agent`` (EKS add-on),
-    ``{name}-autoscaler-role`` and ``-policy`` (describe, and resize only this cluster's groups)
-    and ``{name}-autoscaler`` (pod identity association for ``kube-system/cluster-autoscaler``).
+    The Kubernetes side (``manage_kubernetes``, default on; ``mlops_iac.components.kubernetes``):
+    ``{name}-k8s`` (provider from the cluster's endpoint, CA and an ``aws eks get-token`` exec, no
+    kubeconfig file), ``-device-plugin`` (NVIDIA device plugin: the AL2023 NVIDIA AMI ships the
+    driver, not the plugin), ``-cluster-autoscaler`` (scales the GPU node group from zero with the
+    pod identity below), ``-training-ns`` / ``-trainer-sa`` (``mlops-training/trainer``) and, with
+    an operator, ``-operator-ns`` / ``-operator`` (Helm release). The autoscaler's AWS identity:
+    ``{name}-pod-identity-agent`` (EKS add-on), ``-autoscaler-role`` and ``-policy`` (describe,
+    and resize only this cluster's groups) and ``-autoscaler`` (pod identity association for
+    ``kube-system/cluster-autoscaler``). Training pods: ``-trainer-role`` (+ ``-trainer-artifacts``
+    with ``artifact_policy_arn``) and ``-trainer`` (pod identity association). Access:
+    ``-access-{i}`` / ``-access-{i}-admin`` per ``admin_role_arns`` entry.
+
+    Outputs also: ``trainer_role_arn``, ``training_namespace``, ``training_service_account``,
+    ``training_operator``, ``kubeconfig`` (no secret: the token is minted per call).
     """
 
     cluster_name: pulumi.Output[str]
@@ -119,17 +152,24 @@ class TrainingCluster(pulumi.ComponentResource):
     node_role_arn: pulumi.Output[str]
     gpu_asg_name: pulumi.Output[str]
     autoscaler_role_arn: pulumi.Output[str]
+    trainer_role_arn: pulumi.Output[str]
+    training_namespace: pulumi.Output[str]
+    training_service_account: pulumi.Output[str]
+    training_operator: pulumi.Output[str]
+    kubeconfig: pulumi.Output[str]
 
     def __init__(
         self, name: str, args: TrainingClusterArgs, opts: pulumi.ResourceOptions | None = None
     ) -> None:
         super().__init__(TYPE, name, None, component_opts(opts))
         label = f"TrainingCluster {name}"
+        kubernetes_version = args.kubernetes_version or defaults.KUBERNETES_VERSION
         prod = args.environment == "prod"
         public = secure_default(
             label, "public_endpoint", args.public_endpoint, defaults.PUBLIC_ENDPOINT
         )
         require_not_prod(label, args.environment, "public_endpoint", public)
+        public_cidrs = _public_cidrs(label, args.environment, public, args.public_access_cidrs)
         gpu_pool_caps = gpu_catalogue.pool(
             args.gpu, "aws", args.min_nodes, args.max_nodes, label=label
         )
@@ -220,12 +260,14 @@ class TrainingCluster(pulumi.ComponentResource):
         cluster = aws.eks.Cluster(
             f"{name}-cluster",
             name=cluster_name,
-            version=args.kubernetes_version or defaults.KUBERNETES_VERSION,
+            version=kubernetes_version,
             role_arn=cluster_role.arn,
             vpc_config={
                 "subnet_ids": subnet_ids,
                 "endpoint_private_access": True,
                 "endpoint_public_access": public,
+                # Without an explicit list EKS opens a public endpoint to 0.0.0.0/0.
+                "public_access_cidrs": public_cidrs,
             },
             encryption_config={"provider": {"key_arn": key.arn}, "resources": ["secrets"]},
             enabled_cluster_log_types=list(defaults.CLUSTER_LOG_TYPES),
@@ -239,7 +281,7 @@ class TrainingCluster(pulumi.ComponentResource):
             ),
         )
 
-        aws.eks.NodeGroup(
+        system_pool = aws.eks.NodeGroup(
             f"{name}-system",
             cluster_name=cluster.name,
             node_role_arn=node_role.arn,
@@ -302,7 +344,33 @@ class TrainingCluster(pulumi.ComponentResource):
                 self, depends_on=node_policies, ignore_changes=["scalingConfig.desiredSize"]
             ),
         )
-        autoscaler_role = self._autoscaler_identity(name, cluster, cluster_name, tags)
+        autoscaler_role, autoscaler_link = self._autoscaler_identity(
+            name, cluster, cluster_name, tags
+        )
+        access = self._access_entries(name, cluster, args.admin_role_arns, tags)
+        trainer_role = self._trainer_identity(name, cluster, args, tags)
+        here = region(self)
+        self.kubeconfig = kubeconfig.eks(
+            cluster.name, cluster.endpoint, cluster.certificate_authority.data, here
+        )
+        if args.manage_kubernetes:
+            addons.install(
+                self,
+                name,
+                kubeconfig=self.kubeconfig,
+                operator=args.operator,
+                labels=dict(args.kubernetes_labels or {}),
+                gpu_pool_label=GPU_POOL_LABEL,
+                device_plugin=True,
+                autoscaler=addons.Autoscaler(
+                    cluster_name=cluster.name,
+                    region=here,
+                    kubernetes_version=kubernetes_version,
+                    system_selector={"mlops/pool": "system"},
+                ),
+                # Pods need nodes; the deploying role may be one of the access entries.
+                depends_on=[system_pool, autoscaler_link, *access],
+            )
 
         self.cluster_name = cluster.name
         self.gpu_pool_name = gpu_pool.node_group_name
@@ -314,6 +382,10 @@ class TrainingCluster(pulumi.ComponentResource):
         self.private_subnet_ids = pulumi.Output.all(*subnet_ids)
         self.node_role_arn = node_role.arn
         self.autoscaler_role_arn = autoscaler_role.arn
+        self.trainer_role_arn = trainer_role.arn
+        self.training_namespace = pulumi.Output.from_input(charts.TRAINING_NAMESPACE)
+        self.training_service_account = pulumi.Output.from_input(charts.TRAINER_SERVICE_ACCOUNT)
+        self.training_operator = pulumi.Output.from_input(args.operator)
         self.gpu_asg_name = gpu_pool.resources.apply(
             lambda res: res[0].autoscaling_groups[0].name if res else ""
         )
@@ -330,12 +402,85 @@ class TrainingCluster(pulumi.ComponentResource):
                 "node_role_arn": self.node_role_arn,
                 "gpu_asg_name": self.gpu_asg_name,
                 "autoscaler_role_arn": self.autoscaler_role_arn,
+                "trainer_role_arn": self.trainer_role_arn,
+                "training_namespace": self.training_namespace,
+                "training_service_account": self.training_service_account,
+                "training_operator": self.training_operator,
+                "kubeconfig": self.kubeconfig,
             }
         )
 
+    def _access_entries(
+        self, name: str, cluster: aws.eks.Cluster, role_arns: Sequence[str], tags: Tags
+    ) -> list[pulumi.Resource]:
+        """Cluster-admin access entries for the named CI/operator roles (API auth mode)."""
+        created: list[pulumi.Resource] = []
+        for i, arn in enumerate(role_arns):
+            entry = aws.eks.AccessEntry(
+                f"{name}-access-{i}",
+                cluster_name=cluster.name,
+                principal_arn=arn,
+                type="STANDARD",
+                tags=tags,
+                opts=child_opts(self),
+            )
+            created.append(
+                aws.eks.AccessPolicyAssociation(
+                    f"{name}-access-{i}-admin",
+                    cluster_name=cluster.name,
+                    principal_arn=entry.principal_arn,
+                    policy_arn=CLUSTER_ADMIN_POLICY,
+                    access_scope={"type": "cluster"},
+                    opts=child_opts(self),
+                )
+            )
+        return created
+
+    def _trainer_identity(
+        self,
+        name: str,
+        cluster: aws.eks.Cluster,
+        args: TrainingClusterArgs,
+        tags: Tags,
+    ) -> aws.iam.Role:
+        """The role training pods run as (``mlops-training/trainer`` via EKS Pod Identity)."""
+        role = aws.iam.Role(
+            f"{name}-trainer-role",
+            description=f"Training jobs on {name}: read data from and write checkpoints to the "
+            "artifact store",
+            assume_role_policy=_POD_IDENTITY_TRUST,
+            tags=tags,
+            opts=child_opts(self),
+        )
+        if args.artifact_policy_arn is not None:
+            # Read the DVC-versioned data (the store's scoped policy: dvc/ prefix and its key).
+            aws.iam.RolePolicyAttachment(
+                f"{name}-trainer-artifacts",
+                role=role.name,
+                policy_arn=args.artifact_policy_arn,
+                opts=child_opts(self),
+            )
+        if args.artifact_bucket_arn is not None:
+            aws.iam.RolePolicy(
+                f"{name}-trainer-checkpoints",
+                role=role.id,
+                policy=_checkpoint_policy(args.artifact_bucket_arn),
+                opts=child_opts(self),
+            )
+        aws.eks.PodIdentityAssociation(
+            f"{name}-trainer",
+            cluster_name=cluster.name,
+            namespace=charts.TRAINING_NAMESPACE,
+            service_account=charts.TRAINER_SERVICE_ACCOUNT,
+            role_arn=role.arn,
+            tags=tags,
+            opts=child_opts(self),
+        )
+        return role
+
     def _autoscaler_identity(
         self, name: str, cluster: aws.eks.Cluster, cluster_name: str, tags: Tags
-    ) -> aws.iam.Role:
+    ) -> tuple[aws.iam.Role, aws.eks.PodIdentityAssociation]:
         """The AWS identity of the cluster autoscaler that scales the GPU pool from zero.
 
         EKS Pod Identity (agent add-on plus an association) hands the role to the
@@ -351,18 +496,7 @@ class TrainingCluster(pulumi.ComponentResource):
         )
         role = aws.iam.Role(
             f"{name}-autoscaler-role",
-            assume_role_policy=json.dumps(
-                {
-                    "Version": "2012-10-17",
-                    "Statement": [
-                        {
-                            "Effect": "Allow",
-                            "Principal": {"Service": "pods.eks.amazonaws.com"},
-                            "Action": ["sts:AssumeRole", "sts:TagSession"],
-                        }
-                    ],
-                }
-            ),
+            assume_role_policy=_POD_IDENTITY_TRUST,
             tags=tags,
             opts=child_opts(self),
         )
@@ -394,7 +528,7 @@ class TrainingCluster(pulumi.ComponentResource):
             ),
             opts=child_opts(self),
         )
-        aws.eks.PodIdentityAssociation(
+        link = aws.eks.PodIdentityAssociation(
             f"{name}-autoscaler",
             cluster_name=cluster.name,
             namespace="kube-system",
@@ -403,7 +537,7 @@ class TrainingCluster(pulumi.ComponentResource):
             tags=tags,
             opts=child_opts(self, depends_on=[agent]),
         )
-        return role
+        return role, link
 
     def _network(
         self, name: str, args: TrainingClusterArgs, prod: bool
@@ -535,3 +669,59 @@ class TrainingCluster(pulumi.ComponentResource):
                 opts=child_opts(self),
             )
         return vpc.id, [s.id for s in private_subnets]
+
+
+_POD_IDENTITY_TRUST = json.dumps(
+    {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Effect": "Allow",
+                "Principal": {"Service": "pods.eks.amazonaws.com"},
+                "Action": ["sts:AssumeRole", "sts:TagSession"],
+            }
+        ],
+    }
+)
+
+
+def _public_cidrs(
+    label: str, environment: str, public: bool, cidrs: Sequence[str]
+) -> list[str] | None:
+    """The public endpoint's allow-list: required when public, never the whole internet in
+    staging/prod. None when the endpoint is private (the field is then meaningless)."""
+    if not public:
+        return None
+    if not cidrs:
+        raise ValueError(f"{label}: a public endpoint needs public_access_cidrs (an allow-list)")
+    for cidr in cidrs:
+        if ipaddress.ip_network(cidr, strict=True).prefixlen == 0 and environment != "dev":
+            raise ValueError(f"{label}: public_access_cidrs {cidr} is refused in {environment}")
+    return list(cidrs)
+
+
+CHECKPOINT_PREFIX = "checkpoints"
+CHECKPOINT_OBJECT_ACTIONS = ("s3:GetObject", "s3:PutObject", "s3:PutObjectTagging")
+
+
+def _checkpoint_policy(bucket_arn: pulumi.Input[str]) -> pulumi.Output[str]:
+    """Training pods write checkpoints (tagged with lineage) under ``checkpoints/`` only."""
+    return document(
+        [
+            statement(
+                Sid="ListCheckpoints",
+                Effect="Allow",
+                Action=["s3:ListBucket"],
+                Resource=bucket_arn,
+                Condition={
+                    "StringLike": {"s3:prefix": [CHECKPOINT_PREFIX, f"{CHECKPOINT_PREFIX}/*"]}
+                },
+            ),
+            statement(
+                Sid="ReadWriteCheckpoints",
+                Effect="Allow",
+                Action=list(CHECKPOINT_OBJECT_ACTIONS),
+                Resource=pulumi.Output.concat(bucket_arn, f"/{CHECKPOINT_PREFIX}/*"),
+            ),
+        ]
+    )

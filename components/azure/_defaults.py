@@ -70,6 +70,8 @@ LOG_RETENTION_DAYS = 90
 
 # Training.
 AML_IDLE_SCALE_DOWN = "PT10M"
+# Identity-based AzureML datastore on the artifact store (names: lowercase, digits, underscores).
+ARTIFACT_DATASTORE = "artifacts"
 
 # Registry.
 ACR_SKU_PROD = "Premium"

@@ -62,6 +62,15 @@ class TrainingClusterArgs:
     """Retention of the workspace's Log Analytics logs. Default: 90 days."""
     tags: Tags = None
     """Extra tags on every child. Default: none (the stack's lineage transform adds lineage)."""
+    compute_identity_id: pulumi.Input[str] | None = None
+    """ARM id of a user-assigned identity for the GPU cluster; AzureML command jobs with
+    ``identity: managed`` reach identity-based datastores as it. The stack passes the artifact
+    store's DVC identity (Storage Blob Data Contributor on the DVC container). Default: none."""
+    artifact_account_name: pulumi.Input[str] | None = None
+    """Storage account of the artifact store, for the ``artifacts`` datastore. Default: none."""
+    artifact_container_name: pulumi.Input[str] | None = None
+    """Container of the ``artifacts`` datastore (the DVC container). Default: none (no
+    datastore)."""
 
 
 class TrainingCluster(pulumi.ComponentResource):
@@ -79,6 +88,12 @@ class TrainingCluster(pulumi.ComponentResource):
     in prod adds encrypted local scratch disks and less telemetry); the data it reads and writes
     lives in the artifact store under its customer-managed key.
 
+    AzureML compute needs no Kubernetes: jobs are scheduled by the workspace. With
+    ``compute_identity_id`` the cluster runs as that identity, and with the artifact account and
+    container ``{name}-artifacts-datastore`` (``artifacts``, identity-based: no key or SAS stored)
+    points at the artifact store, so a command job reads ``azureml://datastores/artifacts/paths/…``
+    and writes checkpoints there.
+
     Outputs: ``cluster_name`` (the AzureML workspace name: the control plane that schedules jobs),
     ``gpu_pool_name`` (the AmlCompute cluster name), ``max_gpus``, ``max_usd_per_hour`` (list
     price of ``max_nodes`` nodes, spot priced as on-demand), ``workspace_name``, ``workspace_id``,
@@ -93,6 +108,7 @@ class TrainingCluster(pulumi.ComponentResource):
     workspace_id: pulumi.Output[str]
     application_insights_id: pulumi.Output[str]
     log_analytics_workspace_id: pulumi.Output[str]
+    datastore_name: pulumi.Output[str]
 
     def __init__(
         self, name: str, args: TrainingClusterArgs, opts: pulumi.ResourceOptions | None = None
@@ -180,6 +196,13 @@ class TrainingCluster(pulumi.ComponentResource):
             resource_group_name=rg,
             workspace_name=workspace.name,
             location=args.location,
+            identity=(
+                machinelearningservices.ManagedServiceIdentityArgs(
+                    type="UserAssigned", user_assigned_identities=[args.compute_identity_id]
+                )
+                if args.compute_identity_id is not None
+                else None
+            ),
             properties=machinelearningservices.AmlComputeArgs(
                 compute_type="AmlCompute",
                 disable_local_auth=True,
@@ -201,6 +224,28 @@ class TrainingCluster(pulumi.ComponentResource):
             opts=child_opts(self),
         )
 
+        self.datastore_name = pulumi.Output.from_input("")
+        if args.artifact_account_name is not None and args.artifact_container_name is not None:
+            # Credentials "None" = identity-based access: the job's identity (the compute's
+            # managed identity for ``identity: managed``) reaches the blobs, no secret is stored.
+            datastore = machinelearningservices.Datastore(
+                f"{name}-artifacts-datastore",
+                name=defaults.ARTIFACT_DATASTORE,
+                resource_group_name=rg,
+                workspace_name=workspace.name,
+                properties=machinelearningservices.AzureBlobDatastoreArgs(
+                    datastore_type="AzureBlob",
+                    account_name=args.artifact_account_name,
+                    container_name=args.artifact_container_name,
+                    credentials=machinelearningservices.NoneDatastoreCredentialsArgs(
+                        credentials_type="None"
+                    ),
+                    description="Artifact store (DVC data, checkpoints), identity-based access",
+                ),
+                opts=child_opts(self),
+            )
+            self.datastore_name = datastore.name
+
         self.cluster_name = workspace.name
         self.gpu_pool_name = compute.name
         self.max_gpus = pulumi.Output.from_input(gpu_pool_caps.max_gpus)
@@ -219,5 +264,6 @@ class TrainingCluster(pulumi.ComponentResource):
                 "workspace_id": self.workspace_id,
                 "application_insights_id": self.application_insights_id,
                 "log_analytics_workspace_id": self.log_analytics_workspace_id,
+                "datastore_name": self.datastore_name,
             }
         )

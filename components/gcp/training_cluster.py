@@ -8,7 +8,8 @@ The GPU pool's bounds are totals across the region's zones (``total_min_node_cou
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import ipaddress
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import pulumi
@@ -31,6 +32,7 @@ from mlops_iac.components.gcp._common import (
     region_or_default,
     resource_id,
 )
+from mlops_iac.components.kubernetes import addons, charts, kubeconfig
 
 TYPE = "mlops:gcp:TrainingCluster"
 
@@ -78,6 +80,20 @@ class TrainingClusterArgs:
     """Warn when the GPU pool's worst-case $/h exceeds this. Default: no cap."""
     labels: Labels | None = None
     """Extra labels on the cluster, its nodes and its key. Default: none."""
+    dns_endpoint: bool = True
+    """Enable the DNS-based control-plane endpoint (IAM-authorised, reachable wherever Google
+    APIs are, no public IP): the way CI and ``pulumi up`` reach a private cluster. Default: on."""
+    operator: str = "kubeflow-trainer"
+    """Training operator: ``kubeflow-trainer``, ``kuberay`` or ``none``. Default
+    ``kubeflow-trainer``."""
+    artifact_service_account: pulumi.Input[str] | None = None
+    """Email of the service account with read-write access to the artifact store; training
+    pods (``mlops-training/trainer``) impersonate it through Workload Identity. Default: none."""
+    kubernetes_labels: Mapping[str, str] | None = None
+    """Lineage labels for the namespaces the cluster creates. Default: none."""
+    manage_kubernetes: bool = True
+    """Declare the Kubernetes side (training namespace, workload service account, operator).
+    Default: true."""
 
 
 class TrainingCluster(pulumi.ComponentResource):
@@ -90,8 +106,16 @@ class TrainingCluster(pulumi.ComponentResource):
     ``_defaults.NODE_ROLES``), ``{name}-cluster``, ``{name}-system`` and ``{name}-gpu`` (node
     pools).
 
+    Kubernetes side (``manage_kubernetes``): ``{name}-k8s`` (provider; kubeconfig built from the
+    DNS endpoint, or the private endpoint and CA, with ``gke-gcloud-auth-plugin``),
+    ``-training-ns`` / ``-trainer-sa`` (``mlops-training/trainer``, annotated with
+    ``artifact_service_account``; ``-trainer-workload-identity`` lets it impersonate that
+    account) and, with an operator, ``-operator-ns`` / ``-operator`` (Helm release). GKE itself
+    installs the NVIDIA driver and device plugin and scales the GPU pool from zero.
+
     Outputs: ``cluster_name``, ``cluster_id``, ``gpu_pool_name``, ``max_gpus``,
-    ``max_usd_per_hour``, ``node_service_account``.
+    ``max_usd_per_hour``, ``node_service_account``, ``training_namespace``,
+    ``training_service_account``, ``training_operator``, ``kubeconfig``.
     """
 
     cluster_name: pulumi.Output[str]
@@ -100,6 +124,10 @@ class TrainingCluster(pulumi.ComponentResource):
     max_gpus: pulumi.Output[int]
     max_usd_per_hour: pulumi.Output[float]
     node_service_account: pulumi.Output[str]
+    training_namespace: pulumi.Output[str]
+    training_service_account: pulumi.Output[str]
+    training_operator: pulumi.Output[str]
+    kubeconfig: pulumi.Output[str]
 
     def __init__(
         self, name: str, args: TrainingClusterArgs, opts: pulumi.ResourceOptions | None = None
@@ -110,6 +138,7 @@ class TrainingCluster(pulumi.ComponentResource):
             label, "public_endpoint", args.public_endpoint, defaults.PUBLIC_ENDPOINT
         )
         require_not_prod(label, args.environment, "public_endpoint", public)
+        _check_authorized_networks(label, args.environment, public, args.authorized_networks)
         gpu_pool_caps = gpu_catalogue.pool(
             args.gpu, "gcp", args.min_nodes, args.max_nodes, label=label
         )
@@ -181,6 +210,10 @@ class TrainingCluster(pulumi.ComponentResource):
                 "enable_private_endpoint": not public,
                 "master_ipv4_cidr_block": args.master_cidr,
             },
+            # The DNS endpoint is authorised by IAM (container.clusters.connect), not by IP.
+            control_plane_endpoints_config={
+                "dns_endpoint_config": {"allow_external_traffic": args.dns_endpoint}
+            },
             master_authorized_networks_config={
                 "cidr_blocks": [
                     {"cidr_block": cidr, "display_name": f"authorized-{i}"}
@@ -205,7 +238,7 @@ class TrainingCluster(pulumi.ComponentResource):
             resource_labels=args.labels,
             opts=child_opts(self, depends_on=grants or None),
         )
-        container.NodePool(
+        system_pool = container.NodePool(
             f"{name}-system",
             cluster=cluster.id,
             location=region,
@@ -260,12 +293,58 @@ class TrainingCluster(pulumi.ComponentResource):
             opts=child_opts(self),
         )
 
+        if args.dns_endpoint:
+            server = cluster.control_plane_endpoints_config.apply(
+                lambda c: f"https://{c.dns_endpoint_config.endpoint}"
+            )
+            ca: pulumi.Input[str] | None = None
+        else:
+            server = pulumi.Output.concat("https://", cluster.endpoint)
+            ca = cluster.master_auth.cluster_ca_certificate
+        self.kubeconfig = kubeconfig.gke(cluster.name, server, ca)
+        annotations: dict[str, pulumi.Input[str]] = {}
+        if args.artifact_service_account is not None:
+            annotations["iam.gke.io/gcp-service-account"] = args.artifact_service_account
+            serviceaccount.IAMMember(
+                f"{name}-trainer-workload-identity",
+                service_account_id=pulumi.Output.concat(
+                    "projects/",
+                    project.project_id,
+                    "/serviceAccounts/",
+                    args.artifact_service_account,
+                ),
+                role="roles/iam.workloadIdentityUser",
+                member=project.project_id.apply(
+                    lambda p: (
+                        f"serviceAccount:{p}.svc.id.goog"
+                        f"[{charts.TRAINING_NAMESPACE}/{charts.TRAINER_SERVICE_ACCOUNT}]"
+                    )
+                ),
+                opts=child_opts(self, depends_on=[cluster]),
+            )
+        if args.manage_kubernetes:
+            # GKE installs the NVIDIA driver (gpu_driver_installation_config) and runs its own
+            # device plugin and cluster autoscaler: only the operator and namespaces remain.
+            addons.install(
+                self,
+                name,
+                kubeconfig=self.kubeconfig,
+                operator=args.operator,
+                labels=dict(args.kubernetes_labels or {}),
+                trainer_annotations=annotations,
+                gpu_pool_label=("mlops-pool", "gpu"),
+                depends_on=[system_pool],
+            )
+
         self.cluster_name = cluster.name
         self.cluster_id = cluster.id
         self.gpu_pool_name = gpu_pool.name
         self.max_gpus = pulumi.Output.from_input(gpu_pool_caps.max_gpus)
         self.max_usd_per_hour = pulumi.Output.from_input(max_usd)
         self.node_service_account = account.email
+        self.training_namespace = pulumi.Output.from_input(charts.TRAINING_NAMESPACE)
+        self.training_service_account = pulumi.Output.from_input(charts.TRAINER_SERVICE_ACCOUNT)
+        self.training_operator = pulumi.Output.from_input(args.operator)
         self.register_outputs(
             {
                 "cluster_name": self.cluster_name,
@@ -274,6 +353,10 @@ class TrainingCluster(pulumi.ComponentResource):
                 "max_gpus": self.max_gpus,
                 "max_usd_per_hour": self.max_usd_per_hour,
                 "node_service_account": self.node_service_account,
+                "training_namespace": self.training_namespace,
+                "training_service_account": self.training_service_account,
+                "training_operator": self.training_operator,
+                "kubeconfig": self.kubeconfig,
             }
         )
 
@@ -317,3 +400,14 @@ class TrainingCluster(pulumi.ComponentResource):
             opts=child_opts(self),
         )
         return network.id, subnet.id
+
+
+def _check_authorized_networks(
+    label: str, environment: str, public: bool, cidrs: Sequence[str]
+) -> None:
+    """A public endpoint needs an explicit allow-list, never the whole internet outside dev."""
+    if public and not cidrs:
+        raise ValueError(f"{label}: a public endpoint needs authorized_networks (an allow-list)")
+    for cidr in cidrs:
+        if ipaddress.ip_network(cidr, strict=True).prefixlen == 0 and environment != "dev":
+            raise ValueError(f"{label}: authorized_networks {cidr} is refused in {environment}")

@@ -38,6 +38,8 @@ from mlops_iac.components.platform.common import (
     artifact_store_kwargs,
     contract_exports,
     training_cluster_kwargs,
+    training_exports,
+    training_kubernetes_kwargs,
     webhook_secret,
 )
 from mlops_iac.components.spec import ModelRef, PlatformSpec
@@ -75,6 +77,11 @@ def build(parent: pulumi.Resource, name: str, spec: PlatformSpec) -> dict[str, A
         f"{name}-training",
         TrainingClusterArgs(
             **training_cluster_kwargs(spec),
+            **training_kubernetes_kwargs(spec),
+            admin_role_arns=training.access.admin_role_arns,
+            public_access_cidrs=training.access.public_cidrs,
+            artifact_policy_arn=store.dvc_policy_arn,
+            artifact_bucket_arn=store.bucket_arn,
             vpc_id=aws_spec.vpc_id if aws_spec else None,
             subnet_ids=list(aws_spec.subnet_ids) if aws_spec and aws_spec.subnet_ids else None,
             availability_zones=aws_spec.availability_zones if aws_spec else 2,
@@ -180,6 +187,8 @@ def build(parent: pulumi.Resource, name: str, spec: PlatformSpec) -> dict[str, A
     return {
         **contract_exports(store, cluster, registry, endpoint, watch),
         "autoscaler_role_arn": cluster.autoscaler_role_arn,
+        "trainer_role_arn": cluster.trainer_role_arn,
+        **training_exports(cluster),
         "dvc_policy_arn": store.dvc_policy_arn,
         "approvers_topic": registry.approvers_topic,
         "active_endpoint_config_name": endpoint.active_endpoint_config_name,

@@ -115,6 +115,9 @@ def build(parent: pulumi.Resource, name: str, spec: PlatformSpec) -> dict[str, A
             storage_account_id=store.storage_account_id,
             key_vault_id=store.key_vault_id if artifacts.customer_managed_key else None,
             container_registry_id=registry.container_registry_id,
+            compute_identity_id=store.dvc_identity_id,
+            artifact_account_name=store.storage_account_name,
+            artifact_container_name=store.container_name,
             **training_cluster_kwargs(spec),
         ),
         opts=opts,
@@ -183,6 +186,7 @@ def build(parent: pulumi.Resource, name: str, spec: PlatformSpec) -> dict[str, A
         "storage_account_name": store.storage_account_name,
         # AZURE_CLIENT_ID for DVC under managed identity (docs/dvc.md).
         "dvc_identity_client_id": store.dvc_identity_client_id,
+        "datastore_name": cluster.datastore_name,
         "resource_group_name": rg,
         "approvers_action_group": registry.approvers_action_group,
     }

@@ -36,6 +36,27 @@ def training_cluster_kwargs(spec: PlatformSpec) -> dict[str, Any]:
     }
 
 
+def training_kubernetes_kwargs(spec: PlatformSpec) -> dict[str, Any]:
+    """TrainingClusterArgs fields of the Kubernetes side (EKS and GKE): operator and the
+    lineage labels of the namespaces it creates."""
+    from mlops_iac.components.kubernetes.labels import kubernetes_labels
+    from mlops_iac.components.lineage import base_tags
+
+    return {
+        "operator": spec.training.operator,
+        "kubernetes_labels": kubernetes_labels(base_tags(spec)),
+    }
+
+
+def training_exports(cluster: Any) -> dict[str, Any]:
+    """Exports ``mlops-iac train-smoke`` reads: where and as whom training jobs run."""
+    return {
+        "training_namespace": cluster.training_namespace,
+        "training_service_account": cluster.training_service_account,
+        "training_operator": cluster.training_operator,
+    }
+
+
 def contract_exports(
     store: Any, cluster: Any, registry: Any, endpoint: Any, monitoring: Any
 ) -> dict[str, Any]:

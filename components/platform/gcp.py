@@ -30,6 +30,8 @@ from mlops_iac.components.platform.common import (
     artifact_store_kwargs,
     contract_exports,
     training_cluster_kwargs,
+    training_exports,
+    training_kubernetes_kwargs,
     webhook_secret,
 )
 from mlops_iac.components.spec import PlatformSpec
@@ -51,6 +53,10 @@ def build(parent: pulumi.Resource, name: str, spec: PlatformSpec) -> dict[str, A
         f"{name}-training",
         TrainingClusterArgs(
             **training_cluster_kwargs(spec),
+            **training_kubernetes_kwargs(spec),
+            authorized_networks=spec.training.access.public_cidrs,
+            dns_endpoint=spec.training.access.dns_endpoint,
+            artifact_service_account=store.dvc_service_account,
             gpu_zones=gcp.gpu_zones if gcp else (),
             budget_usd_per_hour=spec.governance.gpu_budget_usd_per_hour,
         ),
@@ -111,6 +117,7 @@ def build(parent: pulumi.Resource, name: str, spec: PlatformSpec) -> dict[str, A
     return {
         **contract_exports(store, cluster, registry, endpoint, monitor),
         "dvc_service_account": store.dvc_service_account,
+        **training_exports(cluster),
         "approvers_topic": registry.approvers_topic,
         "model_bucket_name": registry.model_bucket_name,
     }

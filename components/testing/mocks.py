@@ -75,7 +75,7 @@ class RealisticMocks(Mocks):
         stack: str = "test",
         config: Mapping[str, Any] | None = None,
     ) -> None:
-        from mlops_iac.components.testing import mocks_aws, mocks_azure, mocks_gcp
+        from mlops_iac.components.testing import mocks_aws, mocks_azure, mocks_gcp, mocks_kubernetes
 
         self.project = project
         self.stack = stack
@@ -85,6 +85,7 @@ class RealisticMocks(Mocks):
             "aws": mocks_aws,
             "azure-native": mocks_azure,
             "gcp": mocks_gcp,
+            "kubernetes": mocks_kubernetes,
         }
 
     def new_resource(self, args: MockResourceArgs) -> tuple[str | None, dict]:

@@ -25,6 +25,16 @@ def _location(ctx: MockContext) -> str:
     return str(ctx.inputs.get("location") or ctx.inputs.get("region") or ctx.gcp_region)
 
 
+def _dns_endpoint(ctx: MockContext, name: str, location: str) -> dict[str, Any]:
+    """GKE fills in the DNS-based endpoint's hostname when the config enables it."""
+    config = ctx.inputs.get("controlPlaneEndpointsConfig") or {}
+    dns = dict(config.get("dnsEndpointConfig") or {})
+    if not dns:
+        return {}
+    dns.setdefault("endpoint", f"gke-{_number(ctx)}.{location}.gke.goog")
+    return {"controlPlaneEndpointsConfig": {**config, "dnsEndpointConfig": dns}}
+
+
 def _per_type(ctx: MockContext, name: str) -> dict[str, Any]:
     project, location = _project(ctx), _location(ctx)
     kind = ctx.type.split(":")[1]
@@ -56,6 +66,7 @@ def _per_type(ctx: MockContext, name: str) -> dict[str, Any]:
             "endpoint": "10.0.0.2",
             "masterVersion": "1.31.1-gke.100",
             "masterAuth": {"clusterCaCertificate": "TU9DSy1DQQ=="},
+            **_dns_endpoint(ctx, name, location),
             "selfLink": f"https://container.googleapis.com/v1/projects/{project}/locations/"
             f"{location}/clusters/{name}",
         }

@@ -15,6 +15,7 @@ from . import (
     iam,
     images,
     kms,
+    kubernetes,
     lineage,
     logs,
     network,
@@ -38,6 +39,7 @@ RULES: tuple[Rule, ...] = (
     *iam.RULES,
     *dvc.RULES,
     *protection.RULES,
+    *kubernetes.RULES,
 )
 
 BY_NAME: dict[str, Rule] = {rule.name: rule for rule in RULES}

@@ -29,6 +29,11 @@ REQUIRED = {
     },
     ("azure", "ArtifactStore"): {"resource_group_name": "rg"},
 }
+# A public cluster endpoint is refused without an explicit allow-list (docs/training-clusters.md).
+ALLOW_LIST = {
+    "aws": {"public_access_cidrs": ["203.0.113.0/24"]},
+    "gcp": {"authorized_networks": ["203.0.113.0/24"]},
+}
 
 
 def classes(cloud: str, thing: str) -> tuple[type, type]:
@@ -112,6 +117,8 @@ def test_overriding_a_secure_default_warns_the_same_way(cloud, thing, setting, v
 
     def program():
         kwargs = {**REQUIRED.get((cloud, thing), {}), setting: value}
+        if setting == "public_endpoint":
+            kwargs.update(ALLOW_LIST.get(cloud, {}))
         component("x", args_class(**kwargs))
 
     recording = run(program, config=CONFIG[cloud])

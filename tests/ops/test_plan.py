@@ -74,6 +74,8 @@ def _public_staging(platform):
     platform["environment"] = "staging"
     platform["serving"]["publicEndpoint"] = True
     platform["training"]["publicEndpoint"] = True
+    # A public endpoint needs an allow-list (spec rule); a real one keeps the point: public.
+    platform["training"]["access"] = {"publicCidrs": ["203.0.113.0/24"]}
 
 
 def _over_gpu_budget(platform):

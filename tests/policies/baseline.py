@@ -11,6 +11,7 @@ from __future__ import annotations
 import copy
 import datetime as dt
 import json
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -483,6 +484,20 @@ def aws_platform(environment: str = "prod") -> Rec:
             "taints": [{"key": "nvidia.com/gpu", "value": "true", "effect": "NO_SCHEDULE"}],
             "labels": {"mlops/gpu": "a10g"},
             "tags": tags,
+        },
+        parent=train,
+    )
+    b.add(
+        "kubernetes:core/v1:Namespace",
+        "training-operator-ns",
+        {
+            "metadata": {
+                "name": "kubeflow-system",
+                "labels": {
+                    k.replace("mlops:", "mlops/"): re.sub(r"[^A-Za-z0-9_.-]", "_", v)
+                    for k, v in tags.items()
+                },
+            }
         },
         parent=train,
     )

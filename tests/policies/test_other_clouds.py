@@ -122,6 +122,7 @@ def test_gke_gpu_pool_caps_and_budget() -> None:
                 "machineType": "g2-standard-4",
                 "guestAccelerators": [{"type": "nvidia-l4", "count": 1}],
                 "labels": labels(),
+                "taints": [{"key": "nvidia.com/gpu", "value": "present", "effect": "NO_SCHEDULE"}],
             },
             "autoscaling": {"minNodeCount": 0, "maxNodeCount": 4},
         },

@@ -237,7 +237,12 @@ MUTATIONS: list[Mutation] = [
     Mutation(
         "mlops-network-private-endpoints",
         "public-control-plane",
-        lambda r: r.set("training-cluster", "vpcConfig.endpointPublicAccess", True),
+        # With an allow-list, so that only the private-endpoint rule fires (without one the
+        # endpoint is open to 0.0.0.0/0: mlops-kubernetes-api-allow-list).
+        lambda r: (
+            r.set("training-cluster", "vpcConfig.endpointPublicAccess", True),
+            r.set("training-cluster", "vpcConfig.publicAccessCidrs", ["203.0.113.0/24"]),
+        ),
         "endpointPublicAccess is not false",
     ),
     # gpu
@@ -375,6 +380,42 @@ MUTATIONS: list[Mutation] = [
         "force-destroy",
         lambda r: r.set("artifacts-bucket", "forceDestroy", True),
         "forceDestroy is true",
+    ),
+    # kubernetes (training clusters)
+    Mutation(
+        "mlops-kubernetes-gpu-taint",
+        "gpu-pool-untainted",
+        lambda r: r.set("training-gpu", "taints", []),
+        "no nvidia.com/gpu NoSchedule taint",
+    ),
+    Mutation(
+        "mlops-kubernetes-gpu-taint",
+        "prefer-no-schedule",
+        lambda r: r.set(
+            "training-gpu",
+            "taints",
+            [{"key": "nvidia.com/gpu", "value": "true", "effect": "PREFER_NO_SCHEDULE"}],
+        ),
+        "no nvidia.com/gpu NoSchedule taint",
+    ),
+    Mutation(
+        "mlops-kubernetes-namespace-lineage",
+        "no-git-sha",
+        lambda r: r.set("training-operator-ns", "metadata.labels.mlops/git-sha", None),
+        "mlops/git-sha",
+    ),
+    Mutation(
+        "mlops-kubernetes-api-allow-list",
+        "open-to-the-internet",
+        lambda r: (
+            r.set("training-cluster", "vpcConfig.endpointPublicAccess", True),
+            r.set("training-cluster", "vpcConfig.publicAccessCidrs", ["0.0.0.0/0"]),
+        ),
+        "publicAccessCidrs contains 0.0.0.0/0",
+        # A public endpoint in staging also fires mlops-network-private-endpoints: scope that one
+        # to prod here so that the allow-list rule is seen alone.
+        config={"overrides": {"mlops-network-private-endpoints": {"environments": ["prod"]}}},
+        environment="staging",
     ),
 ]
 

@@ -19,6 +19,11 @@ AWS_EXTRAS = {
     "alarm_names",
     "approvers_topic",
     "autoscaler_role_arn",
+    # What `mlops-iac train-smoke` reads: where and as whom training jobs run.
+    "trainer_role_arn",
+    "training_namespace",
+    "training_service_account",
+    "training_operator",
 }
 COMPONENTS = {
     "mlops-artifacts": "mlops:aws:ArtifactStore",

@@ -27,6 +27,15 @@ CLUSTER_CHILDREN = {
     "tc-autoscaler-role": "aws:iam/role:Role",
     "tc-autoscaler-policy": "aws:iam/rolePolicy:RolePolicy",
     "tc-autoscaler": "aws:eks/podIdentityAssociation:PodIdentityAssociation",
+    "tc-trainer-role": "aws:iam/role:Role",
+    "tc-trainer": "aws:eks/podIdentityAssociation:PodIdentityAssociation",
+    "tc-k8s": "pulumi:providers:kubernetes",
+    "tc-training-ns": "kubernetes:core/v1:Namespace",
+    "tc-trainer-sa": "kubernetes:core/v1:ServiceAccount",
+    "tc-device-plugin": "kubernetes:helm.sh/v3:Release",
+    "tc-cluster-autoscaler": "kubernetes:helm.sh/v3:Release",
+    "tc-operator-ns": "kubernetes:core/v1:Namespace",
+    "tc-operator": "kubernetes:helm.sh/v3:Release",
 }
 
 
@@ -224,11 +233,27 @@ def test_existing_network_creates_no_vpc():
 
 
 def test_public_endpoint_warns_in_dev_and_is_refused_in_prod():
-    recording = build(public_endpoint=True)
-    assert recording.named("tc-cluster").inputs["vpcConfig"]["endpointPublicAccess"] is True
+    recording = build(public_endpoint=True, public_access_cidrs=["203.0.113.0/24"])
+    vpc = recording.named("tc-cluster").inputs["vpcConfig"]
+    assert vpc["endpointPublicAccess"] is True
+    assert vpc["publicAccessCidrs"] == ["203.0.113.0/24"]
     assert any("public_endpoint is True" in w for w in recording.warnings)
     with pytest.raises(ProgramError, match="public_endpoint is refused in prod"):
-        build(environment="prod", public_endpoint=True)
+        build(environment="prod", public_endpoint=True, public_access_cidrs=["203.0.113.0/24"])
+
+
+def test_private_endpoint_sends_no_allow_list(dev):
+    vpc = dev.named("tc-cluster").inputs["vpcConfig"]
+    assert vpc["endpointPublicAccess"] is False
+    assert "publicAccessCidrs" not in vpc
+
+
+def test_public_endpoint_needs_an_allow_list_and_never_the_internet_outside_dev():
+    # Without publicAccessCidrs EKS opens the endpoint to 0.0.0.0/0.
+    with pytest.raises(ProgramError, match="needs public_access_cidrs"):
+        build(public_endpoint=True)
+    with pytest.raises(ProgramError, match="0.0.0.0/0 is refused in staging"):
+        build(environment="staging", public_endpoint=True, public_access_cidrs=["0.0.0.0/0"])
 
 
 @pytest.mark.parametrize(

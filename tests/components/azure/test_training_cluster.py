@@ -131,3 +131,39 @@ def test_without_a_vault_one_is_created_securely():
 def test_bad_bounds_are_refused():
     with pytest.raises(ProgramError, match="min_nodes <= max_nodes"):
         build(min_nodes=3, max_nodes=2)
+
+
+IDENTITY = (
+    "/subscriptions/s/resourceGroups/rg/providers/Microsoft.ManagedIdentity/"
+    "userAssignedIdentities/dvc"
+)
+
+
+def test_command_jobs_reach_the_artifact_store_through_an_identity_based_datastore():
+    # AzureML compute needs no Kubernetes: jobs run on the cluster under its managed identity
+    # and read/write the artifact store through the identity-based datastore.
+    recording = build(
+        compute_identity_id=IDENTITY,
+        artifact_account_name="artacct",
+        artifact_container_name="dvc",
+    )
+    assert children(recording)["train-artifacts-datastore"].type == (
+        "azure-native:machinelearningservices:Datastore"
+    )
+    compute = recording.named("train-gpu").inputs
+    assert compute["identity"]["type"] == "UserAssigned"
+    assert IDENTITY in compute["identity"]["userAssignedIdentities"]
+    datastore = recording.named("train-artifacts-datastore").inputs
+    assert datastore["name"] == "artifacts"
+    assert datastore["workspaceName"] == recording.named("train-workspace").outputs["name"]
+    props = datastore["properties"]
+    assert props["datastoreType"] == "AzureBlob"
+    assert (props["accountName"], props["containerName"]) == ("artacct", "dvc")
+    # No key or SAS stored: the job's identity is what reaches the blobs.
+    assert props["credentials"] == {"credentialsType": "None"}
+
+
+def test_no_datastore_without_the_artifact_store():
+    recording = build()
+    assert not recording.of_type("azure-native:machinelearningservices:Datastore")
+    assert "identity" not in recording.named("train-gpu").inputs

@@ -26,6 +26,11 @@ CORE = {
     "tc-cluster": "gcp:container/cluster:Cluster",
     "tc-system": "gcp:container/nodePool:NodePool",
     "tc-gpu": "gcp:container/nodePool:NodePool",
+    "tc-k8s": "pulumi:providers:kubernetes",
+    "tc-training-ns": "kubernetes:core/v1:Namespace",
+    "tc-trainer-sa": "kubernetes:core/v1:ServiceAccount",
+    "tc-operator-ns": "kubernetes:core/v1:Namespace",
+    "tc-operator": "kubernetes:helm.sh/v3:Release",
 }
 
 
@@ -196,7 +201,23 @@ def test_public_endpoint_only_outside_prod_and_still_authorized():
         "cidrBlocks": [{"cidrBlock": "203.0.113.0/24", "displayName": "authorized-0"}]
     }
     with pytest.raises(ProgramError, match="public_endpoint is refused in prod"):
-        build(environment="prod", public_endpoint=True)
+        build(environment="prod", public_endpoint=True, authorized_networks=["203.0.113.0/24"])
+
+
+def test_public_endpoint_needs_authorized_networks_never_the_internet_outside_dev():
+    with pytest.raises(ProgramError, match="needs authorized_networks"):
+        build(public_endpoint=True)
+    with pytest.raises(ProgramError, match="0.0.0.0/0 is refused in staging"):
+        build(environment="staging", authorized_networks=["0.0.0.0/0"])
+
+
+def test_dns_endpoint_is_the_default_way_in_and_can_be_turned_off():
+    inputs = build().named("tc-cluster").inputs
+    assert inputs["controlPlaneEndpointsConfig"] == {
+        "dnsEndpointConfig": {"allowExternalTraffic": True}
+    }
+    off = build(dns_endpoint=False).named("tc-cluster").inputs
+    assert off["controlPlaneEndpointsConfig"]["dnsEndpointConfig"]["allowExternalTraffic"] is False
 
 
 def test_unknown_gpu_and_bad_bounds_are_refused():
