@@ -497,6 +497,8 @@ def check_resource(resource: Any, report: Report) -> None:
         return
     if cloud == "aws":
         _check_aws(resource, entry, report)
+        if entry.get("rules"):
+            _check_rules(resource, entry, cloud, report)
     else:
         _check_rules(resource, entry, cloud, report)
 

@@ -426,30 +426,40 @@ def sagemaker_step_size(
         kind = routing.get("type")
         if kind == "LINEAR":
             step = routing.get("linearStepSize") or {}
-            share = _share(step, fleet)
-            if share is not None and not 10 <= share <= 50:
+            stated, share = _stated(step, fleet), _share(step, fleet)
+            if stated is not None and (not 10 <= stated <= 50 or (share or 0) > 50):
                 yield _error(
                     endpoint,
                     "aws-sagemaker-traffic-step-size",
                     f"{_ROUTING}.linearStepSize.value",
                     step.get("value"),
                     f"a linear step must be 10–50% of the variant's instance count; this is "
-                    f"{share:g}%{_fleet_note(step, fleet)}",
+                    f"{share if share is not None else stated:g}%{_fleet_note(step, fleet)}",
                     SM_LINEAR,
                 )
         if kind == "CANARY":
             size = routing.get("canarySize") or {}
-            share = _share(size, fleet)
-            if share is not None and share > 50:
+            stated, share = _stated(size, fleet), _share(size, fleet)
+            if stated is not None and max(stated, share or 0) > 50:
                 yield _error(
                     endpoint,
                     "aws-sagemaker-traffic-step-size",
                     f"{_ROUTING}.canarySize.value",
                     size.get("value"),
                     f"the canary must be at most 50% of the variant's instance count; this is "
-                    f"{share:g}%{_fleet_note(size, fleet)}",
+                    f"{share if share is not None else stated:g}%{_fleet_note(size, fleet)}",
                     SM_CANARY,
                 )
+
+
+def _stated(size: Mapping[str, Any], fleet: int | None) -> float | None:
+    """The step as the program states it, in percent of the fleet."""
+    value = size.get("value")
+    if not isinstance(value, int | float):
+        return None
+    if size.get("type") == "INSTANCE_COUNT":
+        return 100 * value / fleet if fleet else None
+    return float(value)
 
 
 def _share(size: Mapping[str, Any], fleet: int | None) -> float | None:
