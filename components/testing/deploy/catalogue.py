@@ -71,6 +71,18 @@ class Report:
 
     errors: list[DeployError] = field(default_factory=list)
     skipped: list[Skipped] = field(default_factory=list)
+    memo: dict[tuple[str, Any], list[str]] = field(default_factory=dict, repr=False)
+    """Verdicts per (rule, value): lineage tags repeat the same values on every resource."""
+
+    def violations(self, value: Any, rule: Mapping[str, Any], rule_id: str) -> list[str]:
+        """``_violations`` of a value, remembered per rule id for hashable values."""
+        if not isinstance(value, str | int | float) or isinstance(value, bool):
+            return _violations(value, rule, rule_id, self)
+        key = (rule_id, value)
+        found = self.memo.get(key)
+        if found is None:
+            found = self.memo[key] = _violations(value, rule, rule_id, self)
+        return found
 
 
 # --------------------------------------------------------------------------------------------
@@ -107,7 +119,8 @@ def service_model(service: str) -> dict[str, Any] | None:
 
 def clear_caches() -> None:
     """Forget loaded data and models (tests that swap a model use this)."""
-    for cached in (catalogue, _gcp_labels, service_model, aws_table, _compiled, _sdk_enum):
+    cached_functions = (catalogue, _gcp_labels, service_model, aws_table, _aws_plan, _segments)
+    for cached in (*cached_functions, _compiled, _sdk_enum):
         # A test may have swapped one for a plain function; its own cache is then not ours.
         clear = getattr(cached, "cache_clear", None)
         if clear is not None:
@@ -142,31 +155,45 @@ def _sdk_enum(dotted: str) -> tuple[str, ...] | None:
 # Input paths: "a.b[].c", "tags{}" (map keys), "tags{=}" (map values).
 
 
+@functools.cache
+def _segments(path: str) -> tuple[tuple[str, str], ...]:
+    """``a.b[].c{}`` → ``(("a", ""), ("b", "[]"), ("c", "{}"))``, parsed once per path."""
+    out = []
+    for part in path.split("."):
+        for kind in ("[]", "{=}", "{}"):
+            if part.endswith(kind):
+                out.append((part[: -len(kind)], kind))
+                break
+        else:
+            out.append((part, ""))
+    return tuple(out)
+
+
 def _values(data: Any, path: str, prefix: str = "") -> Iterator[tuple[str, Any]]:
     """Every (concrete path, value) a catalogue path reaches in the inputs; missing → nothing."""
-    if not path:
+    return _walk(data, _segments(path), 0, prefix)
+
+
+def _walk(
+    data: Any, segments: tuple[tuple[str, str], ...], i: int, prefix: str
+) -> Iterator[tuple[str, Any]]:
+    if i == len(segments):
         yield prefix, data
         return
-    head, _, rest = path.partition(".")
-    if head.endswith("{}") or head.endswith("{=}"):
-        key = head[: head.index("{")]
-        value = data.get(key) if isinstance(data, Mapping) else None
-        if isinstance(value, Mapping):
-            for k, v in value.items():
-                where = f"{prefix}{key}.{k}" if not prefix else f"{prefix}.{key}.{k}"
-                yield from _values(k if head.endswith("{}") else v, rest, where)
-        return
-    key = head[:-2] if head.endswith("[]") else head
-    value = data.get(key) if isinstance(data, Mapping) else None
+    key, kind = segments[i]
+    value = data.get(key) if isinstance(data, dict) else None
     if value is None:
         return
     where = f"{prefix}.{key}" if prefix else key
-    if head.endswith("[]"):
+    if kind == "":
+        yield from _walk(value, segments, i + 1, where)
+    elif kind == "[]":
         items = value if isinstance(value, list) else [value]
-        for i, item in enumerate(items):
-            yield from _values(item, rest, f"{where}[{i}]")
-    else:
-        yield from _values(value, rest, where)
+        for n, item in enumerate(items):
+            yield from _walk(item, segments, i + 1, f"{where}[{n}]")
+    elif isinstance(value, dict):
+        for k, v in value.items():
+            yield from _walk(k if kind == "{}" else v, segments, i + 1, f"{where}.{k}")
 
 
 def _member_shape(model: Mapping[str, Any], root: str, path: str) -> tuple[str, dict] | None:
@@ -357,14 +384,41 @@ def _derive(model: Mapping[str, Any], mapping: Mapping[str, Any]) -> dict[str, A
     return {"ops": ops, "members": members, "tags": tags}
 
 
-def _check_aws(resource: Any, entry: Mapping[str, Any], report: Report) -> None:
+@dataclass(frozen=True)
+class _Check:
+    """One mapped input of one operation, resolved against the model once per type."""
+
+    head: str
+    """First key of the input path: absent from the inputs → nothing to check (the fast path)."""
+    path: str
+    rule_id: str
+    shape_name: str
+    rule: dict[str, Any]
+    prefix: str
+
+
+@dataclass(frozen=True)
+class _Plan:
+    checks: tuple[_Check, ...]
+    required: tuple[tuple[str, str, tuple[str, ...]], ...]
+    """(rule id, message, input paths of which at least one must be present)."""
+    tags: tuple[tuple[str, str, str, dict[str, Any], str], ...]
+    """(part, rule id, shape name, rule, message prefix) for tag keys and values."""
+    skipped: tuple[Skipped, ...]
+
+
+def _head(path: str) -> str:
+    return re.split(r"[.\[{]", path, maxsplit=1)[0]
+
+
+@functools.cache
+def _aws_plan(type_token: str) -> _Plan | None:
+    entry = catalogue("aws")[type_token]
     service = entry["service"]
     table = aws_table(service)
     if table is None:
-        report.skipped.append(Skipped(resource.type, "botocore is not installed"))
-        return
-    source = BOTOCORE_URL.format(service=service)
-    inputs = _with_name(resource, entry.get("name"))
+        return None
+    checks, required, tags, skipped = [], [], [], []
     calls = [(entry["operation"], entry.get("inputs") or {}, entry.get("tags"))]
     calls += [(c["operation"], c.get("inputs") or {}, None) for c in entry.get("also", ())]
     for operation, mapping, tag_member in calls:
@@ -372,60 +426,92 @@ def _check_aws(resource: Any, entry: Mapping[str, Any], report: Report) -> None:
         for input_path, member_path in mapping.items():
             resolved = table["members"].get(f"{operation}|{member_path}")
             if resolved is None:
-                report.skipped.append(
-                    Skipped(f"{resource.type}.{input_path}", f"{operation} has no {member_path}")
+                skipped.append(
+                    Skipped(f"{type_token}.{input_path}", f"{operation} has no {member_path}")
                 )
                 continue
             mapped_members.add(_top(member_path))
             shape_name, rule = resolved
-            for where, value in _values(inputs, input_path):
-                for problem in _violations(value, rule, f"{service}:{shape_name}", report):
-                    report.errors.append(
-                        _error(
-                            resource,
-                            f"aws-api:{service}:{operation}.{member_path}",
-                            where,
-                            value,
-                            f"{operation} {member_path} ({shape_name}) {problem} "
-                            f"(AWS API model, botocore {service})",
-                            source,
-                        )
-                    )
+            checks.append(
+                _Check(
+                    head=_head(input_path),
+                    path=input_path,
+                    rule_id=f"aws-api:{service}:{operation}.{member_path}",
+                    shape_name=shape_name,
+                    rule=rule,
+                    prefix=f"{operation} {member_path} ({shape_name})",
+                )
+            )
         for member in table["ops"][operation]["required"]:
             if member not in mapped_members:
                 continue  # set by the provider itself (tokens, account ids), not an input
-            paths = [p for p, m in mapping.items() if _top(m) == member]
-            if not any(True for p in paths for _ in _values(inputs, p)):
+            paths = tuple(p for p, m in mapping.items() if _top(m) == member)
+            required.append(
+                (
+                    f"aws-api:{service}:{operation}.{member}.required",
+                    f"{operation} requires {member}",
+                    paths,
+                )
+            )
+        pair = table["tags"].get(f"{operation}|{tag_member}") if tag_member else None
+        for part, resolved in zip(("key", "value"), pair or (), strict=False):
+            if resolved is not None:
+                tags.append(
+                    (
+                        part,
+                        f"aws-api:{service}:{operation}.{tag_member}.{part}",
+                        resolved[0],
+                        resolved[1],
+                        f"tag {part} ({resolved[0]})",
+                    )
+                )
+    return _Plan(tuple(checks), tuple(required), tuple(tags), tuple(skipped))
+
+
+def _check_aws(resource: Any, entry: Mapping[str, Any], report: Report) -> None:
+    plan = _aws_plan(resource.type)
+    if plan is None:
+        report.skipped.append(Skipped(resource.type, "botocore is not installed"))
+        return
+    service = entry["service"]
+    source = BOTOCORE_URL.format(service=service)
+    suffix = f"(AWS API model, botocore {service})"
+    report.skipped.extend(plan.skipped)
+    inputs = _with_name(resource, entry.get("name"))
+    for check_ in plan.checks:
+        if check_.head not in inputs:
+            continue
+        for where, value in _values(inputs, check_.path):
+            for problem in report.violations(value, check_.rule, check_.rule_id):
                 report.errors.append(
                     _error(
                         resource,
-                        f"aws-api:{service}:{operation}.{member}.required",
-                        paths[0],
-                        None,
-                        f"{operation} requires {member}",
+                        check_.rule_id,
+                        where,
+                        value,
+                        f"{check_.prefix} {problem} {suffix}",
                         source,
                     )
                 )
-        pair = table["tags"].get(f"{operation}|{tag_member}") if tag_member else None
-        tags = inputs.get("tags")
-        if pair and isinstance(tags, Mapping):
-            for key, value in tags.items():
-                for part, resolved, data in (("key", pair[0], key), ("value", pair[1], value)):
-                    if resolved is None:
-                        continue
-                    shape_name, rule = resolved
-                    for problem in _violations(data, rule, f"{service}:{shape_name}", report):
-                        report.errors.append(
-                            _error(
-                                resource,
-                                f"aws-api:{service}:{operation}.{tag_member}.{part}",
-                                f"tags.{key}",
-                                data,
-                                f"tag {part} ({shape_name}) {problem} "
-                                f"(AWS API model, botocore {service})",
-                                source,
-                            )
+    for rule_id, message, paths in plan.required:
+        if not any(True for p in paths if _head(p) in inputs for _ in _values(inputs, p)):
+            report.errors.append(_error(resource, rule_id, paths[0], None, message, source))
+    tags = inputs.get("tags")
+    if plan.tags and isinstance(tags, Mapping):
+        for key, value in tags.items():
+            for part, rule_id, _shape, rule, prefix in plan.tags:
+                data = key if part == "key" else value
+                for problem in report.violations(data, rule, rule_id):
+                    report.errors.append(
+                        _error(
+                            resource,
+                            rule_id,
+                            f"tags.{key}",
+                            data,
+                            f"{prefix} {problem} {suffix}",
+                            source,
                         )
+                    )
 
 
 def _top(member_path: str) -> str:

@@ -35,14 +35,27 @@ def rule(rule_id: str, source: str) -> Callable[[Rule], Rule]:
     return register
 
 
+class _Indexed(list):
+    """The plan's resources, indexed by type once (every rule looks resources up by type)."""
+
+    def __init__(self, resources: Iterable[Any]) -> None:
+        super().__init__(resources)
+        self.by_type: dict[str, list[Any]] = {}
+        for resource in self:
+            self.by_type.setdefault(resource.type, []).append(resource)
+
+
 def check(
     resources: list[Any], state: list[StateResource], config: Mapping[str, Any], report: Report
 ) -> None:
+    indexed = _Indexed(resources)
     for _, fn in RULES.values():
-        report.errors.extend(fn(resources, state, config))
+        report.errors.extend(fn(indexed, state, config))
 
 
 def _of(resources: Iterable[Any], type_token: str) -> list[Any]:
+    if isinstance(resources, _Indexed):
+        return resources.by_type.get(type_token, [])
     return [r for r in resources if r.type == type_token]
 
 
