@@ -244,7 +244,7 @@ def azure_endpoint_traffic(
             )
 
 
-EG_MONITOR = "https://learn.microsoft.com/en-us/azure/event-grid/handler-azure-monitor-alerts"
+EG_MONITOR = "https://learn.microsoft.com/en-us/azure/event-grid/event-handlers"
 
 
 @rule("azure-eventgrid-monitor-alert-source", EG_MONITOR)
@@ -312,7 +312,7 @@ def acr_content_trust(
 # ---------------------------------------------------------------------------------- AWS
 
 SM_AUTOSCALE_UPDATE = (
-    "https://docs.aws.amazon.com/sagemaker/latest/dg/endpoint-auto-scaling-update.html"
+    "https://docs.aws.amazon.com/sagemaker/latest/dg/endpoint-scaling-update.html"
 )
 
 
