@@ -303,3 +303,12 @@ def test_offline_fixture_fails_a_test_on_a_deploy_error_with_an_opt_out(pytester
             "*source: https://cloud.google.com/storage/docs/bucket-lock*",
         ]
     )
+
+
+@pytest.mark.parametrize("cloud", ["aws", "azure", "gcp"])
+def test_data_files_read_the_same_with_and_without_libyaml(cloud):
+    import yaml
+
+    text = (catalogue._DATA / f"{cloud}.yaml").read_text()
+    pure = yaml.load(text, Loader=yaml.SafeLoader)  # noqa: S506
+    assert pure == yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))  # noqa: S506
