@@ -91,7 +91,7 @@ class RealisticMocks(Mocks):
         package = args.typ.split(":", 1)[0]
         cloud = self._clouds.get(package)
         # The provider's own auto-name (azure-native: no dash), never sanitised.
-        name = naming.autoname(args.typ, args.name)
+        name = naming.physical_name(args.typ, args.name, inputs, None)
         context = MockContext(args.typ, args.name, inputs, name, self.config)
         outputs: dict[str, Any] = {**inputs}
         if cloud is not None:

@@ -312,3 +312,21 @@ def test_data_files_read_the_same_with_and_without_libyaml(cloud):
     text = (catalogue._DATA / f"{cloud}.yaml").read_text()
     pure = yaml.load(text, Loader=yaml.SafeLoader)  # noqa: S506
     assert pure == yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))  # noqa: S506
+
+
+def test_mocks_and_catalogue_agree_on_physical_names():
+    import pulumi_azure_native as azure
+
+    def program():
+        aws.sagemaker.Model("model", execution_role_arn="arn:aws:iam::1:role/r")
+        aws.sagemaker.Model("named", name="exact-name", execution_role_arn="arn:aws:iam::1:role/r")
+        aws.kms.Alias("alias", name_prefix="alias/team-", target_key_id="k")
+        azure.storage.StorageAccount(
+            "account", resource_group_name="rg", kind="StorageV2", sku={"name": "Standard_LRS"}
+        )
+        gcp.storage.Bucket("bucket", location="US-CENTRAL1")
+
+    recording = run(program, config={"aws:region": "us-east-1"})
+    for resource in recording:
+        expected = catalogue.physical_name_of(resource)
+        assert resource.outputs["name"] == expected, resource.type
