@@ -311,9 +311,7 @@ def acr_content_trust(
 
 # ---------------------------------------------------------------------------------- AWS
 
-SM_AUTOSCALE_UPDATE = (
-    "https://docs.aws.amazon.com/sagemaker/latest/dg/endpoint-scaling-update.html"
-)
+SM_AUTOSCALE_UPDATE = "https://docs.aws.amazon.com/sagemaker/latest/dg/endpoint-scaling-update.html"
 
 
 @rule("aws-sagemaker-autoscaled-instance-type-change", SM_AUTOSCALE_UPDATE)
