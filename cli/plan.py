@@ -91,6 +91,8 @@ class PlanResult:
     pack_config: dict[str, dict[str, Any]]
     deploy_errors: tuple[deploy.DeployError, ...] = ()
     """What the real deploy would refuse (a first deploy unless a state was given)."""
+    deploy_skipped: tuple[str, ...] = ()
+    """Constraints the catalogue could not apply, with the reason (never silently dropped)."""
 
 
 def pack_config_for(stack: str, config: Mapping[str, Any]) -> tuple[str, dict]:
@@ -150,7 +152,9 @@ def plan(
         if status:
             status.stop()
     spend = packs.gpu_spend(recording, NODE_TYPE_PRICES)
-    errors = tuple(recording.deploy_errors(state))
+    checked = deploy.Report()
+    errors = tuple(recording.deploy_errors(state, checked))
+    skipped = tuple(sorted({f"{s.where}: {s.reason}" for s in checked.skipped}))
     return PlanResult(
         recording=recording,
         results=results,
@@ -159,6 +163,7 @@ def plan(
         unpriced_pools=tuple(spend.unpriced),
         pack_config=document,
         deploy_errors=errors,
+        deploy_skipped=skipped,
     )
 
 
@@ -221,7 +226,7 @@ def _write_reports(args: argparse.Namespace, result: PlanResult) -> None:
             environment=result.environment,
             recording=result.recording,
         )
-        report.add_deploy_errors(document, result.deploy_errors)
+        report.add_deploy_errors(document, result.deploy_errors, result.deploy_skipped)
         document["maxGpuUsdPerHour"] = result.gpu_usd_per_hour
         document["exports"] = result.recording.exports
         _write(args.json, document)

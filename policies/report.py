@@ -211,13 +211,15 @@ def to_json(
 DEPLOY_ERROR_KIND = "deploy-error"
 
 
-def add_deploy_errors(document: dict[str, Any], errors: Any) -> dict[str, Any]:
+def add_deploy_errors(document: dict[str, Any], errors: Any, skipped: Any = ()) -> dict[str, Any]:
     """Add ``deployErrors`` (rule, resource, input, value, message, source) to a JSON report.
 
     Any deploy error makes ``passed`` false: the deploy would fail whatever the policies say.
+    ``deployChecksSkipped`` lists the constraints that could not be applied, with the reason.
     """
     items = [{"kind": DEPLOY_ERROR_KIND, **e.as_dict()} for e in errors]
     document["deployErrors"] = _redact(items)
+    document["deployChecksSkipped"] = list(skipped)
     document.setdefault("summary", {})["deployErrors"] = len(items)
     if items:
         document["passed"] = False

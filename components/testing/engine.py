@@ -85,15 +85,15 @@ class Recording:
     config: dict[str, Any] = field(default_factory=dict)
     """The stack config the program ran with (regions, opt-ins the deploy checks read)."""
 
-    def deploy_errors(self, state: Any = None) -> list[Any]:
+    def deploy_errors(self, state: Any = None, report: Any = None) -> list[Any]:
         """What the real deploy would refuse (``mlops_iac.components.testing.deploy.check``).
 
         ``state``: the resources that exist before this update (``deploy.load_state``); ``None``
-        plans a first deploy.
+        plans a first deploy. ``report``: a ``deploy.Report`` that also collects skipped checks.
         """
         from mlops_iac.components.testing import deploy
 
-        return deploy.check(self.resources, state=state, config=self.config)
+        return deploy.check(self.resources, state=state, config=self.config, report=report)
 
     def __iter__(self) -> Iterator[RecordedResource]:
         return iter(self.resources)

@@ -113,6 +113,8 @@ def test_plan_of_a_team_program_exits_1_with_rule_and_source(case, tmp_path, cap
     document = json.loads(report.read_text())
     assert document["passed"] is False
     assert [e["rule"] for e in document["deployErrors"]] == [rule]
+    assert document["summary"]["deployErrors"] == 1
+    assert isinstance(document["deployChecksSkipped"], list)  # what could not be checked, and why
 
 
 def test_the_installed_command_refuses_an_endpoint_config_name_over_the_api_length(tmp_path):

@@ -16,10 +16,11 @@ from __future__ import annotations
 
 from mlops_iac.components.testing.deploy.catalogue import (
     DeployError,
+    Report,
     Skipped,
     check,
     clear_caches,
     load_state,
 )
 
-__all__ = ["DeployError", "Skipped", "check", "clear_caches", "load_state"]
+__all__ = ["DeployError", "Report", "Skipped", "check", "clear_caches", "load_state"]
