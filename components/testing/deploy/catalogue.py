@@ -537,7 +537,7 @@ def _check_rules(resource: Any, entry: Mapping[str, Any], cloud: str, report: Re
             if problems and "what" in rule and "forbid" not in rule:
                 problems = [f"{'; '.join(problems)} ({rule['what']})"]
             for problem in problems:
-                scope = f"; names are unique per {rule['scope']}" if rule.get("scope") else ""
+                scope = f"; uniqueness scope: {rule['scope']}" if rule.get("scope") else ""
                 report.errors.append(
                     _error(
                         resource,
