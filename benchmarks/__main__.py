@@ -58,6 +58,16 @@ TARGETS: tuple[tuple[str, str, float, Callable[[dict], float | None]], ...] = (
         ),
     ),
     (
+        "deploy_share",
+        "deploy checks: added to plan (worst of stacks and teams)",
+        0.10,
+        lambda r: max(
+            [s["deploy_share"] for s in r["stacks"].values()]
+            + [t["deploy_share"] for t in r["teams"]],
+            default=None,
+        ),
+    ),
+    (
         "import_aws_to_floor",
         "import mlops_iac.components.aws / floor of its pulumi_aws modules",
         1.2,
@@ -113,7 +123,8 @@ def paired(
 def bench_stacks(stacks: list[str], repeat: int) -> dict[str, dict[str, Any]]:
     print(
         f"{'stack':<11} {'res':>4} {'plan s':>7} {'floor s':>7} {'plan/floor':>10} "
-        f"{'RSS MiB':>7} {'floor MiB':>9} {'policy µs/res':>13} {'in plan':>7} {'exit':>4}"
+        f"{'RSS MiB':>7} {'floor MiB':>9} {'policy µs/res':>13} {'in plan':>7} {'deploy':>6} "
+        f"{'exit':>4}"
     )
     report = {}
     for stack in stacks:
@@ -129,7 +140,8 @@ def bench_stacks(stacks: list[str], repeat: int) -> dict[str, dict[str, Any]]:
             f"{result['floor_seconds']:>7.2f} {result['plan_to_floor']:>10.2f} "
             f"{result['rss_mib']:>7.0f} {result['floor_rss_mib']:>9.0f} "
             f"{result['policy_us_per_resource']:>13.0f} "
-            f"{result['plan_policy_us_per_resource']:>7.0f} {result['exit_code']:>4}"
+            f"{result['plan_policy_us_per_resource']:>7.0f} {result['deploy_share']:>6.1%} "
+            f"{result['exit_code']:>4}"
         )
     return report
 
@@ -159,7 +171,7 @@ def bench_imports(clouds: list[str], repeat: int) -> dict[str, dict[str, Any]]:
 def bench_teams(counts: list[int], repeat: int) -> tuple[list[dict[str, Any]], dict[str, Any]]:
     print(
         f"{'teams':>5} {'resources':>9} {'res/team':>8} {'seconds':>7} {'RSS MiB':>7} "
-        f"{'ms/res':>6} {'policy µs/res':>13} {'urns ok':>7}"
+        f"{'ms/res':>6} {'policy µs/res':>13} {'deploy':>6} {'urns ok':>7}"
     )
     series = []
     for count in counts:
@@ -170,7 +182,8 @@ def bench_teams(counts: list[int], repeat: int) -> tuple[list[dict[str, Any]], d
             f"{count:>5} {result['resources']:>9} {result['resources_per_team']:>8} "
             f"{result['seconds']:>7.2f} {result['rss_mib']:>7.0f} "
             f"{1000 * result['seconds'] / result['resources']:>6.2f} "
-            f"{result['policy_us_per_resource']:>13.0f} {str(result['urns_distinct']):>7}"
+            f"{result['policy_us_per_resource']:>13.0f} {result['deploy_share']:>6.1%} "
+            f"{str(result['urns_distinct']):>7}"
         )
     fit: dict[str, Any] = {}
     if len(series) >= 2:

@@ -77,16 +77,27 @@ def _policy(recording: Any) -> dict:
 def _cli_plan(*args: str) -> dict:
     """Run ``mlops-iac plan ARGS --no-color`` in this process with stdout discarded.
 
-    The CLI runs unchanged; two spies note the ``PlanResult`` (for the recording) and how long
-    the CLI's own pack evaluation took.
+    The CLI runs unchanged; spies note the ``PlanResult`` (for the recording), how long the CLI's
+    own pack evaluation took and how long the deploy-constraint checks took (``deploy_share``:
+    what they add to the plan without them).
     """
     from mlops_iac.cli import main as cli
     from mlops_iac.cli import plan as plan_module
+    from mlops_iac.components.testing import deploy
     from mlops_iac.policies import packs
 
     captured: list[Any] = []
     in_plan: list[float] = []
+    in_deploy: list[float] = []
     original_plan, original_evaluate = plan_module.plan, packs.evaluate
+    original_check = deploy.check
+
+    def spy_check(*a: Any, **kw: Any) -> Any:
+        start = time.perf_counter()
+        try:
+            return original_check(*a, **kw)
+        finally:
+            in_deploy.append(time.perf_counter() - start)
 
     def spy_plan(*a: Any, **kw: Any) -> Any:
         captured.append(original_plan(*a, **kw))
@@ -99,12 +110,16 @@ def _cli_plan(*args: str) -> dict:
         finally:
             in_plan.append(time.perf_counter() - start)
 
-    plan_module.plan, packs.evaluate = spy_plan, spy_evaluate
+    plan_module.plan, packs.evaluate, deploy.check = spy_plan, spy_evaluate, spy_check
     with open(os.devnull, "w") as devnull, contextlib.redirect_stdout(devnull):
         code = cli.main(["plan", *args, "--no-color"])
     seconds = time.perf_counter() - START
     rss = _rss_mib()
-    plan_module.plan, packs.evaluate = original_plan, original_evaluate
+    plan_module.plan, packs.evaluate, deploy.check = (
+        original_plan,
+        original_evaluate,
+        original_check,
+    )
     if not captured:
         raise SystemExit(f"mlops-iac plan {' '.join(args)} failed with exit code {code}")
     recording = captured[-1].recording
@@ -114,6 +129,8 @@ def _cli_plan(*args: str) -> dict:
         "exit_code": code,
         "resources": len(recording),
         "plan_policy_seconds": sum(in_plan),
+        "deploy_seconds": sum(in_deploy),
+        "deploy_share": sum(in_deploy) / max(seconds - sum(in_deploy), 1e-9),
         "recording": recording,
     }
 

@@ -5,8 +5,10 @@ config under the recording mock engine, evaluates the governance policy pack the
 ``pulumi preview --policy-pack policies`` would, and prints the resource tree per component, the
 violations by level with their remediation, the stack's worst-case GPU $/h and a verdict.
 
-Exit codes: 0 no mandatory violation, 1 at least one, 2 bad input (unknown stack, invalid stack
-file, a program that fails). This is the one CLI module that imports ``policies``.
+Exit codes: 0 no mandatory violation and no deploy error, 1 at least one (a deploy error, i.e. a
+resource the real providers or clouds would refuse, fails the plan in every environment), 2 bad
+input (unknown stack, invalid stack file, a program that fails). A plan is of a first deploy
+unless --state gives what exists. This is the one CLI module that imports ``policies``.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from rich.markup import escape
 
 from mlops_iac.components import gpu
 from mlops_iac.components.spec import ROOT, SpecError, parse_spec
+from mlops_iac.components.testing import deploy
 from mlops_iac.components.testing.engine import (
     ProgramError,
     Project,
@@ -63,6 +66,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="write the pack config for `pulumi preview --policy-pack-config FILE`",
     )
     parser.add_argument(
+        "--state",
+        type=Path,
+        metavar="FILE",
+        help="what exists already (`pulumi stack export` or a previous --json); default: "
+        "a first deploy from nothing",
+    )
+    parser.add_argument(
         "--quiet", action="store_true", help="no progress and no resource tree (CI logs)"
     )
     parser.add_argument("--no-color", action="store_true", help="plain text output")
@@ -79,6 +89,10 @@ class PlanResult:
     gpu_usd_per_hour: float
     unpriced_pools: tuple[str, ...]
     pack_config: dict[str, dict[str, Any]]
+    deploy_errors: tuple[deploy.DeployError, ...] = ()
+    """What the real deploy would refuse (a first deploy unless a state was given)."""
+    deploy_skipped: tuple[str, ...] = ()
+    """Constraints the catalogue could not apply, with the reason (never silently dropped)."""
 
 
 def pack_config_for(stack: str, config: Mapping[str, Any]) -> tuple[str, dict]:
@@ -109,9 +123,17 @@ def pack_config_for(stack: str, config: Mapping[str, Any]) -> tuple[str, dict]:
 
 
 def plan(
-    project_dir: Path, stack: str, config_file: Path | None = None, console: Console | None = None
+    project_dir: Path,
+    stack: str,
+    config_file: Path | None = None,
+    console: Console | None = None,
+    state: list[Any] | None = None,
 ) -> PlanResult:
-    """Run the program offline and evaluate the pack. Raises ProgramError or SpecError."""
+    """Run the program offline, check what a deploy would refuse and evaluate the pack.
+
+    ``state``: resources that exist already (``deploy.load_state``); ``None`` is a first deploy.
+    Raises ProgramError or SpecError.
+    """
     project = Project.load(project_dir)
     config = project.read_config(stack, config_file)
     environment, document = pack_config_for(stack, config)
@@ -130,6 +152,9 @@ def plan(
         if status:
             status.stop()
     spend = packs.gpu_spend(recording, NODE_TYPE_PRICES)
+    checked = deploy.Report()
+    errors = tuple(recording.deploy_errors(state, checked))
+    skipped = tuple(sorted({f"{s.where}: {s.reason}" for s in checked.skipped}))
     return PlanResult(
         recording=recording,
         results=results,
@@ -137,6 +162,8 @@ def plan(
         gpu_usd_per_hour=spend.usd_per_hour,
         unpriced_pools=tuple(spend.unpriced),
         pack_config=document,
+        deploy_errors=errors,
+        deploy_skipped=skipped,
     )
 
 
@@ -156,7 +183,14 @@ def run(args: argparse.Namespace) -> int:
         err.print(f"mlops-iac plan: error: {escape(problem)}")
         return 2
     try:
-        result = plan(args.project, args.stack, args.config_file, None if args.quiet else err)
+        state = deploy.load_state(args.state) if args.state else None
+    except ValueError as exc:
+        err.print(f"mlops-iac plan: error: {escape(str(exc))}")
+        return 2
+    try:
+        result = plan(
+            args.project, args.stack, args.config_file, None if args.quiet else err, state
+        )
     except SpecError as exc:
         for line in exc.lines:
             err.print(f"mlops-iac plan: error: {escape(line)}")
@@ -168,6 +202,7 @@ def run(args: argparse.Namespace) -> int:
     if not args.quiet:
         out.print(render_tree(result.recording))
         out.print()
+    _print_deploy_errors(out, result.deploy_errors)
     _print_violations(out, result.results)
     _print_gpu(out, result)
     try:
@@ -175,9 +210,10 @@ def run(args: argparse.Namespace) -> int:
     except OSError as exc:
         err.print(f"mlops-iac plan: error: cannot write a report: {escape(str(exc))}")
         return 2
-    verdict = _verdict(result.results)
-    out.print(verdict, style="bold red" if result.results.mandatory else "bold green")
-    return 1 if result.results.mandatory else 0
+    verdict = _verdict(result.results, result.deploy_errors)
+    failed = bool(result.results.mandatory or result.deploy_errors)
+    out.print(verdict, style="bold red" if failed else "bold green")
+    return 1 if failed else 0
 
 
 def _write_reports(args: argparse.Namespace, result: PlanResult) -> None:
@@ -190,13 +226,16 @@ def _write_reports(args: argparse.Namespace, result: PlanResult) -> None:
             environment=result.environment,
             recording=result.recording,
         )
+        report.add_deploy_errors(document, result.deploy_errors, result.deploy_skipped)
         document["maxGpuUsdPerHour"] = result.gpu_usd_per_hour
         document["exports"] = result.recording.exports
         _write(args.json, document)
     if args.sarif:
         source = args.config_file or Project.load(args.project).stack_file(stack)
         artifact = os.path.relpath(source.resolve(), Path.cwd()).replace(os.sep, "/")
-        _write(args.sarif, report.to_sarif(result.results, stack=stack, artifact_uri=artifact))
+        sarif = report.to_sarif(result.results, stack=stack, artifact_uri=artifact)
+        report.add_deploy_errors_sarif(sarif, result.deploy_errors, artifact_uri=artifact)
+        _write(args.sarif, sarif)
     if args.write_policy_config:
         _write(args.write_policy_config, result.pack_config)
 
@@ -219,14 +258,34 @@ def _write(path: Path, document: Mapping[str, Any]) -> None:
     path.write_text(json.dumps(document, indent=2, sort_keys=True, default=str) + "\n")
 
 
-def _verdict(results: ResultSet) -> str:
+def _verdict(results: ResultSet, deploy_errors: tuple[deploy.DeployError, ...] = ()) -> str:
     mandatory, advisory = len(results.mandatory), len(results.advisory)
+    if deploy_errors:
+        return (
+            f"FAIL: {len(deploy_errors)} deploy error(s) (the deploy would fail), {mandatory} "
+            f"mandatory and {advisory} advisory violation(s) "
+            f"over {results.resource_count} resources"
+        )
     if mandatory:
         return (
             f"FAIL: {mandatory} mandatory and {advisory} advisory violation(s) "
             f"over {results.resource_count} resources"
         )
     return f"PASS: no mandatory violation, {advisory} advisory, {results.resource_count} resources"
+
+
+def _print_deploy_errors(console: Console, errors: tuple[deploy.DeployError, ...]) -> None:
+    """Under their own heading: not a governance opinion, the providers would refuse these."""
+    if not errors:
+        return
+    console.print(f"Deploy errors: {len(errors)} (the real deploy would fail)", style="bold red")
+    for e in sorted(errors, key=lambda e: (e.resource_name, e.input, e.rule)):
+        console.print(f"  {escape(e.resource_name)} ({escape(e.resource_type)})", style="bold")
+        console.print(f"    input:  {escape(e.input or '(the resource itself)')}")
+        console.print(f"    value:  {escape(json.dumps(e.value, default=str))}")
+        console.print(f"    rule:   {escape(e.rule)}: {escape(e.message)}")
+        console.print(f"    source: {escape(e.source)}")
+    console.print()
 
 
 def _print_violations(console: Console, results: ResultSet) -> None:

@@ -204,3 +204,82 @@ def to_json(
             for r in recording.resources
         ]
     return document
+
+
+# Deploy errors: what the real providers or clouds would refuse (not governance). They are their
+# own kind in both reports, so code scanning and JSON consumers never mistake one for a policy.
+DEPLOY_ERROR_KIND = "deploy-error"
+
+
+def add_deploy_errors(document: dict[str, Any], errors: Any, skipped: Any = ()) -> dict[str, Any]:
+    """Add ``deployErrors`` (rule, resource, input, value, message, source) to a JSON report.
+
+    Any deploy error makes ``passed`` false: the deploy would fail whatever the policies say.
+    ``deployChecksSkipped`` lists the constraints that could not be applied, with the reason.
+    """
+    items = [{"kind": DEPLOY_ERROR_KIND, **e.as_dict()} for e in errors]
+    document["deployErrors"] = _redact(items)
+    document["deployChecksSkipped"] = list(skipped)
+    document.setdefault("summary", {})["deployErrors"] = len(items)
+    if items:
+        document["passed"] = False
+    return document
+
+
+def _deploy_fingerprint(error: Any) -> str:
+    key = "\x1f".join((DEPLOY_ERROR_KIND, error.rule, error.urn, error.input))
+    return hashlib.sha256(key.encode()).hexdigest()[:32]
+
+
+def add_deploy_errors_sarif(
+    log: dict[str, Any], errors: Any, *, artifact_uri: str | None = None
+) -> dict[str, Any]:
+    """Add each deploy error as an ``error`` result of a rule of kind ``deploy-error``."""
+    run = log["runs"][0]
+    rules = run["tool"]["driver"]["rules"]
+    index = {r["id"]: i for i, r in enumerate(rules)}
+    uri = artifact_uri or "Pulumi.yaml"
+    for error in errors:
+        rule_id = f"deploy/{error.rule}"
+        if rule_id not in index:
+            index[rule_id] = len(rules)
+            rules.append(
+                {
+                    "id": rule_id,
+                    "name": "DeployError",
+                    "shortDescription": {"text": f"Refused at deploy: {error.rule}"},
+                    "helpUri": error.source,
+                    "help": {"text": f"Source: {error.source}"},
+                    "defaultConfiguration": {"level": "error"},
+                    "properties": {"tags": ["deploy"], "kind": DEPLOY_ERROR_KIND},
+                }
+            )
+        where = f"{error.resource_name} ({error.resource_type})"
+        field_ = f" {error.input}" if error.input else ""
+        run["results"].append(
+            {
+                "ruleId": rule_id,
+                "ruleIndex": index[rule_id],
+                "level": "error",
+                "kind": "fail",
+                "message": {"text": f"{where}{field_}: {error.message} ({error.source})"},
+                "locations": [
+                    {
+                        "physicalLocation": {
+                            "artifactLocation": {"uri": uri, "uriBaseId": "%SRCROOT%"},
+                            "region": {"startLine": 1},
+                        },
+                        "logicalLocations": [
+                            {
+                                "fullyQualifiedName": error.urn,
+                                "name": error.resource_name,
+                                "kind": "resource",
+                            }
+                        ],
+                    }
+                ],
+                "partialFingerprints": {"mlopsIacDeployError/v1": _deploy_fingerprint(error)},
+                "properties": {"kind": DEPLOY_ERROR_KIND, "input": error.input},
+            }
+        )
+    return log

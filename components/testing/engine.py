@@ -83,6 +83,18 @@ class Recording:
     exports: dict[str, Any]
     warnings: list[str]
     unmocked_invokes: list[str]
+    config: dict[str, Any] = field(default_factory=dict)
+    """The stack config the program ran with (regions, opt-ins the deploy checks read)."""
+
+    def deploy_errors(self, state: Any = None, report: Any = None) -> list[Any]:
+        """What the real deploy would refuse (``mlops_iac.components.testing.deploy.check``).
+
+        ``state``: the resources that exist before this update (``deploy.load_state``); ``None``
+        plans a first deploy. ``report``: a ``deploy.Report`` that also collects skipped checks.
+        """
+        from mlops_iac.components.testing import deploy
+
+        return deploy.check(self.resources, state=state, config=self.config, report=report)
 
     def __iter__(self) -> Iterator[RecordedResource]:
         return iter(self.resources)
@@ -422,6 +434,7 @@ def _run_isolated(
         exports=_plain(exports),
         warnings=collector.messages,
         unmocked_invokes=list(mocks.unmocked_invokes),
+        config=config,
     )
 
 

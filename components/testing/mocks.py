@@ -16,6 +16,8 @@ from typing import Any
 
 from pulumi.runtime.mocks import MockCallArgs, MockResourceArgs, Mocks
 
+from mlops_iac.components.testing.deploy import naming
+
 ACCOUNT_ID = "123456789012"
 SUBSCRIPTION_ID = "00000000-0000-0000-0000-000000000000"
 TENANT_ID = "11111111-1111-1111-1111-111111111111"
@@ -55,7 +57,7 @@ InvokeHook = Callable[[Mapping[str, Any], Mapping[str, Any]], dict[str, Any]]
 
 
 def physical_name(logical: str, *, length: int = 7) -> str:
-    """Pulumi-style auto-name: the logical name plus a stable random-looking suffix."""
+    """pulumi-aws/pulumi-gcp auto-name: the logical name, a dash and a stable hex suffix."""
     digest = hashlib.sha1(logical.encode()).hexdigest()[:length]
     return f"{logical}-{digest}"
 
@@ -105,7 +107,8 @@ class RealisticMocks(Mocks):
             return None, inputs
         package = args.typ.split(":", 1)[0]
         cloud = self._clouds.get(package)
-        name = physical_name(args.name)
+        # The provider's own auto-name (azure-native: no dash), never sanitised.
+        name = naming.physical_name(args.typ, args.name, inputs, None)
         context = MockContext(args.typ, args.name, inputs, name, self.config)
         outputs: dict[str, Any] = {**inputs}
         if cloud is not None:

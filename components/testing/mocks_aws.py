@@ -32,7 +32,7 @@ def _short_id(prefix: str, ctx: MockContext) -> str:
 
 
 def _bucket(ctx: MockContext) -> dict[str, Any]:
-    name = _named(ctx, "bucket").lower()
+    name = _named(ctx, "bucket")  # as given: S3 refuses uppercase, the catalogue says so
     return {
         "__id": name,
         "bucket": name,

@@ -47,11 +47,9 @@ def _self_name(ctx: MockContext) -> str:
     for key in candidates:
         if ctx.inputs.get(key):
             return str(ctx.inputs[key])
-    # Azure storage/registry names allow only lowercase letters and digits.
-    return ctx.physical_name.replace("-", "")[:24] if kind in _ALNUM_KINDS else ctx.physical_name
-
-
-_ALNUM_KINDS = {"StorageAccount", "Registry"}
+    # The provider's auto-name as is (logical name + 8 hex, no dash): never repaired here, so a
+    # name Azure refuses reaches the deploy-constraint catalogue.
+    return ctx.physical_name
 
 
 # ARM resource-provider namespace of each azure-native module (where it is not the module name).

@@ -51,7 +51,7 @@ def _per_type(ctx: MockContext, name: str) -> dict[str, Any]:
         ring = ctx.inputs.get("keyRing", f"projects/{project}/locations/{location}/keyRings/ring")
         return {"__id": f"{ring}/cryptoKeys/{name}"}
     if kind == "serviceaccount/account":
-        account = str(ctx.inputs.get("accountId") or name)[:30]
+        account = str(ctx.inputs.get("accountId") or name)
         email = f"{account}@{project}.iam.gserviceaccount.com"
         return {
             "__id": f"projects/{project}/serviceAccounts/{email}",

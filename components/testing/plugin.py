@@ -8,6 +8,12 @@ In a team stack's tests::
 
     def test_program(offline):
         recording = offline.run(build_platform, config={"aws:region": "us-east-1"})
+
+A run whose resources the real deploy would refuse (``recording.deploy_errors()``: names over a
+cloud's limit, combinations a cloud rejects, traffic to things a first deploy does not have)
+fails the test, listing each error with its rule and source. Opt out per test with
+``@pytest.mark.allow_deploy_errors`` or per run with ``offline.run(…, allow_deploy_errors=True)``
+(then assert on ``recording.deploy_errors()`` yourself).
 """
 
 from __future__ import annotations
@@ -20,12 +26,15 @@ import pytest
 
 from mlops_iac.components.testing.engine import Recording, run, run_project
 
+MARKER = "allow_deploy_errors"
+
 
 class OfflineEngine:
     """What the ``offline`` fixture returns: ``run`` and ``run_project`` bound to a stack name."""
 
-    def __init__(self, stack: str = "test") -> None:
+    def __init__(self, stack: str = "test", *, allow_deploy_errors: bool = False) -> None:
         self.stack = stack
+        self.allow_deploy_errors = allow_deploy_errors
 
     def run(
         self,
@@ -34,9 +43,11 @@ class OfflineEngine:
         config: Mapping[str, Any] | None = None,
         project: str = "project",
         stack: str | None = None,
+        allow_deploy_errors: bool | None = None,
     ) -> Recording:
         """Run a program function offline (see ``mlops_iac.components.testing.run``)."""
-        return run(program, config=config, project=project, stack=stack or self.stack)
+        recording = run(program, config=config, project=project, stack=stack or self.stack)
+        return self._checked(recording, allow_deploy_errors)
 
     def run_project(
         self,
@@ -45,14 +56,40 @@ class OfflineEngine:
         *,
         config_file: str | Path | None = None,
         extra_config: Mapping[str, Any] | None = None,
+        allow_deploy_errors: bool | None = None,
     ) -> Recording:
         """Run a program directory with one of its stacks (see ``run_project``)."""
-        return run_project(
+        recording = run_project(
             directory, stack or self.stack, config_file=config_file, extra_config=extra_config
         )
+        return self._checked(recording, allow_deploy_errors)
+
+    def _checked(self, recording: Recording, allow: bool | None) -> Recording:
+        if self.allow_deploy_errors if allow is None else allow:
+            return recording
+        errors = recording.deploy_errors()
+        if errors:
+            lines = [f"{len(errors)} deploy error(s): the real deploy would refuse this program"]
+            for e in errors:
+                where = f"{e.resource_name} ({e.resource_type})"
+                lines.append(f"  {where} {e.input or '(resource)'} = {e.value!r}")
+                lines.append(f"    {e.rule}: {e.message}")
+                lines.append(f"    source: {e.source}")
+            lines.append(f"(opt out: @pytest.mark.{MARKER} or allow_deploy_errors=True)")
+            pytest.fail("\n".join(lines), pytrace=False)
+        return recording
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers", f"{MARKER}: the offline fixture does not fail the test on deploy errors"
+    )
 
 
 @pytest.fixture
-def offline() -> OfflineEngine:
-    """An offline Pulumi engine: no CLI, no plugins, no cloud; each run on a fresh event loop."""
-    return OfflineEngine()
+def offline(request: pytest.FixtureRequest) -> OfflineEngine:
+    """An offline Pulumi engine: no CLI, no plugins, no cloud; each run on a fresh event loop.
+
+    Fails the test on a deploy error unless the test is marked ``allow_deploy_errors``.
+    """
+    return OfflineEngine(allow_deploy_errors=request.node.get_closest_marker(MARKER) is not None)

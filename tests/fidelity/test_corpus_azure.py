@@ -1,0 +1,153 @@
+"""Issue 15's Azure deploy-failing defects (and more name rules) as minimal programs."""
+
+from __future__ import annotations
+
+import pulumi_azure_native as azure
+
+from tests.fidelity._programs import as_state, recorded, rules_of
+
+LOCATION = {"azure-native:location": "eastus"}
+RG = "team-rg"
+
+
+def _account(name=None):
+    return azure.storage.StorageAccount(
+        "team-artifacts",
+        account_name=name,
+        resource_group_name=RG,
+        kind="StorageV2",
+        sku={"name": "Standard_LRS"},
+    )
+
+
+def test_auto_named_storage_account_is_refused_and_a_valid_name_passes():
+    rule = "azure-rule:azure-native:storage:StorageAccount.accountName"
+    # azure-native auto-names "team-artifacts" + 8 hex: dashes and 22 characters.
+    assert rule in rules_of(_account, LOCATION)
+    assert rule not in rules_of(lambda: _account("teamartifacts7f3a"), LOCATION)
+
+
+def test_auto_named_key_vault_and_registry_are_refused():
+    def program():
+        azure.keyvault.Vault(
+            "team-secrets-vault",
+            resource_group_name=RG,
+            properties={
+                "tenant_id": "11111111-1111-1111-1111-111111111111",
+                "sku": {"family": "A", "name": "standard"},
+            },
+        )
+        azure.containerregistry.Registry(
+            "team-images", resource_group_name=RG, sku={"name": "Premium"}
+        )
+
+    rules = rules_of(program, LOCATION)
+    assert "azure-rule:azure-native:keyvault:Vault.vaultName" in rules
+    assert "azure-rule:azure-native:containerregistry:Registry.registryName" in rules
+
+
+def test_monitor_alert_handler_only_from_key_vault_sources():
+    def program(topic_type):
+        topic = azure.eventgrid.SystemTopic(
+            "events",
+            resource_group_name=RG,
+            source="/subscriptions/0/resourceGroups/team-rg/providers/X/y/z",
+            topic_type=topic_type,
+        )
+        azure.eventgrid.SystemTopicEventSubscription(
+            "alert",
+            resource_group_name=RG,
+            system_topic_name=topic.name,
+            destination={
+                "endpoint_type": "MonitorAlert",
+                "severity": "Sev2",
+                "action_groups": ["/subscriptions/0/ag"],
+            },
+        )
+
+    rule = "azure-eventgrid-monitor-alert-source"
+    assert rule in rules_of(lambda: program("Microsoft.MachineLearningServices.Workspaces"))
+    assert rule not in rules_of(lambda: program("Microsoft.KeyVault.vaults"))
+
+
+def test_content_trust_on_a_new_registry_is_refused_after_the_cut_off():
+    def program():
+        azure.containerregistry.Registry(
+            "images",
+            registry_name="teamimages7f3a",
+            resource_group_name=RG,
+            sku={"name": "Premium"},
+            policies={"trust_policy": {"status": "enabled", "type": "Notary"}},
+        )
+
+    assert "azure-acr-content-trust-new-registry" in rules_of(program)
+    existing = as_state(recorded(program))
+    assert "azure-acr-content-trust-new-registry" not in rules_of(program, state=existing)
+
+
+def _endpoint(with_traffic):
+    endpoint = azure.machinelearningservices.OnlineEndpoint(
+        "serving",
+        endpoint_name="team-serving",
+        resource_group_name=RG,
+        workspace_name="team-ws",
+        properties={
+            "auth_mode": "AADToken",
+            "traffic": {"blue": 100} if with_traffic else None,
+        },
+    )
+    azure.machinelearningservices.OnlineDeployment(
+        "blue",
+        deployment_name="blue",
+        endpoint_name=endpoint.name,
+        resource_group_name=RG,
+        workspace_name="team-ws",
+        properties={
+            "endpoint_compute_type": "Managed",
+            "instance_type": "Standard_DS3_v2",
+        },
+    )
+
+
+def test_first_deploy_traffic_to_deployments_not_yet_created_is_refused():
+    rule = "azure-endpoint-traffic-unknown-deployment"
+    assert rule in rules_of(lambda: _endpoint(True))
+    assert rule not in rules_of(lambda: _endpoint(False))
+    # Once the deployment exists (a second update), the same traffic is fine.
+    existing = as_state(recorded(lambda: _endpoint(False)))
+    assert rule not in rules_of(lambda: _endpoint(True), state=existing)
+
+
+def test_system_datastores_auth_mode_must_be_the_sdk_enum_value():
+    def program(mode):
+        azure.machinelearningservices.Workspace(
+            "ws",
+            workspace_name="team-ws",
+            resource_group_name=RG,
+            system_datastores_auth_mode=mode,
+        )
+
+    rule = "azure-rule:azure-native:machinelearningservices:Workspace.systemDatastoresAuthMode"
+    assert rule in rules_of(lambda: program("identity"))
+    assert rule not in rules_of(lambda: program("Identity"))
+
+
+def test_action_group_short_name_over_12_characters_is_refused():
+    def program():
+        azure.monitor.ActionGroup(
+            "alerts",
+            action_group_name="team-alerts",
+            resource_group_name=RG,
+            group_short_name="team-alerts-long",
+            enabled=True,
+        )
+
+    assert "azure-rule:azure-native:monitor:ActionGroup.groupShortName" in rules_of(program)
+
+
+def test_mocks_report_the_providers_auto_name_unrepaired():
+    recording = recorded(_account, LOCATION)
+    [account] = recording.of_type("azure-native:storage:StorageAccount")
+    name = account.outputs["name"]
+    assert name.startswith("team-artifacts") and len(name) == len("team-artifacts") + 8
+    assert "-" in name  # the dash of the logical name stays: nothing is sanitised
