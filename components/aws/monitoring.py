@@ -500,6 +500,9 @@ class Monitoring(pulumi.ComponentResource):
             opts=child_opts(self),
         )
         image = here.apply(_analyzer_image)
+        # The explicit opt-in, visible on the resources: the offline engine refuses Model Monitor
+        # resources without it (closed to new customers, docs/aws.md).
+        monitor_tags = {**(args.tags or {}), "mlops:model-monitor": "opt-in"}
         job = aws.sagemaker.DataQualityJobDefinition(
             f"{name}-data-quality",
             role_arn=role.arn,
@@ -543,7 +546,7 @@ class Monitoring(pulumi.ComponentResource):
                 "enable_inter_container_traffic_encryption": True,
             },
             stopping_condition={"max_runtime_in_seconds": defaults.MONITORING_MAX_RUNTIME_SECONDS},
-            tags=args.tags,
+            tags=monitor_tags,
             opts=child_opts(self, depends_on=[policy]),
         )
         aws.sagemaker.MonitoringSchedule(
@@ -553,7 +556,7 @@ class Monitoring(pulumi.ComponentResource):
                 "monitoring_type": "DataQuality",
                 "schedule_config": {"schedule_expression": defaults.DRIFT_SCHEDULES[args.drift]},
             },
-            tags=args.tags,
+            tags=monitor_tags,
             opts=child_opts(self),
         )
 
