@@ -14,7 +14,13 @@ from mlops_iac.components._component import (
     secure_default,
 )
 from mlops_iac.components.azure import _defaults as defaults
-from mlops_iac.components.azure._common import Tags, client_config, role_definition_id, secure_vault
+from mlops_iac.components.azure._common import (
+    Tags,
+    client_config,
+    role_definition_id,
+    secure_vault,
+    unique_name,
+)
 
 TYPE = "mlops:azure:ArtifactStore"
 
@@ -181,6 +187,7 @@ class ArtifactStore(pulumi.ComponentResource):
 
         account = storage.StorageAccount(
             f"{name}-account",
+            account_name=unique_name(self, config, name, "st", limit=24),
             resource_group_name=rg_name,
             location=location,
             kind=defaults.STORAGE_KIND,

@@ -10,7 +10,12 @@ from pulumi_azure_native import containerregistry, machinelearningservices, moni
 
 from mlops_iac.components._component import child_opts, component_opts, secure_default
 from mlops_iac.components.azure import _defaults as defaults
-from mlops_iac.components.azure._common import Tags, location_or_config
+from mlops_iac.components.azure._common import (
+    Tags,
+    client_config,
+    location_or_config,
+    unique_name,
+)
 
 TYPE = "mlops:azure:ModelRegistry"
 
@@ -33,8 +38,8 @@ class ModelRegistryArgs:
     approvers: Sequence[str] = field(default_factory=tuple)
     """Emails notified when a model version is registered. Default: none (no action group)."""
     acr_sku: str | None = None
-    """Container registry SKU. Default: ``Premium`` in prod, ``Standard`` elsewhere. Content trust
-    and untagged-manifest retention need Premium."""
+    """Container registry SKU. Default: ``Premium`` in prod, ``Standard`` elsewhere.
+    Untagged-manifest retention needs Premium."""
     untagged_retention_days: int | None = None
     """Days before untagged manifests are purged (Premium only). Default: 30."""
     tags: Tags = None
@@ -46,7 +51,7 @@ class ModelRegistry(pulumi.ComponentResource):
 
     Children: ``{name}-registry`` (AzureML registry, system-assigned identity, system-created ACR
     and storage without public blob access), ``{name}-images`` (ACR: admin user off, anonymous
-    pull off, trusted Azure services only; on Premium also content trust, retention of untagged
+    pull off, trusted Azure services only; on Premium also retention of untagged
     manifests, zone redundancy; in prod public network access and export disabled) and, with
     approvers, ``{name}-approvers`` (action group emailing them) and ``{name}-model-registered``
     (activity-log alert on model-version writes to the registry, acting on that group).
@@ -54,7 +59,10 @@ class ModelRegistry(pulumi.ComponentResource):
     Tag immutability and image scanning: ACR has no registry-wide immutable-tags switch (tags are
     locked per repository with ``az acr repository update --write-enabled false``), and scanning
     is Microsoft Defender for Containers, a subscription-level plan; both are outside this
-    component (documented gap).
+    component (documented gap). Docker Content Trust is not enabled: it "cannot be enabled on new
+    container registries" from May 31, 2026 and is retired in 2028; sign images with Notation
+    (Notary Project) instead, see docs/azure-gcp.md.
+    https://learn.microsoft.com/en-us/azure/container-registry/container-registry-content-trust-deprecation
 
     Outputs: ``registry_name``, ``registry_id`` (the AzureML registry), ``image_repository_url``
     (ACR login server), ``container_registry_id``, ``container_registry_name``,
@@ -119,7 +127,6 @@ class ModelRegistry(pulumi.ComponentResource):
         policies: dict[str, object] | None = None
         if premium:
             policies = {
-                "trust_policy": {"type": "Notary", "status": "enabled"},
                 "retention_policy": {
                     "status": "enabled",
                     "days": args.untagged_retention_days or defaults.ACR_UNTAGGED_RETENTION_DAYS,
@@ -129,6 +136,7 @@ class ModelRegistry(pulumi.ComponentResource):
             }
         images = containerregistry.Registry(
             f"{name}-images",
+            registry_name=unique_name(self, client_config(self), name, "cr", limit=50),
             resource_group_name=rg,
             location=location,
             sku={"name": sku},

@@ -218,7 +218,10 @@ class ServingEndpoint(pulumi.ComponentResource):
                 description=f"{model.name} version {model.version} ({slot})",
             ),
             tags=tags,
-            opts=child_opts(self),
+            # The autoscale setting below owns the instance count once the deployment exists:
+            # re-sending sku.capacity would reset what autoscale chose on every update.
+            # https://learn.microsoft.com/en-us/azure/machine-learning/how-to-autoscale-endpoints
+            opts=child_opts(self, ignore_changes=["sku.capacity"]),
         )
         monitor.AutoscaleSetting(
             f"{name}-{slot}-autoscale",

@@ -147,7 +147,8 @@ class TrainingCluster(pulumi.ComponentResource):
             container_registry=args.container_registry_id,
             public_network_access=network,
             hbi_workspace=prod,
-            system_datastores_auth_mode="identity",
+            # The SDK's enum value (``Identity``), not a lowercase spelling of it.
+            system_datastores_auth_mode=machinelearningservices.SystemDatastoresAuthMode.IDENTITY,
             managed_network={
                 "isolation_mode": "AllowOnlyApprovedOutbound" if prod else "AllowInternetOutbound"
             },

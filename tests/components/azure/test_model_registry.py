@@ -57,7 +57,6 @@ def test_prod_acr_is_premium_private_trusted_and_retains():
     assert acr["publicNetworkAccess"] == "Disabled"
     assert acr["zoneRedundancy"] == "Enabled"
     assert acr["policies"] == {
-        "trustPolicy": {"type": "Notary", "status": "enabled"},
         "retentionPolicy": {"status": "enabled", "days": 30},
         "exportPolicy": {"status": "disabled"},
     }

@@ -58,7 +58,7 @@ def test_workspace_links_storage_vault_insights_registry_and_is_private():
     assert inputs["publicNetworkAccess"] == "Disabled"
     assert inputs["hbiWorkspace"] is False
     # The artifact account has shared keys off: datastores must use identities.
-    assert inputs["systemDatastoresAuthMode"] == "identity"
+    assert inputs["systemDatastoresAuthMode"] == "Identity"
     insights = recording.named("train-insights").inputs
     assert insights["workspaceResourceId"] == recording.named("train-logs").id
     assert insights["disableLocalAuth"] is True
