@@ -390,6 +390,25 @@ class GcpSpec(_Model):
         description="Zones of gcp:region offering the training GPU (e.g. us-central1-a). "
         "Default: every zone of the regional cluster.",
     )
+    previous_revision_exists: bool = Field(
+        False,
+        description="serving.previousModel's Cloud Run revision already exists (an earlier "
+        "`pulumi up` served it). Cloud Run refuses traffic to a revision that does not exist, so "
+        "until this is true serving.model takes 100% and rollback is refused. Default: false "
+        "(a new stack comes up with one `pulumi up`).",
+    )
+    external_artifacts: bool = Field(
+        False,
+        description="Bring your own: serving images and gs:// model URIs outside this stack are "
+        "allowed. Default: false (images come from the stack's Artifact Registry repository and "
+        "artifactUri is a path inside the stack's model bucket, e.g. fraud-detector/7/).",
+    )
+    billing_project: str | None = Field(
+        None,
+        pattern=r"^[a-z][a-z0-9-]{4,28}[a-z0-9]$",
+        description="Project billed for Billing Budgets API calls (user credentials need it). "
+        "Default: gcp:project.",
+    )
 
 
 class PlatformSpec(_Model):
@@ -470,6 +489,8 @@ def _platform_rules(raw: Mapping[str, Any]) -> list[tuple[str, str]]:
                         f"{offering.node_type} has {offering.gpus_per_node} GPU(s) per node",
                     )
                 )
+    if cloud == "gcp":
+        problems.extend(_gcp_rules(raw))
     if raw.get("environment") == "prod":
         checks = [
             (not raw.get("owner"), "owner", "required in prod"),
@@ -496,6 +517,46 @@ def _platform_rules(raw: Mapping[str, Any]) -> list[tuple[str, str]]:
             ),
         ]
         problems.extend((path, message) for failed, path, message in checks if failed)
+    return problems
+
+
+def _gcp_rules(raw: Mapping[str, Any]) -> list[tuple[str, str]]:
+    """Artifacts outside the stack are explicit; a rollback needs the previous revision."""
+    problems: list[tuple[str, str]] = []
+    external = _get(raw, "gcp.externalArtifacts") is True
+    for key in ("model", "previousModel"):
+        ref = _get(raw, f"serving.{key}")
+        if not isinstance(ref, Mapping):
+            continue
+        uri = ref.get("artifactUri")
+        if isinstance(uri, str) and "://" in uri:
+            if not uri.startswith("gs://"):
+                problems.append((f"serving.{key}.artifactUri", "must be gs://… or a path"))
+            elif not external:
+                problems.append(
+                    (
+                        f"serving.{key}.artifactUri",
+                        "outside the stack's model bucket: give a path inside it (e.g. "
+                        "fraud-detector/7/) or set gcp.externalArtifacts: true",
+                    )
+                )
+        if ref.get("image") and not external:
+            problems.append(
+                (
+                    f"serving.{key}.image",
+                    "the stack serves images from its own repository: drop image or set "
+                    "gcp.externalArtifacts: true",
+                )
+            )
+    revision_exists = _get(raw, "gcp.previousRevisionExists") is True
+    if _get(raw, "serving.rollback") is True and not revision_exists:
+        problems.append(
+            (
+                "serving.rollback",
+                "needs gcp.previousRevisionExists: true (the previous Cloud Run revision must "
+                "exist)",
+            )
+        )
     return problems
 
 

@@ -71,6 +71,14 @@ def test_gcs_bucket_violations(changes: dict[str, Any], rule: str) -> None:
     assert run(gcs_bucket(**changes)) == {(rule, "artifacts")}
 
 
+def test_gcs_retention_policy_stands_in_for_versioning() -> None:
+    # GCS refuses versioning beside a retention policy; the policy protects the objects instead.
+    locked = gcs_bucket(versioning=None, retentionPolicy={"retentionPeriod": 2592000})
+    assert run(locked) == set()
+    unlocked = gcs_bucket(versioning=None, retentionPolicy={"retentionPeriod": 0})
+    assert run(unlocked) == {("mlops-storage-versioned", "artifacts")}
+
+
 def azure_account(blob_versioning: bool = True) -> list[Res]:
     account = res(
         "artifacts",

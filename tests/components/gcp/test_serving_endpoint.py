@@ -26,6 +26,7 @@ def build(**kwargs):
         "model_version": "7",
         "image": IMAGE,
         "previous_model_version": "6",
+        "previous_revision_exists": True,
         **kwargs,
     }
 
