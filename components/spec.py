@@ -351,14 +351,6 @@ class AzureSpec(_Model):
             "100% and previousModel is the warm standby)."
         ),
     )
-    endpoint_bootstrap: bool = Field(
-        False,
-        description=(
-            "First deployment of a new online endpoint: create it without a traffic split "
-            "(ARM rejects traffic to deployments that do not exist yet); set back to false on "
-            "the next run."
-        ),
-    )
 
 
 class GcpSpec(_Model):

@@ -133,7 +133,6 @@ def build(parent: pulumi.Resource, name: str, spec: PlatformSpec) -> dict[str, A
             min_replicas=serving.replicas.min,
             max_replicas=serving.replicas.max,
             public_endpoint=serving.public_endpoint,
-            bootstrap=azure is not None and azure.endpoint_bootstrap,
         ),
         opts=opts,
     )

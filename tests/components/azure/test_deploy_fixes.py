@@ -150,3 +150,45 @@ def test_workspace_system_datastores_use_identity_enum_value():
         config=LOCATION,
     )
     assert recording.named("trn-workspace").inputs["systemDatastoresAuthMode"] == "Identity"
+
+
+# 4. A new endpoint comes up with one `pulumi up` --------------------------------------------------
+
+
+def test_endpoint_is_created_without_traffic_and_ignores_it_afterwards():
+    recording = _endpoint()
+    endpoint = recording.named("srv-endpoint")
+    assert "traffic" not in endpoint.inputs["properties"]
+    assert "properties.traffic" in endpoint.ignore_changes
+
+
+def test_traffic_is_set_after_both_deployments_exist():
+    recording = _endpoint()
+    traffic = recording.named("srv-traffic")
+    assert traffic.type == "azure-native:resources:Deployment"
+    for slot in ("blue", "green"):
+        assert recording.named(f"srv-{slot}").urn in traffic.dependencies
+    props = traffic.inputs["properties"]
+    assert props["mode"] == "Incremental"
+    [resource] = props["template"]["resources"]
+    assert resource["type"] == "Microsoft.MachineLearningServices/workspaces/onlineEndpoints"
+    assert resource["name"] == "ws/" + recording.named("srv-endpoint").outputs["name"]
+    assert resource["properties"]["traffic"] == {"blue": 90, "green": 10}
+    # The PUT carries the endpoint's whole body, so it never resets what the endpoint set.
+    endpoint = recording.named("srv-endpoint").inputs
+    assert resource["properties"]["authMode"] == endpoint["properties"]["authMode"]
+    assert (
+        resource["properties"]["publicNetworkAccess"]
+        == (endpoint["properties"]["publicNetworkAccess"])
+    )
+    assert resource["identity"] == {"type": "SystemAssigned"}
+    assert resource["location"] == "eastus"
+
+
+def test_bootstrap_flag_is_gone():
+    import dataclasses
+
+    assert "bootstrap" not in {f.name for f in dataclasses.fields(ServingEndpointArgs)}
+    from mlops_iac.components.spec import AzureSpec
+
+    assert "endpoint_bootstrap" not in AzureSpec.model_fields
