@@ -351,6 +351,48 @@ class AzureSpec(_Model):
             "100% and previousModel is the warm standby)."
         ),
     )
+    allowed_cidrs: list[str] = Field(
+        default_factory=list,
+        description="Public IPv4 addresses or CIDR ranges (CI runners, offices) let through the "
+        "artifact storage firewall so that `dvc push` reaches the remote. Default: none.",
+    )
+    private_endpoints: bool | None = Field(
+        None,
+        description="Reach the workspace, endpoint, registries and storage through private "
+        "endpoints with private DNS zones (public access off). Default: true in prod, false "
+        "elsewhere (public, authenticated, storage allow-listed). Prod refuses false.",
+    )
+    private_endpoint_subnet_id: str | None = Field(
+        None,
+        pattern=r"(?i)^/subscriptions/[^/]+/resourceGroups/[^/]+/providers/"
+        r"Microsoft\.Network/virtualNetworks/[^/]+/subnets/[^/]+$",
+        description="Existing subnet for the private endpoints (its virtual network gets the DNS "
+        "zone links). Default: a new 10.90.0.0/24 virtual network to peer with yours.",
+    )
+
+    @field_validator("allowed_cidrs")
+    @classmethod
+    def _public_ipv4(cls, value: list[str]) -> list[str]:
+        # Storage IP rules take public IPv4 only; /31 and /32 ranges are not accepted (give the
+        # address itself). https://learn.microsoft.com/en-us/azure/storage/common/storage-network-security
+        import ipaddress
+
+        normalised = []
+        for text in value:
+            try:
+                net = ipaddress.ip_network(text, strict=False)
+            except ValueError:
+                raise ValueError(f"not an IPv4 address or CIDR range: {text!r}") from None
+            private = ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "127.0.0.0/8")
+            if net.version != 4 or any(
+                net.subnet_of(ipaddress.ip_network(block))  # type: ignore[arg-type]
+                for block in private
+            ):
+                raise ValueError(f"{text!r} is not a public IPv4 range (storage IP rules need one)")
+            if net.prefixlen == 31:
+                raise ValueError(f"{text!r}: /31 ranges are not supported; list both addresses")
+            normalised.append(str(net.network_address) if net.prefixlen == 32 else str(net))
+        return normalised
 
 
 class GcpSpec(_Model):
@@ -506,6 +548,11 @@ def _platform_rules(raw: Mapping[str, Any]) -> list[tuple[str, str]]:
                 _get(raw, "serving.publicEndpoint") is True,
                 "serving.publicEndpoint",
                 "refused in prod",
+            ),
+            (
+                _get(raw, "azure.privateEndpoints") is False,
+                "azure.privateEndpoints",
+                "refused in prod: a prod workspace is only reachable through private endpoints",
             ),
         ]
         problems.extend((path, message) for failed, path, message in checks if failed)

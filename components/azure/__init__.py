@@ -5,6 +5,7 @@ and only the azure-native submodules the components use."""
 from mlops_iac.components.azure.artifact_store import ArtifactStore, ArtifactStoreArgs
 from mlops_iac.components.azure.model_registry import ModelRegistry, ModelRegistryArgs
 from mlops_iac.components.azure.monitoring import Monitoring, MonitoringArgs
+from mlops_iac.components.azure.private_network import PrivateNetwork, PrivateNetworkArgs
 from mlops_iac.components.azure.serving_endpoint import (
     ModelDeployment,
     ServingEndpoint,
@@ -20,6 +21,8 @@ __all__ = [
     "ModelRegistryArgs",
     "Monitoring",
     "MonitoringArgs",
+    "PrivateNetwork",
+    "PrivateNetworkArgs",
     "ServingEndpoint",
     "ServingEndpointArgs",
     "TrainingCluster",

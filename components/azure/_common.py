@@ -7,7 +7,7 @@ import re
 from collections.abc import Mapping
 
 import pulumi
-from pulumi_azure_native import authorization, keyvault
+from pulumi_azure_native import authorization, keyvault, network
 
 from mlops_iac.components._component import child_opts
 from mlops_iac.components.azure import _defaults as defaults
@@ -110,3 +110,49 @@ def secure_vault(
         tags=tags,
         opts=child_opts(parent, protect=protect),
     )
+
+
+def private_endpoint(
+    parent: pulumi.Resource,
+    name: str,
+    *,
+    resource_group_name: pulumi.Input[str],
+    location: pulumi.Input[str] | None,
+    subnet_id: pulumi.Input[str],
+    target_id: pulumi.Input[str],
+    group_id: str,
+    zone_ids: Mapping[str, pulumi.Input[str]],
+    tags: Tags,
+) -> network.PrivateEndpoint:
+    """Private endpoint ``name`` to ``target_id`` (private-link ``group_id``) in ``subnet_id``,
+    and ``{name}-dns``: its DNS zone group, which writes the A records into the group's private
+    DNS zones (``zone_ids``: zone name -> zone id, from ``PrivateNetwork``).
+    https://learn.microsoft.com/azure/private-link/private-endpoint-dns
+    """
+    zones = defaults.PRIVATE_DNS_ZONES[group_id]
+    missing = [zone for zone in zones if zone not in zone_ids]
+    if missing:
+        raise ValueError(f"{name}: private_dns_zone_ids lacks {', '.join(missing)}")
+    endpoint = network.PrivateEndpoint(
+        name,
+        resource_group_name=resource_group_name,
+        location=location,
+        subnet={"id": subnet_id},
+        private_link_service_connections=[
+            {"name": group_id, "private_link_service_id": target_id, "group_ids": [group_id]}
+        ],
+        tags=tags,
+        opts=child_opts(parent),
+    )
+    network.PrivateDnsZoneGroup(
+        f"{name}-dns",
+        resource_group_name=resource_group_name,
+        private_endpoint_name=endpoint.name,
+        private_dns_zone_group_name="default",
+        private_dns_zone_configs=[
+            {"name": zone.replace(".", "-"), "private_dns_zone_id": zone_ids[zone]}
+            for zone in zones
+        ],
+        opts=child_opts(parent),
+    )
+    return endpoint

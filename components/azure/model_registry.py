@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 import pulumi
@@ -14,6 +14,7 @@ from mlops_iac.components.azure._common import (
     Tags,
     client_config,
     location_or_config,
+    private_endpoint,
     unique_name,
 )
 
@@ -40,6 +41,12 @@ class ModelRegistryArgs:
     acr_sku: str | None = None
     """Container registry SKU. Default: ``Premium`` in prod, ``Standard`` elsewhere.
     Untagged-manifest retention needs Premium."""
+    private_endpoint_subnet_id: pulumi.Input[str] | None = None
+    """Subnet for private endpoints (``PrivateNetwork.subnet_id``). Default: none (no private
+    endpoint)."""
+    private_dns_zone_ids: Mapping[str, pulumi.Input[str]] | None = None
+    """Private DNS zone ids by zone name (``PrivateNetwork.dns_zone_ids``), required with
+    ``private_endpoint_subnet_id``. Default: none."""
     untagged_retention_days: int | None = None
     """Days before untagged manifests are purged (Premium only). Default: 30."""
     tags: Tags = None
@@ -149,6 +156,34 @@ class ModelRegistry(pulumi.ComponentResource):
             tags=tags,
             opts=child_opts(self, protect=prod),
         )
+
+        if args.private_endpoint_subnet_id is not None:
+            zones = args.private_dns_zone_ids or {}
+            private_endpoint(
+                self,
+                f"{name}-registry-pe",
+                resource_group_name=rg,
+                location=location,
+                subnet_id=args.private_endpoint_subnet_id,
+                target_id=registry.id,
+                group_id="amlregistry",
+                zone_ids=zones,
+                tags=tags,
+            )
+            if premium:
+                # ACR private link is a Premium feature.
+                # https://learn.microsoft.com/en-us/azure/container-registry/container-registry-private-link
+                private_endpoint(
+                    self,
+                    f"{name}-images-pe",
+                    resource_group_name=rg,
+                    location=location,
+                    subnet_id=args.private_endpoint_subnet_id,
+                    target_id=images.id,
+                    group_id="registry",
+                    zone_ids=zones,
+                    tags=tags,
+                )
 
         group_id: pulumi.Output[str] | None = None
         if args.approvers:

@@ -70,7 +70,12 @@ class ServingEndpointArgs:
     max_replicas: int = 2
     """Autoscale upper bound per deployment. Default 2."""
     public_endpoint: bool = False
-    """Reachable from the internet. Default: false; refused in prod."""
+    """Reachable from the internet even with ``private_network``. Default: false; refused in
+    prod."""
+    private_network: bool | None = None
+    """Score only through the workspace's private endpoint (public network access off).
+    Default: true in prod, false elsewhere (public, with key or Entra ID auth), so that the
+    endpoint is reachable either way."""
     capture: bool = True
     """Collect request and response payloads (data collector: ``model_inputs``/``model_outputs``
     to the workspace's default datastore, the artifact store). Default: true."""
@@ -128,7 +133,8 @@ class ServingEndpoint(pulumi.ComponentResource):
         if args.candidate_percent and args.standby_model is None:
             raise ValueError(f"{label}: candidate_percent needs a standby_model")
         prod = args.environment == "prod"
-        public = args.public_endpoint and not prod
+        private = args.private_network if args.private_network is not None else prod
+        public = not prod and (args.public_endpoint or not private)
         traffic = {ACTIVE: 100 - args.candidate_percent}
         if args.standby_model is not None:
             traffic[STANDBY] = args.candidate_percent

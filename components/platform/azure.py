@@ -25,6 +25,8 @@ from mlops_iac.components.azure import (
     ModelRegistryArgs,
     Monitoring,
     MonitoringArgs,
+    PrivateNetwork,
+    PrivateNetworkArgs,
     ServingEndpoint,
     ServingEndpointArgs,
     TrainingCluster,
@@ -79,6 +81,25 @@ def build(parent: pulumi.Resource, name: str, spec: PlatformSpec) -> dict[str, A
     artifacts = spec.artifacts
     training = spec.training
 
+    # Reachable either way: prod (or azure.privateEndpoints) through private endpoints with
+    # private DNS zones; otherwise public, authenticated, with the storage firewall allow-listing
+    # azure.allowedCidrs for `dvc push`.
+    private = (
+        azure.private_endpoints
+        if azure and azure.private_endpoints is not None
+        else (env == "prod")
+    )
+    pe: dict[str, Any] = {}
+    if private:
+        net = PrivateNetwork(
+            f"{name}-network",
+            PrivateNetworkArgs(
+                resource_group_name=azure.resource_group_name if azure else None,
+                subnet_id=azure.private_endpoint_subnet_id if azure else None,
+            ),
+            opts=opts,
+        )
+        pe = {"private_endpoint_subnet_id": net.subnet_id, "private_dns_zone_ids": net.dns_zone_ids}
     store = ArtifactStore(
         f"{name}-artifacts",
         ArtifactStoreArgs(
@@ -87,6 +108,8 @@ def build(parent: pulumi.Resource, name: str, spec: PlatformSpec) -> dict[str, A
             customer_managed_key=artifacts.customer_managed_key,
             noncurrent_version_days=artifacts.noncurrent_version_days,
             force_destroy=artifacts.force_destroy,
+            allowed_cidrs=tuple(azure.allowed_cidrs) if azure else (),
+            **pe,
         ),
         opts=opts,
     )
@@ -100,6 +123,7 @@ def build(parent: pulumi.Resource, name: str, spec: PlatformSpec) -> dict[str, A
             location=location,
             environment=env,
             approvers=tuple(spec.governance.approvers),
+            **pe,
         ),
         opts=opts,
     )
@@ -112,6 +136,7 @@ def build(parent: pulumi.Resource, name: str, spec: PlatformSpec) -> dict[str, A
             key_vault_id=store.key_vault_id if artifacts.customer_managed_key else None,
             container_registry_id=registry.container_registry_id,
             **training_cluster_kwargs(spec),
+            **pe,
         ),
         opts=opts,
     )
@@ -133,6 +158,7 @@ def build(parent: pulumi.Resource, name: str, spec: PlatformSpec) -> dict[str, A
             min_replicas=serving.replicas.min,
             max_replicas=serving.replicas.max,
             public_endpoint=serving.public_endpoint,
+            private_network=private,
         ),
         opts=opts,
     )

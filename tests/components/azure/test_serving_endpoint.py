@@ -130,8 +130,11 @@ def test_autoscale_targets_each_deployment_within_bounds():
 
 
 def test_dev_uses_keys_and_prod_uses_entra_tokens_without_public_access():
+    # Dev has no private endpoint, so it is public (key auth) rather than unreachable.
     dev = build().named("srv-endpoint").inputs["properties"]
-    assert dev["authMode"] == "Key" and dev["publicNetworkAccess"] == "Disabled"
+    assert dev["authMode"] == "Key" and dev["publicNetworkAccess"] == "Enabled"
+    private = build(private_network=True).named("srv-endpoint").inputs["properties"]
+    assert private["publicNetworkAccess"] == "Disabled"
     recording = build(environment="prod")
     prod = recording.named("srv-endpoint").inputs["properties"]
     assert prod["authMode"] == "AADToken"

@@ -34,7 +34,10 @@ def dev():
 
 def test_prod_program_builds_the_five_components_under_the_stack(prod):
     stack = prod.named("mlops", "mlops:index:MlopsStack")
-    assert {r.name: r.type for r in prod.children(stack)} == COMPONENTS
+    assert {r.name: r.type for r in prod.children(stack)} == {
+        **COMPONENTS,
+        "mlops-network": "mlops:azure:PrivateNetwork",
+    }
     assert prod.unmocked_invokes == []
     assert not any(r.type.startswith(("aws:", "gcp:")) for r in prod)
 
