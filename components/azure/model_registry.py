@@ -6,7 +6,12 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 import pulumi
-from pulumi_azure_native import containerregistry, machinelearningservices, monitor
+from pulumi_azure_native import (
+    containerregistry,
+    machinelearningservices,
+    monitor,
+    operationalinsights,
+)
 
 from mlops_iac.components._component import child_opts, component_opts, secure_default
 from mlops_iac.components.azure import _defaults as defaults
@@ -20,8 +25,8 @@ from mlops_iac.components.azure._common import (
 
 TYPE = "mlops:azure:ModelRegistry"
 
-# Activity-log operation recorded when a model version is written to an AzureML registry.
-MODEL_VERSION_WRITE = "Microsoft.MachineLearningServices/registries/models/versions/write"
+# Resource-log category of the registry's data-plane writes (model versions and other assets).
+REGISTRY_WRITE_LOG = "RegistryAssetWriteEvent"
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -60,8 +65,9 @@ class ModelRegistry(pulumi.ComponentResource):
     and storage without public blob access), ``{name}-images`` (ACR: admin user off, anonymous
     pull off, trusted Azure services only; on Premium also retention of untagged
     manifests, zone redundancy; in prod public network access and export disabled) and, with
-    approvers, ``{name}-approvers`` (action group emailing them) and ``{name}-model-registered``
-    (activity-log alert on model-version writes to the registry, acting on that group).
+    approvers, ``{name}-approvers`` (action group emailing them), ``{name}-logs`` (Log
+    Analytics), ``{name}-registry-logs`` (the registry's RegistryAssetWriteEvent log into it) and
+    ``{name}-model-registered`` (log alert on asset writes to the registry, acting on that group).
 
     Tag immutability and image scanning: ACR has no registry-wide immutable-tags switch (tags are
     locked per repository with ``az acr repository update --write-enabled false``), and scanning
@@ -204,22 +210,60 @@ class ModelRegistry(pulumi.ComponentResource):
                 tags=tags,
                 opts=child_opts(self),
             )
-            monitor.ActivityLogAlert(
-                f"{name}-model-registered",
+            # Writing a model version is a data-plane operation of the registry: it shows up in
+            # the RegistryAssetWriteEvent resource log (table AmlRegistryWriteEventsLog), not as
+            # an activity-log operation, so the alert is a log query over that resource log.
+            # https://learn.microsoft.com/azure/azure-monitor/reference/supported-logs/microsoft-machinelearningservices-registries-logs
+            # https://learn.microsoft.com/azure/azure-monitor/reference/tables/amlregistrywriteeventslog
+            logs = operationalinsights.Workspace(
+                f"{name}-logs",
                 resource_group_name=rg,
-                location=defaults.ACTION_GROUP_LOCATION,
-                enabled=True,
-                description="A model version was registered: review it and record an approval",
-                scopes=[registry.id],
-                condition={
-                    "all_of": [
-                        {"field": "category", "equals": "Administrative"},
-                        {"field": "operationName", "equals": MODEL_VERSION_WRITE},
-                    ]
-                },
-                actions={"action_groups": [{"action_group_id": group.id}]},
+                location=location,
+                sku={"name": "PerGB2018"},
+                retention_in_days=defaults.LOG_RETENTION_DAYS,
                 tags=tags,
                 opts=child_opts(self),
+            )
+            setting = monitor.DiagnosticSetting(
+                f"{name}-registry-logs",
+                resource_uri=registry.id,
+                workspace_id=logs.id,
+                log_analytics_destination_type="Dedicated",
+                logs=[{"category": REGISTRY_WRITE_LOG, "enabled": True}],
+                opts=child_opts(self),
+            )
+            monitor.ScheduledQueryRule(
+                f"{name}-model-registered",
+                resource_group_name=rg,
+                location=location,
+                kind="LogAlert",
+                description="A model version was registered: review it and record an approval",
+                severity=3,
+                enabled=True,
+                auto_mitigate=False,
+                scopes=[logs.id],
+                evaluation_frequency="PT5M",
+                window_size="PT5M",
+                criteria=monitor.ScheduledQueryRuleCriteriaArgs(
+                    all_of=[
+                        monitor.ConditionArgs(
+                            query=pulumi.Output.concat(
+                                "AmlRegistryWriteEventsLog | where RegistryResourceId =~ '",
+                                registry.id,
+                                "' | summarize Writes = count() by AssetName, AssetVersion",
+                            ),
+                            time_aggregation="Count",
+                            operator="GreaterThan",
+                            threshold=0,
+                            failing_periods=monitor.ConditionFailingPeriodsArgs(
+                                number_of_evaluation_periods=1, min_failing_periods_to_alert=1
+                            ),
+                        )
+                    ]
+                ),
+                actions=monitor.ActionsArgs(action_groups=[group.id]),
+                tags=tags,
+                opts=child_opts(self, depends_on=[setting]),
             )
             group_id = group.id
 
