@@ -187,6 +187,15 @@ def test_rollback_without_an_existing_previous_revision_is_refused():
     assert _spec_problems(raw) == []
 
 
+def test_new_dev_stack_sends_all_traffic_to_the_current_revision():
+    from mlops_iac.components.testing import run_project
+    from tests.conftest import REPO
+
+    recording = run_project(REPO, "gcp-dev")
+    traffics = recording.named("mlops-serving-service").inputs["traffics"]
+    assert [t["percent"] for t in traffics] == [100]
+
+
 def test_stack_splits_traffic_once_the_previous_revision_exists():
     import json
 

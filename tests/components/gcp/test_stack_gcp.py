@@ -97,8 +97,11 @@ def test_prod_wiring_and_security(recordings):
     assert service["template"]["nodeSelector"] == {"accelerator": "nvidia-l4"}
     name = resource_id("mlops-serving", "svc", limit=40, scope="mlops-platform/gcp-prod")
     assert service["name"] == exports["endpoint_name"] == name
-    # A new stack: the v6 revision does not exist yet, so v7 takes all traffic.
-    assert [(t["revision"], t["percent"]) for t in service["traffics"]] == [(f"{name}-v7", 100)]
+    # The prod reference stack already serves v6 (gcp.previousRevisionExists): v7 is a canary.
+    assert [(t["revision"], t["percent"]) for t in service["traffics"]] == [
+        (f"{name}-v7", 10),
+        (f"{name}-v6", 90),
+    ]
     # The image and the model come from what the stack creates.
     [container] = service["template"]["containers"]
     assert container["image"] == f"{exports['image_repository_url']}/fraud-detector:7"
