@@ -359,8 +359,8 @@ class AzureSpec(_Model):
     private_endpoints: bool | None = Field(
         None,
         description="Reach the workspace, endpoint, registries and storage through private "
-        "endpoints with private DNS zones (public access off). Default: true in prod, false "
-        "elsewhere (public, authenticated, storage allow-listed). Prod refuses false.",
+        "endpoints with private DNS zones (public access off). Default: true in staging and prod, "
+        "false in dev (public, authenticated, storage allow-listed). Prod refuses false.",
     )
     private_endpoint_subnet_id: str | None = Field(
         None,

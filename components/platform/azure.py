@@ -81,15 +81,12 @@ def build(parent: pulumi.Resource, name: str, spec: PlatformSpec) -> dict[str, A
     artifacts = spec.artifacts
     training = spec.training
 
-    # Reachable either way: prod (or azure.privateEndpoints) through private endpoints with
-    # private DNS zones; otherwise public, authenticated, with the storage firewall allow-listing
-    # azure.allowedCidrs for `dvc push`.
-    private = (
-        azure.private_endpoints
-        if azure and azure.private_endpoints is not None
-        else (env == "prod")
-    )
-    pe: dict[str, Any] = {}
+    # Reachable either way: staging and prod (or azure.privateEndpoints) through private
+    # endpoints with private DNS zones; dev public, authenticated, with the storage firewall
+    # allow-listing azure.allowedCidrs for `dvc push`.
+    private = env != "dev"
+    if azure is not None and azure.private_endpoints is not None:
+        private = azure.private_endpoints
     if private:
         net = PrivateNetwork(
             f"{name}-network",

@@ -158,7 +158,14 @@ def test_policy_config_for_the_real_engine(tmp_path):
 
 @pytest.mark.parametrize("cloud", CLOUDS)
 def test_staging_with_private_endpoints_passes(cloud, tmp_path):
-    config_file = write_stack(tmp_path, f"{cloud}-dev", lambda p: p.update(environment="staging"))
+    def staging(platform):
+        platform.update(environment="staging")
+        if cloud == "gcp":
+            # A running stack: Cloud Run can keep the previous revision beside the current one
+            # (a first deploy cannot, and the mandatory rollback rule says so).
+            platform["gcp"] = {**platform.get("gcp", {}), "previousRevisionExists": True}
+
+    config_file = write_stack(tmp_path, f"{cloud}-dev", staging)
     assert plan("--stack", f"{cloud}-dev", "--config-file", config_file, "--quiet") == 0
 
 
