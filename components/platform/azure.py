@@ -87,6 +87,7 @@ def build(parent: pulumi.Resource, name: str, spec: PlatformSpec) -> dict[str, A
     private = env != "dev"
     if azure is not None and azure.private_endpoints is not None:
         private = azure.private_endpoints
+    pe: dict[str, Any] = {}
     if private:
         net = PrivateNetwork(
             f"{name}-network",

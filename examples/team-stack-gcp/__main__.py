@@ -44,6 +44,7 @@ endpoint = ServingEndpoint(
         image=model.image,  # the stack file names the image (no ModelRegistry in this program)
         model_uri=model.artifact_uri,
         previous_model_version=previous.version if previous else None,
+        previous_revision_exists=bool(spec.gcp and spec.gcp.previous_revision_exists),
         rollback=serving.rollback,
         rollout=serving.rollout.strategy,
         canary_percent=serving.rollout.canary_percent,
