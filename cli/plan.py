@@ -70,7 +70,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         type=Path,
         metavar="FILE",
         help="what exists already (`pulumi stack export` or a previous --json); default: "
-        "a first deploy from nothing",
+        "<stackConfigDir>/state/<stack>.json when saved there, else a first deploy from nothing",
     )
     parser.add_argument(
         "--quiet", action="store_true", help="no progress and no resource tree (CI logs)"
@@ -175,6 +175,17 @@ def evaluate_policies(recording: Recording) -> ResultSet:
         )
 
 
+def saved_state(project: str | os.PathLike[str], stack: str) -> Path | None:
+    """``<stackConfigDir>/state/<stack>.json``: the stack's last ``pulumi stack export``, kept in
+    the repository (CI saves it after each ``pulumi up``) so a plan judges an update of what
+    exists rather than a first deploy. ``None`` when there is none (or no readable project)."""
+    try:
+        path = Project.load(project).stack_config_dir / "state" / f"{stack}.json"
+    except ProgramError:
+        return None
+    return path if path.is_file() else None
+
+
 def run(args: argparse.Namespace) -> int:
     """The ``plan`` command."""
     out = Console(no_color=args.no_color, highlight=False, soft_wrap=True)
@@ -182,8 +193,11 @@ def run(args: argparse.Namespace) -> int:
     if problem := _unwritable(args):
         err.print(f"mlops-iac plan: error: {escape(problem)}")
         return 2
+    state_file = args.state or saved_state(args.project, args.stack)
+    if state_file and not args.quiet:
+        err.print(f"state: {escape(str(state_file))} (planning an update of what exists)")
     try:
-        state = deploy.load_state(args.state) if args.state else None
+        state = deploy.load_state(state_file) if state_file else None
     except ValueError as exc:
         err.print(f"mlops-iac plan: error: {escape(str(exc))}")
         return 2

@@ -440,14 +440,48 @@ class AzureSpec(_Model):
             "100% and previousModel is the warm standby)."
         ),
     )
-    endpoint_bootstrap: bool = Field(
-        False,
-        description=(
-            "First deployment of a new online endpoint: create it without a traffic split "
-            "(ARM rejects traffic to deployments that do not exist yet); set back to false on "
-            "the next run."
-        ),
+    allowed_cidrs: list[str] = Field(
+        default_factory=list,
+        description="Public IPv4 addresses or CIDR ranges (CI runners, offices) let through the "
+        "artifact storage firewall so that `dvc push` reaches the remote. Default: none.",
     )
+    private_endpoints: bool | None = Field(
+        None,
+        description="Reach the workspace, endpoint, registries and storage through private "
+        "endpoints with private DNS zones (public access off). Default: true in staging and prod, "
+        "false in dev (public, authenticated, storage allow-listed). Prod refuses false.",
+    )
+    private_endpoint_subnet_id: str | None = Field(
+        None,
+        pattern=r"(?i)^/subscriptions/[^/]+/resourceGroups/[^/]+/providers/"
+        r"Microsoft\.Network/virtualNetworks/[^/]+/subnets/[^/]+$",
+        description="Existing subnet for the private endpoints (its virtual network gets the DNS "
+        "zone links). Default: a new 10.90.0.0/24 virtual network to peer with yours.",
+    )
+
+    @field_validator("allowed_cidrs")
+    @classmethod
+    def _public_ipv4(cls, value: list[str]) -> list[str]:
+        # Storage IP rules take public IPv4 only; /31 and /32 ranges are not accepted (give the
+        # address itself). https://learn.microsoft.com/en-us/azure/storage/common/storage-network-security
+        import ipaddress
+
+        normalised = []
+        for text in value:
+            try:
+                net = ipaddress.ip_network(text, strict=False)
+            except ValueError:
+                raise ValueError(f"not an IPv4 address or CIDR range: {text!r}") from None
+            private = ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "127.0.0.0/8")
+            if net.version != 4 or any(
+                net.subnet_of(ipaddress.ip_network(block))  # type: ignore[arg-type]
+                for block in private
+            ):
+                raise ValueError(f"{text!r} is not a public IPv4 range (storage IP rules need one)")
+            if net.prefixlen == 31:
+                raise ValueError(f"{text!r}: /31 ranges are not supported; list both addresses")
+            normalised.append(str(net.network_address) if net.prefixlen == 32 else str(net))
+        return normalised
 
 
 class GcpSpec(_Model):
@@ -478,6 +512,25 @@ class GcpSpec(_Model):
         default_factory=list,
         description="Zones of gcp:region offering the training GPU (e.g. us-central1-a). "
         "Default: every zone of the regional cluster.",
+    )
+    previous_revision_exists: bool = Field(
+        False,
+        description="serving.previousModel's Cloud Run revision already exists (an earlier "
+        "`pulumi up` served it). Cloud Run refuses traffic to a revision that does not exist, so "
+        "until this is true serving.model takes 100% and rollback is refused. Default: false "
+        "(a new stack comes up with one `pulumi up`).",
+    )
+    external_artifacts: bool = Field(
+        False,
+        description="Bring your own: serving images and gs:// model URIs outside this stack are "
+        "allowed. Default: false (images come from the stack's Artifact Registry repository and "
+        "artifactUri is a path inside the stack's model bucket, e.g. fraud-detector/7/).",
+    )
+    billing_project: str | None = Field(
+        None,
+        pattern=r"^[a-z][a-z0-9-]{4,28}[a-z0-9]$",
+        description="Project billed for Billing Budgets API calls (user credentials need it). "
+        "Default: gcp:project.",
     )
 
 
@@ -562,6 +615,8 @@ def _platform_rules(raw: Mapping[str, Any]) -> list[tuple[str, str]]:
     if cloud == "aws":
         problems.extend(_aws_rollout_rules(raw))
     problems.extend(_access_rules(raw, cloud))
+    if cloud == "gcp":
+        problems.extend(_gcp_rules(raw))
     if raw.get("environment") == "prod":
         checks = [
             (not raw.get("owner"), "owner", "required in prod"),
@@ -585,6 +640,11 @@ def _platform_rules(raw: Mapping[str, Any]) -> list[tuple[str, str]]:
                 _get(raw, "serving.publicEndpoint") is True,
                 "serving.publicEndpoint",
                 "refused in prod",
+            ),
+            (
+                _get(raw, "azure.privateEndpoints") is False,
+                "azure.privateEndpoints",
+                "refused in prod: a prod workspace is only reachable through private endpoints",
             ),
         ]
         problems.extend((path, message) for failed, path, message in checks if failed)
@@ -656,6 +716,46 @@ def _access_rules(raw: Mapping[str, Any], cloud: str) -> list[tuple[str, str]]:
                 )
     if cloud != "aws" and _get(raw, "training.access.adminRoleArns"):
         problems.append(("training.access.adminRoleArns", "only used on AWS (EKS access entries)"))
+    return problems
+
+
+def _gcp_rules(raw: Mapping[str, Any]) -> list[tuple[str, str]]:
+    """Artifacts outside the stack are explicit; a rollback needs the previous revision."""
+    problems: list[tuple[str, str]] = []
+    external = _get(raw, "gcp.externalArtifacts") is True
+    for key in ("model", "previousModel"):
+        ref = _get(raw, f"serving.{key}")
+        if not isinstance(ref, Mapping):
+            continue
+        uri = ref.get("artifactUri")
+        if isinstance(uri, str) and "://" in uri:
+            if not uri.startswith("gs://"):
+                problems.append((f"serving.{key}.artifactUri", "must be gs://… or a path"))
+            elif not external:
+                problems.append(
+                    (
+                        f"serving.{key}.artifactUri",
+                        "outside the stack's model bucket: give a path inside it (e.g. "
+                        "fraud-detector/7/) or set gcp.externalArtifacts: true",
+                    )
+                )
+        if ref.get("image") and not external:
+            problems.append(
+                (
+                    f"serving.{key}.image",
+                    "the stack serves images from its own repository: drop image or set "
+                    "gcp.externalArtifacts: true",
+                )
+            )
+    revision_exists = _get(raw, "gcp.previousRevisionExists") is True
+    if _get(raw, "serving.rollback") is True and not revision_exists:
+        problems.append(
+            (
+                "serving.rollback",
+                "needs gcp.previousRevisionExists: true (the previous Cloud Run revision must "
+                "exist)",
+            )
+        )
     return problems
 
 

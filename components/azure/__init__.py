@@ -11,6 +11,7 @@ require_cloud_sdk("azure")
 from mlops_iac.components.azure.artifact_store import ArtifactStore, ArtifactStoreArgs
 from mlops_iac.components.azure.model_registry import ModelRegistry, ModelRegistryArgs
 from mlops_iac.components.azure.monitoring import Monitoring, MonitoringArgs
+from mlops_iac.components.azure.private_network import PrivateNetwork, PrivateNetworkArgs
 from mlops_iac.components.azure.serving_endpoint import (
     ModelDeployment,
     ServingEndpoint,
@@ -26,6 +27,8 @@ __all__ = [
     "ModelRegistryArgs",
     "Monitoring",
     "MonitoringArgs",
+    "PrivateNetwork",
+    "PrivateNetworkArgs",
     "ServingEndpoint",
     "ServingEndpointArgs",
     "TrainingCluster",

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import hashlib
+import re
 from collections.abc import Mapping
 
 import pulumi
-from pulumi_azure_native import authorization, keyvault
+from pulumi_azure_native import authorization, keyvault, network
 
 from mlops_iac.components._component import child_opts
 from mlops_iac.components.azure import _defaults as defaults
@@ -27,6 +29,45 @@ def role_definition_id(
     )
 
 
+def global_name(name: str, prefix: str, *, limit: int, scope: str, dashes: bool = False) -> str:
+    """An explicit, valid, collision-resistant name for a globally unique Azure resource.
+
+    ``<prefix><name, sanitised and shortened><8-hex hash of scope/name/prefix>``, within
+    ``limit`` characters. Storage accounts (3-24 lowercase letters and digits) and container
+    registries (5-50 alphanumerics) take ``dashes=False``; key vaults (3-24 letters, digits and
+    dashes, starting with a letter, no ``--``) take ``dashes=True``. Names must be explicit: the
+    provider's auto-name appends a random suffix to the logical name and keeps its dashes, which
+    these three refuse.
+    https://learn.microsoft.com/en-us/azure/azure-resource-manager/management/resource-name-rules
+    ``scope`` should hold the subscription, Pulumi project and stack so that two stacks (or two
+    subscriptions using this repository's stack names) never ask for the same global name.
+    """
+    digest = hashlib.sha256(f"{scope}/{name}/{prefix}".encode()).hexdigest()[:8]
+    if dashes:
+        body = re.sub(r"-{2,}", "-", re.sub(r"[^a-z0-9-]+", "-", name.lower())).strip("-")
+        room = limit - len(prefix) - len(digest) - 2
+        body = body[:room].strip("-")
+        return f"{prefix}-{body}-{digest}" if body else f"{prefix}-{digest}"
+    body = re.sub(r"[^a-z0-9]+", "", name.lower())
+    return f"{prefix}{body[: limit - len(prefix) - len(digest)]}{digest}"
+
+
+def unique_name(
+    parent: pulumi.Resource,
+    config: pulumi.Output[authorization.GetClientConfigResult],
+    name: str,
+    prefix: str,
+    *,
+    limit: int,
+    dashes: bool = False,
+) -> pulumi.Output[str]:
+    """``global_name`` scoped by the deploying subscription and the Pulumi project and stack."""
+    stack = f"{pulumi.get_project()}/{pulumi.get_stack()}"
+    return config.subscription_id.apply(
+        lambda sub: global_name(name, prefix, limit=limit, scope=f"{sub}/{stack}", dashes=dashes)
+    )
+
+
 def location_or_config(location: pulumi.Input[str] | None) -> pulumi.Input[str] | None:
     """``location`` if given, else the provider's ``azure-native:location`` config (or None)."""
     if location is not None:
@@ -43,11 +84,15 @@ def secure_vault(
     tenant_id: pulumi.Input[str],
     tags: Tags,
     protect: bool,
+    vault_name: pulumi.Input[str] | None = None,
 ) -> keyvault.Vault:
     """Key Vault with RBAC authorization, purge protection, 90-day soft delete and a
     default-deny network that lets trusted Azure services through."""
+    if vault_name is None:
+        vault_name = unique_name(parent, client_config(parent), name, "kv", limit=24, dashes=True)
     return keyvault.Vault(
         name,
+        vault_name=vault_name,
         resource_group_name=resource_group_name,
         location=location,
         properties=keyvault.VaultPropertiesArgs(
@@ -65,3 +110,49 @@ def secure_vault(
         tags=tags,
         opts=child_opts(parent, protect=protect),
     )
+
+
+def private_endpoint(
+    parent: pulumi.Resource,
+    name: str,
+    *,
+    resource_group_name: pulumi.Input[str],
+    location: pulumi.Input[str] | None,
+    subnet_id: pulumi.Input[str],
+    target_id: pulumi.Input[str],
+    group_id: str,
+    zone_ids: Mapping[str, pulumi.Input[str]],
+    tags: Tags,
+) -> network.PrivateEndpoint:
+    """Private endpoint ``name`` to ``target_id`` (private-link ``group_id``) in ``subnet_id``,
+    and ``{name}-dns``: its DNS zone group, which writes the A records into the group's private
+    DNS zones (``zone_ids``: zone name -> zone id, from ``PrivateNetwork``).
+    https://learn.microsoft.com/azure/private-link/private-endpoint-dns
+    """
+    zones = defaults.PRIVATE_DNS_ZONES[group_id]
+    missing = [zone for zone in zones if zone not in zone_ids]
+    if missing:
+        raise ValueError(f"{name}: private_dns_zone_ids lacks {', '.join(missing)}")
+    endpoint = network.PrivateEndpoint(
+        name,
+        resource_group_name=resource_group_name,
+        location=location,
+        subnet={"id": subnet_id},
+        private_link_service_connections=[
+            {"name": group_id, "private_link_service_id": target_id, "group_ids": [group_id]}
+        ],
+        tags=tags,
+        opts=child_opts(parent),
+    )
+    network.PrivateDnsZoneGroup(
+        f"{name}-dns",
+        resource_group_name=resource_group_name,
+        private_endpoint_name=endpoint.name,
+        private_dns_zone_group_name="default",
+        private_dns_zone_configs=[
+            {"name": zone.replace(".", "-"), "private_dns_zone_id": zone_ids[zone]}
+            for zone in zones
+        ],
+        opts=child_opts(parent),
+    )
+    return endpoint

@@ -65,6 +65,18 @@ CONTAINER_SOFT_DELETE_DAYS = 30
 CHANGE_FEED_RETENTION_DAYS = 90
 DVC_CONTAINER = "dvc"
 
+# Private endpoints: the private DNS zones of each private-link group id.
+# https://learn.microsoft.com/azure/private-link/private-endpoint-dns
+PRIVATE_DNS_ZONES = {
+    "blob": ("privatelink.blob.core.windows.net",),
+    "vault": ("privatelink.vaultcore.azure.net",),
+    "amlworkspace": ("privatelink.api.azureml.ms", "privatelink.notebooks.azure.net"),
+    "amlregistry": ("privatelink.api.azureml.ms",),
+    "registry": ("privatelink.azurecr.io",),
+}
+PRIVATE_NETWORK_CIDR = "10.90.0.0/24"
+PRIVATE_ENDPOINT_SUBNET = "private-endpoints"
+
 # Logs.
 LOG_RETENTION_DAYS = 90
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import pulumi
@@ -15,7 +16,14 @@ from mlops_iac.components._component import (
     unset,
 )
 from mlops_iac.components.azure import _defaults as defaults
-from mlops_iac.components.azure._common import Tags, client_config, role_definition_id, secure_vault
+from mlops_iac.components.azure._common import (
+    Tags,
+    client_config,
+    private_endpoint,
+    role_definition_id,
+    secure_vault,
+    unique_name,
+)
 
 TYPE = "mlops:azure:ArtifactStore"
 
@@ -41,6 +49,17 @@ class ArtifactStoreArgs:
     force_destroy: bool | None = unset(defaults.FORCE_DESTROY)
     """Accepted for parity with AWS. Azure deletes a non-empty account anyway, so it changes no
     resource; true only logs a warning. Default: false; refused in prod."""
+    allowed_cidrs: Sequence[str] = ()
+    """Public IPv4 addresses or CIDR ranges (CI runners, offices) allowed through the account's
+    firewall, so that ``dvc push`` reaches the remote. Default: none (trusted Azure services and
+    private endpoints only).
+    https://learn.microsoft.com/en-us/azure/storage/common/storage-network-security"""
+    private_endpoint_subnet_id: pulumi.Input[str] | None = None
+    """Subnet for private endpoints (``PrivateNetwork.subnet_id``). Default: none (no private
+    endpoint)."""
+    private_dns_zone_ids: Mapping[str, pulumi.Input[str]] | None = None
+    """Private DNS zone ids by zone name (``PrivateNetwork.dns_zone_ids``), required with
+    ``private_endpoint_subnet_id``. Default: none."""
     sku: str | None = None
     """Storage redundancy. Default: ``Standard_ZRS`` in prod, ``Standard_LRS`` elsewhere."""
     tags: Tags = None
@@ -60,7 +79,9 @@ class ArtifactStore(pulumi.ComponentResource):
     blob and container soft delete, change feed), ``{name}-dvc`` (the private ``dvc`` container),
     ``{name}-lifecycle`` (deletes noncurrent versions), and ``{name}-dvc-identity`` with
     ``{name}-dvc-access`` (Storage Blob Data Contributor on the ``dvc`` container only: the
-    scoped read-write identity for DVC and pipelines).
+    scoped read-write identity for DVC and pipelines). With ``private_endpoint_subnet_id``:
+    ``{name}-blob-pe`` and ``{name}-vault-pe`` (private endpoints, each with a ``-dns`` zone
+    group). ``allowed_cidrs`` become the account's IP rules.
 
     Incomplete uploads: Azure discards uncommitted blocks after 7 days by itself, so there is no
     rule for them (the S3 equivalent needs one).
@@ -182,6 +203,7 @@ class ArtifactStore(pulumi.ComponentResource):
 
         account = storage.StorageAccount(
             f"{name}-account",
+            account_name=unique_name(self, config, name, "st", limit=24),
             resource_group_name=rg_name,
             location=location,
             kind=defaults.STORAGE_KIND,
@@ -197,6 +219,8 @@ class ArtifactStore(pulumi.ComponentResource):
             network_rule_set={
                 "default_action": defaults.NETWORK_DEFAULT_ACTION,
                 "bypass": defaults.NETWORK_BYPASS,
+                "ip_rules": [{"value": cidr, "action": "Allow"} for cidr in args.allowed_cidrs]
+                or None,
             },
             tags=tags,
             opts=child_opts(self, protect=prod, depends_on=account_deps or None),
@@ -252,6 +276,31 @@ class ArtifactStore(pulumi.ComponentResource):
             },
             opts=child_opts(self),
         )
+        if args.private_endpoint_subnet_id is not None:
+            zones = args.private_dns_zone_ids or {}
+            private_endpoint(
+                self,
+                f"{name}-blob-pe",
+                resource_group_name=rg_name,
+                location=location,
+                subnet_id=args.private_endpoint_subnet_id,
+                target_id=account.id,
+                group_id="blob",
+                zone_ids=zones,
+                tags=tags,
+            )
+            if vault_id is not None:
+                private_endpoint(
+                    self,
+                    f"{name}-vault-pe",
+                    resource_group_name=rg_name,
+                    location=location,
+                    subnet_id=args.private_endpoint_subnet_id,
+                    target_id=vault_id,
+                    group_id="vault",
+                    zone_ids=zones,
+                    tags=tags,
+                )
         dvc_identity = managedidentity.UserAssignedIdentity(
             f"{name}-dvc-identity",
             resource_group_name=rg_name,

@@ -2,20 +2,31 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 import pulumi
-from pulumi_azure_native import containerregistry, machinelearningservices, monitor
+from pulumi_azure_native import (
+    containerregistry,
+    machinelearningservices,
+    monitor,
+    operationalinsights,
+)
 
 from mlops_iac.components._component import child_opts, component_opts, secure_default
 from mlops_iac.components.azure import _defaults as defaults
-from mlops_iac.components.azure._common import Tags, location_or_config
+from mlops_iac.components.azure._common import (
+    Tags,
+    client_config,
+    location_or_config,
+    private_endpoint,
+    unique_name,
+)
 
 TYPE = "mlops:azure:ModelRegistry"
 
-# Activity-log operation recorded when a model version is written to an AzureML registry.
-MODEL_VERSION_WRITE = "Microsoft.MachineLearningServices/registries/models/versions/write"
+# Resource-log category of the registry's data-plane writes (model versions and other assets).
+REGISTRY_WRITE_LOG = "RegistryAssetWriteEvent"
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -33,8 +44,14 @@ class ModelRegistryArgs:
     approvers: Sequence[str] = field(default_factory=tuple)
     """Emails notified when a model version is registered. Default: none (no action group)."""
     acr_sku: str | None = None
-    """Container registry SKU. Default: ``Premium`` in prod, ``Standard`` elsewhere. Content trust
-    and untagged-manifest retention need Premium."""
+    """Container registry SKU. Default: ``Premium`` in prod, ``Standard`` elsewhere.
+    Untagged-manifest retention needs Premium."""
+    private_endpoint_subnet_id: pulumi.Input[str] | None = None
+    """Subnet for private endpoints (``PrivateNetwork.subnet_id``). Default: none (no private
+    endpoint)."""
+    private_dns_zone_ids: Mapping[str, pulumi.Input[str]] | None = None
+    """Private DNS zone ids by zone name (``PrivateNetwork.dns_zone_ids``), required with
+    ``private_endpoint_subnet_id``. Default: none."""
     untagged_retention_days: int | None = None
     """Days before untagged manifests are purged (Premium only). Default: 30."""
     tags: Tags = None
@@ -46,15 +63,19 @@ class ModelRegistry(pulumi.ComponentResource):
 
     Children: ``{name}-registry`` (AzureML registry, system-assigned identity, system-created ACR
     and storage without public blob access), ``{name}-images`` (ACR: admin user off, anonymous
-    pull off, trusted Azure services only; on Premium also content trust, retention of untagged
+    pull off, trusted Azure services only; on Premium also retention of untagged
     manifests, zone redundancy; in prod public network access and export disabled) and, with
-    approvers, ``{name}-approvers`` (action group emailing them) and ``{name}-model-registered``
-    (activity-log alert on model-version writes to the registry, acting on that group).
+    approvers, ``{name}-approvers`` (action group emailing them), ``{name}-logs`` (Log
+    Analytics), ``{name}-registry-logs`` (the registry's RegistryAssetWriteEvent log into it) and
+    ``{name}-model-registered`` (log alert on asset writes to the registry, acting on that group).
 
     Tag immutability and image scanning: ACR has no registry-wide immutable-tags switch (tags are
     locked per repository with ``az acr repository update --write-enabled false``), and scanning
     is Microsoft Defender for Containers, a subscription-level plan; both are outside this
-    component (documented gap).
+    component (documented gap). Docker Content Trust is not enabled: it "cannot be enabled on new
+    container registries" from May 31, 2026 and is retired in 2028; sign images with Notation
+    (Notary Project) instead, see docs/azure-gcp.md.
+    https://learn.microsoft.com/en-us/azure/container-registry/container-registry-content-trust-deprecation
 
     Outputs: ``registry_name``, ``registry_id`` (the AzureML registry), ``image_repository_url``
     (ACR login server), ``container_registry_id``, ``container_registry_name``,
@@ -119,7 +140,6 @@ class ModelRegistry(pulumi.ComponentResource):
         policies: dict[str, object] | None = None
         if premium:
             policies = {
-                "trust_policy": {"type": "Notary", "status": "enabled"},
                 "retention_policy": {
                     "status": "enabled",
                     "days": args.untagged_retention_days or defaults.ACR_UNTAGGED_RETENTION_DAYS,
@@ -129,6 +149,7 @@ class ModelRegistry(pulumi.ComponentResource):
             }
         images = containerregistry.Registry(
             f"{name}-images",
+            registry_name=unique_name(self, client_config(self), name, "cr", limit=50),
             resource_group_name=rg,
             location=location,
             sku={"name": sku},
@@ -141,6 +162,34 @@ class ModelRegistry(pulumi.ComponentResource):
             tags=tags,
             opts=child_opts(self, protect=prod),
         )
+
+        if args.private_endpoint_subnet_id is not None:
+            zones = args.private_dns_zone_ids or {}
+            private_endpoint(
+                self,
+                f"{name}-registry-pe",
+                resource_group_name=rg,
+                location=location,
+                subnet_id=args.private_endpoint_subnet_id,
+                target_id=registry.id,
+                group_id="amlregistry",
+                zone_ids=zones,
+                tags=tags,
+            )
+            if premium:
+                # ACR private link is a Premium feature.
+                # https://learn.microsoft.com/en-us/azure/container-registry/container-registry-private-link
+                private_endpoint(
+                    self,
+                    f"{name}-images-pe",
+                    resource_group_name=rg,
+                    location=location,
+                    subnet_id=args.private_endpoint_subnet_id,
+                    target_id=images.id,
+                    group_id="registry",
+                    zone_ids=zones,
+                    tags=tags,
+                )
 
         group_id: pulumi.Output[str] | None = None
         if args.approvers:
@@ -161,22 +210,60 @@ class ModelRegistry(pulumi.ComponentResource):
                 tags=tags,
                 opts=child_opts(self),
             )
-            monitor.ActivityLogAlert(
-                f"{name}-model-registered",
+            # Writing a model version is a data-plane operation of the registry: it shows up in
+            # the RegistryAssetWriteEvent resource log (table AmlRegistryWriteEventsLog), not as
+            # an activity-log operation, so the alert is a log query over that resource log.
+            # https://learn.microsoft.com/azure/azure-monitor/reference/supported-logs/microsoft-machinelearningservices-registries-logs
+            # https://learn.microsoft.com/azure/azure-monitor/reference/tables/amlregistrywriteeventslog
+            logs = operationalinsights.Workspace(
+                f"{name}-logs",
                 resource_group_name=rg,
-                location=defaults.ACTION_GROUP_LOCATION,
-                enabled=True,
-                description="A model version was registered: review it and record an approval",
-                scopes=[registry.id],
-                condition={
-                    "all_of": [
-                        {"field": "category", "equals": "Administrative"},
-                        {"field": "operationName", "equals": MODEL_VERSION_WRITE},
-                    ]
-                },
-                actions={"action_groups": [{"action_group_id": group.id}]},
+                location=location,
+                sku={"name": "PerGB2018"},
+                retention_in_days=defaults.LOG_RETENTION_DAYS,
                 tags=tags,
                 opts=child_opts(self),
+            )
+            setting = monitor.DiagnosticSetting(
+                f"{name}-registry-logs",
+                resource_uri=registry.id,
+                workspace_id=logs.id,
+                log_analytics_destination_type="Dedicated",
+                logs=[{"category": REGISTRY_WRITE_LOG, "enabled": True}],
+                opts=child_opts(self),
+            )
+            monitor.ScheduledQueryRule(
+                f"{name}-model-registered",
+                resource_group_name=rg,
+                location=location,
+                kind="LogAlert",
+                description="A model version was registered: review it and record an approval",
+                severity=3,
+                enabled=True,
+                auto_mitigate=False,
+                scopes=[logs.id],
+                evaluation_frequency="PT5M",
+                window_size="PT5M",
+                criteria=monitor.ScheduledQueryRuleCriteriaArgs(
+                    all_of=[
+                        monitor.ConditionArgs(
+                            query=pulumi.Output.concat(
+                                "AmlRegistryWriteEventsLog | where RegistryResourceId =~ '",
+                                registry.id,
+                                "' | summarize Writes = count() by AssetName, AssetVersion",
+                            ),
+                            time_aggregation="Count",
+                            operator="GreaterThan",
+                            threshold=0,
+                            failing_periods=monitor.ConditionFailingPeriodsArgs(
+                                number_of_evaluation_periods=1, min_failing_periods_to_alert=1
+                            ),
+                        )
+                    ]
+                ),
+                actions=monitor.ActionsArgs(action_groups=[group.id]),
+                tags=tags,
+                opts=child_opts(self, depends_on=[setting]),
             )
             group_id = group.id
 

@@ -101,9 +101,10 @@ class Monitoring(pulumi.ComponentResource):
     to the workspace); with a workspace and deployment
     ``{name}-drift`` (AzureML schedule with a ``CreateMonitor`` action: data drift of the
     deployment's collected inputs, emails on breach), ``{name}-ml-events`` (Event Grid system
-    topic of the workspace, with a system-assigned identity) and ``{name}-drift-alert``
-    (subscription raising an Azure Monitor alert to the group when a monitoring run breaches);
-    with a retraining account as well ``{name}-retraining`` (storage queue),
+    topic of the workspace, with a system-assigned identity; Event Grid's Azure Monitor alert
+    handler takes Key Vault events only, so a breach is announced by the monitor's own email
+    notification to ``alert_emails``); with a retraining account as well ``{name}-retraining``
+    (storage queue),
     ``{name}-retraining-sender`` (the system topic may only send queue messages to that account)
     and ``{name}-retraining-trigger`` (subscription delivering the same breach event into the
     queue with the topic's identity); with a budget ``{name}-budget`` (monthly; 80% and 100%
@@ -458,19 +459,11 @@ class Monitoring(pulumi.ComponentResource):
             tags=tags,
             opts=child_opts(self),
         )
-        eventgrid.SystemTopicEventSubscription(
-            f"{name}-drift-alert",
-            resource_group_name=args.resource_group_name,
-            system_topic_name=system_topic.name,
-            filter=_drift_breached(),
-            destination=eventgrid.MonitorAlertEventSubscriptionDestinationArgs(
-                endpoint_type="MonitorAlert",
-                severity="Sev2",
-                description="Data drift detected on the served model: consider retraining",
-                action_groups=[group.id],
-            ),
-            opts=child_opts(self),
-        )
+        # No Event Grid subscription raises an Azure Monitor alert here: that handler accepts
+        # events "from Azure Key Vault source only", not the ML workspace's system topic.
+        # https://learn.microsoft.com/en-us/azure/event-grid/event-handlers
+        # The drift monitor's own email notification above tells people; the queue below
+        # tells the retraining pipeline.
         return self._retraining_queue(name, args, system_topic)
 
     def _retraining_queue(

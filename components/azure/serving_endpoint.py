@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 import pulumi
-from pulumi_azure_native import machinelearningservices, monitor
+from pulumi_azure_native import machinelearningservices, monitor, resources
 
 from mlops_iac.components._component import (
     child_opts,
@@ -22,6 +22,11 @@ TYPE = "mlops:azure:ServingEndpoint"
 ACTIVE = "blue"
 STANDBY = "green"
 DEPLOYMENT_METRICS = "Microsoft.MachineLearningServices/workspaces/onlineEndpoints/deployments"
+ENDPOINT_TYPE = "Microsoft.MachineLearningServices/workspaces/onlineEndpoints"
+ENDPOINT_API_VERSION = "2024-04-01"
+ARM_TEMPLATE_SCHEMA = (
+    "https://schema.management.azure.com/schemas/2019-04-01/deploymentTemplate.json#"
+)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -71,12 +76,12 @@ class ServingEndpointArgs:
     max_replicas: int = defaults.MAX_REPLICAS
     """Autoscale upper bound per deployment. Default 2."""
     public_endpoint: bool | None = unset(defaults.PUBLIC_ENDPOINT)
-    """Reachable from the internet. Default: false; refused in prod."""
-    bootstrap: bool = False
-    """Create the endpoint without a traffic split. ARM rejects ``traffic`` that names
-    deployments that do not exist yet, and deployments can only be created after their endpoint:
-    the first ``pulumi up`` of a new endpoint runs with ``bootstrap=True``, the next with the
-    default to set the split. Default: false (traffic is set)."""
+    """Reachable from the internet even with ``private_network``. Default: false; refused in
+    prod."""
+    private_network: bool | None = None
+    """Score only through the workspace's private endpoint (public network access off).
+    Default: true in prod, false elsewhere (public, with key or Entra ID auth), so that the
+    endpoint is reachable either way."""
     capture: bool = True
     """Collect request and response payloads (data collector: ``model_inputs``/``model_outputs``
     to the workspace's default datastore, the artifact store). Default: true."""
@@ -99,8 +104,12 @@ class ServingEndpoint(pulumi.ComponentResource):
     lineage serving tags), and ``{name}-blue-autoscale`` / ``{name}-green-autoscale`` (CPU-based
     autoscale between ``min_replicas`` and ``max_replicas``).
 
-    First creation: ARM validates ``traffic`` against existing deployments, which are created
-    after the endpoint, so a new endpoint is created once with ``bootstrap=True`` (no traffic).
+    One ``pulumi up`` from nothing: ARM rejects an endpoint whose ``traffic`` names deployments
+    that do not exist, and a deployment needs its endpoint first. So ``{name}-endpoint`` is
+    created without traffic (and ignores it afterwards), and ``{name}-traffic`` (an ARM template
+    deployment that depends on both deployments) PUTs the endpoint again with the same body plus
+    the traffic map. Every later change of the split or of the endpoint changes that template and
+    is applied after the deployments it names exist.
 
     Outputs: ``endpoint_name``, ``endpoint_url`` (scoring URI), ``endpoint_id``,
     ``active_model_version``, ``previous_model_version`` (None without a standby),
@@ -133,30 +142,33 @@ class ServingEndpoint(pulumi.ComponentResource):
         if args.candidate_percent and args.previous_model is None:
             raise ValueError(f"{label}: candidate_percent needs a previous_model")
         prod = args.environment == "prod"
-        public = public and not prod
+        private = args.private_network if args.private_network is not None else prod
+        public = not prod and (public or not private)
         traffic = {ACTIVE: 100 - args.candidate_percent}
         if args.previous_model is not None:
             traffic[STANDBY] = args.candidate_percent
 
+        properties = {
+            "auth_mode": "AADToken" if prod else "Key",
+            "public_network_access": "Enabled" if public else "Disabled",
+            "description": "mlops blue/green endpoint",
+        }
         endpoint = machinelearningservices.OnlineEndpoint(
             f"{name}-endpoint",
             resource_group_name=args.resource_group_name,
             workspace_name=args.workspace_name,
             location=args.location,
             identity={"type": "SystemAssigned"},
-            properties={
-                "auth_mode": "AADToken" if prod else "Key",
-                "public_network_access": "Enabled" if public else "Disabled",
-                "traffic": None if args.bootstrap else traffic,
-                "description": "mlops blue/green endpoint",
-            },
+            properties=properties,
             tags=args.tags,
-            opts=child_opts(self),
+            # {name}-traffic owns the split (below).
+            opts=child_opts(self, ignore_changes=["properties.traffic"]),
         )
         blue = self._deployment(name, ACTIVE, endpoint, args.active_model, args, prod)
         green = None
         if args.previous_model is not None:
             green = self._deployment(name, STANDBY, endpoint, args.previous_model, args, prod)
+        self._traffic(name, endpoint, properties, traffic, args, [blue, green])
 
         self.endpoint_name = endpoint.name
         self.endpoint_url = endpoint.properties.scoring_uri
@@ -183,6 +195,49 @@ class ServingEndpoint(pulumi.ComponentResource):
                 "green_deployment_name": self.green_deployment_name,
                 "traffic": self.traffic,
             }
+        )
+
+    def _traffic(
+        self,
+        name: str,
+        endpoint: machinelearningservices.OnlineEndpoint,
+        properties: dict[str, str],
+        traffic: dict[str, int],
+        args: ServingEndpointArgs,
+        deployments: list[machinelearningservices.OnlineDeployment | None],
+    ) -> resources.Deployment:
+        """An ARM template deployment that PUTs the endpoint with its traffic map once the
+        deployments it names exist. The body repeats the endpoint's own properties, identity,
+        location and tags, because the PUT replaces them.
+        https://learn.microsoft.com/en-us/azure/machine-learning/how-to-safely-rollout-online-endpoints
+        https://learn.microsoft.com/en-us/azure/azure-resource-manager/templates/deploy-rest
+        """
+        camel = {
+            "auth_mode": "authMode",
+            "public_network_access": "publicNetworkAccess",
+            "description": "description",
+        }
+        body = {camel[key]: value for key, value in properties.items()}
+        template = {
+            "$schema": ARM_TEMPLATE_SCHEMA,
+            "contentVersion": "1.0.0.0",
+            "resources": [
+                {
+                    "type": ENDPOINT_TYPE,
+                    "apiVersion": ENDPOINT_API_VERSION,
+                    "name": pulumi.Output.concat(args.workspace_name, "/", endpoint.name),
+                    "location": endpoint.location,
+                    "identity": {"type": "SystemAssigned"},
+                    "tags": endpoint.tags,
+                    "properties": {**body, "traffic": traffic},
+                }
+            ],
+        }
+        return resources.Deployment(
+            f"{name}-traffic",
+            resource_group_name=args.resource_group_name,
+            properties=resources.DeploymentPropertiesArgs(mode="Incremental", template=template),
+            opts=child_opts(self, depends_on=[d for d in deployments if d is not None]),
         )
 
     def _deployment(
@@ -227,7 +282,10 @@ class ServingEndpoint(pulumi.ComponentResource):
                 description=f"{model.name} version {model.version} ({slot})",
             ),
             tags=tags,
-            opts=child_opts(self),
+            # The autoscale setting below owns the instance count once the deployment exists:
+            # re-sending sku.capacity would reset what autoscale chose on every update.
+            # https://learn.microsoft.com/en-us/azure/machine-learning/how-to-autoscale-endpoints
+            opts=child_opts(self, ignore_changes=["sku.capacity"]),
         )
         monitor.AutoscaleSetting(
             f"{name}-{slot}-autoscale",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 import pulumi
@@ -21,7 +22,12 @@ from mlops_iac.components._component import (
     unset,
 )
 from mlops_iac.components.azure import _defaults as defaults
-from mlops_iac.components.azure._common import Tags, client_config, secure_vault
+from mlops_iac.components.azure._common import (
+    Tags,
+    client_config,
+    private_endpoint,
+    secure_vault,
+)
 
 TYPE = "mlops:azure:TrainingCluster"
 
@@ -57,9 +63,17 @@ class TrainingClusterArgs:
     spot: bool = defaults.SPOT
     """Use low-priority (evictable) VMs. Default: dedicated."""
     public_endpoint: bool | None = unset(defaults.PUBLIC_ENDPOINT)
-    """Allow public network access to the workspace. Default: false; refused in prod."""
+    """Keep public network access on beside a private endpoint. Default: false; refused in
+    prod. Without a private endpoint a non-prod workspace is public (Entra ID authenticated)."""
     log_retention_days: int | None = None
     """Retention of the workspace's Log Analytics logs. Default: 90 days."""
+    private_endpoint_subnet_id: pulumi.Input[str] | None = None
+    """Subnet for private endpoints (``PrivateNetwork.subnet_id``). Default: none (no private
+    endpoint)."""
+    private_dns_zone_ids: Mapping[str, pulumi.Input[str]] | None = None
+    """Private DNS zone ids by zone name (``PrivateNetwork.dns_zone_ids``), required with
+    ``private_endpoint_subnet_id``. Default: none."""
+
     tags: Tags = None
     """Extra tags on every child. Default: none (the stack's lineage transform adds lineage)."""
     compute_identity_id: pulumi.Input[str] | None = None
@@ -159,7 +173,17 @@ class TrainingCluster(pulumi.ComponentResource):
             tags=tags,
             opts=child_opts(self),
         )
-        network = "Disabled" if prod or not public else "Enabled"
+        # Reachable either way: through a private endpoint (prod), or publicly with Entra ID
+        # authentication (dev without one). Disabled with neither, nothing could reach it.
+        # https://learn.microsoft.com/en-us/azure/machine-learning/how-to-configure-private-link
+        private = args.private_endpoint_subnet_id is not None
+        network = "Disabled" if prod or (private and not public) else "Enabled"
+        if prod and not private:
+            pulumi.log.warn(
+                f"{label}: a prod workspace has public access off; give "
+                "private_endpoint_subnet_id or nothing can reach it",
+                self,
+            )
         workspace = machinelearningservices.Workspace(
             f"{name}-workspace",
             resource_group_name=rg,
@@ -172,13 +196,26 @@ class TrainingCluster(pulumi.ComponentResource):
             container_registry=args.container_registry_id,
             public_network_access=network,
             hbi_workspace=prod,
-            system_datastores_auth_mode="identity",
+            # The SDK's enum value (``Identity``), not a lowercase spelling of it.
+            system_datastores_auth_mode=machinelearningservices.SystemDatastoresAuthMode.IDENTITY,
             managed_network={
                 "isolation_mode": "AllowOnlyApprovedOutbound" if prod else "AllowInternetOutbound"
             },
             tags=tags,
             opts=child_opts(self),
         )
+        if private:
+            private_endpoint(
+                self,
+                f"{name}-workspace-pe",
+                resource_group_name=rg,
+                location=args.location,
+                subnet_id=args.private_endpoint_subnet_id,  # type: ignore[arg-type]
+                target_id=workspace.id,
+                group_id="amlworkspace",
+                zone_ids=args.private_dns_zone_ids or {},
+                tags=tags,
+            )
         # Audit trail: workspace, compute and job events kept with the workspace's logs.
         monitor.DiagnosticSetting(
             f"{name}-audit-logs",

@@ -30,7 +30,10 @@ from mlops_iac.components.gcp import _defaults as defaults
 from mlops_iac.components.gcp._common import Labels, crypto_key, region_or_default, resource_id
 
 TYPE = "mlops:gcp:ArtifactStore"
-_MULTI_REGIONS = {"us": "US", "northamerica": "US", "europe": "EU", "asia": "ASIA"}
+# Region prefix -> the multi-region that holds every region with that prefix. ``northamerica-*``
+# (Montréal, Toronto, Querétaro) is not in ``US``: that multi-region is "data centers in the United
+# States", so such buckets stay regional. https://cloud.google.com/storage/docs/locations
+_MULTI_REGIONS = {"us": "US", "europe": "EU", "asia": "ASIA"}
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -230,7 +233,10 @@ def multi_region_of(region: str) -> str:
     """The multi-region code that contains ``region`` (``us-central1`` → ``US``)."""
     prefix = region.split("-")[0].lower()
     if prefix not in _MULTI_REGIONS:
-        raise ValueError(f"no GCS multi-region contains {region!r}")
+        raise ValueError(
+            f"no GCS multi-region contains {region!r} (multi-regions: US, EU, ASIA); "
+            "use a regional bucket (multi_region=False)"
+        )
     return _MULTI_REGIONS[prefix]
 
 
@@ -244,8 +250,15 @@ def _placement(
                 "(GCS dual-regions stay within one multi-region)"
             )
         return multi_region_of(region), {"data_locations": [region.upper(), replica_region.upper()]}
-    if multi_region if multi_region is not None else prod:
+    if multi_region:
         return multi_region_of(region), None
+    if multi_region is None and prod:
+        # The prod default: the containing multi-region if there is one, else the region itself
+        # (never a multi-region outside the requested geography).
+        prefix = region.split("-")[0].lower()
+        if prefix in _MULTI_REGIONS:
+            return _MULTI_REGIONS[prefix], None
+        pulumi.log.warn(f"no GCS multi-region contains {region}: the prod bucket is regional")
     return region.upper(), None
 
 

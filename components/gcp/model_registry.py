@@ -1,4 +1,4 @@
-"""ModelRegistry on GCP: an Artifact Registry docker repository and a versioned model bucket.
+"""ModelRegistry on GCP: an Artifact Registry docker repository and a retention-locked model bucket.
 
 The registry of model versions is a dedicated bucket (not a prefix of the artifact store) so that
 it can carry a bucket retention policy: a registered version cannot be deleted or overwritten for
@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import pulumi
-from pulumi_gcp import artifactregistry, monitoring, pubsub, storage
+from pulumi_gcp import artifactregistry, monitoring, projects, pubsub, storage
 
 from mlops_iac.components._component import (
     child_opts,
@@ -67,14 +67,16 @@ class ModelRegistryArgs:
 
 
 class ModelRegistry(pulumi.ComponentResource):
-    """Artifact Registry repository + versioned model bucket, with approver notifications.
+    """Artifact Registry repository + retention-locked model bucket, with approver notifications.
 
     Children: ``{name}-key-ring``, ``{name}-key`` and its grants ``{name}-key-registry-agent``,
     ``{name}-key-gcs-agent``, ``{name}-key-pubsub-agent``; ``{name}-repository`` (docker, CMEK,
-    immutable tags, scanning, cleanup policies); ``{name}-models`` (bucket with retention);
+    immutable tags, scanning, cleanup policies); ``{name}-models`` (bucket with a retention
+    policy, hence without object versioning);
     ``{name}-approvals`` (topic), ``{name}-approvals-gcs-publisher`` and
     ``{name}-model-notification``; per approver ``{name}-approver-<i>`` (email channel) and, with
-    approvers, ``{name}-image-pushed`` (log-match alert policy).
+    approvers, ``{name}-registry-audit-logs`` (Data Access DATA_WRITE audit logs of Artifact
+    Registry, which the alert matches) and ``{name}-image-pushed`` (log-match alert policy).
 
     Outputs: ``registry_name``, ``registry_id``, ``image_repository_url``
     (``<region>-docker.pkg.dev/<project>/<repo>``), ``approvers_topic``, ``model_bucket_name``,
@@ -159,7 +161,9 @@ class ModelRegistry(pulumi.ComponentResource):
             f"{name}-models",
             location=region.upper(),
             storage_class="STANDARD",
-            versioning={"enabled": True},
+            # No object versioning: GCS refuses it on a bucket with a retention policy, and the
+            # retention policy is what locks a registered version against delete/overwrite.
+            # https://cloud.google.com/storage/docs/bucket-lock
             uniform_bucket_level_access=defaults.UNIFORM_BUCKET_LEVEL_ACCESS,
             public_access_prevention=defaults.PUBLIC_ACCESS_PREVENTION,
             encryption={"default_kms_key_name": key.id},
@@ -204,6 +208,17 @@ class ModelRegistry(pulumi.ComponentResource):
             for i, email in enumerate(args.approvers)
         ]
         if channels:
+            # Docker-PutManifest is a Data Access (DATA_WRITE) audit entry of Artifact Registry;
+            # Data Access logs are off by default, so the log-match alert would never fire.
+            # https://cloud.google.com/artifact-registry/docs/audit-logging
+            # https://cloud.google.com/logging/docs/audit/configure-data-access
+            audit = projects.IAMAuditConfig(
+                f"{name}-registry-audit-logs",
+                project=project.project_id,
+                service="artifactregistry.googleapis.com",
+                audit_log_configs=[{"log_type": "DATA_WRITE"}],
+                opts=child_opts(self),
+            )
             monitoring.AlertPolicy(
                 f"{name}-image-pushed",
                 display_name=f"{name}: new model image pushed, approval needed",
@@ -233,7 +248,7 @@ class ModelRegistry(pulumi.ComponentResource):
                 },
                 notification_channels=[c.name for c in channels],
                 user_labels=args.labels,
-                opts=child_opts(self),
+                opts=child_opts(self, depends_on=[audit]),
             )
 
         self.registry_name = repository.repository_id

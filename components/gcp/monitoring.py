@@ -21,7 +21,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import pulumi
-from pulumi_gcp import billing, monitoring, pubsub
+import pulumi_gcp
+from pulumi_gcp import billing, monitoring, projects, pubsub
 
 from mlops_iac.components._component import child_opts, component_opts
 from mlops_iac.components.gcp import _defaults as defaults
@@ -58,6 +59,11 @@ class MonitoringArgs:
     """Billing account for the GPU budget. Default: no budget (with a warning)."""
     monthly_budget_usd: float | None = None
     """Monthly GPU spend budget; alerts at 80 % and 100 %. Default: no budget."""
+    billing_project: pulumi.Input[str] | None = None
+    """Project that pays for the Billing Budgets API calls (the caller needs
+    ``serviceusage.services.use`` on it). The budget is created through a provider with this
+    ``billing_project`` and ``user_project_override``, without which the API answers 403 to user
+    credentials. Default: the provider's project."""
     environment: str = defaults.ENVIRONMENT
     """``dev``, ``staging`` or ``prod``. Default ``dev``. Prod protects the key."""
     region: str | None = None
@@ -73,9 +79,12 @@ class Monitoring(pulumi.ComponentResource):
 
     Children: ``{name}-email-<i>`` (email channels), ``{name}-key-ring``, ``{name}-key``,
     ``{name}-key-pubsub-agent`` (unless a key is given), ``{name}-retraining`` (topic),
-    ``{name}-retraining-publisher`` (the Monitoring agent may publish),
+    ``{name}-monitoring-agent`` (the Monitoring notification service agent, created
+    explicitly), ``{name}-retraining-publisher`` (that agent may publish),
     ``{name}-retraining-channel`` (pubsub channel), ``{name}-latency``, ``{name}-errors``,
-    ``{name}-drift`` (alert policies), ``{name}-budget`` (with a billing account and budget) and
+    ``{name}-drift`` (alert policies), ``{name}-billing-provider`` and ``{name}-budget`` (with
+    a billing account and budget; the provider sets ``billing_project`` and
+    ``user_project_override``) and
     ``{name}-dashboard``.
 
     Outputs: ``alert_topic`` (primary channel id, None without emails), ``alert_channels``,
@@ -146,11 +155,20 @@ class Monitoring(pulumi.ComponentResource):
             labels=args.labels,
             opts=child_opts(self, depends_on=grants or None),
         )
+        # The Monitoring notification service agent exists only once something creates it: make
+        # it explicitly (projects.ServiceIdentity) so that the publish grant names a real account.
+        # https://cloud.google.com/monitoring/support/notification-options#pubsub
+        agent = projects.ServiceIdentity(
+            f"{name}-monitoring-agent",
+            project=project.project_id,
+            service="monitoring.googleapis.com",
+            opts=child_opts(self),
+        )
         publisher = pubsub.TopicIAMMember(
             f"{name}-retraining-publisher",
             topic=topic.id,
             role="roles/pubsub.publisher",
-            member=agent_member(project.number, "monitoring"),
+            member=agent.member,
             opts=child_opts(self),
         )
         retrain_channel = monitoring.NotificationChannel(
@@ -271,6 +289,21 @@ class Monitoring(pulumi.ComponentResource):
             )
         else:
             monthly = round(args.monthly_budget_usd)
+            # "If you are using User ADCs ... you must specify a billing_project and set
+            # user_project_override to true ... Otherwise the Billing Budgets API will return a
+            # 403 error." https://www.pulumi.com/registry/packages/gcp/api-docs/billing/budget/
+            billing_project = (
+                args.billing_project
+                if args.billing_project is not None
+                else pulumi.Config("gcp").get("project") or project.project_id
+            )
+            budget_provider = pulumi_gcp.Provider(
+                f"{name}-billing-provider",
+                project=billing_project,
+                billing_project=billing_project,
+                user_project_override=True,
+                opts=child_opts(self),
+            )
             billing.Budget(
                 f"{name}-budget",
                 billing_account=args.billing_account,
@@ -289,7 +322,7 @@ class Monitoring(pulumi.ComponentResource):
                     "monitoring_notification_channels": email_ids[:5],
                     "disable_default_iam_recipients": False,
                 },
-                opts=child_opts(self),
+                opts=child_opts(self, provider=budget_provider),
             )
 
         dashboard = monitoring.Dashboard(

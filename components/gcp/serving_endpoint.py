@@ -10,8 +10,9 @@ How versions move:
 
 - Every apply describes one template, the *current* model (``active_model``); its revision is
   ``<service>-v<version>``. The *previous* revision (``previous_model``)
-  must already exist: it is the revision an earlier apply created. Revisions are immutable, so a
-  pinned previous revision keeps serving exactly what it served.
+  is only named in traffic with ``previous_revision_exists=True``: it is the revision an earlier
+  apply created, and a new service has none (so a first deploy sends 100% to the current one).
+  Revisions are immutable, so a pinned previous revision keeps serving exactly what it served.
 - ``rollout_strategy="canary"`` gives ``canary_percent`` to the current revision and the rest to the
   previous one; ``"linear"`` starts at ``linear_step_percent``; ``"all-at-once"`` (or no previous
   version) gives the current revision 100%, with the previous one kept at 0% under the
@@ -86,6 +87,17 @@ class ServingEndpointArgs:
     previous_model: ModelVersion | None = None
     """Version whose revision already exists and stays deployed for rollback. Default: none
     (the current revision takes all traffic)."""
+    previous_revision_exists: bool = False
+    """The previous version's revision already exists on the service (an earlier apply created
+    it). Cloud Run rejects traffic to a revision that does not exist, so until this is true the
+    current revision takes 100% and no split or rollback is declared. Default: false (safe for a
+    new service)."""
+    model_bucket: pulumi.Input[str] | None = None
+    """Bucket holding the model artifact (the registry's model bucket); the runtime account gets
+    object read on ``model_prefix`` in it only. Default: no grant."""
+    model_prefix: str | None = None
+    """Object prefix of the model version in ``model_bucket`` (``<model>/<version>/``). Default:
+    the whole bucket."""
     rollback: bool = False
     """Send 100% of traffic to the previous revision. Default: false. Needs a previous version."""
     rollout_strategy: str = defaults.ROLLOUT_STRATEGY
@@ -125,7 +137,8 @@ class ServingEndpoint(pulumi.ComponentResource):
 
     Children: ``{name}-key-ring``, ``{name}-key``, ``{name}-key-run-agent`` (unless a key is
     given), ``{name}-runtime`` (runtime service account), ``{name}-runtime-capture`` (object
-    creator on the capture bucket, when given), ``{name}-service`` and one
+    creator on the capture bucket, when given), ``{name}-runtime-model-reader`` (object viewer
+    on the model version's prefix, when ``model_bucket`` is given), ``{name}-service`` and one
     ``{name}-invoker-<i>`` per invoker.
 
     Outputs: ``endpoint_name``, ``endpoint_url``, ``active_model_version``,
@@ -157,7 +170,14 @@ class ServingEndpoint(pulumi.ComponentResource):
         model = args.active_model
         previous_version = args.previous_model.version if args.previous_model else None
         current = revision_name(service_name, model.version)
-        previous = revision_name(service_name, previous_version) if previous_version else None
+        # Traffic may only name revisions that exist: on a first deploy the previous revision
+        # does not, and Cloud Run refuses the update ("Revision ... does not exist").
+        # https://cloud.google.com/run/docs/rollouts-rollbacks-traffic-migration
+        previous = (
+            revision_name(service_name, previous_version)
+            if previous_version and args.previous_revision_exists
+            else None
+        )
         too_long = [r for r in (current, previous) if r and len(r) > MAX_REVISION_NAME]
         if too_long:
             raise ValueError(
@@ -186,7 +206,7 @@ class ServingEndpoint(pulumi.ComponentResource):
             f"{name}-runtime",
             account_id=resource_id(name, "run", limit=30),
             display_name=f"Runtime of {name}",
-            description="Identity of the model server; may only write capture data",
+            description="Identity of the model server: reads its model, writes capture data",
             opts=child_opts(self),
         )
         envs = {
@@ -204,6 +224,28 @@ class ServingEndpoint(pulumi.ComponentResource):
                 bucket=args.capture_bucket,
                 role="roles/storage.objectCreator",
                 member=account.member,
+                opts=child_opts(self),
+            )
+
+        if args.model_bucket is not None:
+            # Read access to this model version only (IAM condition on the object prefix; the
+            # bucket has uniform bucket-level access, which conditions require).
+            # https://cloud.google.com/storage/docs/access-control/iam#conditions
+            prefix = args.model_prefix or ""
+            storage.BucketIAMMember(
+                f"{name}-runtime-model-reader",
+                bucket=args.model_bucket,
+                role="roles/storage.objectViewer",
+                member=account.member,
+                condition={
+                    "title": "model-version-only",
+                    "description": "Objects of the served model version",
+                    "expression": pulumi.Output.concat(
+                        'resource.name.startsWith("projects/_/buckets/',
+                        args.model_bucket,
+                        f'/objects/{prefix}")',
+                    ),
+                },
                 opts=child_opts(self),
             )
 
@@ -267,6 +309,8 @@ class ServingEndpoint(pulumi.ComponentResource):
             )
 
         active = previous_version if args.rollback else model.version
+        # The declared standby version; its revision is only in traffic (and a rollback target)
+        # once previous_revision_exists is true (``previous_revision`` is None until then).
         standby = model.version if args.rollback else previous_version
         self.endpoint_name = service.name
         self.endpoint_url = service.uri
@@ -318,6 +362,11 @@ def _check(label: str, args: ServingEndpointArgs) -> None:
     previous = args.previous_model
     if args.rollback and previous is None:
         raise ValueError(f"{label}: rollback needs previous_model")
+    if args.rollback and not args.previous_revision_exists:
+        raise ValueError(
+            f"{label}: rollback needs previous_revision_exists=True (the previous revision must "
+            "already exist on the service)"
+        )
     if previous is not None and previous.version == args.active_model.version:
         raise ValueError(f"{label}: previous_model must differ from active_model")
     if not 1 <= args.min_replicas <= args.max_replicas:

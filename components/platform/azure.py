@@ -25,6 +25,8 @@ from mlops_iac.components.azure import (
     ModelRegistryArgs,
     Monitoring,
     MonitoringArgs,
+    PrivateNetwork,
+    PrivateNetworkArgs,
     ServingEndpoint,
     ServingEndpointArgs,
     TrainingCluster,
@@ -83,6 +85,23 @@ def build(parent: pulumi.Resource, name: str, spec: PlatformSpec) -> dict[str, A
     artifacts = spec.artifacts
     training = spec.training
 
+    # Reachable either way: staging and prod (or azure.privateEndpoints) through private
+    # endpoints with private DNS zones; dev public, authenticated, with the storage firewall
+    # allow-listing azure.allowedCidrs for `dvc push`.
+    private = env != "dev"
+    if azure is not None and azure.private_endpoints is not None:
+        private = azure.private_endpoints
+    pe: dict[str, Any] = {}
+    if private:
+        net = PrivateNetwork(
+            f"{name}-network",
+            PrivateNetworkArgs(
+                resource_group_name=azure.resource_group_name if azure else None,
+                subnet_id=azure.private_endpoint_subnet_id if azure else None,
+            ),
+            opts=opts,
+        )
+        pe = {"private_endpoint_subnet_id": net.subnet_id, "private_dns_zone_ids": net.dns_zone_ids}
     store = ArtifactStore(
         f"{name}-artifacts",
         ArtifactStoreArgs(
@@ -91,6 +110,8 @@ def build(parent: pulumi.Resource, name: str, spec: PlatformSpec) -> dict[str, A
             customer_managed_key=artifacts.customer_managed_key,
             noncurrent_version_days=artifacts.noncurrent_version_days,
             force_destroy=artifacts.force_destroy,
+            allowed_cidrs=tuple(azure.allowed_cidrs) if azure else (),
+            **pe,
         ),
         opts=opts,
     )
@@ -104,6 +125,7 @@ def build(parent: pulumi.Resource, name: str, spec: PlatformSpec) -> dict[str, A
             location=location,
             environment=env,
             approvers=tuple(spec.governance.approvers),
+            **pe,
         ),
         opts=opts,
     )
@@ -119,6 +141,7 @@ def build(parent: pulumi.Resource, name: str, spec: PlatformSpec) -> dict[str, A
             artifact_account_name=store.storage_account_name,
             artifact_container_name=store.container_name,
             **training_cluster_kwargs(spec),
+            **pe,
         ),
         opts=opts,
     )
@@ -140,7 +163,7 @@ def build(parent: pulumi.Resource, name: str, spec: PlatformSpec) -> dict[str, A
             min_replicas=serving.replicas.min,
             max_replicas=serving.replicas.max,
             public_endpoint=serving.public_endpoint,
-            bootstrap=azure is not None and azure.endpoint_bootstrap,
+            private_network=private,
         ),
         opts=opts,
     )

@@ -69,19 +69,29 @@ def build(parent: pulumi.Resource, name: str, spec: PlatformSpec) -> dict[str, A
     )
 
     model, previous = serving.model, serving.previous_model
+    # The stack serves what it registers: the image from its own repository and the artifact
+    # from its own model bucket (a path in it). Anything else is "bring your own", which the spec
+    # only accepts with gcp.externalArtifacts: true.
     image: pulumi.Input[str] = model.image or pulumi.Output.concat(
         registry.image_repository_url, f"/{model.name}:{model.version}"
     )
+    model_bucket, model_prefix = _model_location(model.artifact_uri, registry.model_bucket_name)
     endpoint = ServingEndpoint(
         f"{name}-serving",
         ServingEndpointArgs(
             environment=env,
             active_model=ModelVersion(
-                name=model.name, version=model.version, image=image, artifact_uri=model.artifact_uri
+                name=model.name,
+                version=model.version,
+                image=image,
+                artifact_uri=pulumi.Output.concat("gs://", model_bucket, "/", model_prefix),
             ),
             previous_model=(
                 ModelVersion(name=previous.name, version=previous.version) if previous else None
             ),
+            model_bucket=model_bucket,
+            model_prefix=model_prefix,
+            previous_revision_exists=bool(gcp and gcp.previous_revision_exists),
             rollback=serving.rollback,
             rollout_strategy=serving.rollout.strategy,
             canary_percent=serving.rollout.canary_percent,
@@ -111,6 +121,7 @@ def build(parent: pulumi.Resource, name: str, spec: PlatformSpec) -> dict[str, A
                 if spec.governance.gpu_budget_usd_per_hour is not None
                 else None
             ),
+            billing_project=gcp.billing_project if gcp else None,
         ),
         opts=opts,
     )
@@ -121,6 +132,15 @@ def build(parent: pulumi.Resource, name: str, spec: PlatformSpec) -> dict[str, A
         "approvers_topic": registry.approvers_topic,
         "model_bucket_name": registry.model_bucket_name,
     }
+
+
+def _model_location(uri: str, model_bucket: pulumi.Output[str]) -> tuple[pulumi.Input[str], str]:
+    """(bucket, object prefix) of a model artifact: a ``gs://`` URI as given, or a path in the
+    stack's model bucket."""
+    if uri.startswith("gs://"):
+        bucket, _, path = uri[len("gs://") :].partition("/")
+        return bucket, path
+    return model_bucket, uri.lstrip("/")
 
 
 def _accelerator(instance_type: str | None) -> str | None:

@@ -71,6 +71,8 @@ class RecordedResource:
     """For components: what ``register_outputs`` received."""
     secret_inputs: list[str] = field(default_factory=list)
     """Dotted paths of the inputs that are Pulumi secrets (encrypted in state, masked in logs)."""
+    ignore_changes: list[str] = field(default_factory=list)
+    """Property paths of the ``ignore_changes`` option."""
 
 
 @dataclass
@@ -202,6 +204,7 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
             id=registration.id or None,
             retain_on_delete=bool(request.retainOnDelete),
             secret_inputs=secret_inputs,
+            ignore_changes=list(request.ignoreChanges),
         )
         with self._lock:
             self.records[response.urn] = record

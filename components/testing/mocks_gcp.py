@@ -117,6 +117,18 @@ def _per_type(ctx: MockContext, name: str) -> dict[str, Any]:
         return {"__id": f"{project}/{location}/{ctx.inputs.get('router', 'router')}/{name}"}
     if kind == "storage/notification":
         return {"__id": f"{ctx.inputs.get('bucket', 'bucket')}/notificationConfigs/1"}
+    if kind == "projects/serviceIdentity":
+        service = str(ctx.inputs.get("service", "service.googleapis.com")).split(".")[0]
+        domains = {"monitoring": "gcp-sa-monitoring-notification"}
+        email = (
+            f"service-{GCP_PROJECT_NUMBER}@{domains.get(service, f'gcp-sa-{service}')}"
+            ".iam.gserviceaccount.com"
+        )
+        return {
+            "__id": f"projects/{project}/services/{ctx.inputs.get('service')}",
+            "email": email,
+            "member": f"serviceAccount:{email}",
+        }
     if kind == "billing/budget":
         account = ctx.inputs.get("billingAccount", "000000-000000-000000")
         full = f"billingAccounts/{account}/budgets/{_number(ctx)}"

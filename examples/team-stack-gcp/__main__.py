@@ -50,6 +50,7 @@ endpoint = ServingEndpoint(
         previous_model=ModelVersion(name=previous.name, version=previous.version)
         if previous
         else None,
+        previous_revision_exists=bool(spec.gcp and spec.gcp.previous_revision_exists),
         rollback=serving.rollback,
         rollout_strategy=serving.rollout.strategy,
         canary_percent=serving.rollout.canary_percent,

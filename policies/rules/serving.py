@@ -78,7 +78,7 @@ def _azure_split(endpoint: PolicyResource, resources: list[PolicyResource]) -> s
     }
     if len(deployments) < 2:
         return "fewer than two deployments: no previous deployment to roll back to"
-    traffic = get(endpoint.props, "properties", "traffic")
+    traffic = get(endpoint.props, "properties", "traffic") or _template_traffic(name, resources)
     if not isinstance(traffic, Mapping) or not traffic:
         return "properties.traffic is not set"
     if unknown := sorted(str(k) for k in traffic if k not in deployments):
@@ -87,6 +87,23 @@ def _azure_split(endpoint: PolicyResource, resources: list[PolicyResource]) -> s
 
 
 AZURE_DEPLOYMENT = "azure-native:machinelearningservices:OnlineDeployment"
+ARM_TEMPLATE_DEPLOYMENT = "azure-native:resources:Deployment"
+ARM_ONLINE_ENDPOINT = "Microsoft.MachineLearningServices/workspaces/onlineEndpoints"
+
+
+def _template_traffic(endpoint_name: Any, resources: list[PolicyResource]) -> Any:
+    """The traffic an ARM template deployment PUTs on the endpoint once its deployments exist
+    (mlops' AzureML ServingEndpoint sets traffic that way, so a new stack deploys in one go)."""
+    for deployment in of_type(resources, (ARM_TEMPLATE_DEPLOYMENT,)):
+        for resource in items(get(deployment.props, "properties", "template", "resources")):
+            name = str(get(resource, "name") or "")
+            if (
+                get(resource, "type") == ARM_ONLINE_ENDPOINT
+                and name.rsplit("/", 1)[-1] == endpoint_name
+            ):
+                return get(resource, "properties", "traffic")
+    return None
+
 
 #: Endpoints that roll back by moving traffic to a previous revision or deployment kept beside
 #: the current one (Cloud Run, AzureML online endpoints have no alarm-driven rollback).

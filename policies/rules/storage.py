@@ -137,7 +137,14 @@ def _azure_versioning(props: Mapping[str, Any]) -> str | None:
 
 
 def _gcp_versioning(props: Mapping[str, Any]) -> str | None:
-    return None if get(props, "versioning", "enabled") is True else "versioning.enabled is not true"
+    if get(props, "versioning", "enabled") is True:
+        return None
+    # GCS refuses versioning on a bucket with a retention policy, which protects objects from
+    # deletion and overwrite instead ("Object versioning cannot be enabled on a bucket with a
+    # retention policy"). https://cloud.google.com/storage/docs/bucket-lock
+    if (get(props, "retentionPolicy", "retentionPeriod") or 0) > 0:
+        return None
+    return "versioning.enabled is not true (and no retention policy)"
 
 
 VERSIONING: Mapping[str, StoreCheck] = {

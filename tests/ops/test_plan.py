@@ -6,6 +6,7 @@ import pytest
 import yaml
 
 from mlops_iac.cli.main import main
+from mlops_iac.components.gcp._common import resource_id
 from tests.conftest import REPO, stack_config
 
 
@@ -158,10 +159,36 @@ def test_policy_config_for_the_real_engine(tmp_path):
     assert document["mlops-gpu-budget"]["nodeTypePrices"]["g5.xlarge"] == pytest.approx(1.006)
 
 
+# Cloud Run service names carry a per-stack hash (components/gcp/_common.resource_id).
+PROD_SVC, DEV_SVC = (
+    resource_id("mlops-serving", "svc", limit=40, scope=f"mlops-platform/{stack}")
+    for stack in ("gcp-prod", "gcp-dev")
+)
+
+
 @pytest.mark.parametrize("cloud", CLOUDS)
 def test_staging_with_private_endpoints_passes(cloud, tmp_path):
-    config_file = write_stack(tmp_path, f"{cloud}-dev", lambda p: p.update(environment="staging"))
-    assert plan("--stack", f"{cloud}-dev", "--config-file", config_file, "--quiet") == 0
+    def staging(platform):
+        platform.update(environment="staging")
+        if cloud == "gcp":
+            # A running stack: Cloud Run can keep the previous revision beside the current one
+            # (a first deploy cannot, and the mandatory rollback rule says so).
+            platform["gcp"] = {**platform.get("gcp", {}), "previousRevisionExists": True}
+
+    config_file = write_stack(tmp_path, f"{cloud}-dev", staging)
+    extra = []
+    if cloud == "gcp":
+        # ... and the offline engine needs the state that proves v6's revision exists.
+        saved = json.loads((REPO / "stacks" / "state" / "gcp-prod.json").read_text())
+        for resource in saved["deployment"]["resources"]:
+            resource["urn"] = resource["urn"].replace("gcp-prod", "gcp-dev")
+            for key in ("inputs", "outputs"):
+                text = json.dumps(resource[key])
+                resource[key] = json.loads(text.replace(PROD_SVC, DEV_SVC))
+        state = tmp_path / "state.json"
+        state.write_text(json.dumps(saved))
+        extra = ["--state", str(state)]
+    assert plan("--stack", f"{cloud}-dev", "--config-file", config_file, "--quiet", *extra) == 0
 
 
 @pytest.mark.parametrize(
@@ -178,3 +205,20 @@ def test_unwritable_report_paths_exit_2_before_running(option, target, message, 
     err = capsys.readouterr().err
     assert message.format(path) in err and "Traceback" not in err
     assert not (tmp_path / "missing").exists()
+
+
+def test_a_saved_state_makes_the_plan_an_update_of_what_exists(tmp_path, capsys):
+    """gcp-prod already serves v6: its saved export proves the revision the canary keeps exists."""
+    from mlops_iac.cli.plan import saved_state
+
+    assert saved_state(REPO, "gcp-prod") == REPO / "stacks" / "state" / "gcp-prod.json"
+    assert saved_state(REPO, "aws-dev") is None
+    assert main(["plan", "--stack", "gcp-prod", "--project", str(REPO), "--quiet"]) == 0
+    # The same stack file against nothing deployed: the first deploy would be refused.
+    empty = tmp_path / "empty.json"
+    empty.write_text('{"deployment": {"resources": []}}')
+    code = main(
+        ["plan", "--stack", "gcp-prod", "--project", str(REPO), "--quiet", "--state", str(empty)]
+    )
+    assert code == 1
+    assert "gcp-run-traffic-unknown-revision" in capsys.readouterr().out

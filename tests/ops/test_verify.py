@@ -243,6 +243,8 @@ def test_malformed_outputs_exit_2_before_any_call(
 def test_non_aws_stack_is_refused(cli, project, tmp_path):
     path = project / "stacks/Pulumi.aws-dev.yaml"
     text = path.read_text().replace("cloud: aws", "cloud: gcp").replace("gpu: t4", "gpu: l4")
+    # A valid GCP spec: model artifacts in gs:// need gcp.externalArtifacts (bring your own).
+    text = text.replace("s3://", "gs://") + "    gcp:\n      externalArtifacts: true\n"
     (project / "stacks/Pulumi.gcp-dev.yaml").write_text(text)
     outputs = write_outputs(tmp_path / "o.json", {})
     assert cli("verify", "-s", "gcp-dev", "--project", project, "--outputs", outputs) == 2

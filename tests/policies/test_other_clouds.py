@@ -71,6 +71,14 @@ def test_gcs_bucket_violations(changes: dict[str, Any], rule: str) -> None:
     assert run(gcs_bucket(**changes)) == {(rule, "artifacts")}
 
 
+def test_gcs_retention_policy_stands_in_for_versioning() -> None:
+    # GCS refuses versioning beside a retention policy; the policy protects the objects instead.
+    locked = gcs_bucket(versioning=None, retentionPolicy={"retentionPeriod": 2592000})
+    assert run(locked) == set()
+    unlocked = gcs_bucket(versioning=None, retentionPolicy={"retentionPeriod": 0})
+    assert run(unlocked) == {("mlops-storage-versioned", "artifacts")}
+
+
 def azure_account(blob_versioning: bool = True) -> list[Res]:
     account = res(
         "artifacts",
@@ -387,3 +395,35 @@ def test_azure_storage_account_rules(changes, rule, problem) -> None:
         assert found == []
     else:
         assert len(found) == 1 and found[0][0] == rule and problem in found[0][1], found
+
+
+@pytest.mark.parametrize(
+    ("traffic", "problem"),
+    [
+        ({"blue": 90, "green": 10}, None),
+        ({"blue": 60, "green": 10}, "traffic sums to 70%"),
+    ],
+)
+def test_azure_traffic_set_by_an_arm_template_deployment(traffic, problem) -> None:
+    # The endpoint is created without traffic; a template deployment PUTs the split afterwards.
+    template = {
+        "resources": [
+            {
+                "type": "Microsoft.MachineLearningServices/workspaces/onlineEndpoints",
+                "name": "ws/ep",
+                "properties": {"authMode": "AADToken", "traffic": traffic},
+            }
+        ]
+    }
+    deployment = res(
+        "traffic",
+        "azure-native:resources:Deployment",
+        {"properties": {"mode": "Incremental", "template": template}},
+    )
+    recording = Rec([*azure_endpoint(None, ("blue", "green")), deployment], {}, "x-prod", "proj")
+    result = packs.evaluate(recording, packs.pack_config("prod"))
+    messages = [v.message for v in result.violations if v.policy == "mlops-serving-rollback"]
+    if problem is None:
+        assert messages == []
+    else:
+        assert len(messages) == 1 and problem in messages[0]

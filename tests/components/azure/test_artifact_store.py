@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import re
+
 import pulumi
 import pytest
 
@@ -88,7 +90,7 @@ def test_account_is_private_tls_only_and_encrypted_with_the_key():
     recording = build()
     account = recording.named("art-account")
     inputs = account.inputs
-    assert "accountName" not in inputs, "physical name must be auto-generated"
+    assert re.fullmatch(r"st[a-z0-9]{3,22}", inputs["accountName"]), "explicit, valid global name"
     assert inputs["kind"] == "StorageV2"
     assert inputs["sku"] == {"name": "Standard_LRS"}
     assert inputs["enableHttpsTrafficOnly"] is True

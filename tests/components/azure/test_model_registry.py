@@ -12,7 +12,9 @@ CHILDREN = {
     "reg-registry": "azure-native:machinelearningservices:Registry",
     "reg-images": "azure-native:containerregistry:Registry",
     "reg-approvers": "azure-native:monitor:ActionGroup",
-    "reg-model-registered": "azure-native:monitor:ActivityLogAlert",
+    "reg-logs": "azure-native:operationalinsights:Workspace",
+    "reg-registry-logs": "azure-native:monitor:DiagnosticSetting",
+    "reg-model-registered": "azure-native:monitor:ScheduledQueryRule",
 }
 
 
@@ -57,7 +59,6 @@ def test_prod_acr_is_premium_private_trusted_and_retains():
     assert acr["publicNetworkAccess"] == "Disabled"
     assert acr["zoneRedundancy"] == "Enabled"
     assert acr["policies"] == {
-        "trustPolicy": {"type": "Notary", "status": "enabled"},
         "retentionPolicy": {"status": "enabled", "days": 30},
         "exportPolicy": {"status": "disabled"},
     }
@@ -83,13 +84,19 @@ def test_approvers_are_emailed_when_a_model_version_is_registered():
     receivers = group.inputs["emailReceivers"]
     assert [r["emailAddress"] for r in receivers] == ["jane@example.com", "raj@example.com"]
     assert group.inputs["enabled"] is True and len(group.inputs["groupShortName"]) <= 12
-    alert = recording.named("reg-model-registered").inputs
-    assert alert["scopes"] == [recording.named("reg-registry").id]
-    assert {
-        "field": "operationName",
-        "equals": ("Microsoft.MachineLearningServices/registries/models/versions/write"),
-    } in alert["condition"]["allOf"]
-    assert alert["actions"] == {"actionGroups": [{"actionGroupId": group.id}]}
+    # Asset writes are data-plane events: a resource log (RegistryAssetWriteEvent), not an
+    # activity-log operation, so the alert is a log query over that log.
+    setting = recording.named("reg-registry-logs").inputs
+    assert setting["resourceUri"] == recording.named("reg-registry").id
+    assert setting["workspaceId"] == recording.named("reg-logs").id
+    assert setting["logs"] == [{"category": "RegistryAssetWriteEvent", "enabled": True}]
+    alert = recording.named("reg-model-registered")
+    assert alert.inputs["scopes"] == [recording.named("reg-logs").id]
+    [condition] = alert.inputs["criteria"]["allOf"]
+    assert condition["query"].startswith("AmlRegistryWriteEventsLog")
+    assert condition["operator"] == "GreaterThan" and condition["threshold"] == 0
+    assert alert.inputs["actions"] == {"actionGroups": [group.id]}
+    assert recording.named("reg-registry-logs").urn in alert.dependencies
     assert recording.exports["approvers_action_group"] == group.id
 
 

@@ -28,7 +28,6 @@ CHILDREN = {
     "mon-5xx": "azure-native:monitor:ScheduledQueryRule",
     "mon-drift": "azure-native:machinelearningservices:Schedule",
     "mon-ml-events": "azure-native:eventgrid:SystemTopic",
-    "mon-drift-alert": "azure-native:eventgrid:SystemTopicEventSubscription",
     "mon-retraining": "azure-native:storage:Queue",
     "mon-retraining-sender": "azure-native:authorization:RoleAssignment",
     "mon-retraining-trigger": "azure-native:eventgrid:SystemTopicEventSubscription",
@@ -148,25 +147,21 @@ def test_drift_monitor_watches_the_deployment_and_emails():
     assert emails == ["oncall@example.com"]
 
 
-def test_drift_monitor_without_emails_relies_on_the_event_alert():
+def test_drift_monitor_without_emails_has_no_notification_settings():
     recording = build(alert_emails=(), task_type="Regression")
     definition = recording.named("mon-drift").inputs["properties"]["action"]["monitorDefinition"]
     assert "alertNotificationSettings" not in definition
     assert definition["monitoringTarget"]["taskType"] == "Regression"
-    assert "mon-drift-alert" in children(recording)
 
 
-def test_drift_events_raise_an_alert_on_the_group():
+def test_drift_events_come_from_the_workspace_system_topic():
     recording = build()
     topic = recording.named("mon-ml-events").inputs
     assert topic["source"] == WS
     assert topic["topicType"] == "Microsoft.MachineLearningServices.Workspaces"
-    subscription = recording.named("mon-drift-alert").inputs
-    assert subscription["systemTopicName"] == recording.named("mon-ml-events").outputs["name"]
-    destination = subscription["destination"]
-    assert destination["endpointType"] == "MonitorAlert"
-    assert destination["actionGroups"] == [recording.named("mon-alerts").id]
-    filters = subscription["filter"]
+    trigger = recording.named("mon-retraining-trigger").inputs
+    assert trigger["systemTopicName"] == recording.named("mon-ml-events").outputs["name"]
+    filters = trigger["filter"]
     assert filters["includedEventTypes"] == ["Microsoft.MachineLearningServices.RunStatusChanged"]
     [advanced] = filters["advancedFilters"]
     assert advanced["key"] == "data.RunTags.azureml_modelmonitor_threshold_breached"
@@ -191,9 +186,7 @@ def test_drift_breach_is_delivered_into_the_retraining_queue():
         "resourceId": ACCOUNT,
         "queueName": queue.outputs["name"],
     }
-    # The same breach filter as the alert, and only once the identity may send.
-    alert = recording.named("mon-drift-alert").inputs
-    assert trigger.inputs["filter"] == alert["filter"]
+    # Only once the identity may send.
     assert recording.named("mon-retraining-sender").urn in trigger.dependencies
 
 

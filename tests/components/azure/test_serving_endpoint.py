@@ -20,6 +20,7 @@ CHILDREN = {
     "srv-blue-autoscale": "azure-native:monitor:AutoscaleSetting",
     "srv-green": "azure-native:machinelearningservices:OnlineDeployment",
     "srv-green-autoscale": "azure-native:monitor:AutoscaleSetting",
+    "srv-traffic": "azure-native:resources:Deployment",
 }
 
 
@@ -47,6 +48,13 @@ def build(**kwargs):
     return run(program, config=LOCATION)
 
 
+def traffic_of(recording, name="srv"):
+    """The traffic map the ``-traffic`` template deployment PUTs on the endpoint."""
+    template = recording.named(f"{name}-traffic").inputs["properties"]["template"]
+    [endpoint] = template["resources"]
+    return endpoint["properties"]["traffic"]
+
+
 def children(recording):
     component = recording.named("srv", COMPONENT)
     return recording.children_by_name(component)
@@ -61,7 +69,7 @@ def test_children_are_exact_and_parented():
 def test_blue_serves_everything_and_green_is_a_warm_standby():
     recording = build()
     endpoint = recording.named("srv-endpoint").inputs
-    assert endpoint["properties"]["traffic"] == {"blue": 100, "green": 0}
+    assert traffic_of(recording) == {"blue": 100, "green": 0}
     assert endpoint["identity"] == {"type": "SystemAssigned"}
     blue = recording.named("srv-blue").inputs
     green = recording.named("srv-green").inputs
@@ -78,7 +86,7 @@ def test_blue_serves_everything_and_green_is_a_warm_standby():
 
 def test_canary_splits_traffic_to_green():
     recording = build(active_model=V6, previous_model=V7, candidate_percent=10)
-    traffic = recording.named("srv-endpoint").inputs["properties"]["traffic"]
+    traffic = traffic_of(recording)
     assert traffic == {"blue": 90, "green": 10}
     assert sum(traffic.values()) == 100
     assert recording.exports["active_model_version"] == "6"
@@ -122,8 +130,11 @@ def test_autoscale_targets_each_deployment_within_bounds():
 
 
 def test_dev_uses_keys_and_prod_uses_entra_tokens_without_public_access():
+    # Dev has no private endpoint, so it is public (key auth) rather than unreachable.
     dev = build().named("srv-endpoint").inputs["properties"]
-    assert dev["authMode"] == "Key" and dev["publicNetworkAccess"] == "Disabled"
+    assert dev["authMode"] == "Key" and dev["publicNetworkAccess"] == "Enabled"
+    private = build(private_network=True).named("srv-endpoint").inputs["properties"]
+    assert private["publicNetworkAccess"] == "Disabled"
     recording = build(environment="prod")
     prod = recording.named("srv-endpoint").inputs["properties"]
     assert prod["authMode"] == "AADToken"
@@ -148,16 +159,21 @@ def test_outputs():
     assert recording.exports["endpoint_url"].endswith(".inference.ml.azure.com/score")
 
 
-def test_bootstrap_creates_the_endpoint_without_traffic():
-    recording = build(bootstrap=True)
+def test_endpoint_itself_never_carries_traffic():
+    recording = build()
     assert "traffic" not in recording.named("srv-endpoint").inputs["properties"]
-    assert {"srv-blue", "srv-green"} <= set(children(recording))
+    assert {"srv-blue", "srv-green", "srv-traffic"} <= set(children(recording))
 
 
 def test_without_standby_only_blue():
     recording = build(previous_model=None)
-    assert set(children(recording)) == {"srv-endpoint", "srv-blue", "srv-blue-autoscale"}
-    assert recording.named("srv-endpoint").inputs["properties"]["traffic"] == {"blue": 100}
+    assert set(children(recording)) == {
+        "srv-endpoint",
+        "srv-blue",
+        "srv-blue-autoscale",
+        "srv-traffic",
+    }
+    assert traffic_of(recording) == {"blue": 100}
     assert "previous_model_version" not in recording.exports or (
         recording.exports["previous_model_version"] is None
     )

@@ -8,7 +8,7 @@ import pytest
 
 from mlops_iac.components.platform.azure import serving_roles
 from mlops_iac.components.platform.stack import MlopsStack
-from mlops_iac.components.spec import parse_spec
+from mlops_iac.components.spec import SpecError, parse_spec
 from mlops_iac.components.testing import run, run_project
 from tests.components._contract import REQUIRED_EXPORTS
 from tests.conftest import REPO, platform_raw
@@ -34,7 +34,10 @@ def dev():
 
 def test_prod_program_builds_the_five_components_under_the_stack(prod):
     stack = prod.named("mlops", "mlops:index:MlopsStack")
-    assert {r.name: r.type for r in prod.children(stack)} == COMPONENTS
+    assert {r.name: r.type for r in prod.children(stack)} == {
+        **COMPONENTS,
+        "mlops-network": "mlops:azure:PrivateNetwork",
+    }
     assert prod.unmocked_invokes == []
     assert not any(r.type.startswith(("aws:", "gcp:")) for r in prod)
 
@@ -122,10 +125,9 @@ def test_serving_roles_follow_rollback_and_canary():
     assert serving_roles(all_at_once)[2] == 0
 
 
-def test_endpoint_bootstrap_omits_the_traffic_split():
-    spec = _spec(azure={"endpointBootstrap": True})
-    recording = run(lambda: MlopsStack("mlops", spec), config={"azure-native:location": "eastus"})
-    assert "traffic" not in recording.named("mlops-serving-endpoint").inputs["properties"]
+def test_endpoint_bootstrap_key_is_refused():
+    with pytest.raises(SpecError, match="azure.endpointBootstrap: unknown key"):
+        _spec(azure={"endpointBootstrap": True})
 
 
 def test_rollback_moves_all_traffic_to_the_previous_version():
@@ -141,8 +143,8 @@ def test_rollback_moves_all_traffic_to_the_previous_version():
             pulumi.export(name, value)
 
     recording = run(program, config={"azure-native:location": "eastus"})
-    endpoint = recording.named("mlops-serving-endpoint").inputs["properties"]
-    assert endpoint["traffic"] == {"blue": 100, "green": 0}
+    template = recording.named("mlops-serving-traffic").inputs["properties"]["template"]
+    assert template["resources"][0]["properties"]["traffic"] == {"blue": 100, "green": 0}
     assert recording.named("mlops-serving-blue").inputs["tags"]["mlops:model-version"] == "6"
     assert recording.exports["active_model_version"] == "6"
     assert recording.exports["previous_model_version"] == "7"

@@ -48,7 +48,13 @@ def test_children_are_exact_and_parented():
 
 
 def test_workspace_links_storage_vault_insights_registry_and_is_private():
-    recording = build()
+    recording = build(
+        private_endpoint_subnet_id="/subnets/pe",
+        private_dns_zone_ids={
+            "privatelink.api.azureml.ms": "/zones/api",
+            "privatelink.notebooks.azure.net": "/zones/nb",
+        },
+    )
     inputs = recording.named("train-workspace").inputs
     assert inputs["identity"] == {"type": "SystemAssigned"}
     assert inputs["storageAccount"] == STORAGE
@@ -58,7 +64,7 @@ def test_workspace_links_storage_vault_insights_registry_and_is_private():
     assert inputs["publicNetworkAccess"] == "Disabled"
     assert inputs["hbiWorkspace"] is False
     # The artifact account has shared keys off: datastores must use identities.
-    assert inputs["systemDatastoresAuthMode"] == "identity"
+    assert inputs["systemDatastoresAuthMode"] == "Identity"
     insights = recording.named("train-insights").inputs
     assert insights["workspaceResourceId"] == recording.named("train-logs").id
     assert insights["disableLocalAuth"] is True

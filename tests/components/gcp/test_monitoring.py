@@ -20,6 +20,7 @@ CORE = {
     "mon-key": "gcp:kms/cryptoKey:CryptoKey",
     "mon-key-pubsub-agent": "gcp:kms/cryptoKeyIAMMember:CryptoKeyIAMMember",
     "mon-retraining": "gcp:pubsub/topic:Topic",
+    "mon-monitoring-agent": "gcp:projects/serviceIdentity:ServiceIdentity",
     "mon-retraining-publisher": "gcp:pubsub/topicIAMMember:TopicIAMMember",
     "mon-retraining-channel": CHANNEL,
     "mon-latency": POLICY,
@@ -58,6 +59,7 @@ def test_budget_with_a_billing_account_alerts_at_80_and_100_percent():
     assert {name: r.type for name, r in found.items()} == {
         **CORE,
         "mon-budget": "gcp:billing/budget:Budget",
+        "mon-billing-provider": "pulumi:providers:gcp",
     }
     budget = recording.named("mon-budget").inputs
     assert budget["billingAccount"] == BILLING

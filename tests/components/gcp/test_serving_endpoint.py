@@ -25,7 +25,12 @@ PREVIOUS = ModelVersion(name="fraud-detector", version="6")
 
 
 def build(**kwargs):
-    fields = {"active_model": ACTIVE, "previous_model": PREVIOUS, **kwargs}
+    fields = {
+        "active_model": ACTIVE,
+        "previous_model": PREVIOUS,
+        "previous_revision_exists": True,
+        **kwargs,
+    }
 
     def program():
         endpoint = ServingEndpoint("srv", ServingEndpointArgs(**fields))

@@ -97,10 +97,20 @@ def test_prod_wiring_and_security(recordings):
     assert service["template"]["nodeSelector"] == {"accelerator": "nvidia-l4"}
     name = resource_id("mlops-serving", "svc", limit=40, scope="mlops-platform/gcp-prod")
     assert service["name"] == exports["endpoint_name"] == name
+    # The prod reference stack already serves v6 (gcp.previousRevisionExists): v7 is a canary.
     assert [(t["revision"], t["percent"]) for t in service["traffics"]] == [
         (f"{name}-v7", 10),
         (f"{name}-v6", 90),
     ]
+    # The image and the model come from what the stack creates.
+    [container] = service["template"]["containers"]
+    assert container["image"] == f"{exports['image_repository_url']}/fraud-detector:7"
+    envs = {e["name"]: e["value"] for e in container["envs"]}
+    models = exports["model_bucket_name"]
+    assert envs["MODEL_URI"] == f"gs://{models}/fraud-detector/7/"
+    reader = recording.named("mlops-serving-runtime-model-reader").inputs
+    assert reader["bucket"] == models
+    assert "fraud-detector/7/" in reader["condition"]["expression"]
     capture = recording.named("mlops-serving-runtime-capture").inputs
     assert capture["bucket"] == exports["artifact_bucket_name"]
     bucket = recording.named("mlops-artifacts-bucket").inputs

@@ -1,0 +1,208 @@
+"""Issue 15: what GCP refuses at deploy, or deploys but cannot use."""
+
+from __future__ import annotations
+
+import pytest
+
+from mlops_iac.components.gcp import (
+    ArtifactStore,
+    ArtifactStoreArgs,
+    ModelRegistry,
+    ModelRegistryArgs,
+    ModelVersion,
+    Monitoring,
+    MonitoringArgs,
+    ServingEndpoint,
+    ServingEndpointArgs,
+)
+from mlops_iac.components.gcp.artifact_store import multi_region_of
+from mlops_iac.components.testing import ProgramError
+
+from ._helpers import GCP_PROJECT_NUMBER, PROJECT, run_component
+
+# 10. GCS refuses versioning together with a retention policy ------------------------------------
+
+
+def test_model_bucket_has_a_retention_policy_and_no_versioning():
+    recording = run_component(lambda: ModelRegistry("reg", ModelRegistryArgs()))
+    bucket = recording.named("reg-models").inputs
+    assert bucket["retentionPolicy"]["retentionPeriod"] == 30 * 86400
+    assert not (bucket.get("versioning") or {}).get("enabled")
+
+
+# 11. Cloud Run: the previous revision must exist before traffic names it ------------------------
+
+
+def _serving(**kwargs):
+    args = {
+        "active_model": ModelVersion(name="fraud", version="7", image="img:7"),
+        "previous_model": ModelVersion(name="fraud", version="6"),
+        **kwargs,
+    }
+    return run_component(lambda: ServingEndpoint("srv", ServingEndpointArgs(**args)))
+
+
+def test_first_deploy_sends_all_traffic_to_the_new_revision_only():
+    recording = _serving()
+    traffics = recording.named("srv-service").inputs["traffics"]
+    assert [(t["revision"].rsplit("-", 1)[-1], t["percent"]) for t in traffics] == [("v7", 100)]
+
+
+def test_split_appears_once_the_previous_revision_exists():
+    recording = _serving(previous_revision_exists=True)
+    traffics = recording.named("srv-service").inputs["traffics"]
+    assert [(t["revision"].rsplit("-", 1)[-1], t["percent"]) for t in traffics] == [
+        ("v7", 10),
+        ("v6", 90),
+    ]
+
+
+def test_rollback_needs_an_existing_previous_revision():
+    with pytest.raises(ProgramError, match="previous_revision_exists"):
+        _serving(rollback=True)
+
+
+# 14. The runtime account may read the model (bucket + prefix only) ------------------------------
+
+
+def test_runtime_account_reads_the_model_prefix_only():
+    recording = _serving(model_bucket="models-bkt", model_prefix="fraud/7/")
+    grant = recording.named("srv-runtime-model-reader").inputs
+    assert grant["bucket"] == "models-bkt"
+    assert grant["role"] == "roles/storage.objectViewer"
+    assert grant["member"] == recording.named("srv-runtime").outputs["member"]
+    expression = grant["condition"]["expression"]
+    assert 'startsWith("projects/_/buckets/models-bkt/objects/fraud/7/")' in expression
+
+
+# 15. The "image pushed" alert needs Data Access audit logs of Artifact Registry ------------------
+
+
+def test_image_pushed_alert_has_artifact_registry_data_write_audit_logs():
+    recording = run_component(
+        lambda: ModelRegistry("reg", ModelRegistryArgs(approvers=("a@example.com",)))
+    )
+    audit = recording.named("reg-registry-audit-logs").inputs
+    assert audit["service"] == "artifactregistry.googleapis.com"
+    assert {"logType": "DATA_WRITE"} in audit["auditLogConfigs"]
+    alert = recording.named("reg-image-pushed")
+    assert recording.named("reg-registry-audit-logs").urn in alert.dependencies
+
+
+# 13. Budgets API with user credentials needs billing_project + user_project_override -------------
+
+
+def test_budget_uses_a_provider_with_billing_project_and_user_project_override():
+    recording = run_component(
+        lambda: Monitoring(
+            "mon",
+            MonitoringArgs(
+                endpoint_name="svc",
+                billing_account="0A1B2C-3D4E5F-6A7B8C",
+                monthly_budget_usd=5 * 730,
+            ),
+        )
+    )
+    budget = recording.named("mon-budget")
+    provider = recording.named("mon-billing-provider")
+    assert budget.provider.startswith(provider.urn)
+    assert provider.inputs["billingProject"] == PROJECT
+    assert provider.inputs["userProjectOverride"] in (True, "true")
+
+
+# 17. Regions without a containing multi-region; the monitoring agent exists before its grant -----
+
+
+def test_northamerica_regions_are_not_in_the_us_multi_region():
+    with pytest.raises(ValueError, match="northamerica-northeast1"):
+        multi_region_of("northamerica-northeast1")
+    assert multi_region_of("us-east1") == "US"
+
+
+def test_prod_bucket_in_a_region_without_multi_region_stays_regional():
+    recording = run_component(
+        lambda: ArtifactStore(
+            "art", ArtifactStoreArgs(environment="prod", region="northamerica-northeast1")
+        )
+    )
+    assert recording.named("art-bucket").inputs["location"] == "NORTHAMERICA-NORTHEAST1"
+
+
+def test_explicit_multi_region_for_such_a_region_is_refused():
+    with pytest.raises(ProgramError, match="northamerica-northeast1"):
+        run_component(
+            lambda: ArtifactStore(
+                "art", ArtifactStoreArgs(region="northamerica-northeast1", multi_region=True)
+            )
+        )
+
+
+def test_monitoring_agent_is_created_before_it_is_granted_publish():
+    recording = run_component(lambda: Monitoring("mon", MonitoringArgs(endpoint_name="svc")))
+    identity = recording.named("mon-monitoring-agent")
+    assert identity.type == "gcp:projects/serviceIdentity:ServiceIdentity"
+    assert identity.inputs["service"] == "monitoring.googleapis.com"
+    publisher = recording.named("mon-retraining-publisher").inputs
+    assert publisher["member"] == identity.outputs["member"]
+    assert str(GCP_PROJECT_NUMBER) in publisher["member"]
+
+
+# Spec: bring-your-own artifacts are explicit; rollback needs the previous revision --------------
+
+
+def _spec_problems(raw):
+    from mlops_iac.components.spec import SpecError, parse_spec
+
+    try:
+        parse_spec(raw)
+    except SpecError as exc:
+        return exc.lines
+    return []
+
+
+def test_external_image_and_model_uri_need_external_artifacts():
+    from tests.conftest import platform_raw
+
+    raw = platform_raw("gcp-dev")
+    raw["serving"]["model"]["artifactUri"] = "gs://someone-elses/fraud/7/"
+    raw["serving"]["model"]["image"] = "us-docker.pkg.dev/x/y/z:7"
+    problems = _spec_problems(raw)
+    assert any(p.startswith("mlops:platform.serving.model.artifactUri:") for p in problems)
+    assert any(p.startswith("mlops:platform.serving.model.image:") for p in problems)
+    raw["gcp"] = {"externalArtifacts": True}
+    assert _spec_problems(raw) == []
+
+
+def test_rollback_without_an_existing_previous_revision_is_refused():
+    from tests.conftest import platform_raw
+
+    raw = platform_raw("gcp-dev")
+    raw["serving"]["rollback"] = True
+    assert _spec_problems(raw) == [
+        "mlops:platform.serving.rollback: needs gcp.previousRevisionExists: true (the previous "
+        "Cloud Run revision must exist)"
+    ]
+    raw["gcp"] = {"previousRevisionExists": True}
+    assert _spec_problems(raw) == []
+
+
+def test_new_dev_stack_sends_all_traffic_to_the_current_revision():
+    from mlops_iac.components.testing import run_project
+    from tests.conftest import REPO
+
+    recording = run_project(REPO, "gcp-dev")
+    traffics = recording.named("mlops-serving-service").inputs["traffics"]
+    assert [t["percent"] for t in traffics] == [100]
+
+
+def test_stack_splits_traffic_once_the_previous_revision_exists():
+    import json
+
+    from mlops_iac.components.testing import run_project
+    from tests.conftest import REPO, platform_raw
+
+    raw = platform_raw("gcp-dev")
+    raw["gcp"] = {"previousRevisionExists": True}
+    recording = run_project(REPO, "gcp-dev", extra_config={"mlops:platform": json.dumps(raw)})
+    traffics = recording.named("mlops-serving-service").inputs["traffics"]
+    assert [t["percent"] for t in traffics] == [10, 90]
