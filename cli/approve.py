@@ -14,7 +14,7 @@ import datetime as dt
 from typing import Any
 
 from mlops_iac.cli import EXIT_OK, OpsError, add_stack_arguments, aws, command, describe, stackfile
-from mlops_iac.components.spec import ROOT
+from mlops_iac.components.spec import ROOT, same_identity
 
 NAME = "approve"
 
@@ -43,17 +43,17 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def _canonical_approver(approver: str, approvers: list[str]) -> str | None:
-    # Emails compare case-insensitively; record the spelling the stack file lists.
+    # The gate's comparison (only the domain's case folds); record the spelling the file lists.
     for listed in approvers:
-        if listed.casefold() == approver.casefold():
+        if same_identity(listed, approver):
             return listed
     return None
 
 
 def _already_recorded(approvals: list[Any], entry: dict[str, str]) -> bool:
     return any(
-        (a.model, a.version, a.approved_by.casefold(), a.ticket)
-        == (entry["model"], entry["version"], entry["approvedBy"].casefold(), entry["ticket"])
+        (a.model, a.version, a.ticket) == (entry["model"], entry["version"], entry["ticket"])
+        and same_identity(a.approved_by, entry["approvedBy"])
         for a in approvals
     )
 

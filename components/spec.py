@@ -45,6 +45,21 @@ _EMAIL = r"^[^@\s]+@[^@\s]+\.[^@\s]+$"
 _NAME = r"^[a-z][a-z0-9-]{1,38}[a-z0-9]$"
 
 
+def same_identity(a: str, b: str) -> bool:
+    """Whether two approver identities are the same person, as the approval gate decides.
+
+    Exact, except the domain's case (a domain is case-insensitive; a local part may not be,
+    RFC 5321 §2.4): no punctuation is stripped, so ``ja.ne@example.com`` is not
+    ``jane@example.com``.
+    """
+
+    def key(text: str) -> str:
+        local, at, domain = text.rpartition("@")
+        return f"{local}@{domain.lower()}" if at else text
+
+    return key(a) == key(b)
+
+
 class SpecError(ValueError):
     """A stack file that does not validate. ``problems`` holds ``(key path, message)`` pairs."""
 

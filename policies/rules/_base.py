@@ -203,8 +203,46 @@ def lineage_tag(tags: Mapping[str, Any], key: str) -> Any:
 
 
 def canonical(text: Any) -> str:
-    """Compare identities across tag sanitisers: GCP labels turn ``a@b.com`` into ``a_b_com``."""
+    """A loose key (letters and digits only), for checks where a false match only refuses more.
+
+    Never use it to *grant*: ``ja.ne@example.com`` and ``jane@ex-ample.com`` share one key.
+    """
     return re.sub(r"[^a-z0-9]", "", str(text).lower())
+
+
+def identity(text: Any) -> str:
+    """An approver identity as compared by the gate: exact, except the domain's case.
+
+    The local part of an address may be case-sensitive (RFC 5321 §2.4); a domain never is. So
+    ``Jane@Example.COM`` is ``Jane@example.com`` and nothing else is folded: no punctuation is
+    stripped, no local-part case is ignored.
+    """
+    local, at, domain = str(text).rpartition("@")
+    return f"{local}@{domain.lower()}" if at else str(text)
+
+
+_GCP_LABEL_BAD = re.compile(r"[^a-z0-9_-]")
+_AWS_TAG_BAD = re.compile(r"[^\w\s.:/=+\-@]", re.UNICODE)
+
+
+def tag_spellings(value: Any) -> set[str]:
+    """``value`` as each cloud's tag sanitiser writes it (``mlops_iac.components.lineage``).
+
+    A tag can only be compared after sanitising the *trusted* side the same way: the GCP label of
+    ``jane@example.com`` is ``jane_example_com``.
+    """
+    text = str(value)
+    return {
+        text,
+        identity(text),
+        _AWS_TAG_BAD.sub("_", text)[:256],
+        _GCP_LABEL_BAD.sub("_", text.lower())[:63],
+    }
+
+
+def tag_matches(tagged: Any, trusted: Any) -> bool:
+    """Whether a tag value is ``trusted`` as one of the clouds' sanitisers writes it."""
+    return tagged is not None and str(tagged) in tag_spellings(trusted)
 
 
 def environment(args: ResourceValidationArgs) -> str | None:
