@@ -37,8 +37,15 @@ def test_records_approval_that_validates(cli, project):
 
 
 def test_approver_spelling_is_taken_from_the_stack_file(cli, project):
-    assert _approve(cli, project, approver="Raj@Example.com") == 0, cli.err
+    # Only the domain's case folds (the gate's comparison).
+    assert _approve(cli, project, approver="raj@Example.COM") == 0, cli.err
     assert "approvedBy: raj@example.com" in (project / "stacks/Pulumi.aws-prod.yaml").read_text()
+
+
+@pytest.mark.parametrize("lookalike", ["Raj@example.com", "r.aj@example.com", "raj@ex-ample.com"])
+def test_lookalike_approver_is_refused(cli, project, lookalike):
+    assert _approve(cli, project, approver=lookalike) == 2
+    assert "is not in governance.approvers" in cli.err
 
 
 def test_reference_file_changes_only_by_the_new_item(cli, project):
