@@ -24,7 +24,7 @@ from rich.console import Console
 from rich.markup import escape
 
 from mlops_iac.components import gpu
-from mlops_iac.components.spec import ROOT, SpecError, parse_spec
+from mlops_iac.components.spec import ROOT, SpecError, parse_spec, reveal_secure
 from mlops_iac.components.testing.engine import (
     ProgramError,
     Project,
@@ -94,7 +94,7 @@ def pack_config_for(stack: str, config: Mapping[str, Any]) -> tuple[str, dict]:
         return environment, packs.pack_config(
             environment or "prod", node_type_prices=NODE_TYPE_PRICES
         )
-    spec = parse_spec(raw)
+    spec = parse_spec(reveal_secure(raw))
     governance = spec.governance
     approvals = [a.model_dump(by_alias=True) for a in governance.approvals]
     return spec.environment, packs.pack_config(

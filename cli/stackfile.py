@@ -17,7 +17,7 @@ import os
 import re
 import stat
 import tempfile
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -27,7 +27,8 @@ from ruamel.yaml.error import YAMLError
 from ruamel.yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from mlops_iac.cli import EXIT_FAILED, OpsError
-from mlops_iac.components.spec import ROOT, PlatformSpec, SpecError, parse_spec
+from mlops_iac.components import stackyaml
+from mlops_iac.components.spec import ROOT, PlatformSpec, SpecError, parse_spec, reveal_secure
 
 _STACK_NAME = re.compile(r"^[A-Za-z0-9_.-]+$")
 # Values that may be written as plain YAML scalars (anything else is double-quoted).
@@ -88,35 +89,17 @@ def _safe_yaml() -> YAML:
     return YAML(typ="safe", pure=True)
 
 
-def _strip_secrets(value: Any) -> Any:
-    """Replace Pulumi ``{secure: …}`` values by a placeholder string.
-
-    The file holds ciphertext; the program sees the decrypted string. Validation only needs to know
-    that a string is there.
-    """
-    if isinstance(value, Mapping):
-        if set(value) == {"secure"}:
-            return "[secret]"
-        return {k: _strip_secrets(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_strip_secrets(v) for v in value]
-    return value
-
-
 def _parse(display: str, text: str) -> tuple[dict[str, Any], PlatformSpec]:
     """Plain data and validated spec of a stack file's text, or ``OpsError`` (one line)."""
     try:
-        data = _safe_yaml().load(text)
-    except YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" (line {mark.line + 1})" if mark is not None else ""
-        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
-        raise OpsError(f"{display} is not valid YAML: {problem}{where}") from None
+        data = stackyaml.load(text)
+    except stackyaml.StackYamlError as exc:
+        raise OpsError(f"{display}: {exc}") from None
     config = data.get("config") if isinstance(data, dict) else None
     if not isinstance(config, dict) or ROOT not in config:
         raise OpsError(f"{display} has no config: {ROOT} object")
     try:
-        spec = parse_spec(_strip_secrets(config[ROOT]))
+        spec = parse_spec(reveal_secure(config[ROOT]))
     except SpecError as exc:
         raise OpsError(f"{display} is invalid: {'; '.join(exc.lines)}") from None
     return data, spec

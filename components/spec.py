@@ -13,6 +13,7 @@ component Args.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import difflib
 import re
@@ -32,6 +33,7 @@ from pydantic.alias_generators import to_camel
 from pydantic_core import PydanticCustomError
 
 from mlops_iac.components import gpu as gpu_catalogue
+from mlops_iac.components.stackyaml import printable
 
 CONFIG_NAMESPACE = "mlops"
 CONFIG_KEY = "platform"
@@ -64,7 +66,10 @@ class SpecError(ValueError):
     """A stack file that does not validate. ``problems`` holds ``(key path, message)`` pairs."""
 
     def __init__(self, problems: Iterable[tuple[str, str]]) -> None:
-        self.problems: list[tuple[str, str]] = list(problems)
+        # Messages can quote the file's values: never echo escape sequences raw or 1 MB of text.
+        self.problems: list[tuple[str, str]] = [
+            (printable(path), printable(message, 300)) for path, message in problems
+        ]
         super().__init__("\n".join(self.lines))
 
     @property
@@ -73,11 +78,14 @@ class SpecError(ValueError):
 
 
 class _Model(BaseModel):
+    # Strict: ``maxNodes: true`` is not 1 and ``spot: "yes"`` is not a boolean. Only dates are
+    # lax (the Pulumi CLI hands YAML dates to a program as ISO strings).
     model_config = ConfigDict(
         alias_generator=to_camel,
         populate_by_name=True,
         frozen=True,
         extra="forbid",
+        strict=True,
     )
 
 
@@ -216,7 +224,9 @@ class ServingSpec(_Model):
     rollout: RolloutSpec = Field(RolloutSpec(), description="How a new version takes traffic.")
     replicas: ReplicasSpec = Field(ReplicasSpec(), description="Autoscaling bounds.")
     instance_type: str | None = Field(
-        None, description="Serving instance/VM type. Default: a small CPU type per cloud."
+        None,
+        min_length=1,
+        description="Serving instance/VM type. Default: a small CPU type per cloud.",
     )
     public_endpoint: bool = Field(
         False, description="Reachable from the internet. Prod refuses true."
@@ -280,6 +290,17 @@ class Approval(_Model):
     @classmethod
     def _version_text(cls, value: object) -> object:
         return _version_text(value)
+
+    @field_validator("approved_at", mode="before")
+    @classmethod
+    def _iso_date(cls, value: object) -> object:
+        # Strict models take only date objects; the Pulumi CLI hands a program ISO strings.
+        if isinstance(value, str):
+            with contextlib.suppress(ValueError):
+                return dt.date.fromisoformat(value)
+            with contextlib.suppress(ValueError):
+                return dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
+        return value
 
 
 class GovernanceSpec(_Model):
@@ -574,20 +595,60 @@ def _format_errors(exc: ValidationError) -> list[tuple[str, str]]:
     return problems
 
 
+_CONTROL_CHARS = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
+
+
+def _control_characters(value: Any, loc: tuple[Any, ...] = ()) -> list[tuple[str, str]]:
+    """Strings holding control or bidi characters: no tag, name or URL needs them, and they
+    are how a value hides from a reviewer (terminal escapes, right-to-left overrides)."""
+    if isinstance(value, str):
+        if _CONTROL_CHARS.search(value):
+            return [(_loc_path(loc), "control or bidi characters are not allowed")]
+        return []
+    if isinstance(value, Mapping):
+        return [p for k, v in value.items() for p in _control_characters(v, (*loc, k))]
+    if isinstance(value, list):
+        return [p for i, v in enumerate(value) for p in _control_characters(v, (*loc, i))]
+    return []
+
+
 def parse_spec(raw: object) -> PlatformSpec:
     """Validate the raw ``mlops:platform`` object. Raises ``SpecError`` listing every problem."""
     if not isinstance(raw, Mapping):
         raise SpecError([(ROOT, f"must be a mapping, got {type(raw).__name__}")])
+    hidden = _control_characters(raw)
     try:
-        return PlatformSpec.model_validate(dict(raw))
+        spec = PlatformSpec.model_validate(dict(raw))
+        if hidden:
+            raise SpecError(hidden)
+        return spec
     except ValidationError as exc:
-        problems = _format_errors(exc)
+        problems = hidden + [p for p in _format_errors(exc) if p not in hidden]
         # The model's own cross-section rules did not run: report them in the same pass.
         for key, message in _platform_rules(raw):
             problem = (_loc_path(key.split(".")), message)
             if problem not in problems:
                 problems.append(problem)
         raise SpecError(problems) from None
+
+
+SECRET = "[secret]"
+"""What a ``secure:`` value reads as when the ciphertext is not decrypted (offline, in reports)."""
+
+
+def reveal_secure(value: Any) -> Any:
+    """``value`` with every Pulumi ``{secure: …}`` leaf replaced by :data:`SECRET`.
+
+    The Pulumi CLI decrypts ``secure:`` values at any depth of an object (and marks the whole key
+    secret); validation offline only needs to know a string is there.
+    """
+    if isinstance(value, Mapping):
+        if set(value) == {"secure"} and isinstance(value["secure"], str):
+            return SECRET
+        return {k: reveal_secure(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [reveal_secure(v) for v in value]
+    return value
 
 
 def load_spec() -> PlatformSpec:

@@ -440,11 +440,13 @@ class Project:
         if not path.is_file():
             known = ", ".join(self.stacks()) or "none"
             raise ProgramError(f"no stack file {path} (known stacks: {known})")
+        from mlops_iac.components import stackyaml  # the bounded loader, before anything else
+
         try:
-            data = yaml.safe_load(path.read_text()) or {}
-        except yaml.YAMLError as exc:
-            raise ProgramError(f"{path}: not valid YAML: {_yaml_problem(exc)}") from None
-        except (OSError, UnicodeDecodeError) as exc:
+            data = stackyaml.load(path.read_bytes()) or {}
+        except stackyaml.StackYamlError as exc:
+            raise ProgramError(f"{path}: {exc}") from None
+        except OSError as exc:
             raise ProgramError(f"{path}: cannot be read ({exc})") from None
         if not isinstance(data, dict):
             raise ProgramError(f"{path}: must be a mapping with a 'config' key")
