@@ -33,7 +33,7 @@ from mlops_iac.components.testing.engine import (
     batched_gc,
     run_project,
 )
-from mlops_iac.policies import packs, report
+from mlops_iac.policies import governance, packs, report
 from mlops_iac.policies.offline import ResultSet
 
 STACK_TYPE = "pulumi:pulumi:Stack"
@@ -47,7 +47,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="check a stack offline against the governance policy pack",
         description=__doc__.split("\n\n")[1],
     )
-    parser.add_argument("--stack", required=True, help="stack name (stacks/Pulumi.<stack>.yaml)")
+    parser.add_argument(
+        "--stack", "-s", required=True, help="stack name (stacks/Pulumi.<stack>.yaml)"
+    )
     parser.add_argument(
         "--project", default=Path("."), type=Path, help="program directory (default: .)"
     )
@@ -63,7 +65,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="write the pack config for `pulumi preview --policy-pack-config FILE`",
     )
     parser.add_argument(
-        "--quiet", action="store_true", help="no progress and no resource tree (CI logs)"
+        "--quiet", "-q", action="store_true", help="no progress and no resource tree (CI logs)"
     )
     parser.add_argument("--no-color", action="store_true", help="plain text output")
     parser.set_defaults(func=run)
@@ -79,33 +81,84 @@ class PlanResult:
     gpu_usd_per_hour: float
     unpriced_pools: tuple[str, ...]
     pack_config: dict[str, dict[str, Any]]
+    environment_source: str = "the stack file's mlops:platform.environment"
+    suppressed: tuple[governance.Suppressed, ...] = ()
+    waivers: tuple[governance.Waiver, ...] = ()
+    enforcement_note: str | None = None
 
 
-def pack_config_for(stack: str, config: Mapping[str, Any]) -> tuple[str, dict]:
+@dataclass(frozen=True)
+class PackSettings:
+    """The environment a plan judges by, why, and the pack config built from the stack file."""
+
+    environment: str
+    source: str
+    document: dict[str, dict[str, Any]]
+    waivers: tuple[governance.Waiver, ...] = ()
+    enforcement_note: str | None = None
+
+
+def pack_settings(
+    stack: str, config: Mapping[str, Any], project_dir: Path | str = "."
+) -> PackSettings:
     """The environment and policy pack config of a stack, from its ``mlops:platform`` spec.
 
-    A team program without a platform spec gets the environment from the stack name (else the
-    pack reads it from the resources' ``mlops:environment`` tags, else prod) and no approvals.
-    Raises ``SpecError`` for an invalid spec.
+    Signed records are reviewed first (``mlops_iac.policies.governance``): approvals get their
+    signature status, a lowered enforcement level holds only with a verified four-eyes approval,
+    and waivers are checked. A team program without a platform spec gets the environment from
+    the stack name (else the pack reads it from the resources' ``mlops:environment`` tags, else
+    prod) and no approvals. Raises ``SpecError`` for an invalid spec.
     """
     raw = config.get(ROOT)
     if raw is None:
         environment = packs.environment_from_stack(stack) or ""
-        return environment, packs.pack_config(
-            environment or "prod", node_type_prices=NODE_TYPE_PRICES
+        source = (
+            f"the stack name's suffix -{environment}"
+            if environment
+            else "the resources' mlops:environment tags, else the strict fallback prod"
+        )
+        return PackSettings(
+            environment,
+            source,
+            packs.pack_config(environment or "prod", node_type_prices=NODE_TYPE_PRICES),
         )
     spec = parse_spec(reveal_secure(raw))
-    governance = spec.governance
-    approvals = [a.model_dump(by_alias=True) for a in governance.approvals]
-    return spec.environment, packs.pack_config(
-        spec.environment,
-        owner=spec.owner,
-        approvers=governance.approvers,
-        approvals=approvals,
-        gpu_budget=governance.gpu_budget_usd_per_hour,
-        node_type_prices=NODE_TYPE_PRICES,
-        enforcement=spec.enforcement,
+    reviewed = governance.review(
+        spec.model_dump(by_alias=True, mode="json"),
+        packs.allowed_signers_path(project_dir),
     )
+    note = None
+    if spec.governance.enforcement is not None:
+        note = f"governance.enforcement: {spec.governance.enforcement}"
+        if reviewed.problems:
+            note += " refused (see mlops-governance-records)"
+        elif spec.governance.enforcement_approval is not None:
+            approval = spec.governance.enforcement_approval
+            note += f", approved by {approval.approved_by} ({approval.ticket})"
+    return PackSettings(
+        spec.environment,
+        "the stack file's mlops:platform.environment",
+        packs.pack_config(
+            spec.environment,
+            owner=spec.owner,
+            approvers=spec.governance.approvers,
+            approvals=reviewed.approvals,
+            gpu_budget=spec.governance.gpu_budget_usd_per_hour,
+            node_type_prices=NODE_TYPE_PRICES,
+            enforcement=reviewed.enforcement,
+            problems=reviewed.problems,
+        ),
+        tuple(reviewed.waivers),
+        note,
+    )
+
+
+def pack_config_for(
+    stack: str, config: Mapping[str, Any], project_dir: Path | str = "."
+) -> tuple[str, dict]:
+    """``(environment, pack config)`` of a stack (see ``pack_settings``)."""
+    settings = pack_settings(stack, config, project_dir)
+    return settings.environment, settings.document
 
 
 def plan(
@@ -114,7 +167,8 @@ def plan(
     """Run the program offline and evaluate the pack. Raises ProgramError or SpecError."""
     project = Project.load(project_dir)
     config = project.read_config(stack, config_file)
-    environment, document = pack_config_for(stack, config)
+    settings = pack_settings(stack, config, project_dir)
+    environment, document = settings.environment, settings.document
     status = console.status("Running the program offline…") if console else None
     if status:
         status.start()
@@ -129,14 +183,23 @@ def plan(
     finally:
         if status:
             status.stop()
+    results, suppressed = governance.apply_waivers(results, settings.waivers)
     spend = packs.gpu_spend(recording, NODE_TYPE_PRICES)
+    source = settings.source
+    tagged = None if environment else packs.environment_of(recording.resources)
+    if not environment:
+        source = "the resources' mlops:environment tags" if tagged else "the strict fallback (prod)"
     return PlanResult(
         recording=recording,
         results=results,
-        environment=environment or packs.environment_of(recording.resources) or "prod",
+        environment=environment or tagged or "prod",
         gpu_usd_per_hour=spend.usd_per_hour,
         unpriced_pools=tuple(spend.unpriced),
         pack_config=document,
+        environment_source=source,
+        suppressed=tuple(suppressed),
+        waivers=settings.waivers,
+        enforcement_note=settings.enforcement_note,
     )
 
 
@@ -168,7 +231,9 @@ def run(args: argparse.Namespace) -> int:
     if not args.quiet:
         out.print(render_tree(result.recording))
         out.print()
+    _print_judgement(out, result)
     _print_violations(out, result.results)
+    _print_waivers(out, result)
     _print_gpu(out, result)
     try:
         _write_reports(args, result)
@@ -189,6 +254,7 @@ def _write_reports(args: argparse.Namespace, result: PlanResult) -> None:
             project=result.recording.project,
             environment=result.environment,
             recording=result.recording,
+            suppressed=[(i.violation, i.justification) for i in result.suppressed],
         )
         document["maxGpuUsdPerHour"] = result.gpu_usd_per_hour
         document["exports"] = result.recording.exports
@@ -196,7 +262,11 @@ def _write_reports(args: argparse.Namespace, result: PlanResult) -> None:
     if args.sarif:
         source = args.config_file or Project.load(args.project).stack_file(stack)
         artifact = os.path.relpath(source.resolve(), Path.cwd()).replace(os.sep, "/")
-        _write(args.sarif, report.to_sarif(result.results, stack=stack, artifact_uri=artifact))
+        suppressed = [(i.violation, i.justification) for i in result.suppressed]
+        sarif = report.to_sarif(
+            result.results, stack=stack, artifact_uri=artifact, suppressed=suppressed
+        )
+        _write(args.sarif, sarif)
     if args.write_policy_config:
         _write(args.write_policy_config, result.pack_config)
 
@@ -242,6 +312,36 @@ def _print_violations(console: Console, results: ResultSet) -> None:
             console.print(f"    problem: {escape(v.message)}")
             console.print(f"    fix:     {escape(v.remediation)}")
         console.print()
+
+
+def _print_judgement(console: Console, result: PlanResult) -> None:
+    """Which environment the plan judged by and why: levels depend on it."""
+    line = f"Environment: {result.environment} (from {result.environment_source})"
+    if result.enforcement_note:
+        line += f"; {result.enforcement_note}"
+    console.print(escape(line))
+
+
+def _print_waivers(console: Console, result: PlanResult) -> None:
+    if result.suppressed:
+        console.print(f"{len(result.suppressed)} suppressed by a waiver", style="bold cyan")
+        for item in sorted(result.suppressed, key=lambda i: (i.violation.policy, i.violation.urn)):
+            v = item.violation
+            resource = f"{v.resource_name} ({v.resource_type})" if v.urn else "(stack)"
+            console.print(f"  {v.policy}: {escape(resource)}", style="bold")
+            console.print(f"    problem: {escape(v.message)}")
+            console.print(f"    waiver:  {escape(item.justification)}")
+        console.print()
+    for waiver in result.waivers:
+        if not waiver.active:
+            record = waiver.record
+            console.print(
+                escape(
+                    f"waiver of {record.get('rule')} for {record.get('resource')} "
+                    f"not applied: {waiver.status}"
+                ),
+                style="yellow",
+            )
 
 
 def _print_gpu(console: Console, result: PlanResult) -> None:

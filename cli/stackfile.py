@@ -265,6 +265,16 @@ def _flow_mapping(pairs: list[tuple[str, str]]) -> str:
     return "{" + ", ".join(f"{key}: {value}" for key, value in pairs) + "}"
 
 
+def flow_mapping(pairs: list[tuple[str, str]]) -> str:
+    """A one-line ``{key: value, …}`` of (key, rendered scalar) pairs."""
+    return _flow_mapping(pairs)
+
+
+def compose(text: str) -> Node:
+    """The node tree of ``text`` with exact positions (for a second splice in one edit)."""
+    return YAML(typ="rt").compose(text)
+
+
 def _block_item(pairs: list[tuple[str, str]], dash_col: int, key_col: int) -> list[str]:
     key_col = max(key_col, dash_col + 2)
     first = " " * dash_col + "-" + " " * (key_col - dash_col - 1)

@@ -45,6 +45,7 @@ Enforcement = Literal["advisory", "mandatory"]
 
 _EMAIL = r"^[^@\s]+@[^@\s]+\.[^@\s]+$"
 _NAME = r"^[a-z][a-z0-9-]{1,38}[a-z0-9]$"
+_SIGNATURE = r"^[A-Za-z0-9+/]{40,8000}={0,2}$"
 
 
 def same_identity(a: str, b: str) -> bool:
@@ -105,6 +106,20 @@ def _rule_error(problems: list[tuple[str, str]]) -> PydanticCustomError:
 def _version_text(value: object) -> object:
     """``version: 7`` in YAML is an int; a registry version is text, so take it as ``"7"``."""
     return str(value) if isinstance(value, int) and not isinstance(value, bool) else value
+
+
+def _date_of(value: dt.date | dt.datetime) -> dt.date:
+    return value.date() if isinstance(value, dt.datetime) else value
+
+
+def _iso_date(value: object) -> object:
+    # Strict models take only date objects; the Pulumi CLI hands a program ISO strings.
+    if isinstance(value, str):
+        with contextlib.suppress(ValueError):
+            return dt.date.fromisoformat(value)
+        with contextlib.suppress(ValueError):
+            return dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
+    return value
 
 
 class LineageSpec(_Model):
@@ -285,22 +300,66 @@ class Approval(_Model):
     approved_by: str = Field(pattern=_EMAIL, description="A governance approver, not the owner.")
     ticket: str = Field(min_length=1, max_length=64, description="Change ticket.")
     approved_at: dt.date | dt.datetime = Field(description="When (UTC).")
+    signature: str | None = Field(
+        None,
+        pattern=_SIGNATURE,
+        description="SSH signature by the approver's key over model, version, ticket, date and "
+        "approver (`mlops-iac approve --key`). Required in prod.",
+    )
 
     @field_validator("version", mode="before")
     @classmethod
     def _version_text(cls, value: object) -> object:
         return _version_text(value)
 
-    @field_validator("approved_at", mode="before")
-    @classmethod
-    def _iso_date(cls, value: object) -> object:
-        # Strict models take only date objects; the Pulumi CLI hands a program ISO strings.
-        if isinstance(value, str):
-            with contextlib.suppress(ValueError):
-                return dt.date.fromisoformat(value)
-            with contextlib.suppress(ValueError):
-                return dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
-        return value
+    _dates = field_validator("approved_at", mode="before")(_iso_date)
+
+
+class EnforcementApproval(_Model):
+    """The four-eyes approval of ``governance.enforcement: advisory`` in staging or prod."""
+
+    approved_by: str = Field(pattern=_EMAIL, description="A governance approver, not the owner.")
+    ticket: str = Field(min_length=1, max_length=64, description="Change ticket.")
+    approved_at: dt.date | dt.datetime = Field(description="When (UTC).")
+    signature: str | None = Field(
+        None,
+        pattern=_SIGNATURE,
+        description="SSH signature by the approver's key over the level, environment, ticket, "
+        "date and approver (`mlops-iac approve --enforcement advisory --key`).",
+    )
+
+    _dates = field_validator("approved_at", mode="before")(_iso_date)
+
+
+class Waiver(_Model):
+    """A time-boxed exception to one rule for one resource, approved by someone else."""
+
+    rule: str = Field(pattern=r"^mlops-[a-z0-9-]+$", description="The waived rule's name.")
+    resource: str = Field(
+        min_length=1,
+        max_length=512,
+        description="Logical name, or URN pattern (`*` matches any run of characters).",
+    )
+    reason: str = Field(min_length=1, max_length=500, description="Why the exception is safe.")
+    ticket: str = Field(min_length=1, max_length=64, description="Change ticket.")
+    owner: str = Field(pattern=_EMAIL, description="Who fixes the violation before it expires.")
+    approved_by: str = Field(pattern=_EMAIL, description="A governance approver, not the owner.")
+    approved_at: dt.date = Field(description="When it was approved (UTC date).")
+    expires: dt.date = Field(description="Last day it applies (UTC); then the rule fails again.")
+    signature: str | None = Field(
+        None,
+        pattern=_SIGNATURE,
+        description="SSH signature by the approver's key (`mlops-iac waive --key`). Required in "
+        "prod.",
+    )
+
+    _dates = field_validator("approved_at", "expires", mode="before")(_iso_date)
+
+    @model_validator(mode="after")
+    def _window(self) -> Waiver:
+        if self.expires < self.approved_at:
+            raise _rule_error([("expires", "is before approvedAt")])
+        return self
 
 
 class GovernanceSpec(_Model):
@@ -316,7 +375,18 @@ class GovernanceSpec(_Model):
         None, gt=0, description="Cap on the training pool's max $/h. Default: no cap."
     )
     enforcement: Enforcement | None = Field(
-        None, description="Policy level. Default: advisory in dev, mandatory in staging and prod."
+        None,
+        description="Policy level. Default: advisory in dev, mandatory in staging and prod. "
+        "advisory in staging or prod needs enforcementApproval.",
+    )
+    enforcement_approval: EnforcementApproval | None = Field(
+        None, description="Signed four-eyes approval of a lowered enforcement level."
+    )
+    waivers: list[Waiver] = Field(
+        default_factory=list, description="Time-boxed, signed exceptions (`mlops-iac waive`)."
+    )
+    max_waiver_days: int = Field(
+        90, ge=1, le=365, description="Longest a waiver may run, approvedAt to expires."
     )
 
     @field_validator("approvers")
@@ -506,6 +576,7 @@ def _platform_rules(raw: Mapping[str, Any]) -> list[tuple[str, str]]:
                         f"{offering.node_type} has {offering.gpus_per_node} GPU(s) per node",
                     )
                 )
+    problems.extend(_governance_rules(raw))
     if raw.get("environment") == "prod":
         checks = [
             (not raw.get("owner"), "owner", "required in prod"),
@@ -535,10 +606,72 @@ def _platform_rules(raw: Mapping[str, Any]) -> list[tuple[str, str]]:
     return problems
 
 
+def _governance_rules(raw: Mapping[str, Any]) -> list[tuple[str, str]]:
+    """Four eyes on lowered enforcement and on waivers (signatures are checked by ``plan``)."""
+    problems: list[tuple[str, str]] = []
+    governance = raw.get("governance")
+    if not isinstance(governance, Mapping):
+        return problems
+    listed = governance.get("approvers")
+    approvers = [a for a in listed if isinstance(a, str)] if isinstance(listed, list) else []
+    owner = raw.get("owner") if isinstance(raw.get("owner"), str) else None
+
+    def four_eyes(path: str, who: object) -> None:
+        if not isinstance(who, str):
+            return
+        if owner and _loose(who) == _loose(owner):
+            problems.append((path, f"{who} owns the stack and cannot approve (four eyes)"))
+        elif not any(same_identity(who, a) for a in approvers):
+            problems.append((path, f"{who} is not in governance.approvers"))
+
+    if governance.get("enforcement") == "advisory" and raw.get("environment") in (
+        "staging",
+        "prod",
+    ):
+        record = governance.get("enforcementApproval")
+        if not isinstance(record, Mapping):
+            problems.append(
+                (
+                    "governance.enforcement",
+                    f"advisory in {raw.get('environment')} needs governance.enforcementApproval "
+                    "signed by a listed approver who is not the owner "
+                    "(mlops-iac approve --enforcement advisory)",
+                )
+            )
+        else:
+            four_eyes("governance.enforcementApproval.approvedBy", record.get("approvedBy"))
+    max_days = governance.get("maxWaiverDays", 90)
+    waivers = governance.get("waivers")
+    for i, waiver in enumerate(waivers if isinstance(waivers, list) else ()):
+        if not isinstance(waiver, Mapping):
+            continue
+        four_eyes(f"governance.waivers.{i}.approvedBy", waiver.get("approvedBy"))
+        start, end = _iso_date(waiver.get("approvedAt")), _iso_date(waiver.get("expires"))
+        days = (
+            (_date_of(end) - _date_of(start)).days
+            if isinstance(start, dt.date) and isinstance(end, dt.date)
+            else 0
+        )
+        if isinstance(max_days, int) and days > max_days:
+            problems.append(
+                (
+                    f"governance.waivers.{i}.expires",
+                    f"more than governance.maxWaiverDays ({max_days}) after approvedAt",
+                )
+            )
+    return problems
+
+
+def _loose(text: str) -> str:
+    # Owner checks err toward refusing: a look-alike of the owner is the owner.
+    return re.sub(r"[^a-z0-9]", "", text.lower())
+
+
 def _loc_path(loc: Iterable[Any]) -> str:
     path = ROOT
     for part in loc:
-        path += f"[{part}]" if isinstance(part, int) else f".{part}"
+        index = isinstance(part, int) or (isinstance(part, str) and part.isdigit())
+        path += f"[{part}]" if index else f".{part}"
     return path
 
 

@@ -8,7 +8,7 @@ reviewer can change, and carry the resource URN as a logical location. Levels ma
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from importlib import metadata
 from typing import Any
 
@@ -76,38 +76,27 @@ def _label(violation: Violation) -> str:
     return "stack"
 
 
-def to_sarif(results: ResultSet, *, stack: str, artifact_uri: str | None = None) -> dict[str, Any]:
-    """A SARIF 2.1.0 log with one run: every policy as a rule and every violation as a result."""
+def to_sarif(
+    results: ResultSet,
+    *,
+    stack: str,
+    artifact_uri: str | None = None,
+    suppressed: Sequence[tuple[Violation, str]] = (),
+) -> dict[str, Any]:
+    """A SARIF 2.1.0 log with one run: every policy as a rule and every violation as a result.
+
+    ``suppressed`` are (violation, justification) pairs a waiver covers: reported as results with
+    an accepted external suppression, so code scanning shows them as dismissed, not hidden.
+    """
     uri = artifact_uri or stack_file(stack)
     summaries = list(results.policies)
     index = {s.name: i for i, s in enumerate(summaries)}
-    sarif_results = []
-    for violation in results.violations:
-        location: dict[str, Any] = {
-            "physicalLocation": {
-                "artifactLocation": {"uri": uri, "uriBaseId": "%SRCROOT%"},
-                "region": {"startLine": 1},
-            }
-        }
-        if violation.urn:
-            location["logicalLocations"] = [
-                {
-                    "fullyQualifiedName": violation.urn,
-                    "name": violation.resource_name,
-                    "kind": "resource",
-                }
-            ]
-        result: dict[str, Any] = {
-            "ruleId": violation.policy,
-            "level": _SARIF_LEVELS[violation.level],
-            "message": {
-                "text": f"{_label(violation)}: {violation.message or violation.description}"
-            },
-            "locations": [location],
-            "partialFingerprints": {"mlopsIacViolation/v1": _fingerprint(violation)},
-        }
-        if violation.policy in index:
-            result["ruleIndex"] = index[violation.policy]
+    sarif_results = [_sarif_result(v, uri, index) for v in results.violations]
+    for violation, justification in suppressed:
+        result = _sarif_result(violation, uri, index)
+        result["suppressions"] = [
+            {"kind": "external", "status": "accepted", "justification": justification}
+        ]
         sarif_results.append(result)
     return {
         "$schema": SARIF_SCHEMA,
@@ -128,6 +117,33 @@ def to_sarif(results: ResultSet, *, stack: str, artifact_uri: str | None = None)
     }
 
 
+def _sarif_result(violation: Violation, uri: str, index: Mapping[str, int]) -> dict[str, Any]:
+    location: dict[str, Any] = {
+        "physicalLocation": {
+            "artifactLocation": {"uri": uri, "uriBaseId": "%SRCROOT%"},
+            "region": {"startLine": 1},
+        }
+    }
+    if violation.urn:
+        location["logicalLocations"] = [
+            {
+                "fullyQualifiedName": violation.urn,
+                "name": violation.resource_name,
+                "kind": "resource",
+            }
+        ]
+    result: dict[str, Any] = {
+        "ruleId": violation.policy,
+        "level": _SARIF_LEVELS[violation.level],
+        "message": {"text": f"{_label(violation)}: {violation.message or violation.description}"},
+        "locations": [location],
+        "partialFingerprints": {"mlopsIacViolation/v1": _fingerprint(violation)},
+    }
+    if violation.policy in index:
+        result["ruleIndex"] = index[violation.policy]
+    return result
+
+
 def _redact(value: Any) -> Any:
     """Secret values stay secret in a report that CI may upload."""
     if isinstance(value, Mapping):
@@ -146,6 +162,7 @@ def to_json(
     project: str | None = None,
     environment: str | None = None,
     recording: Recording | None = None,
+    suppressed: Sequence[tuple[Violation, str]] = (),
 ) -> dict[str, Any]:
     """The JSON report: summary, policies with levels, violations and (optionally) resources.
 
@@ -188,6 +205,18 @@ def to_json(
                 "remediation": v.remediation,
             }
             for v in results.violations
+        ],
+        "suppressed": [
+            {
+                "policy": v.policy,
+                "level": v.level,
+                "urn": v.urn,
+                "resourceName": v.resource_name,
+                "resourceType": v.resource_type,
+                "message": v.message,
+                "justification": justification,
+            }
+            for v, justification in suppressed
         ],
     }
     if recording is not None:

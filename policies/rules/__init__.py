@@ -18,6 +18,7 @@ from . import (
     logs,
     network,
     protection,
+    records,
     serving,
     storage,
 )
@@ -28,6 +29,7 @@ RULES: tuple[Rule, ...] = (
     *kms.RULES,
     *lineage.RULES,
     *approval.RULES,
+    *records.RULES,
     *serving.RULES,
     *network.RULES,
     *gpu.RULES,

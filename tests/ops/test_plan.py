@@ -152,6 +152,7 @@ def test_policy_config_for_the_real_engine(tmp_path):
         "approvedBy": "jane@example.com",
         "ticket": "CHG-1234",
         "approvedAt": "2026-11-20",
+        "signatureStatus": "verified",
     } in gate["approvals"]
     assert document["mlops-gpu-budget"]["nodeTypePrices"]["g5.xlarge"] == pytest.approx(1.006)
 
