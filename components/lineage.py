@@ -99,6 +99,10 @@ def sanitise(tags: Mapping[str, str], cloud: str) -> dict[str, str]:
 
 
 def _gcp_label(text: str, *, key: bool) -> str:
+    if not key and not any(c.isalnum() for c in text):
+        # " " would become "_": a value that says nothing stays empty, so the lineage rule sees
+        # it missing instead of passing a placeholder the sanitiser made up.
+        return ""
     label = _GCP_BAD.sub("-" if key else "_", text.lower())
     if key:
         label = label.replace(":", "-")

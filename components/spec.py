@@ -127,7 +127,10 @@ class LineageSpec(_Model):
 
     git_sha: str = Field(pattern=r"^[0-9a-f]{7,40}$", description="Commit of the training code.")
     dataset_version: str = Field(
-        min_length=1, max_length=128, description="DVC hash of the training data (md5:…)."
+        min_length=1,
+        max_length=128,
+        pattern=r"[A-Za-z0-9]",
+        description="DVC hash of the training data (md5:…).",
     )
 
 

@@ -126,3 +126,65 @@ def test_unverified_signature_does_not_count(cloud: str) -> None:
         "approval of 'fraud-detector' version '7' does not count, by 'jane@example.com': "
         "signature does not verify"
     ]
+
+
+# --- blank lineage values ---------------------------------------------------------------------
+
+
+@CLOUDS
+@pytest.mark.parametrize("blank", [" ", "  ", "-", "_", "\u3000"])
+def test_blank_dataset_version_fails_lineage_on_every_cloud(cloud: str, blank: str) -> None:
+    tags = sanitise(lineage_tags("prod", **{"mlops:dataset-version": blank}), cloud)
+    type_ = ENDPOINTS[cloud]
+    res = Res(
+        f"urn:pulumi:{cloud}-prod::proj::{type_}::x",
+        type_,
+        "x",
+        None,
+        {TAG_INPUT[cloud]: tags},
+        {"id": "x", TAG_INPUT[cloud]: tags},
+    )
+    document = packs.pack_config("prod", node_type_prices={})
+    result = packs.evaluate(Rec([res], {}, f"{cloud}-prod", "proj"), document, environment="prod")
+    messages = [v.message for v in result.violations if v.policy == "mlops-lineage-tags"]
+    assert messages == ["missing or empty lineage tags: mlops:dataset-version"]
+
+
+def test_spec_refuses_a_blank_dataset_version() -> None:
+    from mlops_iac.components.spec import SpecError, parse_spec
+    from tests.conftest import platform_raw
+
+    raw = platform_raw("gcp-prod")
+    raw["lineage"]["datasetVersion"] = " "
+    with pytest.raises(SpecError) as caught:
+        parse_spec(raw)
+    assert caught.value.lines[0].startswith("mlops:platform.lineage.datasetVersion: ")
+
+
+def test_gcp_label_of_a_blank_value_stays_empty() -> None:
+    assert sanitise({"mlops:dataset-version": " "}, "gcp") == {"mlops-dataset-version": ""}
+
+
+@pytest.mark.parametrize(
+    ("inputs", "fires"),
+    [
+        ({"kmsKeyName": "projects/p/locations/us/keyRings/r/cryptoKeys/k"}, False),
+        ({}, True),
+        ({"kmsKeyName": " "}, True),
+    ],
+)
+def test_pubsub_topic_needs_a_kms_key(inputs: dict[str, Any], fires: bool) -> None:
+    labels = sanitise(lineage_tags("prod"), "gcp")
+    type_ = "gcp:pubsub/topic:Topic"
+    res = Res(
+        f"urn:pulumi:gcp-prod::proj::{type_}::t",
+        type_,
+        "t",
+        None,
+        {"labels": labels, **inputs},
+        {"id": "t", "labels": labels, **inputs},
+    )
+    document = packs.pack_config("prod", node_type_prices={})
+    result = packs.evaluate(Rec([res], {}, "gcp-prod", "proj"), document, environment="prod")
+    fired = [v.message for v in result.violations if v.policy == "mlops-kms-encrypted-at-rest"]
+    assert fired == (["kmsKeyName is not set"] if fires else [])

@@ -360,6 +360,14 @@ MUTATIONS: list[Mutation] = [
         lambda r: r.set("artifacts-bucket", "forceDestroy", True),
         "forceDestroy is true",
     ),
+    # governance records (what plan's review found)
+    Mutation(
+        "mlops-governance-records",
+        "refused-downgrade",
+        lambda r: None,
+        "advisory in prod is refused",
+        config={"problems": ["governance.enforcement: advisory in prod is refused (unsigned)"]},
+    ),
 ]
 
 
