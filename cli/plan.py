@@ -15,7 +15,7 @@ import argparse
 import json
 import os
 from collections import Counter
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -26,6 +26,7 @@ from rich.markup import escape
 from mlops_iac.components import gpu
 from mlops_iac.components.spec import ROOT, SpecError, parse_spec, reveal_secure
 from mlops_iac.components.testing.engine import (
+    SECRET_PLACEHOLDER,
     ProgramError,
     Project,
     RecordedResource,
@@ -85,6 +86,9 @@ class PlanResult:
     suppressed: tuple[governance.Suppressed, ...] = ()
     waivers: tuple[governance.Waiver, ...] = ()
     enforcement_note: str | None = None
+    secrets: tuple[str, ...] = ()
+    """Secret values known from the stack file, scrubbed from every report."""
+    warnings: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -96,6 +100,24 @@ class PackSettings:
     document: dict[str, dict[str, Any]]
     waivers: tuple[governance.Waiver, ...] = ()
     enforcement_note: str | None = None
+    secrets: tuple[str, ...] = ()
+    warnings: tuple[str, ...] = ()
+
+
+WEBHOOK_KEY = f"{ROOT}.monitoring.webhookUrl"
+
+
+def _plain_text_secrets(raw: Any) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """(secret values, warnings) for secrets written in plain text in the stack file."""
+    monitoring = raw.get("monitoring") if isinstance(raw, Mapping) else None
+    webhook = monitoring.get("webhookUrl") if isinstance(monitoring, Mapping) else None
+    if isinstance(webhook, str) and webhook:
+        return (webhook,), (
+            f"{WEBHOOK_KEY} is plain text in the stack file: anyone who can read the repository "
+            "can post to the channel; store it encrypted with `pulumi config set --secret "
+            f"--path '{WEBHOOK_KEY}' URL`",
+        )
+    return (), ()
 
 
 def pack_settings(
@@ -123,6 +145,7 @@ def pack_settings(
             packs.pack_config(environment or "prod", node_type_prices=NODE_TYPE_PRICES),
         )
     spec = parse_spec(reveal_secure(raw))
+    secrets, warnings = _plain_text_secrets(raw)
     reviewed = governance.review(
         spec.model_dump(by_alias=True, mode="json"),
         packs.allowed_signers_path(project_dir),
@@ -150,6 +173,8 @@ def pack_settings(
         ),
         tuple(reviewed.waivers),
         note,
+        (*secrets, SECRET_PLACEHOLDER),
+        warnings,
     )
 
 
@@ -200,6 +225,8 @@ def plan(
         suppressed=tuple(suppressed),
         waivers=settings.waivers,
         enforcement_note=settings.enforcement_note,
+        secrets=settings.secrets,
+        warnings=settings.warnings,
     )
 
 
@@ -232,7 +259,9 @@ def run(args: argparse.Namespace) -> int:
         out.print(render_tree(result.recording))
         out.print()
     _print_judgement(out, result)
-    _print_violations(out, result.results)
+    for warning in result.warnings:
+        err.print(f"mlops-iac plan: warning: {escape(warning)}", style="yellow")
+    _print_violations(out, result.results, _secrets(result))
     _print_waivers(out, result)
     _print_gpu(out, result)
     try:
@@ -257,8 +286,9 @@ def _write_reports(args: argparse.Namespace, result: PlanResult) -> None:
             suppressed=[(i.violation, i.justification) for i in result.suppressed],
         )
         document["maxGpuUsdPerHour"] = result.gpu_usd_per_hour
-        document["exports"] = result.recording.exports
-        _write(args.json, document)
+        document["exports"] = report.redacted_exports(result.recording)
+        document["warnings"] = list(result.warnings)
+        _write(args.json, report.scrub(document, _secrets(result)))
     if args.sarif:
         source = args.config_file or Project.load(args.project).stack_file(stack)
         artifact = os.path.relpath(source.resolve(), Path.cwd()).replace(os.sep, "/")
@@ -266,9 +296,13 @@ def _write_reports(args: argparse.Namespace, result: PlanResult) -> None:
         sarif = report.to_sarif(
             result.results, stack=stack, artifact_uri=artifact, suppressed=suppressed
         )
-        _write(args.sarif, sarif)
+        _write(args.sarif, report.scrub(sarif, _secrets(result)))
     if args.write_policy_config:
         _write(args.write_policy_config, result.pack_config)
+
+
+def _secrets(result: PlanResult) -> set[str]:
+    return report.secret_values(result.recording, result.secrets)
 
 
 def _unwritable(args: argparse.Namespace) -> str | None:
@@ -299,7 +333,7 @@ def _verdict(results: ResultSet) -> str:
     return f"PASS: no mandatory violation, {advisory} advisory, {results.resource_count} resources"
 
 
-def _print_violations(console: Console, results: ResultSet) -> None:
+def _print_violations(console: Console, results: ResultSet, secrets: Collection[str] = ()) -> None:
     # A list, not a table: CI logs are narrow and a wrapped remediation is unreadable in a grid.
     for level, violations in (("mandatory", results.mandatory), ("advisory", results.advisory)):
         if not violations:
@@ -309,7 +343,7 @@ def _print_violations(console: Console, results: ResultSet) -> None:
         for v in sorted(violations, key=lambda v: (v.policy, v.resource_name)):
             resource = f"{v.resource_name} ({v.resource_type})" if v.urn else "(stack)"
             console.print(f"  {v.policy}: {escape(resource)}", style="bold")
-            console.print(f"    problem: {escape(v.message)}")
+            console.print(f"    problem: {escape(report.scrub(v.message, secrets))}")
             console.print(f"    fix:     {escape(v.remediation)}")
         console.print()
 

@@ -8,7 +8,7 @@ reviewer can change, and carry the resource URN as a logical location. Levels ma
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from importlib import metadata
 from typing import Any
 
@@ -144,15 +144,90 @@ def _sarif_result(violation: Violation, uri: str, index: Mapping[str, int]) -> d
     return result
 
 
-def _redact(value: Any) -> Any:
-    """Secret values stay secret in a report that CI may upload."""
+SECRET = "[secret]"
+_MIN_SECRET = 4
+"""Shorter secret values are not scrubbed from free text (they would mangle ordinary words)."""
+
+
+def _redact(value: Any, secret_paths: frozenset[str] = frozenset(), path: str = "") -> Any:
+    """Secret values stay secret in a report that CI may upload.
+
+    A value is secret when it is still wrapped as one, or when its dotted path (``a.b[0].c``,
+    the engine's ``secret_inputs`` spelling) is listed in ``secret_paths``.
+    """
+    if path and path in secret_paths:
+        return SECRET
     if isinstance(value, Mapping):
         if value.get(SPECIAL_SIG_KEY) == SPECIAL_SECRET_SIG:
-            return "[secret]"
-        return {str(k): _redact(v) for k, v in value.items()}
+            return SECRET
+        return {
+            str(k): _redact(v, secret_paths, f"{path}.{k}" if path else str(k))
+            for k, v in value.items()
+        }
     if isinstance(value, list | tuple):
-        return [_redact(v) for v in value]
+        return [_redact(v, secret_paths, f"{path}[{i}]") for i, v in enumerate(value)]
     return value
+
+
+def _leaves(value: Any) -> list[str]:
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, Mapping):
+        return [leaf for v in value.values() for leaf in _leaves(v)]
+    if isinstance(value, list | tuple):
+        return [leaf for v in value for leaf in _leaves(v)]
+    return []
+
+
+def _at(value: Any, path: str) -> Any:
+    for part in path.replace("[", ".[").split("."):
+        if not part:
+            continue
+        if part.startswith("["):
+            index = int(part[1:-1])
+            value = value[index] if isinstance(value, list) and index < len(value) else None
+        else:
+            value = value.get(part) if isinstance(value, Mapping) else None
+    return value
+
+
+def secret_values(recording: Recording | None, extra: Sequence[str] = ()) -> set[str]:
+    """Every secret string the recording holds (secret inputs, secret exports) plus ``extra``."""
+    found = {s for s in extra if isinstance(s, str)}
+    if recording is not None:
+        for resource in recording.resources:
+            for path in getattr(resource, "secret_inputs", ()) or ():
+                found.update(_leaves(_at(resource.inputs, path)))
+        exports = getattr(recording, "exports", {}) or {}
+        for name in getattr(recording, "secret_exports", ()) or ():
+            found.update(_leaves(exports.get(name)))
+    return {s for s in found if len(s) >= _MIN_SECRET and s != SECRET}
+
+
+def scrub(document: Any, secrets: Collection[str]) -> Any:
+    """``document`` with every occurrence of a secret value, even inside text, as ``[secret]``."""
+    ordered = sorted(secrets, key=len, reverse=True)
+
+    def clean(value: Any) -> Any:
+        if isinstance(value, str):
+            for secret in ordered:
+                if secret in value:
+                    value = value.replace(secret, SECRET)
+            return value
+        if isinstance(value, Mapping):
+            return {clean(k): clean(v) for k, v in value.items()}
+        if isinstance(value, list | tuple):
+            return [clean(v) for v in value]
+        return value
+
+    return clean(document) if ordered else document
+
+
+def redacted_exports(recording: Recording) -> dict[str, Any]:
+    """The stack outputs with each secret one as ``[secret]``."""
+    secret = set(getattr(recording, "secret_exports", ()) or ())
+    exports = getattr(recording, "exports", {}) or {}
+    return {k: SECRET if k in secret else _redact(v) for k, v in exports.items()}
 
 
 def to_json(
@@ -228,7 +303,7 @@ def to_json(
                 "parent": r.parent,
                 "custom": r.custom,
                 "protect": r.protect,
-                "inputs": _redact(r.inputs),
+                "inputs": _redact(r.inputs, frozenset(getattr(r, "secret_inputs", ()) or ())),
             }
             for r in recording.resources
         ]

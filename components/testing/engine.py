@@ -82,6 +82,8 @@ class Recording:
     exports: dict[str, Any]
     warnings: list[str]
     unmocked_invokes: list[str]
+    secret_exports: list[str] = field(default_factory=list)
+    """Names of the stack outputs that are Pulumi secrets (their values are in ``exports``)."""
 
     def __iter__(self) -> Iterator[RecordedResource]:
         return iter(self.resources)
@@ -360,19 +362,26 @@ def _run_isolated(
         mocks, project=project, stack=stack, preview=False, logger=logger, monitor=monitor
     )
     exports: dict[str, Any] = {}
+    # apply() unwraps secrets: keep each export's own secretness to report it.
+    export_secrecy: dict[str, Any] = {}
 
     def body() -> Any:
         program()
         root = pulumi.runtime.settings.get_root_resource()
         outputs = dict(getattr(root, "outputs", {}) or {})
+        export_secrecy.update(outputs)
         return pulumi.Output.from_input(outputs).apply(exports.update)
 
+    secret_exports: list[str] = []
     try:
         _sync_await(
             pulumi.runtime.stack.run_pulumi_func(
                 lambda: _sync_await(pulumi.Output.from_input(body()).future())
             )
         )
+        for key, value in export_secrecy.items():
+            if _sync_await(pulumi.Output.from_input(value).is_secret()):
+                secret_exports.append(key)
     except pulumi.RunError as exc:
         raise ProgramError(str(exc)) from None
     except ProgramError:
@@ -394,6 +403,7 @@ def _run_isolated(
         exports=_plain(exports),
         warnings=collector.messages,
         unmocked_invokes=list(mocks.unmocked_invokes),
+        secret_exports=sorted(secret_exports),
     )
 
 
