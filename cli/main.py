@@ -14,6 +14,7 @@ import sys
 _COMMANDS = (
     "mlops_iac.cli.plan",
     "mlops_iac.cli.approve",
+    "mlops_iac.cli.waive",
     "mlops_iac.cli.rollback",
     "mlops_iac.cli.verify",
     "mlops_iac.cli.dvc_remote",
