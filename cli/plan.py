@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import sys
 from collections import Counter
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass
@@ -57,7 +58,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--config-file", type=Path, help="read the stack config from this file instead"
     )
-    parser.add_argument("--json", type=Path, metavar="FILE", help="write the JSON report here")
+    parser.add_argument(
+        "--json", type=Path, metavar="FILE", help="write the JSON report here ('-': stdout)"
+    )
     parser.add_argument("--sarif", type=Path, metavar="FILE", help="write SARIF 2.1.0 here")
     parser.add_argument(
         "--write-policy-config",
@@ -68,7 +71,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--quiet", "-q", action="store_true", help="no progress and no resource tree (CI logs)"
     )
-    parser.add_argument("--no-color", action="store_true", help="plain text output")
+    parser.add_argument(
+        "--no-color", action="store_true", help="plain text output (also when NO_COLOR is set)"
+    )
     parser.set_defaults(func=run)
 
 
@@ -240,8 +245,13 @@ def evaluate_policies(recording: Recording) -> ResultSet:
 
 def run(args: argparse.Namespace) -> int:
     """The ``plan`` command."""
-    out = Console(no_color=args.no_color, highlight=False, soft_wrap=True)
-    err = Console(stderr=True, no_color=args.no_color, highlight=False, soft_wrap=True)
+    # https://no-color.org: any non-empty NO_COLOR turns colour off.
+    plain = args.no_color or bool(os.environ.get("NO_COLOR"))
+    # With --json - the report owns stdout; everything else goes to stderr.
+    to_stdout = args.json is not None and str(args.json) == "-"
+    style: dict[str, Any] = {"color_system": None} if plain else {}
+    out = Console(stderr=to_stdout, highlight=False, soft_wrap=True, **style)
+    err = Console(stderr=True, highlight=False, soft_wrap=True, **style)
     if problem := _unwritable(args):
         err.print(f"mlops-iac plan: error: {escape(problem)}")
         return 2
@@ -291,14 +301,57 @@ def _write_reports(args: argparse.Namespace, result: PlanResult) -> None:
         _write(args.json, report.scrub(document, _secrets(result)))
     if args.sarif:
         source = args.config_file or Project.load(args.project).stack_file(stack)
-        artifact = os.path.relpath(source.resolve(), Path.cwd()).replace(os.sep, "/")
+        root = _repository_root()
+        artifact = _relative(source, root) or os.path.relpath(source.resolve(), root)
         suppressed = [(i.violation, i.justification) for i in result.suppressed]
         sarif = report.to_sarif(
-            result.results, stack=stack, artifact_uri=artifact, suppressed=suppressed
+            result.results,
+            stack=stack,
+            artifact_uri=artifact.replace(os.sep, "/"),
+            suppressed=suppressed,
+            locations=_declared_at(result.recording, root),
         )
         _write(args.sarif, report.scrub(sarif, _secrets(result)))
     if args.write_policy_config:
         _write(args.write_policy_config, result.pack_config)
+
+
+def _repository_root() -> Path:
+    """The enclosing git work tree of the working directory (SARIF URIs are relative to it)."""
+    here = Path.cwd().resolve()
+    for directory in (here, *here.parents):
+        if (directory / ".git").exists():
+            return directory
+    return here
+
+
+def _relative(path: str | Path, root: Path) -> str | None:
+    try:
+        return Path(path).resolve().relative_to(root).as_posix()
+    except ValueError:
+        return None
+
+
+def _declared_at(recording: Recording, root: Path) -> dict[str, tuple[str, int]]:
+    """URN -> (repository-relative file, line) of the code that declared each resource.
+
+    From the SDK's source positions; a resource declared outside the repository (an installed
+    library) points at its nearest ancestor declared inside it, else at the stack file.
+    """
+    own: dict[str, tuple[str, int]] = {}
+    for resource in recording:
+        source = getattr(resource, "source", None)
+        if source and (relative := _relative(source[0], root)) is not None:
+            own[resource.urn] = (relative, source[1])
+    parents = {r.urn: r.parent for r in recording}
+    found: dict[str, tuple[str, int]] = {}
+    for urn in parents:
+        at: str | None = urn
+        while at is not None and at not in own:
+            at = parents.get(at)
+        if at is not None:
+            found[urn] = own[at]
+    return found
 
 
 def _secrets(result: PlanResult) -> set[str]:
@@ -309,7 +362,7 @@ def _unwritable(args: argparse.Namespace) -> str | None:
     """Why an output file cannot be written, checked before the program runs."""
     for option in ("json", "sarif", "write_policy_config"):
         path: Path | None = getattr(args, option)
-        if path is None:
+        if path is None or (option == "json" and str(path) == "-"):
             continue
         flag = "--" + option.replace("_", "-")
         if path.is_dir():
@@ -320,7 +373,12 @@ def _unwritable(args: argparse.Namespace) -> str | None:
 
 
 def _write(path: Path, document: Mapping[str, Any]) -> None:
-    path.write_text(json.dumps(document, indent=2, sort_keys=True, default=str) + "\n")
+    text = json.dumps(document, indent=2, sort_keys=True, default=str) + "\n"
+    if str(path) == "-":
+        sys.stdout.write(text)
+        sys.stdout.flush()
+        return
+    path.write_text(text)
 
 
 def _verdict(results: ResultSet) -> str:

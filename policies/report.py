@@ -82,18 +82,22 @@ def to_sarif(
     stack: str,
     artifact_uri: str | None = None,
     suppressed: Sequence[tuple[Violation, str]] = (),
+    locations: Mapping[str, tuple[str, int]] | None = None,
 ) -> dict[str, Any]:
     """A SARIF 2.1.0 log with one run: every policy as a rule and every violation as a result.
 
     ``suppressed`` are (violation, justification) pairs a waiver covers: reported as results with
     an accepted external suppression, so code scanning shows them as dismissed, not hidden.
+    ``locations`` maps a resource URN to the repository-relative (file, line) that declares it;
+    other results point at the stack file.
     """
     uri = artifact_uri or stack_file(stack)
     summaries = list(results.policies)
     index = {s.name: i for i, s in enumerate(summaries)}
-    sarif_results = [_sarif_result(v, uri, index) for v in results.violations]
+    where = locations or {}
+    sarif_results = [_sarif_result(v, uri, index, where) for v in results.violations]
     for violation, justification in suppressed:
-        result = _sarif_result(violation, uri, index)
+        result = _sarif_result(violation, uri, index, where)
         result["suppressions"] = [
             {"kind": "external", "status": "accepted", "justification": justification}
         ]
@@ -117,11 +121,17 @@ def to_sarif(
     }
 
 
-def _sarif_result(violation: Violation, uri: str, index: Mapping[str, int]) -> dict[str, Any]:
+def _sarif_result(
+    violation: Violation,
+    uri: str,
+    index: Mapping[str, int],
+    locations: Mapping[str, tuple[str, int]],
+) -> dict[str, Any]:
+    path, line = locations.get(violation.urn) or (uri, 1)
     location: dict[str, Any] = {
         "physicalLocation": {
-            "artifactLocation": {"uri": uri, "uriBaseId": "%SRCROOT%"},
-            "region": {"startLine": 1},
+            "artifactLocation": {"uri": path, "uriBaseId": "%SRCROOT%"},
+            "region": {"startLine": line},
         }
     }
     if violation.urn:

@@ -25,6 +25,8 @@ import os
 import runpy
 import sys
 import threading
+import urllib.parse
+import urllib.request
 from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -70,6 +72,8 @@ class RecordedResource:
     """For components: what ``register_outputs`` received."""
     secret_inputs: list[str] = field(default_factory=list)
     """Dotted paths of the inputs that are Pulumi secrets (encrypted in state, masked in logs)."""
+    source: tuple[str, int] | None = None
+    """(file path, line) of the code that declared it: the SDK's ``sourcePosition``."""
 
 
 @dataclass
@@ -191,6 +195,7 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
             id=registration.id or None,
             retain_on_delete=bool(request.retainOnDelete),
             secret_inputs=secret_inputs,
+            source=_source(request),
         )
         with self._lock:
             self.records[response.urn] = record
@@ -213,6 +218,20 @@ def _find_callback(token: str) -> Callable[[bytes], Any] | None:
         if callback is not None:
             return callback
     return None
+
+
+def _source(request: Any) -> tuple[str, int] | None:
+    """The declaring file and line the SDK sends with a registration (``file://`` URI)."""
+    try:
+        if not request.HasField("sourcePosition"):
+            return None
+        position = request.sourcePosition
+    except ValueError:  # an SDK whose request has no such field
+        return None
+    uri = urllib.parse.urlparse(position.uri)
+    if uri.scheme != "file" or not position.line:
+        return None
+    return urllib.request.url2pathname(uri.path), int(position.line)
 
 
 def _plain(value: Any, secrets: list[str] | None = None, path: str = "") -> Any:
