@@ -63,22 +63,44 @@ def stack_file_name(stack: str) -> str:
     return f"Pulumi.{stack.rsplit('/', 1)[-1]}.yaml"
 
 
+def stack_config_dir(project: str | Path) -> Path:
+    """Where the project's stack files live, found the way ``plan`` (and the Pulumi CLI) does.
+
+    ``Pulumi.yaml``'s ``stackConfigDir`` when set, else the project directory itself; a directory
+    without ``Pulumi.yaml`` keeps its files under ``stacks/`` (this repository's layout).
+    """
+    root = Path(project)
+    manifest = root / "Pulumi.yaml"
+    if not manifest.is_file():
+        return root / "stacks"
+    try:
+        data = stackyaml.load(manifest.read_bytes())
+    except (OSError, stackyaml.StackYamlError) as exc:
+        raise OpsError(f"{manifest}: {exc}") from None
+    configured = data.get("stackConfigDir") if isinstance(data, dict) else None
+    if configured is not None and not isinstance(configured, str):
+        raise OpsError(f"{manifest}: stackConfigDir must be a path")
+    return root / configured if configured else root
+
+
 def known_stacks(project: str | Path) -> list[str]:
-    """Stack names that have a file under ``<project>/stacks``."""
-    stacks_dir = Path(project) / "stacks"
+    """Stack names that have a stack file in the project's stack config directory."""
+    stacks_dir = stack_config_dir(project)
     names = (p.name[len("Pulumi.") : -len(".yaml")] for p in stacks_dir.glob("Pulumi.*.yaml"))
-    return sorted(names)
+    return sorted(n for n in names if n)
 
 
 def _display(project: str | Path, stack: str) -> str:
-    relative = f"stacks/{stack_file_name(stack)}"
-    return relative if Path(project) == Path(".") else str(Path(project) / relative)
+    path = stack_config_dir(project) / stack_file_name(stack)
+    with contextlib.suppress(ValueError):
+        return str(path.relative_to(Path(".")))
+    return str(path)
 
 
 def locate(project: str | Path, stack: str) -> Path:
     """The stack file's path, or ``OpsError`` naming the stacks that do exist."""
     short = stack.rsplit("/", 1)[-1]
-    path = Path(project) / "stacks" / stack_file_name(stack)
+    path = stack_config_dir(project) / stack_file_name(stack)
     if not _STACK_NAME.match(short) or not path.is_file():
         known = ", ".join(known_stacks(project)) or "none"
         raise OpsError(f"no stack file {_display(project, stack)} (known stacks: {known})")
