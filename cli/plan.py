@@ -25,7 +25,14 @@ from rich.console import Console
 from rich.markup import escape
 
 from mlops_iac.components import gpu
-from mlops_iac.components.spec import ROOT, SpecError, parse_spec, reveal_secure
+from mlops_iac.components.spec import (
+    ROOT,
+    SpecError,
+    is_team_governance,
+    parse_spec,
+    parse_team_governance,
+    reveal_secure,
+)
 from mlops_iac.components.testing.engine import (
     SECRET_PLACEHOLDER,
     ProgramError,
@@ -148,6 +155,15 @@ def pack_settings(
             environment,
             source,
             packs.pack_config(environment or "prod", node_type_prices=NODE_TYPE_PRICES),
+        )
+    if is_team_governance(raw):
+        team = parse_team_governance(reveal_secure(raw))
+        return PackSettings(
+            team.environment,
+            "the stack file's mlops:platform.environment",
+            packs.pack_config(
+                team.environment, owner=team.owner, node_type_prices=NODE_TYPE_PRICES
+            ),
         )
     spec = parse_spec(reveal_secure(raw))
     secrets, warnings = _plain_text_secrets(raw)

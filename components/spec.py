@@ -768,6 +768,62 @@ def parse_spec(raw: object) -> PlatformSpec:
         raise SpecError(problems) from None
 
 
+class TeamGovernance(_Model):
+    """The governance keys alone, for a team program that is not the whole platform.
+
+    A team program's stack file may hold just these keys under ``mlops:platform`` (project,
+    environment, owner, cost centre, lineage); ``load_team_governance()`` reads them (also out of a
+    full platform object) and ``lineage.register_lineage_transform`` accepts the result.
+    """
+
+    model_config = ConfigDict(
+        alias_generator=to_camel, populate_by_name=True, frozen=True, extra="ignore", strict=True
+    )
+
+    project: str = Field(pattern=_NAME, description="Project name.")
+    environment: Environment = Field(description="Sets policy levels.")
+    owner: str | None = Field(None, pattern=_EMAIL, description="Owning team's email.")
+    cost_center: str | None = Field(None, min_length=1, max_length=64, description="Cost centre.")
+    lineage: LineageSpec = Field(description="Code and data versions behind the deployment.")
+
+
+def is_team_governance(raw: object) -> bool:
+    """A ``mlops:platform`` object that holds only governance keys (no cloud, no serving)."""
+    return isinstance(raw, Mapping) and "cloud" not in raw and "serving" not in raw
+
+
+def parse_team_governance(raw: object) -> TeamGovernance:
+    """Validate the governance keys of a ``mlops:platform`` object; ``SpecError`` lists problems."""
+    if not isinstance(raw, Mapping):
+        raise SpecError([(ROOT, f"must be a mapping, got {type(raw).__name__}")])
+    hidden = _control_characters(raw)
+    try:
+        team = TeamGovernance.model_validate(dict(raw))
+    except ValidationError as exc:
+        raise SpecError(hidden + _format_errors(exc)) from None
+    if hidden:
+        raise SpecError(hidden)
+    if team.environment == "prod" and not team.owner:
+        raise SpecError([(f"{ROOT}.owner", "required in prod")])
+    return team
+
+
+def load_team_governance() -> TeamGovernance:
+    """Read the governance keys from the current stack's ``mlops:platform`` config."""
+    import json
+
+    import pulumi
+
+    raw = pulumi.Config(CONFIG_NAMESPACE).get(CONFIG_KEY)
+    if raw is None:
+        raise SpecError([(ROOT, "missing: the stack file has no mlops:platform object")])
+    try:
+        value = json.loads(raw)
+    except json.JSONDecodeError as exc:
+        raise SpecError([(ROOT, f"not a valid object: {exc.msg}")]) from None
+    return parse_team_governance(value)
+
+
 SECRET = "[secret]"
 """What a ``secure:`` value reads as when the ciphertext is not decrypted (offline, in reports)."""
 
