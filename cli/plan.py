@@ -70,6 +70,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     parser.add_argument("--sarif", type=Path, metavar="FILE", help="write SARIF 2.1.0 here")
     parser.add_argument(
+        "--junit", type=Path, metavar="FILE", help="write a JUnit XML report here (CI test view)"
+    )
+    parser.add_argument(
         "--write-policy-config",
         type=Path,
         metavar="FILE",
@@ -328,6 +331,10 @@ def _write_reports(args: argparse.Namespace, result: PlanResult) -> None:
             locations=_declared_at(result.recording, root),
         )
         _write(args.sarif, report.scrub(sarif, _secrets(result)))
+    if getattr(args, "junit", None):
+        suppressed = [(i.violation, i.justification) for i in result.suppressed]
+        xml = report.to_junit(result.results, stack=stack, suppressed=suppressed)
+        args.junit.write_text(report.scrub(xml, _secrets(result)) + "\n")
     if args.write_policy_config:
         _write(args.write_policy_config, result.pack_config)
 
@@ -376,7 +383,7 @@ def _secrets(result: PlanResult) -> set[str]:
 
 def _unwritable(args: argparse.Namespace) -> str | None:
     """Why an output file cannot be written, checked before the program runs."""
-    for option in ("json", "sarif", "write_policy_config"):
+    for option in ("json", "sarif", "junit", "write_policy_config"):
         path: Path | None = getattr(args, option)
         if path is None or (option == "json" and str(path) == "-"):
             continue

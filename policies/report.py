@@ -318,3 +318,50 @@ def to_json(
             for r in recording.resources
         ]
     return document
+
+
+def to_junit(
+    results: ResultSet, *, stack: str, suppressed: Sequence[tuple[Violation, str]] = ()
+) -> str:
+    """A JUnit XML report: one test case per policy, failed by its mandatory violations.
+
+    Advisory violations and waived ones are listed in the case's output without failing it, so
+    a CI test view shows what blocks the deployment and what merely warns.
+    """
+    from xml.etree import ElementTree as ET
+
+    by_policy: dict[str, list[Violation]] = {}
+    for violation in results.violations:
+        by_policy.setdefault(violation.policy, []).append(violation)
+    waived: dict[str, list[str]] = {}
+    for violation, justification in suppressed:
+        waived.setdefault(violation.policy, []).append(f"{_label(violation)}: {justification}")
+    suite = ET.Element(
+        "testsuite",
+        name=f"mlops-iac plan {stack}",
+        tests=str(len(results.policies)),
+        failures=str(len(results.mandatory)),
+        skipped=str(sum(1 for p in results.policies if p.level == "disabled")),
+    )
+    for summary in results.policies:
+        case = ET.SubElement(suite, "testcase", classname=f"mlops-iac.{stack}", name=summary.name)
+        if summary.level == "disabled":
+            ET.SubElement(case, "skipped", message="disabled")
+            continue
+        found = by_policy.get(summary.name, [])
+        mandatory = [v for v in found if v.level == "mandatory"]
+        if mandatory:
+            failure = ET.SubElement(
+                case, "failure", message=f"{len(mandatory)} mandatory violation(s)"
+            )
+            failure.text = "\n".join(
+                f"{_label(v)}: {v.message or v.description}" for v in mandatory
+            )
+        notes = [
+            f"advisory: {_label(v)}: {v.message or v.description}"
+            for v in found
+            if v.level != "mandatory"
+        ] + [f"waived: {line}" for line in waived.get(summary.name, [])]
+        if notes:
+            ET.SubElement(case, "system-out").text = "\n".join(notes)
+    return ET.tostring(ET.ElementTree(suite).getroot(), encoding="unicode", xml_declaration=True)

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+from xml.etree import ElementTree
+
+import jsonschema
 
 from tests.conftest import REPO
 
@@ -26,13 +29,20 @@ def test_policies_without_a_stack_lists_levels_per_environment(cli) -> None:
     assert "mlops-approval-gate" in cli.out and "advisory / mandatory / mandatory" in cli.out
 
 
-def test_plan_json_to_stdout_plain_and_says_why_this_environment(cli, monkeypatch) -> None:
+def test_plan_json_to_stdout_plain_and_says_why_this_environment(
+    cli, monkeypatch, tmp_path
+) -> None:
     monkeypatch.setenv("FORCE_COLOR", "1")
     monkeypatch.setenv("NO_COLOR", "1")
-    code = cli("plan", "-s", "aws-dev", "--project", REPO, "-q", "--json", "-")
+    junit = tmp_path / "plan.xml"
+    code = cli("plan", "-s", "aws-dev", "--project", REPO, "-q", "--json", "-", "--junit", junit)
     assert code == 0, cli.err
+    suite = ElementTree.parse(junit).getroot()
+    assert suite.tag == "testsuite" and suite.get("failures") == "0"
     document = json.loads(cli.out)  # stdout holds the report and nothing else
     assert document["environment"] == "dev"
+    schema = json.loads((REPO / "docs/plan.schema.json").read_text())
+    jsonschema.validate(document, schema)
     assert "Environment: dev (from the stack file's mlops:platform.environment)" in cli.err
     assert "\x1b[" not in cli.err
 
