@@ -144,10 +144,14 @@ class ArtifactsSpec(_Model):
         7, ge=1, le=365, description="Days before incomplete multipart uploads are aborted."
     )
     replica_region: str | None = Field(
-        None, description="Region for cross-region replication. Default: no replication."
+        None,
+        min_length=1,
+        description="Region for cross-region replication. Default: no replication.",
     )
     access_log_bucket: str | None = Field(
-        None, description="Existing bucket for server access logs. Default: no access logging."
+        None,
+        min_length=1,
+        description="Existing bucket for server access logs. Default: no access logging.",
     )
     customer_managed_key: bool = Field(
         True, description="Encrypt with a customer-managed key. Prod refuses false."
@@ -196,7 +200,9 @@ class ModelRef(_Model):
     version: str = Field(pattern=r"^[A-Za-z0-9._-]{1,32}$", description="Registry version.")
     artifact_uri: str = Field(min_length=1, description="URI of the model artifact.")
     image: str | None = Field(
-        None, description="Inference image. Default: the cloud's default for the framework."
+        None,
+        min_length=1,
+        description="Inference image. Default: the cloud's default for the framework.",
     )
 
     @field_validator("version", mode="before")
@@ -448,9 +454,11 @@ class AzureSpec(_Model):
     """Azure-only settings."""
 
     resource_group_name: str | None = Field(
-        None, description="Existing resource group. Default: a new one."
+        None, min_length=1, description="Existing resource group. Default: a new one."
     )
-    tenant_id: str | None = Field(None, description="Tenant. Default: the provider's.")
+    tenant_id: str | None = Field(
+        None, min_length=1, description="Tenant. Default: the provider's."
+    )
     canary_in_progress: bool = Field(
         False,
         description=(

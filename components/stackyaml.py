@@ -216,9 +216,9 @@ def load(source: str | bytes) -> Any:
         raise
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
-        where = f"line {mark.line + 1}: " if mark is not None else ""
+        where = f" (line {mark.line + 1}, column {mark.column + 1})" if mark is not None else ""
         problem = exc.problem or exc.context or "invalid YAML"
-        raise StackYamlError(f"{where}not valid YAML: {printable(problem)}") from None
+        raise StackYamlError(f"not valid YAML: {printable(problem)}{where}") from None
     except yaml.YAMLError as exc:
         raise StackYamlError(f"not valid YAML: {printable(str(exc).splitlines()[0])}") from None
     except (ValueError, OverflowError, RecursionError) as exc:

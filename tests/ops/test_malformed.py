@@ -56,7 +56,7 @@ HOSTILE: dict[str, tuple[str, str]] = {
     "huge integer": ("a: " + "9" * 6000 + "\n", "line 1: value cannot be read"),
     "not UTF-8": ("\udcff", "not UTF-8"),
     "oversized file": ("a: " + "x" * (stackyaml.MAX_BYTES + 1), "the limit is"),
-    "unclosed flow": ("a: [1, 2\n", "line 2: not valid YAML"),
+    "unclosed flow": ("a: [1, 2\n", "not valid YAML: did not find expected ',' or ']' (line 2"),
 }
 
 
