@@ -1,20 +1,35 @@
-"""``mlops-iac approve``: record a human approval of one model version.
+"""``mlops-iac approve``: record a human approval of one model version, signed.
 
 The approval is appended to ``governance.approvals`` in the stack file (the audit trail lives in
 git, next to the change it approves); the approval gate policy reads it there. The approver must be
-listed in ``governance.approvers`` and must not be the stack owner. Running the same approval twice
-changes nothing. With ``--model-package-arn`` the SageMaker model package is also set to
-``Approved``, with a description naming approver and ticket.
+listed in ``governance.approvers`` and must not be the stack owner. With ``--key`` the record is
+signed with the approver's SSH key (``ssh-keygen -Y sign``) over model, version, ticket, date and
+approver, and checked against ``governance/allowed_signers`` before anything is written; prod
+requires it. Running the same approval twice changes nothing. With ``--enforcement advisory`` it
+records the signed four-eyes approval of lowering a staging/prod stack's enforcement instead. With
+``--model-package-arn`` the SageMaker model package is also set to ``Approved``, with a
+description naming approver and ticket.
 """
 
 from __future__ import annotations
 
 import argparse
 import datetime as dt
+from pathlib import Path
 from typing import Any
 
-from mlops_iac.cli import EXIT_OK, OpsError, add_stack_arguments, aws, command, describe, stackfile
-from mlops_iac.components.spec import ROOT
+from mlops_iac.cli import (
+    EXIT_FAILED,
+    EXIT_OK,
+    OpsError,
+    add_stack_arguments,
+    aws,
+    command,
+    describe,
+    stackfile,
+)
+from mlops_iac.components.spec import ROOT, same_identity
+from mlops_iac.policies import signatures
 
 NAME = "approve"
 
@@ -27,8 +42,19 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         description=describe(__doc__),
     )
     add_stack_arguments(parser)
-    parser.add_argument("--model", required=True, help="model name, e.g. fraud-detector")
-    parser.add_argument("--version", required=True, help="model version, e.g. 7")
+    parser.add_argument("--model", help="model name, e.g. fraud-detector")
+    parser.add_argument("--version", help="model version, e.g. 7")
+    parser.add_argument(
+        "--enforcement",
+        choices=["advisory"],
+        help="approve lowering governance.enforcement instead of a model version",
+    )
+    parser.add_argument(
+        "--key",
+        type=Path,
+        metavar="FILE",
+        help="the approver's private SSH key: signs the record (required in prod)",
+    )
     parser.add_argument(
         "--approver", required=True, help="approver's email (must be in governance.approvers)"
     )
@@ -43,17 +69,17 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def _canonical_approver(approver: str, approvers: list[str]) -> str | None:
-    # Emails compare case-insensitively; record the spelling the stack file lists.
+    # The gate's comparison (only the domain's case folds); record the spelling the file lists.
     for listed in approvers:
-        if listed.casefold() == approver.casefold():
+        if same_identity(listed, approver):
             return listed
     return None
 
 
 def _already_recorded(approvals: list[Any], entry: dict[str, str]) -> bool:
     return any(
-        (a.model, a.version, a.approved_by.casefold(), a.ticket)
-        == (entry["model"], entry["version"], entry["approvedBy"].casefold(), entry["ticket"])
+        (a.model, a.version, a.ticket) == (entry["model"], entry["version"], entry["ticket"])
+        and same_identity(a.approved_by, entry["approvedBy"])
         for a in approvals
     )
 
@@ -96,6 +122,13 @@ def run(args: argparse.Namespace) -> int:
             f"{args.approver} is not in governance.approvers of {sf.display} (listed: {listed})"
         )
 
+    if args.enforcement:
+        if args.model or args.version or args.model_package_arn:
+            raise OpsError("--enforcement approves a level, not a model: drop --model/--version")
+        return _approve_enforcement(args, sf, approver)
+    if not (args.model and args.version):
+        raise OpsError("give --model and --version (or --enforcement advisory)")
+
     sagemaker = None
     metadata: dict[str, str] = {}
     if args.model_package_arn:
@@ -115,6 +148,9 @@ def run(args: argparse.Namespace) -> int:
         "ticket": args.ticket,
         "approvedAt": now.strftime("%Y-%m-%dT%H:%M:%SZ"),
     }
+    signature = _sign(
+        args, sf, signatures.approval_payload(spec.project, entry), approver, "approval"
+    )
     if _already_recorded(spec.governance.approvals, entry):
         print(
             f"{args.model} v{args.version}: approval by {approver} ({args.ticket}) already in "
@@ -129,6 +165,9 @@ def run(args: argparse.Namespace) -> int:
             ("ticket", stackfile.scalar(entry["ticket"])),
             ("approvedAt", stackfile.quoted(entry["approvedAt"])),
         ]
+        if signature:
+            entry["signature"] = signature
+            rendered.append(("signature", stackfile.scalar(signature)))
         keys = ["config", ROOT, "governance"]
 
         def splice(text: str, root: Any) -> str:
@@ -158,4 +197,79 @@ def run(args: argparse.Namespace) -> int:
         sagemaker.update_model_package(**update)
         print(f"model package {args.model_package_arn} set to Approved")
     print("commit the stack file so the approval is part of the audit trail")
+    return EXIT_OK
+
+
+def _sign(
+    args: argparse.Namespace, sf: stackfile.StackFile, data: bytes, approver: str, what: str
+) -> str | None:
+    """Sign ``data`` with ``--key`` and check it against the allowed-signers file.
+
+    Prod needs a signed record; a signature that would not verify is refused before anything is
+    written (wrong key for this approver, or the approver's key not in the file).
+    """
+    allowed = Path(args.project) / signatures.ALLOWED_SIGNERS
+    if args.key is None:
+        if sf.spec.is_prod:
+            raise OpsError(
+                f"a prod {what} must be signed: pass --key with {approver}'s private SSH key "
+                f"(public key in {allowed})"
+            )
+        return None
+    try:
+        signature = signatures.sign(data, args.key)
+    except signatures.SigningError as exc:
+        raise OpsError(str(exc)) from None
+    status = signatures.verify(data, signature, approver, allowed)
+    if status != signatures.VERIFIED:
+        raise OpsError(f"the {what} signed with {args.key} {status}", EXIT_FAILED)
+    return signature
+
+
+def _approve_enforcement(args: argparse.Namespace, sf: stackfile.StackFile, approver: str) -> int:
+    """Record ``governance.enforcement: advisory`` with its signed four-eyes approval."""
+    spec = sf.spec
+    now = dt.datetime.now(dt.UTC).replace(microsecond=0)
+    record = {"approvedBy": approver, "ticket": args.ticket, "approvedAt": now.date().isoformat()}
+    signature = _sign(
+        args,
+        sf,
+        signatures.enforcement_payload(spec.project, spec.environment, args.enforcement, record),
+        approver,
+        "enforcement change",
+    )
+    if spec.environment != "dev" and signature is None:
+        raise OpsError(f"lowering enforcement in {spec.environment} must be signed: pass --key")
+    if signature:
+        record["signature"] = signature
+    flow = stackfile.flow_mapping(
+        [
+            ("approvedBy", stackfile.scalar(approver)),
+            ("ticket", stackfile.scalar(args.ticket)),
+            ("approvedAt", stackfile.quoted(record["approvedAt"])),
+            *([("signature", stackfile.scalar(signature))] if signature else []),
+        ]
+    )
+    keys = ["config", ROOT, "governance"]
+
+    def splice(text: str, root: Any) -> str:
+        text = stackfile.set_scalar(
+            text, root, keys, "enforcementApproval", flow, after="approvers"
+        )
+        root = stackfile.compose(text)
+        return stackfile.set_scalar(
+            text, root, keys, "enforcement", args.enforcement, after="approvers"
+        )
+
+    def change(platform: dict[str, Any]) -> None:
+        governance = platform.setdefault("governance", {})
+        governance["enforcementApproval"] = record
+        governance["enforcement"] = args.enforcement
+
+    new = stackfile.edit(sf, splice, change)
+    stackfile.write_atomic(sf.path, new, expected=sf.raw)
+    print(
+        f"recorded enforcement {args.enforcement} in {sf.display}, approved by {approver} "
+        f"({args.ticket}); commit the stack file"
+    )
     return EXIT_OK

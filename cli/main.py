@@ -14,6 +14,8 @@ import sys
 _COMMANDS = (
     "mlops_iac.cli.plan",
     "mlops_iac.cli.approve",
+    "mlops_iac.cli.waive",
+    "mlops_iac.cli.policies_cmd",
     "mlops_iac.cli.rollback",
     "mlops_iac.cli.verify",
     "mlops_iac.cli.dvc_remote",
@@ -29,12 +31,22 @@ class _Parser(argparse.ArgumentParser):
         self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
 
 
+def _version() -> str:
+    from importlib import metadata
+
+    try:
+        return metadata.version("mlops-iac")
+    except metadata.PackageNotFoundError:  # a plain checkout
+        return "0.0.0"
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The ``mlops-iac`` parser with every command registered."""
     parser = _Parser(
         prog="mlops-iac",
         description="Plan, approve, roll back, verify and wire up a governed MLOps platform.",
     )
+    parser.add_argument("--version", action="version", version=f"mlops-iac {_version()}")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for module_name in _COMMANDS:
         importlib.import_module(module_name).register(subparsers)

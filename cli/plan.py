@@ -16,8 +16,9 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import sys
 from collections import Counter
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -26,9 +27,17 @@ from rich.console import Console
 from rich.markup import escape
 
 from mlops_iac.components import gpu
-from mlops_iac.components.spec import ROOT, SpecError, parse_spec
+from mlops_iac.components.spec import (
+    ROOT,
+    SpecError,
+    is_team_governance,
+    parse_spec,
+    parse_team_governance,
+    reveal_secure,
+)
 from mlops_iac.components.testing import deploy
 from mlops_iac.components.testing.engine import (
+    SECRET_PLACEHOLDER,
     ProgramError,
     Project,
     RecordedResource,
@@ -36,7 +45,7 @@ from mlops_iac.components.testing.engine import (
     batched_gc,
     run_project,
 )
-from mlops_iac.policies import packs, report
+from mlops_iac.policies import governance, packs, report
 from mlops_iac.policies.offline import ResultSet
 
 STACK_TYPE = "pulumi:pulumi:Stack"
@@ -50,15 +59,22 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="check a stack offline against the governance policy pack",
         description=__doc__.split("\n\n")[1],
     )
-    parser.add_argument("--stack", required=True, help="stack name (stacks/Pulumi.<stack>.yaml)")
+    parser.add_argument(
+        "--stack", "-s", required=True, help="stack name (stacks/Pulumi.<stack>.yaml)"
+    )
     parser.add_argument(
         "--project", default=Path("."), type=Path, help="program directory (default: .)"
     )
     parser.add_argument(
         "--config-file", type=Path, help="read the stack config from this file instead"
     )
-    parser.add_argument("--json", type=Path, metavar="FILE", help="write the JSON report here")
+    parser.add_argument(
+        "--json", type=Path, metavar="FILE", help="write the JSON report here ('-': stdout)"
+    )
     parser.add_argument("--sarif", type=Path, metavar="FILE", help="write SARIF 2.1.0 here")
+    parser.add_argument(
+        "--junit", type=Path, metavar="FILE", help="write a JUnit XML report here (CI test view)"
+    )
     parser.add_argument(
         "--write-policy-config",
         type=Path,
@@ -73,9 +89,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "<stackConfigDir>/state/<stack>.json when saved there, else a first deploy from nothing",
     )
     parser.add_argument(
-        "--quiet", action="store_true", help="no progress and no resource tree (CI logs)"
+        "--quiet", "-q", action="store_true", help="no progress and no resource tree (CI logs)"
     )
-    parser.add_argument("--no-color", action="store_true", help="plain text output")
+    parser.add_argument(
+        "--no-color", action="store_true", help="plain text output (also when NO_COLOR is set)"
+    )
     parser.set_defaults(func=run)
 
 
@@ -93,33 +111,117 @@ class PlanResult:
     """What the real deploy would refuse (a first deploy unless a state was given)."""
     deploy_skipped: tuple[str, ...] = ()
     """Constraints the catalogue could not apply, with the reason (never silently dropped)."""
+    environment_source: str = "the stack file's mlops:platform.environment"
+    suppressed: tuple[governance.Suppressed, ...] = ()
+    waivers: tuple[governance.Waiver, ...] = ()
+    enforcement_note: str | None = None
+    secrets: tuple[str, ...] = ()
+    """Secret values known from the stack file, scrubbed from every report."""
+    warnings: tuple[str, ...] = ()
 
 
-def pack_config_for(stack: str, config: Mapping[str, Any]) -> tuple[str, dict]:
+@dataclass(frozen=True)
+class PackSettings:
+    """The environment a plan judges by, why, and the pack config built from the stack file."""
+
+    environment: str
+    source: str
+    document: dict[str, dict[str, Any]]
+    waivers: tuple[governance.Waiver, ...] = ()
+    enforcement_note: str | None = None
+    secrets: tuple[str, ...] = ()
+    warnings: tuple[str, ...] = ()
+
+
+WEBHOOK_KEY = f"{ROOT}.monitoring.webhookUrl"
+
+
+def _plain_text_secrets(raw: Any) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """(secret values, warnings) for secrets written in plain text in the stack file."""
+    monitoring = raw.get("monitoring") if isinstance(raw, Mapping) else None
+    webhook = monitoring.get("webhookUrl") if isinstance(monitoring, Mapping) else None
+    if isinstance(webhook, str) and webhook:
+        return (webhook,), (
+            f"{WEBHOOK_KEY} is plain text in the stack file: anyone who can read the repository "
+            "can post to the channel; store it encrypted with `pulumi config set --secret "
+            f"--path '{WEBHOOK_KEY}' URL`",
+        )
+    return (), ()
+
+
+def pack_settings(
+    stack: str, config: Mapping[str, Any], project_dir: Path | str = "."
+) -> PackSettings:
     """The environment and policy pack config of a stack, from its ``mlops:platform`` spec.
 
-    A team program without a platform spec gets the environment from the stack name (else the
-    pack reads it from the resources' ``mlops:environment`` tags, else prod) and no approvals.
-    Raises ``SpecError`` for an invalid spec.
+    Signed records are reviewed first (``mlops_iac.policies.governance``): approvals get their
+    signature status, a lowered enforcement level holds only with a verified four-eyes approval,
+    and waivers are checked. A team program without a platform spec gets the environment from
+    the stack name (else the pack reads it from the resources' ``mlops:environment`` tags, else
+    prod) and no approvals. Raises ``SpecError`` for an invalid spec.
     """
     raw = config.get(ROOT)
     if raw is None:
         environment = packs.environment_from_stack(stack) or ""
-        return environment, packs.pack_config(
-            environment or "prod", node_type_prices=NODE_TYPE_PRICES
+        source = (
+            f"the stack name's suffix -{environment}"
+            if environment
+            else "the resources' mlops:environment tags, else the strict fallback prod"
         )
-    spec = parse_spec(raw)
-    governance = spec.governance
-    approvals = [a.model_dump(by_alias=True) for a in governance.approvals]
-    return spec.environment, packs.pack_config(
-        spec.environment,
-        owner=spec.owner,
-        approvers=governance.approvers,
-        approvals=approvals,
-        gpu_budget=governance.gpu_budget_usd_per_hour,
-        node_type_prices=NODE_TYPE_PRICES,
-        enforcement=spec.enforcement,
+        return PackSettings(
+            environment,
+            source,
+            packs.pack_config(environment or "prod", node_type_prices=NODE_TYPE_PRICES),
+        )
+    if is_team_governance(raw):
+        team = parse_team_governance(reveal_secure(raw))
+        return PackSettings(
+            team.environment,
+            "the stack file's mlops:platform.environment",
+            packs.pack_config(
+                team.environment, owner=team.owner, node_type_prices=NODE_TYPE_PRICES
+            ),
+        )
+    spec = parse_spec(reveal_secure(raw))
+    secrets, warnings = _plain_text_secrets(raw)
+    reviewed = governance.review(
+        spec.model_dump(by_alias=True, mode="json"),
+        packs.allowed_signers_path(project_dir),
     )
+    note = None
+    if spec.governance.enforcement is not None:
+        note = f"governance.enforcement: {spec.governance.enforcement}"
+        if reviewed.problems:
+            note += " refused (see mlops-governance-records)"
+        elif spec.governance.enforcement_approval is not None:
+            approval = spec.governance.enforcement_approval
+            note += f", approved by {approval.approved_by} ({approval.ticket})"
+    return PackSettings(
+        spec.environment,
+        "the stack file's mlops:platform.environment",
+        packs.pack_config(
+            spec.environment,
+            owner=spec.owner,
+            approvers=spec.governance.approvers,
+            approvals=reviewed.approvals,
+            gpu_budget=spec.governance.gpu_budget_usd_per_hour,
+            node_type_prices=NODE_TYPE_PRICES,
+            enforcement=reviewed.enforcement,
+            problems=reviewed.problems,
+        ),
+        tuple(reviewed.waivers),
+        note,
+        (*secrets, SECRET_PLACEHOLDER),
+        warnings,
+    )
+
+
+def pack_config_for(
+    stack: str, config: Mapping[str, Any], project_dir: Path | str = "."
+) -> tuple[str, dict]:
+    """``(environment, pack config)`` of a stack (see ``pack_settings``)."""
+    settings = pack_settings(stack, config, project_dir)
+    return settings.environment, settings.document
 
 
 def plan(
@@ -136,7 +238,8 @@ def plan(
     """
     project = Project.load(project_dir)
     config = project.read_config(stack, config_file)
-    environment, document = pack_config_for(stack, config)
+    settings = pack_settings(stack, config, project_dir)
+    environment, document = settings.environment, settings.document
     status = console.status("Running the program offline…") if console else None
     if status:
         status.start()
@@ -151,19 +254,30 @@ def plan(
     finally:
         if status:
             status.stop()
+    results, suppressed = governance.apply_waivers(results, settings.waivers)
     spend = packs.gpu_spend(recording, NODE_TYPE_PRICES)
     checked = deploy.Report()
     errors = tuple(recording.deploy_errors(state, checked))
     skipped = tuple(sorted({f"{s.where}: {s.reason}" for s in checked.skipped}))
+    source = settings.source
+    tagged = None if environment else packs.environment_of(recording.resources)
+    if not environment:
+        source = "the resources' mlops:environment tags" if tagged else "the strict fallback (prod)"
     return PlanResult(
         recording=recording,
         results=results,
-        environment=environment or packs.environment_of(recording.resources) or "prod",
+        environment=environment or tagged or "prod",
         gpu_usd_per_hour=spend.usd_per_hour,
         unpriced_pools=tuple(spend.unpriced),
         pack_config=document,
         deploy_errors=errors,
         deploy_skipped=skipped,
+        environment_source=source,
+        suppressed=tuple(suppressed),
+        waivers=settings.waivers,
+        enforcement_note=settings.enforcement_note,
+        secrets=settings.secrets,
+        warnings=settings.warnings,
     )
 
 
@@ -188,8 +302,13 @@ def saved_state(project: str | os.PathLike[str], stack: str) -> Path | None:
 
 def run(args: argparse.Namespace) -> int:
     """The ``plan`` command."""
-    out = Console(no_color=args.no_color, highlight=False, soft_wrap=True)
-    err = Console(stderr=True, no_color=args.no_color, highlight=False, soft_wrap=True)
+    # https://no-color.org: any non-empty NO_COLOR turns colour off.
+    plain = args.no_color or bool(os.environ.get("NO_COLOR"))
+    # With --json - the report owns stdout; everything else goes to stderr.
+    to_stdout = args.json is not None and str(args.json) == "-"
+    style: dict[str, Any] = {"color_system": None} if plain else {}
+    out = Console(stderr=to_stdout, highlight=False, soft_wrap=True, **style)
+    err = Console(stderr=True, highlight=False, soft_wrap=True, **style)
     if problem := _unwritable(args):
         err.print(f"mlops-iac plan: error: {escape(problem)}")
         return 2
@@ -217,7 +336,11 @@ def run(args: argparse.Namespace) -> int:
         out.print(render_tree(result.recording))
         out.print()
     _print_deploy_errors(out, result.deploy_errors)
-    _print_violations(out, result.results)
+    _print_judgement(out, result)
+    for warning in result.warnings:
+        err.print(f"mlops-iac plan: warning: {escape(warning)}", style="yellow")
+    _print_violations(out, result.results, _secrets(result))
+    _print_waivers(out, result)
     _print_gpu(out, result)
     try:
         _write_reports(args, result)
@@ -239,26 +362,84 @@ def _write_reports(args: argparse.Namespace, result: PlanResult) -> None:
             project=result.recording.project,
             environment=result.environment,
             recording=result.recording,
+            suppressed=[(i.violation, i.justification) for i in result.suppressed],
         )
         report.add_deploy_errors(document, result.deploy_errors, result.deploy_skipped)
         document["maxGpuUsdPerHour"] = result.gpu_usd_per_hour
-        document["exports"] = result.recording.exports
-        _write(args.json, document)
+        document["exports"] = report.redacted_exports(result.recording)
+        document["warnings"] = list(result.warnings)
+        _write(args.json, report.scrub(document, _secrets(result)))
     if args.sarif:
         source = args.config_file or Project.load(args.project).stack_file(stack)
-        artifact = os.path.relpath(source.resolve(), Path.cwd()).replace(os.sep, "/")
-        sarif = report.to_sarif(result.results, stack=stack, artifact_uri=artifact)
-        report.add_deploy_errors_sarif(sarif, result.deploy_errors, artifact_uri=artifact)
-        _write(args.sarif, sarif)
+        root = _repository_root()
+        artifact = _relative(source, root) or os.path.relpath(source.resolve(), root)
+        suppressed = [(i.violation, i.justification) for i in result.suppressed]
+        sarif = report.to_sarif(
+            result.results,
+            stack=stack,
+            artifact_uri=artifact.replace(os.sep, "/"),
+            suppressed=suppressed,
+            locations=_declared_at(result.recording, root),
+        )
+        report.add_deploy_errors_sarif(
+            sarif, result.deploy_errors, artifact_uri=artifact.replace(os.sep, "/")
+        )
+        _write(args.sarif, report.scrub(sarif, _secrets(result)))
+    if getattr(args, "junit", None):
+        suppressed = [(i.violation, i.justification) for i in result.suppressed]
+        xml = report.to_junit(result.results, stack=stack, suppressed=suppressed)
+        args.junit.write_text(report.scrub(xml, _secrets(result)) + "\n")
     if args.write_policy_config:
         _write(args.write_policy_config, result.pack_config)
 
 
+def _repository_root() -> Path:
+    """The enclosing git work tree of the working directory (SARIF URIs are relative to it)."""
+    here = Path.cwd().resolve()
+    for directory in (here, *here.parents):
+        if (directory / ".git").exists():
+            return directory
+    return here
+
+
+def _relative(path: str | Path, root: Path) -> str | None:
+    try:
+        return Path(path).resolve().relative_to(root).as_posix()
+    except ValueError:
+        return None
+
+
+def _declared_at(recording: Recording, root: Path) -> dict[str, tuple[str, int]]:
+    """URN -> (repository-relative file, line) of the code that declared each resource.
+
+    From the SDK's source positions; a resource declared outside the repository (an installed
+    library) points at its nearest ancestor declared inside it, else at the stack file.
+    """
+    own: dict[str, tuple[str, int]] = {}
+    for resource in recording:
+        source = getattr(resource, "source", None)
+        if source and (relative := _relative(source[0], root)) is not None:
+            own[resource.urn] = (relative, source[1])
+    parents = {r.urn: r.parent for r in recording}
+    found: dict[str, tuple[str, int]] = {}
+    for urn in parents:
+        at: str | None = urn
+        while at is not None and at not in own:
+            at = parents.get(at)
+        if at is not None:
+            found[urn] = own[at]
+    return found
+
+
+def _secrets(result: PlanResult) -> set[str]:
+    return report.secret_values(result.recording, result.secrets)
+
+
 def _unwritable(args: argparse.Namespace) -> str | None:
     """Why an output file cannot be written, checked before the program runs."""
-    for option in ("json", "sarif", "write_policy_config"):
+    for option in ("json", "sarif", "junit", "write_policy_config"):
         path: Path | None = getattr(args, option)
-        if path is None:
+        if path is None or (option == "json" and str(path) == "-"):
             continue
         flag = "--" + option.replace("_", "-")
         if path.is_dir():
@@ -269,7 +450,12 @@ def _unwritable(args: argparse.Namespace) -> str | None:
 
 
 def _write(path: Path, document: Mapping[str, Any]) -> None:
-    path.write_text(json.dumps(document, indent=2, sort_keys=True, default=str) + "\n")
+    text = json.dumps(document, indent=2, sort_keys=True, default=str) + "\n"
+    if str(path) == "-":
+        sys.stdout.write(text)
+        sys.stdout.flush()
+        return
+    path.write_text(text)
 
 
 def _verdict(results: ResultSet, deploy_errors: tuple[deploy.DeployError, ...] = ()) -> str:
@@ -302,7 +488,7 @@ def _print_deploy_errors(console: Console, errors: tuple[deploy.DeployError, ...
     console.print()
 
 
-def _print_violations(console: Console, results: ResultSet) -> None:
+def _print_violations(console: Console, results: ResultSet, secrets: Collection[str] = ()) -> None:
     # A list, not a table: CI logs are narrow and a wrapped remediation is unreadable in a grid.
     for level, violations in (("mandatory", results.mandatory), ("advisory", results.advisory)):
         if not violations:
@@ -312,9 +498,39 @@ def _print_violations(console: Console, results: ResultSet) -> None:
         for v in sorted(violations, key=lambda v: (v.policy, v.resource_name)):
             resource = f"{v.resource_name} ({v.resource_type})" if v.urn else "(stack)"
             console.print(f"  {v.policy}: {escape(resource)}", style="bold")
-            console.print(f"    problem: {escape(v.message)}")
+            console.print(f"    problem: {escape(report.scrub(v.message, secrets))}")
             console.print(f"    fix:     {escape(v.remediation)}")
         console.print()
+
+
+def _print_judgement(console: Console, result: PlanResult) -> None:
+    """Which environment the plan judged by and why: levels depend on it."""
+    line = f"Environment: {result.environment} (from {result.environment_source})"
+    if result.enforcement_note:
+        line += f"; {result.enforcement_note}"
+    console.print(escape(line))
+
+
+def _print_waivers(console: Console, result: PlanResult) -> None:
+    if result.suppressed:
+        console.print(f"{len(result.suppressed)} suppressed by a waiver", style="bold cyan")
+        for item in sorted(result.suppressed, key=lambda i: (i.violation.policy, i.violation.urn)):
+            v = item.violation
+            resource = f"{v.resource_name} ({v.resource_type})" if v.urn else "(stack)"
+            console.print(f"  {v.policy}: {escape(resource)}", style="bold")
+            console.print(f"    problem: {escape(v.message)}")
+            console.print(f"    waiver:  {escape(item.justification)}")
+        console.print()
+    for waiver in result.waivers:
+        if not waiver.active:
+            record = waiver.record
+            console.print(
+                escape(
+                    f"waiver of {record.get('rule')} for {record.get('resource')} "
+                    f"not applied: {waiver.status}"
+                ),
+                style="yellow",
+            )
 
 
 def _print_gpu(console: Console, result: PlanResult) -> None:

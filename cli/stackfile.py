@@ -17,7 +17,7 @@ import os
 import re
 import stat
 import tempfile
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -27,7 +27,8 @@ from ruamel.yaml.error import YAMLError
 from ruamel.yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from mlops_iac.cli import EXIT_FAILED, OpsError
-from mlops_iac.components.spec import ROOT, PlatformSpec, SpecError, parse_spec
+from mlops_iac.components import stackyaml
+from mlops_iac.components.spec import ROOT, PlatformSpec, SpecError, parse_spec, reveal_secure
 
 _STACK_NAME = re.compile(r"^[A-Za-z0-9_.-]+$")
 # Values that may be written as plain YAML scalars (anything else is double-quoted).
@@ -62,22 +63,44 @@ def stack_file_name(stack: str) -> str:
     return f"Pulumi.{stack.rsplit('/', 1)[-1]}.yaml"
 
 
+def stack_config_dir(project: str | Path) -> Path:
+    """Where the project's stack files live, found the way ``plan`` (and the Pulumi CLI) does.
+
+    ``Pulumi.yaml``'s ``stackConfigDir`` when set, else the project directory itself; a directory
+    without ``Pulumi.yaml`` keeps its files under ``stacks/`` (this repository's layout).
+    """
+    root = Path(project)
+    manifest = root / "Pulumi.yaml"
+    if not manifest.is_file():
+        return root / "stacks"
+    try:
+        data = stackyaml.load(manifest.read_bytes())
+    except (OSError, stackyaml.StackYamlError) as exc:
+        raise OpsError(f"{manifest}: {exc}") from None
+    configured = data.get("stackConfigDir") if isinstance(data, dict) else None
+    if configured is not None and not isinstance(configured, str):
+        raise OpsError(f"{manifest}: stackConfigDir must be a path")
+    return root / configured if configured else root
+
+
 def known_stacks(project: str | Path) -> list[str]:
-    """Stack names that have a file under ``<project>/stacks``."""
-    stacks_dir = Path(project) / "stacks"
+    """Stack names that have a stack file in the project's stack config directory."""
+    stacks_dir = stack_config_dir(project)
     names = (p.name[len("Pulumi.") : -len(".yaml")] for p in stacks_dir.glob("Pulumi.*.yaml"))
-    return sorted(names)
+    return sorted(n for n in names if n)
 
 
 def _display(project: str | Path, stack: str) -> str:
-    relative = f"stacks/{stack_file_name(stack)}"
-    return relative if Path(project) == Path(".") else str(Path(project) / relative)
+    path = stack_config_dir(project) / stack_file_name(stack)
+    with contextlib.suppress(ValueError):
+        return str(path.relative_to(Path(".")))
+    return str(path)
 
 
 def locate(project: str | Path, stack: str) -> Path:
     """The stack file's path, or ``OpsError`` naming the stacks that do exist."""
     short = stack.rsplit("/", 1)[-1]
-    path = Path(project) / "stacks" / stack_file_name(stack)
+    path = stack_config_dir(project) / stack_file_name(stack)
     if not _STACK_NAME.match(short) or not path.is_file():
         known = ", ".join(known_stacks(project)) or "none"
         raise OpsError(f"no stack file {_display(project, stack)} (known stacks: {known})")
@@ -88,35 +111,17 @@ def _safe_yaml() -> YAML:
     return YAML(typ="safe", pure=True)
 
 
-def _strip_secrets(value: Any) -> Any:
-    """Replace Pulumi ``{secure: …}`` values by a placeholder string.
-
-    The file holds ciphertext; the program sees the decrypted string. Validation only needs to know
-    that a string is there.
-    """
-    if isinstance(value, Mapping):
-        if set(value) == {"secure"}:
-            return "[secret]"
-        return {k: _strip_secrets(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_strip_secrets(v) for v in value]
-    return value
-
-
 def _parse(display: str, text: str) -> tuple[dict[str, Any], PlatformSpec]:
     """Plain data and validated spec of a stack file's text, or ``OpsError`` (one line)."""
     try:
-        data = _safe_yaml().load(text)
-    except YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" (line {mark.line + 1})" if mark is not None else ""
-        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
-        raise OpsError(f"{display} is not valid YAML: {problem}{where}") from None
+        data = stackyaml.load(text)
+    except stackyaml.StackYamlError as exc:
+        raise OpsError(f"{display}: {exc}") from None
     config = data.get("config") if isinstance(data, dict) else None
     if not isinstance(config, dict) or ROOT not in config:
         raise OpsError(f"{display} has no config: {ROOT} object")
     try:
-        spec = parse_spec(_strip_secrets(config[ROOT]))
+        spec = parse_spec(reveal_secure(config[ROOT]))
     except SpecError as exc:
         raise OpsError(f"{display} is invalid: {'; '.join(exc.lines)}") from None
     return data, spec
@@ -280,6 +285,16 @@ def _insert_lines(text: str, index: int, lines: list[str]) -> str:
 
 def _flow_mapping(pairs: list[tuple[str, str]]) -> str:
     return "{" + ", ".join(f"{key}: {value}" for key, value in pairs) + "}"
+
+
+def flow_mapping(pairs: list[tuple[str, str]]) -> str:
+    """A one-line ``{key: value, …}`` of (key, rendered scalar) pairs."""
+    return _flow_mapping(pairs)
+
+
+def compose(text: str) -> Node:
+    """The node tree of ``text`` with exact positions (for a second splice in one edit)."""
+    return YAML(typ="rt").compose(text)
 
 
 def _block_item(pairs: list[tuple[str, str]], dash_col: int, key_col: int) -> list[str]:

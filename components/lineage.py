@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING
 import pulumi
 
 if TYPE_CHECKING:
-    from mlops_iac.components.spec import ModelRef, PlatformSpec
+    from mlops_iac.components.spec import ModelRef, PlatformSpec, TeamGovernance
 
 PREFIX = "mlops"
 BASE_KEYS = ("project", "environment", "owner", "cost-center", "git-sha", "dataset-version")
@@ -57,7 +57,7 @@ def tag_key(key: str) -> str:
     return f"{PREFIX}:{key}"
 
 
-def base_tags(spec: PlatformSpec) -> dict[str, str]:
+def base_tags(spec: PlatformSpec | TeamGovernance) -> dict[str, str]:
     """The lineage tags every resource of the stack carries, in canonical spelling."""
     values = {
         "project": spec.project,
@@ -99,6 +99,10 @@ def sanitise(tags: Mapping[str, str], cloud: str) -> dict[str, str]:
 
 
 def _gcp_label(text: str, *, key: bool) -> str:
+    if not key and not any(c.isalnum() for c in text):
+        # " " would become "_": a value that says nothing stays empty, so the lineage rule sees
+        # it missing instead of passing a placeholder the sanitiser made up.
+        return ""
     label = _GCP_BAD.sub("-" if key else "_", text.lower())
     if key:
         label = label.replace(":", "-")
@@ -169,6 +173,10 @@ def lineage_transform(tags: Mapping[str, str]) -> pulumi.ResourceTransform:
     return transform
 
 
-def register_lineage_transform(spec: PlatformSpec) -> None:
-    """Tag every taggable resource the program creates from now on with the stack's lineage."""
+def register_lineage_transform(spec: PlatformSpec | TeamGovernance) -> None:
+    """Tag every taggable resource the program creates from now on with the stack's lineage.
+
+    A team program needs only the governance keys: ``register_lineage_transform(
+    spec.load_team_governance())``.
+    """
     pulumi.runtime.register_resource_transform(lineage_transform(base_tags(spec)))

@@ -13,6 +13,7 @@ component Args.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import difflib
 import ipaddress
@@ -34,6 +35,7 @@ from pydantic_core import PydanticCustomError
 
 from mlops_iac.components import defaults
 from mlops_iac.components import gpu as gpu_catalogue
+from mlops_iac.components.stackyaml import printable
 
 CONFIG_NAMESPACE = "mlops"
 CONFIG_KEY = "platform"
@@ -45,13 +47,32 @@ Enforcement = Literal["advisory", "mandatory"]
 
 _EMAIL = r"^[^@\s]+@[^@\s]+\.[^@\s]+$"
 _NAME = r"^[a-z][a-z0-9-]{1,38}[a-z0-9]$"
+_SIGNATURE = r"^[A-Za-z0-9+/]{40,8000}={0,2}$"
+
+
+def same_identity(a: str, b: str) -> bool:
+    """Whether two approver identities are the same person, as the approval gate decides.
+
+    Exact, except the domain's case (a domain is case-insensitive; a local part may not be,
+    RFC 5321 §2.4): no punctuation is stripped, so ``ja.ne@example.com`` is not
+    ``jane@example.com``.
+    """
+
+    def key(text: str) -> str:
+        local, at, domain = text.rpartition("@")
+        return f"{local}@{domain.lower()}" if at else text
+
+    return key(a) == key(b)
 
 
 class SpecError(ValueError):
     """A stack file that does not validate. ``problems`` holds ``(key path, message)`` pairs."""
 
     def __init__(self, problems: Iterable[tuple[str, str]]) -> None:
-        self.problems: list[tuple[str, str]] = list(problems)
+        # Messages can quote the file's values: never echo escape sequences raw or 1 MB of text.
+        self.problems: list[tuple[str, str]] = [
+            (printable(path), printable(message, 300)) for path, message in problems
+        ]
         super().__init__("\n".join(self.lines))
 
     @property
@@ -60,11 +81,14 @@ class SpecError(ValueError):
 
 
 class _Model(BaseModel):
+    # Strict: ``maxNodes: true`` is not 1 and ``spot: "yes"`` is not a boolean. Only dates are
+    # lax (the Pulumi CLI hands YAML dates to a program as ISO strings).
     model_config = ConfigDict(
         alias_generator=to_camel,
         populate_by_name=True,
         frozen=True,
         extra="forbid",
+        strict=True,
     )
 
 
@@ -86,12 +110,29 @@ def _version_text(value: object) -> object:
     return str(value) if isinstance(value, int) and not isinstance(value, bool) else value
 
 
+def _date_of(value: dt.date | dt.datetime) -> dt.date:
+    return value.date() if isinstance(value, dt.datetime) else value
+
+
+def _iso_date(value: object) -> object:
+    # Strict models take only date objects; the Pulumi CLI hands a program ISO strings.
+    if isinstance(value, str):
+        with contextlib.suppress(ValueError):
+            return dt.date.fromisoformat(value)
+        with contextlib.suppress(ValueError):
+            return dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
+    return value
+
+
 class LineageSpec(_Model):
     """Where the deployed artifacts come from. Both values become lineage tags."""
 
     git_sha: str = Field(pattern=r"^[0-9a-f]{7,40}$", description="Commit of the training code.")
     dataset_version: str = Field(
-        min_length=1, max_length=128, description="DVC hash of the training data (md5:…)."
+        min_length=1,
+        max_length=128,
+        pattern=r"[A-Za-z0-9]",
+        description="DVC hash of the training data (md5:…).",
     )
 
 
@@ -111,10 +152,14 @@ class ArtifactsSpec(_Model):
         description="Days before incomplete multipart uploads are aborted.",
     )
     replica_region: str | None = Field(
-        None, description="Region for cross-region replication. Default: no replication."
+        None,
+        min_length=1,
+        description="Region for cross-region replication. Default: no replication.",
     )
     access_log_bucket: str | None = Field(
-        None, description="Existing bucket for server access logs. Default: no access logging."
+        None,
+        min_length=1,
+        description="Existing bucket for server access logs. Default: no access logging.",
     )
     customer_managed_key: bool = Field(
         defaults.CUSTOMER_MANAGED_KEY,
@@ -219,7 +264,9 @@ class ModelRef(_Model):
     version: str = Field(pattern=r"^[A-Za-z0-9._-]{1,32}$", description="Registry version.")
     artifact_uri: str = Field(min_length=1, description="URI of the model artifact.")
     image: str | None = Field(
-        None, description="Inference image. Default: the cloud's default for the framework."
+        None,
+        min_length=1,
+        description="Inference image. Default: the cloud's default for the framework.",
     )
 
     @field_validator("version", mode="before")
@@ -274,7 +321,9 @@ class ServingSpec(_Model):
     rollout: RolloutSpec = Field(RolloutSpec(), description="How a new version takes traffic.")
     replicas: ReplicasSpec = Field(ReplicasSpec(), description="Autoscaling bounds.")
     instance_type: str | None = Field(
-        None, description="Serving instance/VM type. Default: a small CPU type per cloud."
+        None,
+        min_length=1,
+        description="Serving instance/VM type. Default: a small CPU type per cloud.",
     )
     public_endpoint: bool = Field(
         defaults.PUBLIC_ENDPOINT, description="Reachable from the internet. Prod refuses true."
@@ -337,11 +386,66 @@ class Approval(_Model):
     approved_by: str = Field(pattern=_EMAIL, description="A governance approver, not the owner.")
     ticket: str = Field(min_length=1, max_length=64, description="Change ticket.")
     approved_at: dt.date | dt.datetime = Field(description="When (UTC).")
+    signature: str | None = Field(
+        None,
+        pattern=_SIGNATURE,
+        description="SSH signature by the approver's key over model, version, ticket, date and "
+        "approver (`mlops-iac approve --key`). Required in prod.",
+    )
 
     @field_validator("version", mode="before")
     @classmethod
     def _version_text(cls, value: object) -> object:
         return _version_text(value)
+
+    _dates = field_validator("approved_at", mode="before")(_iso_date)
+
+
+class EnforcementApproval(_Model):
+    """The four-eyes approval of ``governance.enforcement: advisory`` in staging or prod."""
+
+    approved_by: str = Field(pattern=_EMAIL, description="A governance approver, not the owner.")
+    ticket: str = Field(min_length=1, max_length=64, description="Change ticket.")
+    approved_at: dt.date | dt.datetime = Field(description="When (UTC).")
+    signature: str | None = Field(
+        None,
+        pattern=_SIGNATURE,
+        description="SSH signature by the approver's key over the level, environment, ticket, "
+        "date and approver (`mlops-iac approve --enforcement advisory --key`).",
+    )
+
+    _dates = field_validator("approved_at", mode="before")(_iso_date)
+
+
+class Waiver(_Model):
+    """A time-boxed exception to one rule for one resource, approved by someone else."""
+
+    rule: str = Field(pattern=r"^mlops-[a-z0-9-]+$", description="The waived rule's name.")
+    resource: str = Field(
+        min_length=1,
+        max_length=512,
+        description="Logical name, or URN pattern (`*` matches any run of characters).",
+    )
+    reason: str = Field(min_length=1, max_length=500, description="Why the exception is safe.")
+    ticket: str = Field(min_length=1, max_length=64, description="Change ticket.")
+    owner: str = Field(pattern=_EMAIL, description="Who fixes the violation before it expires.")
+    approved_by: str = Field(pattern=_EMAIL, description="A governance approver, not the owner.")
+    approved_at: dt.date = Field(description="When it was approved (UTC date).")
+    expires: dt.date = Field(description="Last day it applies (UTC); then the rule fails again.")
+    signature: str | None = Field(
+        None,
+        pattern=_SIGNATURE,
+        description="SSH signature by the approver's key (`mlops-iac waive --key`). Required in "
+        "prod.",
+    )
+
+    _dates = field_validator("approved_at", "expires", mode="before")(_iso_date)
+
+    @model_validator(mode="after")
+    def _window(self) -> Waiver:
+        if self.expires < self.approved_at:
+            raise _rule_error([("expires", "is before approvedAt")])
+        return self
 
 
 class GovernanceSpec(_Model):
@@ -357,7 +461,18 @@ class GovernanceSpec(_Model):
         None, gt=0, description="Cap on the training pool's max $/h. Default: no cap."
     )
     enforcement: Enforcement | None = Field(
-        None, description="Policy level. Default: advisory in dev, mandatory in staging and prod."
+        None,
+        description="Policy level. Default: advisory in dev, mandatory in staging and prod. "
+        "advisory in staging or prod needs enforcementApproval.",
+    )
+    enforcement_approval: EnforcementApproval | None = Field(
+        None, description="Signed four-eyes approval of a lowered enforcement level."
+    )
+    waivers: list[Waiver] = Field(
+        default_factory=list, description="Time-boxed, signed exceptions (`mlops-iac waive`)."
+    )
+    max_waiver_days: int = Field(
+        90, ge=1, le=365, description="Longest a waiver may run, approvedAt to expires."
     )
 
     @field_validator("approvers")
@@ -428,9 +543,11 @@ class AzureSpec(_Model):
     """Azure-only settings."""
 
     resource_group_name: str | None = Field(
-        None, description="Existing resource group. Default: a new one."
+        None, min_length=1, description="Existing resource group. Default: a new one."
     )
-    tenant_id: str | None = Field(None, description="Tenant. Default: the provider's.")
+    tenant_id: str | None = Field(
+        None, min_length=1, description="Tenant. Default: the provider's."
+    )
     canary_in_progress: bool = Field(
         False,
         description=(
@@ -617,6 +734,7 @@ def _platform_rules(raw: Mapping[str, Any]) -> list[tuple[str, str]]:
     problems.extend(_access_rules(raw, cloud))
     if cloud == "gcp":
         problems.extend(_gcp_rules(raw))
+    problems.extend(_governance_rules(raw))
     if raw.get("environment") == "prod":
         checks = [
             (not raw.get("owner"), "owner", "required in prod"),
@@ -759,10 +877,72 @@ def _gcp_rules(raw: Mapping[str, Any]) -> list[tuple[str, str]]:
     return problems
 
 
+def _governance_rules(raw: Mapping[str, Any]) -> list[tuple[str, str]]:
+    """Four eyes on lowered enforcement and on waivers (signatures are checked by ``plan``)."""
+    problems: list[tuple[str, str]] = []
+    governance = raw.get("governance")
+    if not isinstance(governance, Mapping):
+        return problems
+    listed = governance.get("approvers")
+    approvers = [a for a in listed if isinstance(a, str)] if isinstance(listed, list) else []
+    owner = raw.get("owner") if isinstance(raw.get("owner"), str) else None
+
+    def four_eyes(path: str, who: object) -> None:
+        if not isinstance(who, str):
+            return
+        if owner and _loose(who) == _loose(owner):
+            problems.append((path, f"{who} owns the stack and cannot approve (four eyes)"))
+        elif not any(same_identity(who, a) for a in approvers):
+            problems.append((path, f"{who} is not in governance.approvers"))
+
+    if governance.get("enforcement") == "advisory" and raw.get("environment") in (
+        "staging",
+        "prod",
+    ):
+        record = governance.get("enforcementApproval")
+        if not isinstance(record, Mapping):
+            problems.append(
+                (
+                    "governance.enforcement",
+                    f"advisory in {raw.get('environment')} needs governance.enforcementApproval "
+                    "signed by a listed approver who is not the owner "
+                    "(mlops-iac approve --enforcement advisory)",
+                )
+            )
+        else:
+            four_eyes("governance.enforcementApproval.approvedBy", record.get("approvedBy"))
+    max_days = governance.get("maxWaiverDays", 90)
+    waivers = governance.get("waivers")
+    for i, waiver in enumerate(waivers if isinstance(waivers, list) else ()):
+        if not isinstance(waiver, Mapping):
+            continue
+        four_eyes(f"governance.waivers.{i}.approvedBy", waiver.get("approvedBy"))
+        start, end = _iso_date(waiver.get("approvedAt")), _iso_date(waiver.get("expires"))
+        days = (
+            (_date_of(end) - _date_of(start)).days
+            if isinstance(start, dt.date) and isinstance(end, dt.date)
+            else 0
+        )
+        if isinstance(max_days, int) and days > max_days:
+            problems.append(
+                (
+                    f"governance.waivers.{i}.expires",
+                    f"more than governance.maxWaiverDays ({max_days}) after approvedAt",
+                )
+            )
+    return problems
+
+
+def _loose(text: str) -> str:
+    # Owner checks err toward refusing: a look-alike of the owner is the owner.
+    return re.sub(r"[^a-z0-9]", "", text.lower())
+
+
 def _loc_path(loc: Iterable[Any]) -> str:
     path = ROOT
     for part in loc:
-        path += f"[{part}]" if isinstance(part, int) else f".{part}"
+        index = isinstance(part, int) or (isinstance(part, str) and part.isdigit())
+        path += f"[{part}]" if index else f".{part}"
     return path
 
 
@@ -819,20 +999,116 @@ def _format_errors(exc: ValidationError) -> list[tuple[str, str]]:
     return problems
 
 
+_CONTROL_CHARS = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
+
+
+def _control_characters(value: Any, loc: tuple[Any, ...] = ()) -> list[tuple[str, str]]:
+    """Strings holding control or bidi characters: no tag, name or URL needs them, and they
+    are how a value hides from a reviewer (terminal escapes, right-to-left overrides)."""
+    if isinstance(value, str):
+        if _CONTROL_CHARS.search(value):
+            return [(_loc_path(loc), "control or bidi characters are not allowed")]
+        return []
+    if isinstance(value, Mapping):
+        return [p for k, v in value.items() for p in _control_characters(v, (*loc, k))]
+    if isinstance(value, list):
+        return [p for i, v in enumerate(value) for p in _control_characters(v, (*loc, i))]
+    return []
+
+
 def parse_spec(raw: object) -> PlatformSpec:
     """Validate the raw ``mlops:platform`` object. Raises ``SpecError`` listing every problem."""
     if not isinstance(raw, Mapping):
         raise SpecError([(ROOT, f"must be a mapping, got {type(raw).__name__}")])
+    hidden = _control_characters(raw)
     try:
-        return PlatformSpec.model_validate(dict(raw))
+        spec = PlatformSpec.model_validate(dict(raw))
+        if hidden:
+            raise SpecError(hidden)
+        return spec
     except ValidationError as exc:
-        problems = _format_errors(exc)
+        problems = hidden + [p for p in _format_errors(exc) if p not in hidden]
         # The model's own cross-section rules did not run: report them in the same pass.
         for key, message in _platform_rules(raw):
             problem = (_loc_path(key.split(".")), message)
             if problem not in problems:
                 problems.append(problem)
         raise SpecError(problems) from None
+
+
+class TeamGovernance(_Model):
+    """The governance keys alone, for a team program that is not the whole platform.
+
+    A team program's stack file may hold just these keys under ``mlops:platform`` (project,
+    environment, owner, cost centre, lineage); ``load_team_governance()`` reads them (also out of a
+    full platform object) and ``lineage.register_lineage_transform`` accepts the result.
+    """
+
+    model_config = ConfigDict(
+        alias_generator=to_camel, populate_by_name=True, frozen=True, extra="ignore", strict=True
+    )
+
+    project: str = Field(pattern=_NAME, description="Project name.")
+    environment: Environment = Field(description="Sets policy levels.")
+    owner: str | None = Field(None, pattern=_EMAIL, description="Owning team's email.")
+    cost_center: str | None = Field(None, min_length=1, max_length=64, description="Cost centre.")
+    lineage: LineageSpec = Field(description="Code and data versions behind the deployment.")
+
+
+def is_team_governance(raw: object) -> bool:
+    """A ``mlops:platform`` object that holds only governance keys (no cloud, no serving)."""
+    return isinstance(raw, Mapping) and "cloud" not in raw and "serving" not in raw
+
+
+def parse_team_governance(raw: object) -> TeamGovernance:
+    """Validate the governance keys of a ``mlops:platform`` object; ``SpecError`` lists problems."""
+    if not isinstance(raw, Mapping):
+        raise SpecError([(ROOT, f"must be a mapping, got {type(raw).__name__}")])
+    hidden = _control_characters(raw)
+    try:
+        team = TeamGovernance.model_validate(dict(raw))
+    except ValidationError as exc:
+        raise SpecError(hidden + _format_errors(exc)) from None
+    if hidden:
+        raise SpecError(hidden)
+    if team.environment == "prod" and not team.owner:
+        raise SpecError([(f"{ROOT}.owner", "required in prod")])
+    return team
+
+
+def load_team_governance() -> TeamGovernance:
+    """Read the governance keys from the current stack's ``mlops:platform`` config."""
+    import json
+
+    import pulumi
+
+    raw = pulumi.Config(CONFIG_NAMESPACE).get(CONFIG_KEY)
+    if raw is None:
+        raise SpecError([(ROOT, "missing: the stack file has no mlops:platform object")])
+    try:
+        value = json.loads(raw)
+    except json.JSONDecodeError as exc:
+        raise SpecError([(ROOT, f"not a valid object: {exc.msg}")]) from None
+    return parse_team_governance(value)
+
+
+SECRET = "[secret]"
+"""What a ``secure:`` value reads as when the ciphertext is not decrypted (offline, in reports)."""
+
+
+def reveal_secure(value: Any) -> Any:
+    """``value`` with every Pulumi ``{secure: …}`` leaf replaced by :data:`SECRET`.
+
+    The Pulumi CLI decrypts ``secure:`` values at any depth of an object (and marks the whole key
+    secret); validation offline only needs to know a string is there.
+    """
+    if isinstance(value, Mapping):
+        if set(value) == {"secure"} and isinstance(value["secure"], str):
+            return SECRET
+        return {k: reveal_secure(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [reveal_secure(v) for v in value]
+    return value
 
 
 def load_spec() -> PlatformSpec:

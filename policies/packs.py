@@ -14,8 +14,10 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import os
 import re
 from collections.abc import Iterable, Mapping, Sequence
+from pathlib import Path
 from typing import Any
 
 from pulumi_policy import EnforcementLevel, Policy
@@ -81,6 +83,7 @@ def pack_config(
     *,
     enforcement: str | None = None,
     overrides: Mapping[str, Mapping[str, Any]] | None = None,
+    problems: Sequence[str] = (),
 ) -> dict[str, dict[str, Any]]:
     """The policy pack config document (JSON-ready) for one stack.
 
@@ -100,6 +103,8 @@ def pack_config(
         gate["owner"] = owner
     gate["approvers"] = [str(a) for a in approvers]
     gate["approvals"] = [_approval(a) for a in approvals]
+    if problems:
+        document["mlops-governance-records"]["problems"] = [str(p) for p in problems]
     budget = document["mlops-gpu-budget"]
     if gpu_budget is not None:
         budget["gpuBudgetUsdPerHour"] = float(gpu_budget)
@@ -152,17 +157,44 @@ def settings_from_stack_config(config_json: str | None, stack: str | None = None
     if not isinstance(platform, Mapping):
         platform = {}
     governance = platform.get("governance") or {}
+    if not isinstance(governance, Mapping):
+        governance = {}
     environment = platform.get("environment") or environment_from_stack(stack)
     if environment not in ENVIRONMENTS:
         environment = DEFAULT_ENVIRONMENT
+    # The same review as `mlops-iac plan`: signatures verified, a lowered level only with a
+    # signed four-eyes approval. Without the allowed-signers file nothing verifies (fail closed).
+    from . import governance as review_module
+
+    reviewed = review_module.review(
+        {**platform, "environment": environment}, allowed_signers_path()
+    )
     return {
         "environment": environment,
         "owner": platform.get("owner"),
         "approvers": list(governance.get("approvers") or ()),
-        "approvals": list(governance.get("approvals") or ()),
+        "approvals": reviewed.approvals,
         "gpu_budget": governance.get("gpuBudgetUsdPerHour"),
-        "enforcement": governance.get("enforcement"),
+        "enforcement": reviewed.enforcement,
+        "problems": reviewed.problems,
     }
+
+
+def allowed_signers_path(project: str | os.PathLike[str] | None = None) -> Path:
+    """The approvers' public keys: ``$MLOPS_IAC_ALLOWED_SIGNERS``, else
+    ``governance/allowed_signers`` in ``project`` (the pack process: the working directory or
+    its parent, where the pack directory sits in this repository's layout)."""
+    from .signatures import ALLOWED_SIGNERS
+
+    configured = os.environ.get("MLOPS_IAC_ALLOWED_SIGNERS")
+    if configured:
+        return Path(configured)
+    if project is not None:
+        return Path(project) / ALLOWED_SIGNERS
+    for base in (Path.cwd(), Path.cwd().parent):
+        if (base / ALLOWED_SIGNERS).is_file():
+            return base / ALLOWED_SIGNERS
+    return Path.cwd() / ALLOWED_SIGNERS
 
 
 def evaluate(

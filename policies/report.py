@@ -8,7 +8,7 @@ reviewer can change, and carry the resource URN as a logical location. Levels ma
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping, Sequence
 from importlib import metadata
 from typing import Any
 
@@ -76,38 +76,31 @@ def _label(violation: Violation) -> str:
     return "stack"
 
 
-def to_sarif(results: ResultSet, *, stack: str, artifact_uri: str | None = None) -> dict[str, Any]:
-    """A SARIF 2.1.0 log with one run: every policy as a rule and every violation as a result."""
+def to_sarif(
+    results: ResultSet,
+    *,
+    stack: str,
+    artifact_uri: str | None = None,
+    suppressed: Sequence[tuple[Violation, str]] = (),
+    locations: Mapping[str, tuple[str, int]] | None = None,
+) -> dict[str, Any]:
+    """A SARIF 2.1.0 log with one run: every policy as a rule and every violation as a result.
+
+    ``suppressed`` are (violation, justification) pairs a waiver covers: reported as results with
+    an accepted external suppression, so code scanning shows them as dismissed, not hidden.
+    ``locations`` maps a resource URN to the repository-relative (file, line) that declares it;
+    other results point at the stack file.
+    """
     uri = artifact_uri or stack_file(stack)
     summaries = list(results.policies)
     index = {s.name: i for i, s in enumerate(summaries)}
-    sarif_results = []
-    for violation in results.violations:
-        location: dict[str, Any] = {
-            "physicalLocation": {
-                "artifactLocation": {"uri": uri, "uriBaseId": "%SRCROOT%"},
-                "region": {"startLine": 1},
-            }
-        }
-        if violation.urn:
-            location["logicalLocations"] = [
-                {
-                    "fullyQualifiedName": violation.urn,
-                    "name": violation.resource_name,
-                    "kind": "resource",
-                }
-            ]
-        result: dict[str, Any] = {
-            "ruleId": violation.policy,
-            "level": _SARIF_LEVELS[violation.level],
-            "message": {
-                "text": f"{_label(violation)}: {violation.message or violation.description}"
-            },
-            "locations": [location],
-            "partialFingerprints": {"mlopsIacViolation/v1": _fingerprint(violation)},
-        }
-        if violation.policy in index:
-            result["ruleIndex"] = index[violation.policy]
+    where = locations or {}
+    sarif_results = [_sarif_result(v, uri, index, where) for v in results.violations]
+    for violation, justification in suppressed:
+        result = _sarif_result(violation, uri, index, where)
+        result["suppressions"] = [
+            {"kind": "external", "status": "accepted", "justification": justification}
+        ]
         sarif_results.append(result)
     return {
         "$schema": SARIF_SCHEMA,
@@ -128,15 +121,123 @@ def to_sarif(results: ResultSet, *, stack: str, artifact_uri: str | None = None)
     }
 
 
-def _redact(value: Any) -> Any:
-    """Secret values stay secret in a report that CI may upload."""
+def _sarif_result(
+    violation: Violation,
+    uri: str,
+    index: Mapping[str, int],
+    locations: Mapping[str, tuple[str, int]],
+) -> dict[str, Any]:
+    path, line = locations.get(violation.urn) or (uri, 1)
+    location: dict[str, Any] = {
+        "physicalLocation": {
+            "artifactLocation": {"uri": path, "uriBaseId": "%SRCROOT%"},
+            "region": {"startLine": line},
+        }
+    }
+    if violation.urn:
+        location["logicalLocations"] = [
+            {
+                "fullyQualifiedName": violation.urn,
+                "name": violation.resource_name,
+                "kind": "resource",
+            }
+        ]
+    result: dict[str, Any] = {
+        "ruleId": violation.policy,
+        "level": _SARIF_LEVELS[violation.level],
+        "message": {"text": f"{_label(violation)}: {violation.message or violation.description}"},
+        "locations": [location],
+        "partialFingerprints": {"mlopsIacViolation/v1": _fingerprint(violation)},
+    }
+    if violation.policy in index:
+        result["ruleIndex"] = index[violation.policy]
+    return result
+
+
+SECRET = "[secret]"
+_MIN_SECRET = 4
+"""Shorter secret values are not scrubbed from free text (they would mangle ordinary words)."""
+
+
+def _redact(value: Any, secret_paths: frozenset[str] = frozenset(), path: str = "") -> Any:
+    """Secret values stay secret in a report that CI may upload.
+
+    A value is secret when it is still wrapped as one, or when its dotted path (``a.b[0].c``,
+    the engine's ``secret_inputs`` spelling) is listed in ``secret_paths``.
+    """
+    if path and path in secret_paths:
+        return SECRET
     if isinstance(value, Mapping):
         if value.get(SPECIAL_SIG_KEY) == SPECIAL_SECRET_SIG:
-            return "[secret]"
-        return {str(k): _redact(v) for k, v in value.items()}
+            return SECRET
+        return {
+            str(k): _redact(v, secret_paths, f"{path}.{k}" if path else str(k))
+            for k, v in value.items()
+        }
     if isinstance(value, list | tuple):
-        return [_redact(v) for v in value]
+        return [_redact(v, secret_paths, f"{path}[{i}]") for i, v in enumerate(value)]
     return value
+
+
+def _leaves(value: Any) -> list[str]:
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, Mapping):
+        return [leaf for v in value.values() for leaf in _leaves(v)]
+    if isinstance(value, list | tuple):
+        return [leaf for v in value for leaf in _leaves(v)]
+    return []
+
+
+def _at(value: Any, path: str) -> Any:
+    for part in path.replace("[", ".[").split("."):
+        if not part:
+            continue
+        if part.startswith("["):
+            index = int(part[1:-1])
+            value = value[index] if isinstance(value, list) and index < len(value) else None
+        else:
+            value = value.get(part) if isinstance(value, Mapping) else None
+    return value
+
+
+def secret_values(recording: Recording | None, extra: Sequence[str] = ()) -> set[str]:
+    """Every secret string the recording holds (secret inputs, secret exports) plus ``extra``."""
+    found = {s for s in extra if isinstance(s, str)}
+    if recording is not None:
+        for resource in recording.resources:
+            for path in getattr(resource, "secret_inputs", ()) or ():
+                found.update(_leaves(_at(resource.inputs, path)))
+        exports = getattr(recording, "exports", {}) or {}
+        for name in getattr(recording, "secret_exports", ()) or ():
+            found.update(_leaves(exports.get(name)))
+    return {s for s in found if len(s) >= _MIN_SECRET and s != SECRET}
+
+
+def scrub(document: Any, secrets: Collection[str]) -> Any:
+    """``document`` with every occurrence of a secret value, even inside text, as ``[secret]``."""
+    ordered = sorted(secrets, key=len, reverse=True)
+
+    def clean(value: Any) -> Any:
+        if isinstance(value, str):
+            for secret in ordered:
+                if secret in value:
+                    value = value.replace(secret, SECRET)
+            return value
+        if isinstance(value, Mapping):
+            return {clean(k): clean(v) for k, v in value.items()}
+        if isinstance(value, list | tuple):
+            return [clean(v) for v in value]
+        return value
+
+    return clean(document) if ordered else document
+
+
+def redacted_exports(recording: Recording) -> dict[str, Any]:
+    """The stack outputs with each secret one as ``[secret]``."""
+    secret = set(getattr(recording, "secret_exports", ()) or ())
+    exports = getattr(recording, "exports", {}) or {}
+    return {k: SECRET if k in secret else _redact(v) for k, v in exports.items()}
 
 
 def to_json(
@@ -146,6 +247,7 @@ def to_json(
     project: str | None = None,
     environment: str | None = None,
     recording: Recording | None = None,
+    suppressed: Sequence[tuple[Violation, str]] = (),
 ) -> dict[str, Any]:
     """The JSON report: summary, policies with levels, violations and (optionally) resources.
 
@@ -189,6 +291,18 @@ def to_json(
             }
             for v in results.violations
         ],
+        "suppressed": [
+            {
+                "policy": v.policy,
+                "level": v.level,
+                "urn": v.urn,
+                "resourceName": v.resource_name,
+                "resourceType": v.resource_type,
+                "message": v.message,
+                "justification": justification,
+            }
+            for v, justification in suppressed
+        ],
     }
     if recording is not None:
         document["resources"] = [
@@ -199,7 +313,7 @@ def to_json(
                 "parent": r.parent,
                 "custom": r.custom,
                 "protect": r.protect,
-                "inputs": _redact(r.inputs),
+                "inputs": _redact(r.inputs, frozenset(getattr(r, "secret_inputs", ()) or ())),
             }
             for r in recording.resources
         ]
@@ -283,3 +397,50 @@ def add_deploy_errors_sarif(
             }
         )
     return log
+
+
+def to_junit(
+    results: ResultSet, *, stack: str, suppressed: Sequence[tuple[Violation, str]] = ()
+) -> str:
+    """A JUnit XML report: one test case per policy, failed by its mandatory violations.
+
+    Advisory violations and waived ones are listed in the case's output without failing it, so
+    a CI test view shows what blocks the deployment and what merely warns.
+    """
+    from xml.etree import ElementTree as ET
+
+    by_policy: dict[str, list[Violation]] = {}
+    for violation in results.violations:
+        by_policy.setdefault(violation.policy, []).append(violation)
+    waived: dict[str, list[str]] = {}
+    for violation, justification in suppressed:
+        waived.setdefault(violation.policy, []).append(f"{_label(violation)}: {justification}")
+    suite = ET.Element(
+        "testsuite",
+        name=f"mlops-iac plan {stack}",
+        tests=str(len(results.policies)),
+        failures=str(len(results.mandatory)),
+        skipped=str(sum(1 for p in results.policies if p.level == "disabled")),
+    )
+    for summary in results.policies:
+        case = ET.SubElement(suite, "testcase", classname=f"mlops-iac.{stack}", name=summary.name)
+        if summary.level == "disabled":
+            ET.SubElement(case, "skipped", message="disabled")
+            continue
+        found = by_policy.get(summary.name, [])
+        mandatory = [v for v in found if v.level == "mandatory"]
+        if mandatory:
+            failure = ET.SubElement(
+                case, "failure", message=f"{len(mandatory)} mandatory violation(s)"
+            )
+            failure.text = "\n".join(
+                f"{_label(v)}: {v.message or v.description}" for v in mandatory
+            )
+        notes = [
+            f"advisory: {_label(v)}: {v.message or v.description}"
+            for v in found
+            if v.level != "mandatory"
+        ] + [f"waived: {line}" for line in waived.get(summary.name, [])]
+        if notes:
+            ET.SubElement(case, "system-out").text = "\n".join(notes)
+    return ET.tostring(ET.ElementTree(suite).getroot(), encoding="unicode", xml_declaration=True)

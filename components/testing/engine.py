@@ -25,6 +25,8 @@ import os
 import runpy
 import sys
 import threading
+import urllib.parse
+import urllib.request
 import warnings
 from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
@@ -73,6 +75,8 @@ class RecordedResource:
     """Dotted paths of the inputs that are Pulumi secrets (encrypted in state, masked in logs)."""
     ignore_changes: list[str] = field(default_factory=list)
     """Property paths of the ``ignore_changes`` option."""
+    source: tuple[str, int] | None = None
+    """(file path, line) of the code that declared it: the SDK's ``sourcePosition``."""
 
 
 @dataclass
@@ -97,6 +101,9 @@ class Recording:
         from mlops_iac.components.testing import deploy
 
         return deploy.check(self.resources, state=state, config=self.config, report=report)
+
+    secret_exports: list[str] = field(default_factory=list)
+    """Names of the stack outputs that are Pulumi secrets (their values are in ``exports``)."""
 
     def __iter__(self) -> Iterator[RecordedResource]:
         return iter(self.resources)
@@ -205,6 +212,7 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
             retain_on_delete=bool(request.retainOnDelete),
             secret_inputs=secret_inputs,
             ignore_changes=list(request.ignoreChanges),
+            source=_source(request),
         )
         with self._lock:
             self.records[response.urn] = record
@@ -227,6 +235,20 @@ def _find_callback(token: str) -> Callable[[bytes], Any] | None:
         if callback is not None:
             return callback
     return None
+
+
+def _source(request: Any) -> tuple[str, int] | None:
+    """The declaring file and line the SDK sends with a registration (``file://`` URI)."""
+    try:
+        if not request.HasField("sourcePosition"):
+            return None
+        position = request.sourcePosition
+    except ValueError:  # an SDK whose request has no such field
+        return None
+    uri = urllib.parse.urlparse(position.uri)
+    if uri.scheme != "file" or not position.line:
+        return None
+    return urllib.request.url2pathname(uri.path), int(position.line)
 
 
 def _plain(value: Any, secrets: list[str] | None = None, path: str = "") -> Any:
@@ -376,20 +398,27 @@ def _run_isolated(
         mocks, project=project, stack=stack, preview=False, logger=logger, monitor=monitor
     )
     exports: dict[str, Any] = {}
+    # apply() unwraps secrets: keep each export's own secretness to report it.
+    export_secrecy: dict[str, Any] = {}
 
     def body() -> Any:
         program()
         root = pulumi.runtime.settings.get_root_resource()
         outputs = dict(getattr(root, "outputs", {}) or {})
+        export_secrecy.update(outputs)
         return pulumi.Output.from_input(outputs).apply(exports.update)
 
     failure: ProgramError | None = None
+    secret_exports: list[str] = []
     try:
         _sync_await(
             pulumi.runtime.stack.run_pulumi_func(
                 lambda: _sync_await(pulumi.Output.from_input(body()).future())
             )
         )
+        for key, value in export_secrecy.items():
+            if _sync_await(pulumi.Output.from_input(value).is_secret()):
+                secret_exports.append(key)
     except pulumi.RunError as exc:
         failure = ProgramError(str(exc))
     except ProgramError:
@@ -438,6 +467,7 @@ def _run_isolated(
         warnings=collector.messages,
         unmocked_invokes=list(mocks.unmocked_invokes),
         config=config,
+        secret_exports=sorted(secret_exports),
     )
 
 
@@ -484,11 +514,13 @@ class Project:
         if not path.is_file():
             known = ", ".join(self.stacks()) or "none"
             raise ProgramError(f"no stack file {path} (known stacks: {known})")
+        from mlops_iac.components import stackyaml  # the bounded loader, before anything else
+
         try:
-            data = yaml.safe_load(path.read_text()) or {}
-        except yaml.YAMLError as exc:
-            raise ProgramError(f"{path}: not valid YAML: {_yaml_problem(exc)}") from None
-        except (OSError, UnicodeDecodeError) as exc:
+            data = stackyaml.load(path.read_bytes()) or {}
+        except stackyaml.StackYamlError as exc:
+            raise ProgramError(f"{path}: {exc}") from None
+        except OSError as exc:
             raise ProgramError(f"{path}: cannot be read ({exc})") from None
         if not isinstance(data, dict):
             raise ProgramError(f"{path}: must be a mapping with a 'config' key")

@@ -81,4 +81,6 @@ def test_plan_passes(capsys):
     code = main(["plan", "--stack", "dev", "--project", str(HERE), "--quiet", "--no-color"])
     out = capsys.readouterr().out
     assert code == 0, out
-    assert "PASS: no mandatory violation, 0 advisory, 16 resources" in out
+    # The team topic has no CMEK: advisory in dev (mlops-kms-encrypted-at-rest covers Pub/Sub).
+    assert "PASS: no mandatory violation, 1 advisory, 16 resources" in out
+    assert "mlops-kms-encrypted-at-rest: scoring-requests" in out

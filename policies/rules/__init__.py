@@ -7,6 +7,10 @@ in-process.
 
 from __future__ import annotations
 
+import re
+from collections.abc import Iterable, Mapping
+from typing import Any
+
 from . import (
     alarms,
     approval,
@@ -20,6 +24,7 @@ from . import (
     logs,
     network,
     protection,
+    records,
     serving,
     storage,
 )
@@ -30,6 +35,7 @@ RULES: tuple[Rule, ...] = (
     *kms.RULES,
     *lineage.RULES,
     *approval.RULES,
+    *records.RULES,
     *serving.RULES,
     *network.RULES,
     *gpu.RULES,
@@ -42,8 +48,33 @@ RULES: tuple[Rule, ...] = (
     *kubernetes.RULES,
 )
 
+_TOKEN = re.compile(r"^(aws|azure-native|gcp):[A-Za-z0-9/]*:[A-Za-z0-9]+$")
+_MODULES = (
+    alarms, approval, gpu, iam, images, kms, lineage, logs, network, protection, records,
+    serving, storage,
+)  # fmt: skip
+
+
+def named_types() -> frozenset[str]:
+    """Every resource type token some rule's table names (its aliases included)."""
+    found: set[str] = set()
+    for module in _MODULES:
+        for value in vars(module).values():
+            candidates: Iterable[Any]
+            if isinstance(value, str):
+                candidates = (value,)
+            elif isinstance(value, Mapping):
+                candidates = value.keys()
+            elif isinstance(value, tuple | frozenset | set | list):
+                candidates = value
+            else:
+                continue
+            found.update(c for c in candidates if isinstance(c, str) and _TOKEN.match(c))
+    return frozenset(found)
+
+
 BY_NAME: dict[str, Rule] = {rule.name: rule for rule in RULES}
 if len(BY_NAME) != len(RULES):  # pragma: no cover - a programming error caught at import
     raise RuntimeError("duplicate rule names")
 
-__all__ = ["BY_NAME", "DEFAULT_LEVELS", "LINEAGE_KEYS", "RULES", "Rule"]
+__all__ = ["BY_NAME", "DEFAULT_LEVELS", "LINEAGE_KEYS", "RULES", "Rule", "named_types"]

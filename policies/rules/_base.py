@@ -12,7 +12,7 @@ import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 from pulumi_policy import (
     Policy,
@@ -151,8 +151,11 @@ def number(value: Any) -> float | None:
 
 
 def truthy_text(value: Any) -> bool:
-    """A non-blank string (the test for tags, key ids and ARNs)."""
-    return isinstance(value, str) and value.strip() != ""
+    """A string with at least one letter or digit (the test for tags, key ids and ARNs).
+
+    Blank is not enough: GCP's label sanitiser turns ``" "`` into ``"_"``, which says nothing.
+    """
+    return isinstance(value, str) and any(c.isalnum() for c in value)
 
 
 def short_type(resource_type: str) -> str:
@@ -203,8 +206,46 @@ def lineage_tag(tags: Mapping[str, Any], key: str) -> Any:
 
 
 def canonical(text: Any) -> str:
-    """Compare identities across tag sanitisers: GCP labels turn ``a@b.com`` into ``a_b_com``."""
+    """A loose key (letters and digits only), for checks where a false match only refuses more.
+
+    Never use it to *grant*: ``ja.ne@example.com`` and ``jane@ex-ample.com`` share one key.
+    """
     return re.sub(r"[^a-z0-9]", "", str(text).lower())
+
+
+def identity(text: Any) -> str:
+    """An approver identity as compared by the gate: exact, except the domain's case.
+
+    The local part of an address may be case-sensitive (RFC 5321 §2.4); a domain never is. So
+    ``Jane@Example.COM`` is ``Jane@example.com`` and nothing else is folded: no punctuation is
+    stripped, no local-part case is ignored.
+    """
+    local, at, domain = str(text).rpartition("@")
+    return f"{local}@{domain.lower()}" if at else str(text)
+
+
+_GCP_LABEL_BAD = re.compile(r"[^a-z0-9_-]")
+_AWS_TAG_BAD = re.compile(r"[^\w\s.:/=+\-@]", re.UNICODE)
+
+
+def tag_spellings(value: Any) -> set[str]:
+    """``value`` as each cloud's tag sanitiser writes it (``mlops_iac.components.lineage``).
+
+    A tag can only be compared after sanitising the *trusted* side the same way: the GCP label of
+    ``jane@example.com`` is ``jane_example_com``.
+    """
+    text = str(value)
+    return {
+        text,
+        identity(text),
+        _AWS_TAG_BAD.sub("_", text)[:256],
+        _GCP_LABEL_BAD.sub("_", text.lower())[:63],
+    }
+
+
+def tag_matches(tagged: Any, trusted: Any) -> bool:
+    """Whether a tag value is ``trusted`` as one of the clouds' sanitisers writes it."""
+    return tagged is not None and str(tagged) in tag_spellings(trusted)
 
 
 def environment(args: ResourceValidationArgs) -> str | None:
@@ -232,8 +273,43 @@ def skip_outside_environments(args: ResourceValidationArgs, default: Sequence[st
 # --- stack helpers -------------------------------------------------------------------------------
 
 
+T = TypeVar("T")
+
+#: Other type tokens the provider SDKs ship for the same resource. pulumi-aws 7 still ships the
+#: v6 names of the S3 bucket family (``aws.s3.BucketV2``, ``BucketVersioningV2``…): a bucket
+#: declared with them must be governed exactly like one declared with ``aws.s3.Bucket``.
+#: ``tests/policies/test_type_coverage.py`` fails when an SDK alias of a governed type is missing.
+TYPE_ALIASES: Mapping[str, tuple[str, ...]] = {
+    "aws:s3/bucket:Bucket": ("aws:s3/bucketV2:BucketV2",),
+    "aws:s3/bucketVersioning:BucketVersioning": ("aws:s3/bucketVersioningV2:BucketVersioningV2",),
+    "aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration": (
+        "aws:s3/bucketServerSideEncryptionConfigurationV2:"
+        "BucketServerSideEncryptionConfigurationV2",
+    ),
+    "aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration": (
+        "aws:s3/bucketLifecycleConfigurationV2:BucketLifecycleConfigurationV2",
+    ),
+    "aws:s3/bucketLogging:BucketLogging": ("aws:s3/bucketLoggingV2:BucketLoggingV2",),
+    "aws:s3/bucketAcl:BucketAcl": ("aws:s3/bucketAclV2:BucketAclV2",),
+    "aws:s3/bucketObjectLockConfiguration:BucketObjectLockConfiguration": (
+        "aws:s3/bucketObjectLockConfigurationV2:BucketObjectLockConfigurationV2",
+    ),
+}
+
+
+def aliases(type_token: str) -> tuple[str, ...]:
+    """``type_token`` and every SDK alias of it."""
+    return (type_token, *TYPE_ALIASES.get(type_token, ()))
+
+
+def with_aliases(table: Mapping[str, T]) -> dict[str, T]:
+    """``table`` with each alias of a key mapped to the key's value."""
+    return {alias: value for key, value in table.items() for alias in aliases(key)}
+
+
 def of_type(resources: Iterable[PolicyResource], types: Iterable[str]) -> list[PolicyResource]:
-    wanted = set(types)
+    """Resources of any of ``types`` or of an SDK alias of one of them."""
+    wanted = {alias for t in types for alias in aliases(t)}
     return [r for r in resources if r.resource_type in wanted]
 
 

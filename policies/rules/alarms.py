@@ -8,7 +8,7 @@ from typing import Any
 
 from pulumi_policy import ReportViolation, StackValidationArgs
 
-from ._base import Rule, get, identifiers, items, of_type, short_type, truthy_text
+from ._base import Rule, get, identifiers, items, of_type, short_type, truthy_text, with_aliases
 
 
 @dataclass(frozen=True)
@@ -56,6 +56,7 @@ ROUTING: Mapping[str, Routing] = {
         enabled_key="enabled",
     ),
 }
+ROUTING = with_aliases(ROUTING)
 
 
 def _targets(props: Mapping[str, Any], routing: Routing) -> list[Any]:

@@ -17,10 +17,13 @@ from ._base import (
     Rule,
     canonical,
     environments_schema,
+    identity,
     lineage_tag,
     skip_outside_environments,
+    tag_matches,
     tags_of,
     truthy_text,
+    with_aliases,
 )
 
 #: Serving endpoint types. ``True``: always gated. ``False``: gated only when the resource carries
@@ -33,6 +36,7 @@ ENDPOINT_TYPES: Mapping[str, bool] = {
     "gcp:vertex/aiEndpoint:AiEndpoint": False,
     "gcp:cloudrunv2/service:Service": False,
 }
+ENDPOINT_TYPES = with_aliases(ENDPOINT_TYPES)
 
 _DEFAULT_ENVIRONMENTS = ("prod",)
 
@@ -50,13 +54,16 @@ def _validate(args: ResourceValidationArgs, report: ReportViolation) -> None:
         report("the endpoint does not say what it serves: tags mlops:model and mlops:model-version")
         return
     config = args.get_config()
-    approvers = {canonical(a): a for a in config.get("approvers", ())}
-    owners = {canonical(o) for o in (config.get("owner"), lineage_tag(tags, "owner")) if o}
+    # Listed approvers compare exactly (``identity``: only the domain's case is folded), so an
+    # unlisted look-alike such as ``ja.ne@example.com`` never counts. The owner check errs the
+    # other way (loose), because a false match there only refuses.
+    approvers = {identity(a) for a in config.get("approvers", ())}
+    owner = config.get("owner")
+    owner_tag = lineage_tag(tags, "owner")
     recorded = [
         a
         for a in config.get("approvals", ())
-        if canonical(a.get("model")) == canonical(model)
-        and canonical(a.get("version")) == canonical(version)
+        if tag_matches(model, a.get("model")) and tag_matches(version, a.get("version"))
     ]
     if not recorded:
         report(f"no approval is recorded for model {model!r} version {version!r}")
@@ -64,13 +71,16 @@ def _validate(args: ResourceValidationArgs, report: ReportViolation) -> None:
     valid: list[Mapping[str, Any]] = []
     refused: list[str] = []
     for approval in recorded:
-        who = canonical(approval.get("approvedBy"))
-        if who in owners:
-            refused.append(
-                f"by {approval.get('approvedBy')!r}: the owner cannot approve their own model"
-            )
-        elif who not in approvers:
-            refused.append(f"by {approval.get('approvedBy')!r}: not a listed approver")
+        who = str(approval.get("approvedBy"))
+        unsigned = approval.get("signatureStatus")
+        if (owner and canonical(who) == canonical(owner)) or (
+            owner_tag and tag_matches(owner_tag, who)
+        ):
+            refused.append(f"by {who!r}: the owner cannot approve their own model")
+        elif identity(who) not in approvers:
+            refused.append(f"by {who!r}: not a listed approver")
+        elif unsigned not in (None, "verified"):
+            refused.append(f"by {who!r}: {unsigned}")
         else:
             valid.append(approval)
     if not valid:
@@ -79,7 +89,7 @@ def _validate(args: ResourceValidationArgs, report: ReportViolation) -> None:
             report(f"approval of {model!r} version {version!r} does not count, {reason}")
         return
     tagged = lineage_tag(tags, "approved-by")
-    if not any(canonical(a.get("approvedBy")) == canonical(tagged) for a in valid):
+    if not any(tag_matches(tagged, a.get("approvedBy")) for a in valid):
         expected = " or ".join(repr(a.get("approvedBy")) for a in valid)
         report(f"tag mlops:approved-by is {tagged!r}; the recorded approval is by {expected}")
 
@@ -110,6 +120,11 @@ APPROVAL_GATE = Rule(
                     "approvedBy": {"type": "string", "minLength": 1},
                     "ticket": {"type": "string", "minLength": 1},
                     "approvedAt": {"type": "string"},
+                    "signatureStatus": {
+                        "type": "string",
+                        "description": "Set by `mlops-iac plan`: 'verified', or why the "
+                        "approval's SSH signature does not verify (then it does not count).",
+                    },
                 },
                 "required": ["model", "version", "approvedBy", "ticket"],
             },

@@ -7,7 +7,7 @@ from typing import Any
 
 from pulumi_policy import ReportViolation, ResourceValidationArgs
 
-from ._base import Rule, get
+from ._base import Rule, get, with_aliases
 
 
 def _ecr(props: Mapping[str, Any]) -> list[str]:
@@ -41,11 +41,17 @@ def _acr(props: Mapping[str, Any]) -> list[str]:
     return problems
 
 
+def _ecr_public(_props: Mapping[str, Any]) -> list[str]:
+    return ["an ECR Public repository serves its images to anyone; use aws.ecr.Repository"]
+
+
 REPOSITORY_TYPES: Mapping[str, Callable[[Mapping[str, Any]], list[str]]] = {
     "aws:ecr/repository:Repository": _ecr,
+    "aws:ecrpublic/repository:Repository": _ecr_public,
     "gcp:artifactregistry/repository:Repository": _artifact_registry,
     "azure-native:containerregistry:Registry": _acr,
 }
+REPOSITORY_TYPES = with_aliases(REPOSITORY_TYPES)
 
 
 def _validate(args: ResourceValidationArgs, report: ReportViolation) -> None:

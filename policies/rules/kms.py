@@ -8,7 +8,7 @@ from typing import Any
 
 from pulumi_policy import ReportViolation, ResourceValidationArgs
 
-from ._base import Rule, fmt, get, items, number, truthy_text
+from ._base import Rule, fmt, get, items, number, truthy_text, with_aliases
 
 # --- rotation ------------------------------------------------------------------------------------
 
@@ -44,11 +44,28 @@ def _azure_key(props: Mapping[str, Any], max_days: float) -> str | None:
     return "properties.rotationPolicy has no 'rotate' lifetime action"
 
 
+def _replica_key(props: Mapping[str, Any], max_days: float) -> str | None:
+    # A multi-Region replica shares its primary's automatic rotation status; the primary (an
+    # aws:kms/key:Key) is checked (https://docs.aws.amazon.com/kms/latest/APIReference/API_ReplicateKey.html).
+    return None
+
+
+def _imported_key(props: Mapping[str, Any], max_days: float) -> str | None:
+    return (
+        "key material is imported (EXTERNAL origin): this pack cannot verify it rotates; use "
+        "aws.kms.Key with enableKeyRotation"
+    )
+
+
 ROTATION_TYPES: Mapping[str, Callable[[Mapping[str, Any], float], str | None]] = {
     "aws:kms/key:Key": _aws_key,
+    "aws:kms/replicaKey:ReplicaKey": _replica_key,
+    "aws:kms/externalKey:ExternalKey": _imported_key,
+    "aws:kms/replicaExternalKey:ReplicaExternalKey": _imported_key,
     "gcp:kms/cryptoKey:CryptoKey": _gcp_key,
     "azure-native:keyvault:Key": _azure_key,
 }
+ROTATION_TYPES = with_aliases(ROTATION_TYPES)
 
 
 def _validate_rotation(args: ResourceValidationArgs, report: ReportViolation) -> None:
@@ -109,12 +126,32 @@ def _ecr(props: Mapping[str, Any]) -> str | None:
     return "encryptionConfigurations does not use KMS"
 
 
+def _pubsub_topic(props: Mapping[str, Any]) -> str | None:
+    # Topic.kmsKeyName: the Cloud KMS key that protects the topic's messages; without it they
+    # are encrypted with a Google-managed key
+    # (https://cloud.google.com/python/docs/reference/pubsub/1.6.1/google.cloud.pubsub_v1.types.Topic).
+    return None if truthy_text(props.get("kmsKeyName")) else "kmsKeyName is not set"
+
+
+def _unverifiable(kind: str, use: str) -> Callable[[Mapping[str, Any]], str | None]:
+    def check(_props: Mapping[str, Any]) -> str | None:
+        return f"{kind}: this pack cannot verify its key; use {use}"
+
+    return check
+
+
 AT_REST_TYPES: Mapping[str, Callable[[Mapping[str, Any]], str | None]] = {
     "aws:sns/topic:Topic": _sns,
+    "gcp:pubsub/topic:Topic": _pubsub_topic,
+    # Pub/Sub Lite topics take no customer key: refused, so messages cannot dodge the rule.
+    "gcp:pubsub/liteTopic:LiteTopic": _unverifiable(
+        "Pub/Sub Lite topic", "a Pub/Sub topic with kmsKeyName"
+    ),
     "aws:sagemaker/endpointConfiguration:EndpointConfiguration": _endpoint_config,
     "aws:eks/cluster:Cluster": _eks,
     "aws:ecr/repository:Repository": _ecr,
 }
+AT_REST_TYPES = with_aliases(AT_REST_TYPES)
 
 
 def _validate_at_rest(args: ResourceValidationArgs, report: ReportViolation) -> None:
@@ -125,9 +162,11 @@ def _validate_at_rest(args: ResourceValidationArgs, report: ReportViolation) -> 
 
 ENCRYPTED_AT_REST = Rule(
     name="mlops-kms-encrypted-at-rest",
-    description="Topics, endpoint volumes, cluster secrets and image repositories use a KMS key.",
+    description="Topics (SNS, Pub/Sub), endpoint volumes, cluster secrets and image repositories "
+    "use a KMS key.",
     remediation=(
-        "Pass the platform's KMS key: kmsMasterKeyId on SNS topics, kmsKeyArn on SageMaker "
+        "Pass the platform's KMS key: kmsMasterKeyId on SNS topics, kmsKeyName on Pub/Sub "
+        "topics, kmsKeyArn on SageMaker "
         "endpoint configurations, encryptionConfig (resources ['secrets']) on EKS clusters and "
         "encryptionConfigurations type KMS on ECR repositories."
     ),

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pulumi_policy import ReportViolation, ResourceValidationArgs
 
-from ._base import LINEAGE_KEYS, TAG_KEYS, Rule, lineage_tag, tags_of, truthy_text
+from ._base import LINEAGE_KEYS, TAG_KEYS, Rule, aliases, lineage_tag, tags_of, truthy_text
 
 #: Resource types our components create that accept tags. Any other resource that already has a
 #: ``tags``/``labels`` property (a team's own resources) is checked too.
@@ -51,6 +51,7 @@ TAGGABLE_TYPES: frozenset[str] = frozenset(
         "gcp:pubsub/topic:Topic",
     }
 )
+TAGGABLE_TYPES = frozenset(alias for t in TAGGABLE_TYPES for alias in aliases(t))
 
 
 def _validate(args: ResourceValidationArgs, report: ReportViolation) -> None:

@@ -6,7 +6,13 @@ from collections.abc import Mapping
 
 from pulumi_policy import ReportViolation, ResourceValidationArgs
 
-from ._base import ENVIRONMENT_SCHEMA, Rule, environments_schema, skip_outside_environments
+from ._base import (
+    ENVIRONMENT_SCHEMA,
+    Rule,
+    environments_schema,
+    skip_outside_environments,
+    with_aliases,
+)
 
 #: Data stores, and the input that lets the provider delete them with their contents.
 DATA_STORE_TYPES: Mapping[str, str | None] = {
@@ -18,6 +24,7 @@ DATA_STORE_TYPES: Mapping[str, str | None] = {
     "gcp:kms/keyRing:KeyRing": None,
     "gcp:kms/cryptoKey:CryptoKey": None,
 }
+DATA_STORE_TYPES = with_aliases(DATA_STORE_TYPES)
 
 _DEFAULT_ENVIRONMENTS = ("prod",)
 

@@ -25,6 +25,7 @@ from ._base import (
     parse_document,
     short_type,
     truthy_text,
+    with_aliases,
 )
 
 AWS_BUCKET = "aws:s3/bucket:Bucket"
@@ -100,7 +101,23 @@ def _gcp_cmk(props: Mapping[str, Any]) -> str | None:
     return "encryption.defaultKmsKeyName is not set"
 
 
+def _unverifiable_store(props: Mapping[str, Any]) -> str | None:
+    return (
+        "an object store this pack cannot check (encryption, versioning, public access); "
+        "use aws.s3.Bucket (ArtifactStore)"
+    )
+
+
+#: Other object stores the AWS SDK ships: fail closed rather than go unseen.
+UNVERIFIABLE_STORES = (
+    "aws:s3/directoryBucket:DirectoryBucket",
+    "aws:s3/vectorsVectorBucket:VectorsVectorBucket",
+    "aws:s3control/bucket:Bucket",
+    "aws:s3tables/tableBucket:TableBucket",
+)
+
 ENCRYPTION: Mapping[str, StoreCheck] = {
+    **{t: StoreCheck(inline=_unverifiable_store) for t in UNVERIFIABLE_STORES},
     AWS_BUCKET: StoreCheck(
         config_type="aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration",
         config_check=_aws_sse,
@@ -108,6 +125,7 @@ ENCRYPTION: Mapping[str, StoreCheck] = {
     AZURE_ACCOUNT: StoreCheck(inline=_azure_cmk),
     GCP_BUCKET: StoreCheck(inline=_gcp_cmk),
 }
+ENCRYPTION = with_aliases(ENCRYPTION)
 
 ENCRYPTED_CMK = Rule(
     name="mlops-storage-encrypted-cmk",
@@ -158,6 +176,7 @@ VERSIONING: Mapping[str, StoreCheck] = {
     ),
     GCP_BUCKET: StoreCheck(inline=_gcp_versioning),
 }
+VERSIONING = with_aliases(VERSIONING)
 
 VERSIONED = Rule(
     name="mlops-storage-versioned",
@@ -215,6 +234,7 @@ PUBLIC_ACCESS: Mapping[str, StoreCheck] = {
     AZURE_ACCOUNT: StoreCheck(inline=_azure_public_access),
     GCP_BUCKET: StoreCheck(inline=_gcp_public_access),
 }
+PUBLIC_ACCESS = with_aliases(PUBLIC_ACCESS)
 
 PUBLIC_ACCESS_BLOCKED = Rule(
     name="mlops-storage-public-access-blocked",
@@ -272,6 +292,7 @@ TLS: Mapping[str, StoreCheck] = {
     AWS_BUCKET: StoreCheck(config_type="aws:s3/bucketPolicy:BucketPolicy", config_check=_aws_tls),
     AZURE_ACCOUNT: StoreCheck(inline=_azure_tls),
 }
+TLS = with_aliases(TLS)
 
 TLS_ONLY = Rule(
     name="mlops-storage-tls-only",
@@ -330,6 +351,7 @@ LIFECYCLE: Mapping[str, StoreCheck] = {
     ),
     GCP_BUCKET: StoreCheck(inline=_gcp_lifecycle),
 }
+LIFECYCLE = with_aliases(LIFECYCLE)
 
 LIFECYCLE_PRESENT = Rule(
     name="mlops-storage-lifecycle",

@@ -17,6 +17,7 @@ from mlops_iac.components.testing.moto_s3 import (  # noqa: F401 (re-exported fo
     fake_aws_environment,
 )
 from tests.conftest import STACKS
+from tests.ops.keys import install_allowed_signers
 
 ACCOUNT = "123456789012"
 BUCKET = "fraud-detection-artifacts-1a2b3c"
@@ -41,6 +42,7 @@ def project(tmp_path) -> Path:
         root / "stacks",
         ignore=lambda _dir, names: [n for n in names if not n.startswith("Pulumi.aws-")],
     )
+    install_allowed_signers(root)
     return root
 
 

@@ -10,12 +10,15 @@ from moto import mock_aws
 
 from mlops_iac.cli import stackfile
 from tests.ops.conftest import REGION
+from tests.ops.keys import key_for
 
 
 def _approve(cli, project, *extra, approver="raj@example.com", stack="aws-prod", version="8"):
+    # Prod approvals are signed: with the listed approver's throwaway key unless a test says.
+    key = () if "--key" in extra else ("--key", key_for(approver.split("@")[0] + "@example.com"))
     return cli(
         "approve", "--stack", stack, "--project", project, "--model", "fraud-detector",
-        "--version", version, "--approver", approver, "--ticket", "CHG-2001", *extra,
+        "--version", version, "--approver", approver, "--ticket", "CHG-2001", *key, *extra,
     )  # fmt: skip
 
 
@@ -37,8 +40,15 @@ def test_records_approval_that_validates(cli, project):
 
 
 def test_approver_spelling_is_taken_from_the_stack_file(cli, project):
-    assert _approve(cli, project, approver="Raj@Example.com") == 0, cli.err
+    # Only the domain's case folds (the gate's comparison).
+    assert _approve(cli, project, approver="raj@Example.COM") == 0, cli.err
     assert "approvedBy: raj@example.com" in (project / "stacks/Pulumi.aws-prod.yaml").read_text()
+
+
+@pytest.mark.parametrize("lookalike", ["Raj@example.com", "r.aj@example.com", "raj@ex-ample.com"])
+def test_lookalike_approver_is_refused(cli, project, lookalike):
+    assert _approve(cli, project, approver=lookalike) == 2
+    assert "is not in governance.approvers" in cli.err
 
 
 def test_reference_file_changes_only_by_the_new_item(cli, project):
@@ -47,8 +57,9 @@ def test_reference_file_changes_only_by_the_new_item(cli, project):
     assert _approve(cli, project) == 0
     new = path.read_text()
     anchor = "approvedAt: 2026-10-02\n"
+    anchor += original.split(anchor)[1].split("\n")[0] + "\n"  # and its signature
     head, tail = new.split(anchor)
-    assert original == head + anchor + tail.split("\n", 5)[5]
+    assert original == head + anchor + tail.split("\n", 6)[6]  # five keys and a signature
 
 
 @pytest.mark.parametrize(
@@ -89,7 +100,7 @@ def test_invalid_stack_file_is_one_line(cli, project):
 def test_broken_yaml_is_one_line(cli, project):
     (project / "stacks/Pulumi.aws-prod.yaml").write_text("config:\n  a: [1, 2\n")
     assert _approve(cli, project) == 2
-    assert "is not valid YAML" in cli.one_error_line()
+    assert "not valid YAML" in cli.one_error_line()
 
 
 @pytest.fixture

@@ -37,7 +37,7 @@ def test_top_level_help_lists_every_command(cli):
     [
         ([], "the following arguments are required: COMMAND"),
         (["frobnicate"], "invalid choice: 'frobnicate'"),
-        (["approve", "--stack", "aws-prod"], "the following arguments are required: --model"),
+        (["approve", "--stack", "aws-prod"], "the following arguments are required: --approver"),
         (["verify", "--stack", "aws-prod"], "the following arguments are required: --outputs"),
     ],
 )

@@ -108,8 +108,11 @@ def test_insecure_variants_fail_naming_the_rule(stack, mutate, rule, tmp_path, c
     assert rule in out and "FAIL:" in out
     results = json.loads(sarif.read_text())["runs"][0]["results"]
     assert any(r["ruleId"] == rule and r["level"] == "error" for r in results)
-    location = results[0]["locations"][0]["physicalLocation"]["artifactLocation"]["uri"]
-    assert location.endswith(f"Pulumi.{stack}-variant.yaml")
+    for result in results:
+        # The declaring line of a resource in the repository, else the stack file.
+        location = result["locations"][0]["physicalLocation"]["artifactLocation"]["uri"]
+        assert location.endswith((f"Pulumi.{stack}-variant.yaml", ".py")), location
+        assert not location.startswith("/")
 
 
 def test_dev_violations_are_advisory(tmp_path, capsys):
@@ -155,6 +158,7 @@ def test_policy_config_for_the_real_engine(tmp_path):
         "approvedBy": "jane@example.com",
         "ticket": "CHG-1234",
         "approvedAt": "2026-11-20",
+        "signatureStatus": "verified",
     } in gate["approvals"]
     assert document["mlops-gpu-budget"]["nodeTypePrices"]["g5.xlarge"] == pytest.approx(1.006)
 

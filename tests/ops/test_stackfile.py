@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 from ruamel.yaml import YAML
 
 from mlops_iac.cli import OpsError, stackfile
+from tests.ops.keys import key_for
 
 APPROVAL = "approve --stack s --model fraud-detector --version 8 --approver raj@example.com"
 
@@ -62,7 +63,9 @@ def _write(project: Path, text: str, stack: str = "s", newline: str = "\n") -> P
 
 
 def _approve(cli, project: Path, *extra: str) -> int:
-    return cli(*APPROVAL.split(), "--ticket", "CHG-9", "--project", project, *extra)
+    # Prod approvals are signed (throwaway key of the listed approver).
+    key = ("--key", key_for("raj@example.com"))
+    return cli(*APPROVAL.split(), "--ticket", "CHG-9", "--project", project, *key, *extra)
 
 
 def _inserted(old: str, new: str) -> str:
@@ -91,7 +94,7 @@ def test_approval_appended_after_last_item_rest_byte_for_byte(cli, project):
     at = new.index(block)
     assert new[:at] == COMMENTED[:at]
     assert COMMENTED[:at].endswith("approvedAt: 2026-11-20   # first approval\n")
-    after = new[at:].split("\n", 5)[5]
+    after = new[at:].split("\n", 6)[6]  # five keys and the signature
     assert after == COMMENTED[at:]
     assert new[at:].split("\n")[4].endswith('Z"')
 
@@ -166,7 +169,7 @@ def test_crlf_and_missing_final_newline_are_kept(cli, project):
     new = path.read_bytes()
     assert new.startswith(raw + b"\r\n      - model: fraud-detector\r\n")
     assert b"\n" not in new.replace(b"\r\n", b"")  # every line break is still CRLF
-    assert new.count(b"\r\n") == raw.count(b"\r\n") + 6
+    assert new.count(b"\r\n") == raw.count(b"\r\n") + 7  # five keys, a signature
 
 
 def test_rollback_flag_inserted_after_previous_model(cli, project):
@@ -236,7 +239,7 @@ def test_a_splice_that_changes_other_data_is_never_written(project):
 
 def test_an_edit_that_would_not_validate_is_refused(cli, project):
     path = _write(project, COMMENTED)
-    code = cli(*APPROVAL.split(), "--ticket", "x" * 65, "--project", project)
+    code = _approve(cli, project, "--ticket", "x" * 65)
     assert code == 2
     line = cli.one_error_line()
     assert "refusing to write" in line

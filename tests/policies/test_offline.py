@@ -367,7 +367,8 @@ def _broken_platform() -> Rec:
 )
 def test_same_diagnostics_as_the_analyzer_servicer(environment: str, build: Any) -> None:
     rec = build(environment) if build is baseline.aws_platform else build()
-    document = baseline.config(environment, gpu_budget=3, approvals=[])
+    broken = {"problems": ["a record did not verify"]} if build is _broken_platform else {}
+    document = baseline.config(environment, gpu_budget=3, approvals=[], **broken)
     reconciled = offline.reconcile_config(
         packs.policies(), packs.initial_config(environment), document, EnforcementLevel.MANDATORY
     )

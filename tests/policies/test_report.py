@@ -106,3 +106,21 @@ def test_json_report_without_recording_has_no_resources() -> None:
     document = report.to_json(_results(baseline.aws_platform()), stack="aws-prod")
     assert document["passed"] is True
     assert "resources" not in document
+
+
+def test_junit_one_case_per_policy_failed_by_mandatory_violations() -> None:
+    from xml.etree import ElementTree as ET
+
+    from mlops_iac.policies import packs, report
+
+    from . import baseline
+
+    rec = baseline.aws_platform()
+    rec.set("artifacts-versioning", "versioningConfiguration.status", "Suspended")
+    results = packs.evaluate(rec, baseline.config("prod"), environment="prod")
+    root = ET.fromstring(report.to_junit(results, stack="aws-prod"))
+    cases = {c.get("name"): c for c in root.iter("testcase")}
+    assert set(cases) == {p.name for p in results.policies}
+    assert cases["mlops-storage-versioned"].find("failure") is not None
+    assert cases["mlops-storage-lifecycle"].find("failure") is None
+    assert root.get("failures") == str(len(results.mandatory))

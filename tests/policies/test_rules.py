@@ -417,6 +417,14 @@ MUTATIONS: list[Mutation] = [
         config={"overrides": {"mlops-network-private-endpoints": {"environments": ["prod"]}}},
         environment="staging",
     ),
+    # governance records (what plan's review found)
+    Mutation(
+        "mlops-governance-records",
+        "refused-downgrade",
+        lambda r: None,
+        "advisory in prod is refused",
+        config={"problems": ["governance.enforcement: advisory in prod is refused (unsigned)"]},
+    ),
 ]
 
 

@@ -1,0 +1,70 @@
+"""``mlops-iac policies``: the rules of the pack with the level each has for a stack.
+
+Without ``--stack`` the levels are listed per environment. With it, they are the levels ``plan``
+would use for that stack (its environment and ``governance.enforcement``, once the signed records
+are reviewed). ``--json`` prints a machine-readable list.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from mlops_iac.cli import EXIT_OK, OpsError, command, describe
+
+NAME = "policies"
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    """Add the ``policies`` subcommand."""
+    parser = subparsers.add_parser(
+        NAME, help="list the pack's rules and their levels", description=describe(__doc__)
+    )
+    parser.add_argument("--stack", "-s", metavar="S", help="levels for this stack")
+    parser.add_argument(
+        "--project", default=Path("."), type=Path, metavar="DIR", help="program directory"
+    )
+    parser.add_argument("--json", action="store_true", help="print JSON")
+    parser.set_defaults(func=run)
+
+
+@command(NAME)
+def run(args: argparse.Namespace) -> int:
+    """List the rules."""
+    from mlops_iac.cli import plan
+    from mlops_iac.components.spec import SpecError
+    from mlops_iac.components.testing.engine import ProgramError, Project
+    from mlops_iac.policies import packs
+
+    rules = packs.catalogue()
+    environment = None
+    levels: dict[str, str] = {}
+    if args.stack:
+        try:
+            config = Project.load(args.project).read_config(args.stack)
+            settings = plan.pack_settings(args.stack, config, args.project)
+        except (ProgramError, SpecError) as exc:
+            raise OpsError(" ".join(str(exc).split())) from None
+        environment = settings.environment or "prod"
+        levels = {name: entry["enforcementLevel"] for name, entry in settings.document.items()}
+    entries = [
+        {
+            "name": rule["name"],
+            "kind": rule["kind"],
+            "description": rule["description"],
+            **({"level": levels[rule["name"]]} if levels else {"levels": rule["levels"]}),
+        }
+        for rule in rules
+    ]
+    if args.json:
+        document = {"stack": args.stack, "environment": environment, "policies": entries}
+        sys.stdout.write(json.dumps(document, indent=2) + "\n")
+        return EXIT_OK
+    if args.stack:
+        print(f"Policies for {args.stack} (environment {environment}):")
+    for entry in entries:
+        level = entry.get("level") or " / ".join(entry["levels"].values())
+        print(f"  {entry['name']:<40} {level:<27} {entry['description']}")
+    return EXIT_OK

@@ -1,0 +1,228 @@
+"""The one loader for stack files: bounded, strict and with one-line errors.
+
+A stack file is untrusted input (anyone who opens a pull request edits one), so it is read with
+limits *before* anything else looks at it: ``mlops-iac plan``, the day-2 commands and the offline
+engine all call :func:`load`. It refuses, each with one line naming the line number:
+
+- a file over :data:`MAX_BYTES` or not UTF-8;
+- nesting deeper than :data:`MAX_DEPTH` (a 1,000-level file would exhaust Python's stack);
+- more than :data:`MAX_ALIASES` aliases, an alias expansion over :data:`MAX_NODES` nodes (the
+  "billion laughs" bomb is 1 KB on disk and billions of nodes once expanded) and recursive aliases;
+- duplicate keys anywhere (YAML loaders silently keep the last one: ``environment: prod`` then
+  ``environment: dev`` would plan as dev), naming both lines;
+- keys that are not strings (Pulumi config is JSON: ``1:`` or ``true:`` cannot be a key);
+- explicit tags other than the core schema (``!!binary``, ``!!python/…``, ``!custom``).
+
+Scanning and parsing run in libyaml when available; composition is ours, so the limits hold while
+the document is built, before any value is constructed.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import yaml
+from yaml.composer import Composer
+from yaml.constructor import SafeConstructor
+from yaml.events import (
+    AliasEvent,
+    MappingStartEvent,
+    SequenceStartEvent,
+)
+from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
+from yaml.resolver import Resolver
+
+try:  # libyaml scans in C; the pure-Python parser is the fallback
+    from yaml.cyaml import CParser as _Parser
+except ImportError:  # pragma: no cover - depends on how PyYAML was built
+    from yaml.parser import Parser as _Parser  # type: ignore[assignment]
+
+MAX_BYTES = 2 * 1024 * 1024
+MAX_DEPTH = 64
+MAX_ALIASES = 256
+MAX_NODES = 200_000
+MAX_ECHO = 120
+"""Longest value text echoed back in an error (a 1 MB value is shown truncated)."""
+
+_CORE = "tag:yaml.org,2002:"
+_ALLOWED_TAGS = {
+    _CORE + t for t in ("str", "int", "float", "bool", "null", "timestamp", "seq", "map", "merge")
+}
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
+
+
+class StackYamlError(ValueError):
+    """A stack file refused by the loader; ``str()`` is one printable line."""
+
+
+def printable(text: object, limit: int = MAX_ECHO) -> str:
+    """``text`` safe to echo on a terminal: control and bidi characters escaped, length capped.
+
+    Terminal escape sequences in a stack file must never reach the reviewer's terminal raw (they
+    can rewrite what was printed before), and a 1 MB value must not flood a CI log.
+    """
+    raw = str(text)
+    shown = raw[:limit]
+    escaped = _CONTROL.sub(_escape, shown)
+    if len(raw) > limit:
+        escaped += f"… ({len(raw) - limit} more characters)"
+    return escaped
+
+
+def _escape(match: re.Match[str]) -> str:
+    code = ord(match.group())
+    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
+
+
+def _line(node_or_mark: Any) -> int:
+    mark = getattr(node_or_mark, "start_mark", node_or_mark)
+    return int(getattr(mark, "line", -1)) + 1
+
+
+class _BoundedComposer(Composer):
+    """PyYAML's composer with depth, alias and key checks applied as nodes are built."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._depth = 0
+        self._aliases = 0
+
+    def compose_node(self, parent: Node | None, index: Any) -> Node:  # type: ignore[override]
+        if self.check_event(AliasEvent):
+            self._aliases += 1
+            if self._aliases > MAX_ALIASES:
+                event = self.peek_event()
+                raise StackYamlError(
+                    f"more than {MAX_ALIASES} aliases (line {_line(event)}); "
+                    "write the values out instead"
+                )
+            return super().compose_node(parent, index)
+        event = self.peek_event()
+        tag = getattr(event, "tag", None)
+        if tag not in (None, "!") and _expand(tag) not in _ALLOWED_TAGS:
+            raise StackYamlError(
+                f"line {_line(event)}: tag {printable(tag)} is not allowed in a stack file"
+            )
+        if isinstance(event, MappingStartEvent | SequenceStartEvent):
+            self._depth += 1
+            if self._depth > MAX_DEPTH:
+                raise StackYamlError(f"line {_line(event)}: nested deeper than {MAX_DEPTH} levels")
+            try:
+                return super().compose_node(parent, index)
+            finally:
+                self._depth -= 1
+        return super().compose_node(parent, index)
+
+    def compose_mapping_node(self, anchor: str | None) -> MappingNode:  # type: ignore[override]
+        node = super().compose_mapping_node(anchor)
+        seen: dict[str, int] = {}
+        for key, _ in node.value:
+            if not isinstance(key, ScalarNode) or key.tag not in (_CORE + "str", _CORE + "merge"):
+                text = key.value if isinstance(key, ScalarNode) else "a collection"
+                raise StackYamlError(
+                    f"line {_line(key)}: key {printable(text)} is not a string "
+                    "(quote it: config keys are text)"
+                )
+            if key.tag == _CORE + "merge":
+                continue
+            if key.value in seen:
+                raise StackYamlError(
+                    f"duplicate key {printable(key.value)!s} at lines {seen[key.value]} and "
+                    f"{_line(key)} (a YAML loader would silently keep the last one)"
+                )
+            seen[key.value] = _line(key)
+        return node
+
+
+def _expand(tag: str) -> str:
+    return _CORE + tag[2:] if tag.startswith("!!") else tag
+
+
+class _Loader(_BoundedComposer, _Parser, SafeConstructor, Resolver):  # type: ignore[misc]
+    def __init__(self, text: str) -> None:
+        _Parser.__init__(self, text)
+        _BoundedComposer.__init__(self)
+        SafeConstructor.__init__(self)
+        Resolver.__init__(self)
+
+    def construct_object(self, node: Node, deep: bool = False) -> Any:
+        try:
+            return super().construct_object(node, deep)
+        except (ValueError, OverflowError) as exc:
+            if isinstance(exc, StackYamlError | yaml.YAMLError):
+                raise
+            # int("9" * 5000) and out-of-range dates fail here: name the line.
+            problem = printable(exc)
+            raise StackYamlError(f"line {_line(node)}: value cannot be read: {problem}") from None
+
+
+def _check_expansion(root: Node) -> None:
+    """Refuse recursive aliases and documents whose aliases expand past ``MAX_NODES`` nodes."""
+    sizes: dict[int, int] = {}
+    active: set[int] = set()
+
+    def size(node: Node) -> int:
+        key = id(node)
+        if key in sizes:
+            return sizes[key]
+        if key in active:
+            raise StackYamlError(f"line {_line(node)}: recursive alias (a value contains itself)")
+        active.add(key)
+        total = 1
+        if isinstance(node, MappingNode):
+            for k, v in node.value:
+                total += size(k) + size(v)
+                if total > MAX_NODES:
+                    break
+        elif isinstance(node, SequenceNode):
+            for item in node.value:
+                total += size(item)
+                if total > MAX_NODES:
+                    break
+        active.discard(key)
+        if total > MAX_NODES:
+            raise StackYamlError(
+                f"line {_line(node)}: aliases expand to more than {MAX_NODES:,} values "
+                "(an alias bomb?)"
+            )
+        sizes[key] = total
+        return total
+
+    size(root)
+
+
+def load(source: str | bytes) -> Any:
+    """Load one stack file's text with every limit above; ``StackYamlError`` on refusal."""
+    if isinstance(source, bytes):
+        if len(source) > MAX_BYTES:
+            raise StackYamlError(f"file is {len(source):,} bytes; the limit is {MAX_BYTES:,}")
+        try:
+            text = source.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise StackYamlError(f"not UTF-8 text (byte {exc.start})") from None
+    else:
+        text = source
+        if len(text) > MAX_BYTES:
+            raise StackYamlError(f"file is {len(text):,} characters; the limit is {MAX_BYTES:,}")
+    loader = _Loader(text)
+    try:
+        node = loader.get_single_node()
+        if node is None:
+            return None
+        _check_expansion(node)
+        return loader.construct_document(node)
+    except StackYamlError:
+        raise
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        where = f" (line {mark.line + 1}, column {mark.column + 1})" if mark is not None else ""
+        problem = exc.problem or exc.context or "invalid YAML"
+        raise StackYamlError(f"not valid YAML: {printable(problem)}{where}") from None
+    except yaml.YAMLError as exc:
+        raise StackYamlError(f"not valid YAML: {printable(str(exc).splitlines()[0])}") from None
+    except (ValueError, OverflowError, RecursionError) as exc:
+        # int("9" * 5000) and timestamps out of range fail in the constructor.
+        raise StackYamlError(f"a value cannot be read: {printable(exc)}") from None
+    finally:
+        loader.dispose()

@@ -1,0 +1,225 @@
+"""Review of a stack file's signed governance records before the pack runs, and waivers after.
+
+:func:`review` takes the ``mlops:platform`` object (camelCase, as the stack file holds it) and the
+repository's allowed-signers file, and decides:
+
+- each approval's ``signatureStatus`` for the approval gate: ``verified``, or why not. In prod an
+  approval must be signed; elsewhere an unsigned one counts, a badly signed one never does;
+- the enforcement level that holds: ``advisory`` in staging or prod only with a verified
+  ``enforcementApproval`` by a listed approver who is not the owner, else the environment's
+  default, and a problem for ``mlops-governance-records``;
+- which waivers are active: listed approver, not the owner, not expired, at most
+  ``maxWaiverDays`` long, signed (required in prod; verified wherever present).
+
+:func:`apply_waivers` then moves the violations an active waiver covers into a suppressed list,
+which the console, JSON and SARIF (``suppressions``) report with the justification.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from . import signatures
+from .offline import ResultSet, Violation
+from .rules._base import canonical, identity
+
+#: Rules a waiver may never switch off: they guard the records themselves.
+UNWAIVABLE = ("mlops-governance-records",)
+
+
+@dataclass(frozen=True)
+class Waiver:
+    """One waiver as reviewed: the record, whether it applies, and why not when it does not."""
+
+    record: Mapping[str, Any]
+    status: str
+    """``active``, or the reason it does not apply."""
+
+    @property
+    def active(self) -> bool:
+        return self.status == "active"
+
+    def covers(self, violation: Violation) -> bool:
+        """Same rule, and the resource's logical name or URN matches the pattern."""
+        if not self.active or violation.policy != self.record.get("rule"):
+            return False
+        pattern = re.compile(
+            "^" + ".*".join(re.escape(p) for p in str(self.record.get("resource")).split("*")) + "$"
+        )
+        target = violation.resource_name if violation.urn else "stack"
+        return bool(pattern.match(target) or (violation.urn and pattern.match(violation.urn)))
+
+
+@dataclass(frozen=True)
+class Review:
+    """What the signed records allow."""
+
+    approvals: list[dict[str, Any]]
+    enforcement: str | None
+    waivers: list[Waiver]
+    problems: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Suppressed:
+    """A violation an active waiver covers."""
+
+    violation: Violation
+    waiver: Mapping[str, Any]
+
+    @property
+    def justification(self) -> str:
+        w = self.waiver
+        return (
+            f"waived until {w.get('expires')} by {w.get('approvedBy')} ({w.get('ticket')}): "
+            f"{w.get('reason')}; owner {w.get('owner')}"
+        )
+
+
+def _date(value: Any) -> dt.date | None:
+    if isinstance(value, dt.datetime):
+        return value.date()
+    if isinstance(value, dt.date):
+        return value
+    try:
+        return dt.date.fromisoformat(str(value)[:10])
+    except ValueError:
+        return None
+
+
+def _items(value: Any) -> list[Any]:
+    # The pack process reads config the CLI hands over unvalidated: never trust its shape.
+    return list(value) if isinstance(value, list | tuple) else []
+
+
+def _listed(who: Any, approvers: Sequence[str]) -> bool:
+    return any(identity(who) == identity(a) for a in approvers)
+
+
+def review(
+    platform: Mapping[str, Any],
+    allowed_signers: Path,
+    *,
+    today: dt.date | None = None,
+) -> Review:
+    """Decide what the stack file's approvals, enforcement change and waivers allow."""
+    today = today or dt.datetime.now(dt.UTC).date()
+    environment = str(platform.get("environment") or "prod")
+    project = str(platform.get("project") or "")
+    owner = platform.get("owner")
+    governance = platform.get("governance")
+    governance = governance if isinstance(governance, Mapping) else {}
+    approvers = [str(a) for a in _items(governance.get("approvers"))]
+    problems: list[str] = []
+
+    approvals = []
+    for record in _items(governance.get("approvals")):
+        if not isinstance(record, Mapping):
+            continue
+        entry = dict(record)
+        entry.pop("signature", None)
+        signature = record.get("signature")
+        if signature or environment == "prod":
+            entry["signatureStatus"] = signatures.verify(
+                signatures.approval_payload(project, record),
+                signature,
+                str(record.get("approvedBy")),
+                allowed_signers,
+            )
+        approvals.append(entry)
+
+    enforcement = governance.get("enforcement")
+    if enforcement == "advisory" and environment in ("staging", "prod"):
+        record = governance.get("enforcementApproval")
+        if not isinstance(record, Mapping):
+            reason = "no governance.enforcementApproval"
+        elif owner and canonical(record.get("approvedBy")) == canonical(owner):
+            reason = f"{record.get('approvedBy')} owns the stack (four eyes)"
+        elif not _listed(record.get("approvedBy"), approvers):
+            reason = f"{record.get('approvedBy')} is not a listed approver"
+        else:
+            status = signatures.verify(
+                signatures.enforcement_payload(project, environment, "advisory", record),
+                record.get("signature"),
+                str(record.get("approvedBy")),
+                allowed_signers,
+            )
+            reason = None if status == signatures.VERIFIED else f"the approval is {status}"
+        if reason is not None:
+            problems.append(
+                f"governance.enforcement: advisory in {environment} is refused ({reason}); "
+                "every rule stays at its default level"
+            )
+            enforcement = None
+
+    max_days = governance.get("maxWaiverDays", 90)
+    waivers = []
+    for record in _items(governance.get("waivers")):
+        if not isinstance(record, Mapping):
+            continue
+        waivers.append(
+            Waiver(
+                record,
+                _waiver_status(
+                    record, environment, project, owner, approvers, max_days, allowed_signers, today
+                ),
+            )
+        )
+    return Review(approvals, enforcement, waivers, problems)
+
+
+def _waiver_status(
+    record: Mapping[str, Any],
+    environment: str,
+    project: str,
+    owner: Any,
+    approvers: Sequence[str],
+    max_days: Any,
+    allowed_signers: Path,
+    today: dt.date,
+) -> str:
+    who = record.get("approvedBy")
+    start, end = _date(record.get("approvedAt")), _date(record.get("expires"))
+    if record.get("rule") in UNWAIVABLE:
+        return f"{record.get('rule')} cannot be waived"
+    if owner and canonical(who) == canonical(owner):
+        return f"{who} owns the stack (four eyes)"
+    if not _listed(who, approvers):
+        return f"{who} is not a listed approver"
+    if start is None or end is None:
+        return "approvedAt and expires must be dates"
+    if isinstance(max_days, int) and (end - start).days > max_days:
+        return f"runs {(end - start).days} days, more than maxWaiverDays ({max_days})"
+    if start > today:
+        return f"approvedAt {start} is in the future"
+    if today > end:
+        return f"expired on {end}"
+    signature = record.get("signature")
+    if signature or environment == "prod":
+        status = signatures.verify(
+            signatures.waiver_payload(project, record), signature, str(who), allowed_signers
+        )
+        if status != signatures.VERIFIED:
+            return status
+    return "active"
+
+
+def apply_waivers(
+    results: ResultSet, waivers: Sequence[Waiver]
+) -> tuple[ResultSet, list[Suppressed]]:
+    """Split violations into those still reported and those an active waiver covers."""
+    kept: list[Violation] = []
+    suppressed: list[Suppressed] = []
+    for violation in results.violations:
+        waiver = next((w for w in waivers if w.covers(violation)), None)
+        if waiver is None:
+            kept.append(violation)
+        else:
+            suppressed.append(Suppressed(violation, waiver.record))
+    return dataclasses.replace(results, violations=tuple(kept)), suppressed

@@ -1,0 +1,44 @@
+"""Governance records that did not hold: a refused enforcement downgrade, a bad waiver.
+
+``mlops-iac plan`` (and the pack entry point) review the stack file's signed records
+(``mlops_iac.policies.governance``) and pass what did not hold as this rule's ``problems``; the
+rule reports each one, so a forged or unsigned downgrade fails the plan instead of silently
+lowering every other rule.
+"""
+
+from __future__ import annotations
+
+from pulumi_policy import ReportViolation, StackValidationArgs
+
+from ._base import Rule
+
+
+def _validate(args: StackValidationArgs, report: ReportViolation) -> None:
+    problems = args.get_config().get("problems", ())
+    if not problems:
+        args.not_applicable("every governance record holds")
+    for problem in problems:
+        report(str(problem))
+
+
+GOVERNANCE_RECORDS = Rule(
+    name="mlops-governance-records",
+    description="Lowered enforcement and waivers carry a valid signed four-eyes approval.",
+    remediation=(
+        "Have a listed approver who is not the owner sign the record with their key "
+        "(`mlops-iac approve --enforcement advisory --key FILE`, `mlops-iac waive --key FILE`), "
+        "with their public key in governance/allowed_signers; or remove the record."
+    ),
+    kind="stack",
+    validate=_validate,
+    config={
+        "problems": {
+            "type": "array",
+            "items": {"type": "string"},
+            "default": [],
+            "description": "Set by `mlops-iac plan`: records that did not verify.",
+        }
+    },
+)
+
+RULES: tuple[Rule, ...] = (GOVERNANCE_RECORDS,)

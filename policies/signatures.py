@@ -1,0 +1,205 @@
+"""Signed governance records: approvals, waivers and enforcement changes, verified offline.
+
+Anyone who can edit a stack file can type ``approvedBy: jane@example.com``; only Jane's key can
+sign it. Each record carries an SSH signature (``ssh-keygen -Y sign``, the format git uses for
+signed commits; https://man.openbsd.org/ssh-keygen.1 and
+https://github.com/openssh/openssh-portable/blob/master/PROTOCOL.sshsig) over a canonical payload
+of the record's fields, in the namespace :data:`NAMESPACE`. ``plan`` verifies it with
+``ssh-keygen -Y verify`` against the repository's allowed-signers file
+(:data:`ALLOWED_SIGNERS`, one ``principal [options] key`` line per approver), so a record edited by
+one character, signed by a key not listed for that approver, or signed for another kind of record
+does not verify. Nothing here touches the network.
+
+The signature is stored as one base64 line (the armour's body) so a YAML edit stays one scalar.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import shutil
+import subprocess
+import tempfile
+import textwrap
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+NAMESPACE = "mlops-iac-approval"
+ALLOWED_SIGNERS = Path("governance/allowed_signers")
+"""Where the approvers' public keys live, relative to the project directory (protect it with
+CODEOWNERS: whoever can change it can approve)."""
+VERIFIED = "verified"
+_BEGIN = "-----BEGIN SSH SIGNATURE-----"
+_END = "-----END SSH SIGNATURE-----"
+_TIMEOUT = 20
+
+
+class SigningError(Exception):
+    """Signing failed (no ssh-keygen, unreadable or protected key); ``str()`` is one line."""
+
+
+def _text(value: Any) -> str:
+    return str(value)
+
+
+def _when(value: Any) -> str:
+    """A date or timestamp in one spelling, however YAML, JSON or pydantic handed it over:
+    ``YYYY-MM-DD``, or ``YYYY-MM-DDTHH:MM:SSZ`` in UTC."""
+    if isinstance(value, str):
+        text = value.strip()
+        try:
+            value = dt.date.fromisoformat(text) if len(text) == 10 else value
+            if isinstance(value, str):
+                value = dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
+        except ValueError:
+            return text
+    if isinstance(value, dt.datetime):
+        if value.tzinfo is not None:
+            value = value.astimezone(dt.UTC).replace(tzinfo=None)
+        return value.strftime("%Y-%m-%dT%H:%M:%SZ")
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    return str(value)
+
+
+def payload(kind: str, project: str, fields: Mapping[str, Any]) -> bytes:
+    """The exact bytes signed for one record: canonical JSON of its kind, project and fields.
+
+    ``kind`` and ``project`` are part of it so a waiver's signature cannot pass for an approval,
+    nor one project's approval for another's.
+    """
+    document = {"kind": kind, "project": project, **{k: _text(v) for k, v in fields.items()}}
+    return json.dumps(document, sort_keys=True, separators=(",", ":"), ensure_ascii=True).encode()
+
+
+def approval_payload(project: str, record: Mapping[str, Any]) -> bytes:
+    """Payload of ``governance.approvals[]``: model, version, ticket, date and approver."""
+    return payload(
+        "approval",
+        project,
+        {
+            "model": record["model"],
+            "version": record["version"],
+            "ticket": record["ticket"],
+            "date": _when(record["approvedAt"]),
+            "approver": record["approvedBy"],
+        },
+    )
+
+
+def enforcement_payload(
+    project: str, environment: str, enforcement: str, record: Mapping[str, Any]
+) -> bytes:
+    """Payload of ``governance.enforcementApproval``: the level, environment, ticket, date."""
+    return payload(
+        "enforcement",
+        project,
+        {
+            "environment": environment,
+            "enforcement": enforcement,
+            "ticket": record["ticket"],
+            "date": _when(record["approvedAt"]),
+            "approver": record["approvedBy"],
+        },
+    )
+
+
+def waiver_payload(project: str, record: Mapping[str, Any]) -> bytes:
+    """Payload of ``governance.waivers[]``: every field but the signature."""
+    fields = ("rule", "resource", "reason", "ticket", "owner", "approvedBy")
+    return payload(
+        "waiver",
+        project,
+        {
+            **{k: record[k] for k in fields},
+            "approvedAt": _when(record["approvedAt"]),
+            "expires": _when(record["expires"]),
+        },
+    )
+
+
+def _ssh_keygen() -> str:
+    found = shutil.which("ssh-keygen")
+    if found is None:
+        raise SigningError("ssh-keygen not found (install OpenSSH 8.2 or later)")
+    return found
+
+
+def compact(armored: str) -> str:
+    """The armour's base64 body on one line."""
+    lines = [line.strip() for line in armored.strip().splitlines()]
+    if not lines or lines[0] != _BEGIN or lines[-1] != _END:
+        raise SigningError("ssh-keygen did not return an SSH signature")
+    return "".join(lines[1:-1])
+
+
+def armor(signature: str) -> str:
+    """The armoured form ``ssh-keygen -Y verify`` reads."""
+    return "\n".join([_BEGIN, *textwrap.wrap(signature, 70), _END]) + "\n"
+
+
+def sign(data: bytes, key: Path) -> str:
+    """Sign ``data`` with the private key file ``key``; returns the compact signature."""
+    if not key.is_file():
+        raise SigningError(f"--key {key}: no such key file")
+    try:
+        done = subprocess.run(
+            [_ssh_keygen(), "-Y", "sign", "-q", "-f", str(key), "-n", NAMESPACE],
+            input=data,
+            capture_output=True,
+            timeout=_TIMEOUT,
+            check=False,
+        )
+    except subprocess.TimeoutExpired:
+        raise SigningError(
+            f"ssh-keygen -Y sign with {key} timed out (a passphrase prompt? use ssh-agent)"
+        ) from None
+    if done.returncode != 0:
+        reason = " ".join(done.stderr.decode(errors="replace").split()) or "failed"
+        raise SigningError(f"ssh-keygen -Y sign with {key}: {reason}")
+    return compact(done.stdout.decode())
+
+
+def verify(data: bytes, signature: str | None, identity: str, allowed_signers: Path) -> str:
+    """:data:`VERIFIED`, or one short reason why ``signature`` is not ``identity``'s over
+    ``data``."""
+    if not signature:
+        return "unsigned (sign it with `mlops-iac approve --key` or `mlops-iac waive --key`)"
+    if not allowed_signers.is_file():
+        return f"cannot be verified: no allowed-signers file {allowed_signers}"
+    try:
+        tool = _ssh_keygen()
+    except SigningError as exc:
+        return f"cannot be verified: {exc}"
+    with tempfile.TemporaryDirectory(prefix="mlops-iac-sig-") as tmp:
+        sig_file = Path(tmp) / "record.sig"
+        sig_file.write_text(armor(signature))
+        try:
+            done = subprocess.run(
+                [
+                    tool,
+                    "-Y",
+                    "verify",
+                    "-f",
+                    str(allowed_signers),
+                    "-I",
+                    identity,
+                    "-n",
+                    NAMESPACE,
+                    "-s",
+                    str(sig_file),
+                ],
+                input=data,
+                capture_output=True,
+                timeout=_TIMEOUT,
+                check=False,
+            )
+        except subprocess.TimeoutExpired:
+            return "cannot be verified: ssh-keygen timed out"
+    if done.returncode == 0:
+        return VERIFIED
+    return (
+        f"signature does not verify for {identity} against {allowed_signers} (edited after "
+        "signing, or not signed by a key listed for this approver)"
+    )

@@ -1,0 +1,95 @@
+"""``plan`` in prod verifies each approval's SSH signature (throwaway keys, offline)."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+from mlops_iac.policies import signatures
+from tests.conftest import REPO, STACKS
+from tests.ops.keys import install_allowed_signers, key_for
+
+REFERENCE = (STACKS / "Pulumi.aws-prod.yaml").read_text()
+_SIGNATURE_LINE = re.compile(r'^\s+signature: "[^"]*"\n', re.MULTILINE)
+
+
+def resigned(text: str, *, signer: str | None = None) -> str:
+    """The reference stack with its approvals signed by throwaway keys (``signer``'s if given)."""
+    text = _SIGNATURE_LINE.sub("", text)
+    for version, who, ticket, when in (
+        ("7", "jane@example.com", "CHG-1234", "2026-11-20"),
+        ("6", "raj@example.com", "CHG-1101", "2026-10-02"),
+    ):
+        record = {"model": "fraud-detector", "version": version, "approvedBy": who,
+                  "ticket": ticket, "approvedAt": when}  # fmt: skip
+        data = signatures.approval_payload("fraud-detection", record)
+        signature = signatures.sign(data, key_for(signer or who))
+        anchor = f"approvedAt: {when}\n"
+        indent = text.split(anchor)[0].rsplit("\n", 1)[1]
+        text = text.replace(anchor, f'{anchor}{indent}signature: "{signature}"\n')
+    return text
+
+
+@pytest.fixture
+def signed_env(tmp_path, monkeypatch) -> Path:
+    monkeypatch.setenv("MLOPS_IAC_ALLOWED_SIGNERS", str(install_allowed_signers(tmp_path / "keys")))
+    return tmp_path
+
+
+@pytest.mark.parametrize(
+    ("make", "code", "fragment"),
+    [
+        pytest.param(lambda: resigned(REFERENCE), 0, None, id="signed"),
+        pytest.param(
+            lambda: resigned(REFERENCE).replace("ticket: CHG-1234", "ticket: CHG-1235"),
+            1,
+            "signature does not verify",
+            id="edited-one-character",
+        ),
+        pytest.param(
+            lambda: resigned(REFERENCE, signer="mallory@example.com"),
+            1,
+            "signature does not verify",
+            id="unlisted-key",
+        ),
+        pytest.param(lambda: _SIGNATURE_LINE.sub("", REFERENCE), 1, "unsigned", id="unsigned"),
+    ],
+)
+def test_plan_in_prod_verifies_approval_signatures(make, code, fragment, signed_env, cli) -> None:
+    path = signed_env / "Pulumi.aws-prod.yaml"
+    path.write_text(make())
+    result = cli("plan", "--stack", "aws-prod", "--project", REPO, "--config-file", path, "--quiet")
+    assert result == code, cli.out + cli.err
+    if fragment:
+        assert (
+            "approval of 'fraud-detector' version '7' does not count, by 'jane@example.com': "
+            + fragment
+        ) in cli.out
+
+
+def test_plan_refuses_a_forged_enforcement_downgrade(signed_env, cli) -> None:
+    forged = resigned(REFERENCE).replace(
+        "    governance:\n",
+        "    governance:\n      enforcement: advisory\n"
+        "      enforcementApproval: {approvedBy: jane@example.com, ticket: CHG-9, "
+        'approvedAt: "2026-11-20", signature: "' + "A" * 100 + '"}\n',
+    )
+    path = signed_env / "Pulumi.aws-prod.yaml"
+    path.write_text(forged)
+    assert cli("plan", "--stack", "aws-prod", "--project", REPO, "--config-file", path, "-q") == 1
+    assert "mlops-governance-records" in cli.out
+    assert "advisory in prod is refused" in cli.out
+    assert "governance.enforcement: advisory refused" in cli.out
+
+
+def test_plan_refuses_an_unapproved_downgrade_as_bad_input(signed_env, cli) -> None:
+    path = signed_env / "Pulumi.aws-prod.yaml"
+    path.write_text(
+        REFERENCE.replace("    governance:\n", "    governance:\n      enforcement: advisory\n")
+    )
+    assert cli("plan", "--stack", "aws-prod", "--project", REPO, "--config-file", path) == 2
+    assert (
+        "governance.enforcement: advisory in prod needs governance.enforcementApproval" in cli.err
+    )
