@@ -235,6 +235,12 @@ def test_rollout_limits_are_aws_only():
     raw = platform_raw("aws-dev")
     raw["serving"]["rollout"].update(bakeMinutes=90)
     raw["cloud"] = "gcp"
+    # The AWS stack's images and s3:// artifacts are brought from outside on GCP.
+    raw.pop("aws", None)
+    raw["gcp"] = {"externalArtifacts": True}
+    for key in ("model", "previousModel"):
+        if key in raw["serving"]:
+            raw["serving"][key]["artifactUri"] = "gs://elsewhere/model/"
     parse_spec(raw)
 
 
