@@ -17,6 +17,7 @@ _COMMANDS = (
     "mlops_iac.cli.rollback",
     "mlops_iac.cli.verify",
     "mlops_iac.cli.dvc_remote",
+    "mlops_iac.cli.drift",
 )
 
 

@@ -148,7 +148,7 @@ def build(parent: pulumi.Resource, name: str, spec: PlatformSpec) -> dict[str, A
             error_rate_percent=monitoring.error_rate_percent,
             artifact_bucket_name=store.bucket_name,
             artifact_kms_key_arn=store.kms_key_id if artifacts.customer_managed_key else None,
-            drift=monitoring.drift,
+            drift=monitoring.drift.schedule,
             gpu_asg_name=cluster.gpu_asg_name,
             gpu_max_nodes=training.max_nodes,
             gpu_instance_types=[gpu_catalogue.lookup(training.gpu, "aws").node_type],

@@ -95,7 +95,7 @@ def build(parent: pulumi.Resource, name: str, spec: PlatformSpec) -> dict[str, A
             webhook_url=webhook_secret(spec),
             latency_p99_ms=spec.monitoring.latency_p99_ms,
             error_rate_percent=spec.monitoring.error_rate_percent,
-            drift=spec.monitoring.drift,
+            drift=spec.monitoring.drift.schedule,
             billing_account=gcp.billing_account if gcp else None,
             gpu_budget_usd_per_hour=spec.governance.gpu_budget_usd_per_hour,
         ),
