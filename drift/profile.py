@@ -371,7 +371,7 @@ class _NumericCheck:
         self.missing += len(column) - len(numbers)
         # Sorted batch: one bisect per cut point instead of one per value.
         previous = 0
-        counts, where = self.counts, bisect.bisect_left
+        counts, where = self.counts, bisect.bisect_right  # bin i holds (edge[i-1], edge[i]]
         for index, edge in enumerate(self.edges):
             position = where(numbers, edge, previous)
             counts[index] += position - previous
