@@ -23,6 +23,7 @@ Compose them in this order (``components/platform/aws.py`` does)::
 """
 
 from mlops_iac.components.aws.artifact_store import ArtifactStore, ArtifactStoreArgs
+from mlops_iac.components.aws.drift_job import DriftJob, DriftJobArgs
 from mlops_iac.components.aws.model_registry import ModelRegistry, ModelRegistryArgs
 from mlops_iac.components.aws.monitoring import (
     AlertChannel,
@@ -43,6 +44,8 @@ __all__ = [
     "AlertChannelArgs",
     "ArtifactStore",
     "ArtifactStoreArgs",
+    "DriftJob",
+    "DriftJobArgs",
     "ModelRegistry",
     "ModelRegistryArgs",
     "ModelVersion",

@@ -22,6 +22,8 @@ from mlops_iac.components.aws import (
     AlertChannelArgs,
     ArtifactStore,
     ArtifactStoreArgs,
+    DriftJob,
+    DriftJobArgs,
     ModelRegistry,
     ModelRegistryArgs,
     ModelVersion,
@@ -157,8 +159,32 @@ def build(parent: pulumi.Resource, name: str, spec: PlatformSpec) -> dict[str, A
         opts=opts,
     )
 
+    drift = monitoring.drift
+    drift_job = DriftJob(
+        f"{name}-drift",
+        DriftJobArgs(
+            environment=env,
+            endpoint_name=endpoint.endpoint_name,
+            artifact_bucket_name=store.bucket_name,
+            artifact_kms_key_arn=store.kms_key_id if artifacts.customer_managed_key else None,
+            dataset_version=spec.lineage.dataset_version,
+            alert_topic_arn=channel.topic_arn,
+            retraining_topic_arn=watch.retraining_trigger,
+            schedule=drift.schedule,
+            window_hours=drift.window_hours,
+            psi=drift.psi,
+            ks=drift.ks,
+            jensen_shannon=drift.jensen_shannon,
+            min_rows=drift.min_rows,
+        ),
+        opts=opts,
+    )
+
     return {
         **contract_exports(store, cluster, registry, endpoint, watch),
+        "drift_job_function": drift_job.function_name,
+        "drift_alarm_name": drift_job.alarm_name,
+        "drift_baseline_uri": drift_job.baseline_uri,
         "autoscaler_role_arn": cluster.autoscaler_role_arn,
         "dvc_policy_arn": store.dvc_policy_arn,
         "approvers_topic": registry.approvers_topic,
