@@ -16,6 +16,7 @@ retraining pipeline subscribes to.
 
 from __future__ import annotations
 
+import functools
 import json
 from dataclasses import dataclass
 from pathlib import Path
@@ -46,8 +47,12 @@ _ALARM_PERIOD = {"hourly": 3600, "daily": 86400, "weekly": 86400}
 _WINDOW_HOURS = {"hourly": 1, "daily": 24, "weekly": 168}
 
 
+@functools.cache
 def drift_archive() -> pulumi.AssetArchive:
-    """The function's code: every module of ``mlops_iac.drift`` plus a one-line entry module."""
+    """The function's code: every module of ``mlops_iac.drift`` plus a one-line entry module.
+
+    Built once per process: every job of a program ships the same archive.
+    """
     import mlops_iac.drift as package
 
     folder = Path(package.__file__).resolve().parent
@@ -117,7 +122,8 @@ class DriftJob(pulumi.ComponentResource):
     retraining topic).
 
     Outputs: ``function_name``, ``function_arn``, ``schedule_name``, ``alarm_name``,
-    ``alarm_arn``, ``baseline_uri``, ``report_uri``.
+    ``alarm_arn``, ``alarm_names`` (drift and job-failure alarms), ``baseline_uri``,
+    ``report_uri``.
     """
 
     function_name: pulumi.Output[str]
@@ -125,6 +131,7 @@ class DriftJob(pulumi.ComponentResource):
     schedule_name: pulumi.Output[str]
     alarm_name: pulumi.Output[str]
     alarm_arn: pulumi.Output[str]
+    alarm_names: pulumi.Output[list[str]]
     baseline_uri: pulumi.Output[str]
     report_uri: pulumi.Output[str]
 
@@ -323,7 +330,7 @@ class DriftJob(pulumi.ComponentResource):
             tags=tags,
             opts=child_opts(self),
         )
-        aws.cloudwatch.MetricAlarm(
+        errors = aws.cloudwatch.MetricAlarm(
             f"{name}-errors-alarm",
             alarm_description=f"The drift job {name} failed: drift is not being checked",
             namespace="AWS/Lambda",
@@ -368,6 +375,7 @@ class DriftJob(pulumi.ComponentResource):
         self.schedule_name = schedule.name
         self.alarm_name = alarm.name
         self.alarm_arn = alarm.arn
+        self.alarm_names = pulumi.Output.all(alarm.name, errors.name)
         self.register_outputs(
             {
                 "function_name": self.function_name,
@@ -375,6 +383,7 @@ class DriftJob(pulumi.ComponentResource):
                 "schedule_name": self.schedule_name,
                 "alarm_name": self.alarm_name,
                 "alarm_arn": self.alarm_arn,
+                "alarm_names": self.alarm_names,
                 "baseline_uri": self.baseline_uri,
                 "report_uri": self.report_uri,
             }

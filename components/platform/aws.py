@@ -190,5 +190,7 @@ def build(parent: pulumi.Resource, name: str, spec: PlatformSpec) -> dict[str, A
         "approvers_topic": registry.approvers_topic,
         "active_endpoint_config_name": endpoint.active_endpoint_config_name,
         "previous_endpoint_config_name": endpoint.previous_endpoint_config_name,
-        "alarm_names": watch.alarm_names,
+        "alarm_names": pulumi.Output.all(watch.alarm_names, drift_job.alarm_names).apply(
+            lambda lists: [*lists[0], *lists[1]]
+        ),
     }
