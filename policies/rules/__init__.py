@@ -10,6 +10,7 @@ from __future__ import annotations
 from . import (
     alarms,
     approval,
+    drift,
     gpu,
     iam,
     images,
@@ -32,6 +33,7 @@ RULES: tuple[Rule, ...] = (
     *network.RULES,
     *gpu.RULES,
     *alarms.RULES,
+    *drift.RULES,
     *images.RULES,
     *logs.RULES,
     *iam.RULES,
