@@ -14,6 +14,8 @@ import pulumi
 from mlops_iac.components.gcp import (
     ArtifactStore,
     ArtifactStoreArgs,
+    DriftJob,
+    DriftJobArgs,
     ModelRegistry,
     ModelRegistryArgs,
     Monitoring,
@@ -101,8 +103,32 @@ def build(parent: pulumi.Resource, name: str, spec: PlatformSpec) -> dict[str, A
         ),
         opts=opts,
     )
+    drift = spec.monitoring.drift
+    drift_job = DriftJob(
+        f"{name}-drift",
+        DriftJobArgs(
+            environment=env,
+            endpoint_name=endpoint.endpoint_name,
+            artifact_bucket_name=store.bucket_name,
+            # ServingEndpoint hands its container CAPTURE_URI = gs://<bucket>/capture/<name>/.
+            capture_prefix=f"capture/{name}-serving/",
+            dataset_version=spec.lineage.dataset_version,
+            alert_channels=monitor.alert_channels,
+            retraining_topic=monitor.retraining_trigger,
+            schedule=drift.schedule,
+            window_hours=drift.window_hours,
+            psi=drift.psi,
+            ks=drift.ks,
+            jensen_shannon=drift.jensen_shannon,
+            min_rows=drift.min_rows,
+        ),
+        opts=opts,
+    )
     return {
         **contract_exports(store, cluster, registry, endpoint, monitor),
+        "drift_job_function": drift_job.function_name,
+        "drift_alert_policy": drift_job.alert_policy,
+        "drift_baseline_uri": drift_job.baseline_uri,
         "dvc_service_account": store.dvc_service_account,
         "approvers_topic": registry.approvers_topic,
         "model_bucket_name": registry.model_bucket_name,
