@@ -9,6 +9,11 @@ tokens, so a hand-built equivalent passes too:
   invokes it; a CloudWatch alarm on ``DriftedFeatures`` for the endpoint whose actions reach an
   SNS topic of the stack; an EventBridge rule that matches that alarm and has a target. Capture:
   every endpoint configuration has ``dataCaptureConfig`` enabled.
+- **GCP**: a Cloud Functions (2nd gen) function whose environment names ``DRIFT_ENDPOINT`` = the
+  Cloud Run service; a Cloud Scheduler job calling its URL; an alert policy on
+  ``…/mlops/drift/drifted_features`` for the service notifying a channel of the stack, one of
+  them a ``pubsub`` channel (the retraining topic). Capture: the service's containers get
+  ``CAPTURE_URI``.
 """
 
 from __future__ import annotations
@@ -30,13 +35,30 @@ AWS_EVENT_TARGET = "aws:cloudwatch/eventTarget:EventTarget"
 AWS_ALARM = "aws:cloudwatch/metricAlarm:MetricAlarm"
 AWS_TOPIC = "aws:sns/topic:Topic"
 DRIFT_METRIC = "DriftedFeatures"
+GCP_SERVICE = "gcp:cloudrunv2/service:Service"
+GCP_FUNCTION = "gcp:cloudfunctionsv2/function:Function"
+GCP_SCHEDULE = "gcp:cloudscheduler/job:Job"
+GCP_ALERT = "gcp:monitoring/alertPolicy:AlertPolicy"
+GCP_CHANNEL = "gcp:monitoring/notificationChannel:NotificationChannel"
+GCP_DRIFT_METRIC = "mlops/drift/drifted_features"
+ENDPOINT_TYPES = (AWS_ENDPOINT, GCP_SERVICE)
+
+
+def _plain(value: Any) -> Any:
+    """Props (engine proxies included) as plain dicts and lists."""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, Mapping):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, Sequence):
+        return [_plain(v) for v in value]
+    return value
 
 
 def _text(value: Any) -> str:
-    try:
-        return value if isinstance(value, str) else json.dumps(value, default=str)
-    except (TypeError, ValueError):
-        return str(value)
+    """Everything a prop says, as text (to look for names and ARNs in nested inputs)."""
+    value = _plain(value)
+    return value if isinstance(value, str) else json.dumps(value, default=str)
 
 
 def refers(resource: PolicyResource, key: str, targets: Iterable[PolicyResource]) -> bool:
@@ -110,12 +132,58 @@ def _aws(resources: Sequence[PolicyResource], report: ReportViolation) -> None:
             )
 
 
+def _gcp(resources: Sequence[PolicyResource], report: ReportViolation) -> None:
+    functions = [
+        f
+        for f in of_type(resources, [GCP_FUNCTION])
+        if "DRIFT_BASELINE_URI" in _text(get(f.props, "serviceConfig", "environmentVariables"))
+    ]
+    schedules = of_type(resources, [GCP_SCHEDULE])
+    channels = of_type(resources, [GCP_CHANNEL])
+    retraining = [c for c in channels if c.props.get("type") == "pubsub"]
+    alerts = [a for a in of_type(resources, [GCP_ALERT]) if GCP_DRIFT_METRIC in _text(a.props)]
+    for service in of_type(resources, [GCP_SERVICE]):
+        name = service.props.get("name")
+        label = f"Cloud Run service '{service.name}'"
+        if "CAPTURE_URI" not in _text(get(service.props, "template", "containers")):
+            report(
+                f"{label}: its containers get no CAPTURE_URI, so nothing is captured", service.urn
+            )
+        jobs = [
+            f
+            for f in functions
+            if truthy_text(name)
+            and get(f.props, "serviceConfig", "environmentVariables", "DRIFT_ENDPOINT") == name
+        ]
+        if not jobs:
+            report(f"{label}: no drift job checks its capture (DRIFT_ENDPOINT)", service.urn)
+            continue
+        if not any(refers(s, "httpTarget", jobs) for s in schedules):
+            report(
+                f"{label}: its drift job is not scheduled (no scheduler job calls it)", service.urn
+            )
+        mine = [a for a in alerts if truthy_text(name) and name in _text(a.props.get("conditions"))]
+        routed = [
+            a
+            for a in mine
+            if a.props.get("enabled") is not False and refers(a, "notificationChannels", channels)
+        ]
+        if not routed:
+            report(f"{label}: no drift alert notifies an alert channel", service.urn)
+        elif not any(refers(a, "notificationChannels", retraining) for a in routed):
+            report(
+                f"{label}: no retraining trigger is fed by the drift alert (a pubsub channel)",
+                service.urn,
+            )
+
+
 def _validate(args: StackValidationArgs, report: ReportViolation) -> None:
     resources = list(args.resources)
-    if not of_type(resources, [AWS_ENDPOINT]):
+    if not of_type(resources, ENDPOINT_TYPES):
         args.not_applicable("no serving endpoint in the stack")
         return
     _aws(resources, report)
+    _gcp(resources, report)
 
 
 DRIFT_LOOP = Rule(

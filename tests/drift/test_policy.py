@@ -81,3 +81,41 @@ def test_each_missing_link_fires(aws_prod, mutation, fragment):
     messages = _violations(_mutated(aws_prod, **mutation))
     assert len(messages) == 1
     assert fragment in messages[0]
+
+
+@pytest.fixture(scope="module")
+def gcp_prod() -> Recording:
+    return run_project(REPO, "gcp-prod")
+
+
+def test_gcp_reference_prod_stack_is_quiet(gcp_prod):
+    assert _violations(gcp_prod) == []
+
+
+def _without_capture(recording: Recording) -> Recording:
+    service = recording.named("mlops-serving-service")
+    template = copy.deepcopy(service.outputs["template"])
+    for container in template["containers"]:
+        container["envs"] = [e for e in container["envs"] if e["name"] != "CAPTURE_URI"]
+    return _mutated(recording, name="mlops-serving-service", template=template)
+
+
+@pytest.mark.parametrize(
+    ("mutation", "fragment"),
+    [
+        ({"drop": "mlops-drift-function"}, "no drift job checks its capture"),
+        ({"drop": "mlops-drift-schedule"}, "its drift job is not scheduled"),
+        ({"drop": "mlops-drift-alert"}, "no drift alert notifies an alert channel"),
+        ({"name": "mlops-drift-alert", "enabled": False}, "no drift alert notifies"),
+        ({"drop": "mlops-drift-retraining-channel"}, "no retraining trigger is fed"),
+    ],
+)
+def test_gcp_each_missing_link_fires(gcp_prod, mutation, fragment):
+    messages = _violations(_mutated(gcp_prod, **mutation))
+    assert len(messages) == 1
+    assert fragment in messages[0]
+
+
+def test_gcp_service_without_capture_fires(gcp_prod):
+    (message,) = _violations(_without_capture(gcp_prod))
+    assert "no CAPTURE_URI" in message
