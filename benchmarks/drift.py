@@ -70,31 +70,37 @@ def _write_capture(path: Path, mib: int, features: int, seed: int) -> int:
 
 def _run(*argv: str) -> dict[str, Any]:
     """One ``mlops-iac`` run in a fresh process: seconds, peak RSS MiB, exit code."""
+    # The command's modules are imported before the clock starts: `mlops-iac` imports every
+    # command's module to build its parser (plan's pulumi among them), a fixed start-up cost
+    # reported separately as start_s.
     code = (
-        "import resource, sys, time; from mlops_iac.cli.main import main; t = time.perf_counter();"
-        "rc = main(sys.argv[1:]); s = time.perf_counter() - t;"
-        "print('BENCH', rc, s, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, file=sys.stderr)"
+        "import resource, sys, time; t0 = time.perf_counter();"
+        "from mlops_iac.cli.main import build_parser, main; build_parser();"
+        "t = time.perf_counter(); rc = main(sys.argv[1:]); s = time.perf_counter() - t;"
+        "print('BENCH', rc, s, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, t - t0,"
+        " file=sys.stderr)"
     )
     done = subprocess.run(
         [sys.executable, "-c", code, *argv], capture_output=True, text=True, check=False
     )
     line = next(x for x in done.stderr.splitlines() if x.startswith("BENCH "))
-    _, rc, seconds, rss_kib = line.split()
-    return {"exit": int(rc), "seconds": round(float(seconds), 2), "rss_mib": int(rss_kib) // 1024}
+    _, rc, seconds, rss_kib, start = line.split()
+    return {
+        "exit": int(rc),
+        "seconds": round(float(seconds), 2),
+        "rss_mib": int(rss_kib) // 1024,
+        "start_s": round(float(start), 2),
+    }
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m benchmarks.drift")
-    parser.add_argument("--rows", type=int, default=1_000_000)
-    parser.add_argument("--features", type=int, default=20)
-    parser.add_argument("--capture-mib", type=int, default=1024)
-    args = parser.parse_args(argv)
+def measure(rows: int, features: int, capture_mib: int) -> dict[str, Any]:
+    """Generate the data, run both measurements, return the figures."""
     results: dict[str, Any] = {}
     with tempfile.TemporaryDirectory(prefix="drift-bench-") as tmp:
         root = Path(tmp)
         train, served = root / "train.csv", root / "served.csv"
-        _write_csv(train, 200_000, args.features, seed=1)
-        _write_csv(served, args.rows, args.features, seed=2)
+        _write_csv(train, 200_000, features, seed=1)
+        _write_csv(served, rows, features, seed=2)
         baseline = root / "baseline.json"
         results["baseline_200k"] = _run(
             "drift", "baseline", "--data", str(train), "--out", str(baseline)
@@ -103,14 +109,24 @@ def main(argv: list[str] | None = None) -> int:
             "drift", "check", "--baseline", str(baseline), "--data", str(served)
         )
         served.unlink()
-        if args.capture_mib:
+        if capture_mib:
             capture = root / "capture.jsonl"
-            results["capture_lines"] = _write_capture(capture, args.capture_mib, args.features, 3)
+            results["capture_lines"] = _write_capture(capture, capture_mib, features, 3)
             results["capture_mib"] = capture.stat().st_size // (1024 * 1024)
             results["capture_1gib"] = _run(
                 "drift", "check", "--baseline", str(baseline), "--data", str(capture),
                 "--format", "sagemaker-capture",
             )  # fmt: skip
+    return results
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.drift")
+    parser.add_argument("--rows", type=int, default=1_000_000)
+    parser.add_argument("--features", type=int, default=20)
+    parser.add_argument("--capture-mib", type=int, default=1024)
+    args = parser.parse_args(argv)
+    results = measure(args.rows, args.features, args.capture_mib)
     print(json.dumps(results, indent=2))
     check = results["check_1m_x_20"]
     limit = TARGETS["check_1m_x_20_seconds"]
