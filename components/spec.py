@@ -264,7 +264,11 @@ class DriftSpec(_Model):
     @model_validator(mode="before")
     @classmethod
     def _shorthand(cls, value: object) -> object:
-        return {"schedule": value} if isinstance(value, str) else value
+        if not isinstance(value, str):
+            return value
+        if value not in ("hourly", "daily", "weekly"):  # the error names `drift`, as written
+            raise ValueError(f"must be 'hourly', 'daily' or 'weekly' (or an object), got {value!r}")
+        return {"schedule": value}
 
 
 class MonitoringSpec(_Model):

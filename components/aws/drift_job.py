@@ -32,6 +32,7 @@ from mlops_iac.components.aws._common import (
     assume_role_policy,
     customer_key,
     document,
+    encrypted_topic,
     region,
     statement,
 )
@@ -80,7 +81,8 @@ class DriftJobArgs:
     alert_topic_arn: pulumi.Input[str]
     """Alert channel the drift alarm and the job-failure alarm notify."""
     retraining_topic_arn: pulumi.Input[str] | None = None
-    """Retraining trigger (SNS) fed when the drift alarm fires. Default: none (alert only)."""
+    """Retraining trigger (SNS) fed when the drift alarm fires. Default: a new KMS-encrypted
+    topic of this job (``{name}-retraining``), so the loop always has a trigger."""
     artifact_kms_key_arn: pulumi.Input[str] | None = None
     """Key of the bucket; the function may decrypt and encrypt with it. Default: none."""
     environment: str = "dev"
@@ -117,13 +119,13 @@ class DriftJob(pulumi.ComponentResource):
     its own logs), ``{name}-function`` (Python 3.12, code = this package's drift folder),
     ``{name}-scheduler-role`` + ``-scheduler-role-policy`` (invoke this function only),
     ``{name}-schedule`` (EventBridge Scheduler), ``{name}-alarm`` (``DriftedFeatures >= 1`` →
-    alert topic), ``{name}-errors-alarm`` (the job itself failed → alert topic) and, with a
-    retraining topic, ``{name}-retrain-rule`` + ``{name}-retrain-target`` (alarm enters ALARM →
-    retraining topic).
+    alert topic), ``{name}-errors-alarm`` (the job itself failed → alert topic),
+    ``{name}-retrain-rule`` + ``{name}-retrain-target`` (alarm enters ALARM → retraining topic)
+    and, without ``retraining_topic_arn``, ``{name}-retraining`` (+ ``-policy``).
 
     Outputs: ``function_name``, ``function_arn``, ``schedule_name``, ``alarm_name``,
-    ``alarm_arn``, ``alarm_names`` (drift and job-failure alarms), ``baseline_uri``,
-    ``report_uri``.
+    ``alarm_arn``, ``alarm_names`` (drift and job-failure alarms), ``retraining_topic_arn``,
+    ``baseline_uri``, ``report_uri``.
     """
 
     function_name: pulumi.Output[str]
@@ -132,6 +134,7 @@ class DriftJob(pulumi.ComponentResource):
     alarm_name: pulumi.Output[str]
     alarm_arn: pulumi.Output[str]
     alarm_names: pulumi.Output[list[str]]
+    retraining_topic_arn: pulumi.Output[str]
     baseline_uri: pulumi.Output[str]
     report_uri: pulumi.Output[str]
 
@@ -165,10 +168,13 @@ class DriftJob(pulumi.ComponentResource):
         key = customer_key(
             self,
             f"{name}-key",
-            "drift job logs",
+            "drift job logs and retraining topic",
             prod=prod,
             tags=tags,
-            services=[pulumi.Output.concat("logs.", here, ".amazonaws.com")],
+            services=[
+                pulumi.Output.concat("logs.", here, ".amazonaws.com"),
+                "events.amazonaws.com",
+            ],
         )
         logs = aws.cloudwatch.LogGroup(
             f"{name}-logs",
@@ -346,35 +352,46 @@ class DriftJob(pulumi.ComponentResource):
             tags=tags,
             opts=child_opts(self),
         )
-        if args.retraining_topic_arn is not None:
-            rule = aws.cloudwatch.EventRule(
-                f"{name}-retrain-rule",
-                description=f"Drift alarm of {name} fired: retrain",
-                event_pattern=alarm.arn.apply(
-                    lambda arn: json.dumps(
-                        {
-                            "source": ["aws.cloudwatch"],
-                            "detail-type": [ALARM_STATE_DETAIL_TYPE],
-                            "resources": [arn],
-                            "detail": {"state": {"value": ["ALARM"]}},
-                        }
-                    )
-                ),
-                tags=tags,
-                opts=child_opts(self),
-            )
-            aws.cloudwatch.EventTarget(
-                f"{name}-retrain-target",
-                rule=rule.name,
-                arn=args.retraining_topic_arn,
-                opts=child_opts(self),
-            )
+        retraining_topic = args.retraining_topic_arn
+        if retraining_topic is None:
+            retraining_topic = encrypted_topic(
+                self,
+                f"{name}-retraining",
+                f"Retrain: data drift detected ({name})",
+                key.arn,
+                ["events.amazonaws.com"],
+                tags,
+            ).arn
+        # The retraining rule: the drift alarm entering ALARM → the retraining topic.
+        rule = aws.cloudwatch.EventRule(
+            f"{name}-retrain-rule",
+            description=f"Drift alarm of {name} fired: retrain",
+            event_pattern=alarm.arn.apply(
+                lambda arn: json.dumps(
+                    {
+                        "source": ["aws.cloudwatch"],
+                        "detail-type": [ALARM_STATE_DETAIL_TYPE],
+                        "resources": [arn],
+                        "detail": {"state": {"value": ["ALARM"]}},
+                    }
+                )
+            ),
+            tags=tags,
+            opts=child_opts(self),
+        )
+        aws.cloudwatch.EventTarget(
+            f"{name}-retrain-target",
+            rule=rule.name,
+            arn=retraining_topic,
+            opts=child_opts(self),
+        )
 
         self.function_name = function.name
         self.function_arn = function.arn
         self.schedule_name = schedule.name
         self.alarm_name = alarm.name
         self.alarm_arn = alarm.arn
+        self.retraining_topic_arn = pulumi.Output.from_input(retraining_topic)
         self.alarm_names = pulumi.Output.all(alarm.name, errors.name)
         self.register_outputs(
             {
@@ -384,6 +401,7 @@ class DriftJob(pulumi.ComponentResource):
                 "alarm_name": self.alarm_name,
                 "alarm_arn": self.alarm_arn,
                 "alarm_names": self.alarm_names,
+                "retraining_topic_arn": self.retraining_topic_arn,
                 "baseline_uri": self.baseline_uri,
                 "report_uri": self.report_uri,
             }
