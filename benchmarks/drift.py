@@ -76,20 +76,23 @@ def _run(*argv: str) -> dict[str, Any]:
     code = (
         "import resource, sys, time; t0 = time.perf_counter();"
         "from mlops_iac.cli.main import build_parser, main; build_parser();"
+        "u = resource.getrusage(resource.RUSAGE_SELF); c0 = u.ru_utime + u.ru_stime;"
         "t = time.perf_counter(); rc = main(sys.argv[1:]); s = time.perf_counter() - t;"
-        "print('BENCH', rc, s, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, t - t0,"
-        " file=sys.stderr)"
+        "u = resource.getrusage(resource.RUSAGE_SELF); c = u.ru_utime + u.ru_stime - c0;"
+        "print('BENCH', rc, s, u.ru_maxrss, t - t0, c, file=sys.stderr)"
     )
     done = subprocess.run(
         [sys.executable, "-c", code, *argv], capture_output=True, text=True, check=False
     )
     line = next(x for x in done.stderr.splitlines() if x.startswith("BENCH "))
-    _, rc, seconds, rss_kib, start = line.split()
+    _, rc, seconds, rss_kib, start, cpu = line.split()
     return {
         "exit": int(rc),
         "seconds": round(float(seconds), 2),
         "rss_mib": int(rss_kib) // 1024,
         "start_s": round(float(start), 2),
+        # CPU seconds of the command: on a shared, loaded machine wall time overstates the cost.
+        "cpu_s": round(float(cpu), 2),
     }
 
 

@@ -210,3 +210,9 @@ def _print(report: dict[str, Any]) -> None:
         )
     else:
         out.write(f"no drift ({report['rows']} rows; {limits})\n")
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run ``drift baseline`` or ``drift check`` (the command-module contract)."""
+    action = run_baseline if args.drift_action == "baseline" else run_check
+    return action(args)
