@@ -95,9 +95,9 @@ def _aws(resources: Sequence[PolicyResource], report: ReportViolation) -> None:
         a for a in of_type(resources, [AWS_ALARM]) if a.props.get("metricName") == DRIFT_METRIC
     ]
     for endpoint in endpoints:
-        name = endpoint.props.get("name")
+        names = identifiers(endpoint, ("name", "id"))
         label = f"endpoint '{endpoint.name}'"
-        jobs = [f for f in functions if truthy_text(name) and _env(f).get("DRIFT_ENDPOINT") == name]
+        jobs = [f for f in functions if _env(f).get("DRIFT_ENDPOINT") in names]
         if not jobs:
             report(f"{label}: no drift job checks its capture (DRIFT_ENDPOINT)", endpoint.urn)
             continue
@@ -108,7 +108,7 @@ def _aws(resources: Sequence[PolicyResource], report: ReportViolation) -> None:
             report(
                 f"{label}: its drift job is not scheduled (no schedule invokes it)", endpoint.urn
             )
-        mine = [a for a in alarms if get(a.props, "dimensions", "Endpoint") == name]
+        mine = [a for a in alarms if get(a.props, "dimensions", "Endpoint") in names]
         if not mine:
             report(f"{label}: no alarm on the drift job's {DRIFT_METRIC} metric", endpoint.urn)
             continue
