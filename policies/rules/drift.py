@@ -140,6 +140,10 @@ def _gcp(resources: Sequence[PolicyResource], report: ReportViolation) -> None:
     ]
     schedules = of_type(resources, [GCP_SCHEDULE])
     channels = of_type(resources, [GCP_CHANNEL])
+    if not channels:
+        # Known gap: a GCP stack with no alert channel at all (a team stack without the toolkit's
+        # Monitoring) is not checked yet; the rule cannot say where its alert should go.
+        return
     retraining = [c for c in channels if c.props.get("type") == "pubsub"]
     alerts = [a for a in of_type(resources, [GCP_ALERT]) if GCP_DRIFT_METRIC in _text(a.props)]
     for service in of_type(resources, [GCP_SERVICE]):
