@@ -73,6 +73,18 @@ TARGETS: tuple[tuple[str, str, float, Callable[[dict], float | None]], ...] = (
         1.2,
         lambda r: r["imports"].get("mlops_iac.components.aws", {}).get("ratio"),
     ),
+    (
+        "drift_check_seconds",
+        "drift check, 1,000,000 rows x 20 features, seconds",
+        30.0,
+        lambda r: r.get("drift", {}).get("check_1m_x_20", {}).get("seconds"),
+    ),
+    (
+        "drift_capture_rss_mib",
+        "drift check of a 1 GiB SageMaker capture, peak RSS MiB",
+        256.0,
+        lambda r: r.get("drift", {}).get("capture_1gib", {}).get("rss_mib"),
+    ),
 )
 
 
@@ -242,6 +254,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--stacks", default=",".join(stacks_available()))
     parser.add_argument("--clouds", default="aws,azure,gcp", help="components packages to import")
     parser.add_argument("--output", type=Path, default=RESULTS / "latest.json")
+    parser.add_argument(
+        "--drift-capture-mib", type=int, default=1024, help="drift capture size (0: skip drift)"
+    )
     args = parser.parse_args(argv)
     report: dict[str, Any] = {
         "date": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
@@ -260,6 +275,11 @@ def main(argv: list[str] | None = None) -> int:
     counts = [int(n) for n in args.teams.split(",") if n]
     report["teams"], report["teams_fit"] = bench_teams(counts, args.repeat)
     print()
+    if args.drift_capture_mib:
+        from benchmarks import drift
+
+        report["drift"] = drift.measure(1_000_000, 20, args.drift_capture_mib)
+        print()
     report["targets"] = check_targets(report)
 
     args.output.parent.mkdir(parents=True, exist_ok=True)

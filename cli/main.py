@@ -21,6 +21,7 @@ _COMMANDS = (
     "mlops_iac.cli.dvc_remote",
     "mlops_iac.cli.policy_pack",
     "mlops_iac.cli.train_smoke",
+    "mlops_iac.cli.drift",
 )
 
 

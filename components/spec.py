@@ -354,6 +354,45 @@ class ServingSpec(_Model):
         return self.model if self.rollback else self.previous_model
 
 
+class DriftSpec(_Model):
+    """The toolkit's drift job (``mlops_iac.drift``): when it runs and what counts as drift.
+
+    ``drift: daily`` is shorthand for ``drift: {schedule: daily}``.
+    """
+
+    schedule: Literal["hourly", "daily", "weekly"] = Field(
+        defaults.DRIFT, description="How often the job checks captured traffic. Default: daily."
+    )
+    psi: float = Field(0.2, gt=0, le=10, description="PSI above this is drift. Default: 0.2.")
+    ks: float = Field(
+        0.1, gt=0, le=1, description="KS statistic above this is drift (numeric). Default: 0.1."
+    )
+    jensen_shannon: float = Field(
+        0.1,
+        gt=0,
+        le=1,
+        description="Jensen-Shannon distance above this is drift (categorical). Default: 0.1.",
+    )
+    min_rows: int = Field(
+        1000, ge=1, le=100_000_000, description="Rows needed for a verdict. Default: 1000."
+    )
+    window_hours: int = Field(
+        0,
+        ge=0,
+        le=24 * 31,
+        description="Hours of capture each run reads. Default: 0 = the schedule's period.",
+    )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _shorthand(cls, value: object) -> object:
+        if not isinstance(value, str):
+            return value
+        if value not in ("hourly", "daily", "weekly"):  # the error names `drift`, as written
+            raise ValueError(f"must be 'hourly', 'daily' or 'weekly' (or an object), got {value!r}")
+        return {"schedule": value}
+
+
 class MonitoringSpec(_Model):
     """Alarms, drift monitoring and the retraining trigger."""
 
@@ -365,8 +404,9 @@ class MonitoringSpec(_Model):
     error_rate_percent: float = Field(
         defaults.ERROR_RATE_PERCENT, gt=0, le=100, description="5xx rate alarm threshold."
     )
-    drift: Literal["hourly", "daily", "weekly"] = Field(
-        defaults.DRIFT, description="Schedule of the data-drift / data-quality check."
+    drift: DriftSpec = Field(
+        default_factory=lambda: DriftSpec(),
+        description="The drift job: schedule and thresholds; a bare schedule is shorthand.",
     )
 
     @field_validator("alert_emails")

@@ -29,6 +29,7 @@ require_cloud_sdk("aws")
 
 
 from mlops_iac.components.aws.artifact_store import ArtifactStore, ArtifactStoreArgs
+from mlops_iac.components.aws.drift_job import DriftJob, DriftJobArgs
 from mlops_iac.components.aws.model_registry import ModelRegistry, ModelRegistryArgs
 from mlops_iac.components.aws.monitoring import (
     AlertChannel,
@@ -49,6 +50,8 @@ __all__ = [
     "AlertChannelArgs",
     "ArtifactStore",
     "ArtifactStoreArgs",
+    "DriftJob",
+    "DriftJobArgs",
     "ModelRegistry",
     "ModelRegistryArgs",
     "ModelVersion",

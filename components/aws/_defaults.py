@@ -103,6 +103,11 @@ DRIFT_SCHEDULES = {
     "weekly": "cron(0 0 ? * 1 *)",
 }
 MONITORING_INSTANCE_TYPE = "ml.m5.large"
+# The toolkit's drift job (DriftJob): a Lambda packaged from mlops_iac.drift, no build step.
+DRIFT_METRIC_NAMESPACE = "mlops/drift"
+DRIFT_RUNTIME = "python3.12"
+DRIFT_TIMEOUT_SECONDS = 900  # Lambda's maximum; a 1 GB capture takes well under it
+DRIFT_MEMORY_MB = 512  # the job stays under 256 MiB; more memory also buys CPU on Lambda
 MONITORING_MAX_RUNTIME_SECONDS = 3300
 # SageMaker Model Monitor is closed to new customers: it runs only when a stack opts in.
 MODEL_MONITOR = False

@@ -9,6 +9,7 @@ require_cloud_sdk("gcp")
 
 
 from mlops_iac.components.gcp.artifact_store import ArtifactStore, ArtifactStoreArgs
+from mlops_iac.components.gcp.drift_job import DriftJob, DriftJobArgs
 from mlops_iac.components.gcp.model_registry import ModelRegistry, ModelRegistryArgs
 from mlops_iac.components.gcp.monitoring import Monitoring, MonitoringArgs
 from mlops_iac.components.gcp.serving_endpoint import (
@@ -21,6 +22,8 @@ from mlops_iac.components.gcp.training_cluster import TrainingCluster, TrainingC
 __all__ = [
     "ArtifactStore",
     "ArtifactStoreArgs",
+    "DriftJob",
+    "DriftJobArgs",
     "ModelRegistry",
     "ModelRegistryArgs",
     "ModelVersion",

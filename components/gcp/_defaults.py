@@ -99,4 +99,7 @@ PUBLIC_MEMBERS = ("allUsers", "allAuthenticatedUsers")
 ALERT_WINDOW = "300s"
 BUDGET_THRESHOLDS = (0.8, 1.0)
 DRIFT_PERIODS = {"hourly": "3600s", "daily": "86400s", "weekly": "604800s"}
+# The toolkit's drift job (DriftJob): Cloud Functions 2nd gen built from mlops_iac.drift's source.
+DRIFT_RUNTIME = "python312"
+DRIFT_TIMEOUT_SECONDS = 1800  # HTTP functions (2nd gen) may run up to 60 minutes
 TOPIC_MESSAGE_RETENTION = "604800s"

@@ -22,6 +22,8 @@ from mlops_iac.components.aws import (
     AlertChannelArgs,
     ArtifactStore,
     ArtifactStoreArgs,
+    DriftJob,
+    DriftJobArgs,
     ModelRegistry,
     ModelRegistryArgs,
     ModelVersion,
@@ -174,7 +176,7 @@ def build(parent: pulumi.Resource, name: str, spec: PlatformSpec) -> dict[str, A
             error_rate_percent=monitoring.error_rate_percent,
             artifact_bucket_name=store.bucket_name,
             artifact_kms_key_arn=store.kms_key_id if artifacts.customer_managed_key else None,
-            drift=monitoring.drift,
+            drift=monitoring.drift.schedule,
             model_monitor=aws_spec.model_monitor if aws_spec else False,
             gpu_asg_name=cluster.gpu_asg_name,
             gpu_max_nodes=training.max_nodes,
@@ -184,8 +186,32 @@ def build(parent: pulumi.Resource, name: str, spec: PlatformSpec) -> dict[str, A
         opts=opts,
     )
 
+    drift = monitoring.drift
+    drift_job = DriftJob(
+        f"{name}-drift",
+        DriftJobArgs(
+            environment=env,
+            endpoint_name=endpoint.endpoint_name,
+            artifact_bucket_name=store.bucket_name,
+            artifact_kms_key_arn=store.kms_key_id if artifacts.customer_managed_key else None,
+            dataset_version=spec.lineage.dataset_version,
+            alert_topic_arn=channel.topic_arn,
+            retraining_topic_arn=watch.retraining_trigger,
+            schedule=drift.schedule,
+            window_hours=drift.window_hours,
+            psi=drift.psi,
+            ks=drift.ks,
+            jensen_shannon=drift.jensen_shannon,
+            min_rows=drift.min_rows,
+        ),
+        opts=opts,
+    )
+
     return {
         **contract_exports(store, cluster, registry, endpoint, watch),
+        "drift_job_function": drift_job.function_name,
+        "drift_alarm_name": drift_job.alarm_name,
+        "drift_baseline_uri": drift_job.baseline_uri,
         "autoscaler_role_arn": cluster.autoscaler_role_arn,
         "trainer_role_arn": cluster.trainer_role_arn,
         **training_exports(cluster),
@@ -193,7 +219,9 @@ def build(parent: pulumi.Resource, name: str, spec: PlatformSpec) -> dict[str, A
         "approvers_topic": registry.approvers_topic,
         "active_endpoint_config_name": endpoint.active_endpoint_config_name,
         "previous_endpoint_config_name": endpoint.previous_endpoint_config_name,
-        "alarm_names": watch.alarm_names,
+        "alarm_names": pulumi.Output.all(watch.alarm_names, drift_job.alarm_names).apply(
+            lambda lists: [*lists[0], *lists[1]]
+        ),
         # Read back by the next deployment (see `deployed` above).
         "serving_instance_type": endpoint.instance_type,
         "serving_autoscaling": autoscaling,

@@ -193,7 +193,7 @@ def build(parent: pulumi.Resource, name: str, spec: PlatformSpec) -> dict[str, A
             production_data_uri=pulumi.Output.concat(
                 "azureml:", endpoint.endpoint_name, "-blue-model_inputs:1"
             ),
-            drift=monitoring_spec.drift,
+            drift=monitoring_spec.drift.schedule,
             monthly_budget_usd=round(budget_per_hour * HOURS_PER_MONTH, 2),
             studio_url=pulumi.Output.concat(
                 "https://ml.azure.com/endpoints/realtime/",

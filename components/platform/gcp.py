@@ -15,6 +15,8 @@ from mlops_iac.components.defaults import HOURS_PER_MONTH
 from mlops_iac.components.gcp import (
     ArtifactStore,
     ArtifactStoreArgs,
+    DriftJob,
+    DriftJobArgs,
     ModelRegistry,
     ModelRegistryArgs,
     ModelVersion,
@@ -114,7 +116,7 @@ def build(parent: pulumi.Resource, name: str, spec: PlatformSpec) -> dict[str, A
             webhook_url=webhook_secret(spec),
             latency_p99_ms=spec.monitoring.latency_p99_ms,
             error_rate_percent=spec.monitoring.error_rate_percent,
-            drift=spec.monitoring.drift,
+            drift=spec.monitoring.drift.schedule,
             billing_account=gcp.billing_account if gcp else None,
             monthly_budget_usd=(
                 spec.governance.gpu_budget_usd_per_hour * HOURS_PER_MONTH
@@ -125,8 +127,32 @@ def build(parent: pulumi.Resource, name: str, spec: PlatformSpec) -> dict[str, A
         ),
         opts=opts,
     )
+    drift = spec.monitoring.drift
+    drift_job = DriftJob(
+        f"{name}-drift",
+        DriftJobArgs(
+            environment=env,
+            endpoint_name=endpoint.endpoint_name,
+            artifact_bucket_name=store.bucket_name,
+            # ServingEndpoint hands its container CAPTURE_URI = gs://<bucket>/capture/<name>/.
+            capture_prefix=f"capture/{name}-serving/",
+            dataset_version=spec.lineage.dataset_version,
+            alert_channels=monitor.alert_channels,
+            retraining_topic=monitor.retraining_trigger,
+            schedule=drift.schedule,
+            window_hours=drift.window_hours,
+            psi=drift.psi,
+            ks=drift.ks,
+            jensen_shannon=drift.jensen_shannon,
+            min_rows=drift.min_rows,
+        ),
+        opts=opts,
+    )
     return {
         **contract_exports(store, cluster, registry, endpoint, monitor),
+        "drift_job_function": drift_job.function_name,
+        "drift_alert_policy": drift_job.alert_policy,
+        "drift_baseline_uri": drift_job.baseline_uri,
         "dvc_service_account": store.dvc_service_account,
         **training_exports(cluster),
         "approvers_topic": registry.approvers_topic,

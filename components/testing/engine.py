@@ -268,6 +268,12 @@ def _plain(value: Any, secrets: list[str] | None = None, path: str = "") -> Any:
         return [_plain(v, secrets, f"{path}[{i}]") for i, v in enumerate(value)]
     if isinstance(value, pulumi.Resource):
         return getattr(value, "_mock_urn", None) or repr(value)
+    if isinstance(value, pulumi.AssetArchive):  # code archives: comparable, like the engine's hash
+        return {"assets": {k: _plain(v, secrets, path) for k, v in value.assets.items()}}
+    if isinstance(value, pulumi.FileAsset | pulumi.FileArchive):
+        return {"path": value.path}
+    if isinstance(value, pulumi.StringAsset):
+        return {"text": value.text}
     return value
 
 

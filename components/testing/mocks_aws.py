@@ -193,6 +193,8 @@ OUTPUT_HOOKS: dict[str, Any] = {
     "aws:cloudwatch/dashboard:Dashboard": _dashboard,
     "aws:cloudwatch/eventRule:EventRule": _named_with_arn("rule"),
     "aws:cloudwatch/logGroup:LogGroup": _named_with_arn("log-group", sep=":"),
+    "aws:lambda/function:Function": _named_with_arn("function", sep=":"),
+    "aws:scheduler/schedule:Schedule": _named_with_arn("schedule/default"),
     "aws:budgets/budget:Budget": _named_with_arn("budget"),
     "aws:ec2/vpc:Vpc": _ec2("vpc"),
     "aws:ec2/subnet:Subnet": _ec2("subnet"),

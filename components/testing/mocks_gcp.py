@@ -90,6 +90,13 @@ def _per_type(ctx: MockContext, name: str) -> dict[str, Any]:
             "latestReadyRevision": f"{name}-00001-abc",
             "uid": _number(ctx),
         }
+    if kind == "cloudfunctionsv2/function":
+        return {
+            "__id": f"projects/{project}/locations/{location}/functions/{name}",
+            "url": f"https://{location}-{project}.cloudfunctions.net/{name}",
+        }
+    if kind == "cloudscheduler/job":
+        return {"__id": f"projects/{project}/locations/{location}/jobs/{name}"}
     if kind == "pubsub/topic":
         return {"__id": f"projects/{project}/topics/{name}"}
     if kind == "pubsub/subscription":

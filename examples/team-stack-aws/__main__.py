@@ -1,9 +1,9 @@
 """The fraud team's serving stack on AWS, composed from mlops-iac components directly.
 
 No ``MlopsStack``: the team picks the three components it needs (artifact store, model registry,
-serving endpoint) plus an alert channel, and adds an SQS queue of its own for batch inference
-requests. The lineage transform is registered first, so the queue (and every child of every
-component) carries the stack's lineage tags without the team passing any.
+serving endpoint) plus an alert channel and the drift job, and adds an SQS queue of its own for
+batch inference requests. The lineage transform is registered first, so the queue (and every
+child of every component) carries the stack's lineage tags without the team passing any.
 """
 
 import pulumi
@@ -14,6 +14,8 @@ from mlops_iac.components.aws import (
     AlertChannelArgs,
     ArtifactStore,
     ArtifactStoreArgs,
+    DriftJob,
+    DriftJobArgs,
     ModelRegistry,
     ModelRegistryArgs,
     ServingEndpoint,
@@ -79,6 +81,27 @@ endpoint = ServingEndpoint(
     ),
 )
 
+# Continuous training: the toolkit's drift job on the endpoint's capture (schedule and thresholds
+# from monitoring.drift), alarmed to the channel; it creates the retraining topic the team's
+# retraining pipeline subscribes to.
+drift = spec.monitoring.drift
+drift_job = DriftJob(
+    "fraud-drift",
+    DriftJobArgs(
+        environment=env,
+        endpoint_name=endpoint.endpoint_name,
+        artifact_bucket_name=store.bucket_name,
+        artifact_kms_key_arn=store.kms_key_id,
+        dataset_version=spec.lineage.dataset_version,
+        alert_topic_arn=alerts.topic_arn,
+        schedule=drift.schedule,
+        psi=drift.psi,
+        ks=drift.ks,
+        jensen_shannon=drift.jensen_shannon,
+        min_rows=drift.min_rows,
+    ),
+)
+
 # The team's own resource: batch scoring requests, encrypted with the artifact store's key.
 # No tags passed: the lineage transform adds them.
 requests = aws.sqs.Queue(
@@ -99,3 +122,4 @@ pulumi.export("active_model_version", endpoint.active_model_version)
 pulumi.export("previous_model_version", endpoint.previous_model_version)
 pulumi.export("alert_topic", alerts.topic_arn)
 pulumi.export("inference_queue_arn", requests.arn)
+pulumi.export("retraining_topic", drift_job.retraining_topic_arn)

@@ -43,12 +43,13 @@ def test_components_are_used_directly_plus_one_team_resource(dev):
         (QUEUE, "inference-requests"),
         ("mlops:aws:AlertChannel", "fraud-alerts"),
         ("mlops:aws:ArtifactStore", "fraud-artifacts"),
+        ("mlops:aws:DriftJob", "fraud-drift"),
         ("mlops:aws:ModelRegistry", "fraud-registry"),
         ("mlops:aws:ServingEndpoint", "fraud-serving"),
     ]
     assert not dev.of_type("mlops:index:MlopsStack")
     assert not dev.of_type("mlops:aws:TrainingCluster")  # the team does not train here
-    assert len(dev) == 43
+    assert len(dev) == 59  # 43 + the drift job (its 15 children, its own retraining topic)
 
 
 def test_team_queue_gets_lineage_tags_from_the_transform(dev):

@@ -14,6 +14,7 @@ from typing import Any
 from . import (
     alarms,
     approval,
+    drift,
     dvc,
     gpu,
     iam,
@@ -40,6 +41,7 @@ RULES: tuple[Rule, ...] = (
     *network.RULES,
     *gpu.RULES,
     *alarms.RULES,
+    *drift.RULES,
     *images.RULES,
     *logs.RULES,
     *iam.RULES,

@@ -707,6 +707,69 @@ def aws_platform(environment: str = "prod") -> Rec:
         parent=serve,
     )
 
+    # The drift job (mlops_iac DriftJob): scheduled function, alarm to the channel, retraining.
+    drift_fn = b.add(
+        "aws:lambda/function:Function",
+        "drift-function",
+        {
+            "runtime": "python3.12",
+            "handler": "drift_lambda.handler",
+            "environment": {
+                "variables": {
+                    "DRIFT_ENDPOINT": Ref(endpoint, "id"),
+                    "DRIFT_BASELINE_URI": "s3://bucket/drift/baselines/md5_ab/baseline.json",
+                }
+            },
+            "tags": tags,
+        },
+        parent=mon,
+    )
+    b.add(
+        "aws:scheduler/schedule:Schedule",
+        "drift-schedule",
+        {
+            "scheduleExpression": "cron(0 0 ? * * *)",
+            "flexibleTimeWindow": {"mode": "OFF"},
+            "target": {"arn": Ref(drift_fn, "arn")},
+        },
+        parent=mon,
+    )
+    drift_alarm = b.add(
+        "aws:cloudwatch/metricAlarm:MetricAlarm",
+        "drift-alarm",
+        {
+            "alarmName": f"fraud-detection-{environment}-drifted-features",
+            "comparisonOperator": "GreaterThanOrEqualToThreshold",
+            "evaluationPeriods": 1,
+            "metricName": "DriftedFeatures",
+            "namespace": "mlops/drift",
+            "dimensions": {"Endpoint": Ref(endpoint, "id")},
+            "period": 86400,
+            "statistic": "Maximum",
+            "threshold": 1,
+            "alarmActions": [Ref(alerts, "arn")],
+            "tags": tags,
+        },
+        parent=mon,
+    )
+    drift_rule = b.add(
+        "aws:cloudwatch/eventRule:EventRule",
+        "drift-retrain-rule",
+        {
+            "eventPattern": json.dumps(
+                {"source": ["aws.cloudwatch"], "resources": [drift_alarm.outputs["arn"]]}
+            ),
+            "tags": tags,
+        },
+        parent=mon,
+    )
+    b.add(
+        "aws:cloudwatch/eventTarget:EventTarget",
+        "drift-retrain-target",
+        {"rule": Ref(drift_rule, "id"), "arn": Ref(alerts, "arn")},
+        parent=mon,
+    )
+
     # Monitoring (continued): drift detection, retraining trigger, dashboard, budget.
     b.add(
         "aws:cloudwatch/metricAlarm:MetricAlarm",

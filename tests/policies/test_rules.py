@@ -58,6 +58,19 @@ APPROVAL_BY_STRANGER = [
 ]
 
 MUTATIONS: list[Mutation] = [
+    # the continuous-training loop
+    Mutation(
+        "mlops-drift-loop-closed",
+        "drift-job-not-scheduled",
+        lambda r: r.remove("drift-schedule"),
+        "its drift job is not scheduled",
+    ),
+    Mutation(
+        "mlops-drift-loop-closed",
+        "drift-alarm-feeds-no-retraining",
+        lambda r: r.remove("drift-retrain-target"),
+        "no retraining trigger is fed by the drift alarm",
+    ),
     # storage
     Mutation(
         "mlops-storage-encrypted-cmk",

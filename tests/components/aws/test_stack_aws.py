@@ -24,6 +24,9 @@ AWS_EXTRAS = {
     "training_namespace",
     "training_service_account",
     "training_operator",
+    "drift_job_function",
+    "drift_alarm_name",
+    "drift_baseline_uri",
 }
 COMPONENTS = {
     "mlops-artifacts": "mlops:aws:ArtifactStore",
@@ -32,6 +35,7 @@ COMPONENTS = {
     "mlops-registry": "mlops:aws:ModelRegistry",
     "mlops-serving": "mlops:aws:ServingEndpoint",
     "mlops-monitoring": "mlops:aws:Monitoring",
+    "mlops-drift": "mlops:aws:DriftJob",
 }
 
 
@@ -88,6 +92,8 @@ def test_every_alarm_notifies_the_stack_channel(prod):
         "mlops-serving-latency-alarm",
         "mlops-monitoring-zero-invocations-alarm",
         "mlops-monitoring-gpu-saturation-alarm",
+        "mlops-drift-alarm",
+        "mlops-drift-errors-alarm",
     }
     assert all(a.inputs["alarmActions"] == [topic] for a in alarms)
     assert prod.exports["alert_topic"] == topic

@@ -22,6 +22,7 @@ COMPONENTS = {
     "mlops-registry": "mlops:gcp:ModelRegistry",
     "mlops-serving": "mlops:gcp:ServingEndpoint",
     "mlops-monitoring": "mlops:gcp:Monitoring",
+    "mlops-drift": "mlops:gcp:DriftJob",
 }
 LABELLED = {
     "gcp:storage/bucket:Bucket",

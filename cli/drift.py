@@ -1,0 +1,218 @@
+"""``mlops-iac drift``: profile training data and check served traffic for drift.
+
+    mlops-iac drift baseline --data train.csv --out baseline.json [--exclude label]
+    mlops-iac drift baseline --data train.csv --store-uri s3://bucket --stack aws-prod
+    mlops-iac drift check --baseline baseline.json --data capture/*.jsonl [--json report.json]
+
+Per feature: PSI plus the Kolmogorov-Smirnov statistic (numeric) or the Jensen-Shannon distance
+(categorical). Thresholds come from the stack file's `monitoring.drift` (`--stack`), else the
+documented defaults, and any flag overrides both. Exit 0 no drift (or too few rows for a verdict),
+1 drift, 2 bad input. Streaming: memory does not grow with the data.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+from mlops_iac.cli import EXIT_FAILED, EXIT_OK, OpsError, command, describe, stackfile
+from mlops_iac.drift import (
+    FORMATS,
+    DriftError,
+    Thresholds,
+    build_baseline,
+    compare,
+    dumps,
+    file_source,
+    load_baseline,
+    read,
+)
+from mlops_iac.drift import store as drift_store
+
+NAME = "drift"
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    """Add ``drift baseline`` and ``drift check``."""
+    parser = subparsers.add_parser(
+        NAME,
+        help="profile training data and check served traffic for data drift",
+        description=describe(__doc__),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    actions = parser.add_subparsers(dest="drift_action", metavar="ACTION", required=True)
+
+    base = actions.add_parser("baseline", help="profile a training dataset into a baseline")
+    _common(base)
+    where = base.add_mutually_exclusive_group(required=True)
+    where.add_argument("--out", metavar="F", help="write the baseline JSON here")
+    where.add_argument(
+        "--store-uri",
+        metavar="URI",
+        help="artifact store root (s3://bucket or a directory): writes "
+        "drift/baselines/<datasetVersion>/baseline.json under it",
+    )
+    base.add_argument(
+        "--dataset-version",
+        metavar="V",
+        help="DVC hash of the data (default: lineage.datasetVersion of --stack)",
+    )
+    base.add_argument(
+        "--categorical", default="", metavar="A,B", help="columns to treat as categorical"
+    )
+    base.add_argument(
+        "--exclude", default="", metavar="A,B", help="columns to leave out (e.g. the label)"
+    )
+    base.set_defaults(func=run_baseline)
+
+    check = actions.add_parser("check", help="compare served data with a baseline")
+    _common(check)
+    check.add_argument("--baseline", required=True, metavar="B", help="baseline JSON file")
+    check.add_argument("--json", metavar="F", help="also write the full report as JSON here")
+    check.add_argument("--psi", type=float, metavar="X", help="PSI threshold (default 0.2)")
+    check.add_argument("--ks", type=float, metavar="X", help="KS threshold (default 0.1)")
+    check.add_argument(
+        "--js", type=float, metavar="X", help="Jensen-Shannon distance threshold (default 0.1)"
+    )
+    check.add_argument("--min-rows", type=int, metavar="N", help="rows for a verdict (1000)")
+    check.set_defaults(func=run_check)
+
+
+def _common(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--data", nargs="+", required=True, metavar="F", help="data files")
+    parser.add_argument("--format", default="auto", choices=FORMATS, help="input format")
+    parser.add_argument(
+        "--stack", "-s", metavar="S", help="stack whose monitoring.drift / lineage to use"
+    )
+    parser.add_argument(
+        "--project", default=".", metavar="DIR", help="project directory holding stacks/"
+    )
+
+
+def _names(text: str) -> list[str]:
+    return [name.strip() for name in text.split(",") if name.strip()]
+
+
+def _stack(args: argparse.Namespace) -> stackfile.StackFile | None:
+    return stackfile.load(args.project, args.stack) if args.stack else None
+
+
+@command(NAME)
+def run_baseline(args: argparse.Namespace) -> int:
+    """Profile ``--data`` and write the baseline."""
+    stack = _stack(args)
+    version = args.dataset_version or (stack.spec.lineage.dataset_version if stack else None)
+    if args.store_uri and not version:
+        raise OpsError("--store-uri needs --dataset-version or --stack (lineage.datasetVersion)")
+    try:
+        features, rows = read([file_source(p) for p in args.data], args.format)
+        excluded = set(_names(args.exclude))
+        unknown = excluded.difference(features) | set(_names(args.categorical)).difference(features)
+        if unknown:
+            raise DriftError(f"no such column(s) in the data: {', '.join(sorted(unknown))}")
+        keep = [i for i, name in enumerate(features) if name not in excluded]
+        kept = [features[i] for i in keep]
+        if len(keep) != len(features):
+            rows = ([row[i] if i < len(row) else None for i in keep] for row in rows)
+        baseline = build_baseline(
+            kept,
+            rows,
+            categorical=_names(args.categorical),
+            dataset_version=version,
+            source=[Path(p).name for p in args.data],
+        )
+        text = dumps(baseline)
+        if args.out:
+            Path(args.out).write_text(text, encoding="utf-8")
+            target = args.out
+        else:
+            target = drift_store.write_baseline(args.store_uri, version, text)
+    except DriftError as exc:
+        raise OpsError(str(exc)) from None
+    kinds = [profile["kind"] for profile in baseline["features"].values()]
+    print(
+        f"baseline: {baseline['rows']} rows, {kinds.count('numeric')} numeric and "
+        f"{kinds.count('categorical')} categorical features -> {target}"
+    )
+    return EXIT_OK
+
+
+def _thresholds(args: argparse.Namespace, stack: stackfile.StackFile | None) -> Thresholds:
+    thresholds = Thresholds()
+    if stack is not None:
+        spec = stack.spec.monitoring.drift
+        thresholds = Thresholds(spec.psi, spec.ks, spec.jensen_shannon, spec.min_rows)
+    overrides: dict[str, Any] = {
+        key: getattr(args, key)
+        for key in ("psi", "ks", "js", "min_rows")
+        if getattr(args, key) is not None
+    }
+    return replace(thresholds, **overrides).validated("flags")
+
+
+def _load(path: str) -> dict[str, Any]:
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise OpsError(f"{path}: no such baseline file") from None
+    except UnicodeDecodeError:
+        raise OpsError(f"{path}: not UTF-8 text") from None
+    try:
+        data = json.loads(text)
+    except ValueError as exc:
+        raise OpsError(f"{path}:{exc.lineno}: not valid JSON ({exc.msg})") from None
+    return load_baseline(data, path)
+
+
+@command(NAME)
+def run_check(args: argparse.Namespace) -> int:
+    """Compare ``--data`` with ``--baseline``; exit 1 on drift."""
+    try:
+        thresholds = _thresholds(args, _stack(args))
+        baseline = _load(args.baseline)
+        features, rows = read(
+            [file_source(p) for p in args.data], args.format, list(baseline["features"])
+        )
+        report = compare(baseline, features, rows, thresholds)
+    except DriftError as exc:
+        raise OpsError(str(exc)) from None
+    if args.json:
+        Path(args.json).write_text(dumps(report), encoding="utf-8")
+    _print(report)
+    return EXIT_FAILED if report["verdict"] == "drift" else EXIT_OK
+
+
+def _print(report: dict[str, Any]) -> None:
+    out = sys.stdout
+    out.write(f"{'feature':<28} {'kind':<11} {'psi':>8} {'ks/js':>8}  drift\n")
+    for name, result in report["features"].items():
+        distance = result.get("ks", result.get("jensenShannon"))
+        flag = "DRIFT" if result["drifted"] else ""
+        out.write(
+            f"{name[:28]:<28} {result['kind']:<11} {result['psi']:>8.4f} {distance:>8.4f}  {flag}\n"
+        )
+    t = report["thresholds"]
+    limits = f"psi>{t['psi']}, ks>{t['ks']}, js>{t['jensenShannon']}"
+    if report["missingFeatures"]:
+        out.write(f"not in the data: {', '.join(report['missingFeatures'])}\n")
+    if report["verdict"] == "insufficient-data":
+        out.write(
+            f"no verdict: {report['rows']} rows, fewer than minRows={t['minRows']} ({limits})\n"
+        )
+    elif report["drifted"]:
+        out.write(
+            f"drift in {len(report['drifted'])} feature(s): {', '.join(report['drifted'])} "
+            f"({report['rows']} rows; {limits})\n"
+        )
+    else:
+        out.write(f"no drift ({report['rows']} rows; {limits})\n")
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run ``drift baseline`` or ``drift check`` (the command-module contract)."""
+    action = run_baseline if args.drift_action == "baseline" else run_check
+    return action(args)

@@ -1,0 +1,311 @@
+"""The toolkit's drift job on GCP: a Cloud Functions (2nd gen) function, Cloud Scheduler, a custom
+metric alert and the retraining topic.
+
+The function's source is this package's ``mlops_iac/drift`` folder plus a two-line ``main.py``,
+zipped by Pulumi and uploaded to the artifact bucket; Cloud Functions builds it (buildpacks, no
+Dockerfile, nothing built here) and installs the Functions Framework itself
+(https://cloud.google.com/functions/1stgendocs/writing/specifying-dependencies-python). The job
+talks to Cloud Storage and Cloud Monitoring over their REST APIs with the function's own token,
+so it needs no client library.
+
+The loop: Cloud Scheduler calls the function (OIDC token of an invoker account holding
+``roles/run.invoker`` on the function's service,
+https://cloud.google.com/functions/docs/securing/authenticating) on the ``monitoring.drift``
+schedule → it reads ``capture/<service>/…`` (JSON Lines the model container writes to its
+``CAPTURE_URI``) and the baseline of the dataset version, writes ``drift/reports/<endpoint>/…``
+and the custom metric ``custom.googleapis.com/mlops/drift/drifted_features`` → an alert policy
+(``> 0``) notifies the alert channels and a ``pubsub`` channel on the retraining topic.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import pulumi
+from pulumi_gcp import (
+    cloudfunctionsv2,
+    cloudrunv2,
+    cloudscheduler,
+    monitoring,
+    projects,
+    serviceaccount,
+    storage,
+)
+
+from mlops_iac.components._component import child_opts, component_opts
+from mlops_iac.components.gcp import _defaults as defaults
+from mlops_iac.components.gcp._common import Labels, project_info, region_or_default, resource_id
+
+TYPE = "mlops:gcp:DriftJob"
+METRIC_PREFIX = "custom.googleapis.com/mlops/drift"
+METRIC = f"{METRIC_PREFIX}/drifted_features"
+ENTRY_POINT = "handler"
+_CRON = {"hourly": "0 * * * *", "daily": "0 0 * * *", "weekly": "0 0 * * 1"}
+_WINDOW_HOURS = {"hourly": 1, "daily": 24, "weekly": 168}
+_PERIOD = {"hourly": "3600s", "daily": "86400s", "weekly": "86400s"}
+
+
+@functools.cache
+def drift_source() -> pulumi.AssetArchive:
+    """``main.py`` (the entry point) and every module of ``mlops_iac.drift``."""
+    import mlops_iac.drift as package
+
+    folder = Path(package.__file__).resolve().parent
+    assets: dict[str, pulumi.Asset | pulumi.Archive] = {
+        f"mlops_iac/drift/{path.name}": pulumi.FileAsset(str(path))
+        for path in sorted(folder.glob("*.py"))
+    }
+    assets["main.py"] = pulumi.StringAsset(
+        "from mlops_iac.drift.handlers import gcp_handler\n\n\n"
+        "def handler(request):\n    return gcp_handler(request)\n"
+    )
+    return pulumi.AssetArchive(assets)
+
+
+@dataclass(frozen=True, kw_only=True)
+class DriftJobArgs:
+    """Inputs of the GCP ``DriftJob``."""
+
+    endpoint_name: pulumi.Input[str]
+    """Cloud Run service whose capture is checked (metric label, report folder)."""
+    artifact_bucket_name: pulumi.Input[str]
+    """Artifact bucket: capture, ``drift/baselines/``, ``drift/reports/`` and the source zip."""
+    capture_prefix: pulumi.Input[str]
+    """Object prefix the model container writes capture under (``capture/<component>/``)."""
+    dataset_version: str
+    """Lineage ``datasetVersion`` (DVC hash) of the deployed model's training data."""
+    alert_channels: pulumi.Input[Sequence[pulumi.Input[str]]]
+    """Notification channels (ids) the drift alert notifies."""
+    retraining_topic: pulumi.Input[str] | None = None
+    """Pub/Sub retraining topic (id) fed through a ``pubsub`` channel. Default: none."""
+    region: str | None = None
+    """Region of the function and the schedule. Default: the provider's ``gcp:region``."""
+    environment: str = "dev"
+    """``dev``, ``staging`` or ``prod``. Default ``dev``."""
+    schedule: str = "daily"
+    """``hourly``, ``daily`` or ``weekly``. Default ``daily``."""
+    window_hours: int = 0
+    """Hours of capture per run. Default 0: the schedule's period."""
+    psi: float = 0.2
+    """PSI threshold. Default 0.2."""
+    ks: float = 0.1
+    """KS threshold. Default 0.1."""
+    jensen_shannon: float = 0.1
+    """Jensen-Shannon distance threshold. Default 0.1."""
+    min_rows: int = 1000
+    """Served rows needed for a verdict. Default 1000."""
+    labels: Labels | None = None
+    """Extra labels. Default: none."""
+
+
+class DriftJob(pulumi.ComponentResource):
+    """Scheduled drift check of one Cloud Run service's capture, alerted and wired to retraining.
+
+    Children: ``{name}-sa`` (the job's account) with ``{name}-read`` (object viewer on the
+    bucket), ``{name}-write-reports`` (object creator, IAM condition: ``drift/reports/`` only) and
+    ``{name}-metric-writer``; ``{name}-source`` (zip in the bucket), ``{name}-function``;
+    ``{name}-invoker`` (account) + ``{name}-invoker-run`` (``roles/run.invoker`` on the
+    function's service only); ``{name}-schedule``; ``{name}-alert`` and, with a retraining topic,
+    ``{name}-retraining-channel``.
+
+    Outputs: ``function_name``, ``schedule_name``, ``alert_policy``, ``baseline_uri``,
+    ``report_uri``.
+    """
+
+    function_name: pulumi.Output[str]
+    schedule_name: pulumi.Output[str]
+    alert_policy: pulumi.Output[str]
+    baseline_uri: pulumi.Output[str]
+    report_uri: pulumi.Output[str]
+
+    def __init__(
+        self, name: str, args: DriftJobArgs, opts: pulumi.ResourceOptions | None = None
+    ) -> None:
+        super().__init__(TYPE, name, None, component_opts(opts))
+        from mlops_iac.drift.store import BASELINES, REPORTS, version_key
+
+        if args.schedule not in _CRON:
+            raise ValueError(f"DriftJob {name}: schedule must be one of {', '.join(_CRON)}")
+        location = region_or_default(args.region)
+        project = project_info(self)
+        bucket = args.artifact_bucket_name
+        baseline_key = f"{BASELINES}/{version_key(args.dataset_version)}/baseline.json"
+        self.baseline_uri = pulumi.Output.concat("gs://", bucket, "/", baseline_key)
+        self.report_uri = pulumi.Output.concat("gs://", bucket, f"/{REPORTS}/", args.endpoint_name)
+
+        account = serviceaccount.Account(
+            f"{name}-sa",
+            account_id=resource_id(name, "job", limit=30),
+            display_name=f"Drift job {name}",
+            description="Reads capture and baselines, writes drift reports and metrics",
+            opts=child_opts(self),
+        )
+        storage.BucketIAMMember(
+            f"{name}-read",
+            bucket=bucket,
+            role="roles/storage.objectViewer",
+            member=account.member,
+            opts=child_opts(self),
+        )
+        storage.BucketIAMMember(
+            f"{name}-write-reports",
+            bucket=bucket,
+            role="roles/storage.objectCreator",
+            member=account.member,
+            condition={
+                "title": "drift-reports-only",
+                "expression": pulumi.Output.concat(
+                    'resource.name.startsWith("projects/_/buckets/',
+                    bucket,
+                    f'/objects/{REPORTS}/")',
+                ),
+            },
+            opts=child_opts(self),
+        )
+        projects.IAMMember(
+            f"{name}-metric-writer",
+            project=project.project_id,
+            role="roles/monitoring.metricWriter",
+            member=account.member,
+            opts=child_opts(self),
+        )
+
+        source = storage.BucketObject(
+            f"{name}-source",
+            bucket=bucket,
+            name=f"drift/source/{name}.zip",
+            source=drift_source(),
+            opts=child_opts(self),
+        )
+        window = args.window_hours or _WINDOW_HOURS[args.schedule]
+        function = cloudfunctionsv2.Function(
+            f"{name}-function",
+            name=resource_id(name, "fn", limit=63),
+            location=location,
+            description=f"mlops-iac drift job ({args.schedule})",
+            build_config={
+                "runtime": defaults.DRIFT_RUNTIME,
+                "entry_point": ENTRY_POINT,
+                "source": {"storage_source": {"bucket": bucket, "object": source.name}},
+            },
+            service_config={
+                "service_account_email": account.email,
+                "max_instance_count": 1,
+                "available_memory": "512Mi",
+                "timeout_seconds": defaults.DRIFT_TIMEOUT_SECONDS,
+                "ingress_settings": "ALLOW_INTERNAL_ONLY",
+                "all_traffic_on_latest_revision": True,
+                "environment_variables": {
+                    "DRIFT_CAPTURE_URI": pulumi.Output.concat(
+                        "gs://", bucket, "/", args.capture_prefix
+                    ),
+                    "DRIFT_BASELINE_URI": self.baseline_uri,
+                    "DRIFT_REPORT_URI": self.report_uri,
+                    "DRIFT_ENDPOINT": args.endpoint_name,
+                    "DRIFT_FORMAT": "jsonl",
+                    "DRIFT_WINDOW_HOURS": str(window),
+                    "DRIFT_METRIC_NAMESPACE": METRIC_PREFIX,
+                    "DRIFT_PROJECT": project.project_id,
+                    "DRIFT_PSI": str(args.psi),
+                    "DRIFT_KS": str(args.ks),
+                    "DRIFT_JS": str(args.jensen_shannon),
+                    "DRIFT_MIN_ROWS": str(args.min_rows),
+                },
+            },
+            labels=args.labels,
+            opts=child_opts(self),
+        )
+
+        invoker = serviceaccount.Account(
+            f"{name}-invoker",
+            account_id=resource_id(name, "inv", limit=30),
+            display_name=f"Scheduler of drift job {name}",
+            description="May only invoke the drift job",
+            opts=child_opts(self),
+        )
+        cloudrunv2.ServiceIamMember(
+            f"{name}-invoker-run",
+            name=function.name,
+            location=location,
+            role="roles/run.invoker",
+            member=invoker.member,
+            opts=child_opts(self),
+        )
+        schedule = cloudscheduler.Job(
+            f"{name}-schedule",
+            region=location,
+            description=f"Run drift job {name} {args.schedule}",
+            schedule=_CRON[args.schedule],
+            time_zone="Etc/UTC",
+            attempt_deadline="1800s",
+            http_target={
+                "uri": function.url,
+                "http_method": "POST",
+                "oidc_token": {"service_account_email": invoker.email},
+            },
+            opts=child_opts(self),
+        )
+
+        channels = pulumi.Output.from_input(args.alert_channels)
+        if args.retraining_topic is not None:
+            retrain = monitoring.NotificationChannel(
+                f"{name}-retraining-channel",
+                display_name=f"{name}: retraining topic",
+                type="pubsub",
+                labels={"topic": args.retraining_topic},
+                opts=child_opts(self),
+            )
+            channels = pulumi.Output.all(channels, retrain.name).apply(
+                lambda both: [*both[0], both[1]]
+            )
+        alert = monitoring.AlertPolicy(
+            f"{name}-alert",
+            display_name=f"{name}: data drift detected, retraining",
+            combiner="OR",
+            conditions=[
+                {
+                    "display_name": "Drift job found drifted features",
+                    "condition_threshold": {
+                        "filter": pulumi.Output.concat(
+                            f'metric.type="{METRIC}" AND resource.type="global"',
+                            ' AND metric.labels.endpoint="',
+                            args.endpoint_name,
+                            '"',
+                        ),
+                        "comparison": "COMPARISON_GT",
+                        "threshold_value": 0,
+                        "duration": "0s",
+                        "aggregations": [
+                            {
+                                "alignment_period": _PERIOD[args.schedule],
+                                "per_series_aligner": "ALIGN_MAX",
+                            }
+                        ],
+                    },
+                }
+            ],
+            notification_channels=channels,
+            severity="WARNING",
+            documentation={
+                "content": "The drift job's report is under drift/reports/ in the artifact bucket.",
+                "mime_type": "text/markdown",
+            },
+            user_labels=args.labels,
+            opts=child_opts(self),
+        )
+
+        self.function_name = function.name
+        self.schedule_name = schedule.name
+        self.alert_policy = alert.name
+        self.register_outputs(
+            {
+                "function_name": self.function_name,
+                "schedule_name": self.schedule_name,
+                "alert_policy": self.alert_policy,
+                "baseline_uri": self.baseline_uri,
+                "report_uri": self.report_uri,
+            }
+        )

@@ -1,0 +1,138 @@
+"""``DriftJob`` on AWS as aws-prod builds it: code, schedule, identity, alarm, trigger."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from mlops_iac.components.testing import run_project
+from tests.components.aws._helpers import statements
+from tests.conftest import REPO, platform_raw
+
+
+@pytest.fixture(scope="module")
+def prod():
+    return run_project(REPO, "aws-prod")
+
+
+def test_the_job_is_a_scheduled_function_with_alarms_and_a_retraining_rule(prod):
+    job = prod.named("mlops-drift", "mlops:aws:DriftJob")
+    children = sorted((r.type, r.name) for r in prod.children(job))
+    assert children == [
+        ("aws:cloudwatch/eventRule:EventRule", "mlops-drift-retrain-rule"),
+        ("aws:cloudwatch/eventTarget:EventTarget", "mlops-drift-retrain-target"),
+        ("aws:cloudwatch/logGroup:LogGroup", "mlops-drift-logs"),
+        ("aws:cloudwatch/metricAlarm:MetricAlarm", "mlops-drift-alarm"),
+        ("aws:cloudwatch/metricAlarm:MetricAlarm", "mlops-drift-errors-alarm"),
+        ("aws:iam/role:Role", "mlops-drift-role"),
+        ("aws:iam/role:Role", "mlops-drift-scheduler-role"),
+        ("aws:iam/rolePolicy:RolePolicy", "mlops-drift-role-policy"),
+        ("aws:iam/rolePolicy:RolePolicy", "mlops-drift-scheduler-role-policy"),
+        ("aws:kms/alias:Alias", "mlops-drift-key-alias"),
+        ("aws:kms/key:Key", "mlops-drift-key"),
+        ("aws:lambda/function:Function", "mlops-drift-function"),
+        ("aws:scheduler/schedule:Schedule", "mlops-drift-schedule"),
+    ]
+
+
+def test_function_code_is_the_drift_package_and_its_settings_come_from_the_spec(prod):
+    function = prod.named("mlops-drift-function").inputs
+    assets = function["code"]["assets"]
+    assert "mlops_iac/drift/handlers.py" in assets and "mlops_iac/drift/profile.py" in assets
+    assert function["handler"] == "drift_lambda.handler"
+    assert function["runtime"] == "python3.12"
+    env = function["environment"]["variables"]
+    bucket = prod.named("mlops-artifacts-bucket").outputs["bucket"]
+    endpoint = prod.named("mlops-serving-endpoint").outputs["name"]
+    version = platform_raw("aws-prod")["lineage"]["datasetVersion"].replace(":", "_")
+    assert env["DRIFT_CAPTURE_URI"] == f"s3://{bucket}/capture/{endpoint}/"
+    assert env["DRIFT_BASELINE_URI"] == f"s3://{bucket}/drift/baselines/{version}/baseline.json"
+    assert env["DRIFT_REPORT_URI"] == f"s3://{bucket}/drift/reports/{endpoint}"
+    assert (env["DRIFT_PSI"], env["DRIFT_KS"], env["DRIFT_JS"]) == ("0.2", "0.1", "0.1")
+    assert env["DRIFT_WINDOW_HOURS"] == "24"
+    assert function["reservedConcurrentExecutions"] == 1
+
+
+def test_the_archive_runs_on_the_standard_library_alone(prod, tmp_path):
+    """Unpack the archive as Lambda does and import the handler with no site-packages at all."""
+    for name, asset in prod.named("mlops-drift-function").inputs["code"]["assets"].items():
+        target = tmp_path / name
+        target.parent.mkdir(parents=True, exist_ok=True)
+        if "path" in asset:
+            target.write_bytes(Path(asset["path"]).read_bytes())
+        else:
+            target.write_text(asset["text"])
+    code = (
+        f"import sys; sys.path.insert(0, {str(tmp_path)!r}); import drift_lambda;"
+        "assert callable(drift_lambda.handler);"
+        "print(sorted(m for m in sys.modules if m.startswith(('boto', 'pulumi', 'mlops_iac.c'))))"
+    )
+    # -S: no site-packages, so only the standard library and the archive are importable.
+    done = subprocess.run(
+        [sys.executable, "-S", "-c", code], capture_output=True, text=True, check=False, env={}
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "[]"
+
+
+def test_schedule_invokes_only_this_function(prod):
+    schedule = prod.named("mlops-drift-schedule").inputs
+    function_arn = prod.named("mlops-drift-function").outputs["arn"]
+    assert schedule["scheduleExpression"] == "cron(0 0 ? * * *)"
+    assert schedule["target"]["arn"] == function_arn
+    (stmt,) = statements(prod.named("mlops-drift-scheduler-role-policy"))
+    assert (stmt["Action"], stmt["Resource"]) == ("lambda:InvokeFunction", function_arn)
+
+
+def test_role_is_least_privilege(prod):
+    by_sid = {s["Sid"]: s for s in statements(prod.named("mlops-drift-role-policy"))}
+    assert set(by_sid) == {
+        "ListCapture",
+        "ReadCaptureAndBaseline",
+        "WriteReports",
+        "PublishDriftMetrics",
+        "WriteOwnLogs",
+        "UseBucketKey",
+    }
+    assert by_sid["PublishDriftMetrics"]["Condition"] == {
+        "StringEquals": {"cloudwatch:namespace": "mlops/drift"}
+    }
+    assert by_sid["WriteReports"]["Action"] == "s3:PutObject"
+    assert by_sid["WriteReports"]["Resource"].endswith(
+        "/drift/reports/" + prod.named("mlops-serving-endpoint").outputs["name"] + "/*"
+    )
+    assert all("*" not in json.dumps(s["Action"]) for s in by_sid.values())
+    key = prod.named("mlops-artifacts-key").outputs["arn"]
+    assert by_sid["UseBucketKey"]["Resource"] == key
+
+
+def test_alarm_routes_to_the_channel_and_feeds_the_retraining_topic(prod):
+    topic = prod.named("mlops-alerts-topic").outputs["arn"]
+    alarm = prod.named("mlops-drift-alarm")
+    assert alarm.inputs["alarmActions"] == [topic]
+    assert (alarm.inputs["metricName"], alarm.inputs["threshold"]) == ("DriftedFeatures", 1.0)
+    assert alarm.inputs["comparisonOperator"] == "GreaterThanOrEqualToThreshold"
+    pattern = json.loads(prod.named("mlops-drift-retrain-rule").inputs["eventPattern"])
+    assert pattern["resources"] == [alarm.outputs["arn"]]
+    assert pattern["detail"] == {"state": {"value": ["ALARM"]}}
+    retraining = prod.named("mlops-monitoring-retraining").outputs["arn"]
+    assert prod.named("mlops-drift-retrain-target").inputs["arn"] == retraining
+    assert prod.exports["drift_alarm_name"] == alarm.outputs["name"]
+
+
+def test_thresholds_and_schedule_follow_the_stack_file():
+    raw = platform_raw("aws-prod")
+    raw["monitoring"]["drift"] = {"schedule": "hourly", "psi": 0.5, "minRows": 50}
+    rec = run_project(REPO, "aws-prod", extra_config={"mlops:platform": raw})
+    env = rec.named("mlops-drift-function").inputs["environment"]["variables"]
+    assert (env["DRIFT_PSI"], env["DRIFT_MIN_ROWS"], env["DRIFT_WINDOW_HOURS"]) == (
+        "0.5",
+        "50",
+        "1",
+    )
+    assert rec.named("mlops-drift-schedule").inputs["scheduleExpression"] == "cron(0 * ? * * *)"
+    assert rec.named("mlops-drift-alarm").inputs["period"] == 3600

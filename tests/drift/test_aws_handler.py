@@ -1,0 +1,159 @@
+"""The AWS Lambda handler end to end on moto: S3 capture in, report and CloudWatch metric out."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+
+import boto3
+import pytest
+from moto import mock_aws
+
+from mlops_iac.cli.main import main
+from mlops_iac.components.testing.moto_s3 import REGION, fake_aws_environment
+from mlops_iac.drift import handlers
+from tests.drift._data import capture_lines, rows, write_csv
+
+BUCKET = "fraud-detection-artifacts"
+ENDPOINT = "fraud-detector-prod"
+VERSION = "md5:3b1f9c0d"
+NAMESPACE = "mlops/drift"
+
+# What EventBridge Scheduler hands the function: the target's fixed input (none here) or the
+# scheduled-event envelope of an EventBridge rule.
+SCHEDULED_EVENT = {
+    "version": "0",
+    "id": "53dc4d37-cffa-4f76-80c9-8b7d4a4d2eaa",
+    "detail-type": "Scheduled Event",
+    "source": "aws.events",
+    "time": "2026-11-28T06:00:00Z",
+    "region": REGION,
+    "resources": [],
+    "detail": {},
+}
+
+
+class _Context:
+    function_name = "drift-job"
+    aws_request_id = "req-1"
+
+    def get_remaining_time_in_millis(self) -> int:
+        return 900_000
+
+
+@pytest.fixture
+def aws(monkeypatch, tmp_path):
+    values, unset = fake_aws_environment(tmp_path)
+    for var in unset:
+        monkeypatch.delenv(var, raising=False)
+    for var, value in values.items():
+        monkeypatch.setenv(var, value)
+    with mock_aws():
+        s3 = boto3.client("s3", region_name=REGION)
+        kms = boto3.client("kms", region_name=REGION)
+        key = kms.create_key()["KeyMetadata"]["Arn"]
+        s3.create_bucket(Bucket=BUCKET)
+        s3.put_bucket_encryption(
+            Bucket=BUCKET,
+            ServerSideEncryptionConfiguration={
+                "Rules": [
+                    {
+                        "ApplyServerSideEncryptionByDefault": {
+                            "SSEAlgorithm": "aws:kms",
+                            "KMSMasterKeyID": key,
+                        }
+                    }
+                ]
+            },
+        )
+        # The baseline goes where the job looks: the CLI writes it under the dataset version.
+        train = write_csv(tmp_path / "train.csv", rows(4000, seed=1), label=True)
+        argv = ["drift", "baseline", "--data", str(train), "--exclude", "label"]
+        store = ["--store-uri", f"s3://{BUCKET}", "--dataset-version", VERSION]
+        assert main([*argv, *store]) == 0
+        monkeypatch.setenv("DRIFT_CAPTURE_URI", f"s3://{BUCKET}/capture/{ENDPOINT}/")
+        monkeypatch.setenv(
+            "DRIFT_BASELINE_URI", f"s3://{BUCKET}/drift/baselines/md5_3b1f9c0d/baseline.json"
+        )
+        monkeypatch.setenv("DRIFT_REPORT_URI", f"s3://{BUCKET}/drift/reports/{ENDPOINT}")
+        monkeypatch.setenv("DRIFT_ENDPOINT", ENDPOINT)
+        monkeypatch.setenv("DRIFT_METRIC_NAMESPACE", NAMESPACE)
+        monkeypatch.setenv("DRIFT_FORMAT", "sagemaker-capture")
+        monkeypatch.setenv("DRIFT_WINDOW_HOURS", "24")
+        yield s3
+
+
+def _put_capture(s3, data, hour="05", per_request=5):
+    """Capture objects laid out as SageMaker writes them: endpoint/variant/yyyy/mm/dd/hh/."""
+    text = capture_lines(data, per_request)
+    lines = text.splitlines(keepends=True)
+    for part in range(3):
+        body = "".join(lines[part::3])
+        key = f"capture/{ENDPOINT}/AllTraffic/2026/11/28/{hour}/part-{part}.jsonl"
+        s3.put_object(Bucket=BUCKET, Key=key, Body=body.encode())
+
+
+def _metric(name):
+    cloudwatch = boto3.client("cloudwatch", region_name=REGION)
+    now = dt.datetime.now(dt.UTC)
+    stats = cloudwatch.get_metric_statistics(
+        Namespace=NAMESPACE,
+        MetricName=name,
+        Dimensions=[{"Name": "Endpoint", "Value": ENDPOINT}],
+        StartTime=now - dt.timedelta(hours=1),
+        EndTime=now + dt.timedelta(hours=1),
+        Period=60,
+        Statistics=["Maximum"],
+    )
+    return [point["Maximum"] for point in stats["Datapoints"]]
+
+
+def _latest(s3):
+    body = s3.get_object(Bucket=BUCKET, Key=f"drift/reports/{ENDPOINT}/latest.json")["Body"]
+    return json.loads(body.read())
+
+
+def test_shifted_capture_writes_a_drift_report_and_a_metric_over_threshold(aws):
+    _put_capture(aws, rows(3000, seed=3, shift="amount"))
+    result = handlers.aws_handler(SCHEDULED_EVENT, _Context())
+    assert result["verdict"] == "drift"
+    assert result["drifted"] == ["amount"]
+    assert result["rows"] == 3000
+    report = _latest(aws)
+    assert report["drifted"] == ["amount"]
+    assert report["captureObjects"] == 3
+    assert report["datasetVersion"] == VERSION
+    # The timestamped report sits next to latest.json and is encrypted by the bucket's key.
+    head = aws.head_object(Bucket=BUCKET, Key=result["report"].split(f"{BUCKET}/", 1)[1])
+    assert head["ServerSideEncryption"] == "aws:kms"
+    # The alarm's metric: DriftedFeatures >= 1 is over the threshold the DriftJob alarm uses.
+    assert _metric("DriftedFeatures") == [1.0]
+    assert _metric("MaxPsi")[0] > 0.2
+
+
+def test_unshifted_capture_is_no_drift_and_metric_zero(aws):
+    _put_capture(aws, rows(3000, seed=2))
+    result = handlers.aws_handler(SCHEDULED_EVENT, _Context())
+    assert result["verdict"] == "no-drift"
+    assert _latest(aws)["drifted"] == []
+    assert _metric("DriftedFeatures") == [0.0]
+
+
+def test_no_capture_in_the_window_is_insufficient_data(aws):
+    result = handlers.aws_handler({"windowHours": 1}, _Context())
+    assert result["verdict"] == "insufficient-data"
+    assert _metric("DriftedFeatures") == [0.0]
+
+
+def test_missing_baseline_names_the_uri(aws, monkeypatch):
+    monkeypatch.setenv("DRIFT_BASELINE_URI", f"s3://{BUCKET}/drift/baselines/other/baseline.json")
+    with pytest.raises(
+        handlers.DriftError, match="drift/baselines/other/baseline.json: no baseline"
+    ):
+        handlers.aws_handler(SCHEDULED_EVENT, _Context())
+
+
+def test_missing_configuration_is_named(monkeypatch):
+    monkeypatch.delenv("DRIFT_CAPTURE_URI", raising=False)
+    with pytest.raises(handlers.DriftError, match="DRIFT_CAPTURE_URI"):
+        handlers.JobConfig.from_env({"DRIFT_BASELINE_URI": "x", "DRIFT_REPORT_URI": "y"})

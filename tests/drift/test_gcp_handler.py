@@ -1,0 +1,127 @@
+"""The GCP handler end to end: gcp-storage-emulator (PyPI) for Cloud Storage, a loopback stand-in
+for the Cloud Monitoring ``timeSeries.create`` endpoint (no emulator exists for it)."""
+
+from __future__ import annotations
+
+import json
+import socket
+import threading
+import urllib.request
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+
+from mlops_iac.drift import build_baseline, dumps, handlers
+from tests.drift._data import FEATURES, rows
+
+BUCKET = "fraud-artifacts"
+ENDPOINT = "fraud-detector"
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture
+def gcs(monkeypatch):
+    server_module = pytest.importorskip("gcp_storage_emulator.server")
+    port = _free_port()
+    server = server_module.create_server("127.0.0.1", port, in_memory=True)
+    server.start()
+    base = f"http://127.0.0.1:{port}"
+    monkeypatch.setenv("STORAGE_EMULATOR_HOST", base)
+    request = urllib.request.Request(
+        f"{base}/storage/v1/b?project=test",
+        data=json.dumps({"name": BUCKET}).encode(),
+        headers={"Content-Type": "application/json"},
+        method="POST",
+    )
+    urllib.request.urlopen(request).close()
+    try:
+        yield base
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def monitoring(monkeypatch):
+    received: list[dict] = []
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self):  # noqa: N802
+            body = self.rfile.read(int(self.headers["Content-Length"]))
+            received.append({"path": self.path, "body": json.loads(body)})
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.end_headers()
+            self.wfile.write(b"{}")
+
+        def log_message(self, *args):
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    monkeypatch.setenv("DRIFT_MONITORING_URL", f"http://127.0.0.1:{server.server_port}")
+    try:
+        yield received
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+@pytest.fixture
+def job(gcs, monitoring, monkeypatch):
+    storage = handlers.GcsStorage(handlers._Http(None))
+    baseline = build_baseline(FEATURES, rows(4000, seed=1), dataset_version="md5:ab")
+    storage.write_text(f"gs://{BUCKET}/drift/baselines/md5_ab/baseline.json", dumps(baseline))
+    env = {
+        "DRIFT_CAPTURE_URI": f"gs://{BUCKET}/capture/{ENDPOINT}/",
+        "DRIFT_BASELINE_URI": f"gs://{BUCKET}/drift/baselines/md5_ab/baseline.json",
+        "DRIFT_REPORT_URI": f"gs://{BUCKET}/drift/reports/{ENDPOINT}",
+        "DRIFT_ENDPOINT": ENDPOINT,
+        "DRIFT_FORMAT": "jsonl",
+        "DRIFT_METRIC_NAMESPACE": handlers.GCP_METRIC_PREFIX,
+        "DRIFT_PROJECT": "my-project",
+    }
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+    return storage
+
+
+def _capture(storage, data):
+    """The toolkit's Cloud Run capture layout: JSON Lines of request records per hour."""
+    for part in range(2):
+        body = "".join(
+            json.dumps(dict(zip(FEATURES, row, strict=True))) + "\n" for row in data[part::2]
+        )
+        storage.write_text(
+            f"gs://{BUCKET}/capture/{ENDPOINT}/2026/11/28/05/part-{part}.jsonl", body
+        )
+
+
+def _drifted_points(monitoring):
+    (call,) = monitoring
+    assert call["path"] == "/v3/projects/my-project/timeSeries"
+    series = {s["metric"]["type"].rsplit("/", 1)[1]: s for s in call["body"]["timeSeries"]}
+    assert series["drifted_features"]["metric"]["labels"] == {"endpoint": ENDPOINT}
+    return int(series["drifted_features"]["points"][0]["value"]["int64Value"])
+
+
+def test_shifted_capture_reports_drift_to_gcs_and_monitoring(job, monitoring):
+    _capture(job, rows(3000, seed=3, shift="channel"))
+    body, status = handlers.gcp_handler(None)
+    summary = json.loads(body)
+    assert (status, summary["verdict"], summary["drifted"]) == (200, "drift", ["channel"])
+    latest = json.loads(job.read_text(f"gs://{BUCKET}/drift/reports/{ENDPOINT}/latest.json"))
+    assert latest["drifted"] == ["channel"] and latest["captureObjects"] == 2
+    assert _drifted_points(monitoring) == 1
+
+
+def test_unshifted_capture_is_quiet(job, monitoring):
+    _capture(job, rows(3000, seed=2))
+    body, _ = handlers.gcp_handler(None)
+    assert json.loads(body)["verdict"] == "no-drift"
+    assert _drifted_points(monitoring) == 0
