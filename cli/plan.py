@@ -290,14 +290,11 @@ def evaluate_policies(recording: Recording) -> ResultSet:
 
 
 def saved_state(project: str | os.PathLike[str], stack: str) -> Path | None:
-    """``<stackConfigDir>/state/<stack>.json``: the stack's last ``pulumi stack export``, kept in
-    the repository (CI saves it after each ``pulumi up``) so a plan judges an update of what
-    exists rather than a first deploy. ``None`` when there is none (or no readable project)."""
+    """The stack's saved export (``Project.saved_state``), or ``None`` (also without a project)."""
     try:
-        path = Project.load(project).stack_config_dir / "state" / f"{stack}.json"
+        return Project.load(project).saved_state(stack)
     except ProgramError:
         return None
-    return path if path.is_file() else None
 
 
 def run(args: argparse.Namespace) -> int:
@@ -313,8 +310,6 @@ def run(args: argparse.Namespace) -> int:
         err.print(f"mlops-iac plan: error: {escape(problem)}")
         return 2
     state_file = args.state or saved_state(args.project, args.stack)
-    if state_file and not args.quiet:
-        err.print(f"state: {escape(str(state_file))} (planning an update of what exists)")
     try:
         state = deploy.load_state(state_file) if state_file else None
     except ValueError as exc:
@@ -335,6 +330,8 @@ def run(args: argparse.Namespace) -> int:
     if not args.quiet:
         out.print(render_tree(result.recording))
         out.print()
+        if state_file:
+            out.print(f"State: {escape(str(state_file))} (planning an update of what exists)")
     _print_deploy_errors(out, result.deploy_errors)
     _print_judgement(out, result)
     for warning in result.warnings:

@@ -824,7 +824,7 @@ def _aws_rollout_rules(raw: Mapping[str, Any]) -> list[tuple[str, str]]:
     fleet = _get(raw, "serving.replicas.max", 2)
     if isinstance(bake, int) and bake > 60:
         problems.append(("serving.rollout.bakeMinutes", "must be <= 60 on AWS (3600 s per step)"))
-    if not isinstance(fleet, int) or fleet < 1:
+    if not isinstance(fleet, int) or fleet < 1 or not isinstance(strategy, str):
         return problems
     key, default, low = {
         "canary": ("canaryPercent", 10, 1),

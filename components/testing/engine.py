@@ -507,6 +507,13 @@ class Project:
     def stack_file(self, stack: str) -> Path:
         return self.stack_config_dir / f"Pulumi.{stack}.yaml"
 
+    def saved_state(self, stack: str) -> Path | None:
+        """``<stackConfigDir>/state/<stack>.json``: the stack's last ``pulumi stack export``, kept
+        beside its stack file (CI saves it after each ``pulumi up``) so offline checks judge an
+        update of what exists rather than a first deploy. ``None`` when there is none."""
+        path = self.stack_config_dir / "state" / f"{stack}.json"
+        return path if path.is_file() else None
+
     def stacks(self) -> list[str]:
         """Names of the stacks that have a stack file."""
         files = sorted(self.stack_config_dir.glob("Pulumi.*.yaml"))

@@ -24,7 +24,7 @@ from typing import Any
 
 import pytest
 
-from mlops_iac.components.testing.engine import Recording, run, run_project
+from mlops_iac.components.testing.engine import Project, Recording, run, run_project
 
 MARKER = "allow_deploy_errors"
 
@@ -59,15 +59,22 @@ class OfflineEngine:
         allow_deploy_errors: bool | None = None,
     ) -> Recording:
         """Run a program directory with one of its stacks (see ``run_project``)."""
+        stack = stack or self.stack
         recording = run_project(
-            directory, stack or self.stack, config_file=config_file, extra_config=extra_config
+            directory, stack, config_file=config_file, extra_config=extra_config
         )
-        return self._checked(recording, allow_deploy_errors)
+        # Like `mlops-iac plan`: the stack's saved export, when kept beside its stack file.
+        saved = Project.load(directory).saved_state(stack)
+        return self._checked(recording, allow_deploy_errors, saved)
 
-    def _checked(self, recording: Recording, allow: bool | None) -> Recording:
+    def _checked(
+        self, recording: Recording, allow: bool | None, saved: Path | None = None
+    ) -> Recording:
         if self.allow_deploy_errors if allow is None else allow:
             return recording
-        errors = recording.deploy_errors()
+        from mlops_iac.components.testing import deploy
+
+        errors = recording.deploy_errors(deploy.load_state(saved) if saved else None)
         if errors:
             lines = [f"{len(errors)} deploy error(s): the real deploy would refuse this program"]
             for e in errors:

@@ -9,6 +9,7 @@ created (a previous revision, a deployment the endpoint's traffic names) must be
 from __future__ import annotations
 
 import datetime as dt
+import json
 import re
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any
@@ -184,10 +185,25 @@ _AR_IMAGE = re.compile(r"^(?P<loc>[a-z0-9-]+)-docker\.pkg\.dev/(?P<project>[^/]+
 AR_SOURCE = "https://cloud.google.com/artifact-registry/docs/docker/names"
 
 
+def _external_artifacts(config: Mapping[str, Any]) -> bool:
+    """The stack file declares bring-your-own images (``mlops:platform.gcp.externalArtifacts``):
+    the repository exists outside the stack by the user's explicit, spec-checked choice."""
+    platform = config.get("mlops:platform")
+    if isinstance(platform, str):
+        try:
+            platform = json.loads(platform)
+        except ValueError:
+            return False
+    gcp = platform.get("gcp") if isinstance(platform, Mapping) else None
+    return isinstance(gcp, Mapping) and gcp.get("externalArtifacts") is True
+
+
 @rule("gcp-image-repository-not-created", AR_SOURCE)
 def gcp_image_repository(
     resources: list[Any], state: list[StateResource], config: Mapping[str, Any]
 ) -> Iterator[DeployError]:
+    if _external_artifacts(config):
+        return
     project = config.get("gcp:project")
     repositories = {
         (str(r.inputs.get("location") or ""), physical_name_of(r))

@@ -124,7 +124,7 @@ def _endpoint(**kwargs):
         "resource_group_name": "rg",
         "workspace_name": "ws",
         "active_model": V7,
-        "standby_model": V6,
+        "previous_model": V6,
         "candidate_percent": 10,
         **kwargs,
     }
