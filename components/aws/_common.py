@@ -67,6 +67,13 @@ def managed_policy_arn(policy: str) -> str:
     return f"arn:aws:iam::aws:policy/{policy}"
 
 
+def log_group_arn(parent: pulumi.Resource, log_group_name: str) -> pulumi.Output[str]:
+    """ARN of this account's and region's log group ``log_group_name`` (known before it exists)."""
+    return pulumi.Output.concat(
+        "arn:aws:logs:", region(parent), ":", account_id(parent), f":log-group:{log_group_name}"
+    )
+
+
 def customer_key(
     parent: pulumi.Resource,
     name: str,

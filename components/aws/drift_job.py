@@ -33,7 +33,7 @@ from mlops_iac.components.aws._common import (
     customer_key,
     document,
     encrypted_topic,
-    region,
+    log_group_arn,
     stable_name,
     statement,
 )
@@ -155,7 +155,6 @@ class DriftJob(pulumi.ComponentResource):
         retention = secure_default(
             label, "log_retention_days", args.log_retention_days, defaults.LOG_RETENTION_DAYS
         )
-        here = region(self)
         account = account_id(self)
         bucket = args.artifact_bucket_name
         endpoint = args.endpoint_name
@@ -176,11 +175,7 @@ class DriftJob(pulumi.ComponentResource):
             prod=prod,
             tags=tags,
             services=["events.amazonaws.com"],
-            log_group_arns=[
-                pulumi.Output.concat(
-                    "arn:aws:logs:", here, ":", account, f":log-group:{log_group_name}"
-                )
-            ],
+            log_group_arns=[log_group_arn(self, log_group_name)],
         )
         logs = aws.cloudwatch.LogGroup(
             f"{name}-logs",

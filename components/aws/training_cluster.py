@@ -21,10 +21,10 @@ from mlops_iac.components._component import (
 from mlops_iac.components.aws import _defaults as defaults
 from mlops_iac.components.aws._common import (
     Tags,
-    account_id,
     assume_role_policy,
     customer_key,
     document,
+    log_group_arn,
     managed_policy_arn,
     region,
     stable_name,
@@ -193,15 +193,7 @@ class TrainingCluster(pulumi.ComponentResource):
             prod=prod,
             tags=tags,
             # CloudWatch Logs may use the key for this cluster's log group only.
-            log_group_arns=[
-                pulumi.Output.concat(
-                    "arn:aws:logs:",
-                    region(self),
-                    ":",
-                    account_id(self),
-                    f":log-group:{log_group_name}",
-                )
-            ],
+            log_group_arns=[log_group_arn(self, log_group_name)],
         )
         log_group = aws.cloudwatch.LogGroup(
             f"{name}-cluster-logs",

@@ -39,6 +39,7 @@ from mlops_iac.components.lineage import base_tags, sanitise, serving_tags
 from mlops_iac.components.platform.common import (
     artifact_store_kwargs,
     contract_exports,
+    drift_job_kwargs,
     training_cluster_kwargs,
     training_exports,
     training_kubernetes_kwargs,
@@ -186,23 +187,15 @@ def build(parent: pulumi.Resource, name: str, spec: PlatformSpec) -> dict[str, A
         opts=opts,
     )
 
-    drift = monitoring.drift
     drift_job = DriftJob(
         f"{name}-drift",
         DriftJobArgs(
-            environment=env,
+            **drift_job_kwargs(spec),
             endpoint_name=endpoint.endpoint_name,
             artifact_bucket_name=store.bucket_name,
             artifact_kms_key_arn=store.kms_key_id if artifacts.customer_managed_key else None,
-            dataset_version=spec.lineage.dataset_version,
             alert_topic_arn=channel.topic_arn,
             retraining_topic_arn=watch.retraining_trigger,
-            schedule=drift.schedule,
-            window_hours=drift.window_hours,
-            psi=drift.psi,
-            ks=drift.ks,
-            jensen_shannon=drift.jensen_shannon,
-            min_rows=drift.min_rows,
         ),
         opts=opts,
     )

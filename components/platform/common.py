@@ -23,6 +23,21 @@ def artifact_store_kwargs(spec: PlatformSpec) -> dict[str, Any]:
     }
 
 
+def drift_job_kwargs(spec: PlatformSpec) -> dict[str, Any]:
+    """DriftJobArgs fields every cloud takes from ``monitoring.drift`` and the lineage."""
+    drift = spec.monitoring.drift
+    return {
+        "environment": spec.environment,
+        "dataset_version": spec.lineage.dataset_version,
+        "schedule": drift.schedule,
+        "window_hours": drift.window_hours,
+        "psi": drift.psi,
+        "ks": drift.ks,
+        "jensen_shannon": drift.jensen_shannon,
+        "min_rows": drift.min_rows,
+    }
+
+
 def training_cluster_kwargs(spec: PlatformSpec) -> dict[str, Any]:
     """TrainingClusterArgs fields every cloud takes from ``training``."""
     training = spec.training

@@ -31,6 +31,7 @@ from mlops_iac.components.lineage import sanitise, serving_tags
 from mlops_iac.components.platform.common import (
     artifact_store_kwargs,
     contract_exports,
+    drift_job_kwargs,
     training_cluster_kwargs,
     training_exports,
     training_kubernetes_kwargs,
@@ -127,24 +128,16 @@ def build(parent: pulumi.Resource, name: str, spec: PlatformSpec) -> dict[str, A
         ),
         opts=opts,
     )
-    drift = spec.monitoring.drift
     drift_job = DriftJob(
         f"{name}-drift",
         DriftJobArgs(
-            environment=env,
+            **drift_job_kwargs(spec),
             endpoint_name=endpoint.endpoint_name,
             artifact_bucket_name=store.bucket_name,
             # ServingEndpoint hands its container CAPTURE_URI = gs://<bucket>/capture/<name>/.
             capture_prefix=f"capture/{name}-serving/",
-            dataset_version=spec.lineage.dataset_version,
             alert_channels=monitor.alert_channels,
             retraining_topic=monitor.retraining_trigger,
-            schedule=drift.schedule,
-            window_hours=drift.window_hours,
-            psi=drift.psi,
-            ks=drift.ks,
-            jensen_shannon=drift.jensen_shannon,
-            min_rows=drift.min_rows,
         ),
         opts=opts,
     )
