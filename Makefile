@@ -7,7 +7,7 @@ PROJECT ?= .
 BENCH_ARGS ?=
 STAMP  := $(VENV)/.installed
 
-.PHONY: plan test lint bench bench-first-plan docs clean
+.PHONY: plan test test-highest lint bench bench-first-plan docs clean
 
 $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -29,6 +29,16 @@ lint: $(STAMP)
 test: lint
 	$(BIN)/python -m pytest -n auto
 
+# The high end of the declared ranges: the newest release of every dependency inside its range,
+# in its own venv (the `dvc` extra is left out: dvc-s3 pins boto3 to the low end). The result of
+# a run is recorded in docs/compatibility.md.
+HIGHEST := .venv-highest
+test-highest: $(STAMP)
+	$(BIN)/uv venv -q --allow-existing --python $(BIN)/python $(HIGHEST)
+	$(BIN)/uv pip install -q --python $(HIGHEST)/bin/python --resolution highest -e '.[all,test]'
+	$(BIN)/uv pip list --python $(HIGHEST)/bin/python | grep -iE '^(pulumi|boto3|pydantic|pyyaml|ruamel|jsonschema|rich) '
+	$(HIGHEST)/bin/python -m pytest -n auto
+
 docs: $(STAMP)  # regenerate docs/reference.md
 	$(BIN)/python -m tools.docs
 
@@ -40,4 +50,4 @@ bench-first-plan:  # the first `make plan` of a fresh clone, timed (slow; uses t
 	$(PYTHON) -m benchmarks.first_plan --stack $(STACK)
 
 clean:
-	rm -rf $(VENV)
+	rm -rf $(VENV) $(HIGHEST)
