@@ -68,9 +68,9 @@ class ArtifactStoreArgs:
     """Let ``pulumi destroy`` delete a non-empty bucket. Default: false; refused in prod."""
     dvc_prefix: str = defaults.DVC_PREFIX
     """Object prefix of the DVC remote inside the bucket. Default ``dvc``."""
-    labels: Labels | None = None
-    """Extra labels (GCP-valid keys) on the bucket and key. Default: none (the stack's lineage
-    transform adds lineage)."""
+    tags: Labels | None = None
+    """Extra tags on the bucket and key, as GCP labels (GCP-valid keys and values). Default:
+    none (the stack's lineage transform adds lineage)."""
 
 
 class ArtifactStore(pulumi.ComponentResource):
@@ -126,7 +126,7 @@ class ArtifactStore(pulumi.ComponentResource):
                 location=location.lower(),
                 prod=prod,
                 grants={"gcs-agent": agent.member},
-                labels=args.labels,
+                labels=args.tags,
             )
             key_id = key.id
 
@@ -154,7 +154,7 @@ class ArtifactStore(pulumi.ComponentResource):
             ),
             logging=logging,
             force_destroy=force_destroy,
-            labels=args.labels,
+            labels=args.tags,
             # The bucket's first write is encrypted with the key: the agent must hold it first.
             opts=child_opts(self, protect=prod, depends_on=grants or None),
         )

@@ -97,8 +97,8 @@ class DriftJobArgs:
     """Jensen-Shannon distance threshold. Default 0.1."""
     min_rows: int = 1000
     """Served rows needed for a verdict. Default 1000."""
-    labels: Labels | None = None
-    """Extra labels. Default: none."""
+    tags: Labels | None = None
+    """Extra tags, as GCP labels (GCP-valid keys and values). Default: none."""
 
 
 class DriftJob(pulumi.ComponentResource):
@@ -215,7 +215,7 @@ class DriftJob(pulumi.ComponentResource):
                     "DRIFT_MIN_ROWS": str(args.min_rows),
                 },
             },
-            labels=args.labels,
+            labels=args.tags,
             opts=child_opts(self),
         )
 
@@ -293,7 +293,7 @@ class DriftJob(pulumi.ComponentResource):
                 "content": "The drift job's report is under drift/reports/ in the artifact bucket.",
                 "mime_type": "text/markdown",
             },
-            user_labels=args.labels,
+            user_labels=args.tags,
             opts=child_opts(self),
         )
 

@@ -40,7 +40,7 @@ def build(**kwargs):
         "resource_group_name": "rg",
         "subscription_id": SUBSCRIPTION_ID,
         "alert_emails": ("oncall@example.com",),
-        "endpoint_id": ENDPOINT,
+        "endpoint_name": "ep",
         "latency_p99_ms": 250,
         "workspace_name": "ws",
         "workspace_id": WS,
@@ -215,7 +215,7 @@ def test_budget_notifies_at_80_and_100_percent():
 
 def test_minimal_monitoring_warns_about_the_missing_budget():
     recording = build(
-        endpoint_id=None, workspace_id=None, deployment_id=None, monthly_budget_usd=None
+        endpoint_name=None, workspace_id=None, deployment_id=None, monthly_budget_usd=None
     )
     assert set(children(recording)) == {"mon-logs", "mon-alerts", "mon-dashboard"}
     assert any("no monthly budget" in w for w in recording.warnings)

@@ -169,7 +169,7 @@ def test_turning_off_a_secure_default_warns():
 
 def test_existing_key_and_access_logging():
     key = "projects/p/locations/us-central1/keyRings/r/cryptoKeys/k"
-    recording = build(kms_key_id=key, access_log_bucket="org-logs", labels={"team": "fraud"})
+    recording = build(kms_key_id=key, access_log_bucket="org-logs", tags={"team": "fraud"})
     assert not recording.of_type("gcp:kms/keyRing:KeyRing")
     bucket = recording.named("art-bucket").inputs
     assert bucket["encryption"] == {"defaultKmsKeyName": key}
