@@ -111,13 +111,13 @@ class DriftJob(pulumi.ComponentResource):
     function's service only); ``{name}-schedule``; ``{name}-alert`` and, with a retraining topic,
     ``{name}-retraining-channel``.
 
-    Outputs: ``function_name``, ``schedule_name``, ``alert_policy``, ``baseline_uri``,
-    ``report_uri``.
+    Outputs: ``function_name``, ``schedule_name``, ``alarm_name`` (alert policy name),
+    ``baseline_uri``, ``report_uri``.
     """
 
     function_name: pulumi.Output[str]
     schedule_name: pulumi.Output[str]
-    alert_policy: pulumi.Output[str]
+    alarm_name: pulumi.Output[str]
     baseline_uri: pulumi.Output[str]
     report_uri: pulumi.Output[str]
 
@@ -299,12 +299,12 @@ class DriftJob(pulumi.ComponentResource):
 
         self.function_name = function.name
         self.schedule_name = schedule.name
-        self.alert_policy = alert.name
+        self.alarm_name = alert.name
         self.register_outputs(
             {
                 "function_name": self.function_name,
                 "schedule_name": self.schedule_name,
-                "alert_policy": self.alert_policy,
+                "alarm_name": self.alarm_name,
                 "baseline_uri": self.baseline_uri,
                 "report_uri": self.report_uri,
             }

@@ -88,14 +88,14 @@ class Monitoring(pulumi.ComponentResource):
     ``{name}-dashboard``.
 
     Outputs: ``alert_topic`` (primary channel id, None without emails), ``alert_channels``,
-    ``dashboard_url``, ``retraining_trigger`` (topic id), ``alert_policies``.
+    ``dashboard_url``, ``retraining_trigger`` (topic id), ``alarm_names`` (alert policy names).
     """
 
     alert_topic: pulumi.Output[str | None]
     alert_channels: pulumi.Output[list[str]]
     dashboard_url: pulumi.Output[str]
     retraining_trigger: pulumi.Output[str]
-    alert_policies: pulumi.Output[list[str]]
+    alarm_names: pulumi.Output[list[str]]
 
     def __init__(
         self, name: str, args: MonitoringArgs, opts: pulumi.ResourceOptions | None = None
@@ -342,14 +342,14 @@ class Monitoring(pulumi.ComponentResource):
             )
         )
         self.retraining_trigger = topic.id
-        self.alert_policies = pulumi.Output.all(latency.name, errors.name, drift.name)
+        self.alarm_names = pulumi.Output.all(latency.name, errors.name, drift.name)
         self.register_outputs(
             {
                 "alert_topic": self.alert_topic,
                 "alert_channels": self.alert_channels,
                 "dashboard_url": self.dashboard_url,
                 "retraining_trigger": self.retraining_trigger,
-                "alert_policies": self.alert_policies,
+                "alarm_names": self.alarm_names,
             }
         )
 

@@ -75,8 +75,8 @@ class TrainingClusterArgs:
     """/28 for the control plane's private endpoint. Default 172.16.0.0/28."""
     kms_key_id: pulumi.Input[str] | None = None
     """Cloud KMS key for Kubernetes secrets (the GKE agent must hold it). Default: a new key."""
-    system_machine_type: str = defaults.SYSTEM_MACHINE_TYPE
-    """Machine type of the system pool. Default e2-standard-4."""
+    system_instance_type: str = defaults.SYSTEM_MACHINE_TYPE
+    """Machine type of the system node pool. Default e2-standard-4."""
     budget_usd_per_hour: float | None = None
     """Warn when the GPU pool's worst-case $/h exceeds this. Default: no cap."""
     tags: Labels | None = None
@@ -253,7 +253,7 @@ class TrainingCluster(pulumi.ComponentResource):
             management={"auto_repair": True, "auto_upgrade": True},
             node_config={
                 **node_identity,
-                "machine_type": args.system_machine_type,
+                "machine_type": args.system_instance_type,
                 "labels": {"mlops-pool": "system"},
                 "resource_labels": args.tags,
             },

@@ -202,5 +202,4 @@ def build(parent: pulumi.Resource, name: str, spec: PlatformSpec) -> dict[str, A
         "dvc_identity_client_id": store.dvc_identity_client_id,
         "datastore_name": cluster.datastore_name,
         "resource_group_name": rg,
-        "approvers_action_group": registry.approvers_action_group,
     }

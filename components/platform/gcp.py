@@ -144,11 +144,10 @@ def build(parent: pulumi.Resource, name: str, spec: PlatformSpec) -> dict[str, A
     return {
         **contract_exports(store, cluster, registry, endpoint, monitor),
         "drift_job_function": drift_job.function_name,
-        "drift_alert_policy": drift_job.alert_policy,
+        "drift_alarm_name": drift_job.alarm_name,
         "drift_baseline_uri": drift_job.baseline_uri,
         "dvc_service_account": store.dvc_service_account,
         **training_exports(cluster),
-        "approvers_topic": registry.approvers_topic,
         "model_bucket_name": registry.model_bucket_name,
     }
 
