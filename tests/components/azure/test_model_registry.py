@@ -124,3 +124,9 @@ def test_downgrading_the_sku_warns():
 def test_location_is_required_without_provider_config():
     with pytest.raises(ProgramError, match="set location or the azure-native:location"):
         build(config={})
+
+
+def test_untagged_image_days_sets_the_premium_retention_as_on_gcp():
+    recording = build(environment="prod", untagged_image_days=7)
+    policies = recording.named("reg-images").inputs["policies"]
+    assert policies["retentionPolicy"] == {"status": "enabled", "days": 7}

@@ -244,3 +244,9 @@ def test_dashboard_charts_the_endpoint():
 def test_drift_needs_the_collected_data():
     with pytest.raises(ProgramError, match="production_data_uri is required"):
         build(production_data_uri=None)
+
+
+@pytest.mark.parametrize("missing", ["subscription_id", "workspace_name"])
+def test_endpoint_name_needs_what_builds_its_arm_id(missing):
+    with pytest.raises(ProgramError, match=f"mon: endpoint_name needs {missing}"):
+        build(**{missing: None})

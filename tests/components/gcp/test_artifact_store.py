@@ -186,3 +186,9 @@ def test_caller_options_are_merged_not_replaced():
     component = recording.named("art", COMPONENT)
     assert component.protect is True
     assert all(r.protect for r in recording.children(component))
+
+
+def test_soft_delete_retention_is_given_in_days_as_on_azure():
+    recording = build(soft_delete_days=30)
+    policy = recording.named("art-bucket").inputs["softDeletePolicy"]
+    assert policy == {"retentionDurationSeconds": 30 * 24 * 3600}

@@ -225,3 +225,8 @@ def test_unknown_gpu_and_bad_bounds_are_refused():
         build(gpu="a10g")
     with pytest.raises(ProgramError, match="min_nodes <= max_nodes"):
         build(min_nodes=3, max_nodes=1)
+
+
+def test_system_instance_type_sizes_the_system_pool_as_on_aws():
+    recording = build(system_instance_type="e2-standard-8")
+    assert recording.named("tc-system").inputs["nodeConfig"]["machineType"] == "e2-standard-8"
