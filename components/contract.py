@@ -156,7 +156,7 @@ CHOICES: tuple[tuple[str, str], ...] = (
     ),
     (
         "`rollout_strategy` on Azure",
-        "Online endpoints hold a static traffic map (no timed shifting): while "
+        "Online endpoints hold a declared traffic map (no timed shifting found): while "
         "`rollout_in_progress`, canary gives the new version `canary_percent`, linear gives it "
         "`linear_step_percent` (one step per `pulumi up`, raising the percent), all-at-once 100%.",
     ),

@@ -68,7 +68,7 @@ class ServingEndpointArgs:
     rollout_strategy: str = defaults.ROLLOUT_STRATEGY
     """``canary``, ``linear`` or ``all-at-once``: the share ``active_model`` takes while
     ``rollout_in_progress`` (``canary_percent``, ``linear_step_percent``, or 100%). Default
-    ``canary``. An endpoint's traffic is a static map (no timed shifting as on AWS): each
+    ``canary``. An endpoint's traffic is a declared map (no timed shifting as on AWS): each
     linear step is one ``pulumi up`` with a larger ``linear_step_percent``."""
     canary_percent: int = defaults.CANARY_PERCENT
     """Share of ``active_model`` during a canary (1–50). Default 10."""
@@ -333,8 +333,9 @@ def rollout_slots(
 ) -> tuple[ModelDeployment, ModelDeployment | None, int]:
     """(``blue``'s model, ``green``'s model, ``green``'s traffic percent) for ``args``.
 
-    Azure online endpoints split traffic by a static per-deployment map and do not shift it on a
-    schedule, so a rollout is a declared share that each ``pulumi up`` sets:
+    Azure online endpoints split traffic by a per-deployment percentage map that the safe-rollout
+    guide updates step by step (we found no scheduled shifting), so a rollout is a declared
+    share that each ``pulumi up`` sets:
     https://learn.microsoft.com/en-us/azure/machine-learning/how-to-safely-rollout-online-endpoints
     """
     if args.rollout_strategy not in STRATEGIES:
