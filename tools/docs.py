@@ -189,7 +189,7 @@ def neutral_defaults() -> str:
 
 
 def contract_table() -> str:
-    """The component contract: shared Args and outputs, per-cloud differences."""
+    """The component contract: shared Args and outputs, names shared by some clouds, choices."""
     from mlops_iac.components import contract
 
     lines = [
@@ -202,12 +202,28 @@ def contract_table() -> str:
         secure = ", ".join(f"`{s}`" for s in contract.SECURE_DEFAULTS.get(thing, ())) or "—"
         lines.append(f"| `{thing}` | {args} | {outputs} | {secure} |")
     lines += ["", "Fields only some clouds have (the same name wherever they exist):", ""]
-    lines += ["| component | field | clouds |", "|---|---|---|"]
-    for thing, fields in contract.SHARED_BY_SOME.items():
-        for field, clouds in fields.items():
-            lines.append(f"| `{thing}` | `{field}` | {', '.join(clouds)} |")
-    tags = ", ".join(f"{cloud}: `{name}`" for cloud, name in contract.TAGS_FIELD.items())
-    lines += ["", f"Extra metadata on every child: {tags} (GCP's own word, GCP-valid keys)."]
+    lines += ["| component | field | kind | clouds |", "|---|---|---|---|"]
+    for kind, table in (
+        ("Args", contract.SHARED_BY_SOME),
+        ("output", contract.OUTPUTS_SHARED_BY_SOME),
+    ):
+        for thing, fields in table.items():
+            for field, clouds in fields.items():
+                lines.append(f"| `{thing}` | `{field}` | {kind} | {', '.join(clouds)} |")
+    lines += ["", "Components that only some clouds have follow the same contract:", ""]
+    lines += ["| component | clouds | Args on each of them | outputs on each of them |"]
+    lines += ["|---|---|---|---|"]
+    for thing, clouds in contract.PARTIAL.items():
+        args = ", ".join(f"`{a}`" for a in contract.PARTIAL_ARGS[thing])
+        outputs = ", ".join(f"`{o}`" for o in contract.PARTIAL_OUTPUTS[thing])
+        lines.append(f"| `{thing}` | {', '.join(clouds)} | {args} | {outputs} |")
+    lines += ["", "Names chosen where a cloud's own vocabulary differs:", ""]
+    lines += ["| name | why |", "|---|---|"]
+    lines += [f"| {name} | {why} |" for name, why in contract.CHOICES]
+    renamed = {**contract.RENAMED_ARGS, **contract.RENAMED_OUTPUTS}
+    lines += ["", "Replaced names of release 0.1 (see CHANGELOG.md):", ""]
+    lines += ["| 0.1 name | contract name |", "|---|---|"]
+    lines += [f"| `{old}` | `{new}` |" for old, new in renamed.items()]
     return "\n".join(lines)
 
 

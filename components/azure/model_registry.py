@@ -52,7 +52,7 @@ class ModelRegistryArgs:
     private_dns_zone_ids: Mapping[str, pulumi.Input[str]] | None = None
     """Private DNS zone ids by zone name (``PrivateNetwork.dns_zone_ids``), required with
     ``private_endpoint_subnet_id``. Default: none."""
-    untagged_retention_days: int | None = None
+    untagged_image_days: int | None = None
     """Days before untagged manifests are purged (Premium only). Default: 30."""
     tags: Tags = None
     """Extra tags on every child. Default: none (the stack's lineage transform adds lineage)."""
@@ -79,7 +79,7 @@ class ModelRegistry(pulumi.ComponentResource):
 
     Outputs: ``registry_name``, ``registry_id`` (the AzureML registry), ``image_repository_url``
     (ACR login server), ``container_registry_id``, ``container_registry_name``,
-    ``approvers_action_group`` (action group id; None without approvers).
+    ``approvers_topic`` (the approvers' action group id; None without approvers).
     """
 
     registry_name: pulumi.Output[str]
@@ -87,7 +87,7 @@ class ModelRegistry(pulumi.ComponentResource):
     image_repository_url: pulumi.Output[str]
     container_registry_id: pulumi.Output[str]
     container_registry_name: pulumi.Output[str]
-    approvers_action_group: pulumi.Output[str | None]
+    approvers_topic: pulumi.Output[str | None]
 
     def __init__(
         self, name: str, args: ModelRegistryArgs, opts: pulumi.ResourceOptions | None = None
@@ -142,7 +142,7 @@ class ModelRegistry(pulumi.ComponentResource):
             policies = {
                 "retention_policy": {
                     "status": "enabled",
-                    "days": args.untagged_retention_days or defaults.ACR_UNTAGGED_RETENTION_DAYS,
+                    "days": args.untagged_image_days or defaults.ACR_UNTAGGED_RETENTION_DAYS,
                 },
                 # Export (import/transfer out) is only disabled together with public access.
                 "export_policy": {"status": "disabled" if prod else "enabled"},
@@ -272,7 +272,7 @@ class ModelRegistry(pulumi.ComponentResource):
         self.image_repository_url = images.login_server
         self.container_registry_id = images.id
         self.container_registry_name = images.name
-        self.approvers_action_group = pulumi.Output.from_input(group_id)
+        self.approvers_topic = pulumi.Output.from_input(group_id)
         self.register_outputs(
             {
                 "registry_name": self.registry_name,
@@ -280,6 +280,6 @@ class ModelRegistry(pulumi.ComponentResource):
                 "image_repository_url": self.image_repository_url,
                 "container_registry_id": self.container_registry_id,
                 "container_registry_name": self.container_registry_name,
-                "approvers_action_group": self.approvers_action_group,
+                "approvers_topic": self.approvers_topic,
             }
         )

@@ -39,8 +39,9 @@ class MonitoringArgs:
     resource_group_name: pulumi.Input[str]
     """Resource group of the monitoring resources (and the budget's scope). Required."""
     subscription_id: pulumi.Input[str] | None = None
-    """Subscription of the resource group, for the budget scope. Default: no budget is created
-    without it (the stack passes it)."""
+    """Subscription of the resource group, for the budget scope and the endpoint's ARM id.
+    Default: no budget is created without it (the stack passes it); required with
+    ``endpoint_name``."""
     location: pulumi.Input[str] | None = None
     """Region of the workspace and topics. Default: the resource group's."""
     environment: str = defaults.ENVIRONMENT
@@ -49,17 +50,19 @@ class MonitoringArgs:
     """Who the action group emails. Default: none (the group exists without receivers)."""
     webhook_url: pulumi.Input[str] | None = None
     """Chat webhook added to the action group (keep it a secret). Default: none."""
-    endpoint_id: pulumi.Input[str] | None = None
-    """ARM id of the online endpoint to alert on and collect logs from. Default: no endpoint
-    alerts, charts or logs."""
+    endpoint_name: pulumi.Input[str] | None = None
+    """Online endpoint to alert on and collect logs from, in ``workspace_name`` (its ARM id is
+    built from ``subscription_id``, ``resource_group_name``, ``workspace_name`` and this name).
+    Default: no endpoint alerts, charts or logs."""
     latency_p99_ms: int = defaults.LATENCY_P99_MS
     """Alert when the endpoint's p99 latency exceeds this. Default 500 ms."""
     error_rate_percent: float = defaults.ERROR_RATE_PERCENT
     """Alert when more than this share of the endpoint's requests fail with 5xx in 5 minutes.
     Default 1 %. A log alert over the request log: metric alerts cannot divide two metrics."""
     workspace_name: pulumi.Input[str] | None = None
-    """AzureML workspace of the endpoint; with ``workspace_id`` and ``deployment_id`` it enables
-    the drift monitor and its events. Default: no drift monitoring."""
+    """AzureML workspace (in ``resource_group_name``) of the endpoint; required with
+    ``endpoint_name``; with ``workspace_id`` and ``deployment_id`` it enables the drift monitor
+    and its events. Default: no drift monitoring."""
     workspace_id: pulumi.Input[str] | None = None
     """ARM id of that workspace (source of the drift events). Default: none."""
     deployment_id: pulumi.Input[str] | None = None
@@ -171,12 +174,13 @@ class Monitoring(pulumi.ComponentResource):
             opts=child_opts(self),
         )
 
-        if args.endpoint_id is not None:
+        endpoint_id = endpoint_arm_id(label, args)
+        if endpoint_id is not None:
             # Request logs (traffic, console, events) and metrics of the endpoint, retained with
             # the workspace: the request log that on-call and audits read.
             setting = monitor.DiagnosticSetting(
                 f"{name}-endpoint-logs",
-                resource_uri=args.endpoint_id,
+                resource_uri=endpoint_id,
                 workspace_id=logs.id,
                 log_analytics_destination_type="Dedicated",
                 logs=[{"category_group": "allLogs", "enabled": True}],
@@ -185,6 +189,7 @@ class Monitoring(pulumi.ComponentResource):
             )
             self._metric_alert(
                 f"{name}-latency-p99",
+                endpoint_id,
                 args,
                 group,
                 f"p99 latency above {args.latency_p99_ms} ms",
@@ -197,7 +202,7 @@ class Monitoring(pulumi.ComponentResource):
                     "time_aggregation": "Average",
                 },
             )
-            self._error_rate_alert(f"{name}-5xx", args, group, logs, setting)
+            self._error_rate_alert(f"{name}-5xx", endpoint_id, args, group, logs, setting)
 
         queue: storage.Queue | None = None
         if (
@@ -222,7 +227,7 @@ class Monitoring(pulumi.ComponentResource):
             else None
         )
         self.log_analytics_workspace_id = logs.id
-        dashboard = self._dashboard(name, args)
+        dashboard = self._dashboard(name, endpoint_id, args)
         self.dashboard_url = pulumi.Output.concat(
             "https://portal.azure.com/#dashboard/arm", dashboard.id
         )
@@ -236,7 +241,9 @@ class Monitoring(pulumi.ComponentResource):
             }
         )
 
-    def _dashboard(self, name: str, args: MonitoringArgs) -> portal.Dashboard:
+    def _dashboard(
+        self, name: str, endpoint_id: pulumi.Input[str] | None, args: MonitoringArgs
+    ) -> portal.Dashboard:
         links: list[pulumi.Input[str]] = [f"## mlops {name}\n\n"]
         if args.studio_url is not None:
             links += ["* [Endpoint in AzureML studio](", args.studio_url, ")\n"]
@@ -258,13 +265,13 @@ class Monitoring(pulumi.ComponentResource):
                 },
             )
         ]
-        if args.endpoint_id is not None:
+        if endpoint_id is not None:
             charts = [
                 ("RequestLatency_P99", "p99 latency (ms)", 4),
                 ("RequestsPerMinute", "requests per minute", 1),
             ]
             for index, (metric, title, aggregation) in enumerate(charts, start=1):
-                parts.append(_part(index, _chart(args.endpoint_id, metric, title, aggregation)))
+                parts.append(_part(index, _chart(endpoint_id, metric, title, aggregation)))
         tags = dict(args.tags) if isinstance(args.tags, Mapping) else {}
         return portal.Dashboard(
             f"{name}-dashboard",
@@ -279,6 +286,7 @@ class Monitoring(pulumi.ComponentResource):
     def _metric_alert(
         self,
         name: str,
+        endpoint_id: pulumi.Input[str],
         args: MonitoringArgs,
         group: monitor.ActionGroup,
         description: str,
@@ -294,7 +302,7 @@ class Monitoring(pulumi.ComponentResource):
             severity=severity,
             enabled=True,
             auto_mitigate=True,
-            scopes=[args.endpoint_id],
+            scopes=[endpoint_id],
             evaluation_frequency="PT1M",
             window_size="PT5M",
             criteria=monitor.MetricAlertSingleResourceMultipleMetricCriteriaArgs(
@@ -315,6 +323,7 @@ class Monitoring(pulumi.ComponentResource):
     def _error_rate_alert(
         self,
         name: str,
+        endpoint_id: pulumi.Input[str],
         args: MonitoringArgs,
         group: monitor.ActionGroup,
         logs: operationalinsights.Workspace,
@@ -323,7 +332,7 @@ class Monitoring(pulumi.ComponentResource):
         """Log alert on the 5xx share of the endpoint's requests (its request log)."""
         query = pulumi.Output.concat(
             "AmlOnlineEndpointTrafficLog | where _ResourceId =~ '",
-            args.endpoint_id,
+            endpoint_id,
             "' | summarize Errors = countif(toint(ResponseCode) >= 500), Requests = count()",
             " | extend ErrorRatePercent = iff(Requests == 0, 0.0, 100.0 * Errors / Requests)",
         )
@@ -608,4 +617,31 @@ def _drift_breached() -> eventgrid.EventSubscriptionFilterArgs:
                 operator_type="StringContains", key=DRIFT_TAG, values=[DRIFT_TAG_TEXT]
             )
         ],
+    )
+
+
+def endpoint_arm_id(label: str, args: MonitoringArgs) -> pulumi.Output[str] | None:
+    """The ARM id of ``args.endpoint_name``, or None without an endpoint.
+
+    Every cloud's ``Monitoring`` names the endpoint by its name; Azure Monitor scopes alerts and
+    diagnostic settings by ARM id, which is the subscription, resource group, workspace and name:
+    https://learn.microsoft.com/en-ie/dotnet/api/azure.resourcemanager.machinelearning.machinelearningonlineendpointresource.createresourceidentifier?view=azure-dotnet-preview
+    """
+    if args.endpoint_name is None:
+        return None
+    missing = [key for key in ("subscription_id", "workspace_name") if getattr(args, key) is None]
+    if missing:
+        raise ValueError(
+            f"{label}: endpoint_name needs {' and '.join(missing)} "
+            "(the endpoint's ARM id is built from them)"
+        )
+    return pulumi.Output.concat(
+        "/subscriptions/",
+        args.subscription_id,
+        "/resourceGroups/",
+        args.resource_group_name,
+        "/providers/Microsoft.MachineLearningServices/workspaces/",
+        args.workspace_name,
+        "/onlineEndpoints/",
+        args.endpoint_name,
     )

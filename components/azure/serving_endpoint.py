@@ -21,6 +21,10 @@ from mlops_iac.components.azure._common import Tags
 TYPE = "mlops:azure:ServingEndpoint"
 ACTIVE = "blue"
 STANDBY = "green"
+STRATEGIES = ("canary", "linear", "all-at-once")
+# The rollout share stays a minority: the previous version on blue serves the rest until the
+# rollout is declared done (rollout_in_progress false).
+MAX_ROLLOUT_PERCENT = 50
 DEPLOYMENT_METRICS = "Microsoft.MachineLearningServices/workspaces/onlineEndpoints/deployments"
 ENDPOINT_TYPE = "Microsoft.MachineLearningServices/workspaces/onlineEndpoints"
 ENDPOINT_API_VERSION = "2024-04-01"
@@ -55,13 +59,25 @@ class ServingEndpointArgs:
     workspace_name: pulumi.Input[str]
     """AzureML workspace that hosts the endpoint. Required."""
     active_model: ModelDeployment
-    """The version deployed as ``blue``. Required."""
+    """The version to serve: on ``blue`` with 100%, or on ``green`` with the rollout share while
+    ``rollout_in_progress``. Required."""
     previous_model: ModelDeployment | None = None
-    """The version deployed as ``green``: the previous version (rollback target) or, during a
-    canary, the candidate. Default: none (no green deployment; rollback impossible)."""
-    candidate_percent: int = 0
-    """Traffic share of ``green``; ``blue`` gets the rest. Default 0 (green is a warm standby).
-    Manual rollback: swap active and standby and set 0."""
+    """The version it replaces, kept deployed for rollback: on ``green`` with 0%, or on ``blue``
+    with the rest while ``rollout_in_progress``. Default: none (no green deployment; rollback
+    impossible). Manual rollback: swap ``active_model`` and ``previous_model``."""
+    rollout_strategy: str = defaults.ROLLOUT_STRATEGY
+    """``canary``, ``linear`` or ``all-at-once``: the share ``active_model`` takes while
+    ``rollout_in_progress`` (``canary_percent``, ``linear_step_percent``, or 100%). Default
+    ``canary``. An endpoint's traffic is a declared map (no timed shifting as on AWS): each
+    linear step is one ``pulumi up`` with a larger ``linear_step_percent``."""
+    canary_percent: int = defaults.CANARY_PERCENT
+    """Share of ``active_model`` during a canary (1–50). Default 10."""
+    linear_step_percent: int = defaults.LINEAR_STEP_PERCENT
+    """Share of ``active_model`` at the current linear step (1–50). Default 20."""
+    rollout_in_progress: bool = False
+    """A rollout of ``active_model`` is baking: ``previous_model`` keeps the majority on
+    ``blue``. Default: false (``active_model`` takes 100%, ``previous_model`` is the warm
+    standby). Needs a ``previous_model``."""
     location: pulumi.Input[str] | None = None
     """Azure region. Default: the resource group's."""
     environment: str = defaults.ENVIRONMENT
@@ -92,11 +108,13 @@ class ServingEndpointArgs:
 class ServingEndpoint(pulumi.ComponentResource):
     """Managed online endpoint: ``blue`` serves the active model, ``green`` the standby.
 
-    Traffic is the endpoint's ``traffic`` map: ``{"blue": 100 - candidate_percent,
-    "green": candidate_percent}`` (``{"blue": 100}`` without a standby). A canary sends the
-    candidate's share to ``green``; a manual rollback swaps the models so that ``blue`` serves the
-    previous version with 100%. Azure has no alarm-driven automatic rollback for online endpoints:
-    the Monitoring alerts page on-call, who runs the rollback (``serving.rollback: true``).
+    Traffic is the endpoint's ``traffic`` map: ``{"blue": 100, "green": 0}`` (``{"blue": 100}``
+    without a standby). While ``rollout_in_progress`` (canary or linear), ``blue`` keeps serving
+    ``previous_model`` with ``100 - share`` and ``green`` takes ``active_model`` with ``share``, so
+    the new version starts on the deployment that took no traffic; a manual rollback swaps the
+    models so that ``blue`` serves the previous version with 100%. Azure has no alarm-driven
+    automatic rollback for online endpoints: the Monitoring alerts page on-call, who runs the
+    rollback (``serving.rollback: true``).
 
     Children: ``{name}-endpoint`` (system-assigned identity; ``AADToken`` auth and no public
     network access in prod, ``Key`` in dev), ``{name}-blue`` and ``{name}-green`` (managed
@@ -137,16 +155,13 @@ class ServingEndpoint(pulumi.ComponentResource):
         require_not_prod(label, args.environment, "public_endpoint", public)
         if not 1 <= args.min_replicas <= args.max_replicas:
             raise ValueError(f"{label}: need 1 <= min_replicas <= max_replicas")
-        if not 0 <= args.candidate_percent <= 50:
-            raise ValueError(f"{label}: candidate_percent must be between 0 and 50")
-        if args.candidate_percent and args.previous_model is None:
-            raise ValueError(f"{label}: candidate_percent needs a previous_model")
+        blue_model, green_model, share = rollout_slots(label, args)
         prod = args.environment == "prod"
         private = args.private_network if args.private_network is not None else prod
         public = not prod and (public or not private)
-        traffic = {ACTIVE: 100 - args.candidate_percent}
-        if args.previous_model is not None:
-            traffic[STANDBY] = args.candidate_percent
+        traffic = {ACTIVE: 100 - share}
+        if green_model is not None:
+            traffic[STANDBY] = share
 
         properties = {
             "auth_mode": "AADToken" if prod else "Key",
@@ -164,10 +179,10 @@ class ServingEndpoint(pulumi.ComponentResource):
             # {name}-traffic owns the split (below).
             opts=child_opts(self, ignore_changes=["properties.traffic"]),
         )
-        blue = self._deployment(name, ACTIVE, endpoint, args.active_model, args, prod)
+        blue = self._deployment(name, ACTIVE, endpoint, blue_model, args, prod)
         green = None
-        if args.previous_model is not None:
-            green = self._deployment(name, STANDBY, endpoint, args.previous_model, args, prod)
+        if green_model is not None:
+            green = self._deployment(name, STANDBY, endpoint, green_model, args, prod)
         self._traffic(name, endpoint, properties, traffic, args, [blue, green])
 
         self.endpoint_name = endpoint.name
@@ -311,6 +326,34 @@ class ServingEndpoint(pulumi.ComponentResource):
             opts=child_opts(self),
         )
         return deployment
+
+
+def rollout_slots(
+    label: str, args: ServingEndpointArgs
+) -> tuple[ModelDeployment, ModelDeployment | None, int]:
+    """(``blue``'s model, ``green``'s model, ``green``'s traffic percent) for ``args``.
+
+    Azure online endpoints split traffic by a per-deployment percentage map that the safe-rollout
+    guide updates step by step (we found no scheduled shifting), so a rollout is a declared
+    share that each ``pulumi up`` sets:
+    https://learn.microsoft.com/en-us/azure/machine-learning/how-to-safely-rollout-online-endpoints
+    """
+    if args.rollout_strategy not in STRATEGIES:
+        raise ValueError(
+            f"{label}: rollout_strategy {args.rollout_strategy!r} is not one of "
+            f"{', '.join(STRATEGIES)}"
+        )
+    for key in ("canary_percent", "linear_step_percent"):
+        if not 1 <= getattr(args, key) <= MAX_ROLLOUT_PERCENT:
+            raise ValueError(f"{label}: {key} must be between 1 and {MAX_ROLLOUT_PERCENT}")
+    if args.rollout_in_progress and args.previous_model is None:
+        raise ValueError(f"{label}: rollout_in_progress needs a previous_model")
+    share = {"canary": args.canary_percent, "linear": args.linear_step_percent}.get(
+        args.rollout_strategy, 100
+    )
+    if args.rollout_in_progress and args.previous_model is not None and share < 100:
+        return args.previous_model, args.active_model, share
+    return args.active_model, args.previous_model, 0
 
 
 def _model_id(model: ModelDeployment, registry: pulumi.Input[str] | None) -> pulumi.Input[str]:

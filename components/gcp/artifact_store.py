@@ -30,6 +30,7 @@ from mlops_iac.components.gcp import _defaults as defaults
 from mlops_iac.components.gcp._common import Labels, crypto_key, region_or_default, resource_id
 
 TYPE = "mlops:gcp:ArtifactStore"
+SECONDS_PER_DAY = 24 * 3600
 # Region prefix -> the multi-region that holds every region with that prefix. ``northamerica-*``
 # (Montréal, Toronto, Querétaro) is not in ``US``: that multi-region is "data centers in the United
 # States", so such buckets stay regional. https://cloud.google.com/storage/docs/locations
@@ -60,17 +61,17 @@ class ArtifactStoreArgs:
     """Days before a noncurrent object version is deleted. Default: 90."""
     incomplete_upload_days: pulumi.Input[int] | None = unset(defaults.INCOMPLETE_UPLOAD_DAYS)
     """Days before an incomplete multipart upload is aborted. Default: 7."""
-    soft_delete_seconds: pulumi.Input[int] | None = None
-    """Soft-delete retention of deleted objects. Default: 7 days."""
+    soft_delete_days: int | None = None
+    """Soft-delete retention of deleted objects, in days. Default: 7 days."""
     access_log_bucket: pulumi.Input[str] | None = None
     """Existing bucket that receives usage logs. Default: no access logging."""
     force_destroy: bool | None = unset(defaults.FORCE_DESTROY)
     """Let ``pulumi destroy`` delete a non-empty bucket. Default: false; refused in prod."""
     dvc_prefix: str = defaults.DVC_PREFIX
     """Object prefix of the DVC remote inside the bucket. Default ``dvc``."""
-    labels: Labels | None = None
-    """Extra labels (GCP-valid keys) on the bucket and key. Default: none (the stack's lineage
-    transform adds lineage)."""
+    tags: Labels | None = None
+    """Extra tags on the bucket and key, as GCP labels (GCP-valid keys and values). Default:
+    none (the stack's lineage transform adds lineage)."""
 
 
 class ArtifactStore(pulumi.ComponentResource):
@@ -126,7 +127,7 @@ class ArtifactStore(pulumi.ComponentResource):
                 location=location.lower(),
                 prod=prod,
                 grants={"gcs-agent": agent.member},
-                labels=args.labels,
+                labels=args.tags,
             )
             key_id = key.id
 
@@ -146,15 +147,16 @@ class ArtifactStore(pulumi.ComponentResource):
             public_access_prevention=defaults.PUBLIC_ACCESS_PREVENTION,
             encryption={"default_kms_key_name": key_id} if key_id is not None else None,
             soft_delete_policy={
-                "retention_duration_seconds": args.soft_delete_seconds
-                or defaults.SOFT_DELETE_SECONDS
+                "retention_duration_seconds": args.soft_delete_days * SECONDS_PER_DAY
+                if args.soft_delete_days
+                else defaults.SOFT_DELETE_SECONDS
             },
             lifecycle_rules=lifecycle_rules(
                 args.noncurrent_version_days, args.incomplete_upload_days
             ),
             logging=logging,
             force_destroy=force_destroy,
-            labels=args.labels,
+            labels=args.tags,
             # The bucket's first write is encrypted with the key: the agent must hold it first.
             opts=child_opts(self, protect=prod, depends_on=grants or None),
         )

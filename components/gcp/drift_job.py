@@ -97,8 +97,8 @@ class DriftJobArgs:
     """Jensen-Shannon distance threshold. Default 0.1."""
     min_rows: int = 1000
     """Served rows needed for a verdict. Default 1000."""
-    labels: Labels | None = None
-    """Extra labels. Default: none."""
+    tags: Labels | None = None
+    """Extra tags, as GCP labels (GCP-valid keys and values). Default: none."""
 
 
 class DriftJob(pulumi.ComponentResource):
@@ -111,13 +111,13 @@ class DriftJob(pulumi.ComponentResource):
     function's service only); ``{name}-schedule``; ``{name}-alert`` and, with a retraining topic,
     ``{name}-retraining-channel``.
 
-    Outputs: ``function_name``, ``schedule_name``, ``alert_policy``, ``baseline_uri``,
-    ``report_uri``.
+    Outputs: ``function_name``, ``schedule_name``, ``alarm_name`` (alert policy name),
+    ``baseline_uri``, ``report_uri``.
     """
 
     function_name: pulumi.Output[str]
     schedule_name: pulumi.Output[str]
-    alert_policy: pulumi.Output[str]
+    alarm_name: pulumi.Output[str]
     baseline_uri: pulumi.Output[str]
     report_uri: pulumi.Output[str]
 
@@ -215,7 +215,7 @@ class DriftJob(pulumi.ComponentResource):
                     "DRIFT_MIN_ROWS": str(args.min_rows),
                 },
             },
-            labels=args.labels,
+            labels=args.tags,
             opts=child_opts(self),
         )
 
@@ -293,18 +293,18 @@ class DriftJob(pulumi.ComponentResource):
                 "content": "The drift job's report is under drift/reports/ in the artifact bucket.",
                 "mime_type": "text/markdown",
             },
-            user_labels=args.labels,
+            user_labels=args.tags,
             opts=child_opts(self),
         )
 
         self.function_name = function.name
         self.schedule_name = schedule.name
-        self.alert_policy = alert.name
+        self.alarm_name = alert.name
         self.register_outputs(
             {
                 "function_name": self.function_name,
                 "schedule_name": self.schedule_name,
-                "alert_policy": self.alert_policy,
+                "alarm_name": self.alarm_name,
                 "baseline_uri": self.baseline_uri,
                 "report_uri": self.report_uri,
             }

@@ -62,8 +62,9 @@ class ModelRegistryArgs:
     """Most recent image versions always kept by cleanup. Default: 20."""
     force_destroy: bool | None = unset(defaults.FORCE_DESTROY)
     """Let ``pulumi destroy`` delete a non-empty model bucket. Default: false; refused in prod."""
-    labels: Labels | None = None
-    """Extra labels on every labelled child. Default: none."""
+    tags: Labels | None = None
+    """Extra tags on every labelled child, as GCP labels (GCP-valid keys and values). Default:
+    none."""
 
 
 class ModelRegistry(pulumi.ComponentResource):
@@ -124,7 +125,7 @@ class ModelRegistry(pulumi.ComponentResource):
                 "gcs-agent": gcs_agent.member,
                 "pubsub-agent": agent_member(project.number, "pubsub"),
             },
-            labels=args.labels,
+            labels=args.tags,
         )
         repo_id = resource_id(name, "images", limit=63)
         repository = artifactregistry.Repository(
@@ -154,7 +155,7 @@ class ModelRegistry(pulumi.ComponentResource):
                     },
                 },
             ],
-            labels=args.labels,
+            labels=args.tags,
             opts=child_opts(self, protect=prod, depends_on=grants),
         )
         bucket = storage.Bucket(
@@ -171,14 +172,14 @@ class ModelRegistry(pulumi.ComponentResource):
             soft_delete_policy={"retention_duration_seconds": defaults.SOFT_DELETE_SECONDS},
             lifecycle_rules=lifecycle_rules(None, None),
             force_destroy=force_destroy,
-            labels=args.labels,
+            labels=args.tags,
             opts=child_opts(self, protect=prod, depends_on=grants),
         )
         topic = pubsub.Topic(
             f"{name}-approvals",
             kms_key_name=key.id,
             message_retention_duration=defaults.TOPIC_MESSAGE_RETENTION,
-            labels=args.labels,
+            labels=args.tags,
             opts=child_opts(self, depends_on=grants),
         )
         publisher = pubsub.TopicIAMMember(
@@ -202,7 +203,7 @@ class ModelRegistry(pulumi.ComponentResource):
                 type="email",
                 display_name=f"Model approver {email}",
                 labels={"email_address": email},
-                user_labels=args.labels,
+                user_labels=args.tags,
                 opts=child_opts(self),
             )
             for i, email in enumerate(args.approvers)
@@ -247,7 +248,7 @@ class ModelRegistry(pulumi.ComponentResource):
                     "mime_type": "text/markdown",
                 },
                 notification_channels=[c.name for c in channels],
-                user_labels=args.labels,
+                user_labels=args.tags,
                 opts=child_opts(self, depends_on=[audit]),
             )
 

@@ -70,8 +70,8 @@ class MonitoringArgs:
     """Region of the topic's key. Default: ``gcp:region``, else us-central1."""
     kms_key_id: pulumi.Input[str] | None = None
     """Cloud KMS key of the retraining topic (the Pub/Sub agent must hold it). Default: new."""
-    labels: Labels | None = None
-    """Extra labels on labelled children. Default: none."""
+    tags: Labels | None = None
+    """Extra tags on labelled children, as GCP labels (GCP-valid keys and values). Default: none."""
 
 
 class Monitoring(pulumi.ComponentResource):
@@ -88,14 +88,14 @@ class Monitoring(pulumi.ComponentResource):
     ``{name}-dashboard``.
 
     Outputs: ``alert_topic`` (primary channel id, None without emails), ``alert_channels``,
-    ``dashboard_url``, ``retraining_trigger`` (topic id), ``alert_policies``.
+    ``dashboard_url``, ``retraining_trigger`` (topic id), ``alarm_names`` (alert policy names).
     """
 
     alert_topic: pulumi.Output[str | None]
     alert_channels: pulumi.Output[list[str]]
     dashboard_url: pulumi.Output[str]
     retraining_trigger: pulumi.Output[str]
-    alert_policies: pulumi.Output[list[str]]
+    alarm_names: pulumi.Output[list[str]]
 
     def __init__(
         self, name: str, args: MonitoringArgs, opts: pulumi.ResourceOptions | None = None
@@ -114,7 +114,7 @@ class Monitoring(pulumi.ComponentResource):
                 type="email",
                 display_name=f"MLOps alerts {email}",
                 labels={"email_address": email},
-                user_labels=args.labels,
+                user_labels=args.tags,
                 opts=child_opts(self),
             )
             for i, email in enumerate(args.alert_emails)
@@ -126,7 +126,7 @@ class Monitoring(pulumi.ComponentResource):
                     type="webhook_tokenauth",
                     display_name=f"MLOps alerts webhook ({name})",
                     labels={"url": args.webhook_url},
-                    user_labels=args.labels,
+                    user_labels=args.tags,
                     opts=child_opts(self),
                 )
             )
@@ -145,14 +145,14 @@ class Monitoring(pulumi.ComponentResource):
                 location=region,
                 prod=prod,
                 grants={"pubsub-agent": agent_member(project.number, "pubsub")},
-                labels=args.labels,
+                labels=args.tags,
             )
             key_id = key.id
         topic = pubsub.Topic(
             f"{name}-retraining",
             kms_key_name=key_id,
             message_retention_duration=defaults.TOPIC_MESSAGE_RETENTION,
-            labels=args.labels,
+            labels=args.tags,
             opts=child_opts(self, depends_on=grants or None),
         )
         # The Monitoring notification service agent exists only once something creates it: make
@@ -176,7 +176,7 @@ class Monitoring(pulumi.ComponentResource):
             type="pubsub",
             display_name=f"{name} retraining trigger",
             labels={"topic": topic.id},
-            user_labels=args.labels,
+            user_labels=args.tags,
             opts=child_opts(self, depends_on=[publisher]),
         )
 
@@ -217,7 +217,7 @@ class Monitoring(pulumi.ComponentResource):
             ],
             documentation=_runbook("Latency"),
             notification_channels=email_ids,
-            user_labels=args.labels,
+            user_labels=args.tags,
             opts=child_opts(self),
         )
         requests = pulumi.Output.concat(
@@ -247,7 +247,7 @@ class Monitoring(pulumi.ComponentResource):
             ],
             documentation=_runbook("Error rate"),
             notification_channels=email_ids,
-            user_labels=args.labels,
+            user_labels=args.tags,
             opts=child_opts(self),
         )
         drift = monitoring.AlertPolicy(
@@ -278,7 +278,7 @@ class Monitoring(pulumi.ComponentResource):
                 "mime_type": "text/markdown",
             },
             notification_channels=[retrain_channel.name, *email_ids],
-            user_labels=args.labels,
+            user_labels=args.tags,
             opts=child_opts(self),
         )
 
@@ -342,14 +342,14 @@ class Monitoring(pulumi.ComponentResource):
             )
         )
         self.retraining_trigger = topic.id
-        self.alert_policies = pulumi.Output.all(latency.name, errors.name, drift.name)
+        self.alarm_names = pulumi.Output.all(latency.name, errors.name, drift.name)
         self.register_outputs(
             {
                 "alert_topic": self.alert_topic,
                 "alert_channels": self.alert_channels,
                 "dashboard_url": self.dashboard_url,
                 "retraining_trigger": self.retraining_trigger,
-                "alert_policies": self.alert_policies,
+                "alarm_names": self.alarm_names,
             }
         )
 

@@ -126,8 +126,9 @@ class ServingEndpointArgs:
     the runtime account may create objects there. Default: no capture."""
     kms_key_id: pulumi.Input[str] | None = None
     """Cloud KMS key for the revisions (the Cloud Run agent must hold it). Default: a new key."""
-    labels: Labels | None = None
-    """Serving labels (model, version, approval), GCP-valid. Default: none."""
+    tags: Labels | None = None
+    """Serving tags (model, version, approval), as GCP labels (GCP-valid keys and values).
+    Default: none."""
     env: Mapping[str, str] = field(default_factory=dict)
     """Extra environment variables of the container. Default: none."""
 
@@ -198,7 +199,7 @@ class ServingEndpoint(pulumi.ComponentResource):
                 location=region,
                 prod=prod,
                 grants={"run-agent": agent_member(project.number, "cloudrun")},
-                labels=args.labels,
+                labels=args.tags,
             )
             key_id = key.id
 
@@ -260,7 +261,7 @@ class ServingEndpoint(pulumi.ComponentResource):
             "revision": current,
             "service_account": account.email,
             "encryption_key": key_id,
-            "labels": args.labels,
+            "labels": args.tags,
             "scaling": {
                 "min_instance_count": args.min_replicas,
                 "max_instance_count": args.max_replicas,
@@ -295,7 +296,7 @@ class ServingEndpoint(pulumi.ComponentResource):
                 }
                 for revision, percent, tag in split
             ],
-            labels=args.labels,
+            labels=args.tags,
             opts=child_opts(self, depends_on=grants or None),
         )
         for i, member in enumerate(args.invokers):

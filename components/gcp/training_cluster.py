@@ -55,13 +55,14 @@ class TrainingClusterArgs:
     spot: bool = defaults.SPOT
     """Run GPU nodes on Spot VMs. Default: on-demand."""
     public_endpoint: bool | None = unset(defaults.PUBLIC_ENDPOINT)
-    """Expose the control plane on a public IP (still limited to ``authorized_networks``).
+    """Expose the control plane on a public IP (still limited to ``public_access_cidrs``).
     Default: private endpoint only; refused in prod."""
     gpu_zones: Sequence[str] = ()
     """Zones of the region where the GPU pool may place nodes (GPU models are not offered in
     every zone). Default: all zones of the cluster."""
-    authorized_networks: Sequence[str] = ()
-    """CIDR blocks that may reach the control plane. Default: none (only the VPC)."""
+    public_access_cidrs: Sequence[str] = ()
+    """CIDRs allowed to reach the control plane (GKE master authorized networks). Required with
+    ``public_endpoint``; never ``0.0.0.0/0`` outside dev. Default: none (only the VPC)."""
     network: pulumi.Input[str] | None = None
     """Existing VPC network id. Default: a new VPC with a subnet, Cloud Router and NAT."""
     subnetwork: pulumi.Input[str] | None = None
@@ -74,12 +75,13 @@ class TrainingClusterArgs:
     """/28 for the control plane's private endpoint. Default 172.16.0.0/28."""
     kms_key_id: pulumi.Input[str] | None = None
     """Cloud KMS key for Kubernetes secrets (the GKE agent must hold it). Default: a new key."""
-    system_machine_type: str = defaults.SYSTEM_MACHINE_TYPE
-    """Machine type of the system pool. Default e2-standard-4."""
+    system_instance_type: str = defaults.SYSTEM_MACHINE_TYPE
+    """Machine type of the system node pool. Default e2-standard-4."""
     budget_usd_per_hour: float | None = None
     """Warn when the GPU pool's worst-case $/h exceeds this. Default: no cap."""
-    labels: Labels | None = None
-    """Extra labels on the cluster, its nodes and its key. Default: none."""
+    tags: Labels | None = None
+    """Extra tags on the cluster, its nodes and its key, as GCP labels (GCP-valid keys and
+    values). Default: none."""
     dns_endpoint: bool = True
     """Enable the DNS-based control-plane endpoint (IAM-authorised, reachable wherever Google
     APIs are, no public IP): the way CI and ``pulumi up`` reach a private cluster. Default: on."""
@@ -138,7 +140,7 @@ class TrainingCluster(pulumi.ComponentResource):
             label, "public_endpoint", args.public_endpoint, defaults.PUBLIC_ENDPOINT
         )
         require_not_prod(label, args.environment, "public_endpoint", public)
-        _check_authorized_networks(label, args.environment, public, args.authorized_networks)
+        _check_public_access_cidrs(label, args.environment, public, args.public_access_cidrs)
         gpu_pool_caps = gpu_catalogue.pool(
             args.gpu, "gcp", args.min_nodes, args.max_nodes, label=label
         )
@@ -166,7 +168,7 @@ class TrainingCluster(pulumi.ComponentResource):
                 location=region,
                 prod=prod,
                 grants={"gke-agent": agent_member(project.number, "gke")},
-                labels=args.labels,
+                labels=args.tags,
             )
             key_id = key.id
 
@@ -217,7 +219,7 @@ class TrainingCluster(pulumi.ComponentResource):
             master_authorized_networks_config={
                 "cidr_blocks": [
                     {"cidr_block": cidr, "display_name": f"authorized-{i}"}
-                    for i, cidr in enumerate(args.authorized_networks)
+                    for i, cidr in enumerate(args.public_access_cidrs)
                 ],
             },
             workload_identity_config={
@@ -235,7 +237,7 @@ class TrainingCluster(pulumi.ComponentResource):
             initial_node_count=1,
             node_config=node_identity,
             deletion_protection=prod,
-            resource_labels=args.labels,
+            resource_labels=args.tags,
             opts=child_opts(self, depends_on=grants or None),
         )
         system_pool = container.NodePool(
@@ -251,9 +253,9 @@ class TrainingCluster(pulumi.ComponentResource):
             management={"auto_repair": True, "auto_upgrade": True},
             node_config={
                 **node_identity,
-                "machine_type": args.system_machine_type,
+                "machine_type": args.system_instance_type,
                 "labels": {"mlops-pool": "system"},
-                "resource_labels": args.labels,
+                "resource_labels": args.tags,
             },
             opts=child_opts(self),
         )
@@ -288,7 +290,7 @@ class TrainingCluster(pulumi.ComponentResource):
                     "mlops-gpu": args.gpu,
                     "mlops-accelerator": offering.accelerator,
                 },
-                "resource_labels": args.labels,
+                "resource_labels": args.tags,
             },
             opts=child_opts(self),
         )
@@ -402,12 +404,12 @@ class TrainingCluster(pulumi.ComponentResource):
         return network.id, subnet.id
 
 
-def _check_authorized_networks(
+def _check_public_access_cidrs(
     label: str, environment: str, public: bool, cidrs: Sequence[str]
 ) -> None:
     """A public endpoint needs an explicit allow-list, never the whole internet outside dev."""
     if public and not cidrs:
-        raise ValueError(f"{label}: a public endpoint needs authorized_networks (an allow-list)")
+        raise ValueError(f"{label}: a public endpoint needs public_access_cidrs (an allow-list)")
     for cidr in cidrs:
         if ipaddress.ip_network(cidr, strict=True).prefixlen == 0 and environment != "dev":
-            raise ValueError(f"{label}: authorized_networks {cidr} is refused in {environment}")
+            raise ValueError(f"{label}: public_access_cidrs {cidr} is refused in {environment}")

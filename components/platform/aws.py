@@ -209,7 +209,6 @@ def build(parent: pulumi.Resource, name: str, spec: PlatformSpec) -> dict[str, A
         "trainer_role_arn": cluster.trainer_role_arn,
         **training_exports(cluster),
         "dvc_policy_arn": store.dvc_policy_arn,
-        "approvers_topic": registry.approvers_topic,
         "active_endpoint_config_name": endpoint.active_endpoint_config_name,
         "previous_endpoint_config_name": endpoint.previous_endpoint_config_name,
         "alarm_names": pulumi.Output.all(watch.alarm_names, drift_job.alarm_names).apply(

@@ -1,6 +1,7 @@
 """Spec → Azure component Args, and the wiring between the Azure components.
 
-Serving roles (``blue`` = active, ``green`` = standby) follow the spec:
+Serving roles (``blue`` = active, ``green`` = standby) follow the spec through the endpoint's
+``rollout_strategy`` (the component places the versions, see ``ServingEndpoint``):
 
 - ``serving.rollback: true``: blue serves ``previousModel`` with 100%, green keeps ``model``.
 - ``azure.canaryInProgress: true`` (canary or linear strategy, with a ``previousModel``): blue keeps
@@ -42,24 +43,11 @@ from mlops_iac.components.platform.common import (
 from mlops_iac.components.spec import ModelRef, PlatformSpec
 
 
-def serving_roles(spec: PlatformSpec) -> tuple[ModelRef, ModelRef | None, int]:
-    """(active model on blue, standby model on green, green's traffic percent)."""
+def rollout_in_progress(spec: PlatformSpec) -> bool:
+    """``azure.canaryInProgress`` for a rollout of ``serving.model`` (not during a rollback)."""
     serving = spec.serving
     canary = spec.azure is not None and spec.azure.canary_in_progress
-    strategy = serving.rollout.strategy
-    if (
-        canary
-        and not serving.rollback
-        and serving.previous_model is not None
-        and strategy in ("canary", "linear")
-    ):
-        share = (
-            serving.rollout.canary_percent
-            if strategy == "canary"
-            else serving.rollout.linear_step_percent
-        )
-        return serving.previous_model, serving.model, share
-    return serving.active_model, serving.standby_model, 0
+    return canary and not serving.rollback and serving.previous_model is not None
 
 
 def serving_deployment(spec: PlatformSpec, model: ModelRef) -> ModelDeployment:
@@ -146,8 +134,8 @@ def build(parent: pulumi.Resource, name: str, spec: PlatformSpec) -> dict[str, A
         opts=opts,
     )
 
-    active, standby, share = serving_roles(spec)
     serving = spec.serving
+    active, standby = serving.active_model, serving.standby_model
     endpoint = ServingEndpoint(
         f"{name}-serving",
         ServingEndpointArgs(
@@ -157,7 +145,10 @@ def build(parent: pulumi.Resource, name: str, spec: PlatformSpec) -> dict[str, A
             environment=env,
             active_model=serving_deployment(spec, active),
             previous_model=serving_deployment(spec, standby) if standby is not None else None,
-            candidate_percent=share,
+            rollout_strategy=serving.rollout.strategy,
+            canary_percent=serving.rollout.canary_percent,
+            linear_step_percent=serving.rollout.linear_step_percent,
+            rollout_in_progress=rollout_in_progress(spec),
             registry_name=registry.registry_name,
             instance_type=serving.instance_type,
             min_replicas=serving.replicas.min,
@@ -182,7 +173,7 @@ def build(parent: pulumi.Resource, name: str, spec: PlatformSpec) -> dict[str, A
             environment=env,
             alert_emails=tuple(monitoring_spec.alert_emails),
             webhook_url=webhook_secret(spec),
-            endpoint_id=endpoint.endpoint_id,
+            endpoint_name=endpoint.endpoint_name,
             latency_p99_ms=monitoring_spec.latency_p99_ms,
             error_rate_percent=monitoring_spec.error_rate_percent,
             workspace_name=cluster.workspace_name,
@@ -211,5 +202,4 @@ def build(parent: pulumi.Resource, name: str, spec: PlatformSpec) -> dict[str, A
         "dvc_identity_client_id": store.dvc_identity_client_id,
         "datastore_name": cluster.datastore_name,
         "resource_group_name": rg,
-        "approvers_action_group": registry.approvers_action_group,
     }

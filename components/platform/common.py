@@ -88,6 +88,7 @@ def contract_exports(
         "registry_name": registry.registry_name,
         "registry_id": registry.registry_id,
         "image_repository_url": registry.image_repository_url,
+        "approvers_topic": registry.approvers_topic,
         "endpoint_name": endpoint.endpoint_name,
         "endpoint_url": endpoint.endpoint_url,
         "active_model_version": endpoint.active_model_version,

@@ -57,7 +57,7 @@ def build(parent: pulumi.Resource, name: str, spec: PlatformSpec) -> dict[str, A
         TrainingClusterArgs(
             **training_cluster_kwargs(spec),
             **training_kubernetes_kwargs(spec),
-            authorized_networks=spec.training.access.public_cidrs,
+            public_access_cidrs=spec.training.access.public_cidrs,
             dns_endpoint=spec.training.access.dns_endpoint,
             artifact_service_account=store.dvc_service_account,
             gpu_zones=gcp.gpu_zones if gcp else (),
@@ -104,7 +104,7 @@ def build(parent: pulumi.Resource, name: str, spec: PlatformSpec) -> dict[str, A
             accelerator=_accelerator(serving.instance_type),
             public_endpoint=serving.public_endpoint,
             capture_bucket=store.bucket_name,
-            labels=sanitise(serving_tags(spec, serving.active_model), "gcp"),
+            tags=sanitise(serving_tags(spec, serving.active_model), "gcp"),
         ),
         opts=opts,
     )
@@ -144,11 +144,10 @@ def build(parent: pulumi.Resource, name: str, spec: PlatformSpec) -> dict[str, A
     return {
         **contract_exports(store, cluster, registry, endpoint, monitor),
         "drift_job_function": drift_job.function_name,
-        "drift_alert_policy": drift_job.alert_policy,
+        "drift_alarm_name": drift_job.alarm_name,
         "drift_baseline_uri": drift_job.baseline_uri,
         "dvc_service_account": store.dvc_service_account,
         **training_exports(cluster),
-        "approvers_topic": registry.approvers_topic,
         "model_bucket_name": registry.model_bucket_name,
     }
 

@@ -58,7 +58,7 @@ endpoint = ServingEndpoint(
         max_replicas=serving.replicas.max,
         capture_bucket=store.bucket_name,
         # Which model version the service runs, and its approval: GCP label spelling.
-        labels=sanitise(serving_tags(spec, serving.active_model), "gcp"),
+        tags=sanitise(serving_tags(spec, serving.active_model), "gcp"),
     ),
 )
 

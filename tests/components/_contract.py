@@ -16,6 +16,7 @@ REQUIRED_EXPORTS = frozenset(
         "registry_name",
         "registry_id",
         "image_repository_url",
+        "approvers_topic",
         "endpoint_name",
         "endpoint_url",
         "active_model_version",

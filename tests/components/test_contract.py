@@ -32,7 +32,7 @@ REQUIRED = {
 # A public cluster endpoint is refused without an explicit allow-list (docs/training-clusters.md).
 ALLOW_LIST = {
     "aws": {"public_access_cidrs": ["203.0.113.0/24"]},
-    "gcp": {"authorized_networks": ["203.0.113.0/24"]},
+    "gcp": {"public_access_cidrs": ["203.0.113.0/24"]},
 }
 
 
@@ -61,7 +61,79 @@ def test_same_args_outputs_constructor_and_type_token(cloud, thing):
     ]
     source = inspect.getsource(inspect.getmodule(component))
     assert f'TYPE = "{contract.type_token(cloud, thing)}"' in source
-    assert contract.TAGS_FIELD[cloud] in names
+
+
+PARTIAL_CASES = [(cloud, thing) for thing, clouds in contract.PARTIAL.items() for cloud in clouds]
+
+
+@pytest.mark.parametrize(("cloud", "thing"), PARTIAL_CASES)
+def test_components_of_some_clouds_keep_the_same_contract(cloud, thing):
+    component, args_class = classes(cloud, thing)
+    names = fields(args_class)
+    assert [n for n in contract.PARTIAL_ARGS[thing] if n not in names] == []
+    declared = inspect.get_annotations(component)
+    assert [o for o in contract.PARTIAL_OUTPUTS[thing] if o not in declared] == []
+    source = inspect.getsource(inspect.getmodule(component))
+    assert f'TYPE = "{contract.type_token(cloud, thing)}"' in source
+
+
+def _names(thing: str, clouds: tuple[str, ...]) -> dict[str, tuple[set[str], set[str]]]:
+    """Per cloud: (Args field names, declared output names) of ``thing``."""
+    names = {}
+    for cloud in clouds:
+        component, args_class = classes(cloud, thing)
+        names[cloud] = (set(fields(args_class)), set(inspect.get_annotations(component)))
+    return names
+
+
+@pytest.mark.parametrize("thing", [*contract.COMPONENTS, *contract.PARTIAL])
+def test_no_name_differences_are_left(thing):
+    """Zero differences: every name two clouds share is in the contract table, with exactly
+    the clouds that have it; no cloud keeps a replaced name of release 0.1."""
+    clouds = contract.PARTIAL.get(thing, contract.CLOUDS)
+    names = _names(thing, clouds)
+    if thing in contract.PARTIAL:
+        documented = (
+            {n: clouds for n in contract.PARTIAL_ARGS[thing]},
+            {n: clouds for n in contract.PARTIAL_OUTPUTS[thing]},
+        )
+    else:
+        documented = (
+            {**{n: clouds for n in contract.ARGS[thing]}, **contract.SHARED_BY_SOME[thing]},
+            {
+                **{n: clouds for n in contract.OUTPUTS[thing]},
+                **contract.OUTPUTS_SHARED_BY_SOME[thing],
+            },
+        )
+    for kind in (0, 1):
+        having: dict[str, tuple[str, ...]] = {}
+        for cloud in clouds:
+            for name in sorted(names[cloud][kind]):
+                having[name] = (*having.get(name, ()), cloud)
+        shared = {n: c for n, c in having.items() if len(c) > 1}
+        assert shared == {n: tuple(c) for n, c in documented[kind].items()}, (thing, kind)
+    for cloud in clouds:
+        args, outputs = names[cloud]
+        assert not args & set(contract.RENAMED_ARGS), (cloud, thing)
+        assert not outputs & set(contract.RENAMED_OUTPUTS), (cloud, thing)
+
+
+def test_the_zero_difference_check_fails_on_a_missing_contract_name(monkeypatch):
+    """The check above is not vacuous: a cloud whose Args lack a contract name fails it."""
+    import dataclasses as dc
+
+    from mlops_iac.components.gcp import MonitoringArgs
+
+    stripped = dc.make_dataclass(
+        "MonitoringArgs",
+        [(f.name, f.type, f) for f in dc.fields(MonitoringArgs) if f.name != "endpoint_name"],
+        kw_only=True,
+    )
+    monkeypatch.setattr("mlops_iac.components.gcp.MonitoringArgs", stripped)
+    with pytest.raises(AssertionError):
+        test_no_name_differences_are_left("Monitoring")
+    with pytest.raises(AssertionError, match="lacks"):
+        test_same_args_outputs_constructor_and_type_token("gcp", "Monitoring")
 
 
 @pytest.mark.parametrize(("cloud", "thing"), CASES)

@@ -125,7 +125,7 @@ def _endpoint(**kwargs):
         "workspace_name": "ws",
         "active_model": V7,
         "previous_model": V6,
-        "candidate_percent": 10,
+        "rollout_in_progress": True,
         **kwargs,
     }
     return run(lambda: ServingEndpoint("srv", ServingEndpointArgs(**args)), config=LOCATION)

@@ -25,7 +25,7 @@ def build(config=LOCATION, **kwargs):
         registry = ModelRegistry("reg", ModelRegistryArgs(**{**args, **kwargs}))
         for output in ("registry_name", "registry_id", "image_repository_url"):
             pulumi.export(output, getattr(registry, output))
-        pulumi.export("approvers_action_group", registry.approvers_action_group)
+        pulumi.export("approvers_topic", registry.approvers_topic)
 
     return run(program, config=config)
 
@@ -97,7 +97,7 @@ def test_approvers_are_emailed_when_a_model_version_is_registered():
     assert condition["operator"] == "GreaterThan" and condition["threshold"] == 0
     assert alert.inputs["actions"] == {"actionGroups": [group.id]}
     assert recording.named("reg-registry-logs").urn in alert.dependencies
-    assert recording.exports["approvers_action_group"] == group.id
+    assert recording.exports["approvers_topic"] == group.id
 
 
 def test_outputs():
@@ -124,3 +124,9 @@ def test_downgrading_the_sku_warns():
 def test_location_is_required_without_provider_config():
     with pytest.raises(ProgramError, match="set location or the azure-native:location"):
         build(config={})
+
+
+def test_untagged_image_days_sets_the_premium_retention_as_on_gcp():
+    recording = build(environment="prod", untagged_image_days=7)
+    policies = recording.named("reg-images").inputs["policies"]
+    assert policies["retentionPolicy"] == {"status": "enabled", "days": 7}

@@ -40,7 +40,7 @@ def build(**kwargs):
         "resource_group_name": "rg",
         "subscription_id": SUBSCRIPTION_ID,
         "alert_emails": ("oncall@example.com",),
-        "endpoint_id": ENDPOINT,
+        "endpoint_name": "ep",
         "latency_p99_ms": 250,
         "workspace_name": "ws",
         "workspace_id": WS,
@@ -215,7 +215,7 @@ def test_budget_notifies_at_80_and_100_percent():
 
 def test_minimal_monitoring_warns_about_the_missing_budget():
     recording = build(
-        endpoint_id=None, workspace_id=None, deployment_id=None, monthly_budget_usd=None
+        endpoint_name=None, workspace_id=None, deployment_id=None, monthly_budget_usd=None
     )
     assert set(children(recording)) == {"mon-logs", "mon-alerts", "mon-dashboard"}
     assert any("no monthly budget" in w for w in recording.warnings)
@@ -244,3 +244,9 @@ def test_dashboard_charts_the_endpoint():
 def test_drift_needs_the_collected_data():
     with pytest.raises(ProgramError, match="production_data_uri is required"):
         build(production_data_uri=None)
+
+
+@pytest.mark.parametrize("missing", ["subscription_id", "workspace_name"])
+def test_endpoint_name_needs_what_builds_its_arm_id(missing):
+    with pytest.raises(ProgramError, match=f"mon: endpoint_name needs {missing}"):
+        build(**{missing: None})

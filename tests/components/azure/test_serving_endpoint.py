@@ -84,12 +84,42 @@ def test_blue_serves_everything_and_green_is_a_warm_standby():
     assert recording.exports["previous_model_version"] == "6"
 
 
-def test_canary_splits_traffic_to_green():
-    recording = build(active_model=V6, previous_model=V7, candidate_percent=10)
-    traffic = traffic_of(recording)
-    assert traffic == {"blue": 90, "green": 10}
-    assert sum(traffic.values()) == 100
-    assert recording.exports["active_model_version"] == "6"
+def test_canary_starts_the_new_version_on_green_with_its_share():
+    recording = build(rollout_in_progress=True)
+    assert traffic_of(recording) == {"blue": 90, "green": 10}
+    # The previous version keeps the deployment that served everything; the new one starts on
+    # the deployment that took no traffic.
+    assert recording.named("srv-blue").inputs["properties"]["model"].endswith("/versions/6")
+    assert recording.named("srv-green").inputs["properties"]["model"].endswith("/versions/7")
+    assert recording.exports["active_model_version"] == "7"
+    assert recording.exports["previous_model_version"] == "6"
+
+
+@pytest.mark.parametrize(
+    ("strategy", "traffic"),
+    [
+        ("canary", {"blue": 75, "green": 25}),
+        ("linear", {"blue": 60, "green": 40}),
+        ("all-at-once", {"blue": 100, "green": 0}),
+    ],
+)
+def test_rollout_strategy_sets_the_new_versions_share(strategy, traffic):
+    recording = build(
+        rollout_strategy=strategy,
+        canary_percent=25,
+        linear_step_percent=40,
+        rollout_in_progress=True,
+    )
+    assert traffic_of(recording) == traffic
+    new_slot = "green" if traffic["green"] else "blue"
+    model = recording.named(f"srv-{new_slot}").inputs["properties"]["model"]
+    assert model.endswith("/fraud-detector/versions/7")
+
+
+def test_a_finished_rollout_serves_the_new_version_on_blue():
+    recording = build(rollout_strategy="linear", rollout_in_progress=False)
+    assert traffic_of(recording) == {"blue": 100, "green": 0}
+    assert recording.named("srv-blue").inputs["properties"]["model"].endswith("/versions/7")
 
 
 def test_deployments_are_managed_log_requests_and_carry_lineage():
@@ -182,8 +212,13 @@ def test_without_standby_only_blue():
 @pytest.mark.parametrize(
     ("kwargs", "message"),
     [
-        ({"candidate_percent": 60}, "candidate_percent must be between 0 and 50"),
-        ({"previous_model": None, "candidate_percent": 10}, "candidate_percent needs a previous"),
+        ({"canary_percent": 60}, "canary_percent must be between 1 and 50"),
+        ({"linear_step_percent": 0}, "linear_step_percent must be between 1 and 50"),
+        (
+            {"rollout_strategy": "blue-green"},
+            "rollout_strategy 'blue-green' is not one of canary, linear, all-at-once",
+        ),
+        ({"previous_model": None, "rollout_in_progress": True}, "rollout_in_progress needs a"),
         ({"min_replicas": 3, "max_replicas": 2}, "min_replicas <= max_replicas"),
     ],
 )

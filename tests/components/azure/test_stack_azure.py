@@ -6,7 +6,6 @@ import sys
 import pulumi
 import pytest
 
-from mlops_iac.components.platform.azure import serving_roles
 from mlops_iac.components.platform.stack import MlopsStack
 from mlops_iac.components.spec import SpecError, parse_spec
 from mlops_iac.components.testing import run, run_project
@@ -106,23 +105,61 @@ def _spec(**changes):
     return parse_spec(raw)
 
 
-def test_serving_roles_follow_rollback_and_canary():
-    active, standby, share = serving_roles(_spec())
-    assert (active.version, standby.version, share) == ("7", "6", 0)
-    active, standby, share = serving_roles(_spec(serving={"rollback": True}))
-    assert (active.version, standby.version, share) == ("6", "7", 0)
-    canary = _spec(azure={"canaryInProgress": True})
-    active, standby, share = serving_roles(canary)
-    assert (active.version, standby.version, share) == ("6", "7", 10)
-    linear = _spec(
-        azure={"canaryInProgress": True},
-        serving={"rollout": {"strategy": "linear", "linearStepPercent": 20}},
-    )
-    assert serving_roles(linear)[2] == 20
-    all_at_once = _spec(
-        azure={"canaryInProgress": True}, serving={"rollout": {"strategy": "all-at-once"}}
-    )
-    assert serving_roles(all_at_once)[2] == 0
+def _serving(spec):
+    """The traffic map and the version on each slot of the stack built from ``spec``."""
+
+    def program():
+        stack = MlopsStack("mlops", spec)
+        for name, value in stack.exports.items():
+            pulumi.export(name, value)
+
+    recording = run(program, config={"azure-native:location": "eastus"})
+    template = recording.named("mlops-serving-traffic").inputs["properties"]["template"]
+    traffic = template["resources"][0]["properties"]["traffic"]
+    versions = {
+        slot: recording.named(f"mlops-serving-{slot}").inputs["tags"]["mlops:model-version"]
+        for slot in traffic
+    }
+    return traffic, versions, recording.exports["active_model_version"]
+
+
+@pytest.mark.parametrize(
+    ("changes", "traffic", "versions"),
+    [
+        ({}, {"blue": 100, "green": 0}, {"blue": "7", "green": "6"}),
+        ({"serving": {"rollback": True}}, {"blue": 100, "green": 0}, {"blue": "6", "green": "7"}),
+        (
+            {"azure": {"canaryInProgress": True}},
+            {"blue": 90, "green": 10},
+            {"blue": "6", "green": "7"},
+        ),
+        (
+            {
+                "azure": {"canaryInProgress": True},
+                "serving": {"rollout": {"strategy": "linear", "linearStepPercent": 20}},
+            },
+            {"blue": 80, "green": 20},
+            {"blue": "6", "green": "7"},
+        ),
+        (
+            {
+                "azure": {"canaryInProgress": True},
+                "serving": {"rollout": {"strategy": "all-at-once"}},
+            },
+            {"blue": 100, "green": 0},
+            {"blue": "7", "green": "6"},
+        ),
+        (
+            {"azure": {"canaryInProgress": True}, "serving": {"rollback": True}},
+            {"blue": 100, "green": 0},
+            {"blue": "6", "green": "7"},
+        ),
+    ],
+)
+def test_the_spec_rollout_reaches_the_endpoint(changes, traffic, versions):
+    """serving.rollout and azure.canaryInProgress become the endpoint's rollout Args."""
+    got_traffic, got_versions, _ = _serving(_spec(**changes))
+    assert (got_traffic, got_versions) == (traffic, versions)
 
 
 def test_endpoint_bootstrap_key_is_refused():

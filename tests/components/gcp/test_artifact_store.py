@@ -169,7 +169,7 @@ def test_turning_off_a_secure_default_warns():
 
 def test_existing_key_and_access_logging():
     key = "projects/p/locations/us-central1/keyRings/r/cryptoKeys/k"
-    recording = build(kms_key_id=key, access_log_bucket="org-logs", labels={"team": "fraud"})
+    recording = build(kms_key_id=key, access_log_bucket="org-logs", tags={"team": "fraud"})
     assert not recording.of_type("gcp:kms/keyRing:KeyRing")
     bucket = recording.named("art-bucket").inputs
     assert bucket["encryption"] == {"defaultKmsKeyName": key}
@@ -186,3 +186,9 @@ def test_caller_options_are_merged_not_replaced():
     component = recording.named("art", COMPONENT)
     assert component.protect is True
     assert all(r.protect for r in recording.children(component))
+
+
+def test_soft_delete_retention_is_given_in_days_as_on_azure():
+    recording = build(soft_delete_days=30)
+    policy = recording.named("art-bucket").inputs["softDeletePolicy"]
+    assert policy == {"retentionDurationSeconds": 30 * 24 * 3600}

@@ -162,7 +162,7 @@ def test_gpu_serving_gets_an_l4_and_gpu_sized_limits():
 
 def test_serving_labels_go_on_the_service_and_its_revisions():
     labels = {"mlops-model": "fraud-detector", "mlops-model-version": "7"}
-    recording = build(labels=labels)
+    recording = build(tags=labels)
     inputs = recording.named("srv-service").inputs
     assert inputs["labels"] == labels and inputs["template"]["labels"] == labels
 

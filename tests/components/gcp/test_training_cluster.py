@@ -193,7 +193,7 @@ def test_prod_has_deletion_protection_and_a_protected_key():
 
 
 def test_public_endpoint_only_outside_prod_and_still_authorized():
-    recording = build(public_endpoint=True, authorized_networks=["203.0.113.0/24"])
+    recording = build(public_endpoint=True, public_access_cidrs=["203.0.113.0/24"])
     inputs = recording.named("tc-cluster").inputs
     assert inputs["privateClusterConfig"]["enablePrivateEndpoint"] is False
     assert inputs["privateClusterConfig"]["enablePrivateNodes"] is True
@@ -201,14 +201,14 @@ def test_public_endpoint_only_outside_prod_and_still_authorized():
         "cidrBlocks": [{"cidrBlock": "203.0.113.0/24", "displayName": "authorized-0"}]
     }
     with pytest.raises(ProgramError, match="public_endpoint is refused in prod"):
-        build(environment="prod", public_endpoint=True, authorized_networks=["203.0.113.0/24"])
+        build(environment="prod", public_endpoint=True, public_access_cidrs=["203.0.113.0/24"])
 
 
-def test_public_endpoint_needs_authorized_networks_never_the_internet_outside_dev():
-    with pytest.raises(ProgramError, match="needs authorized_networks"):
+def test_public_endpoint_needs_public_access_cidrs_never_the_internet_outside_dev():
+    with pytest.raises(ProgramError, match="needs public_access_cidrs"):
         build(public_endpoint=True)
     with pytest.raises(ProgramError, match="0.0.0.0/0 is refused in staging"):
-        build(environment="staging", authorized_networks=["0.0.0.0/0"])
+        build(environment="staging", public_access_cidrs=["0.0.0.0/0"])
 
 
 def test_dns_endpoint_is_the_default_way_in_and_can_be_turned_off():
@@ -225,3 +225,8 @@ def test_unknown_gpu_and_bad_bounds_are_refused():
         build(gpu="a10g")
     with pytest.raises(ProgramError, match="min_nodes <= max_nodes"):
         build(min_nodes=3, max_nodes=1)
+
+
+def test_system_instance_type_sizes_the_system_pool_as_on_aws():
+    recording = build(system_instance_type="e2-standard-8")
+    assert recording.named("tc-system").inputs["nodeConfig"]["machineType"] == "e2-standard-8"
