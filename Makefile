@@ -36,7 +36,7 @@ HIGHEST := .venv-highest
 test-highest: $(STAMP)
 	$(BIN)/uv venv -q --allow-existing --python $(BIN)/python $(HIGHEST)
 	$(BIN)/uv pip install -q --python $(HIGHEST)/bin/python --resolution highest -e '.[all,test]'
-	$(BIN)/uv pip list --python $(HIGHEST)/bin/python | grep -iE '^(pulumi|boto3|pydantic|pyyaml|ruamel|jsonschema|rich) '
+	$(BIN)/uv pip list --python $(HIGHEST)/bin/python | grep -iE '^(pulumi|boto3|pydantic|pyyaml|ruamel|jsonschema|rich)'
 	$(HIGHEST)/bin/python -m pytest -n auto
 
 docs: $(STAMP)  # regenerate docs/reference.md
