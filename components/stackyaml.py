@@ -20,6 +20,8 @@ the document is built, before any value is constructed.
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
 import yaml
@@ -226,3 +228,100 @@ def load(source: str | bytes) -> Any:
         raise StackYamlError(f"a value cannot be read: {printable(exc)}") from None
     finally:
         loader.dispose()
+
+
+# --- where each key is: findings about the stack configuration point at its line -------------
+
+
+@dataclass(frozen=True)
+class KeyLines:
+    """Where each key path under a stack file's ``config`` starts: ``(line, column)``, 1-based.
+
+    Paths are spelled as the spec validator and the pack spell them (``components.spec``):
+    ``mlops:platform.governance.approvals[0].approvedBy``; a top-level key without a namespace
+    gets the project's (as the Pulumi CLI does). Columns count UTF-16 code units, SARIF's default
+    ``columnKind``. A path that is not in the file (a key left out, a value inside an alias)
+    resolves to its nearest enclosing key that is.
+    """
+
+    positions: Mapping[str, tuple[int, int]] = field(default_factory=dict)
+
+    def locate(self, path: str) -> tuple[int, int] | None:
+        """The position of ``path``, else of its longest prefix in the file, else ``None``."""
+        if not path or not self.positions:
+            return None
+        if path in self.positions:
+            return self.positions[path]
+        # Cut at every separator from the right: a key that itself holds "." or "[" is tried
+        # whole as well as split, so the nearest spelling that exists wins.
+        for end in range(len(path) - 1, 0, -1):
+            if path[end] in ".[" and path[:end] in self.positions:
+                return self.positions[path[:end]]
+        return None
+
+
+def key_lines(source: str | bytes, project: str | None = None) -> KeyLines:
+    """The :class:`KeyLines` of one stack file (empty when :func:`load` would refuse it).
+
+    Built once per file from the composed nodes, under the same bounds as :func:`load`; aliased
+    nodes are walked once (their first path), so an alias bomb costs no more than its text.
+    """
+    try:
+        text = source.decode("utf-8") if isinstance(source, bytes) else source
+    except UnicodeDecodeError:
+        return KeyLines()
+    if len(text) > MAX_BYTES:
+        return KeyLines()
+    loader = _Loader(text)
+    try:
+        root = loader.get_single_node()
+    except (yaml.YAMLError, ValueError, RecursionError):
+        return KeyLines()
+    finally:
+        loader.dispose()
+    config = _value_of(root, "config")
+    if not isinstance(config, MappingNode):
+        return KeyLines()
+    positions: dict[str, tuple[int, int]] = {}
+    seen: set[int] = set()
+    stack: list[tuple[str, Node]] = []
+    for key, value in reversed(config.value):
+        if isinstance(key, ScalarNode) and key.tag == _CORE + "str":
+            name = key.value if ":" in key.value or not project else f"{project}:{key.value}"
+            stack.append((name, value))
+            positions.setdefault(name, _position(key, text))
+    while stack:  # iterative: depth is bounded, but recursion would not need to be trusted
+        path, node = stack.pop()
+        if id(node) in seen:
+            continue
+        seen.add(id(node))
+        children: list[tuple[str, Node, Node]] = []
+        if isinstance(node, MappingNode):
+            for key, value in node.value:
+                if isinstance(key, ScalarNode) and key.tag == _CORE + "str":
+                    part = f"[{key.value}]" if key.value.isdigit() else f".{key.value}"
+                    children.append((path + part, key, value))
+        elif isinstance(node, SequenceNode):
+            children = [(f"{path}[{i}]", item, item) for i, item in enumerate(node.value)]
+        for child, where, _ in children:
+            # The first spelling wins: a key "a.b" and a nested a: {b: …} look alike.
+            positions.setdefault(child, _position(where, text))
+        stack.extend((child, value) for child, _, value in reversed(children))
+    return KeyLines(positions)
+
+
+def _value_of(node: Node | None, name: str) -> Node | None:
+    if not isinstance(node, MappingNode):
+        return None
+    for key, value in node.value:
+        if isinstance(key, ScalarNode) and key.value == name:
+            return value
+    return None
+
+
+def _position(node: Node, text: str) -> tuple[int, int]:
+    mark = node.start_mark
+    line, column, index = int(mark.line), int(mark.column), int(mark.index)
+    prefix = text[max(index - column, 0) : index]
+    # SARIF counts UTF-16 code units; libyaml counts characters (differs past the BMP).
+    return line + 1, len(prefix.encode("utf-16-le")) // 2 + 1
