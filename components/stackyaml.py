@@ -29,8 +29,13 @@ from yaml.composer import Composer
 from yaml.constructor import SafeConstructor
 from yaml.events import (
     AliasEvent,
+    DocumentEndEvent,
+    MappingEndEvent,
     MappingStartEvent,
+    ScalarEvent,
+    SequenceEndEvent,
     SequenceStartEvent,
+    StreamEndEvent,
 )
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 from yaml.resolver import Resolver
@@ -261,10 +266,12 @@ class KeyLines:
 
 
 def key_lines(source: str | bytes, project: str | None = None) -> KeyLines:
-    """The :class:`KeyLines` of one stack file (empty when :func:`load` would refuse it).
+    """The :class:`KeyLines` of one stack file, for reports about a file :func:`load` accepted.
 
-    Built once per file from the composed nodes, under the same bounds as :func:`load`; aliased
-    nodes are walked once (their first path), so an alias bomb costs no more than its text.
+    Built once per file from the parser's events, without composing or constructing anything:
+    an alias is a leaf (its anchor's subtree is mapped once, where it is written), so an alias
+    bomb costs no more than its text. Never raises: a file that cannot be parsed, is too large
+    or too deep has no positions (``load`` names the problem).
     """
     try:
         text = source.decode("utf-8") if isinstance(source, bytes) else source
@@ -272,55 +279,88 @@ def key_lines(source: str | bytes, project: str | None = None) -> KeyLines:
         return KeyLines()
     if len(text) > MAX_BYTES:
         return KeyLines()
-    loader = _Loader(text)
+    parser = _Parser(text)
+    positions: dict[str, tuple[int, int]] = {}
+    frames: list[_Frame] = []
     try:
-        root = loader.get_single_node()
-    except (yaml.YAMLError, ValueError, RecursionError):
+        while True:
+            event = parser.get_event()
+            if isinstance(event, MappingEndEvent | SequenceEndEvent):
+                frames.pop()
+            elif isinstance(event, MappingStartEvent | SequenceStartEvent):
+                path = _slot(frames, event, positions, text, project)
+                if len(frames) >= MAX_DEPTH:
+                    return KeyLines()
+                frames.append(_Frame(isinstance(event, MappingStartEvent), path))
+            elif isinstance(event, ScalarEvent | AliasEvent):
+                _slot(frames, event, positions, text, project)
+            elif isinstance(event, DocumentEndEvent | StreamEndEvent):
+                break
+    except (yaml.YAMLError, ValueError):
         return KeyLines()
     finally:
-        loader.dispose()
-    config = _value_of(root, "config")
-    if not isinstance(config, MappingNode):
-        return KeyLines()
-    positions: dict[str, tuple[int, int]] = {}
-    seen: set[int] = set()
-    stack: list[tuple[str, Node]] = []
-    for key, value in reversed(config.value):
-        if isinstance(key, ScalarNode) and key.tag == _CORE + "str":
-            name = key.value if ":" in key.value or not project else f"{project}:{key.value}"
-            stack.append((name, value))
-            positions.setdefault(name, _position(key, text))
-    while stack:  # iterative: depth is bounded, but recursion would not need to be trusted
-        path, node = stack.pop()
-        if id(node) in seen:
-            continue
-        seen.add(id(node))
-        children: list[tuple[str, Node, Node]] = []
-        if isinstance(node, MappingNode):
-            for key, value in node.value:
-                if isinstance(key, ScalarNode) and key.tag == _CORE + "str":
-                    part = f"[{key.value}]" if key.value.isdigit() else f".{key.value}"
-                    children.append((path + part, key, value))
-        elif isinstance(node, SequenceNode):
-            children = [(f"{path}[{i}]", item, item) for i, item in enumerate(node.value)]
-        for child, where, _ in children:
-            # The first spelling wins: a key "a.b" and a nested a: {b: …} look alike.
-            positions.setdefault(child, _position(where, text))
-        stack.extend((child, value) for child, _, value in reversed(children))
+        parser.dispose()
     return KeyLines(positions)
 
 
-def _value_of(node: Node | None, name: str) -> Node | None:
-    if not isinstance(node, MappingNode):
+_CONFIG = "\x00config"
+"""The path of the root's ``config`` mapping (its children's paths start afresh)."""
+
+
+@dataclass
+class _Frame:
+    """An open mapping or sequence while the events stream past."""
+
+    mapping: bool
+    path: str | None
+    """``None``: not under ``config`` (or inside a complex key), so nothing below is mapped."""
+    index: int = 0
+    expect_key: bool = True
+    pending: str | None = None
+
+
+def _slot(
+    frames: list[_Frame],
+    event: Any,
+    positions: dict[str, tuple[int, int]],
+    text: str,
+    project: str | None,
+) -> str | None:
+    """Place one node event in its parent: record a key's or an item's position and return the
+    path of the node (``None`` when the node is a key or is not mapped)."""
+    if not frames:
+        return ""  # the document's root
+    frame = frames[-1]
+    if not frame.mapping:
+        index, frame.index = frame.index, frame.index + 1
+        if frame.path is None or frame.path == "":
+            return None
+        path = f"{frame.path}[{index}]"
+        positions.setdefault(path, _position(event, text))
+        return path
+    if not frame.expect_key:
+        frame.expect_key = True
+        return frame.pending
+    frame.expect_key = False
+    frame.pending = None
+    if frame.path is None or not isinstance(event, ScalarEvent):
+        return None  # a complex or aliased key (load() refuses it): nothing below is mapped
+    key = event.value
+    if frame.path == "":
+        frame.pending = _CONFIG if key == "config" else None
         return None
-    for key, value in node.value:
-        if isinstance(key, ScalarNode) and key.value == name:
-            return value
+    if frame.path == _CONFIG:
+        path = key if ":" in key or not project else f"{project}:{key}"
+    else:
+        path = frame.path + (f"[{key}]" if key.isdigit() else f".{key}")
+    # The first spelling wins: a key "a.b" and a nested a: {b: …} look alike.
+    positions.setdefault(path, _position(event, text))
+    frame.pending = path
     return None
 
 
-def _position(node: Node, text: str) -> tuple[int, int]:
-    mark = node.start_mark
+def _position(node_or_event: Any, text: str) -> tuple[int, int]:
+    mark = node_or_event.start_mark
     line, column, index = int(mark.line), int(mark.column), int(mark.index)
     prefix = text[max(index - column, 0) : index]
     # SARIF counts UTF-16 code units; libyaml counts characters (differs past the BMP).
