@@ -385,7 +385,9 @@ def _write_reports(
             locations=locator.declared,
             key_lines=locator.keys,
         )
-        report.add_deploy_errors_sarif(sarif, result.deploy_errors, artifact_uri=locator.stack_uri)
+        report.add_deploy_errors_sarif(
+            sarif, result.deploy_errors, artifact_uri=locator.stack_uri, locations=locator.declared
+        )
         _write(args.sarif, report.scrub(sarif, _secrets(result)))
     if getattr(args, "junit", None):
         xml = report.to_junit(result.results, stack=stack, suppressed=suppressed, locator=locator)

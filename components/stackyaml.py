@@ -51,6 +51,8 @@ MAX_ALIASES = 256
 MAX_NODES = 200_000
 MAX_ECHO = 120
 """Longest value text echoed back in an error (a 1 MB value is shown truncated)."""
+MAX_PATH = 4096
+"""Longest key path :meth:`KeyLines.locate` considers."""
 
 _CORE = "tag:yaml.org,2002:"
 _ALLOWED_TAGS = {
@@ -255,6 +257,9 @@ class KeyLines:
         """The position of ``path``, else of its longest prefix in the file, else ``None``."""
         if not path or not self.positions:
             return None
+        # Paths can come from finding text: cut a hostile one short (every key in a stack file
+        # fits, and prefix lookups below copy the path once per separator).
+        path = path[:MAX_PATH]
         if path in self.positions:
             return self.positions[path]
         # Cut at every separator from the right: a key that itself holds "." or "[" is tried

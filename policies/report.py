@@ -536,13 +536,22 @@ def _deploy_fingerprint(error: Any) -> str:
 
 
 def add_deploy_errors_sarif(
-    log: dict[str, Any], errors: Any, *, artifact_uri: str | None = None
+    log: dict[str, Any],
+    errors: Any,
+    *,
+    artifact_uri: str | None = None,
+    locations: Mapping[str, tuple[str, int]] | None = None,
 ) -> dict[str, Any]:
-    """Add each deploy error as an ``error`` result of a rule of kind ``deploy-error``."""
+    """Add each deploy error as an ``error`` result of a rule of kind ``deploy-error``.
+
+    A result points at the line that declared the resource (``locations``, as for
+    :func:`to_sarif`), else at ``artifact_uri``.
+    """
     run = log["runs"][0]
     rules = run["tool"]["driver"]["rules"]
     index = {r["id"]: i for i, r in enumerate(rules)}
     uri = artifact_uri or "Pulumi.yaml"
+    declared = locations or {}
     for error in errors:
         rule_id = f"deploy/{error.rule}"
         if rule_id not in index:
@@ -569,10 +578,7 @@ def add_deploy_errors_sarif(
                 "message": {"text": f"{where}{field_}: {error.message} ({error.source})"},
                 "locations": [
                     {
-                        "physicalLocation": {
-                            "artifactLocation": {"uri": uri, "uriBaseId": "%SRCROOT%"},
-                            "region": {"startLine": 1},
-                        },
+                        **Location(*(declared.get(error.urn) or (uri, 1))).sarif(),
                         "logicalLocations": [
                             {
                                 "fullyQualifiedName": error.urn,

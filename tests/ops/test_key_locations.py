@@ -346,3 +346,35 @@ def test_an_expired_waiver_names_its_line(repo, cli) -> None:
     assert code in (0, 1), cli.err
     at = _line_of(text, "- rule: mlops-storage-lifecycle")
     assert f"not applied: expired on 2026-01-31 (stacks/Pulumi.aws-prod.yaml:{at}:11)" in cli.out
+
+
+def test_a_hostile_key_path_is_located_quickly() -> None:
+    keys = stackyaml.key_lines(REFERENCE)
+    started = time.perf_counter()
+    huge = "mlops:platform.governance" + ".a" * 500_000
+    assert keys.locate(huge) == keys.locate("mlops:platform.governance")
+    assert keys.locate("mlops:platform" + "[0]" * 300_000) == keys.locate("mlops:platform")
+    assert report.key_path("x " + huge) is not None
+    assert time.perf_counter() - started < 2
+
+
+def test_a_deploy_error_points_at_the_declaring_line() -> None:
+    from types import SimpleNamespace
+
+    urn = "urn:pulumi:s::p::gcp:storage/bucket:Bucket::artifacts"
+    error = SimpleNamespace(
+        rule="gcp-gcs-versioning-with-retention",
+        urn=urn,
+        input="versioning.enabled",
+        resource_name="artifacts",
+        resource_type="gcp:storage/bucket:Bucket",
+        message="m",
+        source="https://cloud.google.com/storage/docs/bucket-lock",
+    )
+    log = {"runs": [{"tool": {"driver": {"rules": []}}, "results": []}]}
+    report.add_deploy_errors_sarif(
+        log, [error], artifact_uri="stacks/Pulumi.gcp-dev.yaml", locations={urn: ("infra/x.py", 7)}
+    )
+    physical = log["runs"][0]["results"][0]["locations"][0]["physicalLocation"]
+    assert physical["artifactLocation"]["uri"] == "infra/x.py"
+    assert physical["region"] == {"startLine": 7}
