@@ -570,6 +570,8 @@ def _print_waivers(
             console.print(f"  {v.policy}: {escape(resource)}", style="bold")
             console.print(f"    problem: {escape(v.message)}")
             console.print(f"    waiver:  {escape(item.justification)}")
+            if locator is not None and (where := locator.key(item.key_path)) is not None:
+                console.print(f"    at:      {escape(_shown(where))}")
         console.print()
     for waiver in result.waivers:
         if not waiver.active:

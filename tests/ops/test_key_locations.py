@@ -378,3 +378,35 @@ def test_a_deploy_error_points_at_the_declaring_line() -> None:
     physical = log["runs"][0]["results"][0]["locations"][0]["physicalLocation"]
     assert physical["artifactLocation"]["uri"] == "infra/x.py"
     assert physical["region"] == {"startLine": 7}
+
+
+def test_a_waiver_suppression_points_at_the_waiver(repo, cli) -> None:
+    import datetime as dt
+
+    today = dt.datetime.now(dt.UTC).date()
+    waiver = (
+        "      waivers:\n"
+        "        - rule: mlops-gpu-budget\n"
+        "          resource: stack\n"
+        "          reason: benchmark week\n"
+        "          ticket: T-1\n"
+        "          owner: o@example.com\n"
+        "          approvedBy: jane@example.com\n"
+        f'          approvedAt: "{today}"\n'
+        f'          expires: "{today + dt.timedelta(days=5)}"\n'
+        "      gpuBudgetUsdPerHour: 0.5\n"
+    )
+    text = (STACKS / "Pulumi.aws-dev.yaml").read_text()
+    text = text.replace("      gpuBudgetUsdPerHour: 5\n", waiver)
+    stack = repo / "stacks" / "Pulumi.aws-dev.yaml"
+    stack.write_text(text)
+    code = cli("plan", "-s", "aws-dev", "--project", REPO, "--config-file", stack, "-q",
+               "--sarif", "p.sarif")  # fmt: skip
+    assert code == 0, cli.err
+    at = _line_of(text, "- rule: mlops-gpu-budget")
+    assert f"at:      stacks/Pulumi.aws-dev.yaml:{at}:11" in cli.out
+    run = json.loads((repo / "p.sarif").read_text())["runs"][0]
+    (waived,) = [r for r in run["results"] if r.get("suppressions")]
+    where = waived["suppressions"][0]["location"]["physicalLocation"]
+    assert where["artifactLocation"]["uri"] == "stacks/Pulumi.aws-dev.yaml"
+    assert where["region"] == {"startLine": at, "startColumn": 11}
