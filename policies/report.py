@@ -119,7 +119,8 @@ def _sarif_rule(summary: Any, base: str | None) -> dict[str, Any]:
         },
         "defaultConfiguration": {"level": _SARIF_LEVELS.get(summary.level, "warning")},
         "properties": {
-            "tags": ["governance", *([rule.area] if rule else []), *checkov],
+            # SARIF tags are unique (§3.8.2.1): the governance rules' area is "governance" too.
+            "tags": list(dict.fromkeys(["governance", *([rule.area] if rule else []), *checkov])),
             "kind": summary.kind,
             "checkov": checkov,
             "awsguard": awsguard,

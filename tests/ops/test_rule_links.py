@@ -51,6 +51,8 @@ def test_every_sarif_rule_has_an_absolute_help_uri_to_its_anchor() -> None:
         assert _anchor_of(uri) in anchors, f"{rule['id']}: no heading in docs/rules.md"
         assert rule["help"]["text"].startswith("Remediation: ")
         assert f"[Rule reference]({uri})" in rule["help"]["markdown"]
+        tags = rule["properties"]["tags"]
+        assert len(set(tags)) == len(tags), f"{rule['id']}: SARIF tags must be unique"
 
 
 def test_without_a_repository_url_the_link_stays_relative_and_out_of_help_uri() -> None:
