@@ -292,6 +292,9 @@ def to_sarif(
                     }
                 },
                 "automationDetails": {"id": f"mlops-iac/{stack}/"},
+                # §3.14.27: a run over text artifacts SHALL say how columns are counted; stack
+                # file columns are UTF-16 code units (stackyaml.KeyLines).
+                "columnKind": "utf16CodeUnits",
                 "results": sarif_results,
             }
         ],

@@ -221,6 +221,7 @@ def test_sarif_keyed_result_keeps_the_declaring_line_as_related() -> None:
         key_lines=keys,
         suppressed=[(violation, "waived", "mlops:platform.governance.waivers[0]")],
     )
+    assert log["runs"][0]["columnKind"] == "utf16CodeUnits"  # SARIF 2.1.0 §3.14.27
     first, waived = log["runs"][0]["results"]
     region = first["locations"][0]["physicalLocation"]["region"]
     assert region == {"startLine": 4, "startColumn": 7}
