@@ -53,6 +53,9 @@ def tool_version() -> str:
 
 def rule_anchor(name: str) -> str:
     """The anchor a Markdown renderer (GitHub's rule) gives a heading reading ``name``."""
+    # Lower-case, punctuation dropped, spaces to hyphens, as described (third-party) at
+    # https://gist.github.com/creachadair/e35cefd8e3fbdfe3cce4f6178da1cd70; rule ids
+    # (lower-case letters, digits, hyphens) are their own anchor under any variant of the rule.
     return re.sub(r"[^\w\- ]", "", name.strip().lower()).replace(" ", "-")
 
 
