@@ -14,6 +14,7 @@ unless --state gives what exists. This is the one CLI module that imports ``poli
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import os
 import sys
@@ -26,7 +27,7 @@ from typing import Any
 from rich.console import Console
 from rich.markup import escape
 
-from mlops_iac.components import gpu
+from mlops_iac.components import gpu, stackyaml
 from mlops_iac.components.spec import (
     ROOT,
     SpecError,
@@ -320,13 +321,17 @@ def run(args: argparse.Namespace) -> int:
             args.project, args.stack, args.config_file, None if args.quiet else err, state
         )
     except SpecError as exc:
-        for line in exc.lines:
-            err.print(f"mlops-iac plan: error: {escape(line)}")
+        keys = _stack_keys(args)
+        for path, message in exc.problems:
+            found = keys.locate(path) if keys else None
+            at = f"{_shown(report.Location(keys.uri, *found))}: " if keys and found else ""
+            err.print(f"mlops-iac plan: error: {escape(f'{at}{path}: {message}')}")
         return 2
     except ProgramError as exc:
         err.print(f"mlops-iac plan: error: {escape(str(exc))}")
         return 2
 
+    locator = _locator(args, result)
     if not args.quiet:
         out.print(render_tree(result.recording))
         out.print()
@@ -336,11 +341,11 @@ def run(args: argparse.Namespace) -> int:
     _print_judgement(out, result)
     for warning in result.warnings:
         err.print(f"mlops-iac plan: warning: {escape(warning)}", style="yellow")
-    _print_violations(out, result.results, _secrets(result))
-    _print_waivers(out, result)
+    _print_violations(out, result.results, _secrets(result), locator)
+    _print_waivers(out, result, locator)
     _print_gpu(out, result)
     try:
-        _write_reports(args, result)
+        _write_reports(args, result, locator)
     except OSError as exc:
         err.print(f"mlops-iac plan: error: cannot write a report: {escape(str(exc))}")
         return 2
@@ -350,8 +355,12 @@ def run(args: argparse.Namespace) -> int:
     return 1 if failed else 0
 
 
-def _write_reports(args: argparse.Namespace, result: PlanResult) -> None:
+def _write_reports(
+    args: argparse.Namespace, result: PlanResult, locator: report.Locator | None = None
+) -> None:
     stack = args.stack
+    locator = locator or _locator(args, result)
+    suppressed = [(i.violation, i.justification, i.key_path) for i in result.suppressed]
     if args.json:
         document = report.to_json(
             result.results,
@@ -359,7 +368,8 @@ def _write_reports(args: argparse.Namespace, result: PlanResult) -> None:
             project=result.recording.project,
             environment=result.environment,
             recording=result.recording,
-            suppressed=[(i.violation, i.justification) for i in result.suppressed],
+            suppressed=suppressed,
+            locator=locator,
         )
         report.add_deploy_errors(document, result.deploy_errors, result.deploy_skipped)
         document["maxGpuUsdPerHour"] = result.gpu_usd_per_hour
@@ -367,27 +377,61 @@ def _write_reports(args: argparse.Namespace, result: PlanResult) -> None:
         document["warnings"] = list(result.warnings)
         _write(args.json, report.scrub(document, _secrets(result)))
     if args.sarif:
-        source = args.config_file or Project.load(args.project).stack_file(stack)
-        root = _repository_root()
-        artifact = _relative(source, root) or os.path.relpath(source.resolve(), root)
-        suppressed = [(i.violation, i.justification) for i in result.suppressed]
         sarif = report.to_sarif(
             result.results,
             stack=stack,
-            artifact_uri=artifact.replace(os.sep, "/"),
+            artifact_uri=locator.stack_uri,
             suppressed=suppressed,
-            locations=_declared_at(result.recording, root),
+            locations=locator.declared,
+            key_lines=locator.keys,
         )
         report.add_deploy_errors_sarif(
-            sarif, result.deploy_errors, artifact_uri=artifact.replace(os.sep, "/")
+            sarif, result.deploy_errors, artifact_uri=locator.stack_uri, locations=locator.declared
         )
         _write(args.sarif, report.scrub(sarif, _secrets(result)))
     if getattr(args, "junit", None):
-        suppressed = [(i.violation, i.justification) for i in result.suppressed]
-        xml = report.to_junit(result.results, stack=stack, suppressed=suppressed)
+        xml = report.to_junit(result.results, stack=stack, suppressed=suppressed, locator=locator)
         args.junit.write_text(report.scrub(xml, _secrets(result)) + "\n")
     if args.write_policy_config:
         _write(args.write_policy_config, result.pack_config)
+
+
+@dataclass(frozen=True)
+class _StackKeys(stackyaml.KeyLines):
+    """A stack file's key positions and its repository-relative URI."""
+
+    uri: str = ""
+
+
+def _stack_keys(args: argparse.Namespace) -> _StackKeys | None:
+    """The key positions of the stack file this plan read (``None`` if it cannot be read)."""
+    try:
+        project = Project.load(args.project)
+        source = Path(args.config_file or project.stack_file(args.stack))
+        keys = stackyaml.key_lines(source.read_bytes(), project.name)
+    except (ProgramError, OSError):
+        return None
+    root = _repository_root()
+    uri = _relative(source, root) or os.path.relpath(source.resolve(), root)
+    return _StackKeys(keys.positions, uri.replace(os.sep, "/"))
+
+
+def _locator(args: argparse.Namespace, result: PlanResult) -> report.Locator:
+    """Where this plan's findings point: stack-file keys, declaring lines, the stack file."""
+    keys = _stack_keys(args)
+    root = _repository_root()
+    uri = keys.uri if keys else report.stack_file(args.stack)
+    return report.Locator(uri, keys or stackyaml.KeyLines(), _declared_at(result.recording, root))
+
+
+def _shown(location: report.Location) -> str:
+    """``file:line[:column]`` as the console shows it: the file relative to where the user is
+    (reports keep repository-relative URIs)."""
+    path = (_repository_root() / location.uri).resolve()
+    shown = os.path.relpath(path, Path.cwd()) if path.exists() else location.uri
+    if shown.startswith(".."):  # outside the working directory: absolute reads better
+        shown = str(path)
+    return str(dataclasses.replace(location, uri=shown.replace(os.sep, "/")))
 
 
 def _repository_root() -> Path:
@@ -485,7 +529,12 @@ def _print_deploy_errors(console: Console, errors: tuple[deploy.DeployError, ...
     console.print()
 
 
-def _print_violations(console: Console, results: ResultSet, secrets: Collection[str] = ()) -> None:
+def _print_violations(
+    console: Console,
+    results: ResultSet,
+    secrets: Collection[str] = (),
+    locator: report.Locator | None = None,
+) -> None:
     # A list, not a table: CI logs are narrow and a wrapped remediation is unreadable in a grid.
     for level, violations in (("mandatory", results.mandatory), ("advisory", results.advisory)):
         if not violations:
@@ -496,6 +545,8 @@ def _print_violations(console: Console, results: ResultSet, secrets: Collection[
             resource = f"{v.resource_name} ({v.resource_type})" if v.urn else "(stack)"
             console.print(f"  {v.policy}: {escape(resource)}", style="bold")
             console.print(f"    problem: {escape(report.scrub(v.message, secrets))}")
+            if locator is not None:
+                console.print(f"    at:      {escape(_shown(locator.primary(v)))}")
             console.print(f"    fix:     {escape(v.remediation)}")
         console.print()
 
@@ -508,7 +559,9 @@ def _print_judgement(console: Console, result: PlanResult) -> None:
     console.print(escape(line))
 
 
-def _print_waivers(console: Console, result: PlanResult) -> None:
+def _print_waivers(
+    console: Console, result: PlanResult, locator: report.Locator | None = None
+) -> None:
     if result.suppressed:
         console.print(f"{len(result.suppressed)} suppressed by a waiver", style="bold cyan")
         for item in sorted(result.suppressed, key=lambda i: (i.violation.policy, i.violation.urn)):
@@ -517,14 +570,17 @@ def _print_waivers(console: Console, result: PlanResult) -> None:
             console.print(f"  {v.policy}: {escape(resource)}", style="bold")
             console.print(f"    problem: {escape(v.message)}")
             console.print(f"    waiver:  {escape(item.justification)}")
+            if locator is not None and (where := locator.key(item.key_path)) is not None:
+                console.print(f"    at:      {escape(_shown(where))}")
         console.print()
     for waiver in result.waivers:
         if not waiver.active:
             record = waiver.record
+            where = locator.key(waiver.key_path) if locator else None
             console.print(
                 escape(
                     f"waiver of {record.get('rule')} for {record.get('resource')} "
-                    f"not applied: {waiver.status}"
+                    f"not applied: {waiver.status}" + (f" ({_shown(where)})" if where else "")
                 ),
                 style="yellow",
             )

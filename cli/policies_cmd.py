@@ -2,7 +2,8 @@
 
 Without ``--stack`` the levels are listed per environment. With it, they are the levels ``plan``
 would use for that stack (its environment and ``governance.enforcement``, once the signed records
-are reviewed). ``--json`` prints a machine-readable list.
+are reviewed). ``--json`` prints a machine-readable list, each rule with the ``helpUri`` of its
+section in ``docs/rules.md``.
 """
 
 from __future__ import annotations
@@ -36,9 +37,10 @@ def run(args: argparse.Namespace) -> int:
     from mlops_iac.cli import plan
     from mlops_iac.components.spec import SpecError
     from mlops_iac.components.testing.engine import ProgramError, Project
-    from mlops_iac.policies import packs
+    from mlops_iac.policies import packs, report
 
     rules = packs.catalogue()
+    base = report.project_url() or ""
     environment = None
     levels: dict[str, str] = {}
     if args.stack:
@@ -55,6 +57,8 @@ def run(args: argparse.Namespace) -> int:
             "kind": rule["kind"],
             "description": rule["description"],
             **({"level": levels[rule["name"]]} if levels else {"levels": rule["levels"]}),
+            # Absolute when the package declares its repository URL, else repository-relative.
+            "helpUri": report.rule_help_uri(rule["name"], base),
         }
         for rule in rules
     ]

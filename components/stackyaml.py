@@ -20,6 +20,8 @@ the document is built, before any value is constructed.
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
 import yaml
@@ -27,8 +29,13 @@ from yaml.composer import Composer
 from yaml.constructor import SafeConstructor
 from yaml.events import (
     AliasEvent,
+    DocumentEndEvent,
+    MappingEndEvent,
     MappingStartEvent,
+    ScalarEvent,
+    SequenceEndEvent,
     SequenceStartEvent,
+    StreamEndEvent,
 )
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 from yaml.resolver import Resolver
@@ -44,6 +51,8 @@ MAX_ALIASES = 256
 MAX_NODES = 200_000
 MAX_ECHO = 120
 """Longest value text echoed back in an error (a 1 MB value is shown truncated)."""
+MAX_PATH = 4096
+"""Longest key path :meth:`KeyLines.locate` considers."""
 
 _CORE = "tag:yaml.org,2002:"
 _ALLOWED_TAGS = {
@@ -226,3 +235,138 @@ def load(source: str | bytes) -> Any:
         raise StackYamlError(f"a value cannot be read: {printable(exc)}") from None
     finally:
         loader.dispose()
+
+
+# --- where each key is: findings about the stack configuration point at its line -------------
+
+
+@dataclass(frozen=True)
+class KeyLines:
+    """Where each key path under a stack file's ``config`` starts: ``(line, column)``, 1-based.
+
+    Paths are spelled as the spec validator and the pack spell them (``components.spec``):
+    ``mlops:platform.governance.approvals[0].approvedBy``; a top-level key without a namespace
+    gets the project's (as the Pulumi CLI does). Columns count UTF-16 code units, SARIF's default
+    ``columnKind``. A path that is not in the file (a key left out, a value inside an alias)
+    resolves to its nearest enclosing key that is.
+    """
+
+    positions: Mapping[str, tuple[int, int]] = field(default_factory=dict)
+
+    def locate(self, path: str) -> tuple[int, int] | None:
+        """The position of ``path``, else of its longest prefix in the file, else ``None``."""
+        if not path or not self.positions:
+            return None
+        # Paths can come from finding text: cut a hostile one short (every key in a stack file
+        # fits, and prefix lookups below copy the path once per separator).
+        path = path[:MAX_PATH]
+        if path in self.positions:
+            return self.positions[path]
+        # Cut at every separator from the right: a key that itself holds "." or "[" is tried
+        # whole as well as split, so the nearest spelling that exists wins.
+        for end in range(len(path) - 1, 0, -1):
+            if path[end] in ".[" and path[:end] in self.positions:
+                return self.positions[path[:end]]
+        return None
+
+
+def key_lines(source: str | bytes, project: str | None = None) -> KeyLines:
+    """The :class:`KeyLines` of one stack file, for reports about a file :func:`load` accepted.
+
+    Built once per file from the parser's events, without composing or constructing anything:
+    an alias is a leaf (its anchor's subtree is mapped once, where it is written), so an alias
+    bomb costs no more than its text. Never raises: a file that cannot be parsed, is too large
+    or too deep has no positions (``load`` names the problem).
+    """
+    try:
+        text = source.decode("utf-8") if isinstance(source, bytes) else source
+    except UnicodeDecodeError:
+        return KeyLines()
+    if len(text) > MAX_BYTES:
+        return KeyLines()
+    parser = _Parser(text)
+    positions: dict[str, tuple[int, int]] = {}
+    frames: list[_Frame] = []
+    try:
+        while True:
+            event = parser.get_event()
+            if isinstance(event, MappingEndEvent | SequenceEndEvent):
+                frames.pop()
+            elif isinstance(event, MappingStartEvent | SequenceStartEvent):
+                path = _slot(frames, event, positions, text, project)
+                if len(frames) >= MAX_DEPTH:
+                    return KeyLines()
+                frames.append(_Frame(isinstance(event, MappingStartEvent), path))
+            elif isinstance(event, ScalarEvent | AliasEvent):
+                _slot(frames, event, positions, text, project)
+            elif isinstance(event, DocumentEndEvent | StreamEndEvent):
+                break
+    except (yaml.YAMLError, ValueError):
+        return KeyLines()
+    finally:
+        parser.dispose()
+    return KeyLines(positions)
+
+
+_CONFIG = "\x00config"
+"""The path of the root's ``config`` mapping (its children's paths start afresh)."""
+
+
+@dataclass
+class _Frame:
+    """An open mapping or sequence while the events stream past."""
+
+    mapping: bool
+    path: str | None
+    """``None``: not under ``config`` (or inside a complex key), so nothing below is mapped."""
+    index: int = 0
+    expect_key: bool = True
+    pending: str | None = None
+
+
+def _slot(
+    frames: list[_Frame],
+    event: Any,
+    positions: dict[str, tuple[int, int]],
+    text: str,
+    project: str | None,
+) -> str | None:
+    """Place one node event in its parent: record a key's or an item's position and return the
+    path of the node (``None`` when the node is a key or is not mapped)."""
+    if not frames:
+        return ""  # the document's root
+    frame = frames[-1]
+    if not frame.mapping:
+        index, frame.index = frame.index, frame.index + 1
+        if frame.path is None or frame.path == "":
+            return None
+        path = f"{frame.path}[{index}]"
+        positions.setdefault(path, _position(event, text))
+        return path
+    if not frame.expect_key:
+        frame.expect_key = True
+        return frame.pending
+    frame.expect_key = False
+    frame.pending = None
+    if frame.path is None or not isinstance(event, ScalarEvent):
+        return None  # a complex or aliased key (load() refuses it): nothing below is mapped
+    key = event.value
+    if frame.path == "":
+        frame.pending = _CONFIG if key == "config" else None
+        return None
+    if frame.path == _CONFIG:
+        path = key if ":" in key or not project else f"{project}:{key}"
+    else:
+        path = frame.path + (f"[{key}]" if key.isdigit() else f".{key}")
+    # The first spelling wins: a key "a.b" and a nested a: {b: …} look alike.
+    positions.setdefault(path, _position(event, text))
+    frame.pending = path
+    return None
+
+
+def _position(node_or_event: Any, text: str) -> tuple[int, int]:
+    mark = node_or_event.start_mark
+    line, column, index = int(mark.line), int(mark.column), int(mark.index)
+    prefix = text[max(index - column, 0) : index]
+    # SARIF counts UTF-16 code units; libyaml counts characters (differs past the BMP).
+    return line + 1, len(prefix.encode("utf-16-le")) // 2 + 1

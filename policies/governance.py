@@ -31,6 +31,8 @@ from .rules._base import canonical, identity
 
 #: Rules a waiver may never switch off: they guard the records themselves.
 UNWAIVABLE = ("mlops-governance-records",)
+#: Key paths in messages start here, so reports can point at the stack file's line.
+GOVERNANCE = "mlops:platform.governance"
 
 
 @dataclass(frozen=True)
@@ -40,6 +42,8 @@ class Waiver:
     record: Mapping[str, Any]
     status: str
     """``active``, or the reason it does not apply."""
+    key_path: str | None = None
+    """Where the record is in the stack file (``mlops:platform.governance.waivers[0]``)."""
 
     @property
     def active(self) -> bool:
@@ -72,6 +76,8 @@ class Suppressed:
 
     violation: Violation
     waiver: Mapping[str, Any]
+    key_path: str | None = None
+    """The waiver's key path in the stack file."""
 
     @property
     def justification(self) -> str:
@@ -119,11 +125,12 @@ def review(
     problems: list[str] = []
 
     approvals = []
-    for record in _items(governance.get("approvals")):
+    for index, record in enumerate(_items(governance.get("approvals"))):
         if not isinstance(record, Mapping):
             continue
         entry = dict(record)
         entry.pop("signature", None)
+        entry["keyPath"] = f"{GOVERNANCE}.approvals[{index}]"
         signature = record.get("signature")
         if signature or environment == "prod":
             entry["signatureStatus"] = signatures.verify(
@@ -160,7 +167,7 @@ def review(
 
     max_days = governance.get("maxWaiverDays", 90)
     waivers = []
-    for record in _items(governance.get("waivers")):
+    for index, record in enumerate(_items(governance.get("waivers"))):
         if not isinstance(record, Mapping):
             continue
         waivers.append(
@@ -169,6 +176,7 @@ def review(
                 _waiver_status(
                     record, environment, project, owner, approvers, max_days, allowed_signers, today
                 ),
+                f"{GOVERNANCE}.waivers[{index}]",
             )
         )
     return Review(approvals, enforcement, waivers, problems)
@@ -221,5 +229,5 @@ def apply_waivers(
         if waiver is None:
             kept.append(violation)
         else:
-            suppressed.append(Suppressed(violation, waiver.record))
+            suppressed.append(Suppressed(violation, waiver.record, waiver.key_path))
     return dataclasses.replace(results, violations=tuple(kept)), suppressed

@@ -1,20 +1,29 @@
-"""Reports of an evaluation: SARIF 2.1.0 for code scanning and a stable JSON document.
+"""Reports of an evaluation: SARIF 2.1.0 for code scanning, a stable JSON document, JUnit XML.
 
-SARIF results point at the stack file (``stacks/Pulumi.<stack>.yaml``), the one artifact a
-reviewer can change, and carry the resource URN as a logical location. Levels map mandatory to
-``error`` and advisory to ``warning``; disabled policies are listed with level ``none``.
+Where a finding points (:class:`Locator`), in order: the stack-file key its message names
+(``mlops:platform.governance.approvals[0]``: the line of that list item), else the line of the
+program that declared the resource, else the stack file itself. URIs are repository-relative.
+Resource URNs are SARIF logical locations. Levels map mandatory to ``error`` and advisory to
+``warning``; disabled policies are listed with level ``none``. Every rule links to its entry in
+the generated rules reference (:func:`rule_help_uri`).
 """
 
 from __future__ import annotations
 
+import functools
 import hashlib
+import re
 from collections.abc import Collection, Mapping, Sequence
+from dataclasses import dataclass, field
 from importlib import metadata
 from typing import Any
 
 from pulumi_policy.deserialize import SPECIAL_SECRET_SIG, SPECIAL_SIG_KEY
 
+from mlops_iac.components.stackyaml import KeyLines
+
 from .offline import Recording, ResultSet, Violation
+from .packs import PLATFORM_CONFIG_KEY
 from .rules import BY_NAME
 
 SARIF_SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
@@ -29,11 +38,62 @@ _SARIF_LEVELS = {
 }
 
 
+DISTRIBUTION = "mlops-iac"
+RULES_REFERENCE = "docs/rules.md"
+"""The generated rules reference (``python -m tools.docs``): one heading per rule."""
+_REPOSITORY_LABELS = ("repository", "source", "sourcecode", "homepage")
+
+
 def tool_version() -> str:
     try:
-        return metadata.version("mlops-iac")
+        return metadata.version(DISTRIBUTION)
     except metadata.PackageNotFoundError:  # running from a plain checkout
         return "0.0.0"
+
+
+def rule_anchor(name: str) -> str:
+    """The anchor a Markdown renderer (GitHub's rule) gives a heading reading ``name``."""
+    # Lower-case, punctuation dropped, spaces to hyphens, as described (third-party) at
+    # https://gist.github.com/creachadair/e35cefd8e3fbdfe3cce4f6178da1cd70; rule ids
+    # (lower-case letters, digits, hyphens) are their own anchor under any variant of the rule.
+    return re.sub(r"[^\w\- ]", "", name.strip().lower()).replace(" ", "-")
+
+
+def project_url() -> str | None:
+    """The repository URL from the installed package's ``[project.urls]``, if it declares one.
+
+    Labels are compared normalised (PEP 753: case, spaces, ``-`` and ``_`` ignored); the first
+    of Repository, Source, Source Code, Homepage that is an http(s) URL wins.
+    """
+    try:
+        entries = metadata.metadata(DISTRIBUTION).get_all("Project-URL") or []
+    except metadata.PackageNotFoundError:
+        return None
+    found: dict[str, str] = {}
+    for entry in entries:
+        label, _, url = str(entry).partition(",")
+        label = re.sub(r"[\s_\-.]", "", label.lower())
+        url = url.strip()
+        if url.startswith(("https://", "http://")):
+            found.setdefault(label, url.rstrip("/"))
+    return next((found[label] for label in _REPOSITORY_LABELS if label in found), None)
+
+
+def rule_help_uri(name: str, base: str | None = None) -> str:
+    """Where rule ``name`` is documented: its heading in ``docs/rules.md``.
+
+    Absolute (``<repository>/blob/HEAD/docs/rules.md#<rule>``, the default branch's copy) when
+    the package declares a repository URL (``base``, default :func:`project_url`); otherwise the
+    repository-relative ``docs/rules.md#<rule>``.
+    """
+    base = project_url() if base is None else base
+    path = f"{RULES_REFERENCE}#{rule_anchor(name)}"
+    return f"{base.rstrip('/')}/blob/HEAD/{path}" if base else path
+
+
+def is_absolute_uri(uri: str) -> bool:
+    """``scheme:…`` (RFC 3986 §4.3): what SARIF's ``helpUri`` must be."""
+    return re.match(r"^[A-Za-z][A-Za-z0-9+.\-]*:", uri) is not None
 
 
 def stack_file(stack: str) -> str:
@@ -41,28 +101,41 @@ def stack_file(stack: str) -> str:
     return f"stacks/Pulumi.{stack}.yaml"
 
 
-def _sarif_rule(summary: Any) -> dict[str, Any]:
+def _sarif_rule(summary: Any, base: str | None) -> dict[str, Any]:
     rule = BY_NAME.get(summary.name)
     checkov = list(rule.checkov) if rule else []
     awsguard = list(rule.awsguard) if rule else []
     ids = ", ".join(checkov + awsguard)
+    link = rule_help_uri(summary.name, base)
     markdown = f"**Remediation:** {summary.remediation}"
     if ids:
         markdown += f"\n\n**Corresponds to:** {ids}"
-    return {
+    markdown += f"\n\n[Rule reference]({link})"
+    descriptor: dict[str, Any] = {
         "id": summary.name,
         "name": "".join(part.title() for part in summary.name.split("-")),
         "shortDescription": {"text": summary.description},
         "fullDescription": {"text": summary.description},
-        "help": {"text": f"Remediation: {summary.remediation}", "markdown": markdown},
+        "help": {
+            "text": f"Remediation: {summary.remediation}\n\nRule reference: {link}",
+            "markdown": markdown,
+        },
         "defaultConfiguration": {"level": _SARIF_LEVELS.get(summary.level, "warning")},
         "properties": {
-            "tags": ["governance", *([rule.area] if rule else []), *checkov],
+            # SARIF tags are unique (§3.8.2.1): the governance rules' area is "governance" too.
+            "tags": list(dict.fromkeys(["governance", *([rule.area] if rule else []), *checkov])),
             "kind": summary.kind,
             "checkov": checkov,
             "awsguard": awsguard,
+            "reference": f"{RULES_REFERENCE}#{rule_anchor(summary.name)}",
         },
     }
+    # SARIF 2.1.0 §3.49.12: helpUri is "the absolute URI [RFC3986] of the primary documentation"
+    # (schema: "format": "uri"). Without a repository URL there is no absolute one: the
+    # repository-relative link stays in help and properties.reference, never in helpUri.
+    if is_absolute_uri(link):
+        descriptor["helpUri"] = link
+    return descriptor
 
 
 def _fingerprint(violation: Violation) -> str:
@@ -76,32 +149,139 @@ def _label(violation: Violation) -> str:
     return "stack"
 
 
+_SEGMENTS = r"(?:\.[A-Za-z0-9_\-]+|\[\d+\])*"
+_KEY_PATH = re.compile(re.escape(PLATFORM_CONFIG_KEY) + _SEGMENTS)
+_LEADING_KEY = re.compile(r"^([A-Za-z][A-Za-z0-9]*)(" + _SEGMENTS + r"): ")
+
+
+def key_path(text: str) -> str | None:
+    """The stack-file key path a finding's text names, in full (``mlops:platform.serving…``).
+
+    Either the first ``mlops:platform…`` path anywhere in the text, or a path relative to
+    ``mlops:platform`` that opens the text as ``governance.enforcement: …`` (how the spec and
+    the governance review word their problems), when its first key is a top-level spec key.
+    """
+    text = text or ""
+    if match := _KEY_PATH.search(text):
+        return match.group()
+    leading = _LEADING_KEY.match(text)
+    if leading and leading.group(1) in _spec_keys():
+        return f"{PLATFORM_CONFIG_KEY}.{leading.group(1)}{leading.group(2)}"
+    return None
+
+
+@functools.cache
+def _spec_keys() -> frozenset[str]:
+    from mlops_iac.components.spec import PlatformSpec
+
+    return frozenset(f.alias or name for name, f in PlatformSpec.model_fields.items())
+
+
+@dataclass(frozen=True)
+class Location:
+    """A repository-relative file, a 1-based line and (for a stack-file key) column."""
+
+    uri: str
+    line: int
+    column: int | None = None
+    key_path: str | None = None
+
+    def __str__(self) -> str:
+        return f"{self.uri}:{self.line}" + (f":{self.column}" if self.column else "")
+
+    def sarif(self) -> dict[str, Any]:
+        region: dict[str, Any] = {"startLine": self.line}
+        if self.column:
+            region["startColumn"] = self.column
+        return {
+            "physicalLocation": {
+                "artifactLocation": {"uri": self.uri, "uriBaseId": "%SRCROOT%"},
+                "region": region,
+            }
+        }
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"uri": self.uri, "line": self.line, "column": self.column}
+
+
+@dataclass(frozen=True)
+class Locator:
+    """Where findings point; built once per plan from the stack file and the recording.
+
+    ``keys`` are the stack file's key positions (``stackyaml.key_lines``), ``declared`` maps a
+    resource URN to the repository-relative ``(file, line)`` of the code that declared it.
+    """
+
+    stack_uri: str
+    keys: KeyLines = field(default_factory=KeyLines)
+    declared: Mapping[str, tuple[str, int]] = field(default_factory=dict)
+
+    def key(self, path: str | None) -> Location | None:
+        """The stack-file position of ``path`` (or its nearest enclosing key), if any."""
+        found = self.keys.locate(path) if path else None
+        if found is None:
+            return None
+        return Location(self.stack_uri, found[0], found[1], path)
+
+    def source(self, violation: Violation) -> Location | None:
+        where = self.declared.get(violation.urn) if violation.urn else None
+        return Location(where[0], where[1]) if where else None
+
+    def primary(self, violation: Violation) -> Location:
+        """The named stack-file key, else the declaring line, else the stack file."""
+        return (
+            self.key(key_path(violation.message))
+            or self.source(violation)
+            or Location(self.stack_uri, 1)
+        )
+
+
+def _suppressed_items(
+    suppressed: Sequence[tuple[Any, ...]],
+) -> list[tuple[Violation, str, str | None]]:
+    """(violation, justification[, waiver key path]) items, the key path defaulting to None."""
+    items = []
+    for item in suppressed:
+        violation, justification, *rest = item
+        items.append((violation, justification, rest[0] if rest else None))
+    return items
+
+
 def to_sarif(
     results: ResultSet,
     *,
     stack: str,
     artifact_uri: str | None = None,
-    suppressed: Sequence[tuple[Violation, str]] = (),
+    suppressed: Sequence[tuple[Any, ...]] = (),
     locations: Mapping[str, tuple[str, int]] | None = None,
+    key_lines: KeyLines | None = None,
+    help_base: str | None = None,
 ) -> dict[str, Any]:
     """A SARIF 2.1.0 log with one run: every policy as a rule and every violation as a result.
 
-    ``suppressed`` are (violation, justification) pairs a waiver covers: reported as results with
-    an accepted external suppression, so code scanning shows them as dismissed, not hidden.
-    ``locations`` maps a resource URN to the repository-relative (file, line) that declares it;
-    other results point at the stack file.
+    ``suppressed`` are (violation, justification[, waiver key path]) items a waiver covers:
+    reported as results with an accepted external suppression, so code scanning shows them as
+    dismissed, not hidden; the suppression's location is the waiver's line. ``locations`` maps a
+    resource URN to the repository-relative (file, line) that declares it; ``key_lines`` are the
+    stack file's key positions (see :class:`Locator` for the order). ``help_base``: the
+    repository URL rule links start from (default: the package's ``[project.urls]``).
     """
-    uri = artifact_uri or stack_file(stack)
+    locator = Locator(artifact_uri or stack_file(stack), key_lines or KeyLines(), locations or {})
     summaries = list(results.policies)
     index = {s.name: i for i, s in enumerate(summaries)}
-    where = locations or {}
-    sarif_results = [_sarif_result(v, uri, index, where) for v in results.violations]
-    for violation, justification in suppressed:
-        result = _sarif_result(violation, uri, index, where)
-        result["suppressions"] = [
-            {"kind": "external", "status": "accepted", "justification": justification}
-        ]
+    sarif_results = [_sarif_result(v, index, locator) for v in results.violations]
+    for violation, justification, waiver_path in _suppressed_items(suppressed):
+        result = _sarif_result(violation, index, locator)
+        suppression: dict[str, Any] = {
+            "kind": "external",
+            "status": "accepted",
+            "justification": justification,
+        }
+        if (waiver := locator.key(waiver_path)) is not None:
+            suppression["location"] = waiver.sarif()
+        result["suppressions"] = [suppression]
         sarif_results.append(result)
+    base = (project_url() if help_base is None else help_base) or ""
     return {
         "$schema": SARIF_SCHEMA,
         "version": SARIF_VERSION,
@@ -111,10 +291,13 @@ def to_sarif(
                     "driver": {
                         "name": TOOL_NAME,
                         "version": tool_version(),
-                        "rules": [_sarif_rule(s) for s in summaries],
+                        "rules": [_sarif_rule(s, base) for s in summaries],
                     }
                 },
                 "automationDetails": {"id": f"mlops-iac/{stack}/"},
+                # §3.14.27: a run over text artifacts SHALL say how columns are counted; stack
+                # file columns are UTF-16 code units (stackyaml.KeyLines).
+                "columnKind": "utf16CodeUnits",
                 "results": sarif_results,
             }
         ],
@@ -122,18 +305,10 @@ def to_sarif(
 
 
 def _sarif_result(
-    violation: Violation,
-    uri: str,
-    index: Mapping[str, int],
-    locations: Mapping[str, tuple[str, int]],
+    violation: Violation, index: Mapping[str, int], locator: Locator
 ) -> dict[str, Any]:
-    path, line = locations.get(violation.urn) or (uri, 1)
-    location: dict[str, Any] = {
-        "physicalLocation": {
-            "artifactLocation": {"uri": path, "uriBaseId": "%SRCROOT%"},
-            "region": {"startLine": line},
-        }
-    }
+    primary = locator.primary(violation)
+    location = primary.sarif()
     if violation.urn:
         location["logicalLocations"] = [
             {
@@ -149,6 +324,13 @@ def _sarif_result(
         "locations": [location],
         "partialFingerprints": {"mlopsIacViolation/v1": _fingerprint(violation)},
     }
+    declared = locator.source(violation)
+    if primary.key_path and declared is not None:
+        # The stack-file key is what to change; the declaring line is where the resource is.
+        related = declared.sarif()
+        related["id"] = 1
+        related["message"] = {"text": f"declares {violation.resource_name}"}
+        result["relatedLocations"] = [related]
     if violation.policy in index:
         result["ruleIndex"] = index[violation.policy]
     return result
@@ -247,13 +429,25 @@ def to_json(
     project: str | None = None,
     environment: str | None = None,
     recording: Recording | None = None,
-    suppressed: Sequence[tuple[Violation, str]] = (),
+    suppressed: Sequence[tuple[Any, ...]] = (),
+    locator: Locator | None = None,
 ) -> dict[str, Any]:
     """The JSON report: summary, policies with levels, violations and (optionally) resources.
 
     Keys are stable (``schemaVersion`` changes when they do). With ``recording`` every resource
-    is listed with urn, type, name, parent and inputs, secrets redacted.
+    is listed with urn, type, name, parent and inputs, secrets redacted. Each finding carries the
+    stack-file ``keyPath`` its message names (or null) and its ``location`` (see
+    :class:`Locator`; null without a locator); each policy its ``helpUri``.
     """
+    where = locator or Locator(stack_file(stack))
+    base = project_url() or ""
+
+    def located(violation: Violation) -> dict[str, Any]:
+        return {
+            "keyPath": key_path(violation.message),
+            "location": where.primary(violation).as_dict() if locator else None,
+        }
+
     document: dict[str, Any] = {
         "schemaVersion": JSON_SCHEMA_VERSION,
         "stack": stack,
@@ -276,6 +470,7 @@ def to_json(
                 "remediation": s.remediation,
                 "checkov": list(BY_NAME[s.name].checkov) if s.name in BY_NAME else [],
                 "awsguard": list(BY_NAME[s.name].awsguard) if s.name in BY_NAME else [],
+                "helpUri": rule_help_uri(s.name, base),
             }
             for s in results.policies
         ],
@@ -288,6 +483,7 @@ def to_json(
                 "resourceType": v.resource_type,
                 "message": v.message,
                 "remediation": v.remediation,
+                **located(v),
             }
             for v in results.violations
         ],
@@ -300,8 +496,9 @@ def to_json(
                 "resourceType": v.resource_type,
                 "message": v.message,
                 "justification": justification,
+                **located(v),
             }
-            for v, justification in suppressed
+            for v, justification, _ in _suppressed_items(suppressed)
         ],
     }
     if recording is not None:
@@ -346,13 +543,22 @@ def _deploy_fingerprint(error: Any) -> str:
 
 
 def add_deploy_errors_sarif(
-    log: dict[str, Any], errors: Any, *, artifact_uri: str | None = None
+    log: dict[str, Any],
+    errors: Any,
+    *,
+    artifact_uri: str | None = None,
+    locations: Mapping[str, tuple[str, int]] | None = None,
 ) -> dict[str, Any]:
-    """Add each deploy error as an ``error`` result of a rule of kind ``deploy-error``."""
+    """Add each deploy error as an ``error`` result of a rule of kind ``deploy-error``.
+
+    A result points at the line that declared the resource (``locations``, as for
+    :func:`to_sarif`), else at ``artifact_uri``.
+    """
     run = log["runs"][0]
     rules = run["tool"]["driver"]["rules"]
     index = {r["id"]: i for i, r in enumerate(rules)}
     uri = artifact_uri or "Pulumi.yaml"
+    declared = locations or {}
     for error in errors:
         rule_id = f"deploy/{error.rule}"
         if rule_id not in index:
@@ -379,10 +585,7 @@ def add_deploy_errors_sarif(
                 "message": {"text": f"{where}{field_}: {error.message} ({error.source})"},
                 "locations": [
                     {
-                        "physicalLocation": {
-                            "artifactLocation": {"uri": uri, "uriBaseId": "%SRCROOT%"},
-                            "region": {"startLine": 1},
-                        },
+                        **Location(*(declared.get(error.urn) or (uri, 1))).sarif(),
                         "logicalLocations": [
                             {
                                 "fullyQualifiedName": error.urn,
@@ -400,20 +603,30 @@ def add_deploy_errors_sarif(
 
 
 def to_junit(
-    results: ResultSet, *, stack: str, suppressed: Sequence[tuple[Violation, str]] = ()
+    results: ResultSet,
+    *,
+    stack: str,
+    suppressed: Sequence[tuple[Any, ...]] = (),
+    locator: Locator | None = None,
 ) -> str:
     """A JUnit XML report: one test case per policy, failed by its mandatory violations.
 
     Advisory violations and waived ones are listed in the case's output without failing it, so
-    a CI test view shows what blocks the deployment and what merely warns.
+    a CI test view shows what blocks the deployment and what merely warns. With ``locator`` each
+    line ends with where to look (``[stacks/Pulumi.aws-prod.yaml:57:11]``).
     """
+
+    def line(v: Violation) -> str:
+        text = f"{_label(v)}: {v.message or v.description}"
+        return f"{text} [{locator.primary(v)}]" if locator else text
+
     from xml.etree import ElementTree as ET
 
     by_policy: dict[str, list[Violation]] = {}
     for violation in results.violations:
         by_policy.setdefault(violation.policy, []).append(violation)
     waived: dict[str, list[str]] = {}
-    for violation, justification in suppressed:
+    for violation, justification, _ in _suppressed_items(suppressed):
         waived.setdefault(violation.policy, []).append(f"{_label(violation)}: {justification}")
     suite = ET.Element(
         "testsuite",
@@ -433,14 +646,10 @@ def to_junit(
             failure = ET.SubElement(
                 case, "failure", message=f"{len(mandatory)} mandatory violation(s)"
             )
-            failure.text = "\n".join(
-                f"{_label(v)}: {v.message or v.description}" for v in mandatory
-            )
-        notes = [
-            f"advisory: {_label(v)}: {v.message or v.description}"
-            for v in found
-            if v.level != "mandatory"
-        ] + [f"waived: {line}" for line in waived.get(summary.name, [])]
+            failure.text = "\n".join(line(v) for v in mandatory)
+        notes = [f"advisory: {line(v)}" for v in found if v.level != "mandatory"] + [
+            f"waived: {line}" for line in waived.get(summary.name, [])
+        ]
         if notes:
             ET.SubElement(case, "system-out").text = "\n".join(notes)
     return ET.tostring(ET.ElementTree(suite).getroot(), encoding="unicode", xml_declaration=True)

@@ -12,6 +12,15 @@ def test_the_reference_is_current():
     )
 
 
+def test_the_rules_reference_is_current_with_one_anchor_per_rule():
+    from mlops_iac.policies import packs
+
+    text = docs.RULES.read_text()
+    assert text == docs.render_rules(), "docs/rules.md is stale: run `python -m tools.docs`"
+    for rule in packs.rules():
+        assert f"\n## {rule.name}\n" in text
+
+
 def test_every_stack_key_is_in_the_reference():
     reference = docs.stack_reference()
     for key in (

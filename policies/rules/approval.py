@@ -73,14 +73,16 @@ def _validate(args: ResourceValidationArgs, report: ReportViolation) -> None:
     for approval in recorded:
         who = str(approval.get("approvedBy"))
         unsigned = approval.get("signatureStatus")
+        # The record's key path (set by `mlops-iac plan`) lets reports point at its line.
+        at = f" ({approval['keyPath']})" if approval.get("keyPath") else ""
         if (owner and canonical(who) == canonical(owner)) or (
             owner_tag and tag_matches(owner_tag, who)
         ):
-            refused.append(f"by {who!r}: the owner cannot approve their own model")
+            refused.append(f"by {who!r}: the owner cannot approve their own model{at}")
         elif identity(who) not in approvers:
-            refused.append(f"by {who!r}: not a listed approver")
+            refused.append(f"by {who!r}: not a listed approver{at}")
         elif unsigned not in (None, "verified"):
-            refused.append(f"by {who!r}: {unsigned}")
+            refused.append(f"by {who!r}: {unsigned}{at}")
         else:
             valid.append(approval)
     if not valid:
@@ -124,6 +126,11 @@ APPROVAL_GATE = Rule(
                         "type": "string",
                         "description": "Set by `mlops-iac plan`: 'verified', or why the "
                         "approval's SSH signature does not verify (then it does not count).",
+                    },
+                    "keyPath": {
+                        "type": "string",
+                        "description": "Set by `mlops-iac plan`: where the record is in the "
+                        "stack file, named in violations so reports point at its line.",
                     },
                 },
                 "required": ["model", "version", "approvedBy", "ticket"],

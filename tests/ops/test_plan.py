@@ -159,6 +159,7 @@ def test_policy_config_for_the_real_engine(tmp_path):
         "ticket": "CHG-1234",
         "approvedAt": "2026-11-20",
         "signatureStatus": "verified",
+        "keyPath": "mlops:platform.governance.approvals[0]",  # where violations point
     } in gate["approvals"]
     assert document["mlops-gpu-budget"]["nodeTypePrices"]["g5.xlarge"] == pytest.approx(1.006)
 
