@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import os
 import re
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -59,12 +60,22 @@ def rule_anchor(name: str) -> str:
     return re.sub(r"[^\w\- ]", "", name.strip().lower()).replace(" ", "-")
 
 
-def project_url() -> str | None:
-    """The repository URL from the installed package's ``[project.urls]``, if it declares one.
+#: Environment variable naming the repository URL the rule links point into.
+DOCS_URL_ENV = "MLOPS_IAC_DOCS_URL"
 
-    Labels are compared normalised (PEP 753: case, spaces, ``-`` and ``_`` ignored); the first
-    of Repository, Source, Source Code, Homepage that is an http(s) URL wins.
+
+def project_url() -> str | None:
+    """The repository URL whose ``docs/rules.md`` SARIF links to, if one is known.
+
+    ``$MLOPS_IAC_DOCS_URL`` wins (an organisation's own mirror of this repository, or a fork);
+    else the installed package's ``[project.urls]``: labels are compared normalised (PEP 753:
+    case, spaces, ``-`` and ``_`` ignored), and the first of Repository, Source, Source Code,
+    Homepage that is an http(s) URL wins. A value that is not an http(s) URL is ignored.
     """
+    override = os.environ.get(DOCS_URL_ENV, "").strip()
+    scheme, _, rest = override.partition("://")
+    if scheme in {"https", "http"} and rest.strip("/") and not any(c.isspace() for c in rest):
+        return override.rstrip("/")
     try:
         entries = metadata.metadata(DISTRIBUTION).get_all("Project-URL") or []
     except metadata.PackageNotFoundError:

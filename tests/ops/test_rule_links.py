@@ -102,3 +102,25 @@ def test_policies_json_carries_each_rules_link(cli) -> None:
 @pytest.mark.parametrize("name", ["mlops-approval-gate", "Mixed Case_id"])
 def test_rule_anchor_is_the_heading_slug(name: str) -> None:
     assert report.rule_anchor(name) == name.lower().replace(" ", "-")
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ("https://git.example/org/mlops-iac/", "https://git.example/org/mlops-iac"),
+        ("javascript:alert(1)", None),
+        ("git.example/org/mlops-iac", None),
+        ("https://", None),
+    ],
+)
+def test_the_docs_url_variable_sets_the_link_base_only_when_it_is_an_http_url(
+    monkeypatch, value, expected
+) -> None:
+    monkeypatch.setattr(report.metadata, "metadata", lambda _name: Message())
+    monkeypatch.setenv(report.DOCS_URL_ENV, value)
+    assert report.project_url() == expected
+    link = report.rule_help_uri("mlops-approval-gate")
+    if expected:
+        assert link == f"{expected}/blob/HEAD/docs/rules.md#mlops-approval-gate"
+    else:
+        assert link == "docs/rules.md#mlops-approval-gate"
