@@ -384,3 +384,41 @@ def test_prod_refuses_turning_private_endpoints_off():
         "mlops:platform.azure.privateEndpoints: refused in prod: a prod workspace is only "
         "reachable through private endpoints"
     ]
+
+
+# 9. Prod deployments pull from the private model registry through the managed network ----------
+# Approved-outbound isolation creates private endpoint rules only for the workspace and its own
+# key vault, storage and container registry (the images' ACR is the workspace's: covered); the
+# AzureML registry needs a user-defined private endpoint outbound rule.
+# https://learn.microsoft.com/en-us/azure/machine-learning/how-to-managed-network#list-of-required-rules
+
+
+def test_prod_managed_network_reaches_the_model_registry_through_a_private_endpoint():
+    recording = _stack("azure-prod")
+    workspace = recording.named("mlops-training-workspace")
+    registry = recording.named("mlops-registry-registry")
+    images = recording.named("mlops-registry-images")
+    assert registry.inputs["publicNetworkAccess"] == "Disabled"
+    network = workspace.inputs["managedNetwork"]
+    assert network["isolationMode"] == "AllowOnlyApprovedOutbound"
+    assert network["outboundRules"] == {
+        "model-registry": {
+            "type": "PrivateEndpoint",
+            "category": "UserDefined",
+            "destination": {
+                "serviceResourceId": registry.id,
+                "subresourceTarget": "amlregistry",
+                "sparkEnabled": False,
+            },
+        }
+    }
+    # Images come from the workspace's own container registry, which the managed network
+    # reaches through a required (automatic) private endpoint rule.
+    assert workspace.inputs["containerRegistry"] == images.id
+
+
+def test_dev_managed_network_allows_internet_outbound_without_rules():
+    recording = _stack("azure-dev")
+    network = recording.named("mlops-training-workspace").inputs["managedNetwork"]
+    assert network == {"isolationMode": "AllowInternetOutbound"}
+    assert recording.named("mlops-registry-registry").inputs["publicNetworkAccess"] == "Enabled"
