@@ -90,8 +90,9 @@ class ServingEndpointArgs:
     active_model: ModelVersion
     """The version of this apply: the template revision. Required."""
     previous_model: ModelVersion | None = None
-    """Version whose revision already exists and stays deployed for rollback. Default: none
-    (the current revision takes all traffic)."""
+    """Version served before this one: its revision stays in traffic as the rollback target
+    once the stack's last deployment served it (its ``serving_revisions`` output). Default:
+    none (the current revision takes all traffic)."""
     model_bucket: pulumi.Input[str] | None = None
     """Bucket holding the model artifact (the registry's model bucket); the runtime account gets
     object read on ``model_prefix`` in it only. Default: no grant."""
