@@ -408,11 +408,11 @@ def _explain_single_revision(
         why = "no previous model is declared"  # a choice the rollback policy judges
         if not rollback:
             return
-    elif not served:
+    elif not (others := [r for r in served if r != current]):
         why = f"this is the service's first deployment: {wanted} does not exist yet"
     else:
         why = (
-            f"the stack's last deployment served {', '.join(served)}, not {wanted}: "
+            f"the stack's last deployment served {', '.join(others)}, not {wanted}: "
             "serving.previousModel should name the version it served"
         )
     if rollback:

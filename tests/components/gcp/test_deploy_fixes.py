@@ -102,6 +102,18 @@ def test_other_services_revisions_and_unknown_outputs_are_not_the_previous_revis
     assert "exported no 'serving_revisions'" in recording.warnings[0]
 
 
+def test_the_warning_names_what_was_served_instead_of_the_previous_version():
+    service = _svc(_serving())
+    # Only v7 itself was served (a redeploy of the first version): still a first deployment.
+    recording = _serving({"serving_revisions": [f"{service}-v7"]})
+    assert _split(recording) == [("v7", 100)]
+    assert "first deployment" in recording.warnings[0]
+    # v5 was served, not v6: the spec names the wrong previous version.
+    recording = _serving({"serving_revisions": [f"{service}-v5"]})
+    assert _split(recording) == [("v7", 100)]
+    assert f"served {service}-v5, not {service}-v6" in recording.warnings[0]
+
+
 def test_rollback_needs_the_previous_revision_to_have_been_served():
     with pytest.raises(ProgramError, match="rollback needs the previous revision"):
         _serving(rollback=True)
