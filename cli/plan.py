@@ -46,6 +46,7 @@ from mlops_iac.components.testing.engine import (
     batched_gc,
     run_project,
 )
+from mlops_iac.components.testing.mocks import PREVIOUS_OUTPUTS_KEY
 from mlops_iac.policies import governance, packs, report
 from mlops_iac.policies.offline import ResultSet
 
@@ -245,7 +246,10 @@ def plan(
     if status:
         status.start()
     try:
-        recording = run_project(project_dir, stack, config_file=config_file)
+        # The program's reference to its own stack reads the outputs the state saved (over any
+        # the stack file claims): what the last deployment served decides the rollout.
+        extra = None if state is None else {PREVIOUS_OUTPUTS_KEY: deploy.previous_outputs(state)}
+        recording = run_project(project_dir, stack, config_file=config_file, extra_config=extra)
         if status:
             status.update(f"Evaluating the policy pack over {len(recording)} resources…")
         # A GC batch of its own freezes the recording: the pack's proxies would otherwise
@@ -278,7 +282,9 @@ def plan(
         waivers=settings.waivers,
         enforcement_note=settings.enforcement_note,
         secrets=settings.secrets,
-        warnings=settings.warnings,
+        # The program's own warnings too (why a rollout has no rollback target yet, a secure
+        # default turned off...): what `pulumi preview` would print.
+        warnings=(*settings.warnings, *recording.warnings),
     )
 
 

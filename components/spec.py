@@ -670,13 +670,6 @@ class GcpSpec(_Model):
         description="Zones of gcp:region offering the training GPU (e.g. us-central1-a). "
         "Default: every zone of the regional cluster.",
     )
-    previous_revision_exists: bool = Field(
-        False,
-        description="serving.previousModel's Cloud Run revision already exists (an earlier "
-        "`pulumi up` served it). Cloud Run refuses traffic to a revision that does not exist, so "
-        "until this is true serving.model takes 100% and rollback is refused. Default: false "
-        "(a new stack comes up with one `pulumi up`).",
-    )
     external_artifacts: bool = Field(
         False,
         description="Bring your own: serving images and gs:// model URIs outside this stack are "
@@ -905,15 +898,6 @@ def _gcp_rules(raw: Mapping[str, Any]) -> list[tuple[str, str]]:
                     "gcp.externalArtifacts: true",
                 )
             )
-    revision_exists = _get(raw, "gcp.previousRevisionExists") is True
-    if _get(raw, "serving.rollback") is True and not revision_exists:
-        problems.append(
-            (
-                "serving.rollback",
-                "needs gcp.previousRevisionExists: true (the previous Cloud Run revision must "
-                "exist)",
-            )
-        )
     return problems
 
 
@@ -1010,7 +994,16 @@ def _model_at(loc: tuple[Any, ...]) -> type[BaseModel] | None:
     return model
 
 
+#: Keys that existed once: what replaced them.
+_RETIRED_KEYS: dict[tuple[str, ...], str] = {
+    ("gcp", "previousRevisionExists"): "removed: the Cloud Run split now follows what the "
+    "stack's own last deployment served (its serving_revisions output); delete the key",
+}
+
+
 def _unknown_key_message(loc: tuple[Any, ...]) -> str:
+    if retired := _RETIRED_KEYS.get(tuple(str(part) for part in loc)):
+        return retired
     model = _model_at(loc)
     if model is None:
         return "unknown key"

@@ -481,9 +481,12 @@ def _stack_resources(
 ) -> list[PolicyResource]:
     built: dict[str, PolicyResource] = {}
     for r in resources:
+        # The engine analyses a component with the outputs it registered (register_outputs).
+        registered = getattr(r, "registered_outputs", None) or {}
+        outputs = r.outputs if r.custom else {**r.outputs, **registered}
         built[r.urn] = PolicyResource(
             r.type,
-            _props(r.outputs),
+            _props(outputs),
             r.urn,
             r.name,
             _options(r),

@@ -226,6 +226,14 @@ class ServingEndpoint(pulumi.ComponentResource):
         location and tags, because the PUT replaces them.
         https://learn.microsoft.com/en-us/azure/machine-learning/how-to-safely-rollout-online-endpoints
         https://learn.microsoft.com/en-us/azure/azure-resource-manager/templates/deploy-rest
+
+        It must run again after every PUT of the endpoint: the endpoint resource sends no
+        ``traffic`` (ARM's create-or-update is a PUT, and whether one without ``traffic`` keeps
+        the split is not documented: https://learn.microsoft.com/rest/api/azureml/online-endpoints/create-or-update).
+        A PUT this program makes changes the repeated body; one that corrects drift (``pulumi up
+        --refresh``) and resets the split changes the traffic the endpoint reports, which the
+        template carries too (``variables.observedTraffic``, unused by ARM). Either way its
+        input changes, so it runs after the endpoint and sets the split again.
         """
         camel = {
             "auth_mode": "authMode",
@@ -247,6 +255,11 @@ class ServingEndpoint(pulumi.ComponentResource):
                     "properties": {**body, "traffic": traffic},
                 }
             ],
+            "variables": {
+                "observedTraffic": endpoint.properties.apply(
+                    lambda current: dict(getattr(current, "traffic", None) or {})
+                ),
+            },
         }
         return resources.Deployment(
             f"{name}-traffic",

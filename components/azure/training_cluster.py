@@ -47,6 +47,11 @@ class TrainingClusterArgs:
     container_registry_id: pulumi.Input[str] | None = None
     """ARM id of the registry for environment images. Default: none (AzureML creates one on first
     image build); the stack passes the ModelRegistry's ACR."""
+    model_registry_id: pulumi.Input[str] | None = None
+    """ARM id of the AzureML registry the workspace's deployments pull models from. With
+    approved-outbound isolation (prod) the managed network gets a private endpoint outbound
+    rule to it (``amlregistry``): only the workspace's own storage, key vault and container
+    registry get one automatically. Default: none; the stack passes the ModelRegistry's."""
     location: pulumi.Input[str] | None = None
     """Azure region. Default: the resource group's."""
     environment: str = defaults.ENVIRONMENT
@@ -198,9 +203,7 @@ class TrainingCluster(pulumi.ComponentResource):
             hbi_workspace=prod,
             # The SDK's enum value (``Identity``), not a lowercase spelling of it.
             system_datastores_auth_mode=machinelearningservices.SystemDatastoresAuthMode.IDENTITY,
-            managed_network={
-                "isolation_mode": "AllowOnlyApprovedOutbound" if prod else "AllowInternetOutbound"
-            },
+            managed_network=_managed_network(prod, args.model_registry_id),
             tags=tags,
             opts=child_opts(self),
         )
@@ -304,3 +307,37 @@ class TrainingCluster(pulumi.ComponentResource):
                 "datastore_name": self.datastore_name,
             }
         )
+
+
+#: Name of the managed network's outbound rule to the model registry.
+REGISTRY_OUTBOUND_RULE = "model-registry"
+
+
+def _managed_network(prod: bool, registry_id: pulumi.Input[str] | None) -> dict[str, object]:
+    """The workspace's managed network: approved outbound only in prod, where deployments reach
+    the model registry through a private endpoint outbound rule.
+
+    With approved-outbound isolation, private endpoint rules are created automatically only for
+    the workspace and its associated key vault, storage account and container registry;
+    AzureML registries are a supported private endpoint target, added as a user-defined rule.
+    https://learn.microsoft.com/en-us/azure/machine-learning/how-to-managed-network#list-of-required-rules
+    https://learn.microsoft.com/en-us/azure/machine-learning/how-to-managed-network#private-endpoints
+    Deployments use the workspace's managed network for outbound traffic:
+    https://learn.microsoft.com/en-us/azure/machine-learning/concept-secure-online-endpoint
+    """
+    network: dict[str, object] = {
+        "isolation_mode": "AllowOnlyApprovedOutbound" if prod else "AllowInternetOutbound"
+    }
+    if prod and registry_id is not None:
+        network["outbound_rules"] = {
+            REGISTRY_OUTBOUND_RULE: machinelearningservices.PrivateEndpointOutboundRuleArgs(
+                type="PrivateEndpoint",
+                category="UserDefined",
+                destination=machinelearningservices.PrivateEndpointDestinationArgs(
+                    service_resource_id=registry_id,
+                    subresource_target="amlregistry",
+                    spark_enabled=False,
+                ),
+            )
+        }
+    return network

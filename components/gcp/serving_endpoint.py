@@ -9,10 +9,12 @@ v2 service declares both: each model version is a revision with a fixed name
 How versions move:
 
 - Every apply describes one template, the *current* model (``active_model``); its revision is
-  ``<service>-v<version>``. The *previous* revision (``previous_model``)
-  is only named in traffic with ``previous_revision_exists=True``: it is the revision an earlier
-  apply created, and a new service has none (so a first deploy sends 100% to the current one).
-  Revisions are immutable, so a pinned previous revision keeps serving exactly what it served.
+  ``<service>-v<version>``. The *previous* revision (``previous_model``) is only named in traffic
+  when the stack's own last deployment served it: the component reads its stack's
+  ``serving_revisions`` output back through a reference to its own stack (export
+  ``serving_revisions`` for that). A new service has no previous revision, so a first deploy sends
+  100% to the current one, with a warning. Revisions are immutable, so a pinned previous revision
+  keeps serving exactly what it served.
 - ``rollout_strategy="canary"`` gives ``canary_percent`` to the current revision and the rest to the
   previous one; ``"linear"`` starts at ``linear_step_percent``; ``"all-at-once"`` (or no previous
   version) gives the current revision 100%, with the previous one kept at 0% under the
@@ -36,6 +38,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import pulumi
 from pulumi_gcp import cloudrunv2, serviceaccount, storage
@@ -60,6 +63,8 @@ from mlops_iac.components.gcp._common import (
 TYPE = "mlops:gcp:ServingEndpoint"
 STRATEGIES = ("canary", "linear", "all-at-once")
 MAX_REVISION_NAME = 63
+SERVED_REVISIONS_OUTPUT = "serving_revisions"
+"""The stack output the next deployment reads back: the revisions this one lists in traffic."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -85,13 +90,9 @@ class ServingEndpointArgs:
     active_model: ModelVersion
     """The version of this apply: the template revision. Required."""
     previous_model: ModelVersion | None = None
-    """Version whose revision already exists and stays deployed for rollback. Default: none
-    (the current revision takes all traffic)."""
-    previous_revision_exists: bool = False
-    """The previous version's revision already exists on the service (an earlier apply created
-    it). Cloud Run rejects traffic to a revision that does not exist, so until this is true the
-    current revision takes 100% and no split or rollback is declared. Default: false (safe for a
-    new service)."""
+    """Version served before this one: its revision stays in traffic as the rollback target
+    once the stack's last deployment served it (its ``serving_revisions`` output). Default:
+    none (the current revision takes all traffic)."""
     model_bucket: pulumi.Input[str] | None = None
     """Bucket holding the model artifact (the registry's model bucket); the runtime account gets
     object read on ``model_prefix`` in it only. Default: no grant."""
@@ -140,11 +141,15 @@ class ServingEndpoint(pulumi.ComponentResource):
     given), ``{name}-runtime`` (runtime service account), ``{name}-runtime-capture`` (object
     creator on the capture bucket, when given), ``{name}-runtime-model-reader`` (object viewer
     on the model version's prefix, when ``model_bucket`` is given), ``{name}-service`` and one
-    ``{name}-invoker-<i>`` per invoker.
+    ``{name}-invoker-<i>`` per invoker. Reads ``{name}-deployed``, a reference to its own stack,
+    for the revisions the last deployment served.
 
     Outputs: ``endpoint_name``, ``endpoint_url``, ``active_model_version``,
     ``previous_model_version`` (the standby version), ``current_revision``,
-    ``previous_revision``, ``traffic`` (revision → percent).
+    ``previous_revision`` (None until the previous revision exists), ``traffic`` (revision →
+    percent), ``serving_revisions`` (export it as the stack output ``serving_revisions``) and
+    ``deployed_revisions`` (what the last deployment served: ``[]`` for none, None when the
+    stack was deployed without exporting ``serving_revisions``).
     """
 
     endpoint_name: pulumi.Output[str]
@@ -154,6 +159,8 @@ class ServingEndpoint(pulumi.ComponentResource):
     current_revision: pulumi.Output[str]
     previous_revision: pulumi.Output[str | None]
     traffic: pulumi.Output[dict[str, int]]
+    serving_revisions: pulumi.Output[list[str]]
+    deployed_revisions: pulumi.Output[list[str] | None]
 
     def __init__(
         self, name: str, args: ServingEndpointArgs, opts: pulumi.ResourceOptions | None = None
@@ -171,21 +178,36 @@ class ServingEndpoint(pulumi.ComponentResource):
         model = args.active_model
         previous_version = args.previous_model.version if args.previous_model else None
         current = revision_name(service_name, model.version)
-        # Traffic may only name revisions that exist: on a first deploy the previous revision
-        # does not, and Cloud Run refuses the update ("Revision ... does not exist").
-        # https://cloud.google.com/run/docs/rollouts-rollbacks-traffic-migration
-        previous = (
-            revision_name(service_name, previous_version)
-            if previous_version and args.previous_revision_exists
-            else None
-        )
-        too_long = [r for r in (current, previous) if r and len(r) > MAX_REVISION_NAME]
+        wanted = revision_name(service_name, previous_version) if previous_version else None
+        too_long = [r for r in (current, wanted) if r and len(r) > MAX_REVISION_NAME]
         if too_long:
             raise ValueError(
                 f"{label}: revision name {too_long[0]!r} is longer than {MAX_REVISION_NAME} "
                 "characters; use a shorter component name or model version"
             )
-        split = traffic_split(current, previous, args)
+        # Traffic may only name revisions that exist: a new service has no previous revision, and
+        # Cloud Run refuses the update ("Revision ... does not exist").
+        # https://cloud.google.com/run/docs/rollouts-rollbacks-traffic-migration
+        # What exists is what the stack's own last deployment served: its serving_revisions
+        # output, read back through a reference to this stack (a stack may reference itself;
+        # one never deployed has no outputs: https://github.com/pulumi/pulumi/issues/3722).
+        deployed = pulumi.StackReference(
+            f"{name}-deployed",
+            stack_name=f"{pulumi.get_organization()}/{pulumi.get_project()}/{pulumi.get_stack()}",
+            opts=child_opts(self),
+        )
+        # Revision names are not secret, even if some other output of the stack is.
+        served = pulumi.Output.unsecret(
+            deployed.outputs.apply(lambda outputs: served_revisions(outputs, service_name))
+        )
+
+        def plan_traffic(revisions: list[str] | None) -> list[tuple[str, int, str]]:
+            previous = wanted if wanted and wanted in (revisions or ()) else None
+            if previous is None:
+                _explain_single_revision(label, current, wanted, revisions, args.rollback)
+            return traffic_split(current, previous, args)
+
+        split = served.apply(plan_traffic)
 
         key_id: pulumi.Input[str]
         grants: list[pulumi.Resource] = []
@@ -287,15 +309,17 @@ class ServingEndpoint(pulumi.ComponentResource):
             invoker_iam_disabled=False,
             deletion_protection=prod,
             template=template,
-            traffics=[
-                {
-                    "type": "TRAFFIC_TARGET_ALLOCATION_TYPE_REVISION",
-                    "revision": revision,
-                    "percent": percent,
-                    "tag": tag,
-                }
-                for revision, percent, tag in split
-            ],
+            traffics=split.apply(
+                lambda entries: [
+                    {
+                        "type": "TRAFFIC_TARGET_ALLOCATION_TYPE_REVISION",
+                        "revision": revision,
+                        "percent": percent,
+                        "tag": tag,
+                    }
+                    for revision, percent, tag in entries
+                ]
+            ),
             labels=args.tags,
             opts=child_opts(self, depends_on=grants or None),
         )
@@ -311,15 +335,19 @@ class ServingEndpoint(pulumi.ComponentResource):
 
         active = previous_version if args.rollback else model.version
         # The declared standby version; its revision is only in traffic (and a rollback target)
-        # once previous_revision_exists is true (``previous_revision`` is None until then).
+        # once the stack has served it (``previous_revision`` is None until then).
         standby = model.version if args.rollback else previous_version
         self.endpoint_name = service.name
         self.endpoint_url = service.uri
         self.active_model_version = pulumi.Output.from_input(str(active))
         self.previous_model_version = pulumi.Output.from_input(standby)
         self.current_revision = pulumi.Output.from_input(current)
-        self.previous_revision = pulumi.Output.from_input(previous)
-        self.traffic = pulumi.Output.from_input({rev: pct for rev, pct, _ in split})
+        self.previous_revision = split.apply(
+            lambda entries: next((rev for rev, _, tag in entries if tag == "previous"), None)
+        )
+        self.traffic = split.apply(lambda entries: {rev: pct for rev, pct, _ in entries})
+        self.serving_revisions = split.apply(lambda entries: [rev for rev, _, _ in entries])
+        self.deployed_revisions = served
         self.register_outputs(
             {
                 "endpoint_name": self.endpoint_name,
@@ -329,6 +357,11 @@ class ServingEndpoint(pulumi.ComponentResource):
                 "current_revision": self.current_revision,
                 "previous_revision": self.previous_revision,
                 "traffic": self.traffic,
+                # The rollback policy reads these: whether a previous revision can exist yet.
+                # (None outputs are not sent: "unknown" is a flag of its own.)
+                "serving_revisions": self.serving_revisions,
+                "deployed_revisions": served.apply(lambda revisions: revisions or []),
+                "deployed_revisions_known": served.apply(lambda revisions: revisions is not None),
             }
         )
 
@@ -336,6 +369,59 @@ class ServingEndpoint(pulumi.ComponentResource):
 def revision_name(service_name: str, version: str) -> str:
     """``<service>-v<version>`` with the version made DNS-safe (``1.2`` → ``1-2``)."""
     return f"{service_name}-v{re.sub(r'[^a-z0-9-]', '-', version.lower())}"
+
+
+def served_revisions(outputs: Mapping[str, Any] | None, service_name: str) -> list[str] | None:
+    """This service's revisions that the stack's last deployment served, from its outputs.
+
+    ``[]`` when it served none (a stack never deployed has no outputs; a ``serving_revisions``
+    output without this service's revisions is a service new to the stack). A stack deployed
+    before ``serving_revisions`` existed exports the contract's ``endpoint_name`` and
+    ``active_model_version``: that version's revision was served. ``None`` when the stack was
+    deployed and its outputs tell neither: whether a previous revision exists is unknown.
+    """
+    if not outputs:
+        return []
+    prefix = f"{service_name}-"
+    listed = outputs.get(SERVED_REVISIONS_OUTPUT)
+    if isinstance(listed, (list, tuple)):
+        return [str(r) for r in listed if str(r).startswith(prefix)]
+    version = outputs.get("active_model_version")
+    if outputs.get("endpoint_name") == service_name and version:
+        return [revision_name(service_name, str(version))]
+    return None
+
+
+def _explain_single_revision(
+    label: str,
+    current: str,
+    wanted: str | None,
+    served: list[str] | None,
+    rollback: bool,
+) -> None:
+    """Why the current revision takes 100% (rollback becomes possible on a later deploy)."""
+    if served is None:
+        why = (
+            f"the stack's last deployment exported no {SERVED_REVISIONS_OUTPUT!r}, so whether "
+            "a previous revision exists is unknown"
+        )
+    elif wanted is None:
+        why = "no previous model is declared"  # a choice the rollback policy judges
+        if not rollback:
+            return
+    elif not (others := [r for r in served if r != current]):
+        why = f"this is the service's first deployment: {wanted} does not exist yet"
+    else:
+        why = (
+            f"the stack's last deployment served {', '.join(others)}, not {wanted}: "
+            "serving.previousModel should name the version it served"
+        )
+    if rollback:
+        raise ValueError(f"{label}: rollback needs the previous revision, but {why}")
+    pulumi.log.warn(
+        f"{label}: {current} takes 100% of traffic and there is no rollback target yet: {why}. "
+        "The split and rollback appear once the previous revision has been served."
+    )
 
 
 def traffic_split(
@@ -363,11 +449,6 @@ def _check(label: str, args: ServingEndpointArgs) -> None:
     previous = args.previous_model
     if args.rollback and previous is None:
         raise ValueError(f"{label}: rollback needs previous_model")
-    if args.rollback and not args.previous_revision_exists:
-        raise ValueError(
-            f"{label}: rollback needs previous_revision_exists=True (the previous revision must "
-            "already exist on the service)"
-        )
     if previous is not None and previous.version == args.active_model.version:
         raise ValueError(f"{label}: previous_model must differ from active_model")
     if not 1 <= args.min_replicas <= args.max_replicas:

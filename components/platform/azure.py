@@ -125,6 +125,7 @@ def build(parent: pulumi.Resource, name: str, spec: PlatformSpec) -> dict[str, A
             storage_account_id=store.storage_account_id,
             key_vault_id=store.key_vault_id if artifacts.customer_managed_key else None,
             container_registry_id=registry.container_registry_id,
+            model_registry_id=registry.registry_id,
             compute_identity_id=store.dvc_identity_id,
             artifact_account_name=store.storage_account_name,
             artifact_container_name=store.container_name,

@@ -94,7 +94,6 @@ def build(parent: pulumi.Resource, name: str, spec: PlatformSpec) -> dict[str, A
             ),
             model_bucket=model_bucket,
             model_prefix=model_prefix,
-            previous_revision_exists=bool(gcp and gcp.previous_revision_exists),
             rollback=serving.rollback,
             rollout_strategy=serving.rollout.strategy,
             canary_percent=serving.rollout.canary_percent,
@@ -149,6 +148,8 @@ def build(parent: pulumi.Resource, name: str, spec: PlatformSpec) -> dict[str, A
         "dvc_service_account": store.dvc_service_account,
         **training_exports(cluster),
         "model_bucket_name": registry.model_bucket_name,
+        # Read back by the next deployment: which revisions exist to keep in traffic.
+        "serving_revisions": endpoint.serving_revisions,
     }
 
 

@@ -42,7 +42,7 @@ from pulumi.runtime._callbacks import _CallbackServicer
 from pulumi.runtime.proto import resource_pb2
 from pulumi.runtime.sync_await import _ensure_event_loop, _sync_await
 
-from mlops_iac.components.testing.mocks import RealisticMocks
+from mlops_iac.components.testing.mocks import PREVIOUS_OUTPUTS_KEY, RealisticMocks
 
 SECRET_PLACEHOLDER = "offline-secret"
 """What a ``secure:`` config value reads as offline: the ciphertext cannot be decrypted here."""
@@ -561,6 +561,13 @@ def run_project(
     """Run the program in ``directory`` with the config of ``stack`` (or ``config_file``)."""
     project = Project.load(directory)
     config = project.read_config(stack, config_file)
+    saved = project.saved_state(stack)
+    if saved is not None and PREVIOUS_OUTPUTS_KEY not in (extra_config or {}):
+        from mlops_iac.components.testing import deploy
+
+        # The program's reference to its own stack reads the saved export's outputs, over any
+        # the stack file claims (what the last deployment served decides a rollout).
+        config[PREVIOUS_OUTPUTS_KEY] = deploy.previous_outputs(deploy.load_state(saved))
     config.update(extra_config or {})
     if not project.main.is_file():
         raise ProgramError(f"program entry point {project.main} does not exist")

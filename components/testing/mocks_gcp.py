@@ -87,7 +87,9 @@ def _per_type(ctx: MockContext, name: str) -> dict[str, Any]:
         return {
             "__id": f"projects/{project}/locations/{location}/services/{name}",
             "uri": f"https://{name}-{_number(ctx)[:6]}-uc.a.run.app",
-            "latestReadyRevision": f"{name}-00001-abc",
+            # A template's explicit revision name is the revision Cloud Run creates.
+            "latestReadyRevision": (ctx.inputs.get("template") or {}).get("revision")
+            or f"{name}-00001-abc",
             "uid": _number(ctx),
         }
     if kind == "cloudfunctionsv2/function":

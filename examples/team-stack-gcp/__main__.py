@@ -50,7 +50,6 @@ endpoint = ServingEndpoint(
         previous_model=ModelVersion(name=previous.name, version=previous.version)
         if previous
         else None,
-        previous_revision_exists=bool(spec.gcp and spec.gcp.previous_revision_exists),
         rollback=serving.rollback,
         rollout_strategy=serving.rollout.strategy,
         canary_percent=serving.rollout.canary_percent,
@@ -71,3 +70,6 @@ pulumi.export("endpoint_url", endpoint.endpoint_url)
 pulumi.export("active_model_version", endpoint.active_model_version)
 pulumi.export("previous_model_version", endpoint.previous_model_version)
 pulumi.export("scoring_topic", requests.name)
+# Read back by the next deployment (ServingEndpoint's reference to this stack): which revisions
+# exist, so the previous one is kept in traffic once it has been served.
+pulumi.export("serving_revisions", endpoint.serving_revisions)

@@ -63,13 +63,70 @@ def _split_total(percents: list[Any]) -> str | None:
 
 
 def _cloud_run_split(service: PolicyResource, resources: list[PolicyResource]) -> str | None:
-    """A model service pins the previous revision beside the current one; traffic sums to 100."""
+    """A model service pins the previous revision beside the current one; traffic sums to 100.
+
+    One revision passes only on the service's first deployment, which only the stack's own last
+    deployment can show: mlops' ServingEndpoint reads it (a reference to its own stack) and
+    registers what it served as ``deployed_revisions``. A stack policy sees a component's
+    registered outputs, not stack references (read resources are not analysed), and never
+    labels or flags, which anyone can set.
+    """
     # pulumi-gcp names the list ``traffics`` (the API's ``traffic``).
     traffic = items(service.props.get("traffics", service.props.get("traffic")))
-    revisions = {get(t, "revision") for t in traffic if truthy_text(get(t, "revision"))}
-    if len(revisions) < 2:
-        return "traffic names fewer than two revisions: no previous revision to roll back to"
-    return _split_total([get(t, "percent") for t in traffic])
+    revisions = {str(get(t, "revision")) for t in traffic if truthy_text(get(t, "revision"))}
+    if len(revisions) >= 2:
+        return _split_total([get(t, "percent") for t in traffic])
+    current = get(service.props, "template", "revision")
+    kept = revisions | ({str(current)} if truthy_text(current) else set())
+    known, deployed = _deployed_revisions(service)
+    if existing := sorted((_provider_revisions(service) | set(deployed or ())) - kept):
+        return (
+            f"revisions {', '.join(existing)} exist (the stack's last deployment served them) but "
+            "traffic keeps none of them: no previous revision to roll back to; keep the "
+            "previous model (serving.previousModel) in traffic"
+        )
+    if not known:
+        return (
+            "traffic names fewer than two revisions: no previous revision to roll back to, and "
+            "nothing shows this is the service's first deployment (mlops' ServingEndpoint "
+            "reads the stack's own last deployment for that)"
+        )
+    if deployed is None:
+        return (
+            "traffic names one revision and the stack's last deployment exported no "
+            "serving_revisions: whether a previous revision exists cannot be told; export "
+            "ServingEndpoint.serving_revisions as the stack output serving_revisions"
+        )
+    return None  # a first deployment: nothing served before, rollback from the next version on
+
+
+GCP_SERVING_ENDPOINT = "mlops:gcp:ServingEndpoint"
+
+
+def _deployed_revisions(service: PolicyResource) -> tuple[bool, list[str] | None]:
+    """(known, revisions): what the parent ServingEndpoint registered that the stack's last
+    deployment served (None: the stack was deployed but its outputs do not tell)."""
+    parent = service.parent
+    if parent is None or parent.resource_type != GCP_SERVING_ENDPOINT:
+        return False, None
+    props = parent.props
+    if "deployed_revisions" not in props or "deployed_revisions_known" not in props:
+        return False, None
+    if props.get("deployed_revisions_known") is not True:
+        return True, None
+    return True, [str(r) for r in items(props.get("deployed_revisions")) if truthy_text(r)]
+
+
+def _provider_revisions(service: PolicyResource) -> set[str]:
+    """Revisions the service's provider outputs show (the real engine's stack policies see
+    outputs; an existing service reports the revisions it has)."""
+    found = {str(get(s, "revision")) for s in items(service.props.get("trafficStatuses"))}
+    for key in ("latestReadyRevision", "latestCreatedRevision"):
+        if truthy_text(value := service.props.get(key)):
+            found.add(str(value).rsplit("/", 1)[-1])
+    name = service.props.get("name")
+    # Only this service's revisions (Cloud Run names them <service>-<suffix>).
+    return {r for r in found if truthy_text(r) and r != "None" and str(r).startswith(f"{name}-")}
 
 
 def _azure_split(endpoint: PolicyResource, resources: list[PolicyResource]) -> str | None:
@@ -156,7 +213,9 @@ ROLLBACK = Rule(
         "SageMaker: a blue/green deploymentConfig whose autoRollbackConfiguration.alarms name "
         "CloudWatch alarms created in the same stack (ServingEndpoint wires its latency and "
         "error alarms). Cloud Run and AzureML: keep serving.previousModel, so a previous "
-        "revision or deployment stays beside the current one, with traffic summing to 100."
+        "revision or deployment stays beside the current one, with traffic summing to 100. "
+        "A Cloud Run service's first deployment passes with one revision when mlops' "
+        "ServingEndpoint shows the stack's last deployment served nothing before."
     ),
     kind="stack",
     validate=_validate_rollback,

@@ -151,3 +151,48 @@ def test_mocks_report_the_providers_auto_name_unrepaired():
     name = account.outputs["name"]
     assert name.startswith("team-artifacts") and len(name) == len("team-artifacts") + 8
     assert "-" in name  # the dash of the logical name stays: nothing is sanitised
+
+
+def _private_registry_deployment(outbound: bool):
+    ml = azure.machinelearningservices
+    registry = ml.Registry(
+        "models",
+        registry_name="teammodels",
+        resource_group_name=RG,
+        public_network_access="Disabled",
+        region_details=[{"location": "eastus"}],
+    )
+    rules = None
+    if outbound:
+        rules = {
+            "model-registry": ml.PrivateEndpointOutboundRuleArgs(
+                type="PrivateEndpoint",
+                category="UserDefined",
+                destination=ml.PrivateEndpointDestinationArgs(
+                    service_resource_id=registry.id, subresource_target="amlregistry"
+                ),
+            )
+        }
+    workspace = ml.Workspace(
+        "ws",
+        workspace_name="teamws",
+        resource_group_name=RG,
+        managed_network={"isolation_mode": "AllowOnlyApprovedOutbound", "outbound_rules": rules},
+    )
+    ml.OnlineDeployment(
+        "blue",
+        deployment_name="blue",
+        endpoint_name="ep",
+        resource_group_name=RG,
+        workspace_name=workspace.name,
+        properties=ml.ManagedOnlineDeploymentArgs(
+            endpoint_compute_type="Managed",
+            model=registry.name.apply(lambda n: f"azureml://registries/{n}/models/m/versions/7"),
+        ),
+    )
+
+
+def test_a_private_model_registry_needs_an_outbound_rule_of_the_managed_network():
+    rule = "azure-aml-registry-unreachable"
+    assert rule in rules_of(lambda: _private_registry_deployment(False), LOCATION)
+    assert rule not in rules_of(lambda: _private_registry_deployment(True), LOCATION)

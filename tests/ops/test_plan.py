@@ -175,20 +175,17 @@ PROD_SVC, DEV_SVC = (
 def test_staging_with_private_endpoints_passes(cloud, tmp_path):
     def staging(platform):
         platform.update(environment="staging")
-        if cloud == "gcp":
-            # A running stack: Cloud Run can keep the previous revision beside the current one
-            # (a first deploy cannot, and the mandatory rollback rule says so).
-            platform["gcp"] = {**platform.get("gcp", {}), "previousRevisionExists": True}
 
     config_file = write_stack(tmp_path, f"{cloud}-dev", staging)
     extra = []
     if cloud == "gcp":
-        # ... and the offline engine needs the state that proves v6's revision exists.
+        # A running stack: its saved export shows v6's revision served, so Cloud Run keeps it
+        # beside the current one (a first deploy, without state, passes with v7 alone).
         saved = json.loads((REPO / "stacks" / "state" / "gcp-prod.json").read_text())
         for resource in saved["deployment"]["resources"]:
             resource["urn"] = resource["urn"].replace("gcp-prod", "gcp-dev")
             for key in ("inputs", "outputs"):
-                text = json.dumps(resource[key])
+                text = json.dumps(resource.get(key) or {})
                 resource[key] = json.loads(text.replace(PROD_SVC, DEV_SVC))
         state = tmp_path / "state.json"
         state.write_text(json.dumps(saved))
@@ -219,11 +216,22 @@ def test_a_saved_state_makes_the_plan_an_update_of_what_exists(tmp_path, capsys)
     assert saved_state(REPO, "gcp-prod") == REPO / "stacks" / "state" / "gcp-prod.json"
     assert saved_state(REPO, "aws-dev") is None
     assert main(["plan", "--stack", "gcp-prod", "--project", str(REPO), "--quiet"]) == 0
-    # The same stack file against nothing deployed: the first deploy would be refused.
+    # The same stack file against nothing deployed: a first deploy, v7 alone, no refusal.
     empty = tmp_path / "empty.json"
     empty.write_text('{"deployment": {"resources": []}}')
     code = main(
         ["plan", "--stack", "gcp-prod", "--project", str(REPO), "--quiet", "--state", str(empty)]
+    )
+    assert code == 0, capsys.readouterr().out
+    assert "this is the service's first deployment" in capsys.readouterr().err
+    # Outputs that claim v6 was served, against a state without its revision: the traffic would
+    # name a revision that does not exist, and the deploy catalogue refuses it.
+    saved = json.loads((REPO / "stacks" / "state" / "gcp-prod.json").read_text())
+    saved["deployment"]["resources"] = saved["deployment"]["resources"][:1]
+    claimed = tmp_path / "claimed.json"
+    claimed.write_text(json.dumps(saved))
+    code = main(
+        ["plan", "--stack", "gcp-prod", "--project", str(REPO), "--quiet", "--state", str(claimed)]
     )
     assert code == 1
     assert "gcp-run-traffic-unknown-revision" in capsys.readouterr().out

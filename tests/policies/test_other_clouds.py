@@ -299,6 +299,65 @@ def test_cloud_run_rollback_keeps_a_previous_revision(traffics, model, fires) ->
     assert (("mlops-serving-rollback", "serving") in run(cloud_run(traffics, model))) is fires
 
 
+def _messages(*resources: Res) -> list[str]:
+    document = packs.pack_config("prod", gpu_budget=10, node_type_prices={})
+    result = packs.evaluate(Rec(list(resources), {}, "x-prod", "proj"), document)
+    return [v.message for v in result.violations if v.policy == "mlops-serving-rollback"]
+
+
+def serving_component(deployed: list[str], known: bool = True, type_: str = "") -> Res:
+    """What mlops' ServingEndpoint registers: what the stack's last deployment served."""
+    component = res("srv", type_ or "mlops:gcp:ServingEndpoint", {}, custom=False)
+    component.outputs.update(deployed_revisions=deployed, deployed_revisions_known=known)
+    return component
+
+
+def first_deploy(deployed: list[str], known: bool = True, type_: str = "", **service_outputs):
+    component = serving_component(deployed, known, type_)
+    service = cloud_run([revision("svc-v7", 100)])
+    service.parent = component.urn
+    for props in (service.inputs, service.outputs):
+        props["name"] = "svc"
+        props["template"]["revision"] = "svc-v7"
+    service.outputs.update(service_outputs)
+    return component, service
+
+
+def test_cloud_run_first_deployment_passes_with_one_revision() -> None:
+    # The stack's last deployment served nothing (or only this very revision).
+    assert _messages(*first_deploy([])) == []
+    assert _messages(*first_deploy(["svc-v7"])) == []
+
+
+@pytest.mark.parametrize(
+    ("case", "problem"),
+    [
+        # The last deployment served v6, and the spec dropped it: rollback is possible, kept none.
+        ({"deployed": ["svc-v6"]}, "revisions svc-v6 exist"),
+        # Deployed before, outputs do not tell: refused rather than assumed first.
+        ({"deployed": [], "known": False}, "exported no serving_revisions"),
+        # The provider says the service has v6 (the engine's stack policies see outputs).
+        ({"deployed": [], "latestReadyRevision": "svc-v6"}, "revisions svc-v6 exist"),
+        ({"deployed": [], "trafficStatuses": [{"revision": "svc-v6"}]}, "revisions svc-v6 exist"),
+        # A look-alike component is not the one that read the stack's last deployment.
+        ({"deployed": [], "type_": "team:index:Serving"}, "nothing shows this is the service"),
+    ],
+)
+def test_cloud_run_first_deployment_claims_that_do_not_hold(case, problem) -> None:
+    case = dict(case)
+    messages = _messages(*first_deploy(case.pop("deployed"), **case))
+    assert len(messages) == 1 and problem in messages[0], messages
+
+
+def test_a_label_claiming_a_first_deploy_is_not_evidence() -> None:
+    service = cloud_run([revision("svc-v7", 100)])
+    for props in (service.inputs, service.outputs):
+        props["labels"].update({"mlops-first-deploy": "true", "first-deploy": "true"})
+        props["previousRevisionExists"] = False
+    [message] = _messages(service)
+    assert "nothing shows this is the service's first deployment" in message
+
+
 def azure_endpoint(traffic: dict[str, int] | None, deployments: tuple[str, ...]) -> list[Res]:
     endpoint = res(
         "endpoint",

@@ -635,6 +635,9 @@ def load_state(path: str | Path) -> list[StateResource]:
             "nor an `mlops-iac plan --json` report (resources)"
         )
     resources = []
+    if "deployment" not in data and isinstance(data.get("exports"), Mapping):
+        # A plan report's stack outputs, as the root stack resource of an export holds them.
+        raw = [*raw, {"urn": ROOT_STACK, "type": ROOT_STACK, "outputs": data["exports"]}]
     for item in raw:
         if not isinstance(item, Mapping) or "urn" not in item or "type" not in item:
             raise ValueError(f"--state {path}: a resource without urn and type")
@@ -649,6 +652,22 @@ def load_state(path: str | Path) -> list[StateResource]:
             )
         )
     return resources
+
+
+ROOT_STACK = "pulumi:pulumi:Stack"
+#: Previous outputs of a stack whose state lists resources but not its stack outputs: it was
+#: deployed, so "no outputs" (a stack never deployed) would be a false claim.
+OUTPUTS_NOT_SAVED = {"mlops-testing:outputsNotSaved": True}
+
+
+def previous_outputs(state: Sequence[StateResource]) -> dict[str, Any]:
+    """The stack outputs of the deployment ``state`` describes (its root stack resource), for
+    the program's reference to its own stack: ``{}`` for an empty state, ``OUTPUTS_NOT_SAVED``
+    when resources exist but the outputs were not saved."""
+    for resource in state:
+        if resource.type == ROOT_STACK:
+            return dict(resource.outputs)
+    return dict(OUTPUTS_NOT_SAVED) if state else {}
 
 
 # --------------------------------------------------------------------------------------------

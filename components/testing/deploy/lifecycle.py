@@ -260,6 +260,57 @@ def azure_endpoint_traffic(
             )
 
 
+AML_MANAGED_NETWORK = (
+    "https://learn.microsoft.com/en-us/azure/machine-learning/how-to-managed-network"
+    "#list-of-required-rules"
+)
+
+
+@rule("azure-aml-registry-unreachable", AML_MANAGED_NETWORK)
+def azure_registry_outbound(
+    resources: list[Any], state: list[StateResource], config: Mapping[str, Any]
+) -> Iterator[DeployError]:
+    """A deployment whose model is in an AzureML registry with public access off can only pull it
+    through a private endpoint outbound rule of its workspace's managed network: the required
+    (automatic) rules cover the workspace's own key vault, storage and container registry only."""
+    private = {
+        str(r.inputs.get("registryName") or physical_name_of(r)): r
+        for r in _of(resources, "azure-native:machinelearningservices:Registry")
+        if r.inputs.get("publicNetworkAccess") == "Disabled"
+    }
+    workspaces = {
+        str(w.inputs.get("workspaceName") or physical_name_of(w)): w
+        for w in _of(resources, "azure-native:machinelearningservices:Workspace")
+    }
+    for deployment in _of(resources, "azure-native:machinelearningservices:OnlineDeployment"):
+        model = str(_get(deployment.inputs, "properties.model") or "")
+        match = re.match(r"azureml://registries/([^/]+)/", model)
+        registry = private.get(match.group(1)) if match else None
+        workspace = workspaces.get(str(deployment.inputs.get("workspaceName") or ""))
+        if registry is None or workspace is None:
+            continue
+        rules = (_get(workspace.inputs, "managedNetwork.outboundRules") or {}).values()
+        registry_id = str(getattr(registry, "id", "") or "")
+        reached = any(
+            isinstance(r, Mapping)
+            and _get(r, "destination.subresourceTarget") == "amlregistry"
+            and str(_get(r, "destination.serviceResourceId")) == registry_id
+            for r in rules
+        )
+        if not reached:
+            yield _error(
+                deployment,
+                "azure-aml-registry-unreachable",
+                "properties.model",
+                model,
+                f"the model is in registry {match.group(1)!r} (public network "
+                "access disabled), "
+                "and the workspace's managed network has no private endpoint outbound rule to it "
+                "(amlregistry): the deployment cannot download the model",
+                AML_MANAGED_NETWORK,
+            )
+
+
 EG_MONITOR = "https://learn.microsoft.com/en-us/azure/event-grid/event-handlers"
 
 

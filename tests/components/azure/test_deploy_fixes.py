@@ -19,6 +19,7 @@ from mlops_iac.components.azure import (
 )
 from mlops_iac.components.azure._common import global_name
 from mlops_iac.components.testing import run
+from mlops_iac.components.testing.mocks import RealisticMocks
 
 LOCATION = {"azure-native:location": "eastus"}
 STORAGE_NAME = re.compile(r"^[a-z0-9]{3,24}$")
@@ -183,6 +184,64 @@ def test_traffic_is_set_after_both_deployments_exist():
     )
     assert resource["identity"] == {"type": "SystemAssigned"}
     assert resource["location"] == "eastus"
+
+
+class _EndpointReports(RealisticMocks):
+    """The endpoint answers with a traffic split (what a PUT or a refresh reports)."""
+
+    def __init__(self, traffic, **kwargs):
+        super().__init__(**kwargs)
+        self.reported = traffic
+
+    def new_resource(self, args):
+        resource_id, outputs = super().new_resource(args)
+        if args.typ == "azure-native:machinelearningservices:OnlineEndpoint":
+            outputs["properties"] = {**outputs["properties"], "traffic": self.reported}
+        return resource_id, outputs
+
+
+def _template_with_endpoint_reporting(traffic):
+    args = {
+        "resource_group_name": "rg",
+        "workspace_name": "ws",
+        "active_model": V7,
+        "previous_model": V6,
+        "candidate_percent": 10,
+    }
+    recording = run(
+        lambda: ServingEndpoint("srv", ServingEndpointArgs(**args)),
+        config=LOCATION,
+        mocks=_EndpointReports(traffic, config=LOCATION),
+    )
+    return recording.named("srv-traffic").inputs["properties"]["template"]
+
+
+def test_traffic_is_set_again_after_any_put_that_resets_it():
+    # An endpoint PUT without traffic may reset the split (ARM PUT replaces; not documented
+    # either way). A PUT this program makes changes the repeated body; one that corrects drift
+    # changes what the endpoint reports, which the template carries: its input changes, and
+    # the template deployment runs again after the endpoint.
+    kept = _template_with_endpoint_reporting({"blue": 90, "green": 10})
+    reset = _template_with_endpoint_reporting({})
+    assert kept["variables"]["observedTraffic"] == {"blue": 90, "green": 10}
+    assert reset["variables"]["observedTraffic"] == {}
+    assert kept != reset
+    # The split it sets does not depend on what was observed.
+    assert kept["resources"] == reset["resources"]
+
+
+def test_the_template_repeats_every_input_of_the_endpoints_put():
+    recording = _endpoint()
+    endpoint = recording.named("srv-endpoint")
+    [resource] = recording.named("srv-traffic").inputs["properties"]["template"]["resources"]
+    sent = {
+        k: v for k, v in endpoint.inputs.items() if k not in ("resourceGroupName", "workspaceName")
+    }
+    assert sent.keys() <= {"location", "identity", "properties", "tags"}
+    for key, value in sent.items():
+        expected = {**value, "traffic": {"blue": 90, "green": 10}} if key == "properties" else value
+        assert resource[key] == expected, key
+    assert endpoint.urn in recording.named("srv-traffic").property_dependencies["properties"]
 
 
 def test_bootstrap_flag_is_gone():
@@ -384,3 +443,41 @@ def test_prod_refuses_turning_private_endpoints_off():
         "mlops:platform.azure.privateEndpoints: refused in prod: a prod workspace is only "
         "reachable through private endpoints"
     ]
+
+
+# 9. Prod deployments pull from the private model registry through the managed network ----------
+# Approved-outbound isolation creates private endpoint rules only for the workspace and its own
+# key vault, storage and container registry (the images' ACR is the workspace's: covered); the
+# AzureML registry needs a user-defined private endpoint outbound rule.
+# https://learn.microsoft.com/en-us/azure/machine-learning/how-to-managed-network#list-of-required-rules
+
+
+def test_prod_managed_network_reaches_the_model_registry_through_a_private_endpoint():
+    recording = _stack("azure-prod")
+    workspace = recording.named("mlops-training-workspace")
+    registry = recording.named("mlops-registry-registry")
+    images = recording.named("mlops-registry-images")
+    assert registry.inputs["publicNetworkAccess"] == "Disabled"
+    network = workspace.inputs["managedNetwork"]
+    assert network["isolationMode"] == "AllowOnlyApprovedOutbound"
+    assert network["outboundRules"] == {
+        "model-registry": {
+            "type": "PrivateEndpoint",
+            "category": "UserDefined",
+            "destination": {
+                "serviceResourceId": registry.id,
+                "subresourceTarget": "amlregistry",
+                "sparkEnabled": False,
+            },
+        }
+    }
+    # Images come from the workspace's own container registry, which the managed network
+    # reaches through a required (automatic) private endpoint rule.
+    assert workspace.inputs["containerRegistry"] == images.id
+
+
+def test_dev_managed_network_allows_internet_outbound_without_rules():
+    recording = _stack("azure-dev")
+    network = recording.named("mlops-training-workspace").inputs["managedNetwork"]
+    assert network == {"isolationMode": "AllowInternetOutbound"}
+    assert recording.named("mlops-registry-registry").inputs["publicNetworkAccess"] == "Enabled"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pulumi
 import pytest
 
 from mlops_iac.components.gcp import (
@@ -33,33 +34,92 @@ def test_model_bucket_has_a_retention_policy_and_no_versioning():
 # 11. Cloud Run: the previous revision must exist before traffic names it ------------------------
 
 
-def _serving(**kwargs):
+PREVIOUS = "mlops-testing:previousOutputs"
+
+
+def _serving(outputs=None, **kwargs):
+    """The component, with ``outputs`` as the stack's last deployment (None: never deployed)."""
     args = {
         "active_model": ModelVersion(name="fraud", version="7", image="img:7"),
         "previous_model": ModelVersion(name="fraud", version="6"),
         **kwargs,
     }
-    return run_component(lambda: ServingEndpoint("srv", ServingEndpointArgs(**args)))
+
+    def program():
+        endpoint = ServingEndpoint("srv", ServingEndpointArgs(**args))
+        pulumi.export("serving_revisions", endpoint.serving_revisions)
+
+    return run_component(program, **{PREVIOUS: outputs or {}})
 
 
-def test_first_deploy_sends_all_traffic_to_the_new_revision_only():
+def _split(recording):
+    traffics = recording.named("srv-service").inputs["traffics"]
+    return [(t["revision"].rsplit("-", 1)[-1], t["percent"]) for t in traffics]
+
+
+def _svc(recording):
+    return recording.named("srv-service").inputs["name"]
+
+
+def test_first_deploy_sends_all_traffic_to_the_new_revision_and_says_why():
     recording = _serving()
-    traffics = recording.named("srv-service").inputs["traffics"]
-    assert [(t["revision"].rsplit("-", 1)[-1], t["percent"]) for t in traffics] == [("v7", 100)]
+    assert _split(recording) == [("v7", 100)]
+    component = recording.named("srv", "mlops:gcp:ServingEndpoint")
+    assert component.registered_outputs["deployed_revisions"] == []
+    assert component.registered_outputs["deployed_revisions_known"] is True
+    assert component.registered_outputs.get("previous_revision") is None
+    [warning] = recording.warnings
+    assert "no rollback target yet" in warning
+    assert "first deployment" in warning
+    # What the next deployment reads back.
+    assert recording.exports["serving_revisions"] == [f"{_svc(recording)}-v7"]
 
 
-def test_split_appears_once_the_previous_revision_exists():
-    recording = _serving(previous_revision_exists=True)
-    traffics = recording.named("srv-service").inputs["traffics"]
-    assert [(t["revision"].rsplit("-", 1)[-1], t["percent"]) for t in traffics] == [
-        ("v7", 10),
-        ("v6", 90),
-    ]
+def test_split_appears_once_the_last_deployment_served_the_previous_revision():
+    service = _svc(_serving())
+    recording = _serving({"serving_revisions": [f"{service}-v6"]})
+    assert _split(recording) == [("v7", 10), ("v6", 90)]
+    assert recording.warnings == []
+    assert recording.exports["serving_revisions"] == [f"{service}-v7", f"{service}-v6"]
 
 
-def test_rollback_needs_an_existing_previous_revision():
-    with pytest.raises(ProgramError, match="previous_revision_exists"):
+def test_a_stack_deployed_before_serving_revisions_existed_reads_its_active_version():
+    service = _svc(_serving())
+    legacy = {"endpoint_name": service, "active_model_version": "6", "kms_key_id": "k"}
+    assert _split(_serving(legacy)) == [("v7", 10), ("v6", 90)]
+
+
+def test_other_services_revisions_and_unknown_outputs_are_not_the_previous_revision():
+    # Another service's v6 is not this one's; a deployed stack without serving_revisions does
+    # not tell (deployed_revisions None, which the rollback policy refuses).
+    recording = _serving({"serving_revisions": ["other-svc-abc123-v6"]})
+    assert _split(recording) == [("v7", 100)]
+    recording = _serving({"endpoint_url": "https://x"})
+    assert _split(recording) == [("v7", 100)]
+    component = recording.named("srv", "mlops:gcp:ServingEndpoint")
+    assert component.registered_outputs["deployed_revisions"] == []
+    assert component.registered_outputs["deployed_revisions_known"] is False
+    assert "exported no 'serving_revisions'" in recording.warnings[0]
+
+
+def test_the_warning_names_what_was_served_instead_of_the_previous_version():
+    service = _svc(_serving())
+    # Only v7 itself was served (a redeploy of the first version): still a first deployment.
+    recording = _serving({"serving_revisions": [f"{service}-v7"]})
+    assert _split(recording) == [("v7", 100)]
+    assert "first deployment" in recording.warnings[0]
+    # v5 was served, not v6: the spec names the wrong previous version.
+    recording = _serving({"serving_revisions": [f"{service}-v5"]})
+    assert _split(recording) == [("v7", 100)]
+    assert f"served {service}-v5, not {service}-v6" in recording.warnings[0]
+
+
+def test_rollback_needs_the_previous_revision_to_have_been_served():
+    with pytest.raises(ProgramError, match="rollback needs the previous revision"):
         _serving(rollback=True)
+    service = _svc(_serving())
+    recording = _serving({"serving_revisions": [f"{service}-v6"]}, rollback=True)
+    assert _split(recording) == [("v7", 0), ("v6", 100)]
 
 
 # 14. The runtime account may read the model (bucket + prefix only) ------------------------------
@@ -173,16 +233,19 @@ def test_external_image_and_model_uri_need_external_artifacts():
     assert _spec_problems(raw) == []
 
 
-def test_rollback_without_an_existing_previous_revision_is_refused():
+def test_the_previous_revision_flag_is_retired_with_a_clear_message():
     from tests.conftest import platform_raw
 
     raw = platform_raw("gcp-dev")
-    raw["serving"]["rollback"] = True
-    assert _spec_problems(raw) == [
-        "mlops:platform.serving.rollback: needs gcp.previousRevisionExists: true (the previous "
-        "Cloud Run revision must exist)"
-    ]
     raw["gcp"] = {"previousRevisionExists": True}
+    assert _spec_problems(raw) == [
+        "mlops:platform.gcp.previousRevisionExists: removed: the Cloud Run split now follows "
+        "what the stack's own last deployment served (its serving_revisions output); delete "
+        "the key"
+    ]
+    # Rollback is no longer judged by the spec: the stack's last deployment decides.
+    del raw["gcp"]
+    raw["serving"]["rollback"] = True
     assert _spec_problems(raw) == []
 
 
@@ -195,14 +258,16 @@ def test_new_dev_stack_sends_all_traffic_to_the_current_revision():
     assert [t["percent"] for t in traffics] == [100]
 
 
-def test_stack_splits_traffic_once_the_previous_revision_exists():
-    import json
-
+def test_stack_splits_traffic_once_its_last_deployment_served_the_previous_revision():
     from mlops_iac.components.testing import run_project
-    from tests.conftest import REPO, platform_raw
+    from tests.conftest import REPO
 
-    raw = platform_raw("gcp-dev")
-    raw["gcp"] = {"previousRevisionExists": True}
-    recording = run_project(REPO, "gcp-dev", extra_config={"mlops:platform": json.dumps(raw)})
+    service = run_project(REPO, "gcp-dev").named("mlops-serving-service").inputs["name"]
+    served = {PREVIOUS: {"serving_revisions": [f"{service}-v6"]}}
+    recording = run_project(REPO, "gcp-dev", extra_config=served)
     traffics = recording.named("mlops-serving-service").inputs["traffics"]
-    assert [t["percent"] for t in traffics] == [10, 90]
+    assert [(t["revision"], t["percent"]) for t in traffics] == [
+        (f"{service}-v7", 10),
+        (f"{service}-v6", 90),
+    ]
+    assert recording.exports["serving_revisions"] == [f"{service}-v7", f"{service}-v6"]

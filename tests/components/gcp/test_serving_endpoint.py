@@ -5,6 +5,7 @@ import pytest
 
 from mlops_iac.components.gcp import ModelVersion, ServingEndpoint, ServingEndpointArgs
 from mlops_iac.components.testing import ProgramError
+from mlops_iac.components.testing.mocks import PREVIOUS_OUTPUTS_KEY
 from tests.components.gcp._helpers import KMS_ROLE, agent, children, rid, run_component
 
 COMPONENT = "mlops:gcp:ServingEndpoint"
@@ -24,11 +25,15 @@ ACTIVE = ModelVersion(name="fraud-detector", version="7", image=IMAGE)
 PREVIOUS = ModelVersion(name="fraud-detector", version="6")
 
 
-def build(**kwargs):
+# The stack's last deployment served v6 (its serving_revisions output, read back by the
+# component's reference to its own stack): v6's revision exists.
+SERVED_V6 = {PREVIOUS_OUTPUTS_KEY: {"serving_revisions": [V6]}}
+
+
+def build(served=SERVED_V6, **kwargs):
     fields = {
         "active_model": ACTIVE,
         "previous_model": PREVIOUS,
-        "previous_revision_exists": True,
         **kwargs,
     }
 
@@ -40,10 +45,11 @@ def build(**kwargs):
             "active_model_version",
             "previous_model_version",
             "traffic",
+            "serving_revisions",
         ):
             pulumi.export(output, getattr(endpoint, output))
 
-    return run_component(program)
+    return run_component(program, **served)
 
 
 def traffic(recording):
@@ -94,6 +100,8 @@ def test_canary_splits_between_the_current_and_the_pinned_previous_revision():
     assert service["template"]["revision"] == V7
     assert all(t["type"] == "TRAFFIC_TARGET_ALLOCATION_TYPE_REVISION" for t in service["traffics"])
     assert recording.exports["traffic"] == {V7: 15, V6: 85}
+    # Both exist after this deployment: the next one reads them back.
+    assert recording.exports["serving_revisions"] == [V7, V6]
 
 
 @pytest.mark.parametrize(

@@ -98,7 +98,7 @@ def test_prod_wiring_and_security(recordings):
     assert service["template"]["nodeSelector"] == {"accelerator": "nvidia-l4"}
     name = resource_id("mlops-serving", "svc", limit=40, scope="mlops-platform/gcp-prod")
     assert service["name"] == exports["endpoint_name"] == name
-    # The prod reference stack already serves v6 (gcp.previousRevisionExists): v7 is a canary.
+    # The prod reference stack already serves v6 (its saved export says so): v7 is a canary.
     assert [(t["revision"], t["percent"]) for t in service["traffics"]] == [
         (f"{name}-v7", 10),
         (f"{name}-v6", 90),

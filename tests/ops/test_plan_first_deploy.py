@@ -1,0 +1,111 @@
+"""A new GCP prod stack plans (and deploys) with one revision; a running one cannot drop its
+rollback target, whatever the stack file claims (issue 15, Cloud Run first deploy)."""
+
+from __future__ import annotations
+
+import json
+
+import yaml
+
+from mlops_iac.cli.main import main
+from tests.conftest import REPO, stack_config
+
+SERVICE = "gcp:cloudrunv2/service:Service"
+ROLLBACK = "mlops-serving-rollback"
+
+
+def _stack_file(tmp_path, mutate=None, extra=None) -> str:
+    config = stack_config("gcp-prod")
+    if mutate:
+        mutate(config["mlops:platform"])
+    config.update(extra or {})
+    path = tmp_path / "Pulumi.gcp-prod-variant.yaml"
+    path.write_text(yaml.safe_dump({"config": config}, sort_keys=False))
+    return str(path)
+
+
+def _plan(tmp_path, stack: str, *args: str) -> tuple[int, dict]:
+    report = tmp_path / "plan.json"
+    code = main(
+        ["plan", "--project", str(REPO), "--no-color", "--quiet", "--stack", stack,
+         "--json", str(report), *args]
+    )  # fmt: skip
+    return code, json.loads(report.read_text()) if report.exists() else {}
+
+
+def _traffic(document: dict) -> list[tuple[str, float]]:
+    [service] = [r for r in document["resources"] if r["type"] == SERVICE]
+    return [(t["revision"].rsplit("-", 1)[-1], t["percent"]) for t in service["inputs"]["traffics"]]
+
+
+def _rollback(document: dict) -> list[str]:
+    return [v["message"] for v in document["violations"] if v["policy"] == ROLLBACK]
+
+
+def test_a_new_prod_stack_plans_with_the_current_revision_alone_and_says_why(tmp_path):
+    # gcp-prod's stack file under a stack name with no saved state: nothing was ever served.
+    code, document = _plan(tmp_path, "gcp-new", "--config-file", _stack_file(tmp_path))
+    assert code == 0
+    assert document["passed"] is True and _rollback(document) == []
+    assert _traffic(document) == [("v7", 100)]
+    [why] = [w for w in document["warnings"] if "no rollback target yet" in w]
+    assert "first deployment" in why and "-v6 does not exist yet" in why
+
+
+def test_the_running_prod_stack_keeps_the_revision_it_served(tmp_path):
+    code, document = _plan(tmp_path, "gcp-prod")
+    assert code == 0
+    assert _traffic(document) == [("v7", 10), ("v6", 90)]
+    assert document["exports"]["serving_revisions"][1].endswith("-v6")
+
+
+def _drop_previous(platform):
+    platform["serving"].pop("previousModel")
+
+
+def test_a_running_stack_cannot_drop_the_revision_it_served(tmp_path):
+    # The saved export (stacks/state/gcp-prod.json) shows v6 served; the spec lacks it.
+    config = _stack_file(tmp_path, _drop_previous)
+    code, document = _plan(tmp_path, "gcp-prod", "--config-file", config)
+    assert code == 1
+    assert _traffic(document) == [("v7", 100)]
+    [message] = _rollback(document)
+    assert "-v6 exist (the stack's last deployment served them)" in message
+
+
+def test_outputs_claimed_in_the_stack_file_do_not_override_the_saved_export(tmp_path):
+    # The stack file claims the last deployment's outputs were empty (a first deploy); the
+    # saved export wins. (A label claiming a first deploy: tests/policies/test_other_clouds.py.)
+    claim = {"mlops-testing:previousOutputs": {}}
+    config = _stack_file(tmp_path, _drop_previous, claim)
+    code, document = _plan(tmp_path, "gcp-prod", "--config-file", config)
+    assert code == 1
+    assert len(_rollback(document)) == 1
+
+
+def test_the_retired_flag_cannot_claim_a_first_deploy(tmp_path, capsys):
+    def claim(platform):
+        _drop_previous(platform)
+        platform["gcp"]["previousRevisionExists"] = False
+
+    code = main(
+        ["plan", "--project", str(REPO), "--no-color", "--quiet", "--stack", "gcp-prod",
+         "--config-file", _stack_file(tmp_path, claim)]
+    )  # fmt: skip
+    assert code == 2
+    assert "mlops:platform.gcp.previousRevisionExists: removed" in capsys.readouterr().err
+
+
+def test_a_state_without_its_stack_outputs_is_not_a_first_deploy(tmp_path):
+    # The export lists the service but not the stack's outputs: deployed, so not a first deploy.
+    saved = json.loads((REPO / "stacks" / "state" / "gcp-prod.json").read_text())
+    saved["deployment"]["resources"] = [
+        r for r in saved["deployment"]["resources"] if r["type"] != "pulumi:pulumi:Stack"
+    ]
+    state = tmp_path / "state.json"
+    state.write_text(json.dumps(saved))
+    code, document = _plan(tmp_path, "gcp-prod", "--state", str(state))
+    assert code == 1
+    assert _traffic(document) == [("v7", 100)]
+    [message] = _rollback(document)
+    assert "exported no serving_revisions" in message
