@@ -206,7 +206,7 @@ def _template_with_endpoint_reporting(traffic):
         "workspace_name": "ws",
         "active_model": V7,
         "previous_model": V6,
-        "candidate_percent": 10,
+        "rollout_in_progress": True,
     }
     recording = run(
         lambda: ServingEndpoint("srv", ServingEndpointArgs(**args)),
