@@ -42,9 +42,10 @@ test-highest: $(STAMP)
 docs: $(STAMP)  # regenerate docs/reference.md
 	$(BIN)/python -m tools.docs
 
-bench: $(STAMP)  # BENCH_ARGS="--repeat 5 --teams 1,10,50,100"; FIRST_PLAN=1 adds the slow one below
+FIRST_PLAN ?= 1
+bench: $(STAMP)  # BENCH_ARGS="--repeat 5 --teams 1,10,50,100"; FIRST_PLAN=0 skips the first-plan one
 	$(BIN)/python -m benchmarks $(BENCH_ARGS)
-	$(if $(FIRST_PLAN),$(PYTHON) -m benchmarks.first_plan --stack $(STACK))
+	$(if $(filter 1,$(FIRST_PLAN)),$(PYTHON) -m benchmarks.first_plan --stack $(STACK))
 
 bench-first-plan:  # the first `make plan` of a fresh clone, timed (slow; uses the package index)
 	$(PYTHON) -m benchmarks.first_plan --stack $(STACK)
