@@ -19,6 +19,10 @@ Metrics published per run (dimension ``Endpoint``): ``DriftedFeatures`` (count; 
 when it is >= 1), ``MaxPsi`` and ``RowsChecked``. A run with too few rows publishes
 ``DriftedFeatures = 0`` and says so in the report.
 
+``azure_handler`` (an Azure Functions timer function) talks to Blob Storage, the retraining
+queue and Azure Monitor custom metrics over their REST APIs with the Function's managed identity,
+so it needs nothing beyond the standard library either.
+
 ``aws_handler`` needs boto3, which every AWS Lambda Python runtime includes
 (https://docs.aws.amazon.com/lambda/latest/dg/lambda-python.html), so the function's code is
 this folder as it is, with nothing to build.
