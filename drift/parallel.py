@@ -122,7 +122,11 @@ def _units(paths: list[str], fmt: str, jobs: int) -> list[Unit]:
     units: list[Unit] = []
     for path in paths:
         kind = detect(file_source(path)) if fmt == "auto" else fmt
-        size = os.path.getsize(path)
+        try:
+            size = os.path.getsize(path)
+        except OSError:  # counted whole: reading it raises the one-line error
+            units.append((path, kind, 0, -1, b""))
+            continue
         splittable = (
             not path.endswith(".gz")
             and size >= MIN_SPLIT_BYTES

@@ -222,3 +222,34 @@ def test_stack_exports_the_job(prod):
     assert prod.exports["drift_job_function"] == prod.named("mlops-drift-function").outputs["name"]
     assert prod.exports["drift_alert"] == prod.named("mlops-drift-alert").id
     assert prod.exports["drift_baseline_uri"].startswith("az://dvc/drift/baselines/")
+
+
+def _deploy_errors(type_token: str, **inputs) -> list[str]:
+    from types import SimpleNamespace
+
+    from mlops_iac.components.testing import deploy
+
+    resource = SimpleNamespace(
+        urn=f"urn:pulumi:s::p::{type_token}::x", type=type_token, name="x", inputs=inputs
+    )
+    return [e.rule for e in deploy.check([resource])]
+
+
+def test_the_catalogue_refuses_what_azure_refuses_for_the_job():
+    assert _deploy_errors("azure-native:monitor:MetricAlert", ruleName="a", windowSize="P7D")
+    assert _deploy_errors(
+        "azure-native:monitor:MetricAlert", ruleName="a", evaluationFrequency="P1D"
+    )
+    assert not _deploy_errors(
+        "azure-native:monitor:MetricAlert", ruleName="a", windowSize="P1D",
+        evaluationFrequency="PT1H",
+    )  # fmt: skip
+    assert _deploy_errors("azure-native:web:WebApp", name="-bad-")
+    assert _deploy_errors("azure-native:web:WebApp", name="x" * 61)
+    assert not _deploy_errors("azure-native:web:WebApp", name="mlops-drift-function1a2b3c4d")
+    assert _deploy_errors("azure-native:authorization:RoleAssignment", conditionVersion="1.0")
+    assert _deploy_errors("azure-native:storage:Blob", blobName="b" * 1025)
+
+
+def test_the_prod_plan_has_no_deploy_errors(prod):
+    assert prod.deploy_errors() == []
