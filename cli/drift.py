@@ -25,13 +25,13 @@ from mlops_iac.drift import (
     DriftError,
     Thresholds,
     build_baseline,
-    compare,
     dumps,
     file_source,
     load_baseline,
     read,
 )
 from mlops_iac.drift import store as drift_store
+from mlops_iac.drift.parallel import check_files
 
 NAME = "drift"
 
@@ -79,6 +79,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--js", type=float, metavar="X", help="Jensen-Shannon distance threshold (default 0.1)"
     )
     check.add_argument("--min-rows", type=int, metavar="N", help="rows for a verdict (1000)")
+    check.add_argument(
+        "--jobs", type=int, metavar="N", help="processes counting large files (default: CPUs)"
+    )
     check.set_defaults(func=run_check)
 
 
@@ -174,10 +177,7 @@ def run_check(args: argparse.Namespace) -> int:
     try:
         thresholds = _thresholds(args, _stack(args))
         baseline = _load(args.baseline)
-        features, rows = read(
-            [file_source(p) for p in args.data], args.format, list(baseline["features"])
-        )
-        report = compare(baseline, features, rows, thresholds)
+        report = check_files(baseline, args.data, args.format, thresholds, args.jobs)
     except DriftError as exc:
         raise OpsError(str(exc)) from None
     if args.json:

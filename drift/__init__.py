@@ -9,6 +9,7 @@ from __future__ import annotations
 from mlops_iac.drift.profile import (
     BASELINE_SCHEMA,
     REPORT_SCHEMA,
+    Comparison,
     DriftError,
     Thresholds,
     build_baseline,
@@ -16,10 +17,18 @@ from mlops_iac.drift.profile import (
     dumps,
     load_baseline,
 )
-from mlops_iac.drift.readers import FORMATS, Source, bytes_source, file_source, read
+from mlops_iac.drift.readers import (
+    FORMATS,
+    Source,
+    bytes_source,
+    file_source,
+    read,
+    read_batches,
+)
 
 __all__ = [
     "BASELINE_SCHEMA",
+    "Comparison",
     "FORMATS",
     "REPORT_SCHEMA",
     "DriftError",
@@ -32,4 +41,5 @@ __all__ = [
     "file_source",
     "load_baseline",
     "read",
+    "read_batches",
 ]

@@ -36,6 +36,7 @@ from array import array
 from collections import Counter
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
+from itertools import chain, islice
 from typing import Any
 
 BASELINE_SCHEMA = "mlops-iac/drift-baseline/v1"
@@ -274,14 +275,16 @@ def _infer_kinds(
 
 
 def _chunks(rows: Iterator[Sequence[Any]], size: int = CHUNK) -> Iterator[list[Sequence[Any]]]:
-    chunk: list[Sequence[Any]] = []
-    for row in rows:
-        chunk.append(row)
-        if len(chunk) >= size:
-            yield chunk
-            chunk = []
-    if chunk:
+    """Batches of ``size`` rows; ``islice`` pulls them in C (no Python work per row)."""
+    while chunk := list(islice(rows, size)):
         yield chunk
+
+
+def _columns(chunk: list[Sequence[Any]], width: int) -> list[tuple[Any, ...]]:
+    """A batch of rows transposed into ``width`` columns (short rows padded, long ones cut)."""
+    if set(map(len, chunk)) != {width}:  # the usual case costs one C pass over the lengths
+        chunk = [_fit(row, width) for row in chunk]
+    return list(zip(*chunk, strict=True))
 
 
 def build_baseline(
@@ -305,10 +308,10 @@ def build_baseline(
         for kind in kinds
     ]
     total = 0
-    for chunk in _chunks(_chain(head, iterator)):
+    width = len(features)
+    for chunk in _chunks(chain(head, iterator)):
         total += len(chunk)
-        width = len(features)
-        columns = list(zip(*(_fit(row, width) for row in chunk), strict=True))
+        columns = _columns(chunk, width)
         for profile, column in zip(profiles, columns, strict=True):
             profile.add_column(column)
     return {
@@ -321,11 +324,6 @@ def build_baseline(
             name: profile.result() for name, profile in zip(features, profiles, strict=True)
         },
     }
-
-
-def _chain(head: list[Sequence[Any]], rest: Iterator[Sequence[Any]]) -> Iterator[Sequence[Any]]:
-    yield from head
-    yield from rest
 
 
 def _fit(row: Sequence[Any], width: int) -> Sequence[Any]:
@@ -367,7 +365,8 @@ class _NumericCheck:
         self.missing = 0
 
     def add_column(self, column: Sequence[Any]) -> None:
-        numbers = sorted(numbers_of(column))
+        numbers = numbers_of(column)
+        numbers.sort()
         self.missing += len(column) - len(numbers)
         # Sorted batch: one bisect per cut point instead of one per value.
         previous = 0
@@ -500,6 +499,97 @@ def _js_distance(p: Sequence[float], q: Sequence[float]) -> float:
     return math.sqrt(max(0.0, min(1.0, divergence)))
 
 
+class Comparison:
+    """Served data counted into a baseline's bins, in any number of parts.
+
+    ``add`` counts rows (``add_batches`` blocks of columns); ``state`` exports the counts and
+    ``merge_state`` adds exported counts, so parts of the data can be counted in other processes;
+    ``report`` computes the metrics.
+    ``compare`` is the one-call form.
+    """
+
+    def __init__(self, baseline: Mapping[str, Any], features: Sequence[str]) -> None:
+        self.baseline = baseline
+        profiles = baseline["features"]
+        self.wanted = [name for name in profiles if name in features]
+        self.absent = [name for name in profiles if name not in features]
+        if not self.wanted:
+            raise DriftError(
+                "the served data has none of the baseline's features "
+                f"({', '.join(list(profiles)[:5])}…)"
+            )
+        self.width = len(features)
+        self.positions = [list(features).index(name) for name in self.wanted]
+        self.checks: list[_NumericCheck | _CategoricalCheck] = [
+            _NumericCheck(profiles[name])
+            if profiles[name]["kind"] == "numeric"
+            else _CategoricalCheck(profiles[name])
+            for name in self.wanted
+        ]
+        self.total = 0
+
+    def add(self, rows: Iterable[Sequence[Any]]) -> Comparison:
+        """Count rows (aligned with ``features``); returns self."""
+        for chunk in _chunks(iter(rows)):
+            self.total += len(chunk)
+            columns = _columns(chunk, self.width)
+            for check, position in zip(self.checks, self.positions, strict=True):
+                check.add_column(columns[position])
+        return self
+
+    def add_batches(self, batches: Iterable[tuple[int, Sequence[Sequence[Any]]]]) -> Comparison:
+        """Count blocks of rows given as columns aligned with ``features``; returns self."""
+        for count, columns in batches:
+            self.total += count
+            for check, position in zip(self.checks, self.positions, strict=True):
+                check.add_column(columns[position])
+        return self
+
+    def state(self) -> dict[str, Any]:
+        """The counts as JSON-ready data (what another process sends back to be merged)."""
+        return {"rows": self.total, "counts": [[c.counts, c.missing] for c in self.checks]}
+
+    def merge_state(self, state: Mapping[str, Any]) -> Comparison:
+        """Add counts exported by ``state`` of a comparison of the same baseline; returns self."""
+        counts = state["counts"]
+        if len(counts) != len(self.checks) or any(
+            len(bins) != len(check.counts)
+            for (bins, _), check in zip(counts, self.checks, strict=True)
+        ):
+            raise ValueError("cannot merge counts of a different baseline")
+        self.total += int(state["rows"])
+        for check, (bins, missing) in zip(self.checks, counts, strict=True):
+            check.counts = [a + int(b) for a, b in zip(check.counts, bins, strict=True)]
+            check.missing += int(missing)
+        return self
+
+    def report(self, thresholds: Thresholds | None = None) -> dict[str, Any]:
+        """The drift report of everything counted so far."""
+        thresholds = (thresholds or Thresholds()).validated()
+        results = {
+            name: check.result(thresholds)
+            for name, check in zip(self.wanted, self.checks, strict=True)
+        }
+        drifted = sorted(name for name, result in results.items() if result["drifted"])
+        if self.total < thresholds.min_rows:
+            verdict = "insufficient-data"
+            drifted = []
+        else:
+            verdict = "drift" if drifted else "no-drift"
+        return {
+            "schema": REPORT_SCHEMA,
+            "checkedAt": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+            "verdict": verdict,
+            "rows": self.total,
+            "datasetVersion": self.baseline.get("datasetVersion"),
+            "thresholds": thresholds.as_dict(),
+            "drifted": drifted,
+            "missingFeatures": self.absent,
+            "maxPsi": max((r["psi"] for r in results.values()), default=0.0),
+            "features": results,
+        }
+
+
 def compare(
     baseline: Mapping[str, Any],
     features: Sequence[str],
@@ -508,47 +598,7 @@ def compare(
 ) -> dict[str, Any]:
     """Compare served rows (aligned with ``features``) with a baseline; returns the report."""
     thresholds = (thresholds or Thresholds()).validated()
-    profiles = baseline["features"]
-    wanted = [name for name in profiles if name in features]
-    absent = [name for name in profiles if name not in features]
-    if not wanted:
-        raise DriftError(
-            "the served data has none of the baseline's features "
-            f"({', '.join(list(profiles)[:5])}…)"
-        )
-    positions = [features.index(name) for name in wanted]
-    checks = [
-        _NumericCheck(profiles[name])
-        if profiles[name]["kind"] == "numeric"
-        else _CategoricalCheck(profiles[name])
-        for name in wanted
-    ]
-    total = 0
-    width = len(features)
-    for chunk in _chunks(iter(rows)):
-        total += len(chunk)
-        columns = list(zip(*(_fit(row, width) for row in chunk), strict=True))
-        for check, position in zip(checks, positions, strict=True):
-            check.add_column(columns[position])
-    results = {name: check.result(thresholds) for name, check in zip(wanted, checks, strict=True)}
-    drifted = sorted(name for name, result in results.items() if result["drifted"])
-    if total < thresholds.min_rows:
-        verdict = "insufficient-data"
-        drifted = []
-    else:
-        verdict = "drift" if drifted else "no-drift"
-    return {
-        "schema": REPORT_SCHEMA,
-        "checkedAt": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
-        "verdict": verdict,
-        "rows": total,
-        "datasetVersion": baseline.get("datasetVersion"),
-        "thresholds": thresholds.as_dict(),
-        "drifted": drifted,
-        "missingFeatures": absent,
-        "maxPsi": max((r["psi"] for r in results.values()), default=0.0),
-        "features": results,
-    }
+    return Comparison(baseline, features).add(rows).report(thresholds)
 
 
 def dumps(document: Mapping[str, Any]) -> str:

@@ -9,6 +9,7 @@ require_cloud_sdk("azure")
 
 
 from mlops_iac.components.azure.artifact_store import ArtifactStore, ArtifactStoreArgs
+from mlops_iac.components.azure.drift_job import DriftJob, DriftJobArgs
 from mlops_iac.components.azure.model_registry import ModelRegistry, ModelRegistryArgs
 from mlops_iac.components.azure.monitoring import Monitoring, MonitoringArgs
 from mlops_iac.components.azure.private_network import PrivateNetwork, PrivateNetworkArgs
@@ -22,6 +23,8 @@ from mlops_iac.components.azure.training_cluster import TrainingCluster, Trainin
 __all__ = [
     "ArtifactStore",
     "ArtifactStoreArgs",
+    "DriftJob",
+    "DriftJobArgs",
     "ModelDeployment",
     "ModelRegistry",
     "ModelRegistryArgs",

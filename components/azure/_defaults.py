@@ -38,6 +38,9 @@ from mlops_iac.components.defaults import (  # noqa: F401
 ROLE_KEY_VAULT_CRYPTO_SERVICE_ENCRYPTION_USER = "e147488a-f6f5-4113-8e2d-b22465e65bf6"
 ROLE_STORAGE_BLOB_DATA_CONTRIBUTOR = "ba92f5b4-2d11-453d-a403-e96b0029c9fe"
 ROLE_STORAGE_QUEUE_DATA_MESSAGE_SENDER = "c6a89b2d-59bc-44d0-9896-0f6e12d7b80a"
+ROLE_STORAGE_BLOB_DATA_OWNER = "b7e6dc6d-f1e8-4753-8033-0f276bb0955b"
+ROLE_STORAGE_BLOB_DATA_READER = "2a2b9908-6ea1-4ae2-8e65-a410df84e7d1"
+ROLE_MONITORING_METRICS_PUBLISHER = "3913510d-42f4-4e42-8a64-420c390055eb"
 
 # Key Vault and its customer-managed key.
 KEY_VAULT_SKU = "standard"
@@ -104,3 +107,6 @@ DRIFT_THRESHOLD = 0.1
 DRIFT_COMPUTE_INSTANCE = "standard_e4s_v3"
 DRIFT_SPARK_RUNTIME = "3.4"
 BUDGET_THRESHOLDS = (80, 100)
+# The drift job's Function App (Linux Consumption plan; Python versions it runs:
+# https://learn.microsoft.com/en-us/azure/azure-functions/supported-languages).
+DRIFT_FUNCTION_RUNTIME = "Python|3.11"

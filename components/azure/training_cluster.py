@@ -116,7 +116,9 @@ class TrainingCluster(pulumi.ComponentResource):
     Outputs: ``cluster_name`` (the AzureML workspace name: the control plane that schedules jobs),
     ``gpu_pool_name`` (the AmlCompute cluster name), ``max_gpus``, ``max_usd_per_hour`` (list
     price of ``max_nodes`` nodes, spot priced as on-demand), ``workspace_name``, ``workspace_id``,
-    ``application_insights_id``, ``log_analytics_workspace_id``.
+    ``application_insights_id``, ``log_analytics_workspace_id``, ``blob_store_container`` (the
+    container of the workspace's default ``workspaceblobstore`` datastore,
+    ``azureml-blobstore-<workspace id>``, where online-endpoint data collection writes).
     """
 
     cluster_name: pulumi.Output[str]
@@ -128,6 +130,7 @@ class TrainingCluster(pulumi.ComponentResource):
     application_insights_id: pulumi.Output[str]
     log_analytics_workspace_id: pulumi.Output[str]
     datastore_name: pulumi.Output[str]
+    blob_store_container: pulumi.Output[str]
 
     def __init__(
         self, name: str, args: TrainingClusterArgs, opts: pulumi.ResourceOptions | None = None
@@ -294,6 +297,10 @@ class TrainingCluster(pulumi.ComponentResource):
         self.workspace_id = workspace.id
         self.application_insights_id = insights.id
         self.log_analytics_workspace_id = logs.id
+        # https://learn.microsoft.com/en-us/azure/machine-learning/concept-data#default-datastores
+        self.blob_store_container = pulumi.Output.concat(
+            "azureml-blobstore-", workspace.workspace_id
+        )
         self.register_outputs(
             {
                 "cluster_name": self.cluster_name,
@@ -305,6 +312,7 @@ class TrainingCluster(pulumi.ComponentResource):
                 "application_insights_id": self.application_insights_id,
                 "log_analytics_workspace_id": self.log_analytics_workspace_id,
                 "datastore_name": self.datastore_name,
+                "blob_store_container": self.blob_store_container,
             }
         )
 

@@ -21,6 +21,8 @@ from mlops_iac.components import lineage
 from mlops_iac.components.azure import (
     ArtifactStore,
     ArtifactStoreArgs,
+    DriftJob,
+    DriftJobArgs,
     ModelDeployment,
     ModelRegistry,
     ModelRegistryArgs,
@@ -37,6 +39,7 @@ from mlops_iac.components.azure._common import client_config
 from mlops_iac.components.defaults import HOURS_PER_MONTH
 from mlops_iac.components.platform.common import (
     contract_exports,
+    drift_job_kwargs,
     training_cluster_kwargs,
     webhook_secret,
 )
@@ -196,8 +199,28 @@ def build(parent: pulumi.Resource, name: str, spec: PlatformSpec) -> dict[str, A
         ),
         opts=opts,
     )
+    drift_job = DriftJob(
+        f"{name}-drift",
+        DriftJobArgs(
+            **drift_job_kwargs(spec),
+            endpoint_name=endpoint.endpoint_name,
+            resource_group_name=rg,
+            location=location,
+            storage_account_name=store.storage_account_name,
+            storage_account_id=store.storage_account_id,
+            # ServingEndpoint's data collector writes to the workspace's default blob store.
+            capture_container_name=cluster.blob_store_container,
+            action_group_id=monitoring.alert_topic,
+            retraining_queue_id=monitoring.retraining_trigger,
+            retraining_queue_url=monitoring.retraining_queue_url,
+        ),
+        opts=opts,
+    )
     return {
         **contract_exports(store, cluster, registry, endpoint, monitoring),
+        "drift_job_function": drift_job.function_name,
+        "drift_alert": drift_job.alert_id,
+        "drift_baseline_uri": drift_job.baseline_uri,
         "storage_account_name": store.storage_account_name,
         # AZURE_CLIENT_ID for DVC under managed identity (docs/dvc.md).
         "dvc_identity_client_id": store.dvc_identity_client_id,

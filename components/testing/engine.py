@@ -434,8 +434,10 @@ def _run_isolated(
         # flowed into ("While processing input ..."): report the error itself. The exception is
         # not chained, so the failed run's futures can be collected below.
         root: BaseException = exc
-        while root.__cause__ is not None:
+        seen = {id(root)}
+        while root.__cause__ is not None and id(root.__cause__) not in seen:  # causes can loop
             root = root.__cause__
+            seen.add(id(root))
         failure = ProgramError(f"{type(root).__name__}: {root}")
     finally:
         logger.removeHandler(collector)

@@ -66,6 +66,7 @@ _NAMESPACES = {
     "operationalinsights": "Microsoft.OperationalInsights",
     "portal": "Microsoft.Portal",
     "storage": "Microsoft.Storage",
+    "web": "Microsoft.Web",
 }
 
 # ARM path of each type below its provider namespace: ``{input}`` is an input's value, ``{name}``
@@ -88,6 +89,12 @@ _PATHS = {
         "systemTopics/{systemTopicName}/eventSubscriptions/{name}"
     ),
     "monitor:AutoscaleSetting": "autoscalesettings/{name}",
+    "storage:Queue": "storageAccounts/{accountName}/queueServices/default/queues/{name}",
+    "storage:Blob": (
+        "storageAccounts/{accountName}/blobServices/default/containers/{containerName}/blobs/{name}"
+    ),
+    "web:WebApp": "sites/{name}",
+    "web:AppServicePlan": "serverfarms/{name}",
 }
 
 # Extension resources live below the resource (or scope) they apply to.
@@ -167,6 +174,17 @@ def _per_type(ctx: MockContext, name: str) -> dict[str, Any]:
         }
     if kind == "Workspace" and ctx.type.startswith("azure-native:operationalinsights"):
         return {"customerId": _guid(ctx, "customer")}
+    if kind == "Workspace" and ctx.type.startswith("azure-native:machinelearningservices"):
+        return {"workspaceId": _guid(ctx, "workspace")}
+    if kind == "WebApp":
+        return {"defaultHostName": f"{name}.azurewebsites.net"}
+    if kind == "Blob" and ctx.type.startswith("azure-native:storage"):
+        # A blob's own ``type`` (Block/Append) replaces the generic ``type`` output.
+        account, container = ctx.inputs.get("accountName"), ctx.inputs.get("containerName")
+        return {
+            "type": ctx.inputs.get("type", "Block"),
+            "url": f"https://{account}.blob.core.windows.net/{container}/{name}",
+        }
     if kind == "OnlineEndpoint":
         props = dict(ctx.inputs.get("properties") or {})
         host = f"{name}.{ctx.azure_location}.inference.ml.azure.com"

@@ -82,5 +82,8 @@ def test_plan_passes(capsys):
     out = capsys.readouterr().out
     assert code == 0, out
     # The team topic has no CMEK: advisory in dev (mlops-kms-encrypted-at-rest covers Pub/Sub).
-    assert "PASS: no mandatory violation, 1 advisory, 16 resources" in out
+    # The team deploys no drift job (and no alert channel), so the CT loop is open: advisory in
+    # dev, mandatory once the stack is prod.
+    assert "PASS: no mandatory violation, 2 advisory, 16 resources" in out
     assert "mlops-kms-encrypted-at-rest: scoring-requests" in out
+    assert "mlops-drift-loop-closed: recsys-serving-service" in out

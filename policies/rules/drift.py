@@ -13,7 +13,15 @@ tokens, so a hand-built equivalent passes too:
   Cloud Run service; a Cloud Scheduler job calling its URL; an alert policy on
   ``…/mlops/drift/drifted_features`` for the service notifying a channel of the stack, one of
   them a ``pubsub`` channel (the retraining topic). Capture: the service's containers get
-  ``CAPTURE_URI``.
+  ``CAPTURE_URI``. A stack with no notification channel at all fails: an alert that notifies
+  nobody does not close the loop.
+- **Azure**: a Function App (``azure-native:web:WebApp``) whose app settings name
+  ``DRIFT_ENDPOINT`` = the online endpoint and ``DRIFT_BASELINE_URI``, with a six-field
+  ``DRIFT_SCHEDULE`` (its timer) and neither the app nor a function disabled
+  (``AzureWebJobs.<function>.Disabled``); an enabled metric alert on ``DriftedFeatures`` scoped
+  to that app, acting on an action group of the stack; ``DRIFT_RETRAINING_QUEUE_URL`` naming a
+  storage queue of the stack that the job's identity may send to (Storage Queue Data Message
+  Sender on that queue). Capture: every deployment of the endpoint collects ``model_inputs``.
 """
 
 from __future__ import annotations
@@ -41,7 +49,16 @@ GCP_SCHEDULE = "gcp:cloudscheduler/job:Job"
 GCP_ALERT = "gcp:monitoring/alertPolicy:AlertPolicy"
 GCP_CHANNEL = "gcp:monitoring/notificationChannel:NotificationChannel"
 GCP_DRIFT_METRIC = "mlops/drift/drifted_features"
-ENDPOINT_TYPES = (AWS_ENDPOINT, GCP_SERVICE)
+AZURE_ENDPOINT = "azure-native:machinelearningservices:OnlineEndpoint"
+AZURE_DEPLOYMENT = "azure-native:machinelearningservices:OnlineDeployment"
+AZURE_APP = "azure-native:web:WebApp"
+AZURE_ALERT = "azure-native:monitor:MetricAlert"
+AZURE_ACTION_GROUP = "azure-native:monitor:ActionGroup"
+AZURE_QUEUE = "azure-native:storage:Queue"
+AZURE_ROLE = "azure-native:authorization:RoleAssignment"
+AZURE_IDENTITY = "azure-native:managedidentity:UserAssignedIdentity"
+QUEUE_SENDER_ROLE = "c6a89b2d-59bc-44d0-9896-0f6e12d7b80a"
+ENDPOINT_TYPES = (AWS_ENDPOINT, GCP_SERVICE, AZURE_ENDPOINT)
 
 
 def _plain(value: Any) -> Any:
@@ -139,11 +156,8 @@ def _gcp(resources: Sequence[PolicyResource], report: ReportViolation) -> None:
         if "DRIFT_BASELINE_URI" in _text(get(f.props, "serviceConfig", "environmentVariables"))
     ]
     schedules = of_type(resources, [GCP_SCHEDULE])
+    # With no channel at all, every drift alert fails "notifies an alert channel" below.
     channels = of_type(resources, [GCP_CHANNEL])
-    if not channels:
-        # Known gap: a GCP stack with no alert channel at all (a team stack without the toolkit's
-        # Monitoring) is not checked yet; the rule cannot say where its alert should go.
-        return
     retraining = [c for c in channels if c.props.get("type") == "pubsub"]
     alerts = [a for a in of_type(resources, [GCP_ALERT]) if GCP_DRIFT_METRIC in _text(a.props)]
     for service in of_type(resources, [GCP_SERVICE]):
@@ -181,6 +195,128 @@ def _gcp(resources: Sequence[PolicyResource], report: ReportViolation) -> None:
             )
 
 
+def _app_settings(app: PolicyResource) -> dict[str, Any]:
+    settings = get(app.props, "siteConfig", "appSettings")
+    return {
+        str(item.get("name")): item.get("value")
+        for item in items(settings)
+        if isinstance(item, Mapping)
+    }
+
+
+def _disabled(app: PolicyResource, settings: Mapping[str, Any]) -> bool:
+    """The app is stopped, or a function in it is switched off by its documented app setting
+    ``AzureWebJobs.<function>.Disabled`` (https://learn.microsoft.com/en-us/azure/azure-functions/disable-function)."""
+    if app.props.get("enabled") is False:
+        return True
+    return any(
+        key.startswith("AzureWebJobs.")
+        and key.endswith(".Disabled")
+        and str(value).strip().lower() in ("true", "1")
+        for key, value in settings.items()
+    )
+
+
+def _azure(resources: Sequence[PolicyResource], report: ReportViolation) -> None:
+    apps = [
+        (a, _app_settings(a))
+        for a in of_type(resources, [AZURE_APP])
+        if "DRIFT_BASELINE_URI" in _app_settings(a)
+    ]
+    groups = of_type(resources, [AZURE_ACTION_GROUP])
+    queues = of_type(resources, [AZURE_QUEUE])
+    senders = [
+        r
+        for r in of_type(resources, [AZURE_ROLE])
+        if str(r.props.get("roleDefinitionId", "")).endswith(QUEUE_SENDER_ROLE)
+    ]
+    alerts = [a for a in of_type(resources, [AZURE_ALERT]) if DRIFT_METRIC in _text(a.props)]
+    deployments = of_type(resources, [AZURE_DEPLOYMENT])
+    for endpoint in of_type(resources, [AZURE_ENDPOINT]):
+        names = identifiers(endpoint, ("name", "endpointName"))
+        label = f"online endpoint '{endpoint.name}'"
+        for deployment in deployments:
+            if deployment.props.get("endpointName") not in names and not refers(
+                deployment, "endpointName", [endpoint]
+            ):
+                continue
+            collection = get(
+                deployment.props, "properties", "dataCollector", "collections", "model_inputs"
+            )
+            if not isinstance(collection, Mapping) or collection.get("dataCollectionMode") != (
+                "Enabled"
+            ):
+                report(
+                    f"{label}: deployment '{deployment.name}' does not collect model_inputs, so "
+                    "drift cannot be checked",
+                    endpoint.urn,
+                )
+        jobs = [(a, s) for a, s in apps if s.get("DRIFT_ENDPOINT") in names]
+        if not jobs:
+            report(f"{label}: no drift job checks its capture (DRIFT_ENDPOINT)", endpoint.urn)
+            continue
+        scheduled = [
+            (a, s)
+            for a, s in jobs
+            if len(str(s.get("DRIFT_SCHEDULE") or "").split()) == 6 and not _disabled(a, s)
+        ]
+        if not scheduled:
+            report(
+                f"{label}: its drift job is not scheduled (no six-field DRIFT_SCHEDULE, or the "
+                "app or its function is disabled)",
+                endpoint.urn,
+            )
+        job_apps = [a for a, _ in jobs]
+        mine = [
+            a
+            for a in alerts
+            if refers(a, "scopes", job_apps)
+            and not any(
+                values and not (set(map(str, values)) & names)
+                for values in _alert_endpoint_filters(a)
+            )
+        ]
+        routed = [
+            a
+            for a in mine
+            if a.props.get("enabled") is not False
+            and any(
+                isinstance(action, Mapping) and truthy_text(action.get("actionGroupId"))
+                for action in items(a.props.get("actions"))
+            )
+            and refers(a, "actions", groups)
+        ]
+        if not routed:
+            report(
+                f"{label}: no enabled drift alert on {DRIFT_METRIC} acts on an action group",
+                endpoint.urn,
+            )
+        fed = False
+        for _, settings in jobs:
+            url = str(settings.get("DRIFT_RETRAINING_QUEUE_URL") or "")
+            targets = [q for q in queues if any(i in url for i in identifiers(q, ("name",)))]
+            if url and targets and any(refers(r, "scope", targets) for r in senders):
+                fed = True
+        if not fed:
+            report(
+                f"{label}: no retraining trigger is fed by the drift job (DRIFT_RETRAINING_"
+                "QUEUE_URL naming a queue of the stack it may send to)",
+                endpoint.urn,
+            )
+
+
+def _alert_endpoint_filters(alert: PolicyResource) -> list[list[Any]]:
+    """The ``Endpoint`` dimension values each drift criterion of a metric alert filters on."""
+    out = []
+    for criterion in items(get(alert.props, "criteria", "allOf")):
+        if not isinstance(criterion, Mapping) or criterion.get("metricName") != DRIFT_METRIC:
+            continue
+        for dimension in items(criterion.get("dimensions")):
+            if isinstance(dimension, Mapping) and dimension.get("name") == "Endpoint":
+                out.append(list(items(dimension.get("values"))))
+    return out
+
+
 def _validate(args: StackValidationArgs, report: ReportViolation) -> None:
     resources = list(args.resources)
     if not of_type(resources, ENDPOINT_TYPES):
@@ -188,6 +324,7 @@ def _validate(args: StackValidationArgs, report: ReportViolation) -> None:
         return
     _aws(resources, report)
     _gcp(resources, report)
+    _azure(resources, report)
 
 
 DRIFT_LOOP = Rule(
@@ -199,7 +336,8 @@ DRIFT_LOOP = Rule(
     remediation=(
         "Keep data capture on the endpoint and deploy the toolkit's DriftJob for it (the platform "
         "does from monitoring.drift): a scheduled function, an alarm on DriftedFeatures routed to "
-        "the alert topic, and a rule from that alarm to the retraining topic."
+        "the alert topic, and a rule from that alarm to the retraining topic (Azure: a timer "
+        "Function, a metric alert acting on the action group, and the retraining queue)."
     ),
     kind="stack",
     validate=_validate,

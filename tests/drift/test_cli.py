@@ -78,6 +78,8 @@ def test_thresholds_come_from_the_stack_file(tmp_path, baseline, capsys):
     ("argv", "fragment"),
     [
         (["--data", "nope.csv"], "nope.csv: no such file"),
+        (["--data", "{bad}", "nope.jsonl", "--jobs", "2"], "nope.jsonl: no such file"),
+        (["--data", "{bad}", "--jobs", "0"], "--jobs: must be >= 1"),
         (["--data", "{bad}", "--psi", "-1"], "flags.psi: must be a number > 0"),
         (["--data", "{bad}"], "bad.jsonl:2: not valid JSON"),
         (

@@ -40,6 +40,8 @@ def _mutated(recording: Recording, name: str | None = None, drop: str | None = N
             for key, value in changes.items():
                 r.inputs[key] = value
                 r.outputs[key] = value
+                # The new value no longer comes from other resources.
+                r.property_dependencies.pop(key, None)
         resources.append(r)
     return dataclasses.replace(recording, resources=resources)
 
@@ -119,3 +121,120 @@ def test_gcp_each_missing_link_fires(gcp_prod, mutation, fragment):
 def test_gcp_service_without_capture_fires(gcp_prod):
     (message,) = _violations(_without_capture(gcp_prod))
     assert "no CAPTURE_URI" in message
+
+
+def test_gcp_stack_without_any_channel_fails(gcp_prod):
+    """A stack with no notification channel at all is checked (it used to be skipped)."""
+    channels = {
+        r.name for r in gcp_prod.of_type("gcp:monitoring/notificationChannel:NotificationChannel")
+    }
+    rec = dataclasses.replace(gcp_prod, resources=[r for r in gcp_prod if r.name not in channels])
+    messages = _violations(rec)
+    assert len(messages) == 1
+    assert "no drift alert notifies an alert channel" in messages[0]
+
+
+def test_gcp_alert_with_an_empty_channel_list_fires(gcp_prod):
+    (message,) = _violations(_mutated(gcp_prod, name="mlops-drift-alert", notificationChannels=[]))
+    assert "no drift alert notifies an alert channel" in message
+
+
+@pytest.fixture(scope="module")
+def azure_prod() -> Recording:
+    return run_project(REPO, "azure-prod")
+
+
+def test_azure_reference_prod_stack_is_quiet(azure_prod):
+    assert _violations(azure_prod) == []
+    assert packs.evaluate(azure_prod, environment="prod").levels[RULE] == "mandatory"
+
+
+def _site(recording: Recording, drop: str | None = None, **settings) -> Recording:
+    """The drift Function App with one app setting removed or set."""
+    app = recording.named("mlops-drift-function")
+    site = copy.deepcopy(app.inputs["siteConfig"])
+    site["appSettings"] = [s for s in site["appSettings"] if s["name"] != drop]
+    site["appSettings"] += [{"name": k, "value": v} for k, v in settings.items()]
+    return _mutated(recording, name="mlops-drift-function", siteConfig=site)
+
+
+def _alert(recording: Recording, **criterion) -> Recording:
+    alert = recording.named("mlops-drift-alert")
+    criteria = copy.deepcopy(alert.inputs["criteria"])
+    criteria["allOf"][0].update(criterion)
+    return _mutated(recording, name="mlops-drift-alert", criteria=criteria)
+
+
+def _without_collection(recording: Recording) -> Recording:
+    deployment = recording.named("mlops-serving-blue")
+    properties = copy.deepcopy(deployment.inputs["properties"])
+    properties["dataCollector"]["collections"]["model_inputs"]["dataCollectionMode"] = "Disabled"
+    return _mutated(recording, name="mlops-serving-blue", properties=properties)
+
+
+AZURE_CASES = {
+    "no job": (lambda r: _mutated(r, drop="mlops-drift-function"), "no drift job checks"),
+    "no schedule": (lambda r: _site(r, drop="DRIFT_SCHEDULE"), "its drift job is not scheduled"),
+    "five-field schedule": (
+        lambda r: _site(r, drop="DRIFT_SCHEDULE", DRIFT_SCHEDULE="0 0 * * *"),
+        "its drift job is not scheduled",
+    ),
+    "function disabled by setting": (
+        lambda r: _site(r, **{"AzureWebJobs.drift_timer.Disabled": "true"}),
+        "its drift job is not scheduled",
+    ),
+    "app stopped": (
+        lambda r: _mutated(r, name="mlops-drift-function", enabled=False),
+        "its drift job is not scheduled",
+    ),
+    "no alert": (lambda r: _mutated(r, drop="mlops-drift-alert"), "no enabled drift alert"),
+    "alert disabled": (
+        lambda r: _mutated(r, name="mlops-drift-alert", enabled=False),
+        "no enabled drift alert",
+    ),
+    "alert with an empty action list": (
+        lambda r: _mutated(r, name="mlops-drift-alert", actions=[]),
+        "no enabled drift alert",
+    ),
+    "alert acting on a group outside the stack": (
+        lambda r: _mutated(
+            r, name="mlops-drift-alert", actions=[{"actionGroupId": "/subscriptions/x/ag/other"}]
+        ),
+        "no enabled drift alert",
+    ),
+    "alert on another endpoint": (
+        lambda r: _alert(
+            r, dimensions=[{"name": "Endpoint", "operator": "Include", "values": ["other"]}]
+        ),
+        "no enabled drift alert",
+    ),
+    "alert on another metric": (
+        lambda r: _alert(r, metricName="MaxPsi"),
+        "no enabled drift alert",
+    ),
+    "no queue setting": (
+        lambda r: _site(r, drop="DRIFT_RETRAINING_QUEUE_URL"),
+        "no retraining trigger is fed",
+    ),
+    "queue outside the stack": (
+        lambda r: _site(
+            r,
+            drop="DRIFT_RETRAINING_QUEUE_URL",
+            DRIFT_RETRAINING_QUEUE_URL="https://elsewhere.queue.core.windows.net/q",
+        ),
+        "no retraining trigger is fed",
+    ),
+    "no send permission": (
+        lambda r: _mutated(r, drop="mlops-drift-retraining-sender"),
+        "no retraining trigger is fed",
+    ),
+    "collection off": (_without_collection, "does not collect model_inputs"),
+}
+
+
+@pytest.mark.parametrize("case", list(AZURE_CASES))
+def test_azure_each_missing_link_fires(azure_prod, case):
+    mutate, fragment = AZURE_CASES[case]
+    messages = _violations(mutate(azure_prod))
+    assert len(messages) == 1, messages
+    assert fragment in messages[0]

@@ -18,6 +18,7 @@ COMPONENTS = {
     "mlops-training": "mlops:azure:TrainingCluster",
     "mlops-serving": "mlops:azure:ServingEndpoint",
     "mlops-monitoring": "mlops:azure:Monitoring",
+    "mlops-drift": "mlops:azure:DriftJob",
 }
 
 

@@ -143,7 +143,6 @@ def test_every_type_the_reference_stacks_create_is_in_the_catalogue():
         if t not in catalogue.catalogue("azure") and t not in catalogue.catalogue("gcp")
     }
     assert without_rules == {
-        "azure-native:authorization:RoleAssignment",
         "azure-native:consumption:Budget",
         "azure-native:machinelearningservices:Compute",
         "azure-native:machinelearningservices:Registry",

@@ -1,0 +1,433 @@
+"""The toolkit's drift job on Azure: a timer-triggered Azure Function (Linux Consumption plan,
+Python) run from a zip package of this package's own source, a custom-metric alert routed to the
+alert channel's action group, and a message into the platform's retraining queue on drift.
+
+Why this runtime: the Linux Consumption plan runs a Python function app straight from a zip at a
+blob URL (``WEBSITE_RUN_FROM_PACKAGE=<URL>``, "required for function apps running on Linux in a
+Consumption plan"), fetched with a user-assigned managed identity
+(``WEBSITE_RUN_FROM_PACKAGE_BLOB_MI_RESOURCE_ID``), so Pulumi uploads the zip and nothing is built
+(https://learn.microsoft.com/en-us/azure/azure-functions/run-functions-from-deployment-package).
+Flex Consumption, the successor, deploys through its OneDeploy publish API instead (no app
+setting points it at a package: https://learn.microsoft.com/en-us/azure/azure-functions/deployment-zip-push),
+which an infrastructure program cannot call. The job is standard-library Python, so the package
+is this folder plus ``host.json`` and one timer function (v1 programming model,
+``function.json``; the Python worker puts the app root on ``sys.path``).
+
+The loop: the timer (NCRONTAB from ``monitoring.drift``, kept in the ``DRIFT_SCHEDULE`` app
+setting the trigger reads as ``%DRIFT_SCHEDULE%``) runs the function → it reads the online
+endpoint's collected ``model_inputs`` (data collector, workspace blob store
+``modelDataCollector/<endpoint>/<deployment>/model_inputs/…``) and the baseline of the dataset
+version, writes ``drift/reports/<endpoint>/…`` in the DVC container, publishes the custom metric
+``mlops/drift`` ``DriftedFeatures`` about the Function App → a metric alert (``> 0``) acts on the
+alert channel's action group; on drift the function also puts a message into the retraining queue
+(action groups have no storage-queue action, so the job feeds the trigger itself).
+
+Known limit: the Consumption plan has no virtual-network integration, so in stacks whose artifact
+account only accepts private endpoints (staging/prod by default) the function cannot reach it
+until the account admits it (see docs/drift.md).
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import pulumi
+from pulumi_azure_native import authorization, managedidentity, monitor, storage, web
+
+from mlops_iac.components._component import child_opts, component_opts
+from mlops_iac.components.azure import _defaults as defaults
+from mlops_iac.components.azure._common import Tags, client_config, role_definition_id
+
+TYPE = "mlops:azure:DriftJob"
+METRIC_NAMESPACE = "mlops/drift"
+METRIC = "DriftedFeatures"
+FUNCTION = "drift_timer"
+_CRON = {"hourly": "0 * * * *", "daily": "0 0 * * *", "weekly": "0 0 * * 1"}
+_WINDOW_HOURS = {"hourly": 1, "daily": 24, "weekly": 168}
+# Metric alert windows (allowed: PT1M … P1D) long enough to see one run's point.
+_ALERT_WINDOW = {"hourly": ("PT15M", "PT1H"), "daily": ("PT1H", "P1D"), "weekly": ("PT1H", "P1D")}
+_BLOB_PATH = "@Resource[Microsoft.Storage/storageAccounts/blobServices/containers/blobs:path]"
+_BLOB_ACTION = "Microsoft.Storage/storageAccounts/blobServices/containers/blobs"
+
+
+def ncrontab(schedule: str) -> str:
+    """The Azure Functions timer expression of a ``monitoring.drift`` schedule.
+
+    Functions take NCRONTAB, six fields with seconds first (``{second} {minute} {hour} {day}
+    {month} {day-of-week}``), in UTC on Linux:
+    https://learn.microsoft.com/en-us/azure/azure-functions/functions-bindings-timer#ncrontab-expressions
+    """
+    if schedule not in _CRON:
+        raise ValueError(f"schedule must be one of {', '.join(_CRON)}, got {schedule!r}")
+    return f"0 {_CRON[schedule]}"
+
+
+@functools.cache
+def drift_package() -> pulumi.AssetArchive:
+    """``host.json``, the timer function and every module of ``mlops_iac.drift``."""
+    import mlops_iac.drift as package
+
+    folder = Path(package.__file__).resolve().parent
+    assets: dict[str, pulumi.Asset | pulumi.Archive] = {
+        f"mlops_iac/drift/{path.name}": pulumi.FileAsset(str(path))
+        for path in sorted(folder.glob("*.py"))
+    }
+    assets["host.json"] = pulumi.StringAsset('{"version": "2.0", "functionTimeout": "00:10:00"}\n')
+    assets[f"{FUNCTION}/function.json"] = pulumi.StringAsset(
+        '{"scriptFile": "__init__.py", "entryPoint": "main", "bindings": [{"name": "timer", '
+        '"type": "timerTrigger", "direction": "in", "schedule": "%DRIFT_SCHEDULE%", '
+        '"runOnStartup": false, "useMonitor": true}]}\n'
+    )
+    assets[f"{FUNCTION}/__init__.py"] = pulumi.StringAsset(
+        "from mlops_iac.drift.handlers import azure_handler\n\n\n"
+        "def main(timer) -> None:\n    azure_handler(timer)\n"
+    )
+    return pulumi.AssetArchive(assets)
+
+
+def package_digest() -> str:
+    """A digest of the package's content: the blob name changes (and the app restarts on the new
+    package) exactly when the code does."""
+    import mlops_iac.drift as package
+
+    digest = hashlib.sha256()
+    for path in sorted(Path(package.__file__).resolve().parent.glob("*.py")):
+        digest.update(path.name.encode() + b"\0" + path.read_bytes())
+    return digest.hexdigest()[:12]
+
+
+@dataclass(frozen=True, kw_only=True)
+class DriftJobArgs:
+    """Inputs of the Azure ``DriftJob``."""
+
+    endpoint_name: pulumi.Input[str]
+    """Online endpoint whose collected inputs are checked (metric dimension, report folder)."""
+    resource_group_name: pulumi.Input[str]
+    """Resource group of the function, its plan, identity and alert. Required."""
+    storage_account_name: pulumi.Input[str]
+    """The artifact store's storage account: capture, baselines, reports, the package and the
+    Functions host's containers. Required."""
+    storage_account_id: pulumi.Input[str]
+    """ARM id of that account (role assignment scopes). Required."""
+    capture_container_name: pulumi.Input[str]
+    """Container of the workspace's default blob datastore (``azureml-blobstore-<workspace
+    id>``), where the data collector writes. Required."""
+    dataset_version: str
+    """Lineage ``datasetVersion`` (DVC hash) of the deployed model's training data."""
+    action_group_id: pulumi.Input[str]
+    """Action group (the alert channel) the drift alert acts on. Required."""
+    retraining_queue_id: pulumi.Input[str] | None = None
+    """ARM id of the retraining queue (Monitoring's ``retraining_trigger``). Default: none (the
+    job only alerts, with a warning)."""
+    retraining_queue_url: pulumi.Input[str] | None = None
+    """URL of that queue (``https://<account>.queue.core.windows.net/<queue>``)."""
+    location: pulumi.Input[str] | None = None
+    """Region of the function and its plan. Default: the resource group's."""
+    report_container: str = defaults.DVC_CONTAINER
+    """Container holding ``drift/baselines/`` and ``drift/reports/``. Default ``dvc`` (the
+    artifact store's DVC container)."""
+    environment: str = defaults.ENVIRONMENT
+    """``dev``, ``staging`` or ``prod``. Default ``dev``."""
+    schedule: str = defaults.DRIFT
+    """``hourly``, ``daily`` or ``weekly``. Default ``daily``."""
+    window_hours: int = 0
+    """Hours of capture per run. Default 0: the schedule's period."""
+    psi: float = 0.2
+    """PSI threshold. Default 0.2."""
+    ks: float = 0.1
+    """KS threshold. Default 0.1."""
+    jensen_shannon: float = 0.1
+    """Jensen-Shannon distance threshold. Default 0.1."""
+    min_rows: int = 1000
+    """Served rows needed for a verdict. Default 1000."""
+    tags: Tags = None
+    """Extra tags on every child. Default: none (the stack's lineage transform adds lineage)."""
+
+
+class DriftJob(pulumi.ComponentResource):
+    """Scheduled drift check of one online endpoint's collected inputs, alerted and wired to
+    retraining.
+
+    Children: ``{name}-identity`` (user-assigned identity of the function);
+    ``{name}-hosts`` / ``{name}-secrets`` (the Functions host's ``azure-webjobs-hosts`` and
+    ``azure-webjobs-secrets`` containers in the artifact account) and ``{name}-packages``
+    (``drift-packages``) with ``{name}-package`` (the zip, named by its content digest);
+    ``{name}-plan`` (Linux Consumption, Y1) and ``{name}-function`` (Python 3.11, HTTPS only,
+    FTPS off, identity-based host storage, run from the package URL); role assignments of the
+    identity: ``{name}-host-storage`` / ``{name}-host-secrets`` (Storage Blob Data Owner on the
+    host's two containers only), ``{name}-read-package`` (Blob Data Reader on the package
+    container), ``{name}-read-capture`` (Blob Data Reader on the capture container, condition:
+    ``modelDataCollector/`` only), ``{name}-reports`` (Blob Data Contributor on the report
+    container, condition: reads under ``drift/``, writes and deletes under ``drift/reports/``
+    only), ``{name}-metrics`` (Monitoring Metrics Publisher on the function app only) and, with a
+    retraining queue, ``{name}-retraining-sender`` (Queue Data Message Sender on that queue
+    only); ``{name}-alert`` (metric alert ``DriftedFeatures > 0`` for the endpoint, acting on the
+    action group).
+
+    Outputs: ``function_name``, ``function_id``, ``schedule`` (NCRONTAB), ``alert_id``,
+    ``baseline_uri``, ``report_uri``.
+    """
+
+    function_name: pulumi.Output[str]
+    function_id: pulumi.Output[str]
+    schedule: pulumi.Output[str]
+    alert_id: pulumi.Output[str]
+    baseline_uri: pulumi.Output[str]
+    report_uri: pulumi.Output[str]
+
+    def __init__(
+        self, name: str, args: DriftJobArgs, opts: pulumi.ResourceOptions | None = None
+    ) -> None:
+        super().__init__(TYPE, name, None, component_opts(opts))
+        from mlops_iac.drift.store import BASELINES, REPORTS, version_key
+
+        if args.schedule not in _CRON:
+            raise ValueError(f"DriftJob {name}: schedule must be one of {', '.join(_CRON)}")
+        rg, account, tags = args.resource_group_name, args.storage_account_name, args.tags
+        config = client_config(self)
+        baseline_key = f"{BASELINES}/{version_key(args.dataset_version)}/baseline.json"
+        self.baseline_uri = pulumi.Output.from_input(f"az://{args.report_container}/{baseline_key}")
+        self.report_uri = pulumi.Output.concat(
+            f"az://{args.report_container}/{REPORTS}/", args.endpoint_name
+        )
+
+        identity = managedidentity.UserAssignedIdentity(
+            f"{name}-identity", resource_group_name=rg, location=args.location, tags=tags,
+            opts=child_opts(self),
+        )  # fmt: skip
+        principal = identity.principal_id
+
+        def container(logical: str, container_name: str) -> storage.BlobContainer:
+            return storage.BlobContainer(
+                logical,
+                resource_group_name=rg,
+                account_name=account,
+                container_name=container_name,
+                public_access="None",
+                opts=child_opts(self),
+            )
+
+        hosts = container(f"{name}-hosts", "azure-webjobs-hosts")
+        secrets = container(f"{name}-secrets", "azure-webjobs-secrets")
+        packages = container(f"{name}-packages", "drift-packages")
+        blob_name = f"{name}-{package_digest()}.zip"
+        package = storage.Blob(
+            f"{name}-package",
+            resource_group_name=rg,
+            account_name=account,
+            container_name=packages.name,
+            blob_name=blob_name,
+            type="Block",
+            content_type="application/zip",
+            source=drift_package(),
+            opts=child_opts(self),
+        )
+
+        def scope(container_name: pulumi.Input[str]) -> pulumi.Output[str]:
+            return pulumi.Output.concat(
+                args.storage_account_id, "/blobServices/default/containers/", container_name
+            )
+
+        def grant(
+            logical: str,
+            role: str,
+            on: pulumi.Input[str],
+            description: str,
+            condition: pulumi.Input[str] | None = None,
+        ) -> authorization.RoleAssignment:
+            return authorization.RoleAssignment(
+                logical,
+                scope=on,
+                principal_id=principal,
+                principal_type="ServicePrincipal",
+                role_definition_id=role_definition_id(config, role),
+                description=description,
+                condition=condition,
+                condition_version="2.0" if condition is not None else None,
+                opts=child_opts(self),
+            )
+
+        owner = defaults.ROLE_STORAGE_BLOB_DATA_OWNER
+        reader = defaults.ROLE_STORAGE_BLOB_DATA_READER
+        host_grants = [
+            grant(f"{name}-host-storage", owner, scope(hosts.name),
+                  "Functions host: timer schedule state and locks"),
+            grant(f"{name}-host-secrets", owner, scope(secrets.name), "Functions host: host keys"),
+            grant(f"{name}-read-package", reader, scope(packages.name),
+                  "Functions platform: the drift job's package"),
+        ]  # fmt: skip
+        capture_scope = scope(args.capture_container_name)
+        grant(
+            f"{name}-read-capture",
+            defaults.ROLE_STORAGE_BLOB_DATA_READER,
+            capture_scope,
+            "Drift job: read the data collector's files",
+            _only_under("modelDataCollector/", ("read",)),
+        )
+        report_scope = scope(args.report_container)
+        grant(
+            f"{name}-reports",
+            defaults.ROLE_STORAGE_BLOB_DATA_CONTRIBUTOR,
+            report_scope,
+            "Drift job: read baselines, write reports",
+            pulumi.Output.concat(
+                _only_under("drift/", ("read",)),
+                " AND ",
+                _only_under(f"{REPORTS}/", ("write", "add/action", "delete")),
+            ),
+        )
+
+        plan = web.AppServicePlan(
+            f"{name}-plan",
+            resource_group_name=rg,
+            location=args.location,
+            kind="linux",
+            reserved=True,  # Linux
+            sku={"name": "Y1", "tier": "Dynamic"},
+            tags=tags,
+            opts=child_opts(self),
+        )
+        window = args.window_hours or _WINDOW_HOURS[args.schedule]
+        schedule = ncrontab(args.schedule)
+        blob_endpoint = pulumi.Output.concat("https://", account, ".blob.core.windows.net")
+        settings: dict[str, pulumi.Input[str]] = {
+            "FUNCTIONS_EXTENSION_VERSION": "~4",
+            "FUNCTIONS_WORKER_RUNTIME": "python",
+            # Identity-based host storage: no account key anywhere.
+            "AzureWebJobsStorage__accountName": account,
+            "AzureWebJobsStorage__credential": "managedidentity",
+            "AzureWebJobsStorage__clientId": identity.client_id,
+            "WEBSITE_RUN_FROM_PACKAGE": pulumi.Output.concat(
+                blob_endpoint, "/", packages.name, "/", blob_name
+            ),
+            "WEBSITE_RUN_FROM_PACKAGE_BLOB_MI_RESOURCE_ID": identity.id,
+            "AZURE_CLIENT_ID": identity.client_id,
+            "DRIFT_SCHEDULE": schedule,
+            "DRIFT_STORAGE_ACCOUNT_URL": blob_endpoint,
+            "DRIFT_CAPTURE_URI": pulumi.Output.concat(
+                "az://",
+                args.capture_container_name,
+                "/modelDataCollector/",
+                args.endpoint_name,
+                "/",
+            ),  # fmt: skip
+            "DRIFT_CAPTURE_COLLECTION": "model_inputs",
+            "DRIFT_BASELINE_URI": self.baseline_uri,
+            "DRIFT_REPORT_URI": self.report_uri,
+            "DRIFT_ENDPOINT": args.endpoint_name,
+            "DRIFT_FORMAT": "azure-capture",
+            "DRIFT_WINDOW_HOURS": str(window),
+            "DRIFT_METRIC_NAMESPACE": METRIC_NAMESPACE,
+            "DRIFT_PSI": str(args.psi),
+            "DRIFT_KS": str(args.ks),
+            "DRIFT_JS": str(args.jensen_shannon),
+            "DRIFT_MIN_ROWS": str(args.min_rows),
+        }
+        if args.retraining_queue_url is not None:
+            settings["DRIFT_RETRAINING_QUEUE_URL"] = args.retraining_queue_url
+        function = web.WebApp(
+            f"{name}-function",
+            resource_group_name=rg,
+            location=args.location,
+            kind="functionapp,linux",
+            reserved=True,
+            server_farm_id=plan.id,
+            https_only=True,
+            client_affinity_enabled=False,
+            identity={"type": "UserAssigned", "user_assigned_identities": [identity.id]},
+            site_config=web.SiteConfigArgs(
+                linux_fx_version=defaults.DRIFT_FUNCTION_RUNTIME,
+                ftps_state="Disabled",
+                min_tls_version="1.2",
+                http20_enabled=True,
+                app_settings=[{"name": key, "value": value} for key, value in settings.items()],
+            ),
+            tags=tags,
+            # The host starts only once it may read its package and use its containers.
+            opts=child_opts(self, depends_on=[package, *host_grants]),
+        )
+        # The metric is about the function app: it may publish metrics about itself only.
+        grant(
+            f"{name}-metrics",
+            defaults.ROLE_MONITORING_METRICS_PUBLISHER,
+            function.id,
+            "Drift job: publish mlops/drift metrics about itself",
+        )
+        if args.retraining_queue_id is not None:
+            grant(
+                f"{name}-retraining-sender",
+                defaults.ROLE_STORAGE_QUEUE_DATA_MESSAGE_SENDER,
+                args.retraining_queue_id,
+                "Drift job: put a message into the retraining queue on drift",
+            )
+        else:
+            pulumi.log.warn(
+                f"DriftJob {name}: no retraining queue, so drift alerts but triggers no retraining",
+                self,
+            )
+
+        frequency, window_size = _ALERT_WINDOW[args.schedule]
+        alert = monitor.MetricAlert(
+            f"{name}-alert",
+            resource_group_name=rg,
+            location="global",
+            description="Data drift detected by the drift job; the report is under drift/reports/",
+            severity=2,
+            enabled=True,
+            auto_mitigate=True,
+            scopes=[function.id],
+            evaluation_frequency=frequency,
+            window_size=window_size,
+            criteria=monitor.MetricAlertSingleResourceMultipleMetricCriteriaArgs(
+                odata_type="Microsoft.Azure.Monitor.SingleResourceMultipleMetricCriteria",
+                all_of=[
+                    monitor.MetricCriteriaArgs(
+                        criterion_type="StaticThresholdCriterion",
+                        name="drifted-features",
+                        metric_namespace=METRIC_NAMESPACE,
+                        metric_name=METRIC,
+                        operator="GreaterThan",
+                        threshold=0,
+                        time_aggregation="Maximum",
+                        dimensions=[
+                            monitor.MetricDimensionArgs(
+                                name="Endpoint", operator="Include", values=[args.endpoint_name]
+                            )
+                        ],
+                        # A custom metric exists only after the first run publishes it.
+                        skip_metric_validation=True,
+                    )
+                ],
+            ),
+            actions=[{"action_group_id": args.action_group_id}],
+            tags=tags,
+            opts=child_opts(self),
+        )
+
+        self.function_name = function.name
+        self.function_id = function.id
+        self.schedule = pulumi.Output.from_input(schedule)
+        self.alert_id = alert.id
+        self.register_outputs(
+            {
+                "function_name": self.function_name,
+                "function_id": self.function_id,
+                "schedule": self.schedule,
+                "alert_id": self.alert_id,
+                "baseline_uri": self.baseline_uri,
+                "report_uri": self.report_uri,
+            }
+        )
+
+
+def _only_under(prefix: str, actions: Sequence[str]) -> str:
+    """An ABAC condition: the blob ``actions`` are allowed only on paths under ``prefix``.
+    https://learn.microsoft.com/en-us/azure/role-based-access-control/conditions-format
+    https://learn.microsoft.com/en-us/azure/storage/blobs/storage-auth-abac-attributes
+    """
+    denied = " AND ".join(f"!(ActionMatches{{'{_BLOB_ACTION}/{a}'}})" for a in actions)
+    return f"(({denied}) OR ({_BLOB_PATH} StringStartsWith '{prefix}'))"

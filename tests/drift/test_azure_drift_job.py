@@ -1,0 +1,255 @@
+"""``DriftJob`` on Azure as azure-prod builds it: package, schedule, identity, alert, retraining."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from mlops_iac.components.azure.drift_job import ncrontab
+from mlops_iac.components.testing import run_project
+from tests.conftest import REPO, platform_raw
+
+STORAGE = "azure-native:storage"
+ROLE = "azure-native:authorization:RoleAssignment"
+ROLES = {
+    "owner": "b7e6dc6d-f1e8-4753-8033-0f276bb0955b",
+    "reader": "2a2b9908-6ea1-4ae2-8e65-a410df84e7d1",
+    "contributor": "ba92f5b4-2d11-453d-a403-e96b0029c9fe",
+    "metrics": "3913510d-42f4-4e42-8a64-420c390055eb",
+    "queue": "c6a89b2d-59bc-44d0-9896-0f6e12d7b80a",
+}
+
+
+@pytest.fixture(scope="module")
+def prod():
+    return run_project(REPO, "azure-prod")
+
+
+def _settings(prod) -> dict[str, str]:
+    site = prod.named("mlops-drift-function").inputs["siteConfig"]
+    return {item["name"]: item["value"] for item in site["appSettings"]}
+
+
+@pytest.mark.parametrize(
+    ("schedule", "expression"),
+    [("hourly", "0 0 * * * *"), ("daily", "0 0 0 * * *"), ("weekly", "0 0 0 * * 1")],
+)
+def test_schedules_become_six_field_ncrontab(schedule, expression):
+    assert ncrontab(schedule) == expression
+    assert len(expression.split()) == 6  # seconds first, as the timer trigger reads it
+
+
+def test_an_unknown_schedule_is_refused():
+    with pytest.raises(ValueError, match="schedule must be one of hourly, daily, weekly"):
+        ncrontab("monthly")
+
+
+def test_children(prod):
+    job = prod.named("mlops-drift", "mlops:azure:DriftJob")
+    assert sorted((r.type, r.name) for r in prod.children(job)) == [
+        (ROLE, "mlops-drift-host-secrets"),
+        (ROLE, "mlops-drift-host-storage"),
+        (ROLE, "mlops-drift-metrics"),
+        (ROLE, "mlops-drift-read-capture"),
+        (ROLE, "mlops-drift-read-package"),
+        (ROLE, "mlops-drift-reports"),
+        (ROLE, "mlops-drift-retraining-sender"),
+        ("azure-native:managedidentity:UserAssignedIdentity", "mlops-drift-identity"),
+        ("azure-native:monitor:MetricAlert", "mlops-drift-alert"),
+        (f"{STORAGE}:Blob", "mlops-drift-package"),
+        (f"{STORAGE}:BlobContainer", "mlops-drift-hosts"),
+        (f"{STORAGE}:BlobContainer", "mlops-drift-packages"),
+        (f"{STORAGE}:BlobContainer", "mlops-drift-secrets"),
+        ("azure-native:web:AppServicePlan", "mlops-drift-plan"),
+        ("azure-native:web:WebApp", "mlops-drift-function"),
+    ]
+
+
+def test_function_runs_the_package_on_linux_consumption(prod):
+    plan = prod.named("mlops-drift-plan").inputs
+    assert (plan["kind"], plan["reserved"], plan["sku"]) == (
+        "linux",
+        True,
+        {"name": "Y1", "tier": "Dynamic"},
+    )
+    function = prod.named("mlops-drift-function")
+    inputs = function.inputs
+    assert inputs["kind"] == "functionapp,linux" and inputs["httpsOnly"] is True
+    assert inputs["serverFarmId"] == prod.named("mlops-drift-plan").id
+    assert inputs["siteConfig"]["linuxFxVersion"] == "Python|3.11"
+    assert inputs["siteConfig"]["ftpsState"] == "Disabled"
+    identity = prod.named("mlops-drift-identity").outputs
+    identity_id = prod.named("mlops-drift-identity").id
+    assert inputs["identity"] == {
+        "type": "UserAssigned",
+        "userAssignedIdentities": [identity_id],
+    }
+    settings = _settings(prod)
+    package = prod.named("mlops-drift-package")
+    account = prod.named("mlops-artifacts-account").outputs["name"]
+    assert settings["WEBSITE_RUN_FROM_PACKAGE"] == (
+        f"https://{account}.blob.core.windows.net/drift-packages/{package.inputs['blobName']}"
+    )
+    assert settings["WEBSITE_RUN_FROM_PACKAGE_BLOB_MI_RESOURCE_ID"] == identity_id
+    # Identity-based host storage: no connection string, no account key.
+    assert "AzureWebJobsStorage" not in settings
+    assert settings["AzureWebJobsStorage__accountName"] == account
+    assert settings["AzureWebJobsStorage__credential"] == "managedidentity"
+    assert settings["AzureWebJobsStorage__clientId"] == identity["clientId"]
+    assert not any("AccountKey" in str(value) for value in settings.values())
+    assert {d for d in function.dependencies} >= {
+        prod.named("mlops-drift-package").urn,
+        prod.named("mlops-drift-host-storage").urn,
+    }
+
+
+def test_package_holds_the_timer_function_and_the_library(prod):
+    assets = prod.named("mlops-drift-package").inputs["source"]["assets"]
+    assert {"host.json", "drift_timer/function.json", "drift_timer/__init__.py"} <= set(assets)
+    assert "mlops_iac/drift/handlers.py" in assets
+    binding = json.loads(assets["drift_timer/function.json"]["text"])["bindings"][0]
+    assert binding["type"] == "timerTrigger"
+    assert binding["schedule"] == "%DRIFT_SCHEDULE%"  # the app setting below
+    assert _settings(prod)["DRIFT_SCHEDULE"] == "0 0 0 * * *"  # azure-prod: drift daily
+
+
+def test_the_package_runs_on_the_standard_library_alone(prod, tmp_path):
+    """Unpack the package as the Functions host does and import the function with ``-S``."""
+    for name, asset in prod.named("mlops-drift-package").inputs["source"]["assets"].items():
+        target = tmp_path / name
+        target.parent.mkdir(parents=True, exist_ok=True)
+        if "path" in asset:
+            target.write_bytes(Path(asset["path"]).read_bytes())
+        else:
+            target.write_text(asset["text"])
+    code = (
+        f"import sys; sys.path.insert(0, {str(tmp_path)!r}); import drift_timer;"
+        "assert callable(drift_timer.main);"
+        "print(sorted(m for m in sys.modules if m.startswith(('azure', 'pulumi', 'mlops_iac.c'))))"
+    )
+    done = subprocess.run(
+        [sys.executable, "-S", "-c", code], capture_output=True, text=True, check=False, env={}
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "[]"
+
+
+def test_job_settings_point_at_the_collected_inputs_and_the_dataset_version(prod):
+    settings = _settings(prod)
+    endpoint = prod.named("mlops-serving-endpoint").outputs["name"]
+    workspace = prod.named("mlops-training-workspace").outputs["workspaceId"]
+    assert settings["DRIFT_CAPTURE_URI"] == (
+        f"az://azureml-blobstore-{workspace}/modelDataCollector/{endpoint}/"
+    )
+    assert settings["DRIFT_CAPTURE_COLLECTION"] == "model_inputs"
+    assert settings["DRIFT_FORMAT"] == "azure-capture"
+    version = platform_raw("azure-prod")["lineage"]["datasetVersion"].replace(":", "_")
+    assert settings["DRIFT_BASELINE_URI"] == f"az://dvc/drift/baselines/{version}/baseline.json"
+    assert settings["DRIFT_REPORT_URI"] == f"az://dvc/drift/reports/{endpoint}"
+    assert settings["DRIFT_ENDPOINT"] == endpoint
+    account = prod.named("mlops-artifacts-account").outputs["name"]
+    queue = prod.named("mlops-monitoring-retraining").outputs["name"]
+    assert settings["DRIFT_RETRAINING_QUEUE_URL"] == (
+        f"https://{account}.queue.core.windows.net/{queue}"
+    )
+    # The serving deployment really collects model inputs (the data collector).
+    blue = prod.named("mlops-serving-blue").inputs["properties"]["dataCollector"]
+    assert blue["collections"]["model_inputs"]["dataCollectionMode"] == "Enabled"
+
+
+def _role(prod, name: str) -> dict:
+    inputs = prod.named(name).inputs
+    assert inputs["principalId"] == prod.named("mlops-drift-identity").outputs["principalId"]
+    assert inputs["principalType"] == "ServicePrincipal"
+    return inputs
+
+
+def test_identity_is_scoped_to_what_the_job_touches(prod):
+    account_id = prod.named("mlops-artifacts-account").id
+    containers = f"{account_id}/blobServices/default/containers/"
+    expected = {
+        "mlops-drift-host-storage": ("owner", f"{containers}azure-webjobs-hosts"),
+        "mlops-drift-host-secrets": ("owner", f"{containers}azure-webjobs-secrets"),
+        "mlops-drift-read-package": ("reader", f"{containers}drift-packages"),
+        "mlops-drift-reports": ("contributor", f"{containers}dvc"),
+        "mlops-drift-metrics": ("metrics", prod.named("mlops-drift-function").id),
+        "mlops-drift-retraining-sender": ("queue", prod.exports["retraining_trigger"]),
+    }
+    for name, (role, scope) in expected.items():
+        inputs = _role(prod, name)
+        assert inputs["roleDefinitionId"].endswith(f"/roleDefinitions/{ROLES[role]}"), name
+        assert inputs["scope"] == scope, name
+    capture = _role(prod, "mlops-drift-read-capture")
+    assert capture["roleDefinitionId"].endswith(ROLES["reader"])
+    assert capture["scope"].startswith(f"{containers}azureml-blobstore-")
+    assert "StringStartsWith 'modelDataCollector/'" in capture["condition"]
+    assert capture["conditionVersion"] == "2.0"
+    reports = _role(prod, "mlops-drift-reports")
+    condition = reports["condition"]
+    assert "blobs/write'" in condition and "blobs/delete'" in condition
+    assert "StringStartsWith 'drift/reports/'" in condition
+    assert "StringStartsWith 'drift/'" in condition  # reads: baselines and reports only
+    # Nothing is granted on the whole account, the resource group or the subscription.
+    for role in prod.of_type(ROLE):
+        if role.name.startswith("mlops-drift-"):
+            assert role.inputs["scope"] != account_id
+
+
+def test_alert_fires_on_drifted_features_and_acts_on_the_action_group(prod):
+    alert = prod.named("mlops-drift-alert").inputs
+    assert alert["scopes"] == [prod.named("mlops-drift-function").id]
+    assert alert["enabled"] is True
+    (criterion,) = alert["criteria"]["allOf"]
+    assert (criterion["metricNamespace"], criterion["metricName"]) == (
+        "mlops/drift",
+        "DriftedFeatures",
+    )
+    assert (criterion["operator"], criterion["threshold"]) == ("GreaterThan", 0)
+    assert criterion["skipMetricValidation"] is True
+    endpoint = prod.named("mlops-serving-endpoint").outputs["name"]
+    assert criterion["dimensions"] == [
+        {"name": "Endpoint", "operator": "Include", "values": [endpoint]}
+    ]
+    assert (alert["evaluationFrequency"], alert["windowSize"]) == ("PT1H", "P1D")
+    assert alert["actions"] == [{"actionGroupId": prod.exports["alert_topic"]}]
+
+
+def test_stack_exports_the_job(prod):
+    assert prod.exports["drift_job_function"] == prod.named("mlops-drift-function").outputs["name"]
+    assert prod.exports["drift_alert"] == prod.named("mlops-drift-alert").id
+    assert prod.exports["drift_baseline_uri"].startswith("az://dvc/drift/baselines/")
+
+
+def _deploy_errors(type_token: str, **inputs) -> list[str]:
+    from types import SimpleNamespace
+
+    from mlops_iac.components.testing import deploy
+
+    resource = SimpleNamespace(
+        urn=f"urn:pulumi:s::p::{type_token}::x", type=type_token, name="x", inputs=inputs
+    )
+    return [e.rule for e in deploy.check([resource])]
+
+
+def test_the_catalogue_refuses_what_azure_refuses_for_the_job():
+    assert _deploy_errors("azure-native:monitor:MetricAlert", ruleName="a", windowSize="P7D")
+    assert _deploy_errors(
+        "azure-native:monitor:MetricAlert", ruleName="a", evaluationFrequency="P1D"
+    )
+    assert not _deploy_errors(
+        "azure-native:monitor:MetricAlert", ruleName="a", windowSize="P1D",
+        evaluationFrequency="PT1H",
+    )  # fmt: skip
+    assert _deploy_errors("azure-native:web:WebApp", name="-bad-")
+    assert _deploy_errors("azure-native:web:WebApp", name="x" * 61)
+    assert not _deploy_errors("azure-native:web:WebApp", name="mlops-drift-function1a2b3c4d")
+    assert _deploy_errors("azure-native:authorization:RoleAssignment", conditionVersion="1.0")
+    assert _deploy_errors("azure-native:storage:Blob", blobName="b" * 1025)
+
+
+def test_the_prod_plan_has_no_deploy_errors(prod):
+    assert prod.deploy_errors() == []
