@@ -63,5 +63,5 @@ def test_the_contract_table_names_every_component():
     for thing in ("ArtifactStore", "TrainingCluster", "ModelRegistry", "ServingEndpoint"):
         assert f"| `{thing}` |" in table
     assert "`active_model`, `previous_model`, `min_replicas`, `max_replicas`" in table
-    assert "| `DriftJob` | aws, gcp |" in table
+    assert "| `DriftJob` | aws, azure, gcp |" in table
     assert "| `labels` | `tags` |" in table, "the replaced 0.1 names are listed"

@@ -108,7 +108,7 @@ class DriftJobArgs:
     """Online endpoint whose collected inputs are checked (metric dimension, report folder)."""
     resource_group_name: pulumi.Input[str]
     """Resource group of the function, its plan, identity and alert. Required."""
-    storage_account_name: pulumi.Input[str]
+    artifact_bucket_name: pulumi.Input[str]
     """The artifact store's storage account: capture, baselines, reports, the package and the
     Functions host's containers. Required."""
     storage_account_id: pulumi.Input[str]
@@ -168,13 +168,16 @@ class DriftJob(pulumi.ComponentResource):
     only); ``{name}-alert`` (metric alert ``DriftedFeatures > 0`` for the endpoint, acting on the
     action group).
 
-    Outputs: ``function_name``, ``function_id``, ``schedule`` (NCRONTAB), ``alert_id``,
-    ``baseline_uri``, ``report_uri``.
+    Outputs: ``function_name``, ``function_id``, ``schedule_name`` (the timer function,
+    ``<app>/drift_timer``), ``schedule`` (NCRONTAB), ``alarm_name`` and ``alert_id`` (the metric
+    alert), ``baseline_uri``, ``report_uri``.
     """
 
     function_name: pulumi.Output[str]
     function_id: pulumi.Output[str]
+    schedule_name: pulumi.Output[str]
     schedule: pulumi.Output[str]
+    alarm_name: pulumi.Output[str]
     alert_id: pulumi.Output[str]
     baseline_uri: pulumi.Output[str]
     report_uri: pulumi.Output[str]
@@ -187,7 +190,7 @@ class DriftJob(pulumi.ComponentResource):
 
         if args.schedule not in _CRON:
             raise ValueError(f"DriftJob {name}: schedule must be one of {', '.join(_CRON)}")
-        rg, account, tags = args.resource_group_name, args.storage_account_name, args.tags
+        rg, account, tags = args.resource_group_name, args.artifact_bucket_name, args.tags
         config = client_config(self)
         baseline_key = f"{BASELINES}/{version_key(args.dataset_version)}/baseline.json"
         self.baseline_uri = pulumi.Output.from_input(f"az://{args.report_container}/{baseline_key}")
@@ -410,13 +413,18 @@ class DriftJob(pulumi.ComponentResource):
 
         self.function_name = function.name
         self.function_id = function.id
+        # The timer lives in the app as one function: the schedule is named after it.
+        self.schedule_name = pulumi.Output.concat(function.name, "/", FUNCTION)
         self.schedule = pulumi.Output.from_input(schedule)
+        self.alarm_name = alert.name
         self.alert_id = alert.id
         self.register_outputs(
             {
                 "function_name": self.function_name,
                 "function_id": self.function_id,
+                "schedule_name": self.schedule_name,
                 "schedule": self.schedule,
+                "alarm_name": self.alarm_name,
                 "alert_id": self.alert_id,
                 "baseline_uri": self.baseline_uri,
                 "report_uri": self.report_uri,

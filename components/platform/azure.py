@@ -206,7 +206,7 @@ def build(parent: pulumi.Resource, name: str, spec: PlatformSpec) -> dict[str, A
             endpoint_name=endpoint.endpoint_name,
             resource_group_name=rg,
             location=location,
-            storage_account_name=store.storage_account_name,
+            artifact_bucket_name=store.bucket_name,
             storage_account_id=store.storage_account_id,
             # ServingEndpoint's data collector writes to the workspace's default blob store.
             capture_container_name=cluster.blob_store_container,
@@ -219,7 +219,7 @@ def build(parent: pulumi.Resource, name: str, spec: PlatformSpec) -> dict[str, A
     return {
         **contract_exports(store, cluster, registry, endpoint, monitoring),
         "drift_job_function": drift_job.function_name,
-        "drift_alert": drift_job.alert_id,
+        "drift_alarm_name": drift_job.alarm_name,
         "drift_baseline_uri": drift_job.baseline_uri,
         "storage_account_name": store.storage_account_name,
         # AZURE_CLIENT_ID for DVC under managed identity (docs/dvc.md).

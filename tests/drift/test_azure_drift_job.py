@@ -220,7 +220,7 @@ def test_alert_fires_on_drifted_features_and_acts_on_the_action_group(prod):
 
 def test_stack_exports_the_job(prod):
     assert prod.exports["drift_job_function"] == prod.named("mlops-drift-function").outputs["name"]
-    assert prod.exports["drift_alert"] == prod.named("mlops-drift-alert").id
+    assert prod.exports["drift_alarm_name"] == prod.named("mlops-drift-alert").outputs["name"]
     assert prod.exports["drift_baseline_uri"].startswith("az://dvc/drift/baselines/")
 
 
