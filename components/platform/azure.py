@@ -199,6 +199,14 @@ def build(parent: pulumi.Resource, name: str, spec: PlatformSpec) -> dict[str, A
         ),
         opts=opts,
     )
+    if private:
+        # Said at every plan until the job runs on a plan with VNet integration: the one link of
+        # the Azure loop the offline plan cannot make work (docs/drift.md, "Known limit").
+        pulumi.log.warn(
+            f"{name}-drift: the drift function (Linux Consumption, no VNet integration) cannot "
+            "reach an artifact account that accepts only private endpoints: it deploys, but its "
+            "runs fail; run `mlops-iac drift check` inside the network (docs/drift.md)"
+        )
     drift_job = DriftJob(
         f"{name}-drift",
         DriftJobArgs(

@@ -253,3 +253,16 @@ def test_the_catalogue_refuses_what_azure_refuses_for_the_job():
 
 def test_the_prod_plan_has_no_deploy_errors(prod):
     assert prod.deploy_errors() == []
+
+
+@pytest.mark.parametrize(("stack", "warned"), [("azure-prod", True), ("azure-dev", False)])
+def test_plan_says_when_the_job_cannot_reach_a_private_store(tmp_path, stack, warned):
+    from mlops_iac.cli.main import main
+    from tests.conftest import REPO
+
+    out = tmp_path / "plan.json"
+    options = ["--project", str(REPO), "--quiet", "--no-color", "--json", str(out)]
+    code = main(["plan", "--stack", stack, *options])
+    assert code == 0
+    unreachable = [w for w in json.loads(out.read_text()).get("warnings", []) if "VNet" in w]
+    assert bool(unreachable) is warned, unreachable
