@@ -33,7 +33,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -194,7 +194,7 @@ class S3Storage:
         try:
             body = self.client.get_object(Bucket=bucket, Key=key)["Body"].read()
         except self.client.exceptions.NoSuchKey:
-            raise DriftError(f"{uri}: no baseline there (run `mlops-iac drift baseline`)") from None
+            raise _no_baseline(uri) from None
         return body.decode("utf-8")
 
     def write_text(self, uri: str, text: str) -> None:
@@ -331,17 +331,7 @@ class GcsStorage:
         return bytes_source(uri, _Lazy(chunks))
 
     def read_text(self, uri: str) -> str:
-        import urllib.error
-
-        try:
-            with self._media(uri) as response:
-                return response.read().decode("utf-8")
-        except urllib.error.HTTPError as exc:
-            if exc.code == 404:
-                raise DriftError(
-                    f"{uri}: no baseline there (run `mlops-iac drift baseline`)"
-                ) from None
-            raise
+        return _read_http_text(uri, lambda: self._media(uri))
 
     def write_text(self, uri: str, text: str) -> None:
         from urllib.parse import quote
@@ -567,18 +557,7 @@ class AzureBlobStorage:
         return bytes_source(uri, _Lazy(chunks))
 
     def read_text(self, uri: str) -> str:
-        import urllib.error
-
-        try:
-            with self.rest.storage("GET", self._url(uri)) as response:
-                return response.read().decode("utf-8")
-        except urllib.error.HTTPError as exc:
-            exc.close()
-            if exc.code == 404:
-                raise DriftError(
-                    f"{uri}: no baseline there (run `mlops-iac drift baseline`)"
-                ) from None
-            raise
+        return _read_http_text(uri, lambda: self.rest.storage("GET", self._url(uri)))
 
     def write_text(self, uri: str, text: str) -> None:
         headers = {"x-ms-blob-type": "BlockBlob", "Content-Type": "application/json"}
@@ -708,3 +687,21 @@ def azure_handler(
     if retraining is not None and summary["verdict"] == "drift":
         retraining.send({**summary, "endpoint": config.endpoint})
     return summary
+
+
+def _no_baseline(uri: str) -> DriftError:
+    return DriftError(f"{uri}: no baseline there (run `mlops-iac drift baseline`)")
+
+
+def _read_http_text(uri: str, request: Callable[[], Any]) -> str:
+    """The body of ``request()`` as text; a 404 is a missing baseline, said in one line."""
+    import urllib.error
+
+    try:
+        with request() as response:
+            return response.read().decode("utf-8")
+    except urllib.error.HTTPError as exc:
+        exc.close()
+        if exc.code == 404:
+            raise _no_baseline(uri) from None
+        raise

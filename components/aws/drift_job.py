@@ -143,7 +143,7 @@ class DriftJob(pulumi.ComponentResource):
         self, name: str, args: DriftJobArgs, opts: pulumi.ResourceOptions | None = None
     ) -> None:
         super().__init__(TYPE, name, None, component_opts(opts))
-        from mlops_iac.drift.store import BASELINES, REPORTS, version_key
+        from mlops_iac.drift.store import BASELINES, REPORTS, baseline_key
 
         label = f"DriftJob {name}"
         if args.schedule not in defaults.DRIFT_SCHEDULES:
@@ -158,11 +158,11 @@ class DriftJob(pulumi.ComponentResource):
         account = account_id(self)
         bucket = args.artifact_bucket_name
         endpoint = args.endpoint_name
-        baseline_key = f"{BASELINES}/{version_key(args.dataset_version)}/baseline.json"
+        baseline_object = baseline_key(args.dataset_version)
         capture_prefix = pulumi.Output.concat(defaults.CAPTURE_PREFIX, "/", endpoint, "/")
         report_prefix = pulumi.Output.concat(REPORTS, "/", endpoint)
         bucket_arn = pulumi.Output.concat("arn:aws:s3:::", bucket)
-        self.baseline_uri = pulumi.Output.concat("s3://", bucket, "/", baseline_key)
+        self.baseline_uri = pulumi.Output.concat("s3://", bucket, "/", baseline_object)
         self.report_uri = pulumi.Output.concat("s3://", bucket, "/", report_prefix)
 
         # The key's policy binds CloudWatch Logs to this log group by its ARN, which must be

@@ -186,14 +186,16 @@ class DriftJob(pulumi.ComponentResource):
         self, name: str, args: DriftJobArgs, opts: pulumi.ResourceOptions | None = None
     ) -> None:
         super().__init__(TYPE, name, None, component_opts(opts))
-        from mlops_iac.drift.store import BASELINES, REPORTS, version_key
+        from mlops_iac.drift.store import REPORTS, baseline_key
 
         if args.schedule not in _CRON:
             raise ValueError(f"DriftJob {name}: schedule must be one of {', '.join(_CRON)}")
         rg, account, tags = args.resource_group_name, args.artifact_bucket_name, args.tags
         config = client_config(self)
-        baseline_key = f"{BASELINES}/{version_key(args.dataset_version)}/baseline.json"
-        self.baseline_uri = pulumi.Output.from_input(f"az://{args.report_container}/{baseline_key}")
+        baseline_object = baseline_key(args.dataset_version)
+        self.baseline_uri = pulumi.Output.from_input(
+            f"az://{args.report_container}/{baseline_object}"
+        )
         self.report_uri = pulumi.Output.concat(
             f"az://{args.report_container}/{REPORTS}/", args.endpoint_name
         )

@@ -125,15 +125,15 @@ class DriftJob(pulumi.ComponentResource):
         self, name: str, args: DriftJobArgs, opts: pulumi.ResourceOptions | None = None
     ) -> None:
         super().__init__(TYPE, name, None, component_opts(opts))
-        from mlops_iac.drift.store import BASELINES, REPORTS, version_key
+        from mlops_iac.drift.store import REPORTS, baseline_key
 
         if args.schedule not in _CRON:
             raise ValueError(f"DriftJob {name}: schedule must be one of {', '.join(_CRON)}")
         location = region_or_default(args.region)
         project = project_info(self)
         bucket = args.artifact_bucket_name
-        baseline_key = f"{BASELINES}/{version_key(args.dataset_version)}/baseline.json"
-        self.baseline_uri = pulumi.Output.concat("gs://", bucket, "/", baseline_key)
+        baseline_object = baseline_key(args.dataset_version)
+        self.baseline_uri = pulumi.Output.concat("gs://", bucket, "/", baseline_object)
         self.report_uri = pulumi.Output.concat("gs://", bucket, f"/{REPORTS}/", args.endpoint_name)
 
         account = serviceaccount.Account(
