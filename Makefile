@@ -27,7 +27,7 @@ lint: $(STAMP)
 	$(BIN)/ruff format --check .
 
 test: lint
-	$(BIN)/python -m pytest -n auto
+	$(BIN)/python -m pytest -n auto --dist worksteal
 
 # The high end of the declared ranges: the newest release of every dependency inside its range,
 # in its own venv (the `dvc` extra is left out: dvc-s3 pins boto3 to the low end). The result of
