@@ -65,6 +65,14 @@ ERROR_RATE_PERCENT = 1.0
 """5xx share of requests above which on-call is paged (and AWS rolls a rollout back)."""
 DRIFT = "daily"
 """Schedule of the data-drift / data-quality check."""
+DRIFT_PSI = 0.2
+"""Population stability index above which a feature has drifted."""
+DRIFT_KS = 0.1
+"""Kolmogorov-Smirnov statistic above which a numeric feature has drifted."""
+DRIFT_JENSEN_SHANNON = 0.1
+"""Jensen-Shannon distance above which a categorical feature has drifted."""
+DRIFT_MIN_ROWS = 1000
+"""Served rows a drift check needs before it gives a verdict."""
 
 # Cost.
 HOURS_PER_MONTH = 730

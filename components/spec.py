@@ -363,18 +363,26 @@ class DriftSpec(_Model):
     schedule: Literal["hourly", "daily", "weekly"] = Field(
         defaults.DRIFT, description="How often the job checks captured traffic. Default: daily."
     )
-    psi: float = Field(0.2, gt=0, le=10, description="PSI above this is drift. Default: 0.2.")
+    psi: float = Field(
+        defaults.DRIFT_PSI, gt=0, le=10, description="PSI above this is drift. Default: 0.2."
+    )
     ks: float = Field(
-        0.1, gt=0, le=1, description="KS statistic above this is drift (numeric). Default: 0.1."
+        defaults.DRIFT_KS,
+        gt=0,
+        le=1,
+        description="KS statistic above this is drift (numeric). Default: 0.1.",
     )
     jensen_shannon: float = Field(
-        0.1,
+        defaults.DRIFT_JENSEN_SHANNON,
         gt=0,
         le=1,
         description="Jensen-Shannon distance above this is drift (categorical). Default: 0.1.",
     )
     min_rows: int = Field(
-        1000, ge=1, le=100_000_000, description="Rows needed for a verdict. Default: 1000."
+        defaults.DRIFT_MIN_ROWS,
+        ge=1,
+        le=100_000_000,
+        description="Rows needed for a verdict. Default: 1000.",
     )
     window_hours: int = Field(
         0,
@@ -1109,8 +1117,8 @@ def parse_team_governance(raw: object) -> TeamGovernance:
     return team
 
 
-def load_team_governance() -> TeamGovernance:
-    """Read the governance keys from the current stack's ``mlops:platform`` config."""
+def _stack_config() -> Any:
+    """The current stack's ``mlops:platform`` object, decoded (not yet validated)."""
     import json
 
     import pulumi
@@ -1122,7 +1130,12 @@ def load_team_governance() -> TeamGovernance:
         value = json.loads(raw)
     except json.JSONDecodeError as exc:
         raise SpecError([(ROOT, f"not a valid object: {exc.msg}")]) from None
-    return parse_team_governance(value)
+    return value
+
+
+def load_team_governance() -> TeamGovernance:
+    """Read the governance keys from the current stack's ``mlops:platform`` config."""
+    return parse_team_governance(_stack_config())
 
 
 SECRET = "[secret]"
@@ -1146,15 +1159,4 @@ def reveal_secure(value: Any) -> Any:
 
 def load_spec() -> PlatformSpec:
     """Read and validate ``mlops:platform`` from the current stack's Pulumi config."""
-    import json
-
-    import pulumi
-
-    raw = pulumi.Config(CONFIG_NAMESPACE).get(CONFIG_KEY)
-    if raw is None:
-        raise SpecError([(ROOT, "missing: the stack file has no mlops:platform object")])
-    try:
-        value = json.loads(raw)
-    except json.JSONDecodeError as exc:
-        raise SpecError([(ROOT, f"not a valid object: {exc.msg}")]) from None
-    return parse_spec(value)
+    return parse_spec(_stack_config())

@@ -86,19 +86,19 @@ class DriftJobArgs:
     topic of this job (``{name}-retraining``), so the loop always has a trigger."""
     artifact_kms_key_arn: pulumi.Input[str] | None = None
     """Key of the bucket; the function may decrypt and encrypt with it. Default: none."""
-    environment: str = "dev"
+    environment: str = defaults.ENVIRONMENT
     """``dev``, ``staging`` or ``prod``. Default ``dev``. In prod the log key is protected."""
-    schedule: str = "daily"
+    schedule: str = defaults.DRIFT
     """``hourly``, ``daily`` or ``weekly``. Default ``daily``."""
     window_hours: int = 0
     """Hours of capture per run. Default 0: the schedule's period (1, 24 or 168)."""
-    psi: float = 0.2
+    psi: float = defaults.DRIFT_PSI
     """PSI threshold. Default 0.2."""
-    ks: float = 0.1
+    ks: float = defaults.DRIFT_KS
     """KS threshold (numeric features). Default 0.1."""
-    jensen_shannon: float = 0.1
+    jensen_shannon: float = defaults.DRIFT_JENSEN_SHANNON
     """Jensen-Shannon distance threshold (categorical features). Default 0.1."""
-    min_rows: int = 1000
+    min_rows: int = defaults.DRIFT_MIN_ROWS
     """Served rows needed for a verdict. Default 1000."""
     capture_format: str = "sagemaker-capture"
     """Format of the capture files. Default ``sagemaker-capture``."""

@@ -136,13 +136,13 @@ class DriftJobArgs:
     """``hourly``, ``daily`` or ``weekly``. Default ``daily``."""
     window_hours: int = 0
     """Hours of capture per run. Default 0: the schedule's period."""
-    psi: float = 0.2
+    psi: float = defaults.DRIFT_PSI
     """PSI threshold. Default 0.2."""
-    ks: float = 0.1
+    ks: float = defaults.DRIFT_KS
     """KS threshold. Default 0.1."""
-    jensen_shannon: float = 0.1
+    jensen_shannon: float = defaults.DRIFT_JENSEN_SHANNON
     """Jensen-Shannon distance threshold. Default 0.1."""
-    min_rows: int = 1000
+    min_rows: int = defaults.DRIFT_MIN_ROWS
     """Served rows needed for a verdict. Default 1000."""
     tags: Tags = None
     """Extra tags on every child. Default: none (the stack's lineage transform adds lineage)."""

@@ -83,19 +83,19 @@ class DriftJobArgs:
     """Pub/Sub retraining topic (id) fed through a ``pubsub`` channel. Default: none."""
     region: str | None = None
     """Region of the function and the schedule. Default: the provider's ``gcp:region``."""
-    environment: str = "dev"
+    environment: str = defaults.ENVIRONMENT
     """``dev``, ``staging`` or ``prod``. Default ``dev``."""
-    schedule: str = "daily"
+    schedule: str = defaults.DRIFT
     """``hourly``, ``daily`` or ``weekly``. Default ``daily``."""
     window_hours: int = 0
     """Hours of capture per run. Default 0: the schedule's period."""
-    psi: float = 0.2
+    psi: float = defaults.DRIFT_PSI
     """PSI threshold. Default 0.2."""
-    ks: float = 0.1
+    ks: float = defaults.DRIFT_KS
     """KS threshold. Default 0.1."""
-    jensen_shannon: float = 0.1
+    jensen_shannon: float = defaults.DRIFT_JENSEN_SHANNON
     """Jensen-Shannon distance threshold. Default 0.1."""
-    min_rows: int = 1000
+    min_rows: int = defaults.DRIFT_MIN_ROWS
     """Served rows needed for a verdict. Default 1000."""
     tags: Labels | None = None
     """Extra tags, as GCP labels (GCP-valid keys and values). Default: none."""
