@@ -623,6 +623,40 @@ class AzureSpec(_Model):
         description="Existing subnet for the private endpoints (its virtual network gets the DNS "
         "zone links). Default: a new 10.90.0.0/24 virtual network to peer with yours.",
     )
+    functions_subnet_id: str | None = Field(
+        None,
+        pattern=r"(?i)^/subscriptions/[^/]+/resourceGroups/[^/]+/providers/"
+        r"Microsoft\.Network/virtualNetworks/[^/]+/subnets/[^/]+$",
+        description="Existing subnet the drift function joins (VNet integration): same region, "
+        "/28 or larger, delegated to Microsoft.Web/serverFarms, with the Microsoft.Storage "
+        "service endpoint; the artifact storage firewall admits it. Required with "
+        "privateEndpointSubnetId. Default: a functions subnet (10.90.1.0/26) of the new network.",
+    )
+
+    @model_validator(mode="after")
+    def _functions_subnet_with_own_network(self) -> AzureSpec:
+        if self.private_endpoint_subnet_id and not self.functions_subnet_id:
+            raise _rule_error(
+                [
+                    (
+                        "functionsSubnetId",
+                        "required with privateEndpointSubnetId: the drift function needs a subnet "
+                        "of your network delegated to Microsoft.Web/serverFarms",
+                    )
+                ]
+            )
+        same = self.functions_subnet_id and self.private_endpoint_subnet_id
+        if same and self.functions_subnet_id.lower() == self.private_endpoint_subnet_id.lower():
+            raise _rule_error(
+                [
+                    (
+                        "functionsSubnetId",
+                        "must differ from privateEndpointSubnetId (a subnet delegated to "
+                        "Microsoft.Web/serverFarms cannot hold private endpoints)",
+                    )
+                ]
+            )
+        return self
 
     @field_validator("allowed_cidrs")
     @classmethod

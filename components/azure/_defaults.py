@@ -83,6 +83,15 @@ PRIVATE_DNS_ZONES = {
 }
 PRIVATE_NETWORK_CIDR = "10.90.0.0/24"
 PRIVATE_ENDPOINT_SUBNET = "private-endpoints"
+# The Functions subnet (VNet integration of the drift job): a second address range of the same
+# network, /26 as recommended for Linux Elastic Premium, delegated to Microsoft.Web/serverFarms,
+# with the Microsoft.Storage service endpoint the artifact account's firewall admits.
+# https://learn.microsoft.com/en-us/azure/azure-functions/functions-networking-options#subnets
+FUNCTIONS_SUBNET = "functions"
+FUNCTIONS_SUBNET_CIDR = "10.90.1.0/26"
+FUNCTIONS_SUBNET_MIN_PREFIX = 28
+FUNCTIONS_SUBNET_DELEGATION = "Microsoft.Web/serverFarms"
+STORAGE_SERVICE_ENDPOINT = "Microsoft.Storage"
 
 # Logs.
 LOG_RETENTION_DAYS = 90
@@ -111,6 +120,11 @@ DRIFT_THRESHOLD = 0.1
 DRIFT_COMPUTE_INSTANCE = "standard_e4s_v3"
 DRIFT_SPARK_RUNTIME = "3.4"
 BUDGET_THRESHOLDS = (80, 100)
-# The drift job's Function App (Linux Consumption plan; Python versions it runs:
-# https://learn.microsoft.com/en-us/azure/azure-functions/supported-languages).
+# The drift job's Function App (Python versions it runs:
+# https://learn.microsoft.com/en-us/azure/azure-functions/supported-languages). With a Functions
+# subnet it runs on Elastic Premium EP1 (the smallest plan with VNet integration that runs a
+# package from a blob URL), one instance: the job is one timer.
 DRIFT_FUNCTION_RUNTIME = "Python|3.11"
+DRIFT_PLAN_SKU = {"name": "EP1", "tier": "ElasticPremium"}
+DRIFT_PLAN_MAX_WORKERS = 1
+DRIFT_CONSUMPTION_SKU = {"name": "Y1", "tier": "Dynamic"}

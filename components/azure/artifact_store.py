@@ -54,6 +54,11 @@ class ArtifactStoreArgs:
     firewall, so that ``dvc push`` reaches the remote. Default: none (trusted Azure services and
     private endpoints only).
     https://learn.microsoft.com/en-us/azure/storage/common/storage-network-security"""
+    allowed_subnet_ids: Sequence[pulumi.Input[str]] = ()
+    """Subnets (ARM ids, with the ``Microsoft.Storage`` service endpoint) the firewall admits by
+    virtual network rules, e.g. the drift function's (``PrivateNetwork.functions_subnet_id``).
+    Default: none.
+    https://learn.microsoft.com/en-us/azure/storage/common/storage-network-security-virtual-networks"""
     private_endpoint_subnet_id: pulumi.Input[str] | None = None
     """Subnet for private endpoints (``PrivateNetwork.subnet_id``). Default: none (no private
     endpoint)."""
@@ -81,7 +86,8 @@ class ArtifactStore(pulumi.ComponentResource):
     ``{name}-dvc-access`` (Storage Blob Data Contributor on the ``dvc`` container only: the
     scoped read-write identity for DVC and pipelines). With ``private_endpoint_subnet_id``:
     ``{name}-blob-pe`` and ``{name}-vault-pe`` (private endpoints, each with a ``-dns`` zone
-    group). ``allowed_cidrs`` become the account's IP rules.
+    group). ``allowed_cidrs`` become the account's IP rules, ``allowed_subnet_ids`` its virtual
+    network rules.
 
     Incomplete uploads: Azure discards uncommitted blocks after 7 days by itself, so there is no
     rule for them (the S3 equivalent needs one).
@@ -220,6 +226,11 @@ class ArtifactStore(pulumi.ComponentResource):
                 "default_action": defaults.NETWORK_DEFAULT_ACTION,
                 "bypass": defaults.NETWORK_BYPASS,
                 "ip_rules": [{"value": cidr, "action": "Allow"} for cidr in args.allowed_cidrs]
+                or None,
+                "virtual_network_rules": [
+                    {"virtual_network_resource_id": subnet, "action": "Allow"}
+                    for subnet in args.allowed_subnet_ids
+                ]
                 or None,
             },
             tags=tags,

@@ -1,17 +1,28 @@
-"""The toolkit's drift job on Azure: a timer-triggered Azure Function (Linux Consumption plan,
-Python) run from a zip package of this package's own source, a custom-metric alert routed to the
-alert channel's action group, and a message into the platform's retraining queue on drift.
+"""The toolkit's drift job on Azure: a timer-triggered Azure Function (Python) run from a zip
+package of this package's own source, a custom-metric alert routed to the alert channel's action
+group, and a message into the platform's retraining queue on drift.
 
-Why this runtime: the Linux Consumption plan runs a Python function app straight from a zip at a
-blob URL (``WEBSITE_RUN_FROM_PACKAGE=<URL>``, "required for function apps running on Linux in a
-Consumption plan"), fetched with a user-assigned managed identity
+Why this runtime: a Function App runs a Python package straight from a zip at a blob URL
+(``WEBSITE_RUN_FROM_PACKAGE=<URL>``) fetched with a user-assigned managed identity
 (``WEBSITE_RUN_FROM_PACKAGE_BLOB_MI_RESOURCE_ID``), so Pulumi uploads the zip and nothing is built
 (https://learn.microsoft.com/en-us/azure/azure-functions/run-functions-from-deployment-package).
-Flex Consumption, the successor, deploys through its OneDeploy publish API instead (no app
-setting points it at a package: https://learn.microsoft.com/en-us/azure/azure-functions/deployment-zip-push),
-which an infrastructure program cannot call. The job is standard-library Python, so the package
-is this folder plus ``host.json`` and one timer function (v1 programming model,
-``function.json``; the Python worker puts the app root on ``sys.path``).
+Flex Consumption, the successor of Linux Consumption, deploys only through its OneDeploy publish
+API (no app setting points it at a package, and the ARM ``onedeploy`` extension documents no
+properties: https://learn.microsoft.com/en-us/azure/azure-functions/deployment-zip-push), which an
+infrastructure program cannot call.
+
+Which plan: the artifact account's firewall denies by default (trusted services and private
+endpoints only), and the Consumption plan has no virtual network integration, so a Consumption
+function cannot reach it. With ``integration_subnet_id`` the function runs on Elastic Premium
+(EP1, one instance), joins that subnet (regional VNet integration, all outbound traffic routed
+into the network) and the account's firewall admits the subnet by a virtual network rule:
+https://learn.microsoft.com/en-us/azure/azure-functions/functions-networking-options#virtual-network-integration-outbound
+It needs no Azure Files share (which would need an account key): an Elastic Premium app runs
+without one when its package is at a blob URL read with a managed identity and its host storage
+is identity-based, as here:
+https://learn.microsoft.com/en-us/azure/azure-functions/storage-considerations#create-an-app-without-azure-files
+Without a subnet the job runs on Linux Consumption (retiring on 30 September 2028) and reaches
+only an account that admits public traffic (a warning says so).
 
 The loop: the timer (NCRONTAB from ``monitoring.drift``, kept in the ``DRIFT_SCHEDULE`` app
 setting the trigger reads as ``%DRIFT_SCHEDULE%``) runs the function → it reads the online
@@ -21,10 +32,6 @@ version, writes ``drift/reports/<endpoint>/…`` in the DVC container, publishes
 ``mlops/drift`` ``DriftedFeatures`` about the Function App → a metric alert (``> 0``) acts on the
 alert channel's action group; on drift the function also puts a message into the retraining queue
 (action groups have no storage-queue action, so the job feeds the trigger itself).
-
-Known limit: the Consumption plan has no virtual-network integration, so in stacks whose artifact
-account only accepts private endpoints (staging/prod by default) the function cannot reach it
-until the account admits it (see docs/drift.md).
 """
 
 from __future__ import annotations
@@ -125,6 +132,12 @@ class DriftJobArgs:
     job only alerts, with a warning)."""
     retraining_queue_url: pulumi.Input[str] | None = None
     """URL of that queue (``https://<account>.queue.core.windows.net/<queue>``)."""
+    integration_subnet_id: pulumi.Input[str] | None = None
+    """Subnet the function joins (``PrivateNetwork.functions_subnet_id``): delegated to
+    ``Microsoft.Web/serverFarms``, with the ``Microsoft.Storage`` service endpoint, and admitted
+    by the artifact account's firewall (``ArtifactStoreArgs.allowed_subnet_ids``). With it the
+    function runs on Elastic Premium EP1. Default: none: Linux Consumption, which reaches only an
+    account that admits public traffic (with a warning)."""
     location: pulumi.Input[str] | None = None
     """Region of the function and its plan. Default: the resource group's."""
     report_container: str = defaults.DVC_CONTAINER
@@ -156,8 +169,10 @@ class DriftJob(pulumi.ComponentResource):
     ``{name}-hosts`` / ``{name}-secrets`` (the Functions host's ``azure-webjobs-hosts`` and
     ``azure-webjobs-secrets`` containers in the artifact account) and ``{name}-packages``
     (``drift-packages``) with ``{name}-package`` (the zip, named by its content digest);
-    ``{name}-plan`` (Linux Consumption, Y1) and ``{name}-function`` (Python 3.11, HTTPS only,
-    FTPS off, identity-based host storage, run from the package URL); role assignments of the
+    ``{name}-plan`` (with ``integration_subnet_id``: Linux Elastic Premium EP1, one instance;
+    without: Linux Consumption Y1) and ``{name}-function`` (Python 3.11, HTTPS only, FTPS off,
+    identity-based host storage, run from the package URL; with a subnet: VNet integration with
+    all outbound traffic routed into the network); role assignments of the
     identity: ``{name}-host-storage`` / ``{name}-host-secrets`` (Storage Blob Data Owner on the
     host's two containers only), ``{name}-read-package`` (Blob Data Reader on the package
     container), ``{name}-read-capture`` (Blob Data Reader on the capture container, condition:
@@ -286,13 +301,25 @@ class DriftJob(pulumi.ComponentResource):
             ),
         )
 
+        subnet = args.integration_subnet_id
+        elastic = subnet is not None
+        if not elastic:
+            pulumi.log.warn(
+                f"DriftJob {name}: no integration_subnet_id, so the function runs on Linux "
+                "Consumption without VNet integration and reaches only an account whose firewall "
+                "admits public traffic (the ArtifactStore's does not)",
+                self,
+            )
+        # Elastic Premium on Linux: kind elastic, reserved, a worker cap.
+        # https://learn.microsoft.com/en-us/azure/azure-functions/functions-infrastructure-as-code#deploy-on-premium-plan
         plan = web.AppServicePlan(
             f"{name}-plan",
             resource_group_name=rg,
             location=args.location,
-            kind="linux",
+            kind="elastic" if elastic else "linux",
             reserved=True,  # Linux
-            sku={"name": "Y1", "tier": "Dynamic"},
+            sku=dict(defaults.DRIFT_PLAN_SKU if elastic else defaults.DRIFT_CONSUMPTION_SKU),
+            maximum_elastic_worker_count=defaults.DRIFT_PLAN_MAX_WORKERS if elastic else None,
             tags=tags,
             opts=child_opts(self),
         )
@@ -343,6 +370,9 @@ class DriftJob(pulumi.ComponentResource):
             server_farm_id=plan.id,
             https_only=True,
             client_affinity_enabled=False,
+            virtual_network_subnet_id=subnet,
+            # Every outbound call (storage, queue, metrics) goes through the subnet.
+            outbound_vnet_routing={"all_traffic": True} if elastic else None,
             identity={"type": "UserAssigned", "user_assigned_identities": [identity.id]},
             site_config=web.SiteConfigArgs(
                 linux_fx_version=defaults.DRIFT_FUNCTION_RUNTIME,

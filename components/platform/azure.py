@@ -78,20 +78,23 @@ def build(parent: pulumi.Resource, name: str, spec: PlatformSpec) -> dict[str, A
 
     # Reachable either way: staging and prod (or azure.privateEndpoints) through private
     # endpoints with private DNS zones; dev public, authenticated, with the storage firewall
-    # allow-listing azure.allowedCidrs for `dvc push`.
+    # allow-listing azure.allowedCidrs for `dvc push`. Either way the network holds the subnet
+    # the drift function joins, which the storage firewall admits.
     private = env != "dev"
     if azure is not None and azure.private_endpoints is not None:
         private = azure.private_endpoints
+    net = PrivateNetwork(
+        f"{name}-network",
+        PrivateNetworkArgs(
+            resource_group_name=azure.resource_group_name if azure else None,
+            subnet_id=azure.private_endpoint_subnet_id if azure and private else None,
+            functions_subnet_id=azure.functions_subnet_id if azure else None,
+            private_dns=private,
+        ),
+        opts=opts,
+    )
     pe: dict[str, Any] = {}
     if private:
-        net = PrivateNetwork(
-            f"{name}-network",
-            PrivateNetworkArgs(
-                resource_group_name=azure.resource_group_name if azure else None,
-                subnet_id=azure.private_endpoint_subnet_id if azure else None,
-            ),
-            opts=opts,
-        )
         pe = {"private_endpoint_subnet_id": net.subnet_id, "private_dns_zone_ids": net.dns_zone_ids}
     store = ArtifactStore(
         f"{name}-artifacts",
@@ -102,6 +105,7 @@ def build(parent: pulumi.Resource, name: str, spec: PlatformSpec) -> dict[str, A
             noncurrent_version_days=artifacts.noncurrent_version_days,
             force_destroy=artifacts.force_destroy,
             allowed_cidrs=tuple(azure.allowed_cidrs) if azure else (),
+            allowed_subnet_ids=(net.functions_subnet_id,),
             **pe,
         ),
         opts=opts,
@@ -199,14 +203,6 @@ def build(parent: pulumi.Resource, name: str, spec: PlatformSpec) -> dict[str, A
         ),
         opts=opts,
     )
-    if private:
-        # Said at every plan until the job runs on a plan with VNet integration: the one link of
-        # the Azure loop the offline plan cannot make work (docs/drift.md, "Known limit").
-        pulumi.log.warn(
-            f"{name}-drift: the drift function (Linux Consumption, no VNet integration) cannot "
-            "reach an artifact account that accepts only private endpoints: it deploys, but its "
-            "runs fail; run `mlops-iac drift check` inside the network (docs/drift.md)"
-        )
     drift_job = DriftJob(
         f"{name}-drift",
         DriftJobArgs(
@@ -214,6 +210,7 @@ def build(parent: pulumi.Resource, name: str, spec: PlatformSpec) -> dict[str, A
             endpoint_name=endpoint.endpoint_name,
             resource_group_name=rg,
             location=location,
+            integration_subnet_id=net.functions_subnet_id,
             artifact_bucket_name=store.bucket_name,
             storage_account_id=store.storage_account_id,
             # ServingEndpoint's data collector writes to the workspace's default blob store.

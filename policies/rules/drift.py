@@ -21,12 +21,16 @@ tokens, so a hand-built equivalent passes too:
   (``AzureWebJobs.<function>.Disabled``); an enabled metric alert on ``DriftedFeatures`` scoped
   to that app, acting on an action group of the stack; ``DRIFT_RETRAINING_QUEUE_URL`` naming a
   storage queue of the stack that the job's identity may send to (Storage Queue Data Message
-  Sender on that queue). Capture: every deployment of the endpoint collects ``model_inputs``.
+  Sender on that queue); a storage account of the stack it reads (``DRIFT_STORAGE_ACCOUNT_URL``)
+  whose firewall denies by default is reachable only from the app's VNet integration subnet
+  (``virtualNetworkSubnetId``, admitted by a virtual network rule). Capture: every deployment of
+  the endpoint collects ``model_inputs``.
 """
 
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
@@ -57,6 +61,8 @@ AZURE_ACTION_GROUP = "azure-native:monitor:ActionGroup"
 AZURE_QUEUE = "azure-native:storage:Queue"
 AZURE_ROLE = "azure-native:authorization:RoleAssignment"
 AZURE_IDENTITY = "azure-native:managedidentity:UserAssignedIdentity"
+AZURE_ACCOUNT = "azure-native:storage:StorageAccount"
+_ACCOUNT_HOST = re.compile(r"^https://([a-z0-9]{3,24})\.blob\.core\.windows\.net/?$")
 QUEUE_SENDER_ROLE = "c6a89b2d-59bc-44d0-9896-0f6e12d7b80a"
 ENDPOINT_TYPES = (AWS_ENDPOINT, GCP_SERVICE, AZURE_ENDPOINT)
 
@@ -266,6 +272,10 @@ def _azure(resources: Sequence[PolicyResource], report: ReportViolation) -> None
                 "app or its function is disabled)",
                 endpoint.urn,
             )
+        for app, settings in jobs:
+            blocked = _firewall_blocks(app, settings, of_type(resources, [AZURE_ACCOUNT]))
+            if blocked:
+                report(f"{label}: drift job '{app.name}' cannot reach {blocked}", endpoint.urn)
         job_apps = [a for a, _ in jobs]
         mine = [
             a
@@ -303,6 +313,40 @@ def _azure(resources: Sequence[PolicyResource], report: ReportViolation) -> None
                 "QUEUE_URL naming a queue of the stack it may send to)",
                 endpoint.urn,
             )
+
+
+def _firewall_blocks(
+    app: PolicyResource, settings: Mapping[str, Any], accounts: Sequence[PolicyResource]
+) -> str | None:
+    """Why the job cannot reach the account it reads, if its firewall keeps it out: a
+    default-deny account admits a Function App only from its integration subnet, by a virtual
+    network rule (https://learn.microsoft.com/en-us/azure/azure-functions/functions-networking-options)."""
+    match = _ACCOUNT_HOST.match(str(settings.get("DRIFT_STORAGE_ACCOUNT_URL") or ""))
+    if match is None:
+        return None
+    for account in accounts:
+        if match.group(1) not in identifiers(account, ("accountName", "name")):
+            continue
+        # With public access disabled only private endpoints remain, which the app also reaches
+        # from its integration subnet only.
+        closed = account.props.get("publicNetworkAccess") == "Disabled" or (
+            get(account.props, "networkRuleSet", "defaultAction") == "Deny"
+        )
+        if not closed:
+            return None
+        subnet = str(app.props.get("virtualNetworkSubnetId") or "").lower()
+        admitted = {
+            str(rule.get("virtualNetworkResourceId") or "").lower()
+            for rule in items(get(account.props, "networkRuleSet", "virtualNetworkRules"))
+            if isinstance(rule, Mapping) and rule.get("action", "Allow") == "Allow"
+        }
+        what = f"storage account '{account.name}'"
+        if not subnet:
+            return f"{what}: firewalled, and the app has no VNet integration"
+        if subnet not in admitted and account.props.get("publicNetworkAccess") != "Disabled":
+            return f"{what}: its firewall does not admit the app's subnet"
+        return None
+    return None
 
 
 def _alert_endpoint_filters(alert: PolicyResource) -> list[list[Any]]:

@@ -69,12 +69,13 @@ def test_children(prod):
     ]
 
 
-def test_function_runs_the_package_on_linux_consumption(prod):
+def test_function_runs_the_package_on_elastic_premium(prod):
     plan = prod.named("mlops-drift-plan").inputs
-    assert (plan["kind"], plan["reserved"], plan["sku"]) == (
-        "linux",
+    assert (plan["kind"], plan["reserved"], plan["sku"], plan["maximumElasticWorkerCount"]) == (
+        "elastic",
         True,
-        {"name": "Y1", "tier": "Dynamic"},
+        {"name": "EP1", "tier": "ElasticPremium"},
+        1,
     )
     function = prod.named("mlops-drift-function")
     inputs = function.inputs
@@ -105,6 +106,39 @@ def test_function_runs_the_package_on_linux_consumption(prod):
         prod.named("mlops-drift-package").urn,
         prod.named("mlops-drift-host-storage").urn,
     }
+
+
+def _functions_subnet(recording) -> tuple[dict, str]:
+    vnet = recording.named("mlops-network-vnet")
+    (subnet,) = [s for s in vnet.inputs["subnets"] if s["name"] == "functions"]
+    return subnet, f"{vnet.id}/subnets/functions"
+
+
+@pytest.mark.parametrize("stack", ["azure-prod", "azure-dev"])
+def test_function_joins_a_subnet_the_artifact_firewall_admits(prod, stack):
+    recording = prod if stack == "azure-prod" else run_project(REPO, stack)
+    subnet, subnet_id = _functions_subnet(recording)
+    # Elastic Premium's delegation, and the service endpoint a virtual network rule needs.
+    assert subnet["delegations"] == [
+        {"name": "functions", "serviceName": "Microsoft.Web/serverFarms"}
+    ]
+    assert subnet["serviceEndpoints"] == [{"service": "Microsoft.Storage"}]
+    assert subnet["addressPrefix"] == "10.90.1.0/26"
+    vnet = recording.named("mlops-network-vnet").inputs
+    assert vnet["addressSpace"]["addressPrefixes"] == ["10.90.0.0/24", "10.90.1.0/26"]
+    function = recording.named("mlops-drift-function").inputs
+    assert function["virtualNetworkSubnetId"] == subnet_id
+    assert function["outboundVnetRouting"] == {"allTraffic": True}
+    rules = recording.named("mlops-artifacts-account").inputs["networkRuleSet"]
+    assert rules["defaultAction"] == "Deny"  # the firewall stays closed to everyone else
+    assert rules["virtualNetworkRules"] == [
+        {"virtualNetworkResourceId": subnet_id, "action": "Allow"}
+    ]
+    assert recording.named("mlops-drift-plan").inputs["sku"]["tier"] == "ElasticPremium"
+    # Private DNS zones only where there are private endpoints.
+    zones = recording.of_type("azure-native:privatedns:PrivateZone")
+    assert bool(zones) is (stack == "azure-prod")
+    assert not [w for w in recording.warnings if "integration_subnet_id" in w]
 
 
 def test_package_holds_the_timer_function_and_the_library(prod):
@@ -255,14 +289,108 @@ def test_the_prod_plan_has_no_deploy_errors(prod):
     assert prod.deploy_errors() == []
 
 
-@pytest.mark.parametrize(("stack", "warned"), [("azure-prod", True), ("azure-dev", False)])
-def test_plan_says_when_the_job_cannot_reach_a_private_store(tmp_path, stack, warned):
-    from mlops_iac.cli.main import main
-    from tests.conftest import REPO
+def test_without_a_subnet_the_job_runs_on_consumption_and_says_what_it_cannot_reach():
+    from mlops_iac.components.azure import DriftJob, DriftJobArgs
+    from mlops_iac.components.testing import run
 
-    out = tmp_path / "plan.json"
-    options = ["--project", str(REPO), "--quiet", "--no-color", "--json", str(out)]
-    code = main(["plan", "--stack", stack, *options])
-    assert code == 0
-    unreachable = [w for w in json.loads(out.read_text()).get("warnings", []) if "VNet" in w]
-    assert bool(unreachable) is warned, unreachable
+    args = DriftJobArgs(
+        endpoint_name="fraud",
+        resource_group_name="rg",
+        artifact_bucket_name="stfraud",
+        storage_account_id="/subscriptions/s/resourceGroups/rg/providers/Microsoft.Storage/x",
+        capture_container_name="azureml-blobstore-1",
+        dataset_version="md5:abc",
+        action_group_id="/ag",
+        retraining_queue_id="/q",
+        retraining_queue_url="https://stfraud.queue.core.windows.net/retraining",
+    )
+    recording = run(lambda: DriftJob("job", args), config={"azure-native:location": "eastus"})
+    plan = recording.named("job-plan").inputs
+    assert (plan["kind"], plan["sku"]) == ("linux", {"name": "Y1", "tier": "Dynamic"})
+    assert "maximumElasticWorkerCount" not in plan
+    function = recording.named("job-function").inputs
+    assert "virtualNetworkSubnetId" not in function and "outboundVnetRouting" not in function
+    assert [w for w in recording.warnings if "no integration_subnet_id" in w]
+
+
+def _function_plan(*, tier="ElasticPremium", subnet=True, delegation="Microsoft.Web/serverFarms",
+                   endpoint="Microsoft.Storage", admitted=True, default_action="Deny"):  # fmt: skip
+    """A Function App, its plan, its network and the firewalled account it reads, as resources."""
+    from types import SimpleNamespace
+
+    def resource(type_token, name, rid="", **inputs):
+        urn = f"urn:pulumi:s::p::{type_token}::{name}"
+        return SimpleNamespace(urn=urn, type=type_token, name=name, id=rid, inputs=inputs)
+
+    vnet_id = "/subscriptions/s/resourceGroups/rg/providers/Microsoft.Network/virtualNetworks/v"
+    subnet_id = f"{vnet_id}/subnets/functions"
+    subnet_spec = {"name": "functions", "addressPrefix": "10.90.1.0/26"}
+    if delegation:
+        subnet_spec["delegations"] = [{"name": "f", "serviceName": delegation}]
+    if endpoint:
+        subnet_spec["serviceEndpoints"] = [{"service": endpoint}]
+    rules = {"defaultAction": default_action, "bypass": "AzureServices"}
+    if admitted:
+        rules["virtualNetworkRules"] = [{"virtualNetworkResourceId": subnet_id.upper()}]
+    settings = [
+        {"name": "AzureWebJobsStorage__accountName", "value": "stfraud"},
+        {"name": "DRIFT_RETRAINING_QUEUE_URL", "value": "https://stother.queue.core.windows.net/q"},
+    ]
+    app = {"kind": "functionapp,linux", "serverFarmId": "/plan", "siteConfig": {
+        "appSettings": settings}}  # fmt: skip
+    if subnet:
+        app["virtualNetworkSubnetId"] = subnet_id
+    return [
+        resource("azure-native:network:VirtualNetwork", "vnet", vnet_id, subnets=[subnet_spec]),
+        resource(
+            "azure-native:storage:StorageAccount",
+            "acct",
+            accountName="stfraud",
+            networkRuleSet=rules,
+        ),  # fmt: skip
+        resource(
+            "azure-native:storage:StorageAccount",
+            "other",
+            accountName="stother",
+            networkRuleSet=dict(rules),
+        ),  # fmt: skip
+        resource("azure-native:web:AppServicePlan", "plan", "/plan", sku={"tier": tier}),
+        resource("azure-native:web:WebApp", "fn", **app),
+    ]
+
+
+def _function_errors(**kwargs) -> list[str]:
+    from mlops_iac.components.testing import deploy
+
+    return [
+        e.message
+        for e in deploy.check(_function_plan(**kwargs))
+        if e.rule == "azure-function-storage-unreachable"
+    ]
+
+
+def test_a_function_in_an_admitted_delegated_subnet_reaches_the_firewalled_accounts():
+    assert _function_errors() == []
+    assert _function_errors(default_action="Allow", admitted=False, subnet=False) == []
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "expected"),
+    [
+        ({"subnet": False}, ["'stfraud' denies by default and the app has no VNet integration"]),
+        ({"admitted": False}, ["'stfraud' denies by default and the app joins a subnet its"]),
+        ({"tier": "Dynamic"}, ["the Consumption plan has no virtual network integration"]),
+        ({"delegation": "Microsoft.App/environments"}, ["not delegated to Microsoft.Web/server"]),
+        ({"delegation": None}, ["not delegated to Microsoft.Web/serverFarms"]),
+        ({"tier": "FlexConsumption"}, ["not delegated to Microsoft.App/environments"]),
+        ({"endpoint": None}, ["'stfraud' admits the subnet by a virtual network rule, which"]),
+        ({"endpoint": "Microsoft.Sql"}, ["needs the subnet's Microsoft.Storage service endpoint"]),
+    ],
+)
+def test_the_catalogue_refuses_a_function_that_cannot_reach_its_storage(kwargs, expected):
+    errors = _function_errors(**kwargs)
+    # Each account named by a setting (host storage, the queue URL) is checked.
+    assert len(errors) == (2 if "subnet" in kwargs or "admitted" in kwargs
+                           or "endpoint" in kwargs else 1)  # fmt: skip
+    for fragment in expected:
+        assert any(fragment in error for error in errors), errors

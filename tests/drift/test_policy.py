@@ -229,7 +229,58 @@ AZURE_CASES = {
         "no retraining trigger is fed",
     ),
     "collection off": (_without_collection, "does not collect model_inputs"),
+    "no VNet integration": (
+        lambda r: _mutated(r, name="mlops-drift-function", virtualNetworkSubnetId=None),
+        "firewalled, and the app has no VNet integration",
+    ),
+    "a subnet the firewall does not admit": (
+        lambda r: _mutated(
+            r,
+            name="mlops-drift-function",
+            virtualNetworkSubnetId=_subnet(r) + "-lookalike",
+        ),
+        "its firewall does not admit the app's subnet",
+    ),
+    "the firewall admits another subnet": (
+        lambda r: _rules(r, virtualNetworkRules=[{"virtualNetworkResourceId": "/x/subnets/y"}]),
+        "its firewall does not admit the app's subnet",
+    ),
+    "public access disabled and no VNet integration": (
+        lambda r: _mutated(
+            _mutated(r, name="mlops-artifacts-account", publicNetworkAccess="Disabled"),
+            name="mlops-drift-function",
+            virtualNetworkSubnetId="",
+        ),
+        "firewalled, and the app has no VNet integration",
+    ),
 }
+
+
+def _subnet(recording: Recording) -> str:
+    return recording.named("mlops-drift-function").inputs["virtualNetworkSubnetId"]
+
+
+def _rules(recording: Recording, **changes) -> Recording:
+    account = recording.named("mlops-artifacts-account")
+    rules = {**copy.deepcopy(account.inputs["networkRuleSet"]), **changes}
+    return _mutated(recording, name="mlops-artifacts-account", networkRuleSet=rules)
+
+
+@pytest.mark.parametrize(
+    "mutate",
+    [
+        # An open account needs no integration; the subnet id compares case-insensitively.
+        lambda r: _mutated(
+            _rules(r, defaultAction="Allow"),
+            name="mlops-drift-function",
+            virtualNetworkSubnetId=None,
+        ),
+        lambda r: _rules(r, virtualNetworkRules=[{"virtualNetworkResourceId": _subnet(r).upper()}]),
+    ],
+    ids=["open account", "subnet id in another case"],
+)
+def test_azure_reachable_storage_stays_quiet(azure_prod, mutate):
+    assert _violations(mutate(azure_prod)) == []
 
 
 @pytest.mark.parametrize("case", list(AZURE_CASES))

@@ -196,3 +196,40 @@ def test_a_private_model_registry_needs_an_outbound_rule_of_the_managed_network(
     rule = "azure-aml-registry-unreachable"
     assert rule in rules_of(lambda: _private_registry_deployment(False), LOCATION)
     assert rule not in rules_of(lambda: _private_registry_deployment(True), LOCATION)
+
+
+def _drift_job_on(subnet: bool) -> None:
+    """The toolkit's ArtifactStore and DriftJob, with or without the Functions subnet."""
+    from mlops_iac.components.azure import (
+        ArtifactStore,
+        ArtifactStoreArgs,
+        DriftJob,
+        DriftJobArgs,
+        PrivateNetwork,
+        PrivateNetworkArgs,
+    )
+
+    net = PrivateNetwork("team-network", PrivateNetworkArgs(resource_group_name=RG))
+    allowed = (net.functions_subnet_id,) if subnet else ()
+    store = ArtifactStore(
+        "team", ArtifactStoreArgs(resource_group_name=RG, allowed_subnet_ids=allowed)
+    )
+    DriftJob(
+        "team-drift",
+        DriftJobArgs(
+            endpoint_name="fraud",
+            resource_group_name=RG,
+            artifact_bucket_name=store.bucket_name,
+            storage_account_id=store.storage_account_id,
+            capture_container_name="azureml-blobstore-1",
+            dataset_version="md5:abc",
+            action_group_id="/ag",
+            integration_subnet_id=net.functions_subnet_id if subnet else None,
+        ),
+    )
+
+
+def test_a_drift_function_outside_the_firewalled_store_network_is_refused():
+    rule = "azure-function-storage-unreachable"
+    assert rule in rules_of(lambda: _drift_job_on(subnet=False), LOCATION)
+    assert rule not in rules_of(lambda: _drift_job_on(subnet=True), LOCATION)

@@ -311,6 +311,114 @@ def azure_registry_outbound(
             )
 
 
+FUNCTIONS_NETWORK = (
+    "https://learn.microsoft.com/en-us/azure/azure-functions/functions-networking-options"
+    "#virtual-network-integration-outbound"
+)
+STORAGE_VNET_RULES = (
+    "https://learn.microsoft.com/en-us/azure/storage/common/storage-network-security"
+    "#grant-access-from-a-virtual-network"
+)
+_ACCOUNT_URL = re.compile(r"https://([a-z0-9]{3,24})\.(?:blob|queue|table|dfs)\.core\.windows\.net")
+_SUBNET_DELEGATION = {"FlexConsumption": "Microsoft.App/environments"}
+_DEFAULT_DELEGATION = "Microsoft.Web/serverFarms"
+
+
+def _function_accounts(app: Any) -> set[str]:
+    """Storage accounts a Function App's settings name: its host storage and any account URL."""
+    settings = _get(app.inputs, "siteConfig.appSettings") or []
+    names: set[str] = set()
+    for item in settings if isinstance(settings, list) else []:
+        if not isinstance(item, Mapping):
+            continue
+        key, value = str(item.get("name") or ""), str(item.get("value") or "")
+        if key.endswith("__accountName") and value:
+            names.add(value)
+        names.update(_ACCOUNT_URL.findall(value))
+    return names
+
+
+def _declared_subnets(resources: list[Any]) -> dict[str, Mapping[str, Any]]:
+    """Subnets declared inline in the plan's virtual networks, by ARM id (lower case)."""
+    subnets: dict[str, Mapping[str, Any]] = {}
+    for vnet in _of(resources, "azure-native:network:VirtualNetwork"):
+        for subnet in vnet.inputs.get("subnets") or []:
+            if isinstance(subnet, Mapping) and subnet.get("name"):
+                subnet_id = f"{getattr(vnet, 'id', '')}/subnets/{subnet['name']}"
+                subnets[subnet_id.lower()] = subnet
+    return subnets
+
+
+@rule("azure-function-storage-unreachable", FUNCTIONS_NETWORK)
+def azure_function_storage(
+    resources: list[Any], state: list[StateResource], config: Mapping[str, Any]
+) -> Iterator[DeployError]:
+    """A Function App reaches a storage account whose firewall denies by default only from a
+    subnet the firewall admits: the Consumption plan has no VNet integration, an integrated app
+    needs a subnet delegated to its plan's service, and a virtual network rule needs the subnet's
+    ``Microsoft.Storage`` service endpoint (Azure refuses the rule otherwise)."""
+    accounts = {}
+    for account in _of(resources, "azure-native:storage:StorageAccount"):
+        accounts[str(account.inputs.get("accountName") or physical_name_of(account))] = account
+    plans = {
+        str(getattr(p, "id", "")): p for p in _of(resources, "azure-native:web:AppServicePlan")
+    }
+    subnets = _declared_subnets(resources)
+    for app in _of(resources, "azure-native:web:WebApp"):
+        if "functionapp" not in str(app.inputs.get("kind") or ""):
+            continue
+        subnet_id = str(app.inputs.get("virtualNetworkSubnetId") or "")
+        plan = plans.get(str(app.inputs.get("serverFarmId") or ""))
+        tier = str(_get(plan.inputs, "sku.tier") or "") if plan is not None else ""
+        subnet = subnets.get(subnet_id.lower())
+        if subnet_id and tier == "Dynamic":
+            yield _error(
+                app, "azure-function-storage-unreachable", "virtualNetworkSubnetId", subnet_id,
+                "the Consumption plan has no virtual network integration", FUNCTIONS_NETWORK,
+            )  # fmt: skip
+        if subnet is not None:
+            wanted = _SUBNET_DELEGATION.get(tier, _DEFAULT_DELEGATION)
+            services = [str(d.get("serviceName")) for d in subnet.get("delegations") or []]
+            if wanted not in services:
+                yield _error(
+                    app, "azure-function-storage-unreachable", "virtualNetworkSubnetId",
+                    subnet_id, f"the integration subnet is not delegated to {wanted}",
+                    FUNCTIONS_NETWORK,
+                )  # fmt: skip
+        for name in sorted(_function_accounts(app)):
+            account = accounts.get(name)
+            rules = account.inputs.get("networkRuleSet") if account is not None else None
+            if not isinstance(rules, Mapping) or rules.get("defaultAction") != "Deny":
+                continue
+            admitted = {
+                str(r.get("virtualNetworkResourceId") or "").lower()
+                for r in rules.get("virtualNetworkRules") or []
+                if isinstance(r, Mapping)
+            }
+            if not subnet_id or subnet_id.lower() not in admitted:
+                how = (
+                    "joins a subnet its firewall does not admit (no virtual network rule)"
+                    if subnet_id
+                    else "has no VNet integration"
+                )
+                yield _error(
+                    app, "azure-function-storage-unreachable", "virtualNetworkSubnetId",
+                    subnet_id or None,
+                    f"storage account {name!r} denies by default and the app {how}: the host "
+                    "and the job cannot reach it", FUNCTIONS_NETWORK,
+                )  # fmt: skip
+            elif subnet is not None and not any(
+                isinstance(e, Mapping) and str(e.get("service", "")).startswith("Microsoft.Storage")
+                for e in subnet.get("serviceEndpoints") or []
+            ):
+                yield _error(
+                    app, "azure-function-storage-unreachable", "virtualNetworkSubnetId",
+                    subnet_id, f"storage account {name!r} admits the subnet by a virtual network "
+                    "rule, which needs the subnet's Microsoft.Storage service endpoint",
+                    STORAGE_VNET_RULES,
+                )  # fmt: skip
+
+
 EG_MONITOR = "https://learn.microsoft.com/en-us/azure/event-grid/event-handlers"
 
 
