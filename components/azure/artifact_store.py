@@ -58,7 +58,7 @@ class ArtifactStoreArgs:
     """Subnets (ARM ids, with the ``Microsoft.Storage`` service endpoint) the firewall admits by
     virtual network rules, e.g. the drift function's (``PrivateNetwork.functions_subnet_id``).
     Default: none.
-    https://learn.microsoft.com/en-us/azure/storage/common/storage-network-security-virtual-networks"""
+    https://learn.microsoft.com/en-us/azure/storage/common/storage-network-security#grant-access-from-a-virtual-network"""
     private_endpoint_subnet_id: pulumi.Input[str] | None = None
     """Subnet for private endpoints (``PrivateNetwork.subnet_id``). Default: none (no private
     endpoint)."""

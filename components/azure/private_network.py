@@ -10,7 +10,7 @@ The Functions subnet is delegated to ``Microsoft.Web/serverFarms`` (Elastic Prem
 the artifact account's firewall can admit it by a virtual network rule; it cannot share the
 private endpoints' subnet, which is why it is a second one:
 https://learn.microsoft.com/en-us/azure/azure-functions/functions-networking-options#subnets
-https://learn.microsoft.com/en-us/azure/storage/common/storage-network-security-virtual-networks
+https://learn.microsoft.com/en-us/azure/storage/common/storage-network-security#grant-access-from-a-virtual-network
 """
 
 from __future__ import annotations
