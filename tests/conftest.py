@@ -24,6 +24,19 @@ def platform_raw(stack: str) -> dict:
     return copy.deepcopy(stack_config(stack)["mlops:platform"])
 
 
+def azure_problems(**azure) -> list[str]:
+    """The spec errors of azure-prod with its ``azure`` section replaced by ``azure``."""
+    from mlops_iac.components.spec import SpecError, parse_spec
+
+    raw = platform_raw("azure-prod")
+    raw["azure"] = azure
+    try:
+        parse_spec(raw)
+    except SpecError as exc:
+        return exc.lines
+    return []
+
+
 @pytest.fixture
 def aws_dev_raw() -> dict:
     return platform_raw("aws-dev")

@@ -9,7 +9,9 @@ Why this runtime: a Function App runs a Python package straight from a zip at a 
 Flex Consumption, the successor of Linux Consumption, deploys only through its OneDeploy publish
 API (no app setting points it at a package, and the ARM ``onedeploy`` extension documents no
 properties: https://learn.microsoft.com/en-us/azure/azure-functions/deployment-zip-push), which an
-infrastructure program cannot call.
+infrastructure program cannot call. The job is standard-library Python, so the package is this
+folder plus ``host.json`` and one timer function (v1 programming model, ``function.json``; the
+Python worker puts the app root on ``sys.path``).
 
 Which plan: the artifact account's firewall denies by default (trusted services and private
 endpoints only), and the Consumption plan has no virtual network integration, so a Consumption

@@ -20,6 +20,7 @@ from mlops_iac.components.azure import (
 from mlops_iac.components.azure._common import global_name
 from mlops_iac.components.testing import run
 from mlops_iac.components.testing.mocks import RealisticMocks
+from tests.conftest import azure_problems
 
 LOCATION = {"azure-native:location": "eastus"}
 STORAGE_NAME = re.compile(r"^[a-z0-9]{3,24}$")
@@ -408,38 +409,25 @@ def test_dev_stack_is_public_and_allow_lists_dvc_clients():
     assert rules["ipRules"] == [{"value": "203.0.113.0/24", "action": "Allow"}]
 
 
-def _azure_problems(**azure):
-    from mlops_iac.components.spec import SpecError, parse_spec
-    from tests.conftest import platform_raw
-
-    raw = platform_raw("azure-prod")
-    raw["azure"] = azure
-    try:
-        parse_spec(raw)
-    except SpecError as exc:
-        return exc.lines
-    return []
-
-
 def test_allowed_cidrs_must_be_public_ipv4_and_slash_32_becomes_an_address():
     from mlops_iac.components.spec import parse_spec
     from tests.conftest import platform_raw
 
-    assert _azure_problems(allowedCidrs=["10.0.0.0/8"]) == [
+    assert azure_problems(allowedCidrs=["10.0.0.0/8"]) == [
         "mlops:platform.azure.allowedCidrs: '10.0.0.0/8' is not a public IPv4 range (storage IP "
         "rules need one)"
     ]
-    assert _azure_problems(allowedCidrs=["nope"]) == [
+    assert azure_problems(allowedCidrs=["nope"]) == [
         "mlops:platform.azure.allowedCidrs: not an IPv4 address or CIDR range: 'nope'"
     ]
-    assert "/31" in _azure_problems(allowedCidrs=["198.51.100.0/31"])[0]
+    assert "/31" in azure_problems(allowedCidrs=["198.51.100.0/31"])[0]
     raw = platform_raw("azure-dev")
     raw["azure"]["allowedCidrs"] = ["198.51.100.7/32"]
     assert parse_spec(raw).azure.allowed_cidrs == ["198.51.100.7"]
 
 
 def test_prod_refuses_turning_private_endpoints_off():
-    assert _azure_problems(privateEndpoints=False) == [
+    assert azure_problems(privateEndpoints=False) == [
         "mlops:platform.azure.privateEndpoints: refused in prod: a prod workspace is only "
         "reachable through private endpoints"
     ]

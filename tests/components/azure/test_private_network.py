@@ -11,6 +11,7 @@ from mlops_iac.components.azure import (
     PrivateNetworkArgs,
 )
 from mlops_iac.components.testing import run
+from tests.conftest import azure_problems
 
 LOCATION = {"azure-native:location": "eastus"}
 SUBNET = "/subscriptions/s/resourceGroups/rg/providers/Microsoft.Network/virtualNetworks/v/subnets/"
@@ -92,36 +93,23 @@ def test_the_artifact_firewall_admits_the_given_subnets_only():
     assert "virtualNetworkRules" not in plain.named("store-account").inputs["networkRuleSet"]
 
 
-def _azure_problems(**azure):
-    from mlops_iac.components.spec import SpecError, parse_spec
-    from tests.conftest import platform_raw
-
-    raw = platform_raw("azure-prod")
-    raw["azure"] = azure
-    try:
-        parse_spec(raw)
-    except SpecError as exc:
-        return exc.lines
-    return []
-
-
 def test_the_stack_file_names_the_functions_subnet_with_its_own_network():
-    assert _azure_problems(privateEndpointSubnetId=SUBNET + "pe") == [
+    assert azure_problems(privateEndpointSubnetId=SUBNET + "pe") == [
         "mlops:platform.azure.functionsSubnetId: required with privateEndpointSubnetId: the "
         "drift function needs a subnet of your network delegated to Microsoft.Web/serverFarms"
     ]
     assert (
-        _azure_problems(privateEndpointSubnetId=SUBNET + "pe", functionsSubnetId=SUBNET + "f") == []
+        azure_problems(privateEndpointSubnetId=SUBNET + "pe", functionsSubnetId=SUBNET + "f") == []
     )
     # One subnet cannot hold private endpoints and be delegated to the Functions plan.
-    assert _azure_problems(
+    assert azure_problems(
         privateEndpointSubnetId=SUBNET + "pe", functionsSubnetId=(SUBNET + "PE").upper()
     ) == [
         "mlops:platform.azure.functionsSubnetId: must differ from privateEndpointSubnetId (a "
         "subnet delegated to Microsoft.Web/serverFarms cannot hold private endpoints)"
     ]
-    assert _azure_problems(functionsSubnetId=SUBNET + "fn") == []
-    (problem,) = _azure_problems(functionsSubnetId="/subscriptions/s/subnets/fn")
+    assert azure_problems(functionsSubnetId=SUBNET + "fn") == []
+    (problem,) = azure_problems(functionsSubnetId="/subscriptions/s/subnets/fn")
     assert problem.startswith("mlops:platform.azure.functionsSubnetId: ")
 
 
