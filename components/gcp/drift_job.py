@@ -196,6 +196,8 @@ class DriftJob(pulumi.ComponentResource):
                 "max_instance_count": 1,
                 "available_memory": "512Mi",
                 "timeout_seconds": defaults.DRIFT_TIMEOUT_SECONDS,
+                # Cloud Scheduler of the same project counts as internal when it calls the
+                # default URL: https://cloud.google.com/run/docs/securing/ingress#settings
                 "ingress_settings": "ALLOW_INTERNAL_ONLY",
                 "all_traffic_on_latest_revision": True,
                 "environment_variables": {
