@@ -21,9 +21,9 @@ tokens, so a hand-built equivalent passes too:
   (``AzureWebJobs.<function>.Disabled``); an enabled metric alert on ``DriftedFeatures`` scoped
   to that app, acting on an action group of the stack; ``DRIFT_RETRAINING_QUEUE_URL`` naming a
   storage queue of the stack that the job's identity may send to (Storage Queue Data Message
-  Sender on that queue); a storage account of the stack it reads (``DRIFT_STORAGE_ACCOUNT_URL``)
-  whose firewall denies by default is reachable only from the app's VNet integration subnet
-  (``virtualNetworkSubnetId``, admitted by a virtual network rule). Capture: every deployment of
+  Sender on that queue); ``DRIFT_STORAGE_ACCOUNT_URL`` naming a storage account of the stack,
+  which, if its firewall denies by default, admits the app's VNet integration subnet
+  (``virtualNetworkSubnetId``) by a virtual network rule. Capture: every deployment of
   the endpoint collects ``model_inputs``.
 """
 
@@ -318,34 +318,41 @@ def _azure(resources: Sequence[PolicyResource], report: ReportViolation) -> None
 def _firewall_blocks(
     app: PolicyResource, settings: Mapping[str, Any], accounts: Sequence[PolicyResource]
 ) -> str | None:
-    """Why the job cannot reach the account it reads, if its firewall keeps it out: a
-    default-deny account admits a Function App only from its integration subnet, by a virtual
-    network rule (https://learn.microsoft.com/en-us/azure/azure-functions/functions-networking-options)."""
-    match = _ACCOUNT_HOST.match(str(settings.get("DRIFT_STORAGE_ACCOUNT_URL") or ""))
+    """Why the job cannot reach the stack's account it reads: it names none (or one outside the
+    stack), or the account's firewall keeps it out. A default-deny account admits a Function App
+    only from its integration subnet, by a virtual network rule
+    (https://learn.microsoft.com/en-us/azure/azure-functions/functions-networking-options)."""
+    url = str(settings.get("DRIFT_STORAGE_ACCOUNT_URL") or "")
+    # Host names are case-insensitive: an upper-case URL reaches the same account.
+    match = _ACCOUNT_HOST.match(url.lower())
     if match is None:
+        return f"DRIFT_STORAGE_ACCOUNT_URL {url[:80]!r} is not a blob endpoint"
+    named = [
+        account
+        for account in accounts
+        if match.group(1) in {i.lower() for i in identifiers(account, ("accountName", "name"))}
+    ]
+    if not named:
+        return f"storage account {match.group(1)!r}: not in the stack"
+    account = named[0]
+    # With public access disabled only private endpoints remain, which the app also reaches
+    # from its integration subnet only.
+    closed = account.props.get("publicNetworkAccess") == "Disabled" or (
+        get(account.props, "networkRuleSet", "defaultAction") == "Deny"
+    )
+    if not closed:
         return None
-    for account in accounts:
-        if match.group(1) not in identifiers(account, ("accountName", "name")):
-            continue
-        # With public access disabled only private endpoints remain, which the app also reaches
-        # from its integration subnet only.
-        closed = account.props.get("publicNetworkAccess") == "Disabled" or (
-            get(account.props, "networkRuleSet", "defaultAction") == "Deny"
-        )
-        if not closed:
-            return None
-        subnet = str(app.props.get("virtualNetworkSubnetId") or "").lower()
-        admitted = {
-            str(rule.get("virtualNetworkResourceId") or "").lower()
-            for rule in items(get(account.props, "networkRuleSet", "virtualNetworkRules"))
-            if isinstance(rule, Mapping) and rule.get("action", "Allow") == "Allow"
-        }
-        what = f"storage account '{account.name}'"
-        if not subnet:
-            return f"{what}: firewalled, and the app has no VNet integration"
-        if subnet not in admitted and account.props.get("publicNetworkAccess") != "Disabled":
-            return f"{what}: its firewall does not admit the app's subnet"
-        return None
+    subnet = str(app.props.get("virtualNetworkSubnetId") or "").lower()
+    admitted = {
+        str(rule.get("virtualNetworkResourceId") or "").lower()
+        for rule in items(get(account.props, "networkRuleSet", "virtualNetworkRules"))
+        if isinstance(rule, Mapping) and rule.get("action", "Allow") == "Allow"
+    }
+    what = f"storage account '{account.name}'"
+    if not subnet:
+        return f"{what}: firewalled, and the app has no VNet integration"
+    if subnet not in admitted and account.props.get("publicNetworkAccess") != "Disabled":
+        return f"{what}: its firewall does not admit the app's subnet"
     return None
 
 

@@ -245,6 +245,27 @@ AZURE_CASES = {
         lambda r: _rules(r, virtualNetworkRules=[{"virtualNetworkResourceId": "/x/subnets/y"}]),
         "its firewall does not admit the app's subnet",
     ),
+    "no storage account setting": (
+        lambda r: _site(r, drop="DRIFT_STORAGE_ACCOUNT_URL"),
+        "DRIFT_STORAGE_ACCOUNT_URL '' is not a blob endpoint",
+    ),
+    "a storage account outside the stack": (
+        lambda r: _site(
+            r,
+            drop="DRIFT_STORAGE_ACCOUNT_URL",
+            DRIFT_STORAGE_ACCOUNT_URL="https://elsewhere1.blob.core.windows.net",
+        ),
+        "storage account 'elsewhere1': not in the stack",
+    ),
+    "a lookalike endpoint host": (
+        lambda r: _site(
+            r,
+            drop="DRIFT_STORAGE_ACCOUNT_URL",
+            DRIFT_STORAGE_ACCOUNT_URL=_setting(r, "DRIFT_STORAGE_ACCOUNT_URL")
+            + ".attacker.example",
+        ),
+        "is not a blob endpoint",
+    ),
     "public access disabled and no VNet integration": (
         lambda r: _mutated(
             _mutated(r, name="mlops-artifacts-account", publicNetworkAccess="Disabled"),
@@ -254,6 +275,11 @@ AZURE_CASES = {
         "firewalled, and the app has no VNet integration",
     ),
 }
+
+
+def _setting(recording: Recording, name: str) -> str:
+    site = recording.named("mlops-drift-function").inputs["siteConfig"]
+    return next(item["value"] for item in site["appSettings"] if item["name"] == name)
 
 
 def _subnet(recording: Recording) -> str:
@@ -276,8 +302,13 @@ def _rules(recording: Recording, **changes) -> Recording:
             virtualNetworkSubnetId=None,
         ),
         lambda r: _rules(r, virtualNetworkRules=[{"virtualNetworkResourceId": _subnet(r).upper()}]),
+        lambda r: _site(
+            r,
+            drop="DRIFT_STORAGE_ACCOUNT_URL",
+            DRIFT_STORAGE_ACCOUNT_URL=_setting(r, "DRIFT_STORAGE_ACCOUNT_URL").upper(),
+        ),
     ],
-    ids=["open account", "subnet id in another case"],
+    ids=["open account", "subnet id in another case", "account URL in upper case"],
 )
 def test_azure_reachable_storage_stays_quiet(azure_prod, mutate):
     assert _violations(mutate(azure_prod)) == []
