@@ -2,6 +2,7 @@
 
     mlops-iac drift baseline --data train.csv --out baseline.json [--exclude label]
     mlops-iac drift baseline --data train.csv --store-uri s3://bucket --stack aws-prod
+    mlops-iac drift baseline --data train.csv --store-uri az://dvc --stack azure-prod
     mlops-iac drift check --baseline baseline.json --data capture/*.jsonl [--json report.json]
 
 Per feature: PSI plus the Kolmogorov-Smirnov statistic (numeric) or the Jensen-Shannon distance
@@ -53,8 +54,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     where.add_argument(
         "--store-uri",
         metavar="URI",
-        help="artifact store root (s3://bucket or a directory): writes "
-        "drift/baselines/<datasetVersion>/baseline.json under it",
+        help="artifact store root (s3://bucket, gs://bucket, az://container or a directory): "
+        "writes drift/baselines/<datasetVersion>/baseline.json under it; credentials from the "
+        "environment (see docs/drift.md)",
     )
     base.add_argument(
         "--dataset-version",

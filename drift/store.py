@@ -15,7 +15,9 @@ drift job reads the baseline of the data it was trained on.
 from __future__ import annotations
 
 import datetime as dt
+import os
 import re
+from collections.abc import Mapping
 from pathlib import Path
 
 from mlops_iac.drift.profile import DriftError
@@ -57,8 +59,20 @@ def join(prefix: str, key: str) -> str:
     return f"{prefix.rstrip('/')}/{key}" if prefix else key
 
 
-def write_baseline(store_uri: str, dataset_version: str, text: str) -> str:
-    """Write a baseline under the store's layout; returns where it went."""
+def write_baseline(
+    store_uri: str, dataset_version: str, text: str, env: Mapping[str, str] | None = None
+) -> str:
+    """Write a baseline under the store's layout; returns where it went.
+
+    Credentials come from the caller's environment (nothing is stored):
+    ``s3://`` the AWS SDK's chain; ``gs://`` ``GOOGLE_OAUTH_ACCESS_TOKEN`` (e.g. the output of
+    ``gcloud auth print-access-token``), or no token with ``STORAGE_EMULATOR_HOST``; ``az://``
+    the account from ``AZURE_STORAGE_ACCOUNT`` (or a blob endpoint in
+    ``DRIFT_STORAGE_ACCOUNT_URL``) and ``AZURE_STORAGE_ACCESS_TOKEN`` (e.g. ``az account
+    get-access-token --resource https://storage.azure.com/ --query accessToken -o tsv``), or
+    ``DRIFT_EMULATOR_ACCOUNT_KEY`` against Azurite.
+    """
+    env = os.environ if env is None else env
     scheme, bucket, prefix = split_uri(store_uri)
     key = join(prefix, baseline_key(dataset_version))
     if scheme == "file":
@@ -66,14 +80,63 @@ def write_baseline(store_uri: str, dataset_version: str, text: str) -> str:
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(text, encoding="utf-8")
         return str(path)
+    target = f"{scheme}://{bucket}/{key}"
+    try:
+        _write_remote(scheme, bucket, key, target, text, store_uri, env)
+    except DriftError:
+        raise
+    except Exception as exc:  # HTTP, network and SDK errors: one line, no traceback
+        raise DriftError(f"{target}: could not write the baseline: {exc}") from None
+    return target
+
+
+def _write_remote(
+    scheme: str,
+    bucket: str,
+    key: str,
+    target: str,
+    text: str,
+    store_uri: str,
+    env: Mapping[str, str],
+) -> None:
     if scheme == "s3":
         import boto3  # the aws extra; also present in every Lambda Python runtime
 
         boto3.client("s3").put_object(
             Bucket=bucket, Key=key, Body=text.encode(), ContentType="application/json"
         )
-        return f"s3://{bucket}/{key}"
-    raise DriftError(
-        f"{store_uri}: the CLI writes baselines to s3:// or a local directory; for {scheme}:// "
-        f"write locally and copy to {baseline_key(dataset_version)} under the store"
+        return
+    from mlops_iac.drift import handlers  # stdlib-only REST clients, imported when needed
+
+    if scheme == "gs":
+        token = env.get("GOOGLE_OAUTH_ACCESS_TOKEN")
+        emulator = env.get("STORAGE_EMULATOR_HOST")
+        if not token and not emulator:
+            raise DriftError(
+                f"{store_uri}: set GOOGLE_OAUTH_ACCESS_TOKEN (e.g. to the output of "
+                "`gcloud auth print-access-token`) to write to Cloud Storage"
+            )
+        handlers.GcsStorage(handlers._Http(token or None), base=emulator).write_text(target, text)
+        return
+    account_url = env.get("DRIFT_STORAGE_ACCOUNT_URL") or (
+        f"https://{env['AZURE_STORAGE_ACCOUNT']}.blob.core.windows.net"
+        if env.get("AZURE_STORAGE_ACCOUNT")
+        else ""
     )
+    emulator_key = env.get("DRIFT_EMULATOR_ACCOUNT_KEY")
+    token = env.get("AZURE_STORAGE_ACCESS_TOKEN")
+    if not account_url or not (token or emulator_key):
+        raise DriftError(
+            f"{store_uri}: set AZURE_STORAGE_ACCOUNT (the stack's storage_account_name) and "
+            "AZURE_STORAGE_ACCESS_TOKEN (e.g. the output of `az account get-access-token "
+            "--resource https://storage.azure.com/ --query accessToken -o tsv`) to write to "
+            "Blob Storage"
+        )
+    if not emulator_key and not account_url.startswith("https://"):
+        raise DriftError(f"{account_url}: a bearer token goes to an https:// endpoint only")
+    if emulator_key:
+        account = account_url.rstrip("/").rsplit("/", 1)[-1]
+        rest = handlers.AzureRest(shared_key=handlers.SharedKey(account, emulator_key))
+    else:
+        rest = handlers.AzureRest(token=lambda _resource: token)
+    handlers.AzureBlobStorage(account_url, rest).write_text(target, text)

@@ -219,3 +219,58 @@ def test_the_managed_identity_token_request(monkeypatch):
     assert url.startswith("http://127.0.0.1:1/msi/token?resource=https%3A%2F%2Fstorage.azure.com")
     assert "api-version=2019-08-01" in url and "client_id=cid" in url
     assert headers == {"X-identity-header": "h"}
+
+
+def test_the_cli_writes_the_baseline_to_blob_storage(env, tmp_path, capsys, monkeypatch):
+    from mlops_iac.cli.main import main
+    from tests.drift._data import write_csv
+
+    values, store = env
+    container = values["DRIFT_BASELINE_URI"].split("/")[2]
+    monkeypatch.setenv("DRIFT_STORAGE_ACCOUNT_URL", values["DRIFT_STORAGE_ACCOUNT_URL"])
+    monkeypatch.setenv("DRIFT_EMULATOR_ACCOUNT_KEY", values["DRIFT_EMULATOR_ACCOUNT_KEY"])
+    train = write_csv(tmp_path / "train.csv", rows(1500, seed=1))
+    argv = ["drift", "baseline", "--data", str(train), "--dataset-version", "md5:3b1f"]
+    assert main([*argv, "--store-uri", f"az://{container}"]) == 0
+    key = f"az://{container}/drift/baselines/md5_3b1f/baseline.json"
+    assert key in capsys.readouterr().out
+    assert json.loads(store.read_text(key))["datasetVersion"] == "md5:3b1f"
+    # A refused write (the wrong key) is one line with the status, exit 2.
+    monkeypatch.setenv("DRIFT_EMULATOR_ACCOUNT_KEY", "d3Jvbmcta2V5")
+    assert main([*argv, "--store-uri", f"az://{container}"]) == 2
+    err = capsys.readouterr().err
+    assert "could not write the baseline: HTTP Error 403" in err and "Traceback" not in err
+
+
+@pytest.mark.parametrize(
+    ("variables", "fragment"),
+    [
+        ({}, "set AZURE_STORAGE_ACCOUNT"),
+        ({"AZURE_STORAGE_ACCOUNT": "stfraud"}, "AZURE_STORAGE_ACCESS_TOKEN"),
+        (
+            {
+                "DRIFT_STORAGE_ACCOUNT_URL": "http://stfraud.example",
+                "AZURE_STORAGE_ACCESS_TOKEN": "t",
+            },
+            "a bearer token goes to an https:// endpoint only",
+        ),
+    ],
+)
+def test_the_cli_names_what_blob_storage_needs(tmp_path, capsys, monkeypatch, variables, fragment):
+    from mlops_iac.cli.main import main
+    from tests.drift._data import write_csv
+
+    for name in (
+        "AZURE_STORAGE_ACCOUNT",
+        "AZURE_STORAGE_ACCESS_TOKEN",
+        "DRIFT_STORAGE_ACCOUNT_URL",
+        "DRIFT_EMULATOR_ACCOUNT_KEY",
+    ):
+        monkeypatch.delenv(name, raising=False)
+    for name, value in variables.items():
+        monkeypatch.setenv(name, value)
+    train = write_csv(tmp_path / "train.csv", rows(1200, seed=1))
+    argv = ["drift", "baseline", "--data", str(train), "--dataset-version", "md5:1"]
+    assert main([*argv, "--store-uri", "az://dvc"]) == 2
+    err = capsys.readouterr().err
+    assert fragment in err and "Traceback" not in err

@@ -125,3 +125,29 @@ def test_unshifted_capture_is_quiet(job, monitoring):
     body, _ = handlers.gcp_handler(None)
     assert json.loads(body)["verdict"] == "no-drift"
     assert _drifted_points(monitoring) == 0
+
+
+def test_the_cli_writes_the_baseline_to_cloud_storage(gcs, tmp_path, capsys):
+    from mlops_iac.cli.main import main
+    from tests.drift._data import write_csv
+
+    train = write_csv(tmp_path / "train.csv", rows(1500, seed=1))
+    argv = ["drift", "baseline", "--data", str(train), "--dataset-version", "md5:3b1f"]
+    assert main([*argv, "--store-uri", f"gs://{BUCKET}/team"]) == 0
+    key = f"gs://{BUCKET}/team/drift/baselines/md5_3b1f/baseline.json"
+    assert key in capsys.readouterr().out
+    written = json.loads(handlers.GcsStorage(handlers._Http(None)).read_text(key))
+    assert (written["datasetVersion"], written["rows"]) == ("md5:3b1f", 1500)
+
+
+def test_the_cli_names_the_missing_google_token(tmp_path, capsys, monkeypatch):
+    from mlops_iac.cli.main import main
+    from tests.drift._data import write_csv
+
+    monkeypatch.delenv("STORAGE_EMULATOR_HOST", raising=False)
+    monkeypatch.delenv("GOOGLE_OAUTH_ACCESS_TOKEN", raising=False)
+    train = write_csv(tmp_path / "train.csv", rows(1200, seed=1))
+    argv = ["drift", "baseline", "--data", str(train), "--dataset-version", "md5:1"]
+    assert main([*argv, "--store-uri", f"gs://{BUCKET}"]) == 2
+    err = capsys.readouterr().err
+    assert "set GOOGLE_OAUTH_ACCESS_TOKEN" in err and "Traceback" not in err
