@@ -3,10 +3,15 @@
 from __future__ import annotations
 
 import copy
+import functools
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 import yaml
+
+if TYPE_CHECKING:
+    from mlops_iac.components.testing import Recording
 
 pytest_plugins = ["pytester"]
 
@@ -22,6 +27,23 @@ def stack_config(stack: str) -> dict:
 def platform_raw(stack: str) -> dict:
     """A deep copy of the stack's ``mlops:platform`` object, safe to mutate."""
     return copy.deepcopy(stack_config(stack)["mlops:platform"])
+
+
+@functools.cache
+def _recorded(stack: str) -> Recording:
+    from mlops_iac.components.testing import run_project
+
+    return run_project(REPO, stack)
+
+
+def reference_recording(stack: str) -> Recording:
+    """The offline recording of the root program with ``stacks/Pulumi.<stack>.yaml`` as committed.
+
+    Built once per test process (a rebuild costs 1-2.5 s; a copy, milliseconds) and handed out as
+    a deep copy, so a test may change what it gets without touching another test's. A test that
+    needs other config runs ``run_project`` itself.
+    """
+    return copy.deepcopy(_recorded(stack))
 
 
 @pytest.fixture
