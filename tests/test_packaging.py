@@ -127,9 +127,23 @@ def test_component_modules_are_all_checked():
 
 
 def test_the_policy_pack_loads_no_component_or_provider_sdk():
-    found = loaded("mlops_iac.policies.packs", "mlops_iac.policies.offline", "mlops_iac.policies")
-    assert [n for n in found["mlops"] if n.startswith("mlops_iac.components")] == []
-    assert set(SDKS.values()) & set(found["roots"]) == set()
+    # One interpreter, two snapshots: the pack itself, then the report module on top of it.
+    pack_modules = ("mlops_iac.policies.packs", "mlops_iac.policies.offline", "mlops_iac.policies")
+    result = python(_LOADED + _THEN_REPORT, *pack_modules)
+    assert result.returncode == 0, result.stderr
+    pack, with_report = (json.loads(line) for line in result.stdout.splitlines())
+    assert [n for n in pack["mlops"] if n.startswith("mlops_iac.components")] == []
+    assert set(SDKS.values()) & set(pack["roots"]) == set()
+    # The report reads stack files (mlops_iac.components.stackyaml) but still no provider SDK,
+    # nor the repository's top-level folder under its old import name.
+    assert {*SDKS.values(), "components"} & set(with_report["roots"]) == set()
+
+
+_THEN_REPORT = """
+importlib.import_module("mlops_iac.policies.report")
+roots = {n.split(".")[0] for n in sys.modules}
+print(json.dumps({"roots": sorted(roots)}))
+"""
 
 
 # --- acceptance: the wheel, only the aws extra, a team repository outside this one -------------
