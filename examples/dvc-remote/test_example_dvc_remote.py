@@ -4,8 +4,14 @@ machine) runs for real against a local store.
 
 bash, git, dvc, ``mlops-iac`` and ``train.py`` run in subprocesses. AWS: moto's S3 server with a
 bucket configured like ArtifactStore's (see ``mlops_iac.components.testing.moto_s3`` for why the
-TLS-only policy is left off there). Azure: Azurite; GCP: gcp-storage-emulator
+TLS-only policy is removed before DVC runs). Azure: Azurite; GCP: gcp-storage-emulator
 (``mlops_iac.components.testing.emulators``). Every emulator is on 127.0.0.1.
+
+These three workflows are also the suite's only real DVC round trips (a push from one clone, a pull
+into a fresh ``git clone``): each DVC start-up costs seconds, so the day-2 tests of
+``mlops-iac dvc-remote`` (``tests/ops/test_dvc_remote*.py``) check the config it writes without
+DVC, and the checks of the pushed objects (name, encryption, versioning) and of what stays out of
+the committed config live here.
 """
 
 from __future__ import annotations
@@ -16,11 +22,12 @@ import os
 import shutil
 import subprocess
 import sys
+import urllib.request
 from pathlib import Path
 
 import pytest
 
-from mlops_iac.cli import stackfile
+from mlops_iac.cli import stackfile, verify
 from mlops_iac.cli.dvc_remote import DvcConfig
 from mlops_iac.components.testing import emulators, moto_s3
 
@@ -140,7 +147,18 @@ def test_workflow_on_aws(moto_endpoint, tmp_path):
 
     s3 = boto3.client("s3", endpoint_url=moto_endpoint, region_name=moto_s3.REGION)
     kms = boto3.client("kms", endpoint_url=moto_endpoint, region_name=moto_s3.REGION)
-    key_arn = moto_s3.create_artifact_store(s3, kms, BUCKET, tls_policy=False)
+    key_arn = moto_s3.create_artifact_store(s3, kms, BUCKET)
+    # The store is configured exactly like ArtifactStore's, TLS-only policy included (verify's
+    # bucket checks pass against the server); the policy then goes, because moto 5.2.5 applies
+    # its conditional Deny (aws:SecureTransport=false) to every request, HTTPS included.
+    checks = verify.bucket_checks(s3, kms, BUCKET, key_arn)
+    assert [(c.check, c.passed) for c in checks] == [
+        ("bucket-versioning", True),
+        ("bucket-encryption", True),
+        ("bucket-public-access", True),
+        ("bucket-tls-only", True),
+    ], checks
+    s3.delete_bucket_policy(Bucket=BUCKET)
     outputs = {**sample_outputs("dev"), "kms_key_id": key_arn}
     local = f"['remote \"dev\"']\n    endpointurl = {moto_endpoint}\n"
     repo = _workflow(tmp_path, "dev", outputs, local, moto_s3.dvc_environment(tmp_path))
@@ -151,7 +169,9 @@ def test_workflow_on_aws(moto_endpoint, tmp_path):
     head = s3.head_object(Bucket=BUCKET, Key=stored["Key"])
     assert head["ServerSideEncryption"] == "aws:kms"
     assert head["SSEKMSKeyId"] == key_arn
+    assert head.get("VersionId")  # versioned bucket
     config = DvcConfig((repo / ".dvc" / "config").read_text())
+    assert config.get("core", "remote") == "dev"
     assert config.get('remote "dev"', "url") == f"s3://{BUCKET}/dvc"
     assert config.get('remote "dev"', "sse_kms_key_id") == key_arn
     assert moto_endpoint not in (repo / ".dvc" / "config").read_text()
@@ -180,8 +200,9 @@ def test_workflow_on_azure(azurite_endpoint, tmp_path):
         _object_key(hashlib.md5(DATA).hexdigest())
     ]
     config = (repo / ".dvc" / "config").read_text()
+    assert DvcConfig(config).get('remote "azure-dev"', "url") == "azure://dvc/"
     assert f"account_name = {outputs['storage_account_name']}" in config
-    assert "AccountKey" not in config
+    assert "connection_string" not in config and "AccountKey" not in config
 
 
 @needs_git
@@ -197,6 +218,11 @@ def test_workflow_on_gcp(tmp_path):
         )
         env = {**moto_s3.dvc_environment(tmp_path), **emulators.gcs_dvc_environment()}
         repo = _workflow(tmp_path, "gcp-dev", outputs, local, env)
+        # The pushed object, as the emulator's JSON API lists it (loopback only, no proxy).
+        direct = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+        with direct.open(f"{endpoint}/storage/v1/b/{bucket}/o") as response:
+            names = [item["name"] for item in json.load(response).get("items", [])]
+    assert names == ["dvc/" + _object_key(hashlib.md5(DATA).hexdigest())]
     config = (repo / ".dvc" / "config").read_text()
     assert f"url = gs://{bucket}/dvc" in config
-    assert "endpointurl" not in config
+    assert "endpointurl" not in config and "anonymous" not in config

@@ -11,12 +11,12 @@ import pytest
 
 from mlops_iac.components.testing import run_project
 from tests.components.aws._helpers import statements
-from tests.conftest import REPO, platform_raw
+from tests.conftest import REPO, platform_raw, reference_recording
 
 
 @pytest.fixture(scope="module")
 def prod():
-    return run_project(REPO, "aws-prod")
+    return reference_recording("aws-prod")
 
 
 def test_the_job_is_a_scheduled_function_with_alarms_and_a_retraining_rule(prod):

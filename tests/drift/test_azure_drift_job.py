@@ -10,8 +10,7 @@ from pathlib import Path
 import pytest
 
 from mlops_iac.components.azure.drift_job import ncrontab
-from mlops_iac.components.testing import run_project
-from tests.conftest import REPO, platform_raw
+from tests.conftest import platform_raw, reference_recording
 
 STORAGE = "azure-native:storage"
 ROLE = "azure-native:authorization:RoleAssignment"
@@ -26,7 +25,7 @@ ROLES = {
 
 @pytest.fixture(scope="module")
 def prod():
-    return run_project(REPO, "azure-prod")
+    return reference_recording("azure-prod")
 
 
 def _settings(prod) -> dict[str, str]:
@@ -116,7 +115,7 @@ def _functions_subnet(recording) -> tuple[dict, str]:
 
 @pytest.mark.parametrize("stack", ["azure-prod", "azure-dev"])
 def test_function_joins_a_subnet_the_artifact_firewall_admits(prod, stack):
-    recording = prod if stack == "azure-prod" else run_project(REPO, stack)
+    recording = prod if stack == "azure-prod" else reference_recording(stack)
     subnet, subnet_id = _functions_subnet(recording)
     # Elastic Premium's delegation, and the service endpoint a virtual network rule needs.
     assert subnet["delegations"] == [

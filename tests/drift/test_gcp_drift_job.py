@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import pytest
 
-from mlops_iac.components.testing import run_project
-from tests.conftest import REPO, platform_raw
+from tests.conftest import platform_raw, reference_recording
 
 
 @pytest.fixture(scope="module")
 def prod():
-    return run_project(REPO, "gcp-prod")
+    return reference_recording("gcp-prod")
 
 
 def test_children(prod):

@@ -8,17 +8,17 @@ import dataclasses
 import pytest
 from pulumi_policy import EnforcementLevel
 
-from mlops_iac.components.testing.engine import Recording, run_project
+from mlops_iac.components.testing.engine import Recording
 from mlops_iac.policies import offline, packs
 from mlops_iac.policies.rules import BY_NAME
-from tests.conftest import REPO
+from tests.conftest import reference_recording
 
 RULE = "mlops-drift-loop-closed"
 
 
 @pytest.fixture(scope="module")
 def aws_prod() -> Recording:
-    return run_project(REPO, "aws-prod")
+    return reference_recording("aws-prod")
 
 
 def _violations(recording: Recording) -> list[str]:
@@ -87,7 +87,7 @@ def test_each_missing_link_fires(aws_prod, mutation, fragment):
 
 @pytest.fixture(scope="module")
 def gcp_prod() -> Recording:
-    return run_project(REPO, "gcp-prod")
+    return reference_recording("gcp-prod")
 
 
 def test_gcp_reference_prod_stack_is_quiet(gcp_prod):
@@ -141,7 +141,7 @@ def test_gcp_alert_with_an_empty_channel_list_fires(gcp_prod):
 
 @pytest.fixture(scope="module")
 def azure_prod() -> Recording:
-    return run_project(REPO, "azure-prod")
+    return reference_recording("azure-prod")
 
 
 def test_azure_reference_prod_stack_is_quiet(azure_prod):

@@ -66,11 +66,9 @@ def test_invalid_lineage_labels_are_refused_before_anything_is_declared():
 
 @pytest.mark.parametrize("stack", ["aws-prod", "gcp-prod"])
 def test_reference_stacks_record_only_valid_kubernetes_names(stack):
-    from pathlib import Path
+    from tests.conftest import reference_recording
 
-    from mlops_iac.components.testing import run_project
-
-    recording = run_project(Path(__file__).resolve().parents[2], stack)
+    recording = reference_recording(stack)
     kube = [r for r in recording if r.type.startswith("kubernetes:")]
     assert len(kube) >= 4
     for resource in kube:

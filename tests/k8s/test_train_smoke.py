@@ -16,7 +16,7 @@ from mlops_iac.components.kubernetes.smoke import (
     manifests,
     worker_pod_specs,
 )
-from mlops_iac.components.testing import run_project
+from tests.conftest import reference_recording
 from tests.ops.conftest import Cli, write_outputs
 
 REPO = Path(__file__).resolve().parents[2]
@@ -38,7 +38,7 @@ def cli(capsys):
 @pytest.fixture(scope="module", params=["aws-prod", "gcp-prod"])
 def planned(request):
     """A stack's offline recording and the smoke job generated from its exports."""
-    recording = run_project(REPO, request.param)
+    recording = reference_recording(request.param)
     sf = stackfile.load(REPO, request.param)
     docs = manifests(build_job(sf, recording.exports, "mlops-smoke-ddp", None))
     return request.param, recording, docs
@@ -176,7 +176,7 @@ def test_apply_needs_kubectl(cli, tmp_path, monkeypatch):
 
 
 def test_azure_gets_an_azureml_command_job_on_the_gpu_cluster_and_datastore():
-    recording = run_project(REPO, "azure-prod")
+    recording = reference_recording("azure-prod")
     sf = stackfile.load(REPO, "azure-prod")
     [job] = [azureml_command_job(build_job(sf, recording.exports, "mlops-smoke-ddp", None))]
     [compute] = recording.of_type("azure-native:machinelearningservices:Compute")

@@ -1,6 +1,11 @@
 from __future__ import annotations
 
+import contextlib
+import functools
+import io
 import json
+import tempfile
+from pathlib import Path
 
 import pytest
 import yaml
@@ -30,18 +35,34 @@ COMPONENT_TYPES = {
 }
 
 
+@functools.cache
+def reference_plan(stack: str) -> tuple[int, str, dict[str, dict]]:
+    """One plan of a reference stack writing every report: (exit code, stdout, {report: JSON}).
+
+    Run once per test process and shared by the tests that read it (a plan costs seconds).
+    """
+    names = {"json": "plan.json", "sarif": "plan.sarif", "write-policy-config": "config.json"}
+    with tempfile.TemporaryDirectory() as tmp:
+        paths = {option: Path(tmp) / name for option, name in names.items()}
+        options = [arg for option, path in paths.items() for arg in (f"--{option}", str(path))]
+        out = io.StringIO()
+        with contextlib.redirect_stdout(out):
+            code = plan("--stack", stack, *options)
+        reports = {o: json.loads(p.read_text()) for o, p in paths.items() if p.exists()}
+    return code, out.getvalue(), reports
+
+
 @pytest.mark.parametrize("stack", [f"{c}-{e}" for c in CLOUDS for e in ("dev", "prod")])
-def test_reference_stacks_pass(stack, capsys, tmp_path):
-    report, sarif = tmp_path / "plan.json", tmp_path / "plan.sarif"
-    assert plan("--stack", stack, "--json", str(report), "--sarif", str(sarif)) == 0
-    out = capsys.readouterr().out
+def test_reference_stacks_pass(stack):
+    code, out, reports = reference_plan(stack)
+    assert code == 0, out
     assert f"Stack mlops-platform/{stack}:" in out
     assert f"{COMPONENT_TYPES[stack.split('-')[0]]} mlops-artifacts" in out
     assert "PASS: no mandatory violation" in out
-    document = json.loads(report.read_text())
+    document = reports["json"]
     assert document["passed"] is True and document["stack"] == stack
     assert all({"urn", "type", "name", "parent", "inputs"} <= set(r) for r in document["resources"])
-    log = json.loads(sarif.read_text())
+    log = reports["sarif"]
     assert log["version"] == "2.1.0"
     assert {r["id"] for r in log["runs"][0]["tool"]["driver"]["rules"]} >= {
         "mlops-storage-encrypted-cmk",
@@ -145,10 +166,11 @@ def test_quiet_prints_only_findings_and_verdict(capsys):
     assert out.strip().splitlines()[-1].startswith("PASS:")
 
 
-def test_policy_config_for_the_real_engine(tmp_path):
-    target = tmp_path / "policy-config.json"
-    assert plan("--stack", "aws-prod", "--quiet", "--write-policy-config", str(target)) == 0
-    document = json.loads(target.read_text())
+def test_policy_config_for_the_real_engine():
+    # The aws-prod reference plan wrote it (test_reference_stacks_pass reads the same run).
+    code, out, reports = reference_plan("aws-prod")
+    assert code == 0, out
+    document = reports["write-policy-config"]
     gate = document["mlops-approval-gate"]
     assert gate["enforcementLevel"] == "mandatory"
     assert gate["owner"] == "ml-platform@example.com"

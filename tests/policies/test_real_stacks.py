@@ -12,8 +12,9 @@ import pytest
 import yaml
 
 from mlops_iac.components import gpu
-from mlops_iac.components.testing.engine import Recording, run_project
+from mlops_iac.components.testing.engine import Recording
 from mlops_iac.policies import packs
+from tests.conftest import reference_recording
 
 REPO = Path(__file__).resolve().parents[2]
 PRICES = {o.node_type: o.usd_per_node_hour for o in gpu.CATALOGUE.values()}
@@ -36,7 +37,7 @@ def _config(stack: str) -> dict:
 
 @pytest.fixture(scope="module", params=["aws-dev", "aws-prod"])
 def stack(request) -> tuple[str, Recording]:
-    return request.param, run_project(REPO, request.param)
+    return request.param, reference_recording(request.param)
 
 
 def test_reference_stack_passes_every_rule(stack) -> None:

