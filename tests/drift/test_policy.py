@@ -158,6 +158,11 @@ def _site(recording: Recording, drop: str | None = None, **settings) -> Recordin
     return _mutated(recording, name="mlops-drift-function", siteConfig=site)
 
 
+def _replace(recording: Recording, name: str, value: str) -> Recording:
+    """The drift Function App with one app setting given another value."""
+    return _site(recording, drop=name, **{name: value})
+
+
 def _alert(recording: Recording, **criterion) -> Recording:
     alert = recording.named("mlops-drift-alert")
     criteria = copy.deepcopy(alert.inputs["criteria"])
@@ -217,10 +222,8 @@ AZURE_CASES = {
         "no retraining trigger is fed",
     ),
     "queue outside the stack": (
-        lambda r: _site(
-            r,
-            drop="DRIFT_RETRAINING_QUEUE_URL",
-            DRIFT_RETRAINING_QUEUE_URL="https://elsewhere.queue.core.windows.net/q",
+        lambda r: _replace(
+            r, "DRIFT_RETRAINING_QUEUE_URL", "https://elsewhere.queue.core.windows.net/q"
         ),
         "no retraining trigger is fed",
     ),
@@ -250,19 +253,16 @@ AZURE_CASES = {
         "DRIFT_STORAGE_ACCOUNT_URL '' is not a blob endpoint",
     ),
     "a storage account outside the stack": (
-        lambda r: _site(
-            r,
-            drop="DRIFT_STORAGE_ACCOUNT_URL",
-            DRIFT_STORAGE_ACCOUNT_URL="https://elsewhere1.blob.core.windows.net",
+        lambda r: _replace(
+            r, "DRIFT_STORAGE_ACCOUNT_URL", "https://elsewhere1.blob.core.windows.net"
         ),
         "storage account 'elsewhere1': not in the stack",
     ),
     "a lookalike endpoint host": (
-        lambda r: _site(
+        lambda r: _replace(
             r,
-            drop="DRIFT_STORAGE_ACCOUNT_URL",
-            DRIFT_STORAGE_ACCOUNT_URL=_setting(r, "DRIFT_STORAGE_ACCOUNT_URL")
-            + ".attacker.example",
+            "DRIFT_STORAGE_ACCOUNT_URL",
+            _setting(r, "DRIFT_STORAGE_ACCOUNT_URL") + ".attacker.example",
         ),
         "is not a blob endpoint",
     ),
@@ -302,10 +302,8 @@ def _rules(recording: Recording, **changes) -> Recording:
             virtualNetworkSubnetId=None,
         ),
         lambda r: _rules(r, virtualNetworkRules=[{"virtualNetworkResourceId": _subnet(r).upper()}]),
-        lambda r: _site(
-            r,
-            drop="DRIFT_STORAGE_ACCOUNT_URL",
-            DRIFT_STORAGE_ACCOUNT_URL=_setting(r, "DRIFT_STORAGE_ACCOUNT_URL").upper(),
+        lambda r: _replace(
+            r, "DRIFT_STORAGE_ACCOUNT_URL", _setting(r, "DRIFT_STORAGE_ACCOUNT_URL").upper()
         ),
     ],
     ids=["open account", "subnet id in another case", "account URL in upper case"],
