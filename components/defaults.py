@@ -73,6 +73,10 @@ DRIFT_JENSEN_SHANNON = 0.1
 """Jensen-Shannon distance above which a categorical feature has drifted."""
 DRIFT_MIN_ROWS = 1000
 """Served rows a drift check needs before it gives a verdict."""
+DRIFT_WINDOW_HOURS = {"hourly": 1, "daily": 24, "weekly": 168}
+"""Hours of capture one run of the drift job checks: its schedule's period."""
+DRIFT_CRON = {"hourly": "0 * * * *", "daily": "0 0 * * *", "weekly": "0 0 * * 1"}
+"""The drift job's schedules as five-field cron (UTC)."""
 
 # Cost.
 HOURS_PER_MONTH = 730

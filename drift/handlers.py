@@ -98,6 +98,35 @@ class JobConfig:
         )
 
 
+def job_environment(
+    *,
+    capture_uri: Any,
+    baseline_uri: Any,
+    report_uri: Any,
+    endpoint: Any,
+    fmt: str,
+    window_hours: int,
+    namespace: str,
+    thresholds: Thresholds,
+) -> dict[str, Any]:
+    """The settings ``JobConfig.from_env`` reads, for a deployment to give the job: the one place
+    that writes what it reads. The URIs and endpoint may be a deployment tool's placeholders
+    (passed through); numbers are written as text."""
+    return {
+        "DRIFT_CAPTURE_URI": capture_uri,
+        "DRIFT_BASELINE_URI": baseline_uri,
+        "DRIFT_REPORT_URI": report_uri,
+        "DRIFT_ENDPOINT": endpoint,
+        "DRIFT_FORMAT": fmt,
+        "DRIFT_WINDOW_HOURS": str(window_hours),
+        "DRIFT_METRIC_NAMESPACE": namespace,
+        "DRIFT_PSI": str(thresholds.psi),
+        "DRIFT_KS": str(thresholds.ks),
+        "DRIFT_JS": str(thresholds.js),
+        "DRIFT_MIN_ROWS": str(thresholds.min_rows),
+    }
+
+
 class Storage(Protocol):
     """The object-store operations the job needs (one implementation per cloud)."""
 

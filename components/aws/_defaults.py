@@ -19,6 +19,7 @@ from mlops_iac.components.defaults import (  # noqa: F401
     DRIFT_KS,
     DRIFT_MIN_ROWS,
     DRIFT_PSI,
+    DRIFT_WINDOW_HOURS,
     DVC_PREFIX,
     ENVIRONMENT,
     ERROR_RATE_PERCENT,

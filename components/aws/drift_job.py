@@ -46,7 +46,6 @@ ALARM_STATE_DETAIL_TYPE = "CloudWatch Alarm State Change"
 # One run's period, as the alarm's period: a weekly job still fits CloudWatch's one-day limit on
 # period x evaluation periods, with missing data (between weekly runs) not breaching.
 _ALARM_PERIOD = {"hourly": 3600, "daily": 86400, "weekly": 86400}
-_WINDOW_HOURS = {"hourly": 1, "daily": 24, "weekly": 168}
 
 
 @functools.cache
@@ -143,6 +142,8 @@ class DriftJob(pulumi.ComponentResource):
         self, name: str, args: DriftJobArgs, opts: pulumi.ResourceOptions | None = None
     ) -> None:
         super().__init__(TYPE, name, None, component_opts(opts))
+        from mlops_iac.drift.handlers import job_environment
+        from mlops_iac.drift.profile import Thresholds
         from mlops_iac.drift.store import BASELINES, REPORTS, baseline_key
 
         label = f"DriftJob {name}"
@@ -249,7 +250,6 @@ class DriftJob(pulumi.ComponentResource):
             opts=child_opts(self),
         )
 
-        window = args.window_hours or _WINDOW_HOURS[args.schedule]
         function = aws.lambda_.Function(
             f"{name}-function",
             description=f"mlops-iac drift job ({args.schedule})",
@@ -263,19 +263,16 @@ class DriftJob(pulumi.ComponentResource):
             reserved_concurrent_executions=1,
             logging_config={"log_format": "Text", "log_group": logs.name},
             environment={
-                "variables": {
-                    "DRIFT_CAPTURE_URI": pulumi.Output.concat("s3://", bucket, "/", capture_prefix),
-                    "DRIFT_BASELINE_URI": self.baseline_uri,
-                    "DRIFT_REPORT_URI": self.report_uri,
-                    "DRIFT_ENDPOINT": endpoint,
-                    "DRIFT_FORMAT": args.capture_format,
-                    "DRIFT_WINDOW_HOURS": str(window),
-                    "DRIFT_METRIC_NAMESPACE": args.metric_namespace,
-                    "DRIFT_PSI": str(args.psi),
-                    "DRIFT_KS": str(args.ks),
-                    "DRIFT_JS": str(args.jensen_shannon),
-                    "DRIFT_MIN_ROWS": str(args.min_rows),
-                }
+                "variables": job_environment(
+                    capture_uri=pulumi.Output.concat("s3://", bucket, "/", capture_prefix),
+                    baseline_uri=self.baseline_uri,
+                    report_uri=self.report_uri,
+                    endpoint=endpoint,
+                    fmt=args.capture_format,
+                    window_hours=args.window_hours or defaults.DRIFT_WINDOW_HOURS[args.schedule],
+                    namespace=args.metric_namespace,
+                    thresholds=Thresholds(args.psi, args.ks, args.jensen_shannon, args.min_rows),
+                )
             },
             tags=tags,
             opts=child_opts(self, depends_on=[logs]),

@@ -55,8 +55,6 @@ TYPE = "mlops:azure:DriftJob"
 METRIC_NAMESPACE = "mlops/drift"
 METRIC = "DriftedFeatures"
 FUNCTION = "drift_timer"
-_CRON = {"hourly": "0 * * * *", "daily": "0 0 * * *", "weekly": "0 0 * * 1"}
-_WINDOW_HOURS = {"hourly": 1, "daily": 24, "weekly": 168}
 # Metric alert windows (allowed: PT1M … P1D) long enough to see one run's point.
 _ALERT_WINDOW = {"hourly": ("PT15M", "PT1H"), "daily": ("PT1H", "P1D"), "weekly": ("PT1H", "P1D")}
 _BLOB_PATH = "@Resource[Microsoft.Storage/storageAccounts/blobServices/containers/blobs:path]"
@@ -70,9 +68,11 @@ def ncrontab(schedule: str) -> str:
     {month} {day-of-week}``), in UTC on Linux:
     https://learn.microsoft.com/en-us/azure/azure-functions/functions-bindings-timer#ncrontab-expressions
     """
-    if schedule not in _CRON:
-        raise ValueError(f"schedule must be one of {', '.join(_CRON)}, got {schedule!r}")
-    return f"0 {_CRON[schedule]}"
+    if schedule not in defaults.DRIFT_CRON:
+        raise ValueError(
+            f"schedule must be one of {', '.join(defaults.DRIFT_CRON)}, got {schedule!r}"
+        )
+    return f"0 {defaults.DRIFT_CRON[schedule]}"
 
 
 @functools.cache
@@ -203,10 +203,14 @@ class DriftJob(pulumi.ComponentResource):
         self, name: str, args: DriftJobArgs, opts: pulumi.ResourceOptions | None = None
     ) -> None:
         super().__init__(TYPE, name, None, component_opts(opts))
+        from mlops_iac.drift.handlers import job_environment
+        from mlops_iac.drift.profile import Thresholds
         from mlops_iac.drift.store import REPORTS, baseline_key
 
-        if args.schedule not in _CRON:
-            raise ValueError(f"DriftJob {name}: schedule must be one of {', '.join(_CRON)}")
+        if args.schedule not in defaults.DRIFT_CRON:
+            raise ValueError(
+                f"DriftJob {name}: schedule must be one of {', '.join(defaults.DRIFT_CRON)}"
+            )
         rg, account, tags = args.resource_group_name, args.artifact_bucket_name, args.tags
         config = client_config(self)
         baseline_object = baseline_key(args.dataset_version)
@@ -325,7 +329,6 @@ class DriftJob(pulumi.ComponentResource):
             tags=tags,
             opts=child_opts(self),
         )
-        window = args.window_hours or _WINDOW_HOURS[args.schedule]
         schedule = ncrontab(args.schedule)
         blob_endpoint = pulumi.Output.concat("https://", account, ".blob.core.windows.net")
         settings: dict[str, pulumi.Input[str]] = {
@@ -342,24 +345,23 @@ class DriftJob(pulumi.ComponentResource):
             "AZURE_CLIENT_ID": identity.client_id,
             "DRIFT_SCHEDULE": schedule,
             "DRIFT_STORAGE_ACCOUNT_URL": blob_endpoint,
-            "DRIFT_CAPTURE_URI": pulumi.Output.concat(
-                "az://",
-                args.capture_container_name,
-                "/modelDataCollector/",
-                args.endpoint_name,
-                "/",
-            ),  # fmt: skip
             "DRIFT_CAPTURE_COLLECTION": "model_inputs",
-            "DRIFT_BASELINE_URI": self.baseline_uri,
-            "DRIFT_REPORT_URI": self.report_uri,
-            "DRIFT_ENDPOINT": args.endpoint_name,
-            "DRIFT_FORMAT": "azure-capture",
-            "DRIFT_WINDOW_HOURS": str(window),
-            "DRIFT_METRIC_NAMESPACE": METRIC_NAMESPACE,
-            "DRIFT_PSI": str(args.psi),
-            "DRIFT_KS": str(args.ks),
-            "DRIFT_JS": str(args.jensen_shannon),
-            "DRIFT_MIN_ROWS": str(args.min_rows),
+            **job_environment(
+                capture_uri=pulumi.Output.concat(
+                    "az://",
+                    args.capture_container_name,
+                    "/modelDataCollector/",
+                    args.endpoint_name,
+                    "/",
+                ),  # fmt: skip
+                baseline_uri=self.baseline_uri,
+                report_uri=self.report_uri,
+                endpoint=args.endpoint_name,
+                fmt="azure-capture",
+                window_hours=args.window_hours or defaults.DRIFT_WINDOW_HOURS[args.schedule],
+                namespace=METRIC_NAMESPACE,
+                thresholds=Thresholds(args.psi, args.ks, args.jensen_shannon, args.min_rows),
+            ),
         }
         if args.retraining_queue_url is not None:
             settings["DRIFT_RETRAINING_QUEUE_URL"] = args.retraining_queue_url

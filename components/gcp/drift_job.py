@@ -43,8 +43,6 @@ TYPE = "mlops:gcp:DriftJob"
 METRIC_PREFIX = "custom.googleapis.com/mlops/drift"
 METRIC = f"{METRIC_PREFIX}/drifted_features"
 ENTRY_POINT = "handler"
-_CRON = {"hourly": "0 * * * *", "daily": "0 0 * * *", "weekly": "0 0 * * 1"}
-_WINDOW_HOURS = {"hourly": 1, "daily": 24, "weekly": 168}
 _PERIOD = {"hourly": "3600s", "daily": "86400s", "weekly": "86400s"}
 
 
@@ -125,10 +123,14 @@ class DriftJob(pulumi.ComponentResource):
         self, name: str, args: DriftJobArgs, opts: pulumi.ResourceOptions | None = None
     ) -> None:
         super().__init__(TYPE, name, None, component_opts(opts))
+        from mlops_iac.drift.handlers import job_environment
+        from mlops_iac.drift.profile import Thresholds
         from mlops_iac.drift.store import REPORTS, baseline_key
 
-        if args.schedule not in _CRON:
-            raise ValueError(f"DriftJob {name}: schedule must be one of {', '.join(_CRON)}")
+        if args.schedule not in defaults.DRIFT_CRON:
+            raise ValueError(
+                f"DriftJob {name}: schedule must be one of {', '.join(defaults.DRIFT_CRON)}"
+            )
         location = region_or_default(args.region)
         project = project_info(self)
         bucket = args.artifact_bucket_name
@@ -180,7 +182,6 @@ class DriftJob(pulumi.ComponentResource):
             source=drift_source(),
             opts=child_opts(self),
         )
-        window = args.window_hours or _WINDOW_HOURS[args.schedule]
         function = cloudfunctionsv2.Function(
             f"{name}-function",
             name=resource_id(name, "fn", limit=63),
@@ -201,20 +202,20 @@ class DriftJob(pulumi.ComponentResource):
                 "ingress_settings": "ALLOW_INTERNAL_ONLY",
                 "all_traffic_on_latest_revision": True,
                 "environment_variables": {
-                    "DRIFT_CAPTURE_URI": pulumi.Output.concat(
-                        "gs://", bucket, "/", args.capture_prefix
+                    **job_environment(
+                        capture_uri=pulumi.Output.concat("gs://", bucket, "/", args.capture_prefix),
+                        baseline_uri=self.baseline_uri,
+                        report_uri=self.report_uri,
+                        endpoint=args.endpoint_name,
+                        fmt="jsonl",
+                        window_hours=args.window_hours
+                        or defaults.DRIFT_WINDOW_HOURS[args.schedule],
+                        namespace=METRIC_PREFIX,
+                        thresholds=Thresholds(
+                            args.psi, args.ks, args.jensen_shannon, args.min_rows
+                        ),
                     ),
-                    "DRIFT_BASELINE_URI": self.baseline_uri,
-                    "DRIFT_REPORT_URI": self.report_uri,
-                    "DRIFT_ENDPOINT": args.endpoint_name,
-                    "DRIFT_FORMAT": "jsonl",
-                    "DRIFT_WINDOW_HOURS": str(window),
-                    "DRIFT_METRIC_NAMESPACE": METRIC_PREFIX,
                     "DRIFT_PROJECT": project.project_id,
-                    "DRIFT_PSI": str(args.psi),
-                    "DRIFT_KS": str(args.ks),
-                    "DRIFT_JS": str(args.jensen_shannon),
-                    "DRIFT_MIN_ROWS": str(args.min_rows),
                 },
             },
             labels=args.tags,
@@ -240,7 +241,7 @@ class DriftJob(pulumi.ComponentResource):
             f"{name}-schedule",
             region=location,
             description=f"Run drift job {name} {args.schedule}",
-            schedule=_CRON[args.schedule],
+            schedule=defaults.DRIFT_CRON[args.schedule],
             time_zone="Etc/UTC",
             attempt_deadline="1800s",
             http_target={
