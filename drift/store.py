@@ -82,7 +82,7 @@ def write_baseline(
         return str(path)
     target = f"{scheme}://{bucket}/{key}"
     try:
-        _write_remote(scheme, bucket, key, target, text, store_uri, env)
+        _write_remote(target, text, env)
     except DriftError:
         raise
     except Exception as exc:  # HTTP, network and SDK errors: one line, no traceback
@@ -90,15 +90,8 @@ def write_baseline(
     return target
 
 
-def _write_remote(
-    scheme: str,
-    bucket: str,
-    key: str,
-    target: str,
-    text: str,
-    store_uri: str,
-    env: Mapping[str, str],
-) -> None:
+def _write_remote(target: str, text: str, env: Mapping[str, str]) -> None:
+    scheme, bucket, key = split_uri(target)
     if scheme == "s3":
         import boto3  # the aws extra; also present in every Lambda Python runtime
 
@@ -113,7 +106,7 @@ def _write_remote(
         emulator = env.get("STORAGE_EMULATOR_HOST")
         if not token and not emulator:
             raise DriftError(
-                f"{store_uri}: set GOOGLE_OAUTH_ACCESS_TOKEN (e.g. to the output of "
+                f"{target}: set GOOGLE_OAUTH_ACCESS_TOKEN (e.g. to the output of "
                 "`gcloud auth print-access-token`) to write to Cloud Storage"
             )
         handlers.GcsStorage(handlers._Http(token or None), base=emulator).write_text(target, text)
@@ -127,7 +120,7 @@ def _write_remote(
     token = env.get("AZURE_STORAGE_ACCESS_TOKEN")
     if not account_url or not (token or emulator_key):
         raise DriftError(
-            f"{store_uri}: set AZURE_STORAGE_ACCOUNT (the stack's storage_account_name) and "
+            f"{target}: set AZURE_STORAGE_ACCOUNT (the stack's storage_account_name) and "
             "AZURE_STORAGE_ACCESS_TOKEN (e.g. the output of `az account get-access-token "
             "--resource https://storage.azure.com/ --query accessToken -o tsv`) to write to "
             "Blob Storage"

@@ -231,6 +231,7 @@ def _azure(resources: Sequence[PolicyResource], report: ReportViolation) -> None
     ]
     groups = of_type(resources, [AZURE_ACTION_GROUP])
     queues = of_type(resources, [AZURE_QUEUE])
+    accounts = of_type(resources, [AZURE_ACCOUNT])
     senders = [
         r
         for r in of_type(resources, [AZURE_ROLE])
@@ -273,7 +274,7 @@ def _azure(resources: Sequence[PolicyResource], report: ReportViolation) -> None
                 endpoint.urn,
             )
         for app, settings in jobs:
-            blocked = _firewall_blocks(app, settings, of_type(resources, [AZURE_ACCOUNT]))
+            blocked = _firewall_blocks(app, settings, accounts)
             if blocked:
                 report(f"{label}: drift job '{app.name}' cannot reach {blocked}", endpoint.urn)
         job_apps = [a for a, _ in jobs]

@@ -3,15 +3,13 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
-from pathlib import Path
 
 import pytest
 
 from mlops_iac.components.testing import run_project
 from tests.components.aws._helpers import statements
 from tests.conftest import REPO, platform_raw, reference_recording
+from tests.drift._package import import_unpacked
 
 
 @pytest.fixture(scope="module")
@@ -59,24 +57,9 @@ def test_function_code_is_the_drift_package_and_its_settings_come_from_the_spec(
 
 def test_the_archive_runs_on_the_standard_library_alone(prod, tmp_path):
     """Unpack the archive as Lambda does and import the handler with no site-packages at all."""
-    for name, asset in prod.named("mlops-drift-function").inputs["code"]["assets"].items():
-        target = tmp_path / name
-        target.parent.mkdir(parents=True, exist_ok=True)
-        if "path" in asset:
-            target.write_bytes(Path(asset["path"]).read_bytes())
-        else:
-            target.write_text(asset["text"])
-    code = (
-        f"import sys; sys.path.insert(0, {str(tmp_path)!r}); import drift_lambda;"
-        "assert callable(drift_lambda.handler);"
-        "print(sorted(m for m in sys.modules if m.startswith(('boto', 'pulumi', 'mlops_iac.c'))))"
-    )
-    # -S: no site-packages, so only the standard library and the archive are importable.
-    done = subprocess.run(
-        [sys.executable, "-S", "-c", code], capture_output=True, text=True, check=False, env={}
-    )
-    assert done.returncode == 0, done.stderr
-    assert done.stdout.strip() == "[]"
+    assets = prod.named("mlops-drift-function").inputs["code"]["assets"]
+    sdks = ("boto", "pulumi", "mlops_iac.c")
+    assert import_unpacked(assets, tmp_path, "drift_lambda", "handler", sdks) == "[]"
 
 
 def test_schedule_invokes_only_this_function(prod):

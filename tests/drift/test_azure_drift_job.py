@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
-from pathlib import Path
 
 import pytest
 
 from mlops_iac.components.azure.drift_job import ncrontab
 from tests.conftest import platform_raw, reference_recording
+from tests.drift._package import import_unpacked
 
 STORAGE = "azure-native:storage"
 ROLE = "azure-native:authorization:RoleAssignment"
@@ -152,23 +150,9 @@ def test_package_holds_the_timer_function_and_the_library(prod):
 
 def test_the_package_runs_on_the_standard_library_alone(prod, tmp_path):
     """Unpack the package as the Functions host does and import the function with ``-S``."""
-    for name, asset in prod.named("mlops-drift-package").inputs["source"]["assets"].items():
-        target = tmp_path / name
-        target.parent.mkdir(parents=True, exist_ok=True)
-        if "path" in asset:
-            target.write_bytes(Path(asset["path"]).read_bytes())
-        else:
-            target.write_text(asset["text"])
-    code = (
-        f"import sys; sys.path.insert(0, {str(tmp_path)!r}); import drift_timer;"
-        "assert callable(drift_timer.main);"
-        "print(sorted(m for m in sys.modules if m.startswith(('azure', 'pulumi', 'mlops_iac.c'))))"
-    )
-    done = subprocess.run(
-        [sys.executable, "-S", "-c", code], capture_output=True, text=True, check=False, env={}
-    )
-    assert done.returncode == 0, done.stderr
-    assert done.stdout.strip() == "[]"
+    assets = prod.named("mlops-drift-package").inputs["source"]["assets"]
+    sdks = ("azure", "pulumi", "mlops_iac.c")
+    assert import_unpacked(assets, tmp_path, "drift_timer", "main", sdks) == "[]"
 
 
 def test_job_settings_point_at_the_collected_inputs_and_the_dataset_version(prod):

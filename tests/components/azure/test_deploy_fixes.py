@@ -121,7 +121,7 @@ def test_premium_registry_does_not_enable_content_trust():
 # 7. Autoscale owns the replica count after creation ---------------------------------------------
 
 
-def _endpoint(**kwargs):
+def _endpoint(mocks=None, **kwargs):
     args = {
         "resource_group_name": "rg",
         "workspace_name": "ws",
@@ -130,7 +130,9 @@ def _endpoint(**kwargs):
         "rollout_in_progress": True,
         **kwargs,
     }
-    return run(lambda: ServingEndpoint("srv", ServingEndpointArgs(**args)), config=LOCATION)
+    return run(
+        lambda: ServingEndpoint("srv", ServingEndpointArgs(**args)), config=LOCATION, mocks=mocks
+    )
 
 
 def test_deployment_capacity_is_ignored_after_creation():
@@ -202,18 +204,7 @@ class _EndpointReports(RealisticMocks):
 
 
 def _template_with_endpoint_reporting(traffic):
-    args = {
-        "resource_group_name": "rg",
-        "workspace_name": "ws",
-        "active_model": V7,
-        "previous_model": V6,
-        "rollout_in_progress": True,
-    }
-    recording = run(
-        lambda: ServingEndpoint("srv", ServingEndpointArgs(**args)),
-        config=LOCATION,
-        mocks=_EndpointReports(traffic, config=LOCATION),
-    )
+    recording = _endpoint(mocks=_EndpointReports(traffic, config=LOCATION))
     return recording.named("srv-traffic").inputs["properties"]["template"]
 
 

@@ -106,15 +106,21 @@ def _spec(**changes):
     return parse_spec(raw)
 
 
-def _serving(spec):
-    """The traffic map and the version on each slot of the stack built from ``spec``."""
+def _stack_run(spec):
+    """The platform built from ``spec`` (a spec object, not a stack file), with its exports."""
 
     def program():
         stack = MlopsStack("mlops", spec)
         for name, value in stack.exports.items():
             pulumi.export(name, value)
 
-    recording = run(program, config={"azure-native:location": "eastus"})
+    return run(program, config={"azure-native:location": "eastus"})
+
+
+def _serving(spec):
+    """The traffic map and the version on each slot of the stack built from ``spec``."""
+
+    recording = _stack_run(spec)
     template = recording.named("mlops-serving-traffic").inputs["properties"]["template"]
     traffic = template["resources"][0]["properties"]["traffic"]
     versions = {
@@ -175,12 +181,7 @@ def test_rollback_moves_all_traffic_to_the_previous_version():
         monitoring={**raw_monitoring, "webhookUrl": "https://chat.example.com/hook"},
     )
 
-    def program():
-        stack = MlopsStack("mlops", spec)
-        for name, value in stack.exports.items():
-            pulumi.export(name, value)
-
-    recording = run(program, config={"azure-native:location": "eastus"})
+    recording = _stack_run(spec)
     template = recording.named("mlops-serving-traffic").inputs["properties"]["template"]
     assert template["resources"][0]["properties"]["traffic"] == {"blue": 100, "green": 0}
     assert recording.named("mlops-serving-blue").inputs["tags"]["mlops:model-version"] == "6"
