@@ -76,15 +76,18 @@ def test_updates_existing_remote_in_place_and_is_idempotent(cli, project, output
         "[core]\n\tremote = shared\n"
         "['remote \"aws-prod\"']\n\turl = s3://old-bucket/dvc\n\tendpointurl = https://s3.local\n"
     )
-    assert _run(cli, project, outputs, repo) == 0, cli.err
+    # The endpoint sends every push elsewhere: kept only when asked for (was kept silently).
+    assert _run(cli, project, outputs, repo, "--keep-existing-options") == 0, cli.err
     assert "(default was shared)" in cli.out
+    assert "(url was s3://old-bucket/dvc)" in cli.out
+    assert "kept (--keep-existing-options): .dvc/config: endpointurl = 'https://s3.local'" in cli.out
     assert config.read_text() == (
         "[core]\n\tremote = aws-prod\n"
         f"['remote \"aws-prod\"']\n\turl = {URL}\n\tendpointurl = https://s3.local\n"
         f"\tsse = aws:kms\n\tsse_kms_key_id = {KEY}\n"
     )
     before = config.read_bytes()
-    assert _run(cli, project, outputs, repo) == 0
+    assert _run(cli, project, outputs, repo, "--keep-existing-options") == 0
     assert "nothing to change" in cli.out
     assert config.read_bytes() == before
 

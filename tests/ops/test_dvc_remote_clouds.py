@@ -81,17 +81,28 @@ def test_azure_service_principal_goes_to_config_local_only(
     assert "config.local (Git-ignored)" in cli.out
 
 
-def test_existing_config_local_keeps_its_lines_and_mode(cli, project, repo, tmp_path, monkeypatch):
+def test_existing_config_local_keeps_its_lines_and_becomes_0600(
+    cli, project, repo, tmp_path, monkeypatch
+):
     monkeypatch.setenv("AZURE_CLIENT_SECRET", SECRET)
     local = repo / ".dvc" / "config.local"
-    local.write_text("# mine\n['remote \"azure-dev\"']\n    connection_string = x\n")
-    local.chmod(0o640)
+    text = "# mine\n['remote \"azure-dev\"']\n    connection_string = x\n"
+    local.write_text(text)
+    local.chmod(0o644)
     outputs = write_outputs(tmp_path / "o.json", AZURE)
-    code = _run(cli, project, "azure-dev", outputs, repo, "--auth", "service-principal",
-                "--tenant-id", "t", "--client-id", "c")  # fmt: skip
+    argv = ("--auth", "service-principal", "--tenant-id", "t", "--client-id", "c")
+    # A connection string wins over the service principal in DVC: refused unless asked for.
+    assert _run(cli, project, "azure-dev", outputs, repo, *argv) == 2
+    assert cli.one_error_line().endswith(
+        "send its data or credentials elsewhere: .dvc/config.local: connection_string = (hidden); "
+        "remove them, or pass --keep-existing-options to keep them"
+    )
+    assert local.read_text() == text and not (repo / ".dvc" / "config").exists()
+    code = _run(cli, project, "azure-dev", outputs, repo, *argv, "--keep-existing-options")
     assert code == 0, cli.err
     assert local.read_text().startswith("# mine\n['remote \"azure-dev\"']\n    connection_string")
-    assert stat.S_IMODE(local.stat().st_mode) == 0o640
+    # The secret went into a file others could read before: it is 0600 now, whatever it was.
+    assert stat.S_IMODE(local.stat().st_mode) == 0o600
 
 
 def test_azure_service_principal_refuses_without_the_secret_variable(
