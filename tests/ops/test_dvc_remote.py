@@ -80,7 +80,8 @@ def test_updates_existing_remote_in_place_and_is_idempotent(cli, project, output
     assert _run(cli, project, outputs, repo, "--keep-existing-options") == 0, cli.err
     assert "(default was shared)" in cli.out
     assert "(url was s3://old-bucket/dvc)" in cli.out
-    assert "kept (--keep-existing-options): .dvc/config: endpointurl = 'https://s3.local'" in cli.out
+    kept = "kept (--keep-existing-options): .dvc/config: endpointurl = 'https://s3.local'"
+    assert kept in cli.out
     assert config.read_text() == (
         "[core]\n\tremote = aws-prod\n"
         f"['remote \"aws-prod\"']\n\turl = {URL}\n\tendpointurl = https://s3.local\n"
