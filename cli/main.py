@@ -8,8 +8,11 @@ heavy libraries (boto3, rich) only when a command runs.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib
+import os
 import sys
+from typing import Any
 
 _COMMANDS = (
     "mlops_iac.cli.plan",
@@ -54,8 +57,62 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+class _ClosedPipeGuard:
+    """stdout that goes quiet once its reader has gone (``mlops-iac plan | head -1``).
+
+    A closed stdout is not a finding: the command carries on to its real exit code (and finishes
+    any file it is writing) instead of stopping with "Broken pipe" and exit 1. As the Python docs
+    advise (signal module, "Note on SIGPIPE"), the file descriptor is pointed at devnull so the
+    interpreter's own flush at exit cannot fail either.
+    """
+
+    def __init__(self, stream: Any) -> None:
+        self._stream = stream
+        self.closed_pipe = False
+
+    def _silence(self) -> None:
+        self.closed_pipe = True
+        with contextlib.suppress(AttributeError, OSError, ValueError):
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, self._stream.fileno())
+            os.close(devnull)
+
+    def write(self, text: str) -> int:
+        if not self.closed_pipe:
+            try:
+                return self._stream.write(text)
+            except BrokenPipeError:
+                self._silence()
+        return len(text)
+
+    def flush(self) -> None:
+        if not self.closed_pipe:
+            try:
+                self._stream.flush()
+            except BrokenPipeError:
+                self._silence()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._stream, name)
+
+
 def main(argv: list[str] | None = None) -> int:
-    """Run one command; returns the exit code (0 ok, 1 failure or drift, 2 bad input)."""
+    """Run one command; returns the exit code (0 ok, 1 failure or drift, 2 bad input).
+
+    The code does not depend on whether anyone still reads stdout.
+    """
+    real_stdout = sys.stdout
+    guard = _ClosedPipeGuard(real_stdout)
+    sys.stdout = guard
+    try:
+        return _run(argv)
+    finally:
+        guard.flush()
+        if sys.stdout is guard:
+            sys.stdout = real_stdout
+
+
+def _run(argv: list[str] | None) -> int:
     parser = build_parser()
     try:
         args = parser.parse_args(argv)

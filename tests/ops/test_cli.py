@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import importlib
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 
@@ -61,3 +64,54 @@ def test_file_only_commands_do_not_import_boto3(project):
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
+
+
+ROOT = Path(__file__).resolve().parents[2]
+MAIN = "mlops_iac.cli.main"
+
+
+def _closed_stdout(*argv: str) -> tuple[int, str]:
+    """Run ``mlops-iac argv`` with its stdout a pipe nobody reads (`| head -0`, deterministic)."""
+    with subprocess.Popen(
+        [sys.executable, "-m", MAIN, *argv],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    ) as proc:
+        assert proc.stdout is not None and proc.stderr is not None
+        proc.stdout.close()  # the reader is gone before the first write
+        err = proc.stderr.read().decode()
+        return proc.wait(timeout=300), err
+
+
+@pytest.mark.parametrize(
+    ("argv", "code"),
+    [
+        (["policies"], 0),
+        (["policies", "--json"], 0),
+        (["--help"], 0),
+        (["policies", "--stack", "no-such-stack"], 2),  # the real code, not the pipe's
+        (["plan", "--stack", "aws-dev"], 0),
+    ],
+)
+def test_a_closed_stdout_is_not_a_finding(argv, code):
+    returncode, err = _closed_stdout(*argv)
+    assert "Broken pipe" not in err and "Traceback" not in err and "BrokenPipe" not in err, err
+    assert returncode == code, err
+
+
+def test_head_of_a_pipe_keeps_the_exit_code():
+    # What users type: the shell's pipe, read for one line only.
+    result = subprocess.run(
+        [
+            "bash",
+            "-c",
+            f"set -o pipefail; {sys.executable} -m mlops_iac.cli.main policies | head -1",
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stderr == ""
+    assert len(result.stdout.splitlines()) == 1
