@@ -14,10 +14,12 @@ import functools
 import hashlib
 import os
 import re
+import sys
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from importlib import metadata
 from typing import Any
+from urllib.parse import urlsplit
 
 from pulumi_policy.deserialize import SPECIAL_SECRET_SIG, SPECIAL_SIG_KEY
 
@@ -64,18 +66,58 @@ def rule_anchor(name: str) -> str:
 DOCS_URL_ENV = "MLOPS_IAC_DOCS_URL"
 
 
+# Characters no repository URL needs that would end or break a Markdown link ``[..](..)``, a JSON
+# string, or an HTML attribute, plus the delimiters of a query and fragment (the rule's path and
+# anchor are appended to the base).
+_URL_FORBIDDEN = frozenset("()[]<>\"'`\\{}|^?#")
+
+
+def docs_base(value: str) -> str | None:
+    """``value`` without its trailing ``/`` when it is a safe base for rule links, else ``None``.
+
+    Safe: printable ASCII with no space, an absolute ``http``/``https`` URL that
+    ``urllib.parse`` splits into a host (no user info, a valid port), none of
+    ``()[]<>"'`` `` ` `` ``\\{}|^?#``: nothing that can end the Markdown link in SARIF help
+    text, escape a JSON string or smuggle in another scheme.
+    """
+    if not value or not value.isascii() or not value.isprintable():
+        return None
+    if any(char.isspace() or char in _URL_FORBIDDEN for char in value):
+        return None
+    try:
+        parts = urlsplit(value)
+        parts.port  # noqa: B018 (raises ValueError for a port that is not a number in range)
+    except ValueError:
+        return None
+    if parts.scheme not in {"http", "https"} or not parts.hostname or "@" in parts.netloc:
+        return None
+    return value.rstrip("/")
+
+
+@functools.cache
+def _warn_ignored_docs_url(_value: str) -> None:
+    # The value is not echoed: it may hold terminal escapes or a lookalike link.
+    print(
+        f"mlops-iac: warning: ${DOCS_URL_ENV} is not an absolute http(s) URL without spaces, "
+        "quotes, brackets, parentheses or backslashes; ignored",
+        file=sys.stderr,
+    )
+
+
 def project_url() -> str | None:
     """The repository URL whose ``docs/rules.md`` SARIF links to, if one is known.
 
     ``$MLOPS_IAC_DOCS_URL`` wins (an organisation's own mirror of this repository, or a fork);
     else the installed package's ``[project.urls]``: labels are compared normalised (PEP 753:
     case, spaces, ``-`` and ``_`` ignored), and the first of Repository, Source, Source Code,
-    Homepage that is an http(s) URL wins. A value that is not an http(s) URL is ignored.
+    Homepage that is a safe http(s) URL (:func:`docs_base`) wins. An unsafe
+    ``$MLOPS_IAC_DOCS_URL`` is ignored with a warning on stderr (once per process).
     """
     override = os.environ.get(DOCS_URL_ENV, "").strip()
-    scheme, _, rest = override.partition("://")
-    if scheme in {"https", "http"} and rest.strip("/") and not any(c.isspace() for c in rest):
-        return override.rstrip("/")
+    if override:
+        if base := docs_base(override):
+            return base
+        _warn_ignored_docs_url(override)
     try:
         entries = metadata.metadata(DISTRIBUTION).get_all("Project-URL") or []
     except metadata.PackageNotFoundError:
@@ -84,9 +126,8 @@ def project_url() -> str | None:
     for entry in entries:
         label, _, url = str(entry).partition(",")
         label = re.sub(r"[\s_\-.]", "", label.lower())
-        url = url.strip()
-        if url.startswith(("https://", "http://")):
-            found.setdefault(label, url.rstrip("/"))
+        if base := docs_base(url.strip()):
+            found.setdefault(label, base)
     return next((found[label] for label in _REPOSITORY_LABELS if label in found), None)
 
 
@@ -94,12 +135,14 @@ def rule_help_uri(name: str, base: str | None = None) -> str:
     """Where rule ``name`` is documented: its heading in ``docs/rules.md``.
 
     Absolute (``<repository>/blob/HEAD/docs/rules.md#<rule>``, the default branch's copy) when
-    the package declares a repository URL (``base``, default :func:`project_url`); otherwise the
-    repository-relative ``docs/rules.md#<rule>``.
+    the package declares a repository URL (``base``, default :func:`project_url`; a ``base`` that
+    :func:`docs_base` refuses counts as none); otherwise the repository-relative
+    ``docs/rules.md#<rule>``.
     """
     base = project_url() if base is None else base
+    base = docs_base(base) if base else None
     path = f"{RULES_REFERENCE}#{rule_anchor(name)}"
-    return f"{base.rstrip('/')}/blob/HEAD/{path}" if base else path
+    return f"{base}/blob/HEAD/{path}" if base else path
 
 
 def is_absolute_uri(uri: str) -> bool:

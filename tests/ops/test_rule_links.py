@@ -124,3 +124,78 @@ def test_the_docs_url_variable_sets_the_link_base_only_when_it_is_an_http_url(
         assert link == f"{expected}/blob/HEAD/docs/rules.md#mlops-approval-gate"
     else:
         assert link == "docs/rules.md#mlops-approval-gate"
+
+
+HOSTILE_URLS = [
+    "https://git.example/org/x)[click](javascript:alert(1))",
+    "https://git.example/org/x](javascript:alert(1)",
+    'https://git.example/org/x"}],"evil":["',
+    "https://git.example/org/x\\u0022",
+    "https://git.example/org/x`code`",
+    "https://git.example/<img src=x onerror=alert(1)>",
+    "https://git.example/org/x'",
+    "https://git.example/org x",
+    "https://git.example/org\u2028/x",
+    "https://git.example/org/x\x1b[31m",
+    "https://git.example/org/x\u202e",
+    "https://gіt.example/org/x",  # Cyrillic i: a lookalike host
+    "https://git.example@evil.example/org/x",
+    "https://git.example:99999/org/x",
+    "https://git.example:port/org/x",
+    "https://[::1/org/x",
+    "https:///org/x",
+    "https://git.example/org/x?next=javascript:alert(1)",
+    "https://git.example/org/x#frag",
+    "https://git.example\\evil.example/org/x",
+    "javascript://git.example/%0aalert(1)",
+    "data:text/html,<script>alert(1)</script>",
+    "file:///etc/passwd",
+]
+
+
+@pytest.mark.parametrize("value", HOSTILE_URLS)
+def test_a_hostile_docs_url_never_reaches_sarif_or_policies_json(
+    monkeypatch, capsys, cli, value
+) -> None:
+    monkeypatch.setattr(report.metadata, "metadata", lambda _name: Message())
+    monkeypatch.setenv(report.DOCS_URL_ENV, value)
+    report._warn_ignored_docs_url.cache_clear()
+    assert report.docs_base(value) is None
+    assert report.project_url() is None
+    warning = capsys.readouterr().err
+    assert warning == (
+        "mlops-iac: warning: $MLOPS_IAC_DOCS_URL is not an absolute http(s) URL without spaces, "
+        "quotes, brackets, parentheses or backslashes; ignored\n"
+    )
+    rules = _sarif_rules()
+    for rule in rules:
+        assert "helpUri" not in rule
+        assert f"[Rule reference](docs/rules.md#{rule['id']})" in rule["help"]["markdown"]
+    sarif_text = json.dumps(rules)
+    assert "git.example" not in sarif_text and "javascript" not in sarif_text
+    assert cli("policies", "--json") == 0, cli.err
+    assert "git.example" not in cli.out and "javascript" not in cli.out
+    for entry in json.loads(cli.out)["policies"]:
+        assert entry["helpUri"] == f"docs/rules.md#{entry['name']}"
+
+
+def test_a_hostile_help_base_argument_is_dropped_too() -> None:
+    for rule in _sarif_rules(help_base="https://x.example/a)[x](javascript:alert(1)"):
+        assert "helpUri" not in rule and "javascript" not in json.dumps(rule)
+
+
+def test_a_hostile_package_url_is_skipped_for_the_next_safe_one(monkeypatch) -> None:
+    message = Message()
+    message["Project-URL"] = "Repository, https://x.example/a)[x](javascript:alert(1)"
+    message["Project-URL"] = "Homepage, https://home.example/org/x/"
+    monkeypatch.setattr(report.metadata, "metadata", lambda _name: message)
+    monkeypatch.delenv(report.DOCS_URL_ENV, raising=False)
+    assert report.project_url() == "https://home.example/org/x"
+
+
+@pytest.mark.parametrize(
+    "value",
+    ["https://git.example/org/x", "http://git.example:8080/org/x/", "https://git.example"],
+)
+def test_a_plain_docs_url_is_accepted(value) -> None:
+    assert report.docs_base(value) == value.rstrip("/")
