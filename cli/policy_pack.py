@@ -22,7 +22,7 @@ from pathlib import Path
 
 import yaml
 
-from mlops_iac.cli import EXIT_OK, OpsError, command, describe
+from mlops_iac.cli import EXIT_OK, OpsError, command, describe, nofollow
 
 NAME = "policy-pack"
 PROJECT_FILE = "PulumiPolicy.yaml"
@@ -89,14 +89,20 @@ def write_pack(out: Path, virtualenv: Path | None = None, force: bool = False) -
         out / PROJECT_FILE: yaml.safe_dump(project_file(venv), sort_keys=False),
         out / ENTRY_POINT: ENTRY_SOURCE,
     }
+    # Never through a symlink: not DIR itself, not a file in it (dangling or not, with --force too).
+    nofollow.refuse_symlink(out, "output directory")
+    if out.exists() and not out.is_dir():
+        raise OpsError(f"{out} exists and is not a directory")
+    for path in files:
+        nofollow.refuse_symlink(path)
+        if path.exists() and not path.is_file():
+            raise OpsError(f"{path} exists and is not a regular file")
     existing = [path.name for path in files if path.exists()]
     if existing and not force:
         raise OpsError(f"{out} already has {', '.join(existing)} (use --force to overwrite)")
-    if out.exists() and not out.is_dir():
-        raise OpsError(f"{out} exists and is not a directory")
     out.mkdir(parents=True, exist_ok=True)
     for path, text in files.items():
-        path.write_text(text)
+        nofollow.write_atomic(path, text.encode("utf-8"))
     return list(files)
 
 

@@ -14,6 +14,7 @@ import importlib.util
 import sys
 from pathlib import Path
 
+import pytest
 import yaml
 
 from mlops_iac.cli.main import main
@@ -79,3 +80,72 @@ def test_refuses_a_file_as_the_pack_directory(tmp_path, capsys):
     target.write_text("x")
     assert main(["policy-pack", "--out", str(target)]) == 2
     assert "not a directory" in capsys.readouterr().err
+
+
+def _listing(directory):
+    return sorted(p.name for p in directory.iterdir())
+
+
+@pytest.mark.parametrize("force", [False, True])
+@pytest.mark.parametrize("target", ["file", "dangling", "directory"])
+@pytest.mark.parametrize("name", ["PulumiPolicy.yaml", "__main__.py"])
+def test_never_writes_through_a_symlinked_pack_file(tmp_path, capsys, force, target, name):
+    out = tmp_path / "pack"
+    out.mkdir()
+    outside = tmp_path / "outside"
+    if target == "file":
+        outside.write_text("precious\n")
+    elif target == "directory":
+        outside.mkdir()
+    (out / name).symlink_to(outside)
+    argv = ["policy-pack", "--out", str(out), *(["--force"] if force else [])]
+    assert main(argv) == 2
+    err = capsys.readouterr().err.splitlines()
+    assert err == [
+        f"mlops-iac policy-pack: error: {out / name} is a symbolic link; refusing to follow it "
+        "(replace it)"
+    ]
+    assert (out / name).is_symlink() and _listing(out) == [name]
+    if target == "file":
+        assert outside.read_text() == "precious\n"
+    elif target == "dangling":
+        assert not outside.exists()
+    else:
+        assert _listing(outside) == []
+
+
+@pytest.mark.parametrize("force", [False, True])
+@pytest.mark.parametrize("target", ["directory", "dangling"])
+def test_never_writes_through_a_symlinked_pack_directory(tmp_path, capsys, force, target):
+    outside = tmp_path / "outside"
+    if target == "directory":
+        outside.mkdir()
+    out = tmp_path / "pack"
+    out.symlink_to(outside, target_is_directory=True)
+    argv = ["policy-pack", "--out", str(out), *(["--force"] if force else [])]
+    assert main(argv) == 2
+    err = capsys.readouterr().err.splitlines()
+    assert err == [
+        f"mlops-iac policy-pack: error: output directory {out} is a symbolic link; refusing to "
+        "follow it (replace it)"
+    ]
+    assert out.is_symlink()
+    assert _listing(outside) == [] if target == "directory" else not outside.exists()
+
+
+def test_force_replaces_regular_files_atomically_and_keeps_others(tmp_path, capsys):
+    out = tmp_path / "pack"
+    out.mkdir()
+    (out / "PulumiPolicy.yaml").write_text("old\n")
+    (out / "notes.txt").write_text("mine\n")
+    assert main(["policy-pack", "--out", str(out), "--force"]) == 0, capsys.readouterr().err
+    assert (out / "PulumiPolicy.yaml").read_text() != "old\n"
+    assert (out / "notes.txt").read_text() == "mine\n"
+    assert _listing(out) == ["PulumiPolicy.yaml", "__main__.py", "notes.txt"]  # no temp files
+
+
+def test_refuses_a_directory_where_a_pack_file_goes(tmp_path, capsys):
+    out = tmp_path / "pack"
+    (out / "__main__.py").mkdir(parents=True)
+    assert main(["policy-pack", "--out", str(out), "--force"]) == 2
+    assert "__main__.py exists and is not a regular file" in capsys.readouterr().err
