@@ -89,6 +89,24 @@ def default_of(args_class: type, setting: str) -> Any:
     raise KeyError(f"{args_class.__name__} has no field {setting!r}")
 
 
+def given(value: T | None, default: T) -> T:
+    """``value`` when the caller gave one (``0``, ``False`` and ``""`` included), else ``default``.
+
+    Never ``value or default``: an explicit zero is a setting, not a request for the default.
+    """
+    return default if value is None else value
+
+
+def at_least(component: str, setting: str, value: T, minimum: int) -> T:
+    """``value``, or ``ValueError`` naming the setting when it is a number below ``minimum``.
+
+    For limits the cloud itself imposes; an Output (known only at deploy time) is passed through.
+    """
+    if isinstance(value, int | float) and not isinstance(value, bool) and value < minimum:
+        raise ValueError(f"{component}: {setting} must be at least {minimum}, got {value!r}")
+    return value
+
+
 def secure_default(component: str, setting: str, value: T | None, default: T) -> T:
     """``value`` if the caller set it, else the secure ``default``.
 

@@ -10,8 +10,10 @@ import pulumi
 import pulumi_aws as aws
 
 from mlops_iac.components._component import (
+    at_least,
     child_opts,
     component_opts,
+    given,
     require_not_prod,
     secure_default,
     unset,
@@ -242,8 +244,13 @@ class ArtifactStore(pulumi.ComponentResource):
                     "status": "Enabled",
                     "filter": {"prefix": ""},
                     "noncurrent_version_expiration": {
-                        "noncurrent_days": args.noncurrent_version_days
-                        or defaults.NONCURRENT_VERSION_DAYS
+                        # S3: "The value must be a non-zero positive integer."
+                        "noncurrent_days": at_least(
+                            f"ArtifactStore {self._name}",
+                            "noncurrent_version_days",
+                            given(args.noncurrent_version_days, defaults.NONCURRENT_VERSION_DAYS),
+                            1,
+                        )
                     },
                 },
                 {
@@ -251,8 +258,12 @@ class ArtifactStore(pulumi.ComponentResource):
                     "status": "Enabled",
                     "filter": {"prefix": ""},
                     "abort_incomplete_multipart_upload": {
-                        "days_after_initiation": args.incomplete_upload_days
-                        or defaults.INCOMPLETE_UPLOAD_DAYS
+                        "days_after_initiation": at_least(
+                            f"ArtifactStore {self._name}",
+                            "incomplete_upload_days",
+                            given(args.incomplete_upload_days, defaults.INCOMPLETE_UPLOAD_DAYS),
+                            1,
+                        )
                     },
                 },
             ],

@@ -9,8 +9,10 @@ import pulumi
 from pulumi_azure_native import authorization, keyvault, managedidentity, resources, storage
 
 from mlops_iac.components._component import (
+    at_least,
     child_opts,
     component_opts,
+    given,
     require_not_prod,
     secure_default,
     unset,
@@ -132,7 +134,13 @@ class ArtifactStore(pulumi.ComponentResource):
             defaults.STORAGE_SKU_PROD if prod else defaults.STORAGE_SKU_DEV,
         )
         secure_default(label, "force_destroy", args.force_destroy, defaults.FORCE_DESTROY)
-        soft_delete_days = args.soft_delete_days or defaults.BLOB_SOFT_DELETE_DAYS
+        # Blob soft delete keeps deleted data 1 to 365 days.
+        soft_delete_days = at_least(
+            label,
+            "soft_delete_days",
+            given(args.soft_delete_days, defaults.BLOB_SOFT_DELETE_DAYS),
+            1,
+        )
         tags = args.tags
         config = client_config(self)
 
@@ -274,9 +282,10 @@ class ArtifactStore(pulumi.ComponentResource):
                             "actions": {
                                 "version": {
                                     "delete": {
-                                        "days_after_creation_greater_than": (
-                                            args.noncurrent_version_days
-                                            or defaults.NONCURRENT_VERSION_DAYS
+                                        # Azure accepts 0 (delete once superseded).
+                                        "days_after_creation_greater_than": given(
+                                            args.noncurrent_version_days,
+                                            defaults.NONCURRENT_VERSION_DAYS,
                                         )
                                     }
                                 }

@@ -13,7 +13,7 @@ from pulumi_azure_native import (
     operationalinsights,
 )
 
-from mlops_iac.components._component import child_opts, component_opts, secure_default
+from mlops_iac.components._component import child_opts, component_opts, given, secure_default
 from mlops_iac.components.azure import _defaults as defaults
 from mlops_iac.components.azure._common import (
     Tags,
@@ -142,7 +142,8 @@ class ModelRegistry(pulumi.ComponentResource):
             policies = {
                 "retention_policy": {
                     "status": "enabled",
-                    "days": args.untagged_image_days or defaults.ACR_UNTAGGED_RETENTION_DAYS,
+                    # ACR accepts 0 to 365 (0: purge untagged manifests at once).
+                    "days": given(args.untagged_image_days, defaults.ACR_UNTAGGED_RETENTION_DAYS),
                 },
                 # Export (import/transfer out) is only disabled together with public access.
                 "export_policy": {"status": "disabled" if prod else "enabled"},

@@ -18,7 +18,7 @@ from pulumi_azure_native import (
     storage,
 )
 
-from mlops_iac.components._component import child_opts, component_opts
+from mlops_iac.components._component import child_opts, component_opts, given
 from mlops_iac.components.azure import _defaults as defaults
 from mlops_iac.components.azure._common import Tags, client_config, role_definition_id
 
@@ -145,7 +145,7 @@ class Monitoring(pulumi.ComponentResource):
             resource_group_name=rg,
             location=args.location,
             sku={"name": "PerGB2018"},
-            retention_in_days=max(30, args.log_retention_days or defaults.LOG_RETENTION_DAYS),
+            retention_in_days=max(30, given(args.log_retention_days, defaults.LOG_RETENTION_DAYS)),
             tags=tags,
             opts=child_opts(self),
         )

@@ -15,8 +15,10 @@ from pulumi_azure_native import (
 
 from mlops_iac.components import gpu as gpu_catalogue
 from mlops_iac.components._component import (
+    at_least,
     child_opts,
     component_opts,
+    given,
     require_not_prod,
     secure_default,
     unset,
@@ -165,7 +167,13 @@ class TrainingCluster(pulumi.ComponentResource):
             resource_group_name=rg,
             location=args.location,
             sku={"name": "PerGB2018"},
-            retention_in_days=args.log_retention_days or defaults.LOG_RETENTION_DAYS,
+            # PerGB2018 workspaces keep logs 30 to 730 days.
+            retention_in_days=at_least(
+                f"TrainingCluster {name}",
+                "log_retention_days",
+                given(args.log_retention_days, defaults.LOG_RETENTION_DAYS),
+                30,
+            ),
             tags=tags,
             opts=child_opts(self),
         )

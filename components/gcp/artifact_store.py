@@ -22,6 +22,7 @@ from pulumi_gcp import serviceaccount, storage
 from mlops_iac.components._component import (
     child_opts,
     component_opts,
+    given,
     require_not_prod,
     secure_default,
     unset,
@@ -147,9 +148,10 @@ class ArtifactStore(pulumi.ComponentResource):
             public_access_prevention=defaults.PUBLIC_ACCESS_PREVENTION,
             encryption={"default_kms_key_name": key_id} if key_id is not None else None,
             soft_delete_policy={
-                "retention_duration_seconds": args.soft_delete_days * SECONDS_PER_DAY
-                if args.soft_delete_days
-                else defaults.SOFT_DELETE_SECONDS
+                # GCS: 0 turns soft delete off; an explicit 0 is kept, unset is the default.
+                "retention_duration_seconds": defaults.SOFT_DELETE_SECONDS
+                if args.soft_delete_days is None
+                else args.soft_delete_days * SECONDS_PER_DAY
             },
             lifecycle_rules=lifecycle_rules(
                 args.noncurrent_version_days, args.incomplete_upload_days
@@ -273,13 +275,15 @@ def lifecycle_rules(
         {
             "action": {"type": "Delete"},
             "condition": {
-                "days_since_noncurrent_time": noncurrent_version_days
-                or defaults.NONCURRENT_VERSION_DAYS,
+                # GCS accepts 0 (delete as soon as a version is noncurrent).
+                "days_since_noncurrent_time": given(
+                    noncurrent_version_days, defaults.NONCURRENT_VERSION_DAYS
+                ),
                 "with_state": "ARCHIVED",
             },
         },
         {
             "action": {"type": "AbortIncompleteMultipartUpload"},
-            "condition": {"age": incomplete_upload_days or defaults.INCOMPLETE_UPLOAD_DAYS},
+            "condition": {"age": given(incomplete_upload_days, defaults.INCOMPLETE_UPLOAD_DAYS)},
         },
     ]
