@@ -11,6 +11,9 @@ means nothing once the package is installed from a wheel. This command writes a 
 ``virtualenv`` is the environment this ``mlops-iac`` runs from (``sys.prefix``, an absolute path)
 and whose entry point runs the installed ``mlops_iac.policies`` pack: no copy of the rules, so
 upgrading the package upgrades the pack.
+
+Nothing is written through a symbolic link: ``DIR`` itself or a pack file in it being one
+(dangling or not) is refused, with or without ``--force``; files are replaced atomically.
 """
 
 from __future__ import annotations
