@@ -77,9 +77,23 @@ def skeleton(text: Any) -> str:
     return unicodedata.normalize("NFD", decomposed.translate(table))
 
 
-def _folded(text: Any) -> str:
-    # Case folding on both sides of the mapping: prototypes are not all lower case ("0" -> "O").
-    return skeleton(unicodedata.normalize("NFKC", str(text)).casefold()).casefold()
+def _uts39(text: str) -> str:
+    # The skeleton exactly as UTS #39 defines it (no NFKC): NFKC can move a character off its
+    # own confusable mapping (halfwidth U+FFE8 is confusable with "l"; its NFKC form U+2502 is not).
+    table = prototypes()
+    return unicodedata.normalize("NFD", unicodedata.normalize("NFD", text).translate(table))
+
+
+def _folded(text: Any) -> set[str]:
+    """The skeletons a refusing check compares, case-folded after mapping (prototypes are not all
+    lower case: "0" -> "O"), from the text as written and case-folded before mapping (capital
+    ``I`` is confusable with ``l``; its folded ``i`` is not)."""
+    value = str(text)
+    return {
+        fold(spelled).casefold()
+        for spelled in (value, value.casefold())
+        for fold in (skeleton, _uts39)
+    }
 
 
 def _visible(text: str) -> str:
@@ -119,7 +133,7 @@ def looks_alike(a: Any, b: Any) -> bool:
     if canonical(a) == canonical(b):
         return True
     fa, fb = _folded(a), _folded(b)
-    return fa == fb or _visible(fa) == _visible(fb)
+    return bool(fa & fb) or bool({_visible(x) for x in fa} & {_visible(x) for x in fb})
 
 
 def same(a: Any, b: Any) -> bool:
