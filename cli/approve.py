@@ -78,13 +78,15 @@ def _owner_like(approver: str, owner: str | None) -> str | None:
     return f" ({identities.looks_like_message(approver, owner)})"
 
 
-def _refuse_lookalike(approver: str, approvers: list[str]) -> None:
+def _refuse_lookalike(approver: str, approvers: list[str], display: str) -> None:
     """An approver that looks like a listed one without being it is refused by name."""
     lookalike = identities.impostor(approver, approvers)
-    if lookalike is not None:
-        raise OpsError(
-            f"{identities.looks_like_message(approver, lookalike)}, who is in governance.approvers"
-        )
+    if lookalike is None:
+        return
+    like = identities.looks_like_message(approver, lookalike)
+    if not any(identities.same(approver, a) for a in approvers):
+        raise OpsError(f"{approver} is not in governance.approvers of {display} ({like})")
+    raise OpsError(f"{like}, who is in governance.approvers of {display}")
 
 
 def _canonical_approver(approver: str, approvers: list[str]) -> str | None:
@@ -136,7 +138,7 @@ def run(args: argparse.Namespace) -> int:
         raise OpsError(
             f"{args.approver} owns the stack and cannot approve its models (four eyes){like}"
         )
-    _refuse_lookalike(args.approver, spec.governance.approvers)
+    _refuse_lookalike(args.approver, spec.governance.approvers, sf.display)
     approver = _canonical_approver(args.approver, spec.governance.approvers)
     if approver is None:
         listed = ", ".join(spec.governance.approvers) or "nobody"

@@ -71,7 +71,7 @@ def run(args: argparse.Namespace) -> int:
         raise OpsError(
             f"{args.approver} owns the stack and cannot approve a waiver (four eyes){like}"
         )
-    _refuse_lookalike(args.approver, spec.governance.approvers)
+    _refuse_lookalike(args.approver, spec.governance.approvers, sf.display)
     approver = _canonical_approver(args.approver, spec.governance.approvers)
     if approver is None:
         listed = ", ".join(spec.governance.approvers) or "nobody"

@@ -961,11 +961,13 @@ def _governance_rules(raw: Mapping[str, Any]) -> list[tuple[str, str]]:
                 else f" ({identities.looks_like_message(who, owner)})"
             )
             problems.append((path, f"{who} owns the stack and cannot approve (four eyes){like}"))
+        elif not any(same_identity(who, a) for a in approvers):
+            lookalike = identities.impostor(who, approvers)
+            like = f" ({identities.looks_like_message(who, lookalike)})" if lookalike else ""
+            problems.append((path, f"{who} is not in governance.approvers{like}"))
         elif (lookalike := identities.impostor(who, approvers)) is not None:
             message = identities.looks_like_message(who, lookalike)
             problems.append((path, f"{message}, who is in governance.approvers"))
-        elif not any(same_identity(who, a) for a in approvers):
-            problems.append((path, f"{who} is not in governance.approvers"))
 
     if governance.get("enforcement") == "advisory" and raw.get("environment") in (
         "staging",

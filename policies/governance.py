@@ -115,10 +115,11 @@ def _four_eyes(who: Any, owner: Any, approvers: Sequence[str]) -> str | None:
         like = "" if exact(who) == exact(owner) else f"; {looks_like_message(who, owner)}"
         return f"{who} owns the stack (four eyes){like}"
     lookalike = impostor(who, approvers)
+    if not _listed(who, approvers):
+        like = f" ({looks_like_message(who, lookalike)})" if lookalike else ""
+        return f"{who} is not a listed approver{like}"
     if lookalike is not None:
         return f"{looks_like_message(who, lookalike)}, a listed approver"
-    if not _listed(who, approvers):
-        return f"{who} is not a listed approver"
     return None
 
 

@@ -83,12 +83,14 @@ def _validate(args: ResourceValidationArgs, report: ReportViolation) -> None:
             refused.append(f"by {who!r}: the owner cannot approve their own model{like}{at}")
         elif owner_tag and (tag_matches(owner_tag, who) or looks_alike(owner_tag, who)):
             refused.append(f"by {who!r}: the owner cannot approve their own model{at}")
+        elif exact(who) not in approvers:
+            like = f" ({looks_like_message(who, lookalike)})" if lookalike else ""
+            refused.append(f"by {who!r}: not a listed approver{like}{at}")
         elif lookalike is not None:
+            # Listed, next to a look-alike: the author listed an imitation of an approver.
             refused.append(
                 f"by {who!r}: {looks_like_message(who, lookalike)}, a listed approver{at}"
             )
-        elif exact(who) not in approvers:
-            refused.append(f"by {who!r}: not a listed approver{at}")
         elif approval.get("dateStatus"):
             refused.append(f"by {who!r}: {approval['dateStatus']}{at}")
         elif unsigned not in (None, "verified"):

@@ -64,8 +64,8 @@ def test_lookalike_approver_is_refused_by_name(cli, project, lookalike, shown):
     before = path.read_bytes()
     assert _approve(cli, project, "--key", key_for("raj@example.com"), approver=lookalike) == 2
     assert (
-        f"{shown} looks like 'raj@example.com' but is not 'raj@example.com', who is in "
-        "governance.approvers"
+        f"is not in governance.approvers of {project}/stacks/Pulumi.aws-prod.yaml ({shown} "
+        "looks like 'raj@example.com' but is not 'raj@example.com')"
     ) in cli.err
     assert path.read_bytes() == before
 
