@@ -29,7 +29,7 @@ from mlops_iac.cli import (
     stackfile,
 )
 from mlops_iac.components.spec import ROOT, same_identity
-from mlops_iac.policies import signatures
+from mlops_iac.policies import identities, packs, signatures
 
 NAME = "approve"
 
@@ -66,6 +66,27 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     aws.add_aws_arguments(parser)
     parser.set_defaults(func=run)
+
+
+def _owner_like(approver: str, owner: str | None) -> str | None:
+    """`` (x looks like y but is not y)`` when ``approver`` looks like the owner without being
+    them, ``""`` when it is the owner, ``None`` when it is someone else (four eyes)."""
+    if not owner or not identities.looks_alike(approver, owner):
+        return None
+    if identities.same(approver, owner):
+        return ""
+    return f" ({identities.looks_like_message(approver, owner)})"
+
+
+def _refuse_lookalike(approver: str, approvers: list[str], display: str) -> None:
+    """An approver that looks like a listed one without being it is refused by name."""
+    lookalike = identities.impostor(approver, approvers)
+    if lookalike is None:
+        return
+    like = identities.looks_like_message(approver, lookalike)
+    if not any(identities.same(approver, a) for a in approvers):
+        raise OpsError(f"{approver} is not in governance.approvers of {display} ({like})")
+    raise OpsError(f"{like}, who is in governance.approvers of {display}")
 
 
 def _canonical_approver(approver: str, approvers: list[str]) -> str | None:
@@ -113,8 +134,11 @@ def run(args: argparse.Namespace) -> int:
     """Validate, append the approval atomically, then approve the model package if asked."""
     sf = stackfile.load(args.project, args.stack)
     spec = sf.spec
-    if spec.owner and args.approver.casefold() == spec.owner.casefold():
-        raise OpsError(f"{args.approver} owns the stack and cannot approve its models (four eyes)")
+    if (like := _owner_like(args.approver, spec.owner)) is not None:
+        raise OpsError(
+            f"{args.approver} owns the stack and cannot approve its models (four eyes){like}"
+        )
+    _refuse_lookalike(args.approver, spec.governance.approvers, sf.display)
     approver = _canonical_approver(args.approver, spec.governance.approvers)
     if approver is None:
         listed = ", ".join(spec.governance.approvers) or "nobody"
@@ -208,7 +232,8 @@ def _sign(
     Prod needs a signed record; a signature that would not verify is refused before anything is
     written (wrong key for this approver, or the approver's key not in the file).
     """
-    allowed = Path(args.project) / signatures.ALLOWED_SIGNERS
+    # The file plan trusts: $MLOPS_IAC_ALLOWED_SIGNERS, else the project's governance/.
+    allowed = packs.allowed_signers_path(args.project)
     if args.key is None:
         if sf.spec.is_prod:
             raise OpsError(

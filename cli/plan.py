@@ -47,7 +47,7 @@ from mlops_iac.components.testing.engine import (
     run_project,
 )
 from mlops_iac.components.testing.mocks import PREVIOUS_OUTPUTS_KEY
-from mlops_iac.policies import governance, packs, report
+from mlops_iac.policies import governance, packs, report, trust
 from mlops_iac.policies.offline import ResultSet
 
 STACK_TYPE = "pulumi:pulumi:Stack"
@@ -189,6 +189,7 @@ def pack_settings(
     reviewed = governance.review(
         spec.model_dump(by_alias=True, mode="json"),
         packs.allowed_signers_path(project_dir),
+        settings=trust.load(project_dir),
     )
     note = None
     if spec.governance.enforcement is not None:
@@ -333,7 +334,7 @@ def run(args: argparse.Namespace) -> int:
             at = f"{_shown(report.Location(keys.uri, *found))}: " if keys and found else ""
             err.print(f"mlops-iac plan: error: {escape(f'{at}{path}: {message}')}")
         return 2
-    except ProgramError as exc:
+    except (ProgramError, trust.TrustError) as exc:
         err.print(f"mlops-iac plan: error: {escape(str(exc))}")
         return 2
 
@@ -349,6 +350,7 @@ def run(args: argparse.Namespace) -> int:
         err.print(f"mlops-iac plan: warning: {escape(warning)}", style="yellow")
     _print_violations(out, result.results, _secrets(result), locator)
     _print_waivers(out, result, locator)
+    _print_approvals(out, result)
     _print_gpu(out, result)
     try:
         _write_reports(args, result, locator)
@@ -381,6 +383,7 @@ def _write_reports(
         document["maxGpuUsdPerHour"] = result.gpu_usd_per_hour
         document["exports"] = report.redacted_exports(result.recording)
         document["warnings"] = list(result.warnings)
+        document["approvals"] = approvals_report(result)
         _write(args.json, report.scrub(document, _secrets(result)))
     if args.sarif:
         sarif = report.to_sarif(
@@ -589,6 +592,36 @@ def _print_waivers(
                     f"not applied: {waiver.status}" + (f" ({_shown(where)})" if where else "")
                 ),
                 style="yellow",
+            )
+
+
+def approvals_report(result: PlanResult) -> list[dict[str, Any]]:
+    """The recorded approvals as the gate judged their records: each with its key path, signature
+    status, date status and ``verifiedBy`` (principal, key, signers file and its digest)."""
+    gate = result.pack_config.get("mlops-approval-gate", {})
+    fields = ("model", "version", "approvedBy", "ticket", "approvedAt", "keyPath")
+    return [
+        {
+            **{key: approval.get(key) for key in fields},
+            "signatureStatus": approval.get("signatureStatus"),
+            "dateStatus": approval.get("dateStatus"),
+            "verifiedBy": approval.get("verifiedBy"),
+        }
+        for approval in gate.get("approvals", ())
+    ]
+
+
+def _print_approvals(console: Console, result: PlanResult) -> None:
+    # One line per verified approval: which trusted file and key vouched for it.
+    for approval in approvals_report(result):
+        by = approval["verifiedBy"]
+        if by:
+            console.print(
+                escape(
+                    f"approval of {approval['model']} v{approval['version']} by "
+                    f"{approval['approvedBy']}: signature verified with key {by['key']} for "
+                    f"{by['principal']} in {by['signersFile']} ({by['signersDigest']})"
+                )
             )
 
 

@@ -29,6 +29,7 @@ from mlops_iac.cli import (
 )
 from mlops_iac.cli.outputs import Outputs, load_outputs
 from mlops_iac.components.spec import PlatformSpec
+from mlops_iac.policies import identities
 
 NAME = "verify"
 MODEL_TAG = "mlops:model"
@@ -218,9 +219,12 @@ def endpoint_checks(
         for approval in gov.approvals:
             if (approval.model, approval.version) != (model, version):
                 continue
-            if approval.approved_by not in gov.approvers:
+            # The gate's comparisons: exact to grant, look-alike to refuse (policies.identities).
+            if not any(identities.same(approval.approved_by, a) for a in gov.approvers):
                 continue
-            if spec.owner and approval.approved_by.casefold() == spec.owner.casefold():
+            if identities.impostor(approval.approved_by, gov.approvers) is not None:
+                continue
+            if spec.owner and identities.looks_alike(approval.approved_by, spec.owner):
                 continue
             return (
                 True,

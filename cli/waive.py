@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from mlops_iac.cli import EXIT_OK, OpsError, add_stack_arguments, command, describe, stackfile
-from mlops_iac.cli.approve import _canonical_approver, _sign
+from mlops_iac.cli.approve import _canonical_approver, _owner_like, _refuse_lookalike, _sign
 from mlops_iac.components.spec import ROOT
 from mlops_iac.policies import signatures
 from mlops_iac.policies.governance import UNWAIVABLE
@@ -67,8 +67,11 @@ def run(args: argparse.Namespace) -> int:
         raise OpsError(f"unknown rule {args.rule!r} (see `mlops-iac policies -s {args.stack}`)")
     if args.rule in UNWAIVABLE:
         raise OpsError(f"{args.rule} guards the governance records and cannot be waived")
-    if spec.owner and args.approver.casefold() == spec.owner.casefold():
-        raise OpsError(f"{args.approver} owns the stack and cannot approve a waiver (four eyes)")
+    if (like := _owner_like(args.approver, spec.owner)) is not None:
+        raise OpsError(
+            f"{args.approver} owns the stack and cannot approve a waiver (four eyes){like}"
+        )
+    _refuse_lookalike(args.approver, spec.governance.approvers, sf.display)
     approver = _canonical_approver(args.approver, spec.governance.approvers)
     if approver is None:
         listed = ", ".join(spec.governance.approvers) or "nobody"

@@ -36,6 +36,7 @@ from pydantic_core import PydanticCustomError
 from mlops_iac.components import defaults
 from mlops_iac.components import gpu as gpu_catalogue
 from mlops_iac.components.stackyaml import printable
+from mlops_iac.policies import identities
 
 CONFIG_NAMESPACE = "mlops"
 CONFIG_KEY = "platform"
@@ -55,14 +56,9 @@ def same_identity(a: str, b: str) -> bool:
 
     Exact, except the domain's case (a domain is case-insensitive; a local part may not be,
     RFC 5321 §2.4): no punctuation is stripped, so ``ja.ne@example.com`` is not
-    ``jane@example.com``.
+    ``jane@example.com``, and no look-alike letter is mapped (``identities.exact``).
     """
-
-    def key(text: str) -> str:
-        local, at, domain = text.rpartition("@")
-        return f"{local}@{domain.lower()}" if at else text
-
-    return key(a) == key(b)
+    return identities.same(a, b)
 
 
 class SpecError(ValueError):
@@ -953,13 +949,25 @@ def _governance_rules(raw: Mapping[str, Any]) -> list[tuple[str, str]]:
     approvers = [a for a in listed if isinstance(a, str)] if isinstance(listed, list) else []
     owner = raw.get("owner") if isinstance(raw.get("owner"), str) else None
 
+    problems.extend(_identity_rules(raw))
+
     def four_eyes(path: str, who: object) -> None:
         if not isinstance(who, str):
             return
-        if owner and _loose(who) == _loose(owner):
-            problems.append((path, f"{who} owns the stack and cannot approve (four eyes)"))
+        if owner and identities.looks_alike(who, owner):
+            like = (
+                ""
+                if same_identity(who, owner)
+                else f" ({identities.looks_like_message(who, owner)})"
+            )
+            problems.append((path, f"{who} owns the stack and cannot approve (four eyes){like}"))
         elif not any(same_identity(who, a) for a in approvers):
-            problems.append((path, f"{who} is not in governance.approvers"))
+            lookalike = identities.impostor(who, approvers)
+            like = f" ({identities.looks_like_message(who, lookalike)})" if lookalike else ""
+            problems.append((path, f"{who} is not in governance.approvers{like}"))
+        elif (lookalike := identities.impostor(who, approvers)) is not None:
+            message = identities.looks_like_message(who, lookalike)
+            problems.append((path, f"{message}, who is in governance.approvers"))
 
     if governance.get("enforcement") == "advisory" and raw.get("environment") in (
         "staging",
@@ -999,9 +1007,32 @@ def _governance_rules(raw: Mapping[str, Any]) -> list[tuple[str, str]]:
     return problems
 
 
-def _loose(text: str) -> str:
-    # Owner checks err toward refusing: a look-alike of the owner is the owner.
-    return re.sub(r"[^a-z0-9]", "", text.lower())
+def _identity_rules(raw: Mapping[str, Any]) -> list[tuple[str, str]]:
+    """Identities must read as what they are: NFKC form, no invisible characters (a fullwidth
+    ``ｊane`` or a zero-width space inside ``ja\u200bne`` would otherwise pass for ``jane``)."""
+    governance = raw.get("governance")
+    governance = governance if isinstance(governance, Mapping) else {}
+    found: list[tuple[str, object]] = [("owner", raw.get("owner"))]
+
+    def listed(key: str) -> list[Any]:
+        value = governance.get(key)
+        return value if isinstance(value, list) else []
+
+    found += [(f"governance.approvers.{i}", a) for i, a in enumerate(listed("approvers"))]
+    for key in ("approvals", "waivers"):
+        for i, record in enumerate(listed(key)):
+            if isinstance(record, Mapping):
+                found.append((f"governance.{key}.{i}.approvedBy", record.get("approvedBy")))
+                if key == "waivers":
+                    found.append((f"governance.{key}.{i}.owner", record.get("owner")))
+    record = governance.get("enforcementApproval")
+    if isinstance(record, Mapping):
+        found.append(("governance.enforcementApproval.approvedBy", record.get("approvedBy")))
+    problems = []
+    for path, value in found:
+        if isinstance(value, str) and (problem := identities.nfkc_problem(value)) is not None:
+            problems.append((path, f"identity {problem}"))
+    return problems
 
 
 def _loc_path(loc: Iterable[Any]) -> str:
@@ -1148,6 +1179,8 @@ def parse_team_governance(raw: object) -> TeamGovernance:
         raise SpecError(hidden)
     if team.environment == "prod" and not team.owner:
         raise SpecError([(f"{ROOT}.owner", "required in prod")])
+    if team.owner and (problem := identities.nfkc_problem(team.owner)) is not None:
+        raise SpecError([(f"{ROOT}.owner", f"identity {problem}")])
     return team
 
 

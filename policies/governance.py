@@ -25,9 +25,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from . import signatures
+from . import signatures, trust
+from .identities import exact, impostor, looks_alike, looks_like_message
 from .offline import ResultSet, Violation
-from .rules._base import canonical, identity
 
 #: Rules a waiver may never switch off: they guard the records themselves.
 UNWAIVABLE = ("mlops-governance-records",)
@@ -105,7 +105,58 @@ def _items(value: Any) -> list[Any]:
 
 
 def _listed(who: Any, approvers: Sequence[str]) -> bool:
-    return any(identity(who) == identity(a) for a in approvers)
+    return any(exact(who) == exact(a) for a in approvers)
+
+
+def _four_eyes(who: Any, owner: Any, approvers: Sequence[str]) -> str | None:
+    """Why ``who`` may not approve, or ``None``: the owner or a look-alike of the owner (loose:
+    a false match only refuses), a look-alike of a listed approver, or not listed (exact)."""
+    if owner and looks_alike(who, owner):
+        like = "" if exact(who) == exact(owner) else f"; {looks_like_message(who, owner)}"
+        return f"{who} owns the stack (four eyes){like}"
+    lookalike = impostor(who, approvers)
+    if not _listed(who, approvers):
+        like = f" ({looks_like_message(who, lookalike)})" if lookalike else ""
+        return f"{who} is not a listed approver{like}"
+    if lookalike is not None:
+        return f"{looks_like_message(who, lookalike)}, a listed approver"
+    return None
+
+
+def _when(value: Any) -> dt.datetime | None:
+    """``approvedAt`` as an aware UTC datetime (a date is its midnight, UTC), or ``None``."""
+    if isinstance(value, dt.datetime):
+        moment = value
+    elif isinstance(value, dt.date):
+        moment = dt.datetime.combine(value, dt.time())
+    else:
+        text = str(value).strip()
+        try:
+            moment = (
+                dt.datetime.combine(dt.date.fromisoformat(text), dt.time())
+                if len(text) == 10
+                else dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
+            )
+        except ValueError:
+            return None
+    return moment.replace(tzinfo=dt.UTC) if moment.tzinfo is None else moment.astimezone(dt.UTC)
+
+
+def date_problem(approved_at: Any, now: dt.datetime, settings: trust.TrustedSettings) -> str | None:
+    """Why an approval's date does not count, or ``None``: dated later than ``now`` plus the
+    trusted clock skew, or older than the trusted maximum age (when one is set)."""
+    when = _when(approved_at)
+    if when is None:
+        return f"approvedAt {approved_at!r} is not a date"
+    skew = settings.clock_skew_minutes
+    if when > now + dt.timedelta(minutes=skew):
+        return (
+            f"approvedAt {approved_at} is dated in the future (beyond the {skew}-minute clock skew)"
+        )
+    limit = settings.max_approval_age_days
+    if limit is not None and now - when > dt.timedelta(days=limit):
+        return f"approvedAt {approved_at} is older than {limit} days (approvals.maxAgeDays)"
+    return None
 
 
 def review(
@@ -113,9 +164,18 @@ def review(
     allowed_signers: Path,
     *,
     today: dt.date | None = None,
+    settings: trust.TrustedSettings | None = None,
+    now: dt.datetime | None = None,
 ) -> Review:
-    """Decide what the stack file's approvals, enforcement change and waivers allow."""
+    """Decide what the stack file's approvals, enforcement change and waivers allow.
+
+    ``settings``: the trusted settings (clock skew, maximum approval age); default
+    ``trust.load()`` (``$MLOPS_IAC_GOVERNANCE_DIR``, else the working directory's or its
+    parent's ``governance/``). ``now``: the time approvals are judged at; default the clock.
+    """
     today = today or dt.datetime.now(dt.UTC).date()
+    now = now or dt.datetime.now(dt.UTC)
+    settings = settings if settings is not None else trust.load()
     environment = str(platform.get("environment") or "prod")
     project = str(platform.get("project") or "")
     owner = platform.get("owner")
@@ -133,12 +193,17 @@ def review(
         entry["keyPath"] = f"{GOVERNANCE}.approvals[{index}]"
         signature = record.get("signature")
         if signature or environment == "prod":
-            entry["signatureStatus"] = signatures.verify(
+            checked = signatures.check(
                 signatures.approval_payload(project, record),
                 signature,
                 str(record.get("approvedBy")),
                 allowed_signers,
             )
+            entry["signatureStatus"] = checked.status
+            if checked.verified:
+                entry["verifiedBy"] = checked.as_dict()
+        if (dated := date_problem(record.get("approvedAt"), now, settings)) is not None:
+            entry["dateStatus"] = dated
         approvals.append(entry)
 
     enforcement = governance.get("enforcement")
@@ -146,10 +211,10 @@ def review(
         record = governance.get("enforcementApproval")
         if not isinstance(record, Mapping):
             reason = "no governance.enforcementApproval"
-        elif owner and canonical(record.get("approvedBy")) == canonical(owner):
-            reason = f"{record.get('approvedBy')} owns the stack (four eyes)"
-        elif not _listed(record.get("approvedBy"), approvers):
-            reason = f"{record.get('approvedBy')} is not a listed approver"
+        elif (refused := _four_eyes(record.get("approvedBy"), owner, approvers)) is not None:
+            reason = refused
+        elif (dated := date_problem(record.get("approvedAt"), now, settings)) is not None:
+            reason = dated
         else:
             status = signatures.verify(
                 signatures.enforcement_payload(project, environment, "advisory", record),
@@ -196,10 +261,8 @@ def _waiver_status(
     start, end = _date(record.get("approvedAt")), _date(record.get("expires"))
     if record.get("rule") in UNWAIVABLE:
         return f"{record.get('rule')} cannot be waived"
-    if owner and canonical(who) == canonical(owner):
-        return f"{who} owns the stack (four eyes)"
-    if not _listed(who, approvers):
-        return f"{who} is not a listed approver"
+    if (refused := _four_eyes(who, owner, approvers)) is not None:
+        return refused
     if start is None or end is None:
         return "approvedAt and expires must be dates"
     if isinstance(max_days, int) and (end - start).days > max_days:

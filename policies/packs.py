@@ -116,8 +116,10 @@ def pack_config(
     return document
 
 
-def _approval(approval: Mapping[str, Any]) -> dict[str, str]:
-    def text(value: Any) -> str:
+def _approval(approval: Mapping[str, Any]) -> dict[str, Any]:
+    def text(value: Any) -> Any:
+        if isinstance(value, Mapping):  # verifiedBy: principal, key, signers file and digest
+            return {str(k): str(v) for k, v in value.items()}
         return value.isoformat() if isinstance(value, dt.date) else str(value)
 
     return {key: text(value) for key, value in approval.items() if value is not None}

@@ -16,12 +16,17 @@ The signature is stored as one base64 line (the armour's body) so a YAML edit st
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import json
+import os
+import re
 import shutil
+import stat
 import subprocess
 import tempfile
 import textwrap
 from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -33,6 +38,14 @@ VERIFIED = "verified"
 _BEGIN = "-----BEGIN SSH SIGNATURE-----"
 _END = "-----END SSH SIGNATURE-----"
 _TIMEOUT = 20
+#: An allowed-signers file is a few lines per approver; anything larger is not one.
+MAX_SIGNERS_BYTES = 1024 * 1024
+# What ssh-keygen -Y verify prints on success (ssh-keygen.c, sig_verify).
+_GOOD = re.compile(
+    r'^Good "(?P<namespace>[^"]*)" signature for (?P<principal>.+) with '
+    r"(?P<type>\S+) key (?P<key>SHA256:[A-Za-z0-9+/=]+)\s*$",
+    re.M,
+)
 
 
 class SigningError(Exception):
@@ -161,20 +174,103 @@ def sign(data: bytes, key: Path) -> str:
     return compact(done.stdout.decode())
 
 
+@dataclass(frozen=True)
+class Verification:
+    """The outcome of checking one signature: the status and, when verified, what verified it."""
+
+    status: str
+    """:data:`VERIFIED`, or one short reason why not."""
+    principal: str | None = None
+    key: str | None = None
+    """The signing key's fingerprint as ssh-keygen prints it (``SHA256:...``)."""
+    signers_file: str | None = None
+    """The allowed-signers file, relative to the git work tree that holds it (else absolute)."""
+    signers_digest: str | None = None
+    """``sha256:<hex>`` of the allowed-signers file's bytes that ssh-keygen read."""
+
+    @property
+    def verified(self) -> bool:
+        return self.status == VERIFIED
+
+    def as_dict(self) -> dict[str, str] | None:
+        """``verifiedBy`` as plan's JSON report and the approval gate carry it, or ``None``."""
+        if not self.verified:
+            return None
+        return {
+            "principal": str(self.principal),
+            "key": str(self.key),
+            "signersFile": str(self.signers_file),
+            "signersDigest": str(self.signers_digest),
+        }
+
+
+def shown_path(path: Path) -> str:
+    """``path`` relative to the git work tree that holds it, else as an absolute path."""
+    absolute = Path(os.path.abspath(path))
+    for directory in absolute.parents:
+        if (directory / ".git").exists():
+            return absolute.relative_to(directory).as_posix()
+    return absolute.as_posix()
+
+
+def read_signers(allowed_signers: Path) -> bytes | str:
+    """The allowed-signers file's bytes, or why it is refused: it must be a regular file (not a
+    symlink, directory or device) of at most :data:`MAX_SIGNERS_BYTES`."""
+    try:
+        info = os.lstat(allowed_signers)
+    except FileNotFoundError:
+        return f"no allowed-signers file {allowed_signers}"
+    except OSError as exc:
+        return f"allowed-signers file {allowed_signers} cannot be read ({exc.strerror or exc})"
+    if stat.S_ISLNK(info.st_mode):
+        return f"allowed-signers file {allowed_signers} is a symlink (it must be a regular file)"
+    if not stat.S_ISREG(info.st_mode):
+        return f"allowed-signers file {allowed_signers} is not a regular file"
+    if info.st_size > MAX_SIGNERS_BYTES:
+        return f"allowed-signers file {allowed_signers} is larger than {MAX_SIGNERS_BYTES} bytes"
+    try:
+        # O_NOFOLLOW: a symlink swapped in after the lstat is refused too.
+        fd = os.open(allowed_signers, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
+    except OSError as exc:
+        return f"allowed-signers file {allowed_signers} cannot be read ({exc.strerror or exc})"
+    with os.fdopen(fd, "rb") as handle:
+        if not stat.S_ISREG(os.fstat(handle.fileno()).st_mode):
+            return f"allowed-signers file {allowed_signers} is not a regular file"
+        data = handle.read(MAX_SIGNERS_BYTES + 1)
+    if len(data) > MAX_SIGNERS_BYTES:
+        return f"allowed-signers file {allowed_signers} is larger than {MAX_SIGNERS_BYTES} bytes"
+    return data
+
+
 def verify(data: bytes, signature: str | None, identity: str, allowed_signers: Path) -> str:
     """:data:`VERIFIED`, or one short reason why ``signature`` is not ``identity``'s over
-    ``data``."""
+    ``data`` (see :func:`check`)."""
+    return check(data, signature, identity, allowed_signers).status
+
+
+def check(data: bytes, signature: str | None, identity: str, allowed_signers: Path) -> Verification:
+    """Whether ``signature`` is ``identity``'s over ``data`` by a key ``allowed_signers`` lists
+    for that principal, and which key and file verified it.
+
+    ssh-keygen reads a private copy of the bytes checked and digested here, so the digest
+    reported is of exactly the file that verified.
+    """
     if not signature:
-        return "unsigned (sign it with `mlops-iac approve --key` or `mlops-iac waive --key`)"
-    if not allowed_signers.is_file():
-        return f"cannot be verified: no allowed-signers file {allowed_signers}"
+        return Verification(
+            "unsigned (sign it with `mlops-iac approve --key` or `mlops-iac waive --key`)"
+        )
+    signers = read_signers(allowed_signers)
+    if isinstance(signers, str):
+        return Verification(f"cannot be verified: {signers}")
     try:
         tool = _ssh_keygen()
     except SigningError as exc:
-        return f"cannot be verified: {exc}"
+        return Verification(f"cannot be verified: {exc}")
     with tempfile.TemporaryDirectory(prefix="mlops-iac-sig-") as tmp:
         sig_file = Path(tmp) / "record.sig"
         sig_file.write_text(armor(signature))
+        signers_copy = Path(tmp) / "allowed_signers"
+        signers_copy.write_bytes(signers)
         try:
             done = subprocess.run(
                 [
@@ -182,7 +278,7 @@ def verify(data: bytes, signature: str | None, identity: str, allowed_signers: P
                     "-Y",
                     "verify",
                     "-f",
-                    str(allowed_signers),
+                    str(signers_copy),
                     "-I",
                     identity,
                     "-n",
@@ -196,10 +292,21 @@ def verify(data: bytes, signature: str | None, identity: str, allowed_signers: P
                 check=False,
             )
         except subprocess.TimeoutExpired:
-            return "cannot be verified: ssh-keygen timed out"
-    if done.returncode == 0:
-        return VERIFIED
-    return (
-        f"signature does not verify for {identity} against {allowed_signers} (edited after "
-        "signing, or not signed by a key listed for this approver)"
+            return Verification("cannot be verified: ssh-keygen timed out")
+    if done.returncode != 0:
+        return Verification(
+            f"signature does not verify for {identity} against {allowed_signers} (edited after "
+            "signing, or not signed by a key listed for this approver)"
+        )
+    said = (done.stdout + b"\n" + done.stderr).decode(errors="replace")
+    good = _GOOD.search(said)
+    if good is None or good["principal"] != identity or good["namespace"] != NAMESPACE:
+        # Fail closed: a verification that cannot say which key verified is not reported as one.
+        return Verification("cannot be verified: ssh-keygen did not say which key verified it")
+    return Verification(
+        VERIFIED,
+        principal=good["principal"],
+        key=good["key"],
+        signers_file=shown_path(allowed_signers),
+        signers_digest="sha256:" + hashlib.sha256(signers).hexdigest(),
     )

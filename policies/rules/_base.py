@@ -24,6 +24,8 @@ from pulumi_policy import (
     StackValidationPolicy,
 )
 
+from ..identities import exact
+
 Kind = Literal["resource", "stack"]
 Level = Literal["advisory", "mandatory", "disabled"]
 ENVIRONMENTS: tuple[str, ...] = ("dev", "staging", "prod")
@@ -205,23 +207,10 @@ def lineage_tag(tags: Mapping[str, Any], key: str) -> Any:
     return None
 
 
-def canonical(text: Any) -> str:
-    """A loose key (letters and digits only), for checks where a false match only refuses more.
-
-    Never use it to *grant*: ``ja.ne@example.com`` and ``jane@ex-ample.com`` share one key.
-    """
-    return re.sub(r"[^a-z0-9]", "", str(text).lower())
-
-
 def identity(text: Any) -> str:
-    """An approver identity as compared by the gate: exact, except the domain's case.
-
-    The local part of an address may be case-sensitive (RFC 5321 §2.4); a domain never is. So
-    ``Jane@Example.COM`` is ``Jane@example.com`` and nothing else is folded: no punctuation is
-    stripped, no local-part case is ignored.
-    """
-    local, at, domain = str(text).rpartition("@")
-    return f"{local}@{domain.lower()}" if at else str(text)
+    """An approver identity as compared by the gate: exact, except the domain's case
+    (:func:`mlops_iac.policies.identities.exact`)."""
+    return exact(text)
 
 
 _GCP_LABEL_BAD = re.compile(r"[^a-z0-9_-]")

@@ -12,12 +12,11 @@ from typing import Any
 
 from pulumi_policy import ReportViolation, ResourceValidationArgs
 
+from ..identities import exact, impostor, looks_alike, looks_like_message
 from ._base import (
     ENVIRONMENT_SCHEMA,
     Rule,
-    canonical,
     environments_schema,
-    identity,
     lineage_tag,
     skip_outside_environments,
     tag_matches,
@@ -54,10 +53,12 @@ def _validate(args: ResourceValidationArgs, report: ReportViolation) -> None:
         report("the endpoint does not say what it serves: tags mlops:model and mlops:model-version")
         return
     config = args.get_config()
-    # Listed approvers compare exactly (``identity``: only the domain's case is folded), so an
-    # unlisted look-alike such as ``ja.ne@example.com`` never counts. The owner check errs the
-    # other way (loose), because a false match there only refuses.
-    approvers = {identity(a) for a in config.get("approvers", ())}
+    # Listed approvers compare exactly (``exact``: only the domain's case is folded), and an
+    # approver that merely looks like a listed one or the owner (``jаne`` with a Cyrillic a,
+    # ``ja.ne``, fullwidth letters) is refused by name. The owner check errs the other way
+    # (``looks_alike``: confusable skeletons), because a false match there only refuses.
+    listed = [str(a) for a in config.get("approvers", ())]
+    approvers = {exact(a) for a in listed}
     owner = config.get("owner")
     owner_tag = lineage_tag(tags, "owner")
     recorded = [
@@ -75,12 +76,23 @@ def _validate(args: ResourceValidationArgs, report: ReportViolation) -> None:
         unsigned = approval.get("signatureStatus")
         # The record's key path (set by `mlops-iac plan`) lets reports point at its line.
         at = f" ({approval['keyPath']})" if approval.get("keyPath") else ""
-        if (owner and canonical(who) == canonical(owner)) or (
-            owner_tag and tag_matches(owner_tag, who)
-        ):
+        lookalike = impostor(who, listed)
+        if owner and looks_alike(who, owner):
+            # Name the look-alike: ``jane@`` approving for owner ``jаne@`` is Jane approving.
+            like = "" if exact(who) == exact(owner) else f" ({looks_like_message(who, owner)})"
+            refused.append(f"by {who!r}: the owner cannot approve their own model{like}{at}")
+        elif owner_tag and (tag_matches(owner_tag, who) or looks_alike(owner_tag, who)):
             refused.append(f"by {who!r}: the owner cannot approve their own model{at}")
-        elif identity(who) not in approvers:
-            refused.append(f"by {who!r}: not a listed approver{at}")
+        elif exact(who) not in approvers:
+            like = f" ({looks_like_message(who, lookalike)})" if lookalike else ""
+            refused.append(f"by {who!r}: not a listed approver{like}{at}")
+        elif lookalike is not None:
+            # Listed, next to a look-alike: the author listed an imitation of an approver.
+            refused.append(
+                f"by {who!r}: {looks_like_message(who, lookalike)}, a listed approver{at}"
+            )
+        elif approval.get("dateStatus"):
+            refused.append(f"by {who!r}: {approval['dateStatus']}{at}")
         elif unsigned not in (None, "verified"):
             refused.append(f"by {who!r}: {unsigned}{at}")
         else:
@@ -126,6 +138,24 @@ APPROVAL_GATE = Rule(
                         "type": "string",
                         "description": "Set by `mlops-iac plan`: 'verified', or why the "
                         "approval's SSH signature does not verify (then it does not count).",
+                    },
+                    "dateStatus": {
+                        "type": "string",
+                        "description": "Set by `mlops-iac plan` when the approval's date does not "
+                        "count: dated in the future beyond the trusted clock skew, or older than "
+                        "the trusted maximum age (then it does not count).",
+                    },
+                    "verifiedBy": {
+                        "type": "object",
+                        "description": "Set by `mlops-iac plan` for a verified signature: the "
+                        "principal, the key's SHA256 fingerprint, the allowed-signers file and "
+                        "its sha256 digest.",
+                        "properties": {
+                            "principal": {"type": "string"},
+                            "key": {"type": "string"},
+                            "signersFile": {"type": "string"},
+                            "signersDigest": {"type": "string"},
+                        },
                     },
                     "keyPath": {
                         "type": "string",

@@ -45,10 +45,43 @@ def test_approver_spelling_is_taken_from_the_stack_file(cli, project):
     assert "approvedBy: raj@example.com" in (project / "stacks/Pulumi.aws-prod.yaml").read_text()
 
 
-@pytest.mark.parametrize("lookalike", ["Raj@example.com", "r.aj@example.com", "raj@ex-ample.com"])
-def test_lookalike_approver_is_refused(cli, project, lookalike):
-    assert _approve(cli, project, approver=lookalike) == 2
-    assert "is not in governance.approvers" in cli.err
+@pytest.mark.parametrize(
+    ("lookalike", "shown"),
+    [
+        ("Raj@example.com", "'Raj@example.com'"),
+        ("r.aj@example.com", "'r.aj@example.com'"),
+        ("raj@ex-ample.com", "'raj@ex-ample.com'"),
+        ("r\u0430j@example.com", "'r<U+0430>j@example.com'"),  # Cyrillic a
+        ("r\u03b1j@example.com", "'r<U+03B1>j@example.com'"),  # Greek alpha
+        ("\uff52aj@example.com", "'<U+FF52>aj@example.com'"),  # fullwidth r
+        ("ra\u200bj@example.com", "'ra<U+200B>j@example.com'"),  # zero-width space
+    ],
+)
+def test_lookalike_approver_is_refused_by_name(cli, project, lookalike, shown):
+    # Each looks like the listed raj@example.com without being it: refused before anything is
+    # signed or written, and the message says whom it imitates.
+    path = project / "stacks/Pulumi.aws-prod.yaml"
+    before = path.read_bytes()
+    assert _approve(cli, project, "--key", key_for("raj@example.com"), approver=lookalike) == 2
+    assert (
+        f"is not in governance.approvers of {project}/stacks/Pulumi.aws-prod.yaml ({shown} "
+        "looks like 'raj@example.com' but is not 'raj@example.com')"
+    ) in cli.err
+    assert path.read_bytes() == before
+
+
+@pytest.mark.parametrize(
+    "owner_lookalike",
+    ["ml-platform@Example.com", "ml-p\u0142atform@example.com", "ml\u2011platform@example.com"],
+)
+def test_an_approver_who_looks_like_the_owner_is_refused(cli, project, owner_lookalike):
+    path = project / "stacks/Pulumi.aws-prod.yaml"
+    before = path.read_bytes()
+    assert (
+        _approve(cli, project, "--key", key_for("raj@example.com"), approver=owner_lookalike) == 2
+    )
+    assert "owns the stack and cannot approve its models (four eyes)" in cli.err
+    assert path.read_bytes() == before
 
 
 def test_reference_file_changes_only_by_the_new_item(cli, project):

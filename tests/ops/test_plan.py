@@ -174,7 +174,9 @@ def test_policy_config_for_the_real_engine():
     gate = document["mlops-approval-gate"]
     assert gate["enforcementLevel"] == "mandatory"
     assert gate["owner"] == "ml-platform@example.com"
-    assert {
+    jane = next(a for a in gate["approvals"] if a["version"] == "7")
+    verified_by = jane.pop("verifiedBy")  # which key and trusted file verified it
+    assert jane == {
         "model": "fraud-detector",
         "version": "7",
         "approvedBy": "jane@example.com",
@@ -182,7 +184,11 @@ def test_policy_config_for_the_real_engine():
         "approvedAt": "2026-11-20",
         "signatureStatus": "verified",
         "keyPath": "mlops:platform.governance.approvals[0]",  # where violations point
-    } in gate["approvals"]
+    }
+    assert verified_by["principal"] == "jane@example.com"
+    assert verified_by["signersFile"] == "governance/allowed_signers"
+    assert verified_by["key"].startswith("SHA256:")
+    assert verified_by["signersDigest"].startswith("sha256:")
     assert document["mlops-gpu-budget"]["nodeTypePrices"]["g5.xlarge"] == pytest.approx(1.006)
 
 

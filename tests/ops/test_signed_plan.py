@@ -93,3 +93,69 @@ def test_plan_refuses_an_unapproved_downgrade_as_bad_input(signed_env, cli) -> N
     assert (
         "governance.enforcement: advisory in prod needs governance.enforcementApproval" in cli.err
     )
+
+
+def _fingerprint(public_key_line: str, tmp: Path) -> str:
+    import subprocess
+
+    from tests.ops.keys import ssh_keygen
+
+    key = tmp / "key.pub"
+    key.write_text(public_key_line + "\n")
+    done = subprocess.run(
+        [ssh_keygen(), "-l", "-E", "sha256", "-f", str(key)], capture_output=True, text=True
+    )
+    return done.stdout.split()[1]
+
+
+def test_plan_names_the_signers_file_digest_and_key_of_each_verified_approval(
+    cli, tmp_path, monkeypatch
+) -> None:
+    # The repository's own trust point and the reference stack's example signatures.
+    import hashlib
+    import json
+
+    import jsonschema
+
+    monkeypatch.delenv("MLOPS_IAC_ALLOWED_SIGNERS", raising=False)
+    signers = REPO / "governance/allowed_signers"
+    digest = "sha256:" + hashlib.sha256(signers.read_bytes()).hexdigest()
+    keys = {
+        line.split()[0]: _fingerprint(" ".join(line.split()[2:4]), tmp_path)
+        for line in signers.read_text().splitlines()
+        if line and not line.startswith("#")
+    }
+    report = tmp_path / "plan.json"
+    code = cli("plan", "--stack", "aws-prod", "--project", REPO, "-q", "--json", report)
+    assert code == 0, cli.out + cli.err
+    document = json.loads(report.read_text())
+    jsonschema.validate(document, json.loads((REPO / "docs/plan.schema.json").read_text()))
+    by_version = {a["version"]: a for a in document["approvals"]}
+    for version, who in (("7", "jane@example.com"), ("6", "raj@example.com")):
+        entry = by_version[version]
+        assert entry["signatureStatus"] == "verified" and entry["dateStatus"] is None
+        assert entry["verifiedBy"] == {
+            "principal": who,
+            "key": keys[who],
+            "signersFile": "governance/allowed_signers",
+            "signersDigest": digest,
+        }
+        assert (
+            f"approval of fraud-detector v{version} by {who}: signature verified with key "
+            f"{keys[who]} for {who} in governance/allowed_signers ({digest})"
+        ) in cli.out
+
+
+def test_plan_refuses_a_symlinked_signers_file(cli, tmp_path, monkeypatch) -> None:
+    real = install_allowed_signers(tmp_path / "keys")
+    link = tmp_path / "allowed_signers"
+    link.symlink_to(real)
+    monkeypatch.setenv("MLOPS_IAC_ALLOWED_SIGNERS", str(link))
+    path = tmp_path / "Pulumi.aws-prod.yaml"
+    path.write_text(resigned(REFERENCE))
+    assert cli("plan", "--stack", "aws-prod", "--project", REPO, "--config-file", path, "-q") == 1
+    assert (
+        "approval of 'fraud-detector' version '7' does not count, by 'jane@example.com': cannot "
+        f"be verified: allowed-signers file {link} is a symlink (it must be a regular file)"
+    ) in cli.out
+    assert "signature verified with key" not in cli.out

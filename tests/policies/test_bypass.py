@@ -80,9 +80,15 @@ def test_domain_case_is_folded_and_nothing_else(cloud: str) -> None:
 )
 def test_lookalike_identity_is_refused(cloud: str, lookalike: str) -> None:
     messages = gate(cloud, [approval(lookalike)], approved_by=lookalike)
+    # A reader could take the first three for jane@example.com: the refusal says so.
+    like = (
+        ""
+        if "+" in lookalike
+        else f" ({lookalike!r} looks like 'jane@example.com' but is not 'jane@example.com')"
+    )
     assert messages == [
         f"approval of 'fraud-detector' version '7' does not count, by {lookalike!r}: "
-        "not a listed approver"
+        f"not a listed approver{like}"
     ]
 
 
