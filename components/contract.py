@@ -1,4 +1,4 @@
-"""The component contract: what every cloud's five components share (DESIGN.md §4).
+"""The component contract: what every cloud's five components share.
 
 Data only (no provider SDK is imported): the contract test checks each cloud's classes against
 it and ``tools/docs.py`` renders it into ``docs/reference.md``. A name listed here is part of the

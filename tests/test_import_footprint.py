@@ -1,4 +1,4 @@
-"""Regression guard for the import footprint (DESIGN.md §2): one cloud's components load that
+"""Regression guard for the import footprint: one cloud's components load that
 cloud's SDK only, and of it only the submodules the components' sources use.
 
 Provider SDKs are lazy: ``import pulumi_aws`` puts every submodule in ``sys.modules`` as a

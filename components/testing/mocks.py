@@ -1,6 +1,6 @@
 """Mocks that answer like the clouds do: realistic ids, names, ARNs, URLs and key ids.
 
-A missing output silently drops the inputs that depend on it (DESIGN.md §2), so every resource gets
+A missing output silently drops the inputs that depend on it, so every resource gets
 the outputs real providers return: an auto-generated physical name, an id, an ARN on AWS, an ARM id
 on Azure, a self link on GCP, plus per-type outputs (``keyId``, ``repositoryUrl``, ``endpoint`` …).
 Per-cloud tables live in ``mocks_aws``, ``mocks_azure`` and ``mocks_gcp``; this module only

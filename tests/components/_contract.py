@@ -1,4 +1,4 @@
-"""The component contract every cloud keeps (DESIGN.md §4), written down once for the tests."""
+"""The component contract every cloud keeps, written down once for the tests."""
 
 from __future__ import annotations
 
