@@ -28,16 +28,19 @@ def compact(source: str) -> str:
             rows.append(f"{match.group(1)} ; {match.group(2)}")
     if len(rows) < 1000:
         raise SystemExit("not Unicode's confusables.txt: fewer than 1,000 mappings")
-    return "\n".join(
-        [
-            "# The mappings of Unicode's confusables.txt (UTS #39, Unicode Security Mechanisms),",
-            "# source ; prototype (hex). Regenerate: python -m tools.confusables FILE",
-            *header,
-            "# Copyright Unicode, Inc. Terms of use: https://www.unicode.org/terms_of_use.html",
-            "# (Unicode License v3: https://www.unicode.org/license.txt)",
-            *rows,
-        ]
-    ) + "\n"
+    return (
+        "\n".join(
+            [
+                "# The mappings of Unicode's confusables.txt (UTS #39, Unicode Security Mechanisms),",
+                "# source ; prototype (hex). Regenerate: python -m tools.confusables FILE",
+                *header,
+                "# Copyright Unicode, Inc. Terms of use: https://www.unicode.org/terms_of_use.html",
+                "# (Unicode License v3: https://www.unicode.org/license.txt)",
+                *rows,
+            ]
+        )
+        + "\n"
+    )
 
 
 def main(argv: list[str]) -> int:
