@@ -31,6 +31,7 @@ def _covered(path: str, patterns: list[str]) -> bool:
 def _trusted_files() -> list[str]:
     found = [
         *REPO.glob("**/governance/allowed_signers"),
+        *REPO.glob("**/governance/settings.yaml"),
         *REPO.glob("stacks/state/*.json"),
         *REPO.glob("examples/*/state/*.json"),
         *REPO.glob("policies/**/*.py"),
@@ -46,6 +47,7 @@ def test_every_trusted_file_has_an_owner():
     patterns = _owned_patterns()
     files = _trusted_files()
     assert "governance/allowed_signers" in files and "stacks/state/gcp-prod.json" in files
+    assert "governance/settings.yaml" in files
     assert [f for f in files if not _covered(f, patterns)] == []
 
 
