@@ -185,8 +185,8 @@ def test_plan_reports_suppressed_in_console_json_and_sarif(cli, tmp_path):
     # Over the GPU budget in dev (advisory), waived for the stack by a listed approver.
     waiver = (
         "      waivers:\n"
-        "        - {stack: aws-dev, rule: mlops-gpu-budget, resource: stack, reason: benchmark week,\n"
-        "           ticket: T-1,\n"
+        "        - {stack: aws-dev, rule: mlops-gpu-budget, resource: stack,\n"
+        "           reason: benchmark week, ticket: T-1,\n"
         "           owner: o@example.com, approvedBy: jane@example.com,\n"
         f'           approvedAt: "{TODAY}", expires: "{TODAY + dt.timedelta(days=5)}"}}\n'
         "      gpuBudgetUsdPerHour: 0.5\n"
@@ -209,3 +209,18 @@ def test_plan_reports_suppressed_in_console_json_and_sarif(cli, tmp_path):
     assert [r["ruleId"] for r in suppressed] == ["mlops-gpu-budget"]
     assert suppressed[0]["suppressions"][0]["status"] == "accepted"
     assert "benchmark week" in suppressed[0]["suppressions"][0]["justification"]
+
+
+def test_the_waiver_cap_comes_from_the_trusted_settings_only(cli, project, monkeypatch):
+    path = project / "stacks/Pulumi.aws-prod.yaml"
+    before = path.read_bytes()
+    settings = project / "governance/settings.yaml"
+    settings.write_text("waivers:\n  maxDays: 5\n")
+    assert _waive(cli, project, days="6") == 2
+    assert "at most waivers.maxDays (5) days (governance/settings.yaml)" in cli.one_error_line()
+    assert path.read_bytes() == before
+    settings.unlink()
+    settings.symlink_to(project / "stacks/Pulumi.aws-prod.yaml")
+    assert _waive(cli, project) == 2
+    assert "must be a regular file" in cli.one_error_line()
+    assert path.read_bytes() == before

@@ -169,9 +169,7 @@ def test_gate_names_a_forged_or_unsigned_approval_in_prod(cloud: str, forge, all
 def test_outside_prod_unsigned_counts_but_forged_never(cloud: str, allowed: Path) -> None:
     assert gate(cloud, [dict(RECORD)], allowed, environment="staging") == []
     # The gate only runs in prod by default; the review still refuses the forged one.
-    forged = review(
-        platform("staging", approvals=[{**signed(RECORD), "ticket": "X"}]), allowed
-    )
+    forged = review(platform("staging", approvals=[{**signed(RECORD), "ticket": "X"}]), allowed)
     assert forged.approvals[0]["signatureStatus"].startswith("signature does not verify")
 
 
