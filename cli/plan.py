@@ -113,7 +113,8 @@ class PlanResult:
     """What the real deploy would refuse (a first deploy unless a state was given)."""
     deploy_skipped: tuple[str, ...] = ()
     """Constraints the catalogue could not apply, with the reason (never silently dropped)."""
-    environment_source: str = "the stack file's mlops:platform.environment"
+    environment_source: str = "the strict fallback (prod)"
+    """Where the judged environment came from (the trusted settings file and its digest)."""
     suppressed: tuple[governance.Suppressed, ...] = ()
     waivers: tuple[governance.Waiver, ...] = ()
     enforcement_note: str | None = None
@@ -151,59 +152,86 @@ def _plain_text_secrets(raw: Any) -> tuple[tuple[str, ...], tuple[str, ...]]:
     return (), ()
 
 
+def judged_environment(stack: str, trusted: trust.TrustedSettings) -> tuple[str, str]:
+    """``(environment, where it came from)`` for a stack: the trusted settings only.
+
+    The source names the settings file and its digest, so a report says which version of
+    ``governance/settings.yaml`` judged it.
+    """
+    environment, why = trusted.environment(stack)
+    if trusted.source is None:
+        return environment, why
+    shown = _relative(trusted.source, Path.cwd().resolve()) or str(trusted.source)
+    if stack in trusted.environments:
+        return environment, f"{shown} ({stack}: {environment}), {trusted.digest}"
+    return environment, f"{why}; not listed in {shown}, {trusted.digest}"
+
+
 def pack_settings(
     stack: str, config: Mapping[str, Any], project_dir: Path | str = "."
 ) -> PackSettings:
-    """The environment and policy pack config of a stack, from its ``mlops:platform`` spec.
+    """The environment and policy pack config of a stack.
 
-    Signed records are reviewed first (``mlops_iac.policies.governance``): approvals get their
-    signature status, a lowered enforcement level holds only with a verified four-eyes approval,
-    and waivers are checked. A team program without a platform spec gets the environment from
-    the stack name (else the pack reads it from the resources' ``mlops:environment`` tags, else
-    prod) and no approvals. Raises ``SpecError`` for an invalid spec.
+    The environment is the trusted one (``policies.trust``: ``governance/settings.yaml`` in
+    ``project_dir``, else the stack name's suffix, else prod) whatever the stack file says; a
+    stack file claiming a lower one fails ``mlops-governance-records``. Signed records are
+    reviewed first (``mlops_iac.policies.governance``): approvals get their signature status, a
+    lowered enforcement level holds only with a verified four-eyes approval, and waivers are
+    checked. A team program without a platform spec has no approvals. Raises ``SpecError`` for an
+    invalid spec (a waiver of an unknown rule or with an unbounded pattern included) and
+    ``trust.TrustError`` for unreadable trusted settings.
     """
+    trusted = trust.load(project_dir)
+    environment, source = judged_environment(stack, trusted)
+    allowed = packs.allowed_signers_path(project_dir)
+
+    def reviewed_records(platform: Mapping[str, Any]) -> governance.Review:
+        return governance.review(
+            platform,
+            allowed,
+            stack=stack,
+            environment=environment,
+            environment_source=source,
+            settings=trusted,
+        )
+
     raw = config.get(ROOT)
     if raw is None:
-        environment = packs.environment_from_stack(stack) or ""
-        source = (
-            f"the stack name's suffix -{environment}"
-            if environment
-            else "the resources' mlops:environment tags, else the strict fallback prod"
-        )
         return PackSettings(
             environment,
             source,
-            packs.pack_config(environment or "prod", node_type_prices=NODE_TYPE_PRICES),
+            packs.pack_config(environment, node_type_prices=NODE_TYPE_PRICES),
         )
     if is_team_governance(raw):
         team = parse_team_governance(reveal_secure(raw))
+        reviewed = reviewed_records(team.model_dump(by_alias=True, mode="json"))
         return PackSettings(
-            team.environment,
-            "the stack file's mlops:platform.environment",
+            environment,
+            source,
             packs.pack_config(
-                team.environment, owner=team.owner, node_type_prices=NODE_TYPE_PRICES
+                environment,
+                owner=team.owner,
+                node_type_prices=NODE_TYPE_PRICES,
+                problems=reviewed.problems,
             ),
         )
     spec = parse_spec(reveal_secure(raw))
+    _check_waivers(spec.model_dump(by_alias=True, mode="json"))
     secrets, warnings = _plain_text_secrets(raw)
-    reviewed = governance.review(
-        spec.model_dump(by_alias=True, mode="json"),
-        packs.allowed_signers_path(project_dir),
-        settings=trust.load(project_dir),
-    )
+    reviewed = reviewed_records(spec.model_dump(by_alias=True, mode="json"))
     note = None
     if spec.governance.enforcement is not None:
         note = f"governance.enforcement: {spec.governance.enforcement}"
-        if reviewed.problems:
+        if spec.governance.enforcement != reviewed.enforcement:
             note += " refused (see mlops-governance-records)"
         elif spec.governance.enforcement_approval is not None:
             approval = spec.governance.enforcement_approval
             note += f", approved by {approval.approved_by} ({approval.ticket})"
     return PackSettings(
-        spec.environment,
-        "the stack file's mlops:platform.environment",
+        environment,
+        source,
         packs.pack_config(
-            spec.environment,
+            environment,
             owner=spec.owner,
             approvers=spec.governance.approvers,
             approvals=reviewed.approvals,
@@ -217,6 +245,25 @@ def pack_settings(
         (*secrets, SECRET_PLACEHOLDER),
         warnings,
     )
+
+
+def _check_waivers(platform: Mapping[str, Any]) -> None:
+    """``SpecError`` for waivers no review could apply: an unknown rule id (a typo would pass
+    silently as a waiver of nothing) or a resource pattern that is not bounded."""
+    from mlops_iac.policies.rules import BY_NAME
+
+    problems: list[tuple[str, str]] = []
+    waivers = (platform.get("governance") or {}).get("waivers") or ()
+    for index, waiver in enumerate(waivers):
+        at = f"{ROOT}.governance.waivers[{index}]"
+        if waiver.get("rule") not in BY_NAME:
+            problems.append(
+                (f"{at}.rule", f"unknown rule {waiver.get('rule')!r} (see `mlops-iac policies`)")
+            )
+        if problem := governance.pattern_problem(waiver.get("resource")):
+            problems.append((f"{at}.resource", problem))
+    if problems:
+        raise SpecError(problems)
 
 
 def pack_config_for(
@@ -237,7 +284,7 @@ def plan(
     """Run the program offline, check what a deploy would refuse and evaluate the pack.
 
     ``state``: resources that exist already (``deploy.load_state``); ``None`` is a first deploy.
-    Raises ProgramError or SpecError.
+    Raises ProgramError, SpecError or trust.TrustError.
     """
     project = Project.load(project_dir)
     config = project.read_config(stack, config_file)
@@ -256,7 +303,7 @@ def plan(
         # A GC batch of its own freezes the recording: the pack's proxies would otherwise
         # trigger full collections that walk every recorded resource again and again.
         with batched_gc():
-            results = packs.evaluate(recording, document, environment=environment or None)
+            results = packs.evaluate(recording, document, environment=environment)
     finally:
         if status:
             status.stop()
@@ -265,20 +312,16 @@ def plan(
     checked = deploy.Report()
     errors = tuple(recording.deploy_errors(state, checked))
     skipped = tuple(sorted({f"{s.where}: {s.reason}" for s in checked.skipped}))
-    source = settings.source
-    tagged = None if environment else packs.environment_of(recording.resources)
-    if not environment:
-        source = "the resources' mlops:environment tags" if tagged else "the strict fallback (prod)"
     return PlanResult(
         recording=recording,
         results=results,
-        environment=environment or tagged or "prod",
+        environment=environment,
         gpu_usd_per_hour=spend.usd_per_hour,
         unpriced_pools=tuple(spend.unpriced),
         pack_config=document,
         deploy_errors=errors,
         deploy_skipped=skipped,
-        environment_source=source,
+        environment_source=settings.source,
         suppressed=tuple(suppressed),
         waivers=settings.waivers,
         enforcement_note=settings.enforcement_note,
@@ -380,6 +423,7 @@ def _write_reports(
             locator=locator,
         )
         report.add_deploy_errors(document, result.deploy_errors, result.deploy_skipped)
+        document["environmentSource"] = result.environment_source
         document["maxGpuUsdPerHour"] = result.gpu_usd_per_hour
         document["exports"] = report.redacted_exports(result.recording)
         document["warnings"] = list(result.warnings)

@@ -3,7 +3,8 @@
 Without ``--stack`` the levels are listed per environment. With it, they are the levels ``plan``
 would use for that stack (its environment and ``governance.enforcement``, once the signed records
 are reviewed). ``--json`` prints a machine-readable list, each rule with the ``helpUri`` of its
-section in ``docs/rules.md``.
+section in ``docs/rules.md`` and whether a waiver may switch it off (``waivable``: the approval
+gate and the governance records may never be waived).
 """
 
 from __future__ import annotations
@@ -37,19 +38,19 @@ def run(args: argparse.Namespace) -> int:
     from mlops_iac.cli import plan
     from mlops_iac.components.spec import SpecError
     from mlops_iac.components.testing.engine import ProgramError, Project
-    from mlops_iac.policies import packs, report
+    from mlops_iac.policies import packs, report, trust
 
     rules = packs.catalogue()
     base = report.project_url() or ""
-    environment = None
+    environment = source = None
     levels: dict[str, str] = {}
     if args.stack:
         try:
             config = Project.load(args.project).read_config(args.stack)
             settings = plan.pack_settings(args.stack, config, args.project)
-        except (ProgramError, SpecError) as exc:
+        except (ProgramError, SpecError, trust.TrustError) as exc:
             raise OpsError(" ".join(str(exc).split())) from None
-        environment = settings.environment or "prod"
+        environment, source = settings.environment, settings.source
         levels = {name: entry["enforcementLevel"] for name, entry in settings.document.items()}
     entries = [
         {
@@ -57,6 +58,7 @@ def run(args: argparse.Namespace) -> int:
             "kind": rule["kind"],
             "description": rule["description"],
             **({"level": levels[rule["name"]]} if levels else {"levels": rule["levels"]}),
+            "waivable": rule["waivable"],
             # Absolute when the package declares its repository URL, else repository-relative.
             "helpUri": report.rule_help_uri(rule["name"], base),
         }
@@ -67,8 +69,9 @@ def run(args: argparse.Namespace) -> int:
         sys.stdout.write(json.dumps(document, indent=2) + "\n")
         return EXIT_OK
     if args.stack:
-        print(f"Policies for {args.stack} (environment {environment}):")
+        print(f"Policies for {args.stack} (environment {environment}, from {source}):")
     for entry in entries:
         level = entry.get("level") or " / ".join(entry["levels"].values())
-        print(f"  {entry['name']:<40} {level:<27} {entry['description']}")
+        unwaivable = "" if entry["waivable"] else " (cannot be waived)"
+        print(f"  {entry['name']:<40} {level:<27} {entry['description']}{unwaivable}")
     return EXIT_OK

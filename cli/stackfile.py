@@ -70,17 +70,31 @@ def stack_config_dir(project: str | Path) -> Path:
     without ``Pulumi.yaml`` keeps its files under ``stacks/`` (this repository's layout).
     """
     root = Path(project)
-    manifest = root / "Pulumi.yaml"
-    if not manifest.is_file():
+    data = _manifest(project)
+    if data is None:
         return root / "stacks"
+    configured = data.get("stackConfigDir")
+    if configured is not None and not isinstance(configured, str):
+        raise OpsError(f"{root / 'Pulumi.yaml'}: stackConfigDir must be a path")
+    return root / configured if configured else root
+
+
+def _manifest(project: str | Path) -> dict[str, Any] | None:
+    """The project's ``Pulumi.yaml`` as data, ``None`` without one; ``OpsError`` if unreadable."""
+    manifest = Path(project) / "Pulumi.yaml"
+    if not manifest.is_file():
+        return None
     try:
         data = stackyaml.load(manifest.read_bytes())
     except (OSError, stackyaml.StackYamlError) as exc:
         raise OpsError(f"{manifest}: {exc}") from None
-    configured = data.get("stackConfigDir") if isinstance(data, dict) else None
-    if configured is not None and not isinstance(configured, str):
-        raise OpsError(f"{manifest}: stackConfigDir must be a path")
-    return root / configured if configured else root
+    return data if isinstance(data, dict) else {}
+
+
+def project_name(project: str | Path) -> str | None:
+    """The program's name from ``Pulumi.yaml`` (what a key without a namespace belongs to)."""
+    name = (_manifest(project) or {}).get("name")
+    return name if isinstance(name, str) and name else None
 
 
 def known_stacks(project: str | Path) -> list[str]:
@@ -111,10 +125,16 @@ def _safe_yaml() -> YAML:
     return YAML(typ="safe", pure=True)
 
 
-def _parse(display: str, text: str) -> tuple[dict[str, Any], PlatformSpec]:
-    """Plain data and validated spec of a stack file's text, or ``OpsError`` (one line)."""
+def _parse(
+    display: str, text: str, project: str | None = None
+) -> tuple[dict[str, Any], PlatformSpec]:
+    """Plain data and validated spec of a stack file's text, or ``OpsError`` (one line).
+
+    ``project``: the program's name, so ``platform`` beside ``mlops:platform`` in project
+    ``mlops`` is refused as the one key it is (``stackyaml.config_key``).
+    """
     try:
-        data = stackyaml.load(text)
+        data = stackyaml.load(text, project=project)
     except stackyaml.StackYamlError as exc:
         raise OpsError(f"{display}: {exc}") from None
     config = data.get("config") if isinstance(data, dict) else None
@@ -136,7 +156,7 @@ def load(project: str | Path, stack: str) -> StackFile:
         text = raw.decode("utf-8")
     except UnicodeDecodeError:
         raise OpsError(f"{display} is not UTF-8 text") from None
-    data, spec = _parse(display, text)
+    data, spec = _parse(display, text, project_name(project))
     return StackFile(stack, path, display, raw, text, data, spec)
 
 

@@ -1,11 +1,15 @@
 """``mlops-iac waive``: record a time-boxed, signed exception to one rule for one resource.
 
 The waiver is appended to ``governance.waivers`` in the stack file with the same atomic,
-comment-preserving edit as ``approve``. The approver must be listed in ``governance.approvers``
-and must not be the stack owner; the waiver expires at most ``governance.maxWaiverDays`` (default
-90) days from today; with ``--key`` it is signed with the approver's SSH key over every field
-(required in prod). ``plan`` then reports the covered violations as suppressed, with the reason,
-until the expiry date, after which the rule fails again.
+comment-preserving edit as ``approve``. It names the stack, a rule that may be waived (not the
+approval gate nor the governance records) and a resource: a logical name, a URN, ``stack`` or a
+bounded ``*`` pattern. The approver must be listed in ``governance.approvers`` and must not be
+the stack owner; the waiver expires at most ``waivers.maxDays`` (default 90) days from today, as
+``governance/settings.yaml`` sets it; with ``--key`` it is signed with the approver's SSH key
+over every field, the stack included (required wherever the rule is mandatory: staging and prod,
+by the environment ``governance/settings.yaml`` gives the stack). ``plan`` then reports the
+covered violations as suppressed, with the reason, until the expiry date, after which the rule
+fails again.
 """
 
 from __future__ import annotations
@@ -18,8 +22,7 @@ from typing import Any
 from mlops_iac.cli import EXIT_OK, OpsError, add_stack_arguments, command, describe, stackfile
 from mlops_iac.cli.approve import _canonical_approver, _owner_like, _refuse_lookalike, _sign
 from mlops_iac.components.spec import ROOT
-from mlops_iac.policies import signatures
-from mlops_iac.policies.governance import UNWAIVABLE
+from mlops_iac.policies import governance, signatures, trust
 
 NAME = "waive"
 
@@ -36,7 +39,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--resource",
         required=True,
-        help="logical name or URN pattern of the resource (* matches any run of characters)",
+        help="logical name, URN or 'stack'; or a bounded pattern (* matches any run of "
+        "characters; at most 3, with at least 3 letters or digits)",
     )
     parser.add_argument("--reason", required=True, help="why the exception is safe")
     parser.add_argument("--ticket", required=True, help="change ticket, e.g. CHG-1234")
@@ -51,7 +55,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--key",
         type=Path,
         metavar="FILE",
-        help="the approver's private SSH key: signs the waiver (required in prod)",
+        help="the approver's private SSH key: signs the waiver (required wherever the rule is "
+        "mandatory: staging and prod)",
     )
     parser.set_defaults(func=run)
 
@@ -65,8 +70,18 @@ def run(args: argparse.Namespace) -> int:
     spec = sf.spec
     if args.rule not in BY_NAME:
         raise OpsError(f"unknown rule {args.rule!r} (see `mlops-iac policies -s {args.stack}`)")
-    if args.rule in UNWAIVABLE:
-        raise OpsError(f"{args.rule} guards the governance records and cannot be waived")
+    if args.rule in governance.UNWAIVABLE:
+        raise OpsError(
+            f"{args.rule} cannot be waived: it is a human decision, not a finding "
+            f"(unwaivable: {', '.join(governance.UNWAIVABLE)})"
+        )
+    if problem := governance.pattern_problem(args.resource):
+        raise OpsError(f"--resource {args.resource!r}: {problem}")
+    try:
+        trusted = trust.load(args.project)
+    except trust.TrustError as exc:
+        raise OpsError(str(exc)) from None
+    environment, why = trusted.environment(args.stack)
     if (like := _owner_like(args.approver, spec.owner)) is not None:
         raise OpsError(
             f"{args.approver} owns the stack and cannot approve a waiver (four eyes){like}"
@@ -80,15 +95,23 @@ def run(args: argparse.Namespace) -> int:
         )
     today = dt.datetime.now(dt.UTC).date()
     expires = args.expires or today + dt.timedelta(days=args.days)
-    limit = spec.governance.max_waiver_days
+    limit = trusted.max_waiver_days
     if expires < today:
         raise OpsError(f"--expires {expires} is in the past")
     if (expires - today).days > limit:
         raise OpsError(
-            f"a waiver runs at most governance.maxWaiverDays ({limit}) days: expires by "
-            f"{today + dt.timedelta(days=limit)}"
+            f"a waiver runs at most waivers.maxDays ({limit}) days "
+            f"(governance/settings.yaml): expires by {today + dt.timedelta(days=limit)}"
+        )
+    if args.key is None and governance.signature_required(
+        args.rule, environment, spec.governance.enforcement
+    ):
+        raise OpsError(
+            f"a {environment} waiver must be signed ({args.rule} is mandatory in {args.stack}, "
+            f"{environment} from {why}): pass --key with {approver}'s private SSH key"
         )
     entry: dict[str, Any] = {
+        "stack": args.stack,
         "rule": args.rule,
         "resource": args.resource,
         "reason": args.reason,

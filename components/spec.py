@@ -49,6 +49,8 @@ Enforcement = Literal["advisory", "mandatory"]
 _EMAIL = r"^[^@\s]+@[^@\s]+\.[^@\s]+$"
 _NAME = r"^[a-z][a-z0-9-]{1,38}[a-z0-9]$"
 _SIGNATURE = r"^[A-Za-z0-9+/]{40,8000}={0,2}$"
+# A stack name as the Pulumi CLI takes it (``aws-prod``, ``org/project/aws-prod``).
+_STACK = r"^[A-Za-z0-9][A-Za-z0-9._/-]{0,199}$"
 
 
 def same_identity(a: str, b: str) -> bool:
@@ -104,10 +106,6 @@ def _rule_error(problems: list[tuple[str, str]]) -> PydanticCustomError:
 def _version_text(value: object) -> object:
     """``version: 7`` in YAML is an int; a registry version is text, so take it as ``"7"``."""
     return str(value) if isinstance(value, int) and not isinstance(value, bool) else value
-
-
-def _date_of(value: dt.date | dt.datetime) -> dt.date:
-    return value.date() if isinstance(value, dt.datetime) else value
 
 
 def _iso_date(value: object) -> object:
@@ -462,13 +460,19 @@ class EnforcementApproval(_Model):
 
 
 class Waiver(_Model):
-    """A time-boxed exception to one rule for one resource, approved by someone else."""
+    """A time-boxed exception to one rule for one resource of one stack, approved by someone
+    else. ``plan`` checks the rest: a known rule that may be waived, a bounded pattern, the
+    trusted maximum length (``governance/settings.yaml``) and the signature."""
 
+    stack: str = Field(
+        pattern=_STACK, description="The stack it applies to (signed: it applies nowhere else)."
+    )
     rule: str = Field(pattern=r"^mlops-[a-z0-9-]+$", description="The waived rule's name.")
     resource: str = Field(
         min_length=1,
         max_length=512,
-        description="Logical name, or URN pattern (`*` matches any run of characters).",
+        description="Logical name, URN, `stack`, or a bounded pattern: `*` matches any run of "
+        "characters; at most 128 characters, 3 `*` and at least 3 letters or digits.",
     )
     reason: str = Field(min_length=1, max_length=500, description="Why the exception is safe.")
     ticket: str = Field(min_length=1, max_length=64, description="Change ticket.")
@@ -479,8 +483,8 @@ class Waiver(_Model):
     signature: str | None = Field(
         None,
         pattern=_SIGNATURE,
-        description="SSH signature by the approver's key (`mlops-iac waive --key`). Required in "
-        "prod.",
+        description="SSH signature by the approver's key (`mlops-iac waive --key`). Required "
+        "wherever the rule is mandatory (staging and prod).",
     )
 
     _dates = field_validator("approved_at", "expires", mode="before")(_iso_date)
@@ -514,9 +518,6 @@ class GovernanceSpec(_Model):
     )
     waivers: list[Waiver] = Field(
         default_factory=list, description="Time-boxed, signed exceptions (`mlops-iac waive`)."
-    )
-    max_waiver_days: int = Field(
-        90, ge=1, le=365, description="Longest a waiver may run, approvedAt to expires."
     )
 
     @field_validator("approvers")
@@ -985,25 +986,10 @@ def _governance_rules(raw: Mapping[str, Any]) -> list[tuple[str, str]]:
             )
         else:
             four_eyes("governance.enforcementApproval.approvedBy", record.get("approvedBy"))
-    max_days = governance.get("maxWaiverDays", 90)
     waivers = governance.get("waivers")
     for i, waiver in enumerate(waivers if isinstance(waivers, list) else ()):
-        if not isinstance(waiver, Mapping):
-            continue
-        four_eyes(f"governance.waivers.{i}.approvedBy", waiver.get("approvedBy"))
-        start, end = _iso_date(waiver.get("approvedAt")), _iso_date(waiver.get("expires"))
-        days = (
-            (_date_of(end) - _date_of(start)).days
-            if isinstance(start, dt.date) and isinstance(end, dt.date)
-            else 0
-        )
-        if isinstance(max_days, int) and days > max_days:
-            problems.append(
-                (
-                    f"governance.waivers.{i}.expires",
-                    f"more than governance.maxWaiverDays ({max_days}) after approvedAt",
-                )
-            )
+        if isinstance(waiver, Mapping):
+            four_eyes(f"governance.waivers.{i}.approvedBy", waiver.get("approvedBy"))
     return problems
 
 
@@ -1069,6 +1055,9 @@ def _model_at(loc: tuple[Any, ...]) -> type[BaseModel] | None:
 
 #: Keys that existed once: what replaced them.
 _RETIRED_KEYS: dict[tuple[str, ...], str] = {
+    ("governance", "maxWaiverDays"): "removed: the stack file's author must not set their own "
+    "waiver cap; it is waivers.maxDays in governance/settings.yaml (platform owners); delete "
+    "the key",
     ("gcp", "previousRevisionExists"): "removed: the Cloud Run split now follows what the "
     "stack's own last deployment served (its serving_revisions output); delete the key",
 }

@@ -10,6 +10,10 @@ engine all call :func:`load`. It refuses, each with one line naming the line num
   "billion laughs" bomb is 1 KB on disk and billions of nodes once expanded) and recursive aliases;
 - duplicate keys anywhere (YAML loaders silently keep the last one: ``environment: prod`` then
   ``environment: dev`` would plan as dev), naming both lines;
+- merge keys (``<<: *base``): a merge overrides keys without the duplicate check seeing them;
+- two config keys that are one key to the Pulumi CLI (``platform`` and ``mlops:platform`` in
+  project ``mlops``, ``mlops:config:platform`` and ``mlops:platform``, or spellings that differ
+  only in case), naming both lines: see :func:`config_key`;
 - keys that are not strings (Pulumi config is JSON: ``1:`` or ``true:`` cannot be a key);
 - explicit tags other than the core schema (``!!binary``, ``!!python/…``, ``!custom``).
 
@@ -56,7 +60,7 @@ MAX_PATH = 4096
 
 _CORE = "tag:yaml.org,2002:"
 _ALLOWED_TAGS = {
-    _CORE + t for t in ("str", "int", "float", "bool", "null", "timestamp", "seq", "map", "merge")
+    _CORE + t for t in ("str", "int", "float", "bool", "null", "timestamp", "seq", "map")
 }
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
 
@@ -127,14 +131,17 @@ class _BoundedComposer(Composer):
         node = super().compose_mapping_node(anchor)
         seen: dict[str, int] = {}
         for key, _ in node.value:
-            if not isinstance(key, ScalarNode) or key.tag not in (_CORE + "str", _CORE + "merge"):
+            if isinstance(key, ScalarNode) and (key.tag == _CORE + "merge" or key.value == "<<"):
+                raise StackYamlError(
+                    f"line {_line(key)}: YAML merge keys (<<) are not allowed in a stack file "
+                    "(a merge can override a key unseen); write the keys out"
+                )
+            if not isinstance(key, ScalarNode) or key.tag != _CORE + "str":
                 text = key.value if isinstance(key, ScalarNode) else "a collection"
                 raise StackYamlError(
                     f"line {_line(key)}: key {printable(text)} is not a string "
                     "(quote it: config keys are text)"
                 )
-            if key.tag == _CORE + "merge":
-                continue
             if key.value in seen:
                 raise StackYamlError(
                     f"duplicate key {printable(key.value)!s} at lines {seen[key.value]} and "
@@ -201,8 +208,54 @@ def _check_expansion(root: Node) -> None:
     size(root)
 
 
-def load(source: str | bytes) -> Any:
-    """Load one stack file's text with every limit above; ``StackYamlError`` on refusal."""
+def config_key(key: str, project: str | None = None) -> str:
+    """The full config key the Pulumi CLI reads a stack file's ``key`` as.
+
+    ``<namespace>:config:<name>`` is the old spelling of ``<namespace>:<name>``, and a key without
+    a namespace is the project's (``platform`` in project ``mlops`` is ``mlops:platform``).
+    """
+    parts = key.split(":")
+    if len(parts) == 3 and parts[1] == "config":
+        return f"{parts[0]}:{parts[2]}"
+    if len(parts) == 1 and project:
+        return f"{project}:{key}"
+    return key
+
+
+def _check_config_keys(root: Node, project: str | None) -> None:
+    """Refuse two keys under ``config`` that are one full key (see :func:`config_key`).
+
+    The engine would silently keep one of them, so ``platform: {environment: dev}`` beside
+    ``mlops:platform`` could decide what a program and a plan see. Case variants are refused
+    too: no reader should have to guess whether ``MLOPS:platform`` is ``mlops:platform``.
+    """
+    if not isinstance(root, MappingNode):
+        return
+    config = next(
+        (v for k, v in root.value if isinstance(k, ScalarNode) and k.value == "config"), None
+    )
+    if not isinstance(config, MappingNode):
+        return
+    seen: dict[str, ScalarNode] = {}
+    for key, _ in config.value:
+        if not isinstance(key, ScalarNode):
+            continue
+        full = config_key(key.value, project).casefold()
+        if full in seen:
+            first = seen[full]
+            raise StackYamlError(
+                f"config keys {printable(first.value)} (line {_line(first)}) and "
+                f"{printable(key.value)} (line {_line(key)}) are the same key "
+                f"{printable(config_key(first.value, project))}; keep one"
+            )
+        seen[full] = key
+
+
+def load(source: str | bytes, project: str | None = None) -> Any:
+    """Load one stack file's text with every limit above; ``StackYamlError`` on refusal.
+
+    ``project`` is the program's name (``Pulumi.yaml``), which a key without a namespace takes.
+    """
     if isinstance(source, bytes):
         if len(source) > MAX_BYTES:
             raise StackYamlError(f"file is {len(source):,} bytes; the limit is {MAX_BYTES:,}")
@@ -220,6 +273,7 @@ def load(source: str | bytes) -> Any:
         if node is None:
             return None
         _check_expansion(node)
+        _check_config_keys(node, project)
         return loader.construct_document(node)
     except StackYamlError:
         raise
@@ -355,7 +409,7 @@ def _slot(
         frame.pending = _CONFIG if key == "config" else None
         return None
     if frame.path == _CONFIG:
-        path = key if ":" in key or not project else f"{project}:{key}"
+        path = config_key(key, project)
     else:
         path = frame.path + (f"[{key}]" if key.isdigit() else f".{key}")
     # The first spelling wins: a key "a.b" and a nested a: {b: …} look alike.

@@ -1,15 +1,20 @@
 """Review of a stack file's signed governance records before the pack runs, and waivers after.
 
-:func:`review` takes the ``mlops:platform`` object (camelCase, as the stack file holds it) and the
-repository's allowed-signers file, and decides:
+:func:`review` takes the ``mlops:platform`` object (camelCase, as the stack file holds it), the
+repository's allowed-signers file and the TRUSTED environment of the stack (``policies.trust``:
+``governance/settings.yaml``, never the stack file), and decides:
 
+- whether the stack file claims a lower environment than the trusted one: a problem for
+  ``mlops-governance-records`` (a stricter claim is fine);
 - each approval's ``signatureStatus`` for the approval gate: ``verified``, or why not. In prod an
   approval must be signed; elsewhere an unsigned one counts, a badly signed one never does;
 - the enforcement level that holds: ``advisory`` in staging or prod only with a verified
   ``enforcementApproval`` by a listed approver who is not the owner, else the environment's
   default, and a problem for ``mlops-governance-records``;
-- which waivers are active: listed approver, not the owner, not expired, at most
-  ``maxWaiverDays`` long, signed (required in prod; verified wherever present).
+- which waivers are active: a known rule that may be waived (:data:`UNWAIVABLE` may not), for
+  this stack, a bounded resource pattern, a listed approver who is not the owner, not expired, at
+  most the trusted ``waivers.maxDays`` long, and signed wherever the rule is mandatory (a
+  signature is verified wherever present).
 
 :func:`apply_waivers` then moves the violations an active waiver covers into a suppressed list,
 which the console, JSON and SARIF (``suppressions``) report with the justification.
@@ -19,7 +24,6 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -28,11 +32,87 @@ from typing import Any
 from . import signatures, trust
 from .identities import exact, impostor, looks_alike, looks_like_message
 from .offline import ResultSet, Violation
+from .rules import BY_NAME, RULES
+from .rules._base import ENVIRONMENTS
 
-#: Rules a waiver may never switch off: they guard the records themselves.
-UNWAIVABLE = ("mlops-governance-records",)
+#: Rules a waiver may never switch off (``Rule.waivable``): their whole purpose is a human
+#: decision (the approval gate) or they guard the signed records themselves.
+UNWAIVABLE: tuple[str, ...] = tuple(rule.name for rule in RULES if not rule.waivable)
 #: Key paths in messages start here, so reports can point at the stack file's line.
 GOVERNANCE = "mlops:platform.governance"
+#: A waiver's resource pattern: at most this long, this many ``*``, and at least this many
+#: letters or digits that are not ``*`` (``*``, ``**`` or ``*-*`` would waive everything).
+MAX_PATTERN_LENGTH = 128
+MAX_PATTERN_STARS = 3
+MIN_PATTERN_LITERALS = 3
+_RANK = {environment: index for index, environment in enumerate(ENVIRONMENTS)}
+
+
+def pattern_problem(resource: object) -> str | None:
+    """Why ``resource`` is not a waivable target, or ``None``: a logical name, a URN, ``stack``
+    or a bounded ``*`` pattern (see :data:`MAX_PATTERN_LENGTH` and the constants beside it)."""
+    if not isinstance(resource, str) or not resource:
+        return "must be a logical name, a URN, 'stack' or a bounded pattern"
+    stars = resource.count("*")
+    if not stars:
+        return None
+    if len(resource) > MAX_PATTERN_LENGTH:
+        return f"a pattern is at most {MAX_PATTERN_LENGTH} characters"
+    if stars > MAX_PATTERN_STARS:
+        return f"a pattern has at most {MAX_PATTERN_STARS} '*'"
+    # In a URN pattern only the resource's name counts: urn:pulumi:aws-prod::*::* is every URN.
+    name = resource.rsplit("::", 1)[-1] if resource.startswith("urn:") else resource
+    if sum(c.isalnum() for c in name) < MIN_PATTERN_LITERALS:
+        return (
+            f"the pattern {resource!r} is unbounded: name the resource with at least "
+            f"{MIN_PATTERN_LITERALS} letters or digits besides '*'"
+        )
+    return None
+
+
+def glob_steps(pattern: str, text: str) -> tuple[bool, int]:
+    """``(matches, steps)``: ``*`` matches any run of characters, everything else itself.
+
+    Two pointers, and on a mismatch back to just after the last ``*`` with one more character
+    consumed by it: at most ``(len(pattern) + 1) * (len(text) + 1)`` steps whatever the input (a
+    regular expression built from ``a*a*a*…`` backtracks exponentially). ``steps`` is returned so
+    tests can hold the bound without timing anything.
+    """
+    p = t = steps = 0
+    star, mark = -1, 0
+    while t < len(text):
+        steps += 1
+        if p < len(pattern) and pattern[p] == "*":
+            star, mark = p, t
+            p += 1
+        elif p < len(pattern) and pattern[p] == text[t]:
+            p += 1
+            t += 1
+        elif star >= 0:
+            p, mark = star + 1, mark + 1
+            t = mark
+        else:
+            return False, steps
+    while p < len(pattern) and pattern[p] == "*":
+        p += 1
+        steps += 1
+    return p == len(pattern), steps
+
+
+def glob_match(pattern: str, text: str) -> bool:
+    """Whether ``text`` matches ``pattern`` (see :func:`glob_steps`)."""
+    return glob_steps(pattern, text)[0]
+
+
+def environment_problem(declared: object, environment: str, stack: str, why: str) -> str | None:
+    """The problem when the stack file claims a lower environment than the trusted one."""
+    if declared in _RANK and _RANK[str(declared)] < _RANK[environment]:
+        return (
+            f"environment: the stack file says {declared} but {stack} is {environment} "
+            f"(from {why}); the stack is judged as {environment}: write environment: "
+            f"{environment}, or have a platform owner change governance/settings.yaml"
+        )
+    return None
 
 
 @dataclass(frozen=True)
@@ -50,14 +130,15 @@ class Waiver:
         return self.status == "active"
 
     def covers(self, violation: Violation) -> bool:
-        """Same rule, and the resource's logical name or URN matches the pattern."""
+        """Same rule, and the resource's logical name or URN matches the pattern (a stack-level
+        violation's name is ``stack``)."""
         if not self.active or violation.policy != self.record.get("rule"):
             return False
-        pattern = re.compile(
-            "^" + ".*".join(re.escape(p) for p in str(self.record.get("resource")).split("*")) + "$"
-        )
+        pattern = str(self.record.get("resource"))
         target = violation.resource_name if violation.urn else "stack"
-        return bool(pattern.match(target) or (violation.urn and pattern.match(violation.urn)))
+        return glob_match(pattern, target) or bool(
+            violation.urn and glob_match(pattern, violation.urn)
+        )
 
 
 @dataclass(frozen=True)
@@ -163,26 +244,38 @@ def review(
     platform: Mapping[str, Any],
     allowed_signers: Path,
     *,
+    stack: str,
+    environment: str,
+    environment_source: str = "governance/settings.yaml",
     today: dt.date | None = None,
     settings: trust.TrustedSettings | None = None,
     now: dt.datetime | None = None,
 ) -> Review:
     """Decide what the stack file's approvals, enforcement change and waivers allow.
 
-    ``settings``: the trusted settings (clock skew, maximum approval age); default
-    ``trust.load()`` (``$MLOPS_IAC_GOVERNANCE_DIR``, else the working directory's or its
-    parent's ``governance/``). ``now``: the time approvals are judged at; default the clock.
+    ``environment`` is the trusted one (``trust.load(...).environment(stack)``), with
+    ``environment_source`` saying where it came from; the stack file's own ``environment`` only
+    matters when it is lower (a problem). ``settings``: the trusted settings (waiver cap, clock
+    skew, maximum approval age); default ``trust.load()`` (``$MLOPS_IAC_GOVERNANCE_DIR``, else
+    the working directory's or its parent's ``governance/``). ``now``: the time records are
+    judged at; default the clock.
     """
-    today = today or dt.datetime.now(dt.UTC).date()
+    if environment not in _RANK:
+        raise ValueError(f"unknown environment {environment!r}")
     now = now or dt.datetime.now(dt.UTC)
+    today = today or now.date()
     settings = settings if settings is not None else trust.load()
-    environment = str(platform.get("environment") or "prod")
     project = str(platform.get("project") or "")
     owner = platform.get("owner")
     governance = platform.get("governance")
     governance = governance if isinstance(governance, Mapping) else {}
     approvers = [str(a) for a in _items(governance.get("approvers"))]
     problems: list[str] = []
+    lowered = environment_problem(
+        platform.get("environment"), environment, stack, environment_source
+    )
+    if lowered:
+        problems.append(lowered)
 
     approvals = []
     for index, record in enumerate(_items(governance.get("approvals"))):
@@ -230,55 +323,93 @@ def review(
             )
             enforcement = None
 
-    max_days = governance.get("maxWaiverDays", 90)
-    waivers = []
-    for index, record in enumerate(_items(governance.get("waivers"))):
-        if not isinstance(record, Mapping):
-            continue
-        waivers.append(
-            Waiver(
-                record,
-                _waiver_status(
-                    record, environment, project, owner, approvers, max_days, allowed_signers, today
-                ),
-                f"{GOVERNANCE}.waivers[{index}]",
-            )
-        )
+    context = _WaiverContext(
+        stack,
+        environment,
+        project,
+        owner,
+        approvers,
+        enforcement if isinstance(enforcement, str) else None,
+        settings.max_waiver_days,
+        allowed_signers,
+        today,
+    )
+    waivers = [
+        Waiver(record, context.status(record), f"{GOVERNANCE}.waivers[{index}]")
+        for index, record in enumerate(_items(governance.get("waivers")))
+        if isinstance(record, Mapping)
+    ]
     return Review(approvals, enforcement, waivers, problems)
 
 
-def _waiver_status(
-    record: Mapping[str, Any],
-    environment: str,
-    project: str,
-    owner: Any,
-    approvers: Sequence[str],
-    max_days: Any,
-    allowed_signers: Path,
-    today: dt.date,
-) -> str:
-    who = record.get("approvedBy")
-    start, end = _date(record.get("approvedAt")), _date(record.get("expires"))
-    if record.get("rule") in UNWAIVABLE:
-        return f"{record.get('rule')} cannot be waived"
-    if (refused := _four_eyes(who, owner, approvers)) is not None:
-        return refused
-    if start is None or end is None:
-        return "approvedAt and expires must be dates"
-    if isinstance(max_days, int) and (end - start).days > max_days:
-        return f"runs {(end - start).days} days, more than maxWaiverDays ({max_days})"
-    if start > today:
-        return f"approvedAt {start} is in the future"
-    if today > end:
-        return f"expired on {end}"
-    signature = record.get("signature")
-    if signature or environment == "prod":
-        status = signatures.verify(
-            signatures.waiver_payload(project, record), signature, str(who), allowed_signers
-        )
-        if status != signatures.VERIFIED:
-            return status
-    return "active"
+def signature_required(rule: str, environment: str, enforcement: str | None = None) -> bool:
+    """Whether a waiver of ``rule`` must be signed: wherever the rule is mandatory, by default
+    (staging and prod; dev too for a rule mandatory there) or by ``governance.enforcement:
+    mandatory``. A lowered enforcement does not lower this: the waiver must hold on its own."""
+    found = BY_NAME.get(rule)
+    default = found.levels.get(environment, "mandatory") if found else "mandatory"
+    return default != "advisory" or enforcement == "mandatory"
+
+
+@dataclass(frozen=True)
+class _WaiverContext:
+    stack: str
+    environment: str
+    project: str
+    owner: Any
+    approvers: Sequence[str]
+    enforcement: str | None
+    max_days: int
+    allowed_signers: Path
+    today: dt.date
+
+    def status(self, record: Mapping[str, Any]) -> str:
+        """``active``, or why the waiver does not apply."""
+        rule, who = record.get("rule"), record.get("approvedBy")
+        start, end = _date(record.get("approvedAt")), _date(record.get("expires"))
+        if rule not in BY_NAME:
+            return f"unknown rule {rule!r}"
+        if rule in UNWAIVABLE:
+            return f"{rule} cannot be waived: it is a human decision, not a finding"
+        if record.get("stack") != self.stack:
+            named = record.get("stack")
+            return (
+                f"the waiver is for stack {named!r}, not {self.stack!r}"
+                if named
+                else f"the waiver names no stack (write stack: {self.stack})"
+            )
+        if problem := pattern_problem(record.get("resource")):
+            return f"resource: {problem}"
+        if (refused := _four_eyes(who, self.owner, self.approvers)) is not None:
+            return refused
+        if start is None or end is None:
+            return "approvedAt and expires must be dates"
+        if (end - start).days > self.max_days:
+            return (
+                f"runs {(end - start).days} days, more than waivers.maxDays ({self.max_days}) "
+                "in governance/settings.yaml"
+            )
+        if start > self.today:
+            return f"approvedAt {start} is in the future"
+        if self.today > end:
+            return f"expired on {end}"
+        signature = record.get("signature")
+        if signature or signature_required(str(rule), self.environment, self.enforcement):
+            try:
+                data = signatures.waiver_payload(self.project, record)
+            except KeyError as exc:  # the pack process reads records unvalidated
+                return f"incomplete record: no {exc.args[0]}"
+            status = signatures.verify(
+                data,
+                signature,
+                str(who),
+                self.allowed_signers,
+            )
+            if status != signatures.VERIFIED:
+                if not signature:
+                    return f"{status}: {rule} is mandatory in {self.environment}"
+                return status
+        return "active"
 
 
 def apply_waivers(

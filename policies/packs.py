@@ -1,9 +1,11 @@
 """The mlops-governance pack: its policies, their levels per environment, and their config.
 
-Levels are advisory in dev and mandatory in staging and prod. The environment comes from, in
-order: an explicit argument (the stack file, via ``mlops-iac plan``), the stack config the
-Pulumi CLI hands the pack process (``PULUMI_CONFIG``), or the ``mlops:environment`` tag of the
-stack's resources; when nothing says, the pack assumes prod, so a forgotten tag fails closed.
+Levels are advisory in dev and mandatory in staging and prod. The environment a stack is judged
+as is the trusted one (``policies.trust``: ``governance/settings.yaml``, else the stack name's
+suffix, else prod), never the stack file's own claim: ``mlops-iac plan`` passes it explicitly and
+the pack process (:func:`settings_from_stack_config`) reads the same file. ``evaluate`` without
+an environment falls back to the config document's, then the ``mlops:environment`` tags, then
+prod.
 
 ``pack_config`` turns plain values from the stack file into the policy pack config document (the
 same JSON ``pulumi preview --policy-pack-config`` reads), so ``mlops-iac plan`` and a config
@@ -147,8 +149,11 @@ def settings_from_stack_config(config_json: str | None, stack: str | None = None
     """``pack_config`` keyword arguments from the stack config the CLI passes a policy pack.
 
     The CLI sets ``PULUMI_CONFIG`` to a JSON object of the stack's config, where an object value
-    such as ``mlops:platform`` is itself JSON text. Anything unreadable yields the defaults:
-    the environment from the stack name, else prod.
+    such as ``mlops:platform`` is itself JSON text; unreadable config reviews as empty. The
+    environment is the trusted one for ``stack`` (``trust.load()``, finding ``governance/`` via
+    ``trust.governance_dir()``), exactly as ``mlops-iac plan`` judges it: a stack file claiming a
+    lower one is a ``mlops-governance-records`` problem. Raises ``trust.TrustError`` when the
+    trusted settings cannot be read (the pack must not start on a broken trust point).
     """
     platform: Mapping[str, Any] = {}
     try:
@@ -161,15 +166,20 @@ def settings_from_stack_config(config_json: str | None, stack: str | None = None
     governance = platform.get("governance") or {}
     if not isinstance(governance, Mapping):
         governance = {}
-    environment = platform.get("environment") or environment_from_stack(stack)
-    if environment not in ENVIRONMENTS:
-        environment = DEFAULT_ENVIRONMENT
+    from . import governance as review_module
+    from . import trust
+
+    settings = trust.load()
+    environment, why = settings.environment(stack)
     # The same review as `mlops-iac plan`: signatures verified, a lowered level only with a
     # signed four-eyes approval. Without the allowed-signers file nothing verifies (fail closed).
-    from . import governance as review_module
-
     reviewed = review_module.review(
-        {**platform, "environment": environment}, allowed_signers_path()
+        platform,
+        allowed_signers_path(),
+        stack=stack or "",
+        environment=environment,
+        environment_source=why,
+        settings=settings,
     )
     return {
         "environment": environment,
@@ -253,6 +263,7 @@ def catalogue() -> list[dict[str, Any]]:
             "checkov": list(rule.checkov),
             "awsguard": list(rule.awsguard),
             "levels": {env: rule.levels[env] for env in ENVIRONMENTS},
+            "waivable": rule.waivable,
             "config": {
                 key: {k: v for k, v in spec.items() if k in ("type", "default", "description")}
                 for key, spec in rule.config.items()

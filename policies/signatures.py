@@ -119,8 +119,9 @@ def enforcement_payload(
 
 
 def waiver_payload(project: str, record: Mapping[str, Any]) -> bytes:
-    """Payload of ``governance.waivers[]``: every field but the signature."""
-    fields = ("rule", "resource", "reason", "ticket", "owner", "approvedBy")
+    """Payload of ``governance.waivers[]``: every field but the signature, the stack included
+    (a waiver signed for ``aws-dev`` does not verify when copied into ``aws-prod``)."""
+    fields = ("stack", "rule", "resource", "reason", "ticket", "owner", "approvedBy")
     return payload(
         "waiver",
         project,

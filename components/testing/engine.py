@@ -522,7 +522,9 @@ class Project:
         return [f.name[len("Pulumi.") : -len(".yaml")] for f in files]
 
     def read_config(self, stack: str, config_file: str | os.PathLike[str] | None = None) -> dict:
-        """The stack's config with keys made full (``key`` → ``<project>:key``), as the CLI does."""
+        """The stack's config with keys made full (``key`` → ``<project>:key``,
+        ``ns:config:key`` → ``ns:key``), as the CLI does. Two keys that are one full key are
+        refused (``stackyaml.config_key``), never silently merged."""
         path = Path(config_file) if config_file else self.stack_file(stack)
         if config_file and not path.is_file():
             raise ProgramError(f"config file {path} does not exist or is not a file")
@@ -532,7 +534,7 @@ class Project:
         from mlops_iac.components import stackyaml  # the bounded loader, before anything else
 
         try:
-            data = stackyaml.load(path.read_bytes()) or {}
+            data = stackyaml.load(path.read_bytes(), project=self.name) or {}
         except stackyaml.StackYamlError as exc:
             raise ProgramError(f"{path}: {exc}") from None
         except OSError as exc:
@@ -542,7 +544,7 @@ class Project:
         raw = data.get("config", {})
         if not isinstance(raw, dict):
             raise ProgramError(f"{path}: 'config' must be a mapping")
-        return {(k if ":" in k else f"{self.name}:{k}"): v for k, v in raw.items()}
+        return {stackyaml.config_key(k, self.name): v for k, v in raw.items()}
 
 
 def _yaml_problem(exc: yaml.YAMLError) -> str:

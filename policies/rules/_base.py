@@ -84,6 +84,9 @@ class Rule:
     """JSON-schema ``properties`` of the rule's config knobs (empty when it has none)."""
     required: tuple[str, ...] = ()
     levels: Mapping[str, Level] = field(default_factory=lambda: dict(DEFAULT_LEVELS))
+    waivable: bool = True
+    """``False`` for a rule whose whole purpose is a human decision (the approval gate, the
+    signed governance records): a waiver would let the same person skip the decision itself."""
 
     def __post_init__(self) -> None:
         if not re.fullmatch(r"mlops-[a-z]+(-[a-z0-9]+)+", self.name):

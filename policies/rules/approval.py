@@ -118,6 +118,7 @@ APPROVAL_GATE = Rule(
     ),
     kind="resource",
     validate=_validate,
+    waivable=False,
     config={
         "environment": ENVIRONMENT_SCHEMA,
         "environments": environments_schema(_DEFAULT_ENVIRONMENTS),

@@ -23,14 +23,20 @@ def _validate(args: StackValidationArgs, report: ReportViolation) -> None:
 
 GOVERNANCE_RECORDS = Rule(
     name="mlops-governance-records",
-    description="Lowered enforcement and waivers carry a valid signed four-eyes approval.",
+    description=(
+        "Lowered enforcement and waivers carry a valid signed four-eyes approval; the stack "
+        "file does not claim a lower environment than governance/settings.yaml gives it."
+    ),
     remediation=(
         "Have a listed approver who is not the owner sign the record with their key "
         "(`mlops-iac approve --enforcement advisory --key FILE`, `mlops-iac waive --key FILE`), "
-        "with their public key in governance/allowed_signers; or remove the record."
+        "with their public key in governance/allowed_signers; or remove the record. Write the "
+        "environment governance/settings.yaml gives the stack (changing that file needs a "
+        "platform owner's review)."
     ),
     kind="stack",
     validate=_validate,
+    waivable=False,
     config={
         "problems": {
             "type": "array",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 from xml.etree import ElementTree
 
@@ -43,7 +44,10 @@ def test_plan_json_to_stdout_plain_and_says_why_this_environment(
     assert document["environment"] == "dev"
     schema = json.loads((REPO / "docs/plan.schema.json").read_text())
     jsonschema.validate(document, schema)
-    assert "Environment: dev (from the stack file's mlops:platform.environment)" in cli.err
+    digest = hashlib.sha256((REPO / "governance/settings.yaml").read_bytes()).hexdigest()
+    source = f"governance/settings.yaml (aws-dev: dev), sha256:{digest}"
+    assert f"Environment: dev (from {source})" in cli.err
+    assert document["environmentSource"] == source
     assert "\x1b[" not in cli.err
 
 
@@ -57,4 +61,7 @@ def test_environment_from_the_stack_name_suffix_is_stated(cli, tmp_path) -> None
     assert "Environment: staging (from the stack name's suffix -staging)" in cli.out
     (program / "Pulumi.sandbox.yaml").write_text("config: {}\n")
     assert cli("plan", "-s", "sandbox", "--project", program, "-q") == 0, cli.err
-    assert "Environment: prod (from the strict fallback (prod))" in cli.out
+    assert (
+        "Environment: prod (from the strict fallback (prod): the stack is not in "
+        "governance/settings.yaml)"
+    ) in cli.out

@@ -332,6 +332,7 @@ def test_an_expired_waiver_names_its_line(repo, cli) -> None:
     waiver = (
         "      waivers:\n"
         "        - rule: mlops-storage-lifecycle\n"
+        "          stack: aws-prod\n"
         "          resource: artifacts-*\n"
         "          reason: migration\n"
         "          ticket: CHG-77\n"
@@ -388,6 +389,7 @@ def test_a_waiver_suppression_points_at_the_waiver(repo, cli) -> None:
     waiver = (
         "      waivers:\n"
         "        - rule: mlops-gpu-budget\n"
+        "          stack: aws-dev\n"
         "          resource: stack\n"
         "          reason: benchmark week\n"
         "          ticket: T-1\n"

@@ -77,9 +77,30 @@ def test_hostile_yaml_is_refused_quickly_with_one_line(name: str) -> None:
     assert "\n" not in message and len(message) < 400
 
 
-def test_anchors_and_merges_within_bounds_still_load() -> None:
-    data = _load("base: &b {x: 1, y: 2}\nother:\n  <<: *b\n  y: 3\nwhen: 2026-11-20\n")
-    assert data["other"] == {"x": 1, "y": 3}
+def test_anchors_within_bounds_still_load() -> None:
+    data = _load("base: &b {x: 1, y: 2}\nother: *b\nwhen: 2026-11-20\n")
+    assert data["other"] == {"x": 1, "y": 2}
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "other: [&b {x: 1},\n  {<<: *b, y: 3}]\n",
+        "other:\n  <<: {x: 1}\n",
+        "other:\n  ? <<\n  : {x: 1}\n",
+        "other:\n  !!merge <<: {x: 1}\n",
+        "other:\n  !!merge x: {x: 1}\n",
+        'other:\n  "<<": {x: 1}\n',
+        "other:\n  <<: [{x: 1}, {y: 2}]\n",
+    ],
+)
+def test_merge_keys_are_refused_naming_the_line(text: str) -> None:
+    # A merge overrides keys the duplicate check never sees (environment: dev under <<).
+    with pytest.raises(StackYamlError) as caught:
+        _load(text)
+    message = str(caught.value)
+    assert message.startswith("line 2: ") and "merge" in message, message
+    assert "\n" not in message
 
 
 def test_escape_sequences_are_never_echoed_raw() -> None:

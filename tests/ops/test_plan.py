@@ -124,7 +124,10 @@ def _over_gpu_budget(platform):
 def test_insecure_variants_fail_naming_the_rule(stack, mutate, rule, tmp_path, capsys):
     config_file = write_stack(tmp_path, stack, mutate)
     sarif = tmp_path / "out.sarif"
-    assert plan("--stack", stack, "--config-file", config_file, "--sarif", str(sarif)) == 1
+    # A staging variant is planned as a staging stack: the stack file's own claim never sets the
+    # environment it is judged as (governance/settings.yaml, else the stack name's suffix).
+    judged = stack.replace("-dev", "-staging") if mutate is _public_staging else stack
+    assert plan("--stack", judged, "--config-file", config_file, "--sarif", str(sarif)) == 1
     out = capsys.readouterr().out
     assert rule in out and "FAIL:" in out
     results = json.loads(sarif.read_text())["runs"][0]["results"]

@@ -41,8 +41,26 @@ def test_records_a_signed_waiver_keeping_the_rest_of_the_file(cli, project):
     assert waiver.expires == TODAY + dt.timedelta(days=30)
     assert waiver.signature
     raw = stackfile.load(project, "aws-prod").data["config"]["mlops:platform"]
-    reviewed = governance.review(raw, project / "governance/allowed_signers", today=TODAY)
+    assert waiver.stack == "aws-prod"
+    reviewed = governance.review(
+        raw,
+        project / "governance/allowed_signers",
+        stack="aws-prod",
+        environment="prod",
+        today=TODAY,
+    )
     assert [w.status for w in reviewed.waivers] == ["active"]
+    # The signature covers the stack: the same record replayed in another stack does not apply.
+    elsewhere = governance.review(
+        raw,
+        project / "governance/allowed_signers",
+        stack="aws-prod-eu",
+        environment="prod",
+        today=TODAY,
+    )
+    assert [w.status for w in elsewhere.waivers] == [
+        "the waiver is for stack 'aws-prod', not 'aws-prod-eu'"
+    ]
 
 
 @pytest.mark.parametrize(
@@ -50,10 +68,16 @@ def test_records_a_signed_waiver_keeping_the_rest_of_the_file(cli, project):
     [
         ((), {"approver": "ml-platform@example.com"}, "owns the stack"),
         ((), {"approver": "ja.ne@example.com"}, "is not in governance.approvers"),
-        ((), {"days": "91"}, "at most governance.maxWaiverDays (90)"),
+        ((), {"days": "91"}, "at most waivers.maxDays (90) days (governance/settings.yaml)"),
         ((), {"key": False}, "a prod waiver must be signed"),
         (("--rule", "mlops-governance-records"), {}, "cannot be waived"),
+        (("--rule", "mlops-approval-gate"), {}, "cannot be waived"),
         (("--rule", "mlops-nope"), {}, "unknown rule"),
+        (("--resource", "*"), {}, "is unbounded"),
+        (("--resource", "*-*"), {}, "is unbounded"),
+        (("--resource", "a*b*c*d*e"), {}, "at most 3 '*'"),
+        (("--resource", "urn:pulumi:aws-prod::fraud-detection::*"), {}, "is unbounded"),
+        (("--resource", "bucket-" + "x" * 130 + "*"), {}, "at most 128 characters"),
     ],
 )
 def test_refusals(cli, project, extra, kwargs, fragment):
@@ -91,6 +115,7 @@ def _violation(name: str = "artifacts-lifecycle-bucket") -> Violation:
 
 def _platform(**waiver):
     record = {
+        "stack": "aws-dev",
         "rule": "mlops-storage-lifecycle",
         "resource": "artifacts-*",
         "reason": "r",
@@ -117,19 +142,30 @@ def _platform(**waiver):
         ({"approvedBy": "ja.ne@example.com"}, "is not a listed approver"),
         ({"approvedBy": "ml-platform@example.com"}, "owns the stack"),
         ({"rule": "mlops-governance-records"}, "cannot be waived"),
+        ({"rule": "mlops-approval-gate"}, "cannot be waived"),
+        ({"rule": "mlops-nope"}, "unknown rule 'mlops-nope'"),
+        ({"stack": "aws-prod"}, "the waiver is for stack 'aws-prod', not 'aws-dev'"),
+        ({"stack": None}, "the waiver names no stack"),
+        ({"resource": "*"}, "resource: the pattern '*' is unbounded"),
+        ({"resource": "**"}, "resource: the pattern '**' is unbounded"),
+        ({"expires": (TODAY + dt.timedelta(days=81)).isoformat()}, "more than waivers.maxDays"),
         ({"signature": "A" * 100}, "signature does not verify"),
     ],
 )
 def test_waiver_review(waiver, status, tmp_path):
     allowed = install_allowed_signers(tmp_path)
-    reviewed = governance.review(_platform(**waiver), allowed, today=TODAY)
+    reviewed = governance.review(
+        _platform(**waiver), allowed, stack="aws-dev", environment="dev", today=TODAY
+    )
     found = reviewed.waivers[0].status
     assert found.startswith(status) or status in found
 
 
 def test_expired_waiver_fails_again_and_active_one_suppresses(tmp_path):
     results = ResultSet(violations=(_violation(), _violation("other-bucket")))
-    active = governance.review(_platform(), tmp_path / "allowed", today=TODAY).waivers
+    active = governance.review(
+        _platform(), tmp_path / "allowed", stack="aws-dev", environment="dev", today=TODAY
+    ).waivers
     kept, suppressed = governance.apply_waivers(results, active)
     assert [v.resource_name for v in kept.violations] == ["other-bucket"]
     assert [s.violation.resource_name for s in suppressed] == ["artifacts-lifecycle-bucket"]
@@ -137,6 +173,8 @@ def test_expired_waiver_fails_again_and_active_one_suppresses(tmp_path):
     expired = governance.review(
         _platform(expires=(TODAY - dt.timedelta(days=1)).isoformat()),
         tmp_path / "allowed",
+        stack="aws-dev",
+        environment="dev",
         today=TODAY,
     ).waivers
     kept, suppressed = governance.apply_waivers(results, expired)
@@ -147,7 +185,8 @@ def test_plan_reports_suppressed_in_console_json_and_sarif(cli, tmp_path):
     # Over the GPU budget in dev (advisory), waived for the stack by a listed approver.
     waiver = (
         "      waivers:\n"
-        "        - {rule: mlops-gpu-budget, resource: stack, reason: benchmark week, ticket: T-1,\n"
+        "        - {stack: aws-dev, rule: mlops-gpu-budget, resource: stack,\n"
+        "           reason: benchmark week, ticket: T-1,\n"
         "           owner: o@example.com, approvedBy: jane@example.com,\n"
         f'           approvedAt: "{TODAY}", expires: "{TODAY + dt.timedelta(days=5)}"}}\n'
         "      gpuBudgetUsdPerHour: 0.5\n"
@@ -170,3 +209,18 @@ def test_plan_reports_suppressed_in_console_json_and_sarif(cli, tmp_path):
     assert [r["ruleId"] for r in suppressed] == ["mlops-gpu-budget"]
     assert suppressed[0]["suppressions"][0]["status"] == "accepted"
     assert "benchmark week" in suppressed[0]["suppressions"][0]["justification"]
+
+
+def test_the_waiver_cap_comes_from_the_trusted_settings_only(cli, project, monkeypatch):
+    path = project / "stacks/Pulumi.aws-prod.yaml"
+    before = path.read_bytes()
+    settings = project / "governance/settings.yaml"
+    settings.write_text("waivers:\n  maxDays: 5\n")
+    assert _waive(cli, project, days="6") == 2
+    assert "at most waivers.maxDays (5) days (governance/settings.yaml)" in cli.one_error_line()
+    assert path.read_bytes() == before
+    settings.unlink()
+    settings.symlink_to(project / "stacks/Pulumi.aws-prod.yaml")
+    assert _waive(cli, project) == 2
+    assert "must be a regular file" in cli.one_error_line()
+    assert path.read_bytes() == before

@@ -28,6 +28,7 @@ PROJECT = "fraud-detection"
 JANE = "jane@example.com"
 NOW = dt.datetime(2026, 12, 1, 12, 0, tzinfo=dt.UTC)
 DEFAULTS = trust.TrustedSettings()
+STACK = "fraud-detection-prod"
 AT = " (mlops:platform.governance.approvals[0])"
 
 # The owner written so it reads as Jane while not being Jane's exact string.
@@ -82,7 +83,12 @@ def gate(
 ) -> tuple[list[dict[str, Any]], list[str]]:
     """The reviewed approvals and the gate's messages for a prod endpoint serving v7."""
     reviewed = governance.review(
-        platform(owner, approvers, approvals=approvals), allowed, settings=settings, now=NOW
+        platform(owner, approvers, approvals=approvals),
+        allowed,
+        stack=STACK,
+        environment="prod",
+        settings=settings,
+        now=NOW,
     )
     document = packs.pack_config(
         "prod", owner=owner, approvers=approvers, approvals=reviewed.approvals, node_type_prices={}
@@ -184,8 +190,8 @@ def test_the_owner_cannot_lower_enforcement_or_waive_under_any_spelling(
     data = signatures.enforcement_payload(PROJECT, "prod", "advisory", approval)
     approval["signature"] = signatures.sign(data, key_for(JANE))
     waiver = {
-        "rule": "mlops-gpu-budget", "resource": "*", "reason": "r", "ticket": "CHG-2",
-        "owner": "raj@example.com", "approvedBy": JANE, "approvedAt": "2026-11-20",
+        "rule": "mlops-gpu-budget", "resource": "gpu-*", "reason": "r", "ticket": "CHG-2",
+        "owner": "raj@example.com", "approvedBy": JANE, "approvedAt": "2026-11-20", "stack": STACK,
         "expires": "2026-12-20",
     }  # fmt: skip
     waiver["signature"] = signatures.sign(signatures.waiver_payload(PROJECT, waiver), key_for(JANE))
@@ -194,6 +200,8 @@ def test_the_owner_cannot_lower_enforcement_or_waive_under_any_spelling(
             owner, [JANE], enforcement="advisory", enforcementApproval=approval, waivers=[waiver]
         ),
         allowed,
+        stack=STACK,
+        environment="prod",
         today=dt.date(2026, 11, 25),
         settings=DEFAULTS,
         now=NOW,
@@ -397,6 +405,8 @@ def test_a_future_dated_enforcement_approval_does_not_hold(allowed: Path) -> Non
         platform("ml-platform@example.com", [JANE], enforcement="advisory",
                  enforcementApproval=approval),
         allowed,
+        stack=STACK,
+        environment="prod",
         settings=DEFAULTS,
         now=NOW,
     )  # fmt: skip

@@ -386,8 +386,10 @@ def test_same_diagnostics_as_the_analyzer_servicer(environment: str, build: Any)
 
 def test_initial_config_is_accepted_by_the_sdk() -> None:
     """What __main__.py passes to PolicyPack survives the SDK's GetAnalyzerInfo."""
+    # aws-dev is dev in governance/settings.yaml: the stack file's claim alone would not do.
     settings = packs.settings_from_stack_config(
-        '{"mlops:platform": "{\\"environment\\": \\"dev\\", \\"owner\\": \\"o@example.com\\"}"}'
+        '{"mlops:platform": "{\\"environment\\": \\"dev\\", \\"owner\\": \\"o@example.com\\"}"}',
+        "aws-dev",
     )
     initial = packs.to_initial_config(packs.pack_config(**settings))
     servicer = _PolicyAnalyzerServicer(

@@ -77,6 +77,7 @@ def test_another_approvers_key_does_not_verify(allowed: Path) -> None:
 
 def test_a_waiver_signature_is_not_an_approval(allowed: Path) -> None:
     waiver = {
+        "stack": "aws-prod",
         "rule": "mlops-x",
         "resource": "*",
         "reason": "r",
@@ -111,6 +112,13 @@ def test_dates_verify_however_they_are_spelled(allowed: Path) -> None:
         assert status({**record, "approvedAt": spelling}, allowed) == signatures.VERIFIED
 
 
+def review(platform: dict[str, Any], allowed: Path) -> governance.Review:
+    """The review of ``platform`` in the environment it declares (trusted here: the environment
+    binding has its own tests, tests/policies/test_environment_binding.py)."""
+    environment = platform["environment"]
+    return governance.review(platform, allowed, stack=f"x-{environment}", environment=environment)
+
+
 def platform(environment: str = "prod", **governance_extra: Any) -> dict[str, Any]:
     return {
         "project": PROJECT,
@@ -121,7 +129,7 @@ def platform(environment: str = "prod", **governance_extra: Any) -> dict[str, An
 
 
 def gate(cloud: str, approvals: list[dict[str, Any]], allowed: Path, environment: str = "prod"):
-    reviewed = governance.review(platform(environment, approvals=approvals), allowed)
+    reviewed = review(platform(environment, approvals=approvals), allowed)
     document = packs.pack_config(
         environment,
         owner=OWNER,
@@ -161,9 +169,7 @@ def test_gate_names_a_forged_or_unsigned_approval_in_prod(cloud: str, forge, all
 def test_outside_prod_unsigned_counts_but_forged_never(cloud: str, allowed: Path) -> None:
     assert gate(cloud, [dict(RECORD)], allowed, environment="staging") == []
     # The gate only runs in prod by default; the review still refuses the forged one.
-    forged = governance.review(
-        platform("staging", approvals=[{**signed(RECORD), "ticket": "X"}]), allowed
-    )
+    forged = review(platform("staging", approvals=[{**signed(RECORD), "ticket": "X"}]), allowed)
     assert forged.approvals[0]["signatureStatus"].startswith("signature does not verify")
 
 
@@ -179,7 +185,7 @@ def enforcement_record(environment: str, signer: str = "jane@example.com", **cha
 
 @pytest.mark.parametrize("environment", ["staging", "prod"])
 def test_signed_downgrade_holds(environment: str, allowed: Path) -> None:
-    reviewed = governance.review(
+    reviewed = review(
         platform(
             environment,
             enforcement="advisory",
@@ -208,7 +214,7 @@ def test_signed_downgrade_holds(environment: str, allowed: Path) -> None:
 )
 def test_unapproved_downgrade_is_refused(environment: str, record, allowed: Path) -> None:
     extra = {"enforcementApproval": r} if (r := record(environment)) is not None else {}
-    reviewed = governance.review(platform(environment, enforcement="advisory", **extra), allowed)
+    reviewed = review(platform(environment, enforcement="advisory", **extra), allowed)
     assert reviewed.enforcement is None
     assert reviewed.problems and reviewed.problems[0].startswith(
         f"governance.enforcement: advisory in {environment} is refused"
@@ -217,7 +223,7 @@ def test_unapproved_downgrade_is_refused(environment: str, record, allowed: Path
 
 @CLOUDS
 def test_refused_downgrade_fails_the_pack_on_every_cloud(cloud: str, allowed: Path) -> None:
-    reviewed = governance.review(platform("prod", enforcement="advisory"), allowed)
+    reviewed = review(platform("prod", enforcement="advisory"), allowed)
     document = packs.pack_config(
         "prod",
         owner=OWNER,
@@ -246,5 +252,5 @@ def test_reference_prod_stacks_are_signed_by_the_example_keys() -> None:
     allowed = REPO / signatures.ALLOWED_SIGNERS
     for cloud in ("aws", "azure", "gcp"):
         raw = stackyaml.load((STACKS / f"Pulumi.{cloud}-prod.yaml").read_bytes())
-        reviewed = governance.review(raw["config"]["mlops:platform"], allowed)
+        reviewed = review(raw["config"]["mlops:platform"], allowed)
         assert [a["signatureStatus"] for a in reviewed.approvals] == ["verified", "verified"]
