@@ -19,7 +19,7 @@ import importlib.util
 import json
 import re
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 
 from mlops_iac.components.lineage import MAP, tag_field
@@ -102,11 +102,15 @@ def line(token: str, field: str, shape: str) -> str:
     return f"{token} {field}" if shape == MAP else f"{token} {field} {shape}"
 
 
-def render() -> str:
-    """The file's text: a header naming the SDK versions, then one sorted line per type."""
-    entries: dict[str, tuple[str, str]] = {}
-    for package in PACKAGES:
-        entries.update(sdk_taggable(package))
+def render(entries: Mapping[str, tuple[str, str]] | None = None) -> str:
+    """The file's text: a header naming the SDK versions, then one sorted line per type.
+
+    ``entries`` defaults to every taggable type of the installed SDKs (``sdk_taggable``).
+    """
+    if entries is None:
+        entries = {}
+        for package in PACKAGES:
+            entries.update(sdk_taggable(package))
     header = [
         "# Resource types that take tags or labels, one per line: the type token, then the tag",
         "# input when it is not the provider's usual one (aws and azure-native: tags, gcp:",
