@@ -79,7 +79,10 @@ def _validate(args: ResourceValidationArgs, report: ReportViolation) -> None:
 
 LINEAGE_TAGS = Rule(
     name="mlops-lineage-tags",
-    description="Taggable resources carry non-empty lineage tags (project, owner, commit, data).",
+    description=(
+        "Every resource of a type the provider SDKs can tag carries non-empty lineage tags "
+        "(project, owner, commit, data)."
+    ),
     remediation=(
         "Register the lineage transform "
         "(mlops_iac.components.lineage.register_lineage_transform) before "

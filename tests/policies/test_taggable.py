@@ -12,6 +12,7 @@ from __future__ import annotations
 import copy
 import importlib
 import re
+import sys
 from typing import Any
 
 import pytest
@@ -44,17 +45,36 @@ def test_every_taggable_sdk_type_is_covered_by_the_rule(sdk) -> None:
 
 def test_the_file_names_no_type_the_sdks_cannot_tag(sdk) -> None:
     # A stale entry would demand tags a resource cannot take (or in an input it does not have).
-    wrong = sorted(t for t, spec in lineage.taggable().items() if sdk.get(t) != spec)
+    # Tokens the installed SDKs do not register at all may come from a newer SDK: harmless.
+    known = {t for p in generator.PACKAGES for m in generator.registered(p) for t in m["classes"]}
+    wrong = sorted(t for t, spec in lineage.taggable().items() if t in known and sdk.get(t) != spec)
     assert wrong == []
 
 
-def test_the_file_header_names_the_installed_sdk_versions() -> None:
-    header = lineage.TAGGABLE_FILE.read_text().split("\n# Generated", 1)[1].splitlines()[0]
-    for dist, version in generator.versions().items():
-        assert f"{dist} {version}" in header
+CONSTRAINTS = generator.ROOT_DIR / "constraints.txt"
 
 
+def _installed_are_the_pins() -> bool:
+    pins = {
+        name.lower().replace("_", "-"): version
+        for name, version in re.findall(
+            r"^([A-Za-z0-9_.-]+)==(\S+)$", CONSTRAINTS.read_text(), re.M
+        )
+    }
+    return all(pins.get(dist) == version for dist, version in generator.versions().items())
+
+
+def test_the_pins_are_installed() -> None:
+    # Otherwise the exact comparison below is skipped: only `make test-highest` may do that.
+    assert _installed_are_the_pins() or "highest" in sys.prefix
+
+
+@pytest.mark.skipif(
+    not _installed_are_the_pins(),
+    reason="the file is generated from the pinned SDKs (make test-highest runs newer ones)",
+)
 def test_the_file_is_exactly_what_the_generator_writes(sdk, tmp_path, monkeypatch, capsys) -> None:
+    # Byte for byte, the header's SDK versions included.
     fresh = generator.render(sdk)
     assert fresh == lineage.TAGGABLE_FILE.read_text()
     monkeypatch.setattr(generator, "render", lambda: fresh)
