@@ -36,8 +36,12 @@ UNSET = "none"
 # Provider package of a type token → the cloud whose tag rules apply.
 PACKAGE_CLOUD = {"aws": "aws", "azure-native": "azure", "gcp": "gcp"}
 
-# Input names that hold a resource's tags, in order of preference (GKE clusters call them
-# resourceLabels, monitoring policies userLabels).
+# Input names that hold a resource's tags, in order of preference, as (wire name, Python name).
+# GCP: ``labels``; a GKE cluster's labels are ``resourceLabels`` and monitoring resources'
+# ``userLabels``. GCP ``tags``/``resourceTags``/``resourceManagerTags`` are Resource Manager tag
+# bindings (``tagKeys/123: tagValues/456``), not free-form labels, and ``effectiveLabels``/
+# ``pulumiLabels`` are outputs: none of them can carry lineage. AWS ``labels`` (EKS node groups)
+# are Kubernetes node labels, not resource tags.
 _TAG_INPUTS = {
     "aws": (("tags", "tags"),),
     "azure": (("tags", "tags"),),
@@ -50,6 +54,42 @@ _TAG_INPUTS = {
 # Types whose ``labels`` input is configuration, not resource labels: a notification channel's
 # ``labels`` hold its address (``email_address``, ``topic``); its resource labels are userLabels.
 _TAG_INPUT_OVERRIDES = {"gcp:monitoring/notificationChannel:NotificationChannel": "userLabels"}
+
+MAP = "map"
+LIST = "list"
+"""Shapes of a tag input: a map of key to value, or (AWS autoscaling groups) a list of
+``{key, value, propagateAtLaunch}``."""
+
+
+def tag_field(type_token: str, annotations: Mapping[str, str]) -> tuple[str, str] | None:
+    """The (wire name, shape) of the input that holds ``type_token``'s tags, or None.
+
+    ``annotations`` maps the resource class's ``_internal_init`` parameter names to their type
+    annotations as text (``inspect`` or the SDK source, both say ``Mapping``/``Sequence``). This
+    one decision is shared by the lineage transform (what it tags) and ``tools.taggable`` (what
+    the lineage rule demands tags on), so the two cannot disagree.
+    """
+    package = type_token.partition(":")[0]
+    cloud = PACKAGE_CLOUD.get(package)
+    if cloud is None:
+        return None
+    preferred = _TAG_INPUT_OVERRIDES.get(type_token)
+    for wire_name, python_name in _TAG_INPUTS[cloud]:
+        if preferred is not None and wire_name != preferred:
+            continue
+        annotation = annotations.get(python_name)
+        if annotation is None:
+            continue
+        if "Mapping" in annotation:
+            return wire_name, MAP
+        # An AWS autoscaling group's tags are a list of GroupTag objects (key, value,
+        # propagateAtLaunch); Azure list "tags" elsewhere are bare strings with no values.
+        if cloud == "aws" and "Sequence" in annotation and "TagArgs" in annotation:
+            return wire_name, LIST
+        # Two Azure resources (importexport Job, migrate Project) type their tag map as Any.
+        if cloud == "azure" and re.search(r"\bAny\b", annotation) and "Sequence" not in annotation:
+            return wire_name, MAP
+    return None
 
 
 def tag_key(key: str) -> str:
@@ -112,19 +152,14 @@ def _gcp_label(text: str, *, key: bool) -> str:
 
 
 @functools.cache
-def tag_input(type_token: str) -> str | None:
-    """The camelCase input that holds tags/labels for ``type_token``, or None if not taggable.
+def tag_spec(type_token: str) -> tuple[str, str] | None:
+    """The (wire name, shape) of ``type_token``'s tag input, or None if it takes no tags.
 
     Looked up on the provider SDK's resource class, so it covers every resource type of the
-    three providers, including those team code creates outside our components. A ``tags``
-    input
-    that is a list (autoscaling groups) does not count: the transform only merges maps.
+    three providers, including those team code creates outside our components.
     """
-    if type_token in _TAG_INPUT_OVERRIDES:
-        return _TAG_INPUT_OVERRIDES[type_token]
     package, _, rest = type_token.partition(":")
-    cloud = PACKAGE_CLOUD.get(package)
-    if cloud is None or ":" not in rest:
+    if PACKAGE_CLOUD.get(package) is None or ":" not in rest:
         return None
     module = pulumi.runtime.rpc.get_resource_module(package, rest.split(":")[0], "")
     mod_info = getattr(module, "mod_info", None)
@@ -132,11 +167,13 @@ def tag_input(type_token: str) -> str | None:
         return None
     cls = getattr(importlib.import_module(mod_info["fqn"]), mod_info["classes"][type_token])
     params = inspect.signature(cls._internal_init).parameters
-    for wire_name, python_name in _TAG_INPUTS[cloud]:
-        param = params.get(python_name)
-        if param is not None and "Mapping" in str(param.annotation):
-            return wire_name
-    return None
+    return tag_field(type_token, {name: str(p.annotation) for name, p in params.items()})
+
+
+def tag_input(type_token: str) -> str | None:
+    """The camelCase input that holds tags/labels for ``type_token``, or None if not taggable."""
+    spec = tag_spec(type_token)
+    return spec[0] if spec else None
 
 
 def merge_tags(
@@ -144,13 +181,25 @@ def merge_tags(
 ) -> dict[str, object] | None:
     """Props with ``tags`` merged into the resource's tag input; None when nothing changes.
 
-    Tags the caller set explicitly win over the lineage set.
+    Tags the caller set explicitly win over the lineage set. An autoscaling group's list gets
+    one ``{key, value, propagateAtLaunch: true}`` per missing key, so its instances carry the
+    lineage too.
     """
-    wire_name = tag_input(type_token)
-    if wire_name is None:
+    spec = tag_spec(type_token)
+    if spec is None:
         return None
+    wire_name, shape = spec
     cloud = PACKAGE_CLOUD[type_token.partition(":")[0]]
     existing = props.get(wire_name)
+    if shape == LIST:
+        entries = list(existing) if isinstance(existing, list | tuple) else []
+        present = {e.get("key") for e in entries if isinstance(e, Mapping)}
+        added = [
+            {"key": k, "value": v, "propagateAtLaunch": True}
+            for k, v in sanitise(tags, cloud).items()
+            if k not in present
+        ]
+        return {**props, wire_name: entries + added} if added else None
     explicit = dict(existing) if isinstance(existing, Mapping) else {}
     merged = {**sanitise(tags, cloud), **explicit}
     if merged == explicit:

@@ -31,7 +31,7 @@ def compact(source: str) -> str:
     return (
         "\n".join(
             [
-                "# The mappings of Unicode's confusables.txt (UTS #39, Unicode Security Mechanisms),",
+                "# The mappings of Unicode's confusables.txt (UTS #39 Security Mechanisms),",
                 "# source ; prototype (hex). Regenerate: python -m tools.confusables FILE",
                 *header,
                 "# Copyright Unicode, Inc. Terms of use: https://www.unicode.org/terms_of_use.html",

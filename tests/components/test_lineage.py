@@ -76,7 +76,7 @@ def test_aws_and_azure_keep_canonical_keys():
     [
         ("aws:s3/bucket:Bucket", "tags"),
         ("aws:s3/bucketPolicy:BucketPolicy", None),
-        ("aws:autoscaling/group:Group", None),  # its tags input is a list, not a map
+        ("aws:autoscaling/group:Group", "tags"),  # a list of {key, value, propagateAtLaunch}
         ("azure-native:storage:StorageAccount", "tags"),
         ("gcp:storage/bucket:Bucket", "labels"),
         ("gcp:container/cluster:Cluster", "resourceLabels"),
@@ -117,6 +117,30 @@ def test_transform_tags_team_resources_created_outside_components():
         "team": "fraud",
     }
     assert "tags" not in recording.named("team-policy").inputs
+
+
+def test_transform_tags_an_autoscaling_group_through_its_tag_list():
+    def program():
+        pulumi.runtime.register_resource_transform(lineage_transform(LINEAGE))
+        aws.autoscaling.Group(
+            "team-asg",
+            max_size=1,
+            min_size=0,
+            tags=[
+                {"key": "mlops:owner", "value": "team@example.com", "propagate_at_launch": False}
+            ],
+        )
+
+    recording = run(program, config={"aws:region": "us-east-1"})
+    tags = recording.named("team-asg").inputs["tags"]
+    assert tags[0] == {
+        "key": "mlops:owner",
+        "value": "team@example.com",
+        "propagateAtLaunch": False,
+    }
+    assert {t["key"]: t["value"] for t in tags} == {**LINEAGE, "mlops:owner": "team@example.com"}
+    assert all(t["propagateAtLaunch"] for t in tags[1:])
+    assert len(tags) == len(LINEAGE)
 
 
 def test_transform_sanitises_per_provider():

@@ -153,7 +153,8 @@ def test_azure_gpu_compute_is_a_pool() -> None:
                     "vmSize": "Standard_NC4as_T4_v3",
                     "scaleSettings": {"minNodeCount": 0, "maxNodeCount": 40},
                 },
-            }
+            },
+            "tags": lineage_tags("prod"),
         },
     )
     found = run(compute, prices={"Standard_NC4as_T4_v3": 0.526}, gpu_budget=100)
@@ -162,13 +163,19 @@ def test_azure_gpu_compute_is_a_pool() -> None:
 
 def test_gcp_alert_policy_needs_a_channel_in_the_stack() -> None:
     channel = res(
-        "oncall", "gcp:monitoring/notificationChannel:NotificationChannel", {"type": "email"}
+        "oncall",
+        "gcp:monitoring/notificationChannel:NotificationChannel",
+        {"type": "email", "userLabels": labels()},
     )
     channel.outputs["name"] = "projects/p/notificationChannels/123"
     policy = res(
         "latency",
         "gcp:monitoring/alertPolicy:AlertPolicy",
-        {"notificationChannels": ["projects/p/notificationChannels/123"], "enabled": True},
+        {
+            "notificationChannels": ["projects/p/notificationChannels/123"],
+            "enabled": True,
+            "userLabels": labels(),
+        },
     )
     assert run(channel, policy) == set()
     assert run(policy) == {("mlops-alarms-routed", "latency")}
@@ -176,7 +183,10 @@ def test_gcp_alert_policy_needs_a_channel_in_the_stack() -> None:
 
 def test_key_rotation_on_gcp_and_azure() -> None:
     gcp_key = res(
-        "key", "gcp:kms/cryptoKey:CryptoKey", {"rotationPeriod": "7776000s"}, protect=True
+        "key",
+        "gcp:kms/cryptoKey:CryptoKey",
+        {"rotationPeriod": "7776000s", "labels": labels()},
+        protect=True,
     )
     assert run(gcp_key) == set()
     gcp_key.inputs["rotationPeriod"] = "63072000s"
@@ -184,7 +194,10 @@ def test_key_rotation_on_gcp_and_azure() -> None:
     azure_key = res(
         "cmk",
         "azure-native:keyvault:Key",
-        {"properties": {"rotationPolicy": {"lifetimeActions": [{"action": {"type": "Rotate"}}]}}},
+        {
+            "properties": {"rotationPolicy": {"lifetimeActions": [{"action": {"type": "Rotate"}}]}},
+            "tags": lineage_tags("prod"),
+        },
     )
     assert run(azure_key) == set()
     azure_key.inputs["properties"] = {}
@@ -217,7 +230,11 @@ def test_azure_metric_alert_needs_an_action_group_in_the_stack() -> None:
     alert = res(
         "latency",
         "azure-native:monitor:MetricAlert",
-        {"actions": [{"actionGroupId": group.outputs["id"]}], "enabled": True},
+        {
+            "actions": [{"actionGroupId": group.outputs["id"]}],
+            "enabled": True,
+            "tags": lineage_tags("prod"),
+        },
     )
     assert run(group, alert) == set()
     assert run(alert) == {("mlops-alarms-routed", "latency")}
