@@ -34,7 +34,7 @@ from mlops_iac.drift import (
 )
 from mlops_iac.drift import store as drift_store
 from mlops_iac.drift.parallel import check_files
-from mlops_iac.drift.profile import MAX_BASELINE_BYTES, names_list, parse_baseline, printable
+from mlops_iac.drift.profile import names_list, parse_baseline, printable, read_limited
 
 NAME = "drift"
 
@@ -173,7 +173,7 @@ def _load(path: str) -> dict[str, Any]:
     shown = printable(path)
     try:
         with open(path, "rb") as handle:
-            raw = handle.read(MAX_BASELINE_BYTES + 1)
+            raw = read_limited(handle.read)
     except FileNotFoundError:
         raise OpsError(f"{shown}: no such baseline file") from None
     except IsADirectoryError:

@@ -46,6 +46,7 @@ from mlops_iac.drift.profile import (
     dumps,
     parse_baseline,
     printable,
+    read_limited,
 )
 from mlops_iac.drift.readers import Source, read
 from mlops_iac.drift.store import split_uri
@@ -260,9 +261,7 @@ class S3Storage:
     def read_text(self, uri: str) -> str:
         _, bucket, key = split_uri(uri)
         try:
-            body = self.client.get_object(Bucket=bucket, Key=key)["Body"].read(
-                MAX_BASELINE_BYTES + 1
-            )
+            body = read_limited(self.client.get_object(Bucket=bucket, Key=key)["Body"].read)
         except self.client.exceptions.NoSuchKey:
             raise _no_baseline(uri) from None
         return _text(uri, body)
@@ -781,7 +780,7 @@ def _read_http_text(uri: str, request: Callable[[], Any]) -> str:
 
     try:
         with request() as response:
-            return _text(uri, response.read(MAX_BASELINE_BYTES + 1))
+            return _text(uri, read_limited(response.read))
     except urllib.error.HTTPError as exc:
         exc.close()
         if exc.code == 404:

@@ -398,6 +398,17 @@ MAX_BASELINE_BYTES = 64 << 20
 """The largest baseline document read (a real one is about 3 KB per feature)."""
 
 
+def read_limited(read: Any, limit: int = MAX_BASELINE_BYTES) -> bytes:
+    """Up to ``limit + 1`` bytes from ``read(n)`` (a file's, an HTTP or S3 body's), in 1 MiB
+    reads: one ``read(limit + 1)`` would allocate the whole limit up front."""
+    parts: list[bytes] = []
+    size = 0
+    while size <= limit and (part := read(min(1 << 20, limit + 1 - size))):
+        parts.append(part)
+        size += len(part)
+    return b"".join(parts)
+
+
 def parse_baseline(raw: bytes, where: str = "baseline") -> dict[str, Any]:
     """A baseline from the bytes of its file or object, checked (``load_baseline``): at most
     ``MAX_BASELINE_BYTES``, UTF-8 (a byte-order mark is accepted), JSON with no key repeated
@@ -763,7 +774,7 @@ class Columns:
         new = (names if isinstance(names, KeysView) else set(names)) - self._seen
         if not new:
             return
-        for name in new:
+        for name in [name for name in names if name in new]:  # in the data's order
             if name in self._wanted:
                 self.found.add(name)
                 self._seen.add(name)

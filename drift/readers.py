@@ -79,23 +79,28 @@ _NESTED = frozenset({dict, list})
 class Source:
     """A named stream of text lines (a file, an S3/Blob/GCS object).
 
-    ``bounded(limit)`` (the sources made here have it) reads lines of at most ``limit`` bytes
-    without ever holding a longer one; without it, ``lines()`` is read and checked line by line.
+    ``bounded(limit, cut)`` (the sources made here have it) reads lines of at most ``limit``
+    bytes without ever holding a longer one (``cut``: stop at one, cut); without it, ``lines()``
+    is read and checked line by line.
     """
 
     name: str
     lines: Callable[[], Iterable[str]]
-    bounded: Callable[[int], Iterable[str]] | None = None
+    bounded: Callable[[int, bool], Iterable[str]] | None = None
 
 
-def _binary_lines(stream: IO[bytes], name: str, limit: int) -> Iterator[str]:
-    """UTF-8 lines of a binary stream (a first-line BOM dropped), each read with ``limit``."""
+def _binary_lines(stream: IO[bytes], name: str, limit: int, cut: bool = False) -> Iterator[str]:
+    """UTF-8 lines of a binary stream (a first-line BOM dropped), each read with ``limit``;
+    ``cut``: a longer line ends the lines, cut to ``limit`` (what format detection looks at)."""
     readline = stream.readline
     number = 0
     try:
         while line := readline(limit + 2):
             number += 1
             if len(line) > limit and len(line.rstrip(b"\r\n")) > limit:
+                if cut:
+                    yield line[:limit].decode("utf-8", "ignore")
+                    return
                 raise DriftError(f"{name}:{number}: a line longer than {limit} bytes")
             if number == 1 and line.startswith(_BOM):
                 line = line[len(_BOM) :]
@@ -115,7 +120,7 @@ def file_source(path: str | Path) -> Source:
     """A local file as a source; ``.gz`` files are decompressed while reading."""
     path = Path(path)
 
-    def bounded(limit: int) -> Iterator[str]:
+    def bounded(limit: int, cut: bool = False) -> Iterator[str]:
         try:
             handle = path.open("rb")
         except FileNotFoundError:
@@ -129,7 +134,7 @@ def file_source(path: str | Path) -> Source:
                 raise DriftError(f"{printable(path)}: is a directory, not a data file")
             stream: IO[bytes] = gzip.GzipFile(fileobj=handle) if path.suffix == ".gz" else handle  # type: ignore[assignment]
             try:
-                yield from _binary_lines(stream, printable(path), limit)
+                yield from _binary_lines(stream, printable(path), limit, cut)
             except IsADirectoryError:
                 raise DriftError(f"{printable(path)}: is a directory, not a data file") from None
             except OSError as exc:
@@ -141,10 +146,10 @@ def file_source(path: str | Path) -> Source:
 def bytes_source(name: str, chunks: Iterable[bytes]) -> Source:
     """A byte stream (e.g. an S3 body) as a source; gzip is detected by ``name``."""
 
-    def bounded(limit: int) -> Iterator[str]:
+    def bounded(limit: int, cut: bool = False) -> Iterator[str]:
         raw = io.BufferedReader(_ChunkReader(iter(chunks)), 1 << 16)
         stream: IO[bytes] = gzip.GzipFile(fileobj=raw) if name.endswith(".gz") else raw  # type: ignore[assignment]
-        yield from _binary_lines(stream, printable(name), limit)
+        yield from _binary_lines(stream, printable(name), limit, cut)
 
     return Source(name, lambda: bounded(MAX_REQUEST), bounded)
 
@@ -175,14 +180,14 @@ class _Lines:
     """The lines of one source, read with a length limit, counted (for messages) and measured
     (for batch bounds). ``record_start`` marks where the current CSV record began."""
 
-    def __init__(self, source: Source, limit: int) -> None:
+    def __init__(self, source: Source, limit: int, cut: bool = False) -> None:
         self.name = printable(source.name)
         self.limit = limit
         self.number = 0
         self.chars = 0
         self.record_start = -1  # >= 0: a CSV record may not grow past MAX_RECORD from here
         if source.bounded is not None:
-            self._lines: Iterator[str] = iter(source.bounded(limit))
+            self._lines: Iterator[str] = iter(source.bounded(limit, cut))
             self._checked = True
         else:
             self._lines = iter(source.lines())
@@ -212,14 +217,22 @@ def detect(source: Source) -> str:
     name = source.name.lower().removesuffix(".gz")
     if name.endswith((".csv", ".tsv")):
         return "csv"
-    lines = _Lines(source, MAX_REQUEST)
+    # The first line, cut at MAX_RECORD: a capture line can be longer, and detection must not
+    # hold a 16 MiB line (then the keys that name a capture format are looked for as text).
+    lines = _Lines(source, MAX_RECORD, cut=True)
     for line in lines:
         if not line.strip():
             continue
         try:
             first = json.loads(line)
         except (ValueError, RecursionError):
-            return "csv"
+            if len(line) < MAX_RECORD or not line.lstrip().startswith("{"):
+                return "csv"
+            if '"captureData"' in line:
+                return "sagemaker-capture"
+            if '"specversion"' in line and '"data"' in line:
+                return "azure-capture"
+            return "jsonl"
         if isinstance(first, dict) and "captureData" in first:
             return "sagemaker-capture"
         if isinstance(first, dict) and "data" in first and "specversion" in first:
