@@ -550,9 +550,9 @@ def _records(
                     raise DriftError(f"{state.where()}: expected a JSON object per line")
                 records: Iterable[Any] = (item,)
             elif kind == "sagemaker-capture":
-                records = _sagemaker(item, state.where())
+                records = _sagemaker(item, state)
             else:
-                records = _azure(item, state.where())
+                records = _azure(item, state)
             for record in records:
                 _check(record, state, columns)
                 yield record
@@ -583,46 +583,54 @@ def _check(record: Any, state: _Reading, columns: Columns | None) -> None:
         raise DriftError(f"{state.where()}: a value longer than {MAX_FIELD} characters")
 
 
-def _sagemaker(item: Any, where: str) -> Iterator[Any]:
+def _sagemaker(item: Any, state: _Reading) -> Iterator[Any]:
     payload = item.get("captureData") if isinstance(item, dict) else None
     payload = payload.get("endpointInput") if isinstance(payload, dict) else None
     if not isinstance(payload, dict) or not isinstance(payload.get("data"), str):
-        raise DriftError(f"{where}: not a SageMaker capture record (captureData.endpointInput)")
+        raise DriftError(
+            f"{state.where()}: not a SageMaker capture record (captureData.endpointInput)"
+        )
     data = payload["data"]
     encoding = payload.get("encoding", "CSV")
     content_type = payload.get("observedContentType", "")
     if not isinstance(encoding, str) or not isinstance(content_type, str):
-        raise DriftError(f"{where}: endpointInput.encoding/observedContentType must be text")
+        raise DriftError(
+            f"{state.where()}: endpointInput.encoding/observedContentType must be text"
+        )
     encoding = encoding.upper()
     if encoding == "BASE64":
         try:
             data = base64.b64decode(data).decode("utf-8")
         except (ValueError, binascii.Error, UnicodeDecodeError):
-            raise DriftError(f"{where}: endpointInput.data is not base64 UTF-8 text") from None
+            raise DriftError(
+                f"{state.where()}: endpointInput.data is not base64 UTF-8 text"
+            ) from None
         encoding = "JSON" if "json" in content_type else "CSV"
     if encoding == "CSV":
         try:
             yield from (row for row in csv.reader(io.StringIO(data)) if row)
         except csv.Error as exc:
-            raise DriftError(f"{where}: endpointInput.data is not valid CSV ({exc})") from None
+            raise DriftError(
+                f"{state.where()}: endpointInput.data is not valid CSV ({exc})"
+            ) from None
         return
     if encoding != "JSON":
         raise DriftError(
-            f"{where}: endpointInput.encoding {printable(encoding, 20)!r} is not CSV, JSON "
+            f"{state.where()}: endpointInput.encoding {printable(encoding, 20)!r} is not CSV, JSON "
             "or BASE64"
         )
     try:
         parsed = json.loads(data)
     except (ValueError, RecursionError):
-        raise DriftError(f"{where}: endpointInput.data is not JSON") from None
-    yield from _payload_records(parsed, where)
+        raise DriftError(f"{state.where()}: endpointInput.data is not JSON") from None
+    yield from _payload_records(parsed, state)
 
 
-def _payload_records(parsed: Any, where: str) -> Iterator[Any]:
+def _payload_records(parsed: Any, state: _Reading) -> Iterator[Any]:
     if isinstance(parsed, dict):
         for key in ("instances", "inputs", "data", "dataframe_records"):
             if isinstance(parsed.get(key), list):
-                yield from _payload_records(parsed[key], where)
+                yield from _payload_records(parsed[key], state)
                 return
         yield parsed
     elif isinstance(parsed, list):
@@ -632,18 +640,18 @@ def _payload_records(parsed: Any, where: str) -> Iterator[Any]:
         elif not any(nested):  # one flat row of values
             yield parsed
         else:
-            raise DriftError(f"{where}: payload mixes records with plain values")
+            raise DriftError(f"{state.where()}: payload mixes records with plain values")
     else:
-        raise DriftError(f"{where}: payload is neither an object nor a list")
+        raise DriftError(f"{state.where()}: payload is neither an object nor a list")
 
 
-def _azure(item: Any, where: str) -> Iterator[Any]:
+def _azure(item: Any, state: _Reading) -> Iterator[Any]:
     if not isinstance(item, dict) or "data" not in item:
-        raise DriftError(f"{where}: not an Azure ML data collector record (no data)")
+        raise DriftError(f"{state.where()}: not an Azure ML data collector record (no data)")
     data = item["data"]
     if isinstance(data, str):
         try:
             data = json.loads(data)
         except (ValueError, RecursionError):
-            raise DriftError(f"{where}: data is not JSON") from None
-    yield from _payload_records(data, where)
+            raise DriftError(f"{state.where()}: data is not JSON") from None
+    yield from _payload_records(data, state)
