@@ -8,14 +8,16 @@
 Per feature: PSI plus the Kolmogorov-Smirnov statistic (numeric) or the Jensen-Shannon distance
 (categorical). Thresholds come from the stack file's `monitoring.drift` (`--stack`), else the
 documented defaults, and any flag overrides both. Exit 0 no drift (or too few rows for a verdict),
-1 drift, 2 bad input. Streaming: memory does not grow with the data.
+1 drift and only drift, 2 bad input (one line: a bad baseline, threshold, file, row or column).
+Streaming: memory does not grow with the data.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
+import os
 import sys
+import tempfile
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -28,11 +30,11 @@ from mlops_iac.drift import (
     build_baseline,
     dumps,
     file_source,
-    load_baseline,
     read,
 )
 from mlops_iac.drift import store as drift_store
 from mlops_iac.drift.parallel import check_files
+from mlops_iac.drift.profile import names_list, parse_baseline, printable, read_limited
 
 NAME = "drift"
 
@@ -114,17 +116,20 @@ def run_baseline(args: argparse.Namespace) -> int:
     if args.store_uri and not version:
         raise OpsError("--store-uri needs --dataset-version or --stack (lineage.datasetVersion)")
     try:
-        features, rows = read([file_source(p) for p in args.data], args.format)
+        if args.store_uri:  # refuse a version that is no safe path segment before reading data
+            drift_store.baseline_key(version or "")
+        sources = [file_source(p) for p in args.data]
+        features, _ = read(sources, args.format)
         excluded = set(_names(args.exclude))
         unknown = excluded.difference(features) | set(_names(args.categorical)).difference(features)
         if unknown:
-            raise DriftError(f"no such column(s) in the data: {', '.join(sorted(unknown))}")
-        keep = [i for i, name in enumerate(features) if name not in excluded]
-        kept = [features[i] for i in keep]
-        if len(keep) != len(features):
-            rows = ([row[i] if i < len(row) else None for i in keep] for row in rows)
+            raise DriftError(f"no such column(s) in the data: {names_list(sorted(unknown))}")
+        kept = [name for name in features if name not in excluded]
+        if not kept:
+            raise DriftError("--exclude leaves no column to profile")
+        names, rows = read(sources, args.format, kept)
         baseline = build_baseline(
-            kept,
+            names,
             rows,
             categorical=_names(args.categorical),
             dataset_version=version,
@@ -132,16 +137,18 @@ def run_baseline(args: argparse.Namespace) -> int:
         )
         text = dumps(baseline)
         if args.out:
-            Path(args.out).write_text(text, encoding="utf-8")
+            _write(args.out, text)
             target = args.out
         else:
-            target = drift_store.write_baseline(args.store_uri, version, text)
+            target = drift_store.write_baseline(args.store_uri, version or "", text)
     except DriftError as exc:
         raise OpsError(str(exc)) from None
+    except OSError as exc:
+        raise OpsError(_os_error(exc)) from None
     kinds = [profile["kind"] for profile in baseline["features"].values()]
     print(
         f"baseline: {baseline['rows']} rows, {kinds.count('numeric')} numeric and "
-        f"{kinds.count('categorical')} categorical features -> {target}"
+        f"{kinds.count('categorical')} categorical features -> {printable(target)}"
     )
     return EXIT_OK
 
@@ -150,7 +157,9 @@ def _thresholds(args: argparse.Namespace, stack: stackfile.StackFile | None) -> 
     thresholds = Thresholds()
     if stack is not None:
         spec = stack.spec.monitoring.drift
-        thresholds = Thresholds(spec.psi, spec.ks, spec.jensen_shannon, spec.min_rows)
+        thresholds = Thresholds(spec.psi, spec.ks, spec.jensen_shannon, spec.min_rows).validated(
+            f"{args.stack}: monitoring.drift"
+        )
     overrides: dict[str, Any] = {
         key: getattr(args, key)
         for key in ("psi", "ks", "js", "min_rows")
@@ -160,30 +169,54 @@ def _thresholds(args: argparse.Namespace, stack: stackfile.StackFile | None) -> 
 
 
 def _load(path: str) -> dict[str, Any]:
+    """The baseline at ``path``, read (at most ``MAX_BASELINE_BYTES``) and checked."""
+    shown = printable(path)
     try:
-        text = Path(path).read_text(encoding="utf-8")
+        with open(path, "rb") as handle:
+            raw = read_limited(handle.read)
     except FileNotFoundError:
-        raise OpsError(f"{path}: no such baseline file") from None
-    except UnicodeDecodeError:
-        raise OpsError(f"{path}: not UTF-8 text") from None
+        raise OpsError(f"{shown}: no such baseline file") from None
+    except IsADirectoryError:
+        raise OpsError(f"{shown}: is a directory, not a baseline file") from None
+    except OSError as exc:
+        raise OpsError(f"{shown}: cannot read the baseline ({exc.strerror})") from None
+    return parse_baseline(raw, shown)
+
+
+def _write(path: str, text: str) -> None:
+    """Write ``text`` to ``path`` whole or not at all (a file already there stays intact on
+    failure): a temporary file next to it, then a rename."""
+    target = Path(path)
+    if target.is_dir():
+        raise DriftError(f"{printable(path)}: is a directory")
+    handle, temporary = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent or ".")
     try:
-        data = json.loads(text)
-    except ValueError as exc:
-        raise OpsError(f"{path}:{exc.lineno}: not valid JSON ({exc.msg})") from None
-    return load_baseline(data, path)
+        with os.fdopen(handle, "w", encoding="utf-8") as out:
+            out.write(text)
+        os.replace(temporary, target)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+
+
+def _os_error(exc: OSError) -> str:
+    name = f"{printable(exc.filename)}: " if exc.filename else ""
+    return f"{name}{exc.strerror or exc}"
 
 
 @command(NAME)
 def run_check(args: argparse.Namespace) -> int:
-    """Compare ``--data`` with ``--baseline``; exit 1 on drift."""
+    """Compare ``--data`` with ``--baseline``; exit 1 on drift, and only on drift."""
     try:
         thresholds = _thresholds(args, _stack(args))
         baseline = _load(args.baseline)
         report = check_files(baseline, args.data, args.format, thresholds, args.jobs)
+        if args.json:
+            _write(args.json, dumps(report))
     except DriftError as exc:
         raise OpsError(str(exc)) from None
-    if args.json:
-        Path(args.json).write_text(dumps(report), encoding="utf-8")
+    except OSError as exc:
+        raise OpsError(_os_error(exc)) from None
     _print(report)
     return EXIT_FAILED if report["verdict"] == "drift" else EXIT_OK
 
@@ -194,20 +227,23 @@ def _print(report: dict[str, Any]) -> None:
     for name, result in report["features"].items():
         distance = result.get("ks", result.get("jensenShannon"))
         flag = "DRIFT" if result["drifted"] else ""
+        shown = printable(name, 28)[:28]
         out.write(
-            f"{name[:28]:<28} {result['kind']:<11} {result['psi']:>8.4f} {distance:>8.4f}  {flag}\n"
+            f"{shown:<28} {result['kind']:<11} {result['psi']:>8.4f} {distance:>8.4f}  {flag}\n"
         )
     t = report["thresholds"]
     limits = f"psi>{t['psi']}, ks>{t['ks']}, js>{t['jensenShannon']}"
     if report["missingFeatures"]:
-        out.write(f"not in the data: {', '.join(report['missingFeatures'])}\n")
+        out.write(f"not in the data: {names_list(report['missingFeatures'])}\n")
+    if report.get("unknownFeatures"):
+        out.write(f"not in the baseline (ignored): {names_list(report['unknownFeatures'])}\n")
     if report["verdict"] == "insufficient-data":
         out.write(
             f"no verdict: {report['rows']} rows, fewer than minRows={t['minRows']} ({limits})\n"
         )
     elif report["drifted"]:
         out.write(
-            f"drift in {len(report['drifted'])} feature(s): {', '.join(report['drifted'])} "
+            f"drift in {len(report['drifted'])} feature(s): {names_list(report['drifted'], 50)} "
             f"({report['rows']} rows; {limits})\n"
         )
     else:

@@ -37,11 +37,23 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from mlops_iac.drift.profile import DriftError, Thresholds, compare, dumps, load_baseline
+from mlops_iac.drift.profile import (
+    MAX_BASELINE_BYTES,
+    Columns,
+    Comparison,
+    DriftError,
+    Thresholds,
+    dumps,
+    parse_baseline,
+    printable,
+    read_limited,
+)
 from mlops_iac.drift.readers import Source, read
 from mlops_iac.drift.store import split_uri
 
 DEFAULT_WINDOW_HOURS = 24
+MAX_WINDOW_HOURS = 24 * 31
+"""The longest window (the stack file's ``windowHours`` limit)."""
 
 
 @dataclass(frozen=True)
@@ -75,8 +87,11 @@ class JobConfig:
             raw = env.get(key)
             try:
                 return kind(raw) if raw not in (None, "") else default
-            except ValueError:
-                raise DriftError(f"environment: {key} is not a number: {raw!r}") from None
+            except (TypeError, ValueError):
+                raise DriftError(
+                    f"environment: {key} is not {'an integer' if kind is int else 'a number'}: "
+                    f"{printable(repr(raw), 40)}"
+                ) from None
 
         defaults = Thresholds()
         thresholds = Thresholds(
@@ -85,14 +100,36 @@ class JobConfig:
             number("DRIFT_JS", defaults.js),
             number("DRIFT_MIN_ROWS", defaults.min_rows, int),
         ).validated("environment")
-        window = event.get("windowHours", number("DRIFT_WINDOW_HOURS", DEFAULT_WINDOW_HOURS, int))
+        window = number("DRIFT_WINDOW_HOURS", DEFAULT_WINDOW_HOURS, int)
+        where = "environment: DRIFT_WINDOW_HOURS"
+        if "windowHours" in event:
+            window, where = event["windowHours"], "event: windowHours"
+        # A window of 0 or less (or in the future) reads no capture and would say "no verdict"
+        # forever: drift switched off. Refused like a bad threshold.
+        if (
+            isinstance(window, bool)
+            or not isinstance(window, int)
+            or not 1 <= window <= MAX_WINDOW_HOURS
+        ):
+            raise DriftError(
+                f"{where}: must be an integer >= 1 and <= {MAX_WINDOW_HOURS}, "
+                f"got {printable(repr(window), 40)}"
+            )
+        fmt = env.get("DRIFT_FORMAT", "sagemaker-capture")
+        from mlops_iac.drift.readers import FORMATS
+
+        if fmt not in FORMATS:
+            raise DriftError(
+                f"environment: DRIFT_FORMAT must be one of {', '.join(FORMATS)}, "
+                f"got {printable(repr(fmt), 40)}"
+            )
         return cls(
             capture_uri=env["DRIFT_CAPTURE_URI"],
             baseline_uri=env["DRIFT_BASELINE_URI"],
             report_uri=env["DRIFT_REPORT_URI"],
             endpoint=env.get("DRIFT_ENDPOINT", "endpoint"),
-            fmt=env.get("DRIFT_FORMAT", "sagemaker-capture"),
-            window_hours=int(window),
+            fmt=fmt,
+            window_hours=window,
             namespace=env.get("DRIFT_METRIC_NAMESPACE", "mlops/drift"),
             thresholds=thresholds,
         )
@@ -148,15 +185,18 @@ def run_job(
 ) -> dict[str, Any]:
     """One drift run; returns a summary (the full report is written to the store)."""
     now = now or dt.datetime.now(dt.UTC)
-    baseline = load_baseline(json.loads(storage.read_text(config.baseline_uri)), "baseline")
+    thresholds = config.thresholds.validated("environment")
+    text = storage.read_text(config.baseline_uri)
+    baseline = parse_baseline(text.encode("utf-8"), printable(config.baseline_uri))
     since = now - dt.timedelta(hours=config.window_hours)
     objects = storage.list_since(config.capture_uri, since)
     features = list(baseline["features"])
-    if objects:
-        names, rows = read([storage.source(uri) for uri in objects], config.fmt, features)
-    else:
-        names, rows = features, iter(())
-    report = compare(baseline, names, rows, config.thresholds)
+    columns = Columns(features)
+    comparison = Comparison(baseline, features)
+    if objects:  # the same readers, bounds and checks as `mlops-iac drift check`
+        names, rows = read([storage.source(uri) for uri in objects], config.fmt, features, columns)
+        comparison.add(rows)
+    report = comparison.report(thresholds, columns if objects else None)
     report.update(
         endpoint=config.endpoint,
         captureObjects=len(objects),
@@ -221,10 +261,10 @@ class S3Storage:
     def read_text(self, uri: str) -> str:
         _, bucket, key = split_uri(uri)
         try:
-            body = self.client.get_object(Bucket=bucket, Key=key)["Body"].read()
+            body = read_limited(self.client.get_object(Bucket=bucket, Key=key)["Body"].read)
         except self.client.exceptions.NoSuchKey:
             raise _no_baseline(uri) from None
-        return body.decode("utf-8")
+        return _text(uri, body)
 
     def write_text(self, uri: str, text: str) -> None:
         _, bucket, key = split_uri(uri)
@@ -718,6 +758,18 @@ def azure_handler(
     return summary
 
 
+def _text(uri: str, body: bytes) -> str:
+    """A baseline object's text: at most ``MAX_BASELINE_BYTES``, UTF-8 (one line if not)."""
+    if len(body) > MAX_BASELINE_BYTES:
+        raise DriftError(
+            f"{printable(uri)}: larger than {MAX_BASELINE_BYTES} bytes, not a baseline"
+        )
+    try:
+        return body.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        raise DriftError(f"{printable(uri)}: not UTF-8 text") from None
+
+
 def _no_baseline(uri: str) -> DriftError:
     return DriftError(f"{uri}: no baseline there (run `mlops-iac drift baseline`)")
 
@@ -728,7 +780,7 @@ def _read_http_text(uri: str, request: Callable[[], Any]) -> str:
 
     try:
         with request() as response:
-            return response.read().decode("utf-8")
+            return _text(uri, read_limited(response.read))
     except urllib.error.HTTPError as exc:
         exc.close()
         if exc.code == 404:

@@ -22,9 +22,11 @@ from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from mlops_iac.drift.profile import Comparison, DriftError, Thresholds
+from mlops_iac.drift.profile import Columns, Comparison, DriftError, Thresholds
 from mlops_iac.drift.readers import Source, bytes_source, detect, file_source, read_batches
 
+MAX_JOBS = 64
+"""The most processes ``--jobs`` may ask for."""
 MIN_SPLIT_BYTES = 8 << 20
 """Files smaller than this are counted whole (a process start costs more than they take)."""
 _BLOCK = 1 << 20
@@ -48,24 +50,27 @@ def check_files(
     thresholds: Thresholds | None = None,
     jobs: int | None = None,
 ) -> dict[str, Any]:
-    """The drift report of local files against a baseline, counted on up to ``jobs`` cores."""
+    """The drift report of local files against a baseline, counted on up to ``jobs`` cores
+    (default: the CPUs, at most ``MAX_JOBS``)."""
     thresholds = (thresholds or Thresholds()).validated()
     features = list(baseline["features"])
     sources = [file_source(path) for path in paths]
-    names, batches = read_batches(sources, fmt, features)  # validates formats and headers
-    jobs = default_jobs() if jobs is None else jobs
-    if jobs < 1:
-        raise DriftError(f"--jobs: must be >= 1, got {jobs}")
+    columns = Columns(features)
+    names, batches = read_batches(sources, fmt, features, columns)  # checks formats, headers
+    jobs = min(default_jobs(), MAX_JOBS) if jobs is None else jobs
+    if isinstance(jobs, bool) or not isinstance(jobs, int) or not 1 <= jobs <= MAX_JOBS:
+        raise DriftError(f"--jobs: must be >= 1 and <= {MAX_JOBS}, got {jobs!r}")
     units = _units([str(path) for path in paths], fmt, jobs) if jobs > 1 else []
     if len(units) < 2:
-        return Comparison(baseline, names).add_batches(batches).report(thresholds)
+        return Comparison(baseline, names).add_batches(batches).report(thresholds, columns)
     states = _run_workers(baseline, names, units, jobs)
     if states is None:
-        return Comparison(baseline, names).add_batches(batches).report(thresholds)
+        return Comparison(baseline, names).add_batches(batches).report(thresholds, columns)
     total = Comparison(baseline, names)
     for state in states:
         total.merge_state(state)
-    return total.report(thresholds)
+        columns.merge_state(state["columns"])
+    return total.report(thresholds, columns)
 
 
 def _run_workers(
@@ -155,12 +160,14 @@ def _has_quote(path: str) -> bool:
     return False
 
 
-def _count(baseline: Mapping[str, Any], names: list[str], unit: Unit) -> Comparison:
-    """Count one unit's rows."""
+def _count(baseline: Mapping[str, Any], names: list[str], unit: Unit) -> dict[str, Any]:
+    """Count one unit's rows: the comparison's state plus the columns seen."""
     path, kind, start, end, header = unit
     source = file_source(path) if end < 0 else _range_source(path, start, end, header)
-    _, batches = read_batches([source], kind, names)
-    return Comparison(baseline, names).add_batches(batches)
+    columns = Columns(names)
+    _, batches = read_batches([source], kind, names, columns)
+    state = Comparison(baseline, names).add_batches(batches).state()
+    return {**state, "columns": columns.state()}
 
 
 def _range_source(path: str, start: int, end: int, header: bytes) -> Source:
@@ -187,7 +194,7 @@ def _worker() -> int:
         counted = _count(job["baseline"], job["names"], unit)
     except DriftError:
         return 2
-    json.dump(counted.state(), sys.stdout)
+    json.dump(counted, sys.stdout)
     return 0
 
 

@@ -32,9 +32,10 @@ import datetime as dt
 import json
 import math
 import random
+import re
 from array import array
 from collections import Counter
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, KeysView, Mapping, Sequence
 from dataclasses import dataclass, field
 from itertools import chain, islice
 from typing import Any
@@ -51,12 +52,49 @@ INFER_ROWS = 1_000
 CHUNK = 4_096
 EPSILON = 1e-4
 
+PSI_MAX = 10
+"""The largest ``psi`` threshold (the stack file's limit; PSI over these bins stays below ~19)."""
+MIN_ROWS_MAX = 100_000_000
+"""The largest ``minRows`` (the stack file's limit): a larger one would never give a verdict."""
+MAX_LABEL_CHARS = 16 << 20
+"""Characters of distinct categorical labels a baseline keeps counting (later new ones count
+as "other", like ``MAX_DISTINCT``): bounds memory when every value is a long unique string."""
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
+ECHO_MAX = 120
+
 # Text that means "no value" in CSV exports (pandas/R write NA, Spark writes null).
 MISSING = frozenset({"", "NA", "N/A", "NaN", "nan", "null", "NULL", "None", "none"})
 
 
 class DriftError(ValueError):
     """Bad input to the drift job: the message is one line naming what is wrong."""
+
+
+def printable(text: object, limit: int = ECHO_MAX) -> str:
+    """``text`` safe to print on a terminal or in a log: control, line-break and bidi characters
+    escaped (``\\x1b``), length capped (the idea of ``components.stackyaml.printable``; this
+    package imports only the standard library). Column names and values come from the data."""
+    raw = str(text)
+    escaped = _CONTROL.sub(_escape, raw[:limit])
+    if len(raw) > limit:
+        escaped += f"… ({len(raw) - limit} more characters)"
+    return escaped
+
+
+def _escape(match: re.Match[str]) -> str:
+    code = ord(match.group())
+    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
+
+
+def _shown(value: object) -> str:
+    return printable(repr(value), 40)
+
+
+def names_list(names: Iterable[str], limit: int = 10) -> str:
+    """Up to ``limit`` names, escaped and comma-separated (", … N more" after them)."""
+    names = list(names)
+    shown = ", ".join(printable(name, 60) for name in names[:limit])
+    return shown + (f", … {len(names) - limit} more" if len(names) > limit else "")
 
 
 @dataclass(frozen=True)
@@ -85,18 +123,31 @@ class Thresholds:
         return cls(**values).validated(where)
 
     def validated(self, where: str = "thresholds") -> Thresholds:
-        """Self, after checking every value is in range (raises ``DriftError`` naming the key)."""
-        for key, name in (("psi", "psi"), ("ks", "ks"), ("js", "jensenShannon")):
+        """Self, after checking every value is finite and in range (raises ``DriftError`` naming
+        the key): ``psi`` in (0, 10], ``ks`` and ``jensenShannon`` in (0, 1], ``minRows`` an
+        integer in [1, 100,000,000]. The ranges are the stack file's; NaN or infinity would
+        switch detection off, so they are refused, never read as "no drift"."""
+        for key, name, high in (
+            ("psi", "psi", PSI_MAX),
+            ("ks", "ks", 1),
+            ("js", "jensenShannon", 1),
+        ):
             value = getattr(self, key)
-            if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
-                raise DriftError(f"{where}.{name}: must be a number > 0, got {value!r}")
-        for key in ("ks", "js"):
-            if getattr(self, key) > 1:
-                raise DriftError(f"{where}.{key}: must be <= 1, got {getattr(self, key)!r}")
+            if (
+                isinstance(value, bool)
+                or not isinstance(value, int | float)
+                or not math.isfinite(value)
+                or not 0 < value <= high
+            ):
+                raise DriftError(
+                    f"{where}.{name}: must be a number > 0 and <= {high}, got {_shown(value)}"
+                )
         if isinstance(self.min_rows, bool) or not isinstance(self.min_rows, int):
-            raise DriftError(f"{where}.minRows: must be an integer, got {self.min_rows!r}")
-        if self.min_rows < 1:
-            raise DriftError(f"{where}.minRows: must be >= 1, got {self.min_rows}")
+            raise DriftError(f"{where}.minRows: must be an integer, got {_shown(self.min_rows)}")
+        if not 1 <= self.min_rows <= MIN_ROWS_MAX:
+            raise DriftError(
+                f"{where}.minRows: must be >= 1 and <= {MIN_ROWS_MAX}, got {self.min_rows}"
+            )
         return self
 
     def as_dict(self) -> dict[str, Any]:
@@ -228,6 +279,7 @@ class _CategoricalProfile:
     count: int = 0
     missing: int = 0
     overflow: int = 0
+    label_chars: int = 0
 
     def add_column(self, column: Sequence[Any]) -> None:
         counts = self.counts
@@ -238,8 +290,9 @@ class _CategoricalProfile:
                 self.missing += seen
             elif label in counts:
                 counts[label] += seen
-            elif len(counts) < MAX_DISTINCT:
+            elif len(counts) < MAX_DISTINCT and self.label_chars + len(label) <= MAX_LABEL_CHARS:
                 counts[label] = seen
+                self.label_chars += len(label)
             else:
                 self.overflow += seen
 
@@ -274,9 +327,16 @@ def _infer_kinds(
     return kinds
 
 
-def _chunks(rows: Iterator[Sequence[Any]], size: int = CHUNK) -> Iterator[list[Sequence[Any]]]:
-    """Batches of ``size`` rows; ``islice`` pulls them in C (no Python work per row)."""
-    while chunk := list(islice(rows, size)):
+def _chunks(rows: Iterable[Sequence[Any]], size: int = CHUNK) -> Iterator[list[Sequence[Any]]]:
+    """Batches of ``size`` rows; ``islice`` pulls them in C (no Python work per row). Rows from
+    the readers come in batches already bounded by size too (their ``chunks()``), kept as they
+    are so a few huge records never make one huge batch."""
+    chunked = getattr(rows, "chunks", None)
+    if chunked is not None:
+        yield from chunked()
+        return
+    iterator = iter(rows)
+    while chunk := list(islice(iterator, size)):
         yield chunk
 
 
@@ -297,11 +357,12 @@ def build_baseline(
     seed: int = 0,
 ) -> dict[str, Any]:
     """Profile rows (sequences aligned with ``features``) into a baseline document."""
-    iterator = iter(rows)
-    head = [row for _, row in zip(range(INFER_ROWS), iterator, strict=False)]
+    chunks = _chunks(rows)
+    first = next(chunks, [])  # its first INFER_ROWS rows infer the kinds (one bounded batch)
+    head = first[:INFER_ROWS]
     if not head:
         raise DriftError("the training data has no rows")
-    kinds = _infer_kinds(features, head, categorical)
+    kinds = _infer_kinds(features, [_fit(row, len(features)) for row in head], categorical)
     rng = random.Random(seed)
     profiles: list[_NumericProfile | _CategoricalProfile] = [
         _NumericProfile(_Reservoir(RESERVOIR, rng)) if kind == "numeric" else _CategoricalProfile()
@@ -309,7 +370,7 @@ def build_baseline(
     ]
     total = 0
     width = len(features)
-    for chunk in _chunks(chain(head, iterator)):
+    for chunk in chain([first], chunks):
         total += len(chunk)
         columns = _columns(chunk, width)
         for profile, column in zip(profiles, columns, strict=True):
@@ -333,22 +394,215 @@ def _fit(row: Sequence[Any], width: int) -> Sequence[Any]:
     return (list(row) + [None] * width)[:width]
 
 
+MAX_BASELINE_BYTES = 64 << 20
+"""The largest baseline document read (a real one is about 3 KB per feature)."""
+
+
+def read_limited(read: Any, limit: int = MAX_BASELINE_BYTES) -> bytes:
+    """Up to ``limit + 1`` bytes from ``read(n)`` (a file's, an HTTP or S3 body's), in 1 MiB
+    reads: one ``read(limit + 1)`` would allocate the whole limit up front."""
+    parts: list[bytes] = []
+    size = 0
+    while size <= limit and (part := read(min(1 << 20, limit + 1 - size))):
+        parts.append(part)
+        size += len(part)
+    return b"".join(parts)
+
+
+def parse_baseline(raw: bytes, where: str = "baseline") -> dict[str, Any]:
+    """A baseline from the bytes of its file or object, checked (``load_baseline``): at most
+    ``MAX_BASELINE_BYTES``, UTF-8 (a byte-order mark is accepted), JSON with no key repeated
+    in one object (a repeated key would let a reviewer and the job read different values)."""
+    if len(raw) > MAX_BASELINE_BYTES:
+        raise DriftError(f"{where}: larger than {MAX_BASELINE_BYTES} bytes, not a baseline")
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        raise DriftError(f"{where}: not UTF-8 text") from None
+    try:
+        data = json.loads(text, object_pairs_hook=_unique_keys)
+    except _RepeatedKey as exc:
+        raise DriftError(f"{where}: the key {exc.args[0]!r} appears twice in one object") from None
+    except RecursionError:
+        raise DriftError(f"{where}: not valid JSON (nested too deeply)") from None
+    except ValueError as exc:
+        line = getattr(exc, "lineno", None)
+        message = getattr(exc, "msg", None) or str(exc)
+        at = f"{where}:{line}" if line else where
+        raise DriftError(f"{at}: not valid JSON ({printable(message, 80)})") from None
+    return load_baseline(data, where)
+
+
+class _RepeatedKey(ValueError):
+    pass
+
+
+def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    result = dict(pairs)
+    if len(result) != len(pairs):
+        seen: set[str] = set()
+        for key, _ in pairs:
+            if key in seen:
+                raise _RepeatedKey(printable(key, 60))
+            seen.add(key)
+    return result
+
+
+_TOP_KEYS = {"schema", "createdAt", "datasetVersion", "source", "rows", "features"}
+_PROFILE_KEYS = {
+    "numeric": {
+        "kind",
+        "count",
+        "missing",
+        "edges",
+        "proportions",
+        "min",
+        "max",
+        "mean",
+        "sampled",
+    },
+    "categorical": {
+        "kind",
+        "count",
+        "missing",
+        "categories",
+        "other",
+        "distinct",
+        "distinctCapped",
+    },
+}
+_OPTIONAL = {"sampled", "createdAt", "source", "datasetVersion"}
+_SUM_TOLERANCE = 1e-6
+MAX_FEATURES = 10_000
+"""Features a baseline may have (a check aligns every served row with them)."""
+
+
 def load_baseline(data: Any, where: str = "baseline") -> dict[str, Any]:
-    """Check a parsed baseline document; returns it (raises ``DriftError`` naming the problem)."""
-    if not isinstance(data, dict) or data.get("schema") != BASELINE_SCHEMA:
-        raise DriftError(f"{where}: not a drift baseline (expected schema {BASELINE_SCHEMA})")
-    features = data.get("features")
+    """Check a parsed baseline document; returns it (raises ``DriftError`` naming the field).
+
+    Everything a check computes with is checked, so a tampered or damaged baseline is an error,
+    never a quiet verdict: the schema version, every field's type, counts (integers >= 0,
+    ``missing`` <= ``count``), bin edges (finite, strictly increasing, at most 99), shares
+    (finite, in [0, 1], summing to 1), statistics (finite or null); no unknown or missing fields.
+    """
+    if not isinstance(data, dict):
+        raise DriftError(
+            f"{where}: not a drift baseline (a JSON object with schema {BASELINE_SCHEMA})"
+        )
+    schema = data.get("schema")
+    if schema != BASELINE_SCHEMA:
+        raise DriftError(
+            f"{where}.schema: unknown version {_shown(schema)} (expected {BASELINE_SCHEMA}): "
+            "not a drift baseline"
+        )
+    _keys(data, _TOP_KEYS, where)
+    _count(data, "rows", where)
+    if data.get("datasetVersion") is not None and not isinstance(data["datasetVersion"], str):
+        raise DriftError(f"{where}.datasetVersion: must be a string or null")
+    if data.get("createdAt") is not None and not isinstance(data["createdAt"], str):
+        raise DriftError(f"{where}.createdAt: must be a string")
+    source = data.get("source", [])
+    if not isinstance(source, list) or not all(isinstance(name, str) for name in source):
+        raise DriftError(f"{where}.source: must be a list of file names")
+    features = data["features"]
     if not isinstance(features, dict) or not features:
-        raise DriftError(f"{where}.features: missing or empty")
+        raise DriftError(f"{where}.features: must be a non-empty object")
+    if len(features) > MAX_FEATURES:
+        raise DriftError(f"{where}.features: {len(features)} features, more than {MAX_FEATURES}")
     for name, profile in features.items():
+        at = f"{where}.features.{printable(name, 60)}"
         kind = profile.get("kind") if isinstance(profile, dict) else None
-        keys = {"numeric": ("edges", "proportions"), "categorical": ("categories", "other")}
-        if kind not in keys:
-            raise DriftError(f"{where}.features.{name}.kind: must be numeric or categorical")
-        for key in keys[kind]:
-            if key not in profile:
-                raise DriftError(f"{where}.features.{name}.{key}: missing")
+        if kind not in _PROFILE_KEYS:
+            raise DriftError(f"{at}.kind: must be numeric or categorical")
+        _keys(profile, _PROFILE_KEYS[kind], at)
+        count = _count(profile, "count", at)
+        missing = _count(profile, "missing", at)
+        if missing > count:
+            raise DriftError(f"{at}.missing: {missing} is more than count ({count})")
+        if kind == "numeric":
+            _numeric_profile(profile, at)
+        else:
+            _categorical_profile(profile, at)
     return data
+
+
+def _keys(data: Mapping[str, Any], allowed: set[str], where: str) -> None:
+    unknown = sorted(set(data) - allowed)
+    if unknown:
+        raise DriftError(f"{where}.{printable(unknown[0], 60)}: unknown field")
+    missing = sorted(allowed - _OPTIONAL - set(data))
+    if missing:
+        raise DriftError(f"{where}.{missing[0]}: missing")
+
+
+def _count(data: Mapping[str, Any], key: str, where: str) -> int:
+    value = data[key]
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value < 1 << 63:
+        raise DriftError(f"{where}.{key}: must be an integer >= 0, got {_shown(value)}")
+    return value
+
+
+def _finite(value: Any, where: str, *, share: bool = False, null: bool = False) -> float | None:
+    if value is None and null:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        kind = "a share in [0, 1]" if share else "a finite number" + (" or null" if null else "")
+        raise DriftError(f"{where}: must be {kind}, got {_shown(value)}")
+    if share and not 0 <= value <= 1:
+        raise DriftError(f"{where}: must be a share in [0, 1], got {_shown(value)}")
+    return float(value)
+
+
+def _shares(values: Sequence[Any], where: str) -> float:
+    """The sum of a list of shares (each checked)."""
+    return math.fsum(_finite(v, f"{where}[{i}]", share=True) or 0.0 for i, v in enumerate(values))
+
+
+def _numeric_profile(profile: Mapping[str, Any], at: str) -> None:
+    edges, proportions = profile["edges"], profile["proportions"]
+    if not isinstance(edges, list) or len(edges) > FINE_BINS - 1:
+        raise DriftError(f"{at}.edges: must be a list of at most {FINE_BINS - 1} numbers")
+    if not isinstance(proportions, list) or len(proportions) != len(edges) + 1:
+        raise DriftError(
+            f"{at}.proportions: must be a list of len(edges) + 1 = {len(edges) + 1} shares"
+        )
+    previous = -math.inf
+    for index, edge in enumerate(edges):
+        value = _finite(edge, f"{at}.edges[{index}]")
+        assert value is not None
+        if value <= previous:
+            raise DriftError(f"{at}.edges[{index}]: the edges must be strictly increasing")
+        previous = value
+    total = _shares(proportions, f"{at}.proportions")
+    if abs(total - 1) > _SUM_TOLERANCE:
+        raise DriftError(
+            f"{at}.proportions: the shares must add up to 1, they add up to {total:.6g}"
+        )
+    for key in ("min", "max", "mean"):
+        _finite(profile[key], f"{at}.{key}", null=True)
+    if "sampled" in profile and not isinstance(profile["sampled"], bool):
+        raise DriftError(f"{at}.sampled: must be true or false")
+
+
+def _categorical_profile(profile: Mapping[str, Any], at: str) -> None:
+    categories = profile["categories"]
+    if not isinstance(categories, dict) or len(categories) > TOP_CATEGORIES:
+        raise DriftError(f"{at}.categories: must be an object of at most {TOP_CATEGORIES} shares")
+    total = _shares(list(categories.values()), f"{at}.categories") + (
+        _finite(profile["other"], f"{at}.other", share=True) or 0.0
+    )
+    present = profile["count"] - profile["missing"]
+    if present and abs(total - 1) > _SUM_TOLERANCE:
+        raise DriftError(
+            f"{at}.categories: the shares and other must add up to 1, they add up to {total:.6g}"
+        )
+    if not present and total:
+        raise DriftError(
+            f"{at}.categories: no value was present (count = missing), yet shares are set"
+        )
+    _count(profile, "distinct", at)
+    if not isinstance(profile["distinctCapped"], bool):
+        raise DriftError(f"{at}.distinctCapped: must be true or false")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -399,7 +653,7 @@ class _NumericCheck:
             "missing": self.missing,
             "psi": round(psi, 6),
             "ks": round(ks, 6),
-            "drifted": psi > thresholds.psi or ks > thresholds.ks,
+            "drifted": not (psi <= thresholds.psi and ks <= thresholds.ks),  # NaN: drift
         }
 
 
@@ -440,7 +694,7 @@ class _CategoricalCheck:
             "missing": self.missing,
             "psi": round(psi, 6),
             "jensenShannon": round(js, 6),
-            "drifted": psi > thresholds.psi or js > thresholds.js,
+            "drifted": not (psi <= thresholds.psi and js <= thresholds.js),  # NaN: drift
             "shares": shares,
         }
 
@@ -499,6 +753,72 @@ def _js_distance(p: Sequence[float], q: Sequence[float]) -> float:
     return math.sqrt(max(0.0, min(1.0, divergence)))
 
 
+UNKNOWN_MAX = 100
+"""Names of columns the baseline does not have that a report keeps (the rest are counted)."""
+
+
+class Columns:
+    """Which of the baseline's features the served data had (in any CSV header or any record's
+    keys), and which columns it had that the baseline does not (the first ``UNKNOWN_MAX``)."""
+
+    def __init__(self, wanted: Iterable[str]) -> None:
+        self.wanted = list(wanted)
+        self._wanted = frozenset(self.wanted)
+        self.found: set[str] = set()
+        self.unknown: dict[str, None] = {}
+        self.unknown_more = 0
+        self._seen: set[str] = set()
+
+    def see(self, names: Iterable[str]) -> None:
+        """Note the column names of one header or record (cheap when nothing is new)."""
+        new = (names if isinstance(names, KeysView) else set(names)) - self._seen
+        if not new:
+            return
+        for name in [name for name in names if name in new]:  # in the data's order
+            if name in self._wanted:
+                self.found.add(name)
+                self._seen.add(name)
+            elif len(self.unknown) < UNKNOWN_MAX:
+                self.unknown[name] = None
+                self._seen.add(name)
+            else:
+                self.unknown_more += 1
+
+    def see_all(self) -> None:
+        """Positional rows: every feature is there by position."""
+        self.see(self.wanted)
+
+    def missing(self) -> list[str]:
+        """The wanted features no header or record had, in the baseline's order."""
+        return [name for name in self.wanted if name not in self.found]
+
+    def state(self) -> dict[str, Any]:
+        return {
+            "found": sorted(self.found),
+            "unknown": list(self.unknown),
+            "unknownMore": self.unknown_more,
+        }
+
+    def merge_state(self, state: Mapping[str, Any]) -> None:
+        self.see([name for name in state["found"] if name in self._wanted])
+        self.see(state["unknown"])
+        self.unknown_more += int(state["unknownMore"])
+
+    def none_found(self, rows: int) -> DriftError | None:
+        """The error for data with rows but none of the baseline's features (else None)."""
+        if self.found or not rows:
+            return None
+        return no_common_columns(self.wanted, list(self.unknown), "the served data")
+
+
+def no_common_columns(wanted: Sequence[str], found: Sequence[str], what: str) -> DriftError:
+    """The error for data sharing no column with the baseline, naming both sides."""
+    return DriftError(
+        f"{what} has none of the baseline's columns (expected {names_list(wanted, 5)}; "
+        f"found {names_list(found, 5) or 'no columns'})"
+    )
+
+
 class Comparison:
     """Served data counted into a baseline's bins, in any number of parts.
 
@@ -514,10 +834,7 @@ class Comparison:
         self.wanted = [name for name in profiles if name in features]
         self.absent = [name for name in profiles if name not in features]
         if not self.wanted:
-            raise DriftError(
-                "the served data has none of the baseline's features "
-                f"({', '.join(list(profiles)[:5])}…)"
-            )
+            raise no_common_columns(list(profiles), list(features), "the served data")
         self.width = len(features)
         self.positions = [list(features).index(name) for name in self.wanted]
         self.checks: list[_NumericCheck | _CategoricalCheck] = [
@@ -530,7 +847,7 @@ class Comparison:
 
     def add(self, rows: Iterable[Sequence[Any]]) -> Comparison:
         """Count rows (aligned with ``features``); returns self."""
-        for chunk in _chunks(iter(rows)):
+        for chunk in _chunks(rows):
             self.total += len(chunk)
             columns = _columns(chunk, self.width)
             for check, position in zip(self.checks, self.positions, strict=True):
@@ -563,9 +880,20 @@ class Comparison:
             check.missing += int(missing)
         return self
 
-    def report(self, thresholds: Thresholds | None = None) -> dict[str, Any]:
-        """The drift report of everything counted so far."""
+    def report(
+        self, thresholds: Thresholds | None = None, columns: Columns | None = None
+    ) -> dict[str, Any]:
+        """The drift report of everything counted so far; ``columns`` (what the readers saw)
+        adds the features no file had to ``missingFeatures`` and fills ``unknownFeatures``, and
+        makes data with rows but none of the baseline's features an error, not drift."""
         thresholds = (thresholds or Thresholds()).validated()
+        missing, unknown = list(self.absent), []
+        if columns is not None:
+            error = columns.none_found(self.total)
+            if error is not None:
+                raise error
+            missing += [name for name in columns.missing() if name not in missing]
+            unknown = list(columns.unknown)
         results = {
             name: check.result(thresholds)
             for name, check in zip(self.wanted, self.checks, strict=True)
@@ -584,7 +912,8 @@ class Comparison:
             "datasetVersion": self.baseline.get("datasetVersion"),
             "thresholds": thresholds.as_dict(),
             "drifted": drifted,
-            "missingFeatures": self.absent,
+            "missingFeatures": missing,
+            "unknownFeatures": unknown,
             "maxPsi": max((r["psi"] for r in results.values()), default=0.0),
             "features": results,
         }

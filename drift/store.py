@@ -8,8 +8,10 @@ Layout (the same on every cloud, relative to the store root, e.g. ``s3://bucket`
 
 ``<datasetVersion>`` is the lineage ``datasetVersion`` (the DVC hash, e.g. ``md5:3b1f…``) with
 every character outside ``[A-Za-z0-9._-]`` replaced by ``_`` (``md5_3b1f…``), so the key is valid
-in S3, Blob Storage and GCS alike. A retrained model's stack names a new dataset version, so its
-drift job reads the baseline of the data it was trained on.
+in S3, Blob Storage and GCS alike. A version that is not one path segment (``..``, a ``/``
+or ``\\``, control characters, empty) is refused (``segment``), so a key stays under its
+prefix. A retrained model's stack names a new dataset version, so its drift job reads the
+baseline of the data it was trained on.
 """
 
 from __future__ import annotations
@@ -17,20 +19,44 @@ from __future__ import annotations
 import datetime as dt
 import os
 import re
+import tempfile
 from collections.abc import Mapping
 from pathlib import Path
 
-from mlops_iac.drift.profile import DriftError
+from mlops_iac.drift.profile import DriftError, printable
 
 BASELINES = "drift/baselines"
 REPORTS = "drift/reports"
 
 
+MAX_SEGMENT = 128
+"""The longest dataset version or endpoint name that becomes a path segment."""
+_UNSAFE = re.compile(r"[/\\\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
+
+
+def segment(value: object, what: str) -> str:
+    """``value`` as one path segment of a store key, or a ``DriftError`` naming ``what``.
+
+    Refused, not rewritten (a rewritten ``..`` would still put the key elsewhere than its author
+    thinks): not text, empty or blank, longer than ``MAX_SEGMENT``, ``.`` or ``..``,
+    a ``/`` or ``\\`` (so no absolute path or drive either), control or bidi characters. Other
+    characters outside ``[A-Za-z0-9._-]`` become ``_`` (``md5:3b1f`` → ``md5_3b1f``)."""
+    if not isinstance(value, str) or not value.strip():
+        raise DriftError(f"{what}: must not be empty")
+    text = value.strip()
+    if len(text) > MAX_SEGMENT:
+        raise DriftError(f"{what}: longer than {MAX_SEGMENT} characters")
+    if text in (".", "..") or _UNSAFE.search(text):
+        raise DriftError(
+            f"{what}: {printable(text)!r} is not one path segment (no /, \\, '.', '..' or "
+            "control characters)"
+        )
+    return re.sub(r"[^A-Za-z0-9._-]", "_", text)
+
+
 def version_key(dataset_version: str) -> str:
-    """The dataset version as one safe path segment (``md5:ab`` → ``md5_ab``)."""
-    if not dataset_version or not dataset_version.strip():
-        raise DriftError("dataset version: must not be empty")
-    return re.sub(r"[^A-Za-z0-9._-]", "_", dataset_version.strip())
+    """The dataset version as one safe path segment (``md5:ab`` → ``md5_ab``; see ``segment``)."""
+    return segment(dataset_version, "dataset version")
 
 
 def baseline_key(dataset_version: str) -> str:
@@ -42,7 +68,8 @@ def report_keys(endpoint: str, when: dt.datetime | None = None) -> tuple[str, st
     """Object keys of one run's report and of ``latest.json`` for an endpoint."""
     when = when or dt.datetime.now(dt.UTC)
     stamp = when.strftime("%Y%m%dT%H%M%SZ")
-    return f"{REPORTS}/{endpoint}/{stamp}.json", f"{REPORTS}/{endpoint}/latest.json"
+    folder = f"{REPORTS}/{segment(endpoint, 'endpoint')}"
+    return f"{folder}/{stamp}.json", f"{folder}/latest.json"
 
 
 def split_uri(uri: str) -> tuple[str, str, str]:
@@ -74,12 +101,12 @@ def write_baseline(
     """
     env = os.environ if env is None else env
     scheme, bucket, prefix = split_uri(store_uri)
-    key = join(prefix, baseline_key(dataset_version))
+    relative = baseline_key(dataset_version)
+    key = join(prefix, relative)
     if scheme == "file":
-        path = Path(key)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(text, encoding="utf-8")
-        return str(path)
+        return str(_write_local(Path(prefix or "."), relative, text))
+    if not key.startswith(join(prefix, BASELINES) + "/") or "/../" in f"/{key}/":
+        raise DriftError(f"{printable(key)}: not under {BASELINES}/ of the store")  # defence
     target = f"{scheme}://{bucket}/{key}"
     try:
         _write_remote(target, text, env)
@@ -88,6 +115,31 @@ def write_baseline(
     except Exception as exc:  # HTTP, network and SDK errors: one line, no traceback
         raise DriftError(f"{target}: could not write the baseline: {exc}") from None
     return target
+
+
+def _write_local(root: Path, relative: str, text: str) -> Path:
+    """Write under ``root/drift/baselines`` only: a symbolic link on the way (the version's
+    folder, the file itself) that leads out of the store is refused, and the file is replaced
+    whole (a temporary file, then a rename), so a failed write leaves the old baseline."""
+    path = root / relative
+    path.parent.mkdir(parents=True, exist_ok=True)
+    base = root.resolve()
+    resolved = path.resolve()
+    if not resolved.is_relative_to(base / BASELINES) or path.parent.resolve() != resolved.parent:
+        raise DriftError(
+            f"{printable(path)}: leads out of the store's {BASELINES}/ (a symbolic link?)"
+        )
+    if resolved.is_dir():
+        raise DriftError(f"{printable(path)}: is a directory")
+    handle, temporary = tempfile.mkstemp(prefix=".baseline.", dir=resolved.parent)
+    try:
+        with os.fdopen(handle, "w", encoding="utf-8") as out:
+            out.write(text)
+        os.replace(temporary, resolved)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+    return path
 
 
 def _write_remote(target: str, text: str, env: Mapping[str, str]) -> None:

@@ -35,8 +35,8 @@ def small_split(monkeypatch):
 
 
 def test_batches_match_rows_for_every_kind_of_csv_block(tmp_path):
-    # Plain lines, a blank line, a ragged row, \r\n endings and quoted values spanning lines.
-    text = 'a,b\n1,x\n2,y\n\n3\n4,z,extra\r\n5,w\r\n6,"multi\nline"\n7,v\n'
+    # Plain lines, a blank line (skipped), \r\n endings and quoted values spanning lines.
+    text = 'a,b\n1,x\n2,y\n\n4,z\r\n5,w\r\n6,"multi\nline"\n7,v\n'
     path = tmp_path / "mixed.csv"
     path.write_text(text, newline="")
     names, data = read([file_source(path)], "csv", ["b", "a", "absent"])
@@ -45,7 +45,25 @@ def test_batches_match_rows_for_every_kind_of_csv_block(tmp_path):
     got = [list(row) for _, columns in batches for row in zip(*columns, strict=True)]
     assert names == names2 == ["b", "a", "absent"]
     assert got == [list(row) for row in expected]
-    assert [row[0] for row in got] == ["x", "y", None, None, "z", "w", "multi\nline", "v"]
+    assert [row[0] for row in got] == ["x", "y", "z", "w", "multi\nline", "v"]
+    assert all(row[2] is None for row in got)
+
+
+@pytest.mark.parametrize(
+    ("text", "line"),
+    [
+        ("a,b\n1,x\n2,y\n\n3\n", 5),  # short row (was padded with missing values)
+        ("a,b\n1,x\n4,z,extra\r\n", 3),  # long row (was cut)
+        ('a,b\n1,"x"\n2,"y\nz",extra\n', 4),  # after a quote: the csv module's path
+    ],
+)
+def test_ragged_rows_are_refused_with_their_line(tmp_path, text, line):
+    path = tmp_path / "ragged.csv"
+    path.write_text(text, newline="")
+    for reader in (read, read_batches):
+        names, data = reader([file_source(path)], "csv", ["b", "a"])
+        with pytest.raises(DriftError, match=rf"ragged\.csv:{line}: \d values, the header has 2"):
+            list(data)
 
 
 @pytest.mark.parametrize("jobs", [2, 3])
