@@ -29,7 +29,7 @@ from mlops_iac.cli import (
     stackfile,
 )
 from mlops_iac.components.spec import ROOT, same_identity
-from mlops_iac.policies import identities, packs, signatures
+from mlops_iac.policies import identities, packs, signatures, trust
 
 NAME = "approve"
 
@@ -224,6 +224,15 @@ def run(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def trusted_environment(args: argparse.Namespace) -> tuple[str, str]:
+    """``(environment, why)`` of ``args.stack`` from the trusted ``governance/settings.yaml``
+    (never the stack file's own claim), as ``plan`` judges it."""
+    try:
+        return trust.load(args.project).environment(args.stack)
+    except trust.TrustError as exc:
+        raise OpsError(str(exc)) from None
+
+
 def _sign(
     args: argparse.Namespace, sf: stackfile.StackFile, data: bytes, approver: str, what: str
 ) -> str | None:
@@ -235,7 +244,7 @@ def _sign(
     # The file plan trusts: $MLOPS_IAC_ALLOWED_SIGNERS, else the project's governance/.
     allowed = packs.allowed_signers_path(args.project)
     if args.key is None:
-        if sf.spec.is_prod:
+        if sf.spec.is_prod or trusted_environment(args)[0] == "prod":
             raise OpsError(
                 f"a prod {what} must be signed: pass --key with {approver}'s private SSH key "
                 f"(public key in {allowed})"
@@ -254,17 +263,19 @@ def _sign(
 def _approve_enforcement(args: argparse.Namespace, sf: stackfile.StackFile, approver: str) -> int:
     """Record ``governance.enforcement: advisory`` with its signed four-eyes approval."""
     spec = sf.spec
+    # Signed for the environment plan judges the stack as (the trusted one), so it verifies there.
+    environment, _ = trusted_environment(args)
     now = dt.datetime.now(dt.UTC).replace(microsecond=0)
     record = {"approvedBy": approver, "ticket": args.ticket, "approvedAt": now.date().isoformat()}
     signature = _sign(
         args,
         sf,
-        signatures.enforcement_payload(spec.project, spec.environment, args.enforcement, record),
+        signatures.enforcement_payload(spec.project, environment, args.enforcement, record),
         approver,
         "enforcement change",
     )
-    if spec.environment != "dev" and signature is None:
-        raise OpsError(f"lowering enforcement in {spec.environment} must be signed: pass --key")
+    if environment != "dev" and signature is None:
+        raise OpsError(f"lowering enforcement in {environment} must be signed: pass --key")
     if signature:
         record["signature"] = signature
     flow = stackfile.flow_mapping(

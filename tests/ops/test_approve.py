@@ -187,3 +187,41 @@ def test_bad_model_package_refused_before_the_file_changes(
     assert _approve(cli, project, "--model-package-arn", arn or real_arn) == 2
     assert message in cli.one_error_line()
     assert path.read_bytes() == original
+
+
+def _claims_dev(project, stack="team-x"):
+    """``stack``'s file claims dev; the trusted settings bind it to prod."""
+    text = (project / "stacks/Pulumi.aws-prod.yaml").read_text()
+    (project / f"stacks/Pulumi.{stack}.yaml").write_text(
+        text.replace("environment: prod", "environment: dev", 1)
+    )
+    (project / "governance" / "settings.yaml").write_text(f"environments:\n  {stack}: prod\n")
+
+
+def test_a_stack_file_claiming_dev_cannot_skip_the_prod_signature(cli, project):
+    _claims_dev(project)
+    before = (project / "stacks/Pulumi.team-x.yaml").read_text()
+    code = cli(
+        "approve", "--stack", "team-x", "--project", project, "--model", "fraud-detector",
+        "--version", "8", "--approver", "raj@example.com", "--ticket", "CHG-2001",
+    )  # fmt: skip
+    assert code == 2
+    assert "a prod approval must be signed" in cli.err
+    assert (project / "stacks/Pulumi.team-x.yaml").read_text() == before
+
+
+def test_an_enforcement_change_is_signed_for_the_trusted_environment(cli, project):
+    from mlops_iac.policies import signatures
+
+    _claims_dev(project)
+    code = cli(
+        "approve", "--stack", "team-x", "--project", project, "--enforcement", "advisory",
+        "--approver", "raj@example.com", "--ticket", "CHG-3001",
+        "--key", key_for("raj@example.com"),
+    )  # fmt: skip
+    assert code == 0, cli.err
+    spec = stackfile.load(project, "team-x").spec
+    record = spec.governance.enforcement_approval.model_dump(by_alias=True, mode="json")
+    payload = signatures.enforcement_payload(spec.project, "prod", "advisory", record)
+    allowed = project / "governance" / "allowed_signers"
+    assert signatures.verify(payload, record["signature"], "raj@example.com", allowed) == "verified"
