@@ -29,7 +29,8 @@ from mlops_iac.cli import (
     stackfile,
 )
 from mlops_iac.components.spec import ROOT, same_identity
-from mlops_iac.policies import identities, packs, signatures, trust
+from mlops_iac.policies import packs, signatures, trust
+from mlops_iac.spec import identities
 
 NAME = "approve"
 

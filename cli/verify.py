@@ -29,7 +29,7 @@ from mlops_iac.cli import (
 )
 from mlops_iac.cli.outputs import Outputs, load_outputs
 from mlops_iac.components.spec import PlatformSpec
-from mlops_iac.policies import identities
+from mlops_iac.spec import identities
 
 NAME = "verify"
 MODEL_TAG = "mlops:model"
@@ -219,7 +219,7 @@ def endpoint_checks(
         for approval in gov.approvals:
             if (approval.model, approval.version) != (model, version):
                 continue
-            # The gate's comparisons: exact to grant, look-alike to refuse (policies.identities).
+            # The gate's comparisons: exact to grant, look-alike to refuse (spec.identities).
             if not any(identities.same(approval.approved_by, a) for a in gov.approvers):
                 continue
             if identities.impostor(approval.approved_by, gov.approvers) is not None:

@@ -36,7 +36,7 @@ from pydantic_core import PydanticCustomError
 from mlops_iac.components import defaults
 from mlops_iac.components import gpu as gpu_catalogue
 from mlops_iac.components.stackyaml import printable
-from mlops_iac.policies import identities
+from mlops_iac.spec import identities
 
 CONFIG_NAMESPACE = "mlops"
 CONFIG_KEY = "platform"

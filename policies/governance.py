@@ -29,8 +29,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from mlops_iac.spec.identities import exact, impostor, looks_alike, looks_like_message
+
 from . import signatures, trust
-from .identities import exact, impostor, looks_alike, looks_like_message
 from .offline import ResultSet, Violation
 from .rules import BY_NAME, RULES
 from .rules._base import ENVIRONMENTS

@@ -1,4 +1,4 @@
-"""Regenerate ``policies/confusables.txt`` from Unicode's ``confusables.txt`` (UTS #39).
+"""Regenerate ``spec/confusables.txt`` from Unicode's ``confusables.txt`` (UTS #39).
 
     python -m tools.confusables PATH/TO/confusables.txt
 
@@ -13,7 +13,7 @@ import re
 import sys
 from pathlib import Path
 
-OUT = Path(__file__).resolve().parents[1] / "policies" / "confusables.txt"
+OUT = Path(__file__).resolve().parents[1] / "spec" / "confusables.txt"
 _MAPPING = re.compile(r"^\s*([0-9A-Fa-f]{4,6})\s*;\s*([0-9A-Fa-f ]+?)\s*;\s*MA\b")
 _HEADER = re.compile(r"^#\s*(Version|Date):.*$")
 

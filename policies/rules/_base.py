@@ -24,7 +24,7 @@ from pulumi_policy import (
     StackValidationPolicy,
 )
 
-from ..identities import exact
+from mlops_iac.spec.identities import exact
 
 Kind = Literal["resource", "stack"]
 Level = Literal["advisory", "mandatory", "disabled"]
@@ -212,7 +212,7 @@ def lineage_tag(tags: Mapping[str, Any], key: str) -> Any:
 
 def identity(text: Any) -> str:
     """An approver identity as compared by the gate: exact, except the domain's case
-    (:func:`mlops_iac.policies.identities.exact`)."""
+    (:func:`mlops_iac.spec.identities.exact`)."""
     return exact(text)
 
 

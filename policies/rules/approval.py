@@ -12,7 +12,8 @@ from typing import Any
 
 from pulumi_policy import ReportViolation, ResourceValidationArgs
 
-from ..identities import exact, impostor, looks_alike, looks_like_message
+from mlops_iac.spec.identities import exact, impostor, looks_alike, looks_like_message
+
 from ._base import (
     ENVIRONMENT_SCHEMA,
     Rule,

@@ -17,7 +17,8 @@ from typing import Any
 import pytest
 
 from mlops_iac.components.spec import SpecError, parse_spec
-from mlops_iac.policies import governance, identities, packs, signatures, trust
+from mlops_iac.policies import governance, packs, signatures, trust
+from mlops_iac.spec import identities
 from tests.conftest import STACKS
 from tests.ops.keys import install_allowed_signers, key_for, ssh_keygen
 

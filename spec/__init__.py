@@ -1,0 +1,6 @@
+"""The ground floor: facts about the stack file that both the components and the policy pack
+read, with no Pulumi SDK and no component or rule behind them (imported as ``mlops_iac.spec``).
+
+- ``identities``: how approver and owner identities compare (exact to grant, by Unicode
+  confusable skeleton to refuse).
+"""
