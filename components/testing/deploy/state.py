@@ -216,9 +216,9 @@ def _export(data: dict[str, Any], where: str) -> tuple[tuple[StateResource, ...]
     resources = _items(raw, "deployment.resources", where)
     roots = [r for r in resources if r.type == ROOT_STACK]
     if resources and len(roots) != 1:
-        found = "none" if not roots else f"{len(roots)}"
+        found = "no" if not roots else f"{len(roots)}"
         raise StateError(
-            f"{where}: deployment.resources has {found} root {ROOT_STACK} resource(s); "
+            f"{where}: deployment.resources has {found} root {ROOT_STACK} resource; "
             "the export of a deployed stack has exactly one"
         )
     return resources, True
