@@ -167,8 +167,8 @@ def _parse(raw: bytes, where: str) -> Any:
         raise StateError(f"{where}: nested deeper than {MAX_STATE_DEPTH} levels") from None
     except _Refused as exc:
         raise StateError(f"{where}: not JSON ({exc})") from None
-    except ValueError as exc:  # an integer longer than Python converts
-        raise StateError(f"{where}: not JSON ({str(exc).splitlines()[0]})") from None
+    except ValueError:  # an integer longer than Python converts (sys.get_int_max_str_digits)
+        raise StateError(f"{where}: not JSON (a number with too many digits)") from None
     if _depth_exceeds(data, MAX_STATE_DEPTH):
         raise StateError(f"{where}: nested deeper than {MAX_STATE_DEPTH} levels")
     return data
@@ -251,10 +251,11 @@ def _items(raw: list[Any], key: str, where: str) -> tuple[StateResource, ...]:
         for field in ("urn", "type"):
             if field not in item:
                 raise StateError(f"{at} has no {field} (a resource without urn and type)")
-            if not isinstance(item[field], str) or not item[field].strip():
-                raise StateError(
-                    f"{at}.{field} must be a non-empty string, not {_kind(item[field])}"
-                )
+            value = item[field]
+            if not isinstance(value, str):
+                raise StateError(f"{at}.{field} must be a string, not {_kind(value)}")
+            if not value.strip():
+                raise StateError(f"{at}.{field} is empty")
         urn = item["urn"]
         if not urn.startswith("urn:pulumi:"):
             raise StateError(f"{at}.urn {urn[:80]!r} is not a Pulumi URN (urn:pulumi:...)")
