@@ -17,6 +17,12 @@ def _covered(path: str, patterns: list[str]) -> bool:
     # GitHub's rule for the patterns used here: a leading "/" anchors at the root, a trailing "/"
     # owns everything below that directory, "*" matches within one path segment.
     for pattern in patterns:
+        if pattern.startswith("**/") and pattern.endswith("/"):
+            # "**/name/": a directory of that name at any depth, and everything below it.
+            name = pattern[3:-1]
+            if name in path.split("/")[:-1]:
+                return True
+            continue
         anchored = pattern.lstrip("/")
         if anchored.endswith("/"):
             depth = anchored.count("/")
@@ -33,6 +39,7 @@ def _trusted_files() -> list[str]:
         *REPO.glob("**/governance/allowed_signers"),
         *REPO.glob("stacks/state/*.json"),
         *REPO.glob("examples/*/state/*.json"),
+        *REPO.glob("**/state/*.json"),
         *REPO.glob("policies/**/*.py"),
         REPO / ".ci" / "run",
     ]
@@ -55,3 +62,13 @@ def test_the_matcher_does_not_own_lookalikes():
     assert not _covered("examples/team-stack-aws/governance.md", patterns)
     assert not _covered("docs/governance/allowed_signers", patterns)
     assert _covered("examples/team-stack-gcp/state/dev.json", patterns)
+    assert not _covered("docs/state.md", patterns)
+    assert not _covered("components/testing/deploy/state.py", patterns)
+
+
+def test_saved_state_of_a_team_program_at_any_depth_has_an_owner():
+    # plan reads <stackConfigDir>/state/<stack>.json of any program directory it is given.
+    patterns = _owned_patterns()
+    assert _covered("teams/fraud/stacks/state/prod.json", patterns)
+    assert _covered("examples/dvc-remote/stacks/state/dev.json", patterns)
+    assert _covered("state/prod.json", patterns)

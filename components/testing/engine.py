@@ -517,7 +517,20 @@ class Project:
         taken as "no state"."""
         if not stack or stack in (".", "..") or any(c in stack for c in "/\\\0"):
             raise ProgramError(f"stack name {stack!r} is not a stack name")
-        path = self.stack_config_dir / "state" / f"{stack}.json"
+        directory = Path(os.path.normpath(self.stack_config_dir / "state"))
+        # The state directory is a trust point (reviewed by the platform owners): it must be the
+        # program's own, reached without links, or a program could point it anywhere.
+        if not directory.is_relative_to(self.directory):
+            raise ProgramError(
+                f"saved state directory {directory} is outside the program directory "
+                f"{self.directory} (stackConfigDir must stay inside it)"
+            )
+        if os.path.lexists(directory) and os.path.realpath(directory) != str(directory):
+            raise ProgramError(
+                f"saved state directory {directory} is reached through a symbolic link; "
+                "state is read from the reviewed directory itself, never through a link"
+            )
+        path = directory / f"{stack}.json"
         return path if os.path.lexists(path) else None
 
     def read_saved_state(self, stack: str) -> Any:

@@ -507,3 +507,36 @@ def test_generated_corpus_of_broken_states(cli, tmp_path, monkeypatch) -> None:
             failures.append(f"{name}: exit {code}: {err[:300]}")
     assert not failures, "\n".join(failures[:20]) + f"\n({len(failures)} failures)"
     assert time.perf_counter() - started < 30  # about 5 s alone; the machine may be shared
+
+
+# --- the state directory is a trust point -------------------------------------------------------
+
+
+def test_a_state_directory_reached_through_a_link_is_refused(cli, tmp_path) -> None:
+    # A program's state directory linked to one its author controls, holding a "good" export.
+    project = _project(tmp_path)
+    (project / "state").rmdir()
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    (elsewhere / "team-prod.json").write_text('{"version": 3, "deployment": {}}')
+    (project / "state").symlink_to(elsewhere)
+    assert cli("plan", "--stack", "team-prod", "--project", project, "--quiet") == 2
+    assert cli.one_error_line() == (
+        f"mlops-iac plan: error: saved state directory {project / 'state'} is reached through a "
+        "symbolic link; state is read from the reviewed directory itself, never through a link"
+    )
+
+
+def test_a_stack_config_dir_outside_the_program_is_refused(cli, tmp_path) -> None:
+    project = _project(tmp_path)
+    outside = tmp_path / "outside"
+    (outside / "state").mkdir(parents=True)
+    (outside / "Pulumi.team-prod.yaml").write_text("config: {}\n")
+    (project / "Pulumi.yaml").write_text(
+        "name: team\nruntime: python\nstackConfigDir: ../outside\n"
+    )
+    assert cli("plan", "--stack", "team-prod", "--project", project, "--quiet") == 2
+    assert cli.one_error_line() == (
+        f"mlops-iac plan: error: saved state directory {outside / 'state'} is outside the "
+        f"program directory {project} (stackConfigDir must stay inside it)"
+    )
