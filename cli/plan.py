@@ -113,7 +113,7 @@ class PlanResult:
     unpriced_pools: tuple[str, ...]
     pack_config: dict[str, dict[str, Any]]
     deploy_errors: tuple[deploy.DeployError, ...] = ()
-    """What the real deploy would refuse (a first deploy unless a state was given)."""
+    """What the real deploy would refuse (nothing exists yet unless a state was read)."""
     deploy_skipped: tuple[str, ...] = ()
     """Constraints the catalogue could not apply, with the reason (never silently dropped)."""
     environment_source: str = "the stack file's mlops:platform.environment"
