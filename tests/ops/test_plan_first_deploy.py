@@ -155,3 +155,18 @@ def test_a_state_without_its_stack_outputs_is_not_a_first_deploy(tmp_path):
     assert _traffic(document) == [("v7", 100)]
     [message] = _rollback(document)
     assert "exported no serving_revisions" in message
+
+
+def test_outputs_edited_to_hide_a_served_revision_do_not_make_a_first_deployment(tmp_path):
+    # The export's root outputs say nothing was served, but its own service shows v6 was.
+    saved = json.loads((REPO / "stacks" / "state" / "gcp-prod.json").read_text())
+    for resource in saved["deployment"]["resources"]:
+        if resource["type"] == "pulumi:pulumi:Stack":
+            resource["outputs"]["serving_revisions"] = []
+    state = tmp_path / "state.json"
+    state.write_text(json.dumps(saved))
+    config = _stack_file(tmp_path, _drop_previous)
+    code, document = _plan(tmp_path, "gcp-prod", "--config-file", config, "--state", str(state))
+    assert code == 1
+    [message] = _rollback(document)
+    assert "-v6 exist (the stack's last deployment served them)" in message

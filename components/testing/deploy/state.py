@@ -324,8 +324,37 @@ def previous_outputs(state: SavedState | Any | None) -> dict[str, Any]:
     roots = [r for r in resources if r.type == ROOT_STACK]
     others = [r for r in resources if r.type != ROOT_STACK]
     outputs = dict(roots[0].outputs) if roots and saved else {}
+    listed = outputs.get(SERVED_REVISIONS)
+    if isinstance(listed, list):
+        # What the state's own Cloud Run services show was served counts too: outputs that
+        # leave a revision out (edited, or saved from another run) cannot hide it.
+        shown = [r for r in _service_revisions(others) if r not in listed]
+        outputs[SERVED_REVISIONS] = [*listed, *shown]
     if outputs:
         return outputs
     if others or not saved:
         return dict(OUTPUTS_NOT_SAVED)
     return {}
+
+
+SERVED_REVISIONS = "serving_revisions"
+CLOUD_RUN_SERVICE = "gcp:cloudrunv2/service:Service"
+
+
+def _service_revisions(resources: list[StateResource]) -> list[str]:
+    """Revisions the state's Cloud Run services show (template, traffic, latest ready)."""
+    found: list[str] = []
+    for resource in resources:
+        if resource.type != CLOUD_RUN_SERVICE:
+            continue
+        for bag in (resource.inputs, resource.outputs):
+            template = bag.get("template")
+            names = [template.get("revision") if isinstance(template, dict) else None]
+            for key in ("trafficStatuses", "traffics"):
+                entries = bag.get(key)
+                if isinstance(entries, list):
+                    names += [e.get("revision") for e in entries if isinstance(e, dict)]
+            latest = bag.get("latestReadyRevision")
+            names.append(latest.rsplit("/", 1)[-1] if isinstance(latest, str) else None)
+            found += [n for n in names if isinstance(n, str) and n and n not in found]
+    return found
