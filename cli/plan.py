@@ -7,8 +7,10 @@ violations by level with their remediation, the stack's worst-case GPU $/h and a
 
 Exit codes: 0 no mandatory violation and no deploy error, 1 at least one (a deploy error, i.e. a
 resource the real providers or clouds would refuse, fails the plan in every environment), 2 bad
-input (unknown stack, invalid stack file, a program that fails). A plan is of a first deploy
-unless --state gives what exists. This is the one CLI module that imports ``policies``.
+input (unknown stack, invalid stack file, a program that fails, a state file that cannot be
+used). What exists already comes from --state or the stack's saved export; without either, what
+the stack's last deployment served is unknown (never taken as a first deployment). This is the
+one CLI module that imports ``policies``.
 """
 
 from __future__ import annotations
@@ -88,7 +90,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         type=Path,
         metavar="FILE",
         help="what exists already (`pulumi stack export` or a previous --json); default: "
-        "<stackConfigDir>/state/<stack>.json when saved there, else a first deploy from nothing",
+        "<stackConfigDir>/state/<stack>.json when saved there, else unknown (rules that need the "
+        "last deployment say so)",
     )
     parser.add_argument(
         "--quiet", "-q", action="store_true", help="no progress and no resource tree (CI logs)"
@@ -110,7 +113,7 @@ class PlanResult:
     unpriced_pools: tuple[str, ...]
     pack_config: dict[str, dict[str, Any]]
     deploy_errors: tuple[deploy.DeployError, ...] = ()
-    """What the real deploy would refuse (a first deploy unless a state was given)."""
+    """What the real deploy would refuse (nothing exists yet unless a state was read)."""
     deploy_skipped: tuple[str, ...] = ()
     """Constraints the catalogue could not apply, with the reason (never silently dropped)."""
     environment_source: str = "the strict fallback (prod)"
@@ -121,6 +124,8 @@ class PlanResult:
     secrets: tuple[str, ...] = ()
     """Secret values known from the stack file, scrubbed from every report."""
     warnings: tuple[str, ...] = ()
+    state: deploy.SavedState | None = None
+    """The state the plan judged by (``None``: none saved, what exists is unknown)."""
 
 
 @dataclass(frozen=True)
@@ -279,14 +284,17 @@ def plan(
     stack: str,
     config_file: Path | None = None,
     console: Console | None = None,
-    state: list[Any] | None = None,
+    state: deploy.SavedState | None = None,
 ) -> PlanResult:
     """Run the program offline, check what a deploy would refuse and evaluate the pack.
 
-    ``state``: resources that exist already (``deploy.load_state``); ``None`` is a first deploy.
-    Raises ProgramError, SpecError or trust.TrustError.
+    ``state``: what exists already (``deploy.read_state``); default: the stack's saved export
+    (``Project.read_saved_state``), and without one what its last deployment served is unknown.
+    Raises ProgramError (a saved state that cannot be used too) SpecError or trust.TrustError.
     """
     project = Project.load(project_dir)
+    if state is None:
+        state = project.read_saved_state(stack)
     config = project.read_config(stack, config_file)
     settings = pack_settings(stack, config, project_dir)
     environment, document = settings.environment, settings.document
@@ -295,8 +303,9 @@ def plan(
         status.start()
     try:
         # The program's reference to its own stack reads the outputs the state saved (over any
-        # the stack file claims): what the last deployment served decides the rollout.
-        extra = None if state is None else {PREVIOUS_OUTPUTS_KEY: deploy.previous_outputs(state)}
+        # the stack file claims): what the last deployment served decides the rollout. Without
+        # a state they are unknown, never "nothing was deployed".
+        extra = {PREVIOUS_OUTPUTS_KEY: deploy.previous_outputs(state)}
         recording = run_project(project_dir, stack, config_file=config_file, extra_config=extra)
         if status:
             status.update(f"Evaluating the policy pack over {len(recording)} resources…")
@@ -310,7 +319,7 @@ def plan(
     results, suppressed = governance.apply_waivers(results, settings.waivers)
     spend = packs.gpu_spend(recording, NODE_TYPE_PRICES)
     checked = deploy.Report()
-    errors = tuple(recording.deploy_errors(state, checked))
+    errors = tuple(recording.deploy_errors(list(state.resources) if state else None, checked))
     skipped = tuple(sorted({f"{s.where}: {s.reason}" for s in checked.skipped}))
     return PlanResult(
         recording=recording,
@@ -329,6 +338,7 @@ def plan(
         # The program's own warnings too (why a rollout has no rollback target yet, a secure
         # default turned off...): what `pulumi preview` would print.
         warnings=(*settings.warnings, *recording.warnings),
+        state=state,
     )
 
 
@@ -341,11 +351,35 @@ def evaluate_policies(recording: Recording) -> ResultSet:
 
 
 def saved_state(project: str | os.PathLike[str], stack: str) -> Path | None:
-    """The stack's saved export (``Project.saved_state``), or ``None`` (also without a project)."""
+    """Where the stack's saved export is (``Project.saved_state``: present, even if broken), or
+    ``None`` (also without a project)."""
     try:
         return Project.load(project).saved_state(stack)
     except ProgramError:
         return None
+
+
+def read_state(args: argparse.Namespace) -> deploy.SavedState | None:
+    """The state a plan judges by: --state, else the stack's saved export, else ``None``.
+
+    Raises ``deploy.StateError`` or ``ProgramError`` (one line) for a state that cannot be used.
+    """
+    if args.state is not None:
+        return deploy.read_state(args.state, source=deploy.state.OPTION)
+    try:
+        project = Project.load(args.project)
+    except ProgramError:
+        return None  # the plan itself says what is wrong with the project
+    return project.read_saved_state(args.stack)
+
+
+def state_summary(state: deploy.SavedState | None) -> dict[str, str] | None:
+    """``{file, digest, source}`` of the state a plan judged by (the file repository-relative
+    when inside the repository), ``None`` when there was none."""
+    if state is None:
+        return None
+    root = _repository_root()
+    return state.as_dict(_relative(state.path, root) or str(state.path))
 
 
 def run(args: argparse.Namespace) -> int:
@@ -360,10 +394,9 @@ def run(args: argparse.Namespace) -> int:
     if problem := _unwritable(args):
         err.print(f"mlops-iac plan: error: {escape(problem)}")
         return 2
-    state_file = args.state or saved_state(args.project, args.stack)
     try:
-        state = deploy.load_state(state_file) if state_file else None
-    except ValueError as exc:
+        state = read_state(args)
+    except (ValueError, ProgramError) as exc:
         err.print(f"mlops-iac plan: error: {escape(str(exc))}")
         return 2
     try:
@@ -385,8 +418,14 @@ def run(args: argparse.Namespace) -> int:
     if not args.quiet:
         out.print(render_tree(result.recording))
         out.print()
-        if state_file:
-            out.print(f"State: {escape(str(state_file))} (planning an update of what exists)")
+        if result.state is not None:
+            summary = state_summary(result.state) or {}
+            out.print(f"State: {escape(summary['file'])} ({summary['digest']})")
+        else:
+            out.print(
+                "State: none saved: what the stack's last deployment served is unknown "
+                "(a rule that needs it says so)"
+            )
     _print_deploy_errors(out, result.deploy_errors)
     _print_judgement(out, result)
     for warning in result.warnings:
@@ -428,6 +467,7 @@ def _write_reports(
         document["exports"] = report.redacted_exports(result.recording)
         document["warnings"] = list(result.warnings)
         document["approvals"] = approvals_report(result)
+        document["state"] = state_summary(result.state)
         _write(args.json, report.scrub(document, _secrets(result)))
     if args.sarif:
         sarif = report.to_sarif(
@@ -441,6 +481,8 @@ def _write_reports(
         report.add_deploy_errors_sarif(
             sarif, result.deploy_errors, artifact_uri=locator.stack_uri, locations=locator.declared
         )
+        # §3.8: a run's property bag; which state (file and digest) the verdict rests on.
+        sarif["runs"][0].setdefault("properties", {})["state"] = state_summary(result.state)
         _write(args.sarif, report.scrub(sarif, _secrets(result)))
     if getattr(args, "junit", None):
         xml = report.to_junit(result.results, stack=stack, suppressed=suppressed, locator=locator)

@@ -111,3 +111,14 @@ def test_the_matcher_follows_githubs_rules():
     assert _regex("**/state/*.json").fullmatch("a/b/state/x.json")
     assert not _regex("**/state/*.json").fullmatch("a/state/sub/x.json")
     assert not _regex("/examples/*/state/").fullmatch("examples/a/b/state/x.json")
+    assert _covered("examples/team-stack-gcp/state/dev.json", patterns)
+    assert not _covered("docs/state.md", patterns)
+    assert not _covered("components/testing/deploy/state.py", patterns)
+
+
+def test_saved_state_of_a_team_program_at_any_depth_has_an_owner():
+    # plan reads <stackConfigDir>/state/<stack>.json of any program directory it is given.
+    patterns = _owned_patterns()
+    assert _covered("teams/fraud/stacks/state/prod.json", patterns)
+    assert _covered("examples/dvc-remote/stacks/state/dev.json", patterns)
+    assert _covered("state/prod.json", patterns)

@@ -402,8 +402,8 @@ def _explain_single_revision(
     """Why the current revision takes 100% (rollback becomes possible on a later deploy)."""
     if served is None:
         why = (
-            f"the stack's last deployment exported no {SERVED_REVISIONS_OUTPUT!r}, so whether "
-            "a previous revision exists is unknown"
+            "the stack's last deployment is unknown (no saved state) or exported no "
+            f"{SERVED_REVISIONS_OUTPUT!r}, so whether a previous revision exists is unknown"
         )
     elif wanted is None:
         why = "no previous model is declared"  # a choice the rollback policy judges

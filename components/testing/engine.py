@@ -512,9 +512,39 @@ class Project:
     def saved_state(self, stack: str) -> Path | None:
         """``<stackConfigDir>/state/<stack>.json``: the stack's last ``pulumi stack export``, kept
         beside its stack file (CI saves it after each ``pulumi up``) so offline checks judge an
-        update of what exists rather than a first deploy. ``None`` when there is none."""
-        path = self.stack_config_dir / "state" / f"{stack}.json"
-        return path if path.is_file() else None
+        update of what exists. ``None`` only when nothing is at that path: a dangling link, a
+        directory or any other entry is returned, for ``deploy.read_state`` to refuse, never
+        taken as "no state"."""
+        if not stack or stack in (".", "..") or any(c in stack for c in "/\\\0"):
+            raise ProgramError(f"stack name {stack!r} is not a stack name")
+        directory = Path(os.path.normpath(self.stack_config_dir / "state"))
+        # The state directory is a trust point (reviewed by the platform owners): it must be the
+        # program's own, reached without links, or a program could point it anywhere.
+        if not directory.is_relative_to(self.directory):
+            raise ProgramError(
+                f"saved state directory {directory} is outside the program directory "
+                f"{self.directory} (stackConfigDir must stay inside it)"
+            )
+        if os.path.lexists(directory) and os.path.realpath(directory) != str(directory):
+            raise ProgramError(
+                f"saved state directory {directory} is reached through a symbolic link; "
+                "state is read from the reviewed directory itself, never through a link"
+            )
+        path = directory / f"{stack}.json"
+        return path if os.path.lexists(path) else None
+
+    def read_saved_state(self, stack: str) -> Any:
+        """The stack's saved state read strictly (a ``deploy.SavedState``), or ``None`` when none
+        is saved. Raises ``ProgramError`` (one line) for a state that cannot be used."""
+        from mlops_iac.components.testing import deploy
+
+        path = self.saved_state(stack)
+        if path is None:
+            return None
+        try:
+            return deploy.read_state(path, source="saved state")
+        except deploy.StateError as exc:
+            raise ProgramError(str(exc)) from None
 
     def stacks(self) -> list[str]:
         """Names of the stacks that have a stack file."""
@@ -565,13 +595,13 @@ def run_project(
     """Run the program in ``directory`` with the config of ``stack`` (or ``config_file``)."""
     project = Project.load(directory)
     config = project.read_config(stack, config_file)
-    saved = project.saved_state(stack)
-    if saved is not None and PREVIOUS_OUTPUTS_KEY not in (extra_config or {}):
+    if PREVIOUS_OUTPUTS_KEY not in (extra_config or {}):
         from mlops_iac.components.testing import deploy
 
-        # The program's reference to its own stack reads the saved export's outputs, over any
-        # the stack file claims (what the last deployment served decides a rollout).
-        config[PREVIOUS_OUTPUTS_KEY] = deploy.previous_outputs(deploy.load_state(saved))
+        # The program's reference to its own stack reads the saved export's outputs, always
+        # over any the stack file claims (what the last deployment served decides a rollout);
+        # without a saved export they are unknown, never "nothing was deployed".
+        config[PREVIOUS_OUTPUTS_KEY] = deploy.previous_outputs(project.read_saved_state(stack))
     config.update(extra_config or {})
     if not project.main.is_file():
         raise ProgramError(f"program entry point {project.main} does not exist")

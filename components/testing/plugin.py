@@ -64,17 +64,13 @@ class OfflineEngine:
             directory, stack, config_file=config_file, extra_config=extra_config
         )
         # Like `mlops-iac plan`: the stack's saved export, when kept beside its stack file.
-        saved = Project.load(directory).saved_state(stack)
+        saved = Project.load(directory).read_saved_state(stack)
         return self._checked(recording, allow_deploy_errors, saved)
 
-    def _checked(
-        self, recording: Recording, allow: bool | None, saved: Path | None = None
-    ) -> Recording:
+    def _checked(self, recording: Recording, allow: bool | None, saved: Any = None) -> Recording:
         if self.allow_deploy_errors if allow is None else allow:
             return recording
-        from mlops_iac.components.testing import deploy
-
-        errors = recording.deploy_errors(deploy.load_state(saved) if saved else None)
+        errors = recording.deploy_errors(list(saved.resources) if saved else None)
         if errors:
             lines = [f"{len(errors)} deploy error(s): the real deploy would refuse this program"]
             for e in errors:

@@ -93,9 +93,11 @@ def _cloud_run_split(service: PolicyResource, resources: list[PolicyResource]) -
         )
     if deployed is None:
         return (
-            "traffic names one revision and the stack's last deployment exported no "
-            "serving_revisions: whether a previous revision exists cannot be told; export "
-            "ServingEndpoint.serving_revisions as the stack output serving_revisions"
+            "traffic names one revision and the stack's last deployment is unknown (no saved "
+            "state) or exported no serving_revisions: whether a previous revision exists cannot "
+            "be told; plan with the stack's saved `pulumi stack export` (a new stack: the export "
+            "of the initialised stack) and export ServingEndpoint.serving_revisions as the stack "
+            "output serving_revisions"
         )
     return None  # a first deployment: nothing served before, rollback from the next version on
 
@@ -215,7 +217,9 @@ ROLLBACK = Rule(
         "error alarms). Cloud Run and AzureML: keep serving.previousModel, so a previous "
         "revision or deployment stays beside the current one, with traffic summing to 100. "
         "A Cloud Run service's first deployment passes with one revision when mlops' "
-        "ServingEndpoint shows the stack's last deployment served nothing before."
+        "ServingEndpoint shows the stack's last deployment served nothing before: its saved "
+        "export (stacks/state/<stack>.json, a reviewed file) served no revision of the service; "
+        "without a saved export that is unknown, and one revision does not pass."
     ),
     kind="stack",
     validate=_validate_rollback,

@@ -3,6 +3,7 @@ rollback target, whatever the stack file claims (issue 15, Cloud Run first deplo
 
 from __future__ import annotations
 
+import hashlib
 import json
 
 import yaml
@@ -42,14 +43,38 @@ def _rollback(document: dict) -> list[str]:
     return [v["message"] for v in document["violations"] if v["policy"] == ROLLBACK]
 
 
-def test_a_new_prod_stack_plans_with_the_current_revision_alone_and_says_why(tmp_path):
-    # gcp-prod's stack file under a stack name with no saved state: nothing was ever served.
+#: What `pulumi stack export` prints for a stack initialised but never deployed.
+NEVER_DEPLOYED = {"version": 3, "deployment": {"manifest": {"time": "2026-11-02T10:00:00Z"}}}
+
+
+def test_a_stack_without_saved_state_is_not_a_first_deployment(tmp_path):
+    # gcp-prod's stack file under a stack name with no saved state: whether the stack was ever
+    # deployed is unknown, so one revision does not pass as a "first deployment" (issue 24).
     code, document = _plan(tmp_path, "gcp-new", "--config-file", _stack_file(tmp_path))
+    assert code == 1
+    assert document["state"] is None
+    assert _traffic(document) == [("v7", 100)]
+    [message] = _rollback(document)
+    assert "the stack's last deployment is unknown (no saved state)" in message
+    [why] = [w for w in document["warnings"] if "no rollback target yet" in w]
+    assert "first deployment" not in why and "unknown (no saved state)" in why
+
+
+def test_a_new_prod_stack_plans_with_the_current_revision_alone_and_says_why(tmp_path):
+    # The export of the initialised, never deployed stack shows nothing was ever served.
+    state = tmp_path / "gcp-new.json"
+    state.write_text(json.dumps(NEVER_DEPLOYED))
+    code, document = _plan(
+        tmp_path, "gcp-new", "--config-file", _stack_file(tmp_path), "--state", str(state)
+    )
     assert code == 0
     assert document["passed"] is True and _rollback(document) == []
     assert _traffic(document) == [("v7", 100)]
     [why] = [w for w in document["warnings"] if "no rollback target yet" in w]
     assert "first deployment" in why and "-v6 does not exist yet" in why
+    digest = hashlib.sha256(state.read_bytes()).hexdigest()
+    assert document["state"]["digest"] == f"sha256:{digest}"
+    assert document["state"]["source"] == "--state"
 
 
 def test_the_running_prod_stack_keeps_the_revision_it_served(tmp_path):
@@ -96,12 +121,33 @@ def test_the_retired_flag_cannot_claim_a_first_deploy(tmp_path, capsys):
     assert "mlops:platform.gcp.previousRevisionExists: removed" in capsys.readouterr().err
 
 
-def test_a_state_without_its_stack_outputs_is_not_a_first_deploy(tmp_path):
-    # The export lists the service but not the stack's outputs: deployed, so not a first deploy.
+def _saved_without(tmp_path, keep) -> str:
     saved = json.loads((REPO / "stacks" / "state" / "gcp-prod.json").read_text())
-    saved["deployment"]["resources"] = [
-        r for r in saved["deployment"]["resources"] if r["type"] != "pulumi:pulumi:Stack"
-    ]
+    saved["deployment"]["resources"] = [r for r in saved["deployment"]["resources"] if keep(r)]
+    state = tmp_path / "state.json"
+    state.write_text(json.dumps(saved))
+    return str(state)
+
+
+def test_an_export_without_its_root_stack_resource_is_refused(tmp_path, capsys):
+    # A real export of a deployed stack always holds pulumi:pulumi:Stack; one without it was cut.
+    state = _saved_without(tmp_path, lambda r: r["type"] != "pulumi:pulumi:Stack")
+    code, document = _plan(tmp_path, "gcp-prod", "--state", state)
+    assert code == 2 and document == {}
+    [line] = capsys.readouterr().err.strip().splitlines()
+    assert line == (
+        f"mlops-iac plan: error: --state {state}: deployment.resources has no root "
+        "pulumi:pulumi:Stack resource; the export of a deployed stack has exactly one"
+    )
+
+
+def test_a_state_without_its_stack_outputs_is_not_a_first_deploy(tmp_path):
+    # The export lists the service, and the root stack resource without outputs: deployed, so
+    # empty outputs are "not saved", not "served nothing".
+    saved = json.loads((REPO / "stacks" / "state" / "gcp-prod.json").read_text())
+    for resource in saved["deployment"]["resources"]:
+        if resource["type"] == "pulumi:pulumi:Stack":
+            resource["outputs"] = {}
     state = tmp_path / "state.json"
     state.write_text(json.dumps(saved))
     code, document = _plan(tmp_path, "gcp-prod", "--state", str(state))
@@ -109,3 +155,18 @@ def test_a_state_without_its_stack_outputs_is_not_a_first_deploy(tmp_path):
     assert _traffic(document) == [("v7", 100)]
     [message] = _rollback(document)
     assert "exported no serving_revisions" in message
+
+
+def test_outputs_edited_to_hide_a_served_revision_do_not_make_a_first_deployment(tmp_path):
+    # The export's root outputs say nothing was served, but its own service shows v6 was.
+    saved = json.loads((REPO / "stacks" / "state" / "gcp-prod.json").read_text())
+    for resource in saved["deployment"]["resources"]:
+        if resource["type"] == "pulumi:pulumi:Stack":
+            resource["outputs"]["serving_revisions"] = []
+    state = tmp_path / "state.json"
+    state.write_text(json.dumps(saved))
+    config = _stack_file(tmp_path, _drop_previous)
+    code, document = _plan(tmp_path, "gcp-prod", "--config-file", config, "--state", str(state))
+    assert code == 1
+    [message] = _rollback(document)
+    assert "-v6 exist (the stack's last deployment served them)" in message

@@ -9,9 +9,10 @@ the value, the rule and the URL of the documentation the rule comes from.
 - Azure and GCP: name and value rules per type in ``azure.yaml`` / ``gcp.yaml``, each with its URL.
 - Cross-field and lifecycle rules (``lifecycle.py``): what a create or update of the plan needs
   that does not exist yet. A plan is of a stack created from nothing unless ``state`` (a
-  ``pulumi stack export`` or a previous plan's JSON, see ``load_state``) says what exists;
-  ``previous_outputs(state)`` are its stack outputs, which a program's reference to its own
-  stack reads (``mlops-testing:previousOutputs``).
+  ``pulumi stack export`` or a previous plan's JSON, read strictly by ``read_state``) says what
+  exists; ``previous_outputs(state)`` are its stack outputs, which a program's reference to its
+  own stack reads (``mlops-testing:previousOutputs``): without a state they are unknown, never
+  "nothing deployed".
 """
 
 from __future__ import annotations
@@ -23,7 +24,12 @@ from mlops_iac.components.testing.deploy.catalogue import (
     check,
     clear_caches,
     load_state,
+)
+from mlops_iac.components.testing.deploy.state import (
+    SavedState,
+    StateError,
     previous_outputs,
+    read_state,
 )
 
 __all__ = [
@@ -32,6 +38,9 @@ __all__ = [
     "Skipped",
     "check",
     "clear_caches",
+    "SavedState",
+    "StateError",
     "load_state",
     "previous_outputs",
+    "read_state",
 ]

@@ -21,6 +21,7 @@ from typing import Any
 import yaml
 
 from mlops_iac.components.testing.deploy import naming
+from mlops_iac.components.testing.deploy.state import OPTION, StateResource, read_state
 
 _DATA = Path(__file__).parent
 BOTOCORE_URL = "https://github.com/boto/botocore/tree/develop/botocore/data/{service}"
@@ -602,72 +603,16 @@ def physical_name_of(resource: Any) -> str:
 
 
 # --------------------------------------------------------------------------------------------
-# State: what exists before this update.
-
-
-@dataclass(frozen=True)
-class StateResource:
-    urn: str
-    type: str
-    name: str
-    inputs: dict[str, Any]
-    outputs: dict[str, Any]
+# State: what exists before this update (read strictly by ``deploy.state``).
 
 
 def load_state(path: str | Path) -> list[StateResource]:
-    """Resources of a ``pulumi stack export`` file or of a previous ``mlops-iac plan --json``.
+    """Resources of a ``pulumi stack export`` file or of a previous ``mlops-iac plan --json``
+    (``deploy.state.read_state``, which says what is checked).
 
-    Raises ``ValueError`` with one line naming what is wrong.
+    Raises ``ValueError`` (a ``StateError``) with one line naming the file and what is wrong.
     """
-    try:
-        data = json.loads(Path(path).read_text())
-    except OSError as exc:
-        raise ValueError(f"--state {path}: cannot be read ({exc.strerror})") from None
-    except json.JSONDecodeError as exc:
-        raise ValueError(f"--state {path}: not JSON (line {exc.lineno}: {exc.msg})") from None
-    if isinstance(data, Mapping) and isinstance(data.get("deployment"), Mapping):
-        raw = data["deployment"].get("resources") or []
-    elif isinstance(data, Mapping) and isinstance(data.get("resources"), list):
-        raw = data["resources"]
-    else:
-        raise ValueError(
-            f"--state {path}: neither a `pulumi stack export` (deployment.resources) "
-            "nor an `mlops-iac plan --json` report (resources)"
-        )
-    resources = []
-    if "deployment" not in data and isinstance(data.get("exports"), Mapping):
-        # A plan report's stack outputs, as the root stack resource of an export holds them.
-        raw = [*raw, {"urn": ROOT_STACK, "type": ROOT_STACK, "outputs": data["exports"]}]
-    for item in raw:
-        if not isinstance(item, Mapping) or "urn" not in item or "type" not in item:
-            raise ValueError(f"--state {path}: a resource without urn and type")
-        urn = str(item["urn"])
-        resources.append(
-            StateResource(
-                urn=urn,
-                type=str(item["type"]),
-                name=str(item.get("name") or urn.rsplit("::", 1)[-1]),
-                inputs=dict(item.get("inputs") or {}),
-                outputs=dict(item.get("outputs") or {}),
-            )
-        )
-    return resources
-
-
-ROOT_STACK = "pulumi:pulumi:Stack"
-#: Previous outputs of a stack whose state lists resources but not its stack outputs: it was
-#: deployed, so "no outputs" (a stack never deployed) would be a false claim.
-OUTPUTS_NOT_SAVED = {"mlops-testing:outputsNotSaved": True}
-
-
-def previous_outputs(state: Sequence[StateResource]) -> dict[str, Any]:
-    """The stack outputs of the deployment ``state`` describes (its root stack resource), for
-    the program's reference to its own stack: ``{}`` for an empty state, ``OUTPUTS_NOT_SAVED``
-    when resources exist but the outputs were not saved."""
-    for resource in state:
-        if resource.type == ROOT_STACK:
-            return dict(resource.outputs)
-    return dict(OUTPUTS_NOT_SAVED) if state else {}
+    return list(read_state(path, source=OPTION).resources)
 
 
 # --------------------------------------------------------------------------------------------

@@ -182,6 +182,9 @@ def test_required_members_of_the_operation_are_checked():
 # ---------------------------------------------------------------- state
 
 
+ROOT = "pulumi:pulumi:Stack"
+
+
 def test_state_from_a_stack_export_and_from_a_plan_report(tmp_path):
     export = tmp_path / "export.json"
     export.write_text(
@@ -189,7 +192,11 @@ def test_state_from_a_stack_export_and_from_a_plan_report(tmp_path):
             {
                 "version": 3,
                 "deployment": {
-                    "resources": [{"urn": "urn:pulumi:s::p::t::n", "type": "t", "inputs": {"a": 1}}]
+                    "resources": [
+                        # A deployed stack's export always holds its root stack resource.
+                        {"urn": "urn:pulumi:s::p::pulumi:pulumi:Stack::p-s", "type": ROOT},
+                        {"urn": "urn:pulumi:s::p::t::n", "type": "t", "inputs": {"a": 1}},
+                    ]
                 },
             }
         )
@@ -198,7 +205,7 @@ def test_state_from_a_stack_export_and_from_a_plan_report(tmp_path):
     plan.write_text(
         json.dumps({"resources": [{"urn": "urn:pulumi:s::p::t::m", "type": "t", "name": "m"}]})
     )
-    [from_export] = deploy.load_state(export)
+    [_, from_export] = deploy.load_state(export)
     [from_plan] = deploy.load_state(plan)
     assert (from_export.name, from_export.inputs) == ("n", {"a": 1})
     assert from_plan.name == "m"
