@@ -41,6 +41,22 @@ def require_cloud_sdk(cloud: str) -> None:
         ) from None
 
 
+class Component(pulumi.ComponentResource):
+    """Base of every mlops component: its outputs are assigned and registered in one call.
+
+    A component declares its outputs once as class annotations (the contract's output Protocol
+    checks them) and ends its constructor with ``self.register(name=value, ...)``: each value
+    becomes the attribute of that name and the same mapping is registered with the engine, so the
+    two can never drift apart.
+    """
+
+    def register(self, **outputs: Any) -> None:
+        """Assign each output to ``self`` and register them all (last, as Pulumi requires)."""
+        for key, value in outputs.items():
+            setattr(self, key, value)
+        self.register_outputs(outputs)
+
+
 def child_opts(
     parent: pulumi.Resource,
     *,
