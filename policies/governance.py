@@ -61,8 +61,17 @@ def pattern_problem(resource: object) -> str | None:
         return f"a pattern is at most {MAX_PATTERN_LENGTH} characters"
     if stars > MAX_PATTERN_STARS:
         return f"a pattern has at most {MAX_PATTERN_STARS} '*'"
-    # In a URN pattern only the resource's name counts: urn:pulumi:aws-prod::*::* is every URN.
-    name = resource.rsplit("::", 1)[-1] if resource.startswith("urn:") else resource
+    name = resource
+    if resource.startswith("urn:"):
+        # urn:pulumi:<stack>::<project>::<type>::<name>. A URN pattern is matched against URNs
+        # only, so a star outside the name (urn:*, urn:pulumi:aws-prod::*::*) is every URN.
+        parts = resource.split("::")
+        if len(parts) < 4 or "*" in "::".join(parts[:-1]):
+            return (
+                f"the URN pattern {resource!r} is unbounded: write the stack, project and type "
+                "out in full; '*' may stand only in the resource's name"
+            )
+        name = parts[-1]
     if sum(c.isalnum() for c in name) < MIN_PATTERN_LITERALS:
         return (
             f"the pattern {resource!r} is unbounded: name the resource with at least "
@@ -131,15 +140,15 @@ class Waiver:
         return self.status == "active"
 
     def covers(self, violation: Violation) -> bool:
-        """Same rule, and the resource's logical name or URN matches the pattern (a stack-level
-        violation's name is ``stack``)."""
+        """Same rule, and the pattern matches the resource's URN (a pattern that starts with
+        ``urn:``) or its logical name (any other pattern; a stack-level violation's name is
+        ``stack``). A name pattern never sees the URN: ``*pulumi*`` must not match every URN."""
         if not self.active or violation.policy != self.record.get("rule"):
             return False
         pattern = str(self.record.get("resource"))
-        target = violation.resource_name if violation.urn else "stack"
-        return glob_match(pattern, target) or bool(
-            violation.urn and glob_match(pattern, violation.urn)
-        )
+        if pattern.startswith("urn:"):
+            return bool(violation.urn) and glob_match(pattern, violation.urn)
+        return glob_match(pattern, violation.resource_name if violation.urn else "stack")
 
 
 @dataclass(frozen=True)

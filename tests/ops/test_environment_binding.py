@@ -30,6 +30,7 @@ from mlops_iac.cli import stackfile
 from mlops_iac.components import stackyaml
 from mlops_iac.components.testing.engine import ProgramError, Project
 from mlops_iac.policies import governance, packs, signatures, trust
+from mlops_iac.policies.offline import Violation
 from mlops_iac.policies.rules import RULES
 from tests.conftest import REPO, stack_config
 from tests.ops.keys import install_allowed_signers, key_for
@@ -330,6 +331,11 @@ def test_a_waiver_signed_for_dev_does_not_apply_in_another_stack(cli, tmp_path, 
         ("*-*", "the pattern '*-*' is unbounded"),
         ("*::*", "the pattern '*::*' is unbounded"),
         ("urn:pulumi:aws-staging::mlops-platform::*", "is unbounded"),
+        # Every URN has these letters: a star outside the name part of a URN pattern is refused.
+        ("urn:*", "the URN pattern 'urn:*' is unbounded"),
+        ("urn:pulumi:*", "is unbounded"),
+        ("urn:pulumi:aws-staging::*::aws:s3/bucket:Bucket::artifacts", "is unbounded"),
+        ("urn:pulumi:aws-staging::mlops-platform::*::artifacts-bucket", "is unbounded"),
         ("a*b*c*d*", "a pattern has at most 3 '*'"),
         ("abc" + "x" * 126 + "*", "a pattern is at most 128 characters"),
     ],
@@ -345,6 +351,28 @@ def test_unbounded_patterns_are_refused_at_their_key(cli, tmp_path, resource, pr
         rf"mlops:platform\.governance\.waivers\[0\]\.resource: .*{re.escape(problem)}",
         line,
     ), line
+
+
+@pytest.mark.parametrize("pattern", ["*pulumi*", "*urn*", "*aws*", "*staging*", "*mlops*"])
+def test_a_name_pattern_is_matched_against_the_logical_name_only(pattern) -> None:
+    # Letters every URN holds (its scheme, stack, project or provider) must not make a pattern
+    # match every resource: a pattern without urn: never sees the URN.
+    urn = "urn:pulumi:aws-staging::mlops-platform::aws:s3/bucket:Bucket::artifacts-bucket"
+    violation = Violation(
+        "mlops-gpu-budget",
+        "mandatory",
+        urn,
+        "artifacts-bucket",
+        "aws:s3/bucket:Bucket",
+        "m",
+        "r",
+        "d",
+    )
+    record = {"rule": "mlops-gpu-budget", "resource": pattern}
+    assert governance.pattern_problem(pattern) is None
+    assert not governance.Waiver(record, "active").covers(violation)
+    assert governance.Waiver({**record, "resource": "artifacts-*"}, "active").covers(violation)
+    assert governance.Waiver({**record, "resource": urn[:-6] + "*"}, "active").covers(violation)
 
 
 def test_a_waiver_of_an_unknown_rule_is_an_error_naming_it(cli, tmp_path) -> None:
