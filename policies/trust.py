@@ -27,6 +27,8 @@ from typing import Any
 
 import yaml
 
+from mlops_iac.spec.identities import looks_alike
+
 from .rules._base import ENVIRONMENTS
 
 GOVERNANCE_DIR = Path("governance")
@@ -38,7 +40,7 @@ DEFAULT_CLOCK_SKEW_MINUTES = 5
 #: A settings file is a few lines; anything larger is not one.
 MAX_SETTINGS_BYTES = 64 * 1024
 _STACK_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._/-]{0,199}")
-_SUFFIX = re.compile(r"(?:^|[-_.])(dev|staging|prod)$")
+_WORD_SEPARATORS = re.compile(r"[-_./]")
 
 
 class TrustError(ValueError):
@@ -59,14 +61,24 @@ class TrustedSettings:
     """``sha256:<hex>`` of the file's bytes."""
 
     def environment(self, stack: str | None) -> tuple[str, str]:
-        """``(environment, why)`` for a stack: the trusted mapping, else the name's suffix,
-        else prod."""
+        """``(environment, why)`` for a stack: the trusted mapping, else its name, else prod.
+
+        An unlisted name is read strictly: a word of it (split at ``-``, ``_``, ``.``, ``/``)
+        that reads as ``prod`` or ``staging`` (a look-alike spelling included) makes it that;
+        only a name that *ends* with the word ``dev`` and holds neither is dev, so
+        ``payments-prod.dev`` and ``prоd-dev`` (a Cyrillic о) are prod.
+        """
         if stack and stack in self.environments:
             return self.environments[stack], f"{self.source} ({stack}: {self.environments[stack]})"
-        match = _SUFFIX.search(stack or "")
-        if match:
-            return match.group(1), f"the stack name's suffix -{match.group(1)}"
-        return "prod", "the strict fallback (prod): the stack is not in governance/settings.yaml"
+        words = [w for w in _WORD_SEPARATORS.split(stack or "") if w]
+        for strict in ("prod", "staging"):
+            if words and words[-1] == strict:
+                return strict, f"the stack name's suffix -{strict}"
+            if any(looks_alike(word, strict) for word in words):
+                return strict, f"the word {strict!r} in the stack name"
+        if words and words[-1] == "dev":
+            return "dev", "the stack name's suffix -dev"
+        return "prod", f"the strict fallback (prod): the stack is not in {SETTINGS_FILE}"
 
 
 def governance_dir(project: str | os.PathLike[str] | None = None) -> Path:

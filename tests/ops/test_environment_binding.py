@@ -483,3 +483,24 @@ def test_pathological_patterns_finish_within_a_linear_bound(pattern: str, text: 
     matched, steps = governance.glob_steps(pattern, text)
     assert not matched
     assert steps <= (len(pattern) + 1) * (len(text) + 1)
+
+
+@pytest.mark.parametrize(
+    ("stack", "environment"),
+    [
+        ("aws-dev", "dev"),
+        ("team.dev", "dev"),
+        ("payments-prod.dev", "prod"),  # a prod word anywhere wins over a dev suffix
+        ("team_prod_sandbox-dev", "prod"),
+        ("pr\u043ed-dev", "prod"),  # a Cyrillic о still reads as prod
+        ("PROD-dev", "prod"),
+        ("eu-staging-dev", "staging"),
+        ("aws-staging", "staging"),
+        ("Dev", "prod"),  # only the exact word dev, at the end, is dev
+        ("sandbox", "prod"),
+        ("dev-sandbox", "prod"),
+        ("", "prod"),
+    ],
+)
+def test_an_unlisted_stack_name_is_read_strictly(stack, environment) -> None:
+    assert trust.TrustedSettings().environment(stack)[0] == environment
