@@ -29,6 +29,7 @@ from typing import Any
 from rich.console import Console
 from rich.markup import escape
 
+from mlops_iac.cli import OpsError, nofollow
 from mlops_iac.components import gpu, stackyaml
 from mlops_iac.components.spec import (
     ROOT,
@@ -436,7 +437,7 @@ def run(args: argparse.Namespace) -> int:
     _print_gpu(out, result)
     try:
         _write_reports(args, result, locator)
-    except OSError as exc:
+    except (OSError, OpsError) as exc:
         err.print(f"mlops-iac plan: error: cannot write a report: {escape(str(exc))}")
         return 2
     verdict = _verdict(result.results, result.deploy_errors)
@@ -486,7 +487,7 @@ def _write_reports(
         _write(args.sarif, report.scrub(sarif, _secrets(result)))
     if getattr(args, "junit", None):
         xml = report.to_junit(result.results, stack=stack, suppressed=suppressed, locator=locator)
-        args.junit.write_text(report.scrub(xml, _secrets(result)) + "\n")
+        nofollow.write_atomic(args.junit, (report.scrub(xml, _secrets(result)) + "\n").encode())
     if args.write_policy_config:
         _write(args.write_policy_config, result.pack_config)
 
@@ -578,6 +579,8 @@ def _unwritable(args: argparse.Namespace) -> str | None:
         if path is None or (option == "json" and str(path) == "-"):
             continue
         flag = "--" + option.replace("_", "-")
+        if path.is_symlink() or path.parent.is_symlink():
+            return f"{flag} {path} is (or is in) a symbolic link; refusing to write through it"
         if path.is_dir():
             return f"{flag} {path} is a directory"
         if not path.parent.is_dir():
@@ -591,7 +594,7 @@ def _write(path: Path, document: Mapping[str, Any]) -> None:
         sys.stdout.write(text)
         sys.stdout.flush()
         return
-    path.write_text(text)
+    nofollow.write_atomic(path, text.encode())
 
 
 def _verdict(results: ResultSet, deploy_errors: tuple[deploy.DeployError, ...] = ()) -> str:

@@ -13,10 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import copy
-import os
 import re
-import stat
-import tempfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -160,43 +157,14 @@ def load(project: str | Path, stack: str) -> StackFile:
     return StackFile(stack, path, display, raw, text, data, spec)
 
 
-def _fsync_dir(directory: Path) -> None:
-    # Makes the rename itself durable; not every platform lets a directory be opened.
-    with contextlib.suppress(OSError):
-        fd = os.open(directory, os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-
-
 def write_atomic(path: Path, data: bytes, *, expected: bytes | None = None) -> None:
-    """Replace ``path`` with ``data`` atomically, keeping its permissions.
+    """Replace the stack file ``path`` with ``data`` atomically, keeping its permissions; a
+    symlinked stack file (or directory) is refused, never written through
+    (:func:`mlops_iac.cli.nofollow.write_atomic`). With ``expected``, refuse (exit 1) when the
+    file changed on disk since it was read, so two concurrent edits cannot drop one another."""
+    from mlops_iac.cli import nofollow  # nofollow imports this package's errors, not stackfile
 
-    With ``expected``, refuse (``OpsError``, exit 1) when the file changed on disk since it was
-    read, so two concurrent edits cannot silently drop one another.
-    """
-    path = path.resolve()  # a symlinked stack file stays a symlink; its target is replaced
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    tmp = Path(tmp_name)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        try:
-            mode = stat.S_IMODE(path.stat().st_mode)
-        except FileNotFoundError:
-            mode = 0o644  # mkstemp's 0600 would hide a new file from the rest of the team
-        os.chmod(tmp, mode)
-        if expected is not None and path.read_bytes() != expected:
-            raise OpsError(f"{path} changed on disk while being edited; run again", EXIT_FAILED)
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            tmp.unlink()
-        raise
-    _fsync_dir(path.parent)
+    nofollow.write_atomic(path, data, expected=expected)
 
 
 # --- text splicing ------------------------------------------------------------------------------

@@ -22,7 +22,15 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from mlops_iac.cli import EXIT_OK, OpsError, add_stack_arguments, command, describe, stackfile
+from mlops_iac.cli import (
+    EXIT_OK,
+    OpsError,
+    add_stack_arguments,
+    command,
+    describe,
+    nofollow,
+    stackfile,
+)
 from mlops_iac.cli.outputs import load_outputs
 
 NAME = "train-smoke"
@@ -150,7 +158,7 @@ def run(args: argparse.Namespace) -> int:
     job = build_job(sf, values, args.name, args.image)
     documents = [azureml_command_job(job)] if isinstance(job, AzureSmokeJob) else manifests(job)
     if args.script:
-        Path(args.script).write_text(SCRIPT, encoding="utf-8")
+        nofollow.write_atomic(Path(args.script), SCRIPT.encode("utf-8"))
     text = render(documents)
     if not args.apply:
         sys.stdout.write(text)

@@ -15,6 +15,7 @@ import re
 import sys
 from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass
+from pathlib import Path
 from typing import Any
 
 from mlops_iac.cli import (
@@ -25,6 +26,7 @@ from mlops_iac.cli import (
     aws,
     command,
     describe,
+    nofollow,
     stackfile,
 )
 from mlops_iac.cli.outputs import Outputs, load_outputs
@@ -368,8 +370,7 @@ def run(args: argparse.Namespace) -> int:
         if args.json == "-":
             sys.stdout.write(text)
         else:
-            with open(args.json, "w", encoding="utf-8") as handle:
-                handle.write(text)
+            nofollow.write_atomic(Path(args.json), text.encode())
     if args.json != "-":
         _print_table(checks, args.stack)
     return EXIT_OK if passed else EXIT_FAILED
