@@ -39,9 +39,10 @@ test-highest: $(STAMP)
 	$(BIN)/uv pip list --python $(HIGHEST)/bin/python | grep -iE '^(pulumi|boto3|pydantic|pyyaml|ruamel|jsonschema|rich)'
 	$(HIGHEST)/bin/python -m pytest -n auto
 
-docs: $(STAMP)  # regenerate docs/reference.md, docs/rules.md and the taggable types
+docs: $(STAMP)  # regenerate docs/reference.md, docs/rules.md, the taggable types and type aliases
 	$(BIN)/python -m tools.docs
 	$(BIN)/python -m tools.taggable
+	$(BIN)/python -m tools.typealiases
 
 FIRST_PLAN ?= 1
 bench: $(STAMP)  # BENCH_ARGS="--repeat 5 --teams 1,10,50,100"; FIRST_PLAN=0 skips the first-plan one

@@ -52,13 +52,14 @@ RULES: tuple[Rule, ...] = (
 
 _TOKEN = re.compile(r"^(aws|azure-native|gcp):[A-Za-z0-9/]*:[A-Za-z0-9]+$")
 _MODULES = (
-    alarms, approval, gpu, iam, images, kms, lineage, logs, network, protection, records,
-    serving, storage,
+    alarms, approval, drift, dvc, gpu, iam, images, kms, lineage, logs, network, protection,
+    records, serving, storage,
 )  # fmt: skip
 
 
 def named_types() -> frozenset[str]:
-    """Every resource type token some rule's table names (its aliases included)."""
+    """Every resource type token some rule names (canonical: rules see no other, see
+    ``_base.canonical_type``)."""
     found: set[str] = set()
     for module in _MODULES:
         for value in vars(module).values():

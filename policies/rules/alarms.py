@@ -8,7 +8,7 @@ from typing import Any
 
 from pulumi_policy import ReportViolation, StackValidationArgs
 
-from ._base import Rule, get, identifiers, items, of_type, short_type, truthy_text, with_aliases
+from ._base import Rule, get, identifiers, items, of_type, short_type, truthy_text
 
 
 @dataclass(frozen=True)
@@ -30,8 +30,8 @@ _SNS = Routing(
 )
 _ACTION_GROUP = Routing(
     "actions",
-    # azure-native v3 registers monitor:*; insights:* are the older tokens of the same resources.
-    ("azure-native:monitor:ActionGroup", "azure-native:insights:ActionGroup"),
+    # insights:* (the older tokens of the same resources) reach the rule as monitor:*.
+    ("azure-native:monitor:ActionGroup",),
     ("id",),
     action_field="actionGroupId",
     enabled_key="enabled",
@@ -41,7 +41,6 @@ ROUTING: Mapping[str, Routing] = {
     "aws:cloudwatch/metricAlarm:MetricAlarm": _SNS,
     "aws:cloudwatch/compositeAlarm:CompositeAlarm": _SNS,
     "azure-native:monitor:MetricAlert": _ACTION_GROUP,
-    "azure-native:insights:MetricAlert": _ACTION_GROUP,
     "azure-native:monitor:ScheduledQueryRule": Routing(
         "actions",
         _ACTION_GROUP.channel_types,
@@ -56,7 +55,6 @@ ROUTING: Mapping[str, Routing] = {
         enabled_key="enabled",
     ),
 }
-ROUTING = with_aliases(ROUTING)
 
 
 def _targets(props: Mapping[str, Any], routing: Routing) -> list[Any]:

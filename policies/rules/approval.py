@@ -23,7 +23,6 @@ from ._base import (
     tag_matches,
     tags_of,
     truthy_text,
-    with_aliases,
 )
 
 #: Serving endpoint types. ``True``: always gated. ``False``: gated only when the resource carries
@@ -36,7 +35,6 @@ ENDPOINT_TYPES: Mapping[str, bool] = {
     "gcp:vertex/aiEndpoint:AiEndpoint": False,
     "gcp:cloudrunv2/service:Service": False,
 }
-ENDPOINT_TYPES = with_aliases(ENDPOINT_TYPES)
 
 _DEFAULT_ENVIRONMENTS = ("prod",)
 

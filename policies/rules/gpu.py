@@ -14,7 +14,7 @@ from typing import Any
 
 from pulumi_policy import ReportViolation, ResourceValidationArgs, StackValidationArgs
 
-from ._base import Rule, fmt, get, items, number, short_type, with_aliases
+from ._base import Rule, fmt, get, items, number, short_type
 
 # EC2 GPU families: g4dn, g5, g5g, g6, g6e, gr6, p3, p4d, p4de, p5, p5e...
 _AWS_GPU = re.compile(r"^(g|gr|p)\d+[a-z]*\.")
@@ -70,7 +70,6 @@ POOL_TYPES: Mapping[str, Callable[[Mapping[str, Any]], GpuPool | None]] = {
     "azure-native:machinelearningservices:Compute": _aml_compute,
     "gcp:container/nodePool:NodePool": _gke_node_pool,
 }
-POOL_TYPES = with_aliases(POOL_TYPES)
 
 
 def gpu_pool(resource_type: str, props: Mapping[str, Any]) -> GpuPool | None:

@@ -7,7 +7,7 @@ from typing import Any
 
 from pulumi_policy import ReportViolation, ResourceValidationArgs
 
-from ._base import Rule, aliases, get, items, parse_document
+from ._base import Rule, get, items, parse_document
 
 #: Resource types whose ``policy`` input is a policy document.
 DOCUMENT_TYPES: frozenset[str] = frozenset(
@@ -18,7 +18,6 @@ DOCUMENT_TYPES: frozenset[str] = frozenset(
         "aws:iam/groupPolicy:GroupPolicy",
     }
 )
-DOCUMENT_TYPES = frozenset(alias for t in DOCUMENT_TYPES for alias in aliases(t))
 ROLE = "aws:iam/role:Role"
 
 

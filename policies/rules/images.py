@@ -7,7 +7,7 @@ from typing import Any
 
 from pulumi_policy import ReportViolation, ResourceValidationArgs
 
-from ._base import Rule, get, with_aliases
+from ._base import Rule, get
 
 
 def _ecr(props: Mapping[str, Any]) -> list[str]:
@@ -51,7 +51,6 @@ REPOSITORY_TYPES: Mapping[str, Callable[[Mapping[str, Any]], list[str]]] = {
     "gcp:artifactregistry/repository:Repository": _artifact_registry,
     "azure-native:containerregistry:Registry": _acr,
 }
-REPOSITORY_TYPES = with_aliases(REPOSITORY_TYPES)
 
 
 def _validate(args: ResourceValidationArgs, report: ReportViolation) -> None:

@@ -8,7 +8,7 @@ from typing import Any
 
 from pulumi_policy import ReportViolation, ResourceValidationArgs
 
-from ._base import Rule, fmt, get, items, number, truthy_text, with_aliases
+from ._base import Rule, fmt, get, items, number, truthy_text
 
 # --- rotation ------------------------------------------------------------------------------------
 
@@ -65,7 +65,6 @@ ROTATION_TYPES: Mapping[str, Callable[[Mapping[str, Any], float], str | None]] =
     "gcp:kms/cryptoKey:CryptoKey": _gcp_key,
     "azure-native:keyvault:Key": _azure_key,
 }
-ROTATION_TYPES = with_aliases(ROTATION_TYPES)
 
 
 def _validate_rotation(args: ResourceValidationArgs, report: ReportViolation) -> None:
@@ -151,7 +150,6 @@ AT_REST_TYPES: Mapping[str, Callable[[Mapping[str, Any]], str | None]] = {
     "aws:eks/cluster:Cluster": _eks,
     "aws:ecr/repository:Repository": _ecr,
 }
-AT_REST_TYPES = with_aliases(AT_REST_TYPES)
 
 
 def _validate_at_rest(args: ResourceValidationArgs, report: ReportViolation) -> None:

@@ -14,7 +14,6 @@ from ._base import (
     get,
     items,
     skip_outside_environments,
-    with_aliases,
 )
 
 
@@ -68,7 +67,6 @@ ISOLATION_TYPES: Mapping[str, Callable[[Mapping[str, Any]], list[str]]] = {
     "aws:sagemaker/model:Model": _sagemaker_model,
     "gcp:container/cluster:Cluster": _gke_cluster,
 }
-ISOLATION_TYPES = with_aliases(ISOLATION_TYPES)
 
 #: Endpoints reachable from the internet. Checked in staging too: a prod deploy must not be the
 #: first time the platform runs without public endpoints.
@@ -79,7 +77,6 @@ PUBLIC_ENDPOINT_TYPES: Mapping[str, Callable[[Mapping[str, Any]], list[str]]] = 
     "azure-native:machinelearningservices:Workspace": _public_network_access,
     "azure-native:machinelearningservices:OnlineEndpoint": _public_network_access,
 }
-PUBLIC_ENDPOINT_TYPES = with_aliases(PUBLIC_ENDPOINT_TYPES)
 
 _DEFAULT_ENVIRONMENTS = ("prod",)
 _PRIVATE_ENDPOINT_ENVIRONMENTS = ("staging", "prod")

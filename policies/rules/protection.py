@@ -11,7 +11,6 @@ from ._base import (
     Rule,
     environments_schema,
     skip_outside_environments,
-    with_aliases,
 )
 
 #: Data stores, and the input that lets the provider delete them with their contents.
@@ -24,7 +23,6 @@ DATA_STORE_TYPES: Mapping[str, str | None] = {
     "gcp:kms/keyRing:KeyRing": None,
     "gcp:kms/cryptoKey:CryptoKey": None,
 }
-DATA_STORE_TYPES = with_aliases(DATA_STORE_TYPES)
 
 _DEFAULT_ENVIRONMENTS = ("prod",)
 

@@ -14,7 +14,6 @@ from pulumi_policy import (
 
 from ._base import (
     Rule,
-    aliases,
     fmt,
     get,
     identifiers,
@@ -25,7 +24,6 @@ from ._base import (
     short_type,
     tags_of,
     truthy_text,
-    with_aliases,
 )
 
 # --- automatic rollback --------------------------------------------------------------------------
@@ -35,7 +33,6 @@ ALARM_TYPES: tuple[str, ...] = (
     "aws:cloudwatch/metricAlarm:MetricAlarm",
     "aws:cloudwatch/compositeAlarm:CompositeAlarm",
 )
-ALARM_TYPES = tuple(alias for t in ALARM_TYPES for alias in aliases(t))
 
 
 def _sagemaker_rollback(props: Mapping[str, Any]) -> tuple[str | None, list[str]]:
@@ -54,7 +51,6 @@ def _sagemaker_rollback(props: Mapping[str, Any]) -> tuple[str | None, list[str]
 ROLLBACK_TYPES: Mapping[str, Callable[[Mapping[str, Any]], tuple[str | None, list[str]]]] = {
     "aws:sagemaker/endpoint:Endpoint": _sagemaker_rollback,
 }
-ROLLBACK_TYPES = with_aliases(ROLLBACK_TYPES)
 
 
 def _split_total(percents: list[Any]) -> str | None:
@@ -174,7 +170,6 @@ SPLIT_TYPES: Mapping[str, Callable[[PolicyResource, list[PolicyResource]], str |
     "gcp:cloudrunv2/service:Service": _cloud_run_split,
     "azure-native:machinelearningservices:OnlineEndpoint": _azure_split,
 }
-SPLIT_TYPES = with_aliases(SPLIT_TYPES)
 
 
 def _serves_a_model(resource: PolicyResource) -> bool:
@@ -271,9 +266,7 @@ SCALING_TYPES: Mapping[str, Callable[[Mapping[str, Any]], Bounds]] = {
     "aws:appautoscaling/target:Target": _app_autoscaling,
     "gcp:cloudrunv2/service:Service": _cloud_run,
     "azure-native:monitor:AutoscaleSetting": _azure_autoscale,
-    "azure-native:insights:AutoscaleSetting": _azure_autoscale,
 }
-SCALING_TYPES = with_aliases(SCALING_TYPES)
 
 
 def _validate_bounds(args: ResourceValidationArgs, report: ReportViolation) -> None:

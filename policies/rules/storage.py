@@ -25,7 +25,6 @@ from ._base import (
     parse_document,
     short_type,
     truthy_text,
-    with_aliases,
 )
 
 AWS_BUCKET = "aws:s3/bucket:Bucket"
@@ -125,7 +124,6 @@ ENCRYPTION: Mapping[str, StoreCheck] = {
     AZURE_ACCOUNT: StoreCheck(inline=_azure_cmk),
     GCP_BUCKET: StoreCheck(inline=_gcp_cmk),
 }
-ENCRYPTION = with_aliases(ENCRYPTION)
 
 ENCRYPTED_CMK = Rule(
     name="mlops-storage-encrypted-cmk",
@@ -176,7 +174,6 @@ VERSIONING: Mapping[str, StoreCheck] = {
     ),
     GCP_BUCKET: StoreCheck(inline=_gcp_versioning),
 }
-VERSIONING = with_aliases(VERSIONING)
 
 VERSIONED = Rule(
     name="mlops-storage-versioned",
@@ -234,7 +231,6 @@ PUBLIC_ACCESS: Mapping[str, StoreCheck] = {
     AZURE_ACCOUNT: StoreCheck(inline=_azure_public_access),
     GCP_BUCKET: StoreCheck(inline=_gcp_public_access),
 }
-PUBLIC_ACCESS = with_aliases(PUBLIC_ACCESS)
 
 PUBLIC_ACCESS_BLOCKED = Rule(
     name="mlops-storage-public-access-blocked",
@@ -292,7 +288,6 @@ TLS: Mapping[str, StoreCheck] = {
     AWS_BUCKET: StoreCheck(config_type="aws:s3/bucketPolicy:BucketPolicy", config_check=_aws_tls),
     AZURE_ACCOUNT: StoreCheck(inline=_azure_tls),
 }
-TLS = with_aliases(TLS)
 
 TLS_ONLY = Rule(
     name="mlops-storage-tls-only",
@@ -351,7 +346,6 @@ LIFECYCLE: Mapping[str, StoreCheck] = {
     ),
     GCP_BUCKET: StoreCheck(inline=_gcp_lifecycle),
 }
-LIFECYCLE = with_aliases(LIFECYCLE)
 
 LIFECYCLE_PRESENT = Rule(
     name="mlops-storage-lifecycle",
