@@ -487,24 +487,34 @@ class Project:
     name: str
     main: Path
     stack_config_dir: Path
+    config: Mapping[str, Any] = field(default_factory=dict)
+    """Project-level config values from ``Pulumi.yaml`` (full keys): every stack gets them,
+    and a stack file's value for the same key wins, as the Pulumi CLI does."""
 
     @classmethod
     def load(cls, directory: str | os.PathLike[str]) -> Project:
-        """Read ``Pulumi.yaml``. Raises ``ProgramError`` when it is missing or malformed."""
+        """Read ``Pulumi.yaml`` with the stack files' bounded loader. Raises ``ProgramError``
+        when it is missing or malformed."""
+        from mlops_iac.components import stackyaml
+
         path = Path(directory).resolve()
         manifest = path / "Pulumi.yaml"
         if not manifest.is_file():
             raise ProgramError(f"no Pulumi.yaml in {path}")
         try:
-            data = yaml.safe_load(manifest.read_text()) or {}
-        except yaml.YAMLError as exc:
-            raise ProgramError(f"{manifest}: not valid YAML ({exc})") from None
+            data = stackyaml.load(manifest.read_bytes()) or {}
+        except stackyaml.StackYamlError as exc:
+            raise ProgramError(f"{manifest}: {exc}") from None
+        except OSError as exc:
+            raise ProgramError(f"{manifest}: cannot be read ({exc})") from None
         if not isinstance(data, dict) or not data.get("name"):
             raise ProgramError(f"{manifest}: needs a 'name'")
+        name = str(data["name"])
         main = path / str(data.get("main", "."))
         if main.is_dir():
             main = main / "__main__.py"
-        return cls(path, str(data["name"]), main, path / str(data.get("stackConfigDir", ".")))
+        config = _project_config(manifest, name, data.get("config"))
+        return cls(path, name, main, path / str(data.get("stackConfigDir", ".")), config)
 
     def stack_file(self, stack: str) -> Path:
         return self.stack_config_dir / f"Pulumi.{stack}.yaml"
@@ -574,7 +584,50 @@ class Project:
         raw = data.get("config", {})
         if not isinstance(raw, dict):
             raise ProgramError(f"{path}: 'config' must be a mapping")
-        return {stackyaml.config_key(k, self.name): v for k, v in raw.items()}
+        return {**self.config, **{stackyaml.config_key(k, self.name): v for k, v in raw.items()}}
+
+
+#: What a project-level config declaration in ``Pulumi.yaml`` may hold
+#: (https://www.pulumi.com/docs/iac/concepts/projects/project-file/, "config options").
+_DECLARATION_KEYS = frozenset({"type", "description", "secret", "default", "value", "items"})
+
+
+def _project_config(manifest: Path, project: str, raw: Any) -> dict[str, Any]:
+    """The values ``Pulumi.yaml``'s ``config:`` gives every stack, by full key.
+
+    A plain value, or a declaration's ``value`` (else its ``default``), as the Pulumi CLI
+    merges them under each stack's own config. The platform spec is refused there: it is
+    governed per stack, in the stack file that plan reads and reviewers review. A mapping that is
+    not a declaration is refused too (plan cannot tell how the CLI would read it).
+    """
+    from mlops_iac.components import stackyaml
+    from mlops_iac.components.spec import ROOT
+
+    if raw is None:
+        return {}
+    if not isinstance(raw, dict):
+        raise ProgramError(f"{manifest}: 'config' must be a mapping")
+    values: dict[str, Any] = {}
+    for key, declared in raw.items():
+        full = stackyaml.config_key(str(key), project)
+        if full.casefold() == ROOT.casefold():
+            raise ProgramError(
+                f"{manifest}: config.{key}: the platform spec belongs in each stack file, not in "
+                "Pulumi.yaml (every stack would inherit it unreviewed)"
+            )
+        if not isinstance(declared, dict):
+            values[full] = declared
+        elif not set(declared) <= _DECLARATION_KEYS:
+            unknown = sorted(set(map(str, declared)) - _DECLARATION_KEYS)
+            raise ProgramError(
+                f"{manifest}: config.{key}: {unknown[0]!r} is not a config declaration key "
+                f"({', '.join(sorted(_DECLARATION_KEYS))})"
+            )
+        elif "value" in declared:
+            values[full] = declared["value"]
+        elif "default" in declared:
+            values[full] = declared["default"]
+    return values
 
 
 def _yaml_problem(exc: yaml.YAMLError) -> str:
