@@ -310,6 +310,14 @@ def review(
         approvals.append(entry)
 
     enforcement = governance.get("enforcement")
+    if enforcement is not None and enforcement not in ("advisory", "mandatory"):
+        # The pack process reads config unvalidated: "disabled" (a level pulumi_policy knows)
+        # must not switch every rule off.
+        problems.append(
+            f"governance.enforcement: {enforcement!r} is not advisory or mandatory; every rule "
+            "stays at its default level"
+        )
+        enforcement = None
     if enforcement == "advisory" and environment in ("staging", "prod"):
         record = governance.get("enforcementApproval")
         if not isinstance(record, Mapping):

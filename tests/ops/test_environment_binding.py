@@ -504,3 +504,19 @@ def test_pathological_patterns_finish_within_a_linear_bound(pattern: str, text: 
 )
 def test_an_unlisted_stack_name_is_read_strictly(stack, environment) -> None:
     assert trust.TrustedSettings().environment(stack)[0] == environment
+
+
+@pytest.mark.parametrize("level", ["disabled", "Advisory", "off", 0])
+def test_an_unknown_enforcement_level_never_lowers_a_rule(level) -> None:
+    # The pack process hands review() the stack config unvalidated.
+    platform = {**stack_config("aws-prod")["mlops:platform"]}
+    platform["governance"] = {**platform["governance"], "enforcement": level}
+    reviewed = governance.review(
+        platform,
+        REPO / "governance" / "allowed_signers",
+        stack="aws-prod",
+        environment="prod",
+        settings=trust.TrustedSettings(),
+    )
+    assert reviewed.enforcement is None
+    assert "is not advisory or mandatory" in reviewed.problems[0]
