@@ -20,6 +20,7 @@ import pulumi
 from pulumi_gcp import serviceaccount, storage
 
 from mlops_iac.components._component import (
+    Component,
     child_opts,
     component_opts,
     given,
@@ -75,7 +76,7 @@ class ArtifactStoreArgs:
     none (the stack's lineage transform adds lineage)."""
 
 
-class ArtifactStore(pulumi.ComponentResource):
+class ArtifactStore(Component):
     """Versioned GCS bucket encrypted with a rotating Cloud KMS key: the DVC remote.
 
     Children (names derive from ``name``): ``{name}-key-ring`` (KeyRing), ``{name}-key``
@@ -114,31 +115,69 @@ class ArtifactStore(pulumi.ComponentResource):
         region = region_or_default(args.region)
         location, placement = _placement(region, args.replica_region, args.multi_region, prod)
 
-        key_id: pulumi.Input[str] | None = None
-        grants: list[pulumi.Resource] = []
-        if cmk and args.kms_key_id is not None:
-            key_id = args.kms_key_id
-        elif cmk:
-            agent = storage.get_project_service_account_output(
-                opts=pulumi.InvokeOutputOptions(parent=self)
-            )
-            key, grants = crypto_key(
-                self,
-                f"{name}-key",
-                location=location.lower(),
-                prod=prod,
-                grants={"gcs-agent": agent.member},
-                labels=args.tags,
-            )
-            key_id = key.id
+        key_id, grants = self._bucket_key(name, args, cmk=cmk, location=location, prod=prod)
+        bucket = self._bucket(
+            name,
+            args,
+            location=location,
+            placement=placement,
+            key_id=key_id,
+            grants=grants,
+            force_destroy=force_destroy,
+            prod=prod,
+        )
+        account = self._dvc_access(name, bucket, args.dvc_prefix)
 
+        self.register(
+            bucket_name=bucket.name,
+            bucket_uri=pulumi.Output.concat("gs://", bucket.name),
+            dvc_remote_url=pulumi.Output.concat("gs://", bucket.name, f"/{args.dvc_prefix}"),
+            kms_key_id=pulumi.Output.from_input(key_id),
+            dvc_service_account=account.email,
+            location=pulumi.Output.from_input(location),
+        )
+
+    def _bucket_key(
+        self, name: str, args: ArtifactStoreArgs, *, cmk: bool, location: str, prod: bool
+    ) -> tuple[pulumi.Input[str] | None, list[pulumi.Resource]]:
+        """(key id, grants the bucket must wait for): the caller's key, a new one, or none."""
+        if not cmk:
+            return None, []
+        if args.kms_key_id is not None:
+            return args.kms_key_id, []
+        agent = storage.get_project_service_account_output(
+            opts=pulumi.InvokeOutputOptions(parent=self)
+        )
+        key, grants = crypto_key(
+            self,
+            f"{name}-key",
+            location=location.lower(),
+            prod=prod,
+            grants={"gcs-agent": agent.member},
+            labels=args.tags,
+        )
+        return key.id, grants
+
+    def _bucket(
+        self,
+        name: str,
+        args: ArtifactStoreArgs,
+        *,
+        location: str,
+        placement: dict[str, list[str]] | None,
+        key_id: pulumi.Input[str] | None,
+        grants: list[pulumi.Resource],
+        force_destroy: bool,
+        prod: bool,
+    ) -> storage.Bucket:
+        """``{name}-bucket``: versioned, uniform access, no public access, CMEK, soft delete."""
         logging = None
         if args.access_log_bucket is not None:
             logging = {
                 "log_bucket": args.access_log_bucket,
                 "log_object_prefix": f"gcs-access/{name}/",
             }
-        bucket = storage.Bucket(
+        return storage.Bucket(
             f"{name}-bucket",
             location=location,
             custom_placement_config=placement,
@@ -163,6 +202,10 @@ class ArtifactStore(pulumi.ComponentResource):
             opts=child_opts(self, protect=prod, depends_on=grants or None),
         )
 
+    def _dvc_access(
+        self, name: str, bucket: storage.Bucket, dvc_prefix: str
+    ) -> serviceaccount.Account:
+        """``{name}-dvc``: the DVC remote's account, confined to ``dvc_prefix/`` (plus listing)."""
         account = serviceaccount.Account(
             f"{name}-dvc",
             account_id=resource_id(name, "dvc", limit=30),
@@ -184,11 +227,10 @@ class ArtifactStore(pulumi.ComponentResource):
             member=account.member,
             condition=_dvc_condition(
                 "dvc-prefix",
-                f"Objects under {args.dvc_prefix}/ only",
+                f"Objects under {dvc_prefix}/ only",
                 bucket.name.apply(
                     lambda b: (
-                        f'resource.name.startsWith("projects/_/buckets/{b}/objects/'
-                        f'{args.dvc_prefix}/")'
+                        f'resource.name.startsWith("projects/_/buckets/{b}/objects/{dvc_prefix}/")'
                     )
                 ),
             ),
@@ -206,23 +248,7 @@ class ArtifactStore(pulumi.ComponentResource):
             ),
             opts=child_opts(self),
         )
-
-        self.bucket_name = bucket.name
-        self.bucket_uri = pulumi.Output.concat("gs://", bucket.name)
-        self.dvc_remote_url = pulumi.Output.concat("gs://", bucket.name, f"/{args.dvc_prefix}")
-        self.kms_key_id = pulumi.Output.from_input(key_id)
-        self.dvc_service_account = account.email
-        self.location = pulumi.Output.from_input(location)
-        self.register_outputs(
-            {
-                "bucket_name": self.bucket_name,
-                "bucket_uri": self.bucket_uri,
-                "dvc_remote_url": self.dvc_remote_url,
-                "kms_key_id": self.kms_key_id,
-                "dvc_service_account": self.dvc_service_account,
-                "location": self.location,
-            }
-        )
+        return account
 
 
 def _dvc_condition(

@@ -30,12 +30,13 @@ from pulumi_gcp import (
     cloudrunv2,
     cloudscheduler,
     monitoring,
+    organizations,
     projects,
     serviceaccount,
     storage,
 )
 
-from mlops_iac.components._component import child_opts, component_opts
+from mlops_iac.components._component import Component, child_opts, component_opts
 from mlops_iac.components.gcp import _defaults as defaults
 from mlops_iac.components.gcp._common import Labels, project_info, region_or_default, resource_id
 
@@ -99,7 +100,7 @@ class DriftJobArgs:
     """Extra tags, as GCP labels (GCP-valid keys and values). Default: none."""
 
 
-class DriftJob(pulumi.ComponentResource):
+class DriftJob(Component):
     """Scheduled drift check of one Cloud Run service's capture, alerted and wired to retraining.
 
     Children: ``{name}-sa`` (the job's account) with ``{name}-read`` (object viewer on the
@@ -123,8 +124,6 @@ class DriftJob(pulumi.ComponentResource):
         self, name: str, args: DriftJobArgs, opts: pulumi.ResourceOptions | None = None
     ) -> None:
         super().__init__(TYPE, name, None, component_opts(opts))
-        from mlops_iac.drift.handlers import job_environment
-        from mlops_iac.drift.profile import Thresholds
         from mlops_iac.drift.store import REPORTS, baseline_key
 
         if args.schedule not in defaults.DRIFT_CRON:
@@ -134,9 +133,34 @@ class DriftJob(pulumi.ComponentResource):
         location = region_or_default(args.region)
         project = project_info(self)
         bucket = args.artifact_bucket_name
-        baseline_object = baseline_key(args.dataset_version)
-        self.baseline_uri = pulumi.Output.concat("gs://", bucket, "/", baseline_object)
-        self.report_uri = pulumi.Output.concat("gs://", bucket, f"/{REPORTS}/", args.endpoint_name)
+        baseline_uri = pulumi.Output.concat(
+            "gs://", bucket, "/", baseline_key(args.dataset_version)
+        )
+        report_uri = pulumi.Output.concat("gs://", bucket, f"/{REPORTS}/", args.endpoint_name)
+
+        account = self._job_account(name, bucket, project)
+        function = self._function(
+            name, args, location, account, project, baseline_uri=baseline_uri, report_uri=report_uri
+        )
+        schedule = self._schedule(name, args, location, function)
+        alert = self._alert(name, args)
+
+        self.register(
+            function_name=function.name,
+            schedule_name=schedule.name,
+            alarm_name=alert.name,
+            baseline_uri=baseline_uri,
+            report_uri=report_uri,
+        )
+
+    def _job_account(
+        self,
+        name: str,
+        bucket: pulumi.Input[str],
+        project: pulumi.Output[organizations.GetProjectResult],
+    ) -> serviceaccount.Account:
+        """``{name}-sa``: reads the bucket, writes reports under ``drift/reports/`` and metrics."""
+        from mlops_iac.drift.store import REPORTS
 
         account = serviceaccount.Account(
             f"{name}-sa",
@@ -174,7 +198,24 @@ class DriftJob(pulumi.ComponentResource):
             member=account.member,
             opts=child_opts(self),
         )
+        return account
 
+    def _function(
+        self,
+        name: str,
+        args: DriftJobArgs,
+        location: str,
+        account: serviceaccount.Account,
+        project: pulumi.Output[organizations.GetProjectResult],
+        *,
+        baseline_uri: pulumi.Output[str],
+        report_uri: pulumi.Output[str],
+    ) -> cloudfunctionsv2.Function:
+        """``{name}-source`` (the zip in the bucket) and ``{name}-function``, internal only."""
+        from mlops_iac.drift.handlers import job_environment
+        from mlops_iac.drift.profile import Thresholds
+
+        bucket = args.artifact_bucket_name
         source = storage.BucketObject(
             f"{name}-source",
             bucket=bucket,
@@ -182,7 +223,7 @@ class DriftJob(pulumi.ComponentResource):
             source=drift_source(),
             opts=child_opts(self),
         )
-        function = cloudfunctionsv2.Function(
+        return cloudfunctionsv2.Function(
             f"{name}-function",
             name=resource_id(name, "fn", limit=63),
             location=location,
@@ -204,8 +245,8 @@ class DriftJob(pulumi.ComponentResource):
                 "environment_variables": {
                     **job_environment(
                         capture_uri=pulumi.Output.concat("gs://", bucket, "/", args.capture_prefix),
-                        baseline_uri=self.baseline_uri,
-                        report_uri=self.report_uri,
+                        baseline_uri=baseline_uri,
+                        report_uri=report_uri,
                         endpoint=args.endpoint_name,
                         fmt="jsonl",
                         window_hours=args.window_hours
@@ -222,6 +263,14 @@ class DriftJob(pulumi.ComponentResource):
             opts=child_opts(self),
         )
 
+    def _schedule(
+        self,
+        name: str,
+        args: DriftJobArgs,
+        location: str,
+        function: cloudfunctionsv2.Function,
+    ) -> cloudscheduler.Job:
+        """``{name}-schedule``, calling as ``{name}-invoker`` (may invoke this function only)."""
         invoker = serviceaccount.Account(
             f"{name}-invoker",
             account_id=resource_id(name, "inv", limit=30),
@@ -237,7 +286,7 @@ class DriftJob(pulumi.ComponentResource):
             member=invoker.member,
             opts=child_opts(self),
         )
-        schedule = cloudscheduler.Job(
+        return cloudscheduler.Job(
             f"{name}-schedule",
             region=location,
             description=f"Run drift job {name} {args.schedule}",
@@ -252,6 +301,9 @@ class DriftJob(pulumi.ComponentResource):
             opts=child_opts(self),
         )
 
+    def _alert(self, name: str, args: DriftJobArgs) -> monitoring.AlertPolicy:
+        """``{name}-alert`` on the drifted-features metric, to the alert channels and (with a
+        retraining topic) ``{name}-retraining-channel``."""
         channels = pulumi.Output.from_input(args.alert_channels)
         if args.retraining_topic is not None:
             retrain = monitoring.NotificationChannel(
@@ -264,7 +316,7 @@ class DriftJob(pulumi.ComponentResource):
             channels = pulumi.Output.all(channels, retrain.name).apply(
                 lambda both: [*both[0], both[1]]
             )
-        alert = monitoring.AlertPolicy(
+        return monitoring.AlertPolicy(
             f"{name}-alert",
             display_name=f"{name}: data drift detected, retraining",
             combiner="OR",
@@ -298,17 +350,4 @@ class DriftJob(pulumi.ComponentResource):
             },
             user_labels=args.tags,
             opts=child_opts(self),
-        )
-
-        self.function_name = function.name
-        self.schedule_name = schedule.name
-        self.alarm_name = alert.name
-        self.register_outputs(
-            {
-                "function_name": self.function_name,
-                "schedule_name": self.schedule_name,
-                "alarm_name": self.alarm_name,
-                "baseline_uri": self.baseline_uri,
-                "report_uri": self.report_uri,
-            }
         )

@@ -16,9 +16,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import pulumi
-from pulumi_gcp import artifactregistry, monitoring, projects, pubsub, storage
+from pulumi_gcp import artifactregistry, kms, monitoring, organizations, projects, pubsub, storage
 
 from mlops_iac.components._component import (
+    Component,
     child_opts,
     component_opts,
     require_not_prod,
@@ -67,7 +68,7 @@ class ModelRegistryArgs:
     none."""
 
 
-class ModelRegistry(pulumi.ComponentResource):
+class ModelRegistry(Component):
     """Artifact Registry repository + retention-locked model bucket, with approver notifications.
 
     Children: ``{name}-key-ring``, ``{name}-key`` and its grants ``{name}-key-registry-agent``,
@@ -102,12 +103,7 @@ class ModelRegistry(pulumi.ComponentResource):
         immutable = secure_default(
             label, "immutable_tags", args.immutable_tags, defaults.IMMUTABLE_TAGS
         )
-        scanning = secure_default(
-            label,
-            "scan_on_push",
-            args.scan_on_push,
-            defaults.SCAN_ON_PUSH,
-        )
+        scanning = secure_default(label, "scan_on_push", args.scan_on_push, defaults.SCAN_ON_PUSH)
         force_destroy = secure_default(
             label, "force_destroy", args.force_destroy, defaults.FORCE_DESTROY
         )
@@ -127,14 +123,44 @@ class ModelRegistry(pulumi.ComponentResource):
             },
             labels=args.tags,
         )
-        repo_id = resource_id(name, "images", limit=63)
-        repository = artifactregistry.Repository(
+        repository = self._repository(
+            name, args, region, key.id, grants, immutable=immutable, scanning=scanning, prod=prod
+        )
+        bucket = self._model_bucket(name, args, region, key.id, grants, force_destroy, prod)
+        topic = self._approvals_topic(name, args, key.id, grants, bucket, gcs_agent.member)
+        channels = self._approver_alerts(name, args, project, repository)
+
+        self.register(
+            registry_name=repository.repository_id,
+            registry_id=repository.id,
+            image_repository_url=pulumi.Output.concat(
+                region, "-docker.pkg.dev/", project.project_id, "/", repository.repository_id
+            ),
+            approvers_topic=topic.id,
+            model_bucket_name=bucket.name,
+            approver_channels=pulumi.Output.all(*channels),
+        )
+
+    def _repository(
+        self,
+        name: str,
+        args: ModelRegistryArgs,
+        region: str,
+        key_id: pulumi.Output[str],
+        grants: list[kms.CryptoKeyIAMMember],
+        *,
+        immutable: bool,
+        scanning: bool,
+        prod: bool,
+    ) -> artifactregistry.Repository:
+        """``{name}-repository``: docker, CMEK, immutable tags, scanning, cleanup policies."""
+        return artifactregistry.Repository(
             f"{name}-repository",
-            repository_id=repo_id,
+            repository_id=resource_id(name, "images", limit=63),
             format="DOCKER",
             location=region,
             description=f"Inference images of {name}",
-            kms_key_name=key.id,
+            kms_key_name=key_id,
             docker_config={"immutable_tags": immutable},
             vulnerability_scanning_config={
                 "enablement_config": "INHERITED" if scanning else "DISABLED"
@@ -158,7 +184,19 @@ class ModelRegistry(pulumi.ComponentResource):
             labels=args.tags,
             opts=child_opts(self, protect=prod, depends_on=grants),
         )
-        bucket = storage.Bucket(
+
+    def _model_bucket(
+        self,
+        name: str,
+        args: ModelRegistryArgs,
+        region: str,
+        key_id: pulumi.Output[str],
+        grants: list[kms.CryptoKeyIAMMember],
+        force_destroy: bool,
+        prod: bool,
+    ) -> storage.Bucket:
+        """``{name}-models``: a CMEK bucket whose retention policy locks registered versions."""
+        return storage.Bucket(
             f"{name}-models",
             location=region.upper(),
             storage_class="STANDARD",
@@ -167,7 +205,7 @@ class ModelRegistry(pulumi.ComponentResource):
             # https://cloud.google.com/storage/docs/bucket-lock
             uniform_bucket_level_access=defaults.UNIFORM_BUCKET_LEVEL_ACCESS,
             public_access_prevention=defaults.PUBLIC_ACCESS_PREVENTION,
-            encryption={"default_kms_key_name": key.id},
+            encryption={"default_kms_key_name": key_id},
             retention_policy={"retention_period": args.retention_days * 86400, "is_locked": False},
             soft_delete_policy={"retention_duration_seconds": defaults.SOFT_DELETE_SECONDS},
             lifecycle_rules=lifecycle_rules(None, None),
@@ -175,9 +213,20 @@ class ModelRegistry(pulumi.ComponentResource):
             labels=args.tags,
             opts=child_opts(self, protect=prod, depends_on=grants),
         )
+
+    def _approvals_topic(
+        self,
+        name: str,
+        args: ModelRegistryArgs,
+        key_id: pulumi.Output[str],
+        grants: list[kms.CryptoKeyIAMMember],
+        bucket: storage.Bucket,
+        gcs_agent: pulumi.Output[str],
+    ) -> pubsub.Topic:
+        """``{name}-approvals``: every object finalised in the model bucket is published there."""
         topic = pubsub.Topic(
             f"{name}-approvals",
-            kms_key_name=key.id,
+            kms_key_name=key_id,
             message_retention_duration=defaults.TOPIC_MESSAGE_RETENTION,
             labels=args.tags,
             opts=child_opts(self, depends_on=grants),
@@ -186,7 +235,7 @@ class ModelRegistry(pulumi.ComponentResource):
             f"{name}-approvals-gcs-publisher",
             topic=topic.id,
             role="roles/pubsub.publisher",
-            member=gcs_agent.member,
+            member=gcs_agent,
             opts=child_opts(self),
         )
         storage.Notification(
@@ -197,6 +246,16 @@ class ModelRegistry(pulumi.ComponentResource):
             event_types=["OBJECT_FINALIZE"],
             opts=child_opts(self, depends_on=[publisher]),
         )
+        return topic
+
+    def _approver_alerts(
+        self,
+        name: str,
+        args: ModelRegistryArgs,
+        project: pulumi.Output[organizations.GetProjectResult],
+        repository: artifactregistry.Repository,
+    ) -> list[pulumi.Output[str]]:
+        """Ids of the ``{name}-approver-<i>`` channels; with any, the image-pushed alert."""
         channels = [
             monitoring.NotificationChannel(
                 f"{name}-approver-{i}",
@@ -208,65 +267,48 @@ class ModelRegistry(pulumi.ComponentResource):
             )
             for i, email in enumerate(args.approvers)
         ]
-        if channels:
-            # Docker-PutManifest is a Data Access (DATA_WRITE) audit entry of Artifact Registry;
-            # Data Access logs are off by default, so the log-match alert would never fire.
-            # https://cloud.google.com/artifact-registry/docs/audit-logging
-            # https://cloud.google.com/logging/docs/audit/configure-data-access
-            audit = projects.IAMAuditConfig(
-                f"{name}-registry-audit-logs",
-                project=project.project_id,
-                service="artifactregistry.googleapis.com",
-                audit_log_configs=[{"log_type": "DATA_WRITE"}],
-                opts=child_opts(self),
-            )
-            monitoring.AlertPolicy(
-                f"{name}-image-pushed",
-                display_name=f"{name}: new model image pushed, approval needed",
-                combiner="OR",
-                conditions=[
-                    {
-                        "display_name": "Image pushed to the model repository",
-                        "condition_matched_log": {
-                            "filter": pulumi.Output.concat(
-                                'protoPayload.serviceName="artifactregistry.googleapis.com" '
-                                'AND protoPayload.methodName="Docker-PutManifest" '
-                                'AND protoPayload.resourceName:"repositories/',
-                                repository.repository_id,
-                                '/"',
-                            )
-                        },
-                    }
-                ],
-                alert_strategy={
-                    "notification_rate_limit": {"period": "300s"},
-                    "auto_close": "1800s",
-                },
-                documentation={
-                    "content": "A model image was registered. Review it and record the approval "
-                    "with `mlops-iac approve` before it is served in prod.",
-                    "mime_type": "text/markdown",
-                },
-                notification_channels=[c.name for c in channels],
-                user_labels=args.tags,
-                opts=child_opts(self, depends_on=[audit]),
-            )
-
-        self.registry_name = repository.repository_id
-        self.registry_id = repository.id
-        self.image_repository_url = pulumi.Output.concat(
-            region, "-docker.pkg.dev/", project.project_id, "/", repository.repository_id
+        if not channels:
+            return []
+        # Docker-PutManifest is a Data Access (DATA_WRITE) audit entry of Artifact Registry;
+        # Data Access logs are off by default, so the log-match alert would never fire.
+        # https://cloud.google.com/artifact-registry/docs/audit-logging
+        # https://cloud.google.com/logging/docs/audit/configure-data-access
+        audit = projects.IAMAuditConfig(
+            f"{name}-registry-audit-logs",
+            project=project.project_id,
+            service="artifactregistry.googleapis.com",
+            audit_log_configs=[{"log_type": "DATA_WRITE"}],
+            opts=child_opts(self),
         )
-        self.approvers_topic = topic.id
-        self.model_bucket_name = bucket.name
-        self.approver_channels = pulumi.Output.all(*[c.name for c in channels])
-        self.register_outputs(
-            {
-                "registry_name": self.registry_name,
-                "registry_id": self.registry_id,
-                "image_repository_url": self.image_repository_url,
-                "approvers_topic": self.approvers_topic,
-                "model_bucket_name": self.model_bucket_name,
-                "approver_channels": self.approver_channels,
-            }
+        monitoring.AlertPolicy(
+            f"{name}-image-pushed",
+            display_name=f"{name}: new model image pushed, approval needed",
+            combiner="OR",
+            conditions=[
+                {
+                    "display_name": "Image pushed to the model repository",
+                    "condition_matched_log": {
+                        "filter": pulumi.Output.concat(
+                            'protoPayload.serviceName="artifactregistry.googleapis.com" '
+                            'AND protoPayload.methodName="Docker-PutManifest" '
+                            'AND protoPayload.resourceName:"repositories/',
+                            repository.repository_id,
+                            '/"',
+                        )
+                    },
+                }
+            ],
+            alert_strategy={
+                "notification_rate_limit": {"period": "300s"},
+                "auto_close": "1800s",
+            },
+            documentation={
+                "content": "A model image was registered. Review it and record the approval "
+                "with `mlops-iac approve` before it is served in prod.",
+                "mime_type": "text/markdown",
+            },
+            notification_channels=[c.name for c in channels],
+            user_labels=args.tags,
+            opts=child_opts(self, depends_on=[audit]),
         )
+        return [c.name for c in channels]

@@ -22,9 +22,9 @@ from dataclasses import dataclass
 
 import pulumi
 import pulumi_gcp
-from pulumi_gcp import billing, monitoring, projects, pubsub
+from pulumi_gcp import billing, monitoring, organizations, projects, pubsub
 
-from mlops_iac.components._component import child_opts, component_opts
+from mlops_iac.components._component import Component, child_opts, component_opts
 from mlops_iac.components.gcp import _defaults as defaults
 from mlops_iac.components.gcp._common import (
     Labels,
@@ -36,6 +36,7 @@ from mlops_iac.components.gcp._common import (
 
 TYPE = "mlops:gcp:Monitoring"
 DRIFT_LOG = "mlops-drift"
+BY_REVISION = ("resource.label.revision_name",)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -74,7 +75,7 @@ class MonitoringArgs:
     """Extra tags on labelled children, as GCP labels (GCP-valid keys and values). Default: none."""
 
 
-class Monitoring(pulumi.ComponentResource):
+class Monitoring(Component):
     """Alert channels and policies for a Cloud Run model service, plus retraining and budget.
 
     Children: ``{name}-email-<i>`` (email channels), ``{name}-key-ring``, ``{name}-key``,
@@ -108,7 +109,39 @@ class Monitoring(pulumi.ComponentResource):
         region = region_or_default(args.region)
         project = project_info(self)
 
-        emails = [
+        channel_ids = self._alert_channels(name, label, args)
+        topic, retrain_channel = self._retraining(name, args, region, prod, project)
+        service = pulumi.Output.from_input(args.endpoint_name)
+        latency = self._latency_policy(name, args, service, channel_ids)
+        errors = self._error_policy(name, args, service, channel_ids)
+        drift = self._drift_policy(name, args, service, [retrain_channel.name, *channel_ids])
+        self._budget(name, label, args, project, channel_ids)
+        dashboard = monitoring.Dashboard(
+            f"{name}-dashboard",
+            dashboard_json=pulumi.Output.all(service, args.latency_p99_ms).apply(
+                lambda values: _dashboard_json(name, *values)
+            ),
+            opts=child_opts(self),
+        )
+
+        self.register(
+            alert_topic=channel_ids[0] if channel_ids else pulumi.Output.from_input(None),
+            alert_channels=pulumi.Output.all(*channel_ids),
+            dashboard_url=pulumi.Output.all(dashboard.id, project.project_id).apply(
+                lambda v: (
+                    "https://console.cloud.google.com/monitoring/dashboards/custom/"
+                    f"{v[0].rsplit('/', 1)[-1]}?project={v[1]}"
+                )
+            ),
+            retraining_trigger=topic.id,
+            alarm_names=pulumi.Output.all(latency.name, errors.name, drift.name),
+        )
+
+    def _alert_channels(
+        self, name: str, label: str, args: MonitoringArgs
+    ) -> list[pulumi.Output[str]]:
+        """Ids of ``{name}-email-<i>`` and ``{name}-webhook`` (a warning when there are none)."""
+        channels = [
             monitoring.NotificationChannel(
                 f"{name}-email-{i}",
                 type="email",
@@ -120,7 +153,7 @@ class Monitoring(pulumi.ComponentResource):
             for i, email in enumerate(args.alert_emails)
         ]
         if args.webhook_url is not None:
-            emails.append(
+            channels.append(
                 monitoring.NotificationChannel(
                     f"{name}-webhook",
                     type="webhook_tokenauth",
@@ -130,10 +163,19 @@ class Monitoring(pulumi.ComponentResource):
                     opts=child_opts(self),
                 )
             )
-        if not emails:
+        if not channels:
             pulumi.log.warn(f"{label}: no alert_emails; alert policies notify no channel")
-        email_ids = [c.name for c in emails]
+        return [c.name for c in channels]
 
+    def _retraining(
+        self,
+        name: str,
+        args: MonitoringArgs,
+        region: str,
+        prod: bool,
+        project: pulumi.Output[organizations.GetProjectResult],
+    ) -> tuple[pubsub.Topic, monitoring.NotificationChannel]:
+        """The CMEK retraining topic and the ``pubsub`` channel that publishes to it."""
         key_id: pulumi.Input[str]
         grants: list[pulumi.Resource] = []
         if args.kms_key_id is not None:
@@ -171,7 +213,7 @@ class Monitoring(pulumi.ComponentResource):
             member=agent.member,
             opts=child_opts(self),
         )
-        retrain_channel = monitoring.NotificationChannel(
+        channel = monitoring.NotificationChannel(
             f"{name}-retraining-channel",
             type="pubsub",
             display_name=f"{name} retraining trigger",
@@ -179,15 +221,17 @@ class Monitoring(pulumi.ComponentResource):
             user_labels=args.tags,
             opts=child_opts(self, depends_on=[publisher]),
         )
+        return topic, channel
 
-        service = pulumi.Output.from_input(args.endpoint_name)
-        revision_filter = pulumi.Output.concat(
-            'resource.type = "cloud_run_revision" AND resource.labels.service_name = "',
-            service,
-            '"',
-        )
-        by_revision = ["resource.label.revision_name"]
-        latency = monitoring.AlertPolicy(
+    def _latency_policy(
+        self,
+        name: str,
+        args: MonitoringArgs,
+        service: pulumi.Output[str],
+        channel_ids: list[pulumi.Output[str]],
+    ) -> monitoring.AlertPolicy:
+        """``{name}-latency``: p99 request latency per revision above ``latency_p99_ms``."""
+        return monitoring.AlertPolicy(
             f"{name}-latency",
             display_name=f"{name}: p99 latency above {args.latency_p99_ms} ms",
             combiner="OR",
@@ -197,7 +241,7 @@ class Monitoring(pulumi.ComponentResource):
                     "display_name": "p99 request latency",
                     "condition_threshold": {
                         "filter": pulumi.Output.concat(
-                            revision_filter,
+                            _revision_filter(service),
                             ' AND metric.type = "run.googleapis.com/request_latencies"',
                         ),
                         "comparison": "COMPARISON_GT",
@@ -208,7 +252,7 @@ class Monitoring(pulumi.ComponentResource):
                                 "alignment_period": "60s",
                                 "per_series_aligner": "ALIGN_PERCENTILE_99",
                                 "cross_series_reducer": "REDUCE_MAX",
-                                "group_by_fields": by_revision,
+                                "group_by_fields": list(BY_REVISION),
                             }
                         ],
                         "trigger": {"count": 1},
@@ -216,14 +260,23 @@ class Monitoring(pulumi.ComponentResource):
                 }
             ],
             documentation=_runbook("Latency"),
-            notification_channels=email_ids,
+            notification_channels=channel_ids,
             user_labels=args.tags,
             opts=child_opts(self),
         )
+
+    def _error_policy(
+        self,
+        name: str,
+        args: MonitoringArgs,
+        service: pulumi.Output[str],
+        channel_ids: list[pulumi.Output[str]],
+    ) -> monitoring.AlertPolicy:
+        """``{name}-errors``: a revision's 5xx share above ``error_rate_percent``."""
         requests = pulumi.Output.concat(
-            revision_filter, ' AND metric.type = "run.googleapis.com/request_count"'
+            _revision_filter(service), ' AND metric.type = "run.googleapis.com/request_count"'
         )
-        errors = monitoring.AlertPolicy(
+        return monitoring.AlertPolicy(
             f"{name}-errors",
             display_name=f"{name}: 5xx rate above {args.error_rate_percent}%",
             combiner="OR",
@@ -239,18 +292,27 @@ class Monitoring(pulumi.ComponentResource):
                         "comparison": "COMPARISON_GT",
                         "threshold_value": args.error_rate_percent / 100,
                         "duration": defaults.ALERT_WINDOW,
-                        "aggregations": [_rate(by_revision)],
-                        "denominator_aggregations": [_rate(by_revision)],
+                        "aggregations": [_rate(list(BY_REVISION))],
+                        "denominator_aggregations": [_rate(list(BY_REVISION))],
                         "trigger": {"count": 1},
                     },
                 }
             ],
             documentation=_runbook("Error rate"),
-            notification_channels=email_ids,
+            notification_channels=channel_ids,
             user_labels=args.tags,
             opts=child_opts(self),
         )
-        drift = monitoring.AlertPolicy(
+
+    def _drift_policy(
+        self,
+        name: str,
+        args: MonitoringArgs,
+        service: pulumi.Output[str],
+        channel_ids: list[pulumi.Output[str]],
+    ) -> monitoring.AlertPolicy:
+        """``{name}-drift``: the drift job logged drift; notifies the retraining channel first."""
+        return monitoring.AlertPolicy(
             f"{name}-drift",
             display_name=f"{name}: data drift detected, retraining",
             combiner="OR",
@@ -277,81 +339,71 @@ class Monitoring(pulumi.ComponentResource):
                 "content": "Drift was detected; the retraining topic was notified.",
                 "mime_type": "text/markdown",
             },
-            notification_channels=[retrain_channel.name, *email_ids],
+            notification_channels=channel_ids,
             user_labels=args.tags,
             opts=child_opts(self),
         )
 
+    def _budget(
+        self,
+        name: str,
+        label: str,
+        args: MonitoringArgs,
+        project: pulumi.Output[organizations.GetProjectResult],
+        channel_ids: list[pulumi.Output[str]],
+    ) -> None:
+        """``{name}-budget`` (through ``{name}-billing-provider``), or a warning without one."""
         if args.billing_account is None or args.monthly_budget_usd is None:
             pulumi.log.warn(
                 f"{label}: no billing account or GPU budget configured; "
                 "the GPU spend budget is skipped"
             )
-        else:
-            monthly = round(args.monthly_budget_usd)
-            # "If you are using User ADCs ... you must specify a billing_project and set
-            # user_project_override to true ... Otherwise the Billing Budgets API will return a
-            # 403 error." https://www.pulumi.com/registry/packages/gcp/api-docs/billing/budget/
-            billing_project = (
-                args.billing_project
-                if args.billing_project is not None
-                else pulumi.Config("gcp").get("project") or project.project_id
-            )
-            budget_provider = pulumi_gcp.Provider(
-                f"{name}-billing-provider",
-                project=billing_project,
-                billing_project=billing_project,
-                user_project_override=True,
-                opts=child_opts(self),
-            )
-            billing.Budget(
-                f"{name}-budget",
-                billing_account=args.billing_account,
-                display_name=f"{name} GPU budget",
-                budget_filter={
-                    "projects": [pulumi.Output.concat("projects/", project.number)],
-                    "calendar_period": "MONTH",
-                },
-                amount={"specified_amount": {"currency_code": "USD", "units": str(monthly)}},
-                threshold_rules=[
-                    {"threshold_percent": t, "spend_basis": "CURRENT_SPEND"}
-                    for t in defaults.BUDGET_THRESHOLDS
-                ],
-                all_updates_rule={
-                    # Budgets accept at most five monitoring channels.
-                    "monitoring_notification_channels": email_ids[:5],
-                    "disable_default_iam_recipients": False,
-                },
-                opts=child_opts(self, provider=budget_provider),
-            )
-
-        dashboard = monitoring.Dashboard(
-            f"{name}-dashboard",
-            dashboard_json=pulumi.Output.all(service, args.latency_p99_ms).apply(
-                lambda values: _dashboard_json(name, *values)
-            ),
+            return
+        monthly = round(args.monthly_budget_usd)
+        # "If you are using User ADCs ... you must specify a billing_project and set
+        # user_project_override to true ... Otherwise the Billing Budgets API will return a
+        # 403 error." https://www.pulumi.com/registry/packages/gcp/api-docs/billing/budget/
+        billing_project = (
+            args.billing_project
+            if args.billing_project is not None
+            else pulumi.Config("gcp").get("project") or project.project_id
+        )
+        budget_provider = pulumi_gcp.Provider(
+            f"{name}-billing-provider",
+            project=billing_project,
+            billing_project=billing_project,
+            user_project_override=True,
             opts=child_opts(self),
         )
+        billing.Budget(
+            f"{name}-budget",
+            billing_account=args.billing_account,
+            display_name=f"{name} GPU budget",
+            budget_filter={
+                "projects": [pulumi.Output.concat("projects/", project.number)],
+                "calendar_period": "MONTH",
+            },
+            amount={"specified_amount": {"currency_code": "USD", "units": str(monthly)}},
+            threshold_rules=[
+                {"threshold_percent": t, "spend_basis": "CURRENT_SPEND"}
+                for t in defaults.BUDGET_THRESHOLDS
+            ],
+            all_updates_rule={
+                # Budgets accept at most five monitoring channels.
+                "monitoring_notification_channels": channel_ids[:5],
+                "disable_default_iam_recipients": False,
+            },
+            opts=child_opts(self, provider=budget_provider),
+        )
 
-        self.alert_topic = email_ids[0] if email_ids else pulumi.Output.from_input(None)
-        self.alert_channels = pulumi.Output.all(*email_ids)
-        self.dashboard_url = pulumi.Output.all(dashboard.id, project.project_id).apply(
-            lambda v: (
-                "https://console.cloud.google.com/monitoring/dashboards/custom/"
-                f"{v[0].rsplit('/', 1)[-1]}?project={v[1]}"
-            )
-        )
-        self.retraining_trigger = topic.id
-        self.alarm_names = pulumi.Output.all(latency.name, errors.name, drift.name)
-        self.register_outputs(
-            {
-                "alert_topic": self.alert_topic,
-                "alert_channels": self.alert_channels,
-                "dashboard_url": self.dashboard_url,
-                "retraining_trigger": self.retraining_trigger,
-                "alarm_names": self.alarm_names,
-            }
-        )
+
+def _revision_filter(service: pulumi.Output[str]) -> pulumi.Output[str]:
+    """Cloud Monitoring filter of the revisions of Cloud Run service ``service``."""
+    return pulumi.Output.concat(
+        'resource.type = "cloud_run_revision" AND resource.labels.service_name = "',
+        service,
+        '"',
+    )
 
 
 def _rate(group_by: list[str]) -> dict[str, object]:

@@ -44,6 +44,7 @@ import pulumi
 from pulumi_gcp import cloudrunv2, serviceaccount, storage
 
 from mlops_iac.components._component import (
+    Component,
     child_opts,
     component_opts,
     require_not_prod,
@@ -134,7 +135,7 @@ class ServingEndpointArgs:
     """Extra environment variables of the container. Default: none."""
 
 
-class ServingEndpoint(pulumi.ComponentResource):
+class ServingEndpoint(Component):
     """Cloud Run v2 service splitting traffic between the current and previous model revisions.
 
     Children: ``{name}-key-ring``, ``{name}-key``, ``{name}-key-run-agent`` (unless a key is
@@ -177,14 +178,49 @@ class ServingEndpoint(pulumi.ComponentResource):
         service_name = resource_id(name, "svc", limit=40)
         model = args.active_model
         previous_version = args.previous_model.version if args.previous_model else None
-        current = revision_name(service_name, model.version)
-        wanted = revision_name(service_name, previous_version) if previous_version else None
-        too_long = [r for r in (current, wanted) if r and len(r) > MAX_REVISION_NAME]
-        if too_long:
-            raise ValueError(
-                f"{label}: revision name {too_long[0]!r} is longer than {MAX_REVISION_NAME} "
-                "characters; use a shorter component name or model version"
-            )
+        current, wanted = _revision_names(label, service_name, model.version, previous_version)
+
+        served, split = self._traffic_plan(name, label, args, service_name, current, wanted)
+        key_id, grants = self._revision_key(name, args, region, prod)
+        account = self._runtime_account(name, args)
+        template = _template(name, args, current, account.email, key_id)
+        service = self._service(
+            name, args, service_name, region, public, prod, template, split, grants
+        )
+
+        active = previous_version if args.rollback else model.version
+        # The declared standby version; its revision is only in traffic (and a rollback target)
+        # once the stack has served it (``previous_revision`` is None until then).
+        standby = model.version if args.rollback else previous_version
+        self.register(
+            endpoint_name=service.name,
+            endpoint_url=service.uri,
+            active_model_version=pulumi.Output.from_input(str(active)),
+            previous_model_version=pulumi.Output.from_input(standby),
+            current_revision=pulumi.Output.from_input(current),
+            previous_revision=split.apply(
+                lambda entries: next((rev for rev, _, tag in entries if tag == "previous"), None)
+            ),
+            traffic=split.apply(lambda entries: {rev: pct for rev, pct, _ in entries}),
+            # The rollback policy reads these: whether a previous revision can exist yet.
+            # (None outputs are not sent: "unknown" is a flag of its own.)
+            serving_revisions=split.apply(lambda entries: [rev for rev, _, _ in entries]),
+            deployed_revisions=served.apply(lambda revisions: revisions or []),
+            deployed_revisions_known=served.apply(lambda revisions: revisions is not None),
+        )
+        # The attribute keeps None for "unknown" (the registered pair above splits it in two).
+        self.deployed_revisions = served
+
+    def _traffic_plan(
+        self,
+        name: str,
+        label: str,
+        args: ServingEndpointArgs,
+        service_name: str,
+        current: str,
+        wanted: str | None,
+    ) -> tuple[pulumi.Output[list[str] | None], pulumi.Output[list[tuple[str, int, str]]]]:
+        """(revisions the last deployment served, the (revision, percent, tag) split)."""
         # Traffic may only name revisions that exist: a new service has no previous revision, and
         # Cloud Run refuses the update ("Revision ... does not exist").
         # https://cloud.google.com/run/docs/rollouts-rollbacks-traffic-migration
@@ -207,24 +243,27 @@ class ServingEndpoint(pulumi.ComponentResource):
                 _explain_single_revision(label, current, wanted, revisions, args.rollback)
             return traffic_split(current, previous, args)
 
-        split = served.apply(plan_traffic)
+        return served, served.apply(plan_traffic)
 
-        key_id: pulumi.Input[str]
-        grants: list[pulumi.Resource] = []
+    def _revision_key(
+        self, name: str, args: ServingEndpointArgs, region: str, prod: bool
+    ) -> tuple[pulumi.Input[str], list[pulumi.Resource]]:
+        """(key id, grants the service must wait for): the caller's key or a new one."""
         if args.kms_key_id is not None:
-            key_id = args.kms_key_id
-        else:
-            project = project_info(self)
-            key, grants = crypto_key(
-                self,
-                f"{name}-key",
-                location=region,
-                prod=prod,
-                grants={"run-agent": agent_member(project.number, "cloudrun")},
-                labels=args.tags,
-            )
-            key_id = key.id
+            return args.kms_key_id, []
+        project = project_info(self)
+        key, grants = crypto_key(
+            self,
+            f"{name}-key",
+            location=region,
+            prod=prod,
+            grants={"run-agent": agent_member(project.number, "cloudrun")},
+            labels=args.tags,
+        )
+        return key.id, grants
 
+    def _runtime_account(self, name: str, args: ServingEndpointArgs) -> serviceaccount.Account:
+        """``{name}-runtime``: may write capture and read the served model version only."""
         account = serviceaccount.Account(
             f"{name}-runtime",
             account_id=resource_id(name, "run", limit=30),
@@ -232,16 +271,7 @@ class ServingEndpoint(pulumi.ComponentResource):
             description="Identity of the model server: reads its model, writes capture data",
             opts=child_opts(self),
         )
-        envs = {
-            "MODEL_NAME": model.name,
-            "MODEL_VERSION": model.version,
-            **({"MODEL_URI": model.artifact_uri} if model.artifact_uri is not None else {}),
-            **dict(args.env),
-        }
         if args.capture_bucket is not None:
-            envs["CAPTURE_URI"] = pulumi.Output.concat(
-                "gs://", args.capture_bucket, f"/{defaults.CAPTURE_PREFIX}/{name}/"
-            )
             storage.BucketIAMMember(
                 f"{name}-runtime-capture",
                 bucket=args.capture_bucket,
@@ -249,7 +279,6 @@ class ServingEndpoint(pulumi.ComponentResource):
                 member=account.member,
                 opts=child_opts(self),
             )
-
         if args.model_bucket is not None:
             # Read access to this model version only (IAM condition on the object prefix; the
             # bucket has uniform bucket-level access, which conditions require).
@@ -271,36 +300,21 @@ class ServingEndpoint(pulumi.ComponentResource):
                 },
                 opts=child_opts(self),
             )
+        return account
 
-        gpu = args.accelerator is not None
-        limits = {
-            "cpu": defaults.GPU_SERVING_CPU if gpu else defaults.SERVING_CPU,
-            "memory": defaults.GPU_SERVING_MEMORY if gpu else defaults.SERVING_MEMORY,
-        }
-        if gpu:
-            limits["nvidia.com/gpu"] = "1"
-        template: dict[str, object] = {
-            "revision": current,
-            "service_account": account.email,
-            "encryption_key": key_id,
-            "labels": args.tags,
-            "scaling": {
-                "min_instance_count": args.min_replicas,
-                "max_instance_count": args.max_replicas,
-            },
-            "containers": [
-                {
-                    "image": model.image,
-                    "envs": [{"name": k, "value": v} for k, v in envs.items()],
-                    "resources": {"limits": limits, "cpu_idle": not gpu},
-                    "ports": {"container_port": 8080},
-                }
-            ],
-        }
-        if gpu:
-            template["node_selector"] = {"accelerator": args.accelerator}
-            template["gpu_zonal_redundancy_disabled"] = True
-
+    def _service(
+        self,
+        name: str,
+        args: ServingEndpointArgs,
+        service_name: str,
+        region: str,
+        public: bool,
+        prod: bool,
+        template: dict[str, object],
+        split: pulumi.Output[list[tuple[str, int, str]]],
+        grants: list[pulumi.Resource],
+    ) -> cloudrunv2.Service:
+        """``{name}-service`` with the traffic split, and one ``{name}-invoker-<i>`` per invoker."""
         service = cloudrunv2.Service(
             f"{name}-service",
             name=service_name,
@@ -332,38 +346,78 @@ class ServingEndpoint(pulumi.ComponentResource):
                 member=member,
                 opts=child_opts(self),
             )
+        return service
 
-        active = previous_version if args.rollback else model.version
-        # The declared standby version; its revision is only in traffic (and a rollback target)
-        # once the stack has served it (``previous_revision`` is None until then).
-        standby = model.version if args.rollback else previous_version
-        self.endpoint_name = service.name
-        self.endpoint_url = service.uri
-        self.active_model_version = pulumi.Output.from_input(str(active))
-        self.previous_model_version = pulumi.Output.from_input(standby)
-        self.current_revision = pulumi.Output.from_input(current)
-        self.previous_revision = split.apply(
-            lambda entries: next((rev for rev, _, tag in entries if tag == "previous"), None)
+
+def _revision_names(
+    label: str, service_name: str, version: str, previous_version: str | None
+) -> tuple[str, str | None]:
+    """(current revision, wanted previous revision), refused when Cloud Run would refuse them."""
+    current = revision_name(service_name, version)
+    wanted = revision_name(service_name, previous_version) if previous_version else None
+    too_long = [r for r in (current, wanted) if r and len(r) > MAX_REVISION_NAME]
+    if too_long:
+        raise ValueError(
+            f"{label}: revision name {too_long[0]!r} is longer than {MAX_REVISION_NAME} "
+            "characters; use a shorter component name or model version"
         )
-        self.traffic = split.apply(lambda entries: {rev: pct for rev, pct, _ in entries})
-        self.serving_revisions = split.apply(lambda entries: [rev for rev, _, _ in entries])
-        self.deployed_revisions = served
-        self.register_outputs(
+    return current, wanted
+
+
+def _container_env(name: str, args: ServingEndpointArgs) -> dict[str, pulumi.Input[str]]:
+    """The model container's environment: model identity, capture URI, the caller's extras."""
+    model = args.active_model
+    envs: dict[str, pulumi.Input[str]] = {
+        "MODEL_NAME": model.name,
+        "MODEL_VERSION": model.version,
+        **({"MODEL_URI": model.artifact_uri} if model.artifact_uri is not None else {}),
+        **dict(args.env),
+    }
+    if args.capture_bucket is not None:
+        envs["CAPTURE_URI"] = pulumi.Output.concat(
+            "gs://", args.capture_bucket, f"/{defaults.CAPTURE_PREFIX}/{name}/"
+        )
+    return envs
+
+
+def _template(
+    name: str,
+    args: ServingEndpointArgs,
+    revision: str,
+    service_account: pulumi.Input[str],
+    key_id: pulumi.Input[str],
+) -> dict[str, object]:
+    """The revision template: runtime identity, CMEK, scaling, one container (GPU-sized with
+    ``accelerator``)."""
+    gpu = args.accelerator is not None
+    limits = {
+        "cpu": defaults.GPU_SERVING_CPU if gpu else defaults.SERVING_CPU,
+        "memory": defaults.GPU_SERVING_MEMORY if gpu else defaults.SERVING_MEMORY,
+    }
+    if gpu:
+        limits["nvidia.com/gpu"] = "1"
+    template: dict[str, object] = {
+        "revision": revision,
+        "service_account": service_account,
+        "encryption_key": key_id,
+        "labels": args.tags,
+        "scaling": {
+            "min_instance_count": args.min_replicas,
+            "max_instance_count": args.max_replicas,
+        },
+        "containers": [
             {
-                "endpoint_name": self.endpoint_name,
-                "endpoint_url": self.endpoint_url,
-                "active_model_version": self.active_model_version,
-                "previous_model_version": self.previous_model_version,
-                "current_revision": self.current_revision,
-                "previous_revision": self.previous_revision,
-                "traffic": self.traffic,
-                # The rollback policy reads these: whether a previous revision can exist yet.
-                # (None outputs are not sent: "unknown" is a flag of its own.)
-                "serving_revisions": self.serving_revisions,
-                "deployed_revisions": served.apply(lambda revisions: revisions or []),
-                "deployed_revisions_known": served.apply(lambda revisions: revisions is not None),
+                "image": args.active_model.image,
+                "envs": [{"name": k, "value": v} for k, v in _container_env(name, args).items()],
+                "resources": {"limits": limits, "cpu_idle": not gpu},
+                "ports": {"container_port": 8080},
             }
-        )
+        ],
+    }
+    if gpu:
+        template["node_selector"] = {"accelerator": args.accelerator}
+        template["gpu_zonal_redundancy_disabled"] = True
+    return template
 
 
 def revision_name(service_name: str, version: str) -> str:

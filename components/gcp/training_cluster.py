@@ -11,12 +11,14 @@ from __future__ import annotations
 import ipaddress
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import pulumi
-from pulumi_gcp import compute, container, projects, serviceaccount
+from pulumi_gcp import compute, container, organizations, projects, serviceaccount
 
 from mlops_iac.components import gpu as gpu_catalogue
 from mlops_iac.components._component import (
+    Component,
     child_opts,
     component_opts,
     require_not_prod,
@@ -98,7 +100,7 @@ class TrainingClusterArgs:
     Default: true."""
 
 
-class TrainingCluster(pulumi.ComponentResource):
+class TrainingCluster(Component):
     """Private GKE cluster with a system pool and a GPU pool that scales to zero.
 
     Children: ``{name}-network``, ``{name}-subnet``, ``{name}-router``, ``{name}-nat`` (unless a
@@ -144,34 +146,75 @@ class TrainingCluster(pulumi.ComponentResource):
         gpu_pool_caps = gpu_catalogue.pool(
             args.gpu, "gcp", args.min_nodes, args.max_nodes, label=label
         )
+        max_usd = gpu_pool_caps.max_usd_per_hour
+        _warn_over_budget(label, max_usd, args.budget_usd_per_hour)
         prod = args.environment == "prod"
         region = region_or_default(args.region)
-        offering = gpu_pool_caps.offering
-        max_usd = gpu_pool_caps.max_usd_per_hour
-        if args.budget_usd_per_hour is not None and max_usd > args.budget_usd_per_hour:
-            pulumi.log.warn(
-                f"{label}: the GPU pool can cost ${max_usd}/h, over the "
-                f"${args.budget_usd_per_hour}/h budget"
-            )
         project = project_info(self)
 
         network, subnetwork = args.network, args.subnetwork
         if network is None or subnetwork is None:
             network, subnetwork = self._network(name, region, args)
+        key_id, grants = self._secrets_key(name, args, region, prod, project)
+        account, node_identity = self._node_identity(name, project)
+        cluster = self._cluster(
+            name,
+            args,
+            region=region,
+            network=network,
+            subnetwork=subnetwork,
+            public=public,
+            key_id=key_id,
+            grants=grants,
+            node_identity=node_identity,
+            project=project,
+            prod=prod,
+        )
+        system_pool = self._system_pool(name, args, cluster, region, node_identity)
+        gpu_pool = self._gpu_pool(
+            name, args, cluster, region, node_identity, gpu_pool_caps.offering
+        )
+        config = _kubeconfig(cluster, args.dns_endpoint)
+        self._kubernetes_side(name, args, project, cluster, system_pool, config)
 
-        key_id: pulumi.Input[str] = args.kms_key_id or ""
-        grants: list[pulumi.Resource] = []
-        if args.kms_key_id is None:
-            key, grants = crypto_key(
-                self,
-                f"{name}-secrets-key",
-                location=region,
-                prod=prod,
-                grants={"gke-agent": agent_member(project.number, "gke")},
-                labels=args.tags,
-            )
-            key_id = key.id
+        self.register(
+            cluster_name=cluster.name,
+            cluster_id=cluster.id,
+            gpu_pool_name=gpu_pool.name,
+            max_gpus=pulumi.Output.from_input(gpu_pool_caps.max_gpus),
+            max_usd_per_hour=pulumi.Output.from_input(max_usd),
+            node_service_account=account.email,
+            training_namespace=pulumi.Output.from_input(charts.TRAINING_NAMESPACE),
+            training_service_account=pulumi.Output.from_input(charts.TRAINER_SERVICE_ACCOUNT),
+            training_operator=pulumi.Output.from_input(args.operator),
+            kubeconfig=config,
+        )
 
+    def _secrets_key(
+        self,
+        name: str,
+        args: TrainingClusterArgs,
+        region: str,
+        prod: bool,
+        project: pulumi.Output[organizations.GetProjectResult],
+    ) -> tuple[pulumi.Input[str], list[pulumi.Resource]]:
+        """(key id, grants the cluster must wait for) of the Kubernetes secrets' key."""
+        if args.kms_key_id is not None:
+            return args.kms_key_id, []
+        key, grants = crypto_key(
+            self,
+            f"{name}-secrets-key",
+            location=region,
+            prod=prod,
+            grants={"gke-agent": agent_member(project.number, "gke")},
+            labels=args.tags,
+        )
+        return key.id, grants
+
+    def _node_identity(
+        self, name: str, project: pulumi.Output[organizations.GetProjectResult]
+    ) -> tuple[serviceaccount.Account, dict[str, Any]]:
+        """``{name}-nodes`` with its project roles, and the node config every pool shares."""
         account = serviceaccount.Account(
             f"{name}-nodes",
             account_id=resource_id(name, "nodes", limit=30),
@@ -196,8 +239,25 @@ class TrainingCluster(pulumi.ComponentResource):
             },
             "workload_metadata_config": {"mode": defaults.WORKLOAD_METADATA_MODE},
         }
+        return account, node_identity
 
-        cluster = container.Cluster(
+    def _cluster(
+        self,
+        name: str,
+        args: TrainingClusterArgs,
+        *,
+        region: str,
+        network: pulumi.Input[str],
+        subnetwork: pulumi.Input[str],
+        public: bool,
+        key_id: pulumi.Input[str],
+        grants: list[pulumi.Resource],
+        node_identity: dict[str, Any],
+        project: pulumi.Output[organizations.GetProjectResult],
+        prod: bool,
+    ) -> container.Cluster:
+        """``{name}-cluster``: private nodes, Workload Identity, encrypted secrets."""
+        return container.Cluster(
             f"{name}-cluster",
             location=region,
             network=network,
@@ -240,7 +300,17 @@ class TrainingCluster(pulumi.ComponentResource):
             resource_labels=args.tags,
             opts=child_opts(self, depends_on=grants or None),
         )
-        system_pool = container.NodePool(
+
+    def _system_pool(
+        self,
+        name: str,
+        args: TrainingClusterArgs,
+        cluster: container.Cluster,
+        region: str,
+        node_identity: dict[str, Any],
+    ) -> container.NodePool:
+        """``{name}-system``: the always-on pool for system pods and the operator."""
+        return container.NodePool(
             f"{name}-system",
             cluster=cluster.id,
             location=region,
@@ -259,7 +329,18 @@ class TrainingCluster(pulumi.ComponentResource):
             },
             opts=child_opts(self),
         )
-        gpu_pool = container.NodePool(
+
+    def _gpu_pool(
+        self,
+        name: str,
+        args: TrainingClusterArgs,
+        cluster: container.Cluster,
+        region: str,
+        node_identity: dict[str, Any],
+        offering: gpu_catalogue.GpuOffering,
+    ) -> container.NodePool:
+        """``{name}-gpu``: tainted GPU nodes, bounded across the region, GKE-installed driver."""
+        return container.NodePool(
             f"{name}-gpu",
             cluster=cluster.id,
             location=region,
@@ -295,15 +376,16 @@ class TrainingCluster(pulumi.ComponentResource):
             opts=child_opts(self),
         )
 
-        if args.dns_endpoint:
-            server = cluster.control_plane_endpoints_config.apply(
-                lambda c: f"https://{c.dns_endpoint_config.endpoint}"
-            )
-            ca: pulumi.Input[str] | None = None
-        else:
-            server = pulumi.Output.concat("https://", cluster.endpoint)
-            ca = cluster.master_auth.cluster_ca_certificate
-        self.kubeconfig = kubeconfig.gke(cluster.name, server, ca)
+    def _kubernetes_side(
+        self,
+        name: str,
+        args: TrainingClusterArgs,
+        project: pulumi.Output[organizations.GetProjectResult],
+        cluster: container.Cluster,
+        system_pool: container.NodePool,
+        config: pulumi.Output[str],
+    ) -> None:
+        """The trainer's Workload Identity grant and (``manage_kubernetes``) the addons."""
         annotations: dict[str, pulumi.Input[str]] = {}
         if args.artifact_service_account is not None:
             annotations["iam.gke.io/gcp-service-account"] = args.artifact_service_account
@@ -330,37 +412,13 @@ class TrainingCluster(pulumi.ComponentResource):
             addons.install(
                 self,
                 name,
-                kubeconfig=self.kubeconfig,
+                kubeconfig=config,
                 operator=args.operator,
                 labels=dict(args.kubernetes_labels or {}),
                 trainer_annotations=annotations,
                 gpu_pool_label=("mlops-pool", "gpu"),
                 depends_on=[system_pool],
             )
-
-        self.cluster_name = cluster.name
-        self.cluster_id = cluster.id
-        self.gpu_pool_name = gpu_pool.name
-        self.max_gpus = pulumi.Output.from_input(gpu_pool_caps.max_gpus)
-        self.max_usd_per_hour = pulumi.Output.from_input(max_usd)
-        self.node_service_account = account.email
-        self.training_namespace = pulumi.Output.from_input(charts.TRAINING_NAMESPACE)
-        self.training_service_account = pulumi.Output.from_input(charts.TRAINER_SERVICE_ACCOUNT)
-        self.training_operator = pulumi.Output.from_input(args.operator)
-        self.register_outputs(
-            {
-                "cluster_name": self.cluster_name,
-                "cluster_id": self.cluster_id,
-                "gpu_pool_name": self.gpu_pool_name,
-                "max_gpus": self.max_gpus,
-                "max_usd_per_hour": self.max_usd_per_hour,
-                "node_service_account": self.node_service_account,
-                "training_namespace": self.training_namespace,
-                "training_service_account": self.training_service_account,
-                "training_operator": self.training_operator,
-                "kubeconfig": self.kubeconfig,
-            }
-        )
 
     def _network(
         self, name: str, region: str, args: TrainingClusterArgs
@@ -404,6 +462,12 @@ class TrainingCluster(pulumi.ComponentResource):
         return network.id, subnet.id
 
 
+def _warn_over_budget(label: str, max_usd: float, budget: float | None) -> None:
+    """A warning (not a refusal) when the GPU pool's worst case exceeds the hourly budget."""
+    if budget is not None and max_usd > budget:
+        pulumi.log.warn(f"{label}: the GPU pool can cost ${max_usd}/h, over the ${budget}/h budget")
+
+
 def _check_public_access_cidrs(
     label: str, environment: str, public: bool, cidrs: Sequence[str]
 ) -> None:
@@ -413,3 +477,16 @@ def _check_public_access_cidrs(
     for cidr in cidrs:
         if ipaddress.ip_network(cidr, strict=True).prefixlen == 0 and environment != "dev":
             raise ValueError(f"{label}: public_access_cidrs {cidr} is refused in {environment}")
+
+
+def _kubeconfig(cluster: container.Cluster, dns_endpoint: bool) -> pulumi.Output[str]:
+    """The cluster's kubeconfig: through the DNS endpoint, else the private endpoint and CA."""
+    if dns_endpoint:
+        server = cluster.control_plane_endpoints_config.apply(
+            lambda c: f"https://{c.dns_endpoint_config.endpoint}"
+        )
+        ca: pulumi.Input[str] | None = None
+    else:
+        server = pulumi.Output.concat("https://", cluster.endpoint)
+        ca = cluster.master_auth.cluster_ca_certificate
+    return kubeconfig.gke(cluster.name, server, ca)

@@ -167,7 +167,32 @@ def install(
         opts=child_opts(parent, depends_on=list(depends_on) or None),
     )
     ready = list(depends_on)
-    side_opts = child_opts(parent, provider=provider, depends_on=ready or None)
+    side = _training_side(parent, name, provider, ready, labels, trainer_annotations or {})
+    if device_plugin:
+        side.releases["device-plugin"] = _device_plugin(
+            parent, name, provider, ready, gpu_pool_label
+        )
+    if autoscaler is not None:
+        side.releases["cluster-autoscaler"] = _cluster_autoscaler(
+            parent, name, provider, ready, autoscaler
+        )
+    chart = charts.OPERATORS.get(operator)
+    if chart is not None:
+        side.releases["operator"] = _operator(
+            parent, name, provider, ready, operator, chart, labels
+        )
+    return side
+
+
+def _training_side(
+    parent: pulumi.Resource,
+    name: str,
+    provider: Provider,
+    ready: list[pulumi.Resource],
+    labels: Mapping[str, str],
+    trainer_annotations: Mapping[str, pulumi.Input[str]],
+) -> KubernetesSide:
+    """``{name}-training-ns`` (Pod Security baseline) and ``{name}-trainer-sa`` (no API token)."""
     training_ns = CoreV1Object(
         "Namespace",
         f"{name}-training-ns",
@@ -181,7 +206,7 @@ def install(
                 },
             }
         },
-        side_opts,
+        child_opts(parent, provider=provider, depends_on=ready or None),
     )
     service_account = CoreV1Object(
         "ServiceAccount",
@@ -191,76 +216,102 @@ def install(
                 "name": charts.TRAINER_SERVICE_ACCOUNT,
                 "namespace": charts.TRAINING_NAMESPACE,
                 "labels": dict(labels),
-                "annotations": dict(trainer_annotations or {}),
+                "annotations": dict(trainer_annotations),
             },
             # Training code reaches the cloud through its identity, never the Kubernetes API.
             "automountServiceAccountToken": False,
         },
         child_opts(parent, provider=provider, depends_on=[*ready, training_ns]),
     )
-    side = KubernetesSide(provider, training_ns, service_account)
-    pool_key, pool_value = gpu_pool_label
+    return KubernetesSide(provider, training_ns, service_account)
 
-    if device_plugin:
-        side.releases["device-plugin"] = _release(
-            parent,
-            f"{name}-device-plugin",
-            charts.NVIDIA_DEVICE_PLUGIN,
-            {
-                # Only GPU nodes run it; it must tolerate their taint to get there.
-                "tolerations": [GPU_TOLERATION],
-                "affinity": gpu_pool_affinity(pool_key, pool_value),
-                "gfd": {"enabled": False},
-                "nfd": {"enabled": False},
+
+def _device_plugin(
+    parent: pulumi.Resource,
+    name: str,
+    provider: Provider,
+    ready: list[pulumi.Resource],
+    gpu_pool_label: tuple[str, str],
+) -> Release:
+    """``{name}-device-plugin``: the NVIDIA device plugin, on GPU nodes only."""
+    pool_key, pool_value = gpu_pool_label
+    return _release(
+        parent,
+        f"{name}-device-plugin",
+        charts.NVIDIA_DEVICE_PLUGIN,
+        {
+            # Only GPU nodes run it; it must tolerate their taint to get there.
+            "tolerations": [GPU_TOLERATION],
+            "affinity": gpu_pool_affinity(pool_key, pool_value),
+            "gfd": {"enabled": False},
+            "nfd": {"enabled": False},
+        },
+        provider,
+        depends_on=ready,
+    )
+
+
+def _cluster_autoscaler(
+    parent: pulumi.Resource,
+    name: str,
+    provider: Provider,
+    ready: list[pulumi.Resource],
+    autoscaler: Autoscaler,
+) -> Release:
+    """``{name}-cluster-autoscaler`` (EKS): discovers this cluster's node groups."""
+    return _release(
+        parent,
+        f"{name}-cluster-autoscaler",
+        charts.CLUSTER_AUTOSCALER,
+        {
+            "cloudProvider": "aws",
+            "awsRegion": autoscaler.region,
+            "autoDiscovery": {"clusterName": autoscaler.cluster_name},
+            "image": {"tag": autoscaler_image(autoscaler.kubernetes_version)},
+            # The pod identity association names this service account.
+            "rbac": {"serviceAccount": {"create": True, "name": "cluster-autoscaler"}},
+            "nodeSelector": dict(autoscaler.system_selector),
+            "extraArgs": {
+                "balance-similar-node-groups": True,
+                "skip-nodes-with-system-pods": False,
+                "expander": "least-waste",
+                "scale-down-unneeded-time": "10m",
             },
-            provider,
-            depends_on=ready,
-        )
-    if autoscaler is not None:
-        side.releases["cluster-autoscaler"] = _release(
-            parent,
-            f"{name}-cluster-autoscaler",
-            charts.CLUSTER_AUTOSCALER,
-            {
-                "cloudProvider": "aws",
-                "awsRegion": autoscaler.region,
-                "autoDiscovery": {"clusterName": autoscaler.cluster_name},
-                "image": {"tag": autoscaler_image(autoscaler.kubernetes_version)},
-                # The pod identity association names this service account.
-                "rbac": {"serviceAccount": {"create": True, "name": "cluster-autoscaler"}},
-                "nodeSelector": dict(autoscaler.system_selector),
-                "extraArgs": {
-                    "balance-similar-node-groups": True,
-                    "skip-nodes-with-system-pods": False,
-                    "expander": "least-waste",
-                    "scale-down-unneeded-time": "10m",
-                },
-            },
-            provider,
-            depends_on=ready,
-        )
-    chart = charts.OPERATORS.get(operator)
-    if chart is not None:
-        operator_ns = CoreV1Object(
-            "Namespace",
-            f"{name}-operator-ns",
-            {"metadata": {"name": chart.namespace, "labels": dict(labels)}},
-            side_opts,
-        )
-        values: dict[str, object] = (
-            # Only the torch-distributed ClusterTrainingRuntime (the chart's post-install hook
-            # applies it once the CRD is registered); the other frameworks stay off.
-            {"runtimes": {"torchDistributed": {"enabled": True}}}
-            if operator == "kubeflow-trainer"
-            else {}
-        )
-        side.releases["operator"] = _release(
-            parent,
-            f"{name}-operator",
-            chart,
-            values,
-            provider,
-            namespace=chart.namespace,
-            depends_on=[*ready, operator_ns],
-        )
-    return side
+        },
+        provider,
+        depends_on=ready,
+    )
+
+
+def _operator(
+    parent: pulumi.Resource,
+    name: str,
+    provider: Provider,
+    ready: list[pulumi.Resource],
+    operator: str,
+    chart: Chart,
+    labels: Mapping[str, str],
+) -> Release:
+    """``{name}-operator-ns`` and the training operator's release ``{name}-operator``."""
+    operator_ns = CoreV1Object(
+        "Namespace",
+        f"{name}-operator-ns",
+        {"metadata": {"name": chart.namespace, "labels": dict(labels)}},
+        child_opts(parent, provider=provider, depends_on=ready or None),
+    )
+    values: dict[str, object] = (
+        # Only the torch-distributed ClusterTrainingRuntime (the chart's post-install hook
+        # applies it once the CRD is registered); the other frameworks stay off.
+        {"runtimes": {"torchDistributed": {"enabled": True}}}
+        if operator == "kubeflow-trainer"
+        else {}
+    )
+    return _release(
+        parent,
+        f"{name}-operator",
+        chart,
+        values,
+        provider,
+        namespace=chart.namespace,
+        depends_on=[*ready, operator_ns],
+    )

@@ -43,102 +43,21 @@ from mlops_iac.components.spec import PlatformSpec
 def build(parent: pulumi.Resource, name: str, spec: PlatformSpec) -> dict[str, Any]:
     """Create the GCP platform under ``parent``; return the stack exports."""
     opts = pulumi.ResourceOptions(parent=parent)
-    gcp = spec.gcp
-    env = spec.environment
-    serving = spec.serving
-
     store = ArtifactStore(
         f"{name}-artifacts",
         ArtifactStoreArgs(**artifact_store_kwargs(spec)),
         opts=opts,
     )
-    cluster = TrainingCluster(
-        f"{name}-training",
-        TrainingClusterArgs(
-            **training_cluster_kwargs(spec),
-            **training_kubernetes_kwargs(spec),
-            public_access_cidrs=spec.training.access.public_cidrs,
-            dns_endpoint=spec.training.access.dns_endpoint,
-            artifact_service_account=store.dvc_service_account,
-            gpu_zones=gcp.gpu_zones if gcp else (),
-            budget_usd_per_hour=spec.governance.gpu_budget_usd_per_hour,
-        ),
-        opts=opts,
-    )
+    cluster = TrainingCluster(f"{name}-training", _training_args(spec, store), opts=opts)
     registry = ModelRegistry(
         f"{name}-registry",
-        ModelRegistryArgs(environment=env, approvers=spec.governance.approvers),
+        ModelRegistryArgs(environment=spec.environment, approvers=spec.governance.approvers),
         opts=opts,
     )
-
-    model, previous = serving.model, serving.previous_model
-    # The stack serves what it registers: the image from its own repository and the artifact
-    # from its own model bucket (a path in it). Anything else is "bring your own", which the spec
-    # only accepts with gcp.externalArtifacts: true.
-    image: pulumi.Input[str] = model.image or pulumi.Output.concat(
-        registry.image_repository_url, f"/{model.name}:{model.version}"
-    )
-    model_bucket, model_prefix = _model_location(model.artifact_uri, registry.model_bucket_name)
-    endpoint = ServingEndpoint(
-        f"{name}-serving",
-        ServingEndpointArgs(
-            environment=env,
-            active_model=ModelVersion(
-                name=model.name,
-                version=model.version,
-                image=image,
-                artifact_uri=pulumi.Output.concat("gs://", model_bucket, "/", model_prefix),
-            ),
-            previous_model=(
-                ModelVersion(name=previous.name, version=previous.version) if previous else None
-            ),
-            model_bucket=model_bucket,
-            model_prefix=model_prefix,
-            rollback=serving.rollback,
-            rollout_strategy=serving.rollout.strategy,
-            canary_percent=serving.rollout.canary_percent,
-            linear_step_percent=serving.rollout.linear_step_percent,
-            min_replicas=serving.replicas.min,
-            max_replicas=serving.replicas.max,
-            accelerator=_accelerator(serving.instance_type),
-            public_endpoint=serving.public_endpoint,
-            capture_bucket=store.bucket_name,
-            tags=sanitise(serving_tags(spec, serving.active_model), "gcp"),
-        ),
-        opts=opts,
-    )
-    monitor = Monitoring(
-        f"{name}-monitoring",
-        MonitoringArgs(
-            environment=env,
-            endpoint_name=endpoint.endpoint_name,
-            alert_emails=spec.monitoring.alert_emails,
-            webhook_url=webhook_secret(spec),
-            latency_p99_ms=spec.monitoring.latency_p99_ms,
-            error_rate_percent=spec.monitoring.error_rate_percent,
-            drift=spec.monitoring.drift.schedule,
-            billing_account=gcp.billing_account if gcp else None,
-            monthly_budget_usd=(
-                spec.governance.gpu_budget_usd_per_hour * HOURS_PER_MONTH
-                if spec.governance.gpu_budget_usd_per_hour is not None
-                else None
-            ),
-            billing_project=gcp.billing_project if gcp else None,
-        ),
-        opts=opts,
-    )
+    endpoint = ServingEndpoint(f"{name}-serving", _serving_args(spec, store, registry), opts=opts)
+    monitor = Monitoring(f"{name}-monitoring", _monitoring_args(spec, endpoint), opts=opts)
     drift_job = DriftJob(
-        f"{name}-drift",
-        DriftJobArgs(
-            **drift_job_kwargs(spec),
-            endpoint_name=endpoint.endpoint_name,
-            artifact_bucket_name=store.bucket_name,
-            # ServingEndpoint hands its container CAPTURE_URI = gs://<bucket>/capture/<name>/.
-            capture_prefix=f"capture/{name}-serving/",
-            alert_channels=monitor.alert_channels,
-            retraining_topic=monitor.retraining_trigger,
-        ),
-        opts=opts,
+        f"{name}-drift", _drift_job_args(name, spec, store, endpoint, monitor), opts=opts
     )
     return {
         **contract_exports(store, cluster, registry, endpoint, monitor),
@@ -151,6 +70,96 @@ def build(parent: pulumi.Resource, name: str, spec: PlatformSpec) -> dict[str, A
         # Read back by the next deployment: which revisions exist to keep in traffic.
         "serving_revisions": endpoint.serving_revisions,
     }
+
+
+def _training_args(spec: PlatformSpec, store: ArtifactStore) -> TrainingClusterArgs:
+    """The cluster of the spec; its trainer impersonates the artifact store's DVC account."""
+    gcp = spec.gcp
+    return TrainingClusterArgs(
+        **training_cluster_kwargs(spec),
+        **training_kubernetes_kwargs(spec),
+        public_access_cidrs=spec.training.access.public_cidrs,
+        dns_endpoint=spec.training.access.dns_endpoint,
+        artifact_service_account=store.dvc_service_account,
+        gpu_zones=gcp.gpu_zones if gcp else (),
+        budget_usd_per_hour=spec.governance.gpu_budget_usd_per_hour,
+    )
+
+
+def _serving_args(
+    spec: PlatformSpec, store: ArtifactStore, registry: ModelRegistry
+) -> ServingEndpointArgs:
+    """The served model from the registry (unless the spec names an image), capture to the store."""
+    serving = spec.serving
+    model, previous = serving.model, serving.previous_model
+    # The stack serves what it registers: the image from its own repository and the artifact
+    # from its own model bucket (a path in it). Anything else is "bring your own", which the spec
+    # only accepts with gcp.externalArtifacts: true.
+    image: pulumi.Input[str] = model.image or pulumi.Output.concat(
+        registry.image_repository_url, f"/{model.name}:{model.version}"
+    )
+    model_bucket, model_prefix = _model_location(model.artifact_uri, registry.model_bucket_name)
+    return ServingEndpointArgs(
+        environment=spec.environment,
+        active_model=ModelVersion(
+            name=model.name,
+            version=model.version,
+            image=image,
+            artifact_uri=pulumi.Output.concat("gs://", model_bucket, "/", model_prefix),
+        ),
+        previous_model=(
+            ModelVersion(name=previous.name, version=previous.version) if previous else None
+        ),
+        model_bucket=model_bucket,
+        model_prefix=model_prefix,
+        rollback=serving.rollback,
+        rollout_strategy=serving.rollout.strategy,
+        canary_percent=serving.rollout.canary_percent,
+        linear_step_percent=serving.rollout.linear_step_percent,
+        min_replicas=serving.replicas.min,
+        max_replicas=serving.replicas.max,
+        accelerator=_accelerator(serving.instance_type),
+        public_endpoint=serving.public_endpoint,
+        capture_bucket=store.bucket_name,
+        tags=sanitise(serving_tags(spec, serving.active_model), "gcp"),
+    )
+
+
+def _monitoring_args(spec: PlatformSpec, endpoint: ServingEndpoint) -> MonitoringArgs:
+    """Alerts on the endpoint; the monthly budget is the hourly GPU budget times a month."""
+    gcp = spec.gcp
+    hourly = spec.governance.gpu_budget_usd_per_hour
+    return MonitoringArgs(
+        environment=spec.environment,
+        endpoint_name=endpoint.endpoint_name,
+        alert_emails=spec.monitoring.alert_emails,
+        webhook_url=webhook_secret(spec),
+        latency_p99_ms=spec.monitoring.latency_p99_ms,
+        error_rate_percent=spec.monitoring.error_rate_percent,
+        drift=spec.monitoring.drift.schedule,
+        billing_account=gcp.billing_account if gcp else None,
+        monthly_budget_usd=hourly * HOURS_PER_MONTH if hourly is not None else None,
+        billing_project=gcp.billing_project if gcp else None,
+    )
+
+
+def _drift_job_args(
+    name: str,
+    spec: PlatformSpec,
+    store: ArtifactStore,
+    endpoint: ServingEndpoint,
+    monitor: Monitoring,
+) -> DriftJobArgs:
+    """The drift job reads the endpoint's capture and alerts through the monitoring channels."""
+    return DriftJobArgs(
+        **drift_job_kwargs(spec),
+        endpoint_name=endpoint.endpoint_name,
+        artifact_bucket_name=store.bucket_name,
+        # ServingEndpoint hands its container CAPTURE_URI = gs://<bucket>/capture/<name>/.
+        capture_prefix=f"capture/{name}-serving/",
+        alert_channels=monitor.alert_channels,
+        retraining_topic=monitor.retraining_trigger,
+    )
 
 
 def _model_location(uri: str, model_bucket: pulumi.Output[str]) -> tuple[pulumi.Input[str], str]:
