@@ -6,7 +6,7 @@ import math
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, ClassVar
 
 import pulumi
 import pulumi_aws as aws
@@ -30,6 +30,7 @@ from mlops_iac.components.aws._common import (
     stable_name,
     statement,
 )
+from mlops_iac.components.contract_types import ServingEndpointArgsBase
 
 TYPE = "mlops:aws:ServingEndpoint"
 
@@ -75,8 +76,33 @@ class ModelVersion:
 
 
 @dataclass(frozen=True, kw_only=True)
-class ServingEndpointArgs:
+class ServingEndpointArgs(ServingEndpointArgsBase):
     """Inputs of ``ServingEndpoint``. ``active_model`` and ``artifact_bucket_name`` are required."""
+
+    FIELD_NOTES: ClassVar[Mapping[str, str]] = {
+        "environment": ("``dev``, ``staging`` or ``prod``. Default ``dev``."),
+        "max_replicas": (
+            "Autoscaling upper bound, and the instance count every endpoint config starts "
+            "with (a rollout or rollback must not start the new fleet below the current "
+            "load). Default 2."
+        ),
+        "rollout_strategy": (
+            "``canary``, ``linear`` or ``all-at-once`` blue/green traffic shifting. Default canary."
+        ),
+        "canary_percent": (
+            "Capacity share of the new fleet during the canary bake; the canary (rounded up "
+            "to whole instances) must be at most half of ``max_replicas``. Default 10."
+        ),
+        "linear_step_percent": (
+            "Capacity share per linear step (10–50, rounded up to whole instances, at most "
+            "half of ``max_replicas``). Default 20."
+        ),
+        "public_endpoint": (
+            "Accepted for the cross-cloud contract; SageMaker endpoints are IAM-authenticated"
+            " and have no public/private switch. Refused in prod."
+        ),
+        "tags": ("Extra tags on children that serve no particular version. Default: none."),
+    }
 
     active_model: ModelVersion
     """The version that takes traffic."""
@@ -86,8 +112,6 @@ class ServingEndpointArgs:
     """Bucket that receives request/response capture under ``capture/``."""
     kms_key_arn: pulumi.Input[str] | None = None
     """Key for capture, endpoint storage and model artifacts. Default: a new rotating key."""
-    environment: str = defaults.ENVIRONMENT
-    """``dev``, ``staging`` or ``prod``. Default ``dev``."""
     image_repository_arn: pulumi.Input[str] | None = None
     """ECR repository the execution role may pull from (besides the models' image repos).
     Default: only the repositories named by the models' images."""
@@ -97,11 +121,6 @@ class ServingEndpointArgs:
     """Topic the rollback alarms notify. Default: none (alarms still roll back; a warning)."""
     instance_type: str | None = unset(defaults.SERVING_INSTANCE_TYPE)
     """Instance type. Default ``ml.m5.large``."""
-    min_replicas: int = defaults.MIN_REPLICAS
-    """Autoscaling lower bound. Default 1."""
-    max_replicas: int = defaults.MAX_REPLICAS
-    """Autoscaling upper bound, and the instance count every endpoint config starts with (a
-    rollout or rollback must not start the new fleet below the current load). Default 2."""
     autoscaling: bool = defaults.SERVING_AUTOSCALING
     """Register the variant with Application Auto Scaling. Turn it off for one deployment
     before changing ``instance_type`` (AWS refuses an instance-type change on an autoscaled
@@ -114,14 +133,6 @@ class ServingEndpointArgs:
     """Whether the current deployment is autoscaled. Default: none, read as autoscaled."""
     invocations_per_instance: float = defaults.INVOCATIONS_PER_INSTANCE_TARGET
     """Target-tracking value of ``SageMakerVariantInvocationsPerInstance``. Default 100."""
-    rollout_strategy: str = defaults.ROLLOUT_STRATEGY
-    """``canary``, ``linear`` or ``all-at-once`` blue/green traffic shifting. Default canary."""
-    canary_percent: int = defaults.CANARY_PERCENT
-    """Capacity share of the new fleet during the canary bake; the canary (rounded up to whole
-    instances) must be at most half of ``max_replicas``. Default 10."""
-    linear_step_percent: int = defaults.LINEAR_STEP_PERCENT
-    """Capacity share per linear step (10–50, rounded up to whole instances, at most half of
-    ``max_replicas``). Default 20."""
     bake_minutes: int = defaults.BAKE_MINUTES
     """Wait between traffic shifts, watching the alarms (0–60). Default 10."""
     latency_p99_ms: int = defaults.LATENCY_P99_MS
@@ -140,11 +151,6 @@ class ServingEndpointArgs:
     subnet_ids: pulumi.Input[Sequence[pulumi.Input[str]]] | None = None
     """Private subnets for the model containers (``vpc_config``). Default: none; the stack passes
     the training VPC's private subnets in prod."""
-    public_endpoint: bool | None = unset(defaults.PUBLIC_ENDPOINT)
-    """Accepted for the cross-cloud contract; SageMaker endpoints are IAM-authenticated and have
-    no public/private switch. Refused in prod."""
-    tags: Tags = None
-    """Extra tags on children that serve no particular version. Default: none."""
 
 
 def endpoint_name_for(name: str) -> str:
