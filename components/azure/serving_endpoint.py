@@ -87,12 +87,12 @@ class ServingEndpointArgs(ServingEndpointArgsBase):
     workspace_name: pulumi.Input[str]
     """AzureML workspace that hosts the endpoint. Required."""
     active_model: ModelDeployment
-    """The version to serve: on ``blue`` with 100%, or on ``green`` with the rollout share while
-    ``rollout_in_progress``. Required."""
+    """The version this apply deploys: on ``blue`` with 100%, or on ``green`` with the rollout
+    share while ``rollout_in_progress``, or on ``green`` with 0% on a ``rollback``. Required."""
     previous_model: ModelDeployment | None = None
     """The version it replaces, kept deployed for rollback: on ``green`` with 0%, or on ``blue``
     with the rest while ``rollout_in_progress``. Default: none (no green deployment; rollback
-    impossible). Manual rollback: swap ``active_model`` and ``previous_model``."""
+    impossible). Roll back with ``rollback`` (swapping the two versions does the same)."""
     rollout_in_progress: bool = False
     """A rollout of ``active_model`` is baking: ``previous_model`` keeps the majority on
     ``blue``. Default: false (``active_model`` takes 100%, ``previous_model`` is the warm
@@ -195,10 +195,9 @@ class ServingEndpoint(pulumi.ComponentResource):
         self.endpoint_name = endpoint.name
         self.endpoint_url = endpoint.properties.scoring_uri
         self.endpoint_id = endpoint.id
-        self.active_model_version = pulumi.Output.from_input(args.active_model.version)
-        self.previous_model_version = pulumi.Output.from_input(
-            args.previous_model.version if args.previous_model is not None else None
-        )
+        serving, other = served_and_standby(args)
+        self.active_model_version = pulumi.Output.from_input(serving.version)
+        self.previous_model_version = pulumi.Output.from_input(other.version if other else None)
         self.blue_deployment_name = blue.name
         self.blue_deployment_id = blue.id
         self.green_deployment_name = (
@@ -348,6 +347,14 @@ class ServingEndpoint(pulumi.ComponentResource):
         return deployment
 
 
+def served_and_standby(args: ServingEndpointArgs) -> tuple[ModelDeployment, ModelDeployment | None]:
+    """(the version that takes traffic after this apply, the other one): ``previous_model``
+    first on a ``rollback`` (the contract's one meaning), else ``active_model`` first."""
+    if args.rollback and args.previous_model is not None:
+        return args.previous_model, args.active_model
+    return args.active_model, args.previous_model
+
+
 def rollout_slots(
     label: str, args: ServingEndpointArgs
 ) -> tuple[ModelDeployment, ModelDeployment | None, int]:
@@ -368,6 +375,11 @@ def rollout_slots(
             raise ValueError(f"{label}: {key} must be between 1 and {MAX_ROLLOUT_PERCENT}")
     if args.rollout_in_progress and args.previous_model is None:
         raise ValueError(f"{label}: rollout_in_progress needs a previous_model")
+    if args.rollback:
+        # The contract's rollback: previous_model serves everything, active_model stays warm.
+        if args.previous_model is None:
+            raise ValueError(f"{label}: rollback needs a previous_model")
+        return args.previous_model, args.active_model, 0
     share = {"canary": args.canary_percent, "linear": args.linear_step_percent}.get(
         args.rollout_strategy, 100
     )
