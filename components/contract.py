@@ -10,6 +10,8 @@ from __future__ import annotations
 CLOUDS = ("aws", "azure", "gcp")
 
 COMPONENTS = ("ArtifactStore", "TrainingCluster", "ModelRegistry", "ServingEndpoint", "Monitoring")
+"""The five components every cloud has; ``DriftJob`` (``PARTIAL``) is the sixth. Their base Args
+and output Protocols are in ``contract_types.py``."""
 
 ARGS: dict[str, tuple[str, ...]] = {
     "ArtifactStore": (
@@ -35,6 +37,7 @@ ARGS: dict[str, tuple[str, ...]] = {
         "previous_model",
         "min_replicas",
         "max_replicas",
+        "rollback",
         "public_endpoint",
         "rollout_strategy",
         "canary_percent",

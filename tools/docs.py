@@ -153,6 +153,18 @@ def _docstrings(cls: type) -> dict[str, str]:
     return docs
 
 
+def field_docs(cls: type) -> dict[str, str]:
+    """Each Args field's meaning: the docstring where the field is declared (the contract's base
+    Args for a shared field), replaced by the cloud's ``FIELD_NOTES`` entry where it has one."""
+    docs: dict[str, str] = {}
+    for klass in reversed(cls.__mro__):
+        if dataclasses.is_dataclass(klass):
+            docs.update(_docstrings(klass))
+    for key, note in getattr(cls, "FIELD_NOTES", {}).items():
+        docs[key] = " ".join(note.split())
+    return docs
+
+
 def component_defaults(package: str) -> str:
     """One table per component of a cloud package: argument, default value, meaning."""
     module = __import__(package, fromlist=["__all__"])
@@ -161,7 +173,7 @@ def component_defaults(package: str) -> str:
         if not name.endswith("Args"):
             continue
         cls = getattr(module, name)
-        docs = _docstrings(cls)
+        docs = field_docs(cls)
         lines += [
             f"**{name[: -len('Args')]}** (`{package}`)",
             "",

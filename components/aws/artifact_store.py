@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import ClassVar
 
 import pulumi
 import pulumi_aws as aws
@@ -19,6 +20,7 @@ from mlops_iac.components._component import (
     unset,
 )
 from mlops_iac.components.aws import _defaults as defaults
+from mlops_iac.components.contract_types import ArtifactStoreArgsBase
 
 TYPE = "mlops:aws:ArtifactStore"
 
@@ -30,19 +32,28 @@ REPLICA_KEY_ACTIONS = ("kms:Encrypt", "kms:Decrypt", "kms:GenerateDataKey")
 
 
 @dataclass(frozen=True, kw_only=True)
-class ArtifactStoreArgs:
+class ArtifactStoreArgs(ArtifactStoreArgsBase):
     """Inputs of ``ArtifactStore``. Every field is optional; defaults are the secure choice."""
 
-    environment: str = defaults.ENVIRONMENT
-    """``dev``, ``staging`` or ``prod``. Default ``dev``. In prod the bucket and key are protected
-    and retained, and ``force_destroy`` is refused."""
-    customer_managed_key: bool | None = unset(defaults.CUSTOMER_MANAGED_KEY)
-    """Encrypt with a customer-managed KMS key. Default: a new key with yearly rotation
-    (``False`` falls back to S3-managed keys and logs a warning)."""
+    FIELD_NOTES: ClassVar[Mapping[str, str]] = {
+        "environment": (
+            "``dev``, ``staging`` or ``prod``. Default ``dev``. In prod the bucket and key "
+            "are protected and retained, and ``force_destroy`` is refused."
+        ),
+        "customer_managed_key": (
+            "Encrypt with a customer-managed KMS key. Default: a new key with yearly rotation"
+            " (``False`` falls back to S3-managed keys and logs a warning)."
+        ),
+        "force_destroy": (
+            "Let ``pulumi destroy`` delete a non-empty bucket. Default: false; refused in prod."
+        ),
+        "tags": (
+            "Extra tags on every child. Default: none (the stack's lineage transform adds lineage)."
+        ),
+    }
+
     kms_key_arn: pulumi.Input[str] | None = None
     """Use an existing KMS key instead of creating one. Default: a new key with rotation."""
-    noncurrent_version_days: pulumi.Input[int] | None = unset(defaults.NONCURRENT_VERSION_DAYS)
-    """Days before a noncurrent object version expires. Default: 90."""
     incomplete_upload_days: pulumi.Input[int] | None = unset(defaults.INCOMPLETE_UPLOAD_DAYS)
     """Days before an incomplete multipart upload is aborted. Default: 7."""
     replica_region: str | None = None
@@ -50,12 +61,8 @@ class ArtifactStoreArgs:
     Default: no replication."""
     access_log_bucket: pulumi.Input[str] | None = None
     """Existing bucket that receives S3 server access logs. Default: no access logging."""
-    force_destroy: bool | None = unset(defaults.FORCE_DESTROY)
-    """Let ``pulumi destroy`` delete a non-empty bucket. Default: false; refused in prod."""
     dvc_prefix: str = defaults.DVC_PREFIX
     """Key prefix of the DVC remote inside the bucket. Default ``dvc``."""
-    tags: pulumi.Input[Mapping[str, pulumi.Input[str]]] | None = None
-    """Extra tags on every child. Default: none (the stack's lineage transform adds lineage)."""
 
 
 class ArtifactStore(pulumi.ComponentResource):

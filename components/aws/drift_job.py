@@ -18,8 +18,10 @@ from __future__ import annotations
 
 import functools
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import ClassVar
 
 import pulumi
 import pulumi_aws as aws
@@ -27,7 +29,6 @@ import pulumi_aws as aws
 from mlops_iac.components._component import child_opts, component_opts, secure_default
 from mlops_iac.components.aws import _defaults as defaults
 from mlops_iac.components.aws._common import (
-    Tags,
     account_id,
     assume_role_policy,
     customer_key,
@@ -37,6 +38,7 @@ from mlops_iac.components.aws._common import (
     stable_name,
     statement,
 )
+from mlops_iac.components.contract_types import DriftJobArgsBase
 
 TYPE = "mlops:aws:DriftJob"
 HANDLER_MODULE = "drift_lambda"
@@ -69,15 +71,25 @@ def drift_archive() -> pulumi.AssetArchive:
 
 
 @dataclass(frozen=True, kw_only=True)
-class DriftJobArgs:
+class DriftJobArgs(DriftJobArgsBase):
     """Inputs of ``DriftJob``."""
 
-    endpoint_name: pulumi.Input[str]
-    """SageMaker endpoint whose capture is checked (metric dimension, report folder)."""
-    artifact_bucket_name: pulumi.Input[str]
-    """Artifact bucket holding ``capture/``, ``drift/baselines/`` and ``drift/reports/``."""
-    dataset_version: str
-    """Lineage ``datasetVersion`` (DVC hash) of the deployed model's training data."""
+    FIELD_NOTES: ClassVar[Mapping[str, str]] = {
+        "endpoint_name": (
+            "SageMaker endpoint whose capture is checked (metric dimension, report folder)."
+        ),
+        "artifact_bucket_name": (
+            "Artifact bucket holding ``capture/``, ``drift/baselines/`` and ``drift/reports/``."
+        ),
+        "dataset_version": (
+            "Lineage ``datasetVersion`` (DVC hash) of the deployed model's training data."
+        ),
+        "environment": (
+            "``dev``, ``staging`` or ``prod``. Default ``dev``. In prod the log key is protected."
+        ),
+        "tags": ("Extra tags on every child. Default: none."),
+    }
+
     alert_topic_arn: pulumi.Input[str]
     """Alert channel the drift alarm and the job-failure alarm notify."""
     retraining_topic_arn: pulumi.Input[str] | None = None
@@ -85,20 +97,6 @@ class DriftJobArgs:
     topic of this job (``{name}-retraining``), so the loop always has a trigger."""
     artifact_kms_key_arn: pulumi.Input[str] | None = None
     """Key of the bucket; the function may decrypt and encrypt with it. Default: none."""
-    environment: str = defaults.ENVIRONMENT
-    """``dev``, ``staging`` or ``prod``. Default ``dev``. In prod the log key is protected."""
-    schedule: str = defaults.DRIFT
-    """``hourly``, ``daily`` or ``weekly``. Default ``daily``."""
-    window_hours: int = 0
-    """Hours of capture per run. Default 0: the schedule's period (1, 24 or 168)."""
-    psi: float = defaults.DRIFT_PSI
-    """PSI threshold. Default 0.2."""
-    ks: float = defaults.DRIFT_KS
-    """KS threshold (numeric features). Default 0.1."""
-    jensen_shannon: float = defaults.DRIFT_JENSEN_SHANNON
-    """Jensen-Shannon distance threshold (categorical features). Default 0.1."""
-    min_rows: int = defaults.DRIFT_MIN_ROWS
-    """Served rows needed for a verdict. Default 1000."""
     capture_format: str = "sagemaker-capture"
     """Format of the capture files. Default ``sagemaker-capture``."""
     metric_namespace: str = defaults.DRIFT_METRIC_NAMESPACE
@@ -106,8 +104,6 @@ class DriftJobArgs:
     ``mlops/drift``."""
     log_retention_days: int | None = None
     """Function log retention. Default: 365 (the secure default)."""
-    tags: Tags = None
-    """Extra tags on every child. Default: none."""
 
 
 class DriftJob(pulumi.ComponentResource):

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import ClassVar
 
 import pulumi
 import pulumi_aws as aws
@@ -12,22 +13,32 @@ import pulumi_aws as aws
 from mlops_iac.components._component import child_opts, component_opts, secure_default, unset
 from mlops_iac.components.aws import _defaults as defaults
 from mlops_iac.components.aws._common import Tags, customer_key, encrypted_topic, stable_name
+from mlops_iac.components.contract_types import ModelRegistryArgsBase
 
 TYPE = "mlops:aws:ModelRegistry"
 STATE_CHANGE = "SageMaker Model Package State Change"
 
 
 @dataclass(frozen=True, kw_only=True)
-class ModelRegistryArgs:
+class ModelRegistryArgs(ModelRegistryArgsBase):
     """Inputs of ``ModelRegistry``. Every field is optional; defaults are the secure choice."""
 
-    environment: str = defaults.ENVIRONMENT
-    """``dev``, ``staging`` or ``prod``. Default ``dev``. In prod the model package group, the
-    image repository and the key are protected and retained."""
+    FIELD_NOTES: ClassVar[Mapping[str, str]] = {
+        "environment": (
+            "``dev``, ``staging`` or ``prod``. Default ``dev``. In prod the model package "
+            "group, the image repository and the key are protected and retained."
+        ),
+        "approvers": (
+            "Emails subscribed to the approvers topic (new versions pending approval). "
+            "Default: none."
+        ),
+        "tags": (
+            "Extra tags on every child. Default: none (the stack's lineage transform adds lineage)."
+        ),
+    }
+
     description: str | None = None
     """Description of the model package group. Default: ``Models of <name>``."""
-    approvers: Sequence[str] = ()
-    """Emails subscribed to the approvers topic (new versions pending approval). Default: none."""
     alert_topic_arn: pulumi.Input[str] | None = None
     """Topic told when a version is approved. Default: no approved-notification rule."""
     kms_key_arn: pulumi.Input[str] | None = None
@@ -39,8 +50,6 @@ class ModelRegistryArgs:
     """Image tags cannot be overwritten. Default: true (false warns)."""
     scan_on_push: bool | None = unset(defaults.SCAN_ON_PUSH)
     """Scan each pushed image for vulnerabilities. Default: true (false warns)."""
-    tags: Tags = None
-    """Extra tags on every child. Default: none (the stack's lineage transform adds lineage)."""
 
 
 class ModelRegistry(pulumi.ComponentResource):

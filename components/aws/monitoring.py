@@ -9,9 +9,9 @@ endpoint and the GPU pool and reuses the channel through ``alert_topic_arn``). U
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar
 
 import pulumi
 import pulumi_aws as aws
@@ -30,6 +30,7 @@ from mlops_iac.components.aws._common import (
     stable_name,
     statement,
 )
+from mlops_iac.components.contract_types import MonitoringArgsBase
 
 TYPE = "mlops:aws:Monitoring"
 CHANNEL_TYPE = "mlops:aws:AlertChannel"
@@ -106,31 +107,40 @@ class AlertChannel(pulumi.ComponentResource):
 
 
 @dataclass(frozen=True, kw_only=True)
-class MonitoringArgs:
+class MonitoringArgs(MonitoringArgsBase):
     """Inputs of ``Monitoring``. Every field is optional; what is not given is not watched."""
 
-    environment: str = defaults.ENVIRONMENT
-    """``dev``, ``staging`` or ``prod``. Default ``dev``. Prod adds a zero-invocations alarm."""
+    FIELD_NOTES: ClassVar[Mapping[str, str]] = {
+        "environment": (
+            "``dev``, ``staging`` or ``prod``. Default ``dev``. Prod adds a zero-invocations alarm."
+        ),
+        "alert_emails": ("Subscribers of a new channel and of the budget. Default: none."),
+        "webhook_url": ("HTTPS subscriber of a new channel, kept secret. Default: none."),
+        "endpoint_name": (
+            "SageMaker endpoint to watch. Default: none (no endpoint alarms, no drift monitoring)."
+        ),
+        "latency_p99_ms": ("p99 latency threshold of the endpoint. Default 500 ms."),
+        "error_rate_percent": ("5XX share threshold of the endpoint. Default 1 %."),
+        "drift": (
+            "``hourly``, ``daily`` or ``weekly`` data-quality checks (with "
+            "``model_monitor``). Default daily."
+        ),
+        "monthly_budget_usd": (
+            "Monthly GPU spend budget; notifications at 80 % and 100 %. Default: no budget."
+        ),
+        "tags": ("Extra tags on every child. Default: none."),
+    }
+
     project: str | None = None
     """Value of the ``mlops:project`` cost allocation tag the budget filters on. Default: none
     (then no budget)."""
     alert_topic_arn: pulumi.Input[str] | None = None
     """Existing alert topic (``AlertChannel``). Default: a new channel ``{name}-alerts``."""
-    alert_emails: Sequence[str] = ()
-    """Subscribers of a new channel and of the budget. Default: none."""
-    webhook_url: pulumi.Input[str] | None = None
-    """HTTPS subscriber of a new channel, kept secret. Default: none."""
     kms_key_arn: pulumi.Input[str] | None = None
     """Key for the retraining topic. Default: the new channel's key, else a new key."""
-    endpoint_name: pulumi.Input[str] | None = None
-    """SageMaker endpoint to watch. Default: none (no endpoint alarms, no drift monitoring)."""
     serving_alarm_names: pulumi.Input[Sequence[pulumi.Input[str]]] | None = None
     """Latency/5XX alarms that already watch the endpoint (``ServingEndpoint.alarm_names``): they
     go on the dashboard instead of being duplicated. Default: Monitoring creates its own."""
-    latency_p99_ms: int = defaults.LATENCY_P99_MS
-    """p99 latency threshold of the endpoint. Default 500 ms."""
-    error_rate_percent: float = defaults.ERROR_RATE_PERCENT
-    """5XX share threshold of the endpoint. Default 1 %."""
     artifact_bucket_name: pulumi.Input[str] | None = None
     """Bucket with ``capture/`` data; drift reports go to ``monitoring/``. Default: none (no
     drift monitoring)."""
@@ -139,9 +149,6 @@ class MonitoringArgs:
     baseline_uri: pulumi.Input[str] | None = None
     """Prefix with ``constraints.json`` and ``statistics.json`` of the training data. Default:
     ``s3://<bucket>/monitoring/baseline/`` (written by the training pipeline)."""
-    drift: str = defaults.DRIFT
-    """``hourly``, ``daily`` or ``weekly`` data-quality checks (with ``model_monitor``).
-    Default daily."""
     model_monitor: bool = defaults.MODEL_MONITOR
     """Run SageMaker Model Monitor data-quality checks on the captured requests. Model Monitor
     is closed to new customers, so only accounts that already have it may turn this on.
@@ -153,10 +160,6 @@ class MonitoringArgs:
     gpu_instance_types: Sequence[str] = ()
     """EC2 types of the GPU pool; the budget counts only their spend. Default: none, so the
     budget counts every cost tagged with the project."""
-    monthly_budget_usd: float | None = None
-    """Monthly GPU spend budget; notifications at 80 % and 100 %. Default: no budget."""
-    tags: Tags = None
-    """Extra tags on every child. Default: none."""
 
 
 class Monitoring(pulumi.ComponentResource):

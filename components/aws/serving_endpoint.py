@@ -6,12 +6,13 @@ import math
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, ClassVar
 
 import pulumi
 import pulumi_aws as aws
 
 from mlops_iac.components._component import (
+    Component,
     child_opts,
     component_opts,
     require_not_prod,
@@ -30,6 +31,7 @@ from mlops_iac.components.aws._common import (
     stable_name,
     statement,
 )
+from mlops_iac.components.contract_types import ServingEndpointArgsBase
 
 TYPE = "mlops:aws:ServingEndpoint"
 
@@ -75,19 +77,42 @@ class ModelVersion:
 
 
 @dataclass(frozen=True, kw_only=True)
-class ServingEndpointArgs:
+class ServingEndpointArgs(ServingEndpointArgsBase):
     """Inputs of ``ServingEndpoint``. ``active_model`` and ``artifact_bucket_name`` are required."""
 
+    FIELD_NOTES: ClassVar[Mapping[str, str]] = {
+        "environment": ("``dev``, ``staging`` or ``prod``. Default ``dev``."),
+        "max_replicas": (
+            "Autoscaling upper bound, and the instance count every endpoint config starts "
+            "with (a rollout or rollback must not start the new fleet below the current "
+            "load). Default 2."
+        ),
+        "rollout_strategy": (
+            "``canary``, ``linear`` or ``all-at-once`` blue/green traffic shifting. Default canary."
+        ),
+        "canary_percent": (
+            "Capacity share of the new fleet during the canary bake; the canary (rounded up "
+            "to whole instances) must be at most half of ``max_replicas``. Default 10."
+        ),
+        "linear_step_percent": (
+            "Capacity share per linear step (10–50, rounded up to whole instances, at most "
+            "half of ``max_replicas``). Default 20."
+        ),
+        "public_endpoint": (
+            "Accepted for the cross-cloud contract; SageMaker endpoints are IAM-authenticated"
+            " and have no public/private switch. Refused in prod."
+        ),
+        "tags": ("Extra tags on children that serve no particular version. Default: none."),
+    }
+
     active_model: ModelVersion
-    """The version that takes traffic."""
+    """The version this apply deploys; it takes traffic unless ``rollback``. Required."""
     previous_model: ModelVersion | None = None
-    """The version kept deployable for a rollback. Default: none."""
+    """The version it replaces, kept deployable for a rollback. Default: none."""
     artifact_bucket_name: pulumi.Input[str]
     """Bucket that receives request/response capture under ``capture/``."""
     kms_key_arn: pulumi.Input[str] | None = None
     """Key for capture, endpoint storage and model artifacts. Default: a new rotating key."""
-    environment: str = defaults.ENVIRONMENT
-    """``dev``, ``staging`` or ``prod``. Default ``dev``."""
     image_repository_arn: pulumi.Input[str] | None = None
     """ECR repository the execution role may pull from (besides the models' image repos).
     Default: only the repositories named by the models' images."""
@@ -97,11 +122,6 @@ class ServingEndpointArgs:
     """Topic the rollback alarms notify. Default: none (alarms still roll back; a warning)."""
     instance_type: str | None = unset(defaults.SERVING_INSTANCE_TYPE)
     """Instance type. Default ``ml.m5.large``."""
-    min_replicas: int = defaults.MIN_REPLICAS
-    """Autoscaling lower bound. Default 1."""
-    max_replicas: int = defaults.MAX_REPLICAS
-    """Autoscaling upper bound, and the instance count every endpoint config starts with (a
-    rollout or rollback must not start the new fleet below the current load). Default 2."""
     autoscaling: bool = defaults.SERVING_AUTOSCALING
     """Register the variant with Application Auto Scaling. Turn it off for one deployment
     before changing ``instance_type`` (AWS refuses an instance-type change on an autoscaled
@@ -114,14 +134,6 @@ class ServingEndpointArgs:
     """Whether the current deployment is autoscaled. Default: none, read as autoscaled."""
     invocations_per_instance: float = defaults.INVOCATIONS_PER_INSTANCE_TARGET
     """Target-tracking value of ``SageMakerVariantInvocationsPerInstance``. Default 100."""
-    rollout_strategy: str = defaults.ROLLOUT_STRATEGY
-    """``canary``, ``linear`` or ``all-at-once`` blue/green traffic shifting. Default canary."""
-    canary_percent: int = defaults.CANARY_PERCENT
-    """Capacity share of the new fleet during the canary bake; the canary (rounded up to whole
-    instances) must be at most half of ``max_replicas``. Default 10."""
-    linear_step_percent: int = defaults.LINEAR_STEP_PERCENT
-    """Capacity share per linear step (10–50, rounded up to whole instances, at most half of
-    ``max_replicas``). Default 20."""
     bake_minutes: int = defaults.BAKE_MINUTES
     """Wait between traffic shifts, watching the alarms (0–60). Default 10."""
     latency_p99_ms: int = defaults.LATENCY_P99_MS
@@ -140,11 +152,6 @@ class ServingEndpointArgs:
     subnet_ids: pulumi.Input[Sequence[pulumi.Input[str]]] | None = None
     """Private subnets for the model containers (``vpc_config``). Default: none; the stack passes
     the training VPC's private subnets in prod."""
-    public_endpoint: bool | None = unset(defaults.PUBLIC_ENDPOINT)
-    """Accepted for the cross-cloud contract; SageMaker endpoints are IAM-authenticated and have
-    no public/private switch. Refused in prod."""
-    tags: Tags = None
-    """Extra tags on children that serve no particular version. Default: none."""
 
 
 def endpoint_name_for(name: str) -> str:
@@ -157,7 +164,7 @@ def endpoint_name_for(name: str) -> str:
     return stable_name(name, 63)
 
 
-class ServingEndpoint(pulumi.ComponentResource):
+class ServingEndpoint(Component):
     """SageMaker endpoint serving the active version, the standby kept deployable.
 
     Children (names derive from ``name``; per version ``v``): ``{name}-key`` (+ alias, unless
@@ -179,7 +186,8 @@ class ServingEndpoint(pulumi.ComponentResource):
 
     Outputs: ``endpoint_name``, ``endpoint_url``, ``active_model_version``,
     ``previous_model_version``, ``active_endpoint_config_name``,
-    ``previous_endpoint_config_name``, ``alarm_names``, ``execution_role_arn``.
+    ``previous_endpoint_config_name``, ``alarm_names``, ``execution_role_arn``, ``instance_type``
+    (the serving instance type; the next deployment reads it back).
     """
 
     endpoint_name: pulumi.Output[str]
@@ -190,47 +198,88 @@ class ServingEndpoint(pulumi.ComponentResource):
     previous_endpoint_config_name: pulumi.Output[str | None]
     alarm_names: pulumi.Output[list[str]]
     execution_role_arn: pulumi.Output[str]
+    instance_type: pulumi.Output[str]
 
     def __init__(
         self, name: str, args: ServingEndpointArgs, opts: pulumi.ResourceOptions | None = None
     ) -> None:
         super().__init__(TYPE, name, None, component_opts(opts))
         label = f"ServingEndpoint {name}"
-        prod = args.environment == "prod"
         _validate(label, args)
-        public = secure_default(
-            label, "public_endpoint", args.public_endpoint, defaults.PUBLIC_ENDPOINT
-        )
-        require_not_prod(label, args.environment, "public_endpoint", public)
-        isolation = secure_default(
-            label, "network_isolation", args.network_isolation, defaults.NETWORK_ISOLATION
-        )
-        require_not_prod(label, args.environment, "network_isolation off", not isolation)
-        sampling = secure_default(
-            label,
-            "capture_sampling_percent",
-            args.capture_sampling_percent,
-            defaults.CAPTURE_SAMPLING_PERCENT,
-        )
+        isolation, sampling = _resolved_settings(label, args)
         if args.alert_topic_arn is None:
             pulumi.log.warn(f"{label}: no alert_topic_arn; rollback alarms notify nobody")
-        tags = args.tags
-        versions = [args.active_model] + ([args.previous_model] if args.previous_model else [])
-
+        served, standby = served_and_standby(args)
+        versions = [served] + ([standby] if standby else [])
+        prod = args.environment == "prod"
         key_arn = args.kms_key_arn
         if key_arn is None:
-            key_arn = customer_key(self, f"{name}-key", "serving", prod=prod, tags=tags).arn
+            key_arn = customer_key(self, f"{name}-key", "serving", prod=prod, tags=args.tags).arn
         endpoint_name = endpoint_name_for(name)
-        bucket_arn = pulumi.Output.concat("arn:aws:s3:::", args.artifact_bucket_name)
+        in_vpc = args.subnet_ids is not None
+        role, role_policy = self._execution_role(
+            name, args, versions, key_arn, endpoint_name, in_vpc
+        )
+        vpc_config = self._vpc_config(name, args) if in_vpc else None
+        instance_type = _checked_instance_type(label, args)
+        configs = {
+            model.version: self._deployable_version(
+                name,
+                args,
+                model,
+                role,
+                role_policy,
+                key_arn,
+                isolation,
+                sampling,
+                vpc_config,
+                instance_type,
+            )
+            for model in versions
+        }
+        alarms = self._rollback_alarms(name, args, endpoint_name)
+        endpoint = self._endpoint(name, args, served, configs[served.version], alarms, prod)
+        if args.autoscaling:
+            self._autoscaling(name, args, endpoint, args.tags)
+        standby_config = configs[standby.version] if standby else None
+        self.register(
+            endpoint_name=endpoint.name,
+            endpoint_url=pulumi.Output.concat(
+                "https://runtime.sagemaker.",
+                region(self),
+                ".amazonaws.com/endpoints/",
+                endpoint.name,
+                "/invocations",
+            ),
+            active_model_version=pulumi.Output.from_input(served.version),
+            previous_model_version=pulumi.Output.from_input(standby.version if standby else None),
+            active_endpoint_config_name=configs[served.version].name,
+            previous_endpoint_config_name=(
+                standby_config.name if standby_config else pulumi.Output.from_input(None)
+            ),
+            alarm_names=pulumi.Output.all(*(alarm.name for alarm in alarms)),
+            execution_role_arn=role.arn,
+            instance_type=pulumi.Output.from_input(instance_type),
+        )
 
+    def _execution_role(
+        self,
+        name: str,
+        args: ServingEndpointArgs,
+        versions: list[ModelVersion],
+        key_arn: pulumi.Input[str],
+        endpoint_name: str,
+        in_vpc: bool,
+    ) -> tuple[aws.iam.Role, aws.iam.RolePolicy]:
+        """The SageMaker execution role and its least-privilege inline policy."""
         role = aws.iam.Role(
             f"{name}-role",
             description=f"SageMaker execution role of {name}",
             assume_role_policy=assume_role_policy("sagemaker.amazonaws.com"),
-            tags=tags,
+            tags=args.tags,
             opts=child_opts(self),
         )
-        in_vpc = args.subnet_ids is not None
+        bucket_arn = pulumi.Output.concat("arn:aws:s3:::", args.artifact_bucket_name)
         role_policy = aws.iam.RolePolicy(
             f"{name}-role-policy",
             role=role.id,
@@ -239,76 +288,93 @@ class ServingEndpoint(pulumi.ComponentResource):
             ),
             opts=child_opts(self),
         )
+        return role, role_policy
 
-        vpc_config = None
-        if in_vpc:
-            sg = aws.ec2.SecurityGroup(
-                f"{name}-sg",
-                description=f"Model containers of {name}: HTTPS out only",
-                vpc_id=args.vpc_id,
-                egress=[
-                    {
-                        "protocol": "tcp",
-                        "from_port": 443,
-                        "to_port": 443,
-                        "cidr_blocks": ["0.0.0.0/0"],
-                        "description": "HTTPS to AWS APIs via VPC endpoints or NAT",
-                    }
-                ],
-                tags=tags,
-                opts=child_opts(self),
-            )
-            vpc_config = {"subnets": args.subnet_ids, "security_group_ids": [sg.id]}
-
-        configs: dict[str, aws.sagemaker.EndpointConfiguration] = {}
-        capture_uri = pulumi.Output.concat(
-            "s3://", args.artifact_bucket_name, f"/{defaults.CAPTURE_PREFIX}/"
+    def _vpc_config(self, name: str, args: ServingEndpointArgs) -> dict[str, Any]:
+        """The model containers' subnets and a security group that allows HTTPS out only."""
+        sg = aws.ec2.SecurityGroup(
+            f"{name}-sg",
+            description=f"Model containers of {name}: HTTPS out only",
+            vpc_id=args.vpc_id,
+            egress=[
+                {
+                    "protocol": "tcp",
+                    "from_port": 443,
+                    "to_port": 443,
+                    "cidr_blocks": ["0.0.0.0/0"],
+                    "description": "HTTPS to AWS APIs via VPC endpoints or NAT",
+                }
+            ],
+            tags=args.tags,
+            opts=child_opts(self),
         )
-        instance_type = _checked_instance_type(label, args)
-        for model in versions:
-            image = model.image
-            if image is None:
-                if args.image_repository_url is None:
-                    raise ValueError(f"{label}: model version {model.version} has no image")
-                image = pulumi.Output.concat(args.image_repository_url, f":{model.version}")
-            sm_model = aws.sagemaker.Model(
-                f"{name}-model-v{model.version}",
-                execution_role_arn=role.arn,
-                primary_container={"image": image, "model_data_url": model.artifact_uri},
-                enable_network_isolation=isolation,
-                vpc_config=vpc_config,
-                tags=dict(model.tags),
-                # The role must hold its permissions before SageMaker validates the model.
-                opts=child_opts(self, depends_on=[role_policy]),
-            )
-            configs[model.version] = aws.sagemaker.EndpointConfiguration(
-                f"{name}-config-v{model.version}",
-                kms_key_arn=key_arn,
-                production_variants=[
-                    {
-                        "variant_name": defaults.VARIANT_NAME,
-                        "model_name": sm_model.name,
-                        "instance_type": instance_type,
-                        # Every rollout and rollback provisions a new (green) fleet from this
-                        # count, and the endpoint resource cannot ask UpdateEndpoint to retain
-                        # the current one: start at the autoscaling maximum, so the new fleet
-                        # serves peak load; autoscaling scales it in after the cooldown.
-                        # https://docs.aws.amazon.com/sagemaker/latest/dg/endpoint-scaling-update.html
-                        "initial_instance_count": args.max_replicas,
-                        "initial_variant_weight": 1.0,
-                    }
-                ],
-                data_capture_config={
-                    "enable_capture": True,
-                    "initial_sampling_percentage": sampling,
-                    "destination_s3_uri": capture_uri,
-                    "kms_key_id": key_arn,
-                    "capture_options": [{"capture_mode": "Input"}, {"capture_mode": "Output"}],
-                },
-                tags=dict(model.tags),
-                opts=child_opts(self),
-            )
+        return {"subnets": args.subnet_ids, "security_group_ids": [sg.id]}
 
+    def _deployable_version(
+        self,
+        name: str,
+        args: ServingEndpointArgs,
+        model: ModelVersion,
+        role: aws.iam.Role,
+        role_policy: aws.iam.RolePolicy,
+        key_arn: pulumi.Input[str],
+        isolation: bool,
+        sampling: int,
+        vpc_config: dict[str, Any] | None,
+        instance_type: pulumi.Input[str],
+    ) -> aws.sagemaker.EndpointConfiguration:
+        """One deployable version: its SageMaker model and endpoint config (keyed by version)."""
+        image = model.image
+        if image is None:
+            if args.image_repository_url is None:
+                raise ValueError(
+                    f"ServingEndpoint {name}: model version {model.version} has no image"
+                )
+            image = pulumi.Output.concat(args.image_repository_url, f":{model.version}")
+        sm_model = aws.sagemaker.Model(
+            f"{name}-model-v{model.version}",
+            execution_role_arn=role.arn,
+            primary_container={"image": image, "model_data_url": model.artifact_uri},
+            enable_network_isolation=isolation,
+            vpc_config=vpc_config,
+            tags=dict(model.tags),
+            # The role must hold its permissions before SageMaker validates the model.
+            opts=child_opts(self, depends_on=[role_policy]),
+        )
+        return aws.sagemaker.EndpointConfiguration(
+            f"{name}-config-v{model.version}",
+            kms_key_arn=key_arn,
+            production_variants=[
+                {
+                    "variant_name": defaults.VARIANT_NAME,
+                    "model_name": sm_model.name,
+                    "instance_type": instance_type,
+                    # Every rollout and rollback provisions a new (green) fleet from this
+                    # count, and the endpoint resource cannot ask UpdateEndpoint to retain
+                    # the current one: start at the autoscaling maximum, so the new fleet
+                    # serves peak load; autoscaling scales it in after the cooldown.
+                    # https://docs.aws.amazon.com/sagemaker/latest/dg/endpoint-scaling-update.html
+                    "initial_instance_count": args.max_replicas,
+                    "initial_variant_weight": 1.0,
+                }
+            ],
+            data_capture_config={
+                "enable_capture": True,
+                "initial_sampling_percentage": sampling,
+                "destination_s3_uri": pulumi.Output.concat(
+                    "s3://", args.artifact_bucket_name, f"/{defaults.CAPTURE_PREFIX}/"
+                ),
+                "kms_key_id": key_arn,
+                "capture_options": [{"capture_mode": "Input"}, {"capture_mode": "Output"}],
+            },
+            tags=dict(model.tags),
+            opts=child_opts(self),
+        )
+
+    def _rollback_alarms(
+        self, name: str, args: ServingEndpointArgs, endpoint_name: str
+    ) -> list[aws.cloudwatch.MetricAlarm]:
+        """The 5XX-rate and p99-latency alarms a deployment rolls back on (deterministic names)."""
         actions = [args.alert_topic_arn] if args.alert_topic_arn is not None else []
         own_alarms = rollback_alarm_names(endpoint_name, ())
         error_alarm = aws.cloudwatch.MetricAlarm(
@@ -324,7 +390,7 @@ class ServingEndpoint(pulumi.ComponentResource):
             metric_queries=error_rate_queries(_dimensions(endpoint_name)),
             alarm_actions=actions,
             ok_actions=actions,
-            tags=tags,
+            tags=args.tags,
             opts=child_opts(self),
         )
         latency_alarm = aws.cloudwatch.MetricAlarm(
@@ -345,16 +411,25 @@ class ServingEndpoint(pulumi.ComponentResource):
             treat_missing_data="notBreaching",
             alarm_actions=actions,
             ok_actions=actions,
-            tags=tags,
+            tags=args.tags,
             opts=child_opts(self),
         )
-        alarms = [error_alarm, latency_alarm]
+        return [error_alarm, latency_alarm]
 
-        active_config = configs[args.active_model.version]
-        endpoint = aws.sagemaker.Endpoint(
+    def _endpoint(
+        self,
+        name: str,
+        args: ServingEndpointArgs,
+        served: ModelVersion,
+        config: aws.sagemaker.EndpointConfiguration,
+        alarms: list[aws.cloudwatch.MetricAlarm],
+        prod: bool,
+    ) -> aws.sagemaker.Endpoint:
+        """The endpoint on ``served``'s config: blue/green shifting, auto rollback on alarms."""
+        return aws.sagemaker.Endpoint(
             f"{name}-endpoint",
-            name=endpoint_name,
-            endpoint_config_name=active_config.name,
+            name=endpoint_name_for(name),
+            endpoint_config_name=config.name,
             deployment_config={
                 "blue_green_update_policy": {
                     "traffic_routing_configuration": _traffic_routing(args),
@@ -368,49 +443,13 @@ class ServingEndpoint(pulumi.ComponentResource):
                     + [{"alarm_name": extra} for extra in args.extra_rollback_alarms]
                 },
             },
-            tags=dict(args.active_model.tags),
+            tags=dict(served.tags),
             # The name is explicit, so a replacement must delete the old endpoint first. The
             # provider replaces the endpoint when autoRollbackConfiguration changes (ForceNew in
             # the bridged terraform-provider-aws schema of aws_sagemaker_endpoint), so in prod
             # the endpoint is protected and Pulumi refuses that replacement at preview.
             # https://www.pulumi.com/registry/packages/aws/api-docs/sagemaker/endpoint/
             opts=child_opts(self, protect=prod, delete_before_replace=True),
-        )
-        if args.autoscaling:
-            self._autoscaling(name, args, endpoint, tags)
-
-        standby_config = configs.get(args.previous_model.version) if args.previous_model else None
-        self.endpoint_name = endpoint.name
-        self.instance_type = pulumi.Output.from_input(instance_type)
-        self.endpoint_url = pulumi.Output.concat(
-            "https://runtime.sagemaker.",
-            region(self),
-            ".amazonaws.com/endpoints/",
-            endpoint.name,
-            "/invocations",
-        )
-        self.active_model_version = pulumi.Output.from_input(args.active_model.version)
-        self.previous_model_version = pulumi.Output.from_input(
-            args.previous_model.version if args.previous_model else None
-        )
-        self.active_endpoint_config_name = active_config.name
-        self.previous_endpoint_config_name = (
-            standby_config.name if standby_config else pulumi.Output.from_input(None)
-        )
-        self.alarm_names = pulumi.Output.all(*(alarm.name for alarm in alarms))
-        self.execution_role_arn = role.arn
-        self.register_outputs(
-            {
-                "endpoint_name": self.endpoint_name,
-                "endpoint_url": self.endpoint_url,
-                "active_model_version": self.active_model_version,
-                "previous_model_version": self.previous_model_version,
-                "active_endpoint_config_name": self.active_endpoint_config_name,
-                "previous_endpoint_config_name": self.previous_endpoint_config_name,
-                "alarm_names": self.alarm_names,
-                "execution_role_arn": self.execution_role_arn,
-                "instance_type": self.instance_type,
-            }
         )
 
     def _autoscaling(
@@ -549,6 +588,37 @@ class ServingEndpoint(pulumi.ComponentResource):
         return document(statements)
 
 
+def served_and_standby(args: ServingEndpointArgs) -> tuple[ModelVersion, ModelVersion | None]:
+    """(the version that takes traffic after this apply, the other deployable one).
+
+    ``rollback`` serves ``previous_model`` and keeps ``active_model`` deployable (the contract's
+    one meaning, ``ServingEndpointArgsBase``); models and configs are keyed by version, so a
+    rollback changes only the endpoint's config name and tags.
+    """
+    if args.rollback and args.previous_model is not None:
+        return args.previous_model, args.active_model
+    return args.active_model, args.previous_model
+
+
+def _resolved_settings(label: str, args: ServingEndpointArgs) -> tuple[bool, int]:
+    """(network isolation, capture sampling): secure defaults resolved, prod refusals applied."""
+    public = secure_default(
+        label, "public_endpoint", args.public_endpoint, defaults.PUBLIC_ENDPOINT
+    )
+    require_not_prod(label, args.environment, "public_endpoint", public)
+    isolation = secure_default(
+        label, "network_isolation", args.network_isolation, defaults.NETWORK_ISOLATION
+    )
+    require_not_prod(label, args.environment, "network_isolation off", not isolation)
+    sampling = secure_default(
+        label,
+        "capture_sampling_percent",
+        args.capture_sampling_percent,
+        defaults.CAPTURE_SAMPLING_PERCENT,
+    )
+    return isolation, sampling
+
+
 def _checked_instance_type(label: str, args: ServingEndpointArgs) -> pulumi.Input[str]:
     """``instance_type``, refused when it changes the type of an autoscaled deployment.
 
@@ -635,6 +705,8 @@ def _validate(label: str, args: ServingEndpointArgs) -> None:
             args.bake_minutes,
             args.max_replicas,
         )
+    if args.rollback and args.previous_model is None:
+        problems.append("rollback needs previous_model")
     if args.previous_model is not None and args.previous_model.version == args.active_model.version:
         problems.append("previous_model must be a different version from active_model")
     if problems:

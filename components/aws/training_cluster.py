@@ -6,6 +6,7 @@ import ipaddress
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import ClassVar
 
 import pulumi
 import pulumi_aws as aws
@@ -30,6 +31,7 @@ from mlops_iac.components.aws._common import (
     stable_name,
     statement,
 )
+from mlops_iac.components.contract_types import TrainingClusterArgsBase
 from mlops_iac.components.kubernetes import addons, charts, kubeconfig
 
 TYPE = "mlops:aws:TrainingCluster"
@@ -44,22 +46,27 @@ GPU_POOL_LABEL = ("mlops/pool", "gpu")
 
 
 @dataclass(frozen=True, kw_only=True)
-class TrainingClusterArgs:
+class TrainingClusterArgs(TrainingClusterArgsBase):
     """Inputs of ``TrainingCluster``. Every field is optional; defaults are the secure choice."""
 
-    environment: str = defaults.ENVIRONMENT
-    """``dev``, ``staging`` or ``prod``. Default ``dev``. In prod the key is protected and a
-    public API endpoint is refused."""
-    gpu: str = defaults.GPU
-    """Neutral GPU name from ``mlops_iac.components.gpu``. Default ``t4`` (``g4dn.xlarge``)."""
-    min_nodes: int = defaults.MIN_NODES
-    """GPU nodes kept running. Default 0: the pool scales to zero when idle."""
-    max_nodes: int = defaults.MAX_NODES
-    """Upper bound of the GPU pool. Default 2."""
-    spot: bool = defaults.SPOT
-    """Run GPU nodes on spot capacity. Default: on-demand."""
-    public_endpoint: bool | None = unset(defaults.PUBLIC_ENDPOINT)
-    """Expose the Kubernetes API publicly. Default: private only; refused in prod."""
+    FIELD_NOTES: ClassVar[Mapping[str, str]] = {
+        "environment": (
+            "``dev``, ``staging`` or ``prod``. Default ``dev``. In prod the key is protected "
+            "and a public API endpoint is refused."
+        ),
+        "gpu": (
+            "Neutral GPU name from ``mlops_iac.components.gpu``. Default ``t4`` (``g4dn.xlarge``)."
+        ),
+        "min_nodes": ("GPU nodes kept running. Default 0: the pool scales to zero when idle."),
+        "spot": ("Run GPU nodes on spot capacity. Default: on-demand."),
+        "public_endpoint": (
+            "Expose the Kubernetes API publicly. Default: private only; refused in prod."
+        ),
+        "tags": (
+            "Extra tags on every child. Default: none (the stack's lineage transform adds lineage)."
+        ),
+    }
+
     vpc_id: pulumi.Input[str] | None = None
     """Existing VPC. Default: a new VPC with private subnets, NAT and VPC endpoints."""
     subnet_ids: Sequence[pulumi.Input[str]] | None = None
@@ -79,8 +86,6 @@ class TrainingClusterArgs:
     """Tags the GPU nodes' EC2 instances and volumes carry, through a launch template
     (``{name}-gpu-nodes``): node group tags do not reach the instances, so cost allocation and
     the GPU budget see only these. Default: none (no launch template)."""
-    tags: Tags = None
-    """Extra tags on every child. Default: none (the stack's lineage transform adds lineage)."""
     public_access_cidrs: Sequence[str] = ()
     """CIDRs allowed to reach a public API endpoint. Required with ``public_endpoint``; never
     ``0.0.0.0/0`` outside dev. Default: none."""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import ClassVar
 
 import pulumi
 from pulumi_azure_native import authorization, keyvault, managedidentity, resources, storage
@@ -15,42 +16,53 @@ from mlops_iac.components._component import (
     given,
     require_not_prod,
     secure_default,
-    unset,
 )
 from mlops_iac.components.azure import _defaults as defaults
 from mlops_iac.components.azure._common import (
-    Tags,
     client_config,
     private_endpoint,
     role_definition_id,
     secure_vault,
     unique_name,
 )
+from mlops_iac.components.contract_types import ArtifactStoreArgsBase
 
 TYPE = "mlops:azure:ArtifactStore"
 
 
 @dataclass(frozen=True, kw_only=True)
-class ArtifactStoreArgs:
+class ArtifactStoreArgs(ArtifactStoreArgsBase):
     """Inputs of ``ArtifactStore``. Every field is optional; defaults are the secure choice."""
 
-    environment: str = defaults.ENVIRONMENT
-    """``dev``, ``staging`` or ``prod``. Default ``dev``. In prod the account, vault and key are
-    protected and retained, and the account is zone-redundant (``Standard_ZRS``)."""
+    FIELD_NOTES: ClassVar[Mapping[str, str]] = {
+        "environment": (
+            "``dev``, ``staging`` or ``prod``. Default ``dev``. In prod the account, vault "
+            "and key are protected and retained, and the account is zone-redundant "
+            "(``Standard_ZRS``)."
+        ),
+        "customer_managed_key": (
+            "Encrypt with a Key Vault key through a user-assigned identity. Default: true "
+            "(``False`` falls back to Microsoft-managed keys, creates no vault, and logs a "
+            "warning)."
+        ),
+        "noncurrent_version_days": (
+            "Days before a noncurrent blob version is deleted. Default: 90."
+        ),
+        "force_destroy": (
+            "Accepted for parity with AWS. Azure deletes a non-empty account anyway, so it "
+            "changes no resource; true only logs a warning. Default: false; refused in prod."
+        ),
+        "tags": (
+            "Extra tags on every child. Default: none (the stack's lineage transform adds lineage)."
+        ),
+    }
+
     resource_group_name: pulumi.Input[str] | None = None
     """Existing resource group. Default: a new one, ``{name}-rg``."""
     location: pulumi.Input[str] | None = None
     """Azure region. Default: the resource group's (the provider's ``azure-native:location``)."""
-    customer_managed_key: bool | None = unset(defaults.CUSTOMER_MANAGED_KEY)
-    """Encrypt with a Key Vault key through a user-assigned identity. Default: true
-    (``False`` falls back to Microsoft-managed keys, creates no vault, and logs a warning)."""
-    noncurrent_version_days: pulumi.Input[int] | None = unset(defaults.NONCURRENT_VERSION_DAYS)
-    """Days before a noncurrent blob version is deleted. Default: 90."""
     soft_delete_days: int | None = None
     """Blob and container soft-delete retention. Default: 30 days."""
-    force_destroy: bool | None = unset(defaults.FORCE_DESTROY)
-    """Accepted for parity with AWS. Azure deletes a non-empty account anyway, so it changes no
-    resource; true only logs a warning. Default: false; refused in prod."""
     allowed_cidrs: Sequence[str] = ()
     """Public IPv4 addresses or CIDR ranges (CI runners, offices) allowed through the account's
     firewall, so that ``dvc push`` reaches the remote. Default: none (trusted Azure services and
@@ -69,8 +81,6 @@ class ArtifactStoreArgs:
     ``private_endpoint_subnet_id``. Default: none."""
     sku: str | None = None
     """Storage redundancy. Default: ``Standard_ZRS`` in prod, ``Standard_LRS`` elsewhere."""
-    tags: Tags = None
-    """Extra tags on every child. Default: none (the stack's lineage transform adds lineage)."""
 
 
 class ArtifactStore(pulumi.ComponentResource):

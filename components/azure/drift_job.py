@@ -40,16 +40,18 @@ from __future__ import annotations
 
 import functools
 import hashlib
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import ClassVar
 
 import pulumi
 from pulumi_azure_native import authorization, managedidentity, monitor, storage, web
 
 from mlops_iac.components._component import child_opts, component_opts
 from mlops_iac.components.azure import _defaults as defaults
-from mlops_iac.components.azure._common import Tags, client_config, role_definition_id
+from mlops_iac.components.azure._common import client_config, role_definition_id
+from mlops_iac.components.contract_types import DriftJobArgsBase
 
 TYPE = "mlops:azure:DriftJob"
 METRIC_NAMESPACE = "mlops/drift"
@@ -110,23 +112,36 @@ def package_digest() -> str:
 
 
 @dataclass(frozen=True, kw_only=True)
-class DriftJobArgs:
+class DriftJobArgs(DriftJobArgsBase):
     """Inputs of the Azure ``DriftJob``."""
 
-    endpoint_name: pulumi.Input[str]
-    """Online endpoint whose collected inputs are checked (metric dimension, report folder)."""
+    FIELD_NOTES: ClassVar[Mapping[str, str]] = {
+        "endpoint_name": (
+            "Online endpoint whose collected inputs are checked (metric dimension, report folder)."
+        ),
+        "artifact_bucket_name": (
+            "The artifact store's storage account: capture, baselines, reports, the package "
+            "and the Functions host's containers. Required."
+        ),
+        "dataset_version": (
+            "Lineage ``datasetVersion`` (DVC hash) of the deployed model's training data."
+        ),
+        "environment": ("``dev``, ``staging`` or ``prod``. Default ``dev``."),
+        "window_hours": ("Hours of capture per run. Default 0: the schedule's period."),
+        "ks": ("KS threshold. Default 0.1."),
+        "jensen_shannon": ("Jensen-Shannon distance threshold. Default 0.1."),
+        "tags": (
+            "Extra tags on every child. Default: none (the stack's lineage transform adds lineage)."
+        ),
+    }
+
     resource_group_name: pulumi.Input[str]
     """Resource group of the function, its plan, identity and alert. Required."""
-    artifact_bucket_name: pulumi.Input[str]
-    """The artifact store's storage account: capture, baselines, reports, the package and the
-    Functions host's containers. Required."""
     storage_account_id: pulumi.Input[str]
     """ARM id of that account (role assignment scopes). Required."""
     capture_container_name: pulumi.Input[str]
     """Container of the workspace's default blob datastore (``azureml-blobstore-<workspace
     id>``), where the data collector writes. Required."""
-    dataset_version: str
-    """Lineage ``datasetVersion`` (DVC hash) of the deployed model's training data."""
     action_group_id: pulumi.Input[str]
     """Action group (the alert channel) the drift alert acts on. Required."""
     retraining_queue_id: pulumi.Input[str] | None = None
@@ -145,22 +160,6 @@ class DriftJobArgs:
     report_container: str = defaults.DVC_CONTAINER
     """Container holding ``drift/baselines/`` and ``drift/reports/``. Default ``dvc`` (the
     artifact store's DVC container)."""
-    environment: str = defaults.ENVIRONMENT
-    """``dev``, ``staging`` or ``prod``. Default ``dev``."""
-    schedule: str = defaults.DRIFT
-    """``hourly``, ``daily`` or ``weekly``. Default ``daily``."""
-    window_hours: int = 0
-    """Hours of capture per run. Default 0: the schedule's period."""
-    psi: float = defaults.DRIFT_PSI
-    """PSI threshold. Default 0.2."""
-    ks: float = defaults.DRIFT_KS
-    """KS threshold. Default 0.1."""
-    jensen_shannon: float = defaults.DRIFT_JENSEN_SHANNON
-    """Jensen-Shannon distance threshold. Default 0.1."""
-    min_rows: int = defaults.DRIFT_MIN_ROWS
-    """Served rows needed for a verdict. Default 1000."""
-    tags: Tags = None
-    """Extra tags on every child. Default: none (the stack's lineage transform adds lineage)."""
 
 
 class DriftJob(pulumi.ComponentResource):

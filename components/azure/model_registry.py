@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import ClassVar
 
 import pulumi
 from pulumi_azure_native import (
@@ -16,12 +17,12 @@ from pulumi_azure_native import (
 from mlops_iac.components._component import child_opts, component_opts, given, secure_default
 from mlops_iac.components.azure import _defaults as defaults
 from mlops_iac.components.azure._common import (
-    Tags,
     client_config,
     location_or_config,
     private_endpoint,
     unique_name,
 )
+from mlops_iac.components.contract_types import ModelRegistryArgsBase
 
 TYPE = "mlops:azure:ModelRegistry"
 
@@ -30,19 +31,27 @@ REGISTRY_WRITE_LOG = "RegistryAssetWriteEvent"
 
 
 @dataclass(frozen=True, kw_only=True)
-class ModelRegistryArgs:
+class ModelRegistryArgs(ModelRegistryArgsBase):
     """Inputs of ``ModelRegistry``. Only the resource group is required."""
+
+    FIELD_NOTES: ClassVar[Mapping[str, str]] = {
+        "environment": (
+            "``dev``, ``staging`` or ``prod``. Default ``dev``. Prod uses a Premium, zone-"
+            "redundant ACR with public network access disabled and export disabled, and "
+            "disables public access to the AzureML registry."
+        ),
+        "approvers": (
+            "Emails notified when a model version is registered. Default: none (no action group)."
+        ),
+        "tags": (
+            "Extra tags on every child. Default: none (the stack's lineage transform adds lineage)."
+        ),
+    }
 
     resource_group_name: pulumi.Input[str]
     """Resource group of the registries and the action group. Required."""
     location: pulumi.Input[str] | None = None
     """Region of the registries. Default: the provider's ``azure-native:location``."""
-    environment: str = defaults.ENVIRONMENT
-    """``dev``, ``staging`` or ``prod``. Default ``dev``. Prod uses a Premium, zone-redundant ACR
-    with public network access disabled and export disabled, and disables public access to the
-    AzureML registry."""
-    approvers: Sequence[str] = field(default_factory=tuple)
-    """Emails notified when a model version is registered. Default: none (no action group)."""
     acr_sku: str | None = None
     """Container registry SKU. Default: ``Premium`` in prod, ``Standard`` elsewhere.
     Untagged-manifest retention needs Premium."""
@@ -54,8 +63,6 @@ class ModelRegistryArgs:
     ``private_endpoint_subnet_id``. Default: none."""
     untagged_image_days: int | None = None
     """Days before untagged manifests are purged (Premium only). Default: 30."""
-    tags: Tags = None
-    """Extra tags on every child. Default: none (the stack's lineage transform adds lineage)."""
 
 
 class ModelRegistry(pulumi.ComponentResource):

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import ClassVar
 
 import pulumi
 from pulumi_azure_native import (
@@ -21,6 +22,7 @@ from pulumi_azure_native import (
 from mlops_iac.components._component import child_opts, component_opts, given
 from mlops_iac.components.azure import _defaults as defaults
 from mlops_iac.components.azure._common import Tags, client_config, role_definition_id
+from mlops_iac.components.contract_types import MonitoringArgsBase
 
 TYPE = "mlops:azure:Monitoring"
 ENDPOINT_METRICS = "Microsoft.MachineLearningServices/workspaces/onlineEndpoints"
@@ -33,8 +35,36 @@ _FREQUENCY = {"hourly": "Hour", "daily": "Day", "weekly": "Week"}
 
 
 @dataclass(frozen=True, kw_only=True)
-class MonitoringArgs:
+class MonitoringArgs(MonitoringArgsBase):
     """Inputs of ``Monitoring``."""
+
+    FIELD_NOTES: ClassVar[Mapping[str, str]] = {
+        "environment": ("``dev``, ``staging`` or ``prod``. Default ``dev``."),
+        "alert_emails": (
+            "Who the action group emails. Default: none (the group exists without receivers)."
+        ),
+        "webhook_url": (
+            "Chat webhook added to the action group (keep it a secret). Default: none."
+        ),
+        "endpoint_name": (
+            "Online endpoint to alert on and collect logs from, in ``workspace_name`` (its "
+            "ARM id is built from ``subscription_id``, ``resource_group_name``, "
+            "``workspace_name`` and this name). Default: no endpoint alerts, charts or logs."
+        ),
+        "latency_p99_ms": ("Alert when the endpoint's p99 latency exceeds this. Default 500 ms."),
+        "error_rate_percent": (
+            "Alert when more than this share of the endpoint's requests fail with 5xx in 5 "
+            "minutes. Default 1 %. A log alert over the request log: metric alerts cannot "
+            "divide two metrics."
+        ),
+        "drift": ("``hourly``, ``daily`` or ``weekly`` drift evaluation. Default ``daily``."),
+        "monthly_budget_usd": (
+            "Monthly cost budget of the resource group. Default: none (with a warning)."
+        ),
+        "tags": (
+            "Extra tags on every child. Default: none (the stack's lineage transform adds lineage)."
+        ),
+    }
 
     resource_group_name: pulumi.Input[str]
     """Resource group of the monitoring resources (and the budget's scope). Required."""
@@ -44,21 +74,6 @@ class MonitoringArgs:
     ``endpoint_name``."""
     location: pulumi.Input[str] | None = None
     """Region of the workspace and topics. Default: the resource group's."""
-    environment: str = defaults.ENVIRONMENT
-    """``dev``, ``staging`` or ``prod``. Default ``dev``."""
-    alert_emails: Sequence[str] = field(default_factory=tuple)
-    """Who the action group emails. Default: none (the group exists without receivers)."""
-    webhook_url: pulumi.Input[str] | None = None
-    """Chat webhook added to the action group (keep it a secret). Default: none."""
-    endpoint_name: pulumi.Input[str] | None = None
-    """Online endpoint to alert on and collect logs from, in ``workspace_name`` (its ARM id is
-    built from ``subscription_id``, ``resource_group_name``, ``workspace_name`` and this name).
-    Default: no endpoint alerts, charts or logs."""
-    latency_p99_ms: int = defaults.LATENCY_P99_MS
-    """Alert when the endpoint's p99 latency exceeds this. Default 500 ms."""
-    error_rate_percent: float = defaults.ERROR_RATE_PERCENT
-    """Alert when more than this share of the endpoint's requests fail with 5xx in 5 minutes.
-    Default 1 %. A log alert over the request log: metric alerts cannot divide two metrics."""
     workspace_name: pulumi.Input[str] | None = None
     """AzureML workspace (in ``resource_group_name``) of the endpoint; required with
     ``endpoint_name``; with ``workspace_id`` and ``deployment_id`` it enables the drift monitor
@@ -81,16 +96,10 @@ class MonitoringArgs:
     task_type: str = "Classification"
     """Model task the drift monitor assumes (``Classification``, ``Regression`` …). Default
     ``Classification``."""
-    drift: str = defaults.DRIFT
-    """``hourly``, ``daily`` or ``weekly`` drift evaluation. Default ``daily``."""
-    monthly_budget_usd: pulumi.Input[float] | None = None
-    """Monthly cost budget of the resource group. Default: none (with a warning)."""
     log_retention_days: int | None = None
     """Log Analytics retention. Default: 90 days (at least 30)."""
     studio_url: pulumi.Input[str] | None = None
     """Link to the endpoint in AzureML studio, shown on the dashboard. Default: none."""
-    tags: Tags = None
-    """Extra tags on every child. Default: none (the stack's lineage transform adds lineage)."""
 
 
 class Monitoring(pulumi.ComponentResource):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import ClassVar
 
 import pulumi
 from pulumi_azure_native import machinelearningservices, monitor, resources
@@ -13,10 +14,9 @@ from mlops_iac.components._component import (
     component_opts,
     require_not_prod,
     secure_default,
-    unset,
 )
 from mlops_iac.components.azure import _defaults as defaults
-from mlops_iac.components.azure._common import Tags
+from mlops_iac.components.contract_types import ServingEndpointArgsBase
 
 TYPE = "mlops:azure:ServingEndpoint"
 ACTIVE = "blue"
@@ -51,49 +51,58 @@ class ModelDeployment:
 
 
 @dataclass(frozen=True, kw_only=True)
-class ServingEndpointArgs:
+class ServingEndpointArgs(ServingEndpointArgsBase):
     """Inputs of ``ServingEndpoint``."""
+
+    FIELD_NOTES: ClassVar[Mapping[str, str]] = {
+        "rollout_strategy": (
+            "``canary``, ``linear`` or ``all-at-once``: the share ``active_model`` takes "
+            "while ``rollout_in_progress`` (``canary_percent``, ``linear_step_percent``, or "
+            "100%). Default ``canary``. An endpoint's traffic is a declared map (no timed "
+            "shifting as on AWS): each linear step is one ``pulumi up`` with a larger "
+            "``linear_step_percent``."
+        ),
+        "canary_percent": ("Share of ``active_model`` during a canary (1–50). Default 10."),
+        "linear_step_percent": (
+            "Share of ``active_model`` at the current linear step (1–50). Default 20."
+        ),
+        "environment": (
+            "``dev``, ``staging`` or ``prod``. Default ``dev``. Prod uses Entra ID tokens "
+            "(``AADToken``) instead of keys and disables public network access and deployment"
+            " egress."
+        ),
+        "min_replicas": ("Autoscale lower bound per deployment. Default 1."),
+        "max_replicas": ("Autoscale upper bound per deployment. Default 2."),
+        "public_endpoint": (
+            "Reachable from the internet even with ``private_network``. Default: false; "
+            "refused in prod."
+        ),
+        "tags": (
+            "Extra tags on every child. Default: none (the stack's lineage transform adds lineage)."
+        ),
+    }
 
     resource_group_name: pulumi.Input[str]
     """Resource group of the AzureML workspace. Required."""
     workspace_name: pulumi.Input[str]
     """AzureML workspace that hosts the endpoint. Required."""
     active_model: ModelDeployment
-    """The version to serve: on ``blue`` with 100%, or on ``green`` with the rollout share while
-    ``rollout_in_progress``. Required."""
+    """The version this apply deploys: on ``blue`` with 100%, or on ``green`` with the rollout
+    share while ``rollout_in_progress``, or on ``green`` with 0% on a ``rollback``. Required."""
     previous_model: ModelDeployment | None = None
     """The version it replaces, kept deployed for rollback: on ``green`` with 0%, or on ``blue``
     with the rest while ``rollout_in_progress``. Default: none (no green deployment; rollback
-    impossible). Manual rollback: swap ``active_model`` and ``previous_model``."""
-    rollout_strategy: str = defaults.ROLLOUT_STRATEGY
-    """``canary``, ``linear`` or ``all-at-once``: the share ``active_model`` takes while
-    ``rollout_in_progress`` (``canary_percent``, ``linear_step_percent``, or 100%). Default
-    ``canary``. An endpoint's traffic is a declared map (no timed shifting as on AWS): each
-    linear step is one ``pulumi up`` with a larger ``linear_step_percent``."""
-    canary_percent: int = defaults.CANARY_PERCENT
-    """Share of ``active_model`` during a canary (1–50). Default 10."""
-    linear_step_percent: int = defaults.LINEAR_STEP_PERCENT
-    """Share of ``active_model`` at the current linear step (1–50). Default 20."""
+    impossible). Roll back with ``rollback`` (swapping the two versions does the same)."""
     rollout_in_progress: bool = False
     """A rollout of ``active_model`` is baking: ``previous_model`` keeps the majority on
     ``blue``. Default: false (``active_model`` takes 100%, ``previous_model`` is the warm
     standby). Needs a ``previous_model``."""
     location: pulumi.Input[str] | None = None
     """Azure region. Default: the resource group's."""
-    environment: str = defaults.ENVIRONMENT
-    """``dev``, ``staging`` or ``prod``. Default ``dev``. Prod uses Entra ID tokens
-    (``AADToken``) instead of keys and disables public network access and deployment egress."""
     registry_name: pulumi.Input[str] | None = None
     """AzureML registry the models come from. Default: the workspace's own models."""
     instance_type: str | None = None
     """VM size of each replica. Default ``Standard_DS3_v2``."""
-    min_replicas: int = defaults.MIN_REPLICAS
-    """Autoscale lower bound per deployment. Default 1."""
-    max_replicas: int = defaults.MAX_REPLICAS
-    """Autoscale upper bound per deployment. Default 2."""
-    public_endpoint: bool | None = unset(defaults.PUBLIC_ENDPOINT)
-    """Reachable from the internet even with ``private_network``. Default: false; refused in
-    prod."""
     private_network: bool | None = None
     """Score only through the workspace's private endpoint (public network access off).
     Default: true in prod, false elsewhere (public, with key or Entra ID auth), so that the
@@ -101,8 +110,6 @@ class ServingEndpointArgs:
     capture: bool = True
     """Collect request and response payloads (data collector: ``model_inputs``/``model_outputs``
     to the workspace's default datastore, the artifact store). Default: true."""
-    tags: Tags = None
-    """Extra tags on every child. Default: none (the stack's lineage transform adds lineage)."""
 
 
 class ServingEndpoint(pulumi.ComponentResource):
@@ -188,10 +195,9 @@ class ServingEndpoint(pulumi.ComponentResource):
         self.endpoint_name = endpoint.name
         self.endpoint_url = endpoint.properties.scoring_uri
         self.endpoint_id = endpoint.id
-        self.active_model_version = pulumi.Output.from_input(args.active_model.version)
-        self.previous_model_version = pulumi.Output.from_input(
-            args.previous_model.version if args.previous_model is not None else None
-        )
+        serving, other = served_and_standby(args)
+        self.active_model_version = pulumi.Output.from_input(serving.version)
+        self.previous_model_version = pulumi.Output.from_input(other.version if other else None)
         self.blue_deployment_name = blue.name
         self.blue_deployment_id = blue.id
         self.green_deployment_name = (
@@ -341,6 +347,14 @@ class ServingEndpoint(pulumi.ComponentResource):
         return deployment
 
 
+def served_and_standby(args: ServingEndpointArgs) -> tuple[ModelDeployment, ModelDeployment | None]:
+    """(the version that takes traffic after this apply, the other one): ``previous_model``
+    first on a ``rollback`` (the contract's one meaning), else ``active_model`` first."""
+    if args.rollback and args.previous_model is not None:
+        return args.previous_model, args.active_model
+    return args.active_model, args.previous_model
+
+
 def rollout_slots(
     label: str, args: ServingEndpointArgs
 ) -> tuple[ModelDeployment, ModelDeployment | None, int]:
@@ -361,6 +375,11 @@ def rollout_slots(
             raise ValueError(f"{label}: {key} must be between 1 and {MAX_ROLLOUT_PERCENT}")
     if args.rollout_in_progress and args.previous_model is None:
         raise ValueError(f"{label}: rollout_in_progress needs a previous_model")
+    if args.rollback:
+        # The contract's rollback: previous_model serves everything, active_model stays warm.
+        if args.previous_model is None:
+            raise ValueError(f"{label}: rollback needs a previous_model")
+        return args.previous_model, args.active_model, 0
     share = {"canary": args.canary_percent, "linear": args.linear_step_percent}.get(
         args.rollout_strategy, 100
     )

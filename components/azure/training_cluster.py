@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import ClassVar
 
 import pulumi
 from pulumi_azure_native import (
@@ -21,23 +22,45 @@ from mlops_iac.components._component import (
     given,
     require_not_prod,
     secure_default,
-    unset,
 )
 from mlops_iac.components.azure import _defaults as defaults
 from mlops_iac.components.azure._common import (
-    Tags,
     client_config,
     private_endpoint,
     secure_vault,
 )
+from mlops_iac.components.contract_types import TrainingClusterArgsBase
 
 TYPE = "mlops:azure:TrainingCluster"
 
 
 @dataclass(frozen=True, kw_only=True)
-class TrainingClusterArgs:
+class TrainingClusterArgs(TrainingClusterArgsBase):
     """Inputs of ``TrainingCluster``. Azure needs a resource group and the workspace's storage
     account and key vault; everything else is optional."""
+
+    FIELD_NOTES: ClassVar[Mapping[str, str]] = {
+        "environment": (
+            "``dev``, ``staging`` or ``prod``. Default ``dev``. Prod disables public network "
+            "access, isolates the managed network to approved outbound, and marks the "
+            "workspace high business impact (``hbi_workspace``)."
+        ),
+        "gpu": (
+            "Neutral GPU name from ``mlops_iac.components.gpu``. Default ``t4`` "
+            "(``Standard_NC4as_T4_v3``)."
+        ),
+        "min_nodes": ("Nodes kept warm. Default 0: the cluster scales to zero."),
+        "max_nodes": ("Upper bound of the cluster. Default 2."),
+        "spot": ("Use low-priority (evictable) VMs. Default: dedicated."),
+        "public_endpoint": (
+            "Keep public network access on beside a private endpoint. Default: false; refused"
+            " in prod. Without a private endpoint a non-prod workspace is public (Entra ID "
+            "authenticated)."
+        ),
+        "tags": (
+            "Extra tags on every child. Default: none (the stack's lineage transform adds lineage)."
+        ),
+    }
 
     resource_group_name: pulumi.Input[str]
     """Resource group of the workspace and its logging. Required."""
@@ -56,22 +79,6 @@ class TrainingClusterArgs:
     registry get one automatically. Default: none; the stack passes the ModelRegistry's."""
     location: pulumi.Input[str] | None = None
     """Azure region. Default: the resource group's."""
-    environment: str = defaults.ENVIRONMENT
-    """``dev``, ``staging`` or ``prod``. Default ``dev``. Prod disables public network access,
-    isolates the managed network to approved outbound, and marks the workspace high business
-    impact (``hbi_workspace``)."""
-    gpu: str = defaults.GPU
-    """Neutral GPU name from ``mlops_iac.components.gpu``. Default ``t4``
-    (``Standard_NC4as_T4_v3``)."""
-    min_nodes: int = defaults.MIN_NODES
-    """Nodes kept warm. Default 0: the cluster scales to zero."""
-    max_nodes: int = defaults.MAX_NODES
-    """Upper bound of the cluster. Default 2."""
-    spot: bool = defaults.SPOT
-    """Use low-priority (evictable) VMs. Default: dedicated."""
-    public_endpoint: bool | None = unset(defaults.PUBLIC_ENDPOINT)
-    """Keep public network access on beside a private endpoint. Default: false; refused in
-    prod. Without a private endpoint a non-prod workspace is public (Entra ID authenticated)."""
     log_retention_days: int | None = None
     """Retention of the workspace's Log Analytics logs. Default: 90 days."""
     private_endpoint_subnet_id: pulumi.Input[str] | None = None
@@ -81,8 +88,6 @@ class TrainingClusterArgs:
     """Private DNS zone ids by zone name (``PrivateNetwork.dns_zone_ids``), required with
     ``private_endpoint_subnet_id``. Default: none."""
 
-    tags: Tags = None
-    """Extra tags on every child. Default: none (the stack's lineage transform adds lineage)."""
     compute_identity_id: pulumi.Input[str] | None = None
     """ARM id of a user-assigned identity for the GPU cluster; AzureML command jobs with
     ``identity: managed`` reach identity-based datastores as it. The stack passes the artifact

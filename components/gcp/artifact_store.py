@@ -14,7 +14,9 @@ prevention is enforced, so no IAM binding can make the bucket public.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import ClassVar
 
 import pulumi
 from pulumi_gcp import serviceaccount, storage
@@ -28,8 +30,9 @@ from mlops_iac.components._component import (
     secure_default,
     unset,
 )
+from mlops_iac.components.contract_types import ArtifactStoreArgsBase
 from mlops_iac.components.gcp import _defaults as defaults
-from mlops_iac.components.gcp._common import Labels, crypto_key, region_or_default, resource_id
+from mlops_iac.components.gcp._common import crypto_key, region_or_default, resource_id
 
 TYPE = "mlops:gcp:ArtifactStore"
 SECONDS_PER_DAY = 24 * 3600
@@ -40,12 +43,31 @@ _MULTI_REGIONS = {"us": "US", "europe": "EU", "asia": "ASIA"}
 
 
 @dataclass(frozen=True, kw_only=True)
-class ArtifactStoreArgs:
+class ArtifactStoreArgs(ArtifactStoreArgsBase):
     """Inputs of ``ArtifactStore``. Every field is optional; defaults are the secure choice."""
 
-    environment: str = defaults.ENVIRONMENT
-    """``dev``, ``staging`` or ``prod``. Default ``dev``. In prod the bucket and key are protected
-    and retained, the bucket is multi-region, and ``force_destroy`` is refused."""
+    FIELD_NOTES: ClassVar[Mapping[str, str]] = {
+        "environment": (
+            "``dev``, ``staging`` or ``prod``. Default ``dev``. In prod the bucket and key "
+            "are protected and retained, the bucket is multi-region, and ``force_destroy`` is"
+            " refused."
+        ),
+        "customer_managed_key": (
+            "Encrypt with a Cloud KMS key (90-day rotation). Default: true (false falls back "
+            "to Google-managed keys and logs a warning)."
+        ),
+        "noncurrent_version_days": (
+            "Days before a noncurrent object version is deleted. Default: 90."
+        ),
+        "force_destroy": (
+            "Let ``pulumi destroy`` delete a non-empty bucket. Default: false; refused in prod."
+        ),
+        "tags": (
+            "Extra tags on the bucket and key, as GCP labels (GCP-valid keys and values). "
+            "Default: none (the stack's lineage transform adds lineage)."
+        ),
+    }
+
     region: str | None = None
     """Region of the bucket (and of its key). Default: the provider's ``gcp:region``, else
     us-central1."""
@@ -53,27 +75,17 @@ class ArtifactStoreArgs:
     """Put the bucket in the multi-region containing ``region``. Default: true in prod only."""
     replica_region: str | None = None
     """Make the bucket dual-region (``region`` + this region). Default: no second region."""
-    customer_managed_key: bool | None = unset(defaults.CUSTOMER_MANAGED_KEY)
-    """Encrypt with a Cloud KMS key (90-day rotation). Default: true (false falls back to
-    Google-managed keys and logs a warning)."""
     kms_key_id: pulumi.Input[str] | None = None
     """Use an existing Cloud KMS key id instead of creating one (the caller grants the GCS service
     agent on it). Default: a new key."""
-    noncurrent_version_days: pulumi.Input[int] | None = unset(defaults.NONCURRENT_VERSION_DAYS)
-    """Days before a noncurrent object version is deleted. Default: 90."""
     incomplete_upload_days: pulumi.Input[int] | None = unset(defaults.INCOMPLETE_UPLOAD_DAYS)
     """Days before an incomplete multipart upload is aborted. Default: 7."""
     soft_delete_days: int | None = None
     """Soft-delete retention of deleted objects, in days. Default: 7 days."""
     access_log_bucket: pulumi.Input[str] | None = None
     """Existing bucket that receives usage logs. Default: no access logging."""
-    force_destroy: bool | None = unset(defaults.FORCE_DESTROY)
-    """Let ``pulumi destroy`` delete a non-empty bucket. Default: false; refused in prod."""
     dvc_prefix: str = defaults.DVC_PREFIX
     """Object prefix of the DVC remote inside the bucket. Default ``dvc``."""
-    tags: Labels | None = None
-    """Extra tags on the bucket and key, as GCP labels (GCP-valid keys and values). Default:
-    none (the stack's lineage transform adds lineage)."""
 
 
 class ArtifactStore(Component):

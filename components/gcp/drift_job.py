@@ -20,9 +20,10 @@ and the custom metric ``custom.googleapis.com/mlops/drift/drifted_features`` →
 from __future__ import annotations
 
 import functools
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import ClassVar
 
 import pulumi
 from pulumi_gcp import (
@@ -37,8 +38,9 @@ from pulumi_gcp import (
 )
 
 from mlops_iac.components._component import Component, child_opts, component_opts
+from mlops_iac.components.contract_types import DriftJobArgsBase
 from mlops_iac.components.gcp import _defaults as defaults
-from mlops_iac.components.gcp._common import Labels, project_info, region_or_default, resource_id
+from mlops_iac.components.gcp._common import project_info, region_or_default, resource_id
 
 TYPE = "mlops:gcp:DriftJob"
 METRIC_PREFIX = "custom.googleapis.com/mlops/drift"
@@ -65,39 +67,34 @@ def drift_source() -> pulumi.AssetArchive:
 
 
 @dataclass(frozen=True, kw_only=True)
-class DriftJobArgs:
+class DriftJobArgs(DriftJobArgsBase):
     """Inputs of the GCP ``DriftJob``."""
 
-    endpoint_name: pulumi.Input[str]
-    """Cloud Run service whose capture is checked (metric label, report folder)."""
-    artifact_bucket_name: pulumi.Input[str]
-    """Artifact bucket: capture, ``drift/baselines/``, ``drift/reports/`` and the source zip."""
+    FIELD_NOTES: ClassVar[Mapping[str, str]] = {
+        "endpoint_name": (
+            "Cloud Run service whose capture is checked (metric label, report folder)."
+        ),
+        "artifact_bucket_name": (
+            "Artifact bucket: capture, ``drift/baselines/``, ``drift/reports/`` and the source zip."
+        ),
+        "dataset_version": (
+            "Lineage ``datasetVersion`` (DVC hash) of the deployed model's training data."
+        ),
+        "environment": ("``dev``, ``staging`` or ``prod``. Default ``dev``."),
+        "window_hours": ("Hours of capture per run. Default 0: the schedule's period."),
+        "ks": ("KS threshold. Default 0.1."),
+        "jensen_shannon": ("Jensen-Shannon distance threshold. Default 0.1."),
+        "tags": ("Extra tags, as GCP labels (GCP-valid keys and values). Default: none."),
+    }
+
     capture_prefix: pulumi.Input[str]
     """Object prefix the model container writes capture under (``capture/<component>/``)."""
-    dataset_version: str
-    """Lineage ``datasetVersion`` (DVC hash) of the deployed model's training data."""
     alert_channels: pulumi.Input[Sequence[pulumi.Input[str]]]
     """Notification channels (ids) the drift alert notifies."""
     retraining_topic: pulumi.Input[str] | None = None
     """Pub/Sub retraining topic (id) fed through a ``pubsub`` channel. Default: none."""
     region: str | None = None
     """Region of the function and the schedule. Default: the provider's ``gcp:region``."""
-    environment: str = defaults.ENVIRONMENT
-    """``dev``, ``staging`` or ``prod``. Default ``dev``."""
-    schedule: str = defaults.DRIFT
-    """``hourly``, ``daily`` or ``weekly``. Default ``daily``."""
-    window_hours: int = 0
-    """Hours of capture per run. Default 0: the schedule's period."""
-    psi: float = defaults.DRIFT_PSI
-    """PSI threshold. Default 0.2."""
-    ks: float = defaults.DRIFT_KS
-    """KS threshold. Default 0.1."""
-    jensen_shannon: float = defaults.DRIFT_JENSEN_SHANNON
-    """Jensen-Shannon distance threshold. Default 0.1."""
-    min_rows: int = defaults.DRIFT_MIN_ROWS
-    """Served rows needed for a verdict. Default 1000."""
-    tags: Labels | None = None
-    """Extra tags, as GCP labels (GCP-valid keys and values). Default: none."""
 
 
 class DriftJob(Component):

@@ -12,8 +12,9 @@ approvers' notification channels when an image is pushed to the repository.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import ClassVar
 
 import pulumi
 from pulumi_gcp import artifactregistry, kms, monitoring, organizations, projects, pubsub, storage
@@ -26,9 +27,9 @@ from mlops_iac.components._component import (
     secure_default,
     unset,
 )
+from mlops_iac.components.contract_types import ModelRegistryArgsBase
 from mlops_iac.components.gcp import _defaults as defaults
 from mlops_iac.components.gcp._common import (
-    Labels,
     agent_member,
     crypto_key,
     project_info,
@@ -41,16 +42,23 @@ TYPE = "mlops:gcp:ModelRegistry"
 
 
 @dataclass(frozen=True, kw_only=True)
-class ModelRegistryArgs:
+class ModelRegistryArgs(ModelRegistryArgsBase):
     """Inputs of ``ModelRegistry``. Every field is optional; defaults are the secure choice."""
 
-    environment: str = defaults.ENVIRONMENT
-    """``dev``, ``staging`` or ``prod``. Default ``dev``. In prod the repository, bucket and key
-    are protected and retained."""
+    FIELD_NOTES: ClassVar[Mapping[str, str]] = {
+        "environment": (
+            "``dev``, ``staging`` or ``prod``. Default ``dev``. In prod the repository, "
+            "bucket and key are protected and retained."
+        ),
+        "approvers": ("Who is emailed when a version is registered. Default: nobody (topic only)."),
+        "tags": (
+            "Extra tags on every labelled child, as GCP labels (GCP-valid keys and values). "
+            "Default: none."
+        ),
+    }
+
     region: str | None = None
     """Region of the repository, bucket and key. Default: ``gcp:region``, else us-central1."""
-    approvers: Sequence[str] = ()
-    """Who is emailed when a version is registered. Default: nobody (topic only)."""
     immutable_tags: bool | None = unset(defaults.IMMUTABLE_TAGS)
     """Refuse moving or deleting image tags. Default: true."""
     scan_on_push: bool | None = unset(defaults.SCAN_ON_PUSH)
@@ -63,9 +71,6 @@ class ModelRegistryArgs:
     """Most recent image versions always kept by cleanup. Default: 20."""
     force_destroy: bool | None = unset(defaults.FORCE_DESTROY)
     """Let ``pulumi destroy`` delete a non-empty model bucket. Default: false; refused in prod."""
-    tags: Labels | None = None
-    """Extra tags on every labelled child, as GCP labels (GCP-valid keys and values). Default:
-    none."""
 
 
 class ModelRegistry(Component):

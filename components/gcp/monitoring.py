@@ -17,17 +17,18 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import ClassVar
 
 import pulumi
 import pulumi_gcp
 from pulumi_gcp import billing, monitoring, organizations, projects, pubsub
 
 from mlops_iac.components._component import Component, child_opts, component_opts
+from mlops_iac.components.contract_types import MonitoringArgsBase
 from mlops_iac.components.gcp import _defaults as defaults
 from mlops_iac.components.gcp._common import (
-    Labels,
     agent_member,
     crypto_key,
     project_info,
@@ -40,39 +41,44 @@ BY_REVISION = ("resource.label.revision_name",)
 
 
 @dataclass(frozen=True, kw_only=True)
-class MonitoringArgs:
+class MonitoringArgs(MonitoringArgsBase):
     """Inputs of ``Monitoring``. ``endpoint_name`` is required; the rest has defaults."""
+
+    FIELD_NOTES: ClassVar[Mapping[str, str]] = {
+        "alert_emails": (
+            "Subscribers of every alert. Default: none (a warning: alerts would reach nobody)."
+        ),
+        "latency_p99_ms": ("p99 latency threshold in milliseconds. Default 500."),
+        "error_rate_percent": ("5xx share threshold in percent. Default 1."),
+        "drift": (
+            "Drift check cadence (``hourly``, ``daily``, ``weekly``): the retraining alert's "
+            "rate limit. Default ``daily``."
+        ),
+        "monthly_budget_usd": (
+            "Monthly GPU spend budget; alerts at 80 % and 100 %. Default: no budget."
+        ),
+        "environment": (
+            "``dev``, ``staging`` or ``prod``. Default ``dev``. Prod protects the key."
+        ),
+        "tags": (
+            "Extra tags on labelled children, as GCP labels (GCP-valid keys and values). "
+            "Default: none."
+        ),
+    }
 
     endpoint_name: pulumi.Input[str]
     """Cloud Run service the latency and error policies watch."""
-    alert_emails: Sequence[str] = ()
-    """Subscribers of every alert. Default: none (a warning: alerts would reach nobody)."""
-    webhook_url: pulumi.Input[str] | None = None
-    """Chat webhook notified of every alert (keep it a secret). Default: none."""
-    latency_p99_ms: float = defaults.LATENCY_P99_MS
-    """p99 latency threshold in milliseconds. Default 500."""
-    error_rate_percent: float = defaults.ERROR_RATE_PERCENT
-    """5xx share threshold in percent. Default 1."""
-    drift: str = defaults.DRIFT
-    """Drift check cadence (``hourly``, ``daily``, ``weekly``): the retraining alert's rate
-    limit. Default ``daily``."""
     billing_account: str | None = None
     """Billing account for the GPU budget. Default: no budget (with a warning)."""
-    monthly_budget_usd: float | None = None
-    """Monthly GPU spend budget; alerts at 80 % and 100 %. Default: no budget."""
     billing_project: pulumi.Input[str] | None = None
     """Project that pays for the Billing Budgets API calls (the caller needs
     ``serviceusage.services.use`` on it). The budget is created through a provider with this
     ``billing_project`` and ``user_project_override``, without which the API answers 403 to user
     credentials. Default: the provider's project."""
-    environment: str = defaults.ENVIRONMENT
-    """``dev``, ``staging`` or ``prod``. Default ``dev``. Prod protects the key."""
     region: str | None = None
     """Region of the topic's key. Default: ``gcp:region``, else us-central1."""
     kms_key_id: pulumi.Input[str] | None = None
     """Cloud KMS key of the retraining topic (the Pub/Sub agent must hold it). Default: new."""
-    tags: Labels | None = None
-    """Extra tags on labelled children, as GCP labels (GCP-valid keys and values). Default: none."""
 
 
 class Monitoring(Component):

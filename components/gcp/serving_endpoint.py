@@ -38,7 +38,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, ClassVar
 
 import pulumi
 from pulumi_gcp import cloudrunv2, serviceaccount, storage
@@ -49,11 +49,10 @@ from mlops_iac.components._component import (
     component_opts,
     require_not_prod,
     secure_default,
-    unset,
 )
+from mlops_iac.components.contract_types import ServingEndpointArgsBase
 from mlops_iac.components.gcp import _defaults as defaults
 from mlops_iac.components.gcp._common import (
-    Labels,
     agent_member,
     crypto_key,
     project_info,
@@ -84,9 +83,33 @@ class ModelVersion:
 
 
 @dataclass(frozen=True, kw_only=True)
-class ServingEndpointArgs:
+class ServingEndpointArgs(ServingEndpointArgsBase):
     """Inputs of ``ServingEndpoint``. ``active_model`` (with an ``image``) is required;
     everything else defaults to the secure choice."""
+
+    FIELD_NOTES: ClassVar[Mapping[str, str]] = {
+        "rollback": (
+            "Send 100% of traffic to the previous revision. Default: false. Needs a previous "
+            "version."
+        ),
+        "canary_percent": ("Share of the current revision during a canary. Default 10."),
+        "linear_step_percent": (
+            "Share of the current revision at the first linear step. Default 20."
+        ),
+        "environment": (
+            "``dev``, ``staging`` or ``prod``. Default ``dev``. Prod turns on deletion "
+            "protection, protects the key and refuses a public endpoint."
+        ),
+        "min_replicas": ("Minimum instances per revision. Default 1."),
+        "max_replicas": ("Maximum instances per revision. Default 2."),
+        "public_endpoint": (
+            "Accept traffic from the internet. Default: internal only; refused in prod."
+        ),
+        "tags": (
+            "Serving tags (model, version, approval), as GCP labels (GCP-valid keys and "
+            "values). Default: none."
+        ),
+    }
 
     active_model: ModelVersion
     """The version of this apply: the template revision. Required."""
@@ -100,27 +123,10 @@ class ServingEndpointArgs:
     model_prefix: str | None = None
     """Object prefix of the model version in ``model_bucket`` (``<model>/<version>/``). Default:
     the whole bucket."""
-    rollback: bool = False
-    """Send 100% of traffic to the previous revision. Default: false. Needs a previous version."""
-    rollout_strategy: str = defaults.ROLLOUT_STRATEGY
-    """``canary``, ``linear`` or ``all-at-once``. Default ``canary``."""
-    canary_percent: int = defaults.CANARY_PERCENT
-    """Share of the current revision during a canary. Default 10."""
-    linear_step_percent: int = defaults.LINEAR_STEP_PERCENT
-    """Share of the current revision at the first linear step. Default 20."""
-    environment: str = defaults.ENVIRONMENT
-    """``dev``, ``staging`` or ``prod``. Default ``dev``. Prod turns on deletion protection,
-    protects the key and refuses a public endpoint."""
     region: str | None = None
     """Region of the service. Default: ``gcp:region``, else us-central1."""
-    min_replicas: int = defaults.MIN_REPLICAS
-    """Minimum instances per revision. Default 1."""
-    max_replicas: int = defaults.MAX_REPLICAS
-    """Maximum instances per revision. Default 2."""
     accelerator: str | None = None
     """Cloud Run GPU type (``nvidia-l4``). Default: CPU only."""
-    public_endpoint: bool | None = unset(defaults.PUBLIC_ENDPOINT)
-    """Accept traffic from the internet. Default: internal only; refused in prod."""
     invokers: Sequence[str] = ()
     """IAM members allowed to invoke the service. Default: none (only project owners)."""
     capture_bucket: pulumi.Input[str] | None = None
@@ -128,9 +134,6 @@ class ServingEndpointArgs:
     the runtime account may create objects there. Default: no capture."""
     kms_key_id: pulumi.Input[str] | None = None
     """Cloud KMS key for the revisions (the Cloud Run agent must hold it). Default: a new key."""
-    tags: Labels | None = None
-    """Serving tags (model, version, approval), as GCP labels (GCP-valid keys and values).
-    Default: none."""
     env: Mapping[str, str] = field(default_factory=dict)
     """Extra environment variables of the container. Default: none."""
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import ipaddress
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar
 
 import pulumi
 from pulumi_gcp import compute, container, organizations, projects, serviceaccount
@@ -23,11 +23,10 @@ from mlops_iac.components._component import (
     component_opts,
     require_not_prod,
     secure_default,
-    unset,
 )
+from mlops_iac.components.contract_types import TrainingClusterArgsBase
 from mlops_iac.components.gcp import _defaults as defaults
 from mlops_iac.components.gcp._common import (
-    Labels,
     agent_member,
     crypto_key,
     project_info,
@@ -40,25 +39,29 @@ TYPE = "mlops:gcp:TrainingCluster"
 
 
 @dataclass(frozen=True, kw_only=True)
-class TrainingClusterArgs:
+class TrainingClusterArgs(TrainingClusterArgsBase):
     """Inputs of ``TrainingCluster``. Every field is optional; defaults are the secure choice."""
 
-    environment: str = defaults.ENVIRONMENT
-    """``dev``, ``staging`` or ``prod``. Default ``dev``. Prod turns on deletion protection and
-    refuses a public control-plane endpoint."""
+    FIELD_NOTES: ClassVar[Mapping[str, str]] = {
+        "environment": (
+            "``dev``, ``staging`` or ``prod``. Default ``dev``. Prod turns on deletion "
+            "protection and refuses a public control-plane endpoint."
+        ),
+        "min_nodes": ("GPU nodes kept warm across the region. Default 0: scale to zero."),
+        "max_nodes": ("Upper bound of GPU nodes across the region. Default 2."),
+        "spot": ("Run GPU nodes on Spot VMs. Default: on-demand."),
+        "public_endpoint": (
+            "Expose the control plane on a public IP (still limited to "
+            "``public_access_cidrs``). Default: private endpoint only; refused in prod."
+        ),
+        "tags": (
+            "Extra tags on the cluster, its nodes and its key, as GCP labels (GCP-valid keys "
+            "and values). Default: none."
+        ),
+    }
+
     region: str | None = None
     """Region of the (regional) cluster. Default: ``gcp:region``, else us-central1."""
-    gpu: str = defaults.GPU
-    """Neutral GPU name from ``mlops_iac.components.gpu``. Default ``t4``."""
-    min_nodes: int = defaults.MIN_NODES
-    """GPU nodes kept warm across the region. Default 0: scale to zero."""
-    max_nodes: int = defaults.MAX_NODES
-    """Upper bound of GPU nodes across the region. Default 2."""
-    spot: bool = defaults.SPOT
-    """Run GPU nodes on Spot VMs. Default: on-demand."""
-    public_endpoint: bool | None = unset(defaults.PUBLIC_ENDPOINT)
-    """Expose the control plane on a public IP (still limited to ``public_access_cidrs``).
-    Default: private endpoint only; refused in prod."""
     gpu_zones: Sequence[str] = ()
     """Zones of the region where the GPU pool may place nodes (GPU models are not offered in
     every zone). Default: all zones of the cluster."""
@@ -81,9 +84,6 @@ class TrainingClusterArgs:
     """Machine type of the system node pool. Default e2-standard-4."""
     budget_usd_per_hour: float | None = None
     """Warn when the GPU pool's worst-case $/h exceeds this. Default: no cap."""
-    tags: Labels | None = None
-    """Extra tags on the cluster, its nodes and its key, as GCP labels (GCP-valid keys and
-    values). Default: none."""
     dns_endpoint: bool = True
     """Enable the DNS-based control-plane endpoint (IAM-authorised, reachable wherever Google
     APIs are, no public IP): the way CI and ``pulumi up`` reach a private cluster. Default: on."""

@@ -115,7 +115,7 @@ def build(parent: pulumi.Resource, name: str, spec: PlatformSpec) -> dict[str, A
     )
 
     serving = spec.serving
-    standby = serving.standby_model
+    previous = serving.previous_model
     rollout = serving.rollout
     autoscaling = aws_spec.serving_autoscaling if aws_spec else True
     # This stack's own last deployment: the serving instance type and autoscaling it exported,
@@ -131,8 +131,9 @@ def build(parent: pulumi.Resource, name: str, spec: PlatformSpec) -> dict[str, A
         f"{name}-serving",
         ServingEndpointArgs(
             environment=env,
-            active_model=serving_version(spec, serving.active_model),
-            previous_model=serving_version(spec, standby) if standby is not None else None,
+            active_model=serving_version(spec, serving.model),
+            previous_model=serving_version(spec, previous) if previous is not None else None,
+            rollback=serving.rollback,
             artifact_bucket_name=store.bucket_name,
             kms_key_arn=store.kms_key_id if artifacts.customer_managed_key else None,
             image_repository_arn=registry.image_repository_arn,

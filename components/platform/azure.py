@@ -143,7 +143,7 @@ def build(parent: pulumi.Resource, name: str, spec: PlatformSpec) -> dict[str, A
     )
 
     serving = spec.serving
-    active, standby = serving.active_model, serving.standby_model
+    previous = serving.previous_model
     endpoint = ServingEndpoint(
         f"{name}-serving",
         ServingEndpointArgs(
@@ -151,8 +151,9 @@ def build(parent: pulumi.Resource, name: str, spec: PlatformSpec) -> dict[str, A
             workspace_name=cluster.workspace_name,
             location=location,
             environment=env,
-            active_model=serving_deployment(spec, active),
-            previous_model=serving_deployment(spec, standby) if standby is not None else None,
+            active_model=serving_deployment(spec, serving.model),
+            previous_model=serving_deployment(spec, previous) if previous is not None else None,
+            rollback=serving.rollback,
             rollout_strategy=serving.rollout.strategy,
             canary_percent=serving.rollout.canary_percent,
             linear_step_percent=serving.rollout.linear_step_percent,

@@ -234,3 +234,98 @@ def test_the_platform_wiring_does_not_re_supply_defaults():
         text = path.read_text()
         assert not re.search(r"\bor defaults\.[A-Z_]+", text), path.name
         assert "_defaults import" not in text.replace("components.defaults import", ""), path.name
+
+
+# The contract as types (components/contract_types.py) ------------------------------------------
+
+ALL_CASES = [*CASES, *PARTIAL_CASES]
+# Shared fields a cloud re-declares, only to narrow their type (its own model version; GCP's
+# Monitoring watches one Cloud Run service, so it needs the name).
+NARROWED = {
+    **{(cloud, "ServingEndpoint"): {"active_model", "previous_model"} for cloud in contract.CLOUDS},
+    ("gcp", "Monitoring"): {"endpoint_name"},
+}
+
+
+@pytest.mark.parametrize(("cloud", "thing"), ALL_CASES)
+def test_args_subclass_their_base_and_declare_only_their_own_fields(cloud, thing):
+    from mlops_iac.components import contract_types
+
+    _, args_class = classes(cloud, thing)
+    base = contract_types.ARGS_BASES[thing]
+    assert issubclass(args_class, base), (cloud, thing)
+    own = set(inspect.get_annotations(args_class)) - {"FIELD_NOTES"}
+    redeclared = own & {f.name for f in dataclasses.fields(base)}
+    assert redeclared == NARROWED.get((cloud, thing), set()), (cloud, thing)
+    shared = contract.ARGS.get(thing) or contract.PARTIAL_ARGS[thing]
+    assert {f.name for f in dataclasses.fields(base)} == set(shared)
+    notes = getattr(args_class, "FIELD_NOTES", {})
+    assert set(notes) <= set(fields(args_class)), "a note names no field"
+
+
+@pytest.mark.parametrize(("cloud", "thing"), ALL_CASES)
+def test_components_declare_their_output_protocol(cloud, thing):
+    """Statically: every attribute of the Protocol is annotated on the class, same name."""
+    from mlops_iac.components import contract_types
+
+    component, _ = classes(cloud, thing)
+    protocol = contract_types.OUTPUT_PROTOCOLS[thing]
+    wanted = set(inspect.get_annotations(protocol))
+    outputs = contract.OUTPUTS.get(thing) or contract.PARTIAL_OUTPUTS[thing]
+    assert wanted == set(outputs)
+    assert wanted <= set(inspect.get_annotations(component)), (cloud, thing)
+
+
+def _aws_components() -> list[tuple[str, str]]:
+    return [("aws", thing) for thing in (*contract.COMPONENTS, "DriftJob")]
+
+
+@pytest.mark.parametrize(
+    ("thing", "program"),
+    [
+        ("ArtifactStore", lambda aws: aws.ArtifactStore("x", aws.ArtifactStoreArgs())),
+        ("TrainingCluster", lambda aws: aws.TrainingCluster("x", aws.TrainingClusterArgs())),
+        ("ModelRegistry", lambda aws: aws.ModelRegistry("x", aws.ModelRegistryArgs())),
+        (
+            "ServingEndpoint",
+            lambda aws: aws.ServingEndpoint(
+                "x",
+                aws.ServingEndpointArgs(
+                    active_model=aws.ModelVersion(
+                        name="m", version="2", artifact_uri="s3://b/m/2/", image="i:2"
+                    ),
+                    previous_model=aws.ModelVersion(
+                        name="m", version="1", artifact_uri="s3://b/m/1/", image="i:1"
+                    ),
+                    artifact_bucket_name="b",
+                ),
+            ),
+        ),
+        ("Monitoring", lambda aws: aws.Monitoring("x", aws.MonitoringArgs())),
+        (
+            "DriftJob",
+            lambda aws: aws.DriftJob(
+                "x",
+                aws.DriftJobArgs(
+                    endpoint_name="e",
+                    artifact_bucket_name="b",
+                    dataset_version="d",
+                    alert_topic_arn="arn:aws:sns:us-east-1:123456789012:t",
+                ),
+            ),
+        ),
+    ],
+)
+def test_a_recorded_aws_component_registers_exactly_what_it_annotates(thing, program):
+    """At runtime: every Protocol attribute is registered, and every registered output is
+    annotated on the class (a registered but undeclared output, the old ``instance_type`` of the
+    AWS ServingEndpoint, fails here)."""
+    from mlops_iac.components import aws, contract_types
+
+    recording = run(lambda: program(aws), config=CONFIG["aws"])
+    component = recording.named("x", contract.type_token("aws", thing))
+    registered = set(component.registered_outputs)
+    declared = set(inspect.get_annotations(getattr(aws, thing)))
+    protocol = set(inspect.get_annotations(contract_types.OUTPUT_PROTOCOLS[thing]))
+    assert protocol <= registered, thing
+    assert registered <= declared, (thing, registered - declared)
