@@ -218,9 +218,12 @@ class DriftJob(Component):
             f"az://{args.report_container}/{REPORTS}/", args.endpoint_name
         )
         identity = managedidentity.UserAssignedIdentity(
-            f"{name}-identity", resource_group_name=args.resource_group_name,
-            location=args.location, tags=args.tags, opts=child_opts(self),
-        )  # fmt: skip
+            f"{name}-identity",
+            resource_group_name=args.resource_group_name,
+            location=args.location,
+            tags=args.tags,
+            opts=child_opts(self),
+        )
         grant = functools.partial(_grant, self, config, identity.principal_id)
         package_url, host_ready = self._host_storage(name, args, grant)
         self._data_grants(name, args, grant)
