@@ -10,6 +10,7 @@ import pulumi
 from pulumi_azure_native import authorization, keyvault, managedidentity, resources, storage
 
 from mlops_iac.components._component import (
+    Component,
     at_least,
     child_opts,
     component_opts,
@@ -83,7 +84,7 @@ class ArtifactStoreArgs(ArtifactStoreArgsBase):
     """Storage redundancy. Default: ``Standard_ZRS`` in prod, ``Standard_LRS`` elsewhere."""
 
 
-class ArtifactStore(pulumi.ComponentResource):
+class ArtifactStore(Component):
     """Versioned blob storage encrypted with a rotating customer-managed key: the DVC remote.
 
     Children (names derive from ``name``): ``{name}-rg`` (unless a resource group is given),
@@ -151,95 +152,123 @@ class ArtifactStore(pulumi.ComponentResource):
             given(args.soft_delete_days, defaults.BLOB_SOFT_DELETE_DAYS),
             1,
         )
-        tags = args.tags
         config = client_config(self)
+        rg_name, location = self._resource_group(name, args)
+        key = self._customer_key(name, args, config, rg_name, location, prod) if cmk else None
+        account = self._account(name, args, config, rg_name, location, sku, prod, key)
+        container = self._dvc_container(name, args, rg_name, account, soft_delete_days)
+        self._private_endpoints(name, args, rg_name, location, account, key)
+        dvc_identity = self._dvc_identity(name, args, config, rg_name, location, container)
+        self.register(
+            bucket_name=account.name,
+            storage_account_name=account.name,
+            storage_account_id=account.id,
+            container_name=container.name,
+            bucket_uri=pulumi.Output.concat(
+                "https://", account.name, f".blob.core.windows.net/{defaults.DVC_CONTAINER}"
+            ),
+            dvc_remote_url=pulumi.Output.from_input(f"azure://{defaults.DVC_CONTAINER}/"),
+            kms_key_id=pulumi.Output.from_input(key.key.key_uri if key else None),
+            key_vault_id=pulumi.Output.from_input(key.vault.id if key else None),
+            identity_id=pulumi.Output.from_input(key.identity.id if key else None),
+            resource_group_name=rg_name,
+            location=account.location,
+            dvc_identity_id=dvc_identity.id,
+            dvc_identity_client_id=dvc_identity.client_id,
+        )
 
+    def _resource_group(
+        self, name: str, args: ArtifactStoreArgs
+    ) -> tuple[pulumi.Output[str], pulumi.Output[str]]:
+        """Name and location of the given resource group, or of ``{name}-rg`` created here."""
         if args.resource_group_name is not None:
-            rg_name = pulumi.Output.from_input(args.resource_group_name)
-            location = pulumi.Output.from_input(args.location)
-        else:
-            group = resources.ResourceGroup(
-                f"{name}-rg", location=args.location, tags=tags, opts=child_opts(self)
+            return (
+                pulumi.Output.from_input(args.resource_group_name),
+                pulumi.Output.from_input(args.location),
             )
-            rg_name = group.name
-            location = group.location
+        group = resources.ResourceGroup(
+            f"{name}-rg", location=args.location, tags=args.tags, opts=child_opts(self)
+        )
+        return group.name, group.location
 
-        identity_id: pulumi.Output[str] | None = None
-        key_uri: pulumi.Output[str] | None = None
-        vault_id: pulumi.Output[str] | None = None
-        encryption: dict[str, object] = {
-            "key_source": "Microsoft.Storage",
-            "require_infrastructure_encryption": defaults.INFRASTRUCTURE_ENCRYPTION,
-            "services": _encrypted_services(),
-        }
-        account_identity = None
-        account_deps: list[pulumi.Resource] = []
-        if cmk:
-            vault = secure_vault(
-                self,
-                f"{name}-vault",
-                resource_group_name=rg_name,
-                location=location,
-                tenant_id=config.tenant_id,
-                tags=tags,
-                protect=prod,
-            )
-            key = keyvault.Key(
-                f"{name}-key",
-                resource_group_name=rg_name,
-                vault_name=vault.name,
-                properties=_key_properties(),
-                tags=tags,
-                opts=child_opts(self, protect=prod),
-            )
-            identity = managedidentity.UserAssignedIdentity(
-                f"{name}-identity",
-                resource_group_name=rg_name,
-                location=location,
-                tags=tags,
-                opts=child_opts(self),
-            )
-            grant = authorization.RoleAssignment(
-                f"{name}-identity-key-access",
-                scope=vault.id,
-                principal_id=identity.principal_id,
-                principal_type="ServicePrincipal",
-                role_definition_id=role_definition_id(
-                    config, defaults.ROLE_KEY_VAULT_CRYPTO_SERVICE_ENCRYPTION_USER
-                ),
-                description="Storage account CMK access (wrap/unwrap) for the artifact store",
-                opts=child_opts(self),
-            )
-            identity_id = identity.id
-            vault_id = vault.id
-            key_uri = key.key_uri
-            account_identity = {"type": "UserAssigned", "user_assigned_identities": [identity.id]}
-            encryption.update(
-                key_source="Microsoft.Keyvault",
-                key_vault_properties={
-                    "key_name": key.name,
-                    "key_vault_uri": vault.properties.vault_uri,
-                },
-                encryption_identity={"encryption_user_assigned_identity": identity.id},
-            )
-            # The account validates key access at creation: the grant must exist first.
-            account_deps.append(grant)
+    def _customer_key(
+        self,
+        name: str,
+        args: ArtifactStoreArgs,
+        config: pulumi.Output[authorization.GetClientConfigResult],
+        rg_name: pulumi.Output[str],
+        location: pulumi.Output[str],
+        prod: bool,
+    ) -> _CustomerKey:
+        """The vault, its rotating key and the identity the account reaches the key with."""
+        vault = secure_vault(
+            self,
+            f"{name}-vault",
+            resource_group_name=rg_name,
+            location=location,
+            tenant_id=config.tenant_id,
+            tags=args.tags,
+            protect=prod,
+        )
+        key = keyvault.Key(
+            f"{name}-key",
+            resource_group_name=rg_name,
+            vault_name=vault.name,
+            properties=_key_properties(),
+            tags=args.tags,
+            opts=child_opts(self, protect=prod),
+        )
+        identity = managedidentity.UserAssignedIdentity(
+            f"{name}-identity",
+            resource_group_name=rg_name,
+            location=location,
+            tags=args.tags,
+            opts=child_opts(self),
+        )
+        grant = authorization.RoleAssignment(
+            f"{name}-identity-key-access",
+            scope=vault.id,
+            principal_id=identity.principal_id,
+            principal_type="ServicePrincipal",
+            role_definition_id=role_definition_id(
+                config, defaults.ROLE_KEY_VAULT_CRYPTO_SERVICE_ENCRYPTION_USER
+            ),
+            description="Storage account CMK access (wrap/unwrap) for the artifact store",
+            opts=child_opts(self),
+        )
+        return _CustomerKey(vault=vault, key=key, identity=identity, grant=grant)
 
-        account = storage.StorageAccount(
+    def _account(
+        self,
+        name: str,
+        args: ArtifactStoreArgs,
+        config: pulumi.Output[authorization.GetClientConfigResult],
+        rg_name: pulumi.Output[str],
+        location: pulumi.Output[str],
+        sku: str,
+        prod: bool,
+        key: _CustomerKey | None,
+    ) -> storage.StorageAccount:
+        """The storage account: encrypted (with the customer key when given), default-deny."""
+        return storage.StorageAccount(
             f"{name}-account",
             account_name=unique_name(self, config, name, "st", limit=24),
             resource_group_name=rg_name,
             location=location,
             kind=defaults.STORAGE_KIND,
             sku={"name": sku},
-            identity=account_identity,
+            identity=(
+                {"type": "UserAssigned", "user_assigned_identities": [key.identity.id]}
+                if key
+                else None
+            ),
             enable_https_traffic_only=True,
             minimum_tls_version=defaults.MIN_TLS_VERSION,
             allow_blob_public_access=defaults.ALLOW_BLOB_PUBLIC_ACCESS,
             allow_shared_key_access=defaults.ALLOW_SHARED_KEY_ACCESS,
             default_to_o_auth_authentication=True,
             allow_cross_tenant_replication=False,
-            encryption=encryption,
+            encryption=_encryption(key),
             network_rule_set={
                 "default_action": defaults.NETWORK_DEFAULT_ACTION,
                 "bypass": defaults.NETWORK_BYPASS,
@@ -251,9 +280,20 @@ class ArtifactStore(pulumi.ComponentResource):
                 ]
                 or None,
             },
-            tags=tags,
-            opts=child_opts(self, protect=prod, depends_on=account_deps or None),
+            tags=args.tags,
+            # The account validates key access at creation: the grant must exist first.
+            opts=child_opts(self, protect=prod, depends_on=[key.grant] if key else None),
         )
+
+    def _dvc_container(
+        self,
+        name: str,
+        args: ArtifactStoreArgs,
+        rg_name: pulumi.Output[str],
+        account: storage.StorageAccount,
+        soft_delete_days: int,
+    ) -> storage.BlobContainer:
+        """Versioning and soft delete, the private ``dvc`` container and its lifecycle rule."""
         storage.BlobServiceProperties(
             f"{name}-blob-service",
             resource_group_name=rg_name,
@@ -281,61 +321,59 @@ class ArtifactStore(pulumi.ComponentResource):
             resource_group_name=rg_name,
             account_name=account.name,
             management_policy_name="default",
-            policy={
-                "rules": [
-                    {
-                        "name": "expire-noncurrent-versions",
-                        "type": "Lifecycle",
-                        "enabled": True,
-                        "definition": {
-                            "filters": {"blob_types": ["blockBlob"]},
-                            "actions": {
-                                "version": {
-                                    "delete": {
-                                        # Azure accepts 0 (delete once superseded).
-                                        "days_after_creation_greater_than": given(
-                                            args.noncurrent_version_days,
-                                            defaults.NONCURRENT_VERSION_DAYS,
-                                        )
-                                    }
-                                }
-                            },
-                        },
-                    }
-                ]
-            },
+            policy=_lifecycle_policy(
+                given(args.noncurrent_version_days, defaults.NONCURRENT_VERSION_DAYS)
+            ),
             opts=child_opts(self),
         )
-        if args.private_endpoint_subnet_id is not None:
-            zones = args.private_dns_zone_ids or {}
+        return container
+
+    def _private_endpoints(
+        self,
+        name: str,
+        args: ArtifactStoreArgs,
+        rg_name: pulumi.Output[str],
+        location: pulumi.Output[str],
+        account: storage.StorageAccount,
+        key: _CustomerKey | None,
+    ) -> None:
+        """With a subnet: ``{name}-blob-pe`` to the account and, with a customer key,
+        ``{name}-vault-pe``."""
+        subnet_id = args.private_endpoint_subnet_id
+        if subnet_id is None:
+            return
+        zones = args.private_dns_zone_ids or {}
+        targets = [("blob-pe", account.id, "blob")]
+        if key is not None:
+            targets.append(("vault-pe", key.vault.id, "vault"))
+        for suffix, target_id, group_id in targets:
             private_endpoint(
                 self,
-                f"{name}-blob-pe",
+                f"{name}-{suffix}",
                 resource_group_name=rg_name,
                 location=location,
-                subnet_id=args.private_endpoint_subnet_id,
-                target_id=account.id,
-                group_id="blob",
+                subnet_id=subnet_id,
+                target_id=target_id,
+                group_id=group_id,
                 zone_ids=zones,
-                tags=tags,
+                tags=args.tags,
             )
-            if vault_id is not None:
-                private_endpoint(
-                    self,
-                    f"{name}-vault-pe",
-                    resource_group_name=rg_name,
-                    location=location,
-                    subnet_id=args.private_endpoint_subnet_id,
-                    target_id=vault_id,
-                    group_id="vault",
-                    zone_ids=zones,
-                    tags=tags,
-                )
+
+    def _dvc_identity(
+        self,
+        name: str,
+        args: ArtifactStoreArgs,
+        config: pulumi.Output[authorization.GetClientConfigResult],
+        rg_name: pulumi.Output[str],
+        location: pulumi.Output[str],
+        container: storage.BlobContainer,
+    ) -> managedidentity.UserAssignedIdentity:
+        """The scoped read-write identity for DVC and pipelines (the ``dvc`` container only)."""
         dvc_identity = managedidentity.UserAssignedIdentity(
             f"{name}-dvc-identity",
             resource_group_name=rg_name,
             location=location,
-            tags=tags,
+            tags=args.tags,
             opts=child_opts(self),
         )
         authorization.RoleAssignment(
@@ -349,39 +387,58 @@ class ArtifactStore(pulumi.ComponentResource):
             description="Read/write access to the DVC container of the artifact store",
             opts=child_opts(self),
         )
+        return dvc_identity
 
-        self.bucket_name = account.name
-        self.storage_account_name = account.name
-        self.storage_account_id = account.id
-        self.container_name = container.name
-        self.bucket_uri = pulumi.Output.concat(
-            "https://", account.name, f".blob.core.windows.net/{defaults.DVC_CONTAINER}"
+
+@dataclass(frozen=True)
+class _CustomerKey:
+    """The customer-managed key's resources (the account's encryption reads them)."""
+
+    vault: keyvault.Vault
+    key: keyvault.Key
+    identity: managedidentity.UserAssignedIdentity
+    grant: authorization.RoleAssignment
+
+
+def _encryption(key: _CustomerKey | None) -> dict[str, object]:
+    """Infrastructure encryption of blobs and files, with the customer key when given."""
+    encryption: dict[str, object] = {
+        "key_source": "Microsoft.Storage",
+        "require_infrastructure_encryption": defaults.INFRASTRUCTURE_ENCRYPTION,
+        "services": _encrypted_services(),
+    }
+    if key is not None:
+        encryption.update(
+            key_source="Microsoft.Keyvault",
+            key_vault_properties={
+                "key_name": key.key.name,
+                "key_vault_uri": key.vault.properties.vault_uri,
+            },
+            encryption_identity={"encryption_user_assigned_identity": key.identity.id},
         )
-        self.dvc_remote_url = pulumi.Output.from_input(f"azure://{defaults.DVC_CONTAINER}/")
-        self.kms_key_id = pulumi.Output.from_input(key_uri)
-        self.key_vault_id = pulumi.Output.from_input(vault_id)
-        self.identity_id = pulumi.Output.from_input(identity_id)
-        self.resource_group_name = rg_name
-        self.location = account.location
-        self.dvc_identity_id = dvc_identity.id
-        self.dvc_identity_client_id = dvc_identity.client_id
-        self.register_outputs(
+    return encryption
+
+
+def _lifecycle_policy(noncurrent_version_days: int) -> dict[str, object]:
+    """Delete noncurrent versions of block blobs after ``noncurrent_version_days``."""
+    return {
+        "rules": [
             {
-                "bucket_name": self.bucket_name,
-                "storage_account_name": self.storage_account_name,
-                "storage_account_id": self.storage_account_id,
-                "container_name": self.container_name,
-                "bucket_uri": self.bucket_uri,
-                "dvc_remote_url": self.dvc_remote_url,
-                "kms_key_id": self.kms_key_id,
-                "key_vault_id": self.key_vault_id,
-                "identity_id": self.identity_id,
-                "resource_group_name": self.resource_group_name,
-                "location": self.location,
-                "dvc_identity_id": self.dvc_identity_id,
-                "dvc_identity_client_id": self.dvc_identity_client_id,
+                "name": "expire-noncurrent-versions",
+                "type": "Lifecycle",
+                "enabled": True,
+                "definition": {
+                    "filters": {"blob_types": ["blockBlob"]},
+                    "actions": {
+                        "version": {
+                            # Azure accepts 0 (delete once superseded).
+                            "delete": {"days_after_creation_greater_than": noncurrent_version_days}
+                        }
+                    },
+                },
             }
-        )
+        ]
+    }
 
 
 def _encrypted_services() -> dict[str, dict[str, object]]:

@@ -43,12 +43,12 @@ import hashlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import ClassVar
+from typing import ClassVar, Protocol
 
 import pulumi
 from pulumi_azure_native import authorization, managedidentity, monitor, storage, web
 
-from mlops_iac.components._component import child_opts, component_opts
+from mlops_iac.components._component import Component, child_opts, component_opts
 from mlops_iac.components.azure import _defaults as defaults
 from mlops_iac.components.azure._common import client_config, role_definition_id
 from mlops_iac.components.contract_types import DriftJobArgsBase
@@ -162,7 +162,7 @@ class DriftJobArgs(DriftJobArgsBase):
     artifact store's DVC container)."""
 
 
-class DriftJob(pulumi.ComponentResource):
+class DriftJob(Component):
     """Scheduled drift check of one online endpoint's collected inputs, alerted and wired to
     retraining.
 
@@ -202,29 +202,55 @@ class DriftJob(pulumi.ComponentResource):
         self, name: str, args: DriftJobArgs, opts: pulumi.ResourceOptions | None = None
     ) -> None:
         super().__init__(TYPE, name, None, component_opts(opts))
-        from mlops_iac.drift.handlers import job_environment
-        from mlops_iac.drift.profile import Thresholds
         from mlops_iac.drift.store import REPORTS, baseline_key
 
         if args.schedule not in defaults.DRIFT_CRON:
             raise ValueError(
                 f"DriftJob {name}: schedule must be one of {', '.join(defaults.DRIFT_CRON)}"
             )
-        rg, account, tags = args.resource_group_name, args.artifact_bucket_name, args.tags
         config = client_config(self)
-        baseline_object = baseline_key(args.dataset_version)
-        self.baseline_uri = pulumi.Output.from_input(
-            f"az://{args.report_container}/{baseline_object}"
+        baseline_uri = pulumi.Output.from_input(
+            f"az://{args.report_container}/{baseline_key(args.dataset_version)}"
         )
-        self.report_uri = pulumi.Output.concat(
+        report_uri = pulumi.Output.concat(
             f"az://{args.report_container}/{REPORTS}/", args.endpoint_name
         )
-
         identity = managedidentity.UserAssignedIdentity(
-            f"{name}-identity", resource_group_name=rg, location=args.location, tags=tags,
+            f"{name}-identity",
+            resource_group_name=args.resource_group_name,
+            location=args.location,
+            tags=args.tags,
             opts=child_opts(self),
-        )  # fmt: skip
-        principal = identity.principal_id
+        )
+        grant = functools.partial(_grant, self, config, identity.principal_id)
+        package_url, host_ready = self._host_storage(name, args, grant)
+        self._data_grants(name, args, grant)
+        plan = self._plan(name, args)
+        schedule = ncrontab(args.schedule)
+        settings = _app_settings(args, identity, package_url, schedule, baseline_uri, report_uri)
+        function = self._function(name, args, plan, identity, settings, host_ready)
+        self._publisher_grants(name, args, function, grant)
+        alert = self._alert(name, args, function)
+        self.register(
+            function_name=function.name,
+            function_id=function.id,
+            # The timer lives in the app as one function: the schedule is named after it.
+            schedule_name=pulumi.Output.concat(function.name, "/", FUNCTION),
+            schedule=pulumi.Output.from_input(schedule),
+            alarm_name=alert.name,
+            alert_id=alert.id,
+            baseline_uri=baseline_uri,
+            report_uri=report_uri,
+        )
+
+    def _host_storage(
+        self, name: str, args: DriftJobArgs, grant: _Grant
+    ) -> tuple[pulumi.Output[str], list[pulumi.Resource]]:
+        """The Functions host's containers, the package blob and the host's grants on them.
+
+        Returns the package's blob URL and what the host needs before it starts.
+        """
+        rg, account = args.resource_group_name, args.artifact_bucket_name
 
         def container(logical: str, container_name: str) -> storage.BlobContainer:
             return storage.BlobContainer(
@@ -251,33 +277,9 @@ class DriftJob(pulumi.ComponentResource):
             source=drift_package(),
             opts=child_opts(self),
         )
-
-        def scope(container_name: pulumi.Input[str]) -> pulumi.Output[str]:
-            return pulumi.Output.concat(
-                args.storage_account_id, "/blobServices/default/containers/", container_name
-            )
-
-        def grant(
-            logical: str,
-            role: str,
-            on: pulumi.Input[str],
-            description: str,
-            condition: pulumi.Input[str] | None = None,
-        ) -> authorization.RoleAssignment:
-            return authorization.RoleAssignment(
-                logical,
-                scope=on,
-                principal_id=principal,
-                principal_type="ServicePrincipal",
-                role_definition_id=role_definition_id(config, role),
-                description=description,
-                condition=condition,
-                condition_version="2.0" if condition is not None else None,
-                opts=child_opts(self),
-            )
-
         owner = defaults.ROLE_STORAGE_BLOB_DATA_OWNER
         reader = defaults.ROLE_STORAGE_BLOB_DATA_READER
+        scope = functools.partial(_container_scope, args.storage_account_id)
         host_grants = [
             grant(f"{name}-host-storage", owner, scope(hosts.name),
                   "Functions host: timer schedule state and locks"),
@@ -285,19 +287,24 @@ class DriftJob(pulumi.ComponentResource):
             grant(f"{name}-read-package", reader, scope(packages.name),
                   "Functions platform: the drift job's package"),
         ]  # fmt: skip
-        capture_scope = scope(args.capture_container_name)
+        url = pulumi.Output.concat(_blob_endpoint(account), "/", packages.name, "/", blob_name)
+        return url, [package, *host_grants]
+
+    def _data_grants(self, name: str, args: DriftJobArgs, grant: _Grant) -> None:
+        """The job's reads of the collected inputs and baselines, and its writes of reports."""
+        from mlops_iac.drift.store import REPORTS
+
         grant(
             f"{name}-read-capture",
             defaults.ROLE_STORAGE_BLOB_DATA_READER,
-            capture_scope,
+            _container_scope(args.storage_account_id, args.capture_container_name),
             "Drift job: read the data collector's files",
             _only_under("modelDataCollector/", ("read",)),
         )
-        report_scope = scope(args.report_container)
         grant(
             f"{name}-reports",
             defaults.ROLE_STORAGE_BLOB_DATA_CONTRIBUTOR,
-            report_scope,
+            _container_scope(args.storage_account_id, args.report_container),
             "Drift job: read baselines, write reports",
             pulumi.Output.concat(
                 _only_under("drift/", ("read",)),
@@ -306,8 +313,9 @@ class DriftJob(pulumi.ComponentResource):
             ),
         )
 
-        subnet = args.integration_subnet_id
-        elastic = subnet is not None
+    def _plan(self, name: str, args: DriftJobArgs) -> web.AppServicePlan:
+        """Elastic Premium EP1 with an integration subnet, else Linux Consumption (warned)."""
+        elastic = args.integration_subnet_id is not None
         if not elastic:
             pulumi.log.warn(
                 f"DriftJob {name}: no integration_subnet_id, so the function runs on Linux "
@@ -317,63 +325,39 @@ class DriftJob(pulumi.ComponentResource):
             )
         # Elastic Premium on Linux: kind elastic, reserved, a worker cap.
         # https://learn.microsoft.com/en-us/azure/azure-functions/functions-infrastructure-as-code#deploy-on-premium-plan
-        plan = web.AppServicePlan(
+        return web.AppServicePlan(
             f"{name}-plan",
-            resource_group_name=rg,
+            resource_group_name=args.resource_group_name,
             location=args.location,
             kind="elastic" if elastic else "linux",
             reserved=True,  # Linux
             sku=dict(defaults.DRIFT_PLAN_SKU if elastic else defaults.DRIFT_CONSUMPTION_SKU),
             maximum_elastic_worker_count=defaults.DRIFT_PLAN_MAX_WORKERS if elastic else None,
-            tags=tags,
+            tags=args.tags,
             opts=child_opts(self),
         )
-        schedule = ncrontab(args.schedule)
-        blob_endpoint = pulumi.Output.concat("https://", account, ".blob.core.windows.net")
-        settings: dict[str, pulumi.Input[str]] = {
-            "FUNCTIONS_EXTENSION_VERSION": "~4",
-            "FUNCTIONS_WORKER_RUNTIME": "python",
-            # Identity-based host storage: no account key anywhere.
-            "AzureWebJobsStorage__accountName": account,
-            "AzureWebJobsStorage__credential": "managedidentity",
-            "AzureWebJobsStorage__clientId": identity.client_id,
-            "WEBSITE_RUN_FROM_PACKAGE": pulumi.Output.concat(
-                blob_endpoint, "/", packages.name, "/", blob_name
-            ),
-            "WEBSITE_RUN_FROM_PACKAGE_BLOB_MI_RESOURCE_ID": identity.id,
-            "AZURE_CLIENT_ID": identity.client_id,
-            "DRIFT_SCHEDULE": schedule,
-            "DRIFT_STORAGE_ACCOUNT_URL": blob_endpoint,
-            "DRIFT_CAPTURE_COLLECTION": "model_inputs",
-            **job_environment(
-                capture_uri=pulumi.Output.concat(
-                    "az://",
-                    args.capture_container_name,
-                    "/modelDataCollector/",
-                    args.endpoint_name,
-                    "/",
-                ),  # fmt: skip
-                baseline_uri=self.baseline_uri,
-                report_uri=self.report_uri,
-                endpoint=args.endpoint_name,
-                fmt="azure-capture",
-                window_hours=args.window_hours or defaults.DRIFT_WINDOW_HOURS[args.schedule],
-                namespace=METRIC_NAMESPACE,
-                thresholds=Thresholds(args.psi, args.ks, args.jensen_shannon, args.min_rows),
-            ),
-        }
-        if args.retraining_queue_url is not None:
-            settings["DRIFT_RETRAINING_QUEUE_URL"] = args.retraining_queue_url
-        function = web.WebApp(
+
+    def _function(
+        self,
+        name: str,
+        args: DriftJobArgs,
+        plan: web.AppServicePlan,
+        identity: managedidentity.UserAssignedIdentity,
+        settings: dict[str, pulumi.Input[str]],
+        host_ready: list[pulumi.Resource],
+    ) -> web.WebApp:
+        """The Function App, started only once its package and host storage are usable."""
+        elastic = args.integration_subnet_id is not None
+        return web.WebApp(
             f"{name}-function",
-            resource_group_name=rg,
+            resource_group_name=args.resource_group_name,
             location=args.location,
             kind="functionapp,linux",
             reserved=True,
             server_farm_id=plan.id,
             https_only=True,
             client_affinity_enabled=False,
-            virtual_network_subnet_id=subnet,
+            virtual_network_subnet_id=args.integration_subnet_id,
             # Every outbound call (storage, queue, metrics) goes through the subnet.
             outbound_vnet_routing={"all_traffic": True} if elastic else None,
             identity={"type": "UserAssigned", "user_assigned_identities": [identity.id]},
@@ -384,10 +368,15 @@ class DriftJob(pulumi.ComponentResource):
                 http20_enabled=True,
                 app_settings=[{"name": key, "value": value} for key, value in settings.items()],
             ),
-            tags=tags,
+            tags=args.tags,
             # The host starts only once it may read its package and use its containers.
-            opts=child_opts(self, depends_on=[package, *host_grants]),
+            opts=child_opts(self, depends_on=host_ready),
         )
+
+    def _publisher_grants(
+        self, name: str, args: DriftJobArgs, function: web.WebApp, grant: _Grant
+    ) -> None:
+        """Metrics about the function itself; messages into the retraining queue (or a warning)."""
         # The metric is about the function app: it may publish metrics about itself only.
         grant(
             f"{name}-metrics",
@@ -408,10 +397,12 @@ class DriftJob(pulumi.ComponentResource):
                 self,
             )
 
+    def _alert(self, name: str, args: DriftJobArgs, function: web.WebApp) -> monitor.MetricAlert:
+        """Metric alert ``DriftedFeatures > 0`` for the endpoint, acting on the action group."""
         frequency, window_size = _ALERT_WINDOW[args.schedule]
-        alert = monitor.MetricAlert(
+        return monitor.MetricAlert(
             f"{name}-alert",
-            resource_group_name=rg,
+            resource_group_name=args.resource_group_name,
             location="global",
             description="Data drift detected by the drift job; the report is under drift/reports/",
             severity=2,
@@ -442,29 +433,106 @@ class DriftJob(pulumi.ComponentResource):
                 ],
             ),
             actions=[{"action_group_id": args.action_group_id}],
-            tags=tags,
+            tags=args.tags,
             opts=child_opts(self),
         )
 
-        self.function_name = function.name
-        self.function_id = function.id
-        # The timer lives in the app as one function: the schedule is named after it.
-        self.schedule_name = pulumi.Output.concat(function.name, "/", FUNCTION)
-        self.schedule = pulumi.Output.from_input(schedule)
-        self.alarm_name = alert.name
-        self.alert_id = alert.id
-        self.register_outputs(
-            {
-                "function_name": self.function_name,
-                "function_id": self.function_id,
-                "schedule_name": self.schedule_name,
-                "schedule": self.schedule,
-                "alarm_name": self.alarm_name,
-                "alert_id": self.alert_id,
-                "baseline_uri": self.baseline_uri,
-                "report_uri": self.report_uri,
-            }
-        )
+
+class _Grant(Protocol):
+    """``_grant`` bound to the component, its client config and the identity's principal."""
+
+    def __call__(
+        self,
+        logical: str,
+        role: str,
+        on: pulumi.Input[str],
+        description: str,
+        condition: pulumi.Input[str] | None = None,
+    ) -> authorization.RoleAssignment: ...
+
+
+def _grant(
+    parent: pulumi.Resource,
+    config: pulumi.Output[authorization.GetClientConfigResult],
+    principal: pulumi.Input[str],
+    logical: str,
+    role: str,
+    on: pulumi.Input[str],
+    description: str,
+    condition: pulumi.Input[str] | None = None,
+) -> authorization.RoleAssignment:
+    """Role assignment ``logical`` of the built-in ``role`` to the job's identity on ``on``
+    (an ABAC ``condition`` narrows it to paths)."""
+    return authorization.RoleAssignment(
+        logical,
+        scope=on,
+        principal_id=principal,
+        principal_type="ServicePrincipal",
+        role_definition_id=role_definition_id(config, role),
+        description=description,
+        condition=condition,
+        condition_version="2.0" if condition is not None else None,
+        opts=child_opts(parent),
+    )
+
+
+def _container_scope(
+    account_id: pulumi.Input[str], container_name: pulumi.Input[str]
+) -> pulumi.Output[str]:
+    """ARM id of a blob container in the account (a role assignment scope)."""
+    return pulumi.Output.concat(account_id, "/blobServices/default/containers/", container_name)
+
+
+def _blob_endpoint(account: pulumi.Input[str]) -> pulumi.Output[str]:
+    return pulumi.Output.concat("https://", account, ".blob.core.windows.net")
+
+
+def _app_settings(
+    args: DriftJobArgs,
+    identity: managedidentity.UserAssignedIdentity,
+    package_url: pulumi.Output[str],
+    schedule: str,
+    baseline_uri: pulumi.Output[str],
+    report_uri: pulumi.Output[str],
+) -> dict[str, pulumi.Input[str]]:
+    """The Function App's settings: identity-based host storage, the package, the job's config."""
+    from mlops_iac.drift.handlers import job_environment
+    from mlops_iac.drift.profile import Thresholds
+
+    account = args.artifact_bucket_name
+    settings: dict[str, pulumi.Input[str]] = {
+        "FUNCTIONS_EXTENSION_VERSION": "~4",
+        "FUNCTIONS_WORKER_RUNTIME": "python",
+        # Identity-based host storage: no account key anywhere.
+        "AzureWebJobsStorage__accountName": account,
+        "AzureWebJobsStorage__credential": "managedidentity",
+        "AzureWebJobsStorage__clientId": identity.client_id,
+        "WEBSITE_RUN_FROM_PACKAGE": package_url,
+        "WEBSITE_RUN_FROM_PACKAGE_BLOB_MI_RESOURCE_ID": identity.id,
+        "AZURE_CLIENT_ID": identity.client_id,
+        "DRIFT_SCHEDULE": schedule,
+        "DRIFT_STORAGE_ACCOUNT_URL": _blob_endpoint(account),
+        "DRIFT_CAPTURE_COLLECTION": "model_inputs",
+        **job_environment(
+            capture_uri=pulumi.Output.concat(
+                "az://",
+                args.capture_container_name,
+                "/modelDataCollector/",
+                args.endpoint_name,
+                "/",
+            ),  # fmt: skip
+            baseline_uri=baseline_uri,
+            report_uri=report_uri,
+            endpoint=args.endpoint_name,
+            fmt="azure-capture",
+            window_hours=args.window_hours or defaults.DRIFT_WINDOW_HOURS[args.schedule],
+            namespace=METRIC_NAMESPACE,
+            thresholds=Thresholds(args.psi, args.ks, args.jensen_shannon, args.min_rows),
+        ),
+    }
+    if args.retraining_queue_url is not None:
+        settings["DRIFT_RETRAINING_QUEUE_URL"] = args.retraining_queue_url
+    return settings
 
 
 def _only_under(prefix: str, actions: Sequence[str]) -> str:

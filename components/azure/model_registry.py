@@ -14,7 +14,13 @@ from pulumi_azure_native import (
     operationalinsights,
 )
 
-from mlops_iac.components._component import child_opts, component_opts, given, secure_default
+from mlops_iac.components._component import (
+    Component,
+    child_opts,
+    component_opts,
+    given,
+    secure_default,
+)
 from mlops_iac.components.azure import _defaults as defaults
 from mlops_iac.components.azure._common import (
     client_config,
@@ -65,7 +71,7 @@ class ModelRegistryArgs(ModelRegistryArgsBase):
     """Days before untagged manifests are purged (Premium only). Default: 30."""
 
 
-class ModelRegistry(pulumi.ComponentResource):
+class ModelRegistry(Component):
     """AzureML registry for model versions plus an ACR for serving images.
 
     Children: ``{name}-registry`` (AzureML registry, system-assigned identity, system-created ACR
@@ -108,20 +114,34 @@ class ModelRegistry(pulumi.ComponentResource):
             args.acr_sku,
             defaults.ACR_SKU_PROD if prod else defaults.ACR_SKU_DEV,
         )
-        premium = sku == "Premium"
         location = location_or_config(args.location)
         if location is None:
             raise ValueError(f"{label}: set location or the azure-native:location config")
-        tags = args.tags
-        rg = args.resource_group_name
-        network = "Disabled" if prod else "Enabled"
+        registry = self._registry(name, args, location, prod)
+        images = self._images(name, args, location, sku, prod)
+        self._private_endpoints(name, args, location, registry, images, sku == "Premium")
+        group = self._approvers(name, args) if args.approvers else None
+        if group is not None:
+            self._registration_alert(name, args, location, registry, group)
+        self.register(
+            registry_name=registry.name,
+            registry_id=registry.id,
+            image_repository_url=images.login_server,
+            container_registry_id=images.id,
+            container_registry_name=images.name,
+            approvers_topic=pulumi.Output.from_input(group.id if group else None),
+        )
 
-        registry = machinelearningservices.Registry(
+    def _registry(
+        self, name: str, args: ModelRegistryArgs, location: pulumi.Input[str], prod: bool
+    ) -> machinelearningservices.Registry:
+        """The AzureML registry, with a system-created ACR and storage (no public blobs)."""
+        return machinelearningservices.Registry(
             f"{name}-registry",
-            resource_group_name=rg,
+            resource_group_name=args.resource_group_name,
             location=location,
             identity={"type": "SystemAssigned"},
-            public_network_access=network,
+            public_network_access="Disabled" if prod else "Enabled",
             region_details=[
                 {
                     "location": location,
@@ -141,9 +161,20 @@ class ModelRegistry(pulumi.ComponentResource):
                     ],
                 }
             ],
-            tags=tags,
+            tags=args.tags,
             opts=child_opts(self, protect=prod),
         )
+
+    def _images(
+        self,
+        name: str,
+        args: ModelRegistryArgs,
+        location: pulumi.Input[str],
+        sku: str,
+        prod: bool,
+    ) -> containerregistry.Registry:
+        """The hardened container registry for serving images."""
+        premium = sku == "Premium"
         policies: dict[str, object] | None = None
         if premium:
             policies = {
@@ -155,139 +186,136 @@ class ModelRegistry(pulumi.ComponentResource):
                 # Export (import/transfer out) is only disabled together with public access.
                 "export_policy": {"status": "disabled" if prod else "enabled"},
             }
-        images = containerregistry.Registry(
+        return containerregistry.Registry(
             f"{name}-images",
             registry_name=unique_name(self, client_config(self), name, "cr", limit=50),
-            resource_group_name=rg,
+            resource_group_name=args.resource_group_name,
             location=location,
             sku={"name": sku},
             admin_user_enabled=defaults.ACR_ADMIN_USER,
             anonymous_pull_enabled=defaults.ACR_ANONYMOUS_PULL,
-            public_network_access=network,
+            public_network_access="Disabled" if prod else "Enabled",
             network_rule_bypass_options="AzureServices",
             zone_redundancy="Enabled" if premium and prod else "Disabled",
             policies=policies,
-            tags=tags,
+            tags=args.tags,
             opts=child_opts(self, protect=prod),
         )
 
-        if args.private_endpoint_subnet_id is not None:
-            zones = args.private_dns_zone_ids or {}
+    def _private_endpoints(
+        self,
+        name: str,
+        args: ModelRegistryArgs,
+        location: pulumi.Input[str],
+        registry: machinelearningservices.Registry,
+        images: containerregistry.Registry,
+        premium: bool,
+    ) -> None:
+        """With a subnet: ``{name}-registry-pe`` and, on Premium, ``{name}-images-pe``."""
+        subnet_id = args.private_endpoint_subnet_id
+        if subnet_id is None:
+            return
+        targets = [("registry-pe", registry.id, "amlregistry")]
+        if premium:
+            # ACR private link is a Premium feature.
+            # https://learn.microsoft.com/en-us/azure/container-registry/container-registry-private-link
+            targets.append(("images-pe", images.id, "registry"))
+        for suffix, target_id, group_id in targets:
             private_endpoint(
                 self,
-                f"{name}-registry-pe",
-                resource_group_name=rg,
+                f"{name}-{suffix}",
+                resource_group_name=args.resource_group_name,
                 location=location,
-                subnet_id=args.private_endpoint_subnet_id,
-                target_id=registry.id,
-                group_id="amlregistry",
-                zone_ids=zones,
-                tags=tags,
+                subnet_id=subnet_id,
+                target_id=target_id,
+                group_id=group_id,
+                zone_ids=args.private_dns_zone_ids or {},
+                tags=args.tags,
             )
-            if premium:
-                # ACR private link is a Premium feature.
-                # https://learn.microsoft.com/en-us/azure/container-registry/container-registry-private-link
-                private_endpoint(
-                    self,
-                    f"{name}-images-pe",
-                    resource_group_name=rg,
-                    location=location,
-                    subnet_id=args.private_endpoint_subnet_id,
-                    target_id=images.id,
-                    group_id="registry",
-                    zone_ids=zones,
-                    tags=tags,
-                )
 
-        group_id: pulumi.Output[str] | None = None
-        if args.approvers:
-            group = monitor.ActionGroup(
-                f"{name}-approvers",
-                resource_group_name=rg,
-                location=defaults.ACTION_GROUP_LOCATION,
-                group_short_name="mlapprove",
-                enabled=True,
-                email_receivers=[
-                    {
-                        "name": f"approver-{index}",
-                        "email_address": email,
-                        "use_common_alert_schema": True,
-                    }
-                    for index, email in enumerate(args.approvers)
-                ],
-                tags=tags,
-                opts=child_opts(self),
-            )
-            # Writing a model version is a data-plane operation of the registry: it shows up in
-            # the RegistryAssetWriteEvent resource log (table AmlRegistryWriteEventsLog), not as
-            # an activity-log operation, so the alert is a log query over that resource log.
-            # https://learn.microsoft.com/azure/azure-monitor/reference/supported-logs/microsoft-machinelearningservices-registries-logs
-            # https://learn.microsoft.com/azure/azure-monitor/reference/tables/amlregistrywriteeventslog
-            logs = operationalinsights.Workspace(
-                f"{name}-logs",
-                resource_group_name=rg,
-                location=location,
-                sku={"name": "PerGB2018"},
-                retention_in_days=defaults.LOG_RETENTION_DAYS,
-                tags=tags,
-                opts=child_opts(self),
-            )
-            setting = monitor.DiagnosticSetting(
-                f"{name}-registry-logs",
-                resource_uri=registry.id,
-                workspace_id=logs.id,
-                log_analytics_destination_type="Dedicated",
-                logs=[{"category": REGISTRY_WRITE_LOG, "enabled": True}],
-                opts=child_opts(self),
-            )
-            monitor.ScheduledQueryRule(
-                f"{name}-model-registered",
-                resource_group_name=rg,
-                location=location,
-                kind="LogAlert",
-                description="A model version was registered: review it and record an approval",
-                severity=3,
-                enabled=True,
-                auto_mitigate=False,
-                scopes=[logs.id],
-                evaluation_frequency="PT5M",
-                window_size="PT5M",
-                criteria=monitor.ScheduledQueryRuleCriteriaArgs(
-                    all_of=[
-                        monitor.ConditionArgs(
-                            query=pulumi.Output.concat(
-                                "AmlRegistryWriteEventsLog | where RegistryResourceId =~ '",
-                                registry.id,
-                                "' | summarize Writes = count() by AssetName, AssetVersion",
-                            ),
-                            time_aggregation="Count",
-                            operator="GreaterThan",
-                            threshold=0,
-                            failing_periods=monitor.ConditionFailingPeriodsArgs(
-                                number_of_evaluation_periods=1, min_failing_periods_to_alert=1
-                            ),
-                        )
-                    ]
-                ),
-                actions=monitor.ActionsArgs(action_groups=[group.id]),
-                tags=tags,
-                opts=child_opts(self, depends_on=[setting]),
-            )
-            group_id = group.id
+    def _approvers(self, name: str, args: ModelRegistryArgs) -> monitor.ActionGroup:
+        """The action group emailing the approvers."""
+        return monitor.ActionGroup(
+            f"{name}-approvers",
+            resource_group_name=args.resource_group_name,
+            location=defaults.ACTION_GROUP_LOCATION,
+            group_short_name="mlapprove",
+            enabled=True,
+            email_receivers=[
+                {
+                    "name": f"approver-{index}",
+                    "email_address": email,
+                    "use_common_alert_schema": True,
+                }
+                for index, email in enumerate(args.approvers)
+            ],
+            tags=args.tags,
+            opts=child_opts(self),
+        )
 
-        self.registry_name = registry.name
-        self.registry_id = registry.id
-        self.image_repository_url = images.login_server
-        self.container_registry_id = images.id
-        self.container_registry_name = images.name
-        self.approvers_topic = pulumi.Output.from_input(group_id)
-        self.register_outputs(
-            {
-                "registry_name": self.registry_name,
-                "registry_id": self.registry_id,
-                "image_repository_url": self.image_repository_url,
-                "container_registry_id": self.container_registry_id,
-                "container_registry_name": self.container_registry_name,
-                "approvers_topic": self.approvers_topic,
-            }
+    def _registration_alert(
+        self,
+        name: str,
+        args: ModelRegistryArgs,
+        location: pulumi.Input[str],
+        registry: machinelearningservices.Registry,
+        group: monitor.ActionGroup,
+    ) -> None:
+        """The registry's write log in a Log Analytics workspace and the log alert on it that
+        tells the approvers a model version was registered."""
+        rg, tags = args.resource_group_name, args.tags
+        # Writing a model version is a data-plane operation of the registry: it shows up in
+        # the RegistryAssetWriteEvent resource log (table AmlRegistryWriteEventsLog), not as
+        # an activity-log operation, so the alert is a log query over that resource log.
+        # https://learn.microsoft.com/azure/azure-monitor/reference/supported-logs/microsoft-machinelearningservices-registries-logs
+        # https://learn.microsoft.com/azure/azure-monitor/reference/tables/amlregistrywriteeventslog
+        logs = operationalinsights.Workspace(
+            f"{name}-logs",
+            resource_group_name=rg,
+            location=location,
+            sku={"name": "PerGB2018"},
+            retention_in_days=defaults.LOG_RETENTION_DAYS,
+            tags=tags,
+            opts=child_opts(self),
+        )
+        setting = monitor.DiagnosticSetting(
+            f"{name}-registry-logs",
+            resource_uri=registry.id,
+            workspace_id=logs.id,
+            log_analytics_destination_type="Dedicated",
+            logs=[{"category": REGISTRY_WRITE_LOG, "enabled": True}],
+            opts=child_opts(self),
+        )
+        monitor.ScheduledQueryRule(
+            f"{name}-model-registered",
+            resource_group_name=rg,
+            location=location,
+            kind="LogAlert",
+            description="A model version was registered: review it and record an approval",
+            severity=3,
+            enabled=True,
+            auto_mitigate=False,
+            scopes=[logs.id],
+            evaluation_frequency="PT5M",
+            window_size="PT5M",
+            criteria=monitor.ScheduledQueryRuleCriteriaArgs(
+                all_of=[
+                    monitor.ConditionArgs(
+                        query=pulumi.Output.concat(
+                            "AmlRegistryWriteEventsLog | where RegistryResourceId =~ '",
+                            registry.id,
+                            "' | summarize Writes = count() by AssetName, AssetVersion",
+                        ),
+                        time_aggregation="Count",
+                        operator="GreaterThan",
+                        threshold=0,
+                        failing_periods=monitor.ConditionFailingPeriodsArgs(
+                            number_of_evaluation_periods=1, min_failing_periods_to_alert=1
+                        ),
+                    )
+                ]
+            ),
+            actions=monitor.ActionsArgs(action_groups=[group.id]),
+            tags=tags,
+            opts=child_opts(self, depends_on=[setting]),
         )

@@ -19,9 +19,9 @@ from pulumi_azure_native import (
     storage,
 )
 
-from mlops_iac.components._component import child_opts, component_opts, given
+from mlops_iac.components._component import Component, child_opts, component_opts, given
 from mlops_iac.components.azure import _defaults as defaults
-from mlops_iac.components.azure._common import Tags, client_config, role_definition_id
+from mlops_iac.components.azure._common import client_config, role_definition_id
 from mlops_iac.components.contract_types import MonitoringArgsBase
 
 TYPE = "mlops:azure:Monitoring"
@@ -102,7 +102,7 @@ class MonitoringArgs(MonitoringArgsBase):
     """Link to the endpoint in AzureML studio, shown on the dashboard. Default: none."""
 
 
-class Monitoring(pulumi.ComponentResource):
+class Monitoring(Component):
     """Alert channel, endpoint alerts, drift monitor, retraining trigger and GPU budget.
 
     Children: ``{name}-logs`` (Log Analytics, ≥ 30 days), ``{name}-alerts`` (action group with
@@ -145,22 +145,59 @@ class Monitoring(pulumi.ComponentResource):
         label = f"Monitoring {name}"
         if args.drift not in _FREQUENCY:
             raise ValueError(f"{label}: drift must be one of {', '.join(_FREQUENCY)}")
-        tags = args.tags
-        rg = args.resource_group_name
         emails = list(args.alert_emails)
+        logs = self._logs(name, args)
+        group = self._alert_channel(name, args, emails)
+        endpoint_id = endpoint_arm_id(label, args)
+        if endpoint_id is not None:
+            self._endpoint_alerts(name, endpoint_id, args, group, logs)
+        queue: storage.Queue | None = None
+        if (
+            args.workspace_name is not None
+            and args.workspace_id is not None
+            and args.deployment_id is not None
+        ):
+            queue = self._drift(name, args, emails)
+        if args.monthly_budget_usd is not None and args.subscription_id is not None:
+            self._budget(name, args, emails, group)
+        else:
+            pulumi.log.warn(f"{label}: no monthly budget (give monthly_budget_usd)", self)
+        dashboard = self._dashboard(name, endpoint_id, args)
+        self.register(
+            alert_topic=group.id,
+            dashboard_url=pulumi.Output.concat(
+                "https://portal.azure.com/#dashboard/arm", dashboard.id
+            ),
+            retraining_trigger=pulumi.Output.from_input(queue.id if queue else None),
+            retraining_queue_url=pulumi.Output.from_input(
+                pulumi.Output.concat(
+                    "https://", args.retraining_account_name, ".queue.core.windows.net/", queue.name
+                )
+                if queue
+                else None
+            ),
+            log_analytics_workspace_id=logs.id,
+        )
 
-        logs = operationalinsights.Workspace(
+    def _logs(self, name: str, args: MonitoringArgs) -> operationalinsights.Workspace:
+        """The Log Analytics workspace (at least 30 days) the endpoint's logs go to."""
+        return operationalinsights.Workspace(
             f"{name}-logs",
-            resource_group_name=rg,
+            resource_group_name=args.resource_group_name,
             location=args.location,
             sku={"name": "PerGB2018"},
             retention_in_days=max(30, given(args.log_retention_days, defaults.LOG_RETENTION_DAYS)),
-            tags=tags,
+            tags=args.tags,
             opts=child_opts(self),
         )
-        group = monitor.ActionGroup(
+
+    def _alert_channel(
+        self, name: str, args: MonitoringArgs, emails: list[str]
+    ) -> monitor.ActionGroup:
+        """The action group: the alert emails and, with a webhook URL, the chat webhook."""
+        return monitor.ActionGroup(
             f"{name}-alerts",
-            resource_group_name=rg,
+            resource_group_name=args.resource_group_name,
             location=defaults.ACTION_GROUP_LOCATION,
             group_short_name="mlopsalert",
             enabled=True,
@@ -179,76 +216,46 @@ class Monitoring(pulumi.ComponentResource):
                 if args.webhook_url is not None
                 else None
             ),
-            tags=tags,
+            tags=args.tags,
             opts=child_opts(self),
         )
 
-        endpoint_id = endpoint_arm_id(label, args)
-        if endpoint_id is not None:
-            # Request logs (traffic, console, events) and metrics of the endpoint, retained with
-            # the workspace: the request log that on-call and audits read.
-            setting = monitor.DiagnosticSetting(
-                f"{name}-endpoint-logs",
-                resource_uri=endpoint_id,
-                workspace_id=logs.id,
-                log_analytics_destination_type="Dedicated",
-                logs=[{"category_group": "allLogs", "enabled": True}],
-                metrics=[{"category": "AllMetrics", "enabled": True}],
-                opts=child_opts(self),
-            )
-            self._metric_alert(
-                f"{name}-latency-p99",
-                endpoint_id,
-                args,
-                group,
-                f"p99 latency above {args.latency_p99_ms} ms",
-                severity=2,
-                criterion={
-                    "name": "latency-p99",
-                    "metric_name": "RequestLatency_P99",
-                    "operator": "GreaterThan",
-                    "threshold": args.latency_p99_ms,
-                    "time_aggregation": "Average",
-                },
-            )
-            self._error_rate_alert(f"{name}-5xx", endpoint_id, args, group, logs, setting)
-
-        queue: storage.Queue | None = None
-        if (
-            args.workspace_name is not None
-            and args.workspace_id is not None
-            and args.deployment_id is not None
-        ):
-            queue = self._drift(name, args, emails, group, tags)
-
-        if args.monthly_budget_usd is not None and args.subscription_id is not None:
-            self._budget(name, args, emails, group)
-        else:
-            pulumi.log.warn(f"{label}: no monthly budget (give monthly_budget_usd)", self)
-
-        self.alert_topic = group.id
-        self.retraining_trigger = pulumi.Output.from_input(queue.id if queue else None)
-        self.retraining_queue_url = pulumi.Output.from_input(
-            pulumi.Output.concat(
-                "https://", args.retraining_account_name, ".queue.core.windows.net/", queue.name
-            )
-            if queue
-            else None
+    def _endpoint_alerts(
+        self,
+        name: str,
+        endpoint_id: pulumi.Output[str],
+        args: MonitoringArgs,
+        group: monitor.ActionGroup,
+        logs: operationalinsights.Workspace,
+    ) -> None:
+        """The endpoint's request log into the workspace, and its latency and 5xx alerts."""
+        # Request logs (traffic, console, events) and metrics of the endpoint, retained with
+        # the workspace: the request log that on-call and audits read.
+        setting = monitor.DiagnosticSetting(
+            f"{name}-endpoint-logs",
+            resource_uri=endpoint_id,
+            workspace_id=logs.id,
+            log_analytics_destination_type="Dedicated",
+            logs=[{"category_group": "allLogs", "enabled": True}],
+            metrics=[{"category": "AllMetrics", "enabled": True}],
+            opts=child_opts(self),
         )
-        self.log_analytics_workspace_id = logs.id
-        dashboard = self._dashboard(name, endpoint_id, args)
-        self.dashboard_url = pulumi.Output.concat(
-            "https://portal.azure.com/#dashboard/arm", dashboard.id
+        self._metric_alert(
+            f"{name}-latency-p99",
+            endpoint_id,
+            args,
+            group,
+            f"p99 latency above {args.latency_p99_ms} ms",
+            severity=2,
+            criterion={
+                "name": "latency-p99",
+                "metric_name": "RequestLatency_P99",
+                "operator": "GreaterThan",
+                "threshold": args.latency_p99_ms,
+                "time_aggregation": "Average",
+            },
         )
-        self.register_outputs(
-            {
-                "alert_topic": self.alert_topic,
-                "dashboard_url": self.dashboard_url,
-                "retraining_trigger": self.retraining_trigger,
-                "retraining_queue_url": self.retraining_queue_url,
-                "log_analytics_workspace_id": self.log_analytics_workspace_id,
-            }
-        )
+        self._error_rate_alert(f"{name}-5xx", endpoint_id, args, group, logs, setting)
 
     def _dashboard(
         self, name: str, endpoint_id: pulumi.Input[str] | None, args: MonitoringArgs
@@ -377,39 +384,34 @@ class Monitoring(pulumi.ComponentResource):
             opts=child_opts(self, depends_on=[setting]),
         )
 
-    def _drift(
-        self,
-        name: str,
-        args: MonitoringArgs,
-        emails: list[str],
-        group: monitor.ActionGroup,
-        tags: Tags,
-    ) -> storage.Queue | None:
+    def _drift(self, name: str, args: MonitoringArgs, emails: list[str]) -> storage.Queue | None:
+        """The drift monitor, the workspace's event topic and the retraining queue it feeds."""
+        self._drift_schedule(name, args, emails)
+        system_topic = eventgrid.SystemTopic(
+            f"{name}-ml-events",
+            resource_group_name=args.resource_group_name,
+            location=args.location,
+            source=args.workspace_id,
+            topic_type=WORKSPACE_TOPIC_TYPE,
+            # Delivers drift events into the retraining queue without account keys.
+            identity={"type": "SystemAssigned"},
+            tags=args.tags,
+            opts=child_opts(self),
+        )
+        # No Event Grid subscription raises an Azure Monitor alert here: that handler accepts
+        # events "from Azure Key Vault source only", not the ML workspace's system topic.
+        # https://learn.microsoft.com/en-us/azure/event-grid/event-handlers
+        # The drift monitor's own email notification tells people; the queue tells the
+        # retraining pipeline.
+        return self._retraining_queue(name, args, system_topic)
+
+    def _drift_schedule(self, name: str, args: MonitoringArgs, emails: list[str]) -> None:
+        """The AzureML schedule whose ``CreateMonitor`` action checks the deployment's inputs
+        for data drift and emails ``emails`` on a breach."""
         ml = machinelearningservices
         production_uri = args.production_data_uri
         if production_uri is None:
             raise ValueError(f"Monitoring {name}: production_data_uri is required for drift")
-        window = {"hourly": "PT1H", "daily": "P1D", "weekly": "P7D"}[args.drift]
-        production = ml.RollingInputDataArgs(
-            input_data_type="Rolling",
-            job_input_type="mltable",
-            uri=production_uri,
-            window_offset="P0D",
-            window_size=window,
-        )
-        if args.reference_data_uri is not None:
-            reference: object = ml.FixedInputDataArgs(
-                input_data_type="Fixed", job_input_type="mltable", uri=args.reference_data_uri
-            )
-        else:
-            reference = ml.RollingInputDataArgs(
-                input_data_type="Rolling",
-                job_input_type="mltable",
-                uri=production_uri,
-                window_offset="P7D",
-                window_size="P7D",
-            )
-        threshold = {"value": defaults.DRIFT_THRESHOLD}
         ml.Schedule(
             f"{name}-drift",
             resource_group_name=args.resource_group_name,
@@ -434,26 +436,7 @@ class Monitoring(pulumi.ComponentResource):
                         monitoring_target=ml.MonitoringTargetArgs(
                             task_type=args.task_type, deployment_id=args.deployment_id
                         ),
-                        signals={
-                            "data-drift": ml.DataDriftMonitoringSignalArgs(
-                                signal_type="DataDrift",
-                                production_data=production,
-                                reference_data=reference,  # type: ignore[arg-type]
-                                notification_types=["AmlNotification"],
-                                metric_thresholds=[
-                                    ml.NumericalDataDriftMetricThresholdArgs(
-                                        data_type="Numerical",
-                                        metric="JensenShannonDistance",
-                                        threshold=threshold,
-                                    ),
-                                    ml.CategoricalDataDriftMetricThresholdArgs(
-                                        data_type="Categorical",
-                                        metric="JensenShannonDistance",
-                                        threshold=threshold,
-                                    ),
-                                ],
-                            )
-                        },
+                        signals={"data-drift": _drift_signal(args, production_uri)},
                         alert_notification_settings=(
                             ml.MonitorNotificationSettingsArgs(
                                 email_notification_settings={"emails": emails}
@@ -466,23 +449,6 @@ class Monitoring(pulumi.ComponentResource):
             ),
             opts=child_opts(self),
         )
-        system_topic = eventgrid.SystemTopic(
-            f"{name}-ml-events",
-            resource_group_name=args.resource_group_name,
-            location=args.location,
-            source=args.workspace_id,
-            topic_type=WORKSPACE_TOPIC_TYPE,
-            # Delivers drift events into the retraining queue without account keys.
-            identity={"type": "SystemAssigned"},
-            tags=tags,
-            opts=child_opts(self),
-        )
-        # No Event Grid subscription raises an Azure Monitor alert here: that handler accepts
-        # events "from Azure Key Vault source only", not the ML workspace's system topic.
-        # https://learn.microsoft.com/en-us/azure/event-grid/event-handlers
-        # The drift monitor's own email notification above tells people; the queue below
-        # tells the retraining pipeline.
-        return self._retraining_queue(name, args, system_topic)
 
     def _retraining_queue(
         self, name: str, args: MonitoringArgs, system_topic: eventgrid.SystemTopic
@@ -576,6 +542,49 @@ class Monitoring(pulumi.ComponentResource):
             # The start date is this month's first day; later months must not replace it.
             opts=child_opts(self, ignore_changes=["timePeriod"]),
         )
+
+
+def _drift_signal(
+    args: MonitoringArgs, production_uri: pulumi.Input[str]
+) -> machinelearningservices.DataDriftMonitoringSignalArgs:
+    """Jensen-Shannon data drift of the served inputs (a rolling window of the schedule's
+    period) against the reference data, or against the seven days before without one."""
+    ml = machinelearningservices
+    window = {"hourly": "PT1H", "daily": "P1D", "weekly": "P7D"}[args.drift]
+    production = ml.RollingInputDataArgs(
+        input_data_type="Rolling",
+        job_input_type="mltable",
+        uri=production_uri,
+        window_offset="P0D",
+        window_size=window,
+    )
+    if args.reference_data_uri is not None:
+        reference: object = ml.FixedInputDataArgs(
+            input_data_type="Fixed", job_input_type="mltable", uri=args.reference_data_uri
+        )
+    else:
+        reference = ml.RollingInputDataArgs(
+            input_data_type="Rolling",
+            job_input_type="mltable",
+            uri=production_uri,
+            window_offset="P7D",
+            window_size="P7D",
+        )
+    threshold = {"value": defaults.DRIFT_THRESHOLD}
+    return ml.DataDriftMonitoringSignalArgs(
+        signal_type="DataDrift",
+        production_data=production,
+        reference_data=reference,  # type: ignore[arg-type]
+        notification_types=["AmlNotification"],
+        metric_thresholds=[
+            ml.NumericalDataDriftMetricThresholdArgs(
+                data_type="Numerical", metric="JensenShannonDistance", threshold=threshold
+            ),
+            ml.CategoricalDataDriftMetricThresholdArgs(
+                data_type="Categorical", metric="JensenShannonDistance", threshold=threshold
+            ),
+        ],
+    )
 
 
 def _part(index: int, metadata: dict[str, object]) -> dict[str, object]:

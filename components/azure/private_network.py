@@ -22,7 +22,7 @@ from dataclasses import dataclass
 import pulumi
 from pulumi_azure_native import network, privatedns, resources
 
-from mlops_iac.components._component import child_opts, component_opts
+from mlops_iac.components._component import Component, child_opts, component_opts
 from mlops_iac.components.azure import _defaults as defaults
 from mlops_iac.components.azure._common import Tags, location_or_config
 
@@ -67,7 +67,7 @@ class PrivateNetworkArgs:
     """Extra tags. Default: none."""
 
 
-class PrivateNetwork(pulumi.ComponentResource):
+class PrivateNetwork(Component):
     """Subnet for private endpoints plus one private DNS zone per service, linked to the network.
 
     Children: ``{name}-rg`` (unless a group is given), ``{name}-vnet`` (unless ``subnet_id`` is
@@ -110,43 +110,9 @@ class PrivateNetwork(pulumi.ComponentResource):
             subnet_id = pulumi.Output.from_input(args.subnet_id)
             vnet_id = subnet_id.apply(lambda sid: sid.split("/subnets/")[0])
         else:
-            prefixes = [args.address_space]
-            subnets: list[dict[str, object]] = [
-                {
-                    "name": defaults.PRIVATE_ENDPOINT_SUBNET,
-                    "address_prefix": args.address_space,
-                    "private_endpoint_network_policies": "Enabled",
-                }
-            ]
-            if args.functions_subnet_id is None:
-                # A second range, so a network deployed before this subnet existed gains it in
-                # place (the private endpoints' subnet already fills the first range).
-                prefixes.append(args.functions_address_prefix)
-                subnets.append(
-                    {
-                        "name": defaults.FUNCTIONS_SUBNET,
-                        "address_prefix": args.functions_address_prefix,
-                        "delegations": [
-                            {
-                                "name": "functions",
-                                "service_name": defaults.FUNCTIONS_SUBNET_DELEGATION,
-                            }
-                        ],
-                        "service_endpoints": [{"service": defaults.STORAGE_SERVICE_ENDPOINT}],
-                    }
-                )
-            vnet = network.VirtualNetwork(
-                f"{name}-vnet",
-                resource_group_name=rg,
-                location=location,
-                address_space={"address_prefixes": prefixes},
-                subnets=subnets,
-                tags=args.tags,
-                opts=child_opts(self),
-            )
-            vnet_id = vnet.id
+            vnet_id = self._virtual_network(name, args, rg, location).id
             subnet_id = pulumi.Output.concat(
-                vnet.id, f"/subnets/{defaults.PRIVATE_ENDPOINT_SUBNET}"
+                vnet_id, f"/subnets/{defaults.PRIVATE_ENDPOINT_SUBNET}"
             )
         if args.functions_subnet_id is not None:
             functions_subnet_id = pulumi.Output.from_input(args.functions_subnet_id)
@@ -154,8 +120,71 @@ class PrivateNetwork(pulumi.ComponentResource):
             functions_subnet_id = pulumi.Output.concat(
                 vnet_id, f"/subnets/{defaults.FUNCTIONS_SUBNET}"
             )
+        zones = (args.zones or all_zones()) if args.private_dns else ()
+        dns_zone_ids = self._dns_zones(name, args, rg, vnet_id, zones)
+        self.register(
+            subnet_id=subnet_id,
+            functions_subnet_id=functions_subnet_id,
+            virtual_network_id=vnet_id,
+            dns_zone_ids=dns_zone_ids,
+            resource_group_name=rg,
+        )
+
+    def _virtual_network(
+        self,
+        name: str,
+        args: PrivateNetworkArgs,
+        rg: pulumi.Input[str],
+        location: pulumi.Input[str] | None,
+    ) -> network.VirtualNetwork:
+        """The network: the private endpoints' subnet and, unless one is given, the Functions
+        subnet in a second range."""
+        prefixes = [args.address_space]
+        subnets: list[dict[str, object]] = [
+            {
+                "name": defaults.PRIVATE_ENDPOINT_SUBNET,
+                "address_prefix": args.address_space,
+                "private_endpoint_network_policies": "Enabled",
+            }
+        ]
+        if args.functions_subnet_id is None:
+            # A second range, so a network deployed before this subnet existed gains it in
+            # place (the private endpoints' subnet already fills the first range).
+            prefixes.append(args.functions_address_prefix)
+            subnets.append(
+                {
+                    "name": defaults.FUNCTIONS_SUBNET,
+                    "address_prefix": args.functions_address_prefix,
+                    "delegations": [
+                        {
+                            "name": "functions",
+                            "service_name": defaults.FUNCTIONS_SUBNET_DELEGATION,
+                        }
+                    ],
+                    "service_endpoints": [{"service": defaults.STORAGE_SERVICE_ENDPOINT}],
+                }
+            )
+        return network.VirtualNetwork(
+            f"{name}-vnet",
+            resource_group_name=rg,
+            location=location,
+            address_space={"address_prefixes": prefixes},
+            subnets=subnets,
+            tags=args.tags,
+            opts=child_opts(self),
+        )
+
+    def _dns_zones(
+        self,
+        name: str,
+        args: PrivateNetworkArgs,
+        rg: pulumi.Input[str],
+        vnet_id: pulumi.Input[str],
+        zones: Sequence[str],
+    ) -> dict[str, pulumi.Output[str]]:
+        """One private DNS zone per name, each linked to the network; returns name -> zone id."""
         zone_ids: dict[str, pulumi.Output[str]] = {}
-        for index, zone_name in enumerate((args.zones or all_zones()) if args.private_dns else ()):
+        for index, zone_name in enumerate(zones):
             zone = privatedns.PrivateZone(
                 f"{name}-zone-{index}",
                 resource_group_name=rg,
@@ -175,21 +204,7 @@ class PrivateNetwork(pulumi.ComponentResource):
                 opts=child_opts(self),
             )
             zone_ids[zone_name] = zone.id
-
-        self.subnet_id = subnet_id
-        self.functions_subnet_id = functions_subnet_id
-        self.virtual_network_id = vnet_id
-        self.dns_zone_ids = zone_ids
-        self.resource_group_name = rg
-        self.register_outputs(
-            {
-                "subnet_id": self.subnet_id,
-                "functions_subnet_id": self.functions_subnet_id,
-                "virtual_network_id": self.virtual_network_id,
-                "dns_zone_ids": self.dns_zone_ids,
-                "resource_group_name": self.resource_group_name,
-            }
-        )
+        return zone_ids
 
 
 def _check_ranges(name: str, address_space: str, functions_prefix: str) -> None:

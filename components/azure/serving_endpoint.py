@@ -10,6 +10,7 @@ import pulumi
 from pulumi_azure_native import machinelearningservices, monitor, resources
 
 from mlops_iac.components._component import (
+    Component,
     child_opts,
     component_opts,
     require_not_prod,
@@ -112,7 +113,7 @@ class ServingEndpointArgs(ServingEndpointArgsBase):
     to the workspace's default datastore, the artifact store). Default: true."""
 
 
-class ServingEndpoint(pulumi.ComponentResource):
+class ServingEndpoint(Component):
     """Managed online endpoint: ``blue`` serves the active model, ``green`` the standby.
 
     Traffic is the endpoint's ``traffic`` map: ``{"blue": 100, "green": 0}`` (``{"blue": 100}``
@@ -169,13 +170,37 @@ class ServingEndpoint(pulumi.ComponentResource):
         traffic = {ACTIVE: 100 - share}
         if green_model is not None:
             traffic[STANDBY] = share
-
         properties = {
             "auth_mode": "AADToken" if prod else "Key",
             "public_network_access": "Enabled" if public else "Disabled",
             "description": "mlops blue/green endpoint",
         }
-        endpoint = machinelearningservices.OnlineEndpoint(
+        endpoint = self._endpoint(name, args, properties)
+        blue = self._deployment(name, ACTIVE, endpoint, blue_model, args, prod)
+        green = None
+        if green_model is not None:
+            green = self._deployment(name, STANDBY, endpoint, green_model, args, prod)
+        self._traffic(name, endpoint, properties, traffic, args, [blue, green])
+        serving, other = served_and_standby(args)
+        self.register(
+            endpoint_name=endpoint.name,
+            endpoint_url=endpoint.properties.scoring_uri,
+            endpoint_id=endpoint.id,
+            active_model_version=pulumi.Output.from_input(serving.version),
+            previous_model_version=pulumi.Output.from_input(other.version if other else None),
+            blue_deployment_name=blue.name,
+            blue_deployment_id=blue.id,
+            green_deployment_name=(
+                green.name if green is not None else pulumi.Output.from_input(None)
+            ),
+            traffic=pulumi.Output.from_input(traffic),
+        )
+
+    def _endpoint(
+        self, name: str, args: ServingEndpointArgs, properties: dict[str, str]
+    ) -> machinelearningservices.OnlineEndpoint:
+        """The online endpoint, created without traffic (``{name}-traffic`` owns the split)."""
+        return machinelearningservices.OnlineEndpoint(
             f"{name}-endpoint",
             resource_group_name=args.resource_group_name,
             workspace_name=args.workspace_name,
@@ -183,39 +208,7 @@ class ServingEndpoint(pulumi.ComponentResource):
             identity={"type": "SystemAssigned"},
             properties=properties,
             tags=args.tags,
-            # {name}-traffic owns the split (below).
             opts=child_opts(self, ignore_changes=["properties.traffic"]),
-        )
-        blue = self._deployment(name, ACTIVE, endpoint, blue_model, args, prod)
-        green = None
-        if green_model is not None:
-            green = self._deployment(name, STANDBY, endpoint, green_model, args, prod)
-        self._traffic(name, endpoint, properties, traffic, args, [blue, green])
-
-        self.endpoint_name = endpoint.name
-        self.endpoint_url = endpoint.properties.scoring_uri
-        self.endpoint_id = endpoint.id
-        serving, other = served_and_standby(args)
-        self.active_model_version = pulumi.Output.from_input(serving.version)
-        self.previous_model_version = pulumi.Output.from_input(other.version if other else None)
-        self.blue_deployment_name = blue.name
-        self.blue_deployment_id = blue.id
-        self.green_deployment_name = (
-            green.name if green is not None else pulumi.Output.from_input(None)
-        )
-        self.traffic = pulumi.Output.from_input(traffic)
-        self.register_outputs(
-            {
-                "endpoint_name": self.endpoint_name,
-                "endpoint_url": self.endpoint_url,
-                "endpoint_id": self.endpoint_id,
-                "active_model_version": self.active_model_version,
-                "previous_model_version": self.previous_model_version,
-                "blue_deployment_name": self.blue_deployment_name,
-                "blue_deployment_id": self.blue_deployment_id,
-                "green_deployment_name": self.green_deployment_name,
-                "traffic": self.traffic,
-            }
         )
 
     def _traffic(
@@ -283,16 +276,7 @@ class ServingEndpoint(pulumi.ComponentResource):
         args: ServingEndpointArgs,
         prod: bool,
     ) -> machinelearningservices.OnlineDeployment:
-        collector = None
-        if args.capture:
-            collector = {
-                "collections": {
-                    "model_inputs": {"data_collection_mode": "Enabled", "sampling_rate": 1.0},
-                    "model_outputs": {"data_collection_mode": "Enabled", "sampling_rate": 1.0},
-                },
-                "request_logging": {"capture_headers": ["x-request-id", "x-ms-client-request-id"]},
-                "rolling_rate": "Hour",
-            }
+        """Managed deployment ``{name}-{slot}`` of ``model`` and its CPU autoscale setting."""
         tags = {**(model.tags or {}), "mlops:deployment-slot": slot}
         deployment = machinelearningservices.OnlineDeployment(
             f"{name}-{slot}",
@@ -312,7 +296,7 @@ class ServingEndpoint(pulumi.ComponentResource):
                 scale_settings=machinelearningservices.DefaultScaleSettingsArgs(
                     scale_type="Default"
                 ),
-                data_collector=collector,
+                data_collector=_data_collector() if args.capture else None,
                 description=f"{model.name} version {model.version} ({slot})",
             ),
             tags=tags,
@@ -321,8 +305,18 @@ class ServingEndpoint(pulumi.ComponentResource):
             # https://learn.microsoft.com/en-us/azure/machine-learning/how-to-autoscale-endpoints
             opts=child_opts(self, ignore_changes=["sku.capacity"]),
         )
+        self._autoscale(f"{name}-{slot}-autoscale", deployment, args)
+        return deployment
+
+    def _autoscale(
+        self,
+        logical: str,
+        deployment: machinelearningservices.OnlineDeployment,
+        args: ServingEndpointArgs,
+    ) -> None:
+        """CPU-based autoscale of ``deployment`` between the minimum and maximum replicas."""
         monitor.AutoscaleSetting(
-            f"{name}-{slot}-autoscale",
+            logical,
             resource_group_name=args.resource_group_name,
             location=args.location,
             enabled=True,
@@ -344,7 +338,18 @@ class ServingEndpoint(pulumi.ComponentResource):
             tags=args.tags,
             opts=child_opts(self),
         )
-        return deployment
+
+
+def _data_collector() -> dict[str, object]:
+    """Request/response data collection and request logging of a deployment (``capture``)."""
+    return {
+        "collections": {
+            "model_inputs": {"data_collection_mode": "Enabled", "sampling_rate": 1.0},
+            "model_outputs": {"data_collection_mode": "Enabled", "sampling_rate": 1.0},
+        },
+        "request_logging": {"capture_headers": ["x-request-id", "x-ms-client-request-id"]},
+        "rolling_rate": "Hour",
+    }
 
 
 def served_and_standby(args: ServingEndpointArgs) -> tuple[ModelDeployment, ModelDeployment | None]:

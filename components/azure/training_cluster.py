@@ -16,6 +16,7 @@ from pulumi_azure_native import (
 
 from mlops_iac.components import gpu as gpu_catalogue
 from mlops_iac.components._component import (
+    Component,
     at_least,
     child_opts,
     component_opts,
@@ -99,7 +100,7 @@ class TrainingClusterArgs(TrainingClusterArgsBase):
     datastore)."""
 
 
-class TrainingCluster(pulumi.ComponentResource):
+class TrainingCluster(Component):
     """AzureML workspace with a GPU AmlCompute cluster: min 0, no public IPs, no local auth.
 
     Children: ``{name}-vault`` (only without ``key_vault_id``), ``{name}-logs`` (Log Analytics
@@ -151,49 +152,14 @@ class TrainingCluster(pulumi.ComponentResource):
         gpu_pool_caps = gpu_catalogue.pool(
             args.gpu, "azure", args.min_nodes, args.max_nodes, label=label
         )
+        # PerGB2018 workspaces keep logs 30 to 730 days.
+        retention_days = at_least(
+            label,
+            "log_retention_days",
+            given(args.log_retention_days, defaults.LOG_RETENTION_DAYS),
+            30,
+        )
         prod = args.environment == "prod"
-        offering = gpu_pool_caps.offering
-        tags = args.tags
-        rg = args.resource_group_name
-
-        key_vault_id = args.key_vault_id
-        if key_vault_id is None:
-            key_vault_id = secure_vault(
-                self,
-                f"{name}-vault",
-                resource_group_name=rg,
-                location=args.location,
-                tenant_id=client_config(self).tenant_id,
-                tags=tags,
-                protect=prod,
-            ).id
-        logs = operationalinsights.Workspace(
-            f"{name}-logs",
-            resource_group_name=rg,
-            location=args.location,
-            sku={"name": "PerGB2018"},
-            # PerGB2018 workspaces keep logs 30 to 730 days.
-            retention_in_days=at_least(
-                f"TrainingCluster {name}",
-                "log_retention_days",
-                given(args.log_retention_days, defaults.LOG_RETENTION_DAYS),
-                30,
-            ),
-            tags=tags,
-            opts=child_opts(self),
-        )
-        insights = applicationinsights.Component(
-            f"{name}-insights",
-            resource_group_name=rg,
-            location=args.location,
-            kind="web",
-            application_type="web",
-            ingestion_mode="LogAnalytics",
-            workspace_resource_id=logs.id,
-            disable_local_auth=True,
-            tags=tags,
-            opts=child_opts(self),
-        )
         # Reachable either way: through a private endpoint (prod), or publicly with Entra ID
         # authentication (dev without one). Disabled with neither, nothing could reach it.
         # https://learn.microsoft.com/en-us/azure/machine-learning/how-to-configure-private-link
@@ -205,9 +171,80 @@ class TrainingCluster(pulumi.ComponentResource):
                 "private_endpoint_subnet_id or nothing can reach it",
                 self,
             )
-        workspace = machinelearningservices.Workspace(
+        key_vault_id = args.key_vault_id
+        if key_vault_id is None:
+            key_vault_id = self._vault(name, args, prod)
+        logs, insights = self._telemetry(name, args, retention_days)
+        workspace = self._workspace(name, args, key_vault_id, insights, network, prod)
+        self._workspace_access(name, args, workspace, logs)
+        compute = self._gpu_pool(name, args, workspace, gpu_pool_caps.offering)
+        datastore_name = self._artifacts_datastore(name, args, workspace)
+        self.register(
+            cluster_name=workspace.name,
+            gpu_pool_name=compute.name,
+            max_gpus=pulumi.Output.from_input(gpu_pool_caps.max_gpus),
+            max_usd_per_hour=pulumi.Output.from_input(gpu_pool_caps.max_usd_per_hour),
+            workspace_name=workspace.name,
+            workspace_id=workspace.id,
+            application_insights_id=insights.id,
+            log_analytics_workspace_id=logs.id,
+            datastore_name=datastore_name,
+            # https://learn.microsoft.com/en-us/azure/machine-learning/concept-data#default-datastores
+            blob_store_container=pulumi.Output.concat("azureml-blobstore-", workspace.workspace_id),
+        )
+
+    def _vault(self, name: str, args: TrainingClusterArgs, prod: bool) -> pulumi.Output[str]:
+        """The workspace's own key vault (when none is given); returns its id."""
+        return secure_vault(
+            self,
+            f"{name}-vault",
+            resource_group_name=args.resource_group_name,
+            location=args.location,
+            tenant_id=client_config(self).tenant_id,
+            tags=args.tags,
+            protect=prod,
+        ).id
+
+    def _telemetry(
+        self, name: str, args: TrainingClusterArgs, retention_days: int
+    ) -> tuple[operationalinsights.Workspace, applicationinsights.Component]:
+        """The Log Analytics workspace and the workspace-based Application Insights on it."""
+        logs = operationalinsights.Workspace(
+            f"{name}-logs",
+            resource_group_name=args.resource_group_name,
+            location=args.location,
+            sku={"name": "PerGB2018"},
+            retention_in_days=retention_days,
+            tags=args.tags,
+            opts=child_opts(self),
+        )
+        insights = applicationinsights.Component(
+            f"{name}-insights",
+            resource_group_name=args.resource_group_name,
+            location=args.location,
+            kind="web",
+            application_type="web",
+            ingestion_mode="LogAnalytics",
+            workspace_resource_id=logs.id,
+            disable_local_auth=True,
+            tags=args.tags,
+            opts=child_opts(self),
+        )
+        return logs, insights
+
+    def _workspace(
+        self,
+        name: str,
+        args: TrainingClusterArgs,
+        key_vault_id: pulumi.Input[str],
+        insights: applicationinsights.Component,
+        network: str,
+        prod: bool,
+    ) -> machinelearningservices.Workspace:
+        """The AzureML workspace: system-assigned identity, identity-based datastore auth."""
+        return machinelearningservices.Workspace(
             f"{name}-workspace",
-            resource_group_name=rg,
+            resource_group_name=args.resource_group_name,
             location=args.location,
             identity={"type": "SystemAssigned"},
             sku={"name": "Basic", "tier": "Basic"},
@@ -220,20 +257,29 @@ class TrainingCluster(pulumi.ComponentResource):
             # The SDK's enum value (``Identity``), not a lowercase spelling of it.
             system_datastores_auth_mode=machinelearningservices.SystemDatastoresAuthMode.IDENTITY,
             managed_network=_managed_network(prod, args.model_registry_id),
-            tags=tags,
+            tags=args.tags,
             opts=child_opts(self),
         )
-        if private:
+
+    def _workspace_access(
+        self,
+        name: str,
+        args: TrainingClusterArgs,
+        workspace: machinelearningservices.Workspace,
+        logs: operationalinsights.Workspace,
+    ) -> None:
+        """The workspace's private endpoint (with a subnet) and its audit trail."""
+        if args.private_endpoint_subnet_id is not None:
             private_endpoint(
                 self,
                 f"{name}-workspace-pe",
-                resource_group_name=rg,
+                resource_group_name=args.resource_group_name,
                 location=args.location,
-                subnet_id=args.private_endpoint_subnet_id,  # type: ignore[arg-type]
+                subnet_id=args.private_endpoint_subnet_id,
                 target_id=workspace.id,
                 group_id="amlworkspace",
                 zone_ids=args.private_dns_zone_ids or {},
-                tags=tags,
+                tags=args.tags,
             )
         # Audit trail: workspace, compute and job events kept with the workspace's logs.
         monitor.DiagnosticSetting(
@@ -247,9 +293,18 @@ class TrainingCluster(pulumi.ComponentResource):
             metrics=[{"category": "AllMetrics", "enabled": True}],
             opts=child_opts(self),
         )
-        compute = machinelearningservices.Compute(
+
+    def _gpu_pool(
+        self,
+        name: str,
+        args: TrainingClusterArgs,
+        workspace: machinelearningservices.Workspace,
+        offering: gpu_catalogue.GpuOffering,
+    ) -> machinelearningservices.Compute:
+        """The AmlCompute cluster: scales to 0, no node public IP, no SSH, no local auth."""
+        return machinelearningservices.Compute(
             f"{name}-gpu",
-            resource_group_name=rg,
+            resource_group_name=args.resource_group_name,
             workspace_name=workspace.name,
             location=args.location,
             identity=(
@@ -276,58 +331,39 @@ class TrainingCluster(pulumi.ComponentResource):
                     remote_login_port_public_access="Disabled",
                 ),
             ),
-            tags=tags,
+            tags=args.tags,
             opts=child_opts(self),
         )
 
-        self.datastore_name = pulumi.Output.from_input("")
-        if args.artifact_account_name is not None and args.artifact_container_name is not None:
-            # Credentials "None" = identity-based access: the job's identity (the compute's
-            # managed identity for ``identity: managed``) reaches the blobs, no secret is stored.
-            datastore = machinelearningservices.Datastore(
-                f"{name}-artifacts-datastore",
-                name=defaults.ARTIFACT_DATASTORE,
-                resource_group_name=rg,
-                workspace_name=workspace.name,
-                properties=machinelearningservices.AzureBlobDatastoreArgs(
-                    datastore_type="AzureBlob",
-                    account_name=args.artifact_account_name,
-                    container_name=args.artifact_container_name,
-                    credentials=machinelearningservices.NoneDatastoreCredentialsArgs(
-                        credentials_type="None"
-                    ),
-                    description="Artifact store (DVC data, checkpoints), identity-based access",
+    def _artifacts_datastore(
+        self,
+        name: str,
+        args: TrainingClusterArgs,
+        workspace: machinelearningservices.Workspace,
+    ) -> pulumi.Output[str]:
+        """The ``artifacts`` datastore on the artifact store's container, when both are given;
+        returns its name (``""`` without one)."""
+        if args.artifact_account_name is None or args.artifact_container_name is None:
+            return pulumi.Output.from_input("")
+        # Credentials "None" = identity-based access: the job's identity (the compute's
+        # managed identity for ``identity: managed``) reaches the blobs, no secret is stored.
+        datastore = machinelearningservices.Datastore(
+            f"{name}-artifacts-datastore",
+            name=defaults.ARTIFACT_DATASTORE,
+            resource_group_name=args.resource_group_name,
+            workspace_name=workspace.name,
+            properties=machinelearningservices.AzureBlobDatastoreArgs(
+                datastore_type="AzureBlob",
+                account_name=args.artifact_account_name,
+                container_name=args.artifact_container_name,
+                credentials=machinelearningservices.NoneDatastoreCredentialsArgs(
+                    credentials_type="None"
                 ),
-                opts=child_opts(self),
-            )
-            self.datastore_name = datastore.name
-
-        self.cluster_name = workspace.name
-        self.gpu_pool_name = compute.name
-        self.max_gpus = pulumi.Output.from_input(gpu_pool_caps.max_gpus)
-        self.max_usd_per_hour = pulumi.Output.from_input(gpu_pool_caps.max_usd_per_hour)
-        self.workspace_name = workspace.name
-        self.workspace_id = workspace.id
-        self.application_insights_id = insights.id
-        self.log_analytics_workspace_id = logs.id
-        # https://learn.microsoft.com/en-us/azure/machine-learning/concept-data#default-datastores
-        self.blob_store_container = pulumi.Output.concat(
-            "azureml-blobstore-", workspace.workspace_id
+                description="Artifact store (DVC data, checkpoints), identity-based access",
+            ),
+            opts=child_opts(self),
         )
-        self.register_outputs(
-            {
-                "cluster_name": self.cluster_name,
-                "gpu_pool_name": self.gpu_pool_name,
-                "max_gpus": self.max_gpus,
-                "max_usd_per_hour": self.max_usd_per_hour,
-                "workspace_name": self.workspace_name,
-                "workspace_id": self.workspace_id,
-                "application_insights_id": self.application_insights_id,
-                "log_analytics_workspace_id": self.log_analytics_workspace_id,
-                "datastore_name": self.datastore_name,
-                "blob_store_container": self.blob_store_container,
-            }
-        )
+        return datastore.name
 
 
 #: Name of the managed network's outbound rule to the model registry.

@@ -71,19 +71,46 @@ _deployment = serving_deployment  # the former private name
 def build(parent: pulumi.Resource, name: str, spec: PlatformSpec) -> dict[str, Any]:
     """Create the Azure platform under ``parent``; return the stack exports."""
     opts = pulumi.ResourceOptions(parent=parent)
-    env = spec.environment
-    azure = spec.azure
-    artifacts = spec.artifacts
-    training = spec.training
+    private = _reached_privately(spec)
+    net = _network(name, spec, private, opts)
+    pe: dict[str, Any] = {}
+    if private:
+        pe = {"private_endpoint_subnet_id": net.subnet_id, "private_dns_zone_ids": net.dns_zone_ids}
+    store = _artifact_store(name, spec, net, pe, opts)
+    registry = _model_registry(name, spec, store, pe, opts)
+    cluster = _training_cluster(name, spec, store, registry, pe, opts)
+    endpoint = _serving_endpoint(name, spec, store, cluster, registry, private, opts)
+    monitoring = _monitoring(parent, name, spec, store, cluster, endpoint, opts)
+    drift_job = _drift_job(name, spec, net, store, cluster, endpoint, monitoring, opts)
+    return {
+        **contract_exports(store, cluster, registry, endpoint, monitoring),
+        "drift_job_function": drift_job.function_name,
+        "drift_alarm_name": drift_job.alarm_name,
+        "drift_baseline_uri": drift_job.baseline_uri,
+        "storage_account_name": store.storage_account_name,
+        # AZURE_CLIENT_ID for DVC under managed identity (docs/dvc.md).
+        "dvc_identity_client_id": store.dvc_identity_client_id,
+        "datastore_name": cluster.datastore_name,
+        "resource_group_name": store.resource_group_name,
+    }
 
+
+def _reached_privately(spec: PlatformSpec) -> bool:
+    """Whether the platform is reached through private endpoints."""
     # Reachable either way: staging and prod (or azure.privateEndpoints) through private
     # endpoints with private DNS zones; dev public, authenticated, with the storage firewall
     # allow-listing azure.allowedCidrs for `dvc push`. Either way the network holds the subnet
     # the drift function joins, which the storage firewall admits.
-    private = env != "dev"
-    if azure is not None and azure.private_endpoints is not None:
-        private = azure.private_endpoints
-    net = PrivateNetwork(
+    if spec.azure is not None and spec.azure.private_endpoints is not None:
+        return spec.azure.private_endpoints
+    return spec.environment != "dev"
+
+
+def _network(
+    name: str, spec: PlatformSpec, private: bool, opts: pulumi.ResourceOptions
+) -> PrivateNetwork:
+    azure = spec.azure
+    return PrivateNetwork(
         f"{name}-network",
         PrivateNetworkArgs(
             resource_group_name=azure.resource_group_name if azure else None,
@@ -93,13 +120,20 @@ def build(parent: pulumi.Resource, name: str, spec: PlatformSpec) -> dict[str, A
         ),
         opts=opts,
     )
-    pe: dict[str, Any] = {}
-    if private:
-        pe = {"private_endpoint_subnet_id": net.subnet_id, "private_dns_zone_ids": net.dns_zone_ids}
-    store = ArtifactStore(
+
+
+def _artifact_store(
+    name: str,
+    spec: PlatformSpec,
+    net: PrivateNetwork,
+    pe: dict[str, Any],
+    opts: pulumi.ResourceOptions,
+) -> ArtifactStore:
+    azure, artifacts = spec.azure, spec.artifacts
+    return ArtifactStore(
         f"{name}-artifacts",
         ArtifactStoreArgs(
-            environment=env,
+            environment=spec.environment,
             resource_group_name=azure.resource_group_name if azure else None,
             customer_managed_key=artifacts.customer_managed_key,
             noncurrent_version_days=artifacts.noncurrent_version_days,
@@ -110,27 +144,43 @@ def build(parent: pulumi.Resource, name: str, spec: PlatformSpec) -> dict[str, A
         ),
         opts=opts,
     )
-    rg = store.resource_group_name
-    location = store.location
 
-    registry = ModelRegistry(
+
+def _model_registry(
+    name: str,
+    spec: PlatformSpec,
+    store: ArtifactStore,
+    pe: dict[str, Any],
+    opts: pulumi.ResourceOptions,
+) -> ModelRegistry:
+    return ModelRegistry(
         f"{name}-registry",
         ModelRegistryArgs(
-            resource_group_name=rg,
-            location=location,
-            environment=env,
+            resource_group_name=store.resource_group_name,
+            location=store.location,
+            environment=spec.environment,
             approvers=tuple(spec.governance.approvers),
             **pe,
         ),
         opts=opts,
     )
-    cluster = TrainingCluster(
+
+
+def _training_cluster(
+    name: str,
+    spec: PlatformSpec,
+    store: ArtifactStore,
+    registry: ModelRegistry,
+    pe: dict[str, Any],
+    opts: pulumi.ResourceOptions,
+) -> TrainingCluster:
+    return TrainingCluster(
         f"{name}-training",
         TrainingClusterArgs(
-            resource_group_name=rg,
-            location=location,
+            resource_group_name=store.resource_group_name,
+            location=store.location,
             storage_account_id=store.storage_account_id,
-            key_vault_id=store.key_vault_id if artifacts.customer_managed_key else None,
+            key_vault_id=store.key_vault_id if spec.artifacts.customer_managed_key else None,
             container_registry_id=registry.container_registry_id,
             model_registry_id=registry.registry_id,
             compute_identity_id=store.dvc_identity_id,
@@ -142,15 +192,25 @@ def build(parent: pulumi.Resource, name: str, spec: PlatformSpec) -> dict[str, A
         opts=opts,
     )
 
+
+def _serving_endpoint(
+    name: str,
+    spec: PlatformSpec,
+    store: ArtifactStore,
+    cluster: TrainingCluster,
+    registry: ModelRegistry,
+    private: bool,
+    opts: pulumi.ResourceOptions,
+) -> ServingEndpoint:
     serving = spec.serving
     previous = serving.previous_model
-    endpoint = ServingEndpoint(
+    return ServingEndpoint(
         f"{name}-serving",
         ServingEndpointArgs(
-            resource_group_name=rg,
+            resource_group_name=store.resource_group_name,
             workspace_name=cluster.workspace_name,
-            location=location,
-            environment=env,
+            location=store.location,
+            environment=spec.environment,
             active_model=serving_deployment(spec, serving.model),
             previous_model=serving_deployment(spec, previous) if previous is not None else None,
             rollback=serving.rollback,
@@ -168,18 +228,28 @@ def build(parent: pulumi.Resource, name: str, spec: PlatformSpec) -> dict[str, A
         opts=opts,
     )
 
+
+def _monitoring(
+    parent: pulumi.Resource,
+    name: str,
+    spec: PlatformSpec,
+    store: ArtifactStore,
+    cluster: TrainingCluster,
+    endpoint: ServingEndpoint,
+    opts: pulumi.ResourceOptions,
+) -> Monitoring:
+    training, monitoring_spec = spec.training, spec.monitoring
     budget_per_hour = spec.governance.gpu_budget_usd_per_hour or gpu_catalogue.max_usd_per_hour(
         training.gpu, "azure", training.max_nodes
     )
-    monitoring_spec = spec.monitoring
     config = client_config(parent)
-    monitoring = Monitoring(
+    return Monitoring(
         f"{name}-monitoring",
         MonitoringArgs(
-            resource_group_name=rg,
+            resource_group_name=store.resource_group_name,
             subscription_id=config.subscription_id,
-            location=location,
-            environment=env,
+            location=store.location,
+            environment=spec.environment,
             alert_emails=tuple(monitoring_spec.alert_emails),
             webhook_url=webhook_secret(spec),
             endpoint_name=endpoint.endpoint_name,
@@ -204,13 +274,25 @@ def build(parent: pulumi.Resource, name: str, spec: PlatformSpec) -> dict[str, A
         ),
         opts=opts,
     )
-    drift_job = DriftJob(
+
+
+def _drift_job(
+    name: str,
+    spec: PlatformSpec,
+    net: PrivateNetwork,
+    store: ArtifactStore,
+    cluster: TrainingCluster,
+    endpoint: ServingEndpoint,
+    monitoring: Monitoring,
+    opts: pulumi.ResourceOptions,
+) -> DriftJob:
+    return DriftJob(
         f"{name}-drift",
         DriftJobArgs(
             **drift_job_kwargs(spec),
             endpoint_name=endpoint.endpoint_name,
-            resource_group_name=rg,
-            location=location,
+            resource_group_name=store.resource_group_name,
+            location=store.location,
             integration_subnet_id=net.functions_subnet_id,
             artifact_bucket_name=store.bucket_name,
             storage_account_id=store.storage_account_id,
@@ -222,14 +304,3 @@ def build(parent: pulumi.Resource, name: str, spec: PlatformSpec) -> dict[str, A
         ),
         opts=opts,
     )
-    return {
-        **contract_exports(store, cluster, registry, endpoint, monitoring),
-        "drift_job_function": drift_job.function_name,
-        "drift_alarm_name": drift_job.alarm_name,
-        "drift_baseline_uri": drift_job.baseline_uri,
-        "storage_account_name": store.storage_account_name,
-        # AZURE_CLIENT_ID for DVC under managed identity (docs/dvc.md).
-        "dvc_identity_client_id": store.dvc_identity_client_id,
-        "datastore_name": cluster.datastore_name,
-        "resource_group_name": rg,
-    }
