@@ -29,15 +29,6 @@ from typing import Any
 from rich.console import Console
 from rich.markup import escape
 
-from mlops_iac.components import gpu, stackyaml
-from mlops_iac.components.spec import (
-    ROOT,
-    SpecError,
-    is_team_governance,
-    parse_spec,
-    parse_team_governance,
-    reveal_secure,
-)
 from mlops_iac.components.testing import deploy
 from mlops_iac.components.testing.engine import (
     SECRET_PLACEHOLDER,
@@ -51,6 +42,15 @@ from mlops_iac.components.testing.engine import (
 from mlops_iac.components.testing.mocks import PREVIOUS_OUTPUTS_KEY
 from mlops_iac.policies import governance, packs, report, trust
 from mlops_iac.policies.offline import ResultSet
+from mlops_iac.spec import gpu, stackyaml
+from mlops_iac.spec.errors import SpecError
+from mlops_iac.spec.keys import ROOT
+from mlops_iac.spec.parse import (
+    is_team_governance,
+    parse_spec,
+    parse_team_governance,
+    reveal_secure,
+)
 
 STACK_TYPE = "pulumi:pulumi:Stack"
 NODE_TYPE_PRICES = {o.node_type: o.usd_per_node_hour for o in gpu.CATALOGUE.values()}

@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING
 import pulumi
 
 if TYPE_CHECKING:
-    from mlops_iac.components.spec import ModelRef, PlatformSpec, TeamGovernance
+    from mlops_iac.spec.models import ModelRef, PlatformSpec, TeamGovernance
 
 PREFIX = "mlops"
 BASE_KEYS = ("project", "environment", "owner", "cost-center", "git-sha", "dataset-version")

@@ -122,7 +122,7 @@ def test_components_load_no_policies_boto3_rich_or_ruamel():
 def test_component_modules_are_all_checked():
     assert "mlops_iac.components.aws.serving_endpoint" in COMPONENT_MODULES
     assert "mlops_iac.components.spec" in COMPONENT_MODULES
-    assert "mlops_iac.components.defaults" in COMPONENT_MODULES
+    assert "mlops_iac.spec.defaults" in COMPONENT_MODULES
     assert "mlops_iac.components.platform.stack" in COMPONENT_MODULES
 
 
@@ -134,7 +134,7 @@ def test_the_policy_pack_loads_no_component_or_provider_sdk():
     pack, with_report = (json.loads(line) for line in result.stdout.splitlines())
     assert [n for n in pack["mlops"] if n.startswith("mlops_iac.components")] == []
     assert set(SDKS.values()) & set(pack["roots"]) == set()
-    # The report reads stack files (mlops_iac.components.stackyaml) but still no provider SDK,
+    # The report reads stack files (mlops_iac.spec.stackyaml) but still no provider SDK,
     # nor the repository's top-level folder under its old import name.
     assert {*SDKS.values(), "components"} & set(with_report["roots"]) == set()
 

@@ -26,7 +26,8 @@ from pydantic import BaseModel
 from pydantic.fields import FieldInfo
 from pydantic_core import PydanticUndefined
 
-from mlops_iac.components.spec import ROOT, PlatformSpec
+from mlops_iac.spec.keys import ROOT
+from mlops_iac.spec.models import PlatformSpec
 
 ROOT_DIR = Path(__file__).resolve().parents[1]
 REFERENCE = ROOT_DIR / "docs" / "reference.md"
@@ -177,7 +178,7 @@ def component_defaults(package: str) -> str:
 
 def neutral_defaults() -> str:
     """``components/defaults.py`` as a table: the values every cloud shares."""
-    from mlops_iac.components import defaults
+    from mlops_iac.spec import defaults
 
     tree = ast.parse(inspect.getsource(defaults))
     rows = ["| name | value | meaning |", "|---|---|---|"]

@@ -10,7 +10,6 @@ from dataclasses import dataclass, field
 import pulumi
 import pulumi_aws as aws
 
-from mlops_iac.components import gpu as gpu_catalogue
 from mlops_iac.components._component import (
     child_opts,
     component_opts,
@@ -31,6 +30,7 @@ from mlops_iac.components.aws._common import (
     statement,
 )
 from mlops_iac.components.kubernetes import addons, charts, kubeconfig
+from mlops_iac.spec import gpu as gpu_catalogue
 
 TYPE = "mlops:aws:TrainingCluster"
 
@@ -51,7 +51,7 @@ class TrainingClusterArgs:
     """``dev``, ``staging`` or ``prod``. Default ``dev``. In prod the key is protected and a
     public API endpoint is refused."""
     gpu: str = defaults.GPU
-    """Neutral GPU name from ``mlops_iac.components.gpu``. Default ``t4`` (``g4dn.xlarge``)."""
+    """Neutral GPU name from ``mlops_iac.spec.gpu``. Default ``t4`` (``g4dn.xlarge``)."""
     min_nodes: int = defaults.MIN_NODES
     """GPU nodes kept running. Default 0: the pool scales to zero when idle."""
     max_nodes: int = defaults.MAX_NODES

@@ -13,7 +13,6 @@ from pulumi_azure_native import (
     operationalinsights,
 )
 
-from mlops_iac.components import gpu as gpu_catalogue
 from mlops_iac.components._component import (
     at_least,
     child_opts,
@@ -30,6 +29,7 @@ from mlops_iac.components.azure._common import (
     private_endpoint,
     secure_vault,
 )
+from mlops_iac.spec import gpu as gpu_catalogue
 
 TYPE = "mlops:azure:TrainingCluster"
 
@@ -61,7 +61,7 @@ class TrainingClusterArgs:
     isolates the managed network to approved outbound, and marks the workspace high business
     impact (``hbi_workspace``)."""
     gpu: str = defaults.GPU
-    """Neutral GPU name from ``mlops_iac.components.gpu``. Default ``t4``
+    """Neutral GPU name from ``mlops_iac.spec.gpu``. Default ``t4``
     (``Standard_NC4as_T4_v3``)."""
     min_nodes: int = defaults.MIN_NODES
     """Nodes kept warm. Default 0: the cluster scales to zero."""

@@ -15,7 +15,6 @@ from dataclasses import dataclass
 import pulumi
 from pulumi_gcp import compute, container, projects, serviceaccount
 
-from mlops_iac.components import gpu as gpu_catalogue
 from mlops_iac.components._component import (
     child_opts,
     component_opts,
@@ -33,6 +32,7 @@ from mlops_iac.components.gcp._common import (
     resource_id,
 )
 from mlops_iac.components.kubernetes import addons, charts, kubeconfig
+from mlops_iac.spec import gpu as gpu_catalogue
 
 TYPE = "mlops:gcp:TrainingCluster"
 
@@ -47,7 +47,7 @@ class TrainingClusterArgs:
     region: str | None = None
     """Region of the (regional) cluster. Default: ``gcp:region``, else us-central1."""
     gpu: str = defaults.GPU
-    """Neutral GPU name from ``mlops_iac.components.gpu``. Default ``t4``."""
+    """Neutral GPU name from ``mlops_iac.spec.gpu``. Default ``t4``."""
     min_nodes: int = defaults.MIN_NODES
     """GPU nodes kept warm across the region. Default 0: scale to zero."""
     max_nodes: int = defaults.MAX_NODES

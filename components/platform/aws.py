@@ -16,7 +16,6 @@ from typing import Any
 
 import pulumi
 
-from mlops_iac.components import gpu as gpu_catalogue
 from mlops_iac.components.aws import (
     AlertChannel,
     AlertChannelArgs,
@@ -34,7 +33,6 @@ from mlops_iac.components.aws import (
     TrainingCluster,
     TrainingClusterArgs,
 )
-from mlops_iac.components.defaults import HOURS_PER_MONTH
 from mlops_iac.components.lineage import base_tags, sanitise, serving_tags
 from mlops_iac.components.platform.common import (
     artifact_store_kwargs,
@@ -45,7 +43,9 @@ from mlops_iac.components.platform.common import (
     training_kubernetes_kwargs,
     webhook_secret,
 )
-from mlops_iac.components.spec import ModelRef, PlatformSpec
+from mlops_iac.spec import gpu as gpu_catalogue
+from mlops_iac.spec.defaults import HOURS_PER_MONTH
+from mlops_iac.spec.models import ModelRef, PlatformSpec
 
 
 def serving_version(spec: PlatformSpec, model: ModelRef) -> ModelVersion:

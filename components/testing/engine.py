@@ -561,7 +561,7 @@ class Project:
         if not path.is_file():
             known = ", ".join(self.stacks()) or "none"
             raise ProgramError(f"no stack file {path} (known stacks: {known})")
-        from mlops_iac.components import stackyaml  # the bounded loader, before anything else
+        from mlops_iac.spec import stackyaml  # the bounded loader, before anything else
 
         try:
             data = stackyaml.load(path.read_bytes(), project=self.name) or {}

@@ -27,7 +27,7 @@ DVC_PREFIX = "dvc"
 
 # Training cluster.
 GPU = "t4"
-"""Neutral GPU name from ``mlops_iac.components.gpu``."""
+"""Neutral GPU name from ``mlops_iac.spec.gpu``."""
 MIN_NODES = 0
 """GPU nodes kept warm: zero, so the pool scales to zero when idle."""
 MAX_NODES = 2
