@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import datetime
 
+from mlops_iac.drift import wire
+
 # Cloud-neutral values are defined once, in mlops_iac.spec.defaults, and re-exported here.
 from mlops_iac.spec.defaults import (  # noqa: F401
     BAKE_MINUTES,
@@ -104,7 +106,7 @@ DRIFT_SCHEDULES = {
 }
 MONITORING_INSTANCE_TYPE = "ml.m5.large"
 # The toolkit's drift job (DriftJob): a Lambda packaged from mlops_iac.drift, no build step.
-DRIFT_METRIC_NAMESPACE = "mlops/drift"
+DRIFT_METRIC_NAMESPACE = wire.NAMESPACE
 DRIFT_RUNTIME = "python3.12"
 DRIFT_TIMEOUT_SECONDS = 900  # Lambda's maximum; a 1 GB capture takes well under it
 DRIFT_MEMORY_MB = 512  # the job stays under 256 MiB; more memory also buys CPU on Lambda

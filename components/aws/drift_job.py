@@ -37,11 +37,12 @@ from mlops_iac.components.aws._common import (
     stable_name,
     statement,
 )
+from mlops_iac.drift import wire
 
 TYPE = "mlops:aws:DriftJob"
 HANDLER_MODULE = "drift_lambda"
 HANDLER = f"{HANDLER_MODULE}.handler"
-METRIC = "DriftedFeatures"
+METRIC = wire.METRIC
 ALARM_STATE_DETAIL_TYPE = "CloudWatch Alarm State Change"
 # One run's period, as the alarm's period: a weekly job still fits CloudWatch's one-day limit on
 # period x evaluation periods, with missing data (between weekly runs) not breaching.

@@ -38,10 +38,11 @@ from pulumi_gcp import (
 from mlops_iac.components._component import child_opts, component_opts
 from mlops_iac.components.gcp import _defaults as defaults
 from mlops_iac.components.gcp._common import Labels, project_info, region_or_default, resource_id
+from mlops_iac.drift import wire
 
 TYPE = "mlops:gcp:DriftJob"
-METRIC_PREFIX = "custom.googleapis.com/mlops/drift"
-METRIC = f"{METRIC_PREFIX}/drifted_features"
+METRIC_PREFIX = wire.GCP_METRIC_PREFIX
+METRIC = wire.GCP_METRIC
 ENTRY_POINT = "handler"
 _PERIOD = {"hourly": "3600s", "daily": "86400s", "weekly": "86400s"}
 
