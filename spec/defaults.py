@@ -1,9 +1,9 @@
 """Cloud-neutral defaults: one value, one place.
 
-The stack file (``mlops_iac.spec.models``), the three clouds' Args and the generated reference all read these
-names, so changing a value here changes it everywhere (and ``docs/reference.md`` shows the new
-value after ``python -m tools.docs``). Cloud-specific secure settings (SKUs, TLS versions, IAM
-roles) stay in each cloud's ``_defaults.py``.
+The stack file (``mlops_iac.spec.models``), the three clouds' Args and the generated reference
+all read these names, so changing a value here changes it everywhere (and ``docs/reference.md``
+shows the new value after ``python -m tools.docs``). Cloud-specific secure settings (SKUs, TLS
+versions, IAM roles) stay in each cloud's ``_defaults.py``.
 
 This module imports only ``mlops_iac.drift.wire`` (the drift job's own default thresholds, which
 imports nothing): the spec, the policy-free CLI and every cloud package may use it.

@@ -9,10 +9,9 @@
 
 from __future__ import annotations
 
-CONFIG_NAMESPACE = "mlops"
-CONFIG_KEY = "platform"
-ROOT = f"{CONFIG_NAMESPACE}:{CONFIG_KEY}"
-"""The stack config key of the platform object: ``mlops:platform``."""
+ROOT = "mlops:platform"
+"""The stack config key of the platform object."""
+CONFIG_NAMESPACE, CONFIG_KEY = ROOT.split(":")
 
 LINEAGE_PREFIX = "mlops"
 """Prefix of every lineage tag key (``mlops:`` on AWS and Azure, ``mlops-`` on GCP)."""

@@ -73,7 +73,7 @@ def _stack_config() -> Any:
 
     raw = pulumi.Config(CONFIG_NAMESPACE).get(CONFIG_KEY)
     if raw is None:
-        raise SpecError([(ROOT, "missing: the stack file has no mlops:platform object")])
+        raise SpecError([(ROOT, f"missing: the stack file has no {ROOT} object")])
     try:
         value = json.loads(raw)
     except json.JSONDecodeError as exc:

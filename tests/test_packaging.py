@@ -122,8 +122,20 @@ def test_components_load_no_policies_boto3_rich_or_ruamel():
 def test_component_modules_are_all_checked():
     assert "mlops_iac.components.aws.serving_endpoint" in COMPONENT_MODULES
     assert "mlops_iac.components.spec" in COMPONENT_MODULES
-    assert "mlops_iac.spec.defaults" in COMPONENT_MODULES
     assert "mlops_iac.components.platform.stack" in COMPONENT_MODULES
+
+
+SPEC_MODULES = sorted(f"mlops_iac.spec.{path.stem}" for path in (REPO / "spec").glob("*.py"))
+
+
+def test_the_spec_loads_no_pulumi_sdk_component_or_policy():
+    # The ground floor: the stack file's models, parser, loader, defaults, GPU catalogue and cloud
+    # limits. Pulumi is imported only when load_spec() reads a stack's config.
+    found = loaded(*SPEC_MODULES)
+    assert "mlops_iac.spec.parse" in found["mlops"] and "mlops_iac.spec.limits" in found["mlops"]
+    outside = [n for n in found["mlops"] if not n.startswith(("mlops_iac.spec", "mlops_iac.drift"))]
+    assert outside == []
+    assert {"pulumi", "pulumi_policy", *SDKS.values()} & set(found["roots"]) == set()
 
 
 def test_the_policy_pack_loads_no_component_or_provider_sdk():

@@ -169,7 +169,7 @@ class DriftJob(pulumi.ComponentResource):
 
         # The key's policy binds CloudWatch Logs to this log group by its ARN, which must be
         # known before the group exists: a deterministic name instead of an auto-name.
-        log_group_name = f"/mlops/drift/{stable_name(name, 100)}"
+        log_group_name = f"/{wire.NAMESPACE}/{stable_name(name, 100)}"
         key = customer_key(
             self,
             f"{name}-key",
