@@ -224,7 +224,7 @@ def _typed_platform(platform: Mapping[str, Any]) -> PlatformSpec | TeamGovernanc
         if is_team_governance(platform):
             return parse_team_governance(reveal_secure(platform))
         return parse_spec(reveal_secure(platform))
-    except SpecError:
+    except (SpecError, RecursionError):  # a nesting too deep to walk is not a spec either
         return None
 
 
