@@ -4,7 +4,8 @@ import pulumi
 
 from mlops_iac.components.lineage import register_lineage_transform
 from mlops_iac.components.platform.stack import MlopsStack
-from mlops_iac.components.spec import SpecError, load_spec
+from mlops_iac.spec.errors import SpecError
+from mlops_iac.spec.parse import load_spec
 
 try:
     spec = load_spec()

@@ -28,9 +28,10 @@ from mlops_iac.cli import (
     describe,
     stackfile,
 )
-from mlops_iac.components.spec import ROOT, same_identity
 from mlops_iac.policies import packs, signatures, trust
 from mlops_iac.spec import identities
+from mlops_iac.spec.keys import ROOT
+from mlops_iac.spec.rules import same_identity
 
 NAME = "approve"
 

@@ -30,15 +30,6 @@ from rich.console import Console
 from rich.markup import escape
 
 from mlops_iac.cli import OpsError, nofollow
-from mlops_iac.components import gpu, stackyaml
-from mlops_iac.components.spec import (
-    ROOT,
-    SpecError,
-    is_team_governance,
-    parse_spec,
-    parse_team_governance,
-    reveal_secure,
-)
 from mlops_iac.components.testing import deploy
 from mlops_iac.components.testing.engine import (
     SECRET_PLACEHOLDER,
@@ -52,6 +43,16 @@ from mlops_iac.components.testing.engine import (
 from mlops_iac.components.testing.mocks import PREVIOUS_OUTPUTS_KEY
 from mlops_iac.policies import governance, packs, report, trust
 from mlops_iac.policies.offline import ResultSet
+from mlops_iac.spec import gpu, stackyaml
+from mlops_iac.spec.errors import SpecError
+from mlops_iac.spec.keys import ROOT
+from mlops_iac.spec.models import PlatformSpec, TeamGovernance
+from mlops_iac.spec.parse import (
+    is_team_governance,
+    parse_spec,
+    parse_team_governance,
+    reveal_secure,
+)
 
 STACK_TYPE = "pulumi:pulumi:Stack"
 NODE_TYPE_PRICES = {o.node_type: o.usd_per_node_hour for o in gpu.CATALOGUE.values()}
@@ -191,7 +192,7 @@ def pack_settings(
     environment, source = judged_environment(stack, trusted)
     allowed = packs.allowed_signers_path(project_dir)
 
-    def reviewed_records(platform: Mapping[str, Any]) -> governance.Review:
+    def reviewed_records(platform: PlatformSpec | TeamGovernance) -> governance.Review:
         return governance.review(
             platform,
             allowed,
@@ -210,7 +211,7 @@ def pack_settings(
         )
     if is_team_governance(raw):
         team = parse_team_governance(reveal_secure(raw))
-        reviewed = reviewed_records(team.model_dump(by_alias=True, mode="json"))
+        reviewed = reviewed_records(team)
         return PackSettings(
             environment,
             source,
@@ -222,9 +223,9 @@ def pack_settings(
             ),
         )
     spec = parse_spec(reveal_secure(raw))
-    _check_waivers(spec.model_dump(by_alias=True, mode="json"))
+    _check_waivers(spec)
     secrets, warnings = _plain_text_secrets(raw)
-    reviewed = reviewed_records(spec.model_dump(by_alias=True, mode="json"))
+    reviewed = reviewed_records(spec)
     note = None
     if spec.governance.enforcement is not None:
         note = f"governance.enforcement: {spec.governance.enforcement}"
@@ -253,20 +254,19 @@ def pack_settings(
     )
 
 
-def _check_waivers(platform: Mapping[str, Any]) -> None:
+def _check_waivers(spec: PlatformSpec) -> None:
     """``SpecError`` for waivers no review could apply: an unknown rule id (a typo would pass
     silently as a waiver of nothing) or a resource pattern that is not bounded."""
     from mlops_iac.policies.rules import BY_NAME
 
     problems: list[tuple[str, str]] = []
-    waivers = (platform.get("governance") or {}).get("waivers") or ()
-    for index, waiver in enumerate(waivers):
+    for index, waiver in enumerate(spec.governance.waivers):
         at = f"{ROOT}.governance.waivers[{index}]"
-        if waiver.get("rule") not in BY_NAME:
+        if waiver.rule not in BY_NAME:
             problems.append(
-                (f"{at}.rule", f"unknown rule {waiver.get('rule')!r} (see `mlops-iac policies`)")
+                (f"{at}.rule", f"unknown rule {waiver.rule!r} (see `mlops-iac policies`)")
             )
-        if problem := governance.pattern_problem(waiver.get("resource")):
+        if problem := governance.pattern_problem(waiver.resource):
             problems.append((f"{at}.resource", problem))
     if problems:
         raise SpecError(problems)

@@ -36,9 +36,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     """List the rules."""
     from mlops_iac.cli import plan
-    from mlops_iac.components.spec import SpecError
     from mlops_iac.components.testing.engine import ProgramError, Project
     from mlops_iac.policies import packs, report, trust
+    from mlops_iac.spec.errors import SpecError
 
     rules = packs.catalogue()
     base = report.project_url() or ""

@@ -21,7 +21,8 @@ from typing import Any
 
 from mlops_iac.cli import EXIT_OK, OpsError, add_stack_arguments, aws, command, describe, stackfile
 from mlops_iac.cli.outputs import load_outputs
-from mlops_iac.components.spec import ROOT, ModelRef
+from mlops_iac.spec.keys import ROOT
+from mlops_iac.spec.models import ModelRef
 
 NAME = "rollback"
 VERSION_TAG = "mlops:model-version"

@@ -24,8 +24,11 @@ from ruamel.yaml.error import YAMLError
 from ruamel.yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from mlops_iac.cli import EXIT_FAILED, OpsError
-from mlops_iac.components import stackyaml
-from mlops_iac.components.spec import ROOT, PlatformSpec, SpecError, parse_spec, reveal_secure
+from mlops_iac.spec import stackyaml
+from mlops_iac.spec.errors import SpecError
+from mlops_iac.spec.keys import ROOT
+from mlops_iac.spec.models import PlatformSpec
+from mlops_iac.spec.parse import parse_spec, reveal_secure
 
 _STACK_NAME = re.compile(r"^[A-Za-z0-9_.-]+$")
 # Values that may be written as plain YAML scalars (anything else is double-quoted).

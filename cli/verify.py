@@ -30,8 +30,8 @@ from mlops_iac.cli import (
     stackfile,
 )
 from mlops_iac.cli.outputs import Outputs, load_outputs
-from mlops_iac.components.spec import PlatformSpec
 from mlops_iac.spec import identities
+from mlops_iac.spec.models import PlatformSpec
 
 NAME = "verify"
 MODEL_TAG = "mlops:model"

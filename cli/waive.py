@@ -21,8 +21,8 @@ from typing import Any
 
 from mlops_iac.cli import EXIT_OK, OpsError, add_stack_arguments, command, describe, stackfile
 from mlops_iac.cli.approve import _canonical_approver, _owner_like, _refuse_lookalike, _sign
-from mlops_iac.components.spec import ROOT
 from mlops_iac.policies import governance, signatures, trust
+from mlops_iac.spec.keys import ROOT
 
 NAME = "waive"
 

@@ -17,8 +17,8 @@ from typing import Any, ClassVar, Protocol, runtime_checkable
 
 import pulumi
 
-from mlops_iac.components import defaults
 from mlops_iac.components._component import unset
+from mlops_iac.spec import defaults
 
 Tags = pulumi.Input[Mapping[str, pulumi.Input[str]]] | None
 """Extra tags (labels on GCP) of a component's children."""
@@ -58,7 +58,7 @@ class TrainingClusterArgsBase(ContractArgs):
     """Shared inputs of ``TrainingCluster``: a private GPU pool that scales to zero."""
 
     gpu: str = defaults.GPU
-    """Neutral GPU name from ``mlops_iac.components.gpu``. Default ``t4``."""
+    """Neutral GPU name from ``mlops_iac.spec.gpu``. Default ``t4``."""
     min_nodes: int = defaults.MIN_NODES
     """GPU nodes kept warm. Default 0: the pool scales to zero when idle."""
     max_nodes: int = defaults.MAX_NODES

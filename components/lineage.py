@@ -24,12 +24,14 @@ from typing import TYPE_CHECKING
 
 import pulumi
 
-if TYPE_CHECKING:
-    from mlops_iac.components.spec import ModelRef, PlatformSpec, TeamGovernance
+from mlops_iac.spec.keys import LINEAGE_KEYS, LINEAGE_PREFIX, SERVING_LINEAGE_KEYS
 
-PREFIX = "mlops"
-BASE_KEYS = ("project", "environment", "owner", "cost-center", "git-sha", "dataset-version")
-SERVING_KEYS = ("model", "model-version", "approved-by", "approval-ticket")
+if TYPE_CHECKING:
+    from mlops_iac.spec.models import ModelRef, PlatformSpec, TeamGovernance
+
+PREFIX = LINEAGE_PREFIX
+BASE_KEYS = LINEAGE_KEYS
+SERVING_KEYS = SERVING_LINEAGE_KEYS
 UNSET = "none"
 """Value of a lineage key the spec leaves empty (cost centre in dev): present, never blank."""
 

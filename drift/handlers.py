@@ -37,6 +37,7 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from mlops_iac.drift import wire
 from mlops_iac.drift.profile import (
     MAX_BASELINE_BYTES,
     Columns,
@@ -66,7 +67,7 @@ class JobConfig:
     endpoint: str
     fmt: str = "sagemaker-capture"
     window_hours: int = DEFAULT_WINDOW_HOURS
-    namespace: str = "mlops/drift"
+    namespace: str = wire.NAMESPACE
     thresholds: Thresholds = Thresholds()
 
     @classmethod
@@ -130,7 +131,7 @@ class JobConfig:
             endpoint=env.get("DRIFT_ENDPOINT", "endpoint"),
             fmt=fmt,
             window_hours=window,
-            namespace=env.get("DRIFT_METRIC_NAMESPACE", "mlops/drift"),
+            namespace=env.get("DRIFT_METRIC_NAMESPACE", wire.NAMESPACE),
             thresholds=thresholds,
         )
 
@@ -295,9 +296,9 @@ class CloudWatchMetrics:
     def publish(self, config: JobConfig, report: Mapping[str, Any]) -> None:
         dimensions = [{"Name": "Endpoint", "Value": config.endpoint}]
         values = (
-            ("DriftedFeatures", float(len(report["drifted"])), "Count"),
-            ("MaxPsi", float(report["maxPsi"]), "None"),
-            ("RowsChecked", float(report["rows"]), "Count"),
+            (wire.METRIC, float(len(report["drifted"])), "Count"),
+            (wire.MAX_PSI_METRIC, float(report["maxPsi"]), "None"),
+            (wire.ROWS_METRIC, float(report["rows"]), "Count"),
         )
         self.client.put_metric_data(
             Namespace=config.namespace,
@@ -320,7 +321,7 @@ def aws_handler(event: Any, context: Any) -> dict[str, Any]:
 _METADATA_TOKEN = (
     "http://metadata.google.internal/computeMetadata/v1/instance/service-accounts/default/token"
 )
-GCP_METRIC_PREFIX = "custom.googleapis.com/mlops/drift"
+GCP_METRIC_PREFIX = wire.GCP_METRIC_PREFIX
 
 
 def _gcp_token() -> str | None:
@@ -435,7 +436,7 @@ class CloudMonitoringMetrics:
                 "points": [{"interval": {"endTime": now}, "value": value}],
             }
             for metric, value in (
-                ("drifted_features", {"int64Value": str(len(report["drifted"]))}),
+                (wire.GCP_METRIC_NAME, {"int64Value": str(len(report["drifted"]))}),
                 ("max_psi", {"doubleValue": float(report["maxPsi"])}),
                 ("rows_checked", {"int64Value": str(report["rows"])}),
             )
@@ -464,7 +465,7 @@ def gcp_handler(request: Any = None) -> tuple[str, int]:
 # Azure: Blob Storage, Azure Monitor custom metrics and the retraining queue over their REST APIs
 # (no SDK), with the Function's user-assigned managed identity.
 
-AZURE_METRIC_NAMESPACE = "mlops/drift"
+AZURE_METRIC_NAMESPACE = wire.NAMESPACE
 _STORAGE_VERSION = "2021-12-02"
 _STORAGE_RESOURCE = "https://storage.azure.com/"
 _MONITOR_RESOURCE = "https://monitoring.azure.com/"
@@ -659,9 +660,9 @@ class AzureMonitorMetrics:
         """The metric documents of one run (what ``publish`` posts)."""
         now = dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
         values = (
-            ("DriftedFeatures", float(len(report["drifted"]))),
-            ("MaxPsi", float(report["maxPsi"])),
-            ("RowsChecked", float(report["rows"])),
+            (wire.METRIC, float(len(report["drifted"]))),
+            (wire.MAX_PSI_METRIC, float(report["maxPsi"])),
+            (wire.ROWS_METRIC, float(report["rows"])),
         )
         return [
             {

@@ -40,6 +40,8 @@ from dataclasses import dataclass, field
 from itertools import chain, islice
 from typing import Any
 
+from mlops_iac.drift import wire
+
 BASELINE_SCHEMA = "mlops-iac/drift-baseline/v1"
 REPORT_SCHEMA = "mlops-iac/drift-report/v1"
 
@@ -101,13 +103,13 @@ def names_list(names: Iterable[str], limit: int = 10) -> str:
 class Thresholds:
     """When a feature counts as drifted, and how much traffic a verdict needs."""
 
-    psi: float = 0.2
+    psi: float = wire.PSI
     """PSI above this is drift. Default 0.2 (the usual "significant shift" level)."""
-    ks: float = 0.1
+    ks: float = wire.KS
     """KS statistic above this is drift (numeric). Default 0.1."""
-    js: float = 0.1
+    js: float = wire.JENSEN_SHANNON
     """Jensen–Shannon distance (base 2) above this is drift (categorical). Default 0.1."""
-    min_rows: int = 1000
+    min_rows: int = wire.MIN_ROWS
     """Fewer served rows than this gives ``insufficient-data``, not a verdict. Default 1000."""
 
     _KEYS = {"psi": "psi", "ks": "ks", "jensenShannon": "js", "js": "js", "minRows": "min_rows"}

@@ -27,9 +27,13 @@ import datetime as dt
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from mlops_iac.spec.identities import exact, impostor, looks_alike, looks_like_message
+from mlops_iac.spec.keys import ROOT
+
+if TYPE_CHECKING:
+    from mlops_iac.spec.models import PlatformSpec, TeamGovernance
 
 from . import signatures, trust
 from .offline import ResultSet, Violation
@@ -40,7 +44,7 @@ from .rules._base import ENVIRONMENTS
 #: decision (the approval gate) or they guard the signed records themselves.
 UNWAIVABLE: tuple[str, ...] = tuple(rule.name for rule in RULES if not rule.waivable)
 #: Key paths in messages start here, so reports can point at the stack file's line.
-GOVERNANCE = "mlops:platform.governance"
+GOVERNANCE = f"{ROOT}.governance"
 #: A waiver's resource pattern: at most this long, this many ``*``, and at least this many
 #: letters or digits that are not ``*`` (``*``, ``**`` or ``*-*`` would waive everything).
 MAX_PATTERN_LENGTH = 128
@@ -251,7 +255,7 @@ def date_problem(approved_at: Any, now: dt.datetime, settings: trust.TrustedSett
 
 
 def review(
-    platform: Mapping[str, Any],
+    platform: Mapping[str, Any] | PlatformSpec | TeamGovernance,
     allowed_signers: Path,
     *,
     stack: str,
@@ -268,8 +272,12 @@ def review(
     matters when it is lower (a problem). ``settings``: the trusted settings (waiver cap, clock
     skew, maximum approval age); default ``trust.load()`` (``$MLOPS_IAC_GOVERNANCE_DIR``, else
     the working directory's or its parent's ``governance/``). ``now``: the time records are
-    judged at; default the clock.
+    judged at; default the clock. ``platform`` is the typed spec (``mlops_iac.spec``) or, for a
+    stack file that does not validate, the object as the file holds it (camelCase): the review
+    reads both the same way, so an invalid file is still reviewed, fail-closed.
     """
+    if not isinstance(platform, Mapping):
+        platform = platform.model_dump(by_alias=True, mode="json")
     if environment not in _RANK:
         raise ValueError(f"unknown environment {environment!r}")
     now = now or dt.datetime.now(dt.UTC)

@@ -24,6 +24,16 @@ from typing import Any
 
 from pulumi_policy import EnforcementLevel, Policy
 
+from mlops_iac.spec.errors import SpecError
+from mlops_iac.spec.keys import ROOT
+from mlops_iac.spec.models import PlatformSpec, TeamGovernance
+from mlops_iac.spec.parse import (
+    is_team_governance,
+    parse_spec,
+    parse_team_governance,
+    reveal_secure,
+)
+
 from . import offline
 from .rules import RULES, Rule
 from .rules._base import ENVIRONMENTS, lineage_tag, tags_of
@@ -33,7 +43,7 @@ from .rules.gpu import gpu_spend as _gpu_spend
 PACK_NAME = offline.PACK_NAME
 PACK_DESCRIPTION = "Governance for the mlops-iac platform: data, lineage, approval, cost, security."
 DEFAULT_ENVIRONMENT = "prod"
-PLATFORM_CONFIG_KEY = "mlops:platform"
+PLATFORM_CONFIG_KEY = ROOT
 
 _RANK = {env: i for i, env in enumerate(ENVIRONMENTS)}
 
@@ -149,7 +159,9 @@ def settings_from_stack_config(config_json: str | None, stack: str | None = None
     """``pack_config`` keyword arguments from the stack config the CLI passes a policy pack.
 
     The CLI sets ``PULUMI_CONFIG`` to a JSON object of the stack's config, where an object value
-    such as ``mlops:platform`` is itself JSON text; unreadable config reviews as empty. The
+    such as ``mlops:platform`` is itself JSON text; unreadable config reviews as empty. The object
+    is parsed by the stack-file spec as ``mlops-iac plan`` parses it; one that does not validate
+    (the program refuses it as well) is reviewed as written rather than stopping the pack. The
     environment is the trusted one for ``stack`` (``trust.load()``, finding ``governance/`` via
     ``trust.governance_dir()``), exactly as ``mlops-iac plan`` judges it: a stack file claiming a
     lower one is a ``mlops-governance-records`` problem. Raises ``trust.TrustError`` when the
@@ -163,33 +175,57 @@ def settings_from_stack_config(config_json: str | None, stack: str | None = None
         platform = {}
     if not isinstance(platform, Mapping):
         platform = {}
-    governance = platform.get("governance") or {}
-    if not isinstance(governance, Mapping):
-        governance = {}
     from . import governance as review_module
     from . import trust
+
+    typed = _typed_platform(platform)
 
     settings = trust.load()
     environment, why = settings.environment(stack)
     # The same review as `mlops-iac plan`: signatures verified, a lowered level only with a
     # signed four-eyes approval. Without the allowed-signers file nothing verifies (fail closed).
     reviewed = review_module.review(
-        platform,
+        typed if typed is not None else platform,
         allowed_signers_path(),
         stack=stack or "",
         environment=environment,
         environment_source=why,
         settings=settings,
     )
+    if isinstance(typed, PlatformSpec):
+        owner, approvers = typed.owner, list(typed.governance.approvers)
+        gpu_budget: Any = typed.governance.gpu_budget_usd_per_hour
+    elif isinstance(typed, TeamGovernance):  # as `mlops-iac plan` reads a team program's keys
+        owner, approvers, gpu_budget = typed.owner, [], None
+    else:
+        # A stack file that does not validate (the program refuses it too): reviewed as written,
+        # so the pack still starts and nothing unsigned or unlisted counts.
+        governance = platform.get("governance") or {}
+        governance = governance if isinstance(governance, Mapping) else {}
+        owner, approvers = platform.get("owner"), list(governance.get("approvers") or ())
+        gpu_budget = governance.get("gpuBudgetUsdPerHour")
     return {
         "environment": environment,
-        "owner": platform.get("owner"),
-        "approvers": list(governance.get("approvers") or ()),
+        "owner": owner,
+        "approvers": approvers,
         "approvals": reviewed.approvals,
-        "gpu_budget": governance.get("gpuBudgetUsdPerHour"),
+        "gpu_budget": gpu_budget,
         "enforcement": reviewed.enforcement,
         "problems": reviewed.problems,
     }
+
+
+def _typed_platform(platform: Mapping[str, Any]) -> PlatformSpec | TeamGovernance | None:
+    """The stack file's object parsed by the spec (as ``mlops-iac plan`` parses it), or ``None``
+    when it does not validate: the pack process must start either way."""
+    if not platform:
+        return None
+    try:
+        if is_team_governance(platform):
+            return parse_team_governance(reveal_secure(platform))
+        return parse_spec(reveal_secure(platform))
+    except (SpecError, RecursionError):  # a nesting too deep to walk is not a spec either
+        return None
 
 
 def allowed_signers_path(project: str | os.PathLike[str] | None = None) -> Path:

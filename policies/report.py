@@ -23,7 +23,7 @@ from urllib.parse import urlsplit
 
 from pulumi_policy.deserialize import SPECIAL_SECRET_SIG, SPECIAL_SIG_KEY
 
-from mlops_iac.components.stackyaml import KeyLines
+from mlops_iac.spec.stackyaml import KeyLines
 
 from .offline import Recording, ResultSet, Violation
 from .packs import PLATFORM_CONFIG_KEY
@@ -226,7 +226,7 @@ def key_path(text: str) -> str | None:
 
 @functools.cache
 def _spec_keys() -> frozenset[str]:
-    from mlops_iac.components.spec import PlatformSpec
+    from mlops_iac.spec.models import PlatformSpec
 
     return frozenset(f.alias or name for name, f in PlatformSpec.model_fields.items())
 

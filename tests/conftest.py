@@ -52,7 +52,8 @@ def platform_raw(stack: str) -> dict:
 
 def azure_problems(**azure) -> list[str]:
     """The spec errors of azure-prod with its ``azure`` section replaced by ``azure``."""
-    from mlops_iac.components.spec import SpecError, parse_spec
+    from mlops_iac.spec.errors import SpecError
+    from mlops_iac.spec.parse import parse_spec
 
     raw = platform_raw("azure-prod")
     raw["azure"] = azure

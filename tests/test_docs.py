@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import dataclasses
 
-from mlops_iac.components import defaults
+from mlops_iac.spec import defaults
 from tools import docs
 
 

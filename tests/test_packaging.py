@@ -122,8 +122,20 @@ def test_components_load_no_policies_boto3_rich_or_ruamel():
 def test_component_modules_are_all_checked():
     assert "mlops_iac.components.aws.serving_endpoint" in COMPONENT_MODULES
     assert "mlops_iac.components.spec" in COMPONENT_MODULES
-    assert "mlops_iac.components.defaults" in COMPONENT_MODULES
     assert "mlops_iac.components.platform.stack" in COMPONENT_MODULES
+
+
+SPEC_MODULES = sorted(f"mlops_iac.spec.{path.stem}" for path in (REPO / "spec").glob("*.py"))
+
+
+def test_the_spec_loads_no_pulumi_sdk_component_or_policy():
+    # The ground floor: the stack file's models, parser, loader, defaults, GPU catalogue and cloud
+    # limits. Pulumi is imported only when load_spec() reads a stack's config.
+    found = loaded(*SPEC_MODULES)
+    assert "mlops_iac.spec.parse" in found["mlops"] and "mlops_iac.spec.limits" in found["mlops"]
+    outside = [n for n in found["mlops"] if not n.startswith(("mlops_iac.spec", "mlops_iac.drift"))]
+    assert outside == []
+    assert {"pulumi", "pulumi_policy", *SDKS.values()} & set(found["roots"]) == set()
 
 
 def test_the_policy_pack_loads_no_component_or_provider_sdk():
@@ -134,7 +146,7 @@ def test_the_policy_pack_loads_no_component_or_provider_sdk():
     pack, with_report = (json.loads(line) for line in result.stdout.splitlines())
     assert [n for n in pack["mlops"] if n.startswith("mlops_iac.components")] == []
     assert set(SDKS.values()) & set(pack["roots"]) == set()
-    # The report reads stack files (mlops_iac.components.stackyaml) but still no provider SDK,
+    # The report reads stack files (mlops_iac.spec.stackyaml) but still no provider SDK,
     # nor the repository's top-level folder under its old import name.
     assert {*SDKS.values(), "components"} & set(with_report["roots"]) == set()
 

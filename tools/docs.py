@@ -5,7 +5,7 @@ reference, ``docs/rules.md``, one linkable section per rule.
 ``python -m tools.docs`` rewrites the file; ``--check`` exits 1 when it is stale (the test suite
 runs the same check, so CI fails on an outdated reference). Defaults are read from the code (the
 spec's field defaults, the Args dataclasses' defaults and the values ``unset`` fields resolve to,
-``components/defaults.py``), never from docstring text: change a constant and the reference
+``spec/defaults.py``), never from docstring text: change a constant and the reference
 changes with it.
 """
 
@@ -26,7 +26,8 @@ from pydantic import BaseModel
 from pydantic.fields import FieldInfo
 from pydantic_core import PydanticUndefined
 
-from mlops_iac.components.spec import ROOT, PlatformSpec
+from mlops_iac.spec.keys import ROOT
+from mlops_iac.spec.models import PlatformSpec
 
 ROOT_DIR = Path(__file__).resolve().parents[1]
 REFERENCE = ROOT_DIR / "docs" / "reference.md"
@@ -110,7 +111,7 @@ def _rows(model: type[BaseModel], prefix: str) -> list[str]:
 def stack_reference() -> str:
     """Every key of the stack file: type, default, constraints and meaning."""
     header = [
-        f"Every key under `{ROOT}` (generated from `components/spec.py`). Unknown keys are "
+        f"Every key under `{ROOT}` (generated from `spec/models.py`). Unknown keys are "
         "errors; `prod` also requires an owner and an alert email and refuses `forceDestroy`, "
         "public endpoints and storage without a customer-managed key.",
         "",
@@ -188,8 +189,8 @@ def component_defaults(package: str) -> str:
 
 
 def neutral_defaults() -> str:
-    """``components/defaults.py`` as a table: the values every cloud shares."""
-    from mlops_iac.components import defaults
+    """``spec/defaults.py`` as a table: the values every cloud shares."""
+    from mlops_iac.spec import defaults
 
     tree = ast.parse(inspect.getsource(defaults))
     rows = ["| name | value | meaning |", "|---|---|---|"]

@@ -9,7 +9,7 @@ import pulumi
 
 from mlops_iac.components.lineage import register_lineage_transform
 from mlops_iac.components.platform.stack import MlopsStack
-from mlops_iac.components.spec import load_spec
+from mlops_iac.spec.parse import load_spec
 
 spec = load_spec()
 register_lineage_transform(spec)

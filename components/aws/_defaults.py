@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import datetime
 
-# Cloud-neutral values are defined once, in mlops_iac.components.defaults, and re-exported here.
-from mlops_iac.components.defaults import (  # noqa: F401
+from mlops_iac.drift import wire
+
+# Cloud-neutral values are defined once, in mlops_iac.spec.defaults, and re-exported here.
+from mlops_iac.spec.defaults import (  # noqa: F401
     BAKE_MINUTES,
     CANARY_PERCENT,
     CUSTOMER_MANAGED_KEY,
@@ -86,12 +88,7 @@ UNTAGGED_IMAGES_KEPT = 10
 # Serving endpoint
 SERVING_INSTANCE_TYPE = "ml.m5.large"
 SERVING_AUTOSCALING = True
-# TrafficRoutingConfig limits: LinearStepSize 10-50 % and CanarySize <= 50 % of the variant's
-# instance count, WaitIntervalInSeconds <= 3600.
-# https://docs.aws.amazon.com/sagemaker/latest/APIReference/API_TrafficRoutingConfig.html
-LINEAR_STEP_PERCENT_MIN = 10
-ROLLOUT_STEP_PERCENT_MAX = 50
-BAKE_MINUTES_MAX = 60
+# TrafficRoutingConfig limits: mlops_iac.spec.limits.
 VARIANT_NAME = "AllTraffic"
 NETWORK_ISOLATION = True
 CAPTURE_SAMPLING_PERCENT = 100
@@ -109,7 +106,7 @@ DRIFT_SCHEDULES = {
 }
 MONITORING_INSTANCE_TYPE = "ml.m5.large"
 # The toolkit's drift job (DriftJob): a Lambda packaged from mlops_iac.drift, no build step.
-DRIFT_METRIC_NAMESPACE = "mlops/drift"
+DRIFT_METRIC_NAMESPACE = wire.NAMESPACE
 DRIFT_RUNTIME = "python3.12"
 DRIFT_TIMEOUT_SECONDS = 900  # Lambda's maximum; a 1 GB capture takes well under it
 DRIFT_MEMORY_MB = 512  # the job stays under 256 MiB; more memory also buys CPU on Lambda

@@ -39,11 +39,12 @@ from mlops_iac.components.aws._common import (
     statement,
 )
 from mlops_iac.components.contract_types import DriftJobArgsBase
+from mlops_iac.drift import wire
 
 TYPE = "mlops:aws:DriftJob"
 HANDLER_MODULE = "drift_lambda"
 HANDLER = f"{HANDLER_MODULE}.handler"
-METRIC = "DriftedFeatures"
+METRIC = wire.METRIC
 ALARM_STATE_DETAIL_TYPE = "CloudWatch Alarm State Change"
 # One run's period, as the alarm's period: a weekly job still fits CloudWatch's one-day limit on
 # period x evaluation periods, with missing data (between weekly runs) not breaching.
@@ -164,7 +165,7 @@ class DriftJob(pulumi.ComponentResource):
 
         # The key's policy binds CloudWatch Logs to this log group by its ARN, which must be
         # known before the group exists: a deterministic name instead of an auto-name.
-        log_group_name = f"/mlops/drift/{stable_name(name, 100)}"
+        log_group_name = f"/{wire.NAMESPACE}/{stable_name(name, 100)}"
         key = customer_key(
             self,
             f"{name}-key",

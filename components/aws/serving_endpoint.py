@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -32,6 +31,7 @@ from mlops_iac.components.aws._common import (
     statement,
 )
 from mlops_iac.components.contract_types import ServingEndpointArgsBase
+from mlops_iac.spec import limits
 
 TYPE = "mlops:aws:ServingEndpoint"
 
@@ -649,45 +649,25 @@ def rollback_alarm_names(endpoint_name: str, extra: Sequence[str]) -> list[str]:
     return [f"{endpoint_name}-5xx-rate", f"{endpoint_name}-p99-latency", *extra]
 
 
-def step_instances(percent: int, fleet: int) -> int:
-    """Instances a CAPACITY_PERCENT step activates on a fleet of ``fleet``.
-
-    AWS does not document the rounding; an instance cannot be split, so this assumes the
-    conservative reading: any fraction takes a whole instance (round up).
-    """
-    return max(1, math.ceil(percent * fleet / 100))
-
-
 def rollout_problems(strategy: str, canary: int, linear: int, bake: int, fleet: int) -> list[str]:
-    """What SageMaker's TrafficRoutingConfig refuses, as (field, message) texts.
-
-    LinearStepSize must be 10-50 % and CanarySize at most 50 % of the variant's instance count;
-    the wait between steps is at most 3600 s.
-    https://docs.aws.amazon.com/sagemaker/latest/APIReference/API_TrafficRoutingConfig.html
-    """
+    """What SageMaker's TrafficRoutingConfig refuses (``mlops_iac.spec.limits``), as messages."""
     problems = []
-    top = defaults.ROLLOUT_STEP_PERCENT_MAX
-    if not 0 <= bake <= defaults.BAKE_MINUTES_MAX:
-        problems.append(f"bake_minutes must be within 0..{defaults.BAKE_MINUTES_MAX}")
-    if strategy == "canary":
-        if not 1 <= canary <= top:
-            problems.append(f"canary_percent must be within 1..{top}")
-        elif 2 * step_instances(canary, fleet) > fleet:
-            problems.append(
-                f"canary_percent {canary}% of {fleet} instance(s) is "
-                f"{step_instances(canary, fleet)} instance(s), more than half the fleet; "
-                "raise max_replicas or use all-at-once"
-            )
-    if strategy == "linear":
-        low = defaults.LINEAR_STEP_PERCENT_MIN
-        if not low <= linear <= top:
-            problems.append(f"linear_step_percent must be within {low}..{top}")
-        elif 2 * step_instances(linear, fleet) > fleet:
-            problems.append(
-                f"linear_step_percent {linear}% of {fleet} instance(s) is "
-                f"{step_instances(linear, fleet)} instance(s), more than half the fleet; "
-                "raise max_replicas or use all-at-once"
-            )
+    if not limits.bake_minutes_allowed(bake):
+        problems.append(f"bake_minutes must be within 0..{limits.SAGEMAKER_BAKE_MINUTES_MAX}")
+    field, percent = {
+        "canary": ("canary_percent", canary),
+        "linear": ("linear_step_percent", linear),
+    }.get(strategy, ("", 0))
+    problem = limits.step_problem(strategy, percent, fleet)
+    if problem == "range":
+        low, top = limits.step_percent_range(strategy) or (0, 0)
+        problems.append(f"{field} must be within {low}..{top}")
+    elif problem == "half":
+        problems.append(
+            f"{field} {percent}% of {fleet} instance(s) is "
+            f"{limits.step_instances(percent, fleet)} instance(s), more than half the fleet; "
+            "raise max_replicas or use all-at-once"
+        )
     return problems
 
 

@@ -11,7 +11,6 @@ from typing import ClassVar
 import pulumi
 import pulumi_aws as aws
 
-from mlops_iac.components import gpu as gpu_catalogue
 from mlops_iac.components._component import (
     child_opts,
     component_opts,
@@ -33,6 +32,7 @@ from mlops_iac.components.aws._common import (
 )
 from mlops_iac.components.contract_types import TrainingClusterArgsBase
 from mlops_iac.components.kubernetes import addons, charts, kubeconfig
+from mlops_iac.spec import gpu as gpu_catalogue
 
 TYPE = "mlops:aws:TrainingCluster"
 
@@ -54,9 +54,7 @@ class TrainingClusterArgs(TrainingClusterArgsBase):
             "``dev``, ``staging`` or ``prod``. Default ``dev``. In prod the key is protected "
             "and a public API endpoint is refused."
         ),
-        "gpu": (
-            "Neutral GPU name from ``mlops_iac.components.gpu``. Default ``t4`` (``g4dn.xlarge``)."
-        ),
+        "gpu": ("Neutral GPU name from ``mlops_iac.spec.gpu``. Default ``t4`` (``g4dn.xlarge``)."),
         "min_nodes": ("GPU nodes kept running. Default 0: the pool scales to zero when idle."),
         "spot": ("Run GPU nodes on spot capacity. Default: on-demand."),
         "public_endpoint": (

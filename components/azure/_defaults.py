@@ -7,8 +7,8 @@ values, so that turning one off is a conscious, logged decision.
 
 from __future__ import annotations
 
-# Cloud-neutral values are defined once, in mlops_iac.components.defaults, and re-exported here.
-from mlops_iac.components.defaults import (  # noqa: F401
+# Cloud-neutral values are defined once, in mlops_iac.spec.defaults, and re-exported here.
+from mlops_iac.spec.defaults import (  # noqa: F401
     BAKE_MINUTES,
     CANARY_PERCENT,
     CUSTOMER_MANAGED_KEY,

@@ -52,10 +52,11 @@ from mlops_iac.components._component import Component, child_opts, component_opt
 from mlops_iac.components.azure import _defaults as defaults
 from mlops_iac.components.azure._common import client_config, role_definition_id
 from mlops_iac.components.contract_types import DriftJobArgsBase
+from mlops_iac.drift import wire
 
 TYPE = "mlops:azure:DriftJob"
-METRIC_NAMESPACE = "mlops/drift"
-METRIC = "DriftedFeatures"
+METRIC_NAMESPACE = wire.NAMESPACE
+METRIC = wire.METRIC
 FUNCTION = "drift_timer"
 # Metric alert windows (allowed: PT1M … P1D) long enough to see one run's point.
 _ALERT_WINDOW = {"hourly": ("PT15M", "PT1H"), "daily": ("PT1H", "P1D"), "weekly": ("PT1H", "P1D")}

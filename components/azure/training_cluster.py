@@ -14,7 +14,6 @@ from pulumi_azure_native import (
     operationalinsights,
 )
 
-from mlops_iac.components import gpu as gpu_catalogue
 from mlops_iac.components._component import (
     Component,
     at_least,
@@ -31,6 +30,7 @@ from mlops_iac.components.azure._common import (
     secure_vault,
 )
 from mlops_iac.components.contract_types import TrainingClusterArgsBase
+from mlops_iac.spec import gpu as gpu_catalogue
 
 TYPE = "mlops:azure:TrainingCluster"
 
@@ -47,7 +47,7 @@ class TrainingClusterArgs(TrainingClusterArgsBase):
             "workspace high business impact (``hbi_workspace``)."
         ),
         "gpu": (
-            "Neutral GPU name from ``mlops_iac.components.gpu``. Default ``t4`` "
+            "Neutral GPU name from ``mlops_iac.spec.gpu``. Default ``t4`` "
             "(``Standard_NC4as_T4_v3``)."
         ),
         "min_nodes": ("Nodes kept warm. Default 0: the cluster scales to zero."),

@@ -41,10 +41,11 @@ from mlops_iac.components._component import Component, child_opts, component_opt
 from mlops_iac.components.contract_types import DriftJobArgsBase
 from mlops_iac.components.gcp import _defaults as defaults
 from mlops_iac.components.gcp._common import project_info, region_or_default, resource_id
+from mlops_iac.drift import wire
 
 TYPE = "mlops:gcp:DriftJob"
-METRIC_PREFIX = "custom.googleapis.com/mlops/drift"
-METRIC = f"{METRIC_PREFIX}/drifted_features"
+METRIC_PREFIX = wire.GCP_METRIC_PREFIX
+METRIC = wire.GCP_METRIC
 ENTRY_POINT = "handler"
 _PERIOD = {"hourly": "3600s", "daily": "86400s", "weekly": "86400s"}
 

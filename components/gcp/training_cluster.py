@@ -16,7 +16,6 @@ from typing import Any, ClassVar
 import pulumi
 from pulumi_gcp import compute, container, organizations, projects, serviceaccount
 
-from mlops_iac.components import gpu as gpu_catalogue
 from mlops_iac.components._component import (
     Component,
     child_opts,
@@ -34,6 +33,7 @@ from mlops_iac.components.gcp._common import (
     resource_id,
 )
 from mlops_iac.components.kubernetes import addons, charts, kubeconfig
+from mlops_iac.spec import gpu as gpu_catalogue
 
 TYPE = "mlops:gcp:TrainingCluster"
 

@@ -16,7 +16,6 @@ from typing import Any
 
 import pulumi
 
-from mlops_iac.components import gpu as gpu_catalogue
 from mlops_iac.components.aws import (
     AlertChannel,
     AlertChannelArgs,
@@ -34,7 +33,6 @@ from mlops_iac.components.aws import (
     TrainingCluster,
     TrainingClusterArgs,
 )
-from mlops_iac.components.defaults import HOURS_PER_MONTH
 from mlops_iac.components.lineage import base_tags, sanitise, serving_tags
 from mlops_iac.components.platform.common import (
     artifact_store_kwargs,
@@ -45,7 +43,9 @@ from mlops_iac.components.platform.common import (
     training_kubernetes_kwargs,
     webhook_secret,
 )
-from mlops_iac.components.spec import ModelRef, PlatformSpec
+from mlops_iac.spec import gpu as gpu_catalogue
+from mlops_iac.spec.defaults import HOURS_PER_MONTH
+from mlops_iac.spec.models import AwsSpec, ModelRef, PlatformSpec
 
 
 def serving_version(spec: PlatformSpec, model: ModelRef) -> ModelVersion:
@@ -75,7 +75,7 @@ def build(parent: pulumi.Resource, name: str, spec: PlatformSpec) -> dict[str, A
     )
 
     training = spec.training
-    aws_spec = spec.aws
+    aws_spec = spec.aws or AwsSpec()  # absent: the section's defaults
     cluster = TrainingCluster(
         f"{name}-training",
         TrainingClusterArgs(
@@ -85,10 +85,10 @@ def build(parent: pulumi.Resource, name: str, spec: PlatformSpec) -> dict[str, A
             public_access_cidrs=training.access.public_cidrs,
             artifact_policy_arn=store.dvc_policy_arn,
             artifact_bucket_arn=store.bucket_arn,
-            vpc_id=aws_spec.vpc_id if aws_spec else None,
-            subnet_ids=list(aws_spec.subnet_ids) if aws_spec and aws_spec.subnet_ids else None,
-            availability_zones=aws_spec.availability_zones if aws_spec else 2,
-            kubernetes_version=aws_spec.kubernetes_version if aws_spec else None,
+            vpc_id=aws_spec.vpc_id,
+            subnet_ids=list(aws_spec.subnet_ids) or None,
+            availability_zones=aws_spec.availability_zones,
+            kubernetes_version=aws_spec.kubernetes_version,
             # The GPU budget filters on mlops:project: the instances must carry it themselves.
             node_tags=sanitise(base_tags(spec), "aws"),
         ),
@@ -117,7 +117,7 @@ def build(parent: pulumi.Resource, name: str, spec: PlatformSpec) -> dict[str, A
     serving = spec.serving
     previous = serving.previous_model
     rollout = serving.rollout
-    autoscaling = aws_spec.serving_autoscaling if aws_spec else True
+    autoscaling = aws_spec.serving_autoscaling
     # This stack's own last deployment: the serving instance type and autoscaling it exported,
     # so a transition AWS refuses fails at preview rather than halfway through `pulumi up`.
     # A stack may reference itself to read its previous outputs (a maintainer's example:
@@ -151,8 +151,8 @@ def build(parent: pulumi.Resource, name: str, spec: PlatformSpec) -> dict[str, A
             bake_minutes=rollout.bake_minutes,
             latency_p99_ms=monitoring.latency_p99_ms,
             error_rate_percent=monitoring.error_rate_percent,
-            capture_sampling_percent=aws_spec.capture_sampling_percent if aws_spec else None,
-            extra_rollback_alarms=aws_spec.rollback_alarms if aws_spec else (),
+            capture_sampling_percent=aws_spec.capture_sampling_percent,
+            extra_rollback_alarms=aws_spec.rollback_alarms,
             # Prod model containers run in the training VPC's private subnets.
             vpc_id=cluster.vpc_id if spec.is_prod else None,
             subnet_ids=cluster.private_subnet_ids if spec.is_prod else None,
@@ -179,7 +179,7 @@ def build(parent: pulumi.Resource, name: str, spec: PlatformSpec) -> dict[str, A
             artifact_bucket_name=store.bucket_name,
             artifact_kms_key_arn=store.kms_key_id if artifacts.customer_managed_key else None,
             drift=monitoring.drift.schedule,
-            model_monitor=aws_spec.model_monitor if aws_spec else False,
+            model_monitor=aws_spec.model_monitor,
             gpu_asg_name=cluster.gpu_asg_name,
             gpu_max_nodes=training.max_nodes,
             gpu_instance_types=[gpu_catalogue.lookup(training.gpu, "aws").node_type],

@@ -16,7 +16,6 @@ from typing import Any
 
 import pulumi
 
-from mlops_iac.components import gpu as gpu_catalogue
 from mlops_iac.components import lineage
 from mlops_iac.components.azure import (
     ArtifactStore,
@@ -36,14 +35,15 @@ from mlops_iac.components.azure import (
     TrainingClusterArgs,
 )
 from mlops_iac.components.azure._common import client_config
-from mlops_iac.components.defaults import HOURS_PER_MONTH
 from mlops_iac.components.platform.common import (
     contract_exports,
     drift_job_kwargs,
     training_cluster_kwargs,
     webhook_secret,
 )
-from mlops_iac.components.spec import ModelRef, PlatformSpec
+from mlops_iac.spec import gpu as gpu_catalogue
+from mlops_iac.spec.defaults import HOURS_PER_MONTH
+from mlops_iac.spec.models import ModelRef, PlatformSpec
 
 
 def rollout_in_progress(spec: PlatformSpec) -> bool:

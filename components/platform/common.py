@@ -6,7 +6,7 @@ from typing import Any
 
 import pulumi
 
-from mlops_iac.components.spec import PlatformSpec
+from mlops_iac.spec.models import PlatformSpec
 
 
 def artifact_store_kwargs(spec: PlatformSpec) -> dict[str, Any]:

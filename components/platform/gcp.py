@@ -11,7 +11,6 @@ from typing import Any
 
 import pulumi
 
-from mlops_iac.components.defaults import HOURS_PER_MONTH
 from mlops_iac.components.gcp import (
     ArtifactStore,
     ArtifactStoreArgs,
@@ -37,7 +36,8 @@ from mlops_iac.components.platform.common import (
     training_kubernetes_kwargs,
     webhook_secret,
 )
-from mlops_iac.components.spec import PlatformSpec
+from mlops_iac.spec.defaults import HOURS_PER_MONTH
+from mlops_iac.spec.models import PlatformSpec
 
 
 def build(parent: pulumi.Resource, name: str, spec: PlatformSpec) -> dict[str, Any]:

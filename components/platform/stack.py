@@ -8,7 +8,7 @@ from typing import Any
 import pulumi
 
 from mlops_iac.components._component import component_opts
-from mlops_iac.components.spec import PlatformSpec
+from mlops_iac.spec.models import PlatformSpec
 
 TYPE = "mlops:index:MlopsStack"
 

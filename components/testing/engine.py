@@ -495,7 +495,7 @@ class Project:
     def load(cls, directory: str | os.PathLike[str]) -> Project:
         """Read ``Pulumi.yaml`` with the stack files' bounded loader. Raises ``ProgramError``
         when it is missing or malformed."""
-        from mlops_iac.components import stackyaml
+        from mlops_iac.spec import stackyaml
 
         path = Path(directory).resolve()
         manifest = path / "Pulumi.yaml"
@@ -571,7 +571,7 @@ class Project:
         if not path.is_file():
             known = ", ".join(self.stacks()) or "none"
             raise ProgramError(f"no stack file {path} (known stacks: {known})")
-        from mlops_iac.components import stackyaml  # the bounded loader, before anything else
+        from mlops_iac.spec import stackyaml  # the bounded loader, before anything else
 
         try:
             data = stackyaml.load(path.read_bytes(), project=self.name) or {}
@@ -600,8 +600,8 @@ def _project_config(manifest: Path, project: str, raw: Any) -> dict[str, Any]:
     governed per stack, in the stack file that plan reads and reviewers review. A mapping that is
     not a declaration is refused too (plan cannot tell how the CLI would read it).
     """
-    from mlops_iac.components import stackyaml
-    from mlops_iac.components.spec import ROOT
+    from mlops_iac.spec import stackyaml
+    from mlops_iac.spec.keys import ROOT
 
     if raw is None:
         return {}

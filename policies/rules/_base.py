@@ -28,6 +28,7 @@ from pulumi_policy import (
     StackValidationPolicy,
 )
 
+from mlops_iac.spec import keys
 from mlops_iac.spec.identities import exact
 
 Kind = Literal["resource", "stack"]
@@ -42,14 +43,7 @@ DEFAULT_LEVELS: Mapping[str, Level] = {
 }
 
 #: Lineage keys without their cloud prefix (``mlops:`` on AWS and Azure, ``mlops-`` on GCP).
-LINEAGE_KEYS: tuple[str, ...] = (
-    "project",
-    "environment",
-    "owner",
-    "cost-center",
-    "git-sha",
-    "dataset-version",
-)
+LINEAGE_KEYS: tuple[str, ...] = keys.LINEAGE_KEYS
 
 #: Config knob shared by the environment-aware rules; ``pack_config`` fills it in.
 ENVIRONMENT_SCHEMA: dict[str, Any] = {

@@ -36,6 +36,8 @@ from typing import Any
 
 from pulumi_policy import PolicyResource, ReportViolation, StackValidationArgs
 
+from mlops_iac.drift import wire
+
 from ._base import Rule, get, identifiers, items, of_type, truthy_text
 
 AWS_ENDPOINT = "aws:sagemaker/endpoint:Endpoint"
@@ -46,13 +48,13 @@ AWS_EVENT_RULE = "aws:cloudwatch/eventRule:EventRule"
 AWS_EVENT_TARGET = "aws:cloudwatch/eventTarget:EventTarget"
 AWS_ALARM = "aws:cloudwatch/metricAlarm:MetricAlarm"
 AWS_TOPIC = "aws:sns/topic:Topic"
-DRIFT_METRIC = "DriftedFeatures"
+DRIFT_METRIC = wire.METRIC
 GCP_SERVICE = "gcp:cloudrunv2/service:Service"
 GCP_FUNCTION = "gcp:cloudfunctionsv2/function:Function"
 GCP_SCHEDULE = "gcp:cloudscheduler/job:Job"
 GCP_ALERT = "gcp:monitoring/alertPolicy:AlertPolicy"
 GCP_CHANNEL = "gcp:monitoring/notificationChannel:NotificationChannel"
-GCP_DRIFT_METRIC = "mlops/drift/drifted_features"
+GCP_DRIFT_METRIC = f"{wire.NAMESPACE}/{wire.GCP_METRIC_NAME}"
 AZURE_ENDPOINT = "azure-native:machinelearningservices:OnlineEndpoint"
 AZURE_DEPLOYMENT = "azure-native:machinelearningservices:OnlineDeployment"
 AZURE_APP = "azure-native:web:WebApp"

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from mlops_iac.components import gpu
+from mlops_iac.spec import gpu
 
 
 def test_catalogue_covers_the_required_gpus():

@@ -13,8 +13,8 @@ from mlops_iac.components.lineage import (
     serving_tags,
     tag_input,
 )
-from mlops_iac.components.spec import parse_spec
 from mlops_iac.components.testing import run
+from mlops_iac.spec.parse import parse_spec
 from tests.conftest import platform_raw
 
 LINEAGE = {

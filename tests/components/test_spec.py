@@ -4,7 +4,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from mlops_iac.components.spec import PlatformSpec, SpecError, parse_spec
+from mlops_iac.spec.errors import SpecError
+from mlops_iac.spec.models import PlatformSpec
+from mlops_iac.spec.parse import parse_spec
 from tests.conftest import platform_raw
 
 

@@ -6,7 +6,8 @@ import copy
 
 import pytest
 
-from mlops_iac.components.spec import SpecError, parse_spec
+from mlops_iac.spec.errors import SpecError
+from mlops_iac.spec.parse import parse_spec
 from tests.conftest import platform_raw
 
 

@@ -27,11 +27,11 @@ import pytest
 import yaml
 
 from mlops_iac.cli import stackfile
-from mlops_iac.components import stackyaml
 from mlops_iac.components.testing.engine import ProgramError, Project
 from mlops_iac.policies import governance, packs, signatures, trust
 from mlops_iac.policies.offline import Violation
 from mlops_iac.policies.rules import RULES
+from mlops_iac.spec import stackyaml
 from tests.conftest import REPO, stack_config
 from tests.ops.keys import install_allowed_signers, key_for
 

@@ -15,9 +15,9 @@ from xml.etree import ElementTree
 import jsonschema
 import pytest
 
-from mlops_iac.components import stackyaml
 from mlops_iac.policies import report
 from mlops_iac.policies.offline import ResultSet, Violation
+from mlops_iac.spec import stackyaml
 from tests.conftest import REPO, STACKS
 
 REFERENCE = (STACKS / "Pulumi.aws-prod.yaml").read_text()

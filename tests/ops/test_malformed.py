@@ -1,6 +1,6 @@
 """Hostile and careless stack files: every one exits 2 with one line, fast, never a traceback.
 
-The bounded loader (``mlops_iac.components.stackyaml``) reads a stack file before anything else
+The bounded loader (``mlops_iac.spec.stackyaml``) reads a stack file before anything else
 does, in ``plan`` and in every day-2 command. A generated corpus of malformed files (fixed seed)
 checks that each is refused with exit 2, one line naming a line number or a key path.
 """
@@ -15,8 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from mlops_iac.components import stackyaml
-from mlops_iac.components.stackyaml import StackYamlError
+from mlops_iac.spec import stackyaml
+from mlops_iac.spec.stackyaml import StackYamlError
 from tests.conftest import STACKS
 
 REFERENCE = {

@@ -157,7 +157,8 @@ def test_blank_dataset_version_fails_lineage_on_every_cloud(cloud: str, blank: s
 
 
 def test_spec_refuses_a_blank_dataset_version() -> None:
-    from mlops_iac.components.spec import SpecError, parse_spec
+    from mlops_iac.spec.errors import SpecError
+    from mlops_iac.spec.parse import parse_spec
     from tests.conftest import platform_raw
 
     raw = platform_raw("gcp-prod")

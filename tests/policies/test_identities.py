@@ -16,9 +16,10 @@ from typing import Any
 
 import pytest
 
-from mlops_iac.components.spec import SpecError, parse_spec
 from mlops_iac.policies import governance, packs, signatures, trust
 from mlops_iac.spec import identities
+from mlops_iac.spec.errors import SpecError
+from mlops_iac.spec.parse import parse_spec
 from tests.conftest import STACKS
 from tests.ops.keys import install_allowed_signers, key_for, ssh_keygen
 

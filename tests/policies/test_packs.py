@@ -144,6 +144,80 @@ def test_settings_from_the_stack_config_the_cli_passes() -> None:
     assert document["mlops-approval-gate"]["approvals"][0]["approvedBy"] == "jane@example.com"
 
 
+def _gate_budget_and_records(document: dict) -> tuple:
+    return (
+        document["mlops-approval-gate"],
+        {k: v for k, v in document["mlops-gpu-budget"].items() if k != "nodeTypePrices"},
+        document["mlops-governance-records"],
+        {name: entry["enforcementLevel"] for name, entry in document.items()},
+    )
+
+
+@pytest.mark.parametrize("stack", ["aws-prod", "gcp-prod", "azure-dev"])
+def test_the_pack_process_reads_the_stack_file_as_plan_does(stack: str) -> None:
+    # One parser (mlops_iac.spec) for both readers: the config document the pack process builds
+    # from PULUMI_CONFIG is the one `mlops-iac plan` builds (GPU prices aside: only plan has them).
+    from mlops_iac.cli.plan import pack_settings
+
+    config = yaml.safe_load((STACKS_DIR / f"Pulumi.{stack}.yaml").read_text())["config"]
+    config_json = json.dumps({k: json.dumps(v, default=str) for k, v in config.items()})
+    pack = packs.pack_config(**packs.settings_from_stack_config(config_json, stack))
+    plan = pack_settings(stack, config, STACKS_DIR.parent).document
+    assert _gate_budget_and_records(pack) == _gate_budget_and_records(plan)
+
+
+def test_the_pack_reads_a_team_program_as_plan_does() -> None:
+    # A team program's keys alone: no governance block is read (as plan reads it), so an approval
+    # written into one cannot pass the gate in the pack process either.
+    from mlops_iac.cli.plan import pack_settings
+
+    team = {
+        "project": "fraud-team",
+        "environment": "prod",
+        "owner": "team@example.com",
+        "lineage": {"gitSha": "4f2c1e9", "datasetVersion": "md5:0123"},
+        "governance": {
+            "approvers": ["jane@example.com"],
+            "approvals": [
+                {
+                    "model": "fraud",
+                    "version": "7",
+                    "approvedBy": "jane@example.com",
+                    "ticket": "CHG-1",
+                    "approvedAt": "2024-01-01",
+                }
+            ],
+        },
+    }
+    settings = packs.settings_from_stack_config(
+        json.dumps({"mlops:platform": json.dumps(team)}), "team-prod"
+    )
+    assert (settings["owner"], settings["approvers"], settings["approvals"]) == (
+        "team@example.com",
+        [],
+        [],
+    )
+    plan = pack_settings("team-prod", {"mlops:platform": team}, STACKS_DIR.parent).document
+    pack = packs.pack_config(**settings)
+    assert _gate_budget_and_records(pack) == _gate_budget_and_records(plan)
+
+
+def test_a_stack_file_the_spec_refuses_does_not_stop_the_pack() -> None:
+    # Invalid (no project, no lineage, a maxNodes below minNodes): still reviewed as written.
+    invalid = {"environment": "dev", "owner": "o@example.com", "cloud": "aws", "serving": 1}
+    settings = packs.settings_from_stack_config(
+        json.dumps({"mlops:platform": json.dumps(invalid)}), "aws-prod"
+    )
+    assert settings["environment"] == "prod" and settings["owner"] == "o@example.com"
+    assert settings["approvals"] == [] and settings["enforcement"] is None
+    # Nested as deep as JSON decodes: refused by the spec, the pack still starts.
+    deep: object = "x"
+    for _ in range(900):
+        deep = {"k": deep}
+    hostile = json.dumps({"mlops:platform": json.dumps({**invalid, "serving": deep})})
+    assert packs.settings_from_stack_config(hostile, "aws-prod")["owner"] == "o@example.com"
+
+
 @pytest.mark.parametrize(
     "config_json, stack, environment",
     [

@@ -11,9 +11,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from mlops_iac.components import gpu
 from mlops_iac.components.testing.engine import Recording
 from mlops_iac.policies import packs
+from mlops_iac.spec import gpu
 from tests.conftest import reference_recording
 
 REPO = Path(__file__).resolve().parents[2]

@@ -14,8 +14,8 @@ from typing import Any
 
 import pytest
 
-from mlops_iac.components import stackyaml
 from mlops_iac.policies import governance, packs, signatures
+from mlops_iac.spec import stackyaml
 from tests.conftest import REPO, STACKS
 from tests.ops.keys import install_allowed_signers, key_for
 

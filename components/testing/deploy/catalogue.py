@@ -10,7 +10,6 @@ import functools
 import hashlib
 import importlib
 import json
-import math
 import os
 import re
 from collections.abc import Iterable, Iterator, Mapping, Sequence
@@ -640,8 +639,3 @@ def check(
         check_resource(resource, report)
     lifecycle.check(resources, list(state or ()), dict(config or {}), report)
     return report.errors
-
-
-def ceil_instances(percent: float, fleet: int) -> int:
-    """Instances a capacity percentage of a fleet amounts to (at least one)."""
-    return max(1, math.ceil(fleet * percent / 100))

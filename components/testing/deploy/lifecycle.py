@@ -19,8 +19,13 @@ from mlops_iac.components.testing.deploy.catalogue import (
     Report,
     StateResource,
     _error,
-    ceil_instances,
     physical_name_of,
+)
+from mlops_iac.spec.keys import ROOT
+from mlops_iac.spec.limits import (
+    SAGEMAKER_LINEAR_STEP_PERCENT_MIN,
+    SAGEMAKER_STEP_PERCENT_MAX,
+    step_instances,
 )
 
 Rule = Callable[[list[Any], list[StateResource], Mapping[str, Any]], Iterable[DeployError]]
@@ -188,7 +193,7 @@ AR_SOURCE = "https://cloud.google.com/artifact-registry/docs/docker/names"
 def _external_artifacts(config: Mapping[str, Any]) -> bool:
     """The stack file declares bring-your-own images (``mlops:platform.gcp.externalArtifacts``):
     the repository exists outside the stack by the user's explicit, spec-checked choice."""
-    platform = config.get("mlops:platform")
+    platform = config.get(ROOT)
     if isinstance(platform, str):
         try:
             platform = json.loads(platform)
@@ -613,7 +618,10 @@ def sagemaker_step_size(
         if kind == "LINEAR":
             step = routing.get("linearStepSize") or {}
             stated, share = _stated(step, fleet), _share(step, fleet)
-            if stated is not None and (not 10 <= stated <= 50 or (share or 0) > 50):
+            if stated is not None and (
+                not SAGEMAKER_LINEAR_STEP_PERCENT_MIN <= stated <= SAGEMAKER_STEP_PERCENT_MAX
+                or (share or 0) > SAGEMAKER_STEP_PERCENT_MAX
+            ):
                 yield _error(
                     endpoint,
                     "aws-sagemaker-traffic-step-size",
@@ -626,7 +634,7 @@ def sagemaker_step_size(
         if kind == "CANARY":
             size = routing.get("canarySize") or {}
             stated, share = _stated(size, fleet), _share(size, fleet)
-            if stated is not None and max(stated, share or 0) > 50:
+            if stated is not None and max(stated, share or 0) > SAGEMAKER_STEP_PERCENT_MAX:
                 yield _error(
                     endpoint,
                     "aws-sagemaker-traffic-step-size",
@@ -656,7 +664,7 @@ def _share(size: Mapping[str, Any], fleet: int | None) -> float | None:
     if size.get("type") == "INSTANCE_COUNT":
         return 100 * value / fleet if fleet else None
     if fleet:
-        return 100 * ceil_instances(float(value), fleet) / fleet
+        return 100 * step_instances(float(value), fleet) / fleet
     return float(value)
 
 
@@ -665,7 +673,7 @@ def _fleet_note(size: Mapping[str, Any], fleet: int | None) -> str:
         return ""
     if size.get("type") == "INSTANCE_COUNT":
         return f" ({size.get('value'):g} of {fleet} instance(s))"
-    n = ceil_instances(float(size.get("value") or 0), fleet)
+    n = step_instances(float(size.get("value") or 0), fleet)
     return f" ({size.get('value'):g}% of {fleet} instance(s) rounds up to {n})"
 
 

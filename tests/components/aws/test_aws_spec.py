@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from mlops_iac.components.spec import SpecError, parse_spec
 from mlops_iac.components.testing import ProgramError, run_project
+from mlops_iac.spec.errors import SpecError
+from mlops_iac.spec.parse import parse_spec
 from tests.conftest import REPO, platform_raw
 
 

@@ -240,7 +240,7 @@ def test_bootstrap_flag_is_gone():
     import dataclasses
 
     assert "bootstrap" not in {f.name for f in dataclasses.fields(ServingEndpointArgs)}
-    from mlops_iac.components.spec import AzureSpec
+    from mlops_iac.spec.models import AzureSpec
 
     assert "endpoint_bootstrap" not in AzureSpec.model_fields
 
@@ -401,7 +401,7 @@ def test_dev_stack_is_public_and_allow_lists_dvc_clients():
 
 
 def test_allowed_cidrs_must_be_public_ipv4_and_slash_32_becomes_an_address():
-    from mlops_iac.components.spec import parse_spec
+    from mlops_iac.spec.parse import parse_spec
     from tests.conftest import platform_raw
 
     assert azure_problems(allowedCidrs=["10.0.0.0/8"]) == [

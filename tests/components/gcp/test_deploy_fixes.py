@@ -211,7 +211,8 @@ def test_monitoring_agent_is_created_before_it_is_granted_publish():
 
 
 def _spec_problems(raw):
-    from mlops_iac.components.spec import SpecError, parse_spec
+    from mlops_iac.spec.errors import SpecError
+    from mlops_iac.spec.parse import parse_spec
 
     try:
         parse_spec(raw)

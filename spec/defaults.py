@@ -1,14 +1,17 @@
 """Cloud-neutral defaults: one value, one place.
 
-The stack file (``spec.py``), the three clouds' Args and the generated reference all read these
-names, so changing a value here changes it everywhere (and ``docs/reference.md`` shows the new
-value after ``python -m tools.docs``). Cloud-specific secure settings (SKUs, TLS versions, IAM
-roles) stay in each cloud's ``_defaults.py``.
+The stack file (``mlops_iac.spec.models``), the three clouds' Args and the generated reference
+all read these names, so changing a value here changes it everywhere (and ``docs/reference.md``
+shows the new value after ``python -m tools.docs``). Cloud-specific secure settings (SKUs, TLS
+versions, IAM roles) stay in each cloud's ``_defaults.py``.
 
-This module imports nothing: the spec, the policy-free CLI and every cloud package may use it.
+This module imports only ``mlops_iac.drift.wire`` (the drift job's own default thresholds, which
+imports nothing): the spec, the policy-free CLI and every cloud package may use it.
 """
 
 from __future__ import annotations
+
+from mlops_iac.drift import wire
 
 ENVIRONMENT = "dev"
 """Environment of a component whose caller names none."""
@@ -27,7 +30,7 @@ DVC_PREFIX = "dvc"
 
 # Training cluster.
 GPU = "t4"
-"""Neutral GPU name from ``mlops_iac.components.gpu``."""
+"""Neutral GPU name from ``mlops_iac.spec.gpu``."""
 MIN_NODES = 0
 """GPU nodes kept warm: zero, so the pool scales to zero when idle."""
 MAX_NODES = 2
@@ -65,13 +68,13 @@ ERROR_RATE_PERCENT = 1.0
 """5xx share of requests above which on-call is paged (and AWS rolls a rollout back)."""
 DRIFT = "daily"
 """Schedule of the data-drift / data-quality check."""
-DRIFT_PSI = 0.2
+DRIFT_PSI = wire.PSI
 """Population stability index above which a feature has drifted."""
-DRIFT_KS = 0.1
+DRIFT_KS = wire.KS
 """Kolmogorov-Smirnov statistic above which a numeric feature has drifted."""
-DRIFT_JENSEN_SHANNON = 0.1
+DRIFT_JENSEN_SHANNON = wire.JENSEN_SHANNON
 """Jensen-Shannon distance above which a categorical feature has drifted."""
-DRIFT_MIN_ROWS = 1000
+DRIFT_MIN_ROWS = wire.MIN_ROWS
 """Served rows a drift check needs before it gives a verdict."""
 DRIFT_WINDOW_HOURS = {"hourly": 1, "daily": 24, "weekly": 168}
 """Hours of capture one run of the drift job checks: its schedule's period."""
