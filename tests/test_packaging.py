@@ -22,7 +22,7 @@ import yaml
 REPO = Path(__file__).resolve().parents[1]
 SDKS = {"aws": "pulumi_aws", "azure": "pulumi_azure_native", "gcp": "pulumi_gcp"}
 # The library proper: the cloud packages, the platform wiring and the shared modules. The
-# offline test engine (components/testing) is a test tool and may read botocore's API models.
+# offline test engine (plan/) is a test tool and may read botocore's API models.
 COMPONENT_MODULES = sorted(
     f"mlops_iac.components.{path.parent.name}.{path.stem}"
     if path.parent.name != "components"
@@ -50,7 +50,7 @@ for cloud in sys.argv[1:]:
         found[cloud] = "imported"
     except ModuleNotFoundError as exc:
         found[cloud] = f"{type(exc).__name__}: {exc}"
-from mlops_iac.components.testing import ProgramError, run_project
+from mlops_iac.plan.testing import ProgramError, run_project
 try:
     run_project(".", "azure-dev")
     found["platform"] = "built"

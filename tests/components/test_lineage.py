@@ -14,7 +14,7 @@ from mlops_iac.components.lineage import (
     tag_input,
 )
 from mlops_iac.components.spec import parse_spec
-from mlops_iac.components.testing import run
+from mlops_iac.plan.testing import run
 from tests.conftest import platform_raw
 
 LINEAGE = {

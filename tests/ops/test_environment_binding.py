@@ -28,7 +28,7 @@ import yaml
 
 from mlops_iac.cli import stackfile
 from mlops_iac.components import stackyaml
-from mlops_iac.components.testing.engine import ProgramError, Project
+from mlops_iac.plan.engine import ProgramError, Project
 from mlops_iac.policies import governance, packs, signatures, trust
 from mlops_iac.policies.rules import RULES
 from tests.conftest import REPO, stack_config

@@ -12,7 +12,7 @@ import pytest
 import yaml
 
 from mlops_iac.components import gpu
-from mlops_iac.components.testing.engine import Recording
+from mlops_iac.plan.engine import Recording
 from mlops_iac.policies import packs
 from tests.conftest import reference_recording
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from mlops_iac.components.spec import SpecError, parse_spec
-from mlops_iac.components.testing import ProgramError, run_project
+from mlops_iac.plan.testing import ProgramError, run_project
 from tests.conftest import REPO, platform_raw
 
 

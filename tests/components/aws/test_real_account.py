@@ -12,7 +12,7 @@ import pytest
 
 from mlops_iac.components.aws import _defaults as defaults
 from mlops_iac.components.spec import SpecError, parse_spec
-from mlops_iac.components.testing import ProgramError, run_project
+from mlops_iac.plan.testing import ProgramError, run_project
 from tests.components.aws._helpers import statements
 from tests.conftest import REPO, platform_raw, reference_recording
 

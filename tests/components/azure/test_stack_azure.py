@@ -8,7 +8,7 @@ import pytest
 
 from mlops_iac.components.platform.stack import MlopsStack
 from mlops_iac.components.spec import SpecError, parse_spec
-from mlops_iac.components.testing import run, run_project
+from mlops_iac.plan.testing import run, run_project
 from tests.components._contract import REQUIRED_EXPORTS
 from tests.conftest import REPO, platform_raw
 

@@ -11,7 +11,7 @@ import yaml
 from mlops_iac.components.gcp._common import resource_id
 from mlops_iac.components.lineage import base_tags, sanitise
 from mlops_iac.components.spec import parse_spec
-from mlops_iac.components.testing import ProgramError, run_project
+from mlops_iac.plan.testing import ProgramError, run_project
 from tests.components._contract import REQUIRED_EXPORTS
 from tests.components.gcp._helpers import bad_labels, label_maps, unknown_inputs
 from tests.conftest import REPO, platform_raw, stack_config

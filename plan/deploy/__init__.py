@@ -17,7 +17,7 @@ the value, the rule and the URL of the documentation the rule comes from.
 
 from __future__ import annotations
 
-from mlops_iac.components.testing.deploy.catalogue import (
+from mlops_iac.plan.deploy.catalogue import (
     DeployError,
     Report,
     Skipped,
@@ -25,7 +25,7 @@ from mlops_iac.components.testing.deploy.catalogue import (
     clear_caches,
     load_state,
 )
-from mlops_iac.components.testing.deploy.state import (
+from mlops_iac.plan.deploy.state import (
     SavedState,
     StateError,
     previous_outputs,
