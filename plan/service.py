@@ -13,7 +13,7 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from mlops_iac.components import gpu
 from mlops_iac.components.spec import (
@@ -37,8 +37,13 @@ from mlops_iac.plan.mocks import PREVIOUS_OUTPUTS_KEY
 from mlops_iac.policies import governance, packs, trust
 from mlops_iac.policies.offline import ResultSet
 
-if TYPE_CHECKING:
-    from rich.console import Console
+
+class Progress(Protocol):
+    """Where a plan shows its progress (a ``rich.console.Console``; this module prints nothing)."""
+
+    def status(self, status: str) -> Any:
+        """A status display with ``start()``, ``update(status)`` and ``stop()``."""
+
 
 NODE_TYPE_PRICES = {o.node_type: o.usd_per_node_hour for o in gpu.CATALOGUE.values()}
 
@@ -224,7 +229,7 @@ def plan(
     project_dir: Path,
     stack: str,
     config_file: Path | None = None,
-    console: Console | None = None,
+    console: Progress | None = None,
     state: deploy.SavedState | None = None,
 ) -> PlanResult:
     """Run the program offline, check what a deploy would refuse and evaluate the pack.
