@@ -1,4 +1,7 @@
-"""The deploy-constraint catalogue: data files plus the code that applies them to resources.
+"""The deploy-constraint catalogue: applies the data files to resources, per cloud.
+
+AWS's botocore-derived checks are in ``aws``; Azure's and GCP's rules-as-data are here; the
+lifecycle rules (``lifecycle``) run after them. What they share is in ``base``.
 
 Resources are anything with ``urn``, ``type``, ``name`` and ``inputs`` (a ``RecordedResource``, a
 resource of a plan's JSON report, a ``pulumi stack export`` entry). Checks never touch the network.
