@@ -16,7 +16,7 @@ $(STAMP): pyproject.toml constraints.txt
 	$(BIN)/pip install -q $$(grep -E '^uv==' constraints.txt)
 	$(BIN)/uv pip install -q --python $(BIN)/python -c constraints.txt -e '.[all,test,dvc]'
 	# Azurite (npm) for the dvc-azure round trip, into .cache/azurite (the test retries, then skips).
-	-$(BIN)/python -c 'from mlops_iac.components.testing.emulators import azurite_binary as a; a()'
+	-$(BIN)/python -c 'from mlops_iac.plan.testing.emulators import azurite_binary as a; a()'
 	touch $(STAMP)
 
 plan: $(STAMP)

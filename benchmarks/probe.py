@@ -59,7 +59,7 @@ def _lazy_module_type() -> type | None:
 
 def _policy(recording: Any) -> dict:
     """Per-resource cost of the whole pack over a recording (``evaluate_policies``), warm."""
-    from mlops_iac.cli.plan import evaluate_policies
+    from mlops_iac.plan.service import evaluate_policies
 
     timings = []
     for _ in range(POLICY_REPEAT):
@@ -82,14 +82,13 @@ def _cli_plan(*args: str) -> dict:
     what they add to the plan without them).
     """
     from mlops_iac.cli import main as cli
-    from mlops_iac.cli import plan as plan_module
-    from mlops_iac.components.testing import deploy
+    from mlops_iac.plan import deploy, service
     from mlops_iac.policies import packs
 
     captured: list[Any] = []
     in_plan: list[float] = []
     in_deploy: list[float] = []
-    original_plan, original_evaluate = plan_module.plan, packs.evaluate
+    original_plan, original_evaluate = service.plan, packs.evaluate
     original_check = deploy.check
 
     def spy_check(*a: Any, **kw: Any) -> Any:
@@ -110,12 +109,12 @@ def _cli_plan(*args: str) -> dict:
         finally:
             in_plan.append(time.perf_counter() - start)
 
-    plan_module.plan, packs.evaluate, deploy.check = spy_plan, spy_evaluate, spy_check
+    service.plan, packs.evaluate, deploy.check = spy_plan, spy_evaluate, spy_check
     with open(os.devnull, "w") as devnull, contextlib.redirect_stdout(devnull):
         code = cli.main(["plan", *args, "--no-color"])
     seconds = time.perf_counter() - START
     rss = _rss_mib()
-    plan_module.plan, packs.evaluate, deploy.check = (
+    service.plan, packs.evaluate, deploy.check = (
         original_plan,
         original_evaluate,
         original_check,

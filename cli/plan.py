@@ -9,8 +9,9 @@ Exit codes: 0 no mandatory violation and no deploy error, 1 at least one (a depl
 resource the real providers or clouds would refuse, fails the plan in every environment), 2 bad
 input (unknown stack, invalid stack file, a program that fails, a state file that cannot be
 used). What exists already comes from --state or the stack's saved export; without either, what
-the stack's last deployment served is unknown (never taken as a first deployment). This is the
-one CLI module that imports ``policies``.
+the stack's last deployment served is unknown (never taken as a first deployment). The plan
+itself is ``mlops_iac.plan.service``; this module parses the arguments, prints the result and
+writes the reports.
 """
 
 from __future__ import annotations
@@ -30,32 +31,14 @@ from rich.console import Console
 from rich.markup import escape
 
 from mlops_iac.cli import OpsError, nofollow
-from mlops_iac.components.testing import deploy
-from mlops_iac.components.testing.engine import (
-    SECRET_PLACEHOLDER,
-    ProgramError,
-    Project,
-    RecordedResource,
-    Recording,
-    batched_gc,
-    run_project,
-)
-from mlops_iac.components.testing.mocks import PREVIOUS_OUTPUTS_KEY
-from mlops_iac.policies import governance, packs, report, trust
+from mlops_iac.plan import deploy, service
+from mlops_iac.plan.engine import ProgramError, Project, RecordedResource, Recording
+from mlops_iac.policies import report, trust
 from mlops_iac.policies.offline import ResultSet
-from mlops_iac.spec import gpu, stackyaml
+from mlops_iac.spec import stackyaml
 from mlops_iac.spec.errors import SpecError
-from mlops_iac.spec.keys import ROOT
-from mlops_iac.spec.models import PlatformSpec, TeamGovernance
-from mlops_iac.spec.parse import (
-    is_team_governance,
-    parse_spec,
-    parse_team_governance,
-    reveal_secure,
-)
 
 STACK_TYPE = "pulumi:pulumi:Stack"
-NODE_TYPE_PRICES = {o.node_type: o.usd_per_node_hour for o in gpu.CATALOGUE.values()}
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -104,262 +87,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.set_defaults(func=run)
 
 
-@dataclass(frozen=True)
-class PlanResult:
-    """Everything one plan produced."""
-
-    recording: Recording
-    results: ResultSet
-    environment: str
-    gpu_usd_per_hour: float
-    unpriced_pools: tuple[str, ...]
-    pack_config: dict[str, dict[str, Any]]
-    deploy_errors: tuple[deploy.DeployError, ...] = ()
-    """What the real deploy would refuse (nothing exists yet unless a state was read)."""
-    deploy_skipped: tuple[str, ...] = ()
-    """Constraints the catalogue could not apply, with the reason (never silently dropped)."""
-    environment_source: str = "the strict fallback (prod)"
-    """Where the judged environment came from (the trusted settings file and its digest)."""
-    suppressed: tuple[governance.Suppressed, ...] = ()
-    waivers: tuple[governance.Waiver, ...] = ()
-    enforcement_note: str | None = None
-    secrets: tuple[str, ...] = ()
-    """Secret values known from the stack file, scrubbed from every report."""
-    warnings: tuple[str, ...] = ()
-    state: deploy.SavedState | None = None
-    """The state the plan judged by (``None``: none saved, what exists is unknown)."""
-
-
-@dataclass(frozen=True)
-class PackSettings:
-    """The environment a plan judges by, why, and the pack config built from the stack file."""
-
-    environment: str
-    source: str
-    document: dict[str, dict[str, Any]]
-    waivers: tuple[governance.Waiver, ...] = ()
-    enforcement_note: str | None = None
-    secrets: tuple[str, ...] = ()
-    warnings: tuple[str, ...] = ()
-
-
-WEBHOOK_KEY = f"{ROOT}.monitoring.webhookUrl"
-
-
-def _plain_text_secrets(raw: Any) -> tuple[tuple[str, ...], tuple[str, ...]]:
-    """(secret values, warnings) for secrets written in plain text in the stack file."""
-    monitoring = raw.get("monitoring") if isinstance(raw, Mapping) else None
-    webhook = monitoring.get("webhookUrl") if isinstance(monitoring, Mapping) else None
-    if isinstance(webhook, str) and webhook:
-        return (webhook,), (
-            f"{WEBHOOK_KEY} is plain text in the stack file: anyone who can read the repository "
-            "can post to the channel; store it encrypted with `pulumi config set --secret "
-            f"--path '{WEBHOOK_KEY}' URL`",
-        )
-    return (), ()
-
-
-def judged_environment(stack: str, trusted: trust.TrustedSettings) -> tuple[str, str]:
-    """``(environment, where it came from)`` for a stack: the trusted settings only.
-
-    The source names the settings file and its digest, so a report says which version of
-    ``governance/settings.yaml`` judged it.
-    """
-    environment, why = trusted.environment(stack)
-    if trusted.source is None:
-        return environment, why
-    shown = _relative(trusted.source, Path.cwd().resolve()) or str(trusted.source)
-    if stack in trusted.environments:
-        return environment, f"{shown} ({stack}: {environment}), {trusted.digest}"
-    return environment, f"{why}; not listed in {shown}, {trusted.digest}"
-
-
-def pack_settings(
-    stack: str, config: Mapping[str, Any], project_dir: Path | str = "."
-) -> PackSettings:
-    """The environment and policy pack config of a stack.
-
-    The environment is the trusted one (``policies.trust``: ``governance/settings.yaml`` in
-    ``project_dir``, else the stack name's suffix, else prod) whatever the stack file says; a
-    stack file claiming a lower one fails ``mlops-governance-records``. Signed records are
-    reviewed first (``mlops_iac.policies.governance``): approvals get their signature status, a
-    lowered enforcement level holds only with a verified four-eyes approval, and waivers are
-    checked. A team program without a platform spec has no approvals. Raises ``SpecError`` for an
-    invalid spec (a waiver of an unknown rule or with an unbounded pattern included) and
-    ``trust.TrustError`` for unreadable trusted settings.
-    """
-    trusted = trust.load(project_dir)
-    environment, source = judged_environment(stack, trusted)
-    allowed = packs.allowed_signers_path(project_dir)
-
-    def reviewed_records(platform: PlatformSpec | TeamGovernance) -> governance.Review:
-        return governance.review(
-            platform,
-            allowed,
-            stack=stack,
-            environment=environment,
-            environment_source=source,
-            settings=trusted,
-        )
-
-    raw = config.get(ROOT)
-    if raw is None:
-        return PackSettings(
-            environment,
-            source,
-            packs.pack_config(environment, node_type_prices=NODE_TYPE_PRICES),
-        )
-    if is_team_governance(raw):
-        team = parse_team_governance(reveal_secure(raw))
-        reviewed = reviewed_records(team)
-        return PackSettings(
-            environment,
-            source,
-            packs.pack_config(
-                environment,
-                owner=team.owner,
-                node_type_prices=NODE_TYPE_PRICES,
-                problems=reviewed.problems,
-            ),
-        )
-    spec = parse_spec(reveal_secure(raw))
-    _check_waivers(spec)
-    secrets, warnings = _plain_text_secrets(raw)
-    reviewed = reviewed_records(spec)
-    note = None
-    if spec.governance.enforcement is not None:
-        note = f"governance.enforcement: {spec.governance.enforcement}"
-        if spec.governance.enforcement != reviewed.enforcement:
-            note += " refused (see mlops-governance-records)"
-        elif spec.governance.enforcement_approval is not None:
-            approval = spec.governance.enforcement_approval
-            note += f", approved by {approval.approved_by} ({approval.ticket})"
-    return PackSettings(
-        environment,
-        source,
-        packs.pack_config(
-            environment,
-            owner=spec.owner,
-            approvers=spec.governance.approvers,
-            approvals=reviewed.approvals,
-            gpu_budget=spec.governance.gpu_budget_usd_per_hour,
-            node_type_prices=NODE_TYPE_PRICES,
-            enforcement=reviewed.enforcement,
-            problems=reviewed.problems,
-        ),
-        tuple(reviewed.waivers),
-        note,
-        (*secrets, SECRET_PLACEHOLDER),
-        warnings,
-    )
-
-
-def _check_waivers(spec: PlatformSpec) -> None:
-    """``SpecError`` for waivers no review could apply: an unknown rule id (a typo would pass
-    silently as a waiver of nothing) or a resource pattern that is not bounded."""
-    from mlops_iac.policies.rules import BY_NAME
-
-    problems: list[tuple[str, str]] = []
-    for index, waiver in enumerate(spec.governance.waivers):
-        at = f"{ROOT}.governance.waivers[{index}]"
-        if waiver.rule not in BY_NAME:
-            problems.append(
-                (f"{at}.rule", f"unknown rule {waiver.rule!r} (see `mlops-iac policies`)")
-            )
-        if problem := governance.pattern_problem(waiver.resource):
-            problems.append((f"{at}.resource", problem))
-    if problems:
-        raise SpecError(problems)
-
-
-def pack_config_for(
-    stack: str, config: Mapping[str, Any], project_dir: Path | str = "."
-) -> tuple[str, dict]:
-    """``(environment, pack config)`` of a stack (see ``pack_settings``)."""
-    settings = pack_settings(stack, config, project_dir)
-    return settings.environment, settings.document
-
-
-def plan(
-    project_dir: Path,
-    stack: str,
-    config_file: Path | None = None,
-    console: Console | None = None,
-    state: deploy.SavedState | None = None,
-) -> PlanResult:
-    """Run the program offline, check what a deploy would refuse and evaluate the pack.
-
-    ``state``: what exists already (``deploy.read_state``); default: the stack's saved export
-    (``Project.read_saved_state``), and without one what its last deployment served is unknown.
-    Raises ProgramError (a saved state that cannot be used too) SpecError or trust.TrustError.
-    """
-    project = Project.load(project_dir)
-    if state is None:
-        state = project.read_saved_state(stack)
-    config = project.read_config(stack, config_file)
-    settings = pack_settings(stack, config, project_dir)
-    environment, document = settings.environment, settings.document
-    status = console.status("Running the program offline…") if console else None
-    if status:
-        status.start()
-    try:
-        # The program's reference to its own stack reads the outputs the state saved (over any
-        # the stack file claims): what the last deployment served decides the rollout. Without
-        # a state they are unknown, never "nothing was deployed".
-        extra = {PREVIOUS_OUTPUTS_KEY: deploy.previous_outputs(state)}
-        recording = run_project(project_dir, stack, config_file=config_file, extra_config=extra)
-        if status:
-            status.update(f"Evaluating the policy pack over {len(recording)} resources…")
-        # A GC batch of its own freezes the recording: the pack's proxies would otherwise
-        # trigger full collections that walk every recorded resource again and again.
-        with batched_gc():
-            results = packs.evaluate(recording, document, environment=environment)
-    finally:
-        if status:
-            status.stop()
-    results, suppressed = governance.apply_waivers(results, settings.waivers)
-    spend = packs.gpu_spend(recording, NODE_TYPE_PRICES)
-    checked = deploy.Report()
-    errors = tuple(recording.deploy_errors(list(state.resources) if state else None, checked))
-    skipped = tuple(sorted({f"{s.where}: {s.reason}" for s in checked.skipped}))
-    return PlanResult(
-        recording=recording,
-        results=results,
-        environment=environment,
-        gpu_usd_per_hour=spend.usd_per_hour,
-        unpriced_pools=tuple(spend.unpriced),
-        pack_config=document,
-        deploy_errors=errors,
-        deploy_skipped=skipped,
-        environment_source=settings.source,
-        suppressed=tuple(suppressed),
-        waivers=settings.waivers,
-        enforcement_note=settings.enforcement_note,
-        secrets=settings.secrets,
-        # The program's own warnings too (why a rollout has no rollback target yet, a secure
-        # default turned off...): what `pulumi preview` would print.
-        warnings=(*settings.warnings, *recording.warnings),
-        state=state,
-    )
-
-
-def evaluate_policies(recording: Recording) -> ResultSet:
-    """Evaluate the pack over a recording with its own environment (used by benchmarks)."""
-    with batched_gc():
-        return packs.evaluate(
-            recording, packs.pack_config("dev", node_type_prices=NODE_TYPE_PRICES)
-        )
-
-
-def saved_state(project: str | os.PathLike[str], stack: str) -> Path | None:
-    """Where the stack's saved export is (``Project.saved_state``: present, even if broken), or
-    ``None`` (also without a project)."""
-    try:
-        return Project.load(project).saved_state(stack)
-    except ProgramError:
-        return None
-
-
 def read_state(args: argparse.Namespace) -> deploy.SavedState | None:
     """The state a plan judges by: --state, else the stack's saved export, else ``None``.
 
@@ -372,15 +99,6 @@ def read_state(args: argparse.Namespace) -> deploy.SavedState | None:
     except ProgramError:
         return None  # the plan itself says what is wrong with the project
     return project.read_saved_state(args.stack)
-
-
-def state_summary(state: deploy.SavedState | None) -> dict[str, str] | None:
-    """``{file, digest, source}`` of the state a plan judged by (the file repository-relative
-    when inside the repository), ``None`` when there was none."""
-    if state is None:
-        return None
-    root = _repository_root()
-    return state.as_dict(_relative(state.path, root) or str(state.path))
 
 
 def run(args: argparse.Namespace) -> int:
@@ -401,7 +119,7 @@ def run(args: argparse.Namespace) -> int:
         err.print(f"mlops-iac plan: error: {escape(str(exc))}")
         return 2
     try:
-        result = plan(
+        result = service.plan(
             args.project, args.stack, args.config_file, None if args.quiet else err, state
         )
     except SpecError as exc:
@@ -420,7 +138,7 @@ def run(args: argparse.Namespace) -> int:
         out.print(render_tree(result.recording))
         out.print()
         if result.state is not None:
-            summary = state_summary(result.state) or {}
+            summary = service.state_summary(result.state) or {}
             out.print(f"State: {escape(summary['file'])} ({summary['digest']})")
         else:
             out.print(
@@ -447,7 +165,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _write_reports(
-    args: argparse.Namespace, result: PlanResult, locator: report.Locator | None = None
+    args: argparse.Namespace, result: service.PlanResult, locator: report.Locator | None = None
 ) -> None:
     stack = args.stack
     locator = locator or _locator(args, result)
@@ -467,8 +185,8 @@ def _write_reports(
         document["maxGpuUsdPerHour"] = result.gpu_usd_per_hour
         document["exports"] = report.redacted_exports(result.recording)
         document["warnings"] = list(result.warnings)
-        document["approvals"] = approvals_report(result)
-        document["state"] = state_summary(result.state)
+        document["approvals"] = service.approvals_report(result)
+        document["state"] = service.state_summary(result.state)
         _write(args.json, report.scrub(document, _secrets(result)))
     if args.sarif:
         sarif = report.to_sarif(
@@ -483,7 +201,7 @@ def _write_reports(
             sarif, result.deploy_errors, artifact_uri=locator.stack_uri, locations=locator.declared
         )
         # §3.8: a run's property bag; which state (file and digest) the verdict rests on.
-        sarif["runs"][0].setdefault("properties", {})["state"] = state_summary(result.state)
+        sarif["runs"][0].setdefault("properties", {})["state"] = service.state_summary(result.state)
         _write(args.sarif, report.scrub(sarif, _secrets(result)))
     if getattr(args, "junit", None):
         xml = report.to_junit(result.results, stack=stack, suppressed=suppressed, locator=locator)
@@ -507,15 +225,15 @@ def _stack_keys(args: argparse.Namespace) -> _StackKeys | None:
         keys = stackyaml.key_lines(source.read_bytes(), project.name)
     except (ProgramError, OSError):
         return None
-    root = _repository_root()
-    uri = _relative(source, root) or os.path.relpath(source.resolve(), root)
+    root = service.repository_root()
+    uri = service.relative(source, root) or os.path.relpath(source.resolve(), root)
     return _StackKeys(keys.positions, uri.replace(os.sep, "/"))
 
 
-def _locator(args: argparse.Namespace, result: PlanResult) -> report.Locator:
+def _locator(args: argparse.Namespace, result: service.PlanResult) -> report.Locator:
     """Where this plan's findings point: stack-file keys, declaring lines, the stack file."""
     keys = _stack_keys(args)
-    root = _repository_root()
+    root = service.repository_root()
     uri = keys.uri if keys else report.stack_file(args.stack)
     return report.Locator(uri, keys or stackyaml.KeyLines(), _declared_at(result.recording, root))
 
@@ -523,27 +241,11 @@ def _locator(args: argparse.Namespace, result: PlanResult) -> report.Locator:
 def _shown(location: report.Location) -> str:
     """``file:line[:column]`` as the console shows it: the file relative to where the user is
     (reports keep repository-relative URIs)."""
-    path = (_repository_root() / location.uri).resolve()
+    path = (service.repository_root() / location.uri).resolve()
     shown = os.path.relpath(path, Path.cwd()) if path.exists() else location.uri
     if shown.startswith(".."):  # outside the working directory: absolute reads better
         shown = str(path)
     return str(dataclasses.replace(location, uri=shown.replace(os.sep, "/")))
-
-
-def _repository_root() -> Path:
-    """The enclosing git work tree of the working directory (SARIF URIs are relative to it)."""
-    here = Path.cwd().resolve()
-    for directory in (here, *here.parents):
-        if (directory / ".git").exists():
-            return directory
-    return here
-
-
-def _relative(path: str | Path, root: Path) -> str | None:
-    try:
-        return Path(path).resolve().relative_to(root).as_posix()
-    except ValueError:
-        return None
 
 
 def _declared_at(recording: Recording, root: Path) -> dict[str, tuple[str, int]]:
@@ -555,7 +257,7 @@ def _declared_at(recording: Recording, root: Path) -> dict[str, tuple[str, int]]
     own: dict[str, tuple[str, int]] = {}
     for resource in recording:
         source = getattr(resource, "source", None)
-        if source and (relative := _relative(source[0], root)) is not None:
+        if source and (relative := service.relative(source[0], root)) is not None:
             own[resource.urn] = (relative, source[1])
     parents = {r.urn: r.parent for r in recording}
     found: dict[str, tuple[str, int]] = {}
@@ -568,7 +270,7 @@ def _declared_at(recording: Recording, root: Path) -> dict[str, tuple[str, int]]
     return found
 
 
-def _secrets(result: PlanResult) -> set[str]:
+def _secrets(result: service.PlanResult) -> set[str]:
     return report.secret_values(result.recording, result.secrets)
 
 
@@ -649,7 +351,7 @@ def _print_violations(
         console.print()
 
 
-def _print_judgement(console: Console, result: PlanResult) -> None:
+def _print_judgement(console: Console, result: service.PlanResult) -> None:
     """Which environment the plan judged by and why: levels depend on it."""
     line = f"Environment: {result.environment} (from {result.environment_source})"
     if result.enforcement_note:
@@ -658,7 +360,7 @@ def _print_judgement(console: Console, result: PlanResult) -> None:
 
 
 def _print_waivers(
-    console: Console, result: PlanResult, locator: report.Locator | None = None
+    console: Console, result: service.PlanResult, locator: report.Locator | None = None
 ) -> None:
     if result.suppressed:
         console.print(f"{len(result.suppressed)} suppressed by a waiver", style="bold cyan")
@@ -684,25 +386,9 @@ def _print_waivers(
             )
 
 
-def approvals_report(result: PlanResult) -> list[dict[str, Any]]:
-    """The recorded approvals as the gate judged their records: each with its key path, signature
-    status, date status and ``verifiedBy`` (principal, key, signers file and its digest)."""
-    gate = result.pack_config.get("mlops-approval-gate", {})
-    fields = ("model", "version", "approvedBy", "ticket", "approvedAt", "keyPath")
-    return [
-        {
-            **{key: approval.get(key) for key in fields},
-            "signatureStatus": approval.get("signatureStatus"),
-            "dateStatus": approval.get("dateStatus"),
-            "verifiedBy": approval.get("verifiedBy"),
-        }
-        for approval in gate.get("approvals", ())
-    ]
-
-
-def _print_approvals(console: Console, result: PlanResult) -> None:
+def _print_approvals(console: Console, result: service.PlanResult) -> None:
     # One line per verified approval: which trusted file and key vouched for it.
-    for approval in approvals_report(result):
+    for approval in service.approvals_report(result):
         by = approval["verifiedBy"]
         if by:
             console.print(
@@ -714,7 +400,7 @@ def _print_approvals(console: Console, result: PlanResult) -> None:
             )
 
 
-def _print_gpu(console: Console, result: PlanResult) -> None:
+def _print_gpu(console: Console, result: service.PlanResult) -> None:
     line = f"Max GPU spend: ${result.gpu_usd_per_hour:,.2f}/h with every GPU pool at max size"
     if result.unpriced_pools:
         line += f" (unpriced pools: {', '.join(result.unpriced_pools)})"

@@ -35,8 +35,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 @command(NAME)
 def run(args: argparse.Namespace) -> int:
     """List the rules."""
-    from mlops_iac.cli import plan
-    from mlops_iac.components.testing.engine import ProgramError, Project
+    from mlops_iac.plan import service
+    from mlops_iac.plan.engine import ProgramError, Project
     from mlops_iac.policies import packs, report, trust
     from mlops_iac.spec.errors import SpecError
 
@@ -47,7 +47,7 @@ def run(args: argparse.Namespace) -> int:
     if args.stack:
         try:
             config = Project.load(args.project).read_config(args.stack)
-            settings = plan.pack_settings(args.stack, config, args.project)
+            settings = service.pack_settings(args.stack, config, args.project)
         except (ProgramError, SpecError, trust.TrustError) as exc:
             raise OpsError(" ".join(str(exc).split())) from None
         environment, source = settings.environment, settings.source

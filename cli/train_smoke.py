@@ -62,7 +62,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def _offline_outputs(project: str, stack: str) -> dict[str, Any]:
-    from mlops_iac.components.testing import ProgramError, run_project
+    from mlops_iac.plan.testing import ProgramError, run_project
 
     try:
         return run_project(project, stack).exports

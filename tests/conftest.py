@@ -11,7 +11,7 @@ import pytest
 import yaml
 
 if TYPE_CHECKING:
-    from mlops_iac.components.testing import Recording
+    from mlops_iac.plan.testing import Recording
 
 pytest_plugins = ["pytester"]
 
@@ -66,7 +66,7 @@ def azure_problems(**azure) -> list[str]:
 
 @functools.cache
 def _recorded(stack: str) -> Recording:
-    from mlops_iac.components.testing import run_project
+    from mlops_iac.plan.testing import run_project
 
     return run_project(REPO, stack)
 

@@ -103,7 +103,7 @@ def test_the_matcher_does_not_own_lookalikes():
     assert not _covered("examples/team-stack-aws/Pulumi.prod.yaml", patterns)
     assert _covered("examples/team-stack-gcp/state/dev.json", patterns)
     assert not _covered("docs/state.md", patterns)
-    assert not _covered("components/testing/deploy/state.py", patterns)
+    assert not _covered("plan/deploy/state.py", patterns)
 
 
 def test_the_matcher_follows_githubs_rules():

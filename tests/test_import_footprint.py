@@ -50,7 +50,7 @@ __import__(provider)
 result["provider"] = snapshot()
 __import__(f"mlops_iac.components.{cloud}")
 result["components"] = snapshot()
-from mlops_iac.components.testing import run_project
+from mlops_iac.plan.testing import run_project
 recording = run_project(Path.cwd(), f"{cloud}-prod")
 result["platform"] = snapshot()
 result["resources"] = len(recording)

@@ -3,9 +3,9 @@
 machine) runs for real against a local store.
 
 bash, git, dvc, ``mlops-iac`` and ``train.py`` run in subprocesses. AWS: moto's S3 server with a
-bucket configured like ArtifactStore's (see ``mlops_iac.components.testing.moto_s3`` for why the
+bucket configured like ArtifactStore's (see ``mlops_iac.plan.testing.moto_s3`` for why the
 TLS-only policy is removed before DVC runs). Azure: Azurite; GCP: gcp-storage-emulator
-(``mlops_iac.components.testing.emulators``). Every emulator is on 127.0.0.1.
+(``mlops_iac.plan.testing.emulators``). Every emulator is on 127.0.0.1.
 
 These three workflows are also the suite's only real DVC round trips (a push from one clone, a pull
 into a fresh ``git clone``): each DVC start-up costs seconds, so the day-2 tests of
@@ -29,7 +29,7 @@ import pytest
 
 from mlops_iac.cli import stackfile, verify
 from mlops_iac.cli.dvc_remote import DvcConfig
-from mlops_iac.components.testing import emulators, moto_s3
+from mlops_iac.plan.testing import emulators, moto_s3
 
 HERE = Path(__file__).resolve().parent
 DATA = b"transaction_id,amount,is_fraud\n1,12.50,0\n2,9999.99,1\n3,0.99,0\n"

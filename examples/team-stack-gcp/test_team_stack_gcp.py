@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from mlops_iac.cli.main import main
-from mlops_iac.components.testing import Recording
+from mlops_iac.plan.testing import Recording
 
 HERE = Path(__file__).resolve().parent
 STACK_TYPE = "pulumi:pulumi:Stack"

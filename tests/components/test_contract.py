@@ -10,7 +10,7 @@ import pytest
 
 from mlops_iac.components import contract
 from mlops_iac.components._component import default_of
-from mlops_iac.components.testing import run
+from mlops_iac.plan.testing import run
 from mlops_iac.spec import defaults
 
 CASES = [(cloud, thing) for cloud in contract.CLOUDS for thing in contract.COMPONENTS]

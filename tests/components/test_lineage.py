@@ -13,7 +13,7 @@ from mlops_iac.components.lineage import (
     serving_tags,
     tag_input,
 )
-from mlops_iac.components.testing import run
+from mlops_iac.plan.testing import run
 from mlops_iac.spec.parse import parse_spec
 from tests.conftest import platform_raw
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from mlops_iac.components.testing import SECRET_PLACEHOLDER, run_project
+from mlops_iac.plan.testing import SECRET_PLACEHOLDER, run_project
 from tests.conftest import REPO, stack_config
 
 # (stack, type of the resource carrying the webhook, its secret input: a whole property

@@ -10,7 +10,7 @@ from __future__ import annotations
 import pulumi
 import pytest
 
-from mlops_iac.components.testing import ProgramError, run
+from mlops_iac.plan.testing import ProgramError, run
 from tests.components.azure import test_model_registry as azure_registry
 from tests.components.azure import test_monitoring as azure_monitoring
 from tests.components.azure import test_training_cluster as azure_training

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from mlops_iac.components.testing import run_project
+from mlops_iac.plan.testing import run_project
 from tests.components.aws._helpers import statements
 from tests.conftest import REPO, platform_raw, reference_recording
 from tests.drift._package import import_unpacked

@@ -10,8 +10,8 @@ import pytest
 from moto import mock_aws
 
 from mlops_iac.cli.main import main
-from mlops_iac.components.testing.moto_s3 import REGION, fake_aws_environment
 from mlops_iac.drift import handlers
+from mlops_iac.plan.testing.moto_s3 import REGION, fake_aws_environment
 from tests.drift._data import capture_lines, rows, write_csv
 
 BUCKET = "fraud-detection-artifacts"

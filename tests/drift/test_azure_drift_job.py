@@ -244,7 +244,7 @@ def test_stack_exports_the_job(prod):
 def _deploy_errors(type_token: str, **inputs) -> list[str]:
     from types import SimpleNamespace
 
-    from mlops_iac.components.testing import deploy
+    from mlops_iac.plan import deploy
 
     resource = SimpleNamespace(
         urn=f"urn:pulumi:s::p::{type_token}::x", type=type_token, name="x", inputs=inputs
@@ -274,7 +274,7 @@ def test_the_prod_plan_has_no_deploy_errors(prod):
 
 def test_without_a_subnet_the_job_runs_on_consumption_and_says_what_it_cannot_reach():
     from mlops_iac.components.azure import DriftJob, DriftJobArgs
-    from mlops_iac.components.testing import run
+    from mlops_iac.plan.testing import run
 
     args = DriftJobArgs(
         endpoint_name="fraud",
@@ -343,7 +343,7 @@ def _function_plan(*, tier="ElasticPremium", subnet=True, delegation="Microsoft.
 
 
 def _function_errors(**kwargs) -> list[str]:
-    from mlops_iac.components.testing import deploy
+    from mlops_iac.plan import deploy
 
     return [
         e.message

@@ -16,8 +16,8 @@ import urllib.error
 
 import pytest
 
-from mlops_iac.components.testing import emulators
 from mlops_iac.drift import build_baseline, dumps, handlers
+from mlops_iac.plan.testing import emulators
 from tests.drift._data import FEATURES, rows
 
 ENDPOINT = "fraud-ep"

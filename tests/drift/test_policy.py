@@ -8,7 +8,7 @@ import dataclasses
 import pytest
 from pulumi_policy import EnforcementLevel
 
-from mlops_iac.components.testing.engine import Recording
+from mlops_iac.plan.engine import Recording
 from mlops_iac.policies import offline, packs
 from mlops_iac.policies.rules import BY_NAME
 from tests.conftest import reference_recording

@@ -5,8 +5,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from mlops_iac.components.testing import Recording, deploy, run
-from mlops_iac.components.testing.deploy.catalogue import StateResource
+from mlops_iac.plan import deploy
+from mlops_iac.plan.deploy.catalogue import StateResource
+from mlops_iac.plan.testing import Recording, run
 
 
 def rules_of(

@@ -15,7 +15,7 @@ from types import SimpleNamespace
 
 import pytest
 
-from mlops_iac.components.testing import deploy
+from mlops_iac.plan import deploy
 
 PREFIX = Path(__file__).parent / "prefix"
 

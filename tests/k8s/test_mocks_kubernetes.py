@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from mlops_iac.components.kubernetes.labels import kubernetes_labels
-from mlops_iac.components.testing import ProgramError, run
-from mlops_iac.components.testing.mocks_kubernetes import KubernetesNameError, validate
+from mlops_iac.plan.mocks.kubernetes import KubernetesNameError, validate
+from mlops_iac.plan.testing import ProgramError, run
 
 NS = "kubernetes:core/v1:Namespace"
 SA = "kubernetes:core/v1:ServiceAccount"

@@ -11,7 +11,7 @@ from mlops_iac.components.aws import TrainingClusterArgs as AwsArgs
 from mlops_iac.components.gcp import TrainingCluster as GcpCluster
 from mlops_iac.components.gcp import TrainingClusterArgs as GcpArgs
 from mlops_iac.components.kubernetes import charts
-from mlops_iac.components.testing import ProgramError, run
+from mlops_iac.plan.testing import ProgramError, run
 from tests.components.aws._helpers import REGION
 from tests.components.gcp._helpers import run_component
 

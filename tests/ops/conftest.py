@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from mlops_iac.cli.main import main
-from mlops_iac.components.testing.moto_s3 import (  # noqa: F401 (re-exported for the ops tests)
+from mlops_iac.plan.testing.moto_s3 import (  # noqa: F401 (re-exported for the ops tests)
     REGION,
     artifact_bucket_policy,
     create_artifact_store,

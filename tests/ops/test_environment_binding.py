@@ -27,7 +27,7 @@ import pytest
 import yaml
 
 from mlops_iac.cli import stackfile
-from mlops_iac.components.testing.engine import ProgramError, Project
+from mlops_iac.plan.engine import ProgramError, Project
 from mlops_iac.policies import governance, packs, signatures, trust
 from mlops_iac.policies.offline import Violation
 from mlops_iac.policies.rules import RULES

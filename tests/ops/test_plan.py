@@ -242,7 +242,7 @@ def test_unwritable_report_paths_exit_2_before_running(option, target, message, 
 
 def test_a_saved_state_makes_the_plan_an_update_of_what_exists(tmp_path, capsys):
     """gcp-prod already serves v6: its saved export proves the revision the canary keeps exists."""
-    from mlops_iac.cli.plan import saved_state
+    from mlops_iac.plan.service import saved_state
 
     assert saved_state(REPO, "gcp-prod") == REPO / "stacks" / "state" / "gcp-prod.json"
     assert saved_state(REPO, "aws-dev") is None

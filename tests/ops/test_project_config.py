@@ -8,7 +8,7 @@ import textwrap
 
 import pytest
 
-from mlops_iac.components.testing.engine import ProgramError, Project
+from mlops_iac.plan.engine import ProgramError, Project
 from tests.ops.test_team_lineage import STACK, TAGGED
 
 # A program that creates an unencrypted, public bucket only when project config says so.

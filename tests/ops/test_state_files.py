@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from mlops_iac.components.testing.deploy import state as state_module
+from mlops_iac.plan.deploy import state as state_module
 from tests.conftest import REPO, stack_config
 
 SAVED = REPO / "stacks" / "state" / "gcp-prod.json"
@@ -160,7 +160,7 @@ def test_a_stack_name_cannot_reach_out_of_the_state_directory(cli, tmp_path) -> 
 
 
 def test_the_saved_state_is_found_even_when_it_is_broken(tmp_path) -> None:
-    from mlops_iac.cli.plan import saved_state
+    from mlops_iac.plan.service import saved_state
 
     project = _project(tmp_path)
     assert saved_state(project, "team-prod") is None

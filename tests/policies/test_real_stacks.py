@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from mlops_iac.components.testing.engine import Recording
+from mlops_iac.plan.engine import Recording
 from mlops_iac.policies import packs
 from mlops_iac.spec import gpu
 from tests.conftest import reference_recording

@@ -6,7 +6,7 @@ import pulumi
 import pytest
 
 from mlops_iac.components.aws import ArtifactStore, ArtifactStoreArgs
-from mlops_iac.components.testing import ProgramError, run
+from mlops_iac.plan.testing import ProgramError, run
 
 REGION = {"aws:region": "us-east-1"}
 COMPONENT = "mlops:aws:ArtifactStore"

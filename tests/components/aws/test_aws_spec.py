@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from mlops_iac.components.testing import ProgramError, run_project
+from mlops_iac.plan.testing import ProgramError, run_project
 from mlops_iac.spec.errors import SpecError
 from mlops_iac.spec.parse import parse_spec
 from tests.conftest import REPO, platform_raw

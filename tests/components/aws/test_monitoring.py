@@ -6,7 +6,7 @@ import pulumi
 import pytest
 
 from mlops_iac.components.aws import AlertChannel, AlertChannelArgs, Monitoring, MonitoringArgs
-from mlops_iac.components.testing import ProgramError, run
+from mlops_iac.plan.testing import ProgramError, run
 from tests.components.aws._helpers import REGION, children_by_name, statements, wildcard_allows
 
 COMPONENT = "mlops:aws:Monitoring"

@@ -11,7 +11,7 @@ import json
 import pytest
 
 from mlops_iac.components.aws import _defaults as defaults
-from mlops_iac.components.testing import ProgramError, run_project
+from mlops_iac.plan.testing import ProgramError, run_project
 from mlops_iac.spec.errors import SpecError
 from mlops_iac.spec.parse import parse_spec
 from tests.components.aws._helpers import statements

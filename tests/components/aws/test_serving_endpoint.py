@@ -4,7 +4,7 @@ import pulumi
 import pytest
 
 from mlops_iac.components.aws import ModelVersion, ServingEndpoint, ServingEndpointArgs
-from mlops_iac.components.testing import ProgramError, run
+from mlops_iac.plan.testing import ProgramError, run
 from tests.components.aws._helpers import REGION, children_by_name, statements, wildcard_allows
 
 COMPONENT = "mlops:aws:ServingEndpoint"

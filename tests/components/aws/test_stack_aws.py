@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from mlops_iac.components.testing import run_project
+from mlops_iac.plan.testing import run_project
 from tests.components._contract import REQUIRED_EXPORTS
 from tests.components.aws._helpers import statements as policy_statements
 from tests.components.aws._helpers import wildcard_allows

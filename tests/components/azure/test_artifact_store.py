@@ -6,8 +6,8 @@ import pulumi
 import pytest
 
 from mlops_iac.components.azure import ArtifactStore, ArtifactStoreArgs
-from mlops_iac.components.testing import ProgramError, run
-from mlops_iac.components.testing.mocks import SUBSCRIPTION_ID, TENANT_ID
+from mlops_iac.plan.mocks import SUBSCRIPTION_ID, TENANT_ID
+from mlops_iac.plan.testing import ProgramError, run
 
 LOCATION = {"azure-native:location": "eastus"}
 COMPONENT = "mlops:azure:ArtifactStore"

@@ -18,8 +18,8 @@ from mlops_iac.components.azure import (
     TrainingClusterArgs,
 )
 from mlops_iac.components.azure._common import global_name
-from mlops_iac.components.testing import run
-from mlops_iac.components.testing.mocks import RealisticMocks
+from mlops_iac.plan.mocks import RealisticMocks
+from mlops_iac.plan.testing import run
 from tests.conftest import azure_problems
 
 LOCATION = {"azure-native:location": "eastus"}
@@ -355,7 +355,7 @@ def test_prod_registries_get_private_endpoints():
 
 
 def _stack(stack):
-    from mlops_iac.components.testing import run_project
+    from mlops_iac.plan.testing import run_project
     from tests.conftest import REPO
 
     return run_project(REPO, stack)

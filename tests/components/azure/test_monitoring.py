@@ -4,8 +4,8 @@ import pulumi
 import pytest
 
 from mlops_iac.components.azure import Monitoring, MonitoringArgs
-from mlops_iac.components.testing import ProgramError, run
-from mlops_iac.components.testing.mocks import SUBSCRIPTION_ID
+from mlops_iac.plan.mocks import SUBSCRIPTION_ID
+from mlops_iac.plan.testing import ProgramError, run
 
 LOCATION = {"azure-native:location": "eastus"}
 COMPONENT = "mlops:azure:Monitoring"

@@ -10,7 +10,7 @@ from mlops_iac.components.azure import (
     PrivateNetwork,
     PrivateNetworkArgs,
 )
-from mlops_iac.components.testing import run
+from mlops_iac.plan.testing import run
 from tests.conftest import azure_problems
 
 LOCATION = {"azure-native:location": "eastus"}
@@ -114,7 +114,7 @@ def test_the_stack_file_names_the_functions_subnet_with_its_own_network():
 
 
 def test_a_stack_with_its_own_subnets_wires_them_through():
-    from mlops_iac.components.testing import run_project
+    from mlops_iac.plan.testing import run_project
     from tests.conftest import REPO, platform_raw
 
     platform = platform_raw("azure-prod")

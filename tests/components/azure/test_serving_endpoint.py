@@ -4,7 +4,7 @@ import pulumi
 import pytest
 
 from mlops_iac.components.azure import ModelDeployment, ServingEndpoint, ServingEndpointArgs
-from mlops_iac.components.testing import ProgramError, run
+from mlops_iac.plan.testing import ProgramError, run
 
 LOCATION = {"azure-native:location": "eastus"}
 COMPONENT = "mlops:azure:ServingEndpoint"

@@ -7,7 +7,7 @@ import pulumi
 import pytest
 
 from mlops_iac.components.platform.stack import MlopsStack
-from mlops_iac.components.testing import run, run_project
+from mlops_iac.plan.testing import run, run_project
 from mlops_iac.spec.errors import SpecError
 from mlops_iac.spec.parse import parse_spec
 from tests.components._contract import REQUIRED_EXPORTS

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import re
 
-from mlops_iac.components.testing import run
-from mlops_iac.components.testing.mocks import GCP_PROJECT_NUMBER
+from mlops_iac.plan.mocks import GCP_PROJECT_NUMBER
+from mlops_iac.plan.testing import run
 
 PROJECT = "mlops-offline"
 REGION = "us-central1"

@@ -4,7 +4,7 @@ import pulumi
 import pytest
 
 from mlops_iac.components.gcp import ArtifactStore, ArtifactStoreArgs
-from mlops_iac.components.testing import ProgramError
+from mlops_iac.plan.testing import ProgramError
 from tests.components.gcp._helpers import (
     GCS_AGENT,
     KMS_ROLE,

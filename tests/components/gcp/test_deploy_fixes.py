@@ -17,7 +17,7 @@ from mlops_iac.components.gcp import (
     ServingEndpointArgs,
 )
 from mlops_iac.components.gcp.artifact_store import multi_region_of
-from mlops_iac.components.testing import ProgramError
+from mlops_iac.plan.testing import ProgramError
 
 from ._helpers import GCP_PROJECT_NUMBER, PROJECT, run_component
 
@@ -259,7 +259,7 @@ def test_new_dev_stack_sends_all_traffic_to_the_current_revision():
 
 
 def test_stack_splits_traffic_once_its_last_deployment_served_the_previous_revision():
-    from mlops_iac.components.testing import run_project
+    from mlops_iac.plan.testing import run_project
     from tests.conftest import REPO, reference_recording
 
     service = reference_recording("gcp-dev").named("mlops-serving-service").inputs["name"]

@@ -6,7 +6,7 @@ import pulumi
 import pytest
 
 from mlops_iac.components.gcp import Monitoring, MonitoringArgs
-from mlops_iac.components.testing import ProgramError
+from mlops_iac.plan.testing import ProgramError
 from tests.components.gcp._helpers import KMS_ROLE, PROJECT, agent, children, run_component
 
 COMPONENT = "mlops:gcp:Monitoring"

@@ -4,8 +4,8 @@ import pulumi
 import pytest
 
 from mlops_iac.components.gcp import ModelVersion, ServingEndpoint, ServingEndpointArgs
-from mlops_iac.components.testing import ProgramError
-from mlops_iac.components.testing.mocks import PREVIOUS_OUTPUTS_KEY
+from mlops_iac.plan.mocks import PREVIOUS_OUTPUTS_KEY
+from mlops_iac.plan.testing import ProgramError
 from tests.components.gcp._helpers import KMS_ROLE, agent, children, rid, run_component
 
 COMPONENT = "mlops:gcp:ServingEndpoint"

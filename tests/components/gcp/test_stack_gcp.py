@@ -10,7 +10,7 @@ import yaml
 
 from mlops_iac.components.gcp._common import resource_id
 from mlops_iac.components.lineage import base_tags, sanitise
-from mlops_iac.components.testing import ProgramError, run_project
+from mlops_iac.plan.testing import ProgramError, run_project
 from mlops_iac.spec.parse import parse_spec
 from tests.components._contract import REQUIRED_EXPORTS
 from tests.components.gcp._helpers import bad_labels, label_maps, unknown_inputs

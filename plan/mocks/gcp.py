@@ -6,7 +6,7 @@ import hashlib
 from collections.abc import Mapping
 from typing import Any
 
-from mlops_iac.components.testing.mocks import GCP_PROJECT, GCP_PROJECT_NUMBER, MockContext
+from mlops_iac.plan.mocks.base import GCP_PROJECT, GCP_PROJECT_NUMBER, MockContext
 
 
 def _number(ctx: MockContext) -> str:

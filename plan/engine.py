@@ -42,7 +42,7 @@ from pulumi.runtime._callbacks import _CallbackServicer
 from pulumi.runtime.proto import resource_pb2
 from pulumi.runtime.sync_await import _ensure_event_loop, _sync_await
 
-from mlops_iac.components.testing.mocks import PREVIOUS_OUTPUTS_KEY, RealisticMocks
+from mlops_iac.plan.mocks import PREVIOUS_OUTPUTS_KEY, RealisticMocks
 
 SECRET_PLACEHOLDER = "offline-secret"
 """What a ``secure:`` config value reads as offline: the ciphertext cannot be decrypted here."""
@@ -93,12 +93,12 @@ class Recording:
     """The stack config the program ran with (regions, opt-ins the deploy checks read)."""
 
     def deploy_errors(self, state: Any = None, report: Any = None) -> list[Any]:
-        """What the real deploy would refuse (``mlops_iac.components.testing.deploy.check``).
+        """What the real deploy would refuse (``mlops_iac.plan.deploy.check``).
 
         ``state``: the resources that exist before this update (``deploy.load_state``); ``None``
         plans a first deploy. ``report``: a ``deploy.Report`` that also collects skipped checks.
         """
-        from mlops_iac.components.testing import deploy
+        from mlops_iac.plan import deploy
 
         return deploy.check(self.resources, state=state, config=self.config, report=report)
 
@@ -546,7 +546,7 @@ class Project:
     def read_saved_state(self, stack: str) -> Any:
         """The stack's saved state read strictly (a ``deploy.SavedState``), or ``None`` when none
         is saved. Raises ``ProgramError`` (one line) for a state that cannot be used."""
-        from mlops_iac.components.testing import deploy
+        from mlops_iac.plan import deploy
 
         path = self.saved_state(stack)
         if path is None:
@@ -649,7 +649,7 @@ def run_project(
     project = Project.load(directory)
     config = project.read_config(stack, config_file)
     if PREVIOUS_OUTPUTS_KEY not in (extra_config or {}):
-        from mlops_iac.components.testing import deploy
+        from mlops_iac.plan import deploy
 
         # The program's reference to its own stack reads the saved export's outputs, always
         # over any the stack file claims (what the last deployment served decides a rollout);

@@ -24,7 +24,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from mlops_iac.components.kubernetes.labels import DNS1123_LABEL, invalid_label
-from mlops_iac.components.testing.mocks import MockContext
+from mlops_iac.plan.mocks.base import MockContext
 
 HELM_RELEASE_MAX = 53
 DNS1123_SUBDOMAIN = re.compile(r"^[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*$")

@@ -10,9 +10,11 @@ import pulumi_aws as aws
 import pulumi_gcp as gcp
 import pytest
 
-from mlops_iac.components.testing import deploy, run
-from mlops_iac.components.testing.deploy import catalogue, naming
-from mlops_iac.components.testing.deploy.catalogue import Report
+from mlops_iac.plan import deploy
+from mlops_iac.plan.deploy import aws as aws_catalogue
+from mlops_iac.plan.deploy import base, catalogue, naming
+from mlops_iac.plan.deploy.catalogue import Report
+from mlops_iac.plan.testing import run
 from mlops_iac.policies import report
 
 PREFIX_TYPES_DIR = "tests/fidelity/prefix"
@@ -80,13 +82,13 @@ def test_the_check_follows_the_botocore_model(fresh_catalogue, monkeypatch):
     rule = "aws-api:sagemaker:CreateEndpointConfig.EndpointConfigName"
     assert rule not in {e.rule for e in deploy.check([config])}
 
-    real = catalogue.service_model("sagemaker")
+    real = aws_catalogue.service_model("sagemaker")
     changed = copy.deepcopy(real)
     changed["shapes"]["EndpointConfigName"]["max"] = 10
     catalogue.clear_caches()
     monkeypatch.setenv("MLOPS_IAC_CACHE_DIR", str(fresh_catalogue / "changed"))
     monkeypatch.setattr(
-        catalogue, "service_model", lambda service: changed if service == "sagemaker" else real
+        aws_catalogue, "service_model", lambda service: changed if service == "sagemaker" else real
     )
     [error] = [e for e in deploy.check([config]) if e.rule == rule]
     assert "the maximum is 10" in error.message
@@ -96,16 +98,16 @@ def test_the_check_follows_the_botocore_model(fresh_catalogue, monkeypatch):
 def test_derived_tables_are_cached_on_disk_per_botocore_version(fresh_catalogue):
     deploy.check([_resource("aws:sns/topic:Topic", "t")])
     [cached] = fresh_catalogue.glob("deploy-aws-sns-*.json")
-    assert catalogue._botocore_version() in cached.name
+    assert aws_catalogue._botocore_version() in cached.name
     assert "CreateTopic|Name" in json.loads(cached.read_text())["members"]
 
 
 def test_a_pattern_python_cannot_compile_is_skipped_with_its_reason(fresh_catalogue, monkeypatch):
-    real = catalogue.service_model("sns")
+    real = aws_catalogue.service_model("sns")
     changed = copy.deepcopy(real)
     changed["shapes"]["topicName"]["pattern"] = r"[\p{L}]+"
     monkeypatch.setattr(
-        catalogue, "service_model", lambda service: changed if service == "sns" else real
+        aws_catalogue, "service_model", lambda service: changed if service == "sns" else real
     )
     found = Report()
     errors = deploy.check([_resource("aws:sns/topic:Topic", "t", name="1")], report=found)
@@ -116,7 +118,7 @@ def test_a_pattern_python_cannot_compile_is_skipped_with_its_reason(fresh_catalo
 def test_every_aws_mapping_resolves_in_the_shipped_models():
     unresolved = []
     for type_token, entry in catalogue.catalogue("aws").items():
-        table = catalogue.aws_table(entry["service"])
+        table = aws_catalogue.aws_table(entry["service"])
         calls = [(entry["operation"], entry.get("inputs") or {})]
         calls += [(c["operation"], c.get("inputs") or {}) for c in entry.get("also", ())]
         for operation, inputs in calls:
@@ -315,7 +317,7 @@ def test_offline_fixture_fails_a_test_on_a_deploy_error_with_an_opt_out(pytester
 def test_data_files_read_the_same_with_and_without_libyaml(cloud):
     import yaml
 
-    text = (catalogue._DATA / f"{cloud}.yaml").read_text()
+    text = (base._DATA / f"{cloud}.yaml").read_text()
     pure = yaml.load(text, Loader=yaml.SafeLoader)  # noqa: S506
     assert pure == yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))  # noqa: S506
 

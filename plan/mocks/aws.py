@@ -8,7 +8,7 @@ import uuid
 from collections.abc import Mapping
 from typing import Any
 
-from mlops_iac.components.testing.mocks import ACCOUNT_ID, MockContext, physical_name
+from mlops_iac.plan.mocks.base import ACCOUNT_ID, MockContext, physical_name
 
 
 def _service(ctx: MockContext) -> str:

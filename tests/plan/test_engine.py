@@ -11,8 +11,8 @@ import pulumi
 import pulumi_aws as aws
 import pytest
 
-from mlops_iac.components.testing import SECRET_PLACEHOLDER, ProgramError, Project, run, run_project
-from mlops_iac.components.testing.engine import batched_gc
+from mlops_iac.plan.engine import batched_gc
+from mlops_iac.plan.testing import SECRET_PLACEHOLDER, ProgramError, Project, run, run_project
 from tests.conftest import REPO
 
 
@@ -170,7 +170,7 @@ def test_importing_the_engine_or_the_spec_loads_no_cloud_sdk():
         "import importlib, json, sys\n"
         "sdks = ('pulumi_aws', 'pulumi_azure_native', 'pulumi_gcp')\n"
         "found = {}\n"
-        "for package in ('mlops_iac.components.testing', 'mlops_iac.components.spec'):\n"
+        "for package in ('mlops_iac.plan.testing', 'mlops_iac.components.spec'):\n"
         "    importlib.import_module(package)\n"
         "    found[package] = [m for m in sdks if m in sys.modules]\n"
         "print(json.dumps(found))\n"
@@ -179,7 +179,7 @@ def test_importing_the_engine_or_the_spec_loads_no_cloud_sdk():
         [sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO, check=True
     )
     assert json.loads(result.stdout) == {
-        "mlops_iac.components.testing": [],
+        "mlops_iac.plan.testing": [],
         "mlops_iac.components.spec": [],
     }
 

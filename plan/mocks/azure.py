@@ -7,7 +7,7 @@ import uuid
 from collections.abc import Mapping
 from typing import Any
 
-from mlops_iac.components.testing.mocks import SUBSCRIPTION_ID, TENANT_ID, MockContext
+from mlops_iac.plan.mocks.base import SUBSCRIPTION_ID, TENANT_ID, MockContext
 
 # Inputs that name the resource itself (the first one present wins); everything else ending in
 # "Name" names a parent (resourceGroupName, accountName of a container, …).

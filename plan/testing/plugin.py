@@ -24,7 +24,7 @@ from typing import Any
 
 import pytest
 
-from mlops_iac.components.testing.engine import Project, Recording, run, run_project
+from mlops_iac.plan.engine import Project, Recording, run, run_project
 
 MARKER = "allow_deploy_errors"
 
@@ -45,7 +45,7 @@ class OfflineEngine:
         stack: str | None = None,
         allow_deploy_errors: bool | None = None,
     ) -> Recording:
-        """Run a program function offline (see ``mlops_iac.components.testing.run``)."""
+        """Run a program function offline (see ``mlops_iac.plan.testing.run``)."""
         recording = run(program, config=config, project=project, stack=stack or self.stack)
         return self._checked(recording, allow_deploy_errors)
 

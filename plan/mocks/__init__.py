@@ -3,68 +3,47 @@
 A missing output silently drops the inputs that depend on it, so every resource gets
 the outputs real providers return: an auto-generated physical name, an id, an ARN on AWS, an ARM id
 on Azure, a self link on GCP, plus per-type outputs (``keyId``, ``repositoryUrl``, ``endpoint`` …).
-Per-cloud tables live in ``mocks_aws``, ``mocks_azure`` and ``mocks_gcp``; this module only
-dispatches. None of them imports a provider SDK.
+Per-cloud tables live in ``aws``, ``azure``, ``gcp`` and ``kubernetes``, what they share in
+``base``; this module only dispatches. None of them imports a provider SDK.
 """
 
 from __future__ import annotations
 
-import hashlib
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from collections.abc import Mapping
 from typing import Any
 
 from pulumi.runtime.mocks import MockCallArgs, MockResourceArgs, Mocks
 
-from mlops_iac.components.testing.deploy import naming
+from mlops_iac.plan.deploy import naming
+from mlops_iac.plan.mocks import aws, azure, gcp, kubernetes
+from mlops_iac.plan.mocks.base import (
+    ACCOUNT_ID,
+    GCP_PROJECT,
+    GCP_PROJECT_NUMBER,
+    PREVIOUS_OUTPUTS_KEY,
+    STACK_REFERENCE,
+    SUBSCRIPTION_ID,
+    TENANT_ID,
+    InvokeHook,
+    MockContext,
+    OutputHook,
+    physical_name,
+)
 
-ACCOUNT_ID = "123456789012"
-SUBSCRIPTION_ID = "00000000-0000-0000-0000-000000000000"
-TENANT_ID = "11111111-1111-1111-1111-111111111111"
-GCP_PROJECT = "mlops-offline"
-GCP_PROJECT_NUMBER = "123456789"
-
-
-@dataclass(frozen=True)
-class MockContext:
-    """What an output hook may use: the resource, its physical name and the stack config."""
-
-    type: str
-    name: str
-    inputs: Mapping[str, Any]
-    physical_name: str
-    config: Mapping[str, Any]
-
-    @property
-    def aws_region(self) -> str:
-        return str(self.config.get("aws:region", "us-east-1"))
-
-    @property
-    def azure_location(self) -> str:
-        return str(self.config.get("azure-native:location", "eastus"))
-
-    @property
-    def gcp_project(self) -> str:
-        return str(self.config.get("gcp:project", GCP_PROJECT))
-
-    @property
-    def gcp_region(self) -> str:
-        return str(self.config.get("gcp:region", "us-central1"))
-
-
-OutputHook = Callable[[MockContext], dict[str, Any]]
-InvokeHook = Callable[[Mapping[str, Any], Mapping[str, Any]], dict[str, Any]]
-
-
-def physical_name(logical: str, *, length: int = 7) -> str:
-    """pulumi-aws/pulumi-gcp auto-name: the logical name, a dash and a stable hex suffix."""
-    digest = hashlib.sha1(logical.encode()).hexdigest()[:length]
-    return f"{logical}-{digest}"
-
-
-STACK_REFERENCE = "pulumi:pulumi:StackReference"
-#: Config key whose object stands for the outputs of the stack's previous deployment.
-PREVIOUS_OUTPUTS_KEY = "mlops-testing:previousOutputs"
+__all__ = [
+    "ACCOUNT_ID",
+    "GCP_PROJECT",
+    "GCP_PROJECT_NUMBER",
+    "PREVIOUS_OUTPUTS_KEY",
+    "STACK_REFERENCE",
+    "SUBSCRIPTION_ID",
+    "TENANT_ID",
+    "InvokeHook",
+    "MockContext",
+    "OutputHook",
+    "RealisticMocks",
+    "physical_name",
+]
 
 
 class RealisticMocks(Mocks):
@@ -77,17 +56,15 @@ class RealisticMocks(Mocks):
         stack: str = "test",
         config: Mapping[str, Any] | None = None,
     ) -> None:
-        from mlops_iac.components.testing import mocks_aws, mocks_azure, mocks_gcp, mocks_kubernetes
-
         self.project = project
         self.stack = stack
         self.config = dict(config or {})
         self.unmocked_invokes: list[str] = []
         self._clouds = {
-            "aws": mocks_aws,
-            "azure-native": mocks_azure,
-            "gcp": mocks_gcp,
-            "kubernetes": mocks_kubernetes,
+            "aws": aws,
+            "azure-native": azure,
+            "gcp": gcp,
+            "kubernetes": kubernetes,
         }
 
     def new_resource(self, args: MockResourceArgs) -> tuple[str | None, dict]:

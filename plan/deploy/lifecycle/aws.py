@@ -1,0 +1,237 @@
+"""AWS's cross-field and lifecycle rules (registered in ``lifecycle.base.RULES``)."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator, Mapping
+from typing import Any
+
+from mlops_iac.plan.deploy.base import DeployError, error, physical_name_of
+from mlops_iac.plan.deploy.lifecycle.base import get, of, rule
+from mlops_iac.plan.deploy.state import StateResource
+from mlops_iac.spec.limits import (
+    SAGEMAKER_LINEAR_STEP_PERCENT_MIN,
+    SAGEMAKER_STEP_PERCENT_MAX,
+    step_instances,
+)
+
+SM_AUTOSCALE_UPDATE = "https://docs.aws.amazon.com/sagemaker/latest/dg/endpoint-scaling-update.html"
+
+
+@rule("aws-sagemaker-autoscaled-instance-type-change", SM_AUTOSCALE_UPDATE)
+def sagemaker_instance_type_change(
+    resources: list[Any], state: list[StateResource], config: Mapping[str, Any]
+) -> Iterator[DeployError]:
+    if not state:
+        return
+    configs_now = {
+        physical_name_of(c): c
+        for c in of(resources, "aws:sagemaker/endpointConfiguration:EndpointConfiguration")
+    }
+    configs_then = {
+        physical_name_of(s): s
+        for s in state
+        if s.type == "aws:sagemaker/endpointConfiguration:EndpointConfiguration"
+    }
+    endpoints_then = {s.urn: s for s in state if s.type == "aws:sagemaker/endpoint:Endpoint"}
+    scaled = {
+        str(t.inputs.get("resourceId"))
+        for t in list(of(resources, "aws:appautoscaling/target:Target"))
+        + [s for s in state if s.type == "aws:appautoscaling/target:Target"]
+    }
+    for endpoint in of(resources, "aws:sagemaker/endpoint:Endpoint"):
+        before = endpoints_then.get(endpoint.urn)
+        if before is None:
+            continue
+        new = configs_now.get(str(endpoint.inputs.get("endpointConfigName")))
+        old = configs_then.get(str(before.inputs.get("endpointConfigName")))
+        if new is None or old is None:
+            continue
+        old_types = {
+            v.get("variantName"): v.get("instanceType")
+            for v in old.inputs.get("productionVariants") or []
+        }
+        name = physical_name_of(before)
+        for variant in new.inputs.get("productionVariants") or []:
+            was = old_types.get(variant.get("variantName"))
+            target = f"endpoint/{name}/variant/{variant.get('variantName')}"
+            if was and was != variant.get("instanceType") and target in scaled:
+                yield error(
+                    endpoint,
+                    "aws-sagemaker-autoscaled-instance-type-change",
+                    "endpointConfigName",
+                    endpoint.inputs.get("endpointConfigName"),
+                    f"variant {variant.get('variantName')!r} changes instance type {was} → "
+                    f"{variant.get('instanceType')} while it is an auto scaling target: SageMaker "
+                    "fails the update; deregister the scalable target, update, register again",
+                    SM_AUTOSCALE_UPDATE,
+                )
+
+
+SM_MONITOR = "https://docs.aws.amazon.com/sagemaker/latest/dg/model-monitor.html"
+MONITOR_TYPES = (
+    "aws:sagemaker/dataQualityJobDefinition:DataQualityJobDefinition",
+    "aws:sagemaker/monitoringSchedule:MonitoringSchedule",
+    "aws:sagemaker/modelQualityJobDefinition:ModelQualityJobDefinition",
+    "aws:sagemaker/modelBiasJobDefinition:ModelBiasJobDefinition",
+    "aws:sagemaker/modelExplainabilityJobDefinition:ModelExplainabilityJobDefinition",
+)
+MONITOR_OPT_IN_TAG = "mlops:model-monitor"
+MONITOR_OPT_IN_CONFIG = "mlops-iac:modelMonitorOptIn"
+
+
+@rule("aws-sagemaker-model-monitor-closed", SM_MONITOR)
+def sagemaker_model_monitor(
+    resources: list[Any], state: list[StateResource], config: Mapping[str, Any]
+) -> Iterator[DeployError]:
+    if str(config.get(MONITOR_OPT_IN_CONFIG, "")).lower() == "true":
+        return
+    existing = {s.urn for s in state}
+    for resource in resources:
+        if resource.type not in MONITOR_TYPES or resource.urn in existing:
+            continue
+        tags = resource.inputs.get("tags") or {}
+        if str(tags.get(MONITOR_OPT_IN_TAG, "")).lower() == "opt-in":
+            continue
+        yield error(
+            resource,
+            "aws-sagemaker-model-monitor-closed",
+            "",
+            resource.type.rsplit(":", 1)[-1],
+            "Amazon SageMaker Model Monitor is no longer open to new customers: a new account "
+            f"cannot create this; opt in explicitly (tag {MONITOR_OPT_IN_TAG}=opt-in or config "
+            f"{MONITOR_OPT_IN_CONFIG}: true) only for an account that has it",
+            SM_MONITOR,
+        )
+
+
+SM_LINEAR = (
+    "https://docs.aws.amazon.com/sagemaker/latest/dg/deployment-guardrails-blue-green-linear.html"
+)
+SM_CANARY = (
+    "https://docs.aws.amazon.com/sagemaker/latest/dg/deployment-guardrails-blue-green-canary.html"
+)
+_ROUTING = "deploymentConfig.blueGreenUpdatePolicy.trafficRoutingConfiguration"
+
+
+def _fleet(endpoint: Any, resources: list[Any]) -> int | None:
+    configs = {
+        physical_name_of(c): c
+        for c in of(resources, "aws:sagemaker/endpointConfiguration:EndpointConfiguration")
+    }
+    config = configs.get(str(endpoint.inputs.get("endpointConfigName")))
+    if config is None:
+        return None
+    counts = [
+        int(v.get("initialInstanceCount") or 0)
+        for v in config.inputs.get("productionVariants") or []
+    ]
+    return max(counts) if counts else None
+
+
+@rule("aws-sagemaker-traffic-step-size", SM_LINEAR)
+def sagemaker_step_size(
+    resources: list[Any], state: list[StateResource], config: Mapping[str, Any]
+) -> Iterator[DeployError]:
+    for endpoint in of(resources, "aws:sagemaker/endpoint:Endpoint"):
+        routing = get(endpoint.inputs, _ROUTING)
+        if not isinstance(routing, Mapping):
+            continue
+        fleet = _fleet(endpoint, resources)
+        kind = routing.get("type")
+        if kind == "LINEAR":
+            step = routing.get("linearStepSize") or {}
+            stated, share = _stated(step, fleet), _share(step, fleet)
+            if stated is not None and (
+                not SAGEMAKER_LINEAR_STEP_PERCENT_MIN <= stated <= SAGEMAKER_STEP_PERCENT_MAX
+                or (share or 0) > SAGEMAKER_STEP_PERCENT_MAX
+            ):
+                yield error(
+                    endpoint,
+                    "aws-sagemaker-traffic-step-size",
+                    f"{_ROUTING}.linearStepSize.value",
+                    step.get("value"),
+                    f"a linear step must be 10–50% of the variant's instance count; this is "
+                    f"{share if share is not None else stated:g}%{_fleet_note(step, fleet)}",
+                    SM_LINEAR,
+                )
+        if kind == "CANARY":
+            size = routing.get("canarySize") or {}
+            stated, share = _stated(size, fleet), _share(size, fleet)
+            if stated is not None and max(stated, share or 0) > SAGEMAKER_STEP_PERCENT_MAX:
+                yield error(
+                    endpoint,
+                    "aws-sagemaker-traffic-step-size",
+                    f"{_ROUTING}.canarySize.value",
+                    size.get("value"),
+                    f"the canary must be at most 50% of the variant's instance count; this is "
+                    f"{share if share is not None else stated:g}%{_fleet_note(size, fleet)}",
+                    SM_CANARY,
+                )
+
+
+def _stated(size: Mapping[str, Any], fleet: int | None) -> float | None:
+    """The step as the program states it, in percent of the fleet."""
+    value = size.get("value")
+    if not isinstance(value, int | float):
+        return None
+    if size.get("type") == "INSTANCE_COUNT":
+        return 100 * value / fleet if fleet else None
+    return float(value)
+
+
+def _share(size: Mapping[str, Any], fleet: int | None) -> float | None:
+    """The step as a share of the fleet, counted in whole instances (a step is ≥ 1 instance)."""
+    value = size.get("value")
+    if not isinstance(value, int | float):
+        return None
+    if size.get("type") == "INSTANCE_COUNT":
+        return 100 * value / fleet if fleet else None
+    if fleet:
+        return 100 * step_instances(float(value), fleet) / fleet
+    return float(value)
+
+
+def _fleet_note(size: Mapping[str, Any], fleet: int | None) -> str:
+    if not fleet:
+        return ""
+    if size.get("type") == "INSTANCE_COUNT":
+        return f" ({size.get('value'):g} of {fleet} instance(s))"
+    n = step_instances(float(size.get("value") or 0), fleet)
+    return f" ({size.get('value'):g}% of {fleet} instance(s) rounds up to {n})"
+
+
+_ECR_IMAGE = re.compile(
+    r"^(?P<account>\d{12})\.dkr\.ecr\.(?P<region>[a-z0-9-]+)\.amazonaws\.com/(?P<repo>[^:@]+)"
+)
+ECR_SOURCE = "https://docs.aws.amazon.com/AmazonECR/latest/userguide/docker-pull-ecr-image.html"
+
+
+@rule("aws-image-repository-not-created", ECR_SOURCE)
+def aws_image_repository(
+    resources: list[Any], state: list[StateResource], config: Mapping[str, Any]
+) -> Iterator[DeployError]:
+    from mlops_iac.plan.mocks.base import ACCOUNT_ID
+
+    repositories = {
+        physical_name_of(r)
+        for r in list(of(resources, "aws:ecr/repository:Repository"))
+        + [s for s in state if s.type == "aws:ecr/repository:Repository"]
+    }
+    for model in of(resources, "aws:sagemaker/model:Model"):
+        containers = [model.inputs.get("primaryContainer")] + list(
+            model.inputs.get("containers") or []
+        )
+        for i, container in enumerate(c for c in containers if isinstance(c, Mapping)):
+            image = str(container.get("image") or "")
+            match = _ECR_IMAGE.match(image)
+            if match and match["account"] == ACCOUNT_ID and match["repo"] not in repositories:
+                yield error(
+                    model,
+                    "aws-image-repository-not-created",
+                    "primaryContainer.image" if i == 0 else f"containers[{i - 1}].image",
+                    image,
+                    f"the image is in ECR repository {match['repo']!r} of this account, which the "
+                    "stack does not create and the state does not hold",
+                    ECR_SOURCE,
+                )

@@ -1,0 +1,262 @@
+"""Azure's cross-field and lifecycle rules (registered in ``lifecycle.base.RULES``)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from collections.abc import Iterator, Mapping
+from typing import Any
+
+from mlops_iac.plan.deploy.base import DeployError, error, physical_name_of
+from mlops_iac.plan.deploy.lifecycle.base import get, of, rule, today
+from mlops_iac.plan.deploy.state import StateResource
+
+AML_ROLLOUT = "https://learn.microsoft.com/en-us/azure/machine-learning/how-to-safely-rollout-online-endpoints"
+
+
+@rule("azure-endpoint-traffic-unknown-deployment", AML_ROLLOUT)
+def azure_endpoint_traffic(
+    resources: list[Any], state: list[StateResource], config: Mapping[str, Any]
+) -> Iterator[DeployError]:
+    existing = {
+        (str(s.inputs.get("endpointName") or ""), str(s.inputs.get("deploymentName") or s.name))
+        for s in state
+        if s.type == "azure-native:machinelearningservices:OnlineDeployment"
+    }
+    for endpoint in of(resources, "azure-native:machinelearningservices:OnlineEndpoint"):
+        name = physical_name_of(endpoint)
+        for deployment, weight in (get(endpoint.inputs, "properties.traffic") or {}).items():
+            if (name, str(deployment)) in existing:
+                continue
+            yield error(
+                endpoint,
+                "azure-endpoint-traffic-unknown-deployment",
+                f"properties.traffic.{deployment}",
+                weight,
+                f"traffic names deployment {deployment!r}, which does not exist when the endpoint "
+                "is created or updated (deployments are created after their endpoint in the same "
+                "update); create the endpoint without traffic first",
+                AML_ROLLOUT,
+            )
+
+
+AML_MANAGED_NETWORK = (
+    "https://learn.microsoft.com/en-us/azure/machine-learning/how-to-managed-network"
+    "#list-of-required-rules"
+)
+
+
+@rule("azure-aml-registry-unreachable", AML_MANAGED_NETWORK)
+def azure_registry_outbound(
+    resources: list[Any], state: list[StateResource], config: Mapping[str, Any]
+) -> Iterator[DeployError]:
+    """A deployment whose model is in an AzureML registry with public access off can only pull it
+    through a private endpoint outbound rule of its workspace's managed network: the required
+    (automatic) rules cover the workspace's own key vault, storage and container registry only."""
+    private = {
+        str(r.inputs.get("registryName") or physical_name_of(r)): r
+        for r in of(resources, "azure-native:machinelearningservices:Registry")
+        if r.inputs.get("publicNetworkAccess") == "Disabled"
+    }
+    workspaces = {
+        str(w.inputs.get("workspaceName") or physical_name_of(w)): w
+        for w in of(resources, "azure-native:machinelearningservices:Workspace")
+    }
+    for deployment in of(resources, "azure-native:machinelearningservices:OnlineDeployment"):
+        model = str(get(deployment.inputs, "properties.model") or "")
+        match = re.match(r"azureml://registries/([^/]+)/", model)
+        registry = private.get(match.group(1)) if match else None
+        workspace = workspaces.get(str(deployment.inputs.get("workspaceName") or ""))
+        if registry is None or workspace is None:
+            continue
+        rules = (get(workspace.inputs, "managedNetwork.outboundRules") or {}).values()
+        registry_id = str(getattr(registry, "id", "") or "")
+        reached = any(
+            isinstance(r, Mapping)
+            and get(r, "destination.subresourceTarget") == "amlregistry"
+            and str(get(r, "destination.serviceResourceId")) == registry_id
+            for r in rules
+        )
+        if not reached:
+            yield error(
+                deployment,
+                "azure-aml-registry-unreachable",
+                "properties.model",
+                model,
+                f"the model is in registry {match.group(1)!r} (public network "
+                "access disabled), "
+                "and the workspace's managed network has no private endpoint outbound rule to it "
+                "(amlregistry): the deployment cannot download the model",
+                AML_MANAGED_NETWORK,
+            )
+
+
+FUNCTIONS_NETWORK = (
+    "https://learn.microsoft.com/en-us/azure/azure-functions/functions-networking-options"
+    "#virtual-network-integration-outbound"
+)
+STORAGE_VNET_RULES = (
+    "https://learn.microsoft.com/en-us/azure/storage/common/storage-network-security"
+    "#grant-access-from-a-virtual-network"
+)
+_ACCOUNT_URL = re.compile(r"https://([a-z0-9]{3,24})\.(?:blob|queue|table|dfs)\.core\.windows\.net")
+_SUBNET_DELEGATION = {"FlexConsumption": "Microsoft.App/environments"}
+_DEFAULT_DELEGATION = "Microsoft.Web/serverFarms"
+
+
+def _function_accounts(app: Any) -> set[str]:
+    """Storage accounts a Function App's settings name: its host storage and any account URL."""
+    settings = get(app.inputs, "siteConfig.appSettings") or []
+    names: set[str] = set()
+    for item in settings if isinstance(settings, list) else []:
+        if not isinstance(item, Mapping):
+            continue
+        key, value = str(item.get("name") or ""), str(item.get("value") or "")
+        if key.endswith("__accountName") and value:
+            names.add(value)
+        names.update(_ACCOUNT_URL.findall(value))
+    return names
+
+
+def _declared_subnets(resources: list[Any]) -> dict[str, Mapping[str, Any]]:
+    """Subnets declared inline in the plan's virtual networks, by ARM id (lower case)."""
+    subnets: dict[str, Mapping[str, Any]] = {}
+    for vnet in of(resources, "azure-native:network:VirtualNetwork"):
+        for subnet in vnet.inputs.get("subnets") or []:
+            if isinstance(subnet, Mapping) and subnet.get("name"):
+                subnet_id = f"{getattr(vnet, 'id', '')}/subnets/{subnet['name']}"
+                subnets[subnet_id.lower()] = subnet
+    return subnets
+
+
+@rule("azure-function-storage-unreachable", FUNCTIONS_NETWORK)
+def azure_function_storage(
+    resources: list[Any], state: list[StateResource], config: Mapping[str, Any]
+) -> Iterator[DeployError]:
+    """A Function App reaches a storage account whose firewall denies by default only from a
+    subnet the firewall admits: the Consumption plan has no VNet integration, an integrated app
+    needs a subnet delegated to its plan's service, and a virtual network rule needs the subnet's
+    ``Microsoft.Storage`` service endpoint (Azure refuses the rule otherwise)."""
+    accounts = {}
+    for account in of(resources, "azure-native:storage:StorageAccount"):
+        accounts[str(account.inputs.get("accountName") or physical_name_of(account))] = account
+    plans = {str(getattr(p, "id", "")): p for p in of(resources, "azure-native:web:AppServicePlan")}
+    subnets = _declared_subnets(resources)
+    for app in of(resources, "azure-native:web:WebApp"):
+        if "functionapp" not in str(app.inputs.get("kind") or ""):
+            continue
+        subnet_id = str(app.inputs.get("virtualNetworkSubnetId") or "")
+        plan = plans.get(str(app.inputs.get("serverFarmId") or ""))
+        tier = str(get(plan.inputs, "sku.tier") or "") if plan is not None else ""
+        subnet = subnets.get(subnet_id.lower())
+        if subnet_id and tier == "Dynamic":
+            yield error(
+                app, "azure-function-storage-unreachable", "virtualNetworkSubnetId", subnet_id,
+                "the Consumption plan has no virtual network integration", FUNCTIONS_NETWORK,
+            )  # fmt: skip
+        if subnet is not None:
+            wanted = _SUBNET_DELEGATION.get(tier, _DEFAULT_DELEGATION)
+            services = [str(d.get("serviceName")) for d in subnet.get("delegations") or []]
+            if wanted not in services:
+                yield error(
+                    app, "azure-function-storage-unreachable", "virtualNetworkSubnetId",
+                    subnet_id, f"the integration subnet is not delegated to {wanted}",
+                    FUNCTIONS_NETWORK,
+                )  # fmt: skip
+        for name in sorted(_function_accounts(app)):
+            account = accounts.get(name)
+            rules = account.inputs.get("networkRuleSet") if account is not None else None
+            if not isinstance(rules, Mapping) or rules.get("defaultAction") != "Deny":
+                continue
+            admitted = {
+                str(r.get("virtualNetworkResourceId") or "").lower()
+                for r in rules.get("virtualNetworkRules") or []
+                if isinstance(r, Mapping)
+            }
+            if not subnet_id or subnet_id.lower() not in admitted:
+                how = (
+                    "joins a subnet its firewall does not admit (no virtual network rule)"
+                    if subnet_id
+                    else "has no VNet integration"
+                )
+                yield error(
+                    app, "azure-function-storage-unreachable", "virtualNetworkSubnetId",
+                    subnet_id or None,
+                    f"storage account {name!r} denies by default and the app {how}: the host "
+                    "and the job cannot reach it", FUNCTIONS_NETWORK,
+                )  # fmt: skip
+            elif subnet is not None and not any(
+                isinstance(e, Mapping) and str(e.get("service", "")).startswith("Microsoft.Storage")
+                for e in subnet.get("serviceEndpoints") or []
+            ):
+                yield error(
+                    app, "azure-function-storage-unreachable", "virtualNetworkSubnetId",
+                    subnet_id, f"storage account {name!r} admits the subnet by a virtual network "
+                    "rule, which needs the subnet's Microsoft.Storage service endpoint",
+                    STORAGE_VNET_RULES,
+                )  # fmt: skip
+
+
+EG_MONITOR = "https://learn.microsoft.com/en-us/azure/event-grid/event-handlers"
+
+
+@rule("azure-eventgrid-monitor-alert-source", EG_MONITOR)
+def eventgrid_monitor_alert(
+    resources: list[Any], state: list[StateResource], config: Mapping[str, Any]
+) -> Iterator[DeployError]:
+    topics = {
+        physical_name_of(t): str(t.inputs.get("topicType") or "")
+        for t in of(resources, "azure-native:eventgrid:SystemTopic")
+    }
+    by_logical = {
+        t.name: str(t.inputs.get("topicType") or "")
+        for t in of(resources, "azure-native:eventgrid:SystemTopic")
+    }
+    for sub in of(resources, "azure-native:eventgrid:SystemTopicEventSubscription"):
+        for path in ("destination", "deliveryWithResourceIdentity.destination"):
+            destination = get(sub.inputs, path)
+            if not isinstance(destination, Mapping):
+                continue
+            if destination.get("endpointType") != "MonitorAlert":
+                continue
+            topic = str(sub.inputs.get("systemTopicName"))
+            topic_type = topics.get(topic) or next(
+                (kind for logical, kind in by_logical.items() if topic.startswith(logical)), ""
+            )
+            if topic_type.lower() != "microsoft.keyvault.vaults":
+                yield error(
+                    sub,
+                    "azure-eventgrid-monitor-alert-source",
+                    f"{path}.endpointType",
+                    "MonitorAlert",
+                    "Azure Monitor alerts as an Event Grid handler take events from Azure Key "
+                    f"Vault sources only; this system topic's source is {topic_type or 'unknown'}",
+                    EG_MONITOR,
+                )
+
+
+ACR_DCT = (
+    "https://learn.microsoft.com/en-us/azure/container-registry/container-registry-content-trust"
+)
+DCT_CUTOFF = dt.date(2026, 5, 31)
+
+
+@rule("azure-acr-content-trust-new-registry", ACR_DCT)
+def acr_content_trust(
+    resources: list[Any], state: list[StateResource], config: Mapping[str, Any]
+) -> Iterator[DeployError]:
+    if today(config) < DCT_CUTOFF:
+        return
+    existing = {s.urn for s in state}
+    for registry in of(resources, "azure-native:containerregistry:Registry"):
+        trust = get(registry.inputs, "policies.trustPolicy") or {}
+        if str(trust.get("status", "")).lower() == "enabled" and registry.urn not in existing:
+            yield error(
+                registry,
+                "azure-acr-content-trust-new-registry",
+                "policies.trustPolicy.status",
+                trust.get("status"),
+                "starting May 31, 2026, Docker Content Trust cannot be enabled on new container "
+                "registries; sign images with Notation instead",
+                ACR_DCT,
+            )

@@ -1,0 +1,64 @@
+"""The lifecycle rules' registry and the helpers every cloud's rules share.
+
+A rule module (``gcp``, ``azure``, ``aws``) imports this module, never the package (which imports
+them to register their rules).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any
+
+from mlops_iac.plan.deploy.base import DeployError, Report
+from mlops_iac.plan.deploy.state import StateResource
+
+Rule = Callable[[list[Any], list[StateResource], Mapping[str, Any]], Iterable[DeployError]]
+RULES: dict[str, tuple[str, Rule]] = {}
+"""Rule id → (source URL, check)."""
+
+
+def rule(rule_id: str, source: str) -> Callable[[Rule], Rule]:
+    def register(fn: Rule) -> Rule:
+        RULES[rule_id] = (source, fn)
+        return fn
+
+    return register
+
+
+class _Indexed(list):
+    """The plan's resources, indexed by type once (every rule looks resources up by type)."""
+
+    def __init__(self, resources: Iterable[Any]) -> None:
+        super().__init__(resources)
+        self.by_type: dict[str, list[Any]] = {}
+        for resource in self:
+            self.by_type.setdefault(resource.type, []).append(resource)
+
+
+def check(
+    resources: list[Any], state: list[StateResource], config: Mapping[str, Any], report: Report
+) -> None:
+    indexed = _Indexed(resources)
+    for _, fn in RULES.values():
+        report.errors.extend(fn(indexed, state, config))
+
+
+def of(resources: Iterable[Any], type_token: str) -> list[Any]:
+    if isinstance(resources, _Indexed):
+        return resources.by_type.get(type_token, [])
+    return [r for r in resources if r.type == type_token]
+
+
+def get(data: Any, path: str) -> Any:
+    for part in path.split("."):
+        if not isinstance(data, Mapping):
+            return None
+        data = data.get(part)
+    return data
+
+
+def today(config: Mapping[str, Any]) -> dt.date:
+    """Planning date (``mlops-iac:today`` in config pins it in tests)."""
+    pinned = config.get("mlops-iac:today")
+    return dt.date.fromisoformat(str(pinned)) if pinned else dt.date.today()

@@ -1,0 +1,58 @@
+"""What the dispatcher (``mlops_iac.plan.mocks``) and every per-cloud table share: the fake
+account ids, the context an output hook receives and the provider auto-name. A per-cloud module
+imports this module, never the dispatcher (which imports them)."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+ACCOUNT_ID = "123456789012"
+SUBSCRIPTION_ID = "00000000-0000-0000-0000-000000000000"
+TENANT_ID = "11111111-1111-1111-1111-111111111111"
+GCP_PROJECT = "mlops-offline"
+GCP_PROJECT_NUMBER = "123456789"
+
+
+@dataclass(frozen=True)
+class MockContext:
+    """What an output hook may use: the resource, its physical name and the stack config."""
+
+    type: str
+    name: str
+    inputs: Mapping[str, Any]
+    physical_name: str
+    config: Mapping[str, Any]
+
+    @property
+    def aws_region(self) -> str:
+        return str(self.config.get("aws:region", "us-east-1"))
+
+    @property
+    def azure_location(self) -> str:
+        return str(self.config.get("azure-native:location", "eastus"))
+
+    @property
+    def gcp_project(self) -> str:
+        return str(self.config.get("gcp:project", GCP_PROJECT))
+
+    @property
+    def gcp_region(self) -> str:
+        return str(self.config.get("gcp:region", "us-central1"))
+
+
+OutputHook = Callable[[MockContext], dict[str, Any]]
+InvokeHook = Callable[[Mapping[str, Any], Mapping[str, Any]], dict[str, Any]]
+
+
+def physical_name(logical: str, *, length: int = 7) -> str:
+    """pulumi-aws/pulumi-gcp auto-name: the logical name, a dash and a stable hex suffix."""
+    digest = hashlib.sha1(logical.encode()).hexdigest()[:length]
+    return f"{logical}-{digest}"
+
+
+STACK_REFERENCE = "pulumi:pulumi:StackReference"
+#: Config key whose object stands for the outputs of the stack's previous deployment.
+PREVIOUS_OUTPUTS_KEY = "mlops-testing:previousOutputs"
