@@ -37,12 +37,12 @@ from mlops_iac.components import defaults
 from mlops_iac.components import gpu as gpu_catalogue
 from mlops_iac.components.stackyaml import printable
 from mlops_iac.spec import identities
+from mlops_iac.spec.clouds import Cloud
 
 CONFIG_NAMESPACE = "mlops"
 CONFIG_KEY = "platform"
 ROOT = f"{CONFIG_NAMESPACE}:{CONFIG_KEY}"
 
-Cloud = Literal["aws", "azure", "gcp"]
 Environment = Literal["dev", "staging", "prod"]
 Enforcement = Literal["advisory", "mandatory"]
 

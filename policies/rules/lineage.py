@@ -14,6 +14,8 @@ from typing import Any
 
 from pulumi_policy import ReportViolation, ResourceValidationArgs
 
+from mlops_iac.spec import clouds
+
 from ._base import LINEAGE_KEYS, TAG_KEYS, Rule, items, lineage_tag, tags_of, truthy_text
 
 TAGGABLE_FILE = Path(__file__).with_name("taggable.txt")
@@ -21,7 +23,7 @@ TAGGABLE_FILE = Path(__file__).with_name("taggable.txt")
 from the installed SDKs (the pack imports none of them); ``tests/policies/test_taggable.py`` fails
 when it is stale."""
 
-_DEFAULT_FIELD = {"aws": "tags", "azure-native": "tags", "gcp": "labels"}
+_DEFAULT_FIELD = {entry.provider: entry.tag_input for entry in clouds.REGISTRY.values()}
 #: ``azure-native:storage/v20230101:StorageAccount`` (an explicit API version, as a locally
 #: generated SDK registers it) is the same resource as ``azure-native:storage:StorageAccount``.
 _AZURE_VERSIONED = re.compile(r"^(azure-native:[A-Za-z0-9]+)/v\d{8}[A-Za-z]*(:[A-Za-z0-9]+)$")
