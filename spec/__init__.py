@@ -3,4 +3,6 @@ read, with no Pulumi SDK and no component or rule behind them (imported as ``mlo
 
 - ``identities``: how approver and owner identities compare (exact to grant, by Unicode
   confusable skeleton to refuse).
+- ``clouds``: the cloud registry (name, SDK, extra, type-token provider, tag input, module
+  paths) that every enumeration of clouds reads.
 """
