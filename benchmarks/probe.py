@@ -8,7 +8,7 @@ every probe, is left out.
     python -m benchmarks.probe plan STACK          # `mlops-iac plan --stack STACK --quiet`
     python -m benchmarks.probe floor MODULE…       # only import (and load) these modules
     python -m benchmarks.probe teams N             # `mlops-iac plan` of N teams' AWS platforms
-    python -m benchmarks.probe import PACKAGE      # import one components package
+    python -m benchmarks.probe import PACKAGE      # import one components package, every name
 """
 
 from __future__ import annotations
@@ -27,8 +27,10 @@ import sys  # noqa: E402
 from pathlib import Path  # noqa: E402
 from typing import Any  # noqa: E402
 
+from mlops_iac.spec import clouds  # noqa: E402
+
 REPO = Path(__file__).resolve().parents[1]
-PROVIDERS = ("pulumi_aws", "pulumi_azure_native", "pulumi_gcp")
+PROVIDERS = tuple(clouds.SDKS.values())
 POLICY_REPEAT = 3
 """Evaluations of the pack per probe (after the measured run); the median is reported."""
 
@@ -184,7 +186,11 @@ def teams(count: int) -> dict:
 
 
 def import_package(package: str) -> dict:
-    importlib.import_module(package)
+    """Import a components package and resolve every public name (``from package import *``),
+    so each component's module (and the SDK modules it uses) is in the figure, lazy or not."""
+    module = importlib.import_module(package)
+    for name in getattr(module, "__all__", ()):
+        getattr(module, name)
     return {
         "seconds": time.perf_counter() - START,
         "rss_mib": _rss_mib(),

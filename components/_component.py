@@ -4,20 +4,19 @@ from __future__ import annotations
 
 import dataclasses
 import importlib
+from collections.abc import Callable, Mapping
 from typing import Any, TypeVar
 
 import pulumi
+
+from mlops_iac.spec import clouds
 
 T = TypeVar("T")
 
 PROD = "prod"
 
 # Cloud → (import name, distribution) of the provider SDK its extra installs.
-CLOUD_SDKS = {
-    "aws": ("pulumi_aws", "pulumi-aws"),
-    "azure": ("pulumi_azure_native", "pulumi-azure-native"),
-    "gcp": ("pulumi_gcp", "pulumi-gcp"),
-}
+CLOUD_SDKS = {name: (entry.sdk, entry.distribution) for name, entry in clouds.REGISTRY.items()}
 
 
 def require_cloud_sdk(cloud: str) -> None:
@@ -39,6 +38,32 @@ def require_cloud_sdk(cloud: str) -> None:
             f"pip install 'mlops-iac[{cloud}]'",
             name=module,
         ) from None
+
+
+def lazy_exports(
+    package: str, exports: Mapping[str, str]
+) -> tuple[Callable[[str], Any], Callable[[], list[str]]]:
+    """A package's PEP 562 ``__getattr__`` and ``__dir__``: ``exports`` maps each public name to
+    the submodule (relative to ``package``) that defines it, imported on first access.
+
+    A cloud package imports its SDK's top level and nothing else; the module behind a name (and
+    the SDK submodules that module uses) loads when the program first touches the name. The
+    loaded value is cached in the package's namespace, so later accesses cost nothing.
+    """
+    namespace = importlib.import_module(package).__dict__
+
+    def __getattr__(name: str) -> Any:
+        module = exports.get(name)
+        if module is None:
+            raise AttributeError(f"module {package!r} has no attribute {name!r}")
+        value = getattr(importlib.import_module(f"{package}.{module}"), name)
+        namespace[name] = value
+        return value
+
+    def __dir__() -> list[str]:
+        return sorted({*namespace, *exports})
+
+    return __getattr__, __dir__
 
 
 class Component(pulumi.ComponentResource):

@@ -7,7 +7,7 @@ public API; renaming one is a breaking change (see CHANGELOG.md, "Versioning").
 
 from __future__ import annotations
 
-CLOUDS = ("aws", "azure", "gcp")
+from mlops_iac.spec.clouds import NAMES as CLOUDS
 
 COMPONENTS = ("ArtifactStore", "TrainingCluster", "ModelRegistry", "ServingEndpoint", "Monitoring")
 """The five components every cloud has; ``DriftJob`` (``PARTIAL``) is the sixth. Their base Args
@@ -119,7 +119,7 @@ OUTPUTS_SHARED_BY_SOME: dict[str, dict[str, tuple[str, ...]]] = {
 }
 """Outputs that only some clouds have, same name where present."""
 
-PARTIAL: dict[str, tuple[str, ...]] = {"DriftJob": ("aws", "azure", "gcp")}
+PARTIAL: dict[str, tuple[str, ...]] = {"DriftJob": CLOUDS}
 """Components beyond the five that several (not all) clouds have, and the clouds that have them.
 Their Args and outputs follow the same rules; their shared names are below."""
 

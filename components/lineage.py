@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING
 
 import pulumi
 
+from mlops_iac.spec import clouds
 from mlops_iac.spec.keys import LINEAGE_KEYS, LINEAGE_PREFIX, SERVING_LINEAGE_KEYS
 
 if TYPE_CHECKING:
@@ -36,7 +37,7 @@ UNSET = "none"
 """Value of a lineage key the spec leaves empty (cost centre in dev): present, never blank."""
 
 # Provider package of a type token → the cloud whose tag rules apply.
-PACKAGE_CLOUD = {"aws": "aws", "azure-native": "azure", "gcp": "gcp"}
+PACKAGE_CLOUD = clouds.PROVIDER_CLOUD
 
 # Input names that hold a resource's tags, in order of preference, as (wire name, Python name).
 # GCP: ``labels``; a GKE cluster's labels are ``resourceLabels`` and monitoring resources'
@@ -137,7 +138,7 @@ def sanitise(tags: Mapping[str, str], cloud: str) -> dict[str, str]:
         return {_AZURE_KEY_BAD.sub("_", k)[:512]: v[:256] for k, v in tags.items()}
     if cloud == "gcp":
         return {_gcp_label(k, key=True): _gcp_label(v, key=False) for k, v in tags.items()}
-    raise ValueError(f"unknown cloud {cloud!r}; valid choices: aws, azure, gcp")
+    raise ValueError(f"unknown cloud {cloud!r}; valid choices: {', '.join(clouds.NAMES)}")
 
 
 def _gcp_label(text: str, *, key: bool) -> str:

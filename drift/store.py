@@ -24,6 +24,7 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from mlops_iac.drift.profile import DriftError, printable
+from mlops_iac.drift.runtime import split_uri
 
 BASELINES = "drift/baselines"
 REPORTS = "drift/reports"
@@ -70,16 +71,6 @@ def report_keys(endpoint: str, when: dt.datetime | None = None) -> tuple[str, st
     stamp = when.strftime("%Y%m%dT%H%M%SZ")
     folder = f"{REPORTS}/{segment(endpoint, 'endpoint')}"
     return f"{folder}/{stamp}.json", f"{folder}/latest.json"
-
-
-def split_uri(uri: str) -> tuple[str, str, str]:
-    """``(scheme, bucket, key)`` of ``s3://``, ``gs://``, ``az://container/…``; local: ``file``."""
-    match = re.match(r"^(s3|gs|az)://([^/]+)/?(.*)$", uri)
-    if match:
-        return match.group(1), match.group(2), match.group(3)
-    if "://" in uri:
-        raise DriftError(f"{uri}: unsupported URI (use s3://, gs://, az:// or a local path)")
-    return "file", "", uri
 
 
 def join(prefix: str, key: str) -> str:
@@ -151,7 +142,7 @@ def _write_remote(target: str, text: str, env: Mapping[str, str]) -> None:
             Bucket=bucket, Key=key, Body=text.encode(), ContentType="application/json"
         )
         return
-    from mlops_iac.drift import handlers  # stdlib-only REST clients, imported when needed
+    # The gs:// and az:// clients are the job's own (standard library only), imported when needed.
 
     if scheme == "gs":
         token = env.get("GOOGLE_OAUTH_ACCESS_TOKEN")
@@ -161,7 +152,9 @@ def _write_remote(target: str, text: str, env: Mapping[str, str]) -> None:
                 f"{target}: set GOOGLE_OAUTH_ACCESS_TOKEN (e.g. to the output of "
                 "`gcloud auth print-access-token`) to write to Cloud Storage"
             )
-        handlers.GcsStorage(handlers._Http(token or None), base=emulator).write_text(target, text)
+        from mlops_iac.drift.gcp import GcsStorage, Http
+
+        GcsStorage(Http(token or None), base=emulator).write_text(target, text)
         return
     account_url = env.get("DRIFT_STORAGE_ACCOUNT_URL") or (
         f"https://{env['AZURE_STORAGE_ACCOUNT']}.blob.core.windows.net"
@@ -179,9 +172,11 @@ def _write_remote(target: str, text: str, env: Mapping[str, str]) -> None:
         )
     if not emulator_key and not account_url.startswith("https://"):
         raise DriftError(f"{account_url}: a bearer token goes to an https:// endpoint only")
+    from mlops_iac.drift.azure import AzureBlobStorage, AzureRest, SharedKey
+
     if emulator_key:
         account = account_url.rstrip("/").rsplit("/", 1)[-1]
-        rest = handlers.AzureRest(shared_key=handlers.SharedKey(account, emulator_key))
+        rest = AzureRest(shared_key=SharedKey(account, emulator_key))
     else:
-        rest = handlers.AzureRest(token=lambda _resource: token)
-    handlers.AzureBlobStorage(account_url, rest).write_text(target, text)
+        rest = AzureRest(token=lambda _resource: token)
+    AzureBlobStorage(account_url, rest).write_text(target, text)

@@ -11,6 +11,8 @@ all read, with no Pulumi SDK at import and no component or rule behind them (imp
 - ``limits``: cloud limits as pure functions (SageMaker's traffic routing rules).
 - ``identities``: how approver and owner identities compare (exact to grant, by Unicode
   confusable skeleton to refuse).
+- ``clouds``: the cloud registry (name, SDK, extra, type-token provider, tag input, module
+  paths) that every enumeration of clouds reads.
 
 The drift job's wire names and default thresholds live in ``mlops_iac.drift.wire`` (standard
 library only), which ``defaults`` reads.

@@ -15,10 +15,9 @@ reason: a cap must hold when spot capacity is unavailable and the pool falls bac
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal
 
-Cloud = Literal["aws", "azure", "gcp"]
-CLOUDS: tuple[Cloud, ...] = ("aws", "azure", "gcp")
+from mlops_iac.spec.clouds import NAMES as CLOUDS
+from mlops_iac.spec.clouds import Cloud
 
 
 @dataclass(frozen=True)

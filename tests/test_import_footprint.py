@@ -30,8 +30,10 @@ from pathlib import Path
 
 import pytest
 
+from mlops_iac.spec import clouds
+
 REPO = Path(__file__).resolve().parents[1]
-PROVIDERS = {"aws": "pulumi_aws", "azure": "pulumi_azure_native", "gcp": "pulumi_gcp"}
+PROVIDERS = dict(clouds.SDKS)
 
 _PROBE = """
 import json, sys
@@ -39,7 +41,7 @@ from pathlib import Path
 
 def snapshot():
     from pulumi._utils import _LazyModule
-    roots = {"pulumi_aws", "pulumi_azure_native", "pulumi_gcp"}
+    roots = set(json.loads(sys.argv[3]))
     present = [n for n in list(sys.modules) if n.split(".")[0] in roots]
     loaded = [n for n in present if not isinstance(sys.modules[n], _LazyModule)]
     return {"present": sorted(present), "loaded": sorted(loaded)}
@@ -105,7 +107,14 @@ def _first_level(modules: Iterable[str], package: str) -> set[str]:
 def footprint(request: pytest.FixtureRequest) -> tuple[str, dict]:
     cloud = request.param
     out = subprocess.run(
-        [sys.executable, "-c", _PROBE, cloud, PROVIDERS[cloud]],
+        [
+            sys.executable,
+            "-c",
+            _PROBE,
+            cloud,
+            PROVIDERS[cloud],
+            json.dumps(list(PROVIDERS.values())),
+        ],
         cwd=REPO,
         capture_output=True,
         text=True,

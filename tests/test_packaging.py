@@ -20,8 +20,10 @@ from pathlib import Path
 import pytest
 import yaml
 
+from mlops_iac.spec import clouds
+
 REPO = Path(__file__).resolve().parents[1]
-SDKS = {"aws": "pulumi_aws", "azure": "pulumi_azure_native", "gcp": "pulumi_gcp"}
+SDKS = dict(clouds.SDKS)
 # The library proper: the cloud packages, the platform wiring and the shared modules. The
 # offline plan (plan/) is not part of it and may read botocore's API models.
 COMPONENT_MODULES = sorted(
@@ -485,13 +487,13 @@ def test_every_range_starts_at_the_tested_pin():
     )
     pins = {name.lower().replace("_", "-"): version for name, version in pins.items()}
     extras = project["optional-dependencies"]
-    ranged = [*project["dependencies"], *extras["aws"], *extras["azure"], *extras["gcp"]]
+    ranged = [*project["dependencies"], *(r for cloud in clouds.NAMES for r in extras[cloud])]
     for requirement in ranged:
         name, low, high = re.fullmatch(r"([A-Za-z0-9_.-]+)>=(\S+),<(\S+)", requirement).groups()
         pinned = pins[name.lower().replace("_", "-")]
         assert pinned.startswith(low) or pinned == low, (requirement, pinned)
         assert high, requirement
-    assert set(extras) >= {"aws", "azure", "gcp", "all"}
+    assert set(extras) >= {*clouds.NAMES, "all"}
     assert project["requires-python"] == ">=3.11,<3.14"
     for folder in ("components", "policies", "cli"):
         assert (REPO / folder / "py.typed").exists()

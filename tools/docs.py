@@ -26,6 +26,7 @@ from pydantic import BaseModel
 from pydantic.fields import FieldInfo
 from pydantic_core import PydanticUndefined
 
+from mlops_iac.spec.clouds import NAMES
 from mlops_iac.spec.keys import ROOT
 from mlops_iac.spec.models import PlatformSpec
 
@@ -33,7 +34,7 @@ ROOT_DIR = Path(__file__).resolve().parents[1]
 REFERENCE = ROOT_DIR / "docs" / "reference.md"
 RULES = ROOT_DIR / "docs" / "rules.md"
 """One section per rule; SARIF ``helpUri`` and ``mlops-iac policies --json`` link to its anchor."""
-CLOUDS = ("aws", "azure", "gcp")
+CLOUDS = NAMES
 
 
 def _type_name(annotation: Any) -> str:

@@ -23,17 +23,14 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 
 from mlops_iac.components.lineage import MAP, tag_field
+from mlops_iac.spec import clouds
 
 ROOT_DIR = Path(__file__).resolve().parents[1]
 OUTPUT = ROOT_DIR / "policies" / "rules" / "taggable.txt"
 #: Python package -> distribution, in the order the file lists them.
-PACKAGES = {
-    "pulumi_aws": "pulumi-aws",
-    "pulumi_azure_native": "pulumi-azure-native",
-    "pulumi_gcp": "pulumi-gcp",
-}
+PACKAGES = {entry.sdk: entry.distribution for entry in clouds.REGISTRY.values()}
 #: The tag input a line may leave out: the usual one of its provider.
-DEFAULT_FIELD = {"aws": "tags", "azure-native": "tags", "gcp": "labels"}
+DEFAULT_FIELD = {entry.provider: entry.tag_input for entry in clouds.REGISTRY.values()}
 
 _CLASS = re.compile(r"^class (\w+)\(pulumi\.CustomResource\):$", re.M)
 _SIGNATURE = re.compile(r"def _internal_init\(__self__,\n(.*?)__props__=None\):", re.S)

@@ -22,28 +22,52 @@ Compose them in this order (``components/platform/aws.py`` does)::
         artifact_bucket_name=store.bucket_name, artifact_kms_key_arn=store.kms_key_id))
 """
 
-# ruff: noqa: E402 (the SDK check runs before the components import it)
-from mlops_iac.components._component import require_cloud_sdk
+# ruff: noqa: E402 (the SDK check runs before anything else)
+from typing import TYPE_CHECKING
+
+from mlops_iac.components._component import lazy_exports, require_cloud_sdk
 
 require_cloud_sdk("aws")
 
+if TYPE_CHECKING:
+    from mlops_iac.components.aws.artifact_store import ArtifactStore, ArtifactStoreArgs
+    from mlops_iac.components.aws.drift_job import DriftJob, DriftJobArgs
+    from mlops_iac.components.aws.model_registry import ModelRegistry, ModelRegistryArgs
+    from mlops_iac.components.aws.monitoring import (
+        AlertChannel,
+        AlertChannelArgs,
+        Monitoring,
+        MonitoringArgs,
+    )
+    from mlops_iac.components.aws.serving_endpoint import (
+        ModelVersion,
+        ServingEndpoint,
+        ServingEndpointArgs,
+        endpoint_name_for,
+    )
+    from mlops_iac.components.aws.training_cluster import TrainingCluster, TrainingClusterArgs
 
-from mlops_iac.components.aws.artifact_store import ArtifactStore, ArtifactStoreArgs
-from mlops_iac.components.aws.drift_job import DriftJob, DriftJobArgs
-from mlops_iac.components.aws.model_registry import ModelRegistry, ModelRegistryArgs
-from mlops_iac.components.aws.monitoring import (
-    AlertChannel,
-    AlertChannelArgs,
-    Monitoring,
-    MonitoringArgs,
-)
-from mlops_iac.components.aws.serving_endpoint import (
-    ModelVersion,
-    ServingEndpoint,
-    ServingEndpointArgs,
-    endpoint_name_for,
-)
-from mlops_iac.components.aws.training_cluster import TrainingCluster, TrainingClusterArgs
+# Each name's module loads on first access (PEP 562), so a program pays only for the components
+# it builds (the drift job's and the Kubernetes side's modules stay unloaded otherwise).
+_EXPORTS = {
+    "AlertChannel": "monitoring",
+    "AlertChannelArgs": "monitoring",
+    "ArtifactStore": "artifact_store",
+    "ArtifactStoreArgs": "artifact_store",
+    "DriftJob": "drift_job",
+    "DriftJobArgs": "drift_job",
+    "ModelRegistry": "model_registry",
+    "ModelRegistryArgs": "model_registry",
+    "ModelVersion": "serving_endpoint",
+    "Monitoring": "monitoring",
+    "MonitoringArgs": "monitoring",
+    "ServingEndpoint": "serving_endpoint",
+    "ServingEndpointArgs": "serving_endpoint",
+    "TrainingCluster": "training_cluster",
+    "TrainingClusterArgs": "training_cluster",
+    "endpoint_name_for": "serving_endpoint",
+}
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)
 
 __all__ = [
     "AlertChannel",

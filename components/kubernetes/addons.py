@@ -21,16 +21,21 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import pulumi
-from pulumi_kubernetes import Provider
-from pulumi_kubernetes import _utilities as k8s_utilities
-from pulumi_kubernetes.helm.v3 import Release
 
 from mlops_iac.components._component import child_opts
 from mlops_iac.components.kubernetes import charts
 from mlops_iac.components.kubernetes.charts import Chart
 from mlops_iac.components.kubernetes.labels import DNS1123_LABEL, invalid_label
+
+# pulumi_kubernetes (and the pulumi.automation it pulls in) loads only when a cluster's
+# Kubernetes side is declared: importing a cloud's TrainingCluster, or a program that sets
+# manage_kubernetes off, does not pay for it.
+if TYPE_CHECKING:
+    from pulumi_kubernetes import Provider
+    from pulumi_kubernetes.helm.v3 import Release
 
 RELEASE_TIMEOUT_SECONDS = 900
 RELEASE_HISTORY = 5
@@ -60,6 +65,8 @@ class CoreV1Object(pulumi.CustomResource):
         props: Mapping[str, object],
         opts: pulumi.ResourceOptions,
     ) -> None:
+        from pulumi_kubernetes import _utilities as k8s_utilities
+
         merged = pulumi.ResourceOptions.merge(k8s_utilities.get_resource_opts_defaults(), opts)
         body = {"apiVersion": "v1", "kind": kind, **props}
         super().__init__(f"kubernetes:core/v1:{kind}", resource_name, body, merged)
@@ -123,6 +130,8 @@ def _release(
     namespace: pulumi.Input[str] | None = None,
     depends_on: Sequence[pulumi.Resource] = (),
 ) -> Release:
+    from pulumi_kubernetes.helm.v3 import Release
+
     return Release(
         name,
         name=chart.release,
@@ -160,6 +169,8 @@ def install(
             f"{name}: operator must be one of {', '.join([*charts.OPERATORS, 'none'])}"
         )
     _check_names(name, labels)
+    from pulumi_kubernetes import Provider
+
     provider = Provider(
         f"{name}-k8s",
         kubeconfig=kubeconfig,

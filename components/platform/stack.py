@@ -8,17 +8,10 @@ from typing import Any
 import pulumi
 
 from mlops_iac.components._component import component_opts
+from mlops_iac.spec import clouds
 from mlops_iac.spec.models import PlatformSpec
 
 TYPE = "mlops:index:MlopsStack"
-
-# Translation of the spec into one cloud's component Args lives beside this module, one per
-# cloud, and is imported lazily: a stack for one cloud never loads another cloud's SDK.
-_BUILDERS = {
-    "aws": "mlops_iac.components.platform.aws",
-    "azure": "mlops_iac.components.platform.azure",
-    "gcp": "mlops_iac.components.platform.gcp",
-}
 
 
 class MlopsStack(pulumi.ComponentResource):
@@ -34,6 +27,9 @@ class MlopsStack(pulumi.ComponentResource):
         self, name: str, spec: PlatformSpec, opts: pulumi.ResourceOptions | None = None
     ) -> None:
         super().__init__(TYPE, name, None, component_opts(opts))
-        builder = importlib.import_module(_BUILDERS[spec.cloud])
+        # Translation of the spec into one cloud's component Args lives beside this module,
+        # one per cloud (the registry names it), and is imported lazily: a stack for one cloud
+        # never loads another cloud's SDK.
+        builder = importlib.import_module(clouds.entry(spec.cloud).platform)
         self.exports = builder.build(self, name, spec)
         self.register_outputs(dict(self.exports))

@@ -17,10 +17,12 @@ from typing import Any
 import yaml
 
 from mlops_iac.plan.deploy import naming
+from mlops_iac.spec import clouds
 
 _DATA = Path(__file__).parent
 _NUMERIC = {"integer", "long", "float", "double"}
-CLOUDS = {"aws": "aws", "azure-native": "azure", "gcp": "gcp"}
+CLOUDS = clouds.PROVIDER_CLOUD
+"""Type-token provider -> cloud name (the cloud registry)."""
 """Provider package → the cloud's data file."""
 
 

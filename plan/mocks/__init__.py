@@ -29,6 +29,9 @@ from mlops_iac.plan.mocks.base import (
     OutputHook,
     physical_name,
 )
+from mlops_iac.spec import clouds
+
+_CLOUD_MOCKS = {"aws": aws, "azure": azure, "gcp": gcp}
 
 __all__ = [
     "ACCOUNT_ID",
@@ -60,10 +63,9 @@ class RealisticMocks(Mocks):
         self.stack = stack
         self.config = dict(config or {})
         self.unmocked_invokes: list[str] = []
+        # Type-token provider -> that cloud's mocks (the cloud registry), plus Kubernetes.
         self._clouds = {
-            "aws": aws,
-            "azure-native": azure,
-            "gcp": gcp,
+            **{provider: _CLOUD_MOCKS[name] for provider, name in clouds.PROVIDER_CLOUD.items()},
             "kubernetes": kubernetes,
         }
 

@@ -11,6 +11,8 @@ import re
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from mlops_iac.spec import clouds
+
 from . import (
     alarms,
     approval,
@@ -50,7 +52,9 @@ RULES: tuple[Rule, ...] = (
     *kubernetes.RULES,
 )
 
-_TOKEN = re.compile(r"^(aws|azure-native|gcp):[A-Za-z0-9/]*:[A-Za-z0-9]+$")
+_TOKEN = re.compile(
+    rf"^({'|'.join(map(re.escape, clouds.BY_PROVIDER))}):[A-Za-z0-9/]*:[A-Za-z0-9]+$"
+)
 _MODULES = (
     alarms, approval, drift, dvc, gpu, iam, images, kms, lineage, logs, network, protection,
     records, serving, storage,

@@ -13,6 +13,8 @@ from typing import Any
 
 from pulumi_policy import ReportViolation, ResourceValidationArgs
 
+from mlops_iac.spec import clouds
+
 from ._base import (
     LINEAGE_KEYS,
     TAG_KEYS,
@@ -29,7 +31,7 @@ TAGGABLE_FILE = Path(__file__).with_name("taggable.txt")
 from the installed SDKs (the pack imports none of them); ``tests/policies/test_taggable.py`` fails
 when it is stale."""
 
-_DEFAULT_FIELD = {"aws": "tags", "azure-native": "tags", "gcp": "labels"}
+_DEFAULT_FIELD = {entry.provider: entry.tag_input for entry in clouds.REGISTRY.values()}
 
 
 @functools.cache

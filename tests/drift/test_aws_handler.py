@@ -10,7 +10,9 @@ import pytest
 from moto import mock_aws
 
 from mlops_iac.cli.main import main
-from mlops_iac.drift import handlers
+from mlops_iac.drift import DriftError
+from mlops_iac.drift.aws import aws_handler
+from mlops_iac.drift.runtime import JobConfig
 from mlops_iac.plan.testing.moto_s3 import REGION, fake_aws_environment
 from tests.drift._data import capture_lines, rows, write_csv
 
@@ -115,7 +117,7 @@ def _latest(s3):
 
 def test_shifted_capture_writes_a_drift_report_and_a_metric_over_threshold(aws):
     _put_capture(aws, rows(3000, seed=3, shift="amount"))
-    result = handlers.aws_handler(SCHEDULED_EVENT, _Context())
+    result = aws_handler(SCHEDULED_EVENT, _Context())
     assert result["verdict"] == "drift"
     assert result["drifted"] == ["amount"]
     assert result["rows"] == 3000
@@ -133,27 +135,25 @@ def test_shifted_capture_writes_a_drift_report_and_a_metric_over_threshold(aws):
 
 def test_unshifted_capture_is_no_drift_and_metric_zero(aws):
     _put_capture(aws, rows(3000, seed=2))
-    result = handlers.aws_handler(SCHEDULED_EVENT, _Context())
+    result = aws_handler(SCHEDULED_EVENT, _Context())
     assert result["verdict"] == "no-drift"
     assert _latest(aws)["drifted"] == []
     assert _metric("DriftedFeatures") == [0.0]
 
 
 def test_no_capture_in_the_window_is_insufficient_data(aws):
-    result = handlers.aws_handler({"windowHours": 1}, _Context())
+    result = aws_handler({"windowHours": 1}, _Context())
     assert result["verdict"] == "insufficient-data"
     assert _metric("DriftedFeatures") == [0.0]
 
 
 def test_missing_baseline_names_the_uri(aws, monkeypatch):
     monkeypatch.setenv("DRIFT_BASELINE_URI", f"s3://{BUCKET}/drift/baselines/other/baseline.json")
-    with pytest.raises(
-        handlers.DriftError, match="drift/baselines/other/baseline.json: no baseline"
-    ):
-        handlers.aws_handler(SCHEDULED_EVENT, _Context())
+    with pytest.raises(DriftError, match="drift/baselines/other/baseline.json: no baseline"):
+        aws_handler(SCHEDULED_EVENT, _Context())
 
 
 def test_missing_configuration_is_named(monkeypatch):
     monkeypatch.delenv("DRIFT_CAPTURE_URI", raising=False)
-    with pytest.raises(handlers.DriftError, match="DRIFT_CAPTURE_URI"):
-        handlers.JobConfig.from_env({"DRIFT_BASELINE_URI": "x", "DRIFT_REPORT_URI": "y"})
+    with pytest.raises(DriftError, match="DRIFT_CAPTURE_URI"):
+        JobConfig.from_env({"DRIFT_BASELINE_URI": "x", "DRIFT_REPORT_URI": "y"})

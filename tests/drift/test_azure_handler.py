@@ -16,7 +16,8 @@ import urllib.error
 
 import pytest
 
-from mlops_iac.drift import build_baseline, dumps, handlers
+from mlops_iac.drift import DriftError, azure, build_baseline, dumps
+from mlops_iac.drift.runtime import JobConfig
 from mlops_iac.plan.testing import emulators
 from tests.drift._data import FEATURES, rows
 
@@ -66,15 +67,15 @@ def env(azurite, tmp_path):
         "DRIFT_REPORT_URI": f"az://{DRIFT}{suffix}/drift/reports/{ENDPOINT}",
         "DRIFT_ENDPOINT": ENDPOINT,
         "DRIFT_FORMAT": "azure-capture",
-        "DRIFT_METRIC_NAMESPACE": handlers.AZURE_METRIC_NAMESPACE,
+        "DRIFT_METRIC_NAMESPACE": azure.AZURE_METRIC_NAMESPACE,
     }
-    rest = handlers.AzureRest(
-        shared_key=handlers.SharedKey(emulators.AZURITE_ACCOUNT, emulators.AZURITE_KEY)
+    rest = azure.AzureRest(
+        shared_key=azure.SharedKey(emulators.AZURITE_ACCOUNT, emulators.AZURITE_KEY)
     )
     for container in (f"{CAPTURE}{suffix}", f"{DRIFT}{suffix}"):
         with rest.storage("PUT", f"{account_url}/{container}?restype=container"):
             pass
-    store = handlers.AzureBlobStorage(account_url, rest)
+    store = azure.AzureBlobStorage(account_url, rest)
     baseline = build_baseline(FEATURES, rows(4000, seed=1), dataset_version="md5:ab")
     store.write_text(values["DRIFT_BASELINE_URI"], dumps(baseline))
     return values, store
@@ -111,7 +112,7 @@ def test_shifted_capture_writes_the_report_and_publishes_drift(env):
     # Model outputs are collected beside the inputs: they must not be read as features.
     _collect(store, values["DRIFT_CAPTURE_URI"], rows(50, seed=9), collection="model_outputs")
     recorder = Recorder()
-    summary = handlers.azure_handler(Timer(), metrics=recorder, retraining=recorder, env=values)
+    summary = azure.azure_handler(Timer(), metrics=recorder, retraining=recorder, env=values)
     assert (summary["verdict"], summary["drifted"]) == ("drift", ["amount"])
     latest = json.loads(store.read_text(f"{values['DRIFT_REPORT_URI']}/latest.json"))
     assert latest["drifted"] == ["amount"] and latest["captureObjects"] == 2
@@ -131,7 +132,7 @@ def test_unshifted_capture_is_quiet(env):
     values, store = env
     _collect(store, values["DRIFT_CAPTURE_URI"], rows(3000, seed=2))
     recorder = Recorder()
-    summary = handlers.azure_handler(Timer(), metrics=recorder, retraining=recorder, env=values)
+    summary = azure.azure_handler(Timer(), metrics=recorder, retraining=recorder, env=values)
     assert summary["verdict"] == "no-drift"
     assert [len(p["drifted"]) for p in recorder.published] == [0]
     assert recorder.sent == []
@@ -140,7 +141,7 @@ def test_unshifted_capture_is_quiet(env):
 def test_no_capture_is_insufficient_data(env):
     values, _ = env
     recorder = Recorder()
-    summary = handlers.azure_handler(Timer(), metrics=recorder, retraining=recorder, env=values)
+    summary = azure.azure_handler(Timer(), metrics=recorder, retraining=recorder, env=values)
     assert (summary["verdict"], summary["rows"]) == ("insufficient-data", 0)
     assert recorder.sent == []
 
@@ -148,28 +149,28 @@ def test_no_capture_is_insufficient_data(env):
 def test_a_missing_baseline_is_one_clear_error(env):
     values, _ = env
     values = {**values, "DRIFT_BASELINE_URI": values["DRIFT_BASELINE_URI"].replace("md5_ab", "x")}
-    with pytest.raises(handlers.DriftError, match="no baseline there"):
-        handlers.azure_handler(Timer(), metrics=Recorder(), env=values)
+    with pytest.raises(DriftError, match="no baseline there"):
+        azure.azure_handler(Timer(), metrics=Recorder(), env=values)
 
 
 def test_a_wrong_key_is_refused_by_the_emulator(env):
     values, _ = env
     wrong = {**values, "DRIFT_EMULATOR_ACCOUNT_KEY": "d3Jvbmc="}
     with pytest.raises(urllib.error.HTTPError) as raised:
-        handlers.azure_handler(Timer(), metrics=Recorder(), env=wrong)
+        azure.azure_handler(Timer(), metrics=Recorder(), env=wrong)
     raised.value.close()
     assert raised.value.code == 403
 
 
 def test_metric_documents_follow_the_custom_metrics_api():
     posts = []
-    metrics = handlers.AzureMonitorMetrics(
+    metrics = azure.AzureMonitorMetrics(
         "/subscriptions/s/resourceGroups/rg/providers/Microsoft.Web/sites/fn",
         "westeurope",
         token=lambda resource: f"token-for-{resource}",
         post=lambda url, body, headers: posts.append((url, json.loads(body), headers)),
     )
-    config = handlers.JobConfig("az://c/", "az://d/b.json", "az://d/r", ENDPOINT)
+    config = JobConfig("az://c/", "az://d/b.json", "az://d/r", ENDPOINT)
     metrics.publish(config, {"drifted": ["amount"], "maxPsi": 0.4, "rows": 3000})
     assert [p[0] for p in posts] == [
         "https://westeurope.monitoring.azure.com/subscriptions/s/resourceGroups/rg/providers/"
@@ -209,7 +210,7 @@ def test_the_managed_identity_token_request(monkeypatch):
         return Response()
 
     monkeypatch.setattr(urllib.request, "urlopen", fake_urlopen)
-    token = handlers.AzureToken(
+    token = azure.AzureToken(
         {"IDENTITY_ENDPOINT": "http://127.0.0.1:1/msi/token", "IDENTITY_HEADER": "h",
          "AZURE_CLIENT_ID": "cid"}
     )  # fmt: skip

@@ -11,7 +11,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from mlops_iac.drift import build_baseline, dumps, handlers
+from mlops_iac.drift import build_baseline, dumps, gcp
 from tests.drift._data import FEATURES, rows
 
 BUCKET = "fraud-artifacts"
@@ -74,7 +74,7 @@ def monitoring(monkeypatch):
 
 @pytest.fixture
 def job(gcs, monitoring, monkeypatch):
-    storage = handlers.GcsStorage(handlers._Http(None))
+    storage = gcp.GcsStorage(gcp.Http(None))
     baseline = build_baseline(FEATURES, rows(4000, seed=1), dataset_version="md5:ab")
     storage.write_text(f"gs://{BUCKET}/drift/baselines/md5_ab/baseline.json", dumps(baseline))
     env = {
@@ -83,7 +83,7 @@ def job(gcs, monitoring, monkeypatch):
         "DRIFT_REPORT_URI": f"gs://{BUCKET}/drift/reports/{ENDPOINT}",
         "DRIFT_ENDPOINT": ENDPOINT,
         "DRIFT_FORMAT": "jsonl",
-        "DRIFT_METRIC_NAMESPACE": handlers.GCP_METRIC_PREFIX,
+        "DRIFT_METRIC_NAMESPACE": gcp.GCP_METRIC_PREFIX,
         "DRIFT_PROJECT": "my-project",
     }
     for key, value in env.items():
@@ -112,7 +112,7 @@ def _drifted_points(monitoring):
 
 def test_shifted_capture_reports_drift_to_gcs_and_monitoring(job, monitoring):
     _capture(job, rows(3000, seed=3, shift="channel"))
-    body, status = handlers.gcp_handler(None)
+    body, status = gcp.gcp_handler(None)
     summary = json.loads(body)
     assert (status, summary["verdict"], summary["drifted"]) == (200, "drift", ["channel"])
     latest = json.loads(job.read_text(f"gs://{BUCKET}/drift/reports/{ENDPOINT}/latest.json"))
@@ -122,7 +122,7 @@ def test_shifted_capture_reports_drift_to_gcs_and_monitoring(job, monitoring):
 
 def test_unshifted_capture_is_quiet(job, monitoring):
     _capture(job, rows(3000, seed=2))
-    body, _ = handlers.gcp_handler(None)
+    body, _ = gcp.gcp_handler(None)
     assert json.loads(body)["verdict"] == "no-drift"
     assert _drifted_points(monitoring) == 0
 
@@ -136,7 +136,7 @@ def test_the_cli_writes_the_baseline_to_cloud_storage(gcs, tmp_path, capsys):
     assert main([*argv, "--store-uri", f"gs://{BUCKET}/team"]) == 0
     key = f"gs://{BUCKET}/team/drift/baselines/md5_3b1f/baseline.json"
     assert key in capsys.readouterr().out
-    written = json.loads(handlers.GcsStorage(handlers._Http(None)).read_text(key))
+    written = json.loads(gcp.GcsStorage(gcp.Http(None)).read_text(key))
     assert (written["datasetVersion"], written["rows"]) == ("md5:3b1f", 1500)
 
 

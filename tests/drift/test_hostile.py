@@ -3,7 +3,7 @@
 One test per example of the issue (NaN in a baseline hiding drift, tampered baselines, ragged rows,
 a 1 MB field, nested or non-object records, directories as files, a BOM, no common column,
 ``--psi nan``, escapes in column names, a gzip bomb of one line, ``--dataset-version ..``), then
-the same checks in the cloud job (``handlers.run_job``), which shares the core.
+the same checks in the cloud job (``runtime.run_job``), which shares the core.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 
 from mlops_iac.cli.main import main
-from mlops_iac.drift import DriftError, Thresholds, bytes_source, handlers, store
+from mlops_iac.drift import DriftError, Thresholds, bytes_source, runtime, store
 from mlops_iac.drift.profile import load_baseline
 from tests.drift._data import FEATURES, rows, write_csv
 
@@ -479,7 +479,7 @@ class _Store:
         return bytes_source(uri, [self.objects[uri]])
 
     def read_text(self, uri):
-        return handlers._text(uri, self.objects[uri])
+        return runtime.baseline_text(uri, self.objects[uri])
 
     def write_text(self, uri, text):
         self.written[uri] = text
@@ -512,9 +512,9 @@ def _job(made, baseline: bytes | None = None, capture: bytes | None = None, **en
         "mem://capture/a.jsonl": capture or served.encode(),
     }
     storage, metrics = _Store(objects), _Metrics()
-    config = handlers.JobConfig.from_env({**ENV, **env})
+    config = runtime.JobConfig.from_env({**ENV, **env})
     now = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
-    return handlers.run_job(config, storage, metrics, now), storage
+    return runtime.run_job(config, storage, metrics, now), storage
 
 
 def test_the_job_finds_drift_with_a_sound_baseline(made):
@@ -546,7 +546,7 @@ def test_the_job_validates_its_settings(made, env, fragment):
 @pytest.mark.parametrize("window", [0, -1, True, "24", 1.5, float("nan"), 10**6])
 def test_the_job_validates_the_event_window(window):
     with pytest.raises(DriftError, match="event: windowHours: must be an integer >= 1"):
-        handlers.JobConfig.from_env(ENV, {"windowHours": window})
+        runtime.JobConfig.from_env(ENV, {"windowHours": window})
 
 
 def test_the_job_refuses_a_tampered_baseline_and_bad_capture(made):

@@ -15,13 +15,11 @@ from pathlib import Path
 
 import pytest
 
-from mlops_iac.spec import stackyaml
+from mlops_iac.spec import clouds, stackyaml
 from mlops_iac.spec.stackyaml import StackYamlError
 from tests.conftest import STACKS
 
-REFERENCE = {
-    cloud: (STACKS / f"Pulumi.{cloud}-prod.yaml").read_text() for cloud in ("aws", "azure", "gcp")
-}
+REFERENCE = {cloud: (STACKS / f"Pulumi.{cloud}-prod.yaml").read_text() for cloud in clouds.NAMES}
 ROOT = Path(__file__).resolve().parents[2]
 
 BOMB = (
@@ -124,7 +122,7 @@ def _with_duplicate(text: str) -> str:
     )
 
 
-@pytest.mark.parametrize("cloud", ["aws", "azure", "gcp"])
+@pytest.mark.parametrize("cloud", clouds.NAMES)
 def test_plan_refuses_a_duplicate_environment_on_every_cloud(cloud, cli, tmp_path) -> None:
     stacks = tmp_path / "stacks"
     stacks.mkdir()

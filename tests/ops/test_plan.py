@@ -12,6 +12,7 @@ import yaml
 
 from mlops_iac.cli.main import main
 from mlops_iac.components.gcp._common import resource_id
+from mlops_iac.spec import clouds
 from tests.conftest import REPO, stack_config
 
 
@@ -27,7 +28,7 @@ def plan(*args: str) -> int:
     return main(["plan", "--project", str(REPO), "--no-color", *args])
 
 
-CLOUDS = ("aws", "azure", "gcp")
+CLOUDS = clouds.NAMES
 COMPONENT_TYPES = {
     "aws": "mlops:aws:ArtifactStore",
     "azure": "mlops:azure:ArtifactStore",

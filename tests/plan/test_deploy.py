@@ -16,6 +16,7 @@ from mlops_iac.plan.deploy import base, catalogue, naming
 from mlops_iac.plan.deploy.catalogue import Report
 from mlops_iac.plan.testing import run
 from mlops_iac.policies import report
+from mlops_iac.spec import clouds
 
 PREFIX_TYPES_DIR = "tests/fidelity/prefix"
 
@@ -169,7 +170,7 @@ def test_every_type_the_reference_stacks_create_is_in_the_catalogue():
 
 
 def test_every_documented_rule_names_its_source():
-    for cloud in ("aws", "azure", "gcp"):
+    for cloud in clouds.NAMES:
         for entry in catalogue.catalogue(cloud).values():
             for rule in entry.get("rules", ()):
                 assert rule["source"].startswith("https://"), rule
@@ -313,7 +314,7 @@ def test_offline_fixture_fails_a_test_on_a_deploy_error_with_an_opt_out(pytester
     )
 
 
-@pytest.mark.parametrize("cloud", ["aws", "azure", "gcp"])
+@pytest.mark.parametrize("cloud", clouds.NAMES)
 def test_data_files_read_the_same_with_and_without_libyaml(cloud):
     import yaml
 

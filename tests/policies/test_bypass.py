@@ -12,6 +12,7 @@ import pytest
 
 from mlops_iac.components.lineage import sanitise
 from mlops_iac.policies import packs
+from mlops_iac.spec import clouds
 
 from .baseline import APPROVERS, OWNER, Rec, Res, lineage_tags
 
@@ -20,7 +21,7 @@ ENDPOINTS = {
     "azure": "azure-native:machinelearningservices:OnlineDeployment",
     "gcp": "gcp:cloudrunv2/service:Service",
 }
-TAG_INPUT = {"aws": "tags", "azure": "tags", "gcp": "labels"}
+TAG_INPUT = {name: entry.tag_input for name, entry in clouds.REGISTRY.items()}
 
 
 def endpoint(cloud: str, approved_by: str, version: str = "7") -> Res:
@@ -58,7 +59,7 @@ def approval(by: str, version: str = "7", **extra: str) -> dict[str, Any]:
     }
 
 
-CLOUDS = pytest.mark.parametrize("cloud", ["aws", "azure", "gcp"])
+CLOUDS = pytest.mark.parametrize("cloud", clouds.NAMES)
 
 
 @CLOUDS

@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 
 from mlops_iac.policies import governance, packs, signatures
-from mlops_iac.spec import stackyaml
+from mlops_iac.spec import clouds, stackyaml
 from tests.conftest import REPO, STACKS
 from tests.ops.keys import install_allowed_signers, key_for
 
@@ -250,7 +250,7 @@ def test_real_engine_settings_refuse_an_unsigned_downgrade(monkeypatch, allowed:
 
 def test_reference_prod_stacks_are_signed_by_the_example_keys() -> None:
     allowed = REPO / signatures.ALLOWED_SIGNERS
-    for cloud in ("aws", "azure", "gcp"):
+    for cloud in clouds.NAMES:
         raw = stackyaml.load((STACKS / f"Pulumi.{cloud}-prod.yaml").read_bytes())
         reviewed = review(raw["config"]["mlops:platform"], allowed)
         assert [a["signatureStatus"] for a in reviewed.approvals] == ["verified", "verified"]
