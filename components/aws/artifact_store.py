@@ -11,6 +11,7 @@ import pulumi
 import pulumi_aws as aws
 
 from mlops_iac.components._component import (
+    Component,
     at_least,
     child_opts,
     component_opts,
@@ -65,7 +66,7 @@ class ArtifactStoreArgs(ArtifactStoreArgsBase):
     """Key prefix of the DVC remote inside the bucket. Default ``dvc``."""
 
 
-class ArtifactStore(pulumi.ComponentResource):
+class ArtifactStore(Component):
     """Versioned S3 bucket encrypted with a rotating customer-managed key: the DVC remote.
 
     Children (names derive from ``name``): ``{name}-key`` and ``{name}-key-alias`` (KMS),
@@ -108,14 +109,41 @@ class ArtifactStore(pulumi.ComponentResource):
         if cmk:
             key_arn = args.kms_key_arn or self._key(f"{name}-key", "artifact store", prod, tags)
 
+        bucket, versioning = self._bucket(name, args, key_arn, force_destroy, cmk)
+        replica_bucket = None
+        if args.replica_region:
+            replica_bucket = self._replica(name, bucket, versioning, key_arn, args, prod)
+        dvc_policy = self._dvc_policy(name, args, bucket, key_arn)
+        self.register(
+            bucket_name=bucket.bucket,
+            bucket_arn=bucket.arn,
+            bucket_uri=pulumi.Output.concat("s3://", bucket.bucket),
+            dvc_remote_url=pulumi.Output.concat("s3://", bucket.bucket, f"/{args.dvc_prefix}"),
+            kms_key_id=pulumi.Output.from_input(key_arn),
+            dvc_policy_arn=dvc_policy.arn,
+            replica_bucket_name=(
+                replica_bucket.bucket
+                if replica_bucket is not None
+                else pulumi.Output.from_input(None)
+            ),
+        )
+
+    def _bucket(
+        self,
+        name: str,
+        args: ArtifactStoreArgs,
+        key_arn: pulumi.Input[str] | None,
+        force_destroy: bool,
+        cmk: bool,
+    ) -> tuple[aws.s3.Bucket, aws.s3.BucketVersioning]:
+        """The artifact bucket, its security settings and, when asked, its access logging."""
         bucket = aws.s3.Bucket(
             f"{name}-bucket",
             force_destroy=force_destroy,
-            tags=tags,
-            opts=child_opts(self, protect=prod),
+            tags=args.tags,
+            opts=child_opts(self, protect=args.environment == "prod"),
         )
         versioning = self._secure_bucket(name, bucket, key_arn, args, upload_sse_required=cmk)
-
         if args.access_log_bucket is not None:
             aws.s3.BucketLogging(
                 f"{name}-logging",
@@ -124,38 +152,22 @@ class ArtifactStore(pulumi.ComponentResource):
                 target_prefix=pulumi.Output.concat("s3-access/", bucket.id, "/"),
                 opts=child_opts(self),
             )
+        return bucket, versioning
 
-        replica_bucket = None
-        if args.replica_region:
-            replica_bucket = self._replica(name, bucket, versioning, key_arn, args, prod)
-
-        dvc_policy = aws.iam.Policy(
+    def _dvc_policy(
+        self,
+        name: str,
+        args: ArtifactStoreArgs,
+        bucket: aws.s3.Bucket,
+        key_arn: pulumi.Input[str] | None,
+    ) -> aws.iam.Policy:
+        """The IAM policy with exactly the DVC read/write actions on the DVC prefix."""
+        return aws.iam.Policy(
             f"{name}-dvc-policy",
             description="Read/write access to the DVC remote of the artifact store",
             policy=_dvc_policy_document(bucket.arn, args.dvc_prefix, key_arn),
-            tags=tags,
+            tags=args.tags,
             opts=child_opts(self),
-        )
-
-        self.bucket_name = bucket.bucket
-        self.bucket_arn = bucket.arn
-        self.bucket_uri = pulumi.Output.concat("s3://", bucket.bucket)
-        self.dvc_remote_url = pulumi.Output.concat("s3://", bucket.bucket, f"/{args.dvc_prefix}")
-        self.kms_key_id = pulumi.Output.from_input(key_arn)
-        self.dvc_policy_arn = dvc_policy.arn
-        self.replica_bucket_name = (
-            replica_bucket.bucket if replica_bucket is not None else pulumi.Output.from_input(None)
-        )
-        self.register_outputs(
-            {
-                "bucket_name": self.bucket_name,
-                "bucket_arn": self.bucket_arn,
-                "bucket_uri": self.bucket_uri,
-                "dvc_remote_url": self.dvc_remote_url,
-                "kms_key_id": self.kms_key_id,
-                "dvc_policy_arn": self.dvc_policy_arn,
-                "replica_bucket_name": self.replica_bucket_name,
-            }
         )
 
     def _key(

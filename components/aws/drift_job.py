@@ -26,7 +26,12 @@ from typing import ClassVar
 import pulumi
 import pulumi_aws as aws
 
-from mlops_iac.components._component import child_opts, component_opts, secure_default
+from mlops_iac.components._component import (
+    Component,
+    child_opts,
+    component_opts,
+    secure_default,
+)
 from mlops_iac.components.aws import _defaults as defaults
 from mlops_iac.components.aws._common import (
     account_id,
@@ -107,7 +112,7 @@ class DriftJobArgs(DriftJobArgsBase):
     """Function log retention. Default: 365 (the secure default)."""
 
 
-class DriftJob(pulumi.ComponentResource):
+class DriftJob(Component):
     """Scheduled drift check of one endpoint's capture, alarmed and wired to retraining.
 
     Children: ``{name}-key`` (+ alias; encrypts the function's logs), ``{name}-logs``,
@@ -139,30 +144,45 @@ class DriftJob(pulumi.ComponentResource):
         self, name: str, args: DriftJobArgs, opts: pulumi.ResourceOptions | None = None
     ) -> None:
         super().__init__(TYPE, name, None, component_opts(opts))
-        from mlops_iac.drift.handlers import job_environment
-        from mlops_iac.drift.profile import Thresholds
-        from mlops_iac.drift.store import BASELINES, REPORTS, baseline_key
+        from mlops_iac.drift.store import REPORTS, baseline_key
 
         label = f"DriftJob {name}"
         if args.schedule not in defaults.DRIFT_SCHEDULES:
             raise ValueError(
                 f"{label}: schedule must be one of {', '.join(defaults.DRIFT_SCHEDULES)}"
             )
-        prod = args.environment == "prod"
-        tags = args.tags
         retention = secure_default(
             label, "log_retention_days", args.log_retention_days, defaults.LOG_RETENTION_DAYS
         )
-        account = account_id(self)
         bucket = args.artifact_bucket_name
-        endpoint = args.endpoint_name
+        capture_prefix = pulumi.Output.concat(defaults.CAPTURE_PREFIX, "/", args.endpoint_name, "/")
+        report_prefix = pulumi.Output.concat(REPORTS, "/", args.endpoint_name)
         baseline_object = baseline_key(args.dataset_version)
-        capture_prefix = pulumi.Output.concat(defaults.CAPTURE_PREFIX, "/", endpoint, "/")
-        report_prefix = pulumi.Output.concat(REPORTS, "/", endpoint)
-        bucket_arn = pulumi.Output.concat("arn:aws:s3:::", bucket)
-        self.baseline_uri = pulumi.Output.concat("s3://", bucket, "/", baseline_object)
-        self.report_uri = pulumi.Output.concat("s3://", bucket, "/", report_prefix)
+        baseline_uri = pulumi.Output.concat("s3://", bucket, "/", baseline_object)
+        report_uri = pulumi.Output.concat("s3://", bucket, "/", report_prefix)
 
+        key, logs = self._key_and_logs(name, args, retention)
+        role = self._function_role(name, args, capture_prefix, report_prefix, logs)
+        function = self._function(name, args, role, logs, capture_prefix, baseline_uri, report_uri)
+        schedule = self._schedule(name, args, function)
+        alarm, errors = self._alarms(name, args, function)
+        retraining_topic = self._retraining_trigger(name, args, key, alarm)
+        self.register(
+            function_name=function.name,
+            function_arn=function.arn,
+            schedule_name=schedule.name,
+            alarm_name=alarm.name,
+            alarm_arn=alarm.arn,
+            alarm_names=pulumi.Output.all(alarm.name, errors.name),
+            retraining_topic_arn=pulumi.Output.from_input(retraining_topic),
+            baseline_uri=baseline_uri,
+            report_uri=report_uri,
+        )
+
+    def _key_and_logs(
+        self, name: str, args: DriftJobArgs, retention: int
+    ) -> tuple[aws.kms.Key, aws.cloudwatch.LogGroup]:
+        """The job's customer key and the function's log group it encrypts."""
         # The key's policy binds CloudWatch Logs to this log group by its ARN, which must be
         # known before the group exists: a deterministic name instead of an auto-name.
         log_group_name = f"/{wire.NAMESPACE}/{stable_name(name, 100)}"
@@ -170,8 +190,8 @@ class DriftJob(pulumi.ComponentResource):
             self,
             f"{name}-key",
             "drift job logs and retraining topic",
-            prod=prod,
-            tags=tags,
+            prod=args.environment == "prod",
+            tags=args.tags,
             services=["events.amazonaws.com"],
             log_group_arns=[log_group_arn(self, log_group_name)],
         )
@@ -180,15 +200,28 @@ class DriftJob(pulumi.ComponentResource):
             name=log_group_name,
             retention_in_days=retention,
             kms_key_id=key.arn,
-            tags=tags,
+            tags=args.tags,
             opts=child_opts(self),
         )
+        return key, logs
 
+    def _function_role(
+        self,
+        name: str,
+        args: DriftJobArgs,
+        capture_prefix: pulumi.Output[str],
+        report_prefix: pulumi.Output[str],
+        logs: aws.cloudwatch.LogGroup,
+    ) -> aws.iam.Role:
+        """The function's role: its capture, the baselines, its reports, metrics, own logs."""
+        from mlops_iac.drift.store import BASELINES
+
+        bucket_arn = pulumi.Output.concat("arn:aws:s3:::", args.artifact_bucket_name)
         role = aws.iam.Role(
             f"{name}-role",
             description=f"Drift job {name}: reads capture and baseline, writes reports",
             assume_role_policy=assume_role_policy("lambda.amazonaws.com"),
-            tags=tags,
+            tags=args.tags,
             opts=child_opts(self),
         )
         statements = [
@@ -246,8 +279,25 @@ class DriftJob(pulumi.ComponentResource):
             policy=document(statements),
             opts=child_opts(self),
         )
+        return role
 
-        function = aws.lambda_.Function(
+    def _function(
+        self,
+        name: str,
+        args: DriftJobArgs,
+        role: aws.iam.Role,
+        logs: aws.cloudwatch.LogGroup,
+        capture_prefix: pulumi.Output[str],
+        baseline_uri: pulumi.Output[str],
+        report_uri: pulumi.Output[str],
+    ) -> aws.lambda_.Function:
+        """The drift check itself: a Lambda running this package's drift folder."""
+        from mlops_iac.drift.handlers import job_environment
+        from mlops_iac.drift.profile import Thresholds
+
+        bucket = args.artifact_bucket_name
+        endpoint = args.endpoint_name
+        return aws.lambda_.Function(
             f"{name}-function",
             description=f"mlops-iac drift job ({args.schedule})",
             runtime=defaults.DRIFT_RUNTIME,
@@ -262,8 +312,8 @@ class DriftJob(pulumi.ComponentResource):
             environment={
                 "variables": job_environment(
                     capture_uri=pulumi.Output.concat("s3://", bucket, "/", capture_prefix),
-                    baseline_uri=self.baseline_uri,
-                    report_uri=self.report_uri,
+                    baseline_uri=baseline_uri,
+                    report_uri=report_uri,
                     endpoint=endpoint,
                     fmt=args.capture_format,
                     window_hours=args.window_hours or defaults.DRIFT_WINDOW_HOURS[args.schedule],
@@ -271,10 +321,15 @@ class DriftJob(pulumi.ComponentResource):
                     thresholds=Thresholds(args.psi, args.ks, args.jensen_shannon, args.min_rows),
                 )
             },
-            tags=tags,
+            tags=args.tags,
             opts=child_opts(self, depends_on=[logs]),
         )
 
+    def _schedule(
+        self, name: str, args: DriftJobArgs, function: aws.lambda_.Function
+    ) -> aws.scheduler.Schedule:
+        """The EventBridge schedule and the role it invokes this function (only) with."""
+        account = account_id(self)
         scheduler_role = aws.iam.Role(
             f"{name}-scheduler-role",
             description=f"EventBridge Scheduler invokes drift job {name}",
@@ -288,7 +343,7 @@ class DriftJob(pulumi.ComponentResource):
                     )
                 ]
             ),
-            tags=tags,
+            tags=args.tags,
             opts=child_opts(self),
         )
         aws.iam.RolePolicy(
@@ -299,7 +354,7 @@ class DriftJob(pulumi.ComponentResource):
             ),
             opts=child_opts(self),
         )
-        schedule = aws.scheduler.Schedule(
+        return aws.scheduler.Schedule(
             f"{name}-schedule",
             description=f"Run drift job {name} {args.schedule}",
             schedule_expression=defaults.DRIFT_SCHEDULES[args.schedule],
@@ -313,6 +368,11 @@ class DriftJob(pulumi.ComponentResource):
             opts=child_opts(self),
         )
 
+    def _alarms(
+        self, name: str, args: DriftJobArgs, function: aws.lambda_.Function
+    ) -> tuple[aws.cloudwatch.MetricAlarm, aws.cloudwatch.MetricAlarm]:
+        """The drift alarm and the job-failure alarm, both notifying the alert topic."""
+        endpoint = args.endpoint_name
         alarm = aws.cloudwatch.MetricAlarm(
             f"{name}-alarm",
             alarm_description=(
@@ -329,7 +389,7 @@ class DriftJob(pulumi.ComponentResource):
             comparison_operator="GreaterThanOrEqualToThreshold",
             treat_missing_data="notBreaching",
             alarm_actions=[args.alert_topic_arn],
-            tags=tags,
+            tags=args.tags,
             opts=child_opts(self),
         )
         errors = aws.cloudwatch.MetricAlarm(
@@ -345,9 +405,19 @@ class DriftJob(pulumi.ComponentResource):
             comparison_operator="GreaterThanOrEqualToThreshold",
             treat_missing_data="notBreaching",
             alarm_actions=[args.alert_topic_arn],
-            tags=tags,
+            tags=args.tags,
             opts=child_opts(self),
         )
+        return alarm, errors
+
+    def _retraining_trigger(
+        self,
+        name: str,
+        args: DriftJobArgs,
+        key: aws.kms.Key,
+        alarm: aws.cloudwatch.MetricAlarm,
+    ) -> pulumi.Input[str]:
+        """The retraining topic (given, or this job's own) and the rule feeding it the alarm."""
         retraining_topic = args.retraining_topic_arn
         if retraining_topic is None:
             retraining_topic = encrypted_topic(
@@ -356,7 +426,7 @@ class DriftJob(pulumi.ComponentResource):
                 f"Retrain: data drift detected ({name})",
                 key.arn,
                 ["events.amazonaws.com"],
-                tags,
+                args.tags,
             ).arn
         # The retraining rule: the drift alarm entering ALARM → the retraining topic.
         rule = aws.cloudwatch.EventRule(
@@ -372,7 +442,7 @@ class DriftJob(pulumi.ComponentResource):
                     }
                 )
             ),
-            tags=tags,
+            tags=args.tags,
             opts=child_opts(self),
         )
         aws.cloudwatch.EventTarget(
@@ -381,24 +451,4 @@ class DriftJob(pulumi.ComponentResource):
             arn=retraining_topic,
             opts=child_opts(self),
         )
-
-        self.function_name = function.name
-        self.function_arn = function.arn
-        self.schedule_name = schedule.name
-        self.alarm_name = alarm.name
-        self.alarm_arn = alarm.arn
-        self.retraining_topic_arn = pulumi.Output.from_input(retraining_topic)
-        self.alarm_names = pulumi.Output.all(alarm.name, errors.name)
-        self.register_outputs(
-            {
-                "function_name": self.function_name,
-                "function_arn": self.function_arn,
-                "schedule_name": self.schedule_name,
-                "alarm_name": self.alarm_name,
-                "alarm_arn": self.alarm_arn,
-                "alarm_names": self.alarm_names,
-                "retraining_topic_arn": self.retraining_topic_arn,
-                "baseline_uri": self.baseline_uri,
-                "report_uri": self.report_uri,
-            }
-        )
+        return retraining_topic

@@ -10,7 +10,13 @@ from typing import ClassVar
 import pulumi
 import pulumi_aws as aws
 
-from mlops_iac.components._component import child_opts, component_opts, secure_default, unset
+from mlops_iac.components._component import (
+    Component,
+    child_opts,
+    component_opts,
+    secure_default,
+    unset,
+)
 from mlops_iac.components.aws import _defaults as defaults
 from mlops_iac.components.aws._common import Tags, customer_key, encrypted_topic, stable_name
 from mlops_iac.components.contract_types import ModelRegistryArgsBase
@@ -52,7 +58,7 @@ class ModelRegistryArgs(ModelRegistryArgsBase):
     """Scan each pushed image for vulnerabilities. Default: true (false warns)."""
 
 
-class ModelRegistry(pulumi.ComponentResource):
+class ModelRegistry(Component):
     """Where model versions are registered and their images kept, with approval notifications.
 
     Children (names derive from ``name``): ``{name}-key`` (+ alias, unless ``kms_key_arn``),
@@ -96,21 +102,53 @@ class ModelRegistry(pulumi.ComponentResource):
                 tags=tags,
                 services=["events.amazonaws.com"],
             ).arn
+        group = self._model_group(name, args, prod)
+        repo = self._image_repository(name, args, key_arn, prod, (immutable, scan))
+        topic = self._approvers_topic(name, args, key_arn)
+        self._route(name, "pending", group, "PendingManualApproval", topic.arn, tags)
+        if args.alert_topic_arn is not None:
+            self._route(name, "approved", group, "Approved", args.alert_topic_arn, tags)
+        self.register(
+            registry_name=group.model_package_group_name,
+            registry_id=group.arn,
+            image_repository_url=repo.repository_url,
+            image_repository_arn=repo.arn,
+            approvers_topic=topic.arn,
+            kms_key_id=pulumi.Output.from_input(key_arn),
+        )
 
-        group = aws.sagemaker.ModelPackageGroup(
+    def _model_group(
+        self, name: str, args: ModelRegistryArgs, prod: bool
+    ) -> aws.sagemaker.ModelPackageGroup:
+        """The SageMaker model package group (deterministic name, protected in prod)."""
+        return aws.sagemaker.ModelPackageGroup(
             f"{name}-group",
             model_package_group_name=stable_name(name),
             model_package_group_description=args.description or f"Models of {name}",
-            tags=tags,
+            tags=args.tags,
             opts=child_opts(self, protect=prod),
         )
+
+    def _image_repository(
+        self,
+        name: str,
+        args: ModelRegistryArgs,
+        key_arn: pulumi.Input[str],
+        prod: bool,
+        settings: tuple[bool, bool],
+    ) -> aws.ecr.Repository:
+        """The ECR repository of model images and its untagged-image lifecycle.
+
+        ``settings`` is the resolved (immutable tags, scan on push).
+        """
+        immutable, scan = settings
         repo = aws.ecr.Repository(
             f"{name}-images",
             image_tag_mutability="IMMUTABLE" if immutable else "MUTABLE",
             image_scanning_configuration={"scan_on_push": scan},
             encryption_configurations=[{"encryption_type": "KMS", "kms_key": key_arn}],
             force_delete=False,
-            tags=tags,
+            tags=args.tags,
             opts=child_opts(self, protect=prod),
         )
         aws.ecr.LifecyclePolicy(
@@ -119,14 +157,19 @@ class ModelRegistry(pulumi.ComponentResource):
             policy=_lifecycle_policy(args.untagged_images_kept),
             opts=child_opts(self),
         )
+        return repo
 
+    def _approvers_topic(
+        self, name: str, args: ModelRegistryArgs, key_arn: pulumi.Input[str]
+    ) -> aws.sns.Topic:
+        """The KMS-encrypted approvers topic and one email subscription per approver."""
         topic = encrypted_topic(
             self,
             f"{name}-approvers",
             f"Model versions of {name} awaiting approval",
             key_arn,
             ["events.amazonaws.com"],
-            tags,
+            args.tags,
         )
         for i, email in enumerate(args.approvers):
             aws.sns.TopicSubscription(
@@ -136,27 +179,7 @@ class ModelRegistry(pulumi.ComponentResource):
                 endpoint=email,
                 opts=child_opts(self),
             )
-
-        self._route(name, "pending", group, "PendingManualApproval", topic.arn, tags)
-        if args.alert_topic_arn is not None:
-            self._route(name, "approved", group, "Approved", args.alert_topic_arn, tags)
-
-        self.registry_name = group.model_package_group_name
-        self.registry_id = group.arn
-        self.image_repository_url = repo.repository_url
-        self.image_repository_arn = repo.arn
-        self.approvers_topic = topic.arn
-        self.kms_key_id = pulumi.Output.from_input(key_arn)
-        self.register_outputs(
-            {
-                "registry_name": self.registry_name,
-                "registry_id": self.registry_id,
-                "image_repository_url": self.image_repository_url,
-                "image_repository_arn": self.image_repository_arn,
-                "approvers_topic": self.approvers_topic,
-                "kms_key_id": self.kms_key_id,
-            }
-        )
+        return topic
 
     def _route(
         self,

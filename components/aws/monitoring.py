@@ -16,7 +16,7 @@ from typing import Any, ClassVar
 import pulumi
 import pulumi_aws as aws
 
-from mlops_iac.components._component import child_opts, component_opts
+from mlops_iac.components._component import Component, child_opts, component_opts
 from mlops_iac.components.aws import _defaults as defaults
 from mlops_iac.components.aws._common import (
     Tags,
@@ -55,7 +55,7 @@ class AlertChannelArgs:
     """Extra tags on every child. Default: none."""
 
 
-class AlertChannel(pulumi.ComponentResource):
+class AlertChannel(Component):
     """KMS-encrypted SNS topic that alarms, EventBridge rules and budgets notify.
 
     Children: ``{name}-key`` (+ alias; CloudWatch, EventBridge and Budgets may use it),
@@ -101,9 +101,7 @@ class AlertChannel(pulumi.ComponentResource):
                 endpoint_auto_confirms=False,
                 opts=child_opts(self, additional_secret_outputs=["endpoint"]),
             )
-        self.topic_arn = topic.arn
-        self.kms_key_id = key.arn
-        self.register_outputs({"topic_arn": self.topic_arn, "kms_key_id": self.kms_key_id})
+        self.register(topic_arn=topic.arn, kms_key_id=key.arn)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -162,7 +160,7 @@ class MonitoringArgs(MonitoringArgsBase):
     budget counts every cost tagged with the project."""
 
 
-class Monitoring(pulumi.ComponentResource):
+class Monitoring(Component):
     """Alarms routed to the alert channel, a dashboard, drift monitoring and the retraining trigger.
 
     Children (names derive from ``name``): ``{name}-alerts`` (``AlertChannel``, unless
@@ -196,9 +194,50 @@ class Monitoring(pulumi.ComponentResource):
                 f"Monitoring {name}: drift must be one of {', '.join(defaults.DRIFT_SCHEDULES)}"
             )
         prod = args.environment == "prod"
-        tags = args.tags
         here = region(self)
+        topic_arn, key_arn = self._alert_channel(name, args, prod)
+        actions = [topic_arn]
 
+        alarms: list[aws.cloudwatch.MetricAlarm] = []
+        if args.endpoint_name is not None:
+            alarms += self._endpoint_alarms(name, args, actions, prod)
+        if args.gpu_asg_name is not None and args.gpu_max_nodes > 0:
+            alarms.append(self._gpu_saturation_alarm(name, args, actions))
+        alarm_names = pulumi.Output.all(
+            args.serving_alarm_names or [], *(alarm.name for alarm in alarms)
+        ).apply(lambda names: [*names[0], *names[1:]])
+        dashboard_name = self._dashboard(name, args, here)
+
+        # SageMaker Model Monitor is no longer open to new customers: the job definition and
+        # schedule fail on a new account, so they exist only when the stack opts in.
+        # https://docs.aws.amazon.com/sagemaker/latest/dg/model-monitor-availability-change.html
+        if (
+            args.model_monitor
+            and args.endpoint_name is not None
+            and args.artifact_bucket_name is not None
+        ):
+            self._drift(name, args, here)
+        retraining = self._retraining_trigger(name, args, key_arn)
+        if args.monthly_budget_usd and args.project:
+            self._gpu_budget(name, args, actions)
+        self.register(
+            alert_topic=pulumi.Output.from_input(topic_arn),
+            dashboard_url=pulumi.Output.concat(
+                "https://",
+                here,
+                ".console.aws.amazon.com/cloudwatch/home?region=",
+                here,
+                f"#dashboards:name={dashboard_name}",
+            ),
+            retraining_trigger=retraining.arn,
+            alarm_names=alarm_names,
+        )
+
+    def _alert_channel(
+        self, name: str, args: MonitoringArgs, prod: bool
+    ) -> tuple[pulumi.Input[str], pulumi.Input[str]]:
+        """The alert topic and the retraining topic's key: given, the channel's, or new."""
+        tags = args.tags
         topic_arn = args.alert_topic_arn
         key_arn = args.kms_key_arn
         if topic_arn is None:
@@ -223,51 +262,47 @@ class Monitoring(pulumi.ComponentResource):
                 tags=tags,
                 services=["events.amazonaws.com"],
             ).arn
-        actions = [topic_arn]
+        return topic_arn, key_arn
 
-        alarms: list[aws.cloudwatch.MetricAlarm] = []
-        if args.endpoint_name is not None:
-            alarms += self._endpoint_alarms(name, args, actions, prod)
-        if args.gpu_asg_name is not None and args.gpu_max_nodes > 0:
-            periods = defaults.GPU_SATURATION_MINUTES // 5
-            # AWS/AutoScaling group metrics exist only after EnableMetricsCollection, which
-            # nothing can call for an EKS managed node group's ASG (pulumi-aws has no resource
-            # for it). EC2 publishes instance metrics aggregated by AutoScalingGroupName with
-            # basic monitoring, one datapoint per instance per 5 minutes: the SampleCount of
-            # CPUUtilization per 5 minutes is the number of nodes running.
-            # https://docs.aws.amazon.com/autoscaling/ec2/userguide/ec2-auto-scaling-metrics.html
-            # https://docs.aws.amazon.com/AWSEC2/latest/UserGuide/viewing_metrics_with_cloudwatch.html
-            period = defaults.GPU_NODES_PERIOD_SECONDS
-            periods = defaults.GPU_SATURATION_MINUTES * 60 // period
-            alarms.append(
-                aws.cloudwatch.MetricAlarm(
-                    f"{name}-gpu-saturation-alarm",
-                    alarm_description=(
-                        f"GPU pool at its maximum of {args.gpu_max_nodes} node(s) for "
-                        f"{defaults.GPU_SATURATION_MINUTES} minutes: jobs queue and spend is "
-                        "at its cap"
-                    ),
-                    namespace="AWS/EC2",
-                    metric_name="CPUUtilization",
-                    dimensions={"AutoScalingGroupName": args.gpu_asg_name},
-                    statistic="SampleCount",
-                    period=period,
-                    evaluation_periods=periods,
-                    datapoints_to_alarm=periods,
-                    threshold=args.gpu_max_nodes,
-                    comparison_operator="GreaterThanOrEqualToThreshold",
-                    # No datapoints: no nodes are running, so the pool is not saturated.
-                    treat_missing_data="notBreaching",
-                    alarm_actions=actions,
-                    ok_actions=actions,
-                    tags=tags,
-                    opts=child_opts(self),
-                )
-            )
-        alarm_names = pulumi.Output.all(
-            args.serving_alarm_names or [], *(alarm.name for alarm in alarms)
-        ).apply(lambda names: [*names[0], *names[1:]])
+    def _gpu_saturation_alarm(
+        self, name: str, args: MonitoringArgs, actions: list[Any]
+    ) -> aws.cloudwatch.MetricAlarm:
+        """The GPU pool ran at its maximum node count for the saturation window."""
+        # AWS/AutoScaling group metrics exist only after EnableMetricsCollection, which
+        # nothing can call for an EKS managed node group's ASG (pulumi-aws has no resource
+        # for it). EC2 publishes instance metrics aggregated by AutoScalingGroupName with
+        # basic monitoring, one datapoint per instance per 5 minutes: the SampleCount of
+        # CPUUtilization per 5 minutes is the number of nodes running.
+        # https://docs.aws.amazon.com/autoscaling/ec2/userguide/ec2-auto-scaling-metrics.html
+        # https://docs.aws.amazon.com/AWSEC2/latest/UserGuide/viewing_metrics_with_cloudwatch.html
+        period = defaults.GPU_NODES_PERIOD_SECONDS
+        periods = defaults.GPU_SATURATION_MINUTES * 60 // period
+        return aws.cloudwatch.MetricAlarm(
+            f"{name}-gpu-saturation-alarm",
+            alarm_description=(
+                f"GPU pool at its maximum of {args.gpu_max_nodes} node(s) for "
+                f"{defaults.GPU_SATURATION_MINUTES} minutes: jobs queue and spend is "
+                "at its cap"
+            ),
+            namespace="AWS/EC2",
+            metric_name="CPUUtilization",
+            dimensions={"AutoScalingGroupName": args.gpu_asg_name},
+            statistic="SampleCount",
+            period=period,
+            evaluation_periods=periods,
+            datapoints_to_alarm=periods,
+            threshold=args.gpu_max_nodes,
+            comparison_operator="GreaterThanOrEqualToThreshold",
+            # No datapoints: no nodes are running, so the pool is not saturated.
+            treat_missing_data="notBreaching",
+            alarm_actions=actions,
+            ok_actions=actions,
+            tags=args.tags,
+            opts=child_opts(self),
+        )
 
+    def _dashboard(self, name: str, args: MonitoringArgs, here: pulumi.Output[str]) -> str:
+        """The CloudWatch dashboard of the endpoint and GPU pool; returns its name."""
         dashboard_name = stable_name(name, 255)
         aws.cloudwatch.Dashboard(
             f"{name}-dashboard",
@@ -275,17 +310,13 @@ class Monitoring(pulumi.ComponentResource):
             dashboard_body=_dashboard_body(here, args.endpoint_name, args.gpu_asg_name),
             opts=child_opts(self),
         )
+        return dashboard_name
 
-        # SageMaker Model Monitor is no longer open to new customers: the job definition and
-        # schedule fail on a new account, so they exist only when the stack opts in.
-        # https://docs.aws.amazon.com/sagemaker/latest/dg/model-monitor-availability-change.html
-        if (
-            args.model_monitor
-            and args.endpoint_name is not None
-            and args.artifact_bucket_name is not None
-        ):
-            self._drift(name, args, here)
-
+    def _retraining_trigger(
+        self, name: str, args: MonitoringArgs, key_arn: pulumi.Input[str]
+    ) -> aws.sns.Topic:
+        """The retraining topic and the rule feeding it monitoring jobs with violations."""
+        tags = args.tags
         retraining = encrypted_topic(
             self,
             f"{name}-retraining",
@@ -316,55 +347,38 @@ class Monitoring(pulumi.ComponentResource):
             arn=retraining.arn,
             opts=child_opts(self),
         )
+        return retraining
 
-        if args.monthly_budget_usd and args.project:
-            aws.budgets.Budget(
-                f"{name}-gpu-budget",
-                budget_type="COST",
-                time_unit="MONTHLY",
-                limit_amount=f"{args.monthly_budget_usd:.2f}",
-                limit_unit="USD",
-                cost_filters=[
-                    {"name": "TagKeyValue", "values": [f"user:mlops:project${args.project}"]},
-                    # GPU spend: the pool's instance types, not the whole project's bill.
-                    *(
-                        [{"name": "InstanceType", "values": list(args.gpu_instance_types)}]
-                        if args.gpu_instance_types
-                        else []
-                    ),
-                ],
-                notifications=[
-                    {
-                        "comparison_operator": "GREATER_THAN",
-                        "notification_type": "ACTUAL",
-                        "threshold": percent,
-                        "threshold_type": "PERCENTAGE",
-                        "subscriber_email_addresses": list(args.alert_emails) or None,
-                        "subscriber_sns_topic_arns": actions,
-                    }
-                    for percent in defaults.BUDGET_THRESHOLDS_PERCENT
-                ],
-                tags=tags,
-                opts=child_opts(self),
-            )
-
-        self.alert_topic = pulumi.Output.from_input(topic_arn)
-        self.dashboard_url = pulumi.Output.concat(
-            "https://",
-            here,
-            ".console.aws.amazon.com/cloudwatch/home?region=",
-            here,
-            f"#dashboards:name={dashboard_name}",
-        )
-        self.retraining_trigger = retraining.arn
-        self.alarm_names = alarm_names
-        self.register_outputs(
-            {
-                "alert_topic": self.alert_topic,
-                "dashboard_url": self.dashboard_url,
-                "retraining_trigger": self.retraining_trigger,
-                "alarm_names": self.alarm_names,
-            }
+    def _gpu_budget(self, name: str, args: MonitoringArgs, actions: list[Any]) -> None:
+        """The project's monthly GPU budget, notifying the alert topic and emails."""
+        aws.budgets.Budget(
+            f"{name}-gpu-budget",
+            budget_type="COST",
+            time_unit="MONTHLY",
+            limit_amount=f"{args.monthly_budget_usd:.2f}",
+            limit_unit="USD",
+            cost_filters=[
+                {"name": "TagKeyValue", "values": [f"user:mlops:project${args.project}"]},
+                # GPU spend: the pool's instance types, not the whole project's bill.
+                *(
+                    [{"name": "InstanceType", "values": list(args.gpu_instance_types)}]
+                    if args.gpu_instance_types
+                    else []
+                ),
+            ],
+            notifications=[
+                {
+                    "comparison_operator": "GREATER_THAN",
+                    "notification_type": "ACTUAL",
+                    "threshold": percent,
+                    "threshold_type": "PERCENTAGE",
+                    "subscriber_email_addresses": list(args.alert_emails) or None,
+                    "subscriber_sns_topic_arns": actions,
+                }
+                for percent in defaults.BUDGET_THRESHOLDS_PERCENT
+            ],
+            tags=args.tags,
+            opts=child_opts(self),
         )
 
     def _endpoint_alarms(

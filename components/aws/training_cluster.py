@@ -12,6 +12,7 @@ import pulumi
 import pulumi_aws as aws
 
 from mlops_iac.components._component import (
+    Component,
     child_opts,
     component_opts,
     require_not_prod,
@@ -106,7 +107,7 @@ class TrainingClusterArgs(TrainingClusterArgsBase):
     Default: true; ``pulumi up`` must then reach the API (see docs/training-clusters.md)."""
 
 
-class TrainingCluster(pulumi.ComponentResource):
+class TrainingCluster(Component):
     """Private EKS cluster for distributed training, with a GPU pool that scales to zero.
 
     Children (names derive from ``name``): without ``vpc_id``, ``{name}-vpc``, ``-igw``,
@@ -168,26 +169,71 @@ class TrainingCluster(pulumi.ComponentResource):
         label = f"TrainingCluster {name}"
         kubernetes_version = args.kubernetes_version or defaults.KUBERNETES_VERSION
         prod = args.environment == "prod"
-        public = secure_default(
-            label, "public_endpoint", args.public_endpoint, defaults.PUBLIC_ENDPOINT
-        )
-        require_not_prod(label, args.environment, "public_endpoint", public)
-        public_cidrs = _public_cidrs(label, args.environment, public, args.public_access_cidrs)
+        endpoint_access = _endpoint_access(label, args)
         gpu_pool_caps = gpu_catalogue.pool(
             args.gpu, "aws", args.min_nodes, args.max_nodes, label=label
         )
         if (args.vpc_id is None) != (not args.subnet_ids):
             raise ValueError(f"{label}: give vpc_id and subnet_ids together, or neither")
-        offering = gpu_pool_caps.offering
-        tags = args.tags
-
-        if args.vpc_id is not None and args.subnet_ids:
-            vpc_id: pulumi.Input[str] = args.vpc_id
-            subnet_ids: list[pulumi.Input[str]] = list(args.subnet_ids)
-        else:
-            vpc_id, subnet_ids = self._network(name, args, prod)
-
+        vpc_id, subnet_ids = self._given_or_new_network(name, args, prod)
         cluster_name = stable_name(f"{name}-eks", 100)
+        key, log_group = self._key_and_logs(name, args, cluster_name, prod)
+        cluster_role, cluster_role_grants = self._control_plane_role(name, args, key)
+        node_role, node_policies = self._node_role(name, args)
+        settings = (cluster_name, kubernetes_version, endpoint_access)
+        cluster_needs = [log_group, *cluster_role_grants]
+        cluster = self._cluster(
+            name, args, settings, cluster_role, subnet_ids, key, depends_on=cluster_needs
+        )
+        system_pool = self._system_pool(name, args, cluster, node_role, subnet_ids, node_policies)
+        gpu_pool = self._gpu_pool(
+            name, args, gpu_pool_caps.offering, cluster, node_role, subnet_ids, node_policies
+        )
+        autoscaler_role, autoscaler_link = self._autoscaler_identity(
+            name, cluster, cluster_name, args.tags
+        )
+        access = self._access_entries(name, cluster, args.admin_role_arns, args.tags)
+        trainer_role = self._trainer_identity(name, cluster, args, args.tags)
+        here = region(self)
+        config = kubeconfig.eks(
+            cluster.name, cluster.endpoint, cluster.certificate_authority.data, here
+        )
+        if args.manage_kubernetes:
+            # Pods need nodes; the deploying role may be one of the access entries.
+            pods_need = [system_pool, autoscaler_link, *access]
+            self._kubernetes(name, args, cluster, config, here, kubernetes_version, pods_need)
+        self.register(
+            cluster_name=cluster.name,
+            gpu_pool_name=gpu_pool.node_group_name,
+            max_gpus=pulumi.Output.from_input(gpu_pool_caps.max_gpus),
+            max_usd_per_hour=pulumi.Output.from_input(gpu_pool_caps.max_usd_per_hour),
+            cluster_endpoint=cluster.endpoint,
+            kms_key_id=key.arn,
+            vpc_id=pulumi.Output.from_input(vpc_id),
+            private_subnet_ids=pulumi.Output.all(*subnet_ids),
+            node_role_arn=node_role.arn,
+            gpu_asg_name=gpu_pool.resources.apply(_first_asg_name),
+            autoscaler_role_arn=autoscaler_role.arn,
+            trainer_role_arn=trainer_role.arn,
+            training_namespace=pulumi.Output.from_input(charts.TRAINING_NAMESPACE),
+            training_service_account=pulumi.Output.from_input(charts.TRAINER_SERVICE_ACCOUNT),
+            training_operator=pulumi.Output.from_input(args.operator),
+            kubeconfig=config,
+        )
+
+    def _given_or_new_network(
+        self, name: str, args: TrainingClusterArgs, prod: bool
+    ) -> tuple[pulumi.Input[str], list[pulumi.Input[str]]]:
+        """The caller's VPC and subnets, or a new network (see ``_network``)."""
+        if args.vpc_id is not None and args.subnet_ids:
+            return args.vpc_id, list(args.subnet_ids)
+        return self._network(name, args, prod)
+
+    def _key_and_logs(
+        self, name: str, args: TrainingClusterArgs, cluster_name: str, prod: bool
+    ) -> tuple[aws.kms.Key, aws.cloudwatch.LogGroup]:
+        """The cluster's customer key and the control-plane log group it encrypts."""
+        tags = args.tags
         log_group_name = f"/aws/eks/{cluster_name}/cluster"
         key = customer_key(
             self,
@@ -206,7 +252,13 @@ class TrainingCluster(pulumi.ComponentResource):
             tags=tags,
             opts=child_opts(self),
         )
+        return key, log_group
 
+    def _control_plane_role(
+        self, name: str, args: TrainingClusterArgs, key: aws.kms.Key
+    ) -> tuple[aws.iam.Role, list[pulumi.Resource]]:
+        """The EKS control plane's role and its grants (managed policy, envelope encryption)."""
+        tags = args.tags
         cluster_role = aws.iam.Role(
             f"{name}-cluster-role",
             description=f"EKS control plane of {name}",
@@ -235,6 +287,13 @@ class TrainingCluster(pulumi.ComponentResource):
             ),
             opts=child_opts(self),
         )
+        return cluster_role, [cluster_policy, cluster_kms]
+
+    def _node_role(
+        self, name: str, args: TrainingClusterArgs
+    ) -> tuple[aws.iam.Role, list[aws.iam.RolePolicyAttachment]]:
+        """The nodes' role and its AWS managed policies."""
+        tags = args.tags
         node_role = aws.iam.Role(
             f"{name}-node-role",
             description=f"EKS nodes of {name}",
@@ -251,8 +310,25 @@ class TrainingCluster(pulumi.ComponentResource):
             )
             for role, policy in defaults.NODE_MANAGED_POLICIES.items()
         ]
+        return node_role, node_policies
 
-        cluster = aws.eks.Cluster(
+    def _cluster(
+        self,
+        name: str,
+        args: TrainingClusterArgs,
+        settings: tuple[str, str, tuple[bool, list[str] | None]],
+        cluster_role: aws.iam.Role,
+        subnet_ids: list[pulumi.Input[str]],
+        key: aws.kms.Key,
+        depends_on: list[pulumi.Resource],
+    ) -> aws.eks.Cluster:
+        """The EKS cluster: private endpoint, encrypted secrets, every control-plane log.
+
+        ``settings`` is the resolved (cluster name, Kubernetes version, (public, allow-list)).
+        """
+        tags = args.tags
+        cluster_name, kubernetes_version, (public, public_cidrs) = settings
+        return aws.eks.Cluster(
             f"{name}-cluster",
             name=cluster_name,
             version=kubernetes_version,
@@ -271,12 +347,23 @@ class TrainingCluster(pulumi.ComponentResource):
             # The name is explicit, so a replacement must delete the old cluster first.
             opts=child_opts(
                 self,
-                depends_on=[log_group, cluster_policy, cluster_kms],
+                depends_on=depends_on,
                 delete_before_replace=True,
             ),
         )
 
-        system_pool = aws.eks.NodeGroup(
+    def _system_pool(
+        self,
+        name: str,
+        args: TrainingClusterArgs,
+        cluster: aws.eks.Cluster,
+        node_role: aws.iam.Role,
+        subnet_ids: list[pulumi.Input[str]],
+        node_policies: list[aws.iam.RolePolicyAttachment],
+    ) -> aws.eks.NodeGroup:
+        """The on-demand node group for system pods (autoscaler, device plugin, operator)."""
+        tags = args.tags
+        return aws.eks.NodeGroup(
             f"{name}-system",
             cluster_name=cluster.name,
             node_role_arn=node_role.arn,
@@ -293,6 +380,19 @@ class TrainingCluster(pulumi.ComponentResource):
             tags=tags,
             opts=child_opts(self, depends_on=node_policies),
         )
+
+    def _gpu_pool(
+        self,
+        name: str,
+        args: TrainingClusterArgs,
+        offering: gpu_catalogue.GpuOffering,
+        cluster: aws.eks.Cluster,
+        node_role: aws.iam.Role,
+        subnet_ids: list[pulumi.Input[str]],
+        node_policies: list[aws.iam.RolePolicyAttachment],
+    ) -> aws.eks.NodeGroup:
+        """The GPU node group (tainted, scales from zero) and, with ``node_tags``, its template."""
+        tags = args.tags
         launch_template = None
         if args.node_tags:
             # EKS managed node group tags stay on the node group; instance and volume tags come
@@ -312,7 +412,7 @@ class TrainingCluster(pulumi.ComponentResource):
                 "id": template.id,
                 "version": template.latest_version.apply(str),
             }
-        gpu_pool = aws.eks.NodeGroup(
+        return aws.eks.NodeGroup(
             f"{name}-gpu",
             launch_template=launch_template,
             cluster_name=cluster.name,
@@ -339,70 +439,33 @@ class TrainingCluster(pulumi.ComponentResource):
                 self, depends_on=node_policies, ignore_changes=["scalingConfig.desiredSize"]
             ),
         )
-        autoscaler_role, autoscaler_link = self._autoscaler_identity(
-            name, cluster, cluster_name, tags
-        )
-        access = self._access_entries(name, cluster, args.admin_role_arns, tags)
-        trainer_role = self._trainer_identity(name, cluster, args, tags)
-        here = region(self)
-        self.kubeconfig = kubeconfig.eks(
-            cluster.name, cluster.endpoint, cluster.certificate_authority.data, here
-        )
-        if args.manage_kubernetes:
-            addons.install(
-                self,
-                name,
-                kubeconfig=self.kubeconfig,
-                operator=args.operator,
-                labels=dict(args.kubernetes_labels or {}),
-                gpu_pool_label=GPU_POOL_LABEL,
-                device_plugin=True,
-                autoscaler=addons.Autoscaler(
-                    cluster_name=cluster.name,
-                    region=here,
-                    kubernetes_version=kubernetes_version,
-                    system_selector={"mlops/pool": "system"},
-                ),
-                # Pods need nodes; the deploying role may be one of the access entries.
-                depends_on=[system_pool, autoscaler_link, *access],
-            )
 
-        self.cluster_name = cluster.name
-        self.gpu_pool_name = gpu_pool.node_group_name
-        self.max_gpus = pulumi.Output.from_input(gpu_pool_caps.max_gpus)
-        self.max_usd_per_hour = pulumi.Output.from_input(gpu_pool_caps.max_usd_per_hour)
-        self.cluster_endpoint = cluster.endpoint
-        self.kms_key_id = key.arn
-        self.vpc_id = pulumi.Output.from_input(vpc_id)
-        self.private_subnet_ids = pulumi.Output.all(*subnet_ids)
-        self.node_role_arn = node_role.arn
-        self.autoscaler_role_arn = autoscaler_role.arn
-        self.trainer_role_arn = trainer_role.arn
-        self.training_namespace = pulumi.Output.from_input(charts.TRAINING_NAMESPACE)
-        self.training_service_account = pulumi.Output.from_input(charts.TRAINER_SERVICE_ACCOUNT)
-        self.training_operator = pulumi.Output.from_input(args.operator)
-        self.gpu_asg_name = gpu_pool.resources.apply(
-            lambda res: res[0].autoscaling_groups[0].name if res else ""
-        )
-        self.register_outputs(
-            {
-                "cluster_name": self.cluster_name,
-                "gpu_pool_name": self.gpu_pool_name,
-                "max_gpus": self.max_gpus,
-                "max_usd_per_hour": self.max_usd_per_hour,
-                "cluster_endpoint": self.cluster_endpoint,
-                "kms_key_id": self.kms_key_id,
-                "vpc_id": self.vpc_id,
-                "private_subnet_ids": self.private_subnet_ids,
-                "node_role_arn": self.node_role_arn,
-                "gpu_asg_name": self.gpu_asg_name,
-                "autoscaler_role_arn": self.autoscaler_role_arn,
-                "trainer_role_arn": self.trainer_role_arn,
-                "training_namespace": self.training_namespace,
-                "training_service_account": self.training_service_account,
-                "training_operator": self.training_operator,
-                "kubeconfig": self.kubeconfig,
-            }
+    def _kubernetes(
+        self,
+        name: str,
+        args: TrainingClusterArgs,
+        cluster: aws.eks.Cluster,
+        config: pulumi.Output[str],
+        here: pulumi.Output[str],
+        kubernetes_version: str,
+        depends_on: list[pulumi.Resource],
+    ) -> None:
+        """The Kubernetes side: device plugin, cluster autoscaler, training namespace, operator."""
+        addons.install(
+            self,
+            name,
+            kubeconfig=config,
+            operator=args.operator,
+            labels=dict(args.kubernetes_labels or {}),
+            gpu_pool_label=GPU_POOL_LABEL,
+            device_plugin=True,
+            autoscaler=addons.Autoscaler(
+                cluster_name=cluster.name,
+                region=here,
+                kubernetes_version=kubernetes_version,
+                system_selector={"mlops/pool": "system"},
+            ),
+            depends_on=depends_on,
         )
 
     def _access_entries(
@@ -678,6 +741,20 @@ _POD_IDENTITY_TRUST = json.dumps(
         ],
     }
 )
+
+
+def _first_asg_name(resources: Sequence[aws.eks.outputs.NodeGroupResource]) -> str:
+    """The node group's Auto Scaling group name (empty until EKS reports one)."""
+    return resources[0].autoscaling_groups[0].name if resources else ""
+
+
+def _endpoint_access(label: str, args: TrainingClusterArgs) -> tuple[bool, list[str] | None]:
+    """Whether the API endpoint is public (a warned, dev-only choice) and its allow-list."""
+    public = secure_default(
+        label, "public_endpoint", args.public_endpoint, defaults.PUBLIC_ENDPOINT
+    )
+    require_not_prod(label, args.environment, "public_endpoint", public)
+    return public, _public_cidrs(label, args.environment, public, args.public_access_cidrs)
 
 
 def _public_cidrs(

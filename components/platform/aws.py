@@ -66,17 +66,49 @@ _version = serving_version  # the former private name
 def build(parent: pulumi.Resource, name: str, spec: PlatformSpec) -> dict[str, Any]:
     """Create the AWS platform under ``parent``; return the stack exports."""
     opts = pulumi.ResourceOptions(parent=parent)
-    env = spec.environment
-    artifacts = spec.artifacts
     store = ArtifactStore(
         f"{name}-artifacts",
         ArtifactStoreArgs(**artifact_store_kwargs(spec)),
         opts=opts,
     )
+    cluster = _training_cluster(name, spec, store, opts)
+    channel = AlertChannel(
+        f"{name}-alerts",
+        AlertChannelArgs(
+            environment=spec.environment,
+            emails=spec.monitoring.alert_emails,
+            webhook_url=webhook_secret(spec),
+        ),
+        opts=opts,
+    )
+    registry = ModelRegistry(
+        f"{name}-registry",
+        ModelRegistryArgs(
+            environment=spec.environment,
+            description=f"Models of {spec.project}",
+            approvers=spec.governance.approvers,
+            alert_topic_arn=channel.topic_arn,
+        ),
+        opts=opts,
+    )
+    endpoint = _serving_endpoint(name, spec, store, cluster, channel, registry, opts)
+    watch = _monitoring(name, spec, store, cluster, channel, endpoint, opts)
+    drift_job = _drift_job(name, spec, store, channel, endpoint, watch, opts)
+    return _exports(spec, store, cluster, registry, endpoint, watch, drift_job)
 
+
+def _serving_autoscaling(spec: PlatformSpec) -> bool:
+    """Whether the endpoint autoscales: the stack file's ``aws.servingAutoscaling``, else on."""
+    return (spec.aws or AwsSpec()).serving_autoscaling
+
+
+def _training_cluster(
+    name: str, spec: PlatformSpec, store: ArtifactStore, opts: pulumi.ResourceOptions
+) -> TrainingCluster:
+    """The training cluster, with the artifact store's DVC policy for its trainer role."""
     training = spec.training
     aws_spec = spec.aws or AwsSpec()  # absent: the section's defaults
-    cluster = TrainingCluster(
+    return TrainingCluster(
         f"{name}-training",
         TrainingClusterArgs(
             **training_cluster_kwargs(spec),
@@ -95,29 +127,25 @@ def build(parent: pulumi.Resource, name: str, spec: PlatformSpec) -> dict[str, A
         opts=opts,
     )
 
+
+def _serving_endpoint(
+    name: str,
+    spec: PlatformSpec,
+    store: ArtifactStore,
+    cluster: TrainingCluster,
+    channel: AlertChannel,
+    registry: ModelRegistry,
+    opts: pulumi.ResourceOptions,
+) -> ServingEndpoint:
+    """The serving endpoint, told what this stack deployed last (see ``deployed``)."""
+    env = spec.environment
+    artifacts = spec.artifacts
     monitoring = spec.monitoring
-    webhook = webhook_secret(spec)
-    channel = AlertChannel(
-        f"{name}-alerts",
-        AlertChannelArgs(environment=env, emails=monitoring.alert_emails, webhook_url=webhook),
-        opts=opts,
-    )
-
-    registry = ModelRegistry(
-        f"{name}-registry",
-        ModelRegistryArgs(
-            environment=env,
-            description=f"Models of {spec.project}",
-            approvers=spec.governance.approvers,
-            alert_topic_arn=channel.topic_arn,
-        ),
-        opts=opts,
-    )
-
+    aws_spec = spec.aws or AwsSpec()  # absent: the section's defaults
     serving = spec.serving
     previous = serving.previous_model
     rollout = serving.rollout
-    autoscaling = aws_spec.serving_autoscaling
+    autoscaling = _serving_autoscaling(spec)
     # This stack's own last deployment: the serving instance type and autoscaling it exported,
     # so a transition AWS refuses fails at preview rather than halfway through `pulumi up`.
     # A stack may reference itself to read its previous outputs (a maintainer's example:
@@ -127,7 +155,7 @@ def build(parent: pulumi.Resource, name: str, spec: PlatformSpec) -> dict[str, A
         stack_name=f"{pulumi.get_organization()}/{pulumi.get_project()}/{pulumi.get_stack()}",
         opts=opts,
     )
-    endpoint = ServingEndpoint(
+    return ServingEndpoint(
         f"{name}-serving",
         ServingEndpointArgs(
             environment=env,
@@ -161,10 +189,26 @@ def build(parent: pulumi.Resource, name: str, spec: PlatformSpec) -> dict[str, A
         opts=opts,
     )
 
+
+def _monitoring(
+    name: str,
+    spec: PlatformSpec,
+    store: ArtifactStore,
+    cluster: TrainingCluster,
+    channel: AlertChannel,
+    endpoint: ServingEndpoint,
+    opts: pulumi.ResourceOptions,
+) -> Monitoring:
+    """Monitoring on the shared alert channel, watching the endpoint and the GPU pool."""
+    env = spec.environment
+    artifacts = spec.artifacts
+    monitoring = spec.monitoring
+    training = spec.training
+    aws_spec = spec.aws or AwsSpec()  # absent: the section's defaults
     budget = spec.governance.gpu_budget_usd_per_hour
     if budget is None:
         budget = gpu_catalogue.max_usd_per_hour(training.gpu, "aws", training.max_nodes)
-    watch = Monitoring(
+    return Monitoring(
         f"{name}-monitoring",
         MonitoringArgs(
             environment=env,
@@ -188,7 +232,19 @@ def build(parent: pulumi.Resource, name: str, spec: PlatformSpec) -> dict[str, A
         opts=opts,
     )
 
-    drift_job = DriftJob(
+
+def _drift_job(
+    name: str,
+    spec: PlatformSpec,
+    store: ArtifactStore,
+    channel: AlertChannel,
+    endpoint: ServingEndpoint,
+    watch: Monitoring,
+    opts: pulumi.ResourceOptions,
+) -> DriftJob:
+    """The drift job on the endpoint's capture, feeding the monitoring's retraining trigger."""
+    artifacts = spec.artifacts
+    return DriftJob(
         f"{name}-drift",
         DriftJobArgs(
             **drift_job_kwargs(spec),
@@ -201,6 +257,18 @@ def build(parent: pulumi.Resource, name: str, spec: PlatformSpec) -> dict[str, A
         opts=opts,
     )
 
+
+def _exports(
+    spec: PlatformSpec,
+    store: ArtifactStore,
+    cluster: TrainingCluster,
+    registry: ModelRegistry,
+    endpoint: ServingEndpoint,
+    watch: Monitoring,
+    drift_job: DriftJob,
+) -> dict[str, Any]:
+    """The stack exports: the contract's, then the AWS platform's own."""
+    autoscaling = _serving_autoscaling(spec)
     return {
         **contract_exports(store, cluster, registry, endpoint, watch),
         "drift_job_function": drift_job.function_name,
@@ -215,7 +283,7 @@ def build(parent: pulumi.Resource, name: str, spec: PlatformSpec) -> dict[str, A
         "alarm_names": pulumi.Output.all(watch.alarm_names, drift_job.alarm_names).apply(
             lambda lists: [*lists[0], *lists[1]]
         ),
-        # Read back by the next deployment (see `deployed` above).
+        # Read back by the next deployment (see `deployed` in _serving_endpoint).
         "serving_instance_type": endpoint.instance_type,
         "serving_autoscaling": autoscaling,
     }
