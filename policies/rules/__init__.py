@@ -16,6 +16,7 @@ from . import (
     approval,
     drift,
     dvc,
+    generic,
     gpu,
     iam,
     images,
@@ -47,12 +48,13 @@ RULES: tuple[Rule, ...] = (
     *iam.RULES,
     *dvc.RULES,
     *protection.RULES,
+    *generic.RULES,
     *kubernetes.RULES,
 )
 
 _TOKEN = re.compile(r"^(aws|azure-native|gcp):[A-Za-z0-9/]*:[A-Za-z0-9]+$")
 _MODULES = (
-    alarms, approval, gpu, iam, images, kms, lineage, logs, network, protection, records,
+    alarms, approval, generic, gpu, iam, images, kms, lineage, logs, network, protection, records,
     serving, storage,
 )  # fmt: skip
 
