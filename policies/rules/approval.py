@@ -1,8 +1,12 @@
-"""The human approval gate: a production endpoint serves only an approved model version.
+"""The human approval gate: production serves only an approved model version.
 
 The recorded approvals in the rule's config are the source of truth (``mlops-iac plan`` and the
-pack entry point fill them from the stack file's ``governance`` block). The endpoint's
+pack entry point fill them from the stack file's ``governance`` block). A serving resource's
 ``mlops:approved-by`` tag only has to agree with them: a tag alone can never approve.
+
+Every type that serves or deploys a model is read (``SERVING_TYPES``); what it serves comes from
+its tags and from the properties that name a model, which must agree. One that does not say which
+model version it serves fails instead of being skipped: the program chooses its own tags.
 """
 
 from __future__ import annotations
@@ -380,11 +384,15 @@ def _validate(args: ResourceValidationArgs, report: ReportViolation) -> None:
 
 APPROVAL_GATE = Rule(
     name="mlops-approval-gate",
-    description="A production endpoint serves only a model version approved by a listed approver.",
+    description=(
+        "A production endpoint or deployment serves only a model version approved by a listed "
+        "approver, and says which version it serves."
+    ),
     remediation=(
         "Record an approval for exactly this model and version by someone in "
         "governance.approvers who is not the stack owner (`mlops-iac approve`), then redeploy so "
-        "the endpoint's mlops:approved-by tag names that approver."
+        "the mlops:approved-by tag of each serving resource names that approver (and "
+        "mlops:model, mlops:model-version say what it serves)."
     ),
     kind="resource",
     validate=_validate,
