@@ -16,6 +16,7 @@ from . import (
     approval,
     drift,
     dvc,
+    generic,
     gpu,
     iam,
     images,
@@ -47,13 +48,14 @@ RULES: tuple[Rule, ...] = (
     *iam.RULES,
     *dvc.RULES,
     *protection.RULES,
+    *generic.RULES,
     *kubernetes.RULES,
 )
 
 _TOKEN = re.compile(r"^(aws|azure-native|gcp):[A-Za-z0-9/]*:[A-Za-z0-9]+$")
 _MODULES = (
-    alarms, approval, drift, dvc, gpu, iam, images, kms, lineage, logs, network, protection,
-    records, serving, storage,
+    alarms, approval, drift, dvc, generic, gpu, iam, images, kms, lineage, logs, network,
+    protection, records, serving, storage,
 )  # fmt: skip
 
 
