@@ -109,6 +109,8 @@ def test_the_tours_failing_plan_fails_as_shown(tmp_path, monkeypatch, capsys):
     argv = ["plan", "--stack", "aws-prod", "--config-file", str(unapproved), "--quiet"]
     assert main([*argv, "--no-color"]) == 1
     out = capsys.readouterr().out
-    assert "mlops-approval-gate: mlops-serving-endpoint" in out
-    assert "no approval is recorded for model 'fraud-detector' version '8'" in out
-    assert "FAIL: 1 mandatory" in out
+    # The endpoint, its configuration and the SageMaker model of v8 would each serve it.
+    for resource in ("mlops-serving-endpoint", "mlops-serving-config-v8", "mlops-serving-model-v8"):
+        assert f"mlops-approval-gate: {resource} " in out
+    assert out.count("no approval is recorded for model 'fraud-detector' version '8'") == 3
+    assert "FAIL: 3 mandatory" in out

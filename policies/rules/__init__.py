@@ -18,6 +18,7 @@ from . import (
     approval,
     drift,
     dvc,
+    generic,
     gpu,
     iam,
     images,
@@ -49,6 +50,7 @@ RULES: tuple[Rule, ...] = (
     *iam.RULES,
     *dvc.RULES,
     *protection.RULES,
+    *generic.RULES,
     *kubernetes.RULES,
 )
 
@@ -56,8 +58,8 @@ _TOKEN = re.compile(
     rf"^({'|'.join(map(re.escape, clouds.BY_PROVIDER))}):[A-Za-z0-9/]*:[A-Za-z0-9]+$"
 )
 _MODULES = (
-    alarms, approval, drift, dvc, gpu, iam, images, kms, lineage, logs, network, protection,
-    records, serving, storage,
+    alarms, approval, drift, dvc, generic, gpu, iam, images, kms, lineage, logs, network,
+    protection, records, serving, storage,
 )  # fmt: skip
 
 

@@ -285,11 +285,17 @@ def test_prod_stack_findings_point_at_their_keys(repo, cli) -> None:
         "uriBaseId": "%SRCROOT%",
     }
     assert physical["region"] == {"startLine": enforcement, "startColumn": 7}
-    (gate,) = by_rule["mlops-approval-gate"]
-    physical = gate["locations"][0]["physicalLocation"]
-    assert physical["artifactLocation"]["uri"] == "stacks/Pulumi.aws-prod.yaml"
-    assert physical["region"]["startLine"] == approval
-    assert gate["locations"][0]["logicalLocations"][0]["name"] == "mlops-serving-endpoint"
+    # The endpoint, its configuration and the SageMaker model of v7 each serve the version.
+    gates = by_rule["mlops-approval-gate"]
+    assert {g["locations"][0]["logicalLocations"][0]["name"] for g in gates} == {
+        "mlops-serving-endpoint",
+        "mlops-serving-config-v7",
+        "mlops-serving-model-v7",
+    }
+    for gate in gates:
+        physical = gate["locations"][0]["physicalLocation"]
+        assert physical["artifactLocation"]["uri"] == "stacks/Pulumi.aws-prod.yaml"
+        assert physical["region"]["startLine"] == approval
     for result in run["results"]:  # repository-relative, never absolute
         uri = result["locations"][0]["physicalLocation"]["artifactLocation"]["uri"]
         assert not uri.startswith(("/", "file:")) and ".." not in uri

@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 import textwrap
 
+import pytest
+
 PROGRAM = """
 import pulumi_aws as aws
 
@@ -188,3 +190,107 @@ def test_gcp_resource_without_labels_fails_and_with_them_passes(cli, tmp_path) -
     }
     code, violations = _plan(cli, tmp_path / "labelled", sub.format(f", labels={GCP_LABELS!r}"))
     assert (code, _lineage(violations)) == (0, {})
+
+
+# --- serving types the approval gate used to skip ------------------------------------------------
+
+SERVING = {
+    # The red-team probes: v8 is approved by nobody, and no mlops:model tag says what is served.
+    "azure-online-deployment": (
+        "import pulumi_azure_native as az\n"
+        "az.machinelearningservices.OnlineDeployment('fraud-v8', endpoint_name='fraud',\n"
+        "    resource_group_name='rg', workspace_name='ws', properties={\n"
+        "        'endpoint_compute_type': 'Managed', 'model': 'azureml:fraud-detector:8',\n"
+        "        'instance_type': 'Standard_DS3_v2'})\n",
+        "no approval is recorded for model 'fraud-detector' version '8'",
+    ),
+    "gcp-model-garden": (
+        "import pulumi_gcp as gcp\n"
+        "gcp.vertex.AiEndpointWithModelGardenDeployment('garden', location='us-central1',\n"
+        "    publisher_model_name='publishers/google/models/gemma3@gemma-3-1b-it')\n",
+        "no approval is recorded for model 'gemma3' version 'gemma-3-1b-it'",
+    ),
+    "azure-serverless": (
+        "import pulumi_azure_native as az\n"
+        "az.machinelearningservices.ServerlessEndpoint('llm', resource_group_name='rg',\n"
+        "    workspace_name='ws', sku={'name': 'Consumption'}, properties={\n"
+        "        'auth_mode': 'Key', 'model_settings': {\n"
+        "            'model_id': 'azureml://registries/azureml-meta/models/Llama-2-7b'}})\n",
+        "which names no model version",
+    ),
+    "sagemaker-serverless-config": (
+        "import pulumi_aws as aws\n"
+        "aws.sagemaker.EndpointConfiguration('cfg', production_variants=[{\n"
+        "    'variant_name': 'v', 'model_name': 'anything',\n"
+        "    'serverless_config': {'max_concurrency': 1, 'memory_size_in_mb': 2048}}])\n",
+        "cannot tell which model this serves",
+    ),
+}
+
+
+@pytest.mark.parametrize(("body", "problem"), SERVING.values(), ids=SERVING)
+def test_a_team_program_serving_an_unapproved_model_fails_in_prod(
+    cli, tmp_path, body: str, problem: str
+) -> None:
+    code, violations = _plan(cli, tmp_path, TAGGED + body)
+    assert "Traceback" not in cli.err
+    gate = [v for v in violations if v["policy"] == "mlops-approval-gate"]
+    assert code == 1
+    assert len(gate) == 1 and gate[0]["level"] == "mandatory", gate
+    assert problem in gate[0]["message"]
+
+
+# --- generic resources that would create governed objects unseen ---------------------------------
+
+GENERIC = {
+    "cloudcontrol": (
+        "import json, pulumi_aws as aws\n"
+        "aws.cloudcontrol.Resource('open-bucket', type_name='AWS::S3::Bucket',\n"
+        "    desired_state=json.dumps({'PublicAccessBlockConfiguration': {\n"
+        "        'BlockPublicAcls': False, 'BlockPublicPolicy': False}}))\n",
+        "Resource 'open-bucket' creates any CloudFormation type, from desiredState",
+    ),
+    "cloudformation": (
+        "import pulumi_aws as aws\n"
+        "aws.cloudformation.Stack('wrapped',\n"
+        '    template_body=\'{"Resources": {"B": {"Type": "AWS::S3::Bucket"}}}\')\n',
+        "Stack 'wrapped' creates the resources of a CloudFormation template",
+    ),
+    "azure-generic": (
+        "import pulumi_azure_native as az\n"
+        "az.resources.Resource('store', resource_group_name='rg',\n"
+        "    resource_provider_namespace='Microsoft.Storage', resource_type='storageAccounts',\n"
+        "    resource_name_='openstore', parent_resource_path='', api_version='2023-01-01',\n"
+        "    properties={'allowBlobPublicAccess': True, 'supportsHttpsTrafficOnly': False})\n",
+        "Resource 'store' creates any Azure resource type",
+    ),
+    "arm-template": (
+        "import pulumi_azure_native as az\n"
+        "az.resources.Deployment('arm', resource_group_name='rg', properties={\n"
+        "    'mode': 'Incremental', 'template': {'resources': [{\n"
+        "        'type': 'Microsoft.Storage/storageAccounts', 'name': 'open',\n"
+        "        'apiVersion': '2023-01-01', 'properties': {'allowBlobPublicAccess': True}}]}})\n",
+        "not an AzureML online endpoint",
+    ),
+    "deployment-manager": (
+        "import pulumi_gcp as gcp\n"
+        "gcp.deploymentmanager.Deployment('dm', target={'config': {'content':\n"
+        "    'resources: [{name: b, type: storage.v1.bucket}]'}})\n",
+        "Deployment 'dm' creates the resources of a Deployment Manager config",
+    ),
+}
+
+
+@pytest.mark.parametrize(("body", "problem"), GENERIC.values(), ids=GENERIC)
+@pytest.mark.parametrize(("environment", "exit_code", "level"), [
+    ("prod", 1, "mandatory"), ("staging", 1, "mandatory"), ("dev", 0, "advisory"),
+])  # fmt: skip
+def test_a_generic_resource_is_refused_where_rules_are_mandatory(
+    cli, tmp_path, body: str, problem: str, environment: str, exit_code: int, level: str
+) -> None:
+    code, violations = _plan(cli, tmp_path, TAGGED + body, environment)
+    assert "Traceback" not in cli.err
+    found = [v for v in violations if v["policy"] == "mlops-generic-resources"]
+    assert len(found) == 1 and found[0]["level"] == level, found
+    assert problem in found[0]["message"]
+    assert code == exit_code

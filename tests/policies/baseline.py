@@ -28,7 +28,15 @@ APPROVALS = [
         "approvedBy": "jane@example.com",
         "ticket": "CHG-1234",
         "approvedAt": dt.date(2026, 11, 20),
-    }
+    },
+    # The rollback target is deployable (its SageMaker model exists), so it is approved too.
+    {
+        "model": "fraud-detector",
+        "version": "6",
+        "approvedBy": "raj@example.com",
+        "ticket": "CHG-1101",
+        "approvedAt": dt.date(2026, 10, 2),
+    },
 ]
 PRICES = {"g5.xlarge": 1.006, "g4dn.xlarge": 0.526}
 ACCOUNT = "123456789012"
@@ -602,7 +610,13 @@ def aws_platform(environment: str = "prod") -> Rec:
                 "modelDataUrl": f"s3://fraud-detection-models/fraud-detector/{version}/model.tar.gz",
             },
             "tags": lineage_tags(
-                environment, **{"mlops:model": "fraud-detector", "mlops:model-version": version}
+                environment,
+                **{
+                    "mlops:model": "fraud-detector",
+                    "mlops:model-version": version,
+                    "mlops:approved-by": APPROVALS[version == "6"]["approvedBy"],
+                    "mlops:approval-ticket": APPROVALS[version == "6"]["ticket"],
+                },
             ),
         }
         if vpc_config:

@@ -50,6 +50,27 @@ def _endpoint_tag(key: str, value: str | None) -> Callable[[Rec], Any]:
     return lambda rec: rec.set("serving-endpoint", f"tags.{key}", value)
 
 
+def _cloudformation_bucket(rec: Rec) -> None:
+    """A tagged CloudFormation stack whose template holds a bucket no storage rule sees."""
+    bucket = rec.get("artifacts-bucket")
+    inputs = {
+        "templateBody": json.dumps({"Resources": {"B": {"Type": "AWS::S3::Bucket"}}}),
+        "tags": baseline.lineage_tags("prod"),
+    }
+    rec.resources.append(
+        baseline.Res(
+            urn=bucket.urn.replace(bucket.type, "aws:cloudformation/stack:Stack").replace(
+                "::artifacts-bucket", "::wrapped"
+            ),
+            type="aws:cloudformation/stack:Stack",
+            name="wrapped",
+            parent=bucket.parent,
+            inputs=inputs,
+            outputs={"id": "wrapped", **json.loads(json.dumps(inputs))},
+        )
+    )
+
+
 APPROVAL_BY_OWNER = [
     {**baseline.APPROVALS[0], "approvedBy": baseline.OWNER},
 ]
@@ -393,6 +414,14 @@ MUTATIONS: list[Mutation] = [
         "force-destroy",
         lambda r: r.set("artifacts-bucket", "forceDestroy", True),
         "forceDestroy is true",
+    ),
+    # generic resources
+    Mutation(
+        "mlops-generic-resources",
+        "bucket-inside-a-cloudformation-stack",
+        _cloudformation_bucket,
+        "Stack 'wrapped' creates the resources of a CloudFormation template, which no rule can "
+        "check",
     ),
     # kubernetes (training clusters)
     Mutation(
