@@ -28,10 +28,10 @@ from pydantic.alias_generators import to_camel
 
 from mlops_iac.spec import defaults
 from mlops_iac.spec import gpu as gpu_catalogue
+from mlops_iac.spec.clouds import Cloud
 from mlops_iac.spec.errors import rule_error as _rule_error
 from mlops_iac.spec.rules import platform_rules
 
-Cloud = Literal["aws", "azure", "gcp"]
 Environment = Literal["dev", "staging", "prod"]
 Enforcement = Literal["advisory", "mandatory"]
 

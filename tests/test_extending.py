@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from mlops_iac.components.testing.deploy import lifecycle
+from mlops_iac.plan.deploy import lifecycle
 
 TESTS = Path(__file__).resolve().parent
 

@@ -57,7 +57,8 @@ def test_the_cloud_type_and_the_registry_agree() -> None:
 
 def test_per_cloud_tables_cover_every_cloud() -> None:
     from mlops_iac.cli import dvc_remote
-    from mlops_iac.components import contract, gpu, lineage
+    from mlops_iac.components import contract, lineage
+    from mlops_iac.spec import gpu
 
     assert set(dvc_remote._REMOTES) == set(clouds.NAMES)
     assert contract.CLOUDS == gpu.CLOUDS == clouds.NAMES

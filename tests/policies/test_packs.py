@@ -157,7 +157,7 @@ def _gate_budget_and_records(document: dict) -> tuple:
 def test_the_pack_process_reads_the_stack_file_as_plan_does(stack: str) -> None:
     # One parser (mlops_iac.spec) for both readers: the config document the pack process builds
     # from PULUMI_CONFIG is the one `mlops-iac plan` builds (GPU prices aside: only plan has them).
-    from mlops_iac.cli.plan import pack_settings
+    from mlops_iac.plan.service import pack_settings
 
     config = yaml.safe_load((STACKS_DIR / f"Pulumi.{stack}.yaml").read_text())["config"]
     config_json = json.dumps({k: json.dumps(v, default=str) for k, v in config.items()})
@@ -169,7 +169,7 @@ def test_the_pack_process_reads_the_stack_file_as_plan_does(stack: str) -> None:
 def test_the_pack_reads_a_team_program_as_plan_does() -> None:
     # A team program's keys alone: no governance block is read (as plan reads it), so an approval
     # written into one cannot pass the gate in the pack process either.
-    from mlops_iac.cli.plan import pack_settings
+    from mlops_iac.plan.service import pack_settings
 
     team = {
         "project": "fraud-team",
