@@ -10,12 +10,13 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from pulumi_policy import ReportViolation, ResourceValidationArgs
+from pulumi_policy import ResourceValidationArgs
 
 from mlops_iac.spec.identities import exact, impostor, looks_alike, looks_like_message
 
 from ._base import (
     ENVIRONMENT_SCHEMA,
+    Report,
     Rule,
     environments_schema,
     lineage_tag,
@@ -39,7 +40,7 @@ ENDPOINT_TYPES: Mapping[str, bool] = {
 _DEFAULT_ENVIRONMENTS = ("prod",)
 
 
-def _validate(args: ResourceValidationArgs, report: ReportViolation) -> None:
+def _validate(args: ResourceValidationArgs, report: Report) -> None:
     always = ENDPOINT_TYPES.get(args.resource_type)
     if always is None:
         return
