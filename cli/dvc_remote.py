@@ -456,9 +456,8 @@ def run(args: argparse.Namespace) -> int:
     local_path = dvc_dir / "config.local"
     # Read (and refuse) both files before writing either: no half-applied remote.
     raw, config = _read(path)
-    local_raw, local = _read(local_path)
-    if not local_raw and not remote.local:
-        local = None
+    local_raw, local_config = _read(local_path)
+    local = None if not local_raw and not remote.local else local_config
     found = redirections(name, remote, config, local)
     if found and not args.keep_existing_options:
         raise OpsError(

@@ -272,7 +272,7 @@ def plan(
         results=results,
         environment=environment,
         gpu_usd_per_hour=spend.usd_per_hour,
-        unpriced_pools=tuple(spend.unpriced),
+        unpriced_pools=tuple(p.node_type for p in spend.unpriced),
         pack_config=document,
         deploy_errors=errors,
         deploy_skipped=skipped,

@@ -328,6 +328,7 @@ def review(
         enforcement = None
     if enforcement == "advisory" and environment in ("staging", "prod"):
         record = governance.get("enforcementApproval")
+        reason: str | None
         if not isinstance(record, Mapping):
             reason = "no governance.enforcementApproval"
         elif (refused := _four_eyes(record.get("approvedBy"), owner, approvers)) is not None:

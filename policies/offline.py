@@ -428,8 +428,12 @@ def evaluate(
         for level, props in [reconciled[p.name]]
         if level != EnforcementLevel.DISABLED
     ]
-    resource_policies = [a for a in active if isinstance(a[0], ResourceValidationPolicy)]
-    stack_policies = [a for a in active if isinstance(a[0], StackValidationPolicy)]
+    resource_policies = [
+        (p, level, c) for p, level, c in active if isinstance(p, ResourceValidationPolicy)
+    ]
+    stack_policies = [
+        (p, level, c) for p, level, c in active if isinstance(p, StackValidationPolicy)
+    ]
 
     if resource_policies:
         for resource in resources:
@@ -451,11 +455,11 @@ def evaluate(
 
     if stack_policies:
         stack_resources = _stack_resources(resources, providers)
-        for policy, level, policy_config in stack_policies:
-            args = StackValidationArgs(
+        for stack_policy, level, policy_config in stack_policies:
+            stack_args = StackValidationArgs(
                 stack_resources, dict(policy_config) if policy_config else None, tags
             )
-            _check(ctx, policy, level, args, None, by_urn)
+            _check(ctx, stack_policy, level, stack_args, None, by_urn)
 
     summaries = tuple(
         PolicySummary(
@@ -509,7 +513,7 @@ def _stack_resources(
 
 def _check(
     ctx: _Context,
-    policy: Policy,
+    policy: ResourceValidationPolicy | StackValidationPolicy,
     level: EnforcementLevel,
     args: ResourceValidationArgs | StackValidationArgs,
     resource: RecordedResource | None,

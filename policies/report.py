@@ -706,4 +706,4 @@ def to_junit(
         ]
         if notes:
             ET.SubElement(case, "system-out").text = "\n".join(notes)
-    return ET.tostring(ET.ElementTree(suite).getroot(), encoding="unicode", xml_declaration=True)
+    return ET.tostring(suite, encoding="unicode", xml_declaration=True)

@@ -6,10 +6,12 @@ shows the new value after ``python -m tools.docs``). Cloud-specific secure setti
 versions, IAM roles) stay in each cloud's ``_defaults.py``.
 
 This module imports only ``mlops_iac.drift.wire`` (the drift job's own default thresholds, which
-imports nothing): the spec, the policy-free CLI and every cloud package may use it.
+imports nothing) and ``typing``: the spec, the policy-free CLI and every cloud package may use it.
 """
 
 from __future__ import annotations
+
+from typing import Final
 
 from mlops_iac.drift import wire
 
@@ -48,7 +50,7 @@ SCAN_ON_PUSH = True
 """Pushed images are scanned for vulnerabilities (secure default)."""
 
 # Serving endpoint.
-ROLLOUT_STRATEGY = "canary"
+ROLLOUT_STRATEGY: Final = "canary"
 """How a new model version takes traffic: ``canary``, ``linear`` or ``all-at-once``."""
 CANARY_PERCENT = 10
 """Traffic share of the new version during a canary."""
@@ -66,7 +68,7 @@ LATENCY_P99_MS = 500
 """p99 latency above which on-call is paged (and AWS rolls a rollout back)."""
 ERROR_RATE_PERCENT = 1.0
 """5xx share of requests above which on-call is paged (and AWS rolls a rollout back)."""
-DRIFT = "daily"
+DRIFT: Final = "daily"
 """Schedule of the data-drift / data-quality check."""
 DRIFT_PSI = wire.PSI
 """Population stability index above which a feature has drifted."""

@@ -593,8 +593,8 @@ class AzureSpec(_Model):
                     )
                 ]
             )
-        same = self.functions_subnet_id and self.private_endpoint_subnet_id
-        if same and self.functions_subnet_id.lower() == self.private_endpoint_subnet_id.lower():
+        functions, endpoints = self.functions_subnet_id, self.private_endpoint_subnet_id
+        if functions and endpoints and functions.lower() == endpoints.lower():
             raise _rule_error(
                 [
                     (

@@ -196,8 +196,10 @@ def neutral_defaults() -> str:
     tree = ast.parse(inspect.getsource(defaults))
     rows = ["| name | value | meaning |", "|---|---|---|"]
     for node, following in zip(tree.body, [*tree.body[1:], None], strict=True):
-        if isinstance(node, ast.Assign) and isinstance(node.targets[0], ast.Name):
-            name = node.targets[0].id
+        # `NAME: Final = value` (a literal type to checkers) is a default like `NAME = value`.
+        target = node.targets[0] if isinstance(node, ast.Assign) else getattr(node, "target", None)
+        if isinstance(node, ast.Assign | ast.AnnAssign) and isinstance(target, ast.Name):
+            name = target.id
             doc = ""
             if isinstance(following, ast.Expr) and isinstance(following.value, ast.Constant):
                 doc = " ".join(str(following.value.value).split())

@@ -110,9 +110,7 @@ def customer_key(
         pattern = defaults.SERVICE_SOURCE_ARNS.get(service)
         if pattern is None:
             raise ValueError(f"{name}: no aws:SourceArn pattern known for service {service}")
-        source_arn = pulumi.Output.all(here, account).apply(
-            lambda values, pattern=pattern: pattern.format(region=values[0], account=values[1])
-        )
+        source_arn = pulumi.Output.format(pattern, region=here, account=account)
         statements.append(
             statement(
                 Sid=f"{service.split('.')[0].capitalize()}UsesKeyForThisAccount",
@@ -198,7 +196,7 @@ def encrypted_topic(
     display_name: str,
     key_arn: pulumi.Input[str] | None,
     publishers: Sequence[str],
-    tags: Mapping[str, str] | None = None,
+    tags: Tags = None,
 ) -> aws.sns.Topic:
     """KMS-encrypted SNS topic ``name`` plus ``{name}-policy`` letting ``publishers`` publish."""
     topic = aws.sns.Topic(

@@ -216,7 +216,7 @@ class Monitoring(Component):
             and args.endpoint_name is not None
             and args.artifact_bucket_name is not None
         ):
-            self._drift(name, args, here)
+            self._drift(name, args, args.artifact_bucket_name, here)
         retraining = self._retraining_trigger(name, args, key_arn)
         if args.monthly_budget_usd and args.project:
             self._gpu_budget(name, args, actions)
@@ -442,9 +442,14 @@ class Monitoring(Component):
             )
         return alarms
 
-    def _drift(self, name: str, args: MonitoringArgs, here: pulumi.Output[str]) -> None:
+    def _drift(
+        self,
+        name: str,
+        args: MonitoringArgs,
+        bucket: pulumi.Input[str],
+        here: pulumi.Output[str],
+    ) -> None:
         """Data-quality monitoring of the captured requests against the training baseline."""
-        bucket = args.artifact_bucket_name
         bucket_arn = pulumi.Output.concat("arn:aws:s3:::", bucket)
         baseline = args.baseline_uri or pulumi.Output.concat(
             "s3://", bucket, "/monitoring/baseline/"
@@ -519,7 +524,16 @@ class Monitoring(Component):
         image = here.apply(_analyzer_image)
         # The explicit opt-in, visible on the resources: the offline engine refuses Model Monitor
         # resources without it (closed to new customers, docs/aws.md).
-        monitor_tags = {**(args.tags or {}), "mlops:model-monitor": "opt-in"}
+        opt_in = {"mlops:model-monitor": "opt-in"}
+        extra = args.tags or {}
+        monitor_tags: pulumi.Input[Mapping[str, pulumi.Input[str]]]
+        if isinstance(extra, Mapping):
+            monitor_tags = {**extra, **opt_in}
+        else:  # tags given as an Output: merged once resolved
+            resolved: pulumi.Output[Mapping[str, pulumi.Input[str]]] = pulumi.Output.from_input(
+                extra
+            )
+            monitor_tags = resolved.apply(lambda tags: {**tags, **opt_in})
         job = aws.sagemaker.DataQualityJobDefinition(
             f"{name}-data-quality",
             role_arn=role.arn,

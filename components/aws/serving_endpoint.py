@@ -324,7 +324,7 @@ class ServingEndpoint(Component):
         instance_type: pulumi.Input[str],
     ) -> aws.sagemaker.EndpointConfiguration:
         """One deployable version: its SageMaker model and endpoint config (keyed by version)."""
-        image = model.image
+        image: pulumi.Input[str] | None = model.image
         if image is None:
             if args.image_repository_url is None:
                 raise ValueError(
@@ -501,9 +501,11 @@ class ServingEndpoint(Component):
         """Exactly what the models need: their artifacts and images, capture, key, logs, metrics."""
         account = account_id(self)
         here = region(self)
-        repos: list[pulumi.Input[str]] = sorted(
-            {repo for model in versions if (repo := _repository_arn(model.image)) is not None}
-        )
+        repos: list[pulumi.Input[str]] = [
+            *sorted(
+                {repo for model in versions if (repo := _repository_arn(model.image)) is not None}
+            )
+        ]
         if args.image_repository_arn is not None:
             repos.append(args.image_repository_arn)
         statements: list[dict[str, Any]] = [

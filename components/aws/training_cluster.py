@@ -609,6 +609,7 @@ class TrainingCluster(Component):
         ).names
         net = ipaddress.ip_network(args.vpc_cidr)
         # Private subnets get the large blocks (pods take VPC IPs); public ones only hold NAT.
+        private_cidrs: list[ipaddress.IPv4Network | ipaddress.IPv6Network]
         private_cidrs = list(net.subnets(new_prefix=net.prefixlen + 3))
         public_cidrs = list(private_cidrs[-1].subnets(new_prefix=private_cidrs[-1].prefixlen + 3))
         vpc = aws.ec2.Vpc(

@@ -184,7 +184,9 @@ class ArtifactStore(Component):
         if args.resource_group_name is not None:
             return (
                 pulumi.Output.from_input(args.resource_group_name),
-                pulumi.Output.from_input(args.location),
+                # Output[None] without a location (the provider's default region), which the
+                # output type (str, every cloud's contract) does not say.
+                pulumi.Output.from_input(args.location),  # type: ignore[arg-type]
             )
         group = resources.ResourceGroup(
             f"{name}-rg", location=args.location, tags=args.tags, opts=child_opts(self)
@@ -316,14 +318,16 @@ class ArtifactStore(Component):
             public_access="None",
             opts=child_opts(self),
         )
+        # given(), spelt out: its one type variable cannot join int with Input[int].
+        days = args.noncurrent_version_days
+        if days is None:
+            days = defaults.NONCURRENT_VERSION_DAYS
         storage.ManagementPolicy(
             f"{name}-lifecycle",
             resource_group_name=rg_name,
             account_name=account.name,
             management_policy_name="default",
-            policy=_lifecycle_policy(
-                given(args.noncurrent_version_days, defaults.NONCURRENT_VERSION_DAYS)
-            ),
+            policy=_lifecycle_policy(days),
             opts=child_opts(self),
         )
         return container
@@ -419,7 +423,7 @@ def _encryption(key: _CustomerKey | None) -> dict[str, object]:
     return encryption
 
 
-def _lifecycle_policy(noncurrent_version_days: int) -> dict[str, object]:
+def _lifecycle_policy(noncurrent_version_days: pulumi.Input[int]) -> dict[str, object]:
     """Delete noncurrent versions of block blobs after ``noncurrent_version_days``."""
     return {
         "rules": [

@@ -148,7 +148,7 @@ class DriftJobArgs(DriftJobArgsBase):
     retraining_queue_id: pulumi.Input[str] | None = None
     """ARM id of the retraining queue (Monitoring's ``retraining_trigger``). Default: none (the
     job only alerts, with a warning)."""
-    retraining_queue_url: pulumi.Input[str] | None = None
+    retraining_queue_url: pulumi.Input[str | None] | None = None
     """URL of that queue (``https://<account>.queue.core.windows.net/<queue>``)."""
     integration_subnet_id: pulumi.Input[str] | None = None
     """Subnet the function joins (``PrivateNetwork.functions_subnet_id``): delegated to
@@ -344,7 +344,7 @@ class DriftJob(Component):
         args: DriftJobArgs,
         plan: web.AppServicePlan,
         identity: managedidentity.UserAssignedIdentity,
-        settings: dict[str, pulumi.Input[str]],
+        settings: dict[str, pulumi.Input[str | None]],
         host_ready: list[pulumi.Resource],
     ) -> web.WebApp:
         """The Function App, started only once its package and host storage are usable."""
@@ -495,13 +495,13 @@ def _app_settings(
     schedule: str,
     baseline_uri: pulumi.Output[str],
     report_uri: pulumi.Output[str],
-) -> dict[str, pulumi.Input[str]]:
+) -> dict[str, pulumi.Input[str | None]]:
     """The Function App's settings: identity-based host storage, the package, the job's config."""
     from mlops_iac.drift.handlers import job_environment
     from mlops_iac.drift.profile import Thresholds
 
     account = args.artifact_bucket_name
-    settings: dict[str, pulumi.Input[str]] = {
+    settings: dict[str, pulumi.Input[str | None]] = {
         "FUNCTIONS_EXTENSION_VERSION": "~4",
         "FUNCTIONS_WORKER_RUNTIME": "python",
         # Identity-based host storage: no account key anywhere.

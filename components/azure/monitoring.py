@@ -159,7 +159,7 @@ class Monitoring(Component):
         ):
             queue = self._drift(name, args, emails)
         if args.monthly_budget_usd is not None and args.subscription_id is not None:
-            self._budget(name, args, emails, group)
+            self._budget(name, args, args.subscription_id, emails, group)
         else:
             pulumi.log.warn(f"{label}: no monthly budget (give monthly_budget_usd)", self)
         dashboard = self._dashboard(name, endpoint_id, args)
@@ -173,7 +173,8 @@ class Monitoring(Component):
                 pulumi.Output.concat(
                     "https://", args.retraining_account_name, ".queue.core.windows.net/", queue.name
                 )
-                if queue
+                # A queue exists only with a retraining account (_retraining_queue).
+                if queue and args.retraining_account_name is not None
                 else None
             ),
             log_analytics_workspace_id=logs.id,
@@ -497,7 +498,12 @@ class Monitoring(Component):
         return queue
 
     def _budget(
-        self, name: str, args: MonitoringArgs, emails: list[str], group: monitor.ActionGroup
+        self,
+        name: str,
+        args: MonitoringArgs,
+        subscription_id: pulumi.Input[str],
+        emails: list[str],
+        group: monitor.ActionGroup,
     ) -> None:
         low, high = defaults.BUDGET_THRESHOLDS
         start = dt.date.today().replace(day=1).isoformat() + "T00:00:00Z"
@@ -505,7 +511,7 @@ class Monitoring(Component):
             f"{name}-budget",
             scope=pulumi.Output.concat(
                 "/subscriptions/",
-                args.subscription_id,
+                subscription_id,
                 "/resourceGroups/",
                 args.resource_group_name,
             ),
@@ -647,19 +653,22 @@ def endpoint_arm_id(label: str, args: MonitoringArgs) -> pulumi.Output[str] | No
     """
     if args.endpoint_name is None:
         return None
-    missing = [key for key in ("subscription_id", "workspace_name") if getattr(args, key) is None]
-    if missing:
+    subscription_id, workspace_name = args.subscription_id, args.workspace_name
+    if subscription_id is None or workspace_name is None:
+        missing = [
+            key for key in ("subscription_id", "workspace_name") if getattr(args, key) is None
+        ]
         raise ValueError(
             f"{label}: endpoint_name needs {' and '.join(missing)} "
             "(the endpoint's ARM id is built from them)"
         )
     return pulumi.Output.concat(
         "/subscriptions/",
-        args.subscription_id,
+        subscription_id,
         "/resourceGroups/",
         args.resource_group_name,
         "/providers/Microsoft.MachineLearningServices/workspaces/",
-        args.workspace_name,
+        workspace_name,
         "/onlineEndpoints/",
         args.endpoint_name,
     )

@@ -365,7 +365,8 @@ class Monitoring(Component):
                 "the GPU spend budget is skipped"
             )
             return
-        monthly = round(args.monthly_budget_usd)
+        # Whole dollars; an Output budget is rounded once it resolves.
+        units = pulumi.Output.from_input(args.monthly_budget_usd).apply(lambda usd: str(round(usd)))
         # "If you are using User ADCs ... you must specify a billing_project and set
         # user_project_override to true ... Otherwise the Billing Budgets API will return a
         # 403 error." https://www.pulumi.com/registry/packages/gcp/api-docs/billing/budget/
@@ -389,7 +390,7 @@ class Monitoring(Component):
                 "projects": [pulumi.Output.concat("projects/", project.number)],
                 "calendar_period": "MONTH",
             },
-            amount={"specified_amount": {"currency_code": "USD", "units": str(monthly)}},
+            amount={"specified_amount": {"currency_code": "USD", "units": units}},
             threshold_rules=[
                 {"threshold_percent": t, "spend_basis": "CURRENT_SPEND"}
                 for t in defaults.BUDGET_THRESHOLDS

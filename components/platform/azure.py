@@ -37,6 +37,7 @@ from mlops_iac.components.azure import (
 from mlops_iac.components.azure._common import client_config
 from mlops_iac.components.platform.common import (
     contract_exports,
+    customer_key,
     drift_job_kwargs,
     training_cluster_kwargs,
     webhook_secret,
@@ -180,7 +181,7 @@ def _training_cluster(
             resource_group_name=store.resource_group_name,
             location=store.location,
             storage_account_id=store.storage_account_id,
-            key_vault_id=store.key_vault_id if spec.artifacts.customer_managed_key else None,
+            key_vault_id=customer_key(store.key_vault_id, spec.artifacts.customer_managed_key),
             container_registry_id=registry.container_registry_id,
             model_registry_id=registry.registry_id,
             compute_identity_id=store.dvc_identity_id,

@@ -2,11 +2,20 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 import pulumi
 
 from mlops_iac.spec.models import PlatformSpec
+
+
+def customer_key(key_id: pulumi.Output[str | None], wanted: bool) -> pulumi.Output[str] | None:
+    """The artifact store's customer-managed key (``key_id``) when the spec asks for one, else None.
+
+    The store creates the key exactly when ``wanted``, so the output then holds an id; its type
+    (``str | None``, for a store without a key) cannot say so.
+    """
+    return cast(pulumi.Output[str], key_id) if wanted else None
 
 
 def artifact_store_kwargs(spec: PlatformSpec) -> dict[str, Any]:

@@ -319,7 +319,7 @@ def previous_outputs(state: SavedState | Any | None) -> dict[str, Any]:
     """
     if state is None:
         return dict(NO_SAVED_STATE)
-    resources = list(getattr(state, "resources", state))
+    resources = list(state.resources if isinstance(state, SavedState) else state)
     saved = getattr(state, "outputs_saved", True)
     roots = [r for r in resources if r.type == ROOT_STACK]
     others = [r for r in resources if r.type != ROOT_STACK]

@@ -99,8 +99,8 @@ def outputs(ctx: MockContext) -> dict[str, Any]:
     metadata = dict(ctx.inputs.get("metadata") or {})
     metadata.setdefault("name", ctx.physical_name)
     metadata.setdefault("uid", hashlib.sha1(ctx.name.encode()).hexdigest()[:32])
-    namespace = metadata.get("namespace")
+    in_namespace = metadata.get("namespace")
     return {
-        "__id": f"{namespace}/{metadata['name']}" if namespace else metadata["name"],
+        "__id": f"{in_namespace}/{metadata['name']}" if in_namespace else metadata["name"],
         "metadata": metadata,
     }

@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, Protocol, TypeGuard, cast
 
 from pulumi_policy import (
     Policy,
@@ -63,7 +63,15 @@ def environments_schema(default: Sequence[str]) -> dict[str, Any]:
     }
 
 
-Validate = Callable[[Any, ReportViolation], None]
+class Report(Protocol):
+    """The violation callback a rule is given. pulumi_policy calls it with the urn optional (the
+    resource under validation) but types it ``Callable[[str, Optional[str]], None]``, which would
+    make every one-argument call an error to a type checker."""
+
+    def __call__(self, message: str, urn: str | None = None, /) -> None: ...
+
+
+Validate = Callable[[Any, Report], None]
 
 
 @dataclass(frozen=True)
@@ -112,7 +120,8 @@ class Rule:
         # Rules select resources by type token; they see every token canonical, so a resource
         # declared under an SDK alias or an explicit azure-native API version is governed alike.
         def canonical_validate(args: Any, report: ReportViolation) -> None:
-            validate(canonical_args(args), report)
+            # The SDK's callback takes the urn as optional; only its type says otherwise (Report).
+            validate(canonical_args(args), cast(Report, report))
 
         if self.kind == "resource":
             return ResourceValidationPolicy(
@@ -162,7 +171,7 @@ def number(value: Any) -> float | None:
     return float(value)
 
 
-def truthy_text(value: Any) -> bool:
+def truthy_text(value: Any) -> TypeGuard[str]:
     """A string with at least one letter or digit (the test for tags, key ids and ARNs).
 
     Blank is not enough: GCP's label sanitiser turns ``" "`` into ``"_"``, which says nothing.
@@ -340,9 +349,9 @@ def canonical_args(
         resource.property_dependencies = {
             key: [mapped(d) for d in deps] for key, deps in resource.property_dependencies.items()
         }
-    view = copy.copy(args)
-    view.resources = [copies[id(r)] for r in resources]
-    return view
+    stack_view = copy.copy(args)
+    stack_view.resources = [copies[id(r)] for r in resources]
+    return stack_view
 
 
 def of_type(resources: Iterable[PolicyResource], types: Iterable[str]) -> list[PolicyResource]:

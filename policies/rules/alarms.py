@@ -6,9 +6,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from pulumi_policy import ReportViolation, StackValidationArgs
+from pulumi_policy import StackValidationArgs
 
-from ._base import Rule, get, identifiers, items, of_type, short_type, truthy_text
+from ._base import Report, Rule, get, identifiers, items, of_type, short_type, truthy_text
 
 
 @dataclass(frozen=True)
@@ -66,7 +66,7 @@ def _targets(props: Mapping[str, Any], routing: Routing) -> list[Any]:
     return list(actions)
 
 
-def _validate(args: StackValidationArgs, report: ReportViolation) -> None:
+def _validate(args: StackValidationArgs, report: Report) -> None:
     alarms = of_type(args.resources, ROUTING)
     if not alarms:
         args.not_applicable("no alarms in the stack")

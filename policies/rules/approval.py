@@ -16,12 +16,13 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from pulumi_policy import ReportViolation, ResourceValidationArgs
+from pulumi_policy import ResourceValidationArgs
 
 from mlops_iac.spec.identities import exact, impostor, looks_alike, looks_like_message
 
 from ._base import (
     ENVIRONMENT_SCHEMA,
+    Report,
     Rule,
     environments_schema,
     get,
@@ -301,7 +302,7 @@ def _identity(
     return (identity[0], identity[1]), []
 
 
-def _validate(args: ResourceValidationArgs, report: ReportViolation) -> None:
+def _validate(args: ResourceValidationArgs, report: Report) -> None:
     serving = SERVING_TYPES.get(args.resource_type)
     if serving is None:
         return

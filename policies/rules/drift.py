@@ -34,11 +34,11 @@ import re
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-from pulumi_policy import PolicyResource, ReportViolation, StackValidationArgs
+from pulumi_policy import PolicyResource, StackValidationArgs
 
 from mlops_iac.drift import wire
 
-from ._base import Rule, get, identifiers, items, of_type, truthy_text
+from ._base import Report, Rule, get, identifiers, items, of_type, truthy_text
 
 AWS_ENDPOINT = "aws:sagemaker/endpoint:Endpoint"
 AWS_ENDPOINT_CONFIG = "aws:sagemaker/endpointConfiguration:EndpointConfiguration"
@@ -101,7 +101,7 @@ def _env(function: PolicyResource) -> Mapping[str, Any]:
     return variables if isinstance(variables, Mapping) else {}
 
 
-def _aws(resources: Sequence[PolicyResource], report: ReportViolation) -> None:
+def _aws(resources: Sequence[PolicyResource], report: Report) -> None:
     endpoints = of_type(resources, [AWS_ENDPOINT])
     for config in of_type(resources, [AWS_ENDPOINT_CONFIG]):
         capture = config.props.get("dataCaptureConfig")
@@ -157,7 +157,7 @@ def _aws(resources: Sequence[PolicyResource], report: ReportViolation) -> None:
             )
 
 
-def _gcp(resources: Sequence[PolicyResource], report: ReportViolation) -> None:
+def _gcp(resources: Sequence[PolicyResource], report: Report) -> None:
     functions = [
         f
         for f in of_type(resources, [GCP_FUNCTION])
@@ -225,7 +225,7 @@ def _disabled(app: PolicyResource, settings: Mapping[str, Any]) -> bool:
     )
 
 
-def _azure(resources: Sequence[PolicyResource], report: ReportViolation) -> None:
+def _azure(resources: Sequence[PolicyResource], report: Report) -> None:
     apps = [
         (a, _app_settings(a))
         for a in of_type(resources, [AZURE_APP])
@@ -371,7 +371,7 @@ def _alert_endpoint_filters(alert: PolicyResource) -> list[list[Any]]:
     return out
 
 
-def _validate(args: StackValidationArgs, report: ReportViolation) -> None:
+def _validate(args: StackValidationArgs, report: Report) -> None:
     resources = list(args.resources)
     if not of_type(resources, ENDPOINT_TYPES):
         args.not_applicable("no serving endpoint in the stack")

@@ -21,9 +21,9 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from pulumi_policy import ReportViolation, ResourceValidationArgs
+from pulumi_policy import ResourceValidationArgs
 
-from ._base import Rule, get, items, parse_document
+from ._base import Report, Rule, get, items, parse_document
 
 _DEFAULT_PATTERN = r"-dvc(-|$)"
 _AWS_POLICY = "aws:iam/policy:Policy"
@@ -91,7 +91,7 @@ def _gcp(resource_type: str, props: Mapping[str, Any]) -> list[str]:
     return [f"condition {expression!r} does not confine {props.get('role')} to the DVC prefix"]
 
 
-def _validate(args: ResourceValidationArgs, report: ReportViolation) -> None:
+def _validate(args: ResourceValidationArgs, report: Report) -> None:
     pattern = args.get_config().get("namePattern", _DEFAULT_PATTERN)
     if not re.search(pattern, args.name or ""):
         return

@@ -17,7 +17,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from pulumi_policy import PolicyResource, ReportViolation, StackValidationArgs
+from pulumi_policy import PolicyResource, StackValidationArgs
 
 from ._base import Rule, get, items, of_type, short_type, tags_of
 
@@ -144,7 +144,7 @@ def _repeats(entry: Mapping[str, Any], endpoint: PolicyResource) -> str | None:
     return None
 
 
-def _validate(args: StackValidationArgs, report: ReportViolation) -> None:
+def _validate(args: StackValidationArgs, report: Report) -> None:
     resources = list(args.resources)
     generic = of_type(resources, GENERIC_TYPES)
     if not generic:

@@ -12,9 +12,9 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from pulumi_policy import ReportViolation, ResourceValidationArgs, StackValidationArgs
+from pulumi_policy import ResourceValidationArgs, StackValidationArgs
 
-from ._base import Rule, fmt, get, items, number, short_type
+from ._base import Report, Rule, fmt, get, items, number, short_type
 
 # EC2 GPU families: g4dn, g5, g5g, g6, g6e, gr6, p3, p4d, p4de, p5, p5e...
 _AWS_GPU = re.compile(r"^(g|gr|p)\d+[a-z]*\.")
@@ -132,7 +132,7 @@ def gpu_spend(
 # --- pool caps -----------------------------------------------------------------------------------
 
 
-def _validate_caps(args: ResourceValidationArgs, report: ReportViolation) -> None:
+def _validate_caps(args: ResourceValidationArgs, report: Report) -> None:
     pool = gpu_pool(args.resource_type, args.props)
     if pool is None:
         return
@@ -166,7 +166,7 @@ POOL_CAPS = Rule(
 # --- budget --------------------------------------------------------------------------------------
 
 
-def _validate_budget(args: StackValidationArgs, report: ReportViolation) -> None:
+def _validate_budget(args: StackValidationArgs, report: Report) -> None:
     config = args.get_config()
     pools = [r for r in args.resources if gpu_pool(r.resource_type, r.props) is not None]
     if not pools:
@@ -174,6 +174,7 @@ def _validate_budget(args: StackValidationArgs, report: ReportViolation) -> None
     budget = config.get("gpuBudgetUsdPerHour")
     if budget is None:
         args.not_applicable("no gpuBudgetUsdPerHour configured")
+        return  # not reached: not_applicable raises (the SDK types it as returning None)
     spend = gpu_spend(
         ((r.resource_type, r.urn, r.props) for r in pools), config.get("nodeTypePrices", {})
     )

@@ -5,9 +5,9 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from pulumi_policy import ReportViolation, ResourceValidationArgs
+from pulumi_policy import ResourceValidationArgs
 
-from ._base import Rule, get, items, parse_document
+from ._base import Report, Rule, get, items, parse_document
 
 #: Resource types whose ``policy`` input is a policy document.
 DOCUMENT_TYPES: frozenset[str] = frozenset(
@@ -43,7 +43,7 @@ def _wildcards(document: Mapping[str, Any], allowed: set[str]) -> list[str]:
     return found
 
 
-def _validate(args: ResourceValidationArgs, report: ReportViolation) -> None:
+def _validate(args: ResourceValidationArgs, report: Report) -> None:
     allowed = set(args.get_config().get("allowedActions", ()))
     for where, raw in _documents(args.resource_type, args.props):
         if raw is None:

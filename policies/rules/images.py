@@ -5,9 +5,9 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from pulumi_policy import ReportViolation, ResourceValidationArgs
+from pulumi_policy import ResourceValidationArgs
 
-from ._base import Rule, get
+from ._base import Report, Rule, get
 
 
 def _ecr(props: Mapping[str, Any]) -> list[str]:
@@ -53,7 +53,7 @@ REPOSITORY_TYPES: Mapping[str, Callable[[Mapping[str, Any]], list[str]]] = {
 }
 
 
-def _validate(args: ResourceValidationArgs, report: ReportViolation) -> None:
+def _validate(args: ResourceValidationArgs, report: Report) -> None:
     check = REPOSITORY_TYPES.get(args.resource_type)
     for problem in check(args.props) if check else ():
         report(problem)

@@ -6,9 +6,9 @@ import re
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from pulumi_policy import ReportViolation, ResourceValidationArgs
+from pulumi_policy import ResourceValidationArgs
 
-from ._base import Rule, fmt, get, items, number, truthy_text
+from ._base import Report, Rule, fmt, get, items, number, truthy_text
 
 # --- rotation ------------------------------------------------------------------------------------
 
@@ -67,7 +67,7 @@ ROTATION_TYPES: Mapping[str, Callable[[Mapping[str, Any], float], str | None]] =
 }
 
 
-def _validate_rotation(args: ResourceValidationArgs, report: ReportViolation) -> None:
+def _validate_rotation(args: ResourceValidationArgs, report: Report) -> None:
     check = ROTATION_TYPES.get(args.resource_type)
     if check is None:
         return
@@ -152,7 +152,7 @@ AT_REST_TYPES: Mapping[str, Callable[[Mapping[str, Any]], str | None]] = {
 }
 
 
-def _validate_at_rest(args: ResourceValidationArgs, report: ReportViolation) -> None:
+def _validate_at_rest(args: ResourceValidationArgs, report: Report) -> None:
     check = AT_REST_TYPES.get(args.resource_type)
     if check is not None and (problem := check(args.props)):
         report(problem)

@@ -7,11 +7,12 @@ import ipaddress
 from collections.abc import Mapping
 from typing import Any
 
-from pulumi_policy import ReportViolation, ResourceValidationArgs
+from pulumi_policy import ResourceValidationArgs
 
 from ._base import (
     ENVIRONMENT_SCHEMA,
     LINEAGE_KEYS,
+    Report,
     Rule,
     environments_schema,
     get,
@@ -33,7 +34,7 @@ def _taints(resource_type: str, props: Mapping[str, Any]) -> list[Any]:
     return list(items(props.get("taints")))
 
 
-def _validate_gpu_taint(args: ResourceValidationArgs, report: ReportViolation) -> None:
+def _validate_gpu_taint(args: ResourceValidationArgs, report: Report) -> None:
     if args.resource_type not in ("aws:eks/nodeGroup:NodeGroup", "gcp:container/nodePool:NodePool"):
         return
     if gpu_pool(args.resource_type, args.props) is None:
@@ -60,7 +61,7 @@ GPU_TAINT = Rule(
 )
 
 
-def _validate_namespace(args: ResourceValidationArgs, report: ReportViolation) -> None:
+def _validate_namespace(args: ResourceValidationArgs, report: Report) -> None:
     if args.resource_type != NAMESPACE:
         return
     labels = get(args.props, "metadata", "labels") or {}
@@ -115,7 +116,7 @@ _ALLOW_LIST_TYPES = {"aws:eks/cluster:Cluster": _eks, "gcp:container/cluster:Clu
 _ALLOW_LIST_ENVIRONMENTS = ("staging", "prod")
 
 
-def _validate_allow_list(args: ResourceValidationArgs, report: ReportViolation) -> None:
+def _validate_allow_list(args: ResourceValidationArgs, report: Report) -> None:
     check = _ALLOW_LIST_TYPES.get(args.resource_type)
     if check is None:
         return

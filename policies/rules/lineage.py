@@ -11,13 +11,14 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from pulumi_policy import ReportViolation, ResourceValidationArgs
+from pulumi_policy import ResourceValidationArgs
 
 from mlops_iac.spec import clouds
 
 from ._base import (
     LINEAGE_KEYS,
     TAG_KEYS,
+    Report,
     Rule,
     canonical_type,
     items,
@@ -69,7 +70,7 @@ def _as_map(value: Any, shape: str) -> Mapping[str, Any]:
     return tags
 
 
-def _validate(args: ResourceValidationArgs, report: ReportViolation) -> None:
+def _validate(args: ResourceValidationArgs, report: Report) -> None:
     props = args.props
     spec = tag_input(args.resource_type)
     if spec is not None:

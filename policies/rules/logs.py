@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
-from pulumi_policy import ReportViolation, ResourceValidationArgs
+from pulumi_policy import ResourceValidationArgs
 
-from ._base import Rule, fmt, items, number, truthy_text
+from ._base import Report, Rule, fmt, items, number, truthy_text
 
 LOG_GROUP = "aws:cloudwatch/logGroup:LogGroup"
 EKS_CLUSTER = "aws:eks/cluster:Cluster"
 EKS_LOG_TYPES: tuple[str, ...] = ("api", "audit", "authenticator", "controllerManager", "scheduler")
 
 
-def _validate_log_group(args: ResourceValidationArgs, report: ReportViolation) -> None:
+def _validate_log_group(args: ResourceValidationArgs, report: Report) -> None:
     if args.resource_type != LOG_GROUP:
         return
     props = args.props
@@ -41,7 +41,7 @@ RETENTION_ENCRYPTED = Rule(
 )
 
 
-def _validate_cluster_logs(args: ResourceValidationArgs, report: ReportViolation) -> None:
+def _validate_cluster_logs(args: ResourceValidationArgs, report: Report) -> None:
     if args.resource_type != EKS_CLUSTER:
         return
     enabled = set(items(args.props.get("enabledClusterLogTypes")))

@@ -5,10 +5,11 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from pulumi_policy import ReportViolation, ResourceValidationArgs
+from pulumi_policy import ResourceValidationArgs
 
 from ._base import (
     ENVIRONMENT_SCHEMA,
+    Report,
     Rule,
     environments_schema,
     get,
@@ -82,7 +83,7 @@ _DEFAULT_ENVIRONMENTS = ("prod",)
 _PRIVATE_ENDPOINT_ENVIRONMENTS = ("staging", "prod")
 
 
-def _validate(args: ResourceValidationArgs, report: ReportViolation) -> None:
+def _validate(args: ResourceValidationArgs, report: Report) -> None:
     check = ISOLATION_TYPES.get(args.resource_type)
     if check is None:
         return
@@ -110,7 +111,7 @@ NETWORK_ISOLATION = Rule(
 )
 
 
-def _validate_private(args: ResourceValidationArgs, report: ReportViolation) -> None:
+def _validate_private(args: ResourceValidationArgs, report: Report) -> None:
     check = PUBLIC_ENDPOINT_TYPES.get(args.resource_type)
     if check is None:
         return

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from pulumi_policy import ReportViolation, ResourceValidationArgs
+from pulumi_policy import ResourceValidationArgs
 
 from ._base import (
     ENVIRONMENT_SCHEMA,
+    Report,
     Rule,
     environments_schema,
     skip_outside_environments,
@@ -27,7 +28,7 @@ DATA_STORE_TYPES: Mapping[str, str | None] = {
 _DEFAULT_ENVIRONMENTS = ("prod",)
 
 
-def _validate(args: ResourceValidationArgs, report: ReportViolation) -> None:
+def _validate(args: ResourceValidationArgs, report: Report) -> None:
     if args.resource_type not in DATA_STORE_TYPES:
         return
     skip_outside_environments(args, _DEFAULT_ENVIRONMENTS)

@@ -8,12 +8,12 @@ lowering every other rule.
 
 from __future__ import annotations
 
-from pulumi_policy import ReportViolation, StackValidationArgs
+from pulumi_policy import StackValidationArgs
 
-from ._base import Rule
+from ._base import Report, Rule
 
 
-def _validate(args: StackValidationArgs, report: ReportViolation) -> None:
+def _validate(args: StackValidationArgs, report: Report) -> None:
     problems = args.get_config().get("problems", ())
     if not problems:
         args.not_applicable("every governance record holds")

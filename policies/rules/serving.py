@@ -7,12 +7,12 @@ from typing import Any
 
 from pulumi_policy import (
     PolicyResource,
-    ReportViolation,
     ResourceValidationArgs,
     StackValidationArgs,
 )
 
 from ._base import (
+    Report,
     Rule,
     fmt,
     get,
@@ -179,7 +179,7 @@ def _serves_a_model(resource: PolicyResource) -> bool:
     return lineage_tag(tags_of(resource.props), "model") is not None
 
 
-def _validate_rollback(args: StackValidationArgs, report: ReportViolation) -> None:
+def _validate_rollback(args: StackValidationArgs, report: Report) -> None:
     resources = list(args.resources)
     endpoints = of_type(resources, ROLLBACK_TYPES)
     splits = [r for r in of_type(resources, SPLIT_TYPES) if _serves_a_model(r)]
@@ -269,7 +269,7 @@ SCALING_TYPES: Mapping[str, Callable[[Mapping[str, Any]], Bounds]] = {
 }
 
 
-def _validate_bounds(args: ResourceValidationArgs, report: ReportViolation) -> None:
+def _validate_bounds(args: ResourceValidationArgs, report: Report) -> None:
     extract = SCALING_TYPES.get(args.resource_type)
     bounds = extract(args.props) if extract else None
     if bounds is None:

@@ -13,9 +13,10 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from pulumi_policy import ReportViolation, StackValidationArgs
+from pulumi_policy import StackValidationArgs
 
 from ._base import (
+    Report,
     Rule,
     attached,
     get,
@@ -46,7 +47,7 @@ class StoreCheck:
 
 
 def _store_rule(table: Mapping[str, StoreCheck]) -> Callable[[StackValidationArgs, Any], None]:
-    def validate(args: StackValidationArgs, report: ReportViolation) -> None:
+    def validate(args: StackValidationArgs, report: Report) -> None:
         stores = of_type(args.resources, table)
         if not stores:
             args.not_applicable("no object stores in the stack")

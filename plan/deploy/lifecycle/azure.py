@@ -65,7 +65,8 @@ def azure_registry_outbound(
     for deployment in of(resources, "azure-native:machinelearningservices:OnlineDeployment"):
         model = str(get(deployment.inputs, "properties.model") or "")
         match = re.match(r"azureml://registries/([^/]+)/", model)
-        registry = private.get(match.group(1)) if match else None
+        registry_name = match.group(1) if match else None
+        registry = private.get(registry_name) if registry_name else None
         workspace = workspaces.get(str(deployment.inputs.get("workspaceName") or ""))
         if registry is None or workspace is None:
             continue
@@ -83,7 +84,7 @@ def azure_registry_outbound(
                 "azure-aml-registry-unreachable",
                 "properties.model",
                 model,
-                f"the model is in registry {match.group(1)!r} (public network "
+                f"the model is in registry {registry_name!r} (public network "
                 "access disabled), "
                 "and the workspace's managed network has no private endpoint outbound rule to it "
                 "(amlregistry): the deployment cannot download the model",
