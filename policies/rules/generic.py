@@ -19,7 +19,7 @@ from typing import Any
 
 from pulumi_policy import PolicyResource, StackValidationArgs
 
-from ._base import Rule, get, items, of_type, short_type, tags_of
+from ._base import Report, Rule, get, items, of_type, short_type, tags_of
 
 #: Types that create other resources from a document, template or script, and what they create.
 GENERIC_TYPES: Mapping[str, str] = {
