@@ -45,6 +45,9 @@ _LOADED = """
 import json, os, sys
 import mlops_iac.cli.main, mlops_iac.components.aws, mlops_iac.components.platform
 import mlops_iac.drift, mlops_iac.policies.packs, mlops_iac.spec
+# The cloud packages load their components lazily: resolve every public name.
+for name in mlops_iac.components.aws.__all__:
+    getattr(mlops_iac.components.aws, name)
 files = {}
 for name, module in sorted(sys.modules.items()):
     path = getattr(module, "__file__", None)

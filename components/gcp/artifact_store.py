@@ -81,7 +81,8 @@ class ArtifactStoreArgs(ArtifactStoreArgsBase):
     incomplete_upload_days: pulumi.Input[int] | None = unset(defaults.INCOMPLETE_UPLOAD_DAYS)
     """Days before an incomplete multipart upload is aborted. Default: 7."""
     soft_delete_days: int | None = None
-    """Soft-delete retention of deleted objects, in days. Default: 7 days."""
+    """Soft-delete retention of deleted objects, in days: 0 (off) or 7 to 90, the range Cloud
+    Storage accepts (https://cloud.google.com/storage/docs/soft-delete). Default: 7 days."""
     access_log_bucket: pulumi.Input[str] | None = None
     """Existing bucket that receives usage logs. Default: no access logging."""
     dvc_prefix: str = defaults.DVC_PREFIX
@@ -117,6 +118,7 @@ class ArtifactStore(Component):
         super().__init__(TYPE, name, None, component_opts(opts))
         label = f"ArtifactStore {name}"
         require_not_prod(label, args.environment, "force_destroy", bool(args.force_destroy))
+        _check_soft_delete(label, args.soft_delete_days)
         prod = args.environment == "prod"
         cmk = secure_default(
             label, "customer_managed_key", args.customer_managed_key, defaults.CUSTOMER_MANAGED_KEY
@@ -304,24 +306,38 @@ def _placement(
     return region.upper(), None
 
 
+def _check_soft_delete(label: str, days: int | None) -> None:
+    """Refuse a soft-delete retention Cloud Storage would refuse at deploy time."""
+    if days is not None and days != 0 and not 7 <= days <= 90:
+        raise ValueError(
+            f"{label}: soft_delete_days must be 0 (off) or 7 to 90 (Cloud Storage's range), "
+            f"got {days!r}"
+        )
+
+
 def lifecycle_rules(
     noncurrent_version_days: pulumi.Input[int] | None,
     incomplete_upload_days: pulumi.Input[int] | None,
 ) -> list[dict[str, object]]:
-    """Delete noncurrent versions after N days; abort incomplete multipart uploads after M."""
+    """Delete noncurrent versions after N days; abort incomplete multipart uploads after M.
+
+    GCS accepts 0 in both conditions, but pulumi-gcp leaves a 0 ``age`` or
+    ``days_since_noncurrent_time`` out of the request unless ``send_*_if_zero`` says to send it
+    (the rule would then go out without its condition):
+    https://www.pulumi.com/registry/packages/gcp/api-docs/storage/bucket/#bucketlifecycleruleCondition
+    """
+    noncurrent = given(noncurrent_version_days, defaults.NONCURRENT_VERSION_DAYS)
+    age = given(incomplete_upload_days, defaults.INCOMPLETE_UPLOAD_DAYS)
+    versions: dict[str, object] = {
+        "days_since_noncurrent_time": noncurrent,
+        "with_state": "ARCHIVED",
+    }
+    uploads: dict[str, object] = {"age": age}
+    if noncurrent == 0:
+        versions["send_days_since_noncurrent_time_if_zero"] = True
+    if age == 0:
+        uploads["send_age_if_zero"] = True
     return [
-        {
-            "action": {"type": "Delete"},
-            "condition": {
-                # GCS accepts 0 (delete as soon as a version is noncurrent).
-                "days_since_noncurrent_time": given(
-                    noncurrent_version_days, defaults.NONCURRENT_VERSION_DAYS
-                ),
-                "with_state": "ARCHIVED",
-            },
-        },
-        {
-            "action": {"type": "AbortIncompleteMultipartUpload"},
-            "condition": {"age": given(incomplete_upload_days, defaults.INCOMPLETE_UPLOAD_DAYS)},
-        },
+        {"action": {"type": "Delete"}, "condition": versions},
+        {"action": {"type": "AbortIncompleteMultipartUpload"}, "condition": uploads},
     ]

@@ -68,10 +68,21 @@ def test_gcp_zero_reaches_the_bucket():
     rules = bucket.inputs["lifecycleRules"]
     assert rules[0]["condition"]["daysSinceNoncurrentTime"] == 0
     assert rules[1]["condition"]["age"] == 0
+    # pulumi-gcp drops a 0 condition from the request unless told to send it.
+    assert rules[0]["condition"]["sendDaysSinceNoncurrentTimeIfZero"] is True
+    assert rules[1]["condition"]["sendAgeIfZero"] is True
     assert bucket.inputs["softDeletePolicy"] == {"retentionDurationSeconds": 0}
     default = _gcp_store().named("art-bucket")
     assert default.inputs["lifecycleRules"][0]["condition"]["daysSinceNoncurrentTime"] == 90
+    assert "sendAgeIfZero" not in default.inputs["lifecycleRules"][1]["condition"]
     assert default.inputs["softDeletePolicy"]["retentionDurationSeconds"] > 0
+
+
+@pytest.mark.parametrize("days", [1, 6, 91, 365])
+def test_gcp_soft_delete_outside_cloud_storages_range_is_refused(days):
+    message = f"ArtifactStore art: soft_delete_days must be 0 \\(off\\) or 7 to 90 .*got {days}"
+    with pytest.raises(ProgramError, match=message):
+        _gcp_store(soft_delete_days=days)
 
 
 def test_azure_noncurrent_zero_reaches_the_policy_and_soft_delete_zero_is_refused():
