@@ -13,7 +13,6 @@ from its source file, a few seconds per SDK instead of half a minute and half a 
 
 from __future__ import annotations
 
-import argparse
 import importlib.metadata
 import importlib.util
 import json
@@ -25,7 +24,9 @@ from pathlib import Path
 from mlops_iac.components.lineage import MAP, tag_field
 from mlops_iac.spec import clouds
 
-ROOT_DIR = Path(__file__).resolve().parents[1]
+from . import generated
+
+ROOT_DIR = generated.ROOT_DIR
 OUTPUT = ROOT_DIR / "policies" / "rules" / "taggable.txt"
 #: Python package -> distribution, in the order the file lists them.
 PACKAGES = {entry.sdk: entry.distribution for entry in clouds.REGISTRY.values()}
@@ -122,17 +123,7 @@ def render(entries: Mapping[str, tuple[str, str]] | None = None) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     """Rewrite the file, or with ``--check`` report whether it is stale."""
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--check", action="store_true", help="exit 1 if the file is stale")
-    args = parser.parse_args(argv)
-    fresh = render()
-    if args.check:
-        if fresh != (OUTPUT.read_text() if OUTPUT.exists() else ""):
-            print(f"{OUTPUT.relative_to(ROOT_DIR)} is stale: run `python -m tools.taggable`")
-            return 1
-        return 0
-    OUTPUT.write_text(fresh)
-    return 0
+    return generated.main(argv, OUTPUT, render, "tools.taggable", __doc__.splitlines()[0])
 
 
 if __name__ == "__main__":

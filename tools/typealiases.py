@@ -17,7 +17,6 @@ pack reads it (it imports no provider SDK). No SDK module is imported here eithe
 
 from __future__ import annotations
 
-import argparse
 import importlib.util
 import re
 import sys
@@ -29,6 +28,7 @@ from mlops_iac.policies.rules import named_types
 from mlops_iac.policies.rules._base import versionless
 from mlops_iac.policies.rules.lineage import taggable
 
+from . import generated
 from .taggable import PACKAGES, ROOT_DIR, registered, versions
 
 OUTPUT = ROOT_DIR / "policies" / "rules" / "type_aliases.txt"
@@ -113,17 +113,7 @@ def render() -> str:
 
 def main(argv: list[str] | None = None) -> int:
     """Rewrite the file, or with ``--check`` report whether it is stale."""
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--check", action="store_true", help="exit 1 if the file is stale")
-    args = parser.parse_args(argv)
-    fresh = render()
-    if args.check:
-        if fresh != (OUTPUT.read_text() if OUTPUT.exists() else ""):
-            print(f"{OUTPUT.relative_to(ROOT_DIR)} is stale: run `python -m tools.typealiases`")
-            return 1
-        return 0
-    OUTPUT.write_text(fresh)
-    return 0
+    return generated.main(argv, OUTPUT, render, "tools.typealiases", __doc__.splitlines()[0])
 
 
 if __name__ == "__main__":
