@@ -4,7 +4,7 @@ Every cloud's ``<Thing>Args`` subclasses the base here and declares only its own
 re-declares a shared field only to narrow its type, e.g. its own ``ModelVersion``); every cloud's
 ``<Thing>`` class satisfies the output Protocol (``tests/components/test_contract.py`` checks both,
 by annotations and on a recorded component). ``contract.py`` keeps the same names as data for the
-generated reference. Defaults come from ``components/defaults.py``: one value, one place.
+generated reference. Defaults come from ``spec/defaults.py``: one value, one place.
 
 Imports pulumi only (never a provider SDK), so every cloud package may use it.
 """

@@ -172,9 +172,6 @@ print(json.dumps({"roots": sorted(roots), "mlops": sorted(n for n in sys.modules
 FOLDERS = {"cli": "cli", "components": "components", "plan": "plan", "policies": "policies"}
 FOLDERS |= {"spec": "spec", "drift": "drift"}
 PROVIDER_SDKS = (*SDKS.values(), "pulumi_kubernetes", "boto3", "botocore")
-# The stack-file and spec modules the policies read are moving to mlops_iac.spec (issue 31):
-# until then they are the only component modules the pack may import.
-SPEC_IN_COMPONENTS = ("mlops_iac.components.stackyaml", "mlops_iac.components.spec")
 
 
 def imported_modules(path: Path) -> set[str]:
@@ -246,7 +243,6 @@ def test_the_policies_read_the_spec_but_no_component_plan_cli_or_sdk():
         forbidden_imports(
             "policies",
             ("mlops_iac.components", "mlops_iac.plan", "mlops_iac.cli", *PROVIDER_SDKS),
-            allowed=SPEC_IN_COMPONENTS,
         )
         == {}
     )

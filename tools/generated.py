@@ -19,7 +19,8 @@ def main(
     fresh = render()
     if args.check:
         if fresh != (output.read_text() if output.exists() else ""):
-            print(f"{output.relative_to(ROOT_DIR)} is stale: run `python -m {module}`")
+            shown = output.relative_to(ROOT_DIR) if output.is_relative_to(ROOT_DIR) else output.name
+            print(f"{shown} is stale: run `python -m {module}`")
             return 1
         return 0
     output.write_text(fresh)

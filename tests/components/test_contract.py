@@ -139,7 +139,7 @@ def test_the_zero_difference_check_fails_on_a_missing_contract_name(monkeypatch)
 
 @pytest.mark.parametrize(("cloud", "thing"), CASES)
 def test_shared_fields_have_one_default(cloud, thing):
-    """The same concept defaults to the same value on every cloud (components/defaults.py)."""
+    """The same concept defaults to the same value on every cloud (spec/defaults.py)."""
     _, args_class = classes(cloud, thing)
     neutral = {
         "environment": defaults.ENVIRONMENT,
