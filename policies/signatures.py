@@ -21,7 +21,6 @@ import json
 import os
 import re
 import shutil
-import stat
 import subprocess
 import tempfile
 import textwrap
@@ -216,31 +215,24 @@ def shown_path(path: Path) -> str:
 
 def read_signers(allowed_signers: Path) -> bytes | str:
     """The allowed-signers file's bytes, or why it is refused: it must be a regular file (not a
-    symlink, directory or device) of at most :data:`MAX_SIGNERS_BYTES`."""
+    symlink, directory or device) of at most :data:`MAX_SIGNERS_BYTES`
+    (:func:`mlops_iac.policies.trust.read_trust_point`)."""
+    from .trust import Unreadable, read_trust_point
+
     try:
-        info = os.lstat(allowed_signers)
-    except FileNotFoundError:
-        return f"no allowed-signers file {allowed_signers}"
-    except OSError as exc:
-        return f"allowed-signers file {allowed_signers} cannot be read ({exc.strerror or exc})"
-    if stat.S_ISLNK(info.st_mode):
-        return f"allowed-signers file {allowed_signers} is a symlink (it must be a regular file)"
-    if not stat.S_ISREG(info.st_mode):
-        return f"allowed-signers file {allowed_signers} is not a regular file"
-    if info.st_size > MAX_SIGNERS_BYTES:
-        return f"allowed-signers file {allowed_signers} is larger than {MAX_SIGNERS_BYTES} bytes"
-    try:
-        # O_NOFOLLOW: a symlink swapped in after the lstat is refused too.
-        fd = os.open(allowed_signers, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
-    except OSError as exc:
-        return f"allowed-signers file {allowed_signers} cannot be read ({exc.strerror or exc})"
-    with os.fdopen(fd, "rb") as handle:
-        if not stat.S_ISREG(os.fstat(handle.fileno()).st_mode):
-            return f"allowed-signers file {allowed_signers} is not a regular file"
-        data = handle.read(MAX_SIGNERS_BYTES + 1)
-    if len(data) > MAX_SIGNERS_BYTES:
-        return f"allowed-signers file {allowed_signers} is larger than {MAX_SIGNERS_BYTES} bytes"
-    return data
+        return read_trust_point(allowed_signers, MAX_SIGNERS_BYTES)
+    except Unreadable as exc:
+        reasons = {
+            "missing": f"no allowed-signers file {allowed_signers}",
+            "symlink": f"allowed-signers file {allowed_signers} is a symlink (it must be a "
+            "regular file)",
+            "not-regular": f"allowed-signers file {allowed_signers} is not a regular file",
+            "too-large": f"allowed-signers file {allowed_signers} is larger than "
+            f"{MAX_SIGNERS_BYTES} bytes",
+        }
+        return reasons.get(
+            exc.kind, f"allowed-signers file {allowed_signers} cannot be read ({exc.detail})"
+        )
 
 
 def verify(data: bytes, signature: str | None, identity: str, allowed_signers: Path) -> str:

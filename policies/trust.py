@@ -20,6 +20,7 @@ from __future__ import annotations
 import hashlib
 import os
 import re
+import stat
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -96,19 +97,58 @@ def governance_dir(project: str | os.PathLike[str] | None = None) -> Path:
     return Path.cwd() / GOVERNANCE_DIR
 
 
+class Unreadable(Exception):
+    """A trust point that cannot be used as it is; ``kind`` says why, for the caller's message."""
+
+    def __init__(self, kind: str, detail: str = "") -> None:
+        super().__init__(kind)
+        self.kind = kind
+        """``missing``, ``symlink``, ``not-regular``, ``too-large`` or ``unreadable``."""
+        self.detail = detail
+
+
+def read_trust_point(path: Path, limit: int) -> bytes:
+    """The bytes of ``path``, a regular file of at most ``limit`` bytes, read without following a
+    symlink (``O_NOFOLLOW`` closes the race with an ``lstat``-then-open check); otherwise
+    :class:`Unreadable`. A trust point that is a link, a directory or a device never counts."""
+    try:
+        info = os.lstat(path)
+    except FileNotFoundError:
+        raise Unreadable("missing") from None
+    except OSError as exc:
+        raise Unreadable("unreadable", str(exc.strerror or exc)) from None
+    if stat.S_ISLNK(info.st_mode):
+        raise Unreadable("symlink")
+    if not stat.S_ISREG(info.st_mode):
+        raise Unreadable("not-regular")
+    if info.st_size > limit:
+        raise Unreadable("too-large")
+    try:
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
+    except OSError as exc:
+        raise Unreadable("unreadable", str(exc.strerror or exc)) from None
+    with os.fdopen(fd, "rb") as handle:
+        if not stat.S_ISREG(os.fstat(handle.fileno()).st_mode):
+            raise Unreadable("not-regular")
+        data = handle.read(limit + 1)
+    if len(data) > limit:
+        raise Unreadable("too-large")
+    return data
+
+
 def load(project: str | os.PathLike[str] | None = None) -> TrustedSettings:
     """The trusted settings of ``project`` (see :func:`governance_dir`)."""
     path = governance_dir(project) / SETTINGS_FILE.name
-    if not os.path.lexists(path):
-        return TrustedSettings()
-    if path.is_symlink() or not path.is_file():
-        raise TrustError(f"{path}: must be a regular file (not a symlink or directory)")
     try:
-        data = path.read_bytes()
-    except OSError as exc:
-        raise TrustError(f"{path}: cannot be read ({exc.strerror or exc})") from None
-    if len(data) > MAX_SETTINGS_BYTES:
-        raise TrustError(f"{path}: larger than {MAX_SETTINGS_BYTES} bytes")
+        data = read_trust_point(path, MAX_SETTINGS_BYTES)
+    except Unreadable as exc:
+        if exc.kind == "missing":
+            return TrustedSettings()
+        if exc.kind == "too-large":
+            raise TrustError(f"{path}: larger than {MAX_SETTINGS_BYTES} bytes") from None
+        if exc.kind == "unreadable":
+            raise TrustError(f"{path}: cannot be read ({exc.detail})") from None
+        raise TrustError(f"{path}: must be a regular file (not a symlink or directory)") from None
     try:
         document = yaml.safe_load(data.decode("utf-8")) or {}
     except (UnicodeDecodeError, yaml.YAMLError) as exc:
