@@ -185,6 +185,13 @@ class TrainingSpec(_Model):
     access: TrainingAccessSpec = Field(
         TrainingAccessSpec(), description="Access path to the cluster's Kubernetes API."
     )
+    kubernetes: Literal["inline", "deferred"] = Field(
+        "inline",
+        description="AWS/GCP: whether this deployment installs the Kubernetes side (namespaces, "
+        "operator, autoscaler, device plugin). `deferred` creates the cluster only: the bring-up "
+        "step for a private cluster the deploying machine cannot reach yet; the next `pulumi up`, "
+        "run from inside its network, sets it back to `inline`. Default: inline.",
+    )
 
     @field_validator("gpu")
     @classmethod
@@ -272,6 +279,13 @@ class ServingSpec(_Model):
     )
     public_endpoint: bool = Field(
         defaults.PUBLIC_ENDPOINT, description="Reachable from the internet. Prod refuses true."
+    )
+    enabled: bool = Field(
+        True,
+        description="Create the serving endpoint. `false` is the bring-up step of a stack whose "
+        "model or image lives in a registry this deployment creates (nothing can have pushed "
+        "it yet): the platform comes up without serving, the first version is registered, and "
+        "the next `pulumi up` with `true` serves it. Default: true.",
     )
 
     @model_validator(mode="after")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import copy
 import functools
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import pytest
 import yaml
@@ -79,6 +79,15 @@ def reference_recording(stack: str) -> Recording:
     needs other config runs ``run_project`` itself.
     """
     return copy.deepcopy(_recorded(stack))
+
+
+@functools.cache
+def bring_up_sequence(stack: str) -> Any:
+    """``mlops_iac.plan.bringup.simulate`` of a reference stack, once per test process (three
+    plans each); tests must not change what it returns."""
+    from mlops_iac.plan import bringup
+
+    return bringup.simulate(REPO, stack)
 
 
 @pytest.fixture

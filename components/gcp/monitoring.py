@@ -42,7 +42,7 @@ BY_REVISION = ("resource.label.revision_name",)
 
 @dataclass(frozen=True, kw_only=True)
 class MonitoringArgs(MonitoringArgsBase):
-    """Inputs of ``Monitoring``. ``endpoint_name`` is required; the rest has defaults."""
+    """Inputs of ``Monitoring``; everything has defaults."""
 
     FIELD_NOTES: ClassVar[Mapping[str, str]] = {
         "alert_emails": (
@@ -66,8 +66,10 @@ class MonitoringArgs(MonitoringArgsBase):
         ),
     }
 
-    endpoint_name: pulumi.Input[str]
-    """Cloud Run service the latency and error policies watch."""
+    endpoint_name: pulumi.Input[str] | None = None
+    """Cloud Run service the latency, error and drift policies and the dashboard watch.
+    Default: none (no service policies and no dashboard: a platform brought up before
+    serving)."""
     billing_account: str | None = None
     """Billing account for the GPU budget. Default: no budget (with a warning)."""
     billing_project: pulumi.Input[str] | None = None
@@ -117,30 +119,36 @@ class Monitoring(Component):
 
         channel_ids = self._alert_channels(name, label, args)
         topic, retrain_channel = self._retraining(name, args, region, prod, project)
-        service = pulumi.Output.from_input(args.endpoint_name)
-        latency = self._latency_policy(name, args, service, channel_ids)
-        errors = self._error_policy(name, args, service, channel_ids)
-        drift = self._drift_policy(name, args, service, [retrain_channel.name, *channel_ids])
         self._budget(name, label, args, project, channel_ids)
-        dashboard = monitoring.Dashboard(
-            f"{name}-dashboard",
-            dashboard_json=pulumi.Output.all(service, args.latency_p99_ms).apply(
-                lambda values: _dashboard_json(name, *values)
-            ),
-            opts=child_opts(self),
-        )
-
-        self.register(
-            alert_topic=channel_ids[0] if channel_ids else pulumi.Output.from_input(None),
-            alert_channels=pulumi.Output.all(*channel_ids),
-            dashboard_url=pulumi.Output.all(dashboard.id, project.project_id).apply(
+        policies: list[monitoring.AlertPolicy] = []
+        dashboard_url: pulumi.Input[str | None] = None
+        if args.endpoint_name is not None:
+            service = pulumi.Output.from_input(args.endpoint_name)
+            policies = [
+                self._latency_policy(name, args, service, channel_ids),
+                self._error_policy(name, args, service, channel_ids),
+                self._drift_policy(name, args, service, [retrain_channel.name, *channel_ids]),
+            ]
+            dashboard = monitoring.Dashboard(
+                f"{name}-dashboard",
+                dashboard_json=pulumi.Output.all(service, args.latency_p99_ms).apply(
+                    lambda values: _dashboard_json(name, *values)
+                ),
+                opts=child_opts(self),
+            )
+            dashboard_url = pulumi.Output.all(dashboard.id, project.project_id).apply(
                 lambda v: (
                     "https://console.cloud.google.com/monitoring/dashboards/custom/"
                     f"{v[0].rsplit('/', 1)[-1]}?project={v[1]}"
                 )
-            ),
+            )
+
+        self.register(
+            alert_topic=channel_ids[0] if channel_ids else pulumi.Output.from_input(None),
+            alert_channels=pulumi.Output.all(*channel_ids),
+            dashboard_url=pulumi.Output.from_input(dashboard_url),
             retraining_trigger=topic.id,
-            alarm_names=pulumi.Output.all(latency.name, errors.name, drift.name),
+            alarm_names=pulumi.Output.all(*(policy.name for policy in policies)),
         )
 
     def _alert_channels(

@@ -36,8 +36,10 @@ from mlops_iac.components.aws import (
 from mlops_iac.components.lineage import base_tags, sanitise, serving_tags
 from mlops_iac.components.platform.common import (
     artifact_store_kwargs,
+    bring_up_pending,
     contract_exports,
     customer_key,
+    drift_exports,
     drift_job_kwargs,
     training_cluster_kwargs,
     training_exports,
@@ -92,9 +94,14 @@ def build(parent: pulumi.Resource, name: str, spec: PlatformSpec) -> dict[str, A
         ),
         opts=opts,
     )
-    endpoint = _serving_endpoint(name, spec, store, cluster, channel, registry, opts)
+    # Without serving (a bring-up step) there is no endpoint to watch and no capture to check.
+    endpoint = None
+    if spec.serving.enabled:
+        endpoint = _serving_endpoint(name, spec, store, cluster, channel, registry, opts)
     watch = _monitoring(name, spec, store, cluster, channel, endpoint, opts)
-    drift_job = _drift_job(name, spec, store, channel, endpoint, watch, opts)
+    drift_job = None
+    if endpoint is not None:
+        drift_job = _drift_job(name, spec, store, channel, endpoint, watch, opts)
     return _exports(spec, store, cluster, registry, endpoint, watch, drift_job)
 
 
@@ -197,7 +204,7 @@ def _monitoring(
     store: ArtifactStore,
     cluster: TrainingCluster,
     channel: AlertChannel,
-    endpoint: ServingEndpoint,
+    endpoint: ServingEndpoint | None,
     opts: pulumi.ResourceOptions,
 ) -> Monitoring:
     """Monitoring on the shared alert channel, watching the endpoint and the GPU pool."""
@@ -217,8 +224,8 @@ def _monitoring(
             alert_topic_arn=channel.topic_arn,
             alert_emails=monitoring.alert_emails,
             kms_key_arn=channel.kms_key_id,
-            endpoint_name=endpoint.endpoint_name,
-            serving_alarm_names=endpoint.alarm_names,
+            endpoint_name=endpoint.endpoint_name if endpoint else None,
+            serving_alarm_names=endpoint.alarm_names if endpoint else None,
             latency_p99_ms=monitoring.latency_p99_ms,
             error_rate_percent=monitoring.error_rate_percent,
             artifact_bucket_name=store.bucket_name,
@@ -264,27 +271,29 @@ def _exports(
     store: ArtifactStore,
     cluster: TrainingCluster,
     registry: ModelRegistry,
-    endpoint: ServingEndpoint,
+    endpoint: ServingEndpoint | None,
     watch: Monitoring,
-    drift_job: DriftJob,
+    drift_job: DriftJob | None,
 ) -> dict[str, Any]:
-    """The stack exports: the contract's, then the AWS platform's own."""
+    """The stack exports: the contract's, then the AWS platform's own (the serving and drift
+    ones None while ``serving.enabled`` is false)."""
     autoscaling = _serving_autoscaling(spec)
     return {
         **contract_exports(store, cluster, registry, endpoint, watch),
-        "drift_job_function": drift_job.function_name,
-        "drift_alarm_name": drift_job.alarm_name,
-        "drift_baseline_uri": drift_job.baseline_uri,
+        **drift_exports(drift_job),
         "autoscaler_role_arn": cluster.autoscaler_role_arn,
         "trainer_role_arn": cluster.trainer_role_arn,
         **training_exports(cluster),
         "dvc_policy_arn": store.dvc_policy_arn,
-        "active_endpoint_config_name": endpoint.active_endpoint_config_name,
-        "previous_endpoint_config_name": endpoint.previous_endpoint_config_name,
-        "alarm_names": pulumi.Output.all(watch.alarm_names, drift_job.alarm_names).apply(
-            lambda lists: [*lists[0], *lists[1]]
+        "active_endpoint_config_name": endpoint.active_endpoint_config_name if endpoint else None,
+        "previous_endpoint_config_name": (
+            endpoint.previous_endpoint_config_name if endpoint else None
         ),
+        "alarm_names": pulumi.Output.all(
+            watch.alarm_names, drift_job.alarm_names if drift_job else []
+        ).apply(lambda lists: [*lists[0], *lists[1]]),
         # Read back by the next deployment (see `deployed` in _serving_endpoint).
-        "serving_instance_type": endpoint.instance_type,
+        "serving_instance_type": endpoint.instance_type if endpoint else None,
         "serving_autoscaling": autoscaling,
+        "bring_up_pending": bring_up_pending(spec),
     }

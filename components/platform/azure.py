@@ -36,8 +36,10 @@ from mlops_iac.components.azure import (
 )
 from mlops_iac.components.azure._common import client_config
 from mlops_iac.components.platform.common import (
+    bring_up_pending,
     contract_exports,
     customer_key,
+    drift_exports,
     drift_job_kwargs,
     training_cluster_kwargs,
     webhook_secret,
@@ -80,19 +82,22 @@ def build(parent: pulumi.Resource, name: str, spec: PlatformSpec) -> dict[str, A
     store = _artifact_store(name, spec, net, pe, opts)
     registry = _model_registry(name, spec, store, pe, opts)
     cluster = _training_cluster(name, spec, store, registry, pe, opts)
-    endpoint = _serving_endpoint(name, spec, store, cluster, registry, private, opts)
+    # Without serving (a bring-up step) there is no endpoint to watch and no capture to check.
+    endpoint = drift_job = None
+    if spec.serving.enabled:
+        endpoint = _serving_endpoint(name, spec, store, cluster, registry, private, opts)
     monitoring = _monitoring(parent, name, spec, store, cluster, endpoint, opts)
-    drift_job = _drift_job(name, spec, net, store, cluster, endpoint, monitoring, opts)
+    if endpoint is not None:
+        drift_job = _drift_job(name, spec, net, store, cluster, endpoint, monitoring, opts)
     return {
         **contract_exports(store, cluster, registry, endpoint, monitoring),
-        "drift_job_function": drift_job.function_name,
-        "drift_alarm_name": drift_job.alarm_name,
-        "drift_baseline_uri": drift_job.baseline_uri,
+        **drift_exports(drift_job),
         "storage_account_name": store.storage_account_name,
         # AZURE_CLIENT_ID for DVC under managed identity (docs/dvc.md).
         "dvc_identity_client_id": store.dvc_identity_client_id,
         "datastore_name": cluster.datastore_name,
         "resource_group_name": store.resource_group_name,
+        "bring_up_pending": bring_up_pending(spec),
     }
 
 
@@ -236,7 +241,7 @@ def _monitoring(
     spec: PlatformSpec,
     store: ArtifactStore,
     cluster: TrainingCluster,
-    endpoint: ServingEndpoint,
+    endpoint: ServingEndpoint | None,
     opts: pulumi.ResourceOptions,
 ) -> Monitoring:
     training, monitoring_spec = spec.training, spec.monitoring
@@ -244,6 +249,21 @@ def _monitoring(
         training.gpu, "azure", training.max_nodes
     )
     config = client_config(parent)
+    watched: dict[str, Any] = {}
+    if endpoint is not None:
+        watched = {
+            "endpoint_name": endpoint.endpoint_name,
+            "deployment_id": endpoint.blue_deployment_id,
+            "production_data_uri": pulumi.Output.concat(
+                "azureml:", endpoint.endpoint_name, "-blue-model_inputs:1"
+            ),
+            "studio_url": pulumi.Output.concat(
+                "https://ml.azure.com/endpoints/realtime/",
+                endpoint.endpoint_name,
+                "/detail?wsid=",
+                cluster.workspace_id,
+            ),
+        }
     return Monitoring(
         f"{name}-monitoring",
         MonitoringArgs(
@@ -253,25 +273,15 @@ def _monitoring(
             environment=spec.environment,
             alert_emails=tuple(monitoring_spec.alert_emails),
             webhook_url=webhook_secret(spec),
-            endpoint_name=endpoint.endpoint_name,
             latency_p99_ms=monitoring_spec.latency_p99_ms,
             error_rate_percent=monitoring_spec.error_rate_percent,
             workspace_name=cluster.workspace_name,
             workspace_id=cluster.workspace_id,
-            deployment_id=endpoint.blue_deployment_id,
             retraining_account_name=store.storage_account_name,
             retraining_account_id=store.storage_account_id,
-            production_data_uri=pulumi.Output.concat(
-                "azureml:", endpoint.endpoint_name, "-blue-model_inputs:1"
-            ),
             drift=monitoring_spec.drift.schedule,
             monthly_budget_usd=round(budget_per_hour * HOURS_PER_MONTH, 2),
-            studio_url=pulumi.Output.concat(
-                "https://ml.azure.com/endpoints/realtime/",
-                endpoint.endpoint_name,
-                "/detail?wsid=",
-                cluster.workspace_id,
-            ),
+            **watched,
         ),
         opts=opts,
     )

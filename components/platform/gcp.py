@@ -29,7 +29,9 @@ from mlops_iac.components.gcp import (
 from mlops_iac.components.lineage import sanitise, serving_tags
 from mlops_iac.components.platform.common import (
     artifact_store_kwargs,
+    bring_up_pending,
     contract_exports,
+    drift_exports,
     drift_job_kwargs,
     training_cluster_kwargs,
     training_exports,
@@ -54,21 +56,26 @@ def build(parent: pulumi.Resource, name: str, spec: PlatformSpec) -> dict[str, A
         ModelRegistryArgs(environment=spec.environment, approvers=spec.governance.approvers),
         opts=opts,
     )
-    endpoint = ServingEndpoint(f"{name}-serving", _serving_args(spec, store, registry), opts=opts)
+    # Without serving (a bring-up step) there is no service to watch and no capture to check.
+    endpoint = drift_job = None
+    if spec.serving.enabled:
+        endpoint = ServingEndpoint(
+            f"{name}-serving", _serving_args(spec, store, registry), opts=opts
+        )
     monitor = Monitoring(f"{name}-monitoring", _monitoring_args(spec, endpoint), opts=opts)
-    drift_job = DriftJob(
-        f"{name}-drift", _drift_job_args(name, spec, store, endpoint, monitor), opts=opts
-    )
+    if endpoint is not None:
+        drift_job = DriftJob(
+            f"{name}-drift", _drift_job_args(name, spec, store, endpoint, monitor), opts=opts
+        )
     return {
         **contract_exports(store, cluster, registry, endpoint, monitor),
-        "drift_job_function": drift_job.function_name,
-        "drift_alarm_name": drift_job.alarm_name,
-        "drift_baseline_uri": drift_job.baseline_uri,
+        **drift_exports(drift_job),
         "dvc_service_account": store.dvc_service_account,
         **training_exports(cluster),
         "model_bucket_name": registry.model_bucket_name,
         # Read back by the next deployment: which revisions exist to keep in traffic.
-        "serving_revisions": endpoint.serving_revisions,
+        "serving_revisions": endpoint.serving_revisions if endpoint else [],
+        "bring_up_pending": bring_up_pending(spec),
     }
 
 
@@ -125,13 +132,13 @@ def _serving_args(
     )
 
 
-def _monitoring_args(spec: PlatformSpec, endpoint: ServingEndpoint) -> MonitoringArgs:
+def _monitoring_args(spec: PlatformSpec, endpoint: ServingEndpoint | None) -> MonitoringArgs:
     """Alerts on the endpoint; the monthly budget is the hourly GPU budget times a month."""
     gcp = spec.gcp
     hourly = spec.governance.gpu_budget_usd_per_hour
     return MonitoringArgs(
         environment=spec.environment,
-        endpoint_name=endpoint.endpoint_name,
+        endpoint_name=endpoint.endpoint_name if endpoint else None,
         alert_emails=spec.monitoring.alert_emails,
         webhook_url=webhook_secret(spec),
         latency_p99_ms=spec.monitoring.latency_p99_ms,

@@ -246,20 +246,26 @@ def test_a_saved_state_makes_the_plan_an_update_of_what_exists(tmp_path, capsys)
     from mlops_iac.plan.service import saved_state
 
     assert saved_state(REPO, "gcp-prod") == REPO / "stacks" / "state" / "gcp-prod.json"
-    assert saved_state(REPO, "aws-dev") is None
+    assert saved_state(REPO, "aws-new") is None
     assert main(["plan", "--stack", "gcp-prod", "--project", str(REPO), "--quiet"]) == 0
-    # The same stack file against nothing deployed: a first deploy, v7 alone, no refusal.
+    # The same stack file against nothing deployed: a first deploy, v7 alone; its image and model
+    # would come from the registry this update creates, which the bring-up rule refuses.
     empty = tmp_path / "empty.json"
     empty.write_text('{"deployment": {"resources": []}}')
     code = main(
         ["plan", "--stack", "gcp-prod", "--project", str(REPO), "--quiet", "--state", str(empty)]
     )
-    assert code == 0, capsys.readouterr().out
-    assert "this is the service's first deployment" in capsys.readouterr().err
+    captured = capsys.readouterr()
+    assert code == 1, captured.out
+    assert "this is the service's first deployment" in captured.err
+    assert "artifact-not-pushed" in captured.out
+    assert "gcp-run-traffic-unknown-revision" not in captured.out
     # Outputs that claim v6 was served, against a state without its revision: the traffic would
     # name a revision that does not exist, and the deploy catalogue refuses it.
     saved = json.loads((REPO / "stacks" / "state" / "gcp-prod.json").read_text())
-    saved["deployment"]["resources"] = saved["deployment"]["resources"][:1]
+    saved["deployment"]["resources"] = [
+        r for r in saved["deployment"]["resources"] if r["type"] != "gcp:cloudrunv2/service:Service"
+    ]
     claimed = tmp_path / "claimed.json"
     claimed.write_text(json.dumps(saved))
     code = main(

@@ -11,6 +11,7 @@ import json
 import pytest
 
 from mlops_iac.components.aws import _defaults as defaults
+from mlops_iac.plan.mocks import PREVIOUS_OUTPUTS_KEY
 from mlops_iac.plan.testing import ProgramError, run_project
 from mlops_iac.spec.errors import SpecError
 from mlops_iac.spec.parse import parse_spec
@@ -45,7 +46,10 @@ def test_serving_autoscaling_can_be_suspended_for_an_instance_type_change():
         raw["aws"] = {"servingAutoscaling": False}
         raw["serving"]["instanceType"] = "ml.c5.xlarge"
 
-    recording = run_project(REPO, "aws-prod", extra_config=_platform("aws-prod", edit))
+    # The second step of the documented procedure: the last deployment had autoscaling off.
+    deployed = {"serving_instance_type": "ml.m5.large", "serving_autoscaling": False}
+    extra = {**_platform("aws-prod", edit), PREVIOUS_OUTPUTS_KEY: deployed}
+    recording = run_project(REPO, "aws-prod", extra_config=extra)
     assert not recording.of_type("aws:appautoscaling/target:Target")
     assert not recording.of_type("aws:appautoscaling/policy:Policy")
     variant = recording.named("mlops-serving-config-v7").inputs["productionVariants"][0]
