@@ -95,8 +95,15 @@ def test_releases_are_pinned_by_version_and_repository(eks):
         assert inputs.get("repositoryOpts", {}).get("repo") == chart.repo
         assert inputs["atomic"] is True
     assert found["kubeflow-trainer"]["chart"].startswith("oci://ghcr.io/kubeflow/")
+    # The runtime installer's image (it also needs the Alpine package mirror) is stated, so the
+    # plan shows the Docker Hub dependency.
     assert found["kubeflow-trainer"]["values"] == {
-        "runtimes": {"torchDistributed": {"enabled": True}}
+        "runtimes": {
+            "torchDistributed": {"enabled": True},
+            "installer": {
+                "image": {"registry": "docker.io", "repository": "alpine", "tag": "3.21"}
+            },
+        }
     }
 
 
