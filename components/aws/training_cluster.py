@@ -113,6 +113,12 @@ class TrainingClusterArgs(TrainingClusterArgsBase):
     """Prefix of the DVC data in the artifact bucket. Default ``dvc``."""
     kubernetes_labels: Mapping[str, str] | None = None
     """Lineage labels for the namespaces the cluster creates. Default: none."""
+    kubeconfig_profile: str | None = None
+    """AWS CLI profile the kubeconfig's ``aws eks get-token`` uses. Default: the stack's
+    ``aws:profile`` (the identity the AWS provider deploys with)."""
+    kubeconfig_role_arn: str | None = None
+    """Role the kubeconfig's ``aws eks get-token --role-arn`` assumes. Default: the role of the
+    stack's ``aws:assumeRoles`` (one role without an external ID; anything else is refused)."""
     manage_kubernetes: bool = True
     """Declare the Kubernetes side (device plugin, autoscaler, operator, training namespace).
     Default: true; ``pulumi up`` must then reach the API (see docs/training-clusters.md)."""
@@ -209,8 +215,14 @@ class TrainingCluster(Component):
         access = self._access_entries(name, cluster, args.admin_role_arns, args.tags)
         trainer_role = self._trainer_identity(name, cluster, args, args.tags)
         here = region(self)
+        profile, role_arn = _provider_identity(label, args)
         config = kubeconfig.eks(
-            cluster.name, cluster.endpoint, cluster.certificate_authority.data, here
+            cluster.name,
+            cluster.endpoint,
+            cluster.certificate_authority.data,
+            here,
+            profile=profile,
+            role_arn=role_arn,
         )
         if args.manage_kubernetes:
             # Pods need nodes; the deploying role may be one of the access entries.
@@ -801,6 +813,37 @@ def _pod_identity_trust(
             )
         ]
     )
+
+
+def _provider_identity(label: str, args: TrainingClusterArgs) -> tuple[str | None, str | None]:
+    """The (profile, role ARN) the stack's AWS provider authenticates with, for the kubeconfig.
+
+    ``aws eks get-token`` takes one ``--role-arn`` and no external ID, so a role chain or an
+    external ID cannot be reproduced: refused rather than authenticating as someone else.
+    """
+    config = pulumi.Config("aws")
+    profile = args.kubeconfig_profile or config.get("profile")
+    if args.kubeconfig_role_arn:
+        return profile, args.kubeconfig_role_arn
+    roles = config.get_object("assumeRoles") or []
+    if isinstance(roles, Mapping):
+        roles = [roles]
+    if not isinstance(roles, list) or len(roles) > 1:
+        raise ValueError(
+            f"{label}: aws:assumeRoles chains {len(roles) if isinstance(roles, list) else '?'} "
+            "roles; the kubeconfig's aws eks get-token assumes one: set kubeconfig_role_arn or "
+            "use a profile that chains them (aws:profile)"
+        )
+    if not roles:
+        return profile, None
+    role = roles[0] if isinstance(roles[0], Mapping) else {}
+    if role.get("externalId"):
+        raise ValueError(
+            f"{label}: aws:assumeRoles has an externalId, which aws eks get-token cannot pass: "
+            "use a profile whose role_arn/external_id do it (aws:profile)"
+        )
+    arn = role.get("roleArn")
+    return profile, str(arn) if arn else None
 
 
 def _first_asg_name(resources: Sequence[aws.eks.outputs.NodeGroupResource]) -> str:

@@ -287,3 +287,56 @@ def test_training_pods_read_the_data_and_cannot_change_it(eks):
         for stmt in json.loads(p.inputs["policy"])["Statement"]
         for action in stmt["Action"]
     )
+
+
+def _eks_token_args(recording):
+    [user] = kubeconfig(recording)["users"]
+    return user["user"]["exec"]
+
+
+def test_eks_kubeconfig_authenticates_as_the_stack_aws_provider():
+    deployer = "arn:aws:iam::123456789012:role/deployer"
+    recording = run(
+        lambda: AwsCluster("tc", AwsArgs(kubernetes_labels=LABELS)),
+        config={**REGION, "aws:profile": "ci", "aws:assumeRoles": [{"roleArn": deployer}]},
+    )
+    exec_ = _eks_token_args(recording)
+    assert exec_["args"][-4:] == ["--profile", "ci", "--role-arn", deployer]
+    assert "getting-started-install" in exec_["installHint"]  # the AWS CLI must be on PATH
+    registered = recording.named("tc", "mlops:aws:TrainingCluster").registered_outputs
+    assert json.loads(registered["kubeconfig"]) == kubeconfig(recording)
+
+
+def test_eks_kubeconfig_without_provider_identity_uses_the_credential_chain(eks):
+    args = _eks_token_args(eks)["args"]
+    assert "--profile" not in args and "--role-arn" not in args
+
+
+def test_explicit_kubeconfig_identity_wins_over_the_stack_config():
+    role = "arn:aws:iam::123456789012:role/operator"
+    recording = run(
+        lambda: AwsCluster(
+            "tc",
+            AwsArgs(kubernetes_labels=LABELS, kubeconfig_profile="ops", kubeconfig_role_arn=role),
+        ),
+        config={**REGION, "aws:profile": "ci"},
+    )
+    assert _eks_token_args(recording)["args"][-4:] == ["--profile", "ops", "--role-arn", role]
+
+
+@pytest.mark.parametrize(
+    ("roles", "message"),
+    [
+        (
+            [{"roleArn": "arn:aws:iam::1:role/a"}, {"roleArn": "arn:aws:iam::1:role/b"}],
+            "aws:assumeRoles chains 2 roles",
+        ),
+        ([{"roleArn": "arn:aws:iam::1:role/a", "externalId": "x"}], "has an externalId"),
+    ],
+)
+def test_provider_identity_the_kubeconfig_cannot_reproduce_is_refused(roles, message):
+    with pytest.raises(ProgramError, match=message):
+        run(
+            lambda: AwsCluster("tc", AwsArgs(kubernetes_labels=LABELS)),
+            config={**REGION, "aws:assumeRoles": roles},
+        )
