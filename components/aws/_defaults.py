@@ -82,18 +82,6 @@ SYSTEM_MAX_NODES = {"dev": 2, "staging": 3, "prod": 3}
 GPU_AMI_TYPE = "AL2023_x86_64_NVIDIA"
 SYSTEM_AMI_TYPE = "AL2023_x86_64_STANDARD"
 GPU_TAINT = {"key": "nvidia.com/gpu", "value": "true", "effect": "NO_SCHEDULE"}
-# Spot GPU pools list more than one instance type, so one spot pool running dry does not stop
-# scale-up (https://docs.aws.amazon.com/eks/latest/userguide/managed-node-groups.html, capacity
-# types). Only types with the same GPU model and GPU count as the catalogue's node type (the next
-# size up: more vCPUs and memory), so the node group's GPU labels and the smoke job's requests hold
-# on every node; p4d/p4de/p5 come in one size, so their pools keep one type. The price is the
-# on-demand list price (us-east-1, https://aws.amazon.com/ec2/pricing/on-demand/), which caps the
-# spot price: the pool's cost cap uses the dearest type.
-GPU_SPOT_ALTERNATIVES: dict[str, dict[str, float]] = {
-    "g4dn.xlarge": {"g4dn.2xlarge": 0.752},
-    "g5.xlarge": {"g5.2xlarge": 1.212},
-    "g6.xlarge": {"g6.2xlarge": 0.9776},
-}
 # The label cluster-autoscaler reads to tell a GPU node whose GPUs are not advertised yet (device
 # plugin starting) from one without GPUs, so it does not scale up twice.
 # https://github.com/kubernetes/autoscaler/blob/master/cluster-autoscaler/FAQ.md (GPU nodes)

@@ -191,7 +191,7 @@ class TrainingCluster(Component):
         prod = args.environment == "prod"
         endpoint_access = _endpoint_access(label, args)
         gpu_pool_caps = gpu_catalogue.pool(
-            args.gpu, "aws", args.min_nodes, args.max_nodes, label=label
+            args.gpu, "aws", args.min_nodes, args.max_nodes, label=label, spot=args.spot
         )
         if (args.vpc_id is None) != (not args.subnet_ids):
             raise ValueError(f"{label}: give vpc_id and subnet_ids together, or neither")
@@ -232,9 +232,7 @@ class TrainingCluster(Component):
             cluster_name=cluster.name,
             gpu_pool_name=gpu_pool.node_group_name,
             max_gpus=pulumi.Output.from_input(gpu_pool_caps.max_gpus),
-            max_usd_per_hour=pulumi.Output.from_input(
-                max_usd_per_hour(gpu_pool_caps.offering, args.spot, args.max_nodes)
-            ),
+            max_usd_per_hour=pulumi.Output.from_input(gpu_pool_caps.max_usd_per_hour),
             cluster_endpoint=cluster.endpoint,
             kms_key_id=key.arn,
             vpc_id=pulumi.Output.from_input(vpc_id),
@@ -465,7 +463,7 @@ class TrainingCluster(Component):
             cluster_name=cluster.name,
             node_role_arn=node_role.arn,
             subnet_ids=subnet_ids,
-            instance_types=gpu_instance_types(offering.node_type, args.spot),
+            instance_types=list(offering.node_types(args.spot)),
             ami_type=defaults.GPU_AMI_TYPE,
             capacity_type="SPOT" if args.spot else "ON_DEMAND",
             scaling_config={
@@ -936,16 +934,3 @@ def _checkpoint_policy(bucket_arn: pulumi.Input[str]) -> pulumi.Output[str]:
             ),
         ]
     )
-
-
-def gpu_instance_types(node_type: str, spot: bool) -> list[str]:
-    """The GPU pool's instance types: the catalogue's, plus on spot its same-GPU alternatives."""
-    alternatives = defaults.GPU_SPOT_ALTERNATIVES.get(node_type, {}) if spot else {}
-    return [node_type, *alternatives]
-
-
-def max_usd_per_hour(offering: gpu_catalogue.GpuOffering, spot: bool, max_nodes: int) -> float:
-    """Worst-case hourly list price of the GPU pool: ``max_nodes`` of its dearest type."""
-    alternatives = defaults.GPU_SPOT_ALTERNATIVES.get(offering.node_type, {}) if spot else {}
-    dearest = max([offering.usd_per_node_hour, *alternatives.values()])
-    return round(dearest * max_nodes, 2)

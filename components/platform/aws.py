@@ -33,8 +33,6 @@ from mlops_iac.components.aws import (
     TrainingCluster,
     TrainingClusterArgs,
 )
-from mlops_iac.components.aws.training_cluster import gpu_instance_types
-from mlops_iac.components.aws.training_cluster import max_usd_per_hour as gpu_max_usd_per_hour
 from mlops_iac.components.lineage import base_tags, sanitise, serving_tags
 from mlops_iac.components.platform.common import (
     artifact_store_kwargs,
@@ -209,9 +207,10 @@ def _monitoring(
     training = spec.training
     aws_spec = spec.aws or AwsSpec()  # absent: the section's defaults
     budget = spec.governance.gpu_budget_usd_per_hour
-    offering = gpu_catalogue.lookup(training.gpu, "aws")
     if budget is None:
-        budget = gpu_max_usd_per_hour(offering, training.spot, training.max_nodes)
+        budget = gpu_catalogue.max_usd_per_hour(
+            training.gpu, "aws", training.max_nodes, spot=training.spot
+        )
     return Monitoring(
         f"{name}-monitoring",
         MonitoringArgs(
@@ -230,7 +229,9 @@ def _monitoring(
             model_monitor=aws_spec.model_monitor,
             gpu_asg_name=cluster.gpu_asg_name,
             gpu_max_nodes=training.max_nodes,
-            gpu_instance_types=gpu_instance_types(offering.node_type, training.spot),
+            gpu_instance_types=list(
+                gpu_catalogue.lookup(training.gpu, "aws").node_types(training.spot)
+            ),
             monthly_budget_usd=budget * HOURS_PER_MONTH,
         ),
         opts=opts,
