@@ -76,8 +76,10 @@ class TrainingClusterArgs(TrainingClusterArgsBase):
     vpc_cidr: str = defaults.VPC_CIDR
     """CIDR of a new VPC. Default ``10.0.0.0/16``."""
     kubernetes_version: str | None = unset(defaults.KUBERNETES_VERSION)
-    """EKS Kubernetes version. Default ``1.35``: the newest version in EKS standard support
-    (see ``_defaults.KUBERNETES_VERSION`` for how it is chosen)."""
+    """EKS Kubernetes version. Default ``1.35``: the newest EKS version with a matching
+    cluster-autoscaler image and at least three months of standard support left (see
+    ``_defaults.KUBERNETES_VERSION``). At the end of standard support EKS upgrades the cluster
+    (``upgrade_policy`` ``STANDARD``) instead of billing extended support."""
     system_instance_type: str = defaults.SYSTEM_INSTANCE_TYPE
     """Instance type of the on-demand system node group. Default ``m6i.large``."""
     log_retention_days: int = defaults.LOG_RETENTION_DAYS
@@ -98,7 +100,8 @@ class TrainingClusterArgs(TrainingClusterArgsBase):
     With any, the cluster is created without the creator's implicit admin entry
     (``bootstrap_cluster_creator_admin_permissions`` false): list the deploying role too. Default:
     none (the identity that creates the cluster is its only admin, set explicitly). Going from
-    none to some, or back, replaces the cluster (EKS sets this only at creation)."""
+    none to some, or back, replaces the cluster (EKS sets this only at creation; ``plan --state``
+    refuses it)."""
     operator: str = "kubeflow-trainer"
     """Training operator: ``kubeflow-trainer``, ``kuberay`` or ``none``. Default
     ``kubeflow-trainer``."""
