@@ -310,3 +310,24 @@ def test_unchanged_instance_type_deploys_with_autoscaling(prod):
     previous = {"serving_instance_type": "ml.m5.large", "serving_autoscaling": True}
     recording = run_project(REPO, "aws-prod", extra_config={PREVIOUS: previous})
     assert recording.named("mlops-serving-scaling-target")
+
+
+# The prod stack with a CI deployer named in adminRoleArns (the docs' example): the cluster gives
+# its creator no entry of its own, so the deployer's entry is no duplicate; the committed stack
+# keeps the creator as its (explicit) admin.
+def test_prod_with_admin_roles_plans_without_a_duplicate_creator_entry(prod):
+    deployer = "arn:aws:iam::123456789012:role/ci-deployer"
+
+    def edit(raw):
+        raw["training"]["access"] = {"adminRoleArns": [deployer]}
+
+    recording = run_project(REPO, "aws-prod", extra_config=_platform("aws-prod", edit))
+    access = recording.named("mlops-training-cluster").inputs["accessConfig"]
+    assert access["bootstrapClusterCreatorAdminPermissions"] is False
+    [entry] = recording.of_type("aws:eks/accessEntry:AccessEntry")
+    assert entry.inputs["principalArn"] == deployer
+    rules = {e.rule for e in recording.deploy_errors()}
+    assert "aws-eks-access-entry-creator-duplicate" not in rules
+    committed = prod.named("mlops-training-cluster").inputs["accessConfig"]
+    assert committed["bootstrapClusterCreatorAdminPermissions"] is True
+    assert not prod.of_type("aws:eks/accessEntry:AccessEntry")
