@@ -47,7 +47,7 @@ class Progress(Protocol):
         """A status display with ``start()``, ``update(status)`` and ``stop()``."""
 
 
-NODE_TYPE_PRICES = {o.node_type: o.usd_per_node_hour for o in gpu.CATALOGUE.values()}
+NODE_TYPE_PRICES = gpu.node_type_prices()
 
 
 @dataclass(frozen=True)

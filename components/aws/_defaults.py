@@ -54,25 +54,53 @@ CAPTURE_PREFIX = "capture"
 LOG_RETENTION_DAYS = 365
 
 # Training cluster (EKS)
-# How the default is chosen: the newest EKS minor version whose end of standard support (14 months
-# after its EKS release) is at least three months after this library's release, so a new cluster
-# never starts in paid extended support. Review at every release.
+# How the default is chosen: the newest EKS minor version that (1) has a cluster-autoscaler image
+# pinned for it (mlops_iac.components.kubernetes.charts.CLUSTER_AUTOSCALER_IMAGES: the autoscaler's
+# minor must match the cluster's) and (2) stays in standard support (14 months after its EKS
+# release) at least three months after this library's release. Review at every release.
 # https://docs.aws.amazon.com/eks/latest/userguide/kubernetes-versions.html (lifecycle: 14 months
-# standard, 12 months extended); dates as published in the EKS release calendar (1.35: released
-# 2026-01-28, standard support until 2027-03-27).
+# standard, 12 months extended, extended support on by default). Calendar checked 2026-12-07:
+# 1.35 released 2026-01-28, standard support until 2027-03-27; 1.36 released 2026-06-02, standard
+# support until 2027-08-02, not the default until an autoscaler 1.36 image is pinned.
 KUBERNETES_VERSION = "1.35"
 EKS_STANDARD_SUPPORT_ENDS = {
     "1.33": datetime.date(2026, 7, 29),
     "1.34": datetime.date(2026, 12, 2),
     "1.35": datetime.date(2027, 3, 27),
+    "1.36": datetime.date(2027, 8, 2),
 }
+# STANDARD: at the end of standard support EKS upgrades the control plane to the next version
+# instead of moving it into paid extended support (the API's default is EXTENDED).
+# https://docs.aws.amazon.com/eks/latest/userguide/extended-support-control.html
+EKS_SUPPORT_TYPE = "STANDARD"
 VPC_CIDR = "10.0.0.0/16"
 SYSTEM_INSTANCE_TYPE = "m6i.large"
-SYSTEM_MIN_NODES = 1
-SYSTEM_MAX_NODES = 2
+# System pool: one node in dev; in staging/prod two (spread over the subnets' AZs by the node
+# group's Auto Scaling group) so CoreDNS, the autoscaler and the operator's webhooks survive a node.
+SYSTEM_MIN_NODES = {"dev": 1, "staging": 2, "prod": 2}
+SYSTEM_MAX_NODES = {"dev": 2, "staging": 3, "prod": 3}
 GPU_AMI_TYPE = "AL2023_x86_64_NVIDIA"
 SYSTEM_AMI_TYPE = "AL2023_x86_64_STANDARD"
 GPU_TAINT = {"key": "nvidia.com/gpu", "value": "true", "effect": "NO_SCHEDULE"}
+# The label cluster-autoscaler reads to tell a GPU node whose GPUs are not advertised yet (device
+# plugin starting) from one without GPUs, so it does not scale up twice.
+# https://github.com/kubernetes/autoscaler/blob/master/cluster-autoscaler/FAQ.md (GPU nodes)
+GPU_NODE_LABEL = "k8s.amazonaws.com/accelerator"
+# GPU nodes: IMDSv2 only, and a hop limit of 1 so containers in pods cannot reach IMDS and the
+# node role. Pods get AWS credentials from EKS Pod Identity (the agent on 169.254.170.23), which
+# does not use IMDS. https://docs.aws.amazon.com/eks/latest/best-practices/identity-and-access-management.html
+# https://docs.aws.amazon.com/eks/latest/userguide/pod-id-how-it-works.html
+NODE_METADATA_OPTIONS = {
+    "http_endpoint": "enabled",
+    "http_tokens": "required",
+    "http_put_response_hop_limit": 1,
+}
+# GPU nodes' root volume: with a launch template the node group's disk size no longer applies,
+# and CUDA images are several GB. /dev/xvda is the root device of the EKS AL2023 AMIs.
+# https://docs.aws.amazon.com/eks/latest/userguide/launch-templates.html
+GPU_ROOT_DEVICE = "/dev/xvda"
+GPU_ROOT_VOLUME_GIB = 100
+GPU_ROOT_VOLUME_TYPE = "gp3"
 CLUSTER_LOG_TYPES = ("api", "audit", "authenticator", "controllerManager", "scheduler")
 # Only the AWS managed policies an EKS node needs (no inline policy, no wildcard Allow).
 NODE_MANAGED_POLICIES = {

@@ -113,7 +113,7 @@ def _serving_autoscaling(spec: PlatformSpec) -> bool:
 def _training_cluster(
     name: str, spec: PlatformSpec, store: ArtifactStore, opts: pulumi.ResourceOptions
 ) -> TrainingCluster:
-    """The training cluster, with the artifact store's DVC policy for its trainer role."""
+    """The training cluster; its trainer role reads the store's DVC data (read-only)."""
     training = spec.training
     aws_spec = spec.aws or AwsSpec()  # absent: the section's defaults
     return TrainingCluster(
@@ -123,8 +123,8 @@ def _training_cluster(
             **training_kubernetes_kwargs(spec),
             admin_role_arns=training.access.admin_role_arns,
             public_access_cidrs=training.access.public_cidrs,
-            artifact_policy_arn=store.dvc_policy_arn,
             artifact_bucket_arn=store.bucket_arn,
+            artifact_key_arn=customer_key(store.kms_key_id, spec.artifacts.customer_managed_key),
             vpc_id=aws_spec.vpc_id,
             subnet_ids=list(aws_spec.subnet_ids) or None,
             availability_zones=aws_spec.availability_zones,
@@ -215,7 +215,9 @@ def _monitoring(
     aws_spec = spec.aws or AwsSpec()  # absent: the section's defaults
     budget = spec.governance.gpu_budget_usd_per_hour
     if budget is None:
-        budget = gpu_catalogue.max_usd_per_hour(training.gpu, "aws", training.max_nodes)
+        budget = gpu_catalogue.max_usd_per_hour(
+            training.gpu, "aws", training.max_nodes, spot=training.spot
+        )
     return Monitoring(
         f"{name}-monitoring",
         MonitoringArgs(
@@ -234,7 +236,9 @@ def _monitoring(
             model_monitor=aws_spec.model_monitor,
             gpu_asg_name=cluster.gpu_asg_name,
             gpu_max_nodes=training.max_nodes,
-            gpu_instance_types=[gpu_catalogue.lookup(training.gpu, "aws").node_type],
+            gpu_instance_types=list(
+                gpu_catalogue.lookup(training.gpu, "aws").node_types(training.spot)
+            ),
             monthly_budget_usd=budget * HOURS_PER_MONTH,
         ),
         opts=opts,

@@ -74,12 +74,18 @@ def training_kubernetes_kwargs(spec: PlatformSpec) -> dict[str, Any]:
 
 
 def training_exports(cluster: Any) -> dict[str, Any]:
-    """Exports ``mlops-iac train-smoke`` reads: where and as whom training jobs run."""
-    return {
+    """Exports ``mlops-iac train-smoke`` reads: where and as whom training jobs run, and (EKS,
+    GKE) the cluster's kubeconfig (exec credentials, no secret), so ``--apply`` never relies on
+    the caller's current kube context."""
+    exports = {
         "training_namespace": cluster.training_namespace,
         "training_service_account": cluster.training_service_account,
         "training_operator": cluster.training_operator,
     }
+    kubeconfig = getattr(cluster, "kubeconfig", None)
+    if kubeconfig is not None:
+        exports["kubeconfig"] = kubeconfig
+    return exports
 
 
 def contract_exports(

@@ -181,3 +181,72 @@ def test_s3_bucket_names_follow_the_documented_rules():
     assert "aws-rule:aws:s3/bucket:Bucket.bucket" not in rules_of(
         lambda: aws.s3.Bucket("models"), REGION
     )
+
+
+CREATOR_DUPLICATE = "aws-eks-access-entry-creator-duplicate"
+DEPLOYER = "arn:aws:iam::123456789012:role/ci-deployer"
+
+
+def _cluster_with_entry(access_config: dict | None, entry: bool = True):
+    """A team's own EKS cluster and an access entry for its CI role."""
+
+    def program():
+        cluster = aws.eks.Cluster(
+            "team-eks",
+            role_arn="arn:aws:iam::123456789012:role/eks",
+            vpc_config={"subnet_ids": ["subnet-a", "subnet-b"]},
+            access_config=access_config,
+        )
+        if entry:
+            aws.eks.AccessEntry("ci", cluster_name=cluster.name, principal_arn=DEPLOYER)
+
+    return program
+
+
+def test_access_entry_on_a_new_cluster_that_bootstraps_its_creator_is_refused():
+    # The API default (true) and an explicit true both give the creator an entry of its own.
+    assert CREATOR_DUPLICATE in rules_of(
+        _cluster_with_entry({"authentication_mode": "API"}), REGION
+    )
+    explicit = {"authentication_mode": "API", "bootstrap_cluster_creator_admin_permissions": True}
+    assert CREATOR_DUPLICATE in rules_of(_cluster_with_entry(explicit), REGION)
+    assert CREATOR_DUPLICATE in rules_of(_cluster_with_entry(None), REGION)
+
+
+def test_access_entry_is_fine_without_the_creator_entry_or_on_an_existing_cluster():
+    off = {"authentication_mode": "API", "bootstrap_cluster_creator_admin_permissions": False}
+    assert CREATOR_DUPLICATE not in rules_of(_cluster_with_entry(off), REGION)
+    assert CREATOR_DUPLICATE not in rules_of(
+        _cluster_with_entry({"authentication_mode": "API"}, entry=False), REGION
+    )
+    # On a deployed cluster the creator's entry (if any) exists already: nothing to predict.
+    program = _cluster_with_entry({"authentication_mode": "API"})
+    before = as_state(recorded(program, REGION))
+    assert CREATOR_DUPLICATE not in rules_of(program, REGION, state=before)
+
+
+def test_training_cluster_with_admin_roles_plans_without_a_duplicate_creator_entry():
+    from mlops_iac.components.aws import TrainingCluster, TrainingClusterArgs
+
+    def program(roles):
+        TrainingCluster("tc", TrainingClusterArgs(admin_role_arns=roles, manage_kubernetes=False))
+
+    assert CREATOR_DUPLICATE not in rules_of(lambda: program([DEPLOYER]), REGION)
+    assert CREATOR_DUPLICATE not in rules_of(lambda: program([]), REGION)
+
+
+def test_changing_the_creator_admin_bootstrap_of_a_deployed_cluster_is_refused():
+    rule = "aws-eks-creator-admin-change-replaces-cluster"
+
+    def config(bootstrap):
+        return {
+            "authentication_mode": "API",
+            "bootstrap_cluster_creator_admin_permissions": bootstrap,
+        }
+
+    deployed = as_state(recorded(_cluster_with_entry(config(True), entry=False), REGION))
+    assert rule in rules_of(_cluster_with_entry(config(False)), REGION, state=deployed)
+    assert rule not in rules_of(
+        _cluster_with_entry(config(True), entry=False), REGION, state=deployed
+    )
+    assert rule not in rules_of(_cluster_with_entry(config(False)), REGION)  # first deploy

@@ -235,3 +235,80 @@ def aws_image_repository(
                     "stack does not create and the state does not hold",
                     ECR_SOURCE,
                 )
+
+
+# EKS gives the identity that creates a cluster an admin access entry unless the cluster says
+# bootstrapClusterCreatorAdminPermissions false (the API's default is true); an AccessEntry for the
+# same principal then fails (ResourceInUseException), e.g. https://github.com/pulumi/pulumi-eks/issues/2373.
+EKS_CREATOR_ENTRY = (
+    "https://docs.aws.amazon.com/eks/latest/APIReference/API_CreateAccessConfigRequest.html"
+)
+
+
+@rule("aws-eks-access-entry-creator-duplicate", EKS_CREATOR_ENTRY)
+def eks_access_entry_creator_duplicate(
+    resources: list[Any], state: list[StateResource], config: Mapping[str, Any]
+) -> Iterator[DeployError]:
+    existing = {s.urn for s in state}
+    created: dict[str, Any] = {}
+    for cluster in of(resources, "aws:eks/cluster:Cluster"):
+        if cluster.urn in existing:
+            continue
+        bootstrap = get(cluster.inputs, "accessConfig.bootstrapClusterCreatorAdminPermissions")
+        if bootstrap is False:
+            continue
+        for name in (
+            physical_name_of(cluster),
+            (getattr(cluster, "outputs", None) or {}).get("name"),
+        ):
+            if name:
+                created[str(name)] = cluster
+    for entry in of(resources, "aws:eks/accessEntry:AccessEntry"):
+        cluster = created.get(str(entry.inputs.get("clusterName")))
+        if cluster is None:
+            continue
+        yield error(
+            entry,
+            "aws-eks-access-entry-creator-duplicate",
+            "principalArn",
+            entry.inputs.get("principalArn"),
+            f"cluster {cluster.name!r} is created with the creator's admin entry "
+            "(accessConfig.bootstrapClusterCreatorAdminPermissions is not false), so an access "
+            "entry for the deploying principal fails as a duplicate, and offline the deployer is "
+            "unknown: set it false on the cluster and list the deploying role among the entries",
+            EKS_CREATOR_ENTRY,
+        )
+
+
+# The creator's entry is decided at creation only; the bridged provider marks the field ForceNew
+# (https://github.com/hashicorp/terraform-provider-aws/issues/43404), so changing it replaces the
+# cluster and everything on it.
+EKS_ACCESS_ENTRIES = "https://docs.aws.amazon.com/eks/latest/userguide/access-entries.html"
+_BOOTSTRAP = "accessConfig.bootstrapClusterCreatorAdminPermissions"
+
+
+@rule("aws-eks-creator-admin-change-replaces-cluster", EKS_ACCESS_ENTRIES)
+def eks_creator_admin_change(
+    resources: list[Any], state: list[StateResource], config: Mapping[str, Any]
+) -> Iterator[DeployError]:
+    before = {s.urn: s for s in state if s.type == "aws:eks/cluster:Cluster"}
+    for cluster in of(resources, "aws:eks/cluster:Cluster"):
+        old = before.get(cluster.urn)
+        if old is None:
+            continue
+        was = get(old.inputs, _BOOTSTRAP)
+        if was is None:
+            was = get(old.outputs, _BOOTSTRAP)
+        now = get(cluster.inputs, _BOOTSTRAP)
+        if isinstance(was, bool) and isinstance(now, bool) and was != now:
+            yield error(
+                cluster,
+                "aws-eks-creator-admin-change-replaces-cluster",
+                _BOOTSTRAP,
+                now,
+                f"the deployed cluster has {_BOOTSTRAP.rsplit('.', 1)[-1]}={str(was).lower()}; "
+                "EKS sets it only at creation, so this change replaces the cluster. Keep the "
+                "deployed value (for TrainingCluster: keep training.access.adminRoleArns empty, or "
+                "non-empty, as it was) and manage access entries instead",
+                EKS_ACCESS_ENTRIES,
+            )

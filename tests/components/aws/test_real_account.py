@@ -186,12 +186,23 @@ def test_log_key_is_bound_to_the_cluster_log_group(prod):
     }
 
 
-# 11. The default EKS version is in standard support on the day of the review.
-def test_default_kubernetes_version_is_in_standard_support():
-    ends = defaults.EKS_STANDARD_SUPPORT_ENDS[defaults.KUBERNETES_VERSION]
-    assert ends > dt.date(2026, 11, 28)
-    newer = [v for v in defaults.EKS_STANDARD_SUPPORT_ENDS if v > defaults.KUBERNETES_VERSION]
-    assert newer == []
+# 11. The default EKS version follows its rule (_defaults.KUBERNETES_VERSION) on the day of the
+# last calendar check: the newest version with an autoscaler image pinned and at least three months
+# of standard support left.
+def test_default_kubernetes_version_follows_its_rule():
+    from mlops_iac.components.kubernetes.charts import CLUSTER_AUTOSCALER_IMAGES
+
+    checked = dt.date(2026, 12, 7)
+    eligible = [
+        version
+        for version, ends in defaults.EKS_STANDARD_SUPPORT_ENDS.items()
+        if version in CLUSTER_AUTOSCALER_IMAGES and ends >= checked + dt.timedelta(days=90)
+    ]
+    assert max(eligible, key=lambda v: tuple(map(int, v.split(".")))) == "1.35"
+    assert defaults.KUBERNETES_VERSION == "1.35"
+    # A newer EKS version without a matching autoscaler image is listed, not the default.
+    assert "1.36" in defaults.EKS_STANDARD_SUPPORT_ENDS
+    assert "1.36" not in CLUSTER_AUTOSCALER_IMAGES
 
 
 # 12 and 14. Rollout settings AWS rejects are refused with the key path.
@@ -303,3 +314,24 @@ def test_unchanged_instance_type_deploys_with_autoscaling(prod):
     previous = {"serving_instance_type": "ml.m5.large", "serving_autoscaling": True}
     recording = run_project(REPO, "aws-prod", extra_config={PREVIOUS: previous})
     assert recording.named("mlops-serving-scaling-target")
+
+
+# The prod stack with a CI deployer named in adminRoleArns (the docs' example): the cluster gives
+# its creator no entry of its own, so the deployer's entry is no duplicate; the committed stack
+# keeps the creator as its (explicit) admin.
+def test_prod_with_admin_roles_plans_without_a_duplicate_creator_entry(prod):
+    deployer = "arn:aws:iam::123456789012:role/ci-deployer"
+
+    def edit(raw):
+        raw["training"]["access"] = {"adminRoleArns": [deployer]}
+
+    recording = run_project(REPO, "aws-prod", extra_config=_platform("aws-prod", edit))
+    access = recording.named("mlops-training-cluster").inputs["accessConfig"]
+    assert access["bootstrapClusterCreatorAdminPermissions"] is False
+    [entry] = recording.of_type("aws:eks/accessEntry:AccessEntry")
+    assert entry.inputs["principalArn"] == deployer
+    rules = {e.rule for e in recording.deploy_errors()}
+    assert "aws-eks-access-entry-creator-duplicate" not in rules
+    committed = prod.named("mlops-training-cluster").inputs["accessConfig"]
+    assert committed["bootstrapClusterCreatorAdminPermissions"] is True
+    assert not prod.of_type("aws:eks/accessEntry:AccessEntry")
