@@ -145,6 +145,16 @@ def _aws_rollout_rules(raw: Mapping[str, Any]) -> list[tuple[str, str]]:
                 "strategy all-at-once",
             )
         )
+    elif isinstance(bake, int) and 0 <= bake <= limits.SAGEMAKER_BAKE_MINUTES_MAX:
+        timeout = limits.blue_green_timeout_problem(strategy, percent, fleet, bake * 60)
+        if timeout is not None:
+            problems.append(
+                (
+                    "serving.rollout.bakeMinutes",
+                    f"{timeout}; lower serving.rollout.bakeMinutes or raise "
+                    f"serving.rollout.{key}",
+                )
+            )
     return problems
 
 

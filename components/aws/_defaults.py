@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime
 
 from mlops_iac.drift import wire
+from mlops_iac.spec import limits
 
 # Cloud-neutral values are defined once, in mlops_iac.spec.defaults, and re-exported here.
 from mlops_iac.spec.defaults import (  # noqa: F401
@@ -93,8 +94,9 @@ VARIANT_NAME = "AllTraffic"
 NETWORK_ISOLATION = True
 CAPTURE_SAMPLING_PERCENT = 100
 INVOCATIONS_PER_INSTANCE_TARGET = 100.0
-TERMINATION_WAIT_SECONDS = 300
-MAX_EXECUTION_TIMEOUT_SECONDS = 3600
+# The old fleet stays this long after the last shift; the blue/green execution timeout is
+# computed per rollout from the waits (mlops_iac.spec.limits.blue_green_timeout).
+TERMINATION_WAIT_SECONDS = limits.SAGEMAKER_TERMINATION_WAIT_SECONDS
 ALARM_PERIOD_SECONDS = 60
 ALARM_EVALUATION_PERIODS = 3
 
