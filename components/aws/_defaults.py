@@ -117,9 +117,14 @@ MONITORING_MAX_RUNTIME_SECONDS = 3300
 MODEL_MONITOR = False
 BUDGET_THRESHOLDS_PERCENT = (80, 100)
 GPU_SATURATION_MINUTES = 60
-# EC2 basic monitoring publishes one CPUUtilization datapoint per instance every 5 minutes, also
-# aggregated by AutoScalingGroupName: its SampleCount per 5 minutes counts the running nodes.
+# EC2 basic monitoring measures five samples per instance and metric in each 5-minute period
+# ("The statistic set for this data point includes a SampleCount of 5"), also aggregated by
+# AutoScalingGroupName: SampleCount / 5 per 5 minutes counts the running nodes.
+# https://docs.aws.amazon.com/AmazonCloudWatch/latest/monitoring/ec2-metricscollected.html
 GPU_NODES_PERIOD_SECONDS = 300
+EC2_SAMPLES_PER_PERIOD = 5
+# The prod endpoint alarms after a day without invocations (not a quiet hour or night).
+ZERO_INVOCATIONS_HOURS = 24
 # Account that publishes the SageMaker Model Monitor analyzer image, per region.
 MODEL_MONITOR_IMAGE_ACCOUNTS = {
     "us-east-1": "156813124566",

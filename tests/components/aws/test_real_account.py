@@ -137,13 +137,46 @@ def test_gpu_instances_carry_the_tag_the_budget_filters_on(stack, request):
 def test_gpu_saturation_alarm_reads_a_metric_published_by_default(prod):
     alarm = prod.named("mlops-monitoring-gpu-saturation-alarm").inputs
     asg = prod.named("mlops-training-gpu").outputs["resources"][0]["autoscalingGroups"][0]["name"]
-    assert alarm["namespace"] == "AWS/EC2"
-    assert alarm["dimensions"] == {"AutoScalingGroupName": asg}
-    assert alarm["statistic"] == "SampleCount"
-    assert alarm["period"] == 300
+    samples, nodes = alarm["metricQueries"]
+    assert samples["metric"]["namespace"] == "AWS/EC2"
+    assert samples["metric"]["dimensions"] == {"AutoScalingGroupName": asg}
+    assert samples["metric"]["stat"] == "SampleCount"
+    assert samples["metric"]["period"] == 300
+    assert nodes["expression"] == "samples / 5"
     assert alarm["threshold"] == 4
     body = json.loads(prod.named("mlops-monitoring-dashboard").inputs["dashboardBody"])
     assert "AWS/AutoScaling" not in json.dumps(body)
+
+
+def _alarm_state(alarm: dict, samples_per_period: list[float]) -> str:
+    """ALARM or OK for a run of 5-minute SampleCount values (oldest first), as CloudWatch
+    evaluates the alarm: its expression per period, M of the newest N breaching."""
+    queries = alarm.get("metricQueries")
+    if queries:
+        (expression,) = [q["expression"] for q in queries if q.get("returnData")]
+        (name,) = [q["id"] for q in queries if "metric" in q]
+        values = [eval(expression, {"__builtins__": {}}, {name: s}) for s in samples_per_period]  # noqa: S307
+    else:
+        values = samples_per_period
+    newest = values[-int(alarm["evaluationPeriods"]) :]
+    breaching = [v >= alarm["threshold"] for v in newest]
+    assert alarm["comparisonOperator"] == "GreaterThanOrEqualToThreshold"
+    return "ALARM" if sum(breaching) >= int(alarm["datapointsToAlarm"]) else "OK"
+
+
+@pytest.mark.parametrize("stack", ["dev", "prod"])
+def test_gpu_saturation_alarm_fires_at_the_cap_only(stack, dev, prod):
+    # Basic monitoring: five samples per running instance per 5-minute period.
+    recording = {"dev": dev, "prod": prod}[stack]
+    alarm = recording.named("mlops-monitoring-gpu-saturation-alarm").inputs
+    cap = int(platform_raw(f"aws-{stack}")["training"]["maxNodes"])
+    hour = 12
+    assert _alarm_state(alarm, [5.0] * hour) == "OK"  # one node all hour
+    assert _alarm_state(alarm, [5.0 * (cap - 1)] * hour) == "OK"
+    assert _alarm_state(alarm, [5.0 * cap] * hour) == "ALARM"
+    # At the cap, the newest period still filling (one sample per node so far) keeps ALARM.
+    assert _alarm_state(alarm, [5.0 * cap] * (hour - 1) + [1.0 * cap]) == "ALARM"
+    assert _alarm_state(alarm, [5.0 * cap] * (hour - 2) + [5.0 * (cap - 1)] * 2) == "OK"
 
 
 # 8. A rollout or rollback starts the new fleet at a capacity that serves peak load.
