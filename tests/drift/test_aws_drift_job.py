@@ -92,6 +92,20 @@ def test_role_is_least_privilege(prod):
     assert all("*" not in json.dumps(s["Action"]) for s in by_sid.values())
     key = prod.named("mlops-artifacts-key").outputs["arn"]
     assert by_sid["UseBucketKey"]["Resource"] == key
+    # Its own log streams, by the log group's real ARN (a CloudWatch Logs ARN, as the key's
+    # encryption-context condition names it).
+    logs = prod.named("mlops-drift-logs")
+    group_arn = f"arn:aws:logs:us-east-1:123456789012:log-group:{logs.inputs['name']}"
+    assert logs.outputs["arn"] == group_arn
+    assert by_sid["WriteOwnLogs"]["Resource"] == f"{group_arn}:*"
+    (logs_statement,) = [
+        s
+        for s in statements(prod.named("mlops-drift-key"))
+        if s["Sid"] == "CloudWatchLogsUsesKeyForItsLogGroups"
+    ]
+    assert logs_statement["Condition"]["ArnEquals"] == {
+        "kms:EncryptionContext:aws:logs:arn": group_arn
+    }
 
 
 def test_alarm_routes_to_the_channel_and_feeds_the_retraining_topic(prod):
