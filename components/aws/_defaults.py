@@ -16,6 +16,7 @@ from mlops_iac.spec import limits
 from mlops_iac.spec.defaults import (  # noqa: F401
     BAKE_MINUTES,
     CANARY_PERCENT,
+    CAPTURE_RETENTION_DAYS,
     CUSTOMER_MANAGED_KEY,
     DRIFT,
     DRIFT_JENSEN_SHANNON,
@@ -52,6 +53,9 @@ ENFORCE_TLS = True
 REQUIRE_SSE_KMS_UPLOADS = True
 OBJECT_OWNERSHIP = "BucketOwnerEnforced"
 CAPTURE_PREFIX = "capture"
+# Captured requests/responses (personal data, 100 % sampled) expire after CAPTURE_RETENTION_DAYS;
+# their noncurrent versions a day later, so nothing outlives the retention by more than a day.
+CAPTURE_NONCURRENT_DAYS = 1
 LOG_RETENTION_DAYS = 365
 
 # Training cluster (EKS)
