@@ -20,7 +20,6 @@ from mlops_iac.drift.runtime import (
     split_uri,
 )
 
-
 # SageMaker writes capture to <destination>/<endpoint>/<variant>/yyyy/mm/dd/hh/<file>.jsonl, the
 # hour (UTC) the requests were captured in; a file reaches S3 after its hour ends, so listing
 # starts an hour before the window.

@@ -111,7 +111,7 @@ def _aws_capture_rules(raw: Mapping[str, Any]) -> list[tuple[str, str]]:
     window = _get(raw, "monitoring.drift.windowHours", 0) or defaults.DRIFT_WINDOW_HOURS.get(
         schedule if isinstance(schedule, str) else defaults.DRIFT, 0
     )
-    if isinstance(days, int) and isinstance(window, int) and 1 <= days and days * 24 < window:
+    if isinstance(days, int) and isinstance(window, int) and days >= 1 and days * 24 < window:
         return [
             (
                 "aws.captureRetentionDays",
@@ -172,8 +172,7 @@ def _aws_rollout_rules(raw: Mapping[str, Any]) -> list[tuple[str, str]]:
             problems.append(
                 (
                     "serving.rollout.bakeMinutes",
-                    f"{timeout}; lower serving.rollout.bakeMinutes or raise "
-                    f"serving.rollout.{key}",
+                    f"{timeout}; lower serving.rollout.bakeMinutes or raise serving.rollout.{key}",
                 )
             )
     return problems

@@ -76,9 +76,10 @@ class ArtifactStore(Component):
     ``{name}-bucket`` (auto-named), ``-versioning``, ``-encryption`` (SSE-KMS with bucket key),
     ``-public-access-block`` (all four blocks), ``-ownership`` (``BucketOwnerEnforced``),
     ``-policy`` (denies non-TLS requests and uploads without SSE-KMS), ``-lifecycle``
-    (noncurrent versions, ``capture/`` objects and incomplete uploads expire), ``{name}-dvc-policy`` (IAM policy with
-    exactly the DVC read/write actions on ``dvc/``), and optionally ``-logging`` and a replica
-    bucket with its own key, role and ``-replication`` configuration.
+    (noncurrent versions, ``capture/`` objects and incomplete uploads expire),
+    ``{name}-dvc-policy`` (IAM policy with exactly the DVC read/write actions on ``dvc/``), and
+    optionally ``-logging`` and a replica bucket with its own key, role and ``-replication``
+    configuration.
 
     Outputs: ``bucket_name``, ``bucket_arn``, ``bucket_uri`` (``s3://bucket``), ``dvc_remote_url``
     (``s3://bucket/dvc``), ``kms_key_id`` (the key ARN), ``dvc_policy_arn``,

@@ -675,9 +675,7 @@ def rollout_problems(strategy: str, canary: int, linear: int, bake: int, fleet: 
     if not problems and fleet > 0:
         timeout = limits.blue_green_timeout_problem(strategy, percent, fleet, bake * 60)
         if timeout is not None:
-            problems.append(
-                f"rollout {timeout}; lower bake_minutes or use larger steps"
-            )
+            problems.append(f"rollout {timeout}; lower bake_minutes or use larger steps")
     return problems
 
 

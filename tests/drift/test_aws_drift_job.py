@@ -6,6 +6,7 @@ import json
 
 import pytest
 
+from mlops_iac.components.aws.drift_job import _ALARM_PERIOD
 from mlops_iac.plan.testing import run_project
 from tests.components.aws._helpers import statements
 from tests.conftest import REPO, platform_raw, reference_recording
@@ -52,8 +53,10 @@ def test_function_code_is_the_drift_package_and_its_settings_come_from_the_spec(
     assert env["DRIFT_REPORT_URI"] == f"s3://{bucket}/drift/reports/{endpoint}"
     assert (env["DRIFT_PSI"], env["DRIFT_KS"], env["DRIFT_JS"]) == ("0.2", "0.1", "0.1")
     assert env["DRIFT_WINDOW_HOURS"] == "24"
-    # No reserved concurrency: a new account (quota 10) refuses any reservation.
+    # No reserved concurrency: a new account (quota 10) refuses any reservation. Runs still
+    # cannot overlap: a run ends (timeout) before the most frequent schedule ticks again.
     assert "reservedConcurrentExecutions" not in function
+    assert function["timeout"] < 3600 == _ALARM_PERIOD["hourly"]
 
 
 def test_the_archive_runs_on_the_standard_library_alone(prod, tmp_path):

@@ -315,9 +315,7 @@ def _endpoint_verdicts(sagemaker, exports, live_config):
     from mlops_iac.spec.parse import parse_spec
     from tests.conftest import platform_raw
 
-    sagemaker.create_endpoint(
-        EndpointName=exports["endpoint_name"], EndpointConfigName=live_config
-    )
+    sagemaker.create_endpoint(EndpointName=exports["endpoint_name"], EndpointConfigName=live_config)
     checks = verify.endpoint_checks(
         sagemaker,
         exports["endpoint_name"],
@@ -336,9 +334,9 @@ def test_a_rolled_back_rollout_fails_verify_naming_both(planned_endpoint):
         False,
         f"uses {old}, the stack deployed {new} (rolled back, or changed outside the stack)",
     )
-    old_model = sagemaker.describe_endpoint_config(EndpointConfigName=old)["ProductionVariants"][
-        0
-    ]["ModelName"]
+    old_model = sagemaker.describe_endpoint_config(EndpointConfigName=old)["ProductionVariants"][0][
+        "ModelName"
+    ]
     assert verdicts["endpoint-model-version"] == (
         False,
         f"variant AllTraffic serves {old_model} (v6); the stack deployed v7",

@@ -429,6 +429,8 @@ def test_execution_timeout_is_longer_than_every_wait_of_the_rollout(kwargs, time
     policy = build(**kwargs).named("srv-endpoint").inputs["deploymentConfig"]
     blue_green = policy["blueGreenUpdatePolicy"]
     assert blue_green["maximumExecutionTimeoutInSeconds"] == timeout
-    assert timeout > blue_green["terminationWaitInSeconds"] + blue_green[
-        "trafficRoutingConfiguration"
-    ]["waitIntervalInSeconds"]
+    assert (
+        timeout
+        > blue_green["terminationWaitInSeconds"]
+        + blue_green["trafficRoutingConfiguration"]["waitIntervalInSeconds"]
+    )
