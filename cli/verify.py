@@ -2,7 +2,8 @@
 
 Read-only (only Get/Describe/List calls). Checks the artifact bucket (versioning, SSE-KMS with the
 stack's key, public access block, TLS-only policy), KMS key rotation, the endpoint (InService,
-serving an approved version, on the configuration the stack deployed), the alarms (present, with
+serving an approved version, on the configuration and model version the stack deployed, so a
+rollout SageMaker rolled back fails), the alarms (present, with
 actions) and the approval/alert topics (KMS-encrypted). Prints pass/fail per check; exit 1 when
 anything drifted.
 """
@@ -187,18 +188,32 @@ def _tags(sagemaker: Any, arn: str) -> dict[str, str]:
 
 
 def endpoint_checks(
-    sagemaker: Any, endpoint: str, spec: PlatformSpec, deployed_config: str | None
+    sagemaker: Any,
+    endpoint: str,
+    spec: PlatformSpec,
+    deployed_config: str | None,
+    deployed_version: str | None = None,
 ) -> list[Check]:
-    """InService, serving an approved version, and on the config the stack deployed."""
+    """InService, serving an approved version, on the config the stack deployed, and its
+    variants serving the model version the stack deployed.
+
+    The last two catch a rollout SageMaker rolled back: the endpoint returns to InService on
+    the old config while the provider records the new one, so ``pulumi up`` succeeds
+    (https://github.com/hashicorp/terraform-provider-aws/issues/46663). A missing export fails
+    its check: without it nothing says what the stack deployed.
+    """
     from botocore.exceptions import ClientError
 
     try:
         described = sagemaker.describe_endpoint(EndpointName=endpoint)
     except ClientError as exc:
         detail = _error(exc)
-        names = ["endpoint-in-service", "endpoint-approved-version"]
-        if deployed_config is not None:
-            names.append("endpoint-config")
+        names = [
+            "endpoint-in-service",
+            "endpoint-approved-version",
+            "endpoint-config",
+            "endpoint-model-version",
+        ]
         return [Check(name, endpoint, False, detail) for name in names]
     status = described.get("EndpointStatus", "?")
     checks = [Check("endpoint-in-service", endpoint, status == "InService", f"status {status}")]
@@ -235,10 +250,39 @@ def endpoint_checks(
         return False, f"{model} v{version} has no valid approval in the stack file"
 
     checks.append(_guard("endpoint-approved-version", endpoint, approved))
-    if deployed_config is not None:
+    if deployed_config is None:
+        detail = "the stack exports no active_endpoint_config_name to compare with"
+        checks.append(Check("endpoint-config", endpoint, False, detail))
+    else:
         same = config == deployed_config
-        detail = f"uses {config}" + ("" if same else f", the stack deployed {deployed_config}")
+        detail = f"uses {config}" + (
+            ""
+            if same
+            else f", the stack deployed {deployed_config} (rolled back, or changed outside "
+            "the stack)"
+        )
         checks.append(Check("endpoint-config", endpoint, same, detail))
+
+    def served_version() -> tuple[bool, str]:
+        if deployed_version is None:
+            return False, "the stack exports no active_model_version to compare with"
+        variants = sagemaker.describe_endpoint_config(EndpointConfigName=config).get(
+            "ProductionVariants", []
+        )
+        if not variants:
+            return False, f"{config} has no production variants"
+        served = []
+        for variant in variants:
+            model = variant.get("ModelName", "?")
+            model_arn = sagemaker.describe_model(ModelName=model)["ModelArn"]
+            version = _tags(sagemaker, model_arn).get(VERSION_TAG, "untagged")
+            served.append((variant.get("VariantName", "?"), model, version))
+        text = ", ".join(f"variant {name} serves {model} (v{v})" for name, model, v in served)
+        if all(version == deployed_version for _, _, version in served):
+            return True, text
+        return False, f"{text}; the stack deployed v{deployed_version}"
+
+    checks.append(_guard("endpoint-model-version", endpoint, served_version))
     return checks
 
 
@@ -303,11 +347,14 @@ def run_checks(
     )
     alert_topic = outputs.optional_string("alert_topic")
     deployed_config = outputs.optional_string("active_endpoint_config_name")
+    deployed_version = outputs.optional_string("active_model_version")
 
     kms = client("kms", aws.arn_region(kms_key) or region)
     checks = bucket_checks(client("s3", region), kms, bucket, kms_key)
     checks += kms_checks(kms, kms_key)
-    checks += endpoint_checks(client("sagemaker", region), endpoint, spec, deployed_config)
+    checks += endpoint_checks(
+        client("sagemaker", region), endpoint, spec, deployed_config, deployed_version
+    )
     checks += alarm_checks(client("cloudwatch", region), alarms)
     topics: Iterable[tuple[str, str]] = [("approvers-topic-encrypted", approvers_topic)]
     if alert_topic:

@@ -522,6 +522,13 @@ class AwsSpec(_Model):
         le=100,
         description="Share of endpoint requests captured for drift monitoring. Default: 100.",
     )
+    capture_retention_days: int = Field(
+        defaults.CAPTURE_RETENTION_DAYS,
+        ge=1,
+        le=3650,
+        description="Days captured endpoint requests and responses are kept in the artifact "
+        "store (and its replica) before they expire. At least the drift window. Default: 30.",
+    )
     rollback_alarms: list[str] = Field(
         default_factory=list,
         description="Further CloudWatch alarms (defined in this stack) that roll a deployment "

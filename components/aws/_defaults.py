@@ -10,11 +10,13 @@ from __future__ import annotations
 import datetime
 
 from mlops_iac.drift import wire
+from mlops_iac.spec import limits
 
 # Cloud-neutral values are defined once, in mlops_iac.spec.defaults, and re-exported here.
 from mlops_iac.spec.defaults import (  # noqa: F401
     BAKE_MINUTES,
     CANARY_PERCENT,
+    CAPTURE_RETENTION_DAYS,
     CUSTOMER_MANAGED_KEY,
     DRIFT,
     DRIFT_JENSEN_SHANNON,
@@ -51,6 +53,9 @@ ENFORCE_TLS = True
 REQUIRE_SSE_KMS_UPLOADS = True
 OBJECT_OWNERSHIP = "BucketOwnerEnforced"
 CAPTURE_PREFIX = "capture"
+# Captured requests/responses (personal data, 100 % sampled) expire after CAPTURE_RETENTION_DAYS;
+# their noncurrent versions a day later, so nothing outlives the retention by more than a day.
+CAPTURE_NONCURRENT_DAYS = 1
 LOG_RETENTION_DAYS = 365
 
 # Training cluster (EKS)
@@ -121,8 +126,9 @@ VARIANT_NAME = "AllTraffic"
 NETWORK_ISOLATION = True
 CAPTURE_SAMPLING_PERCENT = 100
 INVOCATIONS_PER_INSTANCE_TARGET = 100.0
-TERMINATION_WAIT_SECONDS = 300
-MAX_EXECUTION_TIMEOUT_SECONDS = 3600
+# The old fleet stays this long after the last shift; the blue/green execution timeout is
+# computed per rollout from the waits (mlops_iac.spec.limits.blue_green_timeout).
+TERMINATION_WAIT_SECONDS = limits.SAGEMAKER_TERMINATION_WAIT_SECONDS
 ALARM_PERIOD_SECONDS = 60
 ALARM_EVALUATION_PERIODS = 3
 
@@ -143,9 +149,14 @@ MONITORING_MAX_RUNTIME_SECONDS = 3300
 MODEL_MONITOR = False
 BUDGET_THRESHOLDS_PERCENT = (80, 100)
 GPU_SATURATION_MINUTES = 60
-# EC2 basic monitoring publishes one CPUUtilization datapoint per instance every 5 minutes, also
-# aggregated by AutoScalingGroupName: its SampleCount per 5 minutes counts the running nodes.
+# EC2 basic monitoring measures five samples per instance and metric in each 5-minute period
+# ("The statistic set for this data point includes a SampleCount of 5"), also aggregated by
+# AutoScalingGroupName: SampleCount / 5 per 5 minutes counts the running nodes.
+# https://docs.aws.amazon.com/AmazonCloudWatch/latest/monitoring/ec2-metricscollected.html
 GPU_NODES_PERIOD_SECONDS = 300
+EC2_SAMPLES_PER_PERIOD = 5
+# The prod endpoint alarms after a day without invocations (not a quiet hour or night).
+ZERO_INVOCATIONS_HOURS = 24
 # Account that publishes the SageMaker Model Monitor analyzer image, per region.
 MODEL_MONITOR_IMAGE_ACCOUNTS = {
     "us-east-1": "156813124566",
@@ -159,33 +170,56 @@ MODEL_MONITOR_IMAGE_ACCOUNTS = {
     "ap-southeast-1": "245545462676",
     "ap-southeast-2": "563025443158",
 }
-# Key administration without "kms:*": the account can manage and use the key explicitly.
+# The account administers and uses the key: every KMS action on a key resource, written out (no
+# "kms:*", which the toolkit's no-wildcard rule refuses). AWS's default key policy gives the
+# account "kms:*" so that IAM policies can delegate any key action; this list is that set as of
+# botocore's KMS model (a test compares it with the model, so a new key action is noticed).
+# https://docs.aws.amazon.com/kms/latest/developerguide/key-policy-default.html
 KEY_ADMIN_ACTIONS = (
     "kms:CancelKeyDeletion",
     "kms:CreateAlias",
     "kms:CreateGrant",
     "kms:Decrypt",
     "kms:DeleteAlias",
+    "kms:DeleteImportedKeyMaterial",
+    "kms:DeriveSharedSecret",
     "kms:DescribeKey",
     "kms:DisableKey",
+    "kms:DisableKeyRotation",
     "kms:EnableKey",
     "kms:EnableKeyRotation",
     "kms:Encrypt",
     "kms:GenerateDataKey",
+    "kms:GenerateDataKeyPair",
+    "kms:GenerateDataKeyPairWithoutPlaintext",
+    "kms:GenerateDataKeyWithoutPlaintext",
+    "kms:GenerateMac",
+    "kms:GetKeyLastUsage",
     "kms:GetKeyPolicy",
     "kms:GetKeyRotationStatus",
+    "kms:GetParametersForImport",
+    "kms:GetPublicKey",
+    "kms:ImportKeyMaterial",
     "kms:ListGrants",
+    "kms:ListKeyPolicies",
+    "kms:ListKeyRotations",
     "kms:ListResourceTags",
     "kms:PutKeyPolicy",
     "kms:ReEncryptFrom",
     "kms:ReEncryptTo",
+    "kms:ReplicateKey",
     "kms:RetireGrant",
     "kms:RevokeGrant",
+    "kms:RotateKeyOnDemand",
     "kms:ScheduleKeyDeletion",
+    "kms:Sign",
     "kms:TagResource",
     "kms:UntagResource",
     "kms:UpdateAlias",
     "kms:UpdateKeyDescription",
+    "kms:UpdatePrimaryRegion",
+    "kms:Verify",
+    "kms:VerifyMac",
 )
 KEY_SERVICE_ACTIONS = ("kms:Decrypt", "kms:GenerateDataKey", "kms:DescribeKey")
 # The action set CloudWatch Logs documents for a log group's key ("kms:Encrypt*", "kms:Decrypt*",
@@ -206,9 +240,20 @@ LOGS_KEY_ACTIONS = (
 # patterns of the confused-deputy condition on a key they encrypt SNS messages with
 # (``{region}``/``{account}`` filled in). https://docs.aws.amazon.com/sns/latest/dg/sns-key-management.html
 SERVICE_SOURCE_ARNS = {
-    "events.amazonaws.com": "arn:aws:events:{region}:{account}:rule/*",
     "cloudwatch.amazonaws.com": "arn:aws:cloudwatch:{region}:{account}:alarm:*",
     "budgets.amazonaws.com": "arn:aws:budgets::{account}:budget/*",
+}
+# Services whose key statement is bound to the SNS topics instead: EventBridge delivering to an
+# encrypted topic. AWS's statements for that path carry no aws:SourceArn / aws:SourceAccount
+# (https://docs.aws.amazon.com/sns/latest/dg/sns-key-management.html, "Enable compatibility
+# between event sources from AWS services and encrypted topics"; EventBridge "Amazon SNS
+# permissions", https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-use-resource-based.html).
+# SNS makes the KMS calls with the encryption context aws:sns:topicArn = the topic, whoever
+# publishes (AWS documents that condition for service publishers, e.g.
+# https://docs.aws.amazon.com/gamelift/latest/flexmatchguide/queue-notification-sns-sse.html),
+# so the key serves this account's topics in this region only.
+SERVICE_TOPIC_ARNS = {
+    "events.amazonaws.com": "arn:aws:sns:{region}:{account}:*",
 }
 
 # What the Kubernetes cluster autoscaler calls (its documented minimum for auto-discovery and

@@ -306,8 +306,11 @@ class DriftJob(Component):
             role=role.arn,
             timeout=defaults.DRIFT_TIMEOUT_SECONDS,
             memory_size=defaults.DRIFT_MEMORY_MB,
-            # One run at a time: a slow run is never overlapped by the next schedule tick.
-            reserved_concurrent_executions=1,
+            # No reserved concurrency: reserving even 1 fails on a new account, whose
+            # concurrency quota (10) is also the unreserved minimum Lambda keeps
+            # (https://docs.aws.amazon.com/lambda/latest/dg/configuration-concurrency.html).
+            # Runs cannot overlap anyway: the timeout (15 min) is shorter than the most
+            # frequent schedule (hourly), and a run is idempotent (timestamped reports).
             logging_config={"log_format": "Text", "log_group": logs.name},
             environment={
                 "variables": job_environment(

@@ -71,7 +71,10 @@ def build(parent: pulumi.Resource, name: str, spec: PlatformSpec) -> dict[str, A
     opts = pulumi.ResourceOptions(parent=parent)
     store = ArtifactStore(
         f"{name}-artifacts",
-        ArtifactStoreArgs(**artifact_store_kwargs(spec)),
+        ArtifactStoreArgs(
+            **artifact_store_kwargs(spec),
+            capture_retention_days=(spec.aws or AwsSpec()).capture_retention_days,
+        ),
         opts=opts,
     )
     cluster = _training_cluster(name, spec, store, opts)

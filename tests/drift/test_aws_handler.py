@@ -85,13 +85,15 @@ def aws(monkeypatch, tmp_path):
         yield s3
 
 
-def _put_capture(s3, data, hour="05", per_request=5):
-    """Capture objects laid out as SageMaker writes them: endpoint/variant/yyyy/mm/dd/hh/."""
+def _put_capture(s3, data, per_request=5, hours_ago=0, prefix=f"capture/{ENDPOINT}/"):
+    """Capture objects laid out as SageMaker writes them: endpoint/variant/yyyy/mm/dd/hh/, in the
+    folder of the hour ``hours_ago`` (written now, as moto stamps them)."""
     text = capture_lines(data, per_request)
     lines = text.splitlines(keepends=True)
+    hour = dt.datetime.now(dt.UTC) - dt.timedelta(hours=hours_ago)
     for part in range(3):
         body = "".join(lines[part::3])
-        key = f"capture/{ENDPOINT}/AllTraffic/2026/11/28/{hour}/part-{part}.jsonl"
+        key = f"{prefix}AllTraffic/{hour:%Y/%m/%d/%H}/part-{part}.jsonl"
         s3.put_object(Bucket=BUCKET, Key=key, Body=body.encode())
 
 
@@ -157,3 +159,64 @@ def test_missing_configuration_is_named(monkeypatch):
     monkeypatch.delenv("DRIFT_CAPTURE_URI", raising=False)
     with pytest.raises(DriftError, match="DRIFT_CAPTURE_URI"):
         JobConfig.from_env({"DRIFT_BASELINE_URI": "x", "DRIFT_REPORT_URI": "y"})
+
+
+@pytest.fixture
+def planned(monkeypatch, tmp_path):
+    """The drift function as aws-prod plans it: its environment, its bucket, its baseline."""
+    from tests.conftest import platform_raw, reference_recording
+
+    recording = reference_recording("aws-prod")
+    env = recording.named("mlops-drift-function").inputs["environment"]["variables"]
+    bucket = recording.named("mlops-artifacts-bucket").outputs["bucket"]
+    values, unset = fake_aws_environment(tmp_path)
+    for var in unset:
+        monkeypatch.delenv(var, raising=False)
+    for var, value in {**values, **env}.items():
+        monkeypatch.setenv(var, value)
+    with mock_aws():
+        s3 = boto3.client("s3", region_name=REGION)
+        s3.create_bucket(Bucket=bucket)
+        train = write_csv(tmp_path / "train.csv", rows(4000, seed=1), label=True)
+        version = platform_raw("aws-prod")["lineage"]["datasetVersion"]
+        argv = ["drift", "baseline", "--data", str(train), "--exclude", "label"]
+        assert main([*argv, "--store-uri", f"s3://{bucket}", "--dataset-version", version]) == 0
+        yield s3, bucket, env
+
+
+def test_the_planned_job_lists_only_the_hour_folders_of_its_window(planned, monkeypatch):
+    s3, bucket, env = planned
+    capture = env["DRIFT_CAPTURE_URI"].split(f"{bucket}/", 1)[1]
+    window = int(env["DRIFT_WINDOW_HOURS"])
+
+    def put(data, hours_ago):
+        hour = dt.datetime.now(dt.UTC) - dt.timedelta(hours=hours_ago)
+        key = f"{capture}AllTraffic/{hour:%Y/%m/%d/%H}/part-0.jsonl"
+        s3.put_object(Bucket=bucket, Key=key, Body=capture_lines(data, 5).encode())
+
+    put(rows(1500, seed=2), hours_ago=0)
+    put(rows(1500, seed=4), hours_ago=window - 2)
+    # Ten days old by its folder (moto stamps it now): outside the window, never listed.
+    put(rows(900, seed=5, shift="amount"), hours_ago=24 * 10)
+    listed: list[tuple[str, str]] = []
+    real_client = boto3.client
+
+    def client(service, *args, **kwargs):
+        made = real_client(service, *args, **kwargs)
+        if service == "s3":
+            made.meta.events.register(
+                "before-parameter-build.s3.ListObjectsV2",
+                lambda params, **_: listed.append((params["Prefix"], params.get("Delimiter", ""))),
+            )
+        return made
+
+    monkeypatch.setattr(boto3, "client", client)
+    result = aws_handler(SCHEDULED_EVENT, _Context())
+    assert (result["verdict"], result["rows"]) == ("no-drift", 3000)
+    # One look at the variant folders, then the window's hour folders (plus the hour before).
+    assert listed[0] == (capture, "/")
+    hours = listed[1:]
+    assert len(hours) in (window + 2, window + 3)  # + 1 if an hour turns during the run
+    assert all(p.startswith(f"{capture}AllTraffic/") and not d for p, d in hours)
+    tails = [p.split(f"{capture}AllTraffic/", 1)[1] for p, _ in hours]
+    assert all(len(tail) == len("yyyy/mm/dd/hh/") for tail in tails), tails

@@ -250,3 +250,79 @@ def test_changing_the_creator_admin_bootstrap_of_a_deployed_cluster_is_refused()
         _cluster_with_entry(config(True), entry=False), REGION, state=deployed
     )
     assert rule not in rules_of(_cluster_with_entry(config(False)), REGION)  # first deploy
+
+
+def _blue_green(routing: dict, timeout: int, count: int = 4):
+    config = _config(count=count)
+    aws.sagemaker.Endpoint(
+        "endpoint",
+        name="serving",
+        endpoint_config_name=config.name,
+        deployment_config={
+            "blue_green_update_policy": {
+                "traffic_routing_configuration": routing,
+                "termination_wait_in_seconds": 300,
+                "maximum_execution_timeout_in_seconds": timeout,
+            },
+        },
+    )
+
+
+def test_blue_green_timeout_shorter_than_the_waits_is_refused():
+    rule = "aws-sagemaker-bluegreen-timeout"
+    canary = {
+        "type": "CANARY",
+        "wait_interval_in_seconds": 3600,
+        "canary_size": {"type": "CAPACITY_PERCENT", "value": 25},
+    }
+    # The old fixed 3600 s with an hour's canary bake: two waits of 3600 s + 300 s.
+    assert rule in rules_of(lambda: _blue_green(canary, 3600), REGION)
+    assert rule not in rules_of(lambda: _blue_green(canary, 2 * 3600 + 300 + 1), REGION)
+    # Linear 10 % of 10 instances, 10 minutes a step: ten shifts, 6300 s of waits.
+    linear = {
+        "type": "LINEAR",
+        "wait_interval_in_seconds": 600,
+        "linear_step_size": {"type": "CAPACITY_PERCENT", "value": 10},
+    }
+    assert rule in rules_of(lambda: _blue_green(linear, 6300, count=10), REGION)
+    assert rule not in rules_of(lambda: _blue_green(linear, 6301, count=10), REGION)
+    by_count = {**linear, "linear_step_size": {"type": "INSTANCE_COUNT", "value": 5}}
+    assert rule in rules_of(lambda: _blue_green(by_count, 1500, count=10), REGION)
+    assert rule not in rules_of(lambda: _blue_green(by_count, 1501, count=10), REGION)
+
+
+def _drift_function(reserved: int | None):
+    aws.lambda_.Function(
+        "job",
+        runtime="python3.12",
+        handler="job.handler",
+        role=ROLE,
+        code=None,
+        reserved_concurrent_executions=reserved,
+    )
+
+
+def test_reserved_concurrency_on_a_first_deploy_is_refused():
+    rule = "aws-lambda-reserved-concurrency-new-account"
+    assert rule in rules_of(lambda: _drift_function(1), REGION)
+    assert rule not in rules_of(lambda: _drift_function(None), REGION)
+    assert rule not in rules_of(lambda: _drift_function(-1), REGION)  # the provider's "none"
+    # A stack that deployed before has an account that is not new.
+    before = as_state(recorded(lambda: _drift_function(None), REGION))
+    assert rule not in rules_of(lambda: _drift_function(1), REGION, state=before)
+    # The account's limit, when known, decides: 1000 - 100 leaves room; 100 - 100 does not.
+    limit = "mlops-iac:lambdaConcurrencyLimit"
+    assert rule not in rules_of(lambda: _drift_function(5), {**REGION, limit: "1000"})
+    assert rule in rules_of(lambda: _drift_function(5), {**REGION, limit: "100"}, state=before)
+
+
+def test_the_reference_drift_job_reserves_no_concurrency():
+    from tests.conftest import reference_recording
+
+    for stack in ("aws-dev", "aws-prod"):
+        recording = reference_recording(stack)
+        errors = {e.rule for e in recording.deploy_errors()}
+        assert "aws-lambda-reserved-concurrency-new-account" not in errors
+        assert "aws-sagemaker-bluegreen-timeout" not in errors
+        (function,) = recording.of_type("aws:lambda/function:Function")
+        assert function.inputs.get("reservedConcurrentExecutions") is None

@@ -130,7 +130,7 @@ def test_components_are_wired(prod):
     assert (target["minCapacity"], target["maxCapacity"]) == (2, 4)
     asg = prod.named("mlops-training-gpu").outputs["resources"][0]["autoscalingGroups"][0]["name"]
     gpu_alarm = prod.named("mlops-monitoring-gpu-saturation-alarm").inputs
-    assert gpu_alarm["dimensions"] == {"AutoScalingGroupName": asg}
+    assert gpu_alarm["metricQueries"][0]["metric"]["dimensions"] == {"AutoScalingGroupName": asg}
     assert gpu_alarm["threshold"] == 4
     repo = prod.named("mlops-registry-images").outputs["arn"]
     statements = {s["Sid"]: s for s in policy_statements(prod.named("mlops-serving-role-policy"))}
