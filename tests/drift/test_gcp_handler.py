@@ -233,3 +233,14 @@ def test_the_job_runs_twice_with_the_environment_and_grants_the_plan_records(
     assert json.loads(storage.read_text(latest))["drifted"] == ["channel"]
     assert len(monitoring) == 2  # both runs reached the metric the alert watches
     assert {c["path"] for c in monitoring} == {f"/v3/projects/{env['DRIFT_PROJECT']}/timeSeries"}
+    # What the job writes is what the plan declares as metric descriptors (type, value type).
+    declared = {
+        d.inputs["type"]: d.inputs["valueType"]
+        for d in dev.of_type("gcp:monitoring/metricDescriptor:MetricDescriptor")
+    }
+    kinds = {"int64Value": "INT64", "doubleValue": "DOUBLE"}
+    written = {
+        series["metric"]["type"]: kinds[next(iter(series["points"][0]["value"]))]
+        for series in monitoring[-1]["body"]["timeSeries"]
+    }
+    assert written == declared

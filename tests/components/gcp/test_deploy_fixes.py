@@ -122,6 +122,22 @@ def test_rollback_needs_the_previous_revision_to_have_been_served():
     assert _split(recording) == [("v7", 0), ("v6", 100)]
 
 
+def test_serving_revisions_are_what_the_service_reports_not_the_planned_split():
+    from mlops_iac.components.gcp.serving_endpoint import revisions_of
+
+    service = _svc(_serving())
+    recording = _serving({"serving_revisions": [f"{service}-v6"]})
+    outputs = recording.named("srv-service").outputs
+    reported = [s["revision"] for s in outputs["trafficStatuses"]]
+    assert recording.exports["serving_revisions"] == reported == [f"{service}-v7", f"{service}-v6"]
+    # An update recorded although v7 never became ready: Cloud Run still serves v6 alone, so the
+    # next deployment must not be told that v7 exists.
+    latest = f"projects/p/locations/us-central1/services/{service}/revisions/{service}-v6"
+    statuses = [{"revision": f"{service}-v6", "percent": 100}]
+    assert revisions_of(statuses, latest) == [f"{service}-v6"]
+    assert revisions_of(None, None) == []
+
+
 # 14. The runtime account may read the model (bucket + prefix only) ------------------------------
 
 
