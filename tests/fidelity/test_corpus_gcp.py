@@ -221,3 +221,37 @@ def test_function_without_a_build_account_is_refused_on_create():
     assert rule not in rules_of(lambda: program(True), CONFIG)
     existing = as_state(recorded(lambda: program(False), CONFIG))
     assert rule not in rules_of(lambda: program(False), CONFIG, state=existing)
+
+
+def test_private_cluster_with_a_webhook_operator_needs_the_control_plane_firewall_rule():
+    import pulumi_kubernetes as k8s
+
+    def program(firewall):
+        network = gcp.compute.Network("vpc", auto_create_subnetworks=False)
+        gcp.container.Cluster(
+            "gke",
+            location="us-central1",
+            network=network.id,
+            initial_node_count=1,
+            private_cluster_config={
+                "enable_private_nodes": True,
+                "master_ipv4_cidr_block": "172.16.0.0/28",
+            },
+        )
+        if firewall:
+            gcp.compute.Firewall(
+                "webhooks",
+                network=network.id,
+                source_ranges=["172.16.0.0/28"],
+                allows=[{"protocol": "tcp", "ports": ["8443-9443"]}],
+            )
+        k8s.helm.v3.Release(
+            "trainer",
+            chart="oci://ghcr.io/kubeflow/charts/kubeflow-trainer",
+            version="2.3.0",
+            namespace="kubeflow-system",
+        )
+
+    rule = "gcp-private-cluster-webhook-firewall"
+    assert rule in rules_of(lambda: program(False), CONFIG)
+    assert rule not in rules_of(lambda: program(True), CONFIG)

@@ -279,3 +279,66 @@ def function_build_account(
                 "artifactregistry.writer and read on the source object",
                 FUNCTION_BUILD_SA,
             )
+
+
+GKE_FIREWALL = (
+    "https://cloud.google.com/kubernetes-engine/docs/how-to/latest/network-isolation"
+    "#add_firewall_rules"
+)
+WEBHOOK_CHARTS = ("kubeflow-trainer", "jobset", "training-operator")
+"""Operator charts whose admission webhooks listen on pod port 9443 (``failurePolicy: Fail``)."""
+WEBHOOK_PORT = 9443
+
+
+def _opens_port(allows: Any, port: int) -> bool:
+    for allow in allows or []:
+        if not isinstance(allow, Mapping) or allow.get("protocol") not in ("tcp", "all"):
+            continue
+        ports = allow.get("ports") or []
+        if not ports:
+            return True
+        for spec in ports:
+            low, _, high = str(spec).partition("-")
+            if low.isdigit() and int(low) <= port <= int(high or low):
+                return True
+    return False
+
+
+@rule("gcp-private-cluster-webhook-firewall", GKE_FIREWALL)
+def private_cluster_webhook_firewall(
+    resources: list[Any], state: list[StateResource], config: Mapping[str, Any]
+) -> Iterator[DeployError]:
+    masters = {
+        str(get(c.inputs, "privateClusterConfig.masterIpv4CidrBlock"))
+        for c in of(resources, "gcp:container/cluster:Cluster")
+        if get(c.inputs, "privateClusterConfig.enablePrivateNodes") is True
+        and get(c.inputs, "privateClusterConfig.masterIpv4CidrBlock")
+    }
+    if not masters:
+        return
+    firewall = "gcp:compute/firewall:Firewall"
+    open_from: set[str] = set()
+    for rule_ in list(of(resources, firewall)) + [s for s in state if s.type == firewall]:
+        inputs = rule_.inputs
+        if str(inputs.get("direction") or "INGRESS") != "INGRESS":
+            continue
+        if _opens_port(inputs.get("allows"), WEBHOOK_PORT):
+            open_from.update(str(r) for r in inputs.get("sourceRanges") or [])
+    closed = sorted(masters - open_from)
+    if not closed:
+        return
+    for release in of(resources, "kubernetes:helm.sh/v3:Release"):
+        chart = str(release.inputs.get("chart") or "")
+        if any(name in chart.rsplit("/", 1)[-1] for name in WEBHOOK_CHARTS):
+            yield error(
+                release,
+                "gcp-private-cluster-webhook-firewall",
+                "chart",
+                chart,
+                f"the operator's admission webhooks listen on tcp {WEBHOOK_PORT}, but no "
+                f"firewall rule lets the private cluster's control plane ({', '.join(closed)}) "
+                "reach the nodes on it (GKE opens 443 and 10250 only): the install succeeds and "
+                "every job it validates is refused on a webhook timeout; add an INGRESS "
+                f"compute.Firewall from the control plane's CIDR on tcp {WEBHOOK_PORT}",
+                GKE_FIREWALL,
+            )
