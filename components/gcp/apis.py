@@ -95,10 +95,15 @@ class ProjectApis:
 
     ``ProjectApis(parent, name).transformation`` goes into the ``transformations`` option of the
     components of a stack; every API becomes ``{name}-api-<api>`` (a ``projects.Service`` child
-    of ``parent``), created the first time a resource needs it.
+    of ``parent``, or of the stack with ``parent`` None), created the first time a resource needs
+    it. A team program that builds the components itself does the same::
+
+        apis = ProjectApis(None, "team")
+        ArtifactStore("artifacts", args, opts=pulumi.ResourceOptions(
+            transformations=[apis.transformation]))
     """
 
-    def __init__(self, parent: pulumi.Resource, name: str) -> None:
+    def __init__(self, parent: pulumi.Resource | None, name: str) -> None:
         self.parent = parent
         self.name = name
         self.services: dict[str, projects.Service] = {}
