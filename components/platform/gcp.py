@@ -26,6 +26,7 @@ from mlops_iac.components.gcp import (
     TrainingCluster,
     TrainingClusterArgs,
 )
+from mlops_iac.components.gcp.apis import ProjectApis
 from mlops_iac.components.lineage import sanitise, serving_tags
 from mlops_iac.components.platform.common import (
     artifact_store_kwargs,
@@ -43,8 +44,11 @@ from mlops_iac.spec.models import PlatformSpec
 
 
 def build(parent: pulumi.Resource, name: str, spec: PlatformSpec) -> dict[str, Any]:
-    """Create the GCP platform under ``parent``; return the stack exports."""
-    opts = pulumi.ResourceOptions(parent=parent)
+    """Create the GCP platform under ``parent``; return the stack exports.
+
+    Every API a resource needs is enabled first (``{name}-api-<api>``, see ``gcp.apis``)."""
+    apis = ProjectApis(parent, name)
+    opts = pulumi.ResourceOptions(parent=parent, transformations=[apis.transformation])
     store = ArtifactStore(
         f"{name}-artifacts",
         ArtifactStoreArgs(**artifact_store_kwargs(spec)),
@@ -106,6 +110,16 @@ def _serving_args(
         registry.image_repository_url, f"/{model.name}:{model.version}"
     )
     model_bucket, model_prefix = _model_location(model.artifact_uri, registry.model_bucket_name)
+    previous_prefix = None
+    if previous is not None:
+        previous_bucket, previous_prefix = _model_location(
+            previous.artifact_uri, registry.model_bucket_name
+        )
+        same = previous_bucket is model_bucket or (
+            isinstance(previous_bucket, str) and previous_bucket == model_bucket
+        )
+        if not same:
+            previous_prefix = None  # in another bucket: granted there, not by this stack
     return ServingEndpointArgs(
         environment=spec.environment,
         active_model=ModelVersion(
@@ -119,6 +133,7 @@ def _serving_args(
         ),
         model_bucket=model_bucket,
         model_prefix=model_prefix,
+        previous_model_prefix=previous_prefix,
         rollback=serving.rollback,
         rollout_strategy=serving.rollout.strategy,
         canary_percent=serving.rollout.canary_percent,

@@ -19,13 +19,21 @@ def test_children(prod):
         ("gcp:cloudrunv2/serviceIamMember:ServiceIamMember", "mlops-drift-invoker-run"),
         ("gcp:cloudscheduler/job:Job", "mlops-drift-schedule"),
         ("gcp:monitoring/alertPolicy:AlertPolicy", "mlops-drift-alert"),
+        ("gcp:monitoring/metricDescriptor:MetricDescriptor", "mlops-drift-metric-drifted-features"),
+        ("gcp:monitoring/metricDescriptor:MetricDescriptor", "mlops-drift-metric-max-psi"),
+        ("gcp:monitoring/metricDescriptor:MetricDescriptor", "mlops-drift-metric-rows-checked"),
         (
             "gcp:monitoring/notificationChannel:NotificationChannel",
             "mlops-drift-retraining-channel",
         ),
+        ("gcp:projects/iAMMember:IAMMember", "mlops-drift-builder-images"),
+        ("gcp:projects/iAMMember:IAMMember", "mlops-drift-builder-logs"),
         ("gcp:projects/iAMMember:IAMMember", "mlops-drift-metric-writer"),
+        ("gcp:serviceaccount/account:Account", "mlops-drift-builder"),
         ("gcp:serviceaccount/account:Account", "mlops-drift-invoker"),
         ("gcp:serviceaccount/account:Account", "mlops-drift-sa"),
+        ("gcp:storage/bucketIAMMember:BucketIAMMember", "mlops-drift-builder-source"),
+        ("gcp:storage/bucketIAMMember:BucketIAMMember", "mlops-drift-list"),
         ("gcp:storage/bucketIAMMember:BucketIAMMember", "mlops-drift-read"),
         ("gcp:storage/bucketIAMMember:BucketIAMMember", "mlops-drift-write-reports"),
         ("gcp:storage/bucketObject:BucketObject", "mlops-drift-source"),
@@ -54,10 +62,21 @@ def test_function_source_and_settings(prod):
 
 
 def test_identity_is_scoped(prod):
-    write = prod.named("mlops-drift-write-reports").inputs
-    assert write["role"] == "roles/storage.objectCreator"
-    assert "/objects/drift/reports/" in write["condition"]["expression"]
-    assert prod.named("mlops-drift-read").inputs["role"] == "roles/storage.objectViewer"
+    from tests.components.gcp._iam import BucketIam
+
+    function = prod.named("mlops-drift-function").inputs["serviceConfig"]
+    env = function["environmentVariables"]
+    bucket = env["DRIFT_CAPTURE_URI"].removeprefix("gs://").split("/")[0]
+    iam = BucketIam(prod, f"serviceAccount:{function['serviceAccountEmail']}")
+    report = env["DRIFT_REPORT_URI"].removeprefix(f"gs://{bucket}/")
+    # Each run replaces latest.json: creating is not enough (Object User, not Object Creator).
+    assert iam.can_write(bucket, f"{report}/latest.json", exists=True)
+    assert not iam.can_write(bucket, "drift/baselines/md5_ab/baseline.json", exists=True)
+    assert iam.can_list(bucket)
+    assert iam.can_read(bucket, "capture/mlops-serving/2026/11/28/05/part-0.jsonl")
+    assert iam.can_read(bucket, "drift/baselines/md5_ab/baseline.json")
+    # Not the DVC remote's data.
+    assert not iam.can_read(bucket, "dvc/files/md5/ab/cdef")
     invoker = prod.named("mlops-drift-invoker-run").inputs
     assert invoker["role"] == "roles/run.invoker"
     assert invoker["name"] == prod.named("mlops-drift-function").inputs["name"]
@@ -67,10 +86,64 @@ def test_schedule_calls_the_function_with_an_oidc_token(prod):
     job = prod.named("mlops-drift-schedule").inputs
     assert job["schedule"] == "0 0 * * *"
     target = job["httpTarget"]
-    assert target["uri"] == prod.named("mlops-drift-function").outputs["url"]
+    # The run.app URL: Cloud Run treats Cloud Scheduler as internal (the function is
+    # internal-only) on that URL only. https://cloud.google.com/run/docs/securing/ingress#settings
+    run_url = prod.named("mlops-drift-function").outputs["serviceConfig"]["uri"]
+    assert run_url.endswith(".run.app")
+    assert target["uri"] == run_url
+    assert target["oidcToken"] == {
+        "serviceAccountEmail": prod.named("mlops-drift-invoker").outputs["email"],
+        "audience": run_url,
+    }
+
+
+def test_the_function_builds_as_its_own_build_account(prod):
+    # New projects' default Cloud Build account lacks what a function build needs.
+    # https://cloud.google.com/functions/docs/securing/build-custom-sa
+    from tests.components.gcp._iam import BucketIam
+
+    function = prod.named("mlops-drift-function")
+    builder = prod.named("mlops-drift-builder")
+    build = function.inputs["buildConfig"]
+    assert build["serviceAccount"] == builder.outputs["name"]
+    roles = {
+        g.inputs["role"]
+        for g in prod.of_type("gcp:projects/iAMMember:IAMMember")
+        if g.inputs["member"] == builder.outputs["member"]
+    }
+    assert roles == {"roles/logging.logWriter", "roles/artifactregistry.writer"}
+    source = build["source"]["storageSource"]
+    iam = BucketIam(prod, builder.outputs["member"])
+    assert iam.can_read(source["bucket"], source["object"])
+    assert not iam.can_read(source["bucket"], "capture/mlops-serving/part-0.jsonl")
+    for grant in ("logs", "images", "source"):
+        assert prod.named(f"mlops-drift-builder-{grant}").urn in function.dependencies
+
+
+def test_the_alert_waits_for_the_descriptors_of_the_metrics_the_job_writes(prod):
+    # Cloud Monitoring refuses a policy on a custom metric it does not know yet; without a
+    # descriptor it only knows it once the job has written a point.
+    from mlops_iac.drift import wire
+
+    alert = prod.named("mlops-drift-alert")
+    descriptors = prod.of_type("gcp:monitoring/metricDescriptor:MetricDescriptor")
+    assert {d.inputs["type"]: d.inputs["valueType"] for d in descriptors} == {
+        f"{wire.GCP_METRIC_PREFIX}/{name}": kind for name, kind in wire.GCP_METRIC_KINDS.items()
+    }
+    for descriptor in descriptors:
+        assert descriptor.inputs["metricKind"] == "GAUGE"
+        assert descriptor.inputs["labels"] == [
+            {
+                "key": "endpoint",
+                "valueType": "STRING",
+                "description": "Serving endpoint whose capture was checked",
+            }
+        ]
+        assert descriptor.inputs["deletionPolicy"] == "ABANDON"
+        assert descriptor.urn in alert.dependencies
     assert (
-        target["oidcToken"]["serviceAccountEmail"]
-        == prod.named("mlops-drift-invoker").outputs["email"]
+        f'metric.type="{wire.GCP_METRIC}"'
+        in (alert.inputs["conditions"][0]["conditionThreshold"]["filter"])
     )
 
 

@@ -67,6 +67,14 @@ EXPECTED: dict[str, dict[str, set[str]]] = {
         "azure-acr-content-trust-new-registry": {"mlops-registry-images"},
     },
     "gcp-dev": {
+        # Grants to gcp-sa-* service agents named from the project number, which a new project
+        # does not have until something creates them.
+        "gcp-service-agent-before-identity": {
+            "mlops-monitoring-key-pubsub-agent",
+            "mlops-monitoring-retraining-publisher",
+            "mlops-registry-key-pubsub-agent",
+            "mlops-registry-key-registry-agent",
+        },
         # issue 15 #10: versioning and a retention policy on one bucket
         "gcp-gcs-versioning-with-retention": {"mlops-registry-models"},
         # issue 15 #11: traffic to the previous revision on a new service
@@ -75,6 +83,12 @@ EXPECTED: dict[str, dict[str, set[str]]] = {
         "gcp-image-repository-not-created": {"mlops-serving-service"},
     },
     "gcp-prod": {
+        "gcp-service-agent-before-identity": {
+            "mlops-monitoring-key-pubsub-agent",
+            "mlops-monitoring-retraining-publisher",
+            "mlops-registry-key-pubsub-agent",
+            "mlops-registry-key-registry-agent",
+        },
         "gcp-gcs-versioning-with-retention": {"mlops-registry-models"},
         "gcp-run-traffic-unknown-revision": {"mlops-serving-service"},
         "gcp-image-repository-not-created": {"mlops-serving-service"},
