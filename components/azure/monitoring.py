@@ -363,6 +363,10 @@ class Monitoring(Component):
             enabled=True,
             auto_mitigate=True,
             scopes=[logs.id],
+            # The workspace is new, so its table has no data yet and query validation would
+            # refuse the rule ("Failed to resolve table"): validate at evaluation instead.
+            # https://learn.microsoft.com/en-us/rest/api/monitor/scheduled-query-rules/create-or-update
+            skip_query_validation=True,
             evaluation_frequency="PT5M",
             window_size="PT5M",
             criteria=monitor.ScheduledQueryRuleCriteriaArgs(
