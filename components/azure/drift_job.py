@@ -238,8 +238,10 @@ class DriftJob(Component):
             resource_id=pulumi.Output.all(
                 config.subscription_id, args.resource_group_name, site_name
             ).apply(
-                lambda parts: f"/subscriptions/{parts[0]}/resourceGroups/{parts[1]}"
-                f"/providers/Microsoft.Web/sites/{parts[2]}"
+                lambda parts: (
+                    f"/subscriptions/{parts[0]}/resourceGroups/{parts[1]}"
+                    f"/providers/Microsoft.Web/sites/{parts[2]}"
+                )
             ),
             # The ingestion endpoint's region: the app's, as ARM spells it (``westeurope``).
             region=plan.location.apply(lambda where: where.replace(" ", "").lower()),

@@ -362,7 +362,7 @@ class TrainingCluster(Component):
             properties=machinelearningservices.AmlComputeArgs(
                 compute_type="AmlCompute",
                 disable_local_auth=True,
-                description="Builds environment images (the registry is not reachable to ACR Tasks)",
+                description="Builds environment images behind the private registry",
                 properties=machinelearningservices.AmlComputePropertiesArgs(
                     vm_size=defaults.IMAGE_BUILD_VM_SIZE,
                     vm_priority="Dedicated",

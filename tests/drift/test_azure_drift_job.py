@@ -411,8 +411,7 @@ def test_read_conditions_narrow_listings_by_prefix_and_reads_by_path(prod):
     )
     reports = _role(prod, "mlops-drift-reports")["condition"]
     assert reports == (
-        f"{reads_under('drift/')} AND "
-        f"(({writes}) OR ({path} StringStartsWith 'drift/reports/'))"
+        f"{reads_under('drift/')} AND (({writes}) OR ({path} StringStartsWith 'drift/reports/'))"
     )
     # The job lists capture with a prefix the condition admits.
     settings = _settings(prod)

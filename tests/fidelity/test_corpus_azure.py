@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import pulumi
-import pytest
 import pulumi_azure_native as azure
+import pytest
 
 from tests.fidelity._programs import as_state, recorded, rules_of
 
