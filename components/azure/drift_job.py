@@ -6,6 +6,8 @@ Why this runtime: a Function App runs a Python package straight from a zip at a 
 (``WEBSITE_RUN_FROM_PACKAGE=<URL>``) fetched with a user-assigned managed identity
 (``WEBSITE_RUN_FROM_PACKAGE_BLOB_MI_RESOURCE_ID``), so Pulumi uploads the zip and nothing is built
 (https://learn.microsoft.com/en-us/azure/azure-functions/run-functions-from-deployment-package).
+The zip lives in a small account of its own (see ``DriftJob._package_account``): the provider
+uploads with the account key, which the artifact account refuses.
 Flex Consumption, the successor of Linux Consumption, deploys only through its OneDeploy publish
 API (no app setting points it at a package, and the ARM ``onedeploy`` extension documents no
 properties: https://learn.microsoft.com/en-us/azure/azure-functions/deployment-zip-push), which an
@@ -172,20 +174,26 @@ class DriftJob(Component):
 
     Children: ``{name}-identity`` (user-assigned identity of the function);
     ``{name}-hosts`` / ``{name}-secrets`` (the Functions host's ``azure-webjobs-hosts`` and
-    ``azure-webjobs-secrets`` containers in the artifact account) and ``{name}-packages``
-    (``drift-packages``) with ``{name}-package`` (the zip, named by its content digest);
+    ``azure-webjobs-secrets`` containers in the artifact account); ``{name}-package-store`` (a
+    small account that holds only the package: Shared Key on, because azure-native uploads with
+    the account key, network open so the deployer and the platform reach it, no anonymous
+    access; protected in prod) with ``{name}-packages`` (``drift-packages``) and
+    ``{name}-package`` (the zip, named by its content digest);
     ``{name}-plan`` (with ``integration_subnet_id``: Linux Elastic Premium EP1, one instance;
-    without: Linux Consumption Y1) and ``{name}-function`` (Python 3.11, HTTPS only, FTPS off,
+    without: Linux Consumption Y1) and ``{name}-function`` (named ``func-<name>-<hash>`` up
+    front, so that its settings carry its own ARM id as the metric's subject; Python 3.11,
+    HTTPS only, FTPS off,
     identity-based host storage, run from the package URL; with a subnet: VNet integration with
     all outbound traffic routed into the network); role assignments of the
     identity: ``{name}-host-storage`` / ``{name}-host-secrets`` (Storage Blob Data Owner on the
     host's two containers only), ``{name}-read-package`` (Blob Data Reader on the package
     container), ``{name}-read-capture`` (Blob Data Reader on the capture container, condition:
-    ``modelDataCollector/`` only), ``{name}-reports`` (Blob Data Contributor on the report
-    container, condition: reads under ``drift/``, writes and deletes under ``drift/reports/``
-    only), ``{name}-metrics`` (Monitoring Metrics Publisher on the function app only) and, with a
-    retraining queue, ``{name}-retraining-sender`` (Queue Data Message Sender on that queue
-    only); ``{name}-alert`` (metric alert ``DriftedFeatures > 0`` for the endpoint, acting on the
+    reads and listings under ``modelDataCollector/`` only), ``{name}-reports`` (Blob Data
+    Contributor on the report container, condition: reads and listings under ``drift/``, writes
+    and deletes under ``drift/reports/`` only), ``{name}-metrics`` (Monitoring Metrics
+    Publisher on the function app only) and, with a retraining queue,
+    ``{name}-retraining-sender`` (Queue Data Message Sender on that queue only);
+    ``{name}-alert`` (metric alert ``DriftedFeatures > 0`` for the endpoint, acting on the
     action group).
 
     Outputs: ``function_name``, ``function_id``, ``schedule_name`` (the timer function,

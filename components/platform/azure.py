@@ -258,12 +258,11 @@ def _monitoring(
             error_rate_percent=monitoring_spec.error_rate_percent,
             workspace_name=cluster.workspace_name,
             workspace_id=cluster.workspace_id,
-            deployment_id=endpoint.blue_deployment_id,
+            # No deployment_id: the AzureML model monitor (Serverless Spark) cannot run in the
+            # workspace's managed network without a Spark provisioning step no resource
+            # declares; the drift job below alerts and feeds the retraining queue instead.
             retraining_account_name=store.storage_account_name,
             retraining_account_id=store.storage_account_id,
-            production_data_uri=pulumi.Output.concat(
-                "azureml:", endpoint.endpoint_name, "-blue-model_inputs:1"
-            ),
             drift=monitoring_spec.drift.schedule,
             monthly_budget_usd=round(budget_per_hour * HOURS_PER_MONTH, 2),
             studio_url=pulumi.Output.concat(

@@ -277,7 +277,7 @@ def azure_blob_upload(
     admits)."""
     accounts: dict[str, Any] = {}
     for account in of(resources, "azure-native:storage:StorageAccount"):
-        for name in (account.inputs.get("accountName"), (account.outputs or {}).get("name")):
+        for name in (account.inputs.get("accountName"), physical_name_of(account)):
             if name:
                 accounts[str(name)] = account
     for blob in of(resources, "azure-native:storage:Blob"):

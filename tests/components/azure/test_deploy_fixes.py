@@ -439,7 +439,14 @@ def test_prod_managed_network_reaches_the_model_registry_through_a_private_endpo
     assert registry.inputs["publicNetworkAccess"] == "Disabled"
     network = workspace.inputs["managedNetwork"]
     assert network["isolationMode"] == "AllowOnlyApprovedOutbound"
+    fqdn = {"type": "FQDN", "category": "UserDefined"}
     assert network["outboundRules"] == {
+        # Image builds behind the private registry install the environment's packages.
+        "conda": {**fqdn, "destination": "anaconda.com"},
+        "conda-any": {**fqdn, "destination": "*.anaconda.com"},
+        "conda-repodata": {**fqdn, "destination": "*.anaconda.org"},
+        "pypi": {**fqdn, "destination": "pypi.org"},
+        "pypi-files": {**fqdn, "destination": "*.pythonhosted.org"},
         "model-registry": {
             "type": "PrivateEndpoint",
             "category": "UserDefined",
@@ -448,7 +455,7 @@ def test_prod_managed_network_reaches_the_model_registry_through_a_private_endpo
                 "subresourceTarget": "amlregistry",
                 "sparkEnabled": False,
             },
-        }
+        },
     }
     # Images come from the workspace's own container registry, which the managed network
     # reaches through a required (automatic) private endpoint rule.
