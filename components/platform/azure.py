@@ -118,6 +118,7 @@ def _network(
             subnet_id=azure.private_endpoint_subnet_id if azure and private else None,
             functions_subnet_id=azure.functions_subnet_id if azure else None,
             private_dns=private,
+            linked_network_ids=tuple(azure.dns_link_virtual_network_ids) if azure else (),
         ),
         opts=opts,
     )
