@@ -577,6 +577,14 @@ class AzureSpec(_Model):
         description="Existing subnet for the private endpoints (its virtual network gets the DNS "
         "zone links). Default: a new 10.90.0.0/24 virtual network to peer with yours.",
     )
+    key_vault_incarnation: int = Field(
+        1,
+        ge=1,
+        description="Incarnation of the stack's key vaults, part of their names. A deleted vault "
+        "keeps its name for its 90-day soft-delete retention and purge protection forbids purging "
+        "it, so a stack re-created after `pulumi destroy` raises this (2, 3, …) to get new vault "
+        "names. Default: 1 (the names of the first deployment).",
+    )
     dns_link_virtual_network_ids: list[str] = Field(
         default_factory=list,
         description="More virtual networks (ARM ids) linked to the private DNS zones, such as a "

@@ -26,6 +26,7 @@ from mlops_iac.components._component import (
 from mlops_iac.components.azure import _defaults as defaults
 from mlops_iac.components.azure._common import (
     client_config,
+    key_vault_name,
     private_endpoint,
     secure_vault,
 )
@@ -82,6 +83,10 @@ class TrainingClusterArgs(TrainingClusterArgsBase):
     """Azure region. Default: the resource group's."""
     log_retention_days: int | None = None
     """Retention of the workspace's Log Analytics logs. Default: 90 days."""
+    key_vault_incarnation: int = 1
+    """Part of the name of the workspace's own vault (without ``key_vault_id``): a re-created
+    stack takes the next incarnation, since a deleted vault holds its name for 90 days.
+    Default: 1."""
     private_endpoint_subnet_id: pulumi.Input[str] | None = None
     """Subnet for private endpoints (``PrivateNetwork.subnet_id``). Default: none (no private
     endpoint)."""
@@ -197,12 +202,14 @@ class TrainingCluster(Component):
 
     def _vault(self, name: str, args: TrainingClusterArgs, prod: bool) -> pulumi.Output[str]:
         """The workspace's own key vault (when none is given); returns its id."""
+        config = client_config(self)
         return secure_vault(
             self,
             f"{name}-vault",
+            vault_name=key_vault_name(self, config, f"{name}-vault", args.key_vault_incarnation),
             resource_group_name=args.resource_group_name,
             location=args.location,
-            tenant_id=client_config(self).tenant_id,
+            tenant_id=config.tenant_id,
             tags=args.tags,
             protect=prod,
         ).id
