@@ -212,9 +212,12 @@ def test_a_re_created_stack_takes_new_key_vault_names_by_incarnation():
     again = run_project(REPO, "azure-dev", extra_config={"mlops:platform": platform})
     second = again.named("mlops-artifacts-vault").inputs["vaultName"]
     assert second != first and len(second) <= 24 and second.startswith("kv-")
-    assert again.named("mlops-artifacts-account").inputs["encryption"]["keyVaultProperties"][
-        "keyVaultUri"
-    ] == again.named("mlops-artifacts-vault").outputs["properties"]["vaultUri"]
+    assert (
+        again.named("mlops-artifacts-account").inputs["encryption"]["keyVaultProperties"][
+            "keyVaultUri"
+        ]
+        == again.named("mlops-artifacts-vault").outputs["properties"]["vaultUri"]
+    )
     assert again.deploy_errors() == []
     (problem,) = azure_problems(keyVaultIncarnation=0)
     assert problem.startswith("mlops:platform.azure.keyVaultIncarnation: ")

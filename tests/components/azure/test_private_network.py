@@ -159,4 +159,3 @@ def test_a_peered_network_named_in_the_stack_file_resolves_the_private_endpoints
     assert all(networks == {own, CI_NETWORK} for networks in by_zone.values())
     (problem,) = azure_problems(dnsLinkVirtualNetworkIds=[SUBNET + "pe"])
     assert problem.startswith("mlops:platform.azure.dnsLinkVirtualNetworkIds: ")
-
