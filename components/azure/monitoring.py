@@ -271,7 +271,10 @@ class Monitoring(Component):
         links: list[pulumi.Input[str]] = [f"## mlops {name}\n\n"]
         if args.studio_url is not None:
             links += ["* [Endpoint in AzureML studio](", args.studio_url, ")\n"]
-        links += ["* Alerts go to the action group; drift runs are in the AzureML workspace.\n"]
+        links += [
+            "* Alerts go to the action group; drift reports are under drift/reports/ in the "
+            "artifact store (the drift job), or in the AzureML workspace (its model monitor).\n"
+        ]
         parts: list[dict[str, object]] = [
             _part(
                 0,
