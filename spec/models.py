@@ -556,6 +556,12 @@ class AwsSpec(_Model):
         return self
 
 
+_VNET_ID = re.compile(
+    r"(?i)^/subscriptions/[^/]+/resourceGroups/[^/]+/providers/"
+    r"Microsoft\.Network/virtualNetworks/[^/]+$"
+)
+
+
 class AzureSpec(_Model):
     """Azure-only settings."""
 
@@ -592,6 +598,20 @@ class AzureSpec(_Model):
         description="Existing subnet for the private endpoints (its virtual network gets the DNS "
         "zone links). Default: a new 10.90.0.0/24 virtual network to peer with yours.",
     )
+    key_vault_incarnation: int = Field(
+        1,
+        ge=1,
+        description="Incarnation of the stack's key vaults, part of their names. A deleted vault "
+        "keeps its name for its 90-day soft-delete retention and purge protection forbids purging "
+        "it, so a stack re-created after `pulumi destroy` raises this (2, 3, …) to get new vault "
+        "names. Default: 1 (the names of the first deployment).",
+    )
+    dns_link_virtual_network_ids: list[str] = Field(
+        default_factory=list,
+        description="More virtual networks (ARM ids) linked to the private DNS zones, such as a "
+        "peered CI network: a peered network resolves the private endpoints' names only through "
+        "a zone link (or DNS forwarding). Default: none (only the platform's network).",
+    )
     functions_subnet_id: str | None = Field(
         None,
         pattern=r"(?i)^/subscriptions/[^/]+/resourceGroups/[^/]+/providers/"
@@ -601,6 +621,21 @@ class AzureSpec(_Model):
         "service endpoint; the artifact storage firewall admits it. Required with "
         "privateEndpointSubnetId. Default: a functions subnet (10.90.1.0/26) of the new network.",
     )
+
+    @model_validator(mode="after")
+    def _dns_links_are_networks(self) -> AzureSpec:
+        bad = [n for n in self.dns_link_virtual_network_ids if not _VNET_ID.match(n)]
+        if bad:
+            raise _rule_error(
+                [
+                    (
+                        "dnsLinkVirtualNetworkIds",
+                        f"{bad[0]!r} is not a virtual network's ARM id (/subscriptions/…/"
+                        "resourceGroups/…/providers/Microsoft.Network/virtualNetworks/<name>)",
+                    )
+                ]
+            )
+        return self
 
     @model_validator(mode="after")
     def _functions_subnet_with_own_network(self) -> AzureSpec:

@@ -123,6 +123,7 @@ def _network(
             subnet_id=azure.private_endpoint_subnet_id if azure and private else None,
             functions_subnet_id=azure.functions_subnet_id if azure else None,
             private_dns=private,
+            linked_network_ids=tuple(azure.dns_link_virtual_network_ids) if azure else (),
         ),
         opts=opts,
     )
@@ -146,6 +147,7 @@ def _artifact_store(
             force_destroy=artifacts.force_destroy,
             allowed_cidrs=tuple(azure.allowed_cidrs) if azure else (),
             allowed_subnet_ids=(net.functions_subnet_id,),
+            key_vault_incarnation=azure.key_vault_incarnation if azure else 1,
             **pe,
         ),
         opts=opts,
@@ -192,6 +194,7 @@ def _training_cluster(
             compute_identity_id=store.dvc_identity_id,
             artifact_account_name=store.storage_account_name,
             artifact_container_name=store.container_name,
+            key_vault_incarnation=spec.azure.key_vault_incarnation if spec.azure else 1,
             **training_cluster_kwargs(spec),
             **pe,
         ),
@@ -253,10 +256,6 @@ def _monitoring(
     if endpoint is not None:
         watched = {
             "endpoint_name": endpoint.endpoint_name,
-            "deployment_id": endpoint.blue_deployment_id,
-            "production_data_uri": pulumi.Output.concat(
-                "azureml:", endpoint.endpoint_name, "-blue-model_inputs:1"
-            ),
             "studio_url": pulumi.Output.concat(
                 "https://ml.azure.com/endpoints/realtime/",
                 endpoint.endpoint_name,
@@ -277,6 +276,9 @@ def _monitoring(
             error_rate_percent=monitoring_spec.error_rate_percent,
             workspace_name=cluster.workspace_name,
             workspace_id=cluster.workspace_id,
+            # No deployment_id: the AzureML model monitor (Serverless Spark) cannot run in the
+            # workspace's managed network without a Spark provisioning step no resource
+            # declares; the drift job below alerts and feeds the retraining queue instead.
             retraining_account_name=store.storage_account_name,
             retraining_account_id=store.storage_account_id,
             drift=monitoring_spec.drift.schedule,

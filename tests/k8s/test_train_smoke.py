@@ -179,7 +179,8 @@ def test_azure_gets_an_azureml_command_job_on_the_gpu_cluster_and_datastore():
     recording = reference_recording("azure-prod")
     sf = stackfile.load(REPO, "azure-prod")
     [job] = [azureml_command_job(build_job(sf, recording.exports, "mlops-smoke-ddp", None))]
-    [compute] = recording.of_type("azure-native:machinelearningservices:Compute")
+    # The GPU cluster (prod also has the CPU cluster that builds images).
+    compute = recording.named("mlops-training-gpu", "azure-native:machinelearningservices:Compute")
     [datastore] = recording.of_type("azure-native:machinelearningservices:Datastore")
     assert job["compute"] == f"azureml:{compute.outputs['name']}"
     assert job["resources"] == {"instance_count": 2}
