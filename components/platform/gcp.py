@@ -64,6 +64,10 @@ def build(parent: pulumi.Resource, name: str, spec: PlatformSpec) -> dict[str, A
         "drift_job_function": drift_job.function_name,
         "drift_alarm_name": drift_job.alarm_name,
         "drift_baseline_uri": drift_job.baseline_uri,
+        # Every alert policy of the stack, for `mlops-iac verify` (as on AWS).
+        "alarm_names": pulumi.Output.all(monitor.alarm_names, drift_job.alarm_name).apply(
+            lambda parts: [*parts[0], parts[1]]
+        ),
         "dvc_service_account": store.dvc_service_account,
         **training_exports(cluster),
         "model_bucket_name": registry.model_bucket_name,
