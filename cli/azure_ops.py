@@ -21,7 +21,7 @@ from mlops_iac.cli.checks import (
     need,
     serving_verdict,
 )
-from mlops_iac.cli.cloudrest import ARM, ApiError, Transport
+from mlops_iac.cli.cloudrest import ARM, ApiError, Transport, refused
 from mlops_iac.cli.outputs import Outputs
 from mlops_iac.spec.models import ModelRef, PlatformSpec
 
@@ -414,9 +414,8 @@ def run_checks(outputs: Outputs, spec: PlatformSpec, transport: Transport) -> li
 
 
 def rollback_now(
-    outputs: Outputs, spec: PlatformSpec, target: ModelRef, transport: Transport,
-    endpoint: str | None = None,
-) -> str:  # fmt: skip
+    outputs: Outputs, target: ModelRef, transport: Transport, endpoint: str | None = None
+) -> str:
     """Send all of the endpoint's traffic to the deployment serving ``target``; what it did.
 
     One GET of the endpoint and one list of its deployments; then, only when the split is not
@@ -430,7 +429,7 @@ def rollback_now(
         current = transport("GET", f"{where.endpoint_url}?api-version={ML_API}")
         deployments = _deployments(transport, where)
     except ApiError as exc:
-        raise OpsError(f"online endpoint {where.endpoint}: {exc}") from None
+        raise refused(f"online endpoint {where.endpoint}", exc) from None
     slots = [
         str(d.get("name"))
         for d in deployments
@@ -468,7 +467,7 @@ def rollback_now(
     try:
         transport("PUT", f"{where.endpoint_url}?api-version={ML_API}", body)
     except ApiError as exc:
-        raise OpsError(f"online endpoint {where.endpoint}: update refused: {exc}") from None
+        raise refused(f"online endpoint {where.endpoint}: update refused", exc) from None
     shown = ", ".join(f"{name} {pct}%" for name, pct in sorted(split.items()))
     return (
         f"endpoint {where.endpoint} is updating its traffic to {shown} "

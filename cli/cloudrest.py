@@ -13,7 +13,7 @@ import argparse
 from collections.abc import Callable
 from typing import Any, Protocol
 
-from mlops_iac.cli import OpsError
+from mlops_iac.cli import EXIT_BAD_INPUT, EXIT_FAILED, OpsError
 
 ARM = "https://management.azure.com"
 ARM_SCOPE = "https://management.azure.com/.default"
@@ -29,6 +29,12 @@ class ApiError(Exception):
         self.status = status
         self.code = code
         self.message = message
+
+
+def refused(what: str, exc: ApiError) -> OpsError:
+    """One line for a failed request: exit 2 when the resource is not there (bad input), 1 when
+    the cloud refused (permissions, conflicts)."""
+    return OpsError(f"{what}: {exc}", EXIT_BAD_INPUT if exc.status == 404 else EXIT_FAILED)
 
 
 class Transport(Protocol):
@@ -47,9 +53,16 @@ def error_from(status: int, payload: Any) -> ApiError:
     return ApiError(status, str(status), str(payload)[:200] if payload else "")
 
 
+def _missing(extra: str, exc: ImportError) -> OpsError:
+    return OpsError(f"{exc.name} is not installed: pip install 'mlops-iac[{extra}]'")
+
+
 def _azure_token() -> str:
-    from azure.core.exceptions import ClientAuthenticationError
-    from azure.identity import DefaultAzureCredential
+    try:
+        from azure.core.exceptions import ClientAuthenticationError
+        from azure.identity import DefaultAzureCredential
+    except ImportError as exc:
+        raise _missing("azure", exc) from None
 
     try:
         return str(DefaultAzureCredential().get_token(ARM_SCOPE).token)
@@ -62,9 +75,12 @@ def _azure_token() -> str:
 
 
 def _gcp_token() -> str:
-    import google.auth
-    import google.auth.exceptions
-    import google.auth.transport.requests
+    try:
+        import google.auth
+        import google.auth.exceptions
+        import google.auth.transport.requests
+    except ImportError as exc:
+        raise _missing("gcp", exc) from None
 
     try:
         credentials, _ = google.auth.default(scopes=[GCP_SCOPE])
@@ -83,10 +99,10 @@ def bearer_transport(token: Callable[[], str]) -> Transport:
     cached: list[str] = []
 
     def send(method: str, url: str, body: Any | None = None) -> Any:
-        import requests
-
         if not cached:
             cached.append(token())
+        import requests  # after the token: a missing extra is named by the token's import
+
         headers = {"Authorization": f"Bearer {cached[0]}", "Accept": "application/json"}
         try:
             response = requests.request(

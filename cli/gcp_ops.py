@@ -22,7 +22,7 @@ from mlops_iac.cli.checks import (
     need,
     serving_verdict,
 )
-from mlops_iac.cli.cloudrest import ApiError, Transport
+from mlops_iac.cli.cloudrest import ApiError, Transport, refused
 from mlops_iac.cli.outputs import Outputs
 from mlops_iac.spec.models import ModelRef, PlatformSpec
 
@@ -346,7 +346,7 @@ def rollback_now(
     try:
         described = transport("GET", f"{where.service_url}/revisions/{revision}")
     except ApiError as exc:
-        raise OpsError(f"revision {revision} of {where.service}: {exc}") from None
+        raise refused(f"revision {revision} of {where.service}", exc) from None
     served = _env(described).get("MODEL_VERSION")
     if served is not None and served != target.version:
         raise OpsError(
@@ -356,7 +356,7 @@ def rollback_now(
     try:
         current = transport("GET", where.service_url)
     except ApiError as exc:
-        raise OpsError(f"Cloud Run service {where.service}: {exc}") from None
+        raise refused(f"Cloud Run service {where.service}", exc) from None
     entries = list(current.get("traffic") or [])
     on_target = [e for e in entries if _tail(str(e.get("revision", ""))) == revision]
     others = [e for e in entries if e not in on_target and int(e.get("percent") or 0)]
@@ -385,7 +385,7 @@ def rollback_now(
     try:
         transport("PATCH", f"{where.service_url}?updateMask=traffic", {"traffic": traffic})
     except ApiError as exc:
-        raise OpsError(f"Cloud Run service {where.service}: update refused: {exc}") from None
+        raise refused(f"Cloud Run service {where.service}: update refused", exc) from None
     return (
         f"service {where.service} is moving 100% of traffic to {revision} "
         f"({target.name} v{target.version}); the other revisions stay at 0%"

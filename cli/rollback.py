@@ -164,7 +164,7 @@ def _rollback_cloud(args: argparse.Namespace, sf: stackfile.StackFile, target: M
             raise OpsError("--region is not used on Azure: the endpoint is found by its id")
         azure_ops.estate(outputs, args.endpoint)  # bad outputs fail before credentials load
         return azure_ops.rollback_now(
-            outputs, sf.spec, target, cloudrest.transport_for("azure"), args.endpoint
+            outputs, target, cloudrest.transport_for("azure"), args.endpoint
         )
     from mlops_iac.cli import gcp_ops
 

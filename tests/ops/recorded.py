@@ -269,6 +269,8 @@ class Recorded:
         answer = self.answers.get((method, url))
         if answer is None:
             raise ApiError(404, "NotFound", f"no recorded answer for {method} {url}")
+        if isinstance(answer, ApiError):
+            raise answer
         if method == "PUT" and self.cloud == "azure":
             # Create-or-update: the endpoint is now what was sent (the traffic map included).
             current = self.answers[("GET", url)]

@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 
 from mlops_iac.cli import cloudrest, stackfile
+from mlops_iac.cli.cloudrest import ApiError
 from tests.conftest import STACKS, reference_recording
 from tests.ops.conftest import write_outputs
 from tests.ops.keys import install_allowed_signers
@@ -291,6 +292,23 @@ def test_azure_rollback_now_refuses_without_a_deployment_of_the_previous_model(
     assert stackfile.load(project, "azure-prod").spec.serving.rollback is False
 
 
+def test_azure_rollback_now_refused_by_the_cloud_is_one_line_exit_1(cli, project, azure, tmp_path):
+    # ARM's error body: {"error": {"code", "message"}}.
+    # https://learn.microsoft.com/azure/azure-resource-manager/management/common-deployment-errors
+    url = f"{ARM}{azure_values()['endpoint_id']}?api-version=2024-04-01"
+    azure.answers[("PUT", url)] = ApiError(
+        403, "AuthorizationFailed", "The client does not have authorization to perform action"
+    )
+    outputs = _outputs(tmp_path, "azure-prod")
+    code = cli("rollback", "-s", "azure-prod", "--project", project, "--now", "--outputs", outputs)
+    assert code == 1
+    assert cli.one_error_line().endswith(
+        "update refused: 403 AuthorizationFailed: The client does not have authorization to "
+        "perform action"
+    )
+    assert stackfile.load(project, "azure-prod").spec.serving.rollback is False
+
+
 def test_cloud_rollback_now_needs_outputs(cli, project, azure):
     assert cli("rollback", "-s", "azure-prod", "--project", project, "--now") == 2
     assert "--now on azure needs --outputs F" in cli.one_error_line()
@@ -500,3 +518,63 @@ def test_revision_names_match_the_component(gcp):
 
     for version in ("7", "1.2", "RC_3"):
         assert revision_name("svc", version) == component_name("svc", version)
+
+
+# --- the real transport, against a loopback server ------------------------------------------
+
+
+def test_bearer_transport_sends_the_token_once_and_parses_errors():
+    import http.server
+    import threading
+
+    seen: list[tuple[str, str, str | None, bytes]] = []
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def _answer(self) -> None:
+            length = int(self.headers.get("Content-Length") or 0)
+            seen.append((self.command, self.path, self.headers["Authorization"],
+                         self.rfile.read(length)))  # fmt: skip
+            if self.path.startswith("/denied"):
+                # Google's error body: https://cloud.google.com/apis/design/errors
+                body = {"error": {"code": 403, "message": "Permission denied",
+                                  "status": "PERMISSION_DENIED"}}  # fmt: skip
+                status = 403
+            else:
+                body, status = {"ok": True}, 200
+            data = json.dumps(body).encode()
+            self.send_response(status)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+
+        do_GET = do_PATCH = _answer
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    tokens: list[str] = []
+
+    def token() -> str:
+        tokens.append("t0k3n")
+        return "t0k3n"
+
+    try:
+        send = cloudrest.bearer_transport(token)
+        base = f"http://127.0.0.1:{server.server_address[1]}"
+        assert send("GET", f"{base}/fine") == {"ok": True}
+        with pytest.raises(ApiError) as denied:
+            send("PATCH", f"{base}/denied?updateMask=traffic", {"traffic": []})
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert tokens == ["t0k3n"]
+    assert (denied.value.status, denied.value.code) == (403, "PERMISSION_DENIED")
+    assert str(denied.value) == "403 PERMISSION_DENIED: Permission denied"
+    assert seen == [
+        ("GET", "/fine", "Bearer t0k3n", b""),
+        ("PATCH", "/denied?updateMask=traffic", "Bearer t0k3n", b'{"traffic": []}'),
+    ]
