@@ -406,6 +406,25 @@ def test_gcp_rolled_back_rollout_fails_naming_both(cli, project, gcp, tmp_path):
     }
 
 
+def test_gcp_applied_rollback_passes(cli, project, gcp, tmp_path):
+    # After `rollback` and `pulumi up`, the stack exports the previous version as the active one
+    # and declares all traffic on its revision: that is what the stack says, so verify passes.
+    assert cli("rollback", "-s", "gcp-prod", "--project", project) == 0, cli.err
+    service = gcp.find("GET", reference_recording("gcp-prod").exports["endpoint_name"])
+    for entries in (service["traffic"], service["trafficStatuses"]):
+        for entry in entries:
+            entry["percent"] = 100 if entry["revision"].endswith("-v6") else 0
+    service["labels"].update(
+        {"mlops-model-version": "6", "mlops-approved-by": "raj_example_com",
+         "mlops-approval-ticket": "chg-1101"}
+    )  # fmt: skip
+    outputs = _outputs(tmp_path, "gcp-prod", active_model_version="6", previous_model_version="7")
+    code, document = _verify(cli, project, "gcp-prod", outputs, tmp_path)
+    assert code == 0, _failed(document)
+    serving = document["checks"][GCP_CHECKS.index("endpoint-serving")]
+    assert serving["detail"].startswith("serves v6 100% (")
+
+
 def test_gcp_revision_with_another_image_fails(cli, project, gcp, tmp_path):
     exports = reference_recording("gcp-prod").exports
     revision = f"{exports['endpoint_name']}-v7"
