@@ -169,7 +169,9 @@ def _traffic(endpoint: dict[str, Any]) -> dict[str, int]:
 # --- verify -----------------------------------------------------------------------------------
 
 
-def storage_checks(transport: Transport, where: Estate, account: str, key_uri: str) -> list[Check]:
+def storage_checks(
+    transport: Transport, where: Estate, account: str, key_uri: str | None
+) -> list[Check]:
     """Blob versioning and CMK encryption of the artifact storage account."""
     account_url = f"{where.group_url}/providers/Microsoft.Storage/storageAccounts/{account}"
 
@@ -187,8 +189,9 @@ def storage_checks(transport: Transport, where: Estate, account: str, key_uri: s
         vault_props = encryption.get("keyvaultproperties") or {}
         name = vault_props.get("keyname", "")
         vault = urlparse(str(vault_props.get("keyvaulturi", ""))).hostname or ""
-        wanted = _KEY_URI.match(key_uri)
-        assert wanted is not None  # checked by the caller
+        wanted = _KEY_URI.match(key_uri or "")
+        if wanted is None:
+            return False, f"keySource {source}, but the stack exports no kms_key_id to compare"
         if (vault.split(".")[0], name) != (wanted.group(1), wanted.group(2)):
             return False, (
                 f"encrypted with key {name} in {vault or '?'}, not the stack's key "
@@ -311,7 +314,12 @@ def serving_checks(
     the served versions' approvals and the deployments' lineage tags."""
     from mlops_iac.components import lineage
 
-    names = ["endpoint-serving", "endpoint-approved-version", "deployment-lineage"]
+    names = [
+        "endpoint-in-service",
+        "endpoint-serving",
+        "endpoint-approved-version",
+        "deployment-lineage",
+    ]
     expected = expected_split(
         spec, outputs, rollout_declared=bool(spec.azure and spec.azure.canary_in_progress)
     )
@@ -323,6 +331,15 @@ def serving_checks(
         return [Check(name, where.endpoint, False, str(exc)) for name in names]
     traffic = _traffic(endpoint)
     models = _models(spec)
+    state = (endpoint.get("properties") or {}).get("provisioningState", "?")
+    failed = [
+        f"{d.get('name')} {(d.get('properties') or {}).get('provisioningState', '?')}"
+        for d in deployments
+        if (d.get("properties") or {}).get("provisioningState") != "Succeeded"
+    ]
+    detail = f"endpoint {state}" + (f"; deployments: {', '.join(failed)}" if failed else "")
+    in_service = state == "Succeeded" and not failed
+    checks = [Check("endpoint-in-service", where.endpoint, in_service, detail)]
     live: dict[str, int] = {}
     place: dict[str, str] = {}
     foreign: list[str] = []
@@ -340,7 +357,6 @@ def serving_checks(
         place[version or ""] = slot
     slots = {str(d.get("name")) for d in deployments}
     missing = [slot for slot in traffic if traffic[slot] and slot not in slots]
-    checks = []
     if foreign or missing:
         detail = "; ".join(
             foreign
@@ -395,16 +411,25 @@ def run_checks(outputs: Outputs, spec: PlatformSpec, transport: Transport) -> li
     account = outputs.optional_string("storage_account_name") or need(
         outputs, "artifact_bucket_name", "as the artifact storage account"
     )
-    key_uri = need(outputs, "kms_key_id", "to compare the storage account's key with the stack's")
-    if not _KEY_URI.match(key_uri):
+    key_uri = outputs.optional_string("kms_key_id")
+    if key_uri is not None and not _KEY_URI.match(key_uri):
         raise OpsError(
             f"outputs file {outputs.path}: 'kms_key_id' must be a Key Vault key URI "
             f"(https://<vault>.vault.azure.net/keys/<name>), got {key_uri!r}"
         )
     need(outputs, "active_model_version", "to know which version must serve")
     drift_alarm = outputs.optional_string("drift_alarm_name")
-    checks = storage_checks(transport, where, account, key_uri)
-    checks += key_checks(transport, where, key_uri)
+    if key_uri is None:
+        # The store exports no key without artifacts.customerManagedKey.
+        why = (
+            "the stack exports no kms_key_id: no customer-managed key "
+            "(artifacts.customerManagedKey)"
+        )
+        checks = storage_checks(transport, where, account, None)
+        checks.append(Check("key-rotation", account, False, why))
+    else:
+        checks = storage_checks(transport, where, account, key_uri)
+        checks += key_checks(transport, where, key_uri)
     checks += alert_checks(transport, where, drift_alarm)
     checks += serving_checks(transport, where, spec, outputs)
     return checks

@@ -227,11 +227,22 @@ def serving_checks(
     declared = bool(previous) and revision_name(where.service, previous or "") in revisions_out
     expected = expected_split(spec, outputs, rollout_declared=declared)
     active = outputs.string("active_model_version")
-    names = ["endpoint-serving", "endpoint-approved-version", "service-lineage"]
+    names = [
+        "endpoint-in-service",
+        "endpoint-serving",
+        "endpoint-approved-version",
+        "service-lineage",
+    ]
     try:
         service = transport("GET", where.service_url)
     except ApiError as exc:
         return [Check(name, where.service, False, str(exc)) for name in names]
+    condition = service.get("terminalCondition") or {}
+    state = condition.get("state", "?")
+    detail = f"{condition.get('type', 'Ready')} {state}"
+    if condition.get("message"):
+        detail += f": {condition['message']}"
+    checks = [Check("endpoint-in-service", where.service, state == "CONDITION_SUCCEEDED", detail)]
     statuses = service.get("trafficStatuses") or service.get("traffic") or []
     live: dict[str, int] = {}
     place: dict[str, str] = {}
@@ -266,7 +277,6 @@ def serving_checks(
             continue
         live[version] = live.get(version, 0) + percent
         place[version] = revision
-    checks = []
     if problems:
         checks.append(Check("endpoint-serving", where.service, False, "; ".join(problems)))
     else:

@@ -26,6 +26,7 @@ AZURE_CHECKS = [
     "key-rotation",
     "alerts-present",
     *["alert-routed"] * 4,
+    "endpoint-in-service",
     "endpoint-serving",
     "endpoint-approved-version",
     "deployment-lineage",
@@ -36,6 +37,7 @@ GCP_CHECKS = [
     "model-bucket-retention",
     "kms-rotation",
     *["alert-policy"] * 4,
+    "endpoint-in-service",
     "endpoint-serving",
     "endpoint-approved-version",
     "service-lineage",
@@ -209,6 +211,40 @@ def test_azure_lineage_tag_drift_fails(cli, project, azure, tmp_path):
     code, document = _verify(cli, project, "azure-prod", _outputs(tmp_path, "azure-prod"), tmp_path)
     assert _failed(document) == {
         "deployment-lineage": "green: mlops:git-sha=0000000 (want 4f2c1e9)"
+    }
+
+
+def test_azure_failed_deployment_is_not_in_service(cli, project, azure, tmp_path):
+    deployments = azure.find("GET", "/deployments")["value"]
+    next(d for d in deployments if d["name"] == "green")["properties"]["provisioningState"] = (
+        "Failed"
+    )
+    code, document = _verify(cli, project, "azure-prod", _outputs(tmp_path, "azure-prod"), tmp_path)
+    assert _failed(document) == {
+        "endpoint-in-service": "endpoint Succeeded; deployments: green Failed"
+    }
+
+
+def test_azure_stack_without_a_customer_key_fails_encryption_and_rotation(
+    cli, project, azure, tmp_path
+):
+    values = azure_values()
+    encryption = azure.find("GET", f"/storageAccounts/{values['storage_account']}")["properties"][
+        "encryption"
+    ]
+    encryption["keySource"] = "Microsoft.Storage"
+    del encryption["keyvaultproperties"]
+    outputs = _outputs(tmp_path, "azure-prod", kms_key_id=None)
+    code, document = _verify(cli, project, "azure-prod", outputs, tmp_path)
+    assert code == 1
+    assert _failed(document) == {
+        "storage-encryption": (
+            "keySource Microsoft.Storage, not Microsoft.Keyvault (the stack's key)"
+        ),
+        "key-rotation": (
+            "the stack exports no kms_key_id: no customer-managed key "
+            "(artifacts.customerManagedKey)"
+        ),
     }
 
 
@@ -444,6 +480,17 @@ def test_gcp_lineage_label_drift_fails(cli, project, gcp, tmp_path):
     service["labels"]["mlops-model-version"] = "9"
     code, document = _verify(cli, project, "gcp-prod", _outputs(tmp_path, "gcp-prod"), tmp_path)
     assert _failed(document) == {"service-lineage": "mlops-model-version=9 (want 7)"}
+
+
+def test_gcp_service_not_ready_fails(cli, project, gcp, tmp_path):
+    service = gcp.find("GET", reference_recording("gcp-prod").exports["endpoint_name"])
+    service["terminalCondition"].update(
+        {"state": "CONDITION_FAILED", "message": "Revision is not ready"}
+    )
+    code, document = _verify(cli, project, "gcp-prod", _outputs(tmp_path, "gcp-prod"), tmp_path)
+    assert _failed(document) == {
+        "endpoint-in-service": "Ready CONDITION_FAILED: Revision is not ready"
+    }
 
 
 def test_gcp_missing_alarm_names_is_one_line_naming_it(cli, project, gcp, tmp_path):
