@@ -74,6 +74,10 @@ def build(parent: pulumi.Resource, name: str, spec: PlatformSpec) -> dict[str, A
     return {
         **contract_exports(store, cluster, registry, endpoint, monitor),
         **drift_exports(drift_job),
+        # Every alert policy of the stack, for `mlops-iac verify` (as on AWS).
+        "alarm_names": pulumi.Output.all(
+            monitor.alarm_names, drift_job.alarm_name if drift_job else None
+        ).apply(lambda parts: [*parts[0], *([parts[1]] if parts[1] else [])]),
         "dvc_service_account": store.dvc_service_account,
         **training_exports(cluster),
         "model_bucket_name": registry.model_bucket_name,
