@@ -80,7 +80,7 @@ def providers(resources: list[Any]) -> list[Precondition]:
         if namespace is None:
             unmapped.add(parts[1])
             continue
-        needed.setdefault(namespace, set()).add(parts[2])
+        needed.setdefault(namespace, set()).add(f"{parts[1]}:{parts[2]}")
     found = [
         Precondition(
             id=f"azure-provider-{namespace}",
