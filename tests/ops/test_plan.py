@@ -279,6 +279,10 @@ def test_plan_lists_the_preconditions_its_resources_need():
     expected = derive(recording.resources, recording.config)
     assert reports["json"]["preconditions"] == [p.as_dict() for p in expected]
     assert len(expected) == 9
+    import jsonschema
+
+    schema = json.loads((REPO / "docs/plan.schema.json").read_text())
+    jsonschema.validate(reports["json"], schema)
     lines = out.splitlines()
     start = lines.index(
         "Preconditions (9): what the account must provide; "
