@@ -103,10 +103,13 @@ def aws_checker(args: argparse.Namespace, config: Mapping[str, Any]) -> Checker:
             "no AWS credentials found (set AWS_PROFILE or AWS_ACCESS_KEY_ID and "
             "AWS_SECRET_ACCESS_KEY, or run `aws sso login`)"
         )
-    default_region = args.region or config.get("aws:region")
+    stack_region = config.get("aws:region")
 
     def client(service: str, region: str | None) -> Any:
-        return aws.client(service, region=region or default_region, shared=session)
+        # --region overrides the stack's region; Cost Explorer answers in us-east-1 only.
+        if service != "ce":
+            region = args.region or region or stack_region
+        return aws.client(service, region=region, shared=session)
 
     return AwsChecks(client)
 

@@ -76,8 +76,10 @@ class StubbedAws:
         self.answers = answers
         self.stubbers: dict[str, Stubber] = {}
         self.clients: dict[str, Any] = {}
+        self.regions: dict[str, set[str | None]] = {}
 
     def __call__(self, service: str, *, region=None, profile=None, shared=None) -> Any:
+        self.regions.setdefault(service, set()).add(region)
         if service == "s3":
             return boto3.client("s3", region_name=region or REGION)
         if service not in self.clients:
@@ -157,6 +159,13 @@ def test_a_fresh_aws_account_fails_what_it_lacks(cli, moto_account, monkeypatch)
     monkeypatch.setattr(aws, "client", stubbed)
     assert _preflight(cli, "aws-prod") == 1, cli.out + cli.err
     stubbed.all_answered()
+    # The stack's region (aws:region); Cost Explorer answers in us-east-1 only.
+    assert stubbed.regions == {
+        "ce": {"us-east-1"},
+        "service-quotas": {"us-east-1"},
+        "lambda": {"us-east-1"},
+        "s3": {"us-east-1"},
+    }
     assert _statuses(cli.out) == [
         ("FAIL", "aws-cost-allocation-tag-mlops:project"),
         ("UNKNOWN", "aws-ec2-capacity-g-spot"),
@@ -194,8 +203,11 @@ def test_a_ready_aws_account_passes(cli, moto_account, monkeypatch, tmp_path):
     stubbed = StubbedAws(ready_account())
     monkeypatch.setattr(aws, "client", stubbed)
     report = tmp_path / "preflight.json"
-    assert _preflight(cli, "aws-prod", "--quiet", "--json", str(report)) == 0, cli.out + cli.err
+    args = ("--quiet", "--json", str(report), "--region", "us-west-2")
+    assert _preflight(cli, "aws-prod", *args) == 0, cli.out + cli.err
     stubbed.all_answered()
+    assert stubbed.regions["service-quotas"] == stubbed.regions["lambda"] == {"us-west-2"}
+    assert stubbed.regions["ce"] == {"us-east-1"}
     # --quiet: only what did not pass, then the count.
     assert _statuses(cli.out) == [
         ("UNKNOWN", "aws-ec2-capacity-g-spot"),
