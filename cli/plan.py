@@ -161,6 +161,8 @@ def run(args: argparse.Namespace) -> int:
     _print_waivers(out, result, locator)
     _print_approvals(out, result)
     _print_gpu(out, result)
+    if not args.quiet:
+        _print_preconditions(out, result, args.stack)
     try:
         _write_reports(args, result, locator)
     except (OSError, OpsError) as exc:
@@ -275,6 +277,7 @@ def _write_reports(
         document["warnings"] = list(result.warnings)
         document["approvals"] = service.approvals_report(result)
         document["state"] = service.state_summary(result.state)
+        document["preconditions"] = [p.as_dict() for p in result.preconditions]
         _write(args.json, report.scrub(document, _secrets(result)))
     if args.sarif:
         sarif = report.to_sarif(
@@ -493,6 +496,23 @@ def _print_gpu(console: Console, result: service.PlanResult) -> None:
     if result.unpriced_pools:
         line += f" (unpriced pools: {', '.join(result.unpriced_pools)})"
     console.print(escape(line))
+
+
+def _print_preconditions(console: Console, result: service.PlanResult, stack: str) -> None:
+    """What the account must provide: a plan lists them, ``mlops-iac preflight`` checks them."""
+    items = result.preconditions
+    if not items:
+        return
+    console.print()
+    console.print(
+        f"Preconditions ({len(items)}): what the account must provide; "
+        f"`mlops-iac preflight --stack {escape(stack)}` checks them live",
+        style="bold",
+    )
+    for p in items:
+        console.print(f"  {escape(p.id)} ({p.seen_by}): {escape(p.what)}")
+        console.print(f"    source: {escape(p.source_url)}")
+    console.print()
 
 
 def render_tree(recording: Recording) -> str:

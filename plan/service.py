@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
-from mlops_iac.plan import deploy
+from mlops_iac.plan import deploy, preconditions
 from mlops_iac.plan.engine import (
     SECRET_PLACEHOLDER,
     ProgramError,
@@ -74,6 +74,8 @@ class PlanResult:
     warnings: tuple[str, ...] = ()
     state: deploy.SavedState | None = None
     """The state the plan judged by (``None``: none saved, what exists is unknown)."""
+    preconditions: tuple[preconditions.Precondition, ...] = ()
+    """What the account must provide before the deploy (``mlops-iac preflight`` checks them)."""
 
 
 @dataclass(frozen=True)
@@ -291,6 +293,7 @@ def plan(
         # default turned off...): what `pulumi preview` would print.
         warnings=(*settings.warnings, *recording.warnings),
         state=state,
+        preconditions=tuple(preconditions.derive(recording.resources, recording.config)),
     )
 
 

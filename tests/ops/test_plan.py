@@ -167,6 +167,7 @@ def test_quiet_prints_only_findings_and_verdict(capsys):
     assert plan("--stack", "aws-dev", "--quiet") == 0
     out = capsys.readouterr().out
     assert "Stack mlops-platform" not in out
+    assert "Preconditions (" not in out
     assert out.strip().splitlines()[-1].startswith("PASS:")
 
 
@@ -273,3 +274,36 @@ def test_a_saved_state_makes_the_plan_an_update_of_what_exists(tmp_path, capsys)
     )
     assert code == 1
     assert "gcp-run-traffic-unknown-revision" in capsys.readouterr().out
+
+
+def test_plan_lists_the_preconditions_its_resources_need():
+    from mlops_iac.plan.preconditions import derive
+    from tests.conftest import reference_recording
+
+    code, out, reports = reference_plan("aws-prod")
+    recording = reference_recording("aws-prod")
+    expected = derive(recording.resources, recording.config)
+    assert reports["json"]["preconditions"] == [p.as_dict() for p in expected]
+    assert len(expected) == 9
+    import jsonschema
+
+    schema = json.loads((REPO / "docs/plan.schema.json").read_text())
+    jsonschema.validate(reports["json"], schema)
+    lines = out.splitlines()
+    start = lines.index(
+        "Preconditions (9): what the account must provide; "
+        "`mlops-iac preflight --stack aws-prod` checks them live"
+    )
+    # After the GPU summary, before the verdict; one item and its source per precondition.
+    assert lines[start - 2].startswith("Max GPU spend:")
+    assert lines[-1].startswith("PASS:")
+    assert lines[start + 1 : start + 1 + 2 * len(expected) : 2] == [
+        f"  {p.id} ({p.seen_by}): {p.what}" for p in expected
+    ]
+    assert lines[start + 5] == (
+        "  aws-ec2-quota-L-3819A6DF (preflight): EC2 quota 'All G and VT Spot Instance Requests' "
+        "(L-3819A6DF) in us-east-1: at least 16 vCPUs for the GPU node groups at max size"
+    )
+    assert lines[start + 2] == (
+        "    source: https://docs.aws.amazon.com/awsaccountbilling/latest/aboutv2/activating-tags.html"
+    )
