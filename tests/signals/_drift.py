@@ -9,6 +9,7 @@ does not carry makes the run fail here as it would in the cloud.
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
 import io
 import json
 import logging
@@ -44,6 +45,8 @@ class MemoryStore:
         return bytes_source(uri, [self.objects[uri]])
 
     def read_text(self, uri: str) -> str:
+        if uri not in self.objects:  # what the clouds' storage clients raise for a 404
+            raise runtime.no_baseline(uri)
         return runtime.baseline_text(uri, self.objects[uri])
 
     def write_text(self, uri: str, text: str) -> None:
@@ -55,13 +58,15 @@ def _objects(env: dict[str, str], shifted: bool) -> dict[str, bytes]:
     baseline = build_baseline(FEATURES, rows(3000, seed=1), dataset_version="md5:ab")
     served = rows(2000, seed=2, shift="amount" if shifted else None)
     capture = env["DRIFT_CAPTURE_URI"]
+    # The hour folder the clouds write capture into: the last complete hour.
+    hour = (dt.datetime.now(dt.UTC) - dt.timedelta(hours=1)).strftime("%Y/%m/%d/%H")
     fmt = env.get("DRIFT_FORMAT", "sagemaker-capture")
     if fmt == "sagemaker-capture":
         body = capture_lines(served, per_request=10)
-        key = f"{capture}AllTraffic/2026/11/28/05/capture.jsonl"
+        key = f"{capture}AllTraffic/{hour}/capture.jsonl"
     elif fmt == "jsonl":
         body = "".join(json.dumps(dict(zip(FEATURES, r, strict=True))) + "\n" for r in served)
-        key = f"{capture}2026/11/28/05/part-0.jsonl"
+        key = f"{capture}{hour}/part-0.jsonl"
     elif fmt == "azure-capture":
         lines = [
             json.dumps(
@@ -79,7 +84,7 @@ def _objects(env: dict[str, str], shifted: bool) -> dict[str, bytes]:
             for start in range(0, len(served), 25)
         ]
         body = "\n".join(lines) + "\n"
-        key = f"{capture}blue/model_inputs/2026/11/28/05/instance-0.jsonl"
+        key = f"{capture}blue/model_inputs/{hour}/instance-0.jsonl"
     else:
         raise AssertionError(f"no capture writer for DRIFT_FORMAT {fmt}")
     return {env["DRIFT_BASELINE_URI"]: dumps(baseline).encode(), key: body.encode()}
