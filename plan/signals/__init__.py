@@ -10,6 +10,7 @@ synthetic time series, and returns a :class:`Timeline` of its state:
   ratio, metric absence, log match);
 - :func:`azure.evaluate_metric_alert`, :func:`azure.evaluate_log_alert`: Azure Monitor metric
   alerts and log search alerts (the KQL subset the toolkit's queries use);
+- :func:`events.evaluate_rule`: EventBridge rules against the events AWS services emit;
 - :mod:`budgets`: AWS, GCP and Azure budget notifications over daily costs.
 
 :mod:`emitters` writes signals the way the clouds emit them (EC2 basic monitoring, SageMaker

@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from mlops_iac.plan.signals import azure, budgets, cloudwatch, emitters, gcp
+from mlops_iac.plan.signals import azure, budgets, cloudwatch, emitters, events, gcp
 from mlops_iac.plan.signals._expr import ExprError
 from mlops_iac.plan.signals.emitters import Minute, traffic
 
@@ -459,3 +459,46 @@ def test_gcp_and_azure_budgets() -> None:
         if s == "NOTIFIED"
     }
     assert days == {30: ["actual-100"]}
+
+
+# --- EventBridge --------------------------------------------------------------------------
+
+
+def test_event_patterns_follow_eventbridge_matching() -> None:
+    event = events.processing_job_state_change(
+        "job", "Completed", "CompletedWithViolations: 3 violations", "us-east-1", "1"
+    )
+    assert events.matches(
+        {"detail": {"ExitMessage": [{"prefix": "CompletedWithViolations"}]}}, event
+    )
+    assert not events.matches({"detail": {"ExitMessage": [{"prefix": "Failed"}]}}, event)
+    assert events.matches(
+        {"detail": {"ProcessingJobStatus": [{"anything-but": ["Failed"]}]}}, event
+    )
+    assert events.matches({"detail": {"Missing": [{"exists": False}]}}, event)
+    assert not events.matches({"detail": {"Missing": ["x"]}}, event)
+    assert events.matches(
+        {
+            "resources": [{"suffix": "/job"}],
+            "detail-type": [{"equals-ignore-case": "sagemaker processing job state change"}],
+        },
+        event,
+    )
+    numbers = {"detail": {"n": 5}}
+    assert events.matches({"detail": {"n": [{"numeric": [">", 1, "<=", 5]}]}}, numbers)
+    assert not events.matches({"detail": {"n": [{"numeric": [">", 5]}]}}, numbers)
+
+
+def test_alarm_state_changes_reach_a_rule_on_the_alarm_arn() -> None:
+    arn = "arn:aws:cloudwatch:us-east-1:123456789012:alarm:a"
+    rule = {
+        "eventPattern": '{"source": ["aws.cloudwatch"], "resources": ["'
+        + arn
+        + '"], "detail": {"state": {"value": ["ALARM"]}}}'
+    }
+    sent = [
+        (1.0, events.alarm_state_change(arn, "a", "INSUFFICIENT_DATA", "OK")),
+        (2.0, events.alarm_state_change(arn + "-other", "b", "OK", "ALARM")),
+        (3.0, events.alarm_state_change(arn, "a", "OK", "ALARM")),
+    ]
+    assert events.evaluate_rule(rule, sent).states() == ["UNMATCHED", "UNMATCHED", "MATCHED"]

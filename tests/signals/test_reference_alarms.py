@@ -12,13 +12,14 @@ or a scenario whose alarm is gone, fails the suite.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 import pytest
 
-from mlops_iac.plan.signals import Timeline, azure, budgets, cloudwatch, emitters, gcp
+from mlops_iac.plan.signals import Timeline, azure, budgets, cloudwatch, emitters, events, gcp
 from mlops_iac.plan.signals.emitters import Minute, traffic
 from mlops_iac.plan.testing import Recording
 from tests.conftest import reference_recording
@@ -28,6 +29,8 @@ STACKS = ("aws-dev", "aws-prod", "azure-dev", "azure-prod", "gcp-dev", "gcp-prod
 ALARM_TYPES = {
     "aws:cloudwatch/metricAlarm:MetricAlarm",
     "aws:budgets/budget:Budget",
+    # EventBridge rules that notify people or trigger retraining.
+    "aws:cloudwatch/eventRule:EventRule",
     "gcp:monitoring/alertPolicy:AlertPolicy",
     "gcp:billing/budget:Budget",
     "azure-native:monitor:MetricAlert",
@@ -145,6 +148,81 @@ def aws_drift_errors(
     store = cloudwatch.MetricStore()
     emitters.lambda_invocations(store, function, runs)
     return cloudwatch.evaluate_alarm(rec.named(name).inputs, store, until=3 * DAY)
+
+
+def _drift_alarm_timeline(
+    rec: Recording, failing: bool, monkeypatch: pytest.MonkeyPatch
+) -> Timeline:
+    return aws_drift(rec, "mlops-drift-alarm", failing, monkeypatch)
+
+
+def aws_drift_retrain(
+    rec: Recording, name: str, failing: bool, monkeypatch: pytest.MonkeyPatch
+) -> Timeline:
+    """The drift alarm's own state changes, as CloudWatch sends them to EventBridge."""
+    alarm = rec.named("mlops-drift-alarm").outputs
+    other = rec.named("mlops-drift-errors-alarm").outputs
+    sent = [(0.0, events.alarm_state_change(other["arn"], other["name"], "OK", "ALARM"))]
+    previous = "INSUFFICIENT_DATA"
+    for t, state, _ in _drift_alarm_timeline(rec, failing, monkeypatch).points:
+        if state != previous:
+            sent.append(
+                (t, events.alarm_state_change(alarm["arn"], alarm["name"], previous, state))
+            )
+            previous = state
+    return events.evaluate_rule(rec.named(name).inputs, sent)
+
+
+def _registry_events(rec: Recording, name: str, status: str, failing: bool) -> Timeline:
+    [group] = rec.of_type("aws:sagemaker/modelPackageGroup:ModelPackageGroup")
+    ours = group.inputs["modelPackageGroupName"]
+    region, account = rec.config["aws:region"], "123456789012"
+    other_status = "Approved" if status == "PendingManualApproval" else "PendingManualApproval"
+    sent = [
+        (60.0, events.model_package_state_change("another-teams-group", status, region, account)),
+        (120.0, events.model_package_state_change(ours, other_status, region, account)),
+    ]
+    if failing:
+        sent.append((180.0, events.model_package_state_change(ours, status, region, account, 2)))
+    return events.evaluate_rule(rec.named(name).inputs, sent)
+
+
+def aws_registry_pending(rec: Recording, name: str, failing: bool) -> Timeline:
+    return _registry_events(rec, name, "PendingManualApproval", failing)
+
+
+def aws_registry_approved(rec: Recording, name: str, failing: bool) -> Timeline:
+    return _registry_events(rec, name, "Approved", failing)
+
+
+def aws_violations(rec: Recording, name: str, failing: bool) -> Timeline:
+    region, account = rec.config["aws:region"], "123456789012"
+    sent = [
+        (
+            60.0,
+            events.processing_job_state_change(
+                "monitor-1",
+                "Completed",
+                "Completed: Job completed successfully with no violations.",
+                region,
+                account,
+            ),
+        )
+    ]
+    if failing:
+        sent.append(
+            (
+                120.0,
+                events.processing_job_state_change(
+                    "monitor-2",
+                    "Completed",
+                    "CompletedWithViolations: Job completed successfully with 3 violations.",
+                    region,
+                    account,
+                ),
+            )
+        )
+    return events.evaluate_rule(rec.named(name).inputs, sent)
 
 
 def _gpu_costs(rec: Recording, share: float, limit: float) -> list[budgets.Cost]:
@@ -366,6 +444,14 @@ SCENARIOS: dict[str, Scenario] = {
     "mlops-drift-alarm": Scenario(aws_drift, "the drift job's DriftedFeatures", drift=True),
     "mlops-drift-errors-alarm": Scenario(aws_drift_errors, "drift Lambda errors", drift=True),
     "mlops-monitoring-gpu-budget": Scenario(aws_budget, "monthly GPU spend"),
+    "mlops-drift-retrain-rule": Scenario(
+        aws_drift_retrain, "the drift alarm entering ALARM (retraining)", drift=True
+    ),
+    "mlops-registry-pending-rule": Scenario(
+        aws_registry_pending, "a model version awaiting approval"
+    ),
+    "mlops-registry-approved-rule": Scenario(aws_registry_approved, "a model version approved"),
+    "mlops-monitoring-violations-rule": Scenario(aws_violations, "Model Monitor found violations"),
     "mlops-monitoring-errors": Scenario(gcp_errors, "5xx share of Cloud Run requests"),
     "mlops-monitoring-latency": Scenario(gcp_latency, "p99 Cloud Run request latency"),
     "mlops-registry-image-pushed": Scenario(gcp_image_pushed, "image pushed to the repository"),
@@ -399,6 +485,10 @@ EXPECTED = {
         "mlops-monitoring-gpu-saturation-alarm",
         "mlops-drift-alarm",
         "mlops-drift-errors-alarm",
+        "mlops-drift-retrain-rule",
+        "mlops-registry-pending-rule",
+        "mlops-registry-approved-rule",
+        "mlops-monitoring-violations-rule",
     },
     "gcp-dev": {
         "mlops-registry-image-pushed",
@@ -665,7 +755,30 @@ def _fed_aml_monitor(rec: Recording, alarm: Any) -> list[str]:
     ]
 
 
+def _fed_drift_retrain(rec: Recording, alarm: Any) -> list[str]:
+    arn = rec.named("mlops-drift-alarm").outputs["arn"]
+    pattern = alarm.inputs["eventPattern"]
+    return [] if arn in json.loads(pattern).get("resources", []) else [f"does not name {arn}"]
+
+
+def _fed_registry(rec: Recording, alarm: Any) -> list[str]:
+    [group] = rec.of_type("aws:sagemaker/modelPackageGroup:ModelPackageGroup")
+    watched = json.loads(alarm.inputs["eventPattern"])["detail"]["ModelPackageGroupName"]
+    ours = group.inputs["modelPackageGroupName"]
+    return [] if watched == [ours] else [f"watches {watched}, the group is {ours}"]
+
+
+def _fed_violations(rec: Recording, alarm: Any) -> list[str]:
+    if rec.of_type("aws:sagemaker/monitoringSchedule:MonitoringSchedule"):
+        return []
+    return ["no Model Monitor schedule runs: no processing job reports violations"]
+
+
 FEEDERS: dict[tuple[str, str], Callable[..., list[str]]] = {
+    ("aws", "mlops-drift-retrain-rule"): _fed_drift_retrain,
+    ("aws", "mlops-registry-pending-rule"): _fed_registry,
+    ("aws", "mlops-registry-approved-rule"): _fed_registry,
+    ("aws", "mlops-monitoring-violations-rule"): _fed_violations,
     ("aws", "mlops-serving-5xx-alarm"): _fed_sagemaker,
     ("aws", "mlops-serving-latency-alarm"): _fed_sagemaker,
     ("aws", "mlops-monitoring-zero-invocations-alarm"): _fed_sagemaker,
@@ -687,8 +800,10 @@ FEEDERS: dict[tuple[str, str], Callable[..., list[str]]] = {
     ("azure", "mlops-monitoring-drift"): _fed_aml_monitor,
 }
 AZ_B3 = "AZ-B3: fixed on h/azure (serverless Spark cannot run in the managed network)"
+M1 = "M1: fixed on h/aws-serving (violations rule without Model Monitor: nothing feeds it)"
 UNFED = (
-    {(stack, "mlops-monitoring-drift"): GCP_M1 for stack in ("gcp-dev", "gcp-prod")}
+    {(stack, "mlops-monitoring-violations-rule"): M1 for stack in ("aws-dev", "aws-prod")}
+    | {(stack, "mlops-monitoring-drift"): GCP_M1 for stack in ("gcp-dev", "gcp-prod")}
     | {(stack, "mlops-drift-alert"): AZ_B1 for stack in ("azure-dev", "azure-prod")}
     | {(stack, "mlops-monitoring-drift"): AZ_B3 for stack in ("azure-dev", "azure-prod")}
 )
