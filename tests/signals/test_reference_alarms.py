@@ -116,8 +116,8 @@ def aws_gpu_saturation(rec: Recording, name: str, failing: bool) -> Timeline:
     until = 4 * HOUR
     if failing:  # every node the pool may have runs for three hours: jobs queue
         nodes = {f"i-{n}": (0.0, 3 * HOUR) for n in range(max_nodes)}
-    else:  # one training node runs for three hours, well under the cap
-        nodes = {"i-0": (0.0, 3 * HOUR)}
+    else:  # one node below the cap (at least one node) runs for three hours
+        nodes = {f"i-{n}": (0.0, 3 * HOUR) for n in range(max(1, max_nodes - 1))}
     store = cloudwatch.MetricStore()
     emitters.ec2_basic_monitoring(store, asg, nodes, until)
     return cloudwatch.evaluate_alarm(rec.named(name).inputs, store, until)
@@ -150,12 +150,6 @@ def aws_drift_errors(
     return cloudwatch.evaluate_alarm(rec.named(name).inputs, store, until=3 * DAY)
 
 
-def _drift_alarm_timeline(
-    rec: Recording, failing: bool, monkeypatch: pytest.MonkeyPatch
-) -> Timeline:
-    return aws_drift(rec, "mlops-drift-alarm", failing, monkeypatch)
-
-
 def aws_drift_retrain(
     rec: Recording, name: str, failing: bool, monkeypatch: pytest.MonkeyPatch
 ) -> Timeline:
@@ -164,7 +158,7 @@ def aws_drift_retrain(
     other = rec.named("mlops-drift-errors-alarm").outputs
     sent = [(0.0, events.alarm_state_change(other["arn"], other["name"], "OK", "ALARM"))]
     previous = "INSUFFICIENT_DATA"
-    for t, state, _ in _drift_alarm_timeline(rec, failing, monkeypatch).points:
+    for t, state, _ in aws_drift(rec, "mlops-drift-alarm", failing, monkeypatch).points:
         if state != previous:
             sent.append(
                 (t, events.alarm_state_change(alarm["arn"], alarm["name"], previous, state))
@@ -173,10 +167,15 @@ def aws_drift_retrain(
     return events.evaluate_rule(rec.named(name).inputs, sent)
 
 
+def _account(rec: Recording) -> str:
+    """The account the plan deploys into (from an ARN it recorded)."""
+    return str(rec.named("mlops-drift-alarm").outputs["arn"].split(":")[4])
+
+
 def _registry_events(rec: Recording, name: str, status: str, failing: bool) -> Timeline:
     [group] = rec.of_type("aws:sagemaker/modelPackageGroup:ModelPackageGroup")
     ours = group.inputs["modelPackageGroupName"]
-    region, account = rec.config["aws:region"], "123456789012"
+    region, account = rec.config["aws:region"], _account(rec)
     other_status = "Approved" if status == "PendingManualApproval" else "PendingManualApproval"
     sent = [
         (60.0, events.model_package_state_change("another-teams-group", status, region, account)),
@@ -196,7 +195,7 @@ def aws_registry_approved(rec: Recording, name: str, failing: bool) -> Timeline:
 
 
 def aws_violations(rec: Recording, name: str, failing: bool) -> Timeline:
-    region, account = rec.config["aws:region"], "123456789012"
+    region, account = rec.config["aws:region"], _account(rec)
     sent = [
         (
             60.0,
