@@ -3,8 +3,9 @@
 The reference stacks are planned as the ``pulumi up`` after their first:
 ``stacks/state/<stack>.json`` is the ``pulumi stack export`` that step 1 of
 ``mlops-iac plan --bring-up`` would leave (its resources, inputs, outputs and the stack
-outputs). What a saved state holds beyond step 1 is kept, with its stack outputs: ``gcp-prod``'s
-records a Cloud Run service that has served version 6, so its plan is the canary of version 7.
+outputs). What a saved state holds that a later step deploys is kept, with its stack outputs:
+``gcp-prod``'s records a Cloud Run service that has served version 6, so its plan is the canary
+of version 7.
 Run ``python -m tools.bringup_states`` after a change that alters what step 1 creates.
 """
 
@@ -23,13 +24,16 @@ MANIFEST_TIME = "2026-12-01T09:00:00Z"
 def export(stack: str, kept: dict | None = None) -> dict:
     """The ``pulumi stack export`` document of ``stack`` after its bring-up's first step, plus
     the resources and stack outputs of ``kept`` (a previous export) that step 1 does not make."""
-    first = bringup.simulate(ROOT_DIR, stack).steps[0].result
+    sequence = bringup.simulate(ROOT_DIR, stack)
+    first = sequence.steps[0].result
     document = bringup.export_document(bringup.state_after(first.recording, 1), MANIFEST_TIME)
     if kept:
         resources = document["deployment"]["resources"]
         made = {r["urn"] for r in resources}
+        # What a later step deployed (gcp-prod's service), not what an older step 1 made.
+        later = {r.urn for r in sequence.steps[-1].result.recording.resources} - made
         old = kept["deployment"]["resources"]
-        resources += [r for r in old if r["urn"] not in made]
+        resources += [r for r in old if r["urn"] in later]
         roots = [r for r in old if r["type"] == "pulumi:pulumi:Stack"]
         if roots:
             resources[0]["outputs"].update(roots[0].get("outputs") or {})
