@@ -440,8 +440,9 @@ class Monitoring(Component):
                     threshold=1,
                     comparison_operator="LessThanThreshold",
                     # An idle endpoint may publish no Invocations datapoints, so missing data
-                    # breaches; the window is a whole day so a quiet night or a new endpoint
-                    # whose clients are not yet switched over does not page.
+                    # breaches; the window is a whole day so a quiet night does not page. The
+                    # hours before the first invocation are missing too: a new endpoint pages
+                    # until its clients switch over (docs/monitoring.md, known problems).
                     treat_missing_data="breaching",
                     **common,
                 )
