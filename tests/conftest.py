@@ -40,6 +40,27 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     items.sort(key=lambda item: rank.get(item.nodeid.split("::")[0], len(rank)))
 
 
+# The reference plans' shipped code cannot make every call it needs today (the plan-time proof of
+# ``mlops_iac.plan.deploy.permissions`` says which); each cloud's fix lands on its own branch.
+# Strict: the lead removes the mark when the fix is merged.
+RUNTIME_GRANTS_XFAIL = {
+    "azure": pytest.mark.xfail(
+        strict=True,
+        reason="AZ-B1/AZ-B2 (metric settings, List Blobs condition): fixed on h/azure",
+    ),
+    "gcp": pytest.mark.xfail(
+        strict=True,
+        reason="GCP-B1/GCP-B2 (latest.json overwrite, model listing): fixed on h/gcp",
+    ),
+}
+
+
+def grants_marks(stack: str) -> list[pytest.MarkDecorator]:
+    """The xfail mark of a stack whose reference plan does not yet grant its runtime calls."""
+    mark = RUNTIME_GRANTS_XFAIL.get(stack.split("-", 1)[0])
+    return [mark] if mark else []
+
+
 def stack_config(stack: str) -> dict:
     """The whole ``config:`` mapping of ``stacks/Pulumi.<stack>.yaml``."""
     return yaml.safe_load((STACKS / f"Pulumi.{stack}.yaml").read_text())["config"]

@@ -25,6 +25,7 @@ from mlops_iac.plan.deploy.state import StateResource
 
 LAMBDA_ENV = "https://docs.aws.amazon.com/lambda/latest/dg/configuration-envvars.html"
 AZURE_APP_SETTINGS = "https://learn.microsoft.com/azure/azure-functions/functions-app-settings"
+S3_KMS = "https://docs.aws.amazon.com/AmazonS3/latest/userguide/UsingKMSEncryption.html"
 GCP_FUNCTION_ENV = "https://cloud.google.com/functions/docs/configuring/env-var"
 
 
@@ -76,6 +77,16 @@ def _denied(handler: Handler, rule_id: str, call: Call, why: str) -> DeployError
     )
 
 
+def _out(resource: Any, key: str) -> Any:
+    """An output of a recorded resource (``None`` where a plan records no outputs)."""
+    outputs = getattr(resource, "outputs", None)
+    return outputs.get(key) if isinstance(outputs, Mapping) else None
+
+
+def _id(resource: Any) -> str:
+    return str(getattr(resource, "id", None) or "")
+
+
 # AWS ----------------------------------------------------------------------------------------
 
 
@@ -118,11 +129,10 @@ class _AwsGrants:
 def _aws_grants(resources: list[Any]) -> _AwsGrants:
     grants = _AwsGrants({}, {}, {}, {}, {})
     managed = {
-        str(p.outputs.get("arn")): p.inputs.get("policy")
-        for p in of(resources, "aws:iam/policy:Policy")
+        str(_out(p, "arn")): p.inputs.get("policy") for p in of(resources, "aws:iam/policy:Policy")
     }
     for role in of(resources, "aws:iam/role:Role"):
-        name = str(role.outputs.get("name") or role.id or "")
+        name = str(_out(role, "name") or _id(role))
         for inline in role.inputs.get("inlinePolicies") or []:
             if isinstance(inline, Mapping) and inline.get("policy"):
                 grants.identity.setdefault(name, []).append(inline["policy"])
@@ -145,7 +155,7 @@ def _aws_grants(resources: list[Any]) -> _AwsGrants:
             if key:
                 grants.bucket_keys[str(config.inputs.get("bucket"))] = str(key)
     for key in of(resources, "aws:kms/key:Key"):
-        grants.key_policies[str(key.outputs.get("arn"))] = key.inputs.get("policy")
+        grants.key_policies[str(_out(key, "arn"))] = key.inputs.get("policy")
     return grants
 
 
@@ -185,8 +195,8 @@ def aws_denials(resources: list[Any]) -> Iterator[tuple[Handler, Call, str]]:
                 )  # fmt: skip
                 decision, sid = aws_iam.evaluate_kms(kms, identity, grants.key_policies.get(key))
                 if decision != "allow":
-                    kms_call = Call(kms.action, key, f"the bucket's key, for {call.action}",
-                                    "https://docs.aws.amazon.com/AmazonS3/latest/userguide/UsingKMSEncryption.html")  # fmt: skip
+                    why = f"the bucket's key, for {call.action}"
+                    kms_call = Call(kms.action, key, why, S3_KMS)
                     yield (
                         handler,
                         kms_call,
@@ -220,7 +230,7 @@ def _azure_handlers(resources: list[Any]) -> Iterator[Handler]:
         for b in of(resources, "azure-native:storage:Blob")
     }  # fmt: skip
     principals = {
-        str(i.id or "").lower(): str(i.outputs.get("principalId") or "")
+        _id(i).lower(): str(_out(i, "principalId") or "")
         for i in of(resources, "azure-native:managedidentity:UserAssignedIdentity")
     }
     for app in of(resources, "azure-native:web:WebApp"):
@@ -245,8 +255,8 @@ def _azure_handlers(resources: list[Any]) -> Iterator[Handler]:
         identity = next(iter(identities), "") if len(identities) == 1 or not client else ""
         if not identity:
             for candidate in of(resources, "azure-native:managedidentity:UserAssignedIdentity"):
-                if str(candidate.outputs.get("clientId")) == client:
-                    identity = str(candidate.id)
+                if str(_out(candidate, "clientId")) == client:
+                    identity = _id(candidate)
         principal = principals.get(str(identity).lower(), str(identity))
         yield Handler(app, manifest, principal, "identity", "siteConfig.appSettings")
 
