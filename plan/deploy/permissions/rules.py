@@ -10,7 +10,7 @@ and the ``offline`` fixture report them like every other deploy constraint.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -87,6 +87,12 @@ def _id(resource: Any) -> str:
     return str(getattr(resource, "id", None) or "")
 
 
+def _calls_of(handler: Handler, calls: Mapping[str, Sequence[Call]] | None) -> Sequence[Call]:
+    if calls is not None and handler.resource.name in calls:
+        return calls[handler.resource.name]
+    return handler.manifest.calls
+
+
 # AWS ----------------------------------------------------------------------------------------
 
 
@@ -159,13 +165,16 @@ def _aws_grants(resources: list[Any]) -> _AwsGrants:
     return grants
 
 
-def aws_denials(resources: list[Any]) -> Iterator[tuple[Handler, Call, str]]:
-    """Each (handler, call, reason) the plan's AWS grants do not allow."""
+def aws_denials(
+    resources: list[Any], calls: Mapping[str, Sequence[Call]] | None = None
+) -> Iterator[tuple[Handler, Call, str]]:
+    """Each (handler, call, reason) the plan's grants do not allow; ``calls`` (resource name →
+    calls) replaces a handler's manifest, e.g. by the calls a test recorded."""
     grants = _aws_grants(resources)
     for handler in _aws_handlers(resources):
         role = handler.identity.rsplit("/", 1)[-1]
         identity = grants.identity.get(role, [])
-        for declared in handler.manifest.calls:
+        for declared in _calls_of(handler, calls):
             call = declared.sample()
             context = {"aws:SecureTransport": "true", **dict(call.attributes)}
             request = aws_iam.Request(handler.identity, call.action, call.resource, context)
@@ -274,10 +283,14 @@ def _azure_assignments(resources: list[Any]) -> dict[str, azure_rbac.Assignment]
     }
 
 
-def azure_denials(resources: list[Any]) -> Iterator[tuple[Handler, Call, str]]:
+def azure_denials(
+    resources: list[Any], calls: Mapping[str, Sequence[Call]] | None = None
+) -> Iterator[tuple[Handler, Call, str]]:
+    """Each (handler, call, reason) the plan's grants do not allow; ``calls`` (resource name →
+    calls) replaces a handler's manifest, e.g. by the calls a test recorded."""
     assignments = _azure_assignments(resources)
     for handler in _azure_handlers(resources):
-        for declared in handler.manifest.calls:
+        for declared in _calls_of(handler, calls):
             call = declared.sample()
             if not azure_rbac.allowed(call, handler.identity, assignments):
                 yield handler, declared, _azure_reason(call, handler.identity, assignments)
@@ -381,10 +394,14 @@ def _gcp_bindings(resources: list[Any]) -> dict[str, gcp_iam.Binding]:
     return found
 
 
-def gcp_denials(resources: list[Any]) -> Iterator[tuple[Handler, Call, str]]:
+def gcp_denials(
+    resources: list[Any], calls: Mapping[str, Sequence[Call]] | None = None
+) -> Iterator[tuple[Handler, Call, str]]:
+    """Each (handler, call, reason) the plan's grants do not allow; ``calls`` (resource name →
+    calls) replaces a handler's manifest, e.g. by the calls a test recorded."""
     bindings = _gcp_bindings(resources)
     for handler in _gcp_handlers(resources):
-        for declared in handler.manifest.calls:
+        for declared in _calls_of(handler, calls):
             call = declared.sample()
             if gcp_iam.allowed(call, handler.identity, bindings):
                 continue
