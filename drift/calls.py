@@ -254,9 +254,17 @@ def gcp_drift(env: Mapping[str, str]) -> Manifest:
 
 
 def gcs_model_reader(env: Mapping[str, str]) -> Manifest:
-    """A model server told ``MODEL_URI=gs://<bucket>/<prefix>/``: it lists the prefix (checked on
-    the bucket) and downloads every object under it."""
+    """A model server told ``MODEL_URI=gs://<bucket>/<path>``: a ``/``-ended prefix is listed
+    (checked on the bucket) and every object under it downloaded; another URI is one object."""
     _, bucket, prefix = _uri(env.get("MODEL_URI", ""))
+    if not prefix.endswith("/"):
+        calls: tuple[Call, ...] = (
+            Call("storage.objects.get", gcs_object(bucket, prefix), "download the model file",
+                 GCS_PERMISSIONS),
+        )  # fmt: skip
+        return Manifest(
+            "model-server:MODEL_URI", calls, ("MODEL_URI",), _missing(env, ["MODEL_URI"])
+        )
     calls = (
         Call("storage.objects.list", f"projects/_/buckets/{bucket}",
              "list the model directory (checked on the bucket)", GCS_LIST_ON_BUCKET,
