@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from mlops_iac.cli.main import main
-from tests.conftest import REPO, grants_marks
+from tests.conftest import REPO
 
 READMES = [REPO / "README.md", *sorted(REPO.glob("examples/*/README.md"))]
 CODE_BLOCK = re.compile(r"^```(sh|console|bash)\n(.*?)^```", re.M | re.S)
@@ -75,13 +75,7 @@ def test_readmes_show_the_new_user_path():
         assert f"[`{example}`](examples/{example})" in (REPO / "README.md").read_text()
 
 
-@pytest.mark.parametrize(
-    "make_line",
-    [
-        pytest.param(line, marks=grants_marks("gcp") if "team-stack-gcp" in line else [])
-        for line in PLANS
-    ],
-)
+@pytest.mark.parametrize("make_line", PLANS)
 def test_make_plan_lines_exit_0(make_line, monkeypatch, capsys):
     monkeypatch.chdir(REPO)
     argv = _plan_argv(shlex.split(make_line))
