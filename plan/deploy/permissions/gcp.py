@@ -187,7 +187,8 @@ def _covers(where: str, resource: str) -> bool:
     if resource == where or resource.startswith(where.rstrip("/") + "/"):
         return True
     # A project's bindings apply to its buckets, whose names do not carry the project.
-    return where.startswith("projects/") and resource.startswith("projects/_/buckets/")
+    project = where.startswith("projects/") and not where.startswith("projects/_/")
+    return project and resource.startswith("projects/_/buckets/")
 
 
 def grants(binding: Binding, member: str, call: Call) -> bool:
