@@ -38,6 +38,8 @@ class Handler:
     identity: str
     identity_input: str
     settings_input: str
+    display: str = ""
+    """How the error names the identity, when ``identity`` alone does not say (Azure)."""
 
 
 def _text_assets(archive: Any) -> str:
@@ -71,7 +73,8 @@ def _denied(handler: Handler, rule_id: str, call: Call, why: str) -> DeployError
         rule_id,
         handler.identity_input,
         handler.identity,
-        f"{handler.manifest.handler} calls {call} ({call.why}) as {handler.identity}, and "
+        f"{handler.manifest.handler} calls {call} ({call.why}) as "
+        f"{handler.display or handler.identity}, and "
         f"{why}; grant it in the plan",
         call.source,
     )
@@ -267,7 +270,9 @@ def _azure_handlers(resources: list[Any]) -> Iterator[Handler]:
                 if str(_out(candidate, "clientId")) == client:
                     identity = _id(candidate)
         principal = principals.get(str(identity).lower(), str(identity))
-        yield Handler(app, manifest, principal, "identity", "siteConfig.appSettings")
+        name = str(identity).rstrip("/").rsplit("/", 1)[-1]
+        display = f"principal {principal} (identity {name})"
+        yield Handler(app, manifest, principal, "identity", "siteConfig.appSettings", display)
 
 
 def _azure_assignments(resources: list[Any]) -> dict[str, azure_rbac.Assignment]:
