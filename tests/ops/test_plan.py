@@ -55,11 +55,7 @@ def reference_plan(stack: str) -> tuple[int, str, dict[str, dict]]:
 
 @pytest.mark.parametrize(
     "stack",
-    [
-        pytest.param(f"{c}-{e}", marks=grants_marks(c))
-        for c in CLOUDS
-        for e in ("dev", "prod")
-    ],
+    [pytest.param(f"{c}-{e}", marks=grants_marks(c)) for c in CLOUDS for e in ("dev", "prod")],
 )
 def test_reference_stacks_pass(stack):
     code, out, reports = reference_plan(stack)
