@@ -295,6 +295,42 @@ def s3_model_data(env: Mapping[str, str]) -> Manifest:
     )
 
 
+def gcs_capture_writer(env: Mapping[str, str]) -> Manifest:
+    """A model server told ``CAPTURE_URI=gs://<bucket>/<prefix>/``: it writes new objects there."""
+    _, bucket, prefix = _uri(env.get("CAPTURE_URI", ""))
+    calls = (
+        Call("storage.objects.create", gcs_object(bucket, f"{prefix}*"),
+             "write captured requests", GCS_PERMISSIONS),
+    )  # fmt: skip
+    return Manifest(
+        "model-server:CAPTURE_URI", calls, ("CAPTURE_URI",), _missing(env, ["CAPTURE_URI"])
+    )
+
+
+def s3_data_capture(env: Mapping[str, str]) -> Manifest:
+    """SageMaker writing an endpoint's data capture to ``DestinationS3Uri`` with the model's
+    execution role, encrypted with ``KmsKeyId`` when given
+    (https://docs.aws.amazon.com/sagemaker/latest/dg/model-monitor-data-capture-endpoint.html)."""
+    _, bucket, prefix = _uri(env.get("DestinationS3Uri", ""))
+    prefix = prefix if not prefix or prefix.endswith("/") else f"{prefix}/"
+    source = (
+        "https://docs.aws.amazon.com/sagemaker/latest/dg/model-monitor-data-capture-endpoint.html"
+    )
+    calls = [
+        Call("s3:PutObject", f"arn:aws:s3:::{bucket}/{prefix}*", "write captured requests", source)
+    ]
+    if env.get("KmsKeyId"):
+        calls.append(
+            Call("kms:GenerateDataKey", env["KmsKeyId"], "encrypt the capture files", source)
+        )
+    return Manifest(
+        "sagemaker:DataCaptureConfig",
+        tuple(calls),
+        ("DestinationS3Uri", "KmsKeyId"),
+        _missing(env, ["DestinationS3Uri"]),
+    )
+
+
 ManifestFn = Callable[[Mapping[str, str]], Manifest]
 
 MANIFESTS: dict[str, ManifestFn] = {
@@ -338,9 +374,11 @@ __all__ = [
     "azure_drift",
     "entries",
     "gcp_drift",
+    "gcs_capture_writer",
     "gcs_model_reader",
     "glob",
     "manifest_of",
     "register",
+    "s3_data_capture",
     "s3_model_data",
 ]

@@ -244,12 +244,24 @@ def test_the_reference_plans_grant_every_call_their_code_makes(stack):
     assert _errors(recording) == []
 
 
-def test_the_aws_plans_prove_the_drift_job_and_the_model_data():
+def test_the_plans_prove_the_drift_jobs_model_data_and_capture():
     found = rules.handlers(reference_recording("aws-prod").resources)
     assert sorted((h.resource.name, h.manifest.handler) for h in found) == [
         ("mlops-drift-function", "mlops_iac.drift.handlers.aws_handler"),
+        ("mlops-serving-config-v6", "sagemaker:DataCaptureConfig"),
+        ("mlops-serving-config-v7", "sagemaker:DataCaptureConfig"),
         ("mlops-serving-model-v6", "sagemaker:ModelDataUrl"),
         ("mlops-serving-model-v7", "sagemaker:ModelDataUrl"),
+    ]
+    found = rules.handlers(reference_recording("gcp-prod").resources)
+    assert sorted((h.resource.name, h.manifest.handler) for h in found) == [
+        ("mlops-drift-function", "mlops_iac.drift.handlers.gcp_handler"),
+        ("mlops-serving-service", "model-server:CAPTURE_URI"),
+        ("mlops-serving-service", "model-server:MODEL_URI"),
+    ]
+    found = rules.handlers(reference_recording("azure-prod").resources)
+    assert [(h.resource.name, h.identity_input) for h in found] == [
+        ("mlops-drift-function", "identity")
     ]
 
 
@@ -301,6 +313,10 @@ def _drop_statement(recording, policy_name: str, sid: str) -> None:
         ("mlops-drift-role-policy", "UseBucketKey", "mlops-drift-function", "kms:Decrypt on"),
         ("mlops-serving-role-policy", "ReadModelArtifacts", "mlops-serving-model-v7",
          "s3:GetObject on arn:aws:s3:::fraud-detection-models/fraud-detector/7/model.tar.gz"),
+        ("mlops-serving-role-policy", "WriteCapture", "mlops-serving-config-v7",
+         "s3:PutObject on arn:aws:s3:::mlops-artifacts-bucket-01e81af/capture/*"),
+        ("mlops-serving-role-policy", "UseKey", "mlops-serving-config-v7",
+         "kms:GenerateDataKey on arn:aws:kms:"),
     ],
 )  # fmt: skip
 def test_removing_an_aws_grant_fails_the_plan_naming_the_call(policy, sid, resource, call):
@@ -326,6 +342,9 @@ def test_removing_an_aws_grant_fails_the_plan_naming_the_call(policy, sid, resou
          "monitoring.timeSeries.create on projects/fraud-detection-prod"),
         ("gcp-prod", "mlops-serving-runtime-model-reader", "mlops-serving-service",
          "storage.objects.get on projects/_/buckets/mlops-registry-models"),
+        ("gcp-prod", "mlops-serving-runtime-capture", "mlops-serving-service",
+         "storage.objects.create on projects/_/buckets/mlops-artifacts-bucket-01e81af/objects/"
+         "capture/"),
     ],
 )  # fmt: skip
 def test_removing_an_azure_or_gcp_grant_fails_the_plan_naming_the_call(

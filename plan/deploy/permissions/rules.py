@@ -122,6 +122,25 @@ def _aws_handlers(resources: list[Any]) -> Iterator[Handler]:
             if url:
                 manifest = manifests.s3_model_data({"ModelDataUrl": str(url)})
                 yield Handler(model, manifest, role, "executionRoleArn", "primaryContainer")
+    roles = {
+        str(_out(m, "name") or _id(m)): str(m.inputs.get("executionRoleArn") or "")
+        for m in of(resources, "aws:sagemaker/model:Model")
+    }
+    token = "aws:sagemaker/endpointConfiguration:EndpointConfiguration"
+    for config in of(resources, token):
+        capture = config.inputs.get("dataCaptureConfig") or {}
+        if not capture.get("destinationS3Uri") or capture.get("enableCapture") is False:
+            continue
+        settings = {"DestinationS3Uri": str(capture["destinationS3Uri"])}
+        if capture.get("kmsKeyId"):
+            settings["KmsKeyId"] = str(capture["kmsKeyId"])
+        for variant in config.inputs.get("productionVariants") or []:
+            role = roles.get(str(variant.get("modelName")), "")
+            if role:
+                yield Handler(
+                    config, manifests.s3_data_capture(settings), role,
+                    "productionVariants[].modelName", "dataCaptureConfig",
+                )  # fmt: skip
 
 
 @dataclass
@@ -184,9 +203,13 @@ def aws_denials(
             bucket = ""
             if call.resource.startswith("arn:aws:s3:::"):
                 bucket = call.resource.removeprefix("arn:aws:s3:::").split("/", 1)[0]
-            decision, sid = aws_iam.evaluate_with_resource_policy(
-                request, identity, grants.bucket_policies.get(bucket)
-            )
+            if call.action.startswith("kms:"):
+                key_policy = grants.key_policies.get(call.resource)
+                decision, sid = aws_iam.evaluate_kms(request, identity, key_policy)
+            else:
+                decision, sid = aws_iam.evaluate_with_resource_policy(
+                    request, identity, grants.bucket_policies.get(bucket)
+                )
             if decision != "allow":
                 reason = (
                     f"statement {sid!r} denies it" if decision == "deny"
@@ -368,6 +391,11 @@ def _gcp_handlers(resources: list[Any]) -> Iterator[Handler]:
             if "MODEL_URI" in envs:
                 yield Handler(
                     service, manifests.gcs_model_reader(envs), f"serviceAccount:{account}",
+                    "template.serviceAccount", "template.containers",
+                )  # fmt: skip
+            if "CAPTURE_URI" in envs:
+                yield Handler(
+                    service, manifests.gcs_capture_writer(envs), f"serviceAccount:{account}",
                     "template.serviceAccount", "template.containers",
                 )  # fmt: skip
 
