@@ -40,6 +40,9 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     items.sort(key=lambda item: rank.get(item.nodeid.split("::")[0], len(rank)))
 
 
+# The reference plans' shipped code cannot make every call it needs today (the plan-time proof of
+# ``mlops_iac.plan.deploy.permissions`` says which); each cloud's fix lands on its own branch.
+# Strict: the lead removes the mark when the fix is merged.
 def stack_config(stack: str) -> dict:
     """The whole ``config:`` mapping of ``stacks/Pulumi.<stack>.yaml``."""
     return yaml.safe_load((STACKS / f"Pulumi.{stack}.yaml").read_text())["config"]

@@ -41,7 +41,16 @@ def test_components_are_used_directly_plus_one_team_resource(dev):
         ("mlops:gcp:ArtifactStore", "recsys-artifacts"),
         ("mlops:gcp:ServingEndpoint", "recsys-serving"),
     ]
-    assert len(dev) == 16  # the store's DVC grants: objects under the prefix + listing
+    # The store's DVC grants (objects under the prefix + listing) and the model server's read.
+    assert len(dev) == 17
+    [reader] = [r for r in dev if r.name == "recsys-serving-runtime-model-reader"]
+    assert (reader.inputs["bucket"], reader.inputs["role"]) == (
+        "recsys-dev-models",
+        "roles/storage.objectViewer",
+    )
+    assert reader.inputs["condition"]["expression"] == (
+        'resource.name.startsWith("projects/_/buckets/recsys-dev-models/objects/item-ranker/12/")'
+    )
     assert dev.warnings == []
 
 
@@ -84,6 +93,6 @@ def test_plan_passes(capsys):
     # The team topic has no CMEK: advisory in dev (mlops-kms-encrypted-at-rest covers Pub/Sub).
     # The team deploys no drift job (and no alert channel), so the CT loop is open: advisory in
     # dev, mandatory once the stack is prod.
-    assert "PASS: no mandatory violation, 2 advisory, 16 resources" in out
+    assert "PASS: no mandatory violation, 2 advisory, 17 resources" in out
     assert "mlops-kms-encrypted-at-rest: scoring-requests" in out
     assert "mlops-drift-loop-closed: recsys-serving-service" in out

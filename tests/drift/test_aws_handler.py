@@ -1,4 +1,6 @@
-"""The AWS Lambda handler end to end on moto: S3 capture in, report and CloudWatch metric out."""
+"""The AWS Lambda handler end to end on moto, with exactly the environment the aws-prod plan gives
+the function (plus the variables Lambda itself sets): S3 capture in, report and CloudWatch metric
+out; every AWS call it makes is in its manifest and allowed by the plan's grants."""
 
 from __future__ import annotations
 
@@ -9,17 +11,25 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from mlops_iac.cli.main import main
-from mlops_iac.drift import DriftError
+from mlops_iac.drift import DriftError, calls
 from mlops_iac.drift.aws import aws_handler
-from mlops_iac.drift.runtime import JobConfig
-from mlops_iac.plan.testing.moto_s3 import REGION, fake_aws_environment
-from tests.drift._data import capture_lines, rows, write_csv
+from mlops_iac.drift.profile import build_baseline, dumps
+from mlops_iac.drift.runtime import JobConfig, split_uri
+from mlops_iac.plan.deploy.permissions import rules
+from tests.drift._clouds import aws_call, lambda_environment, only_settings
+from tests.drift._data import FEATURES, capture_lines, rows
 
-BUCKET = "fraud-detection-artifacts"
-ENDPOINT = "fraud-detector-prod"
-VERSION = "md5:3b1f9c0d"
-NAMESPACE = "mlops/drift"
+REGION = "us-east-1"
+# What Lambda sets in every function's environment (fake credentials here):
+# https://docs.aws.amazon.com/lambda/latest/dg/configuration-envvars.html#configuration-envvars-runtime
+PLATFORM = {
+    "AWS_REGION": REGION,
+    "AWS_DEFAULT_REGION": REGION,
+    "AWS_ACCESS_KEY_ID": "testing",
+    "AWS_SECRET_ACCESS_KEY": "testing",
+    "AWS_SESSION_TOKEN": "testing",
+    "AWS_LAMBDA_FUNCTION_NAME": "mlops-drift-function",
+}
 
 # What EventBridge Scheduler hands the function: the target's fixed input (none here) or the
 # scheduled-event envelope of an EventBridge rule.
@@ -36,168 +46,173 @@ SCHEDULED_EVENT = {
 
 
 class _Context:
-    function_name = "drift-job"
+    function_name = "mlops-drift-function"
     aws_request_id = "req-1"
 
     def get_remaining_time_in_millis(self) -> int:
         return 900_000
 
 
-@pytest.fixture
-def aws(monkeypatch, tmp_path):
-    values, unset = fake_aws_environment(tmp_path)
-    for var in unset:
-        monkeypatch.delenv(var, raising=False)
-    for var, value in values.items():
-        monkeypatch.setenv(var, value)
-    with mock_aws():
-        s3 = boto3.client("s3", region_name=REGION)
-        kms = boto3.client("kms", region_name=REGION)
+class Job:
+    """The plan's function settings, its recording, moto, and the calls of the last run."""
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        self.env, self.recording = lambda_environment("aws-prod")
+        self.environ = only_settings(monkeypatch, {**self.env, **PLATFORM})
+        self.monkeypatch = monkeypatch
+        self.s3 = boto3.session.Session(region_name=REGION).client("s3")
+        _, self.bucket, capture = split_uri(self.env["DRIFT_CAPTURE_URI"])
+        self.capture = capture
+        self.endpoint = self.env["DRIFT_ENDPOINT"]
+        self.calls: list[calls.Call] = []
+
+    def create(self, baseline: bool = True) -> None:
+        kms = boto3.session.Session(region_name=REGION).client("kms")
         key = kms.create_key()["KeyMetadata"]["Arn"]
-        s3.create_bucket(Bucket=BUCKET)
-        s3.put_bucket_encryption(
-            Bucket=BUCKET,
+        self.s3.create_bucket(Bucket=self.bucket)
+        default = {"SSEAlgorithm": "aws:kms", "KMSMasterKeyID": key}
+        self.s3.put_bucket_encryption(
+            Bucket=self.bucket,
             ServerSideEncryptionConfiguration={
-                "Rules": [
-                    {
-                        "ApplyServerSideEncryptionByDefault": {
-                            "SSEAlgorithm": "aws:kms",
-                            "KMSMasterKeyID": key,
-                        }
-                    }
-                ]
+                "Rules": [{"ApplyServerSideEncryptionByDefault": default}]
             },
         )
-        # The baseline goes where the job looks: the CLI writes it under the dataset version.
-        train = write_csv(tmp_path / "train.csv", rows(4000, seed=1), label=True)
-        argv = ["drift", "baseline", "--data", str(train), "--exclude", "label"]
-        store = ["--store-uri", f"s3://{BUCKET}", "--dataset-version", VERSION]
-        assert main([*argv, *store]) == 0
-        monkeypatch.setenv("DRIFT_CAPTURE_URI", f"s3://{BUCKET}/capture/{ENDPOINT}/")
-        monkeypatch.setenv(
-            "DRIFT_BASELINE_URI", f"s3://{BUCKET}/drift/baselines/md5_3b1f9c0d/baseline.json"
+        if baseline:
+            document = build_baseline(FEATURES, rows(4000, seed=1), dataset_version="md5:3b1f")
+            _, bucket, key_name = split_uri(self.env["DRIFT_BASELINE_URI"])
+            self.s3.put_object(Bucket=bucket, Key=key_name, Body=dumps(document).encode())
+
+    def put_capture(
+        self, data: list[list[object]], per_request: int = 5, hours_ago: int = 0
+    ) -> None:
+        """Capture objects laid out as SageMaker writes them: endpoint/variant/yyyy/mm/dd/hh/, in
+        the folder of the hour ``hours_ago`` (written now, as moto stamps them)."""
+        lines = capture_lines(data, per_request).splitlines(keepends=True)
+        hour = dt.datetime.now(dt.UTC) - dt.timedelta(hours=hours_ago)
+        for part in range(3):
+            key = f"{self.capture}AllTraffic/{hour:%Y/%m/%d/%H}/part-{part}.jsonl"
+            self.s3.put_object(Bucket=self.bucket, Key=key, Body="".join(lines[part::3]).encode())
+
+    def run(self, event: object = SCHEDULED_EVENT) -> dict:
+        boto3.setup_default_session()
+
+        def record(params: dict, model: object, **_: object) -> None:
+            service = model.service_model.service_name  # type: ignore[attr-defined]
+            self.calls.append(aws_call(service, model.name, params))  # type: ignore[attr-defined]
+
+        assert boto3.DEFAULT_SESSION is not None
+        boto3.DEFAULT_SESSION.events.register("before-parameter-build", record)
+        try:
+            return aws_handler(event, _Context())
+        finally:
+            boto3.DEFAULT_SESSION = None
+
+    def metric(self, name: str) -> list[float]:
+        cloudwatch = boto3.session.Session(region_name=REGION).client("cloudwatch")
+        now = dt.datetime.now(dt.UTC)
+        stats = cloudwatch.get_metric_statistics(
+            Namespace=self.env["DRIFT_METRIC_NAMESPACE"],
+            MetricName=name,
+            Dimensions=[{"Name": "Endpoint", "Value": self.endpoint}],
+            StartTime=now - dt.timedelta(hours=1),
+            EndTime=now + dt.timedelta(hours=1),
+            Period=60,
+            Statistics=["Maximum"],
         )
-        monkeypatch.setenv("DRIFT_REPORT_URI", f"s3://{BUCKET}/drift/reports/{ENDPOINT}")
-        monkeypatch.setenv("DRIFT_ENDPOINT", ENDPOINT)
-        monkeypatch.setenv("DRIFT_METRIC_NAMESPACE", NAMESPACE)
-        monkeypatch.setenv("DRIFT_FORMAT", "sagemaker-capture")
-        monkeypatch.setenv("DRIFT_WINDOW_HOURS", "24")
-        yield s3
+        return [point["Maximum"] for point in stats["Datapoints"]]
+
+    def latest(self) -> dict:
+        _, bucket, prefix = split_uri(self.env["DRIFT_REPORT_URI"])
+        body = self.s3.get_object(Bucket=bucket, Key=f"{prefix}/latest.json")["Body"]
+        return json.loads(body.read())
 
 
-def _put_capture(s3, data, per_request=5, hours_ago=0, prefix=f"capture/{ENDPOINT}/"):
-    """Capture objects laid out as SageMaker writes them: endpoint/variant/yyyy/mm/dd/hh/, in the
-    folder of the hour ``hours_ago`` (written now, as moto stamps them)."""
-    text = capture_lines(data, per_request)
-    lines = text.splitlines(keepends=True)
-    hour = dt.datetime.now(dt.UTC) - dt.timedelta(hours=hours_ago)
-    for part in range(3):
-        body = "".join(lines[part::3])
-        key = f"{prefix}AllTraffic/{hour:%Y/%m/%d/%H}/part-{part}.jsonl"
-        s3.put_object(Bucket=BUCKET, Key=key, Body=body.encode())
+@pytest.fixture
+def job(monkeypatch):
+    lambda_environment("aws-prod")  # recorded before moto patches anything (the run needs SDKs)
+    with mock_aws():
+        created = Job(monkeypatch)
+        created.create()
+        yield created
 
 
-def _metric(name):
-    cloudwatch = boto3.client("cloudwatch", region_name=REGION)
-    now = dt.datetime.now(dt.UTC)
-    stats = cloudwatch.get_metric_statistics(
-        Namespace=NAMESPACE,
-        MetricName=name,
-        Dimensions=[{"Name": "Endpoint", "Value": ENDPOINT}],
-        StartTime=now - dt.timedelta(hours=1),
-        EndTime=now + dt.timedelta(hours=1),
-        Period=60,
-        Statistics=["Maximum"],
-    )
-    return [point["Maximum"] for point in stats["Datapoints"]]
-
-
-def _latest(s3):
-    body = s3.get_object(Bucket=BUCKET, Key=f"drift/reports/{ENDPOINT}/latest.json")["Body"]
-    return json.loads(body.read())
-
-
-def test_shifted_capture_writes_a_drift_report_and_a_metric_over_threshold(aws):
-    _put_capture(aws, rows(3000, seed=3, shift="amount"))
-    result = aws_handler(SCHEDULED_EVENT, _Context())
+def test_shifted_capture_writes_a_drift_report_and_a_metric_over_threshold(job):
+    job.put_capture(rows(3000, seed=3, shift="amount"))
+    result = job.run()
     assert result["verdict"] == "drift"
     assert result["drifted"] == ["amount"]
     assert result["rows"] == 3000
-    report = _latest(aws)
+    report = job.latest()
     assert report["drifted"] == ["amount"]
     assert report["captureObjects"] == 3
-    assert report["datasetVersion"] == VERSION
     # The timestamped report sits next to latest.json and is encrypted by the bucket's key.
-    head = aws.head_object(Bucket=BUCKET, Key=result["report"].split(f"{BUCKET}/", 1)[1])
-    assert head["ServerSideEncryption"] == "aws:kms"
+    _, bucket, key = split_uri(result["report"])
+    assert job.s3.head_object(Bucket=bucket, Key=key)["ServerSideEncryption"] == "aws:kms"
     # The alarm's metric: DriftedFeatures >= 1 is over the threshold the DriftJob alarm uses.
-    assert _metric("DriftedFeatures") == [1.0]
-    assert _metric("MaxPsi")[0] > 0.2
+    assert job.metric("DriftedFeatures") == [1.0]
+    assert job.metric("MaxPsi")[0] > 0.2
 
 
-def test_unshifted_capture_is_no_drift_and_metric_zero(aws):
-    _put_capture(aws, rows(3000, seed=2))
-    result = aws_handler(SCHEDULED_EVENT, _Context())
+def test_every_call_is_in_the_manifest_and_granted_by_the_plan(job):
+    job.put_capture(rows(3000, seed=3, shift="amount"))
+    job.run()
+    manifest = calls.aws_drift(job.env)
+    assert {c.action for c in job.calls} == {
+        "s3:GetObject",
+        "s3:ListBucket",
+        "s3:PutObject",
+        "cloudwatch:PutMetricData",
+    }
+    counts = {a: sum(c.action == a for c in job.calls) for a in ("s3:GetObject", "s3:PutObject")}
+    # The baseline and 3 capture objects read; 2 reports and 1 metric call written; the listings
+    # are one per hour folder of the window (and the variant folders), as the lister walks them.
+    assert counts == {"s3:GetObject": 1 + 3, "s3:PutObject": 2}
+    window = int(job.env["DRIFT_WINDOW_HOURS"])
+    assert window + 2 <= sum(c.action == "s3:ListBucket" for c in job.calls) <= window + 3
+    assert [str(c) for c in job.calls if not manifest.covers(c)] == []
+    denied = rules.aws_denials(job.recording.resources, {"mlops-drift-function": job.calls})
+    assert [(str(call), why) for _, call, why in denied] == []
+    # Every job setting the code read is one its manifest declares, and the plan sets it.
+    read = {name for name in job.environ.read if name.startswith("DRIFT_")}
+    assert read <= set(manifest.reads)
+    assert manifest.missing == ()
+
+
+def test_unshifted_capture_is_no_drift_and_metric_zero(job):
+    job.put_capture(rows(3000, seed=2))
+    result = job.run()
     assert result["verdict"] == "no-drift"
-    assert _latest(aws)["drifted"] == []
-    assert _metric("DriftedFeatures") == [0.0]
+    assert job.latest()["drifted"] == []
+    assert job.metric("DriftedFeatures") == [0.0]
 
 
-def test_no_capture_in_the_window_is_insufficient_data(aws):
-    result = aws_handler({"windowHours": 1}, _Context())
+def test_no_capture_in_the_window_is_insufficient_data(job):
+    result = job.run({"windowHours": 1})
     assert result["verdict"] == "insufficient-data"
-    assert _metric("DriftedFeatures") == [0.0]
+    assert job.metric("DriftedFeatures") == [0.0]
 
 
-def test_missing_baseline_names_the_uri(aws, monkeypatch):
-    monkeypatch.setenv("DRIFT_BASELINE_URI", f"s3://{BUCKET}/drift/baselines/other/baseline.json")
-    with pytest.raises(DriftError, match="drift/baselines/other/baseline.json: no baseline"):
-        aws_handler(SCHEDULED_EVENT, _Context())
+def test_a_missing_baseline_names_the_plans_uri(monkeypatch):
+    lambda_environment("aws-prod")
+    with mock_aws():
+        bare = Job(monkeypatch)
+        bare.create(baseline=False)
+        with pytest.raises(DriftError, match=f"{bare.env['DRIFT_BASELINE_URI']}: no baseline"):
+            bare.run()
 
 
-def test_missing_configuration_is_named(monkeypatch):
-    monkeypatch.delenv("DRIFT_CAPTURE_URI", raising=False)
+def test_missing_configuration_is_named():
     with pytest.raises(DriftError, match="DRIFT_CAPTURE_URI"):
         JobConfig.from_env({"DRIFT_BASELINE_URI": "x", "DRIFT_REPORT_URI": "y"})
 
 
-@pytest.fixture
-def planned(monkeypatch, tmp_path):
-    """The drift function as aws-prod plans it: its environment, its bucket, its baseline."""
-    from tests.conftest import platform_raw, reference_recording
-
-    recording = reference_recording("aws-prod")
-    env = recording.named("mlops-drift-function").inputs["environment"]["variables"]
-    bucket = recording.named("mlops-artifacts-bucket").outputs["bucket"]
-    values, unset = fake_aws_environment(tmp_path)
-    for var in unset:
-        monkeypatch.delenv(var, raising=False)
-    for var, value in {**values, **env}.items():
-        monkeypatch.setenv(var, value)
-    with mock_aws():
-        s3 = boto3.client("s3", region_name=REGION)
-        s3.create_bucket(Bucket=bucket)
-        train = write_csv(tmp_path / "train.csv", rows(4000, seed=1), label=True)
-        version = platform_raw("aws-prod")["lineage"]["datasetVersion"]
-        argv = ["drift", "baseline", "--data", str(train), "--exclude", "label"]
-        assert main([*argv, "--store-uri", f"s3://{bucket}", "--dataset-version", version]) == 0
-        yield s3, bucket, env
-
-
-def test_the_planned_job_lists_only_the_hour_folders_of_its_window(planned, monkeypatch):
-    s3, bucket, env = planned
-    capture = env["DRIFT_CAPTURE_URI"].split(f"{bucket}/", 1)[1]
-    window = int(env["DRIFT_WINDOW_HOURS"])
-
-    def put(data, hours_ago):
-        hour = dt.datetime.now(dt.UTC) - dt.timedelta(hours=hours_ago)
-        key = f"{capture}AllTraffic/{hour:%Y/%m/%d/%H}/part-0.jsonl"
-        s3.put_object(Bucket=bucket, Key=key, Body=capture_lines(data, 5).encode())
-
-    put(rows(1500, seed=2), hours_ago=0)
-    put(rows(1500, seed=4), hours_ago=window - 2)
+def test_the_planned_job_lists_only_the_hour_folders_of_its_window(job, monkeypatch):
+    capture = job.capture
+    window = int(job.env["DRIFT_WINDOW_HOURS"])
+    job.put_capture(rows(1500, seed=2), hours_ago=0)
+    job.put_capture(rows(1500, seed=4), hours_ago=window - 2)
     # Ten days old by its folder (moto stamps it now): outside the window, never listed.
-    put(rows(900, seed=5, shift="amount"), hours_ago=24 * 10)
+    job.put_capture(rows(900, seed=5, shift="amount"), hours_ago=24 * 10)
     listed: list[tuple[str, str]] = []
     real_client = boto3.client
 
@@ -211,7 +226,7 @@ def test_the_planned_job_lists_only_the_hour_folders_of_its_window(planned, monk
         return made
 
     monkeypatch.setattr(boto3, "client", client)
-    result = aws_handler(SCHEDULED_EVENT, _Context())
+    result = job.run()
     assert (result["verdict"], result["rows"]) == ("no-drift", 3000)
     # One look at the variant folders, then the window's hour folders (plus the hour before).
     assert listed[0] == (capture, "/")

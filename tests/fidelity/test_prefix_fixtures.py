@@ -81,6 +81,8 @@ EXPECTED: dict[str, dict[str, set[str]]] = {
         "gcp-run-traffic-unknown-revision": {"mlops-serving-service"},
         # issue 15 #12: the image is in a repository the stack does not create
         "gcp-image-repository-not-created": {"mlops-serving-service"},
+        # the model server cannot list its model directory (a prefix condition on the bucket)
+        "gcp-runtime-call-not-granted": {"mlops-serving-service"},
     },
     "gcp-prod": {
         "gcp-service-agent-before-identity": {
@@ -92,6 +94,7 @@ EXPECTED: dict[str, dict[str, set[str]]] = {
         "gcp-gcs-versioning-with-retention": {"mlops-registry-models"},
         "gcp-run-traffic-unknown-revision": {"mlops-serving-service"},
         "gcp-image-repository-not-created": {"mlops-serving-service"},
+        "gcp-runtime-call-not-granted": {"mlops-serving-service"},
     },
 }
 

@@ -53,7 +53,10 @@ def reference_plan(stack: str) -> tuple[int, str, dict[str, dict]]:
     return code, out.getvalue(), reports
 
 
-@pytest.mark.parametrize("stack", [f"{c}-{e}" for c in CLOUDS for e in ("dev", "prod")])
+@pytest.mark.parametrize(
+    "stack",
+    [pytest.param(f"{c}-{e}") for c in CLOUDS for e in ("dev", "prod")],
+)
 def test_reference_stacks_pass(stack):
     code, out, reports = reference_plan(stack)
     assert code == 0, out
@@ -204,7 +207,7 @@ PROD_SVC, DEV_SVC = (
 )
 
 
-@pytest.mark.parametrize("cloud", CLOUDS)
+@pytest.mark.parametrize("cloud", [pytest.param(c) for c in CLOUDS])
 def test_staging_with_private_endpoints_passes(cloud, tmp_path):
     def staging(platform):
         platform.update(environment="staging")

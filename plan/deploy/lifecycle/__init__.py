@@ -12,4 +12,7 @@ from __future__ import annotations
 from mlops_iac.plan.deploy.lifecycle import aws, azure, bringup, gcp  # noqa: F401, I001
 from mlops_iac.plan.deploy.lifecycle.base import RULES, Rule, check, rule
 
+# Shipped code's calls proven against the plan's grants (after the cloud rules).
+from mlops_iac.plan.deploy.permissions import rules as _runtime  # noqa: F401, I001
+
 __all__ = ["RULES", "Rule", "check", "rule"]
