@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from mlops_iac.cli.main import main
+from mlops_iac.spec import clouds
 from tests.conftest import REPO
 
 READMES = [REPO / "README.md", *sorted(REPO.glob("examples/*/README.md"))]
@@ -132,7 +133,7 @@ def _bring_up_blocks() -> list[tuple[list[str], list[str]]]:
 
 def test_readme_has_a_bring_up_block_per_cloud():
     stacks = {argv[argv.index("--stack") + 1] for argv, _ in _bring_up_blocks()}
-    assert {s.split("-")[0] for s in stacks} == {"aws", "azure", "gcp"}
+    assert {s.split("-")[0] for s in stacks} == set(clouds.NAMES)
 
 
 @pytest.mark.parametrize(
