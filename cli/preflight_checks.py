@@ -157,9 +157,12 @@ class AwsChecks:
         return None, "not found"
 
     def _vcpus(self, check: Mapping[str, Any]) -> int:
-        """The vCPUs the pools need, reading unknown instance types' vCPUs from EC2."""
+        """The vCPUs the pools need: each pool's largest instance type at its count, reading
+        unknown types' vCPUs from EC2."""
         instances = check.get("instances") or []
-        unknown = sorted({i["instanceType"] for i in instances if i.get("vcpus") is None})
+        unknown = sorted(
+            {t for i in instances if i.get("vcpus") is None for t in i["instanceTypes"]}
+        )
         vcpus: dict[str, int] = {}
         if unknown:
             ec2 = self.client("ec2", check.get("region"))
@@ -167,7 +170,11 @@ class AwsChecks:
                 vcpus[item["InstanceType"]] = int(item["VCpuInfo"]["DefaultVCpus"])
         return sum(
             int(i["count"])
-            * int(i["vcpus"] if i.get("vcpus") is not None else vcpus[i["instanceType"]])
+            * int(
+                i["vcpus"]
+                if i.get("vcpus") is not None
+                else max(vcpus[t] for t in i["instanceTypes"])
+            )
             for i in instances
         )
 

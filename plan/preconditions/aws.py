@@ -38,8 +38,11 @@ EC2_VCPU_QUOTAS: dict[tuple[str, str], tuple[str, str]] = {
 # computing specifications page; another type's vCPUs are read live (ec2 DescribeInstanceTypes).
 INSTANCE_TYPE_VCPUS: dict[str, int] = {
     "g4dn.xlarge": 4,
+    "g4dn.2xlarge": 8,
     "g5.xlarge": 4,
+    "g5.2xlarge": 8,
     "g6.xlarge": 4,
+    "g6.2xlarge": 8,
     "p4d.24xlarge": 96,
     "p4de.24xlarge": 96,
     "p5.48xlarge": 192,
@@ -70,19 +73,25 @@ def _physical(resource: Any, key: str) -> str | None:
 
 
 def gpu_quotas(resources: list[Any], region: str | None) -> list[Precondition]:
-    """One vCPU quota per (family, purchase option), summed over the GPU node groups at max."""
-    needs: dict[tuple[str, str], list[tuple[str, str, int, int | None]]] = {}
+    """One vCPU quota per (family, purchase option), summed over the GPU node groups at max.
+
+    A node group with several instance types may launch any of them, so each group counts its
+    largest type of the family at max nodes (read live when a type's vCPUs are not known)."""
+    needs: dict[tuple[str, str], list[tuple[str, list[str], int, int | None]]] = {}
     for group in of(resources, "aws:eks/nodeGroup:NodeGroup"):
         types = [str(t) for t in group.inputs.get("instanceTypes") or []]
         nodes = number(get(group.inputs, "scalingConfig.maxSize")) or 0
         capacity = str(group.inputs.get("capacityType") or "ON_DEMAND")
-        for instance_type in types[:1]:  # a node group launches its first type's family
+        by_family: dict[str, list[str]] = {}
+        for instance_type in types:
             family = gpu_family(instance_type)
-            if family is None:
-                continue
-            vcpus = INSTANCE_TYPE_VCPUS.get(instance_type)
+            if family is not None:
+                by_family.setdefault(family, []).append(instance_type)
+        for family, family_types in by_family.items():
+            sizes = [INSTANCE_TYPE_VCPUS.get(t) for t in family_types]
+            vcpus = None if None in sizes else max(s for s in sizes if s is not None)
             needs.setdefault((family, capacity), []).append(
-                (group.name, instance_type, nodes, vcpus)
+                (group.name, family_types, nodes, vcpus)
             )
     found = []
     for (family, capacity), pools in sorted(needs.items()):
@@ -90,9 +99,9 @@ def gpu_quotas(resources: list[Any], region: str | None) -> list[Precondition]:
         known = all(vcpus is not None for *_, vcpus in pools)
         need = sum(nodes * (vcpus or 0) for _, _, nodes, vcpus in pools)
         described = ", ".join(
-            f"{pool} {nodes} × {instance_type}"
-            + (f" ({vcpus} vCPUs)" if vcpus is not None else " (vCPUs read live)")
-            for pool, instance_type, nodes, vcpus in pools
+            f"{pool} {nodes} × {' or '.join(types)}"
+            + (f" (largest {vcpus} vCPUs)" if vcpus is not None else " (vCPUs read live)")
+            for pool, types, nodes, vcpus in pools
         )
         found.append(
             Precondition(
@@ -114,7 +123,7 @@ def gpu_quotas(resources: list[Any], region: str | None) -> list[Precondition]:
                     "region": region,
                     "need": need if known else None,
                     "instances": [
-                        {"instanceType": t, "count": n, "vcpus": v} for _, t, n, v in pools
+                        {"instanceTypes": t, "count": n, "vcpus": v} for _, t, n, v in pools
                     ],
                     "vcpuSource": INSTANCE_VCPUS,
                 },
@@ -125,7 +134,8 @@ def gpu_quotas(resources: list[Any], region: str | None) -> list[Precondition]:
                 id=f"aws-ec2-capacity-{family.lower()}-{capacity.lower()}",
                 cloud="aws",
                 what=f"{'Spot' if capacity == 'SPOT' else 'On-Demand'} capacity for "
-                f"{', '.join(sorted({t for _, t, _, _ in pools}))} in {region or 'the region'}",
+                f"{', '.join(sorted({t for _, ts, _, _ in pools for t in ts}))} in "
+                f"{region or 'the region'}",
                 detail="A quota is permission, not capacity: whether EC2 has the instances in "
                 "the node groups' subnets' zones when the autoscaler asks is seen only then.",
                 source_url=SPOT_LIMITS,
