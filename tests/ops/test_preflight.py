@@ -123,7 +123,6 @@ def fresh_account() -> dict[str, list[tuple[str, Any, dict[str, Any]]]]:
                 {"ServiceCode": "sagemaker"},
             ),
         ],
-        "lambda": [("get_account_settings", recorded("aws/lambda-GetAccountSettings.json"), {})],
     }
 
 
@@ -136,15 +135,12 @@ def ready_account() -> dict[str, list[tuple[str, Any, dict[str, Any]]]]:
     spot["Quota"]["Value"] = 32.0
     applied = copy.deepcopy(answers["service-quotas"][2][1])
     applied["Quotas"][1]["Value"] = 8.0  # ml.m5.large, now applied (listed by ListServiceQuotas)
-    settings = copy.deepcopy(answers["lambda"][0][1])
-    settings["AccountLimit"].update(ConcurrentExecutions=1000, UnreservedConcurrentExecutions=1000)
     return {
         "ce": [(answers["ce"][0][0], tags, answers["ce"][0][2])],
         "service-quotas": [
             (answers["service-quotas"][0][0], spot, answers["service-quotas"][0][2]),
             ("list_service_quotas", applied, {"ServiceCode": "sagemaker"}),
         ],
-        "lambda": [("get_account_settings", settings, {})],
     }
 
 
@@ -163,7 +159,6 @@ def test_a_fresh_aws_account_fails_what_it_lacks(cli, moto_account, monkeypatch)
     assert stubbed.regions == {
         "ce": {"us-east-1"},
         "service-quotas": {"us-east-1"},
-        "lambda": {"us-east-1"},
         "s3": {"us-east-1"},
     }
     assert _statuses(cli.out) == [
@@ -171,7 +166,6 @@ def test_a_fresh_aws_account_fails_what_it_lacks(cli, moto_account, monkeypatch)
         ("UNKNOWN", "aws-ec2-capacity-g-spot"),
         ("FAIL", "aws-ec2-quota-L-3819A6DF"),
         ("UNKNOWN", f"aws-image-{IMAGE}"),
-        ("FAIL", "aws-lambda-unreserved-concurrency"),
         ("FAIL", "aws-s3-bucket-org-s3-access-logs-123456789012"),
         ("FAIL", f"aws-s3-object-{MODELS}/6/model.tar.gz"),
         ("FAIL", f"aws-s3-object-{MODELS}/7/model.tar.gz"),
@@ -180,17 +174,39 @@ def test_a_fresh_aws_account_fails_what_it_lacks(cli, moto_account, monkeypatch)
     lines = cli.out.splitlines()
     assert lines[2] == (
         "FAIL aws-ec2-quota-L-3819A6DF: EC2 quota 'All G and VT Spot Instance Requests' "
-        "(L-3819A6DF) in us-east-1: at least 16 vCPUs for the GPU node groups at max size "
-        "(applied quota L-3819A6DF is 0 < 16 needed; aws service-quotas "
+        "(L-3819A6DF) in us-east-1: at least 32 vCPUs for the GPU node groups at max size "
+        "(applied quota L-3819A6DF is 0 < 32 needed; aws service-quotas "
         "request-service-quota-increase --service-code ec2 --quota-code L-3819A6DF "
-        "--desired-value 16)"
+        "--desired-value 32)"
     )
-    assert "(unreserved 10 of 10, 101 needed;" in lines[4]
-    assert lines[8].endswith(
+    assert lines[7].endswith(
         "(default quota ml.m5.large for endpoint usage is 0 < 8 needed; request "
         "'ml.m5.large for endpoint usage' = 8 in the Service Quotas console)"
     )
-    assert lines[-1] == "9 preconditions: 0 pass, 7 fail, 2 unknown"
+    assert lines[-1] == "8 preconditions: 0 pass, 6 fail, 2 unknown"
+
+
+def test_a_reserved_function_needs_100_unreserved_beside_it():
+    recording = reference_recording("aws-prod")
+    function = next(r for r in recording.resources if r.name == "mlops-drift-function")
+    function.inputs["reservedConcurrentExecutions"] = 1
+    (concurrency,) = [
+        p
+        for p in derive(recording.resources, recording.config)
+        if p.id == "aws-lambda-unreserved-concurrency"
+    ]
+    response = recorded("aws/lambda-GetAccountSettings.json")
+    stubbed = StubbedAws({"lambda": [("get_account_settings", response, {})]})
+    result = AwsChecks(lambda service, region: stubbed(service, region=region))(concurrency)
+    stubbed.all_answered()
+    assert stubbed.regions == {"lambda": {"us-east-1"}}
+    assert result.status == "FAIL"
+    assert "unreserved 10 of 10, 101 needed;" in result.why
+    ready = copy.deepcopy(response)
+    ready["AccountLimit"].update(ConcurrentExecutions=1000, UnreservedConcurrentExecutions=1000)
+    stubbed = StubbedAws({"lambda": [("get_account_settings", ready, {})]})
+    result = AwsChecks(lambda service, region: stubbed(service, region=region))(concurrency)
+    assert result.status == "PASS", result.why
 
 
 def test_a_ready_aws_account_passes(cli, moto_account, monkeypatch, tmp_path):
@@ -206,7 +222,7 @@ def test_a_ready_aws_account_passes(cli, moto_account, monkeypatch, tmp_path):
     args = ("--quiet", "--json", str(report), "--region", "us-west-2")
     assert _preflight(cli, "aws-prod", *args) == 0, cli.out + cli.err
     stubbed.all_answered()
-    assert stubbed.regions["service-quotas"] == stubbed.regions["lambda"] == {"us-west-2"}
+    assert stubbed.regions["service-quotas"] == {"us-west-2"}
     assert stubbed.regions["ce"] == {"us-east-1"}
     # --quiet: only what did not pass, then the count.
     assert _statuses(cli.out) == [
@@ -215,9 +231,9 @@ def test_a_ready_aws_account_passes(cli, moto_account, monkeypatch, tmp_path):
     ]
     document = json.loads(report.read_text())
     assert document["passed"] is True
-    assert document["counts"] == {"PASS": 7, "FAIL": 0, "UNKNOWN": 2}
+    assert document["counts"] == {"PASS": 6, "FAIL": 0, "UNKNOWN": 2}
     results = {r["id"]: r for r in document["results"]}
-    assert results["aws-ec2-quota-L-3819A6DF"]["why"] == "applied quota 32 ≥ 16 needed"
+    assert results["aws-ec2-quota-L-3819A6DF"]["why"] == "applied quota 32 ≥ 32 needed"
     assert results["aws-sagemaker-quota-ml.m5.large"]["why"] == "applied quota 8 ≥ 8 needed"
     assert results["aws-s3-bucket-org-s3-access-logs-123456789012"]["why"] == "exists in us-east-1"
     assert results["aws-cost-allocation-tag-mlops:project"]["seenBy"] == "preflight"
@@ -240,7 +256,7 @@ def test_an_access_log_bucket_in_another_region_fails(moto_account):
 def test_a_pool_of_unknown_size_reads_its_vcpus_from_ec2(moto_account):
     recording = reference_recording("aws-prod")
     gpu = next(r for r in recording.resources if r.name == "mlops-training-gpu")
-    gpu.inputs["instanceTypes"] = ["g6e.2xlarge"]
+    gpu.inputs["instanceTypes"] = ["g6e.xlarge", "g6e.2xlarge"]
     (quota,) = [
         p
         for p in derive(recording.resources, recording.config)
@@ -254,10 +270,11 @@ def test_a_pool_of_unknown_size_reads_its_vcpus_from_ec2(moto_account):
                     "describe_instance_types",
                     {
                         "InstanceTypes": [
-                            {"InstanceType": "g6e.2xlarge", "VCpuInfo": {"DefaultVCpus": 8}}
+                            {"InstanceType": "g6e.xlarge", "VCpuInfo": {"DefaultVCpus": 4}},
+                            {"InstanceType": "g6e.2xlarge", "VCpuInfo": {"DefaultVCpus": 8}},
                         ]
                     },
-                    {"InstanceTypes": ["g6e.2xlarge"]},
+                    {"InstanceTypes": ["g6e.2xlarge", "g6e.xlarge"]},
                 )
             ],
             "service-quotas": fresh_account()["service-quotas"][:1],
@@ -266,7 +283,8 @@ def test_a_pool_of_unknown_size_reads_its_vcpus_from_ec2(moto_account):
     result = AwsChecks(lambda service, region: stubbed(service, region=region))(quota)
     stubbed.all_answered()
     assert result.status == "FAIL"
-    assert result.why.startswith("applied quota L-3819A6DF is 0 < 32 needed")  # 4 × 8 vCPUs
+    # The larger type counts: 4 × 8 vCPUs.
+    assert result.why.startswith("applied quota L-3819A6DF is 0 < 32 needed")
 
 
 def test_no_aws_credentials_is_one_line_and_exit_2(cli, aws_env, monkeypatch):
@@ -344,7 +362,6 @@ def test_azure_providers_and_cores_from_the_recorded_subscription(cli, monkeypat
         ("FAIL", "azure-aml-quota-standardDSv2Family"),
         ("PASS", "azure-provider-Microsoft.Consumption"),
         ("PASS", "azure-provider-Microsoft.ContainerRegistry"),
-        ("FAIL", "azure-provider-Microsoft.EventGrid"),
         ("PASS", "azure-provider-Microsoft.Insights"),
         ("PASS", "azure-provider-Microsoft.KeyVault"),
         ("FAIL", "azure-provider-Microsoft.MachineLearningServices"),
@@ -357,11 +374,11 @@ def test_azure_providers_and_cores_from_the_recorded_subscription(cli, monkeypat
     ]
     lines = cli.out.splitlines()
     assert lines[0].endswith("(100 free (0 used of 100), 96 needed)")
-    assert lines[1].endswith("(16 free (8 used of 24), 40 needed)")
-    assert lines[7].endswith(
+    assert lines[1].endswith("(16 free (8 used of 24), 44 needed)")
+    assert lines[6].endswith(
         "(NotRegistered; az provider register --namespace Microsoft.MachineLearningServices)"
     )
-    assert "(Registering;" in lines[10]
+    assert "(Registering;" in lines[9]
 
 
 def test_azure_without_a_subscription_or_credentials_is_one_line(cli, monkeypatch):
