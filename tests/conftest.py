@@ -84,6 +84,14 @@ def reference_recording(stack: str) -> Recording:
     return copy.deepcopy(_recorded(stack))
 
 
+def reference_state(stack: str) -> list[Any]:
+    """The resources of ``stacks/state/<stack>.json``: what the reference stack's first
+    (bring-up) ``pulumi up`` leaves, against which the stack file as written is its second up."""
+    from mlops_iac.plan import deploy
+
+    return list(deploy.read_state(REPO / "stacks" / "state" / f"{stack}.json").resources)
+
+
 @functools.cache
 def bring_up_sequence(stack: str) -> Any:
     """``mlops_iac.plan.bringup.simulate`` of a reference stack, once per test process (three

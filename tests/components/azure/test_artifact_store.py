@@ -209,6 +209,8 @@ def test_a_re_created_stack_takes_new_key_vault_names_by_incarnation():
     first = reference_recording("azure-dev").named("mlops-artifacts-vault").inputs["vaultName"]
     platform = platform_raw("azure-dev")
     platform["azure"] = {**platform.get("azure", {}), "keyVaultIncarnation": 2}
+    # Re-created from nothing, so brought up as any empty account is: first without serving.
+    platform["serving"] = {**platform["serving"], "enabled": False}
     again = run_project(REPO, "azure-dev", extra_config={"mlops:platform": platform})
     second = again.named("mlops-artifacts-vault").inputs["vaultName"]
     assert second != first and len(second) <= 24 and second.startswith("kv-")
