@@ -203,7 +203,13 @@ def azure_drift(env: Mapping[str, str]) -> Manifest:
                  AZURE_QUEUE_ACTIONS)
         )  # fmt: skip
     needed = (*_JOB, "DRIFT_STORAGE_ACCOUNT_URL", "DRIFT_METRIC_RESOURCE_ID", "DRIFT_METRIC_REGION")
-    optional = ("DRIFT_CAPTURE_COLLECTION", "DRIFT_RETRAINING_QUEUE_URL", "AZURE_CLIENT_ID")
+    # DRIFT_EMULATOR_ACCOUNT_KEY signs storage requests against Azurite only; no plan sets it.
+    optional = (
+        "DRIFT_CAPTURE_COLLECTION",
+        "DRIFT_RETRAINING_QUEUE_URL",
+        "AZURE_CLIENT_ID",
+        "DRIFT_EMULATOR_ACCOUNT_KEY",
+    )
     return Manifest(
         "mlops_iac.drift.handlers.azure_handler",
         tuple(calls),
