@@ -171,94 +171,22 @@ def test_the_cli_names_the_missing_google_token(tmp_path, capsys, monkeypatch):
     assert "set GOOGLE_OAUTH_ACCESS_TOKEN" in err and "Traceback" not in err
 
 
-class _PlanIam(gcp.Http):
-    """Requests to the emulator, refused (403) unless the plan's recorded grants allow them."""
-
-    iam = None  # set by the test: tests.components.gcp._iam.BucketIam of the job's account
-
-    def request(self, method, url, body=None, content_type=None):
-        import urllib.error
-        from urllib.parse import parse_qs, unquote, urlparse
-
-        parsed = urlparse(url)
-        query = parse_qs(parsed.query)
-        parts = parsed.path.split("/")
-        if "/storage/v1/" not in parsed.path:
-            allowed = True  # Cloud Monitoring: the metric writer role, not a bucket grant
-        elif parts[1:3] == ["upload", "storage"]:
-            bucket, name = unquote(parts[5]), query["name"][0]
-            exists = _exists(f"{parsed.scheme}://{parsed.netloc}", bucket, name)
-            allowed = self.iam.can_write(bucket, name, exists=exists)
-        elif parsed.path.endswith("/o"):
-            allowed = self.iam.can_list(unquote(parts[4]))
-        else:
-            allowed = self.iam.can_read(unquote(parts[4]), unquote(parts[6]))
-        if not allowed:
-            raise urllib.error.HTTPError(url, 403, f"{method} denied by the plan's IAM", {}, None)
-        return super().request(method, url, body, content_type)
-
-
-def _exists(base, bucket, name):
-    import urllib.error
-    from urllib.parse import quote
-
-    try:
-        urllib.request.urlopen(f"{base}/storage/v1/b/{quote(bucket)}/o/{quote(name, safe='')}")
-    except urllib.error.HTTPError:
-        return False
-    return True
-
-
-def test_the_job_runs_twice_with_the_environment_and_grants_the_plan_records(
-    gcs, monitoring, monkeypatch
-):
-    # The function's settings and its account's bucket grants as gcp-dev records them: each run
-    # writes a dated report and replaces latest.json, which Object Creator cannot do.
-    from tests.components.gcp._iam import BucketIam
-    from tests.conftest import reference_recording
-
-    dev = reference_recording("gcp-dev")
-    function = dev.named("mlops-drift-function").inputs["serviceConfig"]
-    env = function["environmentVariables"]
-    for key, value in env.items():
-        monkeypatch.setenv(key, value)
-    member = f"serviceAccount:{function['serviceAccountEmail']}"
-    _PlanIam.iam = BucketIam(dev, member)
-    bucket = env["DRIFT_CAPTURE_URI"].removeprefix("gs://").split("/")[0]
-    urllib.request.urlopen(
-        urllib.request.Request(
-            f"{gcs}/storage/v1/b?project=test",
-            data=json.dumps({"name": bucket}).encode(),
-            headers={"Content-Type": "application/json"},
-            method="POST",
-        )
-    ).close()
-    # Baseline (the team's CLI) and capture (the model container) are written by others.
-    storage = gcp.GcsStorage(gcp.Http(None))
-    version = env["DRIFT_BASELINE_URI"].split("/drift/baselines/")[1].split("/")[0]
-    baseline = build_baseline(FEATURES, rows(4000, seed=1), dataset_version=version)
-    storage.write_text(env["DRIFT_BASELINE_URI"], dumps(baseline))
-    for part, data in enumerate((rows(1500, seed=3, shift="channel"), rows(1500, seed=4))):
-        body = "".join(json.dumps(dict(zip(FEATURES, row, strict=True))) + "\n" for row in data)
-        storage.write_text(f"{env['DRIFT_CAPTURE_URI']}2026/11/28/05/part-{part}.jsonl", body)
-    monkeypatch.setattr(gcp, "Http", _PlanIam)
-
+def test_two_runs_write_the_metrics_the_plan_declares(job):
+    # Both runs reach the metric the alert watches, as the descriptors the plan declares them
+    # (type and value type); the runs' calls and grants are proven by the two tests above.
+    job.put_capture(rows(3000, seed=3, shift="channel"))
     for run in (1, 2):
-        body, status = gcp.gcp_handler(None)
-        assert status == 200, run
-        assert json.loads(body)["verdict"] == "drift", run
-    latest = f"{env['DRIFT_REPORT_URI']}/latest.json"
-    assert json.loads(storage.read_text(latest))["drifted"] == ["channel"]
-    assert len(monitoring) == 2  # both runs reached the metric the alert watches
-    assert {c["path"] for c in monitoring} == {f"/v3/projects/{env['DRIFT_PROJECT']}/timeSeries"}
-    # What the job writes is what the plan declares as metric descriptors (type, value type).
+        assert job.run()["verdict"] == "drift", run
+        ((url, body),) = job.cloud.posts
+        assert url.endswith(f"/v3/projects/{job.env['DRIFT_PROJECT']}/timeSeries"), run
+    assert job.latest()["drifted"] == ["channel"]
     declared = {
         d.inputs["type"]: d.inputs["valueType"]
-        for d in dev.of_type("gcp:monitoring/metricDescriptor:MetricDescriptor")
+        for d in job.recording.of_type("gcp:monitoring/metricDescriptor:MetricDescriptor")
     }
     kinds = {"int64Value": "INT64", "doubleValue": "DOUBLE"}
     written = {
         series["metric"]["type"]: kinds[next(iter(series["points"][0]["value"]))]
-        for series in monitoring[-1]["body"]["timeSeries"]
+        for series in json.loads(body)["timeSeries"]
     }
-    assert written == declared
+    assert declared and written == declared
