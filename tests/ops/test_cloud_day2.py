@@ -31,17 +31,20 @@ AZURE_CHECKS = [
     "endpoint-approved-version",
     "deployment-lineage",
 ]
-GCP_CHECKS = [
-    "bucket-versioning",
-    "bucket-encryption",
-    "model-bucket-retention",
-    "kms-rotation",
-    *["alert-policy"] * 4,
-    "endpoint-in-service",
-    "endpoint-serving",
-    "endpoint-approved-version",
-    "service-lineage",
-]
+def gcp_checks() -> list[str]:
+    """What GCP verify checks, in order: one alert-policy check per exported alarm name."""
+    alarms = reference_recording("gcp-prod").exports["alarm_names"]
+    return [
+        "bucket-versioning",
+        "bucket-encryption",
+        "model-bucket-retention",
+        "kms-rotation",
+        *["alert-policy"] * len(alarms),
+        "endpoint-in-service",
+        "endpoint-serving",
+        "endpoint-approved-version",
+        "service-lineage",
+    ]
 
 
 @pytest.fixture
@@ -357,10 +360,10 @@ def test_cloud_rollback_now_needs_outputs(cli, project, azure):
 def test_gcp_healthy_estate_passes_reading_only(cli, project, gcp, tmp_path):
     code, document = _verify(cli, project, "gcp-prod", _outputs(tmp_path, "gcp-prod"), tmp_path)
     assert code == 0, cli.out + cli.err
-    assert [c["check"] for c in document["checks"]] == GCP_CHECKS
+    assert [c["check"] for c in document["checks"]] == gcp_checks()
     assert _failed(document) == {}
     service = reference_recording("gcp-prod").exports["endpoint_name"]
-    serving = document["checks"][GCP_CHECKS.index("endpoint-serving")]
+    serving = document["checks"][gcp_checks().index("endpoint-serving")]
     assert serving["detail"] == (
         f"serves v6 90% ({service}-v6), v7 10% ({service}-v7) as the stack declares"
     )
@@ -457,7 +460,7 @@ def test_gcp_applied_rollback_passes(cli, project, gcp, tmp_path):
     outputs = _outputs(tmp_path, "gcp-prod", active_model_version="6", previous_model_version="7")
     code, document = _verify(cli, project, "gcp-prod", outputs, tmp_path)
     assert code == 0, _failed(document)
-    serving = document["checks"][GCP_CHECKS.index("endpoint-serving")]
+    serving = document["checks"][gcp_checks().index("endpoint-serving")]
     assert serving["detail"].startswith("serves v6 100% (")
 
 
