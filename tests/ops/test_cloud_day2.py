@@ -31,6 +31,8 @@ AZURE_CHECKS = [
     "endpoint-approved-version",
     "deployment-lineage",
 ]
+
+
 def gcp_checks() -> list[str]:
     """What GCP verify checks, in order: one alert-policy check per exported alarm name."""
     alarms = reference_recording("gcp-prod").exports["alarm_names"]

@@ -135,9 +135,10 @@ def test_a_reservation_needs_100_unreserved_beside_it():
     def reserved(resources):
         _resource(resources, "mlops-drift-function").inputs["reservedConcurrentExecutions"] = 1
 
-    assert "reservedConcurrentExecutions" not in _resource(
-        reference_recording("aws-prod").resources, "mlops-drift-function"
-    ).inputs
+    assert (
+        "reservedConcurrentExecutions"
+        not in _resource(reference_recording("aws-prod").resources, "mlops-drift-function").inputs
+    )
     assert "aws-lambda-unreserved-concurrency" not in _derived("aws-prod")
     found = _derived("aws-prod", reserved)
     assert found["aws-lambda-unreserved-concurrency"].check["need"] == 101
