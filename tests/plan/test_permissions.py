@@ -326,7 +326,8 @@ def test_removing_an_azure_or_gcp_grant_fails_the_plan_naming_the_call(
     recording.resources[:] = [r for r in recording.resources if r.name != grant]
     new = [e for e in _errors(recording) if e not in before]
     assert new, f"removing {grant} changed nothing"
-    assert {rule for rule, _, _ in new} == {f"{stack.split('-')[0]}-runtime-call-not-granted"}
+    rule = {"azure": "azure-runtime-call-not-granted", "gcp": "gcp-runtime-call-not-granted"}
+    assert {r for r, _, _ in new} == {rule[stack.split("-")[0]]}
     assert any(name == resource and call in message for _, name, message in new), new
 
 
@@ -351,6 +352,14 @@ def test_a_setting_the_code_needs_and_the_plan_lacks_is_named():
 def test_azure_settings_rule_is_quiet_when_the_plan_sets_what_the_code_reads():
     errors = _errors(reference_recording("azure-prod"), "azure-runtime-setting")
     assert errors == []
+    recording = reference_recording("azure-prod")
+    site = recording.named("mlops-drift-function", "azure-native:web:WebApp").inputs["siteConfig"]
+    site["appSettings"] = [s for s in site["appSettings"] if s["name"] != "DRIFT_CAPTURE_URI"]
+    errors = _errors(recording, "azure-runtime-setting")
+    assert [(rule, name) for rule, name, _ in errors] == [
+        ("azure-runtime-setting-missing", "mlops-drift-function")
+    ]
+    assert "reads DRIFT_CAPTURE_URI, which this plan does not set" in errors[0][2]
 
 
 def test_a_team_manifest_is_checked_for_its_own_function(monkeypatch):

@@ -131,6 +131,19 @@ def test_a_second_gpu_pool_adds_to_the_same_quota():
     assert found["aws-ec2-quota-L-7212CCBC"].check["need"] == 4 * 96
 
 
+def test_a_pool_of_two_families_counts_its_largest_type_in_each_quota():
+    def mixed(resources):
+        pool = _resource(resources, "mlops-training-gpu")
+        pool.inputs["instanceTypes"] = ["g5.xlarge", "p4d.24xlarge", "g6.2xlarge"]
+
+    found = _derived("aws-prod", mixed)
+    assert found["aws-ec2-quota-L-3819A6DF"].check["need"] == 4 * 8  # g6.2xlarge
+    assert found["aws-ec2-quota-L-3819A6DF"].check["instances"] == [
+        {"instanceTypes": ["g5.xlarge", "g6.2xlarge"], "count": 4, "vcpus": 8}
+    ]
+    assert found["aws-ec2-quota-L-7212CCBC"].check["need"] == 4 * 96
+
+
 def test_a_reservation_needs_100_unreserved_beside_it():
     def reserved(resources):
         _resource(resources, "mlops-drift-function").inputs["reservedConcurrentExecutions"] = 1
