@@ -41,8 +41,17 @@ def test_components_are_used_directly_plus_one_team_resource(dev):
         ("mlops:gcp:ArtifactStore", "recsys-artifacts"),
         ("mlops:gcp:ServingEndpoint", "recsys-serving"),
     ]
-    # The store's DVC grants (objects under the prefix + listing) and the model server's read.
-    assert len(dev) == 17
+    # The store's DVC grants (objects under the prefix + listing) and the model server's read
+    # and its listing of the bucket (object names only, no reads).
+    assert len(dev) == 18
+    [listing] = [r for r in dev if r.name == "recsys-serving-runtime-model-list"]
+    assert (listing.inputs["bucket"], listing.inputs["role"]) == (
+        "recsys-dev-models",
+        "roles/storage.objectViewer",
+    )
+    assert listing.inputs["condition"]["expression"] == (
+        'resource.name == "projects/_/buckets/recsys-dev-models"'
+    )
     [reader] = [r for r in dev if r.name == "recsys-serving-runtime-model-reader"]
     assert (reader.inputs["bucket"], reader.inputs["role"]) == (
         "recsys-dev-models",
@@ -93,6 +102,6 @@ def test_plan_passes(capsys):
     # The team topic has no CMEK: advisory in dev (mlops-kms-encrypted-at-rest covers Pub/Sub).
     # The team deploys no drift job (and no alert channel), so the CT loop is open: advisory in
     # dev, mandatory once the stack is prod.
-    assert "PASS: no mandatory violation, 2 advisory, 17 resources" in out
+    assert "PASS: no mandatory violation, 2 advisory, 18 resources" in out
     assert "mlops-kms-encrypted-at-rest: scoring-requests" in out
     assert "mlops-drift-loop-closed: recsys-serving-service" in out
