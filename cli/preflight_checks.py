@@ -165,11 +165,13 @@ class AwsChecks:
             ec2 = self.client("ec2", check.get("region"))
             for item in ec2.describe_instance_types(InstanceTypes=unknown)["InstanceTypes"]:
                 vcpus[item["InstanceType"]] = int(item["VCpuInfo"]["DefaultVCpus"])
-        return sum(
-            int(i["count"])
-            * int(i["vcpus"] if i.get("vcpus") is not None else vcpus[i["instanceType"]])
-            for i in instances
-        )
+        # A pool with several types may launch any of them: its largest type counts.
+        largest: dict[str, int] = {}
+        for n, i in enumerate(instances):
+            pool = str(i.get("pool", n))
+            each = int(i["vcpus"] if i.get("vcpus") is not None else vcpus[i["instanceType"]])
+            largest[pool] = max(largest.get(pool, 0), int(i["count"]) * each)
+        return sum(largest.values())
 
     def quota(self, p: Precondition) -> Result:
         check = p.check

@@ -42,15 +42,21 @@ def test_every_precondition_is_cited_and_says_who_sees_it(stack):
 def test_aws_prod_needs_gpu_spot_vcpus_endpoint_instances_concurrency_and_named_things():
     found = _derived("aws-prod")
     gpu = found["aws-ec2-quota-L-3819A6DF"]
-    # mlops-training-gpu: SPOT, g5.xlarge (4 vCPUs), maxSize 4.
+    # mlops-training-gpu: SPOT, g5.xlarge (4 vCPUs) or g5.2xlarge (8), maxSize 4: spot may
+    # launch the larger type, so 4 × 8.
+    gpu_pool = reference_recording("aws-prod").named("mlops-training-gpu").inputs
+    assert gpu_pool["instanceTypes"] == ["g5.xlarge", "g5.2xlarge"]
     assert gpu.check == {
         "kind": "aws-service-quota",
         "serviceCode": "ec2",
         "quotaCode": "L-3819A6DF",
         "quotaName": "All G and VT Spot Instance Requests",
         "region": "us-east-1",
-        "need": 16,
-        "instances": [{"instanceType": "g5.xlarge", "count": 4, "vcpus": 4}],
+        "need": 32,
+        "instances": [
+            {"pool": "mlops-training-gpu", "instanceType": "g5.xlarge", "count": 4, "vcpus": 4},
+            {"pool": "mlops-training-gpu", "instanceType": "g5.2xlarge", "count": 4, "vcpus": 8},
+        ],
         "vcpuSource": "https://docs.aws.amazon.com/ec2/latest/instancetypes/ac.html",
     }
     assert "aws-ec2-quota-L-DB2E81BA" not in found  # no on-demand GPU pool
@@ -82,7 +88,8 @@ def test_aws_prod_needs_gpu_spot_vcpus_endpoint_instances_concurrency_and_named_
 
 def test_aws_dev_sizes_follow_its_stack():
     found = _derived("aws-dev")
-    assert found["aws-ec2-quota-L-3819A6DF"].check["need"] == 8  # 2 × g4dn.xlarge (4 vCPUs)
+    # 2 × g4dn.2xlarge (8 vCPUs), the larger of the pool's two spot types.
+    assert found["aws-ec2-quota-L-3819A6DF"].check["need"] == 16
     assert found["aws-sagemaker-quota-ml.m5.large"].check["need"] == 4  # 2 × max 2
     # No access-log bucket is named in dev.
     assert not [p for p in found if p.startswith("aws-s3-bucket-")]
@@ -98,7 +105,9 @@ def test_an_on_demand_pool_of_unknown_size_uses_the_on_demand_quota_and_reads_vc
     quota = found["aws-ec2-quota-L-DB2E81BA"]
     assert quota.check["quotaName"] == "Running On-Demand G and VT instances"
     assert quota.check["need"] is None
-    assert quota.check["instances"] == [{"instanceType": "g6e.2xlarge", "count": 4, "vcpus": None}]
+    assert quota.check["instances"] == [
+        {"pool": "mlops-training-gpu", "instanceType": "g6e.2xlarge", "count": 4, "vcpus": None}
+    ]
     assert "aws-ec2-quota-L-3819A6DF" not in found
 
 
@@ -116,7 +125,8 @@ def test_a_second_gpu_pool_adds_to_the_same_quota():
         resources.append(more)
 
     found = _derived("aws-prod", second_pool)
-    assert found["aws-ec2-quota-L-3819A6DF"].check["need"] == 16 + 8
+    # 4 × and 2 × g5.2xlarge (8 vCPUs, the larger spot type).
+    assert found["aws-ec2-quota-L-3819A6DF"].check["need"] == 32 + 16
     assert found["aws-ec2-quota-L-7212CCBC"].check["need"] == 4 * 96
 
 
