@@ -231,8 +231,19 @@ class AwsChecks:
         from botocore.exceptions import ClientError
 
         bucket, key = p.check["bucket"], p.check["key"]
+        s3 = self.client("s3", None)
+        if p.check.get("stackBucket"):
+            # A bucket the stack creates: before its first deploy the object cannot be there.
+            try:
+                s3.head_bucket(Bucket=bucket)
+            except ClientError as exc:
+                if _aws_error(exc)[0] in ("404", "NoSuchBucket", "NotFound"):
+                    return Result(
+                        p, "UNKNOWN", f"bucket {bucket} not created yet (the stack creates it)"
+                    )
+                raise
         try:
-            response = self.client("s3", None).head_object(Bucket=bucket, Key=key)
+            response = s3.head_object(Bucket=bucket, Key=key)
         except ClientError as exc:
             code, _ = _aws_error(exc)
             if code in ("404", "NoSuchKey", "NotFound", "NoSuchBucket"):

@@ -23,6 +23,7 @@ MODEL_DATA = (
 IMAGE_ACCESS = (
     "https://docs.aws.amazon.com/sagemaker/latest/dg/your-algorithms-containers-inference-code.html"
 )
+MISSING_OBJECT = "https://docs.aws.amazon.com/AmazonS3/latest/API/API_GetObject.html"
 COST_TAGS = "https://docs.aws.amazon.com/awsaccountbilling/latest/aboutv2/activating-tags.html"
 
 # Service Quotas codes of the EC2 vCPU quotas by instance family and purchase option
@@ -301,6 +302,39 @@ def named_not_created(resources: list[Any], region: str | None) -> list[Precondi
     return found
 
 
+def drift_baselines(resources: list[Any]) -> list[Precondition]:
+    """The baseline each drift function reads (``DRIFT_BASELINE_URI``): nothing in the stack
+    writes it, and without it every scheduled run fails."""
+    found = []
+    for function in of(resources, "aws:lambda/function:Function"):
+        variables = get(function.inputs, "environment.variables") or {}
+        uri = str(variables.get("DRIFT_BASELINE_URI") or "")
+        if not uri.startswith("s3://"):
+            continue
+        bucket, _, key = uri.removeprefix("s3://").partition("/")
+        found.append(
+            Precondition(
+                id=f"aws-drift-baseline-{uri}",
+                cloud="aws",
+                what=f"drift baseline {uri} exists",
+                detail=f"{function.name} reads it on every scheduled run; the stack does not "
+                "create it. Once the first pulumi up has created the bucket, upload it with "
+                "`mlops-iac drift baseline` before the first run, or each run fails and the "
+                "drift-errors alarm pages.",
+                source_url=MISSING_OBJECT,
+                seen_by="preflight",
+                check={
+                    "kind": "aws-s3-object",
+                    "bucket": bucket,
+                    "key": key,
+                    # Before the first deploy the bucket does not exist yet: not a failure.
+                    "stackBucket": bucket in _stack_buckets(resources),
+                },
+            )
+        )
+    return found
+
+
 def cost_allocation_tags(resources: list[Any]) -> list[Precondition]:
     """A budget filtered on ``user:<key>$<value>`` counts nothing until the tag is activated."""
     keys: set[str] = set()
@@ -336,5 +370,6 @@ def derive(resources: list[Any], config: Mapping[str, Any]) -> list[Precondition
         *endpoint_quotas(resources, region),
         *lambda_concurrency(resources, region),
         *named_not_created(resources, region),
+        *drift_baselines(resources),
         *cost_allocation_tags(resources),
     ]

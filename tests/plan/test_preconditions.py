@@ -64,7 +64,7 @@ def test_aws_prod_needs_gpu_spot_vcpus_endpoint_instances_concurrency_and_named_
     # Both configs start at 4 (= replicas.max) and blue/green runs two fleets.
     assert endpoint.check["quotaName"] == "ml.m5.large for endpoint usage"
     assert endpoint.check["need"] == 8
-    assert found["aws-lambda-unreserved-concurrency"].check["need"] == 101
+    assert "aws-lambda-unreserved-concurrency" not in found  # the drift function reserves none
     assert found["aws-s3-bucket-org-s3-access-logs-123456789012"].check == {
         "kind": "aws-s3-bucket",
         "bucket": "org-s3-access-logs-123456789012",
@@ -73,7 +73,14 @@ def test_aws_prod_needs_gpu_spot_vcpus_endpoint_instances_concurrency_and_named_
     objects = sorted(
         p.check["key"] for p in found.values() if p.check.get("kind") == "aws-s3-object"
     )
-    assert objects == ["fraud-detector/6/model.tar.gz", "fraud-detector/7/model.tar.gz"]
+    baseline = _baseline_uri("aws-prod")
+    assert objects == sorted(
+        [
+            "fraud-detector/6/model.tar.gz",
+            "fraud-detector/7/model.tar.gz",
+            baseline.split("/", 3)[3],
+        ]
+    )
     assert {p.check.get("bucket") for p in found.values() if "s3-object" in p.id} == {
         "fraud-detection-models"
     }
@@ -84,6 +91,35 @@ def test_aws_prod_needs_gpu_spot_vcpus_endpoint_instances_concurrency_and_named_
     image = "763104351884.dkr.ecr.us-east-1.amazonaws.com/pytorch-inference:2.3-cpu-py311"
     assert found[f"aws-image-{image}"].seen_by == "deploy-only"
     assert found["aws-ec2-capacity-g-spot"].seen_by == "deploy-only"
+
+
+def _baseline_uri(stack: str) -> str:
+    function = reference_recording(stack).named("mlops-drift-function")
+    return function.inputs["environment"]["variables"]["DRIFT_BASELINE_URI"]
+
+
+@pytest.mark.parametrize("stack", ["aws-dev", "aws-prod"])
+def test_the_drift_baseline_the_function_reads_is_a_precondition(stack):
+    uri = _baseline_uri(stack)
+    bucket, _, key = uri.removeprefix("s3://").partition("/")
+    # The function's bucket is the stack's artifact bucket: absent before the first deploy.
+    assert bucket == reference_recording(stack).named("mlops-artifacts-bucket").outputs["bucket"]
+    baseline = _derived(stack)[f"aws-drift-baseline-{uri}"]
+    assert baseline.seen_by == "preflight"
+    assert baseline.check == {
+        "kind": "aws-s3-object",
+        "bucket": bucket,
+        "key": key,
+        "stackBucket": True,
+    }
+    assert "mlops-iac drift baseline" in baseline.detail
+
+
+def test_no_drift_function_no_baseline_precondition():
+    def no_drift(resources):
+        resources[:] = [r for r in resources if r.name != "mlops-drift-function"]
+
+    assert not [p for p in _derived("aws-prod", no_drift) if p.startswith("aws-drift-baseline-")]
 
 
 def test_aws_dev_sizes_follow_its_stack():
