@@ -165,11 +165,13 @@ class AwsChecks:
             ec2 = self.client("ec2", check.get("region"))
             for item in ec2.describe_instance_types(InstanceTypes=unknown)["InstanceTypes"]:
                 vcpus[item["InstanceType"]] = int(item["VCpuInfo"]["DefaultVCpus"])
-        return sum(
-            int(i["count"])
-            * int(i["vcpus"] if i.get("vcpus") is not None else vcpus[i["instanceType"]])
-            for i in instances
-        )
+        # A pool with several types may launch any of them: its largest type counts.
+        largest: dict[str, int] = {}
+        for n, i in enumerate(instances):
+            pool = str(i.get("pool", n))
+            each = int(i["vcpus"] if i.get("vcpus") is not None else vcpus[i["instanceType"]])
+            largest[pool] = max(largest.get(pool, 0), int(i["count"]) * each)
+        return sum(largest.values())
 
     def quota(self, p: Precondition) -> Result:
         check = p.check
@@ -229,8 +231,19 @@ class AwsChecks:
         from botocore.exceptions import ClientError
 
         bucket, key = p.check["bucket"], p.check["key"]
+        s3 = self.client("s3", None)
+        if p.check.get("stackBucket"):
+            # A bucket the stack creates: before its first deploy the object cannot be there.
+            try:
+                s3.head_bucket(Bucket=bucket)
+            except ClientError as exc:
+                if _aws_error(exc)[0] in ("404", "NoSuchBucket", "NotFound"):
+                    return Result(
+                        p, "UNKNOWN", f"bucket {bucket} not created yet (the stack creates it)"
+                    )
+                raise
         try:
-            response = self.client("s3", None).head_object(Bucket=bucket, Key=key)
+            response = s3.head_object(Bucket=bucket, Key=key)
         except ClientError as exc:
             code, _ = _aws_error(exc)
             if code in ("404", "NoSuchKey", "NotFound", "NoSuchBucket"):

@@ -123,7 +123,6 @@ def fresh_account() -> dict[str, list[tuple[str, Any, dict[str, Any]]]]:
                 {"ServiceCode": "sagemaker"},
             ),
         ],
-        "lambda": [("get_account_settings", recorded("aws/lambda-GetAccountSettings.json"), {})],
     }
 
 
@@ -136,15 +135,12 @@ def ready_account() -> dict[str, list[tuple[str, Any, dict[str, Any]]]]:
     spot["Quota"]["Value"] = 32.0
     applied = copy.deepcopy(answers["service-quotas"][2][1])
     applied["Quotas"][1]["Value"] = 8.0  # ml.m5.large, now applied (listed by ListServiceQuotas)
-    settings = copy.deepcopy(answers["lambda"][0][1])
-    settings["AccountLimit"].update(ConcurrentExecutions=1000, UnreservedConcurrentExecutions=1000)
     return {
         "ce": [(answers["ce"][0][0], tags, answers["ce"][0][2])],
         "service-quotas": [
             (answers["service-quotas"][0][0], spot, answers["service-quotas"][0][2]),
             ("list_service_quotas", applied, {"ServiceCode": "sagemaker"}),
         ],
-        "lambda": [("get_account_settings", settings, {})],
     }
 
 
@@ -163,34 +159,61 @@ def test_a_fresh_aws_account_fails_what_it_lacks(cli, moto_account, monkeypatch)
     assert stubbed.regions == {
         "ce": {"us-east-1"},
         "service-quotas": {"us-east-1"},
-        "lambda": {"us-east-1"},
         "s3": {"us-east-1"},
     }
     assert _statuses(cli.out) == [
         ("FAIL", "aws-cost-allocation-tag-mlops:project"),
+        # The stack creates the baseline's bucket: nothing to upload to before the first deploy.
+        ("UNKNOWN", f"aws-drift-baseline-{_baseline_uri()}"),
         ("UNKNOWN", "aws-ec2-capacity-g-spot"),
         ("FAIL", "aws-ec2-quota-L-3819A6DF"),
         ("UNKNOWN", f"aws-image-{IMAGE}"),
-        ("FAIL", "aws-lambda-unreserved-concurrency"),
         ("FAIL", "aws-s3-bucket-org-s3-access-logs-123456789012"),
         ("FAIL", f"aws-s3-object-{MODELS}/6/model.tar.gz"),
         ("FAIL", f"aws-s3-object-{MODELS}/7/model.tar.gz"),
         ("FAIL", "aws-sagemaker-quota-ml.m5.large"),
     ]
     lines = cli.out.splitlines()
-    assert lines[2] == (
+    assert lines[3] == (
         "FAIL aws-ec2-quota-L-3819A6DF: EC2 quota 'All G and VT Spot Instance Requests' "
-        "(L-3819A6DF) in us-east-1: at least 16 vCPUs for the GPU node groups at max size "
-        "(applied quota L-3819A6DF is 0 < 16 needed; aws service-quotas "
+        "(L-3819A6DF) in us-east-1: at least 32 vCPUs for the GPU node groups at max size "
+        "(applied quota L-3819A6DF is 0 < 32 needed; aws service-quotas "
         "request-service-quota-increase --service-code ec2 --quota-code L-3819A6DF "
-        "--desired-value 16)"
+        "--desired-value 32)"
     )
-    assert "(unreserved 10 of 10, 101 needed;" in lines[4]
     assert lines[8].endswith(
         "(default quota ml.m5.large for endpoint usage is 0 < 8 needed; request "
         "'ml.m5.large for endpoint usage' = 8 in the Service Quotas console)"
     )
-    assert lines[-1] == "9 preconditions: 0 pass, 7 fail, 2 unknown"
+    assert lines[-1] == "9 preconditions: 0 pass, 6 fail, 3 unknown"
+
+
+def _baseline_uri() -> str:
+    function = reference_recording("aws-prod").named("mlops-drift-function")
+    return function.inputs["environment"]["variables"]["DRIFT_BASELINE_URI"]
+
+
+def test_the_drift_baseline_is_checked_at_the_functions_uri(moto_account):
+    recording = reference_recording("aws-prod")
+    (baseline,) = [
+        p
+        for p in derive(recording.resources, recording.config)
+        if p.id == f"aws-drift-baseline-{_baseline_uri()}"
+    ]
+    check = AwsChecks(lambda service, region: boto3.client(service, region_name=REGION))
+    bucket, key = baseline.check["bucket"], baseline.check["key"]
+    assert _baseline_uri() == f"s3://{bucket}/{key}"
+    # Before the first deploy: the stack has not created the bucket yet.
+    result = check(baseline)
+    assert (result.status, result.why) == (
+        "UNKNOWN",
+        f"bucket {bucket} not created yet (the stack creates it)",
+    )
+    moto_account.create_bucket(Bucket=bucket)
+    result = check(baseline)
+    assert (result.status, result.why) == ("FAIL", f"s3://{bucket}/{key} does not exist")
+    moto_account.put_object(Bucket=bucket, Key=key, Body=b"{}")
+    assert (check(baseline).status, check(baseline).why) == ("PASS", "2 bytes")
 
 
 def test_a_ready_aws_account_passes(cli, moto_account, monkeypatch, tmp_path):
@@ -200,13 +223,17 @@ def test_a_ready_aws_account_passes(cli, moto_account, monkeypatch, tmp_path):
         moto_account.put_object(
             Bucket="fraud-detection-models", Key=f"fraud-detector/{version}/model.tar.gz", Body=b"m"
         )
+    # After the first deploy: the stack's bucket exists and the baseline was uploaded.
+    bucket, _, key = _baseline_uri().removeprefix("s3://").partition("/")
+    moto_account.create_bucket(Bucket=bucket)
+    moto_account.put_object(Bucket=bucket, Key=key, Body=b"{}")
     stubbed = StubbedAws(ready_account())
     monkeypatch.setattr(aws, "client", stubbed)
     report = tmp_path / "preflight.json"
     args = ("--quiet", "--json", str(report), "--region", "us-west-2")
     assert _preflight(cli, "aws-prod", *args) == 0, cli.out + cli.err
     stubbed.all_answered()
-    assert stubbed.regions["service-quotas"] == stubbed.regions["lambda"] == {"us-west-2"}
+    assert stubbed.regions["service-quotas"] == {"us-west-2"}
     assert stubbed.regions["ce"] == {"us-east-1"}
     # --quiet: only what did not pass, then the count.
     assert _statuses(cli.out) == [
@@ -217,7 +244,7 @@ def test_a_ready_aws_account_passes(cli, moto_account, monkeypatch, tmp_path):
     assert document["passed"] is True
     assert document["counts"] == {"PASS": 7, "FAIL": 0, "UNKNOWN": 2}
     results = {r["id"]: r for r in document["results"]}
-    assert results["aws-ec2-quota-L-3819A6DF"]["why"] == "applied quota 32 ≥ 16 needed"
+    assert results["aws-ec2-quota-L-3819A6DF"]["why"] == "applied quota 32 ≥ 32 needed"
     assert results["aws-sagemaker-quota-ml.m5.large"]["why"] == "applied quota 8 ≥ 8 needed"
     assert results["aws-s3-bucket-org-s3-access-logs-123456789012"]["why"] == "exists in us-east-1"
     assert results["aws-cost-allocation-tag-mlops:project"]["seenBy"] == "preflight"
@@ -240,7 +267,7 @@ def test_an_access_log_bucket_in_another_region_fails(moto_account):
 def test_a_pool_of_unknown_size_reads_its_vcpus_from_ec2(moto_account):
     recording = reference_recording("aws-prod")
     gpu = next(r for r in recording.resources if r.name == "mlops-training-gpu")
-    gpu.inputs["instanceTypes"] = ["g6e.2xlarge"]
+    gpu.inputs["instanceTypes"] = ["g6e.xlarge", "g6e.2xlarge"]
     (quota,) = [
         p
         for p in derive(recording.resources, recording.config)
@@ -254,10 +281,11 @@ def test_a_pool_of_unknown_size_reads_its_vcpus_from_ec2(moto_account):
                     "describe_instance_types",
                     {
                         "InstanceTypes": [
-                            {"InstanceType": "g6e.2xlarge", "VCpuInfo": {"DefaultVCpus": 8}}
+                            {"InstanceType": "g6e.xlarge", "VCpuInfo": {"DefaultVCpus": 4}},
+                            {"InstanceType": "g6e.2xlarge", "VCpuInfo": {"DefaultVCpus": 8}},
                         ]
                     },
-                    {"InstanceTypes": ["g6e.2xlarge"]},
+                    {"InstanceTypes": ["g6e.2xlarge", "g6e.xlarge"]},
                 )
             ],
             "service-quotas": fresh_account()["service-quotas"][:1],
@@ -266,7 +294,8 @@ def test_a_pool_of_unknown_size_reads_its_vcpus_from_ec2(moto_account):
     result = AwsChecks(lambda service, region: stubbed(service, region=region))(quota)
     stubbed.all_answered()
     assert result.status == "FAIL"
-    assert result.why.startswith("applied quota L-3819A6DF is 0 < 32 needed")  # 4 × 8 vCPUs
+    # The pool may launch either type: 4 × the larger (8 vCPUs), not the sum of both.
+    assert result.why.startswith("applied quota L-3819A6DF is 0 < 32 needed")
 
 
 def test_no_aws_credentials_is_one_line_and_exit_2(cli, aws_env, monkeypatch):

@@ -42,15 +42,21 @@ def test_every_precondition_is_cited_and_says_who_sees_it(stack):
 def test_aws_prod_needs_gpu_spot_vcpus_endpoint_instances_concurrency_and_named_things():
     found = _derived("aws-prod")
     gpu = found["aws-ec2-quota-L-3819A6DF"]
-    # mlops-training-gpu: SPOT, g5.xlarge (4 vCPUs), maxSize 4.
+    # mlops-training-gpu: SPOT, g5.xlarge (4 vCPUs) or g5.2xlarge (8), maxSize 4: spot may
+    # launch the larger type, so 4 × 8.
+    gpu_pool = reference_recording("aws-prod").named("mlops-training-gpu").inputs
+    assert gpu_pool["instanceTypes"] == ["g5.xlarge", "g5.2xlarge"]
     assert gpu.check == {
         "kind": "aws-service-quota",
         "serviceCode": "ec2",
         "quotaCode": "L-3819A6DF",
         "quotaName": "All G and VT Spot Instance Requests",
         "region": "us-east-1",
-        "need": 16,
-        "instances": [{"instanceType": "g5.xlarge", "count": 4, "vcpus": 4}],
+        "need": 32,
+        "instances": [
+            {"pool": "mlops-training-gpu", "instanceType": "g5.xlarge", "count": 4, "vcpus": 4},
+            {"pool": "mlops-training-gpu", "instanceType": "g5.2xlarge", "count": 4, "vcpus": 8},
+        ],
         "vcpuSource": "https://docs.aws.amazon.com/ec2/latest/instancetypes/ac.html",
     }
     assert "aws-ec2-quota-L-DB2E81BA" not in found  # no on-demand GPU pool
@@ -58,7 +64,7 @@ def test_aws_prod_needs_gpu_spot_vcpus_endpoint_instances_concurrency_and_named_
     # Both configs start at 4 (= replicas.max) and blue/green runs two fleets.
     assert endpoint.check["quotaName"] == "ml.m5.large for endpoint usage"
     assert endpoint.check["need"] == 8
-    assert found["aws-lambda-unreserved-concurrency"].check["need"] == 101
+    assert "aws-lambda-unreserved-concurrency" not in found  # the drift function reserves none
     assert found["aws-s3-bucket-org-s3-access-logs-123456789012"].check == {
         "kind": "aws-s3-bucket",
         "bucket": "org-s3-access-logs-123456789012",
@@ -67,7 +73,14 @@ def test_aws_prod_needs_gpu_spot_vcpus_endpoint_instances_concurrency_and_named_
     objects = sorted(
         p.check["key"] for p in found.values() if p.check.get("kind") == "aws-s3-object"
     )
-    assert objects == ["fraud-detector/6/model.tar.gz", "fraud-detector/7/model.tar.gz"]
+    baseline = _baseline_uri("aws-prod")
+    assert objects == sorted(
+        [
+            "fraud-detector/6/model.tar.gz",
+            "fraud-detector/7/model.tar.gz",
+            baseline.split("/", 3)[3],
+        ]
+    )
     assert {p.check.get("bucket") for p in found.values() if "s3-object" in p.id} == {
         "fraud-detection-models"
     }
@@ -80,9 +93,39 @@ def test_aws_prod_needs_gpu_spot_vcpus_endpoint_instances_concurrency_and_named_
     assert found["aws-ec2-capacity-g-spot"].seen_by == "deploy-only"
 
 
+def _baseline_uri(stack: str) -> str:
+    function = reference_recording(stack).named("mlops-drift-function")
+    return function.inputs["environment"]["variables"]["DRIFT_BASELINE_URI"]
+
+
+@pytest.mark.parametrize("stack", ["aws-dev", "aws-prod"])
+def test_the_drift_baseline_the_function_reads_is_a_precondition(stack):
+    uri = _baseline_uri(stack)
+    bucket, _, key = uri.removeprefix("s3://").partition("/")
+    # The function's bucket is the stack's artifact bucket: absent before the first deploy.
+    assert bucket == reference_recording(stack).named("mlops-artifacts-bucket").outputs["bucket"]
+    baseline = _derived(stack)[f"aws-drift-baseline-{uri}"]
+    assert baseline.seen_by == "preflight"
+    assert baseline.check == {
+        "kind": "aws-s3-object",
+        "bucket": bucket,
+        "key": key,
+        "stackBucket": True,
+    }
+    assert "mlops-iac drift baseline" in baseline.detail
+
+
+def test_no_drift_function_no_baseline_precondition():
+    def no_drift(resources):
+        resources[:] = [r for r in resources if r.name != "mlops-drift-function"]
+
+    assert not [p for p in _derived("aws-prod", no_drift) if p.startswith("aws-drift-baseline-")]
+
+
 def test_aws_dev_sizes_follow_its_stack():
     found = _derived("aws-dev")
-    assert found["aws-ec2-quota-L-3819A6DF"].check["need"] == 8  # 2 × g4dn.xlarge (4 vCPUs)
+    # 2 × g4dn.2xlarge (8 vCPUs), the larger of the pool's two spot types.
+    assert found["aws-ec2-quota-L-3819A6DF"].check["need"] == 16
     assert found["aws-sagemaker-quota-ml.m5.large"].check["need"] == 4  # 2 × max 2
     # No access-log bucket is named in dev.
     assert not [p for p in found if p.startswith("aws-s3-bucket-")]
@@ -98,7 +141,9 @@ def test_an_on_demand_pool_of_unknown_size_uses_the_on_demand_quota_and_reads_vc
     quota = found["aws-ec2-quota-L-DB2E81BA"]
     assert quota.check["quotaName"] == "Running On-Demand G and VT instances"
     assert quota.check["need"] is None
-    assert quota.check["instances"] == [{"instanceType": "g6e.2xlarge", "count": 4, "vcpus": None}]
+    assert quota.check["instances"] == [
+        {"pool": "mlops-training-gpu", "instanceType": "g6e.2xlarge", "count": 4, "vcpus": None}
+    ]
     assert "aws-ec2-quota-L-3819A6DF" not in found
 
 
@@ -116,7 +161,8 @@ def test_a_second_gpu_pool_adds_to_the_same_quota():
         resources.append(more)
 
     found = _derived("aws-prod", second_pool)
-    assert found["aws-ec2-quota-L-3819A6DF"].check["need"] == 16 + 8
+    # 4 × and 2 × g5.2xlarge (8 vCPUs, the larger spot type).
+    assert found["aws-ec2-quota-L-3819A6DF"].check["need"] == 32 + 16
     assert found["aws-ec2-quota-L-7212CCBC"].check["need"] == 4 * 96
 
 
