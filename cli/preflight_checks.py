@@ -157,26 +157,21 @@ class AwsChecks:
         return None, "not found"
 
     def _vcpus(self, check: Mapping[str, Any]) -> int:
-        """The vCPUs the pools need: each pool's largest instance type at its count, reading
-        unknown types' vCPUs from EC2."""
+        """The vCPUs the pools need, reading unknown instance types' vCPUs from EC2."""
         instances = check.get("instances") or []
-        unknown = sorted(
-            {t for i in instances if i.get("vcpus") is None for t in i["instanceTypes"]}
-        )
+        unknown = sorted({i["instanceType"] for i in instances if i.get("vcpus") is None})
         vcpus: dict[str, int] = {}
         if unknown:
             ec2 = self.client("ec2", check.get("region"))
             for item in ec2.describe_instance_types(InstanceTypes=unknown)["InstanceTypes"]:
                 vcpus[item["InstanceType"]] = int(item["VCpuInfo"]["DefaultVCpus"])
-        return sum(
-            int(i["count"])
-            * int(
-                i["vcpus"]
-                if i.get("vcpus") is not None
-                else max(vcpus[t] for t in i["instanceTypes"])
-            )
-            for i in instances
-        )
+        # A pool with several types may launch any of them: its largest type counts.
+        largest: dict[str, int] = {}
+        for n, i in enumerate(instances):
+            pool = str(i.get("pool", n))
+            each = int(i["vcpus"] if i.get("vcpus") is not None else vcpus[i["instanceType"]])
+            largest[pool] = max(largest.get(pool, 0), int(i["count"]) * each)
+        return sum(largest.values())
 
     def quota(self, p: Precondition) -> Result:
         check = p.check
@@ -236,8 +231,19 @@ class AwsChecks:
         from botocore.exceptions import ClientError
 
         bucket, key = p.check["bucket"], p.check["key"]
+        s3 = self.client("s3", None)
+        if p.check.get("stackBucket"):
+            # A bucket the stack creates: before its first deploy the object cannot be there.
+            try:
+                s3.head_bucket(Bucket=bucket)
+            except ClientError as exc:
+                if _aws_error(exc)[0] in ("404", "NoSuchBucket", "NotFound"):
+                    return Result(
+                        p, "UNKNOWN", f"bucket {bucket} not created yet (the stack creates it)"
+                    )
+                raise
         try:
-            response = self.client("s3", None).head_object(Bucket=bucket, Key=key)
+            response = s3.head_object(Bucket=bucket, Key=key)
         except ClientError as exc:
             code, _ = _aws_error(exc)
             if code in ("404", "NoSuchKey", "NotFound", "NoSuchBucket"):

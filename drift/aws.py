@@ -91,7 +91,20 @@ class S3Storage:
             body = read_limited(self.client.get_object(Bucket=bucket, Key=key)["Body"].read)
         except self.client.exceptions.NoSuchKey:
             raise no_baseline(uri) from None
+        except self.client.exceptions.ClientError as exc:
+            # Without an unconditional s3:ListBucket, S3 answers a missing key with 403, not 404
+            # (https://docs.aws.amazon.com/AmazonS3/latest/API/API_GetObject.html): list the
+            # exact key (the role may) to tell a missing baseline from a real denial.
+            if exc.response.get("Error", {}).get("Code") != "AccessDenied":
+                raise
+            if not self._exists(bucket, key):
+                raise no_baseline(uri) from None
+            raise
         return baseline_text(uri, body)
+
+    def _exists(self, bucket: str, key: str) -> bool:
+        listed = self.client.list_objects_v2(Bucket=bucket, Prefix=key, MaxKeys=1)
+        return any(item["Key"] == key for item in listed.get("Contents", ()))
 
     def write_text(self, uri: str, text: str) -> None:
         _, bucket, key = split_uri(uri)

@@ -138,6 +138,9 @@ def aws_drift(env: Mapping[str, str]) -> Manifest:
     calls = (
         Call("s3:GetObject", f"arn:aws:s3:::{baseline_bucket}/{baseline}", "read the baseline",
              S3_ACTIONS),
+        Call("s3:ListBucket", f"arn:aws:s3:::{baseline_bucket}",
+             "list the baseline's key when reading it is denied (a missing key is a 403)",
+             S3_ACTIONS, (("s3:prefix", baseline),)),
         Call("s3:ListBucket", f"arn:aws:s3:::{bucket}", "list the capture prefix's hour folders",
              S3_ACTIONS, (("s3:prefix", f"{capture}*"),)),
         Call("s3:GetObject", f"arn:aws:s3:::{bucket}/{capture}*", "read capture objects",

@@ -14,6 +14,7 @@ instances; AWS does not document the rounding, so :func:`step_instances` reads i
 
 from __future__ import annotations
 
+import ipaddress
 import math
 
 SAGEMAKER_TRAFFIC_ROUTING = (
@@ -126,3 +127,30 @@ def blue_green_timeout_problem(
         f"{SAGEMAKER_PROVISIONING_MARGIN_SECONDS} s provisioning = {needed} s, over SageMaker's "
         f"{SAGEMAKER_EXECUTION_TIMEOUT_MAX} s blue/green execution timeout"
     )
+
+
+EKS_PRIVATE_ENDPOINT = "https://docs.aws.amazon.com/eks/latest/userguide/cluster-endpoint.html"
+PRIVATE_RANGES = tuple(
+    ipaddress.ip_network(cidr)
+    for cidr in ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "100.64.0.0/10", "fc00::/7")
+)
+"""Private address space (RFC 1918, RFC 6598 shared space, IPv6 unique local): the only sources
+a private API endpoint sees, through its VPC, a VPN or peering (EKS_PRIVATE_ENDPOINT)."""
+
+
+def private_cidr_problem(cidr: object) -> str | None:
+    """Why ``cidr`` cannot be a private API source (not a CIDR, not private space), or None."""
+    try:
+        net = ipaddress.ip_network(str(cidr), strict=True)
+    except ValueError as exc:
+        return f"{cidr!r} is not a CIDR block ({exc})"
+    if not any(
+        net.version == r.version and net.subnet_of(r)  # type: ignore[arg-type]
+        for r in PRIVATE_RANGES
+    ):
+        return (
+            f"{cidr} is not private address space (10.0.0.0/8, 172.16.0.0/12, 192.168.0.0/16, "
+            "100.64.0.0/10, fc00::/7): a private endpoint is reached from its VPC, a VPN or "
+            "peering only"
+        )
+    return None

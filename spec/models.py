@@ -133,6 +133,13 @@ class TrainingAccessSpec(_Model):
         "publicAccessCidrs, GKE authorized networks). Required with publicEndpoint; never "
         "0.0.0.0/0 outside dev. Default: none.",
     )
+    private_cidrs: list[str] | None = Field(
+        None,
+        description="AWS: private CIDRs (CI runners, VPN, peered networks) allowed to reach the "
+        "private EKS API on tcp/443, as ingress rules on the cluster security group; private "
+        "address space only. Default: the stack's new VPC's CIDR (none with aws.vpcId). A list "
+        "replaces the default.",
+    )
     dns_endpoint: bool = Field(
         True,
         description="GCP: enable GKE's DNS-based control-plane endpoint (IAM-authorised, no "

@@ -200,6 +200,16 @@ def _access_rules(raw: Mapping[str, Any], cloud: str) -> list[tuple[str, str]]:
                 )
     if cloud != "aws" and _get(raw, "training.access.adminRoleArns"):
         problems.append(("training.access.adminRoleArns", "only used on AWS (EKS access entries)"))
+    private = _get(raw, "training.access.privateCidrs")
+    if cloud != "aws" and private is not None:
+        problems.append(
+            ("training.access.privateCidrs", "only used on AWS (EKS cluster security group)")
+        )
+    elif isinstance(private, list):
+        for i, cidr in enumerate(private):
+            problem = limits.private_cidr_problem(cidr) if isinstance(cidr, str) else None
+            if problem is not None:
+                problems.append((f"training.access.privateCidrs[{i}]", problem))
     return problems
 
 

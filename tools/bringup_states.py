@@ -45,7 +45,9 @@ def main(argv: list[str] | None = None) -> int:
     for stack in argv or list(STACKS):
         path = ROOT_DIR / "stacks" / "state" / f"{stack}.json"
         document = export(stack, json.loads(path.read_text()) if path.exists() else None)
-        path.write_text(json.dumps(document, indent=1, sort_keys=True, default=str) + "\n")
+        text = json.dumps(document, indent=1, sort_keys=True, default=str) + "\n"
+        # Asset paths are the checkout's: keep them repository-relative, the same on every clone.
+        path.write_text(text.replace(f"{ROOT_DIR}/", ""))
         print(f"{path.relative_to(ROOT_DIR)}: {len(document['deployment']['resources'])} resources")
     return 0
 

@@ -34,6 +34,7 @@ from mlops_iac.components.aws._common import (
 from mlops_iac.components.contract_types import TrainingClusterArgsBase
 from mlops_iac.components.kubernetes import addons, charts, kubeconfig
 from mlops_iac.spec import gpu as gpu_catalogue
+from mlops_iac.spec import limits
 
 TYPE = "mlops:aws:TrainingCluster"
 
@@ -43,6 +44,11 @@ INTERFACE_ENDPOINTS = {"ecr-api": "ecr.api", "ecr-dkr": "ecr.dkr", "sts": "sts"}
 # EKS access policy for named CI/operator roles (Kubernetes cluster-admin equivalent):
 # https://docs.aws.amazon.com/eks/latest/userguide/access-policies.html
 CLUSTER_ADMIN_POLICY = "arn:aws:eks::aws:cluster-access-policy/AmazonEKSClusterAdminPolicy"
+# A private endpoint's ENIs carry only the EKS-created cluster security group, whose one inbound
+# rule is itself: a runner, VPN or peered network reaches the API only through a rule on 443.
+# https://docs.aws.amazon.com/eks/latest/userguide/sec-group-reqs.html
+# https://docs.aws.amazon.com/eks/latest/userguide/cluster-endpoint.html
+API_PORT = 443
 GPU_POOL_LABEL = ("mlops/pool", "gpu")
 AUTOSCALER_SERVICE_ACCOUNT = "cluster-autoscaler"
 
@@ -95,6 +101,12 @@ class TrainingClusterArgs(TrainingClusterArgsBase):
     public_access_cidrs: Sequence[str] = ()
     """CIDRs allowed to reach a public API endpoint. Required with ``public_endpoint``; never
     ``0.0.0.0/0`` outside dev. Default: none."""
+    private_access_cidrs: Sequence[str] | None = None
+    """Private CIDRs (CI runners, VPN, peered networks) allowed to reach the API on tcp/443
+    through ingress rules on the EKS cluster security group. Only private address space
+    (RFC 1918, 100.64.0.0/10, fc00::/7). Default: the new VPC's CIDR, so a runner in its
+    subnets reaches the API; with ``vpc_id`` none (list your runners). An explicit list replaces
+    the default; ``[]`` leaves only the cluster security group itself (its nodes)."""
     admin_role_arns: Sequence[str] = ()
     """IAM roles (CI, operators) given an EKS access entry with ``AmazonEKSClusterAdminPolicy``.
     With any, the cluster is created without the creator's implicit admin entry
@@ -162,10 +174,12 @@ class TrainingCluster(Component):
     read-only DVC data and the bucket key, ``-trainer-checkpoints``: read/write ``checkpoints/``,
     with ``artifact_bucket_arn``) and ``-trainer`` (pod identity association). Pod identity roles
     trust ``pods.eks.amazonaws.com`` for this account and cluster only. Access: ``-access-{i}`` /
-    ``-access-{i}-admin`` per ``admin_role_arns`` entry.
+    ``-access-{i}-admin`` per ``admin_role_arns`` entry; ``-api-from-{i}`` (HTTPS ingress on the
+    cluster security group) per private access CIDR.
 
-    Outputs also: ``trainer_role_arn``, ``training_namespace``, ``training_service_account``,
-    ``training_operator``, ``kubeconfig`` (no secret: the token is minted per call).
+    Outputs also: ``cluster_security_group_id``, ``trainer_role_arn``, ``training_namespace``,
+    ``training_service_account``, ``training_operator``, ``kubeconfig`` (no secret: the token is
+    minted per call).
     """
 
     cluster_name: pulumi.Output[str]
@@ -173,6 +187,7 @@ class TrainingCluster(Component):
     max_gpus: pulumi.Output[int]
     max_usd_per_hour: pulumi.Output[float]
     cluster_endpoint: pulumi.Output[str]
+    cluster_security_group_id: pulumi.Output[str]
     kms_key_id: pulumi.Output[str]
     vpc_id: pulumi.Output[str]
     private_subnet_ids: pulumi.Output[list[str]]
@@ -193,6 +208,7 @@ class TrainingCluster(Component):
         kubernetes_version = args.kubernetes_version or defaults.KUBERNETES_VERSION
         prod = args.environment == "prod"
         endpoint_access = _endpoint_access(label, args)
+        private_cidrs = _private_cidrs(label, args)
         gpu_pool_caps = gpu_catalogue.pool(
             args.gpu, "aws", args.min_nodes, args.max_nodes, label=label, spot=args.spot
         )
@@ -216,6 +232,7 @@ class TrainingCluster(Component):
             name, cluster, cluster_name, args.tags
         )
         access = self._access_entries(name, cluster, args.admin_role_arns, args.tags)
+        api_rules = self._api_ingress(name, cluster, private_cidrs, args.tags)
         trainer_role = self._trainer_identity(name, cluster, args, args.tags)
         here = region(self)
         profile, role_arn = _provider_identity(label, args)
@@ -229,7 +246,8 @@ class TrainingCluster(Component):
         )
         if args.manage_kubernetes:
             # Pods need nodes; the deploying role may be one of the access entries.
-            pods_need = [system_pool, autoscaler_link, *access]
+            # The API must also be reachable from where pulumi up runs (the ingress rules).
+            pods_need = [system_pool, autoscaler_link, *access, *api_rules]
             self._kubernetes(name, args, cluster, config, here, kubernetes_version, pods_need)
         self.register(
             cluster_name=cluster.name,
@@ -237,6 +255,7 @@ class TrainingCluster(Component):
             max_gpus=pulumi.Output.from_input(gpu_pool_caps.max_gpus),
             max_usd_per_hour=pulumi.Output.from_input(gpu_pool_caps.max_usd_per_hour),
             cluster_endpoint=cluster.endpoint,
+            cluster_security_group_id=cluster.vpc_config.cluster_security_group_id,
             kms_key_id=key.arn,
             vpc_id=pulumi.Output.from_input(vpc_id),
             private_subnet_ids=pulumi.Output.all(*subnet_ids),
@@ -542,6 +561,30 @@ class TrainingCluster(Component):
                 )
             )
         return created
+
+    def _api_ingress(
+        self, name: str, cluster: aws.eks.Cluster, cidrs: Sequence[str], tags: Tags
+    ) -> list[pulumi.Resource]:
+        """HTTPS ingress to the API from each private CIDR, on the EKS-created cluster security
+        group (the one the private endpoint's network interfaces carry)."""
+        rules: list[pulumi.Resource] = []
+        for i, cidr in enumerate(cidrs):
+            v6 = ipaddress.ip_network(cidr).version == 6
+            rules.append(
+                aws.vpc.SecurityGroupIngressRule(
+                    f"{name}-api-from-{i}",
+                    security_group_id=cluster.vpc_config.cluster_security_group_id,
+                    description=f"Kubernetes API (HTTPS) from {cidr}",
+                    ip_protocol="tcp",
+                    from_port=API_PORT,
+                    to_port=API_PORT,
+                    cidr_ipv4=None if v6 else cidr,
+                    cidr_ipv6=cidr if v6 else None,
+                    tags=tags,
+                    opts=child_opts(self),
+                )
+            )
+        return rules
 
     def _trainer_identity(
         self,
@@ -874,6 +917,19 @@ def _public_cidrs(
         if ipaddress.ip_network(cidr, strict=True).prefixlen == 0 and environment != "dev":
             raise ValueError(f"{label}: public_access_cidrs {cidr} is refused in {environment}")
     return list(cidrs)
+
+
+def _private_cidrs(label: str, args: TrainingClusterArgs) -> list[str]:
+    """The private sources of API ingress: the given list, else the new VPC's CIDR (none with
+    an existing VPC). Refuses anything outside private address space."""
+    if args.private_access_cidrs is None:
+        return [args.vpc_cidr] if args.vpc_id is None else []
+    cidrs = list(args.private_access_cidrs)
+    for cidr in cidrs:
+        problem = limits.private_cidr_problem(cidr)
+        if problem is not None:
+            raise ValueError(f"{label}: private_access_cidrs {problem}")
+    return cidrs
 
 
 CHECKPOINT_PREFIX = "checkpoints"

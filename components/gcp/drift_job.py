@@ -28,6 +28,7 @@ projects no longer give the permissions a build needs
 from __future__ import annotations
 
 import functools
+import hashlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -63,25 +64,54 @@ BUILD_ROLES = {
     "logs": "roles/logging.logWriter",
     "images": "roles/artifactregistry.writer",
 }
-"""Project roles of the function's build account (plus object read on its source zip)."""
+"""Project roles of the function's build account (plus object read on its source zip and on
+Cloud Functions' copy of it)."""
+GCF_SOURCES_BUCKET = "gcf-v2-sources-{number}-{region}"
+"""The bucket Cloud Functions (2nd gen) copies a function's source into, and builds from
+(https://github.com/hashicorp/terraform-provider-google/issues/20571)."""
 _PERIOD = {"hourly": "3600s", "daily": "86400s", "weekly": "86400s"}
+
+
+MAIN_PY = (
+    "from mlops_iac.drift.handlers import gcp_handler\n\n\n"
+    "def handler(request):\n    return gcp_handler(request)\n"
+)
+"""The function's entry module."""
+
+
+def _package_folder() -> Path:
+    import mlops_iac.drift as package
+
+    return Path(package.__file__).resolve().parent
 
 
 @functools.cache
 def drift_source() -> pulumi.AssetArchive:
     """``main.py`` (the entry point) and every module of ``mlops_iac.drift``."""
-    import mlops_iac.drift as package
-
-    folder = Path(package.__file__).resolve().parent
     assets: dict[str, pulumi.Asset | pulumi.Archive] = {
         f"mlops_iac/drift/{path.name}": pulumi.FileAsset(str(path))
-        for path in sorted(folder.glob("*.py"))
+        for path in sorted(_package_folder().glob("*.py"))
     }
-    assets["main.py"] = pulumi.StringAsset(
-        "from mlops_iac.drift.handlers import gcp_handler\n\n\n"
-        "def handler(request):\n    return gcp_handler(request)\n"
-    )
+    assets["main.py"] = pulumi.StringAsset(MAIN_PY)
     return pulumi.AssetArchive(assets)
+
+
+def source_digest(folder: Path | None = None) -> str:
+    """The first 12 hex digits of a SHA-256 over the zip's members (path and content), from
+    ``folder`` (default: the installed ``mlops_iac.drift``) plus ``main.py``.
+
+    The source object is named by it: Cloud Functions does not rebuild when an object is
+    rewritten under the same name, so a code change must change ``buildConfig.source``
+    (https://github.com/hashicorp/terraform-provider-google/issues/1938).
+    """
+    digest = hashlib.sha256()
+    members = [
+        (f"mlops_iac/drift/{path.name}", path.read_bytes())
+        for path in sorted((folder or _package_folder()).glob("*.py"))
+    ]
+    for member, content in [*members, ("main.py", MAIN_PY.encode())]:
+        digest.update(member.encode() + b"\0" + hashlib.sha256(content).digest())
+    return digest.hexdigest()[:12]
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -123,8 +153,12 @@ class DriftJob(Component):
     conditioned on the bucket itself: listing, no reads), ``{name}-write-reports`` (object user,
     IAM condition: ``drift/reports/`` only; the job replaces ``latest.json`` on every run) and
     ``{name}-metric-writer``; ``{name}-builder`` (the function's build account) with
-    ``{name}-builder-logs``, ``{name}-builder-images`` and ``{name}-builder-source`` (object viewer
-    on ``drift/source/`` only); ``{name}-source`` (zip in the bucket), ``{name}-function``;
+    ``{name}-builder-logs``, ``{name}-builder-images``, ``{name}-builder-source`` (object viewer
+    on ``drift/source/`` only) and ``{name}-builder-gcf-sources`` (object viewer on the project,
+    conditioned on Cloud Functions' ``gcf-v2-sources-<project number>-<region>`` bucket, which
+    the build reads its copy of the source from); ``{name}-source`` (the zip in the bucket, named
+    ``drift/source/{name}-<content hash>.zip`` so that a code change rebuilds the function),
+    ``{name}-function`` (created after every build grant);
     ``{name}-invoker`` (account) + ``{name}-invoker-run`` (``roles/run.invoker`` on the
     function's service only); ``{name}-schedule`` (calls the function's ``run.app`` URL);
     ``{name}-metric-<metric>`` (one metric descriptor per custom metric the job writes, abandoned
@@ -161,7 +195,7 @@ class DriftJob(Component):
         report_uri = pulumi.Output.concat("gs://", bucket, f"/{REPORTS}/", args.endpoint_name)
 
         account = self._job_account(name, bucket, project)
-        builder, build_grants = self._build_account(name, bucket, project)
+        builder, build_grants = self._build_account(name, bucket, project, location)
         function = self._function(
             name,
             args,
@@ -258,8 +292,10 @@ class DriftJob(Component):
         name: str,
         bucket: pulumi.Input[str],
         project: pulumi.Output[organizations.GetProjectResult],
+        location: str,
     ) -> tuple[serviceaccount.Account, list[pulumi.Resource]]:
-        """``{name}-builder``: writes build logs and the built image, reads the source zip.
+        """``{name}-builder``: writes build logs and the built image, reads the source zip and
+        Cloud Functions' copy of it.
 
         The roles the build account needs: https://cloud.google.com/functions/docs/securing/build-custom-sa
         """
@@ -293,6 +329,29 @@ class DriftJob(Component):
                 opts=child_opts(self),
             )
         )
+        # Cloud Functions copies the zip into its own gcf-v2-sources-<number>-<region> bucket and
+        # the build fetches it from there ("Access to bucket gcf-v2-sources-… denied. You must
+        # grant Storage Object Viewer permission to <build account>" otherwise:
+        # https://github.com/hashicorp/terraform-provider-google/issues/20571). The bucket is not
+        # the stack's, so the grant is on the project, conditioned on that bucket and its
+        # objects (https://cloud.google.com/storage/docs/access-control/iam#conditions).
+        sources = project.number.apply(
+            lambda number: GCF_SOURCES_BUCKET.format(number=number, region=location)
+        )
+        grants.append(
+            projects.IAMMember(
+                f"{name}-builder-gcf-sources",
+                project=project.project_id,
+                role="roles/storage.objectViewer",
+                member=builder.member,
+                condition={
+                    "title": "gcf-v2-sources-only",
+                    "description": "Cloud Functions' copy of the function source",
+                    "expression": sources.apply(_bucket_condition),
+                },
+                opts=child_opts(self),
+            )
+        )
         return builder, grants
 
     def _function(
@@ -316,7 +375,9 @@ class DriftJob(Component):
         source = storage.BucketObject(
             f"{name}-source",
             bucket=bucket,
-            name=f"{SOURCE_PREFIX}/{name}.zip",
+            # Named by content: a changed package is a new object, hence a new
+            # buildConfig.source and a rebuild (one rewritten in place is never rebuilt).
+            name=f"{SOURCE_PREFIX}/{name}-{source_digest()}.zip",
             source=drift_source(),
             opts=child_opts(self),
         )
@@ -493,4 +554,12 @@ def _prefixes_condition(bucket: pulumi.Input[str], prefixes: Sequence[str]) -> p
             f'resource.name.startsWith("projects/_/buckets/{b}/objects/{prefix}/")'
             for prefix in prefixes
         )
+    )
+
+
+def _bucket_condition(bucket: str) -> str:
+    """CEL: the bucket ``bucket`` itself or an object in it."""
+    return (
+        f'resource.name == "projects/_/buckets/{bucket}"'
+        f' || resource.name.startsWith("projects/_/buckets/{bucket}/objects/")'
     )

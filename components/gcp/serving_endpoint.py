@@ -192,11 +192,12 @@ class ServingEndpoint(Component):
 
         served, split = self._traffic_plan(name, label, args, service_name, current, wanted)
         key_id, grants = self._revision_key(name, args, region, prod)
-        account = self._runtime_account(name, args)
+        account, runtime_grants = self._runtime_account(name, args)
         template = _template(name, args, current, account.email, key_id)
         service = self._service(
-            name, args, service_name, region, public, prod, template, split, grants
-        )
+            name, args, service_name, region, public, prod, template, split,
+            [*grants, *runtime_grants],
+        )  # fmt: skip
 
         active = previous_version if args.rollback else model.version
         # The declared standby version; its revision is only in traffic (and a rollback target)
@@ -276,8 +277,11 @@ class ServingEndpoint(Component):
         )
         return key.id, grants
 
-    def _runtime_account(self, name: str, args: ServingEndpointArgs) -> serviceaccount.Account:
-        """``{name}-runtime``: may write capture and read the served model version only."""
+    def _runtime_account(
+        self, name: str, args: ServingEndpointArgs
+    ) -> tuple[serviceaccount.Account, list[pulumi.Resource]]:
+        """(``{name}-runtime``, its grants): may write capture and read the served model
+        version only."""
         account = serviceaccount.Account(
             f"{name}-runtime",
             account_id=resource_id(name, "run", limit=30),
@@ -285,10 +289,11 @@ class ServingEndpoint(Component):
             description="Identity of the model server: reads its model, writes capture data",
             opts=child_opts(self),
         )
+        grants: list[pulumi.Resource] = []
         if args.capture_bucket is not None:
             # Capture only under this endpoint's own folder: the model container cannot add
             # objects to the DVC remote or the drift baselines of the same bucket.
-            storage.BucketIAMMember(
+            capture = storage.BucketIAMMember(
                 f"{name}-runtime-capture",
                 bucket=args.capture_bucket,
                 role="roles/storage.objectCreator",
@@ -302,6 +307,7 @@ class ServingEndpoint(Component):
                 },
                 opts=child_opts(self),
             )
+            grants.append(capture)
         if args.model_bucket is not None:
             # Read access to the served versions only (IAM condition on the object prefix; the
             # bucket has uniform bucket-level access, which conditions require). Both revisions
@@ -311,7 +317,7 @@ class ServingEndpoint(Component):
             prefixes = [args.model_prefix or ""]
             if args.previous_model_prefix is not None and args.model_prefix:
                 prefixes.append(args.previous_model_prefix)
-            storage.BucketIAMMember(
+            reader = storage.BucketIAMMember(
                 f"{name}-runtime-model-reader",
                 bucket=args.model_bucket,
                 role="roles/storage.objectViewer",
@@ -326,7 +332,7 @@ class ServingEndpoint(Component):
             # Listing is checked on the bucket, which no object prefix matches: a model server
             # that lists its version's folder needs this (names only, no object reads).
             # https://cloud.google.com/iam/docs/conditions-resource-attributes
-            storage.BucketIAMMember(
+            listing = storage.BucketIAMMember(
                 f"{name}-runtime-model-list",
                 bucket=args.model_bucket,
                 role="roles/storage.objectViewer",
@@ -340,7 +346,8 @@ class ServingEndpoint(Component):
                 },
                 opts=child_opts(self),
             )
-        return account
+            grants += [reader, listing]
+        return account, grants
 
     def _service(
         self,
@@ -354,7 +361,12 @@ class ServingEndpoint(Component):
         split: pulumi.Output[list[tuple[str, int, str]]],
         grants: list[pulumi.Resource],
     ) -> cloudrunv2.Service:
-        """``{name}-service`` with the traffic split, and one ``{name}-invoker-<i>`` per invoker."""
+        """``{name}-service`` with the traffic split, and one ``{name}-invoker-<i>`` per invoker.
+
+        The service waits for ``grants`` (its key's, its runtime account's): a revision loads its
+        model when it starts, and Cloud Run's create or update waits for it to become ready, so
+        a revision created before its model grant fails the update.
+        """
         service = cloudrunv2.Service(
             f"{name}-service",
             name=service_name,

@@ -126,6 +126,7 @@ def _training_cluster(
             **training_kubernetes_kwargs(spec),
             admin_role_arns=training.access.admin_role_arns,
             public_access_cidrs=training.access.public_cidrs,
+            private_access_cidrs=training.access.private_cidrs,
             artifact_bucket_arn=store.bucket_arn,
             artifact_key_arn=customer_key(store.kms_key_id, spec.artifacts.customer_managed_key),
             vpc_id=aws_spec.vpc_id,
@@ -290,6 +291,8 @@ def _exports(
         **drift_exports(drift_job),
         "autoscaler_role_arn": cluster.autoscaler_role_arn,
         "trainer_role_arn": cluster.trainer_role_arn,
+        # What a runner's network needs to reach the private API (training.access.privateCidrs).
+        "cluster_security_group_id": cluster.cluster_security_group_id,
         **training_exports(cluster),
         "dvc_policy_arn": store.dvc_policy_arn,
         "active_endpoint_config_name": endpoint.active_endpoint_config_name if endpoint else None,

@@ -150,8 +150,8 @@ def bring_up_pending(spec: PlatformSpec) -> list[dict[str, str]]:
             {
                 "what": "serving",
                 "why": "serving.enabled is false: no endpoint is created",
-                "next": f"{_first_version(spec)}; check it with mlops-iac preflight, then set "
-                "serving.enabled: true and run pulumi up",
+                "next": f"{_first_version(spec)}; then set serving.enabled: true and run "
+                "pulumi up",
             }
         )
     return pending
@@ -162,10 +162,13 @@ def _first_version(spec: PlatformSpec) -> str:
     model = spec.serving.model
     label = f"{model.name} version {model.version}"
     if spec.cloud == "azure":
+        # Both deployments are created at once: the standby serves previousModel.
+        versions = [model] + ([spec.serving.previous_model] if spec.serving.previous_model else [])
+        named = " and ".join(f"{m.name} version {m.version}" for m in versions)
         return (
-            f"register {label} in the stack's AzureML registry (output registry_name), e.g. "
-            f"az ml model create --registry-name <registry_name> --name {model.name} "
-            f"--version {model.version} --type mlflow_model --path <model dir>"
+            f"register {named} in the stack's AzureML registry (output registry_name) from a "
+            "network that reaches it, e.g. az ml model create --registry-name <registry_name> "
+            f"--name {model.name} --version {model.version} --type mlflow_model --path <model dir>"
         )
     if spec.cloud == "gcp":
         image = model.image or f"<image_repository_url>/{model.name}:{model.version}"

@@ -23,6 +23,7 @@ MODEL_DATA = (
 IMAGE_ACCESS = (
     "https://docs.aws.amazon.com/sagemaker/latest/dg/your-algorithms-containers-inference-code.html"
 )
+MISSING_OBJECT = "https://docs.aws.amazon.com/AmazonS3/latest/API/API_GetObject.html"
 COST_TAGS = "https://docs.aws.amazon.com/awsaccountbilling/latest/aboutv2/activating-tags.html"
 
 # Service Quotas codes of the EC2 vCPU quotas by instance family and purchase option
@@ -75,34 +76,34 @@ def _physical(resource: Any, key: str) -> str | None:
 def gpu_quotas(resources: list[Any], region: str | None) -> list[Precondition]:
     """One vCPU quota per (family, purchase option), summed over the GPU node groups at max.
 
-    A node group with several instance types may launch any of them, so each group counts its
-    largest type of the family at max nodes (read live when a type's vCPUs are not known)."""
-    needs: dict[tuple[str, str], list[tuple[str, list[str], int, int | None]]] = {}
+    A group with several instance types (spot) may launch any of them, so each group counts its
+    largest type's vCPUs × max nodes.
+    """
+    # (group, its instance types with their vCPUs (None: read live), max nodes)
+    needs: dict[tuple[str, str], list[tuple[str, list[tuple[str, int | None]], int]]] = {}
     for group in of(resources, "aws:eks/nodeGroup:NodeGroup"):
         types = [str(t) for t in group.inputs.get("instanceTypes") or []]
         nodes = number(get(group.inputs, "scalingConfig.maxSize")) or 0
         capacity = str(group.inputs.get("capacityType") or "ON_DEMAND")
-        by_family: dict[str, list[str]] = {}
-        for instance_type in types:
-            family = gpu_family(instance_type)
-            if family is not None:
-                by_family.setdefault(family, []).append(instance_type)
-        for family, family_types in by_family.items():
-            sizes = [INSTANCE_TYPE_VCPUS.get(t) for t in family_types]
-            vcpus = None if None in sizes else max(s for s in sizes if s is not None)
-            needs.setdefault((family, capacity), []).append(
-                (group.name, family_types, nodes, vcpus)
-            )
+        family = gpu_family(types[0]) if types else None  # a group's types share a family
+        if family is None:
+            continue
+        sizes = [(t, INSTANCE_TYPE_VCPUS.get(t)) for t in types]
+        needs.setdefault((family, capacity), []).append((group.name, sizes, nodes))
     found = []
     for (family, capacity), pools in sorted(needs.items()):
         code, name = EC2_VCPU_QUOTAS[(family, "SPOT" if capacity == "SPOT" else "ON_DEMAND")]
-        known = all(vcpus is not None for *_, vcpus in pools)
-        need = sum(nodes * (vcpus or 0) for _, _, nodes, vcpus in pools)
+        known = all(v is not None for _, sizes, _ in pools for _, v in sizes)
+        need = sum(nodes * max(v or 0 for _, v in sizes) for _, sizes, nodes in pools)
         described = ", ".join(
-            f"{pool} {nodes} × {' or '.join(types)}"
-            + (f" (largest {vcpus} vCPUs)" if vcpus is not None else " (vCPUs read live)")
-            for pool, types, nodes, vcpus in pools
+            f"{pool} {nodes} × "
+            + ("the largest of " if len(sizes) > 1 else "")
+            + ", ".join(
+                f"{t} ({v} vCPUs)" if v is not None else f"{t} (vCPUs read live)" for t, v in sizes
+            )
+            for pool, sizes, nodes in pools
         )
+        types = sorted({t for _, sizes, _ in pools for t, _ in sizes})
         found.append(
             Precondition(
                 id=f"aws-ec2-quota-{code}",
@@ -122,8 +123,11 @@ def gpu_quotas(resources: list[Any], region: str | None) -> list[Precondition]:
                     "quotaName": name,
                     "region": region,
                     "need": need if known else None,
+                    # Preflight counts each pool's largest type.
                     "instances": [
-                        {"instanceTypes": t, "count": n, "vcpus": v} for _, t, n, v in pools
+                        {"pool": pool, "instanceType": t, "count": n, "vcpus": v}
+                        for pool, sizes, n in pools
+                        for t, v in sizes
                     ],
                     "vcpuSource": INSTANCE_VCPUS,
                 },
@@ -134,8 +138,7 @@ def gpu_quotas(resources: list[Any], region: str | None) -> list[Precondition]:
                 id=f"aws-ec2-capacity-{family.lower()}-{capacity.lower()}",
                 cloud="aws",
                 what=f"{'Spot' if capacity == 'SPOT' else 'On-Demand'} capacity for "
-                f"{', '.join(sorted({t for _, ts, _, _ in pools for t in ts}))} in "
-                f"{region or 'the region'}",
+                f"{', '.join(types)} in {region or 'the region'}",
                 detail="A quota is permission, not capacity: whether EC2 has the instances in "
                 "the node groups' subnets' zones when the autoscaler asks is seen only then.",
                 source_url=SPOT_LIMITS,
@@ -299,6 +302,39 @@ def named_not_created(resources: list[Any], region: str | None) -> list[Precondi
     return found
 
 
+def drift_baselines(resources: list[Any]) -> list[Precondition]:
+    """The baseline each drift function reads (``DRIFT_BASELINE_URI``): nothing in the stack
+    writes it, and without it every scheduled run fails."""
+    found = []
+    for function in of(resources, "aws:lambda/function:Function"):
+        variables = get(function.inputs, "environment.variables") or {}
+        uri = str(variables.get("DRIFT_BASELINE_URI") or "")
+        if not uri.startswith("s3://"):
+            continue
+        bucket, _, key = uri.removeprefix("s3://").partition("/")
+        found.append(
+            Precondition(
+                id=f"aws-drift-baseline-{uri}",
+                cloud="aws",
+                what=f"drift baseline {uri} exists",
+                detail=f"{function.name} reads it on every scheduled run; the stack does not "
+                "create it. Once the first pulumi up has created the bucket, upload it with "
+                "`mlops-iac drift baseline` before the first run, or each run fails and the "
+                "drift-errors alarm pages.",
+                source_url=MISSING_OBJECT,
+                seen_by="preflight",
+                check={
+                    "kind": "aws-s3-object",
+                    "bucket": bucket,
+                    "key": key,
+                    # Before the first deploy the bucket does not exist yet: not a failure.
+                    "stackBucket": bucket in _stack_buckets(resources),
+                },
+            )
+        )
+    return found
+
+
 def cost_allocation_tags(resources: list[Any]) -> list[Precondition]:
     """A budget filtered on ``user:<key>$<value>`` counts nothing until the tag is activated."""
     keys: set[str] = set()
@@ -334,5 +370,6 @@ def derive(resources: list[Any], config: Mapping[str, Any]) -> list[Precondition
         *endpoint_quotas(resources, region),
         *lambda_concurrency(resources, region),
         *named_not_created(resources, region),
+        *drift_baselines(resources),
         *cost_allocation_tags(resources),
     ]

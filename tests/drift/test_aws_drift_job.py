@@ -79,6 +79,7 @@ def test_role_is_least_privilege(prod):
     by_sid = {s["Sid"]: s for s in statements(prod.named("mlops-drift-role-policy"))}
     assert set(by_sid) == {
         "ListCapture",
+        "FindBaseline",
         "ReadCaptureAndBaseline",
         "WriteReports",
         "PublishDriftMetrics",
@@ -89,6 +90,16 @@ def test_role_is_least_privilege(prod):
         "StringEquals": {"cloudwatch:namespace": "mlops/drift"}
     }
     assert by_sid["WriteReports"]["Action"] == "s3:PutObject"
+    # Listing the baseline's exact key only (a missing baseline is otherwise a bare 403).
+    baseline = prod.named("mlops-drift-function").inputs["environment"]["variables"][
+        "DRIFT_BASELINE_URI"
+    ]
+    bucket = prod.named("mlops-artifacts-bucket").outputs["bucket"]
+    assert by_sid["FindBaseline"]["Action"] == "s3:ListBucket"
+    assert by_sid["FindBaseline"]["Resource"] == f"arn:aws:s3:::{bucket}"
+    assert by_sid["FindBaseline"]["Condition"] == {
+        "StringEquals": {"s3:prefix": baseline.removeprefix(f"s3://{bucket}/")}
+    }
     assert by_sid["WriteReports"]["Resource"].endswith(
         "/drift/reports/" + prod.named("mlops-serving-endpoint").outputs["name"] + "/*"
     )

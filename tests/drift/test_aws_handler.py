@@ -6,9 +6,11 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import types
 
 import boto3
 import pytest
+from botocore.exceptions import ClientError
 from moto import mock_aws
 
 from mlops_iac.drift import DriftError, calls
@@ -93,15 +95,30 @@ class Job:
             key = f"{self.capture}AllTraffic/{hour:%Y/%m/%d/%H}/part-{part}.jsonl"
             self.s3.put_object(Bucket=self.bucket, Key=key, Body="".join(lines[part::3]).encode())
 
-    def run(self, event: object = SCHEDULED_EVENT) -> dict:
+    def run(self, event: object = SCHEDULED_EVENT, deny_get: str = "") -> dict:
+        """Run the handler; ``deny_get="missing"`` answers a GetObject of a missing key as S3
+        does for a caller without an unconditional s3:ListBucket (the plan's role): 403
+        AccessDenied (https://docs.aws.amazon.com/AmazonS3/latest/API/API_GetObject.html);
+        ``"always"`` denies every GetObject."""
         boto3.setup_default_session()
 
         def record(params: dict, model: object, **_: object) -> None:
             service = model.service_model.service_name  # type: ignore[attr-defined]
             self.calls.append(aws_call(service, model.name, params))  # type: ignore[attr-defined]
 
+        def forbidden(**_: object) -> tuple[object, dict] | None:
+            # The GetObject just recorded (before-parameter-build runs first).
+            bucket, key = self.calls[-1].resource.removeprefix("arn:aws:s3:::").split("/", 1)
+            listed = self.s3.list_objects_v2(Bucket=bucket, Prefix=key).get("Contents", ())
+            if deny_get == "missing" and any(item["Key"] == key for item in listed):
+                return None
+            error = {"Error": {"Code": "AccessDenied", "Message": "Access Denied"}}
+            return types.SimpleNamespace(status_code=403, headers={}), error
+
         assert boto3.DEFAULT_SESSION is not None
         boto3.DEFAULT_SESSION.events.register("before-parameter-build", record)
+        if deny_get:
+            boto3.DEFAULT_SESSION.events.register("before-call.s3.GetObject", forbidden)
         try:
             return aws_handler(event, _Context())
         finally:
@@ -199,6 +216,32 @@ def test_a_missing_baseline_names_the_plans_uri(monkeypatch):
         bare.create(baseline=False)
         with pytest.raises(DriftError, match=f"{bare.env['DRIFT_BASELINE_URI']}: no baseline"):
             bare.run()
+
+
+def test_a_missing_baseline_read_as_403_is_still_named_and_the_lookup_is_granted(monkeypatch):
+    # The plan's role lists capture and the baseline's key only, so S3 answers the missing
+    # baseline with 403: the job lists that key (granted by the plan) and says it is missing.
+    lambda_environment("aws-prod")
+    with mock_aws():
+        bare = Job(monkeypatch)
+        bare.create(baseline=False)
+        with pytest.raises(DriftError, match=f"{bare.env['DRIFT_BASELINE_URI']}: no baseline"):
+            bare.run(deny_get="missing")
+        _, bucket, key = split_uri(bare.env["DRIFT_BASELINE_URI"])
+        assert [(c.action, c.resource, c.attributes) for c in bare.calls] == [
+            ("s3:GetObject", f"arn:aws:s3:::{bucket}/{key}", ()),
+            ("s3:ListBucket", f"arn:aws:s3:::{bucket}", (("s3:prefix", key),)),
+        ]
+        manifest = calls.aws_drift(bare.env)
+        assert [str(c) for c in bare.calls if not manifest.covers(c)] == []
+        denied = rules.aws_denials(bare.recording.resources, {"mlops-drift-function": bare.calls})
+        assert [(str(call), why) for _, call, why in denied] == []
+
+
+def test_a_denied_baseline_that_exists_stays_a_denial(job):
+    # A real denial (a key policy, a bucket policy) is not reported as a missing baseline.
+    with pytest.raises(ClientError, match="AccessDenied"):
+        job.run(deny_get="always")
 
 
 def test_missing_configuration_is_named():

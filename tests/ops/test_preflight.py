@@ -163,6 +163,8 @@ def test_a_fresh_aws_account_fails_what_it_lacks(cli, moto_account, monkeypatch)
     }
     assert _statuses(cli.out) == [
         ("FAIL", "aws-cost-allocation-tag-mlops:project"),
+        # The stack creates the baseline's bucket: nothing to upload to before the first deploy.
+        ("UNKNOWN", f"aws-drift-baseline-{_baseline_uri()}"),
         ("UNKNOWN", "aws-ec2-capacity-g-spot"),
         ("FAIL", "aws-ec2-quota-L-3819A6DF"),
         ("UNKNOWN", f"aws-image-{IMAGE}"),
@@ -172,41 +174,46 @@ def test_a_fresh_aws_account_fails_what_it_lacks(cli, moto_account, monkeypatch)
         ("FAIL", "aws-sagemaker-quota-ml.m5.large"),
     ]
     lines = cli.out.splitlines()
-    assert lines[2] == (
+    assert lines[3] == (
         "FAIL aws-ec2-quota-L-3819A6DF: EC2 quota 'All G and VT Spot Instance Requests' "
         "(L-3819A6DF) in us-east-1: at least 32 vCPUs for the GPU node groups at max size "
         "(applied quota L-3819A6DF is 0 < 32 needed; aws service-quotas "
         "request-service-quota-increase --service-code ec2 --quota-code L-3819A6DF "
         "--desired-value 32)"
     )
-    assert lines[7].endswith(
+    assert lines[8].endswith(
         "(default quota ml.m5.large for endpoint usage is 0 < 8 needed; request "
         "'ml.m5.large for endpoint usage' = 8 in the Service Quotas console)"
     )
-    assert lines[-1] == "8 preconditions: 0 pass, 6 fail, 2 unknown"
+    assert lines[-1] == "9 preconditions: 0 pass, 6 fail, 3 unknown"
 
 
-def test_a_reserved_function_needs_100_unreserved_beside_it():
+def _baseline_uri() -> str:
+    function = reference_recording("aws-prod").named("mlops-drift-function")
+    return function.inputs["environment"]["variables"]["DRIFT_BASELINE_URI"]
+
+
+def test_the_drift_baseline_is_checked_at_the_functions_uri(moto_account):
     recording = reference_recording("aws-prod")
-    function = next(r for r in recording.resources if r.name == "mlops-drift-function")
-    function.inputs["reservedConcurrentExecutions"] = 1
-    (concurrency,) = [
+    (baseline,) = [
         p
         for p in derive(recording.resources, recording.config)
-        if p.id == "aws-lambda-unreserved-concurrency"
+        if p.id == f"aws-drift-baseline-{_baseline_uri()}"
     ]
-    response = recorded("aws/lambda-GetAccountSettings.json")
-    stubbed = StubbedAws({"lambda": [("get_account_settings", response, {})]})
-    result = AwsChecks(lambda service, region: stubbed(service, region=region))(concurrency)
-    stubbed.all_answered()
-    assert stubbed.regions == {"lambda": {"us-east-1"}}
-    assert result.status == "FAIL"
-    assert "unreserved 10 of 10, 101 needed;" in result.why
-    ready = copy.deepcopy(response)
-    ready["AccountLimit"].update(ConcurrentExecutions=1000, UnreservedConcurrentExecutions=1000)
-    stubbed = StubbedAws({"lambda": [("get_account_settings", ready, {})]})
-    result = AwsChecks(lambda service, region: stubbed(service, region=region))(concurrency)
-    assert result.status == "PASS", result.why
+    check = AwsChecks(lambda service, region: boto3.client(service, region_name=REGION))
+    bucket, key = baseline.check["bucket"], baseline.check["key"]
+    assert _baseline_uri() == f"s3://{bucket}/{key}"
+    # Before the first deploy: the stack has not created the bucket yet.
+    result = check(baseline)
+    assert (result.status, result.why) == (
+        "UNKNOWN",
+        f"bucket {bucket} not created yet (the stack creates it)",
+    )
+    moto_account.create_bucket(Bucket=bucket)
+    result = check(baseline)
+    assert (result.status, result.why) == ("FAIL", f"s3://{bucket}/{key} does not exist")
+    moto_account.put_object(Bucket=bucket, Key=key, Body=b"{}")
+    assert (check(baseline).status, check(baseline).why) == ("PASS", "2 bytes")
 
 
 def test_a_ready_aws_account_passes(cli, moto_account, monkeypatch, tmp_path):
@@ -216,6 +223,10 @@ def test_a_ready_aws_account_passes(cli, moto_account, monkeypatch, tmp_path):
         moto_account.put_object(
             Bucket="fraud-detection-models", Key=f"fraud-detector/{version}/model.tar.gz", Body=b"m"
         )
+    # After the first deploy: the stack's bucket exists and the baseline was uploaded.
+    bucket, _, key = _baseline_uri().removeprefix("s3://").partition("/")
+    moto_account.create_bucket(Bucket=bucket)
+    moto_account.put_object(Bucket=bucket, Key=key, Body=b"{}")
     stubbed = StubbedAws(ready_account())
     monkeypatch.setattr(aws, "client", stubbed)
     report = tmp_path / "preflight.json"
@@ -231,7 +242,7 @@ def test_a_ready_aws_account_passes(cli, moto_account, monkeypatch, tmp_path):
     ]
     document = json.loads(report.read_text())
     assert document["passed"] is True
-    assert document["counts"] == {"PASS": 6, "FAIL": 0, "UNKNOWN": 2}
+    assert document["counts"] == {"PASS": 7, "FAIL": 0, "UNKNOWN": 2}
     results = {r["id"]: r for r in document["results"]}
     assert results["aws-ec2-quota-L-3819A6DF"]["why"] == "applied quota 32 ≥ 32 needed"
     assert results["aws-sagemaker-quota-ml.m5.large"]["why"] == "applied quota 8 ≥ 8 needed"
@@ -283,7 +294,7 @@ def test_a_pool_of_unknown_size_reads_its_vcpus_from_ec2(moto_account):
     result = AwsChecks(lambda service, region: stubbed(service, region=region))(quota)
     stubbed.all_answered()
     assert result.status == "FAIL"
-    # The larger type counts: 4 × 8 vCPUs.
+    # The pool may launch either type: 4 × the larger (8 vCPUs), not the sum of both.
     assert result.why.startswith("applied quota L-3819A6DF is 0 < 32 needed")
 
 
@@ -362,6 +373,7 @@ def test_azure_providers_and_cores_from_the_recorded_subscription(cli, monkeypat
         ("FAIL", "azure-aml-quota-standardDSv2Family"),
         ("PASS", "azure-provider-Microsoft.Consumption"),
         ("PASS", "azure-provider-Microsoft.ContainerRegistry"),
+        ("FAIL", "azure-provider-Microsoft.EventGrid"),
         ("PASS", "azure-provider-Microsoft.Insights"),
         ("PASS", "azure-provider-Microsoft.KeyVault"),
         ("FAIL", "azure-provider-Microsoft.MachineLearningServices"),
@@ -374,11 +386,11 @@ def test_azure_providers_and_cores_from_the_recorded_subscription(cli, monkeypat
     ]
     lines = cli.out.splitlines()
     assert lines[0].endswith("(100 free (0 used of 100), 96 needed)")
-    assert lines[1].endswith("(16 free (8 used of 24), 44 needed)")
-    assert lines[6].endswith(
+    assert lines[1].endswith("(16 free (8 used of 24), 40 needed)")
+    assert lines[7].endswith(
         "(NotRegistered; az provider register --namespace Microsoft.MachineLearningServices)"
     )
-    assert "(Registering;" in lines[9]
+    assert "(Registering;" in lines[10]
 
 
 def test_azure_without_a_subscription_or_credentials_is_one_line(cli, monkeypatch):

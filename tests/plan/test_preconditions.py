@@ -10,7 +10,6 @@ from __future__ import annotations
 import pytest
 
 from mlops_iac.plan.preconditions import SEEN_BY, Precondition, derive
-from mlops_iac.plan.preconditions.aws import INSTANCE_TYPE_VCPUS
 from tests.conftest import reference_recording
 
 
@@ -43,21 +42,21 @@ def test_every_precondition_is_cited_and_says_who_sees_it(stack):
 def test_aws_prod_needs_gpu_spot_vcpus_endpoint_instances_concurrency_and_named_things():
     found = _derived("aws-prod")
     gpu = found["aws-ec2-quota-L-3819A6DF"]
-    # mlops-training-gpu: SPOT, any of its instance types at maxSize; the largest counts.
-    pool = _resource(reference_recording("aws-prod").resources, "mlops-training-gpu")
-    types = pool.inputs["instanceTypes"]
-    nodes = int(pool.inputs["scalingConfig"]["maxSize"])
-    largest = max(INSTANCE_TYPE_VCPUS[t] for t in types)
-    assert pool.inputs["capacityType"] == "SPOT" and len(types) == 2 and nodes == 4
-    assert largest == 8  # g5.2xlarge, the larger of g5.xlarge (4) and g5.2xlarge (8)
+    # mlops-training-gpu: SPOT, g5.xlarge (4 vCPUs) or g5.2xlarge (8), maxSize 4: spot may
+    # launch the larger type, so 4 × 8.
+    gpu_pool = reference_recording("aws-prod").named("mlops-training-gpu").inputs
+    assert gpu_pool["instanceTypes"] == ["g5.xlarge", "g5.2xlarge"]
     assert gpu.check == {
         "kind": "aws-service-quota",
         "serviceCode": "ec2",
         "quotaCode": "L-3819A6DF",
         "quotaName": "All G and VT Spot Instance Requests",
         "region": "us-east-1",
-        "need": nodes * largest,
-        "instances": [{"instanceTypes": types, "count": nodes, "vcpus": largest}],
+        "need": 32,
+        "instances": [
+            {"pool": "mlops-training-gpu", "instanceType": "g5.xlarge", "count": 4, "vcpus": 4},
+            {"pool": "mlops-training-gpu", "instanceType": "g5.2xlarge", "count": 4, "vcpus": 8},
+        ],
         "vcpuSource": "https://docs.aws.amazon.com/ec2/latest/instancetypes/ac.html",
     }
     assert "aws-ec2-quota-L-DB2E81BA" not in found  # no on-demand GPU pool
@@ -65,8 +64,7 @@ def test_aws_prod_needs_gpu_spot_vcpus_endpoint_instances_concurrency_and_named_
     # Both configs start at 4 (= replicas.max) and blue/green runs two fleets.
     assert endpoint.check["quotaName"] == "ml.m5.large for endpoint usage"
     assert endpoint.check["need"] == 8
-    # The drift function reserves no concurrency (a new account may have less than 101).
-    assert "aws-lambda-unreserved-concurrency" not in found
+    assert "aws-lambda-unreserved-concurrency" not in found  # the drift function reserves none
     assert found["aws-s3-bucket-org-s3-access-logs-123456789012"].check == {
         "kind": "aws-s3-bucket",
         "bucket": "org-s3-access-logs-123456789012",
@@ -75,7 +73,14 @@ def test_aws_prod_needs_gpu_spot_vcpus_endpoint_instances_concurrency_and_named_
     objects = sorted(
         p.check["key"] for p in found.values() if p.check.get("kind") == "aws-s3-object"
     )
-    assert objects == ["fraud-detector/6/model.tar.gz", "fraud-detector/7/model.tar.gz"]
+    baseline = _baseline_uri("aws-prod")
+    assert objects == sorted(
+        [
+            "fraud-detector/6/model.tar.gz",
+            "fraud-detector/7/model.tar.gz",
+            baseline.split("/", 3)[3],
+        ]
+    )
     assert {p.check.get("bucket") for p in found.values() if "s3-object" in p.id} == {
         "fraud-detection-models"
     }
@@ -88,9 +93,38 @@ def test_aws_prod_needs_gpu_spot_vcpus_endpoint_instances_concurrency_and_named_
     assert found["aws-ec2-capacity-g-spot"].seen_by == "deploy-only"
 
 
+def _baseline_uri(stack: str) -> str:
+    function = reference_recording(stack).named("mlops-drift-function")
+    return function.inputs["environment"]["variables"]["DRIFT_BASELINE_URI"]
+
+
+@pytest.mark.parametrize("stack", ["aws-dev", "aws-prod"])
+def test_the_drift_baseline_the_function_reads_is_a_precondition(stack):
+    uri = _baseline_uri(stack)
+    bucket, _, key = uri.removeprefix("s3://").partition("/")
+    # The function's bucket is the stack's artifact bucket: absent before the first deploy.
+    assert bucket == reference_recording(stack).named("mlops-artifacts-bucket").outputs["bucket"]
+    baseline = _derived(stack)[f"aws-drift-baseline-{uri}"]
+    assert baseline.seen_by == "preflight"
+    assert baseline.check == {
+        "kind": "aws-s3-object",
+        "bucket": bucket,
+        "key": key,
+        "stackBucket": True,
+    }
+    assert "mlops-iac drift baseline" in baseline.detail
+
+
+def test_no_drift_function_no_baseline_precondition():
+    def no_drift(resources):
+        resources[:] = [r for r in resources if r.name != "mlops-drift-function"]
+
+    assert not [p for p in _derived("aws-prod", no_drift) if p.startswith("aws-drift-baseline-")]
+
+
 def test_aws_dev_sizes_follow_its_stack():
     found = _derived("aws-dev")
-    # 2 × g4dn.2xlarge (8 vCPUs), the larger of the pool's two types.
+    # 2 × g4dn.2xlarge (8 vCPUs), the larger of the pool's two spot types.
     assert found["aws-ec2-quota-L-3819A6DF"].check["need"] == 16
     assert found["aws-sagemaker-quota-ml.m5.large"].check["need"] == 4  # 2 × max 2
     # No access-log bucket is named in dev.
@@ -108,7 +142,7 @@ def test_an_on_demand_pool_of_unknown_size_uses_the_on_demand_quota_and_reads_vc
     assert quota.check["quotaName"] == "Running On-Demand G and VT instances"
     assert quota.check["need"] is None
     assert quota.check["instances"] == [
-        {"instanceTypes": ["g6e.2xlarge"], "count": 4, "vcpus": None}
+        {"pool": "mlops-training-gpu", "instanceType": "g6e.2xlarge", "count": 4, "vcpus": None}
     ]
     assert "aws-ec2-quota-L-3819A6DF" not in found
 
@@ -127,34 +161,16 @@ def test_a_second_gpu_pool_adds_to_the_same_quota():
         resources.append(more)
 
     found = _derived("aws-prod", second_pool)
-    assert found["aws-ec2-quota-L-3819A6DF"].check["need"] == 4 * 8 + 2 * 8
+    # 4 × and 2 × g5.2xlarge (8 vCPUs, the larger spot type).
+    assert found["aws-ec2-quota-L-3819A6DF"].check["need"] == 32 + 16
     assert found["aws-ec2-quota-L-7212CCBC"].check["need"] == 4 * 96
 
 
-def test_a_pool_of_two_families_counts_its_largest_type_in_each_quota():
-    def mixed(resources):
-        pool = _resource(resources, "mlops-training-gpu")
-        pool.inputs["instanceTypes"] = ["g5.xlarge", "p4d.24xlarge", "g6.2xlarge"]
+def test_no_reservation_no_concurrency_precondition():
+    def unreserved(resources):
+        _resource(resources, "mlops-drift-function").inputs.pop("reservedConcurrentExecutions")
 
-    found = _derived("aws-prod", mixed)
-    assert found["aws-ec2-quota-L-3819A6DF"].check["need"] == 4 * 8  # g6.2xlarge
-    assert found["aws-ec2-quota-L-3819A6DF"].check["instances"] == [
-        {"instanceTypes": ["g5.xlarge", "g6.2xlarge"], "count": 4, "vcpus": 8}
-    ]
-    assert found["aws-ec2-quota-L-7212CCBC"].check["need"] == 4 * 96
-
-
-def test_a_reservation_needs_100_unreserved_beside_it():
-    def reserved(resources):
-        _resource(resources, "mlops-drift-function").inputs["reservedConcurrentExecutions"] = 1
-
-    assert (
-        "reservedConcurrentExecutions"
-        not in _resource(reference_recording("aws-prod").resources, "mlops-drift-function").inputs
-    )
-    assert "aws-lambda-unreserved-concurrency" not in _derived("aws-prod")
-    found = _derived("aws-prod", reserved)
-    assert found["aws-lambda-unreserved-concurrency"].check["need"] == 101
+    assert "aws-lambda-unreserved-concurrency" not in _derived("aws-prod", unreserved)
 
 
 def test_azure_providers_are_the_namespaces_of_the_planned_types():
@@ -165,6 +181,7 @@ def test_azure_providers_are_the_namespaces_of_the_planned_types():
     assert providers == [
         "Microsoft.Consumption",
         "Microsoft.ContainerRegistry",
+        "Microsoft.EventGrid",
         "Microsoft.Insights",
         "Microsoft.KeyVault",
         "Microsoft.MachineLearningServices",
@@ -190,14 +207,8 @@ def test_azure_cores_for_the_cluster_at_max_and_both_deployments():
         "quota": "TotalLowPriorityCores",
         "need": 96,
     }
-    # The image-build cluster at max nodes, and blue and green: Standard_DS3_v2 (4 vCPUs),
-    # autoscale max 4 each, 20% reserved: 2 × 20.
-    build = _resource(reference_recording("azure-prod").resources, "mlops-training-image-build")
-    props = build.inputs["properties"]["properties"]
-    assert props["vmSize"] == "Standard_DS3_v2" and props["vmPriority"] == "Dedicated"
-    build_nodes = int(props["scaleSettings"]["maxNodeCount"])
-    need = found["azure-aml-quota-standardDSv2Family"].check["need"]
-    assert need == build_nodes * 4 + 40 == 44
+    # blue and green: Standard_DS3_v2 (4 vCPUs), autoscale max 4 each, 20% reserved: 2 × 20.
+    assert found["azure-aml-quota-standardDSv2Family"].check["need"] == 40
     dev = _derived("azure-dev")
     assert dev["azure-aml-quota-TotalLowPriorityCores"].check["need"] == 8  # 2 × NC4as_T4_v3
 

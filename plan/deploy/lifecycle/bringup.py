@@ -69,8 +69,9 @@ def _private_only(cluster: Any) -> bool:
 
 def _cluster_names(cluster: Any) -> set[str]:
     names = {physical_name_of(cluster)}
+    outputs = getattr(cluster, "outputs", None) or {}
     for key in ("name", "resourceName"):
-        value = cluster.inputs.get(key) or cluster.outputs.get(key)
+        value = cluster.inputs.get(key) or outputs.get(key)
         if isinstance(value, str) and value:
             names.add(value)
     return names
@@ -107,8 +108,9 @@ def kubernetes_cluster_unreachable(
         return
     by_provider: dict[str, int] = {}
     for resource in resources:
-        if resource.type.startswith("kubernetes:") and resource.provider:
-            key = str(resource.provider).rsplit("::", 1)[0]
+        provider_ref = getattr(resource, "provider", None)
+        if resource.type.startswith("kubernetes:") and provider_ref:
+            key = str(provider_ref).rsplit("::", 1)[0]
             by_provider[key] = by_provider.get(key, 0) + 1
     for provider in of(resources, K8S_PROVIDER):
         named = _kubeconfig_clusters(provider)
@@ -155,7 +157,7 @@ def _new_names(resources: list[Any], state: list[StateResource], *types: str) ->
     names: set[str] = set()
     for resource in (r for t in types for r in _new(resources, state, t)):
         names.add(physical_name_of(resource))
-        for bag in (resource.inputs, resource.outputs):
+        for bag in (resource.inputs, getattr(resource, "outputs", None) or {}):
             names.update(v for k in _NAME_KEYS if isinstance(v := bag.get(k), str) and v)
     return names
 

@@ -276,7 +276,8 @@ def function_build_account(
                 "the function builds as the project's default Cloud Build account, which "
                 "projects created since July 2024 do not give the permissions a build needs; "
                 "set build_config.service_account to an account with logging.logWriter, "
-                "artifactregistry.writer and read on the source object",
+                "artifactregistry.writer and read on the source object and on Cloud "
+                "Functions' copy of it (bucket gcf-v2-sources-<project number>-<region>)",
                 FUNCTION_BUILD_SA,
             )
 

@@ -50,6 +50,8 @@ def network_children(zones: int, nats: int) -> dict[str, str]:
         "tc-ecr-api-endpoint": "aws:ec2/vpcEndpoint:VpcEndpoint",
         "tc-ecr-dkr-endpoint": "aws:ec2/vpcEndpoint:VpcEndpoint",
         "tc-sts-endpoint": "aws:ec2/vpcEndpoint:VpcEndpoint",
+        # HTTPS to the private API from the new VPC (the default private access CIDR).
+        "tc-api-from-0": "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule",
     }
     for i in range(zones):
         found[f"tc-public-{i}"] = "aws:ec2/subnet:Subnet"
@@ -234,6 +236,64 @@ def test_existing_network_creates_no_vpc():
     cluster = recording.named("tc-cluster").inputs
     assert cluster["vpcConfig"]["subnetIds"] == ["subnet-a", "subnet-b"]
     assert recording.named("tc-gpu").inputs["subnetIds"] == ["subnet-a", "subnet-b"]
+
+
+def _api_rules(recording) -> dict[str, dict]:
+    rules = recording.of_type("aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule")
+    return {r.name: r.inputs for r in rules}
+
+
+def test_private_api_admits_https_from_the_new_vpc(dev):
+    # The private endpoint carries only the EKS cluster security group (inbound: itself), so a
+    # runner in the VPC needs a rule on 443 for pulumi up to reach the API.
+    sg = dev.named("tc-cluster").outputs["vpcConfig"]["clusterSecurityGroupId"]
+    assert sg.startswith("sg-")
+    assert _api_rules(dev) == {
+        "tc-api-from-0": {
+            "securityGroupId": sg,
+            "description": "Kubernetes API (HTTPS) from 10.0.0.0/16",
+            "ipProtocol": "tcp",
+            "fromPort": 443,
+            "toPort": 443,
+            "cidrIpv4": "10.0.0.0/16",
+        }
+    }
+    assert dev.named("tc", COMPONENT).registered_outputs["cluster_security_group_id"] == sg
+    # The Kubernetes side waits for the rule (pulumi up reaches the API through it).
+    assert dev.named("tc-api-from-0").urn in dev.named("tc-device-plugin").dependencies
+
+
+def test_private_access_cidrs_replace_the_default_and_take_ipv6():
+    recording = build(private_access_cidrs=["172.20.0.0/16", "fd00:10::/64"])
+    rules = _api_rules(recording)
+    assert {name: (r.get("cidrIpv4"), r.get("cidrIpv6")) for name, r in rules.items()} == {
+        "tc-api-from-0": ("172.20.0.0/16", None),
+        "tc-api-from-1": (None, "fd00:10::/64"),
+    }
+    assert {(r["fromPort"], r["toPort"], r["ipProtocol"]) for r in rules.values()} == {
+        (443, 443, "tcp")
+    }
+    assert _api_rules(build(private_access_cidrs=[])) == {}
+
+
+def test_existing_network_gets_no_default_private_access():
+    given = {"vpc_id": "vpc-0abc", "subnet_ids": ["subnet-a", "subnet-b"]}
+    assert _api_rules(build(**given)) == {}
+    rules = _api_rules(build(**given, private_access_cidrs=["10.8.0.0/24"]))
+    assert [r["cidrIpv4"] for r in rules.values()] == ["10.8.0.0/24"]
+
+
+@pytest.mark.parametrize(
+    "cidr, message",
+    [
+        ("0.0.0.0/0", "0.0.0.0/0 is not private address space"),
+        ("203.0.113.0/24", "203.0.113.0/24 is not private address space"),
+        ("10.0.0.1/8", "is not a CIDR block"),
+    ],
+)
+def test_private_access_cidrs_refuse_public_and_invalid_blocks(cidr, message):
+    with pytest.raises(ProgramError, match=f"private_access_cidrs .*{message}"):
+        build(private_access_cidrs=[cidr])
 
 
 def test_public_endpoint_warns_in_dev_and_is_refused_in_prod():

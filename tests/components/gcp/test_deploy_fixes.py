@@ -188,6 +188,31 @@ def test_prod_runtime_writes_capture_under_its_own_folder_only():
     assert not iam.can_write(bucket, "drift/baselines/md5_ab/baseline.json", exists=False)
 
 
+def test_the_service_waits_for_its_runtime_grants():
+    # A revision reads its model when it starts and Cloud Run's create/update waits for it to
+    # become ready: created beside its model grant, it is refused and the update fails. The
+    # same holds for the next version's grant on a version change.
+    from tests.conftest import reference_recording
+
+    for recording, prefix in (
+        (reference_recording("gcp-prod"), "mlops-serving"),
+        (_serving(model_bucket="models-bkt", model_prefix="fraud/7/",
+                  capture_bucket="artifacts-123"), "srv"),
+    ):  # fmt: skip
+        service = recording.named(f"{prefix}-service")
+        runtime = recording.named(f"{prefix}-runtime").outputs["member"]
+        grants = [
+            g for g in recording.of_type("gcp:storage/bucketIAMMember:BucketIAMMember")
+            if g.inputs["member"] == runtime
+        ]  # fmt: skip
+        assert sorted(g.name for g in grants) == [
+            f"{prefix}-runtime-capture",
+            f"{prefix}-runtime-model-list",
+            f"{prefix}-runtime-model-reader",
+        ]
+        assert all(g.urn in service.dependencies for g in grants)
+
+
 # 15. The "image pushed" alert needs Data Access audit logs of Artifact Registry ------------------
 
 
