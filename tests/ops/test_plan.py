@@ -287,14 +287,14 @@ def test_plan_lists_the_preconditions_its_resources_need():
     recording = reference_recording("aws-prod")
     expected = derive(recording.resources, recording.config)
     assert reports["json"]["preconditions"] == [p.as_dict() for p in expected]
-    assert len(expected) == 8
+    assert len(expected) == 9
     import jsonschema
 
     schema = json.loads((REPO / "docs/plan.schema.json").read_text())
     jsonschema.validate(reports["json"], schema)
     lines = out.splitlines()
     start = lines.index(
-        "Preconditions (8): what the account must provide; "
+        "Preconditions (9): what the account must provide; "
         "`mlops-iac preflight --stack aws-prod` checks them live"
     )
     # After the GPU summary, before the verdict; one item and its source per precondition.
@@ -303,7 +303,8 @@ def test_plan_lists_the_preconditions_its_resources_need():
     assert lines[start + 1 : start + 1 + 2 * len(expected) : 2] == [
         f"  {p.id} ({p.seen_by}): {p.what}" for p in expected
     ]
-    assert lines[start + 5] == (
+    quota = [p.id for p in expected].index("aws-ec2-quota-L-3819A6DF")
+    assert lines[start + 1 + 2 * quota] == (
         "  aws-ec2-quota-L-3819A6DF (preflight): EC2 quota 'All G and VT Spot Instance Requests' "
         "(L-3819A6DF) in us-east-1: at least 32 vCPUs for the GPU node groups at max size"
     )

@@ -373,7 +373,6 @@ def test_azure_providers_and_cores_from_the_recorded_subscription(cli, monkeypat
         ("FAIL", "azure-aml-quota-standardDSv2Family"),
         ("PASS", "azure-provider-Microsoft.Consumption"),
         ("PASS", "azure-provider-Microsoft.ContainerRegistry"),
-        ("FAIL", "azure-provider-Microsoft.EventGrid"),
         ("PASS", "azure-provider-Microsoft.Insights"),
         ("PASS", "azure-provider-Microsoft.KeyVault"),
         ("FAIL", "azure-provider-Microsoft.MachineLearningServices"),
@@ -386,11 +385,11 @@ def test_azure_providers_and_cores_from_the_recorded_subscription(cli, monkeypat
     ]
     lines = cli.out.splitlines()
     assert lines[0].endswith("(100 free (0 used of 100), 96 needed)")
-    assert lines[1].endswith("(16 free (8 used of 24), 40 needed)")
-    assert lines[7].endswith(
+    assert lines[1].endswith("(16 free (8 used of 24), 44 needed)")
+    assert lines[6].endswith(
         "(NotRegistered; az provider register --namespace Microsoft.MachineLearningServices)"
     )
-    assert "(Registering;" in lines[10]
+    assert "(Registering;" in lines[9]
 
 
 def test_azure_without_a_subscription_or_credentials_is_one_line(cli, monkeypatch):

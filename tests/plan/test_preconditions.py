@@ -166,11 +166,15 @@ def test_a_second_gpu_pool_adds_to_the_same_quota():
     assert found["aws-ec2-quota-L-7212CCBC"].check["need"] == 4 * 96
 
 
-def test_no_reservation_no_concurrency_precondition():
-    def unreserved(resources):
-        _resource(resources, "mlops-drift-function").inputs.pop("reservedConcurrentExecutions")
+def test_a_reservation_needs_100_unreserved_beside_it():
+    def reserved(resources):
+        _resource(resources, "mlops-drift-function").inputs["reservedConcurrentExecutions"] = 1
 
-    assert "aws-lambda-unreserved-concurrency" not in _derived("aws-prod", unreserved)
+    function = _resource(reference_recording("aws-prod").resources, "mlops-drift-function")
+    assert "reservedConcurrentExecutions" not in function.inputs
+    assert "aws-lambda-unreserved-concurrency" not in _derived("aws-prod")
+    found = _derived("aws-prod", reserved)
+    assert found["aws-lambda-unreserved-concurrency"].check["need"] == 101
 
 
 def test_azure_providers_are_the_namespaces_of_the_planned_types():
@@ -181,7 +185,6 @@ def test_azure_providers_are_the_namespaces_of_the_planned_types():
     assert providers == [
         "Microsoft.Consumption",
         "Microsoft.ContainerRegistry",
-        "Microsoft.EventGrid",
         "Microsoft.Insights",
         "Microsoft.KeyVault",
         "Microsoft.MachineLearningServices",
@@ -207,8 +210,14 @@ def test_azure_cores_for_the_cluster_at_max_and_both_deployments():
         "quota": "TotalLowPriorityCores",
         "need": 96,
     }
-    # blue and green: Standard_DS3_v2 (4 vCPUs), autoscale max 4 each, 20% reserved: 2 × 20.
-    assert found["azure-aml-quota-standardDSv2Family"].check["need"] == 40
+    # The image-build cluster at max nodes, and blue and green: Standard_DS3_v2 (4 vCPUs),
+    # autoscale max 4 each, 20% reserved: 2 × 20.
+    build = _resource(reference_recording("azure-prod").resources, "mlops-training-image-build")
+    props = build.inputs["properties"]["properties"]
+    assert props["vmSize"] == "Standard_DS3_v2" and props["vmPriority"] == "Dedicated"
+    build_nodes = int(props["scaleSettings"]["maxNodeCount"])
+    need = found["azure-aml-quota-standardDSv2Family"].check["need"]
+    assert need == build_nodes * 4 + 40 == 44
     dev = _derived("azure-dev")
     assert dev["azure-aml-quota-TotalLowPriorityCores"].check["need"] == 8  # 2 × NC4as_T4_v3
 
