@@ -150,8 +150,7 @@ def bring_up_pending(spec: PlatformSpec) -> list[dict[str, str]]:
             {
                 "what": "serving",
                 "why": "serving.enabled is false: no endpoint is created",
-                "next": f"{_first_version(spec)}; then set serving.enabled: true and run "
-                "pulumi up",
+                "next": f"{_first_version(spec)}; then set serving.enabled: true and run pulumi up",
             }
         )
     return pending
