@@ -15,10 +15,10 @@ from urllib.parse import urlparse
 from mlops_iac.cli import OpsError
 from mlops_iac.cli.checks import (
     Check,
-    approval_verdict,
     expected_split,
     guard,
     need,
+    served_versions_approved,
     serving_verdict,
 )
 from mlops_iac.cli.cloudrest import ARM, ApiError, Transport, refused
@@ -369,16 +369,8 @@ def serving_checks(
     else:
         passed, detail = serving_verdict(live, expected, place, active)
         checks.append(Check("endpoint-serving", where.endpoint, passed, detail))
-    served = sorted(version for version, pct in live.items() if pct) or [active]
-    verdicts = [approval_verdict(spec, models[v].name if v in models else "?", v) for v in served]
-    checks.append(
-        Check(
-            "endpoint-approved-version",
-            where.endpoint,
-            all(ok for ok, _ in verdicts),
-            "; ".join(text for _, text in verdicts),
-        )
-    )
+    model_names = {v: m.name for v, m in models.items()}
+    checks.append(served_versions_approved(spec, model_names, live, active, where.endpoint))
     problems = []
     for deployment in deployments:
         slot = str(deployment.get("name"))

@@ -59,6 +59,21 @@ def approval_verdict(spec: PlatformSpec, model: str, version: str) -> tuple[bool
     return False, f"{model} v{version} has no valid approval in the stack file"
 
 
+def served_versions_approved(
+    spec: PlatformSpec, names: Mapping[str, str], live: Mapping[str, float], active: str, where: str
+) -> Check:
+    """``endpoint-approved-version``: every version taking traffic (else the active one) has its
+    approval; ``names`` maps a version to its model name."""
+    served = sorted(v for v, pct in live.items() if pct) or [active]
+    verdicts = [approval_verdict(spec, names.get(v, "?"), v) for v in served]
+    return Check(
+        "endpoint-approved-version",
+        where,
+        all(ok for ok, _ in verdicts),
+        "; ".join(text for _, text in verdicts),
+    )
+
+
 def expected_split(spec: PlatformSpec, outputs: Outputs, rollout_declared: bool) -> dict[str, int]:
     """Model version → traffic percent that the stack's last apply declared.
 

@@ -16,10 +16,10 @@ from typing import Any
 from mlops_iac.cli import OpsError
 from mlops_iac.cli.checks import (
     Check,
-    approval_verdict,
     expected_split,
     guard,
     need,
+    served_versions_approved,
     serving_verdict,
 )
 from mlops_iac.cli.cloudrest import ApiError, Transport, refused
@@ -282,16 +282,8 @@ def serving_checks(
     else:
         passed, detail = serving_verdict(live, expected, place, active)
         checks.append(Check("endpoint-serving", where.service, passed, detail))
-    served = sorted(v for v, pct in live.items() if pct) or [active]
-    verdicts = [approval_verdict(spec, models[v].name if v in models else "?", v) for v in served]
-    checks.append(
-        Check(
-            "endpoint-approved-version",
-            where.service,
-            all(ok for ok, _ in verdicts),
-            "; ".join(text for _, text in verdicts),
-        )
-    )
+    model_names = {v: m.name for v, m in models.items()}
+    checks.append(served_versions_approved(spec, model_names, live, active, where.service))
     wanted = lineage.sanitise(
         {**lineage.base_tags(spec), **lineage.serving_tags(spec, serving.active_model)}, "gcp"
     )

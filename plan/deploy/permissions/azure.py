@@ -23,6 +23,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from mlops_iac.drift.calls import LIST_BLOBS, Call
+from mlops_iac.plan.deploy.permissions import _boolean
 
 BUILT_IN = "https://learn.microsoft.com/azure/role-based-access-control/built-in-roles"
 CONDITIONS = "https://learn.microsoft.com/azure/role-based-access-control/conditions-format"
@@ -148,58 +149,9 @@ class ConditionError(ValueError):
 
 def condition_holds(condition: str, call: Call) -> bool:
     """Evaluate an ABAC condition for one request."""
-    tokens: list[re.Match[str]] = []
-    position = 0
-    text = condition.strip()
-    while position < len(text):
-        match = _TOKEN.match(text, position)
-        if match is None or match.end() == position:
-            raise ConditionError(f"cannot read the condition at {text[position:position + 40]!r}"
-                                 f" ({CONDITIONS})")  # fmt: skip
-        tokens.append(match)
-        position = match.end()
-        while position < len(text) and text[position].isspace():
-            position += 1
     values = attributes(call)
-    index = 0
 
-    def peek(kind: str) -> bool:
-        return index < len(tokens) and tokens[index].group(kind) is not None
-
-    def expression() -> bool:
-        nonlocal index
-        result = conjunction()
-        while peek("or"):
-            index += 1
-            right = conjunction()
-            result = result or right
-        return result
-
-    def conjunction() -> bool:
-        nonlocal index
-        result = unary()
-        while peek("and"):
-            index += 1
-            right = unary()
-            result = result and right
-        return result
-
-    def unary() -> bool:
-        nonlocal index
-        if peek("not"):
-            index += 1
-            return not unary()
-        if peek("open"):
-            index += 1
-            result = expression()
-            if not peek("close"):
-                raise ConditionError(f"unbalanced parentheses ({CONDITIONS})")
-            index += 1
-            return result
-        if index >= len(tokens):
-            raise ConditionError(f"condition ends early ({CONDITIONS})")
-        token = tokens[index]
-        index += 1
+    def atom(token: re.Match[str]) -> bool:
         if token.group("fn"):
             if token.group("fn").lower() == "actionmatches":
                 return _action_matches(token.group("arg"), call.action)
@@ -211,10 +163,9 @@ def condition_holds(condition: str, call: Call) -> bool:
             return _compare(token.group("op"), value, token.group("val"))
         raise ConditionError(f"unexpected {token.group(0).strip()!r} ({CONDITIONS})")
 
-    result = expression()
-    if index != len(tokens):
-        raise ConditionError(f"unexpected {tokens[index].group(0).strip()!r} ({CONDITIONS})")
-    return result
+    return _boolean.evaluate(
+        condition, _TOKEN, atom, lambda what: ConditionError(f"{what} ({CONDITIONS})")
+    )
 
 
 def _compare(op: str, value: str, wanted: str) -> bool:

@@ -19,6 +19,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from mlops_iac.drift.calls import Call
+from mlops_iac.plan.deploy.permissions import _boolean
 
 ROLES_REFERENCE = "https://cloud.google.com/iam/docs/roles-permissions"
 STORAGE_ROLES = "https://cloud.google.com/storage/docs/access-control/iam-roles"
@@ -116,59 +117,12 @@ def _attributes(call: Call) -> dict[str, str]:
 
 
 def condition_holds(expression: str, call: Call) -> bool:
-    tokens: list[re.Match[str]] = []
-    position = 0
-    text = expression.strip()
-    while position < len(text):
-        match = _TOKEN.match(text, position)
-        if match is None or match.end() == position:
-            raise ConditionError(
-                f"cannot read the condition at {text[position : position + 40]!r} ({CONDITIONS})"
-            )
-        tokens.append(match)
-        position = match.end()
-        while position < len(text) and text[position].isspace():
-            position += 1
+    """Evaluate an IAM condition (the CEL subset on resource attributes) for one request."""
     values = _attributes(call)
-    index = 0
 
-    def peek(kind: str) -> bool:
-        return index < len(tokens) and tokens[index].group(kind) is not None
-
-    def disjunction() -> bool:
-        nonlocal index
-        result = conjunction()
-        while peek("or"):
-            index += 1
-            right = conjunction()
-            result = result or right
-        return result
-
-    def conjunction() -> bool:
-        nonlocal index
-        result = unary()
-        while peek("and"):
-            index += 1
-            right = unary()
-            result = result and right
-        return result
-
-    def unary() -> bool:
-        nonlocal index
-        if peek("not"):
-            index += 1
-            return not unary()
-        if peek("open"):
-            index += 1
-            result = disjunction()
-            if not peek("close"):
-                raise ConditionError(f"unbalanced parentheses ({CONDITIONS})")
-            index += 1
-            return result
-        if not peek("attr"):
+    def atom(token: re.Match[str]) -> bool:
+        if not token.group("attr"):
             raise ConditionError(f"expected a resource attribute ({CONDITIONS})")
-        token = tokens[index]
-        index += 1
         value = values[token.group("attr")]
         method = token.group("method")
         if method == "startsWith":
@@ -177,10 +131,9 @@ def condition_holds(expression: str, call: Call) -> bool:
             return value.endswith(token.group("arg"))
         return (value == token.group("val")) == (token.group("op") == "==")
 
-    result = disjunction()
-    if index != len(tokens):
-        raise ConditionError(f"unexpected {tokens[index].group(0).strip()!r} ({CONDITIONS})")
-    return result
+    return _boolean.evaluate(
+        expression, _TOKEN, atom, lambda what: ConditionError(f"{what} ({CONDITIONS})")
+    )
 
 
 def _covers(where: str, resource: str) -> bool:
