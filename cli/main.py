@@ -21,6 +21,7 @@ _COMMANDS = (
     "mlops_iac.cli.policies_cmd",
     "mlops_iac.cli.rollback",
     "mlops_iac.cli.verify",
+    "mlops_iac.cli.preflight",
     "mlops_iac.cli.dvc_remote",
     "mlops_iac.cli.policy_pack",
     "mlops_iac.cli.train_smoke",

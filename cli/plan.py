@@ -31,7 +31,7 @@ from rich.console import Console
 from rich.markup import escape
 
 from mlops_iac.cli import OpsError, nofollow
-from mlops_iac.plan import deploy, service
+from mlops_iac.plan import bringup, deploy, service
 from mlops_iac.plan.engine import ProgramError, Project, RecordedResource, Recording
 from mlops_iac.policies import report, trust
 from mlops_iac.policies.offline import ResultSet
@@ -79,6 +79,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "last deployment say so)",
     )
     parser.add_argument(
+        "--bring-up",
+        action="store_true",
+        help="plan the sequence of `pulumi up` runs that takes an empty account to this stack, "
+        "each step against the state the previous one leaves (--json only)",
+    )
+    parser.add_argument(
         "--quiet", "-q", action="store_true", help="no progress and no resource tree (CI logs)"
     )
     parser.add_argument(
@@ -110,9 +116,11 @@ def run(args: argparse.Namespace) -> int:
     style: dict[str, Any] = {"color_system": None} if plain else {}
     out = Console(stderr=to_stdout, highlight=False, soft_wrap=True, **style)
     err = Console(stderr=True, highlight=False, soft_wrap=True, **style)
-    if problem := _unwritable(args):
+    if problem := _unwritable(args) or _bring_up_conflict(args):
         err.print(f"mlops-iac plan: error: {escape(problem)}")
         return 2
+    if args.bring_up:
+        return _run_bring_up(args, out, err)
     try:
         state = read_state(args)
     except (ValueError, ProgramError) as exc:
@@ -153,6 +161,8 @@ def run(args: argparse.Namespace) -> int:
     _print_waivers(out, result, locator)
     _print_approvals(out, result)
     _print_gpu(out, result)
+    if not args.quiet:
+        _print_preconditions(out, result, args.stack)
     try:
         _write_reports(args, result, locator)
     except (OSError, OpsError) as exc:
@@ -162,6 +172,86 @@ def run(args: argparse.Namespace) -> int:
     failed = bool(result.results.mandatory or result.deploy_errors)
     out.print(verdict, style="bold red" if failed else "bold green")
     return 1 if failed else 0
+
+
+def _bring_up_conflict(args: argparse.Namespace) -> str | None:
+    """Options --bring-up cannot honour (it starts from an empty account, writes JSON only)."""
+    if not getattr(args, "bring_up", False):
+        return None
+    taken = [f"--{o.replace('_', '-')}" for o in ("state", "sarif", "junit") if getattr(args, o)]
+    if args.write_policy_config:
+        taken.append("--write-policy-config")
+    if taken:
+        return f"--bring-up plans from an empty account and writes --json only; drop {taken[0]}"
+    return None
+
+
+def _run_bring_up(args: argparse.Namespace, out: Console, err: Console) -> int:
+    """``plan --bring-up``: each step of the sequence, its findings and a verdict for all."""
+    try:
+        sequence = bringup.simulate(
+            args.project, args.stack, args.config_file, None if args.quiet else err
+        )
+    except SpecError as exc:
+        for path, message in exc.problems:
+            err.print(f"mlops-iac plan: error: {escape(f'{path}: {message}')}")
+        return 2
+    except (ProgramError, trust.TrustError) as exc:
+        err.print(f"mlops-iac plan: error: {escape(str(exc))}")
+        return 2
+    total = len(sequence.steps)
+    for step in sequence.steps:
+        result = step.result
+        settings = ", ".join(f"{k}: {json.dumps(v)}" for k, v in step.overrides.items())
+        how = f"the stack file with {settings}" if settings else "the stack file as written"
+        since = "an empty account" if step.number == 1 else f"what step {step.number - 1} leaves"
+        out.print(
+            f"Step {step.number} of {total}: pulumi up with {how}, from {since}", style="bold"
+        )
+        for action in step.before:
+            out.print(f"  before: {escape(action)}")
+        _print_deploy_errors(out, result.deploy_errors)
+        mandatory = ResultSet(tuple(result.results.mandatory))
+        _print_violations(out, mandatory, _secrets(result))
+        verdict = _verdict(result.results, result.deploy_errors)
+        out.print(f"  {verdict}", style="bold red" if step.failed else "bold green")
+    if args.json:
+        try:
+            _write(args.json, _bring_up_document(sequence))
+        except (OSError, OpsError) as exc:
+            err.print(f"mlops-iac plan: error: cannot write a report: {escape(str(exc))}")
+            return 2
+    word = "FAIL" if sequence.failed else "PASS"
+    out.print(
+        f"Bring-up: {word} ({total} step(s) from an empty account)",
+        style="bold red" if sequence.failed else "bold green",
+    )
+    return 1 if sequence.failed else 0
+
+
+def _bring_up_document(sequence: bringup.BringUp) -> dict[str, Any]:
+    steps = []
+    for step in sequence.steps:
+        result = step.result
+        steps.append(
+            {
+                "step": step.number,
+                "overrides": step.overrides,
+                "before": list(step.before),
+                "passed": not step.failed,
+                "resourceCount": len(result.recording),
+                "deployErrors": [e.as_dict() for e in result.deploy_errors],
+                "mandatory": [
+                    {"policy": v.policy, "resourceName": v.resource_name, "message": v.message}
+                    for v in result.results.mandatory
+                ],
+                "pending": result.recording.exports.get("bring_up_pending") or [],
+            }
+        )
+    return {
+        "stack": sequence.stack,
+        "bringUp": {"passed": not sequence.failed, "steps": steps},
+    }
 
 
 def _write_reports(
@@ -187,6 +277,7 @@ def _write_reports(
         document["warnings"] = list(result.warnings)
         document["approvals"] = service.approvals_report(result)
         document["state"] = service.state_summary(result.state)
+        document["preconditions"] = [p.as_dict() for p in result.preconditions]
         _write(args.json, report.scrub(document, _secrets(result)))
     if args.sarif:
         sarif = report.to_sarif(
@@ -405,6 +496,23 @@ def _print_gpu(console: Console, result: service.PlanResult) -> None:
     if result.unpriced_pools:
         line += f" (unpriced pools: {', '.join(result.unpriced_pools)})"
     console.print(escape(line))
+
+
+def _print_preconditions(console: Console, result: service.PlanResult, stack: str) -> None:
+    """What the account must provide: a plan lists them, ``mlops-iac preflight`` checks them."""
+    items = result.preconditions
+    if not items:
+        return
+    console.print()
+    console.print(
+        f"Preconditions ({len(items)}): what the account must provide; "
+        f"`mlops-iac preflight --stack {escape(stack)}` checks them live",
+        style="bold",
+    )
+    for p in items:
+        console.print(f"  {escape(p.id)} ({p.seen_by}): {escape(p.what)}")
+        console.print(f"    source: {escape(p.source_url)}")
+    console.print()
 
 
 def render_tree(recording: Recording) -> str:

@@ -7,9 +7,17 @@ file still says which version is newest and which one is being served. ``--undo`
 the ``model`` and ``previousModel`` blocks would lose which version was the newest and make the
 roll forward a second, different edit. Apply the change with ``pulumi up``.
 
-``--now`` is the emergency path on AWS: before the stack is applied, the live SageMaker endpoint is
-pointed back at the endpoint configuration of the previous version (``UpdateEndpoint`` with the
-deployment configuration retained). Run ``pulumi up`` afterwards so the IaC catches up.
+``--now`` is the emergency path: before the stack is applied, the live endpoint serves the previous
+version. Run ``pulumi up`` afterwards so the IaC catches up. Only the endpoint's traffic changes,
+and a second run sends nothing when the previous version already takes all traffic.
+
+- AWS: the SageMaker endpoint is pointed back at the previous version's endpoint configuration
+  (``UpdateEndpoint`` with the deployment configuration retained).
+- Azure: the online endpoint's traffic goes 100% to the deployment whose model is the previous
+  version (a PUT of the endpoint as read, with only ``traffic`` changed). Needs ``--outputs``.
+- GCP: the Cloud Run service's traffic goes 100% to the previous version's revision
+  (``services.patch`` with ``updateMask=traffic``; other revisions stay listed at 0%). Needs
+  ``--outputs``.
 """
 
 from __future__ import annotations
@@ -19,7 +27,16 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from mlops_iac.cli import EXIT_OK, OpsError, add_stack_arguments, aws, command, describe, stackfile
+from mlops_iac.cli import (
+    EXIT_OK,
+    OpsError,
+    add_stack_arguments,
+    aws,
+    cloudrest,
+    command,
+    describe,
+    stackfile,
+)
 from mlops_iac.cli.outputs import load_outputs
 from mlops_iac.spec.keys import ROOT
 from mlops_iac.spec.models import ModelRef
@@ -43,20 +60,24 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--now",
         action="store_true",
-        help="AWS emergency path: also point the live endpoint at the previous version's config",
+        help="emergency path: also make the live endpoint serve the previous version now",
     )
-    parser.add_argument("--endpoint", metavar="NAME", help="SageMaker endpoint (with --now)")
+    parser.add_argument(
+        "--endpoint",
+        metavar="NAME",
+        help="SageMaker endpoint, Azure online endpoint or Cloud Run service (with --now)",
+    )
     parser.add_argument(
         "--endpoint-config",
         metavar="NAME",
-        help="endpoint configuration of the previous version (with --now)",
+        help="AWS: endpoint configuration of the previous version (with --now)",
     )
     parser.add_argument(
         "--outputs",
         metavar="F",
-        help="`pulumi stack output --json` file: supplies endpoint and endpoint config names",
+        help="`pulumi stack output --json` file: supplies the endpoint's names and location",
     )
-    aws.add_aws_arguments(parser)
+    cloudrest.add_region_arguments(parser)
     parser.set_defaults(func=run)
 
 
@@ -126,6 +147,34 @@ def _rollback_endpoint(
     return sagemaker, endpoint, config
 
 
+def _rollback_cloud(args: argparse.Namespace, sf: stackfile.StackFile, target: ModelRef) -> str:
+    """``--now`` on Azure or GCP through the cloud's REST API; the line saying what it did."""
+    cloud = sf.spec.cloud
+    if args.endpoint_config:
+        raise OpsError(f"--endpoint-config is an AWS option (the stack's cloud is {cloud})")
+    if args.profile:
+        raise OpsError(f"--profile is an AWS option (the stack's cloud is {cloud})")
+    if not args.outputs:
+        raise OpsError(f"--now on {cloud} needs --outputs F (`pulumi stack output --json`)")
+    outputs = load_outputs(args.outputs)
+    if cloud == "azure":
+        from mlops_iac.cli import azure_ops
+
+        if args.region:
+            raise OpsError("--region is not used on Azure: the endpoint is found by its id")
+        azure_ops.estate(outputs, args.endpoint)  # bad outputs fail before credentials load
+        return azure_ops.rollback_now(
+            outputs, target, cloudrest.transport_for("azure"), args.endpoint
+        )
+    from mlops_iac.cli import gcp_ops
+
+    project, region = gcp_ops.location(sf.config, args.region)
+    gcp_ops.estate(outputs, project, region, args.endpoint)
+    return gcp_ops.rollback_now(
+        outputs, target, cloudrest.transport_for("gcp"), project, region, args.endpoint
+    )
+
+
 @command(NAME)
 def run(args: argparse.Namespace) -> int:
     """Flip ``serving.rollback`` (and with ``--now`` the live endpoint), then say how to apply."""
@@ -154,9 +203,9 @@ def run(args: argparse.Namespace) -> int:
 
         new = stackfile.edit(sf, splice, change)  # validates before anything is touched
 
-    if args.now:
-        if sf.spec.cloud != "aws":
-            raise OpsError(f"--now is AWS-only (the stack's cloud is {sf.spec.cloud})")
+    if args.now and sf.spec.cloud != "aws":
+        print(_rollback_cloud(args, sf, previous))
+    elif args.now:
         region = args.region or sf.aws_region
         plan = _rollback_endpoint(args, region, previous)
         if plan is not None:

@@ -11,6 +11,11 @@ it and run ``az ml job create -f job.yml`` beside the script (``--script smoke.p
 Values come from ``--outputs F`` (``pulumi stack output --json > F``) after ``pulumi up``; without
 it they come from an offline run of the program, whose bucket names are the mock engine's, which
 is enough to review the job, not to run it.
+
+``--apply`` targets the stack's own cluster: kubectl runs with the ``kubeconfig`` stack output
+(written to a private temporary file; its exec credentials need ``aws``/``gke-gcloud-auth-plugin``
+on PATH), never with the current kube context. ``--context NAME`` picks a context of your own
+kubeconfig instead, explicitly.
 """
 
 from __future__ import annotations
@@ -19,6 +24,7 @@ import argparse
 import shutil
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -54,6 +60,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--image", metavar="IMAGE", help="training image (default: per operator)")
     parser.add_argument(
         "--apply", action="store_true", help="apply with `kubectl apply -f -` instead of printing"
+    )
+    parser.add_argument(
+        "--context",
+        metavar="NAME",
+        help="with --apply: use this context of your kubeconfig (default: the stack's kubeconfig "
+        "output)",
     )
     parser.add_argument(
         "--script", metavar="PATH", help="also write the training script (smoke.py) to PATH"
@@ -146,6 +158,11 @@ def run(args: argparse.Namespace) -> int:
     azure = sf.spec.cloud == "azure"
     if args.apply and azure:
         raise OpsError("--apply is for Kubernetes; on Azure save the job and run az ml job create")
+    if args.apply and not args.outputs and not args.context:
+        raise OpsError(
+            "--apply needs --outputs (the deployed stack's kubeconfig) or --context NAME: "
+            "an offline run has no real cluster"
+        )
     if args.outputs:
         values = load_outputs(args.outputs).values
     else:
@@ -163,12 +180,33 @@ def run(args: argparse.Namespace) -> int:
     if not args.apply:
         sys.stdout.write(text)
         return EXIT_OK
+    kubeconfig = _target(args, values)
     kubectl = shutil.which("kubectl")
     if kubectl is None:
         raise OpsError("--apply needs kubectl on PATH (or run without --apply and pipe the output)")
-    result = subprocess.run(  # noqa: S603 - fixed argv, manifest on stdin
-        [kubectl, "apply", "-f", "-"], input=text, text=True, check=False
-    )
+    with tempfile.TemporaryDirectory(prefix="mlops-train-smoke-") as private:
+        if kubeconfig is None:
+            target = ["--context", args.context]
+        else:
+            path = Path(private) / "kubeconfig"
+            nofollow.write_atomic(path, kubeconfig.encode("utf-8"), mode=0o600)
+            target = ["--kubeconfig", str(path)]
+        result = subprocess.run(  # noqa: S603 - fixed argv, manifest on stdin
+            [kubectl, *target, "apply", "-f", "-"], input=text, text=True, check=False
+        )
     if result.returncode != 0:
         raise OpsError(f"kubectl apply failed with exit {result.returncode}", code=1)
     return EXIT_OK
+
+
+def _target(args: argparse.Namespace, values: dict[str, Any]) -> str | None:
+    """The stack's kubeconfig for ``--apply``, or None with an explicit ``--context``."""
+    if args.context:
+        return None
+    kubeconfig = values.get("kubeconfig")
+    if not isinstance(kubeconfig, str) or not kubeconfig:
+        raise OpsError(
+            "stack outputs have no 'kubeconfig' (run pulumi up with this version), or pass "
+            "--context NAME to choose the cluster explicitly"
+        )
+    return kubeconfig

@@ -1,10 +1,22 @@
-"""``mlops-iac verify``: check live AWS resources against the governance rules.
+"""``mlops-iac verify``: check live resources against the governance rules and the stack.
 
-Read-only (only Get/Describe/List calls). Checks the artifact bucket (versioning, SSE-KMS with the
-stack's key, public access block, TLS-only policy), KMS key rotation, the endpoint (InService,
-serving an approved version, on the configuration the stack deployed), the alarms (present, with
-actions) and the approval/alert topics (KMS-encrypted). Prints pass/fail per check; exit 1 when
-anything drifted.
+Read-only (only Get/Describe/List calls, and GET requests on Azure and GCP). Prints pass/fail per
+check; exit 1 when anything drifted.
+
+AWS: the artifact bucket (versioning, SSE-KMS with the stack's key, public access block, TLS-only
+policy), KMS key rotation, the endpoint (InService, serving an approved version, on the
+configuration and model version the stack deployed, so a rollout SageMaker rolled back fails),
+the alarms (present, with actions) and the approval/alert topics (KMS-encrypted).
+
+Azure: the storage account (blob versioning, encryption with the stack's Key Vault key), the key's
+rotation policy, the alert rules (one on the endpoint, the drift alarm, each enabled and routed to
+an action group with receivers), what the endpoint serves (traffic and the deployments' model ids
+against the stack's exports), the served versions' approvals and the deployments' lineage tags.
+
+GCP: the artifact bucket (versioning, the stack's CMEK default key), the model bucket (retention
+policy, CMEK), the key's rotation period, the alert policies (enabled, with notification
+channels), what the Cloud Run service serves (trafficStatuses and the revisions' image and
+MODEL_URI against the stack's exports), the served versions' approvals and the lineage labels.
 """
 
 from __future__ import annotations
@@ -14,7 +26,7 @@ import json
 import re
 import sys
 from collections.abc import Callable, Iterable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
@@ -24,13 +36,14 @@ from mlops_iac.cli import (
     OpsError,
     add_stack_arguments,
     aws,
+    cloudrest,
     command,
     describe,
     nofollow,
     stackfile,
 )
+from mlops_iac.cli.checks import Check, approval_verdict
 from mlops_iac.cli.outputs import Outputs, load_outputs
-from mlops_iac.spec import identities
 from mlops_iac.spec.models import PlatformSpec
 
 NAME = "verify"
@@ -38,21 +51,14 @@ MODEL_TAG = "mlops:model"
 VERSION_TAG = "mlops:model-version"
 
 
-@dataclass(frozen=True)
-class Check:
-    """One verdict: which rule, on which resource, and why."""
-
-    check: str
-    resource: str
-    passed: bool
-    detail: str
+__all__ = ["Check", "run", "run_checks"]
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     """Add the ``verify`` subcommand."""
     parser = subparsers.add_parser(
         NAME,
-        help="check live AWS resources against the governance rules (read-only)",
+        help="check live resources against the governance rules and the stack (read-only)",
         description=describe(__doc__),
     )
     add_stack_arguments(parser)
@@ -66,7 +72,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         metavar="F",
         help="write the result as JSON to F (or to stdout, instead of the table, without F)",
     )
-    aws.add_aws_arguments(parser)
+    cloudrest.add_region_arguments(parser)
     parser.set_defaults(func=run)
 
 
@@ -187,18 +193,32 @@ def _tags(sagemaker: Any, arn: str) -> dict[str, str]:
 
 
 def endpoint_checks(
-    sagemaker: Any, endpoint: str, spec: PlatformSpec, deployed_config: str | None
+    sagemaker: Any,
+    endpoint: str,
+    spec: PlatformSpec,
+    deployed_config: str | None,
+    deployed_version: str | None = None,
 ) -> list[Check]:
-    """InService, serving an approved version, and on the config the stack deployed."""
+    """InService, serving an approved version, on the config the stack deployed, and its
+    variants serving the model version the stack deployed.
+
+    The last two catch a rollout SageMaker rolled back: the endpoint returns to InService on
+    the old config while the provider records the new one, so ``pulumi up`` succeeds
+    (https://github.com/hashicorp/terraform-provider-aws/issues/46663). A missing export fails
+    its check: without it nothing says what the stack deployed.
+    """
     from botocore.exceptions import ClientError
 
     try:
         described = sagemaker.describe_endpoint(EndpointName=endpoint)
     except ClientError as exc:
         detail = _error(exc)
-        names = ["endpoint-in-service", "endpoint-approved-version"]
-        if deployed_config is not None:
-            names.append("endpoint-config")
+        names = [
+            "endpoint-in-service",
+            "endpoint-approved-version",
+            "endpoint-config",
+            "endpoint-model-version",
+        ]
         return [Check(name, endpoint, False, detail) for name in names]
     status = described.get("EndpointStatus", "?")
     checks = [Check("endpoint-in-service", endpoint, status == "InService", f"status {status}")]
@@ -216,29 +236,42 @@ def endpoint_checks(
         version = tags.get(VERSION_TAG)
         if version is None:
             return False, f"no {VERSION_TAG} tag on the endpoint or {config}"
-        model = tags.get(MODEL_TAG, spec.serving.active_model.name)
-        gov = spec.governance
-        for approval in gov.approvals:
-            if (approval.model, approval.version) != (model, version):
-                continue
-            # The gate's comparisons: exact to grant, look-alike to refuse (spec.identities).
-            if not any(identities.same(approval.approved_by, a) for a in gov.approvers):
-                continue
-            if identities.impostor(approval.approved_by, gov.approvers) is not None:
-                continue
-            if spec.owner and identities.looks_alike(approval.approved_by, spec.owner):
-                continue
-            return (
-                True,
-                f"{model} v{version} approved by {approval.approved_by} ({approval.ticket})",
-            )
-        return False, f"{model} v{version} has no valid approval in the stack file"
+        return approval_verdict(spec, tags.get(MODEL_TAG, spec.serving.active_model.name), version)
 
     checks.append(_guard("endpoint-approved-version", endpoint, approved))
-    if deployed_config is not None:
+    if deployed_config is None:
+        detail = "the stack exports no active_endpoint_config_name to compare with"
+        checks.append(Check("endpoint-config", endpoint, False, detail))
+    else:
         same = config == deployed_config
-        detail = f"uses {config}" + ("" if same else f", the stack deployed {deployed_config}")
+        detail = f"uses {config}" + (
+            ""
+            if same
+            else f", the stack deployed {deployed_config} (rolled back, or changed outside "
+            "the stack)"
+        )
         checks.append(Check("endpoint-config", endpoint, same, detail))
+
+    def served_version() -> tuple[bool, str]:
+        if deployed_version is None:
+            return False, "the stack exports no active_model_version to compare with"
+        variants = sagemaker.describe_endpoint_config(EndpointConfigName=config).get(
+            "ProductionVariants", []
+        )
+        if not variants:
+            return False, f"{config} has no production variants"
+        served = []
+        for variant in variants:
+            model = variant.get("ModelName", "?")
+            model_arn = sagemaker.describe_model(ModelName=model)["ModelArn"]
+            version = _tags(sagemaker, model_arn).get(VERSION_TAG, "untagged")
+            served.append((variant.get("VariantName", "?"), model, version))
+        text = ", ".join(f"variant {name} serves {model} (v{v})" for name, model, v in served)
+        if all(version == deployed_version for _, _, version in served):
+            return True, text
+        return False, f"{text}; the stack deployed v{deployed_version}"
+
+    checks.append(_guard("endpoint-model-version", endpoint, served_version))
     return checks
 
 
@@ -303,11 +336,14 @@ def run_checks(
     )
     alert_topic = outputs.optional_string("alert_topic")
     deployed_config = outputs.optional_string("active_endpoint_config_name")
+    deployed_version = outputs.optional_string("active_model_version")
 
     kms = client("kms", aws.arn_region(kms_key) or region)
     checks = bucket_checks(client("s3", region), kms, bucket, kms_key)
     checks += kms_checks(kms, kms_key)
-    checks += endpoint_checks(client("sagemaker", region), endpoint, spec, deployed_config)
+    checks += endpoint_checks(
+        client("sagemaker", region), endpoint, spec, deployed_config, deployed_version
+    )
     checks += alarm_checks(client("cloudwatch", region), alarms)
     topics: Iterable[tuple[str, str]] = [("approvers-topic-encrypted", approvers_topic)]
     if alert_topic:
@@ -340,24 +376,50 @@ def _print_table(checks: list[Check], stack: str) -> None:
     console.print(summary, highlight=False, soft_wrap=True)
 
 
+def _cloud_checks(
+    args: argparse.Namespace, sf: stackfile.StackFile, outputs: Outputs
+) -> list[Check]:
+    """Azure or GCP: the checks through the cloud's REST API (``cloudrest.transport_for``)."""
+    from rich.console import Console
+
+    if args.profile:
+        raise OpsError(f"--profile is an AWS option (the stack's cloud is {sf.spec.cloud})")
+    if sf.spec.cloud == "azure":
+        from mlops_iac.cli import azure_ops
+
+        if args.region:
+            raise OpsError("--region is not used on Azure: resources are found by their ids")
+        azure_ops.estate(outputs)  # a malformed outputs file fails before credentials load
+        transport = cloudrest.transport_for("azure")
+        with Console(stderr=True).status("checking live resources…"):
+            return azure_ops.run_checks(outputs, sf.spec, transport)
+    from mlops_iac.cli import gcp_ops
+
+    project, region = gcp_ops.location(sf.config, args.region)
+    gcp_ops.estate(outputs, project, region)
+    transport = cloudrest.transport_for("gcp")
+    with Console(stderr=True).status("checking live resources…"):
+        return gcp_ops.run_checks(outputs, sf.spec, transport, project, region)
+
+
 @command(NAME)
 def run(args: argparse.Namespace) -> int:
     """Run every check; exit 1 if any failed."""
     sf = stackfile.load(args.project, args.stack)
-    if sf.spec.cloud != "aws":
-        raise OpsError(f"verify supports AWS stacks only (the stack's cloud is {sf.spec.cloud})")
     outputs = load_outputs(args.outputs)
-    region = args.region or sf.aws_region
-
-    shared = aws.session(args.profile)
-
-    def client(service: str, client_region: str | None) -> Any:
-        return aws.client(service, region=client_region, profile=args.profile, shared=shared)
-
     from rich.console import Console
 
-    with Console(stderr=True).status("checking live resources…"):
-        checks = run_checks(outputs, sf.spec, client, region)
+    if sf.spec.cloud == "aws":
+        region = args.region or sf.aws_region
+        shared = aws.session(args.profile)
+
+        def client(service: str, client_region: str | None) -> Any:
+            return aws.client(service, region=client_region, profile=args.profile, shared=shared)
+
+        with Console(stderr=True).status("checking live resources…"):
+            checks = run_checks(outputs, sf.spec, client, region)
+    else:
+        checks = _cloud_checks(args, sf, outputs)
     passed = all(c.passed for c in checks)
     if args.json:
         document = {

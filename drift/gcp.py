@@ -125,15 +125,15 @@ class CloudMonitoringMetrics:
             {
                 "metric": {
                     "type": f"{config.namespace}/{metric}",
-                    "labels": {"endpoint": config.endpoint},
+                    "labels": {wire.GCP_METRIC_LABEL: config.endpoint},
                 },
                 "resource": {"type": "global", "labels": {"project_id": self.project}},
                 "points": [{"interval": {"endTime": now}, "value": value}],
             }
             for metric, value in (
                 (wire.GCP_METRIC_NAME, {"int64Value": str(len(report["drifted"]))}),
-                ("max_psi", {"doubleValue": float(report["maxPsi"])}),
-                ("rows_checked", {"int64Value": str(report["rows"])}),
+                (wire.GCP_MAX_PSI_NAME, {"doubleValue": float(report["maxPsi"])}),
+                (wire.GCP_ROWS_NAME, {"int64Value": str(report["rows"])}),
             )
         ]
         body = json.dumps({"timeSeries": series}).encode()

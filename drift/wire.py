@@ -24,6 +24,19 @@ GCP_METRIC_NAME = "drifted_features"
 """GCP spelling of :data:`METRIC`, under :data:`GCP_METRIC_PREFIX`."""
 GCP_METRIC = f"{GCP_METRIC_PREFIX}/{GCP_METRIC_NAME}"
 """The GCP custom metric type of :data:`METRIC`."""
+GCP_MAX_PSI_NAME = "max_psi"
+"""GCP spelling of :data:`MAX_PSI_METRIC`."""
+GCP_ROWS_NAME = "rows_checked"
+"""GCP spelling of :data:`ROWS_METRIC`."""
+GCP_METRIC_KINDS = {
+    GCP_METRIC_NAME: "INT64",
+    GCP_MAX_PSI_NAME: "DOUBLE",
+    GCP_ROWS_NAME: "INT64",
+}
+"""Value type of each GCP custom metric (all GAUGE, one ``endpoint`` label, on ``global``): what
+the job writes and what the platform declares as metric descriptors before alerting on them."""
+GCP_METRIC_LABEL = "endpoint"
+"""The one label of the GCP custom metrics: the serving endpoint a run checked."""
 
 PSI = 0.2
 """Population stability index above which a feature has drifted (the usual "significant

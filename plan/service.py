@@ -9,13 +9,14 @@ writes the reports; this module imports neither the CLI nor ``rich``.
 
 from __future__ import annotations
 
+import copy
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
-from mlops_iac.plan import deploy
+from mlops_iac.plan import deploy, preconditions
 from mlops_iac.plan.engine import (
     SECRET_PLACEHOLDER,
     ProgramError,
@@ -46,7 +47,7 @@ class Progress(Protocol):
         """A status display with ``start()``, ``update(status)`` and ``stop()``."""
 
 
-NODE_TYPE_PRICES = {o.node_type: o.usd_per_node_hour for o in gpu.CATALOGUE.values()}
+NODE_TYPE_PRICES = gpu.node_type_prices()
 
 
 @dataclass(frozen=True)
@@ -73,6 +74,8 @@ class PlanResult:
     warnings: tuple[str, ...] = ()
     state: deploy.SavedState | None = None
     """The state the plan judged by (``None``: none saved, what exists is unknown)."""
+    preconditions: tuple[preconditions.Precondition, ...] = ()
+    """What the account must provide before the deploy (``mlops-iac preflight`` checks them)."""
 
 
 @dataclass(frozen=True)
@@ -231,17 +234,22 @@ def plan(
     config_file: Path | None = None,
     console: Progress | None = None,
     state: deploy.SavedState | None = None,
+    overrides: Mapping[str, Any] | None = None,
 ) -> PlanResult:
     """Run the program offline, check what a deploy would refuse and evaluate the pack.
 
     ``state``: what exists already (``deploy.read_state``); default: the stack's saved export
     (``Project.read_saved_state``), and without one what its last deployment served is unknown.
+    ``overrides``: platform spec values that replace the stack file's for this run, by camelCase
+    path (``{"serving.enabled": False}``: a bring-up step).
     Raises ProgramError (a saved state that cannot be used too) SpecError or trust.TrustError.
     """
     project = Project.load(project_dir)
     if state is None:
         state = project.read_saved_state(stack)
     config = project.read_config(stack, config_file)
+    replaced = {ROOT: with_overrides(config.get(ROOT), overrides)} if overrides else {}
+    config.update(replaced)
     settings = pack_settings(stack, config, project_dir)
     environment, document = settings.environment, settings.document
     status = console.status("Running the program offline…") if console else None
@@ -251,7 +259,7 @@ def plan(
         # The program's reference to its own stack reads the outputs the state saved (over any
         # the stack file claims): what the last deployment served decides the rollout. Without
         # a state they are unknown, never "nothing was deployed".
-        extra = {PREVIOUS_OUTPUTS_KEY: deploy.previous_outputs(state)}
+        extra = {PREVIOUS_OUTPUTS_KEY: deploy.previous_outputs(state), **replaced}
         recording = run_project(project_dir, stack, config_file=config_file, extra_config=extra)
         if status:
             status.update(f"Evaluating the policy pack over {len(recording)} resources…")
@@ -285,6 +293,7 @@ def plan(
         # default turned off...): what `pulumi preview` would print.
         warnings=(*settings.warnings, *recording.warnings),
         state=state,
+        preconditions=tuple(preconditions.derive(recording.resources, recording.config)),
     )
 
 
@@ -294,6 +303,23 @@ def evaluate_policies(recording: Recording) -> ResultSet:
         return packs.evaluate(
             recording, packs.pack_config("dev", node_type_prices=NODE_TYPE_PRICES)
         )
+
+
+def with_overrides(platform: Any, overrides: Mapping[str, Any] | None) -> Any:
+    """A copy of the stack file's platform mapping with ``overrides`` (camelCase dotted paths)
+    set; a platform that is not a mapping is returned as is (the spec check reports it)."""
+    if not isinstance(platform, Mapping) or not overrides:
+        return platform
+    result = copy.deepcopy(dict(platform))
+    for path, value in overrides.items():
+        *parents, leaf = path.split(".")
+        node = result
+        for part in parents:
+            child = node.get(part)
+            node[part] = child = dict(child) if isinstance(child, Mapping) else {}
+            node = child
+        node[leaf] = value
+    return result
 
 
 def saved_state(project: str | os.PathLike[str], stack: str) -> Path | None:

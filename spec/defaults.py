@@ -78,6 +78,8 @@ DRIFT_JENSEN_SHANNON = wire.JENSEN_SHANNON
 """Jensen-Shannon distance above which a categorical feature has drifted."""
 DRIFT_MIN_ROWS = wire.MIN_ROWS
 """Served rows a drift check needs before it gives a verdict."""
+CAPTURE_RETENTION_DAYS = 30
+"""Days captured inference requests and responses are kept (AWS capture lifecycle)."""
 DRIFT_WINDOW_HOURS = {"hourly": 1, "daily": 24, "weekly": 168}
 """Hours of capture one run of the drift job checks: its schedule's period."""
 DRIFT_CRON = {"hourly": "0 * * * *", "daily": "0 0 * * *", "weekly": "0 0 * * 1"}

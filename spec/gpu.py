@@ -32,21 +32,44 @@ class GpuOffering:
     """Accelerator name as the cloud spells it (GKE guest accelerator type, product label)."""
     gpus_per_node: int
     usd_per_node_hour: float
+    spot_alternatives: tuple[tuple[str, float], ...] = ()
+    """Node types with the same GPU model and GPU count (the next size up: more vCPUs and
+    memory) that a spot pool also lists, so one spot pool running dry does not stop scale-up;
+    each with its on-demand price per node-hour (the ceiling of its spot price)."""
 
     @property
     def usd_per_gpu_hour(self) -> float:
         return self.usd_per_node_hour / self.gpus_per_node
 
+    def node_types(self, spot: bool) -> tuple[str, ...]:
+        """The pool's node types: this one, and on spot its alternatives."""
+        return (self.node_type, *(t for t, _ in self.spot_alternatives if spot))
 
-def _offer(gpu: str, cloud: Cloud, node: str, accel: str, count: int, usd: float) -> GpuOffering:
-    return GpuOffering(gpu, cloud, node, accel, count, usd)
+    def max_usd_per_node_hour(self, spot: bool) -> float:
+        """The dearest of the pool's node types (what a cost cap must assume)."""
+        return max([self.usd_per_node_hour, *(p for _, p in self.spot_alternatives if spot)])
+
+
+def _offer(
+    gpu: str,
+    cloud: Cloud,
+    node: str,
+    accel: str,
+    count: int,
+    usd: float,
+    spot_alternatives: tuple[tuple[str, float], ...] = (),
+) -> GpuOffering:
+    return GpuOffering(gpu, cloud, node, accel, count, usd, spot_alternatives)
 
 
 _OFFERINGS: tuple[GpuOffering, ...] = (
-    # AWS EC2
-    _offer("t4", "aws", "g4dn.xlarge", "nvidia-t4", 1, 0.526),
-    _offer("a10g", "aws", "g5.xlarge", "nvidia-a10g", 1, 1.006),
-    _offer("l4", "aws", "g6.xlarge", "nvidia-l4", 1, 0.805),
+    # AWS EC2. Spot alternatives: several instance types per spot node group
+    # (https://docs.aws.amazon.com/eks/latest/userguide/managed-node-groups.html, capacity types),
+    # only the same GPU model and count, so the pool's GPU labels hold on every node. p4d, p4de and
+    # p5 come in one size: their pools keep one type.
+    _offer("t4", "aws", "g4dn.xlarge", "nvidia-t4", 1, 0.526, (("g4dn.2xlarge", 0.752),)),
+    _offer("a10g", "aws", "g5.xlarge", "nvidia-a10g", 1, 1.006, (("g5.2xlarge", 1.212),)),
+    _offer("l4", "aws", "g6.xlarge", "nvidia-l4", 1, 0.805, (("g6.2xlarge", 0.9776),)),
     _offer("a100-40gb", "aws", "p4d.24xlarge", "nvidia-a100-40gb", 8, 21.96),
     _offer("a100-80gb", "aws", "p4de.24xlarge", "nvidia-a100-80gb", 8, 27.45),
     _offer("h100", "aws", "p5.48xlarge", "nvidia-h100-80gb", 8, 55.04),
@@ -93,9 +116,18 @@ def lookup(gpu: str, cloud: Cloud) -> GpuOffering:
     raise UnknownGpuError(f"unknown GPU {gpu!r}; valid choices on {cloud}: {valid}")
 
 
-def max_usd_per_hour(gpu: str, cloud: Cloud, max_nodes: int) -> float:
-    """Worst-case hourly list price of a pool of ``max_nodes`` nodes of ``gpu`` on ``cloud``."""
-    return GpuPool(lookup(gpu, cloud), 0, max_nodes).max_usd_per_hour
+def max_usd_per_hour(gpu: str, cloud: Cloud, max_nodes: int, spot: bool = False) -> float:
+    """Worst-case hourly list price of a pool of ``max_nodes`` nodes of ``gpu`` on ``cloud``
+    (on spot, of its dearest node type)."""
+    return GpuPool(lookup(gpu, cloud), 0, max_nodes, spot).max_usd_per_hour
+
+
+def node_type_prices() -> dict[str, float]:
+    """Every catalogued node type (spot alternatives included) → its on-demand USD per hour."""
+    prices = {o.node_type: o.usd_per_node_hour for o in _OFFERINGS}
+    for offering in _OFFERINGS:
+        prices.update(offering.spot_alternatives)
+    return prices
 
 
 @dataclass(frozen=True)
@@ -105,6 +137,7 @@ class GpuPool:
     offering: GpuOffering
     min_nodes: int
     max_nodes: int
+    spot: bool = False
 
     @property
     def max_gpus(self) -> int:
@@ -112,11 +145,13 @@ class GpuPool:
 
     @property
     def max_usd_per_hour(self) -> float:
-        return round(self.offering.usd_per_node_hour * self.max_nodes, 2)
+        return round(self.offering.max_usd_per_node_hour(self.spot) * self.max_nodes, 2)
 
 
-def pool(gpu: str, cloud: Cloud, min_nodes: int, max_nodes: int, *, label: str) -> GpuPool:
+def pool(
+    gpu: str, cloud: Cloud, min_nodes: int, max_nodes: int, *, label: str, spot: bool = False
+) -> GpuPool:
     """Validate a pool's bounds and look its GPU up; errors name ``label`` (the component)."""
     if min_nodes < 0 or max_nodes < min_nodes:
         raise ValueError(f"{label}: need 0 <= min_nodes <= max_nodes")
-    return GpuPool(lookup(gpu, cloud), min_nodes, max_nodes)
+    return GpuPool(lookup(gpu, cloud), min_nodes, max_nodes, spot)

@@ -133,6 +133,13 @@ class TrainingAccessSpec(_Model):
         "publicAccessCidrs, GKE authorized networks). Required with publicEndpoint; never "
         "0.0.0.0/0 outside dev. Default: none.",
     )
+    private_cidrs: list[str] | None = Field(
+        None,
+        description="AWS: private CIDRs (CI runners, VPN, peered networks) allowed to reach the "
+        "private EKS API on tcp/443, as ingress rules on the cluster security group; private "
+        "address space only. Default: the stack's new VPC's CIDR (none with aws.vpcId). A list "
+        "replaces the default.",
+    )
     dns_endpoint: bool = Field(
         True,
         description="GCP: enable GKE's DNS-based control-plane endpoint (IAM-authorised, no "
@@ -184,6 +191,13 @@ class TrainingSpec(_Model):
     )
     access: TrainingAccessSpec = Field(
         TrainingAccessSpec(), description="Access path to the cluster's Kubernetes API."
+    )
+    kubernetes: Literal["inline", "deferred"] = Field(
+        "inline",
+        description="AWS/GCP: whether this deployment installs the Kubernetes side (namespaces, "
+        "operator, autoscaler, device plugin). `deferred` creates the cluster only: the bring-up "
+        "step for a private cluster the deploying machine cannot reach yet; the next `pulumi up`, "
+        "run from inside its network, sets it back to `inline`. Default: inline.",
     )
 
     @field_validator("gpu")
@@ -272,6 +286,13 @@ class ServingSpec(_Model):
     )
     public_endpoint: bool = Field(
         defaults.PUBLIC_ENDPOINT, description="Reachable from the internet. Prod refuses true."
+    )
+    enabled: bool = Field(
+        True,
+        description="Create the serving endpoint. `false` is the bring-up step of a stack whose "
+        "model or image lives in a registry this deployment creates (nothing can have pushed "
+        "it yet): the platform comes up without serving, the first version is registered, and "
+        "the next `pulumi up` with `true` serves it. Default: true.",
     )
 
     @model_validator(mode="after")
@@ -508,6 +529,13 @@ class AwsSpec(_Model):
         le=100,
         description="Share of endpoint requests captured for drift monitoring. Default: 100.",
     )
+    capture_retention_days: int = Field(
+        defaults.CAPTURE_RETENTION_DAYS,
+        ge=1,
+        le=3650,
+        description="Days captured endpoint requests and responses are kept in the artifact "
+        "store (and its replica) before they expire. At least the drift window. Default: 30.",
+    )
     rollback_alarms: list[str] = Field(
         default_factory=list,
         description="Further CloudWatch alarms (defined in this stack) that roll a deployment "
@@ -533,6 +561,12 @@ class AwsSpec(_Model):
         if self.subnet_ids and len(self.subnet_ids) < 2:
             raise _rule_error([("subnetIds", "needs at least two subnets in different AZs")])
         return self
+
+
+_VNET_ID = re.compile(
+    r"(?i)^/subscriptions/[^/]+/resourceGroups/[^/]+/providers/"
+    r"Microsoft\.Network/virtualNetworks/[^/]+$"
+)
 
 
 class AzureSpec(_Model):
@@ -571,6 +605,20 @@ class AzureSpec(_Model):
         description="Existing subnet for the private endpoints (its virtual network gets the DNS "
         "zone links). Default: a new 10.90.0.0/24 virtual network to peer with yours.",
     )
+    key_vault_incarnation: int = Field(
+        1,
+        ge=1,
+        description="Incarnation of the stack's key vaults, part of their names. A deleted vault "
+        "keeps its name for its 90-day soft-delete retention and purge protection forbids purging "
+        "it, so a stack re-created after `pulumi destroy` raises this (2, 3, …) to get new vault "
+        "names. Default: 1 (the names of the first deployment).",
+    )
+    dns_link_virtual_network_ids: list[str] = Field(
+        default_factory=list,
+        description="More virtual networks (ARM ids) linked to the private DNS zones, such as a "
+        "peered CI network: a peered network resolves the private endpoints' names only through "
+        "a zone link (or DNS forwarding). Default: none (only the platform's network).",
+    )
     functions_subnet_id: str | None = Field(
         None,
         pattern=r"(?i)^/subscriptions/[^/]+/resourceGroups/[^/]+/providers/"
@@ -580,6 +628,21 @@ class AzureSpec(_Model):
         "service endpoint; the artifact storage firewall admits it. Required with "
         "privateEndpointSubnetId. Default: a functions subnet (10.90.1.0/26) of the new network.",
     )
+
+    @model_validator(mode="after")
+    def _dns_links_are_networks(self) -> AzureSpec:
+        bad = [n for n in self.dns_link_virtual_network_ids if not _VNET_ID.match(n)]
+        if bad:
+            raise _rule_error(
+                [
+                    (
+                        "dnsLinkVirtualNetworkIds",
+                        f"{bad[0]!r} is not a virtual network's ARM id (/subscriptions/…/"
+                        "resourceGroups/…/providers/Microsoft.Network/virtualNetworks/<name>)",
+                    )
+                ]
+            )
+        return self
 
     @model_validator(mode="after")
     def _functions_subnet_with_own_network(self) -> AzureSpec:

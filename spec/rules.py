@@ -63,6 +63,7 @@ def platform_rules(raw: Mapping[str, Any]) -> list[tuple[str, str]]:
                 )
     if cloud == "aws":
         problems.extend(_aws_rollout_rules(raw))
+        problems.extend(_aws_capture_rules(raw))
     problems.extend(_access_rules(raw, cloud))
     if cloud == "gcp":
         problems.extend(_gcp_rules(raw))
@@ -99,6 +100,26 @@ def platform_rules(raw: Mapping[str, Any]) -> list[tuple[str, str]]:
         ]
         problems.extend((path, message) for failed, path, message in checks if failed)
     return problems
+
+
+def _aws_capture_rules(raw: Mapping[str, Any]) -> list[tuple[str, str]]:
+    """Captured requests must outlive the drift window that reads them."""
+    days = _get(raw, "aws.captureRetentionDays", defaults.CAPTURE_RETENTION_DAYS)
+    drift = _get(raw, "monitoring.drift", defaults.DRIFT)
+    # ``drift: weekly`` is shorthand for ``drift: {schedule: weekly}``.
+    schedule = drift if isinstance(drift, str) else _get(raw, "monitoring.drift.schedule")
+    window = _get(raw, "monitoring.drift.windowHours", 0) or defaults.DRIFT_WINDOW_HOURS.get(
+        schedule if isinstance(schedule, str) else defaults.DRIFT, 0
+    )
+    if isinstance(days, int) and isinstance(window, int) and days >= 1 and days * 24 < window:
+        return [
+            (
+                "aws.captureRetentionDays",
+                f"{days} day(s) expire capture the drift job still reads "
+                f"(its window is {window} hours)",
+            )
+        ]
+    return []
 
 
 def _aws_rollout_rules(raw: Mapping[str, Any]) -> list[tuple[str, str]]:
@@ -145,6 +166,15 @@ def _aws_rollout_rules(raw: Mapping[str, Any]) -> list[tuple[str, str]]:
                 "strategy all-at-once",
             )
         )
+    elif isinstance(bake, int) and 0 <= bake <= limits.SAGEMAKER_BAKE_MINUTES_MAX:
+        timeout = limits.blue_green_timeout_problem(strategy, percent, fleet, bake * 60)
+        if timeout is not None:
+            problems.append(
+                (
+                    "serving.rollout.bakeMinutes",
+                    f"{timeout}; lower serving.rollout.bakeMinutes or raise serving.rollout.{key}",
+                )
+            )
     return problems
 
 
@@ -170,6 +200,16 @@ def _access_rules(raw: Mapping[str, Any], cloud: str) -> list[tuple[str, str]]:
                 )
     if cloud != "aws" and _get(raw, "training.access.adminRoleArns"):
         problems.append(("training.access.adminRoleArns", "only used on AWS (EKS access entries)"))
+    private = _get(raw, "training.access.privateCidrs")
+    if cloud != "aws" and private is not None:
+        problems.append(
+            ("training.access.privateCidrs", "only used on AWS (EKS cluster security group)")
+        )
+    elif isinstance(private, list):
+        for i, cidr in enumerate(private):
+            problem = limits.private_cidr_problem(cidr) if isinstance(cidr, str) else None
+            if problem is not None:
+                problems.append((f"training.access.privateCidrs[{i}]", problem))
     return problems
 
 

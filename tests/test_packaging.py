@@ -227,11 +227,14 @@ def test_components_import_neither_the_plan_nor_the_cli():
 
 
 def test_the_plan_engine_imports_neither_the_service_nor_the_cli():
-    # cli -> plan service -> engine: the engine, the mocks, the catalogue and the test kit are
-    # what the service builds on, never the other way round.
+    # cli -> bring-up driver -> plan service -> engine: the engine, the mocks, the catalogue and
+    # the test kit are what the service builds on, never the other way round. The bring-up
+    # driver (`plan --bring-up`) runs the service step by step, so it sits above it.
     assert (
         forbidden_imports(
-            "plan", ("mlops_iac.plan.service", "mlops_iac.cli"), skip=("plan/service.py",)
+            "plan",
+            ("mlops_iac.plan.service", "mlops_iac.plan.bringup", "mlops_iac.cli"),
+            skip=("plan/service.py", "plan/bringup.py"),
         )
         == {}
     )
@@ -493,3 +496,18 @@ def test_every_range_starts_at_the_tested_pin():
     assert project["requires-python"] == ">=3.11,<3.14"
     for folder in ("components", "policies", "cli"):
         assert (REPO / folder / "py.typed").exists()
+
+
+def test_every_package_of_the_mapped_folders_is_in_the_wheel():
+    # setuptools lists packages by hand: a new subpackage left out installs nowhere, and the
+    # wheel fails on import (the deploy catalogue imports its permissions package).
+    import tomllib
+
+    setuptools = tomllib.loads((REPO / "pyproject.toml").read_text())["tool"]["setuptools"]
+    listed = set(setuptools["packages"])
+    found = {
+        ".".join((package, *init.parent.relative_to(REPO / folder).parts))
+        for package, folder in setuptools["package-dir"].items()
+        for init in (REPO / folder).glob("**/__init__.py")
+    }
+    assert found - listed == set()

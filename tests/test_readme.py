@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from mlops_iac.cli.main import main
+from mlops_iac.spec import clouds
 from tests.conftest import REPO
 
 READMES = [REPO / "README.md", *sorted(REPO.glob("examples/*/README.md"))]
@@ -114,3 +115,37 @@ def test_the_tours_failing_plan_fails_as_shown(tmp_path, monkeypatch, capsys):
         assert f"mlops-approval-gate: {resource} " in out
     assert out.count("no approval is recorded for model 'fraud-detector' version '8'") == 3
     assert "FAIL: 3 mandatory" in out
+
+
+def _bring_up_blocks() -> list[tuple[list[str], list[str]]]:
+    """README's "From an empty account" console blocks: (argv, expected output lines)."""
+    text = (REPO / "README.md").read_text()
+    section = text.split("## From an empty account", 1)[1].split("\n## ", 1)[0]
+    blocks = []
+    for language, block in CODE_BLOCK.findall(section):
+        lines = block.splitlines()
+        if language != "console" or not lines or not lines[0].startswith("$ "):
+            continue
+        argv = shlex.split(lines[0].removeprefix("$ "))
+        blocks.append((argv, lines[1:]))
+    return blocks
+
+
+def test_readme_has_a_bring_up_block_per_cloud():
+    stacks = {argv[argv.index("--stack") + 1] for argv, _ in _bring_up_blocks()}
+    assert {s.split("-")[0] for s in stacks} == set(clouds.NAMES)
+
+
+@pytest.mark.parametrize(
+    ("argv", "expected"), _bring_up_blocks(), ids=lambda v: v[3] if isinstance(v, list) else ""
+)
+def test_the_bring_up_sequences_plan_as_shown(argv, expected, monkeypatch, capsys):
+    """Each bring-up block runs as written and prints its lines (``…`` stands for a count)."""
+    assert Path(argv[0]).name == "mlops-iac"
+    monkeypatch.chdir(REPO)
+    assert main([*argv[1:], "--no-color"]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert len(out) == len(expected), out
+    for line, want in zip(out, expected, strict=True):
+        pattern = re.escape(want).replace("…", r"\d+")
+        assert re.fullmatch(pattern, line), (line, want)

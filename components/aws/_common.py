@@ -86,11 +86,12 @@ def customer_key(
 ) -> aws.kms.Key:
     """A rotating customer-managed key (``name``) and its alias (``{name}-alias``).
 
-    The key policy lets the account administer and use the key with an explicit action list
-    (no ``kms:*``). Each of ``services`` (service principals that publish to SNS topics encrypted
-    with the key, such as ``events.amazonaws.com``) may use it only on behalf of this account's
-    own rules, alarms or budgets (``aws:SourceAccount`` and ``aws:SourceArn``, the confused-deputy
-    conditions of https://docs.aws.amazon.com/sns/latest/dg/sns-key-management.html). With
+    The key policy lets the account administer and use the key with every key action written
+    out (no ``kms:*``). Each of ``services`` (service principals that publish to SNS topics
+    encrypted with the key) may use it only for this account: EventBridge for this account's
+    topics in this region (``kms:EncryptionContext:aws:sns:topicArn``), CloudWatch and Budgets on
+    behalf of this account's own alarms or budgets (``aws:SourceAccount`` and ``aws:SourceArn``,
+    https://docs.aws.amazon.com/sns/latest/dg/sns-key-management.html). With
     ``log_group_arns``, CloudWatch Logs of this region may use it for exactly those log groups
     (``kms:EncryptionContext:aws:logs:arn``,
     https://docs.aws.amazon.com/AmazonCloudWatch/latest/logs/encrypt-log-data-kms.html).
@@ -107,10 +108,6 @@ def customer_key(
         )
     ]
     for service in services:
-        pattern = defaults.SERVICE_SOURCE_ARNS.get(service)
-        if pattern is None:
-            raise ValueError(f"{name}: no aws:SourceArn pattern known for service {service}")
-        source_arn = pulumi.Output.format(pattern, region=here, account=account)
         statements.append(
             statement(
                 Sid=f"{service.split('.')[0].capitalize()}UsesKeyForThisAccount",
@@ -118,10 +115,7 @@ def customer_key(
                 Principal={"Service": service},
                 Action=list(defaults.KEY_SERVICE_ACTIONS),
                 Resource="*",
-                Condition={
-                    "StringEquals": {"aws:SourceAccount": account},
-                    "ArnLike": {"aws:SourceArn": [source_arn]},
-                },
+                Condition=_service_condition(name, service, here, account),
             )
         )
     if log_group_arns:
@@ -157,6 +151,26 @@ def customer_key(
         opts=child_opts(parent),
     )
     return key
+
+
+def _service_condition(
+    name: str, service: str, here: pulumi.Output[str], account: pulumi.Output[str]
+) -> dict[str, Any]:
+    """The condition binding ``service``'s use of a key to this account: its topics
+    (``kms:EncryptionContext:aws:sns:topicArn``) for EventBridge, whose delivery to encrypted
+    topics the source conditions would break, else ``aws:SourceAccount`` + ``aws:SourceArn``."""
+    topics = defaults.SERVICE_TOPIC_ARNS.get(service)
+    if topics is not None:
+        topic_arns = pulumi.Output.format(topics, region=here, account=account)
+        return {"ArnLike": {"kms:EncryptionContext:aws:sns:topicArn": [topic_arns]}}
+    pattern = defaults.SERVICE_SOURCE_ARNS.get(service)
+    if pattern is None:
+        raise ValueError(f"{name}: no key condition known for service {service}")
+    source_arn = pulumi.Output.format(pattern, region=here, account=account)
+    return {
+        "StringEquals": {"aws:SourceAccount": account},
+        "ArnLike": {"aws:SourceArn": [source_arn]},
+    }
 
 
 def publish_policy(

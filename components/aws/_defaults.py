@@ -10,11 +10,13 @@ from __future__ import annotations
 import datetime
 
 from mlops_iac.drift import wire
+from mlops_iac.spec import limits
 
 # Cloud-neutral values are defined once, in mlops_iac.spec.defaults, and re-exported here.
 from mlops_iac.spec.defaults import (  # noqa: F401
     BAKE_MINUTES,
     CANARY_PERCENT,
+    CAPTURE_RETENTION_DAYS,
     CUSTOMER_MANAGED_KEY,
     DRIFT,
     DRIFT_JENSEN_SHANNON,
@@ -51,28 +53,59 @@ ENFORCE_TLS = True
 REQUIRE_SSE_KMS_UPLOADS = True
 OBJECT_OWNERSHIP = "BucketOwnerEnforced"
 CAPTURE_PREFIX = "capture"
+# Captured requests/responses (personal data, 100 % sampled) expire after CAPTURE_RETENTION_DAYS;
+# their noncurrent versions a day later, so nothing outlives the retention by more than a day.
+CAPTURE_NONCURRENT_DAYS = 1
 LOG_RETENTION_DAYS = 365
 
 # Training cluster (EKS)
-# How the default is chosen: the newest EKS minor version whose end of standard support (14 months
-# after its EKS release) is at least three months after this library's release, so a new cluster
-# never starts in paid extended support. Review at every release.
+# How the default is chosen: the newest EKS minor version that (1) has a cluster-autoscaler image
+# pinned for it (mlops_iac.components.kubernetes.charts.CLUSTER_AUTOSCALER_IMAGES: the autoscaler's
+# minor must match the cluster's) and (2) stays in standard support (14 months after its EKS
+# release) at least three months after this library's release. Review at every release.
 # https://docs.aws.amazon.com/eks/latest/userguide/kubernetes-versions.html (lifecycle: 14 months
-# standard, 12 months extended); dates as published in the EKS release calendar (1.35: released
-# 2026-01-28, standard support until 2027-03-27).
+# standard, 12 months extended, extended support on by default). Calendar checked 2026-12-07:
+# 1.35 released 2026-01-28, standard support until 2027-03-27; 1.36 released 2026-06-02, standard
+# support until 2027-08-02, not the default until an autoscaler 1.36 image is pinned.
 KUBERNETES_VERSION = "1.35"
 EKS_STANDARD_SUPPORT_ENDS = {
     "1.33": datetime.date(2026, 7, 29),
     "1.34": datetime.date(2026, 12, 2),
     "1.35": datetime.date(2027, 3, 27),
+    "1.36": datetime.date(2027, 8, 2),
 }
+# STANDARD: at the end of standard support EKS upgrades the control plane to the next version
+# instead of moving it into paid extended support (the API's default is EXTENDED).
+# https://docs.aws.amazon.com/eks/latest/userguide/extended-support-control.html
+EKS_SUPPORT_TYPE = "STANDARD"
 VPC_CIDR = "10.0.0.0/16"
 SYSTEM_INSTANCE_TYPE = "m6i.large"
-SYSTEM_MIN_NODES = 1
-SYSTEM_MAX_NODES = 2
+# System pool: one node in dev; in staging/prod two (spread over the subnets' AZs by the node
+# group's Auto Scaling group) so CoreDNS, the autoscaler and the operator's webhooks survive a node.
+SYSTEM_MIN_NODES = {"dev": 1, "staging": 2, "prod": 2}
+SYSTEM_MAX_NODES = {"dev": 2, "staging": 3, "prod": 3}
 GPU_AMI_TYPE = "AL2023_x86_64_NVIDIA"
 SYSTEM_AMI_TYPE = "AL2023_x86_64_STANDARD"
 GPU_TAINT = {"key": "nvidia.com/gpu", "value": "true", "effect": "NO_SCHEDULE"}
+# The label cluster-autoscaler reads to tell a GPU node whose GPUs are not advertised yet (device
+# plugin starting) from one without GPUs, so it does not scale up twice.
+# https://github.com/kubernetes/autoscaler/blob/master/cluster-autoscaler/FAQ.md (GPU nodes)
+GPU_NODE_LABEL = "k8s.amazonaws.com/accelerator"
+# GPU nodes: IMDSv2 only, and a hop limit of 1 so containers in pods cannot reach IMDS and the
+# node role. Pods get AWS credentials from EKS Pod Identity (the agent on 169.254.170.23), which
+# does not use IMDS. https://docs.aws.amazon.com/eks/latest/best-practices/identity-and-access-management.html
+# https://docs.aws.amazon.com/eks/latest/userguide/pod-id-how-it-works.html
+NODE_METADATA_OPTIONS = {
+    "http_endpoint": "enabled",
+    "http_tokens": "required",
+    "http_put_response_hop_limit": 1,
+}
+# GPU nodes' root volume: with a launch template the node group's disk size no longer applies,
+# and CUDA images are several GB. /dev/xvda is the root device of the EKS AL2023 AMIs.
+# https://docs.aws.amazon.com/eks/latest/userguide/launch-templates.html
+GPU_ROOT_DEVICE = "/dev/xvda"
+GPU_ROOT_VOLUME_GIB = 100
+GPU_ROOT_VOLUME_TYPE = "gp3"
 CLUSTER_LOG_TYPES = ("api", "audit", "authenticator", "controllerManager", "scheduler")
 # Only the AWS managed policies an EKS node needs (no inline policy, no wildcard Allow).
 NODE_MANAGED_POLICIES = {
@@ -93,8 +126,9 @@ VARIANT_NAME = "AllTraffic"
 NETWORK_ISOLATION = True
 CAPTURE_SAMPLING_PERCENT = 100
 INVOCATIONS_PER_INSTANCE_TARGET = 100.0
-TERMINATION_WAIT_SECONDS = 300
-MAX_EXECUTION_TIMEOUT_SECONDS = 3600
+# The old fleet stays this long after the last shift; the blue/green execution timeout is
+# computed per rollout from the waits (mlops_iac.spec.limits.blue_green_timeout).
+TERMINATION_WAIT_SECONDS = limits.SAGEMAKER_TERMINATION_WAIT_SECONDS
 ALARM_PERIOD_SECONDS = 60
 ALARM_EVALUATION_PERIODS = 3
 
@@ -115,9 +149,14 @@ MONITORING_MAX_RUNTIME_SECONDS = 3300
 MODEL_MONITOR = False
 BUDGET_THRESHOLDS_PERCENT = (80, 100)
 GPU_SATURATION_MINUTES = 60
-# EC2 basic monitoring publishes one CPUUtilization datapoint per instance every 5 minutes, also
-# aggregated by AutoScalingGroupName: its SampleCount per 5 minutes counts the running nodes.
+# EC2 basic monitoring measures five samples per instance and metric in each 5-minute period
+# ("The statistic set for this data point includes a SampleCount of 5"), also aggregated by
+# AutoScalingGroupName: SampleCount / 5 per 5 minutes counts the running nodes.
+# https://docs.aws.amazon.com/AmazonCloudWatch/latest/monitoring/ec2-metricscollected.html
 GPU_NODES_PERIOD_SECONDS = 300
+EC2_SAMPLES_PER_PERIOD = 5
+# The prod endpoint alarms after a day without invocations (not a quiet hour or night).
+ZERO_INVOCATIONS_HOURS = 24
 # Account that publishes the SageMaker Model Monitor analyzer image, per region.
 MODEL_MONITOR_IMAGE_ACCOUNTS = {
     "us-east-1": "156813124566",
@@ -131,33 +170,56 @@ MODEL_MONITOR_IMAGE_ACCOUNTS = {
     "ap-southeast-1": "245545462676",
     "ap-southeast-2": "563025443158",
 }
-# Key administration without "kms:*": the account can manage and use the key explicitly.
+# The account administers and uses the key: every KMS action on a key resource, written out (no
+# "kms:*", which the toolkit's no-wildcard rule refuses). AWS's default key policy gives the
+# account "kms:*" so that IAM policies can delegate any key action; this list is that set as of
+# botocore's KMS model (a test compares it with the model, so a new key action is noticed).
+# https://docs.aws.amazon.com/kms/latest/developerguide/key-policy-default.html
 KEY_ADMIN_ACTIONS = (
     "kms:CancelKeyDeletion",
     "kms:CreateAlias",
     "kms:CreateGrant",
     "kms:Decrypt",
     "kms:DeleteAlias",
+    "kms:DeleteImportedKeyMaterial",
+    "kms:DeriveSharedSecret",
     "kms:DescribeKey",
     "kms:DisableKey",
+    "kms:DisableKeyRotation",
     "kms:EnableKey",
     "kms:EnableKeyRotation",
     "kms:Encrypt",
     "kms:GenerateDataKey",
+    "kms:GenerateDataKeyPair",
+    "kms:GenerateDataKeyPairWithoutPlaintext",
+    "kms:GenerateDataKeyWithoutPlaintext",
+    "kms:GenerateMac",
+    "kms:GetKeyLastUsage",
     "kms:GetKeyPolicy",
     "kms:GetKeyRotationStatus",
+    "kms:GetParametersForImport",
+    "kms:GetPublicKey",
+    "kms:ImportKeyMaterial",
     "kms:ListGrants",
+    "kms:ListKeyPolicies",
+    "kms:ListKeyRotations",
     "kms:ListResourceTags",
     "kms:PutKeyPolicy",
     "kms:ReEncryptFrom",
     "kms:ReEncryptTo",
+    "kms:ReplicateKey",
     "kms:RetireGrant",
     "kms:RevokeGrant",
+    "kms:RotateKeyOnDemand",
     "kms:ScheduleKeyDeletion",
+    "kms:Sign",
     "kms:TagResource",
     "kms:UntagResource",
     "kms:UpdateAlias",
     "kms:UpdateKeyDescription",
+    "kms:UpdatePrimaryRegion",
+    "kms:Verify",
+    "kms:VerifyMac",
 )
 KEY_SERVICE_ACTIONS = ("kms:Decrypt", "kms:GenerateDataKey", "kms:DescribeKey")
 # The action set CloudWatch Logs documents for a log group's key ("kms:Encrypt*", "kms:Decrypt*",
@@ -178,9 +240,20 @@ LOGS_KEY_ACTIONS = (
 # patterns of the confused-deputy condition on a key they encrypt SNS messages with
 # (``{region}``/``{account}`` filled in). https://docs.aws.amazon.com/sns/latest/dg/sns-key-management.html
 SERVICE_SOURCE_ARNS = {
-    "events.amazonaws.com": "arn:aws:events:{region}:{account}:rule/*",
     "cloudwatch.amazonaws.com": "arn:aws:cloudwatch:{region}:{account}:alarm:*",
     "budgets.amazonaws.com": "arn:aws:budgets::{account}:budget/*",
+}
+# Services whose key statement is bound to the SNS topics instead: EventBridge delivering to an
+# encrypted topic. AWS's statements for that path carry no aws:SourceArn / aws:SourceAccount
+# (https://docs.aws.amazon.com/sns/latest/dg/sns-key-management.html, "Enable compatibility
+# between event sources from AWS services and encrypted topics"; EventBridge "Amazon SNS
+# permissions", https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-use-resource-based.html).
+# SNS makes the KMS calls with the encryption context aws:sns:topicArn = the topic, whoever
+# publishes (AWS documents that condition for service publishers, e.g.
+# https://docs.aws.amazon.com/gamelift/latest/flexmatchguide/queue-notification-sns-sse.html),
+# so the key serves this account's topics in this region only.
+SERVICE_TOPIC_ARNS = {
+    "events.amazonaws.com": "arn:aws:sns:{region}:{account}:*",
 }
 
 # What the Kubernetes cluster autoscaler calls (its documented minimum for auto-discovery and

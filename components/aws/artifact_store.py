@@ -64,6 +64,9 @@ class ArtifactStoreArgs(ArtifactStoreArgsBase):
     """Existing bucket that receives S3 server access logs. Default: no access logging."""
     dvc_prefix: str = defaults.DVC_PREFIX
     """Key prefix of the DVC remote inside the bucket. Default ``dvc``."""
+    capture_retention_days: int = defaults.CAPTURE_RETENTION_DAYS
+    """Days before objects under ``capture/`` (the endpoint's request/response capture) expire,
+    in the bucket and its replica; their noncurrent versions go a day later. Default: 30."""
 
 
 class ArtifactStore(Component):
@@ -73,9 +76,10 @@ class ArtifactStore(Component):
     ``{name}-bucket`` (auto-named), ``-versioning``, ``-encryption`` (SSE-KMS with bucket key),
     ``-public-access-block`` (all four blocks), ``-ownership`` (``BucketOwnerEnforced``),
     ``-policy`` (denies non-TLS requests and uploads without SSE-KMS), ``-lifecycle``
-    (noncurrent versions and incomplete uploads expire), ``{name}-dvc-policy`` (IAM policy with
-    exactly the DVC read/write actions on ``dvc/``), and optionally ``-logging`` and a replica
-    bucket with its own key, role and ``-replication`` configuration.
+    (noncurrent versions, ``capture/`` objects and incomplete uploads expire),
+    ``{name}-dvc-policy`` (IAM policy with exactly the DVC read/write actions on ``dvc/``), and
+    optionally ``-logging`` and a replica bucket with its own key, role and ``-replication``
+    configuration.
 
     Outputs: ``bucket_name``, ``bucket_arn``, ``bucket_uri`` (``s3://bucket``), ``dvc_remote_url``
     (``s3://bucket/dvc``), ``kms_key_id`` (the key ARN), ``dvc_policy_arn``,
@@ -270,6 +274,25 @@ class ArtifactStore(Component):
                             given(args.noncurrent_version_days, defaults.NONCURRENT_VERSION_DAYS),
                             1,
                         )
+                    },
+                },
+                {
+                    # Captured requests are personal data: kept only as long as drift needs
+                    # them. S3 honours the shorter of overlapping expirations.
+                    # https://docs.aws.amazon.com/AmazonS3/latest/userguide/lifecycle-conflicts.html
+                    "id": "expire-capture",
+                    "status": "Enabled",
+                    "filter": {"prefix": f"{defaults.CAPTURE_PREFIX}/"},
+                    "expiration": {
+                        "days": at_least(
+                            f"ArtifactStore {self._name}",
+                            "capture_retention_days",
+                            args.capture_retention_days,
+                            1,
+                        )
+                    },
+                    "noncurrent_version_expiration": {
+                        "noncurrent_days": defaults.CAPTURE_NONCURRENT_DAYS
                     },
                 },
                 {

@@ -162,7 +162,7 @@ class DriftJob(Component):
         report_uri = pulumi.Output.concat("s3://", bucket, "/", report_prefix)
 
         key, logs = self._key_and_logs(name, args, retention)
-        role = self._function_role(name, args, capture_prefix, report_prefix, logs)
+        role = self._function_role(name, args, capture_prefix, report_prefix, baseline_object, logs)
         function = self._function(name, args, role, logs, capture_prefix, baseline_uri, report_uri)
         schedule = self._schedule(name, args, function)
         alarm, errors = self._alarms(name, args, function)
@@ -211,6 +211,7 @@ class DriftJob(Component):
         args: DriftJobArgs,
         capture_prefix: pulumi.Output[str],
         report_prefix: pulumi.Output[str],
+        baseline_object: str,
         logs: aws.cloudwatch.LogGroup,
     ) -> aws.iam.Role:
         """The function's role: its capture, the baselines, its reports, metrics, own logs."""
@@ -233,6 +234,15 @@ class DriftJob(Component):
                 Condition={
                     "StringLike": {"s3:prefix": [pulumi.Output.concat(capture_prefix, "*")]}
                 },
+            ),
+            # A missing baseline reads as 403 without ListBucket: the job lists its exact key
+            # to say the baseline is missing (drift.aws.S3Storage.read_text).
+            statement(
+                Sid="FindBaseline",
+                Effect="Allow",
+                Action="s3:ListBucket",
+                Resource=bucket_arn,
+                Condition={"StringEquals": {"s3:prefix": baseline_object}},
             ),
             statement(
                 Sid="ReadCaptureAndBaseline",
@@ -306,8 +316,11 @@ class DriftJob(Component):
             role=role.arn,
             timeout=defaults.DRIFT_TIMEOUT_SECONDS,
             memory_size=defaults.DRIFT_MEMORY_MB,
-            # One run at a time: a slow run is never overlapped by the next schedule tick.
-            reserved_concurrent_executions=1,
+            # No reserved concurrency: reserving even 1 fails on a new account, whose
+            # concurrency quota (10) is also the unreserved minimum Lambda keeps
+            # (https://docs.aws.amazon.com/lambda/latest/dg/configuration-concurrency.html).
+            # Runs cannot overlap anyway: the timeout (15 min) is shorter than the most
+            # frequent schedule (hourly), and a run is idempotent (timestamped reports).
             logging_config={"log_format": "Text", "log_group": logs.name},
             environment={
                 "variables": job_environment(

@@ -170,9 +170,9 @@ class Monitoring(Component):
     endpoint and a bucket, ``{name}-monitor-role`` (+ ``-monitor-role-policy``),
     ``{name}-data-quality`` and ``{name}-drift-schedule``; ``{name}-retraining-key`` (unless a
     key is available),
-    ``{name}-retraining`` (SNS, KMS) + ``-retraining-policy``, ``{name}-violations-rule`` +
-    ``-violations-target`` (monitoring jobs completed with violations → retraining topic); with a
-    project and a budget, ``{name}-gpu-budget``.
+    ``{name}-retraining`` (SNS, KMS) + ``-retraining-policy``; with ``model_monitor``,
+    ``{name}-violations-rule`` + ``-violations-target`` (monitoring jobs completed with violations
+    → retraining topic); with a project and a budget, ``{name}-gpu-budget``.
 
     The budget filters on the ``mlops:project`` tag, which must be activated as a cost allocation
     tag in the billing console (once per payer account).
@@ -217,7 +217,7 @@ class Monitoring(Component):
             and args.artifact_bucket_name is not None
         ):
             self._drift(name, args, args.artifact_bucket_name, here)
-        retraining = self._retraining_trigger(name, args, key_arn)
+        retraining = self._retraining_trigger(name, args, key_arn, args.model_monitor)
         if args.monthly_budget_usd and args.project:
             self._gpu_budget(name, args, actions)
         self.register(
@@ -270,11 +270,11 @@ class Monitoring(Component):
         """The GPU pool ran at its maximum node count for the saturation window."""
         # AWS/AutoScaling group metrics exist only after EnableMetricsCollection, which
         # nothing can call for an EKS managed node group's ASG (pulumi-aws has no resource
-        # for it). EC2 publishes instance metrics aggregated by AutoScalingGroupName with
-        # basic monitoring, one datapoint per instance per 5 minutes: the SampleCount of
-        # CPUUtilization per 5 minutes is the number of nodes running.
+        # for it). EC2 publishes instance metrics aggregated by AutoScalingGroupName; with basic
+        # monitoring each instance contributes five samples per 5-minute period ("a SampleCount
+        # of 5"), so SampleCount / 5 is the number of nodes running.
         # https://docs.aws.amazon.com/autoscaling/ec2/userguide/ec2-auto-scaling-metrics.html
-        # https://docs.aws.amazon.com/AWSEC2/latest/UserGuide/viewing_metrics_with_cloudwatch.html
+        # https://docs.aws.amazon.com/AmazonCloudWatch/latest/monitoring/ec2-metricscollected.html
         period = defaults.GPU_NODES_PERIOD_SECONDS
         periods = defaults.GPU_SATURATION_MINUTES * 60 // period
         return aws.cloudwatch.MetricAlarm(
@@ -284,13 +284,11 @@ class Monitoring(Component):
                 f"{defaults.GPU_SATURATION_MINUTES} minutes: jobs queue and spend is "
                 "at its cap"
             ),
-            namespace="AWS/EC2",
-            metric_name="CPUUtilization",
-            dimensions={"AutoScalingGroupName": args.gpu_asg_name},
-            statistic="SampleCount",
-            period=period,
+            metric_queries=_gpu_nodes_queries(args.gpu_asg_name),
+            # The newest period is still filling (its SampleCount grows as samples arrive):
+            # all but one period must breach, so it neither delays the alarm nor flaps it OK.
             evaluation_periods=periods,
-            datapoints_to_alarm=periods,
+            datapoints_to_alarm=periods - 1,
             threshold=args.gpu_max_nodes,
             comparison_operator="GreaterThanOrEqualToThreshold",
             # No datapoints: no nodes are running, so the pool is not saturated.
@@ -313,9 +311,10 @@ class Monitoring(Component):
         return dashboard_name
 
     def _retraining_trigger(
-        self, name: str, args: MonitoringArgs, key_arn: pulumi.Input[str]
+        self, name: str, args: MonitoringArgs, key_arn: pulumi.Input[str], model_monitor: bool
     ) -> aws.sns.Topic:
-        """The retraining topic and the rule feeding it monitoring jobs with violations."""
+        """The retraining topic and, with Model Monitor, the rule feeding it monitoring jobs
+        with violations (without it no such job exists; the drift job feeds the topic)."""
         tags = args.tags
         retraining = encrypted_topic(
             self,
@@ -325,6 +324,8 @@ class Monitoring(Component):
             ["events.amazonaws.com"],
             tags,
         )
+        if not model_monitor:
+            return retraining
         violations = aws.cloudwatch.EventRule(
             f"{name}-violations-rule",
             description="Model monitor jobs that found data-quality violations: retrain",
@@ -426,16 +427,22 @@ class Monitoring(Component):
             alarms.append(
                 aws.cloudwatch.MetricAlarm(
                     f"{name}-zero-invocations-alarm",
-                    alarm_description="No invocations for 30 minutes: clients cannot reach "
-                    "the prod endpoint",
+                    alarm_description=(
+                        f"No invocations for {defaults.ZERO_INVOCATIONS_HOURS} hours: clients "
+                        "cannot reach the prod endpoint"
+                    ),
                     namespace="AWS/SageMaker",
                     metric_name="Invocations",
                     dimensions=dimensions,
                     statistic="Sum",
-                    period=300,
-                    evaluation_periods=6,
+                    period=3600,
+                    evaluation_periods=defaults.ZERO_INVOCATIONS_HOURS,
                     threshold=1,
                     comparison_operator="LessThanThreshold",
+                    # An idle endpoint may publish no Invocations datapoints, so missing data
+                    # breaches; the window is a whole day so a quiet night does not page. The
+                    # hours before the first invocation are missing too: a new endpoint pages
+                    # until its clients switch over (docs/monitoring.md, known problems).
                     treat_missing_data="breaching",
                     **common,
                 )
@@ -592,6 +599,30 @@ class Monitoring(Component):
         )
 
 
+def _gpu_nodes_queries(asg: pulumi.Input[str] | None) -> list[dict[str, Any]]:
+    """Metric math for the GPU pool's running nodes: EC2 ``CPUUtilization`` samples of the
+    group per period, divided by the samples one instance gives per period."""
+    return [
+        {
+            "id": "samples",
+            "return_data": False,
+            "metric": {
+                "namespace": "AWS/EC2",
+                "metric_name": "CPUUtilization",
+                "dimensions": {"AutoScalingGroupName": asg},
+                "period": defaults.GPU_NODES_PERIOD_SECONDS,
+                "stat": "SampleCount",
+            },
+        },
+        {
+            "id": "nodes",
+            "expression": f"samples / {defaults.EC2_SAMPLES_PER_PERIOD}",
+            "label": "GPU nodes running",
+            "return_data": True,
+        },
+    ]
+
+
 def _analyzer_image(region_name: str) -> str:
     account = defaults.MODEL_MONITOR_IMAGE_ACCOUNTS.get(region_name)
     if account is None:
@@ -648,9 +679,25 @@ def _dashboard_body(
                 6,
             )
         if asg_name:
+            # The alarm's metric math: samples of the group / samples per instance = nodes.
             widget(
                 "GPU nodes running",
-                [["AWS/EC2", "CPUUtilization", "AutoScalingGroupName", asg_name]],
+                [
+                    [
+                        "AWS/EC2",
+                        "CPUUtilization",
+                        "AutoScalingGroupName",
+                        asg_name,
+                        {"id": "samples", "stat": "SampleCount", "visible": False},
+                    ],
+                    [
+                        {
+                            "expression": f"samples / {defaults.EC2_SAMPLES_PER_PERIOD}",
+                            "label": "GPU nodes running",
+                            "id": "nodes",
+                        }
+                    ],
+                ],
                 "SampleCount",
                 12,
                 6,

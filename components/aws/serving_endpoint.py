@@ -434,9 +434,11 @@ class ServingEndpoint(Component):
                 "blue_green_update_policy": {
                     "traffic_routing_configuration": _traffic_routing(args),
                     "termination_wait_in_seconds": defaults.TERMINATION_WAIT_SECONDS,
-                    "maximum_execution_timeout_in_seconds": (
-                        defaults.MAX_EXECUTION_TIMEOUT_SECONDS
-                    ),
+                    # Provisioning margin + every shift's wait + termination wait: AWS wants the
+                    # timeout "larger than the total waiting time" (the spec refuses a rollout
+                    # whose waits exceed the 28800 s maximum).
+                    # https://docs.aws.amazon.com/sagemaker/latest/APIReference/API_BlueGreenUpdatePolicy.html
+                    "maximum_execution_timeout_in_seconds": execution_timeout(args),
                 },
                 "auto_rollback_configuration": {
                     "alarms": [{"alarm_name": alarm.name} for alarm in alarms]
@@ -670,6 +672,10 @@ def rollout_problems(strategy: str, canary: int, linear: int, bake: int, fleet: 
             f"{limits.step_instances(percent, fleet)} instance(s), more than half the fleet; "
             "raise max_replicas or use all-at-once"
         )
+    if not problems and fleet > 0:
+        timeout = limits.blue_green_timeout_problem(strategy, percent, fleet, bake * 60)
+        if timeout is not None:
+            problems.append(f"rollout {timeout}; lower bake_minutes or use larger steps")
     return problems
 
 
@@ -693,6 +699,21 @@ def _validate(label: str, args: ServingEndpointArgs) -> None:
         problems.append("previous_model must be a different version from active_model")
     if problems:
         raise ValueError(f"{label}: " + "; ".join(problems))
+
+
+def _step_percent(args: ServingEndpointArgs) -> int:
+    """The share one traffic shift moves (0 for all-at-once)."""
+    return {"canary": args.canary_percent, "linear": args.linear_step_percent}.get(
+        args.rollout_strategy, 0
+    )
+
+
+def execution_timeout(args: ServingEndpointArgs) -> int:
+    """MaximumExecutionTimeoutInSeconds of the rollout ``args`` describe
+    (``mlops_iac.spec.limits.blue_green_timeout``)."""
+    return limits.blue_green_timeout(
+        args.rollout_strategy, _step_percent(args), args.max_replicas, args.bake_minutes * 60
+    )
 
 
 def _traffic_routing(args: ServingEndpointArgs) -> dict[str, Any]:

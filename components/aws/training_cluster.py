@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import ipaddress
-import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import ClassVar
@@ -22,6 +21,7 @@ from mlops_iac.components._component import (
 from mlops_iac.components.aws import _defaults as defaults
 from mlops_iac.components.aws._common import (
     Tags,
+    account_id,
     assume_role_policy,
     customer_key,
     document,
@@ -34,6 +34,7 @@ from mlops_iac.components.aws._common import (
 from mlops_iac.components.contract_types import TrainingClusterArgsBase
 from mlops_iac.components.kubernetes import addons, charts, kubeconfig
 from mlops_iac.spec import gpu as gpu_catalogue
+from mlops_iac.spec import limits
 
 TYPE = "mlops:aws:TrainingCluster"
 
@@ -43,7 +44,13 @@ INTERFACE_ENDPOINTS = {"ecr-api": "ecr.api", "ecr-dkr": "ecr.dkr", "sts": "sts"}
 # EKS access policy for named CI/operator roles (Kubernetes cluster-admin equivalent):
 # https://docs.aws.amazon.com/eks/latest/userguide/access-policies.html
 CLUSTER_ADMIN_POLICY = "arn:aws:eks::aws:cluster-access-policy/AmazonEKSClusterAdminPolicy"
+# A private endpoint's ENIs carry only the EKS-created cluster security group, whose one inbound
+# rule is itself: a runner, VPN or peered network reaches the API only through a rule on 443.
+# https://docs.aws.amazon.com/eks/latest/userguide/sec-group-reqs.html
+# https://docs.aws.amazon.com/eks/latest/userguide/cluster-endpoint.html
+API_PORT = 443
 GPU_POOL_LABEL = ("mlops/pool", "gpu")
+AUTOSCALER_SERVICE_ACCOUNT = "cluster-autoscaler"
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -75,33 +82,58 @@ class TrainingClusterArgs(TrainingClusterArgsBase):
     vpc_cidr: str = defaults.VPC_CIDR
     """CIDR of a new VPC. Default ``10.0.0.0/16``."""
     kubernetes_version: str | None = unset(defaults.KUBERNETES_VERSION)
-    """EKS Kubernetes version. Default ``1.35``: the newest version in EKS standard support
-    (see ``_defaults.KUBERNETES_VERSION`` for how it is chosen)."""
+    """EKS Kubernetes version. Default ``1.35``: the newest EKS version with a matching
+    cluster-autoscaler image and at least three months of standard support left (see
+    ``_defaults.KUBERNETES_VERSION``). At the end of standard support EKS upgrades the cluster
+    (``upgrade_policy`` ``STANDARD``) instead of billing extended support."""
     system_instance_type: str = defaults.SYSTEM_INSTANCE_TYPE
     """Instance type of the on-demand system node group. Default ``m6i.large``."""
     log_retention_days: int = defaults.LOG_RETENTION_DAYS
     """Retention of the control-plane log group. Default 365."""
     node_tags: Mapping[str, str] = field(default_factory=dict)
-    """Tags the GPU nodes' EC2 instances and volumes carry, through a launch template
+    """Tags the GPU nodes' EC2 instances and volumes carry, through their launch template
     (``{name}-gpu-nodes``): node group tags do not reach the instances, so cost allocation and
-    the GPU budget see only these. Default: none (no launch template)."""
+    the GPU budget see only these. Default: none."""
+    node_volume_kms_key_arn: pulumi.Input[str] | None = None
+    """KMS key of the GPU nodes' encrypted root volumes. Its key policy must let the Auto Scaling
+    service-linked role use it (docs/aws.md). Default: the account's default EBS encryption key
+    (``aws/ebs`` unless the account set its own)."""
     public_access_cidrs: Sequence[str] = ()
     """CIDRs allowed to reach a public API endpoint. Required with ``public_endpoint``; never
     ``0.0.0.0/0`` outside dev. Default: none."""
+    private_access_cidrs: Sequence[str] | None = None
+    """Private CIDRs (CI runners, VPN, peered networks) allowed to reach the API on tcp/443
+    through ingress rules on the EKS cluster security group. Only private address space
+    (RFC 1918, 100.64.0.0/10, fc00::/7). Default: the new VPC's CIDR, so a runner in its
+    subnets reaches the API; with ``vpc_id`` none (list your runners). An explicit list replaces
+    the default; ``[]`` leaves only the cluster security group itself (its nodes)."""
     admin_role_arns: Sequence[str] = ()
     """IAM roles (CI, operators) given an EKS access entry with ``AmazonEKSClusterAdminPolicy``.
-    Default: none (only the identity that creates the cluster is admin)."""
+    With any, the cluster is created without the creator's implicit admin entry
+    (``bootstrap_cluster_creator_admin_permissions`` false): list the deploying role too. Default:
+    none (the identity that creates the cluster is its only admin, set explicitly). Going from
+    none to some, or back, replaces the cluster (EKS sets this only at creation; ``plan --state``
+    refuses it)."""
     operator: str = "kubeflow-trainer"
     """Training operator: ``kubeflow-trainer``, ``kuberay`` or ``none``. Default
     ``kubeflow-trainer``."""
-    artifact_policy_arn: pulumi.Input[str] | None = None
-    """IAM policy giving read-write access to the artifact store; attached to the training
-    pods' role. Default: none (the trainer role gets no data access)."""
     artifact_bucket_arn: pulumi.Input[str] | None = None
-    """Artifact bucket: training pods may read and write its ``checkpoints/`` prefix (with
-    tags). Default: none."""
+    """Artifact bucket: training pods may read (never write or delete) its DVC data under
+    ``artifact_data_prefix`` and read and write its ``checkpoints/`` prefix (with tags).
+    Default: none (the trainer role gets no data access)."""
+    artifact_key_arn: pulumi.Input[str] | None = None
+    """KMS key of the artifact bucket: training pods may decrypt and generate data keys with it.
+    Default: none (an S3-managed-key bucket)."""
+    artifact_data_prefix: str = defaults.DVC_PREFIX
+    """Prefix of the DVC data in the artifact bucket. Default ``dvc``."""
     kubernetes_labels: Mapping[str, str] | None = None
     """Lineage labels for the namespaces the cluster creates. Default: none."""
+    kubeconfig_profile: str | None = None
+    """AWS CLI profile the kubeconfig's ``aws eks get-token`` uses. Default: the stack's
+    ``aws:profile`` (the identity the AWS provider deploys with)."""
+    kubeconfig_role_arn: str | None = None
+    """Role the kubeconfig's ``aws eks get-token --role-arn`` assumes. Default: the role of the
+    stack's ``aws:assumeRoles`` (one role without an external ID; anything else is refused)."""
     manage_kubernetes: bool = True
     """Declare the Kubernetes side (device plugin, autoscaler, operator, training namespace).
     Default: true; ``pulumi up`` must then reach the API (see docs/training-clusters.md)."""
@@ -120,7 +152,8 @@ class TrainingCluster(Component):
     ``-cluster-role-kms``), ``-node-role`` (+ ``-node-worker-policy``, ``-node-ecr-policy``,
     ``-node-cni-policy``: AWS managed policies only), ``-cluster`` (EKS, private endpoint, all
     five log types), ``-system`` (on-demand node group) and ``-gpu`` (GPU node group, min 0,
-    tainted ``nvidia.com/gpu=true:NoSchedule``).
+    tainted ``nvidia.com/gpu=true:NoSchedule``; several instance types of the same GPU on spot)
+    with its launch template ``-gpu-nodes`` (IMDSv2, hop limit 1, encrypted 100 GiB gp3 root).
 
     The cluster has an explicit deterministic name (``stable_name``) because its log group must
     exist, with retention and key, before EKS would create one of its own.
@@ -137,12 +170,16 @@ class TrainingCluster(Component):
     an operator, ``-operator-ns`` / ``-operator`` (Helm release). The autoscaler's AWS identity:
     ``{name}-pod-identity-agent`` (EKS add-on), ``-autoscaler-role`` and ``-policy`` (describe,
     and resize only this cluster's groups) and ``-autoscaler`` (pod identity association for
-    ``kube-system/cluster-autoscaler``). Training pods: ``-trainer-role`` (+ ``-trainer-artifacts``
-    with ``artifact_policy_arn``) and ``-trainer`` (pod identity association). Access:
-    ``-access-{i}`` / ``-access-{i}-admin`` per ``admin_role_arns`` entry.
+    ``kube-system/cluster-autoscaler``). Training pods: ``-trainer-role`` (+ ``-trainer-data``:
+    read-only DVC data and the bucket key, ``-trainer-checkpoints``: read/write ``checkpoints/``,
+    with ``artifact_bucket_arn``) and ``-trainer`` (pod identity association). Pod identity roles
+    trust ``pods.eks.amazonaws.com`` for this account and cluster only. Access: ``-access-{i}`` /
+    ``-access-{i}-admin`` per ``admin_role_arns`` entry; ``-api-from-{i}`` (HTTPS ingress on the
+    cluster security group) per private access CIDR.
 
-    Outputs also: ``trainer_role_arn``, ``training_namespace``, ``training_service_account``,
-    ``training_operator``, ``kubeconfig`` (no secret: the token is minted per call).
+    Outputs also: ``cluster_security_group_id``, ``trainer_role_arn``, ``training_namespace``,
+    ``training_service_account``, ``training_operator``, ``kubeconfig`` (no secret: the token is
+    minted per call).
     """
 
     cluster_name: pulumi.Output[str]
@@ -150,6 +187,7 @@ class TrainingCluster(Component):
     max_gpus: pulumi.Output[int]
     max_usd_per_hour: pulumi.Output[float]
     cluster_endpoint: pulumi.Output[str]
+    cluster_security_group_id: pulumi.Output[str]
     kms_key_id: pulumi.Output[str]
     vpc_id: pulumi.Output[str]
     private_subnet_ids: pulumi.Output[list[str]]
@@ -170,8 +208,9 @@ class TrainingCluster(Component):
         kubernetes_version = args.kubernetes_version or defaults.KUBERNETES_VERSION
         prod = args.environment == "prod"
         endpoint_access = _endpoint_access(label, args)
+        private_cidrs = _private_cidrs(label, args)
         gpu_pool_caps = gpu_catalogue.pool(
-            args.gpu, "aws", args.min_nodes, args.max_nodes, label=label
+            args.gpu, "aws", args.min_nodes, args.max_nodes, label=label, spot=args.spot
         )
         if (args.vpc_id is None) != (not args.subnet_ids):
             raise ValueError(f"{label}: give vpc_id and subnet_ids together, or neither")
@@ -193,14 +232,22 @@ class TrainingCluster(Component):
             name, cluster, cluster_name, args.tags
         )
         access = self._access_entries(name, cluster, args.admin_role_arns, args.tags)
+        api_rules = self._api_ingress(name, cluster, private_cidrs, args.tags)
         trainer_role = self._trainer_identity(name, cluster, args, args.tags)
         here = region(self)
+        profile, role_arn = _provider_identity(label, args)
         config = kubeconfig.eks(
-            cluster.name, cluster.endpoint, cluster.certificate_authority.data, here
+            cluster.name,
+            cluster.endpoint,
+            cluster.certificate_authority.data,
+            here,
+            profile=profile,
+            role_arn=role_arn,
         )
         if args.manage_kubernetes:
             # Pods need nodes; the deploying role may be one of the access entries.
-            pods_need = [system_pool, autoscaler_link, *access]
+            # The API must also be reachable from where pulumi up runs (the ingress rules).
+            pods_need = [system_pool, autoscaler_link, *access, *api_rules]
             self._kubernetes(name, args, cluster, config, here, kubernetes_version, pods_need)
         self.register(
             cluster_name=cluster.name,
@@ -208,6 +255,7 @@ class TrainingCluster(Component):
             max_gpus=pulumi.Output.from_input(gpu_pool_caps.max_gpus),
             max_usd_per_hour=pulumi.Output.from_input(gpu_pool_caps.max_usd_per_hour),
             cluster_endpoint=cluster.endpoint,
+            cluster_security_group_id=cluster.vpc_config.cluster_security_group_id,
             kms_key_id=key.arn,
             vpc_id=pulumi.Output.from_input(vpc_id),
             private_subnet_ids=pulumi.Output.all(*subnet_ids),
@@ -342,7 +390,17 @@ class TrainingCluster(Component):
             },
             encryption_config={"provider": {"key_arn": key.arn}, "resources": ["secrets"]},
             enabled_cluster_log_types=list(defaults.CLUSTER_LOG_TYPES),
-            access_config={"authentication_mode": "API"},
+            access_config={
+                "authentication_mode": "API",
+                # Explicit, never the provider's default: with named admin roles the creator gets
+                # no entry of its own (an entry for the same principal would fail to create);
+                # without them the creator is the only admin. Fixed at creation (the provider
+                # replaces the cluster when it changes).
+                "bootstrap_cluster_creator_admin_permissions": not args.admin_role_arns,
+            },
+            # At the end of standard support EKS upgrades the control plane instead of billing
+            # extended support. https://docs.aws.amazon.com/eks/latest/userguide/kubernetes-versions.html
+            upgrade_policy={"support_type": defaults.EKS_SUPPORT_TYPE},
             tags=tags,
             # The name is explicit, so a replacement must delete the old cluster first.
             opts=child_opts(
@@ -361,7 +419,9 @@ class TrainingCluster(Component):
         subnet_ids: list[pulumi.Input[str]],
         node_policies: list[aws.iam.RolePolicyAttachment],
     ) -> aws.eks.NodeGroup:
-        """The on-demand node group for system pods (autoscaler, device plugin, operator)."""
+        """The on-demand node group for system pods (autoscaler, device plugin, operator): one
+        node in dev, two in staging/prod (the Auto Scaling group spreads them over the subnets'
+        AZs)."""
         tags = args.tags
         return aws.eks.NodeGroup(
             f"{name}-system",
@@ -372,9 +432,9 @@ class TrainingCluster(Component):
             ami_type=defaults.SYSTEM_AMI_TYPE,
             capacity_type="ON_DEMAND",
             scaling_config={
-                "min_size": defaults.SYSTEM_MIN_NODES,
-                "desired_size": defaults.SYSTEM_MIN_NODES,
-                "max_size": defaults.SYSTEM_MAX_NODES,
+                "min_size": defaults.SYSTEM_MIN_NODES[args.environment],
+                "desired_size": defaults.SYSTEM_MIN_NODES[args.environment],
+                "max_size": defaults.SYSTEM_MAX_NODES[args.environment],
             },
             labels={"mlops/pool": "system"},
             tags=tags,
@@ -391,34 +451,41 @@ class TrainingCluster(Component):
         subnet_ids: list[pulumi.Input[str]],
         node_policies: list[aws.iam.RolePolicyAttachment],
     ) -> aws.eks.NodeGroup:
-        """The GPU node group (tainted, scales from zero) and, with ``node_tags``, its template."""
+        """The GPU node group (tainted, scales from zero) and its launch template."""
         tags = args.tags
-        launch_template = None
-        if args.node_tags:
-            # EKS managed node group tags stay on the node group; instance and volume tags come
-            # from the launch template's tag specifications.
-            # https://docs.aws.amazon.com/eks/latest/userguide/launch-templates.html
-            node_tags = dict(args.node_tags)
-            template = aws.ec2.LaunchTemplate(
-                f"{name}-gpu-nodes",
-                description=f"GPU nodes of {name}: instance and volume tags",
-                tag_specifications=[
-                    {"resource_type": kind, "tags": node_tags} for kind in ("instance", "volume")
-                ],
-                tags=tags,
-                opts=child_opts(self),
-            )
-            launch_template = {
-                "id": template.id,
-                "version": template.latest_version.apply(str),
-            }
+        # Tags: EKS managed node group tags stay on the node group; instance and volume tags come
+        # from the launch template's tag specifications. The template also sets IMDS and the root
+        # volume. https://docs.aws.amazon.com/eks/latest/userguide/launch-templates.html
+        node_tags = dict(args.node_tags)
+        ebs: dict[str, object] = {
+            "volume_size": defaults.GPU_ROOT_VOLUME_GIB,
+            "volume_type": defaults.GPU_ROOT_VOLUME_TYPE,
+            "encrypted": "true",
+            "delete_on_termination": "true",
+        }
+        if args.node_volume_kms_key_arn is not None:
+            ebs["kms_key_id"] = args.node_volume_kms_key_arn
+        template = aws.ec2.LaunchTemplate(
+            f"{name}-gpu-nodes",
+            description=f"GPU nodes of {name}: IMDSv2 with hop limit 1, encrypted root, tags",
+            metadata_options=dict(defaults.NODE_METADATA_OPTIONS),
+            block_device_mappings=[{"device_name": defaults.GPU_ROOT_DEVICE, "ebs": ebs}],
+            tag_specifications=[
+                {"resource_type": kind, "tags": node_tags} for kind in ("instance", "volume")
+            ]
+            if node_tags
+            else None,
+            tags=tags,
+            opts=child_opts(self),
+        )
+        launch_template = {"id": template.id, "version": template.latest_version.apply(str)}
         return aws.eks.NodeGroup(
             f"{name}-gpu",
             launch_template=launch_template,
             cluster_name=cluster.name,
             node_role_arn=node_role.arn,
             subnet_ids=subnet_ids,
-            instance_types=[offering.node_type],
+            instance_types=list(offering.node_types(args.spot)),
             ami_type=defaults.GPU_AMI_TYPE,
             capacity_type="SPOT" if args.spot else "ON_DEMAND",
             scaling_config={
@@ -432,6 +499,7 @@ class TrainingCluster(Component):
                 "nvidia.com/gpu.count": str(offering.gpus_per_node),
                 "mlops/gpu": offering.gpu,
                 "mlops/pool": "gpu",
+                defaults.GPU_NODE_LABEL: offering.accelerator,
             },
             tags=tags,
             # The cluster autoscaler owns the desired size once the pool exists.
@@ -494,6 +562,30 @@ class TrainingCluster(Component):
             )
         return created
 
+    def _api_ingress(
+        self, name: str, cluster: aws.eks.Cluster, cidrs: Sequence[str], tags: Tags
+    ) -> list[pulumi.Resource]:
+        """HTTPS ingress to the API from each private CIDR, on the EKS-created cluster security
+        group (the one the private endpoint's network interfaces carry)."""
+        rules: list[pulumi.Resource] = []
+        for i, cidr in enumerate(cidrs):
+            v6 = ipaddress.ip_network(cidr).version == 6
+            rules.append(
+                aws.vpc.SecurityGroupIngressRule(
+                    f"{name}-api-from-{i}",
+                    security_group_id=cluster.vpc_config.cluster_security_group_id,
+                    description=f"Kubernetes API (HTTPS) from {cidr}",
+                    ip_protocol="tcp",
+                    from_port=API_PORT,
+                    to_port=API_PORT,
+                    cidr_ipv4=None if v6 else cidr,
+                    cidr_ipv6=cidr if v6 else None,
+                    tags=tags,
+                    opts=child_opts(self),
+                )
+            )
+        return rules
+
     def _trainer_identity(
         self,
         name: str,
@@ -506,19 +598,23 @@ class TrainingCluster(Component):
             f"{name}-trainer-role",
             description=f"Training jobs on {name}: read data from and write checkpoints to the "
             "artifact store",
-            assume_role_policy=_POD_IDENTITY_TRUST,
+            assume_role_policy=_pod_identity_trust(
+                self, cluster, charts.TRAINING_NAMESPACE, charts.TRAINER_SERVICE_ACCOUNT
+            ),
             tags=tags,
             opts=child_opts(self),
         )
-        if args.artifact_policy_arn is not None:
-            # Read the DVC-versioned data (the store's scoped policy: dvc/ prefix and its key).
-            aws.iam.RolePolicyAttachment(
-                f"{name}-trainer-artifacts",
-                role=role.name,
-                policy_arn=args.artifact_policy_arn,
+        if args.artifact_bucket_arn is not None:
+            # Training reads the versioned data and never changes it: DVC pushes come from CI or
+            # people with the store's DVC policy, not from pods.
+            aws.iam.RolePolicy(
+                f"{name}-trainer-data",
+                role=role.id,
+                policy=_data_policy(
+                    args.artifact_bucket_arn, args.artifact_data_prefix, args.artifact_key_arn
+                ),
                 opts=child_opts(self),
             )
-        if args.artifact_bucket_arn is not None:
             aws.iam.RolePolicy(
                 f"{name}-trainer-checkpoints",
                 role=role.id,
@@ -554,7 +650,9 @@ class TrainingCluster(Component):
         )
         role = aws.iam.Role(
             f"{name}-autoscaler-role",
-            assume_role_policy=_POD_IDENTITY_TRUST,
+            assume_role_policy=_pod_identity_trust(
+                self, cluster, "kube-system", AUTOSCALER_SERVICE_ACCOUNT
+            ),
             tags=tags,
             opts=child_opts(self),
         )
@@ -590,7 +688,7 @@ class TrainingCluster(Component):
             f"{name}-autoscaler",
             cluster_name=cluster.name,
             namespace="kube-system",
-            service_account="cluster-autoscaler",
+            service_account=AUTOSCALER_SERVICE_ACCOUNT,
             role_arn=role.arn,
             tags=tags,
             opts=child_opts(self, depends_on=[agent]),
@@ -730,18 +828,66 @@ class TrainingCluster(Component):
         return vpc.id, [s.id for s in private_subnets]
 
 
-_POD_IDENTITY_TRUST = json.dumps(
-    {
-        "Version": "2012-10-17",
-        "Statement": [
-            {
-                "Effect": "Allow",
-                "Principal": {"Service": "pods.eks.amazonaws.com"},
-                "Action": ["sts:AssumeRole", "sts:TagSession"],
-            }
-        ],
-    }
-)
+POD_IDENTITY_TRUST_DOC = "https://docs.aws.amazon.com/eks/latest/userguide/pod-id-role.html"
+
+
+def _pod_identity_trust(
+    parent: pulumi.Resource, cluster: aws.eks.Cluster, namespace: str, service_account: str
+) -> pulumi.Output[str]:
+    """Trust for EKS Pod Identity from this account, this cluster and one service account only.
+
+    Pod Identity tags the session with the cluster ARN, namespace and service account (on by
+    default); the trust matches them, so no other association in the account can use the role.
+    """
+    return document(
+        [
+            statement(
+                Sid="EksPodIdentityForOneServiceAccount",
+                Effect="Allow",
+                Principal={"Service": "pods.eks.amazonaws.com"},
+                Action=["sts:AssumeRole", "sts:TagSession"],
+                Condition={
+                    "StringEquals": {
+                        "aws:SourceAccount": account_id(parent),
+                        "aws:RequestTag/eks-cluster-arn": cluster.arn,
+                        "aws:RequestTag/kubernetes-namespace": namespace,
+                        "aws:RequestTag/kubernetes-service-account": service_account,
+                    }
+                },
+            )
+        ]
+    )
+
+
+def _provider_identity(label: str, args: TrainingClusterArgs) -> tuple[str | None, str | None]:
+    """The (profile, role ARN) the stack's AWS provider authenticates with, for the kubeconfig.
+
+    ``aws eks get-token`` takes one ``--role-arn`` and no external ID, so a role chain or an
+    external ID cannot be reproduced: refused rather than authenticating as someone else.
+    """
+    config = pulumi.Config("aws")
+    profile = args.kubeconfig_profile or config.get("profile")
+    if args.kubeconfig_role_arn:
+        return profile, args.kubeconfig_role_arn
+    roles = config.get_object("assumeRoles") or []
+    if isinstance(roles, Mapping):
+        roles = [roles]
+    if not isinstance(roles, list) or len(roles) > 1:
+        raise ValueError(
+            f"{label}: aws:assumeRoles chains {len(roles) if isinstance(roles, list) else '?'} "
+            "roles; the kubeconfig's aws eks get-token assumes one: set kubeconfig_role_arn or "
+            "use a profile that chains them (aws:profile)"
+        )
+    if not roles:
+        return profile, None
+    role = roles[0] if isinstance(roles[0], Mapping) else {}
+    if role.get("externalId"):
+        raise ValueError(
+            f"{label}: aws:assumeRoles has an externalId, which aws eks get-token cannot pass: "
+            "use a profile whose role_arn/external_id do it (aws:profile)"
+        )
+    arn = role.get("roleArn")
+    return profile, str(arn) if arn else None
 
 
 def _first_asg_name(resources: Sequence[aws.eks.outputs.NodeGroupResource]) -> str:
@@ -773,8 +919,57 @@ def _public_cidrs(
     return list(cidrs)
 
 
+def _private_cidrs(label: str, args: TrainingClusterArgs) -> list[str]:
+    """The private sources of API ingress: the given list, else the new VPC's CIDR (none with
+    an existing VPC). Refuses anything outside private address space."""
+    if args.private_access_cidrs is None:
+        return [args.vpc_cidr] if args.vpc_id is None else []
+    cidrs = list(args.private_access_cidrs)
+    for cidr in cidrs:
+        problem = limits.private_cidr_problem(cidr)
+        if problem is not None:
+            raise ValueError(f"{label}: private_access_cidrs {problem}")
+    return cidrs
+
+
 CHECKPOINT_PREFIX = "checkpoints"
 CHECKPOINT_OBJECT_ACTIONS = ("s3:GetObject", "s3:PutObject", "s3:PutObjectTagging")
+
+
+DATA_OBJECT_ACTIONS = ("s3:GetObject",)
+DATA_KEY_ACTIONS = ("kms:Decrypt", "kms:GenerateDataKey")
+
+
+def _data_policy(
+    bucket_arn: pulumi.Input[str], prefix: str, key_arn: pulumi.Input[str] | None
+) -> pulumi.Output[str]:
+    """Read-only DVC data (list and get under ``prefix``), and the bucket key: decrypt to read,
+    generate data keys to write checkpoints (SSE-KMS)."""
+    statements = [
+        statement(
+            Sid="ListData",
+            Effect="Allow",
+            Action=["s3:ListBucket"],
+            Resource=bucket_arn,
+            Condition={"StringLike": {"s3:prefix": [prefix, f"{prefix}/*"]}},
+        ),
+        statement(
+            Sid="ReadData",
+            Effect="Allow",
+            Action=list(DATA_OBJECT_ACTIONS),
+            Resource=pulumi.Output.concat(bucket_arn, f"/{prefix}/*"),
+        ),
+    ]
+    if key_arn is not None:
+        statements.append(
+            statement(
+                Sid="UseArtifactKey",
+                Effect="Allow",
+                Action=list(DATA_KEY_ACTIONS),
+                Resource=key_arn,
+            )
+        )
+    return document(statements)
 
 
 def _checkpoint_policy(bucket_arn: pulumi.Input[str]) -> pulumi.Output[str]:

@@ -68,6 +68,25 @@ def unique_name(
     )
 
 
+def key_vault_name(
+    parent: pulumi.Resource,
+    config: pulumi.Output[authorization.GetClientConfigResult],
+    name: str,
+    incarnation: int = 1,
+) -> pulumi.Output[str]:
+    """The key vault name of ``name`` in its ``incarnation``.
+
+    A deleted vault holds its name for its soft-delete retention, and purge protection forbids
+    purging it, so a re-created stack needs new names: incarnation 1 keeps the first names,
+    each later one hashes differently.
+    https://learn.microsoft.com/azure/key-vault/general/soft-delete-overview
+    """
+    if incarnation < 1:
+        raise ValueError(f"{name}: key vault incarnation must be 1 or more, got {incarnation}")
+    scoped = name if incarnation == 1 else f"{name}-{incarnation}"
+    return unique_name(parent, config, scoped, "kv", limit=24, dashes=True)
+
+
 def location_or_config(location: pulumi.Input[str] | None) -> pulumi.Input[str] | None:
     """``location`` if given, else the provider's ``azure-native:location`` config (or None)."""
     if location is not None:
@@ -88,11 +107,9 @@ def secure_vault(
 ) -> keyvault.Vault:
     """Key Vault with RBAC authorization, purge protection, 90-day soft delete and a
     default-deny network that lets trusted Azure services through."""
-    if vault_name is None:
-        vault_name = unique_name(parent, client_config(parent), name, "kv", limit=24, dashes=True)
     return keyvault.Vault(
         name,
-        vault_name=vault_name,
+        vault_name=vault_name or key_vault_name(parent, client_config(parent), name),
         resource_group_name=resource_group_name,
         location=location,
         properties=keyvault.VaultPropertiesArgs(

@@ -100,6 +100,8 @@ LOG_RETENTION_DAYS = 90
 
 # Training.
 AML_IDLE_SCALE_DOWN = "PT10M"
+# The CPU cluster that builds environment images where the workspace's registry is private.
+IMAGE_BUILD_VM_SIZE = "Standard_DS3_v2"
 # Identity-based AzureML datastore on the artifact store (names: lowercase, digits, underscores).
 ARTIFACT_DATASTORE = "artifacts"
 

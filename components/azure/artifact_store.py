@@ -21,6 +21,7 @@ from mlops_iac.components._component import (
 from mlops_iac.components.azure import _defaults as defaults
 from mlops_iac.components.azure._common import (
     client_config,
+    key_vault_name,
     private_endpoint,
     role_definition_id,
     secure_vault,
@@ -82,6 +83,10 @@ class ArtifactStoreArgs(ArtifactStoreArgsBase):
     ``private_endpoint_subnet_id``. Default: none."""
     sku: str | None = None
     """Storage redundancy. Default: ``Standard_ZRS`` in prod, ``Standard_LRS`` elsewhere."""
+    key_vault_incarnation: int = 1
+    """Part of the vault's name: a deleted vault holds its name for 90 days (purge protection
+    forbids purging it), so a store re-created after a destroy takes the next incarnation.
+    Default: 1 (the first name)."""
 
 
 class ArtifactStore(Component):
@@ -206,6 +211,7 @@ class ArtifactStore(Component):
         vault = secure_vault(
             self,
             f"{name}-vault",
+            vault_name=key_vault_name(self, config, f"{name}-vault", args.key_vault_incarnation),
             resource_group_name=rg_name,
             location=location,
             tenant_id=config.tenant_id,

@@ -6,6 +6,8 @@ Why this runtime: a Function App runs a Python package straight from a zip at a 
 (``WEBSITE_RUN_FROM_PACKAGE=<URL>``) fetched with a user-assigned managed identity
 (``WEBSITE_RUN_FROM_PACKAGE_BLOB_MI_RESOURCE_ID``), so Pulumi uploads the zip and nothing is built
 (https://learn.microsoft.com/en-us/azure/azure-functions/run-functions-from-deployment-package).
+The zip lives in a small account of its own (see ``DriftJob._package_account``): the provider
+uploads with the account key, which the artifact account refuses.
 Flex Consumption, the successor of Linux Consumption, deploys only through its OneDeploy publish
 API (no app setting points it at a package, and the ARM ``onedeploy`` extension documents no
 properties: https://learn.microsoft.com/en-us/azure/azure-functions/deployment-zip-push), which an
@@ -50,7 +52,7 @@ from pulumi_azure_native import authorization, managedidentity, monitor, storage
 
 from mlops_iac.components._component import Component, child_opts, component_opts
 from mlops_iac.components.azure import _defaults as defaults
-from mlops_iac.components.azure._common import client_config, role_definition_id
+from mlops_iac.components.azure._common import client_config, role_definition_id, unique_name
 from mlops_iac.components.contract_types import DriftJobArgsBase
 from mlops_iac.drift import wire
 
@@ -60,8 +62,11 @@ METRIC = wire.METRIC
 FUNCTION = "drift_timer"
 # Metric alert windows (allowed: PT1M … P1D) long enough to see one run's point.
 _ALERT_WINDOW = {"hourly": ("PT15M", "PT1H"), "daily": ("PT1H", "P1D"), "weekly": ("PT1H", "P1D")}
-_BLOB_PATH = "@Resource[Microsoft.Storage/storageAccounts/blobServices/containers/blobs:path]"
-_BLOB_ACTION = "Microsoft.Storage/storageAccounts/blobServices/containers/blobs"
+_BLOB_ATTRIBUTE = "Microsoft.Storage/storageAccounts/blobServices/containers/blobs"
+_BLOB_PATH = f"@Resource[{_BLOB_ATTRIBUTE}:path]"
+_BLOB_PREFIX = f"@Request[{_BLOB_ATTRIBUTE}:prefix]"
+_BLOB_ACTION = _BLOB_ATTRIBUTE
+PACKAGE_CONTAINER = "drift-packages"
 
 
 def ncrontab(schedule: str) -> str:
@@ -169,20 +174,26 @@ class DriftJob(Component):
 
     Children: ``{name}-identity`` (user-assigned identity of the function);
     ``{name}-hosts`` / ``{name}-secrets`` (the Functions host's ``azure-webjobs-hosts`` and
-    ``azure-webjobs-secrets`` containers in the artifact account) and ``{name}-packages``
-    (``drift-packages``) with ``{name}-package`` (the zip, named by its content digest);
+    ``azure-webjobs-secrets`` containers in the artifact account); ``{name}-package-store`` (a
+    small account that holds only the package: Shared Key on, because azure-native uploads with
+    the account key, network open so the deployer and the platform reach it, no anonymous
+    access; protected in prod) with ``{name}-packages`` (``drift-packages``) and
+    ``{name}-package`` (the zip, named by its content digest);
     ``{name}-plan`` (with ``integration_subnet_id``: Linux Elastic Premium EP1, one instance;
-    without: Linux Consumption Y1) and ``{name}-function`` (Python 3.11, HTTPS only, FTPS off,
+    without: Linux Consumption Y1) and ``{name}-function`` (named ``func-<name>-<hash>`` up
+    front, so that its settings carry its own ARM id as the metric's subject; Python 3.11,
+    HTTPS only, FTPS off,
     identity-based host storage, run from the package URL; with a subnet: VNet integration with
     all outbound traffic routed into the network); role assignments of the
     identity: ``{name}-host-storage`` / ``{name}-host-secrets`` (Storage Blob Data Owner on the
     host's two containers only), ``{name}-read-package`` (Blob Data Reader on the package
     container), ``{name}-read-capture`` (Blob Data Reader on the capture container, condition:
-    ``modelDataCollector/`` only), ``{name}-reports`` (Blob Data Contributor on the report
-    container, condition: reads under ``drift/``, writes and deletes under ``drift/reports/``
-    only), ``{name}-metrics`` (Monitoring Metrics Publisher on the function app only) and, with a
-    retraining queue, ``{name}-retraining-sender`` (Queue Data Message Sender on that queue
-    only); ``{name}-alert`` (metric alert ``DriftedFeatures > 0`` for the endpoint, acting on the
+    reads and listings under ``modelDataCollector/`` only), ``{name}-reports`` (Blob Data
+    Contributor on the report container, condition: reads and listings under ``drift/``, writes
+    and deletes under ``drift/reports/`` only), ``{name}-metrics`` (Monitoring Metrics
+    Publisher on the function app only) and, with a retraining queue,
+    ``{name}-retraining-sender`` (Queue Data Message Sender on that queue only);
+    ``{name}-alert`` (metric alert ``DriftedFeatures > 0`` for the endpoint, acting on the
     action group).
 
     Outputs: ``function_name``, ``function_id``, ``schedule_name`` (the timer function,
@@ -224,12 +235,29 @@ class DriftJob(Component):
             opts=child_opts(self),
         )
         grant = functools.partial(_grant, self, config, identity.principal_id)
-        package_url, host_ready = self._host_storage(name, args, grant)
+        package_url, host_ready = self._host_storage(name, args, config, grant)
         self._data_grants(name, args, grant)
         plan = self._plan(name, args)
         schedule = ncrontab(args.schedule)
-        settings = _app_settings(args, identity, package_url, schedule, baseline_uri, report_uri)
-        function = self._function(name, args, plan, identity, settings, host_ready)
+        # Named up front: the job publishes its metric about the app itself, so its settings
+        # carry the app's own ARM id, which an auto-name would reveal only after creation.
+        site_name = unique_name(self, config, name, "func", limit=60, dashes=True)
+        metric_subject = _MetricSubject(
+            resource_id=pulumi.Output.all(
+                config.subscription_id, args.resource_group_name, site_name
+            ).apply(
+                lambda parts: (
+                    f"/subscriptions/{parts[0]}/resourceGroups/{parts[1]}"
+                    f"/providers/Microsoft.Web/sites/{parts[2]}"
+                )
+            ),
+            # The ingestion endpoint's region: the app's, as ARM spells it (``westeurope``).
+            region=plan.location.apply(lambda where: where.replace(" ", "").lower()),
+        )
+        settings = _app_settings(
+            args, identity, package_url, schedule, baseline_uri, report_uri, metric_subject
+        )
+        function = self._function(name, site_name, args, plan, identity, settings, host_ready)
         self._publisher_grants(name, args, function, grant)
         alert = self._alert(name, args, function)
         self.register(
@@ -245,32 +273,39 @@ class DriftJob(Component):
         )
 
     def _host_storage(
-        self, name: str, args: DriftJobArgs, grant: _Grant
+        self,
+        name: str,
+        args: DriftJobArgs,
+        config: pulumi.Output[authorization.GetClientConfigResult],
+        grant: _Grant,
     ) -> tuple[pulumi.Output[str], list[pulumi.Resource]]:
-        """The Functions host's containers, the package blob and the host's grants on them.
+        """The Functions host's containers, the package account and blob, and the host's grants.
 
         Returns the package's blob URL and what the host needs before it starts.
         """
         rg, account = args.resource_group_name, args.artifact_bucket_name
 
-        def container(logical: str, container_name: str) -> storage.BlobContainer:
+        def container(
+            logical: str, container_name: str, in_account: pulumi.Input[str]
+        ) -> storage.BlobContainer:
             return storage.BlobContainer(
                 logical,
                 resource_group_name=rg,
-                account_name=account,
+                account_name=in_account,
                 container_name=container_name,
                 public_access="None",
                 opts=child_opts(self),
             )
 
-        hosts = container(f"{name}-hosts", "azure-webjobs-hosts")
-        secrets = container(f"{name}-secrets", "azure-webjobs-secrets")
-        packages = container(f"{name}-packages", "drift-packages")
+        hosts = container(f"{name}-hosts", "azure-webjobs-hosts", account)
+        secrets = container(f"{name}-secrets", "azure-webjobs-secrets", account)
+        package_store = self._package_account(name, args, config)
+        packages = container(f"{name}-packages", PACKAGE_CONTAINER, package_store.name)
         blob_name = f"{name}-{package_digest()}.zip"
         package = storage.Blob(
             f"{name}-package",
             resource_group_name=rg,
-            account_name=account,
+            account_name=package_store.name,
             container_name=packages.name,
             blob_name=blob_name,
             type="Block",
@@ -285,11 +320,58 @@ class DriftJob(Component):
             grant(f"{name}-host-storage", owner, scope(hosts.name),
                   "Functions host: timer schedule state and locks"),
             grant(f"{name}-host-secrets", owner, scope(secrets.name), "Functions host: host keys"),
-            grant(f"{name}-read-package", reader, scope(packages.name),
+            grant(f"{name}-read-package", reader, _container_scope(package_store.id, packages.name),
                   "Functions platform: the drift job's package"),
         ]  # fmt: skip
-        url = pulumi.Output.concat(_blob_endpoint(account), "/", packages.name, "/", blob_name)
+        url = pulumi.Output.concat(
+            _blob_endpoint(package_store.name), "/", packages.name, "/", blob_name
+        )
         return url, [package, *host_grants]
+
+    def _package_account(
+        self,
+        name: str,
+        args: DriftJobArgs,
+        config: pulumi.Output[authorization.GetClientConfigResult],
+    ) -> storage.StorageAccount:
+        """A small account that holds only the function's package (this package's own source).
+
+        Why not the artifact account: azure-native uploads a blob's ``source`` with the account
+        key (it lists the keys and signs with Shared Key), which the artifact account refuses
+        (shared keys off), and its firewall admits only the function's subnet, not the deployer:
+        https://github.com/pulumi/pulumi-azure-native/issues/2015
+        This account therefore allows Shared Key and public network access, and nothing else
+        is stored in it. Reads stay authenticated: no anonymous blob access, and the function
+        fetches its package with its managed identity (Blob Data Reader on the container only).
+        The platform fetches ``WEBSITE_RUN_FROM_PACKAGE`` from here without the integration
+        subnet, so the app starts whatever route that fetch takes.
+        """
+        return storage.StorageAccount(
+            f"{name}-package-store",
+            account_name=unique_name(self, config, f"{name}-package", "st", limit=24),
+            resource_group_name=args.resource_group_name,
+            location=args.location,
+            kind=defaults.STORAGE_KIND,
+            sku={"name": defaults.STORAGE_SKU_DEV},
+            enable_https_traffic_only=True,
+            minimum_tls_version=defaults.MIN_TLS_VERSION,
+            allow_blob_public_access=defaults.ALLOW_BLOB_PUBLIC_ACCESS,
+            # Needed by the provider's upload, nothing else (see the docstring).
+            allow_shared_key_access=True,
+            default_to_o_auth_authentication=True,
+            allow_cross_tenant_replication=False,
+            public_network_access="Enabled",
+            network_rule_set={"default_action": "Allow", "bypass": defaults.NETWORK_BYPASS},
+            encryption={
+                "key_source": "Microsoft.Storage",
+                "require_infrastructure_encryption": defaults.INFRASTRUCTURE_ENCRYPTION,
+                "services": {"blob": {"enabled": True, "key_type": "Account"}},
+            },
+            tags=args.tags,
+            # Protected in prod like every production store (the package itself is replaced
+            # whenever the code changes: its name is the content digest).
+            opts=child_opts(self, protect=args.environment == "prod"),
+        )
 
     def _data_grants(self, name: str, args: DriftJobArgs, grant: _Grant) -> None:
         """The job's reads of the collected inputs and baselines, and its writes of reports."""
@@ -341,6 +423,7 @@ class DriftJob(Component):
     def _function(
         self,
         name: str,
+        site_name: pulumi.Input[str],
         args: DriftJobArgs,
         plan: web.AppServicePlan,
         identity: managedidentity.UserAssignedIdentity,
@@ -351,6 +434,7 @@ class DriftJob(Component):
         elastic = args.integration_subnet_id is not None
         return web.WebApp(
             f"{name}-function",
+            name=site_name,
             resource_group_name=args.resource_group_name,
             location=args.location,
             kind="functionapp,linux",
@@ -439,6 +523,14 @@ class DriftJob(Component):
         )
 
 
+@dataclass(frozen=True)
+class _MetricSubject:
+    """The resource the job publishes its custom metrics about, and that resource's region."""
+
+    resource_id: pulumi.Output[str]
+    region: pulumi.Output[str]
+
+
 class _Grant(Protocol):
     """``_grant`` bound to the component, its client config and the identity's principal."""
 
@@ -495,6 +587,7 @@ def _app_settings(
     schedule: str,
     baseline_uri: pulumi.Output[str],
     report_uri: pulumi.Output[str],
+    metric_subject: _MetricSubject,
 ) -> dict[str, pulumi.Input[str | None]]:
     """The Function App's settings: identity-based host storage, the package, the job's config."""
     from mlops_iac.drift.handlers import job_environment
@@ -514,6 +607,10 @@ def _app_settings(
         "DRIFT_SCHEDULE": schedule,
         "DRIFT_STORAGE_ACCOUNT_URL": _blob_endpoint(account),
         "DRIFT_CAPTURE_COLLECTION": "model_inputs",
+        # The custom metric's subject: the app itself (its Monitoring Metrics Publisher grant
+        # and the metric alert are scoped to it).
+        "DRIFT_METRIC_RESOURCE_ID": metric_subject.resource_id,
+        "DRIFT_METRIC_REGION": metric_subject.region,
         **job_environment(
             capture_uri=pulumi.Output.concat(
                 "az://",
@@ -538,8 +635,26 @@ def _app_settings(
 
 def _only_under(prefix: str, actions: Sequence[str]) -> str:
     """An ABAC condition: the blob ``actions`` are allowed only on paths under ``prefix``.
+
+    ``read`` covers two operations. Get Blob carries the blob's path; List Blobs (the ``Blob.List``
+    suboperation of the same action) has no path attribute, only the request's ``prefix``, so a
+    path condition alone denies every listing. Reads are therefore narrowed by path and listings
+    by prefix (a listing without a prefix is denied):
+    https://learn.microsoft.com/azure/storage/blobs/storage-auth-abac-attributes#list-blobs
     https://learn.microsoft.com/en-us/azure/role-based-access-control/conditions-format
-    https://learn.microsoft.com/en-us/azure/storage/blobs/storage-auth-abac-attributes
     """
-    denied = " AND ".join(f"!(ActionMatches{{'{_BLOB_ACTION}/{a}'}})" for a in actions)
-    return f"(({denied}) OR ({_BLOB_PATH} StringStartsWith '{prefix}'))"
+    clauses = []
+    others = [a for a in actions if a != "read"]
+    if others:
+        denied = " AND ".join(f"!(ActionMatches{{'{_BLOB_ACTION}/{a}'}})" for a in others)
+        clauses.append(f"(({denied}) OR ({_BLOB_PATH} StringStartsWith '{prefix}'))")
+    if "read" in actions:
+        read = f"ActionMatches{{'{_BLOB_ACTION}/read'}}"
+        listing = "SubOperationMatches{'Blob.List'}"
+        clauses.append(
+            f"((!({read} AND NOT {listing})) OR ({_BLOB_PATH} StringStartsWith '{prefix}'))"
+        )
+        clauses.append(
+            f"((!({read} AND {listing})) OR ({_BLOB_PREFIX} StringStartsWith '{prefix}'))"
+        )
+    return " AND ".join(clauses)

@@ -81,6 +81,10 @@ class ModelRegistry(Component):
     approvers, ``{name}-approvers`` (action group emailing them), ``{name}-logs`` (Log
     Analytics), ``{name}-registry-logs`` (the registry's RegistryAssetWriteEvent log into it) and
     ``{name}-model-registered`` (log alert on asset writes to the registry, acting on that group).
+    With ``private_endpoint_subnet_id``: ``{name}-registry-pe`` and, on Premium,
+    ``{name}-images-pe``; in prod also ``{name}-registry-storage-pe`` and ``{name}-registry-acr-pe``
+    (the registry's system-created storage and ACR), so that a client in the network can
+    register models into the private registry.
 
     Tag immutability and image scanning: ACR has no registry-wide immutable-tags switch (tags are
     locked per repository with ``az acr repository update --write-enabled false``), and scanning
@@ -119,7 +123,7 @@ class ModelRegistry(Component):
             raise ValueError(f"{label}: set location or the azure-native:location config")
         registry = self._registry(name, args, location, prod)
         images = self._images(name, args, location, sku, prod)
-        self._private_endpoints(name, args, location, registry, images, sku == "Premium")
+        self._private_endpoints(name, args, location, registry, images, sku == "Premium", prod)
         group = self._approvers(name, args) if args.approvers else None
         if group is not None:
             self._registration_alert(name, args, location, registry, group)
@@ -210,16 +214,30 @@ class ModelRegistry(Component):
         registry: machinelearningservices.Registry,
         images: containerregistry.Registry,
         premium: bool,
+        prod: bool,
     ) -> None:
-        """With a subnet: ``{name}-registry-pe`` and, on Premium, ``{name}-images-pe``."""
+        """With a subnet: ``{name}-registry-pe`` and, on Premium, ``{name}-images-pe``; in prod
+        (the registry's public access off) also ``{name}-registry-storage-pe`` and
+        ``{name}-registry-acr-pe`` to the registry's system-created storage and ACR, which a
+        client uploads model files and images to: "Create a private endpoint to the registry,
+        storage, and ACR in the same subnet".
+        https://learn.microsoft.com/en-us/azure/machine-learning/how-to-registry-network-isolation
+        """
         subnet_id = args.private_endpoint_subnet_id
         if subnet_id is None:
             return
-        targets = [("registry-pe", registry.id, "amlregistry")]
+        targets: list[tuple[str, pulumi.Input[str], str]] = [
+            ("registry-pe", registry.id, "amlregistry")
+        ]
         if premium:
             # ACR private link is a Premium feature.
             # https://learn.microsoft.com/en-us/azure/container-registry/container-registry-private-link
             targets.append(("images-pe", images.id, "registry"))
+        if prod:
+            targets += [
+                ("registry-storage-pe", _system_created(registry, "storage"), "blob"),
+                ("registry-acr-pe", _system_created(registry, "acr"), "registry"),
+            ]
         for suffix, target_id, group_id in targets:
             private_endpoint(
                 self,
@@ -296,6 +314,10 @@ class ModelRegistry(Component):
             enabled=True,
             auto_mitigate=False,
             scopes=[logs.id],
+            # The workspace is new, so its table has no data yet and query validation would
+            # refuse the rule ("Failed to resolve table"): validate at evaluation instead.
+            # https://learn.microsoft.com/en-us/rest/api/monitor/scheduled-query-rules/create-or-update
+            skip_query_validation=True,
             evaluation_frequency="PT5M",
             window_size="PT5M",
             criteria=monitor.ScheduledQueryRuleCriteriaArgs(
@@ -319,3 +341,23 @@ class ModelRegistry(Component):
             tags=tags,
             opts=child_opts(self, depends_on=[setting]),
         )
+
+
+def _system_created(registry: machinelearningservices.Registry, kind: str) -> pulumi.Output[str]:
+    """ARM id of the registry's system-created storage account (``storage``) or ACR (``acr``)
+    in its first region, which ARM reports once the registry exists."""
+
+    def pick(
+        regions: list[machinelearningservices.outputs.RegistryRegionArmDetailsResponse],
+    ) -> str:
+        region = regions[0]
+        if kind == "storage":
+            details = region.storage_account_details or []
+            created = details[0].system_created_storage_account if details else None
+        else:
+            acrs = region.acr_details or []
+            created = acrs[0].system_created_acr_account if acrs else None
+        arm = created.arm_resource_id if created else None
+        return arm.resource_id if arm and arm.resource_id else ""
+
+    return registry.region_details.apply(pick)

@@ -1,4 +1,5 @@
-"""Monitoring on Azure: action group, endpoint alerts, drift monitor, retraining topic, budget."""
+"""Monitoring on Azure: action group, endpoint alerts, retraining queue, budget (and optionally
+the AzureML model monitor)."""
 
 from __future__ import annotations
 
@@ -81,7 +82,12 @@ class MonitoringArgs(MonitoringArgsBase):
     workspace_id: pulumi.Input[str] | None = None
     """ARM id of that workspace (source of the drift events). Default: none."""
     deployment_id: pulumi.Input[str] | None = None
-    """ARM id of the deployment whose collected inputs are monitored. Default: none."""
+    """ARM id of the deployment whose collected inputs the AzureML model monitor checks.
+    Default: none, no AzureML monitor. The monitor runs on Serverless Spark, which in a workspace
+    with a managed network needs a Spark-enabled storage rule and the network provisioned with
+    Spark, a step no resource declares
+    (https://learn.microsoft.com/en-us/azure/machine-learning/how-to-managed-network#configure-for-serverless-spark-jobs):
+    the platform leaves it off and runs the toolkit's drift job (``DriftJob``) instead."""
     retraining_account_name: pulumi.Input[str] | None = None
     """Storage account (in ``resource_group_name``) that holds the retraining queue: the
     artifact store's. Default: none, so drift only alerts (with a warning)."""
@@ -110,17 +116,18 @@ class Monitoring(Component):
     request charts of the endpoint); with an endpoint ``{name}-latency-p99`` (metric alert),
     ``{name}-5xx`` (log alert on the 5xx share of requests), both acting on the group, and
     ``{name}-endpoint-logs`` (diagnostic setting sending the endpoint's request logs and metrics
-    to the workspace); with a workspace and deployment
+    to the workspace); with a retraining account ``{name}-retraining`` (storage queue: the
+    retraining trigger, fed by the drift job); with a workspace and deployment (the AzureML
+    model monitor, which the platform leaves off: see ``MonitoringArgs.deployment_id``)
     ``{name}-drift`` (AzureML schedule with a ``CreateMonitor`` action: data drift of the
     deployment's collected inputs, emails on breach), ``{name}-ml-events`` (Event Grid system
     topic of the workspace, with a system-assigned identity; Event Grid's Azure Monitor alert
     handler takes Key Vault events only, so a breach is announced by the monitor's own email
-    notification to ``alert_emails``); with a retraining account as well ``{name}-retraining``
-    (storage queue),
-    ``{name}-retraining-sender`` (the system topic may only send queue messages to that account)
-    and ``{name}-retraining-trigger`` (subscription delivering the same breach event into the
-    queue with the topic's identity); with a budget ``{name}-budget`` (monthly; 80% and 100%
-    actual and 100% forecast, to the emails and the group).
+    notification to ``alert_emails``) and, with the queue, ``{name}-retraining-sender`` (the
+    system topic may only send queue messages to that account) and
+    ``{name}-retraining-trigger`` (subscription delivering the breach event into the queue with
+    the topic's identity); with a budget ``{name}-budget`` (monthly; 80% and 100% actual and
+    100% forecast, to the emails and the group).
 
     The retraining trigger is that queue: the team's retraining pipeline reads it (an AzureML
     pipeline trigger, a Function or a Logic App). A queue rather than a custom Event Grid topic,
@@ -128,7 +135,7 @@ class Monitoring(Component):
     queue is a native, identity-authenticated destination (the account keeps shared keys off).
 
     Outputs: ``alert_topic`` (action group id), ``dashboard_url`` (the portal dashboard),
-    ``retraining_trigger`` (queue id, None without drift monitoring or a retraining account),
+    ``retraining_trigger`` (queue id, None without a retraining account),
     ``retraining_queue_url``, ``log_analytics_workspace_id``.
     """
 
@@ -151,13 +158,13 @@ class Monitoring(Component):
         endpoint_id = endpoint_arm_id(label, args)
         if endpoint_id is not None:
             self._endpoint_alerts(name, endpoint_id, args, group, logs)
-        queue: storage.Queue | None = None
+        queue = self._retraining_queue(name, args)
         if (
             args.workspace_name is not None
             and args.workspace_id is not None
             and args.deployment_id is not None
         ):
-            queue = self._drift(name, args, emails)
+            self._drift(name, args, emails, queue)
         if args.monthly_budget_usd is not None and args.subscription_id is not None:
             self._budget(name, args, args.subscription_id, emails, group)
         else:
@@ -264,7 +271,10 @@ class Monitoring(Component):
         links: list[pulumi.Input[str]] = [f"## mlops {name}\n\n"]
         if args.studio_url is not None:
             links += ["* [Endpoint in AzureML studio](", args.studio_url, ")\n"]
-        links += ["* Alerts go to the action group; drift runs are in the AzureML workspace.\n"]
+        links += [
+            "* Alerts go to the action group; drift reports are under drift/reports/ in the "
+            "artifact store (the drift job), or in the AzureML workspace (its model monitor).\n"
+        ]
         parts: list[dict[str, object]] = [
             _part(
                 0,
@@ -363,6 +373,10 @@ class Monitoring(Component):
             enabled=True,
             auto_mitigate=True,
             scopes=[logs.id],
+            # The workspace is new, so its table has no data yet and query validation would
+            # refuse the rule ("Failed to resolve table"): validate at evaluation instead.
+            # https://learn.microsoft.com/en-us/rest/api/monitor/scheduled-query-rules/create-or-update
+            skip_query_validation=True,
             evaluation_frequency="PT5M",
             window_size="PT5M",
             criteria=monitor.ScheduledQueryRuleCriteriaArgs(
@@ -385,8 +399,10 @@ class Monitoring(Component):
             opts=child_opts(self, depends_on=[setting]),
         )
 
-    def _drift(self, name: str, args: MonitoringArgs, emails: list[str]) -> storage.Queue | None:
-        """The drift monitor, the workspace's event topic and the retraining queue it feeds."""
+    def _drift(
+        self, name: str, args: MonitoringArgs, emails: list[str], queue: storage.Queue | None
+    ) -> None:
+        """The drift monitor, the workspace's event topic and its delivery into the queue."""
         self._drift_schedule(name, args, emails)
         system_topic = eventgrid.SystemTopic(
             f"{name}-ml-events",
@@ -404,7 +420,8 @@ class Monitoring(Component):
         # https://learn.microsoft.com/en-us/azure/event-grid/event-handlers
         # The drift monitor's own email notification tells people; the queue tells the
         # retraining pipeline.
-        return self._retraining_queue(name, args, system_topic)
+        if queue is not None and args.retraining_account_id is not None:
+            self._monitor_events_into(name, args, system_topic, queue, args.retraining_account_id)
 
     def _drift_schedule(self, name: str, args: MonitoringArgs, emails: list[str]) -> None:
         """The AzureML schedule whose ``CreateMonitor`` action checks the deployment's inputs
@@ -451,9 +468,9 @@ class Monitoring(Component):
             opts=child_opts(self),
         )
 
-    def _retraining_queue(
-        self, name: str, args: MonitoringArgs, system_topic: eventgrid.SystemTopic
-    ) -> storage.Queue | None:
+    def _retraining_queue(self, name: str, args: MonitoringArgs) -> storage.Queue | None:
+        """The retraining trigger: a storage queue in the retraining account (the drift job and,
+        with the AzureML monitor, its breach events put messages into it)."""
         if args.retraining_account_name is None or args.retraining_account_id is None:
             pulumi.log.warn(
                 f"Monitoring {name}: no retraining account, so drift alerts but triggers no "
@@ -461,16 +478,26 @@ class Monitoring(Component):
                 self,
             )
             return None
-        queue = storage.Queue(
+        return storage.Queue(
             f"{name}-retraining",
             account_name=args.retraining_account_name,
             resource_group_name=args.resource_group_name,
             metadata={"purpose": "mlops-retraining-trigger"},
             opts=child_opts(self),
         )
+
+    def _monitor_events_into(
+        self,
+        name: str,
+        args: MonitoringArgs,
+        system_topic: eventgrid.SystemTopic,
+        queue: storage.Queue,
+        account_id: pulumi.Input[str],
+    ) -> None:
+        """The monitor's breach events delivered into the queue with the topic's identity."""
         sender = authorization.RoleAssignment(
             f"{name}-retraining-sender",
-            scope=args.retraining_account_id,
+            scope=account_id,
             principal_id=system_topic.identity.apply(lambda i: i.principal_id if i else ""),
             principal_type="ServicePrincipal",
             role_definition_id=role_definition_id(
@@ -488,14 +515,13 @@ class Monitoring(Component):
                 identity=eventgrid.EventSubscriptionIdentityArgs(type="SystemAssigned"),
                 destination=eventgrid.StorageQueueEventSubscriptionDestinationArgs(
                     endpoint_type="StorageQueue",
-                    resource_id=args.retraining_account_id,
+                    resource_id=account_id,
                     queue_name=queue.name,
                 ),
             ),
             # Delivery fails until the topic's identity may send to the queue.
             opts=child_opts(self, depends_on=[sender]),
         )
-        return queue
 
     def _budget(
         self,

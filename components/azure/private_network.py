@@ -63,6 +63,12 @@ class PrivateNetworkArgs:
     only hosts the Functions subnet (a stack without private endpoints)."""
     zones: Sequence[str] = ()
     """Private DNS zones to create. Default: every zone the components use."""
+    linked_network_ids: Sequence[pulumi.Input[str]] = ()
+    """More virtual networks (ARM ids) each zone is linked to, such as a peered CI network: a
+    peered network resolves the private endpoints' names only through a link of its own (or
+    DNS forwarding), else it gets the public address, which the firewalls refuse.
+    https://learn.microsoft.com/azure/dns/private-dns-virtual-network-links
+    Default: none."""
     tags: Tags = None
     """Extra tags. Default: none."""
 
@@ -74,7 +80,7 @@ class PrivateNetwork(Component):
     given; subnets ``private-endpoints`` and, unless ``functions_subnet_id`` is given,
     ``functions``), and with ``private_dns`` per zone ``{name}-zone-<i>``
     (``privatedns.PrivateZone``) and ``{name}-link-<i>`` (virtual network link, no
-    auto-registration).
+    auto-registration), plus ``{name}-link-<i>-<j>`` to each of ``linked_network_ids``.
 
     Outputs: ``subnet_id``, ``functions_subnet_id``, ``virtual_network_id``, ``dns_zone_ids``
     (zone name -> zone id), ``resource_group_name``.
@@ -193,16 +199,18 @@ class PrivateNetwork(Component):
                 tags=args.tags,
                 opts=child_opts(self),
             )
-            privatedns.VirtualNetworkLink(
-                f"{name}-link-{index}",
-                resource_group_name=rg,
-                private_zone_name=zone.name,
-                location="global",
-                registration_enabled=False,
-                virtual_network={"id": vnet_id},
-                tags=args.tags,
-                opts=child_opts(self),
-            )
+            networks = [vnet_id, *args.linked_network_ids]
+            for number, network_id in enumerate(networks):
+                privatedns.VirtualNetworkLink(
+                    f"{name}-link-{index}" + (f"-{number}" if number else ""),
+                    resource_group_name=rg,
+                    private_zone_name=zone.name,
+                    location="global",
+                    registration_enabled=False,
+                    virtual_network={"id": network_id},
+                    tags=args.tags,
+                    opts=child_opts(self),
+                )
             zone_ids[zone_name] = zone.id
         return zone_ids
 

@@ -26,6 +26,7 @@ from mlops_iac.components._component import (
 from mlops_iac.components.azure import _defaults as defaults
 from mlops_iac.components.azure._common import (
     client_config,
+    key_vault_name,
     private_endpoint,
     secure_vault,
 )
@@ -82,6 +83,10 @@ class TrainingClusterArgs(TrainingClusterArgsBase):
     """Azure region. Default: the resource group's."""
     log_retention_days: int | None = None
     """Retention of the workspace's Log Analytics logs. Default: 90 days."""
+    key_vault_incarnation: int = 1
+    """Part of the name of the workspace's own vault (without ``key_vault_id``): a re-created
+    stack takes the next incarnation, since a deleted vault holds its name for 90 days.
+    Default: 1."""
     private_endpoint_subnet_id: pulumi.Input[str] | None = None
     """Subnet for private endpoints (``PrivateNetwork.subnet_id``). Default: none (no private
     endpoint)."""
@@ -178,6 +183,8 @@ class TrainingCluster(Component):
         workspace = self._workspace(name, args, key_vault_id, insights, network, prod)
         self._workspace_access(name, args, workspace, logs)
         compute = self._gpu_pool(name, args, workspace, gpu_pool_caps.offering)
+        if prod:
+            self._image_build_pool(name, args, workspace)
         datastore_name = self._artifacts_datastore(name, args, workspace)
         self.register(
             cluster_name=workspace.name,
@@ -195,12 +202,14 @@ class TrainingCluster(Component):
 
     def _vault(self, name: str, args: TrainingClusterArgs, prod: bool) -> pulumi.Output[str]:
         """The workspace's own key vault (when none is given); returns its id."""
+        config = client_config(self)
         return secure_vault(
             self,
             f"{name}-vault",
+            vault_name=key_vault_name(self, config, f"{name}-vault", args.key_vault_incarnation),
             resource_group_name=args.resource_group_name,
             location=args.location,
-            tenant_id=client_config(self).tenant_id,
+            tenant_id=config.tenant_id,
             tags=args.tags,
             protect=prod,
         ).id
@@ -257,6 +266,14 @@ class TrainingCluster(Component):
             # The SDK's enum value (``Identity``), not a lowercase spelling of it.
             system_datastores_auth_mode=machinelearningservices.SystemDatastoresAuthMode.IDENTITY,
             managed_network=_managed_network(prod, args.model_registry_id),
+            # Online deployments need a provisioned managed network, which AzureML otherwise
+            # builds only with the first compute instance (none here) or by a manual step.
+            # https://learn.microsoft.com/en-us/azure/machine-learning/how-to-managed-network#manually-provision-a-managed-vnet
+            provision_network_now=True,
+            # A registry behind the network cannot build images (prod's is private): the
+            # ``image-build`` cluster below builds them.
+            # https://learn.microsoft.com/en-us/azure/machine-learning/how-to-managed-network#configure-image-builds
+            image_build_compute=IMAGE_BUILD_COMPUTE if prod else None,
             tags=args.tags,
             opts=child_opts(self),
         )
@@ -335,6 +352,41 @@ class TrainingCluster(Component):
             opts=child_opts(self),
         )
 
+    def _image_build_pool(
+        self,
+        name: str,
+        args: TrainingClusterArgs,
+        workspace: machinelearningservices.Workspace,
+    ) -> machinelearningservices.Compute:
+        """``image-build``: the small CPU cluster that builds environment images (the
+        workspace's ``image_build_compute``), 0 to 1 node, no public IP, no SSH, no local auth."""
+        return machinelearningservices.Compute(
+            f"{name}-image-build",
+            compute_name=IMAGE_BUILD_COMPUTE,
+            resource_group_name=args.resource_group_name,
+            workspace_name=workspace.name,
+            location=args.location,
+            properties=machinelearningservices.AmlComputeArgs(
+                compute_type="AmlCompute",
+                disable_local_auth=True,
+                description="Builds environment images behind the private registry",
+                properties=machinelearningservices.AmlComputePropertiesArgs(
+                    vm_size=defaults.IMAGE_BUILD_VM_SIZE,
+                    vm_priority="Dedicated",
+                    os_type="Linux",
+                    scale_settings=machinelearningservices.ScaleSettingsArgs(
+                        min_node_count=0,
+                        max_node_count=1,
+                        node_idle_time_before_scale_down=defaults.AML_IDLE_SCALE_DOWN,
+                    ),
+                    enable_node_public_ip=False,
+                    remote_login_port_public_access="Disabled",
+                ),
+            ),
+            tags=args.tags,
+            opts=child_opts(self),
+        )
+
     def _artifacts_datastore(
         self,
         name: str,
@@ -368,6 +420,18 @@ class TrainingCluster(Component):
 
 #: Name of the managed network's outbound rule to the model registry.
 REGISTRY_OUTBOUND_RULE = "model-registry"
+#: The compute cluster that builds environment images where the registry is private.
+IMAGE_BUILD_COMPUTE = "image-build"
+#: Package hosts an image build reaches (FQDN outbound rules, approved-outbound only): the
+#: conda and PyPI hosts of an MLflow model's environment.
+#: https://learn.microsoft.com/en-us/azure/machine-learning/how-to-managed-network#scenario-access-public-machine-learning-packages
+PACKAGE_HOSTS = {
+    "conda": "anaconda.com",
+    "conda-any": "*.anaconda.com",
+    "conda-repodata": "*.anaconda.org",
+    "pypi": "pypi.org",
+    "pypi-files": "*.pythonhosted.org",
+}
 
 
 def _managed_network(prod: bool, registry_id: pulumi.Input[str] | None) -> dict[str, object]:
@@ -385,16 +449,25 @@ def _managed_network(prod: bool, registry_id: pulumi.Input[str] | None) -> dict[
     network: dict[str, object] = {
         "isolation_mode": "AllowOnlyApprovedOutbound" if prod else "AllowInternetOutbound"
     }
-    if prod and registry_id is not None:
-        network["outbound_rules"] = {
-            REGISTRY_OUTBOUND_RULE: machinelearningservices.PrivateEndpointOutboundRuleArgs(
-                type="PrivateEndpoint",
-                category="UserDefined",
-                destination=machinelearningservices.PrivateEndpointDestinationArgs(
-                    service_resource_id=registry_id,
-                    subresource_target="amlregistry",
-                    spark_enabled=False,
-                ),
-            )
-        }
+    if not prod:
+        return network
+    # Image builds install the model environment's conda and pip packages. FQDN rules are
+    # enforced by an Azure Firewall that AzureML adds to the managed network (billed).
+    rules: dict[str, object] = {
+        rule: machinelearningservices.FqdnOutboundRuleArgs(
+            type="FQDN", category="UserDefined", destination=host
+        )
+        for rule, host in PACKAGE_HOSTS.items()
+    }
+    if registry_id is not None:
+        rules[REGISTRY_OUTBOUND_RULE] = machinelearningservices.PrivateEndpointOutboundRuleArgs(
+            type="PrivateEndpoint",
+            category="UserDefined",
+            destination=machinelearningservices.PrivateEndpointDestinationArgs(
+                service_resource_id=registry_id,
+                subresource_target="amlregistry",
+                spark_enabled=False,
+            ),
+        )
+    network["outbound_rules"] = rules
     return network

@@ -7,18 +7,18 @@ import re
 from collections.abc import Mapping
 
 import pulumi
-from pulumi_gcp import kms, organizations
+from pulumi_gcp import kms, organizations, projects
 
 from mlops_iac.components._component import child_opts
 from mlops_iac.components.gcp import _defaults as defaults
 
-# Google-managed service agents (service-<project number>@<domain>) that need CMEK grants.
+# Google-managed service agents (service-<project number>@<domain>) that need CMEK grants and
+# that Google creates when their API is enabled (``apis.AGENT_GRANT_APIS`` orders the grant after
+# it). The ``gcp-sa-*`` agents are created on first use only: those are made explicitly with
+# :func:`service_agent`. https://cloud.google.com/iam/docs/service-agents
 AGENT_DOMAINS = {
     "gke": "container-engine-robot.iam.gserviceaccount.com",
-    "artifactregistry": "gcp-sa-artifactregistry.iam.gserviceaccount.com",
-    "pubsub": "gcp-sa-pubsub.iam.gserviceaccount.com",
     "cloudrun": "serverless-robot-prod.iam.gserviceaccount.com",
-    "monitoring": "gcp-sa-monitoring-notification.iam.gserviceaccount.com",
 }
 Labels = pulumi.Input[Mapping[str, pulumi.Input[str]]]
 
@@ -37,6 +37,23 @@ def agent_member(project_number: pulumi.Input[str], service: str) -> pulumi.Outp
     """``serviceAccount:`` member of a Google service agent of the project."""
     return pulumi.Output.concat(
         "serviceAccount:service-", project_number, "@", AGENT_DOMAINS[service]
+    )
+
+
+def service_agent(
+    parent: pulumi.Resource,
+    name: str,
+    service: str,
+    project: pulumi.Output[organizations.GetProjectResult],
+) -> projects.ServiceIdentity:
+    """The service agent of ``service`` (``…googleapis.com``), created if it does not exist yet.
+
+    Grant its ``member``: an agent named from the project number may not exist in a new project,
+    and the grant then fails with "Service account … does not exist"
+    (https://github.com/hashicorp/terraform-provider-google/issues/15572).
+    """
+    return projects.ServiceIdentity(
+        name, project=project.project_id, service=service, opts=child_opts(parent)
     )
 
 

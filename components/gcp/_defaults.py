@@ -72,12 +72,12 @@ PODS_CIDR = "10.20.0.0/14"
 SERVICES_CIDR = "10.24.0.0/20"
 MASTER_CIDR = "172.16.0.0/28"
 NODE_ROLES = {
-    "log-writer": "roles/logging.logWriter",
-    "metric-writer": "roles/monitoring.metricWriter",
-    "monitoring-viewer": "roles/monitoring.viewer",
+    "default-node": "roles/container.defaultNodeServiceAccount",
     "registry-reader": "roles/artifactregistry.reader",
 }
-"""The least-privilege node identity GKE documents; nothing else runs as the node account."""
+"""The least-privilege node identity GKE documents (its predefined node role: logs, metrics,
+resource metadata; plus pulling images), and nothing else runs as the node account.
+https://cloud.google.com/kubernetes-engine/docs/how-to/hardening-your-cluster#use_least_privilege_sa"""
 NODE_OAUTH_SCOPES = ("https://www.googleapis.com/auth/cloud-platform",)
 CLUSTER_LOG_COMPONENTS = (
     "SYSTEM_COMPONENTS",
@@ -100,6 +100,11 @@ SERVING_MEMORY = "4Gi"
 GPU_SERVING_CPU = "4"
 GPU_SERVING_MEMORY = "16Gi"
 PUBLIC_MEMBERS = ("allUsers", "allAuthenticatedUsers")
+
+# Training cluster: Kubeflow Trainer's and JobSet's admission webhooks listen on this pod port; a
+# private cluster's control plane reaches nodes on 443 and 10250 only unless a rule opens more.
+# https://cloud.google.com/kubernetes-engine/docs/how-to/latest/network-isolation#add_firewall_rules
+WEBHOOK_PORTS = ("9443",)
 
 # Monitoring
 ALERT_WINDOW = "300s"

@@ -30,11 +30,11 @@ from mlops_iac.components._component import (
 from mlops_iac.components.contract_types import ModelRegistryArgsBase
 from mlops_iac.components.gcp import _defaults as defaults
 from mlops_iac.components.gcp._common import (
-    agent_member,
     crypto_key,
     project_info,
     region_or_default,
     resource_id,
+    service_agent,
 )
 from mlops_iac.components.gcp.artifact_store import lifecycle_rules
 
@@ -76,10 +76,11 @@ class ModelRegistryArgs(ModelRegistryArgsBase):
 class ModelRegistry(Component):
     """Artifact Registry repository + retention-locked model bucket, with approver notifications.
 
-    Children: ``{name}-key-ring``, ``{name}-key`` and its grants ``{name}-key-registry-agent``,
-    ``{name}-key-gcs-agent``, ``{name}-key-pubsub-agent``; ``{name}-repository`` (docker, CMEK,
-    immutable tags, scanning, cleanup policies); ``{name}-models`` (bucket with a retention
-    policy, hence without object versioning);
+    Children: ``{name}-registry-agent`` and ``{name}-pubsub-agent`` (the Artifact Registry and
+    Pub/Sub service agents, created explicitly), ``{name}-key-ring``, ``{name}-key`` and its
+    grants ``{name}-key-registry-agent``, ``{name}-key-gcs-agent``, ``{name}-key-pubsub-agent``;
+    ``{name}-repository`` (docker, CMEK, immutable tags, scanning, cleanup policies);
+    ``{name}-models`` (bucket with a retention policy, hence without object versioning);
     ``{name}-approvals`` (topic), ``{name}-approvals-gcs-publisher`` and
     ``{name}-model-notification``; per approver ``{name}-approver-<i>`` (email channel) and, with
     approvers, ``{name}-registry-audit-logs`` (Data Access DATA_WRITE audit logs of Artifact
@@ -122,9 +123,13 @@ class ModelRegistry(Component):
             location=region,
             prod=prod,
             grants={
-                "registry-agent": agent_member(project.number, "artifactregistry"),
+                "registry-agent": service_agent(
+                    self, f"{name}-registry-agent", "artifactregistry.googleapis.com", project
+                ).member,
                 "gcs-agent": gcs_agent.member,
-                "pubsub-agent": agent_member(project.number, "pubsub"),
+                "pubsub-agent": service_agent(
+                    self, f"{name}-pubsub-agent", "pubsub.googleapis.com", project
+                ).member,
             },
             labels=args.tags,
         )

@@ -5,10 +5,10 @@
 - Latency: p99 of ``run.googleapis.com/request_latencies`` per revision above ``latency_p99_ms``
   for 5 minutes. Errors: the ratio of 5xx to all ``run.googleapis.com/request_count`` per
   revision above ``error_rate_percent``.
-- Retraining: a drift job (team code on the ``drift`` cadence) writes a structured log entry
-  ``jsonPayload.event="drift_detected"`` to the ``mlops-drift`` log; a log-match alert policy
-  fires a ``pubsub`` notification channel pointing at the CMEK retraining topic (and emails the
-  alert channels). The Monitoring notification agent is granted publish on the topic.
+- Retraining: the CMEK retraining topic, on which the Monitoring notification agent may publish.
+  The drift job (``DriftJob``) alerts on its custom metric through a ``pubsub`` channel on this
+  topic; ``retraining_trigger`` carries the publish grant, so a channel built from it is created
+  after the grant.
 - Budget: with a billing account, a monthly ``billing.Budget`` of ``monthly_budget_usd``
   for the project, alerting at 80% and 100% to the alert channels. Without one, the budget
   is skipped with a warning.
@@ -23,26 +23,25 @@ from typing import ClassVar
 
 import pulumi
 import pulumi_gcp
-from pulumi_gcp import billing, monitoring, organizations, projects, pubsub
+from pulumi_gcp import billing, monitoring, organizations, pubsub
 
 from mlops_iac.components._component import Component, child_opts, component_opts
 from mlops_iac.components.contract_types import MonitoringArgsBase
 from mlops_iac.components.gcp import _defaults as defaults
 from mlops_iac.components.gcp._common import (
-    agent_member,
     crypto_key,
     project_info,
     region_or_default,
+    service_agent,
 )
 
 TYPE = "mlops:gcp:Monitoring"
-DRIFT_LOG = "mlops-drift"
 BY_REVISION = ("resource.label.revision_name",)
 
 
 @dataclass(frozen=True, kw_only=True)
 class MonitoringArgs(MonitoringArgsBase):
-    """Inputs of ``Monitoring``. ``endpoint_name`` is required; the rest has defaults."""
+    """Inputs of ``Monitoring``; everything has defaults."""
 
     FIELD_NOTES: ClassVar[Mapping[str, str]] = {
         "alert_emails": (
@@ -51,8 +50,8 @@ class MonitoringArgs(MonitoringArgsBase):
         "latency_p99_ms": ("p99 latency threshold in milliseconds. Default 500."),
         "error_rate_percent": ("5xx share threshold in percent. Default 1."),
         "drift": (
-            "Drift check cadence (``hourly``, ``daily``, ``weekly``): the retraining alert's "
-            "rate limit. Default ``daily``."
+            "Drift check cadence (``hourly``, ``daily``, ``weekly``), checked here; the drift "
+            "job alerts on that cadence. Default ``daily``."
         ),
         "monthly_budget_usd": (
             "Monthly GPU spend budget; alerts at 80 % and 100 %. Default: no budget."
@@ -66,8 +65,10 @@ class MonitoringArgs(MonitoringArgsBase):
         ),
     }
 
-    endpoint_name: pulumi.Input[str]
-    """Cloud Run service the latency and error policies watch."""
+    endpoint_name: pulumi.Input[str] | None = None
+    """Cloud Run service the latency, error and drift policies and the dashboard watch.
+    Default: none (no service policies and no dashboard: a platform brought up before
+    serving)."""
     billing_account: str | None = None
     """Billing account for the GPU budget. Default: no budget (with a warning)."""
     billing_project: pulumi.Input[str] | None = None
@@ -85,14 +86,14 @@ class Monitoring(Component):
     """Alert channels and policies for a Cloud Run model service, plus retraining and budget.
 
     Children: ``{name}-email-<i>`` (email channels), ``{name}-key-ring``, ``{name}-key``,
+    ``{name}-pubsub-agent`` (the Pub/Sub service agent, created explicitly) and
     ``{name}-key-pubsub-agent`` (unless a key is given), ``{name}-retraining`` (topic),
     ``{name}-monitoring-agent`` (the Monitoring notification service agent, created
-    explicitly), ``{name}-retraining-publisher`` (that agent may publish),
-    ``{name}-retraining-channel`` (pubsub channel), ``{name}-latency``, ``{name}-errors``,
-    ``{name}-drift`` (alert policies), ``{name}-billing-provider`` and ``{name}-budget`` (with
+    explicitly), ``{name}-retraining-publisher`` (that agent may publish), ``{name}-latency``,
+    ``{name}-errors`` (alert policies), ``{name}-billing-provider`` and ``{name}-budget`` (with
     a billing account and budget; the provider sets ``billing_project`` and
-    ``user_project_override``) and
-    ``{name}-dashboard``.
+    ``user_project_override`` and takes the stack's ``gcp:`` credentials, impersonation and
+    region) and ``{name}-dashboard``.
 
     Outputs: ``alert_topic`` (primary channel id, None without emails), ``alert_channels``,
     ``dashboard_url``, ``retraining_trigger`` (topic id), ``alarm_names`` (alert policy names).
@@ -116,31 +117,36 @@ class Monitoring(Component):
         project = project_info(self)
 
         channel_ids = self._alert_channels(name, label, args)
-        topic, retrain_channel = self._retraining(name, args, region, prod, project)
-        service = pulumi.Output.from_input(args.endpoint_name)
-        latency = self._latency_policy(name, args, service, channel_ids)
-        errors = self._error_policy(name, args, service, channel_ids)
-        drift = self._drift_policy(name, args, service, [retrain_channel.name, *channel_ids])
+        trigger = self._retraining(name, args, region, prod, project)
         self._budget(name, label, args, project, channel_ids)
-        dashboard = monitoring.Dashboard(
-            f"{name}-dashboard",
-            dashboard_json=pulumi.Output.all(service, args.latency_p99_ms).apply(
-                lambda values: _dashboard_json(name, *values)
-            ),
-            opts=child_opts(self),
-        )
-
-        self.register(
-            alert_topic=channel_ids[0] if channel_ids else pulumi.Output.from_input(None),
-            alert_channels=pulumi.Output.all(*channel_ids),
-            dashboard_url=pulumi.Output.all(dashboard.id, project.project_id).apply(
+        policies: list[monitoring.AlertPolicy] = []
+        dashboard_url: pulumi.Input[str | None] = None
+        if args.endpoint_name is not None:
+            service = pulumi.Output.from_input(args.endpoint_name)
+            policies = [
+                self._latency_policy(name, args, service, channel_ids),
+                self._error_policy(name, args, service, channel_ids),
+            ]
+            dashboard = monitoring.Dashboard(
+                f"{name}-dashboard",
+                dashboard_json=pulumi.Output.all(service, args.latency_p99_ms).apply(
+                    lambda values: _dashboard_json(name, *values)
+                ),
+                opts=child_opts(self),
+            )
+            dashboard_url = pulumi.Output.all(dashboard.id, project.project_id).apply(
                 lambda v: (
                     "https://console.cloud.google.com/monitoring/dashboards/custom/"
                     f"{v[0].rsplit('/', 1)[-1]}?project={v[1]}"
                 )
-            ),
-            retraining_trigger=topic.id,
-            alarm_names=pulumi.Output.all(latency.name, errors.name, drift.name),
+            )
+
+        self.register(
+            alert_topic=channel_ids[0] if channel_ids else pulumi.Output.from_input(None),
+            alert_channels=pulumi.Output.all(*channel_ids),
+            dashboard_url=pulumi.Output.from_input(dashboard_url),
+            retraining_trigger=trigger,
+            alarm_names=pulumi.Output.all(*(policy.name for policy in policies)),
         )
 
     def _alert_channels(
@@ -180,8 +186,8 @@ class Monitoring(Component):
         region: str,
         prod: bool,
         project: pulumi.Output[organizations.GetProjectResult],
-    ) -> tuple[pubsub.Topic, monitoring.NotificationChannel]:
-        """The CMEK retraining topic and the ``pubsub`` channel that publishes to it."""
+    ) -> pulumi.Output[str]:
+        """The id of the CMEK retraining topic, once the Monitoring agent may publish on it."""
         key_id: pulumi.Input[str]
         grants: list[pulumi.Resource] = []
         if args.kms_key_id is not None:
@@ -192,7 +198,11 @@ class Monitoring(Component):
                 f"{name}-key",
                 location=region,
                 prod=prod,
-                grants={"pubsub-agent": agent_member(project.number, "pubsub")},
+                grants={
+                    "pubsub-agent": service_agent(
+                        self, f"{name}-pubsub-agent", "pubsub.googleapis.com", project
+                    ).member
+                },
                 labels=args.tags,
             )
             key_id = key.id
@@ -206,11 +216,8 @@ class Monitoring(Component):
         # The Monitoring notification service agent exists only once something creates it: make
         # it explicitly (projects.ServiceIdentity) so that the publish grant names a real account.
         # https://cloud.google.com/monitoring/support/notification-options#pubsub
-        agent = projects.ServiceIdentity(
-            f"{name}-monitoring-agent",
-            project=project.project_id,
-            service="monitoring.googleapis.com",
-            opts=child_opts(self),
+        agent = service_agent(
+            self, f"{name}-monitoring-agent", "monitoring.googleapis.com", project
         )
         publisher = pubsub.TopicIAMMember(
             f"{name}-retraining-publisher",
@@ -219,15 +226,8 @@ class Monitoring(Component):
             member=agent.member,
             opts=child_opts(self),
         )
-        channel = monitoring.NotificationChannel(
-            f"{name}-retraining-channel",
-            type="pubsub",
-            display_name=f"{name} retraining trigger",
-            labels={"topic": topic.id},
-            user_labels=args.tags,
-            opts=child_opts(self, depends_on=[publisher]),
-        )
-        return topic, channel
+        # A pubsub channel on the topic must wait for the grant: the id carries it along.
+        return pulumi.Output.all(topic.id, publisher.id).apply(lambda ids: ids[0])
 
     def _latency_policy(
         self,
@@ -310,46 +310,6 @@ class Monitoring(Component):
             opts=child_opts(self),
         )
 
-    def _drift_policy(
-        self,
-        name: str,
-        args: MonitoringArgs,
-        service: pulumi.Output[str],
-        channel_ids: list[pulumi.Output[str]],
-    ) -> monitoring.AlertPolicy:
-        """``{name}-drift``: the drift job logged drift; notifies the retraining channel first."""
-        return monitoring.AlertPolicy(
-            f"{name}-drift",
-            display_name=f"{name}: data drift detected, retraining",
-            combiner="OR",
-            severity="WARNING",
-            conditions=[
-                {
-                    "display_name": "Drift job reported drift",
-                    "condition_matched_log": {
-                        "filter": pulumi.Output.concat(
-                            'logName:"logs/',
-                            DRIFT_LOG,
-                            '" AND jsonPayload.event="drift_detected" AND jsonPayload.service="',
-                            service,
-                            '"',
-                        )
-                    },
-                }
-            ],
-            alert_strategy={
-                "notification_rate_limit": {"period": defaults.DRIFT_PERIODS[args.drift]},
-                "auto_close": "86400s",
-            },
-            documentation={
-                "content": "Drift was detected; the retraining topic was notified.",
-                "mime_type": "text/markdown",
-            },
-            notification_channels=channel_ids,
-            user_labels=args.tags,
-            opts=child_opts(self),
-        )
-
     def _budget(
         self,
         name: str,
@@ -375,11 +335,13 @@ class Monitoring(Component):
             if args.billing_project is not None
             else pulumi.Config("gcp").get("project") or project.project_id
         )
+        # An explicit provider does not read the stack's gcp: config: pass on what says who calls.
         budget_provider = pulumi_gcp.Provider(
             f"{name}-billing-provider",
             project=billing_project,
             billing_project=billing_project,
             user_project_override=True,
+            **inherited_provider_config(),
             opts=child_opts(self),
         )
         billing.Budget(
@@ -402,6 +364,38 @@ class Monitoring(Component):
             },
             opts=child_opts(self, provider=budget_provider),
         )
+
+
+INHERITED_CONFIG = {
+    "credentials": "credentials",
+    "accessToken": "access_token",
+    "impersonateServiceAccount": "impersonate_service_account",
+    "impersonateServiceAccountDelegates": "impersonate_service_account_delegates",
+    "region": "region",
+    "zone": "zone",
+}
+"""``gcp:`` config keys (identity and location) an explicit provider takes from the stack."""
+
+
+def inherited_provider_config() -> dict[str, pulumi.Input[object]]:
+    """The stack's ``gcp:`` identity and location settings, as ``pulumi_gcp.Provider`` arguments.
+
+    "Explicit providers do not read the default provider's configuration", so a stack that
+    authenticates through ``gcp:credentials`` or ``gcp:impersonateServiceAccount`` would otherwise
+    create the budget as another identity. https://www.pulumi.com/docs/iac/concepts/providers/
+    """
+    config = pulumi.Config("gcp")
+    found: dict[str, pulumi.Input[object]] = {}
+    for key, argument in INHERITED_CONFIG.items():
+        if key == "impersonateServiceAccountDelegates":
+            value: object = config.get_object(key)
+        elif key in ("credentials", "accessToken"):
+            value = config.get_secret(key)
+        else:
+            value = config.get(key)
+        if value is not None:
+            found[argument] = value
+    return found
 
 
 def _revision_filter(service: pulumi.Output[str]) -> pulumi.Output[str]:

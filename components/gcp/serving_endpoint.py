@@ -123,6 +123,10 @@ class ServingEndpointArgs(ServingEndpointArgsBase):
     model_prefix: str | None = None
     """Object prefix of the model version in ``model_bucket`` (``<model>/<version>/``). Default:
     the whole bucket."""
+    previous_model_prefix: str | None = None
+    """Object prefix of ``previous_model`` in ``model_bucket``: the runtime account keeps read on
+    it, so the previous revision can still start instances during a canary and after a
+    rollback. Default: none (only ``model_prefix`` is readable)."""
     region: str | None = None
     """Region of the service. Default: ``gcp:region``, else us-central1."""
     accelerator: str | None = None
@@ -143,15 +147,18 @@ class ServingEndpoint(Component):
 
     Children: ``{name}-key-ring``, ``{name}-key``, ``{name}-key-run-agent`` (unless a key is
     given), ``{name}-runtime`` (runtime service account), ``{name}-runtime-capture`` (object
-    creator on the capture bucket, when given), ``{name}-runtime-model-reader`` (object viewer
-    on the model version's prefix, when ``model_bucket`` is given), ``{name}-service`` and one
+    creator under ``capture/<name>/`` of the capture bucket, when given),
+    ``{name}-runtime-model-reader`` (object viewer on the model version's prefix and the
+    previous version's, when ``model_bucket`` is given) and ``{name}-runtime-model-list``
+    (listing that bucket, no reads), ``{name}-service`` and one
     ``{name}-invoker-<i>`` per invoker. Reads ``{name}-deployed``, a reference to its own stack,
     for the revisions the last deployment served.
 
     Outputs: ``endpoint_name``, ``endpoint_url``, ``active_model_version``,
     ``previous_model_version`` (the standby version), ``current_revision``,
     ``previous_revision`` (None until the previous revision exists), ``traffic`` (revision →
-    percent), ``serving_revisions`` (export it as the stack output ``serving_revisions``) and
+    percent), ``serving_revisions`` (the revisions the service reports in its traffic status and
+    as latest ready, after the update; export it as the stack output ``serving_revisions``) and
     ``deployed_revisions`` (what the last deployment served: ``[]`` for none, None when the
     stack was deployed without exporting ``serving_revisions``).
     """
@@ -185,11 +192,12 @@ class ServingEndpoint(Component):
 
         served, split = self._traffic_plan(name, label, args, service_name, current, wanted)
         key_id, grants = self._revision_key(name, args, region, prod)
-        account = self._runtime_account(name, args)
+        account, runtime_grants = self._runtime_account(name, args)
         template = _template(name, args, current, account.email, key_id)
         service = self._service(
-            name, args, service_name, region, public, prod, template, split, grants
-        )
+            name, args, service_name, region, public, prod, template, split,
+            [*grants, *runtime_grants],
+        )  # fmt: skip
 
         active = previous_version if args.rollback else model.version
         # The declared standby version; its revision is only in traffic (and a rollback target)
@@ -205,9 +213,13 @@ class ServingEndpoint(Component):
                 lambda entries: next((rev for rev, _, tag in entries if tag == "previous"), None)
             ),
             traffic=split.apply(lambda entries: {rev: pct for rev, pct, _ in entries}),
+            # What the service reports, not what was asked: a revision that never became ready is
+            # not listed, so the next deployment cannot route traffic to it.
+            serving_revisions=pulumi.Output.all(
+                service.traffic_statuses, service.latest_ready_revision
+            ).apply(lambda values: revisions_of(*values)),
             # The rollback policy reads these: whether a previous revision can exist yet.
             # (None outputs are not sent: "unknown" is a flag of its own.)
-            serving_revisions=split.apply(lambda entries: [rev for rev, _, _ in entries]),
             deployed_revisions=served.apply(lambda revisions: revisions or []),
             deployed_revisions_known=served.apply(lambda revisions: revisions is not None),
         )
@@ -265,8 +277,11 @@ class ServingEndpoint(Component):
         )
         return key.id, grants
 
-    def _runtime_account(self, name: str, args: ServingEndpointArgs) -> serviceaccount.Account:
-        """``{name}-runtime``: may write capture and read the served model version only."""
+    def _runtime_account(
+        self, name: str, args: ServingEndpointArgs
+    ) -> tuple[serviceaccount.Account, list[pulumi.Resource]]:
+        """(``{name}-runtime``, its grants): may write capture and read the served model
+        version only."""
         account = serviceaccount.Account(
             f"{name}-runtime",
             account_id=resource_id(name, "run", limit=30),
@@ -274,36 +289,65 @@ class ServingEndpoint(Component):
             description="Identity of the model server: reads its model, writes capture data",
             opts=child_opts(self),
         )
+        grants: list[pulumi.Resource] = []
         if args.capture_bucket is not None:
-            storage.BucketIAMMember(
+            # Capture only under this endpoint's own folder: the model container cannot add
+            # objects to the DVC remote or the drift baselines of the same bucket.
+            capture = storage.BucketIAMMember(
                 f"{name}-runtime-capture",
                 bucket=args.capture_bucket,
                 role="roles/storage.objectCreator",
                 member=account.member,
+                condition={
+                    "title": "capture-only",
+                    "description": f"Objects under {defaults.CAPTURE_PREFIX}/{name}/",
+                    "expression": _objects_under(
+                        args.capture_bucket, [f"{defaults.CAPTURE_PREFIX}/{name}/"]
+                    ),
+                },
                 opts=child_opts(self),
             )
+            grants.append(capture)
         if args.model_bucket is not None:
-            # Read access to this model version only (IAM condition on the object prefix; the
-            # bucket has uniform bucket-level access, which conditions require).
+            # Read access to the served versions only (IAM condition on the object prefix; the
+            # bucket has uniform bucket-level access, which conditions require). Both revisions
+            # run as this account: the previous version's prefix stays readable while its
+            # revision serves (canary) or is the rollback target.
             # https://cloud.google.com/storage/docs/access-control/iam#conditions
-            prefix = args.model_prefix or ""
-            storage.BucketIAMMember(
+            prefixes = [args.model_prefix or ""]
+            if args.previous_model_prefix is not None and args.model_prefix:
+                prefixes.append(args.previous_model_prefix)
+            reader = storage.BucketIAMMember(
                 f"{name}-runtime-model-reader",
                 bucket=args.model_bucket,
                 role="roles/storage.objectViewer",
                 member=account.member,
                 condition={
                     "title": "model-version-only",
-                    "description": "Objects of the served model version",
+                    "description": "Objects of the served model versions",
+                    "expression": _objects_under(args.model_bucket, prefixes),
+                },
+                opts=child_opts(self),
+            )
+            # Listing is checked on the bucket, which no object prefix matches: a model server
+            # that lists its version's folder needs this (names only, no object reads).
+            # https://cloud.google.com/iam/docs/conditions-resource-attributes
+            listing = storage.BucketIAMMember(
+                f"{name}-runtime-model-list",
+                bucket=args.model_bucket,
+                role="roles/storage.objectViewer",
+                member=account.member,
+                condition={
+                    "title": "model-list-only",
+                    "description": "Listing the model bucket (object names), no object reads",
                     "expression": pulumi.Output.concat(
-                        'resource.name.startsWith("projects/_/buckets/',
-                        args.model_bucket,
-                        f'/objects/{prefix}")',
+                        'resource.name == "projects/_/buckets/', args.model_bucket, '"'
                     ),
                 },
                 opts=child_opts(self),
             )
-        return account
+            grants += [reader, listing]
+        return account, grants
 
     def _service(
         self,
@@ -317,7 +361,12 @@ class ServingEndpoint(Component):
         split: pulumi.Output[list[tuple[str, int, str]]],
         grants: list[pulumi.Resource],
     ) -> cloudrunv2.Service:
-        """``{name}-service`` with the traffic split, and one ``{name}-invoker-<i>`` per invoker."""
+        """``{name}-service`` with the traffic split, and one ``{name}-invoker-<i>`` per invoker.
+
+        The service waits for ``grants`` (its key's, its runtime account's): a revision loads its
+        model when it starts, and Cloud Run's create or update waits for it to become ready, so
+        a revision created before its model grant fails the update.
+        """
         service = cloudrunv2.Service(
             f"{name}-service",
             name=service_name,
@@ -350,6 +399,16 @@ class ServingEndpoint(Component):
                 opts=child_opts(self),
             )
         return service
+
+
+def _objects_under(bucket: pulumi.Input[str], prefixes: Sequence[str]) -> pulumi.Output[str]:
+    """CEL: the object's name starts with one of ``prefixes`` in ``bucket``."""
+    return pulumi.Output.from_input(bucket).apply(
+        lambda b: " || ".join(
+            f'resource.name.startsWith("projects/_/buckets/{b}/objects/{prefix}")'
+            for prefix in dict.fromkeys(prefixes)
+        )
+    )
 
 
 def _revision_names(
@@ -421,6 +480,22 @@ def _template(
         template["node_selector"] = {"accelerator": args.accelerator}
         template["gpu_zonal_redundancy_disabled"] = True
     return template
+
+
+def revisions_of(traffic_statuses: Sequence[Any] | None, latest_ready: str | None) -> list[str]:
+    """The revisions a deployed service has: those in its traffic status, and its latest ready one.
+
+    Read from the service's outputs (``trafficStatuses``, ``latestReadyRevision``, a full
+    resource name) after the update, so a revision Cloud Run never made ready is not among them.
+    """
+    names: list[str] = []
+    for status in traffic_statuses or ():
+        revision = status.get("revision") if isinstance(status, Mapping) else status.revision
+        if revision:
+            names.append(str(revision))
+    if latest_ready:
+        names.append(str(latest_ready).rsplit("/", 1)[-1])
+    return list(dict.fromkeys(names))
 
 
 def revision_name(service_name: str, version: str) -> str:

@@ -107,8 +107,9 @@ class TrainingCluster(Component):
     network is given), ``{name}-secrets-key-ring``, ``{name}-secrets-key``,
     ``{name}-secrets-key-gke-agent`` (unless a key is given), ``{name}-nodes`` (node service
     account) and ``{name}-nodes-<role>`` (one project IAM member per role in
-    ``_defaults.NODE_ROLES``), ``{name}-cluster``, ``{name}-system`` and ``{name}-gpu`` (node
-    pools).
+    ``_defaults.NODE_ROLES``), ``{name}-cluster``, ``{name}-webhooks`` (firewall: the control
+    plane's CIDR may reach the nodes on the operator's webhook port, tcp 9443; with an
+    operator), ``{name}-system`` and ``{name}-gpu`` (node pools).
 
     Kubernetes side (``manage_kubernetes``): ``{name}-k8s`` (provider; kubeconfig built from the
     DNS endpoint, or the private endpoint and CA, with ``gke-gcloud-auth-plugin``),
@@ -170,6 +171,8 @@ class TrainingCluster(Component):
             project=project,
             prod=prod,
         )
+        if args.operator != "none":
+            self._webhook_firewall(name, args, network, account)
         system_pool = self._system_pool(name, args, cluster, region, node_identity)
         gpu_pool = self._gpu_pool(
             name, args, cluster, region, node_identity, gpu_pool_caps.offering
@@ -299,6 +302,32 @@ class TrainingCluster(Component):
             deletion_protection=prod,
             resource_labels=args.tags,
             opts=child_opts(self, depends_on=grants or None),
+        )
+
+    def _webhook_firewall(
+        self,
+        name: str,
+        args: TrainingClusterArgs,
+        network: pulumi.Input[str],
+        account: serviceaccount.Account,
+    ) -> compute.Firewall:
+        """``{name}-webhooks``: the control plane may call the operator's admission webhooks.
+
+        GKE's own rules let a private cluster's control plane reach nodes on tcp 443 and 10250
+        only; the Kubeflow Trainer and JobSet webhooks (``failurePolicy: Fail``) listen on 9443,
+        so without this rule every TrainJob is refused on a webhook timeout.
+        https://cloud.google.com/kubernetes-engine/docs/how-to/latest/network-isolation#add_firewall_rules
+        """
+        return compute.Firewall(
+            f"{name}-webhooks",
+            network=network,
+            direction="INGRESS",
+            description=f"Control plane of {name} to the training operator's webhooks",
+            source_ranges=[args.master_cidr],
+            target_service_accounts=[account.email],
+            allows=[{"protocol": "tcp", "ports": list(defaults.WEBHOOK_PORTS)}],
+            log_config={"metadata": "INCLUDE_ALL_METADATA"},
+            opts=child_opts(self),
         )
 
     def _system_pool(

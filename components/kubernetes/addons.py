@@ -312,8 +312,14 @@ def _operator(
     )
     values: dict[str, object] = (
         # Only the torch-distributed ClusterTrainingRuntime (the chart's post-install hook
-        # applies it once the CRD is registered); the other frameworks stay off.
-        {"runtimes": {"torchDistributed": {"enabled": True}}}
+        # applies it once the CRD is registered; its image and network needs: charts); the
+        # other frameworks stay off.
+        {
+            "runtimes": {
+                "torchDistributed": {"enabled": True},
+                "installer": {"image": dict(charts.TRAINER_RUNTIME_INSTALLER_IMAGE)},
+            }
+        }
         if operator == "kubeflow-trainer"
         else {}
     )

@@ -79,6 +79,15 @@ KUBERAY_OPERATOR = Chart(
     doc="https://docs.ray.io/en/latest/cluster/kubernetes/getting-started/kuberay-operator-installation.html",
 )
 
+# The chart's runtime installer (v2.3.0: templates/runtimes/installer-job.yaml, values
+# runtimes.installer) is a post-install hook Job that pulls docker.io/alpine:3.21 and runs
+# `apk add kubectl` before applying the runtimes: the cluster needs egress to Docker Hub and the
+# Alpine package mirror (NAT), within Docker Hub's anonymous pull limits. With an atomic release a
+# failed hook rolls the whole release back. The image is stated here so the plan shows it; point
+# the registry at a pull-through cache (e.g. ECR's for Docker Hub) to avoid Docker Hub, the Alpine
+# mirror stays a requirement. https://github.com/kubeflow/trainer/blob/v2.3.0/charts/kubeflow-trainer/templates/runtimes/installer-job.yaml
+TRAINER_RUNTIME_INSTALLER_IMAGE = {"registry": "docker.io", "repository": "alpine", "tag": "3.21"}
+
 OPERATORS = {"kubeflow-trainer": KUBEFLOW_TRAINER, "kuberay": KUBERAY_OPERATOR}
 """``training.operator`` → its chart (``none`` installs nothing)."""
 

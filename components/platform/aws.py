@@ -36,8 +36,10 @@ from mlops_iac.components.aws import (
 from mlops_iac.components.lineage import base_tags, sanitise, serving_tags
 from mlops_iac.components.platform.common import (
     artifact_store_kwargs,
+    bring_up_pending,
     contract_exports,
     customer_key,
+    drift_exports,
     drift_job_kwargs,
     training_cluster_kwargs,
     training_exports,
@@ -69,7 +71,10 @@ def build(parent: pulumi.Resource, name: str, spec: PlatformSpec) -> dict[str, A
     opts = pulumi.ResourceOptions(parent=parent)
     store = ArtifactStore(
         f"{name}-artifacts",
-        ArtifactStoreArgs(**artifact_store_kwargs(spec)),
+        ArtifactStoreArgs(
+            **artifact_store_kwargs(spec),
+            capture_retention_days=(spec.aws or AwsSpec()).capture_retention_days,
+        ),
         opts=opts,
     )
     cluster = _training_cluster(name, spec, store, opts)
@@ -92,9 +97,14 @@ def build(parent: pulumi.Resource, name: str, spec: PlatformSpec) -> dict[str, A
         ),
         opts=opts,
     )
-    endpoint = _serving_endpoint(name, spec, store, cluster, channel, registry, opts)
+    # Without serving (a bring-up step) there is no endpoint to watch and no capture to check.
+    endpoint = None
+    if spec.serving.enabled:
+        endpoint = _serving_endpoint(name, spec, store, cluster, channel, registry, opts)
     watch = _monitoring(name, spec, store, cluster, channel, endpoint, opts)
-    drift_job = _drift_job(name, spec, store, channel, endpoint, watch, opts)
+    drift_job = None
+    if endpoint is not None:
+        drift_job = _drift_job(name, spec, store, channel, endpoint, watch, opts)
     return _exports(spec, store, cluster, registry, endpoint, watch, drift_job)
 
 
@@ -106,7 +116,7 @@ def _serving_autoscaling(spec: PlatformSpec) -> bool:
 def _training_cluster(
     name: str, spec: PlatformSpec, store: ArtifactStore, opts: pulumi.ResourceOptions
 ) -> TrainingCluster:
-    """The training cluster, with the artifact store's DVC policy for its trainer role."""
+    """The training cluster; its trainer role reads the store's DVC data (read-only)."""
     training = spec.training
     aws_spec = spec.aws or AwsSpec()  # absent: the section's defaults
     return TrainingCluster(
@@ -116,8 +126,9 @@ def _training_cluster(
             **training_kubernetes_kwargs(spec),
             admin_role_arns=training.access.admin_role_arns,
             public_access_cidrs=training.access.public_cidrs,
-            artifact_policy_arn=store.dvc_policy_arn,
+            private_access_cidrs=training.access.private_cidrs,
             artifact_bucket_arn=store.bucket_arn,
+            artifact_key_arn=customer_key(store.kms_key_id, spec.artifacts.customer_managed_key),
             vpc_id=aws_spec.vpc_id,
             subnet_ids=list(aws_spec.subnet_ids) or None,
             availability_zones=aws_spec.availability_zones,
@@ -197,7 +208,7 @@ def _monitoring(
     store: ArtifactStore,
     cluster: TrainingCluster,
     channel: AlertChannel,
-    endpoint: ServingEndpoint,
+    endpoint: ServingEndpoint | None,
     opts: pulumi.ResourceOptions,
 ) -> Monitoring:
     """Monitoring on the shared alert channel, watching the endpoint and the GPU pool."""
@@ -208,7 +219,9 @@ def _monitoring(
     aws_spec = spec.aws or AwsSpec()  # absent: the section's defaults
     budget = spec.governance.gpu_budget_usd_per_hour
     if budget is None:
-        budget = gpu_catalogue.max_usd_per_hour(training.gpu, "aws", training.max_nodes)
+        budget = gpu_catalogue.max_usd_per_hour(
+            training.gpu, "aws", training.max_nodes, spot=training.spot
+        )
     return Monitoring(
         f"{name}-monitoring",
         MonitoringArgs(
@@ -217,8 +230,8 @@ def _monitoring(
             alert_topic_arn=channel.topic_arn,
             alert_emails=monitoring.alert_emails,
             kms_key_arn=channel.kms_key_id,
-            endpoint_name=endpoint.endpoint_name,
-            serving_alarm_names=endpoint.alarm_names,
+            endpoint_name=endpoint.endpoint_name if endpoint else None,
+            serving_alarm_names=endpoint.alarm_names if endpoint else None,
             latency_p99_ms=monitoring.latency_p99_ms,
             error_rate_percent=monitoring.error_rate_percent,
             artifact_bucket_name=store.bucket_name,
@@ -227,7 +240,9 @@ def _monitoring(
             model_monitor=aws_spec.model_monitor,
             gpu_asg_name=cluster.gpu_asg_name,
             gpu_max_nodes=training.max_nodes,
-            gpu_instance_types=[gpu_catalogue.lookup(training.gpu, "aws").node_type],
+            gpu_instance_types=list(
+                gpu_catalogue.lookup(training.gpu, "aws").node_types(training.spot)
+            ),
             monthly_budget_usd=budget * HOURS_PER_MONTH,
         ),
         opts=opts,
@@ -264,27 +279,31 @@ def _exports(
     store: ArtifactStore,
     cluster: TrainingCluster,
     registry: ModelRegistry,
-    endpoint: ServingEndpoint,
+    endpoint: ServingEndpoint | None,
     watch: Monitoring,
-    drift_job: DriftJob,
+    drift_job: DriftJob | None,
 ) -> dict[str, Any]:
-    """The stack exports: the contract's, then the AWS platform's own."""
+    """The stack exports: the contract's, then the AWS platform's own (the serving and drift
+    ones None while ``serving.enabled`` is false)."""
     autoscaling = _serving_autoscaling(spec)
     return {
         **contract_exports(store, cluster, registry, endpoint, watch),
-        "drift_job_function": drift_job.function_name,
-        "drift_alarm_name": drift_job.alarm_name,
-        "drift_baseline_uri": drift_job.baseline_uri,
+        **drift_exports(drift_job),
         "autoscaler_role_arn": cluster.autoscaler_role_arn,
         "trainer_role_arn": cluster.trainer_role_arn,
+        # What a runner's network needs to reach the private API (training.access.privateCidrs).
+        "cluster_security_group_id": cluster.cluster_security_group_id,
         **training_exports(cluster),
         "dvc_policy_arn": store.dvc_policy_arn,
-        "active_endpoint_config_name": endpoint.active_endpoint_config_name,
-        "previous_endpoint_config_name": endpoint.previous_endpoint_config_name,
-        "alarm_names": pulumi.Output.all(watch.alarm_names, drift_job.alarm_names).apply(
-            lambda lists: [*lists[0], *lists[1]]
+        "active_endpoint_config_name": endpoint.active_endpoint_config_name if endpoint else None,
+        "previous_endpoint_config_name": (
+            endpoint.previous_endpoint_config_name if endpoint else None
         ),
+        "alarm_names": pulumi.Output.all(
+            watch.alarm_names, drift_job.alarm_names if drift_job else []
+        ).apply(lambda lists: [*lists[0], *lists[1]]),
         # Read back by the next deployment (see `deployed` in _serving_endpoint).
-        "serving_instance_type": endpoint.instance_type,
+        "serving_instance_type": endpoint.instance_type if endpoint else None,
         "serving_autoscaling": autoscaling,
+        "bring_up_pending": bring_up_pending(spec),
     }

@@ -36,8 +36,10 @@ from mlops_iac.components.azure import (
 )
 from mlops_iac.components.azure._common import client_config
 from mlops_iac.components.platform.common import (
+    bring_up_pending,
     contract_exports,
     customer_key,
+    drift_exports,
     drift_job_kwargs,
     training_cluster_kwargs,
     webhook_secret,
@@ -80,19 +82,22 @@ def build(parent: pulumi.Resource, name: str, spec: PlatformSpec) -> dict[str, A
     store = _artifact_store(name, spec, net, pe, opts)
     registry = _model_registry(name, spec, store, pe, opts)
     cluster = _training_cluster(name, spec, store, registry, pe, opts)
-    endpoint = _serving_endpoint(name, spec, store, cluster, registry, private, opts)
+    # Without serving (a bring-up step) there is no endpoint to watch and no capture to check.
+    endpoint = drift_job = None
+    if spec.serving.enabled:
+        endpoint = _serving_endpoint(name, spec, store, cluster, registry, private, opts)
     monitoring = _monitoring(parent, name, spec, store, cluster, endpoint, opts)
-    drift_job = _drift_job(name, spec, net, store, cluster, endpoint, monitoring, opts)
+    if endpoint is not None:
+        drift_job = _drift_job(name, spec, net, store, cluster, endpoint, monitoring, opts)
     return {
         **contract_exports(store, cluster, registry, endpoint, monitoring),
-        "drift_job_function": drift_job.function_name,
-        "drift_alarm_name": drift_job.alarm_name,
-        "drift_baseline_uri": drift_job.baseline_uri,
+        **drift_exports(drift_job),
         "storage_account_name": store.storage_account_name,
         # AZURE_CLIENT_ID for DVC under managed identity (docs/dvc.md).
         "dvc_identity_client_id": store.dvc_identity_client_id,
         "datastore_name": cluster.datastore_name,
         "resource_group_name": store.resource_group_name,
+        "bring_up_pending": bring_up_pending(spec),
     }
 
 
@@ -118,6 +123,7 @@ def _network(
             subnet_id=azure.private_endpoint_subnet_id if azure and private else None,
             functions_subnet_id=azure.functions_subnet_id if azure else None,
             private_dns=private,
+            linked_network_ids=tuple(azure.dns_link_virtual_network_ids) if azure else (),
         ),
         opts=opts,
     )
@@ -141,6 +147,7 @@ def _artifact_store(
             force_destroy=artifacts.force_destroy,
             allowed_cidrs=tuple(azure.allowed_cidrs) if azure else (),
             allowed_subnet_ids=(net.functions_subnet_id,),
+            key_vault_incarnation=azure.key_vault_incarnation if azure else 1,
             **pe,
         ),
         opts=opts,
@@ -187,6 +194,7 @@ def _training_cluster(
             compute_identity_id=store.dvc_identity_id,
             artifact_account_name=store.storage_account_name,
             artifact_container_name=store.container_name,
+            key_vault_incarnation=spec.azure.key_vault_incarnation if spec.azure else 1,
             **training_cluster_kwargs(spec),
             **pe,
         ),
@@ -236,7 +244,7 @@ def _monitoring(
     spec: PlatformSpec,
     store: ArtifactStore,
     cluster: TrainingCluster,
-    endpoint: ServingEndpoint,
+    endpoint: ServingEndpoint | None,
     opts: pulumi.ResourceOptions,
 ) -> Monitoring:
     training, monitoring_spec = spec.training, spec.monitoring
@@ -244,6 +252,17 @@ def _monitoring(
         training.gpu, "azure", training.max_nodes
     )
     config = client_config(parent)
+    watched: dict[str, Any] = {}
+    if endpoint is not None:
+        watched = {
+            "endpoint_name": endpoint.endpoint_name,
+            "studio_url": pulumi.Output.concat(
+                "https://ml.azure.com/endpoints/realtime/",
+                endpoint.endpoint_name,
+                "/detail?wsid=",
+                cluster.workspace_id,
+            ),
+        }
     return Monitoring(
         f"{name}-monitoring",
         MonitoringArgs(
@@ -253,25 +272,18 @@ def _monitoring(
             environment=spec.environment,
             alert_emails=tuple(monitoring_spec.alert_emails),
             webhook_url=webhook_secret(spec),
-            endpoint_name=endpoint.endpoint_name,
             latency_p99_ms=monitoring_spec.latency_p99_ms,
             error_rate_percent=monitoring_spec.error_rate_percent,
             workspace_name=cluster.workspace_name,
             workspace_id=cluster.workspace_id,
-            deployment_id=endpoint.blue_deployment_id,
+            # No deployment_id: the AzureML model monitor (Serverless Spark) cannot run in the
+            # workspace's managed network without a Spark provisioning step no resource
+            # declares; the drift job below alerts and feeds the retraining queue instead.
             retraining_account_name=store.storage_account_name,
             retraining_account_id=store.storage_account_id,
-            production_data_uri=pulumi.Output.concat(
-                "azureml:", endpoint.endpoint_name, "-blue-model_inputs:1"
-            ),
             drift=monitoring_spec.drift.schedule,
             monthly_budget_usd=round(budget_per_hour * HOURS_PER_MONTH, 2),
-            studio_url=pulumi.Output.concat(
-                "https://ml.azure.com/endpoints/realtime/",
-                endpoint.endpoint_name,
-                "/detail?wsid=",
-                cluster.workspace_id,
-            ),
+            **watched,
         ),
         opts=opts,
     )

@@ -69,22 +69,30 @@ def training_kubernetes_kwargs(spec: PlatformSpec) -> dict[str, Any]:
     return {
         "operator": spec.training.operator,
         "kubernetes_labels": kubernetes_labels(base_tags(spec)),
+        "manage_kubernetes": spec.training.kubernetes == "inline",
     }
 
 
 def training_exports(cluster: Any) -> dict[str, Any]:
-    """Exports ``mlops-iac train-smoke`` reads: where and as whom training jobs run."""
-    return {
+    """Exports ``mlops-iac train-smoke`` reads: where and as whom training jobs run, and (EKS,
+    GKE) the cluster's kubeconfig (exec credentials, no secret), so ``--apply`` never relies on
+    the caller's current kube context."""
+    exports = {
         "training_namespace": cluster.training_namespace,
         "training_service_account": cluster.training_service_account,
         "training_operator": cluster.training_operator,
     }
+    kubeconfig = getattr(cluster, "kubeconfig", None)
+    if kubeconfig is not None:
+        exports["kubeconfig"] = kubeconfig
+    return exports
 
 
 def contract_exports(
-    store: Any, cluster: Any, registry: Any, endpoint: Any, monitoring: Any
+    store: Any, cluster: Any, registry: Any, endpoint: Any | None, monitoring: Any
 ) -> dict[str, Any]:
-    """The stack outputs every cloud exports: the five components' contract outputs."""
+    """The stack outputs every cloud exports: the five components' contract outputs (the
+    endpoint's are None while ``serving.enabled`` is false)."""
     return {
         "artifact_bucket_name": store.bucket_name,
         "artifact_bucket_uri": store.bucket_uri,
@@ -98,13 +106,22 @@ def contract_exports(
         "registry_id": registry.registry_id,
         "image_repository_url": registry.image_repository_url,
         "approvers_topic": registry.approvers_topic,
-        "endpoint_name": endpoint.endpoint_name,
-        "endpoint_url": endpoint.endpoint_url,
-        "active_model_version": endpoint.active_model_version,
-        "previous_model_version": endpoint.previous_model_version,
+        "endpoint_name": endpoint.endpoint_name if endpoint else None,
+        "endpoint_url": endpoint.endpoint_url if endpoint else None,
+        "active_model_version": endpoint.active_model_version if endpoint else None,
+        "previous_model_version": endpoint.previous_model_version if endpoint else None,
         "alert_topic": monitoring.alert_topic,
         "dashboard_url": monitoring.dashboard_url,
         "retraining_trigger": monitoring.retraining_trigger,
+    }
+
+
+def drift_exports(drift_job: Any | None) -> dict[str, Any]:
+    """The drift job's exports (None without serving, which leaves no capture to check)."""
+    return {
+        "drift_job_function": drift_job.function_name if drift_job else None,
+        "drift_alarm_name": drift_job.alarm_name if drift_job else None,
+        "drift_baseline_uri": drift_job.baseline_uri if drift_job else None,
     }
 
 
@@ -112,3 +129,51 @@ def webhook_secret(spec: PlatformSpec) -> pulumi.Output[str] | None:
     """The chat webhook URL as a Pulumi secret (it embeds a token), or None."""
     url = spec.monitoring.webhook_url
     return pulumi.Output.secret(url.get_secret_value()) if url is not None else None
+
+
+def bring_up_pending(spec: PlatformSpec) -> list[dict[str, str]]:
+    """What this deployment leaves for a later ``pulumi up`` (the ``bring_up_pending`` export):
+    one ``{what, why, next}`` per part the stack file defers; empty when nothing is deferred."""
+    pending = []
+    if spec.training.kubernetes == "deferred" and spec.cloud != "azure":
+        pending.append(
+            {
+                "what": "kubernetes",
+                "why": "training.kubernetes is deferred: the cluster is created without its "
+                "Kubernetes side (namespaces, operator, autoscaler, device plugin)",
+                "next": "set training.kubernetes: inline and run pulumi up from a machine that "
+                "reaches the cluster's API (inside its network, or an allow-listed address)",
+            }
+        )
+    if not spec.serving.enabled:
+        pending.append(
+            {
+                "what": "serving",
+                "why": "serving.enabled is false: no endpoint is created",
+                "next": f"{_first_version(spec)}; then set serving.enabled: true and run pulumi up",
+            }
+        )
+    return pending
+
+
+def _first_version(spec: PlatformSpec) -> str:
+    """How the served version gets where serving reads it, per cloud (outputs named)."""
+    model = spec.serving.model
+    label = f"{model.name} version {model.version}"
+    if spec.cloud == "azure":
+        # Both deployments are created at once: the standby serves previousModel.
+        versions = [model] + ([spec.serving.previous_model] if spec.serving.previous_model else [])
+        named = " and ".join(f"{m.name} version {m.version}" for m in versions)
+        return (
+            f"register {named} in the stack's AzureML registry (output registry_name) from a "
+            "network that reaches it, e.g. az ml model create --registry-name <registry_name> "
+            f"--name {model.name} --version {model.version} --type mlflow_model --path <model dir>"
+        )
+    if spec.cloud == "gcp":
+        image = model.image or f"<image_repository_url>/{model.name}:{model.version}"
+        where = model.artifact_uri
+        if not where.startswith("gs://"):
+            where = f"gs://<model_bucket_name>/{where.lstrip('/')}"
+        return f"push the image {image} and copy the model files to {where}"
+    image = f" and push the image {model.image}" if model.image else ""
+    return f"upload {label} to {model.artifact_uri}{image}"

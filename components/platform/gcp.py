@@ -26,10 +26,13 @@ from mlops_iac.components.gcp import (
     TrainingCluster,
     TrainingClusterArgs,
 )
+from mlops_iac.components.gcp.apis import ProjectApis
 from mlops_iac.components.lineage import sanitise, serving_tags
 from mlops_iac.components.platform.common import (
     artifact_store_kwargs,
+    bring_up_pending,
     contract_exports,
+    drift_exports,
     drift_job_kwargs,
     training_cluster_kwargs,
     training_exports,
@@ -41,8 +44,11 @@ from mlops_iac.spec.models import PlatformSpec
 
 
 def build(parent: pulumi.Resource, name: str, spec: PlatformSpec) -> dict[str, Any]:
-    """Create the GCP platform under ``parent``; return the stack exports."""
-    opts = pulumi.ResourceOptions(parent=parent)
+    """Create the GCP platform under ``parent``; return the stack exports.
+
+    Every API a resource needs is enabled first (``{name}-api-<api>``, see ``gcp.apis``)."""
+    apis = ProjectApis(parent, name)
+    opts = pulumi.ResourceOptions(parent=parent, transformations=[apis.transformation])
     store = ArtifactStore(
         f"{name}-artifacts",
         ArtifactStoreArgs(**artifact_store_kwargs(spec)),
@@ -54,21 +60,30 @@ def build(parent: pulumi.Resource, name: str, spec: PlatformSpec) -> dict[str, A
         ModelRegistryArgs(environment=spec.environment, approvers=spec.governance.approvers),
         opts=opts,
     )
-    endpoint = ServingEndpoint(f"{name}-serving", _serving_args(spec, store, registry), opts=opts)
+    # Without serving (a bring-up step) there is no service to watch and no capture to check.
+    endpoint = drift_job = None
+    if spec.serving.enabled:
+        endpoint = ServingEndpoint(
+            f"{name}-serving", _serving_args(spec, store, registry), opts=opts
+        )
     monitor = Monitoring(f"{name}-monitoring", _monitoring_args(spec, endpoint), opts=opts)
-    drift_job = DriftJob(
-        f"{name}-drift", _drift_job_args(name, spec, store, endpoint, monitor), opts=opts
-    )
+    if endpoint is not None:
+        drift_job = DriftJob(
+            f"{name}-drift", _drift_job_args(name, spec, store, endpoint, monitor), opts=opts
+        )
     return {
         **contract_exports(store, cluster, registry, endpoint, monitor),
-        "drift_job_function": drift_job.function_name,
-        "drift_alarm_name": drift_job.alarm_name,
-        "drift_baseline_uri": drift_job.baseline_uri,
+        **drift_exports(drift_job),
+        # Every alert policy of the stack, for `mlops-iac verify` (as on AWS).
+        "alarm_names": pulumi.Output.all(
+            monitor.alarm_names, drift_job.alarm_name if drift_job else None
+        ).apply(lambda parts: [*parts[0], *([parts[1]] if parts[1] else [])]),
         "dvc_service_account": store.dvc_service_account,
         **training_exports(cluster),
         "model_bucket_name": registry.model_bucket_name,
         # Read back by the next deployment: which revisions exist to keep in traffic.
-        "serving_revisions": endpoint.serving_revisions,
+        "serving_revisions": endpoint.serving_revisions if endpoint else [],
+        "bring_up_pending": bring_up_pending(spec),
     }
 
 
@@ -99,6 +114,16 @@ def _serving_args(
         registry.image_repository_url, f"/{model.name}:{model.version}"
     )
     model_bucket, model_prefix = _model_location(model.artifact_uri, registry.model_bucket_name)
+    previous_prefix = None
+    if previous is not None:
+        previous_bucket, previous_prefix = _model_location(
+            previous.artifact_uri, registry.model_bucket_name
+        )
+        same = previous_bucket is model_bucket or (
+            isinstance(previous_bucket, str) and previous_bucket == model_bucket
+        )
+        if not same:
+            previous_prefix = None  # in another bucket: granted there, not by this stack
     return ServingEndpointArgs(
         environment=spec.environment,
         active_model=ModelVersion(
@@ -112,6 +137,7 @@ def _serving_args(
         ),
         model_bucket=model_bucket,
         model_prefix=model_prefix,
+        previous_model_prefix=previous_prefix,
         rollback=serving.rollback,
         rollout_strategy=serving.rollout.strategy,
         canary_percent=serving.rollout.canary_percent,
@@ -125,13 +151,13 @@ def _serving_args(
     )
 
 
-def _monitoring_args(spec: PlatformSpec, endpoint: ServingEndpoint) -> MonitoringArgs:
+def _monitoring_args(spec: PlatformSpec, endpoint: ServingEndpoint | None) -> MonitoringArgs:
     """Alerts on the endpoint; the monthly budget is the hourly GPU budget times a month."""
     gcp = spec.gcp
     hourly = spec.governance.gpu_budget_usd_per_hour
     return MonitoringArgs(
         environment=spec.environment,
-        endpoint_name=endpoint.endpoint_name,
+        endpoint_name=endpoint.endpoint_name if endpoint else None,
         alert_emails=spec.monitoring.alert_emails,
         webhook_url=webhook_secret(spec),
         latency_p99_ms=spec.monitoring.latency_p99_ms,

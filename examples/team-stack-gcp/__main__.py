@@ -36,6 +36,9 @@ store = ArtifactStore(
         environment=env, noncurrent_version_days=spec.artifacts.noncurrent_version_days
     ),
 )
+# The model server reads its artifact as the service's identity: grant that version's folder
+# (plan proves every call the server is told to make against the plan's grants).
+model_bucket, _, model_key = (model.artifact_uri or "gs:///").removeprefix("gs://").partition("/")
 endpoint = ServingEndpoint(
     "recsys-serving",
     ServingEndpointArgs(
@@ -56,6 +59,8 @@ endpoint = ServingEndpoint(
         min_replicas=serving.replicas.min,
         max_replicas=serving.replicas.max,
         capture_bucket=store.bucket_name,
+        model_bucket=model_bucket or None,
+        model_prefix=model_key.rsplit("/", 1)[0] + "/" if model_key else None,
         # Which model version the service runs, and its approval: GCP label spelling.
         tags=sanitise(serving_tags(spec, serving.active_model), "gcp"),
     ),

@@ -41,7 +41,25 @@ def test_components_are_used_directly_plus_one_team_resource(dev):
         ("mlops:gcp:ArtifactStore", "recsys-artifacts"),
         ("mlops:gcp:ServingEndpoint", "recsys-serving"),
     ]
-    assert len(dev) == 16  # the store's DVC grants: objects under the prefix + listing
+    # The store's DVC grants (objects under the prefix + listing) and the model server's read
+    # and its listing of the bucket (object names only, no reads).
+    assert len(dev) == 18
+    [listing] = [r for r in dev if r.name == "recsys-serving-runtime-model-list"]
+    assert (listing.inputs["bucket"], listing.inputs["role"]) == (
+        "recsys-dev-models",
+        "roles/storage.objectViewer",
+    )
+    assert listing.inputs["condition"]["expression"] == (
+        'resource.name == "projects/_/buckets/recsys-dev-models"'
+    )
+    [reader] = [r for r in dev if r.name == "recsys-serving-runtime-model-reader"]
+    assert (reader.inputs["bucket"], reader.inputs["role"]) == (
+        "recsys-dev-models",
+        "roles/storage.objectViewer",
+    )
+    assert reader.inputs["condition"]["expression"] == (
+        'resource.name.startsWith("projects/_/buckets/recsys-dev-models/objects/item-ranker/12/")'
+    )
     assert dev.warnings == []
 
 
@@ -84,6 +102,6 @@ def test_plan_passes(capsys):
     # The team topic has no CMEK: advisory in dev (mlops-kms-encrypted-at-rest covers Pub/Sub).
     # The team deploys no drift job (and no alert channel), so the CT loop is open: advisory in
     # dev, mandatory once the stack is prod.
-    assert "PASS: no mandatory violation, 2 advisory, 16 resources" in out
+    assert "PASS: no mandatory violation, 2 advisory, 18 resources" in out
     assert "mlops-kms-encrypted-at-rest: scoring-requests" in out
     assert "mlops-drift-loop-closed: recsys-serving-service" in out

@@ -5,8 +5,8 @@
 #
 # 1. pulumi stack output --json -s STACK > outputs.STACK.json (skipped with OUTPUTS=file),
 # 2. mlops-iac train-smoke writes the job (job.STACK.yaml) and the training script (smoke.py),
-# 3. EKS/GKE: kubectl apply -f job.STACK.yaml (with a kubeconfig for the cluster: aws eks
-#    update-kubeconfig / gcloud container clusters get-credentials --dns-endpoint);
+# 3. EKS/GKE: mlops-iac train-smoke --apply, which applies the job to the stack's own cluster with
+#    its kubeconfig output (aws / gke-gcloud-auth-plugin on PATH), never the current kube context;
 #    Azure: az ml job create -f job.STACK.yaml --workspace-name W --resource-group G.
 # Needs mlops-iac and the Pulumi CLI on PATH, run from the project directory's examples/ folder.
 set -euo pipefail
@@ -30,7 +30,7 @@ case "$stack" in
       --resource-group "$(jq -r .resource_group_name "$outputs")"
     ;;
   *)
-    kubectl apply -f "$here/job.$stack.yaml"
-    echo "watch it: kubectl -n mlops-training get trainjobs,rayjobs,pods -w"
+    mlops-iac train-smoke --stack "$stack" --project "$project" --outputs "$outputs" --apply
+    echo "watch it: kubectl --kubeconfig <(jq -r .kubeconfig '$outputs') -n mlops-training get trainjobs,rayjobs,pods -w"
     ;;
 esac

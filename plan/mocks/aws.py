@@ -131,10 +131,16 @@ def _metric_alarm(ctx: MockContext) -> dict[str, Any]:
     return {"__id": name, "name": name, "arn": _arn(ctx, f"alarm:{name}")}
 
 
-def _named_with_arn(kind: str, name_key: str = "name", sep: str = "/") -> Any:
+def _named_with_arn(
+    kind: str, name_key: str = "name", sep: str = "/", service: str | None = None
+) -> Any:
+    """Outputs of a resource named by ``name_key`` whose ARN is ``<kind><sep><name>`` in
+    ``service`` (default: the type token's module, which is not always the ARN's service)."""
+
     def hook(ctx: MockContext) -> dict[str, Any]:
         name = _named(ctx, name_key)
-        return {"__id": name, name_key: name, "arn": _arn(ctx, f"{kind}{sep}{name}")}
+        arn = _arn(ctx, f"{kind}{sep}{name}", service=service)
+        return {"__id": name, name_key: name, "arn": arn}
 
     return hook
 
@@ -192,7 +198,9 @@ OUTPUT_HOOKS: dict[str, Any] = {
     "aws:cloudwatch/compositeAlarm:CompositeAlarm": _metric_alarm,
     "aws:cloudwatch/dashboard:Dashboard": _dashboard,
     "aws:cloudwatch/eventRule:EventRule": _named_with_arn("rule"),
-    "aws:cloudwatch/logGroup:LogGroup": _named_with_arn("log-group", sep=":"),
+    # Log groups are CloudWatch Logs resources: arn:aws:logs:<region>:<account>:log-group:<name>.
+    # https://docs.aws.amazon.com/service-authorization/latest/reference/list_amazoncloudwatchlogs.html
+    "aws:cloudwatch/logGroup:LogGroup": _named_with_arn("log-group", sep=":", service="logs"),
     "aws:lambda/function:Function": _named_with_arn("function", sep=":"),
     "aws:scheduler/schedule:Schedule": _named_with_arn("schedule/default"),
     "aws:budgets/budget:Budget": _named_with_arn("budget"),

@@ -163,6 +163,8 @@ def _per_type(ctx: MockContext, name: str) -> dict[str, Any]:
             "clientId": _guid(ctx, "client"),
             "tenantId": TENANT_ID,
         }
+    if kind == "Registry" and ctx.type.startswith("azure-native:machinelearningservices"):
+        return {"regionDetails": _registry_regions(ctx, name)}
     if kind == "Registry":
         return {"loginServer": f"{name}.azurecr.io"}
     if kind == "Component":
@@ -193,6 +195,37 @@ def _per_type(ctx: MockContext, name: str) -> dict[str, Any]:
     if kind == "Topic" and ctx.type.startswith("azure-native:eventgrid"):
         return {"endpoint": f"https://{name}.{ctx.azure_location}-1.eventgrid.azure.net/api/events"}
     return {}
+
+
+def _registry_regions(ctx: MockContext, name: str) -> list[Any]:
+    """An AzureML registry's regions with the ARM ids of the storage accounts and ACRs it
+    created (in its managed resource group), as ARM reports them once it exists."""
+    group = f"/subscriptions/{SUBSCRIPTION_ID}/resourceGroups/azureml-rg-{name}"
+    digest = hashlib.sha1(name.encode()).hexdigest()[:10]
+    regions = []
+    for region in ctx.inputs.get("regionDetails") or []:
+        region = dict(region) if isinstance(region, Mapping) else {}
+        for key, created, path in (
+            (
+                "storageAccountDetails",
+                "systemCreatedStorageAccount",
+                "Microsoft.Storage/storageAccounts/st",
+            ),
+            ("acrDetails", "systemCreatedAcrAccount", "Microsoft.ContainerRegistry/registries/cr"),
+        ):
+            details = []
+            for detail in region.get(key) or []:
+                detail = dict(detail) if isinstance(detail, Mapping) else {}
+                if isinstance(detail.get(created), Mapping):
+                    resource_id = f"{group}/providers/{path}{digest}"
+                    detail[created] = {
+                        **detail[created],
+                        "armResourceId": {"resourceId": resource_id},
+                    }
+                details.append(detail)
+            region[key] = details
+        regions.append(region)
+    return regions
 
 
 def outputs(ctx: MockContext) -> dict[str, Any]:

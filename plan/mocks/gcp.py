@@ -90,12 +90,22 @@ def _per_type(ctx: MockContext, name: str) -> dict[str, Any]:
             # A template's explicit revision name is the revision Cloud Run creates.
             "latestReadyRevision": (ctx.inputs.get("template") or {}).get("revision")
             or f"{name}-00001-abc",
+            # Every revision named in traffic is serving it (the update succeeded).
+            "trafficStatuses": [
+                {k: t[k] for k in ("type", "revision", "percent", "tag") if k in t}
+                for t in ctx.inputs.get("traffics") or []
+                if isinstance(t, Mapping)
+            ],
             "uid": _number(ctx),
         }
     if kind == "cloudfunctionsv2/function":
+        # A 2nd gen function is a Cloud Run service: its run.app URI is in service_config.
+        service_config = dict(ctx.inputs.get("serviceConfig") or {})
+        service_config.setdefault("uri", f"https://{name}-{_number(ctx)[:6]}-uc.a.run.app")
         return {
             "__id": f"projects/{project}/locations/{location}/functions/{name}",
             "url": f"https://{location}-{project}.cloudfunctions.net/{name}",
+            "serviceConfig": service_config,
         }
     if kind == "cloudscheduler/job":
         return {"__id": f"projects/{project}/locations/{location}/jobs/{name}"}

@@ -9,7 +9,8 @@ per store type, so a new cloud slots in as a row in each table.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+import re
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -46,9 +47,54 @@ class StoreCheck:
     config_check: Check | None = None
 
 
+AZURE_APP = "azure-native:web:WebApp"
+AZURE_BLOB = "azure-native:storage:Blob"
+AZURE_CONTAINER = "azure-native:storage:BlobContainer"
+_PACKAGE_URL = re.compile(r"https://([a-z0-9]{3,24})\.blob\.core\.windows\.net/([^/?#]+)/([^?#]+)")
+
+
+def function_package_accounts(resources: Sequence[Any]) -> set[str]:
+    """URNs of the Azure accounts that only hold Function App packages, and so are no object
+    store: every container and blob declared in the account is a package that a Function App
+    runs from (its ``WEBSITE_RUN_FROM_PACKAGE`` names the blob's URL), and anonymous blob access
+    is off. Such an account keeps Shared Key on because azure-native uploads a blob's source
+    with the account key (https://github.com/pulumi/pulumi-azure-native/issues/2015); it holds
+    no data, so the object-store rules do not apply to it. Anything else in it (a container or
+    blob no app runs from) makes it an object store again."""
+    packages: set[tuple[str, str, str]] = set()
+    for app in of_type(resources, [AZURE_APP]):
+        for item in items(get(app.props, "siteConfig", "appSettings")):
+            if isinstance(item, Mapping) and item.get("name") == "WEBSITE_RUN_FROM_PACKAGE":
+                match = _PACKAGE_URL.fullmatch(str(item.get("value") or ""))
+                if match:
+                    packages.add((match.group(1), match.group(2), match.group(3)))
+    if not packages:
+        return set()
+    exempt = set()
+    for account in of_type(resources, [AZURE_ACCOUNT]):
+        names = {n for n in (account.props.get("accountName"), account.props.get("name")) if n}
+        held = {(a, c, b) for a, c, b in packages if a in names}
+        if not held or account.props.get("allowBlobPublicAccess") is not False:
+            continue
+        containers = {
+            str(r.props.get("containerName") or r.props.get("name"))
+            for r in of_type(resources, [AZURE_CONTAINER])
+            if r.props.get("accountName") in names
+        }
+        blobs = {
+            (str(r.props.get("containerName")), str(r.props.get("blobName") or r.props.get("name")))
+            for r in of_type(resources, [AZURE_BLOB])
+            if r.props.get("accountName") in names
+        }
+        if containers <= {c for _, c, _ in held} and blobs <= {(c, b) for _, c, b in held}:
+            exempt.add(account.urn)
+    return exempt
+
+
 def _store_rule(table: Mapping[str, StoreCheck]) -> Callable[[StackValidationArgs, Any], None]:
     def validate(args: StackValidationArgs, report: Report) -> None:
-        stores = of_type(args.resources, table)
+        packages = function_package_accounts(list(args.resources))
+        stores = [s for s in of_type(args.resources, table) if s.urn not in packages]
         if not stores:
             args.not_applicable("no object stores in the stack")
         joins: dict[tuple[str, str], dict[int, list[Any]]] = {}

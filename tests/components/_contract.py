@@ -24,5 +24,7 @@ REQUIRED_EXPORTS = frozenset(
         "alert_topic",
         "dashboard_url",
         "retraining_trigger",
+        # What the deployment left for a later `pulumi up` (bring-up), [] when nothing.
+        "bring_up_pending",
     }
 )

@@ -6,6 +6,7 @@ import json
 
 import pytest
 
+from mlops_iac.components.aws.drift_job import _ALARM_PERIOD
 from mlops_iac.plan.testing import run_project
 from tests.components.aws._helpers import statements
 from tests.conftest import REPO, platform_raw, reference_recording
@@ -52,7 +53,10 @@ def test_function_code_is_the_drift_package_and_its_settings_come_from_the_spec(
     assert env["DRIFT_REPORT_URI"] == f"s3://{bucket}/drift/reports/{endpoint}"
     assert (env["DRIFT_PSI"], env["DRIFT_KS"], env["DRIFT_JS"]) == ("0.2", "0.1", "0.1")
     assert env["DRIFT_WINDOW_HOURS"] == "24"
-    assert function["reservedConcurrentExecutions"] == 1
+    # No reserved concurrency: a new account (quota 10) refuses any reservation. Runs still
+    # cannot overlap: a run ends (timeout) before the most frequent schedule ticks again.
+    assert "reservedConcurrentExecutions" not in function
+    assert function["timeout"] < 3600 == _ALARM_PERIOD["hourly"]
 
 
 def test_the_archive_runs_on_the_standard_library_alone(prod, tmp_path):
@@ -75,6 +79,7 @@ def test_role_is_least_privilege(prod):
     by_sid = {s["Sid"]: s for s in statements(prod.named("mlops-drift-role-policy"))}
     assert set(by_sid) == {
         "ListCapture",
+        "FindBaseline",
         "ReadCaptureAndBaseline",
         "WriteReports",
         "PublishDriftMetrics",
@@ -85,12 +90,36 @@ def test_role_is_least_privilege(prod):
         "StringEquals": {"cloudwatch:namespace": "mlops/drift"}
     }
     assert by_sid["WriteReports"]["Action"] == "s3:PutObject"
+    # Listing the baseline's exact key only (a missing baseline is otherwise a bare 403).
+    baseline = prod.named("mlops-drift-function").inputs["environment"]["variables"][
+        "DRIFT_BASELINE_URI"
+    ]
+    bucket = prod.named("mlops-artifacts-bucket").outputs["bucket"]
+    assert by_sid["FindBaseline"]["Action"] == "s3:ListBucket"
+    assert by_sid["FindBaseline"]["Resource"] == f"arn:aws:s3:::{bucket}"
+    assert by_sid["FindBaseline"]["Condition"] == {
+        "StringEquals": {"s3:prefix": baseline.removeprefix(f"s3://{bucket}/")}
+    }
     assert by_sid["WriteReports"]["Resource"].endswith(
         "/drift/reports/" + prod.named("mlops-serving-endpoint").outputs["name"] + "/*"
     )
     assert all("*" not in json.dumps(s["Action"]) for s in by_sid.values())
     key = prod.named("mlops-artifacts-key").outputs["arn"]
     assert by_sid["UseBucketKey"]["Resource"] == key
+    # Its own log streams, by the log group's real ARN (a CloudWatch Logs ARN, as the key's
+    # encryption-context condition names it).
+    logs = prod.named("mlops-drift-logs")
+    group_arn = f"arn:aws:logs:us-east-1:123456789012:log-group:{logs.inputs['name']}"
+    assert logs.outputs["arn"] == group_arn
+    assert by_sid["WriteOwnLogs"]["Resource"] == f"{group_arn}:*"
+    (logs_statement,) = [
+        s
+        for s in statements(prod.named("mlops-drift-key"))
+        if s["Sid"] == "CloudWatchLogsUsesKeyForItsLogGroups"
+    ]
+    assert logs_statement["Condition"]["ArnEquals"] == {
+        "kms:EncryptionContext:aws:logs:arn": group_arn
+    }
 
 
 def test_alarm_routes_to_the_channel_and_feeds_the_retraining_topic(prod):

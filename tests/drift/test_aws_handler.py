@@ -1,25 +1,37 @@
-"""The AWS Lambda handler end to end on moto: S3 capture in, report and CloudWatch metric out."""
+"""The AWS Lambda handler end to end on moto, with exactly the environment the aws-prod plan gives
+the function (plus the variables Lambda itself sets): S3 capture in, report and CloudWatch metric
+out; every AWS call it makes is in its manifest and allowed by the plan's grants."""
 
 from __future__ import annotations
 
 import datetime as dt
 import json
+import types
 
 import boto3
 import pytest
+from botocore.exceptions import ClientError
 from moto import mock_aws
 
-from mlops_iac.cli.main import main
-from mlops_iac.drift import DriftError
+from mlops_iac.drift import DriftError, calls
 from mlops_iac.drift.aws import aws_handler
-from mlops_iac.drift.runtime import JobConfig
-from mlops_iac.plan.testing.moto_s3 import REGION, fake_aws_environment
-from tests.drift._data import capture_lines, rows, write_csv
+from mlops_iac.drift.profile import build_baseline, dumps
+from mlops_iac.drift.runtime import JobConfig, split_uri
+from mlops_iac.plan.deploy.permissions import rules
+from tests.drift._clouds import aws_call, lambda_environment, only_settings
+from tests.drift._data import FEATURES, capture_lines, rows
 
-BUCKET = "fraud-detection-artifacts"
-ENDPOINT = "fraud-detector-prod"
-VERSION = "md5:3b1f9c0d"
-NAMESPACE = "mlops/drift"
+REGION = "us-east-1"
+# What Lambda sets in every function's environment (fake credentials here):
+# https://docs.aws.amazon.com/lambda/latest/dg/configuration-envvars.html#configuration-envvars-runtime
+PLATFORM = {
+    "AWS_REGION": REGION,
+    "AWS_DEFAULT_REGION": REGION,
+    "AWS_ACCESS_KEY_ID": "testing",
+    "AWS_SECRET_ACCESS_KEY": "testing",
+    "AWS_SESSION_TOKEN": "testing",
+    "AWS_LAMBDA_FUNCTION_NAME": "mlops-drift-function",
+}
 
 # What EventBridge Scheduler hands the function: the target's fixed input (none here) or the
 # scheduled-event envelope of an EventBridge rule.
@@ -36,124 +48,233 @@ SCHEDULED_EVENT = {
 
 
 class _Context:
-    function_name = "drift-job"
+    function_name = "mlops-drift-function"
     aws_request_id = "req-1"
 
     def get_remaining_time_in_millis(self) -> int:
         return 900_000
 
 
-@pytest.fixture
-def aws(monkeypatch, tmp_path):
-    values, unset = fake_aws_environment(tmp_path)
-    for var in unset:
-        monkeypatch.delenv(var, raising=False)
-    for var, value in values.items():
-        monkeypatch.setenv(var, value)
-    with mock_aws():
-        s3 = boto3.client("s3", region_name=REGION)
-        kms = boto3.client("kms", region_name=REGION)
+class Job:
+    """The plan's function settings, its recording, moto, and the calls of the last run."""
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        self.env, self.recording = lambda_environment("aws-prod")
+        self.environ = only_settings(monkeypatch, {**self.env, **PLATFORM})
+        self.monkeypatch = monkeypatch
+        self.s3 = boto3.session.Session(region_name=REGION).client("s3")
+        _, self.bucket, capture = split_uri(self.env["DRIFT_CAPTURE_URI"])
+        self.capture = capture
+        self.endpoint = self.env["DRIFT_ENDPOINT"]
+        self.calls: list[calls.Call] = []
+
+    def create(self, baseline: bool = True) -> None:
+        kms = boto3.session.Session(region_name=REGION).client("kms")
         key = kms.create_key()["KeyMetadata"]["Arn"]
-        s3.create_bucket(Bucket=BUCKET)
-        s3.put_bucket_encryption(
-            Bucket=BUCKET,
+        self.s3.create_bucket(Bucket=self.bucket)
+        default = {"SSEAlgorithm": "aws:kms", "KMSMasterKeyID": key}
+        self.s3.put_bucket_encryption(
+            Bucket=self.bucket,
             ServerSideEncryptionConfiguration={
-                "Rules": [
-                    {
-                        "ApplyServerSideEncryptionByDefault": {
-                            "SSEAlgorithm": "aws:kms",
-                            "KMSMasterKeyID": key,
-                        }
-                    }
-                ]
+                "Rules": [{"ApplyServerSideEncryptionByDefault": default}]
             },
         )
-        # The baseline goes where the job looks: the CLI writes it under the dataset version.
-        train = write_csv(tmp_path / "train.csv", rows(4000, seed=1), label=True)
-        argv = ["drift", "baseline", "--data", str(train), "--exclude", "label"]
-        store = ["--store-uri", f"s3://{BUCKET}", "--dataset-version", VERSION]
-        assert main([*argv, *store]) == 0
-        monkeypatch.setenv("DRIFT_CAPTURE_URI", f"s3://{BUCKET}/capture/{ENDPOINT}/")
-        monkeypatch.setenv(
-            "DRIFT_BASELINE_URI", f"s3://{BUCKET}/drift/baselines/md5_3b1f9c0d/baseline.json"
+        if baseline:
+            document = build_baseline(FEATURES, rows(4000, seed=1), dataset_version="md5:3b1f")
+            _, bucket, key_name = split_uri(self.env["DRIFT_BASELINE_URI"])
+            self.s3.put_object(Bucket=bucket, Key=key_name, Body=dumps(document).encode())
+
+    def put_capture(
+        self, data: list[list[object]], per_request: int = 5, hours_ago: int = 0
+    ) -> None:
+        """Capture objects laid out as SageMaker writes them: endpoint/variant/yyyy/mm/dd/hh/, in
+        the folder of the hour ``hours_ago`` (written now, as moto stamps them)."""
+        lines = capture_lines(data, per_request).splitlines(keepends=True)
+        hour = dt.datetime.now(dt.UTC) - dt.timedelta(hours=hours_ago)
+        for part in range(3):
+            key = f"{self.capture}AllTraffic/{hour:%Y/%m/%d/%H}/part-{part}.jsonl"
+            self.s3.put_object(Bucket=self.bucket, Key=key, Body="".join(lines[part::3]).encode())
+
+    def run(self, event: object = SCHEDULED_EVENT, deny_get: str = "") -> dict:
+        """Run the handler; ``deny_get="missing"`` answers a GetObject of a missing key as S3
+        does for a caller without an unconditional s3:ListBucket (the plan's role): 403
+        AccessDenied (https://docs.aws.amazon.com/AmazonS3/latest/API/API_GetObject.html);
+        ``"always"`` denies every GetObject."""
+        boto3.setup_default_session()
+
+        def record(params: dict, model: object, **_: object) -> None:
+            service = model.service_model.service_name  # type: ignore[attr-defined]
+            self.calls.append(aws_call(service, model.name, params))  # type: ignore[attr-defined]
+
+        def forbidden(**_: object) -> tuple[object, dict] | None:
+            # The GetObject just recorded (before-parameter-build runs first).
+            bucket, key = self.calls[-1].resource.removeprefix("arn:aws:s3:::").split("/", 1)
+            listed = self.s3.list_objects_v2(Bucket=bucket, Prefix=key).get("Contents", ())
+            if deny_get == "missing" and any(item["Key"] == key for item in listed):
+                return None
+            error = {"Error": {"Code": "AccessDenied", "Message": "Access Denied"}}
+            return types.SimpleNamespace(status_code=403, headers={}), error
+
+        assert boto3.DEFAULT_SESSION is not None
+        boto3.DEFAULT_SESSION.events.register("before-parameter-build", record)
+        if deny_get:
+            boto3.DEFAULT_SESSION.events.register("before-call.s3.GetObject", forbidden)
+        try:
+            return aws_handler(event, _Context())
+        finally:
+            boto3.DEFAULT_SESSION = None
+
+    def metric(self, name: str) -> list[float]:
+        cloudwatch = boto3.session.Session(region_name=REGION).client("cloudwatch")
+        now = dt.datetime.now(dt.UTC)
+        stats = cloudwatch.get_metric_statistics(
+            Namespace=self.env["DRIFT_METRIC_NAMESPACE"],
+            MetricName=name,
+            Dimensions=[{"Name": "Endpoint", "Value": self.endpoint}],
+            StartTime=now - dt.timedelta(hours=1),
+            EndTime=now + dt.timedelta(hours=1),
+            Period=60,
+            Statistics=["Maximum"],
         )
-        monkeypatch.setenv("DRIFT_REPORT_URI", f"s3://{BUCKET}/drift/reports/{ENDPOINT}")
-        monkeypatch.setenv("DRIFT_ENDPOINT", ENDPOINT)
-        monkeypatch.setenv("DRIFT_METRIC_NAMESPACE", NAMESPACE)
-        monkeypatch.setenv("DRIFT_FORMAT", "sagemaker-capture")
-        monkeypatch.setenv("DRIFT_WINDOW_HOURS", "24")
-        yield s3
+        return [point["Maximum"] for point in stats["Datapoints"]]
+
+    def latest(self) -> dict:
+        _, bucket, prefix = split_uri(self.env["DRIFT_REPORT_URI"])
+        body = self.s3.get_object(Bucket=bucket, Key=f"{prefix}/latest.json")["Body"]
+        return json.loads(body.read())
 
 
-def _put_capture(s3, data, hour="05", per_request=5):
-    """Capture objects laid out as SageMaker writes them: endpoint/variant/yyyy/mm/dd/hh/."""
-    text = capture_lines(data, per_request)
-    lines = text.splitlines(keepends=True)
-    for part in range(3):
-        body = "".join(lines[part::3])
-        key = f"capture/{ENDPOINT}/AllTraffic/2026/11/28/{hour}/part-{part}.jsonl"
-        s3.put_object(Bucket=BUCKET, Key=key, Body=body.encode())
+@pytest.fixture
+def job(monkeypatch):
+    lambda_environment("aws-prod")  # recorded before moto patches anything (the run needs SDKs)
+    with mock_aws():
+        created = Job(monkeypatch)
+        created.create()
+        yield created
 
 
-def _metric(name):
-    cloudwatch = boto3.client("cloudwatch", region_name=REGION)
-    now = dt.datetime.now(dt.UTC)
-    stats = cloudwatch.get_metric_statistics(
-        Namespace=NAMESPACE,
-        MetricName=name,
-        Dimensions=[{"Name": "Endpoint", "Value": ENDPOINT}],
-        StartTime=now - dt.timedelta(hours=1),
-        EndTime=now + dt.timedelta(hours=1),
-        Period=60,
-        Statistics=["Maximum"],
-    )
-    return [point["Maximum"] for point in stats["Datapoints"]]
-
-
-def _latest(s3):
-    body = s3.get_object(Bucket=BUCKET, Key=f"drift/reports/{ENDPOINT}/latest.json")["Body"]
-    return json.loads(body.read())
-
-
-def test_shifted_capture_writes_a_drift_report_and_a_metric_over_threshold(aws):
-    _put_capture(aws, rows(3000, seed=3, shift="amount"))
-    result = aws_handler(SCHEDULED_EVENT, _Context())
+def test_shifted_capture_writes_a_drift_report_and_a_metric_over_threshold(job):
+    job.put_capture(rows(3000, seed=3, shift="amount"))
+    result = job.run()
     assert result["verdict"] == "drift"
     assert result["drifted"] == ["amount"]
     assert result["rows"] == 3000
-    report = _latest(aws)
+    report = job.latest()
     assert report["drifted"] == ["amount"]
     assert report["captureObjects"] == 3
-    assert report["datasetVersion"] == VERSION
     # The timestamped report sits next to latest.json and is encrypted by the bucket's key.
-    head = aws.head_object(Bucket=BUCKET, Key=result["report"].split(f"{BUCKET}/", 1)[1])
-    assert head["ServerSideEncryption"] == "aws:kms"
+    _, bucket, key = split_uri(result["report"])
+    assert job.s3.head_object(Bucket=bucket, Key=key)["ServerSideEncryption"] == "aws:kms"
     # The alarm's metric: DriftedFeatures >= 1 is over the threshold the DriftJob alarm uses.
-    assert _metric("DriftedFeatures") == [1.0]
-    assert _metric("MaxPsi")[0] > 0.2
+    assert job.metric("DriftedFeatures") == [1.0]
+    assert job.metric("MaxPsi")[0] > 0.2
 
 
-def test_unshifted_capture_is_no_drift_and_metric_zero(aws):
-    _put_capture(aws, rows(3000, seed=2))
-    result = aws_handler(SCHEDULED_EVENT, _Context())
+def test_every_call_is_in_the_manifest_and_granted_by_the_plan(job):
+    job.put_capture(rows(3000, seed=3, shift="amount"))
+    job.run()
+    manifest = calls.aws_drift(job.env)
+    assert {c.action for c in job.calls} == {
+        "s3:GetObject",
+        "s3:ListBucket",
+        "s3:PutObject",
+        "cloudwatch:PutMetricData",
+    }
+    counts = {a: sum(c.action == a for c in job.calls) for a in ("s3:GetObject", "s3:PutObject")}
+    # The baseline and 3 capture objects read; 2 reports and 1 metric call written; the listings
+    # are one per hour folder of the window (and the variant folders), as the lister walks them.
+    assert counts == {"s3:GetObject": 1 + 3, "s3:PutObject": 2}
+    window = int(job.env["DRIFT_WINDOW_HOURS"])
+    assert window + 2 <= sum(c.action == "s3:ListBucket" for c in job.calls) <= window + 3
+    assert [str(c) for c in job.calls if not manifest.covers(c)] == []
+    denied = rules.aws_denials(job.recording.resources, {"mlops-drift-function": job.calls})
+    assert [(str(call), why) for _, call, why in denied] == []
+    # Every job setting the code read is one its manifest declares, and the plan sets it.
+    read = {name for name in job.environ.read if name.startswith("DRIFT_")}
+    assert read <= set(manifest.reads)
+    assert manifest.missing == ()
+
+
+def test_unshifted_capture_is_no_drift_and_metric_zero(job):
+    job.put_capture(rows(3000, seed=2))
+    result = job.run()
     assert result["verdict"] == "no-drift"
-    assert _latest(aws)["drifted"] == []
-    assert _metric("DriftedFeatures") == [0.0]
+    assert job.latest()["drifted"] == []
+    assert job.metric("DriftedFeatures") == [0.0]
 
 
-def test_no_capture_in_the_window_is_insufficient_data(aws):
-    result = aws_handler({"windowHours": 1}, _Context())
+def test_no_capture_in_the_window_is_insufficient_data(job):
+    result = job.run({"windowHours": 1})
     assert result["verdict"] == "insufficient-data"
-    assert _metric("DriftedFeatures") == [0.0]
+    assert job.metric("DriftedFeatures") == [0.0]
 
 
-def test_missing_baseline_names_the_uri(aws, monkeypatch):
-    monkeypatch.setenv("DRIFT_BASELINE_URI", f"s3://{BUCKET}/drift/baselines/other/baseline.json")
-    with pytest.raises(DriftError, match="drift/baselines/other/baseline.json: no baseline"):
-        aws_handler(SCHEDULED_EVENT, _Context())
+def test_a_missing_baseline_names_the_plans_uri(monkeypatch):
+    lambda_environment("aws-prod")
+    with mock_aws():
+        bare = Job(monkeypatch)
+        bare.create(baseline=False)
+        with pytest.raises(DriftError, match=f"{bare.env['DRIFT_BASELINE_URI']}: no baseline"):
+            bare.run()
 
 
-def test_missing_configuration_is_named(monkeypatch):
-    monkeypatch.delenv("DRIFT_CAPTURE_URI", raising=False)
+def test_a_missing_baseline_read_as_403_is_still_named_and_the_lookup_is_granted(monkeypatch):
+    # The plan's role lists capture and the baseline's key only, so S3 answers the missing
+    # baseline with 403: the job lists that key (granted by the plan) and says it is missing.
+    lambda_environment("aws-prod")
+    with mock_aws():
+        bare = Job(monkeypatch)
+        bare.create(baseline=False)
+        with pytest.raises(DriftError, match=f"{bare.env['DRIFT_BASELINE_URI']}: no baseline"):
+            bare.run(deny_get="missing")
+        _, bucket, key = split_uri(bare.env["DRIFT_BASELINE_URI"])
+        assert [(c.action, c.resource, c.attributes) for c in bare.calls] == [
+            ("s3:GetObject", f"arn:aws:s3:::{bucket}/{key}", ()),
+            ("s3:ListBucket", f"arn:aws:s3:::{bucket}", (("s3:prefix", key),)),
+        ]
+        manifest = calls.aws_drift(bare.env)
+        assert [str(c) for c in bare.calls if not manifest.covers(c)] == []
+        denied = rules.aws_denials(bare.recording.resources, {"mlops-drift-function": bare.calls})
+        assert [(str(call), why) for _, call, why in denied] == []
+
+
+def test_a_denied_baseline_that_exists_stays_a_denial(job):
+    # A real denial (a key policy, a bucket policy) is not reported as a missing baseline.
+    with pytest.raises(ClientError, match="AccessDenied"):
+        job.run(deny_get="always")
+
+
+def test_missing_configuration_is_named():
     with pytest.raises(DriftError, match="DRIFT_CAPTURE_URI"):
         JobConfig.from_env({"DRIFT_BASELINE_URI": "x", "DRIFT_REPORT_URI": "y"})
+
+
+def test_the_planned_job_lists_only_the_hour_folders_of_its_window(job, monkeypatch):
+    capture = job.capture
+    window = int(job.env["DRIFT_WINDOW_HOURS"])
+    job.put_capture(rows(1500, seed=2), hours_ago=0)
+    job.put_capture(rows(1500, seed=4), hours_ago=window - 2)
+    # Ten days old by its folder (moto stamps it now): outside the window, never listed.
+    job.put_capture(rows(900, seed=5, shift="amount"), hours_ago=24 * 10)
+    listed: list[tuple[str, str]] = []
+    real_client = boto3.client
+
+    def client(service, *args, **kwargs):
+        made = real_client(service, *args, **kwargs)
+        if service == "s3":
+            made.meta.events.register(
+                "before-parameter-build.s3.ListObjectsV2",
+                lambda params, **_: listed.append((params["Prefix"], params.get("Delimiter", ""))),
+            )
+        return made
+
+    monkeypatch.setattr(boto3, "client", client)
+    result = job.run()
+    assert (result["verdict"], result["rows"]) == ("no-drift", 3000)
+    # One look at the variant folders, then the window's hour folders (plus the hour before).
+    assert listed[0] == (capture, "/")
+    hours = listed[1:]
+    assert len(hours) in (window + 2, window + 3)  # + 1 if an hour turns during the run
+    assert all(p.startswith(f"{capture}AllTraffic/") and not d for p, d in hours)
+    tails = [p.split(f"{capture}AllTraffic/", 1)[1] for p, _ in hours]
+    assert all(len(tail) == len("yyyy/mm/dd/hh/") for tail in tails), tails

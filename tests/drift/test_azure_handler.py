@@ -1,28 +1,31 @@
-"""The Azure handler end to end against Azurite (blob side), started by the test itself.
+"""The Azure handler end to end with exactly the app settings the azure-prod plan gives the
+Function App (plus the identity variables App Service sets), against an in-process Blob, Queue
+and Azure Monitor that record each call: every call is in its manifest and allowed by the plan's
+role assignments. The CLI's baseline upload runs against Azurite, started by the test itself.
 
 Capture blobs are written in the Azure ML data collector layout and format
 (``modelDataCollector/<endpoint>/<deployment>/model_inputs/yyyy/MM/dd/HH/<id>.jsonl``, one
 CloudEvents-style JSON object per line whose ``data`` is the logged records,
 https://learn.microsoft.com/en-us/azure/machine-learning/how-to-collect-production-data).
-The handler is called as the Functions runtime calls the timer function; the metric goes to an
-injected client (the real one posts to Azure Monitor), the retraining message to a recorder.
+The handler is called as the Functions runtime calls the timer function, with nothing injected.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import json
-import urllib.error
+import urllib.request
 
 import pytest
 
-from mlops_iac.drift import DriftError, azure, build_baseline, dumps
-from mlops_iac.drift.runtime import JobConfig
+from mlops_iac.drift import azure, build_baseline, calls, dumps
+from mlops_iac.drift.runtime import JobConfig, split_uri
+from mlops_iac.plan.deploy.permissions import rules
 from mlops_iac.plan.testing import emulators
+from tests.drift._clouds import FakeCloud, only_settings, webapp_settings
 from tests.drift._data import FEATURES, rows
 
 ENDPOINT = "fraud-ep"
-CAPTURE = "azureml-blobstore-0f1e2d3c"
 DRIFT = "drift"
 
 
@@ -35,20 +38,6 @@ def azurite(tmp_path_factory):
         pytest.skip(str(exc))
 
 
-class Recorder:
-    """Stands in for AzureMonitorMetrics / AzureRetrainingQueue: records what is published."""
-
-    def __init__(self) -> None:
-        self.published: list[dict] = []
-        self.sent: list[dict] = []
-
-    def publish(self, config, report) -> None:
-        self.published.append({"endpoint": config.endpoint, "ns": config.namespace, **report})
-
-    def send(self, summary) -> None:
-        self.sent.append(dict(summary))
-
-
 class Timer:
     """What the Python worker passes a timer function (``azure.functions.TimerRequest``)."""
 
@@ -57,109 +46,115 @@ class Timer:
 
 @pytest.fixture
 def env(azurite, tmp_path):
+    """Azurite containers for the CLI's baseline upload (the CLI runs on a laptop or in CI)."""
     account_url = f"{azurite}/{emulators.AZURITE_ACCOUNT}"
     suffix = tmp_path.name[-12:].lower().replace("_", "-").strip("-")
     values = {
         "DRIFT_STORAGE_ACCOUNT_URL": account_url,
         "DRIFT_EMULATOR_ACCOUNT_KEY": emulators.AZURITE_KEY,
-        "DRIFT_CAPTURE_URI": f"az://{CAPTURE}{suffix}/modelDataCollector/{ENDPOINT}/",
         "DRIFT_BASELINE_URI": f"az://{DRIFT}{suffix}/drift/baselines/md5_ab/baseline.json",
-        "DRIFT_REPORT_URI": f"az://{DRIFT}{suffix}/drift/reports/{ENDPOINT}",
-        "DRIFT_ENDPOINT": ENDPOINT,
-        "DRIFT_FORMAT": "azure-capture",
-        "DRIFT_METRIC_NAMESPACE": azure.AZURE_METRIC_NAMESPACE,
     }
     rest = azure.AzureRest(
         shared_key=azure.SharedKey(emulators.AZURITE_ACCOUNT, emulators.AZURITE_KEY)
     )
-    for container in (f"{CAPTURE}{suffix}", f"{DRIFT}{suffix}"):
-        with rest.storage("PUT", f"{account_url}/{container}?restype=container"):
-            pass
-    store = azure.AzureBlobStorage(account_url, rest)
-    baseline = build_baseline(FEATURES, rows(4000, seed=1), dataset_version="md5:ab")
-    store.write_text(values["DRIFT_BASELINE_URI"], dumps(baseline))
-    return values, store
+    with rest.storage("PUT", f"{account_url}/{DRIFT}{suffix}?restype=container"):
+        pass
+    return values, azure.AzureBlobStorage(account_url, rest)
 
 
-def _collect(store, capture_uri, data, deployment="blue", collection="model_inputs"):
-    """Data collector files: each line one logged batch of records (a DataFrame)."""
-    hour = dt.datetime.now(dt.UTC).strftime("%Y/%m/%d/%H")
-    for part in range(2):
-        lines = []
-        batch = data[part::2]
-        for start in range(0, len(batch), 25):
-            records = [dict(zip(FEATURES, row, strict=True)) for row in batch[start : start + 25]]
-            lines.append(
-                json.dumps(
-                    {
-                        "specversion": "1.0",
-                        "id": f"{part}-{start}",
-                        "source": f"/subscriptions/x/onlineEndpoints/{ENDPOINT}/deployments/blue",
-                        "type": "azureml.inference.model_inputs",
-                        "datacontenttype": "application/json",
-                        "time": "2026-11-28T05:00:00Z",
-                        "data": records,
-                    }
-                )
-            )
-        uri = f"{capture_uri}{deployment}/{collection}/{hour}/instance-{part}.jsonl"
-        store.write_text(uri, "\n".join(lines) + "\n")
+# What App Service sets for a managed identity: the token endpoint and its secret header
+# https://learn.microsoft.com/azure/app-service/overview-managed-identity#rest-endpoint-reference
+PLATFORM = {
+    "IDENTITY_ENDPOINT": "http://identity.local/msi/token",
+    "IDENTITY_HEADER": "platform-secret",
+}
 
 
-def test_shifted_capture_writes_the_report_and_publishes_drift(env):
-    values, store = env
-    _collect(store, values["DRIFT_CAPTURE_URI"], rows(3000, seed=3, shift="amount"))
+class Job:
+    """The azure-prod plan's app settings (plus the platform's identity variables), a fake Blob,
+    Queue, Monitor and identity endpoint that record each call, and the plan."""
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        self.env, self.recording = webapp_settings("azure-prod")
+        self.environ = only_settings(monkeypatch, {**self.env, **PLATFORM})
+        self.cloud = FakeCloud()
+        monkeypatch.setattr(urllib.request, "urlopen", self.cloud.urlopen)
+        account = self.env["DRIFT_STORAGE_ACCOUNT_URL"].split("//", 1)[1].split(".", 1)[0]
+        self.account = account
+        baseline = build_baseline(FEATURES, rows(4000, seed=1), dataset_version="md5:3b1f")
+        _, container, key = split_uri(self.env["DRIFT_BASELINE_URI"])
+        self.cloud.put(f"{account}/{container}", key, dumps(baseline).encode())
+
+    def collect(self, data, deployment="blue", collection="model_inputs") -> None:
+        """Data collector files: each line one logged batch of records (a DataFrame)."""
+        _, container, prefix = split_uri(self.env["DRIFT_CAPTURE_URI"])
+        hour = dt.datetime.now(dt.UTC).strftime("%Y/%m/%d/%H")
+        for part in range(2):
+            lines = []
+            batch = data[part::2]
+            for start in range(0, len(batch), 25):
+                records = [
+                    dict(zip(FEATURES, row, strict=True)) for row in batch[start : start + 25]
+                ]
+                lines.append(json.dumps({
+                    "specversion": "1.0",
+                    "id": f"{part}-{start}",
+                    "source": f"/subscriptions/x/onlineEndpoints/{self.env['DRIFT_ENDPOINT']}",
+                    "type": "azureml.inference.model_inputs",
+                    "datacontenttype": "application/json",
+                    "time": "2026-11-28T05:00:00Z",
+                    "data": records,
+                }))  # fmt: skip
+            name = f"{prefix}{deployment}/{collection}/{hour}/instance-{part}.jsonl"
+            self.cloud.put(f"{self.account}/{container}", name, ("\n".join(lines) + "\n").encode())
+
+    def run(self) -> dict:
+        return azure.azure_handler(Timer())
+
+    def latest(self) -> dict:
+        _, container, prefix = split_uri(self.env["DRIFT_REPORT_URI"])
+        return json.loads(self.cloud.get(f"{self.account}/{container}", f"{prefix}/latest.json"))
+
+
+@pytest.fixture
+def job(monkeypatch):
+    return Job(monkeypatch)
+
+
+def test_shifted_capture_writes_the_report_publishes_drift_and_queues_retraining(job):
+    job.collect(rows(3000, seed=3, shift="amount"))
     # Model outputs are collected beside the inputs: they must not be read as features.
-    _collect(store, values["DRIFT_CAPTURE_URI"], rows(50, seed=9), collection="model_outputs")
-    recorder = Recorder()
-    summary = azure.azure_handler(Timer(), metrics=recorder, retraining=recorder, env=values)
+    job.collect(rows(50, seed=9), collection="model_outputs")
+    summary = job.run()
     assert (summary["verdict"], summary["drifted"]) == ("drift", ["amount"])
-    latest = json.loads(store.read_text(f"{values['DRIFT_REPORT_URI']}/latest.json"))
+    latest = job.latest()
     assert latest["drifted"] == ["amount"] and latest["captureObjects"] == 2
     assert latest["rows"] == 3000
-    stamped = store.list_since(
-        values["DRIFT_REPORT_URI"] + "/", dt.datetime(2000, 1, 1, tzinfo=dt.UTC)
-    )
-    assert len(stamped) == 2 and summary["report"] in stamped
-    (published,) = recorder.published
-    assert (published["endpoint"], published["ns"]) == (ENDPOINT, "mlops/drift")
-    assert len(published["drifted"]) == 1  # DriftedFeatures = 1 > 0: the alert's threshold
-    (message,) = recorder.sent
-    assert message["endpoint"] == ENDPOINT and message["drifted"] == ["amount"]
+    metrics = [json.loads(b) for u, b in job.cloud.posts if ".monitoring.azure.com" in u]
+    first = metrics[0]["data"]["baseData"]
+    assert (first["metric"], first["series"][0]["max"]) == ("DriftedFeatures", 1.0)
+    (message,) = [b for u, b in job.cloud.posts if ".queue.core.windows.net" in u]
+    assert b"<QueueMessage>" in message
+    # Every token was asked for the identity the plan's role assignments name.
+    assert {q.get("client_id") for q in job.cloud.identity_requests} == {job.env["AZURE_CLIENT_ID"]}
 
 
-def test_unshifted_capture_is_quiet(env):
-    values, store = env
-    _collect(store, values["DRIFT_CAPTURE_URI"], rows(3000, seed=2))
-    recorder = Recorder()
-    summary = azure.azure_handler(Timer(), metrics=recorder, retraining=recorder, env=values)
-    assert summary["verdict"] == "no-drift"
-    assert [len(p["drifted"]) for p in recorder.published] == [0]
-    assert recorder.sent == []
+def test_unshifted_capture_is_quiet(job):
+    job.collect(rows(3000, seed=2))
+    assert job.run()["verdict"] == "no-drift"
+    assert not [u for u, _ in job.cloud.posts if ".queue.core.windows.net" in u]
 
 
-def test_no_capture_is_insufficient_data(env):
-    values, _ = env
-    recorder = Recorder()
-    summary = azure.azure_handler(Timer(), metrics=recorder, retraining=recorder, env=values)
-    assert (summary["verdict"], summary["rows"]) == ("insufficient-data", 0)
-    assert recorder.sent == []
-
-
-def test_a_missing_baseline_is_one_clear_error(env):
-    values, _ = env
-    values = {**values, "DRIFT_BASELINE_URI": values["DRIFT_BASELINE_URI"].replace("md5_ab", "x")}
-    with pytest.raises(DriftError, match="no baseline there"):
-        azure.azure_handler(Timer(), metrics=Recorder(), env=values)
-
-
-def test_a_wrong_key_is_refused_by_the_emulator(env):
-    values, _ = env
-    wrong = {**values, "DRIFT_EMULATOR_ACCOUNT_KEY": "d3Jvbmc="}
-    with pytest.raises(urllib.error.HTTPError) as raised:
-        azure.azure_handler(Timer(), metrics=Recorder(), env=wrong)
-    raised.value.close()
-    assert raised.value.code == 403
+def test_every_call_is_in_the_manifest_and_granted_by_the_plan(job):
+    job.collect(rows(3000, seed=3, shift="amount"))
+    job.run()
+    manifest = calls.azure_drift(job.env)
+    assert [str(c) for c in job.cloud.calls if not manifest.covers(c)] == []
+    recorded = {"mlops-drift-function": list(job.cloud.calls)}
+    denied = rules.azure_denials(job.recording.resources, recorded)
+    assert [(str(call), why) for _, call, why in denied] == []
+    read = {name for name in job.environ.read if name.startswith("DRIFT_")}
+    assert read <= set(manifest.reads) and manifest.missing == ()
 
 
 def test_metric_documents_follow_the_custom_metrics_api():
@@ -227,7 +222,7 @@ def test_the_cli_writes_the_baseline_to_blob_storage(env, tmp_path, capsys, monk
     from tests.drift._data import write_csv
 
     values, store = env
-    container = values["DRIFT_BASELINE_URI"].split("/")[2]
+    container = values["DRIFT_BASELINE_URI"].split("/")[2]  # the CLI's settings, not the job's
     monkeypatch.setenv("DRIFT_STORAGE_ACCOUNT_URL", values["DRIFT_STORAGE_ACCOUNT_URL"])
     monkeypatch.setenv("DRIFT_EMULATOR_ACCOUNT_KEY", values["DRIFT_EMULATOR_ACCOUNT_KEY"])
     train = write_csv(tmp_path / "train.csv", rows(1500, seed=1))

@@ -1,17 +1,21 @@
-"""The GCP handler end to end: gcp-storage-emulator (PyPI) for Cloud Storage, a loopback stand-in
-for the Cloud Monitoring ``timeSeries.create`` endpoint (no emulator exists for it)."""
+"""The GCP handler end to end with exactly the environment the gcp-prod plan gives the function,
+against an in-process Cloud Storage and Cloud Monitoring that record each call: every call is in
+its manifest and allowed by the plan's grants. The CLI's baseline upload runs against
+gcp-storage-emulator (PyPI)."""
 
 from __future__ import annotations
 
 import json
 import socket
-import threading
+import time
 import urllib.request
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from mlops_iac.drift import build_baseline, dumps, gcp
+from mlops_iac.drift import build_baseline, calls, dumps, gcp
+from mlops_iac.drift.runtime import split_uri
+from mlops_iac.plan.deploy.permissions import rules
+from tests.drift._clouds import FakeCloud, function_environment, only_settings
 from tests.drift._data import FEATURES, rows
 
 BUCKET = "fraud-artifacts"
@@ -45,86 +49,100 @@ def gcs(monkeypatch):
         server.stop()
 
 
-@pytest.fixture
-def monitoring(monkeypatch):
-    received: list[dict] = []
+class Job:
+    """The gcp-prod plan's function settings, a fake Cloud Storage and Monitoring that record
+    each call, and the plan."""
 
-    class Handler(BaseHTTPRequestHandler):
-        def do_POST(self):  # noqa: N802
-            body = self.rfile.read(int(self.headers["Content-Length"]))
-            received.append({"path": self.path, "body": json.loads(body)})
-            self.send_response(200)
-            self.send_header("Content-Type", "application/json")
-            self.end_headers()
-            self.wfile.write(b"{}")
+    def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        self.env, self.recording = function_environment("gcp-prod")
+        self.environ = only_settings(monkeypatch, self.env)
+        self.cloud = FakeCloud()
+        monkeypatch.setattr(urllib.request, "urlopen", self.cloud.urlopen)
+        _, self.bucket, self.capture = split_uri(self.env["DRIFT_CAPTURE_URI"])
+        baseline = build_baseline(FEATURES, rows(4000, seed=1), dataset_version="md5:3b1f")
+        _, bucket, key = split_uri(self.env["DRIFT_BASELINE_URI"])
+        self.cloud.put(bucket, key, dumps(baseline).encode())
 
-        def log_message(self, *args):
-            pass
+    def put_capture(self, data: list[list[object]]) -> None:
+        """The toolkit's Cloud Run capture layout: JSON Lines of request records per hour."""
+        for part in range(2):
+            body = "".join(
+                json.dumps(dict(zip(FEATURES, row, strict=True))) + "\n" for row in data[part::2]
+            )
+            self.cloud.put(self.bucket, f"{self.capture}2026/11/28/05/part-{part}.jsonl",
+                           body.encode())  # fmt: skip
 
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    monkeypatch.setenv("DRIFT_MONITORING_URL", f"http://127.0.0.1:{server.server_port}")
-    try:
-        yield received
-    finally:
-        server.shutdown()
-        server.server_close()
+    def run(self) -> dict:
+        # A run's report is named by its second: runs a day apart never share one.
+        time.sleep(1.0 if self.cloud.calls else 0)
+        self.cloud.calls.clear()
+        self.cloud.posts.clear()
+        body, status = gcp.gcp_handler(None)
+        assert status == 200
+        return json.loads(body)
 
+    def latest(self) -> dict:
+        _, bucket, prefix = split_uri(self.env["DRIFT_REPORT_URI"])
+        return json.loads(self.cloud.get(bucket, f"{prefix}/latest.json"))
 
-@pytest.fixture
-def job(gcs, monitoring, monkeypatch):
-    storage = gcp.GcsStorage(gcp.Http(None))
-    baseline = build_baseline(FEATURES, rows(4000, seed=1), dataset_version="md5:ab")
-    storage.write_text(f"gs://{BUCKET}/drift/baselines/md5_ab/baseline.json", dumps(baseline))
-    env = {
-        "DRIFT_CAPTURE_URI": f"gs://{BUCKET}/capture/{ENDPOINT}/",
-        "DRIFT_BASELINE_URI": f"gs://{BUCKET}/drift/baselines/md5_ab/baseline.json",
-        "DRIFT_REPORT_URI": f"gs://{BUCKET}/drift/reports/{ENDPOINT}",
-        "DRIFT_ENDPOINT": ENDPOINT,
-        "DRIFT_FORMAT": "jsonl",
-        "DRIFT_METRIC_NAMESPACE": gcp.GCP_METRIC_PREFIX,
-        "DRIFT_PROJECT": "my-project",
-    }
-    for key, value in env.items():
-        monkeypatch.setenv(key, value)
-    return storage
-
-
-def _capture(storage, data):
-    """The toolkit's Cloud Run capture layout: JSON Lines of request records per hour."""
-    for part in range(2):
-        body = "".join(
-            json.dumps(dict(zip(FEATURES, row, strict=True))) + "\n" for row in data[part::2]
+    def drifted_points(self) -> int:
+        ((url, body),) = self.cloud.posts
+        assert (
+            url
+            == f"https://monitoring.googleapis.com/v3/projects/{self.env['DRIFT_PROJECT']}/timeSeries"
         )
-        storage.write_text(
-            f"gs://{BUCKET}/capture/{ENDPOINT}/2026/11/28/05/part-{part}.jsonl", body
-        )
+        document = json.loads(body)
+        series = {s["metric"]["type"].rsplit("/", 1)[1]: s for s in document["timeSeries"]}
+        labels = series["drifted_features"]["metric"]["labels"]
+        assert labels == {"endpoint": self.env["DRIFT_ENDPOINT"]}
+        return int(series["drifted_features"]["points"][0]["value"]["int64Value"])
 
 
-def _drifted_points(monitoring):
-    (call,) = monitoring
-    assert call["path"] == "/v3/projects/my-project/timeSeries"
-    series = {s["metric"]["type"].rsplit("/", 1)[1]: s for s in call["body"]["timeSeries"]}
-    assert series["drifted_features"]["metric"]["labels"] == {"endpoint": ENDPOINT}
-    return int(series["drifted_features"]["points"][0]["value"]["int64Value"])
+@pytest.fixture
+def job(monkeypatch):
+    return Job(monkeypatch)
 
 
-def test_shifted_capture_reports_drift_to_gcs_and_monitoring(job, monitoring):
-    _capture(job, rows(3000, seed=3, shift="channel"))
-    body, status = gcp.gcp_handler(None)
-    summary = json.loads(body)
-    assert (status, summary["verdict"], summary["drifted"]) == (200, "drift", ["channel"])
-    latest = json.loads(job.read_text(f"gs://{BUCKET}/drift/reports/{ENDPOINT}/latest.json"))
+def test_shifted_capture_reports_drift_to_gcs_and_monitoring(job):
+    job.put_capture(rows(3000, seed=3, shift="channel"))
+    summary = job.run()
+    assert (summary["verdict"], summary["drifted"]) == ("drift", ["channel"])
+    latest = job.latest()
     assert latest["drifted"] == ["channel"] and latest["captureObjects"] == 2
-    assert _drifted_points(monitoring) == 1
+    assert job.drifted_points() == 1
 
 
-def test_unshifted_capture_is_quiet(job, monitoring):
-    _capture(job, rows(3000, seed=2))
-    body, _ = gcp.gcp_handler(None)
-    assert json.loads(body)["verdict"] == "no-drift"
-    assert _drifted_points(monitoring) == 0
+def test_unshifted_capture_is_quiet(job):
+    job.put_capture(rows(3000, seed=2))
+    assert job.run()["verdict"] == "no-drift"
+    assert job.drifted_points() == 0
+
+
+def test_every_call_of_two_runs_is_in_the_manifest(job):
+    job.put_capture(rows(3000, seed=2))
+    job.run()
+    second = job.run()
+    manifest = calls.gcp_drift(job.env)
+    assert [str(c) for c in job.cloud.calls if not manifest.covers(c)] == []
+    # The second run overwrites latest.json, which takes delete as well as create.
+    _, bucket, prefix = split_uri(job.env["DRIFT_REPORT_URI"])
+    latest = f"projects/_/buckets/{bucket}/objects/{prefix}/latest.json"
+    assert [c.action for c in job.cloud.calls if c.resource == latest] == [
+        "storage.objects.create",
+        "storage.objects.delete",
+    ]
+    assert second["verdict"] == "no-drift"
+    read = {name for name in job.environ.read if name.startswith("DRIFT_")}
+    assert read <= set(manifest.reads) and manifest.missing == ()
+
+
+def test_every_call_of_two_runs_is_granted_by_the_plan(job):
+    job.put_capture(rows(3000, seed=2))
+    job.run()
+    job.run()
+    recorded = {"mlops-drift-function": list(job.cloud.calls)}
+    denied = rules.gcp_denials(job.recording.resources, recorded)
+    assert [(str(call), why) for _, call, why in denied] == []
 
 
 def test_the_cli_writes_the_baseline_to_cloud_storage(gcs, tmp_path, capsys):
@@ -151,3 +169,24 @@ def test_the_cli_names_the_missing_google_token(tmp_path, capsys, monkeypatch):
     assert main([*argv, "--store-uri", f"gs://{BUCKET}"]) == 2
     err = capsys.readouterr().err
     assert "set GOOGLE_OAUTH_ACCESS_TOKEN" in err and "Traceback" not in err
+
+
+def test_two_runs_write_the_metrics_the_plan_declares(job):
+    # Both runs reach the metric the alert watches, as the descriptors the plan declares them
+    # (type and value type); the runs' calls and grants are proven by the two tests above.
+    job.put_capture(rows(3000, seed=3, shift="channel"))
+    for run in (1, 2):
+        assert job.run()["verdict"] == "drift", run
+        ((url, body),) = job.cloud.posts
+        assert url.endswith(f"/v3/projects/{job.env['DRIFT_PROJECT']}/timeSeries"), run
+    assert job.latest()["drifted"] == ["channel"]
+    declared = {
+        d.inputs["type"]: d.inputs["valueType"]
+        for d in job.recording.of_type("gcp:monitoring/metricDescriptor:MetricDescriptor")
+    }
+    kinds = {"int64Value": "INT64", "doubleValue": "DOUBLE"}
+    written = {
+        series["metric"]["type"]: kinds[next(iter(series["points"][0]["value"]))]
+        for series in json.loads(body)["timeSeries"]
+    }
+    assert declared and written == declared

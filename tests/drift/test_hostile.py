@@ -467,6 +467,9 @@ def test_report_keys_refuse_an_endpoint_that_is_no_segment():
 # --- The cloud job shares the core ----------------------------------------------------------
 
 
+# The cloud-independent core (``runtime.run_job``) on hostile inputs, with an in-memory store: no
+# cloud client, no deployment setting. The handlers run with the plans' settings in
+# test_{aws,azure,gcp}_handler.py.
 class _Store:
     def __init__(self, objects: dict[str, bytes]) -> None:
         self.objects = objects

@@ -181,3 +181,148 @@ def test_s3_bucket_names_follow_the_documented_rules():
     assert "aws-rule:aws:s3/bucket:Bucket.bucket" not in rules_of(
         lambda: aws.s3.Bucket("models"), REGION
     )
+
+
+CREATOR_DUPLICATE = "aws-eks-access-entry-creator-duplicate"
+DEPLOYER = "arn:aws:iam::123456789012:role/ci-deployer"
+
+
+def _cluster_with_entry(access_config: dict | None, entry: bool = True):
+    """A team's own EKS cluster and an access entry for its CI role."""
+
+    def program():
+        cluster = aws.eks.Cluster(
+            "team-eks",
+            role_arn="arn:aws:iam::123456789012:role/eks",
+            vpc_config={"subnet_ids": ["subnet-a", "subnet-b"]},
+            access_config=access_config,
+        )
+        if entry:
+            aws.eks.AccessEntry("ci", cluster_name=cluster.name, principal_arn=DEPLOYER)
+
+    return program
+
+
+def test_access_entry_on_a_new_cluster_that_bootstraps_its_creator_is_refused():
+    # The API default (true) and an explicit true both give the creator an entry of its own.
+    assert CREATOR_DUPLICATE in rules_of(
+        _cluster_with_entry({"authentication_mode": "API"}), REGION
+    )
+    explicit = {"authentication_mode": "API", "bootstrap_cluster_creator_admin_permissions": True}
+    assert CREATOR_DUPLICATE in rules_of(_cluster_with_entry(explicit), REGION)
+    assert CREATOR_DUPLICATE in rules_of(_cluster_with_entry(None), REGION)
+
+
+def test_access_entry_is_fine_without_the_creator_entry_or_on_an_existing_cluster():
+    off = {"authentication_mode": "API", "bootstrap_cluster_creator_admin_permissions": False}
+    assert CREATOR_DUPLICATE not in rules_of(_cluster_with_entry(off), REGION)
+    assert CREATOR_DUPLICATE not in rules_of(
+        _cluster_with_entry({"authentication_mode": "API"}, entry=False), REGION
+    )
+    # On a deployed cluster the creator's entry (if any) exists already: nothing to predict.
+    program = _cluster_with_entry({"authentication_mode": "API"})
+    before = as_state(recorded(program, REGION))
+    assert CREATOR_DUPLICATE not in rules_of(program, REGION, state=before)
+
+
+def test_training_cluster_with_admin_roles_plans_without_a_duplicate_creator_entry():
+    from mlops_iac.components.aws import TrainingCluster, TrainingClusterArgs
+
+    def program(roles):
+        TrainingCluster("tc", TrainingClusterArgs(admin_role_arns=roles, manage_kubernetes=False))
+
+    assert CREATOR_DUPLICATE not in rules_of(lambda: program([DEPLOYER]), REGION)
+    assert CREATOR_DUPLICATE not in rules_of(lambda: program([]), REGION)
+
+
+def test_changing_the_creator_admin_bootstrap_of_a_deployed_cluster_is_refused():
+    rule = "aws-eks-creator-admin-change-replaces-cluster"
+
+    def config(bootstrap):
+        return {
+            "authentication_mode": "API",
+            "bootstrap_cluster_creator_admin_permissions": bootstrap,
+        }
+
+    deployed = as_state(recorded(_cluster_with_entry(config(True), entry=False), REGION))
+    assert rule in rules_of(_cluster_with_entry(config(False)), REGION, state=deployed)
+    assert rule not in rules_of(
+        _cluster_with_entry(config(True), entry=False), REGION, state=deployed
+    )
+    assert rule not in rules_of(_cluster_with_entry(config(False)), REGION)  # first deploy
+
+
+def _blue_green(routing: dict, timeout: int, count: int = 4):
+    config = _config(count=count)
+    aws.sagemaker.Endpoint(
+        "endpoint",
+        name="serving",
+        endpoint_config_name=config.name,
+        deployment_config={
+            "blue_green_update_policy": {
+                "traffic_routing_configuration": routing,
+                "termination_wait_in_seconds": 300,
+                "maximum_execution_timeout_in_seconds": timeout,
+            },
+        },
+    )
+
+
+def test_blue_green_timeout_shorter_than_the_waits_is_refused():
+    rule = "aws-sagemaker-bluegreen-timeout"
+    canary = {
+        "type": "CANARY",
+        "wait_interval_in_seconds": 3600,
+        "canary_size": {"type": "CAPACITY_PERCENT", "value": 25},
+    }
+    # The old fixed 3600 s with an hour's canary bake: two waits of 3600 s + 300 s.
+    assert rule in rules_of(lambda: _blue_green(canary, 3600), REGION)
+    assert rule not in rules_of(lambda: _blue_green(canary, 2 * 3600 + 300 + 1), REGION)
+    # Linear 10 % of 10 instances, 10 minutes a step: ten shifts, 6300 s of waits.
+    linear = {
+        "type": "LINEAR",
+        "wait_interval_in_seconds": 600,
+        "linear_step_size": {"type": "CAPACITY_PERCENT", "value": 10},
+    }
+    assert rule in rules_of(lambda: _blue_green(linear, 6300, count=10), REGION)
+    assert rule not in rules_of(lambda: _blue_green(linear, 6301, count=10), REGION)
+    by_count = {**linear, "linear_step_size": {"type": "INSTANCE_COUNT", "value": 5}}
+    assert rule in rules_of(lambda: _blue_green(by_count, 1500, count=10), REGION)
+    assert rule not in rules_of(lambda: _blue_green(by_count, 1501, count=10), REGION)
+
+
+def _drift_function(reserved: int | None):
+    aws.lambda_.Function(
+        "job",
+        runtime="python3.12",
+        handler="job.handler",
+        role=ROLE,
+        code=None,
+        reserved_concurrent_executions=reserved,
+    )
+
+
+def test_reserved_concurrency_on_a_first_deploy_is_refused():
+    rule = "aws-lambda-reserved-concurrency-new-account"
+    assert rule in rules_of(lambda: _drift_function(1), REGION)
+    assert rule not in rules_of(lambda: _drift_function(None), REGION)
+    assert rule not in rules_of(lambda: _drift_function(-1), REGION)  # the provider's "none"
+    # A stack that deployed before has an account that is not new.
+    before = as_state(recorded(lambda: _drift_function(None), REGION))
+    assert rule not in rules_of(lambda: _drift_function(1), REGION, state=before)
+    # The account's limit, when known, decides: 1000 - 100 leaves room; 100 - 100 does not.
+    limit = "mlops-iac:lambdaConcurrencyLimit"
+    assert rule not in rules_of(lambda: _drift_function(5), {**REGION, limit: "1000"})
+    assert rule in rules_of(lambda: _drift_function(5), {**REGION, limit: "100"}, state=before)
+
+
+def test_the_reference_drift_job_reserves_no_concurrency():
+    from tests.conftest import reference_recording
+
+    for stack in ("aws-dev", "aws-prod"):
+        recording = reference_recording(stack)
+        errors = {e.rule for e in recording.deploy_errors()}
+        assert "aws-lambda-reserved-concurrency-new-account" not in errors
+        assert "aws-sagemaker-bluegreen-timeout" not in errors
+        (function,) = recording.of_type("aws:lambda/function:Function")
+        assert function.inputs.get("reservedConcurrentExecutions") is None

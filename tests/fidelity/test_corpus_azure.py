@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import pulumi
 import pulumi_azure_native as azure
+import pytest
 
 from tests.fidelity._programs import as_state, recorded, rules_of
 
@@ -233,3 +235,183 @@ def test_a_drift_function_outside_the_firewalled_store_network_is_refused():
     rule = "azure-function-storage-unreachable"
     assert rule in rules_of(lambda: _drift_job_on(subnet=False), LOCATION)
     assert rule not in rules_of(lambda: _drift_job_on(subnet=True), LOCATION)
+
+
+def _blob_upload(shared_key: bool, default_action: str = "Allow"):
+    account = azure.storage.StorageAccount(
+        "packages",
+        account_name="teampackages7f3a",
+        resource_group_name=RG,
+        kind="StorageV2",
+        sku={"name": "Standard_LRS"},
+        allow_shared_key_access=shared_key,
+        network_rule_set={"default_action": default_action},
+    )
+    azure.storage.Blob(
+        "package",
+        resource_group_name=RG,
+        account_name=account.name,
+        container_name="packages",
+        blob_name="job.zip",
+        source=pulumi.StringAsset("print('hello')"),
+    )
+
+
+def test_a_blob_source_into_an_account_without_shared_keys_or_behind_its_firewall_is_refused():
+    rule = "azure-blob-source-upload-refused"
+    assert rule in rules_of(lambda: _blob_upload(False), LOCATION)
+    assert rule in rules_of(lambda: _blob_upload(True, "Deny"), LOCATION)
+    assert rule not in rules_of(lambda: _blob_upload(True), LOCATION)
+
+
+def _managed_network_deployment(provision: bool | None):
+    ml = azure.machinelearningservices
+    workspace = ml.Workspace(
+        "ws",
+        workspace_name="teamws",
+        resource_group_name=RG,
+        managed_network={"isolation_mode": "AllowInternetOutbound"},
+        provision_network_now=provision,
+    )
+    ml.OnlineDeployment(
+        "blue",
+        deployment_name="blue",
+        endpoint_name="ep",
+        resource_group_name=RG,
+        workspace_name=workspace.name,
+        properties=ml.ManagedOnlineDeploymentArgs(endpoint_compute_type="Managed"),
+    )
+
+
+def test_an_online_deployment_in_an_unprovisioned_managed_network_is_refused():
+    rule = "azure-aml-online-deployment-network-not-provisioned"
+    assert rule in rules_of(lambda: _managed_network_deployment(None), LOCATION)
+    assert rule not in rules_of(lambda: _managed_network_deployment(True), LOCATION)
+    # A workspace that already exists has had its network built (a later update).
+    existing = as_state(recorded(lambda: _managed_network_deployment(True), LOCATION))
+    assert rule not in rules_of(lambda: _managed_network_deployment(None), LOCATION, existing)
+
+
+def _private_acr_deployment(build: str | None, hosts: tuple[str, ...] = (), environment=None):
+    ml = azure.machinelearningservices
+    registry = azure.containerregistry.Registry(
+        "images",
+        registry_name="teamimages7f3a",
+        resource_group_name=RG,
+        sku={"name": "Premium"},
+        public_network_access="Disabled",
+    )
+    rules = {
+        f"host-{i}": ml.FqdnOutboundRuleArgs(type="FQDN", category="UserDefined", destination=h)
+        for i, h in enumerate(hosts)
+    }
+    workspace = ml.Workspace(
+        "ws",
+        workspace_name="teamws",
+        resource_group_name=RG,
+        container_registry=registry.id,
+        image_build_compute=build,
+        provision_network_now=True,
+        managed_network={
+            "isolation_mode": "AllowOnlyApprovedOutbound",
+            "outbound_rules": rules or None,
+        },
+    )
+    if build:
+        ml.Compute(
+            "builder",
+            compute_name=build,
+            resource_group_name=RG,
+            workspace_name=workspace.name,
+            properties=ml.AmlComputeArgs(compute_type="AmlCompute"),
+        )
+    ml.OnlineDeployment(
+        "blue",
+        deployment_name="blue",
+        endpoint_name="ep",
+        resource_group_name=RG,
+        workspace_name=workspace.name,
+        properties=ml.ManagedOnlineDeploymentArgs(
+            endpoint_compute_type="Managed", environment_id=environment
+        ),
+    )
+
+
+def test_an_image_built_behind_a_private_registry_needs_a_build_compute_that_reaches_packages():
+    rule = "azure-aml-image-build-private-acr"
+    hosts = ("pypi.org", "*.pythonhosted.org", "anaconda.com", "*.anaconda.com", "*.anaconda.org")
+    assert rule in rules_of(lambda: _private_acr_deployment(None), LOCATION)
+    assert rule in rules_of(lambda: _private_acr_deployment("builder"), LOCATION)  # no hosts
+    assert rule not in rules_of(lambda: _private_acr_deployment("builder", hosts), LOCATION)
+    # A prebuilt environment needs no build.
+    prebuilt = "azureml://registries/azureml/environments/sklearn-1.5/versions/1"
+    assert rule not in rules_of(lambda: _private_acr_deployment(None, (), prebuilt), LOCATION)
+
+
+def _log_alert(skip: bool | None):
+    logs = azure.operationalinsights.Workspace(
+        "logs", resource_group_name=RG, sku={"name": "PerGB2018"}
+    )
+    azure.monitor.ScheduledQueryRule(
+        "errors",
+        resource_group_name=RG,
+        kind="LogAlert",
+        severity=2,
+        enabled=True,
+        scopes=[logs.id],
+        evaluation_frequency="PT5M",
+        window_size="PT5M",
+        skip_query_validation=skip,
+        criteria={
+            "all_of": [
+                {
+                    "query": "AmlOnlineEndpointTrafficLog | where toint(ResponseCode) >= 500",
+                    "time_aggregation": "Count",
+                    "operator": "GreaterThan",
+                    "threshold": 0,
+                }
+            ]
+        },
+    )
+
+
+def test_a_log_alert_on_a_workspace_created_in_the_same_update_must_skip_validation():
+    rule = "azure-log-alert-new-table"
+    assert rule in rules_of(lambda: _log_alert(None), LOCATION)
+    assert rule not in rules_of(lambda: _log_alert(True), LOCATION)
+    existing = as_state(recorded(lambda: _log_alert(True), LOCATION))
+    assert rule not in rules_of(lambda: _log_alert(None), LOCATION, existing)
+
+
+@pytest.mark.parametrize("stack", ["azure-dev", "azure-prod"])
+def test_the_reference_plans_upload_provision_build_and_alert_as_azure_requires(stack):
+    from tests.conftest import reference_recording, reference_state
+
+    recording = reference_recording(stack)
+    # As `plan` judges it: the second up, after the bring-up step the saved state records.
+    assert recording.deploy_errors(reference_state(stack)) == []
+    workspace = recording.named("mlops-training-workspace").inputs
+    assert workspace["provisionNetworkNow"] is True
+    for alert in recording.of_type("azure-native:monitor:ScheduledQueryRule"):
+        assert alert.inputs["skipQueryValidation"] is True, alert.name
+    package_store = recording.named("mlops-drift-package-store").inputs
+    assert package_store["allowSharedKeyAccess"] is True
+    assert package_store["allowBlobPublicAccess"] is False
+    assert package_store["networkRuleSet"]["defaultAction"] == "Allow"
+    if stack == "azure-prod":
+        assert workspace["imageBuildCompute"] == "image-build"
+        builder = recording.named("mlops-training-image-build").inputs
+        assert builder["computeName"] == "image-build"
+        props = builder["properties"]["properties"]
+        assert props["enableNodePublicIp"] is False
+        assert props["scaleSettings"]["minNodeCount"] == 0
+        hosts = {
+            rule["destination"]
+            for rule in workspace["managedNetwork"]["outboundRules"].values()
+            if rule["type"] == "FQDN"
+        }
+        assert hosts == {
+            "anaconda.com", "*.anaconda.com", "*.anaconda.org", "pypi.org", "*.pythonhosted.org"
+        }  # fmt: skip
+    else:
+        assert "imageBuildCompute" not in workspace

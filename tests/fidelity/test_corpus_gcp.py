@@ -146,3 +146,112 @@ def test_cloud_run_service_name_over_49_characters_is_refused():
         )
 
     assert "gcp-rule:gcp:cloudrunv2/service:Service.name" in rules_of(program, CONFIG)
+
+
+# Preconditions of a new project (first `pulumi up`).
+
+
+def test_alert_on_a_custom_metric_needs_its_descriptor():
+    metric = "custom.googleapis.com/team/queue_depth"
+
+    def program(declared):
+        if declared:
+            gcp.monitoring.MetricDescriptor(
+                "queue-depth", type=metric, metric_kind="GAUGE", value_type="INT64"
+            )
+        gcp.monitoring.AlertPolicy(
+            "queue",
+            display_name="queue too deep",
+            combiner="OR",
+            conditions=[
+                {
+                    "display_name": "depth",
+                    "condition_threshold": {
+                        "filter": f'metric.type="{metric}" AND resource.type="global"',
+                        "comparison": "COMPARISON_GT",
+                        "threshold_value": 100,
+                        "duration": "0s",
+                    },
+                }
+            ],
+        )
+
+    rule = "gcp-alert-custom-metric-without-descriptor"
+    assert rule in rules_of(lambda: program(False), CONFIG)
+    assert rule not in rules_of(lambda: program(True), CONFIG)
+    # An alert that already exists was created against a metric that existed then.
+    existing = as_state(recorded(lambda: program(False), CONFIG))
+    assert rule not in rules_of(lambda: program(False), CONFIG, state=existing)
+
+
+def test_grant_to_a_gcp_sa_agent_needs_its_service_identity():
+    def program(identity):
+        key = gcp.kms.CryptoKey("key", key_ring="projects/team-prod/locations/us/keyRings/r")
+        member = "serviceAccount:service-123456789@gcp-sa-pubsub.iam.gserviceaccount.com"
+        if identity:
+            member = gcp.projects.ServiceIdentity(
+                "pubsub-agent", project="team-prod", service="pubsub.googleapis.com"
+            ).member
+        gcp.kms.CryptoKeyIAMMember(
+            "pubsub-key",
+            crypto_key_id=key.id,
+            role="roles/cloudkms.cryptoKeyEncrypterDecrypter",
+            member=member,
+        )
+
+    rule = "gcp-service-agent-before-identity"
+    assert rule in rules_of(lambda: program(False), CONFIG)
+    assert rule not in rules_of(lambda: program(True), CONFIG)
+
+
+def test_function_without_a_build_account_is_refused_on_create():
+    def program(builder):
+        build = {
+            "runtime": "python312",
+            "entry_point": "handler",
+            "source": {"storage_source": {"bucket": "src", "object": "fn.zip"}},
+        }
+        if builder:
+            account = gcp.serviceaccount.Account("builder", account_id="fn-builder")
+            build["service_account"] = account.name
+        gcp.cloudfunctionsv2.Function("fn", location="us-central1", build_config=build)
+
+    rule = "gcp-function-default-build-account"
+    assert rule in rules_of(lambda: program(False), CONFIG)
+    assert rule not in rules_of(lambda: program(True), CONFIG)
+    existing = as_state(recorded(lambda: program(False), CONFIG))
+    assert rule not in rules_of(lambda: program(False), CONFIG, state=existing)
+
+
+def test_private_cluster_with_a_webhook_operator_needs_the_control_plane_firewall_rule():
+    import pulumi_kubernetes as k8s
+
+    def program(firewall):
+        network = gcp.compute.Network("vpc", auto_create_subnetworks=False)
+        gcp.container.Cluster(
+            "gke",
+            location="us-central1",
+            network=network.id,
+            initial_node_count=1,
+            private_cluster_config={
+                "enable_private_nodes": True,
+                "master_ipv4_cidr_block": "172.16.0.0/28",
+            },
+        )
+        if firewall:
+            gcp.compute.Firewall(
+                "webhooks",
+                network=network.id,
+                source_ranges=["172.16.0.0/28"],
+                allows=[{"protocol": "tcp", "ports": ["8443-9443"]}],
+            )
+        k8s.helm.v3.Release(
+            "trainer",
+            chart="oci://ghcr.io/kubeflow/charts/kubeflow-trainer",
+            version="2.3.0",
+            namespace="kubeflow-system",
+        )
+
+    rule = "gcp-private-cluster-webhook-firewall"
+    assert rule in rules_of(lambda: program(False), CONFIG)
+    assert rule not in rules_of(lambda: program(True), CONFIG)

@@ -169,7 +169,7 @@ def test_cli_refuses_a_bad_job_name(cli, tmp_path):
 
 def test_apply_needs_kubectl(cli, tmp_path, monkeypatch):
     monkeypatch.setenv("PATH", str(tmp_path))
-    path = write_outputs(tmp_path / "out.json", AWS_OUTPUTS)
+    path = write_outputs(tmp_path / "out.json", {**AWS_OUTPUTS, "kubeconfig": "{}"})
     code = cli("train-smoke", "-s", "aws-prod", "--project", REPO, "--outputs", path, "--apply")
     assert code == 2
     assert "needs kubectl" in cli.one_error_line()
@@ -179,7 +179,8 @@ def test_azure_gets_an_azureml_command_job_on_the_gpu_cluster_and_datastore():
     recording = reference_recording("azure-prod")
     sf = stackfile.load(REPO, "azure-prod")
     [job] = [azureml_command_job(build_job(sf, recording.exports, "mlops-smoke-ddp", None))]
-    [compute] = recording.of_type("azure-native:machinelearningservices:Compute")
+    # The GPU cluster (prod also has the CPU cluster that builds images).
+    compute = recording.named("mlops-training-gpu", "azure-native:machinelearningservices:Compute")
     [datastore] = recording.of_type("azure-native:machinelearningservices:Datastore")
     assert job["compute"] == f"azureml:{compute.outputs['name']}"
     assert job["resources"] == {"instance_count": 2}
@@ -207,14 +208,59 @@ def test_cli_writes_the_script_and_refuses_apply_on_azure(cli, tmp_path):
     assert "az ml job create" in cli.one_error_line()
 
 
-def test_apply_pipes_the_manifests_to_kubectl(cli, tmp_path, monkeypatch):
-    received = tmp_path / "applied.yaml"
-    kubectl = tmp_path / "kubectl"
-    kubectl.write_text(f"#!/bin/sh\n[ \"$1 $2 $3\" = 'apply -f -' ] && cat > {received}\n")
+def _fake_kubectl(tmp_path, monkeypatch):
+    """A kubectl on PATH that records its arguments, the kubeconfig it was given and stdin."""
+    kubectl = tmp_path / "bin" / "kubectl"
+    kubectl.parent.mkdir()
+    kubectl.write_text(
+        "#!/bin/sh\n"
+        f'echo "$@" > {tmp_path}/argv\n'
+        f'[ "$1" = --kubeconfig ] && cp "$2" {tmp_path}/kubeconfig.seen\n'
+        f"cat > {tmp_path}/applied.yaml\n"
+    )
     kubectl.chmod(0o755)
-    monkeypatch.setenv("PATH", f"{tmp_path}:/usr/bin:/bin")
-    path = write_outputs(tmp_path / "out.json", AWS_OUTPUTS)
+    monkeypatch.setenv("PATH", f"{kubectl.parent}:/usr/bin:/bin")
+    return tmp_path
+
+
+def test_apply_targets_the_stack_cluster_with_its_kubeconfig_output(cli, tmp_path, monkeypatch):
+    seen = _fake_kubectl(tmp_path, monkeypatch)
+    monkeypatch.setenv("KUBECONFIG", str(tmp_path / "someone-elses-config"))
+    # The kubeconfig the reference plan exports (its provider's, not a hand-made one).
+    exported = reference_recording("aws-prod").exports["kubeconfig"]
+    path = write_outputs(tmp_path / "out.json", {**AWS_OUTPUTS, "kubeconfig": exported})
     code = cli("train-smoke", "-s", "aws-prod", "--project", REPO, "--outputs", path, "--apply")
     assert code == 0, cli.err
-    kinds = [d["kind"] for d in yaml.safe_load_all(received.read_text())]
+    argv = (seen / "argv").read_text().split()
+    assert argv[0] == "--kubeconfig" and argv[2:] == ["apply", "-f", "-"]
+    assert json.loads((seen / "kubeconfig.seen").read_text()) == json.loads(exported)
+    assert not Path(argv[1]).exists()  # removed after the apply
+    kinds = [d["kind"] for d in yaml.safe_load_all((seen / "applied.yaml").read_text())]
     assert kinds == ["ConfigMap", "TrainJob"]
+
+
+def test_apply_with_an_explicit_context_uses_it(cli, tmp_path, monkeypatch):
+    seen = _fake_kubectl(tmp_path, monkeypatch)
+    path = write_outputs(tmp_path / "out.json", AWS_OUTPUTS)
+    code = cli("train-smoke", "-s", "aws-prod", "--project", REPO, "--outputs", path,
+               "--apply", "--context", "prod-training")  # fmt: skip
+    assert code == 0, cli.err
+    assert (seen / "argv").read_text().split() == [
+        "--context", "prod-training", "apply", "-f", "-"
+    ]  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("outputs", "message"),
+    [
+        (True, "stack outputs have no 'kubeconfig'"),
+        (False, "--apply needs --outputs"),
+    ],
+)
+def test_apply_never_uses_the_ambient_kube_context(cli, tmp_path, monkeypatch, outputs, message):
+    seen = _fake_kubectl(tmp_path, monkeypatch)
+    extra = ["--outputs", write_outputs(tmp_path / "out.json", AWS_OUTPUTS)] if outputs else []
+    code = cli("train-smoke", "-s", "aws-prod", "--project", REPO, *extra, "--apply")
+    assert code == 2
+    assert message in cli.one_error_line()
+    assert not (seen / "argv").exists()

@@ -20,6 +20,8 @@ NAMESPACE = "kubernetes:core/v1:Namespace"
 PROVIDER = "pulumi:providers:kubernetes"
 LABELS = {"mlops/project": "fraud", "mlops/environment": "prod"}
 ROLE = "arn:aws:iam::123456789012:role/ci-deployer"
+BUCKET = "arn:aws:s3:::artifacts"
+KEY = "arn:aws:kms:us-east-1:123456789012:key/artifacts"
 
 
 def aws(**kwargs):
@@ -36,7 +38,8 @@ def gcp(**kwargs):
 def eks():
     return aws(
         admin_role_arns=[ROLE],
-        artifact_policy_arn="arn:aws:iam::123456789012:policy/dvc",
+        artifact_bucket_arn=BUCKET,
+        artifact_key_arn=KEY,
         kubernetes_version="1.33",
     )
 
@@ -92,8 +95,15 @@ def test_releases_are_pinned_by_version_and_repository(eks):
         assert inputs.get("repositoryOpts", {}).get("repo") == chart.repo
         assert inputs["atomic"] is True
     assert found["kubeflow-trainer"]["chart"].startswith("oci://ghcr.io/kubeflow/")
+    # The runtime installer's image (it also needs the Alpine package mirror) is stated, so the
+    # plan shows the Docker Hub dependency.
     assert found["kubeflow-trainer"]["values"] == {
-        "runtimes": {"torchDistributed": {"enabled": True}}
+        "runtimes": {
+            "torchDistributed": {"enabled": True},
+            "installer": {
+                "image": {"registry": "docker.io", "repository": "alpine", "tag": "3.21"}
+            },
+        }
     }
 
 
@@ -175,8 +185,6 @@ def test_training_pods_get_the_artifact_store_role_by_pod_identity(eks):
         "trainer",
     )
     assert association["roleArn"] == eks.named("tc-trainer-role").outputs["arn"]
-    attachment = eks.named("tc-trainer-artifacts").inputs
-    assert attachment["policyArn"] == "arn:aws:iam::123456789012:policy/dvc"
     trust = json.loads(eks.named("tc-trainer-role").inputs["assumeRolePolicy"])["Statement"][0]
     assert trust["Principal"] == {"Service": "pods.eks.amazonaws.com"}
     namespace = eks.named("tc-training-ns").inputs["metadata"]
@@ -239,3 +247,96 @@ def test_training_pods_write_checkpoints_only_under_their_prefix():
     assert by_sid["ListCheckpoints"]["Condition"] == {
         "StringLike": {"s3:prefix": ["checkpoints", "checkpoints/*"]}
     }
+
+
+def test_training_pods_read_the_data_and_cannot_change_it(eks):
+    role = eks.named("tc-trainer-role")
+    policies = [
+        r for r in eks.of_type("aws:iam/rolePolicy:RolePolicy") if r.inputs["role"] == role.id
+    ]
+    assert {p.name for p in policies} == {"tc-trainer-data", "tc-trainer-checkpoints"}
+    assert not [
+        a
+        for a in eks.of_type("aws:iam/rolePolicyAttachment:RolePolicyAttachment")
+        if a.inputs["role"] == role.outputs["name"]
+    ]
+    data = {
+        s["Sid"]: s for s in json.loads(eks.named("tc-trainer-data").inputs["policy"])["Statement"]
+    }
+    assert data["ReadData"]["Action"] == ["s3:GetObject"]
+    assert data["ReadData"]["Resource"] == f"{BUCKET}/dvc/*"
+    assert data["ListData"]["Condition"] == {"StringLike": {"s3:prefix": ["dvc", "dvc/*"]}}
+    assert data["UseArtifactKey"] == {
+        "Sid": "UseArtifactKey",
+        "Effect": "Allow",
+        "Action": ["kms:Decrypt", "kms:GenerateDataKey"],
+        "Resource": KEY,
+    }
+    # Writes (and no deletes) only under checkpoints/.
+    writes = [
+        (p.name, stmt["Resource"])
+        for p in policies
+        for stmt in json.loads(p.inputs["policy"])["Statement"]
+        for action in stmt["Action"]
+        if action.startswith("s3:") and not action.startswith(("s3:Get", "s3:List"))
+    ]
+    assert writes == [("tc-trainer-checkpoints", f"{BUCKET}/checkpoints/*")] * 2
+    assert not any(
+        "Delete" in action
+        for p in policies
+        for stmt in json.loads(p.inputs["policy"])["Statement"]
+        for action in stmt["Action"]
+    )
+
+
+def _eks_token_args(recording):
+    [user] = kubeconfig(recording)["users"]
+    return user["user"]["exec"]
+
+
+def test_eks_kubeconfig_authenticates_as_the_stack_aws_provider():
+    deployer = "arn:aws:iam::123456789012:role/deployer"
+    recording = run(
+        lambda: AwsCluster("tc", AwsArgs(kubernetes_labels=LABELS)),
+        config={**REGION, "aws:profile": "ci", "aws:assumeRoles": [{"roleArn": deployer}]},
+    )
+    exec_ = _eks_token_args(recording)
+    assert exec_["args"][-4:] == ["--profile", "ci", "--role-arn", deployer]
+    assert "getting-started-install" in exec_["installHint"]  # the AWS CLI must be on PATH
+    registered = recording.named("tc", "mlops:aws:TrainingCluster").registered_outputs
+    assert json.loads(registered["kubeconfig"]) == kubeconfig(recording)
+
+
+def test_eks_kubeconfig_without_provider_identity_uses_the_credential_chain(eks):
+    args = _eks_token_args(eks)["args"]
+    assert "--profile" not in args and "--role-arn" not in args
+
+
+def test_explicit_kubeconfig_identity_wins_over_the_stack_config():
+    role = "arn:aws:iam::123456789012:role/operator"
+    recording = run(
+        lambda: AwsCluster(
+            "tc",
+            AwsArgs(kubernetes_labels=LABELS, kubeconfig_profile="ops", kubeconfig_role_arn=role),
+        ),
+        config={**REGION, "aws:profile": "ci"},
+    )
+    assert _eks_token_args(recording)["args"][-4:] == ["--profile", "ops", "--role-arn", role]
+
+
+@pytest.mark.parametrize(
+    ("roles", "message"),
+    [
+        (
+            [{"roleArn": "arn:aws:iam::1:role/a"}, {"roleArn": "arn:aws:iam::1:role/b"}],
+            "aws:assumeRoles chains 2 roles",
+        ),
+        ([{"roleArn": "arn:aws:iam::1:role/a", "externalId": "x"}], "has an externalId"),
+    ],
+)
+def test_provider_identity_the_kubeconfig_cannot_reproduce_is_refused(roles, message):
+    with pytest.raises(ProgramError, match=message):
+        run(
+            lambda: AwsCluster("tc", AwsArgs(kubernetes_labels=LABELS)),
+            config={**REGION, "aws:assumeRoles": roles},
+        )

@@ -82,3 +82,25 @@ def test_admin_roles_only_on_aws():
     assert _problems(raw) == [
         "mlops:platform.training.access.adminRoleArns: only used on AWS (EKS access entries)"
     ]
+
+
+def test_private_cidrs_default_to_none_and_refuse_public_space_by_index():
+    assert parse_spec(platform_raw("aws-prod")).training.access.private_cidrs is None
+    ok = parse_spec(_spec("aws-prod", access={"privateCidrs": ["10.20.0.0/16", "fd00::/8"]}))
+    assert ok.training.access.private_cidrs == ["10.20.0.0/16", "fd00::/8"]
+    raw = _spec("aws-prod", access={"privateCidrs": ["10.20.0.0/16", "0.0.0.0/0", "10.0.0.1/8"]})
+    assert [line.split(": ", 1)[0] for line in _problems(raw)] == [
+        "mlops:platform.training.access.privateCidrs[1]",
+        "mlops:platform.training.access.privateCidrs[2]",
+    ]
+    [line] = _problems(_spec("aws-dev", access={"privateCidrs": ["198.51.100.0/24"]}))
+    assert line.startswith(
+        "mlops:platform.training.access.privateCidrs[0]: 198.51.100.0/24 is not private address "
+        "space"
+    )
+
+
+def test_private_cidrs_only_on_aws():
+    assert _problems(_spec("gcp-dev", access={"privateCidrs": ["10.0.0.0/8"]})) == [
+        "mlops:platform.training.access.privateCidrs: only used on AWS (EKS cluster security group)"
+    ]

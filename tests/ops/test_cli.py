@@ -11,7 +11,7 @@ import pytest
 
 from mlops_iac.cli import main as cli_module
 
-COMMANDS = ["approve", "rollback", "verify", "dvc-remote"]
+COMMANDS = ["approve", "rollback", "verify", "preflight", "dvc-remote"]
 
 
 def test_every_command_module_has_the_contract():

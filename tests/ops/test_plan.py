@@ -53,7 +53,10 @@ def reference_plan(stack: str) -> tuple[int, str, dict[str, dict]]:
     return code, out.getvalue(), reports
 
 
-@pytest.mark.parametrize("stack", [f"{c}-{e}" for c in CLOUDS for e in ("dev", "prod")])
+@pytest.mark.parametrize(
+    "stack",
+    [pytest.param(f"{c}-{e}") for c in CLOUDS for e in ("dev", "prod")],
+)
 def test_reference_stacks_pass(stack):
     code, out, reports = reference_plan(stack)
     assert code == 0, out
@@ -167,6 +170,7 @@ def test_quiet_prints_only_findings_and_verdict(capsys):
     assert plan("--stack", "aws-dev", "--quiet") == 0
     out = capsys.readouterr().out
     assert "Stack mlops-platform" not in out
+    assert "Preconditions (" not in out
     assert out.strip().splitlines()[-1].startswith("PASS:")
 
 
@@ -203,7 +207,7 @@ PROD_SVC, DEV_SVC = (
 )
 
 
-@pytest.mark.parametrize("cloud", CLOUDS)
+@pytest.mark.parametrize("cloud", [pytest.param(c) for c in CLOUDS])
 def test_staging_with_private_endpoints_passes(cloud, tmp_path):
     def staging(platform):
         platform.update(environment="staging")
@@ -246,20 +250,26 @@ def test_a_saved_state_makes_the_plan_an_update_of_what_exists(tmp_path, capsys)
     from mlops_iac.plan.service import saved_state
 
     assert saved_state(REPO, "gcp-prod") == REPO / "stacks" / "state" / "gcp-prod.json"
-    assert saved_state(REPO, "aws-dev") is None
+    assert saved_state(REPO, "aws-new") is None
     assert main(["plan", "--stack", "gcp-prod", "--project", str(REPO), "--quiet"]) == 0
-    # The same stack file against nothing deployed: a first deploy, v7 alone, no refusal.
+    # The same stack file against nothing deployed: a first deploy, v7 alone; its image and model
+    # would come from the registry this update creates, which the bring-up rule refuses.
     empty = tmp_path / "empty.json"
     empty.write_text('{"deployment": {"resources": []}}')
     code = main(
         ["plan", "--stack", "gcp-prod", "--project", str(REPO), "--quiet", "--state", str(empty)]
     )
-    assert code == 0, capsys.readouterr().out
-    assert "this is the service's first deployment" in capsys.readouterr().err
+    captured = capsys.readouterr()
+    assert code == 1, captured.out
+    assert "this is the service's first deployment" in captured.err
+    assert "artifact-not-pushed" in captured.out
+    assert "gcp-run-traffic-unknown-revision" not in captured.out
     # Outputs that claim v6 was served, against a state without its revision: the traffic would
     # name a revision that does not exist, and the deploy catalogue refuses it.
     saved = json.loads((REPO / "stacks" / "state" / "gcp-prod.json").read_text())
-    saved["deployment"]["resources"] = saved["deployment"]["resources"][:1]
+    saved["deployment"]["resources"] = [
+        r for r in saved["deployment"]["resources"] if r["type"] != "gcp:cloudrunv2/service:Service"
+    ]
     claimed = tmp_path / "claimed.json"
     claimed.write_text(json.dumps(saved))
     code = main(
@@ -267,3 +277,37 @@ def test_a_saved_state_makes_the_plan_an_update_of_what_exists(tmp_path, capsys)
     )
     assert code == 1
     assert "gcp-run-traffic-unknown-revision" in capsys.readouterr().out
+
+
+def test_plan_lists_the_preconditions_its_resources_need():
+    from mlops_iac.plan.preconditions import derive
+    from tests.conftest import reference_recording
+
+    code, out, reports = reference_plan("aws-prod")
+    recording = reference_recording("aws-prod")
+    expected = derive(recording.resources, recording.config)
+    assert reports["json"]["preconditions"] == [p.as_dict() for p in expected]
+    assert len(expected) == 9
+    import jsonschema
+
+    schema = json.loads((REPO / "docs/plan.schema.json").read_text())
+    jsonschema.validate(reports["json"], schema)
+    lines = out.splitlines()
+    start = lines.index(
+        "Preconditions (9): what the account must provide; "
+        "`mlops-iac preflight --stack aws-prod` checks them live"
+    )
+    # After the GPU summary, before the verdict; one item and its source per precondition.
+    assert lines[start - 2].startswith("Max GPU spend:")
+    assert lines[-1].startswith("PASS:")
+    assert lines[start + 1 : start + 1 + 2 * len(expected) : 2] == [
+        f"  {p.id} ({p.seen_by}): {p.what}" for p in expected
+    ]
+    quota = [p.id for p in expected].index("aws-ec2-quota-L-3819A6DF")
+    assert lines[start + 1 + 2 * quota] == (
+        "  aws-ec2-quota-L-3819A6DF (preflight): EC2 quota 'All G and VT Spot Instance Requests' "
+        "(L-3819A6DF) in us-east-1: at least 32 vCPUs for the GPU node groups at max size"
+    )
+    assert lines[start + 2] == (
+        "    source: https://docs.aws.amazon.com/awsaccountbilling/latest/aboutv2/activating-tags.html"
+    )

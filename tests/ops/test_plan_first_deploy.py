@@ -60,14 +60,43 @@ def test_a_stack_without_saved_state_is_not_a_first_deployment(tmp_path):
     assert "first deployment" not in why and "unknown (no saved state)" in why
 
 
-def test_a_new_prod_stack_plans_with_the_current_revision_alone_and_says_why(tmp_path):
-    # The export of the initialised, never deployed stack shows nothing was ever served.
+def _first_step_state(tmp_path, stack_file: str):
+    """The export step 1 of the bring-up leaves (everything but serving), as a file."""
+    from pathlib import Path
+
+    from mlops_iac.plan import bringup, service
+
+    first = service.plan(
+        REPO,
+        "gcp-new",
+        Path(stack_file),
+        state=bringup.empty_state("gcp-new"),
+        overrides={"serving.enabled": False},
+    )
+    state = tmp_path / "gcp-new.json"
+    state.write_text(json.dumps(bringup.export_document(bringup.state_after(first.recording, 1))))
+    return state
+
+
+def test_a_never_deployed_stack_cannot_serve_from_its_own_new_registry(tmp_path):
+    # The export of the initialised, never deployed stack: the image and the model would come from
+    # the repository and bucket this very update creates.
     state = tmp_path / "gcp-new.json"
     state.write_text(json.dumps(NEVER_DEPLOYED))
     code, document = _plan(
         tmp_path, "gcp-new", "--config-file", _stack_file(tmp_path), "--state", str(state)
     )
-    assert code == 0
+    assert code == 1
+    assert {e["rule"] for e in document["deployErrors"]} == {"artifact-not-pushed"}
+
+
+def test_a_new_prod_stack_plans_with_the_current_revision_alone_and_says_why(tmp_path):
+    # Serving's first deployment: step 2 of the bring-up, after the registry was made (and the
+    # first version pushed); nothing was ever served.
+    stack_file = _stack_file(tmp_path)
+    state = _first_step_state(tmp_path, stack_file)
+    code, document = _plan(tmp_path, "gcp-new", "--config-file", stack_file, "--state", str(state))
+    assert code == 0, document.get("deployErrors")
     assert document["passed"] is True and _rollback(document) == []
     assert _traffic(document) == [("v7", 100)]
     [why] = [w for w in document["warnings"] if "no rollback target yet" in w]

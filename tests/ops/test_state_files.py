@@ -24,7 +24,9 @@ from mlops_iac.plan.deploy import state as state_module
 from tests.conftest import REPO, stack_config
 
 SAVED = REPO / "stacks" / "state" / "gcp-prod.json"
-EXPORT = json.loads(SAVED.read_text())
+# The shapes and the corpus mutate a small export (a stack serving one Cloud Run revision): every
+# case is refused before the program runs, so its size, not its content, matters.
+EXPORT = json.loads((Path(__file__).parent / "served_state.json").read_text())
 ROLLBACK = "mlops-serving-rollback"
 
 
@@ -222,10 +224,21 @@ def test_the_report_names_the_state_file_and_its_digest(cli, tmp_path) -> None:
 
 
 def test_no_state_is_reported_as_unknown(cli, tmp_path) -> None:
-    code, document = _plan_json(cli, tmp_path, "-s", "aws-dev")
-    assert code == 0 and document["state"] is None, cli.err
-    assert cli("plan", "-s", "aws-dev", "--project", REPO, "--no-color") == 0
+    project = tmp_path / "project"
+    project.mkdir()
+    (project / "__main__.py").write_bytes((REPO / "__main__.py").read_bytes())
+    stack_file = (REPO / "stacks" / "Pulumi.aws-dev.yaml").read_bytes()
+    (project / "Pulumi.aws-dev.yaml").write_bytes(stack_file)
+    (project / "Pulumi.yaml").write_text(
+        (REPO / "Pulumi.yaml").read_text().replace("stackConfigDir: stacks", "")
+    )
+    report = tmp_path / "plan.json"
+    code = cli("plan", "-s", "aws-dev", "--project", project, "--json", report, "--no-color")
+    document = json.loads(report.read_text())
+    assert document["state"] is None, cli.err
     assert "State: none saved: what the stack's last deployment served is unknown" in cli.out
+    # Without a state the plan is of a first deploy: the private cluster's Kubernetes side fails.
+    assert code == 1 and "kubernetes-cluster-unreachable" in cli.out
 
 
 # --- the shapes a state must have ---------------------------------------------------------------

@@ -21,6 +21,7 @@ ALL_CHECKS = [
     "endpoint-in-service",
     "endpoint-approved-version",
     "endpoint-config",
+    "endpoint-model-version",
     "alarm-actions",
     "alarm-actions",
     "approvers-topic-encrypted",
@@ -61,7 +62,7 @@ def test_compliant_account_passes(cli, project, platform, tmp_path):
     assert document["passed"] is True
     assert [c["check"] for c in document["checks"]] == ALL_CHECKS
     assert all(c["passed"] for c in document["checks"]), document
-    assert "12 checks, 0 failed" in cli.out
+    assert "13 checks, 0 failed" in cli.out
     approved = next(c for c in document["checks"] if c["check"] == "endpoint-approved-version")
     assert approved["detail"] == "fraud-detector v7 approved by jane@example.com (CHG-1234)"
     # Read-only: nothing but Get/Describe/List calls reached AWS.
@@ -125,7 +126,8 @@ def test_drifted_account_names_every_drifted_check(cli, project, platform):
         (
             "endpoint-config",
             outputs["endpoint_name"],
-        ): "uses fraud-detector-config-v7, the stack deployed fraud-detector-config-v9",
+        ): "uses fraud-detector-config-v7, the stack deployed fraud-detector-config-v9 "
+        "(rolled back, or changed outside the stack)",
         ("alarm-actions", outputs["alarm_names"][0]): "actions disabled",
         ("alarm-actions", outputs["alarm_names"][1]): "alarm not found",
         (
@@ -139,7 +141,7 @@ def test_drifted_account_names_every_drifted_check(cli, project, platform):
     # The table names the same drift for a human.
     assert _verify(cli, project, outputs_file) == 1
     summary = cli.out.strip().splitlines()[-1]
-    assert summary.startswith("12 checks, 10 failed: alarm-actions, approvers-topic-encrypted")
+    assert summary.startswith("13 checks, 10 failed: alarm-actions, approvers-topic-encrypted")
     for check in {check for check, _ in failed}:
         assert check in summary
 
@@ -164,6 +166,7 @@ def test_missing_endpoint_fails_both_endpoint_checks(cli, project, platform):
         "endpoint-in-service",
         "endpoint-approved-version",
         "endpoint-config",
+        "endpoint-model-version",
     ]
 
 
@@ -240,7 +243,12 @@ def test_malformed_outputs_exit_2_before_any_call(
     assert message in cli.one_error_line()
 
 
-def test_non_aws_stack_is_refused(cli, project, tmp_path):
+def test_gcp_stack_without_its_outputs_is_one_line(cli, project, tmp_path, monkeypatch):
+    # GCP stacks are verified through the cloud's REST API (tests/ops/test_cloud_day2.py); a
+    # stack that cannot be located fails before any credential is loaded.
+    from mlops_iac.cli import cloudrest
+
+    monkeypatch.setattr(cloudrest, "transport_for", lambda cloud: pytest.fail("no transport"))
     path = project / "stacks/Pulumi.aws-dev.yaml"
     text = path.read_text().replace("cloud: aws", "cloud: gcp").replace("gpu: t4", "gpu: l4")
     # A valid GCP spec: model artifacts in gs:// need gcp.externalArtifacts (bring your own).
@@ -248,7 +256,7 @@ def test_non_aws_stack_is_refused(cli, project, tmp_path):
     (project / "stacks/Pulumi.gcp-dev.yaml").write_text(text)
     outputs = write_outputs(tmp_path / "o.json", {})
     assert cli("verify", "-s", "gcp-dev", "--project", project, "--outputs", outputs) == 2
-    assert "verify supports AWS stacks only" in cli.one_error_line()
+    assert "no gcp:project and no output names a project" in cli.one_error_line()
 
 
 def test_missing_credentials_is_one_line(cli, project, tmp_path, aws_env, monkeypatch):
@@ -267,3 +275,102 @@ def test_missing_credentials_is_one_line(cli, project, tmp_path, aws_env, monkey
     )
     assert _verify(cli, project, outputs) == 2
     assert "Unable to locate credentials" in cli.one_error_line()
+
+
+# A rollout SageMaker rolled back: the endpoint is InService again on the previous config, while
+# the stack's exports (here aws-prod's, as planned) name the new one. `pulumi up` succeeded.
+@pytest.fixture
+def planned_endpoint(aws_env):
+    from tests.conftest import reference_recording
+
+    recording = reference_recording("aws-prod")
+    exports = recording.exports
+    with mock_aws():
+        sagemaker = boto3.client("sagemaker", region_name=REGION)
+        for version in (exports["active_model_version"], exports["previous_model_version"]):
+            model = recording.named(f"mlops-serving-model-v{version}")
+            config = recording.named(f"mlops-serving-config-v{version}")
+            tags = [{"Key": k, "Value": v} for k, v in model.inputs["tags"].items()]
+            sagemaker.create_model(
+                ModelName=model.outputs["name"],
+                PrimaryContainer={
+                    "Image": model.inputs["primaryContainer"]["image"],
+                    "ModelDataUrl": model.inputs["primaryContainer"]["modelDataUrl"],
+                },
+                ExecutionRoleArn=model.inputs["executionRoleArn"],
+                Tags=tags,
+            )
+            (variant,) = config.inputs["productionVariants"]
+            sagemaker.create_endpoint_config(
+                EndpointConfigName=config.outputs["name"],
+                ProductionVariants=[
+                    {
+                        "VariantName": variant["variantName"],
+                        "ModelName": variant["modelName"],
+                        "InitialInstanceCount": int(variant["initialInstanceCount"]),
+                        "InstanceType": variant["instanceType"],
+                    }
+                ],
+                Tags=tags,
+            )
+        yield sagemaker, exports
+
+
+def _endpoint_verdicts(sagemaker, exports, live_config):
+    from mlops_iac.spec.parse import parse_spec
+    from tests.conftest import platform_raw
+
+    sagemaker.create_endpoint(EndpointName=exports["endpoint_name"], EndpointConfigName=live_config)
+    checks = verify.endpoint_checks(
+        sagemaker,
+        exports["endpoint_name"],
+        parse_spec(platform_raw("aws-prod")),
+        exports["active_endpoint_config_name"],
+        exports["active_model_version"],
+    )
+    return {c.check: (c.passed, c.detail) for c in checks}
+
+
+def test_a_rolled_back_rollout_fails_verify_naming_both(planned_endpoint):
+    sagemaker, exports = planned_endpoint
+    old, new = exports["previous_endpoint_config_name"], exports["active_endpoint_config_name"]
+    verdicts = _endpoint_verdicts(sagemaker, exports, live_config=old)
+    assert verdicts["endpoint-config"] == (
+        False,
+        f"uses {old}, the stack deployed {new} (rolled back, or changed outside the stack)",
+    )
+    old_model = sagemaker.describe_endpoint_config(EndpointConfigName=old)["ProductionVariants"][0][
+        "ModelName"
+    ]
+    assert verdicts["endpoint-model-version"] == (
+        False,
+        f"variant AllTraffic serves {old_model} (v6); the stack deployed v7",
+    )
+    # v6 is approved too: the approval check alone would have passed the rolled-back endpoint.
+    assert verdicts["endpoint-approved-version"][0] is True
+
+
+def test_the_rollout_that_took_passes(planned_endpoint):
+    sagemaker, exports = planned_endpoint
+    verdicts = _endpoint_verdicts(sagemaker, exports, exports["active_endpoint_config_name"])
+    assert verdicts["endpoint-config"][0] and verdicts["endpoint-model-version"][0], verdicts
+    assert verdicts["endpoint-model-version"][1].endswith("(v7)")
+
+
+def test_missing_exports_fail_instead_of_skipping(planned_endpoint):
+    sagemaker, exports = planned_endpoint
+    sagemaker.create_endpoint(
+        EndpointName=exports["endpoint_name"],
+        EndpointConfigName=exports["active_endpoint_config_name"],
+    )
+    from mlops_iac.spec.parse import parse_spec
+    from tests.conftest import platform_raw
+
+    checks = verify.endpoint_checks(
+        sagemaker, exports["endpoint_name"], parse_spec(platform_raw("aws-prod")), None, None
+    )
+    failed = {c.check: c.detail for c in checks if not c.passed}
+    assert failed == {
+        "endpoint-config": "the stack exports no active_endpoint_config_name to compare with",
+        "endpoint-model-version": "the stack exports no active_model_version to compare with",
+    }

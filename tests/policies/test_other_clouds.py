@@ -503,3 +503,76 @@ def test_azure_traffic_set_by_an_arm_template_deployment(traffic, problem) -> No
         assert messages == []
     else:
         assert len(messages) == 1 and problem in messages[0]
+
+
+def _package_store(extra_container: bool = False, public_blobs: bool = False) -> list[Res]:
+    """A Function App's package account: Shared Key on (the provider uploads with the account
+    key), network open, no customer key, no versioning or lifecycle."""
+    account = res(
+        "packages",
+        "azure-native:storage:StorageAccount",
+        {
+            "allowBlobPublicAccess": public_blobs,
+            "allowSharedKeyAccess": True,
+            "networkRuleSet": {"defaultAction": "Allow"},
+            "enableHttpsTrafficOnly": True,
+            "minimumTlsVersion": "TLS1_2",
+            "tags": lineage_tags("prod"),
+        },
+        protect=True,
+    )
+    account.outputs["name"] = "stpkg1a2b"
+    container = res(
+        "packages-container",
+        "azure-native:storage:BlobContainer",
+        {"accountName": "stpkg1a2b", "containerName": "drift-packages"},
+    )
+    blob = res(
+        "package",
+        "azure-native:storage:Blob",
+        {"accountName": "stpkg1a2b", "containerName": "drift-packages", "blobName": "job-1.zip"},
+    )
+    app = res(
+        "function",
+        "azure-native:web:WebApp",
+        {
+            "kind": "functionapp,linux",
+            "siteConfig": {
+                "appSettings": [
+                    {
+                        "name": "WEBSITE_RUN_FROM_PACKAGE",
+                        "value": "https://stpkg1a2b.blob.core.windows.net/drift-packages/job-1.zip",
+                    }
+                ]
+            },
+            "tags": lineage_tags("prod"),
+        },
+    )
+    resources = [account, container, blob, app]
+    if extra_container:
+        resources.append(
+            res(
+                "data",
+                "azure-native:storage:BlobContainer",
+                {"accountName": "stpkg1a2b", "containerName": "data"},
+            )
+        )
+    return resources
+
+
+STORE_RULES = {
+    "mlops-storage-encrypted-cmk",
+    "mlops-storage-versioned",
+    "mlops-storage-lifecycle",
+    "mlops-storage-public-access-blocked",
+}
+
+
+def test_an_account_holding_only_function_packages_is_no_object_store() -> None:
+    found = {rule for rule, name in run(*_package_store()) if name == "packages"}
+    assert found & STORE_RULES == set()
+    # Anything else in it makes it an object store again, and so does anonymous blob access.
+    found = {rule for rule, name in run(*_package_store(extra_container=True))}
+    assert found >= STORE_RULES
+    found = {rule for rule, name in run(*_package_store(public_blobs=True))}
+    assert found >= STORE_RULES

@@ -17,7 +17,7 @@ from mlops_iac.spec import gpu
 from tests.conftest import reference_recording
 
 REPO = Path(__file__).resolve().parents[2]
-PRICES = {o.node_type: o.usd_per_node_hour for o in gpu.CATALOGUE.values()}
+PRICES = gpu.node_type_prices()
 
 
 def _config(stack: str) -> dict:

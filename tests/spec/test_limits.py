@@ -144,9 +144,14 @@ def test_the_stack_file_rule_answers_as_before():
         STRATEGIES, ("canaryPercent", "linearStepPercent"), PERCENTS, FLEETS, BAKES
     ):
         raw = _raw(strategy, key, percent, fleet, bake)
-        assert rules._aws_rollout_rules(raw) == _old_spec_rule(raw), raw
+        # The blue/green execution-timeout check came later (its own test below).
+        assert _without_timeout(rules._aws_rollout_rules(raw)) == _old_spec_rule(raw), raw
         compared += 1
     assert compared > 100_000
+
+
+def _without_timeout(problems: list[Any]) -> list[Any]:
+    return [p for p in problems if "execution timeout" not in str(p)]
 
 
 @pytest.mark.parametrize("strategy", ["canary", "linear", "all-at-once", "blue-green"])
@@ -157,7 +162,7 @@ def test_the_serving_endpoint_check_answers_as_before(strategy: str):
     for percent, bake, fleet in itertools.product(range(-1, 62), (-1, 0, 60, 61), fleets):
         for canary, linear in ((percent, 20), (10, percent)):
             args = (strategy, canary, linear, bake, fleet)
-            assert rollout_problems(*args) == _old_problems(*args), args
+            assert _without_timeout(rollout_problems(*args)) == _old_problems(*args), args
 
 
 def test_the_rounding_answers_as_both_old_copies():
@@ -194,3 +199,43 @@ def test_the_limits_read_as_the_api_reference_says():
     assert limits.step_problem("canary", 50, 3) == "half"  # 1.5 instances take 2 of 3
     assert limits.step_problem("canary", 50, 4) is None
     assert limits.step_problem("all-at-once", 99, 1) is None
+
+
+def test_the_blue_green_timeout_covers_every_wait_and_refuses_what_no_timeout_fits():
+    # AWS: the timeout "should be larger than the total waiting time specified in
+    # TerminationWaitInSeconds and WaitIntervalInSeconds. Valid Range: 600-28800".
+    # Canary, bake 60: two shifts' waits + termination + provisioning (the old fixed 3600 s was
+    # shorter than the canary's wait plus termination alone).
+    assert limits.blue_green_waits("canary", 10, 4, 3600) == 2 * 3600 + 300
+    assert limits.blue_green_timeout("canary", 10, 4, 3600) == 2 * 3600 + 300 + 1800
+    # Linear 10 % of 10 instances: ten shifts.
+    assert limits.traffic_shifts("linear", 10, 10) == 10
+    assert limits.blue_green_timeout("linear", 10, 10, 600) == 10 * 600 + 300 + 1800
+    # Linear 20 % of 4 rounds up to one instance a step: four shifts, not five.
+    assert limits.traffic_shifts("linear", 20, 4) == 4
+    assert limits.traffic_shifts("all-at-once", 0, 4) == 1
+    assert limits.blue_green_timeout("all-at-once", 0, 4, 0) == 2100
+    # Linear 10 % with an hour's bake: 10 x 3600 s alone is over 28800 s.
+    assert "28800" in (limits.blue_green_timeout_problem("linear", 10, 10, 3600) or "")
+    assert limits.blue_green_timeout_problem("linear", 10, 10, 44 * 60) is None
+    assert limits.blue_green_timeout_problem("linear", 10, 10, 45 * 60) is not None
+    assert limits.blue_green_timeout_problem("canary", 50, 4, 3600) is None
+    # Every timeout the toolkit sets is within the API's range and above the waits.
+    for strategy, percent, fleet, minutes in itertools.product(
+        ("canary", "linear", "all-at-once"), (10, 20, 50), range(1, 12), range(0, 61)
+    ):
+        wait = minutes * 60
+        timeout = limits.blue_green_timeout(strategy, percent, fleet, wait)
+        assert timeout > limits.blue_green_waits(strategy, percent, fleet, wait)
+        assert timeout >= 600
+        if limits.blue_green_timeout_problem(strategy, percent, fleet, wait) is None:
+            assert timeout <= 28800
+
+
+def test_a_rollout_over_the_timeout_cap_is_refused_with_the_key_path():
+    raw = _raw("linear", "linearStepPercent", 10, 10, 60)
+    ((path, message),) = rules._aws_rollout_rules(raw)
+    assert path == "serving.rollout.bakeMinutes"
+    assert message.startswith("10 traffic shift(s) x 3600 s bake")
+    assert "over SageMaker's 28800 s blue/green execution timeout" in message
+    assert rules._aws_rollout_rules(_raw("linear", "linearStepPercent", 10, 10, 44)) == []

@@ -9,7 +9,10 @@ created (a previous revision, a deployment the endpoint's traffic names) must be
 from __future__ import annotations
 
 # Importing a cloud's module registers its rules; the order is the order errors are reported in.
-from mlops_iac.plan.deploy.lifecycle import aws, azure, gcp  # noqa: F401, I001
+from mlops_iac.plan.deploy.lifecycle import aws, azure, bringup, gcp  # noqa: F401, I001
 from mlops_iac.plan.deploy.lifecycle.base import RULES, Rule, check, rule
+
+# Shipped code's calls proven against the plan's grants (after the cloud rules).
+from mlops_iac.plan.deploy.permissions import rules as _runtime  # noqa: F401, I001
 
 __all__ = ["RULES", "Rule", "check", "rule"]

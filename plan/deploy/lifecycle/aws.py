@@ -10,9 +10,11 @@ from mlops_iac.plan.deploy.base import DeployError, error, physical_name_of
 from mlops_iac.plan.deploy.lifecycle.base import get, of, rule
 from mlops_iac.plan.deploy.state import StateResource
 from mlops_iac.spec.limits import (
+    SAGEMAKER_BLUE_GREEN,
     SAGEMAKER_LINEAR_STEP_PERCENT_MIN,
     SAGEMAKER_STEP_PERCENT_MAX,
     step_instances,
+    traffic_shifts,
 )
 
 SM_AUTOSCALE_UPDATE = "https://docs.aws.amazon.com/sagemaker/latest/dg/endpoint-scaling-update.html"
@@ -201,6 +203,105 @@ def _fleet_note(size: Mapping[str, Any], fleet: int | None) -> str:
     return f" ({size.get('value'):g}% of {fleet} instance(s) rounds up to {n})"
 
 
+_BLUE_GREEN = "deploymentConfig.blueGreenUpdatePolicy"
+_STRATEGY = {"CANARY": "canary", "LINEAR": "linear", "ALL_AT_ONCE": "all-at-once"}
+
+
+def _shifts(routing: Mapping[str, Any], fleet: int | None) -> int | None:
+    """How many traffic shifts the routing makes (``spec.limits.traffic_shifts``); None when
+    the plan does not say (a linear step without a known fleet in instances)."""
+    strategy = _STRATEGY.get(str(routing.get("type")))
+    if strategy != "linear":
+        return traffic_shifts(strategy, 0, fleet or 1) if strategy else None
+    step = routing.get("linearStepSize") or {}
+    value = step.get("value")
+    if not isinstance(value, int | float) or value <= 0 or not fleet:
+        return None
+    if step.get("type") == "INSTANCE_COUNT":
+        return -(-fleet // int(value)) if value >= 1 else None
+    return traffic_shifts("linear", float(value), fleet)
+
+
+@rule("aws-sagemaker-bluegreen-timeout", SAGEMAKER_BLUE_GREEN)
+def sagemaker_blue_green_timeout(
+    resources: list[Any], state: list[StateResource], config: Mapping[str, Any]
+) -> Iterator[DeployError]:
+    for endpoint in of(resources, "aws:sagemaker/endpoint:Endpoint"):
+        policy = get(endpoint.inputs, _BLUE_GREEN)
+        if not isinstance(policy, Mapping):
+            continue
+        timeout = policy.get("maximumExecutionTimeoutInSeconds")
+        routing = policy.get("trafficRoutingConfiguration")
+        if not isinstance(timeout, int | float) or not isinstance(routing, Mapping):
+            continue
+        shifts = _shifts(routing, _fleet(endpoint, resources))
+        wait = routing.get("waitIntervalInSeconds") or 0
+        termination = policy.get("terminationWaitInSeconds") or 0
+        if shifts is None or not isinstance(wait, int | float):
+            continue
+        waits = shifts * wait + termination
+        if timeout <= waits:
+            yield error(
+                endpoint,
+                "aws-sagemaker-bluegreen-timeout",
+                f"{_BLUE_GREEN}.maximumExecutionTimeoutInSeconds",
+                timeout,
+                f"the blue/green execution timeout must be larger than the rollout's waits: "
+                f"{shifts} traffic shift(s) x {wait:g} s + {termination:g} s termination wait "
+                f"= {waits:g} s; the update times out and rolls back (or is refused)",
+                SAGEMAKER_BLUE_GREEN,
+            )
+
+
+LAMBDA_CONCURRENCY = "https://docs.aws.amazon.com/lambda/latest/dg/configuration-concurrency.html"
+LAMBDA_CONCURRENCY_CONFIG = "mlops-iac:lambdaConcurrencyLimit"
+LAMBDA_UNRESERVED_MINIMUM = 100
+"""Concurrency Lambda keeps unreserved on an account whose limit allows it."""
+
+
+@rule("aws-lambda-reserved-concurrency-new-account", LAMBDA_CONCURRENCY)
+def lambda_reserved_concurrency(
+    resources: list[Any], state: list[StateResource], config: Mapping[str, Any]
+) -> Iterator[DeployError]:
+    """Reserved concurrency the account cannot give. "You can reserve up to the Unreserved
+    account concurrency value minus 100"; a new account's limit is 10, all of which must stay
+    unreserved, so any reservation fails there. With the account's limit in config
+    (``mlops-iac:lambdaConcurrencyLimit``, e.g. from ``mlops-iac preflight``) the plan's
+    reservations are checked against it; without it, only a first deploy (no state) is refused,
+    since a stack that deployed before has shown its account is not new."""
+    functions = [
+        (fn, int(reserved))
+        for fn in of(resources, "aws:lambda/function:Function")
+        # Numbers arrive as floats from the engine; -1 is the provider's "no reservation".
+        if isinstance(reserved := fn.inputs.get("reservedConcurrentExecutions"), int | float)
+        and not isinstance(reserved, bool)
+        and reserved > 0
+    ]
+    limit = str(config.get(LAMBDA_CONCURRENCY_CONFIG, "")).strip()
+    if limit.isdigit():
+        allowed = int(limit) - LAMBDA_UNRESERVED_MINIMUM
+        why = f"the account's concurrency limit {limit} minus 100 leaves {max(allowed, 0)}"
+        if sum(reserved for _, reserved in functions) <= allowed:
+            return
+    elif state:
+        return
+    else:
+        why = (
+            "a new account's concurrency limit is 10, all of which Lambda keeps unreserved "
+            f"(set config {LAMBDA_CONCURRENCY_CONFIG} to the account's limit to check it)"
+        )
+    for fn, reserved in functions:
+        yield error(
+            fn,
+            "aws-lambda-reserved-concurrency-new-account",
+            "reservedConcurrentExecutions",
+            reserved,
+            f"PutFunctionConcurrency would fail: {why}; drop the reservation or raise the "
+            "account's concurrent executions quota (L-B99A9384) first",
+            LAMBDA_CONCURRENCY,
+        )
+
+
 _ECR_IMAGE = re.compile(
     r"^(?P<account>\d{12})\.dkr\.ecr\.(?P<region>[a-z0-9-]+)\.amazonaws\.com/(?P<repo>[^:@]+)"
 )
@@ -235,3 +336,80 @@ def aws_image_repository(
                     "stack does not create and the state does not hold",
                     ECR_SOURCE,
                 )
+
+
+# EKS gives the identity that creates a cluster an admin access entry unless the cluster says
+# bootstrapClusterCreatorAdminPermissions false (the API's default is true); an AccessEntry for the
+# same principal then fails (ResourceInUseException), e.g. https://github.com/pulumi/pulumi-eks/issues/2373.
+EKS_CREATOR_ENTRY = (
+    "https://docs.aws.amazon.com/eks/latest/APIReference/API_CreateAccessConfigRequest.html"
+)
+
+
+@rule("aws-eks-access-entry-creator-duplicate", EKS_CREATOR_ENTRY)
+def eks_access_entry_creator_duplicate(
+    resources: list[Any], state: list[StateResource], config: Mapping[str, Any]
+) -> Iterator[DeployError]:
+    existing = {s.urn for s in state}
+    created: dict[str, Any] = {}
+    for cluster in of(resources, "aws:eks/cluster:Cluster"):
+        if cluster.urn in existing:
+            continue
+        bootstrap = get(cluster.inputs, "accessConfig.bootstrapClusterCreatorAdminPermissions")
+        if bootstrap is False:
+            continue
+        for name in (
+            physical_name_of(cluster),
+            (getattr(cluster, "outputs", None) or {}).get("name"),
+        ):
+            if name:
+                created[str(name)] = cluster
+    for entry in of(resources, "aws:eks/accessEntry:AccessEntry"):
+        cluster = created.get(str(entry.inputs.get("clusterName")))
+        if cluster is None:
+            continue
+        yield error(
+            entry,
+            "aws-eks-access-entry-creator-duplicate",
+            "principalArn",
+            entry.inputs.get("principalArn"),
+            f"cluster {cluster.name!r} is created with the creator's admin entry "
+            "(accessConfig.bootstrapClusterCreatorAdminPermissions is not false), so an access "
+            "entry for the deploying principal fails as a duplicate, and offline the deployer is "
+            "unknown: set it false on the cluster and list the deploying role among the entries",
+            EKS_CREATOR_ENTRY,
+        )
+
+
+# The creator's entry is decided at creation only; the bridged provider marks the field ForceNew
+# (https://github.com/hashicorp/terraform-provider-aws/issues/43404), so changing it replaces the
+# cluster and everything on it.
+EKS_ACCESS_ENTRIES = "https://docs.aws.amazon.com/eks/latest/userguide/access-entries.html"
+_BOOTSTRAP = "accessConfig.bootstrapClusterCreatorAdminPermissions"
+
+
+@rule("aws-eks-creator-admin-change-replaces-cluster", EKS_ACCESS_ENTRIES)
+def eks_creator_admin_change(
+    resources: list[Any], state: list[StateResource], config: Mapping[str, Any]
+) -> Iterator[DeployError]:
+    before = {s.urn: s for s in state if s.type == "aws:eks/cluster:Cluster"}
+    for cluster in of(resources, "aws:eks/cluster:Cluster"):
+        old = before.get(cluster.urn)
+        if old is None:
+            continue
+        was = get(old.inputs, _BOOTSTRAP)
+        if was is None:
+            was = get(old.outputs, _BOOTSTRAP)
+        now = get(cluster.inputs, _BOOTSTRAP)
+        if isinstance(was, bool) and isinstance(now, bool) and was != now:
+            yield error(
+                cluster,
+                "aws-eks-creator-admin-change-replaces-cluster",
+                _BOOTSTRAP,
+                now,
+                f"the deployed cluster has {_BOOTSTRAP.rsplit('.', 1)[-1]}={str(was).lower()}; "
+                "EKS sets it only at creation, so this change replaces the cluster. Keep the "
+                "deployed value (for TrainingCluster: keep training.access.adminRoleArns empty, or "
+                "non-empty, as it was) and manage access entries instead",
+                EKS_ACCESS_ENTRIES,
+            )

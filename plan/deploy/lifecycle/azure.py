@@ -261,3 +261,179 @@ def acr_content_trust(
                 "registries; sign images with Notation instead",
                 ACR_DCT,
             )
+
+
+BLOB_SHARED_KEY = "https://github.com/pulumi/pulumi-azure-native/issues/2015"
+
+
+@rule("azure-blob-source-upload-refused", BLOB_SHARED_KEY)
+def azure_blob_upload(
+    resources: list[Any], state: list[StateResource], config: Mapping[str, Any]
+) -> Iterator[DeployError]:
+    """azure-native uploads a ``storage:Blob``'s ``source`` through the data plane with the
+    account key (it lists the keys and signs with Shared Key), from wherever ``pulumi up`` runs:
+    an account with shared keys off answers 403 ``KeyBasedAuthenticationNotPermitted``, and one
+    whose firewall denies by default refuses the deployer (which no virtual network rule
+    admits)."""
+    accounts: dict[str, Any] = {}
+    for account in of(resources, "azure-native:storage:StorageAccount"):
+        for name in (account.inputs.get("accountName"), physical_name_of(account)):
+            if name:
+                accounts[str(name)] = account
+    for blob in of(resources, "azure-native:storage:Blob"):
+        if blob.inputs.get("source") is None:
+            continue
+        account = accounts.get(str(blob.inputs.get("accountName") or ""))
+        if account is None:
+            continue
+        inputs = account.inputs
+        why = None
+        if inputs.get("allowSharedKeyAccess") is False:
+            why = "has shared keys off (allowSharedKeyAccess: false)"
+        elif inputs.get("publicNetworkAccess") == "Disabled":
+            why = "has public network access disabled"
+        elif get(inputs, "networkRuleSet.defaultAction") == "Deny":
+            why = "denies by default in its firewall (networkRuleSet.defaultAction: Deny)"
+        if why is not None:
+            yield error(
+                blob, "azure-blob-source-upload-refused", "source", "<asset>",
+                f"the provider uploads the blob's source with the account key from the "
+                f"deployer's network, and account {blob.inputs.get('accountName')!r} {why}",
+                BLOB_SHARED_KEY,
+            )  # fmt: skip
+
+
+AML_PROVISION = (
+    "https://learn.microsoft.com/en-us/azure/machine-learning/how-to-managed-network"
+    "#manually-provision-a-managed-vnet"
+)
+_ISOLATED = {"allowinternetoutbound", "allowonlyapprovedoutbound"}
+
+
+def _workspaces(resources: list[Any]) -> dict[str, Any]:
+    """AzureML workspaces of the plan by physical name."""
+    return {
+        str(w.inputs.get("workspaceName") or physical_name_of(w)): w
+        for w in of(resources, "azure-native:machinelearningservices:Workspace")
+    }
+
+
+@rule("azure-aml-online-deployment-network-not-provisioned", AML_PROVISION)
+def azure_deployment_network(
+    resources: list[Any], state: list[StateResource], config: Mapping[str, Any]
+) -> Iterator[DeployError]:
+    """A workspace with a managed network builds that network only when a compute instance is
+    created or provisioning is started, and an online deployment needs it built: a new
+    workspace must ask for it at creation (``provisionNetworkNow``)."""
+    existing = {s.urn for s in state}
+    workspaces = _workspaces(resources)
+    for deployment in of(resources, "azure-native:machinelearningservices:OnlineDeployment"):
+        workspace = workspaces.get(str(deployment.inputs.get("workspaceName") or ""))
+        if workspace is None or workspace.urn in existing:
+            continue
+        mode = str(get(workspace.inputs, "managedNetwork.isolationMode") or "").lower()
+        if mode in _ISOLATED and workspace.inputs.get("provisionNetworkNow") is not True:
+            yield error(
+                deployment, "azure-aml-online-deployment-network-not-provisioned",
+                "workspaceName", deployment.inputs.get("workspaceName"),
+                "the new workspace's managed network is not provisioned (no provisionNetworkNow,"
+                " no compute instance), and an online deployment needs it",
+                AML_PROVISION,
+            )  # fmt: skip
+
+
+AML_IMAGE_BUILD = (
+    "https://learn.microsoft.com/en-us/azure/machine-learning/how-to-managed-network"
+    "#configure-image-builds"
+)
+#: Hosts an image build installs conda and pip packages from (approved-outbound only).
+IMAGE_BUILD_HOSTS = ("pypi.org", "*.pythonhosted.org", "*.anaconda.org")
+
+
+@rule("azure-aml-image-build-private-acr", AML_IMAGE_BUILD)
+def azure_image_build(
+    resources: list[Any], state: list[StateResource], config: Mapping[str, Any]
+) -> Iterator[DeployError]:
+    """An online deployment without a prebuilt environment (an MLflow model) has its image
+    built; a registry with public access off cannot build it, so the workspace must name an
+    image build compute (``imageBuildCompute``) of its own, which with approved-outbound only
+    also needs FQDN rules to the package hosts."""
+    private_acrs = {
+        str(getattr(r, "id", "") or "").lower()
+        for r in of(resources, "azure-native:containerregistry:Registry")
+        if r.inputs.get("publicNetworkAccess") == "Disabled"
+    }
+    computes = {
+        (str(c.inputs.get("workspaceName") or ""), str(c.inputs.get("computeName") or ""))
+        for c in of(resources, "azure-native:machinelearningservices:Compute")
+    } | {
+        (str(s.inputs.get("workspaceName") or ""), str(s.inputs.get("computeName") or ""))
+        for s in state
+        if s.type == "azure-native:machinelearningservices:Compute"
+    }
+    workspaces = _workspaces(resources)
+    for deployment in of(resources, "azure-native:machinelearningservices:OnlineDeployment"):
+        if get(deployment.inputs, "properties.environmentId"):
+            continue
+        name = str(deployment.inputs.get("workspaceName") or "")
+        workspace = workspaces.get(name)
+        registry = str(workspace.inputs.get("containerRegistry") or "") if workspace else ""
+        if workspace is None or registry.lower() not in private_acrs:
+            continue
+        build = str(workspace.inputs.get("imageBuildCompute") or "")
+        problem = None
+        if not build:
+            problem = "the workspace names no imageBuildCompute"
+        elif (name, build) not in computes:
+            problem = f"imageBuildCompute {build!r} is no compute of the workspace"
+        elif get(workspace.inputs, "managedNetwork.isolationMode") == "AllowOnlyApprovedOutbound":
+            rules = (get(workspace.inputs, "managedNetwork.outboundRules") or {}).values()
+            hosts = {
+                str(r.get("destination"))
+                for r in rules
+                if isinstance(r, Mapping) and str(r.get("type")).upper() == "FQDN"
+            }
+            missing = [h for h in IMAGE_BUILD_HOSTS if h not in hosts]
+            if missing:
+                problem = (
+                    "the image build compute cannot reach the package hosts (approved outbound "
+                    f"only, no FQDN rule for {', '.join(missing)})"
+                )
+        if problem is not None:
+            yield error(
+                deployment, "azure-aml-image-build-private-acr", "properties.environmentId",
+                None, f"the deployment's image is built (no environmentId) and the workspace's "
+                f"container registry has public access disabled: {problem}", AML_IMAGE_BUILD,
+            )  # fmt: skip
+
+
+LOG_ALERT_VALIDATION = (
+    "https://learn.microsoft.com/en-us/rest/api/monitor/scheduled-query-rules/create-or-update"
+)
+
+
+@rule("azure-log-alert-new-table", LOG_ALERT_VALIDATION)
+def azure_log_alert_new_table(
+    resources: list[Any], state: list[StateResource], config: Mapping[str, Any]
+) -> Iterator[DeployError]:
+    """Creating a log alert validates its query against the scoped workspace, and a table
+    that has received no data yet fails ("Failed to resolve table or column expression"): a
+    workspace created in the same update has no data, so its alerts must skip validation."""
+    existing = {s.urn for s in state}
+    new = {
+        str(getattr(w, "id", "") or "").lower()
+        for w in of(resources, "azure-native:operationalinsights:Workspace")
+        if w.urn not in existing
+    }
+    for alert in of(resources, "azure-native:monitor:ScheduledQueryRule"):
+        if alert.inputs.get("skipQueryValidation") is True:
+            continue
+        scopes = [str(s).lower() for s in alert.inputs.get("scopes") or []]
+        if any(scope in new for scope in scopes):
+            yield error(
+                alert, "azure-log-alert-new-table", "skipQueryValidation",
+                alert.inputs.get("skipQueryValidation"),
+                "the alert's query is validated against a Log Analytics workspace created in "
+                "this update, whose tables have no data yet; set skipQueryValidation",
+                LOG_ALERT_VALIDATION,
+            )  # fmt: skip

@@ -163,3 +163,183 @@ def gcp_image_repository(
                     "use the registry's repository output",
                     AR_SOURCE,
                 )
+
+
+CUSTOM_METRICS = "https://cloud.google.com/monitoring/custom-metrics/creating-metrics"
+_CUSTOM_METRIC = re.compile(r'metric\.type\s*=\s*"(custom\.googleapis\.com/[^"]+)"')
+_CONDITION_FILTERS = ("filter", "denominatorFilter")
+
+
+def _alert_filters(policy: Any) -> Iterator[tuple[str, str]]:
+    """(input path, filter) of every condition filter of an alert policy."""
+    for i, condition in enumerate(policy.inputs.get("conditions") or []):
+        if not isinstance(condition, Mapping):
+            continue
+        for kind, body in condition.items():
+            if not isinstance(body, Mapping):
+                continue
+            for key in _CONDITION_FILTERS:
+                if isinstance(body.get(key), str):
+                    yield f"conditions[{i}].{kind}.{key}", body[key]
+
+
+@rule("gcp-alert-custom-metric-without-descriptor", CUSTOM_METRICS)
+def alert_custom_metric_descriptor(
+    resources: list[Any], state: list[StateResource], config: Mapping[str, Any]
+) -> Iterator[DeployError]:
+    descriptor = "gcp:monitoring/metricDescriptor:MetricDescriptor"
+    declared = {
+        str(r.inputs.get("type"))
+        for r in list(of(resources, descriptor)) + [s for s in state if s.type == descriptor]
+    }
+    existing = {s.urn for s in state}
+    for policy in of(resources, "gcp:monitoring/alertPolicy:AlertPolicy"):
+        if policy.urn in existing:
+            continue  # it was created, so its metric existed then
+        for path, text in _alert_filters(policy):
+            for metric in _CUSTOM_METRIC.findall(text):
+                if metric not in declared:
+                    yield error(
+                        policy,
+                        "gcp-alert-custom-metric-without-descriptor",
+                        path,
+                        metric,
+                        f"the alert watches custom metric {metric}, which exists only once "
+                        "something writes a point or declares it: on a new project Cloud "
+                        "Monitoring refuses the policy ('Cannot find metric(s) that match "
+                        "type'); declare a gcp.monitoring.MetricDescriptor and depend on it",
+                        CUSTOM_METRICS,
+                    )
+
+
+SERVICE_AGENT_ISSUE = "https://github.com/hashicorp/terraform-provider-google/issues/15572"
+_GCP_SA_AGENT = re.compile(r"service-\d+@gcp-sa-([a-z0-9-]+)\.iam\.gserviceaccount\.com")
+
+
+def _members(inputs: Mapping[str, Any]) -> Iterator[tuple[str, str]]:
+    """(input path, member) of an IAM member or binding resource."""
+    if isinstance(inputs.get("member"), str):
+        yield "member", inputs["member"]
+    for i, member in enumerate(inputs.get("members") or []):
+        if isinstance(member, str):
+            yield f"members[{i}]", member
+
+
+@rule("gcp-service-agent-before-identity", SERVICE_AGENT_ISSUE)
+def service_agent_identity(
+    resources: list[Any], state: list[StateResource], config: Mapping[str, Any]
+) -> Iterator[DeployError]:
+    identity = "gcp:projects/serviceIdentity:ServiceIdentity"
+    services = {
+        str(r.inputs.get("service") or "").split(".")[0]
+        for r in list(of(resources, identity)) + [s for s in state if s.type == identity]
+    }
+    existing = {s.urn for s in state}
+    for grant in resources:
+        if not grant.type.startswith("gcp:") or "IAM" not in grant.type:
+            continue
+        if grant.urn in existing:
+            continue
+        for path, member in _members(grant.inputs):
+            match = _GCP_SA_AGENT.search(member)
+            # gcp-sa-monitoring-notification is monitoring.googleapis.com's agent, and so on.
+            if match and not any(match[1].startswith(s) for s in services if s):
+                yield error(
+                    grant,
+                    "gcp-service-agent-before-identity",
+                    path,
+                    member,
+                    f"the grant names the {match[1]} service agent, which a new project does "
+                    "not have until something creates it ('Service account … does not "
+                    "exist'); create it with gcp.projects.ServiceIdentity and grant its member",
+                    SERVICE_AGENT_ISSUE,
+                )
+
+
+FUNCTION_BUILD_SA = "https://cloud.google.com/functions/docs/securing/build-custom-sa"
+
+
+@rule("gcp-function-default-build-account", FUNCTION_BUILD_SA)
+def function_build_account(
+    resources: list[Any], state: list[StateResource], config: Mapping[str, Any]
+) -> Iterator[DeployError]:
+    existing = {s.urn for s in state}
+    for function in of(resources, "gcp:cloudfunctionsv2/function:Function"):
+        if function.urn in existing:
+            continue  # its builds already ran with the account it has
+        if not get(function.inputs, "buildConfig.serviceAccount"):
+            yield error(
+                function,
+                "gcp-function-default-build-account",
+                "buildConfig.serviceAccount",
+                None,
+                "the function builds as the project's default Cloud Build account, which "
+                "projects created since July 2024 do not give the permissions a build needs; "
+                "set build_config.service_account to an account with logging.logWriter, "
+                "artifactregistry.writer and read on the source object and on Cloud "
+                "Functions' copy of it (bucket gcf-v2-sources-<project number>-<region>)",
+                FUNCTION_BUILD_SA,
+            )
+
+
+GKE_FIREWALL = (
+    "https://cloud.google.com/kubernetes-engine/docs/how-to/latest/network-isolation"
+    "#add_firewall_rules"
+)
+WEBHOOK_CHARTS = ("kubeflow-trainer", "jobset", "training-operator")
+"""Operator charts whose admission webhooks listen on pod port 9443 (``failurePolicy: Fail``)."""
+WEBHOOK_PORT = 9443
+
+
+def _opens_port(allows: Any, port: int) -> bool:
+    for allow in allows or []:
+        if not isinstance(allow, Mapping) or allow.get("protocol") not in ("tcp", "all"):
+            continue
+        ports = allow.get("ports") or []
+        if not ports:
+            return True
+        for spec in ports:
+            low, _, high = str(spec).partition("-")
+            if low.isdigit() and int(low) <= port <= int(high or low):
+                return True
+    return False
+
+
+@rule("gcp-private-cluster-webhook-firewall", GKE_FIREWALL)
+def private_cluster_webhook_firewall(
+    resources: list[Any], state: list[StateResource], config: Mapping[str, Any]
+) -> Iterator[DeployError]:
+    masters = {
+        str(get(c.inputs, "privateClusterConfig.masterIpv4CidrBlock"))
+        for c in of(resources, "gcp:container/cluster:Cluster")
+        if get(c.inputs, "privateClusterConfig.enablePrivateNodes") is True
+        and get(c.inputs, "privateClusterConfig.masterIpv4CidrBlock")
+    }
+    if not masters:
+        return
+    firewall = "gcp:compute/firewall:Firewall"
+    open_from: set[str] = set()
+    for rule_ in list(of(resources, firewall)) + [s for s in state if s.type == firewall]:
+        inputs = rule_.inputs
+        if str(inputs.get("direction") or "INGRESS") != "INGRESS":
+            continue
+        if _opens_port(inputs.get("allows"), WEBHOOK_PORT):
+            open_from.update(str(r) for r in inputs.get("sourceRanges") or [])
+    closed = sorted(masters - open_from)
+    if not closed:
+        return
+    for release in of(resources, "kubernetes:helm.sh/v3:Release"):
+        chart = str(release.inputs.get("chart") or "")
+        if any(name in chart.rsplit("/", 1)[-1] for name in WEBHOOK_CHARTS):
+            yield error(
+                release,
+                "gcp-private-cluster-webhook-firewall",
+                "chart",
+                chart,
+                f"the operator's admission webhooks listen on tcp {WEBHOOK_PORT}, but no "
+                f"firewall rule lets the private cluster's control plane ({', '.join(closed)}) "
+                "reach the nodes on it (GKE opens 443 and 10250 only): the install succeeds and "
+                "every job it validates is refused on a webhook timeout; add an INGRESS "
+                f"compute.Firewall from the control plane's CIDR on tcp {WEBHOOK_PORT}",
+                GKE_FIREWALL,
+            )

@@ -112,7 +112,23 @@ def test_lifecycle_expires_noncurrent_versions_and_aborts_uploads():
     assert rules["abort-incomplete-uploads"]["abortIncompleteMultipartUpload"] == {
         "daysAfterInitiation": 7
     }
+    # Captured requests (personal data) expire after 30 days, their old versions a day later.
+    assert rules["expire-capture"] == {
+        "id": "expire-capture",
+        "status": "Enabled",
+        "filter": {"prefix": "capture/"},
+        "expiration": {"days": 30},
+        "noncurrentVersionExpiration": {"noncurrentDays": 1},
+    }
     assert all(r["status"] == "Enabled" for r in rules.values())
+
+
+def test_capture_retention_is_a_setting_and_at_least_a_day():
+    recording = build(capture_retention_days=7)
+    rules = {r["id"]: r for r in recording.named("art-lifecycle").inputs["rules"]}
+    assert rules["expire-capture"]["expiration"] == {"days": 7}
+    with pytest.raises(ProgramError, match="capture_retention_days must be at least 1"):
+        build(capture_retention_days=0)
 
 
 def test_dvc_policy_grants_exactly_the_dvc_actions_on_the_prefix():

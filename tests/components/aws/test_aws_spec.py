@@ -7,7 +7,7 @@ import pytest
 from mlops_iac.plan.testing import ProgramError, run_project
 from mlops_iac.spec.errors import SpecError
 from mlops_iac.spec.parse import parse_spec
-from tests.conftest import REPO, platform_raw
+from tests.conftest import REPO, platform_raw, reference_recording
 
 
 def _set(raw: dict, path: str, value) -> dict:
@@ -75,10 +75,41 @@ def test_aws_block_fields_reach_the_components():
     assert any("capture_sampling_percent is 25" in w for w in recording.warnings)
 
 
+def test_capture_expires_in_the_store_and_its_replica_after_the_retention():
+    # aws-prod replicates to us-west-2: the replica's capture expires too.
+    prod = reference_recording("aws-prod")
+    lifecycles = prod.of_type("aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration")
+    assert len(lifecycles) == 2
+    for lifecycle in lifecycles:
+        rules = {r["id"]: r for r in lifecycle.inputs["rules"]}
+        assert rules["expire-capture"]["filter"] == {"prefix": "capture/"}
+        assert rules["expire-capture"]["expiration"] == {"days": 30}
+    raw = platform_raw("aws-dev")
+    raw["aws"] = {"captureRetentionDays": 3}
+    recording = run_project(REPO, "aws-dev", extra_config={"mlops:platform": raw})
+    (lifecycle,) = recording.of_type(
+        "aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration"
+    )
+    rules = {r["id"]: r for r in lifecycle.inputs["rules"]}
+    assert rules["expire-capture"]["expiration"] == {"days": 3}
+
+
+def test_capture_must_outlive_the_drift_window():
+    raw = _set(platform_raw("aws-dev"), "aws", {"captureRetentionDays": 3})
+    raw["monitoring"]["drift"] = "weekly"
+    assert problems(raw) == [
+        "mlops:platform.aws.captureRetentionDays: 3 day(s) expire capture the drift job still "
+        "reads (its window is 168 hours)"
+    ]
+    raw["aws"]["captureRetentionDays"] = 7
+    assert parse_spec(raw).aws.capture_retention_days == 7
+
+
 @pytest.mark.parametrize(
     "block, expected",
     [
         ({"kubernetesVersion": "latest"}, "mlops:platform.aws.kubernetesVersion:"),
+        ({"captureRetentionDays": 0}, "mlops:platform.aws.captureRetentionDays:"),
         ({"captureSamplingPercent": 0}, "mlops:platform.aws.captureSamplingPercent:"),
     ],
 )

@@ -88,9 +88,12 @@ def test_approvers_are_notified_through_an_encrypted_topic(dev):
     key_policy = {s["Sid"]: s for s in statements(dev.named("reg-key"))}
     events = key_policy["EventsUsesKeyForThisAccount"]
     assert events["Principal"] == {"Service": "events.amazonaws.com"}
+    # EventBridge delivers to encrypted topics only without source conditions: the key is bound
+    # to this account's topics through SNS's encryption context instead.
     assert events["Condition"] == {
-        "StringEquals": {"aws:SourceAccount": "123456789012"},
-        "ArnLike": {"aws:SourceArn": ["arn:aws:events:us-east-1:123456789012:rule/*"]},
+        "ArnLike": {
+            "kms:EncryptionContext:aws:sns:topicArn": ["arn:aws:sns:us-east-1:123456789012:*"]
+        },
     }
     assert wildcard_allows(dev) == []
 

@@ -124,18 +124,40 @@ def test_endpoint_alarms(prod):
         "LessThanThreshold",
         1,
     )
+    # An idle endpoint publishes nothing (missing data breaches), so only a whole day without
+    # an invocation pages: not a quiet night, not the first hours after the first deploy.
     assert zero["treatMissingData"] == "breaching"
+    assert (zero["period"], zero["evaluationPeriods"]) == (3600, 24)
+    assert zero["period"] * zero["evaluationPeriods"] <= 86400  # CloudWatch's evaluation range
 
 
 def test_gpu_capacity_alarm(prod):
     gpu = prod.named("mon-gpu-saturation-alarm").inputs
-    # Published by EC2 without enabling ASG group metrics: running nodes per 5 minutes.
-    assert gpu["namespace"] == "AWS/EC2"
-    assert (gpu["metricName"], gpu["statistic"]) == ("CPUUtilization", "SampleCount")
-    assert gpu["dimensions"] == {"AutoScalingGroupName": "eks-gpu-asg"}
+    # Published by EC2 without enabling ASG group metrics: five samples per running node per
+    # 5 minutes, so the nodes are the SampleCount over 5.
+    samples, nodes = gpu["metricQueries"]
+    assert samples == {
+        "id": "samples",
+        "returnData": False,
+        "metric": {
+            "namespace": "AWS/EC2",
+            "metricName": "CPUUtilization",
+            "dimensions": {"AutoScalingGroupName": "eks-gpu-asg"},
+            "period": 300,
+            "stat": "SampleCount",
+        },
+    }
+    assert nodes == {
+        "id": "nodes",
+        "expression": "samples / 5",
+        "label": "GPU nodes running",
+        "returnData": True,
+    }
     assert gpu["threshold"] == 4
     assert gpu["comparisonOperator"] == "GreaterThanOrEqualToThreshold"
-    assert gpu["period"] * gpu["evaluationPeriods"] == 3600
+    assert samples["metric"]["period"] * gpu["evaluationPeriods"] == 3600
+    assert gpu["datapointsToAlarm"] == gpu["evaluationPeriods"] - 1
+    assert "statistic" not in gpu and "metricName" not in gpu
 
 
 def test_drift_monitoring_on_captured_data(prod):
@@ -179,6 +201,9 @@ def test_model_monitor_is_opt_in():
         "mon-monitor-role-policy",
         "mon-data-quality",
         "mon-drift-schedule",
+        # No Model Monitor job can complete with violations: no rule waits for one.
+        "mon-violations-rule",
+        "mon-violations-target",
     }
     assert recording.named("mon-retraining")
 
@@ -223,6 +248,17 @@ def test_dashboard(prod):
     body = json.loads(dashboard["dashboardBody"])
     titles = [w["properties"]["title"] for w in body["widgets"]]
     assert titles == ["Invocations", "p99 model latency (µs)", "Errors", "GPU nodes running"]
+    gpu = body["widgets"][3]["properties"]["metrics"]
+    assert gpu == [
+        [
+            "AWS/EC2",
+            "CPUUtilization",
+            "AutoScalingGroupName",
+            "eks-gpu-asg",
+            {"id": "samples", "stat": "SampleCount", "visible": False},
+        ],
+        [{"expression": "samples / 5", "label": "GPU nodes running", "id": "nodes"}],
+    ]
     name = dashboard["dashboardName"]
     assert prod.exports["dashboard_url"] == (
         "https://us-east-1.console.aws.amazon.com/cloudwatch/home?region=us-east-1"
@@ -244,8 +280,6 @@ def test_existing_channel_and_serving_alarms_are_reused():
         "mon-dashboard",
         "mon-retraining",
         "mon-retraining-policy",
-        "mon-violations-rule",
-        "mon-violations-target",
     }
     assert recording.exports["alert_topic"] == topic
     assert recording.exports["alarm_names"] == ["srv-123-5xx-rate", "srv-123-p99-latency"]

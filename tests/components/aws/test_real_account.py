@@ -11,6 +11,7 @@ import json
 import pytest
 
 from mlops_iac.components.aws import _defaults as defaults
+from mlops_iac.plan.mocks import PREVIOUS_OUTPUTS_KEY
 from mlops_iac.plan.testing import ProgramError, run_project
 from mlops_iac.spec.errors import SpecError
 from mlops_iac.spec.parse import parse_spec
@@ -45,7 +46,10 @@ def test_serving_autoscaling_can_be_suspended_for_an_instance_type_change():
         raw["aws"] = {"servingAutoscaling": False}
         raw["serving"]["instanceType"] = "ml.c5.xlarge"
 
-    recording = run_project(REPO, "aws-prod", extra_config=_platform("aws-prod", edit))
+    # The second step of the documented procedure: the last deployment had autoscaling off.
+    deployed = {"serving_instance_type": "ml.m5.large", "serving_autoscaling": False}
+    extra = {**_platform("aws-prod", edit), PREVIOUS_OUTPUTS_KEY: deployed}
+    recording = run_project(REPO, "aws-prod", extra_config=extra)
     assert not recording.of_type("aws:appautoscaling/target:Target")
     assert not recording.of_type("aws:appautoscaling/policy:Policy")
     variant = recording.named("mlops-serving-config-v7").inputs["productionVariants"][0]
@@ -137,13 +141,49 @@ def test_gpu_instances_carry_the_tag_the_budget_filters_on(stack, request):
 def test_gpu_saturation_alarm_reads_a_metric_published_by_default(prod):
     alarm = prod.named("mlops-monitoring-gpu-saturation-alarm").inputs
     asg = prod.named("mlops-training-gpu").outputs["resources"][0]["autoscalingGroups"][0]["name"]
-    assert alarm["namespace"] == "AWS/EC2"
-    assert alarm["dimensions"] == {"AutoScalingGroupName": asg}
-    assert alarm["statistic"] == "SampleCount"
-    assert alarm["period"] == 300
+    samples, nodes = alarm["metricQueries"]
+    assert samples["metric"]["namespace"] == "AWS/EC2"
+    assert samples["metric"]["dimensions"] == {"AutoScalingGroupName": asg}
+    assert samples["metric"]["stat"] == "SampleCount"
+    assert samples["metric"]["period"] == 300
+    assert nodes["expression"] == "samples / 5"
     assert alarm["threshold"] == 4
     body = json.loads(prod.named("mlops-monitoring-dashboard").inputs["dashboardBody"])
     assert "AWS/AutoScaling" not in json.dumps(body)
+
+
+def _alarm_state(alarm: dict, samples_per_period: list[float]) -> str:
+    """ALARM or OK for a run of 5-minute SampleCount values (oldest first), as CloudWatch
+    evaluates the alarm: its expression per period, M of the newest N breaching."""
+    queries = alarm.get("metricQueries")
+    if queries:
+        (expression,) = [q["expression"] for q in queries if q.get("returnData")]
+        (name,) = [q["id"] for q in queries if "metric" in q]
+        # The one shape of expression the alarm may have: "<metric id> / <number>".
+        metric, divisor = (part.strip() for part in expression.split("/"))
+        assert metric == name, expression
+        values = [s / float(divisor) for s in samples_per_period]
+    else:
+        values = samples_per_period
+    newest = values[-int(alarm["evaluationPeriods"]) :]
+    breaching = [v >= alarm["threshold"] for v in newest]
+    assert alarm["comparisonOperator"] == "GreaterThanOrEqualToThreshold"
+    return "ALARM" if sum(breaching) >= int(alarm["datapointsToAlarm"]) else "OK"
+
+
+@pytest.mark.parametrize("stack", ["dev", "prod"])
+def test_gpu_saturation_alarm_fires_at_the_cap_only(stack, dev, prod):
+    # Basic monitoring: five samples per running instance per 5-minute period.
+    recording = {"dev": dev, "prod": prod}[stack]
+    alarm = recording.named("mlops-monitoring-gpu-saturation-alarm").inputs
+    cap = int(platform_raw(f"aws-{stack}")["training"]["maxNodes"])
+    hour = 12
+    assert _alarm_state(alarm, [5.0] * hour) == "OK"  # one node all hour
+    assert _alarm_state(alarm, [5.0 * (cap - 1)] * hour) == "OK"
+    assert _alarm_state(alarm, [5.0 * cap] * hour) == "ALARM"
+    # At the cap, the newest period still filling (one sample per node so far) keeps ALARM.
+    assert _alarm_state(alarm, [5.0 * cap] * (hour - 1) + [1.0 * cap]) == "ALARM"
+    assert _alarm_state(alarm, [5.0 * cap] * (hour - 2) + [5.0 * (cap - 1)] * 2) == "OK"
 
 
 # 8. A rollout or rollback starts the new fleet at a capacity that serves peak load.
@@ -156,13 +196,69 @@ def test_new_configs_start_at_the_autoscaling_maximum(prod):
 # 10. Service principals on keys carry the confused-deputy conditions AWS documents.
 def test_channel_key_grants_services_only_for_this_account(prod):
     key = prod.named("mlops-alerts-key")
-    found = [s for s in statements(key) if "Service" in s.get("Principal", {})]
-    assert found
-    for stmt in found:
-        condition = stmt["Condition"]
+    found = {s["Principal"]["Service"]: s for s in statements(key) if "Service" in s["Principal"]}
+    assert set(found) == {
+        "events.amazonaws.com",
+        "cloudwatch.amazonaws.com",
+        "budgets.amazonaws.com",
+    }
+    for service in ("cloudwatch.amazonaws.com", "budgets.amazonaws.com"):
+        condition = found[service]["Condition"]
         assert condition["StringEquals"]["aws:SourceAccount"] == "123456789012"
         arns = condition["ArnLike"]["aws:SourceArn"]
         assert arns and all(":123456789012:" in arn for arn in arns)
+
+
+# B5. EventBridge -> KMS-encrypted SNS: AWS's key statement for this path has no aws:SourceArn /
+# aws:SourceAccount; the topics' encryption context binds the key to this account instead.
+# (The drift job's key holds the same statement for its own retraining topic, which aws-prod does
+# not create: it feeds the monitoring retraining topic, encrypted with the channel's key.)
+@pytest.mark.parametrize("key", ["mlops-alerts-key", "mlops-registry-key", "mlops-drift-key"])
+def test_eventbridge_may_use_the_key_of_the_topics_its_rules_target(prod, key):
+    (events,) = [
+        s
+        for s in statements(prod.named(key))
+        if s["Principal"] == {"Service": "events.amazonaws.com"}
+    ]
+    assert sorted(events["Action"]) == ["kms:Decrypt", "kms:DescribeKey", "kms:GenerateDataKey"]
+    assert events["Condition"] == {
+        "ArnLike": {
+            "kms:EncryptionContext:aws:sns:topicArn": ["arn:aws:sns:us-east-1:123456789012:*"]
+        }
+    }
+    # Every topic an EventBridge rule of the plan targets with this key is within that pattern.
+    key_arn = prod.named(key).outputs["arn"]
+    topics = {t.outputs["arn"] for t in prod.of_type("aws:sns/topic:Topic")
+              if t.inputs.get("kmsMasterKeyId") == key_arn}  # fmt: skip
+    targeted = {t.inputs["arn"] for t in prod.of_type("aws:cloudwatch/eventTarget:EventTarget")}
+    assert bool(topics & targeted) is (key != "mlops-drift-key")
+    assert all(arn.startswith("arn:aws:sns:us-east-1:123456789012:") for arn in topics)
+
+
+# M5. The account statement holds every action on a key resource that KMS has, as AWS's default
+# key policy ("kms:*") does, without a wildcard.
+def test_account_statement_holds_every_key_action_of_the_kms_model(prod):
+    import botocore.session
+
+    model = botocore.session.get_session().get_service_model("kms")
+    key_members = {"KeyId", "TargetKeyId", "SourceKeyId", "DestinationKeyId"}
+    on_keys = set()
+    for operation in model.operation_names:
+        shape = model.operation_model(operation).input_shape
+        if shape is not None and key_members & set(shape.members):
+            on_keys.add(f"kms:{operation}")
+    # ListAliases filters by key but acts on "*" (IAM only); ReEncrypt is authorised as
+    # ReEncryptFrom (source key) and ReEncryptTo (destination key); DeleteAlias needs the key.
+    on_keys -= {"kms:ListAliases", "kms:ReEncrypt"}
+    on_keys |= {"kms:ReEncryptFrom", "kms:ReEncryptTo", "kms:DeleteAlias"}
+    assert set(defaults.KEY_ADMIN_ACTIONS) == on_keys
+    # (The artifact keys set no policy: KMS gives them its default one, "kms:*" for the account.)
+    with_policy = [key for key in prod.of_type("aws:kms/key:Key") if "policy" in key.inputs]
+    assert len(with_policy) == 4
+    for key in with_policy:
+        (account,) = [s for s in statements(key) if s["Sid"] == "AccountAdministersKey"]
+        assert account["Principal"] == {"AWS": "arn:aws:iam::123456789012:root"}
+        assert account["Action"] == list(defaults.KEY_ADMIN_ACTIONS)
 
 
 def test_log_key_is_bound_to_the_cluster_log_group(prod):
@@ -182,12 +278,23 @@ def test_log_key_is_bound_to_the_cluster_log_group(prod):
     }
 
 
-# 11. The default EKS version is in standard support on the day of the review.
-def test_default_kubernetes_version_is_in_standard_support():
-    ends = defaults.EKS_STANDARD_SUPPORT_ENDS[defaults.KUBERNETES_VERSION]
-    assert ends > dt.date(2026, 11, 28)
-    newer = [v for v in defaults.EKS_STANDARD_SUPPORT_ENDS if v > defaults.KUBERNETES_VERSION]
-    assert newer == []
+# 11. The default EKS version follows its rule (_defaults.KUBERNETES_VERSION) on the day of the
+# last calendar check: the newest version with an autoscaler image pinned and at least three months
+# of standard support left.
+def test_default_kubernetes_version_follows_its_rule():
+    from mlops_iac.components.kubernetes.charts import CLUSTER_AUTOSCALER_IMAGES
+
+    checked = dt.date(2026, 12, 7)
+    eligible = [
+        version
+        for version, ends in defaults.EKS_STANDARD_SUPPORT_ENDS.items()
+        if version in CLUSTER_AUTOSCALER_IMAGES and ends >= checked + dt.timedelta(days=90)
+    ]
+    assert max(eligible, key=lambda v: tuple(map(int, v.split(".")))) == "1.35"
+    assert defaults.KUBERNETES_VERSION == "1.35"
+    # A newer EKS version without a matching autoscaler image is listed, not the default.
+    assert "1.36" in defaults.EKS_STANDARD_SUPPORT_ENDS
+    assert "1.36" not in CLUSTER_AUTOSCALER_IMAGES
 
 
 # 12 and 14. Rollout settings AWS rejects are refused with the key path.
@@ -299,3 +406,24 @@ def test_unchanged_instance_type_deploys_with_autoscaling(prod):
     previous = {"serving_instance_type": "ml.m5.large", "serving_autoscaling": True}
     recording = run_project(REPO, "aws-prod", extra_config={PREVIOUS: previous})
     assert recording.named("mlops-serving-scaling-target")
+
+
+# The prod stack with a CI deployer named in adminRoleArns (the docs' example): the cluster gives
+# its creator no entry of its own, so the deployer's entry is no duplicate; the committed stack
+# keeps the creator as its (explicit) admin.
+def test_prod_with_admin_roles_plans_without_a_duplicate_creator_entry(prod):
+    deployer = "arn:aws:iam::123456789012:role/ci-deployer"
+
+    def edit(raw):
+        raw["training"]["access"] = {"adminRoleArns": [deployer]}
+
+    recording = run_project(REPO, "aws-prod", extra_config=_platform("aws-prod", edit))
+    access = recording.named("mlops-training-cluster").inputs["accessConfig"]
+    assert access["bootstrapClusterCreatorAdminPermissions"] is False
+    [entry] = recording.of_type("aws:eks/accessEntry:AccessEntry")
+    assert entry.inputs["principalArn"] == deployer
+    rules = {e.rule for e in recording.deploy_errors()}
+    assert "aws-eks-access-entry-creator-duplicate" not in rules
+    committed = prod.named("mlops-training-cluster").inputs["accessConfig"]
+    assert committed["bootstrapClusterCreatorAdminPermissions"] is True
+    assert not prod.of_type("aws:eks/accessEntry:AccessEntry")

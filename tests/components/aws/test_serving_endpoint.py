@@ -121,7 +121,8 @@ def test_endpoint_rolls_out_by_canary_and_rolls_back_on_its_own_alarms(dev):
         "canarySize": {"type": "CAPACITY_PERCENT", "value": 10},
     }
     assert policy["terminationWaitInSeconds"] == 300
-    assert policy["maximumExecutionTimeoutInSeconds"] == 3600
+    # Provisioning margin 1800 s + canary and remainder shifts x 600 s bake + 300 s termination.
+    assert policy["maximumExecutionTimeoutInSeconds"] == 1800 + 2 * 600 + 300
     rollback = endpoint.inputs["deploymentConfig"]["autoRollbackConfiguration"]["alarms"]
     alarm_names = {a.inputs["name"] for a in dev.of_type("aws:cloudwatch/metricAlarm:MetricAlarm")}
     assert {a["alarmName"] for a in rollback} == alarm_names
@@ -316,6 +317,16 @@ def test_missing_topic_and_weakened_isolation_warn():
             r"linear_step_percent 40% of 3 instance\(s\) is 2 instance\(s\)",
         ),
         ({"previous_model": V7}, "previous_model must be a different version"),
+        (
+            {
+                "rollout_strategy": "linear",
+                "linear_step_percent": 10,
+                "max_replicas": 10,
+                "bake_minutes": 60,
+            },
+            r"10 traffic shift\(s\) x 3600 s bake .* over SageMaker's 28800 s blue/green "
+            "execution timeout; lower bake_minutes or use larger steps",
+        ),
         ({"environment": "prod", "network_isolation": False}, "network_isolation off"),
         ({"environment": "prod", "public_endpoint": True}, "public_endpoint is refused"),
     ],
@@ -399,3 +410,27 @@ def test_instance_type_transitions_aws_accepts(deployed):
     recording = build(instance_type="ml.c5.xlarge", **deployed)
     variant = recording.named("srv-config-v7").inputs["productionVariants"][0]
     assert variant["instanceType"] == "ml.c5.xlarge"
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "timeout"),
+    [
+        # The canary's hour of bake alone (3600 s + 300 s termination) outran the old 3600 s.
+        ({"bake_minutes": 60}, 1800 + 2 * 3600 + 300),
+        # Linear 10 % of 10 instances: ten shifts of 10 minutes.
+        (
+            {"rollout_strategy": "linear", "linear_step_percent": 10, "max_replicas": 10},
+            1800 + 10 * 600 + 300,
+        ),
+        ({"rollout_strategy": "all-at-once", "bake_minutes": 0}, 1800 + 300),
+    ],
+)
+def test_execution_timeout_is_longer_than_every_wait_of_the_rollout(kwargs, timeout):
+    policy = build(**kwargs).named("srv-endpoint").inputs["deploymentConfig"]
+    blue_green = policy["blueGreenUpdatePolicy"]
+    assert blue_green["maximumExecutionTimeoutInSeconds"] == timeout
+    assert (
+        timeout
+        > blue_green["terminationWaitInSeconds"]
+        + blue_green["trafficRoutingConfiguration"]["waitIntervalInSeconds"]
+    )

@@ -21,9 +21,13 @@ AWS_EXTRAS = {
     "autoscaler_role_arn",
     # What `mlops-iac train-smoke` reads: where and as whom training jobs run.
     "trainer_role_arn",
+    # The security group a runner's network needs a rule on (private API).
+    "cluster_security_group_id",
     "training_namespace",
     "training_service_account",
     "training_operator",
+    # The cluster's kubeconfig: train-smoke --apply targets the stack's cluster with it.
+    "kubeconfig",
     "drift_job_function",
     "drift_alarm_name",
     "drift_baseline_uri",
@@ -128,7 +132,7 @@ def test_components_are_wired(prod):
     assert (target["minCapacity"], target["maxCapacity"]) == (2, 4)
     asg = prod.named("mlops-training-gpu").outputs["resources"][0]["autoscalingGroups"][0]["name"]
     gpu_alarm = prod.named("mlops-monitoring-gpu-saturation-alarm").inputs
-    assert gpu_alarm["dimensions"] == {"AutoScalingGroupName": asg}
+    assert gpu_alarm["metricQueries"][0]["metric"]["dimensions"] == {"AutoScalingGroupName": asg}
     assert gpu_alarm["threshold"] == 4
     repo = prod.named("mlops-registry-images").outputs["arn"]
     statements = {s["Sid"]: s for s in policy_statements(prod.named("mlops-serving-role-policy"))}
@@ -144,7 +148,8 @@ def test_prod_serves_the_approved_version_with_lineage(prod):
     assert tags["mlops:approval-ticket"] == "CHG-1234"
     assert tags["mlops:project"] == "fraud-detection"
     assert prod.exports["max_gpus"] == 4
-    assert prod.exports["max_usd_per_hour"] == pytest.approx(4.02)
+    # Spot g5 pool: g5.xlarge or g5.2xlarge; the cap prices 4 nodes of the dearer (1.212 USD/h).
+    assert prod.exports["max_usd_per_hour"] == pytest.approx(4.85)
 
 
 def _data_plane_diff(before, after):
@@ -182,6 +187,41 @@ def test_switching_to_the_previous_version_changes_only_the_endpoint(prod, how):
     )
 
 
+@pytest.mark.parametrize("stack", ["dev", "prod"])
+def test_the_private_api_admits_https_from_the_stacks_vpc(stack, request):
+    # Bring-up step 2 runs pulumi up from the new VPC: its CIDR reaches the API on 443 through
+    # the cluster security group the private endpoint carries.
+    recording = request.getfixturevalue(stack)
+    cluster = recording.named("mlops-training-cluster")
+    sg = cluster.outputs["vpcConfig"]["clusterSecurityGroupId"]
+    vpc_cidr = recording.named("mlops-training-vpc").inputs["cidrBlock"]
+    rules = recording.of_type("aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule")
+    assert [
+        (
+            r.name,
+            r.inputs["securityGroupId"],
+            r.inputs["ipProtocol"],
+            r.inputs["fromPort"],
+            r.inputs["toPort"],
+            r.inputs["cidrIpv4"],
+        )
+        for r in rules
+    ] == [("mlops-training-api-from-0", sg, "tcp", 443, 443, vpc_cidr)]
+    assert recording.exports["cluster_security_group_id"] == sg
+
+
+def test_private_cidrs_from_the_stack_file_replace_the_vpc_default():
+    def edit(raw):
+        raw["training"]["access"] = {"privateCidrs": ["10.50.0.0/16", "192.168.8.0/24"]}
+
+    recording = run_project(REPO, "aws-prod", extra_config=with_platform("aws-prod", edit))
+    rules = recording.of_type("aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule")
+    assert sorted((r.inputs["cidrIpv4"], r.inputs["fromPort"]) for r in rules) == [
+        ("10.50.0.0/16", 443),
+        ("192.168.8.0/24", 443),
+    ]
+
+
 def test_webhook_and_existing_network_flow_through():
     def edit(raw):
         raw["monitoring"]["webhookUrl"] = "https://chat.example.com/hook"
@@ -194,3 +234,5 @@ def test_webhook_and_existing_network_flow_through():
     model = recording.named("mlops-serving-model-v7").inputs
     assert model["vpcConfig"]["subnets"] == ["subnet-a", "subnet-b"]
     assert recording.named("mlops-serving-sg").inputs["vpcId"] == "vpc-0abc"
+    # A given VPC gets no default API ingress: its runners are listed in privateCidrs.
+    assert not recording.of_type("aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule")

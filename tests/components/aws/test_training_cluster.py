@@ -23,6 +23,7 @@ CLUSTER_CHILDREN = {
     "tc-cluster": "aws:eks/cluster:Cluster",
     "tc-system": "aws:eks/nodeGroup:NodeGroup",
     "tc-gpu": "aws:eks/nodeGroup:NodeGroup",
+    "tc-gpu-nodes": "aws:ec2/launchTemplate:LaunchTemplate",
     "tc-pod-identity-agent": "aws:eks/addon:Addon",
     "tc-autoscaler-role": "aws:iam/role:Role",
     "tc-autoscaler-policy": "aws:iam/rolePolicy:RolePolicy",
@@ -49,6 +50,8 @@ def network_children(zones: int, nats: int) -> dict[str, str]:
         "tc-ecr-api-endpoint": "aws:ec2/vpcEndpoint:VpcEndpoint",
         "tc-ecr-dkr-endpoint": "aws:ec2/vpcEndpoint:VpcEndpoint",
         "tc-sts-endpoint": "aws:ec2/vpcEndpoint:VpcEndpoint",
+        # HTTPS to the private API from the new VPC (the default private access CIDR).
+        "tc-api-from-0": "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule",
     }
     for i in range(zones):
         found[f"tc-public-{i}"] = "aws:ec2/subnet:Subnet"
@@ -190,13 +193,16 @@ def test_iam_is_least_privilege(dev):
 def test_gpu_pool_scales_to_zero_and_is_tainted(dev):
     gpu = dev.named("tc-gpu").inputs
     assert gpu["amiType"] == "AL2023_x86_64_NVIDIA"
-    assert gpu["instanceTypes"] == ["g5.xlarge"]
+    # Spot: a second instance type with the same GPU model and count.
+    assert gpu["instanceTypes"] == ["g5.xlarge", "g5.2xlarge"]
     assert gpu["capacityType"] == "SPOT"
     assert gpu["scalingConfig"] == {"minSize": 0, "desiredSize": 0, "maxSize": 3}
     assert gpu["taints"] == [{"key": "nvidia.com/gpu", "value": "true", "effect": "NO_SCHEDULE"}]
     assert gpu["labels"]["nvidia.com/gpu.product"] == "nvidia-a10g"
     assert gpu["labels"]["mlops/gpu"] == "a10g"
     assert gpu["labels"]["mlops/pool"] == "gpu"
+    # cluster-autoscaler's GPU label: a node whose GPUs are not advertised yet counts as GPU.
+    assert gpu["labels"]["k8s.amazonaws.com/accelerator"] == "nvidia-a10g"
     system = dev.named("tc-system").inputs
     assert system["capacityType"] == "ON_DEMAND"
     assert system["instanceTypes"] == ["m6i.large"]
@@ -230,6 +236,64 @@ def test_existing_network_creates_no_vpc():
     cluster = recording.named("tc-cluster").inputs
     assert cluster["vpcConfig"]["subnetIds"] == ["subnet-a", "subnet-b"]
     assert recording.named("tc-gpu").inputs["subnetIds"] == ["subnet-a", "subnet-b"]
+
+
+def _api_rules(recording) -> dict[str, dict]:
+    rules = recording.of_type("aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule")
+    return {r.name: r.inputs for r in rules}
+
+
+def test_private_api_admits_https_from_the_new_vpc(dev):
+    # The private endpoint carries only the EKS cluster security group (inbound: itself), so a
+    # runner in the VPC needs a rule on 443 for pulumi up to reach the API.
+    sg = dev.named("tc-cluster").outputs["vpcConfig"]["clusterSecurityGroupId"]
+    assert sg.startswith("sg-")
+    assert _api_rules(dev) == {
+        "tc-api-from-0": {
+            "securityGroupId": sg,
+            "description": "Kubernetes API (HTTPS) from 10.0.0.0/16",
+            "ipProtocol": "tcp",
+            "fromPort": 443,
+            "toPort": 443,
+            "cidrIpv4": "10.0.0.0/16",
+        }
+    }
+    assert dev.named("tc", COMPONENT).registered_outputs["cluster_security_group_id"] == sg
+    # The Kubernetes side waits for the rule (pulumi up reaches the API through it).
+    assert dev.named("tc-api-from-0").urn in dev.named("tc-device-plugin").dependencies
+
+
+def test_private_access_cidrs_replace_the_default_and_take_ipv6():
+    recording = build(private_access_cidrs=["172.20.0.0/16", "fd00:10::/64"])
+    rules = _api_rules(recording)
+    assert {name: (r.get("cidrIpv4"), r.get("cidrIpv6")) for name, r in rules.items()} == {
+        "tc-api-from-0": ("172.20.0.0/16", None),
+        "tc-api-from-1": (None, "fd00:10::/64"),
+    }
+    assert {(r["fromPort"], r["toPort"], r["ipProtocol"]) for r in rules.values()} == {
+        (443, 443, "tcp")
+    }
+    assert _api_rules(build(private_access_cidrs=[])) == {}
+
+
+def test_existing_network_gets_no_default_private_access():
+    given = {"vpc_id": "vpc-0abc", "subnet_ids": ["subnet-a", "subnet-b"]}
+    assert _api_rules(build(**given)) == {}
+    rules = _api_rules(build(**given, private_access_cidrs=["10.8.0.0/24"]))
+    assert [r["cidrIpv4"] for r in rules.values()] == ["10.8.0.0/24"]
+
+
+@pytest.mark.parametrize(
+    "cidr, message",
+    [
+        ("0.0.0.0/0", "0.0.0.0/0 is not private address space"),
+        ("203.0.113.0/24", "203.0.113.0/24 is not private address space"),
+        ("10.0.0.1/8", "is not a CIDR block"),
+    ],
+)
+def test_private_access_cidrs_refuse_public_and_invalid_blocks(cidr, message):
+    with pytest.raises(ProgramError, match=f"private_access_cidrs .*{message}"):
+        build(private_access_cidrs=[cidr])
 
 
 def test_public_endpoint_warns_in_dev_and_is_refused_in_prod():
@@ -296,3 +360,96 @@ def test_cluster_autoscaler_gets_a_scoped_pod_identity(dev):
     assert not wildcard_allows([dev.named("tc-autoscaler-policy")])
     registered = dev.named("tc", "mlops:aws:TrainingCluster").registered_outputs
     assert registered["autoscaler_role_arn"] == role.outputs["arn"]
+
+
+def test_creator_admin_is_explicit_and_off_when_admin_roles_are_named(dev):
+    # Without named roles the creator is the only admin, and it says so.
+    assert dev.named("tc-cluster").inputs["accessConfig"] == {
+        "authenticationMode": "API",
+        "bootstrapClusterCreatorAdminPermissions": True,
+    }
+    named = build(admin_role_arns=["arn:aws:iam::123456789012:role/ci-deployer"])
+    assert named.named("tc-cluster").inputs["accessConfig"] == {
+        "authenticationMode": "API",
+        "bootstrapClusterCreatorAdminPermissions": False,
+    }
+    assert len(named.of_type("aws:eks/accessEntry:AccessEntry")) == 1
+
+
+def test_cluster_never_slides_into_paid_extended_support(dev):
+    assert dev.named("tc-cluster").inputs["upgradePolicy"] == {"supportType": "STANDARD"}
+
+
+def test_gpu_nodes_block_imds_from_pods_and_get_an_encrypted_root(dev):
+    template = dev.named("tc-gpu-nodes")
+    assert template.inputs["metadataOptions"] == {
+        "httpEndpoint": "enabled",
+        "httpTokens": "required",
+        "httpPutResponseHopLimit": 1,
+    }
+    [root] = template.inputs["blockDeviceMappings"]
+    assert root["deviceName"] == "/dev/xvda"
+    assert root["ebs"] == {
+        "volumeSize": 100,
+        "volumeType": "gp3",
+        "encrypted": "true",
+        "deleteOnTermination": "true",
+    }
+    assert "tagSpecifications" not in template.inputs  # no node tags given
+    gpu = dev.named("tc-gpu").inputs
+    assert gpu["launchTemplate"]["id"] == template.id
+    assert gpu["launchTemplate"]["version"] == str(template.outputs["latestVersion"])
+
+
+def test_gpu_root_volume_uses_a_given_key():
+    key = "arn:aws:kms:us-east-1:123456789012:key/node-volumes"
+    recording = build(node_volume_kms_key_arn=key)
+    [root] = recording.named("tc-gpu-nodes").inputs["blockDeviceMappings"]
+    assert root["ebs"]["kmsKeyId"] == key
+
+
+def test_system_pool_has_two_nodes_in_prod(prod):
+    system = prod.named("tc-system").inputs
+    assert system["scalingConfig"] == {"minSize": 2, "desiredSize": 2, "maxSize": 3}
+    assert system["subnetIds"] == [prod.named(f"tc-private-{i}").id for i in range(3)]
+
+
+def test_on_demand_and_single_size_gpus_keep_one_instance_type(prod):
+    assert prod.named("tc-gpu").inputs["instanceTypes"] == ["p4d.24xlarge"]
+    on_demand = build(gpu="a10g", max_nodes=2)
+    assert on_demand.named("tc-gpu").inputs["instanceTypes"] == ["g5.xlarge"]
+
+
+def test_spot_cost_cap_uses_the_dearest_instance_type():
+    def program():
+        import pulumi
+
+        tc = TrainingCluster("tc", TrainingClusterArgs(gpu="a10g", max_nodes=4, spot=True))
+        pulumi.export("max_usd_per_hour", tc.max_usd_per_hour)
+
+    recording = run(program, config=REGION)
+    # g5.2xlarge lists at 1.212 USD/h, g5.xlarge at 1.006.
+    assert recording.exports["max_usd_per_hour"] == pytest.approx(4.85)
+
+
+@pytest.mark.parametrize(
+    ("role", "namespace", "account"),
+    [
+        ("tc-autoscaler-role", "kube-system", "cluster-autoscaler"),
+        ("tc-trainer-role", "mlops-training", "trainer"),
+    ],
+)
+def test_pod_identity_roles_trust_only_this_account_cluster_and_service_account(
+    dev, role, namespace, account
+):
+    [trust] = statements(dev.named(role), "assumeRolePolicy")
+    assert trust["Principal"] == {"Service": "pods.eks.amazonaws.com"}
+    assert trust["Action"] == ["sts:AssumeRole", "sts:TagSession"]
+    assert trust["Condition"] == {
+        "StringEquals": {
+            "aws:SourceAccount": "123456789012",
+            "aws:RequestTag/eks-cluster-arn": dev.named("tc-cluster").outputs["arn"],
+            "aws:RequestTag/kubernetes-namespace": namespace,
+            "aws:RequestTag/kubernetes-service-account": account,
+        }
+    }

@@ -198,3 +198,28 @@ def test_caller_options_are_merged_not_replaced():
     component = recording.named("art", COMPONENT)
     assert component.protect is True
     assert all(r.protect for r in recording.children(component))
+
+
+def test_a_re_created_stack_takes_new_key_vault_names_by_incarnation():
+    """A deleted vault holds its name for its soft-delete retention and purge protection
+    forbids purging it: https://learn.microsoft.com/azure/key-vault/general/soft-delete-overview"""
+    from mlops_iac.plan.testing import run_project
+    from tests.conftest import REPO, azure_problems, platform_raw, reference_recording
+
+    first = reference_recording("azure-dev").named("mlops-artifacts-vault").inputs["vaultName"]
+    platform = platform_raw("azure-dev")
+    platform["azure"] = {**platform.get("azure", {}), "keyVaultIncarnation": 2}
+    # Re-created from nothing, so brought up as any empty account is: first without serving.
+    platform["serving"] = {**platform["serving"], "enabled": False}
+    again = run_project(REPO, "azure-dev", extra_config={"mlops:platform": platform})
+    second = again.named("mlops-artifacts-vault").inputs["vaultName"]
+    assert second != first and len(second) <= 24 and second.startswith("kv-")
+    assert (
+        again.named("mlops-artifacts-account").inputs["encryption"]["keyVaultProperties"][
+            "keyVaultUri"
+        ]
+        == again.named("mlops-artifacts-vault").outputs["properties"]["vaultUri"]
+    )
+    assert again.deploy_errors() == []
+    (problem,) = azure_problems(keyVaultIncarnation=0)
+    assert problem.startswith("mlops:platform.azure.keyVaultIncarnation: ")

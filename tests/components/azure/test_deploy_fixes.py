@@ -380,7 +380,16 @@ def test_prod_stack_reaches_everything_through_private_endpoints():
         pe.inputs["privateLinkServiceConnections"][0]["groupIds"][0]
         for pe in recording.of_type("azure-native:network:PrivateEndpoint")
     )
-    assert groups == ["amlregistry", "amlworkspace", "blob", "registry", "vault"]
+    # blob and registry twice: the artifact account and ACR, and the model registry's own.
+    assert groups == [
+        "amlregistry",
+        "amlworkspace",
+        "blob",
+        "blob",
+        "registry",
+        "registry",
+        "vault",
+    ]
     subnet = recording.named("mlops-network-vnet").id + "/subnets/private-endpoints"
     for pe in recording.of_type("azure-native:network:PrivateEndpoint"):
         assert pe.inputs["subnet"] == {"id": subnet}
@@ -439,7 +448,14 @@ def test_prod_managed_network_reaches_the_model_registry_through_a_private_endpo
     assert registry.inputs["publicNetworkAccess"] == "Disabled"
     network = workspace.inputs["managedNetwork"]
     assert network["isolationMode"] == "AllowOnlyApprovedOutbound"
+    fqdn = {"type": "FQDN", "category": "UserDefined"}
     assert network["outboundRules"] == {
+        # Image builds behind the private registry install the environment's packages.
+        "conda": {**fqdn, "destination": "anaconda.com"},
+        "conda-any": {**fqdn, "destination": "*.anaconda.com"},
+        "conda-repodata": {**fqdn, "destination": "*.anaconda.org"},
+        "pypi": {**fqdn, "destination": "pypi.org"},
+        "pypi-files": {**fqdn, "destination": "*.pythonhosted.org"},
         "model-registry": {
             "type": "PrivateEndpoint",
             "category": "UserDefined",
@@ -448,7 +464,7 @@ def test_prod_managed_network_reaches_the_model_registry_through_a_private_endpo
                 "subresourceTarget": "amlregistry",
                 "sparkEnabled": False,
             },
-        }
+        },
     }
     # Images come from the workspace's own container registry, which the managed network
     # reaches through a required (automatic) private endpoint rule.
@@ -460,3 +476,32 @@ def test_dev_managed_network_allows_internet_outbound_without_rules():
     network = recording.named("mlops-training-workspace").inputs["managedNetwork"]
     assert network == {"isolationMode": "AllowInternetOutbound"}
     assert recording.named("mlops-registry-registry").inputs["publicNetworkAccess"] == "Enabled"
+
+
+def test_prod_registry_is_reachable_for_registration_through_its_storage_and_acr():
+    """Registering into a private registry uploads to its system-created storage and ACR: "Create
+    a private endpoint to the registry, storage, and ACR in the same subnet".
+    https://learn.microsoft.com/en-us/azure/machine-learning/how-to-registry-network-isolation"""
+    recording = _stack("azure-prod")
+    regions = recording.named("mlops-registry-registry").outputs["regionDetails"]
+    storage = regions[0]["storageAccountDetails"][0]["systemCreatedStorageAccount"]
+    acr = regions[0]["acrDetails"][0]["systemCreatedAcrAccount"]
+    subnet = recording.named("mlops-registry-registry-pe").inputs["subnet"]
+    zones = recording.of_type("azure-native:privatedns:PrivateZone")
+    zone_ids = {z.inputs["privateZoneName"]: z.id for z in zones}
+    for logical, target, group, zone in (
+        (
+            "mlops-registry-registry-storage-pe",
+            storage,
+            "blob",
+            "privatelink.blob.core.windows.net",
+        ),
+        ("mlops-registry-registry-acr-pe", acr, "registry", "privatelink.azurecr.io"),
+    ):
+        endpoint = recording.named(logical).inputs
+        assert endpoint["subnet"] == subnet
+        (connection,) = endpoint["privateLinkServiceConnections"]
+        assert connection["privateLinkServiceId"] == target["armResourceId"]["resourceId"]
+        assert connection["groupIds"] == [group]
+        (config,) = recording.named(f"{logical}-dns").inputs["privateDnsZoneConfigs"]
+        assert config["privateDnsZoneId"] == zone_ids[zone]

@@ -190,6 +190,17 @@ def test_drift_breach_is_delivered_into_the_retraining_queue():
     assert recording.named("mon-retraining-sender").urn in trigger.dependencies
 
 
+def test_the_retraining_queue_needs_no_azureml_monitor():
+    """The platform runs no AzureML monitor (see MonitoringArgs.deployment_id): the queue still
+    exists for the drift job, and nothing of the monitor is created."""
+    recording = build(deployment_id=None)
+    queue = recording.named("mon-retraining")
+    assert recording.exports["retraining_trigger"] == queue.id
+    created = set(children(recording))
+    assert not created & {"mon-drift", "mon-ml-events", "mon-retraining-sender"}
+    assert "mon-retraining-trigger" not in created
+
+
 def test_without_a_retraining_account_drift_only_alerts():
     recording = build(retraining_account_name=None, retraining_account_id=None)
     assert not recording.of_type("azure-native:storage:Queue")
@@ -215,7 +226,12 @@ def test_budget_notifies_at_80_and_100_percent():
 
 def test_minimal_monitoring_warns_about_the_missing_budget():
     recording = build(
-        endpoint_name=None, workspace_id=None, deployment_id=None, monthly_budget_usd=None
+        endpoint_name=None,
+        workspace_id=None,
+        deployment_id=None,
+        monthly_budget_usd=None,
+        retraining_account_name=None,
+        retraining_account_id=None,
     )
     assert set(children(recording)) == {"mon-logs", "mon-alerts", "mon-dashboard"}
     assert any("no monthly budget" in w for w in recording.warnings)

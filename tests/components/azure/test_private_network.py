@@ -132,3 +132,30 @@ def test_a_stack_with_its_own_subnets_wires_them_through():
     ]
     for endpoint in recording.of_type("azure-native:network:PrivateEndpoint"):
         assert endpoint.inputs["subnet"] == {"id": SUBNET + "pe"}
+
+
+CI_NETWORK = "/subscriptions/s/resourceGroups/ci/providers/Microsoft.Network/virtualNetworks/ci"
+
+
+def test_a_peered_network_named_in_the_stack_file_resolves_the_private_endpoints():
+    """A peered network resolves privatelink names only through a link of its own (or DNS
+    forwarding): https://learn.microsoft.com/azure/dns/private-dns-virtual-network-links"""
+    from mlops_iac.plan.testing import run_project
+    from tests.conftest import REPO, platform_raw
+
+    platform = platform_raw("azure-prod")
+    platform["azure"] = {**platform.get("azure", {}), "dnsLinkVirtualNetworkIds": [CI_NETWORK]}
+    recording = run_project(REPO, "azure-prod", extra_config={"mlops:platform": platform})
+    zones = recording.of_type("azure-native:privatedns:PrivateZone")
+    links = recording.of_type("azure-native:privatedns:VirtualNetworkLink")
+    own = recording.named("mlops-network-vnet").id
+    by_zone: dict[str, set[str]] = {}
+    for link in links:
+        by_zone.setdefault(link.inputs["privateZoneName"], set()).add(
+            link.inputs["virtualNetwork"]["id"]
+        )
+        assert link.inputs["registrationEnabled"] is False
+    assert len(by_zone) == len(zones) == 5
+    assert all(networks == {own, CI_NETWORK} for networks in by_zone.values())
+    (problem,) = azure_problems(dnsLinkVirtualNetworkIds=[SUBNET + "pe"])
+    assert problem.startswith("mlops:platform.azure.dnsLinkVirtualNetworkIds: ")

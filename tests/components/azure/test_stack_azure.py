@@ -65,8 +65,15 @@ def test_prod_wiring(prod):
         f"azureml://registries/{registry}/models/fraud-detector/versions/7"
     )
     assert prod.named("mlops-monitoring-latency-p99").inputs["scopes"] == [endpoint.id]
-    drift = prod.named("mlops-monitoring-drift").inputs["properties"]["action"]
-    assert drift["monitorDefinition"]["monitoringTarget"]["deploymentId"] == blue.id
+    # No AzureML model monitor (Serverless Spark cannot run in the managed network as
+    # declared): the drift job alerts the action group and feeds the retraining queue.
+    assert not prod.of_type("azure-native:machinelearningservices:Schedule")
+    assert not prod.of_type("azure-native:eventgrid:SystemTopic")
+    drift_alert = prod.named("mlops-drift-alert").inputs
+    assert drift_alert["actions"] == [{"actionGroupId": prod.named("mlops-monitoring-alerts").id}]
+    queue = prod.named("mlops-monitoring-retraining")
+    assert prod.exports["retraining_trigger"] == queue.id
+    assert prod.named("mlops-drift-retraining-sender").inputs["scope"] == queue.id
     assert prod.exports["alert_topic"] == prod.named("mlops-monitoring-alerts").id
     # gpu budget 50 $/h over a month of 730 hours.
     assert prod.named("mlops-monitoring-budget").inputs["amount"] == 36500.0

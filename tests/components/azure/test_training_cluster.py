@@ -114,7 +114,13 @@ def test_prod_is_high_business_impact_with_isolated_managed_network():
     inputs = recording.named("train-workspace").inputs
     assert inputs["hbiWorkspace"] is True
     assert inputs["publicNetworkAccess"] == "Disabled"
-    assert inputs["managedNetwork"] == {"isolationMode": "AllowOnlyApprovedOutbound"}
+    network = inputs["managedNetwork"]
+    assert network["isolationMode"] == "AllowOnlyApprovedOutbound"
+    # Only the package hosts of image builds (no model registry given here).
+    assert {r["type"] for r in network["outboundRules"].values()} == {"FQDN"}
+    assert inputs["provisionNetworkNow"] is True
+    assert inputs["imageBuildCompute"] == "image-build"
+    assert recording.named("train-image-build").inputs["computeName"] == "image-build"
 
 
 def test_public_workspace_only_outside_prod():

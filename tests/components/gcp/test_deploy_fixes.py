@@ -122,6 +122,22 @@ def test_rollback_needs_the_previous_revision_to_have_been_served():
     assert _split(recording) == [("v7", 0), ("v6", 100)]
 
 
+def test_serving_revisions_are_what_the_service_reports_not_the_planned_split():
+    from mlops_iac.components.gcp.serving_endpoint import revisions_of
+
+    service = _svc(_serving())
+    recording = _serving({"serving_revisions": [f"{service}-v6"]})
+    outputs = recording.named("srv-service").outputs
+    reported = [s["revision"] for s in outputs["trafficStatuses"]]
+    assert recording.exports["serving_revisions"] == reported == [f"{service}-v7", f"{service}-v6"]
+    # An update recorded although v7 never became ready: Cloud Run still serves v6 alone, so the
+    # next deployment must not be told that v7 exists.
+    latest = f"projects/p/locations/us-central1/services/{service}/revisions/{service}-v6"
+    statuses = [{"revision": f"{service}-v6", "percent": 100}]
+    assert revisions_of(statuses, latest) == [f"{service}-v6"]
+    assert revisions_of(None, None) == []
+
+
 # 14. The runtime account may read the model (bucket + prefix only) ------------------------------
 
 
@@ -133,6 +149,68 @@ def test_runtime_account_reads_the_model_prefix_only():
     assert grant["member"] == recording.named("srv-runtime").outputs["member"]
     expression = grant["condition"]["expression"]
     assert 'startsWith("projects/_/buckets/models-bkt/objects/fraud/7/")' in expression
+
+
+def test_prod_runtime_lists_its_model_and_keeps_the_previous_version_during_the_canary():
+    # gcp-prod serves v7 as a 10% canary beside v6, both revisions running as one account: a
+    # model server lists its version's folder (a bucket permission) and v6 instances that start
+    # during the canary, or after a rollback, read fraud-detector/6/.
+    from tests.components.gcp._iam import BucketIam
+    from tests.conftest import reference_recording
+
+    prod = reference_recording("gcp-prod")
+    service = prod.named("mlops-serving-service").inputs
+    env = {e["name"]: e["value"] for e in service["template"]["containers"][0]["envs"]}
+    bucket, _, prefix = env["MODEL_URI"].removeprefix("gs://").partition("/")
+    assert prefix == "fraud-detector/7/"
+    iam = BucketIam(prod, prod.named("mlops-serving-runtime").outputs["member"])
+    assert iam.can_list(bucket)
+    assert iam.can_read(bucket, "fraud-detector/7/model.joblib")
+    assert iam.can_read(bucket, "fraud-detector/6/model.joblib")
+    assert not iam.can_read(bucket, "fraud-detector/5/model.joblib")
+    assert not iam.can_read(bucket, "other-model/7/model.joblib")
+
+
+def test_prod_runtime_writes_capture_under_its_own_folder_only():
+    from tests.components.gcp._iam import BucketIam
+    from tests.conftest import reference_recording
+
+    prod = reference_recording("gcp-prod")
+    env = {
+        e["name"]: e["value"]
+        for e in prod.named("mlops-serving-service").inputs["template"]["containers"][0]["envs"]
+    }
+    bucket, _, capture = env["CAPTURE_URI"].removeprefix("gs://").partition("/")
+    iam = BucketIam(prod, prod.named("mlops-serving-runtime").outputs["member"])
+    assert iam.can_write(bucket, f"{capture}2026/11/28/05/part-0.jsonl", exists=False)
+    # Not the DVC remote, nor the drift baselines the job judges with.
+    assert not iam.can_write(bucket, "dvc/files/md5/ab/cdef", exists=False)
+    assert not iam.can_write(bucket, "drift/baselines/md5_ab/baseline.json", exists=False)
+
+
+def test_the_service_waits_for_its_runtime_grants():
+    # A revision reads its model when it starts and Cloud Run's create/update waits for it to
+    # become ready: created beside its model grant, it is refused and the update fails. The
+    # same holds for the next version's grant on a version change.
+    from tests.conftest import reference_recording
+
+    for recording, prefix in (
+        (reference_recording("gcp-prod"), "mlops-serving"),
+        (_serving(model_bucket="models-bkt", model_prefix="fraud/7/",
+                  capture_bucket="artifacts-123"), "srv"),
+    ):  # fmt: skip
+        service = recording.named(f"{prefix}-service")
+        runtime = recording.named(f"{prefix}-runtime").outputs["member"]
+        grants = [
+            g for g in recording.of_type("gcp:storage/bucketIAMMember:BucketIAMMember")
+            if g.inputs["member"] == runtime
+        ]  # fmt: skip
+        assert sorted(g.name for g in grants) == [
+            f"{prefix}-runtime-capture",
+            f"{prefix}-runtime-model-list",
+            f"{prefix}-runtime-model-reader",
+        ]
+        assert all(g.urn in service.dependencies for g in grants)
 
 
 # 15. The "image pushed" alert needs Data Access audit logs of Artifact Registry ------------------

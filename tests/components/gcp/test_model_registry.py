@@ -19,6 +19,8 @@ REPO = rid("reg", "images", 63)
 
 COMPONENT = "mlops:gcp:ModelRegistry"
 CORE = {
+    "reg-registry-agent": "gcp:projects/serviceIdentity:ServiceIdentity",
+    "reg-pubsub-agent": "gcp:projects/serviceIdentity:ServiceIdentity",
     "reg-key-ring": "gcp:kms/keyRing:KeyRing",
     "reg-key": "gcp:kms/cryptoKey:CryptoKey",
     "reg-key-registry-agent": "gcp:kms/cryptoKeyIAMMember:CryptoKeyIAMMember",
@@ -91,6 +93,22 @@ def test_key_grants_each_service_agent_that_encrypts_with_it():
     grant_urns = {recording.named(f"reg-key-{n}").urn for n in members}
     for name in ("reg-repository", "reg-models", "reg-approvals"):
         assert grant_urns <= set(recording.named(name).dependencies), name
+
+
+def test_the_agents_the_key_grants_are_created_before_the_grants():
+    # A new project has no Artifact Registry or Pub/Sub agent until something creates it; a
+    # grant to the agent's name then fails ("Service account ... does not exist").
+    recording = build()
+    for agent_name, service in (
+        ("registry-agent", "artifactregistry.googleapis.com"),
+        ("pubsub-agent", "pubsub.googleapis.com"),
+    ):
+        identity = recording.named(f"reg-{agent_name}")
+        assert identity.type == "gcp:projects/serviceIdentity:ServiceIdentity"
+        assert identity.inputs == {"project": PROJECT, "service": service}
+        grant = recording.named(f"reg-key-{agent_name}")
+        assert grant.inputs["member"] == identity.outputs["member"]
+        assert identity.urn in grant.dependencies
 
 
 def test_repository_is_cmek_immutable_scanned_and_cleaned():

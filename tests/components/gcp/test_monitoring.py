@@ -3,6 +3,7 @@ from __future__ import annotations
 import json
 
 import pulumi
+import pulumi_gcp
 import pytest
 
 from mlops_iac.components.gcp import Monitoring, MonitoringArgs
@@ -18,14 +19,13 @@ CORE = {
     "mon-email-1": CHANNEL,
     "mon-key-ring": "gcp:kms/keyRing:KeyRing",
     "mon-key": "gcp:kms/cryptoKey:CryptoKey",
+    "mon-pubsub-agent": "gcp:projects/serviceIdentity:ServiceIdentity",
     "mon-key-pubsub-agent": "gcp:kms/cryptoKeyIAMMember:CryptoKeyIAMMember",
     "mon-retraining": "gcp:pubsub/topic:Topic",
     "mon-monitoring-agent": "gcp:projects/serviceIdentity:ServiceIdentity",
     "mon-retraining-publisher": "gcp:pubsub/topicIAMMember:TopicIAMMember",
-    "mon-retraining-channel": CHANNEL,
     "mon-latency": POLICY,
     "mon-errors": POLICY,
-    "mon-drift": POLICY,
     "mon-dashboard": "gcp:monitoring/dashboard:Dashboard",
 }
 BILLING = "0A1B2C-3D4E5F-6A7B8C"
@@ -94,34 +94,68 @@ def test_latency_and_error_policies_watch_the_service_and_notify_the_channels():
     ]
 
 
-def test_drift_alert_fires_the_cmek_retraining_topic():
-    recording = build(drift="hourly")
+def test_retraining_topic_is_cmek_and_a_channel_on_it_waits_for_the_publish_grant():
+    def program():
+        mon = Monitoring("mon", MonitoringArgs(endpoint_name="fraud-svc", alert_emails=EMAILS))
+        pulumi.export("retraining_trigger", mon.retraining_trigger)
+        pulumi_gcp.monitoring.NotificationChannel(
+            "drift-channel", type="pubsub", labels={"topic": mon.retraining_trigger}
+        )
+
+    recording = run_component(program)
     topic = recording.named("mon-retraining")
     key = recording.named("mon-key")
     assert topic.inputs["kmsKeyName"] == key.id
+    identity = recording.named("mon-pubsub-agent")
+    assert identity.inputs == {"project": PROJECT, "service": "pubsub.googleapis.com"}
     assert recording.named("mon-key-pubsub-agent").inputs == {
         "cryptoKeyId": key.id,
         "role": KMS_ROLE,
-        "member": agent("gcp-sa-pubsub.iam.gserviceaccount.com"),
+        "member": identity.outputs["member"],
     }
+    assert identity.outputs["member"] == agent("gcp-sa-pubsub.iam.gserviceaccount.com")
     assert recording.named("mon-key-pubsub-agent").urn in topic.dependencies
-    channel = recording.named("mon-retraining-channel")
-    assert channel.inputs["type"] == "pubsub"
-    assert channel.inputs["labels"] == {"topic": topic.id}
     publisher = recording.named("mon-retraining-publisher")
     assert publisher.inputs == {
         "topic": topic.id,
         "role": "roles/pubsub.publisher",
         "member": agent("gcp-sa-monitoring-notification.iam.gserviceaccount.com"),
     }
-    assert publisher.urn in channel.dependencies
-    drift = recording.named("mon-drift").inputs
-    assert drift["notificationChannels"] == [channel.outputs["name"], *channel_ids(recording)]
-    log_filter = drift["conditions"][0]["conditionMatchedLog"]["filter"]
-    assert 'jsonPayload.event="drift_detected"' in log_filter
-    assert 'jsonPayload.service="fraud-svc"' in log_filter
-    assert drift["alertStrategy"]["notificationRateLimit"] == {"period": "3600s"}
     assert recording.exports["retraining_trigger"] == topic.id
+    # The drift job's channel is built from retraining_trigger: it is created after the grant.
+    assert publisher.urn in recording.named("drift-channel").dependencies
+
+
+def test_no_log_match_drift_alert_that_nothing_feeds():
+    # The toolkit's drift job publishes a custom metric (DriftJob alerts on it); nothing writes
+    # a drift log entry, so a log-match policy would never fire.
+    recording = build()
+    policies = recording.of_type(POLICY)
+    assert sorted(p.name for p in policies) == ["mon-errors", "mon-latency"]
+    assert not any("conditionMatchedLog" in c for p in policies for c in p.inputs["conditions"])
+
+
+def test_the_billing_provider_takes_the_stacks_identity_and_region():
+    # An explicit provider does not read gcp: config: without these the budget is created as
+    # whatever ambient credentials the deployer has.
+    deployer = "deployer@ops-project.iam.gserviceaccount.com"
+
+    def program():
+        Monitoring(
+            "mon",
+            MonitoringArgs(
+                endpoint_name="fraud-svc", billing_account=BILLING, monthly_budget_usd=100
+            ),
+        )
+
+    recording = run_component(
+        program, **{"gcp:impersonateServiceAccount": deployer, "gcp:zone": "us-central1-a"}
+    )
+    provider = recording.named("mon-billing-provider").inputs
+    assert provider["impersonateServiceAccount"] == deployer
+    assert provider["region"] == "us-central1"
+    assert provider["zone"] == "us-central1-a"
+    assert provider["userProjectOverride"] == "true"  # provider inputs are strings
 
 
 def test_dashboard_charts_the_service():
@@ -152,7 +186,7 @@ def test_alert_topic_is_the_primary_channel():
 
 def test_without_emails_it_warns_that_alerts_reach_nobody():
     recording = build(alert_emails=[])
-    assert [c.name for c in recording.of_type(CHANNEL)] == ["mon-retraining-channel"]
+    assert [c.name for c in recording.of_type(CHANNEL)] == []
     assert any("no alert_emails" in w for w in recording.warnings)
     assert recording.exports["alert_topic"] is None
     assert recording.named("mon-latency").inputs.get("notificationChannels", []) == []

@@ -75,10 +75,18 @@ def test_capture_and_invokers_add_scoped_grants():
         "srv-invoker-0": "gcp:cloudrunv2/serviceIamMember:ServiceIamMember",
     }
     runtime = recording.named("srv-runtime").outputs["member"]
+    # Only under its own capture folder: not the DVC remote or the drift baselines beside it.
     assert recording.named("srv-runtime-capture").inputs == {
         "bucket": "artifacts-123",
         "role": "roles/storage.objectCreator",
         "member": runtime,
+        "condition": {
+            "title": "capture-only",
+            "description": "Objects under capture/srv/",
+            "expression": (
+                'resource.name.startsWith("projects/_/buckets/artifacts-123/objects/capture/srv/")'
+            ),
+        },
     }
     invoker = recording.named("srv-invoker-0").inputs
     assert invoker["role"] == "roles/run.invoker"

@@ -48,8 +48,54 @@ def test_root_program_wires_the_five_components_and_exports_every_common_name(re
     assert set(recording.exports) >= REQUIRED_EXPORTS
     assert all(recording.exports[name] is not None for name in REQUIRED_EXPORTS)
     root = recording.named("mlops", "mlops:index:MlopsStack")
-    assert {r.name: r.type for r in recording.children(root)} == COMPONENTS
+    children = {r.name: r.type for r in recording.children(root)}
+    apis = {n for n, t in children.items() if t == "gcp:projects/service:Service"}
+    assert {n: t for n, t in children.items() if n not in apis} == COMPONENTS
     assert not any(r.type.startswith(("aws:", "azure-native:")) for r in recording)
+
+
+API_SERVICES = {
+    "artifactregistry",
+    "cloudbuild",
+    "cloudfunctions",
+    "cloudkms",
+    "cloudscheduler",
+    "compute",
+    "container",
+    "iam",
+    "logging",
+    "monitoring",
+    "pubsub",
+    "run",
+    "storage",
+}
+
+
+@pytest.mark.parametrize("stack", ["gcp-dev", "gcp-prod"])
+def test_every_api_the_stack_calls_is_enabled_before_the_resources_that_call_it(recordings, stack):
+    # A fresh project fails at the first call to each disabled API.
+    from mlops_iac.components.gcp.apis import apis_of
+
+    recording = recordings[stack]
+    services = {r.inputs["service"]: r for r in recording.of_type("gcp:projects/service:Service")}
+    budget = {"billingbudgets"} if stack == "gcp-prod" else set()
+    assert {s.split(".")[0] for s in services} == API_SERVICES | budget
+    for service in services.values():
+        assert service.inputs["disableOnDestroy"] is False
+        assert service.inputs["disableDependentServices"] is False
+    checked = 0
+    for resource in recording:
+        if not resource.custom or resource.type == "gcp:projects/service:Service":
+            continue
+        for api in apis_of(resource.type, resource.name, resource.inputs):
+            assert services[api].urn in resource.dependencies, (resource.name, api)
+            checked += 1
+    assert checked > len(services)
+    # The agents Google creates when their API is enabled: the key grants wait for that API.
+    gke_grant = recording.named("mlops-training-secrets-key-gke-agent")
+    assert services["container.googleapis.com"].urn in gke_grant.dependencies
+    run_grant = recording.named("mlops-serving-key-run-agent")
+    assert services["run.googleapis.com"].urn in run_grant.dependencies
 
 
 @pytest.mark.parametrize("stack", ["gcp-dev", "gcp-prod"])

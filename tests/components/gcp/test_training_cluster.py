@@ -19,11 +19,10 @@ CORE = {
     "tc-secrets-key": "gcp:kms/cryptoKey:CryptoKey",
     "tc-secrets-key-gke-agent": "gcp:kms/cryptoKeyIAMMember:CryptoKeyIAMMember",
     "tc-nodes": "gcp:serviceaccount/account:Account",
-    "tc-nodes-log-writer": "gcp:projects/iAMMember:IAMMember",
-    "tc-nodes-metric-writer": "gcp:projects/iAMMember:IAMMember",
-    "tc-nodes-monitoring-viewer": "gcp:projects/iAMMember:IAMMember",
+    "tc-nodes-default-node": "gcp:projects/iAMMember:IAMMember",
     "tc-nodes-registry-reader": "gcp:projects/iAMMember:IAMMember",
     "tc-cluster": "gcp:container/cluster:Cluster",
+    "tc-webhooks": "gcp:compute/firewall:Firewall",
     "tc-system": "gcp:container/nodePool:NodePool",
     "tc-gpu": "gcp:container/nodePool:NodePool",
     "tc-k8s": "pulumi:providers:kubernetes",
@@ -57,6 +56,21 @@ def test_existing_network_creates_no_network():
     cluster = recording.named("tc-cluster").inputs
     assert cluster["network"] == "projects/p/global/networks/n"
     assert cluster["subnetwork"] == "sub"
+    assert recording.named("tc-webhooks").inputs["network"] == "projects/p/global/networks/n"
+
+
+def test_the_control_plane_may_reach_the_operator_webhooks_on_the_nodes():
+    # A private cluster's control plane reaches nodes on tcp 443 and 10250 only; Kubeflow
+    # Trainer's and JobSet's webhooks listen on 9443 (failurePolicy: Fail).
+    # https://cloud.google.com/kubernetes-engine/docs/how-to/latest/network-isolation#add_firewall_rules
+    recording = build(master_cidr="172.16.8.0/28")
+    rule = recording.named("tc-webhooks").inputs
+    assert rule["network"] == recording.named("tc-network").id
+    assert rule["direction"] == "INGRESS"
+    assert rule["sourceRanges"] == ["172.16.8.0/28"]
+    assert rule["allows"] == [{"protocol": "tcp", "ports": ["9443"]}]
+    assert rule["targetServiceAccounts"] == [recording.named("tc-nodes").outputs["email"]]
+    assert "tc-webhooks" not in {r.name for r in build(operator="none")}
 
 
 def test_cluster_is_private_hardened_and_encrypts_secrets():
@@ -110,10 +124,10 @@ def test_node_account_has_exactly_the_least_privilege_roles():
     recording = build()
     member = recording.named("tc-nodes").outputs["member"]
     grants = recording.of_type("gcp:projects/iAMMember:IAMMember")
+    # GKE's predefined node role (logs, metrics, resource metadata) and image pulls.
+    # https://cloud.google.com/kubernetes-engine/docs/how-to/hardening-your-cluster#use_least_privilege_sa
     assert {g.inputs["role"] for g in grants} == {
-        "roles/logging.logWriter",
-        "roles/monitoring.metricWriter",
-        "roles/monitoring.viewer",
+        "roles/container.defaultNodeServiceAccount",
         "roles/artifactregistry.reader",
     }
     assert all(g.inputs["member"] == member and g.inputs["project"] == PROJECT for g in grants)

@@ -1,0 +1,651 @@
+"""``verify`` and ``rollback --now`` on Azure and GCP against recorded API answers.
+
+The estate is the reference prod stacks' plan (``tests.ops.recorded``): healthy as recorded, then
+one drift at a time. Every request goes through the injected transport, which logs it.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from mlops_iac.cli import cloudrest, stackfile
+from mlops_iac.cli.cloudrest import ApiError
+from tests.conftest import STACKS, reference_recording
+from tests.ops.conftest import write_outputs
+from tests.ops.keys import install_allowed_signers
+from tests.ops.recorded import ARM, Recorded, azure_values, gcp_values
+
+AZURE_CHECKS = [
+    "storage-versioning",
+    "storage-encryption",
+    "key-rotation",
+    "alerts-present",
+    *["alert-routed"] * 4,
+    "endpoint-in-service",
+    "endpoint-serving",
+    "endpoint-approved-version",
+    "deployment-lineage",
+]
+
+
+def gcp_checks() -> list[str]:
+    """What GCP verify checks, in order: one alert-policy check per exported alarm name."""
+    alarms = reference_recording("gcp-prod").exports["alarm_names"]
+    return [
+        "bucket-versioning",
+        "bucket-encryption",
+        "model-bucket-retention",
+        "kms-rotation",
+        *["alert-policy"] * len(alarms),
+        "endpoint-in-service",
+        "endpoint-serving",
+        "endpoint-approved-version",
+        "service-lineage",
+    ]
+
+
+@pytest.fixture
+def project(tmp_path) -> Path:
+    """A project with copies of the reference Azure and GCP prod stack files."""
+    root = tmp_path / "project"
+    (root / "stacks").mkdir(parents=True)
+    for stack in ("azure-prod", "gcp-prod"):
+        shutil.copy(STACKS / f"Pulumi.{stack}.yaml", root / "stacks")
+    install_allowed_signers(root)
+    return root
+
+
+def _outputs(tmp_path: Path, stack: str, **changes: Any) -> Path:
+    """The stack's exports as `pulumi stack output --json` writes them (``None`` drops a key)."""
+    values = {**reference_recording(stack).exports, **changes}
+    values = {k: v for k, v in values.items() if v is not None}
+    return write_outputs(tmp_path / f"{stack}.json", values)
+
+
+@pytest.fixture
+def azure(monkeypatch) -> Recorded:
+    transport = Recorded("azure", azure_values())
+    monkeypatch.setattr(cloudrest, "transport_for", lambda cloud: transport)
+    return transport
+
+
+@pytest.fixture
+def gcp(monkeypatch) -> Recorded:
+    transport = Recorded("gcp", gcp_values())
+    monkeypatch.setattr(cloudrest, "transport_for", lambda cloud: transport)
+    return transport
+
+
+def _verify(cli, project, stack, outputs, tmp_path) -> tuple[int, dict[str, Any]]:
+    result = tmp_path / "verify.json"
+    code = cli("verify", "-s", stack, "--project", project, "--outputs", outputs,
+               "--json", result)  # fmt: skip
+    return code, json.loads(result.read_text()) if result.exists() else {}
+
+
+def _failed(document: dict[str, Any]) -> dict[str, str]:
+    return {c["check"]: c["detail"] for c in document["checks"] if not c["passed"]}
+
+
+# --- Azure verify ---------------------------------------------------------------------------
+
+
+def test_azure_healthy_estate_passes_reading_only(cli, project, azure, tmp_path):
+    code, document = _verify(cli, project, "azure-prod", _outputs(tmp_path, "azure-prod"), tmp_path)
+    assert code == 0, cli.out + cli.err
+    assert [c["check"] for c in document["checks"]] == AZURE_CHECKS
+    assert _failed(document) == {}
+    serving = document["checks"][AZURE_CHECKS.index("endpoint-serving")]
+    assert serving["detail"] == "serves v7 100% (blue) as the stack declares"
+    routed = {c["resource"] for c in document["checks"] if c["check"] == "alert-routed"}
+    recorded = reference_recording("azure-prod")
+    rules = [
+        *recorded.of_type("azure-native:monitor:MetricAlert"),
+        *recorded.of_type("azure-native:monitor:ScheduledQueryRule"),
+    ]
+    assert routed == {r.id.rsplit("/", 1)[1] for r in rules}
+    assert {method for method, _, _ in azure.sent} == {"GET"}
+    assert all(url.startswith(f"{ARM}/subscriptions/") for _, url, _ in azure.sent)
+
+
+def test_azure_versioning_off_fails(cli, project, azure, tmp_path):
+    azure.find("GET", "/blobServices/default")["properties"]["isVersioningEnabled"] = False
+    code, document = _verify(cli, project, "azure-prod", _outputs(tmp_path, "azure-prod"), tmp_path)
+    assert code == 1
+    assert _failed(document) == {"storage-versioning": "blob versioning off (isVersioningEnabled)"}
+
+
+def test_azure_wrong_key_fails_naming_both(cli, project, azure, tmp_path):
+    values = azure_values()
+    vault_props = azure.find("GET", f"/storageAccounts/{values['storage_account']}")["properties"][
+        "encryption"
+    ]["keyvaultproperties"]
+    vault_props["keyname"] = "someone-elses-key"
+    code, document = _verify(cli, project, "azure-prod", _outputs(tmp_path, "azure-prod"), tmp_path)
+    assert code == 1
+    assert _failed(document) == {
+        "storage-encryption": (
+            f"encrypted with key someone-elses-key in {values['vault']}.vault.azure.net, not the "
+            f"stack's key {values['key']} in {values['vault']}"
+        )
+    }
+
+
+def test_azure_microsoft_managed_keys_fail(cli, project, azure, tmp_path):
+    values = azure_values()
+    encryption = azure.find("GET", f"/storageAccounts/{values['storage_account']}")["properties"][
+        "encryption"
+    ]
+    encryption["keySource"] = "Microsoft.Storage"
+    del encryption["keyvaultproperties"]
+    code, document = _verify(cli, project, "azure-prod", _outputs(tmp_path, "azure-prod"), tmp_path)
+    assert _failed(document) == {
+        "storage-encryption": (
+            "keySource Microsoft.Storage, not Microsoft.Keyvault (the stack's key)"
+        )
+    }
+
+
+def test_azure_key_without_rotation_fails(cli, project, azure, tmp_path):
+    policy = azure.find("GET", f"/keys/{azure_values()['key']}")["properties"]["rotationPolicy"]
+    policy["lifetimeActions"] = [
+        a for a in policy["lifetimeActions"] if a["action"]["type"] != "rotate"
+    ]
+    code, document = _verify(cli, project, "azure-prod", _outputs(tmp_path, "azure-prod"), tmp_path)
+    assert code == 1
+    assert _failed(document) == {"key-rotation": "no rotation policy with a rotate action"}
+
+
+def test_azure_alert_without_action_group_fails_naming_it(cli, project, azure, tmp_path):
+    rules = azure.find("GET", "/Microsoft.Insights/scheduledQueryRules")["value"]
+    five_xx = next(r for r in rules if r["name"].startswith("mlops-monitoring-5xx"))
+    five_xx["properties"]["actions"]["actionGroups"] = []
+    code, document = _verify(cli, project, "azure-prod", _outputs(tmp_path, "azure-prod"), tmp_path)
+    assert code == 1
+    failed = [c for c in document["checks"] if not c["passed"]]
+    assert [(c["check"], c["resource"], c["detail"]) for c in failed] == [
+        ("alert-routed", five_xx["name"], "no action group: nobody is told")
+    ]
+
+
+def test_azure_action_group_without_receivers_fails(cli, project, azure, tmp_path):
+    alerts_group = reference_recording("azure-prod").exports["alert_topic"]
+    azure.answer("GET", f"{ARM}{alerts_group}?api-version=2023-01-01")["properties"][
+        "emailReceivers"
+    ] = []
+    code, document = _verify(cli, project, "azure-prod", _outputs(tmp_path, "azure-prod"), tmp_path)
+    assert code == 1
+    name = alerts_group.rsplit("/", 1)[1]
+    routed = [c for c in document["checks"] if c["check"] == "alert-routed" and not c["passed"]]
+    assert {c["detail"] for c in routed} == {f"action group {name} has no receivers"}
+    assert len(routed) == 3  # latency, 5xx and drift notify that group; the approvers' is fine
+
+
+def test_azure_rolled_back_rollout_fails_naming_both_versions(cli, project, azure, tmp_path):
+    azure.find("GET", f"/onlineEndpoints/{azure_values()['endpoint']}")["properties"]["traffic"] = {
+        "blue": 0,
+        "green": 100,
+    }
+    code, document = _verify(cli, project, "azure-prod", _outputs(tmp_path, "azure-prod"), tmp_path)
+    assert code == 1
+    assert _failed(document) == {
+        "endpoint-serving": (
+            "serves v6 100% (green); the stack's exports say v7 100% (active_model_version 7)"
+        )
+    }
+
+
+def test_azure_deployment_of_a_foreign_model_fails(cli, project, azure, tmp_path):
+    deployments = azure.find("GET", "/deployments")["value"]
+    blue = next(d for d in deployments if d["name"] == "blue")
+    blue["properties"]["model"] = "azureml://registries/elsewhere/models/fraud-detector/versions/7"
+    code, document = _verify(cli, project, "azure-prod", _outputs(tmp_path, "azure-prod"), tmp_path)
+    assert _failed(document)["endpoint-serving"] == (
+        "blue serves azureml://registries/elsewhere/models/fraud-detector/versions/7 with 100%"
+    )
+
+
+def test_azure_lineage_tag_drift_fails(cli, project, azure, tmp_path):
+    deployments = azure.find("GET", "/deployments")["value"]
+    next(d for d in deployments if d["name"] == "green")["tags"]["mlops:git-sha"] = "0000000"
+    code, document = _verify(cli, project, "azure-prod", _outputs(tmp_path, "azure-prod"), tmp_path)
+    assert _failed(document) == {
+        "deployment-lineage": "green: mlops:git-sha=0000000 (want 4f2c1e9)"
+    }
+
+
+def test_azure_failed_deployment_is_not_in_service(cli, project, azure, tmp_path):
+    deployments = azure.find("GET", "/deployments")["value"]
+    next(d for d in deployments if d["name"] == "green")["properties"]["provisioningState"] = (
+        "Failed"
+    )
+    code, document = _verify(cli, project, "azure-prod", _outputs(tmp_path, "azure-prod"), tmp_path)
+    assert _failed(document) == {
+        "endpoint-in-service": "endpoint Succeeded; deployments: green Failed"
+    }
+
+
+def test_azure_stack_without_a_customer_key_fails_encryption_and_rotation(
+    cli, project, azure, tmp_path
+):
+    values = azure_values()
+    encryption = azure.find("GET", f"/storageAccounts/{values['storage_account']}")["properties"][
+        "encryption"
+    ]
+    encryption["keySource"] = "Microsoft.Storage"
+    del encryption["keyvaultproperties"]
+    outputs = _outputs(tmp_path, "azure-prod", kms_key_id=None)
+    code, document = _verify(cli, project, "azure-prod", outputs, tmp_path)
+    assert code == 1
+    assert _failed(document) == {
+        "storage-encryption": (
+            "keySource Microsoft.Storage, not Microsoft.Keyvault (the stack's key)"
+        ),
+        "key-rotation": (
+            "the stack exports no kms_key_id: no customer-managed key "
+            "(artifacts.customerManagedKey)"
+        ),
+    }
+
+
+def test_azure_missing_export_is_one_line_naming_it(cli, project, azure, tmp_path):
+    outputs = _outputs(tmp_path, "azure-prod", cluster_name=None)
+    assert cli("verify", "-s", "azure-prod", "--project", project, "--outputs", outputs) == 2
+    assert "has no 'cluster_name': verify needs it as the AzureML workspace of the endpoint" in (
+        cli.one_error_line()
+    )
+    assert azure.sent == []
+
+
+def test_azure_without_credentials_is_one_line(cli, project, tmp_path, monkeypatch):
+    import azure.identity
+    from azure.identity import CredentialUnavailableError
+
+    class NoCredential:
+        def get_token(self, *scopes: str) -> Any:
+            raise CredentialUnavailableError("DefaultAzureCredential failed to retrieve a token")
+
+    monkeypatch.setattr(azure.identity, "DefaultAzureCredential", NoCredential)
+    outputs = _outputs(tmp_path, "azure-prod")
+    assert cli("verify", "-s", "azure-prod", "--project", project, "--outputs", outputs) == 2
+    line = cli.one_error_line()
+    assert line.startswith("mlops-iac verify: error: no Azure credentials")
+    assert "az login" in line
+
+
+# --- Azure rollback --now -------------------------------------------------------------------
+
+
+def test_azure_rollback_now_puts_only_the_traffic_then_is_harmless(cli, project, azure, tmp_path):
+    values = azure_values()
+    outputs = _outputs(tmp_path, "azure-prod")
+    argv = ("rollback", "-s", "azure-prod", "--project", project, "--now", "--outputs", outputs)
+    before = json.loads(json.dumps(azure.find("GET", f"/onlineEndpoints/{values['endpoint']}")))
+    assert cli(*argv) == 0, cli.err
+    url = f"{ARM}{values['endpoint_id']}?api-version=2024-04-01"
+    assert len(azure.writes) == 1
+    method, sent_url, body = azure.writes[0]
+    assert (method, sent_url) == ("PUT", url)
+    # The endpoint as read, only the traffic moved to the deployment of v6 (green).
+    assert body == {
+        "location": before["location"],
+        "kind": before["kind"],
+        "tags": before["tags"],
+        "identity": {"type": "SystemAssigned"},
+        "properties": {
+            "authMode": "AADToken",
+            "description": before["properties"]["description"],
+            "mirrorTraffic": {},
+            "properties": {},
+            "publicNetworkAccess": "Disabled",
+            "traffic": {"blue": 0, "green": 100},
+        },
+    }
+    assert f"endpoint {values['endpoint']} is updating its traffic to blue 0%, green 100%" in (
+        cli.out
+    )
+    assert stackfile.load(project, "azure-prod").spec.serving.rollback is True
+    # Verify now sees the rolled-back endpoint against the unapplied stack.
+    code, document = _verify(cli, project, "azure-prod", outputs, tmp_path)
+    assert code == 1 and "serves v6 100% (green)" in _failed(document)["endpoint-serving"]
+    azure.sent.clear()
+    assert cli(*argv) == 0, cli.err
+    assert azure.writes == []
+    assert "already sends 100% to green (fraud-detector v6); no endpoint update needed" in cli.out
+
+
+def test_azure_rollback_now_refuses_without_a_deployment_of_the_previous_model(
+    cli, project, azure, tmp_path
+):
+    deployments = azure.find("GET", "/deployments")["value"]
+    deployments[:] = [d for d in deployments if d["name"] == "blue"]
+    outputs = _outputs(tmp_path, "azure-prod")
+    code = cli("rollback", "-s", "azure-prod", "--project", project, "--now", "--outputs", outputs)
+    assert code == 2
+    assert "serves azureml://registries/" in cli.one_error_line()
+    assert "refusing to move traffic" in cli.err
+    assert azure.writes == []
+    assert stackfile.load(project, "azure-prod").spec.serving.rollback is False
+
+
+def test_azure_rollback_now_refused_by_the_cloud_is_one_line_exit_1(cli, project, azure, tmp_path):
+    # ARM's error body: {"error": {"code", "message"}}.
+    # https://learn.microsoft.com/azure/azure-resource-manager/management/common-deployment-errors
+    url = f"{ARM}{azure_values()['endpoint_id']}?api-version=2024-04-01"
+    azure.answers[("PUT", url)] = ApiError(
+        403, "AuthorizationFailed", "The client does not have authorization to perform action"
+    )
+    outputs = _outputs(tmp_path, "azure-prod")
+    code = cli("rollback", "-s", "azure-prod", "--project", project, "--now", "--outputs", outputs)
+    assert code == 1
+    assert cli.one_error_line().endswith(
+        "update refused: 403 AuthorizationFailed: The client does not have authorization to "
+        "perform action"
+    )
+    assert stackfile.load(project, "azure-prod").spec.serving.rollback is False
+
+
+def test_cloud_rollback_now_needs_outputs(cli, project, azure):
+    assert cli("rollback", "-s", "azure-prod", "--project", project, "--now") == 2
+    assert "--now on azure needs --outputs F" in cli.one_error_line()
+    assert azure.sent == []
+
+
+# --- GCP verify -----------------------------------------------------------------------------
+
+
+def test_gcp_healthy_estate_passes_reading_only(cli, project, gcp, tmp_path):
+    code, document = _verify(cli, project, "gcp-prod", _outputs(tmp_path, "gcp-prod"), tmp_path)
+    assert code == 0, cli.out + cli.err
+    assert [c["check"] for c in document["checks"]] == gcp_checks()
+    assert _failed(document) == {}
+    service = reference_recording("gcp-prod").exports["endpoint_name"]
+    serving = document["checks"][gcp_checks().index("endpoint-serving")]
+    assert serving["detail"] == (
+        f"serves v6 90% ({service}-v6), v7 10% ({service}-v7) as the stack declares"
+    )
+    assert {method for method, _, _ in gcp.sent} == {"GET"}
+
+
+def test_gcp_versioning_off_fails(cli, project, gcp, tmp_path):
+    bucket = reference_recording("gcp-prod").exports["artifact_bucket_name"]
+    gcp.find("GET", f"/b/{bucket}")["versioning"]["enabled"] = False
+    code, document = _verify(cli, project, "gcp-prod", _outputs(tmp_path, "gcp-prod"), tmp_path)
+    assert code == 1
+    assert _failed(document) == {"bucket-versioning": "object versioning off"}
+
+
+def test_gcp_wrong_key_fails_naming_both(cli, project, gcp, tmp_path):
+    exports = reference_recording("gcp-prod").exports
+    other = "projects/fraud-detection-prod/locations/us/keyRings/other/cryptoKeys/other"
+    gcp.find("GET", f"/b/{exports['artifact_bucket_name']}")["encryption"]["defaultKmsKeyName"] = (
+        other
+    )
+    code, document = _verify(cli, project, "gcp-prod", _outputs(tmp_path, "gcp-prod"), tmp_path)
+    assert _failed(document) == {
+        "bucket-encryption": f"default key {other}, not the stack's key {exports['kms_key_id']}"
+    }
+
+
+def test_gcp_model_bucket_without_retention_fails(cli, project, gcp, tmp_path):
+    bucket = reference_recording("gcp-prod").exports["model_bucket_name"]
+    del gcp.find("GET", f"/b/{bucket}")["retentionPolicy"]
+    code, document = _verify(cli, project, "gcp-prod", _outputs(tmp_path, "gcp-prod"), tmp_path)
+    assert _failed(document) == {
+        "model-bucket-retention": "no retention policy: registered versions can be overwritten"
+    }
+
+
+def test_gcp_key_without_rotation_fails(cli, project, gcp, tmp_path):
+    key = reference_recording("gcp-prod").exports["kms_key_id"]
+    del gcp.find("GET", key)["rotationPeriod"]
+    code, document = _verify(cli, project, "gcp-prod", _outputs(tmp_path, "gcp-prod"), tmp_path)
+    assert _failed(document) == {"kms-rotation": "no rotationPeriod: the key never rotates"}
+
+
+def test_gcp_alert_policy_without_channel_fails_naming_it(cli, project, gcp, tmp_path):
+    exports = reference_recording("gcp-prod").exports
+    drift = exports["drift_alarm_name"]
+    policy = gcp.find("GET", drift)
+    policy["notificationChannels"] = []
+    code, document = _verify(cli, project, "gcp-prod", _outputs(tmp_path, "gcp-prod"), tmp_path)
+    failed = [c for c in document["checks"] if not c["passed"]]
+    assert [(c["check"], c["resource"], c["detail"]) for c in failed] == [
+        (
+            "alert-policy",
+            drift,
+            f"{policy['displayName']}: no notification channel: nobody is told",
+        )
+    ]
+
+
+def test_gcp_disabled_alert_policy_fails(cli, project, gcp, tmp_path):
+    name = reference_recording("gcp-prod").exports["alarm_names"][0]
+    gcp.find("GET", name)["enabled"] = False
+    code, document = _verify(cli, project, "gcp-prod", _outputs(tmp_path, "gcp-prod"), tmp_path)
+    assert list(_failed(document)) == ["alert-policy"]
+    assert _failed(document)["alert-policy"].endswith(": disabled")
+
+
+def test_gcp_rolled_back_rollout_fails_naming_both(cli, project, gcp, tmp_path):
+    service = gcp.find("GET", reference_recording("gcp-prod").exports["endpoint_name"])
+    for entries in (service["traffic"], service["trafficStatuses"]):
+        for entry in entries:
+            entry["percent"] = 100 if entry["revision"].endswith("-v6") else 0
+    code, document = _verify(cli, project, "gcp-prod", _outputs(tmp_path, "gcp-prod"), tmp_path)
+    name = service["name"].rsplit("/", 1)[1]
+    assert _failed(document) == {
+        "endpoint-serving": (
+            f"serves v6 100% ({name}-v6); the stack's exports say v6 90%, v7 10% "
+            "(active_model_version 7)"
+        )
+    }
+
+
+def test_gcp_applied_rollback_passes(cli, project, gcp, tmp_path):
+    # After `rollback` and `pulumi up`, the stack exports the previous version as the active one
+    # and declares all traffic on its revision: that is what the stack says, so verify passes.
+    assert cli("rollback", "-s", "gcp-prod", "--project", project) == 0, cli.err
+    service = gcp.find("GET", reference_recording("gcp-prod").exports["endpoint_name"])
+    for entries in (service["traffic"], service["trafficStatuses"]):
+        for entry in entries:
+            entry["percent"] = 100 if entry["revision"].endswith("-v6") else 0
+    service["labels"].update(
+        {"mlops-model-version": "6", "mlops-approved-by": "raj_example_com",
+         "mlops-approval-ticket": "chg-1101"}
+    )  # fmt: skip
+    outputs = _outputs(tmp_path, "gcp-prod", active_model_version="6", previous_model_version="7")
+    code, document = _verify(cli, project, "gcp-prod", outputs, tmp_path)
+    assert code == 0, _failed(document)
+    serving = document["checks"][gcp_checks().index("endpoint-serving")]
+    assert serving["detail"].startswith("serves v6 100% (")
+
+
+def test_gcp_revision_with_another_image_fails(cli, project, gcp, tmp_path):
+    exports = reference_recording("gcp-prod").exports
+    revision = f"{exports['endpoint_name']}-v7"
+    described = gcp.find("GET", f"/revisions/{revision}")
+    expected = described["containers"][0]["image"]
+    described["containers"][0]["image"] = "docker.io/someone/fraud-detector:7"
+    code, document = _verify(cli, project, "gcp-prod", _outputs(tmp_path, "gcp-prod"), tmp_path)
+    detail = _failed(document)["endpoint-serving"]
+    assert detail.startswith(f"{revision} (10%) runs docker.io/someone/fraud-detector:7 with")
+    assert detail.endswith(
+        f"the stack's v7 is {expected} with gs://{exports['model_bucket_name']}/fraud-detector/7/"
+    )
+
+
+def test_gcp_lineage_label_drift_fails(cli, project, gcp, tmp_path):
+    service = gcp.find("GET", reference_recording("gcp-prod").exports["endpoint_name"])
+    service["labels"]["mlops-model-version"] = "9"
+    code, document = _verify(cli, project, "gcp-prod", _outputs(tmp_path, "gcp-prod"), tmp_path)
+    assert _failed(document) == {"service-lineage": "mlops-model-version=9 (want 7)"}
+
+
+def test_gcp_service_not_ready_fails(cli, project, gcp, tmp_path):
+    service = gcp.find("GET", reference_recording("gcp-prod").exports["endpoint_name"])
+    service["terminalCondition"].update(
+        {"state": "CONDITION_FAILED", "message": "Revision is not ready"}
+    )
+    code, document = _verify(cli, project, "gcp-prod", _outputs(tmp_path, "gcp-prod"), tmp_path)
+    assert _failed(document) == {
+        "endpoint-in-service": "Ready CONDITION_FAILED: Revision is not ready"
+    }
+
+
+def test_gcp_missing_alarm_names_is_one_line_naming_it(cli, project, gcp, tmp_path):
+    outputs = _outputs(tmp_path, "gcp-prod", alarm_names=None)
+    assert cli("verify", "-s", "gcp-prod", "--project", project, "--outputs", outputs) == 2
+    assert "has no 'alarm_names': verify needs the alert policy names" in cli.one_error_line()
+    assert gcp.sent == []
+
+
+def test_gcp_without_credentials_is_one_line(cli, project, tmp_path, monkeypatch):
+    # No key file, no gcloud config and no metadata-server probe: google.auth finds nothing
+    # without touching the network.
+    monkeypatch.delenv("GOOGLE_APPLICATION_CREDENTIALS", raising=False)
+    monkeypatch.setenv("CLOUDSDK_CONFIG", str(tmp_path / "gcloud"))
+    monkeypatch.setenv("NO_GCE_CHECK", "True")
+    outputs = _outputs(tmp_path, "gcp-prod")
+    assert cli("verify", "-s", "gcp-prod", "--project", project, "--outputs", outputs) == 2
+    line = cli.one_error_line()
+    assert line.startswith("mlops-iac verify: error: no Google Cloud credentials")
+    assert "gcloud auth application-default login" in line
+
+
+# --- GCP rollback --now ---------------------------------------------------------------------
+
+
+def test_gcp_rollback_now_patches_only_the_traffic_then_is_harmless(cli, project, gcp, tmp_path):
+    values = gcp_values()
+    exports = reference_recording("gcp-prod").exports
+    service = exports["endpoint_name"]
+    outputs = _outputs(tmp_path, "gcp-prod")
+    argv = ("rollback", "-s", "gcp-prod", "--project", project, "--now", "--outputs", outputs)
+    assert cli(*argv) == 0, cli.err
+    assert gcp.writes == [
+        (
+            "PATCH",
+            f"https://run.googleapis.com/v2/{values['service_name']}?updateMask=traffic",
+            {
+                "traffic": [
+                    {
+                        "type": "TRAFFIC_TARGET_ALLOCATION_TYPE_REVISION",
+                        "revision": f"{service}-v7",
+                        "percent": 0,
+                        "tag": "current",
+                    },
+                    {
+                        "type": "TRAFFIC_TARGET_ALLOCATION_TYPE_REVISION",
+                        "revision": f"{service}-v6",
+                        "percent": 100,
+                        "tag": "previous",
+                    },
+                ]
+            },
+        )
+    ]
+    # The revision was read before traffic moved to it.
+    reads = [url for method, url, _ in gcp.sent if method == "GET"]
+    assert f"https://run.googleapis.com/v2/{values['service_name']}/revisions/{service}-v6" in reads
+    assert f"service {service} is moving 100% of traffic to {service}-v6" in cli.out
+    assert stackfile.load(project, "gcp-prod").spec.serving.rollback is True
+    gcp.sent.clear()
+    assert cli(*argv) == 0, cli.err
+    assert gcp.writes == []
+    assert f"already sends 100% to {service}-v6 (fraud-detector v6)" in cli.out
+
+
+def test_gcp_rollback_now_refuses_a_revision_of_another_version(cli, project, gcp, tmp_path):
+    service = reference_recording("gcp-prod").exports["endpoint_name"]
+    env = gcp.find("GET", f"/revisions/{service}-v6")["containers"][0]["env"]
+    next(e for e in env if e["name"] == "MODEL_VERSION")["value"] = "5"
+    outputs = _outputs(tmp_path, "gcp-prod")
+    code = cli("rollback", "-s", "gcp-prod", "--project", project, "--now", "--outputs", outputs)
+    assert code == 2
+    assert f"revision {service}-v6 serves MODEL_VERSION=5, not 6" in cli.one_error_line()
+    assert gcp.writes == []
+
+
+def test_gcp_rollback_now_refuses_a_missing_revision(cli, project, gcp, tmp_path):
+    service = reference_recording("gcp-prod").exports["endpoint_name"]
+    outputs = _outputs(tmp_path, "gcp-prod")
+    code = cli("rollback", "-s", "gcp-prod", "--project", project, "--now", "--outputs", outputs,
+               "--endpoint", "other-service")  # fmt: skip
+    assert code == 2
+    assert "revision other-service-v6 of other-service: 404 NotFound" in cli.one_error_line()
+    assert gcp.writes == []
+    assert service != "other-service"
+
+
+def test_revision_names_match_the_component(gcp):
+    from mlops_iac.cli.gcp_ops import revision_name
+    from mlops_iac.components.gcp.serving_endpoint import revision_name as component_name
+
+    for version in ("7", "1.2", "RC_3"):
+        assert revision_name("svc", version) == component_name("svc", version)
+
+
+# --- the real transport, against a loopback server ------------------------------------------
+
+
+def test_bearer_transport_sends_the_token_once_and_parses_errors():
+    import http.server
+    import threading
+
+    seen: list[tuple[str, str, str | None, bytes]] = []
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def _answer(self) -> None:
+            length = int(self.headers.get("Content-Length") or 0)
+            seen.append((self.command, self.path, self.headers["Authorization"],
+                         self.rfile.read(length)))  # fmt: skip
+            if self.path.startswith("/denied"):
+                # Google's error body: https://cloud.google.com/apis/design/errors
+                body = {"error": {"code": 403, "message": "Permission denied",
+                                  "status": "PERMISSION_DENIED"}}  # fmt: skip
+                status = 403
+            else:
+                body, status = {"ok": True}, 200
+            data = json.dumps(body).encode()
+            self.send_response(status)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+
+        do_GET = do_PATCH = _answer
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    tokens: list[str] = []
+
+    def token() -> str:
+        tokens.append("t0k3n")
+        return "t0k3n"
+
+    try:
+        send = cloudrest.bearer_transport(token)
+        base = f"http://127.0.0.1:{server.server_address[1]}"
+        assert send("GET", f"{base}/fine") == {"ok": True}
+        with pytest.raises(ApiError) as denied:
+            send("PATCH", f"{base}/denied?updateMask=traffic", {"traffic": []})
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert tokens == ["t0k3n"]
+    assert (denied.value.status, denied.value.code) == (403, "PERMISSION_DENIED")
+    assert str(denied.value) == "403 PERMISSION_DENIED: Permission denied"
+    assert seen == [
+        ("GET", "/fine", "Bearer t0k3n", b""),
+        ("PATCH", "/denied?updateMask=traffic", "Bearer t0k3n", b'{"traffic": []}'),
+    ]
