@@ -10,7 +10,7 @@ and the ``offline`` fixture report them like every other deploy constraint.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -239,22 +239,6 @@ def aws_denials(
                     )
 
 
-@rule("aws-runtime-setting-missing", LAMBDA_ENV)
-def aws_settings(
-    resources: list[Any], state: list[StateResource], config: Mapping[str, Any]
-) -> Iterator[DeployError]:
-    for handler in _aws_handlers(resources):
-        yield from _settings_error(handler, "aws-runtime-setting-missing", LAMBDA_ENV)
-
-
-@rule("aws-runtime-call-not-granted", aws_iam.EVALUATION)
-def aws_calls(
-    resources: list[Any], state: list[StateResource], config: Mapping[str, Any]
-) -> Iterator[DeployError]:
-    for handler, call, reason in aws_denials(resources):
-        yield _denied(handler, "aws-runtime-call-not-granted", call, reason)
-
-
 # Azure --------------------------------------------------------------------------------------
 
 
@@ -342,22 +326,6 @@ def _azure_reason(
             f"(attributes the request carries: {azure_rbac.ATTRIBUTES})"
         )
     return "no role assignment of that principal grants the data action at that scope"
-
-
-@rule("azure-runtime-setting-missing", AZURE_APP_SETTINGS)
-def azure_settings(
-    resources: list[Any], state: list[StateResource], config: Mapping[str, Any]
-) -> Iterator[DeployError]:
-    for handler in _azure_handlers(resources):
-        yield from _settings_error(handler, "azure-runtime-setting-missing", AZURE_APP_SETTINGS)
-
-
-@rule("azure-runtime-call-not-granted", azure_rbac.BUILT_IN)
-def azure_calls(
-    resources: list[Any], state: list[StateResource], config: Mapping[str, Any]
-) -> Iterator[DeployError]:
-    for handler, call, reason in azure_denials(resources):
-        yield _denied(handler, "azure-runtime-call-not-granted", call, reason)
 
 
 # GCP ----------------------------------------------------------------------------------------
@@ -453,20 +421,37 @@ def gcp_denials(
             yield handler, declared, reason
 
 
-@rule("gcp-runtime-setting-missing", GCP_FUNCTION_ENV)
-def gcp_settings(
-    resources: list[Any], state: list[StateResource], config: Mapping[str, Any]
-) -> Iterator[DeployError]:
-    for handler in _gcp_handlers(resources):
-        yield from _settings_error(handler, "gcp-runtime-setting-missing", GCP_FUNCTION_ENV)
+def _register(
+    cloud: str,
+    find: Callable[[list[Any]], Iterable[Handler]],
+    denials: Callable[[list[Any]], Iterable[tuple[Handler, Call, str]]],
+    settings_source: str,
+    calls_source: str,
+) -> None:
+    """The two rules of one cloud: ``<cloud>-runtime-setting-missing`` (a setting the shipped
+    code needs that the plan does not give it) and ``<cloud>-runtime-call-not-granted``."""
+    settings_id, calls_id = f"{cloud}-runtime-setting-missing", f"{cloud}-runtime-call-not-granted"
+
+    def settings(
+        resources: list[Any], state: list[StateResource], config: Mapping[str, Any]
+    ) -> Iterator[DeployError]:
+        for handler in find(resources):
+            yield from _settings_error(handler, settings_id, settings_source)
+
+    def calls(
+        resources: list[Any], state: list[StateResource], config: Mapping[str, Any]
+    ) -> Iterator[DeployError]:
+        for handler, call, reason in denials(resources):
+            yield _denied(handler, calls_id, call, reason)
+
+    rule(settings_id, settings_source)(settings)
+    rule(calls_id, calls_source)(calls)
 
 
-@rule("gcp-runtime-call-not-granted", gcp_iam.ROLES_REFERENCE)
-def gcp_calls(
-    resources: list[Any], state: list[StateResource], config: Mapping[str, Any]
-) -> Iterator[DeployError]:
-    for handler, call, reason in gcp_denials(resources):
-        yield _denied(handler, "gcp-runtime-call-not-granted", call, reason)
+# Registered in this order, the order their errors are reported in.
+_register("aws", _aws_handlers, aws_denials, LAMBDA_ENV, aws_iam.EVALUATION)
+_register("azure", _azure_handlers, azure_denials, AZURE_APP_SETTINGS, azure_rbac.BUILT_IN)
+_register("gcp", _gcp_handlers, gcp_denials, GCP_FUNCTION_ENV, gcp_iam.ROLES_REFERENCE)
 
 
 def handlers(resources: list[Any]) -> list[Handler]:
