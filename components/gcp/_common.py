@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 
 import pulumi
 from pulumi_gcp import kms, organizations, projects
@@ -21,6 +21,19 @@ AGENT_DOMAINS = {
     "cloudrun": "serverless-robot-prod.iam.gserviceaccount.com",
 }
 Labels = pulumi.Input[Mapping[str, pulumi.Input[str]]]
+
+
+def objects_under(bucket: pulumi.Input[str], prefixes: Sequence[str]) -> pulumi.Output[str]:
+    """CEL of an IAM condition: the object's name starts with one of ``prefixes`` (each as given,
+    a folder ends with ``/``) in ``bucket``. Object conditions never match the bucket itself,
+    where listing is authorised.
+    https://cloud.google.com/storage/docs/access-control/iam#conditions"""
+    return pulumi.Output.from_input(bucket).apply(
+        lambda b: " || ".join(
+            f'resource.name.startsWith("projects/_/buckets/{b}/objects/{prefix}")'
+            for prefix in dict.fromkeys(prefixes)
+        )
+    )
 
 
 def region_or_default(region: str | None) -> str:

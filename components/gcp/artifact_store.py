@@ -32,7 +32,12 @@ from mlops_iac.components._component import (
 )
 from mlops_iac.components.contract_types import ArtifactStoreArgsBase
 from mlops_iac.components.gcp import _defaults as defaults
-from mlops_iac.components.gcp._common import crypto_key, region_or_default, resource_id
+from mlops_iac.components.gcp._common import (
+    crypto_key,
+    objects_under,
+    region_or_default,
+    resource_id,
+)
 
 TYPE = "mlops:gcp:ArtifactStore"
 SECONDS_PER_DAY = 24 * 3600
@@ -242,11 +247,7 @@ class ArtifactStore(Component):
             condition=_dvc_condition(
                 "dvc-prefix",
                 f"Objects under {dvc_prefix}/ only",
-                bucket.name.apply(
-                    lambda b: (
-                        f'resource.name.startsWith("projects/_/buckets/{b}/objects/{dvc_prefix}/")'
-                    )
-                ),
+                objects_under(bucket.name, [f"{dvc_prefix}/"]),
             ),
             opts=child_opts(self),
         )

@@ -49,7 +49,12 @@ from pulumi_gcp import (
 from mlops_iac.components._component import Component, child_opts, component_opts
 from mlops_iac.components.contract_types import DriftJobArgsBase
 from mlops_iac.components.gcp import _defaults as defaults
-from mlops_iac.components.gcp._common import project_info, region_or_default, resource_id
+from mlops_iac.components.gcp._common import (
+    objects_under,
+    project_info,
+    region_or_default,
+    resource_id,
+)
 from mlops_iac.drift import wire
 
 TYPE = "mlops:gcp:DriftJob"
@@ -246,7 +251,7 @@ class DriftJob(Component):
             condition={
                 "title": "capture-and-drift-only",
                 "description": f"Objects under {CAPTURE_PREFIX}/ and {DRIFT_PREFIX}/",
-                "expression": _prefixes_condition(bucket, [CAPTURE_PREFIX, DRIFT_PREFIX]),
+                "expression": objects_under(bucket, [f"{CAPTURE_PREFIX}/", f"{DRIFT_PREFIX}/"]),
             },
             opts=child_opts(self),
         )
@@ -274,7 +279,7 @@ class DriftJob(Component):
             member=account.member,
             condition={
                 "title": "drift-reports-only",
-                "expression": _prefixes_condition(bucket, [REPORTS]),
+                "expression": objects_under(bucket, [f"{REPORTS}/"]),
             },
             opts=child_opts(self),
         )
@@ -324,7 +329,7 @@ class DriftJob(Component):
                 member=builder.member,
                 condition={
                     "title": "drift-source-only",
-                    "expression": _prefixes_condition(bucket, [SOURCE_PREFIX]),
+                    "expression": objects_under(bucket, [f"{SOURCE_PREFIX}/"]),
                 },
                 opts=child_opts(self),
             )
@@ -545,16 +550,6 @@ class DriftJob(Component):
             user_labels=args.tags,
             opts=child_opts(self, depends_on=list(descriptors)),
         )
-
-
-def _prefixes_condition(bucket: pulumi.Input[str], prefixes: Sequence[str]) -> pulumi.Output[str]:
-    """CEL: the object's name starts with one of ``prefixes`` (each a folder, no slash)."""
-    return pulumi.Output.from_input(bucket).apply(
-        lambda b: " || ".join(
-            f'resource.name.startsWith("projects/_/buckets/{b}/objects/{prefix}/")'
-            for prefix in prefixes
-        )
-    )
 
 
 def _bucket_condition(bucket: str) -> str:

@@ -55,6 +55,7 @@ from mlops_iac.components.gcp import _defaults as defaults
 from mlops_iac.components.gcp._common import (
     agent_member,
     crypto_key,
+    objects_under,
     project_info,
     region_or_default,
     resource_id,
@@ -301,7 +302,7 @@ class ServingEndpoint(Component):
                 condition={
                     "title": "capture-only",
                     "description": f"Objects under {defaults.CAPTURE_PREFIX}/{name}/",
-                    "expression": _objects_under(
+                    "expression": objects_under(
                         args.capture_bucket, [f"{defaults.CAPTURE_PREFIX}/{name}/"]
                     ),
                 },
@@ -325,7 +326,7 @@ class ServingEndpoint(Component):
                 condition={
                     "title": "model-version-only",
                     "description": "Objects of the served model versions",
-                    "expression": _objects_under(args.model_bucket, prefixes),
+                    "expression": objects_under(args.model_bucket, prefixes),
                 },
                 opts=child_opts(self),
             )
@@ -399,16 +400,6 @@ class ServingEndpoint(Component):
                 opts=child_opts(self),
             )
         return service
-
-
-def _objects_under(bucket: pulumi.Input[str], prefixes: Sequence[str]) -> pulumi.Output[str]:
-    """CEL: the object's name starts with one of ``prefixes`` in ``bucket``."""
-    return pulumi.Output.from_input(bucket).apply(
-        lambda b: " || ".join(
-            f'resource.name.startsWith("projects/_/buckets/{b}/objects/{prefix}")'
-            for prefix in dict.fromkeys(prefixes)
-        )
-    )
 
 
 def _revision_names(
