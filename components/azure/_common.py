@@ -20,6 +20,21 @@ def client_config(parent: pulumi.Resource) -> pulumi.Output[authorization.GetCli
     return authorization.get_client_config_output(opts=pulumi.InvokeOutputOptions(parent=parent))
 
 
+def new_workspace_log_alert() -> dict[str, object]:
+    """Settings every log alert (``monitor.ScheduledQueryRule``) of the toolkit shares: a log
+    alert, enabled, evaluated every 5 minutes over 5 minutes. Its workspace is new, so the table
+    has no data yet and query validation would refuse the rule ("Failed to resolve table"):
+    validation happens at evaluation instead.
+    https://learn.microsoft.com/en-us/rest/api/monitor/scheduled-query-rules/create-or-update"""
+    return {
+        "kind": "LogAlert",
+        "enabled": True,
+        "skip_query_validation": True,
+        "evaluation_frequency": "PT5M",
+        "window_size": "PT5M",
+    }
+
+
 def role_definition_id(
     config: pulumi.Output[authorization.GetClientConfigResult], role: str
 ) -> pulumi.Output[str]:

@@ -25,6 +25,7 @@ from mlops_iac.components.azure import _defaults as defaults
 from mlops_iac.components.azure._common import (
     client_config,
     location_or_config,
+    new_workspace_log_alert,
     private_endpoint,
     unique_name,
 )
@@ -308,18 +309,11 @@ class ModelRegistry(Component):
             f"{name}-model-registered",
             resource_group_name=rg,
             location=location,
-            kind="LogAlert",
             description="A model version was registered: review it and record an approval",
             severity=3,
-            enabled=True,
             auto_mitigate=False,
             scopes=[logs.id],
-            # The workspace is new, so its table has no data yet and query validation would
-            # refuse the rule ("Failed to resolve table"): validate at evaluation instead.
-            # https://learn.microsoft.com/en-us/rest/api/monitor/scheduled-query-rules/create-or-update
-            skip_query_validation=True,
-            evaluation_frequency="PT5M",
-            window_size="PT5M",
+            **new_workspace_log_alert(),
             criteria=monitor.ScheduledQueryRuleCriteriaArgs(
                 all_of=[
                     monitor.ConditionArgs(

@@ -22,7 +22,11 @@ from pulumi_azure_native import (
 
 from mlops_iac.components._component import Component, child_opts, component_opts, given
 from mlops_iac.components.azure import _defaults as defaults
-from mlops_iac.components.azure._common import client_config, role_definition_id
+from mlops_iac.components.azure._common import (
+    client_config,
+    new_workspace_log_alert,
+    role_definition_id,
+)
 from mlops_iac.components.contract_types import MonitoringArgsBase
 
 TYPE = "mlops:azure:Monitoring"
@@ -367,18 +371,11 @@ class Monitoring(Component):
             name,
             resource_group_name=args.resource_group_name,
             location=args.location,
-            kind="LogAlert",
             description=f"5xx share of requests above {args.error_rate_percent}%",
             severity=1,
-            enabled=True,
             auto_mitigate=True,
             scopes=[logs.id],
-            # The workspace is new, so its table has no data yet and query validation would
-            # refuse the rule ("Failed to resolve table"): validate at evaluation instead.
-            # https://learn.microsoft.com/en-us/rest/api/monitor/scheduled-query-rules/create-or-update
-            skip_query_validation=True,
-            evaluation_frequency="PT5M",
-            window_size="PT5M",
+            **new_workspace_log_alert(),
             criteria=monitor.ScheduledQueryRuleCriteriaArgs(
                 all_of=[
                     monitor.ConditionArgs(
