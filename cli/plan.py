@@ -169,9 +169,8 @@ def run(args: argparse.Namespace) -> int:
         err.print(f"mlops-iac plan: error: cannot write a report: {escape(str(exc))}")
         return 2
     verdict = _verdict(result.results, result.deploy_errors)
-    failed = bool(result.results.mandatory or result.deploy_errors)
-    out.print(verdict, style="bold red" if failed else "bold green")
-    return 1 if failed else 0
+    out.print(verdict, style="bold red" if result.failed else "bold green")
+    return 1 if result.failed else 0
 
 
 def _bring_up_conflict(args: argparse.Namespace) -> str | None:

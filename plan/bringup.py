@@ -51,7 +51,7 @@ class Step:
 
     @property
     def failed(self) -> bool:
-        return bool(self.result.deploy_errors or self.result.results.mandatory)
+        return self.result.failed
 
 
 @dataclass(frozen=True)

@@ -77,6 +77,11 @@ class PlanResult:
     preconditions: tuple[preconditions.Precondition, ...] = ()
     """What the account must provide before the deploy (``mlops-iac preflight`` checks them)."""
 
+    @property
+    def failed(self) -> bool:
+        """A deploy error or a mandatory violation: the plan's exit code is 1."""
+        return bool(self.deploy_errors or self.results.mandatory)
+
 
 @dataclass(frozen=True)
 class PackSettings:

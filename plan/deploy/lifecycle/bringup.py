@@ -78,24 +78,11 @@ def _cluster_names(cluster: Any) -> set[str]:
 
 
 def _kubeconfig_clusters(provider: Any) -> set[str]:
-    """Cluster names a Kubernetes provider's kubeconfig points at (its ``clusters[].name`` and
-    the exec arguments' ``--cluster-name``), or every word when it is not parseable."""
+    """The words of a Kubernetes provider's kubeconfig (YAML or JSON text, or a mapping): a
+    cluster it points at appears among them (``clusters[].name``, ``--cluster-name``)."""
     raw = provider.inputs.get("kubeconfig")
-    if isinstance(raw, str):
-        try:
-            raw = json.loads(raw)
-        except ValueError:
-            try:
-                import yaml
-
-                raw = yaml.safe_load(raw)
-            except Exception:
-                return set(re.findall(r"[\w.-]+", raw))
-    if not isinstance(raw, Mapping):
-        return set()
-    text = json.dumps(raw)
-    found = {str(c.get("name")) for c in raw.get("clusters") or [] if isinstance(c, Mapping)}
-    return found | set(re.findall(r"[\w.-]+", text))
+    text = raw if isinstance(raw, str) else json.dumps(raw) if isinstance(raw, Mapping) else ""
+    return set(re.findall(r"[\w.-]+", text))
 
 
 @rule(K8S_RULE, K8S_SOURCES["aws"])
