@@ -85,6 +85,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "each step against the state the previous one leaves (--json only)",
     )
     parser.add_argument(
+        "--allow-unknown-region",
+        action="store_true",
+        help="a region the installed lists do not know (a brand-new one) is a warning, not an "
+        "error",
+    )
+    parser.add_argument(
         "--quiet", "-q", action="store_true", help="no progress and no resource tree (CI logs)"
     )
     parser.add_argument(
@@ -128,7 +134,12 @@ def run(args: argparse.Namespace) -> int:
         return 2
     try:
         result = service.plan(
-            args.project, args.stack, args.config_file, None if args.quiet else err, state
+            args.project,
+            args.stack,
+            args.config_file,
+            None if args.quiet else err,
+            state,
+            allow_unknown_regions=args.allow_unknown_region,
         )
     except SpecError as exc:
         keys = _stack_keys(args)
@@ -189,7 +200,11 @@ def _run_bring_up(args: argparse.Namespace, out: Console, err: Console) -> int:
     """``plan --bring-up``: each step of the sequence, its findings and a verdict for all."""
     try:
         sequence = bringup.simulate(
-            args.project, args.stack, args.config_file, None if args.quiet else err
+            args.project,
+            args.stack,
+            args.config_file,
+            None if args.quiet else err,
+            allow_unknown_regions=args.allow_unknown_region,
         )
     except SpecError as exc:
         for path, message in exc.problems:

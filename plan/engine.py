@@ -362,17 +362,21 @@ def run(
     project: str = "project",
     stack: str = "test",
     mocks: RealisticMocks | None = None,
+    source_root: str | os.PathLike[str] | None = None,
 ) -> Recording:
     """Run ``program`` under the recording mock engine and return what it registered.
 
     ``config`` maps full keys (``aws:region``, ``mlops:platform``) to values as a stack file holds
     them; objects are passed as JSON and ``secure:`` values read as ``SECRET_PLACEHOLDER``. Each
     run gets a fresh event loop and fresh Pulumi settings, so runs do not leak into each other.
-    Raises ``ProgramError`` when the program fails.
+    Raises ``ProgramError`` when the program fails; with ``source_root`` (the program's
+    directory) its message starts with the ``file:line`` of the program's own code that raised
+    or made the failing call.
     """
     context = contextvars.Context()
+    root = Path(source_root) if source_root is not None else None
     with batched_gc():
-        return context.run(_run_isolated, program, dict(config or {}), project, stack, mocks)
+        return context.run(_run_isolated, program, dict(config or {}), project, stack, mocks, root)
 
 
 def _run_isolated(
@@ -381,6 +385,7 @@ def _run_isolated(
     project: str,
     stack: str,
     mocks: RealisticMocks | None,
+    source_root: Path | None = None,
 ) -> Recording:
     loop = asyncio.new_event_loop()
     asyncio.set_event_loop(loop)
@@ -438,7 +443,8 @@ def _run_isolated(
         while root.__cause__ is not None and id(root.__cause__) not in seen:  # causes can loop
             root = root.__cause__
             seen.add(id(root))
-        failure = ProgramError(f"{type(root).__name__}: {root}")
+        where = _user_frame(root, source_root) if source_root is not None else None
+        failure = ProgramError(f"{where + ': ' if where else ''}{type(root).__name__}: {root}")
     finally:
         logger.removeHandler(collector)
         # A program that failed inside an apply leaves registrations pending: finish them here,
@@ -663,7 +669,49 @@ def run_project(
         with _program_path(project.directory):
             runpy.run_path(str(project.main), run_name="__main__")
 
-    return run(program, config=config, project=project.name, stack=stack)
+    return run(
+        program,
+        config=config,
+        project=project.name,
+        stack=stack,
+        source_root=project.directory,
+    )
+
+
+def _user_frame(error: BaseException, root: Path) -> str | None:
+    """``file:line`` of the innermost frame of ``error`` in the program's own files under
+    ``root`` (an installed library there, e.g. a ``.venv``, is not the program's), the file shown
+    relative to the working directory when it is below it; ``None`` if no frame is the user's."""
+    try:
+        base = root.resolve()
+    except OSError:
+        return None
+    found: tuple[Path, int] | None = None
+    for frame, line in _tb_frames(error):
+        path = Path(frame.f_code.co_filename)
+        if not path.is_absolute() or "site-packages" in path.parts:
+            continue
+        try:
+            resolved = path.resolve()
+        except OSError:
+            continue
+        if resolved.is_relative_to(base):
+            found = (resolved, line)
+    if found is None:
+        return None
+    path, line = found
+    try:
+        shown = str(path.relative_to(Path.cwd().resolve()))
+    except ValueError:
+        shown = str(path)
+    return f"{shown}:{line}"
+
+
+def _tb_frames(error: BaseException) -> Iterator[tuple[Any, int]]:
+    tb = error.__traceback__
+    while tb is not None:
+        yield tb.tb_frame, tb.tb_lineno
+        tb = tb.tb_next
 
 
 class _program_path:  # noqa: N801 (used as a context manager)

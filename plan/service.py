@@ -28,7 +28,7 @@ from mlops_iac.plan.engine import (
 from mlops_iac.plan.mocks import PREVIOUS_OUTPUTS_KEY
 from mlops_iac.policies import governance, packs, trust
 from mlops_iac.policies.offline import ResultSet
-from mlops_iac.spec import gpu
+from mlops_iac.spec import gpu, regions
 from mlops_iac.spec.errors import SpecError
 from mlops_iac.spec.keys import ROOT
 from mlops_iac.spec.models import PlatformSpec, TeamGovernance
@@ -240,6 +240,8 @@ def plan(
     console: Progress | None = None,
     state: deploy.SavedState | None = None,
     overrides: Mapping[str, Any] | None = None,
+    *,
+    allow_unknown_regions: bool = False,
 ) -> PlanResult:
     """Run the program offline, check what a deploy would refuse and evaluate the pack.
 
@@ -247,6 +249,8 @@ def plan(
     (``Project.read_saved_state``), and without one what its last deployment served is unknown.
     ``overrides``: platform spec values that replace the stack file's for this run, by camelCase
     path (``{"serving.enabled": False}``: a bring-up step).
+    A region no list knows (``spec.regions``) is a SpecError, or a warning with
+    ``allow_unknown_regions``; a misspelled region key is always an error.
     Raises ProgramError (a saved state that cannot be used too) SpecError or trust.TrustError.
     """
     project = Project.load(project_dir)
@@ -255,6 +259,10 @@ def plan(
     config = project.read_config(stack, config_file)
     replaced = {ROOT: with_overrides(config.get(ROOT), overrides)} if overrides else {}
     config.update(replaced)
+    unknown = regions.unknown_regions(config)
+    problems = regions.misspelled_keys(config) + _instance_type_problems(config.get(ROOT))
+    if problems or (unknown and not allow_unknown_regions):
+        raise SpecError(problems + unknown)
     settings = pack_settings(stack, config, project_dir)
     environment, document = settings.environment, settings.document
     status = console.status("Running the program offline…") if console else None
@@ -296,10 +304,27 @@ def plan(
         secrets=settings.secrets,
         # The program's own warnings too (why a rollout has no rollback target yet, a secure
         # default turned off...): what `pulumi preview` would print.
-        warnings=(*settings.warnings, *recording.warnings),
+        warnings=(
+            *(f"{key}: {message}" for key, message in unknown),
+            *settings.warnings,
+            *recording.warnings,
+        ),
         state=state,
         preconditions=tuple(preconditions.derive(recording.resources, recording.config)),
     )
+
+
+def _instance_type_problems(platform: Any) -> list[tuple[str, str]]:
+    """A serving instance type the cloud does not offer, caught before the program runs (the
+    deploy catalogue would also refuse it, but only as a deploy error of a resource)."""
+    serving = platform.get("serving") if isinstance(platform, Mapping) else None
+    value = serving.get("instanceType") if isinstance(serving, Mapping) else None
+    if not isinstance(value, str) or platform.get("cloud") != "aws":
+        return []
+    from mlops_iac.plan.deploy import aws
+
+    message = aws.enum_problem(aws.SERVING_INSTANCE_TYPE, value)
+    return [(f"{ROOT}.serving.instanceType", message)] if message else []
 
 
 def evaluate_policies(recording: Recording) -> ResultSet:

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from mlops_iac.plan.deploy.base import Report, Skipped, catalogue, error, values, with_name
+from mlops_iac.spec import suggest
 
 BOTOCORE_URL = "https://github.com/boto/botocore/tree/develop/botocore/data/{service}"
 
@@ -286,3 +287,25 @@ def clear_caches() -> None:
         clear = getattr(cached, "cache_clear", None)
         if clear is not None:
             clear()
+
+
+SERVING_INSTANCE_TYPE = ("sagemaker", "CreateEndpointConfig", "ProductionVariants[].InstanceType")
+"""Where SageMaker's serving instance types are enumerated (ProductionVariantInstanceType)."""
+
+
+def enum_problem(member: tuple[str, str, str], value: Any) -> str | None:
+    """Why ``value`` is not in the enum of a mapped API member (``None``: it is, or botocore
+    is not installed), with the nearest accepted value."""
+    service, operation, path = member
+    table = aws_table(service)
+    resolved = table["members"].get(f"{operation}|{path}") if table else None
+    if resolved is None or "enum" not in resolved[1] or value in resolved[1]["enum"]:
+        return None
+    shape_name, rule = resolved
+    accepted = [str(v) for v in rule["enum"]]
+    guess = suggest.closest(str(value), accepted)
+    hint = f"did you mean {guess!r}? " if guess else ""
+    return (
+        f"{value!r} is not a {service} instance type; {hint}({len(accepted)} accepted, from "
+        f"{shape_name} in botocore's {service} model)"
+    )
