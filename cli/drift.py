@@ -15,14 +15,27 @@ Streaming: memory does not grow with the data.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import sys
 import tempfile
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
-from mlops_iac.cli import EXIT_FAILED, EXIT_OK, OpsError, command, describe, stackfile
+from mlops_iac.cli import (
+    EXIT_FAILED,
+    EXIT_OK,
+    STACK_HELP,
+    OpsError,
+    add_json_argument,
+    add_project_argument,
+    command,
+    describe,
+    stackfile,
+    write_json,
+)
+from mlops_iac.cli.progress import Progress
 from mlops_iac.drift import (
     FORMATS,
     DriftError,
@@ -58,7 +71,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         metavar="URI",
         help="artifact store root (s3://bucket, gs://bucket, az://container or a directory): "
         "writes drift/baselines/<datasetVersion>/baseline.json under it; credentials from the "
-        "environment (see docs/drift.md)",
+        "cloud's usual chain in the environment",
     )
     base.add_argument(
         "--dataset-version",
@@ -76,7 +89,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     check = actions.add_parser("check", help="compare served data with a baseline")
     _common(check)
     check.add_argument("--baseline", required=True, metavar="B", help="baseline JSON file")
-    check.add_argument("--json", metavar="F", help="also write the full report as JSON here")
+    add_json_argument(
+        check,
+        help="write the full report as JSON to F; without F (or F is -) to stdout, and the "
+        "table to stderr",
+    )
     check.add_argument("--psi", type=float, metavar="X", help="PSI threshold (default 0.2)")
     check.add_argument("--ks", type=float, metavar="X", help="KS threshold (default 0.1)")
     check.add_argument(
@@ -93,11 +110,12 @@ def _common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--data", nargs="+", required=True, metavar="F", help="data files")
     parser.add_argument("--format", default="auto", choices=FORMATS, help="input format")
     parser.add_argument(
-        "--stack", "-s", metavar="S", help="stack whose monitoring.drift / lineage to use"
+        "--stack",
+        "-s",
+        metavar="S",
+        help="stack whose monitoring.drift / lineage to use (" + STACK_HELP + ")",
     )
-    parser.add_argument(
-        "--project", default=".", metavar="DIR", help="project directory holding stacks/"
-    )
+    add_project_argument(parser)
 
 
 def _names(text: str) -> list[str]:
@@ -127,14 +145,15 @@ def run_baseline(args: argparse.Namespace) -> int:
         kept = [name for name in features if name not in excluded]
         if not kept:
             raise DriftError("--exclude leaves no column to profile")
-        names, rows = read(sources, args.format, kept)
-        baseline = build_baseline(
-            names,
-            rows,
-            categorical=_names(args.categorical),
-            dataset_version=version,
-            source=[Path(p).name for p in args.data],
-        )
+        with Progress(f"Profiling {_size(args.data)}", quiet=getattr(args, "quiet", False)):
+            names, rows = read(sources, args.format, kept)
+            baseline = build_baseline(
+                names,
+                rows,
+                categorical=_names(args.categorical),
+                dataset_version=version,
+                source=[Path(p).name for p in args.data],
+            )
         text = dumps(baseline)
         if args.out:
             _write(args.out, text)
@@ -210,19 +229,32 @@ def run_check(args: argparse.Namespace) -> int:
     try:
         thresholds = _thresholds(args, _stack(args))
         baseline = _load(args.baseline)
-        report = check_files(baseline, args.data, args.format, thresholds, args.jobs)
-        if args.json:
+        with Progress(
+            f"Checking {_size(args.data)} for drift", quiet=getattr(args, "quiet", False)
+        ):
+            report = check_files(baseline, args.data, args.format, thresholds, args.jobs)
+        if args.json and args.json != "-":
             _write(args.json, dumps(report))
     except DriftError as exc:
         raise OpsError(str(exc)) from None
     except OSError as exc:
         raise OpsError(_os_error(exc)) from None
-    _print(report)
+    if args.json == "-":
+        write_json("-", dumps(report))
+    _print(report, sys.stderr if args.json == "-" else sys.stdout)
     return EXIT_FAILED if report["verdict"] == "drift" else EXIT_OK
 
 
-def _print(report: dict[str, Any]) -> None:
-    out = sys.stdout
+def _size(paths: list[str]) -> str:
+    """``2 files (40.1 MB)``: what the progress display says is being read."""
+    total = 0
+    for path in paths:
+        with contextlib.suppress(OSError):
+            total += os.stat(path).st_size
+    return f"{len(paths)} file{'s' if len(paths) != 1 else ''} ({total / 1e6:.1f} MB)"
+
+
+def _print(report: dict[str, Any], out: TextIO) -> None:
     out.write(f"{'feature':<28} {'kind':<11} {'psi':>8} {'ks/js':>8}  drift\n")
     for name, result in report["features"].items():
         distance = result.get("ks", result.get("jensenShannon"))

@@ -18,7 +18,7 @@ Credentials never go to ``.dvc/config``: by default DVC uses the cloud's own cha
 and roles; Azure ``az login``, a service principal or workload identity in ``AZURE_*`` variables,
 managed identity; GCP application default credentials, including workload identity federation).
 ``--auth service-principal`` (Azure) and ``--auth credential-file`` (GCP) write to the Git-ignored
-``.dvc/config.local`` instead, always left with mode 0600. See docs/dvc.md.
+``.dvc/config.local`` instead, always left with mode 0600.
 """
 
 from __future__ import annotations

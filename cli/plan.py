@@ -1,17 +1,19 @@
 """``mlops-iac plan``: check a stack offline — no cloud, no credentials, no Pulumi CLI.
 
-Runs the program (this repository's root program or any team program directory) with a stack's
-config under the recording mock engine, evaluates the governance policy pack the way
-``pulumi preview --policy-pack policies`` would, and prints the resource tree per component, the
-violations by level with their remediation, the stack's worst-case GPU $/h and a verdict.
+Runs the Pulumi program of --project (the platform program or a team's own) with a stack's config
+under the recording mock engine, evaluates the governance policy pack the way ``pulumi preview
+--policy-pack DIR`` would, and prints the resource tree per component, the violations by level
+with their remediation, the stack's worst-case GPU $/h and a verdict.
 
 Exit codes: 0 no mandatory violation and no deploy error, 1 at least one (a deploy error, i.e. a
 resource the real providers or clouds would refuse, fails the plan in every environment), 2 bad
-input (unknown stack, invalid stack file, a program that fails, a state file that cannot be
-used). What exists already comes from --state or the stack's saved export; without either, what
-the stack's last deployment served is unknown (never taken as a first deployment). The plan
-itself is ``mlops_iac.plan.service``; this module parses the arguments, prints the result and
-writes the reports.
+input (unknown stack, invalid stack file, a misspelled region or instance type, a program that
+fails, a state file that cannot be used). What exists already comes from --state or the stack's
+saved export; without either, what the stack's last deployment served is unknown (never taken as
+a first deployment).
+
+The plan itself is ``mlops_iac.plan.service``; this module parses the arguments, prints the
+result and writes the reports.
 """
 
 from __future__ import annotations
@@ -21,6 +23,8 @@ import dataclasses
 import json
 import os
 import sys
+import urllib.parse
+import urllib.request
 from collections import Counter
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass
@@ -30,7 +34,14 @@ from typing import Any
 from rich.console import Console
 from rich.markup import escape
 
-from mlops_iac.cli import OpsError, nofollow
+from mlops_iac.cli import (
+    NO_COLOR_HELP,
+    OpsError,
+    add_stack_arguments,
+    describe,
+    nofollow,
+    plain,
+)
 from mlops_iac.plan import bringup, deploy, service
 from mlops_iac.plan.engine import ProgramError, Project, RecordedResource, Recording
 from mlops_iac.policies import report, trust
@@ -46,19 +57,23 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
         "plan",
         help="check a stack offline against the governance policy pack",
-        description=__doc__.split("\n\n")[1],
+        description=describe("\n\n".join(__doc__.split("\n\n")[:3])),
+    )
+    add_stack_arguments(parser)
+    parser.add_argument(
+        "--config-file",
+        type=Path,
+        metavar="FILE",
+        help="read the stack config from this file instead",
     )
     parser.add_argument(
-        "--stack", "-s", required=True, help="stack name (stacks/Pulumi.<stack>.yaml)"
-    )
-    parser.add_argument(
-        "--project", default=Path("."), type=Path, help="program directory (default: .)"
-    )
-    parser.add_argument(
-        "--config-file", type=Path, help="read the stack config from this file instead"
-    )
-    parser.add_argument(
-        "--json", type=Path, metavar="FILE", help="write the JSON report here ('-': stdout)"
+        "--json",
+        type=Path,
+        nargs="?",
+        const=Path("-"),
+        metavar="F",
+        help="write the JSON report to F; without F (or F is -) to stdout, and the console "
+        "output to stderr",
     )
     parser.add_argument("--sarif", type=Path, metavar="FILE", help="write SARIF 2.1.0 here")
     parser.add_argument(
@@ -93,9 +108,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--quiet", "-q", action="store_true", help="no progress and no resource tree (CI logs)"
     )
-    parser.add_argument(
-        "--no-color", action="store_true", help="plain text output (also when NO_COLOR is set)"
-    )
+    parser.add_argument("--no-color", action="store_true", help=NO_COLOR_HELP)
     parser.set_defaults(func=run)
 
 
@@ -115,11 +128,9 @@ def read_state(args: argparse.Namespace) -> deploy.SavedState | None:
 
 def run(args: argparse.Namespace) -> int:
     """The ``plan`` command."""
-    # https://no-color.org: any non-empty NO_COLOR turns colour off.
-    plain = args.no_color or bool(os.environ.get("NO_COLOR"))
     # With --json - the report owns stdout; everything else goes to stderr.
     to_stdout = args.json is not None and str(args.json) == "-"
-    style: dict[str, Any] = {"color_system": None} if plain else {}
+    style: dict[str, Any] = {"color_system": None} if plain(args) else {}
     out = Console(stderr=to_stdout, highlight=False, soft_wrap=True, **style)
     err = Console(stderr=True, highlight=False, soft_wrap=True, **style)
     if problem := _unwritable(args) or _bring_up_conflict(args):
@@ -330,9 +341,10 @@ def _stack_keys(args: argparse.Namespace) -> _StackKeys | None:
         keys = stackyaml.key_lines(source.read_bytes(), project.name)
     except (ProgramError, OSError):
         return None
-    root = service.repository_root()
-    uri = service.relative(source, root) or os.path.relpath(source.resolve(), root)
-    return _StackKeys(keys.positions, uri.replace(os.sep, "/"))
+    # Outside the repository: an absolute file URI, never "../" (reports resolve a relative URI
+    # against the checkout).
+    uri = service.relative(source, service.repository_root()) or source.resolve().as_uri()
+    return _StackKeys(keys.positions, uri)
 
 
 def _locator(args: argparse.Namespace, result: service.PlanResult) -> report.Locator:
@@ -346,7 +358,10 @@ def _locator(args: argparse.Namespace, result: service.PlanResult) -> report.Loc
 def _shown(location: report.Location) -> str:
     """``file:line[:column]`` as the console shows it: the file relative to where the user is
     (reports keep repository-relative URIs)."""
-    path = (service.repository_root() / location.uri).resolve()
+    if location.uri.startswith("file:"):
+        path = Path(urllib.request.url2pathname(urllib.parse.urlsplit(location.uri).path))
+    else:
+        path = (service.repository_root() / location.uri).resolve()
     shown = os.path.relpath(path, Path.cwd()) if path.exists() else location.uri
     if shown.startswith(".."):  # outside the working directory: absolute reads better
         shown = str(path)

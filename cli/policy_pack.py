@@ -6,11 +6,9 @@ https://www.pulumi.com/docs/discovery-governance/reference/policy-project-file/)
 pack's Python entry point, ``DIR/__main__.py`` (``main`` defaults to the directory), with the
 ``virtualenv`` runtime option "activated" (https://github.com/pulumi/pulumi/issues/4645).
 
-The pack shipped in the repository (``policies/PulumiPolicy.yaml``) names ``../.venv``, which
-means nothing once the package is installed from a wheel. This command writes a pack whose
-``virtualenv`` is the environment this ``mlops-iac`` runs from (``sys.prefix``, an absolute path)
-and whose entry point runs the installed ``mlops_iac.policies`` pack: no copy of the rules, so
-upgrading the package upgrades the pack.
+This command writes a pack whose ``virtualenv`` is the environment this ``mlops-iac`` runs from
+(``sys.prefix``, an absolute path) and whose entry point runs the installed ``mlops_iac.policies``
+pack: no copy of the rules, so upgrading the package upgrades the pack.
 
 Nothing is written through a symbolic link: ``DIR`` itself or a pack file in it being one
 (dangling or not) is refused, with or without ``--force``; files are replaced atomically.

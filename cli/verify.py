@@ -391,14 +391,14 @@ def _cloud_checks(
             raise OpsError("--region is not used on Azure: resources are found by their ids")
         azure_ops.estate(outputs)  # a malformed outputs file fails before credentials load
         transport = cloudrest.transport_for("azure")
-        with Console(stderr=True).status("checking live resources…"):
+        with Console(stderr=True, quiet=args.quiet).status("checking live resources…"):
             return azure_ops.run_checks(outputs, sf.spec, transport)
     from mlops_iac.cli import gcp_ops
 
     project, region = gcp_ops.location(sf.config, args.region)
     gcp_ops.estate(outputs, project, region)
     transport = cloudrest.transport_for("gcp")
-    with Console(stderr=True).status("checking live resources…"):
+    with Console(stderr=True, quiet=args.quiet).status("checking live resources…"):
         return gcp_ops.run_checks(outputs, sf.spec, transport, project, region)
 
 
@@ -416,7 +416,7 @@ def run(args: argparse.Namespace) -> int:
         def client(service: str, client_region: str | None) -> Any:
             return aws.client(service, region=client_region, profile=args.profile, shared=shared)
 
-        with Console(stderr=True).status("checking live resources…"):
+        with Console(stderr=True, quiet=args.quiet).status("checking live resources…"):
             checks = run_checks(outputs, sf.spec, client, region)
     else:
         checks = _cloud_checks(args, sf, outputs)

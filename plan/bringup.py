@@ -137,21 +137,38 @@ def simulate(
     Raises what ``service.plan`` raises (a bad stack file, a failing program).
     """
     empty = empty_state(stack)
-    lenient = {"allow_unknown_regions": allow_unknown_regions}
-    whole = service.plan(project_dir, stack, config_file, console, state=empty, **lenient)
+    whole = service.plan(
+        project_dir,
+        stack,
+        config_file,
+        console,
+        state=empty,
+        allow_unknown_regions=allow_unknown_regions,
+    )
     waiting = tuple(e for e in whole.deploy_errors if e.rule in WAITS)
     waits = dict(WAITS[e.rule] for e in waiting)
     if not waits:
         return BringUp(stack, (Step(1, {}, (), whole),))
     first = service.plan(
-        project_dir, stack, config_file, console, state=empty, overrides=waits, **lenient
+        project_dir,
+        stack,
+        config_file,
+        console,
+        state=empty,
+        overrides=waits,
+        allow_unknown_regions=allow_unknown_regions,
     )
     pending = first.recording.exports.get("bring_up_pending") or []
     before = tuple(
         str(item.get("next")) for item in pending if isinstance(item, Mapping) and item.get("next")
     )
     second = service.plan(
-        project_dir, stack, config_file, console, state=state_after(first.recording, 1), **lenient
+        project_dir,
+        stack,
+        config_file,
+        console,
+        state=state_after(first.recording, 1),
+        allow_unknown_regions=allow_unknown_regions,
     )
     steps = (Step(1, waits, (), first), Step(2, {}, before, second))
     return BringUp(stack, steps, waiting)

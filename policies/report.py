@@ -233,7 +233,8 @@ def _spec_keys() -> frozenset[str]:
 
 @dataclass(frozen=True)
 class Location:
-    """A repository-relative file, a 1-based line and (for a stack-file key) column."""
+    """A repository-relative file (a ``file:`` URI when it is outside the repository), a 1-based
+    line and (for a stack-file key) column."""
 
     uri: str
     line: int
@@ -247,9 +248,14 @@ class Location:
         region: dict[str, Any] = {"startLine": self.line}
         if self.column:
             region["startColumn"] = self.column
+        # SARIF 2.1.0 §3.4.3/§3.4.4: a file outside the checkout is an absolute file URI (never
+        # "../", which a viewer resolves against the repository); the rest is %SRCROOT%-relative.
+        artifact: dict[str, Any] = {"uri": self.uri}
+        if not is_absolute_uri(self.uri):
+            artifact["uriBaseId"] = "%SRCROOT%"
         return {
             "physicalLocation": {
-                "artifactLocation": {"uri": self.uri, "uriBaseId": "%SRCROOT%"},
+                "artifactLocation": artifact,
                 "region": region,
             }
         }
