@@ -14,6 +14,7 @@ import json
 
 from mlops_iac.cli import (
     EXIT_OK,
+    STACK_HELP,
     OpsError,
     add_json_argument,
     add_project_argument,
@@ -30,7 +31,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
         NAME, help="list the pack's rules and their levels", description=describe(__doc__)
     )
-    parser.add_argument("--stack", "-s", metavar="S", help="levels for this stack")
+    parser.add_argument("--stack", "-s", metavar="S", help=f"levels for this stack ({STACK_HELP})")
     add_project_argument(parser)
     add_json_argument(parser)
     parser.set_defaults(func=run)

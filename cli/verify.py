@@ -70,7 +70,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         nargs="?",
         const="-",
         metavar="F",
-        help="write the result as JSON to F (or to stdout, instead of the table, without F)",
+        help="write the result as JSON to F; without F (or F is -) to stdout, instead of the table",
     )
     cloudrest.add_region_arguments(parser)
     parser.set_defaults(func=run)
