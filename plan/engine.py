@@ -678,14 +678,30 @@ def run_project(
     )
 
 
+_OWN_PACKAGES = ("cli", "components", "drift", "plan", "policies", "spec")
+
+
+def _library_dirs() -> list[Path]:
+    """Where this package's own modules live (a checkout's top-level folders, or site-packages)."""
+    import importlib.util
+
+    found = []
+    for name in _OWN_PACKAGES:
+        spec = importlib.util.find_spec(f"mlops_iac.{name}")
+        found += [Path(p).resolve() for p in (spec and spec.submodule_search_locations) or ()]
+    return found
+
+
 def _user_frame(error: BaseException, root: Path) -> str | None:
     """``file:line`` of the innermost frame of ``error`` in the program's own files under
-    ``root`` (an installed library there, e.g. a ``.venv``, is not the program's), the file shown
-    relative to the working directory when it is below it; ``None`` if no frame is the user's."""
+    ``root`` (an installed library there, e.g. a ``.venv``, or this package's own modules in a
+    checkout, is not the program's), the file shown relative to the working directory when it is
+    below it; ``None`` if no frame is the user's."""
     try:
         base = root.resolve()
     except OSError:
         return None
+    library = _library_dirs()
     found: tuple[Path, int] | None = None
     for frame, line in _tb_frames(error):
         path = Path(frame.f_code.co_filename)
@@ -695,7 +711,7 @@ def _user_frame(error: BaseException, root: Path) -> str | None:
             resolved = path.resolve()
         except OSError:
             continue
-        if resolved.is_relative_to(base):
+        if resolved.is_relative_to(base) and not any(resolved.is_relative_to(d) for d in library):
             found = (resolved, line)
     if found is None:
         return None
