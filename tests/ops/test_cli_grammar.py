@@ -287,3 +287,34 @@ def test_drift_check_shows_progress_on_a_terminal_only(tmp_path) -> None:
     os.close(main_fd)
     assert process.returncode == 0 and b"no drift" in out
     assert b"Checking 1 file (" in seen
+
+
+class _Terminal(io.StringIO):
+    """stderr as a terminal would be (``isatty``), recording what is written."""
+
+    def isatty(self) -> bool:
+        return True
+
+
+@pytest.mark.parametrize("terminal", [True, False])
+def test_train_smokes_offline_run_shows_progress_on_a_terminal_only(
+    terminal: bool, monkeypatch, capsys
+) -> None:
+    import time
+
+    from mlops_iac.cli import train_smoke
+    from tests.conftest import reference_recording
+
+    def offline(_project: object, stack: str) -> dict:
+        time.sleep(0.3)  # long enough for the spinner to draw
+        return dict(reference_recording(stack).exports)
+
+    monkeypatch.setattr(train_smoke, "_offline_outputs", offline)
+    stderr = _Terminal() if terminal else io.StringIO()
+    monkeypatch.setattr(sys, "stderr", stderr)
+    assert main(["train-smoke", "-s", "aws-prod", "--project", str(REPO)]) == 0
+    assert "TrainJob" in capsys.readouterr().out
+    shown = "Running aws-prod offline… " in stderr.getvalue()
+    assert shown is terminal
+    if terminal:  # the line is erased when the run ends
+        assert stderr.getvalue().endswith("\r")
