@@ -91,9 +91,9 @@ QUIET_HELP = "no progress display (errors and the result still print)"
 NO_COLOR_HELP = "plain text, no colour (also when the NO_COLOR environment variable is set)"
 
 
-def add_stack_arguments(parser: argparse.ArgumentParser, *, required: bool = True) -> None:
+def add_stack_arguments(parser: argparse.ArgumentParser) -> None:
     """``--stack`` and ``--project``, shared by every command that reads a stack file."""
-    parser.add_argument("--stack", "-s", required=required, metavar="S", help=STACK_HELP)
+    parser.add_argument("--stack", "-s", required=True, metavar="S", help=STACK_HELP)
     add_project_argument(parser)
 
 
@@ -105,12 +105,6 @@ def add_project_argument(parser: argparse.ArgumentParser) -> None:
 def add_json_argument(parser: argparse.ArgumentParser, help: str = JSON_HELP) -> None:
     """``--json [F]``: a file, or stdout without a value or with ``-``."""
     parser.add_argument("--json", nargs="?", const="-", metavar="F", help=help)
-
-
-def add_output_arguments(parser: argparse.ArgumentParser, quiet_help: str = QUIET_HELP) -> None:
-    """``--quiet``/``-q`` and ``--no-color``, which every command takes."""
-    parser.add_argument("--quiet", "-q", action="store_true", help=quiet_help)
-    parser.add_argument("--no-color", action="store_true", help=NO_COLOR_HELP)
 
 
 def plain(args: argparse.Namespace) -> bool:

@@ -2,7 +2,9 @@
 
 Each subcommand lives in its own module with ``register(subparsers)`` and ``run(args) -> int``;
 ``_COMMANDS`` lists them in help order. Modules are imported when the parser is built, and the
-heavy libraries (boto3, rich) only when a command runs.
+heavy libraries (boto3, rich) only when a command runs. Every command takes ``--quiet`` and
+``--no-color`` (added here when a command does not declare its own) and ``--json [F]`` where it
+has a JSON report: one grammar, asserted by ``tests/ops/test_cli_grammar.py``.
 """
 
 from __future__ import annotations
