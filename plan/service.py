@@ -28,7 +28,7 @@ from mlops_iac.plan.engine import (
 from mlops_iac.plan.mocks import PREVIOUS_OUTPUTS_KEY
 from mlops_iac.policies import governance, packs, trust
 from mlops_iac.policies.offline import ResultSet
-from mlops_iac.spec import gpu, regions
+from mlops_iac.spec import gpu, machine_types, regions
 from mlops_iac.spec.errors import SpecError
 from mlops_iac.spec.keys import ROOT
 from mlops_iac.spec.models import PlatformSpec, TeamGovernance
@@ -319,11 +319,15 @@ def _instance_type_problems(platform: Any) -> list[tuple[str, str]]:
     deploy catalogue would also refuse it, but only as a deploy error of a resource)."""
     serving = platform.get("serving") if isinstance(platform, Mapping) else None
     value = serving.get("instanceType") if isinstance(serving, Mapping) else None
-    if not isinstance(value, str) or platform.get("cloud") != "aws":
+    if not isinstance(value, str):
         return []
-    from mlops_iac.plan.deploy import aws
+    cloud = platform.get("cloud")
+    if cloud == "aws":
+        from mlops_iac.plan.deploy import aws
 
-    message = aws.enum_problem(aws.SERVING_INSTANCE_TYPE, value)
+        message = aws.enum_problem(aws.SERVING_INSTANCE_TYPE, value)
+    else:
+        message = machine_types.serving_problem(str(cloud), value)
     return [(f"{ROOT}.serving.instanceType", message)] if message else []
 
 

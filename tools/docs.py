@@ -280,8 +280,9 @@ stderr). Long work (the offline run, reading large drift files) shows a spinner 
 time on stderr when it is a terminal, and nothing when it is piped. Shell completion:
 `mlops-iac completion bash|zsh|fish` prints a script generated from this parser. `plan` checks
 the regions a stack names (AWS: the installed botocore's partitions; Azure and GCP: lists kept
-with their sources) and SageMaker serving instance types (botocore's enum) before it runs the
-program; a brand-new region passes with `--allow-unknown-region` (a warning instead)."""
+with their sources) and `serving.instanceType` (AWS: botocore's SageMaker enum; Azure: the VM
+size form; GCP: Cloud Run's GPU types) before it runs the program; a brand-new region passes
+with `--allow-unknown-region` (a warning instead)."""
 
 
 def _command_summaries(parser: argparse.ArgumentParser, prefix: str = "") -> dict[str, str]:
