@@ -96,7 +96,8 @@ class JobConfig:
         def listed(key: str, kind: type) -> Any:
             raw = env.get(key)
             if raw in (None, ""):
-                return kind()
+                return () if kind is list else {}
+            value: Any
             try:
                 value = json.loads(raw)
             except ValueError:
@@ -104,7 +105,7 @@ class JobConfig:
             if not isinstance(value, kind):
                 what = "a JSON object" if kind is dict else "a JSON list"
                 raise DriftError(f"environment: {key} is not {what}: {printable(repr(raw), 40)}")
-            return tuple(value) if kind is list else value
+            return tuple(value) if isinstance(value, list) else value
 
         defaults = Thresholds()
         thresholds = Thresholds(

@@ -139,7 +139,9 @@ def test_the_long_tail_is_measured_and_new_categories_named():
     train = [[label] for label, n in zip(labels, weights, strict=True) for _ in range(n)]
     base = build_baseline(["c"], train)
     assert len(base["features"]["c"]["categories"]) == 60
-    tail = [[labels[20 + i % 20]] for i in range(800)] + [[label] for label in labels[:20] for _ in range(50)]
+    tail = [[labels[20 + i % 20]] for i in range(800)] + [
+        [label] for label in labels[:20] for _ in range(50)
+    ]
     report = compare(base, ["c"], tail + [["brand-new"]] * 40)
     result = report["features"]["c"]
     assert report["drifted"] == ["c"]
