@@ -109,3 +109,20 @@ def test_excluded_and_per_feature_thresholds_apply():
     report = compare(baseline, FEATURES, served, loose)
     assert report["drifted"] == []
     assert report["features"]["amount"]["decidedBy"]["threshold"] in (10, 1)
+
+
+def test_what_a_check_keeps_does_not_grow_with_the_data(monkeypatch):
+    """Memory-bounded streaming, structurally: bin counts, at most NEW_CATEGORIES_MAX new labels
+    and a bounded list of partial sums per feature, however many rows are counted."""
+    from mlops_iac.drift import profile
+
+    monkeypatch.setattr(profile, "NEW_CATEGORIES_MAX", 50)
+    baseline = build_baseline(["x", "id"], [[i % 7, f"a{i % 5}"] for i in range(1000)])
+    comparison = profile.Comparison(baseline, ["x", "id"])
+    sizes = []
+    for part in range(4):
+        comparison.add([[i * 0.5, f"new-{part}-{i}"] for i in range(20_000)])
+        numeric, categorical = comparison.checks
+        sizes.append((len(numeric.counts), len(numeric.sum_parts) <= 66, len(categorical.new)))
+    assert sizes == [(len(baseline["features"]["x"]["edges"]) + 1, True, 50)] * 4
+    assert categorical.new_more == 80_000 - 50
