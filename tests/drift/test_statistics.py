@@ -126,3 +126,27 @@ def test_what_a_check_keeps_does_not_grow_with_the_data(monkeypatch):
         sizes.append((len(numeric.counts), len(numeric.sum_parts) <= 66, len(categorical.new)))
     assert sizes == [(len(baseline["features"]["x"]["edges"]) + 1, True, 50)] * 4
     assert categorical.new_more == 80_000 - 50
+
+
+def test_the_stack_keys_reach_the_deployed_job_as_the_plan_records_them():
+    from mlops_iac.plan.testing import run_project
+    from tests.conftest import REPO, platform_raw
+
+    raw = platform_raw("aws-prod")
+    raw["monitoring"]["drift"] = {
+        "schedule": "daily",
+        "significance": 0.01,
+        "driftShare": 0.3,
+        "exclude": ["request_id"],
+        "features": {"amount": {"psi": 0.3, "ks": 0.15}},
+    }
+    rec = run_project(REPO, "aws-prod", extra_config={"mlops:platform": raw})
+    env = rec.named("mlops-drift-function").inputs["environment"]["variables"]
+    assert json.loads(env["DRIFT_EXCLUDE"]) == ["request_id"]
+    config = runtime.JobConfig.from_env(env)
+    assert config.thresholds == Thresholds(
+        significance=0.01,
+        drift_share=0.3,
+        features={"amount": {"psi": 0.3, "ks": 0.15}},
+        exclude=("request_id",),
+    )
