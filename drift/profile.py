@@ -708,6 +708,9 @@ class _NumericCheck:
         self.sum_parts: list[float] = []
         self.low = math.inf
         self.high = -math.inf
+        # Served values outside the baseline's range, for the histogram's outer bars.
+        self.below = self.above = 0
+        self.range = (profile["min"], profile["max"])
 
     def add_column(self, column: Sequence[Any]) -> None:
         numbers = numbers_of(column)
@@ -720,6 +723,11 @@ class _NumericCheck:
             self._add_sum(math.fsum(numbers), numbers)
             self.low = min(self.low, numbers[0])
             self.high = max(self.high, numbers[-1])
+            low, high = self.range
+            if low is not None and numbers[0] < low:
+                self.below += bisect.bisect_left(numbers, low)
+            if high is not None and numbers[-1] > high:
+                self.above += len(numbers) - bisect.bisect_right(numbers, high)
         # Sorted batch: one bisect per cut point instead of one per value.
         previous = 0
         counts, where = self.counts, bisect.bisect_right  # bin i holds (edge[i-1], edge[i]]
@@ -748,6 +756,8 @@ class _NumericCheck:
         low, high = self.low, self.high
         return {
             "unparsable": self.unparsable,
+            "below": self.below,
+            "above": self.above,
             "sum": self.sum_parts,
             "min": low if math.isfinite(low) else None,
             "max": high if math.isfinite(high) else None,
@@ -755,6 +765,8 @@ class _NumericCheck:
 
     def merge_extra(self, extra: Mapping[str, Any]) -> None:
         self.unparsable += int(extra["unparsable"])
+        self.below += int(extra["below"])
+        self.above += int(extra["above"])
         for part in extra["sum"]:
             self._add_sum(float(part))
         if extra["min"] is not None:
@@ -852,7 +864,10 @@ class _NumericCheck:
         reference = [0.0] * HISTOGRAM_BINS
         current = [0.0] * HISTOGRAM_BINS
         bounds = [low, *self.edges, high]
-        for index, (share, count) in enumerate(zip(self.expected, self.counts, strict=True)):
+        counts = list(self.counts)
+        counts[0] -= self.below  # the outer fine bins are open-ended for served values
+        counts[-1] -= self.above
+        for index, (share, count) in enumerate(zip(self.expected, counts, strict=True)):
             middle = (bounds[index] + max(bounds[index], bounds[index + 1])) / 2
             slot = min(HISTOGRAM_BINS - 1, max(0, int((middle - low) / width)))
             reference[slot] += share
@@ -861,6 +876,8 @@ class _NumericCheck:
             "edges": [_round(low + i * width) for i in range(HISTOGRAM_BINS + 1)],
             "reference": [round(v, 6) for v in reference],
             "current": [round(v, 6) for v in current],
+            "currentBelow": round(self.below / present, 6) if present else 0.0,
+            "currentAbove": round(self.above / present, 6) if present else 0.0,
         }
 
 

@@ -145,12 +145,17 @@ def _bars(result: Mapping[str, Any]) -> list[tuple[str, float, float]]:
     histogram = result.get("histogram")
     if histogram:
         edges = histogram["edges"]
-        return [
+        bars = [
             (f"{_number(edges[i])}–{_number(edges[i + 1])}", ref, cur)
             for i, (ref, cur) in enumerate(
                 zip(histogram["reference"], histogram["current"], strict=True)
             )
         ]
+        if histogram.get("currentBelow"):
+            bars.insert(0, (f"< {_number(edges[0])}", 0.0, histogram["currentBelow"]))
+        if histogram.get("currentAbove"):
+            bars.append((f"> {_number(edges[-1])}", 0.0, histogram["currentAbove"]))
+        return bars
     ref, cur = result.get("reference"), result.get("current")
     if not ref or not cur or result["kind"] != "categorical":
         return []

@@ -18,6 +18,7 @@ import pytest
 
 from mlops_iac.cli.main import main
 from mlops_iac.drift import Thresholds, build_baseline, compare
+from mlops_iac.drift.report import render_markdown
 from tests.conftest import STACKS
 
 
@@ -218,7 +219,9 @@ def test_the_report_renders_self_contained_and_names_every_feature(tmp_path, can
         assert stats["reference"]["count"] == len(train)
         assert stats["current"]["count"] == len(served)
         assert sum(stats["histogram"]["reference"]) == pytest.approx(1, abs=1e-5)
-        assert sum(stats["histogram"]["current"]) == pytest.approx(1, abs=1e-5)
+        histogram = stats["histogram"]
+        outside = histogram["currentBelow"] + histogram["currentAbove"]
+        assert sum(histogram["current"]) + outside == pytest.approx(1, abs=1e-5)
     markdown = md.read_text()
     for name in names:
         assert f"### {name}: no drift" in markdown
@@ -234,3 +237,16 @@ def test_a_report_needs_md_or_html(tmp_path, cancer, capsys):
                  "--report", str(tmp_path / "r.pdf")])  # fmt: skip
     assert code == 2
     assert "--report: " in capsys.readouterr().err
+
+
+def test_served_values_beyond_the_baseline_range_get_their_own_bars(cancer):
+    names, rows, target = cancer
+    benign = [row for row, t in zip(rows, target, strict=True) if t == 1]
+    malignant = [row for row, t in zip(rows, target, strict=True) if t == 0]
+    report = compare(build_baseline(names, benign), names, malignant)
+    radius = report["features"]["mean radius"]
+    top = max(row[0] for row in benign)
+    above = sum(row[0] > top for row in malignant) / len(malignant)
+    assert radius["histogram"]["currentAbove"] == pytest.approx(above, abs=1e-6)
+    assert radius["histogram"]["edges"][-1] == pytest.approx(top)
+    assert f"> {top:.4g}" in render_markdown(report)
