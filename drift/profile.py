@@ -7,8 +7,8 @@ A baseline is built in one streaming pass over the training data:
   become up to 99 cut points (ties collapse), and the baseline stores the share of the sample in
   each of those bins. A served value is counted into the same bins with one ``bisect``.
 - **categorical** features keep exact counts of up to 10,000 distinct values (later new values
-  count as "other", which bounds memory on ID-like columns); the 20 most frequent are stored,
-  the rest as ``other``.
+  count as "other", which bounds memory on ID-like columns); the 1,000 most frequent are stored
+  (at most 64 KiB of labels), the rest as ``other``.
 
 The comparison then needs only bin counts, so a check is one pass with memory independent of the
 data size. Metrics, per feature:
@@ -22,7 +22,10 @@ data size. Metrics, per feature:
 - **Jensen–Shannon distance** (categorical): the square root of the JS divergence in bits
   (0 = same distribution, 1 = disjoint) over the stored categories, ``other`` and missing.
 
-A feature drifts when its PSI exceeds ``psi`` or its distance exceeds ``ks`` / ``js``.
+A feature drifts when its PSI exceeds ``psi`` or its distance exceeds ``ks`` / ``js`` **and**
+the shift is significant: its p-value (KS and chi-square over the PSI bins for numeric features,
+chi-square over the categories for categorical ones; ``drift.stats``) is below ``significance``
+divided by the number of features checked (Bonferroni).
 """
 
 from __future__ import annotations

@@ -291,11 +291,11 @@ def render_html(report: Mapping[str, Any]) -> str:
         "<th>deciding metric</th><th>value</th><th>threshold</th><th>p-value</th></tr></thead>"
         "<tbody>"
     ]
-    for name, result in report["features"].items():
+    for index, (name, result) in enumerate(report["features"].items()):
         metric, value, threshold, p = _decided(result)
         status = result["status"]
         out.append(
-            f'<tr><td><a href="#f-{_h(_name(name))}">{_h(_name(name))}</a></td>'
+            f'<tr><td><a href="#feature-{index}">{_h(_name(name))}</a></td>'
             f'<td>{result["kind"]}</td><td class="{_css_class(status)}">'
             f'{_h(STATUS_WORDS[status])}</td><td>{_h(metric)}</td><td class="n">{value}</td>'
             f'<td class="n">{threshold}</td><td class="n">{p}</td></tr>'
@@ -305,10 +305,10 @@ def render_html(report: Mapping[str, Any]) -> str:
         f'<p class="legend">Histograms:<span style="background:{REFERENCE_COLOUR}"></span>'
         f'reference<span style="background:{CURRENT_COLOUR}"></span>current</p>'
     )
-    for name, result in report["features"].items():
+    for index, (name, result) in enumerate(report["features"].items()):
         status = result["status"]
         out.append(
-            f'<section id="f-{_h(_name(name))}"><h3>{_h(_name(name))}: '
+            f'<section id="feature-{index}"><h3>{_h(_name(name))}: '
             f'<span class="{_css_class(status)}">{_h(STATUS_WORDS[status])}</span></h3>'
         )
         reasons = result.get("reasons", [])

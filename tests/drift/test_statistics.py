@@ -150,3 +150,27 @@ def test_the_stack_keys_reach_the_deployed_job_as_the_plan_records_them():
         features={"amount": {"psi": 0.3, "ks": 0.15}},
         exclude=("request_id",),
     )
+
+
+def test_the_job_publishes_small_sample_drift_so_the_alarm_fires():
+    import datetime as dt
+
+    from tests.drift.test_hostile import ENV as JOB_ENV
+    from tests.drift.test_hostile import _Metrics, _Store
+
+    baseline = build_baseline(FEATURES, rows(3000, seed=1))
+    served = "".join(
+        json.dumps(dict(zip(FEATURES, row, strict=True))) + "\n"
+        for row in rows(60, seed=3, shift="amount")
+    )
+    storage = _Store(
+        {"mem://baseline.json": json.dumps(baseline).encode(), "mem://capture/a": served.encode()}
+    )
+    metrics = _Metrics()
+    config = runtime.JobConfig.from_env({**JOB_ENV, "DRIFT_MIN_ROWS": "1000"})
+    summary = runtime.run_job(config, storage, metrics, dt.datetime(2026, 1, 1, tzinfo=dt.UTC))
+    assert summary["verdict"] == "drift-small-sample" and summary["drifted"] == ["amount"]
+    # DriftedFeatures is len(report["drifted"]) on every cloud: 1, so the alarm fires.
+    assert metrics.reports[0]["drifted"] == ["amount"]
+    latest = json.loads(storage.written["mem://reports/latest.json"])
+    assert latest["features"]["amount"]["status"] == "drift-small-sample"
