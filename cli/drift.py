@@ -4,12 +4,16 @@
     mlops-iac drift baseline --data train.csv --store-uri s3://bucket --stack aws-prod
     mlops-iac drift baseline --data train.csv --store-uri az://dvc --stack azure-prod
     mlops-iac drift check --baseline baseline.json --data capture/*.jsonl [--json report.json]
+    mlops-iac drift check --baseline baseline.json --data served.csv --report drift.html
 
 Per feature: PSI plus the Kolmogorov-Smirnov statistic (numeric) or the Jensen-Shannon distance
-(categorical). Thresholds come from the stack file's `monitoring.drift` (`--stack`), else the
-documented defaults, and any flag overrides both. Exit 0 no drift (or too few rows for a verdict),
-1 drift and only drift, 2 bad input (one line: a bad baseline, threshold, file, row or column).
-Streaming: memory does not grow with the data.
+(categorical, log base 2); a feature drifts when a metric exceeds its threshold and the shift is
+significant (p-value below `significance`, 0.05, Bonferroni-divided among the features).
+Thresholds come from the stack file's `monitoring.drift` (`--stack`), else the documented
+defaults, and any flag overrides both. `--report F.md|F.html` writes a self-contained report.
+Exit 0 no drift (or too few rows for a verdict), 1 drift, 2 bad input (one line: a bad baseline,
+threshold, file, row or column), 3 drift on fewer rows than `minRows` (a shift so large that it
+is reported anyway: alarm on it). Streaming: memory does not grow with the data.
 """
 
 from __future__ import annotations
@@ -48,6 +52,7 @@ from mlops_iac.drift import (
 from mlops_iac.drift import store as drift_store
 from mlops_iac.drift.parallel import check_files
 from mlops_iac.drift.profile import names_list, parse_baseline, printable, read_limited
+from mlops_iac.drift.report import STATUS_WORDS, render
 
 NAME = "drift"
 
@@ -100,6 +105,17 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--js", type=float, metavar="X", help="Jensen-Shannon distance threshold (default 0.1)"
     )
     check.add_argument("--min-rows", type=int, metavar="N", help="rows for a verdict (1000)")
+    check.add_argument(
+        "--significance",
+        type=float,
+        metavar="A",
+        help="significance level of the check, shared by the features (default 0.05)",
+    )
+    check.add_argument(
+        "--report",
+        metavar="F",
+        help="also write a readable report here: F.md (Markdown) or F.html (self-contained)",
+    )
     check.add_argument(
         "--jobs", type=int, metavar="N", help="processes counting large files (default: CPUs)"
     )
@@ -176,12 +192,19 @@ def _thresholds(args: argparse.Namespace, stack: stackfile.StackFile | None) -> 
     thresholds = Thresholds()
     if stack is not None:
         spec = stack.spec.monitoring.drift
-        thresholds = Thresholds(spec.psi, spec.ks, spec.jensen_shannon, spec.min_rows).validated(
-            f"{args.stack}: monitoring.drift"
-        )
+        thresholds = Thresholds(
+            spec.psi,
+            spec.ks,
+            spec.jensen_shannon,
+            spec.min_rows,
+            spec.significance,
+            spec.drift_share,
+            {name: own.thresholds() for name, own in spec.features.items()},
+            tuple(spec.exclude),
+        ).validated(f"{args.stack}: monitoring.drift")
     overrides: dict[str, Any] = {
         key: getattr(args, key)
-        for key in ("psi", "ks", "js", "min_rows")
+        for key in ("psi", "ks", "js", "min_rows", "significance")
         if getattr(args, key) is not None
     }
     return replace(thresholds, **overrides).validated("flags")
@@ -227,6 +250,7 @@ def _os_error(exc: OSError) -> str:
 def run_check(args: argparse.Namespace) -> int:
     """Compare ``--data`` with ``--baseline``; exit 1 on drift, and only on drift."""
     try:
+        fmt = _report_format(args.report)
         thresholds = _thresholds(args, _stack(args))
         baseline = _load(args.baseline)
         with Progress(
@@ -235,6 +259,8 @@ def run_check(args: argparse.Namespace) -> int:
             report = check_files(baseline, args.data, args.format, thresholds, args.jobs)
         if args.json and args.json != "-":
             _write(args.json, dumps(report))
+        if args.report:
+            _write(args.report, render(report, fmt))
     except DriftError as exc:
         raise OpsError(str(exc)) from None
     except OSError as exc:
@@ -242,7 +268,28 @@ def run_check(args: argparse.Namespace) -> int:
     if args.json == "-":
         write_json("-", dumps(report))
     _print(report, sys.stderr if args.json == "-" else sys.stdout)
-    return EXIT_FAILED if report["verdict"] == "drift" else EXIT_OK
+    return EXIT_CODES[report["verdict"]]
+
+
+EXIT_SMALL_SAMPLE_DRIFT = 3
+"""``drift check``: drift on fewer rows than ``minRows``, a shift too large to be chance."""
+EXIT_CODES = {
+    "no-drift": EXIT_OK,
+    "insufficient-data": EXIT_OK,
+    "drift": EXIT_FAILED,
+    "drift-small-sample": EXIT_SMALL_SAMPLE_DRIFT,
+}
+
+
+def _report_format(path: str | None) -> str:
+    if path is None:
+        return ""
+    suffix = Path(path).suffix.lower()
+    if suffix in (".md", ".markdown"):
+        return "md"
+    if suffix in (".html", ".htm"):
+        return "html"
+    raise DriftError(f"--report: {printable(path)} must end in .md or .html")
 
 
 def _size(paths: list[str]) -> str:
@@ -255,21 +302,36 @@ def _size(paths: list[str]) -> str:
 
 
 def _print(report: dict[str, Any], out: TextIO) -> None:
-    out.write(f"{'feature':<28} {'kind':<11} {'psi':>8} {'ks/js':>8}  drift\n")
+    out.write(f"{'feature':<28} {'kind':<11} {'psi':>8} {'ks/js':>8} {'p-value':>9}  status\n")
     for name, result in report["features"].items():
-        distance = result.get("ks", result.get("jensenShannon"))
-        flag = "DRIFT" if result["drifted"] else ""
         shown = printable(name, 28)[:28]
+        status = STATUS_WORDS[result["status"]]
+        if "psi" not in result:
+            out.write(f"{shown:<28} {result['kind']:<11} {'':>8} {'':>8} {'':>9}  {status}\n")
+            continue
+        distance = result.get("ks", result.get("jensenShannon"))
         out.write(
-            f"{shown:<28} {result['kind']:<11} {result['psi']:>8.4f} {distance:>8.4f}  {flag}\n"
+            f"{shown:<28} {result['kind']:<11} {result['psi']:>8.4f} {distance:>8.4f} "
+            f"{result['pValue']:>9.3g}  {status if result['status'] != 'ok' else ''}\n"
         )
+        for reason in result["reasons"][1 if result["drifted"] else 0 :]:
+            out.write(f"{'':<30}{printable(reason)}\n")
     t = report["thresholds"]
-    limits = f"psi>{t['psi']}, ks>{t['ks']}, js>{t['jensenShannon']}"
+    limits = (
+        f"psi>{t['psi']}, ks>{t['ks']}, js>{t['jensenShannon']} (base 2), "
+        f"p<{report['significancePerFeature']:.3g}"
+    )
     if report["missingFeatures"]:
         out.write(f"not in the data: {names_list(report['missingFeatures'])}\n")
     if report.get("unknownFeatures"):
         out.write(f"not in the baseline (ignored): {names_list(report['unknownFeatures'])}\n")
-    if report["verdict"] == "insufficient-data":
+    if report["verdict"] == "drift-small-sample":
+        out.write(
+            f"drift on a small sample in {len(report['drifted'])} feature(s): "
+            f"{names_list(report['drifted'], 50)} ({report['rows']} rows, fewer than "
+            f"minRows={t['minRows']}; {limits})\n"
+        )
+    elif report["verdict"] == "insufficient-data":
         out.write(
             f"no verdict: {report['rows']} rows, fewer than minRows={t['minRows']} ({limits})\n"
         )
@@ -280,6 +342,12 @@ def _print(report: dict[str, Any], out: TextIO) -> None:
         )
     else:
         out.write(f"no drift ({report['rows']} rows; {limits})\n")
+    share = report["datasetDrift"]
+    out.write(
+        f"dataset drift share: {share['drifted']} of {share['of']} features "
+        f"({share['share']:.0%}; threshold {share['threshold']:.0%}): "
+        f"{'dataset drift' if share['detected'] else 'no dataset drift'}\n"
+    )
 
 
 def run(args: argparse.Namespace) -> int:

@@ -135,6 +135,10 @@ PARTIAL_ARGS: dict[str, tuple[str, ...]] = {
         "ks",
         "jensen_shannon",
         "min_rows",
+        "significance",
+        "drift_share",
+        "feature_thresholds",
+        "exclude",
         "tags",
     ),
 }

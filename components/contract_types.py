@@ -166,6 +166,14 @@ class DriftJobArgsBase(ContractArgs):
     """Jensen-Shannon distance threshold (categorical features). Default 0.1."""
     min_rows: int = defaults.DRIFT_MIN_ROWS
     """Served rows needed for a verdict. Default 1000."""
+    significance: float = defaults.DRIFT_SIGNIFICANCE
+    """Significance level of a check, shared by the features. Default 0.05."""
+    drift_share: float = defaults.DRIFT_SHARE
+    """Share of drifted features from which the dataset has drifted. Default 0.5."""
+    feature_thresholds: Mapping[str, Mapping[str, float]] = field(default_factory=dict)
+    """Per-feature thresholds (``psi``, ``ks``, ``jensenShannon``). Default: none."""
+    exclude: Sequence[str] = ()
+    """Features the check leaves out. Default: none."""
 
 
 @runtime_checkable

@@ -78,6 +78,10 @@ DRIFT_JENSEN_SHANNON = wire.JENSEN_SHANNON
 """Jensen-Shannon distance above which a categorical feature has drifted."""
 DRIFT_MIN_ROWS = wire.MIN_ROWS
 """Served rows a drift check needs before it gives a verdict."""
+DRIFT_SIGNIFICANCE = wire.SIGNIFICANCE
+"""Significance level of a drift check, shared by its features."""
+DRIFT_SHARE = wire.DRIFT_SHARE
+"""Share of drifted features from which a dataset has drifted."""
 CAPTURE_RETENTION_DAYS = 30
 """Days captured inference requests and responses are kept (AWS capture lifecycle)."""
 DRIFT_WINDOW_HOURS = {"hourly": 1, "daily": 24, "weekly": 168}

@@ -320,6 +320,28 @@ class ServingSpec(_Model):
         return self.model if self.rollback else self.previous_model
 
 
+class DriftFeatureSpec(_Model):
+    """One feature's own drift thresholds (the others keep the stack's)."""
+
+    psi: float | None = Field(None, gt=0, le=10, description="PSI above this is drift.")
+    ks: float | None = Field(None, gt=0, le=1, description="KS statistic above this is drift.")
+    jensen_shannon: float | None = Field(
+        None, gt=0, le=1, description="Jensen-Shannon distance (base 2) above this is drift."
+    )
+
+    def thresholds(self) -> dict[str, float]:
+        """The thresholds set, by their stack-file keys."""
+        return {
+            key: value
+            for key, value in (
+                ("psi", self.psi),
+                ("ks", self.ks),
+                ("jensenShannon", self.jensen_shannon),
+            )
+            if value is not None
+        }
+
+
 class DriftSpec(_Model):
     """The toolkit's drift job (``mlops_iac.drift``): when it runs and what counts as drift.
 
@@ -355,6 +377,26 @@ class DriftSpec(_Model):
         ge=0,
         le=24 * 31,
         description="Hours of capture each run reads. Default: 0 = the schedule's period.",
+    )
+    significance: float = Field(
+        defaults.DRIFT_SIGNIFICANCE,
+        gt=0,
+        le=0.5,
+        description="Significance level of a check, shared by the features (Bonferroni): a "
+        "shift beyond a threshold is drift only with a p-value below it. Default: 0.05.",
+    )
+    drift_share: float = Field(
+        defaults.DRIFT_SHARE,
+        gt=0,
+        le=1,
+        description="Share of drifted features from which the dataset has drifted. Default: 0.5.",
+    )
+    features: dict[str, DriftFeatureSpec] = Field(
+        default_factory=dict,
+        description="Per-feature thresholds (psi, ks, jensenShannon), by feature name.",
+    )
+    exclude: list[str] = Field(
+        default_factory=list, description="Features the drift check leaves out."
     )
 
     @model_validator(mode="before")

@@ -331,7 +331,16 @@ class DriftJob(Component):
                     fmt=args.capture_format,
                     window_hours=args.window_hours or defaults.DRIFT_WINDOW_HOURS[args.schedule],
                     namespace=args.metric_namespace,
-                    thresholds=Thresholds(args.psi, args.ks, args.jensen_shannon, args.min_rows),
+                    thresholds=Thresholds(
+                        args.psi,
+                        args.ks,
+                        args.jensen_shannon,
+                        args.min_rows,
+                        args.significance,
+                        args.drift_share,
+                        dict(args.feature_thresholds),
+                        tuple(args.exclude),
+                    ),
                 )
             },
             tags=args.tags,

@@ -625,7 +625,16 @@ def _app_settings(
             fmt="azure-capture",
             window_hours=args.window_hours or defaults.DRIFT_WINDOW_HOURS[args.schedule],
             namespace=METRIC_NAMESPACE,
-            thresholds=Thresholds(args.psi, args.ks, args.jensen_shannon, args.min_rows),
+            thresholds=Thresholds(
+                args.psi,
+                args.ks,
+                args.jensen_shannon,
+                args.min_rows,
+                args.significance,
+                args.drift_share,
+                dict(args.feature_thresholds),
+                tuple(args.exclude),
+            ),
         ),
     }
     if args.retraining_queue_url is not None:

@@ -418,7 +418,14 @@ class DriftJob(Component):
                         or defaults.DRIFT_WINDOW_HOURS[args.schedule],
                         namespace=METRIC_PREFIX,
                         thresholds=Thresholds(
-                            args.psi, args.ks, args.jensen_shannon, args.min_rows
+                            args.psi,
+                            args.ks,
+                            args.jensen_shannon,
+                            args.min_rows,
+                            args.significance,
+                            args.drift_share,
+                            dict(args.feature_thresholds),
+                            tuple(args.exclude),
                         ),
                     ),
                     "DRIFT_PROJECT": project.project_id,

@@ -44,6 +44,10 @@ def drift_job_kwargs(spec: PlatformSpec) -> dict[str, Any]:
         "ks": drift.ks,
         "jensen_shannon": drift.jensen_shannon,
         "min_rows": drift.min_rows,
+        "significance": drift.significance,
+        "drift_share": drift.drift_share,
+        "feature_thresholds": {name: own.thresholds() for name, own in drift.features.items()},
+        "exclude": tuple(drift.exclude),
     }
 
 
