@@ -22,7 +22,7 @@ from mlops_iac.drift import azure, build_baseline, calls, dumps
 from mlops_iac.drift.runtime import JobConfig, split_uri
 from mlops_iac.plan.deploy.permissions import rules
 from mlops_iac.plan.testing import emulators
-from tests.drift._clouds import FakeCloud, only_settings, webapp_settings
+from tests.drift._clouds import APP_SERVICE_PLATFORM, FakeCloud, only_settings, webapp_settings
 from tests.drift._data import FEATURES, rows
 
 ENDPOINT = "fraud-ep"
@@ -62,12 +62,7 @@ def env(azurite, tmp_path):
     return values, azure.AzureBlobStorage(account_url, rest)
 
 
-# What App Service sets for a managed identity: the token endpoint and its secret header
-# https://learn.microsoft.com/azure/app-service/overview-managed-identity#rest-endpoint-reference
-PLATFORM = {
-    "IDENTITY_ENDPOINT": "http://identity.local/msi/token",
-    "IDENTITY_HEADER": "platform-secret",
-}
+PLATFORM = APP_SERVICE_PLATFORM
 
 
 class Job:

@@ -144,9 +144,8 @@ def aws_drift_errors(
     function = str(rec.named("mlops-drift-function").outputs["name"])
     runs = []
     for day in range(3):
-        if failing and day == 2:  # the baseline is gone: the handler raises
-            monkeypatch.setattr(_drift, "_objects", lambda env, shifted: {})
-        run = _drift.aws_run(rec, monkeypatch, shifted=False)
+        # On the failing day the baseline is gone: the handler raises.
+        run = _drift.aws_run(rec, monkeypatch, shifted=False, baseline=not (failing and day == 2))
         runs.append((day * DAY + HOUR, run.error is None))
     store = cloudwatch.MetricStore()
     emitters.lambda_invocations(store, function, runs)
