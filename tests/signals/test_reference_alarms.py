@@ -22,7 +22,7 @@ import pytest
 from mlops_iac.plan.signals import Timeline, azure, budgets, cloudwatch, emitters, events, gcp
 from mlops_iac.plan.signals.emitters import Minute, traffic
 from mlops_iac.plan.testing import Recording
-from tests.conftest import reference_recording
+from tests.conftest import platform_raw, reference_recording
 from tests.signals import _drift
 
 STACKS = ("aws-dev", "aws-prod", "azure-dev", "azure-prod", "gcp-dev", "gcp-prod")
@@ -360,18 +360,23 @@ def azure_5xx(rec: Recording, name: str, failing: bool) -> Timeline:
     return azure.evaluate_log_alert(rec.named(name).inputs, tables, until=60 * len(minutes))
 
 
-def _registry_rows(rec: Recording, kind: str | None) -> dict[str, list[dict[str, Any]]]:
+def _model_name(stack: str) -> str:
+    """The model the stack serves (its stack file's ``serving.model.name``)."""
+    return str(platform_raw(stack)["serving"]["model"]["name"])
+
+
+def _registry_rows(rec: Recording, kind: str | None, asset: str) -> dict[str, list[dict[str, Any]]]:
     tables: dict[str, list[dict[str, Any]]] = {}
     ours = str(rec.named("mlops-registry-registry").id)
     other = ours.rsplit("/", 1)[0] + "/another-teams-registry"
-    emitters.aml_registry_write(tables, other, 100.0, "fraud", "7")
+    emitters.aml_registry_write(tables, other, 100.0, asset, "7")
     if kind is not None:
-        emitters.aml_registry_write(tables, ours, 700.0, "fraud", "8", asset_type=kind)
+        emitters.aml_registry_write(tables, ours, 700.0, asset, "8", asset_type=kind)
     return tables
 
 
 def azure_model_registered(rec: Recording, name: str, failing: bool) -> Timeline:
-    tables = _registry_rows(rec, "models" if failing else None)
+    tables = _registry_rows(rec, "models" if failing else None, _model_name(rec.stack))
     return azure.evaluate_log_alert(rec.named(name).inputs, tables, until=HOUR)
 
 
@@ -725,25 +730,30 @@ def test_every_alert_has_a_feeder(stack: str, name: str) -> None:
 
 
 @pytest.mark.parametrize("stack", ["azure-dev", "azure-prod"])
-@pytest.mark.xfail(
-    strict=True,
-    reason="AZ-M1: open (the alert pages for every asset write, see docs/monitoring.md)",
-)
 def test_model_registered_alert_ignores_other_asset_writes(stack: str) -> None:
+    """The registry's write log has no asset-kind column: the alert keeps the stack's models'
+    names, so an environment (or a component) written to the registry does not page."""
     rec = reference_recording(stack)
     name = "mlops-registry-model-registered"
-    tables = _registry_rows(rec, "environments")
+    tables = _registry_rows(rec, "environments", f"{_model_name(stack)}-env")
     assert not azure.evaluate_log_alert(rec.named(name).inputs, tables, until=HOUR).fired
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="M4 (first deploy): open. With treatMissingData breaching, the evaluation range "
-    "before the first invocation is missing and breaches, whatever the window length",
-)
 def test_zero_invocations_stays_quiet_until_clients_switch_over() -> None:
-    # A new prod endpoint: clients move to it two hours after the deploy.
+    """A new prod endpoint: clients move to it two hours after the deploy, or only after two
+    days; before the first invocation the alarm has no data and does not page."""
     rec = reference_recording("aws-prod")
     name = "mlops-monitoring-zero-invocations-alarm"
-    timeline = _sagemaker(rec, name, traffic(120, 0) + traffic(120, 100))
-    assert not timeline.fired, timeline
+    for idle in (2, 50):
+        timeline = _sagemaker(rec, name, traffic(idle * 60, 0) + traffic(120, 100))
+        assert timeline.points and not timeline.fired, timeline
+
+
+def test_zero_invocations_pages_a_day_after_the_clients_are_lost() -> None:
+    rec = reference_recording("aws-prod")
+    name = "mlops-monitoring-zero-invocations-alarm"
+    # Served for three hours after the deploy, then no request reaches it.
+    timeline = _sagemaker(rec, name, traffic(180, 100) + traffic(30 * 60, 0))
+    [first] = [t for t, state, _ in timeline.points if state == "ALARM"][:1]
+    hours = (first - 3 * HOUR) / HOUR
+    assert 24 <= hours <= 25, hours
