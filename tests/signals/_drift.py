@@ -139,9 +139,11 @@ def gcp_function(rec: Recording) -> Any:
     return function
 
 
-def gcp_run(rec: Recording, monkeypatch: pytest.MonkeyPatch, shifted: bool) -> Run:
+def gcp_run(
+    rec: Recording, monkeypatch: pytest.MonkeyPatch, shifted: bool, baseline: bool = True
+) -> Run:
     """The Cloud Function's HTTP entry point against an in-process Cloud Storage, Cloud
-    Monitoring and metadata server."""
+    Monitoring and metadata server; ``baseline=False``: the baseline object is gone."""
     from mlops_iac.drift import gcp
 
     run = Run(settings=dict(gcp_function(rec).inputs["serviceConfig"]["environmentVariables"]))
@@ -150,8 +152,9 @@ def gcp_run(rec: Recording, monkeypatch: pytest.MonkeyPatch, shifted: bool) -> R
     cloud = FakeCloud()
     monkeypatch.setattr(urllib.request, "urlopen", cloud.urlopen)
     body, served = _data(shifted)
-    _, bucket, key = split_uri(run.settings["DRIFT_BASELINE_URI"])
-    cloud.put(bucket, key, body)
+    if baseline:
+        _, bucket, key = split_uri(run.settings["DRIFT_BASELINE_URI"])
+        cloud.put(bucket, key, body)
     _, bucket, capture = split_uri(run.settings["DRIFT_CAPTURE_URI"])
     lines = "".join(json.dumps(dict(zip(FEATURES, r, strict=True))) + "\n" for r in served)
     cloud.put(bucket, f"{capture}{_hour()}/part-0.jsonl", lines.encode())
@@ -169,9 +172,12 @@ class _Timer:
     past_due = False
 
 
-def azure_run(rec: Recording, monkeypatch: pytest.MonkeyPatch, shifted: bool) -> Run:
+def azure_run(
+    rec: Recording, monkeypatch: pytest.MonkeyPatch, shifted: bool, baseline: bool = True
+) -> Run:
     """The Function's timer entry point against an in-process Blob, Queue, Azure Monitor and
-    App Service identity endpoint; ``published`` is (ingestion URL, metric document)."""
+    App Service identity endpoint; ``published`` is (ingestion URL, metric document);
+    ``baseline=False``: the baseline blob is gone."""
     from mlops_iac.drift import azure
 
     settings = rec.named("mlops-drift-function").inputs["siteConfig"]["appSettings"]
@@ -181,8 +187,9 @@ def azure_run(rec: Recording, monkeypatch: pytest.MonkeyPatch, shifted: bool) ->
     monkeypatch.setattr(urllib.request, "urlopen", cloud.urlopen)
     account = run.settings["DRIFT_STORAGE_ACCOUNT_URL"].split("//", 1)[1].split(".", 1)[0]
     body, served = _data(shifted)
-    _, container, key = split_uri(run.settings["DRIFT_BASELINE_URI"])
-    cloud.put(f"{account}/{container}", key, body)
+    if baseline:
+        _, container, key = split_uri(run.settings["DRIFT_BASELINE_URI"])
+        cloud.put(f"{account}/{container}", key, body)
     _, container, capture = split_uri(run.settings["DRIFT_CAPTURE_URI"])
     # The data collector's files: one CloudEvents-style line per logged batch.
     # https://learn.microsoft.com/en-us/azure/machine-learning/how-to-collect-production-data

@@ -314,6 +314,25 @@ def gcp_drift_metric(
     )
 
 
+def gcp_drift_failures(
+    rec: Recording, name: str, failing: bool, monkeypatch: pytest.MonkeyPatch
+) -> Timeline:
+    """Daily runs of the real handler, each the scheduler's one request to the function's
+    service; on the failing day the baseline is gone, the handler raises and the Functions
+    Framework answers 500."""
+    service = str(_drift.gcp_function(rec).inputs["name"])
+    series: list[gcp.TimeSeries] = []
+    for day in range(3):
+        broken = failing and day == 2
+        run = _drift.gcp_run(rec, monkeypatch, shifted=False, baseline=not broken)
+        assert (run.error is not None) == broken, run.error
+        request = Minute(1, errors=1 if run.error else 0)
+        series += emitters.cloud_run_requests(
+            service, f"{service}-00001-abc", [request], start=day * DAY + HOUR
+        )
+    return gcp.evaluate_policy(rec.named(name).inputs, until=3 * DAY, series=series, step=HOUR)
+
+
 def gcp_budget(rec: Recording, name: str, failing: bool) -> Timeline:
     inputs = rec.named(name).inputs
     [project] = inputs["budgetFilter"]["projects"]
@@ -393,6 +412,21 @@ def azure_drift(
     return azure.evaluate_metric_alert(rec.named(name).inputs, metrics, until=3 * DAY)
 
 
+def azure_drift_failures(
+    rec: Recording, name: str, failing: bool, monkeypatch: pytest.MonkeyPatch
+) -> Timeline:
+    """Daily runs of the real handler; on the failing day its baseline is gone and it raises.
+    The host logs each run in ``FunctionAppLogs`` of the drift Function App."""
+    app = str(rec.named("mlops-drift-function").id)
+    tables: dict[str, list[dict[str, Any]]] = {}
+    for day in range(3):
+        broken = failing and day == 2
+        run = _drift.azure_run(rec, monkeypatch, shifted=False, baseline=not broken)
+        assert (run.error is not None) == broken, run.error
+        emitters.function_app_run(tables, app, day * DAY + HOUR, "drift_timer", run.error)
+    return azure.evaluate_log_alert(rec.named(name).inputs, tables, until=3 * DAY)
+
+
 def azure_budget(rec: Recording, name: str, failing: bool) -> Timeline:
     inputs = rec.named(name).inputs
     endpoint = str(rec.named("mlops-serving-endpoint").id)
@@ -451,6 +485,12 @@ BY_CLOUD: dict[tuple[str, str], Scenario] = {
         azure_drift, "the drift job's DriftedFeatures", drift=True
     ),
     ("azure", "mlops-monitoring-budget"): Scenario(azure_budget, "monthly spend"),
+    ("gcp", "mlops-drift-failed-runs"): Scenario(
+        gcp_drift_failures, "a drift run of the function that raised (HTTP 5xx)", drift=True
+    ),
+    ("azure", "mlops-drift-failed-runs"): Scenario(
+        azure_drift_failures, "a drift run of the Function that raised", drift=True
+    ),
 }
 
 EXPECTED = {
@@ -470,6 +510,7 @@ EXPECTED = {
         "mlops-drift-alert",
         "mlops-monitoring-latency",
         "mlops-monitoring-errors",
+        "mlops-drift-failed-runs",
     },
     "azure-dev": {
         "mlops-monitoring-budget",
@@ -477,6 +518,7 @@ EXPECTED = {
         "mlops-monitoring-latency-p99",
         "mlops-monitoring-5xx",
         "mlops-drift-alert",
+        "mlops-drift-failed-runs",
     },
 }
 EXPECTED["aws-prod"] = EXPECTED["aws-dev"] | {"mlops-monitoring-zero-invocations-alarm"}
@@ -619,6 +661,17 @@ def _fed_gcp_drift(rec: Recording, alarm: Any) -> list[str]:
     )
 
 
+def _fed_gcp_drift_failures(rec: Recording, alarm: Any) -> list[str]:
+    service = str(_drift.gcp_function(rec).inputs["name"])
+    probe = emitters.cloud_run_requests(service, "r1", [Minute(1, errors=1)])
+    flt = alarm.inputs["conditions"][0]["conditionThreshold"]["filter"]
+    return (
+        []
+        if any(gcp.Filter(flt).matches(s.as_filterable()) for s in probe)
+        else [f"{flt} matches no 5xx series of the function's service {service}"]
+    )
+
+
 def _fed_gcp_budget(rec: Recording, alarm: Any) -> list[str]:
     return [] if alarm.inputs["budgetFilter"].get("projects") else ["the budget filters no project"]
 
@@ -676,6 +729,12 @@ def _fed_azure_drift(rec: Recording, alarm: Any) -> list[str]:
     return [] if [subject] == alarm.inputs["scopes"] else [f"the job writes about {subject}"]
 
 
+def _fed_function_logs(rec: Recording, alarm: Any) -> list[str]:
+    [workspace] = alarm.inputs["scopes"]
+    return _diagnostics(rec, str(rec.named("mlops-drift-function").id), workspace,
+                        {"FunctionAppLogs"})  # fmt: skip
+
+
 def _fed_azure_budget(rec: Recording, alarm: Any) -> list[str]:
     endpoint = str(rec.named("mlops-serving-endpoint").id).lower()
     return (
@@ -719,6 +778,8 @@ FEEDERS: dict[tuple[str, str], Callable[[Recording, Any], list[str]]] = {
     ("azure", "mlops-registry-model-registered"): _fed_registry_writes,
     ("azure", "mlops-drift-alert"): _fed_azure_drift,
     ("azure", "mlops-monitoring-budget"): _fed_azure_budget,
+    ("azure", "mlops-drift-failed-runs"): _fed_function_logs,
+    ("gcp", "mlops-drift-failed-runs"): _fed_gcp_drift_failures,
 }
 
 
