@@ -438,6 +438,7 @@ class Monitoring(Component):
                     # one invocation in the last two days: a new endpoint whose clients have not
                     # switched over yet has no data (missing, not breaching) and stays quiet,
                     # and one that loses its clients pages a day later. A quiet night does not.
+                    # (Were an empty range filled too, a new endpoint would page after a day.)
                     # https://docs.aws.amazon.com/AmazonCloudWatch/latest/monitoring/using-metric-math.html
                     # https://docs.aws.amazon.com/AmazonCloudWatch/latest/monitoring/alarms-and-missing-data.html
                     metric_queries=[
