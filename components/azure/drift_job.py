@@ -48,11 +48,23 @@ from pathlib import Path
 from typing import ClassVar, Protocol
 
 import pulumi
-from pulumi_azure_native import authorization, managedidentity, monitor, storage, web
+from pulumi_azure_native import (
+    authorization,
+    managedidentity,
+    monitor,
+    operationalinsights,
+    storage,
+    web,
+)
 
 from mlops_iac.components._component import Component, child_opts, component_opts
 from mlops_iac.components.azure import _defaults as defaults
-from mlops_iac.components.azure._common import client_config, role_definition_id, unique_name
+from mlops_iac.components.azure._common import (
+    client_config,
+    new_workspace_log_alert,
+    role_definition_id,
+    unique_name,
+)
 from mlops_iac.components.contract_types import DriftJobArgsBase
 from mlops_iac.drift import wire
 
@@ -60,6 +72,8 @@ TYPE = "mlops:azure:DriftJob"
 METRIC_NAMESPACE = wire.NAMESPACE
 METRIC = wire.METRIC
 FUNCTION = "drift_timer"
+# The Function App resource log category of the host's and the code's logs.
+FUNCTION_LOG = "FunctionAppLogs"
 # Metric alert windows (allowed: PT1M … P1D) long enough to see one run's point.
 _ALERT_WINDOW = {"hourly": ("PT15M", "PT1H"), "daily": ("PT1H", "P1D"), "weekly": ("PT1H", "P1D")}
 _BLOB_ATTRIBUTE = "Microsoft.Storage/storageAccounts/blobServices/containers/blobs"
@@ -194,7 +208,9 @@ class DriftJob(Component):
     Publisher on the function app only) and, with a retraining queue,
     ``{name}-retraining-sender`` (Queue Data Message Sender on that queue only);
     ``{name}-alert`` (metric alert ``DriftedFeatures > 0`` for the endpoint, acting on the
-    action group).
+    action group); ``{name}-logs`` (Log Analytics workspace) with ``{name}-function-logs`` (the
+    app's ``FunctionAppLogs``) and ``{name}-failed-runs`` (log alert on a failed run, acting on
+    the action group).
 
     Outputs: ``function_name``, ``function_id``, ``schedule_name`` (the timer function,
     ``<app>/drift_timer``), ``schedule`` (NCRONTAB), ``alarm_name`` and ``alert_id`` (the metric
@@ -260,6 +276,7 @@ class DriftJob(Component):
         function = self._function(name, site_name, args, plan, identity, settings, host_ready)
         self._publisher_grants(name, args, function, grant)
         alert = self._alert(name, args, function)
+        self._failed_runs_alert(name, args, function)
         self.register(
             function_name=function.name,
             function_id=function.id,
@@ -520,6 +537,65 @@ class DriftJob(Component):
             actions=[{"action_group_id": args.action_group_id}],
             tags=args.tags,
             opts=child_opts(self),
+        )
+
+    def _failed_runs_alert(self, name: str, args: DriftJobArgs, function: web.WebApp) -> None:
+        """The Function's host logs in a Log Analytics workspace and a log alert on its failed
+        runs: a run that raises publishes no metric, so the drift alert cannot see it.
+
+        The Functions host writes one ``FunctionAppLogs`` row per finished execution,
+        ``Executed 'Functions.<name>' (Failed, ...)`` at level ``Error`` for a failed one, and the
+        exception at ``Error``; the diagnostic setting's ``FunctionAppLogs`` category sends them.
+        https://learn.microsoft.com/azure/azure-monitor/reference/tables/functionapplogs
+        https://learn.microsoft.com/azure/azure-monitor/reference/queries/functionapplogs
+        https://learn.microsoft.com/azure/azure-functions/monitor-functions-reference#resource-logs
+        """
+        logs = operationalinsights.Workspace(
+            f"{name}-logs",
+            resource_group_name=args.resource_group_name,
+            location=args.location,
+            sku={"name": "PerGB2018"},
+            retention_in_days=defaults.LOG_RETENTION_DAYS,
+            tags=args.tags,
+            opts=child_opts(self),
+        )
+        setting = monitor.DiagnosticSetting(
+            f"{name}-function-logs",
+            resource_uri=function.id,
+            workspace_id=logs.id,
+            log_analytics_destination_type="Dedicated",
+            logs=[{"category": FUNCTION_LOG, "enabled": True}],
+            opts=child_opts(self),
+        )
+        monitor.ScheduledQueryRule(
+            f"{name}-failed-runs",
+            resource_group_name=args.resource_group_name,
+            location=args.location,
+            description="A drift run failed: no drift verdict and no metric for this run",
+            severity=2,
+            auto_mitigate=False,
+            scopes=[logs.id],
+            **new_workspace_log_alert(),
+            criteria=monitor.ScheduledQueryRuleCriteriaArgs(
+                all_of=[
+                    monitor.ConditionArgs(
+                        query=pulumi.Output.concat(
+                            "FunctionAppLogs | where _ResourceId =~ '",
+                            function.id,
+                            f"' | where FunctionName == '{FUNCTION}' and Level == 'Error'",
+                        ),
+                        time_aggregation="Count",
+                        operator="GreaterThan",
+                        threshold=0,
+                        failing_periods=monitor.ConditionFailingPeriodsArgs(
+                            number_of_evaluation_periods=1, min_failing_periods_to_alert=1
+                        ),
+                    )
+                ]
+            ),
+            actions=monitor.ActionsArgs(action_groups=[args.action_group_id]),
+            tags=args.tags,
+            opts=child_opts(self, depends_on=[setting]),
         )
 
 

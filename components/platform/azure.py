@@ -168,6 +168,10 @@ def _model_registry(
             location=store.location,
             environment=spec.environment,
             approvers=tuple(spec.governance.approvers),
+            # The approvers are paged for versions of the models this stack serves.
+            model_names=tuple(
+                {m.name for m in (spec.serving.model, spec.serving.previous_model) if m}
+            ),
             **pe,
         ),
         opts=opts,

@@ -32,6 +32,26 @@ DRIFT_PREFIXES = ("DRIFT_", "AZURE_", "IDENTITY_", "GOOGLE_", "STORAGE_EMULATOR"
 the handler sees the plan's settings and the platform's documented variables only."""
 
 
+# What Lambda sets in every function's environment (fake credentials here):
+# https://docs.aws.amazon.com/lambda/latest/dg/configuration-envvars.html#configuration-envvars-runtime
+LAMBDA_PLATFORM = {
+    "AWS_REGION": "us-east-1",
+    "AWS_DEFAULT_REGION": "us-east-1",
+    "AWS_ACCESS_KEY_ID": "testing",
+    "AWS_SECRET_ACCESS_KEY": "testing",
+    "AWS_SESSION_TOKEN": "testing",
+    "AWS_LAMBDA_FUNCTION_NAME": "mlops-drift-function",
+}
+
+# What App Service sets for a managed identity: the token endpoint and its secret header
+# (``FakeCloud`` serves that endpoint)
+# https://learn.microsoft.com/azure/app-service/overview-managed-identity#rest-endpoint-reference
+APP_SERVICE_PLATFORM = {
+    "IDENTITY_ENDPOINT": "http://identity.local/msi/token",
+    "IDENTITY_HEADER": "platform-secret",
+}
+
+
 def lambda_environment(stack: str) -> tuple[dict[str, str], Any]:
     """The drift Lambda's ``environment.variables`` as the plan records them, and the plan."""
     recording = reference_recording(stack)

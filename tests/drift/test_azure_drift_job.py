@@ -56,7 +56,10 @@ def test_children(prod):
         (ROLE, "mlops-drift-reports"),
         (ROLE, "mlops-drift-retraining-sender"),
         ("azure-native:managedidentity:UserAssignedIdentity", "mlops-drift-identity"),
+        ("azure-native:monitor:DiagnosticSetting", "mlops-drift-function-logs"),
         ("azure-native:monitor:MetricAlert", "mlops-drift-alert"),
+        ("azure-native:monitor:ScheduledQueryRule", "mlops-drift-failed-runs"),
+        ("azure-native:operationalinsights:Workspace", "mlops-drift-logs"),
         (f"{STORAGE}:Blob", "mlops-drift-package"),
         (f"{STORAGE}:BlobContainer", "mlops-drift-hosts"),
         (f"{STORAGE}:BlobContainer", "mlops-drift-packages"),
@@ -65,6 +68,21 @@ def test_children(prod):
         ("azure-native:web:AppServicePlan", "mlops-drift-plan"),
         ("azure-native:web:WebApp", "mlops-drift-function"),
     ]
+
+
+def test_failed_runs_alert_on_the_functions_own_logs(prod):
+    function = prod.named("mlops-drift-function")
+    setting = prod.named("mlops-drift-function-logs").inputs
+    workspace = prod.named("mlops-drift-logs")
+    assert setting["resourceUri"] == function.id and setting["workspaceId"] == workspace.id
+    assert setting["logs"] == [{"category": "FunctionAppLogs", "enabled": True}]
+    rule = prod.named("mlops-drift-failed-runs").inputs
+    assert rule["scopes"] == [workspace.id]
+    [condition] = rule["criteria"]["allOf"]
+    assert f"_ResourceId =~ '{function.id}'" in condition["query"]
+    assert "FunctionName == 'drift_timer' and Level == 'Error'" in condition["query"]
+    group = prod.named("mlops-drift-alert").inputs["actions"][0]["actionGroupId"]
+    assert rule["actions"]["actionGroups"] == [group]
 
 
 def test_function_runs_the_package_on_elastic_premium(prod):
