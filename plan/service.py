@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
-from mlops_iac.plan import deploy, preconditions
+from mlops_iac.plan import changes, cost, deploy, preconditions
 from mlops_iac.plan.engine import (
     SECRET_PLACEHOLDER,
     ProgramError,
@@ -76,6 +76,10 @@ class PlanResult:
     """The state the plan judged by (``None``: none saved, what exists is unknown)."""
     preconditions: tuple[preconditions.Precondition, ...] = ()
     """What the account must provide before the deploy (``mlops-iac preflight`` checks them)."""
+    changes: changes.Diff | None = None
+    """What the deploy would change against ``state`` (``None`` without a state)."""
+    cost: cost.Estimate | None = None
+    """The monthly estimate of what the stack runs always (``plan/data/prices.json``)."""
 
     @property
     def failed(self) -> bool:
@@ -277,8 +281,13 @@ def plan(
             status.stop()
     results, suppressed = governance.apply_waivers(results, settings.waivers)
     spend = packs.gpu_spend(recording, NODE_TYPE_PRICES)
+    estimate = cost.estimate(recording.resources)
     checked = deploy.Report()
     errors = tuple(recording.deploy_errors(list(state.resources) if state else None, checked))
+    diff = None
+    if state is not None:
+        diff = changes.diff(recording.resources, state.resources, repository_root())
+        errors += tuple(diff.deploy_errors())
     skipped = tuple(sorted({f"{s.where}: {s.reason}" for s in checked.skipped}))
     return PlanResult(
         recording=recording,
@@ -296,9 +305,11 @@ def plan(
         secrets=settings.secrets,
         # The program's own warnings too (why a rollout has no rollback target yet, a secure
         # default turned off...): what `pulumi preview` would print.
-        warnings=(*settings.warnings, *recording.warnings),
+        warnings=(*settings.warnings, *recording.warnings, *(diff.warnings() if diff else ())),
         state=state,
         preconditions=tuple(preconditions.derive(recording.resources, recording.config)),
+        changes=diff,
+        cost=estimate,
     )
 
 
