@@ -168,6 +168,16 @@ def _under(path: str, prefix: str) -> bool:
     return path == prefix or path.startswith((prefix + ".", prefix + "["))
 
 
+def _holds(inputs: Mapping[str, Any], path: str) -> bool:
+    """Whether the dotted ``path`` (no list indexes) is set in ``inputs``."""
+    node: Any = inputs
+    for part in path.split("."):
+        if not isinstance(node, Mapping) or node.get(part) is None:
+            return False
+        node = node[part]
+    return True
+
+
 def _ignored(path: str, ignore: Sequence[str]) -> bool:
     return any(_under(path, i) for i in ignore)
 
@@ -212,7 +222,11 @@ def diff(
             changes.append(Change("same", **common))
             continue
         forcing, source = table.get(resource.type, ((), ""))
-        because = tuple(f for f in forcing if any(_under(p, f) for p in paths))
+        # An input the state does not hold (set now, computed before) is read back by the
+        # provider, not a reason to replace.
+        because = tuple(
+            f for f in forcing if _holds(old.inputs, f) and any(_under(p, f) for p in paths)
+        )
         if because:
             replaced = Change("replace", paths=paths, replaced_by=because, source=source, **common)
             changes.append(replaced)
