@@ -1,4 +1,4 @@
-"""`plan` against saved state: create, update, replace, delete and same, like `pulumi preview --diff`.
+"""`plan` against saved state: create, update, replace, delete, same (`pulumi preview --diff`).
 
 States are the reference stacks' saved exports (``stacks/state``) edited the way a later deploy
 would find them.
@@ -10,6 +10,7 @@ import copy
 import json
 
 import jsonschema
+import pytest
 
 from mlops_iac.plan import changes
 from mlops_iac.plan.deploy.state import StateResource
@@ -186,3 +187,32 @@ def test_plan_prints_and_writes_the_diff_against_an_edited_state(tmp_path, capsy
         f"Changes against the state: {counts['create']} to create, {counts['update']} to update, "
         f"1 to replace, 1 to delete, {counts['same']} unchanged"
     )
+
+
+def _console_block(path: str, command: str) -> list[str]:
+    """The output lines of the console block of ``path`` that starts with ``$ command``."""
+    text = (REPO / path).read_text()
+    block = text.split(f"$ {command}", 1)[1].split("\n```", 1)[0]
+    return block.splitlines()[1:]
+
+
+@pytest.mark.parametrize(
+    ("path", "command", "argv"),
+    [
+        ("README.md", "make plan", ["--stack", "aws-dev"]),
+        ("docs/plan.md", "mlops-iac plan --stack gcp-dev --quiet", ["--stack", "gcp-dev", "-q"]),
+    ],
+)
+def test_the_documented_plan_output_is_what_plan_prints(path, command, argv, capsys):
+    """Every shown line without an ellipsis is printed as shown (the diff and cost blocks)."""
+    shown = [
+        ln.split("#")[0].rstrip() if ln.startswith("$") else ln
+        for ln in _console_block(path, command)
+    ]
+    assert plan(*argv) == 0
+    printed = capsys.readouterr().out.splitlines()
+    expected = [ln for ln in shown if "…" not in ln]
+    assert any(ln.startswith("Always-on estimate:") for ln in expected)
+    assert any(ln.startswith("Changes against the state:") for ln in expected)
+    for line in expected:
+        assert line in printed, line
