@@ -203,6 +203,7 @@ def pack_settings(
             node_type_prices=NODE_TYPE_PRICES,
             enforcement=reviewed.enforcement,
             problems=reviewed.problems,
+            monthly_budget=spec.governance.monthly_budget_usd,
         ),
         tuple(reviewed.waivers),
         note,
@@ -270,6 +271,9 @@ def plan(
         # a state they are unknown, never "nothing was deployed".
         extra = {PREVIOUS_OUTPUTS_KEY: deploy.previous_outputs(state), **replaced}
         recording = run_project(project_dir, stack, config_file=config_file, extra_config=extra)
+        # The monthly budget rule judges the estimate from the price table (plan/data).
+        estimate = cost.estimate(recording.resources)
+        document["mlops-cost-monthly-budget"]["estimatedUsdPerMonth"] = estimate.usd_per_month
         if status:
             status.update(f"Evaluating the policy pack over {len(recording)} resources…")
         # A GC batch of its own freezes the recording: the pack's proxies would otherwise
@@ -281,7 +285,6 @@ def plan(
             status.stop()
     results, suppressed = governance.apply_waivers(results, settings.waivers)
     spend = packs.gpu_spend(recording, NODE_TYPE_PRICES)
-    estimate = cost.estimate(recording.resources)
     checked = deploy.Report()
     errors = tuple(recording.deploy_errors(list(state.resources) if state else None, checked))
     diff = None

@@ -7,7 +7,7 @@ import re
 import pytest
 
 from mlops_iac.plan import cost
-from tests.conftest import reference_recording
+from tests.conftest import REPO, reference_recording
 
 STACKS = [f"{c}-{e}" for c in ("aws", "azure", "gcp") for e in ("dev", "prod")]
 ALWAYS_ON = {
@@ -68,3 +68,42 @@ def test_every_price_entry_has_a_source_a_date_and_a_region():
         assert entry.source.startswith("https://") and entry.usd > 0
         assert entry.unit in ("hour", "GB-month") and entry.region
         assert re.fullmatch(r"\d{4}-\d{2}-\d{2}", entry.checked)
+
+
+def _budget_findings(stack: str, environment: str, budget: float | None):
+    from mlops_iac.plan.service import NODE_TYPE_PRICES
+    from mlops_iac.policies import packs
+
+    recording = reference_recording(stack)
+    document = packs.pack_config(
+        environment, node_type_prices=NODE_TYPE_PRICES, monthly_budget=budget
+    )
+    estimate = cost.estimate(recording.resources).usd_per_month
+    document["mlops-cost-monthly-budget"]["estimatedUsdPerMonth"] = estimate
+    results = packs.evaluate(recording, document, environment=environment)
+    return [v for v in results.violations if v.policy == "mlops-cost-monthly-budget"], estimate
+
+
+def test_mlops_cost_monthly_budget_fires_over_the_budget_by_environment_level():
+    found, estimate = _budget_findings("gcp-prod", "prod", 1000)
+    (violation,) = found
+    assert violation.level == "mandatory"
+    assert f"{estimate:,.2f} $/month exceeds the budget of 1000 $/month" in violation.message
+    (dev,), _ = _budget_findings("gcp-dev", "dev", 100)
+    assert dev.level == "advisory"
+
+
+def test_mlops_cost_monthly_budget_is_quiet_within_the_budget_or_without_one():
+    assert _budget_findings("gcp-prod", "prod", 5000)[0] == []
+    assert _budget_findings("gcp-prod", "prod", None)[0] == []
+
+
+def test_the_stack_files_monthly_budget_reaches_the_rule():
+    from mlops_iac.plan import service
+
+    result = service.plan(REPO, "gcp-dev", overrides={"governance.monthlyBudgetUsd": 50})
+    config = result.pack_config["mlops-cost-monthly-budget"]
+    assert config["monthlyBudgetUsd"] == 50.0
+    assert config["estimatedUsdPerMonth"] == result.cost.usd_per_month
+    (violation,) = [v for v in result.results.advisory if v.policy == "mlops-cost-monthly-budget"]
+    assert "exceeds the budget of 50 $/month" in violation.message
