@@ -20,6 +20,7 @@ from typing import Any
 
 from mlops_iac.plan.deploy.base import DeployError
 from mlops_iac.plan.deploy.state import ROOT_STACK, StateResource
+from mlops_iac.policies.report import SECRET
 
 REPLACEMENTS_FILE = Path(__file__).with_name("data") / "replacements.json"
 ACTIONS = ("create", "update", "replace", "delete", "same")
@@ -28,6 +29,8 @@ PROTECT_SOURCE = "https://www.pulumi.com/docs/iac/concepts/options/protect/"
 RETAIN_SOURCE = "https://www.pulumi.com/docs/iac/concepts/options/retainondelete/"
 #: Pulumi's marker of an encrypted secret in a state export: its value cannot be compared.
 SECRET_SIG = "4dabf18193072939515e22adb298388d"
+#: A secret as a previous ``plan --json`` report (usable as ``--state``) shows it.
+REDACTED = SECRET
 
 
 @dataclass(frozen=True)
@@ -138,8 +141,8 @@ def _plain(value: Any, root: str) -> Any:
 
 def changed_paths(old: Any, new: Any, at: str = "") -> list[str]:
     """Input paths where ``new`` differs from ``old``; a secret in ``old`` counts as unchanged
-    (its value is encrypted in a state and cannot be compared)."""
-    if isinstance(old, dict) and SECRET_SIG in old:
+    (its value is encrypted in an export and redacted in a plan report: it cannot be compared)."""
+    if (isinstance(old, dict) and SECRET_SIG in old) or old == REDACTED:
         return []
     if isinstance(old, dict) and isinstance(new, dict):
         found: list[str] = []

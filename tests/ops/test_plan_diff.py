@@ -146,6 +146,8 @@ def test_changed_paths_walk_maps_and_lists_and_leave_secrets_alone():
     assert changes.changed_paths({"a": 1}, {"a": 1.0, "c": 2}) == ["c"]
     secret = {changes.SECRET_SIG: "1b47061264138c4ac30d75fd1eb44270", "ciphertext": "x"}
     assert changes.changed_paths({"k": secret}, {"k": "anything"}) == []
+    # A previous plan --json report (a --state) shows secrets redacted.
+    assert changes.changed_paths({"k": "[secret]"}, {"k": "anything"}) == []
 
 
 def test_every_replacement_entry_cites_a_page():
