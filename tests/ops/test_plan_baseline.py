@@ -123,3 +123,29 @@ def test_a_huge_or_linked_baseline_is_refused(tmp_path, capsys):
     assert "symbolic link" in capsys.readouterr().err
     assert plan("--stack", "aws-dev", "--bring-up", "--baseline", str(real)) == 2
     assert "drop --baseline" in capsys.readouterr().err
+
+
+def test_write_then_use_a_baseline_end_to_end(tmp_path, capsys):
+    """gcp-dev over a monthly budget of 50: one advisory finding, baselined, then new."""
+    from tests.ops.test_plan import write_stack
+
+    def over_budget(platform):
+        platform.setdefault("governance", {})["monthlyBudgetUsd"] = 50
+
+    variant = write_stack(tmp_path, "gcp-dev", over_budget)
+    written = tmp_path / "baseline.json"
+    common = ("--stack", "gcp-dev", "--config-file", variant, "-q")
+    assert plan(*common, "--write-baseline", str(written)) == 0
+    capsys.readouterr()
+    document = json.loads(written.read_text())
+    assert [f["policy"] for f in document["findings"]] == ["mlops-cost-monthly-budget"]
+    report = tmp_path / "plan.json"
+    assert plan(*common, "--baseline", str(written), "--json", str(report)) == 0
+    out = capsys.readouterr().out
+    assert "Baseline: 1 advisory finding(s) baselined, 0 new" in out
+    assert json.loads(report.read_text())["baseline"] == {"baselined": 1, "new": [], "ignored": []}
+    empty = _write(tmp_path, {"version": 1, "findings": []})
+    assert plan(*common, "--baseline", empty) == 1
+    out = capsys.readouterr().out
+    assert "Baseline: 0 advisory finding(s) baselined, 1 new" in out
+    assert "FAIL: 1 new advisory finding(s) not in the baseline (0 baselined)" in out
