@@ -1,8 +1,9 @@
 """What a stack costs per month for what runs always, from the price table ``data/prices.json``.
 
-Counted: NAT gateways, Kubernetes control planes, node pools at their minimum size, the Azure
-Functions Elastic Premium plan, serving instances at their minimum replicas, always-on Cloud Run
-GPU instances, and storage at an assumed size (``assumedStorageGb`` per bucket or account). Not
+Counted: NAT gateways, interface VPC endpoints and private endpoints, KMS keys (AWS), Kubernetes
+control planes, node pools at their minimum size, the Azure Functions Elastic Premium plan,
+serving instances at their minimum replicas, always-on Cloud Run GPU instances, and storage at an
+assumed size (``assumedStorageGb`` per bucket or account). Not
 counted: usage (requests, data processed, egress), and GPU training pools, which scale to zero
 (their worst case is the GPU $/h beside this). A blue/green rollout runs a second fleet for its
 duration: that is ``rollout_usd_per_hour``, not part of the month. A resource of a counted kind
@@ -169,6 +170,14 @@ def estimate(resources: Iterable[Any], table: PriceTable | None = None) -> Estim
         t = r.type
         if t == "aws:ec2/natGateway:NatGateway":
             add("NAT gateway", r, 1, "aws-nat-gateway")
+        elif t == "aws:ec2/vpcEndpoint:VpcEndpoint":
+            if str(props.get("vpcEndpointType") or "Gateway") == "Interface":
+                zones = len(props.get("subnetIds") or []) or 1
+                add(f"interface VPC endpoint ({zones} AZ)", r, zones, "aws-vpc-interface-endpoint")
+        elif t == "aws:kms/key:Key":
+            add("KMS key", r, 1, "aws-kms-key")
+        elif t == "azure-native:network:PrivateEndpoint":
+            add("private endpoint", r, 1, "azure-private-endpoint")
         elif t == "aws:eks/cluster:Cluster":
             add("EKS control plane", r, 1, "aws-eks-control-plane")
         elif t == "aws:eks/nodeGroup:NodeGroup":
@@ -238,10 +247,10 @@ def estimate(resources: Iterable[Any], table: PriceTable | None = None) -> Estim
                 low = _num(auto.get("totalMinNodeCount"))
             else:
                 per_zone = _num(_get(auto, "minNodeCount"), _num(props.get("nodeCount")))
-                zones = props.get("nodeLocations") or []
+                locations = props.get("nodeLocations") or []
                 location = str(props.get("location") or "")
                 # A regional pool's per-zone count applies in each of its zones (three by default).
-                low = per_zone * (len(zones) or (1 if _ZONE.match(location) else 3))
+                low = per_zone * (len(locations) or (1 if _ZONE.match(location) else 3))
             gke_always_on += low
             add(f"node pool at its minimum ({low:g} × {machine})", r, low, f"gcp-{machine}")
         elif t == "gcp:compute/routerNat:RouterNat":
@@ -278,21 +287,29 @@ def estimate(resources: Iterable[Any], table: PriceTable | None = None) -> Estim
         add(
             f"Cloud NAT for the always-on nodes ({gke_always_on:g} VMs)",
             r,
-            max(gke_always_on, 1.0),
+            gke_always_on,
             "gcp-cloud-nat-vm",
         )
     return Estimate(tuple(items), rollout, rollout_note, table.assumed_storage_gb)
 
 
 def summary_lines(result: Estimate) -> list[str]:
-    """The console block: the monthly total, then one line per item."""
+    """The console block: the monthly total, then one line per kind of item (``× n`` for
+    several of a kind), dearest first."""
     lines = [
         f"Always-on estimate: ${result.usd_per_month:,.2f}/month at on-demand list prices "
         f"(plan/data/prices.json; storage at an assumed {result.assumed_storage_gb:g} GB each)"
     ]
+    groups: dict[tuple[str, str], list[Item]] = {}
     for item in result.items:
-        cost = f"${item.usd_per_month:,.2f}" if item.price else "unpriced"
-        lines.append(f"  {cost:>11}  {item.what}: {item.resource} [{item.priced_as}]")
+        groups.setdefault((item.what, item.priced_as), []).append(item)
+    rows = []
+    for (what, priced_as), items in groups.items():
+        total = sum(i.usd_per_month for i in items)
+        shown = f"{what}: {items[0].resource}" if len(items) == 1 else f"{what} × {len(items)}"
+        cost = f"${total:,.2f}" if items[0].price else "unpriced"
+        rows.append((-total, f"  {cost:>11}  {shown} [{priced_as}]"))
+    lines += [row for _, row in sorted(rows, key=lambda r: r[0])]
     if result.rollout_usd_per_hour:
         lines.append(
             f"  during a rollout: +${result.rollout_usd_per_hour:,.2f}/h ({result.rollout_note})"

@@ -66,7 +66,7 @@ def test_a_size_without_a_price_is_unpriced_never_free():
 def test_every_price_entry_has_a_source_a_date_and_a_region():
     for entry in cost.price_table().prices.values():
         assert entry.source.startswith("https://") and entry.usd > 0
-        assert entry.unit in ("hour", "GB-month") and entry.region
+        assert entry.unit in ("hour", "month", "GB-month") and entry.region
         assert re.fullmatch(r"\d{4}-\d{2}-\d{2}", entry.checked)
 
 
