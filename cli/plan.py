@@ -2,11 +2,13 @@
 
 Runs the program (this repository's root program or any team program directory) with a stack's
 config under the recording mock engine, evaluates the governance policy pack the way
-``pulumi preview --policy-pack policies`` would, and prints the resource tree per component, the
-violations by level with their remediation, the stack's worst-case GPU $/h and a verdict.
+``pulumi preview --policy-pack policies`` would, and prints the resource tree per component, what
+the deploy would change against the saved state, the violations by level with their remediation,
+the stack's worst-case GPU $/h, its always-on monthly estimate and a verdict.
 
 Exit codes: 0 no mandatory violation and no deploy error, 1 at least one (a deploy error, i.e. a
-resource the real providers or clouds would refuse, fails the plan in every environment), 2 bad
+resource the real providers or clouds would refuse, fails the plan in every environment; with
+--baseline, an advisory finding the baseline does not list fails it too), 2 bad
 input (unknown stack, invalid stack file, a program that fails, a state file that cannot be
 used). What exists already comes from --state or the stack's saved export; without either, what
 the stack's last deployment served is unknown (never taken as a first deployment). The plan
