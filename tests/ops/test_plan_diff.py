@@ -218,3 +218,25 @@ def test_the_documented_plan_output_is_what_plan_prints(path, command, argv, cap
     assert any(ln.startswith("Changes against the state:") for ln in expected)
     for line in expected:
         assert line in printed, line
+
+
+def test_an_export_keeps_protect_and_deleting_a_protected_resource_is_refused(tmp_path):
+    from mlops_iac.plan import bringup, deploy
+
+    recording = reference_recording("gcp-prod")
+    path = tmp_path / "state.json"
+    path.write_text(json.dumps(bringup.export_document(bringup.state_after(recording, 1))))
+    state = deploy.read_state(path)
+    protected = {r.name for r in state.resources if r.protect}
+    assert protected == {r.name for r in recording.resources if r.protect}
+    assert "mlops-artifacts-bucket" in protected
+    kept = [r for r in recording.resources if r.name != "mlops-artifacts-bucket"]
+    diff = changes.diff(kept, state.resources, REPO)
+    assert _change(diff, "mlops-artifacts-bucket").action == "delete"
+    (error,) = diff.deploy_errors()
+    assert (error.rule, error.resource_name, error.input) == (
+        changes.PROTECT_RULE,
+        "mlops-artifacts-bucket",
+        "",
+    )
+    assert "would delete this protected resource" in error.message
