@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
-from mlops_iac.plan import deploy, preconditions
+from mlops_iac.plan import changes, cost, deploy, preconditions
 from mlops_iac.plan.engine import (
     SECRET_PLACEHOLDER,
     ProgramError,
@@ -76,6 +76,10 @@ class PlanResult:
     """The state the plan judged by (``None``: none saved, what exists is unknown)."""
     preconditions: tuple[preconditions.Precondition, ...] = ()
     """What the account must provide before the deploy (``mlops-iac preflight`` checks them)."""
+    changes: changes.Diff | None = None
+    """What the deploy would change against ``state`` (``None`` without a state)."""
+    cost: cost.Estimate | None = None
+    """The monthly estimate of what the stack runs always (``plan/data/prices.json``)."""
 
     @property
     def failed(self) -> bool:
@@ -199,6 +203,7 @@ def pack_settings(
             node_type_prices=NODE_TYPE_PRICES,
             enforcement=reviewed.enforcement,
             problems=reviewed.problems,
+            monthly_budget=spec.governance.monthly_budget_usd,
         ),
         tuple(reviewed.waivers),
         note,
@@ -274,6 +279,9 @@ def plan(
         # a state they are unknown, never "nothing was deployed".
         extra = {PREVIOUS_OUTPUTS_KEY: deploy.previous_outputs(state), **replaced}
         recording = run_project(project_dir, stack, config_file=config_file, extra_config=extra)
+        # The monthly budget rule judges the estimate from the price table (plan/data).
+        estimate = cost.estimate(recording.resources)
+        document["mlops-cost-monthly-budget"]["estimatedUsdPerMonth"] = estimate.usd_per_month
         if status:
             status.update(f"Evaluating the policy pack over {len(recording)} resources…")
         # A GC batch of its own freezes the recording: the pack's proxies would otherwise
@@ -287,6 +295,10 @@ def plan(
     spend = packs.gpu_spend(recording, NODE_TYPE_PRICES)
     checked = deploy.Report()
     errors = tuple(recording.deploy_errors(list(state.resources) if state else None, checked))
+    diff = None
+    if state is not None:
+        diff = changes.diff(recording.resources, state.resources, repository_root())
+        errors += tuple(diff.deploy_errors())
     skipped = tuple(sorted({f"{s.where}: {s.reason}" for s in checked.skipped}))
     return PlanResult(
         recording=recording,
@@ -308,9 +320,12 @@ def plan(
             *(f"{key}: {message}" for key, message in unknown),
             *settings.warnings,
             *recording.warnings,
+            *(diff.warnings() if diff else ()),
         ),
         state=state,
         preconditions=tuple(preconditions.derive(recording.resources, recording.config)),
+        changes=diff,
+        cost=estimate,
     )
 
 

@@ -96,6 +96,7 @@ def pack_config(
     enforcement: str | None = None,
     overrides: Mapping[str, Mapping[str, Any]] | None = None,
     problems: Sequence[str] = (),
+    monthly_budget: float | None = None,
 ) -> dict[str, dict[str, Any]]:
     """The policy pack config document (JSON-ready) for one stack.
 
@@ -121,6 +122,8 @@ def pack_config(
     if gpu_budget is not None:
         budget["gpuBudgetUsdPerHour"] = float(gpu_budget)
     budget["nodeTypePrices"] = {str(k): float(v) for k, v in (node_type_prices or {}).items()}
+    if monthly_budget is not None:
+        document["mlops-cost-monthly-budget"]["monthlyBudgetUsd"] = float(monthly_budget)
     for name, values in (overrides or {}).items():
         if name not in document and name != "all":
             raise ValueError(f"unknown policy {name!r} in overrides")

@@ -522,6 +522,12 @@ class GovernanceSpec(_Model):
     gpu_budget_usd_per_hour: float | None = Field(
         None, gt=0, description="Cap on the training pool's max $/h. Default: no cap."
     )
+    monthly_budget_usd: float | None = Field(
+        None,
+        gt=0,
+        description="Cap on the always-on monthly estimate of `mlops-iac plan` "
+        "(mlops-cost-monthly-budget). Default: no cap.",
+    )
     enforcement: Enforcement | None = Field(
         None,
         description="Policy level. Default: advisory in dev, mandatory in staging and prod. "
