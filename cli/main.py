@@ -26,6 +26,7 @@ _COMMANDS = (
     "mlops_iac.cli.policy_pack",
     "mlops_iac.cli.train_smoke",
     "mlops_iac.cli.drift",
+    "mlops_iac.cli.init",
 )
 
 
