@@ -62,16 +62,29 @@ _CONFIG = {
 }
 
 _MODEL_URI = {
-    "aws": "s3://{name}-models/model/1/model.tar.gz",
-    "azure": "azureml://registries/{name}-registry/models/model/versions/1",
-    "gcp": "gs://{name}-{env}-models/model/1/model.tar.gz",
+    "aws": "s3://{name}-models/model/{version}/model.tar.gz",
+    "azure": "azureml://registries/{name}-registry/models/model/versions/{version}",
+    # A path in the stack's own model bucket (the image comes from its own repository).
+    "gcp": "model/{version}/",
 }
 
 _IMAGE = {
     "aws": "763104351884.dkr.ecr.us-east-1.amazonaws.com/pytorch-inference:2.3-cpu-py311",
     "azure": None,
-    "gcp": "europe-west4-docker.pkg.dev/{name}-{env}/images/model:1",
+    "gcp": None,
 }
+
+
+def _model(cloud: str, key: str, version: str, name: str) -> list[str]:
+    lines = [
+        f"      {key}:",
+        "        name: model",
+        f'        version: "{version}"',
+        f"        artifactUri: {_MODEL_URI[cloud].format(name=name, version=version)}",
+    ]
+    if image := _IMAGE[cloud]:
+        lines.append(f"        image: {image}")
+    return lines
 
 
 def stack_file(cloud: str, kind: str, env: str, name: str) -> str:
@@ -90,15 +103,9 @@ def stack_file(cloud: str, kind: str, env: str, name: str) -> str:
         "      datasetVersion: v1",
     ]
     if kind == "platform":
-        lines += [
-            "    serving:",
-            "      model:",
-            "        name: model",
-            '        version: "1"',
-            f"        artifactUri: {_MODEL_URI[cloud].format(name=name, env=env)}",
-        ]
-        if image := _IMAGE[cloud]:
-            lines.append(f"        image: {image.format(name=name, env=env)}")
+        # The served version and the one `mlops-iac rollback` returns to.
+        lines += ["    serving:", *_model(cloud, "model", "2", name)]
+        lines += _model(cloud, "previousModel", "1", name)
         # Step one of the bring-up: the cluster's Kubernetes side comes with a machine inside its
         # network (docs/training-clusters.md); drop this line for the second `pulumi up`.
         lines += ["    training:", "      kubernetes: deferred"]

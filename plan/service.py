@@ -288,7 +288,7 @@ def plan(
         secrets=settings.secrets,
         # The program's own warnings too (why a rollout has no rollback target yet, a secure
         # default turned off...): what `pulumi preview` would print.
-        warnings=(*settings.warnings, *recording.warnings),
+        warnings=(*project.notes(stack, config_file), *settings.warnings, *recording.warnings),
         state=state,
         preconditions=tuple(preconditions.derive(recording.resources, recording.config)),
     )

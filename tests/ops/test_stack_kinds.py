@@ -39,6 +39,9 @@ def team_project(project):
     return project
 
 
+LINEAGE = "lineage: {gitSha: abc1234, datasetVersion: v1}\n"
+
+
 def _write(project, body: str, name: str = "odd-dev") -> None:
     (project / f"stacks/Pulumi.{name}.yaml").write_text(
         "config:\n  mlops:platform:\n" + "".join(f"    {line}\n" for line in body.splitlines())
@@ -128,28 +131,27 @@ def test_dvc_remote_needs_the_cloud_of_a_team_stack_file(cli, team_project, tmp_
     [
         # neither: a platform section without serving
         (
-            "cloud: aws\nenvironment: dev\nproject: pp-x\nlineage: {gitSha: abc1234, datasetVersion: v1}\n"
-            "training: {gpu: t4}\n",
+            "cloud: aws\nenvironment: dev\nproject: pp-x\n" + LINEAGE + "training: {gpu: t4}\n",
             "neither a platform stack file (it has training but no serving) nor a team stack file",
         ),
         # serving makes it a platform file, which then needs cloud
         (
-            "environment: dev\nproject: pp-x\nlineage: {gitSha: abc1234, datasetVersion: v1}\nserving: {}\n",
+            "environment: dev\nproject: pp-x\n" + LINEAGE + "serving: {}\n",
             "(a platform stack file) is invalid: mlops:platform.cloud: required key is missing",
         ),
         # a typo in a team file is not silently ignored
         (
-            "environment: dev\nproject: pp-x\nlineage: {gitSha: abc1234, datasetVersion: v1}\nownr: a@example.com\n",
-            "(a team stack file) is invalid: mlops:platform.ownr: unknown key; did you mean 'owner'?",
+            "environment: dev\nproject: pp-x\n" + LINEAGE + "ownr: a@example.com\n",
+            "(a team stack file) is invalid: mlops:platform.ownr: unknown key; did you mean",
         ),
         # duplicate keys are refused before the kind is decided
         (
-            "environment: dev\nproject: pp-x\nproject: qq-x\nlineage: {gitSha: abc1234, datasetVersion: v1}\n",
+            "environment: dev\nproject: pp-x\nproject: qq-x\n" + LINEAGE + "",
             "duplicate",
         ),
         # a team prod file needs an owner, as a platform one does
         (
-            "environment: prod\nproject: pp-x\nlineage: {gitSha: abc1234, datasetVersion: v1}\n",
+            "environment: prod\nproject: pp-x\n" + LINEAGE + "",
             "(a team stack file) is invalid: mlops:platform.owner: required in prod",
         ),
     ],
