@@ -263,6 +263,11 @@ def run(args: argparse.Namespace) -> int:
     existing = [p for p in wanted if (root / p).exists() or (root / p).is_symlink()]
     if existing:
         raise OpsError(f"{root / existing[0]} exists; init never overwrites (choose an empty DIR)")
+    # Every directory on the way is checked before the first write: nothing half-written.
+    nofollow.refuse_symlink(root, "directory")
+    for relative in wanted:
+        for parent in list(Path(relative).parents)[:-1]:
+            nofollow.refuse_symlink(root / parent, "directory")
     for relative, text in wanted.items():
         path = root / relative
         _directories(root, path.parent)

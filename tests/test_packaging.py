@@ -447,7 +447,9 @@ def test_the_wheel_with_only_the_aws_extra_serves_a_team_outside_the_repo(tmp_pa
     assert "1 passed" in tests.stdout
 
     assert pack.returncode == 0, pack.stderr
-    assert f"virtualenv: {venv.resolve()}" in (team / "pack" / "PulumiPolicy.yaml").read_text()
+    # Publishable: the pack's own relative venv, made from its requirements.txt.
+    assert "virtualenv: venv" in (team / "pack" / "PulumiPolicy.yaml").read_text()
+    assert (team / "pack" / "requirements.txt").read_text() == "mlops-iac==0.1.0\n"
 
 
 # Each import in its own ``try``; an exception message is printed on one line.
