@@ -488,7 +488,11 @@ def test_every_range_starts_at_the_tested_pin():
     )
     pins = {name.lower().replace("_", "-"): version for name, version in pins.items()}
     extras = project["optional-dependencies"]
-    ranged = [*project["dependencies"], *(r for cloud in clouds.NAMES for r in extras[cloud])]
+    ranged = [
+        *project["dependencies"],
+        *(r for cloud in clouds.NAMES for r in extras[cloud]),
+        *extras["testing"],  # what `mlops-iac init` asks a team to install
+    ]
     for requirement in ranged:
         name, low, high = re.fullmatch(r"([A-Za-z0-9_.-]+)>=(\S+),<(\S+)", requirement).groups()
         pinned = pins[name.lower().replace("_", "-")]
