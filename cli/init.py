@@ -1,11 +1,12 @@
 """``mlops-iac init``: write a starter project for a team.
 
-``mlops-iac init [DIR] --cloud aws|azure|gcp [--kind team|platform]`` writes into DIR (default the
-working directory): ``Pulumi.yaml`` (python runtime, ``virtualenv: .venv``), one stack file per
-environment (``Pulumi.dev.yaml``, ``Pulumi.prod.yaml``), ``__main__.py``, ``requirements.txt``
-(``mlops-iac[<cloud>,testing]``), ``governance/allowed_signers`` (empty: add your approvers' keys),
-a starter test with the ``offline`` fixture that asserts what the program must contain (never an
-exact resource count) and ``.github/workflows/mlops-iac.yml`` (plan both stacks, run the tests).
+``mlops-iac init [DIR] --cloud aws|azure|gcp [--kind team|platform] [--name NAME]`` writes into
+DIR (default the working directory): ``Pulumi.yaml`` (python runtime, ``virtualenv: .venv``),
+one stack file per environment (``Pulumi.dev.yaml``, ``Pulumi.prod.yaml``), ``__main__.py``,
+``requirements.txt`` (``mlops-iac[<cloud>,testing]``), ``governance/allowed_signers`` (empty: add
+your approvers' keys), a starter test with the ``offline`` fixture that asserts what the program
+must contain (never an exact resource count) and ``.github/workflows/mlops-iac.yml`` (plan both
+stacks, run the tests).
 
 ``--kind team`` (default): a team stack file (the governance keys only) and a program that
 composes components (an artifact store). ``--kind platform``: a platform stack file (``cloud``,
@@ -43,7 +44,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="team: governance keys and your own components (default); platform: the whole "
         "platform",
     )
-    parser.add_argument("--project", dest="name", metavar="NAME", help="project name (DIR's)")
+    parser.add_argument(
+        "--name", metavar="NAME", help="project name (default: DIR's name, made valid)"
+    )
     parser.set_defaults(func=run)
 
 
@@ -162,7 +165,7 @@ for name, value in platform.exports.items():
 
 _TEST = '''"""Offline tests of this program (no cloud, no Pulumi CLI): `pytest`.
 
-The `offline` fixture comes with mlops-iac (docs/testing.md); it fails a test when the real
+The `offline` fixture comes with mlops-iac (its docs/testing.md); it fails a test when the real
 deploy would refuse the program. Assert what must be there, not how many resources there are.
 """
 
@@ -195,10 +198,11 @@ jobs:
       - uses: actions/setup-python@v5
         with:
           python-version: "3.12"
-      - run: pip install -r requirements.txt
-      - run: mlops-iac plan --project . --stack dev --sarif plan-dev.sarif
-      - run: mlops-iac plan --project . --stack prod --sarif plan-prod.sarif
-      - run: python -m pytest -W error tests
+      # The virtualenv Pulumi.yaml names, as the Pulumi CLI would use it.
+      - run: python -m venv .venv && .venv/bin/pip install -r requirements.txt
+      - run: .venv/bin/mlops-iac plan --project . --stack dev --sarif plan-dev.sarif
+      - run: .venv/bin/mlops-iac plan --project . --stack prod --sarif plan-prod.sarif
+      - run: .venv/bin/python -m pytest -W error tests
 """
 
 _GITIGNORE = ".venv/\n__pycache__/\n*.sarif\n"
@@ -249,7 +253,7 @@ def run(args: argparse.Namespace) -> int:
     root = Path(args.dir)
     name = args.name or project_name(root)
     if not re.match(r"^[a-z][a-z0-9-]{1,38}[a-z0-9]$", name):
-        raise OpsError(f"--project {name!r}: lowercase letters, digits and '-', 3-40 characters")
+        raise OpsError(f"--name {name!r}: lowercase letters, digits and '-', 3-40 characters")
     wanted = files(args.cloud, args.kind, name)
     existing = [p for p in wanted if (root / p).exists() or (root / p).is_symlink()]
     if existing:
@@ -265,7 +269,7 @@ def run(args: argparse.Namespace) -> int:
         nofollow.write_atomic(path, text.encode(), expected=b"")
     print(
         f"wrote a {args.kind} project for {args.cloud} in {root} ({len(wanted)} files); next: "
-        f"python -m venv .venv && .venv/bin/pip install -r requirements.txt && "
-        f"mlops-iac plan -s dev"
+        f"cd {root} && python -m venv .venv && .venv/bin/pip install -r requirements.txt && "
+        ".venv/bin/mlops-iac plan -s dev"
     )
     return EXIT_OK

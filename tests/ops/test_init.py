@@ -48,8 +48,8 @@ def test_writes_a_project_of_each_kind(cli, tmp_path, cloud, kind):
     assert "offline" in test and "len(" not in test  # no pinned resource counts
     workflow = yaml.safe_load((root / ".github/workflows/mlops-iac.yml").read_text())
     runs = [step.get("run", "") for step in workflow["jobs"]["plan"]["steps"]]
-    assert "mlops-iac plan --project . --stack prod --sarif plan-prod.sarif" in runs
-    assert "python -m pytest -W error tests" in runs
+    assert ".venv/bin/mlops-iac plan --project . --stack prod --sarif plan-prod.sarif" in runs
+    assert ".venv/bin/python -m pytest -W error tests" in runs
 
 
 def test_refuses_to_overwrite_and_writes_nothing(cli, tmp_path):
@@ -79,6 +79,6 @@ def test_never_writes_through_a_symlink(cli, tmp_path, link):
 def test_a_directory_name_that_is_no_project_name(cli, tmp_path):
     assert init_cmd.project_name(tmp_path / "My Team!") == "my-team"
     assert init_cmd.project_name(tmp_path / "_") == "team-project"
-    assert cli("init", tmp_path / "x", "--cloud", "aws", "--project", "Bad_Name") == 2
-    assert "--project 'Bad_Name'" in cli.one_error_line()
+    assert cli("init", tmp_path / "x", "--cloud", "aws", "--name", "Bad_Name") == 2
+    assert "--name 'Bad_Name'" in cli.one_error_line()
     assert not (tmp_path / "x").exists()
