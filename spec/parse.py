@@ -15,7 +15,7 @@ from typing import Any, Literal
 
 from pydantic import ValidationError
 
-from mlops_iac.spec import identities
+from mlops_iac.spec import clouds, identities
 from mlops_iac.spec.errors import SpecError, control_characters, format_errors, loc_path
 from mlops_iac.spec.keys import CONFIG_KEY, CONFIG_NAMESPACE, ROOT
 from mlops_iac.spec.models import PlatformSpec, TeamGovernance, TeamStackSpec
@@ -42,7 +42,7 @@ def parse_spec(raw: object) -> PlatformSpec:
         raise SpecError(problems) from None
 
 
-PLATFORM_ONLY = ("serving", "training", "monitoring", "artifacts", "aws", "azure", "gcp")
+PLATFORM_ONLY = ("serving", "training", "monitoring", "artifacts", *clouds.NAMES)
 """Keys only a platform stack file has; ``serving`` is the one that makes it one."""
 
 StackKind = Literal["platform", "team"]

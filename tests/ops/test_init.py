@@ -8,6 +8,7 @@ import yaml
 from mlops_iac.cli import init as init_cmd
 from mlops_iac.cli import stackfile
 from mlops_iac.plan.engine import Project
+from mlops_iac.spec import clouds
 
 FILES = [
     ".github/workflows/mlops-iac.yml",
@@ -26,7 +27,7 @@ def _listing(root):
     return sorted(str(p.relative_to(root)) for p in root.rglob("*") if p.is_file())
 
 
-@pytest.mark.parametrize("cloud", ["aws", "azure", "gcp"])
+@pytest.mark.parametrize("cloud", clouds.NAMES)
 @pytest.mark.parametrize("kind", ["team", "platform"])
 def test_writes_a_project_of_each_kind(cli, tmp_path, cloud, kind):
     root = tmp_path / "fraud-scoring"
