@@ -141,7 +141,7 @@ def pack_settings(
     stack file claiming a lower one fails ``mlops-governance-records``. Signed records are
     reviewed first (``mlops_iac.policies.governance``): approvals get their signature status, a
     lowered enforcement level holds only with a verified four-eyes approval, and waivers are
-    checked. A team program without a platform spec has no approvals. Raises ``SpecError`` for an
+    checked, in a team stack file (no serving) as in a platform one. Raises ``SpecError`` for an
     invalid spec (a waiver of an unknown rule or with an unbounded pattern included) and
     ``trust.TrustError`` for unreadable trusted settings.
     """
@@ -166,20 +166,12 @@ def pack_settings(
             source,
             packs.pack_config(environment, node_type_prices=NODE_TYPE_PRICES),
         )
-    if is_team_governance(raw):
-        team = parse_team_governance(reveal_secure(raw))
-        reviewed = reviewed_records(team)
-        return PackSettings(
-            environment,
-            source,
-            packs.pack_config(
-                environment,
-                owner=team.owner,
-                node_type_prices=NODE_TYPE_PRICES,
-                problems=reviewed.problems,
-            ),
-        )
-    spec = parse_spec(reveal_secure(raw))
+    # A team stack file (no serving) carries the same governance records as a platform one.
+    spec: PlatformSpec | TeamGovernance = (
+        parse_team_governance(reveal_secure(raw))
+        if is_team_governance(raw)
+        else parse_spec(reveal_secure(raw))
+    )
     _check_waivers(spec)
     secrets, warnings = _plain_text_secrets(raw)
     reviewed = reviewed_records(spec)
@@ -212,7 +204,7 @@ def pack_settings(
     )
 
 
-def _check_waivers(spec: PlatformSpec) -> None:
+def _check_waivers(spec: PlatformSpec | TeamGovernance) -> None:
     """``SpecError`` for waivers no review could apply: an unknown rule id (a typo would pass
     silently as a waiver of nothing) or a resource pattern that is not bounded."""
     from mlops_iac.policies.rules import BY_NAME
@@ -317,6 +309,7 @@ def plan(
         # The program's own warnings too (why a rollout has no rollback target yet, a secure
         # default turned off...): what `pulumi preview` would print.
         warnings=(
+            *project.notes(stack, config_file),
             *(f"{key}: {message}" for key, message in unknown),
             *settings.warnings,
             *recording.warnings,

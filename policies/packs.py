@@ -195,11 +195,9 @@ def settings_from_stack_config(config_json: str | None, stack: str | None = None
         environment_source=why,
         settings=settings,
     )
-    if isinstance(typed, PlatformSpec):
+    if isinstance(typed, PlatformSpec | TeamGovernance):  # a team stack file's records too
         owner, approvers = typed.owner, list(typed.governance.approvers)
         gpu_budget: Any = typed.governance.gpu_budget_usd_per_hour
-    elif isinstance(typed, TeamGovernance):  # as `mlops-iac plan` reads a team program's keys
-        owner, approvers, gpu_budget = typed.owner, [], None
     else:
         # A stack file that does not validate (the program refuses it too): reviewed as written,
         # so the pack still starts and nothing unsigned or unlisted counts.
