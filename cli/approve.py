@@ -135,7 +135,7 @@ def _check_model_package(sagemaker: Any, arn: str, version: str) -> dict[str, st
 def run(args: argparse.Namespace) -> int:
     """Validate, append the approval atomically, then approve the model package if asked."""
     sf = stackfile.load(args.project, args.stack)
-    spec = sf.spec
+    spec = sf.governed
     if (like := _owner_like(args.approver, spec.owner)) is not None:
         raise OpsError(
             f"{args.approver} owns the stack and cannot approve its models (four eyes){like}"
@@ -158,8 +158,8 @@ def run(args: argparse.Namespace) -> int:
     sagemaker = None
     metadata: dict[str, str] = {}
     if args.model_package_arn:
-        if spec.cloud != "aws":
-            raise OpsError(f"--model-package-arn is AWS-only (the stack's cloud is {spec.cloud})")
+        if sf.cloud != "aws":
+            raise OpsError(f"--model-package-arn is AWS-only (the stack's cloud is {sf.cloud})")
         arn = aws.require_arn(args.model_package_arn, "sagemaker", "--model-package-arn")
         region = aws.arn_region(arn) or args.region or sf.aws_region
         sagemaker = aws.client("sagemaker", region=region, profile=args.profile)
@@ -246,7 +246,7 @@ def _sign(
     # The file plan trusts: $MLOPS_IAC_ALLOWED_SIGNERS, else the project's governance/.
     allowed = packs.allowed_signers_path(args.project)
     if args.key is None:
-        if sf.spec.is_prod or trusted_environment(args)[0] == "prod":
+        if sf.governed.is_prod or trusted_environment(args)[0] == "prod":
             raise OpsError(
                 f"a prod {what} must be signed: pass --key with {approver}'s private SSH key "
                 f"(public key in {allowed})"
@@ -264,7 +264,7 @@ def _sign(
 
 def _approve_enforcement(args: argparse.Namespace, sf: stackfile.StackFile, approver: str) -> int:
     """Record ``governance.enforcement: advisory`` with its signed four-eyes approval."""
-    spec = sf.spec
+    spec = sf.governed
     # Signed for the environment plan judges the stack as (the trusted one), so it verifies there.
     environment, _ = trusted_environment(args)
     now = dt.datetime.now(dt.UTC).replace(microsecond=0)

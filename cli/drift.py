@@ -146,7 +146,7 @@ def _stack(args: argparse.Namespace) -> stackfile.StackFile | None:
 def run_baseline(args: argparse.Namespace) -> int:
     """Profile ``--data`` and write the baseline."""
     stack = _stack(args)
-    version = args.dataset_version or (stack.spec.lineage.dataset_version if stack else None)
+    version = args.dataset_version or (stack.governed.lineage.dataset_version if stack else None)
     if args.store_uri and not version:
         raise OpsError("--store-uri needs --dataset-version or --stack (lineage.datasetVersion)")
     try:
@@ -190,7 +190,7 @@ def run_baseline(args: argparse.Namespace) -> int:
 
 def _thresholds(args: argparse.Namespace, stack: stackfile.StackFile | None) -> Thresholds:
     thresholds = Thresholds()
-    if stack is not None:
+    if stack is not None and stack.kind == "platform":  # a team stack file keeps the defaults
         spec = stack.spec.monitoring.drift
         thresholds = Thresholds(
             spec.psi,

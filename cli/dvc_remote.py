@@ -443,7 +443,7 @@ def run(args: argparse.Namespace) -> int:
     """Write or update the default remote in ``<repo>/.dvc/config`` (+ ``config.local``)."""
     sf = stackfile.load(args.project, args.stack)
     outputs = load_outputs(args.outputs)
-    remote = _REMOTES[sf.spec.cloud](outputs, args)
+    remote = _REMOTES[sf.cloud](outputs, args)
     name = args.name or args.stack.rsplit("/", 1)[-1]
     if not _REMOTE_NAME.match(name):
         raise OpsError(f"invalid remote name {name!r} (letters, digits, '.', '_', '-')")

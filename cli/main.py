@@ -29,6 +29,7 @@ _COMMANDS = (
     "mlops_iac.cli.train_smoke",
     "mlops_iac.cli.drift",
     "mlops_iac.cli.completion",
+    "mlops_iac.cli.init",
 )
 
 

@@ -2,15 +2,16 @@
 
 Runs the Pulumi program of --project (the platform program or a team's own) with a stack's config
 under the recording mock engine, evaluates the governance policy pack the way ``pulumi preview
---policy-pack DIR`` would, and prints the resource tree per component, the violations by level
-with their remediation, the stack's worst-case GPU $/h and a verdict.
+--policy-pack DIR`` would, and prints the resource tree per component, what the deploy would change
+against the saved state, the violations by level with their remediation, the stack's worst-case GPU
+$/h, its always-on monthly estimate and a verdict.
 
 Exit codes: 0 no mandatory violation and no deploy error, 1 at least one (a deploy error, i.e. a
-resource the real providers or clouds would refuse, fails the plan in every environment), 2 bad
-input (unknown stack, invalid stack file, a misspelled region or instance type, a program that
-fails, a state file that cannot be used). What exists already comes from --state or the stack's
-saved export; without either, what the stack's last deployment served is unknown (never taken as
-a first deployment).
+resource the real providers or clouds would refuse, fails the plan in every environment; with
+--baseline, an advisory finding the baseline does not list fails it too), 2 bad input (unknown
+stack, invalid stack file, a misspelled region or instance type, a program that fails, a state file
+that cannot be used). What exists already comes from --state or the stack's saved export; without
+either, what the stack's last deployment served is unknown (never taken as a first deployment).
 
 The plan itself is ``mlops_iac.plan.service``; this module parses the arguments, prints the
 result and writes the reports.
@@ -42,9 +43,10 @@ from mlops_iac.cli import (
     nofollow,
     plain,
 )
-from mlops_iac.plan import bringup, deploy, service
+from mlops_iac.plan import baseline, bringup, changes, cost, deploy, service
 from mlops_iac.plan.engine import ProgramError, Project, RecordedResource, Recording
 from mlops_iac.policies import report, trust
+from mlops_iac.policies.governance import UNWAIVABLE
 from mlops_iac.policies.offline import ResultSet
 from mlops_iac.spec import stackyaml
 from mlops_iac.spec.errors import SpecError
@@ -94,6 +96,19 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "last deployment say so)",
     )
     parser.add_argument(
+        "--baseline",
+        type=Path,
+        metavar="FILE",
+        help="advisory findings listed in FILE (from --write-baseline) are baselined: the plan "
+        "fails on new advisory findings only; mandatory findings are never baselined",
+    )
+    parser.add_argument(
+        "--write-baseline",
+        type=Path,
+        metavar="FILE",
+        help="write this plan's advisory findings as a baseline to FILE",
+    )
+    parser.add_argument(
         "--bring-up",
         action="store_true",
         help="plan the sequence of `pulumi up` runs that takes an empty account to this stack, "
@@ -140,6 +155,7 @@ def run(args: argparse.Namespace) -> int:
         return _run_bring_up(args, out, err)
     try:
         state = read_state(args)
+        accepted = baseline.read(args.baseline) if getattr(args, "baseline", None) else None
     except (ValueError, ProgramError) as exc:
         err.print(f"mlops-iac plan: error: {escape(str(exc))}")
         return 2
@@ -175,6 +191,11 @@ def run(args: argparse.Namespace) -> int:
                 "State: none saved: what the stack's last deployment served is unknown "
                 "(a rule that needs it says so)"
             )
+    if result.changes is not None:
+        lines = changes.summary_lines(result.changes)
+        for line in lines[:1] if args.quiet else lines:
+            out.print(escape(line))
+        out.print()
     _print_deploy_errors(out, result.deploy_errors)
     _print_judgement(out, result)
     for warning in result.warnings:
@@ -183,23 +204,49 @@ def run(args: argparse.Namespace) -> int:
     _print_waivers(out, result, locator)
     _print_approvals(out, result)
     _print_gpu(out, result)
+    if result.cost is not None:
+        for line in cost.summary_lines(result.cost):
+            out.print(escape(line))
     if not args.quiet:
         _print_preconditions(out, result, args.stack)
+    applied = baseline.apply(accepted, result.results, UNWAIVABLE) if accepted else None
+    if applied is not None:
+        _print_baseline(out, applied)
     try:
-        _write_reports(args, result, locator)
+        _write_reports(args, result, locator, applied)
     except (OSError, OpsError) as exc:
         err.print(f"mlops-iac plan: error: cannot write a report: {escape(str(exc))}")
         return 2
     verdict = _verdict(result.results, result.deploy_errors)
-    out.print(verdict, style="bold red" if result.failed else "bold green")
-    return 1 if result.failed else 0
+    failed = result.failed or bool(applied and applied.failed)
+    if applied is not None and applied.failed and not result.failed:
+        verdict = (
+            f"FAIL: {len(applied.new)} new advisory finding(s) not in the baseline "
+            f"({len(applied.baselined)} baselined), {result.results.resource_count} resources"
+        )
+    out.print(verdict, style="bold red" if failed else "bold green")
+    return 1 if failed else 0
+
+
+def _print_baseline(console: Console, applied: baseline.Applied) -> None:
+    """How many advisory findings the baseline held, and the new ones."""
+    console.print(
+        f"Baseline: {len(applied.baselined)} advisory finding(s) baselined, {len(applied.new)} new",
+        style="bold red" if applied.failed else "bold",
+    )
+    for message in applied.ignored:
+        console.print(f"  {escape(message)}", style="yellow")
+    for v in sorted(applied.new, key=lambda v: (v.policy, v.resource_name)):
+        resource = f"{v.resource_name} ({v.resource_type})" if v.urn else "(stack)"
+        console.print(f"  new: {v.policy}: {escape(resource)}: {escape(v.message)}")
 
 
 def _bring_up_conflict(args: argparse.Namespace) -> str | None:
     """Options --bring-up cannot honour (it starts from an empty account, writes JSON only)."""
     if not getattr(args, "bring_up", False):
         return None
-    taken = [f"--{o.replace('_', '-')}" for o in ("state", "sarif", "junit") if getattr(args, o)]
+    options = ("state", "sarif", "junit", "baseline", "write_baseline")
+    taken = [f"--{o.replace('_', '-')}" for o in options if getattr(args, o, None)]
     if args.write_policy_config:
         taken.append("--write-policy-config")
     if taken:
@@ -280,7 +327,10 @@ def _bring_up_document(sequence: bringup.BringUp) -> dict[str, Any]:
 
 
 def _write_reports(
-    args: argparse.Namespace, result: service.PlanResult, locator: report.Locator | None = None
+    args: argparse.Namespace,
+    result: service.PlanResult,
+    locator: report.Locator | None = None,
+    applied: baseline.Applied | None = None,
 ) -> None:
     stack = args.stack
     locator = locator or _locator(args, result)
@@ -303,6 +353,11 @@ def _write_reports(
         document["approvals"] = service.approvals_report(result)
         document["state"] = service.state_summary(result.state)
         document["preconditions"] = [p.as_dict() for p in result.preconditions]
+        document["changes"] = result.changes.as_dict() if result.changes else None
+        document["costEstimate"] = result.cost.as_dict() if result.cost else None
+        if applied is not None:
+            document["baseline"] = applied.as_dict()
+            document["passed"] = document["passed"] and not applied.failed
         _write(args.json, report.scrub(document, _secrets(result)))
     if args.sarif:
         sarif = report.to_sarif(
@@ -324,6 +379,8 @@ def _write_reports(
         nofollow.write_atomic(args.junit, (report.scrub(xml, _secrets(result)) + "\n").encode())
     if args.write_policy_config:
         _write(args.write_policy_config, result.pack_config)
+    if getattr(args, "write_baseline", None):
+        _write(args.write_baseline, baseline.document(result.results, stack, UNWAIVABLE))
 
 
 @dataclass(frozen=True)
@@ -396,8 +453,8 @@ def _secrets(result: service.PlanResult) -> set[str]:
 
 def _unwritable(args: argparse.Namespace) -> str | None:
     """Why an output file cannot be written, checked before the program runs."""
-    for option in ("json", "sarif", "junit", "write_policy_config"):
-        path: Path | None = getattr(args, option)
+    for option in ("json", "sarif", "junit", "write_policy_config", "write_baseline"):
+        path: Path | None = getattr(args, option, None)
         if path is None or (option == "json" and str(path) == "-"):
             continue
         flag = "--" + option.replace("_", "-")

@@ -93,7 +93,7 @@ def state_after(recording: Recording, step: int) -> deploy.SavedState:
         outputs=dict(recording.exports),
     )
     resources = [root] + [
-        StateResource(r.urn, r.type, r.name, dict(r.inputs), dict(r.outputs))
+        StateResource(r.urn, r.type, r.name, dict(r.inputs), dict(r.outputs), protect=r.protect)
         for r in recording.resources
     ]
     body = json.dumps([r.urn for r in resources], sort_keys=True).encode()
@@ -117,6 +117,8 @@ def export_document(state: deploy.SavedState, time: str = "") -> dict[str, Any]:
             "custom": r.type != ROOT_STACK and not r.type.startswith("mlops:"),
             "inputs": r.inputs,
             "outputs": r.outputs,
+            # As Pulumi exports it: present only on a protected resource.
+            **({"protect": True} if r.protect else {}),
         }
         for r in state.resources
     ]

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
-from mlops_iac.plan import deploy, preconditions
+from mlops_iac.plan import changes, cost, deploy, preconditions
 from mlops_iac.plan.engine import (
     SECRET_PLACEHOLDER,
     ProgramError,
@@ -76,6 +76,10 @@ class PlanResult:
     """The state the plan judged by (``None``: none saved, what exists is unknown)."""
     preconditions: tuple[preconditions.Precondition, ...] = ()
     """What the account must provide before the deploy (``mlops-iac preflight`` checks them)."""
+    changes: changes.Diff | None = None
+    """What the deploy would change against ``state`` (``None`` without a state)."""
+    cost: cost.Estimate | None = None
+    """The monthly estimate of what the stack runs always (``plan/data/prices.json``)."""
 
     @property
     def failed(self) -> bool:
@@ -137,7 +141,7 @@ def pack_settings(
     stack file claiming a lower one fails ``mlops-governance-records``. Signed records are
     reviewed first (``mlops_iac.policies.governance``): approvals get their signature status, a
     lowered enforcement level holds only with a verified four-eyes approval, and waivers are
-    checked. A team program without a platform spec has no approvals. Raises ``SpecError`` for an
+    checked, in a team stack file (no serving) as in a platform one. Raises ``SpecError`` for an
     invalid spec (a waiver of an unknown rule or with an unbounded pattern included) and
     ``trust.TrustError`` for unreadable trusted settings.
     """
@@ -162,20 +166,12 @@ def pack_settings(
             source,
             packs.pack_config(environment, node_type_prices=NODE_TYPE_PRICES),
         )
-    if is_team_governance(raw):
-        team = parse_team_governance(reveal_secure(raw))
-        reviewed = reviewed_records(team)
-        return PackSettings(
-            environment,
-            source,
-            packs.pack_config(
-                environment,
-                owner=team.owner,
-                node_type_prices=NODE_TYPE_PRICES,
-                problems=reviewed.problems,
-            ),
-        )
-    spec = parse_spec(reveal_secure(raw))
+    # A team stack file (no serving) carries the same governance records as a platform one.
+    spec: PlatformSpec | TeamGovernance = (
+        parse_team_governance(reveal_secure(raw))
+        if is_team_governance(raw)
+        else parse_spec(reveal_secure(raw))
+    )
     _check_waivers(spec)
     secrets, warnings = _plain_text_secrets(raw)
     reviewed = reviewed_records(spec)
@@ -199,6 +195,7 @@ def pack_settings(
             node_type_prices=NODE_TYPE_PRICES,
             enforcement=reviewed.enforcement,
             problems=reviewed.problems,
+            monthly_budget=spec.governance.monthly_budget_usd,
         ),
         tuple(reviewed.waivers),
         note,
@@ -207,7 +204,7 @@ def pack_settings(
     )
 
 
-def _check_waivers(spec: PlatformSpec) -> None:
+def _check_waivers(spec: PlatformSpec | TeamGovernance) -> None:
     """``SpecError`` for waivers no review could apply: an unknown rule id (a typo would pass
     silently as a waiver of nothing) or a resource pattern that is not bounded."""
     from mlops_iac.policies.rules import BY_NAME
@@ -274,6 +271,9 @@ def plan(
         # a state they are unknown, never "nothing was deployed".
         extra = {PREVIOUS_OUTPUTS_KEY: deploy.previous_outputs(state), **replaced}
         recording = run_project(project_dir, stack, config_file=config_file, extra_config=extra)
+        # The monthly budget rule judges the estimate from the price table (plan/data).
+        estimate = cost.estimate(recording.resources)
+        document["mlops-cost-monthly-budget"]["estimatedUsdPerMonth"] = estimate.usd_per_month
         if status:
             status.update(f"Evaluating the policy pack over {len(recording)} resources…")
         # A GC batch of its own freezes the recording: the pack's proxies would otherwise
@@ -287,6 +287,10 @@ def plan(
     spend = packs.gpu_spend(recording, NODE_TYPE_PRICES)
     checked = deploy.Report()
     errors = tuple(recording.deploy_errors(list(state.resources) if state else None, checked))
+    diff = None
+    if state is not None:
+        diff = changes.diff(recording.resources, state.resources, repository_root())
+        errors += tuple(diff.deploy_errors())
     skipped = tuple(sorted({f"{s.where}: {s.reason}" for s in checked.skipped}))
     return PlanResult(
         recording=recording,
@@ -305,12 +309,16 @@ def plan(
         # The program's own warnings too (why a rollout has no rollback target yet, a secure
         # default turned off...): what `pulumi preview` would print.
         warnings=(
+            *project.notes(stack, config_file),
             *(f"{key}: {message}" for key, message in unknown),
             *settings.warnings,
             *recording.warnings,
+            *(diff.warnings() if diff else ()),
         ),
         state=state,
         preconditions=tuple(preconditions.derive(recording.resources, recording.config)),
+        changes=diff,
+        cost=estimate,
     )
 
 

@@ -30,7 +30,7 @@ from mlops_iac.spec import defaults
 from mlops_iac.spec import gpu as gpu_catalogue
 from mlops_iac.spec.clouds import Cloud
 from mlops_iac.spec.errors import rule_error as _rule_error
-from mlops_iac.spec.rules import platform_rules
+from mlops_iac.spec.rules import platform_rules, team_rules
 
 Environment = Literal["dev", "staging", "prod"]
 Enforcement = Literal["advisory", "mandatory"]
@@ -522,6 +522,12 @@ class GovernanceSpec(_Model):
     gpu_budget_usd_per_hour: float | None = Field(
         None, gt=0, description="Cap on the training pool's max $/h. Default: no cap."
     )
+    monthly_budget_usd: float | None = Field(
+        None,
+        gt=0,
+        description="Cap on the always-on monthly estimate of `mlops-iac plan` "
+        "(mlops-cost-monthly-budget). Default: no cap.",
+    )
     enforcement: Enforcement | None = Field(
         None,
         description="Policy level. Default: advisory in dev, mandatory in staging and prod. "
@@ -837,3 +843,39 @@ class TeamGovernance(_Model):
     owner: str | None = Field(None, pattern=_EMAIL, description="Owning team's email.")
     cost_center: str | None = Field(None, min_length=1, max_length=64, description="Cost centre.")
     lineage: LineageSpec = Field(description="Code and data versions behind the deployment.")
+    cloud: Cloud | None = Field(
+        None, description="The cloud the team program deploys to (dvc-remote reads it)."
+    )
+    governance: GovernanceSpec = Field(
+        GovernanceSpec(), description="Approvers, approvals and waivers of the team's stack."
+    )
+
+    @property
+    def is_prod(self) -> bool:
+        return self.environment == "prod"
+
+    @property
+    def enforcement(self) -> Enforcement:
+        """The policy level: the explicit one, else advisory in dev and mandatory elsewhere."""
+        if self.governance.enforcement is not None:
+            return self.governance.enforcement
+        return "advisory" if self.environment == "dev" else "mandatory"
+
+
+class TeamStackSpec(TeamGovernance):
+    """A team stack file's ``mlops:platform`` object: the governance keys and nothing else.
+
+    A team stack file has no ``serving`` (that makes a platform stack file, ``PlatformSpec``);
+    ``cloud`` is optional. Unknown keys are refused, as in a platform stack file.
+    """
+
+    model_config = ConfigDict(
+        alias_generator=to_camel, populate_by_name=True, frozen=True, extra="forbid", strict=True
+    )
+
+    @model_validator(mode="after")
+    def _rules(self) -> TeamStackSpec:
+        problems = team_rules(self.model_dump(by_alias=True))
+        if problems:
+            raise _rule_error(problems)
+        return self

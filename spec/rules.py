@@ -244,6 +244,17 @@ def _gcp_rules(raw: Mapping[str, Any]) -> list[tuple[str, str]]:
     return problems
 
 
+def team_rules(raw: Mapping[str, Any]) -> list[tuple[str, str]]:
+    """The cross-field rules of a team stack file: four eyes on its governance records, readable
+    identities, and an owner in prod (the platform file's rules on these keys, nothing else)."""
+    problems = _governance_rules(raw) if isinstance(raw.get("governance"), Mapping) else []
+    if not isinstance(raw.get("governance"), Mapping):
+        problems.extend(_identity_rules(raw))
+    if raw.get("environment") == "prod" and not raw.get("owner"):
+        problems.append(("owner", "required in prod"))
+    return problems
+
+
 def _governance_rules(raw: Mapping[str, Any]) -> list[tuple[str, str]]:
     """Four eyes on lowered enforcement and on waivers (signatures are checked by ``plan``)."""
     problems: list[tuple[str, str]] = []

@@ -449,7 +449,9 @@ def test_the_wheel_with_only_the_aws_extra_serves_a_team_outside_the_repo(tmp_pa
     assert "1 passed" in tests.stdout
 
     assert pack.returncode == 0, pack.stderr
-    assert f"virtualenv: {venv.resolve()}" in (team / "pack" / "PulumiPolicy.yaml").read_text()
+    # Publishable: the pack's own relative venv, made from its requirements.txt.
+    assert "virtualenv: venv" in (team / "pack" / "PulumiPolicy.yaml").read_text()
+    assert (team / "pack" / "requirements.txt").read_text() == "mlops-iac==0.1.0\n"
 
 
 # Each import in its own ``try``; an exception message is printed on one line.
@@ -488,7 +490,11 @@ def test_every_range_starts_at_the_tested_pin():
     )
     pins = {name.lower().replace("_", "-"): version for name, version in pins.items()}
     extras = project["optional-dependencies"]
-    ranged = [*project["dependencies"], *(r for cloud in clouds.NAMES for r in extras[cloud])]
+    ranged = [
+        *project["dependencies"],
+        *(r for cloud in clouds.NAMES for r in extras[cloud]),
+        *extras["testing"],  # what `mlops-iac init` asks a team to install
+    ]
     for requirement in ranged:
         name, low, high = re.fullmatch(r"([A-Za-z0-9_.-]+)>=(\S+),<(\S+)", requirement).groups()
         pinned = pins[name.lower().replace("_", "-")]

@@ -16,6 +16,7 @@ from mlops_iac.spec import clouds
 from . import (
     alarms,
     approval,
+    cost,
     drift,
     dvc,
     generic,
@@ -43,6 +44,7 @@ RULES: tuple[Rule, ...] = (
     *serving.RULES,
     *network.RULES,
     *gpu.RULES,
+    *cost.RULES,
     *alarms.RULES,
     *drift.RULES,
     *images.RULES,

@@ -367,7 +367,13 @@ def _broken_platform() -> Rec:
 )
 def test_same_diagnostics_as_the_analyzer_servicer(environment: str, build: Any) -> None:
     rec = build(environment) if build is baseline.aws_platform else build()
-    broken = {"problems": ["a record did not verify"]} if build is _broken_platform else {}
+    broken: dict[str, Any] = {}
+    if build is _broken_platform:
+        broken = {
+            "problems": ["a record did not verify"],
+            "monthly_budget": 1000,
+            "overrides": {"mlops-cost-monthly-budget": {"estimatedUsdPerMonth": 1200}},
+        }
     document = baseline.config(environment, gpu_budget=3, approvals=[], **broken)
     reconciled = offline.reconcile_config(
         packs.policies(), packs.initial_config(environment), document, EnforcementLevel.MANDATORY

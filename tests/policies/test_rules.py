@@ -306,6 +306,17 @@ MUTATIONS: list[Mutation] = [
         lambda r: r.set("training-gpu", "instanceTypes", ["p5.48xlarge"]),
         "no price for node type 'p5.48xlarge'",
     ),
+    # cost: the always-on estimate `mlops-iac plan` writes into the config, over the budget
+    Mutation(
+        "mlops-cost-monthly-budget",
+        "over-budget",
+        lambda r: None,
+        "the always-on estimate of 1,200.00 $/month exceeds the budget of 1000 $/month",
+        config={
+            "monthly_budget": 1000,
+            "overrides": {"mlops-cost-monthly-budget": {"estimatedUsdPerMonth": 1200}},
+        },
+    ),
     # alarms
     Mutation(
         "mlops-alarms-routed",
