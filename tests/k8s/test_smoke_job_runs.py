@@ -181,9 +181,16 @@ def test_the_azureml_smoke_job_reads_its_input_and_writes_the_checkpoint_with_it
     }
     assert job["compute"] == f"azureml:{recording.exports['gpu_pool_name']}"
     data, out = tmp_path / "data", tmp_path / "checkpoint"
+    # The job's datastore is the artifact store's container, whose root is the DVC remote.
+    datastore = recording.named(
+        "mlops-training-artifacts-datastore", "azure-native:machinelearningservices:Datastore"
+    )
+    assert datastore.inputs["name"] == recording.exports["datastore_name"]
+    container = datastore.inputs["properties"]["containerName"]
+    assert recording.exports["dvc_remote_url"] == f"azure://{container}/"
     for n in range(3):
-        (data / "dvc" / "files" / "md5" / f"0{n}").mkdir(parents=True)
-        (data / "dvc" / "files" / "md5" / f"0{n}" / "abc").write_bytes(b"x")
+        (data / "files" / "md5" / f"0{n}").mkdir(parents=True)
+        (data / "files" / "md5" / f"0{n}" / "abc").write_bytes(b"x")
     for folder in [data, *data.rglob("*")]:
         if folder.is_dir():
             folder.chmod(0o555)
