@@ -167,6 +167,7 @@ def test_plan_prints_and_writes_the_diff_against_an_edited_state(tmp_path, capsy
     by_name["mlops-artifacts-bucket"]["inputs"]["location"] = "EU"  # replace (protected)
     gone = copy.deepcopy(by_name["mlops-registry-models"])
     gone["urn"] = gone["urn"].replace("mlops-registry-models", "mlops-old-models")
+    gone.pop("protect", None)  # an unprotected delete (a protected one has its own test)
     resources.append(gone)  # delete
     state = tmp_path / "state.json"
     state.write_text(json.dumps(document))
