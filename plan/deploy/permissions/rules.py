@@ -392,7 +392,39 @@ def _gcp_bindings(resources: list[Any]) -> dict[str, gcp_iam.Binding]:
                     condition=get(inputs, "condition.expression"),
                     name=member.name,
                 )
+    # A Cloud Run service's own bindings (the rollout function's custom role) and a service
+    # account's (act-as): set on that one resource.
+    for member in of(resources, "gcp:cloudrunv2/serviceIamMember:ServiceIamMember"):
+        inputs = member.inputs
+        service = str(inputs.get("name"))
+        if not service.startswith("projects/"):
+            service = (
+                f"projects/{inputs.get('project')}/locations/{inputs.get('location')}"
+                f"/services/{service}"
+            )
+        found[member.name] = gcp_iam.Binding(
+            str(inputs.get("member")), str(inputs.get("role")), service, None, member.name
+        )
+    for member in of(resources, "gcp:serviceaccount/iAMMember:IAMMember"):
+        inputs = member.inputs
+        found[member.name] = gcp_iam.Binding(
+            str(inputs.get("member")),
+            str(inputs.get("role")),
+            str(inputs.get("serviceAccountId")),
+            get(inputs, "condition.expression"),
+            member.name,
+        )
     return found
+
+
+def _gcp_custom_roles(resources: list[Any]) -> dict[str, frozenset[str]]:
+    """The plan's custom roles: ``projects/<p>/roles/<id>`` → permissions."""
+    return {
+        f"projects/{role.inputs.get('project')}/roles/{role.inputs.get('roleId')}": frozenset(
+            str(p) for p in role.inputs.get("permissions") or ()
+        )
+        for role in of(resources, "gcp:projects/iAMCustomRole:IAMCustomRole")
+    }
 
 
 def gcp_denials(
@@ -401,15 +433,16 @@ def gcp_denials(
     """Each (handler, call, reason) the plan's grants do not allow; ``calls`` (resource name →
     calls) replaces a handler's manifest, e.g. by the calls a test recorded."""
     bindings = _gcp_bindings(resources)
+    custom = _gcp_custom_roles(resources)
     for handler in _gcp_handlers(resources):
         for declared in _calls_of(handler, calls):
             call = declared.sample()
-            if gcp_iam.allowed(call, handler.identity, bindings):
+            if gcp_iam.allowed(call, handler.identity, bindings, custom):
                 continue
             conditional = [
                 name for name, b in bindings.items()
                 if b.condition and gcp_iam.grants(
-                    gcp_iam.Binding(b.member, b.role, b.resource), handler.identity, call
+                    gcp_iam.Binding(b.member, b.role, b.resource), handler.identity, call, custom
                 )
             ]  # fmt: skip
             reason = (
