@@ -104,7 +104,7 @@ def run(
         Split(new, previous, share),
         read_record(annotations.get(RECORD_KEY)),
         settings,
-        now or dt.datetime.now(dt.UTC),
+        now or _now(),
         why,
     )
     if decision.share is None and decision.record is None:
@@ -175,3 +175,7 @@ def gcp_rollout_handler(cloud_event: Any) -> str:
     if action == "none":
         return f"{why}: nothing to do"
     return run(action, os.environ, _transport, why=why).message
+
+
+def _now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
