@@ -282,7 +282,28 @@ def _azure_handlers(resources: list[Any]) -> Iterator[Handler]:
         yield Handler(app, manifest, principal, "identity", "siteConfig.appSettings", display)
 
 
+def _azure_custom_roles(resources: list[Any]) -> dict[str, azure_rbac.Role]:
+    """The plan's custom role definitions by their id (the GUID, lowercase): the actions of
+    every permission block (https://learn.microsoft.com/azure/role-based-access-control/custom-roles)."""
+    found = {}
+    for definition in of(resources, "azure-native:authorization:RoleDefinition"):
+        blocks = [p for p in definition.inputs.get("permissions") or [] if isinstance(p, Mapping)]
+
+        def joined(key: str, blocks: list[Mapping[str, Any]] = blocks) -> tuple[str, ...]:
+            return tuple(str(a) for p in blocks for a in p.get(key) or ())
+
+        guid = str(definition.inputs.get("roleDefinitionId") or _id(definition)).rsplit("/", 1)
+        found[guid[-1].lower()] = azure_rbac.Role(
+            str(definition.inputs.get("roleName") or definition.name),
+            joined("dataActions"), joined("notDataActions"),
+            "https://learn.microsoft.com/azure/role-based-access-control/custom-roles",
+            joined("actions"), joined("notActions"),
+        )  # fmt: skip
+    return found
+
+
 def _azure_assignments(resources: list[Any]) -> dict[str, azure_rbac.Assignment]:
+    custom = _azure_custom_roles(resources)
     return {
         assignment.name: azure_rbac.Assignment(
             principal_id=str(assignment.inputs.get("principalId")),
@@ -290,6 +311,12 @@ def _azure_assignments(resources: list[Any]) -> dict[str, azure_rbac.Assignment]
             scope=str(assignment.inputs.get("scope")),
             condition=assignment.inputs.get("condition"),
             name=assignment.name,
+            custom_role=custom.get(
+                str(assignment.inputs.get("roleDefinitionId"))
+                .rstrip("/")
+                .rsplit("/", 1)[-1]
+                .lower()
+            ),
         )
         for assignment in of(resources, "azure-native:authorization:RoleAssignment")
     }
@@ -325,7 +352,7 @@ def _azure_reason(
             f"the condition of role assignment {', '.join(blocked)} does not hold for it "
             f"(attributes the request carries: {azure_rbac.ATTRIBUTES})"
         )
-    return "no role assignment of that principal grants the data action at that scope"
+    return "no role assignment of that principal grants the action at that scope"
 
 
 # GCP ----------------------------------------------------------------------------------------
