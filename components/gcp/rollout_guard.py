@@ -434,7 +434,12 @@ class RolloutGuard(Component):
             conditions["model-metric"] = (
                 f"{metric.metric_type} {metric.comparison} {metric.threshold}",
                 {
-                    "filter": f'metric.type = "{metric.metric_type}"',
+                    # The endpoint label names the service, as on the drift job's metrics.
+                    "filter": pulumi.Output.concat(
+                        f'metric.type = "{metric.metric_type}" AND metric.labels.endpoint = "',
+                        args.service_name,
+                        '"',
+                    ),
                     "comparison": _COMPARISON[metric.comparison],
                     "threshold_value": metric.threshold,
                     "duration": defaults.ALERT_WINDOW,
