@@ -330,13 +330,13 @@ class RolloutGuard(Component):
             resource_group_name=args.resource_group_name,
             opts=pulumi.InvokeOutputOptions(parent=self),
         )
-        url = pulumi.Output.secret(
+        url: pulumi.Output[str] = pulumi.Output.secret(
             pulumi.Output.all(function.default_host_name, keys.properties).apply(
                 lambda parts: (
                     f"https://{parts[0]}/api/{ALERT_FUNCTION}?code={(parts[1] or {})['default']}"
                 )
             )
-        )
+        )  # type: ignore[arg-type]
         return monitor.ActionGroup(
             f"{name}-actions",
             resource_group_name=args.resource_group_name,
@@ -358,7 +358,7 @@ class RolloutGuard(Component):
 
     def _alerts(
         self, name: str, args: RolloutGuardArgs, group: monitor.ActionGroup
-    ) -> list[pulumi.CustomResource]:
+    ) -> list[monitor.ScheduledQueryRule | monitor.MetricAlert]:
         """The rollback alerts on the new deployment only, acting on both action groups."""
         actions = [{"action_group_id": group.id}, {"action_group_id": args.action_group_id}]
         new = args.new_deployment
@@ -417,7 +417,7 @@ class RolloutGuard(Component):
                  # A custom metric exists only once the model publishes it.
                  "skip_metric_validation": True},
             )  # fmt: skip
-        alerts: list[pulumi.CustomResource] = [errors]
+        alerts: list[monitor.ScheduledQueryRule | monitor.MetricAlert] = [errors]
         for suffix, (description, criterion) in criteria.items():
             alerts.append(
                 monitor.MetricAlert(
