@@ -242,7 +242,7 @@ class ModelMetricAlarmSpec(_Model):
         min_length=1,
         max_length=255,
         description="Metric namespace: CloudWatch namespace (AWS), Azure Monitor custom metric "
-        "namespace, or the GCP metric type prefix (``custom.googleapis.com/...``).",
+        "namespace, or the GCP metric type prefix (the part before the last ``/``).",
     )
     name: str = Field(min_length=1, max_length=255, description="Metric name.")
     threshold: float = Field(description="The value that rolls back.")
