@@ -64,6 +64,7 @@ API_SERVICES = {
     "cloudscheduler",
     "compute",
     "container",
+    "eventarc",  # the rollout function's Pub/Sub trigger
     "iam",
     "logging",
     "monitoring",
