@@ -23,6 +23,7 @@ from mlops_iac.cli.checks import (
 )
 from mlops_iac.cli.cloudrest import ARM, ApiError, Transport, refused
 from mlops_iac.cli.outputs import Outputs
+from mlops_iac.drift.rollout_azure import endpoint_body
 from mlops_iac.spec.models import ModelRef, PlatformSpec
 
 # https://learn.microsoft.com/rest/api/storagerp/storage-accounts/get-properties
@@ -54,17 +55,6 @@ _RECEIVERS = (
     "azureFunctionReceivers",
     "armRoleReceivers",
     "eventHubReceivers",
-)
-# Writable properties of an online endpoint (OnlineEndpointProperties); the PUT of a rollback
-# repeats them as read, so only ``traffic`` changes.
-_ENDPOINT_WRITABLE = (
-    "authMode",
-    "compute",
-    "description",
-    "mirrorTraffic",
-    "properties",
-    "publicNetworkAccess",
-    "traffic",
 )
 
 
@@ -466,21 +456,7 @@ def rollback_now(
             f"endpoint {where.endpoint} already sends 100% to {slot} "
             f"({target.name} v{target.version}); no endpoint update needed"
         )
-    props = current.get("properties") or {}
-    body: dict[str, Any] = {
-        "location": current["location"],
-        "properties": {k: props[k] for k in _ENDPOINT_WRITABLE if k in props} | {"traffic": split},
-    }
-    for key in ("tags", "kind", "sku"):
-        if current.get(key) is not None:
-            body[key] = current[key]
-    identity = current.get("identity")
-    if isinstance(identity, dict) and identity.get("type"):
-        body["identity"] = {"type": identity["type"]}
-        if identity.get("userAssignedIdentities"):
-            body["identity"]["userAssignedIdentities"] = {
-                uid: {} for uid in identity["userAssignedIdentities"]
-            }
+    body = endpoint_body(current, split)
     try:
         transport("PUT", f"{where.endpoint_url}?api-version={ML_API}", body)
     except ApiError as exc:

@@ -344,6 +344,63 @@ def s3_data_capture(env: Mapping[str, str]) -> Manifest:
     )
 
 
+AZURE_ML_ACTIONS = (
+    "https://learn.microsoft.com/azure/role-based-access-control/permissions/"
+    "ai-machine-learning#microsoftmachinelearningservices"
+)
+RUN_PERMISSIONS = "https://cloud.google.com/run/docs/reference/iam/permissions"
+RUN_TRAFFIC_ROLES = "https://cloud.google.com/run/docs/rollouts-rollbacks-traffic-migration"
+_ROLLOUT = (
+    "ROLLOUT_IN_PROGRESS",
+    "ROLLOUT_STRATEGY",
+    "ROLLOUT_STEP_PERCENT",
+    "ROLLOUT_BAKE_MINUTES",
+)
+_ONLINE_ENDPOINTS = "Microsoft.MachineLearningServices/workspaces/onlineEndpoints"
+
+
+def azure_rollout(env: Mapping[str, str]) -> Manifest:
+    """The Azure rollout function (``mlops_iac.drift.rollout_azure``): reads the endpoint and its
+    new deployment, writes the endpoint (traffic and the record tag). Nothing else."""
+    endpoint = env.get("ROLLOUT_ENDPOINT_ID", "")
+    new = env.get("ROLLOUT_NEW_DEPLOYMENT", "")
+    calls = (
+        Call(f"{_ONLINE_ENDPOINTS}/read", endpoint, "read the traffic and the record",
+             AZURE_ML_ACTIONS),
+        Call(f"{_ONLINE_ENDPOINTS}/deployments/read", f"{endpoint}/deployments/{new}",
+             "read the model the new deployment serves", AZURE_ML_ACTIONS),
+        Call(f"{_ONLINE_ENDPOINTS}/write", endpoint, "move the traffic, write the record",
+             AZURE_ML_ACTIONS),
+    )  # fmt: skip
+    names = ("ROLLOUT_ENDPOINT_ID", "ROLLOUT_NEW_DEPLOYMENT", *_ROLLOUT)
+    return Manifest(
+        "mlops_iac.drift.rollout_azure.azure_rollout_handler",
+        calls,
+        (*names, "ROLLOUT_PREVIOUS_DEPLOYMENT"),
+        _missing(env, names),
+    )
+
+
+def gcp_rollout(env: Mapping[str, str]) -> Manifest:
+    """The GCP rollout function (``mlops_iac.drift.rollout_gcp``): reads and patches its one
+    Cloud Run service (traffic and the record annotation); acting as the service's runtime
+    account is part of a traffic update (the traffic-migration page's roles)."""
+    service = env.get("ROLLOUT_SERVICE", "")
+    account = env.get("ROLLOUT_RUNTIME_ACCOUNT", "")
+    project = service.split("/")[1] if service.count("/") >= 5 else "_"
+    calls = (
+        Call("run.services.get", service, "read the traffic and the record", RUN_PERMISSIONS),
+        Call("run.services.update", service, "move the traffic, write the record",
+             RUN_PERMISSIONS),
+        Call("iam.serviceAccounts.actAs", f"projects/{project}/serviceAccounts/{account}",
+             "update a service that runs as its runtime account", RUN_TRAFFIC_ROLES),
+    )  # fmt: skip
+    names = ("ROLLOUT_SERVICE", "ROLLOUT_RUNTIME_ACCOUNT", *_ROLLOUT)
+    return Manifest(
+        "mlops_iac.drift.rollout_gcp.gcp_rollout_handler", calls, names, _missing(env, names)
+    )
+
+
 ManifestFn = Callable[[Mapping[str, str]], Manifest]
 
 MANIFESTS: dict[str, ManifestFn] = {
@@ -353,6 +410,8 @@ MANIFESTS: dict[str, ManifestFn] = {
     "mlops_iac.drift.azure.azure_handler": azure_drift,
     "mlops_iac.drift.handlers.gcp_handler": gcp_drift,
     "mlops_iac.drift.gcp.gcp_handler": gcp_drift,
+    "mlops_iac.drift.rollout_azure.azure_rollout_handler": azure_rollout,
+    "mlops_iac.drift.rollout_gcp.gcp_rollout_handler": gcp_rollout,
 }
 """Entry point (``module.function`` the shipped entry module imports) → its manifest."""
 
@@ -385,8 +444,10 @@ __all__ = [
     "Manifest",
     "aws_drift",
     "azure_drift",
+    "azure_rollout",
     "entries",
     "gcp_drift",
+    "gcp_rollout",
     "gcs_capture_writer",
     "gcs_model_reader",
     "glob",

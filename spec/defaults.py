@@ -58,6 +58,8 @@ LINEAR_STEP_PERCENT = 20
 """Traffic share per step of a linear rollout."""
 BAKE_MINUTES = 10
 """Wait between traffic shifts, watching the alarms."""
+AUTO_ROLLBACK = True
+"""A rollout's alarms roll it back, and a quiet bake promotes it, with no human."""
 MIN_REPLICAS = 1
 """Serving instances always running."""
 MAX_REPLICAS = 2

@@ -234,6 +234,37 @@ class ModelRef(_Model):
         return _version_text(value)
 
 
+class ModelMetricAlarmSpec(_Model):
+    """A metric the model publishes (or the drift job's drifted-feature count) that rolls a
+    rollout back when it crosses ``threshold``."""
+
+    namespace: str = Field(
+        min_length=1,
+        max_length=255,
+        description="Metric namespace: CloudWatch namespace (AWS), Azure Monitor custom metric "
+        "namespace, or the GCP metric type prefix (the part before the last ``/``).",
+    )
+    name: str = Field(min_length=1, max_length=255, description="Metric name.")
+    threshold: float = Field(description="The value that rolls back.")
+    comparison: Literal["above", "below"] = Field(
+        "above", description="Roll back when the metric is above (or below) the threshold."
+    )
+
+
+class RolloutAlarmsSpec(_Model):
+    """The alarms a rollout rolls back on. Defaults: the ``monitoring`` section's thresholds."""
+
+    error_rate_percent: float | None = Field(
+        None, gt=0, le=100, description="5xx share of requests. Default: monitoring's."
+    )
+    latency_p99_ms: int | None = Field(
+        None, ge=1, le=600_000, description="p99 latency in ms. Default: monitoring's."
+    )
+    model_metric: ModelMetricAlarmSpec | None = Field(
+        None, description="A model metric that also rolls back. Default: none."
+    )
+
+
 class RolloutSpec(_Model):
     """How a new model version takes traffic."""
 
@@ -251,6 +282,17 @@ class RolloutSpec(_Model):
     )
     bake_minutes: int = Field(
         defaults.BAKE_MINUTES, ge=0, le=120, description="Wait between steps, watching alarms."
+    )
+    auto_rollback: bool = Field(
+        defaults.AUTO_ROLLBACK,
+        description="The rollout's alarms move all traffic back to the previous version and, "
+        "after each bake with no alarm, promote it a step, with no human (AWS: SageMaker "
+        "deployment guardrails; Azure, GCP: the toolkit's rollout function). Prod refuses "
+        "false. Default: true.",
+    )
+    alarms: RolloutAlarmsSpec = Field(
+        default_factory=lambda: RolloutAlarmsSpec(),
+        description="What rolls a rollout back: 5xx rate, p99 latency, an optional model metric.",
     )
 
 

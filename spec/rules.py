@@ -93,6 +93,11 @@ def platform_rules(raw: Mapping[str, Any]) -> list[tuple[str, str]]:
                 "refused in prod",
             ),
             (
+                _get(raw, "serving.rollout.autoRollback") is False,
+                "serving.rollout.autoRollback",
+                "refused in prod: a bad rollout must roll back without waiting for a human",
+            ),
+            (
                 _get(raw, "azure.privateEndpoints") is False,
                 "azure.privateEndpoints",
                 "refused in prod: a prod workspace is only reachable through private endpoints",

@@ -254,6 +254,7 @@ class DriftJob(Component):
         package_url, host_ready = self._host_storage(name, args, config, grant)
         self._data_grants(name, args, grant)
         plan = self._plan(name, args)
+        self.plan = plan
         schedule = ncrontab(args.schedule)
         # Named up front: the job publishes its metric about the app itself, so its settings
         # carry the app's own ARM id, which an auto-name would reveal only after creation.
@@ -343,6 +344,10 @@ class DriftJob(Component):
         url = pulumi.Output.concat(
             _blob_endpoint(package_store.name), "/", packages.name, "/", blob_name
         )
+        # Another Function App of the stack (the rollout guard) runs from the same package
+        # account and host containers, under its own identity.
+        self.package_store, self.package_container = package_store, packages
+        self.host_containers = (hosts, secrets)
         return url, [package, *host_grants]
 
     def _package_account(

@@ -49,7 +49,12 @@ API_OF_TYPE: Mapping[str, tuple[str, ...]] = {
         "artifactregistry.googleapis.com",
         "run.googleapis.com",
         "logging.googleapis.com",
+        # An event-driven function (the rollout function's Pub/Sub trigger) is an Eventarc
+        # trigger: https://cloud.google.com/functions/docs/calling/pubsub
+        "eventarc.googleapis.com",
     ),
+    # https://cloud.google.com/iam/docs/reference/rest/v1/projects.roles
+    "gcp:projects/iAMCustomRole:": ("iam.googleapis.com",),
     # https://cloud.google.com/scheduler/docs/reference/rest
     "gcp:cloudscheduler/": ("cloudscheduler.googleapis.com",),
     # https://cloud.google.com/pubsub/docs/reference/rest

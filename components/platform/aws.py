@@ -33,6 +33,7 @@ from mlops_iac.components.aws import (
     TrainingCluster,
     TrainingClusterArgs,
 )
+from mlops_iac.components.aws.serving_endpoint import ModelMetricAlarm
 from mlops_iac.components.lineage import base_tags, sanitise, serving_tags
 from mlops_iac.components.platform.common import (
     artifact_store_kwargs,
@@ -41,6 +42,7 @@ from mlops_iac.components.platform.common import (
     customer_key,
     drift_exports,
     drift_job_kwargs,
+    rollout_alarm_thresholds,
     training_cluster_kwargs,
     training_exports,
     training_kubernetes_kwargs,
@@ -152,11 +154,11 @@ def _serving_endpoint(
     """The serving endpoint, told what this stack deployed last (see ``deployed``)."""
     env = spec.environment
     artifacts = spec.artifacts
-    monitoring = spec.monitoring
     aws_spec = spec.aws or AwsSpec()  # absent: the section's defaults
     serving = spec.serving
     previous = serving.previous_model
     rollout = serving.rollout
+    errors, latency, metric = rollout_alarm_thresholds(spec)
     autoscaling = _serving_autoscaling(spec)
     # This stack's own last deployment: the serving instance type and autoscaling it exported,
     # so a transition AWS refuses fails at preview rather than halfway through `pulumi up`.
@@ -189,8 +191,18 @@ def _serving_endpoint(
             canary_percent=rollout.canary_percent,
             linear_step_percent=rollout.linear_step_percent,
             bake_minutes=rollout.bake_minutes,
-            latency_p99_ms=monitoring.latency_p99_ms,
-            error_rate_percent=monitoring.error_rate_percent,
+            latency_p99_ms=latency,
+            error_rate_percent=errors,
+            model_metric=(
+                ModelMetricAlarm(
+                    namespace=metric.namespace,
+                    name=metric.name,
+                    threshold=metric.threshold,
+                    comparison=metric.comparison,
+                )
+                if metric is not None
+                else None
+            ),
             capture_sampling_percent=aws_spec.capture_sampling_percent,
             extra_rollback_alarms=aws_spec.rollback_alarms,
             # Prod model containers run in the training VPC's private subnets.

@@ -181,3 +181,23 @@ def _first_version(spec: PlatformSpec) -> str:
         return f"push the image {image} and copy the model files to {where}"
     image = f" and push the image {model.image}" if model.image else ""
     return f"upload {label} to {model.artifact_uri}{image}"
+
+
+def guarded(spec: PlatformSpec) -> bool:
+    """Whether the stack gets the toolkit's automatic rollback and promotion (Azure, GCP):
+    ``serving.rollout.autoRollback`` with a ``previousModel`` to roll back to."""
+    serving = spec.serving
+    return serving.rollout.auto_rollback and serving.previous_model is not None
+
+
+def rollout_alarm_thresholds(spec: PlatformSpec) -> tuple[float, int, Any]:
+    """(5xx percent, p99 ms, model metric or None) a rollout rolls back on: ``serving.rollout.
+    alarms``, each threshold defaulting to the ``monitoring`` section's."""
+    alarms = spec.serving.rollout.alarms
+    errors = alarms.error_rate_percent
+    latency = alarms.latency_p99_ms
+    return (
+        errors if errors is not None else spec.monitoring.error_rate_percent,
+        latency if latency is not None else spec.monitoring.latency_p99_ms,
+        alarms.model_metric,
+    )

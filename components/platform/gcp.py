@@ -27,6 +27,7 @@ from mlops_iac.components.gcp import (
     TrainingClusterArgs,
 )
 from mlops_iac.components.gcp.apis import ProjectApis
+from mlops_iac.components.gcp.rollout_guard import ModelMetric, RolloutGuard, RolloutGuardArgs
 from mlops_iac.components.lineage import sanitise, serving_tags
 from mlops_iac.components.platform.common import (
     artifact_store_kwargs,
@@ -34,6 +35,8 @@ from mlops_iac.components.platform.common import (
     contract_exports,
     drift_exports,
     drift_job_kwargs,
+    guarded,
+    rollout_alarm_thresholds,
     training_cluster_kwargs,
     training_exports,
     training_kubernetes_kwargs,
@@ -71,13 +74,20 @@ def build(parent: pulumi.Resource, name: str, spec: PlatformSpec) -> dict[str, A
         drift_job = DriftJob(
             f"{name}-drift", _drift_job_args(name, spec, store, endpoint, monitor), opts=opts
         )
+    guard = None
+    if endpoint is not None and guarded(spec):
+        guard = RolloutGuard(
+            f"{name}-rollout", _rollout_guard_args(spec, store, endpoint, monitor), opts=opts
+        )
     return {
         **contract_exports(store, cluster, registry, endpoint, monitor),
         **drift_exports(drift_job),
         # Every alert policy of the stack, for `mlops-iac verify` (as on AWS).
         "alarm_names": pulumi.Output.all(
-            monitor.alarm_names, drift_job.alarm_name if drift_job else None
-        ).apply(lambda parts: [*parts[0], *([parts[1]] if parts[1] else [])]),
+            monitor.alarm_names,
+            drift_job.alarm_name if drift_job else None,
+            guard.alarm_names if guard else [],
+        ).apply(lambda parts: [*parts[0], *([parts[1]] if parts[1] else []), *parts[2]]),
         "dvc_service_account": store.dvc_service_account,
         **training_exports(cluster),
         "model_bucket_name": registry.model_bucket_name,
@@ -185,6 +195,38 @@ def _drift_job_args(
         capture_prefix=f"capture/{name}-serving/",
         alert_channels=monitor.alert_channels,
         retraining_topic=monitor.retraining_trigger,
+    )
+
+
+def _rollout_guard_args(
+    spec: PlatformSpec, store: ArtifactStore, endpoint: ServingEndpoint, monitor: Monitoring
+) -> RolloutGuardArgs:
+    """The rollout of ``serving.rollout`` on the endpoint's current revision."""
+    rollout = spec.serving.rollout
+    errors, latency, metric = rollout_alarm_thresholds(spec)
+    return RolloutGuardArgs(
+        environment=spec.environment,
+        service_name=endpoint.endpoint_name,
+        current_revision=endpoint.current_revision_name,
+        runtime_account=endpoint.runtime_account_email,
+        artifact_bucket_name=store.bucket_name,
+        in_progress=rollout.strategy != "all-at-once" and not spec.serving.rollback,
+        strategy=rollout.strategy,
+        step_percent=rollout.linear_step_percent,
+        bake_minutes=rollout.bake_minutes,
+        error_rate_percent=errors,
+        latency_p99_ms=latency,
+        model_metric=(
+            ModelMetric(
+                metric_type=f"{metric.namespace.rstrip('/')}/{metric.name}",
+                threshold=metric.threshold,
+                comparison=metric.comparison,
+            )
+            if metric is not None
+            else None
+        ),
+        alert_channels=monitor.alert_channels,
+        tags=sanitise(serving_tags(spec, spec.serving.active_model), "gcp"),
     )
 
 

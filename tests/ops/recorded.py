@@ -133,6 +133,11 @@ def azure_values() -> dict[str, Any]:
                 {**r, "useCommonAlertSchema": True, "status": "Enabled"}
                 for r in g.inputs.get("emailReceivers", [])
             ],
+            # The rollout function's receiver (its trigger URL, a secret, is not returned).
+            "function_receivers": [
+                {k: v for k, v in r.items() if k != "httpTriggerUrl"}
+                for r in g.inputs.get("azureFunctionReceivers", [])
+            ],
         }
         for g in rec.of_type("azure-native:monitor:ActionGroup")
     ]

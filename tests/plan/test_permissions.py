@@ -256,12 +256,14 @@ def test_the_plans_prove_the_drift_jobs_model_data_and_capture():
     found = rules.handlers(reference_recording("gcp-prod").resources)
     assert sorted((h.resource.name, h.manifest.handler) for h in found) == [
         ("mlops-drift-function", "mlops_iac.drift.handlers.gcp_handler"),
+        ("mlops-rollout-function", "mlops_iac.drift.rollout_gcp.gcp_rollout_handler"),
         ("mlops-serving-service", "model-server:CAPTURE_URI"),
         ("mlops-serving-service", "model-server:MODEL_URI"),
     ]
     found = rules.handlers(reference_recording("azure-prod").resources)
     assert [(h.resource.name, h.identity_input) for h in found] == [
-        ("mlops-drift-function", "identity")
+        ("mlops-drift-function", "identity"),
+        ("mlops-rollout-function", "identity"),
     ]
 
 

@@ -135,8 +135,8 @@ def aws_run(
 
 
 def gcp_function(rec: Recording) -> Any:
-    [function] = [r for r in rec.of_type("gcp:cloudfunctionsv2/function:Function")]
-    return function
+    # The drift job's function (the stack also has the rollout function).
+    return rec.named("mlops-drift-function", "gcp:cloudfunctionsv2/function:Function")
 
 
 def gcp_run(

@@ -8,7 +8,7 @@ from collections.abc import Iterator, Mapping
 from typing import Any
 
 from mlops_iac.plan.deploy.base import DeployError, error, physical_name_of
-from mlops_iac.plan.deploy.lifecycle.base import get, of, rule
+from mlops_iac.plan.deploy.lifecycle.base import get, of, rolled_back, rolled_back_message, rule
 from mlops_iac.plan.deploy.state import StateResource
 from mlops_iac.spec.keys import ROOT
 
@@ -70,6 +70,39 @@ def run_traffic_revisions(
                     f"traffic names revision {revision!r}, which does not exist in {where} "
                     "(Cloud Run: 'Revision … does not exist'); send traffic only to the revision "
                     "this update creates until the previous one exists",
+                    RUN_TRAFFIC,
+                )
+
+
+@rule("gcp-rollout-rolled-back", RUN_TRAFFIC)
+def run_rolled_back(
+    resources: list[Any], state: list[StateResource], config: Mapping[str, Any]
+) -> Iterator[DeployError]:
+    """The rollout function sent all traffic back to the previous revision (its record in the
+    service's ``mlops-rollout`` annotation, in the state after a refresh): an update whose
+    traffic gives the rolled-back revision a share again would silently undo it."""
+    records = {
+        old.urn: record
+        for old in state
+        if old.type == "gcp:cloudrunv2/service:Service"
+        and (
+            record := rolled_back((old.outputs, old.inputs), "annotations", "effectiveAnnotations")
+        )
+    }
+    for service in of(resources, "gcp:cloudrunv2/service:Service"):
+        record = records.get(service.urn)
+        if record is None:
+            continue
+        for i, target in enumerate(service.inputs.get("traffics") or []):
+            if not isinstance(target, Mapping) or target.get("revision") != record.get("new"):
+                continue
+            if (target.get("percent") or 0) > 0:
+                yield error(
+                    service,
+                    "gcp-rollout-rolled-back",
+                    f"traffics[{i}].percent",
+                    target.get("percent"),
+                    rolled_back_message(record, target.get("percent")),
                     RUN_TRAFFIC,
                 )
 

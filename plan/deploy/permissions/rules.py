@@ -282,7 +282,28 @@ def _azure_handlers(resources: list[Any]) -> Iterator[Handler]:
         yield Handler(app, manifest, principal, "identity", "siteConfig.appSettings", display)
 
 
+def _azure_custom_roles(resources: list[Any]) -> dict[str, azure_rbac.Role]:
+    """The plan's custom role definitions by their id (the GUID, lowercase): the actions of
+    every permission block (https://learn.microsoft.com/azure/role-based-access-control/custom-roles)."""
+    found = {}
+    for definition in of(resources, "azure-native:authorization:RoleDefinition"):
+        blocks = [p for p in definition.inputs.get("permissions") or [] if isinstance(p, Mapping)]
+
+        def joined(key: str, blocks: list[Mapping[str, Any]] = blocks) -> tuple[str, ...]:
+            return tuple(str(a) for p in blocks for a in p.get(key) or ())
+
+        guid = str(definition.inputs.get("roleDefinitionId") or _id(definition)).rsplit("/", 1)
+        found[guid[-1].lower()] = azure_rbac.Role(
+            str(definition.inputs.get("roleName") or definition.name),
+            joined("dataActions"), joined("notDataActions"),
+            "https://learn.microsoft.com/azure/role-based-access-control/custom-roles",
+            joined("actions"), joined("notActions"),
+        )  # fmt: skip
+    return found
+
+
 def _azure_assignments(resources: list[Any]) -> dict[str, azure_rbac.Assignment]:
+    custom = _azure_custom_roles(resources)
     return {
         assignment.name: azure_rbac.Assignment(
             principal_id=str(assignment.inputs.get("principalId")),
@@ -290,6 +311,12 @@ def _azure_assignments(resources: list[Any]) -> dict[str, azure_rbac.Assignment]
             scope=str(assignment.inputs.get("scope")),
             condition=assignment.inputs.get("condition"),
             name=assignment.name,
+            custom_role=custom.get(
+                str(assignment.inputs.get("roleDefinitionId"))
+                .rstrip("/")
+                .rsplit("/", 1)[-1]
+                .lower()
+            ),
         )
         for assignment in of(resources, "azure-native:authorization:RoleAssignment")
     }
@@ -325,7 +352,7 @@ def _azure_reason(
             f"the condition of role assignment {', '.join(blocked)} does not hold for it "
             f"(attributes the request carries: {azure_rbac.ATTRIBUTES})"
         )
-    return "no role assignment of that principal grants the data action at that scope"
+    return "no role assignment of that principal grants the action at that scope"
 
 
 # GCP ----------------------------------------------------------------------------------------
@@ -392,7 +419,39 @@ def _gcp_bindings(resources: list[Any]) -> dict[str, gcp_iam.Binding]:
                     condition=get(inputs, "condition.expression"),
                     name=member.name,
                 )
+    # A Cloud Run service's own bindings (the rollout function's custom role) and a service
+    # account's (act-as): set on that one resource.
+    for member in of(resources, "gcp:cloudrunv2/serviceIamMember:ServiceIamMember"):
+        inputs = member.inputs
+        service = str(inputs.get("name"))
+        if not service.startswith("projects/"):
+            service = (
+                f"projects/{inputs.get('project')}/locations/{inputs.get('location')}"
+                f"/services/{service}"
+            )
+        found[member.name] = gcp_iam.Binding(
+            str(inputs.get("member")), str(inputs.get("role")), service, None, member.name
+        )
+    for member in of(resources, "gcp:serviceaccount/iAMMember:IAMMember"):
+        inputs = member.inputs
+        found[member.name] = gcp_iam.Binding(
+            str(inputs.get("member")),
+            str(inputs.get("role")),
+            str(inputs.get("serviceAccountId")),
+            get(inputs, "condition.expression"),
+            member.name,
+        )
     return found
+
+
+def _gcp_custom_roles(resources: list[Any]) -> dict[str, frozenset[str]]:
+    """The plan's custom roles: ``projects/<p>/roles/<id>`` → permissions."""
+    return {
+        f"projects/{role.inputs.get('project')}/roles/{role.inputs.get('roleId')}": frozenset(
+            str(p) for p in role.inputs.get("permissions") or ()
+        )
+        for role in of(resources, "gcp:projects/iAMCustomRole:IAMCustomRole")
+    }
 
 
 def gcp_denials(
@@ -401,15 +460,16 @@ def gcp_denials(
     """Each (handler, call, reason) the plan's grants do not allow; ``calls`` (resource name →
     calls) replaces a handler's manifest, e.g. by the calls a test recorded."""
     bindings = _gcp_bindings(resources)
+    custom = _gcp_custom_roles(resources)
     for handler in _gcp_handlers(resources):
         for declared in _calls_of(handler, calls):
             call = declared.sample()
-            if gcp_iam.allowed(call, handler.identity, bindings):
+            if gcp_iam.allowed(call, handler.identity, bindings, custom):
                 continue
             conditional = [
                 name for name, b in bindings.items()
                 if b.condition and gcp_iam.grants(
-                    gcp_iam.Binding(b.member, b.role, b.resource), handler.identity, call
+                    gcp_iam.Binding(b.member, b.role, b.resource), handler.identity, call, custom
                 )
             ]  # fmt: skip
             reason = (

@@ -23,6 +23,8 @@ COMPONENTS = {
     "mlops-serving": "mlops:gcp:ServingEndpoint",
     "mlops-monitoring": "mlops:gcp:Monitoring",
     "mlops-drift": "mlops:gcp:DriftJob",
+    # serving.rollout.autoRollback (the default) with a previousModel to roll back to.
+    "mlops-rollout": "mlops:gcp:RolloutGuard",
 }
 LABELLED = {
     "gcp:storage/bucket:Bucket",
@@ -62,6 +64,7 @@ API_SERVICES = {
     "cloudscheduler",
     "compute",
     "container",
+    "eventarc",  # the rollout function's Pub/Sub trigger
     "iam",
     "logging",
     "monitoring",
