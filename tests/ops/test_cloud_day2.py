@@ -20,6 +20,7 @@ from tests.ops.conftest import write_outputs
 from tests.ops.keys import install_allowed_signers
 from tests.ops.recorded import ARM, Recorded, azure_values, gcp_values
 
+
 def azure_checks() -> list[str]:
     """What Azure verify checks, in order: one routing check per recorded alert rule."""
     recorded = reference_recording("azure-prod")
