@@ -325,13 +325,17 @@ def binding_problems(
         )
     if cloud in IMAGE_CLOUDS:
         image = model.get("image")
-        digest = evaluation.image_digest(image)
+        digest = evaluation.image_digest(image) if image else model.get("imageDigest")
         approved = record.get("imageDigest")
-        if digest is None:
-            shown = repr(image) if image else "the registry's <name>:<version> tag"
+        if digest is None and image:
             problems.append(
-                f"{where}.image is {shown}, a tag: reference the image by digest "
+                f"{where}.image is {image!r}, a tag: reference the image by digest "
                 "(…@sha256:<64 hex>), a tag can be re-pushed"
+            )
+        elif digest is None:
+            problems.append(
+                f"{where} serves the image by a tag (its repository's <name>:<version>): set "
+                f"{where}.imageDigest (or an image …@sha256:<64 hex>), a tag can be re-pushed"
             )
         elif not approved:
             problems.append(f"it records no image digest; {rerun}")

@@ -265,6 +265,13 @@ class ModelRef(_Model):
         description="sha256 of the model artifact (`model.tar.gz`, or the package file) the "
         "approval signed. Required in staging and prod.",
     )
+    image_digest: str | None = Field(
+        None,
+        pattern=r"^sha256:[0-9a-f]{64}$",
+        description="GCP, serving from the stack's own repository: the image's digest, served "
+        "as `<repository>/<name>@<digest>` instead of the `<name>:<version>` tag. Required in "
+        "staging and prod there.",
+    )
     criteria: list[Criterion] = Field(
         default_factory=list,
         description="Evaluation gate: what the version's recorded metrics must meet "
@@ -480,7 +487,8 @@ class Approval(_Model):
     )
     model_card: str | None = Field(
         None,
-        pattern=r"^governance/model-cards/[a-z0-9][a-z0-9._-]{0,127}\.md$",
+        pattern=r"^governance/model-cards/[A-Za-z0-9][A-Za-z0-9._-]{0,199}/"
+        r"[a-z0-9][a-z0-9._-]{0,127}\.md$",
         description="The model card `mlops-iac approve` wrote (repository-relative).",
     )
     model_card_sha256: str | None = Field(
