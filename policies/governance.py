@@ -418,6 +418,7 @@ def review(
         problems.append(lowered)
 
     approvals = []
+    binding: list[tuple[dict[str, Any], list[str]]] = []
     for index, record in enumerate(_items(governance.get("approvals"))):
         if not isinstance(record, Mapping):
             continue
@@ -439,14 +440,21 @@ def review(
             entry["dateStatus"] = dated
         if environment in ("staging", "prod"):
             bound = _bind(record, signature, platform, stack=stack, project_dir=project_dir)
+            if bound is not None:
+                binding.append((entry, bound))
             if bound:
                 entry["bindingStatus"] = "; ".join(bound)
-                problems.extend(
-                    f"approval of {record.get('model')!r} version {record.get('version')!r} "
-                    f"({entry['keyPath']}) does not cover what is served: {problem}"
-                    for problem in bound
-                )
         approvals.append(entry)
+    # One approval that covers a served version is enough (a re-approval after the migration
+    # leaves the old record in the audit trail); otherwise each one says why it does not.
+    covered = {(e.get("model"), e.get("version")) for e, bound in binding if not bound}
+    problems.extend(
+        f"approval of {entry.get('model')!r} version {entry.get('version')!r} "
+        f"({entry['keyPath']}) does not cover what is served: {problem}"
+        for entry, bound in binding
+        if (entry.get("model"), entry.get("version")) not in covered
+        for problem in bound
+    )
 
     enforcement = governance.get("enforcement")
     if enforcement is not None and enforcement not in ("advisory", "mandatory"):
@@ -507,14 +515,16 @@ def _bind(
     *,
     stack: str,
     project_dir: Path | None,
-) -> list[str]:
-    """Binding problems of an approval of a served version (none for another version)."""
+) -> list[str] | None:
+    """Binding problems of an approval of a served version; ``None`` for another version."""
     served = [
         (where, model)
         for where, model in served_models(platform)
         if (str(model.get("name")), str(model.get("version")))
         == (str(record.get("model")), str(record.get("version")))
     ]
+    if not served:
+        return None
     problems: list[str] = []
     for where, model in served:
         if not signature:
