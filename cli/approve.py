@@ -324,6 +324,7 @@ def run(args: argparse.Namespace) -> int:
         metadata = _check_model_package(sagemaker, arn, args.version)
 
     environment, _ = trusted_environment(args)
+    _require_key(args, sf, approver, "approval")  # before reading metrics or artifacts
     served = _served_ref(spec, args.model, args.version)
     criteria = _criteria(spec, args.model, served)
     seen = _metrics(args)
@@ -477,6 +478,18 @@ def trusted_environment(args: argparse.Namespace) -> tuple[str, str]:
         raise OpsError(str(exc)) from None
 
 
+def _require_key(
+    args: argparse.Namespace, sf: stackfile.StackFile, approver: str, what: str
+) -> None:
+    """Refuse an unsigned record in prod (the stack file's claim or the trusted environment)."""
+    if args.key is None and (sf.spec.is_prod or trusted_environment(args)[0] == "prod"):
+        allowed = packs.allowed_signers_path(args.project)
+        raise OpsError(
+            f"a prod {what} must be signed: pass --key with {approver}'s private SSH key "
+            f"(public key in {allowed})"
+        )
+
+
 def _sign(
     args: argparse.Namespace, sf: stackfile.StackFile, data: bytes, approver: str, what: str
 ) -> str | None:
@@ -488,11 +501,7 @@ def _sign(
     # The file plan trusts: $MLOPS_IAC_ALLOWED_SIGNERS, else the project's governance/.
     allowed = packs.allowed_signers_path(args.project)
     if args.key is None:
-        if sf.spec.is_prod or trusted_environment(args)[0] == "prod":
-            raise OpsError(
-                f"a prod {what} must be signed: pass --key with {approver}'s private SSH key "
-                f"(public key in {allowed})"
-            )
+        _require_key(args, sf, approver, what)
         return None
     try:
         signature = signatures.sign(data, args.key)

@@ -363,10 +363,10 @@ def _validate(args: ResourceValidationArgs, report: Report) -> None:
             )
         elif approval.get("dateStatus"):
             refused.append(f"by {who!r}: {approval['dateStatus']}{at}")
-        elif approval.get("bindingStatus"):
-            refused.append(f"by {who!r}: {approval['bindingStatus']}{at}")
         elif unsigned not in (None, "verified"):
             refused.append(f"by {who!r}: {unsigned}{at}")
+        elif approval.get("bindingStatus"):
+            refused.append(f"by {who!r}: {approval['bindingStatus']}{at}")
         else:
             valid.append(approval)
     if not valid:
