@@ -30,6 +30,7 @@ from mlops_iac.cli import (
     command,
     describe,
     metrics,
+    nofollow,
     stackfile,
 )
 from mlops_iac.policies import packs, signatures, trust
@@ -324,7 +325,10 @@ def run(args: argparse.Namespace) -> int:
         metadata = _check_model_package(sagemaker, arn, args.version)
 
     environment, _ = trusted_environment(args)
-    _require_key(args, sf, approver, "approval")  # before reading metrics or artifacts
+    # Before reading metrics or artifacts: what would refuse the write refuses first.
+    _require_key(args, sf, approver, "approval")
+    nofollow.refuse_symlink(sf.path.parent, "directory")
+    nofollow.refuse_symlink(sf.path)
     served = _served_ref(spec, args.model, args.version)
     criteria = _criteria(spec, args.model, served)
     seen = _metrics(args)
