@@ -61,7 +61,9 @@ def _json(data: bytes, what: str) -> Any:
 def recorded(raw: Mapping[str, Any]) -> dict[str, Any]:
     """The metrics worth recording: ASCII names (as criteria name them), values kept as given
     (a non-finite or non-number value is kept so the gate can name it, then refused)."""
-    return {name: value for name, value in raw.items() if isinstance(name, str) and _NAME.match(name)}
+    return {
+        name: value for name, value in raw.items() if isinstance(name, str) and _NAME.match(name)
+    }
 
 
 def from_file(path: Path) -> dict[str, Any]:
@@ -78,17 +80,16 @@ def from_file(path: Path) -> dict[str, Any]:
     return recorded(document)
 
 
-def from_tracking_server(uri: str, run_id: str, *, timeout: float = TIMEOUT_SECONDS) -> dict[str, Any]:
+def from_tracking_server(
+    uri: str, run_id: str, *, timeout: float = TIMEOUT_SECONDS
+) -> dict[str, Any]:
     """The latest metrics of ``run_id`` from an MLflow-compatible REST API at ``uri``."""
     parsed = urllib.parse.urlsplit(uri)
     if parsed.scheme not in ("http", "https") or not parsed.netloc:
         raise OpsError(f"tracking URI {uri!r} is not an http(s) URL")
     if not _RUN_ID.match(run_id):
         raise OpsError(f"run id {run_id!r} is not an MLflow run id (letters, digits, '_', '-')")
-    url = (
-        f"{uri.rstrip('/')}/api/2.0/mlflow/runs/get?"
-        f"{urllib.parse.urlencode({'run_id': run_id})}"
-    )
+    url = f"{uri.rstrip('/')}/api/2.0/mlflow/runs/get?{urllib.parse.urlencode({'run_id': run_id})}"
     request = urllib.request.Request(url, headers={"Accept": "application/json"})
     if token := os.environ.get("MLFLOW_TRACKING_TOKEN"):
         request.add_header("Authorization", f"Bearer {token}")

@@ -394,8 +394,9 @@ def review(
     skew, maximum approval age); default ``trust.load()`` (``$MLOPS_IAC_GOVERNANCE_DIR``, else
     the working directory's or its parent's ``governance/``). ``now``: the time records are
     judged at; default the clock. ``project_dir``: where model cards are read to check their
-    digests; default none (the signature still covers the digest). ``platform`` is the typed spec (``mlops_iac.spec``) or, for a
-    stack file that does not validate, the object as the file holds it (camelCase): the review
+    digests; default none (the signature still covers the digest). ``platform`` is the typed
+    spec (``mlops_iac.spec``) or, for a stack file that does not validate, the object as the
+    file holds it (camelCase): the review
     reads both the same way, so an invalid file is still reviewed, fail-closed.
     """
     if not isinstance(platform, Mapping):

@@ -2,10 +2,11 @@
 
 The reference stacks (``stacks/``) and the team examples (``examples/*/``) carry signed
 approvals, enforcement changes and waivers so that ``plan`` shows the gate passing. Their keys
-are examples: this tool sets each approval's model card digest to the committed card's, makes a new ed25519 key per approver in a temporary directory, writes the
-public halves to each project's ``governance/allowed_signers``, replaces every signature in the
-project's stack files with one over the record as it now reads (``policies.signatures``), and
-deletes the private halves when it ends. Run it after changing what a record signs:
+are examples: this tool sets each approval's model card digest to the committed card's, makes a
+new ed25519 key per approver in a temporary directory, writes the public halves to each
+project's ``governance/allowed_signers``, replaces every signature in the project's stack files
+with one over the record as it now reads (``policies.signatures``), and deletes the private
+halves when it ends. Run it after changing what a record signs:
 
     python -m tools.example_signatures
 """
@@ -55,7 +56,9 @@ def _key(directory: Path, identity: str) -> Path:
     return path
 
 
-def _records(platform: Mapping[str, Any], project: str, environment: str) -> list[tuple[Any, bytes]]:
+def _records(
+    platform: Mapping[str, Any], project: str, environment: str
+) -> list[tuple[Any, bytes]]:
     """``(record, payload)`` of every signed record of one stack file."""
     governance = platform.get("governance") or {}
     found = [

@@ -77,7 +77,6 @@ IMMUTABLE_SCANNED = Rule(
 )
 
 
-
 def _sagemaker_images(props: Mapping[str, Any]) -> list[tuple[str, Any]]:
     containers = [("primaryContainer", props.get("primaryContainer"))] + [
         (f"containers[{i}]", c) for i, c in enumerate(items(props.get("containers")))

@@ -120,8 +120,16 @@ def test_approve_signs_metrics_digests_and_model_card(cli, project, tmp_path) ->
     image = "sha256:" + "ab" * 32
     assert (
         _approve(
-            cli, project, "--metrics", metrics, "--artifact", _artifact(tmp_path),
-            "--image-digest", image, "--intended-use", "scoring card payments",
+            cli,
+            project,
+            "--metrics",
+            metrics,
+            "--artifact",
+            _artifact(tmp_path),
+            "--image-digest",
+            image,
+            "--intended-use",
+            "scoring card payments",
         )  # fmt: skip
         == 0
     ), cli.err
@@ -247,7 +255,7 @@ def test_approve_refuses_an_unusable_run(cli, project, tmp_path, tracking, run, 
     assert fragment in cli.one_error_line()
 
 
-# --- the spec: criteria ----------------------------------------------------------------------------
+# --- the spec: criteria ---------------------------------------------------------------------------
 
 
 @pytest.mark.parametrize(
@@ -279,7 +287,7 @@ def test_criteria_shorthand_and_object_are_the_same() -> None:
     ]
 
 
-# --- plan: the approval covers what is served ------------------------------------------------------
+# --- plan: the approval covers what is served -----------------------------------------------------
 
 
 def _reference(stack: str = "aws-prod") -> dict[str, Any]:
@@ -373,7 +381,9 @@ def test_lowering_criteria_in_the_stack_file_does_not_lower_the_signed_ones(allo
     platform["serving"]["model"]["criteria"] = []
     reviewed = _review(_resign(platform), allowed)
     (problem,) = reviewed.problems
-    assert problem.endswith("auc is 0.934, which misses auc >= 0.95 (the criteria the approval signed)")
+    assert problem.endswith(
+        "auc is 0.934, which misses auc >= 0.95 (the criteria the approval signed)"
+    )
 
 
 def test_forged_metrics_do_not_verify(allowed) -> None:

@@ -412,7 +412,8 @@ def test_a_replaced_model_artifact_under_the_approved_version_fails(
     check = _artifact_check(cli, project, outputs_file, tmp_path)
     assert check["passed"] is False
     assert check["detail"] == (
-        f"s3://{MODELS}/fraud-detector/7/model.tar.gz has sha256 {hashlib.sha256(swapped).hexdigest()}, "
+        f"s3://{MODELS}/fraud-detector/7/model.tar.gz has sha256 "
+        f"{hashlib.sha256(swapped).hexdigest()}, "
         "not the approved a40a06ed329955a7b11b61bc314debf0e13a6a64dd020ff9c4257655f4d88f1f"
     )
 
