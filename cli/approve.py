@@ -165,6 +165,20 @@ def _criteria(spec: Any, model: str, served: ModelRef | None) -> list[evaluation
     return [c.parsed() for c in ref.criteria] if ref is not None else []
 
 
+def _show_lowered(spec: Any, model: str, criteria: list[evaluation.Criterion]) -> None:
+    """Say so when the criteria are looser than the latest approval of the model signed: this
+    approval then signs the lowered criteria (the four-eyes record of the lowering)."""
+    earlier = [a for a in spec.governance.approvals if a.model == model and a.criteria]
+    if not earlier:
+        return
+    signed = evaluation.parse_criteria(earlier[-1].criteria or [])
+    if found := evaluation.lowered(signed, criteria):
+        print(
+            f"criteria lowered since the approval of {model} v{earlier[-1].version} "
+            f"({'; '.join(found)}): this approval signs the lowered criteria"
+        )
+
+
 def _metrics(args: argparse.Namespace) -> dict[str, Any] | None:
     if args.metrics is not None and args.run_id:
         raise OpsError("give --metrics FILE or --run-id ID, not both")
@@ -347,6 +361,7 @@ def run(args: argparse.Namespace) -> int:
                 f"{args.model} v{args.version} misses its evaluation criteria: {exc}; "
                 "nothing signed"
             ) from None
+    _show_lowered(spec, args.model, criteria)
     artifact = _artifact_sha256(args)
     if artifact is None and environment != "dev":
         raise OpsError(

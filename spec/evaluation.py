@@ -142,3 +142,26 @@ def image_digest(image: Any) -> str | None:
         return None
     found = IMAGE_DIGEST.match(image)
     return found["digest"] if found else None
+
+
+def lowered(signed: Iterable[Criterion], current: Iterable[Criterion]) -> list[str]:
+    """Each criterion of ``signed`` that ``current`` drops or loosens (``auc >= 0.95`` → ``auc >=
+    0.91``, or ``>`` → ``>=`` at the same threshold), as ``old → new`` text."""
+    now = {c.metric: c for c in current}
+    found = []
+    for old in signed:
+        new = now.get(old.metric)
+        if new is None:
+            found.append(f"{old.text} → (removed)")
+            continue
+        up = old.comparison in (">=", ">")
+        if up != (new.comparison in (">=", ">")):
+            found.append(f"{old.text} → {new.text}")
+            continue
+        strict_old, strict_new = old.comparison in (">", "<"), new.comparison in (">", "<")
+        looser = (new.threshold < old.threshold if up else new.threshold > old.threshold) or (
+            new.threshold == old.threshold and strict_old and not strict_new
+        )
+        if looser:
+            found.append(f"{old.text} → {new.text}")
+    return found

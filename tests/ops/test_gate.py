@@ -454,3 +454,38 @@ def test_plan_refuses_the_v8_artifact_under_v7s_approval(cli, tmp_path, monkeypa
         "a40a06ed329955a7b11b61bc314debf0e13a6a64dd020ff9c4257655f4d88f1f"
     ) in cli.out
     assert "mlops-approval-gate" in cli.out and "mlops-governance-records" in cli.out
+
+
+def test_approve_says_when_it_signs_lowered_criteria(cli, project, tmp_path) -> None:
+    path = project / "stacks/Pulumi.aws-prod.yaml"
+    text = path.read_text()
+    lowered = 'criteria: ["auc >= 0.85", "p95_latency_ms <= 80.0"]'
+    path.write_text(text.replace('criteria: ["auc >= 0.91", "p95_latency_ms <= 80.0"]', lowered, 1))
+    metrics = _metrics_file(tmp_path, '{"auc": 0.88, "p95_latency_ms": 61}')
+    assert _approve(cli, project, "--metrics", metrics, "--artifact", _artifact(tmp_path)) == 0
+    assert (
+        "criteria lowered since the approval of fraud-detector v6 (auc >= 0.91 → auc >= 0.85): "
+        "this approval signs the lowered criteria"
+    ) in cli.out
+    approval = stackfile.load(project, "aws-prod").spec.governance.approvals[-1]
+    assert approval.criteria == ["auc >= 0.85", "p95_latency_ms <= 80.0"]
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "expected"),
+    [
+        ("auc >= 0.91", "auc >= 0.85", ["auc >= 0.91 → auc >= 0.85"]),
+        ("auc > 0.91", "auc >= 0.91", ["auc > 0.91 → auc >= 0.91"]),
+        ("auc >= 0.91", "auc >= 0.95", []),
+        (
+            "p95_latency_ms <= 80",
+            "p95_latency_ms <= 90",
+            ["p95_latency_ms <= 80.0 → p95_latency_ms <= 90.0"],
+        ),
+        ("auc >= 0.91", None, ["auc >= 0.91 → (removed)"]),
+    ],
+)
+def test_lowered_criteria(old, new, expected) -> None:
+    signed = evaluation.parse_criteria([old])
+    current = evaluation.parse_criteria([new] if new else [])
+    assert evaluation.lowered(signed, current) == expected
