@@ -447,8 +447,17 @@ def review(
                 entry["bindingStatus"] = "; ".join(bound)
         approvals.append(entry)
     # One approval that covers a served version is enough (a re-approval after the migration
-    # leaves the old record in the audit trail); otherwise each one says why it does not.
-    covered = {(e.get("model"), e.get("version")) for e, bound in binding if not bound}
+    # leaves the old record in the audit trail); otherwise each one says why it does not. It
+    # covers only when it also counts: verified signature, dated right, four eyes (a forged
+    # record with the right digests must not silence the real one's problems).
+    covered = {
+        (e.get("model"), e.get("version"))
+        for e, bound in binding
+        if not bound
+        and e.get("signatureStatus") == signatures.VERIFIED
+        and not e.get("dateStatus")
+        and _four_eyes(e.get("approvedBy"), owner, approvers) is None
+    }
     problems.extend(
         f"approval of {entry.get('model')!r} version {entry.get('version')!r} "
         f"({entry['keyPath']}) does not cover what is served: {problem}"

@@ -489,3 +489,16 @@ def test_lowered_criteria(old, new, expected) -> None:
     signed = evaluation.parse_criteria([old])
     current = evaluation.parse_criteria([new] if new else [])
     assert evaluation.lowered(signed, current) == expected
+
+
+@pytest.mark.parametrize("environment", ["staging", "prod"])
+def test_a_forged_record_with_the_right_digests_does_not_cover(allowed, environment) -> None:
+    # The author serves other bytes under v7 and adds a second v7 approval naming them, with a
+    # signature that does not verify: the real approval's problem is still reported.
+    platform = _resign(_reference())
+    platform["serving"]["model"]["artifactSha256"] = ARTIFACT_SHA
+    forged = {**platform["governance"]["approvals"][0], "artifactSha256": ARTIFACT_SHA}
+    forged["signature"] = platform["governance"]["approvals"][1]["signature"]
+    platform["governance"]["approvals"].append(forged)
+    problems = _review(platform, allowed, environment=environment).problems
+    assert any("approvals[0]) does not cover what is served" in p for p in problems)
