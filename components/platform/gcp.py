@@ -120,8 +120,10 @@ def _serving_args(
     # The stack serves what it registers: the image from its own repository and the artifact
     # from its own model bucket (a path in it). Anything else is "bring your own", which the spec
     # only accepts with gcp.externalArtifacts: true.
+    # By digest when the spec pins one (a tag can be re-pushed; the approval signs the digest).
+    reference = f"@{model.image_digest}" if model.image_digest else f":{model.version}"
     image: pulumi.Input[str] = model.image or pulumi.Output.concat(
-        registry.image_repository_url, f"/{model.name}:{model.version}"
+        registry.image_repository_url, f"/{model.name}{reference}"
     )
     model_bucket, model_prefix = _model_location(model.artifact_uri, registry.model_bucket_name)
     previous_prefix = None

@@ -144,6 +144,19 @@ def azure_values() -> dict[str, Any]:
     return values
 
 
+def _revision_image(image: str, version: str) -> str:
+    """The image the platform gives ``version``'s revision: by the digest the reference stack
+    pins for it (``imageDigest``), else by the ``<name>:<version>`` tag."""
+    from mlops_iac.cli import stackfile
+    from tests.conftest import REPO
+
+    serving = stackfile.load(REPO, "gcp-prod").spec.serving
+    for ref in (serving.model, serving.previous_model):
+        if ref is not None and ref.version == version and ref.image_digest:
+            return image.split("@", 1)[0].rsplit(":", 1)[0] + f"@{ref.image_digest}"
+    return image.split("@", 1)[0].rsplit(":", 1)[0] + f":{version}"
+
+
 def gcp_values() -> dict[str, Any]:
     """Placeholder values of the gcp-prod estate, from its reference recording."""
     rec = reference_recording("gcp-prod")
@@ -230,7 +243,7 @@ def gcp_values() -> dict[str, Any]:
                 "revision": entry["revision"],
                 "version_uid": f"{int(version):012d}",
                 "revision_labels": {**template["labels"], "mlops-model-version": version},
-                "image": container["image"].rsplit(":", 1)[0] + f":{version}",
+                "image": _revision_image(container["image"], version),
                 "env": env,
                 "service_account": template["serviceAccount"],
                 "revision_key": template["encryptionKey"],

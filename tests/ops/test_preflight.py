@@ -47,7 +47,12 @@ GKE_A100 = (
     f"{QUOTAS}/services/compute.googleapis.com/quotaInfos/"
     "PREEMPTIBLE-NVIDIA-A100-GPUS-per-project-region"
 )
-IMAGE = "763104351884.dkr.ecr.us-east-1.amazonaws.com/pytorch-inference:2.3-cpu-py311"
+# The reference aws-prod stack pins its image by digest (an AWS-managed DLC: preflight cannot
+# read another account's repository, so it is UNKNOWN).
+IMAGE = (
+    "763104351884.dkr.ecr.us-east-1.amazonaws.com/pytorch-inference@sha256:"
+    "c47036387552897f897e0ff1f0111a555b43c495399845cc18d54d74abde2752"
+)
 MODELS = "s3://fraud-detection-models/fraud-detector"
 
 

@@ -88,7 +88,10 @@ def test_aws_prod_needs_gpu_spot_vcpus_endpoint_instances_concurrency_and_named_
         "kind": "aws-cost-allocation-tag",
         "tagKey": "mlops:project",
     }
-    image = "763104351884.dkr.ecr.us-east-1.amazonaws.com/pytorch-inference:2.3-cpu-py311"
+    image = (  # pinned by digest in the reference stack
+        "763104351884.dkr.ecr.us-east-1.amazonaws.com/pytorch-inference@sha256:"
+        "c47036387552897f897e0ff1f0111a555b43c495399845cc18d54d74abde2752"
+    )
     assert found[f"aws-image-{image}"].seen_by == "deploy-only"
     assert found["aws-ec2-capacity-g-spot"].seen_by == "deploy-only"
 

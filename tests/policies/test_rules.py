@@ -352,6 +352,17 @@ MUTATIONS: list[Mutation] = [
         lambda r: r.set("registry-images", "imageScanningConfiguration.scanOnPush", False),
         "scanOnPush is not true",
     ),
+    Mutation(
+        "mlops-serving-image-digest",
+        "served-by-tag",
+        lambda r: r.set(
+            "serving-model-v7",
+            "primaryContainer.image",
+            "763104351884.dkr.ecr.us-east-1.amazonaws.com/pytorch-inference:2.3-cpu-py311",
+        ),
+        "primaryContainer.image is '763104351884.dkr.ecr.us-east-1.amazonaws.com/"
+        "pytorch-inference:2.3-cpu-py311', a tag: reference the served image by digest",
+    ),
     # logs
     Mutation(
         "mlops-logs-retention-encrypted",

@@ -152,9 +152,13 @@ def test_prod_wiring_and_security(recordings):
         (f"{name}-v7", 10),
         (f"{name}-v6", 90),
     ]
-    # The image and the model come from what the stack creates.
+    # The image and the model come from what the stack creates; the image by the digest the
+    # stack file pins (serving.model.imageDigest), never by a tag that can be re-pushed.
     [container] = service["template"]["containers"]
-    assert container["image"] == f"{exports['image_repository_url']}/fraud-detector:7"
+    assert container["image"] == (
+        f"{exports['image_repository_url']}/fraud-detector@sha256:"
+        "d3dc96edbd03068cd66d8e67924c1ee5f5d84ea94a1ab8538d4fbff74a566be9"
+    )
     envs = {e["name"]: e["value"] for e in container["envs"]}
     models = exports["model_bucket_name"]
     assert envs["MODEL_URI"] == f"gs://{models}/fraud-detector/7/"
