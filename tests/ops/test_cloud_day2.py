@@ -659,3 +659,96 @@ def test_bearer_transport_sends_the_token_once_and_parses_errors():
         ("GET", "/fine", "Bearer t0k3n", b""),
         ("PATCH", "/denied?updateMask=traffic", "Bearer t0k3n", b'{"traffic": []}'),
     ]
+
+
+# --- Endpoint overrides ---------------------------------------------------------------------
+
+
+class _Sent:
+    """``requests.request`` on no network: logs (method, url, Authorization), answers ``{}``."""
+
+    def __init__(self) -> None:
+        self.sent: list[tuple[str, str, str]] = []
+
+    def __call__(self, method: str, url: str, **kwargs: Any) -> Any:
+        self.sent.append((method, url, kwargs["headers"]["Authorization"]))
+
+        class Response:
+            status_code, content = 200, b""
+
+        return Response()
+
+
+@pytest.fixture
+def sent(monkeypatch) -> _Sent:
+    import requests
+
+    log = _Sent()
+    monkeypatch.setattr(requests, "request", log)
+    return log
+
+
+def test_azure_sovereign_endpoint_gets_the_requests_and_scopes_the_token(monkeypatch, sent):
+    import azure.identity
+
+    scopes: list[str] = []
+
+    class Credential:
+        def get_token(self, *asked: str) -> Any:
+            scopes.extend(asked)
+            return type("Token", (), {"token": "chain-token"})()
+
+    monkeypatch.setattr(azure.identity, "DefaultAzureCredential", Credential)
+    gov = "https://management.usgovcloudapi.net"
+    transport = cloudrest.transport_for("azure", {"AZURE_RESOURCE_MANAGER_ENDPOINT": gov + "/"})
+    transport("GET", f"{ARM}/subscriptions/s?api-version=1")
+    assert sent.sent == [("GET", f"{gov}/subscriptions/s?api-version=1", "Bearer chain-token")]
+    assert scopes == [f"{gov}/.default"]
+
+
+def test_gcp_endpoint_override_moves_only_its_api(monkeypatch, sent):
+    monkeypatch.setattr(cloudrest, "_gcp_token", lambda: "chain-token")
+    env = {"CLOUDSDK_API_ENDPOINT_OVERRIDES_RUN": "https://us-central1-run.googleapis.com/"}
+    transport = cloudrest.transport_for("gcp", env)
+    transport("GET", "https://run.googleapis.com/v2/projects/p/locations/r/services/s")
+    transport("GET", "https://storage.googleapis.com/storage/v1/b/bucket")
+    assert [url for _, url, _ in sent.sent] == [
+        "https://us-central1-run.googleapis.com/v2/projects/p/locations/r/services/s",
+        "https://storage.googleapis.com/storage/v1/b/bucket",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("stack", "env", "says"),
+    [
+        # Plain http to a remote host would carry the bearer token in the clear.
+        ("azure-prod", {"AZURE_RESOURCE_MANAGER_ENDPOINT": "http://arm.example.com"},
+         "AZURE_RESOURCE_MANAGER_ENDPOINT='http://arm.example.com' is plain http to a remote"),
+        ("gcp-prod", {"CLOUDSDK_API_ENDPOINT_OVERRIDES_RUN": "http://10.0.0.7/"},
+         "CLOUDSDK_API_ENDPOINT_OVERRIDES_RUN='http://10.0.0.7/' is plain http to a remote"),
+        ("gcp-prod", {"CLOUDSDK_API_ENDPOINT_OVERRIDES_RUN": "https://run.example.com/v2"},
+         "must be scheme://host[:port] without a path"),
+        # The static token never leaves the machine ...
+        ("azure-prod", {"MLOPS_IAC_TEST_TOKEN": "t"},
+         "MLOPS_IAC_TEST_TOKEN is only sent to loopback endpoints, not to https://management"),
+        ("gcp-prod", {"MLOPS_IAC_TEST_TOKEN": "t",
+                      "CLOUDSDK_API_ENDPOINT_OVERRIDES_RUN": "http://127.0.0.1:9/"},
+         "not to https://cloudkms.googleapis.com"),
+        # ... and the credential chain's token only goes over https, even to loopback.
+        ("azure-prod", {"AZURE_RESOURCE_MANAGER_ENDPOINT": "http://localhost:8080"},
+         "endpoint http://localhost:8080 is plain http: the credential chain's token is only"),
+    ],
+)  # fmt: skip
+def test_unsafe_endpoint_settings_are_one_line_before_any_request(
+    cli, project, tmp_path, monkeypatch, sent, stack, env, says
+):
+    import azure.identity
+
+    monkeypatch.setattr(azure.identity, "DefaultAzureCredential", None)  # never asked
+    monkeypatch.setattr(cloudrest, "_gcp_token", None)
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    outputs = _outputs(tmp_path, stack)
+    assert cli("verify", "-s", stack, "--project", project, "--outputs", outputs) == 2
+    assert says in cli.one_error_line()
+    assert sent.sent == []
