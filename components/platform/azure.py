@@ -31,6 +31,8 @@ from mlops_iac.components.azure import (
     PrivateNetworkArgs,
     ServingEndpoint,
     ServingEndpointArgs,
+    Tracking,
+    TrackingArgs,
     TrainingCluster,
     TrainingClusterArgs,
 )
@@ -41,6 +43,8 @@ from mlops_iac.components.platform.common import (
     customer_key,
     drift_exports,
     drift_job_kwargs,
+    tracking_exports,
+    tracking_kwargs,
     training_cluster_kwargs,
     webhook_secret,
 )
@@ -89,9 +93,11 @@ def build(parent: pulumi.Resource, name: str, spec: PlatformSpec) -> dict[str, A
     monitoring = _monitoring(parent, name, spec, store, cluster, endpoint, opts)
     if endpoint is not None:
         drift_job = _drift_job(name, spec, net, store, cluster, endpoint, monitoring, opts)
+    tracking = _tracking(name, spec, store, cluster, opts) if spec.tracking.enabled else None
     return {
         **contract_exports(store, cluster, registry, endpoint, monitoring),
         **drift_exports(drift_job),
+        **tracking_exports(tracking),
         "storage_account_name": store.storage_account_name,
         # AZURE_CLIENT_ID for DVC under managed identity (docs/dvc.md).
         "dvc_identity_client_id": store.dvc_identity_client_id,
@@ -99,6 +105,28 @@ def build(parent: pulumi.Resource, name: str, spec: PlatformSpec) -> dict[str, A
         "resource_group_name": store.resource_group_name,
         "bring_up_pending": bring_up_pending(spec),
     }
+
+
+def _tracking(
+    name: str,
+    spec: PlatformSpec,
+    store: ArtifactStore,
+    cluster: TrainingCluster,
+    opts: pulumi.ResourceOptions,
+) -> Tracking:
+    """The workspace's MLflow endpoint; the cluster's identity and CI may log to it."""
+    return Tracking(
+        f"{name}-tracking",
+        TrackingArgs(
+            **tracking_kwargs(spec),
+            artifact_bucket_name=store.bucket_name,
+            workspace_id=cluster.workspace_id,
+            location=store.location,
+            # The GPU cluster runs as the store's DVC identity (compute_identity_id).
+            training_principal_id=store.dvc_identity_principal_id,
+        ),
+        opts=opts,
+    )
 
 
 def _reached_privately(spec: PlatformSpec) -> bool:

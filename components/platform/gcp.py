@@ -23,6 +23,8 @@ from mlops_iac.components.gcp import (
     MonitoringArgs,
     ServingEndpoint,
     ServingEndpointArgs,
+    Tracking,
+    TrackingArgs,
     TrainingCluster,
     TrainingClusterArgs,
 )
@@ -32,8 +34,11 @@ from mlops_iac.components.platform.common import (
     artifact_store_kwargs,
     bring_up_pending,
     contract_exports,
+    customer_key,
     drift_exports,
     drift_job_kwargs,
+    tracking_exports,
+    tracking_kwargs,
     training_cluster_kwargs,
     training_exports,
     training_kubernetes_kwargs,
@@ -71,9 +76,13 @@ def build(parent: pulumi.Resource, name: str, spec: PlatformSpec) -> dict[str, A
         drift_job = DriftJob(
             f"{name}-drift", _drift_job_args(name, spec, store, endpoint, monitor), opts=opts
         )
+    tracking = None
+    if spec.tracking.enabled:
+        tracking = Tracking(f"{name}-tracking", _tracking_args(spec, store), opts=opts)
     return {
         **contract_exports(store, cluster, registry, endpoint, monitor),
         **drift_exports(drift_job),
+        **tracking_exports(tracking),
         # Every alert policy of the stack, for `mlops-iac verify` (as on AWS).
         "alarm_names": pulumi.Output.all(
             monitor.alarm_names, drift_job.alarm_name if drift_job else None
@@ -85,6 +94,17 @@ def build(parent: pulumi.Resource, name: str, spec: PlatformSpec) -> dict[str, A
         "serving_revisions": endpoint.serving_revisions if endpoint else [],
         "bring_up_pending": bring_up_pending(spec),
     }
+
+
+def _tracking_args(spec: PlatformSpec, store: ArtifactStore) -> TrackingArgs:
+    """MLflow on Cloud Run; the trainer (as the store's DVC account) and CI may invoke it."""
+    return TrackingArgs(
+        **tracking_kwargs(spec),
+        artifact_bucket_name=store.bucket_name,
+        kms_key_id=customer_key(store.kms_key_id, spec.artifacts.customer_managed_key),
+        training_member=store.dvc_service_account.apply(lambda e: f"serviceAccount:{e}"),
+        image=spec.tracking.image,
+    )
 
 
 def _training_args(spec: PlatformSpec, store: ArtifactStore) -> TrainingClusterArgs:
