@@ -57,7 +57,7 @@ def _cloud_sql(props: Mapping[str, Any]) -> list[str]:
 
 def _invoker(props: Mapping[str, Any]) -> list[str]:
     members = [props.get("member"), *items(props.get("members"))]
-    public = [m for m in members if isinstance(m, str) and m.strip() in PUBLIC_MEMBERS]
+    public = [m.strip() for m in members if isinstance(m, str) and m.strip() in PUBLIC_MEMBERS]
     if public:
         return [f"{props.get('role')} is granted to {', '.join(public)}: anyone can call it"]
     return []
