@@ -297,8 +297,10 @@ def test_plan_lists_the_preconditions_its_resources_need():
         "Preconditions (9): what the account must provide; "
         "`mlops-iac preflight --stack aws-prod` checks them live"
     )
-    # After the GPU summary, before the verdict; one item and its source per precondition.
-    assert lines[start - 2].startswith("Max GPU spend:")
+    # After the GPU summary and the tracking URI, before the verdict; one item and its source
+    # per precondition.
+    assert lines[start - 3].startswith("Max GPU spend:")
+    assert lines[start - 2].startswith("Tracking: MLFLOW_TRACKING_URI=arn:aws:sagemaker:")
     assert lines[-1].startswith("PASS:")
     assert lines[start + 1 : start + 1 + 2 * len(expected) : 2] == [
         f"  {p.id} ({p.seen_by}): {p.what}" for p in expected
