@@ -23,6 +23,7 @@ COMPONENTS = {
     "mlops-serving": "mlops:gcp:ServingEndpoint",
     "mlops-monitoring": "mlops:gcp:Monitoring",
     "mlops-drift": "mlops:gcp:DriftJob",
+    "mlops-tracking": "mlops:gcp:Tracking",
 }
 LABELLED = {
     "gcp:storage/bucket:Bucket",
@@ -67,6 +68,7 @@ API_SERVICES = {
     "monitoring",
     "pubsub",
     "run",
+    "sqladmin",
     "storage",
 }
 
@@ -210,7 +212,13 @@ def test_every_encryptable_resource_uses_a_rotating_key_of_the_stack(recordings)
         assert bucket.inputs["encryption"]["defaultKmsKeyName"] in keys
     for topic in recording.of_type("gcp:pubsub/topic:Topic"):
         assert topic.inputs["kmsKeyName"] in keys
-    [repo] = recording.of_type("gcp:artifactregistry/repository:Repository")
+    # The tracking server's remote repository only caches MLflow's public image.
+    [repo] = [
+        r
+        for r in recording.of_type("gcp:artifactregistry/repository:Repository")
+        if r.inputs.get("mode") != "REMOTE_REPOSITORY"
+    ]
+    assert recording.named("mlops-tracking-db").inputs["encryptionKeyName"] in keys
     assert repo.inputs["kmsKeyName"] in keys
     service = recording.named("mlops-serving-service").inputs
     assert service["template"]["encryptionKey"] in keys
