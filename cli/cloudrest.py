@@ -115,9 +115,7 @@ def _gcp_token() -> str:
     return str(credentials.token)
 
 
-def bearer_transport(
-    token: Callable[[], str], roots: dict[str, str] | None = None
-) -> Transport:
+def bearer_transport(token: Callable[[], str], roots: dict[str, str] | None = None) -> Transport:
     """A transport over ``requests`` that asks ``token()`` once, on the first request; a URL
     under a key of ``roots`` (a default root such as ``https://run.googleapis.com``) goes to its
     value instead (the override)."""

@@ -16,6 +16,7 @@ through the clouds' endpoint overrides.
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import subprocess
 import time
@@ -43,6 +44,10 @@ PERSONAS = {
 }
 
 Result = subprocess.CompletedProcess[str]
+# What the team built: the model package's SHA-256 and the serving image's digest (a prod
+# approval is bound to both).
+ARTIFACT_SHA256 = "ab" * 32
+DIGEST = "sha256:" + "cd" * 32
 
 
 @pytest.fixture(scope="module")
@@ -114,11 +119,15 @@ def _walk(walk: Walk, wheel: Path, outputs: Path) -> Walk:
     walk.cli("plan-dev", "plan", "--stack", "dev", "--quiet", "--no-color")
     walk.run("test", venv / "bin/python", "-m", "pytest", "-W", "error", "-q", "tests")
     versions = ("2", "1") if walk.kind == "platform" else ("2",)
+    if walk.kind == "platform":  # plan's fixes: serve the image by digest, name the artifact
+        prod = walk.root / "Pulumi.prod.yaml"
+        pinned = rf'\1image: \2@{DIGEST}\n\1artifactSha256: "{ARTIFACT_SHA256}"\n'
+        prod.write_text(re.sub(r"( +)image: (\S+?):[\w.-]+\n", pinned, prod.read_text()))
     for version in versions:
         walk.cli(
             f"approve-v{version}", "approve", "--stack", "prod", "--model", "model",
             "--version", version, "--approver", walk.approver, "--ticket", f"CHG-{version}",
-            "--key", key,
+            "--key", key, "--artifact-sha256", ARTIFACT_SHA256,
         )  # fmt: skip
     walk.cli("plan-prod", "plan", "--stack", "prod", "--quiet", "--no-color")
     walk.cli(
