@@ -10,6 +10,7 @@ from pulumi_policy import (
     ResourceValidationArgs,
     StackValidationArgs,
 )
+from pulumi_policy.proxy import UnknownValueError
 
 from ._base import (
     Report,
@@ -221,6 +222,355 @@ ROLLBACK = Rule(
 )
 
 
+# --- automatic rollback in production ------------------------------------------------------------
+
+AZURE_ENDPOINT = "azure-native:machinelearningservices:OnlineEndpoint"
+AZURE_FUNCTION_APP = "azure-native:web:WebApp"
+AZURE_ROLE_ASSIGNMENT = "azure-native:authorization:RoleAssignment"
+AZURE_IDENTITY = "azure-native:managedidentity:UserAssignedIdentity"
+AZURE_ROLE_DEFINITION = "azure-native:authorization:RoleDefinition"
+AZURE_ACTION_GROUP = "azure-native:monitor:ActionGroup"
+AZURE_ALERTS = ("azure-native:monitor:ScheduledQueryRule", "azure-native:monitor:MetricAlert")
+#: The custom role's write action: what moves an endpoint's traffic.
+AZURE_TRAFFIC_WRITE = f"{ARM_ONLINE_ENDPOINT}/write"
+CLOUD_RUN_SERVICE = "gcp:cloudrunv2/service:Service"
+GCP_FUNCTION = "gcp:cloudfunctionsv2/function:Function"
+GCP_SERVICE_MEMBER = "gcp:cloudrunv2/serviceIamMember:ServiceIamMember"
+GCP_CUSTOM_ROLE = "gcp:projects/iAMCustomRole:IAMCustomRole"
+GCP_ALERT = "gcp:monitoring/alertPolicy:AlertPolicy"
+GCP_CHANNEL = "gcp:monitoring/notificationChannel:NotificationChannel"
+#: Predefined roles that may update a Cloud Run service's traffic.
+#: https://cloud.google.com/run/docs/reference/iam/roles
+GCP_RUN_UPDATE_ROLES = frozenset({"roles/run.admin", "roles/run.developer"})
+
+
+class _Unknown:
+    """A value the engine does not know yet (a preview of a resource still to be created)."""
+
+
+UNKNOWN = _Unknown()
+
+
+def _read(read: Callable[[], Any]) -> Any:
+    """``read()``, or ``UNKNOWN`` where it touches a value unknown at preview."""
+    try:
+        return read()
+    except UnknownValueError:
+        return UNKNOWN
+
+
+def _refers(
+    holder: PolicyResource,
+    key: str,
+    value: Any,
+    target: PolicyResource,
+    known: Callable[[str], bool],
+) -> bool:
+    """Whether ``holder``'s ``key`` (read as ``value``) refers to ``target``.
+
+    A known value must name it (``known``); an unknown one counts only when the engine recorded
+    that ``key`` is computed from ``target`` (its property dependencies): a value that depends on
+    nothing, or on another endpoint, does not refer to this one. The check of the value itself
+    runs again once it is known (``pulumi up``, or a preview of the deployed stack).
+    """
+    if value is UNKNOWN:
+        return any(d is target for d in holder.property_dependencies.get(key, ()))
+    return isinstance(value, str) and known(value)
+
+
+def _azure_names(endpoint: PolicyResource) -> Callable[[str], bool]:
+    """Whether a string names the endpoint (its ARM id, or an id below it), case-insensitively."""
+    suffix = (
+        f"/workspaces/{endpoint.props.get('workspaceName')}/onlineendpoints/"
+        f"{endpoint.props.get('name')}"
+    ).lower()
+
+    def names(text: str) -> bool:
+        return text.lower().endswith(suffix) or f"{suffix}/" in text.lower()
+
+    return names
+
+
+def _app_setting(app: PolicyResource, name: str) -> Any:
+    def read() -> Any:
+        for setting in items(get(app.props, "siteConfig", "appSettings")):
+            if get(setting, "name") == name:
+                return get(setting, "value")
+        return None
+
+    return _read(read)
+
+
+def _azure_principals(app: PolicyResource, resources: list[PolicyResource]) -> set[str]:
+    """Principal ids the app's code runs as: its user-assigned identities, as the app reports
+    them and as the identity resources of this stack it names report them."""
+    identities = _read(lambda: get(app.props, "identity", "userAssignedIdentities"))
+    if not isinstance(identities, Mapping):
+        return set()
+    found = {
+        str(p)
+        for v in identities.values()
+        if truthy_text(p := _read(lambda v=v: get(v, "principalId")))
+    }
+    keys = {str(k).lower() for k in identities}
+    for identity in of_type(resources, (AZURE_IDENTITY,)):
+        suffix = f"/userassignedidentities/{identity.props.get('name')}".lower()
+        if any(k.endswith(suffix) for k in keys) and truthy_text(
+            p := _read(lambda i=identity: i.props.get("principalId"))
+        ):
+            found.add(p)
+    return found
+
+
+def _azure_role_writes(assignment: PolicyResource, resources: list[PolicyResource]) -> bool:
+    """The assignment's role is a role definition of this stack allowing the endpoint write."""
+    role_id = _read(lambda: assignment.props.get("roleDefinitionId"))
+    for role in of_type(resources, (AZURE_ROLE_DEFINITION,)):
+        # A role definition's ARM name is its GUID (``roleDefinitionId``).
+        guids = {
+            f"/roledefinitions/{g}".lower() for g in identifiers(role, ("roleDefinitionId", "name"))
+        }
+        matches = (
+            any(d is role for d in assignment.property_dependencies.get("roleDefinitionId", ()))
+            if role_id is UNKNOWN
+            else isinstance(role_id, str) and any(role_id.lower().endswith(g) for g in guids)
+        )
+        if not matches:
+            continue
+        actions = {
+            str(a).lower()
+            for p in items(_read(lambda role=role: role.props.get("permissions")))
+            for a in items(get(p, "actions"))
+        }
+        if {AZURE_TRAFFIC_WRITE.lower(), "*", "microsoft.machinelearningservices/*"} & actions:
+            return True
+    return False
+
+
+def _azure_guard(endpoint: PolicyResource, resources: list[PolicyResource]) -> str | None:
+    """The problem with the endpoint's automatic rollback on Azure, or None."""
+    names = _azure_names(endpoint)
+    apps = [
+        app
+        for app in of_type(resources, (AZURE_FUNCTION_APP,))
+        if _refers(app, "siteConfig", _app_setting(app, "ROLLOUT_ENDPOINT_ID"), endpoint, names)
+    ]
+    if not apps:
+        return (
+            "no rollout function names this endpoint (ROLLOUT_ENDPOINT_ID in a function app's "
+            "settings): nothing moves traffic back on an alert"
+        )
+    problems: list[str] = []
+    for app in apps:
+        granted = [
+            a
+            for a in of_type(resources, (AZURE_ROLE_ASSIGNMENT,))
+            if _refers(a, "scope", _read(lambda a=a: a.props.get("scope")), endpoint, names)
+            and _read(lambda a=a: a.props.get("principalId")) in _azure_principals(app, resources)
+            and _azure_role_writes(a, resources)
+        ]
+        if not granted:
+            problems.append(
+                f"rollout function '{app.name}' holds no role assignment on this endpoint whose "
+                "role (defined in this stack) may write it: it cannot move the traffic"
+            )
+            continue
+        app_name = _read(lambda app=app: app.props.get("name"))
+        groups = [
+            g
+            for g in of_type(resources, (AZURE_ACTION_GROUP,))
+            if g.props.get("enabled") is not False
+            and any(
+                _refers(
+                    g,
+                    "azureFunctionReceivers",
+                    get(r, "functionAppResourceId"),
+                    app,
+                    lambda t, n=app_name: (
+                        isinstance(n, str) and t.lower().endswith(f"/sites/{n}".lower())
+                    ),
+                )
+                for r in items(_read(lambda g=g: g.props.get("azureFunctionReceivers")))
+            )
+        ]
+        alerts = [
+            a
+            for a in of_type(resources, AZURE_ALERTS)
+            if a.props.get("enabled") is not False
+            and any(_acts_on(a, g) for g in groups)
+            and _watches(a, endpoint, names)
+        ]
+        if not alerts:
+            problems.append(
+                f"no enabled alert on this endpoint calls rollout function '{app.name}' "
+                "(through an action group's function receiver): nothing triggers a rollback"
+            )
+            continue
+        return None
+    return "; ".join(problems)
+
+
+def _acts_on(alert: PolicyResource, group: PolicyResource) -> bool:
+    """The alert notifies the action group: by its id, or (unknown at preview) computed from it."""
+    raw = _read(lambda: alert.props.get("actions"))
+    if raw is UNKNOWN:
+        return any(d is group for d in alert.property_dependencies.get("actions", ()))
+    ids = [*items(get(raw, "actionGroups")), *(get(a, "actionGroupId") for a in items(raw))]
+    suffix = f"/actiongroups/{group.props.get('name')}".lower()
+    return any(isinstance(i, str) and i.lower().endswith(suffix) for i in ids)
+
+
+def _watches(alert: PolicyResource, endpoint: PolicyResource, names: Callable[[str], bool]) -> bool:
+    """The alert looks at the endpoint: its scopes or its query name it."""
+    for key in ("scopes", "criteria"):
+        value = _read(lambda key=key: alert.props.get(key))
+        if value is UNKNOWN:
+            if any(d is endpoint for d in alert.property_dependencies.get(key, ())):
+                return True
+            continue
+        texts = (
+            [str(s) for s in items(value)]
+            if key == "scopes"
+            else [str(get(c, "query")) for c in items(get(value, "allOf"))]
+        )
+        for text in texts:
+            if names(text) or any(names(part.split("'")[0]) for part in text.split("=~ '")[1:]):
+                return True
+    return False
+
+
+def _env(function: PolicyResource, name: str) -> Any:
+    return _read(lambda: get(function.props, "serviceConfig", "environmentVariables", name))
+
+
+def _gcp_alert_targets(alert: PolicyResource, service_name: str) -> bool:
+    """A condition of the alert filters on the service (as RolloutGuard's alerts do)."""
+    wanted = (
+        f'resource.labels.service_name = "{service_name}"',
+        f'metric.labels.endpoint = "{service_name}"',
+    )
+    for condition in items(_read(lambda: alert.props.get("conditions"))):
+        text = str(get(condition, "conditionThreshold", "filter"))
+        if any(w in text for w in wanted):
+            return True
+    return False
+
+
+def _gcp_guard(service: PolicyResource, resources: list[PolicyResource]) -> str | None:
+    """The problem with the Cloud Run model service's automatic rollback, or None."""
+    name = service.props.get("name")
+    if not truthy_text(name):
+        return "the service has no name: no rollout function can be matched to it"
+
+    def names(text: str) -> bool:
+        return "/services/" in text and text.rsplit("/", 1)[-1] == name
+
+    functions = [
+        f
+        for f in of_type(resources, (GCP_FUNCTION,))
+        if _refers(f, "serviceConfig", _env(f, "ROLLOUT_SERVICE"), service, names)
+    ]
+    if not functions:
+        return (
+            "no rollout function names this service (ROLLOUT_SERVICE in a function's "
+            "environment): nothing moves traffic back on an alert"
+        )
+    problems: list[str] = []
+    for function in functions:
+        account = _read(lambda f=function: get(f.props, "serviceConfig", "serviceAccountEmail"))
+        granted = [
+            m
+            for m in of_type(resources, (GCP_SERVICE_MEMBER,))
+            if _refers(m, "name", _read(lambda m=m: m.props.get("name")), service, name.__eq__)
+            and truthy_text(account)
+            and _read(lambda m=m: m.props.get("member")) == f"serviceAccount:{account}"
+            and _gcp_role_updates(_read(lambda m=m: m.props.get("role")), resources)
+        ]
+        if not granted:
+            problems.append(
+                f"rollout function '{function.name}' runs as an account holding no role on this "
+                "service that may update it (run.services.update): it cannot move the traffic"
+            )
+            continue
+        topic = _read(lambda f=function: get(f.props, "eventTrigger", "pubsubTopic"))
+        channels = {
+            str(c.props.get("name"))
+            for c in of_type(resources, (GCP_CHANNEL,))
+            if c.props.get("type") == "pubsub"
+            and c.props.get("enabled") is not False
+            and truthy_text(topic)
+            and _read(lambda c=c: get(c.props, "labels", "topic")) == topic
+        }
+        alerts = [
+            a
+            for a in of_type(resources, (GCP_ALERT,))
+            if a.props.get("enabled") is not False
+            and channels & set(map(str, items(_read(lambda a=a: a.props["notificationChannels"]))))
+            and _gcp_alert_targets(a, name)
+        ]
+        if not alerts:
+            problems.append(
+                f"no enabled alert policy on this service notifies rollout function "
+                f"'{function.name}' (a Pub/Sub channel on its trigger topic): nothing triggers "
+                "a rollback"
+            )
+            continue
+        return None
+    return "; ".join(problems)
+
+
+def _gcp_role_updates(role: Any, resources: list[PolicyResource]) -> bool:
+    """A predefined role that updates services, or a custom role of this stack holding
+    ``run.services.update``."""
+    if not isinstance(role, str):
+        return False
+    if role in GCP_RUN_UPDATE_ROLES:
+        return True
+    return any(
+        _read(lambda r=r: r.props.get("name")) == role
+        and "run.services.update" in {str(p) for p in items(r.props.get("permissions"))}
+        for r in of_type(resources, (GCP_CUSTOM_ROLE,))
+    )
+
+
+GUARD_TYPES: Mapping[str, Callable[[PolicyResource, list[PolicyResource]], str | None]] = {
+    AZURE_ENDPOINT: _azure_guard,
+    CLOUD_RUN_SERVICE: _gcp_guard,
+}
+
+
+def _validate_auto_rollback(args: StackValidationArgs, report: Report) -> None:
+    resources = list(args.resources)
+    endpoints = [r for r in of_type(resources, GUARD_TYPES) if _serves_a_model(r)]
+    if not endpoints:
+        args.not_applicable("no Azure online endpoint or Cloud Run model service in the stack")
+    for endpoint in endpoints:
+        if problem := GUARD_TYPES[endpoint.resource_type](endpoint, resources):
+            report(
+                f"{short_type(endpoint.resource_type)} '{endpoint.name}': {problem}", endpoint.urn
+            )
+
+
+AUTO_ROLLBACK = Rule(
+    name="mlops-serving-auto-rollback",
+    description="Azure and GCP model endpoints roll back automatically on their alerts.",
+    remediation=(
+        "Keep serving.rollout.autoRollback: true (mlops' RolloutGuard), or compose its parts: "
+        "Azure, a function app whose ROLLOUT_ENDPOINT_ID setting names the online endpoint, a "
+        "role assignment on the endpoint for the app's identity whose role (defined in the "
+        "stack) allows onlineEndpoints/write, and an enabled alert on the endpoint whose action "
+        "group calls the app; GCP, a function whose ROLLOUT_SERVICE names the Cloud Run service, "
+        "a service IAM member on it for the function's account with run.services.update, and "
+        "an enabled alert policy on the service notifying the Pub/Sub channel of the function's "
+        "trigger topic. SageMaker endpoints: mlops-serving-rollback checks their "
+        "autoRollbackConfiguration."
+    ),
+    kind="stack",
+    validate=_validate_auto_rollback,
+    levels={"dev": "advisory", "staging": "advisory", "prod": "mandatory"},
+)
+
+
 # --- autoscaling bounds --------------------------------------------------------------------------
 
 
@@ -303,4 +653,4 @@ AUTOSCALING_BOUNDS = Rule(
     },
 )
 
-RULES: tuple[Rule, ...] = (ROLLBACK, AUTOSCALING_BOUNDS)
+RULES: tuple[Rule, ...] = (ROLLBACK, AUTO_ROLLBACK, AUTOSCALING_BOUNDS)
