@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -259,6 +260,16 @@ def _read(read: Callable[[], Any]) -> Any:
         return UNKNOWN
 
 
+def _at(resource: PolicyResource, *path: str) -> Any:
+    """``resource``'s property at ``path``, or ``UNKNOWN``."""
+    return _read(lambda: get(resource.props, *path))
+
+
+def _in(value: Any, *path: str) -> Any:
+    """``value`` at ``path``, or ``UNKNOWN``."""
+    return _read(lambda: get(value, *path))
+
+
 def _refers(
     holder: PolicyResource,
     key: str,
@@ -307,17 +318,11 @@ def _azure_principals(app: PolicyResource, resources: list[PolicyResource]) -> s
     identities = _read(lambda: get(app.props, "identity", "userAssignedIdentities"))
     if not isinstance(identities, Mapping):
         return set()
-    found = {
-        str(p)
-        for v in identities.values()
-        if truthy_text(p := _read(lambda v=v: get(v, "principalId")))
-    }
+    found = {str(p) for v in identities.values() if truthy_text(p := _in(v, "principalId"))}
     keys = {str(k).lower() for k in identities}
     for identity in of_type(resources, (AZURE_IDENTITY,)):
         suffix = f"/userassignedidentities/{identity.props.get('name')}".lower()
-        if any(k.endswith(suffix) for k in keys) and truthy_text(
-            p := _read(lambda i=identity: i.props.get("principalId"))
-        ):
+        if any(k.endswith(suffix) for k in keys) and truthy_text(p := _at(identity, "principalId")):
             found.add(p)
     return found
 
@@ -339,7 +344,7 @@ def _azure_role_writes(assignment: PolicyResource, resources: list[PolicyResourc
             continue
         actions = {
             str(a).lower()
-            for p in items(_read(lambda role=role: role.props.get("permissions")))
+            for p in items(_at(role, "permissions"))
             for a in items(get(p, "actions"))
         }
         if {AZURE_TRAFFIC_WRITE.lower(), "*", "microsoft.machinelearningservices/*"} & actions:
@@ -365,8 +370,8 @@ def _azure_guard(endpoint: PolicyResource, resources: list[PolicyResource]) -> s
         granted = [
             a
             for a in of_type(resources, (AZURE_ROLE_ASSIGNMENT,))
-            if _refers(a, "scope", _read(lambda a=a: a.props.get("scope")), endpoint, names)
-            and _read(lambda a=a: a.props.get("principalId")) in _azure_principals(app, resources)
+            if _refers(a, "scope", _at(a, "scope"), endpoint, names)
+            and _at(a, "principalId") in _azure_principals(app, resources)
             and _azure_role_writes(a, resources)
         ]
         if not granted:
@@ -375,7 +380,11 @@ def _azure_guard(endpoint: PolicyResource, resources: list[PolicyResource]) -> s
                 "role (defined in this stack) may write it: it cannot move the traffic"
             )
             continue
-        app_name = _read(lambda app=app: app.props.get("name"))
+        site = f"/sites/{_at(app, 'name')}".lower()
+
+        def calls_app(text: str, site: str = site) -> bool:
+            return text.lower().endswith(site)
+
         groups = [
             g
             for g in of_type(resources, (AZURE_ACTION_GROUP,))
@@ -384,13 +393,11 @@ def _azure_guard(endpoint: PolicyResource, resources: list[PolicyResource]) -> s
                 _refers(
                     g,
                     "azureFunctionReceivers",
-                    get(r, "functionAppResourceId"),
+                    _in(r, "functionAppResourceId"),
                     app,
-                    lambda t, n=app_name: (
-                        isinstance(n, str) and t.lower().endswith(f"/sites/{n}".lower())
-                    ),
+                    calls_app,
                 )
-                for r in items(_read(lambda g=g: g.props.get("azureFunctionReceivers")))
+                for r in items(_at(g, "azureFunctionReceivers"))
             )
         ]
         alerts = [
@@ -421,9 +428,10 @@ def _acts_on(alert: PolicyResource, group: PolicyResource) -> bool:
 
 
 def _watches(alert: PolicyResource, endpoint: PolicyResource, names: Callable[[str], bool]) -> bool:
-    """The alert looks at the endpoint: its scopes or its query name it."""
+    """The alert looks at the endpoint: its scopes or its query name it (unknown at preview:
+    they are computed from it)."""
     for key in ("scopes", "criteria"):
-        value = _read(lambda key=key: alert.props.get(key))
+        value = _at(alert, key)
         if value is UNKNOWN:
             if any(d is endpoint for d in alert.property_dependencies.get(key, ())):
                 return True
@@ -433,8 +441,9 @@ def _watches(alert: PolicyResource, endpoint: PolicyResource, names: Callable[[s
             if key == "scopes"
             else [str(get(c, "query")) for c in items(get(value, "allOf"))]
         )
+        # A query names the endpoint as a quoted literal (``_ResourceId =~ '<id>'``).
         for text in texts:
-            if names(text) or any(names(part.split("'")[0]) for part in text.split("=~ '")[1:]):
+            if names(text) or any(names(q) for q in re.findall(r"'([^']*)'", text)):
                 return True
     return False
 
@@ -477,14 +486,14 @@ def _gcp_guard(service: PolicyResource, resources: list[PolicyResource]) -> str 
         )
     problems: list[str] = []
     for function in functions:
-        account = _read(lambda f=function: get(f.props, "serviceConfig", "serviceAccountEmail"))
+        account = _at(function, "serviceConfig", "serviceAccountEmail")
         granted = [
             m
             for m in of_type(resources, (GCP_SERVICE_MEMBER,))
-            if _refers(m, "name", _read(lambda m=m: m.props.get("name")), service, name.__eq__)
+            if _refers(m, "name", _at(m, "name"), service, name.__eq__)
             and truthy_text(account)
-            and _read(lambda m=m: m.props.get("member")) == f"serviceAccount:{account}"
-            and _gcp_role_updates(_read(lambda m=m: m.props.get("role")), resources)
+            and _at(m, "member") == f"serviceAccount:{account}"
+            and _gcp_role_updates(_at(m, "role"), resources)
         ]
         if not granted:
             problems.append(
@@ -492,20 +501,20 @@ def _gcp_guard(service: PolicyResource, resources: list[PolicyResource]) -> str 
                 "service that may update it (run.services.update): it cannot move the traffic"
             )
             continue
-        topic = _read(lambda f=function: get(f.props, "eventTrigger", "pubsubTopic"))
+        topic = _at(function, "eventTrigger", "pubsubTopic")
         channels = {
             str(c.props.get("name"))
             for c in of_type(resources, (GCP_CHANNEL,))
             if c.props.get("type") == "pubsub"
             and c.props.get("enabled") is not False
             and truthy_text(topic)
-            and _read(lambda c=c: get(c.props, "labels", "topic")) == topic
+            and _at(c, "labels", "topic") == topic
         }
         alerts = [
             a
             for a in of_type(resources, (GCP_ALERT,))
             if a.props.get("enabled") is not False
-            and channels & set(map(str, items(_read(lambda a=a: a.props["notificationChannels"]))))
+            and channels & set(map(str, items(_at(a, "notificationChannels"))))
             and _gcp_alert_targets(a, name)
         ]
         if not alerts:
@@ -527,7 +536,7 @@ def _gcp_role_updates(role: Any, resources: list[PolicyResource]) -> bool:
     if role in GCP_RUN_UPDATE_ROLES:
         return True
     return any(
-        _read(lambda r=r: r.props.get("name")) == role
+        _at(r, "name") == role
         and "run.services.update" in {str(p) for p in items(r.props.get("permissions"))}
         for r in of_type(resources, (GCP_CUSTOM_ROLE,))
     )
