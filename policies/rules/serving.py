@@ -238,6 +238,7 @@ CLOUD_RUN_SERVICE = "gcp:cloudrunv2/service:Service"
 GCP_FUNCTION = "gcp:cloudfunctionsv2/function:Function"
 GCP_SERVICE_MEMBER = "gcp:cloudrunv2/serviceIamMember:ServiceIamMember"
 GCP_CUSTOM_ROLE = "gcp:projects/iAMCustomRole:IAMCustomRole"
+GCP_ACCOUNT = "gcp:serviceaccount/account:Account"
 GCP_ALERT = "gcp:monitoring/alertPolicy:AlertPolicy"
 GCP_CHANNEL = "gcp:monitoring/notificationChannel:NotificationChannel"
 #: Predefined roles that may update a Cloud Run service's traffic.
@@ -289,6 +290,16 @@ def _refers(
     return isinstance(value, str) and known(value)
 
 
+def _linked(
+    holder: PolicyResource, key: str, value: Any, values: set[str], sources: list[PolicyResource]
+) -> bool:
+    """``holder``'s ``key`` (read as ``value``) is one of ``values``, or, unknown at preview,
+    computed from one of ``sources`` (the resources those values come from)."""
+    if value is UNKNOWN:
+        return any(d is s for d in holder.property_dependencies.get(key, ()) for s in sources)
+    return isinstance(value, str) and value in values
+
+
 def _azure_names(endpoint: PolicyResource) -> Callable[[str], bool]:
     """Whether a string names the endpoint (its ARM id, or an id below it), case-insensitively."""
     suffix = (
@@ -312,19 +323,34 @@ def _app_setting(app: PolicyResource, name: str) -> Any:
     return _read(read)
 
 
-def _azure_principals(app: PolicyResource, resources: list[PolicyResource]) -> set[str]:
-    """Principal ids the app's code runs as: its user-assigned identities, as the app reports
-    them and as the identity resources of this stack it names report them."""
-    identities = _read(lambda: get(app.props, "identity", "userAssignedIdentities"))
-    if not isinstance(identities, Mapping):
-        return set()
-    found = {str(p) for v in identities.values() if truthy_text(p := _in(v, "principalId"))}
-    keys = {str(k).lower() for k in identities}
-    for identity in of_type(resources, (AZURE_IDENTITY,)):
-        suffix = f"/userassignedidentities/{identity.props.get('name')}".lower()
-        if any(k.endswith(suffix) for k in keys) and truthy_text(p := _at(identity, "principalId")):
-            found.add(p)
-    return found
+def _azure_identities(
+    app: PolicyResource, resources: list[PolicyResource]
+) -> tuple[set[str], list[PolicyResource]]:
+    """(principal ids, identity resources) the app's code runs as: its user-assigned identities,
+    as the app reports them and as the identity resources of this stack it names (by id, or,
+    unknown at preview, computed from them)."""
+    identities = _at(app, "identity", "userAssignedIdentities")
+    if identities is UNKNOWN:
+        named = [
+            i
+            for i in of_type(resources, (AZURE_IDENTITY,))
+            if any(d is i for d in app.property_dependencies.get("identity", ()))
+        ]
+        found: set[str] = set()
+    elif isinstance(identities, Mapping):
+        keys = {str(k).lower() for k in identities}
+        named = [
+            i
+            for i in of_type(resources, (AZURE_IDENTITY,))
+            if any(
+                k.endswith(f"/userassignedidentities/{i.props.get('name')}".lower()) for k in keys
+            )
+        ]
+        found = {str(p) for v in identities.values() if truthy_text(p := _in(v, "principalId"))}
+    else:
+        return set(), []
+    found |= {str(p) for i in named if truthy_text(p := _at(i, "principalId"))}
+    return found, named
 
 
 def _azure_role_writes(assignment: PolicyResource, resources: list[PolicyResource]) -> bool:
@@ -371,7 +397,7 @@ def _azure_guard(endpoint: PolicyResource, resources: list[PolicyResource]) -> s
             a
             for a in of_type(resources, (AZURE_ROLE_ASSIGNMENT,))
             if _refers(a, "scope", _at(a, "scope"), endpoint, names)
-            and _at(a, "principalId") in _azure_principals(app, resources)
+            and _linked(a, "principalId", _at(a, "principalId"), *_azure_identities(app, resources))
             and _azure_role_writes(a, resources)
         ]
         if not granted:
@@ -452,15 +478,20 @@ def _env(function: PolicyResource, name: str) -> Any:
     return _read(lambda: get(function.props, "serviceConfig", "environmentVariables", name))
 
 
-def _gcp_alert_targets(alert: PolicyResource, service_name: str) -> bool:
-    """A condition of the alert filters on the service (as RolloutGuard's alerts do)."""
-    wanted = (
-        f'resource.labels.service_name = "{service_name}"',
-        f'metric.labels.endpoint = "{service_name}"',
-    )
-    for condition in items(_read(lambda: alert.props.get("conditions"))):
-        text = str(get(condition, "conditionThreshold", "filter"))
-        if any(w in text for w in wanted):
+def _gcp_alert_targets(alert: PolicyResource, service: PolicyResource) -> bool:
+    """A condition of the alert filters on the service (as RolloutGuard's alerts do), or,
+    unknown at preview, is computed from it."""
+    conditions = _at(alert, "conditions")
+    if conditions is UNKNOWN:
+        return any(d is service for d in alert.property_dependencies.get("conditions", ()))
+    name = service.props.get("name")
+    wanted = (f'resource.labels.service_name = "{name}"', f'metric.labels.endpoint = "{name}"')
+    for condition in items(conditions):
+        text = _in(condition, "conditionThreshold", "filter")
+        if text is UNKNOWN:
+            if any(d is service for d in alert.property_dependencies.get("conditions", ())):
+                return True
+        elif any(w in str(text) for w in wanted):
             return True
     return False
 
@@ -487,13 +518,18 @@ def _gcp_guard(service: PolicyResource, resources: list[PolicyResource]) -> str 
     problems: list[str] = []
     for function in functions:
         account = _at(function, "serviceConfig", "serviceAccountEmail")
+        members = {f"serviceAccount:{account}"} if truthy_text(account) else set()
+        accounts = [
+            d
+            for d in function.property_dependencies.get("serviceConfig", ())
+            if d.resource_type == GCP_ACCOUNT
+        ]
         granted = [
             m
             for m in of_type(resources, (GCP_SERVICE_MEMBER,))
             if _refers(m, "name", _at(m, "name"), service, name.__eq__)
-            and truthy_text(account)
-            and _at(m, "member") == f"serviceAccount:{account}"
-            and _gcp_role_updates(_at(m, "role"), resources)
+            and _linked(m, "member", _at(m, "member"), members, accounts)
+            and _gcp_role_updates(m, resources)
         ]
         if not granted:
             problems.append(
@@ -502,20 +538,21 @@ def _gcp_guard(service: PolicyResource, resources: list[PolicyResource]) -> str 
             )
             continue
         topic = _at(function, "eventTrigger", "pubsubTopic")
-        channels = {
-            str(c.props.get("name"))
+        topics = {topic} if truthy_text(topic) else set()
+        trigger = list(function.property_dependencies.get("eventTrigger", ()))
+        channels = [
+            c
             for c in of_type(resources, (GCP_CHANNEL,))
             if c.props.get("type") == "pubsub"
             and c.props.get("enabled") is not False
-            and truthy_text(topic)
-            and _at(c, "labels", "topic") == topic
-        }
+            and _linked(c, "labels", _at(c, "labels", "topic"), topics, trigger)
+        ]
         alerts = [
             a
             for a in of_type(resources, (GCP_ALERT,))
             if a.props.get("enabled") is not False
-            and channels & set(map(str, items(_at(a, "notificationChannels"))))
-            and _gcp_alert_targets(a, name)
+            and _notifies(a, channels)
+            and _gcp_alert_targets(a, service)
         ]
         if not alerts:
             problems.append(
@@ -528,18 +565,26 @@ def _gcp_guard(service: PolicyResource, resources: list[PolicyResource]) -> str 
     return "; ".join(problems)
 
 
-def _gcp_role_updates(role: Any, resources: list[PolicyResource]) -> bool:
-    """A predefined role that updates services, or a custom role of this stack holding
-    ``run.services.update``."""
-    if not isinstance(role, str):
-        return False
-    if role in GCP_RUN_UPDATE_ROLES:
-        return True
-    return any(
-        _at(r, "name") == role
-        and "run.services.update" in {str(p) for p in items(r.props.get("permissions"))}
+def _gcp_role_updates(member: PolicyResource, resources: list[PolicyResource]) -> bool:
+    """The member's role is a predefined role that updates services, or a custom role of this
+    stack holding ``run.services.update`` (by name, or, unknown at preview, computed from it)."""
+    roles = [
+        r
         for r in of_type(resources, (GCP_CUSTOM_ROLE,))
-    )
+        if "run.services.update" in {str(p) for p in items(_at(r, "permissions"))}
+    ]
+    names = {str(n) for r in roles if truthy_text(n := _at(r, "name"))}
+    return _linked(member, "role", _at(member, "role"), names | GCP_RUN_UPDATE_ROLES, roles)
+
+
+def _notifies(alert: PolicyResource, channels: list[PolicyResource]) -> bool:
+    """The alert policy notifies one of the channels (by name, or computed from it)."""
+    listed = _at(alert, "notificationChannels")
+    if listed is UNKNOWN:
+        deps = alert.property_dependencies.get("notificationChannels", ())
+        return any(d is c for d in deps for c in channels)
+    names = {str(n) for c in channels if truthy_text(n := _at(c, "name"))}
+    return any(str(n) in names for n in items(listed))
 
 
 GUARD_TYPES: Mapping[str, Callable[[PolicyResource, list[PolicyResource]], str | None]] = {

@@ -275,3 +275,71 @@ def test_cloud_run_unknown_service_name_from_the_service_stays_quiet() -> None:
     assert _messages(rec, "gcp-prod") == []
     _depends_not_on(rec, "mlops-rollout-function", "serviceConfig", "mlops-serving-service")
     assert any(GCP_NO_FUNCTION in m for m in _messages(rec, "gcp-prod"))
+
+
+def _unknown(rec: Recording, name: str, *path: str) -> None:
+    """The value at ``path`` is unknown, as in a preview of a resource still to be created."""
+    res = _get(rec, name)
+    for props in (res.inputs, res.outputs):
+        *parents, last = path
+        target: Any = props
+        for key in parents:
+            target = target[key]
+        target[last] = UNKNOWN_STRING_VALUE
+
+
+def _azure_preview(rec: Recording) -> None:
+    """What a preview of a new stack cannot know: ids of resources still to be created."""
+    _app_setting(rec, "ROLLOUT_ENDPOINT_ID", UNKNOWN_STRING_VALUE)
+    for key in ("scope", "principalId", "roleDefinitionId"):
+        _unknown(rec, "mlops-rollout-endpoint", key)
+    _unknown(rec, "mlops-rollout-function", "identity")
+    _unknown(rec, "mlops-rollout-latency", "actions")
+    _unknown(rec, "mlops-rollout-latency", "scopes")
+
+
+def test_azure_preview_of_a_new_stack_matches_by_what_values_are_computed_from() -> None:
+    rec = reference_recording("azure-prod")
+    _azure_preview(rec)
+    result = _evaluate(rec, "azure-prod")
+    # Other rules may not run on unknowns (an advisory "can't run" each); this one runs.
+    assert [v.message for v in result.violations if v.policy == RULE] == []
+    assert RULE not in {n.policy for n in result.not_applicable}
+
+
+def test_azure_preview_grant_to_an_identity_the_function_does_not_run_as_fires() -> None:
+    rec = reference_recording("azure-prod")
+    _azure_preview(rec)
+    _depends_not_on(rec, "mlops-rollout-endpoint", "principalId", "mlops-rollout-identity")
+    _get(rec, "mlops-rollout-endpoint").property_dependencies["principalId"].append(
+        _get(rec, "mlops-drift-identity").urn
+    )
+    (message,) = _messages(rec, "azure-prod")
+    assert NO_GRANT in message
+
+
+def _gcp_preview(rec: Recording) -> None:
+    _function_env(rec, "ROLLOUT_SERVICE", UNKNOWN_STRING_VALUE)
+    _unknown(rec, "mlops-rollout-function", "serviceConfig", "serviceAccountEmail")
+    _unknown(rec, "mlops-rollout-function", "eventTrigger", "pubsubTopic")
+    for key in ("member", "role"):
+        _unknown(rec, "mlops-rollout-run-update", key)
+    _unknown(rec, "mlops-rollout-channel", "labels", "topic")
+    for alert in ("mlops-rollout-errors", "mlops-rollout-latency"):
+        _unknown(rec, alert, "notificationChannels")
+
+
+def test_gcp_preview_of_a_new_stack_matches_by_what_values_are_computed_from() -> None:
+    rec = reference_recording("gcp-prod")
+    _gcp_preview(rec)
+    result = _evaluate(rec, "gcp-prod")
+    assert [v.message for v in result.violations if v.policy == RULE] == []
+
+
+def test_gcp_preview_alerts_notifying_another_channel_fire() -> None:
+    rec = reference_recording("gcp-prod")
+    _gcp_preview(rec)
+    for alert in ("mlops-rollout-errors", "mlops-rollout-latency"):
+        _depends_not_on(rec, alert, "notificationChannels", "mlops-rollout-channel")
+    (message,) = _messages(rec, "gcp-prod")
+    assert GCP_NO_ALERT in message
