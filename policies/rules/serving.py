@@ -300,14 +300,20 @@ def _linked(
     return isinstance(value, str) and value in values
 
 
+def _enabled(resource: PolicyResource) -> bool:
+    """Enabled: ``enabled`` true or not set (unknown counts as disabled)."""
+    return _at(resource, "enabled") in (True, None)
+
+
 def _azure_names(endpoint: PolicyResource) -> Callable[[str], bool]:
-    """Whether a string names the endpoint (its ARM id, or an id below it), case-insensitively."""
-    suffix = (
-        f"/workspaces/{endpoint.props.get('workspaceName')}/onlineendpoints/"
-        f"{endpoint.props.get('name')}"
-    ).lower()
+    """Whether a string names the endpoint (its ARM id, or an id below it), case-insensitively.
+    With its name or workspace unknown, no string does (only dependencies can tell)."""
+    workspace, name = _at(endpoint, "workspaceName"), _at(endpoint, "name")
+    suffix = f"/workspaces/{workspace}/onlineendpoints/{name}".lower()
 
     def names(text: str) -> bool:
+        if not (truthy_text(workspace) and truthy_text(name)):
+            return False
         return text.lower().endswith(suffix) or f"{suffix}/" in text.lower()
 
     return names
@@ -342,9 +348,7 @@ def _azure_identities(
         named = [
             i
             for i in of_type(resources, (AZURE_IDENTITY,))
-            if any(
-                k.endswith(f"/userassignedidentities/{i.props.get('name')}".lower()) for k in keys
-            )
+            if any(k.endswith(f"/userassignedidentities/{_at(i, 'name')}".lower()) for k in keys)
         ]
         found = {str(p) for v in identities.values() if truthy_text(p := _in(v, "principalId"))}
     else:
@@ -414,7 +418,7 @@ def _azure_guard(endpoint: PolicyResource, resources: list[PolicyResource]) -> s
         groups = [
             g
             for g in of_type(resources, (AZURE_ACTION_GROUP,))
-            if g.props.get("enabled") is not False
+            if _enabled(g)
             and any(
                 _refers(
                     g,
@@ -429,9 +433,7 @@ def _azure_guard(endpoint: PolicyResource, resources: list[PolicyResource]) -> s
         alerts = [
             a
             for a in of_type(resources, AZURE_ALERTS)
-            if a.props.get("enabled") is not False
-            and any(_acts_on(a, g) for g in groups)
-            and _watches(a, endpoint, names)
+            if _enabled(a) and any(_acts_on(a, g) for g in groups) and _watches(a, endpoint, names)
         ]
         if not alerts:
             problems.append(
@@ -449,7 +451,7 @@ def _acts_on(alert: PolicyResource, group: PolicyResource) -> bool:
     if raw is UNKNOWN:
         return any(d is group for d in alert.property_dependencies.get("actions", ()))
     ids = [*items(get(raw, "actionGroups")), *(get(a, "actionGroupId") for a in items(raw))]
-    suffix = f"/actiongroups/{group.props.get('name')}".lower()
+    suffix = f"/actiongroups/{_at(group, 'name')}".lower()
     return any(isinstance(i, str) and i.lower().endswith(suffix) for i in ids)
 
 
@@ -484,7 +486,9 @@ def _gcp_alert_targets(alert: PolicyResource, service: PolicyResource) -> bool:
     conditions = _at(alert, "conditions")
     if conditions is UNKNOWN:
         return any(d is service for d in alert.property_dependencies.get("conditions", ()))
-    name = service.props.get("name")
+    name = _at(service, "name")
+    if not truthy_text(name):
+        return any(d is service for d in alert.property_dependencies.get("conditions", ()))
     wanted = (f'resource.labels.service_name = "{name}"', f'metric.labels.endpoint = "{name}"')
     for condition in items(conditions):
         text = _in(condition, "conditionThreshold", "filter")
@@ -498,12 +502,11 @@ def _gcp_alert_targets(alert: PolicyResource, service: PolicyResource) -> bool:
 
 def _gcp_guard(service: PolicyResource, resources: list[PolicyResource]) -> str | None:
     """The problem with the Cloud Run model service's automatic rollback, or None."""
-    name = service.props.get("name")
-    if not truthy_text(name):
-        return "the service has no name: no rollout function can be matched to it"
+    # With the name unknown, only dependencies can match (no string names the service).
+    name = _at(service, "name")
 
     def names(text: str) -> bool:
-        return "/services/" in text and text.rsplit("/", 1)[-1] == name
+        return truthy_text(name) and "/services/" in text and text.rsplit("/", 1)[-1] == name
 
     functions = [
         f
@@ -527,7 +530,9 @@ def _gcp_guard(service: PolicyResource, resources: list[PolicyResource]) -> str 
         granted = [
             m
             for m in of_type(resources, (GCP_SERVICE_MEMBER,))
-            if _refers(m, "name", _at(m, "name"), service, name.__eq__)
+            if _refers(
+                m, "name", _at(m, "name"), service, lambda t: truthy_text(name) and t == name
+            )
             and _linked(m, "member", _at(m, "member"), members, accounts)
             and _gcp_role_updates(m, resources)
         ]
@@ -543,16 +548,14 @@ def _gcp_guard(service: PolicyResource, resources: list[PolicyResource]) -> str 
         channels = [
             c
             for c in of_type(resources, (GCP_CHANNEL,))
-            if c.props.get("type") == "pubsub"
-            and c.props.get("enabled") is not False
+            if _at(c, "type") == "pubsub"
+            and _enabled(c)
             and _linked(c, "labels", _at(c, "labels", "topic"), topics, trigger)
         ]
         alerts = [
             a
             for a in of_type(resources, (GCP_ALERT,))
-            if a.props.get("enabled") is not False
-            and _notifies(a, channels)
-            and _gcp_alert_targets(a, service)
+            if _enabled(a) and _notifies(a, channels) and _gcp_alert_targets(a, service)
         ]
         if not alerts:
             problems.append(
