@@ -15,6 +15,9 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import hashlib
+import os
+import re
 from pathlib import Path
 from typing import Any
 
@@ -26,11 +29,14 @@ from mlops_iac.cli import (
     aws,
     command,
     describe,
+    metrics,
+    nofollow,
     stackfile,
 )
 from mlops_iac.policies import packs, signatures, trust
-from mlops_iac.spec import identities
+from mlops_iac.spec import evaluation, identities
 from mlops_iac.spec.keys import ROOT
+from mlops_iac.spec.models import ModelRef
 from mlops_iac.spec.rules import same_identity
 
 NAME = "approve"
@@ -61,6 +67,40 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--approver", required=True, help="approver's email (must be in governance.approvers)"
     )
     parser.add_argument("--ticket", required=True, help="change ticket, e.g. CHG-1234")
+    parser.add_argument(
+        "--metrics",
+        type=Path,
+        metavar="FILE",
+        help="the candidate's recorded metrics: a JSON file committed with the training run",
+    )
+    parser.add_argument(
+        "--run-id", metavar="ID", help="read the metrics of this run from the tracking server"
+    )
+    parser.add_argument(
+        "--tracking-uri",
+        metavar="URL",
+        default=os.environ.get("MLFLOW_TRACKING_URI"),
+        help="MLflow-compatible tracking server for --run-id (default: $MLFLOW_TRACKING_URI)",
+    )
+    parser.add_argument(
+        "--artifact",
+        type=Path,
+        metavar="FILE",
+        help="the model artifact (model.tar.gz or package file): its sha256 is signed",
+    )
+    parser.add_argument(
+        "--artifact-sha256", metavar="HEX", help="the artifact's sha256, instead of --artifact"
+    )
+    parser.add_argument(
+        "--image-digest",
+        metavar="sha256:HEX",
+        help="the inference image's digest (default: the digest serving.model.image pins)",
+    )
+    parser.add_argument(
+        "--intended-use",
+        metavar="TEXT",
+        help="the model card's intended use (default: serving the model in the stack)",
+    )
     parser.add_argument(
         "--model-package-arn",
         metavar="ARN",
@@ -99,12 +139,144 @@ def _canonical_approver(approver: str, approvers: list[str]) -> str | None:
     return None
 
 
-def _already_recorded(approvals: list[Any], entry: dict[str, str]) -> bool:
+def _already_recorded(approvals: list[Any], entry: dict[str, Any]) -> bool:
     return any(
         (a.model, a.version, a.ticket) == (entry["model"], entry["version"], entry["ticket"])
         and same_identity(a.approved_by, entry["approvedBy"])
+        # An approval of other bytes (or one made before approvals were bound) is not this one.
+        and (a.artifact_sha256, a.image_digest, a.metrics)
+        == (entry.get("artifactSha256"), entry.get("imageDigest"), entry.get("metrics"))
         for a in approvals
     )
+
+
+def _served_ref(spec: Any, model: str, version: str) -> ModelRef | None:
+    """The stack file's ``serving.model`` or ``previousModel`` of exactly this version."""
+    for ref in (spec.serving.model, spec.serving.previous_model):
+        if ref is not None and (ref.name, ref.version) == (model, version):
+            return ref
+    return None
+
+
+def _criteria(spec: Any, model: str, served: ModelRef | None) -> list[evaluation.Criterion]:
+    """The criteria the candidate is judged against: the served ref's, else (a version the stack
+    file does not serve yet) the criteria of ``serving.model`` when it is the same model."""
+    ref = served or (spec.serving.model if spec.serving.model.name == model else None)
+    return [c.parsed() for c in ref.criteria] if ref is not None else []
+
+
+def _show_lowered(spec: Any, model: str, criteria: list[evaluation.Criterion]) -> None:
+    """Say so when the criteria are looser than the latest approval of the model signed: this
+    approval then signs the lowered criteria (the four-eyes record of the lowering)."""
+    earlier = [a for a in spec.governance.approvals if a.model == model and a.criteria]
+    if not earlier:
+        return
+    signed = evaluation.parse_criteria(earlier[-1].criteria or [])
+    if found := evaluation.lowered(signed, criteria):
+        print(
+            f"criteria lowered since the approval of {model} v{earlier[-1].version} "
+            f"({'; '.join(found)}): this approval signs the lowered criteria"
+        )
+
+
+def _metrics(args: argparse.Namespace) -> dict[str, Any] | None:
+    if args.metrics is not None and args.run_id:
+        raise OpsError("give --metrics FILE or --run-id ID, not both")
+    if args.metrics is not None:
+        return metrics.from_file(args.metrics)
+    if args.run_id:
+        if not args.tracking_uri:
+            raise OpsError("--run-id needs --tracking-uri URL (or $MLFLOW_TRACKING_URI)")
+        return metrics.from_tracking_server(args.tracking_uri, args.run_id)
+    return None
+
+
+def _artifact_sha256(args: argparse.Namespace) -> str | None:
+    if args.artifact is not None and args.artifact_sha256:
+        raise OpsError("give --artifact FILE or --artifact-sha256 HEX, not both")
+    if args.artifact_sha256:
+        if not re.match(evaluation.SHA256, args.artifact_sha256):
+            raise OpsError(f"--artifact-sha256 {args.artifact_sha256!r} is not 64 lowercase hex")
+        return str(args.artifact_sha256)
+    if args.artifact is None:
+        return None
+    digest = hashlib.sha256()
+    try:
+        with args.artifact.open("rb") as handle:
+            for block in iter(lambda: handle.read(1 << 20), b""):
+                digest.update(block)
+    except OSError as exc:
+        raise OpsError(f"cannot read --artifact {args.artifact}: {exc.strerror or exc}") from None
+    return digest.hexdigest()
+
+
+def _image_digest(args: argparse.Namespace, served: ModelRef | None) -> str | None:
+    pinned = None
+    if served is not None:
+        pinned = evaluation.image_digest(served.image) if served.image else served.image_digest
+    if args.image_digest:
+        if not re.match(r"^sha256:[0-9a-f]{64}$", args.image_digest):
+            raise OpsError(f"--image-digest {args.image_digest!r} is not sha256:<64 hex>")
+        if pinned is not None and pinned != args.image_digest:
+            raise OpsError(
+                f"--image-digest {args.image_digest} is not the {pinned} the stack file serves"
+            )
+        return str(args.image_digest)
+    return pinned
+
+
+def _float_text(value: float) -> str:
+    """A YAML float that loads back as ``value`` under YAML 1.1 and 1.2 alike (``1.0e-05``)."""
+    text = repr(float(value))
+    mantissa, _, exponent = text.partition("e")
+    if exponent and "." not in mantissa:
+        text = f"{mantissa}.0e{exponent}"
+    return text
+
+
+def model_card(
+    spec: Any,
+    entry: dict[str, Any],
+    *,
+    stack: str,
+    intended_use: str,
+) -> str:
+    """The model card of one approval, from the same records the approval signs."""
+    lines = [
+        f"# Model card: {entry['model']} version {entry['version']}",
+        "",
+        "Written by `mlops-iac approve`; its sha256 is in the signed approval "
+        f"(stack `{stack}`). Do not edit: `plan` refuses a card whose digest differs.",
+        "",
+        f"- Project: {spec.project}",
+        f"- Owner: {spec.owner or '(none)'}",
+        f"- Intended use: {intended_use}",
+        f"- Training data version: {spec.lineage.dataset_version}",
+        f"- Training code: {spec.lineage.git_sha}",
+        f"- Artifact sha256: {entry.get('artifactSha256') or '(not recorded)'}",
+        f"- Image digest: {entry.get('imageDigest') or '(not recorded)'}",
+        f"- Approved by: {entry['approvedBy']} ({entry['ticket']}, {entry['approvedAt']})",
+        "",
+        "## Evaluation",
+        "",
+    ]
+    criteria = entry.get("criteria") or []
+    lines.append("Criteria: " + ("; ".join(f"`{c}`" for c in criteria) or "none"))
+    lines += ["", "| metric | value |", "|---|---|"]
+    lines += [f"| {name} | {value!r} |" for name, value in (entry.get("metrics") or {}).items()]
+    return "\n".join(lines) + "\n"
+
+
+def card_path(stack: str, model: str, version: str) -> str:
+    """``governance/model-cards/<stack>/<model>-<version>.md`` (a stack's ``/`` becomes ``-``):
+    one card per stack, since each stack's approval binds its own artifact."""
+    name = f"{model}-{version}".lower()
+    folder = stack.replace("/", "-")
+    if not re.match(r"^[a-z0-9][a-z0-9._-]{0,127}$", name) or not re.match(
+        r"^[A-Za-z0-9][A-Za-z0-9._-]{0,199}$", folder
+    ):
+        raise OpsError(f"cannot name a model card after {model!r} version {version!r}")
+    return f"governance/model-cards/{folder}/{name}.md"
 
 
 def _check_model_package(sagemaker: Any, arn: str, version: str) -> dict[str, str]:
@@ -166,14 +338,66 @@ def run(args: argparse.Namespace) -> int:
         # Read first: a wrong ARN fails before the stack file changes.
         metadata = _check_model_package(sagemaker, arn, args.version)
 
+    environment, _ = trusted_environment(args)
+    # Before reading metrics or artifacts: what would refuse the write refuses first.
+    _require_key(args, sf, approver, "approval")
+    nofollow.refuse_symlink(sf.path.parent, "directory")
+    nofollow.refuse_symlink(sf.path)
+    served = _served_ref(spec, args.model, args.version)
+    criteria = _criteria(spec, args.model, served)
+    seen = _metrics(args)
+    if criteria and seen is None:
+        shown = "; ".join(c.text for c in criteria)
+        raise OpsError(
+            f"{args.model} v{args.version} has criteria ({shown}): give --metrics FILE or "
+            "--run-id ID with the candidate's recorded metrics"
+        )
+    judged: dict[str, float] | None = None
+    if seen is not None:
+        try:
+            judged = metrics.judged(seen, criteria)
+        except OpsError as exc:
+            raise OpsError(
+                f"{args.model} v{args.version} misses its evaluation criteria: {exc}; "
+                "nothing signed"
+            ) from None
+    _show_lowered(spec, args.model, criteria)
+    artifact = _artifact_sha256(args)
+    if artifact is None and environment != "dev":
+        raise OpsError(
+            f"a {environment} approval is bound to the artifact: pass --artifact FILE "
+            "(model.tar.gz or package file) or --artifact-sha256 HEX"
+        )
+    if served is not None and artifact and served.artifact_sha256 not in (None, artifact):
+        raise OpsError(
+            f"--artifact has sha256 {artifact} but the stack file serves {args.model} "
+            f"v{args.version} with artifactSha256 {served.artifact_sha256}"
+        )
+    image = _image_digest(args, served)
     now = dt.datetime.now(dt.UTC).replace(microsecond=0)
-    entry = {
+    entry: dict[str, Any] = {
         "model": args.model,
         "version": args.version,
         "approvedBy": approver,
         "ticket": args.ticket,
         "approvedAt": now.strftime("%Y-%m-%dT%H:%M:%SZ"),
     }
+    if judged is not None:
+        entry["metrics"] = judged
+        entry["criteria"] = [c.text for c in criteria]
+    if artifact:
+        entry["artifactSha256"] = artifact
+    if image:
+        entry["imageDigest"] = image
+    card_text = model_card(
+        spec,
+        entry,
+        stack=args.stack,
+        intended_use=args.intended_use or f"serving {args.model} in {spec.project}",
+    )
+    card = card_path(args.stack, args.model, args.version)
+    entry["modelCard"] = card
+    entry["modelCardSha256"] = hashlib.sha256(card_text.encode()).hexdigest()
     signature = _sign(
         args, sf, signatures.approval_payload(spec.project, entry), approver, "approval"
     )
@@ -191,6 +415,21 @@ def run(args: argparse.Namespace) -> int:
             ("ticket", stackfile.scalar(entry["ticket"])),
             ("approvedAt", stackfile.quoted(entry["approvedAt"])),
         ]
+        if "metrics" in entry:
+            rendered.append(
+                (
+                    "metrics",
+                    stackfile.flow_mapping(
+                        [(stackfile.scalar(k), _float_text(v)) for k, v in entry["metrics"].items()]
+                    ),
+                )
+            )
+            rendered.append(
+                ("criteria", "[" + ", ".join(stackfile.quoted(c) for c in entry["criteria"]) + "]")
+            )
+        for key in ("artifactSha256", "imageDigest", "modelCard", "modelCardSha256"):
+            if key in entry:
+                rendered.append((key, stackfile.quoted(entry[key])))
         if signature:
             entry["signature"] = signature
             rendered.append(("signature", stackfile.scalar(signature)))
@@ -205,25 +444,48 @@ def run(args: argparse.Namespace) -> int:
             platform.setdefault("governance", {}).setdefault("approvals", []).append(entry)
 
         new = stackfile.edit(sf, splice, change)
+        card_file = Path(args.project) / card
+        card_file.parent.mkdir(parents=True, exist_ok=True)
+        stackfile.write_atomic(card_file, card_text.encode())
         stackfile.write_atomic(sf.path, new, expected=sf.raw)
         print(
             f"recorded approval of {args.model} v{args.version} by {approver} "
-            f"({args.ticket}) in {sf.display}"
+            f"({args.ticket}) in {sf.display}, model card {card}"
         )
 
     if sagemaker is not None:
         update: dict[str, Any] = {
             "ModelPackageArn": args.model_package_arn,
             "ModelApprovalStatus": "Approved",
-            "ApprovalDescription": f"Approved by {approver} (ticket {args.ticket})",
+            "ApprovalDescription": f"Approved by {approver} (ticket {args.ticket}); "
+            f"model card {card} sha256:{entry['modelCardSha256']}",
         }
-        if metadata:
-            # Passed again on purpose: an update without it can drop the existing metadata.
-            update["CustomerMetadataProperties"] = metadata
+        # The registry entry carries the card's records (keys and values within SageMaker's
+        # 128/256-character limits); the existing metadata is passed again on purpose: an
+        # update without it can drop it.
+        metadata = {**metadata, **_card_metadata(spec, entry)}
+        update["CustomerMetadataProperties"] = metadata
         sagemaker.update_model_package(**update)
         print(f"model package {args.model_package_arn} set to Approved")
     print("commit the stack file so the approval is part of the audit trail")
     return EXIT_OK
+
+
+def _card_metadata(spec: Any, entry: dict[str, Any]) -> dict[str, str]:
+    """The model card as SageMaker model package metadata (``mlops:`` keys)."""
+    found = {
+        "mlops:model-card": str(entry["modelCard"]),
+        "mlops:model-card-sha256": str(entry["modelCardSha256"]),
+        "mlops:dataset-version": spec.lineage.dataset_version,
+        "mlops:owner": spec.owner or "",
+    }
+    if entry.get("artifactSha256"):
+        found["mlops:artifact-sha256"] = entry["artifactSha256"]
+    if entry.get("imageDigest"):
+        found["mlops:image-digest"] = entry["imageDigest"]
+    for name, value in (entry.get("metrics") or {}).items():
+        found[f"mlops:metric:{name}"[:128]] = repr(value)
+    return {k: v[:256] for k, v in found.items() if v}
 
 
 def trusted_environment(args: argparse.Namespace) -> tuple[str, str]:
@@ -233,6 +495,18 @@ def trusted_environment(args: argparse.Namespace) -> tuple[str, str]:
         return trust.load(args.project).environment(args.stack)
     except trust.TrustError as exc:
         raise OpsError(str(exc)) from None
+
+
+def _require_key(
+    args: argparse.Namespace, sf: stackfile.StackFile, approver: str, what: str
+) -> None:
+    """Refuse an unsigned record in prod (the stack file's claim or the trusted environment)."""
+    if args.key is None and (sf.governed.is_prod or trusted_environment(args)[0] == "prod"):
+        allowed = packs.allowed_signers_path(args.project)
+        raise OpsError(
+            f"a prod {what} must be signed: pass --key with {approver}'s private SSH key "
+            f"(public key in {allowed})"
+        )
 
 
 def _sign(
@@ -246,11 +520,7 @@ def _sign(
     # The file plan trusts: $MLOPS_IAC_ALLOWED_SIGNERS, else the project's governance/.
     allowed = packs.allowed_signers_path(args.project)
     if args.key is None:
-        if sf.governed.is_prod or trusted_environment(args)[0] == "prod":
-            raise OpsError(
-                f"a prod {what} must be signed: pass --key with {approver}'s private SSH key "
-                f"(public key in {allowed})"
-            )
+        _require_key(args, sf, approver, what)
         return None
     try:
         signature = signatures.sign(data, args.key)

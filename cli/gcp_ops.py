@@ -201,9 +201,11 @@ def alert_checks(transport: Transport, names: list[str]) -> list[Check]:
 def _expected_revision(spec: PlatformSpec, outputs: Outputs, model: ModelRef) -> tuple[str, str]:
     """(image, MODEL_URI) the platform gives a revision of ``model``
     (``components/platform/gcp.py``)."""
+    # By digest when the spec pins one, as components/platform/gcp.py serves it.
+    reference = f"@{model.image_digest}" if model.image_digest else f":{model.version}"
     image = model.image or (
         f"{need(outputs, 'image_repository_url', 'to know which image must serve')}"
-        f"/{model.name}:{model.version}"
+        f"/{model.name}{reference}"
     )
     uri = model.artifact_uri
     if not uri.startswith("gs://"):

@@ -157,6 +157,7 @@ def pack_settings(
             environment=environment,
             environment_source=source,
             settings=trusted,
+            project_dir=Path(project_dir),
         )
 
     raw = config.get(ROOT)

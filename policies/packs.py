@@ -34,7 +34,7 @@ from mlops_iac.spec.parse import (
     reveal_secure,
 )
 
-from . import offline
+from . import offline, signatures
 from .rules import RULES, Rule
 from .rules._base import ENVIRONMENTS, lineage_tag, tags_of
 from .rules.gpu import GpuSpend
@@ -137,7 +137,13 @@ def _approval(approval: Mapping[str, Any]) -> dict[str, Any]:
             return {str(k): str(v) for k, v in value.items()}
         return value.isoformat() if isinstance(value, dt.date) else str(value)
 
-    return {key: text(value) for key, value in approval.items() if value is not None}
+    # The bound fields (metrics, digests, model card) were judged by the review: the gate reads
+    # its verdict (``bindingStatus``), not the fields.
+    return {
+        key: text(value)
+        for key, value in approval.items()
+        if value is not None and key not in signatures.APPROVAL_BINDING
+    }
 
 
 def initial_config(environment: str, enforcement: str | None = None) -> dict[str, Any]:

@@ -144,12 +144,25 @@ def azure_values() -> dict[str, Any]:
     return values
 
 
+def _revision_image(image: str, version: str) -> str:
+    """The image the platform gives ``version``'s revision: by the digest the reference stack
+    pins for it (``imageDigest``), else by the ``<name>:<version>`` tag."""
+    from mlops_iac.cli import stackfile
+    from tests.conftest import REPO
+
+    serving = stackfile.load(REPO, "gcp-prod").spec.serving
+    for ref in (serving.model, serving.previous_model):
+        if ref is not None and ref.version == version and ref.image_digest:
+            return image.split("@", 1)[0].rsplit(":", 1)[0] + f"@{ref.image_digest}"
+    return image.split("@", 1)[0].rsplit(":", 1)[0] + f":{version}"
+
+
 def gcp_values() -> dict[str, Any]:
     """Placeholder values of the gcp-prod estate, from its reference recording."""
     rec = reference_recording("gcp-prod")
     out = rec.exports
     project, region = rec.config["gcp:project"], rec.config["gcp:region"]
-    service = rec.of_type("gcp:cloudrunv2/service:Service")[0].inputs
+    service = rec.named("mlops-serving-service", "gcp:cloudrunv2/service:Service").inputs
     service_name = f"projects/{project}/locations/{region}/services/{service['name']}"
     registry_bucket = rec.named("mlops-registry-models", "gcp:storage/bucket:Bucket")
     traffic = [
@@ -230,7 +243,7 @@ def gcp_values() -> dict[str, Any]:
                 "revision": entry["revision"],
                 "version_uid": f"{int(version):012d}",
                 "revision_labels": {**template["labels"], "mlops-model-version": version},
-                "image": container["image"].rsplit(":", 1)[0] + f":{version}",
+                "image": _revision_image(container["image"], version),
                 "env": env,
                 "service_account": template["serviceAccount"],
                 "revision_key": template["encryptionKey"],
