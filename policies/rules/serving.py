@@ -624,7 +624,6 @@ AUTO_ROLLBACK = Rule(
     ),
     kind="stack",
     validate=_validate_auto_rollback,
-    levels={"dev": "advisory", "staging": "advisory", "prod": "mandatory"},
 )
 
 
