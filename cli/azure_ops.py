@@ -25,7 +25,7 @@ from mlops_iac.cli.cloudrest import ARM, ApiError, Transport, refused
 from mlops_iac.cli.outputs import Outputs
 from mlops_iac.drift.rollout_azure import endpoint_body
 from mlops_iac.spec import evaluation
-from mlops_iac.spec.models import ModelRef, PlatformSpec
+from mlops_iac.spec.models import Approval, ModelRef, PlatformSpec
 
 # https://learn.microsoft.com/rest/api/storagerp/storage-accounts/get-properties
 # https://learn.microsoft.com/rest/api/storagerp/blob-services/get-service-properties
@@ -435,13 +435,17 @@ def serving_checks(
     return checks
 
 
-def _served_approval(spec: PlatformSpec, model: ModelRef) -> Any:
+def _served_approval(spec: PlatformSpec, model: ModelRef) -> Approval | None:
     """The approval of ``model`` that records digests (the first), else ``None``."""
-    for approval in spec.governance.approvals:
-        if (approval.model, approval.version) == (model.name, model.version):
-            if approval.artifact_sha256 or approval.image_digest:
-                return approval
-    return None
+    return next(
+        (
+            a
+            for a in spec.governance.approvals
+            if (a.model, a.version) == (model.name, model.version)
+            and (a.artifact_sha256 or a.image_digest)
+        ),
+        None,
+    )
 
 
 def _image_problem(
@@ -553,7 +557,8 @@ def artifact_digest_check(
         "deployment-artifact-digest",
         where.endpoint,
         True,
-        "serves the approved artifacts: " + ("; ".join(seen) or "no deployment of a served version")
+        "serves the approved artifacts: "
+        + ("; ".join(seen) or "no deployment of a served version")
         + f" (the model's {ARTIFACT_PROPERTY} property, not a hash of its files)",
     )
 

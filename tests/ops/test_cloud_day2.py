@@ -718,9 +718,8 @@ def test_azure_model_without_recorded_digest_fails_closed_in_prod(cli, project, 
 def test_azure_replaced_environment_image_fails_naming_both_digests(cli, project, azure, tmp_path):
     approved, served = "sha256:" + "a" * 64, "sha256:" + "b" * 64
     stack = project / "stacks" / "Pulumi.azure-prod.yaml"
-    text = stack.read_text().replace(
-        'artifactSha256: "332a3a09', f'imageDigest: "{approved}"\n          artifactSha256: "332a3a09'
-    )
+    signed = 'artifactSha256: "332a3a09'
+    text = stack.read_text().replace(signed, f'imageDigest: "{approved}"\n          {signed}')
     stack.write_text(text)
     registry = reference_recording("azure-prod").exports["registry_name"]
     environment = f"azureml://registries/{registry}/environments/serving/versions/3"
