@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import base64
+import hashlib
 import json
 import re
 import sys
@@ -286,19 +287,29 @@ def endpoint_checks(
     return checks
 
 
-def _s3_sha256(s3: Any, url: str) -> str | None:
-    """The hex SHA-256 S3 stores for a whole object (``ChecksumSHA256``), or ``None``.
+def _s3_sha256(s3: Any, url: str) -> str:
+    """The hex SHA-256 of the S3 object at ``url``.
 
-    Only an object uploaded with a SHA-256 checksum has one; a multipart upload's is a checksum
-    of part checksums (``…-N``) and is not the file's digest.
+    S3 stores a whole object's SHA-256 (``ChecksumSHA256``) only for an object uploaded in one
+    request with that algorithm: a multipart upload's is a checksum of part checksums (``…-N``)
+    and most uploads carry CRC64NVME instead. Then the object is read and hashed here (it needs
+    ``s3:GetObject`` and ``kms:Decrypt`` on the store's key), so a correct artifact never fails
+    for the way it was uploaded.
     https://docs.aws.amazon.com/AmazonS3/latest/userguide/checking-object-integrity.html
     """
     bucket, _, key = url.removeprefix("s3://").partition("/")
     head = s3.head_object(Bucket=bucket, Key=key, ChecksumMode="ENABLED")
     checksum = head.get("ChecksumSHA256")
-    if not checksum or "-" in checksum:
-        return None
-    return base64.b64decode(checksum).hex()
+    if checksum and "-" not in checksum:
+        return base64.b64decode(checksum).hex()
+    digest = hashlib.sha256()
+    body = s3.get_object(Bucket=bucket, Key=key)["Body"]
+    for chunk in iter(lambda: body.read(_HASH_CHUNK), b""):
+        digest.update(chunk)
+    return digest.hexdigest()
+
+
+_HASH_CHUNK = 8 * 1024 * 1024
 
 
 def served_digests(sagemaker: Any, s3: Any, config: str, spec: PlatformSpec) -> tuple[bool, str]:
@@ -336,11 +347,7 @@ def served_digests(sagemaker: Any, s3: Any, config: str, spec: PlatformSpec) -> 
             if not url:
                 continue
             actual = _s3_sha256(s3, url)
-            if actual is None:
-                problems.append(
-                    f"{url} has no SHA-256 checksum (upload it with --checksum-algorithm SHA256)"
-                )
-            elif actual != approval.artifact_sha256:
+            if actual != approval.artifact_sha256:
                 problems.append(
                     f"{url} has sha256 {actual}, not the approved {approval.artifact_sha256}"
                 )

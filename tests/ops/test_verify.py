@@ -418,11 +418,33 @@ def test_a_replaced_model_artifact_under_the_approved_version_fails(
     )
 
 
-def test_an_artifact_without_a_checksum_is_not_passed(cli, project, platform, tmp_path):
+def _artifact_check_any(cli, project, outputs_file, tmp_path) -> dict:
+    result = tmp_path / "result.json"
+    _verify(cli, project, outputs_file, "--json", result)
+    document = json.loads(result.read_text())
+    (check,) = [c for c in document["checks"] if c["check"] == "endpoint-artifact-digest"]
+    return check
+
+
+def test_an_artifact_without_a_sha256_checksum_is_hashed_and_passes(
+    cli, project, platform, tmp_path
+):
+    # A multipart `aws s3 cp` or a training job's upload stores no whole-object SHA-256: the
+    # object is read and hashed, so the right bytes pass however they were uploaded.
     session, _, outputs_file, _ = platform
     _upload(session, Body=approved_artifact("7"))
+    check = _artifact_check_any(cli, project, outputs_file, tmp_path)
+    assert check["passed"] is True, check["detail"]
+    assert "fraud-detector/7/model.tar.gz sha256 a40a06ed3299" in check["detail"]
+
+
+def test_a_replaced_artifact_without_a_checksum_fails(cli, project, platform, tmp_path):
+    session, _, outputs_file, _ = platform
+    swapped = b"fraud-detector v8 model.tar.gz"
+    _upload(session, Body=swapped)
     check = _artifact_check(cli, project, outputs_file, tmp_path)
     assert check["detail"] == (
-        f"s3://{MODELS}/fraud-detector/7/model.tar.gz has no SHA-256 checksum (upload it with "
-        "--checksum-algorithm SHA256)"
+        f"s3://{MODELS}/fraud-detector/7/model.tar.gz has sha256 "
+        f"{hashlib.sha256(swapped).hexdigest()}, "
+        "not the approved a40a06ed329955a7b11b61bc314debf0e13a6a64dd020ff9c4257655f4d88f1f"
     )
