@@ -122,9 +122,7 @@ def run(
     return decision
 
 
-def event_action(
-    event: Any, policies: Collection[str] | None = None
-) -> tuple[str, str]:
+def event_action(event: Any, policies: Collection[str] | None = None) -> tuple[str, str]:
     """(action, reason) of a Pub/Sub message (a CloudEvent's ``data.message.data``, base64):
     ``{"action": "promote"}`` from Cloud Scheduler promotes; a Cloud Monitoring incident whose
     ``state`` is ``open`` and whose ``policy_name`` is one of ``policies`` (any, when None) rolls

@@ -114,7 +114,8 @@ def _members() -> list[tuple[str, bytes]]:
 
 @functools.cache
 def rollout_source() -> pulumi.AssetArchive:
-    """``main.py`` (the entry point), ``requirements.txt`` and every module of ``mlops_iac.drift``."""
+    """``main.py`` (the entry point), ``requirements.txt`` and every module of
+    ``mlops_iac.drift``."""
     assets: dict[str, pulumi.Asset | pulumi.Archive] = {
         f"mlops_iac/drift/{path.name}": pulumi.FileAsset(str(path))
         for path in sorted(_package_folder().glob("*.py"))
@@ -191,8 +192,9 @@ class RolloutGuard(Component):
     (``{name}-builder`` and its grants); ``{name}-key`` (CMEK of the topic) and
     ``{name}-topic``, ``{name}-monitoring-agent`` + ``{name}-topic-publisher``, ``{name}-channel``;
     ``{name}-source`` and ``{name}-function`` (Pub/Sub trigger as ``{name}-trigger``, which may
-    only invoke it: ``{name}-trigger-run``); ``{name}-schedule``; ``{name}-errors``,
-    ``{name}-latency`` and ``{name}-model-metric`` (with a model metric).
+    only invoke it: ``{name}-trigger-run``, made after the function, whose Cloud Run service it
+    is on); ``{name}-schedule``; ``{name}-errors``, ``{name}-latency`` and, with a model metric,
+    ``{name}-model-metric-descriptor`` + ``{name}-model-metric``.
 
     Outputs: ``function_name``, ``topic_name``, ``alarm_names``.
     """

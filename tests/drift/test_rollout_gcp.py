@@ -10,6 +10,8 @@ import base64
 import copy
 import datetime as dt
 import json
+import subprocess
+import sys
 import types
 from typing import Any
 
@@ -131,7 +133,8 @@ def test_a_second_firing_and_a_later_promotion_change_nothing(plan, monkeypatch)
     _handle(plan, monkeypatch, _alert(plan))
     after = copy.deepcopy(plan.run.service)
     assert (
-        _handle(plan, monkeypatch, _alert(plan)) == "mlops-serving-svc-6264e6-v7 already takes no traffic"
+        _handle(plan, monkeypatch, _alert(plan))
+        == "mlops-serving-svc-6264e6-v7 already takes no traffic"
     )
     later = T0 + dt.timedelta(hours=1)
     assert "was rolled back: not promoted" in _handle(
@@ -324,23 +327,18 @@ def test_main_registers_the_handler_as_a_cloudevent_function(plan, tmp_path):
     ]
     assert "functions-framework" in assets["requirements.txt"]["text"]
     # A stand-in with the decorator's contract: it records the signature type and returns the
-    # function (https://github.com/GoogleCloudPlatform/functions-framework-python#quickstart-register-your-function-using-decorator).
+    # function (https://github.com/GoogleCloudPlatform/functions-framework-python).
     (tmp_path / "functions_framework.py").write_text(
         "REGISTERED = {}\n"
         "def cloud_event(func):\n    REGISTERED[func.__name__] = 'cloudevent'\n    return func\n"
     )
     entry = plan.function.inputs["buildConfig"]["entryPoint"]
-    loaded = import_unpacked(
-        assets, tmp_path, "main", entry, ("functions_framework",)
-    )
+    loaded = import_unpacked(assets, tmp_path, "main", entry, ("functions_framework",))
     assert loaded == "['functions_framework']"
     code = (
         f"import sys; sys.path.insert(0, {str(tmp_path)!r}); import main, functions_framework;"
-        f"print(functions_framework.REGISTERED)"
+        "print(functions_framework.REGISTERED)"
     )
-    import subprocess
-    import sys
-
     done = subprocess.run([sys.executable, "-S", "-c", code], capture_output=True, text=True,
                           check=True, env={})  # fmt: skip
     assert done.stdout.strip() == f"{{{entry!r}: 'cloudevent'}}"

@@ -196,4 +196,4 @@ def test_gcp_a_new_image_under_a_deployed_revision_name_fails_the_plan():
 )
 def test_gcp_quiet_when_the_revision_name_is_new_or_its_image_unchanged(revision, image):
     chosen = {"same": _planned_image(), "other": "r/fraud-detector@sha256:" + "1" * 64}
-    assert _reused(_service_state(revision, chosen.get(image or "", None))) == []
+    assert _reused(_service_state(revision, chosen.get(image or ""))) == []

@@ -112,9 +112,7 @@ RUN_REVISIONS = "https://cloud.google.com/run/docs/managing/revisions"
 
 def _images(template: Any) -> list[str]:
     containers = template.get("containers") if isinstance(template, Mapping) else None
-    return [
-        str(c["image"]) for c in containers or [] if isinstance(c, Mapping) and c.get("image")
-    ]
+    return [str(c["image"]) for c in containers or [] if isinstance(c, Mapping) and c.get("image")]
 
 
 @rule("gcp-run-revision-name-reused", RUN_REVISIONS)
