@@ -236,6 +236,10 @@ def _app_autoscaling(props: Mapping[str, Any]) -> Bounds:
 
 
 def _cloud_run(props: Mapping[str, Any]) -> Bounds:
+    # Cloud Run also runs things that are not models (the MLflow tracking server): only a
+    # service that carries the lineage model tag is a serving endpoint, as for the split.
+    if lineage_tag(tags_of(props), "model") is None:
+        return None
     scaling = get(props, "template", "scaling")
     return get(scaling, "minInstanceCount"), get(scaling, "maxInstanceCount")
 

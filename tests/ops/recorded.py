@@ -162,7 +162,7 @@ def gcp_values() -> dict[str, Any]:
     rec = reference_recording("gcp-prod")
     out = rec.exports
     project, region = rec.config["gcp:project"], rec.config["gcp:region"]
-    service = rec.of_type("gcp:cloudrunv2/service:Service")[0].inputs
+    service = rec.named("mlops-serving-service", "gcp:cloudrunv2/service:Service").inputs
     service_name = f"projects/{project}/locations/{region}/services/{service['name']}"
     registry_bucket = rec.named("mlops-registry-models", "gcp:storage/bucket:Bucket")
     traffic = [
