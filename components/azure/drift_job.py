@@ -591,7 +591,7 @@ def failed_runs_alert(
     resource_group_name: pulumi.Input[str],
     location: pulumi.Input[str] | None,
     action_group_id: pulumi.Input[str],
-    tags: Mapping[str, str] | None,
+    tags: pulumi.Input[Mapping[str, pulumi.Input[str]]] | None,
     workspace_id: pulumi.Input[str] | None = None,
 ) -> pulumi.Output[str]:
     """``{name}-function-logs`` (the app's ``FunctionAppLogs`` into a Log Analytics workspace:

@@ -185,12 +185,19 @@ class RolloutGuard(Component):
     """Alerts on the new deployment → action group → a Function that rolls back or promotes.
 
     Children: ``{name}-identity``, ``{name}-role`` (custom role: the three endpoint actions,
-    assignable on the endpoint only) and ``{name}-endpoint`` (its assignment on the endpoint);
+    assignable in the resource group, named per stack and endpoint) and ``{name}-endpoint`` (its
+    assignment on the endpoint only);
     ``{name}-package`` (in the drift job's package container) and the identity's
     ``{name}-host-storage``, ``{name}-host-secrets`` (Blob Data Owner on the drift job's host
     containers) and ``{name}-read-package``; ``{name}-function`` (on the drift job's plan);
     ``{name}-actions``; ``{name}-errors``,
-    ``{name}-latency`` and ``{name}-model-metric`` (with a model metric).
+    ``{name}-latency`` and ``{name}-model-metric`` (with a model metric);
+    ``{name}-function-logs`` (the app's ``FunctionAppLogs`` into the drift job's workspace) and
+    ``{name}-failed-runs`` (a failed rollback or promotion pages the stack's alert channel).
+
+    The action group's URL holds ``rollout_alert``'s function key, listed once the app exists:
+    on a first deploy the host may not have indexed the function yet, and ``pulumi up`` must be
+    run again (docs/contract.md).
 
     Outputs: ``function_name``, ``action_group_id``, ``alarm_names``.
     """

@@ -154,9 +154,7 @@ def test_an_alarm_during_the_canary_sends_everything_back_and_records_why(plan, 
 def test_long_registry_model_and_rule_names_still_roll_back(plan, monkeypatch):
     """The record shares the traffic PUT: with long names it stays within a tag value's 256
     characters, so the rollback happens, and it still names the model it rolled back."""
-    long_model = (
-        f"azureml://registries/{'r' * 60}/models/{'fraud-detector-' + 'x' * 80}/versions/7"
-    )
+    long_model = f"azureml://registries/{'r' * 60}/models/{'fraud-detector-' + 'x' * 80}/versions/7"
     plan.arm.models["green"] = long_model
     alert = copy.deepcopy(ALERT)
     alert["data"]["essentials"]["alertRule"] = "mlops-rollout-errors-" + "y" * 200
