@@ -207,6 +207,7 @@ def run(args: argparse.Namespace) -> int:
     if result.cost is not None:
         for line in cost.summary_lines(result.cost):
             out.print(escape(line))
+    _print_tracking(out, result)
     if not args.quiet:
         _print_preconditions(out, result, args.stack)
     applied = baseline.apply(accepted, result.results, UNWAIVABLE) if accepted else None
@@ -582,6 +583,19 @@ def _print_gpu(console: Console, result: service.PlanResult) -> None:
     if result.unpriced_pools:
         line += f" (unpriced pools: {', '.join(result.unpriced_pools)})"
     console.print(escape(line))
+
+
+def _print_tracking(console: Console, result: service.PlanResult) -> None:
+    """Where training runs log: the ``tracking_uri`` export (unknown values print as such)."""
+    exports = getattr(result.recording, "exports", {}) or {}
+    if "tracking_uri" not in exports:
+        return
+    uri = exports["tracking_uri"]
+    if uri is None:
+        console.print("Tracking: off (tracking.enabled is false)")
+        return
+    shown = uri if isinstance(uri, str) else "(known after deploy)"
+    console.print(escape(f"Tracking: MLFLOW_TRACKING_URI={shown}"))
 
 
 def _print_preconditions(console: Console, result: service.PlanResult, stack: str) -> None:

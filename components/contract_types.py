@@ -176,6 +176,20 @@ class DriftJobArgsBase(ContractArgs):
     """Features the check leaves out. Default: none."""
 
 
+@dataclass(frozen=True, kw_only=True)
+class TrackingArgsBase(ContractArgs):
+    """Shared inputs of ``Tracking``: the MLflow tracking API of the platform."""
+
+    artifact_bucket_name: pulumi.Input[str]
+    """Artifact store whose ``mlflow/`` prefix holds the tracked runs' artifacts. Required."""
+    size: str = defaults.TRACKING_SIZE
+    """``Small``, ``Medium`` or ``Large`` (AWS: SageMaker's size; GCP: Cloud SQL tier and Cloud
+    Run instances; Azure: none). Default ``Small``."""
+    ci_principals: Sequence[str] = field(default_factory=tuple)
+    """CI identities granted tracking access besides the training cluster (AWS role ARNs,
+    Azure object ids, GCP IAM members). Default: none."""
+
+
 @runtime_checkable
 class ArtifactStoreOutputs(Protocol):
     """Outputs of every cloud's ``ArtifactStore``."""
@@ -237,6 +251,15 @@ class DriftJobOutputs(Protocol):
     report_uri: pulumi.Output[str]
 
 
+@runtime_checkable
+class TrackingOutputs(Protocol):
+    """Outputs of every cloud's ``Tracking``: the value of ``MLFLOW_TRACKING_URI`` and where
+    the runs' artifacts go."""
+
+    tracking_uri: pulumi.Output[str]
+    artifact_uri: pulumi.Output[str]
+
+
 ARGS_BASES: dict[str, type[ContractArgs]] = {
     "ArtifactStore": ArtifactStoreArgsBase,
     "TrainingCluster": TrainingClusterArgsBase,
@@ -244,6 +267,7 @@ ARGS_BASES: dict[str, type[ContractArgs]] = {
     "ServingEndpoint": ServingEndpointArgsBase,
     "Monitoring": MonitoringArgsBase,
     "DriftJob": DriftJobArgsBase,
+    "Tracking": TrackingArgsBase,
 }
 """Each component's base Args."""
 
@@ -254,5 +278,6 @@ OUTPUT_PROTOCOLS: dict[str, type] = {
     "ServingEndpoint": ServingEndpointOutputs,
     "Monitoring": MonitoringOutputs,
     "DriftJob": DriftJobOutputs,
+    "Tracking": TrackingOutputs,
 }
 """Each component's output Protocol."""

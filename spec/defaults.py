@@ -94,3 +94,11 @@ DRIFT_CRON = {"hourly": "0 * * * *", "daily": "0 0 * * *", "weekly": "0 0 * * 1"
 # Cost.
 HOURS_PER_MONTH = 730
 """Hours in an average month (8,760 / 12): turns a $/h GPU cap into a monthly budget."""
+
+# Experiment tracking.
+TRACKING = True
+"""An MLflow tracking server is part of the platform unless the stack file turns it off."""
+TRACKING_SIZE: Final = "Small"
+"""Tracking server size (``Small``, ``Medium``, ``Large``)."""
+TRACKING_PREFIX = "mlflow"
+"""Prefix of the artifact store under which tracked runs keep their artifacts."""

@@ -536,6 +536,35 @@ class MonitoringSpec(_Model):
         return value
 
 
+class TrackingSpec(_Model):
+    """Experiment tracking: one MLflow tracking API on every cloud (docs/tracking.md)."""
+
+    enabled: bool = Field(
+        defaults.TRACKING,
+        description="Create the tracking server (AWS, GCP) or grant the workspace's (Azure). "
+        "Default: true.",
+    )
+    size: Literal["Small", "Medium", "Large"] = Field(
+        defaults.TRACKING_SIZE,
+        description="Server size: SageMaker's TrackingServerSize on AWS, the Cloud SQL tier and "
+        "Cloud Run instances on GCP; Azure's workspace endpoint has none. Default: Small.",
+    )
+    image: str | None = Field(
+        None,
+        min_length=1,
+        max_length=512,
+        description="GCP: the MLflow server image Cloud Run runs (it must exist before the "
+        "deploy and have psycopg2 and google-cloud-storage). Default: the upstream "
+        "ghcr.io/mlflow/mlflow full image through an Artifact Registry remote repository.",
+    )
+    ci_principals: list[str] = Field(
+        default_factory=list,
+        description="CI identities that log to the server besides the training cluster: IAM "
+        "role ARNs (AWS), Entra object ids (Azure), IAM members such as "
+        "serviceAccount:ci@p.iam.gserviceaccount.com (GCP). Default: none.",
+    )
+
+
 class Approval(_Model):
     """A human approval of one model version for production."""
 
@@ -961,6 +990,7 @@ class PlatformSpec(_Model):
     serving: ServingSpec = Field(description="Serving endpoint and model versions.")
     monitoring: MonitoringSpec = Field(MonitoringSpec(), description="Alerts and drift.")
     governance: GovernanceSpec = Field(GovernanceSpec(), description="Approvals and cost caps.")
+    tracking: TrackingSpec = Field(TrackingSpec(), description="Experiment tracking (MLflow).")
     aws: AwsSpec | None = Field(None, description="AWS-only settings (cloud: aws).")
     azure: AzureSpec | None = Field(None, description="Azure-only settings (cloud: azure).")
     gcp: GcpSpec | None = Field(None, description="GCP-only settings (cloud: gcp).")

@@ -65,6 +65,9 @@ API_OF_TYPE: Mapping[str, tuple[str, ...]] = {
     "gcp:logging/": ("logging.googleapis.com",),
     # https://cloud.google.com/iam/docs/reference/rest
     "gcp:serviceaccount/": ("iam.googleapis.com",),
+    # Cloud SQL instances, databases and users: the Cloud SQL Admin API.
+    # https://cloud.google.com/sql/docs/postgres/admin-api
+    "gcp:sql/": ("sqladmin.googleapis.com",),
     # https://cloud.google.com/billing/docs/how-to/budget-api-overview
     "gcp:billing/budget:": ("billingbudgets.googleapis.com",),
 }

@@ -8,6 +8,8 @@ Order (each arrow is an output passed as an input):
 4. ``ModelRegistry`` — image repository → serving; approved versions → alert topic.
 5. ``ServingEndpoint`` — rollback alarms → alert topic; endpoint name → monitoring.
 6. ``Monitoring`` — reuses the channel, watches the endpoint and the GPU pool.
+7. ``Tracking`` (``tracking.enabled``) — MLflow on the store's ``mlflow/`` prefix; the trainer
+   role and CI's roles may log to it.
 """
 
 from __future__ import annotations
@@ -30,6 +32,8 @@ from mlops_iac.components.aws import (
     MonitoringArgs,
     ServingEndpoint,
     ServingEndpointArgs,
+    Tracking,
+    TrackingArgs,
     TrainingCluster,
     TrainingClusterArgs,
 )
@@ -43,6 +47,8 @@ from mlops_iac.components.platform.common import (
     drift_exports,
     drift_job_kwargs,
     rollout_alarm_thresholds,
+    tracking_exports,
+    tracking_kwargs,
     training_cluster_kwargs,
     training_exports,
     training_kubernetes_kwargs,
@@ -107,7 +113,31 @@ def build(parent: pulumi.Resource, name: str, spec: PlatformSpec) -> dict[str, A
     drift_job = None
     if endpoint is not None:
         drift_job = _drift_job(name, spec, store, channel, endpoint, watch, opts)
-    return _exports(spec, store, cluster, registry, endpoint, watch, drift_job)
+    tracking = _tracking(name, spec, store, cluster, opts) if spec.tracking.enabled else None
+    return {
+        **_exports(spec, store, cluster, registry, endpoint, watch, drift_job),
+        **tracking_exports(tracking),
+    }
+
+
+def _tracking(
+    name: str,
+    spec: PlatformSpec,
+    store: ArtifactStore,
+    cluster: TrainingCluster,
+    opts: pulumi.ResourceOptions,
+) -> Tracking:
+    """The SageMaker MLflow tracking server; the trainer role and CI's roles log to it."""
+    return Tracking(
+        f"{name}-tracking",
+        TrackingArgs(
+            **tracking_kwargs(spec),
+            artifact_bucket_name=store.bucket_name,
+            kms_key_arn=customer_key(store.kms_key_id, spec.artifacts.customer_managed_key),
+            training_role_name=cluster.trainer_role_arn.apply(lambda arn: arn.rsplit("/", 1)[-1]),
+        ),
+        opts=opts,
+    )
 
 
 def _serving_autoscaling(spec: PlatformSpec) -> bool:

@@ -31,6 +31,8 @@ from mlops_iac.components.azure import (
     PrivateNetworkArgs,
     ServingEndpoint,
     ServingEndpointArgs,
+    Tracking,
+    TrackingArgs,
     TrainingCluster,
     TrainingClusterArgs,
 )
@@ -44,6 +46,8 @@ from mlops_iac.components.platform.common import (
     drift_job_kwargs,
     guarded,
     rollout_alarm_thresholds,
+    tracking_exports,
+    tracking_kwargs,
     training_cluster_kwargs,
     webhook_secret,
 )
@@ -94,9 +98,11 @@ def build(parent: pulumi.Resource, name: str, spec: PlatformSpec) -> dict[str, A
         drift_job = _drift_job(name, spec, net, store, cluster, endpoint, monitoring, opts)
     if endpoint is not None and drift_job is not None and guarded(spec):
         _rollout_guard(name, spec, net, store, endpoint, monitoring, drift_job, opts)
+    tracking = _tracking(name, spec, store, cluster, opts) if spec.tracking.enabled else None
     return {
         **contract_exports(store, cluster, registry, endpoint, monitoring),
         **drift_exports(drift_job),
+        **tracking_exports(tracking),
         "storage_account_name": store.storage_account_name,
         # AZURE_CLIENT_ID for DVC under managed identity (docs/dvc.md).
         "dvc_identity_client_id": store.dvc_identity_client_id,
@@ -104,6 +110,28 @@ def build(parent: pulumi.Resource, name: str, spec: PlatformSpec) -> dict[str, A
         "resource_group_name": store.resource_group_name,
         "bring_up_pending": bring_up_pending(spec),
     }
+
+
+def _tracking(
+    name: str,
+    spec: PlatformSpec,
+    store: ArtifactStore,
+    cluster: TrainingCluster,
+    opts: pulumi.ResourceOptions,
+) -> Tracking:
+    """The workspace's MLflow endpoint; the cluster's identity and CI may log to it."""
+    return Tracking(
+        f"{name}-tracking",
+        TrackingArgs(
+            **tracking_kwargs(spec),
+            artifact_bucket_name=store.bucket_name,
+            workspace_id=cluster.workspace_id,
+            location=store.location,
+            # The GPU cluster runs as the store's DVC identity (compute_identity_id).
+            training_principal_id=store.dvc_identity_principal_id,
+        ),
+        opts=opts,
+    )
 
 
 def _reached_privately(spec: PlatformSpec) -> bool:

@@ -129,6 +129,25 @@ def drift_exports(drift_job: Any | None) -> dict[str, Any]:
     }
 
 
+def tracking_kwargs(spec: PlatformSpec) -> dict[str, Any]:
+    """TrackingArgs fields every cloud takes from ``tracking``."""
+    tracking = spec.tracking
+    return {
+        "environment": spec.environment,
+        "size": tracking.size,
+        "ci_principals": tuple(tracking.ci_principals),
+    }
+
+
+def tracking_exports(tracking: Any | None) -> dict[str, Any]:
+    """The tracking exports: ``tracking_uri`` (the value of ``MLFLOW_TRACKING_URI``) and where
+    runs keep their artifacts; None while ``tracking.enabled`` is false."""
+    return {
+        "tracking_uri": tracking.tracking_uri if tracking else None,
+        "tracking_artifact_uri": tracking.artifact_uri if tracking else None,
+    }
+
+
 def webhook_secret(spec: PlatformSpec) -> pulumi.Output[str] | None:
     """The chat webhook URL as a Pulumi secret (it embeds a token), or None."""
     url = spec.monitoring.webhook_url

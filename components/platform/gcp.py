@@ -23,6 +23,8 @@ from mlops_iac.components.gcp import (
     MonitoringArgs,
     ServingEndpoint,
     ServingEndpointArgs,
+    Tracking,
+    TrackingArgs,
     TrainingCluster,
     TrainingClusterArgs,
 )
@@ -33,10 +35,13 @@ from mlops_iac.components.platform.common import (
     artifact_store_kwargs,
     bring_up_pending,
     contract_exports,
+    customer_key,
     drift_exports,
     drift_job_kwargs,
     guarded,
     rollout_alarm_thresholds,
+    tracking_exports,
+    tracking_kwargs,
     training_cluster_kwargs,
     training_exports,
     training_kubernetes_kwargs,
@@ -79,9 +84,13 @@ def build(parent: pulumi.Resource, name: str, spec: PlatformSpec) -> dict[str, A
         guard = RolloutGuard(
             f"{name}-rollout", _rollout_guard_args(spec, store, endpoint, monitor), opts=opts
         )
+    tracking = None
+    if spec.tracking.enabled:
+        tracking = Tracking(f"{name}-tracking", _tracking_args(spec, store), opts=opts)
     return {
         **contract_exports(store, cluster, registry, endpoint, monitor),
         **drift_exports(drift_job),
+        **tracking_exports(tracking),
         # Every alert policy of the stack, for `mlops-iac verify` (as on AWS).
         "alarm_names": pulumi.Output.all(
             monitor.alarm_names,
@@ -95,6 +104,17 @@ def build(parent: pulumi.Resource, name: str, spec: PlatformSpec) -> dict[str, A
         "serving_revisions": endpoint.serving_revisions if endpoint else [],
         "bring_up_pending": bring_up_pending(spec),
     }
+
+
+def _tracking_args(spec: PlatformSpec, store: ArtifactStore) -> TrackingArgs:
+    """MLflow on Cloud Run; the trainer (as the store's DVC account) and CI may invoke it."""
+    return TrackingArgs(
+        **tracking_kwargs(spec),
+        artifact_bucket_name=store.bucket_name,
+        kms_key_id=customer_key(store.kms_key_id, spec.artifacts.customer_managed_key),
+        training_member=store.dvc_service_account.apply(lambda e: f"serviceAccount:{e}"),
+        image=spec.tracking.image,
+    )
 
 
 def _training_args(spec: PlatformSpec, store: ArtifactStore) -> TrainingClusterArgs:

@@ -28,6 +28,11 @@ def _artifact_registry(props: Mapping[str, Any]) -> list[str]:
     # Artifact Registry scanning is a project-level service, so only immutability is per repo.
     if props.get("format", "DOCKER") != "DOCKER":
         return []
+    # A remote repository caches an upstream registry: its tags are the upstream's, nothing is
+    # pushed to it, and it takes no dockerConfig.
+    # https://cloud.google.com/artifact-registry/docs/repositories/remote-repo
+    if props.get("mode") == "REMOTE_REPOSITORY":
+        return []
     if get(props, "dockerConfig", "immutableTags") is not True:
         return ["dockerConfig.immutableTags is not true"]
     return []

@@ -141,7 +141,26 @@ def azure_values() -> dict[str, Any]:
         }
         for g in rec.of_type("azure-native:monitor:ActionGroup")
     ]
+    values["model_versions"] = [
+        {
+            "registry_id": out["registry_id"],
+            "model_name": ref.name,
+            "model_version": ref.version,
+            "artifact_sha256": ref.artifact_sha256,
+            "model_uri": ref.artifact_uri,
+        }
+        for ref in _served("azure-prod")
+    ]
     return values
+
+
+def _served(stack: str) -> list[Any]:
+    """The stack file's served model versions (``serving.model``, ``previousModel``)."""
+    from mlops_iac.cli import stackfile
+    from tests.conftest import REPO
+
+    serving = stackfile.load(REPO, stack).spec.serving
+    return [ref for ref in (serving.model, serving.previous_model) if ref is not None]
 
 
 def _revision_image(image: str, version: str) -> str:
@@ -162,7 +181,7 @@ def gcp_values() -> dict[str, Any]:
     rec = reference_recording("gcp-prod")
     out = rec.exports
     project, region = rec.config["gcp:project"], rec.config["gcp:region"]
-    service = rec.of_type("gcp:cloudrunv2/service:Service")[0].inputs
+    service = rec.named("mlops-serving-service", "gcp:cloudrunv2/service:Service").inputs
     service_name = f"projects/{project}/locations/{region}/services/{service['name']}"
     registry_bucket = rec.named("mlops-registry-models", "gcp:storage/bucket:Bucket")
     traffic = [

@@ -18,7 +18,7 @@ from mlops_iac.cli.cloudrest import ApiError
 from tests.conftest import STACKS, reference_recording
 from tests.ops.conftest import write_outputs
 from tests.ops.keys import install_allowed_signers
-from tests.ops.recorded import ARM, Recorded, azure_values, gcp_values
+from tests.ops.recorded import ARM, Recorded, azure_values, gcp_values, render
 
 
 def azure_checks() -> list[str]:
@@ -38,6 +38,7 @@ def azure_checks() -> list[str]:
         "endpoint-serving",
         "endpoint-approved-version",
         "deployment-lineage",
+        "deployment-artifact-digest",
     ]
 
 
@@ -659,3 +660,84 @@ def test_bearer_transport_sends_the_token_once_and_parses_errors():
         ("GET", "/fine", "Bearer t0k3n", b""),
         ("PATCH", "/denied?updateMask=traffic", "Bearer t0k3n", b'{"traffic": []}'),
     ]
+
+
+# --- Azure: the served artifact against the approval's digests -------------------------------
+
+
+def _model_version(azure: Recorded, version: str) -> dict[str, Any]:
+    return azure.find("GET", f"/models/fraud-detector/versions/{version}")
+
+
+def test_azure_digest_check_compares_the_recorded_sha256(cli, project, azure, tmp_path):
+    code, document = _verify(cli, project, "azure-prod", _outputs(tmp_path, "azure-prod"), tmp_path)
+    assert code == 0, _failed(document)
+    check = next(c for c in document["checks"] if c["check"] == "deployment-artifact-digest")
+    assert check["passed"] is True
+    assert "blue v7 recorded sha256 332a3a094c11…" in check["detail"]
+    assert "green v6 recorded sha256 de744bb4d73c…" in check["detail"]
+    assert "mlops-artifact-sha256 property, not a hash of its files" in check["detail"]
+    # https://learn.microsoft.com/rest/api/azureml/registry-model-versions/get
+    registry_id = reference_recording("azure-prod").exports["registry_id"]
+    assert (
+        "GET",
+        f"{ARM}{registry_id}/models/fraud-detector/versions/7?api-version=2024-04-01",
+        None,
+    ) in azure.sent
+
+
+def test_azure_replaced_artifact_fails_naming_both_digests(cli, project, azure, tmp_path):
+    replaced = "f" * 64
+    _model_version(azure, "7")["properties"]["properties"]["mlops-artifact-sha256"] = replaced
+    code, document = _verify(cli, project, "azure-prod", _outputs(tmp_path, "azure-prod"), tmp_path)
+    assert code == 1
+    registry = reference_recording("azure-prod").exports["registry_name"]
+    assert _failed(document) == {
+        "deployment-artifact-digest": (
+            f"blue's model azureml://registries/{registry}/models/fraud-detector/versions/7 "
+            f"records sha256 {replaced}, not the approved "
+            "332a3a094c11761ead9e73a446fb095581c3486744eea59618ba3341857bda92"
+        )
+    }
+
+
+def test_azure_model_without_recorded_digest_fails_closed_in_prod(cli, project, azure, tmp_path):
+    del _model_version(azure, "6")["properties"]["properties"]["mlops-artifact-sha256"]
+    # A tag is editable after registration: it is not evidence.
+    _model_version(azure, "6")["properties"]["tags"]["mlops-artifact-sha256"] = (
+        "de744bb4d73c6c6f37c70d371742935dda6c03c67ae0ce672c89935f6ee5ca09"
+    )
+    code, document = _verify(cli, project, "azure-prod", _outputs(tmp_path, "azure-prod"), tmp_path)
+    assert code == 1
+    detail = _failed(document)["deployment-artifact-digest"]
+    assert detail.startswith("green's model azureml://registries/")
+    assert "records no mlops-artifact-sha256 property" in detail
+    assert "nothing to compare with the approved de744bb4d73c6c6f" in detail
+
+
+def test_azure_replaced_environment_image_fails_naming_both_digests(cli, project, azure, tmp_path):
+    approved, served = "sha256:" + "a" * 64, "sha256:" + "b" * 64
+    stack = project / "stacks" / "Pulumi.azure-prod.yaml"
+    signed = 'artifactSha256: "332a3a09'
+    text = stack.read_text().replace(signed, f'imageDigest: "{approved}"\n          {signed}')
+    stack.write_text(text)
+    registry = reference_recording("azure-prod").exports["registry_name"]
+    environment = f"azureml://registries/{registry}/environments/serving/versions/3"
+    blue = next(d for d in azure.find("GET", "/deployments")["value"] if d["name"] == "blue")
+    blue["properties"]["environmentId"] = environment
+    registry_id = reference_recording("azure-prod").exports["registry_id"]
+    # https://learn.microsoft.com/rest/api/azureml/registry-environment-versions/get
+    image = f"mlopsacr.azurecr.io/serving@{served}"
+    azure.answers[
+        ("GET", f"{ARM}{registry_id}/environments/serving/versions/3?api-version=2024-04-01")
+    ] = render(
+        "azure",
+        "environment_version.json",
+        {"registry_id": registry_id, "environment_name": "serving",
+         "environment_version": "3", "image": image},
+    )  # fmt: skip
+    code, document = _verify(cli, project, "azure-prod", _outputs(tmp_path, "azure-prod"), tmp_path)
+    assert code == 1
+    assert _failed(document)["deployment-artifact-digest"] == (
+        f"blue runs image {image}, not the approved {approved}"
+    )

@@ -192,6 +192,7 @@ def test_policy_config_for_the_real_engine():
         "approvedAt": "2026-11-20",
         "signatureStatus": "verified",
         "keyPath": "mlops:platform.governance.approvals[0]",  # where violations point
+        "binding": "bound",  # the report's bindingStatus: its digests cover what is served
     }
     assert verified_by["principal"] == "jane@example.com"
     assert verified_by["signersFile"] == "governance/allowed_signers"
@@ -297,10 +298,11 @@ def test_plan_lists_the_preconditions_its_resources_need():
         "Preconditions (9): what the account must provide; "
         "`mlops-iac preflight --stack aws-prod` checks them live"
     )
-    # After the GPU summary and the always-on estimate, before the verdict; one item and its
-    # source per precondition.
+    # After the GPU summary, the always-on estimate and the tracking URI, before the verdict;
+    # one item and its source per precondition.
     gpu = next(i for i, line in enumerate(lines) if line.startswith("Max GPU spend:"))
     assert lines[gpu + 1].startswith("Always-on estimate:") and gpu < start
+    assert lines[start - 2].startswith("Tracking: MLFLOW_TRACKING_URI=arn:aws:sagemaker:")
     assert lines[start - 1] == ""
     assert lines[-1].startswith("PASS:")
     assert lines[start + 1 : start + 1 + 2 * len(expected) : 2] == [

@@ -229,7 +229,8 @@ def aws_budget(rec: Recording, name: str, failing: bool) -> Timeline:
 
 
 def _service(rec: Recording) -> str:
-    [service] = rec.of_type("gcp:cloudrunv2/service:Service")
+    # The serving service (the MLflow tracking server also runs on Cloud Run).
+    service = rec.named("mlops-serving-service", "gcp:cloudrunv2/service:Service")
     return str(service.inputs["name"])
 
 
@@ -266,7 +267,12 @@ def gcp_latency(rec: Recording, name: str, failing: bool) -> Timeline:
 
 
 def gcp_image_pushed(rec: Recording, name: str, failing: bool) -> Timeline:
-    [repo] = rec.of_type("gcp:artifactregistry/repository:Repository")
+    # The model registry's repository (the tracking server's remote repository is a cache).
+    [repo] = [
+        r
+        for r in rec.of_type("gcp:artifactregistry/repository:Repository")
+        if r.inputs.get("mode") != "REMOTE_REPOSITORY"
+    ]
     project = rec.config["gcp:project"]
     ours = repo.inputs["repositoryId"]
     logs = [

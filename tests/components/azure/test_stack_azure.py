@@ -20,6 +20,7 @@ COMPONENTS = {
     "mlops-serving": "mlops:azure:ServingEndpoint",
     "mlops-monitoring": "mlops:azure:Monitoring",
     "mlops-drift": "mlops:azure:DriftJob",
+    "mlops-tracking": "mlops:azure:Tracking",
 }
 
 

@@ -25,6 +25,7 @@ COMPONENTS = {
     "mlops-drift": "mlops:gcp:DriftJob",
     # serving.rollout.autoRollback (the default) with a previousModel to roll back to.
     "mlops-rollout": "mlops:gcp:RolloutGuard",
+    "mlops-tracking": "mlops:gcp:Tracking",
 }
 LABELLED = {
     "gcp:storage/bucket:Bucket",
@@ -70,6 +71,7 @@ API_SERVICES = {
     "monitoring",
     "pubsub",
     "run",
+    "sqladmin",
     "storage",
 }
 
@@ -217,7 +219,13 @@ def test_every_encryptable_resource_uses_a_rotating_key_of_the_stack(recordings)
         assert bucket.inputs["encryption"]["defaultKmsKeyName"] in keys
     for topic in recording.of_type("gcp:pubsub/topic:Topic"):
         assert topic.inputs["kmsKeyName"] in keys
-    [repo] = recording.of_type("gcp:artifactregistry/repository:Repository")
+    # The tracking server's remote repository only caches MLflow's public image.
+    [repo] = [
+        r
+        for r in recording.of_type("gcp:artifactregistry/repository:Repository")
+        if r.inputs.get("mode") != "REMOTE_REPOSITORY"
+    ]
+    assert recording.named("mlops-tracking-db").inputs["encryptionKeyName"] in keys
     assert repo.inputs["kmsKeyName"] in keys
     service = recording.named("mlops-serving-service").inputs
     assert service["template"]["encryptionKey"] in keys
