@@ -28,7 +28,12 @@ ALERT_TYPES = {
 
 
 def _revisions(rec: Recording) -> tuple[str, str, str]:
-    [service] = rec.of_type("gcp:cloudrunv2/service:Service")
+    # The serving service: the one whose traffic carries the rollout's tags (a tracking server
+    # is a Cloud Run service too).
+    [service] = [
+        s for s in rec.of_type("gcp:cloudrunv2/service:Service")
+        if any(t.get("tag") == "current" for t in s.inputs.get("traffics") or [])
+    ]  # fmt: skip
     tags = {t["tag"]: t["revision"] for t in service.inputs["traffics"]}
     return str(service.inputs["name"]), tags["current"], tags.get("previous", "none")
 
