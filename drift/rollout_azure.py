@@ -14,6 +14,7 @@ https://learn.microsoft.com/azure/machine-learning/how-to-safely-rollout-online-
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import json
 import os
 from collections.abc import Callable, Mapping
@@ -31,6 +32,11 @@ from mlops_iac.drift.rollout import (
 )
 
 ARM = "https://management.azure.com"
+TAG_VALUE_LIMIT = 256
+"""Characters of an Azure tag value: a longer record would make the PUT, and so the rollback,
+fail. https://learn.microsoft.com/azure/azure-resource-manager/management/tag-resources#limitations"""
+MAX_MODEL = 100
+"""Characters of the model in the record (longer: a prefix and 8 hex digits of its SHA-256)."""
 ML_API = "2024-04-01"
 # Writable properties of an online endpoint (OnlineEndpointProperties); a PUT repeats them as
 # read, so only ``traffic`` (and the record tag) change.
@@ -105,7 +111,7 @@ def run(
     if previous is not None and previous not in traffic:
         previous = None  # not deployed (yet): nothing to roll back to
     model = str((deployment.get("properties") or {}).get("model", ""))
-    split = Split(f"{new}:{model}", previous, traffic.get(new, 0))
+    split = Split(f"{new}:{model_key(model)}", previous, traffic.get(new, 0))
     tags = dict(current.get("tags") or {})
     decision = decide(
         action, split, read_record(tags.get(RECORD_KEY)), settings, now or _now(), why
@@ -118,9 +124,30 @@ def run(
             previous: 100 - decision.share,
         }
     if decision.record is not None:
-        tags[RECORD_KEY] = write_record(decision.record)
+        tags[RECORD_KEY] = bounded_record(decision.record)
     transport("PUT", f"{url}?api-version={ML_API}", endpoint_body(current, traffic, tags))
     return decision
+
+
+def model_key(model: str) -> str:
+    """How the record names a deployment's model: the model itself up to ``MAX_MODEL``
+    characters, else a prefix and 8 hex digits of its SHA-256 (still one key per model)."""
+    if len(model) <= MAX_MODEL:
+        return model
+    return f"{model[: MAX_MODEL - 9]}~{hashlib.sha256(model.encode()).hexdigest()[:8]}"
+
+
+def bounded_record(record: Mapping[str, Any]) -> str:
+    """The record as a tag value of at most ``TAG_VALUE_LIMIT`` characters: ``why`` is cut
+    first (the rest is bounded: ``new`` by :func:`model_key`, deployment names by Azure)."""
+    text = write_record(record)
+    excess = len(text) - TAG_VALUE_LIMIT
+    if excess > 0:
+        why = str(record.get("why", ""))
+        text = write_record({**record, "why": why[: max(len(why) - excess, 0)]})
+    if len(text) > TAG_VALUE_LIMIT:
+        raise RolloutError(f"rollout record longer than {TAG_VALUE_LIMIT} characters: {text}")
+    return text
 
 
 def alert_reason(payload: Any) -> tuple[bool, str]:

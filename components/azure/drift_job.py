@@ -546,62 +546,104 @@ class DriftJob(Component):
 
     def _failed_runs_alert(self, name: str, args: DriftJobArgs, function: web.WebApp) -> None:
         """The Function's host logs in a Log Analytics workspace and a log alert on its failed
-        runs: a run that raises publishes no metric, so the drift alert cannot see it.
-
-        The Functions host writes one ``FunctionAppLogs`` row per finished execution,
-        ``Executed 'Functions.<name>' (Failed, ...)`` at level ``Error`` for a failed one, and the
-        exception at ``Error``; the diagnostic setting's ``FunctionAppLogs`` category sends them.
-        https://learn.microsoft.com/azure/azure-monitor/reference/tables/functionapplogs
-        https://learn.microsoft.com/azure/azure-monitor/reference/queries/functionapplogs
-        https://learn.microsoft.com/azure/azure-functions/monitor-functions-reference#resource-logs
-        """
-        logs = operationalinsights.Workspace(
-            f"{name}-logs",
+        runs: a run that raises publishes no metric, so the drift alert cannot see it."""
+        self.logs: pulumi.Output[str] = failed_runs_alert(
+            self,
+            name,
+            function=function,
+            functions=[FUNCTION],
+            description="A drift run failed: no drift verdict and no metric for this run",
             resource_group_name=args.resource_group_name,
             location=args.location,
+            action_group_id=args.action_group_id,
+            tags=args.tags,
+        )
+
+
+def failed_runs_query(app_id: pulumi.Input[str], functions: Sequence[str]) -> pulumi.Output[str]:
+    """KQL over ``FunctionAppLogs``: the error rows of ``functions`` of the app ``app_id``.
+
+    The host writes a row's ``FunctionName`` as ``Functions.<name>`` (its ``Category`` is
+    ``Function.<name>``), as a raw ``FunctionAppLogs`` event shows
+    (https://github.com/Azure/azure-functions-host/issues/7603); both spellings match, in case
+    ingestion ever drops the prefix. A failed execution logs ``Executed 'Functions.<name>'
+    (Failed, ...)`` and the exception at ``Error``; ``Critical`` counts too.
+    https://learn.microsoft.com/azure/azure-monitor/reference/tables/functionapplogs
+    https://learn.microsoft.com/azure/azure-monitor/reference/queries/functionapplogs
+    """
+    names = " or ".join(
+        f"FunctionName =~ '{spelling}'" for f in functions for spelling in (f"Functions.{f}", f)
+    )
+    return pulumi.Output.concat(
+        "FunctionAppLogs | where _ResourceId =~ '",
+        app_id,
+        f"' | where ({names}) and (Level == 'Error' or Level == 'Critical')",
+    )
+
+
+def failed_runs_alert(
+    parent: Component,
+    name: str,
+    *,
+    function: web.WebApp,
+    functions: Sequence[str],
+    description: str,
+    resource_group_name: pulumi.Input[str],
+    location: pulumi.Input[str] | None,
+    action_group_id: pulumi.Input[str],
+    tags: pulumi.Input[Mapping[str, pulumi.Input[str]]] | None,
+    workspace_id: pulumi.Input[str] | None = None,
+) -> pulumi.Output[str]:
+    """``{name}-function-logs`` (the app's ``FunctionAppLogs`` into a Log Analytics workspace:
+    ``workspace_id``, default a new ``{name}-logs``) and ``{name}-failed-runs`` (log alert on an
+    error row of ``functions``, acting on ``action_group_id``). Returns the workspace id.
+    https://learn.microsoft.com/azure/azure-functions/monitor-functions-reference#resource-logs
+    """
+    if workspace_id is None:
+        workspace_id = operationalinsights.Workspace(
+            f"{name}-logs",
+            resource_group_name=resource_group_name,
+            location=location,
             sku={"name": "PerGB2018"},
             retention_in_days=defaults.LOG_RETENTION_DAYS,
-            tags=args.tags,
-            opts=child_opts(self),
-        )
-        setting = monitor.DiagnosticSetting(
-            f"{name}-function-logs",
-            resource_uri=function.id,
-            workspace_id=logs.id,
-            log_analytics_destination_type="Dedicated",
-            logs=[{"category": FUNCTION_LOG, "enabled": True}],
-            opts=child_opts(self),
-        )
-        monitor.ScheduledQueryRule(
-            f"{name}-failed-runs",
-            resource_group_name=args.resource_group_name,
-            location=args.location,
-            description="A drift run failed: no drift verdict and no metric for this run",
-            severity=2,
-            auto_mitigate=False,
-            scopes=[logs.id],
-            **new_workspace_log_alert(),
-            criteria=monitor.ScheduledQueryRuleCriteriaArgs(
-                all_of=[
-                    monitor.ConditionArgs(
-                        query=pulumi.Output.concat(
-                            "FunctionAppLogs | where _ResourceId =~ '",
-                            function.id,
-                            f"' | where FunctionName == '{FUNCTION}' and Level == 'Error'",
-                        ),
-                        time_aggregation="Count",
-                        operator="GreaterThan",
-                        threshold=0,
-                        failing_periods=monitor.ConditionFailingPeriodsArgs(
-                            number_of_evaluation_periods=1, min_failing_periods_to_alert=1
-                        ),
-                    )
-                ]
-            ),
-            actions=monitor.ActionsArgs(action_groups=[args.action_group_id]),
-            tags=args.tags,
-            opts=child_opts(self, depends_on=[setting]),
-        )
+            tags=tags,
+            opts=child_opts(parent),
+        ).id
+    setting = monitor.DiagnosticSetting(
+        f"{name}-function-logs",
+        resource_uri=function.id,
+        workspace_id=workspace_id,
+        log_analytics_destination_type="Dedicated",
+        logs=[{"category": FUNCTION_LOG, "enabled": True}],
+        opts=child_opts(parent),
+    )
+    monitor.ScheduledQueryRule(
+        f"{name}-failed-runs",
+        resource_group_name=resource_group_name,
+        location=location,
+        description=description,
+        severity=2,
+        auto_mitigate=False,
+        scopes=[workspace_id],
+        **new_workspace_log_alert(),
+        criteria=monitor.ScheduledQueryRuleCriteriaArgs(
+            all_of=[
+                monitor.ConditionArgs(
+                    query=failed_runs_query(function.id, functions),
+                    time_aggregation="Count",
+                    operator="GreaterThan",
+                    threshold=0,
+                    failing_periods=monitor.ConditionFailingPeriodsArgs(
+                        number_of_evaluation_periods=1, min_failing_periods_to_alert=1
+                    ),
+                )
+            ]
+        ),
+        actions=monitor.ActionsArgs(action_groups=[action_group_id]),
+        tags=tags,
+        opts=child_opts(parent, depends_on=[setting]),
+    )
+    return pulumi.Output.from_input(workspace_id)
 
 
 @dataclass(frozen=True)

@@ -42,7 +42,7 @@ from mlops_iac.components.azure._common import (
     role_definition_id,
     unique_name,
 )
-from mlops_iac.components.azure.drift_job import DriftJob
+from mlops_iac.components.azure.drift_job import DriftJob, failed_runs_alert
 
 TYPE = "mlops:azure:RolloutGuard"
 ALERT_FUNCTION = "rollout_alert"
@@ -58,6 +58,8 @@ ENDPOINT_ACTIONS = (
 )
 """The custom role's actions, assignable on the one endpoint only.
 https://learn.microsoft.com/azure/role-based-access-control/permissions/ai-machine-learning"""
+MIN_REQUESTS = 20
+"""Default minimum of the new deployment's requests in the 5xx alert's 5-minute window."""
 _OPERATOR = {"above": "GreaterThan", "below": "LessThan"}
 
 
@@ -116,6 +118,16 @@ def package_digest() -> str:
     return digest.hexdigest()[:12]
 
 
+def role_name(stack: str, name: str, endpoint_id: str) -> str:
+    """``mlops rollout <stack> <endpoint> <8 hex digits>`` (the digits hash the stack, the
+    component and the endpoint's ARM id): unique per stack, subscription, resource group and
+    endpoint, readable in the portal."""
+    seed = f"{stack}/{name}/{endpoint_id.lower()}"
+    digest = hashlib.sha256(seed.encode()).hexdigest()[:8]
+    short = stack.rsplit("/", 1)[-1]
+    return f"mlops rollout {short} {endpoint_id.rstrip('/').rsplit('/', 1)[-1]} {digest}"
+
+
 @dataclass(frozen=True, kw_only=True)
 class ModelMetric:
     """A custom metric about the endpoint that rolls the rollout back."""
@@ -160,6 +172,9 @@ class RolloutGuardArgs:
     step_percent: int = 20
     bake_minutes: int = 10
     error_rate_percent: float = 1.0
+    min_requests: int = MIN_REQUESTS
+    """Requests of the new deployment a 5-minute window needs before its 5xx share can roll back.
+    Default: 20."""
     latency_p99_ms: int = 500
     model_metric: ModelMetric | None = None
     environment: str = "dev"
@@ -170,12 +185,19 @@ class RolloutGuard(Component):
     """Alerts on the new deployment → action group → a Function that rolls back or promotes.
 
     Children: ``{name}-identity``, ``{name}-role`` (custom role: the three endpoint actions,
-    assignable on the endpoint only) and ``{name}-endpoint`` (its assignment on the endpoint);
+    assignable in the resource group, named per stack and endpoint) and ``{name}-endpoint`` (its
+    assignment on the endpoint only);
     ``{name}-package`` (in the drift job's package container) and the identity's
     ``{name}-host-storage``, ``{name}-host-secrets`` (Blob Data Owner on the drift job's host
     containers) and ``{name}-read-package``; ``{name}-function`` (on the drift job's plan);
     ``{name}-actions``; ``{name}-errors``,
-    ``{name}-latency`` and ``{name}-model-metric`` (with a model metric).
+    ``{name}-latency`` and ``{name}-model-metric`` (with a model metric);
+    ``{name}-function-logs`` (the app's ``FunctionAppLogs`` into the drift job's workspace) and
+    ``{name}-failed-runs`` (a failed rollback or promotion pages the stack's alert channel).
+
+    The action group's URL holds ``rollout_alert``'s function key, listed once the app exists:
+    on a first deploy the host may not have indexed the function yet, and ``pulumi up`` must be
+    run again (docs/contract.md).
 
     Outputs: ``function_name``, ``action_group_id``, ``alarm_names``.
     """
@@ -196,13 +218,30 @@ class RolloutGuard(Component):
             tags=args.tags,
             opts=child_opts(self),
         )
+        # A custom role's name is unique in the Entra tenant and its GUID everywhere: both come
+        # from the stack and the endpoint's ARM id (subscription, resource group, endpoint), so
+        # two stacks in one tenant never collide.
+        # https://learn.microsoft.com/azure/role-based-access-control/custom-roles#custom-role-properties
+        stack = f"{pulumi.get_project()}/{pulumi.get_stack()}"
+        endpoint_id = pulumi.Output.from_input(args.endpoint_id)
+        role_id = endpoint_id.apply(
+            lambda endpoint: str(
+                uuid.uuid5(uuid.NAMESPACE_URL, f"mlops-iac/{stack}/{name}/{endpoint.lower()}")
+            )
+        )
+        # Assignable scopes are management groups, subscriptions or resource groups: the
+        # resource group. The assignment below stays on the one endpoint.
+        # https://learn.microsoft.com/azure/role-based-access-control/role-definitions#assignablescopes
+        group_id = pulumi.Output.concat(
+            "/subscriptions/", config.subscription_id, "/resourceGroups/", args.resource_group_name
+        )
         role = authorization.RoleDefinition(
             f"{name}-role",
-            role_definition_id=str(uuid.uuid5(uuid.NAMESPACE_URL, f"mlops-iac/{name}/rollout")),
-            role_name=f"mlops rollout {name}",
+            role_definition_id=role_id,
+            role_name=endpoint_id.apply(lambda endpoint: role_name(stack, name, endpoint)),
             description="Read an online endpoint and its deployments, update its traffic",
-            scope=args.endpoint_id,
-            assignable_scopes=[args.endpoint_id],
+            scope=group_id,
+            assignable_scopes=[group_id],
             permissions=[{"actions": list(ENDPOINT_ACTIONS), "not_actions": []}],
             opts=child_opts(self),
         )
@@ -260,6 +299,19 @@ class RolloutGuard(Component):
         )
         group = self._action_group(name, args, function)
         alerts = self._alerts(name, args, group)
+        # A rollback that raises returns 500 and the action group does not retry it: page.
+        failed_runs_alert(
+            self,
+            name,
+            function=function,
+            functions=[ALERT_FUNCTION, TIMER_FUNCTION],
+            description="A rollback or promotion failed: the endpoint's traffic did not move",
+            resource_group_name=args.resource_group_name,
+            location=args.location,
+            action_group_id=args.action_group_id,
+            tags=args.tags,
+            workspace_id=args.host.logs,
+        )
         self.register(
             function_name=function.name,
             action_group_id=group.id,
@@ -367,7 +419,10 @@ class RolloutGuard(Component):
             args.endpoint_id,
             f"' and DeploymentName == '{new}'",
             " | summarize Errors = countif(toint(ResponseCode) >= 500), Requests = count()",
-            " | extend ErrorRatePercent = iff(Requests == 0, 0.0, 100.0 * Errors / Requests)",
+            # Below min_requests in the window the share counts as 0: one 5xx among a handful
+            # of canary requests is not a failing deployment.
+            f" | extend ErrorRatePercent = iff(Requests < {max(args.min_requests, 1)}, 0.0,"
+            " 100.0 * Errors / Requests)",
         )
         errors = monitor.ScheduledQueryRule(
             f"{name}-errors",

@@ -198,18 +198,17 @@ def function_app_run(
     error: str | None = None,
 ) -> None:
     """The ``FunctionAppLogs`` rows the Functions host writes for one execution of ``function``
-    of the app ``app_id``: ``Executing`` and ``Executed '<Functions.name>' (Succeeded|Failed, ...)``
-    and, on a failure, the exception, both at level ``Error``.
+    of the app ``app_id`` (``FunctionName`` ``Functions.<name>``, ``Category``
+    ``Function.<name>``): ``Executing`` and ``Executed 'Functions.<name>' (Succeeded|Failed,
+    ...)`` and, on a failure, the exception, both at level ``Error``.
     https://learn.microsoft.com/azure/azure-monitor/reference/tables/functionapplogs
     https://learn.microsoft.com/azure/azure-monitor/reference/queries/functionapplogs
     """
     rows = tables.setdefault("FunctionAppLogs", [])
-    base = {
-        "_ResourceId": app_id.lower(),
-        "FunctionName": function,
-        "Category": f"Function.{function}",
-    }
     name = f"Functions.{function}"
+    # The host names the function ``Functions.<name>`` in FunctionName, as in a raw event:
+    # https://github.com/Azure/azure-functions-host/issues/7603
+    base = {"_ResourceId": app_id.lower(), "FunctionName": name, "Category": f"Function.{function}"}
     rows.append(
         {**base, "TimeGenerated": t, "Level": "Information", "Message": f"Executing '{name}'"}
     )

@@ -196,7 +196,11 @@ def test_azure_function_holds_one_custom_role_on_one_endpoint(azure_metric):
     settings = {s["name"]: s["value"] for s in endpoint["siteConfig"]["appSettings"]}
     endpoint_id = settings["ROLLOUT_ENDPOINT_ID"]
     role = azure_metric.named("mlops-rollout-role").inputs
-    assert role["assignableScopes"] == [endpoint_id]
+    # Assignable at the resource group (RBAC's narrowest documented assignable scope), assigned
+    # on the one endpoint.
+    group = endpoint_id.split("/providers/", 1)[0]
+    assert group.split("/")[-2] == "resourceGroups"
+    assert role["assignableScopes"] == [group] and role["scope"] == group
     assert role["permissions"] == [{
         "actions": [
             "Microsoft.MachineLearningServices/workspaces/onlineEndpoints/read",
@@ -226,6 +230,16 @@ def test_azure_function_holds_one_custom_role_on_one_endpoint(azure_metric):
     group = azure_metric.named("mlops-rollout-actions").inputs
     receiver = group["azureFunctionReceivers"][0]
     assert receiver["functionName"] == "rollout_alert" and receiver["useCommonAlertSchema"] is True
+
+
+def test_azure_custom_roles_of_two_stacks_do_not_collide():
+    """A custom role's name is unique in the tenant and its id everywhere: dev and prod in one
+    tenant get their own."""
+    dev, prod = (reference_recording(s).named("mlops-rollout-role").inputs for s in
+                 ("azure-dev", "azure-prod"))  # fmt: skip
+    assert dev["roleName"] != prod["roleName"]
+    assert dev["roleDefinitionId"] != prod["roleDefinitionId"]
+    assert dev["roleName"].startswith("mlops rollout azure-dev mlops-serving-endpoint")
 
 
 @pytest.mark.parametrize("stack", ["azure-dev", "gcp-dev"])

@@ -80,7 +80,27 @@ def test_failed_runs_alert_on_the_functions_own_logs(prod):
     assert rule["scopes"] == [workspace.id]
     [condition] = rule["criteria"]["allOf"]
     assert f"_ResourceId =~ '{function.id}'" in condition["query"]
-    assert "FunctionName == 'drift_timer' and Level == 'Error'" in condition["query"]
+    # The host writes ``Functions.drift_timer``; the bare name matches too.
+    assert (
+        "(FunctionName =~ 'Functions.drift_timer' or FunctionName =~ 'drift_timer')"
+        " and (Level == 'Error' or Level == 'Critical')"
+    ) in condition["query"]
+    group = prod.named("mlops-drift-alert").inputs["actions"][0]["actionGroupId"]
+    assert rule["actions"]["actionGroups"] == [group]
+
+
+def test_the_rollout_app_logs_to_the_same_workspace_and_pages_on_failures(prod):
+    """A rollback that raises returns 500, which the action group does not retry: the rollout
+    app's errors page the stack's channel (never the rollout's own action group)."""
+    app = prod.named("mlops-rollout-function")
+    setting = prod.named("mlops-rollout-function-logs").inputs
+    workspace = prod.named("mlops-drift-logs")
+    assert setting["resourceUri"] == app.id and setting["workspaceId"] == workspace.id
+    rule = prod.named("mlops-rollout-failed-runs").inputs
+    [condition] = rule["criteria"]["allOf"]
+    assert f"_ResourceId =~ '{app.id}'" in condition["query"]
+    for function in ("rollout_alert", "rollout_timer"):
+        assert f"FunctionName =~ 'Functions.{function}'" in condition["query"]
     group = prod.named("mlops-drift-alert").inputs["actions"][0]["actionGroupId"]
     assert rule["actions"]["actionGroups"] == [group]
 

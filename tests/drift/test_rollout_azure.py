@@ -62,6 +62,10 @@ class Arm:
         # ARM's create-or-update: the body is the endpoint; nothing it omits survives.
         assert set(body) <= {"location", "properties", "tags", "identity", "kind", "sku"}
         assert sum(body["properties"]["traffic"].values()) == 100
+        # A tag value holds 256 characters; ARM refuses the whole PUT otherwise.
+        # https://learn.microsoft.com/azure/azure-resource-manager/management/tag-resources#limitations
+        if any(len(str(v)) > 256 for v in (body.get("tags") or {}).values()):
+            raise rollout_azure.RolloutError("400 InvalidTagValueLength")
         self.puts.append(copy.deepcopy(body))
         self.endpoint = copy.deepcopy(body)
         return copy.deepcopy(body)
@@ -145,6 +149,27 @@ def test_an_alarm_during_the_canary_sends_everything_back_and_records_why(plan, 
         if k in rollout_azure.ENDPOINT_WRITABLE and k != "traffic"
     }  # fmt: skip
     assert {k: v for k, v in put["tags"].items() if k != rollout.RECORD_KEY} == before["tags"]
+
+
+def test_long_registry_model_and_rule_names_still_roll_back(plan, monkeypatch):
+    """The record shares the traffic PUT: with long names it stays within a tag value's 256
+    characters, so the rollback happens, and it still names the model it rolled back."""
+    long_model = f"azureml://registries/{'r' * 60}/models/{'fraud-detector-' + 'x' * 80}/versions/7"
+    plan.arm.models["green"] = long_model
+    alert = copy.deepcopy(ALERT)
+    alert["data"]["essentials"]["alertRule"] = "mlops-rollout-errors-" + "y" * 200
+    _handle(plan, monkeypatch, "rollback", alert)
+    assert plan.arm.shares() == {"blue": 100, "green": 0}
+    value = plan.arm.endpoint["tags"][rollout.RECORD_KEY]
+    assert len(value) <= rollout_azure.TAG_VALUE_LIMIT
+    record = plan.arm.record()
+    assert record is not None and record["state"] == "rolled-back"
+    assert record["new"] == f"green:{rollout_azure.model_key(long_model)}"
+    assert record["why"].startswith("alert mlops-rollout-errors-yyy")
+    # The same model is recognised: a later promotion does not give it traffic again.
+    puts = len(plan.arm.puts)
+    _handle(plan, monkeypatch, "promote", now=T0 + dt.timedelta(hours=1))
+    assert len(plan.arm.puts) == puts and plan.arm.shares() == {"blue": 100, "green": 0}
 
 
 def test_a_second_firing_and_a_later_promotion_change_nothing(plan, monkeypatch):

@@ -316,3 +316,19 @@ def test_plan_lists_the_preconditions_its_resources_need():
     assert lines[start + 2] == (
         "    source: https://docs.aws.amazon.com/awsaccountbilling/latest/aboutv2/activating-tags.html"
     )
+
+
+def test_a_secret_nested_in_a_list_does_not_redact_common_words():
+    """The rollout action group's receiver list is secret as a whole (its URL carries the
+    function key): the key is scrubbed, its plain neighbours (the receiver named ``rollout``)
+    are not turned into ``[secret]`` wherever the word appears."""
+    from mlops_iac.policies import report
+    from tests.conftest import reference_recording
+
+    recording = reference_recording("azure-dev")
+    [receiver] = recording.named("mlops-rollout-actions").inputs["azureFunctionReceivers"]
+    secrets = report.secret_values(recording)
+    assert receiver["httpTriggerUrl"] in secrets
+    assert receiver["name"] == "rollout" and "rollout" not in secrets
+    document = {"name": "mlops-rollout-role", "note": f"url {receiver['httpTriggerUrl']}"}
+    assert report.scrub(document, secrets) == {"name": "mlops-rollout-role", "note": "url [secret]"}

@@ -7,3 +7,5 @@ ROLLOUT_ALARMS: dict[str, set[str]] = {
     stack: {"mlops-rollout-errors", "mlops-rollout-latency"}
     for stack in ("azure-dev", "azure-prod", "gcp-dev", "gcp-prod")
 }
+for _stack in ("azure-dev", "azure-prod"):
+    ROLLOUT_ALARMS[_stack].add("mlops-rollout-failed-runs")

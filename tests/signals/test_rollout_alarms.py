@@ -115,7 +115,23 @@ def azure_latency(rec: Recording, name: str, failing: bool) -> Timeline:
     return azure.evaluate_metric_alert(rec.named(name).inputs, metrics, until=60 * 30)
 
 
+def azure_failed_runs(rec: Recording, name: str, failing: bool) -> Timeline:
+    """The rollout app's host logs: promotion ticks every five minutes, and one rollback call
+    that raises (a 409 while the endpoint updates) when failing. A drift run failing in the
+    drift app is not the rollout's."""
+    app = str(rec.named("mlops-rollout-function").id)
+    drift = str(rec.named("mlops-drift-function").id)
+    tables: dict[str, list[dict[str, Any]]] = {}
+    for tick in range(6):
+        emitters.function_app_run(tables, app, 300.0 * tick, "rollout_timer")
+    emitters.function_app_run(tables, drift, 600.0, "drift_timer", "baseline missing")
+    error = "409 Conflict: the endpoint is updating" if failing else None
+    emitters.function_app_run(tables, app, 900.0, "rollout_alert", error)
+    return azure.evaluate_log_alert(rec.named(name).inputs, tables, until=1800)
+
+
 SCENARIOS: dict[tuple[str, str], Callable[[Recording, str, bool], Timeline]] = {
+    ("azure", "mlops-rollout-failed-runs"): azure_failed_runs,
     ("gcp", "mlops-rollout-errors"): gcp_errors,
     ("gcp", "mlops-rollout-latency"): gcp_latency,
     ("azure", "mlops-rollout-errors"): azure_errors,
@@ -151,3 +167,19 @@ def test_quiet_while_the_new_version_is_healthy(stack: str, name: str) -> None:
 def test_fires_when_the_new_version_fails(stack: str, name: str) -> None:
     timeline = SCENARIOS[(stack.split("-")[0], name)](reference_recording(stack), name, True)
     assert timeline.fired, f"{name} stayed quiet: {timeline!r}"
+
+
+@pytest.mark.parametrize("stack", ["azure-dev", "azure-prod"])
+def test_one_error_at_low_traffic_does_not_roll_back(stack: str) -> None:
+    """Two requests a minute to the canary, one 5xx: 10% of a 5-minute window, but below the
+    minimum request count the share does not count."""
+    rec = reference_recording(stack)
+    name = "mlops-rollout-errors"
+    green = traffic(10, 2) + traffic(1, 2, errors=1) + traffic(19, 2)
+    _, tables = _aml(rec, {"green": green, "blue": traffic(30, 200)})
+    timeline = azure.evaluate_log_alert(rec.named(name).inputs, tables, until=60 * 30)
+    assert timeline.points and not timeline.fired, timeline
+    # The same share over enough requests rolls back.
+    green = traffic(10, 20) + traffic(1, 20, errors=10) + traffic(19, 20)
+    _, tables = _aml(rec, {"green": green, "blue": traffic(30, 200)})
+    assert azure.evaluate_log_alert(rec.named(name).inputs, tables, until=60 * 30).fired

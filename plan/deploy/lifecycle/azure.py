@@ -462,6 +462,8 @@ def online_endpoint_rolled_back(
     }
     if not records:
         return
+    from mlops_iac.drift.rollout_azure import model_key
+
     models = {
         (str(d.inputs.get("endpointName")), str(d.inputs.get("deploymentName"))): str(
             get(d.inputs, "properties.model") or ""
@@ -480,7 +482,8 @@ def online_endpoint_rolled_back(
                 continue
             slot, _, model = str(record.get("new", "")).partition(":")
             share = get(body, "properties.traffic") or {}
-            if models.get((endpoint, slot)) == model and (share.get(slot) or 0) > 0:
+            served = models.get((endpoint, slot))
+            if served is not None and model_key(served) == model and (share.get(slot) or 0) > 0:
                 yield error(
                     template,
                     "azure-rollout-rolled-back",
