@@ -98,7 +98,7 @@ def test_gcp_server_is_internal_invoked_by_the_trainer_with_private_encrypted_sq
         f"--artifacts-destination=gs://{exports['artifact_bucket_name']}/mlflow" in (mlflow["args"])
     )
     assert "--serve-artifacts" in mlflow["args"]
-    assert proxy["args"][0] == "--auto-iam-authn"
+    assert proxy["args"][:3] == ["--auto-iam-authn", "--lazy-refresh", "--port=5432"]
     assert exports["tracking_uri"] == service.outputs["uri"]
 
     [invoker] = [r for r in children.values() if r.name.startswith("mlops-tracking-invoker-")]
@@ -109,7 +109,6 @@ def test_gcp_server_is_internal_invoked_by_the_trainer_with_private_encrypted_sq
     ip = database.inputs["settings"]["ipConfiguration"]
     assert ip.get("authorizedNetworks", []) == []
     assert ip["sslMode"] == "ENCRYPTED_ONLY"
-    assert database.inputs["encryptionKeyName"] == exports["kms_key_id"]
     assert database.inputs["deletionProtection"] is True
     user = children["mlops-tracking-db-user"]
     assert user.inputs["type"] == "CLOUD_IAM_SERVICE_ACCOUNT"
@@ -141,3 +140,68 @@ def test_tracking_off_exports_null_and_creates_nothing(stack):
     cloud = stack.split("-")[0]
     assert recording.of_type(f"mlops:{cloud}:Tracking") == []
     assert recording.exports["tracking_uri"] is None
+
+
+def test_gcp_prod_sql_key_is_its_own_in_the_instance_region_when_the_store_key_is_multi_region():
+    recording = reference_recording("gcp-prod")
+    children = _children(recording, "mlops-tracking")
+    database = children["mlops-tracking-db"]
+    assert "/locations/us/" in recording.exports["kms_key_id"]  # the multi-region store's key
+    ring, key = children["mlops-tracking-sql-cmk-ring"], children["mlops-tracking-sql-cmk"]
+    assert ring.inputs["location"] == database.inputs["region"] == "us-central1"
+    assert database.inputs["encryptionKeyName"] == key.id
+    assert key.inputs["rotationPeriod"] == "7776000s"
+    grant = children["mlops-tracking-sql-cmk-agent"]
+    agent = children["mlops-tracking-sql-agent"]
+    assert grant.inputs["cryptoKeyId"] == key.id
+    assert grant.inputs["role"] == "roles/cloudkms.cryptoKeyEncrypterDecrypter"
+    assert grant.inputs["member"] == agent.outputs["member"]
+    assert grant.urn in database.dependencies
+    assert "mlops-tracking-sql-key" not in children
+    assert "gcp-sql-key-outside-region" not in {e.rule for e in recording.deploy_errors()}
+
+
+def test_gcp_dev_sql_uses_the_store_key_in_the_same_region():
+    recording = reference_recording("gcp-dev")
+    children = _children(recording, "mlops-tracking")
+    database = children["mlops-tracking-db"]
+    assert database.inputs["encryptionKeyName"] == recording.exports["kms_key_id"]
+    assert "/locations/us-central1/" in recording.exports["kms_key_id"]
+    assert "mlops-tracking-sql-cmk" not in children
+    assert children["mlops-tracking-sql-key"].urn in database.dependencies
+
+
+def test_gcp_server_may_list_only_under_mlflow_and_starts_after_its_database_and_grants():
+    recording = reference_recording("gcp-prod")
+    children = _children(recording, "mlops-tracking")
+    account = children["mlops-tracking-server-sa"]
+    listing = children["mlops-tracking-sa-list"]
+    assert listing.inputs["bucket"] == recording.exports["artifact_bucket_name"]
+    assert listing.inputs["role"] == "roles/storage.objectViewer"
+    assert listing.inputs["member"] == f"serviceAccount:{account.outputs['email']}"
+    assert listing.inputs["condition"]["expression"] == (
+        'resource.type == "storage.googleapis.com/Bucket" && api.getAttribute('
+        '"storage.googleapis.com/objectListPrefix", "").startsWith("mlflow/")'
+    )
+    service = children["mlops-tracking-server"]
+    for needed in (
+        "mlops-tracking-db",
+        "mlops-tracking-db-mlflow",
+        "mlops-tracking-db-user",
+        "mlops-tracking-sa-artifacts",
+        "mlops-tracking-sa-list",
+        "mlops-tracking-sa-sql-client",
+        "mlops-tracking-sa-sql-login",
+        "mlops-tracking-upstream",
+    ):
+        assert children[needed].urn in service.dependencies, needed
+
+
+def test_gcp_server_has_room_for_mlflow_and_a_proxy_that_survives_scale_to_zero():
+    recording = reference_recording("gcp-prod")
+    service = _children(recording, "mlops-tracking")["mlops-tracking-server"]
+    mlflow, proxy = service.inputs["template"]["containers"]
+    assert mlflow["resources"]["limits"] == {"cpu": "1", "memory": "2Gi"}
+    assert "--workers=2" in mlflow["args"]
+    assert proxy["resources"]["limits"] == {"cpu": "1", "memory": "512Mi"}
+    assert "--lazy-refresh" in proxy["args"]
