@@ -46,6 +46,10 @@ def test_aws_server_keeps_its_artifacts_under_the_store_prefix_with_the_store_ke
     }
     listing = next(s for s in store if s["Sid"] == "ListTrackedArtifacts")
     assert listing["Condition"] == {"StringLike": {"s3:prefix": ["mlflow/*", "mlflow"]}}
+    # GetBucketLocation has no s3:prefix, so that condition would never match it.
+    assert listing["Action"] == ["s3:ListBucket"]
+    # SageMaker assumes the role at create: the role's rights exist first.
+    assert children["mlops-tracking-role-store"].urn in server.dependencies
     trust = json.loads(children["mlops-tracking-role"].inputs["assumeRolePolicy"])
     assert trust["Statement"][0]["Principal"] == {"Service": "sagemaker.amazonaws.com"}
 
@@ -59,7 +63,30 @@ def test_aws_training_role_may_log_to_this_server_and_open_its_ui_only():
     assert by_sid["TrackRuns"]["Resource"] == server_arn
     assert all(a.startswith("sagemaker-mlflow:") for a in by_sid["TrackRuns"]["Action"])
     assert "sagemaker-mlflow:LogBatch" in by_sid["TrackRuns"]["Action"]
-    assert not any(a.startswith("sagemaker-mlflow:Delete") for a in by_sid["TrackRuns"]["Action"])
+    # Nothing is deleted but a run's tag (mlflow.delete_tag).
+    deletes = [a for a in by_sid["TrackRuns"]["Action"] if a.startswith("sagemaker-mlflow:Delete")]
+    assert deletes == ["sagemaker-mlflow:DeleteTag"]
+    # MLflow 3's log_model: the LoggedModel calls; experiment and run tags.
+    for action in (
+        "LogModel",
+        "LogOutputs",
+        "FinalizeLoggedModel",
+        "LogLoggedModelParams",
+        "SetLoggedModelTags",
+        "GetLoggedModel",
+        "SearchLoggedModels",
+        "SetExperimentTag",
+        "DeleteTag",
+    ):
+        assert f"sagemaker-mlflow:{action}" in by_sid["TrackRuns"]["Action"], action
+    # AccessUI has no resource type: scoped to the ARN it is never granted.
+    assert "sagemaker-mlflow:AccessUI" not in by_sid["TrackRuns"]["Action"]
+    assert by_sid["UseUi"] == {
+        "Sid": "UseUi",
+        "Effect": "Allow",
+        "Action": ["sagemaker-mlflow:AccessUI"],
+        "Resource": "*",
+    }
     assert by_sid["OpenUi"] == {
         "Sid": "OpenUi",
         "Effect": "Allow",
@@ -205,3 +232,13 @@ def test_gcp_server_has_room_for_mlflow_and_a_proxy_that_survives_scale_to_zero(
     assert "--workers=2" in mlflow["args"]
     assert proxy["resources"]["limits"] == {"cpu": "1", "memory": "512Mi"}
     assert "--lazy-refresh" in proxy["args"]
+
+
+@pytest.mark.parametrize("version", ["3.0.0", "3", "latest"])
+def test_aws_mlflow_version_with_a_patch_digit_is_refused(version):
+    from mlops_iac.components.aws.tracking import _check_version
+
+    with pytest.raises(ValueError, match="major.minor"):
+        _check_version(version)
+    _check_version("3.0")
+    _check_version(None)
