@@ -103,8 +103,9 @@ def test_aws_training_role_may_log_to_this_server_and_open_its_ui_only():
 def test_azure_uses_the_workspace_endpoint_and_grants_the_training_identity():
     recording = reference_recording("azure-prod")
     children = _children(recording, "mlops-tracking")
-    assert [r.type for r in children.values()] == ["azure-native:authorization:RoleAssignment"]
-    [grant] = children.values()
+    assert sorted(children) == ["mlops-tracking-training", "mlops-tracking-training-artifacts"]
+    assert {r.type for r in children.values()} == {"azure-native:authorization:RoleAssignment"}
+    grant = children["mlops-tracking-training"]
     workspace = recording.named("mlops-training-workspace")
     identity = recording.named("mlops-artifacts-dvc-identity")
     assert grant.inputs["scope"] == workspace.id
@@ -112,6 +113,13 @@ def test_azure_uses_the_workspace_endpoint_and_grants_the_training_identity():
     assert grant.inputs["roleDefinitionId"].endswith("/f6c7c914-8db3-469d-8ca1-694a8f32e121")
     uri = recording.exports["tracking_uri"]
     assert uri == f"azureml://eastus.api.azureml.ms/mlflow/v1.0{workspace.id}"
+    # MLflow artifacts go to the workspace's default container, written as the caller.
+    blob = children["mlops-tracking-training-artifacts"]
+    account = recording.named("mlops-artifacts-account")
+    container = f"azureml-blobstore-{workspace.outputs['workspaceId']}"
+    assert blob.inputs["scope"] == f"{account.id}/blobServices/default/containers/{container}"
+    assert blob.inputs["principalId"] == identity.outputs["principalId"]
+    assert blob.inputs["roleDefinitionId"].endswith("/ba92f5b4-2d11-453d-a403-e96b0029c9fe")
 
 
 def test_gcp_server_is_internal_invoked_by_the_trainer_with_private_encrypted_sql():
