@@ -67,15 +67,16 @@ class Tracking(Component):
 
     Children (names derive from ``name``): ``{name}-server-sa`` (the server's service account)
     with ``-sa-artifacts`` (objects under ``mlflow/`` of the store only), ``-sa-list`` (listing
-    names under ``mlflow/``), ``-sa-sql-client`` and
-    ``-sa-sql-login`` (Cloud SQL connection and IAM database login); ``{name}-db`` (Cloud SQL for
-    PostgreSQL, no authorised networks, TLS only, IAM authentication, the store's key with
-    ``{name}-sql-agent`` and ``-sql-key``; when the store's key is not in ``region``, its own key
-    ``{name}-sql-cmk`` in ``{name}-sql-cmk-ring`` with ``-sql-cmk-agent`` instead), ``{name}-db-mlflow`` (database) and ``{name}-db-user``
-    (the service account as IAM user); without ``image`` ``{name}-upstream`` (remote repository
-    of ghcr.io); ``{name}-server`` (Cloud Run: MLflow serving artifacts itself to
-    ``gs://<bucket>/mlflow/``, the Cloud SQL Auth Proxy beside it) and one
-    ``{name}-invoker-{i}`` per member (training first, then CI).
+    names under ``mlflow/``), ``-sa-sql-client`` and ``-sa-sql-login`` (Cloud SQL connection and
+    IAM database login); ``{name}-db`` (Cloud SQL for PostgreSQL, no authorised networks, TLS
+    only, IAM authentication, the store's key with ``{name}-sql-agent`` and ``-sql-key``; when
+    the store's key is not in ``region``, its own key ``{name}-sql-cmk`` in
+    ``{name}-sql-cmk-ring`` with ``-sql-cmk-agent`` instead), ``{name}-db-mlflow`` (database) and
+    ``{name}-db-user`` (the service account as IAM user); without ``image`` ``{name}-upstream``
+    (remote repository of ghcr.io); ``{name}-server`` (Cloud Run, created after the database,
+    its user and the grants: MLflow with 2 GiB, 1 vCPU and 2 workers serving artifacts itself
+    to ``gs://<bucket>/mlflow/``, the Cloud SQL Auth Proxy beside it with ``--lazy-refresh``)
+    and one ``{name}-invoker-{i}`` per member (training first, then CI).
 
     Outputs: ``tracking_uri`` (the service URL), ``artifact_uri``, ``server_service_account``.
     Clients send ``MLFLOW_TRACKING_TOKEN`` = an identity token for the URL
