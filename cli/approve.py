@@ -151,8 +151,12 @@ def _already_recorded(approvals: list[Any], entry: dict[str, Any]) -> bool:
 
 
 def _served_ref(spec: Any, model: str, version: str) -> ModelRef | None:
-    """The stack file's ``serving.model`` or ``previousModel`` of exactly this version."""
-    for ref in (spec.serving.model, spec.serving.previous_model):
+    """The stack file's ``serving.model`` or ``previousModel`` of exactly this version (``None``
+    for a team stack file, which serves nothing)."""
+    serving = getattr(spec, "serving", None)
+    if serving is None:
+        return None
+    for ref in (serving.model, serving.previous_model):
         if ref is not None and (ref.name, ref.version) == (model, version):
             return ref
     return None
@@ -161,7 +165,8 @@ def _served_ref(spec: Any, model: str, version: str) -> ModelRef | None:
 def _criteria(spec: Any, model: str, served: ModelRef | None) -> list[evaluation.Criterion]:
     """The criteria the candidate is judged against: the served ref's, else (a version the stack
     file does not serve yet) the criteria of ``serving.model`` when it is the same model."""
-    ref = served or (spec.serving.model if spec.serving.model.name == model else None)
+    serving = getattr(spec, "serving", None)
+    ref = served or (serving.model if serving is not None and serving.model.name == model else None)
     return [c.parsed() for c in ref.criteria] if ref is not None else []
 
 

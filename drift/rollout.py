@@ -10,7 +10,8 @@ What it does, by design:
 
 - ``rollback`` (an alarm fired): while a rollout is in progress and the new version has traffic,
   100% goes back to the previous version. Nothing else (already rolled back, no previous version
-  on a first deploy, no rollout in progress) changes anything: a second firing is harmless.
+  on a first deploy, no rollout in progress, a version this function already promoted to 100%:
+  the rollout is over) changes anything: a second firing is harmless.
 - ``promote`` (a timer): after ``bake_minutes`` with the new version's share unchanged and no
   rollback, a canary goes to 100% and a linear rollout one ``step_percent`` further (at most
   100%). The first tick of a rollout starts the bake clock. A rolled-back version is never promoted.
@@ -133,6 +134,8 @@ def decide(
             None, None, f"{split.new} has no previous version to move traffic to (first deploy)"
         )
     if action == "rollback":
+        if ours is not None and ours.get("state") == PROMOTED and split.new_share == 100:
+            return Decision(None, None, f"{split.new} was promoted to 100%: rollout over")
         if split.new_share == 0:
             return Decision(None, None, f"{split.new} already takes no traffic")
         reason = why or "an alarm fired"

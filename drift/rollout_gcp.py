@@ -19,7 +19,7 @@ import datetime as dt
 import json
 import os
 import re
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from typing import Any
 
 from mlops_iac.drift.rollout import (
@@ -122,26 +122,52 @@ def run(
     return decision
 
 
-def event_action(event: Mapping[str, Any]) -> tuple[str, str]:
+def event_action(event: Any, policies: Collection[str] | None = None) -> tuple[str, str]:
     """(action, reason) of a Pub/Sub message (a CloudEvent's ``data.message.data``, base64):
-    ``{"action": "promote"}`` from Cloud Scheduler, else a Cloud Monitoring incident: an open
-    one rolls back, a closed one does nothing (``none``).
+    ``{"action": "promote"}`` from Cloud Scheduler promotes; a Cloud Monitoring incident whose
+    ``state`` is ``open`` and whose ``policy_name`` is one of ``policies`` (any, when None) rolls
+    back. Anything else (a closed incident, another policy's, an unknown or malformed message)
+    does nothing (``none``).
     https://cloud.google.com/monitoring/support/notification-options#pubsub"""
-    message = (event.get("message") or {}) if isinstance(event, Mapping) else {}
+    message = event.get("message") if isinstance(event, Mapping) else None
+    if not isinstance(message, Mapping):
+        return "none", "not a Pub/Sub message"
     try:
-        payload = json.loads(base64.b64decode(str(message.get("data", ""))) or b"{}")
-    except ValueError:
-        payload = {}
+        payload = json.loads(base64.b64decode(str(message.get("data", "")), validate=True))
+    except (ValueError, UnicodeDecodeError):
+        return "none", "message is not base64 JSON"
     if not isinstance(payload, Mapping):
-        payload = {}
+        return "none", "message is not a JSON object"
     if payload.get("action") == "promote":
         return "promote", ""
-    incident = payload.get("incident") or {}
+    incident = payload.get("incident")
     if not isinstance(incident, Mapping):
-        incident = {}
-    if str(incident.get("state", "open")).lower() != "open":
-        return "none", "incident closed"
-    return "rollback", f"alert {incident.get('policy_name') or 'unnamed'} fired"
+        return "none", "message is neither a promotion nor an incident"
+    policy = str(incident.get("policy_name") or "")
+    if policies is not None and policy not in policies:
+        return "none", f"incident of policy {policy or 'unnamed'!r}, not a rollback alert"
+    if str(incident.get("state", "")).lower() != "open":
+        return "none", "incident not open"
+    return "rollback", f"alert {policy} fired"
+
+
+def _envelope(event: Any) -> Any:
+    """The Pub/Sub envelope ``{"message": {...}}`` from a CloudEvent (``.data``), a legacy
+    background event (the message itself), or an HTTP push request (its JSON body)."""
+    data = getattr(event, "data", event)
+    if hasattr(event, "get_json"):  # a Flask request: a push subscription's body
+        data = event.get_json(silent=True)
+    if isinstance(data, Mapping) and "message" not in data and "data" in data:
+        return {"message": data}
+    return data
+
+
+def _policies(env: Mapping[str, str]) -> list[str] | None:
+    try:
+        names = json.loads(env["ROLLOUT_POLICIES"])
+    except (KeyError, ValueError):
+        return None
+    return [str(n) for n in names] if isinstance(names, list) else None
 
 
 def _token() -> str:
@@ -169,9 +195,9 @@ def _transport(method: str, url: str, body: Any = None) -> Any:
 
 def gcp_rollout_handler(cloud_event: Any) -> str:
     """Entry point of the Pub/Sub-triggered function (``cloud_event.data`` is the Pub/Sub
-    message envelope). Returns what it did, one line."""
-    data = getattr(cloud_event, "data", cloud_event)
-    action, why = event_action(data if isinstance(data, Mapping) else {})
+    message envelope; the legacy and HTTP forms are read too). Only the alert policies named in
+    ``ROLLOUT_POLICIES`` roll back. Returns what it did, one line."""
+    action, why = event_action(_envelope(cloud_event), _policies(os.environ))
     if action == "none":
         return f"{why}: nothing to do"
     return run(action, os.environ, _transport, why=why).message

@@ -385,7 +385,8 @@ def state_summary(state: deploy.SavedState | None) -> dict[str, str] | None:
 
 def approvals_report(result: PlanResult) -> list[dict[str, Any]]:
     """The recorded approvals as the gate judged their records: each with its key path, signature
-    status, date status and ``verifiedBy`` (principal, key, signers file and its digest)."""
+    status, date status, ``verifiedBy`` (principal, key, signers file and its digest) and whether
+    it binds what is served (``bindingStatus``, with ``bindingProblems`` when it does not)."""
     gate = result.pack_config.get("mlops-approval-gate", {})
     fields = ("model", "version", "approvedBy", "ticket", "approvedAt", "keyPath")
     return [
@@ -394,6 +395,8 @@ def approvals_report(result: PlanResult) -> list[dict[str, Any]]:
             "signatureStatus": approval.get("signatureStatus"),
             "dateStatus": approval.get("dateStatus"),
             "verifiedBy": approval.get("verifiedBy"),
+            "bindingStatus": approval.get("binding", "not-required"),
+            "bindingProblems": approval.get("bindingStatus"),
         }
         for approval in gate.get("approvals", ())
     ]

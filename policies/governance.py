@@ -445,6 +445,9 @@ def review(
                 binding.append((entry, bound))
             if bound:
                 entry["bindingStatus"] = "; ".join(bound)
+            entry["binding"] = binding_state(record, bound)
+        else:
+            entry["binding"] = "not-required"
         approvals.append(entry)
     # One approval that covers a served version is enough (a re-approval after the migration
     # leaves the old record in the audit trail); otherwise each one says why it does not. It
@@ -516,6 +519,23 @@ def review(
         if isinstance(record, Mapping)
     ]
     return Review(approvals, enforcement, waivers, problems)
+
+
+BINDING_STATES = ("bound", "digest-mismatch", "unbound-legacy", "not-covering", "not-required")
+
+
+def binding_state(record: Mapping[str, Any], bound: list[str] | None) -> str:
+    """One word for the JSON report: ``not-required`` (not a served version, or dev),
+    ``unbound-legacy`` (no artifact digest: made before approvals were bound),
+    ``digest-mismatch`` (signed another artifact or image), ``not-covering`` (another problem:
+    unsigned, metrics, model card, an image served by tag) or ``bound``."""
+    if bound is None:
+        return "not-required"
+    if not record.get("artifactSha256"):
+        return "unbound-legacy"
+    if any(problem.endswith("under the same version)") for problem in bound):
+        return "digest-mismatch"
+    return "not-covering" if bound else "bound"
 
 
 def _bind(

@@ -59,11 +59,44 @@ UPDATE_PERMISSIONS = ("run.services.get", "run.services.update")
 PROMOTE_CRON = "*/5 * * * *"
 """How often the promotion check runs: a bake ends at most five minutes late."""
 MAIN_PY = (
+    "try:\n    import functions_framework\nexcept ImportError:  # outside the function's runtime\n"
+    "    functions_framework = None\n\n"
     "from mlops_iac.drift.rollout_gcp import gcp_rollout_handler\n\n\n"
-    "def handler(cloud_event):\n    print(gcp_rollout_handler(cloud_event))\n"
+    "def handler(cloud_event, context=None):\n    print(gcp_rollout_handler(cloud_event))\n\n\n"
+    "if functions_framework is not None:\n"
+    "    handler = functions_framework.cloud_event(handler)\n"
 )
-"""The function's entry module."""
+"""The function's entry module: ``handler`` registered as a CloudEvent function, so the Functions
+Framework never serves it as HTTP or in the legacy ``(data, context)`` form
+(https://cloud.google.com/functions/docs/writing/write-event-driven-functions)."""
+REQUIREMENTS_TXT = "functions-framework>=3,<4\n"
+"""The build's dependencies: the Functions Framework, which Cloud Run functions installs anyway,
+declared so the build always has it
+(https://cloud.google.com/functions/docs/writing/specifying-dependencies-python)."""
+SIGNATURE_TYPE = "cloudevent"
+"""``GOOGLE_FUNCTION_SIGNATURE_TYPE`` of the build: the entry point's signature, stated as well
+(https://cloud.google.com/docs/buildpacks/service-specific-configs)."""
+MODEL_METRIC_REVISION_LABEL = "revision"
+"""Label of the model metric naming the revision that wrote it (the container's ``K_REVISION``:
+https://cloud.google.com/run/docs/container-contract#env-vars)."""
 _COMPARISON = {"above": "COMPARISON_GT", "below": "COMPARISON_LT"}
+
+
+def _titles(args: RolloutGuardArgs) -> dict[str, str]:
+    """The rollback alerts' titles by child suffix."""
+    titles = {
+        "errors": f"5xx share of the new revision above {args.error_rate_percent}%",
+        "latency": f"p99 latency of the new revision above {args.latency_p99_ms} ms",
+    }
+    metric = args.model_metric
+    if metric is not None:
+        titles["model-metric"] = f"{metric.metric_type} {metric.comparison} {metric.threshold}"
+    return titles
+
+
+def _display_name(name: str, title: str) -> str:
+    """An alert policy's display name: the ``policy_name`` of its incidents."""
+    return f"{name}: {title} (rolls back)"
 
 
 def _package_folder() -> Path:
@@ -81,19 +114,25 @@ def _members() -> list[tuple[str, bytes]]:
 
 @functools.cache
 def rollout_source() -> pulumi.AssetArchive:
-    """``main.py`` (the entry point) and every module of ``mlops_iac.drift``."""
+    """``main.py`` (the entry point), ``requirements.txt`` and every module of
+    ``mlops_iac.drift``."""
     assets: dict[str, pulumi.Asset | pulumi.Archive] = {
         f"mlops_iac/drift/{path.name}": pulumi.FileAsset(str(path))
         for path in sorted(_package_folder().glob("*.py"))
     }
     assets["main.py"] = pulumi.StringAsset(MAIN_PY)
+    assets["requirements.txt"] = pulumi.StringAsset(REQUIREMENTS_TXT)
     return pulumi.AssetArchive(assets)
 
 
 def source_digest() -> str:
     """12 hex digits over the zip's members: a code change names a new object (a rebuild)."""
     digest = hashlib.sha256()
-    for member, content in [*_members(), ("main.py", MAIN_PY.encode())]:
+    for member, content in [
+        *_members(),
+        ("main.py", MAIN_PY.encode()),
+        ("requirements.txt", REQUIREMENTS_TXT.encode()),
+    ]:
         digest.update(member.encode() + b"\0" + hashlib.sha256(content).digest())
     return digest.hexdigest()[:12]
 
@@ -153,8 +192,9 @@ class RolloutGuard(Component):
     (``{name}-builder`` and its grants); ``{name}-key`` (CMEK of the topic) and
     ``{name}-topic``, ``{name}-monitoring-agent`` + ``{name}-topic-publisher``, ``{name}-channel``;
     ``{name}-source`` and ``{name}-function`` (Pub/Sub trigger as ``{name}-trigger``, which may
-    only invoke it: ``{name}-trigger-run``); ``{name}-schedule``; ``{name}-errors``,
-    ``{name}-latency`` and ``{name}-model-metric`` (with a model metric).
+    only invoke it: ``{name}-trigger-run``, made after the function, whose Cloud Run service it
+    is on); ``{name}-schedule``; ``{name}-errors``, ``{name}-latency`` and, with a model metric,
+    ``{name}-model-metric-descriptor`` + ``{name}-model-metric``.
 
     Outputs: ``function_name``, ``topic_name``, ``alarm_names``.
     """
@@ -319,23 +359,13 @@ class RolloutGuard(Component):
             description="May only invoke the rollout function",
             opts=child_opts(self),
         )
-        function_name = resource_id(name, "fn", limit=63)
-        invoker = cloudrunv2.ServiceIamMember(
-            f"{name}-trigger-run",
-            project=project.project_id,
-            name=function_name,
-            location=location,
-            role="roles/run.invoker",
-            member=trigger.member,
-            opts=child_opts(self),
-        )
         service = pulumi.Output.concat(
             "projects/", project.project_id, "/locations/", location, "/services/",
             args.service_name,
         )  # fmt: skip
-        return cloudfunctionsv2.Function(
+        function = cloudfunctionsv2.Function(
             f"{name}-function",
-            name=function_name,
+            name=resource_id(name, "fn", limit=63),
             location=location,
             description="mlops-iac automatic rollback and promotion",
             build_config={
@@ -345,6 +375,7 @@ class RolloutGuard(Component):
                     "storage_source": {"bucket": args.artifact_bucket_name, "object": source.name}
                 },
                 "service_account": builder.name,
+                "environment_variables": {"GOOGLE_FUNCTION_SIGNATURE_TYPE": SIGNATURE_TYPE},
             },
             service_config={
                 "service_account_email": account.email,
@@ -360,6 +391,10 @@ class RolloutGuard(Component):
                     "ROLLOUT_STRATEGY": args.strategy,
                     "ROLLOUT_STEP_PERCENT": str(args.step_percent),
                     "ROLLOUT_BAKE_MINUTES": str(args.bake_minutes),
+                    # An open incident of these policies only rolls back.
+                    "ROLLOUT_POLICIES": json.dumps(
+                        [_display_name(name, title) for title in _titles(args).values()]
+                    ),
                 },
             },
             event_trigger={
@@ -371,7 +406,52 @@ class RolloutGuard(Component):
                 "service_account_email": trigger.email,
             },
             labels=args.tags,
-            opts=child_opts(self, depends_on=[*grants, invoker]),
+            opts=child_opts(self, depends_on=grants),
+        )
+        # On the function's own Cloud Run service, so only once the function (and with it the
+        # service) exists: an IAM grant on a service not created yet fails. Eventarc needs the
+        # role when it delivers, not when the trigger is created.
+        cloudrunv2.ServiceIamMember(
+            f"{name}-trigger-run",
+            project=project.project_id,
+            name=function.name,
+            location=location,
+            role="roles/run.invoker",
+            member=trigger.member,
+            opts=child_opts(self),
+        )
+        return function
+
+    def _model_metric_descriptor(
+        self, name: str, metric: ModelMetric
+    ) -> monitoring.MetricDescriptor:
+        """``{name}-model-metric-descriptor``: Monitoring rejects an alert on a custom metric no
+        one has written yet ("Cannot find metric(s) that match type"), so the descriptor is
+        declared (a gauge of doubles with the two labels the alert filters on), and kept on
+        delete: its time series outlive the stack.
+        https://cloud.google.com/monitoring/custom-metrics/creating-metrics"""
+        return monitoring.MetricDescriptor(
+            f"{name}-model-metric-descriptor",
+            type=metric.metric_type,
+            metric_kind="GAUGE",
+            value_type="DOUBLE",
+            display_name=metric.metric_type.rsplit("/", 1)[-1],
+            description="Model metric of the serving rollout; a breach on the new revision "
+            "rolls it back",
+            labels=[
+                {
+                    "key": "endpoint",
+                    "value_type": "STRING",
+                    "description": "Cloud Run service (the container's K_SERVICE)",
+                },
+                {
+                    "key": MODEL_METRIC_REVISION_LABEL,
+                    "value_type": "STRING",
+                    "description": "Cloud Run revision (the container's K_REVISION)",
+                },
+            ],
+            deletion_policy="ABANDON",
+            opts=child_opts(self),
         )
 
     def _alerts(
@@ -393,9 +473,10 @@ class RolloutGuard(Component):
         )
         rate = {"alignment_period": "60s", "per_series_aligner": "ALIGN_RATE",
                 "cross_series_reducer": "REDUCE_SUM"}  # fmt: skip
+        titles = _titles(args)
         conditions: dict[str, tuple[str, dict[str, Any]]] = {
             "errors": (
-                f"5xx share of the new revision above {args.error_rate_percent}%",
+                titles["errors"],
                 {
                     "filter": pulumi.Output.concat(
                         requests, ' AND metric.labels.response_code_class = "5xx"'
@@ -410,7 +491,7 @@ class RolloutGuard(Component):
                 },
             ),
             "latency": (
-                f"p99 latency of the new revision above {args.latency_p99_ms} ms",
+                titles["latency"],
                 {
                     "filter": pulumi.Output.concat(
                         revision, ' AND metric.type = "run.googleapis.com/request_latencies"'
@@ -432,13 +513,15 @@ class RolloutGuard(Component):
         metric = args.model_metric
         if metric is not None:
             conditions["model-metric"] = (
-                f"{metric.metric_type} {metric.comparison} {metric.threshold}",
+                titles["model-metric"],
                 {
-                    # The endpoint label names the service, as on the drift job's metrics.
+                    # The container publishes K_SERVICE and K_REVISION (Cloud Run sets both) as
+                    # these labels: the previous revision's values must not roll back.
                     "filter": pulumi.Output.concat(
                         f'metric.type = "{metric.metric_type}" AND metric.labels.endpoint = "',
                         args.service_name,
-                        '"',
+                        f'" AND metric.labels.{MODEL_METRIC_REVISION_LABEL} = '
+                        f'"{args.current_revision}"',
                     ),
                     "comparison": _COMPARISON[metric.comparison],
                     "threshold_value": metric.threshold,
@@ -449,10 +532,12 @@ class RolloutGuard(Component):
                     "trigger": {"count": 1},
                 },
             )
+        if metric is not None:
+            after = [*after, self._model_metric_descriptor(name, metric)]
         return [
             monitoring.AlertPolicy(
                 f"{name}-{suffix}",
-                display_name=f"{name}: {title} (rolls back)",
+                display_name=_display_name(name, title),
                 combiner="OR",
                 severity="ERROR",
                 conditions=[{"display_name": title, "condition_threshold": threshold}],

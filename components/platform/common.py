@@ -194,6 +194,9 @@ def _first_version(spec: PlatformSpec) -> str:
         )
     if spec.cloud == "gcp":
         image = model.image or f"<image_repository_url>/{model.name}:{model.version}"
+        if model.image_digest and not model.image:
+            # The service pulls by digest: another push under the same tag is "image not found".
+            image += f" (its digest must be serving.model.imageDigest, {model.image_digest})"
         where = model.artifact_uri
         if not where.startswith("gs://"):
             where = f"gs://<model_bucket_name>/{where.lstrip('/')}"

@@ -95,9 +95,11 @@ def test_gcp_alerts_watch_the_current_revision_and_the_model_metric(gcp_metric):
         assert f'resource.labels.revision_name = "{current}"' in policies[name]["filter"]
     assert policies["mlops-rollout-errors"]["thresholdValue"] == 0.025
     model = policies["mlops-rollout-model-metric"]
+    # The new revision's values only: the previous revision's must not roll back.
     assert model["filter"] == (
         'metric.type = "custom.googleapis.com/mlops/drift/drifted_features"'
         f' AND metric.labels.endpoint = "{service["name"]}"'
+        f' AND metric.labels.revision = "{current}"'
     )
     assert (model["comparison"], model["thresholdValue"]) == ("COMPARISON_GT", 3)
     channel = gcp_metric.named("mlops-rollout-channel").inputs
@@ -105,6 +107,62 @@ def test_gcp_alerts_watch_the_current_revision_and_the_model_metric(gcp_metric):
     for policy in gcp_metric.of_type("gcp:monitoring/alertPolicy:AlertPolicy"):
         if policy.name.startswith("mlops-rollout-"):
             assert len(policy.inputs["notificationChannels"]) >= 2
+
+
+def test_gcp_the_model_metric_descriptor_exists_before_its_alert(gcp_metric):
+    descriptor = gcp_metric.named(
+        "mlops-rollout-model-metric-descriptor", "gcp:monitoring/metricDescriptor:MetricDescriptor"
+    )
+    inputs = descriptor.inputs
+    assert inputs["type"] == "custom.googleapis.com/mlops/drift/drifted_features"
+    assert (inputs["metricKind"], inputs["valueType"]) == ("GAUGE", "DOUBLE")
+    assert [label["key"] for label in inputs["labels"]] == ["endpoint", "revision"]
+    assert inputs["deletionPolicy"] == "ABANDON"
+    assert descriptor.urn in gcp_metric.named("mlops-rollout-model-metric").dependencies
+    assert not [
+        r for r in reference_recording("gcp-prod").resources if r.name.endswith("-descriptor")
+        if r.name.startswith("mlops-rollout")
+    ]  # fmt: skip
+
+
+def test_gcp_the_trigger_may_invoke_the_function_once_the_function_exists():
+    """The grant is on the function's Cloud Run service, which the function's create makes: the
+    grant comes after it, never before (an IAM grant on a service not created yet fails)."""
+    recording = reference_recording("gcp-prod")
+    function = recording.named("mlops-rollout-function", "gcp:cloudfunctionsv2/function:Function")
+    invoker = recording.named(
+        "mlops-rollout-trigger-run", "gcp:cloudrunv2/serviceIamMember:ServiceIamMember"
+    )
+    assert function.urn in invoker.dependencies
+    assert invoker.urn not in function.dependencies
+    assert invoker.inputs["name"] == function.inputs["name"]
+    assert invoker.inputs["role"] == "roles/run.invoker"
+    trigger = function.inputs["eventTrigger"]["serviceAccountEmail"]
+    assert invoker.inputs["member"] == f"serviceAccount:{trigger}"
+
+
+def test_gcp_the_entry_point_is_built_as_a_cloudevent_function():
+    recording = reference_recording("gcp-prod")
+    build = recording.named("mlops-rollout-function").inputs["buildConfig"]
+    assert build["environmentVariables"] == {"GOOGLE_FUNCTION_SIGNATURE_TYPE": "cloudevent"}
+    archive = next(
+        r for r in recording.of_type("gcp:storage/bucketObject:BucketObject")
+        if r.inputs["name"] == build["source"]["storageSource"]["object"]
+    )  # fmt: skip
+    assets = archive.inputs["source"]["assets"]
+    assert assets["requirements.txt"]["text"].splitlines() == ["functions-framework>=3,<4"]
+    assert "functions_framework.cloud_event(handler)" in assets["main.py"]["text"]
+
+
+def test_gcp_only_the_guards_own_policies_roll_back():
+    recording = reference_recording("gcp-prod")
+    env = recording.named("mlops-rollout-function").inputs["serviceConfig"]["environmentVariables"]
+    names = sorted(
+        r.inputs["displayName"]
+        for r in recording.of_type("gcp:monitoring/alertPolicy:AlertPolicy")
+        if r.name in ("mlops-rollout-errors", "mlops-rollout-latency")
+    )
+    assert sorted(json.loads(env["ROLLOUT_POLICIES"])) == names
 
 
 def test_gcp_function_holds_two_permissions_on_one_service():

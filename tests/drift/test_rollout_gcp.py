@@ -10,6 +10,8 @@ import base64
 import copy
 import datetime as dt
 import json
+import subprocess
+import sys
 import types
 from typing import Any
 
@@ -84,7 +86,10 @@ def _event(payload: dict[str, Any]) -> types.SimpleNamespace:
     return types.SimpleNamespace(data={"message": {"data": data}, "subscription": "s"})
 
 
-ALERT = {"incident": {"state": "open", "policy_name": "mlops-rollout-errors"}}
+def _alert(plan, state: str = "open") -> dict[str, Any]:
+    """An incident of the first alert policy the plan's function rolls back on."""
+    policy = json.loads(plan.env["ROLLOUT_POLICIES"])[0]
+    return {"incident": {"state": state, "policy_name": policy}}
 
 
 def _handle(plan, monkeypatch, payload: dict[str, Any], now: dt.datetime = T0) -> str:
@@ -109,7 +114,7 @@ def test_the_plan_sets_up_a_canary_the_function_can_move(plan):
 
 
 def test_an_alarm_during_the_canary_sends_everything_back_and_records_why(plan, monkeypatch):
-    message = _handle(plan, monkeypatch, ALERT)
+    message = _handle(plan, monkeypatch, _alert(plan))
     assert message.startswith("rolled back: 100% to mlops-serving-svc-6264e6-v6")
     assert plan.run.shares() == {
         "mlops-serving-svc-6264e6-v7": 0,
@@ -119,16 +124,17 @@ def test_an_alarm_during_the_canary_sends_everything_back_and_records_why(plan, 
     assert plan.run.record() == {
         "state": "rolled-back", "new": "mlops-serving-svc-6264e6-v7",
         "previous": "mlops-serving-svc-6264e6-v6", "share": 0, "at": "2026-12-07T12:00:00Z",
-        "why": "alert mlops-rollout-errors fired",
+        "why": f"alert {_alert(plan)['incident']['policy_name']} fired",
     }  # fmt: skip
     assert len(plan.run.patches) == 1
 
 
 def test_a_second_firing_and_a_later_promotion_change_nothing(plan, monkeypatch):
-    _handle(plan, monkeypatch, ALERT)
+    _handle(plan, monkeypatch, _alert(plan))
     after = copy.deepcopy(plan.run.service)
     assert (
-        _handle(plan, monkeypatch, ALERT) == "mlops-serving-svc-6264e6-v7 already takes no traffic"
+        _handle(plan, monkeypatch, _alert(plan))
+        == "mlops-serving-svc-6264e6-v7 already takes no traffic"
     )
     later = T0 + dt.timedelta(hours=1)
     assert "was rolled back: not promoted" in _handle(
@@ -139,9 +145,69 @@ def test_a_second_firing_and_a_later_promotion_change_nothing(plan, monkeypatch)
 
 
 def test_a_closed_incident_does_nothing(plan, monkeypatch):
-    closed = {"incident": {"state": "closed", "policy_name": "mlops-rollout-errors"}}
-    assert _handle(plan, monkeypatch, closed) == "incident closed: nothing to do"
+    closed = _alert(plan, "closed")
+    assert _handle(plan, monkeypatch, closed) == "incident not open: nothing to do"
     assert plan.run.calls == []
+
+
+def _raw_event(data: str) -> types.SimpleNamespace:
+    return types.SimpleNamespace(data={"message": {"data": data}, "subscription": "s"})
+
+
+def _b64(value: Any) -> str:
+    return base64.b64encode(json.dumps(value).encode()).decode()
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        _b64({}),  # an empty object: a test publish
+        _b64({"hello": "world"}),  # another publisher
+        _b64({"incident": "open"}),  # not an incident object
+        _b64({"incident": {"policy_name": "x"}}),  # no state
+        _b64({"incident": {"state": "open", "policy_name": "someone else's policy"}}),
+        _b64({"action": "rollback"}),  # only promote is an action
+        _b64([1, 2]),
+        "",  # an empty message
+        "not base64!",
+        base64.b64encode(b"not json").decode(),
+        base64.b64encode(b"\xff\xfe").decode(),
+    ],
+)
+def test_an_unknown_or_malformed_message_does_nothing(plan, monkeypatch, data):
+    for key, value in plan.env.items():
+        monkeypatch.setenv(key, value)
+    monkeypatch.setattr(rollout_gcp, "_transport", plan.run)
+    message = rollout_gcp.gcp_rollout_handler(_raw_event(data))
+    assert message.endswith(": nothing to do")
+    assert plan.run.calls == []
+
+
+@pytest.mark.parametrize("form", ["legacy", "http"])
+def test_the_handler_reads_the_legacy_and_http_forms_too(plan, monkeypatch, form):
+    """A background function gets the Pub/Sub message itself; an HTTP push the envelope as JSON:
+    a promotion tick stays a promotion either way."""
+    message = {"data": _b64({"action": "promote"}), "messageId": "1"}
+    event: Any = message
+    if form == "http":
+        event = types.SimpleNamespace(get_json=lambda silent=False: {"message": message})
+    for key, value in plan.env.items():
+        monkeypatch.setenv(key, value)
+    monkeypatch.setattr(rollout_gcp, "_transport", plan.run)
+    monkeypatch.setattr(rollout_gcp, "_now", lambda: T0)
+    assert "bake of 10 min started" in rollout_gcp.gcp_rollout_handler(event)
+    assert plan.run.shares()["mlops-serving-svc-6264e6-v7"] == 10
+
+
+def test_after_a_promotion_to_all_traffic_a_later_alert_rolls_nothing_back(plan, monkeypatch):
+    promote = {"action": "promote"}
+    _handle(plan, monkeypatch, promote)
+    _handle(plan, monkeypatch, promote, T0 + dt.timedelta(minutes=10))
+    assert plan.run.record()["state"] == "promoted"
+    message = _handle(plan, monkeypatch, _alert(plan), T0 + dt.timedelta(days=2))
+    assert message == "mlops-serving-svc-6264e6-v7 was promoted to 100%: rollout over"
+    assert plan.run.shares()["mlops-serving-svc-6264e6-v7"] == 100
+    assert len(plan.run.patches) == 2
 
 
 def test_a_quiet_bake_promotes_the_canary_to_all_traffic(plan, monkeypatch):
@@ -174,7 +240,7 @@ def test_a_linear_rollout_steps_after_each_bake(plan, monkeypatch):
 
 def test_a_rolled_back_canary_is_never_promoted(plan, monkeypatch):
     _handle(plan, monkeypatch, {"action": "promote"})
-    _handle(plan, monkeypatch, ALERT, T0 + dt.timedelta(minutes=3))
+    _handle(plan, monkeypatch, _alert(plan), T0 + dt.timedelta(minutes=3))
     # Someone moves 10% back by hand: still not promoted, the record says why.
     plan.run.service["traffic"][0]["percent"], plan.run.service["traffic"][1]["percent"] = 10, 90
     message = _handle(plan, monkeypatch, {"action": "promote"}, T0 + dt.timedelta(hours=2))
@@ -186,20 +252,20 @@ def test_a_first_deploy_has_no_previous_revision_and_nothing_moves(plan, monkeyp
         {"type": rollout_gcp.REVISION_TYPE, "revision": "mlops-serving-svc-6264e6-v7",
          "percent": 100, "tag": "current"}
     ]  # fmt: skip
-    assert "no previous version" in _handle(plan, monkeypatch, ALERT)
+    assert "no previous version" in _handle(plan, monkeypatch, _alert(plan))
     assert "no previous version" in _handle(plan, monkeypatch, {"action": "promote"})
     assert plan.run.patches == []
 
 
 def test_no_rollout_in_progress_means_no_move(plan, monkeypatch):
     plan.env["ROLLOUT_IN_PROGRESS"] = "false"
-    assert _handle(plan, monkeypatch, ALERT) == "no rollout in progress: nothing to do"
+    assert _handle(plan, monkeypatch, _alert(plan)) == "no rollout in progress: nothing to do"
     assert plan.run.patches == []
 
 
 def test_every_call_is_in_the_manifest_and_granted_by_the_plan(plan, monkeypatch):
     _handle(plan, monkeypatch, {"action": "promote"})
-    _handle(plan, monkeypatch, ALERT)
+    _handle(plan, monkeypatch, _alert(plan))
     recorded = list(dict.fromkeys(plan.run.calls))
     manifest = calls.MANIFESTS["mlops_iac.drift.rollout_gcp.gcp_rollout_handler"](plan.env)
     assert manifest.missing == ()
@@ -248,3 +314,31 @@ def test_the_shipped_package_runs_on_the_standard_library(plan, tmp_path):
     )
     loaded = import_unpacked(assets, tmp_path, "main", "handler", ("google", "requests"))
     assert loaded == "[]"
+
+
+def test_main_registers_the_handler_as_a_cloudevent_function(plan, tmp_path):
+    """With the Functions Framework present (the function's build installs it from the
+    archive's requirements.txt), ``handler`` is registered through its ``cloud_event``
+    decorator, so it is never served as HTTP or called as ``(data, context)``."""
+    source = plan.function.inputs["buildConfig"]["source"]["storageSource"]
+    objects = plan.recording.of_type("gcp:storage/bucketObject:BucketObject")
+    assets = next(r for r in objects if r.inputs["name"] == source["object"]).inputs["source"][
+        "assets"
+    ]
+    assert "functions-framework" in assets["requirements.txt"]["text"]
+    # A stand-in with the decorator's contract: it records the signature type and returns the
+    # function (https://github.com/GoogleCloudPlatform/functions-framework-python).
+    (tmp_path / "functions_framework.py").write_text(
+        "REGISTERED = {}\n"
+        "def cloud_event(func):\n    REGISTERED[func.__name__] = 'cloudevent'\n    return func\n"
+    )
+    entry = plan.function.inputs["buildConfig"]["entryPoint"]
+    loaded = import_unpacked(assets, tmp_path, "main", entry, ("functions_framework",))
+    assert loaded == "['functions_framework']"
+    code = (
+        f"import sys; sys.path.insert(0, {str(tmp_path)!r}); import main, functions_framework;"
+        "print(functions_framework.REGISTERED)"
+    )
+    done = subprocess.run([sys.executable, "-S", "-c", code], capture_output=True, text=True,
+                          check=True, env={})  # fmt: skip
+    assert done.stdout.strip() == f"{{{entry!r}: 'cloudevent'}}"

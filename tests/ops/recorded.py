@@ -141,7 +141,26 @@ def azure_values() -> dict[str, Any]:
         }
         for g in rec.of_type("azure-native:monitor:ActionGroup")
     ]
+    values["model_versions"] = [
+        {
+            "registry_id": out["registry_id"],
+            "model_name": ref.name,
+            "model_version": ref.version,
+            "artifact_sha256": ref.artifact_sha256,
+            "model_uri": ref.artifact_uri,
+        }
+        for ref in _served("azure-prod")
+    ]
     return values
+
+
+def _served(stack: str) -> list[Any]:
+    """The stack file's served model versions (``serving.model``, ``previousModel``)."""
+    from mlops_iac.cli import stackfile
+    from tests.conftest import REPO
+
+    serving = stackfile.load(REPO, stack).spec.serving
+    return [ref for ref in (serving.model, serving.previous_model) if ref is not None]
 
 
 def _revision_image(image: str, version: str) -> str:

@@ -18,7 +18,7 @@ from mlops_iac.cli.cloudrest import ApiError
 from tests.conftest import STACKS, reference_recording
 from tests.ops.conftest import write_outputs
 from tests.ops.keys import install_allowed_signers
-from tests.ops.recorded import ARM, Recorded, azure_values, gcp_values
+from tests.ops.recorded import ARM, Recorded, azure_values, gcp_values, render
 
 
 def azure_checks() -> list[str]:
@@ -38,6 +38,7 @@ def azure_checks() -> list[str]:
         "endpoint-serving",
         "endpoint-approved-version",
         "deployment-lineage",
+        "deployment-artifact-digest",
     ]
 
 
@@ -659,3 +660,177 @@ def test_bearer_transport_sends_the_token_once_and_parses_errors():
         ("GET", "/fine", "Bearer t0k3n", b""),
         ("PATCH", "/denied?updateMask=traffic", "Bearer t0k3n", b'{"traffic": []}'),
     ]
+
+
+# --- Endpoint overrides ---------------------------------------------------------------------
+
+
+class _Sent:
+    """``requests.request`` on no network: logs (method, url, Authorization), answers ``{}``."""
+
+    def __init__(self) -> None:
+        self.sent: list[tuple[str, str, str]] = []
+
+    def __call__(self, method: str, url: str, **kwargs: Any) -> Any:
+        self.sent.append((method, url, kwargs["headers"]["Authorization"]))
+
+        class Response:
+            status_code, content = 200, b""
+
+        return Response()
+
+
+@pytest.fixture
+def sent(monkeypatch) -> _Sent:
+    import requests
+
+    log = _Sent()
+    monkeypatch.setattr(requests, "request", log)
+    return log
+
+
+def test_azure_sovereign_endpoint_gets_the_requests_and_scopes_the_token(monkeypatch, sent):
+    import azure.identity
+
+    scopes: list[str] = []
+
+    class Credential:
+        def get_token(self, *asked: str) -> Any:
+            scopes.extend(asked)
+            return type("Token", (), {"token": "chain-token"})()
+
+    monkeypatch.setattr(azure.identity, "DefaultAzureCredential", Credential)
+    gov = "https://management.usgovcloudapi.net"
+    transport = cloudrest.transport_for("azure", {"AZURE_RESOURCE_MANAGER_ENDPOINT": gov + "/"})
+    transport("GET", f"{ARM}/subscriptions/s?api-version=1")
+    assert sent.sent == [("GET", f"{gov}/subscriptions/s?api-version=1", "Bearer chain-token")]
+    assert scopes == [f"{gov}/.default"]
+
+
+def test_gcp_endpoint_override_moves_only_its_api(monkeypatch, sent):
+    monkeypatch.setattr(cloudrest, "_gcp_token", lambda: "chain-token")
+    env = {"CLOUDSDK_API_ENDPOINT_OVERRIDES_RUN": "https://us-central1-run.googleapis.com/"}
+    transport = cloudrest.transport_for("gcp", env)
+    transport("GET", "https://run.googleapis.com/v2/projects/p/locations/r/services/s")
+    transport("GET", "https://storage.googleapis.com/storage/v1/b/bucket")
+    assert [url for _, url, _ in sent.sent] == [
+        "https://us-central1-run.googleapis.com/v2/projects/p/locations/r/services/s",
+        "https://storage.googleapis.com/storage/v1/b/bucket",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("stack", "env", "says"),
+    [
+        # Plain http to a remote host would carry the bearer token in the clear.
+        ("azure-prod", {"AZURE_RESOURCE_MANAGER_ENDPOINT": "http://arm.example.com"},
+         "AZURE_RESOURCE_MANAGER_ENDPOINT='http://arm.example.com' is plain http to a remote"),
+        ("gcp-prod", {"CLOUDSDK_API_ENDPOINT_OVERRIDES_RUN": "http://10.0.0.7/"},
+         "CLOUDSDK_API_ENDPOINT_OVERRIDES_RUN='http://10.0.0.7/' is plain http to a remote"),
+        ("gcp-prod", {"CLOUDSDK_API_ENDPOINT_OVERRIDES_RUN": "https://run.example.com/v2"},
+         "must be scheme://host[:port] without a path"),
+        # The static token never leaves the machine ...
+        ("azure-prod", {"MLOPS_IAC_TEST_TOKEN": "t"},
+         "MLOPS_IAC_TEST_TOKEN is only sent to loopback endpoints, not to https://management"),
+        ("gcp-prod", {"MLOPS_IAC_TEST_TOKEN": "t",
+                      "CLOUDSDK_API_ENDPOINT_OVERRIDES_RUN": "http://127.0.0.1:9/"},
+         "not to https://cloudkms.googleapis.com"),
+        # ... and the credential chain's token only goes over https, even to loopback.
+        ("azure-prod", {"AZURE_RESOURCE_MANAGER_ENDPOINT": "http://localhost:8080"},
+         "endpoint http://localhost:8080 is plain http: the credential chain's token is only"),
+    ],
+)  # fmt: skip
+def test_unsafe_endpoint_settings_are_one_line_before_any_request(
+    cli, project, tmp_path, monkeypatch, sent, stack, env, says
+):
+    import azure.identity
+
+    monkeypatch.setattr(azure.identity, "DefaultAzureCredential", None)  # never asked
+    monkeypatch.setattr(cloudrest, "_gcp_token", None)
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    outputs = _outputs(tmp_path, stack)
+    assert cli("verify", "-s", stack, "--project", project, "--outputs", outputs) == 2
+    assert says in cli.one_error_line()
+    assert sent.sent == []
+
+
+# --- Azure: the served artifact against the approval's digests -------------------------------
+
+
+def _model_version(azure: Recorded, version: str) -> dict[str, Any]:
+    return azure.find("GET", f"/models/fraud-detector/versions/{version}")
+
+
+def test_azure_digest_check_compares_the_recorded_sha256(cli, project, azure, tmp_path):
+    code, document = _verify(cli, project, "azure-prod", _outputs(tmp_path, "azure-prod"), tmp_path)
+    assert code == 0, _failed(document)
+    check = next(c for c in document["checks"] if c["check"] == "deployment-artifact-digest")
+    assert check["passed"] is True
+    assert "blue v7 recorded sha256 332a3a094c11…" in check["detail"]
+    assert "green v6 recorded sha256 de744bb4d73c…" in check["detail"]
+    assert "mlops-artifact-sha256 property, not a hash of its files" in check["detail"]
+    # https://learn.microsoft.com/rest/api/azureml/registry-model-versions/get
+    registry_id = reference_recording("azure-prod").exports["registry_id"]
+    assert (
+        "GET",
+        f"{ARM}{registry_id}/models/fraud-detector/versions/7?api-version=2024-04-01",
+        None,
+    ) in azure.sent
+
+
+def test_azure_replaced_artifact_fails_naming_both_digests(cli, project, azure, tmp_path):
+    replaced = "f" * 64
+    _model_version(azure, "7")["properties"]["properties"]["mlops-artifact-sha256"] = replaced
+    code, document = _verify(cli, project, "azure-prod", _outputs(tmp_path, "azure-prod"), tmp_path)
+    assert code == 1
+    registry = reference_recording("azure-prod").exports["registry_name"]
+    assert _failed(document) == {
+        "deployment-artifact-digest": (
+            f"blue's model azureml://registries/{registry}/models/fraud-detector/versions/7 "
+            f"records sha256 {replaced}, not the approved "
+            "332a3a094c11761ead9e73a446fb095581c3486744eea59618ba3341857bda92"
+        )
+    }
+
+
+def test_azure_model_without_recorded_digest_fails_closed_in_prod(cli, project, azure, tmp_path):
+    del _model_version(azure, "6")["properties"]["properties"]["mlops-artifact-sha256"]
+    # A tag is editable after registration: it is not evidence.
+    _model_version(azure, "6")["properties"]["tags"]["mlops-artifact-sha256"] = (
+        "de744bb4d73c6c6f37c70d371742935dda6c03c67ae0ce672c89935f6ee5ca09"
+    )
+    code, document = _verify(cli, project, "azure-prod", _outputs(tmp_path, "azure-prod"), tmp_path)
+    assert code == 1
+    detail = _failed(document)["deployment-artifact-digest"]
+    assert detail.startswith("green's model azureml://registries/")
+    assert "records no mlops-artifact-sha256 property" in detail
+    assert "nothing to compare with the approved de744bb4d73c6c6f" in detail
+
+
+def test_azure_replaced_environment_image_fails_naming_both_digests(cli, project, azure, tmp_path):
+    approved, served = "sha256:" + "a" * 64, "sha256:" + "b" * 64
+    stack = project / "stacks" / "Pulumi.azure-prod.yaml"
+    signed = 'artifactSha256: "332a3a09'
+    text = stack.read_text().replace(signed, f'imageDigest: "{approved}"\n          {signed}')
+    stack.write_text(text)
+    registry = reference_recording("azure-prod").exports["registry_name"]
+    environment = f"azureml://registries/{registry}/environments/serving/versions/3"
+    blue = next(d for d in azure.find("GET", "/deployments")["value"] if d["name"] == "blue")
+    blue["properties"]["environmentId"] = environment
+    registry_id = reference_recording("azure-prod").exports["registry_id"]
+    # https://learn.microsoft.com/rest/api/azureml/registry-environment-versions/get
+    image = f"mlopsacr.azurecr.io/serving@{served}"
+    azure.answers[
+        ("GET", f"{ARM}{registry_id}/environments/serving/versions/3?api-version=2024-04-01")
+    ] = render(
+        "azure",
+        "environment_version.json",
+        {"registry_id": registry_id, "environment_name": "serving",
+         "environment_version": "3", "image": image},
+    )  # fmt: skip
+    code, document = _verify(cli, project, "azure-prod", _outputs(tmp_path, "azure-prod"), tmp_path)
+    assert code == 1
+    assert _failed(document)["deployment-artifact-digest"] == (
+        f"blue runs image {image}, not the approved {approved}"
+    )

@@ -502,3 +502,48 @@ def test_a_forged_record_with_the_right_digests_does_not_cover(allowed, environm
     platform["governance"]["approvals"].append(forged)
     problems = _review(platform, allowed, environment=environment).problems
     assert any("approvals[0]) does not cover what is served" in p for p in problems)
+
+
+# --- plan's JSON report: approvals[].bindingStatus ------------------------------------------------
+
+
+def _binding(platform: dict[str, Any], allowed: Path, environment: str = "prod") -> list[Any]:
+    return [a["binding"] for a in _review(platform, allowed, environment).approvals]
+
+
+def test_binding_state_of_each_kind_of_approval(allowed) -> None:
+    assert _binding(_resign(_reference()), allowed) == ["bound", "bound"]
+    mismatch = _resign(_reference())
+    mismatch["serving"]["model"]["artifactSha256"] = ARTIFACT_SHA
+    assert _binding(mismatch, allowed) == ["digest-mismatch", "bound"]
+    image = _resign(_reference())
+    served = image["serving"]["model"]["image"]
+    image["serving"]["model"]["image"] = served.split("@")[0] + "@sha256:" + "1" * 64
+    assert _binding(image, allowed) == ["digest-mismatch", "bound"]
+    legacy = _reference()
+    legacy["governance"]["approvals"][0] = {
+        k: v
+        for k, v in legacy["governance"]["approvals"][0].items()
+        if k in ("model", "version", "approvedBy", "ticket", "approvedAt")
+    }
+    assert _binding(_resign(legacy), allowed) == ["unbound-legacy", "bound"]
+    raised = _resign(_reference())
+    raised["serving"]["model"]["criteria"] = ["auc >= 0.95"]
+    assert _binding(raised, allowed) == ["not-covering", "bound"]
+    assert _binding(_resign(_reference()), allowed, "dev") == ["not-required", "not-required"]
+    other = _reference()
+    other["governance"]["approvals"][1]["version"] = "5"  # approves no served version
+    assert _binding(_resign(other), allowed)[1] == "not-required"
+
+
+def test_plan_report_carries_binding_status_valid_against_the_schema(tmp_path) -> None:
+    import jsonschema
+
+    from tests.ops.test_plan import plan
+
+    report = tmp_path / "plan.json"
+    plan("--stack", "gcp-prod", "--json", str(report), "-q")
+    written = json.loads(report.read_text())
+    jsonschema.validate(written, json.loads((REPO / "docs/plan.schema.json").read_text()))
+    seen = [(a["version"], a["bindingStatus"], a["bindingProblems"]) for a in written["approvals"]]
+    assert seen == [("7", "bound", None), ("6", "bound", None)]

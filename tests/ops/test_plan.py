@@ -192,6 +192,7 @@ def test_policy_config_for_the_real_engine():
         "approvedAt": "2026-11-20",
         "signatureStatus": "verified",
         "keyPath": "mlops:platform.governance.approvals[0]",  # where violations point
+        "binding": "bound",  # the report's bindingStatus: its digests cover what is served
     }
     assert verified_by["principal"] == "jane@example.com"
     assert verified_by["signersFile"] == "governance/allowed_signers"

@@ -146,3 +146,54 @@ def test_azure_quiet_once_the_stack_declares_the_rollout_over_or_a_new_model(azu
 def test_azure_quiet_without_state():
     recording = copy.deepcopy(reference_recording("azure-prod"))
     assert _rules(recording.resources, None) == []
+
+
+def _service_state(revision: str, image: str | None) -> list[StateResource]:
+    """The saved state, its Cloud Run service recorded with ``revision`` running ``image``."""
+    state = []
+    for old in reference_state("gcp-prod"):
+        if old.type == "gcp:cloudrunv2/service:Service":
+            template: dict = {"revision": revision}
+            if image is not None:
+                template["containers"] = [{"image": image}]
+            old = StateResource(old.urn, old.type, old.name, {**old.inputs, "template": template},
+                                old.outputs)  # fmt: skip
+        state.append(old)
+    return state
+
+
+def _reused(state: list[StateResource]) -> list[deploy.DeployError]:
+    found = deploy.check(reference_recording("gcp-prod").resources, state=state, config={})
+    return [e for e in found if e.rule == "gcp-run-revision-name-reused"]
+
+
+def _planned_image() -> str:
+    service = reference_recording("gcp-prod").named(
+        "mlops-serving-service", "gcp:cloudrunv2/service:Service"
+    )
+    return str(service.inputs["template"]["containers"][0]["image"])
+
+
+def test_gcp_a_new_image_under_a_deployed_revision_name_fails_the_plan():
+    """A new imageDigest with the same version: the revision name exists with another image."""
+    old_image = _planned_image().split("@")[0] + "@sha256:" + "0" * 64
+    [found] = _reused(_service_state(V7, old_image))
+    assert (found.resource_name, found.input, found.value) == (
+        "mlops-serving-service", "template.containers[0].image", _planned_image(),
+    )  # fmt: skip
+    assert f"revision {V7!r} already exists with image {old_image}" in found.message
+    assert "bump serving.model.version" in found.message
+    assert found.source == "https://cloud.google.com/run/docs/managing/revisions"
+
+
+@pytest.mark.parametrize(
+    ("revision", "image"),
+    [
+        (V7, "same"),  # nothing changed
+        ("mlops-serving-svc-6264e6-v6", "other"),  # a version bump: a new revision name
+        (V7, None),  # the state does not say which image
+    ],
+)
+def test_gcp_quiet_when_the_revision_name_is_new_or_its_image_unchanged(revision, image):
+    chosen = {"same": _planned_image(), "other": "r/fraud-detector@sha256:" + "1" * 64}
+    assert _reused(_service_state(revision, chosen.get(image or ""))) == []

@@ -12,9 +12,11 @@ import pytest
 from mlops_iac.policies import packs
 from mlops_iac.policies.offline import ResultSet
 from mlops_iac.policies.rules import BY_NAME, RULES
+from tests.conftest import reference_recording
 
 from . import baseline
 from .baseline import Rec
+from .test_real_stacks import _config as stack_config
 
 
 def run(rec: Rec, environment: str = "prod", **config: Any) -> ResultSet:
@@ -33,6 +35,9 @@ class Mutation:
     fragment: str
     config: dict[str, Any] = field(default_factory=dict)
     environment: str = "prod"
+    stack: str | None = None
+    """A reference stack whose recording is mutated instead of the AWS baseline (a rule about
+    Azure or GCP resources), evaluated with that stack file's config."""
 
 
 def _policy(rec: Rec, name: str, statement: dict[str, Any]) -> None:
@@ -358,6 +363,30 @@ MUTATIONS: list[Mutation] = [
         "blueGreenUpdatePolicy",
     ),
     Mutation(
+        "mlops-serving-auto-rollback",
+        "azure-guard-without-traffic-grant",
+        lambda r: setattr(
+            r, "resources", [x for x in r.resources if x.name != "mlops-rollout-endpoint"]
+        ),
+        "holds no role assignment on this endpoint",
+        stack="azure-prod",
+    ),
+    Mutation(
+        "mlops-serving-auto-rollback",
+        "gcp-guard-alerts-removed",
+        lambda r: setattr(
+            r,
+            "resources",
+            [
+                x
+                for x in r.resources
+                if x.name not in ("mlops-rollout-errors", "mlops-rollout-latency")
+            ],
+        ),
+        "no enabled alert policy on this service notifies rollout function",
+        stack="gcp-prod",
+    ),
+    Mutation(
         "mlops-serving-autoscaling-bounds",
         "max-over-limit",
         lambda r: r.set("serving-scaling", "maxCapacity", 50),
@@ -613,9 +642,14 @@ def test_baseline_is_compliant(environment: str) -> None:
 
 @pytest.mark.parametrize("mutation", MUTATIONS, ids=lambda m: f"{m.rule}:{m.id}")
 def test_mutation_fires_only_its_rule(mutation: Mutation) -> None:
-    rec = baseline.aws_platform(mutation.environment)
-    mutation.mutate(rec)
-    result = run(rec, mutation.environment, **mutation.config)
+    if mutation.stack is not None:
+        recording = reference_recording(mutation.stack)
+        mutation.mutate(recording)
+        result = packs.evaluate(recording, stack_config(mutation.stack))
+    else:
+        rec = baseline.aws_platform(mutation.environment)
+        mutation.mutate(rec)
+        result = run(rec, mutation.environment, **mutation.config)
     assert fired(result) == {mutation.rule}, [v.message for v in result.violations]
     messages = [v.message for v in result.violations]
     assert any(mutation.fragment in m for m in messages), messages

@@ -28,7 +28,8 @@ ALERT_TYPES = {
 
 
 def _revisions(rec: Recording) -> tuple[str, str, str]:
-    [service] = rec.of_type("gcp:cloudrunv2/service:Service")
+    # The serving endpoint's service (a stack may run other Cloud Run services, e.g. tracking).
+    service = rec.named("mlops-serving-service", "gcp:cloudrunv2/service:Service")
     tags = {t["tag"]: t["revision"] for t in service.inputs["traffics"]}
     return str(service.inputs["name"]), tags["current"], tags.get("previous", "none")
 

@@ -107,6 +107,54 @@ def run_rolled_back(
                 )
 
 
+RUN_REVISIONS = "https://cloud.google.com/run/docs/managing/revisions"
+
+
+def _images(template: Any) -> list[str]:
+    containers = template.get("containers") if isinstance(template, Mapping) else None
+    return [str(c["image"]) for c in containers or [] if isinstance(c, Mapping) and c.get("image")]
+
+
+@rule("gcp-run-revision-name-reused", RUN_REVISIONS)
+def run_revision_reused(
+    resources: list[Any], state: list[StateResource], config: Mapping[str, Any]
+) -> Iterator[DeployError]:
+    """Revisions are immutable and the service names its revision explicitly
+    (``<service>-v<version>``): an update whose image differs from the one the state recorded
+    under the same revision name asks Cloud Run to create a revision that already exists, which
+    it refuses. Typically a new ``imageDigest`` under the same ``version``."""
+    recorded: dict[str, tuple[str, list[str]]] = {}
+    for old in state:
+        if old.type != "gcp:cloudrunv2/service:Service":
+            continue
+        for source in (old.inputs, old.outputs):
+            template = source.get("template")
+            revision = get(source, "template.revision")
+            images = _images(template)
+            if revision and images:
+                recorded[old.urn] = (str(revision), images)
+                break
+    for service in of(resources, "gcp:cloudrunv2/service:Service"):
+        if service.urn not in recorded:
+            continue
+        revision, images = recorded[service.urn]
+        new_images = _images(service.inputs.get("template"))
+        if get(service.inputs, "template.revision") != revision or not new_images:
+            continue
+        if new_images != images:
+            yield error(
+                service,
+                "gcp-run-revision-name-reused",
+                "template.containers[0].image",
+                new_images[0],
+                f"revision {revision!r} already exists with image {images[0]}: Cloud Run "
+                "revisions are immutable, so a new image needs a new revision name; bump "
+                "serving.model.version (and move the old one to serving.previousModel) "
+                "instead of changing imageDigest under the same version",
+                RUN_REVISIONS,
+            )
+
+
 GCS_LOCATIONS = "https://cloud.google.com/storage/docs/locations"
 _MULTI_REGION_PREFIX = {"US": ("US-",), "EU": ("EUROPE-",), "ASIA": ("ASIA-",)}
 
