@@ -38,6 +38,7 @@ AZURE_METRICS = (
 GCS_PERMISSIONS = "https://cloud.google.com/storage/docs/access-control/iam-json"
 GCS_LIST_ON_BUCKET = "https://cloud.google.com/storage/docs/access-control/iam#conditions"
 GCP_MONITORING = "https://cloud.google.com/monitoring/access-control"
+S3_KMS_KEYS = "https://docs.aws.amazon.com/AmazonS3/latest/userguide/UsingKMSEncryption.html"
 SAGEMAKER_MODEL_DATA = "https://docs.aws.amazon.com/sagemaker/latest/dg/sagemaker-roles.html"
 
 LIST_BLOBS = "Blob.List"
@@ -341,6 +342,61 @@ def s3_data_capture(env: Mapping[str, str]) -> Manifest:
         tuple(calls),
         ("DestinationS3Uri", "KmsKeyId"),
         _missing(env, ["DestinationS3Uri"]),
+    )
+
+
+SMOKE_JOB = "training smoke job"
+"""How errors name the job ``train-smoke`` generates (``components/kubernetes/smoke_job.py``)."""
+S3_TAGGING = "https://docs.aws.amazon.com/AmazonS3/latest/API/API_PutObject.html"
+AZUREML_DATA = "https://learn.microsoft.com/azure/machine-learning/how-to-read-write-data-v2"
+
+
+def smoke_job(env: Mapping[str, str]) -> Manifest:
+    """The training smoke job (``components/kubernetes/smoke_job.py``) on EKS/GKE: list
+    ``DATA_URI`` (the DVC remote) and write ``CHECKPOINT_URI`` with the lineage as tags (S3,
+    SSE-KMS with ``KMS_KEY_ID``) or metadata (GCS)."""
+    scheme, bucket, prefix = _uri(env.get("DATA_URI", ""))
+    _, out_bucket, key = _uri(env.get("CHECKPOINT_URI", ""))
+    if scheme == "s3":
+        calls = [
+            Call("s3:ListBucket", f"arn:aws:s3:::{bucket}", "list the DVC remote (ListObjectsV2)",
+                 S3_ACTIONS, (("s3:prefix", prefix),)),
+            Call("s3:PutObject", f"arn:aws:s3:::{out_bucket}/{key}", "write the checkpoint",
+                 S3_ACTIONS),
+            Call("s3:PutObjectTagging", f"arn:aws:s3:::{out_bucket}/{key}",
+                 "tag the checkpoint with its lineage (PutObject's Tagging)", S3_TAGGING),
+        ]  # fmt: skip
+        if env.get("KMS_KEY_ID"):
+            calls.append(
+                Call("kms:GenerateDataKey", env["KMS_KEY_ID"], "encrypt the checkpoint (SSE-KMS)",
+                     S3_KMS_KEYS)
+            )  # fmt: skip
+    else:
+        calls = [
+            Call("storage.objects.list", f"projects/_/buckets/{bucket}",
+                 "list the DVC remote", GCS_LIST_ON_BUCKET, (("prefix", prefix),)),
+            Call("storage.objects.create", gcs_object(out_bucket, key), "write the checkpoint",
+                 GCS_PERMISSIONS),
+        ]  # fmt: skip
+    needed = ("DATA_URI", "CHECKPOINT_URI", "LINEAGE")
+    return Manifest(SMOKE_JOB, tuple(calls), (*needed, "KMS_KEY_ID"), _missing(env, needed))
+
+
+def azureml_smoke_job(env: Mapping[str, str]) -> Manifest:
+    """The AzureML smoke job: the compute's identity mounts the datastore's container (``account``
+    and ``container`` settings), the input read-only (list and read) and the checkpoint folder
+    ``checkpoints/smoke/`` read-write."""
+    base = f"https://{env.get('account', 'unset')}.blob.core.windows.net/{env.get('container')}"
+    container = azure_storage_path(base)
+    calls = (
+        Call(f"{_BLOB}/read", container, "list the mounted input (List Blobs)", AZUREML_DATA,
+             ((f"{_BLOB}:prefix", ""),), LIST_BLOBS),
+        Call(f"{_BLOB}/read", f"{container}/blobs/*", "read the mounted input", AZUREML_DATA),
+        Call(f"{_BLOB}/write", f"{container}/blobs/checkpoints/smoke/*",
+             "write the checkpoint and lineage.json to the mounted output", AZUREML_DATA),
+    )  # fmt: skip
+    return Manifest(
+        SMOKE_JOB, calls, ("account", "container"), _missing(env, ("account", "container"))
     )
 
 

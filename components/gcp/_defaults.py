@@ -57,6 +57,8 @@ SOFT_DELETE_SECONDS = 7 * 24 * 3600
 CAPTURE_PREFIX = "capture"
 DVC_ROLE = "roles/storage.objectAdmin"  # on objects under the DVC prefix only (IAM condition)
 DVC_LIST_ROLE = "roles/storage.objectViewer"  # on the bucket resource only: object listing
+# Training writes (and overwrites) its checkpoints under this prefix with the DVC account.
+CHECKPOINT_PREFIX = "checkpoints"
 KMS_ROLE = "roles/cloudkms.cryptoKeyEncrypterDecrypter"
 
 # GKE

@@ -122,6 +122,7 @@ def _aws_handlers(resources: list[Any]) -> Iterator[Handler]:
             if url:
                 manifest = manifests.s3_model_data({"ModelDataUrl": str(url)})
                 yield Handler(model, manifest, role, "executionRoleArn", "primaryContainer")
+    yield from _aws_smoke_job(resources)
     roles = {
         str(_out(m, "name") or _id(m)): str(m.inputs.get("executionRoleArn") or "")
         for m in of(resources, "aws:sagemaker/model:Model")
@@ -141,6 +142,38 @@ def _aws_handlers(resources: list[Any]) -> Iterator[Handler]:
                     config, manifests.s3_data_capture(settings), role,
                     "productionVariants[].modelName", "dataCaptureConfig",
                 )  # fmt: skip
+
+
+# The training smoke job (``train-smoke``) runs as the trainer service account of the training
+# namespace and writes under the artifact store's ``checkpoints/smoke/``; it reads the DVC remote
+# (``dvc/``, the store's default data prefix). Its job is generated from the stack's outputs, so
+# it is checked only where the plan holds the training cluster (a deferred cluster: quiet).
+_TRAINER = ("mlops-training", "trainer")
+_SMOKE_CHECKPOINT = "checkpoints/smoke/mlops-smoke-ddp/model.pt"
+
+
+def _artifact_bucket(resources: list[Any], token: str, output: str) -> str:
+    names = [
+        str(_out(b, output) or b.inputs.get(output) or "")
+        for b in of(resources, token)
+        if b.name.endswith("-artifacts-bucket")
+    ]
+    return names[0] if len(names) == 1 else ""
+
+
+def _aws_smoke_job(resources: list[Any]) -> Iterator[Handler]:
+    bucket = _artifact_bucket(resources, "aws:s3/bucket:Bucket", "bucket")
+    for link in of(resources, "aws:eks/podIdentityAssociation:PodIdentityAssociation"):
+        who = (str(link.inputs.get("namespace")), str(link.inputs.get("serviceAccount")))
+        if who != _TRAINER or not bucket:
+            continue
+        env = {"DATA_URI": f"s3://{bucket}/dvc", "LINEAGE": "{}",
+               "CHECKPOINT_URI": f"s3://{bucket}/{_SMOKE_CHECKPOINT}"}  # fmt: skip
+        key = _aws_grants(resources).bucket_keys.get(bucket)
+        if key:
+            env["KMS_KEY_ID"] = key
+        role = str(link.inputs.get("roleArn") or "")
+        yield Handler(link, manifests.smoke_job(env), role, "roleArn", "namespace")
 
 
 @dataclass
@@ -252,6 +285,7 @@ def _azure_handlers(resources: list[Any]) -> Iterator[Handler]:
         _id(i).lower(): str(_out(i, "principalId") or "")
         for i in of(resources, "azure-native:managedidentity:UserAssignedIdentity")
     }
+    yield from _azure_smoke_job(resources, principals)
     for app in of(resources, "azure-native:web:WebApp"):
         settings = {
             str(s.get("name")): str(s.get("value"))
@@ -280,6 +314,25 @@ def _azure_handlers(resources: list[Any]) -> Iterator[Handler]:
         name = str(identity).rstrip("/").rsplit("/", 1)[-1]
         display = f"principal {principal} (identity {name})"
         yield Handler(app, manifest, principal, "identity", "siteConfig.appSettings", display)
+
+
+def _azure_smoke_job(resources: list[Any], principals: Mapping[str, str]) -> Iterator[Handler]:
+    """The AzureML smoke job: the GPU compute's identity mounts the datastore's container."""
+    stores = list(of(resources, "azure-native:machinelearningservices:Datastore"))
+    if len(stores) != 1:
+        return
+    properties = stores[0].inputs.get("properties") or {}
+    settings = {
+        "account": str(properties.get("accountName") or ""),
+        "container": str(properties.get("containerName") or ""),
+    }
+    for compute in of(resources, "azure-native:machinelearningservices:Compute"):
+        for identity in get(compute.inputs, "identity.userAssignedIdentities") or []:
+            principal = principals.get(str(identity).lower(), str(identity))
+            name = str(identity).rstrip("/").rsplit("/", 1)[-1]
+            display = f"principal {principal} (identity {name} of the compute {compute.name})"
+            manifest = manifests.azureml_smoke_job(settings)
+            yield Handler(compute, manifest, principal, "identity", "datastore", display)
 
 
 def _azure_custom_roles(resources: list[Any]) -> dict[str, azure_rbac.Role]:
@@ -375,6 +428,7 @@ def _gcp_handlers(resources: list[Any]) -> Iterator[Handler]:
                 function, manifest, f"serviceAccount:{account}",
                 "serviceConfig.serviceAccountEmail", "serviceConfig.environmentVariables",
             )  # fmt: skip
+    yield from _gcp_smoke_job(resources)
     for service in of(resources, "gcp:cloudrunv2/service:Service"):
         account = str(get(service.inputs, "template.serviceAccount") or "")
         for container in get(service.inputs, "template.containers") or []:
@@ -393,6 +447,27 @@ def _gcp_handlers(resources: list[Any]) -> Iterator[Handler]:
                     service, manifests.gcs_capture_writer(envs), f"serviceAccount:{account}",
                     "template.serviceAccount", "template.containers",
                 )  # fmt: skip
+
+
+def _gcp_smoke_job(resources: list[Any]) -> Iterator[Handler]:
+    """The GKE smoke job: the trainer Kubernetes service account acts as the Google service
+    account its Workload Identity binding names
+    (https://cloud.google.com/kubernetes-engine/docs/how-to/workload-identity)."""
+    bucket = _artifact_bucket(resources, "gcp:storage/bucket:Bucket", "name")
+    member = "[{}/{}]".format(*_TRAINER)
+    for link in of(resources, "gcp:serviceaccount/iAMMember:IAMMember"):
+        inputs = link.inputs
+        if inputs.get("role") != "roles/iam.workloadIdentityUser" or not bucket:
+            continue
+        if not str(inputs.get("member") or "").endswith(member):
+            continue
+        account = str(inputs.get("serviceAccountId") or "").rsplit("/", 1)[-1]
+        env = {"DATA_URI": f"gs://{bucket}/dvc", "LINEAGE": "{}",
+               "CHECKPOINT_URI": f"gs://{bucket}/{_SMOKE_CHECKPOINT}"}  # fmt: skip
+        yield Handler(
+            link, manifests.smoke_job(env), f"serviceAccount:{account}", "serviceAccountId",
+            "member",
+        )  # fmt: skip
 
 
 def _gcp_bindings(resources: list[Any]) -> dict[str, gcp_iam.Binding]:
