@@ -28,7 +28,9 @@ from moto import mock_aws
 from mlops_iac.cli import stackfile
 from mlops_iac.cli.train_smoke import build_job
 from mlops_iac.components.kubernetes.smoke import SCRIPT, azureml_command_job, manifests
-from mlops_iac.drift.calls import Call
+from mlops_iac.drift import calls as runtime_calls
+from mlops_iac.drift.calls import Call, Manifest
+from mlops_iac.plan.deploy.permissions import rules
 from mlops_iac.drift.runtime import split_uri
 from tests.conftest import reference_recording
 from tests.drift._clouds import FakeCloud, only_settings, serve_gcs
@@ -52,6 +54,13 @@ def _generated(stack: str) -> tuple[dict[str, str], str, Any]:
     [train] = [d for d in docs if d["kind"] == "TrainJob"]
     env = {e["name"]: e["value"] for e in train["spec"]["trainer"]["env"]}
     return env, config_map["data"]["smoke.py"], recording
+
+
+def _planned(recording: Any) -> Manifest:
+    """The smoke job's manifest as ``plan`` checks it against the trainer's grants."""
+    [handler] = [h for h in rules.handlers(recording.resources)
+                 if h.manifest.handler == runtime_calls.SMOKE_JOB]  # fmt: skip
+    return handler.manifest
 
 
 def _load(script: str, tmp_path: Path) -> Any:
@@ -102,6 +111,19 @@ def test_the_smoke_job_lists_the_remote_and_writes_the_tagged_encrypted_checkpoi
     assert (listed, listing["Prefix"]) == ("ListObjectsV2", remote)
     assert put == "PutObject"
     assert dict(urllib.parse.parse_qsl(upload["Tagging"])) == json.loads(env["LINEAGE"])
+    # What each recorded request is authorised as (a put with Tagging also needs
+    # s3:PutObjectTagging, with SSE-KMS kms:GenerateDataKey on the key):
+    # https://docs.aws.amazon.com/AmazonS3/latest/API/API_PutObject.html
+    object_arn = f"arn:aws:s3:::{upload['Bucket']}/{upload['Key']}"
+    recorded = [
+        Call("s3:ListBucket", f"arn:aws:s3:::{listing['Bucket']}", "", "",
+             (("s3:prefix", listing["Prefix"]),)),
+        Call("s3:PutObject", object_arn, "", ""),
+        Call("s3:PutObjectTagging", object_arn, "", ""),
+        Call("kms:GenerateDataKey", upload["SSEKMSKeyId"], "", ""),
+    ]  # fmt: skip
+    manifest = _planned(recording)
+    assert [c for c in recorded if not manifest.covers(c)] == []
     # Every setting the script reads (its docstring names them) is one the manifest sets.
     script_settings = {"DATA_URI", "CHECKPOINT_URI", "LINEAGE", "KMS_KEY_ID", "LOCAL_RANK"}
     read = environ.read & script_settings
@@ -118,7 +140,7 @@ def test_the_gke_smoke_job_lists_the_remote_and_writes_the_labelled_checkpoint(
     # STORAGE_EMULATOR_HOST, the SDK's emulator hook; with it set the SDK sends anonymous
     # credentials, so the Workload Identity token the GKE metadata server hands the pod is not
     # exercised here (the drift handler's tests fetch theirs from the metadata server).
-    env, script, _ = _generated(stack)
+    env, script, recording = _generated(stack)
     smoke = _load(script, tmp_path)
     _, bucket, remote = split_uri(env["DATA_URI"])
     cloud = FakeCloud(token=None)
@@ -141,6 +163,8 @@ def test_the_gke_smoke_job_lists_the_remote_and_writes_the_labelled_checkpoint(
         Call("storage.objects.list", f"projects/_/buckets/{bucket}", "", "", (("prefix", remote),)),
         Call("storage.objects.create", f"projects/_/buckets/{bucket}/objects/{key}", "", ""),
     ]
+    manifest = _planned(recording)
+    assert [c for c in cloud.calls if c != lookup and not manifest.covers(c)] == []
     script_settings = {"DATA_URI", "CHECKPOINT_URI", "LINEAGE", "KMS_KEY_ID", "LOCAL_RANK"}
     read = environ.read & script_settings
     assert read == {"DATA_URI", "CHECKPOINT_URI", "LINEAGE"} and read <= set(env)
@@ -209,6 +233,22 @@ def test_the_azureml_smoke_job_reads_its_input_and_writes_the_checkpoint_with_it
     lineage = json.loads((out / "lineage.json").read_text(encoding="utf-8"))
     assert lineage == job["tags"] == json.loads(job["environment_variables"]["LINEAGE"])
     assert lineage["mlops/environment"] == stack.removeprefix("azure-")
+    # The mount's requests, as the compute's identity makes them on the datastore's container:
+    # list and read the input, write each file of the output folder.
+    path = runtime_calls.azure_storage_path(
+        f"https://{datastore.inputs['properties']['accountName']}.blob.core.windows.net/{container}"
+    )
+    blob = "Microsoft.Storage/storageAccounts/blobServices/containers/blobs"
+    output = job["outputs"]["checkpoint"]["path"].removeprefix(f"{root}/")
+    recorded = [
+        Call(f"{blob}/read", path, "", "", ((f"{blob}:prefix", ""),), runtime_calls.LIST_BLOBS),
+        *(Call(f"{blob}/read", f"{path}/blobs/{f.relative_to(data).as_posix()}", "", "")
+          for f in data.rglob("*") if f.is_file()),
+        *(Call(f"{blob}/write", f"{path}/blobs/{output}{f.name}", "", "")
+          for f in out.iterdir()),
+    ]  # fmt: skip
+    manifest = _planned(recording)
+    assert [c for c in recorded if not manifest.covers(c)] == []
     script_settings = {"DATA_URI", "CHECKPOINT_URI", "LINEAGE", "KMS_KEY_ID", "LOCAL_RANK"}
     read = environ.read & script_settings
     assert read == {"LINEAGE"} and read <= set(job["environment_variables"])

@@ -149,7 +149,8 @@ def _aws_handlers(resources: list[Any]) -> Iterator[Handler]:
 # (``dvc/``, the store's default data prefix). Its job is generated from the stack's outputs, so
 # it is checked only where the plan holds the training cluster (a deferred cluster: quiet).
 _TRAINER = ("mlops-training", "trainer")
-_SMOKE_CHECKPOINT = "checkpoints/smoke/mlops-smoke-ddp/model.pt"
+# Any job name (``train-smoke --name``): ``*`` in a manifest stands for any text.
+_SMOKE_CHECKPOINT = "checkpoints/smoke/*/model.pt"
 
 
 def _artifact_bucket(resources: list[Any], token: str, output: str) -> str:
