@@ -30,8 +30,8 @@ from mlops_iac.cli.train_smoke import build_job
 from mlops_iac.components.kubernetes.smoke import SCRIPT, azureml_command_job, manifests
 from mlops_iac.drift import calls as runtime_calls
 from mlops_iac.drift.calls import Call, Manifest
-from mlops_iac.plan.deploy.permissions import rules
 from mlops_iac.drift.runtime import split_uri
+from mlops_iac.plan.deploy.permissions import rules
 from tests.conftest import reference_recording
 from tests.drift._clouds import FakeCloud, only_settings, serve_gcs
 

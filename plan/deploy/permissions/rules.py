@@ -329,7 +329,11 @@ def _azure_smoke_job(resources: list[Any], principals: Mapping[str, str]) -> Ite
     }
     for compute in of(resources, "azure-native:machinelearningservices:Compute"):
         for identity in get(compute.inputs, "identity.userAssignedIdentities") or []:
-            principal = principals.get(str(identity).lower(), str(identity))
+            principal = principals.get(str(identity).lower())
+            if not principal:
+                # An identity the plan does not record (or whose principal id is unknown until
+                # it is created): no assignment can be matched to it, so nothing is claimed.
+                continue
             name = str(identity).rstrip("/").rsplit("/", 1)[-1]
             display = f"principal {principal} (identity {name} of the compute {compute.name})"
             manifest = manifests.azureml_smoke_job(settings)
