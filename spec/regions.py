@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from mlops_iac.spec import suggest
+from mlops_iac.spec.keys import ROOT
 
 BOTOCORE_PARTITIONS_URL = (
     "https://github.com/boto/botocore/blob/develop/botocore/data/partitions.json"
@@ -151,7 +152,7 @@ def unknown_regions(config: Mapping[str, Any]) -> list[tuple[str, str]]:
     for key, cloud in PROVIDER_KEYS:
         if key in config and (message := problem(cloud, config[key])):
             problems.append((key, message))
-    platform = config.get("mlops:platform")
+    platform = config.get(ROOT)
     if isinstance(platform, Mapping):
         problems.extend(_platform_problems(platform))
     return problems
@@ -164,7 +165,7 @@ def _platform_problems(platform: Mapping[str, Any]) -> list[tuple[str, str]]:
     if cloud == "aws" and isinstance(artifacts, Mapping):
         replica = artifacts.get("replicaRegion")
         if replica is not None and (message := problem("aws", replica)):
-            problems.append(("mlops:platform.artifacts.replicaRegion", message))
+            problems.append((f"{ROOT}.artifacts.replicaRegion", message))
     gcp = platform.get("gcp")
     zones = gcp.get("gpuZones") if isinstance(gcp, Mapping) else None
     if cloud == "gcp" and isinstance(zones, list):
@@ -172,10 +173,10 @@ def _platform_problems(platform: Mapping[str, Any]) -> list[tuple[str, str]]:
             if isinstance(zone, str) and not GCP_ZONE.match(zone):
                 problems.append(
                     (
-                        f"mlops:platform.gcp.gpuZones[{index}]",
+                        f"{ROOT}.gcp.gpuZones[{index}]",
                         f"{zone!r} is not a zone (<region>-<letter>, e.g. us-central1-a)",
                     )
                 )
             elif message := problem("gcp", zone):
-                problems.append((f"mlops:platform.gcp.gpuZones[{index}]", message))
+                problems.append((f"{ROOT}.gcp.gpuZones[{index}]", message))
     return problems

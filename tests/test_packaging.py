@@ -13,6 +13,7 @@ from __future__ import annotations
 import ast
 import json
 import re
+import shutil
 import subprocess
 import sys
 from concurrent.futures import ThreadPoolExecutor
@@ -369,6 +370,8 @@ def _team_repository(root: Path) -> Path:
     (team / "governance").mkdir()
     signers = example / "governance" / "allowed_signers"
     (team / "governance" / "allowed_signers").write_text(signers.read_text())
+    # The model cards the approvals sign (their digests are in the signed records).
+    shutil.copytree(example / "governance" / "model-cards", team / "governance" / "model-cards")
     for stack in ("dev", "prod"):
         (team / f"Pulumi.{stack}.yaml").write_text((example / f"Pulumi.{stack}.yaml").read_text())
     unapproved = yaml.safe_load((example / "Pulumi.prod.yaml").read_text())

@@ -40,7 +40,9 @@ class TrackingArgs(TrackingArgsBase):
     training_role_name: pulumi.Input[str] | None = None
     """Role of the training pods; the access policy is attached to it. Default: none."""
     mlflow_version: str | None = defaults.TRACKING_MLFLOW_VERSION
-    """MLflow version of the server. Default: SageMaker's current default."""
+    """MLflow version of the server as ``major.minor`` (``3.0``): the provider reads the version
+    back as ``major.minor``, so a patch digit would replace the server on every deploy. Default:
+    SageMaker's current default."""
     maintenance_window: str = defaults.TRACKING_MAINTENANCE_WINDOW
     """Weekly maintenance start (UTC), ``Tue:03:30``. Default ``Tue:03:30``."""
 
@@ -72,6 +74,7 @@ class Tracking(Component):
         self, name: str, args: TrackingArgs, opts: pulumi.ResourceOptions | None = None
     ) -> None:
         super().__init__(TYPE, name, None, component_opts(opts))
+        _check_version(args.mlflow_version)
         prod = args.environment == "prod"
         bucket = pulumi.Output.from_input(args.artifact_bucket_name)
         artifact_uri = bucket.apply(lambda b: f"s3://{b}/{defaults.TRACKING_PREFIX}/")
@@ -82,7 +85,7 @@ class Tracking(Component):
             tags=args.tags,
             opts=child_opts(self),
         )
-        aws.iam.RolePolicy(
+        store_access = aws.iam.RolePolicy(
             f"{name}-role-store",
             role=role.id,
             policy=_store_policy(bucket, args.kms_key_arn),
@@ -99,7 +102,10 @@ class Tracking(Component):
             # Models register through the toolkit's approval gate, not automatically.
             automatic_model_registration=False,
             tags=args.tags,
-            opts=child_opts(self, protect=prod),
+            # SageMaker uses the role at create and the provider does not retry on IAM
+            # propagation: the role's rights exist first.
+            # https://docs.aws.amazon.com/sagemaker/latest/dg/mlflow-create-tracking-server-iam.html
+            opts=child_opts(self, protect=prod, depends_on=[store_access]),
         )
         access = aws.iam.Policy(
             f"{name}-access",
@@ -127,6 +133,18 @@ class Tracking(Component):
         )
 
 
+def _check_version(version: str | None) -> None:
+    """Refuse a version the provider would diff forever (it normalises to ``major.minor``).
+    https://www.pulumi.com/registry/packages/aws/api-docs/sagemaker/mlflowtrackingserver"""
+    parts = (version or "").split(".")
+    if version is not None and (len(parts) != 2 or not all(p.isdigit() for p in parts)):
+        raise ValueError(
+            f"Tracking mlflow_version takes major.minor (e.g. '3.0'), got {version!r}: the "
+            "provider reads the version back as major.minor and would replace the server on "
+            "every deploy"
+        )
+
+
 def _role_name(arn: str) -> str:
     """The role name of a role ARN (``arn:aws:iam::<account>:role/<path>/<name>``)."""
     if ":role/" not in arn:
@@ -146,7 +164,7 @@ def _prefix_statements(
         statement(
             Sid="ListTrackedArtifacts",
             Effect="Allow",
-            Action=["s3:ListBucket", "s3:GetBucketLocation"],
+            Action=["s3:ListBucket"],
             Resource=bucket.apply(lambda b: f"arn:aws:s3:::{b}"),
             Condition={"StringLike": {"s3:prefix": [f"{prefix}/*", prefix]}},
         ),
@@ -190,6 +208,12 @@ def _access_policy(
                 Effect="Allow",
                 Action=["sagemaker:CreatePresignedMlflowTrackingServerUrl"],
                 Resource=server_arn,
+            ),
+            statement(
+                Sid="UseUi",
+                Effect="Allow",
+                Action=[f"sagemaker-mlflow:{defaults.TRACKING_UI_ACTION}"],
+                Resource="*",
             ),
             *_prefix_statements(bucket, key_arn, write=False),
         ]

@@ -37,13 +37,23 @@ class TrackingArgs(TrackingArgsBase):
     """Region of the workspace (the endpoint's host). Required."""
     training_principal_id: pulumi.Input[str] | None = None
     """Object id of the identity the training cluster runs as. Default: none."""
+    storage_account_id: pulumi.Input[str] | None = None
+    """ARM id of the workspace's default storage account (the artifact store's). With
+    ``blob_store_container``, each principal gets Storage Blob Data Contributor on that container.
+    Default: none (no data role: artifact uploads need one)."""
+    blob_store_container: pulumi.Input[str] | None = None
+    """The workspace's default blob container (``azureml-blobstore-<workspace id>``), where
+    MLflow artifacts go. Default: none."""
 
 
 class Tracking(Component):
     """The workspace's MLflow endpoint: no new server, role assignments for who logs to it.
 
     Children (names derive from ``name``): ``{name}-training`` (AzureML Data Scientist on the
-    workspace for ``training_principal_id``) and one ``{name}-ci-{i}`` per CI principal. The
+    workspace for ``training_principal_id``) and one ``{name}-ci-{i}`` per CI principal; with
+    ``storage_account_id`` and ``blob_store_container`` also ``{name}-training-artifacts`` and
+    ``{name}-ci-{i}-artifacts`` (Storage Blob Data Contributor on that container: with shared
+    keys disabled and identity-based datastores, MLflow uploads artifacts as the caller). The
     endpoint answers on the workspace's network path (private endpoint in staging and prod) and
     needs an Entra token: clients install ``azureml-mlflow``.
 
@@ -65,6 +75,14 @@ class Tracking(Component):
         if args.training_principal_id is not None:
             grants.append((f"{name}-training", args.training_principal_id))
         grants.extend((f"{name}-ci-{i}", p) for i, p in enumerate(args.ci_principals))
+        container_scope = None
+        if args.storage_account_id is not None and args.blob_store_container is not None:
+            container_scope = pulumi.Output.concat(
+                args.storage_account_id,
+                "/blobServices/default/containers/",
+                args.blob_store_container,
+            )
+        blob_role = role_definition_id(config, defaults.ROLE_STORAGE_BLOB_DATA_CONTRIBUTOR)
         for child, principal in grants:
             authorization.RoleAssignment(
                 child,
@@ -75,6 +93,19 @@ class Tracking(Component):
                 description=f"Log experiments to the workspace's MLflow endpoint ({name})",
                 opts=child_opts(self),
             )
+            if container_scope is not None:
+                # The workspace's datastores authenticate as the caller (shared keys are off),
+                # so the MLflow client needs a data role on the default container.
+                # https://learn.microsoft.com/en-us/azure/machine-learning/how-to-disable-local-auth-storage
+                authorization.RoleAssignment(
+                    f"{child}-artifacts",
+                    scope=container_scope,
+                    principal_id=principal,
+                    principal_type="ServicePrincipal",
+                    role_definition_id=blob_role,
+                    description=f"Write MLflow artifacts to the workspace's default store ({name})",
+                    opts=child_opts(self),
+                )
         workspace = pulumi.Output.from_input(args.workspace_id)
         self.register(
             tracking_uri=pulumi.Output.all(args.location, workspace).apply(

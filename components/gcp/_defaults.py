@@ -138,6 +138,17 @@ TRACKING_SIZES = {
     "Large": ("db-custom-4-15360", 8),
 }
 TRACKING_PORT = 8080
+# Cloud Run's default (512 MiB per container) is too small for `mlflow server` on the full image,
+# whose every worker imports the MLflow server stack: 2 GiB and 1 vCPU for MLflow with 2 workers
+# (`mlflow server --workers`, default 4), the proxy at Cloud Run's per-container default.
+# https://cloud.google.com/run/docs/configuring/services/memory-limits
+TRACKING_SERVER_LIMITS = {"cpu": "1", "memory": "2Gi"}
+TRACKING_WORKERS = 2
+TRACKING_PROXY_LIMITS = {"cpu": "1", "memory": "512Mi"}
+# Scale to zero throttles CPU between requests: the proxy refreshes its certificate when a
+# connection needs it rather than in the background (proxy v2.11+).
+# https://github.com/GoogleCloudPlatform/cloud-sql-proxy#configuring-lazy-refresh
+TRACKING_PROXY_FLAGS = ("--auto-iam-authn", "--lazy-refresh", "--port=5432")
 # The server's project roles: connect through the connector, log in as an IAM database user.
 # https://cloud.google.com/sql/docs/postgres/iam-roles
 TRACKING_SQL_ROLES = {

@@ -135,6 +135,12 @@ class ArtifactStore(Component):
         location, placement = _placement(region, args.replica_region, args.multi_region, prod)
 
         key_id, grants = self._bucket_key(name, args, cmk=cmk, location=location, prod=prod)
+        # Where the key the store makes lives (its bucket's location), known before the deploy:
+        # a region-bound user of the key (Cloud SQL) needs its own when it differs. None: no key,
+        # or the caller's, whose location is the caller's to know.
+        self.kms_key_location: str | None = (
+            location.lower() if cmk and args.kms_key_id is None else None
+        )
         bucket = self._bucket(
             name,
             args,

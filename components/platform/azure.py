@@ -129,6 +129,8 @@ def _tracking(
             location=store.location,
             # The GPU cluster runs as the store's DVC identity (compute_identity_id).
             training_principal_id=store.dvc_identity_principal_id,
+            storage_account_id=store.storage_account_id,
+            blob_store_container=cluster.blob_store_container,
         ),
         opts=opts,
     )

@@ -112,6 +112,7 @@ def _tracking_args(spec: PlatformSpec, store: ArtifactStore) -> TrackingArgs:
         **tracking_kwargs(spec),
         artifact_bucket_name=store.bucket_name,
         kms_key_id=customer_key(store.kms_key_id, spec.artifacts.customer_managed_key),
+        kms_key_location=store.kms_key_location,
         training_member=store.dvc_service_account.apply(lambda e: f"serviceAccount:{e}"),
         image=spec.tracking.image,
     )

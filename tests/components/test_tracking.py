@@ -46,6 +46,10 @@ def test_aws_server_keeps_its_artifacts_under_the_store_prefix_with_the_store_ke
     }
     listing = next(s for s in store if s["Sid"] == "ListTrackedArtifacts")
     assert listing["Condition"] == {"StringLike": {"s3:prefix": ["mlflow/*", "mlflow"]}}
+    # GetBucketLocation has no s3:prefix, so that condition would never match it.
+    assert listing["Action"] == ["s3:ListBucket"]
+    # SageMaker assumes the role at create: the role's rights exist first.
+    assert children["mlops-tracking-role-store"].urn in server.dependencies
     trust = json.loads(children["mlops-tracking-role"].inputs["assumeRolePolicy"])
     assert trust["Statement"][0]["Principal"] == {"Service": "sagemaker.amazonaws.com"}
 
@@ -59,7 +63,30 @@ def test_aws_training_role_may_log_to_this_server_and_open_its_ui_only():
     assert by_sid["TrackRuns"]["Resource"] == server_arn
     assert all(a.startswith("sagemaker-mlflow:") for a in by_sid["TrackRuns"]["Action"])
     assert "sagemaker-mlflow:LogBatch" in by_sid["TrackRuns"]["Action"]
-    assert not any(a.startswith("sagemaker-mlflow:Delete") for a in by_sid["TrackRuns"]["Action"])
+    # Nothing is deleted but a run's tag (mlflow.delete_tag).
+    deletes = [a for a in by_sid["TrackRuns"]["Action"] if a.startswith("sagemaker-mlflow:Delete")]
+    assert deletes == ["sagemaker-mlflow:DeleteTag"]
+    # MLflow 3's log_model: the LoggedModel calls; experiment and run tags.
+    for action in (
+        "LogModel",
+        "LogOutputs",
+        "FinalizeLoggedModel",
+        "LogLoggedModelParams",
+        "SetLoggedModelTags",
+        "GetLoggedModel",
+        "SearchLoggedModels",
+        "SetExperimentTag",
+        "DeleteTag",
+    ):
+        assert f"sagemaker-mlflow:{action}" in by_sid["TrackRuns"]["Action"], action
+    # AccessUI has no resource type: scoped to the ARN it is never granted.
+    assert "sagemaker-mlflow:AccessUI" not in by_sid["TrackRuns"]["Action"]
+    assert by_sid["UseUi"] == {
+        "Sid": "UseUi",
+        "Effect": "Allow",
+        "Action": ["sagemaker-mlflow:AccessUI"],
+        "Resource": "*",
+    }
     assert by_sid["OpenUi"] == {
         "Sid": "OpenUi",
         "Effect": "Allow",
@@ -76,8 +103,9 @@ def test_aws_training_role_may_log_to_this_server_and_open_its_ui_only():
 def test_azure_uses_the_workspace_endpoint_and_grants_the_training_identity():
     recording = reference_recording("azure-prod")
     children = _children(recording, "mlops-tracking")
-    assert [r.type for r in children.values()] == ["azure-native:authorization:RoleAssignment"]
-    [grant] = children.values()
+    assert sorted(children) == ["mlops-tracking-training", "mlops-tracking-training-artifacts"]
+    assert {r.type for r in children.values()} == {"azure-native:authorization:RoleAssignment"}
+    grant = children["mlops-tracking-training"]
     workspace = recording.named("mlops-training-workspace")
     identity = recording.named("mlops-artifacts-dvc-identity")
     assert grant.inputs["scope"] == workspace.id
@@ -85,6 +113,13 @@ def test_azure_uses_the_workspace_endpoint_and_grants_the_training_identity():
     assert grant.inputs["roleDefinitionId"].endswith("/f6c7c914-8db3-469d-8ca1-694a8f32e121")
     uri = recording.exports["tracking_uri"]
     assert uri == f"azureml://eastus.api.azureml.ms/mlflow/v1.0{workspace.id}"
+    # MLflow artifacts go to the workspace's default container, written as the caller.
+    blob = children["mlops-tracking-training-artifacts"]
+    account = recording.named("mlops-artifacts-account")
+    container = f"azureml-blobstore-{workspace.outputs['workspaceId']}"
+    assert blob.inputs["scope"] == f"{account.id}/blobServices/default/containers/{container}"
+    assert blob.inputs["principalId"] == identity.outputs["principalId"]
+    assert blob.inputs["roleDefinitionId"].endswith("/ba92f5b4-2d11-453d-a403-e96b0029c9fe")
 
 
 def test_gcp_server_is_internal_invoked_by_the_trainer_with_private_encrypted_sql():
@@ -98,7 +133,7 @@ def test_gcp_server_is_internal_invoked_by_the_trainer_with_private_encrypted_sq
         f"--artifacts-destination=gs://{exports['artifact_bucket_name']}/mlflow" in (mlflow["args"])
     )
     assert "--serve-artifacts" in mlflow["args"]
-    assert proxy["args"][0] == "--auto-iam-authn"
+    assert proxy["args"][:3] == ["--auto-iam-authn", "--lazy-refresh", "--port=5432"]
     assert exports["tracking_uri"] == service.outputs["uri"]
 
     [invoker] = [r for r in children.values() if r.name.startswith("mlops-tracking-invoker-")]
@@ -109,7 +144,6 @@ def test_gcp_server_is_internal_invoked_by_the_trainer_with_private_encrypted_sq
     ip = database.inputs["settings"]["ipConfiguration"]
     assert ip.get("authorizedNetworks", []) == []
     assert ip["sslMode"] == "ENCRYPTED_ONLY"
-    assert database.inputs["encryptionKeyName"] == exports["kms_key_id"]
     assert database.inputs["deletionProtection"] is True
     user = children["mlops-tracking-db-user"]
     assert user.inputs["type"] == "CLOUD_IAM_SERVICE_ACCOUNT"
@@ -141,3 +175,78 @@ def test_tracking_off_exports_null_and_creates_nothing(stack):
     cloud = stack.split("-")[0]
     assert recording.of_type(f"mlops:{cloud}:Tracking") == []
     assert recording.exports["tracking_uri"] is None
+
+
+def test_gcp_prod_sql_key_is_its_own_in_the_instance_region_when_the_store_key_is_multi_region():
+    recording = reference_recording("gcp-prod")
+    children = _children(recording, "mlops-tracking")
+    database = children["mlops-tracking-db"]
+    assert "/locations/us/" in recording.exports["kms_key_id"]  # the multi-region store's key
+    ring, key = children["mlops-tracking-sql-cmk-ring"], children["mlops-tracking-sql-cmk"]
+    assert ring.inputs["location"] == database.inputs["region"] == "us-central1"
+    assert database.inputs["encryptionKeyName"] == key.id
+    assert key.inputs["rotationPeriod"] == "7776000s"
+    grant = children["mlops-tracking-sql-cmk-agent"]
+    agent = children["mlops-tracking-sql-agent"]
+    assert grant.inputs["cryptoKeyId"] == key.id
+    assert grant.inputs["role"] == "roles/cloudkms.cryptoKeyEncrypterDecrypter"
+    assert grant.inputs["member"] == agent.outputs["member"]
+    assert grant.urn in database.dependencies
+    assert "mlops-tracking-sql-key" not in children
+    assert "gcp-sql-key-outside-region" not in {e.rule for e in recording.deploy_errors()}
+
+
+def test_gcp_dev_sql_uses_the_store_key_in_the_same_region():
+    recording = reference_recording("gcp-dev")
+    children = _children(recording, "mlops-tracking")
+    database = children["mlops-tracking-db"]
+    assert database.inputs["encryptionKeyName"] == recording.exports["kms_key_id"]
+    assert "/locations/us-central1/" in recording.exports["kms_key_id"]
+    assert "mlops-tracking-sql-cmk" not in children
+    assert children["mlops-tracking-sql-key"].urn in database.dependencies
+
+
+def test_gcp_server_may_list_only_under_mlflow_and_starts_after_its_database_and_grants():
+    recording = reference_recording("gcp-prod")
+    children = _children(recording, "mlops-tracking")
+    account = children["mlops-tracking-server-sa"]
+    listing = children["mlops-tracking-sa-list"]
+    assert listing.inputs["bucket"] == recording.exports["artifact_bucket_name"]
+    assert listing.inputs["role"] == "roles/storage.objectViewer"
+    assert listing.inputs["member"] == f"serviceAccount:{account.outputs['email']}"
+    assert listing.inputs["condition"]["expression"] == (
+        'resource.type == "storage.googleapis.com/Bucket" && api.getAttribute('
+        '"storage.googleapis.com/objectListPrefix", "").startsWith("mlflow/")'
+    )
+    service = children["mlops-tracking-server"]
+    for needed in (
+        "mlops-tracking-db",
+        "mlops-tracking-db-mlflow",
+        "mlops-tracking-db-user",
+        "mlops-tracking-sa-artifacts",
+        "mlops-tracking-sa-list",
+        "mlops-tracking-sa-sql-client",
+        "mlops-tracking-sa-sql-login",
+        "mlops-tracking-upstream",
+    ):
+        assert children[needed].urn in service.dependencies, needed
+
+
+def test_gcp_server_has_room_for_mlflow_and_a_proxy_that_survives_scale_to_zero():
+    recording = reference_recording("gcp-prod")
+    service = _children(recording, "mlops-tracking")["mlops-tracking-server"]
+    mlflow, proxy = service.inputs["template"]["containers"]
+    assert mlflow["resources"]["limits"] == {"cpu": "1", "memory": "2Gi"}
+    assert "--workers=2" in mlflow["args"]
+    assert proxy["resources"]["limits"] == {"cpu": "1", "memory": "512Mi"}
+    assert "--lazy-refresh" in proxy["args"]
+
+
+@pytest.mark.parametrize("version", ["3.0.0", "3", "latest"])
+def test_aws_mlflow_version_with_a_patch_digit_is_refused(version):
+    from mlops_iac.components.aws.tracking import _check_version
+
+    with pytest.raises(ValueError, match="major.minor"):
+        _check_version(version)
+    _check_version("3.0")
+    _check_version(None)

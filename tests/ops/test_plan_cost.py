@@ -7,9 +7,10 @@ import re
 import pytest
 
 from mlops_iac.plan import cost
+from mlops_iac.spec import clouds
 from tests.conftest import REPO, reference_recording
 
-STACKS = [f"{c}-{e}" for c in ("aws", "azure", "gcp") for e in ("dev", "prod")]
+STACKS = [f"{c}-{e}" for c in clouds.NAMES for e in ("dev", "prod")]
 ALWAYS_ON = {
     "aws": {"aws-nat-gateway", "aws-eks-control-plane", "aws-sagemaker-ml.m5.large"},
     "azure": {"azure-functions-ep1", "azure-vm-Standard_DS3_v2"},

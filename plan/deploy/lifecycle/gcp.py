@@ -424,3 +424,28 @@ def private_cluster_webhook_firewall(
                 f"compute.Firewall from the control plane's CIDR on tcp {WEBHOOK_PORT}",
                 GKE_FIREWALL,
             )
+
+
+SQL_CMEK = "https://cloud.google.com/sql/docs/postgres/configure-cmek"
+_KEY_LOCATION = re.compile(r"/locations/(?P<loc>[^/]+)/keyRings/")
+
+
+@rule("gcp-sql-key-outside-region", SQL_CMEK)
+def sql_key_location(
+    resources: list[Any], state: list[StateResource], config: Mapping[str, Any]
+) -> Iterator[DeployError]:
+    region = str(config.get("gcp:region") or "")
+    for instance in of(resources, "gcp:sql/databaseInstance:DatabaseInstance"):
+        key = instance.inputs.get("encryptionKeyName")
+        found = _KEY_LOCATION.search(key) if isinstance(key, str) else None
+        where = str(instance.inputs.get("region") or region)
+        if found and where and found["loc"].lower() != where.lower():
+            yield error(
+                instance,
+                "gcp-sql-key-outside-region",
+                "encryptionKeyName",
+                key,
+                f"Cloud SQL takes a customer-managed key in the instance's region only: the key "
+                f"is in {found['loc']}, the instance in {where}; use a key ring in {where}",
+                SQL_CMEK,
+            )
