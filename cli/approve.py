@@ -368,7 +368,9 @@ def run(args: argparse.Namespace) -> int:
             ) from None
     _show_lowered(spec, args.model, criteria)
     artifact = _artifact_sha256(args)
-    if artifact is None and environment != "dev":
+    # The gate binds the versions a platform file serves; a team file serves none, so its
+    # approval records the artifact only when given.
+    if artifact is None and environment != "dev" and sf.kind == "platform":
         raise OpsError(
             f"a {environment} approval is bound to the artifact: pass --artifact FILE "
             "(model.tar.gz or package file) or --artifact-sha256 HEX"
