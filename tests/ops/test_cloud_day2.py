@@ -193,9 +193,9 @@ def test_azure_action_group_without_receivers_fails(cli, project, azure, tmp_pat
     name = alerts_group.rsplit("/", 1)[1]
     routed = [c for c in document["checks"] if c["check"] == "alert-routed" and not c["passed"]]
     assert {c["detail"] for c in routed} == {f"action group {name} has no receivers"}
-    # latency, 5xx, drift and failed drift runs notify that group; the approvers' is fine, and
-    # the rollout function's two alerts still reach the function.
-    assert len(routed) == 4
+    # latency, 5xx, drift, failed drift runs and failed rollout runs notify that group; the
+    # approvers' is fine, and the rollout function's two alerts still reach the function.
+    assert len(routed) == 5
 
 
 def test_azure_rolled_back_rollout_fails_naming_both_versions(cli, project, azure, tmp_path):
