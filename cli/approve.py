@@ -8,7 +8,8 @@ approver, and checked against ``governance/allowed_signers`` before anything is 
 requires it. Running the same approval twice changes nothing. With ``--enforcement advisory`` it
 records the signed four-eyes approval of lowering a staging/prod stack's enforcement instead. With
 ``--model-package-arn`` the SageMaker model package is also set to ``Approved``, with a
-description naming approver and ticket.
+description naming approver and ticket; with ``--registry-entry --outputs F`` the model card goes
+onto the Azure registry model version's tags or the GCP model objects' metadata.
 """
 
 from __future__ import annotations
@@ -27,12 +28,15 @@ from mlops_iac.cli import (
     OpsError,
     add_stack_arguments,
     aws,
+    cloudrest,
     command,
     describe,
     metrics,
     nofollow,
+    registry_card,
     stackfile,
 )
+from mlops_iac.cli.outputs import load_outputs
 from mlops_iac.policies import packs, signatures, trust
 from mlops_iac.spec import evaluation, identities
 from mlops_iac.spec.keys import ROOT
@@ -105,6 +109,15 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--model-package-arn",
         metavar="ARN",
         help="also set this SageMaker model package to Approved (AWS stacks)",
+    )
+    parser.add_argument(
+        "--registry-entry",
+        action="store_true",
+        help="also put the model card on the Azure registry model version or the GCP model "
+        "bucket's objects (needs --outputs)",
+    )
+    parser.add_argument(
+        "--outputs", metavar="F", help="file from `pulumi stack output --json` (--registry-entry)"
     )
     aws.add_aws_arguments(parser)
     parser.set_defaults(func=run)
@@ -343,6 +356,7 @@ def run(args: argparse.Namespace) -> int:
         # Read first: a wrong ARN fails before the stack file changes.
         metadata = _check_model_package(sagemaker, arn, args.version)
 
+    registry = _read_registry_entry(args, sf)
     environment, _ = trusted_environment(args)
     # Before reading metrics or artifacts: what would refuse the write refuses first.
     _require_key(args, sf, approver, "approval")
@@ -368,7 +382,9 @@ def run(args: argparse.Namespace) -> int:
             ) from None
     _show_lowered(spec, args.model, criteria)
     artifact = _artifact_sha256(args)
-    if artifact is None and environment != "dev":
+    # The gate binds the versions a platform file serves; a team file serves none, so its
+    # approval records the artifact only when given.
+    if artifact is None and environment != "dev" and sf.kind == "platform":
         raise OpsError(
             f"a {environment} approval is bound to the artifact: pass --artifact FILE "
             "(model.tar.gz or package file) or --artifact-sha256 HEX"
@@ -394,12 +410,8 @@ def run(args: argparse.Namespace) -> int:
         entry["artifactSha256"] = artifact
     if image:
         entry["imageDigest"] = image
-    card_text = model_card(
-        spec,
-        entry,
-        stack=args.stack,
-        intended_use=args.intended_use or f"serving {args.model} in {spec.project}",
-    )
+    intended_use = args.intended_use or f"serving {args.model} in {spec.project}"
+    card_text = model_card(spec, entry, stack=args.stack, intended_use=intended_use)
     card = card_path(args.stack, args.model, args.version)
     entry["modelCard"] = card
     entry["modelCardSha256"] = hashlib.sha256(card_text.encode()).hexdigest()
@@ -472,8 +484,45 @@ def run(args: argparse.Namespace) -> int:
         update["CustomerMetadataProperties"] = metadata
         sagemaker.update_model_package(**update)
         print(f"model package {args.model_package_arn} set to Approved")
+    if registry is not None:
+        entry_of, transport = registry
+        try:
+            registry_card.write_card(
+                entry_of, transport, registry_card.card_records(spec, entry, intended_use)
+            )
+        except (cloudrest.ApiError, OpsError) as exc:
+            # The approval stays written (and signed): only the registry write is re-run.
+            raise OpsError(
+                f"approval recorded, but the model card did not reach {entry_of.name} ({exc}); "
+                "re-run the same approve command to retry",
+                EXIT_FAILED,
+            ) from None
+        print(f"model card {card} put on {entry_of.name}")
     print("commit the stack file so the approval is part of the audit trail")
     return EXIT_OK
+
+
+def _read_registry_entry(
+    args: argparse.Namespace, sf: stackfile.StackFile
+) -> tuple[registry_card.Entry, cloudrest.Transport] | None:
+    """With ``--registry-entry``: the Azure/GCP registry entry of the version, read before
+    anything is signed (a missing entry or another version refuses)."""
+    if not args.registry_entry:
+        if args.outputs:
+            raise OpsError("--outputs is only read with --registry-entry")
+        return None
+    if sf.cloud not in ("azure", "gcp"):
+        raise OpsError(
+            f"--registry-entry is for Azure and GCP stacks (the stack's cloud is {sf.cloud}; "
+            "use --model-package-arn)"
+        )
+    if not args.outputs:
+        raise OpsError("--registry-entry needs --outputs F (from `pulumi stack output --json`)")
+    found = load_outputs(args.outputs)
+    transport = cloudrest.transport_for(sf.cloud)
+    served = _served_ref(sf.governed, args.model, args.version)
+    entry = registry_card.read_entry(sf.cloud, transport, found, served, args.model, args.version)
+    return entry, transport
 
 
 def _card_metadata(spec: Any, entry: dict[str, Any]) -> dict[str, str]:

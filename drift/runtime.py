@@ -16,7 +16,7 @@ per-cloud ``DriftJob`` component sets:
 ``DRIFT_ENDPOINT``         endpoint name: the metric dimension and report folder
 ``DRIFT_METRIC_NAMESPACE`` metric namespace (AWS) / metric type prefix (GCP)
 ``DRIFT_PSI`` …            thresholds: ``DRIFT_PSI``, ``DRIFT_KS``, ``DRIFT_JS``, ``DRIFT_MIN_ROWS``
-``DRIFT_SIGNIFICANCE`` …   set only when not the default: ``DRIFT_SIGNIFICANCE``,
+``DRIFT_SIGNIFICANCE`` …   significance test: ``DRIFT_SIGNIFICANCE``,
                            ``DRIFT_SHARE``, ``DRIFT_FEATURE_THRESHOLDS`` (JSON object: feature ->
                            ``{psi, ks, jensenShannon}``), ``DRIFT_EXCLUDE`` (JSON list of names)
 =========================  ========================================================================
@@ -166,21 +166,16 @@ def job_environment(
 ) -> dict[str, Any]:
     """The settings ``JobConfig.from_env`` reads, for a deployment to give the job: the one place
     that writes what it reads. The URIs and endpoint may be a deployment tool's placeholders
-    (passed through); numbers are written as text. The settings added with the significance
-    test are written only when they differ from the default, so existing deployments keep their
-    settings."""
-    defaults = Thresholds()
-    extra: dict[str, Any] = {}
-    if thresholds.significance != defaults.significance:
-        extra["DRIFT_SIGNIFICANCE"] = str(thresholds.significance)
-    if thresholds.drift_share != defaults.drift_share:
-        extra["DRIFT_SHARE"] = str(thresholds.drift_share)
-    if thresholds.features:
-        extra["DRIFT_FEATURE_THRESHOLDS"] = json.dumps(
+    (passed through); numbers are written as text. Every setting is written, defaults
+    included, so the plan records each one the job reads."""
+    extra: dict[str, Any] = {
+        "DRIFT_SIGNIFICANCE": str(thresholds.significance),
+        "DRIFT_SHARE": str(thresholds.drift_share),
+        "DRIFT_FEATURE_THRESHOLDS": json.dumps(
             {name: dict(own) for name, own in thresholds.features.items()}, sort_keys=True
-        )
-    if thresholds.exclude:
-        extra["DRIFT_EXCLUDE"] = json.dumps(list(thresholds.exclude))
+        ),
+        "DRIFT_EXCLUDE": json.dumps(list(thresholds.exclude)),
+    }
     return {
         "DRIFT_CAPTURE_URI": capture_uri,
         "DRIFT_BASELINE_URI": baseline_uri,

@@ -131,11 +131,18 @@ def replacements() -> Mapping[str, tuple[tuple[str, ...], str]]:
     }
 
 
+def _package_root() -> str:
+    """The folder holding this package's own modules (``drift/``, ...): the code assets the
+    components ship are read from there, wherever the project being planned lives."""
+    return str(Path(__file__).resolve().parent.parent)
+
+
 def _plain(value: Any, root: str) -> Any:
-    """``value`` as a state export holds it: JSON types, paths inside ``root`` relative."""
+    """``value`` as a state export holds it: JSON types, paths inside ``root`` (the project) or
+    inside this package relative, so the same code assets compare equal from any checkout."""
     text = json.dumps(value, sort_keys=True, default=str)
-    if root:
-        text = text.replace(json.dumps(root + "/")[1:-1], "")
+    for folder in {root, _package_root()} - {""}:
+        text = text.replace(json.dumps(folder + "/")[1:-1], "")
     return json.loads(text)
 
 

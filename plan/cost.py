@@ -267,6 +267,17 @@ def estimate(resources: Iterable[Any], table: PriceTable | None = None) -> Estim
                     low,
                     f"gcp-cloud-run-{str(gpu).removeprefix('nvidia-')}-instance",
                 )
+        elif t == "aws:sagemaker/mlflowTrackingServer:MlflowTrackingServer":
+            size = str(props.get("trackingServerSize") or "Small")
+            add(
+                f"MLflow tracking server ({size})",
+                r,
+                1,
+                f"aws-sagemaker-mlflow-{size.lower()}",
+            )
+        elif t == "gcp:sql/databaseInstance:DatabaseInstance":
+            tier = str(_get(props, "settings", "tier") or "unknown")
+            add(f"Cloud SQL instance ({tier})", r, 1, f"gcp-cloudsql-{tier}")
         elif t == "aws:s3/bucket:Bucket":
             add(
                 f"S3 Standard, assumed {table.assumed_storage_gb:g} GB",
@@ -296,9 +307,11 @@ def estimate(resources: Iterable[Any], table: PriceTable | None = None) -> Estim
 def summary_lines(result: Estimate) -> list[str]:
     """The console block: the monthly total, then one line per kind of item (``× n`` for
     several of a kind), dearest first."""
+    unpriced = len(result.unpriced)
     lines = [
         f"Always-on estimate: ${result.usd_per_month:,.2f}/month at on-demand list prices "
         f"(plan/data/prices.json; storage at an assumed {result.assumed_storage_gb:g} GB each)"
+        + (f"; {unpriced} unpriced item(s) not included" if unpriced else "")
     ]
     groups: dict[tuple[str, str], list[Item]] = {}
     for item in result.items:

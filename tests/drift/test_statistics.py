@@ -55,13 +55,18 @@ ENV = {
 }
 
 
-def test_the_job_reads_the_new_settings_and_the_components_write_them_only_when_set():
+def test_the_job_reads_the_new_settings_and_the_components_always_write_them():
     default = runtime.job_environment(
         capture_uri="c", baseline_uri="b", report_uri="r", endpoint="e", fmt="sagemaker-capture",
         window_hours=24, namespace="mlops/drift", thresholds=Thresholds(),
     )  # fmt: skip
-    assert not {"DRIFT_SIGNIFICANCE", "DRIFT_SHARE", "DRIFT_FEATURE_THRESHOLDS",
-                "DRIFT_EXCLUDE"} & set(default)  # fmt: skip
+    assert {key: default[key] for key in ("DRIFT_SIGNIFICANCE", "DRIFT_SHARE",
+            "DRIFT_FEATURE_THRESHOLDS", "DRIFT_EXCLUDE")} == {
+        "DRIFT_SIGNIFICANCE": str(Thresholds().significance),
+        "DRIFT_SHARE": str(Thresholds().drift_share),
+        "DRIFT_FEATURE_THRESHOLDS": "{}", "DRIFT_EXCLUDE": "[]",
+    }  # fmt: skip
+    assert runtime.JobConfig.from_env({**ENV, **default}).thresholds == Thresholds()
     own = Thresholds(significance=0.01, drift_share=0.3, features={"age": {"ks": 0.2}},
                      exclude=("country",))  # fmt: skip
     written = runtime.job_environment(

@@ -15,6 +15,7 @@ import re
 import string
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import yaml
 
@@ -269,6 +270,26 @@ def gcp_values() -> dict[str, Any]:
             }
         )
     values["revisions"] = revisions
+    # The model bucket's objects of each served version (its artifactUri under the bucket).
+    objects = []
+    versions = []
+    for ref in _served("gcp-prod"):
+        prefix = ref.artifact_uri.lstrip("/")
+        names = [f"{prefix}model.pkl", f"{prefix}MLmodel"]
+        items = [
+            {**values, "object": n, "object_query": quote(n, safe=""), "model_name": ref.name}
+            for n in names
+        ]
+        objects += items
+        versions.append(
+            {
+                **values,
+                "prefix_query": quote(prefix, safe=""),
+                "objects": [render("gcp", "model_object.json", i) for i in items],
+            }
+        )
+    values["model_objects"] = objects
+    values["model_versions"] = versions
     return values
 
 
@@ -308,6 +329,15 @@ class Recorded:
             raise ApiError(404, "NotFound", f"no recorded answer for {method} {url}")
         if isinstance(answer, ApiError):
             raise answer
+        if method == "PUT" and self.cloud == "azure" and "/models/" in url:
+            # Create-or-update of a model version: its tags are now the body's.
+            current = self.answers[("GET", url)]
+            current["properties"]["tags"] = copy.deepcopy(body["properties"]["tags"])
+            return copy.deepcopy(current)
+        if method == "PATCH" and self.cloud == "gcp" and "/o/" in url:
+            # objects.patch: the metadata is replaced by the body's.
+            answer["metadata"] = copy.deepcopy(body["metadata"])
+            return copy.deepcopy(answer)
         if method == "PUT" and self.cloud == "azure":
             # Create-or-update: the endpoint is now what was sent (the traffic map included).
             current = self.answers[("GET", url)]

@@ -6,6 +6,7 @@ one drift at a time. Every request goes through the injected transport, which lo
 
 from __future__ import annotations
 
+import hashlib
 import json
 import shutil
 from pathlib import Path
@@ -17,7 +18,7 @@ from mlops_iac.cli import cloudrest, stackfile
 from mlops_iac.cli.cloudrest import ApiError
 from tests.conftest import STACKS, reference_recording
 from tests.ops.conftest import write_outputs
-from tests.ops.keys import install_allowed_signers
+from tests.ops.keys import install_allowed_signers, key_for
 from tests.ops.recorded import ARM, Recorded, azure_values, gcp_values, render
 
 
@@ -192,9 +193,9 @@ def test_azure_action_group_without_receivers_fails(cli, project, azure, tmp_pat
     name = alerts_group.rsplit("/", 1)[1]
     routed = [c for c in document["checks"] if c["check"] == "alert-routed" and not c["passed"]]
     assert {c["detail"] for c in routed} == {f"action group {name} has no receivers"}
-    # latency, 5xx, drift and failed drift runs notify that group; the approvers' is fine, and
-    # the rollout function's two alerts still reach the function.
-    assert len(routed) == 4
+    # latency, 5xx, drift, failed drift runs and failed rollout runs notify that group; the
+    # approvers' is fine, and the rollout function's two alerts still reach the function.
+    assert len(routed) == 5
 
 
 def test_azure_rolled_back_rollout_fails_naming_both_versions(cli, project, azure, tmp_path):
@@ -834,3 +835,166 @@ def test_azure_replaced_environment_image_fails_naming_both_digests(cli, project
     assert _failed(document)["deployment-artifact-digest"] == (
         f"blue runs image {image}, not the approved {approved}"
     )
+
+
+# --- approve --registry-entry: the model card on the Azure/GCP registry entry ---
+
+
+def _approve_entry(cli, project, stack, outputs, *extra, version="7"):
+    metrics = project.parent / "metrics.json"
+    metrics.write_text('{"auc": 0.95, "p95_latency_ms": 61}')
+    served = stackfile.load(project, stack).spec.serving
+    ref = next(r for r in (served.model, served.previous_model) if r and r.version == version)
+    sha = ref.artifact_sha256 or "ab" * 32
+    return cli(
+        "approve", "--stack", stack, "--project", project, "--model", "fraud-detector",
+        "--version", version, "--approver", "raj@example.com", "--ticket", "CHG-3001",
+        "--key", key_for("raj@example.com"), "--metrics", metrics, "--artifact-sha256", sha,
+        "--registry-entry", "--outputs", outputs, *extra,
+    )  # fmt: skip
+
+
+def _card(project: Path, stack: str, version: str = "7") -> tuple[str, str]:
+    path = f"governance/model-cards/{stack}/fraud-detector-{version}.md"
+    return path, hashlib.sha256((project / path).read_bytes()).hexdigest()
+
+
+def test_azure_approve_puts_the_card_on_the_registry_model_version(cli, project, azure, tmp_path):
+    outputs = _outputs(tmp_path, "azure-prod")
+    before = json.loads(json.dumps(azure.find("GET", "/models/fraud-detector/versions/7")))
+    assert _approve_entry(cli, project, "azure-prod", outputs) == 0, cli.err
+    path, digest = _card(project, "azure-prod")
+    [(method, url, body)] = azure.writes
+    assert method == "PUT"
+    assert url.endswith("/models/fraud-detector/versions/7?api-version=2024-04-01")
+    assert url.startswith(f"{ARM}{reference_recording('azure-prod').exports['registry_id']}/")
+    tags = body["properties"]["tags"]
+    assert tags == {
+        "mlops-model": "fraud-detector",  # kept
+        "mlops-model-card-sha256": digest,
+        "mlops-model-card": path,
+        "mlops-owner": "ml-platform@example.com",
+        "mlops-intended-use": "serving fraud-detector in "
+        + stackfile.load(project, "azure-prod").spec.project,
+        "mlops-dataset-version": str(
+            stackfile.load(project, "azure-prod").spec.lineage.dataset_version
+        ),
+        "mlops-metrics": "auc=0.95;p95_latency_ms=61.0",
+    }
+    # The immutable properties (the training pipeline's evidence) go back exactly as read.
+    assert body["properties"]["properties"] == before["properties"]["properties"]
+    assert azure.sent[0][0] == "GET"  # read before anything is written
+    assert f"model card {path} put on fraud-detector version 7" in cli.out
+
+
+def test_azure_card_tags_stay_within_azure_limits(cli, project, azure, tmp_path):
+    outputs = _outputs(tmp_path, "azure-prod")
+    long_use = "scoring card payments " * 40
+    assert _approve_entry(cli, project, "azure-prod", outputs, "--intended-use", long_use) == 0
+    tags = azure.writes[0][2]["properties"]["tags"]
+    assert tags["mlops-intended-use"] == long_use[:256]
+    assert all(len(k) <= 512 and len(v) <= 256 for k, v in tags.items())
+
+
+def test_azure_missing_registry_entry_refuses_before_signing(cli, project, azure, tmp_path):
+    outputs = _outputs(tmp_path, "azure-prod")
+    path = project / "stacks/Pulumi.azure-prod.yaml"
+    before = path.read_bytes()
+    # Version 9 is not registered: the GET answers 404.
+    code = cli(
+        "approve", "--stack", "azure-prod", "--project", project, "--model", "fraud-detector",
+        "--version", "9", "--approver", "raj@example.com", "--ticket", "CHG-3002",
+        "--registry-entry", "--outputs", outputs,
+    )  # fmt: skip
+    assert code == 2
+    assert "registry entry fraud-detector version 9 in registry" in cli.err
+    assert "cannot be read: 404" in cli.err
+    assert len(cli.err.strip().splitlines()) == 1
+    assert path.read_bytes() == before
+    assert not (project / "governance/model-cards/azure-prod/fraud-detector-9.md").exists()
+    assert azure.writes == []
+
+
+def test_azure_registry_entry_of_another_version_refuses(cli, project, azure, tmp_path):
+    outputs = _outputs(tmp_path, "azure-prod")
+    recorded = azure.find("GET", "/models/fraud-detector/versions/7")
+    recorded["name"] = "6"
+    recorded["id"] = recorded["id"].replace("/versions/7", "/versions/6")
+    path = project / "stacks/Pulumi.azure-prod.yaml"
+    before = path.read_bytes()
+    assert _approve_entry(cli, project, "azure-prod", outputs) == 2
+    assert "not that version" in cli.err
+    assert path.read_bytes() == before
+    assert azure.writes == []
+
+
+def test_azure_failed_registry_write_keeps_the_approval(cli, project, azure, tmp_path):
+    outputs = _outputs(tmp_path, "azure-prod")
+    key = next(k for k in azure.answers if k[0] == "PUT" and "/versions/7?" in k[1])
+    azure.answers[key] = ApiError(403, "AuthorizationFailed", "no write on the registry")
+    assert _approve_entry(cli, project, "azure-prod", outputs) == 1
+    assert "approval recorded, but the model card did not reach" in cli.err
+    assert "re-run the same approve command" in cli.err
+    approvals = stackfile.load(project, "azure-prod").spec.governance.approvals
+    assert approvals[-1].ticket == "CHG-3001"
+    # Re-run: the approval is already recorded, the card goes on the entry.
+    azure.answers[key] = render("azure", "model_version.json", azure_values()["model_versions"][0])
+    assert _approve_entry(cli, project, "azure-prod", outputs) == 0, cli.err
+    assert "already in" in cli.out
+
+
+def test_gcp_approve_puts_the_card_on_the_model_objects(cli, project, gcp, tmp_path):
+    outputs = _outputs(tmp_path, "gcp-prod")
+    assert _approve_entry(cli, project, "gcp-prod", outputs) == 0, cli.err
+    path, digest = _card(project, "gcp-prod")
+    bucket = reference_recording("gcp-prod").exports["model_bucket_name"]
+    writes = gcp.writes
+    assert [(m, u) for m, u, _ in writes] == [
+        (
+            "PATCH",
+            f"https://storage.googleapis.com/storage/v1/b/{bucket}/o/fraud-detector%2F7%2F{n}",
+        )
+        for n in ("model.pkl", "MLmodel")
+    ]
+    for _, _, body in writes:
+        assert list(body) == ["metadata"]  # metadata only
+        assert body["metadata"]["mlops-model"] == "fraud-detector"
+        assert body["metadata"]["mlops-model-card"] == path
+        assert body["metadata"]["mlops-model-card-sha256"] == digest
+        assert body["metadata"]["mlops-metrics"] == "auc=0.95;p95_latency_ms=61.0"
+
+
+def test_gcp_missing_model_objects_refuse(cli, project, gcp, tmp_path):
+    outputs = _outputs(tmp_path, "gcp-prod")
+    for key, answer in gcp.answers.items():
+        if "prefix=fraud-detector%2F7%2F" in key[1]:
+            answer["items"] = []
+    path = project / "stacks/Pulumi.gcp-prod.yaml"
+    before = path.read_bytes()
+    assert _approve_entry(cli, project, "gcp-prod", outputs) == 2
+    assert "does not exist (no objects under it)" in cli.err
+    assert path.read_bytes() == before
+    assert gcp.writes == []
+
+
+def test_registry_entry_is_not_for_aws(cli, project, tmp_path):
+    shutil.copy(STACKS / "Pulumi.aws-prod.yaml", project / "stacks")
+    code = cli(
+        "approve", "--stack", "aws-prod", "--project", project, "--model", "fraud-detector",
+        "--version", "8", "--approver", "raj@example.com", "--ticket", "CHG-1",
+        "--registry-entry", "--outputs", tmp_path / "x.json",
+    )  # fmt: skip
+    assert code == 2
+    assert "--registry-entry is for Azure and GCP stacks" in cli.err
+
+
+def test_gcp_metadata_over_the_limit_writes_no_object(cli, project, gcp, tmp_path):
+    outputs = _outputs(tmp_path, "gcp-prod")
+    # The second object already carries 8 KiB of metadata: the card does not fit there.
+    objects = next(a for k, a in gcp.answers.items() if "prefix=fraud-detector%2F7%2F" in k[1])
+    objects["items"][1]["metadata"] = {"notes": "x" * 8192}
+    assert _approve_entry(cli, project, "gcp-prod", outputs) == 1
+    assert "custom metadata would exceed 8192 bytes" in cli.err
+    assert "re-run the same approve command" in cli.err
+    assert gcp.writes == []
+    assert stackfile.load(project, "gcp-prod").spec.governance.approvals[-1].ticket == "CHG-3001"
