@@ -714,7 +714,6 @@ def _app_settings(
 ) -> dict[str, pulumi.Input[str | None]]:
     """The Function App's settings: identity-based host storage, the package, the job's config."""
     from mlops_iac.drift.handlers import job_environment
-    from mlops_iac.drift.profile import Thresholds
 
     account = args.artifact_bucket_name
     settings: dict[str, pulumi.Input[str | None]] = {
@@ -748,16 +747,7 @@ def _app_settings(
             fmt="azure-capture",
             window_hours=args.window_hours or defaults.DRIFT_WINDOW_HOURS[args.schedule],
             namespace=METRIC_NAMESPACE,
-            thresholds=Thresholds(
-                args.psi,
-                args.ks,
-                args.jensen_shannon,
-                args.min_rows,
-                args.significance,
-                args.drift_share,
-                dict(args.feature_thresholds),
-                tuple(args.exclude),
-            ),
+            thresholds=args.drift_thresholds(),
         ),
     }
     if args.retraining_queue_url is not None:
