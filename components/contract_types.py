@@ -13,12 +13,15 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, ClassVar, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol, runtime_checkable
 
 import pulumi
 
 from mlops_iac.components._component import unset
 from mlops_iac.spec import defaults
+
+if TYPE_CHECKING:
+    from mlops_iac.drift.profile import Thresholds
 
 Tags = pulumi.Input[Mapping[str, pulumi.Input[str]]] | None
 """Extra tags (labels on GCP) of a component's children."""
@@ -174,6 +177,21 @@ class DriftJobArgsBase(ContractArgs):
     """Per-feature thresholds (``psi``, ``ks``, ``jensenShannon``). Default: none."""
     exclude: Sequence[str] = ()
     """Features the check leaves out. Default: none."""
+
+    def drift_thresholds(self) -> Thresholds:
+        """The check's thresholds (the job's ``DRIFT_*`` settings) from these inputs."""
+        from mlops_iac.drift.profile import Thresholds
+
+        return Thresholds(
+            self.psi,
+            self.ks,
+            self.jensen_shannon,
+            self.min_rows,
+            self.significance,
+            self.drift_share,
+            dict(self.feature_thresholds),
+            tuple(self.exclude),
+        )
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -104,6 +104,21 @@ def write_record(record: Mapping[str, Any]) -> str:
     return json.dumps(record, separators=(",", ":"), sort_keys=True)
 
 
+def call_api(method: str, url: str, body: Any, token: str) -> Any:
+    """One JSON request to a cloud's REST API with the bearer ``token`` (30 s timeout); the
+    decoded answer, ``{}`` when it is empty."""
+    import urllib.request
+
+    data = json.dumps(body).encode() if body is not None else None
+    headers = {"Authorization": f"Bearer {token}"}
+    if data is not None:
+        headers["Content-Type"] = "application/json"
+    request = urllib.request.Request(url, data=data, method=method, headers=headers)
+    with urllib.request.urlopen(request, timeout=30) as response:  # noqa: S310 (the cloud's API)
+        raw = response.read()
+    return json.loads(raw) if raw else {}
+
+
 def _record(state: str, split: Split, share: int, now: dt.datetime, why: str) -> dict[str, Any]:
     return {
         "state": state,

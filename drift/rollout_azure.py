@@ -25,6 +25,7 @@ from mlops_iac.drift.rollout import (
     Decision,
     RolloutError,
     Split,
+    call_api,
     decide,
     read_record,
     settings_from,
@@ -170,16 +171,7 @@ class ArmTransport:
         self.token = AzureToken(env)
 
     def __call__(self, method: str, url: str, body: Any = None) -> Any:
-        import urllib.request
-
-        data = json.dumps(body).encode() if body is not None else None
-        headers = {"Authorization": f"Bearer {self.token(ARM + '/')}"}
-        if data is not None:
-            headers["Content-Type"] = "application/json"
-        request = urllib.request.Request(url, data=data, method=method, headers=headers)
-        with urllib.request.urlopen(request, timeout=30) as response:  # noqa: S310 (ARM)
-            raw = response.read()
-        return json.loads(raw) if raw else {}
+        return call_api(method, url, body, self.token(ARM + "/"))
 
 
 def azure_rollout_handler(action: str, request_body: bytes | None = None) -> str:

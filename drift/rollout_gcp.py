@@ -27,6 +27,7 @@ from mlops_iac.drift.rollout import (
     Decision,
     RolloutError,
     Split,
+    call_api,
     decide,
     read_record,
     settings_from,
@@ -181,16 +182,7 @@ def _token() -> str:
 
 
 def _transport(method: str, url: str, body: Any = None) -> Any:
-    import urllib.request
-
-    data = json.dumps(body).encode() if body is not None else None
-    headers = {"Authorization": f"Bearer {_token()}"}
-    if data is not None:
-        headers["Content-Type"] = "application/json"
-    request = urllib.request.Request(url, data=data, method=method, headers=headers)
-    with urllib.request.urlopen(request, timeout=30) as response:  # noqa: S310 (Cloud Run API)
-        raw = response.read()
-    return json.loads(raw) if raw else {}
+    return call_api(method, url, body, _token())
 
 
 def gcp_rollout_handler(cloud_event: Any) -> str:

@@ -61,6 +61,7 @@ from mlops_iac.components._component import Component, child_opts, component_opt
 from mlops_iac.components.azure import _defaults as defaults
 from mlops_iac.components.azure._common import (
     client_config,
+    function_app,
     new_workspace_log_alert,
     role_definition_id,
     unique_name,
@@ -453,31 +454,19 @@ class DriftJob(Component):
         host_ready: list[pulumi.Resource],
     ) -> web.WebApp:
         """The Function App, started only once its package and host storage are usable."""
-        elastic = args.integration_subnet_id is not None
-        return web.WebApp(
-            f"{name}-function",
-            name=site_name,
+        return function_app(
+            self,
+            name,
+            site_name=site_name,
             resource_group_name=args.resource_group_name,
             location=args.location,
-            kind="functionapp,linux",
-            reserved=True,
-            server_farm_id=plan.id,
-            https_only=True,
-            client_affinity_enabled=False,
-            virtual_network_subnet_id=args.integration_subnet_id,
-            # Every outbound call (storage, queue, metrics) goes through the subnet.
-            outbound_vnet_routing={"all_traffic": True} if elastic else None,
-            identity={"type": "UserAssigned", "user_assigned_identities": [identity.id]},
-            site_config=web.SiteConfigArgs(
-                linux_fx_version=defaults.DRIFT_FUNCTION_RUNTIME,
-                ftps_state="Disabled",
-                min_tls_version="1.2",
-                http20_enabled=True,
-                app_settings=[{"name": key, "value": value} for key, value in settings.items()],
-            ),
+            plan_id=plan.id,
+            integration_subnet_id=args.integration_subnet_id,
+            identity_id=identity.id,
+            settings=settings,
             tags=args.tags,
             # The host starts only once it may read its package and use its containers.
-            opts=child_opts(self, depends_on=host_ready),
+            depends_on=host_ready,
         )
 
     def _publisher_grants(
@@ -714,7 +703,6 @@ def _app_settings(
 ) -> dict[str, pulumi.Input[str | None]]:
     """The Function App's settings: identity-based host storage, the package, the job's config."""
     from mlops_iac.drift.handlers import job_environment
-    from mlops_iac.drift.profile import Thresholds
 
     account = args.artifact_bucket_name
     settings: dict[str, pulumi.Input[str | None]] = {
@@ -748,16 +736,7 @@ def _app_settings(
             fmt="azure-capture",
             window_hours=args.window_hours or defaults.DRIFT_WINDOW_HOURS[args.schedule],
             namespace=METRIC_NAMESPACE,
-            thresholds=Thresholds(
-                args.psi,
-                args.ks,
-                args.jensen_shannon,
-                args.min_rows,
-                args.significance,
-                args.drift_share,
-                dict(args.feature_thresholds),
-                tuple(args.exclude),
-            ),
+            thresholds=args.drift_thresholds(),
         ),
     }
     if args.retraining_queue_url is not None:

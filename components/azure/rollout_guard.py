@@ -38,6 +38,8 @@ from mlops_iac.components._component import Component, child_opts, component_opt
 from mlops_iac.components.azure import _defaults as defaults
 from mlops_iac.components.azure._common import (
     client_config,
+    error_rate_criteria,
+    function_app,
     new_workspace_log_alert,
     role_definition_id,
     unique_name,
@@ -255,7 +257,6 @@ class RolloutGuard(Component):
             opts=child_opts(self),
         )
         package_url, host_ready = self._package(name, args, config, identity)
-        elastic = args.integration_subnet_id is not None
         settings = {
             "FUNCTIONS_EXTENSION_VERSION": "~4",
             "FUNCTIONS_WORKER_RUNTIME": "python",
@@ -274,28 +275,18 @@ class RolloutGuard(Component):
             "ROLLOUT_STEP_PERCENT": str(args.step_percent),
             "ROLLOUT_BAKE_MINUTES": str(args.bake_minutes),
         }
-        function = web.WebApp(
-            f"{name}-function",
-            name=unique_name(self, config, name, "func", limit=60, dashes=True),
+        function = function_app(
+            self,
+            name,
+            site_name=unique_name(self, config, name, "func", limit=60, dashes=True),
             resource_group_name=args.resource_group_name,
             location=args.location,
-            kind="functionapp,linux",
-            reserved=True,
-            server_farm_id=args.host.plan.id,
-            https_only=True,
-            client_affinity_enabled=False,
-            virtual_network_subnet_id=args.integration_subnet_id,
-            outbound_vnet_routing={"all_traffic": True} if elastic else None,
-            identity={"type": "UserAssigned", "user_assigned_identities": [identity.id]},
-            site_config=web.SiteConfigArgs(
-                linux_fx_version=defaults.DRIFT_FUNCTION_RUNTIME,
-                ftps_state="Disabled",
-                min_tls_version="1.2",
-                http20_enabled=True,
-                app_settings=[{"name": k, "value": v} for k, v in settings.items()],
-            ),
+            plan_id=args.host.plan.id,
+            integration_subnet_id=args.integration_subnet_id,
+            identity_id=identity.id,
+            settings=settings,
             tags=args.tags,
-            opts=child_opts(self, depends_on=[*host_ready, update]),
+            depends_on=[*host_ready, update],
         )
         group = self._action_group(name, args, function)
         alerts = self._alerts(name, args, group)
@@ -434,20 +425,7 @@ class RolloutGuard(Component):
             auto_mitigate=True,
             scopes=[args.log_analytics_workspace_id],
             **new_workspace_log_alert(),
-            criteria=monitor.ScheduledQueryRuleCriteriaArgs(
-                all_of=[
-                    monitor.ConditionArgs(
-                        query=query,
-                        time_aggregation="Maximum",
-                        metric_measure_column="ErrorRatePercent",
-                        operator="GreaterThan",
-                        threshold=args.error_rate_percent,
-                        failing_periods=monitor.ConditionFailingPeriodsArgs(
-                            number_of_evaluation_periods=1, min_failing_periods_to_alert=1
-                        ),
-                    )
-                ]
-            ),
+            criteria=error_rate_criteria(query, args.error_rate_percent),
             actions=monitor.ActionsArgs(action_groups=[group.id, args.action_group_id]),
             tags=args.tags,
             opts=child_opts(self),

@@ -376,7 +376,6 @@ class DriftJob(Component):
     ) -> cloudfunctionsv2.Function:
         """``{name}-source`` (the zip in the bucket) and ``{name}-function``, internal only."""
         from mlops_iac.drift.handlers import job_environment
-        from mlops_iac.drift.profile import Thresholds
 
         bucket = args.artifact_bucket_name
         source = storage.BucketObject(
@@ -419,16 +418,7 @@ class DriftJob(Component):
                         window_hours=args.window_hours
                         or defaults.DRIFT_WINDOW_HOURS[args.schedule],
                         namespace=METRIC_PREFIX,
-                        thresholds=Thresholds(
-                            args.psi,
-                            args.ks,
-                            args.jensen_shannon,
-                            args.min_rows,
-                            args.significance,
-                            args.drift_share,
-                            dict(args.feature_thresholds),
-                            tuple(args.exclude),
-                        ),
+                        thresholds=args.drift_thresholds(),
                     ),
                     "DRIFT_PROJECT": project.project_id,
                 },

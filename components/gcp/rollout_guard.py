@@ -45,6 +45,7 @@ from mlops_iac.components._component import Component, child_opts, component_opt
 from mlops_iac.components.gcp import _defaults as defaults
 from mlops_iac.components.gcp._common import (
     crypto_key,
+    monitoring_may_publish,
     project_info,
     region_or_default,
     resource_id,
@@ -319,17 +320,7 @@ class RolloutGuard(Component):
             labels=args.tags,
             opts=child_opts(self, depends_on=list(key_grants)),
         )
-        agent = service_agent(
-            self, f"{name}-monitoring-agent", "monitoring.googleapis.com", project
-        )
-        publisher = pubsub.TopicIAMMember(
-            f"{name}-topic-publisher",
-            topic=topic.id,
-            role="roles/pubsub.publisher",
-            member=agent.member,
-            opts=child_opts(self),
-        )
-        return pulumi.Output.all(topic.id, publisher.id).apply(lambda ids: ids[0])
+        return monitoring_may_publish(self, name, topic, f"{name}-topic-publisher", project)
 
     def _function(
         self,
