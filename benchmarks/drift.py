@@ -5,8 +5,9 @@
 Two measurements, each in a fresh process (``ru_maxrss`` of the child):
 
 - ``check_1m_x_20``: a CSV of ``--rows`` rows × ``--features`` numeric features, checked against
-  a baseline of the same generator with ``--jobs`` worker processes (target: < 30 s on the
-  2-core reference machine); ``check_1m_x_20_one_process`` is the same with ``--jobs 1``.
+  a baseline of the same generator with ``--jobs`` worker processes, writing the HTML report and
+  the JSON report (``--report``, ``--json``; target: < 30 s and < 256 MiB on the 2-core reference
+  machine); ``check_1m_x_20_one_process`` is the same with ``--jobs 1``.
 - ``capture_1gib``: a SageMaker data-capture file of about ``--capture-mib`` MiB (one JSON line
   per request, a CSV payload, one shifted feature), checked as ``sagemaker-capture``
   (target: peak RSS < 256 MiB, the exit code must be 1 = drift).
@@ -113,7 +114,8 @@ def measure(rows: int, features: int, capture_mib: int, jobs: int = 2) -> dict[s
         results["baseline_200k"] = _run(
             "drift", "baseline", "--data", str(train), "--out", str(baseline)
         )
-        check = ("drift", "check", "--baseline", str(baseline), "--data", str(served))
+        report = ("--report", str(root / "report.html"), "--json", str(root / "report.json"))
+        check = ("drift", "check", "--baseline", str(baseline), "--data", str(served), *report)
         results["check_1m_x_20"] = _run(*check, "--jobs", str(jobs))
         results["check_1m_x_20_one_process"] = _run(*check, "--jobs", "1")
         served.unlink()

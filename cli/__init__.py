@@ -10,6 +10,7 @@ import argparse
 import functools
 import sys
 from collections.abc import Callable
+from pathlib import Path
 
 EXIT_OK = 0
 EXIT_FAILED = 1
@@ -80,21 +81,54 @@ def command(name: str) -> Callable[[Callable[[argparse.Namespace], int]], Callab
     return decorate
 
 
+STACK_HELP = "stack name: its stack file is Pulumi.<S>.yaml in the project's stack directory"
+PROJECT_HELP = (
+    "the Pulumi project directory: holds Pulumi.yaml, with the stack files in its "
+    "stackConfigDir, else beside it (default: the current directory)"
+)
+JSON_HELP = "write the JSON report to F; without F (or F is -) to stdout, which then holds only it"
+QUIET_HELP = "no progress display (errors and the result still print)"
+NO_COLOR_HELP = "plain text, no colour (also when the NO_COLOR environment variable is set)"
+
+
 def add_stack_arguments(parser: argparse.ArgumentParser) -> None:
     """``--stack`` and ``--project``, shared by every command that reads a stack file."""
-    parser.add_argument(
-        "--stack", "-s", required=True, metavar="S", help="stack name: stacks/Pulumi.<S>.yaml"
-    )
-    parser.add_argument(
-        "--project",
-        default=".",
-        metavar="DIR",
-        help="project directory holding stacks/ (default: the current directory)",
-    )
+    parser.add_argument("--stack", "-s", required=True, metavar="S", help=STACK_HELP)
+    add_project_argument(parser)
+
+
+def add_project_argument(parser: argparse.ArgumentParser) -> None:
+    """``--project DIR``: one meaning on every command (see ``PROJECT_HELP``)."""
+    parser.add_argument("--project", default=Path("."), type=Path, metavar="DIR", help=PROJECT_HELP)
+
+
+def add_json_argument(parser: argparse.ArgumentParser, help: str = JSON_HELP) -> None:
+    """``--json [F]``: a file, or stdout without a value or with ``-``."""
+    parser.add_argument("--json", nargs="?", const="-", metavar="F", help=help)
+
+
+def plain(args: argparse.Namespace) -> bool:
+    """Whether output must be plain: ``--no-color`` or a non-empty ``NO_COLOR``
+    (https://no-color.org)."""
+    import os
+
+    return bool(getattr(args, "no_color", False) or os.environ.get("NO_COLOR"))
+
+
+def write_json(target: str | Path, text: str) -> None:
+    """Write a JSON report to ``target`` (``-``: stdout), a file whole or not at all."""
+    if str(target) == "-":
+        sys.stdout.write(text)
+        sys.stdout.flush()
+        return
+    from mlops_iac.cli import nofollow
+
+    nofollow.write_atomic(Path(target), text.encode())
 
 
 def describe(doc: str | None) -> str | None:
     """A module docstring minus its summary line, as ``--help`` text (reST quotes dropped)."""
     if not doc or "\n\n" not in doc:
         return None
-    return doc.split("\n\n", 1)[1].replace("``", "`").strip()
+    # Leading newlines only: a first line indented like the next ones (a usage block) stays so.
+    return doc.split("\n\n", 1)[1].replace("``", "`").strip("\n").rstrip()

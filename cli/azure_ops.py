@@ -23,7 +23,9 @@ from mlops_iac.cli.checks import (
 )
 from mlops_iac.cli.cloudrest import ARM, ApiError, Transport, refused
 from mlops_iac.cli.outputs import Outputs
-from mlops_iac.spec.models import ModelRef, PlatformSpec
+from mlops_iac.drift.rollout_azure import endpoint_body
+from mlops_iac.spec import evaluation
+from mlops_iac.spec.models import Approval, ModelRef, PlatformSpec
 
 # https://learn.microsoft.com/rest/api/storagerp/storage-accounts/get-properties
 # https://learn.microsoft.com/rest/api/storagerp/blob-services/get-service-properties
@@ -33,6 +35,13 @@ KEYVAULT_API = "2023-07-01"
 # https://learn.microsoft.com/rest/api/azureml/online-endpoints/get (and create-or-update),
 # https://learn.microsoft.com/rest/api/azureml/online-deployments/list
 ML_API = "2024-04-01"
+# https://learn.microsoft.com/rest/api/azureml/registry-model-versions/get,
+# https://learn.microsoft.com/rest/api/azureml/model-versions/get,
+# https://learn.microsoft.com/rest/api/azureml/registry-environment-versions/get,
+# https://learn.microsoft.com/rest/api/azureml/environment-versions/get (same ML_API)
+# The model version property the training pipeline (or whoever registers the version) sets to the
+# sha256 of the model files the approval signs; see docs/governance.md.
+ARTIFACT_PROPERTY = "mlops-artifact-sha256"
 # https://learn.microsoft.com/rest/api/monitor/metric-alerts/list-by-resource-group
 METRIC_ALERTS_API = "2018-03-01"
 # https://learn.microsoft.com/rest/api/monitor/scheduled-query-rules/list-by-resource-group
@@ -55,17 +64,6 @@ _RECEIVERS = (
     "armRoleReceivers",
     "eventHubReceivers",
 )
-# Writable properties of an online endpoint (OnlineEndpointProperties); the PUT of a rollback
-# repeats them as read, so only ``traffic`` changes.
-_ENDPOINT_WRITABLE = (
-    "authMode",
-    "compute",
-    "description",
-    "mirrorTraffic",
-    "properties",
-    "publicNetworkAccess",
-    "traffic",
-)
 
 
 @dataclass(frozen=True)
@@ -77,6 +75,7 @@ class Estate:
     workspace: str
     endpoint: str
     registry: str | None
+    registry_id: str | None = None
 
     @property
     def group_url(self) -> str:
@@ -117,6 +116,7 @@ def estate(outputs: Outputs, endpoint: str | None = None) -> Estate:
         workspace=need(outputs, "cluster_name", "as the AzureML workspace of the endpoint"),
         endpoint=endpoint or need(outputs, "endpoint_name", "to read the online endpoint"),
         registry=registry,
+        registry_id=outputs.optional_string("registry_id"),
     )
 
 
@@ -141,6 +141,39 @@ def version_of(asset: str) -> str | None:
         parts = asset.split(":")
         return parts[2] if len(parts) == 3 else None
     return None
+
+
+_ASSET = re.compile(
+    r"^azureml://registries/(?P<registry>[^/]+)/(?P<kind>models|environments)/(?P<name>[^/]+)"
+    r"/versions/(?P<version>[^/]+)/?$|^azureml:(?P<short>[^:/]+):(?P<short_version>[^:/]+)$"
+)
+
+
+def asset_url(where: Estate, asset: str, kind: str) -> str | None:
+    """The ARM URL of a model or environment version an asset id names (``kind`` is
+    ``models`` or ``environments``), or ``None`` when it is not in the stack's workspace or
+    registry (a curated environment of Microsoft's ``azureml`` registry, another subscription)."""
+    if asset.lower().startswith("/subscriptions/") and f"/{kind}/" in asset:
+        return f"{ARM}{asset.rstrip('/')}?api-version={ML_API}"
+    match = _ASSET.match(asset)
+    if match is None:
+        return None
+    if match.group("short"):
+        return (
+            f"{ARM}/subscriptions/{where.subscription}/resourceGroups/{where.resource_group}/"
+            f"providers/Microsoft.MachineLearningServices/workspaces/{where.workspace}/{kind}/"
+            f"{match.group('short')}/versions/{match.group('short_version')}?api-version={ML_API}"
+        )
+    if match.group("kind") != kind or match.group("registry") != where.registry:
+        return None
+    registry_id = where.registry_id or (
+        f"/subscriptions/{where.subscription}/resourceGroups/{where.resource_group}/providers/"
+        f"Microsoft.MachineLearningServices/registries/{where.registry}"
+    )
+    return (
+        f"{ARM}{registry_id}/{kind}/{match.group('name')}/versions/{match.group('version')}"
+        f"?api-version={ML_API}"
+    )
 
 
 def _models(spec: PlatformSpec) -> dict[str, ModelRef]:
@@ -319,6 +352,7 @@ def serving_checks(
         "endpoint-serving",
         "endpoint-approved-version",
         "deployment-lineage",
+        "deployment-artifact-digest",
     ]
     expected = expected_split(
         spec, outputs, rollout_declared=bool(spec.azure and spec.azure.canary_in_progress)
@@ -394,7 +428,139 @@ def serving_checks(
             "; ".join(problems) or f"lineage tags on {len(deployments)} deployments",
         )
     )
+    try:
+        checks.append(artifact_digest_check(transport, where, spec, deployments))
+    except ApiError as exc:
+        checks.append(Check("deployment-artifact-digest", where.endpoint, False, str(exc)))
     return checks
+
+
+def _served_approval(spec: PlatformSpec, model: ModelRef) -> Approval | None:
+    """The approval of ``model`` that records digests (the first), else ``None``."""
+    return next(
+        (
+            a
+            for a in spec.governance.approvals
+            if (a.model, a.version) == (model.name, model.version)
+            and (a.artifact_sha256 or a.image_digest)
+        ),
+        None,
+    )
+
+
+def _image_problem(
+    transport: Transport, where: Estate, slot: str, environment: str, wanted: str
+) -> tuple[str | None, str]:
+    """(problem, what was compared) for a deployment's environment image against the digest
+    ``wanted`` its approval signed."""
+    if not environment:
+        return (
+            f"{slot} names no environment, so no image digest to compare with the approved "
+            f"{wanted}",
+            "",
+        )
+    url = asset_url(where, environment, "environments")
+    if url is None:
+        return (
+            f"{slot}'s environment {environment} is outside the stack's workspace and registry: "
+            f"its image cannot be read to compare with the approved {wanted}",
+            "",
+        )
+    image = str(((transport("GET", url).get("properties") or {}).get("image")) or "")
+    digest = evaluation.image_digest(image) if image else None
+    if not digest:
+        shown = image or "(none: built from a Docker context)"
+        return (
+            f"{slot}'s environment {environment} image {shown} is not pinned by digest; the "
+            f"approval signed {wanted}",
+            "",
+        )
+    if digest != wanted:
+        return f"{slot} runs image {image}, not the approved {wanted}", ""
+    return None, f"image {digest[:19]}…"
+
+
+def artifact_digest_check(
+    transport: Transport, where: Estate, spec: PlatformSpec, deployments: list[dict[str, Any]]
+) -> Check:
+    """``deployment-artifact-digest``: each deployment of a served version against the digests
+    its approval signed.
+
+    The model: AzureML gives no content digest of a model version's files (Blob Storage keeps an
+    MD5, not a SHA-256), so the evidence is the version's ``mlops-artifact-sha256`` property,
+    recorded when it was registered (asset properties are kept with the version; tags are
+    editable and are not read). It is compared with the approval's ``artifactSha256``; the files
+    are not re-hashed. The image: the deployment's environment version's ``image``, when pinned
+    by ``@sha256:``, against the approval's ``imageDigest`` (only when the approval signed one).
+    An approval without digests fails outside dev; a signed digest with nothing live to compare
+    fails in every environment.
+    """
+    models = _models(spec)
+    problems: list[str] = []
+    seen: list[str] = []
+    for deployment in sorted(deployments, key=lambda d: str(d.get("name"))):
+        slot = str(deployment.get("name"))
+        properties = deployment.get("properties") or {}
+        asset = str(properties.get("model", ""))
+        model = models.get(version_of(asset) or "")
+        if model is None or model_id(model, where.registry) != asset:
+            continue  # endpoint-serving names a deployment of another model
+        approval = _served_approval(spec, model)
+        if approval is None:
+            if spec.environment == "dev":
+                seen.append(f"{slot} v{model.version} not bound (dev: no approval digest)")
+            else:
+                problems.append(
+                    f"{slot}: {model.name} v{model.version} has no approval that records its "
+                    "digests"
+                )
+            continue
+        compared: list[str] = []
+        if approval.artifact_sha256:
+            url = asset_url(where, asset, "models")
+            if url is None:
+                problems.append(
+                    f"{slot}'s model {asset} is outside the stack's workspace and registry: its "
+                    f"recorded sha256 cannot be compared with the approved "
+                    f"{approval.artifact_sha256}"
+                )
+            else:
+                version = transport("GET", url).get("properties") or {}
+                recorded = str((version.get("properties") or {}).get(ARTIFACT_PROPERTY) or "")
+                if not recorded:
+                    problems.append(
+                        f"{slot}'s model {asset} records no {ARTIFACT_PROPERTY} property (its "
+                        f"files at {version.get('modelUri') or '?'} have no SHA-256 in Azure): "
+                        f"nothing to compare with the approved {approval.artifact_sha256}"
+                    )
+                elif recorded.lower() != approval.artifact_sha256:
+                    problems.append(
+                        f"{slot}'s model {asset} records sha256 {recorded}, not the approved "
+                        f"{approval.artifact_sha256}"
+                    )
+                else:
+                    compared.append(f"recorded sha256 {recorded[:12]}…")
+        if approval.image_digest:
+            problem, text = _image_problem(
+                transport, where, slot, str(properties.get("environmentId") or ""),
+                approval.image_digest,
+            )  # fmt: skip
+            if problem:
+                problems.append(problem)
+            else:
+                compared.append(text)
+        if compared:
+            seen.append(f"{slot} v{model.version} {', '.join(compared)}")
+    if problems:
+        return Check("deployment-artifact-digest", where.endpoint, False, "; ".join(problems))
+    return Check(
+        "deployment-artifact-digest",
+        where.endpoint,
+        True,
+        "serves the approved artifacts: "
+        + ("; ".join(seen) or "no deployment of a served version")
+        + f" (the model's {ARTIFACT_PROPERTY} property, not a hash of its files)",
+    )
 
 
 def run_checks(outputs: Outputs, spec: PlatformSpec, transport: Transport) -> list[Check]:
@@ -466,21 +632,7 @@ def rollback_now(
             f"endpoint {where.endpoint} already sends 100% to {slot} "
             f"({target.name} v{target.version}); no endpoint update needed"
         )
-    props = current.get("properties") or {}
-    body: dict[str, Any] = {
-        "location": current["location"],
-        "properties": {k: props[k] for k in _ENDPOINT_WRITABLE if k in props} | {"traffic": split},
-    }
-    for key in ("tags", "kind", "sku"):
-        if current.get(key) is not None:
-            body[key] = current[key]
-    identity = current.get("identity")
-    if isinstance(identity, dict) and identity.get("type"):
-        body["identity"] = {"type": identity["type"]}
-        if identity.get("userAssignedIdentities"):
-            body["identity"]["userAssignedIdentities"] = {
-                uid: {} for uid in identity["userAssignedIdentities"]
-            }
+    body = endpoint_body(current, split)
     try:
         transport("PUT", f"{where.endpoint_url}?api-version={ML_API}", body)
     except ApiError as exc:

@@ -18,7 +18,7 @@ Credentials never go to ``.dvc/config``: by default DVC uses the cloud's own cha
 and roles; Azure ``az login``, a service principal or workload identity in ``AZURE_*`` variables,
 managed identity; GCP application default credentials, including workload identity federation).
 ``--auth service-principal`` (Azure) and ``--auth credential-file`` (GCP) write to the Git-ignored
-``.dvc/config.local`` instead, always left with mode 0600. See docs/dvc.md.
+``.dvc/config.local`` instead, always left with mode 0600.
 """
 
 from __future__ import annotations
@@ -443,7 +443,7 @@ def run(args: argparse.Namespace) -> int:
     """Write or update the default remote in ``<repo>/.dvc/config`` (+ ``config.local``)."""
     sf = stackfile.load(args.project, args.stack)
     outputs = load_outputs(args.outputs)
-    remote = _REMOTES[sf.spec.cloud](outputs, args)
+    remote = _REMOTES[sf.cloud](outputs, args)
     name = args.name or args.stack.rsplit("/", 1)[-1]
     if not _REMOTE_NAME.match(name):
         raise OpsError(f"invalid remote name {name!r} (letters, digits, '.', '_', '-')")

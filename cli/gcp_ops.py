@@ -24,6 +24,7 @@ from mlops_iac.cli.checks import (
 )
 from mlops_iac.cli.cloudrest import ApiError, Transport, refused
 from mlops_iac.cli.outputs import Outputs
+from mlops_iac.drift.rollout_gcp import retarget
 from mlops_iac.spec.models import ModelRef, PlatformSpec
 
 # https://cloud.google.com/storage/docs/json_api/v1/buckets/get
@@ -200,9 +201,11 @@ def alert_checks(transport: Transport, names: list[str]) -> list[Check]:
 def _expected_revision(spec: PlatformSpec, outputs: Outputs, model: ModelRef) -> tuple[str, str]:
     """(image, MODEL_URI) the platform gives a revision of ``model``
     (``components/platform/gcp.py``)."""
+    # By digest when the spec pins one, as components/platform/gcp.py serves it.
+    reference = f"@{model.image_digest}" if model.image_digest else f":{model.version}"
     image = model.image or (
         f"{need(outputs, 'image_repository_url', 'to know which image must serve')}"
-        f"/{model.name}:{model.version}"
+        f"/{model.name}{reference}"
     )
     uri = model.artifact_uri
     if not uri.startswith("gs://"):
@@ -367,21 +370,7 @@ def rollback_now(
             f"service {where.service} already sends 100% to {revision} "
             f"({target.name} v{target.version}); no traffic update needed"
         )
-    traffic: list[dict[str, Any]] = []
-    placed = False
-    for entry in entries:
-        is_target = _tail(str(entry.get("revision", ""))) == revision
-        # Cloud Run allows a revision more than once (tagged and not): 100% on the first.
-        item: dict[str, Any] = {
-            "type": entry.get("type", REVISION_TYPE),
-            "percent": 100 if is_target and not placed else 0,
-        }
-        placed = placed or is_target
-        if entry.get("revision"):
-            item["revision"] = entry["revision"]
-        if entry.get("tag"):
-            item["tag"] = entry["tag"]
-        traffic.append(item)
+    traffic = retarget(entries, {revision: 100})
     if not on_target:
         traffic.append({"type": REVISION_TYPE, "revision": revision, "percent": 100})
     try:

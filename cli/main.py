@@ -2,7 +2,9 @@
 
 Each subcommand lives in its own module with ``register(subparsers)`` and ``run(args) -> int``;
 ``_COMMANDS`` lists them in help order. Modules are imported when the parser is built, and the
-heavy libraries (boto3, rich) only when a command runs.
+heavy libraries (boto3, rich) only when a command runs. Every command takes ``--quiet`` and
+``--no-color`` (added here when a command does not declare its own) and ``--json [F]`` where it
+has a JSON report: one grammar, asserted by ``tests/ops/test_cli_grammar.py``.
 """
 
 from __future__ import annotations
@@ -26,6 +28,8 @@ _COMMANDS = (
     "mlops_iac.cli.policy_pack",
     "mlops_iac.cli.train_smoke",
     "mlops_iac.cli.drift",
+    "mlops_iac.cli.completion",
+    "mlops_iac.cli.init",
 )
 
 
@@ -55,7 +59,33 @@ def build_parser() -> argparse.ArgumentParser:
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for module_name in _COMMANDS:
         importlib.import_module(module_name).register(subparsers)
+    for command in leaf_parsers(parser).values():
+        _add_output_options(command)
     return parser
+
+
+def leaf_parsers(parser: argparse.ArgumentParser, prefix: str = "") -> dict[str, Any]:
+    """Every command that runs (``plan``, ``drift check``…) and its parser, by command line."""
+    found: dict[str, Any] = {}
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for name, sub in action.choices.items():
+                found.update(leaf_parsers(sub, f"{prefix} {name}".strip()))
+            return found
+    return {prefix: parser} if prefix else {}
+
+
+def _add_output_options(parser: argparse.ArgumentParser) -> None:
+    """``--quiet`` and ``--no-color`` on a command that does not declare its own: every command
+    takes both (one grammar); ``_run`` applies them."""
+    from mlops_iac.cli import NO_COLOR_HELP, QUIET_HELP
+
+    options = {o for action in parser._actions for o in action.option_strings}
+    if "--quiet" not in options:
+        flags = ("--quiet", "-q") if "-q" not in options else ("--quiet",)
+        parser.add_argument(*flags, action="store_true", help=QUIET_HELP)
+    if "--no-color" not in options:
+        parser.add_argument("--no-color", action="store_true", help=NO_COLOR_HELP)
 
 
 class _ClosedPipeGuard:
@@ -119,11 +149,20 @@ def _run(argv: list[str] | None) -> int:
         args = parser.parse_args(argv)
     except SystemExit as exc:  # --help and usage errors: return the code instead of exiting
         return exc.code if isinstance(exc.code, int) else 2
+    # --no-color reaches every library that honours https://no-color.org (rich among them).
+    colour = os.environ.get("NO_COLOR")
+    if getattr(args, "no_color", False):
+        os.environ["NO_COLOR"] = "1"
     try:
         return int(args.func(args))
     except KeyboardInterrupt:
         print(f"mlops-iac {args.command}: interrupted", file=sys.stderr)
         return 130
+    finally:
+        if colour is None:
+            os.environ.pop("NO_COLOR", None)
+        else:
+            os.environ["NO_COLOR"] = colour
 
 
 if __name__ == "__main__":

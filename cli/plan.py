@@ -1,17 +1,20 @@
 """``mlops-iac plan``: check a stack offline — no cloud, no credentials, no Pulumi CLI.
 
-Runs the program (this repository's root program or any team program directory) with a stack's
-config under the recording mock engine, evaluates the governance policy pack the way
-``pulumi preview --policy-pack policies`` would, and prints the resource tree per component, the
-violations by level with their remediation, the stack's worst-case GPU $/h and a verdict.
+Runs the Pulumi program of --project (the platform program or a team's own) with a stack's config
+under the recording mock engine, evaluates the governance policy pack the way ``pulumi preview
+--policy-pack DIR`` would, and prints the resource tree per component, what the deploy would change
+against the saved state, the violations by level with their remediation, the stack's worst-case GPU
+$/h, its always-on monthly estimate and a verdict.
 
 Exit codes: 0 no mandatory violation and no deploy error, 1 at least one (a deploy error, i.e. a
-resource the real providers or clouds would refuse, fails the plan in every environment), 2 bad
-input (unknown stack, invalid stack file, a program that fails, a state file that cannot be
-used). What exists already comes from --state or the stack's saved export; without either, what
-the stack's last deployment served is unknown (never taken as a first deployment). The plan
-itself is ``mlops_iac.plan.service``; this module parses the arguments, prints the result and
-writes the reports.
+resource the real providers or clouds would refuse, fails the plan in every environment; with
+--baseline, an advisory finding the baseline does not list fails it too), 2 bad input (unknown
+stack, invalid stack file, a misspelled region or instance type, a program that fails, a state file
+that cannot be used). What exists already comes from --state or the stack's saved export; without
+either, what the stack's last deployment served is unknown (never taken as a first deployment).
+
+The plan itself is ``mlops_iac.plan.service``; this module parses the arguments, prints the
+result and writes the reports.
 """
 
 from __future__ import annotations
@@ -21,6 +24,8 @@ import dataclasses
 import json
 import os
 import sys
+import urllib.parse
+import urllib.request
 from collections import Counter
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass
@@ -30,10 +35,18 @@ from typing import Any
 from rich.console import Console
 from rich.markup import escape
 
-from mlops_iac.cli import OpsError, nofollow
-from mlops_iac.plan import bringup, deploy, service
+from mlops_iac.cli import (
+    NO_COLOR_HELP,
+    OpsError,
+    add_stack_arguments,
+    describe,
+    nofollow,
+    plain,
+)
+from mlops_iac.plan import baseline, bringup, changes, cost, deploy, service
 from mlops_iac.plan.engine import ProgramError, Project, RecordedResource, Recording
 from mlops_iac.policies import report, trust
+from mlops_iac.policies.governance import UNWAIVABLE
 from mlops_iac.policies.offline import ResultSet
 from mlops_iac.spec import stackyaml
 from mlops_iac.spec.errors import SpecError
@@ -46,19 +59,23 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
         "plan",
         help="check a stack offline against the governance policy pack",
-        description=__doc__.split("\n\n")[1],
+        description=describe("\n\n".join(__doc__.split("\n\n")[:3])),
+    )
+    add_stack_arguments(parser)
+    parser.add_argument(
+        "--config-file",
+        type=Path,
+        metavar="FILE",
+        help="read the stack config from this file instead",
     )
     parser.add_argument(
-        "--stack", "-s", required=True, help="stack name (stacks/Pulumi.<stack>.yaml)"
-    )
-    parser.add_argument(
-        "--project", default=Path("."), type=Path, help="program directory (default: .)"
-    )
-    parser.add_argument(
-        "--config-file", type=Path, help="read the stack config from this file instead"
-    )
-    parser.add_argument(
-        "--json", type=Path, metavar="FILE", help="write the JSON report here ('-': stdout)"
+        "--json",
+        type=Path,
+        nargs="?",
+        const=Path("-"),
+        metavar="F",
+        help="write the JSON report to F; without F (or F is -) to stdout, and the console "
+        "output to stderr",
     )
     parser.add_argument("--sarif", type=Path, metavar="FILE", help="write SARIF 2.1.0 here")
     parser.add_argument(
@@ -79,17 +96,34 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "last deployment say so)",
     )
     parser.add_argument(
+        "--baseline",
+        type=Path,
+        metavar="FILE",
+        help="advisory findings listed in FILE (from --write-baseline) are baselined: the plan "
+        "fails on new advisory findings only; mandatory findings are never baselined",
+    )
+    parser.add_argument(
+        "--write-baseline",
+        type=Path,
+        metavar="FILE",
+        help="write this plan's advisory findings as a baseline to FILE",
+    )
+    parser.add_argument(
         "--bring-up",
         action="store_true",
         help="plan the sequence of `pulumi up` runs that takes an empty account to this stack, "
         "each step against the state the previous one leaves (--json only)",
     )
     parser.add_argument(
-        "--quiet", "-q", action="store_true", help="no progress and no resource tree (CI logs)"
+        "--allow-unknown-region",
+        action="store_true",
+        help="a region the installed lists do not know (a brand-new one) is a warning, not an "
+        "error",
     )
     parser.add_argument(
-        "--no-color", action="store_true", help="plain text output (also when NO_COLOR is set)"
+        "--quiet", "-q", action="store_true", help="no progress and no resource tree (CI logs)"
     )
+    parser.add_argument("--no-color", action="store_true", help=NO_COLOR_HELP)
     parser.set_defaults(func=run)
 
 
@@ -109,11 +143,9 @@ def read_state(args: argparse.Namespace) -> deploy.SavedState | None:
 
 def run(args: argparse.Namespace) -> int:
     """The ``plan`` command."""
-    # https://no-color.org: any non-empty NO_COLOR turns colour off.
-    plain = args.no_color or bool(os.environ.get("NO_COLOR"))
     # With --json - the report owns stdout; everything else goes to stderr.
     to_stdout = args.json is not None and str(args.json) == "-"
-    style: dict[str, Any] = {"color_system": None} if plain else {}
+    style: dict[str, Any] = {"color_system": None} if plain(args) else {}
     out = Console(stderr=to_stdout, highlight=False, soft_wrap=True, **style)
     err = Console(stderr=True, highlight=False, soft_wrap=True, **style)
     if problem := _unwritable(args) or _bring_up_conflict(args):
@@ -123,12 +155,18 @@ def run(args: argparse.Namespace) -> int:
         return _run_bring_up(args, out, err)
     try:
         state = read_state(args)
+        accepted = baseline.read(args.baseline) if getattr(args, "baseline", None) else None
     except (ValueError, ProgramError) as exc:
         err.print(f"mlops-iac plan: error: {escape(str(exc))}")
         return 2
     try:
         result = service.plan(
-            args.project, args.stack, args.config_file, None if args.quiet else err, state
+            args.project,
+            args.stack,
+            args.config_file,
+            None if args.quiet else err,
+            state,
+            allow_unknown_regions=args.allow_unknown_region,
         )
     except SpecError as exc:
         keys = _stack_keys(args)
@@ -153,6 +191,11 @@ def run(args: argparse.Namespace) -> int:
                 "State: none saved: what the stack's last deployment served is unknown "
                 "(a rule that needs it says so)"
             )
+    if result.changes is not None:
+        lines = changes.summary_lines(result.changes)
+        for line in lines[:1] if args.quiet else lines:
+            out.print(escape(line))
+        out.print()
     _print_deploy_errors(out, result.deploy_errors)
     _print_judgement(out, result)
     for warning in result.warnings:
@@ -161,23 +204,50 @@ def run(args: argparse.Namespace) -> int:
     _print_waivers(out, result, locator)
     _print_approvals(out, result)
     _print_gpu(out, result)
+    if result.cost is not None:
+        for line in cost.summary_lines(result.cost):
+            out.print(escape(line))
+    _print_tracking(out, result)
     if not args.quiet:
         _print_preconditions(out, result, args.stack)
+    applied = baseline.apply(accepted, result.results, UNWAIVABLE) if accepted else None
+    if applied is not None:
+        _print_baseline(out, applied)
     try:
-        _write_reports(args, result, locator)
+        _write_reports(args, result, locator, applied)
     except (OSError, OpsError) as exc:
         err.print(f"mlops-iac plan: error: cannot write a report: {escape(str(exc))}")
         return 2
     verdict = _verdict(result.results, result.deploy_errors)
-    out.print(verdict, style="bold red" if result.failed else "bold green")
-    return 1 if result.failed else 0
+    failed = result.failed or bool(applied and applied.failed)
+    if applied is not None and applied.failed and not result.failed:
+        verdict = (
+            f"FAIL: {len(applied.new)} new advisory finding(s) not in the baseline "
+            f"({len(applied.baselined)} baselined), {result.results.resource_count} resources"
+        )
+    out.print(verdict, style="bold red" if failed else "bold green")
+    return 1 if failed else 0
+
+
+def _print_baseline(console: Console, applied: baseline.Applied) -> None:
+    """How many advisory findings the baseline held, and the new ones."""
+    console.print(
+        f"Baseline: {len(applied.baselined)} advisory finding(s) baselined, {len(applied.new)} new",
+        style="bold red" if applied.failed else "bold",
+    )
+    for message in applied.ignored:
+        console.print(f"  {escape(message)}", style="yellow")
+    for v in sorted(applied.new, key=lambda v: (v.policy, v.resource_name)):
+        resource = f"{v.resource_name} ({v.resource_type})" if v.urn else "(stack)"
+        console.print(f"  new: {v.policy}: {escape(resource)}: {escape(v.message)}")
 
 
 def _bring_up_conflict(args: argparse.Namespace) -> str | None:
     """Options --bring-up cannot honour (it starts from an empty account, writes JSON only)."""
     if not getattr(args, "bring_up", False):
         return None
-    taken = [f"--{o.replace('_', '-')}" for o in ("state", "sarif", "junit") if getattr(args, o)]
+    options = ("state", "sarif", "junit", "baseline", "write_baseline")
+    taken = [f"--{o.replace('_', '-')}" for o in options if getattr(args, o, None)]
     if args.write_policy_config:
         taken.append("--write-policy-config")
     if taken:
@@ -189,7 +259,11 @@ def _run_bring_up(args: argparse.Namespace, out: Console, err: Console) -> int:
     """``plan --bring-up``: each step of the sequence, its findings and a verdict for all."""
     try:
         sequence = bringup.simulate(
-            args.project, args.stack, args.config_file, None if args.quiet else err
+            args.project,
+            args.stack,
+            args.config_file,
+            None if args.quiet else err,
+            allow_unknown_regions=args.allow_unknown_region,
         )
     except SpecError as exc:
         for path, message in exc.problems:
@@ -254,7 +328,10 @@ def _bring_up_document(sequence: bringup.BringUp) -> dict[str, Any]:
 
 
 def _write_reports(
-    args: argparse.Namespace, result: service.PlanResult, locator: report.Locator | None = None
+    args: argparse.Namespace,
+    result: service.PlanResult,
+    locator: report.Locator | None = None,
+    applied: baseline.Applied | None = None,
 ) -> None:
     stack = args.stack
     locator = locator or _locator(args, result)
@@ -277,6 +354,11 @@ def _write_reports(
         document["approvals"] = service.approvals_report(result)
         document["state"] = service.state_summary(result.state)
         document["preconditions"] = [p.as_dict() for p in result.preconditions]
+        document["changes"] = result.changes.as_dict() if result.changes else None
+        document["costEstimate"] = result.cost.as_dict() if result.cost else None
+        if applied is not None:
+            document["baseline"] = applied.as_dict()
+            document["passed"] = document["passed"] and not applied.failed
         _write(args.json, report.scrub(document, _secrets(result)))
     if args.sarif:
         sarif = report.to_sarif(
@@ -298,6 +380,8 @@ def _write_reports(
         nofollow.write_atomic(args.junit, (report.scrub(xml, _secrets(result)) + "\n").encode())
     if args.write_policy_config:
         _write(args.write_policy_config, result.pack_config)
+    if getattr(args, "write_baseline", None):
+        _write(args.write_baseline, baseline.document(result.results, stack, UNWAIVABLE))
 
 
 @dataclass(frozen=True)
@@ -315,9 +399,10 @@ def _stack_keys(args: argparse.Namespace) -> _StackKeys | None:
         keys = stackyaml.key_lines(source.read_bytes(), project.name)
     except (ProgramError, OSError):
         return None
-    root = service.repository_root()
-    uri = service.relative(source, root) or os.path.relpath(source.resolve(), root)
-    return _StackKeys(keys.positions, uri.replace(os.sep, "/"))
+    # Outside the repository: an absolute file URI, never "../" (reports resolve a relative URI
+    # against the checkout).
+    uri = service.relative(source, service.repository_root()) or source.resolve().as_uri()
+    return _StackKeys(keys.positions, uri)
 
 
 def _locator(args: argparse.Namespace, result: service.PlanResult) -> report.Locator:
@@ -331,7 +416,10 @@ def _locator(args: argparse.Namespace, result: service.PlanResult) -> report.Loc
 def _shown(location: report.Location) -> str:
     """``file:line[:column]`` as the console shows it: the file relative to where the user is
     (reports keep repository-relative URIs)."""
-    path = (service.repository_root() / location.uri).resolve()
+    if location.uri.startswith("file:"):
+        path = Path(urllib.request.url2pathname(urllib.parse.urlsplit(location.uri).path))
+    else:
+        path = (service.repository_root() / location.uri).resolve()
     shown = os.path.relpath(path, Path.cwd()) if path.exists() else location.uri
     if shown.startswith(".."):  # outside the working directory: absolute reads better
         shown = str(path)
@@ -366,8 +454,8 @@ def _secrets(result: service.PlanResult) -> set[str]:
 
 def _unwritable(args: argparse.Namespace) -> str | None:
     """Why an output file cannot be written, checked before the program runs."""
-    for option in ("json", "sarif", "junit", "write_policy_config"):
-        path: Path | None = getattr(args, option)
+    for option in ("json", "sarif", "junit", "write_policy_config", "write_baseline"):
+        path: Path | None = getattr(args, option, None)
         if path is None or (option == "json" and str(path) == "-"):
             continue
         flag = "--" + option.replace("_", "-")
@@ -495,6 +583,19 @@ def _print_gpu(console: Console, result: service.PlanResult) -> None:
     if result.unpriced_pools:
         line += f" (unpriced pools: {', '.join(result.unpriced_pools)})"
     console.print(escape(line))
+
+
+def _print_tracking(console: Console, result: service.PlanResult) -> None:
+    """Where training runs log: the ``tracking_uri`` export (unknown values print as such)."""
+    exports = getattr(result.recording, "exports", {}) or {}
+    if "tracking_uri" not in exports:
+        return
+    uri = exports["tracking_uri"]
+    if uri is None:
+        console.print("Tracking: off (tracking.enabled is false)")
+        return
+    shown = uri if isinstance(uri, str) else "(known after deploy)"
+    console.print(escape(f"Tracking: MLFLOW_TRACKING_URI={shown}"))
 
 
 def _print_preconditions(console: Console, result: service.PlanResult, stack: str) -> None:

@@ -2,8 +2,8 @@
 
 Without ``--stack`` the levels are listed per environment. With it, they are the levels ``plan``
 would use for that stack (its environment and ``governance.enforcement``, once the signed records
-are reviewed). ``--json`` prints a machine-readable list, each rule with the ``helpUri`` of its
-section in ``docs/rules.md`` and whether a waiver may switch it off (``waivable``: the approval
+are verified). ``--json [F]`` writes a machine-readable list, each rule with the ``helpUri`` of its
+documentation and whether a waiver may switch it off (``waivable``: the approval
 gate and the governance records may never be waived).
 """
 
@@ -11,10 +11,17 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
-from pathlib import Path
 
-from mlops_iac.cli import EXIT_OK, OpsError, command, describe
+from mlops_iac.cli import (
+    EXIT_OK,
+    STACK_HELP,
+    OpsError,
+    add_json_argument,
+    add_project_argument,
+    command,
+    describe,
+    write_json,
+)
 
 NAME = "policies"
 
@@ -24,11 +31,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
         NAME, help="list the pack's rules and their levels", description=describe(__doc__)
     )
-    parser.add_argument("--stack", "-s", metavar="S", help="levels for this stack")
-    parser.add_argument(
-        "--project", default=Path("."), type=Path, metavar="DIR", help="program directory"
-    )
-    parser.add_argument("--json", action="store_true", help="print JSON")
+    parser.add_argument("--stack", "-s", metavar="S", help=f"levels for this stack ({STACK_HELP})")
+    add_project_argument(parser)
+    add_json_argument(parser)
     parser.set_defaults(func=run)
 
 
@@ -66,8 +71,9 @@ def run(args: argparse.Namespace) -> int:
     ]
     if args.json:
         document = {"stack": args.stack, "environment": environment, "policies": entries}
-        sys.stdout.write(json.dumps(document, indent=2) + "\n")
-        return EXIT_OK
+        write_json(args.json, json.dumps(document, indent=2) + "\n")
+        if args.json == "-":
+            return EXIT_OK
     if args.stack:
         print(f"Policies for {args.stack} (environment {environment}, from {source}):")
     for entry in entries:

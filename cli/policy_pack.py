@@ -6,11 +6,12 @@ https://www.pulumi.com/docs/discovery-governance/reference/policy-project-file/)
 pack's Python entry point, ``DIR/__main__.py`` (``main`` defaults to the directory), with the
 ``virtualenv`` runtime option "activated" (https://github.com/pulumi/pulumi/issues/4645).
 
-The pack shipped in the repository (``policies/PulumiPolicy.yaml``) names ``../.venv``, which
-means nothing once the package is installed from a wheel. This command writes a pack whose
-``virtualenv`` is the environment this ``mlops-iac`` runs from (``sys.prefix``, an absolute path)
-and whose entry point runs the installed ``mlops_iac.policies`` pack: no copy of the rules, so
-upgrading the package upgrades the pack.
+The pack is publishable as written (``pulumi policy publish``): ``PulumiPolicy.yaml`` names a
+relative ``virtualenv: venv`` (what ``pulumi policy new`` writes; the CLI creates it and installs
+``requirements.txt`` into it) and ``requirements.txt`` pins this ``mlops-iac`` version. The entry
+point runs the installed ``mlops_iac.policies`` pack: no copy of the rules, so upgrading the
+package upgrades the pack. ``--virtualenv DIR`` binds the pack to an existing environment instead
+(an absolute path: for a local run only, not for publishing).
 
 Nothing is written through a symbolic link: ``DIR`` itself or a pack file in it being one
 (dangling or not) is refused, with or without ``--force``; files are replaced atomically.
@@ -19,7 +20,6 @@ Nothing is written through a symbolic link: ``DIR`` itself or a pack file in it 
 from __future__ import annotations
 
 import argparse
-import sys
 from importlib import metadata
 from pathlib import Path
 
@@ -30,6 +30,9 @@ from mlops_iac.cli import EXIT_OK, OpsError, command, describe, nofollow
 NAME = "policy-pack"
 PROJECT_FILE = "PulumiPolicy.yaml"
 ENTRY_POINT = "__main__.py"
+REQUIREMENTS = "requirements.txt"
+PORTABLE_VENV = "venv"
+"""The pack's own virtualenv, relative to its directory (``pulumi policy new``'s layout)."""
 DESCRIPTION = "Governance for the mlops-iac platform (data, lineage, approval, cost, security)."
 ENTRY_SOURCE = '''\
 """Entry point of the mlops-iac policy pack (written by `mlops-iac policy-pack`).
@@ -56,6 +59,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--force", action="store_true", help="overwrite the pack files if DIR already has them"
     )
+    parser.add_argument(
+        "--virtualenv",
+        type=Path,
+        metavar="VENV",
+        help="run the pack with this existing venv (local use; default: a venv of its own, "
+        "created from requirements.txt, publishable)",
+    )
     parser.set_defaults(func=run)
 
 
@@ -67,7 +77,7 @@ def package_version() -> str:
         return "0.0.0"
 
 
-def project_file(virtualenv: Path) -> dict[str, object]:
+def project_file(virtualenv: Path | str) -> dict[str, object]:
     """The content of ``PulumiPolicy.yaml`` for a pack run with ``virtualenv``."""
     return {
         "description": DESCRIPTION,
@@ -79,18 +89,29 @@ def project_file(virtualenv: Path) -> dict[str, object]:
     }
 
 
+def requirements() -> str:
+    """``requirements.txt`` of the pack: this mlops-iac release (unpinned from a source tree)."""
+    version = package_version()
+    return f"mlops-iac=={version}\n" if version != "0.0.0" else "mlops-iac\n"
+
+
 def write_pack(out: Path, virtualenv: Path | None = None, force: bool = False) -> list[Path]:
-    """Write ``PulumiPolicy.yaml`` and ``__main__.py`` into ``out``; return the written paths."""
-    venv = (virtualenv or Path(sys.prefix)).resolve()
-    if not (venv / "pyvenv.cfg").is_file():
-        # The Pulumi CLI refuses a `virtualenv` that is not a virtual environment.
-        raise OpsError(
-            f"{venv} is not a virtual environment (no pyvenv.cfg): install mlops-iac into a "
-            "venv and run this command from it"
-        )
+    """Write ``PulumiPolicy.yaml``, ``__main__.py`` and ``requirements.txt`` into ``out``; return
+    the written paths. ``virtualenv``: bind to that existing venv (absolute) instead of the
+    pack's own relative ``venv``."""
+    venv: Path | str = PORTABLE_VENV
+    if virtualenv is not None:
+        venv = virtualenv.resolve()
+        if not (venv / "pyvenv.cfg").is_file():
+            # The Pulumi CLI refuses a `virtualenv` that is not a virtual environment.
+            raise OpsError(
+                f"{venv} is not a virtual environment (no pyvenv.cfg): give the venv "
+                "mlops-iac is installed in"
+            )
     files = {
-        out / PROJECT_FILE: yaml.safe_dump(project_file(venv), sort_keys=False),
+        out / PROJECT_FILE: yaml.safe_dump(project_file(str(venv)), sort_keys=False),
         out / ENTRY_POINT: ENTRY_SOURCE,
+        out / REQUIREMENTS: requirements(),
     }
     # Never through a symlink: not DIR itself, not a file in it (dangling or not, with --force too).
     nofollow.refuse_symlink(out, "output directory")
@@ -112,8 +133,8 @@ def write_pack(out: Path, virtualenv: Path | None = None, force: bool = False) -
 @command(NAME)
 def run(args: argparse.Namespace) -> int:
     """The ``policy-pack`` command."""
-    written = write_pack(args.out, force=args.force)
+    written = write_pack(args.out, args.virtualenv, force=args.force)
     for path in written:
         print(f"wrote {path}")
-    print(f"run: pulumi preview --policy-pack {args.out}")
+    print(f"run: pulumi preview --policy-pack {args.out} (or publish: pulumi policy publish)")
     return EXIT_OK

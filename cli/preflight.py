@@ -60,7 +60,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         nargs="?",
         const="-",
         metavar="F",
-        help="write the results as JSON to F (or to stdout, instead of the lines, without F)",
+        help="write the results as JSON to F; without F (or F is -) to stdout, instead of the "
+        "lines",
     )
     parser.add_argument(
         "--quiet", "-q", action="store_true", help="print only what did not pass, and the count"

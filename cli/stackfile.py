@@ -25,10 +25,17 @@ from ruamel.yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from mlops_iac.cli import EXIT_FAILED, OpsError
 from mlops_iac.spec import stackyaml
+from mlops_iac.spec.clouds import Cloud
 from mlops_iac.spec.errors import SpecError
 from mlops_iac.spec.keys import ROOT
-from mlops_iac.spec.models import PlatformSpec
-from mlops_iac.spec.parse import parse_spec, reveal_secure
+from mlops_iac.spec.models import PlatformSpec, TeamGovernance
+from mlops_iac.spec.parse import (
+    StackKind,
+    is_team_governance,
+    parse_spec,
+    parse_team_governance,
+    reveal_secure,
+)
 
 _STACK_NAME = re.compile(r"^[A-Za-z0-9_.-]+$")
 # Values that may be written as plain YAML scalars (anything else is double-quoted).
@@ -45,7 +52,33 @@ class StackFile:
     raw: bytes
     text: str
     data: dict[str, Any]
-    spec: PlatformSpec
+    governed: PlatformSpec | TeamGovernance
+    """The validated object: ``PlatformSpec`` for a platform stack file, ``TeamStackSpec`` for a
+    team one (``kind``)."""
+
+    @property
+    def kind(self) -> StackKind:
+        """``platform`` (has ``serving``) or ``team`` (the governance keys only)."""
+        return "platform" if isinstance(self.governed, PlatformSpec) else "team"
+
+    @property
+    def spec(self) -> PlatformSpec:
+        """The platform spec; ``OpsError`` naming the kind and what it lacks for a team file."""
+        if isinstance(self.governed, PlatformSpec):
+            return self.governed
+        raise OpsError(
+            f"{self.display} is a team stack file (no serving); this command needs a platform "
+            "stack file (cloud, serving, ...)"
+        )
+
+    @property
+    def cloud(self) -> Cloud:
+        """The stack's cloud; ``OpsError`` for a team stack file that does not name one."""
+        if self.governed.cloud is None:
+            raise OpsError(
+                f"{self.display} is a team stack file without cloud; add cloud: aws|azure|gcp"
+            )
+        return self.governed.cloud
 
     @property
     def config(self) -> dict[str, Any]:
@@ -127,7 +160,7 @@ def _safe_yaml() -> YAML:
 
 def _parse(
     display: str, text: str, project: str | None = None
-) -> tuple[dict[str, Any], PlatformSpec]:
+) -> tuple[dict[str, Any], PlatformSpec | TeamGovernance]:
     """Plain data and validated spec of a stack file's text, or ``OpsError`` (one line).
 
     ``project``: the program's name, so ``platform`` beside ``mlops:platform`` in project
@@ -140,10 +173,18 @@ def _parse(
     config = data.get("config") if isinstance(data, dict) else None
     if not isinstance(config, dict) or ROOT not in config:
         raise OpsError(f"{display} has no config: {ROOT} object")
+    raw = config[ROOT]
     try:
-        spec = parse_spec(reveal_secure(config[ROOT]))
+        spec: PlatformSpec | TeamGovernance = (
+            parse_team_governance(reveal_secure(raw))
+            if is_team_governance(raw)
+            else parse_spec(reveal_secure(raw))
+        )
     except SpecError as exc:
-        raise OpsError(f"{display} is invalid: {'; '.join(exc.lines)}") from None
+        kind = "team" if is_team_governance(raw) else "platform"
+        raise OpsError(
+            f"{display} (a {kind} stack file) is invalid: {'; '.join(exc.lines)}"
+        ) from None
     return data, spec
 
 

@@ -38,6 +38,7 @@ from mlops_iac.cli import (
     stackfile,
 )
 from mlops_iac.cli.outputs import load_outputs
+from mlops_iac.cli.progress import Progress
 
 NAME = "train-smoke"
 _KEYS = ("artifact_bucket_uri", "dvc_remote_url", "training_namespace", "training_service_account")
@@ -166,12 +167,15 @@ def run(args: argparse.Namespace) -> int:
     if args.outputs:
         values = load_outputs(args.outputs).values
     else:
-        print(
-            f"mlops-iac {NAME}: no --outputs; using an offline run of {args.stack} "
-            "(placeholder bucket names)",
-            file=sys.stderr,
-        )
-        values = _offline_outputs(args.project, args.stack)
+        quiet = getattr(args, "quiet", False)
+        if not quiet:
+            print(
+                f"mlops-iac {NAME}: no --outputs; using an offline run of {args.stack} "
+                "(placeholder bucket names)",
+                file=sys.stderr,
+            )
+        with Progress(f"Running {args.stack} offline", quiet=quiet):
+            values = _offline_outputs(args.project, args.stack)
     job = build_job(sf, values, args.name, args.image)
     documents = [azureml_command_job(job)] if isinstance(job, AzureSmokeJob) else manifests(job)
     if args.script:

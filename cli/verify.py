@@ -5,7 +5,8 @@ check; exit 1 when anything drifted.
 
 AWS: the artifact bucket (versioning, SSE-KMS with the stack's key, public access block, TLS-only
 policy), KMS key rotation, the endpoint (InService, serving an approved version, on the
-configuration and model version the stack deployed, so a rollout SageMaker rolled back fails),
+configuration and model version the stack deployed, so a rollout SageMaker rolled back fails;
+each live model's image digest and artifact checksum against what its approval signed),
 the alarms (present, with actions) and the approval/alert topics (KMS-encrypted).
 
 Azure: the storage account (blob versioning, encryption with the stack's Key Vault key), the key's
@@ -22,6 +23,8 @@ MODEL_URI against the stack's exports), the served versions' approvals and the l
 from __future__ import annotations
 
 import argparse
+import base64
+import hashlib
 import json
 import re
 import sys
@@ -44,6 +47,7 @@ from mlops_iac.cli import (
 )
 from mlops_iac.cli.checks import Check, approval_verdict
 from mlops_iac.cli.outputs import Outputs, load_outputs
+from mlops_iac.spec import evaluation
 from mlops_iac.spec.models import PlatformSpec
 
 NAME = "verify"
@@ -70,7 +74,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         nargs="?",
         const="-",
         metavar="F",
-        help="write the result as JSON to F (or to stdout, instead of the table, without F)",
+        help="write the result as JSON to F; without F (or F is -) to stdout, instead of the table",
     )
     cloudrest.add_region_arguments(parser)
     parser.set_defaults(func=run)
@@ -198,6 +202,7 @@ def endpoint_checks(
     spec: PlatformSpec,
     deployed_config: str | None,
     deployed_version: str | None = None,
+    s3: Any = None,
 ) -> list[Check]:
     """InService, serving an approved version, on the config the stack deployed, and its
     variants serving the model version the stack deployed.
@@ -205,7 +210,8 @@ def endpoint_checks(
     The last two catch a rollout SageMaker rolled back: the endpoint returns to InService on
     the old config while the provider records the new one, so ``pulumi up`` succeeds
     (https://github.com/hashicorp/terraform-provider-aws/issues/46663). A missing export fails
-    its check: without it nothing says what the stack deployed.
+    its check: without it nothing says what the stack deployed. With ``s3``, each variant's
+    image digest and model artifact checksum are compared with what its approval signed.
     """
     from botocore.exceptions import ClientError
 
@@ -272,7 +278,84 @@ def endpoint_checks(
         return False, f"{text}; the stack deployed v{deployed_version}"
 
     checks.append(_guard("endpoint-model-version", endpoint, served_version))
+    if s3 is not None:
+
+        def digests() -> tuple[bool, str]:
+            return served_digests(sagemaker, s3, config, spec)
+
+        checks.append(_guard("endpoint-artifact-digest", endpoint, digests))
     return checks
+
+
+def _s3_sha256(s3: Any, url: str) -> str:
+    """The hex SHA-256 of the S3 object at ``url``.
+
+    S3 stores a whole object's SHA-256 (``ChecksumSHA256``) only for an object uploaded in one
+    request with that algorithm: a multipart upload's is a checksum of part checksums (``…-N``)
+    and most uploads carry CRC64NVME instead. Then the object is read and hashed here (it needs
+    ``s3:GetObject`` and ``kms:Decrypt`` on the store's key), so a correct artifact never fails
+    for the way it was uploaded.
+    https://docs.aws.amazon.com/AmazonS3/latest/userguide/checking-object-integrity.html
+    """
+    bucket, _, key = url.removeprefix("s3://").partition("/")
+    head = s3.head_object(Bucket=bucket, Key=key, ChecksumMode="ENABLED")
+    checksum = head.get("ChecksumSHA256")
+    if checksum and "-" not in checksum:
+        return base64.b64decode(checksum).hex()
+    digest = hashlib.sha256()
+    body = s3.get_object(Bucket=bucket, Key=key)["Body"]
+    for chunk in iter(lambda: body.read(_HASH_CHUNK), b""):
+        digest.update(chunk)
+    return digest.hexdigest()
+
+
+_HASH_CHUNK = 8 * 1024 * 1024
+
+
+def served_digests(sagemaker: Any, s3: Any, config: str, spec: PlatformSpec) -> tuple[bool, str]:
+    """Each live variant's image digest and model artifact checksum against the digests its
+    version's approval signed (an approval without them is reported, never passed)."""
+    variants = sagemaker.describe_endpoint_config(EndpointConfigName=config).get(
+        "ProductionVariants", []
+    )
+    problems, seen = [], []
+    for variant in variants:
+        described = sagemaker.describe_model(ModelName=variant.get("ModelName", "?"))
+        tags = _tags(sagemaker, described["ModelArn"])
+        name = tags.get(MODEL_TAG, spec.serving.active_model.name)
+        version = tags.get(VERSION_TAG, "?")
+        approval = next(
+            (
+                a
+                for a in spec.governance.approvals
+                if (a.model, a.version) == (name, version) and a.artifact_sha256
+            ),
+            None,
+        )
+        if approval is None:
+            problems.append(f"{name} v{version} has no approval that records its digests")
+            continue
+        containers = [described.get("PrimaryContainer") or {}, *described.get("Containers", [])]
+        for container in (c for c in containers if c):
+            image = container.get("Image", "")
+            digest = evaluation.image_digest(image)
+            if approval.image_digest and digest != approval.image_digest:
+                problems.append(
+                    f"v{version} runs image {image}, not the approved {approval.image_digest}"
+                )
+            url = container.get("ModelDataUrl")
+            if not url:
+                continue
+            actual = _s3_sha256(s3, url)
+            if actual != approval.artifact_sha256:
+                problems.append(
+                    f"{url} has sha256 {actual}, not the approved {approval.artifact_sha256}"
+                )
+            else:
+                seen.append(f"v{version} {url} sha256 {actual[:12]}…")
+    if problems:
+        return False, "; ".join(problems)
+    return True, "serves the approved artifacts: " + ", ".join(seen)
 
 
 def kms_checks(kms: Any, key: str) -> list[Check]:
@@ -339,10 +422,11 @@ def run_checks(
     deployed_version = outputs.optional_string("active_model_version")
 
     kms = client("kms", aws.arn_region(kms_key) or region)
-    checks = bucket_checks(client("s3", region), kms, bucket, kms_key)
+    s3 = client("s3", region)
+    checks = bucket_checks(s3, kms, bucket, kms_key)
     checks += kms_checks(kms, kms_key)
     checks += endpoint_checks(
-        client("sagemaker", region), endpoint, spec, deployed_config, deployed_version
+        client("sagemaker", region), endpoint, spec, deployed_config, deployed_version, s3
     )
     checks += alarm_checks(client("cloudwatch", region), alarms)
     topics: Iterable[tuple[str, str]] = [("approvers-topic-encrypted", approvers_topic)]
@@ -391,14 +475,14 @@ def _cloud_checks(
             raise OpsError("--region is not used on Azure: resources are found by their ids")
         azure_ops.estate(outputs)  # a malformed outputs file fails before credentials load
         transport = cloudrest.transport_for("azure")
-        with Console(stderr=True).status("checking live resources…"):
+        with Console(stderr=True, quiet=args.quiet).status("checking live resources…"):
             return azure_ops.run_checks(outputs, sf.spec, transport)
     from mlops_iac.cli import gcp_ops
 
     project, region = gcp_ops.location(sf.config, args.region)
     gcp_ops.estate(outputs, project, region)
     transport = cloudrest.transport_for("gcp")
-    with Console(stderr=True).status("checking live resources…"):
+    with Console(stderr=True, quiet=args.quiet).status("checking live resources…"):
         return gcp_ops.run_checks(outputs, sf.spec, transport, project, region)
 
 
@@ -416,7 +500,7 @@ def run(args: argparse.Namespace) -> int:
         def client(service: str, client_region: str | None) -> Any:
             return aws.client(service, region=client_region, profile=args.profile, shared=shared)
 
-        with Console(stderr=True).status("checking live resources…"):
+        with Console(stderr=True, quiet=args.quiet).status("checking live resources…"):
             checks = run_checks(outputs, sf.spec, client, region)
     else:
         checks = _cloud_checks(args, sf, outputs)

@@ -67,7 +67,7 @@ def run(args: argparse.Namespace) -> int:
     from mlops_iac.policies.rules import BY_NAME
 
     sf = stackfile.load(args.project, args.stack)
-    spec = sf.spec
+    spec = sf.governed
     if args.rule not in BY_NAME:
         raise OpsError(f"unknown rule {args.rule!r} (see `mlops-iac policies -s {args.stack}`)")
     if args.rule in governance.UNWAIVABLE:

@@ -119,7 +119,7 @@ OUTPUTS_SHARED_BY_SOME: dict[str, dict[str, tuple[str, ...]]] = {
 }
 """Outputs that only some clouds have, same name where present."""
 
-PARTIAL: dict[str, tuple[str, ...]] = {"DriftJob": CLOUDS}
+PARTIAL: dict[str, tuple[str, ...]] = {"DriftJob": CLOUDS, "Tracking": CLOUDS}
 """Components beyond the five that several (not all) clouds have, and the clouds that have them.
 Their Args and outputs follow the same rules; their shared names are below."""
 
@@ -135,13 +135,19 @@ PARTIAL_ARGS: dict[str, tuple[str, ...]] = {
         "ks",
         "jensen_shannon",
         "min_rows",
+        "significance",
+        "drift_share",
+        "feature_thresholds",
+        "exclude",
         "tags",
     ),
+    "Tracking": ("environment", "artifact_bucket_name", "size", "ci_principals", "tags"),
 }
 """Args fields every cloud of a ``PARTIAL`` component spells the same way."""
 
 PARTIAL_OUTPUTS: dict[str, tuple[str, ...]] = {
     "DriftJob": ("function_name", "schedule_name", "alarm_name", "baseline_uri", "report_uri"),
+    "Tracking": ("tracking_uri", "artifact_uri"),
 }
 """Outputs every cloud of a ``PARTIAL`` component registers."""
 

@@ -13,12 +13,15 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, ClassVar, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol, runtime_checkable
 
 import pulumi
 
 from mlops_iac.components._component import unset
 from mlops_iac.spec import defaults
+
+if TYPE_CHECKING:
+    from mlops_iac.drift.profile import Thresholds
 
 Tags = pulumi.Input[Mapping[str, pulumi.Input[str]]] | None
 """Extra tags (labels on GCP) of a component's children."""
@@ -166,6 +169,43 @@ class DriftJobArgsBase(ContractArgs):
     """Jensen-Shannon distance threshold (categorical features). Default 0.1."""
     min_rows: int = defaults.DRIFT_MIN_ROWS
     """Served rows needed for a verdict. Default 1000."""
+    significance: float = defaults.DRIFT_SIGNIFICANCE
+    """Significance level of a check, shared by the features. Default 0.05."""
+    drift_share: float = defaults.DRIFT_SHARE
+    """Share of drifted features from which the dataset has drifted. Default 0.5."""
+    feature_thresholds: Mapping[str, Mapping[str, float]] = field(default_factory=dict)
+    """Per-feature thresholds (``psi``, ``ks``, ``jensenShannon``). Default: none."""
+    exclude: Sequence[str] = ()
+    """Features the check leaves out. Default: none."""
+
+    def drift_thresholds(self) -> Thresholds:
+        """The check's thresholds (the job's ``DRIFT_*`` settings) from these inputs."""
+        from mlops_iac.drift.profile import Thresholds
+
+        return Thresholds(
+            self.psi,
+            self.ks,
+            self.jensen_shannon,
+            self.min_rows,
+            self.significance,
+            self.drift_share,
+            dict(self.feature_thresholds),
+            tuple(self.exclude),
+        )
+
+
+@dataclass(frozen=True, kw_only=True)
+class TrackingArgsBase(ContractArgs):
+    """Shared inputs of ``Tracking``: the MLflow tracking API of the platform."""
+
+    artifact_bucket_name: pulumi.Input[str]
+    """Artifact store whose ``mlflow/`` prefix holds the tracked runs' artifacts. Required."""
+    size: str = defaults.TRACKING_SIZE
+    """``Small``, ``Medium`` or ``Large`` (AWS: SageMaker's size; GCP: Cloud SQL tier and Cloud
+    Run instances; Azure: none). Default ``Small``."""
+    ci_principals: Sequence[str] = field(default_factory=tuple)
+    """CI identities granted tracking access besides the training cluster (AWS role ARNs,
+    Azure object ids, GCP IAM members). Default: none."""
 
 
 @runtime_checkable
@@ -229,6 +269,15 @@ class DriftJobOutputs(Protocol):
     report_uri: pulumi.Output[str]
 
 
+@runtime_checkable
+class TrackingOutputs(Protocol):
+    """Outputs of every cloud's ``Tracking``: the value of ``MLFLOW_TRACKING_URI`` and where
+    the runs' artifacts go."""
+
+    tracking_uri: pulumi.Output[str]
+    artifact_uri: pulumi.Output[str]
+
+
 ARGS_BASES: dict[str, type[ContractArgs]] = {
     "ArtifactStore": ArtifactStoreArgsBase,
     "TrainingCluster": TrainingClusterArgsBase,
@@ -236,6 +285,7 @@ ARGS_BASES: dict[str, type[ContractArgs]] = {
     "ServingEndpoint": ServingEndpointArgsBase,
     "Monitoring": MonitoringArgsBase,
     "DriftJob": DriftJobArgsBase,
+    "Tracking": TrackingArgsBase,
 }
 """Each component's base Args."""
 
@@ -246,5 +296,6 @@ OUTPUT_PROTOCOLS: dict[str, type] = {
     "ServingEndpoint": ServingEndpointOutputs,
     "Monitoring": MonitoringOutputs,
     "DriftJob": DriftJobOutputs,
+    "Tracking": TrackingOutputs,
 }
 """Each component's output Protocol."""

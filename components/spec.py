@@ -27,6 +27,7 @@ from mlops_iac.spec.models import (
     RolloutSpec,
     ServingSpec,
     TeamGovernance,
+    TeamStackSpec,
     TrainingAccessSpec,
     TrainingSpec,
     Waiver,
@@ -39,6 +40,7 @@ from mlops_iac.spec.parse import (
     parse_spec,
     parse_team_governance,
     reveal_secure,
+    stack_kind,
 )
 from mlops_iac.spec.rules import same_identity
 
@@ -67,6 +69,7 @@ __all__ = [
     "ServingSpec",
     "SpecError",
     "TeamGovernance",
+    "TeamStackSpec",
     "TrainingAccessSpec",
     "TrainingSpec",
     "Waiver",
@@ -77,4 +80,5 @@ __all__ = [
     "parse_team_governance",
     "reveal_secure",
     "same_identity",
+    "stack_kind",
 ]

@@ -311,6 +311,6 @@ def azure_handler(
     queue_url = env.get("DRIFT_RETRAINING_QUEUE_URL")
     if retraining is None and queue_url:
         retraining = AzureRetrainingQueue(queue_url, rest)
-    if retraining is not None and summary["verdict"] == "drift":
+    if retraining is not None and summary["verdict"] in ("drift", "drift-small-sample"):
         retraining.send({**summary, "endpoint": config.endpoint})
     return summary

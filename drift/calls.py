@@ -38,6 +38,7 @@ AZURE_METRICS = (
 GCS_PERMISSIONS = "https://cloud.google.com/storage/docs/access-control/iam-json"
 GCS_LIST_ON_BUCKET = "https://cloud.google.com/storage/docs/access-control/iam#conditions"
 GCP_MONITORING = "https://cloud.google.com/monitoring/access-control"
+S3_KMS_KEYS = "https://docs.aws.amazon.com/AmazonS3/latest/userguide/UsingKMSEncryption.html"
 SAGEMAKER_MODEL_DATA = "https://docs.aws.amazon.com/sagemaker/latest/dg/sagemaker-roles.html"
 
 LIST_BLOBS = "Blob.List"
@@ -121,6 +122,10 @@ _JOB_OPTIONAL = (
     "DRIFT_KS",
     "DRIFT_JS",
     "DRIFT_MIN_ROWS",
+    "DRIFT_SIGNIFICANCE",
+    "DRIFT_SHARE",
+    "DRIFT_FEATURE_THRESHOLDS",
+    "DRIFT_EXCLUDE",
 )
 
 
@@ -340,6 +345,118 @@ def s3_data_capture(env: Mapping[str, str]) -> Manifest:
     )
 
 
+SMOKE_JOB = "training smoke job"
+"""How errors name the job ``train-smoke`` generates (``components/kubernetes/smoke_job.py``)."""
+S3_TAGGING = "https://docs.aws.amazon.com/AmazonS3/latest/API/API_PutObject.html"
+AZUREML_DATA = "https://learn.microsoft.com/azure/machine-learning/how-to-read-write-data-v2"
+
+
+def smoke_job(env: Mapping[str, str]) -> Manifest:
+    """The training smoke job (``components/kubernetes/smoke_job.py``) on EKS/GKE: list
+    ``DATA_URI`` (the DVC remote) and write ``CHECKPOINT_URI`` with the lineage as tags (S3,
+    SSE-KMS with ``KMS_KEY_ID``) or metadata (GCS)."""
+    scheme, bucket, prefix = _uri(env.get("DATA_URI", ""))
+    _, out_bucket, key = _uri(env.get("CHECKPOINT_URI", ""))
+    if scheme == "s3":
+        calls = [
+            Call("s3:ListBucket", f"arn:aws:s3:::{bucket}", "list the DVC remote (ListObjectsV2)",
+                 S3_ACTIONS, (("s3:prefix", prefix),)),
+            Call("s3:PutObject", f"arn:aws:s3:::{out_bucket}/{key}", "write the checkpoint",
+                 S3_ACTIONS),
+            Call("s3:PutObjectTagging", f"arn:aws:s3:::{out_bucket}/{key}",
+                 "tag the checkpoint with its lineage (PutObject's Tagging)", S3_TAGGING),
+        ]  # fmt: skip
+        if env.get("KMS_KEY_ID"):
+            calls.append(
+                Call("kms:GenerateDataKey", env["KMS_KEY_ID"], "encrypt the checkpoint (SSE-KMS)",
+                     S3_KMS_KEYS)
+            )  # fmt: skip
+    else:
+        calls = [
+            Call("storage.objects.list", f"projects/_/buckets/{bucket}",
+                 "list the DVC remote", GCS_LIST_ON_BUCKET, (("prefix", prefix),)),
+            Call("storage.objects.create", gcs_object(out_bucket, key), "write the checkpoint",
+                 GCS_PERMISSIONS),
+        ]  # fmt: skip
+    needed = ("DATA_URI", "CHECKPOINT_URI", "LINEAGE")
+    return Manifest(SMOKE_JOB, tuple(calls), (*needed, "KMS_KEY_ID"), _missing(env, needed))
+
+
+def azureml_smoke_job(env: Mapping[str, str]) -> Manifest:
+    """The AzureML smoke job: the compute's identity mounts the datastore's container (``account``
+    and ``container`` settings), the input read-only (list and read) and the checkpoint folder
+    ``checkpoints/smoke/`` read-write."""
+    base = f"https://{env.get('account', 'unset')}.blob.core.windows.net/{env.get('container')}"
+    container = azure_storage_path(base)
+    calls = (
+        Call(f"{_BLOB}/read", container, "list the mounted input (List Blobs)", AZUREML_DATA,
+             ((f"{_BLOB}:prefix", ""),), LIST_BLOBS),
+        Call(f"{_BLOB}/read", f"{container}/blobs/*", "read the mounted input", AZUREML_DATA),
+        Call(f"{_BLOB}/write", f"{container}/blobs/checkpoints/smoke/*",
+             "write the checkpoint and lineage.json to the mounted output", AZUREML_DATA),
+    )  # fmt: skip
+    return Manifest(
+        SMOKE_JOB, calls, ("account", "container"), _missing(env, ("account", "container"))
+    )
+
+
+AZURE_ML_ACTIONS = (
+    "https://learn.microsoft.com/azure/role-based-access-control/permissions/"
+    "ai-machine-learning#microsoftmachinelearningservices"
+)
+RUN_PERMISSIONS = "https://cloud.google.com/run/docs/reference/iam/permissions"
+RUN_TRAFFIC_ROLES = "https://cloud.google.com/run/docs/rollouts-rollbacks-traffic-migration"
+_ROLLOUT = (
+    "ROLLOUT_IN_PROGRESS",
+    "ROLLOUT_STRATEGY",
+    "ROLLOUT_STEP_PERCENT",
+    "ROLLOUT_BAKE_MINUTES",
+)
+_ONLINE_ENDPOINTS = "Microsoft.MachineLearningServices/workspaces/onlineEndpoints"
+
+
+def azure_rollout(env: Mapping[str, str]) -> Manifest:
+    """The Azure rollout function (``mlops_iac.drift.rollout_azure``): reads the endpoint and its
+    new deployment, writes the endpoint (traffic and the record tag). Nothing else."""
+    endpoint = env.get("ROLLOUT_ENDPOINT_ID", "")
+    new = env.get("ROLLOUT_NEW_DEPLOYMENT", "")
+    calls = (
+        Call(f"{_ONLINE_ENDPOINTS}/read", endpoint, "read the traffic and the record",
+             AZURE_ML_ACTIONS),
+        Call(f"{_ONLINE_ENDPOINTS}/deployments/read", f"{endpoint}/deployments/{new}",
+             "read the model the new deployment serves", AZURE_ML_ACTIONS),
+        Call(f"{_ONLINE_ENDPOINTS}/write", endpoint, "move the traffic, write the record",
+             AZURE_ML_ACTIONS),
+    )  # fmt: skip
+    names = ("ROLLOUT_ENDPOINT_ID", "ROLLOUT_NEW_DEPLOYMENT", *_ROLLOUT)
+    return Manifest(
+        "mlops_iac.drift.rollout_azure.azure_rollout_handler",
+        calls,
+        (*names, "ROLLOUT_PREVIOUS_DEPLOYMENT"),
+        _missing(env, names),
+    )
+
+
+def gcp_rollout(env: Mapping[str, str]) -> Manifest:
+    """The GCP rollout function (``mlops_iac.drift.rollout_gcp``): reads and patches its one
+    Cloud Run service (traffic and the record annotation); acting as the service's runtime
+    account is part of a traffic update (the traffic-migration page's roles)."""
+    service = env.get("ROLLOUT_SERVICE", "")
+    account = env.get("ROLLOUT_RUNTIME_ACCOUNT", "")
+    project = service.split("/")[1] if service.count("/") >= 5 else "_"
+    calls = (
+        Call("run.services.get", service, "read the traffic and the record", RUN_PERMISSIONS),
+        Call("run.services.update", service, "move the traffic, write the record",
+             RUN_PERMISSIONS),
+        Call("iam.serviceAccounts.actAs", f"projects/{project}/serviceAccounts/{account}",
+             "update a service that runs as its runtime account", RUN_TRAFFIC_ROLES),
+    )  # fmt: skip
+    names = ("ROLLOUT_SERVICE", "ROLLOUT_RUNTIME_ACCOUNT", *_ROLLOUT)
+    return Manifest(
+        "mlops_iac.drift.rollout_gcp.gcp_rollout_handler", calls, names, _missing(env, names)
+    )
+
+
 ManifestFn = Callable[[Mapping[str, str]], Manifest]
 
 MANIFESTS: dict[str, ManifestFn] = {
@@ -349,6 +466,8 @@ MANIFESTS: dict[str, ManifestFn] = {
     "mlops_iac.drift.azure.azure_handler": azure_drift,
     "mlops_iac.drift.handlers.gcp_handler": gcp_drift,
     "mlops_iac.drift.gcp.gcp_handler": gcp_drift,
+    "mlops_iac.drift.rollout_azure.azure_rollout_handler": azure_rollout,
+    "mlops_iac.drift.rollout_gcp.gcp_rollout_handler": gcp_rollout,
 }
 """Entry point (``module.function`` the shipped entry module imports) → its manifest."""
 
@@ -381,8 +500,10 @@ __all__ = [
     "Manifest",
     "aws_drift",
     "azure_drift",
+    "azure_rollout",
     "entries",
     "gcp_drift",
+    "gcp_rollout",
     "gcs_capture_writer",
     "gcs_model_reader",
     "glob",

@@ -7,8 +7,8 @@ A baseline is built in one streaming pass over the training data:
   become up to 99 cut points (ties collapse), and the baseline stores the share of the sample in
   each of those bins. A served value is counted into the same bins with one ``bisect``.
 - **categorical** features keep exact counts of up to 10,000 distinct values (later new values
-  count as "other", which bounds memory on ID-like columns); the 20 most frequent are stored,
-  the rest as ``other``.
+  count as "other", which bounds memory on ID-like columns); the 1,000 most frequent are stored
+  (at most 64 KiB of labels), the rest as ``other``.
 
 The comparison then needs only bin counts, so a check is one pass with memory independent of the
 data size. Metrics, per feature:
@@ -22,7 +22,10 @@ data size. Metrics, per feature:
 - **Jensen–Shannon distance** (categorical): the square root of the JS divergence in bits
   (0 = same distribution, 1 = disjoint) over the stored categories, ``other`` and missing.
 
-A feature drifts when its PSI exceeds ``psi`` or its distance exceeds ``ks`` / ``js``.
+A feature drifts when its PSI exceeds ``psi`` or its distance exceeds ``ks`` / ``js`` **and**
+the shift is significant: its p-value (KS and chi-square over the PSI bins for numeric features,
+chi-square over the categories for categorical ones; ``drift.stats``) is below ``significance``
+divided by the number of features checked (Bonferroni).
 """
 
 from __future__ import annotations
@@ -40,7 +43,7 @@ from dataclasses import dataclass, field
 from itertools import chain, islice
 from typing import Any
 
-from mlops_iac.drift import wire
+from mlops_iac.drift import stats, wire
 
 BASELINE_SCHEMA = "mlops-iac/drift-baseline/v1"
 REPORT_SCHEMA = "mlops-iac/drift-report/v1"
@@ -49,6 +52,19 @@ RESERVOIR = 16_384
 FINE_BINS = 100
 PSI_BINS = 10
 TOP_CATEGORIES = 20
+"""Categories a report shows and lists under ``shares`` (the most frequent in the baseline)."""
+STORED_CATEGORIES = 1_000
+"""Categories a baseline stores (the most frequent; the rest pool as ``other``): shifts among
+categories beyond the top 20 are measured, not hidden in ``other``."""
+STORED_LABEL_CHARS = 64 << 10
+"""Characters of labels a baseline stores at most (bounds its size when labels are long)."""
+NEW_CATEGORIES_MAX = 1_000
+"""New categories a check counts by name (later ones are only counted)."""
+OVERWHELMING = 100
+"""Below ``minRows``, a feature is reported when its p-value is this many times below the level
+a verdict needs (the asymptotic p-values are rough at small samples)."""
+KIND_CHANGED = 0.5
+"""Share of served values of the other kind above which a feature's kind has changed."""
 MAX_DISTINCT = 10_000
 INFER_ROWS = 1_000
 CHUNK = 4_096
@@ -111,8 +127,34 @@ class Thresholds:
     """Jensen–Shannon distance (base 2) above this is drift (categorical). Default 0.1."""
     min_rows: int = wire.MIN_ROWS
     """Fewer served rows than this gives ``insufficient-data``, not a verdict. Default 1000."""
+    significance: float = wire.SIGNIFICANCE
+    """Significance level of the whole check (Bonferroni-divided among the features): a shift
+    beyond a threshold is drift only when this unlikely under no drift. Default 0.05."""
+    drift_share: float = wire.DRIFT_SHARE
+    """Share of drifted features from which the dataset as a whole has drifted (evidently's
+    ``drift_share``). Default 0.5."""
+    features: Mapping[str, Mapping[str, float]] = field(default_factory=dict)
+    """Per-feature thresholds (``psi``, ``ks``, ``jensenShannon``) replacing the defaults."""
+    exclude: tuple[str, ...] = ()
+    """Features not checked."""
 
-    _KEYS = {"psi": "psi", "ks": "ks", "jensenShannon": "js", "js": "js", "minRows": "min_rows"}
+    _KEYS = {
+        "psi": "psi",
+        "ks": "ks",
+        "jensenShannon": "js",
+        "js": "js",
+        "minRows": "min_rows",
+        "significance": "significance",
+        "driftShare": "drift_share",
+        "features": "features",
+        "exclude": "exclude",
+    }
+    _FEATURE_KEYS = {"psi": ("psi", PSI_MAX), "ks": ("ks", 1), "jensenShannon": ("js", 1)}
+
+    def for_feature(self, name: str) -> tuple[float, float, float]:
+        """``(psi, ks, js)`` for one feature: its own thresholds, else the defaults."""
+        own = self.features.get(name, {})
+        return (own.get("psi", self.psi), own.get("ks", self.ks), own.get("jensenShannon", self.js))
 
     @classmethod
     def from_mapping(cls, data: Mapping[str, Any], where: str = "thresholds") -> Thresholds:
@@ -121,7 +163,9 @@ class Thresholds:
         for key, value in data.items():
             if key not in cls._KEYS:
                 raise DriftError(f"{where}.{key}: unknown key")
-            values[cls._KEYS[key]] = value
+            values[cls._KEYS[key]] = (
+                tuple(value) if key == "exclude" and isinstance(value, list) else value
+            )
         return cls(**values).validated(where)
 
     def validated(self, where: str = "thresholds") -> Thresholds:
@@ -133,17 +177,24 @@ class Thresholds:
             ("psi", "psi", PSI_MAX),
             ("ks", "ks", 1),
             ("js", "jensenShannon", 1),
+            ("significance", "significance", 0.5),
+            ("drift_share", "driftShare", 1),
         ):
-            value = getattr(self, key)
-            if (
-                isinstance(value, bool)
-                or not isinstance(value, int | float)
-                or not math.isfinite(value)
-                or not 0 < value <= high
-            ):
-                raise DriftError(
-                    f"{where}.{name}: must be a number > 0 and <= {high}, got {_shown(value)}"
-                )
+            _in_range(getattr(self, key), f"{where}.{name}", high)
+        if not isinstance(self.features, Mapping):
+            raise DriftError(f"{where}.features: must be an object of feature names")
+        for feature, own in self.features.items():
+            at = f"{where}.features.{printable(feature, 60)}"
+            if not isinstance(own, Mapping):
+                raise DriftError(f"{at}: must be an object (psi, ks, jensenShannon)")
+            for key, value in own.items():
+                if key not in self._FEATURE_KEYS:
+                    raise DriftError(f"{at}.{printable(key, 60)}: unknown key")
+                _in_range(value, f"{at}.{key}", self._FEATURE_KEYS[key][1])
+        if not isinstance(self.exclude, tuple) or not all(
+            isinstance(name, str) for name in self.exclude
+        ):
+            raise DriftError(f"{where}.exclude: must be a list of feature names")
         if isinstance(self.min_rows, bool) or not isinstance(self.min_rows, int):
             raise DriftError(f"{where}.minRows: must be an integer, got {_shown(self.min_rows)}")
         if not 1 <= self.min_rows <= MIN_ROWS_MAX:
@@ -153,7 +204,29 @@ class Thresholds:
         return self
 
     def as_dict(self) -> dict[str, Any]:
-        return {"psi": self.psi, "ks": self.ks, "jensenShannon": self.js, "minRows": self.min_rows}
+        return {
+            "psi": self.psi,
+            "ks": self.ks,
+            "jensenShannon": self.js,
+            "jensenShannonBase": 2,
+            "minRows": self.min_rows,
+            "significance": self.significance,
+            "driftShare": self.drift_share,
+            "features": {name: dict(own) for name, own in self.features.items()},
+            "exclude": list(self.exclude),
+        }
+
+
+def _in_range(value: Any, where: str, high: float) -> None:
+    """Refuse anything but a finite number in (0, ``high``]: NaN or infinity would switch
+    detection off, so they are refused, never read as "no drift"."""
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, int | float)
+        or not math.isfinite(value)
+        or not 0 < value <= high
+    ):
+        raise DriftError(f"{where}: must be a number > 0 and <= {high}, got {_shown(value)}")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -300,7 +373,14 @@ class _CategoricalProfile:
 
     def result(self) -> dict[str, Any]:
         present = self.count - self.missing
-        top = sorted(self.counts.items(), key=lambda kv: (-kv[1], kv[0]))[:TOP_CATEGORIES]
+        ranked = sorted(self.counts.items(), key=lambda kv: (-kv[1], kv[0]))
+        top: list[tuple[str, int]] = []
+        chars = 0
+        for label, n in ranked[:STORED_CATEGORIES]:
+            chars += len(label)
+            if chars > STORED_LABEL_CHARS and len(top) >= TOP_CATEGORIES:
+                break
+            top.append((label, n))
         kept = sum(n for _, n in top)
         return {
             "kind": "categorical",
@@ -588,8 +668,10 @@ def _numeric_profile(profile: Mapping[str, Any], at: str) -> None:
 
 def _categorical_profile(profile: Mapping[str, Any], at: str) -> None:
     categories = profile["categories"]
-    if not isinstance(categories, dict) or len(categories) > TOP_CATEGORIES:
-        raise DriftError(f"{at}.categories: must be an object of at most {TOP_CATEGORIES} shares")
+    if not isinstance(categories, dict) or len(categories) > STORED_CATEGORIES:
+        raise DriftError(
+            f"{at}.categories: must be an object of at most {STORED_CATEGORIES} shares"
+        )
     total = _shares(list(categories.values()), f"{at}.categories") + (
         _finite(profile["other"], f"{at}.other", share=True) or 0.0
     )
@@ -613,17 +695,42 @@ def _categorical_profile(profile: Mapping[str, Any], at: str) -> None:
 
 class _NumericCheck:
     def __init__(self, profile: Mapping[str, Any]) -> None:
+        self.profile = profile
         self.edges: list[float] = list(profile["edges"])
         self.expected: list[float] = list(profile["proportions"])
         count = profile.get("count") or 0
         self.expected_missing = (profile.get("missing") or 0) / count if count else 0.0
+        # The bins' shares come from the baseline's sample (at most RESERVOIR values): the
+        # tests count the reference as that many values, never more.
+        present = count - (profile.get("missing") or 0)
+        self.reference_present = min(present, RESERVOIR)
+        self.reference_rows = min(count, RESERVOIR)
         self.counts = [0] * (len(self.edges) + 1)
         self.missing = 0
+        self.unparsable = 0
+        self.sum_parts: list[float] = []
+        self.low = math.inf
+        self.high = -math.inf
+        # Served values outside the baseline's range, for the histogram's outer bars.
+        self.below = self.above = 0
+        self.range = (profile["min"], profile["max"])
 
     def add_column(self, column: Sequence[Any]) -> None:
         numbers = numbers_of(column)
         numbers.sort()
-        self.missing += len(column) - len(numbers)
+        gaps = len(column) - len(numbers)
+        self.missing += gaps
+        if gaps:  # values that are there but are no numbers: a sign the column changed kind
+            self.unparsable += gaps - sum(1 for value in column if _is_missing(value))
+        if numbers:
+            self._add_sum(math.fsum(numbers), numbers)
+            self.low = min(self.low, numbers[0])
+            self.high = max(self.high, numbers[-1])
+            low, high = self.range
+            if low is not None and numbers[0] < low:
+                self.below += bisect.bisect_left(numbers, low)
+            if high is not None and numbers[-1] > high:
+                self.above += len(numbers) - bisect.bisect_right(numbers, high)
         # Sorted batch: one bisect per cut point instead of one per value.
         previous = 0
         counts, where = self.counts, bisect.bisect_right  # bin i holds (edge[i-1], edge[i]]
@@ -633,7 +740,49 @@ class _NumericCheck:
             previous = position
         counts[-1] += len(numbers) - previous
 
-    def result(self, thresholds: Thresholds) -> dict[str, Any]:
+    def _add_sum(self, total: float, numbers: Sequence[float] = ()) -> None:
+        """Keep the sum as float pairs (value, rounding error) so that counting in parts gives
+        the same mean as counting in one pass, to the last digit."""
+        parts = self.sum_parts
+        parts.append(total)
+        if numbers:
+            parts.append(math.fsum([*numbers, -total]))
+        if len(parts) > 64:
+            head = math.fsum(parts)
+            self.sum_parts = [head, math.fsum([*parts, -head])]
+
+    @property
+    def total(self) -> float:
+        return math.fsum(self.sum_parts)
+
+    def extra(self) -> dict[str, Any]:
+        low, high = self.low, self.high
+        return {
+            "unparsable": self.unparsable,
+            "below": self.below,
+            "above": self.above,
+            "sum": self.sum_parts,
+            "min": low if math.isfinite(low) else None,
+            "max": high if math.isfinite(high) else None,
+        }
+
+    def merge_extra(self, extra: Mapping[str, Any]) -> None:
+        self.unparsable += int(extra["unparsable"])
+        self.below += int(extra["below"])
+        self.above += int(extra["above"])
+        for part in extra["sum"]:
+            self._add_sum(float(part))
+        if extra["min"] is not None:
+            self.low = min(self.low, float(extra["min"]))
+            self.high = max(self.high, float(extra["max"]))
+
+    def result(
+        self, thresholds: Thresholds, name: str = "", level: float | None = None
+    ) -> dict[str, Any]:
+        """The metrics, p-values and verdict of this feature; ``level`` is the p-value below
+        which a shift beyond a threshold is drift (default: the check's significance)."""
+        psi_t, ks_t, _ = thresholds.for_feature(name)
+        level = thresholds.significance if level is None else level
         present = sum(self.counts)
         rows = present + self.missing
         actual = [c / present for c in self.counts] if present else [0.0] * len(self.counts)
@@ -648,28 +797,169 @@ class _NumericCheck:
         groups = _psi_groups(self.expected)
         exp_bins = [sum(self.expected[i] for i in g) for g in groups]
         act_bins = [sum(actual[i] for i in g) for g in groups]
-        psi = _psi(*_with_missing(exp_bins, act_bins, self.expected_missing, self.missing, rows))
-        return {
+        expected_all, actual_all = _with_missing(
+            exp_bins, act_bins, self.expected_missing, self.missing, rows
+        )
+        psi = _psi(expected_all, actual_all)
+        p_ks = stats.ks_pvalue(ks, self.reference_present, present) if present else 1.0
+        _, _, p_chi = stats.chi2_homogeneity(
+            [share * self.reference_rows for share in expected_all],
+            [*(sum(self.counts[i] for i in g) for g in groups), self.missing],
+        )
+        p_value = min(1.0, 2 * min(p_ks, p_chi))  # two tests of one feature: Bonferroni
+        metrics = {"psi": (psi, psi_t), "ks": (ks, ks_t)}
+        result = {
             "kind": "numeric",
             "rows": rows,
             "missing": self.missing,
             "psi": round(psi, 6),
             "ks": round(ks, 6),
-            "drifted": not (psi <= thresholds.psi and ks <= thresholds.ks),  # NaN: drift
+            "pValue": _p(p_value),
+            "pValues": {"ks": _p(p_ks), "chiSquare": _p(p_chi)},
+            **_decide(metrics, p_value, level),
         }
+        if self.unparsable:
+            result["notNumbers"] = self.unparsable
+        return result
+
+    def kind_changed(self) -> bool:
+        seen = sum(self.counts) + self.unparsable
+        return bool(seen) and self.unparsable > KIND_CHANGED * seen
+
+    def statistics(self) -> dict[str, Any]:
+        """Reference and current count, missing share, mean, quantiles, and both histograms
+        over equal-width groups of the baseline's bins (the same bins for both)."""
+        profile = self.profile
+        present = sum(self.counts)
+        rows = present + self.missing
+        low, high = profile["min"], profile["max"]
+        current_low = self.low if present else None
+        current_high = self.high if present else None
+        reference = {
+            "count": profile["count"],
+            "missingShare": _share(profile["missing"], profile["count"]),
+            "mean": _round(profile["mean"]),
+            "min": _round(low),
+            "max": _round(high),
+            "quantiles": _quantiles(self.expected, self.edges, low, high),
+        }
+        current = {
+            "count": rows,
+            "missingShare": _share(self.missing, rows),
+            "mean": _round(self.total / present) if present else None,
+            "min": _round(current_low),
+            "max": _round(current_high),
+            "quantiles": _quantiles(
+                [c / present for c in self.counts] if present else [],
+                self.edges,
+                min(low, current_low) if low is not None and current_low is not None else None,
+                max(high, current_high) if high is not None and current_high is not None else None,
+            ),
+        }
+        return {"reference": reference, "current": current, "histogram": self._histogram()}
+
+    def _histogram(self) -> dict[str, Any] | None:
+        low, high = self.profile["min"], self.profile["max"]
+        present = sum(self.counts)
+        if low is None or high is None or not high > low:
+            return None
+        width = (high - low) / HISTOGRAM_BINS
+        reference = [0.0] * HISTOGRAM_BINS
+        current = [0.0] * HISTOGRAM_BINS
+        bounds = [low, *self.edges, high]
+        counts = list(self.counts)
+        counts[0] -= self.below  # the outer fine bins are open-ended for served values
+        counts[-1] -= self.above
+        for index, (share, count) in enumerate(zip(self.expected, counts, strict=True)):
+            middle = (bounds[index] + max(bounds[index], bounds[index + 1])) / 2
+            slot = min(HISTOGRAM_BINS - 1, max(0, int((middle - low) / width)))
+            reference[slot] += share
+            current[slot] += count / present if present else 0.0
+        return {
+            "edges": [_round(low + i * width) for i in range(HISTOGRAM_BINS + 1)],
+            "reference": [round(v, 6) for v in reference],
+            "current": [round(v, 6) for v in current],
+            "currentBelow": round(self.below / present, 6) if present else 0.0,
+            "currentAbove": round(self.above / present, 6) if present else 0.0,
+        }
+
+
+HISTOGRAM_BINS = 20
+"""Bars of a numeric feature's histogram in a report."""
+QUANTILES = (0.05, 0.25, 0.5, 0.75, 0.95)
+
+
+def _quantiles(
+    shares: Sequence[float], edges: Sequence[float], low: float | None, high: float | None
+) -> dict[str, float | None]:
+    if low is None or high is None or not shares:
+        return {f"{round(q * 100)}%": None for q in QUANTILES}
+    return {
+        f"{round(q * 100)}%": _round(stats.quantile(shares, edges, low, high, q)) for q in QUANTILES
+    }
+
+
+def _round(value: float | None) -> float | None:
+    return None if value is None else float(f"{value:.6g}")
+
+
+def _share(part: int, whole: int) -> float:
+    return round(part / whole, 6) if whole else 0.0
+
+
+def _p(value: float) -> float:
+    return float(f"{value:.4g}")
+
+
+def _decide(
+    metrics: Mapping[str, tuple[float, float]], p_value: float, level: float
+) -> dict[str, Any]:
+    """Drift when a metric exceeds its threshold and the shift is significant (NaN: drift).
+    The deciding metric is the one furthest beyond (or closest to) its threshold."""
+    exceeded = [name for name, (value, limit) in metrics.items() if not value <= limit]
+    broken = any(not math.isfinite(value) for value, _ in metrics.values())
+    significant = broken or not p_value >= level
+    decider = max(
+        metrics,
+        key=lambda name: (
+            math.inf if not math.isfinite(metrics[name][0]) else metrics[name][0] / metrics[name][1]
+        ),
+    )
+    if exceeded and not broken:
+        decider = max(exceeded, key=lambda name: metrics[name][0] / metrics[name][1])
+    value, limit = metrics[decider]
+    return {
+        "drifted": bool(exceeded) and significant,
+        "decidedBy": {
+            "metric": decider,
+            "value": round(value, 6),
+            "threshold": limit,
+            "pValue": _p(p_value),
+            "significance": float(f"{level:.4g}"),
+        },
+    }
 
 
 class _CategoricalCheck:
     def __init__(self, profile: Mapping[str, Any]) -> None:
+        self.profile = profile
         self.labels = list(profile["categories"])
         self.index = {label: i for i, label in enumerate(self.labels)}
         self.expected = [float(profile["categories"][label]) for label in self.labels] + [
             float(profile["other"])
         ]
         count = profile.get("count") or 0
+        self.reference_rows = count
         self.expected_missing = (profile.get("missing") or 0) / count if count else 0.0
+        # Every category of the training data is stored: a label not among them is new.
+        self.complete = not profile["distinctCapped"] and profile["distinct"] == len(self.labels)
+        # No stored label is a number: served numbers mean the column changed kind.
+        self.textual = bool(self.labels) and all(_number(label) is None for label in self.labels)
         self.counts = [0] * (len(self.labels) + 1)
         self.missing = 0
+        self.new: dict[str, int] = {}
+        self.new_more = 0
+        self.numbers_new = 0
 
     def add_column(self, column: Sequence[Any]) -> None:
         index, counts, other = self.index, self.counts, len(self.labels)
@@ -677,10 +967,42 @@ class _CategoricalCheck:
             label = category(value)
             if label is None:
                 self.missing += seen
-            else:
-                counts[index.get(label, other)] += seen
+                continue
+            position = index.get(label, other)
+            counts[position] += seen
+            if position == other:
+                self._unknown(label, seen)
 
-    def result(self, thresholds: Thresholds) -> dict[str, Any]:
+    def _unknown(self, label: str, seen: int) -> None:
+        if self.textual and _number(label) is not None:
+            self.numbers_new += seen
+        if not self.complete:
+            return
+        if label in self.new:
+            self.new[label] += seen
+        elif len(self.new) < NEW_CATEGORIES_MAX:
+            self.new[label] = seen
+        else:
+            self.new_more += seen
+
+    def extra(self) -> dict[str, Any]:
+        return {"new": self.new, "newMore": self.new_more, "numbersNew": self.numbers_new}
+
+    def merge_extra(self, extra: Mapping[str, Any]) -> None:
+        for label, seen in extra["new"].items():
+            if label in self.new or len(self.new) < NEW_CATEGORIES_MAX:
+                self.new[label] = self.new.get(label, 0) + int(seen)
+            else:
+                self.new_more += int(seen)
+        self.new_more += int(extra["newMore"])
+        self.numbers_new += int(extra["numbersNew"])
+
+    def result(
+        self, thresholds: Thresholds, name: str = "", level: float | None = None
+    ) -> dict[str, Any]:
+        """The metrics, p-value and verdict of this feature (see ``_NumericCheck.result``)."""
+        psi_t, _, js_t = thresholds.for_feature(name)
+        level = thresholds.significance if level is None else level
         present = sum(self.counts)
         rows = present + self.missing
         actual = [c / present for c in self.counts] if present else [0.0] * len(self.counts)
@@ -689,15 +1011,57 @@ class _CategoricalCheck:
         )
         psi = _psi(expected, actual_all)
         js = _js_distance(expected, actual_all)
-        shares = {label: round(actual[i], 6) for i, label in enumerate(self.labels)}
-        return {
+        _, _, p_chi = stats.chi2_homogeneity(
+            [share * self.reference_rows for share in expected], [*self.counts, self.missing]
+        )
+        shares = {
+            label: round(actual[i], 6) for i, label in enumerate(self.labels[:TOP_CATEGORIES])
+        }
+        result = {
             "kind": "categorical",
             "rows": rows,
             "missing": self.missing,
             "psi": round(psi, 6),
             "jensenShannon": round(js, 6),
-            "drifted": not (psi <= thresholds.psi and js <= thresholds.js),  # NaN: drift
+            "jensenShannonBaseE": round(stats.js_base_e(js), 6),
+            "pValue": _p(p_chi),
+            "pValues": {"chiSquare": _p(p_chi)},
+            **_decide({"psi": (psi, psi_t), "jensenShannon": (js, js_t)}, p_chi, level),
             "shares": shares,
+        }
+        if self.new or self.new_more:
+            ranked = sorted(self.new.items(), key=lambda kv: (-kv[1], kv[0]))[:TOP_CATEGORIES]
+            result["newCategories"] = {label: _share(seen, present) for label, seen in ranked}
+        return result
+
+    def kind_changed(self) -> bool:
+        present = sum(self.counts)
+        return bool(present) and self.numbers_new > KIND_CHANGED * present
+
+    def statistics(self) -> dict[str, Any]:
+        """Reference and current count, missing share and the top categories' shares."""
+        profile = self.profile
+        present = sum(self.counts)
+        rows = present + self.missing
+        top = self.labels[: HISTOGRAM_BINS // 2]
+        return {
+            "reference": {
+                "count": profile["count"],
+                "missingShare": _share(profile["missing"], profile["count"]),
+                "top": {label: round(profile["categories"][label], 6) for label in top},
+                "other": round(1 - math.fsum(profile["categories"][label] for label in top), 6)
+                if self.labels
+                else 0.0,
+            },
+            "current": {
+                "count": rows,
+                "missingShare": _share(self.missing, rows),
+                "top": {label: _share(self.counts[self.index[label]], present) for label in top},
+                "other": _share(
+                    present - sum(self.counts[self.index[label]] for label in top), present
+                ),
+            },
+            "histogram": None,
         }
 
 
@@ -866,20 +1230,24 @@ class Comparison:
 
     def state(self) -> dict[str, Any]:
         """The counts as JSON-ready data (what another process sends back to be merged)."""
-        return {"rows": self.total, "counts": [[c.counts, c.missing] for c in self.checks]}
+        return {
+            "rows": self.total,
+            "counts": [[c.counts, c.missing, c.extra()] for c in self.checks],
+        }
 
     def merge_state(self, state: Mapping[str, Any]) -> Comparison:
         """Add counts exported by ``state`` of a comparison of the same baseline; returns self."""
         counts = state["counts"]
         if len(counts) != len(self.checks) or any(
-            len(bins) != len(check.counts)
-            for (bins, _), check in zip(counts, self.checks, strict=True)
+            len(entry[0]) != len(check.counts)
+            for entry, check in zip(counts, self.checks, strict=True)
         ):
             raise ValueError("cannot merge counts of a different baseline")
         self.total += int(state["rows"])
-        for check, (bins, missing) in zip(self.checks, counts, strict=True):
+        for check, (bins, missing, extra) in zip(self.checks, counts, strict=True):
             check.counts = [a + int(b) for a, b in zip(check.counts, bins, strict=True)]
             check.missing += int(missing)
+            check.merge_extra(extra)
         return self
 
     def report(
@@ -887,7 +1255,12 @@ class Comparison:
     ) -> dict[str, Any]:
         """The drift report of everything counted so far; ``columns`` (what the readers saw)
         adds the features no file had to ``missingFeatures`` and fills ``unknownFeatures``, and
-        makes data with rows but none of the baseline's features an error, not drift."""
+        makes data with rows but none of the baseline's features an error, not drift.
+
+        Each feature gets a ``status``: ``ok``, ``drift``, ``drift-small-sample`` (fewer rows
+        than ``minRows``, yet a shift ``OVERWHELMING`` times beyond the level), ``no-verdict``
+        (fewer rows, nothing overwhelming), ``missing`` (the column vanished), ``kind-changed``
+        (numeric became text or text became numbers); excluded features are only listed."""
         thresholds = (thresholds or Thresholds()).validated()
         missing, unknown = list(self.absent), []
         if columns is not None:
@@ -896,16 +1269,54 @@ class Comparison:
                 raise error
             missing += [name for name in columns.missing() if name not in missing]
             unknown = list(columns.unknown)
-        results = {
-            name: check.result(thresholds)
+        excluded = set(thresholds.exclude)
+        missing = [name for name in missing if name not in excluded]
+        judged = [
+            (name, check)
             for name, check in zip(self.wanted, self.checks, strict=True)
-        }
+            if name not in excluded and name not in missing
+        ]
+        small = self.total < thresholds.min_rows
+        level = thresholds.significance / max(1, len(judged))
+        if small:
+            level /= OVERWHELMING
+        results: dict[str, dict[str, Any]] = {}
+        kind_changed: list[str] = []
+        for name, check in judged:
+            result = check.result(thresholds, name, level)
+            result.update(check.statistics())
+            result["reasons"] = _reasons(result)
+            if check.kind_changed():
+                kind_changed.append(name)
+                result["status"] = "kind-changed"
+                result["drifted"] = not small  # a few rows of text are named, not a verdict
+                was, now = (
+                    ("numeric", "text")
+                    if result["kind"] == "numeric"
+                    else ("categorical (text)", "numbers")
+                )
+                result["reasons"].insert(0, f"kind changed: {was} in the baseline, {now} now")
+            elif result["drifted"]:
+                result["status"] = "drift-small-sample" if small else "drift"
+            else:
+                result["status"] = "no-verdict" if small else "ok"
+            results[name] = result
+        # Below minRows a vanished column or changed kind is named but gives no verdict: JSON
+        # Lines may leave out a key whose value is missing, and a few rows are weak evidence.
+        for name in missing:
+            results[name] = {
+                "kind": self.baseline["features"][name]["kind"],
+                "status": "missing",
+                "drifted": bool(self.total) and not small,
+                "reasons": ["column vanished: in the baseline, not in the served data"],
+            }
         drifted = sorted(name for name, result in results.items() if result["drifted"])
-        if self.total < thresholds.min_rows:
-            verdict = "insufficient-data"
-            drifted = []
+        distribution = [name for name, _ in judged if results[name]["drifted"]]
+        if small:
+            verdict = "drift-small-sample" if drifted else "insufficient-data"
         else:
             verdict = "drift" if drifted else "no-drift"
+        share = len(distribution) / len(judged) if judged else 0.0
         return {
             "schema": REPORT_SCHEMA,
             "checkedAt": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
@@ -913,12 +1324,53 @@ class Comparison:
             "rows": self.total,
             "datasetVersion": self.baseline.get("datasetVersion"),
             "thresholds": thresholds.as_dict(),
+            "significancePerFeature": float(f"{level:.4g}"),
             "drifted": drifted,
+            "datasetDrift": {
+                "share": round(share, 6),
+                "threshold": thresholds.drift_share,
+                "drifted": len(distribution),
+                "of": len(judged),
+                "detected": bool(judged) and share >= thresholds.drift_share,
+            },
             "missingFeatures": missing,
             "unknownFeatures": unknown,
-            "maxPsi": max((r["psi"] for r in results.values()), default=0.0),
+            "kindChangedFeatures": kind_changed,
+            "excludedFeatures": [name for name in self.baseline["features"] if name in excluded],
+            "maxPsi": max(
+                (r["psi"] for r in results.values() if r.get("psi") is not None), default=0.0
+            ),
             "features": results,
         }
+
+
+def _reasons(result: Mapping[str, Any]) -> list[str]:
+    """Why a feature drifted, in words: the deciding metric, a rise in missing values, new
+    categories, values that are not numbers."""
+    reasons = []
+    decided = result["decidedBy"]
+    if result["drifted"]:
+        reasons.append(
+            f"{decided['metric']} {decided['value']:.4g} > {decided['threshold']:.4g} "
+            f"(p = {decided['pValue']:.3g} < {decided['significance']:.3g})"
+        )
+    before = result["reference"]["missingShare"]
+    now = result["current"]["missingShare"]
+    if now > before and (result["drifted"] or now - before >= 0.01):
+        term = (max(now, EPSILON) - max(before, EPSILON)) * math.log(
+            max(now, EPSILON) / max(before, EPSILON)
+        )
+        if term >= 0.5 * result["psi"] or not result["drifted"]:
+            reasons.append(f"missing values rose from {before:.1%} to {now:.1%}")
+    new = result.get("newCategories")
+    if new:
+        shown = ", ".join(
+            f"{printable(label, 40)!r} ({share:.1%})" for label, share in list(new.items())[:5]
+        )
+        reasons.append(f"new categories: {shown}")
+    if result.get("notNumbers"):
+        reasons.append(f"{result['notNumbers']} values are not numbers (counted as missing)")
+    return reasons
 
 
 def compare(

@@ -16,16 +16,21 @@ per-cloud ``DriftJob`` component sets:
 ``DRIFT_ENDPOINT``         endpoint name: the metric dimension and report folder
 ``DRIFT_METRIC_NAMESPACE`` metric namespace (AWS) / metric type prefix (GCP)
 ``DRIFT_PSI`` …            thresholds: ``DRIFT_PSI``, ``DRIFT_KS``, ``DRIFT_JS``, ``DRIFT_MIN_ROWS``
+``DRIFT_SIGNIFICANCE`` …   significance test: ``DRIFT_SIGNIFICANCE``,
+                           ``DRIFT_SHARE``, ``DRIFT_FEATURE_THRESHOLDS`` (JSON object: feature ->
+                           ``{psi, ks, jensenShannon}``), ``DRIFT_EXCLUDE`` (JSON list of names)
 =========================  ========================================================================
 
 Metrics published per run (dimension ``Endpoint``): ``DriftedFeatures`` (count; the alarm fires
 when it is >= 1), ``MaxPsi`` and ``RowsChecked``. A run with too few rows publishes
-``DriftedFeatures = 0`` and says so in the report.
+``DriftedFeatures = 0`` and says so in the report, unless a shift is overwhelming even so
+(verdict ``drift-small-sample``): then its features count, so the alarm fires on it too.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import json
 import os
 import re
 from collections.abc import Callable, Iterator, Mapping
@@ -88,12 +93,30 @@ class JobConfig:
                     f"{printable(repr(raw), 40)}"
                 ) from None
 
+        def listed(key: str, kind: type) -> Any:
+            raw = env.get(key)
+            if raw in (None, ""):
+                return () if kind is list else {}
+            value: Any
+            try:
+                value = json.loads(raw)
+            except ValueError:
+                value = None
+            if not isinstance(value, kind):
+                what = "a JSON object" if kind is dict else "a JSON list"
+                raise DriftError(f"environment: {key} is not {what}: {printable(repr(raw), 40)}")
+            return tuple(value) if isinstance(value, list) else value
+
         defaults = Thresholds()
         thresholds = Thresholds(
             number("DRIFT_PSI", defaults.psi),
             number("DRIFT_KS", defaults.ks),
             number("DRIFT_JS", defaults.js),
             number("DRIFT_MIN_ROWS", defaults.min_rows, int),
+            number("DRIFT_SIGNIFICANCE", defaults.significance),
+            number("DRIFT_SHARE", defaults.drift_share),
+            listed("DRIFT_FEATURE_THRESHOLDS", dict),
+            listed("DRIFT_EXCLUDE", list),
         ).validated("environment")
         window = number("DRIFT_WINDOW_HOURS", DEFAULT_WINDOW_HOURS, int)
         where = "environment: DRIFT_WINDOW_HOURS"
@@ -143,7 +166,16 @@ def job_environment(
 ) -> dict[str, Any]:
     """The settings ``JobConfig.from_env`` reads, for a deployment to give the job: the one place
     that writes what it reads. The URIs and endpoint may be a deployment tool's placeholders
-    (passed through); numbers are written as text."""
+    (passed through); numbers are written as text. Every setting is written, defaults
+    included, so the plan records each one the job reads."""
+    extra: dict[str, Any] = {
+        "DRIFT_SIGNIFICANCE": str(thresholds.significance),
+        "DRIFT_SHARE": str(thresholds.drift_share),
+        "DRIFT_FEATURE_THRESHOLDS": json.dumps(
+            {name: dict(own) for name, own in thresholds.features.items()}, sort_keys=True
+        ),
+        "DRIFT_EXCLUDE": json.dumps(list(thresholds.exclude)),
+    }
     return {
         "DRIFT_CAPTURE_URI": capture_uri,
         "DRIFT_BASELINE_URI": baseline_uri,
@@ -156,6 +188,7 @@ def job_environment(
         "DRIFT_KS": str(thresholds.ks),
         "DRIFT_JS": str(thresholds.js),
         "DRIFT_MIN_ROWS": str(thresholds.min_rows),
+        **extra,
     }
 
 

@@ -47,3 +47,9 @@ JENSEN_SHANNON = 0.1
 """Jensen-Shannon distance (base 2) above which a categorical feature has drifted."""
 MIN_ROWS = 1000
 """Served rows a run needs before it gives a verdict (fewer: ``insufficient-data``)."""
+SIGNIFICANCE = 0.05
+"""Significance level of a check (evidently's default p-value threshold): the chance that data
+without drift is reported as drift, Bonferroni-divided among the features."""
+DRIFT_SHARE = 0.5
+"""Share of drifted features from which the dataset as a whole has drifted (evidently's
+``DatasetDriftMetric`` default)."""

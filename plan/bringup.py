@@ -93,7 +93,7 @@ def state_after(recording: Recording, step: int) -> deploy.SavedState:
         outputs=dict(recording.exports),
     )
     resources = [root] + [
-        StateResource(r.urn, r.type, r.name, dict(r.inputs), dict(r.outputs))
+        StateResource(r.urn, r.type, r.name, dict(r.inputs), dict(r.outputs), protect=r.protect)
         for r in recording.resources
     ]
     body = json.dumps([r.urn for r in resources], sort_keys=True).encode()
@@ -117,6 +117,8 @@ def export_document(state: deploy.SavedState, time: str = "") -> dict[str, Any]:
             "custom": r.type != ROOT_STACK and not r.type.startswith("mlops:"),
             "inputs": r.inputs,
             "outputs": r.outputs,
+            # As Pulumi exports it: present only on a protected resource.
+            **({"protect": True} if r.protect else {}),
         }
         for r in state.resources
     ]
@@ -125,25 +127,50 @@ def export_document(state: deploy.SavedState, time: str = "") -> dict[str, Any]:
 
 
 def simulate(
-    project_dir: Path, stack: str, config_file: Path | None = None, console: Any = None
+    project_dir: Path,
+    stack: str,
+    config_file: Path | None = None,
+    console: Any = None,
+    *,
+    allow_unknown_regions: bool = False,
 ) -> BringUp:
     """Plan the bring-up sequence of ``stack`` from an empty account (see the module doc).
 
     Raises what ``service.plan`` raises (a bad stack file, a failing program).
     """
     empty = empty_state(stack)
-    whole = service.plan(project_dir, stack, config_file, console, state=empty)
+    whole = service.plan(
+        project_dir,
+        stack,
+        config_file,
+        console,
+        state=empty,
+        allow_unknown_regions=allow_unknown_regions,
+    )
     waiting = tuple(e for e in whole.deploy_errors if e.rule in WAITS)
     waits = dict(WAITS[e.rule] for e in waiting)
     if not waits:
         return BringUp(stack, (Step(1, {}, (), whole),))
-    first = service.plan(project_dir, stack, config_file, console, state=empty, overrides=waits)
+    first = service.plan(
+        project_dir,
+        stack,
+        config_file,
+        console,
+        state=empty,
+        overrides=waits,
+        allow_unknown_regions=allow_unknown_regions,
+    )
     pending = first.recording.exports.get("bring_up_pending") or []
     before = tuple(
         str(item.get("next")) for item in pending if isinstance(item, Mapping) and item.get("next")
     )
     second = service.plan(
-        project_dir, stack, config_file, console, state=state_after(first.recording, 1)
+        project_dir,
+        stack,
+        config_file,
+        console,
+        state=state_after(first.recording, 1),
+        allow_unknown_regions=allow_unknown_regions,
     )
     steps = (Step(1, waits, (), first), Step(2, {}, before, second))
     return BringUp(stack, steps, waiting)

@@ -362,17 +362,21 @@ def run(
     project: str = "project",
     stack: str = "test",
     mocks: RealisticMocks | None = None,
+    source_root: str | os.PathLike[str] | None = None,
 ) -> Recording:
     """Run ``program`` under the recording mock engine and return what it registered.
 
     ``config`` maps full keys (``aws:region``, ``mlops:platform``) to values as a stack file holds
     them; objects are passed as JSON and ``secure:`` values read as ``SECRET_PLACEHOLDER``. Each
     run gets a fresh event loop and fresh Pulumi settings, so runs do not leak into each other.
-    Raises ``ProgramError`` when the program fails.
+    Raises ``ProgramError`` when the program fails; with ``source_root`` (the program's
+    directory) its message starts with the ``file:line`` of the program's own code that raised
+    or made the failing call.
     """
     context = contextvars.Context()
+    root = Path(source_root) if source_root is not None else None
     with batched_gc():
-        return context.run(_run_isolated, program, dict(config or {}), project, stack, mocks)
+        return context.run(_run_isolated, program, dict(config or {}), project, stack, mocks, root)
 
 
 def _run_isolated(
@@ -381,6 +385,7 @@ def _run_isolated(
     project: str,
     stack: str,
     mocks: RealisticMocks | None,
+    source_root: Path | None = None,
 ) -> Recording:
     loop = asyncio.new_event_loop()
     asyncio.set_event_loop(loop)
@@ -438,7 +443,8 @@ def _run_isolated(
         while root.__cause__ is not None and id(root.__cause__) not in seen:  # causes can loop
             root = root.__cause__
             seen.add(id(root))
-        failure = ProgramError(f"{type(root).__name__}: {root}")
+        where = _user_frame(root, source_root) if source_root is not None else None
+        failure = ProgramError(f"{where + ': ' if where else ''}{type(root).__name__}: {root}")
     finally:
         logger.removeHandler(collector)
         # A program that failed inside an apply leaves registrations pending: finish them here,
@@ -490,6 +496,8 @@ class Project:
     config: Mapping[str, Any] = field(default_factory=dict)
     """Project-level config values from ``Pulumi.yaml`` (full keys): every stack gets them,
     and a stack file's value for the same key wins, as the Pulumi CLI does."""
+    runtime_options: Mapping[str, Any] = field(default_factory=dict)
+    """``runtime.options`` of ``Pulumi.yaml`` (``toolchain``, ``virtualenv``)."""
 
     @classmethod
     def load(cls, directory: str | os.PathLike[str]) -> Project:
@@ -514,7 +522,79 @@ class Project:
         if main.is_dir():
             main = main / "__main__.py"
         config = _project_config(manifest, name, data.get("config"))
-        return cls(path, name, main, path / str(data.get("stackConfigDir", ".")), config)
+        runtime = data.get("runtime")
+        options = runtime.get("options") if isinstance(runtime, dict) else None
+        return cls(
+            path,
+            name,
+            main,
+            path / str(data.get("stackConfigDir", ".")),
+            config,
+            options if isinstance(options, dict) else {},
+        )
+
+    @property
+    def virtualenv(self) -> Path | None:
+        """The program's virtualenv as the Pulumi CLI finds it: ``runtime.options.virtualenv``
+        (relative to the project), else ``.venv`` for the ``uv`` and ``poetry`` toolchains when
+        it exists (uv's project environment; poetry's in-project one); ``None`` for none
+        (https://www.pulumi.com/docs/iac/languages-sdks/python/#virtual-environments)."""
+        named = self.runtime_options.get("virtualenv")
+        if isinstance(named, str) and named:
+            return self.directory / named
+        if self.runtime_options.get("toolchain") in ("uv", "poetry"):
+            default = self.directory / ".venv"
+            return default if default.is_dir() else None
+        return None
+
+    def site_packages(self) -> tuple[Path | None, str | None]:
+        """``(site-packages of the program's virtualenv, warning)``: the directory the offline run
+        adds to ``sys.path`` after this interpreter's own (so ``mlops-iac`` and the Pulumi SDK it
+        runs with stay the ones in use, and the team's other dependencies are found), or a
+        one-line warning saying why the virtualenv is not used."""
+        venv = self.virtualenv
+        if venv is None:
+            return None, None
+        shown = self.runtime_options.get("virtualenv") or ".venv"
+        if not (venv / "pyvenv.cfg").is_file():
+            return None, (
+                f"Pulumi.yaml virtualenv {shown} is not a virtual environment (create it: "
+                "python -m venv, pip install -r requirements.txt); the program runs with this "
+                "mlops-iac's packages only"
+            )
+        if venv.resolve() == Path(sys.prefix).resolve():
+            return None, None
+        version = f"python{sys.version_info.major}.{sys.version_info.minor}"
+        for candidate in (venv / "lib" / version / "site-packages", venv / "Lib" / "site-packages"):
+            if candidate.is_dir():
+                return candidate, None
+        return None, (
+            f"Pulumi.yaml virtualenv {shown} has no {version} site-packages (another Python); "
+            "the program runs with this mlops-iac's packages only"
+        )
+
+    def notes(self, stack: str, config_file: str | os.PathLike[str] | None = None) -> list[str]:
+        """One-line warnings about what an offline run cannot honour: an unusable virtualenv,
+        and Pulumi ESC ``environment:`` imports in the stack file (their values are not seen)."""
+        found = []
+        if (warning := self.site_packages()[1]) is not None:
+            found.append(warning)
+        from mlops_iac.spec import stackyaml
+
+        path = Path(config_file) if config_file else self.stack_file(stack)
+        try:
+            data = stackyaml.load(path.read_bytes(), project=self.name) or {}
+        except (OSError, stackyaml.StackYamlError):
+            return found  # read_config reports it
+        imports = data.get("environment") if isinstance(data, dict) else None
+        if imports:
+            names = imports if isinstance(imports, list) else [imports]
+            found.append(
+                f"{path.name} imports Pulumi ESC environment(s) "
+                f"{', '.join(str(n) for n in names)}: offline, only the file's own config is "
+                "seen (put the values the plan needs in config:)"
+            )
+        return found
 
     def stack_file(self, stack: str) -> Path:
         return self.stack_config_dir / f"Pulumi.{stack}.yaml"
@@ -659,25 +739,92 @@ def run_project(
     if not project.main.is_file():
         raise ProgramError(f"program entry point {project.main} does not exist")
 
+    site_packages = project.site_packages()[0]
+
     def program() -> None:
-        with _program_path(project.directory):
+        with _program_path(project.directory, site_packages):
             runpy.run_path(str(project.main), run_name="__main__")
 
-    return run(program, config=config, project=project.name, stack=stack)
+    return run(
+        program,
+        config=config,
+        project=project.name,
+        stack=stack,
+        source_root=project.directory,
+    )
+
+
+_OWN_PACKAGES = ("cli", "components", "drift", "plan", "policies", "spec")
+
+
+def _library_dirs() -> list[Path]:
+    """Where this package's own modules live (a checkout's top-level folders, or site-packages)."""
+    import importlib.util
+
+    found = []
+    for name in _OWN_PACKAGES:
+        spec = importlib.util.find_spec(f"mlops_iac.{name}")
+        found += [Path(p).resolve() for p in (spec and spec.submodule_search_locations) or ()]
+    return found
+
+
+def _user_frame(error: BaseException, root: Path) -> str | None:
+    """``file:line`` of the innermost frame of ``error`` in the program's own files under
+    ``root`` (an installed library there, e.g. a ``.venv``, or this package's own modules in a
+    checkout, is not the program's), the file shown relative to the working directory when it is
+    below it; ``None`` if no frame is the user's."""
+    try:
+        base = root.resolve()
+    except OSError:
+        return None
+    library = _library_dirs()
+    found: tuple[Path, int] | None = None
+    for frame, line in _tb_frames(error):
+        path = Path(frame.f_code.co_filename)
+        if not path.is_absolute() or "site-packages" in path.parts:
+            continue
+        try:
+            resolved = path.resolve()
+        except OSError:
+            continue
+        if resolved.is_relative_to(base) and not any(resolved.is_relative_to(d) for d in library):
+            found = (resolved, line)
+    if found is None:
+        return None
+    path, line = found
+    try:
+        shown = str(path.relative_to(Path.cwd().resolve()))
+    except ValueError:
+        shown = str(path)
+    return f"{shown}:{line}"
+
+
+def _tb_frames(error: BaseException) -> Iterator[tuple[Any, int]]:
+    tb = error.__traceback__
+    while tb is not None:
+        yield tb.tb_frame, tb.tb_lineno
+        tb = tb.tb_next
 
 
 class _program_path:  # noqa: N801 (used as a context manager)
-    """Put the program directory first on sys.path and make it the working directory."""
+    """Put the program directory first on sys.path (its virtualenv's site-packages, if any,
+    last) and make it the working directory."""
 
-    def __init__(self, directory: Path) -> None:
+    def __init__(self, directory: Path, site_packages: Path | None = None) -> None:
         self.directory = directory
+        self.site_packages = str(site_packages) if site_packages else None
 
     def __enter__(self) -> None:
         self.cwd = Path.cwd()
         sys.path.insert(0, str(self.directory))
+        self.added = self.site_packages is not None and self.site_packages not in sys.path
+        if self.added:
+            sys.path.append(str(self.site_packages))
         os.chdir(self.directory)
 
     def __exit__(self, *exc: object) -> None:
         os.chdir(self.cwd)
         if str(self.directory) in sys.path:
             sys.path.remove(str(self.directory))
+        if self.added and self.site_packages in sys.path:
+            sys.path.remove(str(self.site_packages))

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
-from mlops_iac.plan import deploy, preconditions
+from mlops_iac.plan import changes, cost, deploy, preconditions
 from mlops_iac.plan.engine import (
     SECRET_PLACEHOLDER,
     ProgramError,
@@ -28,7 +28,7 @@ from mlops_iac.plan.engine import (
 from mlops_iac.plan.mocks import PREVIOUS_OUTPUTS_KEY
 from mlops_iac.policies import governance, packs, trust
 from mlops_iac.policies.offline import ResultSet
-from mlops_iac.spec import gpu
+from mlops_iac.spec import gpu, machine_types, regions
 from mlops_iac.spec.errors import SpecError
 from mlops_iac.spec.keys import ROOT
 from mlops_iac.spec.models import PlatformSpec, TeamGovernance
@@ -76,6 +76,10 @@ class PlanResult:
     """The state the plan judged by (``None``: none saved, what exists is unknown)."""
     preconditions: tuple[preconditions.Precondition, ...] = ()
     """What the account must provide before the deploy (``mlops-iac preflight`` checks them)."""
+    changes: changes.Diff | None = None
+    """What the deploy would change against ``state`` (``None`` without a state)."""
+    cost: cost.Estimate | None = None
+    """The monthly estimate of what the stack runs always (``plan/data/prices.json``)."""
 
     @property
     def failed(self) -> bool:
@@ -137,7 +141,7 @@ def pack_settings(
     stack file claiming a lower one fails ``mlops-governance-records``. Signed records are
     reviewed first (``mlops_iac.policies.governance``): approvals get their signature status, a
     lowered enforcement level holds only with a verified four-eyes approval, and waivers are
-    checked. A team program without a platform spec has no approvals. Raises ``SpecError`` for an
+    checked, in a team stack file (no serving) as in a platform one. Raises ``SpecError`` for an
     invalid spec (a waiver of an unknown rule or with an unbounded pattern included) and
     ``trust.TrustError`` for unreadable trusted settings.
     """
@@ -153,6 +157,7 @@ def pack_settings(
             environment=environment,
             environment_source=source,
             settings=trusted,
+            project_dir=Path(project_dir),
         )
 
     raw = config.get(ROOT)
@@ -162,20 +167,12 @@ def pack_settings(
             source,
             packs.pack_config(environment, node_type_prices=NODE_TYPE_PRICES),
         )
-    if is_team_governance(raw):
-        team = parse_team_governance(reveal_secure(raw))
-        reviewed = reviewed_records(team)
-        return PackSettings(
-            environment,
-            source,
-            packs.pack_config(
-                environment,
-                owner=team.owner,
-                node_type_prices=NODE_TYPE_PRICES,
-                problems=reviewed.problems,
-            ),
-        )
-    spec = parse_spec(reveal_secure(raw))
+    # A team stack file (no serving) carries the same governance records as a platform one.
+    spec: PlatformSpec | TeamGovernance = (
+        parse_team_governance(reveal_secure(raw))
+        if is_team_governance(raw)
+        else parse_spec(reveal_secure(raw))
+    )
     _check_waivers(spec)
     secrets, warnings = _plain_text_secrets(raw)
     reviewed = reviewed_records(spec)
@@ -199,6 +196,7 @@ def pack_settings(
             node_type_prices=NODE_TYPE_PRICES,
             enforcement=reviewed.enforcement,
             problems=reviewed.problems,
+            monthly_budget=spec.governance.monthly_budget_usd,
         ),
         tuple(reviewed.waivers),
         note,
@@ -207,7 +205,7 @@ def pack_settings(
     )
 
 
-def _check_waivers(spec: PlatformSpec) -> None:
+def _check_waivers(spec: PlatformSpec | TeamGovernance) -> None:
     """``SpecError`` for waivers no review could apply: an unknown rule id (a typo would pass
     silently as a waiver of nothing) or a resource pattern that is not bounded."""
     from mlops_iac.policies.rules import BY_NAME
@@ -240,6 +238,8 @@ def plan(
     console: Progress | None = None,
     state: deploy.SavedState | None = None,
     overrides: Mapping[str, Any] | None = None,
+    *,
+    allow_unknown_regions: bool = False,
 ) -> PlanResult:
     """Run the program offline, check what a deploy would refuse and evaluate the pack.
 
@@ -247,6 +247,8 @@ def plan(
     (``Project.read_saved_state``), and without one what its last deployment served is unknown.
     ``overrides``: platform spec values that replace the stack file's for this run, by camelCase
     path (``{"serving.enabled": False}``: a bring-up step).
+    A region no list knows (``spec.regions``) is a SpecError, or a warning with
+    ``allow_unknown_regions``; a misspelled region key is always an error.
     Raises ProgramError (a saved state that cannot be used too) SpecError or trust.TrustError.
     """
     project = Project.load(project_dir)
@@ -255,6 +257,10 @@ def plan(
     config = project.read_config(stack, config_file)
     replaced = {ROOT: with_overrides(config.get(ROOT), overrides)} if overrides else {}
     config.update(replaced)
+    unknown = regions.unknown_regions(config)
+    problems = regions.misspelled_keys(config) + _instance_type_problems(config.get(ROOT))
+    if problems or (unknown and not allow_unknown_regions):
+        raise SpecError(problems + unknown)
     settings = pack_settings(stack, config, project_dir)
     environment, document = settings.environment, settings.document
     status = console.status("Running the program offline…") if console else None
@@ -266,6 +272,9 @@ def plan(
         # a state they are unknown, never "nothing was deployed".
         extra = {PREVIOUS_OUTPUTS_KEY: deploy.previous_outputs(state), **replaced}
         recording = run_project(project_dir, stack, config_file=config_file, extra_config=extra)
+        # The monthly budget rule judges the estimate from the price table (plan/data).
+        estimate = cost.estimate(recording.resources)
+        document["mlops-cost-monthly-budget"]["estimatedUsdPerMonth"] = estimate.usd_per_month
         if status:
             status.update(f"Evaluating the policy pack over {len(recording)} resources…")
         # A GC batch of its own freezes the recording: the pack's proxies would otherwise
@@ -279,6 +288,10 @@ def plan(
     spend = packs.gpu_spend(recording, NODE_TYPE_PRICES)
     checked = deploy.Report()
     errors = tuple(recording.deploy_errors(list(state.resources) if state else None, checked))
+    diff = None
+    if state is not None:
+        diff = changes.diff(recording.resources, state.resources, repository_root())
+        errors += tuple(diff.deploy_errors())
     skipped = tuple(sorted({f"{s.where}: {s.reason}" for s in checked.skipped}))
     return PlanResult(
         recording=recording,
@@ -296,10 +309,35 @@ def plan(
         secrets=settings.secrets,
         # The program's own warnings too (why a rollout has no rollback target yet, a secure
         # default turned off...): what `pulumi preview` would print.
-        warnings=(*settings.warnings, *recording.warnings),
+        warnings=(
+            *project.notes(stack, config_file),
+            *(f"{key}: {message}" for key, message in unknown),
+            *settings.warnings,
+            *recording.warnings,
+            *(diff.warnings() if diff else ()),
+        ),
         state=state,
         preconditions=tuple(preconditions.derive(recording.resources, recording.config)),
+        changes=diff,
+        cost=estimate,
     )
+
+
+def _instance_type_problems(platform: Any) -> list[tuple[str, str]]:
+    """A serving instance type the cloud does not offer, caught before the program runs (the
+    deploy catalogue would also refuse it, but only as a deploy error of a resource)."""
+    serving = platform.get("serving") if isinstance(platform, Mapping) else None
+    value = serving.get("instanceType") if isinstance(serving, Mapping) else None
+    if not isinstance(value, str):
+        return []
+    cloud = platform.get("cloud")
+    if cloud == "aws":
+        from mlops_iac.plan.deploy import aws
+
+        message = aws.enum_problem(aws.SERVING_INSTANCE_TYPE, value)
+    else:
+        message = machine_types.serving_problem(str(cloud), value)
+    return [(f"{ROOT}.serving.instanceType", message)] if message else []
 
 
 def evaluate_policies(recording: Recording) -> ResultSet:
@@ -347,7 +385,8 @@ def state_summary(state: deploy.SavedState | None) -> dict[str, str] | None:
 
 def approvals_report(result: PlanResult) -> list[dict[str, Any]]:
     """The recorded approvals as the gate judged their records: each with its key path, signature
-    status, date status and ``verifiedBy`` (principal, key, signers file and its digest)."""
+    status, date status, ``verifiedBy`` (principal, key, signers file and its digest) and whether
+    it binds what is served (``bindingStatus``, with ``bindingProblems`` when it does not)."""
     gate = result.pack_config.get("mlops-approval-gate", {})
     fields = ("model", "version", "approvedBy", "ticket", "approvedAt", "keyPath")
     return [
@@ -356,6 +395,8 @@ def approvals_report(result: PlanResult) -> list[dict[str, Any]]:
             "signatureStatus": approval.get("signatureStatus"),
             "dateStatus": approval.get("dateStatus"),
             "verifiedBy": approval.get("verifiedBy"),
+            "bindingStatus": approval.get("binding", "not-required"),
+            "bindingProblems": approval.get("bindingStatus"),
         }
         for approval in gate.get("approvals", ())
     ]

@@ -24,11 +24,13 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import hashlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from mlops_iac.spec import evaluation
 from mlops_iac.spec.identities import exact, impostor, looks_alike, looks_like_message
 from mlops_iac.spec.keys import ROOT
 
@@ -254,6 +256,124 @@ def date_problem(approved_at: Any, now: dt.datetime, settings: trust.TrustedSett
     return None
 
 
+#: Clouds whose serving component runs ``serving.model.image`` (AzureML serves the model files
+#: with its curated environment, so only the artifact digest binds an Azure approval).
+IMAGE_CLOUDS = ("aws", "gcp")
+#: The most bytes of a model card read to check its digest.
+MAX_CARD_BYTES = 256 * 1024
+
+
+def served_models(platform: Mapping[str, Any]) -> list[tuple[str, Mapping[str, Any]]]:
+    """``(key path, model)`` of each version the stack may serve: ``serving.model`` and, kept
+    deployable for a rollback, ``serving.previousModel``."""
+    serving = platform.get("serving")
+    if not isinstance(serving, Mapping):
+        return []
+    return [
+        (f"{ROOT}.serving.{key}", model)
+        for key in ("model", "previousModel")
+        if isinstance(model := serving.get(key), Mapping)
+    ]
+
+
+def card_digest(project_dir: Path, card: str) -> str:
+    """sha256 of a model card under ``governance/model-cards/``; ``ValueError`` saying why not."""
+    path = project_dir / card
+    if not card.startswith("governance/model-cards/") or ".." in Path(card).parts:
+        raise ValueError(f"model card {card!r} is not under governance/model-cards/")
+    if path.is_symlink() or not path.is_file():
+        raise ValueError(f"model card {card} is missing or not a regular file")
+    data = path.read_bytes()[: MAX_CARD_BYTES + 1]
+    if len(data) > MAX_CARD_BYTES:
+        raise ValueError(f"model card {card} is larger than {MAX_CARD_BYTES} bytes")
+    return hashlib.sha256(data).hexdigest()
+
+
+def binding_problems(
+    record: Mapping[str, Any],
+    model: Mapping[str, Any],
+    where: str,
+    *,
+    cloud: Any,
+    stack: str,
+    project_dir: Path | None = None,
+) -> list[str]:
+    """Why the approval ``record`` does not cover what ``model`` (a served version, camelCase)
+    serves: the artifact and image digests it signed, the metrics it signed against the stack
+    file's criteria and against the criteria it signed itself, and its model card."""
+    name, version = record.get("model"), record.get("version")
+    rerun = (
+        f"re-approve it: mlops-iac approve -s {stack} --model {name} --version {version} "
+        "--artifact FILE --metrics FILE (or --run-id ID) --approver EMAIL --ticket T --key FILE"
+    )
+    problems: list[str] = []
+    signed = record.get("artifactSha256")
+    served = model.get("artifactSha256")
+    if not signed:
+        problems.append(
+            f"it records no artifact digest (made before approvals were bound to the artifact); "
+            f"{rerun}"
+        )
+    elif not served:
+        problems.append(
+            f"{where}.artifactSha256 is not set; write the approved artifact's sha256 {signed}"
+        )
+    elif served != signed:
+        problems.append(
+            f"{where}.artifactSha256 is {served} but the approval signed {signed} (another "
+            "artifact under the same version)"
+        )
+    if cloud in IMAGE_CLOUDS:
+        image = model.get("image")
+        digest = evaluation.image_digest(image) if image else model.get("imageDigest")
+        approved = record.get("imageDigest")
+        if digest is None and image:
+            problems.append(
+                f"{where}.image is {image!r}, a tag: reference the image by digest "
+                "(…@sha256:<64 hex>), a tag can be re-pushed"
+            )
+        elif digest is None:
+            problems.append(
+                f"{where} serves the image by a tag (its repository's <name>:<version>): set "
+                f"{where}.imageDigest (or an image …@sha256:<64 hex>), a tag can be re-pushed"
+            )
+        elif not approved:
+            problems.append(f"it records no image digest; {rerun}")
+        elif approved != digest:
+            problems.append(
+                f"{where}.image serves {digest} but the approval signed {approved} (another "
+                "image under the same version)"
+            )
+    criteria_text: list[Any] = []
+    try:
+        stack_criteria = evaluation.parse_criteria(
+            c if not isinstance(c, Mapping) else dict(c) for c in _items(model.get("criteria"))
+        )
+        signed_criteria = evaluation.parse_criteria(_items(record.get("criteria")))
+    except ValueError as exc:
+        return [*problems, f"criteria: {exc}"]
+    criteria_text = [*stack_criteria, *signed_criteria]
+    metrics = record.get("metrics")
+    if criteria_text and not isinstance(metrics, Mapping):
+        problems.append(f"it records no metrics to judge against the criteria; {rerun}")
+    elif isinstance(metrics, Mapping):
+        for miss in evaluation.misses(stack_criteria, metrics):
+            problems.append(f"{miss} ({where}.criteria)")
+        for miss in evaluation.misses(signed_criteria, metrics):
+            if f"{miss} ({where}.criteria)" not in problems:
+                problems.append(f"{miss} (the criteria the approval signed)")
+    card, card_sha = record.get("modelCard"), record.get("modelCardSha256")
+    if project_dir is not None and card:
+        try:
+            actual = card_digest(project_dir, str(card))
+        except ValueError as exc:
+            problems.append(str(exc))
+        else:
+            if actual != card_sha:
+                problems.append(f"model card {card} has sha256 {actual}, not the signed {card_sha}")
+    return problems
+
+
 def review(
     platform: Mapping[str, Any] | PlatformSpec | TeamGovernance,
     allowed_signers: Path,
@@ -264,6 +384,7 @@ def review(
     today: dt.date | None = None,
     settings: trust.TrustedSettings | None = None,
     now: dt.datetime | None = None,
+    project_dir: Path | None = None,
 ) -> Review:
     """Decide what the stack file's approvals, enforcement change and waivers allow.
 
@@ -272,8 +393,10 @@ def review(
     matters when it is lower (a problem). ``settings``: the trusted settings (waiver cap, clock
     skew, maximum approval age); default ``trust.load()`` (``$MLOPS_IAC_GOVERNANCE_DIR``, else
     the working directory's or its parent's ``governance/``). ``now``: the time records are
-    judged at; default the clock. ``platform`` is the typed spec (``mlops_iac.spec``) or, for a
-    stack file that does not validate, the object as the file holds it (camelCase): the review
+    judged at; default the clock. ``project_dir``: where model cards are read to check their
+    digests; default none (the signature still covers the digest). ``platform`` is the typed
+    spec (``mlops_iac.spec``) or, for a stack file that does not validate, the object as the
+    file holds it (camelCase): the review
     reads both the same way, so an invalid file is still reviewed, fail-closed.
     """
     if not isinstance(platform, Mapping):
@@ -296,6 +419,7 @@ def review(
         problems.append(lowered)
 
     approvals = []
+    binding: list[tuple[dict[str, Any], list[str]]] = []
     for index, record in enumerate(_items(governance.get("approvals"))):
         if not isinstance(record, Mapping):
             continue
@@ -315,7 +439,35 @@ def review(
                 entry["verifiedBy"] = checked.as_dict()
         if (dated := date_problem(record.get("approvedAt"), now, settings)) is not None:
             entry["dateStatus"] = dated
+        if environment in ("staging", "prod"):
+            bound = _bind(record, signature, platform, stack=stack, project_dir=project_dir)
+            if bound is not None:
+                binding.append((entry, bound))
+            if bound:
+                entry["bindingStatus"] = "; ".join(bound)
+            entry["binding"] = binding_state(record, bound)
+        else:
+            entry["binding"] = "not-required"
         approvals.append(entry)
+    # One approval that covers a served version is enough (a re-approval after the migration
+    # leaves the old record in the audit trail); otherwise each one says why it does not. It
+    # covers only when it also counts: verified signature, dated right, four eyes (a forged
+    # record with the right digests must not silence the real one's problems).
+    covered = {
+        (e.get("model"), e.get("version"))
+        for e, bound in binding
+        if not bound
+        and e.get("signatureStatus") == signatures.VERIFIED
+        and not e.get("dateStatus")
+        and _four_eyes(e.get("approvedBy"), owner, approvers) is None
+    }
+    problems.extend(
+        f"approval of {entry.get('model')!r} version {entry.get('version')!r} "
+        f"({entry['keyPath']}) does not cover what is served: {problem}"
+        for entry, bound in binding
+        if (entry.get("model"), entry.get("version")) not in covered
+        for problem in bound
+    )
 
     enforcement = governance.get("enforcement")
     if enforcement is not None and enforcement not in ("advisory", "mandatory"):
@@ -367,6 +519,56 @@ def review(
         if isinstance(record, Mapping)
     ]
     return Review(approvals, enforcement, waivers, problems)
+
+
+BINDING_STATES = ("bound", "digest-mismatch", "unbound-legacy", "not-covering", "not-required")
+
+
+def binding_state(record: Mapping[str, Any], bound: list[str] | None) -> str:
+    """One word for the JSON report: ``not-required`` (not a served version, or dev),
+    ``unbound-legacy`` (no artifact digest: made before approvals were bound),
+    ``digest-mismatch`` (signed another artifact or image), ``not-covering`` (another problem:
+    unsigned, metrics, model card, an image served by tag) or ``bound``."""
+    if bound is None:
+        return "not-required"
+    if not record.get("artifactSha256"):
+        return "unbound-legacy"
+    if any(problem.endswith("under the same version)") for problem in bound):
+        return "digest-mismatch"
+    return "not-covering" if bound else "bound"
+
+
+def _bind(
+    record: Mapping[str, Any],
+    signature: Any,
+    platform: Mapping[str, Any],
+    *,
+    stack: str,
+    project_dir: Path | None,
+) -> list[str] | None:
+    """Binding problems of an approval of a served version; ``None`` for another version."""
+    served = [
+        (where, model)
+        for where, model in served_models(platform)
+        if (str(model.get("name")), str(model.get("version")))
+        == (str(record.get("model")), str(record.get("version")))
+    ]
+    if not served:
+        return None
+    problems: list[str] = []
+    for where, model in served:
+        if not signature:
+            # Unsigned, its metrics and digests are the stack author's word.
+            problems.append("it is unsigned, so its metrics and digests prove nothing (--key)")
+        problems += binding_problems(
+            record,
+            model,
+            where,
+            cloud=platform.get("cloud"),
+            stack=stack,
+            project_dir=project_dir,
+        )
+    return list(dict.fromkeys(problems))
 
 
 def signature_required(rule: str, environment: str, enforcement: str | None = None) -> bool:

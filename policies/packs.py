@@ -34,7 +34,7 @@ from mlops_iac.spec.parse import (
     reveal_secure,
 )
 
-from . import offline
+from . import offline, signatures
 from .rules import RULES, Rule
 from .rules._base import ENVIRONMENTS, lineage_tag, tags_of
 from .rules.gpu import GpuSpend
@@ -96,6 +96,7 @@ def pack_config(
     enforcement: str | None = None,
     overrides: Mapping[str, Mapping[str, Any]] | None = None,
     problems: Sequence[str] = (),
+    monthly_budget: float | None = None,
 ) -> dict[str, dict[str, Any]]:
     """The policy pack config document (JSON-ready) for one stack.
 
@@ -121,6 +122,8 @@ def pack_config(
     if gpu_budget is not None:
         budget["gpuBudgetUsdPerHour"] = float(gpu_budget)
     budget["nodeTypePrices"] = {str(k): float(v) for k, v in (node_type_prices or {}).items()}
+    if monthly_budget is not None:
+        document["mlops-cost-monthly-budget"]["monthlyBudgetUsd"] = float(monthly_budget)
     for name, values in (overrides or {}).items():
         if name not in document and name != "all":
             raise ValueError(f"unknown policy {name!r} in overrides")
@@ -134,7 +137,13 @@ def _approval(approval: Mapping[str, Any]) -> dict[str, Any]:
             return {str(k): str(v) for k, v in value.items()}
         return value.isoformat() if isinstance(value, dt.date) else str(value)
 
-    return {key: text(value) for key, value in approval.items() if value is not None}
+    # The bound fields (metrics, digests, model card) were judged by the review: the gate reads
+    # its verdict (``bindingStatus``), not the fields.
+    return {
+        key: text(value)
+        for key, value in approval.items()
+        if value is not None and key not in signatures.APPROVAL_BINDING
+    }
 
 
 def initial_config(environment: str, enforcement: str | None = None) -> dict[str, Any]:
@@ -192,11 +201,9 @@ def settings_from_stack_config(config_json: str | None, stack: str | None = None
         environment_source=why,
         settings=settings,
     )
-    if isinstance(typed, PlatformSpec):
+    if isinstance(typed, PlatformSpec | TeamGovernance):  # a team stack file's records too
         owner, approvers = typed.owner, list(typed.governance.approvers)
         gpu_budget: Any = typed.governance.gpu_budget_usd_per_hour
-    elif isinstance(typed, TeamGovernance):  # as `mlops-iac plan` reads a team program's keys
-        owner, approvers, gpu_budget = typed.owner, [], None
     else:
         # A stack file that does not validate (the program refuses it too): reviewed as written,
         # so the pack still starts and nothing unsigned or unlisted counts.

@@ -233,7 +233,8 @@ def _spec_keys() -> frozenset[str]:
 
 @dataclass(frozen=True)
 class Location:
-    """A repository-relative file, a 1-based line and (for a stack-file key) column."""
+    """A repository-relative file (a ``file:`` URI when it is outside the repository), a 1-based
+    line and (for a stack-file key) column."""
 
     uri: str
     line: int
@@ -247,9 +248,14 @@ class Location:
         region: dict[str, Any] = {"startLine": self.line}
         if self.column:
             region["startColumn"] = self.column
+        # SARIF 2.1.0 §3.4.3/§3.4.4: a file outside the checkout is an absolute file URI (never
+        # "../", which a viewer resolves against the repository); the rest is %SRCROOT%-relative.
+        artifact: dict[str, Any] = {"uri": self.uri}
+        if not is_absolute_uri(self.uri):
+            artifact["uriBaseId"] = "%SRCROOT%"
         return {
             "physicalLocation": {
-                "artifactLocation": {"uri": self.uri, "uriBaseId": "%SRCROOT%"},
+                "artifactLocation": artifact,
                 "region": region,
             }
         }
@@ -441,13 +447,34 @@ def secret_values(recording: Recording | None, extra: Sequence[str] = ()) -> set
     """Every secret string the recording holds (secret inputs, secret exports) plus ``extra``."""
     found = {s for s in extra if isinstance(s, str)}
     if recording is not None:
+        lifted: set[str] = set()
         for resource in recording.resources:
             for path in getattr(resource, "secret_inputs", ()) or ():
-                found.update(_leaves(_at(resource.inputs, path)))
+                value = _at(resource.inputs, path)
+                (found if isinstance(value, str) else lifted).update(_leaves(value))
+        if lifted:
+            found |= lifted - _public(recording, lifted)
         exports = getattr(recording, "exports", {}) or {}
         for name in getattr(recording, "secret_exports", ()) or ():
             found.update(_leaves(exports.get(name)))
     return {s for s in found if len(s) >= _MIN_SECRET and s != SECRET}
+
+
+def _public(recording: Recording, candidates: set[str]) -> set[str]:
+    """The ``candidates`` that occur inside a plain (non-secret) input of another resource.
+
+    A secret nested in a list or object makes the SDK mark the whole property secret, so the
+    engine cannot tell which leaf is the secret one (an action group's receiver: its name, the
+    function's name and id are plain, only the URL with the key is secret). Such a leaf that
+    another resource also holds in the open is not a secret, and scrubbing it from free text
+    would turn every occurrence of a common word into ``[secret]``; the resource's own secret
+    property is still redacted whole."""
+    plain: list[str] = []
+    for resource in recording.resources:
+        if getattr(resource, "secret_inputs", None):
+            continue
+        plain.extend(_leaves(resource.inputs))
+    return {c for c in candidates if any(c in text for text in plain)}
 
 
 def scrub(document: Any, secrets: Collection[str]) -> Any:

@@ -29,6 +29,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from mlops_iac.spec import evaluation
+
 NAMESPACE = "mlops-iac-approval"
 ALLOWED_SIGNERS = Path("governance/allowed_signers")
 """Where the approvers' public keys live, relative to the project directory (protect it with
@@ -85,19 +87,48 @@ def payload(kind: str, project: str, fields: Mapping[str, Any]) -> bytes:
     return json.dumps(document, sort_keys=True, separators=(",", ":"), ensure_ascii=True).encode()
 
 
+#: The evaluation and artifact fields an approval signs when it has them (``mlops-iac approve``
+#: records them all); an older approval without them signs only the five fields above them.
+APPROVAL_BINDING = (
+    "metrics",
+    "criteria",
+    "artifactSha256",
+    "imageDigest",
+    "modelCard",
+    "modelCardSha256",
+)
+
+
+def _binding_text(key: str, value: Any) -> str:
+    """One spelling of a bound field however YAML or JSON typed it (``0.9`` and ``0.90``)."""
+    if key == "metrics" and isinstance(value, Mapping):
+        try:
+            return evaluation.canonical_metrics(value)
+        except (TypeError, ValueError):
+            return json.dumps(value, sort_keys=True, default=str)
+    if key == "criteria" and isinstance(value, list | tuple):
+        try:
+            return "; ".join(evaluation.parse_criterion(c).text for c in value)
+        except ValueError:
+            return json.dumps(list(value), default=str)
+    return _text(value)
+
+
 def approval_payload(project: str, record: Mapping[str, Any]) -> bytes:
-    """Payload of ``governance.approvals[]``: model, version, ticket, date and approver."""
-    return payload(
-        "approval",
-        project,
-        {
-            "model": record["model"],
-            "version": record["version"],
-            "ticket": record["ticket"],
-            "date": _when(record["approvedAt"]),
-            "approver": record["approvedBy"],
-        },
-    )
+    """Payload of ``governance.approvals[]``: model, version, ticket, date and approver, and the
+    metrics, criteria, artifact and image digests and model card digest when the record has
+    them (so a forged metric or a swapped artifact under the same version does not verify)."""
+    fields = {
+        "model": record["model"],
+        "version": record["version"],
+        "ticket": record["ticket"],
+        "date": _when(record["approvedAt"]),
+        "approver": record["approvedBy"],
+    }
+    for key in APPROVAL_BINDING:
+        if record.get(key) is not None:
+            fields[key] = _binding_text(key, record[key])
+    return payload("approval", project, fields)
 
 
 def enforcement_payload(

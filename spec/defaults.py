@@ -58,6 +58,8 @@ LINEAR_STEP_PERCENT = 20
 """Traffic share per step of a linear rollout."""
 BAKE_MINUTES = 10
 """Wait between traffic shifts, watching the alarms."""
+AUTO_ROLLBACK = True
+"""A rollout's alarms roll it back, and a quiet bake promotes it, with no human."""
 MIN_REPLICAS = 1
 """Serving instances always running."""
 MAX_REPLICAS = 2
@@ -78,6 +80,10 @@ DRIFT_JENSEN_SHANNON = wire.JENSEN_SHANNON
 """Jensen-Shannon distance above which a categorical feature has drifted."""
 DRIFT_MIN_ROWS = wire.MIN_ROWS
 """Served rows a drift check needs before it gives a verdict."""
+DRIFT_SIGNIFICANCE = wire.SIGNIFICANCE
+"""Significance level of a drift check, shared by its features."""
+DRIFT_SHARE = wire.DRIFT_SHARE
+"""Share of drifted features from which a dataset has drifted."""
 CAPTURE_RETENTION_DAYS = 30
 """Days captured inference requests and responses are kept (AWS capture lifecycle)."""
 DRIFT_WINDOW_HOURS = {"hourly": 1, "daily": 24, "weekly": 168}
@@ -88,3 +94,11 @@ DRIFT_CRON = {"hourly": "0 * * * *", "daily": "0 0 * * *", "weekly": "0 0 * * 1"
 # Cost.
 HOURS_PER_MONTH = 730
 """Hours in an average month (8,760 / 12): turns a $/h GPU cap into a monthly budget."""
+
+# Experiment tracking.
+TRACKING = True
+"""An MLflow tracking server is part of the platform unless the stack file turns it off."""
+TRACKING_SIZE: Final = "Small"
+"""Tracking server size (``Small``, ``Medium``, ``Large``)."""
+TRACKING_PREFIX = "mlflow"
+"""Prefix of the artifact store under which tracked runs keep their artifacts."""

@@ -26,11 +26,11 @@ from pydantic import (
 )
 from pydantic.alias_generators import to_camel
 
-from mlops_iac.spec import defaults
+from mlops_iac.spec import defaults, evaluation
 from mlops_iac.spec import gpu as gpu_catalogue
 from mlops_iac.spec.clouds import Cloud
 from mlops_iac.spec.errors import rule_error as _rule_error
-from mlops_iac.spec.rules import platform_rules
+from mlops_iac.spec.rules import platform_rules, team_rules
 
 Environment = Literal["dev", "staging", "prod"]
 Enforcement = Literal["advisory", "mandatory"]
@@ -216,6 +216,37 @@ class TrainingSpec(_Model):
         return self
 
 
+class Criterion(_Model):
+    """One evaluation criterion a candidate's recorded metrics must meet (``auc >= 0.91``)."""
+
+    metric: str = Field(
+        pattern=evaluation.METRIC_NAME, description="Metric name as the run records it (ASCII)."
+    )
+    comparison: Literal[">=", "<=", ">", "<"] = Field(description="How the value compares.")
+    threshold: float = Field(allow_inf_nan=False, description="The threshold (finite).")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _shorthand(cls, value: object) -> object:
+        if not isinstance(value, str):
+            return value
+        parsed = evaluation.parse_criterion(value)
+        return {
+            "metric": parsed.metric,
+            "comparison": parsed.comparison,
+            "threshold": parsed.threshold,
+        }
+
+    @field_validator("threshold", mode="before")
+    @classmethod
+    def _int_threshold(cls, value: object) -> object:
+        return float(value) if isinstance(value, int) and not isinstance(value, bool) else value
+
+    def parsed(self) -> evaluation.Criterion:
+        """The criterion as ``mlops_iac.spec.evaluation`` checks it."""
+        return evaluation.Criterion(self.metric, self.comparison, self.threshold)
+
+
 class ModelRef(_Model):
     """One registered model version."""
 
@@ -225,13 +256,73 @@ class ModelRef(_Model):
     image: str | None = Field(
         None,
         min_length=1,
-        description="Inference image. Default: the cloud's default for the framework.",
+        description="Inference image. Default: the cloud's default for the framework. In "
+        "staging and prod, pinned by digest (`…@sha256:<64 hex>`): a tag can be re-pushed.",
+    )
+    artifact_sha256: str | None = Field(
+        None,
+        pattern=evaluation.SHA256,
+        description="sha256 of the model artifact (`model.tar.gz`, or the package file) the "
+        "approval signed. Required in staging and prod.",
+    )
+    image_digest: str | None = Field(
+        None,
+        pattern=r"^sha256:[0-9a-f]{64}$",
+        description="GCP, serving from the stack's own repository: the image's digest, served "
+        "as `<repository>/<name>@<digest>` instead of the `<name>:<version>` tag. Required in "
+        "staging and prod there.",
+    )
+    criteria: list[Criterion] = Field(
+        default_factory=list,
+        description="Evaluation gate: what the version's recorded metrics must meet "
+        "(`auc >= 0.91` or {metric, comparison, threshold}). `mlops-iac approve` refuses a "
+        "version that misses one. Default: none.",
     )
 
     @field_validator("version", mode="before")
     @classmethod
     def _version_text(cls, value: object) -> object:
         return _version_text(value)
+
+    @field_validator("criteria")
+    @classmethod
+    def _one_per_metric(cls, value: list[Criterion]) -> list[Criterion]:
+        names = [c.metric for c in value]
+        twice = sorted({n for n in names if names.count(n) > 1})
+        if twice:
+            raise ValueError(f"metric {twice[0]!r} has more than one criterion")
+        return value
+
+
+class ModelMetricAlarmSpec(_Model):
+    """A metric the model publishes (or the drift job's drifted-feature count) that rolls a
+    rollout back when it crosses ``threshold``."""
+
+    namespace: str = Field(
+        min_length=1,
+        max_length=255,
+        description="Metric namespace: CloudWatch namespace (AWS), Azure Monitor custom metric "
+        "namespace, or the GCP metric type prefix (the part before the last ``/``).",
+    )
+    name: str = Field(min_length=1, max_length=255, description="Metric name.")
+    threshold: float = Field(description="The value that rolls back.")
+    comparison: Literal["above", "below"] = Field(
+        "above", description="Roll back when the metric is above (or below) the threshold."
+    )
+
+
+class RolloutAlarmsSpec(_Model):
+    """The alarms a rollout rolls back on. Defaults: the ``monitoring`` section's thresholds."""
+
+    error_rate_percent: float | None = Field(
+        None, gt=0, le=100, description="5xx share of requests. Default: monitoring's."
+    )
+    latency_p99_ms: int | None = Field(
+        None, ge=1, le=600_000, description="p99 latency in ms. Default: monitoring's."
+    )
+    model_metric: ModelMetricAlarmSpec | None = Field(
+        None, description="A model metric that also rolls back. Default: none."
+    )
 
 
 class RolloutSpec(_Model):
@@ -251,6 +342,17 @@ class RolloutSpec(_Model):
     )
     bake_minutes: int = Field(
         defaults.BAKE_MINUTES, ge=0, le=120, description="Wait between steps, watching alarms."
+    )
+    auto_rollback: bool = Field(
+        defaults.AUTO_ROLLBACK,
+        description="The rollout's alarms move all traffic back to the previous version and, "
+        "after each bake with no alarm, promote it a step, with no human (AWS: SageMaker "
+        "deployment guardrails; Azure, GCP: the toolkit's rollout function). Prod refuses "
+        "false. Default: true.",
+    )
+    alarms: RolloutAlarmsSpec = Field(
+        default_factory=lambda: RolloutAlarmsSpec(),
+        description="What rolls a rollout back: 5xx rate, p99 latency, an optional model metric.",
     )
 
 
@@ -320,6 +422,28 @@ class ServingSpec(_Model):
         return self.model if self.rollback else self.previous_model
 
 
+class DriftFeatureSpec(_Model):
+    """One feature's own drift thresholds (the others keep the stack's)."""
+
+    psi: float | None = Field(None, gt=0, le=10, description="PSI above this is drift.")
+    ks: float | None = Field(None, gt=0, le=1, description="KS statistic above this is drift.")
+    jensen_shannon: float | None = Field(
+        None, gt=0, le=1, description="Jensen-Shannon distance (base 2) above this is drift."
+    )
+
+    def thresholds(self) -> dict[str, float]:
+        """The thresholds set, by their stack-file keys."""
+        return {
+            key: value
+            for key, value in (
+                ("psi", self.psi),
+                ("ks", self.ks),
+                ("jensenShannon", self.jensen_shannon),
+            )
+            if value is not None
+        }
+
+
 class DriftSpec(_Model):
     """The toolkit's drift job (``mlops_iac.drift``): when it runs and what counts as drift.
 
@@ -355,6 +479,26 @@ class DriftSpec(_Model):
         ge=0,
         le=24 * 31,
         description="Hours of capture each run reads. Default: 0 = the schedule's period.",
+    )
+    significance: float = Field(
+        defaults.DRIFT_SIGNIFICANCE,
+        gt=0,
+        le=0.5,
+        description="Significance level of a check, shared by the features (Bonferroni): a "
+        "shift beyond a threshold is drift only with a p-value below it. Default: 0.05.",
+    )
+    drift_share: float = Field(
+        defaults.DRIFT_SHARE,
+        gt=0,
+        le=1,
+        description="Share of drifted features from which the dataset has drifted. Default: 0.5.",
+    )
+    features: dict[str, DriftFeatureSpec] = Field(
+        default_factory=dict,
+        description="Per-feature thresholds (psi, ks, jensenShannon), by feature name.",
+    )
+    exclude: list[str] = Field(
+        default_factory=list, description="Features the drift check leaves out."
     )
 
     @model_validator(mode="before")
@@ -392,6 +536,35 @@ class MonitoringSpec(_Model):
         return value
 
 
+class TrackingSpec(_Model):
+    """Experiment tracking: one MLflow tracking API on every cloud (docs/tracking.md)."""
+
+    enabled: bool = Field(
+        defaults.TRACKING,
+        description="Create the tracking server (AWS, GCP) or grant the workspace's (Azure). "
+        "Default: true.",
+    )
+    size: Literal["Small", "Medium", "Large"] = Field(
+        defaults.TRACKING_SIZE,
+        description="Server size: SageMaker's TrackingServerSize on AWS, the Cloud SQL tier and "
+        "Cloud Run instances on GCP; Azure's workspace endpoint has none. Default: Small.",
+    )
+    image: str | None = Field(
+        None,
+        min_length=1,
+        max_length=512,
+        description="GCP: the MLflow server image Cloud Run runs (it must exist before the "
+        "deploy and have psycopg2 and google-cloud-storage). Default: the upstream "
+        "ghcr.io/mlflow/mlflow full image through an Artifact Registry remote repository.",
+    )
+    ci_principals: list[str] = Field(
+        default_factory=list,
+        description="CI identities that log to the server besides the training cluster: IAM "
+        "role ARNs (AWS), Entra object ids (Azure), IAM members such as "
+        "serviceAccount:ci@p.iam.gserviceaccount.com (GCP). Default: none.",
+    )
+
+
 class Approval(_Model):
     """A human approval of one model version for production."""
 
@@ -404,8 +577,64 @@ class Approval(_Model):
         None,
         pattern=_SIGNATURE,
         description="SSH signature by the approver's key over model, version, ticket, date and "
-        "approver (`mlops-iac approve --key`). Required in prod.",
+        "approver, and the evaluation and artifact fields below when present (`mlops-iac "
+        "approve --key`). Required in prod.",
     )
+    metrics: dict[str, float] | None = Field(
+        None,
+        description="The candidate's recorded metrics the approval saw (signed). Set by "
+        "`mlops-iac approve`.",
+    )
+    criteria: list[str] | None = Field(
+        None,
+        description="The criteria the metrics were judged against (signed): the stack file's "
+        "criteria can be lowered only by a new approval.",
+    )
+    artifact_sha256: str | None = Field(
+        None, pattern=evaluation.SHA256, description="sha256 of the approved model artifact."
+    )
+    image_digest: str | None = Field(
+        None,
+        pattern=r"^sha256:[0-9a-f]{64}$",
+        description="Digest of the approved inference image (`sha256:<hex>`).",
+    )
+    model_card: str | None = Field(
+        None,
+        pattern=r"^governance/model-cards/[A-Za-z0-9][A-Za-z0-9._-]{0,199}/"
+        r"[a-z0-9][a-z0-9._-]{0,127}\.md$",
+        description="The model card `mlops-iac approve` wrote (repository-relative).",
+    )
+    model_card_sha256: str | None = Field(
+        None, pattern=evaluation.SHA256, description="sha256 of the model card's bytes (signed)."
+    )
+
+    @field_validator("metrics")
+    @classmethod
+    def _finite_metrics(cls, value: dict[str, float] | None) -> dict[str, float] | None:
+        for name, number in (value or {}).items():
+            if not re.match(evaluation.METRIC_NAME, name):
+                raise ValueError(f"metric {name!r} must be lowercase ASCII")
+            evaluation.metric_value(number)
+        if value is not None and len(value) > evaluation.MAX_METRICS:
+            raise ValueError(f"at most {evaluation.MAX_METRICS} metrics")
+        return value
+
+    @field_validator("criteria")
+    @classmethod
+    def _criteria_text(cls, value: list[str] | None) -> list[str] | None:
+        if value is not None:
+            evaluation.parse_criteria(value)
+        return value
+
+    @field_validator("metrics", mode="before")
+    @classmethod
+    def _int_metrics(cls, value: object) -> object:
+        if isinstance(value, dict):
+            return {
+                k: float(v) if isinstance(v, int) and not isinstance(v, bool) else v
+                for k, v in value.items()
+            }
+        return value
 
     @field_validator("version", mode="before")
     @classmethod
@@ -479,6 +708,12 @@ class GovernanceSpec(_Model):
     )
     gpu_budget_usd_per_hour: float | None = Field(
         None, gt=0, description="Cap on the training pool's max $/h. Default: no cap."
+    )
+    monthly_budget_usd: float | None = Field(
+        None,
+        gt=0,
+        description="Cap on the always-on monthly estimate of `mlops-iac plan` "
+        "(mlops-cost-monthly-budget). Default: no cap.",
     )
     enforcement: Enforcement | None = Field(
         None,
@@ -755,6 +990,7 @@ class PlatformSpec(_Model):
     serving: ServingSpec = Field(description="Serving endpoint and model versions.")
     monitoring: MonitoringSpec = Field(MonitoringSpec(), description="Alerts and drift.")
     governance: GovernanceSpec = Field(GovernanceSpec(), description="Approvals and cost caps.")
+    tracking: TrackingSpec = Field(TrackingSpec(), description="Experiment tracking (MLflow).")
     aws: AwsSpec | None = Field(None, description="AWS-only settings (cloud: aws).")
     azure: AzureSpec | None = Field(None, description="Azure-only settings (cloud: azure).")
     gcp: GcpSpec | None = Field(None, description="GCP-only settings (cloud: gcp).")
@@ -795,3 +1031,39 @@ class TeamGovernance(_Model):
     owner: str | None = Field(None, pattern=_EMAIL, description="Owning team's email.")
     cost_center: str | None = Field(None, min_length=1, max_length=64, description="Cost centre.")
     lineage: LineageSpec = Field(description="Code and data versions behind the deployment.")
+    cloud: Cloud | None = Field(
+        None, description="The cloud the team program deploys to (dvc-remote reads it)."
+    )
+    governance: GovernanceSpec = Field(
+        GovernanceSpec(), description="Approvers, approvals and waivers of the team's stack."
+    )
+
+    @property
+    def is_prod(self) -> bool:
+        return self.environment == "prod"
+
+    @property
+    def enforcement(self) -> Enforcement:
+        """The policy level: the explicit one, else advisory in dev and mandatory elsewhere."""
+        if self.governance.enforcement is not None:
+            return self.governance.enforcement
+        return "advisory" if self.environment == "dev" else "mandatory"
+
+
+class TeamStackSpec(TeamGovernance):
+    """A team stack file's ``mlops:platform`` object: the governance keys and nothing else.
+
+    A team stack file has no ``serving`` (that makes a platform stack file, ``PlatformSpec``);
+    ``cloud`` is optional. Unknown keys are refused, as in a platform stack file.
+    """
+
+    model_config = ConfigDict(
+        alias_generator=to_camel, populate_by_name=True, frozen=True, extra="forbid", strict=True
+    )
+
+    @model_validator(mode="after")
+    def _rules(self) -> TeamStackSpec:
+        problems = team_rules(self.model_dump(by_alias=True))
+        if problems:
+            raise _rule_error(problems)
+        return self

@@ -11,14 +11,14 @@ SDK is imported only when they are called, so parsing needs no Pulumi SDK.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import ValidationError
 
-from mlops_iac.spec import identities
+from mlops_iac.spec import clouds, identities
 from mlops_iac.spec.errors import SpecError, control_characters, format_errors, loc_path
 from mlops_iac.spec.keys import CONFIG_KEY, CONFIG_NAMESPACE, ROOT
-from mlops_iac.spec.models import PlatformSpec, TeamGovernance
+from mlops_iac.spec.models import PlatformSpec, TeamGovernance, TeamStackSpec
 from mlops_iac.spec.rules import platform_rules
 
 
@@ -42,20 +42,60 @@ def parse_spec(raw: object) -> PlatformSpec:
         raise SpecError(problems) from None
 
 
+PLATFORM_ONLY = ("serving", "training", "monitoring", "artifacts", *clouds.NAMES)
+"""Keys only a platform stack file has; ``serving`` is the one that makes it one."""
+
+StackKind = Literal["platform", "team"]
+
+
+def stack_kind(raw: object) -> StackKind:
+    """Which kind of stack file a ``mlops:platform`` object is.
+
+    A **platform** stack file has ``serving`` (and ``cloud``, and may have every section:
+    ``PlatformSpec``); a **team** stack file has only the governance keys (project, environment,
+    owner, costCenter, lineage, governance, and optionally cloud: ``TeamStackSpec``). An object
+    with platform-only sections but no ``serving`` is neither: ``SpecError`` saying what it
+    lacks.
+    """
+    if not isinstance(raw, Mapping):
+        raise SpecError([(ROOT, f"must be a mapping, got {type(raw).__name__}")])
+    if "serving" in raw:
+        return "platform"
+    extra = [key for key in PLATFORM_ONLY if key in raw]
+    if extra:
+        raise SpecError([(ROOT, neither_message(extra))])
+    return "team"
+
+
+def neither_message(platform_keys: list[str]) -> str:
+    """Why an object with ``platform_keys`` but no ``serving`` is no stack file of either kind."""
+    keys = ", ".join(platform_keys)
+    return (
+        f"neither a platform stack file (it has {keys} but no serving) nor a team stack file "
+        "(only project, environment, owner, costCenter, lineage, governance, cloud)"
+    )
+
+
 def is_team_governance(raw: object) -> bool:
-    """A ``mlops:platform`` object that holds only governance keys (no cloud, no serving)."""
-    return isinstance(raw, Mapping) and "cloud" not in raw and "serving" not in raw
+    """A ``mlops:platform`` object of a team stack file: no ``serving`` (``stack_kind``).
+
+    An object that is neither kind counts as a team one here, so parsing it reports why."""
+    return isinstance(raw, Mapping) and "serving" not in raw
 
 
 def parse_team_governance(raw: object) -> TeamGovernance:
-    """Validate the governance keys of a ``mlops:platform`` object; ``SpecError`` lists problems."""
-    if not isinstance(raw, Mapping):
-        raise SpecError([(ROOT, f"must be a mapping, got {type(raw).__name__}")])
+    """Validate a team stack file's ``mlops:platform`` object (``TeamStackSpec``: unknown keys
+    refused), or the governance keys of a platform one (the rest ignored); ``SpecError`` lists
+    every problem."""
+    kind = stack_kind(raw)
+    assert isinstance(raw, Mapping)  # stack_kind refuses anything else
     hidden = control_characters(raw)
+    model: type[TeamGovernance] = TeamStackSpec if kind == "team" else TeamGovernance
     try:
-        team = TeamGovernance.model_validate(dict(raw))
+        team = model.model_validate(dict(raw))
     except ValidationError as exc:
-        raise SpecError(hidden + format_errors(exc, PlatformSpec)) from None
+        problems = hidden + [p for p in format_errors(exc, model) if p not in hidden]
+        raise SpecError(problems) from None
     if hidden:
         raise SpecError(hidden)
     if team.environment == "prod" and not team.owner:

@@ -93,6 +93,11 @@ def platform_rules(raw: Mapping[str, Any]) -> list[tuple[str, str]]:
                 "refused in prod",
             ),
             (
+                _get(raw, "serving.rollout.autoRollback") is False,
+                "serving.rollout.autoRollback",
+                "refused in prod: a bad rollout must roll back without waiting for a human",
+            ),
+            (
                 _get(raw, "azure.privateEndpoints") is False,
                 "azure.privateEndpoints",
                 "refused in prod: a prod workspace is only reachable through private endpoints",
@@ -241,6 +246,17 @@ def _gcp_rules(raw: Mapping[str, Any]) -> list[tuple[str, str]]:
                     "gcp.externalArtifacts: true",
                 )
             )
+    return problems
+
+
+def team_rules(raw: Mapping[str, Any]) -> list[tuple[str, str]]:
+    """The cross-field rules of a team stack file: four eyes on its governance records, readable
+    identities, and an owner in prod (the platform file's rules on these keys, nothing else)."""
+    problems = _governance_rules(raw) if isinstance(raw.get("governance"), Mapping) else []
+    if not isinstance(raw.get("governance"), Mapping):
+        problems.extend(_identity_rules(raw))
+    if raw.get("environment") == "prod" and not raw.get("owner"):
+        problems.append(("owner", "required in prod"))
     return problems
 
 

@@ -45,6 +45,11 @@ def main(argv: list[str] | None = None) -> int:
     for stack in argv or list(STACKS):
         path = ROOT_DIR / "stacks" / "state" / f"{stack}.json"
         document = export(stack, json.loads(path.read_text()) if path.exists() else None)
+        # The mock engine registers from threads, so the recorded order varies between runs: the
+        # root stack first, then by URN, so a regeneration changes only what changed.
+        document["deployment"]["resources"].sort(
+            key=lambda r: (r["type"] != "pulumi:pulumi:Stack", r["urn"])
+        )
         text = json.dumps(document, indent=1, sort_keys=True, default=str) + "\n"
         # Asset paths are the checkout's: keep them repository-relative, the same on every clone.
         path.write_text(text.replace(f"{ROOT_DIR}/", ""))

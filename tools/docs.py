@@ -262,7 +262,66 @@ def sections() -> dict[str, Callable[[], str]]:
     from mlops_iac.policies.packs import catalogue_markdown
 
     found["Policy catalogue"] = catalogue_markdown
+    found["Command line"] = cli_reference
     return found
+
+
+CLI_INTRO = """Every command follows one grammar:
+
+- `--json [F]` writes the JSON report to the file F, or to stdout without F (or with `-`), and
+  stdout then carries nothing else;
+- `--quiet`/`-q` drops the progress display (and, where a command says so, more);
+- `--no-color` (or a non-empty `NO_COLOR`, https://no-color.org) gives plain text;
+- `--project DIR` is the Pulumi project directory and `--stack`/`-s S` its stack file
+  `Pulumi.<S>.yaml` (in `stackConfigDir` when `Pulumi.yaml` sets one).
+
+Exit codes: 0 ok, 1 a finding (a violation, drift, a failed check), 2 bad input (one line on
+stderr). Long work (the offline run, reading large drift files) shows a spinner with the elapsed
+time on stderr when it is a terminal, and nothing when it is piped. Shell completion:
+`mlops-iac completion bash|zsh|fish` prints a script generated from this parser. `plan` checks
+the regions a stack names (AWS: the installed botocore's partitions; Azure and GCP: lists kept
+with their sources) and `serving.instanceType` (AWS: botocore's SageMaker enum; Azure: the VM
+size form; GCP: Cloud Run's GPU types) before it runs the program; a brand-new region passes
+with `--allow-unknown-region` (a warning instead)."""
+
+
+def _command_summaries(parser: argparse.ArgumentParser, prefix: str = "") -> dict[str, str]:
+    """``{"plan": "check a stack offline…", "drift check": …}``: each command's one-line help."""
+    found: dict[str, str] = {}
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            helps = {choice.dest: choice.help or "" for choice in action._choices_actions}
+            for name, sub in action.choices.items():
+                path = f"{prefix} {name}".strip()
+                found[path] = helps.get(name, "")
+                found.update(_command_summaries(sub, path))
+    return found
+
+
+def cli_reference() -> str:
+    """Every command's usage and options, from the CLI's own parser."""
+    from mlops_iac.cli.main import build_parser, leaf_parsers
+
+    lines = [CLI_INTRO]
+    root = build_parser()
+    summaries = _command_summaries(root)
+    for name, parser in leaf_parsers(root).items():
+        summary = summaries.get(name, "")
+        usage = " ".join(parser.format_usage().split())
+        lines += ["", f"### `mlops-iac {name}`", "", f"{summary}." if summary else "", ""]
+        lines += [f"`{usage.removeprefix('usage: ')}`", "", "| option | meaning |", "|---|---|"]
+        for action in parser._actions:
+            if isinstance(action, argparse._HelpAction):
+                continue
+            flags = ", ".join(action.option_strings) or action.dest
+            if action.nargs != 0 and action.option_strings:
+                value = action.metavar or action.dest.upper()
+                flags += f" [{value}]" if action.nargs == "?" else f" {value}"
+            if action.choices:
+                flags += " {" + ",".join(map(str, action.choices)) + "}"
+            text = " ".join((action.help or "").split()).replace("|", "\\|").replace("<", "\\<")
+            lines.append(f"| `{flags}` | {text} |")
+    return "\n".join(line for line in lines).replace("\n\n\n", "\n\n")
 
 
 INTRO = """# Reference

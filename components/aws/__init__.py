@@ -45,6 +45,7 @@ if TYPE_CHECKING:
         ServingEndpointArgs,
         endpoint_name_for,
     )
+    from mlops_iac.components.aws.tracking import Tracking, TrackingArgs
     from mlops_iac.components.aws.training_cluster import TrainingCluster, TrainingClusterArgs
 
 # Each name's module loads on first access (PEP 562), so a program pays only for the components
@@ -63,6 +64,8 @@ _EXPORTS = {
     "MonitoringArgs": "monitoring",
     "ServingEndpoint": "serving_endpoint",
     "ServingEndpointArgs": "serving_endpoint",
+    "Tracking": "tracking",
+    "TrackingArgs": "tracking",
     "TrainingCluster": "training_cluster",
     "TrainingClusterArgs": "training_cluster",
     "endpoint_name_for": "serving_endpoint",
@@ -83,6 +86,8 @@ __all__ = [
     "MonitoringArgs",
     "ServingEndpoint",
     "ServingEndpointArgs",
+    "Tracking",
+    "TrackingArgs",
     "TrainingCluster",
     "TrainingClusterArgs",
     "endpoint_name_for",

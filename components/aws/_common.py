@@ -229,8 +229,11 @@ def encrypted_topic(
     return topic
 
 
-def sagemaker_sum(query_id: str, metric: str, dimensions: Any) -> dict[str, Any]:
-    """A CloudWatch metric query summing one SageMaker endpoint metric (not returned itself)."""
+def sagemaker_sum(
+    query_id: str, metric: str, dimensions: Any, period: int = defaults.ALARM_PERIOD_SECONDS
+) -> dict[str, Any]:
+    """A CloudWatch metric query summing one SageMaker endpoint metric per ``period`` seconds
+    (default the alarms' period), not returned itself."""
     return {
         "id": query_id,
         "return_data": False,
@@ -238,7 +241,7 @@ def sagemaker_sum(query_id: str, metric: str, dimensions: Any) -> dict[str, Any]
             "namespace": "AWS/SageMaker",
             "metric_name": metric,
             "dimensions": dimensions,
-            "period": defaults.ALARM_PERIOD_SECONDS,
+            "period": period,
             "stat": "Sum",
         },
     }

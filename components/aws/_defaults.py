@@ -43,6 +43,8 @@ from mlops_iac.spec.defaults import (  # noqa: F401
     ROLLOUT_STRATEGY,
     SCAN_ON_PUSH,
     SPOT,
+    TRACKING_PREFIX,
+    TRACKING_SIZE,
 )
 
 KMS_KEY_ROTATION = True
@@ -274,3 +276,42 @@ AUTOSCALER_SCALE_ACTIONS = (
     "autoscaling:SetDesiredCapacity",
     "autoscaling:TerminateInstanceInAutoScalingGroup",
 )
+
+# Tracking (SageMaker managed MLflow)
+TRACKING_MLFLOW_VERSION: str | None = None  # SageMaker's default version
+# Weekly maintenance start, UTC (the API's pattern: Mon..Sun:HH:MM).
+TRACKING_MAINTENANCE_WINDOW = "Tue:03:30"
+# The MLflow calls of a training run that logs params, metrics, tags, artifacts and (MLflow 3)
+# logged models: actions of the service prefix sagemaker-mlflow, scoped to the tracking server's
+# ARN. MLflow 3's log_model goes through the LoggedModel calls (LogModel creates the model,
+# then LogOutputs, LogLoggedModelParams, SetLoggedModelTags, FinalizeLoggedModel).
+# https://docs.aws.amazon.com/service-authorization/latest/reference/list_amazonsagemakerwithmlflow.html
+TRACKING_CLIENT_ACTIONS = (
+    "CreateExperiment",
+    "GetExperiment",
+    "GetExperimentByName",
+    "SearchExperiments",
+    "SetExperimentTag",
+    "CreateRun",
+    "GetRun",
+    "UpdateRun",
+    "SearchRuns",
+    "LogMetric",
+    "LogParam",
+    "LogBatch",
+    "LogInputs",
+    "LogOutputs",
+    "LogModel",
+    "SetTag",
+    "DeleteTag",
+    "GetMetricHistory",
+    "ListArtifacts",
+    "GetLoggedModel",
+    "SearchLoggedModels",
+    "FinalizeLoggedModel",
+    "LogLoggedModelParams",
+    "SetLoggedModelTags",
+    "ListLoggedModelArtifacts",
+)
+# AccessUI has no resource type in that reference: it is granted on "*" only.
+TRACKING_UI_ACTION = "AccessUI"

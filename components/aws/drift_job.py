@@ -303,7 +303,6 @@ class DriftJob(Component):
     ) -> aws.lambda_.Function:
         """The drift check itself: a Lambda running this package's drift folder."""
         from mlops_iac.drift.handlers import job_environment
-        from mlops_iac.drift.profile import Thresholds
 
         bucket = args.artifact_bucket_name
         endpoint = args.endpoint_name
@@ -331,7 +330,7 @@ class DriftJob(Component):
                     fmt=args.capture_format,
                     window_hours=args.window_hours or defaults.DRIFT_WINDOW_HOURS[args.schedule],
                     namespace=args.metric_namespace,
-                    thresholds=Thresholds(args.psi, args.ks, args.jensen_shannon, args.min_rows),
+                    thresholds=args.drift_thresholds(),
                 )
             },
             tags=args.tags,

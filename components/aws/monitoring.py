@@ -27,6 +27,7 @@ from mlops_iac.components.aws._common import (
     encrypted_topic,
     error_rate_queries,
     region,
+    sagemaker_sum,
     stable_name,
     statement,
 )
@@ -431,19 +432,29 @@ class Monitoring(Component):
                         f"No invocations for {defaults.ZERO_INVOCATIONS_HOURS} hours: clients "
                         "cannot reach the prod endpoint"
                     ),
-                    namespace="AWS/SageMaker",
-                    metric_name="Invocations",
-                    dimensions=dimensions,
-                    statistic="Sum",
-                    period=3600,
-                    evaluation_periods=defaults.ZERO_INVOCATIONS_HOURS,
+                    # Hourly invocations, the empty hours filled with 0, over two days; it
+                    # alarms when a whole day of them had none. FILL fills the gaps of a series
+                    # that has data in the range the alarm queries, so the alarm needs at least
+                    # one invocation in the last two days: a new endpoint whose clients have not
+                    # switched over yet has no data (missing, not breaching) and stays quiet,
+                    # and one that loses its clients pages a day later. A quiet night does not.
+                    # (Were an empty range filled too, a new endpoint would page after a day.)
+                    # https://docs.aws.amazon.com/AmazonCloudWatch/latest/monitoring/using-metric-math.html
+                    # https://docs.aws.amazon.com/AmazonCloudWatch/latest/monitoring/alarms-and-missing-data.html
+                    metric_queries=[
+                        sagemaker_sum("invocations", "Invocations", dimensions, period=3600),
+                        {
+                            "id": "hourly",
+                            "expression": "FILL(invocations, 0)",
+                            "label": "Invocations per hour (0 when none)",
+                            "return_data": True,
+                        },
+                    ],
+                    evaluation_periods=2 * defaults.ZERO_INVOCATIONS_HOURS,
+                    datapoints_to_alarm=defaults.ZERO_INVOCATIONS_HOURS,
                     threshold=1,
                     comparison_operator="LessThanThreshold",
-                    # An idle endpoint may publish no Invocations datapoints, so missing data
-                    # breaches; the window is a whole day so a quiet night does not page. The
-                    # hours before the first invocation are missing too: a new endpoint pages
-                    # until its clients switch over (docs/monitoring.md, known problems).
-                    treat_missing_data="breaching",
+                    treat_missing_data="notBreaching",
                     **common,
                 )
             )

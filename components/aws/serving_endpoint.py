@@ -77,6 +77,18 @@ class ModelVersion:
 
 
 @dataclass(frozen=True, kw_only=True)
+class ModelMetricAlarm:
+    """A CloudWatch metric whose ``Endpoint`` dimension names the endpoint (as the drift job
+    publishes ``mlops/drift`` ``DriftedFeatures``), compared with ``threshold``."""
+
+    namespace: str
+    name: str
+    threshold: float
+    comparison: str = "above"
+    """``above`` or ``below``."""
+
+
+@dataclass(frozen=True, kw_only=True)
 class ServingEndpointArgs(ServingEndpointArgsBase):
     """Inputs of ``ServingEndpoint``. ``active_model`` and ``artifact_bucket_name`` are required."""
 
@@ -140,6 +152,9 @@ class ServingEndpointArgs(ServingEndpointArgsBase):
     """p99 ``ModelLatency`` above which the rollout rolls back. Default 500 ms."""
     error_rate_percent: float = defaults.ERROR_RATE_PERCENT
     """5XX share of invocations above which the rollout rolls back. Default 1 %."""
+    model_metric: ModelMetricAlarm | None = None
+    """A metric the model (or the drift job) publishes that also rolls a deployment back:
+    ``{name}-model-metric-alarm``. Default: none."""
     extra_rollback_alarms: Sequence[str] = ()
     """Names of further CloudWatch alarms (a business metric, say) that also roll a deployment
     back. They must be created in the same stack. Default: none, only this component's two."""
@@ -376,7 +391,7 @@ class ServingEndpoint(Component):
     ) -> list[aws.cloudwatch.MetricAlarm]:
         """The 5XX-rate and p99-latency alarms a deployment rolls back on (deterministic names)."""
         actions = [args.alert_topic_arn] if args.alert_topic_arn is not None else []
-        own_alarms = rollback_alarm_names(endpoint_name, ())
+        own_alarms = rollback_alarm_names(endpoint_name, (), model_metric=args.model_metric)
         error_alarm = aws.cloudwatch.MetricAlarm(
             f"{name}-5xx-alarm",
             name=own_alarms[0],
@@ -414,7 +429,32 @@ class ServingEndpoint(Component):
             tags=args.tags,
             opts=child_opts(self),
         )
-        return [error_alarm, latency_alarm]
+        alarms = [error_alarm, latency_alarm]
+        metric = args.model_metric
+        if metric is not None:
+            comparison = {"above": "GreaterThanThreshold", "below": "LessThanThreshold"}
+            alarms.append(
+                aws.cloudwatch.MetricAlarm(
+                    f"{name}-model-metric-alarm",
+                    name=own_alarms[2],
+                    alarm_description=f"{metric.namespace} {metric.name} of {endpoint_name} "
+                    f"{metric.comparison} {metric.threshold} (rolls a deployment back)",
+                    namespace=metric.namespace,
+                    metric_name=metric.name,
+                    dimensions={"Endpoint": endpoint_name},
+                    statistic="Maximum",
+                    period=defaults.ALARM_PERIOD_SECONDS,
+                    threshold=metric.threshold,
+                    comparison_operator=comparison[metric.comparison],
+                    evaluation_periods=1,
+                    treat_missing_data="notBreaching",
+                    alarm_actions=actions,
+                    ok_actions=actions,
+                    tags=args.tags,
+                    opts=child_opts(self),
+                )
+            )
+        return alarms
 
     def _endpoint(
         self,
@@ -559,7 +599,9 @@ class ServingEndpoint(Component):
                     pulumi.Output.concat(
                         "arn:aws:cloudwatch:", here, ":", account, f":alarm:{alarm}"
                     )
-                    for alarm in rollback_alarm_names(endpoint_name, args.extra_rollback_alarms)
+                    for alarm in rollback_alarm_names(
+                        endpoint_name, args.extra_rollback_alarms, model_metric=args.model_metric
+                    )
                 ],
             ),
             statement(
@@ -648,9 +690,15 @@ def _checked_instance_type(label: str, args: ServingEndpointArgs) -> pulumi.Inpu
     return pulumi.Output.all(args.deployed_instance_type, args.deployed_autoscaling).apply(check)
 
 
-def rollback_alarm_names(endpoint_name: str, extra: Sequence[str]) -> list[str]:
-    """The alarms a deployment of ``endpoint_name`` rolls back on: its own two, then ``extra``."""
-    return [f"{endpoint_name}-5xx-rate", f"{endpoint_name}-p99-latency", *extra]
+def rollback_alarm_names(
+    endpoint_name: str, extra: Sequence[str], *, model_metric: object | None = None
+) -> list[str]:
+    """The alarms a deployment of ``endpoint_name`` rolls back on: its own two (three with a
+    ``model_metric``), then ``extra``."""
+    own = [f"{endpoint_name}-5xx-rate", f"{endpoint_name}-p99-latency"]
+    if model_metric is not None:
+        own.append(f"{endpoint_name}-model-metric")
+    return [*own, *extra]
 
 
 def rollout_problems(strategy: str, canary: int, linear: int, bake: int, fleet: int) -> list[str]:

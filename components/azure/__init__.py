@@ -20,6 +20,7 @@ if TYPE_CHECKING:
         ServingEndpoint,
         ServingEndpointArgs,
     )
+    from mlops_iac.components.azure.tracking import Tracking, TrackingArgs
     from mlops_iac.components.azure.training_cluster import TrainingCluster, TrainingClusterArgs
 
 # Each name's module loads on first access (PEP 562), so a program pays only for the components
@@ -38,6 +39,8 @@ _EXPORTS = {
     "PrivateNetworkArgs": "private_network",
     "ServingEndpoint": "serving_endpoint",
     "ServingEndpointArgs": "serving_endpoint",
+    "Tracking": "tracking",
+    "TrackingArgs": "tracking",
     "TrainingCluster": "training_cluster",
     "TrainingClusterArgs": "training_cluster",
 }
@@ -57,6 +60,8 @@ __all__ = [
     "PrivateNetworkArgs",
     "ServingEndpoint",
     "ServingEndpointArgs",
+    "Tracking",
+    "TrackingArgs",
     "TrainingCluster",
     "TrainingClusterArgs",
 ]

@@ -7,7 +7,7 @@ import re
 from collections.abc import Mapping
 
 import pulumi
-from pulumi_azure_native import authorization, keyvault, network
+from pulumi_azure_native import authorization, keyvault, monitor, network, web
 
 from mlops_iac.components._component import child_opts
 from mlops_iac.components.azure import _defaults as defaults
@@ -33,6 +33,70 @@ def new_workspace_log_alert() -> dict[str, object]:
         "evaluation_frequency": "PT5M",
         "window_size": "PT5M",
     }
+
+
+def error_rate_criteria(
+    query: pulumi.Input[str], threshold: pulumi.Input[float]
+) -> monitor.ScheduledQueryRuleCriteriaArgs:
+    """Criteria of a log alert on the ``ErrorRatePercent`` column of ``query``: fires when its
+    maximum is above ``threshold`` in one evaluation period."""
+    return monitor.ScheduledQueryRuleCriteriaArgs(
+        all_of=[
+            monitor.ConditionArgs(
+                query=query,
+                time_aggregation="Maximum",
+                metric_measure_column="ErrorRatePercent",
+                operator="GreaterThan",
+                threshold=threshold,
+                failing_periods=monitor.ConditionFailingPeriodsArgs(
+                    number_of_evaluation_periods=1, min_failing_periods_to_alert=1
+                ),
+            )
+        ]
+    )
+
+
+def function_app(
+    parent: pulumi.Resource,
+    name: str,
+    *,
+    site_name: pulumi.Input[str],
+    resource_group_name: pulumi.Input[str],
+    location: pulumi.Input[str] | None,
+    plan_id: pulumi.Input[str],
+    integration_subnet_id: pulumi.Input[str] | None,
+    identity_id: pulumi.Input[str],
+    settings: Mapping[str, pulumi.Input[str | None]],
+    tags: Tags,
+    depends_on: list[pulumi.Resource],
+) -> web.WebApp:
+    """``{name}-function``: a Linux Function App on ``plan_id`` under the user-assigned identity
+    ``identity_id``, HTTPS only, FTPS off, TLS 1.2, with ``settings`` as its app settings. With
+    ``integration_subnet_id`` every outbound call (storage, queue, metrics, ARM) goes through
+    the subnet."""
+    return web.WebApp(
+        f"{name}-function",
+        name=site_name,
+        resource_group_name=resource_group_name,
+        location=location,
+        kind="functionapp,linux",
+        reserved=True,
+        server_farm_id=plan_id,
+        https_only=True,
+        client_affinity_enabled=False,
+        virtual_network_subnet_id=integration_subnet_id,
+        outbound_vnet_routing={"all_traffic": True} if integration_subnet_id is not None else None,
+        identity={"type": "UserAssigned", "user_assigned_identities": [identity_id]},
+        site_config=web.SiteConfigArgs(
+            linux_fx_version=defaults.DRIFT_FUNCTION_RUNTIME,
+            ftps_state="Disabled",
+            min_tls_version="1.2",
+            http20_enabled=True,
+            app_settings=[{"name": key, "value": value} for key, value in settings.items()],
+        ),
+        tags=tags,
+        opts=child_opts(parent, depends_on=depends_on),
+    )
 
 
 def role_definition_id(

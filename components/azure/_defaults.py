@@ -38,6 +38,8 @@ from mlops_iac.spec.defaults import (  # noqa: F401
     ROLLOUT_STRATEGY,
     SCAN_ON_PUSH,
     SPOT,
+    TRACKING_PREFIX,
+    TRACKING_SIZE,
 )
 
 # Built-in role definition ids (the same GUID in every tenant).
@@ -47,6 +49,12 @@ ROLE_STORAGE_QUEUE_DATA_MESSAGE_SENDER = "c6a89b2d-59bc-44d0-9896-0f6e12d7b80a"
 ROLE_STORAGE_BLOB_DATA_OWNER = "b7e6dc6d-f1e8-4753-8033-0f276bb0955b"
 ROLE_STORAGE_BLOB_DATA_READER = "2a2b9908-6ea1-4ae2-8e65-a410df84e7d1"
 ROLE_MONITORING_METRICS_PUBLISHER = "3913510d-42f4-4e42-8a64-420c390055eb"
+# AzureML Data Scientist: every workspace action except compute, workspace and role management;
+# the narrowest built-in role that creates experiments and runs and logs to them through the
+# workspace's MLflow endpoint (no narrower built-in covers MLflow logging).
+# https://learn.microsoft.com/en-us/azure/role-based-access-control/built-in-roles/ai-machine-learning#azureml-data-scientist
+# https://learn.microsoft.com/en-us/azure/machine-learning/how-to-use-mlflow-configure-tracking
+ROLE_AZUREML_DATA_SCIENTIST = "f6c7c914-8db3-469d-8ca1-694a8f32e121"
 
 # Key Vault and its customer-managed key.
 KEY_VAULT_SKU = "standard"
@@ -132,3 +140,8 @@ DRIFT_FUNCTION_RUNTIME = "Python|3.11"
 DRIFT_PLAN_SKU = {"name": "EP1", "tier": "ElasticPremium"}
 DRIFT_PLAN_MAX_WORKERS = 1
 DRIFT_CONSUMPTION_SKU = {"name": "Y1", "tier": "Dynamic"}
+
+# Tracking: the workspace's own MLflow endpoint, by its documented URI format
+# (azureml://<region>.api.azureml.ms/mlflow/v1.0/<workspace ARM id>).
+# https://learn.microsoft.com/en-us/azure/machine-learning/how-to-use-mlflow-configure-tracking
+TRACKING_URI_FORMAT = "azureml://{location}.api.azureml.ms/mlflow/v1.0{workspace_id}"

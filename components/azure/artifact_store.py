@@ -116,7 +116,8 @@ class ArtifactStore(Component):
     ``dvc_remote_url`` (``azure://dvc/``: DVC's form, with ``account_name`` set in the DVC config),
     ``kms_key_id`` (versionless key URI, so rotation is picked up; None without a CMK),
     ``key_vault_id`` and ``identity_id`` (the CMK identity; None without a CMK),
-    ``resource_group_name``, ``location``, ``dvc_identity_id`` and ``dvc_identity_client_id``.
+    ``resource_group_name``, ``location``, ``dvc_identity_id``, ``dvc_identity_client_id`` and
+    ``dvc_identity_principal_id`` (the training cluster runs as this identity).
     """
 
     bucket_name: pulumi.Output[str]
@@ -132,6 +133,7 @@ class ArtifactStore(Component):
     location: pulumi.Output[str]
     dvc_identity_id: pulumi.Output[str]
     dvc_identity_client_id: pulumi.Output[str]
+    dvc_identity_principal_id: pulumi.Output[str]
 
     def __init__(
         self, name: str, args: ArtifactStoreArgs, opts: pulumi.ResourceOptions | None = None
@@ -180,6 +182,7 @@ class ArtifactStore(Component):
             location=account.location,
             dvc_identity_id=dvc_identity.id,
             dvc_identity_client_id=dvc_identity.client_id,
+            dvc_identity_principal_id=dvc_identity.principal_id,
         )
 
     def _resource_group(

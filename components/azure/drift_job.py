@@ -48,11 +48,24 @@ from pathlib import Path
 from typing import ClassVar, Protocol
 
 import pulumi
-from pulumi_azure_native import authorization, managedidentity, monitor, storage, web
+from pulumi_azure_native import (
+    authorization,
+    managedidentity,
+    monitor,
+    operationalinsights,
+    storage,
+    web,
+)
 
 from mlops_iac.components._component import Component, child_opts, component_opts
 from mlops_iac.components.azure import _defaults as defaults
-from mlops_iac.components.azure._common import client_config, role_definition_id, unique_name
+from mlops_iac.components.azure._common import (
+    client_config,
+    function_app,
+    new_workspace_log_alert,
+    role_definition_id,
+    unique_name,
+)
 from mlops_iac.components.contract_types import DriftJobArgsBase
 from mlops_iac.drift import wire
 
@@ -60,6 +73,8 @@ TYPE = "mlops:azure:DriftJob"
 METRIC_NAMESPACE = wire.NAMESPACE
 METRIC = wire.METRIC
 FUNCTION = "drift_timer"
+# The Function App resource log category of the host's and the code's logs.
+FUNCTION_LOG = "FunctionAppLogs"
 # Metric alert windows (allowed: PT1M … P1D) long enough to see one run's point.
 _ALERT_WINDOW = {"hourly": ("PT15M", "PT1H"), "daily": ("PT1H", "P1D"), "weekly": ("PT1H", "P1D")}
 _BLOB_ATTRIBUTE = "Microsoft.Storage/storageAccounts/blobServices/containers/blobs"
@@ -194,7 +209,9 @@ class DriftJob(Component):
     Publisher on the function app only) and, with a retraining queue,
     ``{name}-retraining-sender`` (Queue Data Message Sender on that queue only);
     ``{name}-alert`` (metric alert ``DriftedFeatures > 0`` for the endpoint, acting on the
-    action group).
+    action group); ``{name}-logs`` (Log Analytics workspace) with ``{name}-function-logs`` (the
+    app's ``FunctionAppLogs``) and ``{name}-failed-runs`` (log alert on a failed run, acting on
+    the action group).
 
     Outputs: ``function_name``, ``function_id``, ``schedule_name`` (the timer function,
     ``<app>/drift_timer``), ``schedule`` (NCRONTAB), ``alarm_name`` and ``alert_id`` (the metric
@@ -238,6 +255,7 @@ class DriftJob(Component):
         package_url, host_ready = self._host_storage(name, args, config, grant)
         self._data_grants(name, args, grant)
         plan = self._plan(name, args)
+        self.plan = plan
         schedule = ncrontab(args.schedule)
         # Named up front: the job publishes its metric about the app itself, so its settings
         # carry the app's own ARM id, which an auto-name would reveal only after creation.
@@ -260,6 +278,7 @@ class DriftJob(Component):
         function = self._function(name, site_name, args, plan, identity, settings, host_ready)
         self._publisher_grants(name, args, function, grant)
         alert = self._alert(name, args, function)
+        self._failed_runs_alert(name, args, function)
         self.register(
             function_name=function.name,
             function_id=function.id,
@@ -326,6 +345,10 @@ class DriftJob(Component):
         url = pulumi.Output.concat(
             _blob_endpoint(package_store.name), "/", packages.name, "/", blob_name
         )
+        # Another Function App of the stack (the rollout guard) runs from the same package
+        # account and host containers, under its own identity.
+        self.package_store, self.package_container = package_store, packages
+        self.host_containers = (hosts, secrets)
         return url, [package, *host_grants]
 
     def _package_account(
@@ -431,31 +454,19 @@ class DriftJob(Component):
         host_ready: list[pulumi.Resource],
     ) -> web.WebApp:
         """The Function App, started only once its package and host storage are usable."""
-        elastic = args.integration_subnet_id is not None
-        return web.WebApp(
-            f"{name}-function",
-            name=site_name,
+        return function_app(
+            self,
+            name,
+            site_name=site_name,
             resource_group_name=args.resource_group_name,
             location=args.location,
-            kind="functionapp,linux",
-            reserved=True,
-            server_farm_id=plan.id,
-            https_only=True,
-            client_affinity_enabled=False,
-            virtual_network_subnet_id=args.integration_subnet_id,
-            # Every outbound call (storage, queue, metrics) goes through the subnet.
-            outbound_vnet_routing={"all_traffic": True} if elastic else None,
-            identity={"type": "UserAssigned", "user_assigned_identities": [identity.id]},
-            site_config=web.SiteConfigArgs(
-                linux_fx_version=defaults.DRIFT_FUNCTION_RUNTIME,
-                ftps_state="Disabled",
-                min_tls_version="1.2",
-                http20_enabled=True,
-                app_settings=[{"name": key, "value": value} for key, value in settings.items()],
-            ),
+            plan_id=plan.id,
+            integration_subnet_id=args.integration_subnet_id,
+            identity_id=identity.id,
+            settings=settings,
             tags=args.tags,
             # The host starts only once it may read its package and use its containers.
-            opts=child_opts(self, depends_on=host_ready),
+            depends_on=host_ready,
         )
 
     def _publisher_grants(
@@ -521,6 +532,107 @@ class DriftJob(Component):
             tags=args.tags,
             opts=child_opts(self),
         )
+
+    def _failed_runs_alert(self, name: str, args: DriftJobArgs, function: web.WebApp) -> None:
+        """The Function's host logs in a Log Analytics workspace and a log alert on its failed
+        runs: a run that raises publishes no metric, so the drift alert cannot see it."""
+        self.logs: pulumi.Output[str] = failed_runs_alert(
+            self,
+            name,
+            function=function,
+            functions=[FUNCTION],
+            description="A drift run failed: no drift verdict and no metric for this run",
+            resource_group_name=args.resource_group_name,
+            location=args.location,
+            action_group_id=args.action_group_id,
+            tags=args.tags,
+        )
+
+
+def failed_runs_query(app_id: pulumi.Input[str], functions: Sequence[str]) -> pulumi.Output[str]:
+    """KQL over ``FunctionAppLogs``: the error rows of ``functions`` of the app ``app_id``.
+
+    The host writes a row's ``FunctionName`` as ``Functions.<name>`` (its ``Category`` is
+    ``Function.<name>``), as a raw ``FunctionAppLogs`` event shows
+    (https://github.com/Azure/azure-functions-host/issues/7603); both spellings match, in case
+    ingestion ever drops the prefix. A failed execution logs ``Executed 'Functions.<name>'
+    (Failed, ...)`` and the exception at ``Error``; ``Critical`` counts too.
+    https://learn.microsoft.com/azure/azure-monitor/reference/tables/functionapplogs
+    https://learn.microsoft.com/azure/azure-monitor/reference/queries/functionapplogs
+    """
+    names = " or ".join(
+        f"FunctionName =~ '{spelling}'" for f in functions for spelling in (f"Functions.{f}", f)
+    )
+    return pulumi.Output.concat(
+        "FunctionAppLogs | where _ResourceId =~ '",
+        app_id,
+        f"' | where ({names}) and (Level == 'Error' or Level == 'Critical')",
+    )
+
+
+def failed_runs_alert(
+    parent: Component,
+    name: str,
+    *,
+    function: web.WebApp,
+    functions: Sequence[str],
+    description: str,
+    resource_group_name: pulumi.Input[str],
+    location: pulumi.Input[str] | None,
+    action_group_id: pulumi.Input[str],
+    tags: pulumi.Input[Mapping[str, pulumi.Input[str]]] | None,
+    workspace_id: pulumi.Input[str] | None = None,
+) -> pulumi.Output[str]:
+    """``{name}-function-logs`` (the app's ``FunctionAppLogs`` into a Log Analytics workspace:
+    ``workspace_id``, default a new ``{name}-logs``) and ``{name}-failed-runs`` (log alert on an
+    error row of ``functions``, acting on ``action_group_id``). Returns the workspace id.
+    https://learn.microsoft.com/azure/azure-functions/monitor-functions-reference#resource-logs
+    """
+    if workspace_id is None:
+        workspace_id = operationalinsights.Workspace(
+            f"{name}-logs",
+            resource_group_name=resource_group_name,
+            location=location,
+            sku={"name": "PerGB2018"},
+            retention_in_days=defaults.LOG_RETENTION_DAYS,
+            tags=tags,
+            opts=child_opts(parent),
+        ).id
+    setting = monitor.DiagnosticSetting(
+        f"{name}-function-logs",
+        resource_uri=function.id,
+        workspace_id=workspace_id,
+        log_analytics_destination_type="Dedicated",
+        logs=[{"category": FUNCTION_LOG, "enabled": True}],
+        opts=child_opts(parent),
+    )
+    monitor.ScheduledQueryRule(
+        f"{name}-failed-runs",
+        resource_group_name=resource_group_name,
+        location=location,
+        description=description,
+        severity=2,
+        auto_mitigate=False,
+        scopes=[workspace_id],
+        **new_workspace_log_alert(),
+        criteria=monitor.ScheduledQueryRuleCriteriaArgs(
+            all_of=[
+                monitor.ConditionArgs(
+                    query=failed_runs_query(function.id, functions),
+                    time_aggregation="Count",
+                    operator="GreaterThan",
+                    threshold=0,
+                    failing_periods=monitor.ConditionFailingPeriodsArgs(
+                        number_of_evaluation_periods=1, min_failing_periods_to_alert=1
+                    ),
+                )
+            ]
+        ),
+        actions=monitor.ActionsArgs(action_groups=[action_group_id]),
+        tags=tags,
+        opts=child_opts(parent, depends_on=[setting]),
+    )
+    return pulumi.Output.from_input(workspace_id)
 
 
 @dataclass(frozen=True)
@@ -591,7 +703,6 @@ def _app_settings(
 ) -> dict[str, pulumi.Input[str | None]]:
     """The Function App's settings: identity-based host storage, the package, the job's config."""
     from mlops_iac.drift.handlers import job_environment
-    from mlops_iac.drift.profile import Thresholds
 
     account = args.artifact_bucket_name
     settings: dict[str, pulumi.Input[str | None]] = {
@@ -625,7 +736,7 @@ def _app_settings(
             fmt="azure-capture",
             window_hours=args.window_hours or defaults.DRIFT_WINDOW_HOURS[args.schedule],
             namespace=METRIC_NAMESPACE,
-            thresholds=Thresholds(args.psi, args.ks, args.jensen_shannon, args.min_rows),
+            thresholds=args.drift_thresholds(),
         ),
     }
     if args.retraining_queue_url is not None:

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import re
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import ClassVar
 
@@ -53,6 +54,10 @@ class ModelRegistryArgs(ModelRegistryArgsBase):
         "tags": (
             "Extra tags on every child. Default: none (the stack's lineage transform adds lineage)."
         ),
+        "model_names": (
+            "Models whose new versions page the approvers. Default: none (every asset write "
+            "to the registry pages)."
+        ),
     }
 
     resource_group_name: pulumi.Input[str]
@@ -70,6 +75,10 @@ class ModelRegistryArgs(ModelRegistryArgsBase):
     ``private_endpoint_subnet_id``. Default: none."""
     untagged_image_days: int | None = None
     """Days before untagged manifests are purged (Premium only). Default: 30."""
+    model_names: Sequence[str] = ()
+    """Models whose new versions page the approvers (the write log's ``AssetName``). The log
+    records writes of every asset kind (models, environments, components, data) without a
+    column naming the kind, so only these names page. Default: none (every asset write pages)."""
 
 
 class ModelRegistry(Component):
@@ -320,7 +329,9 @@ class ModelRegistry(Component):
                         query=pulumi.Output.concat(
                             "AmlRegistryWriteEventsLog | where RegistryResourceId =~ '",
                             registry.id,
-                            "' | summarize Writes = count() by AssetName, AssetVersion",
+                            "'",
+                            _asset_names(args.model_names),
+                            " | summarize Writes = count() by AssetName, AssetVersion",
                         ),
                         time_aggregation="Count",
                         operator="GreaterThan",
@@ -335,6 +346,16 @@ class ModelRegistry(Component):
             tags=tags,
             opts=child_opts(self, depends_on=[setting]),
         )
+
+
+def _asset_names(names: Sequence[str]) -> str:
+    """The KQL clause keeping writes of these asset names (none: no clause)."""
+    for model in names:
+        if not re.fullmatch(r"[a-z0-9][a-z0-9-]*", model):
+            raise ValueError(f"ModelRegistry: model name {model!r} is not lowercase/digits/dashes")
+    if not names:
+        return ""
+    return " | where " + " or ".join(f"AssetName == '{model}'" for model in sorted(set(names)))
 
 
 def _system_created(registry: machinelearningservices.Registry, kind: str) -> pulumi.Output[str]:

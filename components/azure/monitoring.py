@@ -24,6 +24,7 @@ from mlops_iac.components._component import Component, child_opts, component_opt
 from mlops_iac.components.azure import _defaults as defaults
 from mlops_iac.components.azure._common import (
     client_config,
+    error_rate_criteria,
     new_workspace_log_alert,
     role_definition_id,
 )
@@ -376,20 +377,7 @@ class Monitoring(Component):
             auto_mitigate=True,
             scopes=[logs.id],
             **new_workspace_log_alert(),
-            criteria=monitor.ScheduledQueryRuleCriteriaArgs(
-                all_of=[
-                    monitor.ConditionArgs(
-                        query=query,
-                        time_aggregation="Maximum",
-                        metric_measure_column="ErrorRatePercent",
-                        operator="GreaterThan",
-                        threshold=args.error_rate_percent,
-                        failing_periods=monitor.ConditionFailingPeriodsArgs(
-                            number_of_evaluation_periods=1, min_failing_periods_to_alert=1
-                        ),
-                    )
-                ]
-            ),
+            criteria=error_rate_criteria(query, args.error_rate_percent),
             actions=monitor.ActionsArgs(action_groups=[group.id]),
             tags=args.tags,
             # The query reads the request log the diagnostic setting starts sending.

@@ -121,8 +121,8 @@ class ServingEndpoint(Component):
     ``previous_model`` with ``100 - share`` and ``green`` takes ``active_model`` with ``share``, so
     the new version starts on the deployment that took no traffic; a manual rollback swaps the
     models so that ``blue`` serves the previous version with 100%. Azure has no alarm-driven
-    automatic rollback for online endpoints: the Monitoring alerts page on-call, who runs the
-    rollback (``serving.rollback: true``).
+    automatic rollback for online endpoints: ``RolloutGuard`` (``rollout_guard``) adds one, and
+    by hand the rollback is ``serving.rollback: true``.
 
     Children: ``{name}-endpoint`` (system-assigned identity; ``AADToken`` auth and no public
     network access in prod, ``Key`` in dev), ``{name}-blue`` and ``{name}-green`` (managed

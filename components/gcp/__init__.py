@@ -19,6 +19,7 @@ if TYPE_CHECKING:
         ServingEndpoint,
         ServingEndpointArgs,
     )
+    from mlops_iac.components.gcp.tracking import Tracking, TrackingArgs
     from mlops_iac.components.gcp.training_cluster import TrainingCluster, TrainingClusterArgs
 
 # Each name's module loads on first access (PEP 562), so a program pays only for the components
@@ -35,6 +36,8 @@ _EXPORTS = {
     "MonitoringArgs": "monitoring",
     "ServingEndpoint": "serving_endpoint",
     "ServingEndpointArgs": "serving_endpoint",
+    "Tracking": "tracking",
+    "TrackingArgs": "tracking",
     "TrainingCluster": "training_cluster",
     "TrainingClusterArgs": "training_cluster",
 }
@@ -52,6 +55,8 @@ __all__ = [
     "MonitoringArgs",
     "ServingEndpoint",
     "ServingEndpointArgs",
+    "Tracking",
+    "TrackingArgs",
     "TrainingCluster",
     "TrainingClusterArgs",
 ]

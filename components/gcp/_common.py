@@ -7,7 +7,7 @@ import re
 from collections.abc import Mapping, Sequence
 
 import pulumi
-from pulumi_gcp import kms, organizations, projects
+from pulumi_gcp import kms, organizations, projects, pubsub
 
 from mlops_iac.components._component import child_opts
 from mlops_iac.components.gcp import _defaults as defaults
@@ -68,6 +68,32 @@ def service_agent(
     return projects.ServiceIdentity(
         name, project=project.project_id, service=service, opts=child_opts(parent)
     )
+
+
+def monitoring_may_publish(
+    parent: pulumi.Resource,
+    name: str,
+    topic: pubsub.Topic,
+    publisher_name: str,
+    project: pulumi.Output[organizations.GetProjectResult],
+) -> pulumi.Output[str]:
+    """``{name}-monitoring-agent`` and the grant ``publisher_name`` letting it publish on
+    ``topic``; returns the topic's id, resolved once the grant exists.
+
+    The Monitoring notification service agent exists only once something creates it: make it
+    explicitly (projects.ServiceIdentity) so that the publish grant names a real account.
+    https://cloud.google.com/monitoring/support/notification-options#pubsub
+    """
+    agent = service_agent(parent, f"{name}-monitoring-agent", "monitoring.googleapis.com", project)
+    publisher = pubsub.TopicIAMMember(
+        publisher_name,
+        topic=topic.id,
+        role="roles/pubsub.publisher",
+        member=agent.member,
+        opts=child_opts(parent),
+    )
+    # A pubsub channel on the topic must wait for the grant: the id carries it along.
+    return pulumi.Output.all(topic.id, publisher.id).apply(lambda ids: ids[0])
 
 
 def resource_id(name: str, role: str, *, limit: int, scope: str | None = None) -> str:

@@ -38,6 +38,8 @@ from mlops_iac.spec.defaults import (  # noqa: F401
     ROLLOUT_STRATEGY,
     SCAN_ON_PUSH,
     SPOT,
+    TRACKING_PREFIX,
+    TRACKING_SIZE,
 )
 
 DEFAULT_REGION = "us-central1"
@@ -55,6 +57,8 @@ SOFT_DELETE_SECONDS = 7 * 24 * 3600
 CAPTURE_PREFIX = "capture"
 DVC_ROLE = "roles/storage.objectAdmin"  # on objects under the DVC prefix only (IAM condition)
 DVC_LIST_ROLE = "roles/storage.objectViewer"  # on the bucket resource only: object listing
+# Training writes (and overwrites) its checkpoints under this prefix with the DVC account.
+CHECKPOINT_PREFIX = "checkpoints"
 KMS_ROLE = "roles/cloudkms.cryptoKeyEncrypterDecrypter"
 
 # GKE
@@ -114,3 +118,42 @@ DRIFT_PERIODS = {"hourly": "3600s", "daily": "86400s", "weekly": "604800s"}
 DRIFT_RUNTIME = "python312"
 DRIFT_TIMEOUT_SECONDS = 1800  # HTTP functions (2nd gen) may run up to 60 minutes
 TOPIC_MESSAGE_RETENTION = "604800s"
+
+# Tracking: MLflow on Cloud Run, metadata in Cloud SQL for PostgreSQL, artifacts in the store.
+# The default image is MLflow's own "full" image (it has psycopg2 and google-cloud-storage:
+# https://github.com/mlflow/mlflow/issues/20926), pulled through an Artifact Registry remote
+# repository because Cloud Run runs images from Artifact Registry or Docker Hub only
+# (https://cloud.google.com/run/docs/deploying#images); the remote repository fetches it from
+# ghcr.io on first pull (https://cloud.google.com/artifact-registry/docs/repositories/remote-repo).
+TRACKING_UPSTREAM = "https://ghcr.io"
+TRACKING_IMAGE_PATH = "mlflow/mlflow:v3.17.2-full"
+# Cloud SQL Auth Proxy sidecar: IAM database login (no password), TLS to the instance.
+# https://cloud.google.com/sql/docs/postgres/connect-run#connect-sidecar
+TRACKING_PROXY_IMAGE = "gcr.io/cloud-sql-connectors/cloud-sql-proxy:2.18.2"
+TRACKING_DATABASE_VERSION = "POSTGRES_16"
+TRACKING_DATABASE = "mlflow"
+# TrackingServerSize → (Cloud SQL tier, Cloud Run maximum instances).
+# https://cloud.google.com/sql/docs/postgres/instance-settings
+TRACKING_SIZES = {
+    "Small": ("db-custom-1-3840", 2),
+    "Medium": ("db-custom-2-7680", 4),
+    "Large": ("db-custom-4-15360", 8),
+}
+TRACKING_PORT = 8080
+# Cloud Run's default (512 MiB per container) is too small for `mlflow server` on the full image,
+# whose every worker imports the MLflow server stack: 2 GiB and 1 vCPU for MLflow with 2 workers
+# (`mlflow server --workers`, default 4), the proxy at Cloud Run's per-container default.
+# https://cloud.google.com/run/docs/configuring/services/memory-limits
+TRACKING_SERVER_LIMITS = {"cpu": "1", "memory": "2Gi"}
+TRACKING_WORKERS = 2
+TRACKING_PROXY_LIMITS = {"cpu": "1", "memory": "512Mi"}
+# Scale to zero throttles CPU between requests: the proxy refreshes its certificate when a
+# connection needs it rather than in the background (proxy v2.11+).
+# https://github.com/GoogleCloudPlatform/cloud-sql-proxy#configuring-lazy-refresh
+TRACKING_PROXY_FLAGS = ("--auto-iam-authn", "--lazy-refresh", "--port=5432")
+# The server's project roles: connect through the connector, log in as an IAM database user.
+# https://cloud.google.com/sql/docs/postgres/iam-roles
+TRACKING_SQL_ROLES = {
+    "sql-client": "roles/cloudsql.client",
+    "sql-login": "roles/cloudsql.instanceUser",
+}

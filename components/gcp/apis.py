@@ -49,7 +49,12 @@ API_OF_TYPE: Mapping[str, tuple[str, ...]] = {
         "artifactregistry.googleapis.com",
         "run.googleapis.com",
         "logging.googleapis.com",
+        # An event-driven function (the rollout function's Pub/Sub trigger) is an Eventarc
+        # trigger: https://cloud.google.com/functions/docs/calling/pubsub
+        "eventarc.googleapis.com",
     ),
+    # https://cloud.google.com/iam/docs/reference/rest/v1/projects.roles
+    "gcp:projects/iAMCustomRole:": ("iam.googleapis.com",),
     # https://cloud.google.com/scheduler/docs/reference/rest
     "gcp:cloudscheduler/": ("cloudscheduler.googleapis.com",),
     # https://cloud.google.com/pubsub/docs/reference/rest
@@ -60,6 +65,9 @@ API_OF_TYPE: Mapping[str, tuple[str, ...]] = {
     "gcp:logging/": ("logging.googleapis.com",),
     # https://cloud.google.com/iam/docs/reference/rest
     "gcp:serviceaccount/": ("iam.googleapis.com",),
+    # Cloud SQL instances, databases and users: the Cloud SQL Admin API.
+    # https://cloud.google.com/sql/docs/postgres/admin-api
+    "gcp:sql/": ("sqladmin.googleapis.com",),
     # https://cloud.google.com/billing/docs/how-to/budget-api-overview
     "gcp:billing/budget:": ("billingbudgets.googleapis.com",),
 }

@@ -101,7 +101,9 @@ class ArtifactStore(Component):
     (CryptoKey), ``{name}-key-gcs-agent`` (the GCS service agent may encrypt/decrypt),
     ``{name}-bucket`` (auto-named; versioning, uniform access, public access prevention, default
     KMS key, soft delete, lifecycle), ``{name}-dvc`` (service account), ``{name}-dvc-objects``
-    (object admin on objects under ``dvc_prefix/`` only, an IAM condition) and ``{name}-dvc-list``
+    (object admin on objects under ``dvc_prefix/`` only, an IAM condition),
+    ``{name}-dvc-checkpoints`` (the same under ``checkpoints/``: training writes its checkpoints
+    as this account through Workload Identity) and ``{name}-dvc-list``
     (object listing, conditioned on the bucket's own name: what ``dvc status -c`` and ``gc -c``
     need; it shows the names of other objects in the bucket, not their content).
 
@@ -135,6 +137,12 @@ class ArtifactStore(Component):
         location, placement = _placement(region, args.replica_region, args.multi_region, prod)
 
         key_id, grants = self._bucket_key(name, args, cmk=cmk, location=location, prod=prod)
+        # Where the key the store makes lives (its bucket's location), known before the deploy:
+        # a region-bound user of the key (Cloud SQL) needs its own when it differs. None: no key,
+        # or the caller's, whose location is the caller's to know.
+        self.kms_key_location: str | None = (
+            location.lower() if cmk and args.kms_key_id is None else None
+        )
         bucket = self._bucket(
             name,
             args,
@@ -248,6 +256,20 @@ class ArtifactStore(Component):
                 "dvc-prefix",
                 f"Objects under {dvc_prefix}/ only",
                 objects_under(bucket.name, [f"{dvc_prefix}/"]),
+            ),
+            opts=child_opts(self),
+        )
+        # Training pods act as this account (Workload Identity) and write their checkpoints
+        # beside the data, as the AWS trainer role does under the same prefix.
+        storage.BucketIAMMember(
+            f"{name}-dvc-checkpoints",
+            bucket=bucket.name,
+            role=defaults.DVC_ROLE,
+            member=account.member,
+            condition=_dvc_condition(
+                "checkpoints-prefix",
+                f"Objects under {defaults.CHECKPOINT_PREFIX}/ only",
+                objects_under(bucket.name, [f"{defaults.CHECKPOINT_PREFIX}/"]),
             ),
             opts=child_opts(self),
         )

@@ -169,7 +169,8 @@ class DriftJob(Component):
     ``{name}-metric-<metric>`` (one metric descriptor per custom metric the job writes, abandoned
     rather than deleted on destroy: deleting a descriptor deletes its data, and other stacks of
     the project may write it); ``{name}-alert`` and, with a retraining topic,
-    ``{name}-retraining-channel``.
+    ``{name}-retraining-channel``; ``{name}-failed-runs`` (alert policy on the function's 5xx
+    responses: a run that raises, to the alert channels).
 
     Outputs: ``function_name``, ``schedule_name``, ``alarm_name`` (alert policy name),
     ``baseline_uri``, ``report_uri``.
@@ -214,6 +215,7 @@ class DriftJob(Component):
         )
         schedule = self._schedule(name, args, location, function)
         alert = self._alert(name, args, self._metric_descriptors(name, project))
+        self._failed_runs_alert(name, args, function)
 
         self.register(
             function_name=function.name,
@@ -374,7 +376,6 @@ class DriftJob(Component):
     ) -> cloudfunctionsv2.Function:
         """``{name}-source`` (the zip in the bucket) and ``{name}-function``, internal only."""
         from mlops_iac.drift.handlers import job_environment
-        from mlops_iac.drift.profile import Thresholds
 
         bucket = args.artifact_bucket_name
         source = storage.BucketObject(
@@ -417,9 +418,7 @@ class DriftJob(Component):
                         window_hours=args.window_hours
                         or defaults.DRIFT_WINDOW_HOURS[args.schedule],
                         namespace=METRIC_PREFIX,
-                        thresholds=Thresholds(
-                            args.psi, args.ks, args.jensen_shannon, args.min_rows
-                        ),
+                        thresholds=args.drift_thresholds(),
                     ),
                     "DRIFT_PROJECT": project.project_id,
                 },
@@ -549,6 +548,50 @@ class DriftJob(Component):
             },
             user_labels=args.tags,
             opts=child_opts(self, depends_on=list(descriptors)),
+        )
+
+    def _failed_runs_alert(
+        self, name: str, args: DriftJobArgs, function: cloudfunctionsv2.Function
+    ) -> monitoring.AlertPolicy:
+        """``{name}-failed-runs``: a run that raises publishes no metric, so the drift alert
+        cannot see it; the Functions Framework answers the scheduler's request with a 500, which
+        Cloud Run counts in ``request_count`` (``response_code_class`` ``5xx``) of the function's
+        service (named after the function).
+        https://cloud.google.com/functions/docs/monitoring/error-reporting
+        https://cloud.google.com/monitoring/api/metrics_gcp_p_z#gcp-run
+        """
+        return monitoring.AlertPolicy(
+            f"{name}-failed-runs",
+            display_name=f"{name}: a drift run failed",
+            combiner="OR",
+            conditions=[
+                {
+                    "display_name": "Drift function answered 5xx",
+                    "condition_threshold": {
+                        "filter": pulumi.Output.concat(
+                            'metric.type="run.googleapis.com/request_count"'
+                            ' AND resource.type="cloud_run_revision"'
+                            ' AND resource.labels.service_name="',
+                            function.name,
+                            '" AND metric.labels.response_code_class="5xx"',
+                        ),
+                        "comparison": "COMPARISON_GT",
+                        "threshold_value": 0,
+                        "duration": "0s",
+                        "aggregations": [
+                            {"alignment_period": "3600s", "per_series_aligner": "ALIGN_SUM"}
+                        ],
+                    },
+                }
+            ],
+            notification_channels=args.alert_channels,
+            severity="ERROR",
+            documentation={
+                "content": "A drift run failed: see the function's logs (no verdict this run).",
+                "mime_type": "text/markdown",
+            },
+            user_labels=args.tags,
+            opts=child_opts(self),
         )
 
 

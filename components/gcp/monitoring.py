@@ -30,6 +30,7 @@ from mlops_iac.components.contract_types import MonitoringArgsBase
 from mlops_iac.components.gcp import _defaults as defaults
 from mlops_iac.components.gcp._common import (
     crypto_key,
+    monitoring_may_publish,
     project_info,
     region_or_default,
     service_agent,
@@ -213,21 +214,7 @@ class Monitoring(Component):
             labels=args.tags,
             opts=child_opts(self, depends_on=grants or None),
         )
-        # The Monitoring notification service agent exists only once something creates it: make
-        # it explicitly (projects.ServiceIdentity) so that the publish grant names a real account.
-        # https://cloud.google.com/monitoring/support/notification-options#pubsub
-        agent = service_agent(
-            self, f"{name}-monitoring-agent", "monitoring.googleapis.com", project
-        )
-        publisher = pubsub.TopicIAMMember(
-            f"{name}-retraining-publisher",
-            topic=topic.id,
-            role="roles/pubsub.publisher",
-            member=agent.member,
-            opts=child_opts(self),
-        )
-        # A pubsub channel on the topic must wait for the grant: the id carries it along.
-        return pulumi.Output.all(topic.id, publisher.id).apply(lambda ids: ids[0])
+        return monitoring_may_publish(self, name, topic, f"{name}-retraining-publisher", project)
 
     def _latency_policy(
         self,

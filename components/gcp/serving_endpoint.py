@@ -23,8 +23,9 @@ How versions move:
   the template, so no new revision is built: the switch is a traffic change only and takes
   seconds. ``active_model_version`` then reports the previous version.
 
-Cloud Run has no alarm-driven automatic rollback; the Monitoring component's latency and 5xx
-policies page on-call, and rollback is the manual switch above.
+Cloud Run has no alarm-driven automatic rollback of its own: ``RolloutGuard``
+(``rollout_guard``) adds one (alerts on the current revision → a function that moves the traffic
+back), and rollback by hand is the switch above.
 
 The service name is derived from the logical name (plus a per-stack hash, see
 ``_common.resource_id``) instead of being auto-named, because revision names must start with it.
@@ -226,6 +227,10 @@ class ServingEndpoint(Component):
         )
         # The attribute keeps None for "unknown" (the registered pair above splits it in two).
         self.deployed_revisions = served
+        # For the rollout guard (not outputs): the revision its alerts watch, the account a
+        # traffic update acts as.
+        self.current_revision_name = current
+        self.runtime_account_email = account.email
 
     def _traffic_plan(
         self,

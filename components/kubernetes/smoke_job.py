@@ -80,6 +80,21 @@ def to_store(body: bytes) -> None:
     print(f"checkpoint written to {os.environ['CHECKPOINT_URI']}", flush=True)
 
 
+def count_files(data_dir: str) -> int:
+    """Files under the mounted input folder: proves the compute identity reads the datastore."""
+    return sum(len(files) for _, _, files in os.walk(data_dir))
+
+
+def to_folder(out_dir: str, body: bytes) -> None:
+    """Write ``model.pt`` and the lineage (``lineage.json``) into the mounted output folder."""
+    os.makedirs(out_dir, exist_ok=True)
+    with open(os.path.join(out_dir, "model.pt"), "wb") as handle:
+        handle.write(body)
+    with open(os.path.join(out_dir, "lineage.json"), "w") as handle:
+        handle.write(os.environ["LINEAGE"])
+    print(f"checkpoint written to {out_dir}", flush=True)
+
+
 def torchrun_main() -> None:
     import torch.distributed as dist
 
@@ -111,18 +126,10 @@ def azureml_main(data_dir: str, out_dir: str) -> None:
     import torch.distributed as dist
 
     dist.init_process_group("nccl")
-    seen = sum(len(files) for _, _, files in os.walk(data_dir))
-
-    def save(body: bytes) -> None:
-        os.makedirs(out_dir, exist_ok=True)
-        with open(os.path.join(out_dir, "model.pt"), "wb") as handle:
-            handle.write(body)
-        with open(os.path.join(out_dir, "lineage.json"), "w") as handle:
-            handle.write(os.environ["LINEAGE"])
-        print(f"checkpoint written to {out_dir}", flush=True)
-
+    seen = count_files(data_dir)
     local = int(os.environ.get("LOCAL_RANK", "0"))
-    train(dist.get_rank(), local, dist.get_world_size(), seen, save)
+    rank, world = dist.get_rank(), dist.get_world_size()
+    train(rank, local, world, seen, lambda body: to_folder(out_dir, body))
     dist.barrier()
     dist.destroy_process_group()
 

@@ -8,6 +8,8 @@ Order (each arrow is an output passed as an input):
 4. ``ModelRegistry`` — image repository → serving; approved versions → alert topic.
 5. ``ServingEndpoint`` — rollback alarms → alert topic; endpoint name → monitoring.
 6. ``Monitoring`` — reuses the channel, watches the endpoint and the GPU pool.
+7. ``Tracking`` (``tracking.enabled``) — MLflow on the store's ``mlflow/`` prefix; the trainer
+   role and CI's roles may log to it.
 """
 
 from __future__ import annotations
@@ -30,9 +32,12 @@ from mlops_iac.components.aws import (
     MonitoringArgs,
     ServingEndpoint,
     ServingEndpointArgs,
+    Tracking,
+    TrackingArgs,
     TrainingCluster,
     TrainingClusterArgs,
 )
+from mlops_iac.components.aws.serving_endpoint import ModelMetricAlarm
 from mlops_iac.components.lineage import base_tags, sanitise, serving_tags
 from mlops_iac.components.platform.common import (
     artifact_store_kwargs,
@@ -41,6 +46,9 @@ from mlops_iac.components.platform.common import (
     customer_key,
     drift_exports,
     drift_job_kwargs,
+    rollout_alarm_thresholds,
+    tracking_exports,
+    tracking_kwargs,
     training_cluster_kwargs,
     training_exports,
     training_kubernetes_kwargs,
@@ -105,7 +113,31 @@ def build(parent: pulumi.Resource, name: str, spec: PlatformSpec) -> dict[str, A
     drift_job = None
     if endpoint is not None:
         drift_job = _drift_job(name, spec, store, channel, endpoint, watch, opts)
-    return _exports(spec, store, cluster, registry, endpoint, watch, drift_job)
+    tracking = _tracking(name, spec, store, cluster, opts) if spec.tracking.enabled else None
+    return {
+        **_exports(spec, store, cluster, registry, endpoint, watch, drift_job),
+        **tracking_exports(tracking),
+    }
+
+
+def _tracking(
+    name: str,
+    spec: PlatformSpec,
+    store: ArtifactStore,
+    cluster: TrainingCluster,
+    opts: pulumi.ResourceOptions,
+) -> Tracking:
+    """The SageMaker MLflow tracking server; the trainer role and CI's roles log to it."""
+    return Tracking(
+        f"{name}-tracking",
+        TrackingArgs(
+            **tracking_kwargs(spec),
+            artifact_bucket_name=store.bucket_name,
+            kms_key_arn=customer_key(store.kms_key_id, spec.artifacts.customer_managed_key),
+            training_role_name=cluster.trainer_role_arn.apply(lambda arn: arn.rsplit("/", 1)[-1]),
+        ),
+        opts=opts,
+    )
 
 
 def _serving_autoscaling(spec: PlatformSpec) -> bool:
@@ -152,11 +184,11 @@ def _serving_endpoint(
     """The serving endpoint, told what this stack deployed last (see ``deployed``)."""
     env = spec.environment
     artifacts = spec.artifacts
-    monitoring = spec.monitoring
     aws_spec = spec.aws or AwsSpec()  # absent: the section's defaults
     serving = spec.serving
     previous = serving.previous_model
     rollout = serving.rollout
+    errors, latency, metric = rollout_alarm_thresholds(spec)
     autoscaling = _serving_autoscaling(spec)
     # This stack's own last deployment: the serving instance type and autoscaling it exported,
     # so a transition AWS refuses fails at preview rather than halfway through `pulumi up`.
@@ -189,8 +221,18 @@ def _serving_endpoint(
             canary_percent=rollout.canary_percent,
             linear_step_percent=rollout.linear_step_percent,
             bake_minutes=rollout.bake_minutes,
-            latency_p99_ms=monitoring.latency_p99_ms,
-            error_rate_percent=monitoring.error_rate_percent,
+            latency_p99_ms=latency,
+            error_rate_percent=errors,
+            model_metric=(
+                ModelMetricAlarm(
+                    namespace=metric.namespace,
+                    name=metric.name,
+                    threshold=metric.threshold,
+                    comparison=metric.comparison,
+                )
+                if metric is not None
+                else None
+            ),
             capture_sampling_percent=aws_spec.capture_sampling_percent,
             extra_rollback_alarms=aws_spec.rollback_alarms,
             # Prod model containers run in the training VPC's private subnets.

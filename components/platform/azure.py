@@ -31,16 +31,23 @@ from mlops_iac.components.azure import (
     PrivateNetworkArgs,
     ServingEndpoint,
     ServingEndpointArgs,
+    Tracking,
+    TrackingArgs,
     TrainingCluster,
     TrainingClusterArgs,
 )
 from mlops_iac.components.azure._common import client_config
+from mlops_iac.components.azure.rollout_guard import ModelMetric, RolloutGuard, RolloutGuardArgs
 from mlops_iac.components.platform.common import (
     bring_up_pending,
     contract_exports,
     customer_key,
     drift_exports,
     drift_job_kwargs,
+    guarded,
+    rollout_alarm_thresholds,
+    tracking_exports,
+    tracking_kwargs,
     training_cluster_kwargs,
     webhook_secret,
 )
@@ -89,9 +96,13 @@ def build(parent: pulumi.Resource, name: str, spec: PlatformSpec) -> dict[str, A
     monitoring = _monitoring(parent, name, spec, store, cluster, endpoint, opts)
     if endpoint is not None:
         drift_job = _drift_job(name, spec, net, store, cluster, endpoint, monitoring, opts)
+    if endpoint is not None and drift_job is not None and guarded(spec):
+        _rollout_guard(name, spec, net, store, endpoint, monitoring, drift_job, opts)
+    tracking = _tracking(name, spec, store, cluster, opts) if spec.tracking.enabled else None
     return {
         **contract_exports(store, cluster, registry, endpoint, monitoring),
         **drift_exports(drift_job),
+        **tracking_exports(tracking),
         "storage_account_name": store.storage_account_name,
         # AZURE_CLIENT_ID for DVC under managed identity (docs/dvc.md).
         "dvc_identity_client_id": store.dvc_identity_client_id,
@@ -99,6 +110,30 @@ def build(parent: pulumi.Resource, name: str, spec: PlatformSpec) -> dict[str, A
         "resource_group_name": store.resource_group_name,
         "bring_up_pending": bring_up_pending(spec),
     }
+
+
+def _tracking(
+    name: str,
+    spec: PlatformSpec,
+    store: ArtifactStore,
+    cluster: TrainingCluster,
+    opts: pulumi.ResourceOptions,
+) -> Tracking:
+    """The workspace's MLflow endpoint; the cluster's identity and CI may log to it."""
+    return Tracking(
+        f"{name}-tracking",
+        TrackingArgs(
+            **tracking_kwargs(spec),
+            artifact_bucket_name=store.bucket_name,
+            workspace_id=cluster.workspace_id,
+            location=store.location,
+            # The GPU cluster runs as the store's DVC identity (compute_identity_id).
+            training_principal_id=store.dvc_identity_principal_id,
+            storage_account_id=store.storage_account_id,
+            blob_store_container=cluster.blob_store_container,
+        ),
+        opts=opts,
+    )
 
 
 def _reached_privately(spec: PlatformSpec) -> bool:
@@ -168,6 +203,10 @@ def _model_registry(
             location=store.location,
             environment=spec.environment,
             approvers=tuple(spec.governance.approvers),
+            # The approvers are paged for versions of the models this stack serves.
+            model_names=tuple(
+                {m.name for m in (spec.serving.model, spec.serving.previous_model) if m}
+            ),
             **pe,
         ),
         opts=opts,
@@ -314,6 +353,56 @@ def _drift_job(
             action_group_id=monitoring.alert_topic,
             retraining_queue_id=monitoring.retraining_trigger,
             retraining_queue_url=monitoring.retraining_queue_url,
+        ),
+        opts=opts,
+    )
+
+
+def _rollout_guard(
+    name: str,
+    spec: PlatformSpec,
+    net: PrivateNetwork,
+    store: ArtifactStore,
+    endpoint: ServingEndpoint,
+    monitoring: Monitoring,
+    drift_job: DriftJob,
+    opts: pulumi.ResourceOptions,
+) -> RolloutGuard:
+    """Automatic rollback and promotion of the rollout on ``green`` (``serving.rollout``)."""
+    rollout = spec.serving.rollout
+    errors, latency, metric = rollout_alarm_thresholds(spec)
+    return RolloutGuard(
+        f"{name}-rollout",
+        RolloutGuardArgs(
+            resource_group_name=store.resource_group_name,
+            location=store.location,
+            endpoint_id=endpoint.endpoint_id,
+            # While a canary or linear rollout is in progress green serves the new version.
+            new_deployment="green",
+            previous_deployment="blue",
+            in_progress=rollout_in_progress(spec) and rollout.strategy != "all-at-once",
+            host=drift_job,
+            artifact_account_name=store.bucket_name,
+            storage_account_id=store.storage_account_id,
+            integration_subnet_id=net.functions_subnet_id,
+            log_analytics_workspace_id=monitoring.log_analytics_workspace_id,
+            action_group_id=monitoring.alert_topic,
+            strategy=rollout.strategy,
+            step_percent=rollout.linear_step_percent,
+            bake_minutes=rollout.bake_minutes,
+            error_rate_percent=errors,
+            latency_p99_ms=latency,
+            model_metric=(
+                ModelMetric(
+                    namespace=metric.namespace,
+                    name=metric.name,
+                    threshold=metric.threshold,
+                    comparison=metric.comparison,
+                )
+                if metric is not None
+                else None
+            ),
+            environment=spec.environment,
         ),
         opts=opts,
     )

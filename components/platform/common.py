@@ -44,6 +44,10 @@ def drift_job_kwargs(spec: PlatformSpec) -> dict[str, Any]:
         "ks": drift.ks,
         "jensen_shannon": drift.jensen_shannon,
         "min_rows": drift.min_rows,
+        "significance": drift.significance,
+        "drift_share": drift.drift_share,
+        "feature_thresholds": {name: own.thresholds() for name, own in drift.features.items()},
+        "exclude": tuple(drift.exclude),
     }
 
 
@@ -125,6 +129,25 @@ def drift_exports(drift_job: Any | None) -> dict[str, Any]:
     }
 
 
+def tracking_kwargs(spec: PlatformSpec) -> dict[str, Any]:
+    """TrackingArgs fields every cloud takes from ``tracking``."""
+    tracking = spec.tracking
+    return {
+        "environment": spec.environment,
+        "size": tracking.size,
+        "ci_principals": tuple(tracking.ci_principals),
+    }
+
+
+def tracking_exports(tracking: Any | None) -> dict[str, Any]:
+    """The tracking exports: ``tracking_uri`` (the value of ``MLFLOW_TRACKING_URI``) and where
+    runs keep their artifacts; None while ``tracking.enabled`` is false."""
+    return {
+        "tracking_uri": tracking.tracking_uri if tracking else None,
+        "tracking_artifact_uri": tracking.artifact_uri if tracking else None,
+    }
+
+
 def webhook_secret(spec: PlatformSpec) -> pulumi.Output[str] | None:
     """The chat webhook URL as a Pulumi secret (it embeds a token), or None."""
     url = spec.monitoring.webhook_url
@@ -171,9 +194,32 @@ def _first_version(spec: PlatformSpec) -> str:
         )
     if spec.cloud == "gcp":
         image = model.image or f"<image_repository_url>/{model.name}:{model.version}"
+        if model.image_digest and not model.image:
+            # The service pulls by digest: another push under the same tag is "image not found".
+            image += f" (its digest must be serving.model.imageDigest, {model.image_digest})"
         where = model.artifact_uri
         if not where.startswith("gs://"):
             where = f"gs://<model_bucket_name>/{where.lstrip('/')}"
         return f"push the image {image} and copy the model files to {where}"
     image = f" and push the image {model.image}" if model.image else ""
     return f"upload {label} to {model.artifact_uri}{image}"
+
+
+def guarded(spec: PlatformSpec) -> bool:
+    """Whether the stack gets the toolkit's automatic rollback and promotion (Azure, GCP):
+    ``serving.rollout.autoRollback`` with a ``previousModel`` to roll back to."""
+    serving = spec.serving
+    return serving.rollout.auto_rollback and serving.previous_model is not None
+
+
+def rollout_alarm_thresholds(spec: PlatformSpec) -> tuple[float, int, Any]:
+    """(5xx percent, p99 ms, model metric or None) a rollout rolls back on: ``serving.rollout.
+    alarms``, each threshold defaulting to the ``monitoring`` section's."""
+    alarms = spec.serving.rollout.alarms
+    errors = alarms.error_rate_percent
+    latency = alarms.latency_p99_ms
+    return (
+        errors if errors is not None else spec.monitoring.error_rate_percent,
+        latency if latency is not None else spec.monitoring.latency_p99_ms,
+        alarms.model_metric,
+    )

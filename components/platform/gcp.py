@@ -23,17 +23,25 @@ from mlops_iac.components.gcp import (
     MonitoringArgs,
     ServingEndpoint,
     ServingEndpointArgs,
+    Tracking,
+    TrackingArgs,
     TrainingCluster,
     TrainingClusterArgs,
 )
 from mlops_iac.components.gcp.apis import ProjectApis
+from mlops_iac.components.gcp.rollout_guard import ModelMetric, RolloutGuard, RolloutGuardArgs
 from mlops_iac.components.lineage import sanitise, serving_tags
 from mlops_iac.components.platform.common import (
     artifact_store_kwargs,
     bring_up_pending,
     contract_exports,
+    customer_key,
     drift_exports,
     drift_job_kwargs,
+    guarded,
+    rollout_alarm_thresholds,
+    tracking_exports,
+    tracking_kwargs,
     training_cluster_kwargs,
     training_exports,
     training_kubernetes_kwargs,
@@ -71,13 +79,24 @@ def build(parent: pulumi.Resource, name: str, spec: PlatformSpec) -> dict[str, A
         drift_job = DriftJob(
             f"{name}-drift", _drift_job_args(name, spec, store, endpoint, monitor), opts=opts
         )
+    guard = None
+    if endpoint is not None and guarded(spec):
+        guard = RolloutGuard(
+            f"{name}-rollout", _rollout_guard_args(spec, store, endpoint, monitor), opts=opts
+        )
+    tracking = None
+    if spec.tracking.enabled:
+        tracking = Tracking(f"{name}-tracking", _tracking_args(spec, store), opts=opts)
     return {
         **contract_exports(store, cluster, registry, endpoint, monitor),
         **drift_exports(drift_job),
+        **tracking_exports(tracking),
         # Every alert policy of the stack, for `mlops-iac verify` (as on AWS).
         "alarm_names": pulumi.Output.all(
-            monitor.alarm_names, drift_job.alarm_name if drift_job else None
-        ).apply(lambda parts: [*parts[0], *([parts[1]] if parts[1] else [])]),
+            monitor.alarm_names,
+            drift_job.alarm_name if drift_job else None,
+            guard.alarm_names if guard else [],
+        ).apply(lambda parts: [*parts[0], *([parts[1]] if parts[1] else []), *parts[2]]),
         "dvc_service_account": store.dvc_service_account,
         **training_exports(cluster),
         "model_bucket_name": registry.model_bucket_name,
@@ -85,6 +104,18 @@ def build(parent: pulumi.Resource, name: str, spec: PlatformSpec) -> dict[str, A
         "serving_revisions": endpoint.serving_revisions if endpoint else [],
         "bring_up_pending": bring_up_pending(spec),
     }
+
+
+def _tracking_args(spec: PlatformSpec, store: ArtifactStore) -> TrackingArgs:
+    """MLflow on Cloud Run; the trainer (as the store's DVC account) and CI may invoke it."""
+    return TrackingArgs(
+        **tracking_kwargs(spec),
+        artifact_bucket_name=store.bucket_name,
+        kms_key_id=customer_key(store.kms_key_id, spec.artifacts.customer_managed_key),
+        kms_key_location=store.kms_key_location,
+        training_member=store.dvc_service_account.apply(lambda e: f"serviceAccount:{e}"),
+        image=spec.tracking.image,
+    )
 
 
 def _training_args(spec: PlatformSpec, store: ArtifactStore) -> TrainingClusterArgs:
@@ -110,8 +141,10 @@ def _serving_args(
     # The stack serves what it registers: the image from its own repository and the artifact
     # from its own model bucket (a path in it). Anything else is "bring your own", which the spec
     # only accepts with gcp.externalArtifacts: true.
+    # By digest when the spec pins one (a tag can be re-pushed; the approval signs the digest).
+    reference = f"@{model.image_digest}" if model.image_digest else f":{model.version}"
     image: pulumi.Input[str] = model.image or pulumi.Output.concat(
-        registry.image_repository_url, f"/{model.name}:{model.version}"
+        registry.image_repository_url, f"/{model.name}{reference}"
     )
     model_bucket, model_prefix = _model_location(model.artifact_uri, registry.model_bucket_name)
     previous_prefix = None
@@ -185,6 +218,38 @@ def _drift_job_args(
         capture_prefix=f"capture/{name}-serving/",
         alert_channels=monitor.alert_channels,
         retraining_topic=monitor.retraining_trigger,
+    )
+
+
+def _rollout_guard_args(
+    spec: PlatformSpec, store: ArtifactStore, endpoint: ServingEndpoint, monitor: Monitoring
+) -> RolloutGuardArgs:
+    """The rollout of ``serving.rollout`` on the endpoint's current revision."""
+    rollout = spec.serving.rollout
+    errors, latency, metric = rollout_alarm_thresholds(spec)
+    return RolloutGuardArgs(
+        environment=spec.environment,
+        service_name=endpoint.endpoint_name,
+        current_revision=endpoint.current_revision_name,
+        runtime_account=endpoint.runtime_account_email,
+        artifact_bucket_name=store.bucket_name,
+        in_progress=rollout.strategy != "all-at-once" and not spec.serving.rollback,
+        strategy=rollout.strategy,
+        step_percent=rollout.linear_step_percent,
+        bake_minutes=rollout.bake_minutes,
+        error_rate_percent=errors,
+        latency_p99_ms=latency,
+        model_metric=(
+            ModelMetric(
+                metric_type=f"{metric.namespace.rstrip('/')}/{metric.name}",
+                threshold=metric.threshold,
+                comparison=metric.comparison,
+            )
+            if metric is not None
+            else None
+        ),
+        alert_channels=monitor.alert_channels,
+        tags=sanitise(serving_tags(spec, spec.serving.active_model), "gcp"),
     )
 
 

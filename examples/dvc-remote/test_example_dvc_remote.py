@@ -38,7 +38,7 @@ BUCKET = "fraud-data-bucket-5c3e1a0"
 STACKS = {
     "dev": ("mlops:aws:ArtifactStore", "outputs.json", 11),
     "azure-dev": ("mlops:azure:ArtifactStore", "outputs.azure-dev.json", 12),
-    "gcp-dev": ("mlops:gcp:ArtifactStore", "outputs.gcp-dev.json", 8),
+    "gcp-dev": ("mlops:gcp:ArtifactStore", "outputs.gcp-dev.json", 9),
 }
 needs_git = pytest.mark.skipif(shutil.which("git") is None, reason="git is not installed")
 

@@ -41,9 +41,9 @@ def test_components_are_used_directly_plus_one_team_resource(dev):
         ("mlops:gcp:ArtifactStore", "recsys-artifacts"),
         ("mlops:gcp:ServingEndpoint", "recsys-serving"),
     ]
-    # The store's DVC grants (objects under the prefix + listing) and the model server's read
-    # and its listing of the bucket (object names only, no reads).
-    assert len(dev) == 18
+    # The store's DVC grants (objects under the prefix + listing + the trainer's checkpoints) and
+    # the model server's read and its listing of the bucket (object names only, no reads).
+    assert len(dev) == 19
     [listing] = [r for r in dev if r.name == "recsys-serving-runtime-model-list"]
     assert (listing.inputs["bucket"], listing.inputs["role"]) == (
         "recsys-dev-models",
@@ -101,7 +101,8 @@ def test_plan_passes(capsys):
     assert code == 0, out
     # The team topic has no CMEK: advisory in dev (mlops-kms-encrypted-at-rest covers Pub/Sub).
     # The team deploys no drift job (and no alert channel), so the CT loop is open: advisory in
-    # dev, mandatory once the stack is prod.
-    assert "PASS: no mandatory violation, 2 advisory, 18 resources" in out
+    # dev, mandatory once the stack is prod. No rollout guard watches the service either
+    # (mlops-serving-auto-rollback): advisory in dev, mandatory in staging and prod.
+    assert "PASS: no mandatory violation, 3 advisory, 19 resources" in out
     assert "mlops-kms-encrypted-at-rest: scoring-requests" in out
     assert "mlops-drift-loop-closed: recsys-serving-service" in out

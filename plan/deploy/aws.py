@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from mlops_iac.plan.deploy.base import Report, Skipped, catalogue, error, values, with_name
+from mlops_iac.spec import suggest
 
 BOTOCORE_URL = "https://github.com/boto/botocore/tree/develop/botocore/data/{service}"
 
@@ -110,6 +111,32 @@ def aws_table(service: str) -> dict[str, Any] | None:
     except OSError:  # a read-only home: derive again next time, still correct
         pass
     return table
+
+
+@functools.cache
+def shape_enum(service: str, shape: str) -> list[str] | None:
+    """The values of one enum shape of a botocore model (``None`` without botocore), kept on
+    disk per botocore version like ``aws_table``: the ec2 model alone takes half a second."""
+    version = _botocore_version()
+    if version is None:
+        return None
+    path = cache_dir() / f"deploy-aws-enum-{service}-{shape}-{version}.json"
+    try:
+        return list(json.loads(path.read_text()))
+    except (OSError, ValueError):
+        pass
+    model = service_model(service)
+    if model is None:
+        return None
+    found = [str(v) for v in model["shapes"][shape]["enum"]]
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(f".{os.getpid()}.tmp")
+        tmp.write_text(json.dumps(found))
+        tmp.replace(path)
+    except OSError:  # a read-only home: derive again next time, still correct
+        pass
+    return found
 
 
 def _derive(model: Mapping[str, Any], mapping: Mapping[str, Any]) -> dict[str, Any]:
@@ -257,6 +284,26 @@ def check(resource: Any, entry: Mapping[str, Any], report: Report) -> None:
     for rule_id, message, paths in plan.required:
         if not any(True for p in paths if _head(p) in inputs for _ in values(inputs, p)):
             report.errors.append(error(resource, rule_id, paths[0], None, message, source))
+    for path, ref in (entry.get("enums") or {}).items():
+        if _head(path) not in inputs:
+            continue
+        accepted = shape_enum(ref["service"], ref["shape"])
+        if accepted is None:
+            report.skipped.append(Skipped(f"{resource.type}.{path}", "botocore is not installed"))
+            continue
+        rule_id = f"aws-api:{ref['service']}:{ref['shape']}"
+        for where, value in values(inputs, path):
+            for problem in report.violations(value, {"kind": "string", "enum": accepted}, rule_id):
+                report.errors.append(
+                    error(
+                        resource,
+                        rule_id,
+                        where,
+                        value,
+                        f"{ref['shape']} {problem} (AWS API model, botocore {ref['service']})",
+                        BOTOCORE_URL.format(service=ref["service"]),
+                    )
+                )
     tags = inputs.get("tags")
     if plan.tags and isinstance(tags, Mapping):
         for key, value in tags.items():
@@ -281,8 +328,30 @@ def _top(member_path: str) -> str:
 
 def clear_caches() -> None:
     """Forget loaded models and derived tables (tests that swap a model use this)."""
-    for cached in (service_model, aws_table, _aws_plan):
+    for cached in (service_model, aws_table, _aws_plan, shape_enum):
         # A test may have swapped one for a plain function; its own cache is then not ours.
         clear = getattr(cached, "cache_clear", None)
         if clear is not None:
             clear()
+
+
+SERVING_INSTANCE_TYPE = ("sagemaker", "CreateEndpointConfig", "ProductionVariants[].InstanceType")
+"""Where SageMaker's serving instance types are enumerated (ProductionVariantInstanceType)."""
+
+
+def enum_problem(member: tuple[str, str, str], value: Any) -> str | None:
+    """Why ``value`` is not in the enum of a mapped API member (``None``: it is, or botocore
+    is not installed), with the nearest accepted value."""
+    service, operation, path = member
+    table = aws_table(service)
+    resolved = table["members"].get(f"{operation}|{path}") if table else None
+    if resolved is None or "enum" not in resolved[1] or value in resolved[1]["enum"]:
+        return None
+    shape_name, rule = resolved
+    accepted = [str(v) for v in rule["enum"]]
+    guess = suggest.closest(str(value), accepted)
+    hint = f"did you mean {guess!r}? " if guess else ""
+    return (
+        f"{value!r} is not a {service} instance type; {hint}({len(accepted)} accepted, from "
+        f"{shape_name} in botocore's {service} model)"
+    )

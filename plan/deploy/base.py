@@ -17,7 +17,7 @@ from typing import Any
 import yaml
 
 from mlops_iac.plan.deploy import naming
-from mlops_iac.spec import clouds
+from mlops_iac.spec import clouds, suggest
 
 _DATA = Path(__file__).parent
 _NUMERIC = {"integer", "long", "float", "double"}
@@ -192,7 +192,7 @@ def value_problems(value: Any, rule: Mapping[str, Any], where: str, report: Repo
     if "max" in rule and len(value) > rule["max"]:
         problems.append(f"is {len(value)} characters, the maximum is {rule['max']}")
     if "enum" in rule and value not in rule["enum"]:
-        problems.append(f"must be one of {', '.join(map(str, rule['enum']))}")
+        problems.append(_not_in_enum(value, rule["enum"]))
     if "pattern" in rule:
         compiled = _compiled(rule["pattern"])
         if isinstance(compiled, str):
@@ -249,3 +249,16 @@ def clear_caches() -> None:
         clear = getattr(cached, "cache_clear", None)
         if clear is not None:
             clear()
+
+
+ENUM_SHOWN = 12
+"""Enums up to this size are listed whole in a message; longer ones (instance types: hundreds)
+give their size and the nearest value."""
+
+
+def _not_in_enum(value: Any, allowed: list[Any]) -> str:
+    if len(allowed) <= ENUM_SHOWN:
+        return f"must be one of {', '.join(map(str, allowed))}"
+    guess = suggest.closest(str(value), [str(a) for a in allowed])
+    hint = f"; did you mean {guess!r}?" if guess else ""
+    return f"is not one of the {len(allowed)} values the API accepts{hint}"

@@ -105,7 +105,9 @@ def _check_rules(resource: Any, entry: Mapping[str, Any], cloud: str, report: Re
     labels_key = entry.get("labels")
     if labels_key:
         key = "labels" if labels_key is True else str(labels_key)
-        labels = inputs.get(key)
+        labels: Any = inputs
+        for part in key.split("."):  # a nested labels input: settings.userLabels (Cloud SQL)
+            labels = labels.get(part) if isinstance(labels, Mapping) else None
         if isinstance(labels, Mapping):
             spec = _gcp_labels()
             for k, v in labels.items():

@@ -40,6 +40,8 @@ class StateResource:
     name: str
     inputs: dict[str, Any]
     outputs: dict[str, Any]
+    protect: bool = False
+    """The export's ``protect`` flag: Pulumi refuses to delete or replace the resource."""
 
 
 @dataclass(frozen=True)
@@ -278,6 +280,7 @@ def _items(raw: list[Any], key: str, where: str) -> tuple[StateResource, ...]:
                 name=name or urn.rsplit("::", 1)[-1],
                 inputs=bags["inputs"],
                 outputs=bags["outputs"],
+                protect=item.get("protect") is True,
             )
         )
     return tuple(resources)

@@ -194,6 +194,9 @@ OUTPUT_HOOKS: dict[str, Any] = {
         "data-quality-job-definition"
     ),
     "aws:sagemaker/monitoringSchedule:MonitoringSchedule": _sagemaker("monitoring-schedule"),
+    "aws:sagemaker/mlflowTrackingServer:MlflowTrackingServer": _sagemaker(
+        "mlflow-tracking-server", "trackingServerName"
+    ),
     "aws:cloudwatch/metricAlarm:MetricAlarm": _metric_alarm,
     "aws:cloudwatch/compositeAlarm:CompositeAlarm": _metric_alarm,
     "aws:cloudwatch/dashboard:Dashboard": _dashboard,

@@ -163,6 +163,11 @@ def _per_type(ctx: MockContext, name: str) -> dict[str, Any]:
             "clientId": _guid(ctx, "client"),
             "tenantId": TENANT_ID,
         }
+    if kind == "RoleDefinition" and ctx.inputs.get("roleDefinitionId"):
+        # ARM names a role definition by its GUID (the roleDefinitionId input).
+        scope = str(ctx.inputs.get("scope") or f"/subscriptions/{SUBSCRIPTION_ID}")
+        guid = ctx.inputs["roleDefinitionId"]
+        return {"__id": f"{scope}/providers/Microsoft.Authorization/roleDefinitions/{guid}"}
     if kind == "Registry" and ctx.type.startswith("azure-native:machinelearningservices"):
         return {"regionDetails": _registry_regions(ctx, name)}
     if kind == "Registry":
@@ -257,6 +262,12 @@ def _client_config(args: Mapping[str, Any], config: Mapping[str, Any]) -> dict[s
     }
 
 
+def _function_keys(args: Mapping[str, Any], config: Mapping[str, Any]) -> dict[str, Any]:
+    # A function's keys (https://learn.microsoft.com/rest/api/appservice/web-apps/list-function-keys).
+    return {"kind": None, "properties": {"default": "mock-function-key"}}
+
+
 INVOKES: dict[str, Any] = {
     "azure-native:authorization:getClientConfig": _client_config,
+    "azure-native:web:listWebAppFunctionKeys": _function_keys,
 }

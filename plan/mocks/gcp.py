@@ -107,6 +107,10 @@ def _per_type(ctx: MockContext, name: str) -> dict[str, Any]:
             "url": f"https://{location}-{project}.cloudfunctions.net/{name}",
             "serviceConfig": service_config,
         }
+    if kind == "projects/iAMCustomRole":
+        # The provider's name output: projects/<project>/roles/<role_id>.
+        full = f"projects/{project}/roles/{ctx.inputs.get('roleId', name)}"
+        return {"__id": full, "name": full}
     if kind == "cloudscheduler/job":
         return {"__id": f"projects/{project}/locations/{location}/jobs/{name}"}
     if kind == "pubsub/topic":

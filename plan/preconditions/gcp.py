@@ -15,6 +15,7 @@ CLOUD_QUOTAS = (
     "https://cloud.google.com/docs/quotas/reference/rest/v1/"
     "projects.locations.services.quotaInfos/get"
 )
+RUN_IMAGES = "https://cloud.google.com/run/docs/deploying#images"
 FUNCTIONS_APIS = "https://cloud.google.com/functions/docs/create-deploy-gcloud#before_you_begin"
 
 # pulumi-gcp module → the services its resources call. Cloud Functions (2nd gen) builds with
@@ -38,6 +39,7 @@ SERVICES: dict[str, tuple[str, ...]] = {
     "projects": ("cloudresourcemanager.googleapis.com",),
     "pubsub": ("pubsub.googleapis.com",),
     "serviceaccount": ("iam.googleapis.com",),
+    "sql": ("sqladmin.googleapis.com",),
     "storage": ("storage.googleapis.com",),
     "secretmanager": ("secretmanager.googleapis.com",),
     "eventarc": ("eventarc.googleapis.com",),
@@ -210,6 +212,36 @@ def gke_gpu(resources: list[Any], project: str | None, region: str | None) -> li
     ]
 
 
+def run_images(resources: list[Any]) -> list[Precondition]:
+    """Cloud Run images the stack does not push: each must exist when the service is created
+    (a sidecar's, a bring-your-own server's; through a remote repository, the upstream's)."""
+    own = {
+        str(r.inputs.get("repositoryId") or "")
+        for r in of(resources, "gcp:artifactregistry/repository:Repository")
+        if r.inputs.get("mode") != "REMOTE_REPOSITORY"
+    }
+    images: set[str] = set()
+    for service in of(resources, "gcp:cloudrunv2/service:Service"):
+        for container in get(service.inputs, "template.containers") or []:
+            image = str(container.get("image") or "") if isinstance(container, Mapping) else ""
+            parts = image.split("/")
+            in_own = ".pkg.dev" in parts[0] and len(parts) > 2 and parts[2] in own
+            if image and not in_own:
+                images.add(image)
+    return [
+        Precondition(
+            id=f"gcp-run-image-{image}",
+            cloud="gcp",
+            what=f"image {image} exists and Cloud Run may pull it",
+            detail="The image is outside what the stack pushes; a remote repository fetches it "
+            "from its upstream on first pull.",
+            source_url=RUN_IMAGES,
+            seen_by="deploy-only",
+        )
+        for image in sorted(images)
+    ]
+
+
 def derive(resources: list[Any], config: Mapping[str, Any]) -> list[Precondition]:
     """Every GCP precondition of the recorded resources."""
     project = _project(config)
@@ -218,4 +250,5 @@ def derive(resources: list[Any], config: Mapping[str, Any]) -> list[Precondition
         *services(resources, project),
         *run_gpu(resources, project, region),
         *gke_gpu(resources, project, region),
+        *run_images(resources),
     ]

@@ -17,7 +17,10 @@ https://docs.aws.amazon.com/AmazonCloudWatch/latest/monitoring/alarm-evaluation.
 - statistics ``SampleCount``, ``Sum``, ``Average``, ``Minimum``, ``Maximum`` and ``pNN`` /
   ``pNN.N`` extended statistics, per ``period``;
 - ``metricQueries`` with metric math: arithmetic, comparisons, ``IF(c, a, b)``, ``FILL(m, v)``;
-  the query with ``returnData: true`` is what the alarm compares;
+  the query with ``returnData: true`` is what the alarm compares. ``FILL`` fills the gaps of a
+  series that has data in the range the alarm queries (its ``evaluationPeriods``); a series with
+  no datapoint in that range stays empty (missing), so it is not filled out of nothing
+  (https://docs.aws.amazon.com/AmazonCloudWatch/latest/monitoring/using-metric-math.html);
 - ``evaluationPeriods`` N and ``datapointsToAlarm`` M (default N): ALARM when M of the last N
   periods breach;
 - ``treatMissingData``: ``notBreaching`` (a missing period is good), ``breaching`` (bad),
@@ -174,13 +177,36 @@ def _fill(value: Any, default: Any) -> Any:
     return default if value is None else value
 
 
-_MATH: dict[str, Callable[..., Any]] = {"IF": _if, "FILL": _fill}
+_LAZY = frozenset({"FILL"})
+
+
+def _at(series: Mapping[str, list[float | None]], i: int) -> dict[str, float | None]:
+    return {k: v[i] for k, v in series.items()}
+
+
+def _windowed(
+    series: Mapping[str, list[float | None]], i: int, window: int
+) -> dict[str, Callable[..., Any]]:
+    """The math functions at period ``i``: ``FILL`` sees the ``window`` periods up to it."""
+    functions: dict[str, Callable[..., Any]] = {"IF": _if}
+
+    def fill(arg: Any, default: Any) -> Any:
+        def value(j: int) -> Any:
+            return _expr.evaluate(arg, _at(series, j), functions, _LAZY)
+
+        if all(value(j) is None for j in range(max(0, i - window + 1), i + 1)):
+            return None  # nothing in the queried range: nothing to fill
+        return _fill(value(i), _expr.evaluate(default, _at(series, i), functions, _LAZY))
+
+    functions["FILL"] = fill
+    return functions
 
 
 def alarm_values(
-    inputs: Mapping[str, Any], store: MetricStore, ends: list[float]
+    inputs: Mapping[str, Any], store: MetricStore, ends: list[float], window: int = 1
 ) -> list[float | None]:
-    """The value the alarm compares for each period ending at ``ends``."""
+    """The value the alarm compares for each period ending at ``ends``; ``FILL`` looks at the
+    ``window`` periods up to each one (the range the alarm queries)."""
     queries = inputs.get("metricQueries")
     if not queries:
         stat = inputs.get("extendedStatistic") or inputs.get("statistic")
@@ -198,7 +224,7 @@ def alarm_values(
         if query.get("expression"):
             tree = _expr.parse(query["expression"])
             series[query["id"]] = [
-                _expr.evaluate(tree, {k: v[i] for k, v in series.items()}, _MATH)
+                _expr.evaluate(tree, _at(series, i), _windowed(series, i, window), _LAZY)
                 for i in range(len(ends))
             ]
     [returned] = [q["id"] for q in queries if q.get("returnData")]
@@ -227,7 +253,7 @@ def evaluate_alarm(
     compare = _COMPARE[inputs["comparisonOperator"]]
     missing = inputs.get("treatMissingData") or "missing"
     ends = [start + period * (i + 1) for i in range(int((until - start) // period))]
-    values = alarm_values(inputs, store, ends)
+    values = alarm_values(inputs, store, ends, window=n)
     timeline = Timeline(OK, ALARM)
     state = INSUFFICIENT_DATA
     for i, end in enumerate(ends):

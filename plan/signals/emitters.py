@@ -190,6 +190,44 @@ def aml_registry_write(
     )
 
 
+def function_app_run(
+    tables: dict[str, list[dict[str, Any]]],
+    app_id: str,
+    t: float,
+    function: str,
+    error: str | None = None,
+) -> None:
+    """The ``FunctionAppLogs`` rows the Functions host writes for one execution of ``function``
+    of the app ``app_id`` (``FunctionName`` ``Functions.<name>``, ``Category``
+    ``Function.<name>``): ``Executing`` and ``Executed 'Functions.<name>' (Succeeded|Failed,
+    ...)`` and, on a failure, the exception, both at level ``Error``.
+    https://learn.microsoft.com/azure/azure-monitor/reference/tables/functionapplogs
+    https://learn.microsoft.com/azure/azure-monitor/reference/queries/functionapplogs
+    """
+    rows = tables.setdefault("FunctionAppLogs", [])
+    name = f"Functions.{function}"
+    # The host names the function ``Functions.<name>`` in FunctionName, as in a raw event:
+    # https://github.com/Azure/azure-functions-host/issues/7603
+    base = {"_ResourceId": app_id.lower(), "FunctionName": name, "Category": f"Function.{function}"}
+    rows.append(
+        {**base, "TimeGenerated": t, "Level": "Information", "Message": f"Executing '{name}'"}
+    )
+    if error is not None:
+        rows.append(
+            {
+                **base,
+                "TimeGenerated": t + 1,
+                "Level": "Error",
+                "ExceptionMessage": error,
+                "Message": f"Exception while executing function: {name}",
+            }
+        )
+    result, level = ("Failed", "Error") if error is not None else ("Succeeded", "Information")
+    rows.append(
+        {**base, "TimeGenerated": t + 1, "Level": level, "Message": f"Executed '{name}' ({result})"}
+    )
+
+
 def artifact_registry_push(
     project: str, location: str, repository: str, image: str, digest: str
 ) -> dict[str, Any]:

@@ -16,6 +16,7 @@ from mlops_iac.spec import clouds
 from . import (
     alarms,
     approval,
+    cost,
     drift,
     dvc,
     generic,
@@ -31,6 +32,7 @@ from . import (
     records,
     serving,
     storage,
+    tracking,
 )
 from ._base import DEFAULT_LEVELS, LINEAGE_KEYS, Rule
 
@@ -43,6 +45,7 @@ RULES: tuple[Rule, ...] = (
     *serving.RULES,
     *network.RULES,
     *gpu.RULES,
+    *cost.RULES,
     *alarms.RULES,
     *drift.RULES,
     *images.RULES,
@@ -52,6 +55,7 @@ RULES: tuple[Rule, ...] = (
     *protection.RULES,
     *generic.RULES,
     *kubernetes.RULES,
+    *tracking.RULES,
 )
 
 _TOKEN = re.compile(
@@ -59,7 +63,7 @@ _TOKEN = re.compile(
 )
 _MODULES = (
     alarms, approval, drift, dvc, generic, gpu, iam, images, kms, lineage, logs, network,
-    protection, records, serving, storage,
+    protection, records, serving, storage, tracking,
 )  # fmt: skip
 
 

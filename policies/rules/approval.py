@@ -365,6 +365,8 @@ def _validate(args: ResourceValidationArgs, report: Report) -> None:
             refused.append(f"by {who!r}: {approval['dateStatus']}{at}")
         elif unsigned not in (None, "verified"):
             refused.append(f"by {who!r}: {unsigned}{at}")
+        elif approval.get("bindingStatus"):
+            refused.append(f"by {who!r}: {approval['bindingStatus']}{at}")
         else:
             valid.append(approval)
     if not valid:
@@ -421,6 +423,12 @@ APPROVAL_GATE = Rule(
                         "description": "Set by `mlops-iac plan` when the approval's date does not "
                         "count: dated in the future beyond the trusted clock skew, or older than "
                         "the trusted maximum age (then it does not count).",
+                    },
+                    "bindingStatus": {
+                        "type": "string",
+                        "description": "Set by `mlops-iac plan` in staging and prod when the "
+                        "approval does not cover what is served: artifact or image digest, "
+                        "metrics against the criteria, model card (then it does not count).",
                     },
                     "verifiedBy": {
                         "type": "object",

@@ -38,7 +38,17 @@ from pulumi_policy import PolicyResource, StackValidationArgs
 
 from mlops_iac.drift import wire
 
-from ._base import Report, Rule, get, identifiers, items, of_type, truthy_text
+from ._base import (
+    Report,
+    Rule,
+    get,
+    identifiers,
+    items,
+    lineage_tag,
+    of_type,
+    tags_of,
+    truthy_text,
+)
 
 AWS_ENDPOINT = "aws:sagemaker/endpoint:Endpoint"
 AWS_ENDPOINT_CONFIG = "aws:sagemaker/endpointConfiguration:EndpointConfiguration"
@@ -169,6 +179,8 @@ def _gcp(resources: Sequence[PolicyResource], report: Report) -> None:
     retraining = [c for c in channels if c.props.get("type") == "pubsub"]
     alerts = [a for a in of_type(resources, [GCP_ALERT]) if GCP_DRIFT_METRIC in _text(a.props)]
     for service in of_type(resources, [GCP_SERVICE]):
+        if lineage_tag(tags_of(service.props), "model") is None:
+            continue  # not a model (the MLflow tracking server also runs on Cloud Run)
         name = service.props.get("name")
         label = f"Cloud Run service '{service.name}'"
         if "CAPTURE_URI" not in _text(get(service.props, "template", "containers")):

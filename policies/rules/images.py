@@ -1,4 +1,5 @@
-"""Image repositories: tags are immutable and images are scanned on push."""
+"""Image repositories: tags are immutable and images are scanned on push; served images are
+referenced by digest."""
 
 from __future__ import annotations
 
@@ -7,7 +8,9 @@ from typing import Any
 
 from pulumi_policy import ResourceValidationArgs
 
-from ._base import Report, Rule, get
+from mlops_iac.spec.evaluation import image_digest
+
+from ._base import Report, Rule, get, items, lineage_tag, tags_of
 
 
 def _ecr(props: Mapping[str, Any]) -> list[str]:
@@ -24,6 +27,11 @@ def _ecr(props: Mapping[str, Any]) -> list[str]:
 def _artifact_registry(props: Mapping[str, Any]) -> list[str]:
     # Artifact Registry scanning is a project-level service, so only immutability is per repo.
     if props.get("format", "DOCKER") != "DOCKER":
+        return []
+    # A remote repository caches an upstream registry: its tags are the upstream's, nothing is
+    # pushed to it, and it takes no dockerConfig.
+    # https://cloud.google.com/artifact-registry/docs/repositories/remote-repo
+    if props.get("mode") == "REMOTE_REPOSITORY":
         return []
     if get(props, "dockerConfig", "immutableTags") is not True:
         return ["dockerConfig.immutableTags is not true"]
@@ -73,4 +81,55 @@ IMMUTABLE_SCANNED = Rule(
     awsguard=("ecr-private-tag-immutability-enabled", "ecr-private-image-scanning-enabled"),
 )
 
-RULES: tuple[Rule, ...] = (IMMUTABLE_SCANNED,)
+
+def _sagemaker_images(props: Mapping[str, Any]) -> list[tuple[str, Any]]:
+    containers = [("primaryContainer", props.get("primaryContainer"))] + [
+        (f"containers[{i}]", c) for i, c in enumerate(items(props.get("containers")))
+    ]
+    return [(f"{where}.image", get(c, "image")) for where, c in containers if c is not None]
+
+
+def _cloud_run_images(props: Mapping[str, Any]) -> list[tuple[str, Any]]:
+    containers = items(get(props, "template", "containers"))
+    serves_model = lineage_tag(tags_of(props), "model") is not None or any(
+        get(e, "name") == "MODEL_NAME"
+        for c in containers
+        for e in items(get(c, "envs") or get(c, "env"))
+    )
+    if not serves_model:
+        return []  # a service that serves no model is not the gate's business
+    return [(f"template.containers[{i}].image", get(c, "image")) for i, c in enumerate(containers)]
+
+
+#: Serving types whose container image a deployment pulls by reference. AzureML deployments serve
+#: a registered model with an environment asset, not an image reference of the program's.
+SERVED_IMAGES: Mapping[str, Callable[[Mapping[str, Any]], list[tuple[str, Any]]]] = {
+    "aws:sagemaker/model:Model": _sagemaker_images,
+    "gcp:cloudrunv2/service:Service": _cloud_run_images,
+}
+
+
+def _validate_digest(args: ResourceValidationArgs, report: Report) -> None:
+    images = SERVED_IMAGES.get(args.resource_type)
+    for where, image in images(args.props) if images else ():
+        # Unknown at preview (an output of another resource): nothing to judge yet.
+        if isinstance(image, str) and image_digest(image) is None:
+            report(
+                f"{where} is {image!r}, a tag: reference the served image by digest "
+                "(…@sha256:<64 hex>); a tag can be re-pushed under the same approval"
+            )
+
+
+SERVED_BY_DIGEST = Rule(
+    name="mlops-serving-image-digest",
+    description="A serving resource pulls its image by digest, not by a tag.",
+    remediation=(
+        "Write serving.model.image as <repository>@sha256:<64 hex> (GCP from the stack's own "
+        "repository: serving.model.imageDigest), the digest the approval signed "
+        "(`mlops-iac approve` records it)."
+    ),
+    kind="resource",
+    validate=_validate_digest,
+)
+
+RULES: tuple[Rule, ...] = (IMMUTABLE_SCANNED, SERVED_BY_DIGEST)

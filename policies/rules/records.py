@@ -25,14 +25,17 @@ GOVERNANCE_RECORDS = Rule(
     name="mlops-governance-records",
     description=(
         "Lowered enforcement and waivers carry a valid signed four-eyes approval; the stack "
-        "file does not claim a lower environment than governance/settings.yaml gives it."
+        "file does not claim a lower environment than governance/settings.yaml gives it; in "
+        "staging and prod the served versions' approvals cover what is served (artifact and "
+        "image digests, metrics against the criteria, model card)."
     ),
     remediation=(
         "Have a listed approver who is not the owner sign the record with their key "
         "(`mlops-iac approve --enforcement advisory --key FILE`, `mlops-iac waive --key FILE`), "
         "with their public key in governance/allowed_signers; or remove the record. Write the "
         "environment governance/settings.yaml gives the stack (changing that file needs a "
-        "platform owner's review)."
+        "platform owner's review). Serve what the approval signed, or re-approve the version "
+        "(`mlops-iac approve --metrics FILE --artifact FILE --key FILE`)."
     ),
     kind="stack",
     validate=_validate,

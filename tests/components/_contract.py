@@ -26,5 +26,7 @@ REQUIRED_EXPORTS = frozenset(
         "retraining_trigger",
         # What the deployment left for a later `pulumi up` (bring-up), [] when nothing.
         "bring_up_pending",
+        # MLFLOW_TRACKING_URI of training runs (null with tracking.enabled: false).
+        "tracking_uri",
     }
 )

@@ -217,8 +217,11 @@ def test_the_exports_contract_names_every_component_output():
     renamed = {"bucket_name": "artifact_bucket_name", "bucket_uri": "artifact_bucket_uri"}
     # The platform's own export (what bring-up left for a later `pulumi up`), no component's.
     platform_only = {"bring_up_pending"}
+    # Tracking (every cloud, a partial component so a stack may turn it off) exports its URI.
+    tracking = {"tracking_uri"}
     assert platform_only <= REQUIRED_EXPORTS
-    assert {renamed.get(o, o) for o in outputs} == REQUIRED_EXPORTS - platform_only
+    assert tracking <= set(contract.PARTIAL_OUTPUTS["Tracking"])
+    assert {renamed.get(o, o) for o in outputs} == REQUIRED_EXPORTS - platform_only - tracking
 
 
 def test_unset_fields_resolve_to_recorded_values():

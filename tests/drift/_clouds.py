@@ -6,19 +6,24 @@ it is (``mlops_iac.drift.calls.Call``), and the handlers' settings taken from a 
 - Azure and GCP: a fake ``urllib.request.urlopen`` that serves Blob Storage, Queue Storage,
   Azure Monitor ingestion, the App Service identity endpoint, the Cloud Storage JSON API, Cloud
   Monitoring and the GCE metadata server from a dict of objects, as the real APIs answer the
-  requests the job makes.
+  requests the job makes; ``serve_gcs`` serves its Cloud Storage on a loopback port for SDKs.
 """
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
+import email
 import email.message
 import email.utils
+import http.server
 import io
 import json
+import threading
 import urllib.error
 import urllib.parse
-from collections.abc import Mapping
+import urllib.request
+from collections.abc import Iterator, Mapping
 from typing import Any
 from xml.sax.saxutils import escape
 
@@ -30,6 +35,26 @@ _BLOB = "Microsoft.Storage/storageAccounts/blobServices/containers/blobs"
 DRIFT_PREFIXES = ("DRIFT_", "AZURE_", "IDENTITY_", "GOOGLE_", "STORAGE_EMULATOR", "AWS_", "GCLOUD")
 """Environment variables any handler (or an SDK it uses) could read: cleared before a run, so
 the handler sees the plan's settings and the platform's documented variables only."""
+
+
+# What Lambda sets in every function's environment (fake credentials here):
+# https://docs.aws.amazon.com/lambda/latest/dg/configuration-envvars.html#configuration-envvars-runtime
+LAMBDA_PLATFORM = {
+    "AWS_REGION": "us-east-1",
+    "AWS_DEFAULT_REGION": "us-east-1",
+    "AWS_ACCESS_KEY_ID": "testing",
+    "AWS_SECRET_ACCESS_KEY": "testing",
+    "AWS_SESSION_TOKEN": "testing",
+    "AWS_LAMBDA_FUNCTION_NAME": "mlops-drift-function",
+}
+
+# What App Service sets for a managed identity: the token endpoint and its secret header
+# (``FakeCloud`` serves that endpoint)
+# https://learn.microsoft.com/azure/app-service/overview-managed-identity#rest-endpoint-reference
+APP_SERVICE_PLATFORM = {
+    "IDENTITY_ENDPOINT": "http://identity.local/msi/token",
+    "IDENTITY_HEADER": "platform-secret",
+}
 
 
 def lambda_environment(stack: str) -> tuple[dict[str, str], Any]:
@@ -108,8 +133,11 @@ def _not_found(url: str) -> urllib.error.HTTPError:
 class FakeCloud:
     """Objects by (bucket or ``account/container``, name); ``calls`` what the job asked for."""
 
-    def __init__(self, token: str = "token") -> None:
+    def __init__(self, token: str | None = "token") -> None:
+        """``token=None``: requests carry no ``Authorization`` (the anonymous credentials
+        google-cloud-storage uses under ``STORAGE_EMULATOR_HOST``) and no identity is served."""
         self.objects: dict[tuple[str, str], tuple[bytes, dt.datetime]] = {}
+        self.metadata: dict[tuple[str, str], dict[str, str]] = {}
         self.calls: list[Call] = []
         self.posts: list[tuple[str, bytes]] = []
         self.token = token
@@ -133,14 +161,19 @@ class FakeCloud:
         query = dict(urllib.parse.parse_qsl(parts.query, keep_blank_values=True))
         host = parts.hostname or ""
         if host == "metadata.google.internal":
+            assert self.token is not None, "the job asked the metadata server for a token"
             assert headers.get("metadata-flavor") == "Google"
             return Response(json.dumps({"access_token": self.token}).encode())
         if host == "identity.local":
             assert headers.get("x-identity-header") == "platform-secret"
             self.identity_requests.append(query)
             return Response(json.dumps({"access_token": self.token}).encode())
-        assert headers.get("authorization") == f"Bearer {self.token}", url
+        assert headers.get("authorization") == (self.token and f"Bearer {self.token}"), url
         if host == "storage.googleapis.com":
+            if query.get("uploadType") == "multipart":
+                body, query["name"], metadata = _multipart(headers["content-type"], body)
+                segments = [urllib.parse.unquote(s) for s in parts.path.split("/")]
+                self.metadata[(segments[5], query["name"])] = metadata
             return self._gcs(method, parts.path, query, body, url)
         if host == "monitoring.googleapis.com":
             project = parts.path.split("/")[3]
@@ -176,6 +209,11 @@ class FakeCloud:
             self.put(bucket, name, body)
             return Response(b"{}")
         bucket = segments[4]
+        if len(segments) == 5:
+            # A bucket's metadata: google-cloud-storage looks it up in the background for its
+            # trace attributes and falls back on 403; object roles do not grant it.
+            self.calls.append(Call("storage.buckets.get", f"projects/_/buckets/{bucket}", "", ""))
+            raise urllib.error.HTTPError(url, 403, "Forbidden", email.message.Message(), None)
         if len(segments) == 6 and segments[5] == "o":
             prefix = query.get("prefix", "")
             self.calls.append(
@@ -225,6 +263,56 @@ class FakeCloud:
         if (where, name) not in self.objects:
             raise _not_found(url)
         return Response(self.get(where, name))
+
+
+def _multipart(content_type: str, body: bytes) -> tuple[bytes, str, dict[str, str]]:
+    """A JSON API multipart upload's media, object name and custom metadata
+    (https://cloud.google.com/storage/docs/uploading-objects#uploading-an-object)."""
+    message = email.message_from_bytes(f"Content-Type: {content_type}\r\n\r\n".encode() + body)
+    resource, media = message.get_payload()
+    fields = json.loads(resource.get_payload(decode=True))
+    return media.get_payload(decode=True), fields["name"], dict(fields.get("metadata") or {})
+
+
+@contextlib.contextmanager
+def serve_gcs(cloud: FakeCloud) -> Iterator[str]:
+    """Serve ``cloud``'s Cloud Storage on a loopback port (for SDKs that honour
+    ``STORAGE_EMULATOR_HOST``, such as google-cloud-storage); yields its base URL."""
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def _serve(self) -> None:
+            body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+            request = urllib.request.Request(
+                f"https://storage.googleapis.com{self.path}",
+                data=body,
+                headers=dict(self.headers.items()),
+                method=self.command,
+            )
+            try:
+                with cloud.urlopen(request) as response:
+                    status, payload = 200, response.read()
+            except urllib.error.HTTPError as exc:
+                status, payload = exc.code, b'{"error": {"code": %d}}' % exc.code
+            self.send_response(status)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(payload)))
+            self.end_headers()
+            self.wfile.write(payload)
+
+        do_GET = do_POST = do_PUT = do_DELETE = _serve
+
+        def log_message(self, *_: object) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join()
 
 
 def only_settings(monkeypatch: Any, settings: Mapping[str, str]) -> RecordingEnviron:

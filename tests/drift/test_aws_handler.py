@@ -18,20 +18,11 @@ from mlops_iac.drift.aws import aws_handler
 from mlops_iac.drift.profile import build_baseline, dumps
 from mlops_iac.drift.runtime import JobConfig, split_uri
 from mlops_iac.plan.deploy.permissions import rules
-from tests.drift._clouds import aws_call, lambda_environment, only_settings
+from tests.drift._clouds import LAMBDA_PLATFORM, aws_call, lambda_environment, only_settings
 from tests.drift._data import FEATURES, capture_lines, rows
 
 REGION = "us-east-1"
-# What Lambda sets in every function's environment (fake credentials here):
-# https://docs.aws.amazon.com/lambda/latest/dg/configuration-envvars.html#configuration-envvars-runtime
-PLATFORM = {
-    "AWS_REGION": REGION,
-    "AWS_DEFAULT_REGION": REGION,
-    "AWS_ACCESS_KEY_ID": "testing",
-    "AWS_SECRET_ACCESS_KEY": "testing",
-    "AWS_SESSION_TOKEN": "testing",
-    "AWS_LAMBDA_FUNCTION_NAME": "mlops-drift-function",
-}
+PLATFORM = LAMBDA_PLATFORM
 
 # What EventBridge Scheduler hands the function: the target's fixed input (none here) or the
 # scheduled-event envelope of an EventBridge rule.

@@ -56,7 +56,10 @@ def test_children(prod):
         (ROLE, "mlops-drift-reports"),
         (ROLE, "mlops-drift-retraining-sender"),
         ("azure-native:managedidentity:UserAssignedIdentity", "mlops-drift-identity"),
+        ("azure-native:monitor:DiagnosticSetting", "mlops-drift-function-logs"),
         ("azure-native:monitor:MetricAlert", "mlops-drift-alert"),
+        ("azure-native:monitor:ScheduledQueryRule", "mlops-drift-failed-runs"),
+        ("azure-native:operationalinsights:Workspace", "mlops-drift-logs"),
         (f"{STORAGE}:Blob", "mlops-drift-package"),
         (f"{STORAGE}:BlobContainer", "mlops-drift-hosts"),
         (f"{STORAGE}:BlobContainer", "mlops-drift-packages"),
@@ -65,6 +68,41 @@ def test_children(prod):
         ("azure-native:web:AppServicePlan", "mlops-drift-plan"),
         ("azure-native:web:WebApp", "mlops-drift-function"),
     ]
+
+
+def test_failed_runs_alert_on_the_functions_own_logs(prod):
+    function = prod.named("mlops-drift-function")
+    setting = prod.named("mlops-drift-function-logs").inputs
+    workspace = prod.named("mlops-drift-logs")
+    assert setting["resourceUri"] == function.id and setting["workspaceId"] == workspace.id
+    assert setting["logs"] == [{"category": "FunctionAppLogs", "enabled": True}]
+    rule = prod.named("mlops-drift-failed-runs").inputs
+    assert rule["scopes"] == [workspace.id]
+    [condition] = rule["criteria"]["allOf"]
+    assert f"_ResourceId =~ '{function.id}'" in condition["query"]
+    # The host writes ``Functions.drift_timer``; the bare name matches too.
+    assert (
+        "(FunctionName =~ 'Functions.drift_timer' or FunctionName =~ 'drift_timer')"
+        " and (Level == 'Error' or Level == 'Critical')"
+    ) in condition["query"]
+    group = prod.named("mlops-drift-alert").inputs["actions"][0]["actionGroupId"]
+    assert rule["actions"]["actionGroups"] == [group]
+
+
+def test_the_rollout_app_logs_to_the_same_workspace_and_pages_on_failures(prod):
+    """A rollback that raises returns 500, which the action group does not retry: the rollout
+    app's errors page the stack's channel (never the rollout's own action group)."""
+    app = prod.named("mlops-rollout-function")
+    setting = prod.named("mlops-rollout-function-logs").inputs
+    workspace = prod.named("mlops-drift-logs")
+    assert setting["resourceUri"] == app.id and setting["workspaceId"] == workspace.id
+    rule = prod.named("mlops-rollout-failed-runs").inputs
+    [condition] = rule["criteria"]["allOf"]
+    assert f"_ResourceId =~ '{app.id}'" in condition["query"]
+    for function in ("rollout_alert", "rollout_timer"):
+        assert f"FunctionName =~ 'Functions.{function}'" in condition["query"]
+    group = prod.named("mlops-drift-alert").inputs["actions"][0]["actionGroupId"]
+    assert rule["actions"]["actionGroups"] == [group]
 
 
 def test_function_runs_the_package_on_elastic_premium(prod):

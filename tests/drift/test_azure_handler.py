@@ -19,10 +19,10 @@ import urllib.request
 import pytest
 
 from mlops_iac.drift import azure, build_baseline, calls, dumps
-from mlops_iac.drift.runtime import JobConfig, split_uri
+from mlops_iac.drift.runtime import split_uri
 from mlops_iac.plan.deploy.permissions import rules
 from mlops_iac.plan.testing import emulators
-from tests.drift._clouds import FakeCloud, only_settings, webapp_settings
+from tests.drift._clouds import APP_SERVICE_PLATFORM, FakeCloud, only_settings, webapp_settings
 from tests.drift._data import FEATURES, rows
 
 ENDPOINT = "fraud-ep"
@@ -62,12 +62,7 @@ def env(azurite, tmp_path):
     return values, azure.AzureBlobStorage(account_url, rest)
 
 
-# What App Service sets for a managed identity: the token endpoint and its secret header
-# https://learn.microsoft.com/azure/app-service/overview-managed-identity#rest-endpoint-reference
-PLATFORM = {
-    "IDENTITY_ENDPOINT": "http://identity.local/msi/token",
-    "IDENTITY_HEADER": "platform-secret",
-}
+PLATFORM = APP_SERVICE_PLATFORM
 
 
 class Job:
@@ -157,23 +152,16 @@ def test_every_call_is_in_the_manifest_and_granted_by_the_plan(job):
     assert read <= set(manifest.reads) and manifest.missing == ()
 
 
-def test_metric_documents_follow_the_custom_metrics_api():
-    posts = []
-    metrics = azure.AzureMonitorMetrics(
-        "/subscriptions/s/resourceGroups/rg/providers/Microsoft.Web/sites/fn",
-        "westeurope",
-        token=lambda resource: f"token-for-{resource}",
-        post=lambda url, body, headers: posts.append((url, json.loads(body), headers)),
-    )
-    config = JobConfig("az://c/", "az://d/b.json", "az://d/r", ENDPOINT)
-    metrics.publish(config, {"drifted": ["amount"], "maxPsi": 0.4, "rows": 3000})
-    assert [p[0] for p in posts] == [
-        "https://westeurope.monitoring.azure.com/subscriptions/s/resourceGroups/rg/providers/"
-        "Microsoft.Web/sites/fn/metrics"
+def test_metric_documents_follow_the_custom_metrics_api(job):
+    """What the handler sends Azure Monitor: the custom-metrics REST API's document, about the
+    resource and in the region the plan's settings name."""
+    job.collect(rows(3000, seed=3, shift="amount"))
+    job.run()
+    posts = [(u, json.loads(b)) for u, b in job.cloud.posts if ".monitoring.azure.com" in u]
+    region, subject = job.env["DRIFT_METRIC_REGION"], job.env["DRIFT_METRIC_RESOURCE_ID"]
+    assert [url for url, _ in posts] == [
+        f"https://{region}.monitoring.azure.com{subject}/metrics"
     ] * 3
-    assert {p[2]["Authorization"] for p in posts} == {
-        "Bearer token-for-https://monitoring.azure.com/"
-    }
     first = posts[0][1]["data"]["baseData"]
     assert (first["metric"], first["namespace"], first["dimNames"]) == (
         "DriftedFeatures",
@@ -181,7 +169,7 @@ def test_metric_documents_follow_the_custom_metrics_api():
         ["Endpoint"],
     )
     assert first["series"] == [
-        {"dimValues": [ENDPOINT], "min": 1.0, "max": 1.0, "sum": 1.0, "count": 1}
+        {"dimValues": [job.env["DRIFT_ENDPOINT"]], "min": 1.0, "max": 1.0, "sum": 1.0, "count": 1}
     ]
 
 
@@ -205,16 +193,16 @@ def test_the_managed_identity_token_request(monkeypatch):
         return Response()
 
     monkeypatch.setattr(urllib.request, "urlopen", fake_urlopen)
-    token = azure.AzureToken(
-        {"IDENTITY_ENDPOINT": "http://127.0.0.1:1/msi/token", "IDENTITY_HEADER": "h",
-         "AZURE_CLIENT_ID": "cid"}
-    )  # fmt: skip
+    settings, _ = webapp_settings("azure-prod")
+    client_id = settings["AZURE_CLIENT_ID"]  # the plan's user-assigned identity
+    token = azure.AzureToken({**APP_SERVICE_PLATFORM, "AZURE_CLIENT_ID": client_id})
     assert token("https://storage.azure.com/") == "t0k"
     assert token("https://storage.azure.com/") == "t0k"  # cached: one request
     ((url, headers),) = seen
-    assert url.startswith("http://127.0.0.1:1/msi/token?resource=https%3A%2F%2Fstorage.azure.com")
-    assert "api-version=2019-08-01" in url and "client_id=cid" in url
-    assert headers == {"X-identity-header": "h"}
+    endpoint = APP_SERVICE_PLATFORM["IDENTITY_ENDPOINT"]
+    assert url.startswith(f"{endpoint}?resource=https%3A%2F%2Fstorage.azure.com")
+    assert "api-version=2019-08-01" in url and f"client_id={client_id}" in url
+    assert headers == {"X-identity-header": APP_SERVICE_PLATFORM["IDENTITY_HEADER"]}
 
 
 def test_the_cli_writes_the_baseline_to_blob_storage(env, tmp_path, capsys, monkeypatch):

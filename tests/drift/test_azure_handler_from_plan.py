@@ -24,6 +24,7 @@ import pytest
 
 from mlops_iac.drift import azure, build_baseline, dumps
 from tests.conftest import reference_recording
+from tests.drift._clouds import only_settings
 from tests.drift._data import FEATURES, rows
 
 IDENTITY_ENDPOINT = "http://127.0.0.1:8081/msi/token"
@@ -162,9 +163,10 @@ def test_the_handler_runs_with_the_plans_app_settings(stack, monkeypatch):
     baseline = build_baseline(FEATURES, rows(4000, seed=1), dataset_version="md5:ab")
     stub.put(settings["DRIFT_BASELINE_URI"], dumps(baseline).encode())
     _collect(stub, settings["DRIFT_CAPTURE_URI"], rows(3000, seed=3, shift="amount"))
-    env = {**settings, "IDENTITY_ENDPOINT": IDENTITY_ENDPOINT, "IDENTITY_HEADER": IDENTITY_HEADER}
+    platform = {"IDENTITY_ENDPOINT": IDENTITY_ENDPOINT, "IDENTITY_HEADER": IDENTITY_HEADER}
+    only_settings(monkeypatch, {**settings, **platform})
 
-    summary = azure.azure_handler(None, env=env)
+    summary = azure.azure_handler(None)  # reads os.environ, as the Functions worker runs it
 
     assert (summary["verdict"], summary["drifted"]) == ("drift", ["amount"])
     # The metric the alert watches, about the Function App, in its region.

@@ -19,6 +19,7 @@ def test_children(prod):
         ("gcp:cloudrunv2/serviceIamMember:ServiceIamMember", "mlops-drift-invoker-run"),
         ("gcp:cloudscheduler/job:Job", "mlops-drift-schedule"),
         ("gcp:monitoring/alertPolicy:AlertPolicy", "mlops-drift-alert"),
+        ("gcp:monitoring/alertPolicy:AlertPolicy", "mlops-drift-failed-runs"),
         ("gcp:monitoring/metricDescriptor:MetricDescriptor", "mlops-drift-metric-drifted-features"),
         ("gcp:monitoring/metricDescriptor:MetricDescriptor", "mlops-drift-metric-max-psi"),
         ("gcp:monitoring/metricDescriptor:MetricDescriptor", "mlops-drift-metric-rows-checked"),

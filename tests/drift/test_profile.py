@@ -81,14 +81,29 @@ def test_missing_values_count_towards_psi(baseline):
 
 
 def test_too_few_rows_gives_no_verdict(baseline):
-    report = compare(baseline, FEATURES, rows(50, seed=3, shift="amount"))
+    report = compare(baseline, FEATURES, rows(50, seed=3))
     assert report["verdict"] == "insufficient-data"
     assert report["drifted"] == []
+    assert {f["status"] for f in report["features"].values()} == {"no-verdict"}
+
+
+def test_an_overwhelming_shift_under_min_rows_is_small_sample_drift(baseline):
+    # 50 rows, amount x1.8 (KS about 0.45): far beyond chance even at 50 rows.
+    report = compare(baseline, FEATURES, rows(50, seed=3, shift="amount"))
+    assert report["verdict"] == "drift-small-sample"
+    assert report["drifted"] == ["amount"]
+    amount = report["features"]["amount"]
+    assert amount["status"] == "drift-small-sample"
+    assert amount["decidedBy"]["pValue"] < report["significancePerFeature"]
+    assert report["significancePerFeature"] == pytest.approx(0.05 / 5 / 100)
 
 
 def test_absent_features_are_reported_not_fatal(baseline):
     report = compare(baseline, FEATURES[:3], [r[:3] for r in rows(2000, seed=2)])
     assert report["missingFeatures"] == ["channel", "country"]
+    assert report["features"]["channel"]["status"] == "missing"
+    assert "psi" not in report["features"]["channel"]
+    assert report["verdict"] == "drift" and report["drifted"] == ["channel", "country"]
     with pytest.raises(DriftError, match=r"none of the baseline's columns \(expected age, "):
         compare(baseline, ["x"], [[1]])
 
@@ -110,7 +125,28 @@ def test_categorical_cardinality_is_capped(monkeypatch):
     base = build_baseline(["user"], data)
     profile = base["features"]["user"]
     assert profile["distinctCapped"] is True
-    assert len(profile["categories"]) == drift_profile.TOP_CATEGORIES
+    assert len(profile["categories"]) == 50  # all the counted ones (<= STORED_CATEGORIES)
+    monkeypatch.setattr(drift_profile, "STORED_CATEGORIES", 30)
+    profile = build_baseline(["user"], data)["features"]["user"]
+    assert len(profile["categories"]) == 30
+    assert profile["other"] == pytest.approx(0.97)
+
+
+def test_the_long_tail_is_measured_and_new_categories_named():
+    # 60 categories: a shift among the 40 rarest is not pooled into "other".
+    labels = [f"c{i:02d}" for i in range(60)]
+    weights = [50] * 20 + [5] * 40
+    train = [[label] for label, n in zip(labels, weights, strict=True) for _ in range(n)]
+    base = build_baseline(["c"], train)
+    assert len(base["features"]["c"]["categories"]) == 60
+    tail = [[labels[20 + i % 20]] for i in range(800)] + [
+        [label] for label in labels[:20] for _ in range(50)
+    ]
+    report = compare(base, ["c"], tail + [["brand-new"]] * 40)
+    result = report["features"]["c"]
+    assert report["drifted"] == ["c"]
+    assert result["newCategories"] == {"brand-new": pytest.approx(40 / 1840, abs=1e-6)}
+    assert any(reason.startswith("new categories: 'brand-new'") for reason in result["reasons"])
 
 
 @pytest.mark.parametrize(

@@ -255,3 +255,17 @@ def test_private_cluster_with_a_webhook_operator_needs_the_control_plane_firewal
     rule = "gcp-private-cluster-webhook-firewall"
     assert rule in rules_of(lambda: program(False), CONFIG)
     assert rule not in rules_of(lambda: program(True), CONFIG)
+
+
+def test_cloud_sql_key_outside_the_instance_region_is_refused():
+    def program(location):
+        gcp.sql.DatabaseInstance(
+            "db",
+            region="us-central1",
+            database_version="POSTGRES_16",
+            encryption_key_name=f"projects/p/locations/{location}/keyRings/r/cryptoKeys/k",
+            settings={"tier": "db-custom-1-3840"},
+        )
+
+    assert "gcp-sql-key-outside-region" in rules_of(lambda: program("us"), CONFIG)
+    assert "gcp-sql-key-outside-region" not in rules_of(lambda: program("us-central1"), CONFIG)

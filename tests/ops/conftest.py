@@ -87,15 +87,37 @@ def _serving_tags(version: str) -> list[dict[str, str]]:
     ]
 
 
-def create_endpoint_config(sagemaker: Any, version: str) -> str:
-    """A model and endpoint config for one version (tagged like the lineage transform does)."""
+MODELS = "fraud-detection-models"
+#: The image digest the reference aws-prod approvals sign (stacks/Pulumi.aws-prod.yaml).
+APPROVED_IMAGE_DIGEST = "sha256:c47036387552897f897e0ff1f0111a555b43c495399845cc18d54d74abde2752"
+
+
+def approved_artifact(version: str) -> bytes:
+    """The model.tar.gz bytes whose sha256 the reference aws-prod approval of ``version`` signs."""
+    return f"aws-prod/fraud-detector/{version}/model.tar.gz".encode()
+
+
+def create_endpoint_config(sagemaker: Any, version: str, s3: Any = None) -> str:
+    """A model and endpoint config for one version (tagged like the lineage transform does).
+
+    With ``s3``, the model runs the approved image by digest and its artifact is uploaded with a
+    SHA-256 checksum (what ``verify`` compares with the approval); without, a tagged image."""
     model = f"fraud-detector-v{version}"
+    image = f"{ACCOUNT}.dkr.ecr.{REGION}.amazonaws.com/fraud:{version}"
+    url = f"s3://{BUCKET}/models/{version}/model.tar.gz"
+    if s3 is not None:
+        # The reference stack's model bucket (stacks/Pulumi.aws-prod.yaml artifactUri).
+        image = f"{ACCOUNT}.dkr.ecr.{REGION}.amazonaws.com/fraud@{APPROVED_IMAGE_DIGEST}"
+        if not any(b["Name"] == MODELS for b in s3.list_buckets().get("Buckets", [])):
+            s3.create_bucket(Bucket=MODELS)
+        key = f"fraud-detector/{version}/model.tar.gz"
+        s3.put_object(
+            Bucket=MODELS, Key=key, Body=approved_artifact(version), ChecksumAlgorithm="SHA256"
+        )
+        url = f"s3://{MODELS}/{key}"
     sagemaker.create_model(
         ModelName=model,
-        PrimaryContainer={
-            "Image": f"{ACCOUNT}.dkr.ecr.{REGION}.amazonaws.com/fraud:{version}",
-            "ModelDataUrl": f"s3://{BUCKET}/models/{version}/model.tar.gz",
-        },
+        PrimaryContainer={"Image": image, "ModelDataUrl": url},
         ExecutionRoleArn=f"arn:aws:iam::{ACCOUNT}:role/serving",
         Tags=_serving_tags(version),
     )
@@ -124,8 +146,8 @@ def build_platform(session: Any) -> dict[str, Any]:
     sns = session.client("sns", region_name=REGION)
 
     key_arn = create_artifact_store(s3, kms, BUCKET)
-    active = create_endpoint_config(sagemaker, "7")
-    previous = create_endpoint_config(sagemaker, "6")
+    active = create_endpoint_config(sagemaker, "7", s3)
+    previous = create_endpoint_config(sagemaker, "6", s3)
     endpoint = "fraud-detector-endpoint"
     sagemaker.create_endpoint(
         EndpointName=endpoint, EndpointConfigName=active, Tags=_serving_tags("7")

@@ -15,6 +15,7 @@ import re
 import string
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import yaml
 
@@ -133,10 +134,47 @@ def azure_values() -> dict[str, Any]:
                 {**r, "useCommonAlertSchema": True, "status": "Enabled"}
                 for r in g.inputs.get("emailReceivers", [])
             ],
+            # The rollout function's receiver (its trigger URL, a secret, is not returned).
+            "function_receivers": [
+                {k: v for k, v in r.items() if k != "httpTriggerUrl"}
+                for r in g.inputs.get("azureFunctionReceivers", [])
+            ],
         }
         for g in rec.of_type("azure-native:monitor:ActionGroup")
     ]
+    values["model_versions"] = [
+        {
+            "registry_id": out["registry_id"],
+            "model_name": ref.name,
+            "model_version": ref.version,
+            "artifact_sha256": ref.artifact_sha256,
+            "model_uri": ref.artifact_uri,
+        }
+        for ref in _served("azure-prod")
+    ]
     return values
+
+
+def _served(stack: str) -> list[Any]:
+    """The stack file's served model versions (``serving.model``, ``previousModel``)."""
+    from mlops_iac.cli import stackfile
+    from tests.conftest import REPO
+
+    serving = stackfile.load(REPO, stack).spec.serving
+    return [ref for ref in (serving.model, serving.previous_model) if ref is not None]
+
+
+def _revision_image(image: str, version: str) -> str:
+    """The image the platform gives ``version``'s revision: by the digest the reference stack
+    pins for it (``imageDigest``), else by the ``<name>:<version>`` tag."""
+    from mlops_iac.cli import stackfile
+    from tests.conftest import REPO
+
+    serving = stackfile.load(REPO, "gcp-prod").spec.serving
+    for ref in (serving.model, serving.previous_model):
+        if ref is not None and ref.version == version and ref.image_digest:
+            return image.split("@", 1)[0].rsplit(":", 1)[0] + f"@{ref.image_digest}"
+    return image.split("@", 1)[0].rsplit(":", 1)[0] + f":{version}"
 
 
 def gcp_values() -> dict[str, Any]:
@@ -144,7 +182,7 @@ def gcp_values() -> dict[str, Any]:
     rec = reference_recording("gcp-prod")
     out = rec.exports
     project, region = rec.config["gcp:project"], rec.config["gcp:region"]
-    service = rec.of_type("gcp:cloudrunv2/service:Service")[0].inputs
+    service = rec.named("mlops-serving-service", "gcp:cloudrunv2/service:Service").inputs
     service_name = f"projects/{project}/locations/{region}/services/{service['name']}"
     registry_bucket = rec.named("mlops-registry-models", "gcp:storage/bucket:Bucket")
     traffic = [
@@ -225,13 +263,33 @@ def gcp_values() -> dict[str, Any]:
                 "revision": entry["revision"],
                 "version_uid": f"{int(version):012d}",
                 "revision_labels": {**template["labels"], "mlops-model-version": version},
-                "image": container["image"].rsplit(":", 1)[0] + f":{version}",
+                "image": _revision_image(container["image"], version),
                 "env": env,
                 "service_account": template["serviceAccount"],
                 "revision_key": template["encryptionKey"],
             }
         )
     values["revisions"] = revisions
+    # The model bucket's objects of each served version (its artifactUri under the bucket).
+    objects = []
+    versions = []
+    for ref in _served("gcp-prod"):
+        prefix = ref.artifact_uri.lstrip("/")
+        names = [f"{prefix}model.pkl", f"{prefix}MLmodel"]
+        items = [
+            {**values, "object": n, "object_query": quote(n, safe=""), "model_name": ref.name}
+            for n in names
+        ]
+        objects += items
+        versions.append(
+            {
+                **values,
+                "prefix_query": quote(prefix, safe=""),
+                "objects": [render("gcp", "model_object.json", i) for i in items],
+            }
+        )
+    values["model_objects"] = objects
+    values["model_versions"] = versions
     return values
 
 
@@ -271,6 +329,15 @@ class Recorded:
             raise ApiError(404, "NotFound", f"no recorded answer for {method} {url}")
         if isinstance(answer, ApiError):
             raise answer
+        if method == "PUT" and self.cloud == "azure" and "/models/" in url:
+            # Create-or-update of a model version: its tags are now the body's.
+            current = self.answers[("GET", url)]
+            current["properties"]["tags"] = copy.deepcopy(body["properties"]["tags"])
+            return copy.deepcopy(current)
+        if method == "PATCH" and self.cloud == "gcp" and "/o/" in url:
+            # objects.patch: the metadata is replaced by the body's.
+            answer["metadata"] = copy.deepcopy(body["metadata"])
+            return copy.deepcopy(answer)
         if method == "PUT" and self.cloud == "azure":
             # Create-or-update: the endpoint is now what was sent (the traffic map included).
             current = self.answers[("GET", url)]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 
 import boto3
 import pytest
@@ -16,9 +17,16 @@ from tests.ops.keys import key_for
 def _approve(cli, project, *extra, approver="raj@example.com", stack="aws-prod", version="8"):
     # Prod approvals are signed: with the listed approver's throwaway key unless a test says.
     key = () if "--key" in extra else ("--key", key_for(approver.split("@")[0] + "@example.com"))
+    # The reference stacks have criteria and bind prod approvals to the artifact: a candidate
+    # that meets them and an artifact digest, unless a test says (tests/ops/test_gate.py).
+    metrics = project.parent / "metrics.json"
+    metrics.write_text('{"auc": 0.95, "p95_latency_ms": 61}')
+    gate = () if "--metrics" in extra else ("--metrics", metrics)
+    gate += () if "--artifact" in extra else ("--artifact-sha256", "ab" * 32)
     return cli(
         "approve", "--stack", stack, "--project", project, "--model", "fraud-detector",
-        "--version", version, "--approver", approver, "--ticket", "CHG-2001", *key, *extra,
+        "--version", version, "--approver", approver, "--ticket", "CHG-2001", *key, *gate,
+        *extra,
     )  # fmt: skip
 
 
@@ -89,10 +97,17 @@ def test_reference_file_changes_only_by_the_new_item(cli, project):
     original = path.read_text()
     assert _approve(cli, project) == 0
     new = path.read_text()
-    anchor = "approvedAt: 2026-10-02\n"
-    anchor += original.split(anchor)[1].split("\n")[0] + "\n"  # and its signature
+    # The last approval ends with its signature line; the new item follows it.
+    anchor = [line for line in original.splitlines() if "signature:" in line][-1] + "\n"
     head, tail = new.split(anchor)
-    assert original == head + anchor + tail.split("\n", 6)[6]  # five keys and a signature
+    added, rest = tail.split("\n", 11)[:11], tail.split("\n", 11)[11]
+    assert original == head + anchor + rest
+    # Five keys, the metrics and criteria it judged, the artifact digest, the model card and
+    # its digest, and the signature.
+    assert [line.split(":")[0].strip(" -") for line in added] == [
+        "model", "version", "approvedBy", "ticket", "approvedAt", "metrics", "criteria",
+        "artifactSha256", "modelCard", "modelCardSha256", "signature",
+    ]  # fmt: skip
 
 
 @pytest.mark.parametrize(
@@ -158,8 +173,23 @@ def test_model_package_is_approved_and_keeps_its_metadata(cli, project, model_pa
     assert _approve(cli, project, "--model-package-arn", arn, version="2") == 0, cli.err
     package = sagemaker.describe_model_package(ModelPackageName=arn)
     assert package["ModelApprovalStatus"] == "Approved"
-    assert package["ApprovalDescription"] == "Approved by raj@example.com (ticket CHG-2001)"
-    assert package["CustomerMetadataProperties"] == {"mlops:git-sha": "4f2c1e9", "mlops:v": "2"}
+    card = "governance/model-cards/aws-prod/fraud-detector-2.md"
+    card_sha = hashlib.sha256((project / card).read_bytes()).hexdigest()
+    assert package["ApprovalDescription"] == (
+        f"Approved by raj@example.com (ticket CHG-2001); model card {card} sha256:{card_sha}"
+    )
+    # The registry entry keeps its metadata and carries the model card's records.
+    assert package["CustomerMetadataProperties"] == {
+        "mlops:git-sha": "4f2c1e9",
+        "mlops:v": "2",
+        "mlops:model-card": card,
+        "mlops:model-card-sha256": card_sha,
+        "mlops:dataset-version": "md5:3b1f0c2d9e8a7b6c5d4e3f2a1b0c9d8e",
+        "mlops:owner": "ml-platform@example.com",
+        "mlops:artifact-sha256": "ab" * 32,
+        "mlops:metric:auc": "0.95",
+        "mlops:metric:p95_latency_ms": "61.0",
+    }
     assert f"model package {arn} set to Approved" in cli.out
     # Idempotent: a retry re-approves the package and leaves the file alone.
     text = (project / "stacks/Pulumi.aws-prod.yaml").read_text()

@@ -6,6 +6,7 @@ one drift at a time. Every request goes through the injected transport, which lo
 
 from __future__ import annotations
 
+import hashlib
 import json
 import shutil
 from pathlib import Path
@@ -17,20 +18,29 @@ from mlops_iac.cli import cloudrest, stackfile
 from mlops_iac.cli.cloudrest import ApiError
 from tests.conftest import STACKS, reference_recording
 from tests.ops.conftest import write_outputs
-from tests.ops.keys import install_allowed_signers
-from tests.ops.recorded import ARM, Recorded, azure_values, gcp_values
+from tests.ops.keys import install_allowed_signers, key_for
+from tests.ops.recorded import ARM, Recorded, azure_values, gcp_values, render
 
-AZURE_CHECKS = [
-    "storage-versioning",
-    "storage-encryption",
-    "key-rotation",
-    "alerts-present",
-    *["alert-routed"] * 4,
-    "endpoint-in-service",
-    "endpoint-serving",
-    "endpoint-approved-version",
-    "deployment-lineage",
-]
+
+def azure_checks() -> list[str]:
+    """What Azure verify checks, in order: one routing check per recorded alert rule."""
+    recorded = reference_recording("azure-prod")
+    rules = [
+        *recorded.of_type("azure-native:monitor:MetricAlert"),
+        *recorded.of_type("azure-native:monitor:ScheduledQueryRule"),
+    ]
+    return [
+        "storage-versioning",
+        "storage-encryption",
+        "key-rotation",
+        "alerts-present",
+        *["alert-routed"] * len(rules),
+        "endpoint-in-service",
+        "endpoint-serving",
+        "endpoint-approved-version",
+        "deployment-lineage",
+        "deployment-artifact-digest",
+    ]
 
 
 def gcp_checks() -> list[str]:
@@ -98,9 +108,9 @@ def _failed(document: dict[str, Any]) -> dict[str, str]:
 def test_azure_healthy_estate_passes_reading_only(cli, project, azure, tmp_path):
     code, document = _verify(cli, project, "azure-prod", _outputs(tmp_path, "azure-prod"), tmp_path)
     assert code == 0, cli.out + cli.err
-    assert [c["check"] for c in document["checks"]] == AZURE_CHECKS
+    assert [c["check"] for c in document["checks"]] == azure_checks()
     assert _failed(document) == {}
-    serving = document["checks"][AZURE_CHECKS.index("endpoint-serving")]
+    serving = document["checks"][azure_checks().index("endpoint-serving")]
     assert serving["detail"] == "serves v7 100% (blue) as the stack declares"
     routed = {c["resource"] for c in document["checks"] if c["check"] == "alert-routed"}
     recorded = reference_recording("azure-prod")
@@ -183,7 +193,9 @@ def test_azure_action_group_without_receivers_fails(cli, project, azure, tmp_pat
     name = alerts_group.rsplit("/", 1)[1]
     routed = [c for c in document["checks"] if c["check"] == "alert-routed" and not c["passed"]]
     assert {c["detail"] for c in routed} == {f"action group {name} has no receivers"}
-    assert len(routed) == 3  # latency, 5xx and drift notify that group; the approvers' is fine
+    # latency, 5xx, drift, failed drift runs and failed rollout runs notify that group; the
+    # approvers' is fine, and the rollout function's two alerts still reach the function.
+    assert len(routed) == 5
 
 
 def test_azure_rolled_back_rollout_fails_naming_both_versions(cli, project, azure, tmp_path):
@@ -649,3 +661,340 @@ def test_bearer_transport_sends_the_token_once_and_parses_errors():
         ("GET", "/fine", "Bearer t0k3n", b""),
         ("PATCH", "/denied?updateMask=traffic", "Bearer t0k3n", b'{"traffic": []}'),
     ]
+
+
+# --- Endpoint overrides ---------------------------------------------------------------------
+
+
+class _Sent:
+    """``requests.request`` on no network: logs (method, url, Authorization), answers ``{}``."""
+
+    def __init__(self) -> None:
+        self.sent: list[tuple[str, str, str]] = []
+
+    def __call__(self, method: str, url: str, **kwargs: Any) -> Any:
+        self.sent.append((method, url, kwargs["headers"]["Authorization"]))
+
+        class Response:
+            status_code, content = 200, b""
+
+        return Response()
+
+
+@pytest.fixture
+def sent(monkeypatch) -> _Sent:
+    import requests
+
+    log = _Sent()
+    monkeypatch.setattr(requests, "request", log)
+    return log
+
+
+def test_azure_sovereign_endpoint_gets_the_requests_and_scopes_the_token(monkeypatch, sent):
+    import azure.identity
+
+    scopes: list[str] = []
+
+    class Credential:
+        def get_token(self, *asked: str) -> Any:
+            scopes.extend(asked)
+            return type("Token", (), {"token": "chain-token"})()
+
+    monkeypatch.setattr(azure.identity, "DefaultAzureCredential", Credential)
+    gov = "https://management.usgovcloudapi.net"
+    transport = cloudrest.transport_for("azure", {"AZURE_RESOURCE_MANAGER_ENDPOINT": gov + "/"})
+    transport("GET", f"{ARM}/subscriptions/s?api-version=1")
+    assert sent.sent == [("GET", f"{gov}/subscriptions/s?api-version=1", "Bearer chain-token")]
+    assert scopes == [f"{gov}/.default"]
+
+
+def test_gcp_endpoint_override_moves_only_its_api(monkeypatch, sent):
+    monkeypatch.setattr(cloudrest, "_gcp_token", lambda: "chain-token")
+    env = {"CLOUDSDK_API_ENDPOINT_OVERRIDES_RUN": "https://us-central1-run.googleapis.com/"}
+    transport = cloudrest.transport_for("gcp", env)
+    transport("GET", "https://run.googleapis.com/v2/projects/p/locations/r/services/s")
+    transport("GET", "https://storage.googleapis.com/storage/v1/b/bucket")
+    assert [url for _, url, _ in sent.sent] == [
+        "https://us-central1-run.googleapis.com/v2/projects/p/locations/r/services/s",
+        "https://storage.googleapis.com/storage/v1/b/bucket",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("stack", "env", "says"),
+    [
+        # Plain http to a remote host would carry the bearer token in the clear.
+        ("azure-prod", {"AZURE_RESOURCE_MANAGER_ENDPOINT": "http://arm.example.com"},
+         "AZURE_RESOURCE_MANAGER_ENDPOINT='http://arm.example.com' is plain http to a remote"),
+        ("gcp-prod", {"CLOUDSDK_API_ENDPOINT_OVERRIDES_RUN": "http://10.0.0.7/"},
+         "CLOUDSDK_API_ENDPOINT_OVERRIDES_RUN='http://10.0.0.7/' is plain http to a remote"),
+        ("gcp-prod", {"CLOUDSDK_API_ENDPOINT_OVERRIDES_RUN": "https://run.example.com/v2"},
+         "must be scheme://host[:port] without a path"),
+        # The static token never leaves the machine ...
+        ("azure-prod", {"MLOPS_IAC_TEST_TOKEN": "t"},
+         "MLOPS_IAC_TEST_TOKEN is only sent to loopback endpoints, not to https://management"),
+        ("gcp-prod", {"MLOPS_IAC_TEST_TOKEN": "t",
+                      "CLOUDSDK_API_ENDPOINT_OVERRIDES_RUN": "http://127.0.0.1:9/"},
+         "not to https://cloudkms.googleapis.com"),
+        # ... and the credential chain's token only goes over https, even to loopback.
+        ("azure-prod", {"AZURE_RESOURCE_MANAGER_ENDPOINT": "http://localhost:8080"},
+         "endpoint http://localhost:8080 is plain http: the credential chain's token is only"),
+    ],
+)  # fmt: skip
+def test_unsafe_endpoint_settings_are_one_line_before_any_request(
+    cli, project, tmp_path, monkeypatch, sent, stack, env, says
+):
+    import azure.identity
+
+    monkeypatch.setattr(azure.identity, "DefaultAzureCredential", None)  # never asked
+    monkeypatch.setattr(cloudrest, "_gcp_token", None)
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    outputs = _outputs(tmp_path, stack)
+    assert cli("verify", "-s", stack, "--project", project, "--outputs", outputs) == 2
+    assert says in cli.one_error_line()
+    assert sent.sent == []
+
+
+# --- Azure: the served artifact against the approval's digests -------------------------------
+
+
+def _model_version(azure: Recorded, version: str) -> dict[str, Any]:
+    return azure.find("GET", f"/models/fraud-detector/versions/{version}")
+
+
+def test_azure_digest_check_compares_the_recorded_sha256(cli, project, azure, tmp_path):
+    code, document = _verify(cli, project, "azure-prod", _outputs(tmp_path, "azure-prod"), tmp_path)
+    assert code == 0, _failed(document)
+    check = next(c for c in document["checks"] if c["check"] == "deployment-artifact-digest")
+    assert check["passed"] is True
+    assert "blue v7 recorded sha256 332a3a094c11…" in check["detail"]
+    assert "green v6 recorded sha256 de744bb4d73c…" in check["detail"]
+    assert "mlops-artifact-sha256 property, not a hash of its files" in check["detail"]
+    # https://learn.microsoft.com/rest/api/azureml/registry-model-versions/get
+    registry_id = reference_recording("azure-prod").exports["registry_id"]
+    assert (
+        "GET",
+        f"{ARM}{registry_id}/models/fraud-detector/versions/7?api-version=2024-04-01",
+        None,
+    ) in azure.sent
+
+
+def test_azure_replaced_artifact_fails_naming_both_digests(cli, project, azure, tmp_path):
+    replaced = "f" * 64
+    _model_version(azure, "7")["properties"]["properties"]["mlops-artifact-sha256"] = replaced
+    code, document = _verify(cli, project, "azure-prod", _outputs(tmp_path, "azure-prod"), tmp_path)
+    assert code == 1
+    registry = reference_recording("azure-prod").exports["registry_name"]
+    assert _failed(document) == {
+        "deployment-artifact-digest": (
+            f"blue's model azureml://registries/{registry}/models/fraud-detector/versions/7 "
+            f"records sha256 {replaced}, not the approved "
+            "332a3a094c11761ead9e73a446fb095581c3486744eea59618ba3341857bda92"
+        )
+    }
+
+
+def test_azure_model_without_recorded_digest_fails_closed_in_prod(cli, project, azure, tmp_path):
+    del _model_version(azure, "6")["properties"]["properties"]["mlops-artifact-sha256"]
+    # A tag is editable after registration: it is not evidence.
+    _model_version(azure, "6")["properties"]["tags"]["mlops-artifact-sha256"] = (
+        "de744bb4d73c6c6f37c70d371742935dda6c03c67ae0ce672c89935f6ee5ca09"
+    )
+    code, document = _verify(cli, project, "azure-prod", _outputs(tmp_path, "azure-prod"), tmp_path)
+    assert code == 1
+    detail = _failed(document)["deployment-artifact-digest"]
+    assert detail.startswith("green's model azureml://registries/")
+    assert "records no mlops-artifact-sha256 property" in detail
+    assert "nothing to compare with the approved de744bb4d73c6c6f" in detail
+
+
+def test_azure_replaced_environment_image_fails_naming_both_digests(cli, project, azure, tmp_path):
+    approved, served = "sha256:" + "a" * 64, "sha256:" + "b" * 64
+    stack = project / "stacks" / "Pulumi.azure-prod.yaml"
+    signed = 'artifactSha256: "332a3a09'
+    text = stack.read_text().replace(signed, f'imageDigest: "{approved}"\n          {signed}')
+    stack.write_text(text)
+    registry = reference_recording("azure-prod").exports["registry_name"]
+    environment = f"azureml://registries/{registry}/environments/serving/versions/3"
+    blue = next(d for d in azure.find("GET", "/deployments")["value"] if d["name"] == "blue")
+    blue["properties"]["environmentId"] = environment
+    registry_id = reference_recording("azure-prod").exports["registry_id"]
+    # https://learn.microsoft.com/rest/api/azureml/registry-environment-versions/get
+    image = f"mlopsacr.azurecr.io/serving@{served}"
+    azure.answers[
+        ("GET", f"{ARM}{registry_id}/environments/serving/versions/3?api-version=2024-04-01")
+    ] = render(
+        "azure",
+        "environment_version.json",
+        {"registry_id": registry_id, "environment_name": "serving",
+         "environment_version": "3", "image": image},
+    )  # fmt: skip
+    code, document = _verify(cli, project, "azure-prod", _outputs(tmp_path, "azure-prod"), tmp_path)
+    assert code == 1
+    assert _failed(document)["deployment-artifact-digest"] == (
+        f"blue runs image {image}, not the approved {approved}"
+    )
+
+
+# --- approve --registry-entry: the model card on the Azure/GCP registry entry ---
+
+
+def _approve_entry(cli, project, stack, outputs, *extra, version="7"):
+    metrics = project.parent / "metrics.json"
+    metrics.write_text('{"auc": 0.95, "p95_latency_ms": 61}')
+    served = stackfile.load(project, stack).spec.serving
+    ref = next(r for r in (served.model, served.previous_model) if r and r.version == version)
+    sha = ref.artifact_sha256 or "ab" * 32
+    return cli(
+        "approve", "--stack", stack, "--project", project, "--model", "fraud-detector",
+        "--version", version, "--approver", "raj@example.com", "--ticket", "CHG-3001",
+        "--key", key_for("raj@example.com"), "--metrics", metrics, "--artifact-sha256", sha,
+        "--registry-entry", "--outputs", outputs, *extra,
+    )  # fmt: skip
+
+
+def _card(project: Path, stack: str, version: str = "7") -> tuple[str, str]:
+    path = f"governance/model-cards/{stack}/fraud-detector-{version}.md"
+    return path, hashlib.sha256((project / path).read_bytes()).hexdigest()
+
+
+def test_azure_approve_puts_the_card_on_the_registry_model_version(cli, project, azure, tmp_path):
+    outputs = _outputs(tmp_path, "azure-prod")
+    before = json.loads(json.dumps(azure.find("GET", "/models/fraud-detector/versions/7")))
+    assert _approve_entry(cli, project, "azure-prod", outputs) == 0, cli.err
+    path, digest = _card(project, "azure-prod")
+    [(method, url, body)] = azure.writes
+    assert method == "PUT"
+    assert url.endswith("/models/fraud-detector/versions/7?api-version=2024-04-01")
+    assert url.startswith(f"{ARM}{reference_recording('azure-prod').exports['registry_id']}/")
+    tags = body["properties"]["tags"]
+    assert tags == {
+        "mlops-model": "fraud-detector",  # kept
+        "mlops-model-card-sha256": digest,
+        "mlops-model-card": path,
+        "mlops-owner": "ml-platform@example.com",
+        "mlops-intended-use": "serving fraud-detector in "
+        + stackfile.load(project, "azure-prod").spec.project,
+        "mlops-dataset-version": str(
+            stackfile.load(project, "azure-prod").spec.lineage.dataset_version
+        ),
+        "mlops-metrics": "auc=0.95;p95_latency_ms=61.0",
+    }
+    # The immutable properties (the training pipeline's evidence) go back exactly as read.
+    assert body["properties"]["properties"] == before["properties"]["properties"]
+    assert azure.sent[0][0] == "GET"  # read before anything is written
+    assert f"model card {path} put on fraud-detector version 7" in cli.out
+
+
+def test_azure_card_tags_stay_within_azure_limits(cli, project, azure, tmp_path):
+    outputs = _outputs(tmp_path, "azure-prod")
+    long_use = "scoring card payments " * 40
+    assert _approve_entry(cli, project, "azure-prod", outputs, "--intended-use", long_use) == 0
+    tags = azure.writes[0][2]["properties"]["tags"]
+    assert tags["mlops-intended-use"] == long_use[:256]
+    assert all(len(k) <= 512 and len(v) <= 256 for k, v in tags.items())
+
+
+def test_azure_missing_registry_entry_refuses_before_signing(cli, project, azure, tmp_path):
+    outputs = _outputs(tmp_path, "azure-prod")
+    path = project / "stacks/Pulumi.azure-prod.yaml"
+    before = path.read_bytes()
+    # Version 9 is not registered: the GET answers 404.
+    code = cli(
+        "approve", "--stack", "azure-prod", "--project", project, "--model", "fraud-detector",
+        "--version", "9", "--approver", "raj@example.com", "--ticket", "CHG-3002",
+        "--registry-entry", "--outputs", outputs,
+    )  # fmt: skip
+    assert code == 2
+    assert "registry entry fraud-detector version 9 in registry" in cli.err
+    assert "cannot be read: 404" in cli.err
+    assert len(cli.err.strip().splitlines()) == 1
+    assert path.read_bytes() == before
+    assert not (project / "governance/model-cards/azure-prod/fraud-detector-9.md").exists()
+    assert azure.writes == []
+
+
+def test_azure_registry_entry_of_another_version_refuses(cli, project, azure, tmp_path):
+    outputs = _outputs(tmp_path, "azure-prod")
+    recorded = azure.find("GET", "/models/fraud-detector/versions/7")
+    recorded["name"] = "6"
+    recorded["id"] = recorded["id"].replace("/versions/7", "/versions/6")
+    path = project / "stacks/Pulumi.azure-prod.yaml"
+    before = path.read_bytes()
+    assert _approve_entry(cli, project, "azure-prod", outputs) == 2
+    assert "not that version" in cli.err
+    assert path.read_bytes() == before
+    assert azure.writes == []
+
+
+def test_azure_failed_registry_write_keeps_the_approval(cli, project, azure, tmp_path):
+    outputs = _outputs(tmp_path, "azure-prod")
+    key = next(k for k in azure.answers if k[0] == "PUT" and "/versions/7?" in k[1])
+    azure.answers[key] = ApiError(403, "AuthorizationFailed", "no write on the registry")
+    assert _approve_entry(cli, project, "azure-prod", outputs) == 1
+    assert "approval recorded, but the model card did not reach" in cli.err
+    assert "re-run the same approve command" in cli.err
+    approvals = stackfile.load(project, "azure-prod").spec.governance.approvals
+    assert approvals[-1].ticket == "CHG-3001"
+    # Re-run: the approval is already recorded, the card goes on the entry.
+    azure.answers[key] = render("azure", "model_version.json", azure_values()["model_versions"][0])
+    assert _approve_entry(cli, project, "azure-prod", outputs) == 0, cli.err
+    assert "already in" in cli.out
+
+
+def test_gcp_approve_puts_the_card_on_the_model_objects(cli, project, gcp, tmp_path):
+    outputs = _outputs(tmp_path, "gcp-prod")
+    assert _approve_entry(cli, project, "gcp-prod", outputs) == 0, cli.err
+    path, digest = _card(project, "gcp-prod")
+    bucket = reference_recording("gcp-prod").exports["model_bucket_name"]
+    writes = gcp.writes
+    assert [(m, u) for m, u, _ in writes] == [
+        (
+            "PATCH",
+            f"https://storage.googleapis.com/storage/v1/b/{bucket}/o/fraud-detector%2F7%2F{n}",
+        )
+        for n in ("model.pkl", "MLmodel")
+    ]
+    for _, _, body in writes:
+        assert list(body) == ["metadata"]  # metadata only
+        assert body["metadata"]["mlops-model"] == "fraud-detector"
+        assert body["metadata"]["mlops-model-card"] == path
+        assert body["metadata"]["mlops-model-card-sha256"] == digest
+        assert body["metadata"]["mlops-metrics"] == "auc=0.95;p95_latency_ms=61.0"
+
+
+def test_gcp_missing_model_objects_refuse(cli, project, gcp, tmp_path):
+    outputs = _outputs(tmp_path, "gcp-prod")
+    for key, answer in gcp.answers.items():
+        if "prefix=fraud-detector%2F7%2F" in key[1]:
+            answer["items"] = []
+    path = project / "stacks/Pulumi.gcp-prod.yaml"
+    before = path.read_bytes()
+    assert _approve_entry(cli, project, "gcp-prod", outputs) == 2
+    assert "does not exist (no objects under it)" in cli.err
+    assert path.read_bytes() == before
+    assert gcp.writes == []
+
+
+def test_registry_entry_is_not_for_aws(cli, project, tmp_path):
+    shutil.copy(STACKS / "Pulumi.aws-prod.yaml", project / "stacks")
+    code = cli(
+        "approve", "--stack", "aws-prod", "--project", project, "--model", "fraud-detector",
+        "--version", "8", "--approver", "raj@example.com", "--ticket", "CHG-1",
+        "--registry-entry", "--outputs", tmp_path / "x.json",
+    )  # fmt: skip
+    assert code == 2
+    assert "--registry-entry is for Azure and GCP stacks" in cli.err
+
+
+def test_gcp_metadata_over_the_limit_writes_no_object(cli, project, gcp, tmp_path):
+    outputs = _outputs(tmp_path, "gcp-prod")
+    # The second object already carries 8 KiB of metadata: the card does not fit there.
+    objects = next(a for k, a in gcp.answers.items() if "prefix=fraud-detector%2F7%2F" in k[1])
+    objects["items"][1]["metadata"] = {"notes": "x" * 8192}
+    assert _approve_entry(cli, project, "gcp-prod", outputs) == 1
+    assert "custom metadata would exceed 8192 bytes" in cli.err
+    assert "re-run the same approve command" in cli.err
+    assert gcp.writes == []
+    assert stackfile.load(project, "gcp-prod").spec.governance.approvals[-1].ticket == "CHG-3001"

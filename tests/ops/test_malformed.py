@@ -215,7 +215,8 @@ def wrong_scalar(rng: random.Random, lines: list[str]) -> list[str]:
     elif re.fullmatch(r"-?[0-9.]+", value):
         bad = rng.choice(["true", "false", '"12"', "-1", "[1]", "{a: 1}", "1e999"])
     else:
-        bad = rng.choice(["true", "[1, 2]", "{a: b}", "''", '"\\e[31mred"', "3.5", "@x", "~"])
+        # Not ``~``: null is a valid value of an optional key (gcp.billingAccount).
+        bad = rng.choice(["true", "[1, 2]", "{a: b}", "''", '"\\e[31mred"', "3.5", "@x", "{}"])
     return lines[:i] + [f"{indent}{key}: {bad}"] + lines[i + 1 :]
 
 

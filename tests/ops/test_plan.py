@@ -192,6 +192,7 @@ def test_policy_config_for_the_real_engine():
         "approvedAt": "2026-11-20",
         "signatureStatus": "verified",
         "keyPath": "mlops:platform.governance.approvals[0]",  # where violations point
+        "binding": "bound",  # the report's bindingStatus: its digests cover what is served
     }
     assert verified_by["principal"] == "jane@example.com"
     assert verified_by["signersFile"] == "governance/allowed_signers"
@@ -218,6 +219,11 @@ def test_staging_with_private_endpoints_passes(cloud, tmp_path):
         # A running stack: its saved export shows v6's revision served, so Cloud Run keeps it
         # beside the current one (a first deploy, without state, passes with v7 alone).
         saved = json.loads((REPO / "stacks" / "state" / "gcp-prod.json").read_text())
+        # gcp-prod's multi-region store key needs a regional key for Cloud SQL; gcp-dev's store
+        # key is regional already, so that key is not part of this stack.
+        saved["deployment"]["resources"] = [
+            r for r in saved["deployment"]["resources"] if "mlops-tracking-sql-cmk" not in r["urn"]
+        ]
         for resource in saved["deployment"]["resources"]:
             resource["urn"] = resource["urn"].replace("gcp-prod", "gcp-dev")
             for key in ("inputs", "outputs"):
@@ -297,8 +303,12 @@ def test_plan_lists_the_preconditions_its_resources_need():
         "Preconditions (9): what the account must provide; "
         "`mlops-iac preflight --stack aws-prod` checks them live"
     )
-    # After the GPU summary, before the verdict; one item and its source per precondition.
-    assert lines[start - 2].startswith("Max GPU spend:")
+    # After the GPU summary, the always-on estimate and the tracking URI, before the verdict;
+    # one item and its source per precondition.
+    gpu = next(i for i, line in enumerate(lines) if line.startswith("Max GPU spend:"))
+    assert lines[gpu + 1].startswith("Always-on estimate:") and gpu < start
+    assert lines[start - 2].startswith("Tracking: MLFLOW_TRACKING_URI=arn:aws:sagemaker:")
+    assert lines[start - 1] == ""
     assert lines[-1].startswith("PASS:")
     assert lines[start + 1 : start + 1 + 2 * len(expected) : 2] == [
         f"  {p.id} ({p.seen_by}): {p.what}" for p in expected
@@ -311,3 +321,19 @@ def test_plan_lists_the_preconditions_its_resources_need():
     assert lines[start + 2] == (
         "    source: https://docs.aws.amazon.com/awsaccountbilling/latest/aboutv2/activating-tags.html"
     )
+
+
+def test_a_secret_nested_in_a_list_does_not_redact_common_words():
+    """The rollout action group's receiver list is secret as a whole (its URL carries the
+    function key): the key is scrubbed, its plain neighbours (the receiver named ``rollout``)
+    are not turned into ``[secret]`` wherever the word appears."""
+    from mlops_iac.policies import report
+    from tests.conftest import reference_recording
+
+    recording = reference_recording("azure-dev")
+    [receiver] = recording.named("mlops-rollout-actions").inputs["azureFunctionReceivers"]
+    secrets = report.secret_values(recording)
+    assert receiver["httpTriggerUrl"] in secrets
+    assert receiver["name"] == "rollout" and "rollout" not in secrets
+    document = {"name": "mlops-rollout-role", "note": f"url {receiver['httpTriggerUrl']}"}
+    assert report.scrub(document, secrets) == {"name": "mlops-rollout-role", "note": "url [secret]"}

@@ -35,7 +35,10 @@ def _plan(tmp_path, stack: str, *args: str) -> tuple[int, dict]:
 
 
 def _traffic(document: dict) -> list[tuple[str, float]]:
-    [service] = [r for r in document["resources"] if r["type"] == SERVICE]
+    # The serving service (the tracking server is a Cloud Run service without traffic).
+    [service] = [
+        r for r in document["resources"] if r["type"] == SERVICE and r["inputs"].get("traffics")
+    ]
     return [(t["revision"].rsplit("-", 1)[-1], t["percent"]) for t in service["inputs"]["traffics"]]
 
 

@@ -4,7 +4,9 @@ The policy pack project file (https://www.pulumi.com/docs/discovery-governance/r
 policy-project-file/): ``runtime`` is required and, for a Python pack, is ``python`` or an object
 ``{name: python, options: {...}}``; ``version`` and ``description`` are optional; ``main``
 defaults to the directory holding the file, whose ``__main__.py`` the Python runtime runs. The
-``virtualenv`` option must name a virtual environment, or the CLI stops before running the pack.
+``virtualenv`` option must name a virtual environment, or the CLI stops before running the pack;
+a published pack (``pulumi policy publish``) carries ``requirements.txt`` and a relative
+``virtualenv`` that the CLI creates from it, as ``pulumi policy new`` lays a Python pack out.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ import pytest
 import yaml
 
 from mlops_iac.cli.main import main
-from mlops_iac.cli.policy_pack import write_pack
+from mlops_iac.cli.policy_pack import package_version, write_pack
 
 KNOWN_KEYS = {"runtime", "version", "main", "description", "author", "website", "license"}
 PYTHON_OPTIONS = {"toolchain", "virtualenv", "typechecker"}
@@ -27,7 +29,11 @@ PYTHON_OPTIONS = {"toolchain", "virtualenv", "typechecker"}
 def test_writes_a_pack_the_pulumi_cli_accepts(tmp_path, capsys):
     out = tmp_path / "pack"
     assert main(["policy-pack", "--out", str(out)]) == 0
-    assert sorted(p.name for p in out.iterdir()) == ["PulumiPolicy.yaml", "__main__.py"]
+    assert sorted(p.name for p in out.iterdir()) == [
+        "PulumiPolicy.yaml",
+        "__main__.py",
+        "requirements.txt",
+    ]
 
     project = yaml.safe_load((out / "PulumiPolicy.yaml").read_text())
     assert set(project) <= KNOWN_KEYS
@@ -35,11 +41,11 @@ def test_writes_a_pack_the_pulumi_cli_accepts(tmp_path, capsys):
     assert runtime["name"] == "python"
     assert set(runtime["options"]) <= PYTHON_OPTIONS
     assert runtime["options"]["toolchain"] == "pip"
-    venv = Path(runtime["options"]["virtualenv"])
-    assert venv.is_absolute() and venv == Path(sys.prefix).resolve()
-    assert (venv / "pyvenv.cfg").is_file()  # what the CLI checks before it runs the pack
-    assert (venv / "bin" / "python").exists()
-    assert ".." not in venv.parts
+    # Publishable: no path of this machine; the CLI makes `venv` from requirements.txt.
+    assert runtime["options"]["virtualenv"] == "venv"
+    version = package_version()
+    expected = f"mlops-iac=={version}\n" if version != "0.0.0" else "mlops-iac\n"
+    assert (out / "requirements.txt").read_text() == expected
     assert isinstance(project["version"], str) and project["version"].count(".") == 2
     assert project["description"]
     assert "main" not in project  # the entry point is the directory's __main__.py
@@ -53,6 +59,15 @@ def test_writes_a_pack_the_pulumi_cli_accepts(tmp_path, capsys):
     assert spec is not None and spec.origin is not None
     assert "PolicyPack(" in Path(spec.origin).read_text()
     assert f"pulumi preview --policy-pack {out}" in capsys.readouterr().out
+
+
+def test_binds_to_an_existing_virtualenv_when_asked(tmp_path, capsys):
+    out = tmp_path / "pack"
+    assert main(["policy-pack", "--out", str(out), "--virtualenv", sys.prefix]) == 0
+    project = yaml.safe_load((out / "PulumiPolicy.yaml").read_text())
+    venv = Path(project["runtime"]["options"]["virtualenv"])
+    assert venv.is_absolute() and venv == Path(sys.prefix).resolve()
+    assert (venv / "pyvenv.cfg").is_file()  # what the CLI checks before it runs the pack
 
 
 def test_refuses_to_overwrite_without_force(tmp_path, capsys):
@@ -141,7 +156,8 @@ def test_force_replaces_regular_files_atomically_and_keeps_others(tmp_path, caps
     assert main(["policy-pack", "--out", str(out), "--force"]) == 0, capsys.readouterr().err
     assert (out / "PulumiPolicy.yaml").read_text() != "old\n"
     assert (out / "notes.txt").read_text() == "mine\n"
-    assert _listing(out) == ["PulumiPolicy.yaml", "__main__.py", "notes.txt"]  # no temp files
+    listing = ["PulumiPolicy.yaml", "__main__.py", "notes.txt", "requirements.txt"]
+    assert _listing(out) == listing  # no temp files
 
 
 def test_refuses_a_directory_where_a_pack_file_goes(tmp_path, capsys):

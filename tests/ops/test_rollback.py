@@ -25,7 +25,7 @@ def test_rollback_serves_previous_version(cli, project):
     path = project / PROD
     original = path.read_text()
     assert cli("rollback", "--stack", "aws-prod", "--project", project) == 0, cli.err
-    previous_block_end = "pytorch-inference:2.3-cpu-py311\n      rollout:"
+    previous_block_end = '"p95_latency_ms <= 80.0"]\n      rollout:'
     assert path.read_text() == original.replace(
         previous_block_end, previous_block_end.replace("\n", "\n      rollback: true\n", 1)
     )

@@ -6,6 +6,7 @@ import re
 from pathlib import Path
 
 import pytest
+from ruamel.yaml import YAML
 
 from mlops_iac.policies import signatures
 from tests.conftest import REPO, STACKS
@@ -16,19 +17,13 @@ _SIGNATURE_LINE = re.compile(r'^\s+signature: "[^"]*"\n', re.MULTILINE)
 
 
 def resigned(text: str, *, signer: str | None = None) -> str:
-    """The reference stack with its approvals signed by throwaway keys (``signer``'s if given)."""
-    text = _SIGNATURE_LINE.sub("", text)
-    for version, who, ticket, when in (
-        ("7", "jane@example.com", "CHG-1234", "2026-11-20"),
-        ("6", "raj@example.com", "CHG-1101", "2026-10-02"),
-    ):
-        record = {"model": "fraud-detector", "version": version, "approvedBy": who,
-                  "ticket": ticket, "approvedAt": when}  # fmt: skip
+    """The reference stack with its approvals signed by throwaway keys (``signer``'s if given),
+    each over the record as the file holds it (metrics, digests and model card included)."""
+    platform = YAML(typ="safe").load(text)["config"]["mlops:platform"]
+    for record in platform["governance"]["approvals"]:
         data = signatures.approval_payload("fraud-detection", record)
-        signature = signatures.sign(data, key_for(signer or who))
-        anchor = f"approvedAt: {when}\n"
-        indent = text.split(anchor)[0].rsplit("\n", 1)[1]
-        text = text.replace(anchor, f'{anchor}{indent}signature: "{signature}"\n')
+        signature = signatures.sign(data, key_for(signer or record["approvedBy"]))
+        text = text.replace(record["signature"], signature, 1)
     return text
 
 

@@ -65,7 +65,11 @@ def _write(project: Path, text: str, stack: str = "s", newline: str = "\n") -> P
 def _approve(cli, project: Path, *extra: str) -> int:
     # Prod approvals are signed (throwaway key of the listed approver).
     key = ("--key", key_for("raj@example.com"))
-    return cli(*APPROVAL.split(), "--ticket", "CHG-9", "--project", project, *key, *extra)
+    # A prod approval binds the artifact (tests/ops/test_gate.py covers the gate itself).
+    artifact = ("--artifact-sha256", "ab" * 32)
+    return cli(
+        *APPROVAL.split(), "--ticket", "CHG-9", "--project", project, *key, *artifact, *extra
+    )
 
 
 def _inserted(old: str, new: str) -> str:
@@ -94,7 +98,8 @@ def test_approval_appended_after_last_item_rest_byte_for_byte(cli, project):
     at = new.index(block)
     assert new[:at] == COMMENTED[:at]
     assert COMMENTED[:at].endswith("approvedAt: 2026-11-20   # first approval\n")
-    after = new[at:].split("\n", 6)[6]  # five keys and the signature
+    # Five keys, the artifact digest, the model card and its digest, and the signature.
+    after = new[at:].split("\n", 9)[9]
     assert after == COMMENTED[at:]
     assert new[at:].split("\n")[4].endswith('Z"')
 
@@ -169,7 +174,8 @@ def test_crlf_and_missing_final_newline_are_kept(cli, project):
     new = path.read_bytes()
     assert new.startswith(raw + b"\r\n      - model: fraud-detector\r\n")
     assert b"\n" not in new.replace(b"\r\n", b"")  # every line break is still CRLF
-    assert new.count(b"\r\n") == raw.count(b"\r\n") + 7  # five keys, a signature
+    # The line ending it lacked, five keys, the artifact, the card and its digest, a signature.
+    assert new.count(b"\r\n") == raw.count(b"\r\n") + 10
 
 
 def test_rollback_flag_inserted_after_previous_model(cli, project):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 
 import boto3
@@ -9,7 +10,14 @@ import pytest
 from moto import mock_aws
 
 from mlops_iac.cli import aws, verify
-from tests.ops.conftest import BUCKET, REGION, build_platform, write_outputs
+from tests.ops.conftest import (
+    BUCKET,
+    MODELS,
+    REGION,
+    approved_artifact,
+    build_platform,
+    write_outputs,
+)
 
 PROD = "stacks/Pulumi.aws-prod.yaml"
 ALL_CHECKS = [
@@ -22,6 +30,7 @@ ALL_CHECKS = [
     "endpoint-approved-version",
     "endpoint-config",
     "endpoint-model-version",
+    "endpoint-artifact-digest",
     "alarm-actions",
     "alarm-actions",
     "approvers-topic-encrypted",
@@ -62,7 +71,7 @@ def test_compliant_account_passes(cli, project, platform, tmp_path):
     assert document["passed"] is True
     assert [c["check"] for c in document["checks"]] == ALL_CHECKS
     assert all(c["passed"] for c in document["checks"]), document
-    assert "13 checks, 0 failed" in cli.out
+    assert "14 checks, 0 failed" in cli.out
     approved = next(c for c in document["checks"] if c["check"] == "endpoint-approved-version")
     assert approved["detail"] == "fraud-detector v7 approved by jane@example.com (CHG-1234)"
     # Read-only: nothing but Get/Describe/List calls reached AWS.
@@ -128,6 +137,10 @@ def test_drifted_account_names_every_drifted_check(cli, project, platform):
             outputs["endpoint_name"],
         ): "uses fraud-detector-config-v7, the stack deployed fraud-detector-config-v9 "
         "(rolled back, or changed outside the stack)",
+        (
+            "endpoint-artifact-digest",
+            outputs["endpoint_name"],
+        ): "fraud-detector v7 has no approval that records its digests",
         ("alarm-actions", outputs["alarm_names"][0]): "actions disabled",
         ("alarm-actions", outputs["alarm_names"][1]): "alarm not found",
         (
@@ -141,7 +154,7 @@ def test_drifted_account_names_every_drifted_check(cli, project, platform):
     # The table names the same drift for a human.
     assert _verify(cli, project, outputs_file) == 1
     summary = cli.out.strip().splitlines()[-1]
-    assert summary.startswith("13 checks, 10 failed: alarm-actions, approvers-topic-encrypted")
+    assert summary.startswith("14 checks, 11 failed: alarm-actions, approvers-topic-encrypted")
     for check in {check for check, _ in failed}:
         assert check in summary
 
@@ -374,3 +387,64 @@ def test_missing_exports_fail_instead_of_skipping(planned_endpoint):
         "endpoint-config": "the stack exports no active_endpoint_config_name to compare with",
         "endpoint-model-version": "the stack exports no active_model_version to compare with",
     }
+
+
+def _upload(session, **kwargs) -> None:
+    session.client("s3").put_object(Bucket=MODELS, Key="fraud-detector/7/model.tar.gz", **kwargs)
+
+
+def _artifact_check(cli, project, outputs_file, tmp_path) -> dict:
+    result = tmp_path / "result.json"
+    assert _verify(cli, project, outputs_file, "--json", result) == 1
+    document = json.loads(result.read_text())
+    (check,) = [c for c in document["checks"] if c["check"] == "endpoint-artifact-digest"]
+    return check
+
+
+def test_a_replaced_model_artifact_under_the_approved_version_fails(
+    cli, project, platform, tmp_path
+):
+    # Other bytes at v7's key (a v8 model.tar.gz under v7's approval): the live checksum is
+    # not the digest the approval signed.
+    session, _, outputs_file, _ = platform
+    swapped = b"fraud-detector v8 model.tar.gz"
+    _upload(session, Body=swapped, ChecksumAlgorithm="SHA256")
+    check = _artifact_check(cli, project, outputs_file, tmp_path)
+    assert check["passed"] is False
+    assert check["detail"] == (
+        f"s3://{MODELS}/fraud-detector/7/model.tar.gz has sha256 "
+        f"{hashlib.sha256(swapped).hexdigest()}, "
+        "not the approved a40a06ed329955a7b11b61bc314debf0e13a6a64dd020ff9c4257655f4d88f1f"
+    )
+
+
+def _artifact_check_any(cli, project, outputs_file, tmp_path) -> dict:
+    result = tmp_path / "result.json"
+    _verify(cli, project, outputs_file, "--json", result)
+    document = json.loads(result.read_text())
+    (check,) = [c for c in document["checks"] if c["check"] == "endpoint-artifact-digest"]
+    return check
+
+
+def test_an_artifact_without_a_sha256_checksum_is_hashed_and_passes(
+    cli, project, platform, tmp_path
+):
+    # A multipart `aws s3 cp` or a training job's upload stores no whole-object SHA-256: the
+    # object is read and hashed, so the right bytes pass however they were uploaded.
+    session, _, outputs_file, _ = platform
+    _upload(session, Body=approved_artifact("7"))
+    check = _artifact_check_any(cli, project, outputs_file, tmp_path)
+    assert check["passed"] is True, check["detail"]
+    assert "fraud-detector/7/model.tar.gz sha256 a40a06ed3299" in check["detail"]
+
+
+def test_a_replaced_artifact_without_a_checksum_fails(cli, project, platform, tmp_path):
+    session, _, outputs_file, _ = platform
+    swapped = b"fraud-detector v8 model.tar.gz"
+    _upload(session, Body=swapped)
+    check = _artifact_check(cli, project, outputs_file, tmp_path)
+    assert check["detail"] == (
+        f"s3://{MODELS}/fraud-detector/7/model.tar.gz has sha256 "
+        f"{hashlib.sha256(swapped).hexdigest()}, "
+        "not the approved a40a06ed329955a7b11b61bc314debf0e13a6a64dd020ff9c4257655f4d88f1f"
+    )

@@ -119,7 +119,9 @@ def test_serving_disabled_creates_no_endpoint_and_no_drift_job(stack) -> None:
         "azure": "azure-native:machinelearningservices:OnlineEndpoint",
         "gcp": "gcp:cloudrunv2/service:Service",
     }
-    assert serving_types[cloud] not in types
+    # GCP's MLflow tracking server is a Cloud Run service too; it is no endpoint.
+    served = [r.name for r in recording.resources if r.type == serving_types[cloud]]
+    assert served == (["mlops-tracking-server"] if cloud == "gcp" else [])
     exports = recording.exports
     for key in ("endpoint_name", "active_model_version", "drift_job_function"):
         assert exports[key] is None, key
@@ -359,3 +361,45 @@ def test_a_dev_cluster_with_an_allow_listed_public_api_comes_up_in_one_step(tmp_
     assert [s.overrides for s in sequence.steps] == [{}]
     assert sequence.steps[0].result.deploy_errors == ()
     assert not sequence.failed
+
+
+def _through_remote(mode: str):
+    """A Cloud Run service running an image of a repository this deployment creates in
+    ``mode`` (the tracking server's default image comes through a remote repository)."""
+
+    def program():
+        repo = gcp.artifactregistry.Repository(
+            "upstream",
+            repository_id="upstream",
+            location="us-central1",
+            format="DOCKER",
+            mode=mode,
+            remote_repository_config=(
+                {"docker_repository": {"custom_repository": {"uri": "https://ghcr.io"}}}
+                if mode == "REMOTE_REPOSITORY"
+                else None
+            ),
+        )
+        gcp.cloudrunv2.Service(
+            "tracking",
+            location="us-central1",
+            template={
+                "containers": [
+                    {
+                        "image": pulumi.Output.concat(
+                            "us-central1-docker.pkg.dev/team-prod/",
+                            repo.repository_id,
+                            "/mlflow/mlflow:v3.17.2-full",
+                        )
+                    }
+                ]
+            },
+        )
+
+    return program
+
+
+def test_an_image_through_a_new_remote_repository_needs_no_push() -> None:
+    config = {"gcp:project": "team-prod", "gcp:region": "us-central1"}
+    assert ARTIFACT_RULE not in rules_of(_through_remote("REMOTE_REPOSITORY"), config)
+    assert ARTIFACT_RULE in rules_of(_through_remote("STANDARD_REPOSITORY"), config)

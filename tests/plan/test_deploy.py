@@ -341,3 +341,57 @@ def test_mocks_and_catalogue_agree_on_physical_names():
     for resource in recording:
         expected = catalogue.physical_name_of(resource)
         assert resource.outputs["name"] == expected, resource.type
+
+
+# ---------------------------------------------------------------- tracking servers
+
+
+def test_a_sagemaker_mlflow_server_is_checked_against_the_botocore_model():
+    """Name charset/length, size (TrackingServerSize) and maintenance window come from
+    CreateMlflowTrackingServer; the Tracking component's own values pass."""
+    good = _resource(
+        "aws:sagemaker/mlflowTrackingServer:MlflowTrackingServer",
+        "t",
+        trackingServerName="mlops-tracking-5e5b8c4",
+        artifactStoreUri="s3://b/mlflow/",
+        roleArn="arn:aws:iam::123456789012:role/tracking",
+        trackingServerSize="Small",
+        weeklyMaintenanceWindowStart="Tue:03:30",
+    )
+    assert [e.rule for e in deploy.check([good])] == []
+    bad = copy.deepcopy(good)
+    bad.inputs |= {
+        "trackingServerName": "mlops_tracking",
+        "trackingServerSize": "XLarge",
+        "weeklyMaintenanceWindowStart": "TUE:3:30",
+    }
+    rules = {e.rule for e in deploy.check([bad])}
+    assert rules == {
+        "aws-api:sagemaker:CreateMlflowTrackingServer.TrackingServerName",
+        "aws-api:sagemaker:CreateMlflowTrackingServer.TrackingServerSize",
+        "aws-api:sagemaker:CreateMlflowTrackingServer.WeeklyMaintenanceWindowStart",
+    }
+
+
+def test_a_cloud_sql_instance_is_checked_for_name_tier_version_and_labels():
+    good = _resource(
+        "gcp:sql/databaseInstance:DatabaseInstance",
+        "db",
+        name="mlops-tracking-db-0a1b2c",
+        databaseVersion="POSTGRES_16",
+        settings={"tier": "db-custom-2-7680", "userLabels": {"mlops-project": "fraud"}},
+    )
+    assert [e.rule for e in deploy.check([good])] == []
+    bad = copy.deepcopy(good)
+    bad.inputs |= {
+        "name": "Tracking_DB",
+        "databaseVersion": "POSTGRES_9_6",
+        "settings": {"tier": "db-custom-128-7680", "userLabels": {"Mlops:Project": "x"}},
+    }
+    rules = {e.rule for e in deploy.check([bad])}
+    assert {
+        "gcp-rule:gcp:sql/databaseInstance:DatabaseInstance.name",
+        "gcp-rule:gcp:sql/databaseInstance:DatabaseInstance.settings.tier",
+        "gcp-rule:gcp:sql/databaseInstance:DatabaseInstance.databaseVersion",
+    } <= rules
+    assert any("label" in r for r in rules), rules

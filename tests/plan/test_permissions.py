@@ -252,16 +252,21 @@ def test_the_plans_prove_the_drift_jobs_model_data_and_capture():
         ("mlops-serving-config-v7", "sagemaker:DataCaptureConfig"),
         ("mlops-serving-model-v6", "sagemaker:ModelDataUrl"),
         ("mlops-serving-model-v7", "sagemaker:ModelDataUrl"),
+        ("mlops-training-trainer", calls.SMOKE_JOB),
     ]
     found = rules.handlers(reference_recording("gcp-prod").resources)
     assert sorted((h.resource.name, h.manifest.handler) for h in found) == [
         ("mlops-drift-function", "mlops_iac.drift.handlers.gcp_handler"),
+        ("mlops-rollout-function", "mlops_iac.drift.rollout_gcp.gcp_rollout_handler"),
         ("mlops-serving-service", "model-server:CAPTURE_URI"),
         ("mlops-serving-service", "model-server:MODEL_URI"),
+        ("mlops-training-trainer-workload-identity", calls.SMOKE_JOB),
     ]
     found = rules.handlers(reference_recording("azure-prod").resources)
     assert [(h.resource.name, h.identity_input) for h in found] == [
-        ("mlops-drift-function", "identity")
+        ("mlops-training-gpu", "identity"),
+        ("mlops-drift-function", "identity"),
+        ("mlops-rollout-function", "identity"),
     ]
 
 
@@ -288,6 +293,10 @@ def _drop_statement(recording, policy_name: str, sid: str) -> None:
          "s3:PutObject on arn:aws:s3:::mlops-artifacts-bucket-01e81af/capture/*"),
         ("mlops-serving-role-policy", "UseKey", "mlops-serving-config-v7",
          "kms:GenerateDataKey on arn:aws:kms:"),
+        ("mlops-training-trainer-data", "ListData", "mlops-training-trainer",
+         "s3:ListBucket on arn:aws:s3:::mlops-artifacts-bucket-01e81af"),
+        ("mlops-training-trainer-checkpoints", "ReadWriteCheckpoints", "mlops-training-trainer",
+         "s3:PutObject on arn:aws:s3:::mlops-artifacts-bucket-01e81af/checkpoints/smoke/"),
     ],
 )  # fmt: skip
 def test_removing_an_aws_grant_fails_the_plan_naming_the_call(policy, sid, resource, call):
@@ -298,6 +307,26 @@ def test_removing_an_aws_grant_fails_the_plan_naming_the_call(policy, sid, resou
     assert any(name == resource and call in message for _, name, message in errors), errors
     assert all("grant it in the plan" in message and " as arn:aws:iam::" in message
                for _, _, message in errors)  # fmt: skip
+
+
+def test_the_smoke_job_needs_the_store_key_for_its_encrypted_checkpoint():
+    # The trainer holds the key twice (its data policy, and the tracking access policy attached
+    # for MLflow artifacts): only with neither does the checkpoint's put fail.
+    recording = reference_recording("aws-dev")
+    _drop_statement(recording, "mlops-training-trainer-data", "UseArtifactKey")
+    assert _errors(recording, "aws") == []
+    tracking = recording.named("mlops-tracking-access", "aws:iam/policy:Policy")
+    document = json.loads(tracking.inputs["policy"])
+    document["Statement"] = [s for s in document["Statement"] if s.get("Sid") != "StoreKey"]
+    tracking.inputs["policy"] = json.dumps(document)
+    errors = _errors(recording, "aws")
+    assert {(rule, name) for rule, name, _ in errors} == {
+        ("aws-runtime-call-not-granted", "mlops-training-trainer")
+    }
+    assert sorted(m.split(" (")[0].split(" calls ")[1] for _, _, m in errors) == [
+        f"kms:GenerateDataKey on {recording.exports['kms_key_id']}",
+        f"kms:GenerateDataKey on {recording.exports['kms_key_id']}",
+    ]
 
 
 @pytest.mark.parametrize(
@@ -316,6 +345,14 @@ def test_removing_an_aws_grant_fails_the_plan_naming_the_call(policy, sid, resou
         ("gcp-prod", "mlops-serving-runtime-capture", "mlops-serving-service",
          "storage.objects.create on projects/_/buckets/mlops-artifacts-bucket-01e81af/objects/"
          "capture/"),
+        ("azure-prod", "mlops-artifacts-dvc-access", "mlops-training-gpu",
+         "blobs/write on storageAccounts/stmlopsartifacts"),
+        ("gcp-prod", "mlops-artifacts-dvc-checkpoints", "mlops-training-trainer-workload-identity",
+         "storage.objects.create on projects/_/buckets/mlops-artifacts-bucket-01e81af/objects/"
+         "checkpoints/smoke/"),
+        ("gcp-prod", "mlops-artifacts-dvc-list", "mlops-training-trainer-workload-identity",
+         "storage.objects.list on projects/_/buckets/mlops-artifacts-bucket-01e81af (list the "
+         "DVC remote)"),
     ],
 )  # fmt: skip
 def test_removing_an_azure_or_gcp_grant_fails_the_plan_naming_the_call(
@@ -329,6 +366,8 @@ def test_removing_an_azure_or_gcp_grant_fails_the_plan_naming_the_call(
     rule = {"azure": "azure-runtime-call-not-granted", "gcp": "gcp-runtime-call-not-granted"}
     assert {r for r, _, _ in new} == {rule[stack.split("-")[0]]}
     assert any(name == resource and call in message for _, name, message in new), new
+    if resource.startswith("mlops-training"):
+        assert all(m.startswith("training smoke job calls ") for _, _, m in new), new
 
 
 def test_a_setting_the_code_needs_and_the_plan_lacks_is_named():
@@ -386,3 +425,18 @@ def test_a_team_manifest_is_checked_for_its_own_function(monkeypatch):
         ("aws-runtime-setting-missing", "mlops-drift-function"),
     ]
     assert "team.scoring.handler calls dynamodb:PutItem on" in errors[0][2]
+
+
+@pytest.mark.parametrize("stack", ["aws-dev", "gcp-dev", "azure-dev"])
+def test_the_smoke_job_is_checked_only_where_the_plan_holds_the_training_cluster(stack):
+    # A deferred training cluster (``training.kubernetes: deferred``) is not in the plan: the
+    # job's identity and grants are not either, so the rule has nothing to check and is quiet.
+    recording = reference_recording(stack)
+    cluster = {"aws-dev": "mlops-training-trainer",
+               "gcp-dev": "mlops-training-trainer-workload-identity",
+               "azure-dev": "mlops-training-gpu"}[stack]  # fmt: skip
+    assert [h.manifest.handler for h in rules.handlers(recording.resources)
+            if h.resource.name == cluster] == [calls.SMOKE_JOB]  # fmt: skip
+    recording.resources[:] = [r for r in recording.resources if r.name != cluster]
+    assert calls.SMOKE_JOB not in {h.manifest.handler for h in rules.handlers(recording.resources)}
+    assert _errors(recording) == []

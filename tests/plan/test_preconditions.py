@@ -88,7 +88,10 @@ def test_aws_prod_needs_gpu_spot_vcpus_endpoint_instances_concurrency_and_named_
         "kind": "aws-cost-allocation-tag",
         "tagKey": "mlops:project",
     }
-    image = "763104351884.dkr.ecr.us-east-1.amazonaws.com/pytorch-inference:2.3-cpu-py311"
+    image = (  # pinned by digest in the reference stack
+        "763104351884.dkr.ecr.us-east-1.amazonaws.com/pytorch-inference@sha256:"
+        "c47036387552897f897e0ff1f0111a555b43c495399845cc18d54d74abde2752"
+    )
     assert found[f"aws-image-{image}"].seen_by == "deploy-only"
     assert found["aws-ec2-capacity-g-spot"].seen_by == "deploy-only"
 
@@ -250,6 +253,7 @@ def test_gcp_services_are_the_apis_the_planned_types_call():
         "monitoring.googleapis.com",
         "pubsub.googleapis.com",
         "run.googleapis.com",
+        "sqladmin.googleapis.com",  # the tracking server's Cloud SQL
         "storage.googleapis.com",
     ]
     assert {p.check["project"] for p in found.values() if p.id.startswith("gcp-service-")} == {
@@ -289,3 +293,16 @@ def test_on_demand_gke_pool_uses_the_non_preemptible_quota():
 
     found = _derived("gcp-prod", on_demand)
     assert "gcp-gke-gpu-quota-NVIDIA-A100-GPUS-per-project-region" in found
+
+
+def test_gcp_run_images_the_stack_does_not_push_are_deploy_only_preconditions():
+    """The tracking server's sidecar and its image through the stack's remote repository must
+    exist upstream; the serving image in the stack's own repository is bring-up's business."""
+    found = _derived("gcp-prod")
+    images = sorted(p.id for p in found.values() if p.id.startswith("gcp-run-image-"))
+    assert [i.split("/")[-1] for i in images] == [
+        "cloud-sql-proxy:2.18.2",
+        "mlflow:v3.17.2-full",
+    ]
+    assert {found[i].seen_by for i in images} == {"deploy-only"}
+    assert all(found[i].source_url.startswith("https://cloud.google.com/run/") for i in images)

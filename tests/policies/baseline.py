@@ -40,7 +40,10 @@ APPROVALS = [
 ]
 PRICES = {"g5.xlarge": 1.006, "g4dn.xlarge": 0.526}
 ACCOUNT = "123456789012"
-IMAGE = "763104351884.dkr.ecr.us-east-1.amazonaws.com/pytorch-inference:2.3-cpu-py311"
+IMAGE = (
+    "763104351884.dkr.ecr.us-east-1.amazonaws.com/pytorch-inference@sha256:"
+    "c47036387552897f897e0ff1f0111a555b43c495399845cc18d54d74abde2752"
+)
 MONITOR_IMAGE = "156813124566.dkr.ecr.us-east-1.amazonaws.com/sagemaker-model-monitor-analyzer"
 REGION = "us-east-1"
 

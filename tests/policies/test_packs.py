@@ -167,8 +167,9 @@ def test_the_pack_process_reads_the_stack_file_as_plan_does(stack: str) -> None:
 
 
 def test_the_pack_reads_a_team_program_as_plan_does() -> None:
-    # A team program's keys alone: no governance block is read (as plan reads it), so an approval
-    # written into one cannot pass the gate in the pack process either.
+    # A team stack file's governance records are reviewed as plan reviews them: an unsigned
+    # approval in prod is listed, unverified, so it cannot pass the gate in the pack process
+    # either.
     from mlops_iac.plan.service import pack_settings
 
     team = {
@@ -192,11 +193,10 @@ def test_the_pack_reads_a_team_program_as_plan_does() -> None:
     settings = packs.settings_from_stack_config(
         json.dumps({"mlops:platform": json.dumps(team)}), "team-prod"
     )
-    assert (settings["owner"], settings["approvers"], settings["approvals"]) == (
-        "team@example.com",
-        [],
-        [],
-    )
+    assert (settings["owner"], settings["approvers"]) == ("team@example.com", ["jane@example.com"])
+    [approval] = settings["approvals"]
+    assert (approval["model"], approval["version"]) == ("fraud", "7")
+    assert approval["signatureStatus"] != "verified" and "verifiedBy" not in approval
     plan = pack_settings("team-prod", {"mlops:platform": team}, STACKS_DIR.parent).document
     pack = packs.pack_config(**settings)
     assert _gate_budget_and_records(pack) == _gate_budget_and_records(plan)

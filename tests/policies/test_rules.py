@@ -12,9 +12,11 @@ import pytest
 from mlops_iac.policies import packs
 from mlops_iac.policies.offline import ResultSet
 from mlops_iac.policies.rules import BY_NAME, RULES
+from tests.conftest import reference_recording
 
 from . import baseline
 from .baseline import Rec
+from .test_real_stacks import _config as stack_config
 
 
 def run(rec: Rec, environment: str = "prod", **config: Any) -> ResultSet:
@@ -33,6 +35,9 @@ class Mutation:
     fragment: str
     config: dict[str, Any] = field(default_factory=dict)
     environment: str = "prod"
+    stack: str | None = None
+    """A reference stack whose recording is mutated instead of the AWS baseline (a rule about
+    Azure or GCP resources), evaluated with that stack file's config."""
 
 
 def _policy(rec: Rec, name: str, statement: dict[str, Any]) -> None:
@@ -78,7 +83,115 @@ APPROVAL_BY_STRANGER = [
     {**baseline.APPROVALS[0], "approvedBy": "mallory@example.com"},
 ]
 
+
+def _append(rec: Rec, type_: str, name: str, inputs: dict[str, Any], protect: bool = False) -> None:
+    """A resource of ``type_`` beside the artifact bucket (same parent and provider)."""
+    bucket = rec.get("artifacts-bucket")
+    rec.resources.append(
+        baseline.Res(
+            urn=bucket.urn.replace(bucket.type, type_).replace("::artifacts-bucket", f"::{name}"),
+            type=type_,
+            name=name,
+            parent=bucket.parent,
+            inputs=inputs,
+            outputs={"id": name, **json.loads(json.dumps(inputs))},
+            protect=protect,
+            provider=bucket.provider,
+        )
+    )
+
+
+def _tracking_database(**ip: Any) -> Callable[[Rec], Any]:
+    """A tracking Cloud SQL instance, compliant but for ``ip`` / a missing key."""
+
+    def mutate(rec: Rec) -> None:
+        settings = {
+            "tier": "db-custom-1-3840",
+            "ipConfiguration": {
+                "ipv4Enabled": True,
+                "authorizedNetworks": [],
+                "sslMode": "ENCRYPTED_ONLY",
+                **{k: v for k, v in ip.items() if k != "encryptionKeyName"},
+            },
+            "userLabels": baseline.lineage_tags("prod"),
+        }
+        inputs = {"databaseVersion": "POSTGRES_16", "region": "us-central1", "settings": settings}
+        key = ip.get(
+            "encryptionKeyName", "projects/p/locations/us-central1/keyRings/r/cryptoKeys/k"
+        )
+        if key:
+            inputs["encryptionKeyName"] = key
+        _append(rec, "gcp:sql/databaseInstance:DatabaseInstance", "tracking-db", inputs, True)
+
+    return mutate
+
+
+def _tracking_invoker(member: str, type_: str = "ServiceIamMember") -> Callable[[Rec], Any]:
+    def mutate(rec: Rec) -> None:
+        key = "member" if type_ == "ServiceIamMember" else "members"
+        value: Any = member if type_ == "ServiceIamMember" else [member]
+        inputs = {"name": "tracking", "location": "us-central1", "role": "roles/run.invoker"}
+        _append(
+            rec,
+            f"gcp:cloudrunv2/service{type_[7:]}:{type_}",
+            "tracking-invoker",
+            {**inputs, key: value},
+        )
+
+    return mutate
+
+
+def _sagemaker_mlflow(uri: str) -> Callable[[Rec], Any]:
+    def mutate(rec: Rec) -> None:
+        inputs = {
+            "trackingServerName": "tracking",
+            "artifactStoreUri": uri,
+            "roleArn": "arn:aws:iam::123456789012:role/tracking",
+            "tags": baseline.lineage_tags("prod"),
+        }
+        _append(rec, "aws:sagemaker/mlflowTrackingServer:MlflowTrackingServer", "tracking", inputs)
+
+    return mutate
+
+
 MUTATIONS: list[Mutation] = [
+    # experiment tracking
+    Mutation(
+        "mlops-tracking-private-encrypted",
+        "cloud-sql-open-to-the-internet",
+        _tracking_database(authorizedNetworks=[{"name": "any", "value": "0.0.0.0/0"}]),
+        "authorizedNetworks admits 0.0.0.0/0",
+    ),
+    Mutation(
+        "mlops-tracking-private-encrypted",
+        "cloud-sql-unencrypted-connections",
+        _tracking_database(sslMode="ALLOW_UNENCRYPTED_AND_ENCRYPTED"),
+        "unencrypted connections are accepted",
+    ),
+    Mutation(
+        "mlops-tracking-private-encrypted",
+        "cloud-sql-without-customer-key",
+        _tracking_database(encryptionKeyName=""),
+        "encryptionKeyName is not set",
+    ),
+    Mutation(
+        "mlops-tracking-private-encrypted",
+        "tracking-server-invokable-by-anyone",
+        _tracking_invoker("allUsers"),
+        "granted to allUsers",
+    ),
+    Mutation(
+        "mlops-tracking-private-encrypted",
+        "tracking-server-binding-to-all-authenticated-users",
+        _tracking_invoker("allAuthenticatedUsers", "ServiceIamBinding"),
+        "granted to allAuthenticatedUsers",
+    ),
+    Mutation(
+        "mlops-tracking-private-encrypted",
+        "sagemaker-mlflow-artifacts-outside-s3",
+        _sagemaker_mlflow("https://example.com/mlflow/"),
+        "is not an s3:// location",
+    ),
     # the continuous-training loop
     Mutation(
         "mlops-drift-loop-closed",
@@ -250,6 +363,30 @@ MUTATIONS: list[Mutation] = [
         "blueGreenUpdatePolicy",
     ),
     Mutation(
+        "mlops-serving-auto-rollback",
+        "azure-guard-without-traffic-grant",
+        lambda r: setattr(
+            r, "resources", [x for x in r.resources if x.name != "mlops-rollout-endpoint"]
+        ),
+        "holds no role assignment on this endpoint",
+        stack="azure-prod",
+    ),
+    Mutation(
+        "mlops-serving-auto-rollback",
+        "gcp-guard-alerts-removed",
+        lambda r: setattr(
+            r,
+            "resources",
+            [
+                x
+                for x in r.resources
+                if x.name not in ("mlops-rollout-errors", "mlops-rollout-latency")
+            ],
+        ),
+        "no enabled alert policy on this service notifies rollout function",
+        stack="gcp-prod",
+    ),
+    Mutation(
         "mlops-serving-autoscaling-bounds",
         "max-over-limit",
         lambda r: r.set("serving-scaling", "maxCapacity", 50),
@@ -306,6 +443,17 @@ MUTATIONS: list[Mutation] = [
         lambda r: r.set("training-gpu", "instanceTypes", ["p5.48xlarge"]),
         "no price for node type 'p5.48xlarge'",
     ),
+    # cost: the always-on estimate `mlops-iac plan` writes into the config, over the budget
+    Mutation(
+        "mlops-cost-monthly-budget",
+        "over-budget",
+        lambda r: None,
+        "the always-on estimate of 1,200.00 $/month exceeds the budget of 1000 $/month",
+        config={
+            "monthly_budget": 1000,
+            "overrides": {"mlops-cost-monthly-budget": {"estimatedUsdPerMonth": 1200}},
+        },
+    ),
     # alarms
     Mutation(
         "mlops-alarms-routed",
@@ -340,6 +488,17 @@ MUTATIONS: list[Mutation] = [
         "not-scanned",
         lambda r: r.set("registry-images", "imageScanningConfiguration.scanOnPush", False),
         "scanOnPush is not true",
+    ),
+    Mutation(
+        "mlops-serving-image-digest",
+        "served-by-tag",
+        lambda r: r.set(
+            "serving-model-v7",
+            "primaryContainer.image",
+            "763104351884.dkr.ecr.us-east-1.amazonaws.com/pytorch-inference:2.3-cpu-py311",
+        ),
+        "primaryContainer.image is '763104351884.dkr.ecr.us-east-1.amazonaws.com/"
+        "pytorch-inference:2.3-cpu-py311', a tag: reference the served image by digest",
     ),
     # logs
     Mutation(
@@ -483,9 +642,14 @@ def test_baseline_is_compliant(environment: str) -> None:
 
 @pytest.mark.parametrize("mutation", MUTATIONS, ids=lambda m: f"{m.rule}:{m.id}")
 def test_mutation_fires_only_its_rule(mutation: Mutation) -> None:
-    rec = baseline.aws_platform(mutation.environment)
-    mutation.mutate(rec)
-    result = run(rec, mutation.environment, **mutation.config)
+    if mutation.stack is not None:
+        recording = reference_recording(mutation.stack)
+        mutation.mutate(recording)
+        result = packs.evaluate(recording, stack_config(mutation.stack))
+    else:
+        rec = baseline.aws_platform(mutation.environment)
+        mutation.mutate(rec)
+        result = run(rec, mutation.environment, **mutation.config)
     assert fired(result) == {mutation.rule}, [v.message for v in result.violations]
     messages = [v.message for v in result.violations]
     assert any(mutation.fragment in m for m in messages), messages
@@ -585,3 +749,26 @@ def test_gcp_label_spelling_satisfies_lineage_and_gate() -> None:
     rec.set("serving-endpoint", "tags", None)
     rec.set("serving-endpoint", "labels", labels)
     assert fired(run(rec)) == {"mlops-lineage-tags"}
+
+
+def test_a_compliant_tracking_setup_is_quiet_in_prod_and_not_judged_in_dev() -> None:
+    """The Tracking components' shape (private Cloud SQL with the store's key, run.invoker for a
+    service account, SageMaker MLflow on s3://) passes; the same open database in dev is not
+    this rule's business."""
+    rec = baseline.aws_platform("prod")
+    _tracking_database()(rec)
+    _tracking_invoker("serviceAccount:ci@p.iam.gserviceaccount.com")(rec)
+    _sagemaker_mlflow("s3://artifacts/mlflow/")(rec)
+    assert fired(run(rec)) == set()
+    dev = baseline.aws_platform("dev")
+    _tracking_database(authorizedNetworks=[{"value": "0.0.0.0/0"}])(dev)
+    result = run(dev, "dev")
+    assert "mlops-tracking-private-encrypted" not in fired(result)
+    assert any(n.policy == "mlops-tracking-private-encrypted" for n in result.not_applicable)
+
+
+def test_a_public_invoker_hidden_in_whitespace_or_a_list_still_fires() -> None:
+    rec = baseline.aws_platform("prod")
+    _tracking_invoker(" allUsers ", "ServiceIamBinding")(rec)
+    messages = [v.message for v in run(rec).violations]
+    assert any("granted to allUsers" in m for m in messages), messages

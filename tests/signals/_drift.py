@@ -1,9 +1,13 @@
-"""One run of the real drift handler of each cloud, with the plan's recorded settings.
+"""One run of the real drift handler of each cloud, with the plan's recorded settings only.
 
-Only what touches the network is replaced: object storage by an in-memory store holding the
-baseline and the served capture, and the metric client's transport by a recorder. The handler
-reads its settings from the recorded environment exactly as deployed, so a setting the plan
-does not carry makes the run fail here as it would in the cloud.
+The handler is called as its platform calls it and builds its own clients. What it talks to is
+the emulators the drift tests use (``tests/drift/_clouds.py``): moto for S3 and CloudWatch
+(AWS), and the in-process Blob, Queue, Azure Monitor, Cloud Storage, Cloud Monitoring and
+identity endpoints of ``FakeCloud`` behind ``urllib.request.urlopen`` (Azure, GCP). Its
+environment is the recorded settings of the drift function plus what the platform itself sets
+(``LAMBDA_PLATFORM``, ``APP_SERVICE_PLATFORM``), nothing else: a setting the plan does not carry
+makes the run fail here as it would in the cloud. What it published is read back from what
+the emulators received.
 """
 
 from __future__ import annotations
@@ -13,81 +17,46 @@ import datetime as dt
 import io
 import json
 import logging
+import urllib.request
 from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
 
-from mlops_iac.drift import build_baseline, dumps, runtime
-from mlops_iac.drift.aws import CloudWatchMetrics
-from mlops_iac.drift.readers import bytes_source
+from mlops_iac.drift import build_baseline, calls, dumps
+from mlops_iac.drift.runtime import split_uri
 from mlops_iac.plan.testing import Recording
+from tests.drift._clouds import (
+    APP_SERVICE_PLATFORM,
+    LAMBDA_PLATFORM,
+    FakeCloud,
+    RecordingEnviron,
+    only_settings,
+)
 from tests.drift._data import FEATURES, capture_lines, rows
 
 
 @dataclass
 class Run:
-    """What one run left behind: published metric payloads, output lines, the error if any."""
+    """What one run left behind: published metric payloads, output lines, the error if any,
+    the settings the plan gave it and the names it read from its environment."""
 
     published: list[Any] = field(default_factory=list)
     lines: list[str] = field(default_factory=list)
     error: str | None = None
+    settings: dict[str, str] = field(default_factory=dict)
+    read: set[str] = field(default_factory=set)
+    manifest: calls.Manifest | None = None
 
 
-class MemoryStore:
-    def __init__(self, objects: dict[str, bytes]) -> None:
-        self.objects = objects
-
-    def list_since(self, uri: str, since: Any) -> list[str]:
-        return sorted(k for k in self.objects if k.startswith(uri))
-
-    def source(self, uri: str) -> Any:
-        return bytes_source(uri, [self.objects[uri]])
-
-    def read_text(self, uri: str) -> str:
-        if uri not in self.objects:  # what the clouds' storage clients raise for a 404
-            raise runtime.no_baseline(uri)
-        return runtime.baseline_text(uri, self.objects[uri])
-
-    def write_text(self, uri: str, text: str) -> None:
-        self.objects[uri] = text.encode()
-
-
-def _objects(env: dict[str, str], shifted: bool) -> dict[str, bytes]:
-    """Baseline + capture in the layout and format the recorded settings name."""
+def _data(shifted: bool) -> tuple[bytes, list[list[Any]]]:
     baseline = build_baseline(FEATURES, rows(3000, seed=1), dataset_version="md5:ab")
-    served = rows(2000, seed=2, shift="amount" if shifted else None)
-    capture = env["DRIFT_CAPTURE_URI"]
-    # The hour folder the clouds write capture into: the last complete hour.
-    hour = (dt.datetime.now(dt.UTC) - dt.timedelta(hours=1)).strftime("%Y/%m/%d/%H")
-    fmt = env.get("DRIFT_FORMAT", "sagemaker-capture")
-    if fmt == "sagemaker-capture":
-        body = capture_lines(served, per_request=10)
-        key = f"{capture}AllTraffic/{hour}/capture.jsonl"
-    elif fmt == "jsonl":
-        body = "".join(json.dumps(dict(zip(FEATURES, r, strict=True))) + "\n" for r in served)
-        key = f"{capture}{hour}/part-0.jsonl"
-    elif fmt == "azure-capture":
-        lines = [
-            json.dumps(
-                {
-                    "specversion": "1.0",
-                    "id": str(start),
-                    "type": "azureml.inference.model_inputs",
-                    "datacontenttype": "application/json",
-                    "time": "2026-11-28T05:00:00Z",
-                    "data": [
-                        dict(zip(FEATURES, r, strict=True)) for r in served[start : start + 25]
-                    ],
-                }
-            )
-            for start in range(0, len(served), 25)
-        ]
-        body = "\n".join(lines) + "\n"
-        key = f"{capture}blue/model_inputs/{hour}/instance-0.jsonl"
-    else:
-        raise AssertionError(f"no capture writer for DRIFT_FORMAT {fmt}")
-    return {env["DRIFT_BASELINE_URI"]: dumps(baseline).encode(), key: body.encode()}
+    return dumps(baseline).encode(), rows(2000, seed=2, shift="amount" if shifted else None)
+
+
+def _hour() -> str:
+    # The hour folder the clouds write capture into (moto and FakeCloud stamp objects now).
+    return dt.datetime.now(dt.UTC).strftime("%Y/%m/%d/%H")
 
 
 def _capture_output(run: Run, call: Any) -> None:
@@ -107,70 +76,140 @@ def _capture_output(run: Run, call: Any) -> None:
     run.lines = [line for line in out.getvalue().splitlines() if line.strip()]
 
 
-def aws_run(rec: Recording, monkeypatch: pytest.MonkeyPatch, shifted: bool) -> Run:
+def _environment(
+    monkeypatch: pytest.MonkeyPatch, run: Run, platform: dict[str, str]
+) -> RecordingEnviron:
+    return only_settings(monkeypatch, {**run.settings, **platform})
+
+
+class _LambdaContext:
+    function_name = LAMBDA_PLATFORM["AWS_LAMBDA_FUNCTION_NAME"]
+    aws_request_id = "req-1"
+
+    def get_remaining_time_in_millis(self) -> int:
+        return 900_000
+
+
+def aws_run(
+    rec: Recording, monkeypatch: pytest.MonkeyPatch, shifted: bool, baseline: bool = True
+) -> Run:
+    """The Lambda handler on moto; ``baseline=False``: the baseline object is gone."""
+    import boto3
+    from moto import mock_aws
+
     from mlops_iac.drift import aws
 
-    env = dict(rec.named("mlops-drift-function").inputs["environment"]["variables"])
-    run = Run()
-    store = MemoryStore(_objects(env, shifted))
+    function = rec.named("mlops-drift-function", "aws:lambda/function:Function")
+    run = Run(settings=dict(function.inputs["environment"]["variables"]))
+    environ = _environment(monkeypatch, run, LAMBDA_PLATFORM)
+    body, served = _data(shifted)
+    with mock_aws():
+        region = LAMBDA_PLATFORM["AWS_REGION"]
+        s3 = boto3.session.Session(region_name=region).client("s3")
+        _, bucket, capture = split_uri(run.settings["DRIFT_CAPTURE_URI"])
+        s3.create_bucket(Bucket=bucket)
+        if baseline:
+            _, baseline_bucket, key = split_uri(run.settings["DRIFT_BASELINE_URI"])
+            s3.put_object(Bucket=baseline_bucket, Key=key, Body=body)
+        s3.put_object(
+            Bucket=bucket,
+            Key=f"{capture}AllTraffic/{_hour()}/capture.jsonl",
+            Body=capture_lines(served, per_request=10).encode(),
+        )
+        boto3.setup_default_session()
+        assert boto3.DEFAULT_SESSION is not None
 
-    class Client:
-        def put_metric_data(self, **kwargs: Any) -> None:
-            run.published.append(kwargs)
+        def published(params: dict[str, Any], model: Any, **_: Any) -> None:
+            # What the handler's own CloudWatch client sends (observed, not replaced).
+            if model.name == "PutMetricData":
+                run.published.append(dict(params))
 
-    for key, value in env.items():
-        monkeypatch.setenv(key, value)
-    monkeypatch.setattr(aws, "S3Storage", lambda: store)
-    monkeypatch.setattr(aws, "CloudWatchMetrics", lambda: CloudWatchMetrics(client=Client()))
-    _capture_output(run, lambda: aws.aws_handler({}, None))
+        boto3.DEFAULT_SESSION.events.register("before-parameter-build", published)
+        try:
+            _capture_output(run, lambda: aws.aws_handler({}, _LambdaContext()))
+        finally:
+            boto3.DEFAULT_SESSION = None
+    run.read = set(environ.read)
+    run.manifest = calls.aws_drift(run.settings)
     return run
 
 
 def gcp_function(rec: Recording) -> Any:
-    [function] = [r for r in rec.of_type("gcp:cloudfunctionsv2/function:Function")]
-    return function
+    # The drift job's function (the stack also has the rollout function).
+    return rec.named("mlops-drift-function", "gcp:cloudfunctionsv2/function:Function")
 
 
-def gcp_run(rec: Recording, monkeypatch: pytest.MonkeyPatch, shifted: bool) -> Run:
+def gcp_run(
+    rec: Recording, monkeypatch: pytest.MonkeyPatch, shifted: bool, baseline: bool = True
+) -> Run:
+    """The Cloud Function's HTTP entry point against an in-process Cloud Storage, Cloud
+    Monitoring and metadata server; ``baseline=False``: the baseline object is gone."""
     from mlops_iac.drift import gcp
 
-    env = dict(gcp_function(rec).inputs["serviceConfig"]["environmentVariables"])
-    run = Run()
-    store = MemoryStore(_objects(env, shifted))
-
-    def request(self: Any, method: str, url: str, body: Any = None, kind: Any = None) -> Any:
-        run.published.append(json.loads(body))
-        return contextlib.nullcontext()
-
-    for key, value in env.items():
-        monkeypatch.setenv(key, value)
-    monkeypatch.setattr(gcp, "_gcp_token", lambda: "token")
-    monkeypatch.setattr(gcp, "GcsStorage", lambda http=None, base=None: store)
-    monkeypatch.setattr(gcp.Http, "request", request)
+    run = Run(settings=dict(gcp_function(rec).inputs["serviceConfig"]["environmentVariables"]))
+    # Cloud Run functions set no platform variable the handler reads.
+    environ = _environment(monkeypatch, run, {})
+    cloud = FakeCloud()
+    monkeypatch.setattr(urllib.request, "urlopen", cloud.urlopen)
+    body, served = _data(shifted)
+    if baseline:
+        _, bucket, key = split_uri(run.settings["DRIFT_BASELINE_URI"])
+        cloud.put(bucket, key, body)
+    _, bucket, capture = split_uri(run.settings["DRIFT_CAPTURE_URI"])
+    lines = "".join(json.dumps(dict(zip(FEATURES, r, strict=True))) + "\n" for r in served)
+    cloud.put(bucket, f"{capture}{_hour()}/part-0.jsonl", lines.encode())
     # The handler's return value is the HTTP response body, not a log line.
     _capture_output(run, lambda: gcp.gcp_handler(None))
+    run.published = [json.loads(b) for u, b in cloud.posts if "monitoring.googleapis.com" in u]
+    run.read = set(environ.read)
+    run.manifest = calls.gcp_drift(run.settings)
     return run
 
 
-def azure_run(rec: Recording, monkeypatch: pytest.MonkeyPatch, shifted: bool) -> Run:
+class _Timer:
+    """What the Python worker passes a timer function (``azure.functions.TimerRequest``)."""
+
+    past_due = False
+
+
+def azure_run(
+    rec: Recording, monkeypatch: pytest.MonkeyPatch, shifted: bool, baseline: bool = True
+) -> Run:
+    """The Function's timer entry point against an in-process Blob, Queue, Azure Monitor and
+    App Service identity endpoint; ``published`` is (ingestion URL, metric document);
+    ``baseline=False``: the baseline blob is gone."""
     from mlops_iac.drift import azure
 
     settings = rec.named("mlops-drift-function").inputs["siteConfig"]["appSettings"]
-    env = {s["name"]: s["value"] for s in settings}
-    run = Run()
-    store = MemoryStore(_objects(env, shifted))
-
-    def post(self: Any, url: str, body: bytes, headers: Any) -> None:
-        run.published.append((url, json.loads(body)))
-
-    monkeypatch.setattr(azure, "AzureBlobStorage", lambda *a, **k: store)
-    monkeypatch.setattr(azure.AzureMonitorMetrics, "_post", post)
-    monkeypatch.setattr(azure, "AzureToken", lambda *a, **k: lambda resource: "token")
-    # The retraining queue is another loop's signal; its client is not under test here.
-    _capture_output(
-        run,
-        lambda: azure.azure_handler(
-            env={k: v for k, v in env.items() if k != "DRIFT_RETRAINING_QUEUE_URL"}
-        ),
-    )
+    run = Run(settings={s["name"]: str(s["value"]) for s in settings})
+    environ = _environment(monkeypatch, run, APP_SERVICE_PLATFORM)
+    cloud = FakeCloud()
+    monkeypatch.setattr(urllib.request, "urlopen", cloud.urlopen)
+    account = run.settings["DRIFT_STORAGE_ACCOUNT_URL"].split("//", 1)[1].split(".", 1)[0]
+    body, served = _data(shifted)
+    if baseline:
+        _, container, key = split_uri(run.settings["DRIFT_BASELINE_URI"])
+        cloud.put(f"{account}/{container}", key, body)
+    _, container, capture = split_uri(run.settings["DRIFT_CAPTURE_URI"])
+    # The data collector's files: one CloudEvents-style line per logged batch.
+    # https://learn.microsoft.com/en-us/azure/machine-learning/how-to-collect-production-data
+    lines = [
+        json.dumps(
+            {
+                "specversion": "1.0",
+                "id": str(start),
+                "type": "azureml.inference.model_inputs",
+                "datacontenttype": "application/json",
+                "time": "2026-11-28T05:00:00Z",
+                "data": [dict(zip(FEATURES, r, strict=True)) for r in served[start : start + 25]],
+            }
+        )
+        for start in range(0, len(served), 25)
+    ]
+    name = f"{capture}blue/model_inputs/{_hour()}/instance-0.jsonl"
+    cloud.put(f"{account}/{container}", name, ("\n".join(lines) + "\n").encode())
+    _capture_output(run, lambda: azure.azure_handler(_Timer()))
+    run.published = [(u, json.loads(b)) for u, b in cloud.posts if ".monitoring.azure.com" in u]
+    run.read = set(environ.read)
+    run.manifest = calls.azure_drift(run.settings)
     return run

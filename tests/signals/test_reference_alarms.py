@@ -22,8 +22,9 @@ import pytest
 from mlops_iac.plan.signals import Timeline, azure, budgets, cloudwatch, emitters, events, gcp
 from mlops_iac.plan.signals.emitters import Minute, traffic
 from mlops_iac.plan.testing import Recording
-from tests.conftest import reference_recording
+from tests.conftest import platform_raw, reference_recording
 from tests.signals import _drift
+from tests.signals._rollout import ROLLOUT_ALARMS
 
 STACKS = ("aws-dev", "aws-prod", "azure-dev", "azure-prod", "gcp-dev", "gcp-prod")
 ALARM_TYPES = {
@@ -144,9 +145,8 @@ def aws_drift_errors(
     function = str(rec.named("mlops-drift-function").outputs["name"])
     runs = []
     for day in range(3):
-        if failing and day == 2:  # the baseline is gone: the handler raises
-            monkeypatch.setattr(_drift, "_objects", lambda env, shifted: {})
-        run = _drift.aws_run(rec, monkeypatch, shifted=False)
+        # On the failing day the baseline is gone: the handler raises.
+        run = _drift.aws_run(rec, monkeypatch, shifted=False, baseline=not (failing and day == 2))
         runs.append((day * DAY + HOUR, run.error is None))
     store = cloudwatch.MetricStore()
     emitters.lambda_invocations(store, function, runs)
@@ -229,7 +229,8 @@ def aws_budget(rec: Recording, name: str, failing: bool) -> Timeline:
 
 
 def _service(rec: Recording) -> str:
-    [service] = rec.of_type("gcp:cloudrunv2/service:Service")
+    # The serving service (the MLflow tracking server also runs on Cloud Run).
+    service = rec.named("mlops-serving-service", "gcp:cloudrunv2/service:Service")
     return str(service.inputs["name"])
 
 
@@ -266,7 +267,12 @@ def gcp_latency(rec: Recording, name: str, failing: bool) -> Timeline:
 
 
 def gcp_image_pushed(rec: Recording, name: str, failing: bool) -> Timeline:
-    [repo] = rec.of_type("gcp:artifactregistry/repository:Repository")
+    # The model registry's repository (the tracking server's remote repository is a cache).
+    [repo] = [
+        r
+        for r in rec.of_type("gcp:artifactregistry/repository:Repository")
+        if r.inputs.get("mode") != "REMOTE_REPOSITORY"
+    ]
     project = rec.config["gcp:project"]
     ours = repo.inputs["repositoryId"]
     logs = [
@@ -315,6 +321,25 @@ def gcp_drift_metric(
     )
 
 
+def gcp_drift_failures(
+    rec: Recording, name: str, failing: bool, monkeypatch: pytest.MonkeyPatch
+) -> Timeline:
+    """Daily runs of the real handler, each the scheduler's one request to the function's
+    service; on the failing day the baseline is gone, the handler raises and the Functions
+    Framework answers 500."""
+    service = str(_drift.gcp_function(rec).inputs["name"])
+    series: list[gcp.TimeSeries] = []
+    for day in range(3):
+        broken = failing and day == 2
+        run = _drift.gcp_run(rec, monkeypatch, shifted=False, baseline=not broken)
+        assert (run.error is not None) == broken, run.error
+        request = Minute(1, errors=1 if run.error else 0)
+        series += emitters.cloud_run_requests(
+            service, f"{service}-00001-abc", [request], start=day * DAY + HOUR
+        )
+    return gcp.evaluate_policy(rec.named(name).inputs, until=3 * DAY, series=series, step=HOUR)
+
+
 def gcp_budget(rec: Recording, name: str, failing: bool) -> Timeline:
     inputs = rec.named(name).inputs
     [project] = inputs["budgetFilter"]["projects"]
@@ -361,18 +386,23 @@ def azure_5xx(rec: Recording, name: str, failing: bool) -> Timeline:
     return azure.evaluate_log_alert(rec.named(name).inputs, tables, until=60 * len(minutes))
 
 
-def _registry_rows(rec: Recording, kind: str | None) -> dict[str, list[dict[str, Any]]]:
+def _model_name(stack: str) -> str:
+    """The model the stack serves (its stack file's ``serving.model.name``)."""
+    return str(platform_raw(stack)["serving"]["model"]["name"])
+
+
+def _registry_rows(rec: Recording, kind: str | None, asset: str) -> dict[str, list[dict[str, Any]]]:
     tables: dict[str, list[dict[str, Any]]] = {}
     ours = str(rec.named("mlops-registry-registry").id)
     other = ours.rsplit("/", 1)[0] + "/another-teams-registry"
-    emitters.aml_registry_write(tables, other, 100.0, "fraud", "7")
+    emitters.aml_registry_write(tables, other, 100.0, asset, "7")
     if kind is not None:
-        emitters.aml_registry_write(tables, ours, 700.0, "fraud", "8", asset_type=kind)
+        emitters.aml_registry_write(tables, ours, 700.0, asset, "8", asset_type=kind)
     return tables
 
 
 def azure_model_registered(rec: Recording, name: str, failing: bool) -> Timeline:
-    tables = _registry_rows(rec, "models" if failing else None)
+    tables = _registry_rows(rec, "models" if failing else None, _model_name(rec.stack))
     return azure.evaluate_log_alert(rec.named(name).inputs, tables, until=HOUR)
 
 
@@ -387,6 +417,21 @@ def azure_drift(
             resource = url.split(".monitoring.azure.com", 1)[1].removesuffix("/metrics")
             metrics.ingest(resource, document, day * DAY + HOUR)
     return azure.evaluate_metric_alert(rec.named(name).inputs, metrics, until=3 * DAY)
+
+
+def azure_drift_failures(
+    rec: Recording, name: str, failing: bool, monkeypatch: pytest.MonkeyPatch
+) -> Timeline:
+    """Daily runs of the real handler; on the failing day its baseline is gone and it raises.
+    The host logs each run in ``FunctionAppLogs`` of the drift Function App."""
+    app = str(rec.named("mlops-drift-function").id)
+    tables: dict[str, list[dict[str, Any]]] = {}
+    for day in range(3):
+        broken = failing and day == 2
+        run = _drift.azure_run(rec, monkeypatch, shifted=False, baseline=not broken)
+        assert (run.error is not None) == broken, run.error
+        emitters.function_app_run(tables, app, day * DAY + HOUR, "drift_timer", run.error)
+    return azure.evaluate_log_alert(rec.named(name).inputs, tables, until=3 * DAY)
 
 
 def azure_budget(rec: Recording, name: str, failing: bool) -> Timeline:
@@ -447,6 +492,12 @@ BY_CLOUD: dict[tuple[str, str], Scenario] = {
         azure_drift, "the drift job's DriftedFeatures", drift=True
     ),
     ("azure", "mlops-monitoring-budget"): Scenario(azure_budget, "monthly spend"),
+    ("gcp", "mlops-drift-failed-runs"): Scenario(
+        gcp_drift_failures, "a drift run of the function that raised (HTTP 5xx)", drift=True
+    ),
+    ("azure", "mlops-drift-failed-runs"): Scenario(
+        azure_drift_failures, "a drift run of the Function that raised", drift=True
+    ),
 }
 
 EXPECTED = {
@@ -466,6 +517,7 @@ EXPECTED = {
         "mlops-drift-alert",
         "mlops-monitoring-latency",
         "mlops-monitoring-errors",
+        "mlops-drift-failed-runs",
     },
     "azure-dev": {
         "mlops-monitoring-budget",
@@ -473,6 +525,7 @@ EXPECTED = {
         "mlops-monitoring-latency-p99",
         "mlops-monitoring-5xx",
         "mlops-drift-alert",
+        "mlops-drift-failed-runs",
     },
 }
 EXPECTED["aws-prod"] = EXPECTED["aws-dev"] | {"mlops-monitoring-zero-invocations-alarm"}
@@ -503,7 +556,8 @@ def _timeline(stack: str, name: str, failing: bool, monkeypatch: pytest.MonkeyPa
 
 @pytest.mark.parametrize("stack", STACKS)
 def test_every_recorded_alarm_has_a_scenario(stack: str) -> None:
-    recorded = set(alarms_of(reference_recording(stack)))
+    # The rollout functions' alerts have their scenarios in test_rollout_alarms.py.
+    recorded = set(alarms_of(reference_recording(stack))) - ROLLOUT_ALARMS.get(stack, set())
     assert recorded == EXPECTED[stack], (
         f"{stack}: alarms without a scenario here: {sorted(recorded - EXPECTED[stack])}; "
         f"scenarios whose alarm is gone: {sorted(EXPECTED[stack] - recorded)}"
@@ -615,6 +669,17 @@ def _fed_gcp_drift(rec: Recording, alarm: Any) -> list[str]:
     )
 
 
+def _fed_gcp_drift_failures(rec: Recording, alarm: Any) -> list[str]:
+    service = str(_drift.gcp_function(rec).inputs["name"])
+    probe = emitters.cloud_run_requests(service, "r1", [Minute(1, errors=1)])
+    flt = alarm.inputs["conditions"][0]["conditionThreshold"]["filter"]
+    return (
+        []
+        if any(gcp.Filter(flt).matches(s.as_filterable()) for s in probe)
+        else [f"{flt} matches no 5xx series of the function's service {service}"]
+    )
+
+
 def _fed_gcp_budget(rec: Recording, alarm: Any) -> list[str]:
     return [] if alarm.inputs["budgetFilter"].get("projects") else ["the budget filters no project"]
 
@@ -672,6 +737,12 @@ def _fed_azure_drift(rec: Recording, alarm: Any) -> list[str]:
     return [] if [subject] == alarm.inputs["scopes"] else [f"the job writes about {subject}"]
 
 
+def _fed_function_logs(rec: Recording, alarm: Any) -> list[str]:
+    [workspace] = alarm.inputs["scopes"]
+    return _diagnostics(rec, str(rec.named("mlops-drift-function").id), workspace,
+                        {"FunctionAppLogs"})  # fmt: skip
+
+
 def _fed_azure_budget(rec: Recording, alarm: Any) -> list[str]:
     endpoint = str(rec.named("mlops-serving-endpoint").id).lower()
     return (
@@ -715,6 +786,8 @@ FEEDERS: dict[tuple[str, str], Callable[[Recording, Any], list[str]]] = {
     ("azure", "mlops-registry-model-registered"): _fed_registry_writes,
     ("azure", "mlops-drift-alert"): _fed_azure_drift,
     ("azure", "mlops-monitoring-budget"): _fed_azure_budget,
+    ("azure", "mlops-drift-failed-runs"): _fed_function_logs,
+    ("gcp", "mlops-drift-failed-runs"): _fed_gcp_drift_failures,
 }
 
 
@@ -726,25 +799,30 @@ def test_every_alert_has_a_feeder(stack: str, name: str) -> None:
 
 
 @pytest.mark.parametrize("stack", ["azure-dev", "azure-prod"])
-@pytest.mark.xfail(
-    strict=True,
-    reason="AZ-M1: open (the alert pages for every asset write, see docs/monitoring.md)",
-)
 def test_model_registered_alert_ignores_other_asset_writes(stack: str) -> None:
+    """The registry's write log has no asset-kind column: the alert keeps the stack's models'
+    names, so an environment (or a component) written to the registry does not page."""
     rec = reference_recording(stack)
     name = "mlops-registry-model-registered"
-    tables = _registry_rows(rec, "environments")
+    tables = _registry_rows(rec, "environments", f"{_model_name(stack)}-env")
     assert not azure.evaluate_log_alert(rec.named(name).inputs, tables, until=HOUR).fired
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="M4 (first deploy): open. With treatMissingData breaching, the evaluation range "
-    "before the first invocation is missing and breaches, whatever the window length",
-)
 def test_zero_invocations_stays_quiet_until_clients_switch_over() -> None:
-    # A new prod endpoint: clients move to it two hours after the deploy.
+    """A new prod endpoint: clients move to it two hours after the deploy, or only after two
+    days; before the first invocation the alarm has no data and does not page."""
     rec = reference_recording("aws-prod")
     name = "mlops-monitoring-zero-invocations-alarm"
-    timeline = _sagemaker(rec, name, traffic(120, 0) + traffic(120, 100))
-    assert not timeline.fired, timeline
+    for idle in (2, 50):
+        timeline = _sagemaker(rec, name, traffic(idle * 60, 0) + traffic(120, 100))
+        assert timeline.points and not timeline.fired, timeline
+
+
+def test_zero_invocations_pages_a_day_after_the_clients_are_lost() -> None:
+    rec = reference_recording("aws-prod")
+    name = "mlops-monitoring-zero-invocations-alarm"
+    # Served for three hours after the deploy, then no request reaches it.
+    timeline = _sagemaker(rec, name, traffic(180, 100) + traffic(30 * 60, 0))
+    [first] = [t for t, state, _ in timeline.points if state == "ALARM"][:1]
+    hours = (first - 3 * HOUR) / HOUR
+    assert 24 <= hours <= 25, hours

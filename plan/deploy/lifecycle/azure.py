@@ -8,7 +8,14 @@ from collections.abc import Iterator, Mapping
 from typing import Any
 
 from mlops_iac.plan.deploy.base import DeployError, error, physical_name_of
-from mlops_iac.plan.deploy.lifecycle.base import get, of, rule, today
+from mlops_iac.plan.deploy.lifecycle.base import (
+    get,
+    of,
+    rolled_back,
+    rolled_back_message,
+    rule,
+    today,
+)
 from mlops_iac.plan.deploy.state import StateResource
 
 AML_ROLLOUT = "https://learn.microsoft.com/en-us/azure/machine-learning/how-to-safely-rollout-online-endpoints"
@@ -437,3 +444,51 @@ def azure_log_alert_new_table(
                 "this update, whose tables have no data yet; set skipQueryValidation",
                 LOG_ALERT_VALIDATION,
             )  # fmt: skip
+
+
+@rule("azure-rollout-rolled-back", AML_ROLLOUT)
+def online_endpoint_rolled_back(
+    resources: list[Any], state: list[StateResource], config: Mapping[str, Any]
+) -> Iterator[DeployError]:
+    """The rollout function sent all of an endpoint's traffic back to the previous deployment
+    (its record in the endpoint's ``mlops-rollout`` tag, in the state after a refresh): a
+    traffic template that gives the rolled-back deployment, still serving the same model, a
+    share again would silently undo it."""
+    records = {
+        str(old.outputs.get("name") or old.inputs.get("name") or old.name): record
+        for old in state
+        if old.type == "azure-native:machinelearningservices:OnlineEndpoint"
+        and (record := rolled_back((old.outputs, old.inputs), "tags"))
+    }
+    if not records:
+        return
+    from mlops_iac.drift.rollout_azure import model_key
+
+    models = {
+        (str(d.inputs.get("endpointName")), str(d.inputs.get("deploymentName"))): str(
+            get(d.inputs, "properties.model") or ""
+        )
+        for d in of(resources, "azure-native:machinelearningservices:OnlineDeployment")
+    }
+    for template in of(resources, "azure-native:resources:Deployment"):
+        for body in get(template.inputs, "properties.template.resources") or []:
+            if not isinstance(body, Mapping) or not str(body.get("type", "")).endswith(
+                "/onlineEndpoints"
+            ):
+                continue
+            endpoint = str(body.get("name", "")).rsplit("/", 1)[-1]
+            record = records.get(endpoint)
+            if record is None:
+                continue
+            slot, _, model = str(record.get("new", "")).partition(":")
+            share = get(body, "properties.traffic") or {}
+            served = models.get((endpoint, slot))
+            if served is not None and model_key(served) == model and (share.get(slot) or 0) > 0:
+                yield error(
+                    template,
+                    "azure-rollout-rolled-back",
+                    f"properties.template.resources.properties.traffic.{slot}",
+                    share.get(slot),
+                    rolled_back_message(record, share.get(slot)),
+                    AML_ROLLOUT,
+                )

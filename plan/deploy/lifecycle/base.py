@@ -62,3 +62,27 @@ def today(config: Mapping[str, Any]) -> dt.date:
     """Planning date (``mlops-iac:today`` in config pins it in tests)."""
     pinned = config.get("mlops-iac:today")
     return dt.date.fromisoformat(str(pinned)) if pinned else dt.date.today()
+
+
+def rolled_back(sources: Iterable[Mapping[str, Any]], *keys: str) -> dict[str, Any] | None:
+    """The rollout function's record (``mlops_iac.drift.rollout``) under the first of ``keys``
+    (``tags``, ``annotations``, …) of ``sources`` that holds one, when it says "rolled back"."""
+    from mlops_iac.drift.rollout import RECORD_KEY, ROLLED_BACK, read_record
+
+    for source in sources:
+        for key in keys:
+            held = source.get(key) if isinstance(source, Mapping) else None
+            if isinstance(held, Mapping) and held.get(RECORD_KEY):
+                record = read_record(str(held[RECORD_KEY]))
+                return record if record and record.get("state") == ROLLED_BACK else None
+    return None
+
+
+def rolled_back_message(record: Mapping[str, Any], share: Any) -> str:
+    """What a plan says when it would give a rolled-back version traffic again."""
+    return (
+        f"the rollout function rolled {record.get('new')} back at {record.get('at')} "
+        f"({record.get('why')}); this update would send it {share}% of traffic again. Set "
+        "serving.rollback: true to keep serving the previous version, or fix the model and "
+        "roll out a new version"
+    )

@@ -201,7 +201,16 @@ def _cloud_run(resources: list[Any], state: list[StateResource]) -> Iterator[Dep
     services = of(resources, "gcp:cloudrunv2/service:Service")
     if not services:
         return
+    # A remote repository fetches from its upstream on first pull: nothing needs pushing to it.
+    remote = {
+        name
+        for r in _new(resources, state, "gcp:artifactregistry/repository:Repository")
+        if r.inputs.get("mode") == "REMOTE_REPOSITORY"
+        for name in (physical_name_of(r), r.inputs.get("repositoryId"))
+        if isinstance(name, str)
+    }
     repositories = _new_names(resources, state, "gcp:artifactregistry/repository:Repository")
+    repositories -= remote
     buckets = _new_names(resources, state, "gcp:storage/bucket:Bucket")
     for service in services:
         for i, container in enumerate(get(service.inputs, "template.containers") or []):

@@ -8,7 +8,7 @@ from collections.abc import Iterator, Mapping
 from typing import Any
 
 from mlops_iac.plan.deploy.base import DeployError, error, physical_name_of
-from mlops_iac.plan.deploy.lifecycle.base import get, of, rule
+from mlops_iac.plan.deploy.lifecycle.base import get, of, rolled_back, rolled_back_message, rule
 from mlops_iac.plan.deploy.state import StateResource
 from mlops_iac.spec.keys import ROOT
 
@@ -72,6 +72,87 @@ def run_traffic_revisions(
                     "this update creates until the previous one exists",
                     RUN_TRAFFIC,
                 )
+
+
+@rule("gcp-rollout-rolled-back", RUN_TRAFFIC)
+def run_rolled_back(
+    resources: list[Any], state: list[StateResource], config: Mapping[str, Any]
+) -> Iterator[DeployError]:
+    """The rollout function sent all traffic back to the previous revision (its record in the
+    service's ``mlops-rollout`` annotation, in the state after a refresh): an update whose
+    traffic gives the rolled-back revision a share again would silently undo it."""
+    records = {
+        old.urn: record
+        for old in state
+        if old.type == "gcp:cloudrunv2/service:Service"
+        and (
+            record := rolled_back((old.outputs, old.inputs), "annotations", "effectiveAnnotations")
+        )
+    }
+    for service in of(resources, "gcp:cloudrunv2/service:Service"):
+        record = records.get(service.urn)
+        if record is None:
+            continue
+        for i, target in enumerate(service.inputs.get("traffics") or []):
+            if not isinstance(target, Mapping) or target.get("revision") != record.get("new"):
+                continue
+            if (target.get("percent") or 0) > 0:
+                yield error(
+                    service,
+                    "gcp-rollout-rolled-back",
+                    f"traffics[{i}].percent",
+                    target.get("percent"),
+                    rolled_back_message(record, target.get("percent")),
+                    RUN_TRAFFIC,
+                )
+
+
+RUN_REVISIONS = "https://cloud.google.com/run/docs/managing/revisions"
+
+
+def _images(template: Any) -> list[str]:
+    containers = template.get("containers") if isinstance(template, Mapping) else None
+    return [str(c["image"]) for c in containers or [] if isinstance(c, Mapping) and c.get("image")]
+
+
+@rule("gcp-run-revision-name-reused", RUN_REVISIONS)
+def run_revision_reused(
+    resources: list[Any], state: list[StateResource], config: Mapping[str, Any]
+) -> Iterator[DeployError]:
+    """Revisions are immutable and the service names its revision explicitly
+    (``<service>-v<version>``): an update whose image differs from the one the state recorded
+    under the same revision name asks Cloud Run to create a revision that already exists, which
+    it refuses. Typically a new ``imageDigest`` under the same ``version``."""
+    recorded: dict[str, tuple[str, list[str]]] = {}
+    for old in state:
+        if old.type != "gcp:cloudrunv2/service:Service":
+            continue
+        for source in (old.inputs, old.outputs):
+            template = source.get("template")
+            revision = get(source, "template.revision")
+            images = _images(template)
+            if revision and images:
+                recorded[old.urn] = (str(revision), images)
+                break
+    for service in of(resources, "gcp:cloudrunv2/service:Service"):
+        if service.urn not in recorded:
+            continue
+        revision, images = recorded[service.urn]
+        new_images = _images(service.inputs.get("template"))
+        if get(service.inputs, "template.revision") != revision or not new_images:
+            continue
+        if new_images != images:
+            yield error(
+                service,
+                "gcp-run-revision-name-reused",
+                "template.containers[0].image",
+                new_images[0],
+                f"revision {revision!r} already exists with image {images[0]}: Cloud Run "
+                "revisions are immutable, so a new image needs a new revision name; bump "
+                "serving.model.version (and move the old one to serving.previousModel) "
+                "instead of changing imageDigest under the same version",
+                RUN_REVISIONS,
+            )
 
 
 GCS_LOCATIONS = "https://cloud.google.com/storage/docs/locations"
@@ -342,4 +423,29 @@ def private_cluster_webhook_firewall(
                 "every job it validates is refused on a webhook timeout; add an INGRESS "
                 f"compute.Firewall from the control plane's CIDR on tcp {WEBHOOK_PORT}",
                 GKE_FIREWALL,
+            )
+
+
+SQL_CMEK = "https://cloud.google.com/sql/docs/postgres/configure-cmek"
+_KEY_LOCATION = re.compile(r"/locations/(?P<loc>[^/]+)/keyRings/")
+
+
+@rule("gcp-sql-key-outside-region", SQL_CMEK)
+def sql_key_location(
+    resources: list[Any], state: list[StateResource], config: Mapping[str, Any]
+) -> Iterator[DeployError]:
+    region = str(config.get("gcp:region") or "")
+    for instance in of(resources, "gcp:sql/databaseInstance:DatabaseInstance"):
+        key = instance.inputs.get("encryptionKeyName")
+        found = _KEY_LOCATION.search(key) if isinstance(key, str) else None
+        where = str(instance.inputs.get("region") or region)
+        if found and where and found["loc"].lower() != where.lower():
+            yield error(
+                instance,
+                "gcp-sql-key-outside-region",
+                "encryptionKeyName",
+                key,
+                f"Cloud SQL takes a customer-managed key in the instance's region only: the key "
+                f"is in {found['loc']}, the instance in {where}; use a key ring in {where}",
+                SQL_CMEK,
             )

@@ -39,6 +39,10 @@ class Role:
     data_actions: tuple[str, ...]
     not_data_actions: tuple[str, ...]
     source: str
+    actions: tuple[str, ...] = ()
+    """Control-plane actions (a custom role's; the built-in roles above are modelled by their
+    data actions only)."""
+    not_actions: tuple[str, ...] = ()
 
 
 ROLES: dict[str, Role] = {
@@ -91,10 +95,13 @@ class Assignment:
     scope: str
     condition: str | None = None
     name: str = ""
+    custom_role: Role | None = None
+    """The plan's custom role this assignment names, if any."""
 
     @property
     def role(self) -> Role | None:
-        return ROLES.get(self.role_definition_id.rstrip("/").rsplit("/", 1)[-1].lower())
+        found = ROLES.get(self.role_definition_id.rstrip("/").rsplit("/", 1)[-1].lower())
+        return found or self.custom_role
 
 
 def _action_matches(pattern: str, action: str) -> bool:
@@ -190,9 +197,13 @@ def grants(assignment: Assignment, principal_id: str, call: Call) -> bool:
         return False
     if not _covers(assignment.scope, call.resource):
         return False
-    if not any(_action_matches(p, call.action) for p in role.data_actions):
-        return False
-    if any(_action_matches(p, call.action) for p in role.not_data_actions):
+    data = any(_action_matches(p, call.action) for p in role.data_actions) and not any(
+        _action_matches(p, call.action) for p in role.not_data_actions
+    )
+    control = any(_action_matches(p, call.action) for p in role.actions) and not any(
+        _action_matches(p, call.action) for p in role.not_actions
+    )
+    if not (data or control):
         return False
     return not assignment.condition or condition_holds(assignment.condition, call)
 

@@ -75,8 +75,15 @@ ROLES: dict[str, tuple[frozenset[str], str]] = {
                    "monitoring.timeSeries.create"}),
         f"{ROLES_REFERENCE}#monitoring.metricWriter",
     ),
+    "roles/iam.serviceAccountUser": (
+        frozenset({"iam.serviceAccounts.actAs", "iam.serviceAccounts.get",
+                   "iam.serviceAccounts.list", "resourcemanager.projects.get",
+                   "resourcemanager.projects.list"}),
+        f"{ROLES_REFERENCE}#iam.serviceAccountUser",
+    ),
 }  # fmt: skip
 """Predefined role → (its permissions the toolkit's code needs or might, source)."""
+CUSTOM_ROLES = "https://cloud.google.com/iam/docs/creating-custom-roles"
 
 
 @dataclass(frozen=True)
@@ -144,8 +151,17 @@ def _covers(where: str, resource: str) -> bool:
     return project and resource.startswith("projects/_/buckets/")
 
 
-def grants(binding: Binding, member: str, call: Call) -> bool:
-    role = ROLES.get(binding.role)
+def grants(
+    binding: Binding,
+    member: str,
+    call: Call,
+    custom: Mapping[str, frozenset[str]] | None = None,
+) -> bool:
+    """Whether ``binding`` lets ``member`` make ``call``; ``custom``: the plan's custom roles
+    (``projects/<p>/roles/<id>`` → permissions)."""
+    role = ROLES.get(binding.role) or (
+        (custom[binding.role], CUSTOM_ROLES) if custom and binding.role in custom else None
+    )
     if role is None or binding.member != member or call.action not in role[0]:
         return False
     if not _covers(binding.resource, call.resource):
@@ -153,9 +169,14 @@ def grants(binding: Binding, member: str, call: Call) -> bool:
     return not binding.condition or condition_holds(binding.condition, call)
 
 
-def allowed(call: Call, member: str, bindings: Mapping[str, Binding]) -> str:
+def allowed(
+    call: Call,
+    member: str,
+    bindings: Mapping[str, Binding],
+    custom: Mapping[str, frozenset[str]] | None = None,
+) -> str:
     """The name of a binding that grants ``call`` to ``member``, or ``""``."""
     for name, binding in bindings.items():
-        if grants(binding, member, call):
+        if grants(binding, member, call, custom):
             return name
     return ""

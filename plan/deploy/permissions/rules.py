@@ -122,6 +122,7 @@ def _aws_handlers(resources: list[Any]) -> Iterator[Handler]:
             if url:
                 manifest = manifests.s3_model_data({"ModelDataUrl": str(url)})
                 yield Handler(model, manifest, role, "executionRoleArn", "primaryContainer")
+    yield from _aws_smoke_job(resources)
     roles = {
         str(_out(m, "name") or _id(m)): str(m.inputs.get("executionRoleArn") or "")
         for m in of(resources, "aws:sagemaker/model:Model")
@@ -141,6 +142,39 @@ def _aws_handlers(resources: list[Any]) -> Iterator[Handler]:
                     config, manifests.s3_data_capture(settings), role,
                     "productionVariants[].modelName", "dataCaptureConfig",
                 )  # fmt: skip
+
+
+# The training smoke job (``train-smoke``) runs as the trainer service account of the training
+# namespace and writes under the artifact store's ``checkpoints/smoke/``; it reads the DVC remote
+# (``dvc/``, the store's default data prefix). Its job is generated from the stack's outputs, so
+# it is checked only where the plan holds the training cluster (a deferred cluster: quiet).
+_TRAINER = ("mlops-training", "trainer")
+# Any job name (``train-smoke --name``): ``*`` in a manifest stands for any text.
+_SMOKE_CHECKPOINT = "checkpoints/smoke/*/model.pt"
+
+
+def _artifact_bucket(resources: list[Any], token: str, output: str) -> str:
+    names = [
+        str(_out(b, output) or b.inputs.get(output) or "")
+        for b in of(resources, token)
+        if b.name.endswith("-artifacts-bucket")
+    ]
+    return names[0] if len(names) == 1 else ""
+
+
+def _aws_smoke_job(resources: list[Any]) -> Iterator[Handler]:
+    bucket = _artifact_bucket(resources, "aws:s3/bucket:Bucket", "bucket")
+    for link in of(resources, "aws:eks/podIdentityAssociation:PodIdentityAssociation"):
+        who = (str(link.inputs.get("namespace")), str(link.inputs.get("serviceAccount")))
+        if who != _TRAINER or not bucket:
+            continue
+        env = {"DATA_URI": f"s3://{bucket}/dvc", "LINEAGE": "{}",
+               "CHECKPOINT_URI": f"s3://{bucket}/{_SMOKE_CHECKPOINT}"}  # fmt: skip
+        key = _aws_grants(resources).bucket_keys.get(bucket)
+        if key:
+            env["KMS_KEY_ID"] = key
+        role = str(link.inputs.get("roleArn") or "")
+        yield Handler(link, manifests.smoke_job(env), role, "roleArn", "namespace")
 
 
 @dataclass
@@ -252,6 +286,7 @@ def _azure_handlers(resources: list[Any]) -> Iterator[Handler]:
         _id(i).lower(): str(_out(i, "principalId") or "")
         for i in of(resources, "azure-native:managedidentity:UserAssignedIdentity")
     }
+    yield from _azure_smoke_job(resources, principals)
     for app in of(resources, "azure-native:web:WebApp"):
         settings = {
             str(s.get("name")): str(s.get("value"))
@@ -282,7 +317,51 @@ def _azure_handlers(resources: list[Any]) -> Iterator[Handler]:
         yield Handler(app, manifest, principal, "identity", "siteConfig.appSettings", display)
 
 
+def _azure_smoke_job(resources: list[Any], principals: Mapping[str, str]) -> Iterator[Handler]:
+    """The AzureML smoke job: the GPU compute's identity mounts the datastore's container."""
+    stores = list(of(resources, "azure-native:machinelearningservices:Datastore"))
+    if len(stores) != 1:
+        return
+    properties = stores[0].inputs.get("properties") or {}
+    settings = {
+        "account": str(properties.get("accountName") or ""),
+        "container": str(properties.get("containerName") or ""),
+    }
+    for compute in of(resources, "azure-native:machinelearningservices:Compute"):
+        for identity in get(compute.inputs, "identity.userAssignedIdentities") or []:
+            principal = principals.get(str(identity).lower())
+            if not principal:
+                # An identity the plan does not record (or whose principal id is unknown until
+                # it is created): no assignment can be matched to it, so nothing is claimed.
+                continue
+            name = str(identity).rstrip("/").rsplit("/", 1)[-1]
+            display = f"principal {principal} (identity {name} of the compute {compute.name})"
+            manifest = manifests.azureml_smoke_job(settings)
+            yield Handler(compute, manifest, principal, "identity", "datastore", display)
+
+
+def _azure_custom_roles(resources: list[Any]) -> dict[str, azure_rbac.Role]:
+    """The plan's custom role definitions by their id (the GUID, lowercase): the actions of
+    every permission block (https://learn.microsoft.com/azure/role-based-access-control/custom-roles)."""
+    found = {}
+    for definition in of(resources, "azure-native:authorization:RoleDefinition"):
+        blocks = [p for p in definition.inputs.get("permissions") or [] if isinstance(p, Mapping)]
+
+        def joined(key: str, blocks: list[Mapping[str, Any]] = blocks) -> tuple[str, ...]:
+            return tuple(str(a) for p in blocks for a in p.get(key) or ())
+
+        guid = str(definition.inputs.get("roleDefinitionId") or _id(definition)).rsplit("/", 1)
+        found[guid[-1].lower()] = azure_rbac.Role(
+            str(definition.inputs.get("roleName") or definition.name),
+            joined("dataActions"), joined("notDataActions"),
+            "https://learn.microsoft.com/azure/role-based-access-control/custom-roles",
+            joined("actions"), joined("notActions"),
+        )  # fmt: skip
+    return found
+
+
 def _azure_assignments(resources: list[Any]) -> dict[str, azure_rbac.Assignment]:
+    custom = _azure_custom_roles(resources)
     return {
         assignment.name: azure_rbac.Assignment(
             principal_id=str(assignment.inputs.get("principalId")),
@@ -290,6 +369,12 @@ def _azure_assignments(resources: list[Any]) -> dict[str, azure_rbac.Assignment]
             scope=str(assignment.inputs.get("scope")),
             condition=assignment.inputs.get("condition"),
             name=assignment.name,
+            custom_role=custom.get(
+                str(assignment.inputs.get("roleDefinitionId"))
+                .rstrip("/")
+                .rsplit("/", 1)[-1]
+                .lower()
+            ),
         )
         for assignment in of(resources, "azure-native:authorization:RoleAssignment")
     }
@@ -325,7 +410,7 @@ def _azure_reason(
             f"the condition of role assignment {', '.join(blocked)} does not hold for it "
             f"(attributes the request carries: {azure_rbac.ATTRIBUTES})"
         )
-    return "no role assignment of that principal grants the data action at that scope"
+    return "no role assignment of that principal grants the action at that scope"
 
 
 # GCP ----------------------------------------------------------------------------------------
@@ -348,6 +433,7 @@ def _gcp_handlers(resources: list[Any]) -> Iterator[Handler]:
                 function, manifest, f"serviceAccount:{account}",
                 "serviceConfig.serviceAccountEmail", "serviceConfig.environmentVariables",
             )  # fmt: skip
+    yield from _gcp_smoke_job(resources)
     for service in of(resources, "gcp:cloudrunv2/service:Service"):
         account = str(get(service.inputs, "template.serviceAccount") or "")
         for container in get(service.inputs, "template.containers") or []:
@@ -366,6 +452,27 @@ def _gcp_handlers(resources: list[Any]) -> Iterator[Handler]:
                     service, manifests.gcs_capture_writer(envs), f"serviceAccount:{account}",
                     "template.serviceAccount", "template.containers",
                 )  # fmt: skip
+
+
+def _gcp_smoke_job(resources: list[Any]) -> Iterator[Handler]:
+    """The GKE smoke job: the trainer Kubernetes service account acts as the Google service
+    account its Workload Identity binding names
+    (https://cloud.google.com/kubernetes-engine/docs/how-to/workload-identity)."""
+    bucket = _artifact_bucket(resources, "gcp:storage/bucket:Bucket", "name")
+    member = "[{}/{}]".format(*_TRAINER)
+    for link in of(resources, "gcp:serviceaccount/iAMMember:IAMMember"):
+        inputs = link.inputs
+        if inputs.get("role") != "roles/iam.workloadIdentityUser" or not bucket:
+            continue
+        if not str(inputs.get("member") or "").endswith(member):
+            continue
+        account = str(inputs.get("serviceAccountId") or "").rsplit("/", 1)[-1]
+        env = {"DATA_URI": f"gs://{bucket}/dvc", "LINEAGE": "{}",
+               "CHECKPOINT_URI": f"gs://{bucket}/{_SMOKE_CHECKPOINT}"}  # fmt: skip
+        yield Handler(
+            link, manifests.smoke_job(env), f"serviceAccount:{account}", "serviceAccountId",
+            "member",
+        )  # fmt: skip
 
 
 def _gcp_bindings(resources: list[Any]) -> dict[str, gcp_iam.Binding]:
@@ -392,7 +499,39 @@ def _gcp_bindings(resources: list[Any]) -> dict[str, gcp_iam.Binding]:
                     condition=get(inputs, "condition.expression"),
                     name=member.name,
                 )
+    # A Cloud Run service's own bindings (the rollout function's custom role) and a service
+    # account's (act-as): set on that one resource.
+    for member in of(resources, "gcp:cloudrunv2/serviceIamMember:ServiceIamMember"):
+        inputs = member.inputs
+        service = str(inputs.get("name"))
+        if not service.startswith("projects/"):
+            service = (
+                f"projects/{inputs.get('project')}/locations/{inputs.get('location')}"
+                f"/services/{service}"
+            )
+        found[member.name] = gcp_iam.Binding(
+            str(inputs.get("member")), str(inputs.get("role")), service, None, member.name
+        )
+    for member in of(resources, "gcp:serviceaccount/iAMMember:IAMMember"):
+        inputs = member.inputs
+        found[member.name] = gcp_iam.Binding(
+            str(inputs.get("member")),
+            str(inputs.get("role")),
+            str(inputs.get("serviceAccountId")),
+            get(inputs, "condition.expression"),
+            member.name,
+        )
     return found
+
+
+def _gcp_custom_roles(resources: list[Any]) -> dict[str, frozenset[str]]:
+    """The plan's custom roles: ``projects/<p>/roles/<id>`` → permissions."""
+    return {
+        f"projects/{role.inputs.get('project')}/roles/{role.inputs.get('roleId')}": frozenset(
+            str(p) for p in role.inputs.get("permissions") or ()
+        )
+        for role in of(resources, "gcp:projects/iAMCustomRole:IAMCustomRole")
+    }
 
 
 def gcp_denials(
@@ -401,15 +540,16 @@ def gcp_denials(
     """Each (handler, call, reason) the plan's grants do not allow; ``calls`` (resource name →
     calls) replaces a handler's manifest, e.g. by the calls a test recorded."""
     bindings = _gcp_bindings(resources)
+    custom = _gcp_custom_roles(resources)
     for handler in _gcp_handlers(resources):
         for declared in _calls_of(handler, calls):
             call = declared.sample()
-            if gcp_iam.allowed(call, handler.identity, bindings):
+            if gcp_iam.allowed(call, handler.identity, bindings, custom):
                 continue
             conditional = [
                 name for name, b in bindings.items()
                 if b.condition and gcp_iam.grants(
-                    gcp_iam.Binding(b.member, b.role, b.resource), handler.identity, call
+                    gcp_iam.Binding(b.member, b.role, b.resource), handler.identity, call, custom
                 )
             ]  # fmt: skip
             reason = (

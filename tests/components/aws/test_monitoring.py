@@ -119,16 +119,18 @@ def test_endpoint_alarms(prod):
     assert errors["threshold"] == 1.5
     assert {q["id"] for q in errors["metricQueries"]} == {"errors", "invocations", "rate"}
     zero = prod.named("mon-zero-invocations-alarm").inputs
-    assert (zero["metricName"], zero["comparisonOperator"], zero["threshold"]) == (
-        "Invocations",
-        "LessThanThreshold",
-        1,
-    )
-    # An idle endpoint publishes nothing (missing data breaches), so only a whole day without
-    # an invocation pages: not a quiet night, not the first hours after the first deploy.
-    assert zero["treatMissingData"] == "breaching"
-    assert (zero["period"], zero["evaluationPeriods"]) == (3600, 24)
-    assert zero["period"] * zero["evaluationPeriods"] <= 86400  # CloudWatch's evaluation range
+    invocations, hourly = zero["metricQueries"]
+    assert invocations["metric"]["metricName"] == "Invocations"
+    assert (invocations["metric"]["stat"], invocations["metric"]["period"]) == ("Sum", 3600)
+    assert invocations["metric"]["dimensions"] == dims and not invocations["returnData"]
+    assert (hourly["expression"], hourly["returnData"]) == ("FILL(invocations, 0)", True)
+    assert (zero["comparisonOperator"], zero["threshold"]) == ("LessThanThreshold", 1)
+    # A day of empty hours (filled with 0) within two days pages; no invocation at all in two
+    # days (a new endpoint before its clients switch over) is missing data, which does not.
+    assert zero["treatMissingData"] == "notBreaching"
+    assert (zero["evaluationPeriods"], zero["datapointsToAlarm"]) == (48, 24)
+    # CloudWatch's evaluation range for periods of an hour or more: at most seven days.
+    assert 3600 * zero["evaluationPeriods"] <= 7 * 86400
 
 
 def test_gpu_capacity_alarm(prod):

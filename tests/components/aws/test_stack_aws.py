@@ -14,6 +14,8 @@ AWS_EXTRAS = {
     "serving_instance_type",
     "serving_autoscaling",
     "dvc_policy_arn",
+    # Where tracked runs keep their artifacts (every cloud; tracking_uri is in the contract).
+    "tracking_artifact_uri",
     "active_endpoint_config_name",
     "previous_endpoint_config_name",
     "alarm_names",
@@ -40,6 +42,7 @@ COMPONENTS = {
     "mlops-serving": "mlops:aws:ServingEndpoint",
     "mlops-monitoring": "mlops:aws:Monitoring",
     "mlops-drift": "mlops:aws:DriftJob",
+    "mlops-tracking": "mlops:aws:Tracking",
 }
 
 
@@ -78,6 +81,7 @@ def test_prod_protects_the_data_the_registry_and_every_key(prod):
         "mlops-artifacts-replica-bucket",
         "mlops-registry-group",
         "mlops-registry-images",
+        "mlops-tracking-server",
         # Replacing the endpoint (e.g. new rollback alarms) deletes it first: refused in prod.
         "mlops-serving-endpoint",
     }

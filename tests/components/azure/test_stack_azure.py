@@ -20,6 +20,7 @@ COMPONENTS = {
     "mlops-serving": "mlops:azure:ServingEndpoint",
     "mlops-monitoring": "mlops:azure:Monitoring",
     "mlops-drift": "mlops:azure:DriftJob",
+    "mlops-tracking": "mlops:azure:Tracking",
 }
 
 
@@ -38,6 +39,7 @@ def test_prod_program_builds_the_five_components_under_the_stack(prod):
     assert {r.name: r.type for r in prod.children(stack)} == {
         **COMPONENTS,
         "mlops-network": "mlops:azure:PrivateNetwork",
+        "mlops-rollout": "mlops:azure:RolloutGuard",
     }
     assert prod.unmocked_invokes == []
     assert not any(r.type.startswith(("aws:", "gcp:")) for r in prod)

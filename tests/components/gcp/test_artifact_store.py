@@ -23,6 +23,7 @@ CHILDREN = {
     "art-bucket": "gcp:storage/bucket:Bucket",
     "art-dvc": "gcp:serviceaccount/account:Account",
     "art-dvc-objects": "gcp:storage/bucketIAMMember:BucketIAMMember",
+    "art-dvc-checkpoints": "gcp:storage/bucketIAMMember:BucketIAMMember",
     "art-dvc-list": "gcp:storage/bucketIAMMember:BucketIAMMember",
 }
 
@@ -98,6 +99,18 @@ def test_dvc_account_is_object_admin_on_the_dvc_prefix_and_lists_the_bucket_only
             "title": "dvc-prefix",
             "description": "Objects under data/ only",
             "expression": f'resource.name.startsWith("projects/_/buckets/{bucket}/objects/data/")',
+        },
+    }
+    assert recording.named("art-dvc-checkpoints").inputs == {
+        "bucket": bucket,
+        "role": "roles/storage.objectAdmin",
+        "member": account.outputs["member"],
+        "condition": {
+            "title": "checkpoints-prefix",
+            "description": "Objects under checkpoints/ only",
+            "expression": (
+                f'resource.name.startsWith("projects/_/buckets/{bucket}/objects/checkpoints/")'
+            ),
         },
     }
     assert recording.named("art-dvc-list").inputs == {

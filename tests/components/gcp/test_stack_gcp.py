@@ -23,6 +23,9 @@ COMPONENTS = {
     "mlops-serving": "mlops:gcp:ServingEndpoint",
     "mlops-monitoring": "mlops:gcp:Monitoring",
     "mlops-drift": "mlops:gcp:DriftJob",
+    # serving.rollout.autoRollback (the default) with a previousModel to roll back to.
+    "mlops-rollout": "mlops:gcp:RolloutGuard",
+    "mlops-tracking": "mlops:gcp:Tracking",
 }
 LABELLED = {
     "gcp:storage/bucket:Bucket",
@@ -62,11 +65,13 @@ API_SERVICES = {
     "cloudscheduler",
     "compute",
     "container",
+    "eventarc",  # the rollout function's Pub/Sub trigger
     "iam",
     "logging",
     "monitoring",
     "pubsub",
     "run",
+    "sqladmin",
     "storage",
 }
 
@@ -149,9 +154,13 @@ def test_prod_wiring_and_security(recordings):
         (f"{name}-v7", 10),
         (f"{name}-v6", 90),
     ]
-    # The image and the model come from what the stack creates.
+    # The image and the model come from what the stack creates; the image by the digest the
+    # stack file pins (serving.model.imageDigest), never by a tag that can be re-pushed.
     [container] = service["template"]["containers"]
-    assert container["image"] == f"{exports['image_repository_url']}/fraud-detector:7"
+    assert container["image"] == (
+        f"{exports['image_repository_url']}/fraud-detector@sha256:"
+        "d3dc96edbd03068cd66d8e67924c1ee5f5d84ea94a1ab8538d4fbff74a566be9"
+    )
     envs = {e["name"]: e["value"] for e in container["envs"]}
     models = exports["model_bucket_name"]
     assert envs["MODEL_URI"] == f"gs://{models}/fraud-detector/7/"
@@ -210,7 +219,13 @@ def test_every_encryptable_resource_uses_a_rotating_key_of_the_stack(recordings)
         assert bucket.inputs["encryption"]["defaultKmsKeyName"] in keys
     for topic in recording.of_type("gcp:pubsub/topic:Topic"):
         assert topic.inputs["kmsKeyName"] in keys
-    [repo] = recording.of_type("gcp:artifactregistry/repository:Repository")
+    # The tracking server's remote repository only caches MLflow's public image.
+    [repo] = [
+        r
+        for r in recording.of_type("gcp:artifactregistry/repository:Repository")
+        if r.inputs.get("mode") != "REMOTE_REPOSITORY"
+    ]
+    assert recording.named("mlops-tracking-db").inputs["encryptionKeyName"] in keys
     assert repo.inputs["kmsKeyName"] in keys
     service = recording.named("mlops-serving-service").inputs
     assert service["template"]["encryptionKey"] in keys
