@@ -149,3 +149,25 @@ def crypto_key(
         for suffix, member in grants.items()
     ]
     return key, members
+
+
+def pubsub_topic_key(
+    parent: pulumi.Resource,
+    name: str,
+    *,
+    location: str,
+    prod: bool,
+    project: pulumi.Output[organizations.GetProjectResult],
+    labels: Labels | None = None,
+) -> tuple[kms.CryptoKey, list[kms.CryptoKeyIAMMember]]:
+    """:func:`crypto_key` ``{name}-key`` for a Pub/Sub topic of the component ``name``: the
+    project's Pub/Sub service agent (``{name}-pubsub-agent``) may encrypt and decrypt with it."""
+    agent = service_agent(parent, f"{name}-pubsub-agent", "pubsub.googleapis.com", project)
+    return crypto_key(
+        parent,
+        f"{name}-key",
+        location=location,
+        prod=prod,
+        grants={"pubsub-agent": agent.member},
+        labels=labels,
+    )

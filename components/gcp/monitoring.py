@@ -29,11 +29,10 @@ from mlops_iac.components._component import Component, child_opts, component_opt
 from mlops_iac.components.contract_types import MonitoringArgsBase
 from mlops_iac.components.gcp import _defaults as defaults
 from mlops_iac.components.gcp._common import (
-    crypto_key,
     monitoring_may_publish,
     project_info,
+    pubsub_topic_key,
     region_or_default,
-    service_agent,
 )
 
 TYPE = "mlops:gcp:Monitoring"
@@ -194,17 +193,8 @@ class Monitoring(Component):
         if args.kms_key_id is not None:
             key_id = args.kms_key_id
         else:
-            key, grants = crypto_key(
-                self,
-                f"{name}-key",
-                location=region,
-                prod=prod,
-                grants={
-                    "pubsub-agent": service_agent(
-                        self, f"{name}-pubsub-agent", "pubsub.googleapis.com", project
-                    ).member
-                },
-                labels=args.tags,
+            key, grants = pubsub_topic_key(
+                self, name, location=region, prod=prod, project=project, labels=args.tags
             )
             key_id = key.id
         topic = pubsub.Topic(

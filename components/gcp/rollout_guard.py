@@ -44,12 +44,11 @@ from pulumi_gcp import (
 from mlops_iac.components._component import Component, child_opts, component_opts
 from mlops_iac.components.gcp import _defaults as defaults
 from mlops_iac.components.gcp._common import (
-    crypto_key,
     monitoring_may_publish,
     project_info,
+    pubsub_topic_key,
     region_or_default,
     resource_id,
-    service_agent,
 )
 from mlops_iac.components.gcp.drift_job import SOURCE_PREFIX, DriftJob
 
@@ -301,17 +300,8 @@ class RolloutGuard(Component):
         self, name: str, args: RolloutGuardArgs, location: str, prod: bool, project: Any
     ) -> pulumi.Output[str]:
         """``{name}-topic`` (CMEK), once the Monitoring agent may publish on it."""
-        key, key_grants = crypto_key(
-            self,
-            f"{name}-key",
-            location=location,
-            prod=prod,
-            grants={
-                "pubsub-agent": service_agent(
-                    self, f"{name}-pubsub-agent", "pubsub.googleapis.com", project
-                ).member
-            },
-            labels=args.tags,
+        key, key_grants = pubsub_topic_key(
+            self, name, location=location, prod=prod, project=project, labels=args.tags
         )
         topic = pubsub.Topic(
             f"{name}-topic",
