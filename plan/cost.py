@@ -301,6 +301,9 @@ def estimate(resources: Iterable[Any], table: PriceTable | None = None) -> Estim
             gke_always_on,
             "gcp-cloud-nat-vm",
         )
+    # The engine registers siblings in whatever order their awaits finish: sort, so that the
+    # printed estimate (and its JSON) is the same on every run.
+    items.sort(key=lambda i: (i.priced_as, i.resource, i.resource_type))
     return Estimate(tuple(items), rollout, rollout_note, table.assumed_storage_gb)
 
 
