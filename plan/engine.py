@@ -90,6 +90,7 @@ class Recording:
     """In ``canonical_order``: the same on every run of the same program and config."""
     exports: dict[str, Any]
     warnings: list[str]
+    """What the program logged as warnings, sorted (the engine's arrival order varies)."""
     unmocked_invokes: list[str]
     config: dict[str, Any] = field(default_factory=dict)
     """The stack config the program ran with (regions, opt-ins the deploy checks read)."""
@@ -522,7 +523,9 @@ def _run_isolated(
         stack=stack,
         resources=resources,
         exports=_plain(exports),
-        warnings=collector.messages,
+        # A warning about a resource is logged once its URN resolves, so several of them
+        # arrive in a different order on each run: sorted, they read the same every time.
+        warnings=sorted(collector.messages),
         unmocked_invokes=list(mocks.unmocked_invokes),
         config=config,
         secret_exports=sorted(secret_exports),

@@ -12,6 +12,8 @@ import random
 from collections.abc import Iterator
 from pathlib import Path
 
+import pulumi
+import pulumi_aws as aws
 import pytest
 
 from mlops_iac.plan import engine
@@ -88,3 +90,16 @@ def test_canonical_order_depends_on_what_was_registered_not_when() -> None:
         for urn in before:
             if urn in position:
                 assert position[urn] < position[resource.urn], (urn, resource.urn)
+
+
+def test_warnings_read_the_same_whatever_order_they_arrived_in() -> None:
+    # A warning about a resource is sent once its URN resolves, after the plain ones and in
+    # whichever order the URNs resolve: the recording sorts them.
+    def program() -> None:
+        for name in ("b", "a"):
+            bucket = aws.s3.Bucket(f"{name}-bucket")
+            pulumi.log.warn(f"{name}: about its bucket", bucket)
+        pulumi.log.warn("0: plain")
+
+    recording = engine.run(program, config={"aws:region": "us-east-1"})
+    assert recording.warnings == ["0: plain", "a: about its bucket", "b: about its bucket"]
