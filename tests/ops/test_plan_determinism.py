@@ -103,3 +103,11 @@ def test_warnings_read_the_same_whatever_order_they_arrived_in() -> None:
 
     recording = engine.run(program, config={"aws:region": "us-east-1"})
     assert recording.warnings == ["0: plain", "a: about its bucket", "b: about its bucket"]
+
+
+def test_overlapping_secrets_of_one_length_scrub_the_same_in_any_order() -> None:
+    from mlops_iac.policies import report
+
+    text = "token abcde"
+    assert report.scrub(text, ["bcde", "abcd"]) == report.scrub(text, ["abcd", "bcde"])
+    assert report.scrub(text, {"bcde", "abcd"}) == "token [secret]e"
