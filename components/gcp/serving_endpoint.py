@@ -25,7 +25,12 @@ How versions move:
 
 Cloud Run has no alarm-driven automatic rollback of its own: ``RolloutGuard``
 (``rollout_guard``) adds one (alerts on the current revision → a function that moves the traffic
-back), and rollback by hand is the switch above.
+back, or forward after a quiet bake), and rollback by hand is the switch above. What that function
+did is in the service's ``mlops-rollout`` annotation; once the current revision has been served,
+every apply reads it from the live service (``keep_live_rollout``) and declares the split it left,
+so a later ``pulumi up`` (with or without ``--refresh``) does not silently undo a rollback or a
+promotion. Cloud Run annotations are non-authoritative in pulumi-gcp, so the record survives
+updates: https://www.pulumi.com/registry/packages/gcp/api-docs/cloudrunv2/service/
 
 The service name is derived from the logical name (plus a per-stack hash, see
 ``_common.resource_id``) instead of being auto-named, because revision names must start with it.
@@ -61,6 +66,7 @@ from mlops_iac.components.gcp._common import (
     region_or_default,
     resource_id,
 )
+from mlops_iac.drift.rollout import RECORD_KEY, read_record, rollout_view
 
 TYPE = "mlops:gcp:ServingEndpoint"
 STRATEGIES = ("canary", "linear", "all-at-once")
@@ -142,6 +148,10 @@ class ServingEndpointArgs(ServingEndpointArgsBase):
     """Cloud KMS key for the revisions (the Cloud Run agent must hold it). Default: a new key."""
     env: Mapping[str, str] = field(default_factory=dict)
     """Extra environment variables of the container. Default: none."""
+    keep_live_rollout: bool = True
+    """Read the rollout function's record from the live service at every apply (one
+    ``services.get``) and keep the split it left: 0% after an automatic rollback, the share a
+    promotion reached. Default: true. False declares the stack file's split as written."""
 
 
 class ServingEndpoint(Component):
@@ -154,7 +164,8 @@ class ServingEndpoint(Component):
     previous version's, when ``model_bucket`` is given) and ``{name}-runtime-model-list``
     (listing that bucket, no reads), ``{name}-service`` and one
     ``{name}-invoker-<i>`` per invoker. Reads ``{name}-deployed``, a reference to its own stack,
-    for the revisions the last deployment served.
+    for the revisions the last deployment served, and (``keep_live_rollout``) the live service,
+    for the rollout function's record.
 
     Outputs: ``endpoint_name``, ``endpoint_url``, ``active_model_version``,
     ``previous_model_version`` (the standby version), ``current_revision``,
@@ -162,7 +173,10 @@ class ServingEndpoint(Component):
     percent), ``serving_revisions`` (the revisions the service reports in its traffic status and
     as latest ready, after the update; export it as the stack output ``serving_revisions``) and
     ``deployed_revisions`` (what the last deployment served: ``[]`` for none, None when the
-    stack was deployed without exporting ``serving_revisions``).
+    stack was deployed without exporting ``serving_revisions``) and ``rollout`` (the rollout
+    function's last record about the current revision on the live service, with the share the
+    stack file declares and the one this update keeps; None without a record; export it as
+    ``serving_rollout``).
     """
 
     endpoint_name: pulumi.Output[str]
@@ -174,6 +188,7 @@ class ServingEndpoint(Component):
     traffic: pulumi.Output[dict[str, int]]
     serving_revisions: pulumi.Output[list[str]]
     deployed_revisions: pulumi.Output[list[str] | None]
+    rollout: pulumi.Output[dict[str, Any] | None]
 
     def __init__(
         self, name: str, args: ServingEndpointArgs, opts: pulumi.ResourceOptions | None = None
@@ -193,6 +208,9 @@ class ServingEndpoint(Component):
         current, wanted = _revision_names(label, service_name, model.version, previous_version)
 
         served, split = self._traffic_plan(name, label, args, service_name, current, wanted)
+        record = self._live_record(args, service_name, region, current, served)
+        kept = pulumi.Output.all(split, record).apply(lambda both: keep_record(*both))
+        split = kept.apply(lambda pair: pair[0])
         key_id, grants = self._revision_key(name, args, region, prod)
         account, runtime_grants = self._runtime_account(name, args)
         template = _template(name, args, current, account.email, key_id)
@@ -224,6 +242,7 @@ class ServingEndpoint(Component):
             # (None outputs are not sent: "unknown" is a flag of its own.)
             deployed_revisions=served.apply(lambda revisions: revisions or []),
             deployed_revisions_known=served.apply(lambda revisions: revisions is not None),
+            rollout=kept.apply(lambda pair: pair[1]),
         )
         # The attribute keeps None for "unknown" (the registered pair above splits it in two).
         self.deployed_revisions = served
@@ -265,6 +284,27 @@ class ServingEndpoint(Component):
             return traffic_split(current, previous, args)
 
         return served, served.apply(plan_traffic)
+
+    def _live_record(
+        self,
+        args: ServingEndpointArgs,
+        service_name: str,
+        region: str,
+        current: str,
+        served: pulumi.Output[list[str] | None],
+    ) -> pulumi.Output[dict[str, Any] | None]:
+        """The rollout function's record about ``current`` on the live service, read only once
+        the stack has served ``current`` (a first deploy has no service and no record)."""
+
+        def read(revisions: list[str] | None) -> Any:
+            if not args.keep_live_rollout or current not in (revisions or ()):
+                return None
+            live = cloudrunv2.get_service_output(
+                name=service_name, location=region, opts=pulumi.InvokeOutputOptions(parent=self)
+            )
+            return live.apply(lambda service: record_about(current, _annotations(service)))
+
+        return pulumi.Output.unsecret(served.apply(read))
 
     def _revision_key(
         self, name: str, args: ServingEndpointArgs, region: str, prod: bool
@@ -550,6 +590,36 @@ def _explain_single_revision(
         f"{label}: {current} takes 100% of traffic and there is no rollback target yet: {why}. "
         "The split and rollback appear once the previous revision has been served."
     )
+
+
+def _annotations(service: Any) -> Mapping[str, Any]:
+    """All of a read service's annotations (pulumi-gcp lists the unmanaged ones, such as the
+    rollout record, under ``effective_annotations``)."""
+    return {
+        **(getattr(service, "annotations", None) or {}),
+        **(getattr(service, "effective_annotations", None) or {}),
+    }
+
+
+def record_about(new: str, annotations: Mapping[str, Any]) -> dict[str, Any] | None:
+    """The rollout record in ``annotations`` when it is about the revision ``new``."""
+    record = read_record(str(annotations.get(RECORD_KEY) or ""))
+    return record if record is not None and record.get("new") == new else None
+
+
+def keep_record(
+    entries: list[tuple[str, int, str]], record: Mapping[str, Any] | None
+) -> tuple[list[tuple[str, int, str]], dict[str, Any] | None]:
+    """(``entries`` with the current revision's share the live ``record`` keeps and the previous
+    revision's the rest, what the update does with the record: see
+    :func:`mlops_iac.drift.rollout.rollout_view`)."""
+    current, declared, current_tag = entries[0]
+    view = rollout_view(record, current, declared)
+    if view is None or len(entries) != 2:
+        return entries, view
+    (previous, _, previous_tag) = entries[1]
+    share = view["share"]
+    return [(current, share, current_tag), (previous, 100 - share, previous_tag)], view
 
 
 def traffic_split(

@@ -56,3 +56,14 @@ def physical_name(logical: str, *, length: int = 7) -> str:
 STACK_REFERENCE = "pulumi:pulumi:StackReference"
 #: Config key whose object stands for the outputs of the stack's previous deployment.
 PREVIOUS_OUTPUTS_KEY = "mlops-testing:previousOutputs"
+#: Config key whose object answers the program's reads of live resources (``get…`` invokes):
+#: type → name → properties, from the saved state (``deploy.live_resources``).
+LIVE_RESOURCES_KEY = "mlops-testing:liveResources"
+
+
+def live_resource(config: Mapping[str, Any], type_token: str, name: Any) -> dict[str, Any]:
+    """The properties the live resource ``name`` of ``type_token`` answers a read with (``{}``:
+    nothing known about it)."""
+    live = config.get(LIVE_RESOURCES_KEY)
+    found = live.get(type_token, {}).get(str(name)) if isinstance(live, Mapping) else None
+    return dict(found) if isinstance(found, Mapping) else {}
