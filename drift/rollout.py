@@ -189,7 +189,9 @@ def decide(
     )
 
 
-def kept_share(record: Mapping[str, Any] | None, new: str, declared: int) -> int:
+def kept_share(
+    record: Mapping[str, Any] | None, new: str, declared: int, live: int | None = None
+) -> int:
     """The new version's share an update declares, given the live ``record``. While the stack
     file keeps the rollout of ``new`` in progress (``0 < declared < 100``), a record about
     ``new`` saying "rolled back" keeps 0%, and one saying "stepped" or "promoted" keeps the share
@@ -197,7 +199,9 @@ def kept_share(record: Mapping[str, Any] | None, new: str, declared: int) -> int
     another version's, a bake, a rollout the stack file declares over or rolled back) keeps
     ``declared``: ending a rollout is the stack file's explicit decision, which ``plan`` names.
     The serving components call it at every ``pulumi up``, so an update does not silently undo
-    what the rollout function did."""
+    what the rollout function did. A "stepped" or "promoted" record counts only when the new
+    version's ``live`` share (None: unknown) is the one it names: the function writes both in one
+    update, and a record alone (a tag anyone with tag rights could write) never skips a canary."""
     if record is None or record.get("new") != new or not 0 < declared < 100:
         return declared
     state = record.get("state")
@@ -206,14 +210,16 @@ def kept_share(record: Mapping[str, Any] | None, new: str, declared: int) -> int
     if state in (STEPPED, PROMOTED):
         try:
             reached = int(record.get("share"))  # type: ignore[arg-type]
-        except (TypeError, ValueError):
+        except (TypeError, ValueError, OverflowError):
+            return declared
+        if live is not None and live != reached:
             return declared
         return min(100, max(declared, reached))
     return declared
 
 
 def rollout_view(
-    record: Mapping[str, Any] | None, new: str, declared: int
+    record: Mapping[str, Any] | None, new: str, declared: int, live: int | None = None
 ) -> dict[str, Any] | None:
     """What an update does with the live ``record`` about ``new`` (None when there is none):
     the record, the share the stack file declares (``declaredShare``) and the one the update
@@ -224,7 +230,7 @@ def rollout_view(
     return {
         "record": dict(record),
         "declaredShare": declared,
-        "share": kept_share(record, new, declared),
+        "share": kept_share(record, new, declared, live),
     }
 
 

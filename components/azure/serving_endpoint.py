@@ -13,6 +13,8 @@ from mlops_iac.components._component import (
     Component,
     child_opts,
     component_opts,
+    field_of,
+    read_live,
     require_not_prod,
     secure_default,
 )
@@ -184,13 +186,14 @@ class ServingEndpoint(Component):
         prod = args.environment == "prod"
         private = args.private_network if args.private_network is not None else prod
         public = not prod and (public or not private)
-        tag = self._live_tag(name, args)
+        live = self._live_tag(name, label, args)
+        tag = live.apply(lambda pair: pair[0])
         new = _model_id(green_model, args.registry_name) if green_model is not None else None
         # The active model's declared share: on green while a rollout is in progress or rolled
         # back by hand, else on blue.
         active_share = share if green_model is args.active_model else 100 - share
-        view = pulumi.Output.all(tag, _model_id(args.active_model, args.registry_name), new).apply(
-            lambda v: _rollout_view(v[0], v[1], v[2], share, active_share)
+        view = pulumi.Output.all(live, _model_id(args.active_model, args.registry_name), new).apply(
+            lambda v: _rollout_view(v[0][0], v[1], v[2], share, active_share, v[0][1])
         )
         # Green's share: the one the record keeps while green rolls the active model out.
         green_share = view.apply(
@@ -226,30 +229,52 @@ class ServingEndpoint(Component):
             rollout=view,
         )
 
-    def _live_tag(self, name: str, args: ServingEndpointArgs) -> pulumi.Output[str | None]:
-        """The ``mlops-rollout`` tag of the live endpoint the last deployment exported as
-        ``endpoint_name`` (None on a first deploy, without that output, or without a tag)."""
+    def _live_tag(
+        self, name: str, label: str, args: ServingEndpointArgs
+    ) -> pulumi.Output[tuple[str | None, dict[str, int]]]:
+        """(the ``mlops-rollout`` tag, the traffic map) of the live endpoint the last deployment
+        exported as ``endpoint_name``; (None, {}) on a first deploy, without that output, or
+        when the endpoint no longer exists."""
         if not args.keep_live_rollout:
-            return pulumi.Output.from_input(None)
+            return pulumi.Output.from_input((None, {}))
         deployed = pulumi.StackReference(
             f"{name}-deployed",
             stack_name=f"{pulumi.get_organization()}/{pulumi.get_project()}/{pulumi.get_stack()}",
             opts=child_opts(self),
         )
 
-        def read(outputs: Mapping[str, Any]) -> Any:
+        def read(values: list[Any]) -> tuple[str | None, dict[str, int]]:
+            outputs, group, workspace = values
             endpoint = (outputs or {}).get("endpoint_name")
             if not isinstance(endpoint, str) or not endpoint:
-                return None
-            live = machinelearningservices.get_online_endpoint_output(
-                endpoint_name=endpoint,
-                resource_group_name=args.resource_group_name,
-                workspace_name=args.workspace_name,
-                opts=pulumi.InvokeOutputOptions(parent=self),
+                return None, {}
+            found = read_live(
+                label,
+                f"online endpoint {endpoint}",
+                lambda: machinelearningservices.get_online_endpoint(
+                    endpoint_name=endpoint,
+                    resource_group_name=group,
+                    workspace_name=workspace,
+                    opts=pulumi.InvokeOptions(parent=self),
+                ),
             )
-            return live.apply(lambda found: (found.tags or {}).get(RECORD_KEY))
+            if found is None:
+                return None, {}
+            tags = field_of(found, "tags")
+            value = tags.get(RECORD_KEY) if isinstance(tags, Mapping) else None
+            traffic = field_of(field_of(found, "properties"), "traffic")
+            shares = {
+                str(slot): int(pct)
+                for slot, pct in (traffic.items() if isinstance(traffic, Mapping) else ())
+                if isinstance(pct, int | float)
+            }
+            return (value if isinstance(value, str) else None), shares
 
-        return pulumi.Output.unsecret(deployed.outputs.apply(read))
+        return pulumi.Output.unsecret(
+            pulumi.Output.all(
+                deployed.outputs, args.resource_group_name, args.workspace_name
+            ).apply(read)
+        )
 
     def _endpoint(
         self,
@@ -458,12 +483,18 @@ def rollout_slots(
 
 
 def _rollout_view(
-    tag: str | None, active: str, green: str | None, declared: int, active_share: int
+    tag: str | None,
+    active: str,
+    green: str | None,
+    declared: int,
+    active_share: int,
+    live: Mapping[str, int],
 ) -> dict[str, Any] | None:
     """What this update does with the live record ``tag`` when it is about the active model (on
     either deployment: a rollout declared over moves it to ``blue``). While the rollout is in
     progress the active model is on ``green`` (``declared``: green's share), and only then does
-    the record keep its split; otherwise the active model gets ``active_share`` as declared."""
+    the record keep its split; otherwise the active model gets ``active_share`` as declared.
+    ``live``: the endpoint's traffic map, which a promotion's record must agree with."""
     record = read_record(tag)
     if record is None:
         return None
@@ -471,7 +502,7 @@ def _rollout_view(
     if model != model_key(str(active)):
         return None
     new = f"{STANDBY}:{model_key(str(green))}" if green is not None else ""
-    view = rollout_view(record, new, declared)
+    view = rollout_view(record, new, declared, live.get(STANDBY))
     if view is None:  # about the active model, now on the other deployment: as declared
         return {"record": dict(record), "declaredShare": active_share, "share": active_share}
     return view

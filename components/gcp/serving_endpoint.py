@@ -29,8 +29,9 @@ back, or forward after a quiet bake), and rollback by hand is the switch above. 
 did is in the service's ``mlops-rollout`` annotation; once the current revision has been served,
 every apply reads it from the live service (``keep_live_rollout``) and declares the split it left,
 so a later ``pulumi up`` (with or without ``--refresh``) does not silently undo a rollback or a
-promotion. Cloud Run annotations are non-authoritative in pulumi-gcp, so the record survives
-updates: https://www.pulumi.com/registry/packages/gcp/api-docs/cloudrunv2/service/
+promotion. The service declares the live record as its annotation, because an update sends the
+annotations pulumi-gcp's state saved (an older record) unless the program declares them:
+https://www.pulumi.com/registry/packages/gcp/api-docs/cloudrunv2/service/
 
 The service name is derived from the logical name (plus a per-stack hash, see
 ``_common.resource_id``) instead of being auto-named, because revision names must start with it.
@@ -53,6 +54,8 @@ from mlops_iac.components._component import (
     Component,
     child_opts,
     component_opts,
+    field_of,
+    read_live,
     require_not_prod,
     secure_default,
 )
@@ -208,15 +211,15 @@ class ServingEndpoint(Component):
         current, wanted = _revision_names(label, service_name, model.version, previous_version)
 
         served, split = self._traffic_plan(name, label, args, service_name, current, wanted)
-        record = self._live_record(args, service_name, region, current, served)
-        kept = pulumi.Output.all(split, record).apply(lambda both: keep_record(*both))
+        live = self._live_record(label, args, service_name, region, served)
+        kept = pulumi.Output.all(split, live).apply(lambda v: keep_record(v[0], *v[1]))
         split = kept.apply(lambda pair: pair[0])
         key_id, grants = self._revision_key(name, args, region, prod)
         account, runtime_grants = self._runtime_account(name, args)
         template = _template(name, args, current, account.email, key_id)
         service = self._service(
             name, args, service_name, region, public, prod, template, split,
-            [*grants, *runtime_grants],
+            [*grants, *runtime_grants], live.apply(lambda pair: pair[0]),
         )  # fmt: skip
 
         active = previous_version if args.rollback else model.version
@@ -287,22 +290,29 @@ class ServingEndpoint(Component):
 
     def _live_record(
         self,
+        label: str,
         args: ServingEndpointArgs,
         service_name: str,
         region: str,
-        current: str,
         served: pulumi.Output[list[str] | None],
-    ) -> pulumi.Output[dict[str, Any] | None]:
-        """The rollout function's record about ``current`` on the live service, read only once
-        the stack has served ``current`` (a first deploy has no service and no record)."""
+    ) -> pulumi.Output[tuple[str | None, dict[str, int]]]:
+        """(the live service's ``mlops-rollout`` annotation, its traffic: revision → percent),
+        read once the stack has served a revision (a first deploy has no service to read)."""
 
-        def read(revisions: list[str] | None) -> Any:
-            if not args.keep_live_rollout or current not in (revisions or ()):
-                return None
-            live = cloudrunv2.get_service_output(
-                name=service_name, location=region, opts=pulumi.InvokeOutputOptions(parent=self)
+        def read(revisions: list[str] | None) -> tuple[str | None, dict[str, int]]:
+            if not args.keep_live_rollout or not revisions:
+                return None, {}
+            service = read_live(
+                label,
+                f"Cloud Run service {service_name}",
+                lambda: cloudrunv2.get_service(
+                    name=service_name, location=region, opts=pulumi.InvokeOptions(parent=self)
+                ),
             )
-            return live.apply(lambda service: record_about(current, _annotations(service)))
+            if service is None:
+                return None, {}
+            value = _annotations(service).get(RECORD_KEY)
+            return (value if isinstance(value, str) else None), _live_traffic(service)
 
         return pulumi.Output.unsecret(served.apply(read))
 
@@ -406,6 +416,7 @@ class ServingEndpoint(Component):
         template: dict[str, object],
         split: pulumi.Output[list[tuple[str, int, str]]],
         grants: list[pulumi.Resource],
+        record: pulumi.Output[str | None],
     ) -> cloudrunv2.Service:
         """``{name}-service`` with the traffic split, and one ``{name}-invoker-<i>`` per invoker.
 
@@ -433,6 +444,9 @@ class ServingEndpoint(Component):
                 ]
             ),
             labels=args.tags,
+            # The live rollout record, declared so that an update sends it: pulumi-gcp would
+            # otherwise send the annotations its state saved, an older record.
+            annotations=record.apply(lambda value: {RECORD_KEY: value} if value else None),
             opts=child_opts(self, depends_on=grants or None),
         )
         for i, member in enumerate(args.invokers):
@@ -592,29 +606,34 @@ def _explain_single_revision(
     )
 
 
-def _annotations(service: Any) -> Mapping[str, Any]:
+def _annotations(service: Any) -> dict[str, Any]:
     """All of a read service's annotations (pulumi-gcp lists the unmanaged ones, such as the
     rollout record, under ``effective_annotations``)."""
-    return {
-        **(getattr(service, "annotations", None) or {}),
-        **(getattr(service, "effective_annotations", None) or {}),
-    }
+    found: dict[str, Any] = {}
+    for key in ("annotations", "effective_annotations"):
+        value = field_of(service, key)
+        found.update(value if isinstance(value, Mapping) else {})
+    return found
 
 
-def record_about(new: str, annotations: Mapping[str, Any]) -> dict[str, Any] | None:
-    """The rollout record in ``annotations`` when it is about the revision ``new``."""
-    record = read_record(str(annotations.get(RECORD_KEY) or ""))
-    return record if record is not None and record.get("new") == new else None
+def _live_traffic(service: Any) -> dict[str, int]:
+    """Revision → percent of a read service's traffic (entries without a revision skipped)."""
+    shares: dict[str, int] = {}
+    for entry in field_of(service, "traffics") or ():
+        revision, percent = field_of(entry, "revision"), field_of(entry, "percent")
+        if isinstance(revision, str) and isinstance(percent, int | float):
+            shares[revision] = shares.get(revision, 0) + int(percent)
+    return shares
 
 
 def keep_record(
-    entries: list[tuple[str, int, str]], record: Mapping[str, Any] | None
+    entries: list[tuple[str, int, str]], value: str | None, live: Mapping[str, int]
 ) -> tuple[list[tuple[str, int, str]], dict[str, Any] | None]:
-    """(``entries`` with the current revision's share the live ``record`` keeps and the previous
-    revision's the rest, what the update does with the record: see
-    :func:`mlops_iac.drift.rollout.rollout_view`)."""
+    """(``entries`` with the current revision's share the live record ``value`` keeps and the
+    previous revision's the rest, what the update does with it: see
+    :func:`mlops_iac.drift.rollout.rollout_view`; ``live`` is the service's traffic)."""
     current, declared, current_tag = entries[0]
-    view = rollout_view(record, current, declared)
+    view = rollout_view(read_record(value), current, declared, live.get(current))
     if view is None or len(entries) != 2:
         return entries, view
     (previous, _, previous_tag) = entries[1]

@@ -269,10 +269,10 @@ def _function_keys(args: Mapping[str, Any], config: Mapping[str, Any]) -> dict[s
 
 def _online_endpoint(args: Mapping[str, Any], config: Mapping[str, Any]) -> dict[str, Any]:
     """``machinelearningservices.getOnlineEndpoint``: the live endpoint as the saved state shows
-    it (tags, including the rollout record); one the state does not hold answers with its name."""
+    it (tags, including the rollout record); one the state does not hold is not found."""
     name = str(args.get("endpointName", ""))
     token = "azure-native:machinelearningservices:OnlineEndpoint"
-    return {"name": name, **live_resource(config, token, name)}
+    return live_resource(config, token, name)
 
 
 INVOKES: dict[str, Any] = {

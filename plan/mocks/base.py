@@ -62,8 +62,10 @@ LIVE_RESOURCES_KEY = "mlops-testing:liveResources"
 
 
 def live_resource(config: Mapping[str, Any], type_token: str, name: Any) -> dict[str, Any]:
-    """The properties the live resource ``name`` of ``type_token`` answers a read with (``{}``:
-    nothing known about it)."""
+    """The properties the live resource ``name`` of ``type_token`` answers a read with. One the
+    state does not hold fails the read as the cloud does (``NotFound``)."""
     live = config.get(LIVE_RESOURCES_KEY)
     found = live.get(type_token, {}).get(str(name)) if isinstance(live, Mapping) else None
-    return dict(found) if isinstance(found, Mapping) else {}
+    if not isinstance(found, Mapping):
+        raise LookupError(f"NotFound: {type_token} {name!s} is not in the state")
+    return dict(found)

@@ -203,9 +203,9 @@ def _client_config(args: Mapping[str, Any], config: Mapping[str, Any]) -> dict[s
 
 def _run_service(args: Mapping[str, Any], config: Mapping[str, Any]) -> dict[str, Any]:
     """``cloudrunv2.getService``: the live service as the saved state shows it (annotations,
-    including the rollout record); a service the state does not hold answers with its name only."""
+    including the rollout record); a service the state does not hold is not found."""
     name = str(args.get("name", ""))
-    return {"name": name, **live_resource(config, "gcp:cloudrunv2/service:Service", name)}
+    return live_resource(config, "gcp:cloudrunv2/service:Service", name)
 
 
 INVOKES: dict[str, Any] = {

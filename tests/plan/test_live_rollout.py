@@ -59,16 +59,23 @@ def test_kept_share(record, declared, kept):
 # --- GCP: Cloud Run ---------------------------------------------------------------------------
 
 
-def _gcp_state(annotation: str | None, served: tuple[str, ...] = (V6, V7)) -> list[StateResource]:
+def _gcp_state(
+    annotation: str | None, served: tuple[str, ...] = (V6, V7), v7_share: int = 10
+) -> list[StateResource]:
     """gcp-prod after v7's canary was deployed (``served``), its service annotated with
-    ``annotation`` by the rollout function."""
+    ``annotation`` by the rollout function, which left v7 ``v7_share``% of the traffic."""
     state = []
     for old in reference_state("gcp-prod"):
         if old.type == "pulumi:pulumi:Stack":
             old = StateResource(old.urn, old.type, old.name, old.inputs,
                                 {**old.outputs, "serving_revisions": list(served)})  # fmt: skip
         elif old.type == "gcp:cloudrunv2/service:Service" and old.name == "mlops-serving-service":
-            outputs = {**old.outputs, "name": SERVICE, "effectiveAnnotations": {"team": "ml"}}
+            traffics = [
+                {"revision": V7, "percent": v7_share, "tag": "current"},
+                {"revision": V6, "percent": 100 - v7_share, "tag": "previous"},
+            ]
+            outputs = {**old.outputs, "name": SERVICE, "traffics": traffics,
+                       "effectiveAnnotations": {"team": "ml"}}  # fmt: skip
             if annotation is not None:
                 outputs["effectiveAnnotations"][RECORD_KEY] = annotation
             old = StateResource(old.urn, old.type, old.name, old.inputs, outputs)
@@ -90,22 +97,38 @@ def _run_traffic(recording) -> dict[str, float]:
     return {t["revision"]: t["percent"] for t in service.inputs["traffics"]}
 
 
+def _annotations(recording) -> dict | None:
+    return recording.named("mlops-serving-service", "gcp:cloudrunv2/service:Service").inputs.get(
+        "annotations"
+    )
+
+
 def test_gcp_an_automatic_rollback_is_kept_by_the_next_update():
-    recording = _plan_program("gcp-prod", _gcp_state(_record(V7)))
+    recording = _plan_program("gcp-prod", _gcp_state(_record(V7), v7_share=0))
     assert _run_traffic(recording) == {V7: 0, V6: 100}
+    # The update sends the live record, not the older one pulumi-gcp's state may hold.
+    assert _annotations(recording) == {RECORD_KEY: _record(V7)}
     view = recording.exports["serving_rollout"]
     assert (view["declaredShare"], view["share"], view["record"]["state"]) == (10, 0, "rolled-back")
     assert recording.exports["serving_revisions"]  # the rest of the stack is unchanged
     # The plan's own rule, which refuses an update that undoes a rollback, stays quiet.
-    errors = recording.deploy_errors(_gcp_state(_record(V7)))
+    errors = recording.deploy_errors(_gcp_state(_record(V7), v7_share=0))
     assert not [e for e in errors if e.rule == "gcp-rollout-rolled-back"]
 
 
 @pytest.mark.parametrize(("state", "share"), [("stepped", 30), ("promoted", 100)])
 def test_gcp_an_automatic_promotion_is_kept_by_the_next_update(state, share):
-    recording = _plan_program("gcp-prod", _gcp_state(_record(V7, state, share)))
+    recording = _plan_program("gcp-prod", _gcp_state(_record(V7, state, share), v7_share=share))
     assert _run_traffic(recording) == {V7: share, V6: 100 - share}
     assert recording.exports["serving_rollout"]["share"] == share
+
+
+def test_gcp_a_promotion_record_the_live_traffic_does_not_show_is_ignored():
+    """A record alone (written without the traffic change) never skips the canary."""
+    forged = _record(V7, "promoted", 100)
+    recording = _plan_program("gcp-prod", _gcp_state(forged, v7_share=10))
+    assert _run_traffic(recording) == {V7: 10, V6: 90}
+    assert recording.exports["serving_rollout"]["share"] == 10
 
 
 @pytest.mark.parametrize(
@@ -115,7 +138,7 @@ def test_gcp_an_automatic_promotion_is_kept_by_the_next_update(state, share):
         (_record(f"{SERVICE}-v5"), (V6, V7)),  # an older rollout's record
         (_record(V7, "baking", 10), (V6, V7)),
         ("not json", (V6, V7)),
-        (_record(V7), (V6,)),  # v7 never served: no live read, the record cannot be about it
+        (_record(V7, "stepped", float("inf")), (V6, V7)),  # hostile share
     ],
 )
 def test_gcp_the_declared_canary_otherwise(annotation, served):
@@ -167,19 +190,25 @@ def _azure_config(in_progress: bool) -> dict:
     return config
 
 
-def _azure_state(tag: str | None, exported: str | None = ENDPOINT) -> list[StateResource]:
+def _azure_state(
+    tag: str | None, exported: str | None = ENDPOINT, green: int = 10, endpoint: bool = True
+) -> list[StateResource]:
+    """An azure-prod state whose endpoint carries ``tag`` and gives green ``green``%."""
     root = ROOT.format(s="azure-prod")
+    traffic = {"blue": 100 - green, "green": green}
     tags = {"owner": "ml"} | ({RECORD_KEY: tag} if tag is not None else {})
     endpoint_urn = (
         "urn:pulumi:azure-prod::mlops-platform::mlops:azure:ServingEndpoint$"
         "azure-native:machinelearningservices:OnlineEndpoint::mlops-serving-endpoint"
     )
-    return [
+    state = [
         StateResource(root, "pulumi:pulumi:Stack", "mlops-platform-azure-prod", {},
                       {"endpoint_name": exported}),
         StateResource(endpoint_urn, "azure-native:machinelearningservices:OnlineEndpoint",
-                      "mlops-serving-endpoint", {}, {"name": ENDPOINT, "tags": tags}),
+                      "mlops-serving-endpoint", {},
+                      {"name": ENDPOINT, "tags": tags, "properties": {"traffic": traffic}}),
     ]  # fmt: skip
+    return state if endpoint else state[:1]
 
 
 @pytest.fixture(scope="module")
@@ -203,7 +232,7 @@ def _endpoint_tags(recording) -> dict[str, str]:
 
 def test_azure_an_automatic_rollback_is_kept_with_its_record(azure_models):
     tag = _record(f"green:{azure_models['green']}")
-    recording = _plan_program("azure-prod", _azure_state(tag), _azure_config(True))
+    recording = _plan_program("azure-prod", _azure_state(tag, green=0), _azure_config(True))
     assert _azure_traffic(recording) == {"blue": 100, "green": 0}
     # The record tag stays on the endpoint (and in the template's PUT, which repeats the tags).
     assert _endpoint_tags(recording)[RECORD_KEY] == tag
@@ -215,8 +244,25 @@ def test_azure_an_automatic_rollback_is_kept_with_its_record(azure_models):
 
 def test_azure_an_automatic_promotion_is_kept(azure_models):
     tag = _record(f"green:{azure_models['green']}", "stepped", 40)
-    recording = _plan_program("azure-prod", _azure_state(tag), _azure_config(True))
+    recording = _plan_program("azure-prod", _azure_state(tag, green=40), _azure_config(True))
     assert _azure_traffic(recording) == {"blue": 60, "green": 40}
+
+
+def test_azure_a_promotion_tag_the_live_traffic_does_not_show_is_ignored(azure_models):
+    """Tag rights alone (Tag Contributor) cannot skip the canary with a forged record."""
+    tag = _record(f"green:{azure_models['green']}", "promoted", 100)
+    recording = _plan_program("azure-prod", _azure_state(tag, green=10), _azure_config(True))
+    assert _azure_traffic(recording) == {"blue": 90, "green": 10}
+
+
+def test_azure_an_endpoint_deleted_outside_pulumi_is_not_read_and_not_fatal(azure_models):
+    tag = _record(f"green:{azure_models['green']}")
+    state = _azure_state(tag, endpoint=False)
+    recording = _plan_program("azure-prod", state, _azure_config(True))
+    assert _azure_traffic(recording) == {"blue": 90, "green": 10}
+    assert any(f"online endpoint {ENDPOINT} does not exist" in w for w in recording.warnings), (
+        recording.warnings
+    )
 
 
 def test_azure_a_rollout_declared_over_is_the_stack_files_call_and_is_reported(
