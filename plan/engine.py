@@ -739,7 +739,7 @@ def run_project(
         config[LIVE_RESOURCES_KEY] = deploy.live_resources(saved)
     else:
         # Live reads answer from a state only, never from what a stack file claims.
-        config[LIVE_RESOURCES_KEY] = {}
+        config.pop(LIVE_RESOURCES_KEY, None)
     config.update(extra_config or {})
     if not project.main.is_file():
         raise ProgramError(f"program entry point {project.main} does not exist")

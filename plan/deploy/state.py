@@ -357,9 +357,10 @@ def live_resources(state: SavedState | Any | None) -> dict[str, dict[str, dict[s
     of ``LIVE_READS``, name → those properties (outputs over inputs; an endpoint's ``properties``
     only with its ``traffic``). A state exported after ``pulumi refresh`` is the live view; an
     older one answers with what it saved."""
-    found: dict[str, dict[str, dict[str, Any]]] = {}
     if state is None:
-        return found
+        return {}
+    # Every type is answered for: one the state does not hold is "not found", as in the cloud.
+    found: dict[str, dict[str, dict[str, Any]]] = {token: {} for token in LIVE_READS}
     for resource in state.resources if isinstance(state, SavedState) else state:
         kinds = LIVE_READS.get(resource.type)
         if kinds is None:
@@ -372,7 +373,7 @@ def live_resources(state: SavedState | Any | None) -> dict[str, dict[str, dict[s
         if "properties" in kept:
             traffic = kept["properties"].get("traffic")
             kept["properties"] = {"traffic": traffic} if isinstance(traffic, dict) else {}
-        found.setdefault(resource.type, {})[name] = {"name": name, **kept}
+        found[resource.type][name] = {"name": name, **kept}
     return found
 
 
