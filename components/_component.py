@@ -165,3 +165,28 @@ def require_not_prod(component: str, environment: str, setting: str, enabled: bo
     """Refuse a setting that prod forbids (``force_destroy``, public endpoints)."""
     if enabled and environment == PROD:
         raise ValueError(f"{component}: {setting} is refused in prod")
+
+
+_NOT_FOUND = ("notfound", "not found", "404", "resourcenotfound")
+
+
+def read_live(label: str, what: str, read: Callable[[], T]) -> T | None:
+    """``read()`` (a synchronous invoke of a live resource), or None when the cloud says
+    ``what`` does not exist (deleted outside Pulumi, or not created yet), with a warning. Any
+    other failure stops the program with one line naming ``what``: a read that silently failed
+    would let the update undo what the cloud recorded."""
+    try:
+        return read()
+    except Exception as exc:  # the engine raises a plain Exception for a failed invoke
+        message = " ".join(str(exc).split())
+        if any(word in message.lower() for word in _NOT_FOUND):
+            pulumi.log.warn(f"{label}: {what} does not exist (yet); nothing live to keep")
+            return None
+        raise ValueError(f"{label}: cannot read {what}: {message[:300]}") from None
+
+
+def field_of(value: Any, key: str) -> Any:
+    """``key`` of an invoke result or of a plain mapping (results nest typed objects)."""
+    if isinstance(value, Mapping):
+        return value.get(key)
+    return getattr(value, key, None)

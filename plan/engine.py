@@ -43,7 +43,7 @@ from pulumi.runtime._callbacks import _CallbackServicer
 from pulumi.runtime.proto import resource_pb2
 from pulumi.runtime.sync_await import _ensure_event_loop, _sync_await
 
-from mlops_iac.plan.mocks import PREVIOUS_OUTPUTS_KEY, RealisticMocks
+from mlops_iac.plan.mocks import LIVE_RESOURCES_KEY, PREVIOUS_OUTPUTS_KEY, RealisticMocks
 
 SECRET_PLACEHOLDER = "offline-secret"
 """What a ``secure:`` config value reads as offline: the ciphertext cannot be decrypted here."""
@@ -781,7 +781,12 @@ def run_project(
         # The program's reference to its own stack reads the saved export's outputs, always
         # over any the stack file claims (what the last deployment served decides a rollout);
         # without a saved export they are unknown, never "nothing was deployed".
-        config[PREVIOUS_OUTPUTS_KEY] = deploy.previous_outputs(project.read_saved_state(stack))
+        saved = project.read_saved_state(stack)
+        config[PREVIOUS_OUTPUTS_KEY] = deploy.previous_outputs(saved)
+        config[LIVE_RESOURCES_KEY] = deploy.live_resources(saved)
+    else:
+        # Live reads answer from a state only, never from what a stack file claims.
+        config.pop(LIVE_RESOURCES_KEY, None)
     config.update(extra_config or {})
     if not project.main.is_file():
         raise ProgramError(f"program entry point {project.main} does not exist")
