@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import importlib
+import re
 from collections.abc import Callable, Mapping
 from typing import Any, TypeVar
 
@@ -167,7 +168,13 @@ def require_not_prod(component: str, environment: str, setting: str, enabled: bo
         raise ValueError(f"{component}: {setting} is refused in prod")
 
 
-_NOT_FOUND = ("notfound", "not found", "404", "resourcenotfound")
+# How the providers say a resource does not exist: pulumi-gcp's data sources end with
+# "<name> not found"; azure-native quotes ARM's "RESPONSE 404" and its error codes. Whole words
+# only: a "404" inside an id or a hash of another error (403, 429, 5xx) must not count.
+_NOT_FOUND = re.compile(
+    r"\bnot found\b|\bRESPONSE 404\b"
+    r"|\b(?:NotFound|ResourceNotFound|ParentResourceNotFound|ResourceGroupNotFound)\b"
+)
 
 
 def read_live(label: str, what: str, read: Callable[[], T]) -> T | None:
@@ -179,7 +186,7 @@ def read_live(label: str, what: str, read: Callable[[], T]) -> T | None:
         return read()
     except Exception as exc:  # the engine raises a plain Exception for a failed invoke
         message = " ".join(str(exc).split())
-        if any(word in message.lower() for word in _NOT_FOUND):
+        if _NOT_FOUND.search(message):
             pulumi.log.warn(f"{label}: {what} does not exist (yet); nothing live to keep")
             return None
         raise ValueError(f"{label}: cannot read {what}: {message[:300]}") from None

@@ -7,9 +7,11 @@ from __future__ import annotations
 
 import json
 
+import pulumi
 import pytest
 
 from mlops_iac.cli.main import main
+from mlops_iac.components._component import read_live
 from mlops_iac.drift.rollout import RECORD_KEY, kept_share, write_record
 from mlops_iac.plan import deploy
 from mlops_iac.plan.deploy.state import StateResource
@@ -313,3 +315,47 @@ def test_a_stack_file_cannot_forge_the_live_answer(azure_models, tmp_path):
     recording = run_project(REPO, "azure-prod", config_file=forged, extra_config=previous)
     assert _azure_traffic(recording) == {"blue": 90, "green": 10}
     assert RECORD_KEY not in _endpoint_tags(recording)
+
+
+# --- reading the live resource ----------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "message",
+    [
+        "invoke of gcp:cloudrunv2/getService:getService failed: projects/p/locations/r/services/"
+        "mlops-serving-svc-6264e6 not found",
+        "invoke of azure-native:machinelearningservices:getOnlineEndpoint failed: RESPONSE 404: "
+        "404 Not Found ERROR CODE: ResourceNotFound",
+        "ERROR CODE: ResourceGroupNotFound",
+    ],
+)
+def test_a_resource_the_cloud_does_not_find_is_a_warning(message, monkeypatch):
+    warnings: list[str] = []
+    monkeypatch.setattr(pulumi.log, "warn", lambda text, *a, **k: warnings.append(text))
+
+    def gone():
+        raise Exception(message)
+
+    assert read_live("ServingEndpoint srv", "online endpoint e", gone) is None
+    assert warnings == [
+        "ServingEndpoint srv: online endpoint e does not exist (yet); nothing live to keep"
+    ]
+
+
+@pytest.mark.parametrize(
+    "message",
+    [
+        # A "404" inside an id is no "not found": these are a 403 and a 429.
+        "RESPONSE 403: Forbidden ERROR CODE: AuthorizationFailed /subscriptions/"
+        "0f404e1c-1111-2222-3333-444455556666/resourceGroups/rg",
+        "googleapi: Error 429: Quota exceeded for services/mlops-serving-svc-a404bc",
+        "connection reset by peer",
+    ],
+)
+def test_any_other_failed_read_stops_with_one_line(message):
+    def fails():
+        raise Exception(message)
+
+    with pytest.raises(ValueError, match=r"^ServingEndpoint srv: cannot read online endpoint e: "):
+        read_live("ServingEndpoint srv", "online endpoint e", fails)
