@@ -2,8 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import copy
+import fcntl
 import functools
+import os
+import shutil
+import sys
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -25,7 +31,12 @@ STACKS = REPO / "stacks"
 # short tests and both workers finish together; a long test left for last keeps one core idle for
 # its whole duration. A module is moved whole, so its module-scoped fixtures are set up once.
 RUN_FIRST = (
+    # The install acceptance test's first plan writes the bytecode of the venv the AWS persona
+    # then uses (tests/conftest.py aws_venv).
     "tests/test_packaging.py",
+    "tests/test_personas.py",
+    # Mostly waiting (the MLflow server's start and stop): overlapped with the other worker's tests.
+    "examples/tracking/test_example_tracking.py",
     "examples/dvc-remote/test_example_dvc_remote.py",
     "tests/test_import_footprint.py",
     "tests/components/azure/test_stack_azure.py",
@@ -109,3 +120,64 @@ def aws_dev_raw() -> dict:
 @pytest.fixture
 def aws_prod_raw() -> dict:
     return platform_raw("aws-prod")
+
+
+# --- built once per run, shared by the xdist workers ---------------------------------------------
+
+
+@contextlib.contextmanager
+def _exclusive(lock: Path) -> Iterator[None]:
+    with lock.open("w") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)  # released when the file closes
+        yield
+
+
+def made_once(
+    tmp_path_factory: pytest.TempPathFactory, name: str, make: Callable[[Path], None]
+) -> Path:
+    """``<run>/<name>``, made by ``make(path)`` in the first test process of this run that asks
+    for it; the others wait for it and reuse it. ``<run>`` is the base temp folder the xdist
+    workers of one run share (without xdist, the run's own), never another run's."""
+    base = tmp_path_factory.getbasetemp()
+    shared = base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base
+    target, done = shared / name, shared / f"{name}.done"
+    with _exclusive(shared / f"{name}.lock"):
+        if not done.exists():
+            shutil.rmtree(target, ignore_errors=True)  # what a failed attempt left
+            make(target)
+            done.touch()
+    return target
+
+
+@pytest.fixture(scope="session")
+def built_wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The wheel built from this repository, once per run (two builds at once would share the
+    repository's ``build/`` folder)."""
+    from tests.test_packaging import _uv
+
+    dist = made_once(
+        tmp_path_factory,
+        "dist",
+        lambda out: _uv("build", "--wheel", "--out-dir", str(out), str(REPO), cwd=out.parent),
+    )
+    [wheel] = dist.glob("mlops_iac-*.whl")
+    return wheel
+
+
+@pytest.fixture(scope="session")
+def aws_venv(tmp_path_factory: pytest.TempPathFactory, built_wheel: Path) -> Path:
+    """A fresh venv outside the repository with the wheel and only its ``aws`` and ``testing``
+    extras (offline, from uv's cache), made once per run for the tests that only run what it
+    holds (the install acceptance test, the AWS persona): the first command to import the AWS SDK
+    writes its bytecode for the others (a cold import costs tens of seconds)."""
+    from tests.test_packaging import _uv
+
+    def make(venv: Path) -> None:
+        _uv("venv", "--python", str(Path(sys.executable).resolve()), str(venv), cwd=venv.parent)
+        _uv(
+            "pip", "install", "--python", str(venv / "bin/python"),
+            "-c", str(REPO / "constraints.txt"),
+            f"mlops-iac[aws,testing] @ {built_wheel.as_uri()}", cwd=venv.parent,
+        )  # fmt: skip
+
+    return made_once(tmp_path_factory, "aws-venv", make)
