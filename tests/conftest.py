@@ -25,6 +25,24 @@ REPO = Path(__file__).resolve().parents[1]
 STACKS = REPO / "stacks"
 
 
+def _one_botocore_loader() -> None:
+    """Every botocore session of a test process reads the AWS service models (the JSON files
+    shipped in botocore) through one loader, keyed by its search path as botocore's own is.
+
+    Each session otherwise makes its own loader and parses a service's model again (up to a
+    second for a large one): the code under test makes its clients in a new session per run, as
+    a Lambda's cold start does, and the moto tests spent about half their time in that parsing.
+    The sessions stay separate (credentials, region, event handlers); one long-lived session
+    shares its loader between its clients the same way.
+    """
+    import botocore.session
+
+    botocore.session.create_loader = functools.cache(botocore.session.create_loader)
+
+
+_one_botocore_loader()
+
+
 # Modules with the longest tests (tens of seconds: a wheel install, real DVC round trips, fresh
 # interpreters building a platform, generated corpora), run first. Under ``--dist worksteal`` a
 # worker that runs out of tests takes half of another's queue, so what is left at the end is the
