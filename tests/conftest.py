@@ -31,7 +31,7 @@ def _one_botocore_loader() -> None:
 
     Each session otherwise makes its own loader and parses a service's model again (up to a
     second for a large one): the code under test makes its clients in a new session per run, as
-    a Lambda's cold start does, and the moto tests spent about half their time in that parsing.
+    a Lambda's cold start does, and the AWS alarm scenarios spent about half their time parsing.
     The sessions stay separate (credentials, region, event handlers); one long-lived session
     shares its loader between its clients the same way.
     """
@@ -50,7 +50,7 @@ _one_botocore_loader()
 # its whole duration. A module is moved whole, so its module-scoped fixtures are set up once.
 RUN_FIRST = (
     # The install acceptance test's first plan writes the bytecode of the venv the AWS persona
-    # then uses (tests/conftest.py aws_venv).
+    # then uses (``aws_venv`` below).
     "tests/test_packaging.py",
     "tests/test_personas.py",
     # Mostly waiting (the MLflow server's start and stop): overlapped with the other worker's tests.
