@@ -208,6 +208,7 @@ def run(args: argparse.Namespace) -> int:
         for line in cost.summary_lines(result.cost):
             out.print(escape(line))
     _print_tracking(out, result)
+    _print_rollout(out, result)
     if not args.quiet:
         _print_preconditions(out, result, args.stack)
     applied = baseline.apply(accepted, result.results, UNWAIVABLE) if accepted else None
@@ -596,6 +597,44 @@ def _print_tracking(console: Console, result: service.PlanResult) -> None:
         return
     shown = uri if isinstance(uri, str) else "(known after deploy)"
     console.print(escape(f"Tracking: MLFLOW_TRACKING_URI={shown}"))
+
+
+def _print_rollout(console: Console, result: service.PlanResult) -> None:
+    """What the rollout function did to the version this stack rolls out (the
+    ``serving_rollout`` export, read from the live endpoint or service) and what this update does
+    with it: keeps its split, or (a rollout the stack file declares over) overrides it."""
+    exports = getattr(result.recording, "exports", {}) or {}
+    view = exports.get("serving_rollout")
+    if not isinstance(view, dict) or not isinstance(record := view.get("record"), dict):
+        return
+    if not record.get("state"):
+        return
+    from mlops_iac.drift.rollout import BAKING, ROLLED_BACK, describe
+
+    share, declared = view.get("share"), view.get("declaredShare")
+    line = f"Rollout: the rollout function {describe(record)}"
+    if record["state"] == BAKING:
+        line += f"; this update keeps {share}% on it"
+    elif share != declared:
+        line += f"; this update keeps {share}% on it (the stack file declares {declared}%)"
+    else:
+        line += f"; this update gives it {share}% as the stack file declares"
+    rolled_back = record["state"] == ROLLED_BACK
+    if rolled_back and share == 0:
+        line += (
+            ". To move on, roll out a fixed version (serving.model), or set "
+            "serving.rollback: true to end the rollout on the previous version"
+        )
+    warn = rolled_back and bool(share)
+    console.print(escape(line), style="bold yellow" if rolled_back else None)
+    if warn:
+        console.print(
+            escape(
+                "Rollout: the stack file ends the rollout of a version the rollout function "
+                "rolled back; check that this is meant"
+            ),
+            style="bold yellow",
+        )
 
 
 def _print_preconditions(console: Console, result: service.PlanResult, stack: str) -> None:

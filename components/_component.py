@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import importlib
+import re
 from collections.abc import Callable, Mapping
 from typing import Any, TypeVar
 
@@ -165,3 +166,34 @@ def require_not_prod(component: str, environment: str, setting: str, enabled: bo
     """Refuse a setting that prod forbids (``force_destroy``, public endpoints)."""
     if enabled and environment == PROD:
         raise ValueError(f"{component}: {setting} is refused in prod")
+
+
+# How the providers say a resource does not exist: pulumi-gcp's data sources end with
+# "<name> not found"; azure-native quotes ARM's "RESPONSE 404" and its error codes. Whole words
+# only: a "404" inside an id or a hash of another error (403, 429, 5xx) must not count.
+_NOT_FOUND = re.compile(
+    r"\bnot found\b|\bRESPONSE 404\b"
+    r"|\b(?:NotFound|ResourceNotFound|ParentResourceNotFound|ResourceGroupNotFound)\b"
+)
+
+
+def read_live(label: str, what: str, read: Callable[[], T]) -> T | None:
+    """``read()`` (a synchronous invoke of a live resource), or None when the cloud says
+    ``what`` does not exist (deleted outside Pulumi, or not created yet), with a warning. Any
+    other failure stops the program with one line naming ``what``: a read that silently failed
+    would let the update undo what the cloud recorded."""
+    try:
+        return read()
+    except Exception as exc:  # the engine raises a plain Exception for a failed invoke
+        message = " ".join(str(exc).split())
+        if _NOT_FOUND.search(message):
+            pulumi.log.warn(f"{label}: {what} does not exist (yet); nothing live to keep")
+            return None
+        raise ValueError(f"{label}: cannot read {what}: {message[:300]}") from None
+
+
+def field_of(value: Any, key: str) -> Any:
+    """``key`` of an invoke result or of a plain mapping (results nest typed objects)."""
+    if isinstance(value, Mapping):
+        return value.get(key)
+    return getattr(value, key, None)

@@ -100,7 +100,7 @@ SHARED_BY_SOME: dict[str, dict[str, tuple[str, ...]]] = {
         "scan_on_push": ("aws", "gcp"),
         "untagged_image_days": ("azure", "gcp"),
     },
-    "ServingEndpoint": {"instance_type": ("aws", "azure")},
+    "ServingEndpoint": {"instance_type": ("aws", "azure"), "keep_live_rollout": ("azure", "gcp")},
     "Monitoring": {},
 }
 """Fields that only some clouds have (the others have no such setting), same name where present."""
@@ -114,7 +114,7 @@ OUTPUTS_SHARED_BY_SOME: dict[str, dict[str, tuple[str, ...]]] = {
         "training_service_account": ("aws", "gcp"),
     },
     "ModelRegistry": {},
-    "ServingEndpoint": {"traffic": ("azure", "gcp")},
+    "ServingEndpoint": {"traffic": ("azure", "gcp"), "rollout": ("azure", "gcp")},
     "Monitoring": {"alarm_names": ("aws", "gcp")},
 }
 """Outputs that only some clouds have, same name where present."""

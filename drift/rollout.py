@@ -189,6 +189,62 @@ def decide(
     )
 
 
+def kept_share(
+    record: Mapping[str, Any] | None, new: str, declared: int, live: int | None = None
+) -> int:
+    """The new version's share an update declares, given the live ``record``. While the stack
+    file keeps the rollout of ``new`` in progress (``0 < declared < 100``), a record about
+    ``new`` saying "rolled back" keeps 0%, and one saying "stepped" or "promoted" keeps the share
+    the promotion reached (never less than ``declared``, at most 100%). Anything else (no record,
+    another version's, a bake, a rollout the stack file declares over or rolled back) keeps
+    ``declared``: ending a rollout is the stack file's explicit decision, which ``plan`` names.
+    The serving components call it at every ``pulumi up``, so an update does not silently undo
+    what the rollout function did. A "stepped" or "promoted" record counts only when the new
+    version's ``live`` share (None: unknown) is the one it names: the function writes both in one
+    update, and a record alone (a tag anyone with tag rights could write) never skips a canary."""
+    if record is None or record.get("new") != new or not 0 < declared < 100:
+        return declared
+    state = record.get("state")
+    if state == ROLLED_BACK:
+        return 0
+    if state in (STEPPED, PROMOTED):
+        try:
+            reached = int(record.get("share"))  # type: ignore[arg-type]
+        except (TypeError, ValueError, OverflowError):
+            return declared
+        if live is not None and live != reached:
+            return declared
+        return min(100, max(declared, reached))
+    return declared
+
+
+def rollout_view(
+    record: Mapping[str, Any] | None, new: str, declared: int, live: int | None = None
+) -> dict[str, Any] | None:
+    """What an update does with the live ``record`` about ``new`` (None when there is none):
+    the record, the share the stack file declares (``declaredShare``) and the one the update
+    keeps (``share``, :func:`kept_share`). The serving components export it as
+    ``serving_rollout``; ``plan`` prints it."""
+    if record is None or record.get("new") != new:
+        return None
+    return {
+        "record": dict(record),
+        "declaredShare": declared,
+        "share": kept_share(record, new, declared, live),
+    }
+
+
+def describe(record: Mapping[str, Any]) -> str:
+    """One line for people: what the rollout function last did, when and why."""
+    done = {
+        ROLLED_BACK: "rolled back (0% to it)",
+        STEPPED: f"stepped to {record.get('share')}%",
+        PROMOTED: "promoted to 100%",
+        BAKING: f"baking at {record.get('share')}%",
+    }.get(str(record.get("state")), str(record.get("state")))
+    return f"{record.get('new')} {done} at {record.get('at')} ({record.get('why')})"
+
+
 def _when(value: Any) -> dt.datetime | None:
     try:
         return dt.datetime.strptime(str(value), "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=dt.UTC)

@@ -71,7 +71,8 @@ class Change:
 
 @dataclass(frozen=True)
 class Diff:
-    """Every resource's change, in the program's order then the state's deletions."""
+    """Every resource's change, in the recording's order (``engine.canonical_order``) then
+    the state's deletions."""
 
     changes: tuple[Change, ...] = field(default_factory=tuple)
 

@@ -19,6 +19,7 @@ import contextlib
 import contextvars
 import datetime as dt
 import gc
+import heapq
 import json
 import logging
 import os
@@ -28,7 +29,7 @@ import threading
 import urllib.parse
 import urllib.request
 import warnings
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -42,7 +43,7 @@ from pulumi.runtime._callbacks import _CallbackServicer
 from pulumi.runtime.proto import resource_pb2
 from pulumi.runtime.sync_await import _ensure_event_loop, _sync_await
 
-from mlops_iac.plan.mocks import PREVIOUS_OUTPUTS_KEY, RealisticMocks
+from mlops_iac.plan.mocks import LIVE_RESOURCES_KEY, PREVIOUS_OUTPUTS_KEY, RealisticMocks
 
 SECRET_PLACEHOLDER = "offline-secret"
 """What a ``secure:`` config value reads as offline: the ciphertext cannot be decrypted here."""
@@ -86,8 +87,10 @@ class Recording:
     project: str
     stack: str
     resources: list[RecordedResource]
+    """In ``canonical_order``: the same on every run of the same program and config."""
     exports: dict[str, Any]
     warnings: list[str]
+    """What the program logged as warnings, sorted (the engine's arrival order varies)."""
     unmocked_invokes: list[str]
     config: dict[str, Any] = field(default_factory=dict)
     """The stack config the program ran with (regions, opt-ins the deploy checks read)."""
@@ -112,7 +115,7 @@ class Recording:
         return len(self.resources)
 
     def of_type(self, type_token: str) -> list[RecordedResource]:
-        """All resources of one type token, in registration order."""
+        """All resources of one type token, in the recording's order (``canonical_order``)."""
         return [r for r in self.resources if r.type == type_token]
 
     def named(self, name: str, type_token: str | None = None) -> RecordedResource:
@@ -143,7 +146,7 @@ class Recording:
         return {r.name: r for r in self.children(parent)}
 
     def descendants(self, parent: RecordedResource | str) -> list[RecordedResource]:
-        """Children, grandchildren and so on, in registration order."""
+        """Children, grandchildren and so on, in the recording's order."""
         urn = parent if isinstance(parent, str) else parent.urn
         seen = {urn}
         found = []
@@ -227,6 +230,48 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
             if record is not None:
                 record.registered_outputs = outputs
         return super().RegisterResourceOutputs(request)
+
+
+def canonical_order(resources: Sequence[RecordedResource]) -> list[RecordedResource]:
+    """``resources`` in one order that depends on what was registered, not on when.
+
+    Why: the SDK registers sibling resources as their inputs resolve, on executor threads, so
+    the order in which the monitor sees them changes from run to run (two NAT gateways swapped
+    places in a plan's output). This order is one the engine could have seen: a resource comes
+    after its parent, its provider and its dependencies, and among the resources that are ready
+    the smallest URN comes first. A reference to a resource that is not in ``resources`` is
+    ignored.
+    """
+    # Nodes are positions, so that a URN registered twice (the engine would refuse it) stays
+    # in the recording twice, as registered.
+    at: dict[str, list[int]] = {}
+    for index, resource in enumerate(resources):
+        at.setdefault(resource.urn, []).append(index)
+    waiting_on: list[set[int]] = []
+    dependents: dict[int, list[int]] = {}
+    for index, resource in enumerate(resources):
+        refs = {resource.parent, *resource.dependencies}
+        refs.update(u for urns in resource.property_dependencies.values() for u in urns)
+        if resource.provider:  # a provider reference is "<urn>::<id>"
+            refs.add(resource.provider.rsplit("::", 1)[0])
+        before = {i for u in refs if u and u != resource.urn for i in at.get(u, ())}
+        waiting_on.append(before)
+        for i in before:
+            dependents.setdefault(i, []).append(index)
+    ready = [(r.urn, i) for i, r in enumerate(resources) if not waiting_on[i]]
+    heapq.heapify(ready)
+    ordered: list[RecordedResource] = []
+    while ready:
+        _, index = heapq.heappop(ready)
+        ordered.append(resources[index])
+        for dependent in dependents.get(index, ()):
+            waiting_on[dependent].discard(index)
+            if not waiting_on[dependent]:
+                heapq.heappush(ready, (resources[dependent].urn, dependent))
+    if len(ordered) < len(resources):  # a cycle (the engine would refuse it): the rest by URN
+        placed = {id(r) for r in ordered}
+        ordered += sorted((r for r in resources if id(r) not in placed), key=lambda r: r.urn)
+    return ordered
 
 
 def _find_callback(token: str) -> Callable[[bytes], Any] | None:
@@ -472,13 +517,15 @@ def _run_isolated(
         asyncio.set_event_loop(None)
     if failure is not None:
         raise failure
-    resources = [monitor.records[urn] for urn in monitor.order]
+    resources = canonical_order([monitor.records[urn] for urn in monitor.order])
     return Recording(
         project=project,
         stack=stack,
         resources=resources,
         exports=_plain(exports),
-        warnings=collector.messages,
+        # A warning about a resource is logged once its URN resolves, so several of them
+        # arrive in a different order on each run: sorted, they read the same every time.
+        warnings=sorted(collector.messages),
         unmocked_invokes=list(mocks.unmocked_invokes),
         config=config,
         secret_exports=sorted(secret_exports),
@@ -734,7 +781,12 @@ def run_project(
         # The program's reference to its own stack reads the saved export's outputs, always
         # over any the stack file claims (what the last deployment served decides a rollout);
         # without a saved export they are unknown, never "nothing was deployed".
-        config[PREVIOUS_OUTPUTS_KEY] = deploy.previous_outputs(project.read_saved_state(stack))
+        saved = project.read_saved_state(stack)
+        config[PREVIOUS_OUTPUTS_KEY] = deploy.previous_outputs(saved)
+        config[LIVE_RESOURCES_KEY] = deploy.live_resources(saved)
+    else:
+        # Live reads answer from a state only, never from what a stack file claims.
+        config.pop(LIVE_RESOURCES_KEY, None)
     config.update(extra_config or {})
     if not project.main.is_file():
         raise ProgramError(f"program entry point {project.main} does not exist")

@@ -25,7 +25,7 @@ from mlops_iac.plan.engine import (
     batched_gc,
     run_project,
 )
-from mlops_iac.plan.mocks import PREVIOUS_OUTPUTS_KEY
+from mlops_iac.plan.mocks import LIVE_RESOURCES_KEY, PREVIOUS_OUTPUTS_KEY
 from mlops_iac.policies import governance, packs, trust
 from mlops_iac.policies.offline import ResultSet
 from mlops_iac.spec import gpu, machine_types, regions
@@ -270,7 +270,12 @@ def plan(
         # The program's reference to its own stack reads the outputs the state saved (over any
         # the stack file claims): what the last deployment served decides the rollout. Without
         # a state they are unknown, never "nothing was deployed".
-        extra = {PREVIOUS_OUTPUTS_KEY: deploy.previous_outputs(state), **replaced}
+        # Reads of live resources (the rollout record) answer from the same state.
+        extra = {
+            PREVIOUS_OUTPUTS_KEY: deploy.previous_outputs(state),
+            LIVE_RESOURCES_KEY: deploy.live_resources(state),
+            **replaced,
+        }
         recording = run_project(project_dir, stack, config_file=config_file, extra_config=extra)
         # The monthly budget rule judges the estimate from the price table (plan/data).
         estimate = cost.estimate(recording.resources)

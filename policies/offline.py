@@ -102,7 +102,8 @@ class RecordedResource(Protocol):
 
 
 class Recording(Protocol):
-    """A whole program run: resources in registration order plus stack exports."""
+    """A whole program run: resources (parents and dependencies before what needs them) plus
+    stack exports."""
 
     @property
     def resources(self) -> Sequence[RecordedResource]: ...

@@ -479,7 +479,9 @@ def _public(recording: Recording, candidates: set[str]) -> set[str]:
 
 def scrub(document: Any, secrets: Collection[str]) -> Any:
     """``document`` with every occurrence of a secret value, even inside text, as ``[secret]``."""
-    ordered = sorted(secrets, key=len, reverse=True)
+    # Longest first (a secret inside another goes with it), then by value: ``secrets`` is often
+    # a set, and two overlapping secrets of one length must not scrub by its iteration order.
+    ordered = sorted(secrets, key=lambda s: (-len(s), s))
 
     def clean(value: Any) -> Any:
         if isinstance(value, str):

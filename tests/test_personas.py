@@ -4,13 +4,14 @@
 - a GCP serving team and an Azure training team (``init --kind team``),
 
 each walks init, plan, the starter's offline test (``-W error``), approve, waive, rollback and
-verify. The wheel is built once and the three walks run side by side (module-scoped fixture); the
-packages come from uv's cache (``--offline``), never the network. AWS ``verify`` reads a moto
-server on 127.0.0.1; a team stack file has no serving, so ``rollback`` and ``verify`` say which
-kind the file is and what it lacks. The GCP and Azure teams then run ``verify`` and ``rollback
---now`` on their platform's prod stack file (a copy of the reference one, with its planned
-outputs) against the recorded API answers served on 127.0.0.1 (``tests.ops.replay``), reached
-through the clouds' endpoint overrides.
+verify. The wheel is built once per run and the three walks run side by side (module-scoped
+fixture; the AWS engineer's venv is the run's one with the ``aws`` extra, which the install
+acceptance test also runs); the packages come from uv's cache (``--offline``), never the
+network. AWS ``verify`` reads a moto server on 127.0.0.1; a team stack file has no serving, so
+``rollback`` and ``verify`` say which kind the file is and what it lacks. The GCP and Azure teams
+then run ``verify`` and ``rollback --now`` on their platform's prod stack file (a copy of the
+reference one, with its planned outputs) against the recorded API answers served on 127.0.0.1
+(``tests.ops.replay``), reached through the clouds' endpoint overrides.
 """
 
 from __future__ import annotations
@@ -48,14 +49,6 @@ Result = subprocess.CompletedProcess[str]
 # approval is bound to both).
 ARTIFACT_SHA256 = "ab" * 32
 DIGEST = "sha256:" + "cd" * 32
-
-
-@pytest.fixture(scope="module")
-def wheel(tmp_path_factory) -> Path:
-    dist = tmp_path_factory.mktemp("dist")
-    _uv("build", "--wheel", "--out-dir", str(dist), str(REPO), cwd=dist)
-    [built] = dist.glob("mlops_iac-*.whl")
-    return built
 
 
 class Walk:
@@ -102,15 +95,19 @@ def _platform_project(base: Path, cloud: str) -> Path:
     return platform
 
 
-def _walk(walk: Walk, wheel: Path, outputs: Path) -> Walk:
+def _walk(walk: Walk, wheel: Path, outputs: Path, aws_venv: Path) -> Walk:
     start = time.monotonic()
     began = time.monotonic()
     venv = walk.root / ".venv"  # where the starter's Pulumi.yaml says it is
-    _uv("venv", "--python", str(Path(REPO / ".venv/bin/python").resolve()), str(venv), cwd=REPO)
-    _uv(
-        "pip", "install", "--python", str(venv / "bin/python"), "-c", str(REPO / "constraints.txt"),
-        f"mlops-iac[{walk.cloud},testing] @ {wheel.as_uri()}", cwd=walk.root,
-    )  # fmt: skip
+    if walk.cloud == "aws":  # the run's venv with the aws and testing extras (tests/conftest.py)
+        venv.symlink_to(aws_venv, target_is_directory=True)
+    else:
+        _uv("venv", "--python", str(Path(REPO / ".venv/bin/python").resolve()), str(venv), cwd=REPO)
+        _uv(
+            "pip", "install", "--python", str(venv / "bin/python"),
+            "-c", str(REPO / "constraints.txt"),
+            f"mlops-iac[{walk.cloud},testing] @ {wheel.as_uri()}", cwd=walk.root,
+        )  # fmt: skip
     walk.timings["venv"] = time.monotonic() - began
     walk.cli("init", "init", ".", "--cloud", walk.cloud, "--kind", walk.kind)
     # The platform owners list the approver's key (by hand, reviewed).
@@ -148,7 +145,7 @@ def _walk(walk: Walk, wheel: Path, outputs: Path) -> Walk:
 
 
 @pytest.fixture(scope="module")
-def walks(wheel, tmp_path_factory) -> dict[str, Walk]:
+def walks(built_wheel, aws_venv, tmp_path_factory) -> dict[str, Walk]:
     base = tmp_path_factory.mktemp("personas")
     aws_values, unset = fake_aws_environment(base)
     env = {k: v for k, v in _clean_env().items() if k not in unset}
@@ -170,7 +167,8 @@ def walks(wheel, tmp_path_factory) -> dict[str, Walk]:
             outputs.write_text(json.dumps(outputs_data if cloud == "aws" else {}))
             walks[name] = (Walk(root, cloud, kind, {**env, **aws_env}), outputs)
         with ThreadPoolExecutor(max_workers=len(walks)) as pool:
-            done = list(pool.map(lambda item: _walk(item[0], wheel, item[1]), walks.values()))
+            walked = pool.map(lambda w: _walk(w[0], built_wheel, w[1], aws_venv), walks.values())
+            done = list(walked)
         for walk in done:  # shown with -s: what each step costs
             steps = ", ".join(f"{k} {v:.1f}" for k, v in walk.timings.items())
             print(f"\n{walk.name}: {walk.seconds:.1f} s ({steps})")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import pulumi
 from pulumi_azure_native import machinelearningservices, monitor, resources
@@ -13,11 +13,15 @@ from mlops_iac.components._component import (
     Component,
     child_opts,
     component_opts,
+    field_of,
+    read_live,
     require_not_prod,
     secure_default,
 )
 from mlops_iac.components.azure import _defaults as defaults
 from mlops_iac.components.contract_types import ServingEndpointArgsBase
+from mlops_iac.drift.rollout import RECORD_KEY, read_record, rollout_view
+from mlops_iac.drift.rollout_azure import model_key
 
 TYPE = "mlops:azure:ServingEndpoint"
 ACTIVE = "blue"
@@ -111,6 +115,12 @@ class ServingEndpointArgs(ServingEndpointArgsBase):
     capture: bool = True
     """Collect request and response payloads (data collector: ``model_inputs``/``model_outputs``
     to the workspace's default datastore, the artifact store). Default: true."""
+    keep_live_rollout: bool = True
+    """Read the rollout function's record from the live endpoint at every apply (one GET) and
+    keep the split it left: 0% after an automatic rollback, the share a promotion reached; the
+    record tag is kept on the endpoint. Needs the stack output ``endpoint_name`` (the contract's)
+    to find the deployed endpoint. Default: true. False declares the stack file's split as
+    written."""
 
 
 class ServingEndpoint(Component):
@@ -122,7 +132,12 @@ class ServingEndpoint(Component):
     the new version starts on the deployment that took no traffic; a manual rollback swaps the
     models so that ``blue`` serves the previous version with 100%. Azure has no alarm-driven
     automatic rollback for online endpoints: ``RolloutGuard`` (``rollout_guard``) adds one, and
-    by hand the rollback is ``serving.rollback: true``.
+    by hand the rollback is ``serving.rollback: true``. What that function did is in the
+    endpoint's ``mlops-rollout`` tag: every apply reads it from the live endpoint (found through
+    the stack output ``endpoint_name`` of the last deployment, read by ``{name}-deployed``, a
+    reference to its own stack), keeps the tag and declares the split it left, so a later
+    ``pulumi up`` (with or without ``--refresh``) does not silently undo a rollback or a
+    promotion.
 
     Children: ``{name}-endpoint`` (system-assigned identity; ``AADToken`` auth and no public
     network access in prod, ``Key`` in dev), ``{name}-blue`` and ``{name}-green`` (managed
@@ -139,7 +154,10 @@ class ServingEndpoint(Component):
 
     Outputs: ``endpoint_name``, ``endpoint_url`` (scoring URI), ``endpoint_id``,
     ``active_model_version``, ``previous_model_version`` (None without a standby),
-    ``blue_deployment_name``, ``blue_deployment_id``, ``green_deployment_name``, ``traffic``.
+    ``blue_deployment_name``, ``blue_deployment_id``, ``green_deployment_name``, ``traffic``,
+    ``rollout`` (the rollout function's last record about ``active_model`` on the live endpoint,
+    with the share the stack file declares and the one this update keeps; None without a record;
+    export it as ``serving_rollout``).
     """
 
     endpoint_name: pulumi.Output[str]
@@ -151,6 +169,7 @@ class ServingEndpoint(Component):
     blue_deployment_id: pulumi.Output[str]
     green_deployment_name: pulumi.Output[str | None]
     traffic: pulumi.Output[dict[str, int]]
+    rollout: pulumi.Output[dict[str, Any] | None]
 
     def __init__(
         self, name: str, args: ServingEndpointArgs, opts: pulumi.ResourceOptions | None = None
@@ -167,15 +186,28 @@ class ServingEndpoint(Component):
         prod = args.environment == "prod"
         private = args.private_network if args.private_network is not None else prod
         public = not prod and (public or not private)
-        traffic = {ACTIVE: 100 - share}
-        if green_model is not None:
-            traffic[STANDBY] = share
+        live = self._live_tag(name, label, args)
+        tag = live.apply(lambda pair: pair[0])
+        new = _model_id(green_model, args.registry_name) if green_model is not None else None
+        # The active model's declared share: on green while a rollout is in progress or rolled
+        # back by hand, else on blue.
+        active_share = share if green_model is args.active_model else 100 - share
+        view = pulumi.Output.all(live, _model_id(args.active_model, args.registry_name), new).apply(
+            lambda v: _rollout_view(v[0][0], v[1], v[2], share, active_share, v[0][1])
+        )
+        # Green's share: the one the record keeps while green rolls the active model out.
+        green_share = view.apply(
+            lambda found: found["share"] if found and green_model is args.active_model else share
+        )
+        traffic = green_share.apply(
+            lambda kept: {ACTIVE: 100 - kept} | ({STANDBY: kept} if green_model is not None else {})
+        )
         properties = {
             "auth_mode": "AADToken" if prod else "Key",
             "public_network_access": "Enabled" if public else "Disabled",
             "description": "mlops blue/green endpoint",
         }
-        endpoint = self._endpoint(name, args, properties)
+        endpoint = self._endpoint(name, args, properties, tag)
         blue = self._deployment(name, ACTIVE, endpoint, blue_model, args, prod)
         green = None
         if green_model is not None:
@@ -193,13 +225,70 @@ class ServingEndpoint(Component):
             green_deployment_name=(
                 green.name if green is not None else pulumi.Output.from_input(None)
             ),
-            traffic=pulumi.Output.from_input(traffic),
+            traffic=traffic,
+            rollout=view,
+        )
+
+    def _live_tag(
+        self, name: str, label: str, args: ServingEndpointArgs
+    ) -> pulumi.Output[tuple[str | None, dict[str, int]]]:
+        """(the ``mlops-rollout`` tag, the traffic map) of the live endpoint the last deployment
+        exported as ``endpoint_name``; (None, {}) on a first deploy, without that output, or
+        when the endpoint no longer exists."""
+        if not args.keep_live_rollout:
+            return pulumi.Output.from_input((None, {}))
+        deployed = pulumi.StackReference(
+            f"{name}-deployed",
+            stack_name=f"{pulumi.get_organization()}/{pulumi.get_project()}/{pulumi.get_stack()}",
+            opts=child_opts(self),
+        )
+
+        def read(values: list[Any]) -> tuple[str | None, dict[str, int]]:
+            outputs, group, workspace = values
+            endpoint = (outputs or {}).get("endpoint_name")
+            if not isinstance(endpoint, str) or not endpoint:
+                return None, {}
+            found = read_live(
+                label,
+                f"online endpoint {endpoint}",
+                lambda: machinelearningservices.get_online_endpoint(
+                    endpoint_name=endpoint,
+                    resource_group_name=group,
+                    workspace_name=workspace,
+                    opts=pulumi.InvokeOptions(parent=self),
+                ),
+            )
+            if found is None:
+                return None, {}
+            tags = field_of(found, "tags")
+            value = tags.get(RECORD_KEY) if isinstance(tags, Mapping) else None
+            traffic = field_of(field_of(found, "properties"), "traffic")
+            shares = {
+                str(slot): int(pct)
+                for slot, pct in (traffic.items() if isinstance(traffic, Mapping) else ())
+                if isinstance(pct, int | float)
+            }
+            return (value if isinstance(value, str) else None), shares
+
+        return pulumi.Output.unsecret(
+            pulumi.Output.all(
+                deployed.outputs, args.resource_group_name, args.workspace_name
+            ).apply(read)
         )
 
     def _endpoint(
-        self, name: str, args: ServingEndpointArgs, properties: dict[str, str]
+        self,
+        name: str,
+        args: ServingEndpointArgs,
+        properties: dict[str, str],
+        tag: pulumi.Output[str | None],
     ) -> machinelearningservices.OnlineEndpoint:
-        """The online endpoint, created without traffic (``{name}-traffic`` owns the split)."""
+        """The online endpoint, created without traffic (``{name}-traffic`` owns the split),
+        keeping the live rollout record ``tag``: the tag map is authoritative, and an update
+        without it would erase what the rollout function did."""
+        tags = pulumi.Output.all(pulumi.Output.from_input(args.tags or {}), tag).apply(
+            lambda both: dict(both[0] or {}) | ({RECORD_KEY: both[1]} if both[1] else {})
+        )
         return machinelearningservices.OnlineEndpoint(
             f"{name}-endpoint",
             resource_group_name=args.resource_group_name,
@@ -207,7 +296,7 @@ class ServingEndpoint(Component):
             location=args.location,
             identity={"type": "SystemAssigned"},
             properties=properties,
-            tags=args.tags,
+            tags=tags,
             opts=child_opts(self, ignore_changes=["properties.traffic"]),
         )
 
@@ -216,7 +305,7 @@ class ServingEndpoint(Component):
         name: str,
         endpoint: machinelearningservices.OnlineEndpoint,
         properties: dict[str, str],
-        traffic: dict[str, int],
+        traffic: pulumi.Input[dict[str, int]],
         args: ServingEndpointArgs,
         deployments: list[machinelearningservices.OnlineDeployment | None],
     ) -> resources.Deployment:
@@ -391,6 +480,32 @@ def rollout_slots(
     if args.rollout_in_progress and args.previous_model is not None and share < 100:
         return args.previous_model, args.active_model, share
     return args.active_model, args.previous_model, 0
+
+
+def _rollout_view(
+    tag: str | None,
+    active: str,
+    green: str | None,
+    declared: int,
+    active_share: int,
+    live: Mapping[str, int],
+) -> dict[str, Any] | None:
+    """What this update does with the live record ``tag`` when it is about the active model (on
+    either deployment: a rollout declared over moves it to ``blue``). While the rollout is in
+    progress the active model is on ``green`` (``declared``: green's share), and only then does
+    the record keep its split; otherwise the active model gets ``active_share`` as declared.
+    ``live``: the endpoint's traffic map, which a promotion's record must agree with."""
+    record = read_record(tag)
+    if record is None:
+        return None
+    slot, _, model = str(record.get("new", "")).partition(":")
+    if model != model_key(str(active)):
+        return None
+    new = f"{STANDBY}:{model_key(str(green))}" if green is not None else ""
+    view = rollout_view(record, new, declared, live.get(STANDBY))
+    if view is None:  # about the active model, now on the other deployment: as declared
+        return {"record": dict(record), "declaredShare": active_share, "share": active_share}
+    return view
 
 
 def _model_id(model: ModelDeployment, registry: pulumi.Input[str] | None) -> pulumi.Input[str]:

@@ -25,7 +25,13 @@ How versions move:
 
 Cloud Run has no alarm-driven automatic rollback of its own: ``RolloutGuard``
 (``rollout_guard``) adds one (alerts on the current revision → a function that moves the traffic
-back), and rollback by hand is the switch above.
+back, or forward after a quiet bake), and rollback by hand is the switch above. What that function
+did is in the service's ``mlops-rollout`` annotation; once the current revision has been served,
+every apply reads it from the live service (``keep_live_rollout``) and declares the split it left,
+so a later ``pulumi up`` (with or without ``--refresh``) does not silently undo a rollback or a
+promotion. The service declares the live record as its annotation, because an update sends the
+annotations pulumi-gcp's state saved (an older record) unless the program declares them:
+https://www.pulumi.com/registry/packages/gcp/api-docs/cloudrunv2/service/
 
 The service name is derived from the logical name (plus a per-stack hash, see
 ``_common.resource_id``) instead of being auto-named, because revision names must start with it.
@@ -48,6 +54,8 @@ from mlops_iac.components._component import (
     Component,
     child_opts,
     component_opts,
+    field_of,
+    read_live,
     require_not_prod,
     secure_default,
 )
@@ -61,6 +69,7 @@ from mlops_iac.components.gcp._common import (
     region_or_default,
     resource_id,
 )
+from mlops_iac.drift.rollout import RECORD_KEY, read_record, rollout_view
 
 TYPE = "mlops:gcp:ServingEndpoint"
 STRATEGIES = ("canary", "linear", "all-at-once")
@@ -142,6 +151,10 @@ class ServingEndpointArgs(ServingEndpointArgsBase):
     """Cloud KMS key for the revisions (the Cloud Run agent must hold it). Default: a new key."""
     env: Mapping[str, str] = field(default_factory=dict)
     """Extra environment variables of the container. Default: none."""
+    keep_live_rollout: bool = True
+    """Read the rollout function's record from the live service at every apply (one
+    ``services.get``) and keep the split it left: 0% after an automatic rollback, the share a
+    promotion reached. Default: true. False declares the stack file's split as written."""
 
 
 class ServingEndpoint(Component):
@@ -154,7 +167,8 @@ class ServingEndpoint(Component):
     previous version's, when ``model_bucket`` is given) and ``{name}-runtime-model-list``
     (listing that bucket, no reads), ``{name}-service`` and one
     ``{name}-invoker-<i>`` per invoker. Reads ``{name}-deployed``, a reference to its own stack,
-    for the revisions the last deployment served.
+    for the revisions the last deployment served, and (``keep_live_rollout``) the live service,
+    for the rollout function's record.
 
     Outputs: ``endpoint_name``, ``endpoint_url``, ``active_model_version``,
     ``previous_model_version`` (the standby version), ``current_revision``,
@@ -162,7 +176,10 @@ class ServingEndpoint(Component):
     percent), ``serving_revisions`` (the revisions the service reports in its traffic status and
     as latest ready, after the update; export it as the stack output ``serving_revisions``) and
     ``deployed_revisions`` (what the last deployment served: ``[]`` for none, None when the
-    stack was deployed without exporting ``serving_revisions``).
+    stack was deployed without exporting ``serving_revisions``) and ``rollout`` (the rollout
+    function's last record about the current revision on the live service, with the share the
+    stack file declares and the one this update keeps; None without a record; export it as
+    ``serving_rollout``).
     """
 
     endpoint_name: pulumi.Output[str]
@@ -174,6 +191,7 @@ class ServingEndpoint(Component):
     traffic: pulumi.Output[dict[str, int]]
     serving_revisions: pulumi.Output[list[str]]
     deployed_revisions: pulumi.Output[list[str] | None]
+    rollout: pulumi.Output[dict[str, Any] | None]
 
     def __init__(
         self, name: str, args: ServingEndpointArgs, opts: pulumi.ResourceOptions | None = None
@@ -193,12 +211,15 @@ class ServingEndpoint(Component):
         current, wanted = _revision_names(label, service_name, model.version, previous_version)
 
         served, split = self._traffic_plan(name, label, args, service_name, current, wanted)
+        live = self._live_record(label, args, service_name, region, served)
+        kept = pulumi.Output.all(split, live).apply(lambda v: keep_record(v[0], *v[1]))
+        split = kept.apply(lambda pair: pair[0])
         key_id, grants = self._revision_key(name, args, region, prod)
         account, runtime_grants = self._runtime_account(name, args)
         template = _template(name, args, current, account.email, key_id)
         service = self._service(
             name, args, service_name, region, public, prod, template, split,
-            [*grants, *runtime_grants],
+            [*grants, *runtime_grants], live.apply(lambda pair: pair[0]),
         )  # fmt: skip
 
         active = previous_version if args.rollback else model.version
@@ -224,6 +245,7 @@ class ServingEndpoint(Component):
             # (None outputs are not sent: "unknown" is a flag of its own.)
             deployed_revisions=served.apply(lambda revisions: revisions or []),
             deployed_revisions_known=served.apply(lambda revisions: revisions is not None),
+            rollout=kept.apply(lambda pair: pair[1]),
         )
         # The attribute keeps None for "unknown" (the registered pair above splits it in two).
         self.deployed_revisions = served
@@ -265,6 +287,34 @@ class ServingEndpoint(Component):
             return traffic_split(current, previous, args)
 
         return served, served.apply(plan_traffic)
+
+    def _live_record(
+        self,
+        label: str,
+        args: ServingEndpointArgs,
+        service_name: str,
+        region: str,
+        served: pulumi.Output[list[str] | None],
+    ) -> pulumi.Output[tuple[str | None, dict[str, int]]]:
+        """(the live service's ``mlops-rollout`` annotation, its traffic: revision → percent),
+        read once the stack has served a revision (a first deploy has no service to read)."""
+
+        def read(revisions: list[str] | None) -> tuple[str | None, dict[str, int]]:
+            if not args.keep_live_rollout or not revisions:
+                return None, {}
+            service = read_live(
+                label,
+                f"Cloud Run service {service_name}",
+                lambda: cloudrunv2.get_service(
+                    name=service_name, location=region, opts=pulumi.InvokeOptions(parent=self)
+                ),
+            )
+            if service is None:
+                return None, {}
+            value = _annotations(service).get(RECORD_KEY)
+            return (value if isinstance(value, str) else None), _live_traffic(service)
+
+        return pulumi.Output.unsecret(served.apply(read))
 
     def _revision_key(
         self, name: str, args: ServingEndpointArgs, region: str, prod: bool
@@ -366,6 +416,7 @@ class ServingEndpoint(Component):
         template: dict[str, object],
         split: pulumi.Output[list[tuple[str, int, str]]],
         grants: list[pulumi.Resource],
+        record: pulumi.Output[str | None],
     ) -> cloudrunv2.Service:
         """``{name}-service`` with the traffic split, and one ``{name}-invoker-<i>`` per invoker.
 
@@ -393,6 +444,9 @@ class ServingEndpoint(Component):
                 ]
             ),
             labels=args.tags,
+            # The live rollout record, declared so that an update sends it: pulumi-gcp would
+            # otherwise send the annotations its state saved, an older record.
+            annotations=record.apply(lambda value: {RECORD_KEY: value} if value else None),
             opts=child_opts(self, depends_on=grants or None),
         )
         for i, member in enumerate(args.invokers):
@@ -550,6 +604,41 @@ def _explain_single_revision(
         f"{label}: {current} takes 100% of traffic and there is no rollback target yet: {why}. "
         "The split and rollback appear once the previous revision has been served."
     )
+
+
+def _annotations(service: Any) -> dict[str, Any]:
+    """All of a read service's annotations (pulumi-gcp lists the unmanaged ones, such as the
+    rollout record, under ``effective_annotations``)."""
+    found: dict[str, Any] = {}
+    for key in ("annotations", "effective_annotations"):
+        value = field_of(service, key)
+        found.update(value if isinstance(value, Mapping) else {})
+    return found
+
+
+def _live_traffic(service: Any) -> dict[str, int]:
+    """Revision → percent of a read service's traffic (entries without a revision skipped)."""
+    shares: dict[str, int] = {}
+    for entry in field_of(service, "traffics") or ():
+        revision, percent = field_of(entry, "revision"), field_of(entry, "percent")
+        if isinstance(revision, str) and isinstance(percent, int | float):
+            shares[revision] = shares.get(revision, 0) + int(percent)
+    return shares
+
+
+def keep_record(
+    entries: list[tuple[str, int, str]], value: str | None, live: Mapping[str, int]
+) -> tuple[list[tuple[str, int, str]], dict[str, Any] | None]:
+    """(``entries`` with the current revision's share the live record ``value`` keeps and the
+    previous revision's the rest, what the update does with it: see
+    :func:`mlops_iac.drift.rollout.rollout_view`; ``live`` is the service's traffic)."""
+    current, declared, current_tag = entries[0]
+    view = rollout_view(read_record(value), current, declared, live.get(current))
+    if view is None or len(entries) != 2:
+        return entries, view
+    (previous, _, previous_tag) = entries[1]
+    share = view["share"]
+    return [(current, share, current_tag), (previous, 100 - share, previous_tag)], view
 
 
 def traffic_split(

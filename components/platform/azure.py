@@ -108,6 +108,9 @@ def build(parent: pulumi.Resource, name: str, spec: PlatformSpec) -> dict[str, A
         "dvc_identity_client_id": store.dvc_identity_client_id,
         "datastore_name": cluster.datastore_name,
         "resource_group_name": store.resource_group_name,
+        # What the rollout function last did to the deployed rollout (None: nothing), which the
+        # next apply keeps and `mlops-iac plan` reports.
+        "serving_rollout": endpoint.rollout if endpoint else None,
         "bring_up_pending": bring_up_pending(spec),
     }
 

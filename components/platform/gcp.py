@@ -102,6 +102,9 @@ def build(parent: pulumi.Resource, name: str, spec: PlatformSpec) -> dict[str, A
         "model_bucket_name": registry.model_bucket_name,
         # Read back by the next deployment: which revisions exist to keep in traffic.
         "serving_revisions": endpoint.serving_revisions if endpoint else [],
+        # What the rollout function last did to the deployed rollout (None: nothing), which the
+        # next apply keeps and `mlops-iac plan` reports.
+        "serving_rollout": endpoint.rollout if endpoint else None,
         "bring_up_pending": bring_up_pending(spec),
     }
 

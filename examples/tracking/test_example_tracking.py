@@ -50,6 +50,9 @@ def server(tmp_path_factory):
     port = _free_port()
     mlflow_cli = Path(sys.executable).with_name("mlflow")
     env = {k: v for k, v in os.environ.items() if not k.startswith("MLFLOW_")}
+    # Without the server's background job executor (a job runner and a huey consumer, two more
+    # interpreters to start and stop): the tracking API does not use it.
+    env["MLFLOW_SERVER_ENABLE_JOB_EXECUTION"] = "false"
     log = (root / "server.log").open("w")
     proc = subprocess.Popen(
         [
@@ -79,7 +82,7 @@ def server(tmp_path_factory):
                 pass
             if proc.poll() is not None or time.monotonic() > deadline:
                 pytest.fail(f"mlflow server did not start: {(root / 'server.log').read_text()}")
-            time.sleep(1)
+            time.sleep(0.25)
         yield url, root / "artifacts"
     finally:
         os.killpg(proc.pid, signal.SIGTERM)

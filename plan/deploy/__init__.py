@@ -31,6 +31,7 @@ from mlops_iac.plan.deploy.catalogue import (
 from mlops_iac.plan.deploy.state import (
     SavedState,
     StateError,
+    live_resources,
     previous_outputs,
     read_state,
 )
@@ -43,6 +44,7 @@ __all__ = [
     "clear_caches",
     "SavedState",
     "StateError",
+    "live_resources",
     "load_state",
     "previous_outputs",
     "read_state",

@@ -342,6 +342,39 @@ def previous_outputs(state: SavedState | Any | None) -> dict[str, Any]:
 
 SERVED_REVISIONS = "serving_revisions"
 CLOUD_RUN_SERVICE = "gcp:cloudrunv2/service:Service"
+ONLINE_ENDPOINT = "azure-native:machinelearningservices:OnlineEndpoint"
+#: What the program reads from the live cloud at every apply (the serving components' rollout
+#: record and the traffic it must agree with), by type: the properties an offline plan answers
+#: those reads with, and the kind each must be (anything else is left out).
+LIVE_READS: dict[str, dict[str, type]] = {
+    CLOUD_RUN_SERVICE: {"annotations": dict, "effectiveAnnotations": dict, "traffics": list},
+    ONLINE_ENDPOINT: {"tags": dict, "properties": dict},
+}
+
+
+def live_resources(state: SavedState | Any | None) -> dict[str, dict[str, dict[str, Any]]]:
+    """What the live cloud would answer the program's reads with, taken from ``state``: per type
+    of ``LIVE_READS``, name → those properties (outputs over inputs; an endpoint's ``properties``
+    only with its ``traffic``). A state exported after ``pulumi refresh`` is the live view; an
+    older one answers with what it saved."""
+    if state is None:
+        return {}
+    # Every type is answered for: one the state does not hold is "not found", as in the cloud.
+    found: dict[str, dict[str, dict[str, Any]]] = {token: {} for token in LIVE_READS}
+    for resource in state.resources if isinstance(state, SavedState) else state:
+        kinds = LIVE_READS.get(resource.type)
+        if kinds is None:
+            continue
+        merged = {**(resource.inputs or {}), **(resource.outputs or {})}
+        name = merged.get("name")
+        if not isinstance(name, str):
+            continue
+        kept = {k: merged[k] for k, kind in kinds.items() if isinstance(merged.get(k), kind)}
+        if "properties" in kept:
+            traffic = kept["properties"].get("traffic")
+            kept["properties"] = {"traffic": traffic} if isinstance(traffic, dict) else {}
+        found[resource.type][name] = {"name": name, **kept}
+    return found
 
 
 def _service_revisions(resources: list[StateResource]) -> list[str]:

@@ -20,6 +20,7 @@ from mlops_iac.plan.mocks.base import (
     ACCOUNT_ID,
     GCP_PROJECT,
     GCP_PROJECT_NUMBER,
+    LIVE_RESOURCES_KEY,
     PREVIOUS_OUTPUTS_KEY,
     STACK_REFERENCE,
     SUBSCRIPTION_ID,
@@ -37,6 +38,7 @@ __all__ = [
     "ACCOUNT_ID",
     "GCP_PROJECT",
     "GCP_PROJECT_NUMBER",
+    "LIVE_RESOURCES_KEY",
     "PREVIOUS_OUTPUTS_KEY",
     "STACK_REFERENCE",
     "SUBSCRIPTION_ID",
@@ -96,11 +98,17 @@ class RealisticMocks(Mocks):
         resource_id = str(outputs.pop("__id", None) or f"{name}-id")
         return resource_id, outputs
 
-    def call(self, args: MockCallArgs) -> dict:  # type: ignore[override]
+    def call(  # type: ignore[override]
+        self, args: MockCallArgs
+    ) -> dict | tuple[dict, list[tuple[str, str]]]:
         package = args.token.split(":", 1)[0]
         cloud = self._clouds.get(package)
         hook = cloud.INVOKES.get(args.token) if cloud is not None else None
         if hook is None:
             self.unmocked_invokes.append(args.token)
             return {}
-        return hook(dict(args.args), self.config)
+        try:
+            return hook(dict(args.args), self.config)
+        except LookupError as exc:
+            # The way a provider fails an invoke: the SDK raises "invoke of … failed: …".
+            return {}, [("", str(exc))]

@@ -7,7 +7,7 @@ import uuid
 from collections.abc import Mapping
 from typing import Any
 
-from mlops_iac.plan.mocks.base import SUBSCRIPTION_ID, TENANT_ID, MockContext
+from mlops_iac.plan.mocks.base import SUBSCRIPTION_ID, TENANT_ID, MockContext, live_resource
 
 # Inputs that name the resource itself (the first one present wins); everything else ending in
 # "Name" names a parent (resourceGroupName, accountName of a container, …).
@@ -267,7 +267,16 @@ def _function_keys(args: Mapping[str, Any], config: Mapping[str, Any]) -> dict[s
     return {"kind": None, "properties": {"default": "mock-function-key"}}
 
 
+def _online_endpoint(args: Mapping[str, Any], config: Mapping[str, Any]) -> dict[str, Any]:
+    """``machinelearningservices.getOnlineEndpoint``: the live endpoint as the saved state shows
+    it (tags, including the rollout record); one the state does not hold is not found."""
+    name = str(args.get("endpointName", ""))
+    token = "azure-native:machinelearningservices:OnlineEndpoint"
+    return live_resource(config, token, name)
+
+
 INVOKES: dict[str, Any] = {
     "azure-native:authorization:getClientConfig": _client_config,
+    "azure-native:machinelearningservices:getOnlineEndpoint": _online_endpoint,
     "azure-native:web:listWebAppFunctionKeys": _function_keys,
 }

@@ -56,3 +56,20 @@ def physical_name(logical: str, *, length: int = 7) -> str:
 STACK_REFERENCE = "pulumi:pulumi:StackReference"
 #: Config key whose object stands for the outputs of the stack's previous deployment.
 PREVIOUS_OUTPUTS_KEY = "mlops-testing:previousOutputs"
+#: Config key whose object answers the program's reads of live resources (``get…`` invokes):
+#: type → name → properties, from the saved state (``deploy.live_resources``).
+LIVE_RESOURCES_KEY = "mlops-testing:liveResources"
+
+
+def live_resource(config: Mapping[str, Any], type_token: str, name: Any) -> dict[str, Any]:
+    """The properties the live resource ``name`` of ``type_token`` answers a read with. Without a
+    state (no ``LIVE_RESOURCES_KEY``) nothing is known and the answer is its name only; with one,
+    a resource the state does not hold fails the read as the cloud does (``NotFound``)."""
+    live = config.get(LIVE_RESOURCES_KEY)
+    known = live.get(type_token) if isinstance(live, Mapping) else None
+    if not isinstance(known, Mapping):
+        return {"name": str(name)}
+    found = known.get(str(name))
+    if not isinstance(found, Mapping):
+        raise LookupError(f"NotFound: {type_token} {name!s} is not in the state")
+    return dict(found)

@@ -6,7 +6,7 @@ import hashlib
 from collections.abc import Mapping
 from typing import Any
 
-from mlops_iac.plan.mocks.base import GCP_PROJECT, GCP_PROJECT_NUMBER, MockContext
+from mlops_iac.plan.mocks.base import GCP_PROJECT, GCP_PROJECT_NUMBER, MockContext, live_resource
 
 
 def _number(ctx: MockContext) -> str:
@@ -201,7 +201,15 @@ def _client_config(args: Mapping[str, Any], config: Mapping[str, Any]) -> dict[s
     }
 
 
+def _run_service(args: Mapping[str, Any], config: Mapping[str, Any]) -> dict[str, Any]:
+    """``cloudrunv2.getService``: the live service as the saved state shows it (annotations,
+    including the rollout record); a service the state does not hold is not found."""
+    name = str(args.get("name", ""))
+    return live_resource(config, "gcp:cloudrunv2/service:Service", name)
+
+
 INVOKES: dict[str, Any] = {
+    "gcp:cloudrunv2/getService:getService": _run_service,
     "gcp:organizations/getProject:getProject": _project_info,
     "gcp:storage/getProjectServiceAccount:getProjectServiceAccount": _gcs_agent,
     "gcp:organizations/getClientConfig:getClientConfig": _client_config,

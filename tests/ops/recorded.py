@@ -57,11 +57,13 @@ def azure_values() -> dict[str, Any]:
     subscription = out["alert_topic"].split("/")[2]
     group_id = f"/subscriptions/{subscription}/resourceGroups/{out['resource_group_name']}"
     vault_host, _, key = out["kms_key_id"][len("https://") :].partition("/keys/")
-    endpoint = rec.of_type("azure-native:machinelearningservices:OnlineEndpoint")[0]
+    endpoint = rec.named(
+        "mlops-serving-endpoint", "azure-native:machinelearningservices:OnlineEndpoint"
+    )
     template = rec.named("mlops-serving-traffic", "azure-native:resources:Deployment")
     traffic = template.inputs["properties"]["template"]["resources"][0]["properties"]["traffic"]
     account = rec.named("mlops-artifacts-account", "azure-native:storage:StorageAccount")
-    key_resource = rec.of_type("azure-native:keyvault:Key")[0]
+    key_resource = rec.named("mlops-artifacts-key", "azure-native:keyvault:Key")
     values: dict[str, Any] = {
         "subscription": subscription,
         "group_id_prefix": group_id,
@@ -185,6 +187,8 @@ def gcp_values() -> dict[str, Any]:
     service = rec.named("mlops-serving-service", "gcp:cloudrunv2/service:Service").inputs
     service_name = f"projects/{project}/locations/{region}/services/{service['name']}"
     registry_bucket = rec.named("mlops-registry-models", "gcp:storage/bucket:Bucket")
+    artifact_key = rec.named("mlops-artifacts-key", "gcp:kms/cryptoKey:CryptoKey")
+    assert artifact_key.id == out["kms_key_id"]
     traffic = [
         {k: (int(v) if k == "percent" else v) for k, v in entry.items()}
         for entry in service["traffics"]
@@ -199,10 +203,12 @@ def gcp_values() -> dict[str, Any]:
         "model_bucket": out["model_bucket_name"],
         "kms_key": out["kms_key_id"],
         "model_kms_key": registry_bucket.inputs["encryption"]["defaultKmsKeyName"],
-        "rotation_period": rec.of_type("gcp:kms/cryptoKey:CryptoKey")[0].inputs["rotationPeriod"],
-        "base_labels": rec.of_type("gcp:monitoring/alertPolicy:AlertPolicy")[0].inputs[
-            "userLabels"
-        ],
+        # By name, never "the first of a type": the stack has several keys and alert policies
+        # (the rollout's carry the model's labels too) and a recording's order is not theirs.
+        "rotation_period": artifact_key.inputs["rotationPeriod"],
+        "base_labels": rec.named(
+            "mlops-monitoring-errors", "gcp:monitoring/alertPolicy:AlertPolicy"
+        ).inputs["userLabels"],
         "labels": service["labels"],
         "endpoint_url": out["endpoint_url"],
         "current_revision": template["revision"],

@@ -6,23 +6,18 @@ satisfy every rule in every environment, and breaking a secure default must be c
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
-import yaml
 
 from mlops_iac.plan.engine import Recording
 from mlops_iac.policies import packs
 from mlops_iac.spec import gpu
-from tests.conftest import reference_recording
+from tests.conftest import platform_raw, reference_recording
 
-REPO = Path(__file__).resolve().parents[2]
 PRICES = gpu.node_type_prices()
 
 
 def _config(stack: str) -> dict:
-    path = REPO / "stacks" / f"Pulumi.{stack}.yaml"
-    platform = yaml.safe_load(path.read_text())["config"]["mlops:platform"]
+    platform = platform_raw(stack)
     governance = platform.get("governance", {})
     return packs.pack_config(
         platform["environment"],
