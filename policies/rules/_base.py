@@ -278,6 +278,24 @@ def skip_outside_environments(args: ResourceValidationArgs, default: Sequence[st
     return env
 
 
+def per_type_in_environments(
+    checks: Mapping[str, Callable[[Mapping[str, Any]], list[str]]], environments: Sequence[str]
+) -> Validate:
+    """A resource rule's ``validate``: a resource whose type has a check in ``checks`` gets each
+    problem it returns reported, in ``environments`` only (the rule's ``environments`` config
+    overrides them; see :func:`skip_outside_environments`)."""
+
+    def validate(args: Any, report: Report) -> None:
+        check = checks.get(args.resource_type)
+        if check is None:
+            return
+        skip_outside_environments(args, environments)
+        for problem in check(args.props):
+            report(problem)
+
+    return validate
+
+
 # --- stack helpers -------------------------------------------------------------------------------
 
 

@@ -17,7 +17,7 @@ from ._base import (
     environments_schema,
     get,
     items,
-    skip_outside_environments,
+    per_type_in_environments,
     truthy_text,
 )
 from .gpu import gpu_pool
@@ -116,13 +116,7 @@ _ALLOW_LIST_TYPES = {"aws:eks/cluster:Cluster": _eks, "gcp:container/cluster:Clu
 _ALLOW_LIST_ENVIRONMENTS = ("staging", "prod")
 
 
-def _validate_allow_list(args: ResourceValidationArgs, report: Report) -> None:
-    check = _ALLOW_LIST_TYPES.get(args.resource_type)
-    if check is None:
-        return
-    skip_outside_environments(args, _ALLOW_LIST_ENVIRONMENTS)
-    for problem in check(args.props):
-        report(problem)
+_validate_allow_list = per_type_in_environments(_ALLOW_LIST_TYPES, _ALLOW_LIST_ENVIRONMENTS)
 
 
 API_ALLOW_LIST = Rule(

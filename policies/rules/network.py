@@ -5,16 +5,13 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from pulumi_policy import ResourceValidationArgs
-
 from ._base import (
     ENVIRONMENT_SCHEMA,
-    Report,
     Rule,
     environments_schema,
     get,
     items,
-    skip_outside_environments,
+    per_type_in_environments,
 )
 
 
@@ -83,13 +80,7 @@ _DEFAULT_ENVIRONMENTS = ("prod",)
 _PRIVATE_ENDPOINT_ENVIRONMENTS = ("staging", "prod")
 
 
-def _validate(args: ResourceValidationArgs, report: Report) -> None:
-    check = ISOLATION_TYPES.get(args.resource_type)
-    if check is None:
-        return
-    skip_outside_environments(args, _DEFAULT_ENVIRONMENTS)
-    for problem in check(args.props):
-        report(problem)
+_validate = per_type_in_environments(ISOLATION_TYPES, _DEFAULT_ENVIRONMENTS)
 
 
 NETWORK_ISOLATION = Rule(
@@ -111,13 +102,7 @@ NETWORK_ISOLATION = Rule(
 )
 
 
-def _validate_private(args: ResourceValidationArgs, report: Report) -> None:
-    check = PUBLIC_ENDPOINT_TYPES.get(args.resource_type)
-    if check is None:
-        return
-    skip_outside_environments(args, _PRIVATE_ENDPOINT_ENVIRONMENTS)
-    for problem in check(args.props):
-        report(problem)
+_validate_private = per_type_in_environments(PUBLIC_ENDPOINT_TYPES, _PRIVATE_ENDPOINT_ENVIRONMENTS)
 
 
 PRIVATE_ENDPOINTS = Rule(

@@ -18,16 +18,13 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from pulumi_policy import ResourceValidationArgs
-
 from ._base import (
     ENVIRONMENT_SCHEMA,
-    Report,
     Rule,
     environments_schema,
     get,
     items,
-    skip_outside_environments,
+    per_type_in_environments,
 )
 
 PUBLIC_MEMBERS = ("allUsers", "allAuthenticatedUsers")
@@ -80,13 +77,7 @@ TRACKING_TYPES: Mapping[str, Callable[[Mapping[str, Any]], list[str]]] = {
 _DEFAULT_ENVIRONMENTS = ("prod",)
 
 
-def _validate(args: ResourceValidationArgs, report: Report) -> None:
-    check = TRACKING_TYPES.get(args.resource_type)
-    if check is None:
-        return
-    skip_outside_environments(args, _DEFAULT_ENVIRONMENTS)
-    for problem in check(args.props):
-        report(problem)
+_validate = per_type_in_environments(TRACKING_TYPES, _DEFAULT_ENVIRONMENTS)
 
 
 PRIVATE_ENCRYPTED = Rule(
