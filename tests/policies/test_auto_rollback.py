@@ -69,6 +69,19 @@ def _evaluate(rec: Recording, stack: str) -> ResultSet:
     return packs.evaluate(rec, _config(stack))
 
 
+def _fires_once(rec: Recording, stack: str, resource: str, fragment: str) -> ResultSet:
+    """The pack's result, after asserting the rule fired once, mandatory, on ``resource``, with
+    ``fragment`` in its message."""
+    result = _evaluate(rec, stack)
+    violations = [v for v in result.violations if v.policy == RULE]
+    assert len(violations) == 1, [v.message for v in result.violations]
+    (violation,) = violations
+    assert violation.resource_name == resource
+    assert violation.level == "mandatory"
+    assert fragment in violation.message
+    return result
+
+
 def _messages(rec: Recording, stack: str) -> list[str]:
     return [v.message for v in _evaluate(rec, stack).violations if v.policy == RULE]
 
@@ -158,13 +171,7 @@ def test_azure_endpoint_without_automatic_rollback_fires(case: str) -> None:
     mutate, fragment = AZURE_MUTATIONS[case]
     rec = reference_recording("azure-prod")
     mutate(rec)
-    result = _evaluate(rec, "azure-prod")
-    violations = [v for v in result.violations if v.policy == RULE]
-    assert len(violations) == 1, [v.message for v in result.violations]
-    (violation,) = violations
-    assert violation.resource_name == "mlops-serving-endpoint"
-    assert violation.level == "mandatory"
-    assert fragment in violation.message
+    result = _fires_once(rec, "azure-prod", "mlops-serving-endpoint", fragment)
     assert not result.passed()
 
 
@@ -249,13 +256,7 @@ def test_cloud_run_model_service_without_automatic_rollback_fires(case: str) -> 
     mutate, fragment = GCP_MUTATIONS[case]
     rec = reference_recording("gcp-prod")
     mutate(rec)
-    result = _evaluate(rec, "gcp-prod")
-    violations = [v for v in result.violations if v.policy == RULE]
-    assert len(violations) == 1, [v.message for v in result.violations]
-    (violation,) = violations
-    assert violation.resource_name == "mlops-serving-service"
-    assert violation.level == "mandatory"
-    assert fragment in violation.message
+    _fires_once(rec, "gcp-prod", "mlops-serving-service", fragment)
 
 
 def test_cloud_run_service_without_a_model_is_not_an_endpoint() -> None:
